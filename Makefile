@@ -1,0 +1,104 @@
+# omni — one Makefile for the library, the binary, the tests and the benchmarks.
+#
+#   make             build build/omni and build/libomni.a
+#   make test        build and run every test; ends with "N passed, N failed"
+#   make check-asan  the same tests under AddressSanitizer + UBSan (separate build dir)
+#   make run         install dependencies, build, start the app
+#   make bench       print the benchmark table
+#
+# Sources are discovered, not listed: every src/**/*.c except src/cli/ goes into
+# libomni.a; src/cli/*.c link into the omni binary; every tests/**/test_*.c is its
+# own test program. Files named *_avx2.c / *_avx512.c are compiled with those ISA
+# flags and are only entered after a run-time CPU check (core/cpu.h).
+
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -MMD -MP
+CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+# Debian libraries for everything that is not our core (see scripts/setup.sh).
+PKGS    := libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng \
+           libopusenc libmpg123 libcrypto
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
+LDFLAGS ?=
+
+AVX2_FLAGS   := -mavx2 -mfma -mf16c
+AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(shell find tests -name 'test_*.c' ! -path '*/node_modules/*'))
+BENCH_SRC:= $(sort $(wildcard bench/*.c))
+WEB_FILES:= $(sort $(shell find web -type f 2>/dev/null))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/web_assets.o
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+BENCH_BIN:= $(BENCH_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all test check-asan run bench setup clean fuzz
+all: $(BUILD)/omni $(BUILD)/libomni.a
+
+$(BUILD)/libomni.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/omni: $(CLI_OBJ) $(BUILD)/libomni.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libomni.a $(LDLIBS)
+
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# web/ is embedded into the binary at build time so `omni serve` needs no files on disk.
+$(BUILD)/gen/web_assets.c: scripts/embed_web.sh $(WEB_FILES)
+	@mkdir -p $(@D)
+	sh scripts/embed_web.sh web > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libomni.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libomni.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
+
+setup:
+	@sh scripts/setup.sh
+
+test: setup
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+check-asan:
+	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined"
+
+fuzz:
+	@sh tests/fuzz/build.sh
+
+bench: setup all $(BENCH_BIN)
+	@BUILD=$(BUILD) sh bench/run.sh
+
+run: setup all
+	@sh scripts/run_app.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

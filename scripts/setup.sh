@@ -1,0 +1,44 @@
+#!/bin/sh
+# Installs what omni needs on a Debian (bookworm) machine. Idempotent and quick when
+# everything is already there: it only calls apt-get/npm for what is missing.
+set -eu
+
+# Build tools and the Debian libraries we use instead of writing our own:
+#   PCRE2 (pre-tokenizer regexes), civetweb (HTTP/WebSocket/TLS), cJSON, libcurl (omni pull),
+#   SQLite (storage), libsndfile/mpg123 (audio in), libsamplerate (resampling), FFTW (mel),
+#   espeak-ng (voices), libopusenc/lame (audio out), stb (image decoding), OpenSSL (SHA-256, TLS).
+PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
+ libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
+ espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev"
+# Tools the tests and benchmarks drive: sox/flac/opus-tools/lame decode what we encode,
+# espeak-ng makes test speech, wrk loads the server, chromium + node run the browser tests,
+# clang's runtime gives libFuzzer.
+TEST_PKGS="sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium"
+
+missing=""
+for p in $PKGS $TEST_PKGS; do
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  else
+    echo "setup: missing Debian packages. Run:"
+    echo "  sudo apt-get install -y$missing"
+    exit 1
+  fi
+fi
+
+# Node packages for the end-to-end tests (official openai client, playwright-core).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/tests/e2e/package.json" ] && [ ! -d "$here/tests/e2e/node_modules" ]; then
+  echo "setup: installing test node packages"
+  (cd "$here/tests/e2e" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+exit 0

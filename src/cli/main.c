@@ -1,0 +1,53 @@
+/* omni — entry point: dispatches `omni <command> ...` to src/cli/cmd_<command>.c. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define OMNI_VERSION "0.1.0"
+
+struct command {
+    const char *name, *help;
+    int (*fn)(int, char **);
+};
+
+static const struct command g_commands[] = {
+#define CMD(name, help, fn) {#name, help, fn},
+#include "cli/commands.def"
+#undef CMD
+    {0, 0, 0},
+};
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("omni: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "omni %s — a self-hosted assistant: text, vision, speech in and out, one binary.\n\n"
+            "usage: omni <command> [options]\n\ncommands:\n", OMNI_VERSION);
+    for (const struct command *c = g_commands; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->help);
+    fprintf(f, "\nRun `omni <command> --help` for the options of one command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("omni %s\n", OMNI_VERSION);
+        return 0;
+    }
+    for (const struct command *c = g_commands; c->name; c++)
+        if (!strcmp(c->name, argv[1])) return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "omni: unknown command '%s'. Run `omni --help` to see the commands.\n", argv[1]);
+    return 2;
+}

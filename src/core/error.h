@@ -1,0 +1,18 @@
+/* Errors: a function that can fail returns a status (0 ok, -1 failed) and writes a
+ * message the user can act on into a caller-owned struct err. No exit(), no assert
+ * on input data: a bad file or request must end in a message, never a crash. */
+#ifndef OMNI_CORE_ERROR_H
+#define OMNI_CORE_ERROR_H
+
+struct err {
+    char msg[512];
+};
+
+/* Formats the message (when e is not NULL) and returns -1, so callers can write
+ * `return err_set(e, "%s: tensor '%s' is truncated", path, name);` */
+int err_set(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prepends context to an existing message ("loading x.gguf: " + old) and returns -1. */
+int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

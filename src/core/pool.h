@@ -1,0 +1,25 @@
+/* The compute thread pool: one per process (or per model), reused for every
+ * kernel. Dispatch must be cheap: a decode step makes hundreds of calls, so the
+ * workers spin briefly before sleeping. */
+#ifndef OMNI_CORE_POOL_H
+#define OMNI_CORE_POOL_H
+
+struct pool;
+
+/* n_threads <= 0 means "number of CPU cores". The calling thread is worker 0. */
+struct pool *pool_create(int n_threads);
+void pool_free(struct pool *p);
+int pool_size(const struct pool *p);
+
+/* Runs fn(arg, ith, nth) on every worker (ith = 0..nth-1, the caller is ith 0) and
+ * returns when all are done. p may be NULL: then fn(arg, 0, 1) runs inline.
+ * Not reentrant: fn must not call pool_run on the same pool. */
+void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
+
+/* Splits [0, n) into nth near-equal chunks; returns chunk ith in [*lo, *hi). */
+static inline void pool_split(long n, int ith, int nth, long *lo, long *hi) {
+    long per = n / nth, rem = n % nth;
+    *lo = ith * per + (ith < rem ? ith : rem);
+    *hi = *lo + per + (ith < rem ? 1 : 0);
+}
+#endif

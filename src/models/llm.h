@@ -1,0 +1,70 @@
+/* Decoder-only language models: load from GGUF, keep a KV cache, run a forward pass.
+ *
+ * One forward call takes a batch of tokens that may belong to several sequences
+ * (continuous batching in the server) or be a whole prompt of one sequence
+ * (batched prefill): every token writes its K/V at (seq, pos) and attends to
+ * positions 0..pos of its own sequence. Families (llama, qwen2, …) differ only in
+ * how they load weights and small forward details; see models/arch.h. */
+#ifndef OMNI_MODELS_LLM_H
+#define OMNI_MODELS_LLM_H
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "formats/gguf.h"
+
+struct llm_hparams {
+    char arch[32];          /* general.architecture */
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;           /* n_embd / n_head unless the file says otherwise */
+    int n_ff;
+    float norm_eps;
+    float rope_theta;
+    float rope_freq_scale;
+    int rope_neox;          /* 1: rotate pairs (i, i + d/2) (qwen2, neox); 0: adjacent pairs (llama) */
+    int tied_output;        /* output projection shares token_embd */
+};
+
+struct llm;      /* weights + hparams; the gguf stays open (weights are mmap'ed) */
+struct llm_kv;   /* KV cache: n_seq sequences x n_ctx positions */
+
+struct llm_load_params {
+    int n_threads;                            /* <= 0: all cores */
+    void (*progress)(float frac, void *ud);   /* optional, 0..1 while loading */
+    void *progress_ud;
+};
+struct llm_load_params llm_default_load_params(void);
+
+struct llm *llm_load(const char *path, const struct llm_load_params *p, struct err *e);
+void llm_free(struct llm *m);
+const struct llm_hparams *llm_hparams(const struct llm *m);
+const struct gguf *llm_gguf(const struct llm *m);   /* borrowed: tokenizer and template come from here */
+struct pool *llm_pool(struct llm *m);               /* the model's compute threads */
+uint64_t llm_n_params(const struct llm *m);
+uint64_t llm_weight_bytes(const struct llm *m);
+
+struct llm_kv *llm_kv_new(const struct llm *m, int n_seq, int n_ctx, struct err *e);
+void llm_kv_free(struct llm_kv *kv);
+int llm_kv_n_ctx(const struct llm_kv *kv);
+/* Forgets positions >= n_keep of sequence seq (0 forgets all); a follow-up turn
+ * that shares a prefix keeps it and only computes the rest. */
+void llm_kv_truncate(struct llm_kv *kv, int seq, int n_keep);
+
+struct llm_batch {
+    int n_tokens;
+    const int32_t *token;   /* [n_tokens] */
+    const int32_t *pos;     /* [n_tokens] position of each token in its sequence */
+    const int32_t *seq;     /* [n_tokens] sequence (KV slot) of each token; NULL = all 0 */
+    const int8_t *logits;   /* [n_tokens] nonzero: return logits for this token; NULL = last only */
+};
+
+/* Runs the batch. `logits` receives n_vocab floats per token whose flag is set, in
+ * batch order. Errors: token id out of range, pos >= n_ctx, bad seq. */
+int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e);
+
+#endif
