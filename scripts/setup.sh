@@ -13,7 +13,7 @@ PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcu
 # Tools the tests and benchmarks drive: sox/flac/opus-tools/lame decode what we encode,
 # espeak-ng makes test speech, wrk loads the server, chromium + node run the browser tests,
 # clang's runtime gives libFuzzer.
-TEST_PKGS="sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium"
+TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do

@@ -1,0 +1,55 @@
+#!/bin/sh
+# `make bench`: one table of omni's speed on full-size random-weight models.
+# Model files are made once with `omni synth` into $BENCH_MODELS (default build/bench-models).
+# When LLAMA_BENCH names a llama-bench binary, it runs on the same files in the same
+# run and the ratio omni/llama.cpp is printed. Other benchmark programs (bench/bench_*.c)
+# run afterwards and print their own sections.
+set -u
+BUILD=${BUILD:-build}
+OMNI=${OMNI_BIN:-$BUILD/omni}
+DIR=${BENCH_MODELS:-$BUILD/bench-models}
+PP=${BENCH_PP:-128}
+TG=${BENCH_TG:-64}
+THREADS=${BENCH_THREADS:-"1 2"}
+MODELS=${BENCH_SHAPES:-"smollm2-135m:q8_0 qwen2.5-0.5b:q4_k_m llama-3.2-1b:q4_k_m"}
+mkdir -p "$DIR"
+
+json_field() { # json, key → number
+  echo "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"
+}
+
+printf '\n## LLM prefill (pp%s) and decode (tg%s), tokens/s\n\n' "$PP" "$TG"
+printf '| model | type | size MiB | threads | prefill | decode | peak RSS MiB |'
+[ -n "${LLAMA_BENCH:-}" ] && printf ' llama.cpp prefill | llama.cpp decode | ratio pp | ratio tg |'
+printf '\n|---|---|---|---|---|---|---|'
+[ -n "${LLAMA_BENCH:-}" ] && printf -- '---|---|---|---|'
+printf '\n'
+for m in $MODELS; do
+  shape=${m%%:*}; type=${m#*:}
+  f="$DIR/$shape-$type.gguf"
+  if [ ! -f "$f" ]; then
+    "$OMNI" synth --shape "$shape" --type "$type" -o "$f" >/dev/null 2>&1 || { echo "| $shape | $type | synth failed |"; continue; }
+  fi
+  size=$(( $(wc -c < "$f") / 1048576 ))
+  for t in $THREADS; do
+    tmp=$(mktemp)
+    out=$(/usr/bin/time -f '%M' -o "$tmp" "$OMNI" bench -m "$f" -p "$PP" -n "$TG" -t "$t" --json 2>/dev/null | tail -n 1)
+    rss=$(( $(tail -n 1 "$tmp" 2>/dev/null || echo 0) / 1024 )); rm -f "$tmp"
+    pp=$(json_field "$out" pp_tokens_per_s); tg=$(json_field "$out" tg_tokens_per_s)
+    printf '| %s | %s | %s | %s | %.1f | %.1f | %s |' "$shape" "$type" "$size" "$t" "${pp:-0}" "${tg:-0}" "$rss"
+    if [ -n "${LLAMA_BENCH:-}" ]; then
+      lj=$("$LLAMA_BENCH" -m "$f" -p "$PP" -n "$TG" -t "$t" -o jsonl 2>/dev/null)
+      lpp=$(echo "$lj" | grep "\"n_prompt\": *$PP" | sed -n 's/.*"avg_ts": *\([0-9.eE+-]*\).*/\1/p' | head -n 1)
+      ltg=$(echo "$lj" | grep "\"n_gen\": *$TG" | sed -n 's/.*"avg_ts": *\([0-9.eE+-]*\).*/\1/p' | head -n 1)
+      rpp=$(awk -v a="${pp:-0}" -v b="${lpp:-0}" 'BEGIN{ if (b > 0) printf "%.2fx", a/b; else printf "n/a" }')
+      rtg=$(awk -v a="${tg:-0}" -v b="${ltg:-0}" 'BEGIN{ if (b > 0) printf "%.2fx", a/b; else printf "n/a" }')
+      printf ' %s | %s | %s | %s |' "${lpp:-n/a}" "${ltg:-n/a}" "$rpp" "$rtg"
+    fi
+    printf '\n'
+  done
+done
+
+for b in $(find "$BUILD/bench" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | LC_ALL=C sort); do
+  printf '\n'
+  "$b" || echo "($b failed)"
+done

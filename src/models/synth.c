@@ -1,0 +1,360 @@
+/* `omni synth`: writes random-weight GGUF files with real model shapes (see synth.h).
+ * Weight types follow llama.cpp's choices for each file type (e.g. Q4_K_M keeps the
+ * output and some attn_v/ffn_down matrices in Q6_K), so the files cost what the real
+ * quantized models cost. */
+#include "models/synth.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/matmul.h"
+#include "core/pool.h"
+#include "formats/gguf.h"
+
+const struct synth_shape synth_shapes[] = {
+    /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat */
+    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0},
+    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0},
+    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0},
+    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1},
+    /* Tiny shapes that build in milliseconds, for tests. */
+    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0},
+    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0},
+    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1},
+    {0},
+};
+
+const struct synth_shape *synth_find_shape(const char *name) {
+    for (const struct synth_shape *s = synth_shapes; s->name; s++)
+        if (!strcmp(s->name, name)) return s;
+    return NULL;
+}
+
+/* ---- deterministic random numbers (xoshiro256**), seeded per tensor ---- */
+
+struct rng { uint64_t s[4]; };
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static void rng_seed(struct rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rng_next(struct rng *r) {
+    uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return out;
+}
+/* Uniform in [-1, 1). */
+static float rng_unit(struct rng *r) { return (float)((rng_next(r) >> 40) * (1.0 / 8388608.0)) - 1.0f; }
+
+static uint64_t hash_name(const char *s, uint64_t seed) {
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* ---- weight types per file type, as llama.cpp's quantizer picks them ---- */
+
+enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M };
+static const struct { const char *name; enum ftype ft; int llama_ftype; } g_ftypes[] = {
+    {"f32", FT_F32, 0}, {"f16", FT_F16, 1}, {"bf16", FT_BF16, 32},
+    {"q8_0", FT_Q8_0, 7}, {"q4_0", FT_Q4_0, 2}, {"q4_k_m", FT_Q4_K_M, 15},
+};
+
+/* llama.cpp gives the first and last eighth of the layers, and every third in
+ * between, more bits in the *_M mixes. */
+static int use_more_bits(int il, int n) { return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2; }
+
+static int pick_type(enum ftype ft, const char *name, int il, int n_layer, int output_like, int64_t ne0) {
+    int t;
+    switch (ft) {
+    case FT_F32: return DT_F32;
+    case FT_F16: return DT_F16;
+    case FT_BF16: return DT_BF16;
+    case FT_Q8_0: t = DT_Q8_0; break;
+    case FT_Q4_0: t = output_like ? DT_Q6_K : DT_Q4_0; break;
+    default:
+        t = DT_Q4_K;
+        if (output_like) t = DT_Q6_K;
+        else if ((strstr(name, "attn_v.weight") || strstr(name, "ffn_down.weight")) && use_more_bits(il, n_layer))
+            t = DT_Q6_K;
+        break;
+    }
+    /* Rows that are not a whole number of 256-blocks cannot hold K-quants. */
+    if (ne0 % dtype_info(t)->block) {
+        if (t == DT_Q4_K) t = DT_Q5_0;
+        else if (t == DT_Q5_K) t = DT_Q5_1;
+        else if (t == DT_Q6_K) t = DT_Q8_0;
+        if (ne0 % dtype_info(t)->block) t = DT_F16;
+    }
+    return t;
+}
+
+/* ---- tensor generation ---- */
+
+struct gen_job {
+    const float *src;
+    void *dst;
+    int type;
+    int64_t ne0, rows;
+    size_t row_bytes;
+    int failed;
+};
+
+static void quantize_rows(void *arg, int ith, int nth) {
+    struct gen_job *j = arg;
+    long lo, hi;
+    pool_split((long)j->rows, ith, nth, &lo, &hi);
+    for (long r = lo; r < hi; r++)
+        if (!quantize_row(j->type, j->src + r * j->ne0, (char *)j->dst + r * j->row_bytes, j->ne0)) j->failed = 1;
+}
+
+struct synth_ctx {
+    const struct synth_params *p;
+    struct gguf_writer *w;
+    struct pool *pool;
+    enum ftype ft;
+    uint64_t done, total;   /* elements, for progress */
+};
+
+/* Adds one tensor with values uniform in [-scale, scale] + offset. */
+static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
+                      float scale, float offset, const float *values, struct err *e) {
+    int64_t ne[2] = {ne0, ne1};
+    int64_t n = ne0 * (n_dims > 1 ? ne1 : 1);
+    float *x = malloc((size_t)n * sizeof *x);
+    if (!x) return err_set(e, "synth: out of memory for %s", name);
+    if (values) {
+        memcpy(x, values, (size_t)n * sizeof *x);
+    } else {
+        struct rng r;
+        rng_seed(&r, hash_name(name, c->p->seed));
+        for (int64_t i = 0; i < n; i++) x[i] = offset + scale * rng_unit(&r);
+    }
+    int rc;
+    if (type == DT_F32) {
+        rc = gguf_w_tensor(c->w, name, type, n_dims, ne, x, e);
+    } else {
+        struct gen_job j = {x, NULL, type, ne0, n / ne0, dtype_row_bytes(type, ne0), 0};
+        j.dst = malloc(j.row_bytes * (size_t)j.rows);
+        if (!j.dst) { free(x); return err_set(e, "synth: out of memory for %s", name); }
+        pool_run(c->pool, quantize_rows, &j);
+        if (j.failed) rc = err_set(e, "synth: cannot quantize %s to %s", name, dtype_name(type));
+        else rc = gguf_w_tensor(c->w, name, type, n_dims, ne, j.dst, e);
+        free(j.dst);
+    }
+    free(x);
+    c->done += (uint64_t)n;
+    if (c->p->progress) c->p->progress((float)c->done / (float)c->total, c->p->progress_ud);
+    return rc;
+}
+
+/* ---- a small, valid byte-level BPE vocabulary ---- */
+
+/* GPT-2's reversible byte → printable code point mapping. */
+static int byte_to_cp(int b) {
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return b;
+    int n = 0;
+    for (int i = 0; i < b; i++)
+        if (!((i >= 33 && i <= 126) || (i >= 161 && i <= 172) || (i >= 174 && i <= 255))) n++;
+    return 256 + n;
+}
+static int put_utf8(char *o, int cp) {
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xc0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 63)); return 2; }
+    o[0] = (char)(0xe0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 63)); o[2] = (char)(0x80 | (cp & 63));
+    return 3;
+}
+
+static const char *k_chatml_template =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+static const char *k_llama3_template =
+    "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+    "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+
+static int write_vocab(struct synth_ctx *c, struct err *e) {
+    const struct synth_shape *s = c->p->shape;
+    int n = s->n_vocab;
+    int n_special = s->chat == 1 ? 256 : 16;
+    if (n < 256 + 26 * 27 + n_special) return err_set(e, "synth: vocabulary of %d is too small", n);
+    char **tok = calloc((size_t)n, sizeof *tok);
+    int32_t *type = calloc((size_t)n, sizeof *type);
+    char **merges = calloc(26 * 27, sizeof *merges);
+    int nm = 0, id = 0, rc = -1;
+    if (!tok || !type || !merges) { err_set(e, "synth: out of memory"); goto done; }
+    char buf[64];
+    for (int b = 0; b < 256; b++, id++) {
+        int l = put_utf8(buf, byte_to_cp(b));
+        buf[l] = 0;
+        tok[id] = strdup(buf);
+        type[id] = 1;
+    }
+    /* "Ġa".."Ġz" then every lowercase pair: real merges, so text tokenizes into fewer tokens. */
+    const char *sp = "\xc4\xa0"; /* Ġ = mapped space */
+    for (int a = 0; a < 26; a++, id++) {
+        snprintf(buf, sizeof buf, "%s%c", sp, 'a' + a);
+        tok[id] = strdup(buf); type[id] = 1;
+        snprintf(buf, sizeof buf, "%s %c", sp, 'a' + a);
+        merges[nm++] = strdup(buf);
+    }
+    for (int a = 0; a < 26; a++)
+        for (int b = 0; b < 26; b++, id++) {
+            snprintf(buf, sizeof buf, "%c%c", 'a' + a, 'a' + b);
+            tok[id] = strdup(buf); type[id] = 1;
+            snprintf(buf, sizeof buf, "%c %c", 'a' + a, 'a' + b);
+            merges[nm++] = strdup(buf);
+        }
+    /* Fillers contain a raw space, which byte-level BPE never produces: unreachable
+     * by merges, so they cost the tokenizer nothing. */
+    int first_special = n - n_special;
+    for (; id < first_special; id++) {
+        snprintf(buf, sizeof buf, "synth filler %d", id);
+        tok[id] = strdup(buf); type[id] = 1;
+    }
+    static const char *chatml[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    static const char *llama3[] = {"<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
+                                   "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>",
+                                   "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
+                                   "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"};
+    const char **named = s->chat == 1 ? llama3 : chatml;
+    int n_named = s->chat == 1 ? 11 : 3;
+    for (int k = 0; id < n; id++, k++) {
+        if (k < n_named) snprintf(buf, sizeof buf, "%s", named[k]);
+        else snprintf(buf, sizeof buf, "<|reserved_special_token_%d|>", k);
+        tok[id] = strdup(buf);
+        type[id] = 3; /* control */
+    }
+    for (int i = 0; i < n; i++)
+        if (!tok[i]) { err_set(e, "synth: out of memory"); goto done; }
+
+    gguf_w_str(c->w, "tokenizer.ggml.model", "gpt2");
+    gguf_w_str(c->w, "tokenizer.ggml.pre", s->pre);
+    gguf_w_arr_str(c->w, "tokenizer.ggml.tokens", (const char *const *)tok, (uint64_t)n);
+    gguf_w_arr_i32(c->w, "tokenizer.ggml.token_type", type, (uint64_t)n);
+    gguf_w_arr_str(c->w, "tokenizer.ggml.merges", (const char *const *)merges, (uint64_t)nm);
+    if (s->chat == 1) {
+        gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
+        gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 9);
+        gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
+        gguf_w_str(c->w, "tokenizer.chat_template", k_llama3_template);
+    } else {
+        gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
+        gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 2);
+        gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special);
+        gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 0);
+        gguf_w_str(c->w, "tokenizer.chat_template", k_chatml_template);
+    }
+    rc = 0;
+done:
+    if (tok) for (int i = 0; i < n; i++) free(tok[i]);
+    if (merges) for (int i = 0; i < nm; i++) free(merges[i]);
+    free(tok); free(type); free(merges);
+    return rc;
+}
+
+/* Llama 3.1+ long-context rope factors (factor 32, low 1, high 4, original 8192), the
+ * same per-frequency divisors the GGUF converter stores in rope_freqs.weight. */
+static void llama3_rope_factors(float *f, int head_dim, float theta) {
+    const float factor = 32.f, low = 1.f, high = 4.f, old_ctx = 8192.f;
+    for (int i = 0; i < head_dim / 2; i++) {
+        float freq = powf(theta, -2.0f * (float)i / (float)head_dim);
+        float wavelen = 2.0f * (float)M_PI / freq;
+        if (wavelen < old_ctx / high) f[i] = 1.0f;
+        else if (wavelen > old_ctx / low) f[i] = factor;
+        else {
+            float smooth = (old_ctx / wavelen - low) / (high - low);
+            f[i] = 1.0f / ((1.0f - smooth) / factor + smooth);
+        }
+    }
+}
+
+int synth_write(const struct synth_params *p, const char *path, struct err *e) {
+    const struct synth_shape *s = p->shape;
+    if (!s) return err_set(e, "synth: no shape given");
+    int ft = -1, llama_ft = 0;
+    for (size_t i = 0; i < sizeof g_ftypes / sizeof g_ftypes[0]; i++)
+        if (!strcmp(g_ftypes[i].name, p->ftype)) { ft = (int)g_ftypes[i].ft; llama_ft = g_ftypes[i].llama_ftype; }
+    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0 or q4_k_m)", p->ftype);
+
+    struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
+    if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }
+    const int hd = s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
+    const char *a = s->arch;
+    char key[128], name[96];
+    c.total = (uint64_t)s->n_vocab * (uint64_t)s->n_embd * (s->tied_output ? 1u : 2u) +
+              (uint64_t)s->n_layer * ((uint64_t)s->n_embd * (2u * (uint64_t)q_dim + 2u * (uint64_t)kv_dim) +
+                                      3u * (uint64_t)s->n_embd * (uint64_t)s->n_ff);
+
+    gguf_w_str(c.w, "general.architecture", a);
+    snprintf(key, sizeof key, "omni synth %s %s (random weights)", s->name, p->ftype);
+    gguf_w_str(c.w, "general.name", key);
+    gguf_w_u32(c.w, "general.file_type", (uint32_t)llama_ft);
+    gguf_w_u32(c.w, "general.quantization_version", 2);
+#define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, a), key)
+    gguf_w_u32(c.w, KEY("context_length"), (uint32_t)s->n_ctx);
+    gguf_w_u32(c.w, KEY("embedding_length"), (uint32_t)s->n_embd);
+    gguf_w_u32(c.w, KEY("block_count"), (uint32_t)s->n_layer);
+    gguf_w_u32(c.w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
+    gguf_w_u32(c.w, KEY("attention.head_count"), (uint32_t)s->n_head);
+    gguf_w_u32(c.w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    gguf_w_f32(c.w, KEY("attention.layer_norm_rms_epsilon"), s->norm_eps);
+    gguf_w_f32(c.w, KEY("rope.freq_base"), s->rope_theta);
+    gguf_w_u32(c.w, KEY("rope.dimension_count"), (uint32_t)hd);
+    if (!strcmp(a, "llama")) gguf_w_u32(c.w, KEY("vocab_size"), (uint32_t)s->n_vocab);
+#undef KEY
+
+    int rc = write_vocab(&c, e);
+    const float w_scale = 0.035f; /* uniform ±0.035 ≈ std 0.02, like trained weights */
+    int embd_type = pick_type(c.ft, "token_embd.weight", 0, s->n_layer, s->tied_output, s->n_embd);
+    if (!rc) rc = add_tensor(&c, "token_embd.weight", embd_type, 2, s->n_embd, s->n_vocab, w_scale, 0, NULL, e);
+    if (!rc && s->llama3_rope) {
+        float *f = malloc((size_t)(hd / 2) * sizeof *f);
+        if (!f) rc = err_set(e, "synth: out of memory");
+        else {
+            llama3_rope_factors(f, hd, s->rope_theta);
+            rc = add_tensor(&c, "rope_freqs.weight", DT_F32, 1, hd / 2, 1, 0, 0, f, e);
+            free(f);
+        }
+    }
+    for (int il = 0; il < s->n_layer && !rc; il++) {
+        struct { const char *n; int64_t ne0, ne1; int dims; float scale, offset; } t[] = {
+            {"attn_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
+            {"attn_q.weight", s->n_embd, q_dim, 2, w_scale, 0},
+            {"attn_k.weight", s->n_embd, kv_dim, 2, w_scale, 0},
+            {"attn_v.weight", s->n_embd, kv_dim, 2, w_scale, 0},
+            {"attn_output.weight", q_dim, s->n_embd, 2, w_scale, 0},
+            {"ffn_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
+            {"ffn_gate.weight", s->n_embd, s->n_ff, 2, w_scale, 0},
+            {"ffn_up.weight", s->n_embd, s->n_ff, 2, w_scale, 0},
+            {"ffn_down.weight", s->n_ff, s->n_embd, 2, w_scale, 0},
+            {"attn_q.bias", q_dim, 1, 1, 0.1f, 0},
+            {"attn_k.bias", kv_dim, 1, 1, 0.1f, 0},
+            {"attn_v.bias", kv_dim, 1, 1, 0.1f, 0},
+        };
+        int n_t = !strcmp(a, "qwen2") ? 12 : 9;
+        for (int k = 0; k < n_t && !rc; k++) {
+            snprintf(name, sizeof name, "blk.%d.%s", il, t[k].n);
+            int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);
+            rc = add_tensor(&c, name, type, t[k].dims, t[k].ne0, t[k].ne1, t[k].scale, t[k].offset, NULL, e);
+        }
+    }
+    if (!rc) rc = add_tensor(&c, "output_norm.weight", DT_F32, 1, s->n_embd, 1, 0.1f, 1.0f, NULL, e);
+    if (!rc && !s->tied_output) {
+        int out_type = pick_type(c.ft, "output.weight", 0, s->n_layer, 1, s->n_embd);
+        rc = add_tensor(&c, "output.weight", out_type, 2, s->n_embd, s->n_vocab, w_scale, 0, NULL, e);
+    }
+    if (!rc) rc = gguf_writer_save(c.w, path, e);
+    gguf_writer_free(c.w);
+    pool_free(c.pool);
+    return rc;
+}
