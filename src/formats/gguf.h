@@ -37,6 +37,10 @@ uint32_t gguf_version(const struct gguf *g);
 size_t gguf_alignment(const struct gguf *g);
 const char *gguf_path(const struct gguf *g);
 uint64_t gguf_file_size(const struct gguf *g);
+/* Byte offset of the tensor data section (aligned end of the tensor infos). */
+size_t gguf_data_offset(const struct gguf *g);
+/* "u32", "string", "array", ... for messages ("unknown" for a bad id). */
+const char *gguf_type_name(enum gguf_type t);
 
 /* ---- metadata ---- */
 int64_t gguf_n_kv(const struct gguf *g);
@@ -44,6 +48,8 @@ int64_t gguf_n_kv(const struct gguf *g);
 int64_t gguf_find_key(const struct gguf *g, const char *key);
 struct gguf_str gguf_key_name(const struct gguf *g, int64_t i);
 enum gguf_type gguf_kv_type(const struct gguf *g, int64_t i);
+/* Element type of the array at key index i, or (enum gguf_type)-1 if not an array. */
+enum gguf_type gguf_kv_arr_type(const struct gguf *g, int64_t i);
 
 /* Typed getters that return `def` when the key is missing. Any integer type is
  * accepted by get_int/get_uint (range-checked), any float type by get_float.
@@ -57,7 +63,9 @@ struct gguf_str gguf_get_str(const struct gguf *g, const char *key);
 /* Returns a malloc'ed NUL-terminated copy, or NULL. Caller frees. */
 char *gguf_get_str_dup(const struct gguf *g, const char *key);
 
-/* Arrays: element type and count (0/GGUF_UINT8 with count 0 when missing). */
+/* Arrays: element type and count (0/GGUF_UINT8 with count 0 when missing).
+ * Returns 0 when key is an array, -1 when it is missing or not an array.
+ * Arrays of arrays are parsed and checked but only their type/count are exposed. */
 int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_type, uint64_t *count);
 /* For numeric arrays: a pointer to the raw little-endian elements in the file
  * (may be unaligned: memcpy out, or use the element getters below). */
@@ -95,11 +103,23 @@ void gguf_w_str(struct gguf_writer *w, const char *key, const char *v);
 void gguf_w_arr_str(struct gguf_writer *w, const char *key, const char *const *v, uint64_t n);
 void gguf_w_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
 void gguf_w_arr_f32(struct gguf_writer *w, const char *key, const float *v, uint64_t n);
-/* Copies all metadata from an open file (to derive a new file from an old one). */
+/* Any scalar type (v points at one value of that type), and numeric arrays of any scalar type. */
+void gguf_w_scalar(struct gguf_writer *w, const char *key, enum gguf_type type, const void *v);
+void gguf_w_arr(struct gguf_writer *w, const char *key, enum gguf_type elem_type, const void *v, uint64_t n);
+/* Copies all metadata from an open file (to derive a new file from an old one).
+ * A key set twice keeps its last value, so copied keys can be overridden.
+ * general.alignment is not copied: the writer lays data out at 32 bytes. */
 void gguf_w_copy_kv(struct gguf_writer *w, const struct gguf *src);
 /* Adds a tensor whose data (nbytes = dtype_row_bytes(type, ne[0]) * rows) is copied. */
 int gguf_w_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,
                   const int64_t *ne, const void *data, struct err *e);
+/* Same, but borrows data (no copy): it must stay valid until gguf_writer_save
+ * returns. For multi-GB files, so the weights exist once in memory. */
+int gguf_w_tensor_ref(struct gguf_writer *w, const char *name, int type, int n_dims,
+                      const int64_t *ne, const void *data, struct err *e);
+/* Writes path.tmp.<pid>, fsyncs, and renames it over path, so a crash never leaves a
+ * half-written file under the final name. Tensor data is written straight from
+ * the tensors' buffers, each padded to the alignment. */
 int gguf_writer_save(struct gguf_writer *w, const char *path, struct err *e);
 
 #endif
