@@ -1,0 +1,152 @@
+/* matmul: converts the activations once per call into the format the weight type's
+ * integer/half dot product needs, then splits the output over the thread pool and
+ * runs the best kernel the CPU allows (AVX-512, AVX2, or the scalar reference here). */
+#include "core/matmul.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/log.h"
+#include "core/matmul_kern.h"
+#include "core/quant.h"
+
+/* ---- scalar reference kernels: one dot product per output ---- */
+
+#define SCALAR_GEMM(name, dot)                                                                      \
+    static void name(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr,  \
+                     float *y, size_t ys) {                                                      \
+        for (int j = 0; j < nr; j++)                                                             \
+            for (int i = 0; i < mr; i++)                                                         \
+                y[(size_t)i * ys + j] = dot(k, (const char *)w + (size_t)j * ws, (const char *)a + (size_t)i * as); \
+    }
+SCALAR_GEMM(gemm_f32, quant_dot_f32)
+SCALAR_GEMM(gemm_f16, quant_dot_f16)
+SCALAR_GEMM(gemm_bf16, quant_dot_bf16)
+SCALAR_GEMM(gemm_q4_0, quant_dot_q4_0)
+SCALAR_GEMM(gemm_q4_1, quant_dot_q4_1)
+SCALAR_GEMM(gemm_q5_0, quant_dot_q5_0)
+SCALAR_GEMM(gemm_q5_1, quant_dot_q5_1)
+SCALAR_GEMM(gemm_q8_0, quant_dot_q8_0)
+SCALAR_GEMM(gemm_q4_K, quant_dot_q4_K)
+SCALAR_GEMM(gemm_q5_K, quant_dot_q5_K)
+SCALAR_GEMM(gemm_q6_K, quant_dot_q6_K)
+
+/* Which activation format goes with each weight type (as in llama.cpp: q8_0 for the
+ * 32-blocks, q8_1 for the ones with a min, q8_K for K-quants; halves for halves). */
+static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
+    switch (type) {
+    case DT_F32: *act = MM_ACT_F32; *scalar = gemm_f32; return 0;
+    case DT_F16: *act = MM_ACT_F16; *scalar = gemm_f16; return 0;
+    case DT_BF16: *act = MM_ACT_BF16; *scalar = gemm_bf16; return 0;
+    case DT_Q4_0: *act = MM_ACT_Q8A; *scalar = gemm_q4_0; return 0;
+    case DT_Q4_1: *act = MM_ACT_Q8A; *scalar = gemm_q4_1; return 0;
+    case DT_Q5_0: *act = MM_ACT_Q8A; *scalar = gemm_q5_0; return 0;
+    case DT_Q5_1: *act = MM_ACT_Q8A; *scalar = gemm_q5_1; return 0;
+    case DT_Q8_0: *act = MM_ACT_Q8A; *scalar = gemm_q8_0; return 0;
+    case DT_Q4_K: *act = MM_ACT_Q8K; *scalar = gemm_q4_K; return 0;
+    case DT_Q5_K: *act = MM_ACT_Q8K; *scalar = gemm_q5_K; return 0;
+    case DT_Q6_K: *act = MM_ACT_Q8K; *scalar = gemm_q6_K; return 0;
+    default: return -1;
+    }
+}
+
+static size_t act_row_bytes(enum mm_act act, int64_t k) {
+    switch (act) {
+    case MM_ACT_F32: return (size_t)k * 4;
+    case MM_ACT_F16: case MM_ACT_BF16: return (size_t)k * 2;
+    case MM_ACT_Q8A: return (size_t)(k / QK) * sizeof(struct block_q8a);
+    case MM_ACT_Q8K: return (size_t)(k / QK_K) * sizeof(struct block_q8_K);
+    }
+    return 0;
+}
+
+static void convert_row(enum mm_act act, const float *x, void *out, int64_t k) {
+    switch (act) {
+    case MM_ACT_F32: memcpy(out, x, (size_t)k * 4); break;
+    case MM_ACT_F16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]); break;
+    case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
+    case MM_ACT_Q8A: quant_q8a(x, out, k); break;
+    case MM_ACT_Q8K: quant_q8K(x, out, k); break;
+    }
+}
+
+struct mm_job {
+    mm_gemm_fn gemm;
+    enum mm_act act;
+    const float *x;
+    char *a;          /* converted activations */
+    size_t as, ws;
+    const char *w;
+    float *y;
+    int k, n, m;
+    int split_m;      /* threads split the activation rows instead of the weight rows */
+};
+
+static void convert_rows(void *arg, int ith, int nth) {
+    struct mm_job *j = arg;
+    long lo, hi;
+    pool_split(j->m, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) convert_row(j->act, j->x + i * (long)j->k, j->a + i * j->as, j->k);
+}
+
+/* Row ranges are cut at multiples of 4 so SIMD kernels see whole register tiles. */
+static void run_rows(void *arg, int ith, int nth) {
+    struct mm_job *j = arg;
+    long lo, hi;
+    if (j->split_m) {
+        pool_split(j->m, ith, nth, &lo, &hi);
+        if (hi > lo) j->gemm(j->k, j->w, j->ws, j->n, j->a + lo * j->as, j->as, (int)(hi - lo), j->y + lo * (long)j->n, (size_t)j->n);
+        return;
+    }
+    pool_split((j->n + 3) / 4, ith, nth, &lo, &hi);
+    lo *= 4;
+    hi = hi * 4 < j->n ? hi * 4 : j->n;
+    if (hi > lo) j->gemm(j->k, j->w + lo * j->ws, j->ws, (int)(hi - lo), j->a, j->as, j->m, j->y + lo, (size_t)j->n);
+}
+
+static mm_gemm_fn pick_kernel(int type, mm_gemm_fn scalar) {
+    mm_gemm_fn f = NULL;
+    enum cpu_level lv = cpu_level();
+    if (lv >= CPU_AVX512) f = matmul_avx512_kernel(type);
+    if (!f && lv >= CPU_AVX2) f = matmul_avx2_kernel(type);
+    return f ? f : scalar;
+}
+
+void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, int m) {
+    enum mm_act act;
+    mm_gemm_fn scalar;
+    int64_t k = w->ne[0], n = w->ne[1];
+    size_t ws = dtype_row_bytes(w->type, k);
+    if (m <= 0 || n <= 0) return;
+    if (type_plan(w->type, &act, &scalar) || !ws) {
+        log_error("matmul: %s: weight type %s with row length %lld is not supported", w->name ? w->name : "?",
+                  dtype_name(w->type), (long long)k);
+        for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
+        return;
+    }
+    struct mm_job j = {pick_kernel(w->type, scalar), act, x, NULL, act_row_bytes(act, k), ws, w->data, y,
+                       (int)k, (int)n, m, 0};
+    void *buf = NULL;
+    if (act == MM_ACT_F32) {
+        j.a = (char *)x;
+    } else {
+        buf = aligned_alloc(64, (j.as * (size_t)m + 63) & ~(size_t)63);
+        if (!buf) {
+            log_error("matmul: out of memory for %d activation rows", m);
+            for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
+            return;
+        }
+        j.a = buf;
+        if (m >= 4 && pool_size(p) > 1) pool_run(p, convert_rows, &j);
+        else convert_rows(&j, 0, 1);
+    }
+    int nth = pool_size(p);
+    /* Few weight rows but many activation rows (e.g. a small projection in prefill). */
+    j.split_m = n < 16L * nth && m >= 2 * nth;
+    pool_run(p, run_rows, &j);
+    free(buf);
+}

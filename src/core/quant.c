@@ -1,0 +1,686 @@
+/* Weight types in scalar C: dequantize_row and quantize_row for every type we support
+ * (quantizers follow llama.cpp's reference ones so our files match theirs), the
+ * activation quantizers, and the reference integer dot products. */
+#include "core/quant.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/matmul.h"
+
+#define GROUP_MAX_EPS 1e-15f
+
+static inline int imin(int a, int b) { return a < b ? a : b; }
+static inline int imax(int a, int b) { return a > b ? a : b; }
+
+/* Round to nearest, ties to even, as ggml's nearest_int does (|x| < 2^22). */
+static inline int nearest_int(float f) {
+    float v = f + 12582912.f;
+    int32_t i;
+    memcpy(&i, &v, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* ---------------------------------------------------------------- dequantize */
+
+static void deq_q4_0(const struct block_q4_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = ((b[i].qs[j] & 0xF) - 8) * d;
+            y[j + QK / 2] = ((b[i].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+static void deq_q4_1(const struct block_q4_1 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
+        for (int j = 0; j < QK / 2; j++) {
+            y[j] = (b[i].qs[j] & 0xF) * d + m;
+            y[j + QK / 2] = (b[i].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* The fifth bit of element j sits in bit j of the little-endian 32-bit qh. */
+static inline uint32_t load_qh(const uint8_t *qh) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+static void deq_q5_0(const struct block_q5_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d);
+        uint32_t qh = load_qh(b[i].qh);
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = (b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+            int x1 = (b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+            y[j] = (x0 - 16) * d;
+            y[j + QK / 2] = (x1 - 16) * d;
+        }
+    }
+}
+
+static void deq_q5_1(const struct block_q5_1 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
+        uint32_t qh = load_qh(b[i].qh);
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = (b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+            int x1 = (b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+            y[j] = x0 * d + m;
+            y[j + QK / 2] = x1 * d + m;
+        }
+    }
+}
+
+static void deq_q8_0(const struct block_q8_0 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int j = 0; j < QK; j++) y[j] = b[i].qs[j] * d;
+    }
+}
+
+/* q4_K: 8 sub-blocks of 32; byte l of each 32-byte group holds sub-block 2g in its low
+ * nibble and sub-block 2g+1 in its high nibble. value = d*sc*q - dmin*m. */
+static void deq_q4_K(const struct block_q4_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        const uint8_t *q = b[i].qs;
+        for (int g = 0; g < 4; g++, q += 32) {
+            uint8_t sc, m;
+            quant_scale_min_k4(2 * g, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            quant_scale_min_k4(2 * g + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+/* q5_K: as q4_K plus a fifth bit: qh[l] bit 2g is for sub-block 2g, bit 2g+1 for 2g+1. */
+static void deq_q5_K(const struct block_q5_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        const uint8_t *ql = b[i].qs, *qh = b[i].qh;
+        for (int g = 0; g < 4; g++, ql += 32) {
+            uint8_t sc, m;
+            quant_scale_min_k4(2 * g, b[i].scales, &sc, &m);
+            float d1 = d * sc, m1 = dmin * m;
+            quant_scale_min_k4(2 * g + 1, b[i].scales, &sc, &m);
+            float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) + (((qh[l] >> (2 * g)) & 1) << 4)) - m1;
+            for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + (((qh[l] >> (2 * g + 1)) & 1) << 4)) - m2;
+        }
+    }
+}
+
+/* q6_K: two halves of 128; in each, ql[l] / ql[l+32] hold low nibbles of elements
+ * l, l+32 (low) and l+64, l+96 (high); qh[l] holds their 2 high bits, in that order.
+ * One int8 scale per 16 elements; value = d * scale * (q - 32). */
+static void deq_q6_K(const struct block_q6_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d);
+        const uint8_t *ql = b[i].ql, *qh = b[i].qh;
+        const int8_t *sc = b[i].scales;
+        for (int h = 0; h < 2; h++, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+int dequantize_row(int type, const void *row, float *out, int64_t n) {
+    const struct dtype_info *t = dtype_info(type);
+    if (!t || !t->supported || n < 0 || n % t->block) return -1;
+    int64_t nb = n / t->block;
+    switch (type) {
+    case DT_F32: memcpy(out, row, (size_t)n * 4); return 0;
+    case DT_F16: {
+        const uint16_t *h = row;
+        for (int64_t i = 0; i < n; i++) out[i] = fp16_to_fp32(h[i]);
+        return 0;
+    }
+    case DT_BF16: {
+        const uint16_t *h = row;
+        for (int64_t i = 0; i < n; i++) out[i] = bf16_to_fp32(h[i]);
+        return 0;
+    }
+    case DT_Q4_0: deq_q4_0(row, out, nb); return 0;
+    case DT_Q4_1: deq_q4_1(row, out, nb); return 0;
+    case DT_Q5_0: deq_q5_0(row, out, nb); return 0;
+    case DT_Q5_1: deq_q5_1(row, out, nb); return 0;
+    case DT_Q8_0: deq_q8_0(row, out, nb); return 0;
+    case DT_Q4_K: deq_q4_K(row, out, nb); return 0;
+    case DT_Q5_K: deq_q5_K(row, out, nb); return 0;
+    case DT_Q6_K: deq_q6_K(row, out, nb); return 0;
+    default: return -1;
+    }
+}
+
+/* ---------------------------------------------------------------- quantize */
+
+static void q_q4_0(const float *x, struct block_q4_0 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / -8, id = d ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = imin(15, (int8_t)(x[j] * id + 8.5f));
+            int x1 = imin(15, (int8_t)(x[j + QK / 2] * id + 8.5f));
+            y[i].qs[j] = (uint8_t)(x0 | x1 << 4);
+        }
+    }
+}
+
+static void q_q4_1(const float *x, struct block_q4_1 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float min = x[0], max = x[0];
+        for (int j = 1; j < QK; j++) { min = fminf(min, x[j]); max = fmaxf(max, x[j]); }
+        float d = (max - min) / 15, id = d ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        y[i].m = fp32_to_fp16(min);
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = imin(15, (int8_t)((x[j] - min) * id + 0.5f));
+            int x1 = imin(15, (int8_t)((x[j + QK / 2] - min) * id + 0.5f));
+            y[i].qs[j] = (uint8_t)(x0 | x1 << 4);
+        }
+    }
+}
+
+static void q_q5_0(const float *x, struct block_q5_0 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < QK; j++)
+            if (amax < fabsf(x[j])) { amax = fabsf(x[j]); max = x[j]; }
+        float d = max / -16, id = d ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = imin(31, (int8_t)(x[j] * id + 16.5f));
+            int x1 = imin(31, (int8_t)(x[j + QK / 2] * id + 16.5f));
+            y[i].qs[j] = (uint8_t)((x0 & 0xF) | (x1 & 0xF) << 4);
+            qh |= (uint32_t)((x0 >> 4) & 1) << j;
+            qh |= (uint32_t)((x1 >> 4) & 1) << (j + 16);
+        }
+        for (int k = 0; k < 4; k++) y[i].qh[k] = (uint8_t)(qh >> (8 * k));
+    }
+}
+
+static void q_q5_1(const float *x, struct block_q5_1 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float min = x[0], max = x[0];
+        for (int j = 1; j < QK; j++) { min = fminf(min, x[j]); max = fmaxf(max, x[j]); }
+        float d = (max - min) / 31, id = d ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        y[i].m = fp32_to_fp16(min);
+        uint32_t qh = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = (int8_t)((x[j] - min) * id + 0.5f);
+            int x1 = (int8_t)((x[j + QK / 2] - min) * id + 0.5f);
+            y[i].qs[j] = (uint8_t)((x0 & 0xF) | (x1 & 0xF) << 4);
+            qh |= (uint32_t)((x0 >> 4) & 1) << j;
+            qh |= (uint32_t)((x1 >> 4) & 1) << (j + 16);
+        }
+        for (int k = 0; k < 4; k++) y[i].qh[k] = (uint8_t)(qh >> (8 * k));
+    }
+}
+
+static void q_q8_0(const float *x, struct block_q8_0 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        y[i].d = fp32_to_fp16(d);
+        for (int j = 0; j < QK; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+    }
+}
+
+/* Fits L[i] in [0, nmax] and a scale/min to x under weights, trying nstep+1 slightly
+ * different scales and keeping the one with the least weighted error (llama.cpp's
+ * make_qkx2_quants). Returns the scale; *the_min receives -min (>= 0). */
+static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L, float *the_min,
+                           float rmin, float rdelta, int nstep) {
+    uint8_t Laux[32];
+    float min = x[0], max = x[0], sum_w = w[0], sum_x = w[0] * x[0];
+    for (int i = 1; i < n; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        sum_w += w[i];
+        sum_x += w[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        memset(L, 0, (size_t)n);
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = nmax / (max - min), scale = 1 / iscale, best = 0;
+    for (int i = 0; i < n; i++) {
+        int l = nearest_int(iscale * (x[i] - min));
+        L[i] = (uint8_t)imax(0, imin(nmax, l));
+        float diff = scale * L[i] + min - x[i];
+        best += w[i] * diff * diff;
+    }
+    for (int is = 0; is <= nstep; is++) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; i++) {
+            int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
+            Laux[i] = (uint8_t)l;
+            sum_l += w[i] * l;
+            sum_l2 += w[i] * l * l;
+            sum_xl += w[i] * l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float err = 0;
+            for (int i = 0; i < n; i++) {
+                float diff = this_scale * Laux[i] + this_min - x[i];
+                err += w[i] * diff * diff;
+            }
+            if (err < best) {
+                memcpy(L, Laux, (size_t)n);
+                best = err;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
+
+/* Shared by q4_K and q5_K: per-sub-block scale/min fit, packing the 6-bit scales,
+ * then requantizing with the rounded scales. L receives values in [0, nmax]. */
+static void q_k4_scales(const float *x, int nmax, float rmin, int nstep, uint16_t *d_out, uint16_t *dmin_out,
+                        uint8_t scales_out[12], uint8_t L[QK_K]) {
+    float mins[8], scales[8], w[32], max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; j++) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] = fit_scale_min(32, nmax, x + 32 * j, w, L + 32 * j, &mins[j], rmin, 0.1f, nstep);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    memset(scales_out, 0, 12);
+    for (int j = 0; j < 8; j++) {
+        uint8_t ls = (uint8_t)imin(63, nearest_int(inv_scale * scales[j]));
+        uint8_t lm = (uint8_t)imin(63, nearest_int(inv_min * mins[j]));
+        if (j < 4) {
+            scales_out[j] = ls;
+            scales_out[j + 4] = lm;
+        } else {
+            scales_out[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+            scales_out[j - 4] |= (uint8_t)((ls >> 4) << 6);
+            scales_out[j] |= (uint8_t)((lm >> 4) << 6);
+        }
+    }
+    *d_out = fp32_to_fp16(max_scale / 63.f);
+    *dmin_out = fp32_to_fp16(max_min / 63.f);
+    float dd = fp16_to_fp32(*d_out), dm = fp16_to_fp32(*dmin_out);
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        quant_scale_min_k4(j, scales_out, &sc, &m);
+        float d = dd * sc;
+        if (!d) continue;
+        float mm = dm * m;
+        for (int ii = 0; ii < 32; ii++)
+            L[32 * j + ii] = (uint8_t)imax(0, imin(nmax, nearest_int((x[32 * j + ii] + mm) / d)));
+    }
+}
+
+static void q_q4_K(const float *x, struct block_q4_K *y, int64_t nb) {
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        q_k4_scales(x, 15, -1.f, 20, &y[i].d, &y[i].dmin, y[i].scales, L);
+        uint8_t *q = y[i].qs;
+        for (int j = 0; j < QK_K; j += 64, q += 32)
+            for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+    }
+}
+
+static void q_q5_K(const float *x, struct block_q5_K *y, int64_t nb) {
+    uint8_t L[QK_K];
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        q_k4_scales(x, 31, -0.5f, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
+        uint8_t *ql = y[i].qs, *qh = y[i].qh;
+        memset(qh, 0, QK_K / 8);
+        for (int g = 0; g < 4; g++, ql += 32) {
+            for (int l = 0; l < 32; l++) {
+                int l1 = L[64 * g + l], l2 = L[64 * g + l + 32];
+                qh[l] |= (uint8_t)(((l1 >> 4) << (2 * g)) | ((l2 >> 4) << (2 * g + 1)));
+                ql[l] = (uint8_t)((l1 & 0xF) | ((l2 & 0xF) << 4));
+            }
+        }
+    }
+}
+
+/* Symmetric fit of 16 values to [-nmax, nmax-1] with x²-weighted least squares over
+ * 19 candidate scales (llama.cpp's make_qx_quants with rmse_type 1). L gets q + nmax. */
+static float fit_scale_sym(int n, int nmax, const float *x, int8_t *L) {
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); max = x[i]; }
+    if (amax < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = -nmax / max, sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+        L[i] = (int8_t)(l + nmax);
+        float w = x[i] * x[i];
+        sumlx += w * x[i] * l;
+        suml2 += w * l * l;
+    }
+    float scale = suml2 ? sumlx / suml2 : 0.0f, best = scale * sumlx;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        iscale = -(nmax + 0.1f * is) / max;
+        sumlx = suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; i++)
+                L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i]))));
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    return scale;
+}
+
+static void q_q6_K(const float *x, struct block_q6_K *y, int64_t nb) {
+    int8_t L[QK_K];
+    float scales[QK_K / 16];
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float max_scale = 0, max_abs = 0;
+        for (int ib = 0; ib < QK_K / 16; ib++) {
+            scales[ib] = fit_scale_sym(16, 32, x + 16 * ib, L + 16 * ib);
+            if (fabsf(scales[ib]) > max_abs) { max_abs = fabsf(scales[ib]); max_scale = scales[ib]; }
+        }
+        if (max_abs < GROUP_MAX_EPS) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float iscale = -128.f / max_scale;
+        y[i].d = fp32_to_fp16(1 / iscale);
+        for (int ib = 0; ib < QK_K / 16; ib++) y[i].scales[ib] = (int8_t)imin(127, nearest_int(iscale * scales[ib]));
+        for (int j = 0; j < QK_K / 16; j++) {
+            float d = fp16_to_fp32(y[i].d) * y[i].scales[j];
+            if (!d) continue;
+            for (int ii = 0; ii < 16; ii++)
+                L[16 * j + ii] = (int8_t)(imax(-32, imin(31, nearest_int(x[16 * j + ii] / d))) + 32);
+        }
+        uint8_t *ql = y[i].ql, *qh = y[i].qh;
+        for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+            for (int l = 0; l < 32; l++) {
+                int a = L[j + l], b = L[j + l + 32], c = L[j + l + 64], e = L[j + l + 96];
+                ql[l] = (uint8_t)((a & 0xF) | ((c & 0xF) << 4));
+                ql[l + 32] = (uint8_t)((b & 0xF) | ((e & 0xF) << 4));
+                qh[l] = (uint8_t)((a >> 4) | ((b >> 4) << 2) | ((c >> 4) << 4) | ((e >> 4) << 6));
+            }
+        }
+    }
+}
+
+size_t quantize_row(int type, const float *x, void *out, int64_t n) {
+    const struct dtype_info *t = dtype_info(type);
+    size_t bytes = dtype_row_bytes(type, n);
+    if (!t || !bytes) return 0;
+    int64_t nb = n / t->block;
+    switch (type) {
+    case DT_F32: memcpy(out, x, bytes); break;
+    case DT_F16: for (int64_t i = 0; i < n; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]); break;
+    case DT_BF16: for (int64_t i = 0; i < n; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
+    case DT_Q4_0: q_q4_0(x, out, nb); break;
+    case DT_Q4_1: q_q4_1(x, out, nb); break;
+    case DT_Q5_0: q_q5_0(x, out, nb); break;
+    case DT_Q5_1: q_q5_1(x, out, nb); break;
+    case DT_Q8_0: q_q8_0(x, out, nb); break;
+    case DT_Q4_K: q_q4_K(x, out, nb); break;
+    case DT_Q5_K: q_q5_K(x, out, nb); break;
+    case DT_Q6_K: q_q6_K(x, out, nb); break;
+    default: return 0;
+    }
+    return bytes;
+}
+
+/* ---------------------------------------------------------------- activations */
+
+void quant_q8a(const float *x, struct block_q8a *y, int64_t n) {
+    for (int64_t i = 0; i < n / QK; i++, x += QK) {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float id = amax ? 127.f / amax : 0.f;
+        int32_t sum = 0;
+        for (int j = 0; j < QK; j++) {
+            int q = nearest_int(x[j] * id);
+            y[i].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        /* llama.cpp stores this scale as fp16; keep its rounding so results agree. */
+        y[i].d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
+        y[i].sum = sum;
+    }
+}
+
+void quant_q8K(const float *x, struct block_q8_K *y, int64_t n) {
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0, max = 0;
+        for (int j = 0; j < QK_K; j++)
+            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+        if (!amax) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float iscale = -127.f / max;
+        for (int j = 0; j < QK_K; j++) y[i].qs[j] = (int8_t)imin(127, nearest_int(iscale * x[j]));
+        for (int g = 0; g < QK_K / 16; g++) {
+            int s = 0;
+            for (int l = 0; l < 16; l++) s += y[i].qs[16 * g + l];
+            y[i].bsums[g] = (int16_t)s;
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+/* ---------------------------------------------------------------- scalar dots */
+
+float quant_dot_f32(int n, const void *w, const void *a) {
+    const float *x = w, *y = a;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * y[i];
+    return (float)s;
+}
+
+float quant_dot_f16(int n, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)(fp16_to_fp32(x[i]) * fp16_to_fp32(y[i]));
+    return (float)s;
+}
+
+float quant_dot_bf16(int n, const void *w, const void *a) {
+    const uint16_t *x = w, *y = a;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)(bf16_to_fp32(x[i]) * bf16_to_fp32(y[i]));
+    return (float)s;
+}
+
+float quant_dot_q4_0(int n, const void *w, const void *a) {
+    const struct block_q4_0 *x = w;
+    const struct block_q8a *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK / 2; j++)
+            sumi += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK / 2];
+        s += sumi * fp16_to_fp32(x[i].d) * y[i].d;
+    }
+    return s;
+}
+
+float quant_dot_q4_1(int n, const void *w, const void *a) {
+    const struct block_q4_1 *x = w;
+    const struct block_q8a *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK / 2; j++)
+            sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + QK / 2];
+        s += sumi * fp16_to_fp32(x[i].d) * y[i].d + fp16_to_fp32(x[i].m) * (y[i].d * y[i].sum);
+    }
+    return s;
+}
+
+float quant_dot_q5_0(int n, const void *w, const void *a) {
+    const struct block_q5_0 *x = w;
+    const struct block_q8a *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK; i++) {
+        uint32_t qh = load_qh(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = ((x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            int x1 = ((x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + QK / 2];
+        }
+        s += sumi * fp16_to_fp32(x[i].d) * y[i].d;
+    }
+    return s;
+}
+
+float quant_dot_q5_1(int n, const void *w, const void *a) {
+    const struct block_q5_1 *x = w;
+    const struct block_q8a *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK; i++) {
+        uint32_t qh = load_qh(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < QK / 2; j++) {
+            int x0 = (x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
+            int x1 = (x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + QK / 2];
+        }
+        s += sumi * fp16_to_fp32(x[i].d) * y[i].d + fp16_to_fp32(x[i].m) * (y[i].d * y[i].sum);
+    }
+    return s;
+}
+
+float quant_dot_q8_0(int n, const void *w, const void *a) {
+    const struct block_q8_0 *x = w;
+    const struct block_q8a *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < QK; j++) sumi += x[i].qs[j] * y[i].qs[j];
+        s += sumi * fp16_to_fp32(x[i].d) * y[i].d;
+    }
+    return s;
+}
+
+/* K-quant dots: the integer part sums sc_j * dot(q_j, y_j) per sub-block; the min part
+ * uses the activation's bsums so the weights' offsets never enter the inner loop. */
+float quant_dot_q4_K(int n, const void *w, const void *a) {
+    const struct block_q4_K *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0, summ = 0;
+        const uint8_t *q = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        for (int g = 0; g < 4; g++, q += 32, q8 += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            quant_scale_min_k4(2 * g, x[i].scales, &sc1, &m1);
+            quant_scale_min_k4(2 * g + 1, x[i].scales, &sc2, &m2);
+            int d1 = 0, d2 = 0;
+            for (int l = 0; l < 32; l++) {
+                d1 += (q[l] & 0xF) * q8[l];
+                d2 += (q[l] >> 4) * q8[l + 32];
+            }
+            sumi += sc1 * d1 + sc2 * d2;
+            summ += m1 * (y[i].bsums[4 * g] + y[i].bsums[4 * g + 1]) + m2 * (y[i].bsums[4 * g + 2] + y[i].bsums[4 * g + 3]);
+        }
+        s += y[i].d * (fp16_to_fp32(x[i].d) * sumi - fp16_to_fp32(x[i].dmin) * summ);
+    }
+    return s;
+}
+
+float quant_dot_q5_K(int n, const void *w, const void *a) {
+    const struct block_q5_K *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0, summ = 0;
+        const uint8_t *q = x[i].qs, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs;
+        for (int g = 0; g < 4; g++, q += 32, q8 += 64) {
+            uint8_t sc1, m1, sc2, m2;
+            quant_scale_min_k4(2 * g, x[i].scales, &sc1, &m1);
+            quant_scale_min_k4(2 * g + 1, x[i].scales, &sc2, &m2);
+            int d1 = 0, d2 = 0;
+            for (int l = 0; l < 32; l++) {
+                d1 += ((q[l] & 0xF) | (((qh[l] >> (2 * g)) & 1) << 4)) * q8[l];
+                d2 += ((q[l] >> 4) | (((qh[l] >> (2 * g + 1)) & 1) << 4)) * q8[l + 32];
+            }
+            sumi += sc1 * d1 + sc2 * d2;
+            summ += m1 * (y[i].bsums[4 * g] + y[i].bsums[4 * g + 1]) + m2 * (y[i].bsums[4 * g + 2] + y[i].bsums[4 * g + 3]);
+        }
+        s += y[i].d * (fp16_to_fp32(x[i].d) * sumi - fp16_to_fp32(x[i].dmin) * summ);
+    }
+    return s;
+}
+
+float quant_dot_q6_K(int n, const void *w, const void *a) {
+    const struct block_q6_K *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
+        int sumi = 0;
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, q8 += 128) {
+            int acc[8] = {0};
+            for (int l = 0; l < 32; l++) {
+                int is = l / 16;
+                acc[is + 0] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * q8[l];
+                acc[is + 2] += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * q8[l + 32];
+                acc[is + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * q8[l + 64];
+                acc[is + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * q8[l + 96];
+            }
+            for (int k = 0; k < 8; k++) sumi += sc[k] * acc[k];
+        }
+        s += fp16_to_fp32(x[i].d) * y[i].d * sumi;
+    }
+    return s;
+}

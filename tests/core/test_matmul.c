@@ -1,0 +1,189 @@
+/* matmul against a double-precision product of the dequantized weights, with a
+ * tolerance computed from how much the activation conversion may move each input;
+ * and every SIMD level against the scalar path. */
+#include "test.h"
+#include "core/cpu.h"
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/matmul.h"
+#include "core/pool.h"
+
+#include <stdint.h>
+
+static uint32_t rng = 777;
+static float frand(void) {
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static const int g_types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0,
+                              DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+#define NTYPES (int)(sizeof g_types / sizeof *g_types)
+
+struct case_data {
+    int type, k, n, m;
+    void *wq;
+    float *wf, *x;
+    struct tensor t;
+};
+
+static void make_case(struct case_data *c, int type, int k, int n, int m) {
+    c->type = type; c->k = k; c->n = n; c->m = m;
+    size_t rb = dtype_row_bytes(type, k);
+    c->wq = malloc(rb * (size_t)n);
+    c->wf = malloc(sizeof(float) * (size_t)k * n);
+    c->x = malloc(sizeof(float) * (size_t)k * m);
+    float *tmp = malloc(sizeof(float) * (size_t)k);
+    for (int j = 0; j < n; j++) {
+        for (int e = 0; e < k; e++) tmp[e] = frand() * (1 + (e % 7)) * 0.1f + (j % 3 == 0 ? 0.05f : 0);
+        quantize_row(type, tmp, (char *)c->wq + j * rb, k);
+        dequantize_row(type, (char *)c->wq + j * rb, c->wf + (size_t)j * k, k);
+    }
+    for (int i = 0; i < k * m; i++) c->x[i] = frand() * (i % 13 == 0 ? 4 : 1);
+    free(tmp);
+    c->t = (struct tensor){.name = "w", .type = type, .n_dims = 2, .ne = {k, n, 1, 1}, .data = c->wq,
+                           .nbytes = rb * (size_t)n};
+}
+
+static void free_case(struct case_data *c) { free(c->wq); free(c->wf); free(c->x); }
+
+/* How far the activation element x[e] may move when converted for this weight type. */
+static double act_err(int type, const float *xrow, int e) {
+    double ax = fabs(xrow[e]);
+    switch (type) {
+    case DT_F32: return ax * 1e-7;
+    case DT_F16: return ax * (1.0 / 2048);
+    case DT_BF16: return ax * (1.0 / 256);
+    default: break;
+    }
+    int blk = (type == DT_Q4_K || type == DT_Q5_K || type == DT_Q6_K) ? 256 : 32;
+    int b0 = e / blk * blk;
+    double amax = 0;
+    for (int i = b0; i < b0 + blk; i++) amax = fmax(amax, fabs(xrow[i]));
+    /* half a step, plus the fp16 rounding of the block scale */
+    return amax / 127 * 0.5 + ax * (1.0 / 1024);
+}
+
+static int check_against_reference(struct case_data *c, const float *y) {
+    int bad = 0;
+    for (int i = 0; i < c->m; i++)
+        for (int j = 0; j < c->n; j++) {
+            const float *xr = c->x + (size_t)i * c->k, *wr = c->wf + (size_t)j * c->k;
+            double ref = 0, tol = 1e-5, mag = 0;
+            for (int e = 0; e < c->k; e++) {
+                ref += (double)wr[e] * xr[e];
+                tol += fabs(wr[e]) * act_err(c->type, xr, e);
+                mag += fabs((double)wr[e] * xr[e]);
+            }
+            tol += mag * 1e-5; /* f32 accumulation */
+            double got = y[(size_t)i * c->n + j];
+            if (!(fabs(got - ref) <= tol)) {
+                if (bad++ < 3)
+                    fprintf(stderr, "  %s m=%d k=%d n=%d y[%d,%d] = %g, reference %g (tol %g)\n", dtype_name(c->type),
+                            c->m, c->k, c->n, i, j, got, ref, tol);
+            }
+        }
+    return bad;
+}
+
+TEST(scalar_matches_reference) {
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_SCALAR);
+    int ms[] = {1, 3, 17, 64};
+    for (int t = 0; t < NTYPES; t++)
+        for (int mi = 0; mi < 4; mi++) {
+            struct case_data c;
+            make_case(&c, g_types[t], 512, 37, ms[mi]);
+            float *y = malloc(sizeof(float) * (size_t)c.m * c.n);
+            matmul(NULL, &c.t, c.x, y, c.m);
+            CHECK_EQ_INT(check_against_reference(&c, y), 0);
+            free(y);
+            free_case(&c);
+        }
+    cpu_set_level(saved);
+}
+
+/* Every level this CPU has, single- and multi-threaded, against the scalar result. */
+static void simd_vs_scalar(enum cpu_level level) {
+    struct pool *p = pool_create(2);
+    int ms[] = {1, 2, 3, 4, 5, 8, 17, 64};
+    int ns[] = {1, 3, 4, 37, 129};
+    for (int t = 0; t < NTYPES; t++)
+        for (int mi = 0; mi < 8; mi++)
+            for (int ni = 0; ni < 5; ni++) {
+                struct case_data c;
+                int k = (t + mi) % 2 ? 512 : 768;
+                make_case(&c, g_types[t], k, ns[ni], ms[mi]);
+                size_t ny = (size_t)c.m * c.n;
+                float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+                cpu_set_level(CPU_SCALAR);
+                matmul(NULL, &c.t, c.x, y0, c.m);
+                cpu_set_level(level);
+                matmul((mi + ni) % 2 ? p : NULL, &c.t, c.x, y1, c.m);
+                int bad = 0;
+                for (size_t i = 0; i < ny; i++) {
+                    const float *xr = c.x + (i / c.n) * c.k, *wr = c.wf + (i % c.n) * c.k;
+                    double mag = 0;
+                    for (int e = 0; e < c.k; e++) mag += fabs((double)wr[e] * xr[e]);
+                    if (!(fabs(y0[i] - y1[i]) <= mag * 2e-5 + 1e-6)) {
+                        if (bad++ < 3)
+                            fprintf(stderr, "  %s %s m=%d n=%d k=%d out %zu: %g vs scalar %g\n", cpu_level_name(level),
+                                    dtype_name(c.type), c.m, c.n, c.k, i, y1[i], y0[i]);
+                    }
+                }
+                CHECK_EQ_INT(bad, 0);
+                free(y0);
+                free(y1);
+                free_case(&c);
+            }
+    pool_free(p);
+}
+
+TEST(avx2_matches_scalar) {
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_AVX2);
+    if (cpu_level() < CPU_AVX2) { cpu_set_level(saved); SKIP("CPU lacks AVX2/FMA/F16C"); }
+    simd_vs_scalar(CPU_AVX2);
+    cpu_set_level(saved);
+}
+
+TEST(avx512_matches_scalar) {
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_AVX512);
+    if (cpu_level() < CPU_AVX512) { cpu_set_level(saved); SKIP("CPU lacks AVX-512 with VNNI"); }
+    simd_vs_scalar(CPU_AVX512);
+    cpu_set_level(saved);
+}
+
+TEST(threads_split_rows_and_batches) {
+    /* Small n with many rows takes the split-over-m path; large n the split-over-n path. */
+    struct pool *p = pool_create(2);
+    int shapes[][3] = {{256, 3, 40}, {256, 200, 5}, {512, 9, 1}};
+    for (int s = 0; s < 3; s++) {
+        struct case_data c;
+        make_case(&c, DT_Q8_0, shapes[s][0], shapes[s][1], shapes[s][2]);
+        float *y = malloc(sizeof(float) * (size_t)c.m * c.n);
+        matmul(p, &c.t, c.x, y, c.m);
+        CHECK_EQ_INT(check_against_reference(&c, y), 0);
+        free(y);
+        free_case(&c);
+    }
+    pool_free(p);
+}
+
+TEST(unsupported_type_gives_nan_not_crash) {
+    uint8_t w[84 * 2] = {0};
+    float x[256] = {0}, y[2];
+    struct tensor t = {.name = "q2k", .type = DT_Q2_K, .n_dims = 2, .ne = {256, 2, 1, 1}, .data = w};
+    matmul(NULL, &t, x, y, 1);
+    CHECK(isnan(y[0]) && isnan(y[1]));
+}
+
+int main(void) {
+    RUN(scalar_matches_reference);
+    RUN(avx2_matches_scalar);
+    RUN(avx512_matches_scalar);
+    RUN(threads_split_rows_and_batches);
+    RUN(unsupported_type_gives_nan_not_crash);
+    return test_summary();
+}

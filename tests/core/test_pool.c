@@ -1,0 +1,115 @@
+/* The thread pool: every worker runs each job exactly once, jobs see each other's
+ * results in order, sleeping workers wake up, and a NULL pool runs inline. */
+#include "test.h"
+#include "core/pool.h"
+
+#include <stdatomic.h>
+#include <time.h>
+
+struct count_job { _Atomic int calls[16]; int nth_seen; long sum[16]; const long *data; long n; };
+
+static void count_fn(void *arg, int ith, int nth) {
+    struct count_job *j = arg;
+    atomic_fetch_add(&j->calls[ith], 1);
+    j->nth_seen = nth;
+    long lo, hi, s = 0;
+    pool_split(j->n, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) s += j->data[i];
+    j->sum[ith] = s;
+}
+
+static long run_sum(struct pool *p, const long *data, long n, struct count_job *j) {
+    memset(j, 0, sizeof *j);
+    j->data = data;
+    j->n = n;
+    pool_run(p, count_fn, j);
+    long s = 0;
+    for (int i = 0; i < pool_size(p); i++) s += j->sum[i];
+    return s;
+}
+
+TEST(each_worker_runs_once_per_job) {
+    static long data[10007];
+    long want = 0;
+    for (long i = 0; i < 10007; i++) { data[i] = i * 3 + 1; want += data[i]; }
+    struct pool *p = pool_create(3);
+    CHECK(p != NULL);
+    CHECK_EQ_INT(pool_size(p), 3);
+    struct count_job j;
+    int bad = 0;
+    for (int it = 0; it < 5000; it++) {
+        long n = 1000 + it % 9007; /* sum of 3i+1 for i < n */
+        if (run_sum(p, data, n, &j) != 3 * n * (n - 1) / 2 + n) bad++;
+        for (int t = 0; t < 3; t++) if (j.calls[t] != 1) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(run_sum(p, data, 10007, &j), want);
+    pool_free(p);
+}
+
+TEST(sleeping_workers_wake_up) {
+    static long data[100];
+    for (int i = 0; i < 100; i++) data[i] = 1;
+    struct pool *p = pool_create(2);
+    struct count_job j;
+    for (int it = 0; it < 3; it++) {
+        struct timespec ts = {0, 30 * 1000 * 1000}; /* long enough for workers to stop spinning */
+        nanosleep(&ts, NULL);
+        CHECK_EQ_INT(run_sum(p, data, 100, &j), 100);
+        CHECK_EQ_INT(j.calls[1], 1);
+    }
+    pool_free(p);
+}
+
+TEST(null_pool_and_defaults) {
+    static long data[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    struct count_job j;
+    CHECK_EQ_INT(run_sum(NULL, data, 10, &j), 55);
+    CHECK_EQ_INT(j.nth_seen, 1);
+    CHECK_EQ_INT(pool_size(NULL), 1);
+    struct pool *p = pool_create(0);
+    CHECK(p && pool_size(p) >= 1);
+    CHECK_EQ_INT(run_sum(p, data, 10, &j), 55);
+    pool_free(p);
+    pool_free(NULL);
+    p = pool_create(1);
+    CHECK_EQ_INT(run_sum(p, data, 10, &j), 55);
+    pool_free(p);
+}
+
+TEST(split_covers_range) {
+    for (long n = 0; n < 50; n++)
+        for (int nth = 1; nth < 7; nth++) {
+            long prev = 0;
+            for (int i = 0; i < nth; i++) {
+                long lo, hi;
+                pool_split(n, i, nth, &lo, &hi);
+                CHECK(lo == prev && hi >= lo && hi - lo <= n / nth + 1);
+                prev = hi;
+            }
+            CHECK(prev == n);
+        }
+}
+
+TEST(dispatch_is_fast) {
+    static long data[64];
+    struct pool *p = pool_create(2);
+    struct count_job j;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int it = 0; it < 20000; it++) run_sum(p, data, 64, &j);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / 20000;
+    printf("  pool_run round trip: %.2f us\n", us);
+    CHECK(us < 2000); /* generous: a loaded machine; this catches a pool that stalls */
+    pool_free(p);
+}
+
+int main(void) {
+    RUN(each_worker_runs_once_per_job);
+    RUN(sleeping_workers_wake_up);
+    RUN(null_pool_and_defaults);
+    RUN(split_covers_range);
+    RUN(dispatch_is_fast);
+    return test_summary();
+}

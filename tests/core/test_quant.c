@@ -1,0 +1,282 @@
+/* Weight types: dequantization of hand-packed blocks against values computed here from
+ * the logical quants (element -> byte/bit position as ggml documents it), and
+ * quantize -> dequantize round trips within each type's error bound. */
+#include "test.h"
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/matmul.h"
+#include "core/quant.h"
+
+#include <stdint.h>
+
+static uint32_t rng = 12345;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void set_nibble(uint8_t *p, int idx, int high, int v) { p[idx] |= (uint8_t)((v & 15) << (high ? 4 : 0)); }
+static void set_bit(uint8_t *p, int bit) { p[bit / 8] |= (uint8_t)(1u << (bit % 8)); }
+
+static int deq_matches(int type, const uint8_t *blk, int n, const float *want, double tol) {
+    float got[256];
+    if (dequantize_row(type, blk, got, n)) return 0;
+    int bad = 0;
+    for (int i = 0; i < n; i++)
+        if (fabs(got[i] - want[i]) > tol) {
+            if (bad++ < 3) fprintf(stderr, "  %s[%d]: got %g want %g\n", dtype_name(type), i, got[i], want[i]);
+        }
+    return bad == 0;
+}
+
+TEST(dequant_q4_0_q4_1) {
+    uint8_t b[20] = {0};
+    float want[32];
+    int q[32];
+    for (int e = 0; e < 32; e++) q[e] = (e * 7 + 3) % 16;
+    put16(b, 0x3800); /* 0.5 */
+    for (int e = 0; e < 32; e++) set_nibble(b + 2, e % 16, e >= 16, q[e]);
+    for (int e = 0; e < 32; e++) want[e] = (q[e] - 8) * 0.5f;
+    CHECK(deq_matches(DT_Q4_0, b, 32, want, 0));
+
+    memset(b, 0, sizeof b);
+    put16(b, 0x3400);     /* d = 0.25 */
+    put16(b + 2, 0xbc00); /* m = -1 */
+    for (int e = 0; e < 32; e++) set_nibble(b + 4, e % 16, e >= 16, q[e]);
+    for (int e = 0; e < 32; e++) want[e] = q[e] * 0.25f - 1.0f;
+    CHECK(deq_matches(DT_Q4_1, b, 32, want, 0));
+}
+
+TEST(dequant_q5_0_q5_1) {
+    uint8_t b[24] = {0};
+    float want[32];
+    int q[32];
+    for (int e = 0; e < 32; e++) q[e] = (e * 11 + 5) % 32;
+    put16(b, 0x3800);
+    for (int e = 0; e < 32; e++) {
+        set_nibble(b + 6, e % 16, e >= 16, q[e]);
+        if (q[e] & 16) set_bit(b + 2, e);
+    }
+    for (int e = 0; e < 32; e++) want[e] = (q[e] - 16) * 0.5f;
+    CHECK(deq_matches(DT_Q5_0, b, 32, want, 0));
+
+    memset(b, 0, sizeof b);
+    put16(b, 0x3400);
+    put16(b + 2, 0x3c00); /* m = +1 */
+    for (int e = 0; e < 32; e++) {
+        set_nibble(b + 8, e % 16, e >= 16, q[e]);
+        if (q[e] & 16) set_bit(b + 4, e);
+    }
+    for (int e = 0; e < 32; e++) want[e] = q[e] * 0.25f + 1.0f;
+    CHECK(deq_matches(DT_Q5_1, b, 32, want, 0));
+}
+
+TEST(dequant_q8_0_and_halves) {
+    uint8_t b[34] = {0};
+    float want[32];
+    put16(b, 0x3000); /* 0.125 */
+    for (int e = 0; e < 32; e++) {
+        int q = e * 8 - 128;
+        b[2 + e] = (uint8_t)(int8_t)q;
+        want[e] = q * 0.125f;
+    }
+    CHECK(deq_matches(DT_Q8_0, b, 32, want, 0));
+
+    uint16_t h[4] = {0x3c00, 0xc000, 0x3555, 0x0001};
+    float wh[4] = {1.0f, -2.0f, 0.33325195f, 5.9604645e-8f};
+    CHECK(deq_matches(DT_F16, (uint8_t *)h, 4, wh, 1e-8));
+    uint16_t bf[3] = {0x3f80, 0xc0a0, 0x4049};
+    float wb[3] = {1.0f, -5.0f, 3.140625f};
+    CHECK(deq_matches(DT_BF16, (uint8_t *)bf, 3, wb, 0));
+}
+
+/* Packs 6-bit scales/mins of 8 sub-blocks the way ggml documents get_scale_min_k4:
+ * bytes 0-3: sc[0..3] | (sc[4..7] >> 4) << 6; bytes 4-7: the same for mins;
+ * bytes 8-11: (sc[4..7] & 15) | (mn[4..7] & 15) << 4. */
+static void pack_k4_scales(uint8_t *s, const int *sc, const int *mn) {
+    for (int j = 0; j < 4; j++) {
+        s[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));
+        s[j + 4] = (uint8_t)(mn[j] | ((mn[j + 4] >> 4) << 6));
+        s[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
+    }
+}
+
+TEST(dequant_q4_K) {
+    uint8_t b[144] = {0};
+    int sc[8] = {1, 63, 17, 32, 45, 5, 60, 33}, mn[8] = {0, 7, 63, 21, 48, 16, 2, 37};
+    float want[256];
+    put16(b, 0x2e66);     /* d ≈ 0.1 */
+    put16(b + 2, 0x2666); /* dmin ≈ 0.025 */
+    pack_k4_scales(b + 4, sc, mn);
+    float d = fp16_to_fp32(0x2e66), dmin = fp16_to_fp32(0x2666);
+    for (int e = 0; e < 256; e++) {
+        int q = (e * 5 + e / 7) % 16, s = e / 32;
+        /* sub-blocks 2g and 2g+1 share the 32 bytes of group g: low and high nibbles */
+        set_nibble(b + 16, (s / 2) * 32 + e % 32, s % 2, q);
+        want[e] = d * sc[s] * q - dmin * mn[s];
+    }
+    CHECK(deq_matches(DT_Q4_K, b, 256, want, 1e-6));
+}
+
+TEST(dequant_q5_K) {
+    uint8_t b[176] = {0};
+    int sc[8] = {63, 1, 2, 40, 16, 31, 50, 9}, mn[8] = {5, 0, 63, 33, 12, 47, 20, 1};
+    float want[256];
+    put16(b, 0x2e66);
+    put16(b + 2, 0x2666);
+    pack_k4_scales(b + 4, sc, mn);
+    float d = fp16_to_fp32(0x2e66), dmin = fp16_to_fp32(0x2666);
+    for (int e = 0; e < 256; e++) {
+        int q = (e * 13 + e / 5) % 32, s = e / 32;
+        set_nibble(b + 48, (s / 2) * 32 + e % 32, s % 2, q);
+        if (q & 16) b[16 + e % 32] |= (uint8_t)(1u << s); /* qh[l] bit s = sub-block s */
+        want[e] = d * sc[s] * q - dmin * mn[s];
+    }
+    CHECK(deq_matches(DT_Q5_K, b, 256, want, 1e-6));
+}
+
+TEST(dequant_q6_K) {
+    uint8_t b[210] = {0};
+    float want[256];
+    int8_t sc[16];
+    for (int i = 0; i < 16; i++) sc[i] = (int8_t)(i * 17 - 128 + (i & 3));
+    memcpy(b + 192, sc, 16);
+    put16(b + 208, 0x2400); /* d = 2^-6 */
+    for (int e = 0; e < 256; e++) {
+        int q = (e * 29 + e / 3) % 64;
+        int h = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+        /* quarters 0,1 use low nibbles of ql[l], ql[l+32]; quarters 2,3 their high nibbles */
+        set_nibble(b, h * 64 + l + (quarter & 1) * 32, quarter >= 2, q & 15);
+        b[128 + h * 32 + l] |= (uint8_t)((q >> 4) << (2 * quarter));
+        want[e] = 0.015625f * sc[e / 16] * (q - 32);
+    }
+    CHECK(deq_matches(DT_Q6_K, b, 256, want, 1e-6));
+}
+
+TEST(unsupported_types_are_refused) {
+    float out[256];
+    uint8_t b[400] = {0};
+    CHECK(dequantize_row(DT_Q2_K, b, out, 256) == -1);
+    CHECK(dequantize_row(DT_Q8_0, b, out, 33) == -1);
+    CHECK(dequantize_row(99, b, out, 32) == -1);
+    CHECK(quantize_row(DT_Q2_K, out, b, 256) == 0);
+    CHECK(quantize_row(DT_Q4_K, out, b, 32) == 0); /* not a whole super-block */
+}
+
+/* Relative RMS error bounds per type for uniform data, a few times the theoretical
+ * step/sqrt(12) so a wrong rounding or bit layout fails loudly. */
+static void roundtrip(int type, double rel_rms_max, double max_err_steps) {
+    enum { N = 4096 };
+    static float x[N], y[N];
+    static uint8_t q[N * 2];
+    for (int i = 0; i < N; i++) x[i] = frand() * (i % 512 < 256 ? 1.0f : 0.01f); /* two magnitudes */
+    size_t bytes = quantize_row(type, x, q, N);
+    CHECK_EQ_INT(bytes, dtype_row_bytes(type, N));
+    CHECK(dequantize_row(type, q, y, N) == 0);
+    double se = 0, sx = 0, worst = 0;
+    int blk = dtype_info(type)->block < 32 ? 32 : dtype_info(type)->block;
+    for (int b0 = 0; b0 < N; b0 += blk) {
+        double amax = 0;
+        for (int i = b0; i < b0 + blk; i++) amax = fmax(amax, fabs(x[i]));
+        for (int i = b0; i < b0 + blk; i++) {
+            double e = fabs(y[i] - x[i]);
+            se += e * e;
+            sx += (double)x[i] * x[i];
+            if (amax > 0 && e / amax > worst) worst = e / amax;
+        }
+    }
+    double rel = sqrt(se / sx);
+    CHECK_MSG(rel < rel_rms_max, "%s: relative rms error %g >= %g", dtype_name(type), rel, rel_rms_max);
+    CHECK_MSG(worst < max_err_steps, "%s: worst error %g of the block max >= %g", dtype_name(type), worst, max_err_steps);
+}
+
+TEST(roundtrip_error_bounds) {
+    roundtrip(DT_F16, 1e-3, 1e-3);
+    roundtrip(DT_BF16, 5e-3, 5e-3);
+    roundtrip(DT_Q8_0, 0.01, 1.0 / 254 * 1.01 + 1e-3);
+    roundtrip(DT_Q4_0, 0.1, 1.0 / 8 * 1.01);
+    roundtrip(DT_Q4_1, 0.1, 1.0 / 15 * 1.01);
+    roundtrip(DT_Q5_0, 0.05, 1.0 / 16 * 1.01);
+    roundtrip(DT_Q5_1, 0.05, 1.0 / 31 * 1.01);
+    roundtrip(DT_Q4_K, 0.1, 0.15);
+    roundtrip(DT_Q5_K, 0.05, 0.08);
+    roundtrip(DT_Q6_K, 0.025, 0.04);
+}
+
+TEST(quantizers_keep_exact_values_exact) {
+    /* Values on the q8_0 grid of their block survive exactly; zeros stay zeros. */
+    float x[256], y[256];
+    uint8_t q[512];
+    for (int i = 0; i < 32; i++) x[i] = (float)((i * 37) % 255 - 127) / 4; /* integers/4, max 31.75 = 127/4 */
+    x[0] = 127.0f / 4;
+    quantize_row(DT_Q8_0, x, q, 32);
+    dequantize_row(DT_Q8_0, q, y, 32);
+    for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], x[i], 1e-6);
+
+    memset(x, 0, sizeof x);
+    int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+    for (unsigned t = 0; t < sizeof types / sizeof *types; t++) {
+        CHECK(quantize_row(types[t], x, q, 256) > 0);
+        CHECK(dequantize_row(types[t], q, y, 256) == 0);
+        for (int i = 0; i < 256; i++) CHECK_NEAR(y[i], 0, 0);
+    }
+}
+
+TEST(q4_0_quantizer_matches_reference_rounding) {
+    /* llama.cpp: d = max/-8 (max = the value of largest magnitude), q = min(15, (int)(x/d + 8.5)). */
+    float x[32];
+    uint8_t q[18];
+    for (int i = 0; i < 32; i++) x[i] = frand();
+    x[5] = -1.5f;
+    quantize_row(DT_Q4_0, x, q, 32);
+    float d = fp16_to_fp32((uint16_t)(q[0] | q[1] << 8));
+    CHECK_NEAR(d, 1.5f / 8, 1e-4);
+    float id = 1.0f / (-1.5f / -8);
+    for (int i = 0; i < 32; i++) {
+        int want = (int)(x[i] * id + 8.5f);
+        if (want > 15) want = 15;
+        int got = i < 16 ? q[2 + i] & 15 : q[2 + i - 16] >> 4;
+        CHECK_EQ_INT(got, want);
+    }
+}
+
+TEST(activation_q8_K_sums) {
+    float x[512];
+    struct block_q8_K b[2];
+    for (int i = 0; i < 512; i++) x[i] = frand() * 3;
+    quant_q8K(x, b, 512);
+    for (int k = 0; k < 2; k++) {
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int l = 0; l < 16; l++) s += b[k].qs[16 * g + l];
+            CHECK_EQ_INT(b[k].bsums[g], s);
+        }
+        for (int i = 0; i < 256; i++) CHECK_NEAR(b[k].qs[i] * b[k].d, x[256 * k + i], fabs(b[k].d) * 0.5 + 1e-6);
+    }
+    struct block_q8a a[16];
+    quant_q8a(x, a, 512);
+    for (int k = 0; k < 16; k++) {
+        int s = 0;
+        for (int i = 0; i < 32; i++) {
+            s += a[k].qs[i];
+            CHECK_NEAR(a[k].qs[i] * a[k].d, x[32 * k + i], a[k].d * 0.51 + fabs(x[32 * k + i]) * 1e-3);
+        }
+        CHECK_EQ_INT(a[k].sum, s);
+    }
+}
+
+int main(void) {
+    RUN(dequant_q4_0_q4_1);
+    RUN(dequant_q5_0_q5_1);
+    RUN(dequant_q8_0_and_halves);
+    RUN(dequant_q4_K);
+    RUN(dequant_q5_K);
+    RUN(dequant_q6_K);
+    RUN(unsupported_types_are_refused);
+    RUN(roundtrip_error_bounds);
+    RUN(quantizers_keep_exact_values_exact);
+    RUN(q4_0_quantizer_matches_reference_rounding);
+    RUN(activation_q8_K_sums);
+    return test_summary();
+}
