@@ -845,6 +845,15 @@ static int w_pad(FILE *f, uint64_t pos, size_t align) {
 int gguf_writer_save(struct gguf_writer *w, const char *path, struct err *e) {
     if (w->oom) return err_set(e, "%s: gguf writer ran out of memory (or got a bad value) while collecting metadata", path);
     size_t align = GGUF_DEFAULT_ALIGNMENT;
+    for (size_t i = 0; i < w->n_kv; i++) { /* a general.alignment the caller set is honoured */
+        uint32_t t, v;
+        if (strcmp(w->kv[i].key, "general.alignment") || w->kv[i].raw_len != 8) continue;
+        memcpy(&t, w->kv[i].raw, 4);
+        memcpy(&v, w->kv[i].raw + 4, 4);
+        if (t != GGUF_UINT32 || !v || (v & (v - 1)) || v > (1u << 30))
+            return err_set(e, "%s: general.alignment must be a u32 power of two", path);
+        align = v;
+    }
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return err_set(e, "%s: path too long", path);

@@ -89,7 +89,8 @@ int gguf_get_tensor(const struct gguf *g, const char *name, int n_dims, const in
 
 /* ---- writer ----
  * Collects metadata and tensors in memory, then writes the file in one go:
- * header, KV pairs, tensor infos, aligned data. */
+ * header, KV pairs, tensor infos, aligned data. Always GGUF v3. The void setters
+ * remember an out-of-memory and gguf_writer_save reports it. */
 struct gguf_writer;
 struct gguf_writer *gguf_writer_new(void);
 void gguf_writer_free(struct gguf_writer *w);
@@ -108,7 +109,8 @@ void gguf_w_scalar(struct gguf_writer *w, const char *key, enum gguf_type type, 
 void gguf_w_arr(struct gguf_writer *w, const char *key, enum gguf_type elem_type, const void *v, uint64_t n);
 /* Copies all metadata from an open file (to derive a new file from an old one).
  * A key set twice keeps its last value, so copied keys can be overridden.
- * general.alignment is not copied: the writer lays data out at 32 bytes. */
+ * general.alignment is not copied; set it with gguf_w_u32 to lay data out at other
+ * than 32 bytes. */
 void gguf_w_copy_kv(struct gguf_writer *w, const struct gguf *src);
 /* Adds a tensor whose data (nbytes = dtype_row_bytes(type, ne[0]) * rows) is copied. */
 int gguf_w_tensor(struct gguf_writer *w, const char *name, int type, int n_dims,

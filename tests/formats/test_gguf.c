@@ -292,7 +292,7 @@ static unsigned touch_all(struct gguf *g) {
         char key[256];
         if (k.len >= sizeof key) continue;
         memcpy(key, k.s, k.len); key[k.len] = 0;
-        h += (unsigned)gguf_get_int(g, key, 0, NULL) + (unsigned)gguf_get_float(g, key, 0, NULL);
+        h += (unsigned)gguf_get_int(g, key, 0, NULL) + (gguf_get_float(g, key, 0, NULL) > 0);
         struct gguf_str s = gguf_get_str(g, key);
         for (uint64_t j = 0; j < s.len; j++) h += (uint8_t)s.s[j];
         enum gguf_type et; uint64_t n;
@@ -300,7 +300,7 @@ static unsigned touch_all(struct gguf *g) {
             for (uint64_t j = 0; j < n; j++) {
                 struct gguf_str a = gguf_get_arr_str(g, key, j);
                 for (uint64_t c = 0; c < a.len; c++) h += (uint8_t)a.s[c];
-                h += (unsigned)gguf_get_arr_int(g, key, j) + (unsigned)gguf_get_arr_float(g, key, j);
+                h += (unsigned)gguf_get_arr_int(g, key, j) + (gguf_get_arr_float(g, key, j) > 0);
             }
     }
     for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
