@@ -1,0 +1,17 @@
+/* Runs one generation for a route and writes the answer: a single JSON body, or
+ * server-sent events exactly like OpenAI's stream. The HTTP thread waits here while
+ * the scheduler thread produces tokens; a client that goes away cancels the request. */
+#ifndef OMNI_API_GENERATE_H
+#define OMNI_API_GENERATE_H
+#include <stdint.h>
+
+#include "api/request_options.h"
+#include "api/routes.h"
+
+enum api_kind { API_CHAT, API_COMPLETION };
+
+/* prompt: token ids (borrowed). Returns the HTTP status written. */
+int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                 const int32_t *prompt, int n_prompt, const char *prompt_param);
+
+#endif

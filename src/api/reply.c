@@ -1,0 +1,84 @@
+/* HTTP responses and OpenAI-shaped error bodies; see reply.h. */
+#include "api/reply.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *status_text(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
+              const char *extra_headers) {
+    mg_printf(c,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Content-Length: %zu\r\n"
+              "Access-Control-Allow-Origin: *\r\n"
+              "Cache-Control: no-store\r\n"
+              "%s\r\n",
+              status, status_text(status), mime, len, extra_headers ? extra_headers : "");
+    if (len) mg_write(c, body, len);
+    return status;
+}
+
+int api_reply_json(struct mg_connection *c, int status, const cJSON *j) {
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s) return api_reply(c, 500, "application/json", "{\"error\":{\"message\":\"out of memory\"}}", 37, NULL);
+    api_reply(c, status, "application/json", s, strlen(s), NULL);
+    free(s);
+    return status;
+}
+
+const char *api_error_type(int status) {
+    switch (status) {
+    case 401: return "authentication_error";
+    case 404: return "not_found_error";
+    case 429: return "rate_limit_error";
+    case 500: return "server_error";
+    case 503: return "service_unavailable";
+    default: return "invalid_request_error";
+    }
+}
+
+cJSON *api_error_json(int status, const char *param, const char *code, const char *msg) {
+    cJSON *root = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "type", api_error_type(status));
+    if (param) cJSON_AddStringToObject(e, "param", param); else cJSON_AddNullToObject(e, "param");
+    if (code) cJSON_AddStringToObject(e, "code", code); else cJSON_AddNullToObject(e, "code");
+    return root;
+}
+
+int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
+                    const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *j = api_error_json(status, param, code, msg);
+    char *s = cJSON_PrintUnformatted(j);
+    const char *extra = NULL;
+    if (status == 429) extra = "Retry-After: 1\r\n";
+    else if (status == 503) extra = "Retry-After: 2\r\n";
+    else if (status == 401) extra = "WWW-Authenticate: Bearer\r\n";
+    api_reply(c, status, "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
+    free(s);
+    cJSON_Delete(j);
+    return status;
+}

@@ -1,0 +1,27 @@
+/* Writing HTTP responses from route handlers: JSON bodies with the right headers,
+ * and errors in OpenAI's shape {"error":{"message","type","param","code"}} so that
+ * SDK clients show the message instead of a parse failure. */
+#ifndef OMNI_API_REPLY_H
+#define OMNI_API_REPLY_H
+#include <stddef.h>
+
+#include <cJSON.h>
+#include <civetweb.h>
+
+/* Sends status + body with Content-Type/Length and CORS headers. extra_headers is
+ * NULL or complete "Name: value\r\n" lines. Returns the status (for the access log). */
+int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
+              const char *extra_headers);
+/* Serialises and sends j; j stays owned by the caller. */
+int api_reply_json(struct mg_connection *c, int status, const cJSON *j);
+
+/* The error types OpenAI uses for each status, so clients map them to the same exceptions. */
+const char *api_error_type(int status);
+/* Sends an OpenAI error body. param names the offending request field (or NULL),
+ * code is a short machine string (or NULL). */
+int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same body as a cJSON object (for SSE error events); caller frees. */
+cJSON *api_error_json(int status, const char *param, const char *code, const char *msg);
+
+#endif

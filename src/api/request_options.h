@@ -1,0 +1,41 @@
+/* The request fields shared by /v1/chat/completions and /v1/completions (sampling,
+ * limits, stop, logprobs, stream), read from the JSON body and validated the way
+ * OpenAI does: a wrong type or range gives a 400 naming the field (param). */
+#ifndef OMNI_API_REQUEST_OPTIONS_H
+#define OMNI_API_REQUEST_OPTIONS_H
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "runtime/scheduler.h"
+
+#define API_MAX_STOP 4
+#define API_MAX_BIAS 300
+
+struct api_options {
+    int max_tokens;                 /* 0: no limit but the context */
+    struct sched_sampling sampling;
+    char *stop[API_MAX_STOP];       /* malloc'ed copies */
+    int n_stop;
+    int32_t bias_token[API_MAX_BIAS];
+    float bias_value[API_MAX_BIAS];
+    int logprobs;                   /* chat: bool; completions: number of alternatives */
+    int top_logprobs;
+    int stream;
+    int include_usage;              /* stream_options.include_usage */
+    int json_mode;                  /* response_format json_object / json_schema */
+};
+
+/* The result of a failed validation: what to put into the 400 body. */
+struct api_bad_field {
+    char param[64];
+    char msg[400];
+};
+
+/* chat = 1 for /v1/chat/completions (logprobs is a bool + top_logprobs), 0 for
+ * /v1/completions (logprobs is an integer 0..5). n_vocab bounds logit_bias ids.
+ * Returns 0, or -1 with *bad filled. Call api_options_free afterwards either way. */
+int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_options *o, struct api_bad_field *bad);
+void api_options_free(struct api_options *o);
+
+#endif

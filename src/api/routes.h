@@ -1,0 +1,42 @@
+/* What the route handlers share: the server's state and one function per route.
+ * Each handler writes a complete response and returns its HTTP status. */
+#ifndef OMNI_API_ROUTES_H
+#define OMNI_API_ROUTES_H
+#include <stdatomic.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <civetweb.h>
+
+#include "api/auth.h"
+#include "api/metrics.h"
+#include "api/server.h"
+
+enum api_state { API_LOADING = 0, API_READY = 1, API_DRAINING = 2 };
+
+struct api_server {
+    struct mg_context *ctx;
+    struct api_params p;
+    char *model_id;
+    struct api_keys keys;
+    struct api_metrics metrics;
+    atomic_int state;
+    omni_model *model;          /* valid once state != API_LOADING */
+    struct sched *sched;
+    time_t created;
+    int port;
+};
+
+int route_health(struct api_server *s, struct mg_connection *c);
+int route_metrics(struct api_server *s, struct mg_connection *c);
+int route_models(struct api_server *s, struct mg_connection *c);
+int route_model(struct api_server *s, struct mg_connection *c, const char *id);
+int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* GET of anything else: a file of the embedded web app, or 0 when there is none. */
+int route_static(struct api_server *s, struct mg_connection *c, const char *path);
+
+/* 1 when the requested model name is ours (absent counts as ours). */
+int api_model_matches(const struct api_server *s, const char *name);
+
+#endif

@@ -1,0 +1,195 @@
+/* POST /v1/chat/completions: validates the messages, renders them with the model's
+ * chat template, tokenizes, and hands the prompt to api_generate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/generate.h"
+#include "api/reply.h"
+#include "api/routes.h"
+#include "api/tokenize.h"
+
+struct text_buf { char *p; size_t n; };
+
+static int buf_add(struct text_buf *b, const char *s) {
+    size_t k = strlen(s);
+    char *q = realloc(b->p, b->n + k + 1);
+    if (!q) return -1;
+    memcpy(q + b->n, s, k + 1);
+    b->p = q;
+    b->n += k;
+    return 0;
+}
+
+/* A message's content as one string: a string, null, or an array of text parts
+ * (concatenated). Parts this text-only model cannot take give a 400 saying so. */
+static int message_text(struct api_server *s, const cJSON *msg, int i, struct text_buf *out,
+                        struct api_bad_field *bad) {
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    snprintf(bad->param, sizeof bad->param, "messages[%d].content", i);
+    if (!content || cJSON_IsNull(content)) return buf_add(out, "");
+    if (cJSON_IsString(content)) return buf_add(out, content->valuestring);
+    if (!cJSON_IsArray(content)) {
+        snprintf(bad->msg, sizeof bad->msg, "'messages[%d].content' must be a string or an array of content parts", i);
+        return -1;
+    }
+    int j = 0;
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        const cJSON *type = cJSON_IsObject(part) ? cJSON_GetObjectItemCaseSensitive(part, "type") : NULL;
+        snprintf(bad->param, sizeof bad->param, "messages[%d].content[%d]", i, j);
+        if (!cJSON_IsString(type)) {
+            snprintf(bad->msg, sizeof bad->msg, "'messages[%d].content[%d]' must be an object with a string 'type'", i, j);
+            return -1;
+        }
+        const char *t = type->valuestring;
+        if (!strcmp(t, "text")) {
+            const cJSON *txt = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (!cJSON_IsString(txt)) {
+                snprintf(bad->msg, sizeof bad->msg, "'messages[%d].content[%d].text' must be a string", i, j);
+                return -1;
+            }
+            if (buf_add(out, txt->valuestring)) return -1;
+        } else if (!strcmp(t, "image_url") || !strcmp(t, "input_image")) {
+            snprintf(bad->msg, sizeof bad->msg,
+                     "the model '%s' cannot take images (messages[%d].content[%d] is an image); use a vision model",
+                     s->model_id, i, j);
+            return -1;
+        } else if (!strcmp(t, "input_audio")) {
+            snprintf(bad->msg, sizeof bad->msg,
+                     "the model '%s' cannot take audio (messages[%d].content[%d] is audio); transcribe it first",
+                     s->model_id, i, j);
+            return -1;
+        } else {
+            snprintf(bad->msg, sizeof bad->msg, "'messages[%d].content[%d].type' is '%s'; expected 'text'", i, j, t);
+            return -1;
+        }
+        j++;
+    }
+    return 0;
+}
+
+static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
+
+/* Reads messages into msgs (texts malloc'ed into texts[]). Returns the count or -1. */
+static int read_messages(struct api_server *s, const cJSON *body, omni_chat_message **msgs, char ***texts,
+                         struct api_bad_field *bad) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    snprintf(bad->param, sizeof bad->param, "messages");
+    if (!m || cJSON_IsNull(m)) { snprintf(bad->msg, sizeof bad->msg, "'messages' is required"); return -1; }
+    if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0) {
+        snprintf(bad->msg, sizeof bad->msg, "'messages' must be a non-empty array of {role, content} objects");
+        return -1;
+    }
+    int n = cJSON_GetArraySize(m), i = 0;
+    *msgs = calloc((size_t)n, sizeof **msgs);
+    *texts = calloc((size_t)n, sizeof **texts);
+    if (!*msgs || !*texts) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+    /* On failure the texts read so far are freed here; the arrays by the caller. */
+    const cJSON *msg;
+    cJSON_ArrayForEach(msg, m) {
+        const cJSON *role = cJSON_IsObject(msg) ? cJSON_GetObjectItemCaseSensitive(msg, "role") : NULL;
+        snprintf(bad->param, sizeof bad->param, "messages[%d].role", i);
+        if (!cJSON_IsObject(msg) || !cJSON_IsString(role)) {
+            for (int k = 0; k < i; k++) free((*texts)[k]);
+            if (!cJSON_IsObject(msg)) {
+                snprintf(bad->param, sizeof bad->param, "messages[%d]", i);
+                snprintf(bad->msg, sizeof bad->msg, "'messages[%d]' must be an object with 'role' and 'content'", i);
+            } else snprintf(bad->msg, sizeof bad->msg, "'messages[%d].role' must be a string", i);
+            return -1;
+        }
+        int known = 0;
+        for (const char *const *r = roles; *r; r++) known |= !strcmp(*r, role->valuestring);
+        if (!known) {
+            for (int k = 0; k < i; k++) free((*texts)[k]);
+            snprintf(bad->msg, sizeof bad->msg,
+                     "'messages[%d].role' is '%s'; expected system, developer, user, assistant or tool", i,
+                     role->valuestring);
+            return -1;
+        }
+        struct text_buf tb = {0};
+        if (message_text(s, msg, i, &tb, bad)) {
+            free(tb.p);
+            for (int k = 0; k < i; k++) free((*texts)[k]);
+            return -1;
+        }
+        (*texts)[i] = tb.p ? tb.p : strdup("");
+        /* Templates know "system"; "developer" is OpenAI's newer name for it. */
+        (*msgs)[i].role = !strcmp(role->valuestring, "developer") ? "system" : role->valuestring;
+        (*msgs)[i].content = (*texts)[i];
+        i++;
+    }
+    return n;
+}
+
+int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!j) {
+        size_t at = end && end >= body ? (size_t)(end - body) : 0;
+        return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
+    }
+    int status;
+    struct api_options o;
+    struct api_bad_field bad = {{0}, {0}};
+    omni_chat_message *msgs = NULL;
+    char **texts = NULL;
+    int n_msgs = 0;
+    int32_t *toks = NULL;
+    char *prompt = NULL;
+    memset(&o, 0, sizeof o);
+    if (!cJSON_IsObject(j)) {
+        status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
+        goto done;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (model && !cJSON_IsNull(model) && !cJSON_IsString(model)) {
+        status = api_reply_error(c, 400, "model", "invalid_type", "'model' must be a string");
+        goto done;
+    }
+    if (cJSON_IsString(model) && !api_model_matches(s, model->valuestring)) {
+        status = api_reply_error(c, 404, "model", "model_not_found",
+                                 "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
+        goto done;
+    }
+    if ((n_msgs = read_messages(s, j, &msgs, &texts, &bad)) < 0) {
+        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        goto done;
+    }
+    if (api_options_parse(j, 1, omni_model_n_vocab(s->model), &o, &bad)) {
+        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        goto done;
+    }
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
+    if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) {
+        status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
+        goto done;
+    }
+    if (o.json_mode) {
+        status = api_reply_error(c, 400, "response_format", "unsupported_parameter",
+                                 "JSON mode (response_format json_object/json_schema) is not supported by this server yet");
+        goto done;
+    }
+    char err[512] = "";
+    prompt = omni_chat_format(s->model, msgs, (size_t)n_msgs, 1, err, sizeof err);
+    if (!prompt) {
+        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
+                                 err);
+        goto done;
+    }
+    int n = api_tokenize(s->model, prompt, 1, &toks);
+    if (n <= 0) {
+        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized");
+        goto done;
+    }
+    status = api_generate(s, c, API_CHAT, &o, toks, n, "messages");
+done:
+    api_options_free(&o);
+    for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
+    free(texts);
+    free(msgs);
+    free(toks);
+    free(prompt);
+    cJSON_Delete(j);
+    return status;
+}

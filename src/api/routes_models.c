@@ -1,0 +1,73 @@
+/* The small read-only routes: /health, /metrics, /v1/models and /v1/models/{id}. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/reply.h"
+#include "api/routes.h"
+
+int route_health(struct api_server *s, struct mg_connection *c) {
+    cJSON *j = cJSON_CreateObject();
+    int st = atomic_load(&s->state), status = 200;
+    if (st == API_LOADING) {
+        cJSON_AddStringToObject(j, "status", "loading");
+        status = 503;
+    } else {
+        cJSON_AddStringToObject(j, "status", st == API_DRAINING ? "shutting_down" : "ok");
+        cJSON_AddStringToObject(j, "model", s->model_id);
+        cJSON_AddNumberToObject(j, "slots_total", sched_n_slots(s->sched));
+        cJSON_AddNumberToObject(j, "slots_busy", sched_slots_busy(s->sched));
+        cJSON_AddNumberToObject(j, "queue_length", sched_queue_len(s->sched));
+        if (st == API_DRAINING) status = 503;
+    }
+    api_reply_json(c, status, j);
+    cJSON_Delete(j);
+    return status;
+}
+
+int route_metrics(struct api_server *s, struct mg_connection *c) {
+    int ready = atomic_load(&s->state) != API_LOADING && s->sched;
+    char *text = metrics_render(&s->metrics, ready ? sched_queue_len(s->sched) : 0,
+                                ready ? sched_slots_busy(s->sched) : 0, ready ? sched_n_slots(s->sched) : 0, !ready);
+    if (!text) return api_reply_error(c, 500, NULL, NULL, "out of memory");
+    api_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
+    free(text);
+    return 200;
+}
+
+static cJSON *model_object(struct api_server *s) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", s->model_id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)s->created);
+    cJSON_AddStringToObject(m, "owned_by", "omni");
+    if (atomic_load(&s->state) != API_LOADING && s->model) {
+        cJSON *meta = cJSON_AddObjectToObject(m, "meta");
+        cJSON_AddStringToObject(meta, "name", omni_model_name(s->model));
+        cJSON_AddStringToObject(meta, "arch", omni_model_arch(s->model));
+        cJSON_AddNumberToObject(meta, "n_params", (double)omni_model_n_params(s->model));
+        cJSON_AddNumberToObject(meta, "n_vocab", omni_model_n_vocab(s->model));
+        cJSON_AddNumberToObject(meta, "n_ctx_train", omni_model_n_ctx_train(s->model));
+        cJSON_AddNumberToObject(meta, "n_ctx", sched_n_ctx(s->sched));
+    }
+    return m;
+}
+
+int route_models(struct api_server *s, struct mg_connection *c) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "object", "list");
+    cJSON *data = cJSON_AddArrayToObject(j, "data");
+    cJSON_AddItemToArray(data, model_object(s));
+    api_reply_json(c, 200, j);
+    cJSON_Delete(j);
+    return 200;
+}
+
+int route_model(struct api_server *s, struct mg_connection *c, const char *id) {
+    if (!api_model_matches(s, id) || !*id)
+        return api_reply_error(c, 404, "model", "model_not_found", "the model '%s' does not exist; this server has '%s'",
+                               id, s->model_id);
+    cJSON *m = model_object(s);
+    api_reply_json(c, 200, m);
+    cJSON_Delete(m);
+    return 200;
+}

@@ -1,0 +1,215 @@
+/* Server start/stop, routing and request limits on civetweb. civetweb's worker
+ * threads run these handlers; they only parse, queue and write (the model belongs
+ * to the scheduler thread). */
+#include "api/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/reply.h"
+#include "api/routes.h"
+#include "core/log.h"
+
+struct api_params api_default_params(void) {
+    struct api_params p = {0};
+    p.host = "127.0.0.1";
+    p.port = 8080;
+    p.n_threads = 64;
+    p.max_body = 8u << 20;
+    p.model_id = "model";
+    return p;
+}
+
+int api_model_matches(const struct api_server *s, const char *name) {
+    if (!name || !*name) return 1;
+    if (!strcmp(name, s->model_id)) return 1;
+    const char *general = s->model ? omni_model_name(s->model) : NULL;
+    return general && !strcmp(name, general);
+}
+
+/* Reads the whole body, at most max bytes. Returns the malloc'ed body, or NULL with
+ * *status set to 413 (too large) or 400 (connection broke off). */
+static char *read_body(struct api_server *s, struct mg_connection *c, size_t *len, int *status) {
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    *len = 0;
+    if (ri->content_length > (long long)s->p.max_body) { *status = 413; return NULL; }
+    size_t cap = ri->content_length >= 0 ? (size_t)ri->content_length + 1 : 65536, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) { *status = 413; return NULL; }
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > s->p.max_body) { free(buf); *status = 413; return NULL; }
+            char *g = realloc(buf, cap * 2);
+            if (!g) { free(buf); *status = 413; return NULL; }
+            buf = g;
+            cap *= 2;
+        }
+        int k = mg_read(c, buf + n, cap - 1 - n);
+        if (k < 0) { free(buf); *status = 400; return NULL; }
+        if (k == 0) break;
+        n += (size_t)k;
+        if (n > s->p.max_body) { free(buf); *status = 413; return NULL; }
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* After refusing a large body, read (a bounded amount of) the rest so the client is
+ * not reset mid-upload before it can read our 413. */
+static void drain_body(struct mg_connection *c) {
+    char tmp[65536];
+    size_t total = 0;
+    int k;
+    while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
+}
+
+static int method_not_allowed(struct mg_connection *c, const char *allow, const char *method, const char *path) {
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s is not allowed on %s; use %s", method, path, allow);
+    cJSON *j = api_error_json(405, NULL, "method_not_allowed", msg);
+    char *b = cJSON_PrintUnformatted(j);
+    api_reply(c, 405, "application/json", b ? b : "{}", b ? strlen(b) : 2, hdr);
+    free(b);
+    cJSON_Delete(j);
+    return 405;
+}
+
+static int handle_post(struct api_server *s, struct mg_connection *c, int chat) {
+    size_t len;
+    int status = 0;
+    char *body = read_body(s, c, &len, &status);
+    if (!body) {
+        if (status == 413) {
+            api_reply_error(c, 413, NULL, "request_too_large",
+                            "the request body is larger than this server's limit of %zu bytes", s->p.max_body);
+            mg_disable_keep_alive(c);
+            drain_body(c);
+            return 413;
+        }
+        return api_reply_error(c, 400, NULL, NULL, "the request body could not be read");
+    }
+    int st = atomic_load(&s->state);
+    if (st == API_LOADING) status = api_reply_error(c, 503, NULL, "model_loading", "the model is still loading; retry shortly");
+    else if (st == API_DRAINING) status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
+    else status = chat ? route_chat(s, c, body, len) : route_completions(s, c, body, len);
+    free(body);
+    return status;
+}
+
+static int dispatch(struct api_server *s, struct mg_connection *c) {
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *m = ri->request_method, *path = ri->local_uri ? ri->local_uri : "/";
+    int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
+
+    if (!strcmp(m, "OPTIONS")) /* CORS preflight, so browser apps on other origins can call us */
+        return api_reply(c, 204, "text/plain", "", 0,
+                         "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                         "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+                         "Access-Control-Max-Age: 86400\r\n");
+    if (!strcmp(path, "/health")) return get ? route_health(s, c) : method_not_allowed(c, "GET", m, path);
+    if (!strcmp(path, "/metrics")) return get ? route_metrics(s, c) : method_not_allowed(c, "GET", m, path);
+
+    if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1")) {
+        if (!api_keys_check(&s->keys, mg_get_header(c, "Authorization")))
+            return api_reply_error(c, 401, NULL, "invalid_api_key",
+                                   mg_get_header(c, "Authorization")
+                                       ? "the API key is not valid"
+                                       : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
+        if (!strcmp(path, "/v1/chat/completions"))
+            return post ? handle_post(s, c, 1) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/completions"))
+            return post ? handle_post(s, c, 0) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/models")) return get ? route_models(s, c) : method_not_allowed(c, "GET", m, path);
+        if (!strncmp(path, "/v1/models/", 11))
+            return get ? route_model(s, c, path + 11) : method_not_allowed(c, "GET", m, path);
+        return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
+    }
+    if (get) {
+        int r = route_static(s, c, path);
+        if (r) return r;
+    }
+    return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
+}
+
+static int begin_request(struct mg_connection *c) {
+    struct api_server *s = mg_get_user_data(mg_get_context(c));
+    int status = dispatch(s, c);
+    metrics_count_request(&s->metrics, status);
+    return status;
+}
+
+static int log_message(const struct mg_connection *c, const char *msg) {
+    log_debug("http: %s", msg);
+    return 1;
+}
+
+struct api_server *api_server_start(const struct api_params *p, struct api_keys *keys, struct err *e) {
+    struct api_server *s = calloc(1, sizeof *s);
+    if (!s) { err_set(e, "out of memory"); return NULL; }
+    s->p = *p;
+    s->model_id = strdup(p->model_id ? p->model_id : "model");
+    s->p.model_id = s->model_id;
+    s->p.host = NULL;
+    if (keys) { s->keys = *keys; keys->key = NULL; keys->n = 0; }
+    metrics_init(&s->metrics);
+    atomic_init(&s->state, API_LOADING);
+    s->created = time(NULL);
+
+    char ports[300], threads[16];
+    const char *host = p->host && *p->host ? p->host : "127.0.0.1";
+    /* IPv6 literals need brackets in civetweb's listening_ports syntax. */
+    if (strchr(host, ':')) snprintf(ports, sizeof ports, "[%s]:%d", host, p->port);
+    else snprintf(ports, sizeof ports, "%s:%d", host, p->port);
+    snprintf(threads, sizeof threads, "%d", p->n_threads > 0 ? p->n_threads : 64);
+    const char *opts[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
+                          "request_timeout_ms", "600000", "keep_alive_timeout_ms", "5000", NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.begin_request = begin_request;
+    cb.log_message = log_message;
+    struct mg_init_data init = {&cb, s, opts};
+    char etext[256] = "";
+    unsigned ecode = 0;
+    struct mg_error_data ed = {&ecode, etext, sizeof etext};
+    mg_init_library(0);
+    s->ctx = mg_start2(&init, &ed);
+    if (!s->ctx) {
+        err_set(e, "cannot listen on %s: %s", ports, etext[0] ? etext : "the address is in use or not available");
+        api_keys_free(&s->keys);
+        metrics_destroy(&s->metrics);
+        free(s->model_id);
+        free(s);
+        mg_exit_library();
+        return NULL;
+    }
+    struct mg_server_port sp[4];
+    int n = mg_get_server_ports(s->ctx, 4, sp);
+    s->port = n > 0 ? sp[0].port : p->port;
+    return s;
+}
+
+int api_server_port(const struct api_server *s) { return s->port; }
+
+void api_server_set_engine(struct api_server *s, omni_model *model, struct sched *sched) {
+    s->model = model;
+    s->sched = sched;
+    atomic_store(&s->state, API_READY);
+}
+
+void api_server_drain(struct api_server *s) { atomic_store(&s->state, API_DRAINING); }
+
+void api_server_stop(struct api_server *s) {
+    if (!s) return;
+    atomic_store(&s->state, API_DRAINING);
+    mg_stop(s->ctx);
+    mg_exit_library();
+    api_keys_free(&s->keys);
+    metrics_destroy(&s->metrics);
+    free(s->model_id);
+    free(s);
+}

@@ -1,0 +1,35 @@
+/* The HTTP server: OpenAI-compatible routes, /health, /metrics and the embedded
+ * web page, on civetweb. It listens before the model is loaded (requests get 503
+ * until api_server_set_engine) so a client can watch /health during start-up. */
+#ifndef OMNI_API_SERVER_H
+#define OMNI_API_SERVER_H
+#include <stddef.h>
+
+#include "api/auth.h"
+#include "core/error.h"
+#include "omni.h"
+#include "runtime/scheduler.h"
+
+struct api_params {
+    const char *host;           /* "127.0.0.1" */
+    int port;                   /* 0: any free port (see api_server_port) */
+    int n_threads;              /* HTTP worker threads (each holds one connection) */
+    size_t max_body;            /* larger request bodies get 413 */
+    const char *model_id;       /* the id /v1/models reports and requests may name */
+};
+struct api_params api_default_params(void);
+
+struct api_server;
+
+/* Starts listening. keys is moved into the server (emptied in the caller). */
+struct api_server *api_server_start(const struct api_params *p, struct api_keys *keys, struct err *e);
+int api_server_port(const struct api_server *s);
+/* Makes the routes live. Both stay owned by the caller and must outlive the server. */
+void api_server_set_engine(struct api_server *s, omni_model *model, struct sched *sched);
+/* Stops taking new generations (they get 503); in-flight ones continue. */
+void api_server_drain(struct api_server *s);
+/* Closes the listener, waits for the handlers to return, frees. The scheduler must
+ * still be running (or already freed, which ends all its requests) so handlers can finish. */
+void api_server_stop(struct api_server *s);
+
+#endif
