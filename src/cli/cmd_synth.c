@@ -1,0 +1,54 @@
+/* `omni synth`: write a random-weight GGUF with a real model's shape, for benchmarks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "models/synth.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: omni synth --shape SHAPE --type TYPE -o FILE [--seed N] [-t THREADS]\n\n"
+            "Writes a GGUF model with the exact shape of a real model but random weights.\n"
+            "It runs at the real model's speed, so it is what the benchmarks measure when the\n"
+            "real weights are not at hand. It is not a useful chat model.\n\n"
+            "  --shape SHAPE   one of:");
+    for (const struct synth_shape *s = synth_shapes; s->name; s++) fprintf(f, " %s", s->name);
+    fprintf(f,
+            "\n  --type TYPE     f32, f16, bf16, q8_0, q4_0 or q4_k_m (llama.cpp's mix of q4_K/q6_K)\n"
+            "  -o FILE         where to write the .gguf\n"
+            "  --seed N        random seed (default 1); same seed, same file\n"
+            "  -t THREADS      threads for quantization (default: all cores)\n\n"
+            "example: omni synth --shape smollm2-135m --type q8_0 -o smollm2-135m-q8_0.gguf\n");
+}
+
+int cmd_synth(int argc, char **argv) {
+    struct synth_params p = {0};
+    const char *shape = NULL, *out = NULL;
+    p.ftype = NULL;
+    p.seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--shape") && has) shape = argv[++i];
+        else if (!strcmp(a, "--type") && has) p.ftype = argv[++i];
+        else if (!strcmp(a, "-o") && has) out = argv[++i];
+        else if (!strcmp(a, "--seed") && has) p.seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-t") && has) p.n_threads = atoi(argv[++i]);
+        else { usage(stderr); return cli_fail("synth: unexpected argument '%s'", a); }
+    }
+    if (!shape || !p.ftype || !out) { usage(stderr); return cli_fail("synth: --shape, --type and -o are required"); }
+    p.shape = synth_find_shape(shape);
+    if (!p.shape) return cli_fail("synth: unknown shape '%s' (see `omni synth --help`)", shape);
+    struct progress bar;
+    progress_begin(&bar, "synth");
+    p.progress = progress_cb;
+    p.progress_ud = &bar;
+    struct err e = {{0}};
+    if (synth_write(&p, out, &e)) return cli_fail("%s", e.msg);
+    progress_end(&bar);
+    fprintf(stderr, "wrote %s (%s, %s)\n", out, shape, p.ftype);
+    return 0;
+}
