@@ -1,11 +1,5 @@
-/* AVX2 + FMA + F16C kernels for matmul (entered only when cpu_level() allows). */
-#include <immintrin.h>
+/* AVX2 + FMA + F16C matmul kernels (the shared x86 code in matmul_x86.h, compiled
+ * for AVX2); entered only when cpu_level() >= CPU_AVX2. */
+#include "core/matmul_x86.h"
 
-#include "core/dtype.h"
-#include "core/matmul_kern.h"
-#include "core/quant.h"
-
-mm_gemm_fn matmul_avx2_kernel(int type) {
-    (void)type;
-    return NULL;
-}
+mm_gemm_fn matmul_avx2_kernel(int type) { return x86_kernel(type); }

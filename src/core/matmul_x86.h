@@ -1,0 +1,378 @@
+/* x86 matmul kernels, written once and compiled twice: by matmul_avx2.c (AVX2+FMA+F16C)
+ * and by matmul_avx512.c with MM_VNNI defined (AVX-512 VNNI int8 dots on 256-bit
+ * registers). Each kernel computes a register tile of RN weight rows x RM activation
+ * rows, so every weight block loaded is used RM times and every activation block RN
+ * times: decode (m = 1) streams weights once, prefill becomes compute-bound.
+ * Integer results are exact, so only the float accumulation order differs from scalar. */
+#ifndef OMNI_CORE_MATMUL_X86_H
+#define OMNI_CORE_MATMUL_X86_H
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/matmul_kern.h"
+#include "core/quant.h"
+
+#define MM_INLINE static inline __attribute__((always_inline))
+
+MM_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+MM_INLINE float half_to_float(const void *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+/* acc + sum over each group of 4 bytes of u (unsigned) * s (signed). Without VNNI this
+ * goes through int16 pair sums, exact only while u <= 128 (our 4/5/6-bit quants). */
+MM_INLINE __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#ifdef MM_VNNI
+    return _mm256_dpbusd_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+/* acc + sum over pairs of int16 a*b. */
+MM_INLINE __m256i dot_s16(__m256i acc, __m256i a, __m256i b) {
+#ifdef MM_VNNI
+    return _mm256_dpwssd_epi32(acc, a, b);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
+/* ------------------------------------------------------------------ 32-blocks */
+
+MM_INLINE size_t blk32_bytes(int type) {
+    return type == DT_Q8_0 ? sizeof(struct block_q8_0) : type == DT_Q4_0 ? sizeof(struct block_q4_0)
+                                                                           : sizeof(struct block_q5_0);
+}
+
+/* Weight quants of one block as 32 bytes in element order, made unsigned by adding an
+ * offset (the dot product subtracts offset * sum(x) again). Q8_0 without VNNI stays
+ * signed and uses the sign trick instead. */
+MM_INLINE __m256i blk32_unpack(int type, const uint8_t *blk) {
+    if (type == DT_Q8_0) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
+#ifdef MM_VNNI
+        q = _mm256_xor_si256(q, _mm256_set1_epi8((char)0x80));
+#endif
+        return q;
+    }
+    const uint8_t *qs = blk + (type == DT_Q4_0 ? 2 : 6);
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m128i m = _mm_set1_epi8(0xF);
+    __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+    if (type == DT_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, blk + 2, 4);
+#ifdef MM_VNNI
+        q = _mm256_or_si256(q, _mm256_maskz_set1_epi8((__mmask32)qh, 16));
+#else
+        /* spread bit j of qh to byte j, then keep it as 16 */
+        __m256i v = _mm256_set1_epi32((int)qh);
+        v = _mm256_shuffle_epi8(v, _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                     0x0101010101010101, 0x0000000000000000));
+        __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+        v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits);
+        q = _mm256_or_si256(q, _mm256_and_si256(v, _mm256_set1_epi8(16)));
+#endif
+    }
+    return q;
+}
+
+MM_INLINE int blk32_offset(int type) { return type == DT_Q4_0 ? 8 : type == DT_Q5_0 ? 16 : 128; }
+
+MM_INLINE void tile32(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                      float *y, size_t ys) {
+    __m256 acc[4][4];
+    const size_t bs = blk32_bytes(type);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i wv[4];
+        float dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            dw[r] = half_to_float(blk);
+            wv[r] = blk32_unpack(type, blk);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const struct block_q8a *ab = (const struct block_q8a *)(a + i * as) + b;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)ab->qs);
+            float dx = ab->d;
+#if !defined(MM_VNNI)
+            if (type == DT_Q8_0) {
+#pragma GCC unroll 4
+                for (int r = 0; r < RN; r++) {
+                    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv[r], wv[r]), _mm256_sign_epi8(xv, wv[r]));
+                    p = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][i]);
+                }
+                continue;
+            }
+#endif
+            __m256i init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(-blk32_offset(type) * ab->sum));
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) {
+                __m256i p = dot_u8s8(init, wv[r], xv);
+                acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][i]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+}
+
+/* ------------------------------------------------------------------ K-quants */
+
+MM_INLINE size_t blkK_bytes(int type) {
+    return type == DT_Q4_K ? sizeof(struct block_q4_K) : type == DT_Q5_K ? sizeof(struct block_q5_K)
+                                                                         : sizeof(struct block_q6_K);
+}
+
+/* Fifth bit of q5_K sub-block s (bit s of each qh byte) as 16 or 0 per byte. */
+MM_INLINE __m256i q5k_hbit(__m256i qh, int s) {
+    __m256i bit = _mm256_set1_epi8((char)(1 << s));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit), _mm256_set1_epi8(16));
+}
+
+/* Scales for q6_K chunk c (32 elements = groups 2c, 2c+1) as 8+8 int16 lanes. */
+MM_INLINE __m256i q6k_scales(const int8_t *sc, int c) {
+    return _mm256_set_m128i(_mm_set1_epi16(sc[2 * c + 1]), _mm_set1_epi16(sc[2 * c]));
+}
+
+MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                     float *y, size_t ys) {
+    __m256 acc[4][4];
+    const size_t bs = blkK_bytes(type);
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i isum[4][4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) isum[r][i] = _mm256_setzero_si256();
+        /* 8 chunks of 32 elements; chunk c uses x[32c .. 32c+31] */
+        for (int c = 0; c < 8; c++) {
+            __m256i q[4], s[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) {
+                const uint8_t *blk = w + r * ws + b * bs;
+                if (type == DT_Q6_K) {
+                    const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
+                    int h = c / 4, qq = c % 4;
+                    __m256i ql = _mm256_loadu_si256((const __m256i *)(x6->ql + h * 64 + (qq & 1) * 32));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(x6->qh + h * 32));
+                    __m256i lo = qq >= 2 ? _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4) : _mm256_and_si256(ql, m4);
+                    __m256i hi = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * qq), 4), _mm256_set1_epi8(0x30));
+                    q[r] = _mm256_or_si256(lo, hi);
+                    s[r] = q6k_scales(x6->scales, c);
+                } else {
+                    const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
+                    const uint8_t *qs = type == DT_Q4_K ? x4->qs : ((const struct block_q5_K *)blk)->qs;
+                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + (c / 2) * 32));
+                    q[r] = c % 2 ? _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4) : _mm256_and_si256(bytes, m4);
+                    if (type == DT_Q5_K) {
+                        __m256i qh = _mm256_loadu_si256((const __m256i *)((const struct block_q5_K *)blk)->qh);
+                        q[r] = _mm256_or_si256(q[r], q5k_hbit(qh, c));
+                    }
+                    uint8_t sc, mn;
+                    quant_scale_min_k4(c, x4->scales, &sc, &mn);
+                    s[r] = _mm256_set1_epi16(sc);
+                }
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * c));
+#pragma GCC unroll 4
+                for (int r = 0; r < RN; r++)
+                    isum[r][i] = dot_s16(isum[r][i], _mm256_maddubs_epi16(q[r], xv), s[r]);
+            }
+        }
+        /* per super-block: scale, and the min (q4_K/q5_K) or -32 offset (q6_K) terms via bsums */
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            float d, dmin = 0;
+            __m256i corr = _mm256_setzero_si256(); /* int16 weights for the bsums */
+            if (type == DT_Q6_K) {
+                const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
+                d = half_to_float(&x6->d);
+                corr = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales));
+            } else {
+                const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
+                d = half_to_float(&x4->d);
+                dmin = half_to_float(&x4->dmin);
+                int16_t mins16[16];
+                for (int j = 0; j < 8; j++) {
+                    uint8_t sc, mn;
+                    quant_scale_min_k4(j, x4->scales, &sc, &mn);
+                    mins16[2 * j] = mins16[2 * j + 1] = mn; /* bsums are per 16, mins per 32 */
+                }
+                corr = _mm256_loadu_si256((const __m256i *)mins16);
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+                __m256i cm = _mm256_madd_epi16(corr, bsums);
+                if (type == DT_Q6_K) {
+                    __m256i t = _mm256_sub_epi32(isum[r][i], _mm256_slli_epi32(cm, 5));
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(d * ab->d), acc[r][i]);
+                } else {
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][i]), _mm256_set1_ps(d * ab->d), acc[r][i]);
+                    acc[r][i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(cm), _mm256_set1_ps(dmin * ab->d), acc[r][i]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+}
+
+/* ------------------------------------------------------------------ float types */
+
+/* 8 elements of a row of this float type, starting at element e. */
+MM_INLINE __m256 load8(int type, const uint8_t *row, int e) {
+    if (type == DT_F32) return _mm256_loadu_ps((const float *)row + e);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + e));
+    if (type == DT_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+MM_INLINE float load1(int type, const uint8_t *row, int e) {
+    if (type == DT_F32) return ((const float *)row)[e];
+    uint16_t h;
+    memcpy(&h, row + 2 * e, 2);
+    return type == DT_F16 ? fp16_to_fp32(h) : bf16_to_fp32(h);
+}
+
+MM_INLINE void tileF(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                     float *y, size_t ys) {
+    __m256 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+    int e = 0;
+    for (; e + 8 <= k; e += 8) {
+        __m256 wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) wv[r] = load8(type, w + r * ws, e);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            __m256 xv = load8(type, a + i * as, e);
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) acc[r][i] = _mm256_fmadd_ps(wv[r], xv, acc[r][i]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            float s = hsum8(acc[r][i]);
+            for (int t = e; t < k; t++) s += load1(type, w + r * ws, t) * load1(type, a + i * as, t);
+            y[i * ys + r] = s;
+        }
+}
+
+/* ------------------------------------------------------------------ drivers */
+
+/* Dispatches a (rn, rm) remainder tile to a specialisation with constant sizes. */
+#define MM_TILE_SWITCH(tile, type, rn, rm, kk, w, ws, a, as, y, ys)                                  \
+    switch ((rn) * 8 + (rm)) {                                                                       \
+    case 8 + 1: tile(type, 1, 1, kk, w, ws, a, as, y, ys); break;                                    \
+    case 8 + 2: tile(type, 1, 2, kk, w, ws, a, as, y, ys); break;                                    \
+    case 8 + 3: tile(type, 1, 3, kk, w, ws, a, as, y, ys); break;                                    \
+    case 8 + 4: tile(type, 1, 4, kk, w, ws, a, as, y, ys); break;                                    \
+    case 16 + 1: tile(type, 2, 1, kk, w, ws, a, as, y, ys); break;                                   \
+    case 16 + 2: tile(type, 2, 2, kk, w, ws, a, as, y, ys); break;                                   \
+    case 16 + 3: tile(type, 2, 3, kk, w, ws, a, as, y, ys); break;                                   \
+    case 16 + 4: tile(type, 2, 4, kk, w, ws, a, as, y, ys); break;                                   \
+    case 24 + 1: tile(type, 3, 1, kk, w, ws, a, as, y, ys); break;                                   \
+    case 24 + 2: tile(type, 3, 2, kk, w, ws, a, as, y, ys); break;                                   \
+    case 24 + 3: tile(type, 3, 3, kk, w, ws, a, as, y, ys); break;                                   \
+    case 24 + 4: tile(type, 3, 4, kk, w, ws, a, as, y, ys); break;                                   \
+    case 32 + 1: tile(type, 4, 1, kk, w, ws, a, as, y, ys); break;                                   \
+    case 32 + 2: tile(type, 4, 2, kk, w, ws, a, as, y, ys); break;                                   \
+    case 32 + 3: tile(type, 4, 3, kk, w, ws, a, as, y, ys); break;                                   \
+    case 32 + 4: tile(type, 4, 4, kk, w, ws, a, as, y, ys); break;                                   \
+    default: break;                                                                                  \
+    }
+
+/* Tile shape: up to TN weight rows x TM activation rows (TN*TM accumulators live in
+ * registers); decode uses 4x1. Weight tiles are the outer loop so a tile's rows stay
+ * in L1 while all activation rows stream past them. */
+#define MM_GEMM(name, tile, type, TN, TM, kk_of)                                                     \
+    static void name(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr,      \
+                     float *y, size_t ys) {                                                          \
+        const int kk = kk_of;                                                                        \
+        int tn = mr == 1 ? 4 : (TN), tm = mr == 1 ? 1 : (TM);                                        \
+        for (int r0 = 0; r0 < nr; r0 += tn) {                                                        \
+            int rn = nr - r0 < tn ? nr - r0 : tn;                                                    \
+            const uint8_t *wr = (const uint8_t *)w + (size_t)r0 * ws;                                \
+            for (int i0 = 0; i0 < mr; i0 += tm) {                                                    \
+                int rm = mr - i0 < tm ? mr - i0 : tm;                                                \
+                MM_TILE_SWITCH(tile, type, rn, rm, kk, wr, ws, (const uint8_t *)a + (size_t)i0 * as, \
+                               as, y + (size_t)i0 * ys + r0, ys)                                     \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+/* AVX-512 has 32 vector registers, AVX2 16: the tiles are sized so nothing spills. */
+#ifdef MM_VNNI
+#define MM_TM32 4
+#define MM_TMK 4
+#define MM_TMF 4
+#else
+#define MM_TM32 2
+#define MM_TMK 2
+#define MM_TMF 2
+#endif
+MM_GEMM(x86_gemm_q8_0, tile32, DT_Q8_0, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_q4_0, tile32, DT_Q4_0, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_q5_0, tile32, DT_Q5_0, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_q4_K, tileK, DT_Q4_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_q5_K, tileK, DT_Q5_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_q6_K, tileK, DT_Q6_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
+MM_GEMM(x86_gemm_f16, tileF, DT_F16, 4, MM_TMF, k)
+MM_GEMM(x86_gemm_bf16, tileF, DT_BF16, 4, MM_TMF, k)
+
+MM_INLINE mm_gemm_fn x86_kernel(int type) {
+    switch (type) {
+    case DT_Q8_0: return x86_gemm_q8_0;
+    case DT_Q4_0: return x86_gemm_q4_0;
+    case DT_Q5_0: return x86_gemm_q5_0;
+    case DT_Q4_K: return x86_gemm_q4_K;
+    case DT_Q5_K: return x86_gemm_q5_K;
+    case DT_Q6_K: return x86_gemm_q6_K;
+    case DT_F32: return x86_gemm_f32;
+    case DT_F16: return x86_gemm_f16;
+    case DT_BF16: return x86_gemm_bf16;
+    default: return NULL;
+    }
+}
+#endif
