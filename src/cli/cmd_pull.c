@@ -1,0 +1,103 @@
+/* `omni pull NAME|URL`: download a catalog model (or any URL) into the model store,
+ * with a progress bar, resume and checksum verification (runtime/store.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+#include "runtime/catalog.h"
+#include "runtime/store.h"
+
+static void usage(void) {
+    printf("usage: omni pull NAME|URL [--sha256 HEX] [--timeout SECONDS]\n"
+           "       omni pull --list\n\n"
+           "Downloads a model into the model store ($OMNI_HOME, default ~/.local/share/omni/models).\n"
+           "NAME is a catalog name (see `omni pull --list`), e.g. smollm2-360m-instruct-q8_0 or whisper-base;\n"
+           "a URL downloads that file as is. An interrupted download is resumed by running the same command\n"
+           "again; the file gets its final name only once it is complete and its checksum matches.\n\n"
+           "  --list          show the catalog (name, purpose, size, languages)\n"
+           "  --sha256 HEX    expected checksum for a URL download\n"
+           "  --timeout S     give up when no data arrives for S seconds (default 30)\n\n"
+           "Environment: OMNI_HOME (store folder), OMNI_HUB_URL (hub base URL, default https://huggingface.co),\n"
+           "OMNI_CATALOG (catalog file, default catalog/models.json).\n");
+}
+
+static void fmt_size(uint64_t b, char *buf, size_t cap) {
+    if (!b) snprintf(buf, cap, "?");
+    else if (b >= 1000000000ull) snprintf(buf, cap, "%.2f GB", (double)b / 1e9);
+    else snprintf(buf, cap, "%.1f MB", (double)b / 1e6);
+}
+
+static int list_catalog(void) {
+    struct err e = {{0}};
+    struct catalog *c = catalog_load(NULL, &e);
+    if (!c) return cli_fail("%s", e.msg);
+    printf("%-32s %-15s %9s  %s\n", "NAME", "PURPOSE", "SIZE", "LANGUAGES");
+    for (int i = 0; i < c->n; i++) {
+        char sz[32];
+        fmt_size(c->e[i].size, sz, sizeof sz);
+        printf("%-32s %-15s %9s  %s\n", c->e[i].name, c->e[i].purpose, sz, c->e[i].languages);
+    }
+    catalog_free(c);
+    return 0;
+}
+
+struct bar {
+    struct progress p;
+    double t0;
+    uint64_t first;  /* bytes already there when this run started (resume) */
+    int started;
+};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void on_progress(uint64_t done, uint64_t total, void *ud) {
+    struct bar *b = ud;
+    if (!b->started) { b->started = 1; b->first = done; b->t0 = now(); }
+    double dt = now() - b->t0, speed = dt > 0.2 ? (double)(done - b->first) / dt : 0;
+    char extra[160], d[32], t[32];
+    fmt_size(done, d, sizeof d);
+    fmt_size(total, t, sizeof t);
+    if (speed > 0 && total > done) {
+        long eta = (long)((double)(total - done) / speed);
+        snprintf(extra, sizeof extra, "%s / %s  %.1f MB/s  ETA %ld:%02ld", d, t, speed / 1e6, eta / 60, eta % 60);
+    } else {
+        snprintf(extra, sizeof extra, "%s / %s", d, t);
+    }
+    progress_update(&b->p, total ? (float)((double)done / (double)total) : 0.0f, extra);
+}
+
+int cmd_pull(int argc, char **argv) {
+    const char *what = NULL;
+    struct store_pull_params p = store_pull_default_params();
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(); return 0; }
+        else if (!strcmp(argv[i], "--list")) return list_catalog();
+        else if (!strcmp(argv[i], "--sha256") && i + 1 < argc) p.sha256 = argv[++i];
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) p.timeout_s = atol(argv[++i]);
+        else if (argv[i][0] == '-') return cli_fail("pull: unknown option '%s' (see `omni pull --help`)", argv[i]);
+        else if (!what) what = argv[i];
+        else return cli_fail("pull: give one model name or URL");
+    }
+    if (!what) return cli_fail("pull: which model? (`omni pull --list` shows the catalog)");
+    struct bar b;
+    memset(&b, 0, sizeof b);
+    progress_begin(&b.p, "pull");
+    p.progress = on_progress;
+    p.progress_ud = &b;
+    char path[4096];
+    int verified = 0;
+    struct err e = {{0}};
+    int rc = store_pull(what, &p, path, sizeof path, &verified, &e);
+    if (b.started) progress_end(&b.p);
+    if (rc) return cli_fail("pull: %s", e.msg);
+    if (!verified) fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it)\n", path);
+    printf("%s\n", path);
+    return 0;
+}

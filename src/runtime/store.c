@@ -1,0 +1,297 @@
+/* The model store and `omni pull`'s download: libcurl into NAME.part (resumed with a
+ * Range request), checksum with OpenSSL EVP, then rename, so a file under its final
+ * name is always complete. */
+#include "runtime/store.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/catalog.h"
+
+const char *store_dir(char *buf, size_t cap) {
+    const char *home = getenv("OMNI_HOME");
+    int n;
+    if (home && *home) n = snprintf(buf, cap, "%s", home);
+    else {
+        const char *xdg = getenv("XDG_DATA_HOME"), *h = getenv("HOME");
+        if (xdg && *xdg) n = snprintf(buf, cap, "%s/omni/models", xdg);
+        else n = snprintf(buf, cap, "%s/.local/share/omni/models", h && *h ? h : ".");
+    }
+    return n < 0 || (size_t)n >= cap ? NULL : buf;
+}
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir, struct err *e) {
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return err_set(e, "%s: path too long", dir);
+    for (char *s = p + 1; ; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(p, 0755) && errno != EEXIST) return err_set(e, "%s: cannot create folder: %s", p, strerror(errno));
+            if (!c) break;
+            *s = c;
+        }
+    }
+    return 0;
+}
+
+/* Looks for NAME, NAME.gguf, NAME.bin in the store. */
+static int store_file(const char *name, char *buf, size_t cap) {
+    char dir[PATH_MAX];
+    if (!store_dir(dir, sizeof dir) || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return -1;
+    const char *ext[] = {"", ".gguf", ".bin"};
+    for (int i = 0; i < 3; i++)
+        if (snprintf(buf, cap, "%s/%s%s", dir, name, ext[i]) < (int)cap && is_file(buf)) return 0;
+    return -1;
+}
+
+const char *store_resolve(const char *name_or_path, char *buf, size_t cap, struct err *e) {
+    if (!name_or_path || !*name_or_path) { err_set(e, "no model given"); return NULL; }
+    if (is_file(name_or_path)) return snprintf(buf, cap, "%s", name_or_path) < (int)cap ? buf : NULL;
+    if (store_file(name_or_path, buf, cap) == 0) return buf;
+    struct err ce = {{0}};
+    struct catalog *c = catalog_load(NULL, &ce);
+    const struct catalog_entry *x = catalog_find(c, name_or_path);
+    char dir[PATH_MAX];
+    if (x && store_dir(dir, sizeof dir) && snprintf(buf, cap, "%s/%s", dir, x->file) < (int)cap && is_file(buf)) {
+        catalog_free(c);
+        return buf;
+    }
+    if (x) err_set(e, "model '%s' is not downloaded yet; run `omni pull %s`", name_or_path, x->name);
+    else if (strchr(name_or_path, '/')) err_set(e, "%s: no such file", name_or_path);
+    else err_set(e, "'%s' is not a file, a downloaded model or a catalog name (see `omni list` and `omni pull --list`)", name_or_path);
+    catalog_free(c);
+    return NULL;
+}
+
+int store_file_digest(const char *path, const char *algo, char *hex, struct err *e) {
+    const EVP_MD *md = !strcmp(algo, "sha1") ? EVP_sha1() : EVP_sha256();
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot read: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t bufsz = 1 << 20;
+    unsigned char *buf = malloc(bufsz);
+    int rc = 0;
+    if (!ctx || !buf || !EVP_DigestInit_ex(ctx, md, NULL)) rc = err_set(e, "%s: cannot start %s", path, algo);
+    size_t n;
+    while (!rc && (n = fread(buf, 1, bufsz, f)) > 0) EVP_DigestUpdate(ctx, buf, n);
+    if (!rc && ferror(f)) rc = err_set(e, "%s: read error", path);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dl = 0;
+    if (!rc && !EVP_DigestFinal_ex(ctx, d, &dl)) rc = err_set(e, "%s: %s failed", path, algo);
+    for (unsigned i = 0; !rc && i < dl; i++) sprintf(hex + 2 * i, "%02x", d[i]);
+    free(buf);
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    return rc;
+}
+
+struct store_pull_params store_pull_default_params(void) {
+    struct store_pull_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+struct dl {
+    FILE *f;
+    uint64_t start, got, total;
+    CURL *curl;
+    const struct store_pull_params *p;
+    int restarted;   /* the server ignored Range: the .part was emptied */
+};
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
+    struct dl *d = ud;
+    size_t len = size * n;
+    if (d->got == 0 && d->start > 0 && !d->restarted) {
+        long code = 0;
+        curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
+        if (code == 200) { /* a full body, not the range: start the file over */
+            if (ftruncate(fileno(d->f), 0) || fseek(d->f, 0, SEEK_SET)) return 0;
+            d->start = 0;
+            d->restarted = 1;
+        }
+    }
+    if (fwrite(ptr, 1, len, d->f) != len) return 0;
+    d->got += len;
+    return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    struct dl *d = ud;
+    (void)dlnow; (void)ultotal; (void)ulnow;
+    if (dltotal > 0) d->total = d->start + (uint64_t)dltotal;
+    if (d->p->progress) d->p->progress(d->start + d->got, d->total, d->p->progress_ud);
+    return 0;
+}
+
+static const char *host_of(const char *url, char *buf, size_t cap) {
+    const char *s = strstr(url, "://");
+    s = s ? s + 3 : url;
+    size_t n = strcspn(s, "/:?");
+    snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), s);
+    return buf;
+}
+
+/* One transfer of url into part (appending from its current size). */
+static int fetch(const char *url, const char *part, const struct store_pull_params *p, uint64_t expect_size,
+                 struct err *e) {
+    struct stat st;
+    uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (expect_size && have == expect_size) return 0; /* finished earlier, not yet verified */
+    FILE *f = fopen(part, have ? "r+b" : "wb");
+    if (!f) return err_set(e, "%s: cannot write: %s", part, strerror(errno));
+    if (have && fseek(f, 0, SEEK_END)) { fclose(f); return err_set(e, "%s: cannot append", part); }
+    CURL *curl = curl_easy_init();
+    if (!curl) { fclose(f); return err_set(e, "cannot start libcurl"); }
+    struct dl d = {f, have, 0, expect_size, curl, p, 0};
+    char errbuf[CURL_ERROR_SIZE] = "";
+    long timeout = p->timeout_s > 0 ? p->timeout_s : 30;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "omni/0.1");
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, p->connect_timeout_s > 0 ? p->connect_timeout_s : 15L);
+    /* a stalled transfer (no bytes for `timeout` seconds) is an error, a slow one is not */
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, timeout);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &d);
+    if (have) curl_easy_setopt(curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)have);
+    CURLcode rc = curl_easy_perform(curl);
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(curl);
+    int close_failed = fclose(f) != 0;
+    char host[256];
+    host_of(url, host, sizeof host);
+    double mb = (double)(d.start + d.got) / 1e6;
+    switch (rc) {
+    case CURLE_OK:
+        if (close_failed) return err_set(e, "%s: write failed (disk full?)", part);
+        return 0;
+    case CURLE_HTTP_RETURNED_ERROR:
+        if (code == 416 && have) return 0; /* nothing left to fetch: the checksum decides */
+        if (code == 404) return err_set(e, "%s: not found on the server (HTTP 404)", url);
+        if (code == 401 || code == 403)
+            return err_set(e, "%s: access denied (HTTP %ld); the model may need a login or licence acceptance", url, code);
+        return err_set(e, "%s: the server answered HTTP %ld", url, code);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return err_set(e, "cannot resolve %s: are you offline? (%s)", host, errbuf);
+    case CURLE_COULDNT_CONNECT:
+        return err_set(e, "cannot connect to %s: are you offline, or is the server down? (%s)", host, errbuf);
+    case CURLE_OPERATION_TIMEDOUT:
+        return err_set(e, "%s: timed out (no data for %ld s) after %.1f MB; run the same command again to resume",
+                       host, timeout, mb);
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        return err_set(e, "%s: connection lost after %.1f MB; run the same command again to resume", host, mb);
+    case CURLE_WRITE_ERROR:
+        return err_set(e, "%s: cannot write (disk full?)", part);
+    default:
+        return err_set(e, "%s: download failed: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    }
+}
+
+int store_pull(const char *what, const struct store_pull_params *pp, char *path, size_t cap, int *verified,
+               struct err *e) {
+    struct store_pull_params dp = store_pull_default_params();
+    const struct store_pull_params *p = pp ? pp : &dp;
+    char url[4096], dir[PATH_MAX], part[PATH_MAX + 8], base[512];
+    const char *file, *sha256 = p->sha256 && *p->sha256 ? p->sha256 : NULL, *sha1 = NULL;
+    uint64_t size = 0;
+    struct catalog *c = NULL;
+    int rc = 0;
+    if (verified) *verified = 0;
+    if (!store_dir(dir, sizeof dir)) return err_set(e, "model store path too long");
+    if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
+        if (snprintf(url, sizeof url, "%s", what) >= (int)sizeof url) return err_set(e, "URL too long");
+        const char *q = url + strcspn(url, "?#");
+        const char *s = q;
+        while (s > url && s[-1] != '/') s--;
+        snprintf(base, sizeof base, "%.*s", (int)(q - s), s);
+        if (!base[0] || !strcmp(base, ".") || !strcmp(base, ".."))
+            return err_set(e, "%s: the URL does not end in a file name", what);
+        file = base;
+    } else {
+        c = catalog_load(NULL, e);
+        if (!c) return -1;
+        const struct catalog_entry *x = catalog_find(c, what);
+        if (!x) {
+            rc = err_set(e, "'%s' is not in the catalog (%s); `omni pull --list` shows the names, or give a URL",
+                         what, c->path);
+            goto out;
+        }
+        if (catalog_url(c, x, url, sizeof url)) { rc = err_set(e, "URL too long"); goto out; }
+        file = x->file;
+        size = x->size;
+        if (!sha256 && x->sha256[0]) sha256 = x->sha256;
+        if (!sha256 && x->sha1[0]) sha1 = x->sha1;
+    }
+    if (snprintf(path, cap, "%s/%s", dir, file) >= (int)cap) { rc = err_set(e, "path too long"); goto out; }
+    snprintf(part, sizeof part, "%s.part", path);
+    if (is_file(path)) goto out; /* already complete (only complete files get the final name) */
+    if ((rc = make_dirs(dir, e))) goto out;
+    if ((rc = fetch(url, part, p, size && !sha256 && !sha1 ? 0 : size, e))) goto out;
+    if (sha256 || sha1) {
+        char got[EVP_MAX_MD_SIZE * 2 + 1];
+        const char *want = sha256 ? sha256 : sha1;
+        if ((rc = store_file_digest(part, sha256 ? "sha256" : "sha1", got, e))) goto out;
+        if (strcasecmp(got, want)) {
+            unlink(part);
+            rc = err_set(e, "%s: checksum mismatch (%s expected %s, got %s); the partial file was removed",
+                         file, sha256 ? "sha256" : "sha1", want, got);
+            goto out;
+        }
+        if (verified) *verified = 1;
+    }
+    if (rename(part, path)) rc = err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
+out:
+    catalog_free(c);
+    return rc;
+}
+
+int store_rm(const char *name, char *removed, size_t cap, struct err *e) {
+    char path[PATH_MAX], part[PATH_MAX + 8], dir[PATH_MAX];
+    if (strchr(name, '/')) return err_set(e, "'%s': give a model name from `omni list`, not a path", name);
+    int found = store_file(name, path, sizeof path) == 0;
+    if (!found) {
+        struct catalog *c = catalog_load(NULL, NULL);
+        const struct catalog_entry *x = catalog_find(c, name);
+        if (x && store_dir(dir, sizeof dir) && snprintf(path, sizeof path, "%s/%s", dir, x->file) < (int)sizeof path)
+            found = is_file(path) || (snprintf(part, sizeof part, "%s.part", path), is_file(part));
+        catalog_free(c);
+    }
+    if (!found) return err_set(e, "'%s' is not in the model store (see `omni list`)", name);
+    snprintf(part, sizeof part, "%s.part", path);
+    int gone = 0;
+    if (is_file(path)) {
+        if (unlink(path)) return err_set(e, "%s: cannot remove: %s", path, strerror(errno));
+        gone = 1;
+    }
+    if (is_file(part) && unlink(part) == 0) gone = 1;
+    if (removed) snprintf(removed, cap, "%s", path);
+    return gone ? 0 : err_set(e, "%s: nothing to remove", path);
+}
