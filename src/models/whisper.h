@@ -1,0 +1,109 @@
+/* Whisper speech recognition on whisper.cpp ggml model files: the network (log-mel ->
+ * encoder -> decoder with self/cross-attention KV caches) and, on top of it, whole-file
+ * transcription with Whisper's decoding rules (whisper_transcribe).
+ *
+ * A whisper_model holds read-only weights and vocabulary and may be shared; a
+ * whisper_state holds one stream's encoder output and caches and is used by one thread
+ * at a time. */
+#ifndef OMNI_MODELS_WHISPER_H
+#define OMNI_MODELS_WHISPER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "formats/ggml_whisper.h"
+#include "models/mel.h"
+
+struct whisper_model;
+struct whisper_state;
+
+/* Special token ids; they depend on the vocabulary size (.en vs multilingual vs v3). */
+struct whisper_special {
+    int eot, sot, translate, transcribe, solm, prev, nosp, notimestamps, beg;
+    int lang0;      /* token of the first language ("en"); language i is lang0 + i */
+    int n_langs;
+};
+
+struct whisper_model *whisper_load(const char *path, struct err *e);
+void whisper_free(struct whisper_model *m);
+
+const struct ggw_whisper_hparams *whisper_hparams(const struct whisper_model *m);
+const struct whisper_special *whisper_special(const struct whisper_model *m);
+int whisper_is_multilingual(const struct whisper_model *m);
+int whisper_n_vocab(const struct whisper_model *m);
+/* The token's bytes (may be a partial UTF-8 sequence); "" for special tokens. Borrowed. */
+const char *whisper_token_text(const struct whisper_model *m, int id, int *len);
+/* Language index for a code ("en", "ko", ...), or -1. */
+int whisper_lang_index(const char *code);
+const char *whisper_lang_code(int index);
+
+/* Log-mel of 16 kHz mono audio with this model's filterbank (free with mel_free). */
+int whisper_mel(const struct whisper_model *m, const float *x, size_t n, struct mel *out, struct err *e);
+
+/* pool is borrowed (may be NULL: single-threaded). */
+struct whisper_state *whisper_state_new(const struct whisper_model *m, struct pool *pool, struct err *e);
+void whisper_state_free(struct whisper_state *s);
+
+/* Encodes mel frames [offset, offset + 2 * n_ctx). n_ctx <= 0 means the model's full
+ * window (1500 positions = 30 s); a smaller n_ctx (reduced audio context) encodes just
+ * as much as a short clip needs: cost falls roughly in proportion. Frames past the end
+ * of the mel read as the padding value. Resets the decoder. */
+int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, int n_ctx, struct err *e);
+/* whisper.cpp pads audio attention to a multiple of 256 positions with unmasked zero
+ * keys; on (the default) reproduces its numbers, off gives the textbook attention. */
+void whisper_set_null_keys(struct whisper_state *s, int on);
+/* Positions the last whisper_encode produced. */
+int whisper_n_audio_ctx(const struct whisper_state *s);
+
+/* Feeds n tokens at decoder positions n_past.. (the cache keeps positions < n_past) and
+ * writes the logits after the last one into logits[n_vocab]. */
+int whisper_decode(struct whisper_state *s, const int *tokens, int n, int n_past, float *logits, struct err *e);
+
+/* ---- whole-file transcription ---- */
+
+struct whisper_token_data {
+    int id;
+    float p;        /* probability when it was sampled */
+    int64_t t0, t1; /* centiseconds, -1 when unknown */
+};
+
+struct whisper_segment {
+    int64_t t0, t1;   /* centiseconds from the start of the audio */
+    char *text;
+    int n_tokens;
+    struct whisper_token_data *tokens;
+    float no_speech_prob;
+};
+
+struct whisper_result {
+    char language[8];
+    float language_prob;
+    int n_segments;
+    struct whisper_segment *segments;
+};
+
+struct whisper_params {
+    const char *language;   /* "en", "ko", ... or "auto" (detect); NULL = "en" */
+    int translate;          /* translate to English instead of transcribing */
+    int no_timestamps;      /* decode without timestamp tokens (one segment per window) */
+    float temperature;      /* 0 = greedy */
+    float temperature_inc;  /* fallback step (0.2); <= 0 disables the fallback */
+    float logprob_thold;    /* -1.0: retry hotter below this average log-probability */
+    float entropy_thold;    /* 2.4: retry hotter above this compression proxy */
+    float no_speech_thold;  /* 0.6 */
+    int max_tokens_per_window; /* 0 = n_text_ctx / 2 */
+    const char *initial_prompt; /* borrowed; NULL for none */
+    int audio_ctx;          /* 0 = full window; else encoder positions (reduced context) */
+    void (*progress)(float frac, void *ud);
+    void *progress_ud;
+};
+
+struct whisper_params whisper_default_params(void);
+
+/* Transcribes 16 kHz mono samples. Fills *r (free with whisper_result_free). */
+int whisper_transcribe(struct whisper_state *s, const float *x, size_t n, const struct whisper_params *p,
+                       struct whisper_result *r, struct err *e);
+void whisper_result_free(struct whisper_result *r);
+
+#endif

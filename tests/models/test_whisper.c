@@ -1,0 +1,134 @@
+/* Whisper encoder/decoder against whisper.cpp's golden numbers on the micro model:
+ * step-0 top-5 logits within 2e-2, then the arg-max chain followed while the reference
+ * margin exceeds 0.05; plus the reduced audio context and loader errors. */
+#include "test.h"
+
+#include <cjson/cJSON.h>
+
+#include "core/pool.h"
+#include "formats/audio_decode.h"
+#include "models/whisper.h"
+
+static cJSON *g_gold;
+static struct whisper_model *g_m;
+static struct pool *g_pool;
+static float *g_x;
+static size_t g_n;
+
+TEST(special_tokens) {
+    const struct whisper_special *sp = whisper_special(g_m);
+    CHECK_EQ_INT(sp->sot, 50258);
+    CHECK_EQ_INT(sp->eot, 50257);
+    CHECK_EQ_INT(sp->transcribe, 50359);
+    CHECK_EQ_INT(sp->notimestamps, 50363);
+    CHECK_EQ_INT(sp->beg, 50364);
+    CHECK_EQ_INT(sp->lang0 + whisper_lang_index("ko"), 50264);
+    cJSON *pr = cJSON_GetObjectItem(g_gold, "prompt");
+    CHECK_EQ_INT(cJSON_GetArrayItem(pr, 0)->valueint, sp->sot);
+    CHECK_EQ_INT(cJSON_GetArrayItem(pr, 1)->valueint, sp->lang0);
+    CHECK_STR(whisper_token_text(g_m, 13, NULL), ".");
+}
+
+static float logit_of(const float *lg, int id) { return lg[id]; }
+
+TEST(logits_match_golden) {
+    struct err e = {{0}};
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct mel mel;
+    CHECK(s != NULL);
+    CHECK(whisper_mel(g_m, g_x, g_n, &mel, &e) == 0);
+    CHECK_EQ_INT(mel.n_len_org, cJSON_GetObjectItem(g_gold, "mel_frames")->valueint);
+    CHECK_MSG(whisper_encode(s, &mel, 0, 0, &e) == 0, "%s", e.msg);
+    CHECK_EQ_INT(whisper_n_audio_ctx(s), 1500);
+    int nv = whisper_n_vocab(g_m);
+    float *lg = malloc((size_t)nv * sizeof(float));
+    cJSON *pr = cJSON_GetObjectItem(g_gold, "prompt"), *steps = cJSON_GetObjectItem(g_gold, "steps");
+    int prompt[4];
+    for (int i = 0; i < 4; i++) prompt[i] = cJSON_GetArrayItem(pr, i)->valueint;
+    CHECK(whisper_decode(s, prompt, 4, 0, lg, &e) == 0);
+    int pos = 4, followed = 0;
+    double worst0 = 0;
+    for (int k = 0; k < cJSON_GetArraySize(steps); k++) {
+        cJSON *top = cJSON_GetObjectItem(cJSON_GetArrayItem(steps, k), "top5");
+        int ref1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 0)->valueint;
+        double m1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 1)->valuedouble;
+        double m2 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 1)->valuedouble;
+        int best = 0;
+        for (int i = 1; i < nv; i++) if (lg[i] > lg[best]) best = i;
+        if (k == 0)
+            for (int r = 0; r < 5; r++) {
+                cJSON *p = cJSON_GetArrayItem(top, r);
+                double d = fabs(logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint) - cJSON_GetArrayItem(p, 1)->valuedouble);
+                if (d > worst0) worst0 = d;
+                CHECK_NEAR(logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint), cJSON_GetArrayItem(p, 1)->valuedouble, 2e-2);
+            }
+        if (m1 - m2 <= 0.05) break;
+        CHECK_EQ_INT(best, ref1);
+        if (best != ref1) break;
+        followed++;
+        CHECK_NEAR(lg[ref1], m1, 5e-2);
+        CHECK(whisper_decode(s, &ref1, 1, pos++, lg, &e) == 0);
+    }
+    fprintf(stderr, "  whisper: step-0 max |diff| %.4f, chain followed %d steps\n", worst0, followed);
+    CHECK(followed >= 2);
+    free(lg);
+    mel_free(&mel);
+    whisper_state_free(s);
+}
+
+/* A 3 s clip encoded with a reduced context (150 positions) must still decode, and
+ * costs less than the full window. */
+TEST(reduced_audio_context) {
+    struct err e = {{0}};
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct mel mel;
+    CHECK(whisper_mel(g_m, g_x, 48000, &mel, &e) == 0);
+    CHECK(whisper_encode(s, &mel, 0, 150, &e) == 0);
+    CHECK_EQ_INT(whisper_n_audio_ctx(s), 150);
+    int nv = whisper_n_vocab(g_m);
+    float *lg = malloc((size_t)nv * sizeof(float));
+    const struct whisper_special *sp = whisper_special(g_m);
+    int prompt[4] = {sp->sot, sp->lang0, sp->transcribe, sp->notimestamps};
+    CHECK(whisper_decode(s, prompt, 4, 0, lg, &e) == 0);
+    int finite = 1;
+    for (int i = 0; i < nv; i++) finite &= isfinite(lg[i]);
+    CHECK(finite);
+    /* bad calls fail cleanly */
+    CHECK(whisper_decode(s, prompt, 4, 447, lg, &e) != 0);
+    int bad = nv + 5;
+    CHECK(whisper_decode(s, &bad, 1, 4, lg, &e) != 0);
+    free(lg);
+    mel_free(&mel);
+    whisper_state_free(s);
+}
+
+TEST(load_errors) {
+    struct err e = {{0}};
+    CHECK(whisper_load(model_path("asr/for-tests-ggml-tiny.bin"), &e) == NULL);
+    CHECK(strstr(e.msg, "no weights") != NULL);
+    CHECK(whisper_load(model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &e) == NULL);
+    CHECK(whisper_load(model_path("audio/jfk.wav"), &e) == NULL);
+}
+
+int main(void) {
+    struct err e = {{0}};
+    char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
+    g_gold = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    g_m = whisper_load(model_path("synth/synth-whisper-micro-f16.bin"), &e);
+    if (!g_gold || !g_m || audio_decode_file(model_path("audio/jfk.wav"), &g_x, &g_n, &e)) {
+        fprintf(stderr, "setup failed: %s\n", e.msg);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    g_pool = pool_create(2);
+    RUN(special_tokens);
+    RUN(logits_match_golden);
+    RUN(reduced_audio_context);
+    RUN(load_errors);
+    pool_free(g_pool);
+    whisper_free(g_m);
+    free(g_x);
+    cJSON_Delete(g_gold);
+    return test_summary();
+}
