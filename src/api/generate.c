@@ -58,7 +58,7 @@ static void on_piece(void *user, const struct sched_piece *p) {
             g->text[g->len] = 0;
         }
     }
-    if (g->want_lp) {
+    if (g->want_lp && p->token >= 0) {
         if (!g->lp) g->lp = cJSON_CreateArray();
         cJSON *e = token_entry(g->model, p->token, p->logprob);
         cJSON *top = cJSON_AddArrayToObject(e, "top_logprobs");

@@ -45,7 +45,7 @@ struct sched_sampling {
 struct sched_piece {
     const char *text;
     size_t len;
-    int32_t token;
+    int32_t token;              /* -1: text released at the end, not tied to a new token */
     float logprob;              /* log-probability of token under the model (before sampling tweaks) */
     int n_top;                  /* top alternatives, when the request asked for them */
     const int32_t *top_token;
@@ -94,6 +94,9 @@ enum { SCHED_OK = 0, SCHED_ERR_INVALID = -1, SCHED_ERR_FULL = -2, SCHED_ERR_STOP
  * or SCHED_ERR_INVALID (e.g. prompt longer than the context) with e set. On error
  * on_done is NOT called. */
 int sched_submit(struct sched *s, struct sched_request *r, struct err *e);
+
+/* Ends every queued and running request at the next step (shutdown after a grace period). */
+void sched_cancel_all(struct sched *s);
 
 int sched_n_ctx(const struct sched *s);
 int sched_n_slots(const struct sched *s);
