@@ -1,0 +1,260 @@
+// The chat page: talks to this server's OpenAI-compatible API, streams replies over
+// SSE, renders a safe subset of Markdown, and keeps conversations in localStorage.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const store = {
+  load() { try { return JSON.parse(localStorage.getItem("omni.chats") || "[]"); } catch { return []; } },
+  save(chats) { localStorage.setItem("omni.chats", JSON.stringify(chats.slice(0, 100))); },
+  get(k, d) { const v = localStorage.getItem("omni." + k); return v === null ? d : v; },
+  set(k, v) { localStorage.setItem("omni." + k, v); },
+};
+
+let chats = store.load();
+let current = null;       // the conversation shown
+let modelId = null;
+let controller = null;    // aborts the running stream
+
+// ---- Markdown: escape everything first, then add the few tags we produce ourselves ----
+
+function escapeHtml(s) {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+function inline(s) {  // s is already escaped
+  const codes = [];
+  s = s.replace(/`([^`\n]+)`/g, (_, c) => { codes.push(c); return "\u0000" + (codes.length - 1) + "\u0000"; });
+  s = s.replace(/\*\*([^*\n]+)\*\*/g, "<strong>$1</strong>")
+       .replace(/(^|[^*])\*([^*\n]+)\*/g, "$1<em>$2</em>")
+       .replace(/\[([^\]\n]+)\]\((https?:\/\/[^\s)"]+)\)/g, '<a href="$2" target="_blank" rel="noopener noreferrer">$1</a>');
+  return s.replace(/\u0000(\d+)\u0000/g, (_, i) => "<code>" + codes[+i] + "</code>");
+}
+
+function renderMarkdown(src) {
+  const lines = src.split("\n");
+  let html = "", para = [], list = null;
+  const flushPara = () => { if (para.length) { html += "<p>" + para.map(inline).join("<br>") + "</p>"; para = []; } };
+  const flushList = () => { if (list) { html += "<" + list.tag + ">" + list.items.map((i) => "<li>" + inline(i) + "</li>").join("") + "</" + list.tag + ">"; list = null; } };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const fence = line.match(/^\s*```\s*([\w+-]*)\s*$/);
+    if (fence) {
+      flushPara(); flushList();
+      const body = [];
+      i++;
+      while (i < lines.length && !/^\s*```\s*$/.test(lines[i])) body.push(lines[i++]);
+      // An unterminated fence (still streaming) renders as code so far.
+      const lang = fence[1] ? '<span class="lang">' + escapeHtml(fence[1]) + "</span>" : "";
+      html += "<pre>" + lang + "<code>" + escapeHtml(body.join("\n")) + "</code></pre>";
+      continue;
+    }
+    const esc = escapeHtml(line);
+    const h = esc.match(/^(#{1,3})\s+(.*)$/);
+    const ul = esc.match(/^\s*[-*]\s+(.*)$/);
+    const ol = esc.match(/^\s*\d+[.)]\s+(.*)$/);
+    if (h) { flushPara(); flushList(); html += "<h" + h[1].length + ">" + inline(h[2]) + "</h" + h[1].length + ">"; }
+    else if (ul || ol) {
+      flushPara();
+      const tag = ul ? "ul" : "ol";
+      if (list && list.tag !== tag) flushList();
+      if (!list) list = { tag, items: [] };
+      list.items.push((ul || ol)[1]);
+    } else if (!line.trim()) { flushPara(); flushList(); }
+    else { flushList(); para.push(esc); }
+  }
+  flushPara(); flushList();
+  return html;
+}
+
+// ---- conversations ----
+
+function newChat() {
+  current = { id: Date.now().toString(36) + Math.random().toString(36).slice(2, 6), title: "New chat", messages: [] };
+  renderAll();
+  $("input").focus();
+}
+
+function saveCurrent() {
+  if (!current || !current.messages.length) return;
+  chats = chats.filter((c) => c.id !== current.id);
+  chats.unshift(current);
+  store.save(chats);
+  renderList();
+}
+
+function renderList() {
+  const ul = $("conversations");
+  ul.textContent = "";
+  for (const c of chats) {
+    const li = document.createElement("li");
+    li.className = current && c.id === current.id ? "active" : "";
+    const t = document.createElement("span");
+    t.textContent = c.title;
+    const del = document.createElement("button");
+    del.className = "del"; del.textContent = "×"; del.title = "Delete";
+    del.onclick = (e) => {
+      e.stopPropagation();
+      chats = chats.filter((x) => x.id !== c.id); store.save(chats);
+      if (current && current.id === c.id) newChat(); else renderList();
+    };
+    li.append(t, del);
+    li.onclick = () => { if (!controller) { current = c; renderAll(); } };
+    ul.append(li);
+  }
+}
+
+function addMessageEl(role, text) {
+  $("empty").hidden = true;
+  const div = document.createElement("div");
+  div.className = "msg " + role;
+  const r = document.createElement("div");
+  r.className = "role";
+  r.textContent = role === "user" ? "You" : role === "assistant" ? (modelId || "assistant") : "Error";
+  const c = document.createElement("div");
+  c.className = "content";
+  if (role === "assistant") c.innerHTML = renderMarkdown(text); else c.textContent = text;
+  div.append(r, c);
+  $("messages").append(div);
+  $("messages").scrollTop = $("messages").scrollHeight;
+  return div;
+}
+
+function renderAll() {
+  const box = $("messages");
+  box.querySelectorAll(".msg").forEach((m) => m.remove());
+  $("empty").hidden = current.messages.length > 0;
+  for (const m of current.messages) addMessageEl(m.role, m.content);
+  renderList();
+}
+
+// ---- talking to the server ----
+
+function headers() {
+  const h = { "Content-Type": "application/json" };
+  const key = $("api-key").value.trim();
+  if (key) h.Authorization = "Bearer " + key;
+  return h;
+}
+
+async function loadModel() {
+  try {
+    const r = await fetch("/v1/models", { headers: headers() });
+    const j = await r.json();
+    if (!r.ok) throw new Error(j.error ? j.error.message : r.statusText);
+    modelId = j.data[0].id;
+    $("model-name").textContent = modelId;
+    $("model-name").classList.remove("down");
+  } catch (e) {
+    $("model-name").textContent = "server unavailable: " + e.message;
+    $("model-name").classList.add("down");
+    setTimeout(loadModel, 3000);
+  }
+}
+
+function setBusy(busy) {
+  $("send").hidden = busy;
+  $("stop").hidden = !busy;
+  $("status").textContent = busy ? "generating…" : "";
+}
+
+async function send(text) {
+  if (!current) newChat();
+  current.messages.push({ role: "user", content: text });
+  if (current.messages.length === 1) current.title = text.slice(0, 40);
+  addMessageEl("user", text);
+  saveCurrent();
+
+  const sys = $("system-prompt").value.trim();
+  const messages = (sys ? [{ role: "system", content: sys }] : []).concat(current.messages);
+  const el = addMessageEl("assistant", "");
+  el.classList.add("streaming");
+  const content = el.querySelector(".content");
+  let reply = "";
+  controller = new AbortController();
+  setBusy(true);
+  try {
+    const r = await fetch("/v1/chat/completions", {
+      method: "POST", headers: headers(), signal: controller.signal,
+      body: JSON.stringify({ model: modelId || undefined, messages, stream: true,
+                             temperature: parseFloat($("temperature").value) }),
+    });
+    if (!r.ok) {
+      let msg = r.status + " " + r.statusText;
+      try { const j = await r.json(); if (j.error) msg = j.error.message; } catch {}
+      throw new Error(msg);
+    }
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n\n")) >= 0) {
+        const event = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        for (const line of event.split("\n")) {
+          if (!line.startsWith("data: ")) continue;
+          const data = line.slice(6);
+          if (data === "[DONE]") continue;
+          const j = JSON.parse(data);
+          if (j.error) throw new Error(j.error.message);
+          const d = j.choices && j.choices[0] && j.choices[0].delta;
+          if (d && d.content) {
+            reply += d.content;
+            content.innerHTML = renderMarkdown(reply);
+            $("messages").scrollTop = $("messages").scrollHeight;
+          }
+        }
+      }
+    }
+  } catch (e) {
+    if (e.name !== "AbortError") {
+      el.classList.add("error");
+      content.textContent = (reply ? reply + "\n\n" : "") + "Error: " + e.message;
+    }
+  } finally {
+    el.classList.remove("streaming");
+    if (reply) {
+      current.messages.push({ role: "assistant", content: reply });
+      saveCurrent();
+    }
+    controller = null;
+    setBusy(false);
+    $("input").focus();
+  }
+}
+
+// ---- wiring ----
+
+$("composer").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("input").value.trim();
+  if (!text || controller) return;
+  $("input").value = "";
+  autosize();
+  send(text);
+});
+$("input").addEventListener("keydown", (e) => {
+  // Korean/Japanese/Chinese IMEs use Enter to commit the composed syllable: that
+  // Enter must not send (isComposing, or keyCode 229 on some browsers).
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    e.preventDefault();
+    $("composer").requestSubmit();
+  }
+});
+function autosize() { const t = $("input"); t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 200) + "px"; }
+$("input").addEventListener("input", autosize);
+$("stop").addEventListener("click", () => { if (controller) controller.abort(); });
+$("new-chat").addEventListener("click", () => { if (!controller) newChat(); });
+for (const k of ["system-prompt", "api-key", "temperature"]) {
+  $(k).value = store.get(k, $(k).value);
+  $(k).addEventListener("change", () => { store.set(k, $(k).value); if (k === "api-key") loadModel(); });
+}
+$("temperature-value").textContent = $("temperature").value;
+$("temperature").addEventListener("input", () => { $("temperature-value").textContent = $("temperature").value; });
+
+current = chats[0] || null;
+if (current) renderAll(); else newChat();
+loadModel();
