@@ -1,0 +1,42 @@
+/* Elementwise and row-wise vector operations of a transformer forward pass
+ * (everything except the weight matrix products, which live in core/matmul.h).
+ * Plain loops over contiguous floats, written so the compiler can vectorize them. */
+#ifndef OMNI_CORE_OPS_H
+#define OMNI_CORE_OPS_H
+#include <stdint.h>
+
+/* out = x / rms(x) * w (w may be NULL: no gain). out may alias x. */
+void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* In-place softmax of n values. */
+void ops_softmax(float *x, int n);
+/* x += y */
+void ops_add(float *x, const float *y, int n);
+/* x *= s */
+void ops_scale(float *x, float s, int n);
+/* gate = silu(gate) * up (SwiGLU), in place in gate. */
+void ops_swiglu(float *gate, const float *up, int n);
+
+/* Rotary position embedding tables. inv_freq[i] (i < n_rot/2) is the angle per
+ * position of rotation pair i, already including frequency scaling and llama-3
+ * style per-pair factors; ops_rope_freqs builds it. */
+void ops_rope_freqs(float *inv_freq, int n_rot, float theta_base, float freq_scale,
+                    const float *freq_factors /* NULL or [n_rot/2] */);
+/* cs receives n_rot/2 (cos, sin) pairs for position pos. */
+void ops_rope_cache(float *cs, const float *inv_freq, int n_rot, int pos);
+/* Rotates the first n_rot dims of each of n_heads head vectors (head_dim apart) in x.
+ * neox = 0: pairs (2i, 2i+1) (llama GGUF); neox = 1: pairs (i, i + n_rot/2). */
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);
+
+/* f16 rows (the KV cache) */
+void ops_f32_to_f16(uint16_t *out, const float *x, int n);
+/* dot(q, k) with k in f16 */
+float ops_dot_f16(const float *q, const uint16_t *k, int n);
+/* y += a * v with v in f16 */
+void ops_axpy_f16(float *y, float a, const uint16_t *v, int n);
+
+/* Dot-product attention of one query head over n_kv cached positions:
+ * out = softmax(scale * q·K[t]) · V[t], K and V rows `stride` elements apart.
+ * att is scratch of n_kv + head_dim floats. */
+void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
+                       int n_kv, int head_dim, long stride, float scale, float *att);
+#endif

@@ -1,0 +1,487 @@
+/* Decoder-only LLMs from GGUF: hparams and tensor validation, the KV cache and the
+ * batched forward pass shared by every family (the differences live in the
+ * struct llm_arch of models/llama.c, qwen2.c, …). Weights are used in place in the
+ * mmap'ed file; every weight product goes through matmul() with m = tokens. */
+#include "models/llm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "core/matmul.h"
+#include "core/ops.h"
+#include "models/arch.h"
+
+static const struct llm_arch *const arch_table[] = {
+    &llm_arch_llama,
+    &llm_arch_qwen2,
+};
+
+/* A batch is processed in chunks of at most this many tokens, so scratch memory
+ * stays bounded for long prompts (later chunks see earlier ones through the cache). */
+#define LLM_UBATCH 512
+
+struct llm_layer {
+    struct tensor attn_norm, wq, wk, wv, wo;
+    struct tensor bq, bk, bv, q_norm, k_norm;  /* .data NULL when the family has none */
+    struct tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
+};
+
+struct llm {
+    struct llm_hparams hp;
+    const struct llm_arch *arch;
+    struct gguf *g;
+    struct pool *pool;
+    struct tensor tok_embd, output_norm, output;
+    struct llm_layer *layers;
+    int n_rot;
+    float *inv_freq;           /* [n_rot / 2] */
+    uint64_t n_params, weight_bytes;
+
+    /* scratch for one chunk of up to `cap` tokens; grown, never per token */
+    int cap;
+    float *x, *xb, *q, *k, *v, *ao, *hb, *hb2, *cs;
+    int att_cap;               /* floats of per-thread attention scores */
+    float *att;
+};
+
+struct llm_kv {
+    int n_layer, n_seq, n_ctx, kv_dim;
+    uint16_t *k, *v;           /* f16 [n_layer][n_seq][n_ctx][kv_dim] */
+    int *len;                  /* [n_seq] positions held per sequence */
+};
+
+struct llm_load_params llm_default_load_params(void) {
+    struct llm_load_params p = {0};
+    return p;
+}
+
+const struct llm_hparams *llm_hparams(const struct llm *m) { return &m->hp; }
+const struct gguf *llm_gguf(const struct llm *m) { return m->g; }
+struct pool *llm_pool(struct llm *m) { return m->pool; }
+uint64_t llm_n_params(const struct llm *m) { return m->n_params; }
+uint64_t llm_weight_bytes(const struct llm *m) { return m->weight_bytes; }
+
+/* ---- loading ---- */
+
+static void fmt_shape(char *buf, size_t cap, int n, const int64_t *ne) {
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < n && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? ", " : "", (long long)ne[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+/* Finds a tensor and checks its shape and type. A 1-D tensor (norm gain, bias)
+ * must be F32 since the forward reads it as floats; a matrix must have a type
+ * matmul supports. optional: a missing tensor is not an error (t->data = NULL). */
+static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1,
+                      int optional, struct tensor *t, struct err *e) {
+    memset(t, 0, sizeof *t);
+    int64_t i = gguf_find_tensor(m->g, name);
+    if (i < 0) {
+        if (optional) return 0;
+        return err_set(e, "%s: tensor '%s' is missing", gguf_path(m->g), name);
+    }
+    gguf_tensor(m->g, i, t);
+    int64_t want[4] = {ne0, n_dims > 1 ? ne1 : 1, 1, 1};
+    if (t->ne[0] != want[0] || t->ne[1] != want[1] || t->ne[2] != 1 || t->ne[3] != 1) {
+        char ws[96], hs[96];
+        fmt_shape(ws, sizeof ws, n_dims, want);
+        fmt_shape(hs, sizeof hs, t->n_dims, t->ne);
+        return err_set(e, "%s: %s: expected %s, file has %s", gguf_path(m->g), name, ws, hs);
+    }
+    const struct dtype_info *di = dtype_info(t->type);
+    if (n_dims == 1 && t->type != DT_F32)
+        return err_set(e, "%s: %s: expected type f32, file has %s", gguf_path(m->g), name, dtype_name(t->type));
+    if (!di || !di->supported || dtype_row_bytes(t->type, t->ne[0]) == 0)
+        return err_set(e, "%s: %s: weight type %s is not supported (or rows of %lld do not fit its blocks)",
+                       gguf_path(m->g), name, dtype_name(t->type), (long long)t->ne[0]);
+    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] != t->nbytes)
+        return err_set(e, "%s: %s: size %zu does not match its shape and type", gguf_path(m->g), name, t->nbytes);
+    m->n_params += (uint64_t)tensor_nelements(t);
+    m->weight_bytes += t->nbytes;
+    return 0;
+}
+
+static int get_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required,
+                      int min, int *out, struct err *e) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    int bad = 0;
+    if (gguf_find_key(g, k) < 0) {
+        if (required) return err_set(e, "%s: metadata key '%s' is missing", gguf_path(g), k);
+        *out = (int)def;
+        return 0;
+    }
+    int64_t v = gguf_get_int(g, k, def, &bad);
+    if (bad) return err_set(e, "%s: metadata key '%s' should be an integer", gguf_path(g), k);
+    if (v < min || v > (1 << 30)) return err_set(e, "%s: metadata key '%s' = %lld is out of range", gguf_path(g), k, (long long)v);
+    *out = (int)v;
+    return 0;
+}
+
+static int get_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out,
+                        struct err *e) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    int bad = 0;
+    double v = gguf_get_float(g, k, def, &bad);
+    if (bad) return err_set(e, "%s: metadata key '%s' should be a number", gguf_path(g), k);
+    *out = (float)v;
+    return 0;
+}
+
+static int load_hparams(struct llm *m, struct err *e) {
+    struct llm_hparams *hp = &m->hp;
+    const struct gguf *g = m->g;
+    struct gguf_str a = gguf_get_str(g, "general.architecture");
+    if (!a.s) return err_set(e, "%s: metadata key 'general.architecture' is missing", gguf_path(g));
+    if (a.len >= sizeof hp->arch) return err_set(e, "%s: general.architecture is too long", gguf_path(g));
+    memcpy(hp->arch, a.s, a.len);
+    hp->arch[a.len] = 0;
+    for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++)
+        if (!strcmp(arch_table[i]->name, hp->arch)) m->arch = arch_table[i];
+    if (!m->arch) return err_set(e, "%s: architecture '%s' is not supported (supported: llama, qwen2)", gguf_path(g), hp->arch);
+    const char *ar = hp->arch;
+
+    if (get_hp_int(g, ar, "embedding_length", 0, 1, 1, &hp->n_embd, e) ||
+        get_hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
+        get_hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
+        get_hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &hp->n_head_kv, e) ||
+        get_hp_int(g, ar, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
+        get_hp_int(g, ar, "context_length", 2048, 0, 1, &hp->n_ctx_train, e))
+        return -1;
+    if (hp->n_embd % hp->n_head)
+        return err_set(e, "%s: embedding_length %d is not a multiple of head_count %d", gguf_path(g), hp->n_embd, hp->n_head);
+    int hd = hp->n_embd / hp->n_head, hd_v;
+    if (get_hp_int(g, ar, "attention.key_length", hd, 0, 1, &hp->head_dim, e) ||
+        get_hp_int(g, ar, "attention.value_length", hp->head_dim, 0, 1, &hd_v, e))
+        return -1;
+    if (hd_v != hp->head_dim)
+        return err_set(e, "%s: key_length %d != value_length %d is not supported", gguf_path(g), hp->head_dim, hd_v);
+    if (hp->n_head % hp->n_head_kv)
+        return err_set(e, "%s: head_count %d is not a multiple of head_count_kv %d", gguf_path(g), hp->n_head, hp->n_head_kv);
+    if (get_hp_float(g, ar, "attention.layer_norm_rms_epsilon", 1e-5, &hp->norm_eps, e) ||
+        get_hp_float(g, ar, "rope.freq_base", 10000.0, &hp->rope_theta, e))
+        return -1;
+    if (get_hp_int(g, ar, "rope.dimension_count", hp->head_dim, 0, 2, &m->n_rot, e)) return -1;
+    if (m->n_rot > hp->head_dim || m->n_rot % 2)
+        return err_set(e, "%s: rope.dimension_count %d must be even and <= head size %d", gguf_path(g), m->n_rot, hp->head_dim);
+
+    /* rope scaling: linear is a position scale; llama-3's per-frequency factors come
+     * as the rope_freqs tensor; YaRN/longrope would change the math: refuse them. */
+    hp->rope_freq_scale = 1.0f;
+    char key[128];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", ar);
+    struct gguf_str st = gguf_get_str(g, key);
+    float factor = 0;
+    if (get_hp_float(g, ar, "rope.scaling.factor", 0.0, &factor, e)) return -1;
+    if (factor == 0 && get_hp_float(g, ar, "rope.scale_linear", 0.0, &factor, e)) return -1;
+    if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)))
+        return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none and linear)", gguf_path(g),
+                       (int)(st.len > 32 ? 32 : st.len), st.s);
+    if (factor > 0 && !(st.s && st.len == 4 && !memcmp(st.s, "none", 4))) hp->rope_freq_scale = 1.0f / factor;
+
+    hp->rope_neox = m->arch->rope_neox;
+    if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
+    return 0;
+}
+
+static int load_tensors(struct llm *m, const struct llm_load_params *p, struct err *e) {
+    struct llm_hparams *hp = &m->hp;
+    int E = hp->n_embd, HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
+
+    int64_t ti = gguf_find_tensor(m->g, "token_embd.weight");
+    if (ti < 0) return err_set(e, "%s: tensor 'token_embd.weight' is missing", gguf_path(m->g));
+    struct tensor te;
+    gguf_tensor(m->g, ti, &te);
+    hp->n_vocab = (int)te.ne[1];
+    if (te.ne[1] < 1 || te.ne[1] > (1 << 24))
+        return err_set(e, "%s: token_embd.weight has an implausible vocabulary of %lld", gguf_path(m->g), (long long)te.ne[1]);
+    int V = hp->n_vocab;
+    if (get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
+        get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
+        get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e))
+        return -1;
+    hp->tied_output = m->output.data == NULL;
+    if (hp->tied_output) m->output = m->tok_embd;
+
+    struct tensor rf;
+    if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e)) return -1;
+    m->inv_freq = malloc(sizeof(float) * (size_t)(m->n_rot / 2));
+    if (!m->inv_freq) return err_set(e, "out of memory");
+    ops_rope_freqs(m->inv_freq, m->n_rot, hp->rope_theta, hp->rope_freq_scale, rf.data);
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return err_set(e, "out of memory");
+    const struct llm_arch *a = m->arch;
+    for (int l = 0; l < hp->n_layer; l++) {
+        struct llm_layer *L = &m->layers[l];
+        char n[96];
+#define T(field, suffix, nd, ne0, ne1, opt) \
+        (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
+        if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
+            T(wq, "attn_q.weight", 2, E, QD, 0) ||
+            T(wk, "attn_k.weight", 2, E, KVD, 0) ||
+            T(wv, "attn_v.weight", 2, E, KVD, 0) ||
+            T(wo, "attn_output.weight", 2, QD, E, 0) ||
+            T(bq, "attn_q.bias", 1, QD, 0, !a->qkv_bias) ||
+            T(bk, "attn_k.bias", 1, KVD, 0, !a->qkv_bias) ||
+            T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
+            T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
+            T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
+            T(ffn_norm, "ffn_norm.weight", 1, E, 0, 0) ||
+            T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
+            T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+            T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+            return -1;
+#undef T
+        if (p->progress) p->progress((float)(l + 1) / hp->n_layer, p->progress_ud);
+    }
+    return 0;
+}
+
+struct llm *llm_load(const char *path, const struct llm_load_params *p, struct err *e) {
+    struct llm_load_params def = llm_default_load_params();
+    if (!p) p = &def;
+    struct llm *m = calloc(1, sizeof *m);
+    if (!m) { err_set(e, "out of memory"); return NULL; }
+    m->g = gguf_open(path, e);
+    if (!m->g || load_hparams(m, e) || load_tensors(m, p, e)) {
+        llm_free(m);
+        return NULL;
+    }
+    m->pool = pool_create(p->n_threads);
+    if (!m->pool) {
+        err_set(e, "cannot start the compute threads");
+        llm_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void llm_free(struct llm *m) {
+    if (!m) return;
+    if (m->pool) pool_free(m->pool);
+    if (m->g) gguf_close(m->g);
+    free(m->layers);
+    free(m->inv_freq);
+    free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v);
+    free(m->ao); free(m->hb); free(m->hb2); free(m->cs);
+    free(m->att);
+    free(m);
+}
+
+/* ---- KV cache ---- */
+
+struct llm_kv *llm_kv_new(const struct llm *m, int n_seq, int n_ctx, struct err *e) {
+    if (n_seq < 1 || n_ctx < 1) { err_set(e, "KV cache: n_seq %d and n_ctx %d must be positive", n_seq, n_ctx); return NULL; }
+    struct llm_kv *kv = calloc(1, sizeof *kv);
+    if (!kv) { err_set(e, "out of memory"); return NULL; }
+    kv->n_layer = m->hp.n_layer;
+    kv->n_seq = n_seq;
+    kv->n_ctx = n_ctx;
+    kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
+    size_t n = (size_t)kv->n_layer * n_seq * n_ctx * kv->kv_dim;
+    /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
+     * logits were computed with an f16 cache, so rounding matches theirs. */
+    kv->k = malloc(n * sizeof(uint16_t));
+    kv->v = malloc(n * sizeof(uint16_t));
+    kv->len = calloc((size_t)n_seq, sizeof(int));
+    if (!kv->k || !kv->v || !kv->len) {
+        err_set(e, "KV cache: out of memory for %zu MB", 2 * n * sizeof(uint16_t) >> 20);
+        llm_kv_free(kv);
+        return NULL;
+    }
+    return kv;
+}
+
+void llm_kv_free(struct llm_kv *kv) {
+    if (!kv) return;
+    free(kv->k);
+    free(kv->v);
+    free(kv->len);
+    free(kv);
+}
+
+int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
+
+void llm_kv_truncate(struct llm_kv *kv, int seq, int n_keep) {
+    if (seq < 0 || seq >= kv->n_seq) return;
+    if (n_keep < 0) n_keep = 0;
+    if (kv->len[seq] > n_keep) kv->len[seq] = n_keep;
+}
+
+static inline size_t kv_off(const struct llm_kv *kv, int layer, int seq, int pos) {
+    return (((size_t)layer * kv->n_seq + seq) * kv->n_ctx + pos) * kv->kv_dim;
+}
+
+/* ---- forward ---- */
+
+static int grow(float **p, size_t n) {
+    float *q = realloc(*p, n * sizeof(float));
+    if (!q) return -1;
+    *p = q;
+    return 0;
+}
+
+static int ensure_scratch(struct llm *m, int n, int n_ctx) {
+    const struct llm_hparams *hp = &m->hp;
+    if (n > m->cap) {
+        size_t N = (size_t)n;
+        if (grow(&m->x, N * hp->n_embd) || grow(&m->xb, N * hp->n_embd) ||
+            grow(&m->q, N * hp->n_head * hp->head_dim) || grow(&m->k, N * hp->n_head_kv * hp->head_dim) ||
+            grow(&m->v, N * hp->n_head_kv * hp->head_dim) || grow(&m->ao, N * hp->n_head * hp->head_dim) ||
+            grow(&m->hb, N * hp->n_ff) || grow(&m->hb2, N * hp->n_ff) || grow(&m->cs, N * m->n_rot))
+            return -1;
+        m->cap = n;
+    }
+    int need = pool_size(m->pool) * (n_ctx + hp->head_dim);
+    if (need > m->att_cap) {
+        if (grow(&m->att, (size_t)need)) return -1;
+        m->att_cap = need;
+    }
+    return 0;
+}
+
+struct attn_job {
+    struct llm *m;
+    struct llm_kv *kv;
+    int layer, n;
+    const int32_t *pos, *seq;
+    int n_ctx;
+};
+
+/* One task per (token, head): its scores over the positions of its own sequence. */
+static void attn_worker(void *arg, int ith, int nth) {
+    struct attn_job *j = arg;
+    const struct llm_hparams *hp = &j->m->hp;
+    int HD = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float scale = 1.0f / sqrtf((float)HD);
+    float *att = j->m->att + (size_t)ith * (j->n_ctx + HD);
+    long lo, hi;
+    pool_split((long)j->n * hp->n_head, ith, nth, &lo, &hi);
+    for (long t = lo; t < hi; t++) {
+        int i = (int)(t / hp->n_head), h = (int)(t % hp->n_head);
+        int s = j->seq ? j->seq[i] : 0, p = j->pos[i];
+        size_t base = kv_off(j->kv, j->layer, s, 0) + (size_t)(h / group) * HD;
+        const float *q = j->m->q + ((size_t)i * hp->n_head + h) * HD;
+        float *out = j->m->ao + ((size_t)i * hp->n_head + h) * HD;
+        ops_attention_f16(out, q, j->kv->k + base, j->kv->v + base, p + 1, HD, j->kv->kv_dim, scale, att);
+    }
+}
+
+static void add_rows(float *x, const float *b, int n, int d) {
+    for (int i = 0; i < n; i++) ops_add(x + (size_t)i * d, b, d);
+}
+
+/* Runs tokens [0, n) of a chunk through every layer, leaving final hidden states in m->x. */
+static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t *tok, const int32_t *pos,
+                          const int32_t *seq) {
+    const struct llm_hparams *hp = &m->hp;
+    int E = hp->n_embd, HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
+    size_t erow = dtype_row_bytes(m->tok_embd.type, E);
+    float esc = m->arch->embd_scale_sqrt ? sqrtf((float)E) : 1.0f;
+    for (int i = 0; i < n; i++) {
+        dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[i] * erow, m->x + (size_t)i * E, E);
+        if (esc != 1.0f) ops_scale(m->x + (size_t)i * E, esc, E);
+        ops_rope_cache(m->cs + (size_t)i * m->n_rot, m->inv_freq, m->n_rot, pos[i]);
+    }
+    for (int l = 0; l < hp->n_layer; l++) {
+        const struct llm_layer *L = &m->layers[l];
+        for (int i = 0; i < n; i++)
+            ops_rmsnorm(m->xb + (size_t)i * E, m->x + (size_t)i * E, L->attn_norm.data, E, hp->norm_eps);
+        matmul(m->pool, &L->wq, m->xb, m->q, n);
+        matmul(m->pool, &L->wk, m->xb, m->k, n);
+        matmul(m->pool, &L->wv, m->xb, m->v, n);
+        if (L->bq.data) {
+            add_rows(m->q, L->bq.data, n, QD);
+            add_rows(m->k, L->bk.data, n, KVD);
+            add_rows(m->v, L->bv.data, n, KVD);
+        }
+        for (int i = 0; i < n; i++) {
+            float *q = m->q + (size_t)i * QD, *k = m->k + (size_t)i * KVD;
+            if (L->q_norm.data) {
+                for (int h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * HD, q + h * HD, L->q_norm.data, HD, hp->norm_eps);
+                for (int h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * HD, k + h * HD, L->k_norm.data, HD, hp->norm_eps);
+            }
+            const float *cs = m->cs + (size_t)i * m->n_rot;
+            ops_rope(q, hp->n_head, HD, m->n_rot, cs, hp->rope_neox);
+            ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
+            int s = seq ? seq[i] : 0;
+            size_t o = kv_off(kv, l, s, pos[i]);
+            ops_f32_to_f16(kv->k + o, k, KVD);
+            ops_f32_to_f16(kv->v + o, m->v + (size_t)i * KVD, KVD);
+        }
+        struct attn_job j = {m, kv, l, n, pos, seq, kv->n_ctx};
+        pool_run(m->pool, attn_worker, &j);
+        matmul(m->pool, &L->wo, m->ao, m->xb, n);
+        ops_add(m->x, m->xb, n * E);
+
+        for (int i = 0; i < n; i++)
+            ops_rmsnorm(m->xb + (size_t)i * E, m->x + (size_t)i * E, L->ffn_norm.data, E, hp->norm_eps);
+        matmul(m->pool, &L->ffn_gate, m->xb, m->hb, n);
+        matmul(m->pool, &L->ffn_up, m->xb, m->hb2, n);
+        ops_swiglu(m->hb, m->hb2, n * F);
+        matmul(m->pool, &L->ffn_down, m->hb, m->xb, n);
+        ops_add(m->x, m->xb, n * E);
+    }
+}
+
+int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e) {
+    const struct llm_hparams *hp = &m->hp;
+    int n = b->n_tokens;
+    if (n < 1) return err_set(e, "llm_forward: empty batch");
+    if (kv->n_layer != hp->n_layer || kv->kv_dim != hp->n_head_kv * hp->head_dim)
+        return err_set(e, "llm_forward: KV cache was made for another model");
+    /* Validate everything before touching the cache, so a bad batch changes nothing. */
+    for (int i = 0; i < n; i++) {
+        int s = b->seq ? b->seq[i] : 0;
+        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab)
+            return err_set(e, "llm_forward: token %d at batch index %d is outside the vocabulary (0..%d)",
+                           b->token[i], i, hp->n_vocab - 1);
+        if (s < 0 || s >= kv->n_seq)
+            return err_set(e, "llm_forward: sequence %d at batch index %d: the cache has %d", s, i, kv->n_seq);
+        if (b->pos[i] < 0 || b->pos[i] >= kv->n_ctx)
+            return err_set(e, "llm_forward: position %d at batch index %d is outside the context of %d",
+                           b->pos[i], i, kv->n_ctx);
+    }
+    /* A position may only extend its sequence (no holes that would read stale cache). */
+    for (int i = 0; i < n; i++) {
+        int s = b->seq ? b->seq[i] : 0, p = b->pos[i];
+        int len = kv->len[s];
+        for (int j = 0; j < i; j++)
+            if ((b->seq ? b->seq[j] : 0) == s && b->pos[j] + 1 > len) len = b->pos[j] + 1;
+        if (p > len)
+            return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s, len);
+    }
+    int chunk = n < LLM_UBATCH ? n : LLM_UBATCH;
+    if (ensure_scratch(m, chunk, kv->n_ctx)) return err_set(e, "llm_forward: out of memory for a batch of %d", chunk);
+
+    int E = hp->n_embd, out_row = 0;
+    for (int c0 = 0; c0 < n; c0 += chunk) {
+        int c = n - c0 < chunk ? n - c0 : chunk;
+        forward_chunk(m, kv, c, b->token + c0, b->pos + c0, b->seq ? b->seq + c0 : NULL);
+        for (int i = 0; i < c; i++) {
+            int s = b->seq ? b->seq[c0 + i] : 0;
+            if (b->pos[c0 + i] + 1 > kv->len[s]) kv->len[s] = b->pos[c0 + i] + 1;
+        }
+        /* gather the rows that want logits, normalize, project them in one matmul */
+        int n_out = 0;
+        for (int i = 0; i < c; i++) {
+            int want = b->logits ? b->logits[c0 + i] != 0 : c0 + i == n - 1;
+            if (!want) continue;
+            if (i != n_out) memmove(m->x + (size_t)n_out * E, m->x + (size_t)i * E, sizeof(float) * E);
+            n_out++;
+        }
+        if (!n_out) continue;
+        for (int i = 0; i < n_out; i++)
+            ops_rmsnorm(m->x + (size_t)i * E, m->x + (size_t)i * E, m->output_norm.data, E, hp->norm_eps);
+        if (logits) matmul(m->pool, &m->output, m->x, logits + (size_t)out_row * hp->n_vocab, n_out);
+        out_row += n_out;
+    }
+    return 0;
+}

@@ -1,0 +1,336 @@
+/* The LLM forward pass against llama.cpp's reference logits (../shared/golden/llm),
+ * plus the batching invariants the server relies on (prefill == token by token,
+ * mixed-sequence batches == separate runs, cache truncation) and clear errors
+ * for broken model files. */
+#include <cJSON.h>
+#include <dirent.h>
+
+#include "test.h"
+#include "formats/gguf.h"
+#include "models/llm.h"
+
+static int is_quant(const char *name) {
+    return strstr(name, "q4_") || strstr(name, "q5_") || strstr(name, "q6_") || strstr(name, "q8_");
+}
+
+static int argmax(const float *x, int n, float *margin) {
+    int best = 0, second = -1;
+    for (int i = 1; i < n; i++) {
+        if (x[i] > x[best]) { second = best; best = i; }
+        else if (second < 0 || x[i] > x[second]) second = i;
+    }
+    if (margin) *margin = second >= 0 ? x[best] - x[second] : INFINITY;
+    return best;
+}
+
+/* Checks one jsonl case; returns the number of greedy tokens that matched. */
+static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err, int *n_greedy_ref) {
+    const struct llm_hparams *hp = llm_hparams(m);
+    int V = hp->n_vocab, quant = is_quant(name);
+    double tol = quant ? (strstr(name, "q8_0") ? 0.1 : 0.25) : 1e-2, min_margin = quant ? 0.5 : 0.05;
+    cJSON *jt = cJSON_GetObjectItem(c, "tokens"), *jk = cJSON_GetObjectItem(c, "topk"), *jg = cJSON_GetObjectItem(c, "greedy");
+    int n = cJSON_GetArraySize(jt), ng = cJSON_GetArraySize(jg);
+    *n_greedy_ref = ng;
+    CHECK(n > 0 && cJSON_GetArraySize(jk) == n);
+    int32_t *tok = malloc(sizeof(int32_t) * n), *pos = malloc(sizeof(int32_t) * n);
+    int8_t *want = malloc((size_t)n);
+    float *lg = malloc(sizeof(float) * (size_t)n * V);
+    for (int i = 0; i < n; i++) {
+        tok[i] = cJSON_GetArrayItem(jt, i)->valueint;
+        pos[i] = i;
+        want[i] = 1;
+    }
+    struct err e = {{0}};
+    struct llm_kv *kv = llm_kv_new(m, 1, n + ng + 4, &e);
+    struct llm_batch b = {n, tok, pos, NULL, want};
+    int rc = llm_forward(m, kv, &b, lg, &e);
+    CHECK_MSG(rc == 0, "%s: %s", name, e.msg);
+    for (int i = 0; i < n && rc == 0; i++) {
+        cJSON *row = cJSON_GetArrayItem(jk, i);
+        const float *l = lg + (size_t)i * V;
+        for (int r = 0; r < cJSON_GetArraySize(row); r++) {
+            cJSON *pair = cJSON_GetArrayItem(row, r);
+            int id = cJSON_GetArrayItem(pair, 0)->valueint;
+            double ref = cJSON_GetArrayItem(pair, 1)->valuedouble, d = fabs(l[id] - ref);
+            if (d > *max_err) *max_err = d;
+            CHECK_MSG(d <= tol, "%s pos %d token %d: logit %.5f, reference %.5f (tol %g)", name, i, id, l[id], ref, tol);
+        }
+        double m0 = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 0), 1)->valuedouble;
+        double m1 = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 1), 1)->valuedouble;
+        int ref_top = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 0), 0)->valueint;
+        if (m0 - m1 > min_margin)
+            CHECK_MSG(argmax(l, V, NULL) == ref_top, "%s pos %d: top-1 %d, reference %d", name, i, argmax(l, V, NULL), ref_top);
+    }
+    /* greedy, one token at a time, compared up to the first step where the choice
+     * is close (then llama.cpp's rounding may legitimately pick the other token) */
+    int matched = 0;
+    float margin;
+    int next = argmax(lg + (size_t)(n - 1) * V, V, &margin);
+    for (int s = 0; s < ng && rc == 0; s++) {
+        int ref = cJSON_GetArrayItem(jg, s)->valueint;
+        if (margin < min_margin) break;
+        CHECK_MSG(next == ref, "%s greedy step %d: %d, reference %d (margin %.3f)", name, s, next, ref, margin);
+        if (next != ref) break;
+        matched++;
+        int32_t t = next, p = n + s;
+        struct llm_batch b1 = {1, &t, &p, NULL, NULL};
+        rc = llm_forward(m, kv, &b1, lg, &e);
+        CHECK_MSG(rc == 0, "%s: %s", name, e.msg);
+        next = argmax(lg, V, &margin);
+    }
+    llm_kv_free(kv);
+    free(tok); free(pos); free(want); free(lg);
+    return matched;
+}
+
+static const char *model_for(const char *stem) {
+    static char buf[1024];
+    const char *dirs[] = {"llm", "synth"};
+    for (int d = 0; d < 2; d++) {
+        char rel[512];
+        snprintf(rel, sizeof rel, "%s/%s.gguf", dirs[d], stem);
+        snprintf(buf, sizeof buf, "%s", model_path(rel));
+        if (access(buf, R_OK) == 0) return buf;
+    }
+    return NULL;
+}
+
+static int run_golden_file(const char *file) {
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", file);
+    *strstr(stem, ".jsonl") = 0;
+    const char *mp = model_for(stem);
+    CHECK_MSG(mp != NULL, "no model for %s", file);
+    if (!mp) return 0;
+    char rel[512];
+    snprintf(rel, sizeof rel, "llm/%s", file);
+    char *text = read_file(golden_path(rel), NULL);
+    CHECK(text != NULL);
+    struct err e = {{0}};
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = 2;
+    struct llm *m = llm_load(mp, &lp, &e);
+    CHECK_MSG(m != NULL, "%s: %s", mp, e.msg);
+    int cases = 0, matched = 0, ref_total = 0;
+    double max_err = 0;
+    for (char *line = text; m && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        cJSON *c = cJSON_Parse(line);
+        if (c) {
+            int ng = 0;
+            matched += check_case(m, stem, c, &max_err, &ng);
+            ref_total += ng;
+            cases++;
+            cJSON_Delete(c);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    fprintf(stderr, "  %-24s %d cases, max |logit diff| %.5f, greedy matched %d/%d\n", stem, cases, max_err,
+            matched, ref_total);
+    CHECK(cases > 0);
+    /* the greedy match must be real evidence, not stopped at step 0 everywhere */
+    CHECK_MSG(matched * 4 >= ref_total || is_quant(stem), "%s: greedy matched only %d of %d", stem, matched, ref_total);
+    llm_free(m);
+    free(text);
+    return cases;
+}
+
+TEST(golden_all_models) {
+    DIR *d = opendir(golden_path("llm"));
+    if (!d) SKIP("no golden dir %s", golden_path("llm"));
+    struct dirent *de;
+    int files = 0;
+    char names[64][256];
+    while ((de = readdir(d)) && files < 64)
+        if (strstr(de->d_name, ".jsonl")) snprintf(names[files++], 256, "%s", de->d_name);
+    closedir(d);
+    CHECK(files >= 12);
+    for (int i = 0; i < files; i++) run_golden_file(names[i]);
+}
+
+static struct llm *load(const char *rel, int threads) {
+    struct err e = {{0}};
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = threads;
+    struct llm *m = llm_load(model_path(rel), &lp, &e);
+    if (!m) fprintf(stderr, "  %s: %s\n", rel, e.msg);
+    return m;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+/* One batched prefill must equal feeding the same tokens one at a time. */
+TEST(prefill_equals_token_by_token) {
+    struct llm *m = load("llm/stories260K.gguf", 2);
+    CHECK(m != NULL);
+    if (!m) return;
+    int V = llm_hparams(m)->n_vocab, n = 20;
+    int32_t tok[20], pos[20];
+    int8_t all[20];
+    for (int i = 0; i < n; i++) { tok[i] = (i * 37 + 1) % V; pos[i] = i; all[i] = 1; }
+    float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+    struct err e;
+    struct llm_kv *kv = llm_kv_new(m, 1, 64, &e);
+    struct llm_batch bb = {n, tok, pos, NULL, all};
+    CHECK(llm_forward(m, kv, &bb, a, &e) == 0);
+    llm_kv_truncate(kv, 0, 0);
+    for (int i = 0; i < n; i++) {
+        struct llm_batch b1 = {1, tok + i, pos + i, NULL, NULL};
+        CHECK(llm_forward(m, kv, &b1, b + (size_t)i * V, &e) == 0);
+    }
+    double d = max_diff(a, b, (size_t)n * V);
+    fprintf(stderr, "  prefill vs token-by-token: max diff %.2e\n", d);
+    CHECK(d <= 1e-4);
+    /* truncate and recompute a suffix: the shared prefix is reused */
+    llm_kv_truncate(kv, 0, 12);
+    struct llm_batch bs = {n - 12, tok + 12, pos + 12, NULL, all};
+    CHECK(llm_forward(m, kv, &bs, b, &e) == 0);
+    CHECK(max_diff(a + (size_t)12 * V, b, (size_t)(n - 12) * V) <= 1e-4);
+    llm_kv_free(kv);
+    free(a); free(b);
+    llm_free(m);
+}
+
+/* A continuous-batching step (one token from each of two sequences) gives the same
+ * logits as running each sequence alone; also a prefill interleaving both. */
+static void mixed_batch_on(const char *rel, double tol) {
+    struct llm *m = load(rel, 2);
+    CHECK(m != NULL);
+    if (!m) return;
+    int V = llm_hparams(m)->n_vocab;
+    int32_t A[6] = {1, 5, 9, 13, 17, 21}, B[4] = {1, 100, 200, 300};
+    int32_t pa[6] = {0, 1, 2, 3, 4, 5}, pb[4] = {0, 1, 2, 3};
+    for (int i = 0; i < 6; i++) A[i] %= V;
+    for (int i = 0; i < 4; i++) B[i] %= V;
+    struct err e;
+    float *ra = malloc(sizeof(float) * V), *rb = malloc(sizeof(float) * V), *mix = malloc(sizeof(float) * 10 * V);
+    /* alone */
+    struct llm_kv *k1 = llm_kv_new(m, 1, 32, &e);
+    struct llm_batch ba = {6, A, pa, NULL, NULL};
+    CHECK(llm_forward(m, k1, &ba, ra, &e) == 0);
+    llm_kv_truncate(k1, 0, 0);
+    struct llm_batch bbb = {4, B, pb, NULL, NULL};
+    CHECK(llm_forward(m, k1, &bbb, rb, &e) == 0);
+    /* together: prefill A[0..4] and B[0..2] interleaved, then one step with both */
+    struct llm_kv *k2 = llm_kv_new(m, 3, 32, &e);
+    int32_t t[8] = {A[0], B[0], A[1], B[1], A[2], A[3], B[2], A[4]};
+    int32_t p[8] = {0, 0, 1, 1, 2, 3, 2, 4};
+    int32_t s[8] = {0, 2, 0, 2, 0, 0, 2, 0};
+    struct llm_batch bm = {8, t, p, s, NULL};
+    CHECK(llm_forward(m, k2, &bm, mix, &e) == 0);
+    int32_t t2[2] = {B[3], A[5]}, p2[2] = {3, 5}, s2[2] = {2, 0};
+    int8_t w2[2] = {1, 1};
+    struct llm_batch bs = {2, t2, p2, s2, w2};
+    CHECK(llm_forward(m, k2, &bs, mix, &e) == 0);
+    double da = max_diff(mix + V, ra, V), db = max_diff(mix, rb, V);
+    fprintf(stderr, "  %s mixed batch: seq A diff %.2e, seq B diff %.2e\n", rel, da, db);
+    CHECK(da <= tol && db <= tol);
+    llm_kv_free(k1);
+    llm_kv_free(k2);
+    free(ra); free(rb); free(mix);
+    llm_free(m);
+}
+
+TEST(mixed_sequence_batch) {
+    mixed_batch_on("llm/stories260K.gguf", 1e-4);
+    mixed_batch_on("synth/synth-qwen2-f16.gguf", 1e-3);
+}
+
+TEST(bad_batches_are_refused) {
+    struct llm *m = load("llm/stories260K.gguf", 1);
+    CHECK(m != NULL);
+    if (!m) return;
+    struct err e = {{0}};
+    struct llm_kv *kv = llm_kv_new(m, 1, 8, &e);
+    float *lg = malloc(sizeof(float) * llm_hparams(m)->n_vocab);
+    int32_t t = 100000, p = 0, s = 1;
+    struct llm_batch b = {1, &t, &p, NULL, NULL};
+    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "vocabulary"));
+    t = 5; p = 8;
+    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "context"));
+    p = 3;
+    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "gap"));
+    p = 0;
+    b.seq = &s;
+    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "sequence"));
+    free(lg);
+    llm_kv_free(kv);
+    llm_free(m);
+}
+
+TEST(truncated_file_gives_error) {
+    size_t len = 0;
+    char *data = read_file(model_path("llm/stories260K.gguf"), &len);
+    if (!data) SKIP("no model");
+    const char *tmp = "/tmp/omni_test_llm_truncated.gguf";
+    FILE *f = fopen(tmp, "wb");
+    CHECK(f != NULL);
+    if (!f) { free(data); return; }
+    fwrite(data, 1, len * 2 / 3, f);
+    fclose(f);
+    struct err e = {{0}};
+    struct llm *m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL);
+    CHECK(e.msg[0] != 0);
+    fprintf(stderr, "  truncated: %s\n", e.msg);
+    llm_free(m);
+    unlink(tmp);
+    free(data);
+}
+
+/* Rewrites stories260K with one tensor of the wrong shape (or one missing). */
+static int write_mutant(const char *out, const char *bad_name, int drop) {
+    struct err e = {{0}};
+    struct gguf *g = gguf_open(model_path("llm/stories260K.gguf"), &e);
+    if (!g) return -1;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, g);
+    float *junk = calloc(64 * 1024, sizeof(float));
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        struct tensor t;
+        gguf_tensor(g, i, &t);
+        if (!strcmp(t.name, bad_name)) {
+            if (drop) continue;
+            int64_t ne[2] = {t.ne[0], t.ne[1] / 2};
+            gguf_w_tensor(w, t.name, 0, 2, ne, junk, &e);
+        } else {
+            gguf_w_tensor(w, t.name, t.type, t.n_dims, t.ne, t.data, &e);
+        }
+    }
+    int rc = gguf_writer_save(w, out, &e);
+    gguf_writer_free(w);
+    gguf_close(g);
+    free(junk);
+    return rc;
+}
+
+TEST(wrong_tensor_shape_gives_error) {
+    const char *tmp = "/tmp/omni_test_llm_badshape.gguf";
+    if (write_mutant(tmp, "blk.3.ffn_up.weight", 0)) SKIP("cannot write %s", tmp);
+    struct err e = {{0}};
+    struct llm *m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL);
+    fprintf(stderr, "  bad shape: %s\n", e.msg);
+    CHECK(strstr(e.msg, "blk.3.ffn_up.weight") && strstr(e.msg, "expected [64, 172]") && strstr(e.msg, "[64, 86]"));
+    llm_free(m);
+    CHECK(write_mutant(tmp, "blk.1.attn_k.weight", 1) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "blk.1.attn_k.weight") && strstr(e.msg, "missing"));
+    llm_free(m);
+    unlink(tmp);
+}
+
+int main(void) {
+    RUN(golden_all_models);
+    RUN(prefill_equals_token_by_token);
+    RUN(mixed_sequence_batch);
+    RUN(bad_batches_are_refused);
+    RUN(truncated_file_gives_error);
+    RUN(wrong_tensor_shape_gives_error);
+    return test_summary();
+}
