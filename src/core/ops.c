@@ -9,10 +9,12 @@
 #include "core/fp16.h"
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
-    /* accumulate in double: rms over thousands of values loses bits in f32 */
+    /* squares summed in double, the scale in float: ggml's exact arithmetic, so
+     * activations that are later rounded to 8-16 bits round the same way */
     double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float s = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
+    float mean = (float)(ss / n);
+    float s = 1.0f / sqrtf(mean + eps);
     if (w)
         for (int i = 0; i < n; i++) out[i] = x[i] * s * w[i];
     else
@@ -43,21 +45,18 @@ void ops_swiglu(float *gate, const float *up, int n) {
     }
 }
 
-void ops_rope_freqs(float *inv_freq, int n_rot, float theta_base, float freq_scale,
+void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
                     const float *freq_factors) {
+    /* angles built by repeated float multiplication and taken with cosf/sinf, as
+     * ggml does: quantized activations downstream amplify any last-bit difference */
+    float step = powf(theta_base, -2.0f / n_rot), theta = (float)pos;
     for (int i = 0; i < n_rot / 2; i++) {
-        double f = pow((double)theta_base, -2.0 * i / n_rot) * freq_scale;
-        if (freq_factors) f /= freq_factors[i];
-        inv_freq[i] = (float)f;
-    }
-}
-
-void ops_rope_cache(float *cs, const float *inv_freq, int n_rot, int pos) {
-    for (int i = 0; i < n_rot / 2; i++) {
-        /* double: pos * freq reaches 1e5 rad at long contexts, where f32 sin/cos drift */
-        double a = (double)pos * inv_freq[i];
-        cs[2 * i] = (float)cos(a);
-        cs[2 * i + 1] = (float)sin(a);
+        float a = theta;
+        if (freq_factors) a /= freq_factors[i];
+        a *= freq_scale;
+        cs[2 * i] = cosf(a);
+        cs[2 * i + 1] = sinf(a);
+        theta *= step;
     }
 }
 

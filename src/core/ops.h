@@ -16,13 +16,11 @@ void ops_scale(float *x, float s, int n);
 /* gate = silu(gate) * up (SwiGLU), in place in gate. */
 void ops_swiglu(float *gate, const float *up, int n);
 
-/* Rotary position embedding tables. inv_freq[i] (i < n_rot/2) is the angle per
- * position of rotation pair i, already including frequency scaling and llama-3
- * style per-pair factors; ops_rope_freqs builds it. */
-void ops_rope_freqs(float *inv_freq, int n_rot, float theta_base, float freq_scale,
-                    const float *freq_factors /* NULL or [n_rot/2] */);
-/* cs receives n_rot/2 (cos, sin) pairs for position pos. */
-void ops_rope_cache(float *cs, const float *inv_freq, int n_rot, int pos);
+/* Rotary position embedding: cs receives n_rot/2 (cos, sin) pairs for position
+ * pos; pair i turns by pos * theta_base^(-2i/n_rot) / freq_factors[i] * freq_scale
+ * (freq_factors: llama-3 style per-pair factors, or NULL). */
+void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
+                    const float *freq_factors);
 /* Rotates the first n_rot dims of each of n_heads head vectors (head_dim apart) in x.
  * neox = 0: pairs (2i, 2i+1) (llama GGUF); neox = 1: pairs (i, i + n_rot/2). */
 void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);

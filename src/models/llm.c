@@ -38,7 +38,7 @@ struct llm {
     struct tensor tok_embd, output_norm, output;
     struct llm_layer *layers;
     int n_rot;
-    float *inv_freq;           /* [n_rot / 2] */
+    const float *rope_factors; /* rope_freqs.weight or NULL */
     uint64_t n_params, weight_bytes;
 
     /* scratch for one chunk of up to `cap` tokens; grown, never per token */
@@ -211,9 +211,7 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
 
     struct tensor rf;
     if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e)) return -1;
-    m->inv_freq = malloc(sizeof(float) * (size_t)(m->n_rot / 2));
-    if (!m->inv_freq) return err_set(e, "out of memory");
-    ops_rope_freqs(m->inv_freq, m->n_rot, hp->rope_theta, hp->rope_freq_scale, rf.data);
+    m->rope_factors = rf.data;
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return err_set(e, "out of memory");
@@ -268,7 +266,6 @@ void llm_free(struct llm *m) {
     if (m->pool) pool_free(m->pool);
     if (m->g) gguf_close(m->g);
     free(m->layers);
-    free(m->inv_freq);
     free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v);
     free(m->ao); free(m->hb); free(m->hb2); free(m->cs);
     free(m->att);
@@ -388,7 +385,7 @@ static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t
     for (int i = 0; i < n; i++) {
         dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[i] * erow, m->x + (size_t)i * E, E);
         if (esc != 1.0f) ops_scale(m->x + (size_t)i * E, esc, E);
-        ops_rope_cache(m->cs + (size_t)i * m->n_rot, m->inv_freq, m->n_rot, pos[i]);
+        ops_rope_cache(m->cs + (size_t)i * m->n_rot, m->n_rot, pos[i], hp->rope_theta, hp->rope_freq_scale, m->rope_factors);
     }
     for (int l = 0; l < hp->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
