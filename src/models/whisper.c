@@ -280,6 +280,7 @@ void whisper_state_free(struct whisper_state *s) {
 }
 
 int whisper_n_audio_ctx(const struct whisper_state *s) { return s->n_ctx; }
+const struct whisper_model *whisper_state_model(const struct whisper_state *s) { return s->m; }
 void whisper_set_null_keys(struct whisper_state *s, int on) { s->null_keys = on; }
 
 /* whisper.cpp (flash attention, its default) attends over the audio positions padded

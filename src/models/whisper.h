@@ -44,6 +44,7 @@ int whisper_mel(const struct whisper_model *m, const float *x, size_t n, struct 
 /* pool is borrowed (may be NULL: single-threaded). */
 struct whisper_state *whisper_state_new(const struct whisper_model *m, struct pool *pool, struct err *e);
 void whisper_state_free(struct whisper_state *s);
+const struct whisper_model *whisper_state_model(const struct whisper_state *s);
 
 /* Encodes mel frames [offset, offset + 2 * n_ctx). n_ctx <= 0 means the model's full
  * window (1500 positions = 30 s); a smaller n_ctx (reduced audio context) encodes just

@@ -8,6 +8,7 @@
 #include "core/pool.h"
 #include "formats/audio_decode.h"
 #include "models/whisper.h"
+#include "models/whisper_vad.h"
 
 static cJSON *g_gold;
 static struct whisper_model *g_m;
@@ -102,6 +103,84 @@ TEST(reduced_audio_context) {
     whisper_state_free(s);
 }
 
+/* whisper-cli's greedy pipeline (no fallback, language en): one segment of 220 tokens
+ * (the window's token limit: the micro model never emits end-of-text). Our chain must
+ * agree until the first near-tie; token probabilities within 2 %. */
+TEST(transcribe_matches_cli_golden) {
+    struct err e = {{0}};
+    char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.cli.json"), NULL);
+    cJSON *g = js ? cJSON_Parse(js) : NULL;
+    free(js);
+    CHECK(g != NULL);
+    if (!g) return;
+    cJSON *seg0 = cJSON_GetArrayItem(cJSON_GetObjectItem(g, "transcription"), 0);
+    cJSON *gt = cJSON_GetObjectItem(seg0, "tokens");
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct whisper_params p = whisper_default_params();
+    p.temperature_inc = 0;
+    struct whisper_result r;
+    CHECK_MSG(whisper_transcribe(s, g_x, g_n, &p, &r, &e) == 0, "%s", e.msg);
+    CHECK_EQ_INT(r.n_segments, cJSON_GetArraySize(cJSON_GetObjectItem(g, "transcription")));
+    CHECK_STR(r.language, "en");
+    if (r.n_segments >= 1) {
+        struct whisper_segment *sg = &r.segments[0];
+        CHECK_EQ_INT(sg->n_tokens, cJSON_GetArraySize(gt));
+        int k = 0;
+        size_t text_len = 0;
+        while (k < sg->n_tokens && k < cJSON_GetArraySize(gt)) {
+            cJSON *t = cJSON_GetArrayItem(gt, k);
+            if (sg->tokens[k].id != cJSON_GetObjectItem(t, "id")->valueint) break;
+            CHECK_NEAR(sg->tokens[k].p / cJSON_GetObjectItem(t, "p")->valuedouble, 1.0, 0.02);
+            int l;
+            whisper_token_text(g_m, sg->tokens[k].id, &l);
+            text_len += (size_t)l;
+            k++;
+        }
+        fprintf(stderr, "  transcribe: %d of %d tokens agree with whisper-cli before the first near-tie\n", k, sg->n_tokens);
+        CHECK(k >= 15);
+        /* the segment text starts with exactly those tokens' bytes */
+        const char *gtext = cJSON_GetObjectItem(seg0, "text")->valuestring;
+        CHECK(strncmp(sg->text, "\xe3\x81\xa8\xe3\x81\x84\xe3\x81\x86", 9) == 0 || strncmp(sg->text, gtext, 9) == 0);
+        CHECK(text_len > 0 && strlen(sg->text) >= text_len);
+        CHECK_EQ_INT(sg->t0, 0);
+        CHECK_EQ_INT(sg->t1, 1099);
+    }
+    whisper_result_free(&r);
+    /* unknown language is a clean error */
+    p.language = "xx";
+    CHECK(whisper_transcribe(s, g_x, g_n, &p, &r, &e) != 0);
+    CHECK(strstr(e.msg, "xx") != NULL);
+    whisper_state_free(s);
+    cJSON_Delete(g);
+}
+
+/* With VAD, only speech is transcribed and timestamps land inside the file. */
+TEST(transcribe_with_vad) {
+    struct err e = {{0}};
+    struct vad *v = vad_load(model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &e);
+    CHECK(v != NULL);
+    if (!v) return;
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct whisper_params p = whisper_default_params();
+    p.temperature_inc = 0;
+    p.max_tokens_per_window = 8;
+    struct vad_params vp = vad_default_params();
+    struct whisper_result r;
+    CHECK_MSG(whisper_transcribe_vad(s, v, g_x, g_n, &p, &vp, &r, &e) == 0, "%s", e.msg);
+    CHECK(r.n_segments >= 1);
+    for (int i = 0; i < r.n_segments; i++) {
+        CHECK(r.segments[i].t0 >= 30 && r.segments[i].t1 <= 1100);
+        CHECK(r.segments[i].t0 <= r.segments[i].t1);
+    }
+    whisper_result_free(&r);
+    static float silence[32000];
+    CHECK(whisper_transcribe_vad(s, v, silence, 32000, &p, &vp, &r, &e) == 0);
+    CHECK_EQ_INT(r.n_segments, 0);
+    whisper_result_free(&r);
+    whisper_state_free(s);
+    vad_free(v);
+}
+
 TEST(load_errors) {
     struct err e = {{0}};
     CHECK(whisper_load(model_path("asr/for-tests-ggml-tiny.bin"), &e) == NULL);
@@ -125,6 +204,8 @@ int main(void) {
     RUN(special_tokens);
     RUN(logits_match_golden);
     RUN(reduced_audio_context);
+    RUN(transcribe_matches_cli_golden);
+    RUN(transcribe_with_vad);
     RUN(load_errors);
     pool_free(g_pool);
     whisper_free(g_m);
