@@ -18,7 +18,7 @@ if [ -z "$model" ]; then
 fi
 if [ -z "$model" ]; then
   # No network (or no hub): use the first model under OMNI_MODELS that can chat —
-  # one with weights and a chat template, preferring real models to random-weight ones.
+  # one with weights and a chat template, else the first one with weights.
   dir=${OMNI_MODELS:-../shared/models}
   for f in $(find "$dir" -name '*.gguf' 2>/dev/null | LC_ALL=C sort); do
     info=$("$OMNI" show "$f" 2>/dev/null) || continue
