@@ -1,0 +1,79 @@
+/* omni_model: a loaded language model with its tokenizer and chat template — the
+ * public face (include/omni.h) of models/llm and text/tokenizer. */
+#include "runtime/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "omni.h"
+
+omni_model_params omni_model_default_params(void) {
+    omni_model_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static void copy_err(char *dst, size_t cap, const char *msg) {
+    if (dst && cap) snprintf(dst, cap, "%s", msg);
+}
+
+omni_model *omni_model_load(const char *path, const omni_model_params *params, char *err, size_t err_size) {
+    omni_model_params dp = omni_model_default_params();
+    if (!params) params = &dp;
+    struct err e = {{0}};
+    omni_model *m = calloc(1, sizeof *m);
+    if (!m) { copy_err(err, err_size, "out of memory"); return NULL; }
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = params->n_threads;
+    lp.progress = params->progress;
+    lp.progress_ud = params->progress_user;
+    m->llm = llm_load(path, &lp, &e);
+    if (!m->llm) goto fail;
+    const struct gguf *g = llm_gguf(m->llm);
+    m->tok = tokenizer_load(g, &e);
+    if (!m->tok) { err_prefix(&e, "%s: ", path); goto fail; }
+    m->chat_template = gguf_get_str_dup(g, "tokenizer.chat_template");
+    m->name = gguf_get_str_dup(g, "general.name");
+    if (!m->name) {
+        const char *base = strrchr(path, '/');
+        m->name = strdup(base ? base + 1 : path);
+        if (!m->name) { err_set(&e, "out of memory"); goto fail; }
+    }
+    return m;
+fail:
+    copy_err(err, err_size, e.msg);
+    omni_model_free(m);
+    return NULL;
+}
+
+void omni_model_free(omni_model *m) {
+    if (!m) return;
+    tokenizer_free(m->tok);
+    llm_free(m->llm);
+    free(m->chat_template);
+    free(m->name);
+    free(m);
+}
+
+const char *omni_model_arch(const omni_model *m) { return llm_hparams(m->llm)->arch; }
+const char *omni_model_name(const omni_model *m) { return m->name; }
+int omni_model_n_vocab(const omni_model *m) { return llm_hparams(m->llm)->n_vocab; }
+int omni_model_n_ctx_train(const omni_model *m) { return llm_hparams(m->llm)->n_ctx_train; }
+uint64_t omni_model_n_params(const omni_model *m) { return llm_n_params(m->llm); }
+uint64_t omni_model_size(const omni_model *m) { return llm_weight_bytes(m->llm); }
+
+int omni_tokenize(const omni_model *m, const char *text, size_t len, int add_special, int parse_special,
+                  int32_t *tokens, int max_tokens) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (tokenizer_encode(m->tok, text, len, add_special, parse_special, &ids, &n, NULL)) return -1;
+    size_t k = n < (size_t)(max_tokens > 0 ? max_tokens : 0) ? n : (size_t)(max_tokens > 0 ? max_tokens : 0);
+    if (k) memcpy(tokens, ids, k * sizeof *ids);
+    free(ids);
+    return (int)n;
+}
+
+const char *omni_token_text(const omni_model *m, int32_t token, int special, size_t *len) {
+    return tokenizer_piece(m->tok, token, special, len);
+}
