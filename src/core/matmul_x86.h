@@ -16,6 +16,9 @@
 #include "core/quant.h"
 
 #define MM_INLINE static inline __attribute__((always_inline))
+#ifndef MM_PREFETCH
+#define MM_PREFETCH 256
+#endif
 
 MM_INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -105,6 +108,8 @@ MM_INLINE void tile32(int type, int RN, int RM, int nb, const uint8_t *w, size_t
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             const uint8_t *blk = w + r * ws + b * bs;
+            /* decode streams weights from DRAM: ask for them well ahead of use */
+            _mm_prefetch((const char *)blk + MM_PREFETCH, _MM_HINT_T0);
             dw[r] = half_to_float(blk);
             wv[r] = blk32_unpack(type, blk);
         }
