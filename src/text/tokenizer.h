@@ -23,6 +23,10 @@ int tokenizer_is_eog(const struct tokenizer *t, int32_t id);
 int tokenizer_is_control(const struct tokenizer *t, int32_t id);
 /* Token id for an exact token text (e.g. "<|im_end|>"), or -1. */
 int32_t tokenizer_find(const struct tokenizer *t, const char *text);
+/* Whether add_special=1 puts a BOS in front (tokenizer.ggml.add_bos_token or the model default). */
+int tokenizer_add_bos(const struct tokenizer *t);
+/* Longest tokenizer_piece in bytes (size detok buffers as 3 * this + 16). */
+size_t tokenizer_max_piece(const struct tokenizer *t);
 
 /* Encodes UTF-8 text (invalid UTF-8 is accepted and handled like llama.cpp).
  * add_special: add BOS/EOS as the vocab asks. parse_special: text like
@@ -36,6 +40,13 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
  * Returns a view valid while t lives; *len receives the length. */
 const char *tokenizer_piece(const struct tokenizer *t, int32_t id, int special, size_t *len);
 
+/* The text of ids, as llama.cpp's llama_detokenize(remove_special=false): pieces
+ * concatenated, and for SPM the leading space of the first token dropped.
+ * Bytes are returned as they are (may be invalid UTF-8); llama.cpp's lossy
+ * clean_up_tokenization_spaces is not applied. *out is malloc'ed and NUL-terminated. */
+int tokenizer_decode(const struct tokenizer *t, const int32_t *ids, size_t n, int special, char **out,
+                     size_t *n_out, struct err *e);
+
 /* Streaming detokenizer: holds back incomplete UTF-8 sequences so a stream never
  * emits half a character (and strips SPM's leading space where llama.cpp does). */
 struct detok {
@@ -46,8 +57,11 @@ struct detok {
     int n_pending;
 };
 void detok_init(struct detok *d, const struct tokenizer *t, int special);
-/* Appends the complete UTF-8 text produced by token id to out (cap bytes, NUL-
- * terminated). Returns the number of bytes written (may be 0). */
+/* The SPM leading-space strip applies to the first token pushed only. To stream
+ * the continuation of a prompt (generated tokens), set d->n_done = 1 after init. */
+/* Writes the complete UTF-8 text produced by token id to out (cap bytes, NUL-
+ * terminated; invalid bytes become U+FFFD). Returns the number of bytes written
+ * (may be 0). Text that does not fit in cap is dropped. */
 size_t detok_push(struct detok *d, int32_t id, char *out, size_t cap);
 /* Flushes what is pending at the end of a stream (invalid bytes as U+FFFD). */
 size_t detok_flush(struct detok *d, char *out, size_t cap);

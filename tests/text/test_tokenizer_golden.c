@@ -1,0 +1,264 @@
+/* Tokenizer ids against llama.cpp: the vocab .inp/.out vectors, the golden
+ * tokenizer JSON cases (Korean/mixed-script and edge cases), and the prompt tokens
+ * of every golden LLM run. Also decode(encode(x)) == x for the Korean cases. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+
+#include "formats/gguf.h"
+#include "test.h"
+#include "text/tokenizer.h"
+
+static struct tokenizer *load_tok(const char *path) {
+    struct err e = {{0}};
+    struct gguf *g = gguf_open(path, &e);
+    if (!g) { fprintf(stderr, "  %s\n", e.msg); return NULL; }
+    struct tokenizer *t = tokenizer_load(g, &e);
+    gguf_close(g);
+    if (!t) fprintf(stderr, "  %s\n", e.msg);
+    return t;
+}
+
+/* Compares the encoding of text with want[0..nw); prints the first difference. */
+static int same_ids(const struct tokenizer *t, const char *label, const char *text, size_t len, int add_special,
+                    int parse_special, const int32_t *want, size_t nw) {
+    int32_t *ids = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (tokenizer_encode(t, text, len, add_special, parse_special, &ids, &n, &e) != 0) {
+        fprintf(stderr, "  %s: encode failed: %s\n", label, e.msg);
+        return 0;
+    }
+    int ok = n == nw && (n == 0 || memcmp(ids, want, n * sizeof *ids) == 0);
+    if (!ok) {
+        fprintf(stderr, "  %s: text \"%.60s\": got %zu ids, want %zu:\n   got ", label, text, n, nw);
+        for (size_t i = 0; i < n && i < 24; i++) fprintf(stderr, " %d", ids[i]);
+        fprintf(stderr, "\n  want ");
+        for (size_t i = 0; i < nw && i < 24; i++) fprintf(stderr, " %d", want[i]);
+        fputc('\n', stderr);
+    }
+    free(ids);
+    return ok;
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* For every vocab/NAME.gguf with NAME.gguf.inp/.out: inputs separated by
+ * "\n__ggml_vocab_test__\n" (llama.cpp's test-tokenizer-0 format), one line of ids each. */
+TEST(vocab_inp_out) {
+    const char *dir = model_path("vocab");
+    DIR *d = opendir(dir);
+    if (!d) SKIP("no %s", dir);
+    struct dirent *de;
+    int files = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with(de->d_name, ".gguf")) continue;
+        char gp[1200], ip[1300], op[1300];
+        snprintf(gp, sizeof gp, "%s/%s", dir, de->d_name);
+        snprintf(ip, sizeof ip, "%s.inp", gp);
+        snprintf(op, sizeof op, "%s.out", gp);
+        char *inp = read_file(ip, NULL), *out = read_file(op, NULL);
+        if (!inp || !out) { free(inp); free(out); continue; }
+        if (strstr(de->d_name, "bert")) { free(inp); free(out); continue; } /* WordPiece: see unsupported_models */
+        struct tokenizer *t = load_tok(gp);
+        CHECK_MSG(t != NULL, "%s does not load", gp);
+        if (!t) { free(inp); free(out); continue; }
+        files++;
+        const char *sep = "\n__ggml_vocab_test__\n";
+        char *p = inp, *ol = out;
+        int cases = 0, bad = 0;
+        for (;;) {
+            char *q = strstr(p, sep);
+            if (!q) break;
+            char *oe = strchr(ol, '\n');
+            CHECK_MSG(oe != NULL, "%s: fewer output lines than inputs", op);
+            if (!oe) break;
+            *oe = 0;
+            int32_t want[4096];
+            size_t nw = 0;
+            for (char *s = ol; *s && nw < 4096;) {
+                char *end;
+                long v = strtol(s, &end, 10);
+                if (end == s) break;
+                want[nw++] = (int32_t)v;
+                s = end;
+            }
+            char label[256];
+            snprintf(label, sizeof label, "%s case %d", de->d_name, cases);
+            if (!same_ids(t, label, p, (size_t)(q - p), 0, 0, want, nw)) bad++;
+            cases++;
+            p = q + strlen(sep);
+            ol = oe + 1;
+        }
+        CHECK_MSG(bad == 0, "%s: %d of %d cases differ", de->d_name, bad, cases);
+        CHECK_MSG(cases >= 40, "%s: only %d cases read", de->d_name, cases);
+        tokenizer_free(t);
+        free(inp);
+        free(out);
+    }
+    closedir(d);
+    CHECK_MSG(files >= 9, "only %d vocab files with test vectors", files);
+}
+
+static const char *model_for(const char *vocab) {
+    static char buf[1200];
+    const char *dirs[] = {"vocab", "synth", "llm"};
+    char name[512];
+    snprintf(name, sizeof name, "%s", vocab);
+    if (!ends_with(name, ".gguf")) strncat(name, ".gguf", sizeof name - strlen(name) - 1);
+    for (int i = 0; i < 3; i++) {
+        char rel[600];
+        snprintf(rel, sizeof rel, "%s/%s", dirs[i], name);
+        snprintf(buf, sizeof buf, "%s", model_path(rel));
+        if (access(buf, R_OK) == 0) return buf;
+    }
+    return NULL;
+}
+
+static size_t json_ids(const cJSON *arr, int32_t *out, size_t cap) {
+    size_t n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, arr) if (n < cap) out[n++] = (int32_t)x->valuedouble;
+    return n;
+}
+
+/* golden/tokenizer/NAME.json: {"vocab", "add_special", "parse_special", "cases": [{"text", "ids"}]} */
+TEST(golden_tokenizer_json) {
+    const char *dir = golden_path("tokenizer");
+    DIR *d = opendir(dir);
+    if (!d) SKIP("no %s", dir);
+    struct dirent *de;
+    int files = 0, total = 0;
+    static int32_t want[1 << 16];
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with(de->d_name, ".json")) continue;
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        char *js = read_file(path, NULL);
+        cJSON *root = js ? cJSON_Parse(js) : NULL;
+        CHECK_MSG(root != NULL, "%s: not JSON", path);
+        if (!root) { free(js); continue; }
+        const char *vocab = cJSON_GetStringValue(cJSON_GetObjectItem(root, "vocab"));
+        const char *mp = vocab ? model_for(vocab) : NULL;
+        CHECK_MSG(mp != NULL, "%s: model for vocab %s not found", path, vocab ? vocab : "?");
+        struct tokenizer *t = mp ? load_tok(mp) : NULL;
+        if (t) {
+            files++;
+            int add = cJSON_IsTrue(cJSON_GetObjectItem(root, "add_special"));
+            int parse = cJSON_IsTrue(cJSON_GetObjectItem(root, "parse_special"));
+            int korean = strstr(de->d_name, ".korean.") != NULL;
+            const cJSON *c;
+            int i = 0, bad = 0, bad_rt = 0;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+                const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(c, "text"));
+                if (!text) continue;
+                size_t nw = json_ids(cJSON_GetObjectItem(c, "ids"), want, sizeof want / sizeof want[0]);
+                char label[400];
+                snprintf(label, sizeof label, "%s case %d", de->d_name, i++);
+                if (!same_ids(t, label, text, strlen(text), add, parse, want, nw)) bad++;
+                total++;
+                if (korean) { /* the text comes back from the golden ids */
+                    char *s = NULL;
+                    size_t n = 0;
+                    struct err e = {{0}};
+                    if (tokenizer_decode(t, want, nw, 0, &s, &n, &e) != 0 || n != strlen(text) || memcmp(s, text, n)) {
+                        fprintf(stderr, "  %s: decode gives \"%s\"\n", label, s ? s : "(null)");
+                        bad_rt++;
+                    }
+                    free(s);
+                }
+            }
+            CHECK_MSG(bad == 0, "%s: %d cases differ", de->d_name, bad);
+            CHECK_MSG(bad_rt == 0, "%s: %d cases do not decode back", de->d_name, bad_rt);
+            tokenizer_free(t);
+        }
+        cJSON_Delete(root);
+        free(js);
+    }
+    closedir(d);
+    CHECK_MSG(files >= 14, "only %d golden tokenizer files", files);
+    CHECK(total > 300);
+}
+
+/* Splits a cases file at lines "__case__"; the final newline of each case is stripped. */
+static int read_cases(const char *path, char ***out) {
+    char *s = read_file(path, NULL);
+    if (!s) return -1;
+    int n = 0;
+    char **v = NULL;
+    char *p = s;
+    for (;;) {
+        char *q = strstr(p, "\n__case__\n");
+        char *end = q ? q : p + strlen(p);
+        if (!q && end > p && end[-1] == '\n') end--;
+        v = realloc(v, (size_t)(n + 1) * sizeof *v);
+        v[n] = strndup(p, (size_t)(end - p));
+        n++;
+        if (!q) break;
+        p = q + strlen("\n__case__\n");
+    }
+    free(s);
+    *out = v;
+    return n;
+}
+
+/* golden/llm/NAME.jsonl: "tokens" = the prompt with add_special=1, parse_special=0. */
+TEST(golden_llm_prompt_tokens) {
+    const char *dir = golden_path("llm");
+    DIR *d = opendir(dir);
+    if (!d) SKIP("no %s", dir);
+    char **chat = NULL, **story = NULL;
+    int nchat = read_cases(golden_path("llm/cases_chat.txt"), &chat);
+    int nstory = read_cases(golden_path("llm/cases_story.txt"), &story);
+    CHECK(nchat > 0 && nstory > 0);
+    struct dirent *de;
+    int files = 0;
+    static int32_t want[1 << 16];
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with(de->d_name, ".jsonl")) continue;
+        char name[512], path[1300];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(de->d_name) - 6), de->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        const char *mp = model_for(name);
+        CHECK_MSG(mp != NULL, "no model for %s", de->d_name);
+        struct tokenizer *t = mp ? load_tok(mp) : NULL;
+        char *js = read_file(path, NULL);
+        if (!t || !js) { free(js); tokenizer_free(t); continue; }
+        files++;
+        int is_story = strstr(name, "tories") != NULL;
+        char **cases = is_story ? story : chat;
+        int ncases = is_story ? nstory : nchat, i = 0, bad = 0;
+        for (char *line = strtok(js, "\n"); line; line = strtok(NULL, "\n"), i++) {
+            cJSON *o = cJSON_Parse(line);
+            if (!o) continue;
+            size_t nw = json_ids(cJSON_GetObjectItem(o, "tokens"), want, sizeof want / sizeof want[0]);
+            const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItem(o, "prompt"));
+            CHECK_MSG(i < ncases && prompt && strcmp(prompt, cases[i]) == 0, "%s line %d: prompt differs from the cases file", name, i);
+            if (i < ncases) {
+                char label[600];
+                snprintf(label, sizeof label, "%s prompt %d", name, i);
+                if (!same_ids(t, label, cases[i], strlen(cases[i]), 1, 0, want, nw)) bad++;
+            }
+            cJSON_Delete(o);
+        }
+        CHECK_MSG(bad == 0, "%s: %d prompts differ", name, bad);
+        CHECK_MSG(i == ncases, "%s: %d lines for %d cases", name, i, ncases);
+        tokenizer_free(t);
+        free(js);
+    }
+    closedir(d);
+    for (int i = 0; i < nchat; i++) free(chat[i]);
+    for (int i = 0; i < nstory; i++) free(story[i]);
+    free(chat);
+    free(story);
+    CHECK_MSG(files >= 12, "only %d golden llm files", files);
+}
+
+int main(void) {
+    RUN(vocab_inp_out);
+    RUN(golden_tokenizer_json);
+    RUN(golden_llm_prompt_tokens);
+    return test_summary();
+}
