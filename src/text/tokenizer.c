@@ -62,7 +62,7 @@ static void read_special_id(const struct gguf *g, const struct tokenizer *t, con
     int64_t v = gguf_get_int(g, key, -2, &bad);
     if (bad || v == -2) return;
     if (v < 0 || v >= t->n_vocab) {
-        log_warn("tokenizer: bad special token %s = %lld, using default id %d", key, (long long)v, *id);
+        log_info("tokenizer: bad special token %s = %lld, using default id %d", key, (long long)v, *id);
         return;
     }
     *id = (int32_t)v;
