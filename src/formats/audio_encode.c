@@ -327,8 +327,8 @@ int audio_resampler_process(struct audio_resampler *r, const int16_t *in, size_t
             if (!f || !s) return err_set(e, "resampler: out of memory");
             r->cap_out = cap;
         }
-        SRC_DATA d = {.data_in = r->fin + used, .input_frames = (long)(n - used),
-                      .data_out = r->fout + made, .output_frames = (long)(r->cap_out - made),
+        SRC_DATA d = {.data_in = r->fin ? r->fin + used : NULL, .input_frames = (long)(n - used),
+                      .data_out = r->fout + made, /* fout is allocated above */ .output_frames = (long)(r->cap_out - made),
                       .end_of_input = last, .src_ratio = r->ratio};
         int rc = src_process(r->src, &d);
         if (rc) return err_set(e, "resampler: %s", src_strerror(rc));

@@ -357,6 +357,33 @@ static void collect_sentence(const char *s, size_t n, void *ud) {
     l->n[l->count++] = n;
 }
 
+/* Where the engine's samples go: the first sentence streams straight through (the
+ * listener hears it sooner); later sentences are gathered and handed over between
+ * engine calls, so a slow consumer does not hold the engine while others wait. */
+struct speak_ctx {
+    struct pcm_buf buf;
+    int direct;
+    struct audio_resampler *rs;
+    tts_audio_fn on_audio;
+    void *ud;
+    int stopped;
+    struct err rerr;
+};
+
+static int deliver(struct speak_ctx *c, const int16_t *pcm, size_t n, int last) {
+    const int16_t *out = pcm;
+    size_t n_out = n;
+    if (c->rs && audio_resampler_process(c->rs, pcm, n, last, &out, &n_out, &c->rerr)) return -1;
+    if (n_out && c->on_audio(out, n_out, c->ud)) c->stopped = 1;
+    return c->stopped ? -1 : 0;
+}
+
+static int sink(const int16_t *pcm, size_t n, void *ud) {
+    struct speak_ctx *c = ud;
+    if (c->direct) return deliver(c, pcm, n, 0) ? 1 : 0;
+    return pcm_append(pcm, n, &c->buf);
+}
+
 int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, struct err *e) {
     if (tts_validate(req, e)) return -1;
     struct tts_voice v;
@@ -365,18 +392,18 @@ int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, st
     enum script lscript = lang ? lang_script(lang) : SC_LATIN;
     int native = v.backend->sample_rate();
     if (native <= 0) return tts_espeak_init(e);
-    struct audio_resampler *rs = NULL;
-    if (native != TTS_SAMPLE_RATE && !(rs = audio_resampler_new(native, TTS_SAMPLE_RATE, e))) return -1;
+    struct speak_ctx c = {.direct = 1, .on_audio = on_audio, .ud = ud};
+    if (native != TTS_SAMPLE_RATE && !(c.rs = audio_resampler_new(native, TTS_SAMPLE_RATE, e))) return -1;
 
     struct sentence_list sl = {0};
     tts_split_sentences(req->input, collect_sentence, &sl);
-    struct pcm_buf buf = {0};
     int rc = 0;
     for (int si = 0; si < sl.count && !rc; si++) {
         struct runs runs = {.n = 0};
         /* Latin runs read in the requested language only when it is written in Latin script. */
         tts_split_runs(sl.s[si], sl.n[si], lang && lscript == SC_LATIN ? lang : NULL, collect_run, &runs);
-        buf.n = 0;
+        c.direct = si == 0;
+        c.buf.n = 0;
         for (int ri = 0; ri < runs.n && !rc; ri++) {
             const char *rl = runs.r[ri].lang;
             if (lang && lscript != SC_LATIN &&
@@ -385,21 +412,20 @@ int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, st
             char *raw = strndup(runs.r[ri].s, runs.r[ri].n);
             char *txt = raw && req->normalize ? text_normalize(raw, rl) : NULL;
             if (!raw || (req->normalize && !txt)) rc = err_set(e, "out of memory");
-            else rc = v.backend->synth(&v, rl, req->speed, ri == runs.n - 1, txt ? txt : raw, pcm_append, &buf, e);
+            else rc = v.backend->synth(&v, rl, req->speed, ri == runs.n - 1, txt ? txt : raw, sink, &c, e);
             free(txt);
             free(raw);
         }
-        if (rc) break;
-        const int16_t *out = buf.s;
-        size_t n_out = buf.n;
-        if (rs && audio_resampler_process(rs, buf.s, buf.n, si == sl.count - 1, &out, &n_out, e)) rc = -1;
-        else if (n_out && on_audio(out, n_out, ud)) rc = err_set(e, "speech output stopped by the consumer");
+        if (!rc && c.buf.n) rc = deliver(&c, c.buf.s, c.buf.n, 0);
     }
-    if (!rc && sl.count == 0) rc = err_set(e, "input text is empty");
-    free(buf.s);
+    if (!rc && c.rs) rc = deliver(&c, NULL, 0, 1); /* the resampler's tail */
+    if (c.stopped) rc = err_set(e, "speech output stopped by the consumer");
+    else if (c.rerr.msg[0]) rc = err_set(e, "%s", c.rerr.msg);
+    else if (!rc && sl.count == 0) rc = err_set(e, "input text is empty");
+    free(c.buf.s);
     free(sl.s);
     free(sl.n);
-    audio_resampler_free(rs);
+    audio_resampler_free(c.rs);
     return rc;
 }
 

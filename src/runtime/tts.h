@@ -33,10 +33,12 @@ typedef int (*tts_audio_fn)(const int16_t *pcm, size_t n, void *ud);
  * over-long input, invalid UTF-8, unknown voice or language, speed out of range. */
 int tts_validate(const struct tts_request *req, struct err *e);
 
-/* Speaks req->input: splits it into sentences and calls on_audio with each sentence's
- * audio as soon as it is synthesized (at least once per sentence; a final call may carry
- * the resampler's tail). Returns 0, or -1 with e set (also when on_audio stopped it).
- * Thread-safe; concurrent calls take turns per sentence inside the espeak engine. */
+/* Speaks req->input: splits it into sentences and calls on_audio as audio is ready: the
+ * first sentence in ~100 ms pieces while the engine makes them (lowest time to first
+ * byte; on_audio then runs with the engine lock held, so keep it quick), every later
+ * sentence in one call once it is complete; a final call may carry the resampler's tail.
+ * Returns 0, or -1 with e set (also when on_audio stopped it). Thread-safe; concurrent
+ * calls take turns per sentence inside the espeak engine. */
 int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, struct err *e);
 
 /* The preset voices, in the order above: name and a one-line description. */
