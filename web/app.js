@@ -169,7 +169,17 @@ async function send(text) {
   const el = addMessageEl("assistant", "");
   el.classList.add("streaming");
   const content = el.querySelector(".content");
-  let reply = "";
+  let reply = "", pending = false;
+  // Re-render at most once per frame: a long reply arrives in thousands of pieces.
+  const scheduleRender = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      content.innerHTML = renderMarkdown(reply);
+      $("messages").scrollTop = $("messages").scrollHeight;
+    });
+  };
   controller = new AbortController();
   setBusy(true);
   try {
@@ -203,8 +213,7 @@ async function send(text) {
           const d = j.choices && j.choices[0] && j.choices[0].delta;
           if (d && d.content) {
             reply += d.content;
-            content.innerHTML = renderMarkdown(reply);
-            $("messages").scrollTop = $("messages").scrollHeight;
+            scheduleRender();
           }
         }
       }
@@ -215,6 +224,7 @@ async function send(text) {
       content.textContent = (reply ? reply + "\n\n" : "") + "Error: " + e.message;
     }
   } finally {
+    if (!el.classList.contains("error")) content.innerHTML = renderMarkdown(reply);
     el.classList.remove("streaming");
     if (reply) {
       current.messages.push({ role: "assistant", content: reply });

@@ -167,7 +167,8 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     else snprintf(ports, sizeof ports, "%s:%d", host, p->port);
     snprintf(threads, sizeof threads, "%d", p->n_threads > 0 ? p->n_threads : 64);
     const char *opts[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
-                          "request_timeout_ms", "600000", "keep_alive_timeout_ms", "5000", NULL};
+                          "request_timeout_ms", "600000", "keep_alive_timeout_ms", "5000", "tcp_nodelay", "1",
+                          NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.begin_request = begin_request;

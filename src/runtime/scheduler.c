@@ -105,7 +105,8 @@ int sched_submit(struct sched *s, struct sched_request *r, struct err *e) {
     pthread_mutex_lock(&s->mu);
     int rc = SCHED_OK;
     if (s->stopping || s->cancel_all) rc = SCHED_ERR_STOPPING;
-    else if (s->q_len >= s->p.max_queue && s->busy + s->q_len >= s->p.n_slots) rc = SCHED_ERR_FULL;
+    /* Waiting requests that free slots will take at once do not count against the bound. */
+    else if (s->q_len >= s->p.max_queue + (s->p.n_slots - s->busy)) rc = SCHED_ERR_FULL;
     else {
         if (s->q_tail) s->q_tail->next = r; else s->q_head = r;
         s->q_tail = r;
@@ -300,7 +301,7 @@ static void step(struct sched *s) {
     }
     if (n == 0) return;
     /* Rows come back in batch order; decode rows were added first, prefill rows after. */
-    struct llm_batch b = {n, s->b_tok, s->b_pos, s->b_seq, s->b_out};
+    struct llm_batch b = {.n_tokens = n, .token = s->b_tok, .pos = s->b_pos, .seq = s->b_seq, .logits = s->b_out};
     struct err e = {{0}};
     if (llm_forward(s->model->llm, s->kv, &b, s->logits, &e)) {
         log_error("scheduler: forward failed: %s", e.msg);

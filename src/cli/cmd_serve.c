@@ -1,0 +1,174 @@
+/* `omni serve`: loads a model and serves the OpenAI-compatible API and the chat page.
+ * The listener starts first (503 + /health "loading" until the model is ready);
+ * SIGINT/SIGTERM stop accepting, let running generations finish briefly, then exit 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/server.h"
+#include "cli/cli.h"
+#include "omni.h"
+#include "runtime/scheduler.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: omni serve -m MODEL.gguf [options]\n\n"
+            "Serves an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)\n"
+            "and a chat page at http://HOST:PORT/. Any OpenAI SDK works with base URL\n"
+            "http://HOST:PORT/v1. Also: GET /health (no key needed) and GET /metrics (Prometheus).\n\n"
+            "options:\n"
+            "  -m, --model FILE       the model (GGUF) to serve (required)\n"
+            "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+            "      --port N           port (default 8080; 0 picks a free one and prints it)\n"
+            "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
+            "      --api-keys-file F  read keys from F, one per line ('#' comments allowed)\n"
+            "      --parallel N       requests generated at once, batched together (default 4)\n"
+            "      --ctx N            context length per request (default: the model's, at most 4096)\n"
+            "      --queue N          requests allowed to wait for a slot; more get 429 (default 64)\n"
+            "      --threads N        compute threads (default: all cores)\n"
+            "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
+            "      --name ID          model id shown by /v1/models (default: the file name)\n\n"
+            "example:\n"
+            "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
+            "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer secret' \\\n"
+            "       -H 'Content-Type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out) {
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* The model id clients send: the file name without directory and ".gguf". */
+static char *model_id_from_path(const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    char *id = strdup(b);
+    size_t n = id ? strlen(id) : 0;
+    if (n > 5 && !strcmp(id + n - 5, ".gguf")) id[n - 5] = 0;
+    return id;
+}
+
+static double rss_mib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+        fclose(f);
+    }
+    return rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int cmd_serve(int argc, char **argv) {
+    const char *model_path = NULL, *name = NULL;
+    struct api_params ap = api_default_params();
+    struct sched_params sp = sched_default_params();
+    struct api_keys keys = {0};
+    struct err e = {{0}};
+    int n_threads = 0;
+    long long max_body = -1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); api_keys_free(&keys); return 0; }
+        if (i + 1 >= argc) {
+            api_keys_free(&keys);
+            return cli_fail("serve: unknown option or missing value: '%s' (see `omni serve --help`)", a);
+        }
+        const char *v = argv[++i];
+        int bad = 0;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--host")) ap.host = v;
+        else if (!strcmp(a, "--port")) bad = parse_int(v, 0, 65535, &ap.port);
+        else if (!strcmp(a, "--parallel")) bad = parse_int(v, 1, 256, &sp.n_slots);
+        else if (!strcmp(a, "--ctx")) bad = parse_int(v, 16, 1 << 20, &sp.n_ctx);
+        else if (!strcmp(a, "--queue")) bad = parse_int(v, 0, 1 << 20, &sp.max_queue);
+        else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
+        else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--max-body")) {
+            char *end = NULL;
+            max_body = strtoll(v, &end, 10);
+            bad = !*v || *end || max_body < 1024;
+        } else if (!strcmp(a, "--api-key")) {
+            if (api_keys_add(&keys, v, &e)) { api_keys_free(&keys); return cli_fail("serve: --api-key: %s", e.msg); }
+        } else if (!strcmp(a, "--api-keys-file")) {
+            if (api_keys_load_file(&keys, v, &e)) { api_keys_free(&keys); return cli_fail("serve: %s", e.msg); }
+        } else {
+            api_keys_free(&keys);
+            return cli_fail("serve: unknown option '%s' (see `omni serve --help`)", a);
+        }
+        if (bad) { api_keys_free(&keys); return cli_fail("serve: %s: '%s' is not a valid value", a, v); }
+    }
+    if (!model_path) { api_keys_free(&keys); return cli_fail("serve: no model given; use -m MODEL.gguf (see `omni serve --help`)"); }
+    if (access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
+    if (max_body > 0) ap.max_body = (size_t)max_body;
+
+    char *id = name ? strdup(name) : model_id_from_path(model_path);
+    ap.model_id = id;
+    int n_keys = keys.n;
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct api_server *srv = api_server_start(&ap, &keys, &e);
+    if (!srv) { free(id); api_keys_free(&keys); return cli_fail("serve: %s", e.msg); }
+    const char *host = ap.host && *ap.host ? ap.host : "127.0.0.1";
+    fprintf(stderr, "omni serve: loading %s …\n", model_path);
+
+    omni_model_params mp = omni_model_default_params();
+    mp.n_threads = n_threads;
+    char err[512] = "";
+    omni_model *model = omni_model_load(model_path, &mp, err, sizeof err);
+    if (!model) {
+        api_server_stop(srv);
+        free(id);
+        return cli_fail("serve: %s", err);
+    }
+    struct sched *sched = sched_new(model, &sp, &e);
+    if (!sched) {
+        api_server_stop(srv);
+        omni_model_free(model);
+        free(id);
+        return cli_fail("serve: %s", e.msg);
+    }
+    api_server_set_engine(srv, model, sched);
+    printf("omni serve: listening on http://%s:%d (API base http://%s:%d/v1) — model %s (%s, %.1fM params, %.1f MiB), "
+           "%d slots x %d ctx, queue %d, memory %.0f MiB RSS, API keys: %s. Ctrl-C stops.\n",
+           strchr(host, ':') ? "[::1]" : host, api_server_port(srv), strchr(host, ':') ? "[::1]" : host,
+           api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
+           omni_model_size(model) / (1024.0 * 1024.0), sched_n_slots(sched), sched_n_ctx(sched), sp.max_queue,
+           rss_mib(), n_keys ? "required" : "off");
+    fflush(stdout);
+
+    while (!g_stop) sleep_ms(100);
+
+    fprintf(stderr, "omni serve: stopping (finishing running requests for up to 5 s)…\n");
+    api_server_drain(srv);
+    for (int waited = 0; waited < 5000 && (sched_slots_busy(sched) || sched_queue_len(sched)) && g_stop < 2;
+         waited += 50)
+        sleep_ms(50);
+    sched_cancel_all(sched);
+    api_server_stop(srv);
+    sched_free(sched);
+    omni_model_free(model);
+    free(id);
+    fprintf(stderr, "omni serve: stopped\n");
+    return 0;
+}
