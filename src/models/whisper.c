@@ -6,6 +6,7 @@
 #include "models/whisper.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,23 @@
 #include "core/layernorm.h"
 #include "core/matmul.h"
 #include "core/ops.h"
+#include "core/cpu.h"
+#include "models/whisper_attn.h"
 
 #define LN_EPS 1e-5f
+
+/* f16 -> f32 for the attention inner loops */
+static float g_h2f[65536];
+static pthread_once_t g_h2f_once = PTHREAD_ONCE_INIT;
+static uint16_t g_gelu16[65536];
+static void h2f_init(void) {
+    for (int i = 0; i < 65536; i++) g_h2f[i] = fp16_to_fp32((uint16_t)i);
+    for (int i = 0; i < 65536; i++) {
+        float v = g_h2f[i];
+        if (isfinite(v)) gelu(&v, 1);
+        g_gelu16[i] = fp32_to_fp16(v);
+    }
+}
 
 struct wblock {
     const float *ln_w, *ln_b, *q_b, *v_b, *o_b;
@@ -249,6 +265,7 @@ int whisper_mel(const struct whisper_model *m, const float *x, size_t n, struct 
 struct whisper_state *whisper_state_new(const struct whisper_model *m, struct pool *pool, struct err *e) {
     struct whisper_state *s = calloc(1, sizeof *s);
     if (!s) { err_set(e, "out of memory"); return NULL; }
+    pthread_once(&g_h2f_once, h2f_init);
     s->m = m;
     s->pool = pool;
     s->null_keys = 1;
@@ -261,7 +278,7 @@ struct whisper_state *whisper_state_new(const struct whisper_model *m, struct po
     s->x = malloc(D * 4); s->h = malloc(D * 4); s->q = malloc(D * 4); s->k = malloc(D * 4);
     s->v = malloc(D * 4); s->att = malloc(D * 4); s->tmp = malloc(D * 4); s->ff = malloc(4 * D * 4);
     int nmax = hp->n_audio_ctx > hp->n_text_ctx ? hp->n_audio_ctx : hp->n_text_ctx;
-    s->scores = malloc((size_t)nmax * 4);
+    s->scores = malloc((size_t)hp->n_text_head * ((size_t)nmax + D) * 4);
     if (!s->xk || !s->xv || !s->sk || !s->sv || !s->x || !s->h || !s->q || !s->k || !s->v || !s->att ||
         !s->tmp || !s->ff || !s->scores) {
         whisper_state_free(s);
@@ -300,7 +317,17 @@ static void softmax_nullpad(float *x, int n, int n_null) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-static inline float f16_round(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+/* Rounds to the nearest f16 value (ties to even) without leaving float registers:
+ * exact for f16's normal range, which is all an attention accumulator holds; values
+ * below 6e-5 keep a few more bits than a true f16 subnormal (an error < 3e-8). */
+static inline float f16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    u = (u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
 
 /* One query head over n_kv f16 keys/values `stride` apart, then n_null zero padding
  * keys, the way ggml's CPU flash attention does it: query rounded to f16, online
@@ -308,6 +335,7 @@ static inline float f16_round(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
  * of at least d floats. */
 static void attend_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv, int d,
                        long stride, float scale, float *att, int n_null) {
+    const float *h2f = g_h2f;
     float *qh = att;
     for (int i = 0; i < d; i++) qh[i] = f16_round(q[i]);
     float M = -INFINITY, S = 0;
@@ -327,12 +355,46 @@ static void attend_f16(float *out, const float *q, const uint16_t *k, const uint
         }
         if (t < n_kv) {
             const uint16_t *vr = v + t * stride;
-            for (int i = 0; i < d; i++) out[i] = f16_round(out[i] + fp16_to_fp32(vr[i]) * vs);
+            for (int i = 0; i < d; i++) out[i] = f16_round(out[i] + h2f[vr[i]] * vs);
         }
         S = S * ms + vs;
     }
     float inv = 1.0f / S;
     for (int i = 0; i < d; i++) out[i] *= inv;
+}
+
+struct attn_job {
+    float *out;
+    const float *q;
+    const uint16_t *k, *v;
+    int n_kv, d, n_heads, n_null, simd;
+    long stride, scratch;
+    float scale, *att;
+};
+
+static void attn_worker(void *arg, int ith, int nth) {
+    struct attn_job *j = arg;
+    long lo, hi;
+    pool_split(j->n_heads, ith, nth, &lo, &hi);
+    for (long h = lo; h < hi; h++) {
+        long o = h * j->d;
+        if (j->simd)
+            whisper_attend_avx2(j->out + o, j->q + o, j->k + o, j->v + o, j->n_kv, j->d, j->stride, j->scale, j->n_null);
+        else
+            attend_f16(j->out + o, j->q + o, j->k + o, j->v + o, j->n_kv, j->d, j->stride, j->scale,
+                       j->att + h * j->scratch, j->n_null);
+    }
+}
+
+/* All heads of one attention, split over the pool's threads. */
+static void attend_heads(struct whisper_state *s, float *out, const float *q, const uint16_t *k, const uint16_t *v,
+                         int n_kv, int n_null) {
+    const struct ggw_whisper_hparams *hp = &s->m->hp;
+    int D = hp->n_text_state, H = hp->n_text_head, d = D / H;
+    int nmax = hp->n_audio_ctx > hp->n_text_ctx ? hp->n_audio_ctx : hp->n_text_ctx;
+    struct attn_job j = {out, q, k, v, n_kv, d, H, n_null, cpu_level() >= CPU_AVX2 && d % 8 == 0 && d <= WATTN_MAX_D,
+                         D, nmax + D, 1.0f / sqrtf((float)d), s->scores};
+    pool_run(s->pool, attn_worker, &j);
 }
 
 /* ---- encoder ---- */
@@ -358,11 +420,14 @@ static void softmax_worker(void *arg, int ith, int nth) {
     pool_split(j->m, ith, nth, &lo, &hi);
     for (long r = lo; r < hi; r++) softmax_nullpad(j->p + (size_t)r * j->n, j->n, j->n_null);
 }
-/* ggml evaluates GELU from an f16 table (f16 in, f16 out); doing the same keeps the
- * random-weight test models within the reference tolerance. */
+/* ggml evaluates GELU from a table indexed by the f16 input (f16 out); doing the same
+ * is faster than tanhf and keeps the random-weight test models within tolerance. */
 static void gelu_f16(float *x, long n) {
-    gelu(x, n);
-    for (long i = 0; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        if (v <= -10.0f) x[i] = 0.0f;
+        else if (v < 10.0f) x[i] = g_h2f[g_gelu16[fp32_to_fp16(v)]];
+    }
 }
 static void gelu_row(float *row, int n) { gelu_f16(row, n); }
 static void for_rows(struct pool *p, float *x, int n, int m, void (*fn)(float *, int)) {
@@ -373,7 +438,7 @@ static void for_rows(struct pool *p, float *x, int n, int m, void (*fn)(float *,
 /* Multi-head self-attention over T positions with no mask: per head, scores = Q·Kᵀ and
  * out = softmax(scores)·V as two matmul() calls with f16 K and Vᵀ as the "weights". */
 static int enc_attention(struct whisper_state *s, const float *q, const float *k, const float *v, float *out,
-                         int T, int D, int H, float *S, uint16_t *kh, uint16_t *vt, float *qh, float *oh) {
+                         int T, int D, int H, float *S, uint16_t *kh, float *vt, float *qh, float *oh) {
     int d = D / H;
     float scale = 1.0f / sqrtf((float)d);
     for (int h = 0; h < H; h++) {
@@ -382,12 +447,12 @@ static int enc_attention(struct whisper_state *s, const float *q, const float *k
             const float *qr = q + (size_t)t * D + (size_t)h * d;
             for (int i = 0; i < d; i++) {
                 kh[(size_t)t * d + i] = fp32_to_fp16(kr[i]);
-                vt[(size_t)i * T + t] = fp32_to_fp16(vr[i]);
+                vt[(size_t)i * T + t] = vr[i];
                 qh[(size_t)t * d + i] = qr[i] * scale;
             }
         }
         struct tensor tk = {"attn.k", DT_F16, 2, {d, T, 1, 1}, kh, (size_t)d * T * 2};
-        struct tensor tv = {"attn.vT", DT_F16, 2, {T, d, 1, 1}, vt, (size_t)d * T * 2};
+        struct tensor tv = {"attn.vT", DT_F32, 2, {T, d, 1, 1}, vt, (size_t)d * T * 4};
         matmul(s->pool, &tk, qh, S, T);
         struct rows_job sj = {S, T, T, null_key_count(s, T), NULL};
         pool_run(s->pool, softmax_worker, &sj);
@@ -410,7 +475,8 @@ int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, i
     float *x = malloc(TD * 4), *hb = malloc(TD * 4), *q = malloc(TD * 4), *k = malloc(TD * 4);
     float *v = malloc(TD * 4), *att = malloc(TD * 4), *ff = malloc(TD * 4 * 4);
     float *S = malloc((size_t)T * T * 4), *qh = malloc(TD * 4), *oh = malloc(TD * 4);
-    uint16_t *kh = malloc(TD * 2), *vt = malloc(TD * 2);
+    uint16_t *kh = malloc(TD * 2);
+    float *vt = malloc(TD * 4);
     int rc = -1;
     if (!col || !h1 || !x || !hb || !q || !k || !v || !att || !ff || !S || !qh || !oh || !kh || !vt) {
         err_set(e, "out of memory encoding %d positions", T);
@@ -488,8 +554,7 @@ done:
 static void dec_step(struct whisper_state *s, int token, int pos) {
     const struct whisper_model *m = s->m;
     const struct ggw_whisper_hparams *hp = &m->hp;
-    int D = hp->n_text_state, H = hp->n_text_head, d = D / H;
-    float scale = 1.0f / sqrtf((float)d);
+    int D = hp->n_text_state;
     size_t row = dtype_row_bytes(m->tok_emb->type, D);
     dequantize_row(m->tok_emb->type, (const char *)m->tok_emb->data + (size_t)token * row, s->x, D);
     ops_add(s->x, m->dec_pos + (size_t)pos * D, D);
@@ -504,8 +569,7 @@ static void dec_step(struct whisper_state *s, int token, int pos) {
         ops_add(s->v, w->v_b, D);
         ops_f32_to_f16(sk + (size_t)pos * D, s->k, D);
         ops_f32_to_f16(sv + (size_t)pos * D, s->v, D);
-        for (int h = 0; h < H; h++)
-            attend_f16(s->att + h * d, s->q + h * d, sk + h * d, sv + h * d, pos + 1, d, D, scale, s->scores, 0);
+        attend_heads(s, s->att, s->q, sk, sv, pos + 1, 0);
         matmul(s->pool, w->o, s->att, s->tmp, 1);
         ops_add(s->tmp, w->o_b, D);
         ops_add(s->x, s->tmp, D);
@@ -514,9 +578,7 @@ static void dec_step(struct whisper_state *s, int token, int pos) {
         layernorm(s->h, s->x, w->xln_w, w->xln_b, D, 1, LN_EPS);
         matmul(s->pool, w->xq, s->h, s->q, 1);
         ops_add(s->q, w->xq_b, D);
-        for (int h = 0; h < H; h++)
-            attend_f16(s->att + h * d, s->q + h * d, xk + h * d, xv + h * d, s->n_ctx, d, D, scale, s->scores,
-                       null_key_count(s, s->n_ctx));
+        attend_heads(s, s->att, s->q, xk, xv, s->n_ctx, null_key_count(s, s->n_ctx));
         matmul(s->pool, w->xo, s->att, s->tmp, 1);
         ops_add(s->tmp, w->xo_b, D);
         ops_add(s->x, s->tmp, D);
