@@ -19,7 +19,7 @@ static char g_data[1024];
 static void init_once(void) {
     const char *dir = getenv("OMNI_ESPEAK_DATA");
     /* DONT_EXIT: without it espeak calls exit() when its data is missing. */
-    g_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 100, dir && *dir ? dir : NULL,
+    g_rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 40, dir && *dir ? dir : NULL,
                                espeakINITIALIZE_DONT_EXIT);
     const char *path = NULL;
     espeak_Info(&path);

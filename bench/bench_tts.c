@@ -1,0 +1,103 @@
+/* Speech out speed: time to the first encoded byte and real-time factor (synthesis time /
+ * audio duration) for a one-sentence and a ten-sentence reply, English and Korean,
+ * through the voice layer and an encoder, as POST /v1/audio/speech would run them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "formats/audio_encode.h"
+#include "runtime/tts.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+/* CPU time too: on a busy machine wall-clock latency measures the scheduler, not us. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct run {
+    double t0, t_first_byte, c0, c_first_byte;
+    size_t bytes, samples;
+    struct audio_encoder *enc;
+};
+
+static int on_bytes(const void *p, size_t n, void *ud) {
+    struct run *r = ud;
+    (void)p;
+    if (!r->bytes && n) { r->t_first_byte = now_s(); r->c_first_byte = cpu_s(); }
+    r->bytes += n;
+    return 0;
+}
+
+static int on_audio(const int16_t *pcm, size_t n, void *ud) {
+    struct run *r = ud;
+    r->samples += n;
+    return audio_encoder_write(r->enc, pcm, n, NULL) ? 1 : 0;
+}
+
+/* One request; the encoder's header is not counted as "first byte": audio is. */
+static int once(const char *text, const char *lang, enum audio_format fmt, double *ttfb, double *cfb, double *rtf) {
+    struct run r = {0};
+    struct tts_request q = tts_default_request();
+    q.input = text;
+    q.lang = lang;
+    r.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, on_bytes, &r, NULL);
+    if (!r.enc) return -1;
+    r.bytes = 0;
+    r.t0 = now_s();
+    r.c0 = cpu_s();
+    struct err e = {{0}};
+    int rc = tts_speak(&q, on_audio, &r, &e) || audio_encoder_finish(r.enc, &e);
+    double t1 = now_s();
+    audio_encoder_free(r.enc);
+    if (rc || !r.samples) { fprintf(stderr, "bench_tts: %s\n", e.msg); return -1; }
+    *ttfb = (r.t_first_byte - r.t0) * 1e3;
+    *cfb = (r.c_first_byte - r.c0) * 1e3;
+    *rtf = (t1 - r.t0) / ((double)r.samples / TTS_SAMPLE_RATE);
+    return 0;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(void) {
+    static const char *en1 = "Sure, here is a quick answer to your question about the weather today.";
+    static const char *ko1 = "네, 오늘 날씨에 대한 질문에 간단히 답해 드릴게요.";
+    char en10[2048] = "", ko10[4096] = "";
+    for (int i = 0; i < 10; i++) {
+        strcat(en10, en1);
+        strcat(en10, " ");
+        strcat(ko10, ko1);
+        strcat(ko10, " ");
+    }
+    struct { const char *name, *lang, *text; } cases[] = {
+        {"en, 1 sentence", "en", en1}, {"en, 10 sentences", "en", en10},
+        {"ko, 1 sentence", "ko", ko1}, {"ko, 10 sentences", "ko", ko10},
+    };
+    double warm_a, warm_b, warm_c;
+    if (once("Warm up.", "en", AUDIO_FMT_PCM, &warm_a, &warm_c, &warm_b)) return 1; /* loads espeak's data */
+    printf("## Speech out (espeak-ng, 24 kHz, 1 thread), median of 5\n\n");
+    printf("| reply | format | first audio byte ms | first byte CPU ms | real-time factor | x real time |\n"
+           "|---|---|---|---|---|---|\n");
+    enum audio_format fmts[] = {AUDIO_FMT_PCM, AUDIO_FMT_OPUS, AUDIO_FMT_MP3};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t f = 0; f < sizeof fmts / sizeof fmts[0]; f++) {
+            double tt[5], ct[5], rt[5];
+            for (int k = 0; k < 5; k++)
+                if (once(cases[c].text, cases[c].lang, fmts[f], &tt[k], &ct[k], &rt[k])) return 1;
+            qsort(tt, 5, sizeof tt[0], cmp_d);
+            qsort(ct, 5, sizeof ct[0], cmp_d);
+            qsort(rt, 5, sizeof rt[0], cmp_d);
+            printf("| %s | %s | %.1f | %.1f | %.4f | %.0f |\n", cases[c].name, audio_format_name(fmts[f]), tt[2],
+                   ct[2], rt[2], 1.0 / rt[2]);
+        }
+    return 0;
+}
