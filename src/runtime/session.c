@@ -99,7 +99,7 @@ static int feed(omni_session *s, const int32_t *ids, int from, int n, struct err
             want[i] = from + i == n - 1;
         }
         /* Only the prompt's last token asks for logits; earlier chunks flag none. */
-        struct llm_batch b = {len, ids + from, pos, NULL, want};
+        struct llm_batch b = {.n_tokens = len, .token = ids + from, .pos = pos, .logits = want};
         if (llm_forward(s->model->llm, s->kv, &b, s->logits, e)) return -1;
         memcpy(s->tokens + from, ids + from, (size_t)len * sizeof *ids);
         from += len;
@@ -196,7 +196,7 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
             break;
         }
         int32_t pos = s->n_tokens;
-        struct llm_batch b = {1, &t, &pos, NULL, NULL};
+        struct llm_batch b = {.n_tokens = 1, .token = &t, .pos = &pos};
         if (llm_forward(s->model->llm, s->kv, &b, s->logits, &e)) { rc = -1; break; }
         s->tokens[s->n_tokens++] = t;
     }
