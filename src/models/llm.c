@@ -376,14 +376,15 @@ static void add_rows(float *x, const float *b, int n, int d) {
 }
 
 /* Runs tokens [0, n) of a chunk through every layer, leaving final hidden states in m->x. */
-static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t *tok, const int32_t *pos,
-                          const int32_t *seq) {
+static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t *tok, const float *embd,
+                          const int32_t *pos, const int32_t *seq) {
     const struct llm_hparams *hp = &m->hp;
     int E = hp->n_embd, HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
     size_t erow = dtype_row_bytes(m->tok_embd.type, E);
     float esc = m->arch->embd_scale_sqrt ? sqrtf((float)E) : 1.0f;
     for (int i = 0; i < n; i++) {
-        dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[i] * erow, m->x + (size_t)i * E, E);
+        if (embd) memcpy(m->x + (size_t)i * E, embd + (size_t)i * E, sizeof(float) * E);
+        else dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)tok[i] * erow, m->x + (size_t)i * E, E);
         if (esc != 1.0f) ops_scale(m->x + (size_t)i * E, esc, E);
         ops_rope_cache(m->cs + (size_t)i * m->n_rot, m->n_rot, pos[i], hp->rope_theta, hp->rope_freq_scale, m->rope_factors);
     }
@@ -429,6 +430,11 @@ static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t
 }
 
 int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e) {
+    return llm_forward_embd(m, kv, b, NULL, logits, e);
+}
+
+int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, const float *embd, float *logits,
+                     struct err *e) {
     const struct llm_hparams *hp = &m->hp;
     int n = b->n_tokens;
     if (n < 1) return err_set(e, "llm_forward: empty batch");
@@ -437,7 +443,7 @@ int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, flo
     /* Validate everything before touching the cache, so a bad batch changes nothing. */
     for (int i = 0; i < n; i++) {
         int s = b->seq ? b->seq[i] : 0;
-        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab)
+        if (!embd && (b->token[i] < 0 || b->token[i] >= hp->n_vocab))
             return err_set(e, "llm_forward: token %d at batch index %d is outside the vocabulary (0..%d)",
                            b->token[i], i, hp->n_vocab - 1);
         if (s < 0 || s >= kv->n_seq)
@@ -461,7 +467,8 @@ int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, flo
     int E = hp->n_embd, out_row = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int c = n - c0 < chunk ? n - c0 : chunk;
-        forward_chunk(m, kv, c, b->token + c0, b->pos + c0, b->seq ? b->seq + c0 : NULL);
+        forward_chunk(m, kv, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL, b->pos + c0,
+                      b->seq ? b->seq + c0 : NULL);
         for (int i = 0; i < c; i++) {
             int s = b->seq ? b->seq[c0 + i] : 0;
             if (b->pos[c0 + i] + 1 > kv->len[s]) kv->len[s] = b->pos[c0 + i] + 1;

@@ -66,5 +66,9 @@ struct llm_batch {
 /* Runs the batch. `logits` receives n_vocab floats per token whose flag is set, in
  * batch order. Errors: token id out of range, pos >= n_ctx, bad seq. */
 int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e);
+/* The same with input vectors instead of token lookups (image embeddings from a vision
+ * encoder): embd holds n_tokens rows of n_embd floats; b->token is ignored (may be NULL). */
+int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, const float *embd, float *logits,
+                     struct err *e);
 
 #endif
