@@ -119,6 +119,51 @@ TEST(llama3) {
     free(tpl);
 }
 
+TEST(llama31_date_and_tools) {
+    char *tpl = read_file(TPL_DIR "llama3.1-instruct.jinja", NULL);
+    CHECK(tpl != NULL);
+    if (!tpl) return;
+    struct chat_render_opts o = {.add_generation_prompt = 1, .bos_token = "<|begin_of_text|>", .date_string = "26 Jul 2024"};
+    struct err e = {{0}};
+    char *out = render(tpl, CONV, 4, &o, &e);
+    CHECK_STR(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                   "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+                   "You are a helpful assistant.<|eot_id|>"
+                   "<|start_header_id|>user<|end_header_id|>\n\n안녕하세요!<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n안녕하세요, 무엇을 도와드릴까요?<|eot_id|>"
+                   "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    free(out);
+
+    /* tools go into the first user turn (tools_in_user_message defaults to true) */
+    const struct chat_message conv[] = {
+        {.role = "user", .content = "서울 날씨 어때?"},
+        {.role = "assistant", .content = NULL,
+         .tool_calls = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": \"{\\\"location\\\": \\\"Seoul\\\"}\"}}]"},
+        {.role = "tool", .content = "sunny"},
+    };
+    o.date_string = "01 Jan 2025";
+    o.tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": {\"type\": \"object\"}}}]";
+    out = render(tpl, conv, 3, &o, &e);
+    CHECK_MSG(out != NULL, "%s", e.msg);
+    CHECK_STR(out, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+                   "Environment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 01 Jan 2025\n\n<|eot_id|>"
+                   "<|start_header_id|>user<|end_header_id|>\n\n"
+                   "Given the following functions, please respond with a JSON for a function call with its proper arguments "
+                   "that best answers the given prompt.\n\n"
+                   "Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}."
+                   "Do not use variables.\n\n"
+                   "{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"get_weather\",\n"
+                   "        \"parameters\": {\n            \"type\": \"object\"\n        }\n    }\n}\n\n"
+                   "서울 날씨 어때?<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Seoul\"}}<|eot_id|>"
+                   /* a string is "iterable" to Jinja, so the template JSON-quotes tool output */
+                   "<|start_header_id|>ipython<|end_header_id|>\n\n\"sunny\"<|eot_id|>"
+                   "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    free(out);
+    free(tpl);
+}
+
 TEST(qwen25_plain_and_tools) {
     char *tpl = read_file(TPL_DIR "qwen2.5-instruct.jinja", NULL);
     CHECK(tpl != NULL);
@@ -207,6 +252,7 @@ int main(void) {
     RUN(mistral_v02);
     RUN(gemma);
     RUN(llama3);
+    RUN(llama31_date_and_tools);
     RUN(qwen25_plain_and_tools);
     RUN(chatml_fallback);
     RUN(context_variables);
