@@ -16,6 +16,8 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_PSD
 #define STBI_NO_PIC
+#define STBI_NO_PNM
+#define STBI_NO_TGA        /* no magic bytes: would claim random input */
 #define STBI_MAX_DIMENSIONS (1 << 16)
 /* Left on for the whole file: GCC reports stb's declared-but-undefined static
  * (stbi_set_unpremultiply_on_load_thread) at the end of the translation unit. */
@@ -46,6 +48,35 @@ const char *image_format_name(const void *data, size_t size) {
     return "unknown";
 }
 
+/* stb_image 2.27 (Debian 12) trusts a JPEG Huffman table's code counts: more than
+ * 256 codes overrun its tables (fixed upstream in 2.28). Walk the JPEG's marker
+ * segments and refuse such a table before stb sees it. Returns 0 if acceptable. */
+static int jpeg_tables_bad(const uint8_t *p, size_t n) {
+    size_t i = 2;                                   /* after SOI */
+    while (i + 4 <= n) {
+        if (p[i] != 0xff) { i++; continue; }        /* entropy-coded data: skip to a marker */
+        uint8_t m = p[i + 1];
+        if (m == 0xff) { i++; continue; }           /* fill byte */
+        if (m == 0x00 || (m >= 0xd0 && m <= 0xd8) || m == 0x01) { i += 2; continue; } /* stuffed, RSTn, SOI, TEM */
+        if (m == 0xd9) return 0;                    /* EOI */
+        size_t len = ((size_t)p[i + 2] << 8) | p[i + 3];
+        if (len < 2) return 1;
+        size_t end = i + 2 + len;
+        if (end > n) end = n;
+        if (m == 0xc4) {                            /* DHT: one or more tables */
+            size_t q = i + 4;
+            while (q + 17 <= end) {
+                size_t count = 0;
+                for (int k = 1; k <= 16; k++) count += p[q + k];
+                if (count > 256) return 1;
+                q += 17 + count;
+            }
+        }
+        i = i + 2 + len;
+    }
+    return 0;
+}
+
 int image_decode_memory(const void *data, size_t size, long max_pixels, const char *what,
                         struct image *out, struct err *e) {
     memset(out, 0, sizeof *out);
@@ -56,6 +87,9 @@ int image_decode_memory(const void *data, size_t size, long max_pixels, const ch
     const char *fmt = image_format_name(data, size);
     if (!strcmp(fmt, "webp") || !strcmp(fmt, "psd") || !strcmp(fmt, "heif/avif"))
         return err_set(e, "%s: %s images are not supported (use PNG, JPEG, GIF or BMP)", what, fmt);
+
+    if (!strcmp(fmt, "jpeg") && jpeg_tables_bad(data, size))
+        return err_set(e, "%s: corrupt JPEG (a Huffman table has more than 256 codes)", what);
 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, (int)size, &w, &h, &comp))

@@ -1,4 +1,4 @@
-/* Image decoding for the vision encoders: PNG, JPEG, GIF (first frame), BMP, TGA, PNM
+/* Image decoding for the vision encoders: PNG, JPEG, GIF (first frame), BMP
  * (via Debian's stb_image, the decoder llama.cpp uses, so pixels match the reference)
  * into 8-bit RGB. Untrusted bytes: corrupt, truncated or oversized images end in an
  * error message, never a crash or a huge allocation. WebP is not decoded (stb has no

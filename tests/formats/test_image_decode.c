@@ -99,6 +99,24 @@ TEST(pixel_limit_is_checked_before_decoding) {
     CHECK(img.rgb == NULL);
 }
 
+TEST(jpeg_with_oversized_huffman_table_is_refused) {
+    /* stb_image 2.27 would write past its tables; image_decode must refuse first */
+    size_t n = 0;
+    unsigned char *data = (unsigned char *)read_file(model_path("images/logo112.jpg"), &n);
+    if (!data) SKIP("logo112.jpg missing");
+    size_t i = 2;
+    while (i + 1 < n && !(data[i] == 0xff && data[i + 1] == 0xc4)) i++;
+    CHECK(i + 21 < n);
+    if (i + 21 < n) {
+        for (int k = 0; k < 16; k++) data[i + 5 + k] = 255;
+        struct image img;
+        struct err e = {{0}};
+        CHECK(image_decode_memory(data, n, 0, "evil.jpg", &img, &e) != 0);
+        CHECK_MSG(strstr(e.msg, "Huffman") != NULL, "%s", e.msg);
+    }
+    free(data);
+}
+
 static void hammer(const char *rel, int expect_truncation_fails) {
     size_t n = 0;
     unsigned char *data = (unsigned char *)read_file(model_path(rel), &n);
@@ -137,6 +155,7 @@ int main(void) {
     RUN(gif_first_frame);
     RUN(refusals_are_clear);
     RUN(pixel_limit_is_checked_before_decoding);
+    RUN(jpeg_with_oversized_huffman_table_is_refused);
     RUN(truncated_and_mutated_png_never_crash);
     RUN(truncated_and_mutated_jpeg_never_crash);
     return test_summary();
