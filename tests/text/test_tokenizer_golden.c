@@ -85,7 +85,7 @@ TEST(vocab_inp_out) {
                 want[nw++] = (int32_t)v;
                 s = end;
             }
-            char label[256];
+            char label[1400];
             snprintf(label, sizeof label, "%s case %d", de->d_name, cases);
             if (!same_ids(t, label, p, (size_t)(q - p), 0, 0, want, nw)) bad++;
             cases++;
