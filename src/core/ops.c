@@ -6,7 +6,12 @@
 #include <math.h>
 #include <pthread.h>
 
+#include "core/cpu.h"
 #include "core/fp16.h"
+
+/* ops_attn_avx2.c */
+void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
+                            int head_dim, long stride, float scale, float *att);
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     /* squares summed in double, the scale in float: ggml's exact arithmetic, so
@@ -111,6 +116,10 @@ void ops_axpy_f16(float *y, float a, const uint16_t *v, int n) {
 
 void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
                        int n_kv, int head_dim, long stride, float scale, float *att) {
+    if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 8 == 0) {
+        ops_attention_f16_avx2(out, q, k, v, n_kv, head_dim, stride, scale, att);
+        return;
+    }
     /* Round q and the probabilities to f16 as ggml does when it multiplies them
      * with an f16 cache: it brings us from ~1e-2 to ~3e-3 of llama.cpp's logits. */
     float *qh = att + n_kv;

@@ -206,6 +206,32 @@ TEST(prefill_equals_token_by_token) {
     llm_free(m);
 }
 
+/* A prompt longer than the internal chunk (512 tokens) equals the same prompt fed
+ * in two uneven batches: chunks must see earlier chunks through the cache. */
+TEST(long_prompt_chunks) {
+    struct llm *m = load("llm/stories260K.gguf", 2);
+    CHECK(m != NULL);
+    if (!m) return;
+    int V = llm_hparams(m)->n_vocab, n = 700;
+    int32_t *tok = malloc(sizeof(int32_t) * n), *pos = malloc(sizeof(int32_t) * n);
+    int8_t *want = calloc((size_t)n, 1);
+    for (int i = 0; i < n; i++) { tok[i] = (i * 131 + 7) % V; pos[i] = i; }
+    want[100] = want[600] = want[n - 1] = 1;
+    float *a = malloc(sizeof(float) * 3 * V), *b = malloc(sizeof(float) * 3 * V);
+    struct err e;
+    struct llm_kv *kv = llm_kv_new(m, 1, n, &e);
+    struct llm_batch one = {n, tok, pos, NULL, want};
+    CHECK(llm_forward(m, kv, &one, a, &e) == 0);
+    llm_kv_truncate(kv, 0, 0);
+    struct llm_batch first = {333, tok, pos, NULL, want}, second = {n - 333, tok + 333, pos + 333, NULL, want + 333};
+    CHECK(llm_forward(m, kv, &first, b, &e) == 0);
+    CHECK(llm_forward(m, kv, &second, b + V, &e) == 0);
+    CHECK(max_diff(a, b, (size_t)3 * V) <= 1e-4);
+    llm_kv_free(kv);
+    free(tok); free(pos); free(want); free(a); free(b);
+    llm_free(m);
+}
+
 /* A continuous-batching step (one token from each of two sequences) gives the same
  * logits as running each sequence alone; also a prefill interleaving both. */
 static void mixed_batch_on(const char *rel, double tol) {
@@ -338,6 +364,7 @@ TEST(wrong_tensor_shape_gives_error) {
 int main(void) {
     RUN(golden_all_models);
     RUN(prefill_equals_token_by_token);
+    RUN(long_prompt_chunks);
     RUN(mixed_sequence_batch);
     RUN(bad_batches_are_refused);
     RUN(truncated_file_gives_error);

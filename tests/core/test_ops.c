@@ -1,0 +1,88 @@
+/* The forward-pass vector ops (core/ops.h) against direct formulas, and the AVX2
+ * attention kernel against the portable one. */
+#include "test.h"
+#include "core/cpu.h"
+#include "core/fp16.h"
+#include "core/ops.h"
+
+static float frand(unsigned *s) {
+    *s = *s * 1103515245u + 12345u;
+    return ((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+TEST(rmsnorm_softmax_swiglu) {
+    float x[7] = {1, -2, 3, -4, 5, -6, 7}, w[7] = {1, 1, 1, 1, 1, 1, 2}, y[7];
+    ops_rmsnorm(y, x, w, 7, 0);
+    double ms = (1 + 4 + 9 + 16 + 25 + 36 + 49) / 7.0;
+    CHECK_NEAR(y[0], 1 / sqrt(ms), 1e-6);
+    CHECK_NEAR(y[6], 14 / sqrt(ms), 1e-5);
+    float s[3] = {1, 2, 3};
+    ops_softmax(s, 3);
+    double z = exp(1) + exp(2) + exp(3);
+    CHECK_NEAR(s[2], exp(3) / z, 1e-6);
+    CHECK_NEAR(s[0] + s[1] + s[2], 1, 1e-6);
+    float g[2] = {0, 2}, u[2] = {5, 3};
+    ops_swiglu(g, u, 2);
+    CHECK_NEAR(g[0], 0, 1e-7);
+    CHECK_NEAR(g[1], 2 / (1 + exp(-2)) * 3, 1e-5);
+}
+
+TEST(rope_rotates_the_right_pairs) {
+    /* one head of 8 dims, rotating 4 of them: pair i turns by pos * 10000^(-2i/4) */
+    float cs[4], a[8], b[8];
+    for (int i = 0; i < 8; i++) a[i] = b[i] = (float)(i + 1);
+    ops_rope_cache(cs, 4, 3, 10000.0f, 1.0f, NULL);
+    double t0 = 3.0, t1 = 3.0 * pow(10000.0, -0.5);
+    CHECK_NEAR(cs[0], cos(t0), 1e-6);
+    CHECK_NEAR(cs[3], sin(t1), 1e-6);
+    ops_rope(a, 1, 8, 4, cs, 0);  /* pairs (0,1), (2,3) */
+    CHECK_NEAR(a[0], 1 * cos(t0) - 2 * sin(t0), 1e-5);
+    CHECK_NEAR(a[3], 3 * sin(t1) + 4 * cos(t1), 1e-5);
+    CHECK(a[4] == 5 && a[7] == 8);  /* beyond n_rot: untouched */
+    ops_rope(b, 1, 8, 4, cs, 1);  /* neox pairs (0,2), (1,3) */
+    CHECK_NEAR(b[0], 1 * cos(t0) - 3 * sin(t0), 1e-5);
+    CHECK_NEAR(b[3], 2 * sin(t1) + 4 * cos(t1), 1e-5);
+    /* per-pair factors divide the angle (llama-3 rope_freqs) */
+    float ff[2] = {2, 1}, cs2[4];
+    ops_rope_cache(cs2, 4, 3, 10000.0f, 1.0f, ff);
+    CHECK_NEAR(cs2[0], cos(1.5), 1e-6);
+}
+
+/* Attention over an f16 cache equals a plain double-precision formula, and the SIMD
+ * kernel equals the portable one. */
+TEST(attention_matches_reference_and_simd) {
+    enum { HD = 64, N = 37, STRIDE = 128 };
+    unsigned seed = 1;
+    static uint16_t k[N * STRIDE], v[N * STRIDE];
+    float q[HD], out[HD], out2[HD], att[N + HD];
+    for (int i = 0; i < N * STRIDE; i++) { k[i] = fp32_to_fp16(frand(&seed)); v[i] = fp32_to_fp16(frand(&seed)); }
+    for (int i = 0; i < HD; i++) q[i] = 2 * frand(&seed);
+    float scale = 1.0f / 8;
+    enum cpu_level lv = cpu_level();
+    cpu_set_level(CPU_SCALAR);
+    ops_attention_f16(out, q, k, v, N, HD, STRIDE, scale, att);
+    double sc[N], mx = -1e30, z = 0;
+    for (int t = 0; t < N; t++) {
+        sc[t] = 0;
+        for (int i = 0; i < HD; i++) sc[t] += (double)q[i] * fp16_to_fp32(k[t * STRIDE + i]);
+        sc[t] *= scale;
+        mx = fmax(mx, sc[t]);
+    }
+    for (int t = 0; t < N; t++) z += (sc[t] = exp(sc[t] - mx));
+    for (int i = 0; i < HD; i += 7) {
+        double o = 0;
+        for (int t = 0; t < N; t++) o += sc[t] / z * fp16_to_fp32(v[t * STRIDE + i]);
+        CHECK_NEAR(out[i], o, 2e-3);  /* q and p are rounded to f16 on purpose */
+    }
+    cpu_set_level(lv);
+    if (lv < CPU_AVX2 || !cpu_features()->f16c) SKIP("no AVX2/F16C");
+    ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, att);
+    for (int i = 0; i < HD; i++) CHECK_NEAR(out2[i], out[i], 1e-5);
+}
+
+int main(void) {
+    RUN(rmsnorm_softmax_swiglu);
+    RUN(rope_rotates_the_right_pairs);
+    RUN(attention_matches_reference_and_simd);
+    return test_summary();
+}
