@@ -27,6 +27,7 @@ static void usage(FILE *f) {
             "  --no-timestamps         decode without timestamp tokens\n"
             "  --temperature T         sampling temperature (default 0 = greedy)\n"
             "  --no-fallback           do not retry hotter when a window decodes badly\n"
+            "  --max-tokens N          stop each 30 s window after N tokens (default: 220)\n"
             "  --audio-ctx N           encoder positions per window (default: full 1500); smaller is\n"
             "                          faster for short clips\n"
             "  -t, --threads N         compute threads (default: all cores)\n\n"
@@ -132,6 +133,7 @@ int cmd_transcribe(int argc, char **argv) {
         else if (!strcmp(a, "--temperature") && has) wp.temperature = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--no-fallback")) wp.temperature_inc = 0;
         else if (!strcmp(a, "--audio-ctx") && has) wp.audio_ctx = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-tokens") && has) wp.max_tokens_per_window = atoi(argv[++i]);
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
         else if (a[0] == '-' && a[1]) return cli_fail("transcribe: unknown or incomplete option '%s' (see omni transcribe --help)", a);
         else if (!file) file = a;
@@ -143,6 +145,7 @@ int cmd_transcribe(int argc, char **argv) {
         return cli_fail("transcribe: --format must be text, json, verbose_json, srt or vtt (got '%s')", fmt);
     if (wp.temperature < 0 || wp.temperature > 1) return cli_fail("transcribe: --temperature must be between 0 and 1");
     if (wp.audio_ctx < 0) return cli_fail("transcribe: --audio-ctx must not be negative");
+    if (wp.max_tokens_per_window < 0) return cli_fail("transcribe: --max-tokens must not be negative");
 
     struct err e = {{0}};
     int rc = 1;

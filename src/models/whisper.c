@@ -418,7 +418,11 @@ static void softmax_worker(void *arg, int ith, int nth) {
     struct rows_job *j = arg;
     long lo, hi;
     pool_split(j->m, ith, nth, &lo, &hi);
-    for (long r = lo; r < hi; r++) softmax_nullpad(j->p + (size_t)r * j->n, j->n, j->n_null);
+    int simd = cpu_level() >= CPU_AVX2;
+    for (long r = lo; r < hi; r++) {
+        if (simd) whisper_softmax_avx2(j->p + (size_t)r * j->n, j->n, j->n_null);
+        else softmax_nullpad(j->p + (size_t)r * j->n, j->n, j->n_null);
+    }
 }
 /* ggml evaluates GELU from a table indexed by the f16 input (f16 out); doing the same
  * is faster than tanhf and keeps the random-weight test models within tolerance. */

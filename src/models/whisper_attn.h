@@ -10,4 +10,7 @@
 void whisper_attend_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv, int d,
                          long stride, float scale, int n_null);
 
+/* In-place softmax of n scores plus n_null implicit zero scores (AVX2+FMA). */
+void whisper_softmax_avx2(float *x, int n, int n_null);
+
 #endif

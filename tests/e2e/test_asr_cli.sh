@@ -55,13 +55,13 @@ gt=[t['id'] for t in g['transcription'][0]['tokens']]
 assert len(o['segments'])==1 and o['language']=='en' and abs(o['duration']-11.0)<1e-6
 assert o['segments'][0]['tokens'][:15]==gt[:15]
 \" 2> $T/err"
-"$OMNI" transcribe -m "$WM" --no-fallback -f json "$WAV" > "$T/j.json" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f json "$WAV" > "$T/j.json" 2> "$T/err"
 check "transcribe json has text" "python3 -c \"import json;assert json.load(open('$T/j.json'))['text'].startswith('ということ')\" 2> $T/err"
-"$OMNI" transcribe -m "$WM" --no-fallback -f srt "$WAV" > "$T/o.srt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f srt "$WAV" > "$T/o.srt" 2> "$T/err"
 check "transcribe srt" "head -2 $T/o.srt | tail -1 | grep -q '^00:00:00,000 --> 00:00:10,990\$'"
-"$OMNI" transcribe -m "$WM" --no-fallback -f vtt "$WAV" > "$T/o.vtt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f vtt "$WAV" > "$T/o.vtt" 2> "$T/err"
 check "transcribe vtt" "head -1 $T/o.vtt | grep -q '^WEBVTT' && grep -q '^00:00:00.000 --> 00:00:10.990\$' $T/o.vtt"
-"$OMNI" transcribe -m "$WM" --no-fallback --vad "$VM" "$WAV" > "$T/o.txt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 --vad "$VM" "$WAV" > "$T/o.txt" 2> "$T/err"
 check "transcribe --vad text" "[ $? -eq 0 ] && [ -s $T/o.txt ]"
 
 # errors: one line on stderr, non-zero exit, no crash
