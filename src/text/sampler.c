@@ -173,6 +173,41 @@ static int cand_cmp(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Probability mass of the candidates with probability >= t. */
+static double mass_at_least(const struct cand *c, int n, float t) {
+    double m = 0;
+    for (int i = 0; i < n; i++) if (c[i].v >= t) m += c[i].v;
+    return m;
+}
+
+/* Top-p: keeps the most likely candidates until their mass reaches top_p and
+ * returns how many. Peaked distributions (the usual case) are settled by sorting
+ * a short prefix; a flat one by bisecting the probability threshold, which
+ * costs a few linear passes instead of sorting the whole vocabulary. */
+static int nucleus(struct cand *c, int n, int sorted, float top_p) {
+    for (int k = sorted >= n ? n : 64; k <= 1024 || k == n; k *= 4) {
+        if (k > n) k = n;
+        if (sorted < k) { select_top(c, n, k); sorted = k; }
+        double cum = 0;
+        for (int i = 0; i < k; i++) {
+            cum += c[i].v;
+            if (cum >= top_p) return i + 1;
+        }
+        if (k == n) return n;
+    }
+    /* c[0] is the most likely candidate here: mass(>= lo) >= top_p, mass(> hi) = 0 */
+    float lo = 0, hi = c[0].v;
+    for (int it = 0; it < 24; it++) {
+        float mid = 0.5f * (lo + hi);
+        if (mid == lo || mid == hi) break;
+        if (mass_at_least(c, n, mid) >= top_p) lo = mid;
+        else hi = mid;
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) if (c[i].v >= lo) c[m++] = c[i];
+    return m > 0 ? m : 1;
+}
+
 int32_t sampler_sample(struct sampler *s, const float *logits) {
     const struct sampler_params *p = &s->p;
     float *l = s->work;
@@ -222,23 +257,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits) {
         sorted = sorted == n ? m : 0;
         n = m;
     }
-    if (p->top_p < 1.0f) {
-        /* grow a sorted prefix until it holds top_p of the mass */
-        int k = sorted >= n ? n : 64;
-        for (;;) {
-            if (k > n) k = n;
-            if (sorted < k) { select_top(c, n, k); sorted = k; }
-            double cum = 0;
-            int cut = -1;
-            for (int i = 0; i < k; i++) {
-                cum += c[i].v;
-                if (cum >= p->top_p) { cut = i + 1; break; }
-            }
-            if (cut > 0) { n = cut; break; }
-            if (k == n) break;
-            k *= 4;
-        }
-    }
+    if (p->top_p < 1.0f) n = nucleus(c, n, sorted, p->top_p);
     double total = 0;
     for (int i = 0; i < n; i++) total += c[i].v;
     double u = rng_uniform(s->rng) * total, acc = 0;
