@@ -168,6 +168,7 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
 
     struct detok dt;
     detok_init(&dt, tok, 0);
+    dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     struct stop_match sm;
     stop_match_init(&sm, gp->stop, gp->n_stop);
     size_t piece_cap = 3 * tokenizer_max_piece(tok) + 16;

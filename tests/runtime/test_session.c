@@ -113,6 +113,24 @@ TEST(greedy_matches_llama_cpp_and_cache_is_transparent) {
     omni_model_free(m);
 }
 
+/* A continuation keeps the space SentencePiece puts at the front of its first word. */
+TEST(first_generated_word_keeps_its_space) {
+    omni_model *m = load("llm/stories260K.gguf");
+    if (!m) { CHECK(0); return; }
+    char err[512];
+    omni_session *s = omni_session_new(m, NULL, err, sizeof err);
+    omni_generate_params gp = omni_generate_default_params();
+    gp.sampling.temperature = 0;
+    gp.max_tokens = 1;
+    struct text a = {.len = 0};
+    gp.on_text = collect;
+    gp.user = &a;
+    CHECK(s && omni_session_generate(s, "Once upon a", &gp, NULL, err, sizeof err) == 0);
+    CHECK_STR(a.buf, " time");
+    omni_session_free(s);
+    omni_model_free(m);
+}
+
 TEST(prompt_longer_than_context_is_an_error) {
     omni_model *m = load("llm/stories260K.gguf");
     if (!m) { CHECK(0); return; }
@@ -166,6 +184,7 @@ TEST(missing_or_corrupt_model_gives_a_message) {
 
 int main(void) {
     RUN(greedy_matches_llama_cpp_and_cache_is_transparent);
+    RUN(first_generated_word_keeps_its_space);
     RUN(prompt_longer_than_context_is_an_error);
     RUN(chat_format_uses_the_models_template);
     RUN(missing_or_corrupt_model_gives_a_message);
