@@ -39,7 +39,7 @@ char *omni_chat_format(const omni_model *m, const omni_chat_message *msgs, size_
         o.eos_token = eos;
         if (chat_render(m->chat_template, cm, (int)n_msgs, &o, &out, &e)) out = NULL;
     }
-    if (!out && err && err_size) snprintf(err, err_size, "chat template: %s", e.msg);
+    if (!out && err && err_size) snprintf(err, err_size, "%s", e.msg);
     free(cm);
     free(bos);
     free(eos);
