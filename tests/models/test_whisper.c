@@ -154,6 +154,26 @@ TEST(transcribe_matches_cli_golden) {
     cJSON_Delete(g);
 }
 
+/* --lang auto picks one of the model's languages from the first window and decodes
+ * with it; a 3 s clip with a reduced audio context goes through the same path. */
+TEST(auto_language_and_short_clip) {
+    struct err e = {{0}};
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct whisper_params p = whisper_default_params();
+    p.language = "auto";
+    p.temperature_inc = 0;
+    p.max_tokens_per_window = 4;
+    p.audio_ctx = 150;
+    struct whisper_result r;
+    CHECK_MSG(whisper_transcribe(s, g_x, 48000, &p, &r, &e) == 0, "%s", e.msg);
+    CHECK(whisper_lang_index(r.language) >= 0);
+    CHECK(r.language_prob > 0 && r.language_prob <= 1);
+    CHECK_EQ_INT(r.n_segments, 1);
+    if (r.n_segments) CHECK_EQ_INT(r.segments[0].n_tokens, 4);
+    whisper_result_free(&r);
+    whisper_state_free(s);
+}
+
 /* With VAD, only speech is transcribed and timestamps land inside the file. */
 TEST(transcribe_with_vad) {
     struct err e = {{0}};
@@ -205,6 +225,7 @@ int main(void) {
     RUN(logits_match_golden);
     RUN(reduced_audio_context);
     RUN(transcribe_matches_cli_golden);
+    RUN(auto_language_and_short_clip);
     RUN(transcribe_with_vad);
     RUN(load_errors);
     pool_free(g_pool);
