@@ -65,9 +65,9 @@ static int jpeg_tables_bad(const uint8_t *p, size_t n) {
         if (end > n) end = n;
         if (m == 0xc4) {                            /* DHT: one or more tables */
             size_t q = i + 4;
-            while (q + 17 <= end) {
+            while (q < end) {                     /* stb reads bytes past the end as 0 */
                 size_t count = 0;
-                for (int k = 1; k <= 16; k++) count += p[q + k];
+                for (size_t k = 1; k <= 16 && q + k < end; k++) count += p[q + k];
                 if (count > 256) return 1;
                 q += 17 + count;
             }

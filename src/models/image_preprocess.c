@@ -4,8 +4,6 @@
 #include "models/image_preprocess.h"
 
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 static uint8_t to_u8(float v) { return (uint8_t)fminf(fmaxf(roundf(v), 0.0f), 255.0f); }
@@ -47,23 +45,20 @@ void image_resize_bicubic(const struct image *src, uint8_t *dst, int dw, int dh)
     }
 }
 
+/* A pixel of the image padded (virtually) to an n x n square, the image in the
+ * top-left corner: never materialised, since a 40000 x 1 image would need gigabytes. */
+static float padded(const struct image *img, const uint8_t bg[3], int x, int y, int c) {
+    if (x < img->w && y < img->h) return img->rgb[((size_t)y * img->w + x) * 3 + c];
+    return bg[c];
+}
+
 int image_preprocess_llava(const struct image *img, int size, const float mean[3], const float std[3],
                            float *out, struct err *e) {
     if (!img || !img->rgb || img->w <= 0 || img->h <= 0) return err_set(e, "preprocess: empty image");
     if (size <= 0) return err_set(e, "preprocess: bad encoder image size %d", size);
     const int n = img->w > img->h ? img->w : img->h;
-    const uint8_t *sq = img->rgb;
-    uint8_t *pad = NULL;
-    if (img->w != img->h) {
-        pad = malloc((size_t)n * n * 3);
-        if (!pad) return err_set(e, "preprocess: out of memory padding %dx%d image", img->w, img->h);
-        uint8_t bg[3];
-        for (int c = 0; c < 3; c++) bg[c] = (uint8_t)fminf(fmaxf(mean[c] * 255.0f, 0.0f), 255.0f);
-        for (size_t i = 0; i < (size_t)n * n; i++) memcpy(pad + 3 * i, bg, 3);
-        for (int y = 0; y < img->h; y++)
-            memcpy(pad + (size_t)y * n * 3, img->rgb + (size_t)y * img->w * 3, (size_t)img->w * 3);
-        sq = pad;
-    }
+    uint8_t bg[3];
+    for (int c = 0; c < 3; c++) bg[c] = (uint8_t)fminf(fmaxf(mean[c] * 255.0f, 0.0f), 255.0f);
     /* Bilinear with pixel centres aligned; each value rounded to 8 bits first. */
     const float scale = (float)n / (float)size;
     const long plane = (long)size * size;
@@ -80,14 +75,13 @@ int image_preprocess_llava(const struct image *img, int size, const float mean[3
             int x1 = x0 + 1 < n - 1 ? x0 + 1 : n - 1;
             float dx = sx - x0;
             for (int c = 0; c < 3; c++) {
-                float v00 = sq[((size_t)y0 * n + x0) * 3 + c], v01 = sq[((size_t)y0 * n + x1) * 3 + c];
-                float v10 = sq[((size_t)y1 * n + x0) * 3 + c], v11 = sq[((size_t)y1 * n + x1) * 3 + c];
+                float v00 = padded(img, bg, x0, y0, c), v01 = padded(img, bg, x1, y0, c);
+                float v10 = padded(img, bg, x0, y1, c), v11 = padded(img, bg, x1, y1, c);
                 float v0 = v00 * (1.0f - dx) + v01 * dx, v1 = v10 * (1.0f - dx) + v11 * dx;
                 float v = v0 * (1.0f - dy) + v1 * dy;
                 out[c * plane + (long)y * size + x] = ((float)to_u8(v) / 255.0f - mean[c]) / std[c];
             }
         }
     }
-    free(pad);
     return 0;
 }

@@ -22,8 +22,9 @@ build_target() {
   $CLANG $FLAGS -o "$OUT/fuzz_$name" "tests/fuzz/fuzz_$name.c" "$@"
 }
 build_target gguf src/formats/gguf.c src/core/dtype.c src/core/error.c
+build_target image src/formats/image_decode.c src/models/image_preprocess.c src/core/error.c -lm
 
-for name in gguf; do
+for name in gguf image; do
   mkdir -p "$OUT/corpus/$name"
   echo "fuzz: running fuzz_$name for ${SECS}s"
   "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 \

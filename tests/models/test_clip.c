@@ -110,6 +110,11 @@ TEST(padding_uses_the_mean_colour_top_left) {
     CHECK_NEAR(out[0], (1.0 - 0.5) / 0.5, 1e-6);                       /* top-left: white */
     CHECK_NEAR(out[15], ((int)(0.5f * 255) / 255.0 - 0.5) / 0.5, 1e-6); /* bottom-right: pad, red */
     CHECK_NEAR(out[16 + 15], ((int)(0.25f * 255) / 255.0 - 0.25) / 0.5, 1e-6);
+    /* an extreme aspect ratio is padded without allocating the square (found by fuzzing) */
+    static uint8_t strip[40000 * 3];
+    struct image wide = {40000, 1, strip};
+    CHECK(image_preprocess_llava(&wide, 4, mean, std, out, &e) == 0);
+    CHECK_NEAR(out[15], ((int)(0.5f * 255) / 255.0 - 0.5) / 0.5, 1e-6);
 }
 
 TEST(bicubic_keeps_a_flat_image_flat_and_identity_size) {
