@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  --translate             translate into English instead of transcribing\n"
             "  -f, --format FMT        text (default), json, verbose_json, srt or vtt\n"
             "  --vad PATH              Silero VAD model: transcribe only the detected speech\n"
+            "  --prompt TEXT           initial prompt: spelling, names or style to follow\n"
             "  --no-timestamps         decode without timestamp tokens\n"
             "  --temperature T         sampling temperature (default 0 = greedy)\n"
             "  --no-fallback           do not retry hotter when a window decodes badly\n"
@@ -130,6 +131,7 @@ int cmd_transcribe(int argc, char **argv) {
         else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && has) fmt = argv[++i];
         else if (!strcmp(a, "--vad") && has) vadm = argv[++i];
         else if (!strcmp(a, "--no-timestamps")) wp.no_timestamps = 1;
+        else if (!strcmp(a, "--prompt") && has) wp.initial_prompt = argv[++i];
         else if (!strcmp(a, "--temperature") && has) wp.temperature = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--no-fallback")) wp.temperature_inc = 0;
         else if (!strcmp(a, "--audio-ctx") && has) wp.audio_ctx = atoi(argv[++i]);

@@ -38,6 +38,10 @@ const char *whisper_token_text(const struct whisper_model *m, int id, int *len);
 int whisper_lang_index(const char *code);
 const char *whisper_lang_code(int index);
 
+/* Tokenizes text the way whisper.cpp does (words, then longest vocabulary match).
+ * Writes up to max_out ids and returns how many the text needs, or -1 with e set. */
+int whisper_tokenize(const struct whisper_model *m, const char *text, int *out, int max_out, struct err *e);
+
 /* Log-mel of 16 kHz mono audio with this model's filterbank (free with mel_free). */
 int whisper_mel(const struct whisper_model *m, const float *x, size_t n, struct mel *out, struct err *e);
 

@@ -205,6 +205,12 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
     int *past = malloc((size_t)hp->n_text_ctx * sizeof(int)), n_past_tok = 0;
     if (!lg || !logp || !pr || !s.t || !prompt || !past) { err_set(e, "out of memory"); goto done; }
     if (whisper_mel(m, x, n, &mel, e)) goto done;
+    if (p->initial_prompt && *p->initial_prompt) {
+        /* the prompt conditions the first window like text from a previous one */
+        int k = whisper_tokenize(m, p->initial_prompt, past, hp->n_text_ctx, e);
+        if (k < 0) goto done;
+        n_past_tok = k < hp->n_text_ctx ? k : hp->n_text_ctx;
+    }
 
     int no_ts = p->no_timestamps;
     /* whisper.cpp treats the first distilled releases (2 text layers) as timestamp-less */

@@ -201,6 +201,33 @@ TEST(transcribe_with_vad) {
     vad_free(v);
 }
 
+/* Tokens are the longest vocabulary matches of GPT-2 style words, and decode back. */
+TEST(tokenize_prompt) {
+    struct err e = {{0}};
+    const char *text = " And so my fellow Americans, ask not.";
+    int ids[64];
+    int n = whisper_tokenize(g_m, text, ids, 64, &e);
+    CHECK(n > 3 && n < 20);
+    char buf[256] = "";
+    for (int i = 0; i < n && i < 64; i++) {
+        int l;
+        const char *t = whisper_token_text(g_m, ids[i], &l);
+        strncat(buf, t, (size_t)l);
+    }
+    CHECK_STR(buf, text);
+    CHECK_EQ_INT(whisper_tokenize(g_m, "", ids, 64, &e), 0);
+    /* the prompt is accepted by the transcriber */
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct whisper_params p = whisper_default_params();
+    p.initial_prompt = "JFK speech.";
+    p.temperature_inc = 0;
+    p.max_tokens_per_window = 3;
+    struct whisper_result r;
+    CHECK_MSG(whisper_transcribe(s, g_x, 32000, &p, &r, &e) == 0, "%s", e.msg);
+    whisper_result_free(&r);
+    whisper_state_free(s);
+}
+
 TEST(load_errors) {
     struct err e = {{0}};
     CHECK(whisper_load(model_path("asr/for-tests-ggml-tiny.bin"), &e) == NULL);
@@ -227,6 +254,7 @@ int main(void) {
     RUN(transcribe_matches_cli_golden);
     RUN(auto_language_and_short_clip);
     RUN(transcribe_with_vad);
+    RUN(tokenize_prompt);
     RUN(load_errors);
     pool_free(g_pool);
     whisper_free(g_m);
