@@ -284,6 +284,7 @@ int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind ki
     r->stop = (const char *const *)o->stop;
     r->n_stop = o->n_stop;
     r->top_logprobs = o->logprobs ? o->top_logprobs : 0;
+    r->json_mode = o->json_mode;
     r->on_piece = on_piece;
     r->on_done = on_done;
     r->user = g;

@@ -165,11 +165,6 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
         goto done;
     }
-    if (o.json_mode) {
-        status = api_reply_error(c, 400, "response_format", "unsupported_parameter",
-                                 "JSON mode (response_format json_object/json_schema) is not supported by this server yet");
-        goto done;
-    }
     char err[512] = "";
     prompt = omni_chat_format(s->model, msgs, (size_t)n_msgs, 1, err, sizeof err);
     if (!prompt) {

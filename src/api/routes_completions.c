@@ -77,11 +77,6 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
                                  "unsupported_parameter", "'echo', 'suffix' and 'best_of' > 1 are not supported");
         goto done;
     }
-    if (o.json_mode) {
-        status = api_reply_error(c, 400, "response_format", "unsupported_parameter",
-                                 "JSON mode is not supported by this server yet");
-        goto done;
-    }
     int n = read_prompt(s, cJSON_GetObjectItemCaseSensitive(j, "prompt"), &toks, &msg);
     if (n < 0) {
         status = api_reply_error(c, 400, "prompt", "invalid_value", "%s", msg);

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
+#include "text/json_grammar.h"
 #include "text/sampler.h"
 #include "text/tokenizer.h"
 
@@ -31,6 +32,7 @@ struct slot {
     int logits_row;               /* row of this step's logits, or -1 */
     double t_first;
     struct sampler *smp;
+    struct json_grammar *jg;      /* made on the first JSON-mode request, reset after */
     struct detok dt;
     struct stop_match sm;
 };
@@ -44,6 +46,8 @@ struct sched {
     float *logits;                /* n_slots x n_vocab */
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_out;
+    const char **piece;           /* each token's bytes, for the JSON grammar (built on first use) */
+    size_t *piece_len;
 
     pthread_t thread;
     pthread_mutex_t mu;
@@ -235,6 +239,23 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
         snprintf(err, err_cap, "out of memory creating the sampler");
         return -1;
     }
+    if (r->json_mode) {
+        struct err e = {{0}};
+        if (!s->piece) {
+            s->piece = calloc((size_t)s->n_vocab, sizeof *s->piece);
+            s->piece_len = calloc((size_t)s->n_vocab, sizeof *s->piece_len);
+            for (int i = 0; s->piece && s->piece_len && i < s->n_vocab; i++)
+                s->piece[i] = tokenizer_piece(s->model->tok, i, 0, &s->piece_len[i]);
+        }
+        if (!best->jg && s->piece && s->piece_len)
+            best->jg = json_grammar_new(s->piece, s->piece_len, s->n_vocab, tokenizer_eos(s->model->tok), &e);
+        else if (best->jg) json_grammar_reset(best->jg);
+        if (!best->jg) {
+            snprintf(err, err_cap, "JSON mode: %.400s", e.msg[0] ? e.msg : "out of memory");
+            return -1;
+        }
+        sampler_set_constraint(best->smp, json_grammar_mask, best->jg);
+    }
     detok_init(&best->dt, s->model->tok, 0);
     stop_match_init(&best->sm, r->stop, r->n_stop);
     return 1;
@@ -251,6 +272,10 @@ static int take_token(struct sched *s, struct slot *sl, int32_t tok, const float
         return 1;
     }
     sampler_accept(sl->smp, tok);
+    if (r->json_mode && json_grammar_accept(sl->jg, tok)) {
+        slot_finish(s, sl, SCHED_FINISH_ERROR, "JSON mode: the sampler produced a token the grammar forbids");
+        return 1;
+    }
     char buf[256];
     const char *out;
     size_t n = detok_push(&sl->dt, tok, buf, sizeof buf), on;
@@ -338,7 +363,7 @@ static void *run(void *arg) {
             s->q_len--;
             s->busy++;
             pthread_mutex_unlock(&s->mu);
-            char err[128] = "";
+            char err[600] = "";
             if (admit(s, r, err, sizeof err) < 0) {
                 struct slot *sl = NULL;
                 for (int i = 0; i < s->p.n_slots; i++) if (s->slot[i].req == r) sl = &s->slot[i];
@@ -415,7 +440,12 @@ void sched_free(struct sched *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
     }
-    for (int i = 0; s->slot && i < s->p.n_slots; i++) free(s->slot[i].cache);
+    for (int i = 0; s->slot && i < s->p.n_slots; i++) {
+        free(s->slot[i].cache);
+        json_grammar_free(s->slot[i].jg);
+    }
+    free(s->piece);
+    free(s->piece_len);
     free(s->slot);
     free(s->logits);
     free(s->b_tok);

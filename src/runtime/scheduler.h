@@ -71,6 +71,7 @@ struct sched_request {
     const char *const *stop;    /* stop strings (not part of the output) */
     int n_stop;
     int top_logprobs;           /* alternatives to report per token (0..20) */
+    int json_mode;              /* constrain sampling to one valid JSON object (response_format) */
     /* Called on the scheduler thread: copy what you need and return quickly. */
     void (*on_piece)(void *user, const struct sched_piece *p);
     /* Called exactly once, last; after it the scheduler never touches the request. */

@@ -149,6 +149,21 @@ try {
     assert(Math.abs(lp[0].top_logprobs[0].logprob - lp[0].logprob) < 1e-4, "greedy token is the top one");
   });
 
+  await test("response_format json_object constrains the output to valid JSON", async () => {
+    // Push the random-weight model towards JSON punctuation ({ " : } are ids 107 18 42 109
+    // in SmolLM2's vocabulary); only the grammar makes the result valid JSON.
+    const p = { model: modelId, messages: msgs("Give JSON"), max_tokens: 60, temperature: 0,
+      logit_bias: { 107: 30, 18: 30, 42: 30, 109: 30 } };
+    const free = (await client.chat.completions.create(p)).choices[0].message.content;
+    let freeParses = true;
+    try { JSON.parse(free); } catch { freeParses = false; }
+    assert(!freeParses, "without the grammar the output is not JSON: " + free);
+    const r = await client.chat.completions.create({ ...p, response_format: { type: "json_object" } });
+    const obj = JSON.parse(r.choices[0].message.content);
+    assert(typeof obj === "object" && !Array.isArray(obj), "an object: " + r.choices[0].message.content);
+    eq(r.choices[0].finish_reason, "stop", "ends after the object");
+  });
+
   await test("text parts are concatenated", async () => {
     const a = await client.chat.completions.create({ model: modelId, max_tokens: 6, temperature: 0,
       messages: [{ role: "user", content: [{ type: "text", text: "Say " }, { type: "text", text: "hi" }] }] });
