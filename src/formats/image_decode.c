@@ -65,9 +65,11 @@ static int jpeg_tables_bad(const uint8_t *p, size_t n) {
         if (end > n) end = n;
         if (m == 0xc4) {                            /* DHT: one or more tables */
             size_t q = i + 4;
-            while (q < end) {                     /* stb reads bytes past the end as 0 */
+            /* stb reads a table while the segment has bytes left, and its counts
+             * may run past the segment (or the file, read as 0) */
+            while (q < end) {
                 size_t count = 0;
-                for (size_t k = 1; k <= 16 && q + k < end; k++) count += p[q + k];
+                for (size_t k = 1; k <= 16 && q + k < n; k++) count += p[q + k];
                 if (count > 256) return 1;
                 q += 17 + count;
             }
