@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/progress.h"
 #include "models/synth.h"
+#include "models/synth_whisper.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -15,8 +16,10 @@ static void usage(FILE *f) {
             "real weights are not at hand. It is not a useful chat model.\n\n"
             "  --shape SHAPE   one of:");
     for (const struct synth_shape *s = synth_shapes; s->name; s++) fprintf(f, " %s", s->name);
+    for (const struct synth_whisper_shape *s = synth_whisper_shapes; s->name; s++) fprintf(f, " %s", s->name);
     fprintf(f,
             "\n  --type TYPE     f32, f16, bf16, q8_0, q4_0 or q4_k_m (llama.cpp's mix of q4_K/q6_K)\n"
+            "                  whisper-* shapes: f16 or q8_0, written as a whisper.cpp ggml .bin\n"
             "  -o FILE         where to write the .gguf\n"
             "  --seed N        random seed (default 1); same seed, same file\n"
             "  -t THREADS      threads for quantization (default: all cores)\n\n"
@@ -40,6 +43,13 @@ int cmd_synth(int argc, char **argv) {
         else { usage(stderr); return cli_fail("synth: unexpected argument '%s'", a); }
     }
     if (!shape || !p.ftype || !out) { usage(stderr); return cli_fail("synth: --shape, --type and -o are required"); }
+    const struct synth_whisper_shape *ws = synth_whisper_find_shape(shape);
+    if (ws) {
+        struct err we = {{0}};
+        if (synth_whisper_write(ws, p.ftype, p.seed, out, &we)) return cli_fail("%s", we.msg);
+        fprintf(stderr, "wrote %s (%s, %s)\n", out, shape, p.ftype);
+        return 0;
+    }
     p.shape = synth_find_shape(shape);
     if (!p.shape) return cli_fail("synth: unknown shape '%s' (see `omni synth --help`)", shape);
     struct progress bar;
