@@ -257,6 +257,7 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
         sampler_set_constraint(best->smp, json_grammar_mask, best->jg);
     }
     detok_init(&best->dt, s->model->tok, 0);
+    best->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     stop_match_init(&best->sm, r->stop, r->n_stop);
     return 1;
 }

@@ -262,6 +262,10 @@ try {
     eq(t, story.choices[0].text, "stream == non-stream");
     eq(usage.completion_tokens, 20, "stream usage");
   });
+  await test("a completion keeps the leading space of its first word", async () => {
+    const r = await client.completions.create({ model: "stories260K", prompt: "Once upon a", max_tokens: 1, temperature: 0 });
+    eq(r.choices[0].text, " time", "first piece");
+  });
   await test("completions: several prompts refused, token-id prompt accepted", async () => {
     isOpenAIError(await raw("/v1/completions", { body: JSON.stringify({ prompt: ["a", "b"] }), key: null }), 400, "prompt");
     const r = await raw("/v1/completions", { body: JSON.stringify({ prompt: [1, 400, 403], max_tokens: 3 }), key: null });
