@@ -26,7 +26,8 @@ static void usage(FILE *f) {
             "  --vad PATH              Silero VAD model: transcribe only the detected speech\n"
             "  --prompt TEXT           initial prompt: spelling, names or style to follow\n"
             "  --no-timestamps         decode without timestamp tokens\n"
-            "  --temperature T         sampling temperature (default 0 = greedy)\n"
+            "  --beam N                beam search width (default 5; 1 = greedy)\n"
+            "  --temperature T         sampling temperature (default 0)\n"
             "  --no-fallback           do not retry hotter when a window decodes badly\n"
             "  --max-tokens N          stop each 30 s window after N tokens (default: 220)\n"
             "  --audio-ctx N           encoder positions per window (default: full 1500); smaller is\n"
@@ -134,6 +135,7 @@ int cmd_transcribe(int argc, char **argv) {
         else if (!strcmp(a, "--prompt") && has) wp.initial_prompt = argv[++i];
         else if (!strcmp(a, "--temperature") && has) wp.temperature = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--no-fallback")) wp.temperature_inc = 0;
+        else if (!strcmp(a, "--beam") && has) wp.beam_size = atoi(argv[++i]);
         else if (!strcmp(a, "--audio-ctx") && has) wp.audio_ctx = atoi(argv[++i]);
         else if (!strcmp(a, "--max-tokens") && has) wp.max_tokens_per_window = atoi(argv[++i]);
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
@@ -146,6 +148,7 @@ int cmd_transcribe(int argc, char **argv) {
     if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "verbose_json") && strcmp(fmt, "srt") && strcmp(fmt, "vtt"))
         return cli_fail("transcribe: --format must be text, json, verbose_json, srt or vtt (got '%s')", fmt);
     if (wp.temperature < 0 || wp.temperature > 1) return cli_fail("transcribe: --temperature must be between 0 and 1");
+    if (wp.beam_size < 1 || wp.beam_size > 16) return cli_fail("transcribe: --beam must be between 1 and 16");
     if (wp.audio_ctx < 0) return cli_fail("transcribe: --audio-ctx must not be negative");
     if (wp.max_tokens_per_window < 0) return cli_fail("transcribe: --max-tokens must not be negative");
 

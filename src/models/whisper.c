@@ -63,7 +63,9 @@ struct whisper_state {
     int n_ctx;         /* encoder positions of the last encode */
     int null_keys;     /* emulate whisper.cpp's zero padding of attention to 256 positions */
     uint16_t *xk, *xv; /* cross K/V: [layer][n_audio_ctx][text_state] */
-    uint16_t *sk, *sv; /* self K/V: [layer][n_text_ctx][text_state] */
+    uint16_t *sk, *sv; /* self K/V: [seq][layer][n_text_ctx][text_state] */
+    int n_seq;         /* decoder sequences with their own self K/V (beam search) */
+    uint16_t *tk, *tv; /* scratch for reordering sequences */
     float *x, *h, *q, *k, *v, *att, *tmp, *ff, *scores;
 };
 
@@ -279,6 +281,7 @@ struct whisper_state *whisper_state_new(const struct whisper_model *m, struct po
     s->v = malloc(D * 4); s->att = malloc(D * 4); s->tmp = malloc(D * 4); s->ff = malloc(4 * D * 4);
     int nmax = hp->n_audio_ctx > hp->n_text_ctx ? hp->n_audio_ctx : hp->n_text_ctx;
     s->scores = malloc((size_t)hp->n_text_head * ((size_t)nmax + D) * 4);
+    s->n_seq = 1;
     if (!s->xk || !s->xv || !s->sk || !s->sv || !s->x || !s->h || !s->q || !s->k || !s->v || !s->att ||
         !s->tmp || !s->ff || !s->scores) {
         whisper_state_free(s);
@@ -290,13 +293,52 @@ struct whisper_state *whisper_state_new(const struct whisper_model *m, struct po
 
 void whisper_state_free(struct whisper_state *s) {
     if (!s) return;
-    free(s->xk); free(s->xv); free(s->sk); free(s->sv);
+    free(s->xk); free(s->xv); free(s->sk); free(s->sv); free(s->tk); free(s->tv);
     free(s->x); free(s->h); free(s->q); free(s->k); free(s->v); free(s->att); free(s->tmp); free(s->ff);
     free(s->scores);
     free(s);
 }
 
 int whisper_n_audio_ctx(const struct whisper_state *s) { return s->n_ctx; }
+
+static size_t seq_elems(const struct whisper_state *s) {
+    const struct ggw_whisper_hparams *hp = &s->m->hp;
+    return (size_t)hp->n_text_layer * hp->n_text_ctx * hp->n_text_state;
+}
+
+int whisper_reserve_seqs(struct whisper_state *s, int n, struct err *e) {
+    if (n <= s->n_seq) return 0;
+    if (n > 16) return err_set(e, "at most 16 decoder sequences (asked for %d)", n);
+    size_t el = seq_elems(s);
+    uint16_t *k = realloc(s->sk, (size_t)n * el * 2), *v;
+    if (!k) return err_set(e, "out of memory for %d decoder caches", n);
+    s->sk = k;
+    if (!(v = realloc(s->sv, (size_t)n * el * 2))) return err_set(e, "out of memory for %d decoder caches", n);
+    s->sv = v;
+    if (!(k = realloc(s->tk, (size_t)n * el * 2))) return err_set(e, "out of memory for %d decoder caches", n);
+    s->tk = k;
+    if (!(v = realloc(s->tv, (size_t)n * el * 2))) return err_set(e, "out of memory for %d decoder caches", n);
+    s->tv = v;
+    s->n_seq = n;
+    return 0;
+}
+
+void whisper_seqs_reorder(struct whisper_state *s, const int *src, int n, int n_pos) {
+    const struct ggw_whisper_hparams *hp = &s->m->hp;
+    size_t el = seq_elems(s), per_layer = (size_t)hp->n_text_ctx * hp->n_text_state;
+    size_t used = (size_t)n_pos * hp->n_text_state;
+    /* copy the sources aside first: a sequence may be both a source and a destination */
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < hp->n_text_layer; l++) {
+            memcpy(s->tk + i * el + l * per_layer, s->sk + (size_t)src[i] * el + l * per_layer, used * 2);
+            memcpy(s->tv + i * el + l * per_layer, s->sv + (size_t)src[i] * el + l * per_layer, used * 2);
+        }
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < hp->n_text_layer; l++) {
+            memcpy(s->sk + i * el + l * per_layer, s->tk + i * el + l * per_layer, used * 2);
+            memcpy(s->sv + i * el + l * per_layer, s->tv + i * el + l * per_layer, used * 2);
+        }
+}
 const struct whisper_model *whisper_state_model(const struct whisper_state *s) { return s->m; }
 void whisper_set_null_keys(struct whisper_state *s, int on) { s->null_keys = on; }
 
@@ -555,7 +597,7 @@ done:
 
 /* ---- decoder ---- */
 
-static void dec_step(struct whisper_state *s, int token, int pos) {
+static void dec_step(struct whisper_state *s, int seq, int token, int pos) {
     const struct whisper_model *m = s->m;
     const struct ggw_whisper_hparams *hp = &m->hp;
     int D = hp->n_text_state;
@@ -564,7 +606,8 @@ static void dec_step(struct whisper_state *s, int token, int pos) {
     ops_add(s->x, m->dec_pos + (size_t)pos * D, D);
     for (int l = 0; l < hp->n_text_layer; l++) {
         const struct wblock *w = &m->dec[l];
-        uint16_t *sk = s->sk + (size_t)l * hp->n_text_ctx * D, *sv = s->sv + (size_t)l * hp->n_text_ctx * D;
+        size_t base = (size_t)seq * seq_elems(s) + (size_t)l * hp->n_text_ctx * D;
+        uint16_t *sk = s->sk + base, *sv = s->sv + base;
         layernorm(s->h, s->x, w->ln_w, w->ln_b, D, 1, LN_EPS);
         matmul(s->pool, w->q, s->h, s->q, 1);
         ops_add(s->q, w->q_b, D);
@@ -598,13 +641,19 @@ static void dec_step(struct whisper_state *s, int token, int pos) {
 }
 
 int whisper_decode(struct whisper_state *s, const int *tokens, int n, int n_past, float *logits, struct err *e) {
+    return whisper_decode_seq(s, 0, tokens, n, n_past, logits, e);
+}
+
+int whisper_decode_seq(struct whisper_state *s, int seq, const int *tokens, int n, int n_past, float *logits,
+                       struct err *e) {
     const struct whisper_model *m = s->m;
+    if (seq < 0 || seq >= s->n_seq) return err_set(e, "decoder sequence %d was not reserved", seq);
     if (!s->n_ctx) return err_set(e, "whisper_decode before whisper_encode");
     if (n < 1 || n_past < 0 || n_past + n > m->hp.n_text_ctx)
         return err_set(e, "decoder positions %d..%d exceed the text context of %d", n_past, n_past + n, m->hp.n_text_ctx);
     for (int i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab) return err_set(e, "token id %d is out of range", tokens[i]);
-        dec_step(s, tokens[i], n_past + i);
+        dec_step(s, seq, tokens[i], n_past + i);
     }
     layernorm(s->h, s->x, m->dec_ln_w, m->dec_ln_b, m->hp.n_text_state, 1, LN_EPS);
     matmul(s->pool, m->tok_emb, s->h, logits, 1);

@@ -65,6 +65,14 @@ int whisper_n_audio_ctx(const struct whisper_state *s);
  * writes the logits after the last one into logits[n_vocab]. */
 int whisper_decode(struct whisper_state *s, const int *tokens, int n, int n_past, float *logits, struct err *e);
 
+/* Beam search: up to n sequences, each with its own self-attention cache (sequence 0
+ * is the one whisper_decode uses). */
+int whisper_reserve_seqs(struct whisper_state *s, int n, struct err *e);
+int whisper_decode_seq(struct whisper_state *s, int seq, const int *tokens, int n, int n_past, float *logits,
+                       struct err *e);
+/* Sequence i takes the first n_pos cached positions of sequence src[i], i < n. */
+void whisper_seqs_reorder(struct whisper_state *s, const int *src, int n, int n_pos);
+
 /* ---- whole-file transcription ---- */
 
 struct whisper_token_data {
@@ -92,7 +100,8 @@ struct whisper_params {
     const char *language;   /* "en", "ko", ... or "auto" (detect); NULL = "en" */
     int translate;          /* translate to English instead of transcribing */
     int no_timestamps;      /* decode without timestamp tokens (one segment per window) */
-    float temperature;      /* 0 = greedy */
+    int beam_size;          /* > 1: beam search at temperature 0 (whisper-cli uses 5) */
+    float temperature;      /* 0 = greedy (or beam search with beam_size > 1) */
     float temperature_inc;  /* fallback step (0.2); <= 0 disables the fallback */
     float logprob_thold;    /* -1.0: retry hotter below this average log-probability */
     float entropy_thold;    /* 2.4: retry hotter above this compression proxy */

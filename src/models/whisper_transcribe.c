@@ -2,7 +2,7 @@
  * whisper_full so results agree with it: 30 s windows moved by the last timestamp,
  * suppressed special tokens, timestamp pairing rules, temperature fallback on low
  * average log-probability or repetitive output, no-speech detection, and language
- * detection. Greedy decoding (one decoder) at every temperature. */
+ * detection. Beam search at temperature 0, one sampled decoder at higher temperatures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 struct whisper_params whisper_default_params(void) {
     struct whisper_params p = {0};
     p.language = "en";
+    p.beam_size = 5;
     p.temperature = 0.0f;
     p.temperature_inc = 0.2f;
     p.logprob_thold = -1.0f;
@@ -174,6 +175,144 @@ static int add_segment(struct whisper_result *r, const struct whisper_model *m, 
     return 0;
 }
 
+/* ---- beam search (whisper.cpp's, at temperature 0) ---- */
+
+/* Applies one sampled token to a sequence: timestamp bookkeeping and the end rules. */
+static void seq_push(struct seq *s, struct tok tk, int i, int n_max, int no_ts, int seek, int seek_end,
+                     const struct whisper_special *sp) {
+    s->t[s->n++] = tk;
+    if (tk.id > sp->beg) {
+        int nd = 2 * (tk.id - sp->beg);
+        if (s->has_ts && s->seek_delta > nd && s->result_len < i) { s->failed = 1; return; }
+        s->seek_delta = nd;
+        s->result_len = i + 1;
+        s->has_ts = 1;
+    }
+    if (tk.id == sp->eot || (s->has_ts && seek + s->seek_delta + DELTA_MIN >= seek_end)) {
+        if (s->result_len == 0 && !no_ts) {
+            if (seek + s->seek_delta + DELTA_MIN >= seek_end) s->result_len = i + 1;
+            else { s->failed = 1; return; }
+        }
+        if (no_ts) { s->result_len = i + 1; s->seek_delta = CHUNK_FRAMES; }
+        s->completed = 1;
+        return;
+    }
+    if (i == n_max - 1 && (s->result_len == 0 || s->seek_delta < CHUNK_FRAMES / 2)) s->failed = 1;
+}
+
+struct cand {
+    int src;
+    struct tok tk;
+    double sum_all;
+};
+
+static int cand_cmp(const void *a, const void *b) {
+    const struct cand *x = a, *y = b;
+    if (x->sum_all != y->sum_all) return x->sum_all < y->sum_all ? 1 : -1;
+    return x->src - y->src; /* keep the order stable like std::stable_sort */
+}
+
+/* Decodes one window with B beams after the prompt (already decoded into seq 0, its
+ * logits in lg0). The winner is copied into *out (whose t has room for n_max + 1). */
+static int decode_beam(struct whisper_state *st, const struct whisper_model *m, int np, int B, int n_max, int no_ts,
+                       int seek, int seek_end, int max_initial_tid, const float *lg0, float entropy_thold,
+                       struct seq *out, struct err *e) {
+    const struct whisper_special *sp = whisper_special(m);
+    int nv = whisper_n_vocab(m), rc = -1;
+    struct seq *bm = calloc((size_t)B, sizeof *bm), *old = calloc((size_t)B, sizeof *old);
+    double *sum_all = calloc((size_t)B, sizeof(double));
+    float *lg = malloc((size_t)B * nv * sizeof(float)), *logp = malloc((size_t)nv * 4), *p = malloc((size_t)nv * 4);
+    struct cand *cd = malloc((size_t)B * B * sizeof *cd);
+    int *src = malloc((size_t)B * sizeof(int));
+    if (!bm || !old || !sum_all || !lg || !logp || !p || !cd || !src) { err_set(e, "out of memory"); goto done; }
+    for (int j = 0; j < B; j++) {
+        bm[j].t = malloc((size_t)(n_max + 1) * sizeof(struct tok));
+        old[j].t = malloc((size_t)(n_max + 1) * sizeof(struct tok));
+        if (!bm[j].t || !old[j].t) { err_set(e, "out of memory"); goto done; }
+        bm[j].seek_delta = CHUNK_FRAMES;
+        memcpy(lg + (size_t)j * nv, lg0, (size_t)nv * sizeof(float));
+        src[j] = 0;
+    }
+    if (whisper_reserve_seqs(st, B, e)) goto done;
+    whisper_seqs_reorder(st, src, B, np);
+    for (int i = 0; i < n_max; i++) {
+        int nc = 0;
+        for (int j = 0; j < B; j++) {
+            if (bm[j].completed || bm[j].failed) continue;
+            float *l = lg + (size_t)j * nv;
+            apply_rules(m, l, &bm[j], no_ts, 0.0f, max_initial_tid, logp, p);
+            int tid = -1;
+            float max_ts = 0;
+            for (int k = sp->beg; k < nv; k++) if (p[k] > max_ts) { max_ts = p[k]; tid = k; }
+            /* the B likeliest tokens of this beam */
+            for (int r = 0; r < B; r++) {
+                int best = -1;
+                for (int k = 0; k < nv; k++) {
+                    if (l[k] == -INFINITY) continue;
+                    int used = 0;
+                    for (int q = nc - r; q < nc; q++) used |= cd[q].tk.id == k;
+                    if (!used && (best < 0 || l[k] > l[best])) best = k;
+                }
+                if (best < 0) break;
+                struct tok tk = {best, best >= sp->beg ? best : tid, p[best], logp[best]};
+                cd[nc++] = (struct cand){j, tk, sum_all[j] + logp[best]};
+            }
+        }
+        if (nc == 0) break;
+        qsort(cd, (size_t)nc, sizeof *cd, cand_cmp);
+        for (int j = 0; j < B; j++) {
+            old[j].n = bm[j].n; old[j].result_len = bm[j].result_len; old[j].seek_delta = bm[j].seek_delta;
+            old[j].has_ts = bm[j].has_ts; old[j].failed = bm[j].failed; old[j].completed = bm[j].completed;
+            memcpy(old[j].t, bm[j].t, (size_t)bm[j].n * sizeof(struct tok));
+        }
+        int cur = 0;
+        for (int j = 0; j < B; j++) {
+            src[j] = j;
+            if (bm[j].completed || bm[j].failed) continue;
+            if (cur >= nc) cur = 0;
+            struct cand c = cd[cur++];
+            /* identical scores mean identical sequences: give each beam a different one */
+            while (nc > cur && cd[cur].sum_all == c.sum_all && i > 0) cur++;
+            struct seq *o = &old[c.src];
+            bm[j].n = o->n; bm[j].result_len = o->result_len; bm[j].seek_delta = o->seek_delta;
+            bm[j].has_ts = o->has_ts; bm[j].failed = 0; bm[j].completed = 0;
+            memcpy(bm[j].t, o->t, (size_t)o->n * sizeof(struct tok));
+            sum_all[j] = c.sum_all;
+            src[j] = c.src;
+            seq_push(&bm[j], c.tk, i, n_max, no_ts, seek, seek_end, sp);
+        }
+        whisper_seqs_reorder(st, src, B, np + i);
+        int live = 0;
+        for (int j = 0; j < B; j++) {
+            if (bm[j].completed || bm[j].failed) continue;
+            live = 1;
+            int tok = bm[j].t[bm[j].n - 1].id;
+            if (np + i + 1 >= whisper_hparams(m)->n_text_ctx) { bm[j].failed = 1; continue; }
+            if (whisper_decode_seq(st, j, &tok, 1, np + i, lg + (size_t)j * nv, e)) goto done;
+        }
+        if (!live) break;
+    }
+    int best = -1;
+    double best_score = -INFINITY;
+    for (int j = 0; j < B; j++) {
+        if (bm[j].failed) continue;
+        bm[j].n = bm[j].result_len;
+        score(&bm[j]);
+        if (bm[j].result_len > 32 && bm[j].entropy < entropy_thold) { bm[j].failed = 1; continue; }
+        if (bm[j].avg_logprob > best_score) { best_score = bm[j].avg_logprob; best = j; }
+    }
+    int w = best < 0 ? 0 : best;
+    out->n = bm[w].n; out->result_len = bm[w].result_len; out->seek_delta = bm[w].seek_delta;
+    out->has_ts = bm[w].has_ts; out->failed = best < 0; out->completed = bm[w].completed;
+    out->avg_logprob = bm[w].avg_logprob; out->entropy = bm[w].entropy;
+    memcpy(out->t, bm[w].t, (size_t)bm[w].n * sizeof(struct tok));
+    rc = 0;
+done:
+    for (int j = 0; bm && old && j < B; j++) { free(bm[j].t); free(old[j].t); }
+    free(bm); free(old); free(sum_all); free(lg); free(logp); free(p); free(cd); free(src);
+    return rc;
+}
+
 /* Language detection: decode [sot] and take the likeliest language token. */
 static int detect_language(struct whisper_state *st, const struct whisper_model *m, float *lg, float *prob,
                            struct err *e) {
@@ -273,6 +412,14 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
             if (whisper_decode(st, prompt, np, 0, lg, e)) goto done;
             probs_of(lg, nv, logp, pr);
             no_speech = pr[sp->nosp];
+            if (t == 0 && p->beam_size > 1) {
+                if (decode_beam(st, m, np, p->beam_size, n_max, no_ts, seek, seek_end, max_initial_tid, lg,
+                                p->entropy_thold, &s, e))
+                    goto done;
+                if (it == n_temps - 1) break;
+                if (!s.failed && !(s.avg_logprob < p->logprob_thold && no_speech < p->no_speech_thold)) break;
+                continue;
+            }
             for (int i = 0; i < n_max; i++) {
                 apply_rules(m, lg, &s, no_ts, t, max_initial_tid, logp, pr);
                 struct tok tk = sample(m, logp, pr, t, &rng);

@@ -35,10 +35,14 @@ int whisper_transcribe_vad(struct whisper_state *st, struct vad *v, const float 
     if (ns == 0) { rc = 0; snprintf(r->language, sizeof r->language, "%s", p->language ? p->language : "en"); goto done; }
     /* a short silence between pieces keeps Whisper from running words together */
     int64_t gap = (int64_t)(vp->samples_overlap * 16000), total = 0;
+    if (gap < 0) gap = 0;
     for (int i = 0; i < ns; i++) {
         if (segs[i].end > (int64_t)n) segs[i].end = (int64_t)n;
+        if (segs[i].start < 0) segs[i].start = 0;
+        if (segs[i].start > segs[i].end) segs[i].start = segs[i].end;
         total += segs[i].end - segs[i].start + gap;
     }
+    if (total < 0 || total > (int64_t)n + (int64_t)ns * gap) { err_set(e, "VAD segments out of range"); goto done; }
     clip = calloc((size_t)total + 1, sizeof(float));
     pc = calloc((size_t)ns, sizeof *pc);
     if (!clip || !pc) { err_set(e, "out of memory"); goto done; }

@@ -47,7 +47,7 @@ check "vad prints 4 segments" "[ \$(wc -l < $T/vad.txt) -eq 4 ] && head -1 $T/va
 check "vad --json segments equal golden" "python3 -c \"import json;a=json.load(open('$T/vad.json'));b=json.load(open('$GOLDEN/asr/synth-whisper-micro-f16.jfk.json'));assert a['vad_segments']==b['vad_segments']\" 2> $T/err"
 
 # transcribe: every format
-"$OMNI" transcribe -m "$WM" --no-fallback -f verbose_json "$WAV" > "$T/v.json" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 -f verbose_json "$WAV" > "$T/v.json" 2> "$T/err"
 check "transcribe verbose_json: one segment, golden token prefix" "python3 -c \"
 import json
 o=json.load(open('$T/v.json')); g=json.load(open('$GOLDEN/asr/synth-whisper-micro-f16.jfk.cli.json'))
@@ -55,14 +55,16 @@ gt=[t['id'] for t in g['transcription'][0]['tokens']]
 assert len(o['segments'])==1 and o['language']=='en' and abs(o['duration']-11.0)<1e-6
 assert o['segments'][0]['tokens'][:15]==gt[:15]
 \" 2> $T/err"
-"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f json "$WAV" > "$T/j.json" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 --max-tokens 8 -f json "$WAV" > "$T/j.json" 2> "$T/err"
 check "transcribe json has text" "python3 -c \"import json;assert json.load(open('$T/j.json'))['text'].startswith('ということ')\" 2> $T/err"
-"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f srt "$WAV" > "$T/o.srt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 --max-tokens 8 -f srt "$WAV" > "$T/o.srt" 2> "$T/err"
 check "transcribe srt" "head -2 $T/o.srt | tail -1 | grep -q '^00:00:00,000 --> 00:00:10,990\$'"
-"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 -f vtt "$WAV" > "$T/o.vtt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 --max-tokens 8 -f vtt "$WAV" > "$T/o.vtt" 2> "$T/err"
 check "transcribe vtt" "head -1 $T/o.vtt | grep -q '^WEBVTT' && grep -q '^00:00:00.000 --> 00:00:10.990\$' $T/o.vtt"
-"$OMNI" transcribe -m "$WM" --no-fallback --max-tokens 8 --vad "$VM" "$WAV" > "$T/o.txt" 2> "$T/err"
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 --max-tokens 8 --vad "$VM" "$WAV" > "$T/o.txt" 2> "$T/err"
 check "transcribe --vad text" "[ $? -eq 0 ] && [ -s $T/o.txt ]"
+"$OMNI" transcribe -m "$WM" --max-tokens 6 "$WAV" > "$T/b.txt" 2> "$T/err"
+check "transcribe with default beam search" "[ $? -eq 0 ] && [ -s $T/b.txt ]"
 
 # errors: one line on stderr, non-zero exit, no crash
 echo "not audio" > "$T/notes.txt"
