@@ -1,11 +1,15 @@
 /* whisper.cpp ggml file reader (Whisper and Silero VAD models); see ggml_whisper.h.
- * The file is read into memory and parsed with a bounds-checked cursor; tensor data is
+ * The file is mapped and parsed with a bounds-checked cursor; tensor data is
  * copied into 64-byte-aligned slots because the format stores it unaligned. */
 #include "formats/ggml_whisper.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/dtype.h"
 
@@ -241,19 +245,17 @@ struct ggw_file *ggw_load_mem(const void *buf, size_t size, const char *what, st
 }
 
 struct ggw_file *ggw_load(const char *path, struct err *e) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) { err_set(e, "%s: cannot open (%m)", path); return NULL; }
-    if (fseek(fp, 0, SEEK_END)) { fclose(fp); err_set(e, "%s: cannot seek", path); return NULL; }
-    long n = ftell(fp);
-    rewind(fp);
-    if (n < 0) { fclose(fp); err_set(e, "%s: cannot tell its size", path); return NULL; }
-    void *buf = malloc((size_t)n + 1);
-    if (!buf) { fclose(fp); err_set(e, "%s: out of memory for %ld bytes", path, n); return NULL; }
-    size_t got = fread(buf, 1, (size_t)n, fp);
-    fclose(fp);
-    if (got != (size_t)n) { free(buf); err_set(e, "%s: read error", path); return NULL; }
-    struct ggw_file *f = ggw_load_mem(buf, (size_t)n, path, e);
-    free(buf);
+    /* map rather than read: the tensors are copied once, into their aligned slots */
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) { err_set(e, "%s: cannot open (%m)", path); return NULL; }
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) { close(fd); err_set(e, "%s: not a regular file", path); return NULL; }
+    size_t n = (size_t)st.st_size;
+    void *buf = n ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (n && buf == MAP_FAILED) { err_set(e, "%s: cannot map %zu bytes (%m)", path, n); return NULL; }
+    struct ggw_file *f = ggw_load_mem(n ? buf : "", n, path, e);
+    if (n) munmap(buf, n);
     return f;
 }
 
