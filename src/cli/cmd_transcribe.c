@@ -11,6 +11,7 @@
 #include "formats/audio_decode.h"
 #include "models/whisper.h"
 #include "models/whisper_vad.h"
+#include "text/utf8.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -40,19 +41,19 @@ static void usage(FILE *f) {
 /* JSON string with invalid UTF-8 replaced by U+FFFD (tokens can split characters). */
 static void json_str(FILE *f, const char *s) {
     const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     fputc('"', f);
-    while (*p) {
+    while (left) {
+        int n = utf8_char_valid(p, left);
+        if (n <= 0) { fputs("\xef\xbf\xbd", f); p++; left--; continue; }
         unsigned c = *p;
-        int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = n > 0;
-        for (int i = 1; ok && i < n; i++) ok = (p[i] & 0xc0) == 0x80;
-        if (!ok) { fputs("\xef\xbf\xbd", f); p++; continue; }
-        if (n > 1) { fwrite(p, 1, (size_t)n, f); p += n; continue; }
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        if (n > 1) fwrite(p, 1, (size_t)n, f);
+        else if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c < 0x20) fprintf(f, "\\u%04x", c);
         else fputc((int)c, f);
-        p++;
+        p += n;
+        left -= (size_t)n;
     }
     fputc('"', f);
 }

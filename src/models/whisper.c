@@ -35,12 +35,14 @@ static void h2f_init(void) {
     }
 }
 
-struct wblock {
+/* One attention sublayer with its pre-norm (the key projection has no bias). */
+struct wattn {
     const float *ln_w, *ln_b, *q_b, *v_b, *o_b;
     const struct tensor *q, *k, *v, *o;
-    /* decoder only: cross-attention */
-    const float *xln_w, *xln_b, *xq_b, *xv_b, *xo_b;
-    const struct tensor *xq, *xk, *xv, *xo;
+};
+
+struct wblock {
+    struct wattn self, cross; /* cross: decoder only */
     const float *mln_w, *mln_b, *fc1_b, *fc2_b;
     const struct tensor *fc1, *fc2;
 };
@@ -131,29 +133,26 @@ static const float *bindf_either(struct binder *b, const char *name, int64_t n) 
     return bindf(b, name, n, 1);
 }
 
+static void bind_attn(struct binder *b, struct wattn *a, const char *pre, int i, const char *kind, int D) {
+    char n[128];
+#define NM(s) (snprintf(n, sizeof n, "%s.blocks.%d.%s%s", pre, i, kind, s), n)
+    a->ln_w = bindf(b, NM("_ln.weight"), D, 1);
+    a->ln_b = bindf(b, NM("_ln.bias"), D, 1);
+    a->q = bind(b, NM(".query.weight"), D, D, 1);
+    a->q_b = bindf(b, NM(".query.bias"), D, 1);
+    a->k = bind(b, NM(".key.weight"), D, D, 1);
+    a->v = bind(b, NM(".value.weight"), D, D, 1);
+    a->v_b = bindf(b, NM(".value.bias"), D, 1);
+    a->o = bind(b, NM(".out.weight"), D, D, 1);
+    a->o_b = bindf(b, NM(".out.bias"), D, 1);
+#undef NM
+}
+
 static void bind_block(struct binder *b, struct wblock *w, const char *pre, int i, int D, int cross) {
     char n[128];
+    bind_attn(b, &w->self, pre, i, "attn", D);
+    if (cross) bind_attn(b, &w->cross, pre, i, "cross_attn", D);
 #define NM(s) (snprintf(n, sizeof n, "%s.blocks.%d.%s", pre, i, s), n)
-    w->ln_w = bindf(b, NM("attn_ln.weight"), D, 1);
-    w->ln_b = bindf(b, NM("attn_ln.bias"), D, 1);
-    w->q = bind(b, NM("attn.query.weight"), D, D, 1);
-    w->q_b = bindf(b, NM("attn.query.bias"), D, 1);
-    w->k = bind(b, NM("attn.key.weight"), D, D, 1);
-    w->v = bind(b, NM("attn.value.weight"), D, D, 1);
-    w->v_b = bindf(b, NM("attn.value.bias"), D, 1);
-    w->o = bind(b, NM("attn.out.weight"), D, D, 1);
-    w->o_b = bindf(b, NM("attn.out.bias"), D, 1);
-    if (cross) {
-        w->xln_w = bindf(b, NM("cross_attn_ln.weight"), D, 1);
-        w->xln_b = bindf(b, NM("cross_attn_ln.bias"), D, 1);
-        w->xq = bind(b, NM("cross_attn.query.weight"), D, D, 1);
-        w->xq_b = bindf(b, NM("cross_attn.query.bias"), D, 1);
-        w->xk = bind(b, NM("cross_attn.key.weight"), D, D, 1);
-        w->xv = bind(b, NM("cross_attn.value.weight"), D, D, 1);
-        w->xv_b = bindf(b, NM("cross_attn.value.bias"), D, 1);
-        w->xo = bind(b, NM("cross_attn.out.weight"), D, D, 1);
-        w->xo_b = bindf(b, NM("cross_attn.out.bias"), D, 1);
-    }
     w->mln_w = bindf(b, NM("mlp_ln.weight"), D, 1);
     w->mln_b = bindf(b, NM("mlp_ln.bias"), D, 1);
     w->fc1 = bind(b, NM("mlp.0.weight"), D, 4 * D, 1);
@@ -556,15 +555,15 @@ int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, i
 
     for (int l = 0; l < hp->n_audio_layer; l++) {
         const struct wblock *w = &m->enc[l];
-        layernorm(hb, x, w->ln_w, w->ln_b, D, T, LN_EPS);
-        matmul(s->pool, w->q, hb, q, T);
-        add_bias(q, w->q_b, D, T);
-        matmul(s->pool, w->k, hb, k, T);
-        matmul(s->pool, w->v, hb, v, T);
-        add_bias(v, w->v_b, D, T);
+        layernorm(hb, x, w->self.ln_w, w->self.ln_b, D, T, LN_EPS);
+        matmul(s->pool, w->self.q, hb, q, T);
+        add_bias(q, w->self.q_b, D, T);
+        matmul(s->pool, w->self.k, hb, k, T);
+        matmul(s->pool, w->self.v, hb, v, T);
+        add_bias(v, w->self.v_b, D, T);
         enc_attention(s, q, k, v, att, T, D, H, S, kh, vt, qh, oh);
-        matmul(s->pool, w->o, att, hb, T);
-        add_bias(hb, w->o_b, D, T);
+        matmul(s->pool, w->self.o, att, hb, T);
+        add_bias(hb, w->self.o_b, D, T);
         for (size_t i = 0; i < TD; i++) x[i] += hb[i];
 
         layernorm(hb, x, w->mln_w, w->mln_b, D, T, LN_EPS);
@@ -581,9 +580,9 @@ int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, i
     for (int l = 0; l < hp->n_text_layer; l++) {
         const struct wblock *w = &m->dec[l];
         size_t base = (size_t)l * hp->n_audio_ctx * D;
-        matmul(s->pool, w->xk, x, k, T);
-        matmul(s->pool, w->xv, x, v, T);
-        add_bias(v, w->xv_b, D, T);
+        matmul(s->pool, w->cross.k, x, k, T);
+        matmul(s->pool, w->cross.v, x, v, T);
+        add_bias(v, w->cross.v_b, D, T);
         ops_f32_to_f16(s->xk + base, k, (int)TD);
         ops_f32_to_f16(s->xv + base, v, (int)TD);
     }
@@ -608,26 +607,26 @@ static void dec_step(struct whisper_state *s, int seq, int token, int pos) {
         const struct wblock *w = &m->dec[l];
         size_t base = (size_t)seq * seq_elems(s) + (size_t)l * hp->n_text_ctx * D;
         uint16_t *sk = s->sk + base, *sv = s->sv + base;
-        layernorm(s->h, s->x, w->ln_w, w->ln_b, D, 1, LN_EPS);
-        matmul(s->pool, w->q, s->h, s->q, 1);
-        ops_add(s->q, w->q_b, D);
-        matmul(s->pool, w->k, s->h, s->k, 1);
-        matmul(s->pool, w->v, s->h, s->v, 1);
-        ops_add(s->v, w->v_b, D);
+        layernorm(s->h, s->x, w->self.ln_w, w->self.ln_b, D, 1, LN_EPS);
+        matmul(s->pool, w->self.q, s->h, s->q, 1);
+        ops_add(s->q, w->self.q_b, D);
+        matmul(s->pool, w->self.k, s->h, s->k, 1);
+        matmul(s->pool, w->self.v, s->h, s->v, 1);
+        ops_add(s->v, w->self.v_b, D);
         ops_f32_to_f16(sk + (size_t)pos * D, s->k, D);
         ops_f32_to_f16(sv + (size_t)pos * D, s->v, D);
         attend_heads(s, s->att, s->q, sk, sv, pos + 1, 0);
-        matmul(s->pool, w->o, s->att, s->tmp, 1);
-        ops_add(s->tmp, w->o_b, D);
+        matmul(s->pool, w->self.o, s->att, s->tmp, 1);
+        ops_add(s->tmp, w->self.o_b, D);
         ops_add(s->x, s->tmp, D);
 
         uint16_t *xk = s->xk + (size_t)l * hp->n_audio_ctx * D, *xv = s->xv + (size_t)l * hp->n_audio_ctx * D;
-        layernorm(s->h, s->x, w->xln_w, w->xln_b, D, 1, LN_EPS);
-        matmul(s->pool, w->xq, s->h, s->q, 1);
-        ops_add(s->q, w->xq_b, D);
+        layernorm(s->h, s->x, w->cross.ln_w, w->cross.ln_b, D, 1, LN_EPS);
+        matmul(s->pool, w->cross.q, s->h, s->q, 1);
+        ops_add(s->q, w->cross.q_b, D);
         attend_heads(s, s->att, s->q, xk, xv, s->n_ctx, null_key_count(s, s->n_ctx));
-        matmul(s->pool, w->xo, s->att, s->tmp, 1);
-        ops_add(s->tmp, w->xo_b, D);
+        matmul(s->pool, w->cross.o, s->att, s->tmp, 1);
+        ops_add(s->tmp, w->cross.o_b, D);
         ops_add(s->x, s->tmp, D);
 
         layernorm(s->h, s->x, w->mln_w, w->mln_b, D, 1, LN_EPS);
