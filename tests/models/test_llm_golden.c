@@ -37,6 +37,8 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
     int V = hp->n_vocab, quant = is_quant(name);
     double readme = quant ? (strstr(name, "q8_0") ? 0.1 : 0.25) : 1e-2, min_margin = quant ? 0.5 : 0.05;
     double tol = is_readme_strict(name) ? readme : quant ? 0.75 : strstr(name, "bf16") ? 0.2 : 0.03;
+    /* where logits may be off by tol, a top-1 lead smaller than that is not decided */
+    double top1_margin = is_readme_strict(name) ? min_margin : fmax(min_margin, tol);
     cJSON *jt = cJSON_GetObjectItem(c, "tokens"), *jk = cJSON_GetObjectItem(c, "topk"), *jg = cJSON_GetObjectItem(c, "greedy");
     int n = cJSON_GetArraySize(jt), ng = cJSON_GetArraySize(jg);
     *n_greedy_ref = ng;
@@ -67,7 +69,7 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
         double m0 = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 0), 1)->valuedouble;
         double m1 = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 1), 1)->valuedouble;
         int ref_top = cJSON_GetArrayItem(cJSON_GetArrayItem(row, 0), 0)->valueint;
-        if (m0 - m1 > min_margin)
+        if (m0 - m1 > top1_margin)
             CHECK_MSG(argmax(l, V, NULL) == ref_top, "%s pos %d: top-1 %d, reference %d", name, i, argmax(l, V, NULL), ref_top);
     }
     /* greedy, one token at a time, compared up to the first step where the choice
