@@ -52,6 +52,7 @@ struct llm_kv {
     int n_layer, n_seq, n_ctx, kv_dim;
     uint16_t *k, *v;           /* f16 [n_layer][n_seq][n_ctx][kv_dim] */
     int *len;                  /* [n_seq] positions held per sequence */
+    int *next_len;             /* [n_seq] scratch for validating a batch */
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -288,7 +289,8 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_seq, int n_ctx, struct err 
     kv->k = malloc(n * sizeof(uint16_t));
     kv->v = malloc(n * sizeof(uint16_t));
     kv->len = calloc((size_t)n_seq, sizeof(int));
-    if (!kv->k || !kv->v || !kv->len) {
+    kv->next_len = calloc((size_t)n_seq, sizeof(int));
+    if (!kv->k || !kv->v || !kv->len || !kv->next_len) {
         err_set(e, "KV cache: out of memory for %zu MB", 2 * n * sizeof(uint16_t) >> 20);
         llm_kv_free(kv);
         return NULL;
@@ -301,6 +303,7 @@ void llm_kv_free(struct llm_kv *kv) {
     free(kv->k);
     free(kv->v);
     free(kv->len);
+    free(kv->next_len);
     free(kv);
 }
 
@@ -453,13 +456,13 @@ int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b
                            b->pos[i], i, kv->n_ctx);
     }
     /* A position may only extend its sequence (no holes that would read stale cache). */
+    memcpy(kv->next_len, kv->len, sizeof(int) * (size_t)kv->n_seq);
     for (int i = 0; i < n; i++) {
         int s = b->seq ? b->seq[i] : 0, p = b->pos[i];
-        int len = kv->len[s];
-        for (int j = 0; j < i; j++)
-            if ((b->seq ? b->seq[j] : 0) == s && b->pos[j] + 1 > len) len = b->pos[j] + 1;
-        if (p > len)
-            return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s, len);
+        if (p > kv->next_len[s])
+            return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s,
+                           kv->next_len[s]);
+        if (p + 1 > kv->next_len[s]) kv->next_len[s] = p + 1;
     }
     int chunk = n < LLM_UBATCH ? n : LLM_UBATCH;
     if (ensure_scratch(m, chunk, kv->n_ctx)) return err_set(e, "llm_forward: out of memory for a batch of %d", chunk);
