@@ -1,0 +1,829 @@
+/* The voice loop (see voice.h). Two threads per session: the listener turns queued PCM
+ * into VAD decisions and the growing speech clip; the worker does everything heavy in
+ * order: partial ASR while the user speaks, a speculative final ASR at the first quiet
+ * window (so the transcript is usually ready when the turn is confirmed), then the reply
+ * (LLM → clause splitter → TTS). Barge-in is a flag the LLM and TTS callbacks poll. */
+#include "runtime/voice.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <samplerate.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/pool.h"
+#include "models/silero_vad.h"
+#include "models/whisper.h"
+#include "runtime/tts.h"
+#include "runtime/voice_segmenter.h"
+#include "runtime/voice_splitter.h"
+
+#define VOICE_RATE 16000
+#define CLIP_MAX (30 * VOICE_RATE)      /* Whisper's window: a longer turn is ended here */
+#define RING_SIZE (2 * VOICE_RATE)      /* recent input, for the prefix padding */
+#define TAIL_PAD (VOICE_RATE / 10)      /* audio kept after the end of speech for ASR */
+
+struct chunk { size_t text_end; int64_t samples_end; };
+
+struct voice {
+    struct voice_params p;
+    char *instructions, *voice_name, *language;
+    omni_model *llm;
+    const struct whisper_model *asr;
+    struct vad *vad;
+    struct pool *pool;
+    struct whisper_state *ws;
+    omni_session *sess;
+
+    pthread_t listener, worker;
+    int threads_started;
+    pthread_mutex_t mu;              /* everything below up to `ev_mu` */
+    pthread_cond_t wake_listener, wake_worker, idle;
+    int stop;
+
+    /* push → listener */
+    int16_t *inq;
+    size_t inq_n, inq_cap;
+    int listener_busy;
+
+    /* listener → worker: the current turn's clip (16 kHz floats) */
+    float *clip;
+    size_t clip_n;
+    int64_t clip_t0;                 /* input position of clip[0] */
+    int turn_active, turn_paused, turn_ended, turn_id;
+    int64_t speech_end;              /* input position just past the last voiced window */
+    size_t asr_done_n;               /* clip samples covered by the last partial */
+    int spec_turn;                   /* speculative final transcript: for which turn and end */
+    int64_t spec_end;
+    char *spec_text;
+    int respond_req, commit_req, clear_req;
+    int worker_busy, responding;
+    int response_id;
+
+    /* barge-in / playback */
+    atomic_int cancel;
+    int64_t played;
+    int played_reported;
+    double first_audio_ms;
+
+    /* conversation */
+    omni_chat_message *hist;
+    int n_hist, cap_hist;
+
+    pthread_mutex_t ev_mu;           /* on_event is never re-entered */
+
+    /* listener-only state */
+    SRC_STATE *src;
+    struct vseg seg;
+    float *win;
+    int win_n, win_size;
+    float *ring;
+    int64_t pos;                     /* input samples (16 kHz) seen */
+};
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+struct voice_params voice_default_params(void) {
+    struct voice_params p;
+    memset(&p, 0, sizeof p);
+    p.input_rate = 24000;
+    p.vad_threshold = 0.5f;
+    p.silence_ms = 300;
+    p.prefix_padding_ms = 300;
+    p.min_speech_ms = 100;
+    p.asr_interval_ms = 400;
+    p.transcribe_input = 1;
+    p.auto_response = 1;
+    p.interrupt_response = 1;
+    p.max_tokens = 256;
+    p.temperature = 0.8f;
+    return p;
+}
+
+static void emit(struct voice *v, struct voice_event *ev) {
+    if (!v->p.on_event) return;
+    if (ev->text && !ev->len) ev->len = strlen(ev->text);
+    pthread_mutex_lock(&v->ev_mu);
+    v->p.on_event(ev, v->p.user);
+    pthread_mutex_unlock(&v->ev_mu);
+}
+
+static void emit_simple(struct voice *v, enum voice_event_type t, int rid, int64_t ms, const char *text) {
+    struct voice_event ev = {.type = t, .response_id = rid, .audio_ms = ms, .text = text};
+    emit(v, &ev);
+}
+
+static void emit_error(struct voice *v, const char *msg) { emit_simple(v, VOICE_ERROR, 0, 0, msg); }
+
+/* ---- conversation ---- */
+
+static int hist_add(struct voice *v, const char *role, const char *text, size_t len) {
+    if (v->n_hist == v->cap_hist) {
+        int cap = v->cap_hist ? v->cap_hist * 2 : 16;
+        omni_chat_message *h = realloc(v->hist, (size_t)cap * sizeof *h);
+        if (!h) return -1;
+        v->hist = h;
+        v->cap_hist = cap;
+    }
+    char *r = strdup(role), *c = malloc(len + 1);
+    if (!r || !c) { free(r); free(c); return -1; }
+    memcpy(c, text, len);
+    c[len] = 0;
+    v->hist[v->n_hist].role = r;
+    v->hist[v->n_hist].content = c;
+    v->n_hist++;
+    return 0;
+}
+
+/* ---- listener ---- */
+
+static void ring_put(struct voice *v, const float *x, int n) {
+    for (int i = 0; i < n; i++) v->ring[(v->pos - n + i) % RING_SIZE] = x[i];
+}
+
+static int clip_append(struct voice *v, const float *x, size_t n) {
+    if (v->clip_n + n > CLIP_MAX) n = CLIP_MAX - v->clip_n;
+    memcpy(v->clip + v->clip_n, x, n * sizeof *x);
+    v->clip_n += n;
+    return v->clip_n >= CLIP_MAX;
+}
+
+/* Called under mu when a turn ends (silence, commit or the 30 s cap). */
+static void end_turn_locked(struct voice *v) {
+    v->turn_active = 0;
+    v->turn_paused = 0;
+    v->turn_ended = 1;
+    pthread_cond_signal(&v->wake_worker);
+}
+
+static void on_window(struct voice *v) {
+    float p = v->vad ? vad_step(v->vad, v->win, v->win_size) : vseg_energy_prob(v->win, v->win_size);
+    v->pos += v->win_size;
+    ring_put(v, v->win, v->win_size);
+    pthread_mutex_lock(&v->mu);
+    int full = v->turn_active ? clip_append(v, v->win, (size_t)v->win_size) : 0;
+    enum vseg_event ev = vseg_step(&v->seg, p);
+    int64_t ms = -1;
+    enum voice_event_type out = VOICE_ERROR;
+    if (ev == VSEG_START && !v->turn_active && !v->turn_ended) {
+        int64_t from = v->seg.start - (int64_t)v->p.prefix_padding_ms * 16;
+        if (from < 0) from = 0;
+        if (from < v->pos - RING_SIZE) from = v->pos - RING_SIZE;
+        v->clip_n = 0;
+        v->clip_t0 = from;
+        for (int64_t i = from; i < v->pos && v->clip_n < CLIP_MAX; i++) v->clip[v->clip_n++] = v->ring[i % RING_SIZE];
+        v->turn_active = 1;
+        v->turn_id++;
+        v->asr_done_n = 0;
+        v->speech_end = v->seg.end;
+        if (v->responding && v->p.interrupt_response) atomic_store(&v->cancel, 1); /* barge-in */
+        out = VOICE_SPEECH_STARTED;
+        ms = v->seg.start / 16;
+        pthread_cond_signal(&v->wake_worker);
+    } else if (ev == VSEG_PAUSE && v->turn_active) {
+        v->turn_paused = 1;
+        v->speech_end = v->seg.end;
+        pthread_cond_signal(&v->wake_worker);
+    } else if (ev == VSEG_RESUME && v->turn_active) {
+        v->turn_paused = 0;
+    } else if ((ev == VSEG_END || full) && v->turn_active) {
+        v->speech_end = full ? v->pos : v->seg.end;
+        if (full) vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
+        end_turn_locked(v);
+        out = VOICE_SPEECH_STOPPED;
+        ms = v->speech_end / 16;
+    } else if (v->turn_active && v->clip_n - v->asr_done_n >= (size_t)v->p.asr_interval_ms * 16) {
+        pthread_cond_signal(&v->wake_worker);
+    }
+    pthread_mutex_unlock(&v->mu);
+    if (out != VOICE_ERROR) emit_simple(v, out, 0, ms, NULL);
+}
+
+static void listen_samples(struct voice *v, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        v->win[v->win_n++] = x[i];
+        if (v->win_n == v->win_size) {
+            on_window(v);
+            v->win_n = 0;
+        }
+    }
+}
+
+static void *listener_main(void *arg) {
+    struct voice *v = arg;
+    size_t cap = 0;
+    float *f = NULL, *r = NULL;
+    pthread_mutex_lock(&v->mu);
+    for (;;) {
+        while (!v->stop && v->inq_n == 0) {
+            v->listener_busy = 0;
+            pthread_cond_broadcast(&v->idle);
+            pthread_cond_wait(&v->wake_listener, &v->mu);
+        }
+        if (v->stop) break;
+        v->listener_busy = 1;
+        size_t n = v->inq_n;
+        if (n > cap) {
+            float *nf = realloc(f, n * sizeof *f), *nr = realloc(r, n * sizeof *r);
+            if (nf) f = nf;
+            if (nr) r = nr;
+            if (!nf || !nr) { v->inq_n = 0; continue; }
+            cap = n;
+        }
+        for (size_t i = 0; i < n; i++) f[i] = v->inq[i] / 32768.0f;
+        v->inq_n = 0;
+        int rate = v->p.input_rate;
+        pthread_mutex_unlock(&v->mu);
+        if (rate == VOICE_RATE) listen_samples(v, f, n);
+        else {
+            SRC_DATA d = {0};
+            d.data_in = f;
+            d.input_frames = (long)n;
+            d.data_out = r;
+            d.output_frames = (long)n;
+            d.src_ratio = (double)VOICE_RATE / rate;
+            while (d.input_frames > 0) {
+                if (src_process(v->src, &d)) break;
+                listen_samples(v, r, (size_t)d.output_frames_gen);
+                d.data_in += d.input_frames_used;
+                d.input_frames -= d.input_frames_used;
+                if (!d.input_frames_used && !d.output_frames_gen) break;
+            }
+        }
+        pthread_mutex_lock(&v->mu);
+    }
+    pthread_mutex_unlock(&v->mu);
+    free(f);
+    free(r);
+    return NULL;
+}
+
+/* ---- worker: ASR ---- */
+
+/* Transcribes 16 kHz samples with just as much encoder context as they need. Returns a
+ * malloc'ed trimmed string ("" for silence), NULL on error (emitted). */
+static char *transcribe(struct voice *v, const float *x, size_t n) {
+    struct whisper_params wp = whisper_default_params();
+    wp.language = v->language && strcmp(v->language, "auto") ? v->language : "auto";
+    wp.no_timestamps = 1;
+    wp.temperature_inc = 0;   /* no hotter retries: a live turn cannot wait for them */
+    double sec = (double)n / VOICE_RATE;
+    int ctx = (int)ceil(sec * 50) + 32;   /* 50 encoder positions per second, plus margin */
+    ctx = (ctx + 63) / 64 * 64;
+    if (ctx > 1500) ctx = 0;
+    wp.audio_ctx = ctx;
+    /* people say ~3 words (~5 tokens) a second; a random-weight model would babble on */
+    wp.max_tokens_per_window = 8 + (int)(sec * 6);
+    struct whisper_result r;
+    memset(&r, 0, sizeof r);
+    struct err e = {{0}};
+    if (whisper_transcribe(v->ws, x, n, &wp, &r, &e)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "transcription failed: %s", e.msg);
+        emit_error(v, msg);
+        return NULL;
+    }
+    size_t len = 0;
+    for (int i = 0; i < r.n_segments; i++) len += strlen(r.segments[i].text) + 1;
+    char *out = malloc(len + 1), *o = out;
+    if (out) {
+        for (int i = 0; i < r.n_segments; i++) {
+            size_t k = strlen(r.segments[i].text);
+            memcpy(o, r.segments[i].text, k);
+            o += k;
+        }
+        *o = 0;
+        char *a = out;
+        while (*a == ' ' || *a == '\n') a++;
+        memmove(out, a, strlen(a) + 1);
+        for (size_t k = strlen(out); k > 0 && (out[k - 1] == ' ' || out[k - 1] == '\n'); k--) out[k - 1] = 0;
+    }
+    whisper_result_free(&r);
+    return out;
+}
+
+/* Copies the clip (under mu) up to `upto` input samples plus the tail pad. */
+static float *copy_clip(struct voice *v, int64_t upto, size_t *n) {
+    size_t len = v->clip_n;
+    if (upto >= 0) {
+        int64_t want = upto - v->clip_t0 + TAIL_PAD;
+        if (want < 0) want = 0;
+        if ((size_t)want < len) len = (size_t)want;
+    }
+    float *x = malloc((len ? len : 1) * sizeof *x);
+    if (x) memcpy(x, v->clip, len * sizeof *x);
+    *n = len;
+    return x;
+}
+
+/* ---- worker: the reply ---- */
+
+struct reply {
+    struct voice *v;
+    int rid;
+    char *text;              /* everything the LLM wrote */
+    size_t len, cap;
+    struct chunk *chunks;    /* spoken pieces: end in `text` and in output samples */
+    int n_chunks, cap_chunks;
+    size_t spoken_to;        /* bytes of `text` handed to the splitter so far */
+    int64_t samples;
+    struct vsplit split;
+    const char *clause;
+    int failed;
+};
+
+static int is_cancelled(struct voice *v) { return atomic_load(&v->cancel) != 0; }
+
+static int on_audio(const int16_t *pcm, size_t n, void *ud) {
+    struct reply *r = ud;
+    struct voice *v = r->v;
+    if (is_cancelled(v)) return 1;
+    if (!n) return 0;
+    if (r->samples == 0) {
+        pthread_mutex_lock(&v->mu);
+        v->first_audio_ms = now_ms();
+        pthread_mutex_unlock(&v->mu);
+    }
+    r->samples += (int64_t)n;
+    struct voice_event ev = {.type = VOICE_AUDIO, .response_id = r->rid, .pcm = pcm, .n_pcm = n, .text = r->clause};
+    emit(v, &ev);
+    return is_cancelled(v);
+}
+
+static int speak_piece(const char *s, size_t n, void *ud) {
+    struct reply *r = ud;
+    struct voice *v = r->v;
+    if (is_cancelled(v)) return 1;
+    char *t = malloc(n + 1);
+    if (!t) return 1;
+    memcpy(t, s, n);
+    t[n] = 0;
+    /* where this piece ends in the reply text: `s` points into the splitter's buffer,
+     * which holds the last split.len bytes of the reply */
+    size_t end = r->len - r->split.len + (size_t)(s + n - r->split.buf);
+    struct tts_request q = tts_default_request();
+    q.input = t;
+    q.voice = v->voice_name;
+    q.lang = v->language && strcmp(v->language, "auto") ? v->language : NULL;
+    q.normalize = 1;
+    struct err e = {{0}};
+    r->clause = t;
+    int rc = 0;
+    if (tts_validate(&q, &e) == 0) rc = tts_speak(&q, on_audio, r, &e);
+    r->clause = NULL;
+    free(t);
+    if (rc && !is_cancelled(v)) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "speech synthesis failed: %s", e.msg);
+        emit_error(v, msg);
+    }
+    if (r->n_chunks == r->cap_chunks) {
+        int cap = r->cap_chunks ? r->cap_chunks * 2 : 16;
+        struct chunk *c = realloc(r->chunks, (size_t)cap * sizeof *c);
+        if (!c) return 1;
+        r->chunks = c;
+        r->cap_chunks = cap;
+    }
+    r->chunks[r->n_chunks++] = (struct chunk){end, r->samples};
+    return is_cancelled(v);
+}
+
+static int on_text(const char *s, size_t n, void *ud) {
+    struct reply *r = ud;
+    struct voice *v = r->v;
+    if (is_cancelled(v)) return 1;
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 512;
+        while (cap < r->len + n + 1) cap *= 2;
+        char *t = realloc(r->text, cap);
+        if (!t) { r->failed = 1; return 1; }
+        r->text = t;
+        r->cap = cap;
+    }
+    memcpy(r->text + r->len, s, n);
+    r->len += n;
+    r->text[r->len] = 0;
+    struct voice_event ev = {.type = VOICE_TEXT_DELTA, .response_id = r->rid, .text = r->text + r->len - n, .len = n};
+    emit(v, &ev);
+    return vsplit_push(&r->split, s, n, speak_piece, r) || is_cancelled(v);
+}
+
+/* How much of the reply text was heard when playback stopped at `played` samples: whole
+ * pieces that finished, and of the piece in progress a share in proportion to its audio,
+ * ending at a word boundary. */
+static size_t heard_bytes(const struct reply *r, int64_t played) {
+    size_t start = 0;
+    int64_t s0 = 0;
+    for (int i = 0; i < r->n_chunks; i++) {
+        const struct chunk *c = &r->chunks[i];
+        if (played >= c->samples_end) { start = c->text_end; s0 = c->samples_end; continue; }
+        if (c->samples_end <= s0) break;
+        size_t cut = start + (size_t)((double)(c->text_end - start) * (double)(played - s0) / (double)(c->samples_end - s0));
+        while (cut > start && ((unsigned char)r->text[cut] & 0xC0) == 0x80) cut--; /* whole characters */
+        size_t w = cut;
+        while (w > start && r->text[w - 1] != ' ') w--;
+        return w > start ? w : cut; /* a word boundary where the text has spaces */
+    }
+    return start;
+}
+
+static void respond(struct voice *v) {
+    struct reply r;
+    memset(&r, 0, sizeof r);
+    r.v = v;
+    vsplit_init(&r.split);
+    pthread_mutex_lock(&v->mu);
+    r.rid = ++v->response_id;
+    v->responding = 1;
+    v->played = 0;
+    v->played_reported = 0;
+    v->first_audio_ms = 0;
+    /* a barge-in that came before the reply began cancels nothing */
+    atomic_store(&v->cancel, 0);
+    pthread_mutex_unlock(&v->mu);
+    emit_simple(v, VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
+
+    /* message texts are never freed while the session lives, so a copy of the array is enough */
+    pthread_mutex_lock(&v->mu);
+    int n = v->n_hist + 1;
+    omni_chat_message *msgs = malloc((size_t)n * sizeof *msgs);
+    int k = 0;
+    if (msgs && v->instructions && *v->instructions) msgs[k++] = (omni_chat_message){"system", v->instructions};
+    for (int i = 0; msgs && i < v->n_hist; i++) msgs[k++] = v->hist[i];
+    pthread_mutex_unlock(&v->mu);
+    char err[512] = "";
+    char *prompt = msgs ? omni_chat_format(v->llm, msgs, (size_t)k, 1, err, sizeof err) : NULL;
+    free(msgs);
+    omni_usage u;
+    memset(&u, 0, sizeof u);
+    int rc = -1;
+    if (prompt) {
+        omni_generate_params gp = omni_generate_default_params();
+        gp.max_tokens = v->p.max_tokens;
+        gp.sampling.temperature = v->p.temperature;
+        if (v->p.seed) gp.sampling.seed = v->p.seed;
+        gp.on_text = on_text;
+        gp.user = &r;
+        rc = omni_session_generate(v->sess, prompt, &gp, &u, err, sizeof err);
+        free(prompt);
+    }
+    if (!rc && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
+
+    int cancelled = is_cancelled(v);
+    const char *status = rc || r.failed ? "failed" : cancelled ? "cancelled" : "completed";
+    if (rc) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "reply failed: %s", err);
+        emit_error(v, msg);
+    }
+    size_t keep = r.len;
+    if (cancelled) {
+        pthread_mutex_lock(&v->mu);
+        int64_t played = v->played;
+        if (!v->played_reported)
+            played = v->first_audio_ms > 0 ? (int64_t)((now_ms() - v->first_audio_ms) * TTS_SAMPLE_RATE / 1000) : 0;
+        if (played > r.samples) played = r.samples;
+        pthread_mutex_unlock(&v->mu);
+        keep = heard_bytes(&r, played);
+    }
+    while (keep > 0 && r.text[keep - 1] == ' ') keep--;
+    pthread_mutex_lock(&v->mu);
+    if (keep > 0) hist_add(v, "assistant", r.text, keep);
+    pthread_mutex_unlock(&v->mu);
+    struct voice_event ev = {.type = VOICE_RESPONSE_DONE, .response_id = r.rid, .status = status, .usage = u,
+                             .text = keep ? r.text : "", .len = keep};
+    char saved = 0;
+    if (keep) { saved = r.text[keep]; r.text[keep] = 0; }
+    emit(v, &ev);
+    if (keep) r.text[keep] = saved;
+    pthread_mutex_lock(&v->mu);
+    v->responding = 0;
+    pthread_mutex_unlock(&v->mu);
+    vsplit_free(&r.split);
+    free(r.text);
+    free(r.chunks);
+}
+
+/* ---- worker loop ---- */
+
+enum job { JOB_NONE, JOB_FINAL, JOB_SPECULATE, JOB_PARTIAL, JOB_RESPOND };
+
+static enum job next_job(struct voice *v) {
+    if (v->turn_ended) return JOB_FINAL;
+    if (v->respond_req) return JOB_RESPOND;
+    if (v->turn_active && v->turn_paused && !(v->spec_turn == v->turn_id && v->spec_end == v->speech_end))
+        return JOB_SPECULATE;
+    if (v->turn_active && !v->turn_paused && v->clip_n - v->asr_done_n >= (size_t)v->p.asr_interval_ms * 16)
+        return JOB_PARTIAL;
+    return JOB_NONE;
+}
+
+static void *worker_main(void *arg) {
+    struct voice *v = arg;
+    pthread_mutex_lock(&v->mu);
+    for (;;) {
+        enum job j;
+        while (!v->stop && (j = next_job(v)) == JOB_NONE) {
+            v->worker_busy = 0;
+            pthread_cond_broadcast(&v->idle);
+            pthread_cond_wait(&v->wake_worker, &v->mu);
+        }
+        if (v->stop) break;
+        v->worker_busy = 1;
+        if (j == JOB_RESPOND) {
+            v->respond_req = 0;
+            pthread_mutex_unlock(&v->mu);
+            respond(v);
+            pthread_mutex_lock(&v->mu);
+            continue;
+        }
+        int turn = v->turn_id;
+        int64_t end = v->speech_end;
+        size_t n;
+        float *x;
+        if (j == JOB_FINAL) {
+            v->turn_ended = 0;
+            char *text = NULL;
+            if (v->spec_turn == turn && v->spec_end == end && v->spec_text) {
+                /* the speculative transcript made at the first quiet window still holds */
+                text = v->spec_text;
+                v->spec_text = NULL;
+                v->spec_turn = 0;
+                pthread_mutex_unlock(&v->mu);
+            } else {
+                x = copy_clip(v, end, &n);
+                pthread_mutex_unlock(&v->mu);
+                text = x ? transcribe(v, x, n) : NULL;
+                free(x);
+            }
+            if (text && v->p.transcribe_input) emit_simple(v, VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+            pthread_mutex_lock(&v->mu);
+            if (text && *text) {
+                hist_add(v, "user", text, strlen(text));
+                if (v->p.auto_response) v->respond_req = 1;
+            }
+            free(text);
+            continue;
+        }
+        if (j == JOB_SPECULATE) {
+            v->spec_turn = turn;
+            v->spec_end = end;
+            free(v->spec_text);
+            v->spec_text = NULL;
+            x = copy_clip(v, end, &n);
+            pthread_mutex_unlock(&v->mu);
+            char *text = x ? transcribe(v, x, n) : NULL;
+            free(x);
+            pthread_mutex_lock(&v->mu);
+            int keep = v->spec_turn == turn && v->spec_end == end && text;
+            int show = keep && v->turn_active && v->p.transcribe_input && *text;
+            char *shown = show ? strdup(text) : NULL;
+            if (keep) v->spec_text = text;
+            else free(text);
+            if (shown) {
+                pthread_mutex_unlock(&v->mu);
+                emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, end / 16, shown);
+                free(shown);
+                pthread_mutex_lock(&v->mu);
+            }
+            continue;
+        }
+        /* JOB_PARTIAL */
+        x = copy_clip(v, -1, &n);
+        v->asr_done_n = n;
+        pthread_mutex_unlock(&v->mu);
+        char *text = x ? transcribe(v, x, n) : NULL;
+        free(x);
+        if (text && v->p.transcribe_input && *text) emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
+        free(text);
+        pthread_mutex_lock(&v->mu);
+    }
+    pthread_mutex_unlock(&v->mu);
+    return NULL;
+}
+
+/* ---- public API ---- */
+
+static int take_params(struct voice *v, const struct voice_params *p, struct err *e) {
+    if (p->input_rate != 16000 && p->input_rate != 24000)
+        return err_set(e, "voice: input rate %d Hz is not supported (expected 16000 or 24000)", p->input_rate);
+    if (!(p->vad_threshold > 0 && p->vad_threshold < 1))
+        return err_set(e, "voice: VAD threshold %g is out of range (expected between 0 and 1)", (double)p->vad_threshold);
+    if (p->silence_ms < 0 || p->silence_ms > 10000 || p->prefix_padding_ms < 0 || p->prefix_padding_ms > 1500 ||
+        p->min_speech_ms < 0 || p->min_speech_ms > 10000)
+        return err_set(e, "voice: silence (0..10000 ms), prefix padding (0..1500 ms) or minimum speech (0..10000 ms) out of range");
+    if (p->voice) {
+        struct tts_request q = tts_default_request();
+        q.input = "a";
+        q.voice = p->voice;
+        if (tts_validate(&q, e)) return -1;
+    }
+    if (p->language && strcmp(p->language, "auto") && whisper_lang_index(p->language) < 0)
+        return err_set(e, "voice: unknown language '%s' (expected a code such as en or ko, or auto)", p->language);
+    char *ins = dup_or_null(p->instructions), *vn = dup_or_null(p->voice), *lang = dup_or_null(p->language);
+    if ((p->instructions && !ins) || (p->voice && !vn) || (p->language && !lang)) {
+        free(ins); free(vn); free(lang);
+        return err_set(e, "voice: out of memory");
+    }
+    free(v->instructions); free(v->voice_name); free(v->language);
+    v->instructions = ins;
+    v->voice_name = vn;
+    v->language = lang;
+    voice_event_fn cb = v->p.on_event;
+    void *ud = v->p.user;
+    int first = !v->threads_started;
+    int old_rate = v->p.input_rate;
+    v->p = *p;
+    if (!first) { v->p.on_event = cb; v->p.user = ud; v->p.input_rate = old_rate; }
+    if (v->p.asr_interval_ms < 100) v->p.asr_interval_ms = 100;
+    v->p.instructions = v->p.voice = v->p.language = NULL;
+    return 0;
+}
+
+struct voice *voice_new(omni_model *llm, const struct whisper_model *asr, const char *vad_path,
+                        const struct voice_params *p, struct err *e) {
+    struct voice_params dp = voice_default_params();
+    if (!p) p = &dp;
+    if (!llm || !asr) { err_set(e, "voice: an LLM and an ASR model are both needed"); return NULL; }
+    struct voice *v = calloc(1, sizeof *v);
+    if (!v) { err_set(e, "voice: out of memory"); return NULL; }
+    pthread_mutex_init(&v->mu, NULL);
+    pthread_mutex_init(&v->ev_mu, NULL);
+    pthread_cond_init(&v->wake_listener, NULL);
+    pthread_cond_init(&v->wake_worker, NULL);
+    pthread_cond_init(&v->idle, NULL);
+    v->llm = llm;
+    v->asr = asr;
+    if (take_params(v, p, e)) goto fail;
+    if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
+    v->win_size = v->vad ? vad_window(v->vad) : 512;
+    vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
+    v->pool = pool_create(0);
+    if (!(v->ws = whisper_state_new(asr, v->pool, e))) goto fail;
+    omni_session_params sp = omni_session_default_params();
+    sp.n_ctx = v->p.n_ctx;
+    char err[512];
+    if (!(v->sess = omni_session_new(llm, &sp, err, sizeof err))) { err_set(e, "voice: %s", err); goto fail; }
+    int srcerr = 0;
+    v->src = src_new(SRC_SINC_FASTEST, 1, &srcerr);
+    v->win = malloc((size_t)v->win_size * sizeof *v->win);
+    v->ring = calloc(RING_SIZE, sizeof *v->ring);
+    v->clip = malloc(CLIP_MAX * sizeof *v->clip);
+    if (!v->src || !v->win || !v->ring || !v->clip) { err_set(e, "voice: out of memory"); goto fail; }
+    if (pthread_create(&v->listener, NULL, listener_main, v)) { err_set(e, "voice: cannot start a thread"); goto fail; }
+    if (pthread_create(&v->worker, NULL, worker_main, v)) {
+        pthread_mutex_lock(&v->mu);
+        v->stop = 1;
+        pthread_cond_broadcast(&v->wake_listener);
+        pthread_mutex_unlock(&v->mu);
+        pthread_join(v->listener, NULL);
+        err_set(e, "voice: cannot start a thread");
+        goto fail;
+    }
+    v->threads_started = 1;
+    return v;
+fail:
+    voice_free(v);
+    return NULL;
+}
+
+void voice_free(struct voice *v) {
+    if (!v) return;
+    if (v->threads_started) {
+        pthread_mutex_lock(&v->mu);
+        v->stop = 1;
+        atomic_store(&v->cancel, 1);
+        pthread_cond_broadcast(&v->wake_listener);
+        pthread_cond_broadcast(&v->wake_worker);
+        pthread_mutex_unlock(&v->mu);
+        pthread_join(v->listener, NULL);
+        pthread_join(v->worker, NULL);
+    }
+    for (int i = 0; i < v->n_hist; i++) {
+        free((char *)v->hist[i].role);
+        free((char *)v->hist[i].content);
+    }
+    free(v->hist);
+    free(v->spec_text);
+    free(v->inq);
+    free(v->clip);
+    free(v->ring);
+    free(v->win);
+    if (v->src) src_delete(v->src);
+    omni_session_free(v->sess);
+    whisper_state_free(v->ws);
+    pool_free(v->pool);
+    vad_free(v->vad);
+    free(v->instructions);
+    free(v->voice_name);
+    free(v->language);
+    pthread_mutex_destroy(&v->mu);
+    pthread_mutex_destroy(&v->ev_mu);
+    pthread_cond_destroy(&v->wake_listener);
+    pthread_cond_destroy(&v->wake_worker);
+    pthread_cond_destroy(&v->idle);
+    free(v);
+}
+
+int voice_update(struct voice *v, const struct voice_params *p, struct err *e) {
+    pthread_mutex_lock(&v->mu);
+    int rc = take_params(v, p, e);
+    pthread_mutex_unlock(&v->mu);
+    /* the segmenter belongs to the listener; new thresholds apply from the next turn */
+    return rc;
+}
+
+int voice_push_pcm(struct voice *v, const int16_t *pcm, size_t n) {
+    pthread_mutex_lock(&v->mu);
+    if (v->inq_n + n > v->inq_cap) {
+        size_t cap = v->inq_cap ? v->inq_cap : 4096;
+        while (cap < v->inq_n + n) cap *= 2;
+        int16_t *q = realloc(v->inq, cap * sizeof *q);
+        if (!q) { pthread_mutex_unlock(&v->mu); return -1; }
+        v->inq = q;
+        v->inq_cap = cap;
+    }
+    memcpy(v->inq + v->inq_n, pcm, n * sizeof *pcm);
+    v->inq_n += n;
+    v->listener_busy = 1;
+    pthread_cond_signal(&v->wake_listener);
+    pthread_mutex_unlock(&v->mu);
+    return 0;
+}
+
+void voice_commit(struct voice *v) {
+    pthread_mutex_lock(&v->mu);
+    if (v->turn_active) {
+        v->speech_end = v->clip_t0 + (int64_t)v->clip_n;
+        end_turn_locked(v);
+    }
+    pthread_mutex_unlock(&v->mu);
+}
+
+void voice_clear(struct voice *v) {
+    pthread_mutex_lock(&v->mu);
+    v->turn_active = 0;
+    v->turn_paused = 0;
+    v->clip_n = 0;
+    v->turn_id++; /* invalidates a speculative transcript */
+    pthread_mutex_unlock(&v->mu);
+}
+
+int voice_add_message(struct voice *v, const char *role, const char *text, struct err *e) {
+    if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system")))
+        return err_set(e, "voice: role '%s' is not user, assistant or system", role ? role : "(null)");
+    pthread_mutex_lock(&v->mu);
+    int rc = hist_add(v, role, text ? text : "", text ? strlen(text) : 0);
+    pthread_mutex_unlock(&v->mu);
+    return rc ? err_set(e, "voice: out of memory") : 0;
+}
+
+void voice_respond(struct voice *v) {
+    pthread_mutex_lock(&v->mu);
+    v->respond_req = 1;
+    v->worker_busy = 1;
+    pthread_cond_signal(&v->wake_worker);
+    pthread_mutex_unlock(&v->mu);
+}
+
+void voice_cancel(struct voice *v) {
+    pthread_mutex_lock(&v->mu);
+    if (v->responding) atomic_store(&v->cancel, 1);
+    v->respond_req = 0;
+    pthread_mutex_unlock(&v->mu);
+}
+
+void voice_set_played(struct voice *v, int64_t samples) {
+    pthread_mutex_lock(&v->mu);
+    v->played = samples;
+    v->played_reported = 1;
+    pthread_mutex_unlock(&v->mu);
+}
+
+int voice_wait_idle(struct voice *v, int timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_mutex_lock(&v->mu);
+    int rc = 0;
+    while (v->listener_busy || v->worker_busy || next_job(v) != JOB_NONE || v->inq_n)
+        if (pthread_cond_timedwait(&v->idle, &v->mu, &ts)) { rc = -1; break; }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+int voice_history(struct voice *v, const omni_chat_message **msgs) {
+    *msgs = v->hist;
+    return v->n_hist;
+}

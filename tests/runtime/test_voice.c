@@ -1,0 +1,357 @@
+/* The voice loop end to end on espeak-made speech: real Silero VAD, the synth Whisper
+ * micro model (gibberish transcripts, real timing), the synth SmolLM2 LLM and espeak TTS.
+ * Checks event order and positions, barge-in with history truncation, prompt-cache
+ * reuse across turns; plus the clause splitter and the turn segmenter on their own. */
+#include "test.h"
+#include <pthread.h>
+#include <time.h>
+
+#include "formats/audio_decode.h"
+#include "models/whisper.h"
+#include "runtime/voice.h"
+#include "runtime/voice_segmenter.h"
+#include "runtime/voice_splitter.h"
+
+/* ---- splitter ---- */
+
+struct pieces { char s[16][128]; int n; };
+static int keep_piece(const char *s, size_t n, void *ud) {
+    struct pieces *p = ud;
+    if (p->n < 16) { snprintf(p->s[p->n], sizeof p->s[0], "%.*s", (int)n, s); }
+    p->n++;
+    return 0;
+}
+
+TEST(splitter_cuts_streamed_text) {
+    const char *text = "Well, I think that is right, yes. And 3.14 is pi! Mr. Kim said so. 다음 문장입니다. 끝";
+    struct vsplit sp;
+    vsplit_init(&sp);
+    struct pieces p = {0};
+    /* stream it a few bytes at a time, as tokens come */
+    for (size_t i = 0; i < strlen(text); i += 3) {
+        size_t n = strlen(text) - i < 3 ? strlen(text) - i : 3;
+        vsplit_push(&sp, text + i, n, keep_piece, &p);
+    }
+    CHECK_EQ_INT(p.n, 5);
+    vsplit_flush(&sp, keep_piece, &p);
+    CHECK_EQ_INT(p.n, 6);
+    CHECK_STR(p.s[0], "Well, I think that is right,");   /* first piece: a clause, for latency */
+    CHECK_STR(p.s[1], "yes.");
+    CHECK_STR(p.s[2], "And 3.14 is pi!");               /* not cut inside 3.14 */
+    CHECK_STR(p.s[3], "Mr. Kim said so.");              /* nor after Mr. */
+    CHECK_STR(p.s[4], "다음 문장입니다.");
+    CHECK_STR(p.s[5], "끝");
+    vsplit_free(&sp);
+
+    /* no punctuation at all: the first piece still ends at a word after a while */
+    vsplit_init(&sp);
+    struct pieces q = {0};
+    const char *babble = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor";
+    vsplit_push(&sp, babble, strlen(babble), keep_piece, &q);
+    CHECK_EQ_INT(q.n, 1);
+    CHECK(q.n && strlen(q.s[0]) >= VSPLIT_FIRST_WORDS - 8 && q.s[0][strlen(q.s[0]) - 1] != ' ');
+    vsplit_free(&sp);
+}
+
+/* ---- segmenter ---- */
+
+TEST(segmenter_finds_turns) {
+    struct vseg s;
+    vseg_init(&s, 0.5f, 100, 300, 512);
+    /* 10 quiet windows, 20 voiced, 1 dip, 5 voiced, then quiet */
+    int starts = 0, pauses = 0, resumes = 0, ends = 0, end_at = -1;
+    int64_t start = -1, end = -1;
+    for (int w = 0; w < 60; w++) {
+        float p = (w >= 10 && w < 30) || (w >= 31 && w < 36) ? 0.9f : 0.05f;
+        enum vseg_event ev = vseg_step(&s, p);
+        if (ev == VSEG_START) { starts++; start = s.start; }
+        if (ev == VSEG_PAUSE) pauses++;
+        if (ev == VSEG_RESUME) resumes++;
+        if (ev == VSEG_END) { ends++; end = s.end; end_at = w; }
+    }
+    CHECK_EQ_INT(starts, 1);
+    CHECK_EQ_INT(start, 10 * 512);
+    CHECK_EQ_INT(pauses, 2);
+    CHECK_EQ_INT(resumes, 1);
+    CHECK_EQ_INT(ends, 1);
+    CHECK_EQ_INT(end, 36 * 512);
+    CHECK_EQ_INT(end_at, 36 + 9);   /* ceil(300 ms / 32 ms) = 10 windows of quiet: 36..45 */
+    /* a blip shorter than min_speech is ignored */
+    vseg_init(&s, 0.5f, 100, 300, 512);
+    int any = 0;
+    for (int w = 0; w < 20; w++) any |= vseg_step(&s, w == 5 || w == 6 ? 0.9f : 0.0f) != VSEG_NONE;
+    CHECK(!any);
+}
+
+/* ---- the loop ---- */
+
+#define MAX_EV 4096
+struct rec {
+    pthread_mutex_t mu;
+    int n;
+    struct { enum voice_event_type type; int64_t audio_ms; int rid; char status[16]; omni_usage usage;
+             size_t n_pcm; char text[256]; } ev[MAX_EV];
+    int64_t audio_samples;
+};
+
+static void on_event(const struct voice_event *ev, void *ud) {
+    struct rec *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < MAX_EV) {
+        r->ev[r->n].type = ev->type;
+        r->ev[r->n].audio_ms = ev->audio_ms;
+        r->ev[r->n].rid = ev->response_id;
+        r->ev[r->n].n_pcm = ev->n_pcm;
+        r->ev[r->n].usage = ev->usage;
+        snprintf(r->ev[r->n].status, 16, "%s", ev->status ? ev->status : "");
+        snprintf(r->ev[r->n].text, 256, "%.*s", (int)(ev->text ? ev->len : 0), ev->text ? ev->text : "");
+        if (ev->type == VOICE_ERROR) fprintf(stderr, "  voice error: %s\n", r->ev[r->n].text);
+        r->n++;
+    }
+    if (ev->type == VOICE_AUDIO) r->audio_samples += (int64_t)ev->n_pcm;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int count(struct rec *r, enum voice_event_type t) {
+    pthread_mutex_lock(&r->mu);
+    int c = 0;
+    for (int i = 0; i < r->n; i++) c += r->ev[i].type == t;
+    pthread_mutex_unlock(&r->mu);
+    return c;
+}
+static int find(struct rec *r, enum voice_event_type t, int nth) {
+    for (int i = 0; i < r->n; i++)
+        if (r->ev[i].type == t && nth-- == 0) return i;
+    return -1;
+}
+
+/* espeak-ng speech at 16 kHz with `pre`/`post` seconds of silence; s0 and s1 get the voiced
+ * stretch (first/last sample above -40 dBFS), in samples from the start. */
+static int16_t *make_speech(const char *lang, const char *text, double pre, double post, size_t *n, size_t *s0,
+                            size_t *s1) {
+    char path[128], cmd[512];
+    snprintf(path, sizeof path, "/tmp/omni-test-voice-%d-%s.wav", (int)getpid(), lang);
+    snprintf(cmd, sizeof cmd, "espeak-ng -v %s -w %s \"%s\" 2>/dev/null", lang, path, text);
+    if (system(cmd) != 0) return NULL;
+    float *x = NULL;
+    size_t nx = 0;
+    struct err e = {{0}};
+    int rc = audio_decode_file(path, &x, &nx, &e);
+    remove(path);
+    if (rc) return NULL;
+    size_t a = (size_t)(pre * 16000), b = (size_t)(post * 16000);
+    int16_t *out = calloc(a + nx + b, sizeof *out);
+    size_t first = 0, last = 0;
+    for (size_t i = 0; i < nx; i++) {
+        out[a + i] = (int16_t)(x[i] * 32767);
+        if (fabsf(x[i]) > 0.01f) { if (!first) first = a + i; last = a + i; }
+    }
+    free(x);
+    *n = a + nx + b;
+    *s0 = first;
+    *s1 = last;
+    return out;
+}
+
+/* Pushes 16 kHz audio in 20 ms frames, upsampled to 24 kHz (the Realtime API's rate)
+ * by repeating every other sample: crude, but the VAD and ASR see speech either way. */
+static void push_24k(struct voice *v, const int16_t *x, size_t n) {
+    int16_t fr[480];
+    for (size_t i = 0; i < n; i += 320) {
+        size_t m = n - i < 320 ? n - i : 320, k = 0;
+        for (size_t j = 0; j < m; j++) {
+            fr[k++] = x[i + j];
+            if (j % 2 == 1) fr[k++] = (int16_t)((x[i + j] + (j + 1 < m ? x[i + j + 1] : x[i + j])) / 2);
+        }
+        voice_push_pcm(v, fr, k);
+    }
+}
+
+static omni_model *g_llm;
+static struct whisper_model *g_asr;
+
+static int load_models(void) {
+    if (g_llm && g_asr) return 1;
+    char err[512];
+    struct err e = {{0}};
+    if (!g_llm) g_llm = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
+    if (!g_asr) g_asr = whisper_load(model_path("synth/synth-whisper-micro-f16.bin"), &e);
+    return g_llm && g_asr;
+}
+
+static struct voice *new_voice(struct rec *r, int max_tokens, const char *lang) {
+    struct voice_params p = voice_default_params();
+    p.instructions = "You are a helpful voice assistant. Answer briefly.";
+    p.language = lang;
+    p.max_tokens = max_tokens;
+    p.seed = 42;
+    p.on_event = on_event;
+    p.user = r;
+    p.n_ctx = 1024;
+    struct err e = {{0}};
+    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
+    if (!v) fprintf(stderr, "  voice_new: %s\n", e.msg);
+    return v;
+}
+
+static struct rec g_rec;
+
+TEST(one_turn_events_in_order) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n, s0, s1;
+    int16_t *x = make_speech("en", "What is the weather like today?", 0.6, 1.2, &n, &s0, &s1);
+    if (!x) SKIP("espeak-ng cannot make speech here");
+    struct voice *v = new_voice(r, 12, "en");
+    CHECK(v != NULL);
+    if (!v) { free(x); return; }
+    push_24k(v, x, n);
+    CHECK(voice_wait_idle(v, 30000) == 0);
+    int i_start = find(r, VOICE_SPEECH_STARTED, 0), i_stop = find(r, VOICE_SPEECH_STOPPED, 0);
+    int i_final = find(r, VOICE_TRANSCRIPT_FINAL, 0), i_resp = find(r, VOICE_RESPONSE_STARTED, 0);
+    int i_delta = find(r, VOICE_TEXT_DELTA, 0), i_audio = find(r, VOICE_AUDIO, 0);
+    int i_done = find(r, VOICE_RESPONSE_DONE, 0);
+    CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
+    CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
+    CHECK_EQ_INT(count(r, VOICE_ERROR), 0);
+    CHECK(i_start >= 0 && i_stop > i_start && i_final > i_stop && i_resp > i_final);
+    CHECK(i_delta > i_resp && i_audio > i_resp && i_done > i_audio);
+    if (i_start >= 0 && i_stop >= 0) {
+        /* within two 32 ms VAD windows (plus espeak's soft onset) of the known boundaries */
+        CHECK_NEAR((double)r->ev[i_start].audio_ms, s0 / 16.0, 100);
+        CHECK_NEAR((double)r->ev[i_stop].audio_ms, s1 / 16.0, 150);
+    }
+    if (i_done >= 0) {
+        CHECK_STR(r->ev[i_done].status, "completed");
+        CHECK(r->ev[i_done].usage.completion_tokens > 0 && r->ev[i_done].usage.completion_tokens <= 12);
+        CHECK(r->ev[i_done].usage.prompt_tokens > 10);
+    }
+    CHECK(r->audio_samples > 2400);   /* more than 0.1 s of reply audio */
+    const omni_chat_message *h;
+    int nh = voice_history(v, &h);
+    CHECK_EQ_INT(nh, 2);
+    if (nh == 2 && i_final >= 0) {
+        CHECK_STR(h[0].role, "user");
+        CHECK_STR(h[0].content, r->ev[i_final].text);
+        CHECK_STR(h[1].role, "assistant");
+        CHECK(strlen(h[1].content) > 0);
+    }
+    voice_free(v);
+    free(x);
+}
+
+TEST(second_turn_reuses_prompt_cache_korean) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n1, n2, a, b, c, d;
+    int16_t *x1 = make_speech("en", "Hello there, how are you?", 0.4, 1.0, &n1, &a, &b);
+    int16_t *x2 = make_speech("ko", "안녕하세요, 오늘 날씨가 어때요?", 0.4, 1.0, &n2, &c, &d);
+    if (!x1 || !x2) { free(x1); free(x2); SKIP("espeak-ng cannot make speech here"); }
+    struct voice *v = new_voice(r, 8, "auto");
+    CHECK(v != NULL);
+    if (v) {
+        push_24k(v, x1, n1);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        push_24k(v, x2, n2);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 2);
+        int i1 = find(r, VOICE_RESPONSE_DONE, 0), i2 = find(r, VOICE_RESPONSE_DONE, 1);
+        if (i1 >= 0 && i2 >= 0) {
+            CHECK_EQ_INT(r->ev[i1].rid, 1);
+            CHECK_EQ_INT(r->ev[i2].rid, 2);
+            CHECK(r->ev[i2].usage.cached_tokens > 0);
+            CHECK(r->ev[i2].usage.cached_tokens > r->ev[i1].usage.prompt_tokens / 2);
+            CHECK(r->ev[i2].usage.prompt_tokens > r->ev[i1].usage.prompt_tokens);
+        }
+        const omni_chat_message *h;
+        CHECK_EQ_INT(voice_history(v, &h), 4);
+        voice_free(v);
+    }
+    free(x1);
+    free(x2);
+}
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+TEST(barge_in_cancels_and_truncates) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n1, n2, a, b, c, d;
+    int16_t *x1 = make_speech("en", "Tell me a long story about the sea.", 0.4, 0.8, &n1, &a, &b);
+    int16_t *x2 = make_speech("en", "Stop, stop please.", 0.0, 1.0, &n2, &c, &d);
+    if (!x1 || !x2) { free(x1); free(x2); SKIP("espeak-ng cannot make speech here"); }
+    struct voice *v = new_voice(r, 400, "en");
+    CHECK(v != NULL);
+    if (v) {
+        push_24k(v, x1, n1);
+        double t0 = mono_ms();
+        while (count(r, VOICE_AUDIO) == 0 && count(r, VOICE_RESPONSE_DONE) == 0 && mono_ms() - t0 < 20000)
+            usleep(2000);
+        CHECK(count(r, VOICE_AUDIO) > 0);
+        /* the client says it has played 0.5 s of the reply when the user cuts in */
+        voice_set_played(v, 12000);
+        push_24k(v, x2, n2);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        int i1 = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK(i1 >= 0);
+        if (i1 >= 0) {
+            CHECK_STR(r->ev[i1].status, "cancelled");
+            CHECK(r->ev[i1].usage.completion_tokens < 400);
+        }
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 2);
+        /* the second utterance became its own turn and got its own reply */
+        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 2);
+        const omni_chat_message *h;
+        int nh = voice_history(v, &h);
+        CHECK(nh >= 3);
+        if (nh >= 2 && i1 >= 0) {
+            /* the assistant message holds what was heard: less than was generated */
+            size_t generated = 0;
+            for (int i = 0; i < r->n; i++)
+                if (r->ev[i].type == VOICE_TEXT_DELTA && r->ev[i].rid == 1) generated += strlen(r->ev[i].text);
+            CHECK_STR(h[1].role, "assistant");
+            CHECK(strlen(h[1].content) < generated);
+            CHECK_STR(h[1].content, r->ev[i1].text);
+        }
+        voice_free(v);
+    }
+    free(x1);
+    free(x2);
+}
+
+TEST(bad_params_are_refused) {
+    if (!load_models()) SKIP("shared models missing");
+    struct voice_params p = voice_default_params();
+    struct err e = {{0}};
+    p.input_rate = 44100;
+    CHECK(voice_new(g_llm, g_asr, NULL, &p, &e) == NULL);
+    CHECK(strstr(e.msg, "44100") != NULL);
+    p = voice_default_params();
+    p.voice = "no-such-voice";
+    CHECK(voice_new(g_llm, g_asr, NULL, &p, &e) == NULL);
+    p = voice_default_params();
+    CHECK(voice_new(g_llm, g_asr, "/nonexistent/vad.bin", &p, &e) == NULL);
+    CHECK(strstr(e.msg, "/nonexistent/vad.bin") != NULL);
+}
+
+int main(void) {
+    RUN(splitter_cuts_streamed_text);
+    RUN(segmenter_finds_turns);
+    RUN(one_turn_events_in_order);
+    RUN(second_turn_reuses_prompt_cache_korean);
+    RUN(barge_in_cancels_and_truncates);
+    RUN(bad_params_are_refused);
+    omni_model_free(g_llm);
+    whisper_free(g_asr);
+    return test_summary();
+}
