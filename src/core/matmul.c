@@ -134,13 +134,14 @@ void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, in
     if (act == MM_ACT_F32) {
         j.a = (char *)x;
     } else {
-        buf = aligned_alloc(64, (j.as * (size_t)m + 63) & ~(size_t)63);
-        if (!buf) {
+        size_t bytes = (j.as * (size_t)m + 63) & ~(size_t)63;
+        j.a = pool_scratch(p, bytes);
+        if (!j.a) j.a = buf = aligned_alloc(64, bytes); /* no pool: a one-off buffer */
+        if (!j.a) {
             log_error("matmul: out of memory for %d activation rows", m);
             for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
             return;
         }
-        j.a = buf;
         if (m >= 4 && pool_size(p) > 1) pool_run(p, convert_rows, &j);
         else convert_rows(&j, 0, 1);
     }

@@ -30,6 +30,8 @@ struct pool {
     _Atomic int pending;      /* workers (not the caller) still running the current job */
     _Atomic int sleepers;     /* workers blocked (or about to block) on cv */
     _Atomic int stop;
+    void *scratch;            /* see pool_scratch */
+    size_t scratch_bytes;
 };
 
 struct worker_arg { struct pool *p; int ith; };
@@ -100,7 +102,22 @@ void pool_free(struct pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
+    free(p->scratch);
     free(p);
+}
+
+void *pool_scratch(struct pool *p, size_t bytes) {
+    if (!p) return NULL;
+    if (bytes > p->scratch_bytes) {
+        /* round up generously so a slowly growing batch does not reallocate every call */
+        size_t want = (bytes + bytes / 2 + 4095) & ~(size_t)4095;
+        void *b = aligned_alloc(64, want);
+        if (!b) return NULL;
+        free(p->scratch);
+        p->scratch = b;
+        p->scratch_bytes = want;
+    }
+    return p->scratch;
 }
 
 int pool_size(const struct pool *p) { return p ? p->n : 1; }

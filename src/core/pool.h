@@ -3,6 +3,7 @@
  * workers spin briefly before sleeping. */
 #ifndef OMNI_CORE_POOL_H
 #define OMNI_CORE_POOL_H
+#include <stddef.h>
 
 struct pool;
 
@@ -15,6 +16,13 @@ int pool_size(const struct pool *p);
  * returns when all are done. p may be NULL: then fn(arg, 0, 1) runs inline.
  * Not reentrant: fn must not call pool_run on the same pool. */
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
+
+/* A 64-byte-aligned buffer of at least `bytes` owned by the pool and reused by every
+ * call (it grows, never shrinks), so per-call scratch such as matmul's converted
+ * activations costs no malloc on the hot path. Belongs to the thread that calls
+ * pool_run; valid until the next pool_scratch or pool_free. NULL when p is NULL or
+ * memory runs out. */
+void *pool_scratch(struct pool *p, size_t bytes);
 
 /* Splits [0, n) into nth near-equal chunks; returns chunk ith in [*lo, *hi). */
 static inline void pool_split(long n, int ith, int nth, long *lo, long *hi) {

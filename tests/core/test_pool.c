@@ -4,6 +4,8 @@
 #include "core/pool.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 struct count_job { _Atomic int calls[16]; int nth_seen; long sum[16]; const long *data; long n; };
@@ -104,11 +106,26 @@ TEST(many_small_dispatches_complete) {
     pool_free(p);
 }
 
+TEST(scratch_grows_and_is_reused) {
+    CHECK(pool_scratch(NULL, 16) == NULL);
+    struct pool *p = pool_create(2);
+    char *a = pool_scratch(p, 100);
+    CHECK(a != NULL && (uintptr_t)a % 64 == 0);
+    memset(a, 7, 100);
+    CHECK(pool_scratch(p, 50) == a); /* smaller requests reuse the buffer */
+    char *b = pool_scratch(p, 1 << 20);
+    CHECK(b != NULL && (uintptr_t)b % 64 == 0);
+    memset(b, 1, 1 << 20); /* really that big (ASan would see an overflow) */
+    CHECK(pool_scratch(p, 1 << 19) == b);
+    pool_free(p);
+}
+
 int main(void) {
     RUN(each_worker_runs_once_per_job);
     RUN(sleeping_workers_wake_up);
     RUN(null_pool_and_defaults);
     RUN(split_covers_range);
     RUN(many_small_dispatches_complete);
+    RUN(scratch_grows_and_is_reused);
     return test_summary();
 }
