@@ -49,6 +49,12 @@ int omni_model_n_ctx_train(const omni_model *model);
 uint64_t omni_model_n_params(const omni_model *model);
 uint64_t omni_model_size(const omni_model *model);       /* bytes of weights */
 
+/* Vision: attaches an image encoder (a llama.cpp "mmproj" GGUF made for this model).
+ * Afterwards messages may carry images. Returns 0, or -1 with err set. */
+int omni_model_load_mmproj(omni_model *model, const char *path, char *err, size_t err_size);
+/* Embedding positions one image takes in the prompt; 0 when the model has no encoder. */
+int omni_model_n_image_pos(const omni_model *model);
+
 /* ---- text ---- */
 
 /* Tokenizes UTF-8 text. Returns the number of tokens; when it exceeds max_tokens,

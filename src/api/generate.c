@@ -270,6 +270,12 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
 
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                  const int32_t *prompt, int n_prompt, const char *prompt_param) {
+    return api_generate_images(s, c, kind, o, prompt, n_prompt, NULL, 0, prompt_param);
+}
+
+int api_generate_images(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                        const int32_t *prompt, int n_prompt, const struct sched_image *images, int n_images,
+                        const char *prompt_param) {
     struct gen *g = calloc(1, sizeof *g);
     if (!g) return api_reply_error(c, 503, NULL, NULL, "out of memory");
     pthread_mutex_init(&g->mu, NULL);
@@ -279,6 +285,8 @@ int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind ki
     struct sched_request *r = &g->req;
     r->prompt = prompt;
     r->n_prompt = n_prompt;
+    r->images = images;
+    r->n_images = n_images;
     r->max_tokens = o->max_tokens;
     r->sampling = o->sampling;
     r->stop = (const char *const *)o->stop;

@@ -13,5 +13,9 @@ enum api_kind { API_CHAT, API_COMPLETION };
 /* prompt: token ids (borrowed). Returns the HTTP status written. */
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                  const int32_t *prompt, int n_prompt, const char *prompt_param);
+/* The same with images at the given prompt positions (borrowed; see sched_image). */
+int api_generate_images(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                        const int32_t *prompt, int n_prompt, const struct sched_image *images, int n_images,
+                        const char *prompt_param);
 
 #endif

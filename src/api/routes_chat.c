@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/asr.h"
+#include "api/chat_images.h"
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -24,7 +26,7 @@ static int buf_add(struct text_buf *b, const char *s) {
 /* A message's content as one string: a string, null, or an array of text parts
  * (concatenated). Parts this text-only model cannot take give a 400 saying so. */
 static int message_text(struct api_server *s, const cJSON *msg, int i, struct text_buf *out,
-                        struct api_bad_field *bad) {
+                        struct api_chat_images *ci, struct api_bad_field *bad) {
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     snprintf(bad->param, sizeof bad->param, "messages[%d].content", i);
     if (!content || cJSON_IsNull(content)) return buf_add(out, "");
@@ -51,15 +53,18 @@ static int message_text(struct api_server *s, const cJSON *msg, int i, struct te
             }
             if (buf_add(out, txt->valuestring)) return -1;
         } else if (!strcmp(t, "image_url") || !strcmp(t, "input_image")) {
-            snprintf(bad->msg, sizeof bad->msg,
-                     "the model '%s' cannot take images (messages[%d].content[%d] is an image); use a vision model",
-                     s->model_id, i, j);
-            return -1;
+            char param[64];
+            snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
+            if (api_chat_image_part(s->model, s->model_id, ci, part, param, bad)) return -1;
+            if (buf_add(out, API_IMAGE_MARK)) return -1;
         } else if (!strcmp(t, "input_audio")) {
-            snprintf(bad->msg, sizeof bad->msg,
-                     "the model '%s' cannot take audio (messages[%d].content[%d] is audio); transcribe it first",
-                     s->model_id, i, j);
-            return -1;
+            /* A text model hears the audio as its transcript (api/asr.h). */
+            char param[64], *heard = NULL;
+            snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
+            if (api_asr_input_audio(s->asr, part, param, &heard, bad)) return -1;
+            int rc = (out->n && out->p[out->n - 1] != ' ' && buf_add(out, " ")) || buf_add(out, heard);
+            free(heard);
+            if (rc) return -1;
         } else {
             snprintf(bad->msg, sizeof bad->msg, "'messages[%d].content[%d].type' is '%s'; expected 'text'", i, j, t);
             return -1;
@@ -73,7 +78,7 @@ static const char *const roles[] = {"system", "developer", "user", "assistant", 
 
 /* Reads messages into msgs (texts malloc'ed into texts[]). Returns the count or -1. */
 static int read_messages(struct api_server *s, const cJSON *body, omni_chat_message **msgs, char ***texts,
-                         struct api_bad_field *bad) {
+                         struct api_chat_images *ci, struct api_bad_field *bad) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
     snprintf(bad->param, sizeof bad->param, "messages");
     if (!m || cJSON_IsNull(m)) { snprintf(bad->msg, sizeof bad->msg, "'messages' is required"); return -1; }
@@ -108,7 +113,7 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
             return -1;
         }
         struct text_buf tb = {0};
-        if (message_text(s, msg, i, &tb, bad)) {
+        if (message_text(s, msg, i, &tb, ci, bad)) {
             free(tb.p);
             for (int k = 0; k < i; k++) free((*texts)[k]);
             return -1;
@@ -137,6 +142,8 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     int n_msgs = 0;
     int32_t *toks = NULL;
     char *prompt = NULL;
+    struct api_chat_images ci = {0};
+    struct sched_image *spans = NULL;
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -152,7 +159,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
         goto done;
     }
-    if ((n_msgs = read_messages(s, j, &msgs, &texts, &bad)) < 0) {
+    if ((n_msgs = read_messages(s, j, &msgs, &texts, &ci, &bad)) < 0) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
@@ -172,18 +179,22 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  err);
         goto done;
     }
-    int n = api_tokenize(s->model, prompt, 1, &toks);
+    int n = ci.n ? api_chat_images_tokenize(s->model, prompt, &ci, &toks, &spans, err, sizeof err)
+                 : api_tokenize(s->model, prompt, 1, &toks);
     if (n <= 0) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized");
+        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized%s%s",
+                                 ci.n ? ": " : "", ci.n ? err : "");
         goto done;
     }
-    status = api_generate(s, c, API_CHAT, &o, toks, n, "messages");
+    status = api_generate_images(s, c, API_CHAT, &o, toks, n, spans, ci.n, "messages");
 done:
     api_options_free(&o);
     for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
     free(texts);
     free(msgs);
     free(toks);
+    free(spans);
+    api_chat_images_free(&ci);
     free(prompt);
     cJSON_Delete(j);
     return status;

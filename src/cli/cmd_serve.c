@@ -33,6 +33,8 @@ static void usage(FILE *f) {
             "      --queue N          requests allowed to wait for a slot; more get 429 (default 64)\n"
             "      --threads N        compute threads (default: all cores)\n"
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
+            "      --mmproj FILE      image encoder for the model (llama.cpp mmproj GGUF): chat messages may\n"
+            "                         then carry image_url parts (data:image/png;base64,... URIs)\n"
             "      --name ID          model id shown by /v1/models (default: the file name)\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
@@ -75,6 +77,7 @@ static void sleep_ms(int ms) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
+    const char *mmproj = NULL;
     struct api_params ap = api_default_params();
     struct sched_params sp = sched_default_params();
     struct api_keys keys = {0};
@@ -99,6 +102,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--queue")) bad = parse_int(v, 0, 1 << 20, &sp.max_queue);
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--max-body")) {
             char *end = NULL;
             max_body = strtoll(v, &end, 10);
@@ -140,6 +144,12 @@ int cmd_serve(int argc, char **argv) {
         api_server_stop(srv);
         free(id);
         return cli_fail("serve: %s", err);
+    }
+    if (mmproj && omni_model_load_mmproj(model, mmproj, err, sizeof err)) {
+        api_server_stop(srv);
+        omni_model_free(model);
+        free(id);
+        return cli_fail("serve: --mmproj: %s", err);
     }
     struct sched *sched = sched_new(model, &sp, &e);
     if (!sched) {

@@ -49,12 +49,31 @@ fail:
 
 void omni_model_free(omni_model *m) {
     if (!m) return;
+    clip_free(m->clip);
     tokenizer_free(m->tok);
     llm_free(m->llm);
     free(m->chat_template);
     free(m->name);
     free(m);
 }
+
+int omni_model_load_mmproj(omni_model *m, const char *path, char *err, size_t err_size) {
+    struct err e = {{0}};
+    struct clip *c = clip_load(path, &e);
+    if (!c) { copy_err(err, err_size, e.msg); return -1; }
+    /* A projector made for another LLM would feed it vectors of the wrong width. */
+    if (clip_hparams(c)->n_out != llm_hparams(m->llm)->n_embd) {
+        snprintf(err, err_size, "%s produces embeddings of width %d but the model expects %d: they do not belong together",
+                 path, clip_hparams(c)->n_out, llm_hparams(m->llm)->n_embd);
+        clip_free(c);
+        return -1;
+    }
+    clip_free(m->clip);
+    m->clip = c;
+    return 0;
+}
+
+int omni_model_n_image_pos(const omni_model *m) { return m->clip ? clip_hparams(m->clip)->n_image_pos : 0; }
 
 const char *omni_model_arch(const omni_model *m) { return llm_hparams(m->llm)->arch; }
 const char *omni_model_name(const omni_model *m) { return m->name; }

@@ -3,6 +3,7 @@
 #ifndef OMNI_RUNTIME_MODEL_H
 #define OMNI_RUNTIME_MODEL_H
 
+#include "models/clip.h"
 #include "models/llm.h"
 #include "text/tokenizer.h"
 
@@ -11,6 +12,7 @@ struct omni_model {
     struct tokenizer *tok;
     char *chat_template;   /* tokenizer.chat_template, or NULL */
     char *name;
+    struct clip *clip;     /* image encoder (omni_model_load_mmproj), or NULL */
 };
 
 #endif

@@ -33,6 +33,8 @@ struct slot {
     double t_first;
     struct sampler *smp;
     struct json_grammar *jg;      /* made on the first JSON-mode request, reset after */
+    float *embd;                  /* the request's encoded images, n_images x n_image_pos x n_embd */
+    size_t embd_cap;              /* floats allocated in embd */
     struct detok dt;
     struct stop_match sm;
 };
@@ -99,11 +101,31 @@ int sched_submit(struct sched *s, struct sched_request *r, struct err *e) {
         err_set(e, "the prompt is %d tokens; this server's context is %d tokens per request", r->n_prompt, s->p.n_ctx);
         return SCHED_ERR_INVALID;
     }
-    for (int i = 0; i < r->n_prompt; i++)
+    const int n_img_pos = omni_model_n_image_pos(s->model);
+    if (r->n_images > 0 && n_img_pos <= 0) {
+        err_set(e, "this model has no image encoder, so the prompt cannot contain images");
+        return SCHED_ERR_INVALID;
+    }
+    for (int k = 0, end = 0; k < r->n_images; k++) {
+        /* An image never ends the prompt: the reply's first logits come from a token. */
+        if (!r->images[k].img || r->images[k].pos < end || r->images[k].pos + n_img_pos >= r->n_prompt) {
+            err_set(e, "image %d is at prompt position %d, outside the prompt or overlapping another", k,
+                    r->images[k].pos);
+            return SCHED_ERR_INVALID;
+        }
+        end = r->images[k].pos + n_img_pos;
+    }
+    for (int i = 0, k = 0; i < r->n_prompt; i++) {
+        if (k < r->n_images && i >= r->images[k].pos) {
+            /* Positions under an image hold placeholders, not tokens. */
+            if (i + 1 == r->images[k].pos + n_img_pos) k++;
+            continue;
+        }
         if (r->prompt[i] < 0 || r->prompt[i] >= s->n_vocab) {
             err_set(e, "prompt token %d is %d, outside the vocabulary (0..%d)", i, r->prompt[i], s->n_vocab - 1);
             return SCHED_ERR_INVALID;
         }
+    }
     r->next = NULL;
     r->t_submit = now_s();
     pthread_mutex_lock(&s->mu);
@@ -192,6 +214,58 @@ static int common_prefix(const int32_t *a, int na, const int32_t *b, int nb) {
     return n;
 }
 
+/* Runs the image encoder over the request's images (on this, the model's thread). */
+static int encode_images(struct sched *s, struct slot *sl, char *err, size_t err_cap) {
+    const struct sched_request *r = sl->req;
+    const size_t per = (size_t)omni_model_n_image_pos(s->model) * clip_hparams(s->model->clip)->n_out;
+    const size_t need = per * (size_t)r->n_images;
+    if (need > sl->embd_cap) {
+        float *p = realloc(sl->embd, need * sizeof *p);
+        if (!p) { snprintf(err, err_cap, "out of memory for the embeddings of %d images", r->n_images); return -1; }
+        sl->embd = p;
+        sl->embd_cap = need;
+    }
+    for (int k = 0; k < r->n_images; k++) {
+        struct err e = {{0}};
+        if (clip_encode_image(s->model->clip, llm_pool(s->model->llm), r->images[k].img, sl->embd + per * (size_t)k,
+                              &e)) {
+            snprintf(err, err_cap, "image %d: %.500s", k, e.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Feeds the image that starts at the slot's prefill position through the LLM in a
+ * forward of its own (rows are embeddings, not tokens). Returns 0 or -1 with e set. */
+static int feed_image(struct sched *s, struct slot *sl, int k, struct err *e) {
+    const int n = omni_model_n_image_pos(s->model), E = clip_hparams(s->model->clip)->n_out;
+    int32_t *pos = malloc(sizeof(int32_t) * (size_t)n), *seq = malloc(sizeof(int32_t) * (size_t)n);
+    int rc = -1;
+    if (!pos || !seq) err_set(e, "out of memory feeding an image");
+    else {
+        for (int i = 0; i < n; i++) pos[i] = sl->n_prompt_done + i, seq[i] = sl->id;
+        struct llm_batch b = {.n_tokens = n, .token = NULL, .pos = pos, .seq = seq, .logits = NULL};
+        rc = llm_forward_embd(s->model->llm, s->kv, &b, sl->embd + (size_t)k * n * E, NULL, e);
+    }
+    free(pos);
+    free(seq);
+    if (rc == 0) sl->n_cache = sl->n_prompt_done += n;
+    return rc;
+}
+
+/* The image starting exactly at prompt position p, or -1; *next_start: where the next
+ * image at or after p starts (n_prompt when none). */
+static int image_starting_at(const struct sched_request *r, int p, int *next_start) {
+    *next_start = r->n_prompt;
+    for (int k = 0; k < r->n_images; k++)
+        if (r->images[k].pos >= p) {
+            *next_start = r->images[k].pos;
+            return r->images[k].pos == p ? k : -1;
+        }
+    return -1;
+}
+
 /* Puts r into a free slot, preferring the one whose cached tokens share the longest
  * prefix with r's prompt (a follow-up turn lands where its conversation is). */
 static int admit(struct sched *s, struct sched_request *r, char *err, size_t err_cap) {
@@ -206,9 +280,15 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
     if (!best) return 0;
     /* At least the last prompt token is recomputed: its logits start the reply. */
     int keep = best_lcp < r->n_prompt ? best_lcp : r->n_prompt - 1;
+    /* Image placeholders say nothing about the pixels, so reuse stops at the first image. */
+    if (r->n_images > 0 && keep > r->images[0].pos) keep = r->images[0].pos;
     llm_kv_truncate(s->kv, best->id, keep);
     best->n_cache = keep;
     memcpy(best->cache, r->prompt, (size_t)r->n_prompt * sizeof *r->prompt);
+    const int n_img_pos = omni_model_n_image_pos(s->model);
+    /* -1 never equals a token, so a later prompt cannot match an image's positions. */
+    for (int k = 0; k < r->n_images; k++)
+        for (int i = 0; i < n_img_pos; i++) best->cache[r->images[k].pos + i] = -1;
     best->n_prompt_done = keep;
     best->n_cached = keep;
     best->n_gen = 0;
@@ -259,6 +339,7 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
     detok_init(&best->dt, s->model->tok, 0);
     best->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     stop_match_init(&best->sm, r->stop, r->n_stop);
+    if (r->n_images > 0 && encode_images(s, best, err, err_cap)) return -1;
     return 1;
 }
 
@@ -292,6 +373,23 @@ static int take_token(struct sched *s, struct slot *sl, int32_t tok, const float
 /* One step: gather tokens of every active slot, one forward, sample. */
 static void step(struct sched *s) {
     int n = 0, budget = s->p.n_batch, rows = 0;
+    /* Images whose turn has come in a prefill go first, each in its own forward. */
+    for (int i = 0; i < s->p.n_slots; i++) {
+        struct slot *sl = &s->slot[i];
+        int next_start, k;
+        if (!sl->req || sl->req->n_images == 0) continue;
+        while (sl->n_prompt_done < sl->req->n_prompt &&
+               (k = image_starting_at(sl->req, sl->n_prompt_done, &next_start)) >= 0) {
+            struct err e = {{0}};
+            if (feed_image(s, sl, k, &e)) {
+                log_error("scheduler: image forward failed: %s", e.msg);
+                llm_kv_truncate(s->kv, sl->id, 0);
+                sl->n_cache = 0;
+                slot_finish(s, sl, SCHED_FINISH_ERROR, e.msg);
+                break;
+            }
+        }
+    }
     for (int i = 0; i < s->p.n_slots; i++) {
         struct slot *sl = &s->slot[i];
         sl->logits_row = -1;
@@ -308,7 +406,9 @@ static void step(struct sched *s) {
     for (int i = 0; i < s->p.n_slots && budget > 0; i++) {
         struct slot *sl = &s->slot[i];
         if (!sl->req || sl->n_prompt_done >= sl->req->n_prompt) continue;
-        int take = sl->req->n_prompt - sl->n_prompt_done;
+        int next_image;
+        image_starting_at(sl->req, sl->n_prompt_done, &next_image);
+        int take = next_image - sl->n_prompt_done; /* text up to the next image (fed next step) */
         if (take > budget) take = budget;
         for (int k = 0; k < take; k++) {
             s->b_tok[n] = sl->req->prompt[sl->n_prompt_done + k];
@@ -444,6 +544,7 @@ void sched_free(struct sched *s) {
     for (int i = 0; s->slot && i < s->p.n_slots; i++) {
         free(s->slot[i].cache);
         json_grammar_free(s->slot[i].jg);
+        free(s->slot[i].embd);
     }
     free(s->piece);
     free(s->piece_len);

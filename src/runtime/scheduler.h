@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "formats/image_decode.h"
 #include "omni.h"
 
 struct sched_params {
@@ -62,10 +63,20 @@ struct sched_result {
     char error[256];            /* when finish == SCHED_FINISH_ERROR */
 };
 
+/* An image in a prompt: it fills prompt positions [pos, pos + omni_model_n_image_pos)
+ * (the token ids there are placeholders and ignored). The scheduler thread encodes it
+ * with the model's image encoder when the request is admitted. */
+struct sched_image {
+    int pos;
+    const struct image *img;    /* decoded pixels, borrowed like the prompt */
+};
+
 struct sched_request {
     /* Inputs, borrowed until on_done has been called. */
     const int32_t *prompt;
     int n_prompt;
+    const struct sched_image *images;   /* in prompt order, not overlapping; optional */
+    int n_images;
     int max_tokens;             /* <= 0: until end of generation or the context is full */
     struct sched_sampling sampling;
     const char *const *stop;    /* stop strings (not part of the output) */

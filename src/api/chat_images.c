@@ -1,0 +1,148 @@
+/* image_url parts of chat messages and the prompt split around them; see chat_images.h. */
+#include "api/chat_images.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/tokenize.h"
+#include "formats/data_uri.h"
+
+void api_chat_images_free(struct api_chat_images *ci) {
+    for (int i = 0; i < ci->n; i++) image_free(&ci->img[i]);
+    free(ci->img);
+    memset(ci, 0, sizeof *ci);
+}
+
+int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
+                        const char *param, struct api_bad_field *bad) {
+    snprintf(bad->param, sizeof bad->param, "%s", param);
+    if (omni_model_n_image_pos(m) <= 0) {
+        snprintf(bad->msg, sizeof bad->msg,
+                 "the model '%s' cannot take images (%s is an image); use a vision model (omni serve --mmproj)",
+                 model_id, param);
+        return -1;
+    }
+    const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    const cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url") : iu;
+    snprintf(bad->param, sizeof bad->param, "%s.image_url.url", param);
+    if (!cJSON_IsString(url)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url' must be a string (a data:image/...;base64 URI)", param);
+        return -1;
+    }
+    /* detail (auto/low/high) only tunes tiling in OpenAI's models; one fixed-size encoder has none. */
+    if (strncmp(url->valuestring, "data:", 5)) {
+        snprintf(bad->msg, sizeof bad->msg,
+                 "'%s.image_url.url' must be a data: URI (data:image/png;base64,...); this server does not fetch URLs",
+                 param);
+        return -1;
+    }
+    struct err e = {{0}};
+    char mime[64];
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (data_uri_decode(url->valuestring, mime, sizeof mime, &bytes, &n, &e)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
+        return -1;
+    }
+    if (strncmp(mime, "image/", 6)) {
+        free(bytes);
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url' has media type '%s'; expected image/png, image/jpeg, "
+                 "image/gif or image/bmp", param, mime);
+        return -1;
+    }
+    if (ci->n == ci->cap) {
+        int cap = ci->cap ? ci->cap * 2 : 4;
+        struct image *p = realloc(ci->img, sizeof *p * (size_t)cap);
+        if (!p) { free(bytes); snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+        ci->img = p;
+        ci->cap = cap;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s.image_url", param);
+    int rc = image_decode_memory(bytes, n, 0, what, &ci->img[ci->n], &e);
+    free(bytes);
+    if (rc) {
+        snprintf(bad->msg, sizeof bad->msg, "%.390s", e.msg);
+        return -1;
+    }
+    ci->n++;
+    return 0;
+}
+
+/* Appends the tokens of text[0..len) to *toks (growing *cap). */
+static int append_text(const omni_model *m, const char *text, size_t len, int first, int32_t **toks, int *n,
+                       int *cap) {
+    int32_t *t = NULL;
+    int k;
+    if (first) {
+        /* The start of the prompt: BOS handling exactly as for text-only chats. */
+        char *z = strndup(text, len);
+        if (!z) return -1;
+        k = api_tokenize(m, z, 1, &t);
+        free(z);
+    } else {
+        t = malloc(sizeof *t * (len + 8));
+        k = t ? omni_tokenize(m, text, len, 0, 1, t, (int)len + 8) : -1;
+        if (k > (int)len + 8) k = -1; /* never: a token covers at least one byte */
+    }
+    if (k < 0) { free(t); return -1; }
+    if (*n + k > *cap) {
+        int c = (*n + k) * 2 + 16;
+        int32_t *p = realloc(*toks, sizeof *p * (size_t)c);
+        if (!p) { free(t); return -1; }
+        *toks = p;
+        *cap = c;
+    }
+    if (k) memcpy(*toks + *n, t, sizeof *t * (size_t)k);
+    *n += k;
+    free(t);
+    return 0;
+}
+
+int api_chat_images_tokenize(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
+                             int32_t **toks, struct sched_image **spans, char *err, size_t err_size) {
+    const int npos = omni_model_n_image_pos(m);
+    const size_t mark = strlen(API_IMAGE_MARK);
+    int n = 0, cap = 0, k = 0;
+    *toks = NULL;
+    *spans = calloc((size_t)(ci->n ? ci->n : 1), sizeof **spans);
+    if (!*spans) goto oom;
+    const char *p = prompt;
+    for (;;) {
+        const char *q = strstr(p, API_IMAGE_MARK);
+        if (append_text(m, p, q ? (size_t)(q - p) : strlen(p), p == prompt, toks, &n, &cap)) goto oom;
+        if (!q) break;
+        if (k >= ci->n) {
+            /* The user typed the marker text itself; it stays text, never an image. */
+            if (append_text(m, q, mark, 0, toks, &n, &cap)) goto oom;
+            p = q + mark;
+            continue;
+        }
+        if (n + npos > cap) {
+            int c = (n + npos) * 2 + 16;
+            int32_t *g = realloc(*toks, sizeof *g * (size_t)c);
+            if (!g) goto oom;
+            *toks = g;
+            cap = c;
+        }
+        (*spans)[k].pos = n;
+        (*spans)[k].img = &ci->img[k];
+        for (int i = 0; i < npos; i++) (*toks)[n++] = 0; /* placeholders: the scheduler feeds embeddings here */
+        k++;
+        p = q + mark;
+    }
+    if (k != ci->n) {
+        snprintf(err, err_size, "the chat template dropped %d of the %d images", ci->n - k, ci->n);
+        goto fail;
+    }
+    return n;
+oom:
+    snprintf(err, err_size, "out of memory tokenizing the prompt");
+fail:
+    free(*toks);
+    free(*spans);
+    *toks = NULL;
+    *spans = NULL;
+    return -1;
+}

@@ -1,0 +1,38 @@
+/* Images in /v1/chat/completions: image_url content parts (data: URIs) decoded on the
+ * HTTP thread, a marker left in the message text where each one goes, and after the
+ * chat template has rendered the conversation, the prompt split at the markers into
+ * token runs and image spans for the scheduler (which encodes the pixels). */
+#ifndef OMNI_API_CHAT_IMAGES_H
+#define OMNI_API_CHAT_IMAGES_H
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "api/request_options.h"
+#include "formats/image_decode.h"
+#include "omni.h"
+#include "runtime/scheduler.h"
+
+/* Text that stands for an image inside a rendered prompt until it is split there. */
+#define API_IMAGE_MARK "<|omni:image|>"
+
+struct api_chat_images {
+    struct image *img;
+    int n, cap;
+};
+void api_chat_images_free(struct api_chat_images *ci);
+
+/* Decodes one {"type":"image_url","image_url":{"url":"data:image/png;base64,...","detail":...}}
+ * part (image_url may also be the URL string) and appends it to ci. param names the part
+ * ("messages[0].content[1]"). A model without an image encoder gets a 400 saying so.
+ * Returns 0, or -1 with *bad filled. */
+int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
+                        const char *param, struct api_bad_field *bad);
+
+/* Tokenizes a rendered prompt holding ci->n markers: each marker becomes
+ * omni_model_n_image_pos placeholder positions and a span in *spans (malloc'ed).
+ * Returns the number of positions, or -1 with err set. */
+int api_chat_images_tokenize(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
+                             int32_t **toks, struct sched_image **spans, char *err, size_t err_size);
+
+#endif
