@@ -25,6 +25,7 @@ struct api_server {
     struct sched *sched;
     time_t created;
     int port;
+    struct api_asr *asr;        /* Whisper for the audio routes; NULL without --asr-model */
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
@@ -33,6 +34,11 @@ int route_models(struct api_server *s, struct mg_connection *c);
 int route_model(struct api_server *s, struct mg_connection *c, const char *id);
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* Audio (routes_audio_speech.c, routes_audio_transcriptions.c). The transcription
+ * routes read their own multipart body (bounded by max_body). */
+int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+int route_voices(struct api_server *s, struct mg_connection *c);
+int route_transcriptions(struct api_server *s, struct mg_connection *c, int translate);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

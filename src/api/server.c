@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/asr.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "core/log.h"
@@ -79,7 +80,9 @@ static int method_not_allowed(struct mg_connection *c, const char *allow, const 
     return 405;
 }
 
-static int handle_post(struct api_server *s, struct mg_connection *c, int chat) {
+typedef int (*json_route_fn)(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+
+static int handle_post(struct api_server *s, struct mg_connection *c, json_route_fn route) {
     size_t len;
     int status = 0;
     char *body = read_body(s, c, &len, &status);
@@ -96,7 +99,7 @@ static int handle_post(struct api_server *s, struct mg_connection *c, int chat) 
     int st = atomic_load(&s->state);
     if (st == API_LOADING) status = api_reply_error(c, 503, NULL, "model_loading", "the model is still loading; retry shortly");
     else if (st == API_DRAINING) status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
-    else status = chat ? route_chat(s, c, body, len) : route_completions(s, c, body, len);
+    else status = route(s, c, body, len);
     free(body);
     return status;
 }
@@ -121,9 +124,15 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
                                        ? "the API key is not valid"
                                        : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
         if (!strcmp(path, "/v1/chat/completions"))
-            return post ? handle_post(s, c, 1) : method_not_allowed(c, "POST", m, path);
+            return post ? handle_post(s, c, route_chat) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/completions"))
-            return post ? handle_post(s, c, 0) : method_not_allowed(c, "POST", m, path);
+            return post ? handle_post(s, c, route_completions) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/audio/speech"))
+            return post ? handle_post(s, c, route_speech) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/audio/voices")) return get ? route_voices(s, c) : method_not_allowed(c, "GET", m, path);
+        if (!strcmp(path, "/v1/audio/transcriptions") || !strcmp(path, "/v1/audio/translations"))
+            return post ? route_transcriptions(s, c, !strcmp(path, "/v1/audio/translations"))
+                        : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/models")) return get ? route_models(s, c) : method_not_allowed(c, "GET", m, path);
         if (!strncmp(path, "/v1/models/", 11))
             return get ? route_model(s, c, path + 11) : method_not_allowed(c, "GET", m, path);
@@ -159,6 +168,13 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     metrics_init(&s->metrics);
     atomic_init(&s->state, API_LOADING);
     s->created = time(NULL);
+    if (p->asr_model && !(s->asr = api_asr_open(p->asr_model, p->vad_model, p->asr_threads, e))) {
+        api_keys_free(&s->keys);
+        metrics_destroy(&s->metrics);
+        free(s->model_id);
+        free(s);
+        return NULL;
+    }
 
     char ports[300], threads[16];
     const char *host = p->host && *p->host ? p->host : "127.0.0.1";
@@ -181,6 +197,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     s->ctx = mg_start2(&init, &ed);
     if (!s->ctx) {
         err_set(e, "cannot listen on %s: %s", ports, etext[0] ? etext : "the address is in use or not available");
+        api_asr_close(s->asr);
         api_keys_free(&s->keys);
         metrics_destroy(&s->metrics);
         free(s->model_id);
@@ -209,6 +226,7 @@ void api_server_stop(struct api_server *s) {
     atomic_store(&s->state, API_DRAINING);
     mg_stop(s->ctx);
     mg_exit_library();
+    api_asr_close(s->asr);
     api_keys_free(&s->keys);
     metrics_destroy(&s->metrics);
     free(s->model_id);

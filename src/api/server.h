@@ -16,6 +16,9 @@ struct api_params {
     int n_threads;              /* HTTP worker threads (each holds one connection) */
     size_t max_body;            /* larger request bodies get 413 */
     const char *model_id;       /* the id /v1/models reports and requests may name */
+    const char *asr_model;      /* Whisper model (whisper.cpp ggml) for the audio routes, or NULL */
+    const char *vad_model;      /* Silero VAD used with it, or NULL */
+    int asr_threads;            /* Whisper compute threads; 0: all cores */
 };
 struct api_params api_default_params(void);
 

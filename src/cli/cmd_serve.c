@@ -21,7 +21,10 @@ static void usage(FILE *f) {
             "usage: omni serve -m MODEL.gguf [options]\n\n"
             "Serves an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)\n"
             "and a chat page at http://HOST:PORT/. Any OpenAI SDK works with base URL\n"
-            "http://HOST:PORT/v1. Also: GET /health (no key needed) and GET /metrics (Prometheus).\n\n"
+            "http://HOST:PORT/v1. Also: GET /health (no key needed) and GET /metrics (Prometheus).\n"
+            "Speech: POST /v1/audio/speech (text to speech, streamed; no model needed) and\n"
+            "GET /v1/audio/voices always; POST /v1/audio/transcriptions, /v1/audio/translations and\n"
+            "input_audio parts in chat messages when a Whisper model is given with --asr-model.\n\n"
             "options:\n"
             "  -m, --model FILE       the model (GGUF) to serve (required)\n"
             "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
@@ -35,7 +38,10 @@ static void usage(FILE *f) {
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
             "      --mmproj FILE      image encoder for the model (llama.cpp mmproj GGUF): chat messages may\n"
             "                         then carry image_url parts (data:image/png;base64,... URIs)\n"
-            "      --name ID          model id shown by /v1/models (default: the file name)\n\n"
+            "      --name ID          model id shown by /v1/models (default: the file name)\n"
+            "      --asr-model FILE   Whisper model (whisper.cpp ggml .bin, e.g. ggml-base.bin) for speech\n"
+            "                         recognition; uploads are limited by --max-body\n"
+            "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
             "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer secret' \\\n"
@@ -103,6 +109,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;
+        else if (!strcmp(a, "--asr-model")) ap.asr_model = v;
+        else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
         else if (!strcmp(a, "--max-body")) {
             char *end = NULL;
             max_body = strtoll(v, &end, 10);
@@ -120,9 +128,22 @@ int cmd_serve(int argc, char **argv) {
     if (!model_path) { api_keys_free(&keys); return cli_fail("serve: no model given; use -m MODEL.gguf (see `omni serve --help`)"); }
     if (access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
     if (max_body > 0) ap.max_body = (size_t)max_body;
+    if (ap.vad_model && !ap.asr_model) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --vad-model needs --asr-model (the VAD only trims audio for Whisper)");
+    }
+    if (ap.asr_model && access(ap.asr_model, R_OK)) {
+        api_keys_free(&keys);
+        return cli_fail("serve: %s: cannot read the --asr-model file", ap.asr_model);
+    }
+    if (ap.vad_model && access(ap.vad_model, R_OK)) {
+        api_keys_free(&keys);
+        return cli_fail("serve: %s: cannot read the --vad-model file", ap.vad_model);
+    }
 
     char *id = name ? strdup(name) : model_id_from_path(model_path);
     ap.model_id = id;
+    ap.asr_threads = n_threads;
     int n_keys = keys.n;
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
@@ -160,11 +181,11 @@ int cmd_serve(int argc, char **argv) {
     }
     api_server_set_engine(srv, model, sched);
     printf("omni serve: listening on http://%s:%d (API base http://%s:%d/v1) — model %s (%s, %.1fM params, %.1f MiB), "
-           "%d slots x %d ctx, queue %d, memory %.0f MiB RSS, API keys: %s. Ctrl-C stops.\n",
+           "%d slots x %d ctx, queue %d, speech recognition %s, memory %.0f MiB RSS, API keys: %s. Ctrl-C stops.\n",
            strchr(host, ':') ? "[::1]" : host, api_server_port(srv), strchr(host, ':') ? "[::1]" : host,
            api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), sched_n_slots(sched), sched_n_ctx(sched), sp.max_queue,
-           rss_mib(), n_keys ? "required" : "off");
+           ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
     fflush(stdout);
 
     while (!g_stop) sleep_ms(100);

@@ -1,0 +1,157 @@
+/* POST /v1/audio/speech and GET /v1/audio/voices. Speech is synthesized on the HTTP
+ * thread (runtime/tts.h has its own lock; the LLM scheduler never waits for it) and
+ * streamed with chunked transfer as each piece is encoded, so the first bytes leave
+ * while later sentences are still being made. A client that goes away stops it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/reply.h"
+#include "api/routes.h"
+#include "formats/audio_encode.h"
+#include "runtime/tts.h"
+
+int route_voices(struct api_server *s, struct mg_connection *c) {
+    char *j = tts_voices_json();
+    if (!j) return api_reply_error(c, 500, NULL, NULL, "cannot list voices (is espeak-ng-data installed?)");
+    int st = api_reply(c, 200, "application/json", j, strlen(j), NULL);
+    free(j);
+    return st;
+}
+
+/* Encoded bytes are gathered while one piece of speech is encoded and leave as one chunk. */
+struct speech_out {
+    struct mg_connection *c;
+    struct audio_encoder *enc;
+    char *buf;
+    size_t n, cap;
+    int gone;     /* the client stopped reading: stop synthesizing */
+    struct err e; /* why the encoder failed */
+};
+
+static int flush_chunk(struct speech_out *o) {
+    if (o->gone) return -1;
+    if (o->n && mg_send_chunk(o->c, o->buf, (unsigned)o->n) < 0) o->gone = 1;
+    o->n = 0;
+    return o->gone ? -1 : 0;
+}
+
+static int on_bytes(const void *bytes, size_t n, void *ud) {
+    struct speech_out *o = ud;
+    if (o->n + n > o->cap) {
+        size_t cap = (o->cap ? o->cap * 2 : 16384) + n;
+        char *q = realloc(o->buf, cap);
+        if (!q) return 1;
+        o->buf = q;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->n, bytes, n);
+    o->n += n;
+    return 0;
+}
+
+static int on_audio(const int16_t *pcm, size_t n, void *ud) {
+    struct speech_out *o = ud;
+    if (audio_encoder_write(o->enc, pcm, n, &o->e)) return 1;
+    return flush_chunk(o) ? 1 : 0;
+}
+
+/* An optional string field: 0 when absent/null or a string (*out set), -1 otherwise. */
+static int opt_string(const cJSON *j, const char *key, const char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsString(v)) return -1;
+    *out = v->valuestring;
+    return 0;
+}
+
+int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!j) {
+        size_t at = end && end >= body ? (size_t)(end - body) : 0;
+        return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
+    }
+    int status;
+    struct err e = {{0}};
+    struct tts_request req = tts_default_request();
+    const char *model = NULL, *fmt_name = "mp3", *instructions = NULL, *stream_format = NULL;
+    struct speech_out o = {.c = c};
+    if (!cJSON_IsObject(j)) {
+        status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
+        goto done;
+    }
+    /* Any model name is accepted (tts-1, gpt-4o-mini-tts, ...): the server has one voice engine. */
+    static const char *const keys[] = {"model", "input", "voice", "response_format", "instructions",
+                                       "stream_format", "language"};
+    const char **dst[] = {&model, &req.input, &req.voice, &fmt_name, &instructions, &stream_format, &req.lang};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (opt_string(j, keys[i], dst[i])) {
+            status = api_reply_error(c, 400, keys[i], "invalid_type", "'%s' must be a string", keys[i]);
+            goto done;
+        }
+    if (!req.input) {
+        status = api_reply_error(c, 400, "input", "invalid_value", "'input' is required: the text to speak");
+        goto done;
+    }
+    const cJSON *speed = cJSON_GetObjectItemCaseSensitive(j, "speed");
+    if (speed && !cJSON_IsNull(speed)) {
+        if (!cJSON_IsNumber(speed) || !(speed->valuedouble >= TTS_SPEED_MIN && speed->valuedouble <= TTS_SPEED_MAX)) {
+            status = api_reply_error(c, 400, "speed", "invalid_value", "'speed' must be a number from %.2f to %.1f",
+                                     (double)TTS_SPEED_MIN, (double)TTS_SPEED_MAX);
+            goto done;
+        }
+        req.speed = (float)speed->valuedouble;
+    }
+    enum audio_format fmt;
+    if (audio_format_parse(fmt_name, &fmt, &e)) {
+        status = api_reply_error(c, 400, "response_format", "invalid_value", "'response_format': %s", e.msg);
+        goto done;
+    }
+    if (stream_format && strcmp(stream_format, "audio")) {
+        status = api_reply_error(c, 400, "stream_format", "invalid_value",
+                                 "'stream_format' is '%.32s'; this server streams raw audio only (allowed: audio)",
+                                 stream_format);
+        goto done;
+    }
+    /* tts_validate gives one message; check each field alone first so the 400 names it. */
+    struct tts_request probe = tts_default_request();
+    probe.input = req.input;
+    if (tts_validate(&probe, &e)) {
+        status = api_reply_error(c, 400, "input", "invalid_value", "'input': %s", e.msg);
+        goto done;
+    }
+    probe.input = "a";
+    probe.voice = req.voice;
+    if (tts_validate(&probe, &e)) {
+        status = api_reply_error(c, 400, "voice", "invalid_value", "'voice': %s", e.msg);
+        goto done;
+    }
+    if (tts_validate(&req, &e)) {
+        status = api_reply_error(c, 400, req.lang ? "language" : NULL, "invalid_value", "%s", e.msg);
+        goto done;
+    }
+
+    if (!(o.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, on_bytes, &o, &e))) {
+        status = api_reply_error(c, 500, NULL, NULL, "%s", e.msg);
+        goto done;
+    }
+    mg_printf(c,
+              "HTTP/1.1 200 OK\r\n"
+              "Content-Type: %s\r\n"
+              "Transfer-Encoding: chunked\r\n"
+              "Access-Control-Allow-Origin: *\r\n"
+              "Cache-Control: no-store\r\n\r\n",
+              audio_format_mime(fmt));
+    status = 200;
+    /* The header some formats emit at once goes out now: the client sees bytes early. */
+    int ok = !flush_chunk(&o) && !tts_speak(&req, on_audio, &o, &e) && !audio_encoder_finish(o.enc, &e) &&
+             !flush_chunk(&o);
+    if (ok) mg_send_chunk(c, "", 0); /* the last, empty chunk ends the stream */
+    else mg_disable_keep_alive(c);   /* no end chunk: the client sees a cut-off stream, not a short one */
+done:
+    audio_encoder_free(o.enc);
+    free(o.buf);
+    cJSON_Delete(j);
+    return status;
+}

@@ -1,0 +1,434 @@
+/* POST /v1/audio/transcriptions and /v1/audio/translations: a multipart upload (read with
+ * civetweb's own form parser, bounded by --max-body) is decoded, run through the
+ * server's Whisper model (api/asr.h) and answered in OpenAI's shapes: json, text,
+ * srt, vtt or verbose_json (segments, and words when asked for). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/asr.h"
+#include "api/reply.h"
+#include "api/routes.h"
+#include "formats/audio_decode.h"
+#include "text/utf8.h"
+
+enum { F_FILE, F_MODEL, F_LANGUAGE, F_PROMPT, F_FORMAT, F_TEMPERATURE, F_GRAN, F_N };
+static const char *const field_names[F_N] = {"file", "model", "language", "prompt", "response_format",
+                                             "temperature", "timestamp_granularities[]"};
+#define MAX_TEXT_FIELD (64u << 10) /* any field but the file: far more than a prompt needs */
+
+struct field {
+    char *p;
+    size_t n, cap;
+    int seen;
+};
+
+struct form {
+    size_t max, total;
+    int too_big, oom, text_too_long;
+    int cur;                  /* the field being received, -1 for one we skip */
+    struct field f[F_N];
+    int gran_word, gran_segment;
+    char gran_bad[64];        /* the first timestamp_granularities[] value we do not know */
+};
+
+/* timestamp_granularities[] may repeat; each value is judged when the next field starts. */
+static void finish_gran(struct form *fm) {
+    struct field *g = &fm->f[F_GRAN];
+    if (fm->cur != F_GRAN) return;
+    if (g->n == 4 && !memcmp(g->p, "word", 4)) fm->gran_word = 1;
+    else if (g->n == 7 && !memcmp(g->p, "segment", 7)) fm->gran_segment = 1;
+    else if (!fm->gran_bad[0]) snprintf(fm->gran_bad, sizeof fm->gran_bad, "%.*s", (int)(g->n < 40 ? g->n : 40), g->p ? g->p : "");
+    g->n = 0;
+}
+
+static int field_found(const char *key, const char *filename, char *path, size_t pathlen, void *ud) {
+    struct form *fm = ud;
+    finish_gran(fm);
+    fm->cur = -1;
+    for (int i = 0; i < F_N; i++)
+        if (!strcmp(key, field_names[i]) || (i == F_GRAN && !strcmp(key, "timestamp_granularities"))) fm->cur = i;
+    if (fm->cur < 0) return MG_FORM_FIELD_STORAGE_SKIP; /* fields we do not use (stream, include[], ...) */
+    struct field *f = &fm->f[fm->cur];
+    f->seen = 1;
+    f->n = 0; /* a repeated field: the last one wins */
+    return MG_FORM_FIELD_STORAGE_GET;
+}
+
+static int field_get(const char *key, const char *value, size_t len, void *ud) {
+    struct form *fm = ud;
+    if (fm->cur < 0) return MG_FORM_FIELD_HANDLE_GET;
+    struct field *f = &fm->f[fm->cur];
+    fm->total += len;
+    if (fm->total > fm->max) { fm->too_big = 1; return MG_FORM_FIELD_HANDLE_ABORT; }
+    if (fm->cur != F_FILE && f->n + len > MAX_TEXT_FIELD) {
+        fm->text_too_long = fm->cur + 1;
+        return MG_FORM_FIELD_HANDLE_ABORT;
+    }
+    if (f->n + len + 1 > f->cap) {
+        size_t cap = (f->cap ? f->cap * 2 : 256) + len;
+        char *q = realloc(f->p, cap);
+        if (!q) { fm->oom = 1; return MG_FORM_FIELD_HANDLE_ABORT; }
+        f->p = q;
+        f->cap = cap;
+    }
+    memcpy(f->p + f->n, value, len);
+    f->n += len;
+    f->p[f->n] = 0;
+    return MG_FORM_FIELD_HANDLE_GET;
+}
+
+static int field_store(const char *path, long long size, void *ud) { return MG_FORM_FIELD_HANDLE_NEXT; }
+
+static void form_free(struct form *fm) {
+    for (int i = 0; i < F_N; i++) free(fm->f[i].p);
+}
+
+/* A text field's value, or NULL when it was not sent (or sent empty). */
+static const char *text_field(struct form *fm, int i) {
+    return fm->f[i].seen && fm->f[i].n ? fm->f[i].p : NULL;
+}
+
+/* Reads (a bounded amount of) what is left of a refused upload so the client gets
+ * our answer instead of a connection reset, then closes. */
+static void drain(struct mg_connection *c) {
+    char tmp[65536];
+    size_t total = 0;
+    int k;
+    mg_disable_keep_alive(c);
+    while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
+}
+
+/* A copy with every invalid UTF-8 byte replaced by U+FFFD (tokens can split characters),
+ * as `omni transcribe` prints JSON. Caller frees. */
+static char *valid_utf8(const char *s) {
+    size_t left = strlen(s);
+    char *out = malloc(left * 3 + 1), *o = out;
+    const unsigned char *p = (const unsigned char *)s;
+    if (!out) return NULL;
+    while (left) {
+        int n = utf8_char_valid(p, left);
+        if (n <= 0) { memcpy(o, "\xef\xbf\xbd", 3); o += 3; p++; left--; continue; }
+        memcpy(o, p, (size_t)n);
+        o += n;
+        p += n;
+        left -= (size_t)n;
+    }
+    *o = 0;
+    return out;
+}
+
+static void add_text(cJSON *obj, const char *key, const char *raw) {
+    char *v = valid_utf8(raw);
+    cJSON_AddStringToObject(obj, key, v ? v : "");
+    free(v);
+}
+
+/* All segments' text, leading spaces dropped, exactly as the CLI joins them. */
+static char *joined(const struct whisper_result *r) {
+    size_t len = 1;
+    for (int i = 0; i < r->n_segments; i++) len += strlen(r->segments[i].text);
+    char *all = malloc(len), *p = all;
+    if (!all) return NULL;
+    for (int i = 0; i < r->n_segments; i++) {
+        size_t k = strlen(r->segments[i].text);
+        memcpy(p, r->segments[i].text, k);
+        p += k;
+    }
+    *p = 0;
+    size_t lead = strspn(all, " ");
+    memmove(all, all + lead, strlen(all + lead) + 1);
+    return all;
+}
+
+struct out_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void out_printf(struct out_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct out_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (k < 0 || b->oom) return;
+    if (b->n + (size_t)k + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)k;
+        char *q = realloc(b->p, cap);
+        if (!q) { b->oom = 1; return; }
+        b->p = q;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)k;
+}
+
+static void stamp(struct out_buf *b, int64_t cs, char sep) {
+    int64_t ms = cs * 10;
+    out_printf(b, "%02d:%02d:%02d%c%03d", (int)(ms / 3600000), (int)(ms / 60000 % 60), (int)(ms / 1000 % 60), sep,
+               (int)(ms % 1000));
+}
+
+/* SubRip or WebVTT cues, one per segment (the same text `omni transcribe -f srt|vtt` prints). */
+static int reply_subtitles(struct mg_connection *c, const struct whisper_result *r, int vtt) {
+    struct out_buf b = {0};
+    if (vtt) out_printf(&b, "WEBVTT\n\n");
+    for (int i = 0; i < r->n_segments; i++) {
+        if (!vtt) out_printf(&b, "%d\n", i + 1);
+        stamp(&b, r->segments[i].t0, vtt ? '.' : ',');
+        out_printf(&b, " --> ");
+        stamp(&b, r->segments[i].t1, vtt ? '.' : ',');
+        out_printf(&b, "\n%s\n\n", r->segments[i].text + strspn(r->segments[i].text, " "));
+    }
+    int st = b.oom ? api_reply_error(c, 500, NULL, NULL, "out of memory")
+                   : api_reply(c, 200, vtt ? "text/vtt; charset=utf-8" : "application/x-subrip; charset=utf-8",
+                               b.p ? b.p : "", b.n, NULL);
+    free(b.p);
+    return st;
+}
+
+/* Words from the tokens: a token starting with a space starts a new word. */
+static cJSON *words_json(const struct whisper_model *m, const struct whisper_result *r) {
+    cJSON *words = cJSON_CreateArray();
+    int eot = whisper_special(m)->eot;
+    char word[512];
+    size_t wn = 0;
+    int64_t w0 = 0, w1 = 0;
+    for (int i = 0; i < r->n_segments; i++) {
+        const struct whisper_segment *g = &r->segments[i];
+        for (int k = 0; k <= g->n_tokens; k++) {
+            int len = 0;
+            const char *t = k < g->n_tokens && g->tokens[k].id < eot ? whisper_token_text(m, g->tokens[k].id, &len) : NULL;
+            int boundary = k == g->n_tokens || (t && len > 0 && t[0] == ' ');
+            if (boundary && wn) {
+                word[wn] = 0;
+                cJSON *w = cJSON_CreateObject();
+                add_text(w, "word", word + strspn(word, " "));
+                cJSON_AddNumberToObject(w, "start", w0 / 100.0);
+                cJSON_AddNumberToObject(w, "end", w1 / 100.0);
+                cJSON_AddItemToArray(words, w);
+                wn = 0;
+            }
+            if (!t || len <= 0) continue;
+            const struct whisper_token_data *td = &g->tokens[k];
+            if (!wn) w0 = td->t0 >= 0 ? td->t0 : g->t0;
+            w1 = td->t1 >= 0 ? td->t1 : g->t1;
+            if (wn + (size_t)len < sizeof word - 1) { memcpy(word + wn, t, (size_t)len); wn += (size_t)len; }
+        }
+    }
+    return words;
+}
+
+static cJSON *verbose_json(const struct whisper_model *m, const struct whisper_result *r, const char *all,
+                           double duration, int translate, float temperature, int want_words, int want_segments) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", translate ? "translate" : "transcribe");
+    add_text(o, "language", r->language);
+    cJSON_AddNumberToObject(o, "duration", duration);
+    add_text(o, "text", all);
+    if (want_segments) {
+        int eot = whisper_special(m)->eot;
+        cJSON *segs = cJSON_AddArrayToObject(o, "segments");
+        for (int i = 0; i < r->n_segments; i++) {
+            const struct whisper_segment *g = &r->segments[i];
+            cJSON *s = cJSON_CreateObject();
+            cJSON_AddNumberToObject(s, "id", i);
+            cJSON_AddNumberToObject(s, "seek", (double)g->t0); /* centiseconds = mel frames */
+            cJSON_AddNumberToObject(s, "start", g->t0 / 100.0);
+            cJSON_AddNumberToObject(s, "end", g->t1 / 100.0);
+            add_text(s, "text", g->text);
+            cJSON *toks = cJSON_AddArrayToObject(s, "tokens");
+            double lp = 0;
+            int n_text = 0;
+            for (int k = 0; k < g->n_tokens; k++) {
+                cJSON_AddItemToArray(toks, cJSON_CreateNumber(g->tokens[k].id));
+                if (g->tokens[k].id < eot && g->tokens[k].p > 0) { lp += log(g->tokens[k].p); n_text++; }
+            }
+            cJSON_AddNumberToObject(s, "temperature", temperature);
+            cJSON_AddNumberToObject(s, "avg_logprob", n_text ? lp / n_text : 0.0);
+            cJSON_AddNumberToObject(s, "no_speech_prob", g->no_speech_prob);
+            cJSON_AddItemToArray(segs, s);
+        }
+    }
+    if (want_words) cJSON_AddItemToObject(o, "words", words_json(m, r));
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddStringToObject(u, "type", "duration");
+    cJSON_AddNumberToObject(u, "seconds", ceil(duration));
+    return o;
+}
+
+static const char *const formats[] = {"json", "text", "srt", "verbose_json", "vtt", NULL};
+
+int route_transcriptions(struct api_server *s, struct mg_connection *c, int translate) {
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    const char *route = translate ? "translations" : "transcriptions";
+    if (!s->asr) {
+        api_reply_error(c, 400, "model", "no_speech_model",
+                        "this server has no speech recognition model; start it with `omni serve --asr-model "
+                        "WHISPER.bin` to use /v1/audio/%s", route);
+        drain(c);
+        return 400;
+    }
+    if (ri->content_length > (long long)s->p.max_body) {
+        api_reply_error(c, 413, NULL, "request_too_large",
+                        "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
+                        s->p.max_body);
+        drain(c);
+        return 413;
+    }
+    const char *ctype = mg_get_header(c, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "multipart/form-data", 19)) {
+        api_reply_error(c, 400, NULL, "invalid_content_type",
+                        "/v1/audio/%s takes a multipart/form-data upload with the audio in a field named 'file' "
+                        "(got Content-Type %s)", route, ctype ? ctype : "none");
+        drain(c);
+        return 400;
+    }
+
+    struct form fm;
+    memset(&fm, 0, sizeof fm);
+    fm.max = s->p.max_body;
+    fm.cur = -1;
+    struct mg_form_data_handler h = {field_found, field_get, field_store, &fm};
+    int nf = mg_handle_form_request(c, &h);
+    finish_gran(&fm);
+
+    int status;
+    float *x = NULL;
+    size_t n = 0;
+    struct whisper_result r = {0};
+    struct err e = {{0}};
+    if (fm.too_big) {
+        status = api_reply_error(c, 413, NULL, "request_too_large",
+                                 "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
+                                 s->p.max_body);
+        drain(c);
+        goto done;
+    }
+    if (fm.oom) { status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); drain(c); goto done; }
+    if (fm.text_too_long) {
+        const char *name = field_names[fm.text_too_long - 1];
+        status = api_reply_error(c, 400, name, "invalid_value", "'%s' is longer than %u bytes", name, MAX_TEXT_FIELD);
+        drain(c);
+        goto done;
+    }
+    if (nf < 0 && !fm.f[F_FILE].seen) {
+        status = api_reply_error(c, 400, NULL, "invalid_multipart", "the multipart/form-data body could not be read");
+        drain(c);
+        goto done;
+    }
+    if (!fm.f[F_FILE].seen || !fm.f[F_FILE].n) {
+        status = api_reply_error(c, 400, "file", "invalid_value",
+                                 "'file' is required: upload the audio (wav, mp3, flac, ogg, opus, ...) in a multipart "
+                                 "field named 'file'");
+        goto done;
+    }
+
+    const char *fmt = text_field(&fm, F_FORMAT) ? text_field(&fm, F_FORMAT) : "json";
+    int fi = 0;
+    while (formats[fi] && strcmp(formats[fi], fmt)) fi++;
+    if (!formats[fi]) {
+        status = api_reply_error(c, 400, "response_format", "invalid_value",
+                                 "'response_format' is '%.40s'; allowed: json, text, srt, verbose_json, vtt", fmt);
+        goto done;
+    }
+    struct whisper_params wp = whisper_default_params();
+    const struct whisper_model *m = api_asr_model(s->asr);
+    int multi = whisper_is_multilingual(m);
+    wp.translate = translate;
+    wp.language = multi ? "auto" : "en"; /* OpenAI detects the language when none is given */
+    const char *lang = text_field(&fm, F_LANGUAGE);
+    if (lang) {
+        if (strcmp(lang, "auto") && whisper_lang_index(lang) < 0) {
+            status = api_reply_error(c, 400, "language", "invalid_value",
+                                     "'language' is '%.40s'; expected an ISO-639-1 code such as en, ko, de, ja (or auto)",
+                                     lang);
+            goto done;
+        }
+        if (!multi && strcmp(lang, "en") && strcmp(lang, "auto")) {
+            status = api_reply_error(c, 400, "language", "invalid_value",
+                                     "this server's speech model %s is English-only; it cannot take language '%s'",
+                                     api_asr_name(s->asr), lang);
+            goto done;
+        }
+        wp.language = lang;
+    }
+    if (translate && !multi) {
+        status = api_reply_error(c, 400, "model", "invalid_value",
+                                 "this server's speech model %s is English-only and cannot translate",
+                                 api_asr_name(s->asr));
+        goto done;
+    }
+    const char *temp = text_field(&fm, F_TEMPERATURE);
+    if (temp) {
+        char *end = NULL;
+        double t = strtod(temp, &end);
+        if (end == temp || *end || !(t >= 0 && t <= 1)) {
+            status = api_reply_error(c, 400, "temperature", "invalid_value",
+                                     "'temperature' must be a number from 0 to 1 (got '%.40s')", temp);
+            goto done;
+        }
+        wp.temperature = (float)t;
+    }
+    if (fm.gran_bad[0]) {
+        status = api_reply_error(c, 400, "timestamp_granularities[]", "invalid_value",
+                                 "'timestamp_granularities[]' has '%s'; allowed: word, segment", fm.gran_bad);
+        goto done;
+    }
+    int verbose = !strcmp(fmt, "verbose_json");
+    if ((fm.gran_word || fm.gran_segment) && !verbose) {
+        status = api_reply_error(c, 400, "timestamp_granularities[]", "invalid_value",
+                                 "'timestamp_granularities[]' needs response_format verbose_json (got %s)", fmt);
+        goto done;
+    }
+    wp.initial_prompt = text_field(&fm, F_PROMPT);
+
+    char what[300];
+    snprintf(what, sizeof what, "the uploaded file");
+    if (audio_decode_mem(fm.f[F_FILE].p, fm.f[F_FILE].n, what, &x, &n, &e)) {
+        status = api_reply_error(c, 400, "file", "invalid_file", "%s", e.msg);
+        goto done;
+    }
+    if (api_asr_transcribe(s->asr, x, n, &wp, &r, &e)) {
+        status = api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
+        goto done;
+    }
+
+    double duration = (double)n / AUDIO_SAMPLE_RATE;
+    char *all = joined(&r);
+    if (!all) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
+    if (!strcmp(fmt, "text")) {
+        size_t k = strlen(all);
+        all[k] = '\n'; /* over the NUL: the body goes out by length */
+        status = api_reply(c, 200, "text/plain; charset=utf-8", all, k + 1, NULL);
+    } else if (!strcmp(fmt, "srt") || !strcmp(fmt, "vtt")) {
+        status = reply_subtitles(c, &r, fmt[0] == 'v');
+    } else {
+        cJSON *o;
+        if (verbose) {
+            o = verbose_json(m, &r, all, duration, translate, wp.temperature, fm.gran_word,
+                             fm.gran_segment || !fm.gran_word);
+        } else {
+            o = cJSON_CreateObject();
+            add_text(o, "text", all);
+            cJSON *u = cJSON_AddObjectToObject(o, "usage");
+            cJSON_AddStringToObject(u, "type", "duration");
+            cJSON_AddNumberToObject(u, "seconds", ceil(duration));
+        }
+        status = api_reply_json(c, 200, o);
+        cJSON_Delete(o);
+    }
+    free(all);
+done:
+    whisper_result_free(&r);
+    free(x);
+    form_free(&fm);
+    return status;
+}
