@@ -297,7 +297,8 @@ TEST(barge_in_cancels_and_truncates) {
         double t0 = mono_ms();
         while (count(r, VOICE_AUDIO) == 0 && count(r, VOICE_RESPONSE_DONE) == 0 && mono_ms() - t0 < 20000)
             usleep(2000);
-        CHECK(count(r, VOICE_AUDIO) > 0);
+        CHECK_MSG(count(r, VOICE_AUDIO) > 0, "no reply audio: %d events, %d transcripts, %d replies done",
+                  r->n, count(r, VOICE_TRANSCRIPT_FINAL), count(r, VOICE_RESPONSE_DONE));
         /* the client says it has played 0.5 s of the reply when the user cuts in */
         voice_set_played(v, 12000);
         push_24k(v, x2, n2);
@@ -306,6 +307,8 @@ TEST(barge_in_cancels_and_truncates) {
         CHECK(i1 >= 0);
         if (i1 >= 0) {
             CHECK_STR(r->ev[i1].status, "cancelled");
+            CHECK_MSG(r->ev[i1].text[0], "empty assistant message after barge-in (audio %lld samples)",
+                      (long long)r->audio_samples);
             CHECK(r->ev[i1].usage.completion_tokens < 400);
         }
         CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 2);

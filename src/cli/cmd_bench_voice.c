@@ -1,0 +1,299 @@
+/* `omni bench-voice`: plays speech files into the voice loop in real time (the same
+ * runtime/voice.h path the Realtime WebSocket uses) and reports how long after the end
+ * of speech the first reply audio comes out, split by stage. */
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "formats/audio_decode.h"
+#include "models/silero_vad.h"
+#include "models/whisper.h"
+#include "omni.h"
+#include "runtime/voice.h"
+#include "runtime/voice_segmenter.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: omni bench-voice -m LLM --asr-model WHISPER [--vad-model VAD] FILE.wav... [options]\n\n"
+            "Measures voice-reply latency: each file is played into the voice loop at real-time speed\n"
+            "(20 ms frames, as a microphone would send them), and the time from the end of speech to\n"
+            "the first sample of reply audio is reported per file and as median/p90, split into stages:\n"
+            "  vad_ms              end of speech -> end of turn detected (includes the silence wait)\n"
+            "  asr_ms              end of turn -> final transcript\n"
+            "  llm_first_token_ms  final transcript -> first reply token\n"
+            "  tts_first_chunk_ms  first reply token -> first reply audio\n\n"
+            "End of speech is the end of the last speech segment that Silero VAD finds in the whole\n"
+            "file offline (no padding); without --vad-model, the end of the last 32 ms window louder\n"
+            "than -37.5 dBFS. Without --vad-model the live loop also uses that loudness detector\n"
+            "instead of Silero (a note says so): fine for clean recordings, not for noisy ones.\n"
+            "Files play one after another as turns of one conversation (prompt cache reused).\n\n"
+            "  -m FILE            chat model (GGUF)\n"
+            "  --asr-model FILE   Whisper model (whisper.cpp ggml .bin)\n"
+            "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
+            "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
+            "  --silence-ms N     silence that ends a turn (default 300)\n"
+            "  --language CODE    en, ko, ... or auto (default en)\n"
+            "  --json             one JSON object on stdout:\n"
+            "                     {\"files\":[{\"file\",\"total_ms\",\"stages\":{...}}],\"median_ms\",\"p90_ms\",\"stages\":{medians}}\n\n"
+            "example: omni synth --shape whisper-tiny --type q8_0 -o tiny.bin\n"
+            "         omni bench-voice -m smollm2-135m-q8_0.gguf --asr-model tiny.bin --vad-model silero.bin q1.wav q2.wav\n");
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* Wall-clock (and process CPU) times of the first event of each kind in one turn. */
+struct turn {
+    pthread_mutex_t mu;
+    double t_stop, t_final, t_token, t_audio, cpu_audio;
+    int done, errors;
+    char status[16];
+};
+
+static void on_event(const struct voice_event *ev, void *ud) {
+    struct turn *t = ud;
+    double now = now_ms();
+    pthread_mutex_lock(&t->mu);
+    switch (ev->type) {
+    case VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
+    case VOICE_TRANSCRIPT_FINAL: if (!t->t_final) t->t_final = now; break;
+    case VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
+    case VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
+    case VOICE_RESPONSE_DONE: t->done++; snprintf(t->status, sizeof t->status, "%s", ev->status); break;
+    case VOICE_ERROR: t->errors++; fprintf(stderr, "bench-voice: %s\n", ev->text); break;
+    default: break;
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Sample just past the end of speech, found offline over the whole file. */
+static size_t speech_end(const float *x, size_t n, const char *vad_path, struct err *e) {
+    if (vad_path) {
+        struct vad *v = vad_load(vad_path, e);
+        if (!v) return 0;
+        float *probs = NULL;
+        int np = 0, ns = 0;
+        struct vad_segment *segs = NULL;
+        struct vad_params p = vad_default_params();
+        p.speech_pad_ms = 0;
+        size_t end = 0;
+        if (!vad_probs(v, x, n, &probs, &np, e) && !vad_segments(probs, np, vad_window(v), &p, &segs, &ns, e) && ns)
+            end = (size_t)segs[ns - 1].end;
+        free(probs);
+        free(segs);
+        vad_free(v);
+        return end;
+    }
+    size_t end = 0;
+    for (size_t i = 0; i + 512 <= n; i += 512)
+        if (vseg_energy_prob(x + i, 512) >= 0.5f) end = i + 512;
+    return end;
+}
+
+struct result {
+    const char *file;
+    double total, vad, asr, llm, tts, cpu;
+};
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile. */
+static double percentile(double *v, int n, double q) {
+    if (n == 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int k = (int)ceil(q * n) - 1;
+    if (k < 0) k = 0;
+    if (k >= n) k = n - 1;
+    return q == 0.5 && n % 2 == 0 ? (v[n / 2 - 1] + v[n / 2]) / 2 : v[k];
+}
+
+static double stage_median(const struct result *r, int n, size_t off) {
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return 0;
+    for (int i = 0; i < n; i++) v[i] = *(const double *)((const char *)&r[i] + off);
+    double m = percentile(v, n, 0.5);
+    free(v);
+    return m;
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+/* Plays one file (16 kHz) plus a second of silence into the loop in real time and
+ * waits for the reply. Returns 0 with r filled, -1 when no reply audio came. */
+static int play_file(struct voice *v, struct turn *t, const char *path, const float *x, size_t n, size_t eos,
+                     struct result *r) {
+    const size_t frame = 320, tail = 16000;
+    int16_t buf[320];
+    double t0 = now_ms(), t_eos = 0, cpu_eos = 0;
+    for (size_t i = 0, k = 0; i < n + tail; i += frame, k++) {
+        for (size_t j = 0; j < frame; j++) {
+            float s = i + j < n ? x[i + j] : 0.0f;
+            if (s > 1) s = 1;
+            if (s < -1) s = -1;
+            buf[j] = (int16_t)lrintf(s * 32767);
+        }
+        voice_push_pcm(v, buf, frame);
+        if (!t_eos && i + frame >= eos) { t_eos = now_ms(); cpu_eos = cpu_ms(); }
+        double next = t0 + (double)(k + 1) * 20.0, wait = next - now_ms();
+        if (wait > 0) usleep((useconds_t)(wait * 1000));
+    }
+    voice_wait_idle(v, 60000);
+    pthread_mutex_lock(&t->mu);
+    int ok = t->t_audio > 0 && t->t_stop > 0 && t->t_final > 0 && t->t_token > 0;
+    if (ok) {
+        *r = (struct result){path, t->t_audio - t_eos, t->t_stop - t_eos, t->t_final - t->t_stop,
+                             t->t_token - t->t_final, t->t_audio - t->t_token, t->cpu_audio - cpu_eos};
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ok ? 0 : -1;
+}
+
+int cmd_bench_voice(int argc, char **argv) {
+    const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
+    int json = 0, max_tokens = 8, silence = 300;
+    const char **files = calloc((size_t)argc, sizeof *files);
+    int n_files = 0;
+    if (!files) return cli_fail("bench-voice: out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(files); return 0; }
+        else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) llm_path = argv[++i];
+        else if (!strcmp(a, "--asr-model") && has) asr_path = argv[++i];
+        else if ((!strcmp(a, "--vad-model") || !strcmp(a, "--vad")) && has) vad_path = argv[++i];
+        else if (!strcmp(a, "--max-tokens") && has) max_tokens = atoi(argv[++i]);
+        else if (!strcmp(a, "--silence-ms") && has) silence = atoi(argv[++i]);
+        else if (!strcmp(a, "--language") && has) lang = argv[++i];
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] == '-' && a[1]) { usage(stderr); free(files); return cli_fail("bench-voice: unexpected argument '%s'", a); }
+        else files[n_files++] = a;
+    }
+    if (!llm_path || !asr_path || !n_files) {
+        usage(stderr);
+        free(files);
+        return cli_fail("bench-voice: -m, --asr-model and at least one audio file are required");
+    }
+    if (max_tokens < 1 || silence < 0 || silence > 10000) {
+        free(files);
+        return cli_fail("bench-voice: --max-tokens must be >= 1 and --silence-ms 0..10000");
+    }
+    if (!vad_path)
+        fprintf(stderr, "bench-voice: note: no --vad-model; using a loudness threshold instead of Silero VAD\n");
+
+    int rc = 1;
+    char errbuf[512];
+    struct err e = {{0}};
+    struct result *res = calloc((size_t)n_files, sizeof *res);
+    float **audio = calloc((size_t)n_files, sizeof *audio);
+    size_t *lens = calloc((size_t)n_files, sizeof *lens), *ends = calloc((size_t)n_files, sizeof *ends);
+    omni_model *llm = NULL;
+    struct whisper_model *asr = NULL;
+    struct voice *v = NULL;
+    struct turn t;
+    memset(&t, 0, sizeof t);
+    pthread_mutex_init(&t.mu, NULL);
+    int n_ok = 0;
+    if (!res || !audio || !lens || !ends) { cli_fail("bench-voice: out of memory"); goto out; }
+    /* everything is read and checked before the clock matters */
+    for (int i = 0; i < n_files; i++) {
+        if (audio_decode_file(files[i], &audio[i], &lens[i], &e)) { cli_fail("%s", e.msg); goto out; }
+        ends[i] = speech_end(audio[i], lens[i], vad_path, &e);
+        if (e.msg[0]) { cli_fail("%s", e.msg); goto out; }
+        if (!ends[i]) { cli_fail("bench-voice: %s: no speech found", files[i]); goto out; }
+    }
+    if (!(llm = omni_model_load(llm_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
+    if (!(asr = whisper_load(asr_path, &e))) { cli_fail("%s", e.msg); goto out; }
+    struct voice_params p = voice_default_params();
+    p.instructions = "You are a helpful voice assistant. Answer in one short sentence.";
+    p.language = lang;
+    p.input_rate = 16000;
+    p.silence_ms = silence;
+    p.max_tokens = max_tokens;
+    p.seed = 1;
+    p.on_event = on_event;
+    p.user = &t;
+    if (!(v = voice_new(llm, asr, vad_path, &p, &e))) { cli_fail("%s", e.msg); goto out; }
+
+    for (int i = 0; i < n_files; i++) {
+        pthread_mutex_lock(&t.mu);
+        t.t_stop = t.t_final = t.t_token = t.t_audio = t.cpu_audio = 0;
+        t.done = 0;
+        pthread_mutex_unlock(&t.mu);
+        if (play_file(v, &t, files[i], audio[i], lens[i], ends[i], &res[n_ok])) {
+            fprintf(stderr, "bench-voice: %s: no reply audio (turn not detected or empty transcript)\n", files[i]);
+            continue;
+        }
+        if (!json)
+            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  cpu %7.1f ms\n", files[i],
+                   res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts, res[n_ok].cpu);
+        n_ok++;
+    }
+    if (!n_ok) { cli_fail("bench-voice: no file produced a reply"); goto out; }
+
+    double *tot = malloc((size_t)n_ok * sizeof *tot);
+    if (!tot) { cli_fail("bench-voice: out of memory"); goto out; }
+    for (int i = 0; i < n_ok; i++) tot[i] = res[i].total;
+    double med = percentile(tot, n_ok, 0.5), p90 = percentile(tot, n_ok, 0.9);
+    free(tot);
+    double mv = stage_median(res, n_ok, offsetof(struct result, vad)),
+           ma = stage_median(res, n_ok, offsetof(struct result, asr)),
+           ml = stage_median(res, n_ok, offsetof(struct result, llm)),
+           mt = stage_median(res, n_ok, offsetof(struct result, tts)),
+           mc = stage_median(res, n_ok, offsetof(struct result, cpu));
+    if (json) {
+        printf("{\"files\":[");
+        for (int i = 0; i < n_ok; i++) {
+            printf("%s{\"file\":", i ? "," : "");
+            json_str(res[i].file);
+            printf(",\"total_ms\":%.1f,\"stages\":{\"vad_ms\":%.1f,\"asr_ms\":%.1f,\"llm_first_token_ms\":%.1f,"
+                   "\"tts_first_chunk_ms\":%.1f}}",
+                   res[i].total, res[i].vad, res[i].asr, res[i].llm, res[i].tts);
+        }
+        printf("],\"median_ms\":%.1f,\"p90_ms\":%.1f,\"stages\":{\"vad_ms\":%.1f,\"asr_ms\":%.1f,"
+               "\"llm_first_token_ms\":%.1f,\"tts_first_chunk_ms\":%.1f}}\n",
+               med, p90, mv, ma, ml, mt);
+    } else {
+        printf("median %.1f ms, p90 %.1f ms over %d file(s); median stages: vad %.1f, asr %.1f, llm first token %.1f, "
+               "tts first chunk %.1f; process CPU from end of speech to first audio: median %.1f ms\n",
+               med, p90, n_ok, mv, ma, ml, mt, mc);
+    }
+    rc = n_ok == n_files ? 0 : 1;
+out:
+    voice_free(v);
+    whisper_free(asr);
+    omni_model_free(llm);
+    for (int i = 0; audio && i < n_files; i++) free(audio[i]);
+    free(audio);
+    free(lens);
+    free(ends);
+    free(res);
+    free(files);
+    return rc;
+}
