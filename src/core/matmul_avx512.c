@@ -1,7 +1,111 @@
 /* AVX-512 matmul kernels: the shared x86 code in matmul_x86.h with VNNI int8/int16
- * dot instructions and twice the registers (bigger tiles); entered only when
- * cpu_level() == CPU_AVX512, which requires VNNI. */
+ * dot instructions and twice the registers (bigger tiles), plus 512-bit kernels for
+ * the 32-element block types below; entered only when cpu_level() == CPU_AVX512,
+ * which requires VNNI. */
 #define MM_VNNI 1
 #include "core/matmul_x86.h"
 
-mm_gemm_fn matmul_avx512_kernel(int type) { return x86_kernel(type); }
+/* ------------------------------------------------- 32-blocks, two per zmm register
+ * One 512-bit register holds two consecutive blocks: lanes 0-7 of a VNNI dot are
+ * block b, lanes 8-15 block b+1, so each lane group gets its own scale from a vector
+ * that is dw(b) in the low half and dw(b+1) in the high half. That halves the dot,
+ * convert and FMA instructions per weight byte compared with the 256-bit kernel. */
+
+/* Lanes 0-7 take element lo of the source, lanes 8-15 element hi. */
+#define Z_IDX(lo, hi) _mm512_set_epi32(hi, hi, hi, hi, hi, hi, hi, hi, lo, lo, lo, lo, lo, lo, lo, lo)
+
+/* Weight quants of blocks b0 and b1 (b1 ignored when !two) as 64 unsigned bytes with
+ * the type's offset added, in element order. */
+MM_INLINE __m512i z_unpack(int type, const uint8_t *b0, const uint8_t *b1, int two) {
+    if (type == DT_Q8_0) {
+        __m512i q = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(b0 + 2)));
+        if (two) q = _mm512_inserti64x4(q, _mm256_loadu_si256((const __m256i *)(b1 + 2)), 1);
+        return _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80));
+    }
+    const int qoff = type == DT_Q4_0 ? 2 : 6;
+    __m128i lo = _mm_loadu_si128((const __m128i *)(b0 + qoff));
+    __m128i hi = two ? _mm_loadu_si128((const __m128i *)(b1 + qoff)) : _mm_setzero_si128();
+    __m256i b = _mm256_set_m128i(hi, lo);
+    /* [q0, q1, q0>>4, q1>>4] -> [q0, q0>>4, q1, q1>>4]: low nibbles are elements 0-15 */
+    __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(b), _mm256_srli_epi16(b, 4), 1);
+    t = _mm512_shuffle_i64x2(t, t, _MM_SHUFFLE(3, 1, 2, 0));
+    __m512i q = _mm512_and_si512(t, _mm512_set1_epi8(0xF));
+    if (type == DT_Q5_0) {
+        uint32_t h0, h1 = 0;
+        memcpy(&h0, b0 + 2, 4);
+        if (two) memcpy(&h1, b1 + 2, 4);
+        q = _mm512_or_si512(q, _mm512_maskz_set1_epi8((__mmask64)h0 | (__mmask64)h1 << 32, 16));
+    }
+    return q;
+}
+
+MM_INLINE int z_offset_shift(int type) { return type == DT_Q4_0 ? 3 : type == DT_Q5_0 ? 4 : 7; }
+
+/* One or two blocks of an RN x RM tile. */
+MM_INLINE void z_step(int type, int RN, int RM, int two, const uint8_t *w, size_t ws, size_t bs, const uint8_t *a,
+                      size_t as, __m512 acc[4][4]) {
+    __m512i wv[4];
+    __m512 dw[4];
+    const __m512i idx01 = Z_IDX(0, 1);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++) {
+        const uint8_t *b0 = w + r * ws, *b1 = b0 + bs;
+        /* decode streams weights from DRAM: ask for them well ahead of use */
+        _mm_prefetch((const char *)b0 + MM_PREFETCH, _MM_HINT_T0);
+        _mm_prefetch((const char *)b0 + MM_PREFETCH + 64, _MM_HINT_T0);
+        uint16_t h0, h1 = 0;
+        memcpy(&h0, b0, 2);
+        if (two) memcpy(&h1, b1, 2);
+        __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)));
+        dw[r] = _mm512_permutexvar_ps(idx01, _mm512_castps128_ps512(d2));
+        wv[r] = z_unpack(type, b0, b1, two);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RM; i++) {
+        const struct block_q8a *ab = (const struct block_q8a *)(a + i * as);
+        /* [d0, sum0, d1, sum1]; the second block reads as zeros in a single step */
+        __m128i ds = _mm_loadl_epi64((const __m128i *)ab);
+        if (two) ds = _mm_unpacklo_epi64(ds, _mm_loadl_epi64((const __m128i *)(ab + 1)));
+        __m512 dx = _mm512_permutexvar_ps(Z_IDX(0, 2), _mm512_castps128_ps512(_mm_castsi128_ps(ds)));
+        /* the weights carry +offset per element: start each block's dot at -offset * sum(x) */
+        __m128i neg = _mm_sub_epi32(_mm_setzero_si128(), _mm_slli_epi32(ds, z_offset_shift(type)));
+        __m512i init = _mm512_maskz_permutexvar_epi32(0x0101, Z_IDX(1, 3), _mm512_castsi128_si512(neg));
+        __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)ab->qs));
+        if (two) xv = _mm512_inserti64x4(xv, _mm256_loadu_si256((const __m256i *)ab[1].qs), 1);
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            __m512i p = _mm512_dpbusd_epi32(init, wv[r], xv);
+            acc[r][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dw[r], dx), acc[r][i]);
+        }
+    }
+}
+
+MM_INLINE void tile32z(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                       float *y, size_t ys) {
+    __m512 acc[4][4];
+    const size_t bs = blk32_bytes(type), abs_ = sizeof(struct block_q8a);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 2 <= nb; b += 2) z_step(type, RN, RM, 1, w + b * bs, ws, bs, a + b * abs_, as, acc);
+    if (b < nb) z_step(type, RN, RM, 0, w + b * bs, ws, bs, a + b * abs_, as, acc);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
+}
+
+MM_GEMM(z_gemm_q8_0, tile32z, DT_Q8_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q5_0, tile32z, DT_Q5_0, 4, 4, k / QK)
+
+mm_gemm_fn matmul_avx512_kernel(int type) {
+    switch (type) {
+    case DT_Q8_0: return z_gemm_q8_0;
+    case DT_Q4_0: return z_gemm_q4_0;
+    case DT_Q5_0: return z_gemm_q5_0;
+    default: return x86_kernel(type);
+    }
+}
