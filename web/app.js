@@ -5,7 +5,11 @@
 const $ = (id) => document.getElementById(id);
 const store = {
   load() { try { return JSON.parse(localStorage.getItem("omni.chats") || "[]"); } catch { return []; } },
-  save(chats) { localStorage.setItem("omni.chats", JSON.stringify(chats.slice(0, 100))); },
+  save(chats) {
+    // Images make conversations large; a full localStorage must not break the chat.
+    try { localStorage.setItem("omni.chats", JSON.stringify(chats.slice(0, 100))); }
+    catch { try { localStorage.setItem("omni.chats", JSON.stringify(chats.slice(0, 100).map(stripImages))); } catch {} }
+  },
   get(k, d) { const v = localStorage.getItem("omni." + k); return v === null ? d : v; },
   set(k, v) { localStorage.setItem("omni." + k, v); },
 };
@@ -14,6 +18,12 @@ let chats = store.load();
 let current = null;       // the conversation shown
 let modelId = null;
 let controller = null;    // aborts the running stream
+let vision = false;       // the server takes images (/v1/models meta.vision)
+let pendingImages = [];   // data: URIs attached to the next message
+
+function stripImages(c) {
+  return { ...c, messages: c.messages.map((m) => (m.images ? { ...m, images: undefined, content: m.content + " [image]" } : m)) };
+}
 
 // ---- Markdown: escape everything first, then add the few tags we produce ourselves ----
 
@@ -103,7 +113,7 @@ function renderList() {
   }
 }
 
-function addMessageEl(role, text) {
+function addMessageEl(role, text, images) {
   $("empty").hidden = true;
   const div = document.createElement("div");
   div.className = "msg " + role;
@@ -113,7 +123,13 @@ function addMessageEl(role, text) {
   const c = document.createElement("div");
   c.className = "content";
   if (role === "assistant") c.innerHTML = renderMarkdown(text); else c.textContent = text;
-  div.append(r, c);
+  div.append(r);
+  for (const src of images || []) {
+    const img = document.createElement("img");
+    img.className = "thumb"; img.src = src; img.alt = "attached image";
+    div.append(img);
+  }
+  div.append(c);
   $("messages").append(div);
   $("messages").scrollTop = $("messages").scrollHeight;
   return div;
@@ -123,7 +139,7 @@ function renderAll() {
   const box = $("messages");
   box.querySelectorAll(".msg").forEach((m) => m.remove());
   $("empty").hidden = current.messages.length > 0;
-  for (const m of current.messages) addMessageEl(m.role, m.content);
+  for (const m of current.messages) addMessageEl(m.role, m.content, m.images);
   renderList();
 }
 
@@ -142,6 +158,9 @@ async function loadModel() {
     const j = await r.json();
     if (!r.ok) throw new Error(j.error ? j.error.message : r.statusText);
     modelId = j.data[0].id;
+    vision = !!(j.data[0].meta && j.data[0].meta.vision);
+    $("attach").hidden = !vision;
+    if (!vision) { pendingImages = []; renderPending(); }
     $("model-name").textContent = modelId;
     $("model-name").classList.remove("down");
   } catch (e) {
@@ -157,15 +176,57 @@ function setBusy(busy) {
   $("status").textContent = busy ? "generating…" : "";
 }
 
+// ---- images: attach button, paste, drag and drop ----
+
+function renderPending() {
+  const box = $("attachments");
+  box.textContent = "";
+  box.hidden = pendingImages.length === 0;
+  pendingImages.forEach((src, i) => {
+    const w = document.createElement("span");
+    w.className = "pending";
+    const img = document.createElement("img");
+    img.className = "thumb"; img.src = src; img.alt = "image to send";
+    const x = document.createElement("button");
+    x.type = "button"; x.textContent = "×"; x.title = "Remove";
+    x.onclick = () => { pendingImages.splice(i, 1); renderPending(); };
+    w.append(img, x);
+    box.append(w);
+  });
+}
+
+function addImageFiles(files) {
+  if (!vision) return;
+  for (const f of files) {
+    if (!f.type.startsWith("image/")) continue;
+    const rd = new FileReader();
+    rd.onload = () => { pendingImages.push(rd.result); renderPending(); };
+    rd.readAsDataURL(f);
+  }
+}
+
+// An image message in the OpenAI format: images first (where LLaVA-style models expect them), then the text.
+function apiMessage(m) {
+  if (!m.images || !m.images.length) return { role: m.role, content: m.content };
+  const parts = m.images.map((url) => ({ type: "image_url", image_url: { url } }));
+  if (m.content) parts.push({ type: "text", text: m.content });
+  return { role: m.role, content: parts };
+}
+
 async function send(text) {
   if (!current) newChat();
-  current.messages.push({ role: "user", content: text });
-  if (current.messages.length === 1) current.title = text.slice(0, 40);
-  addMessageEl("user", text);
+  const images = pendingImages;
+  pendingImages = [];
+  renderPending();
+  const um = { role: "user", content: text };
+  if (images.length) um.images = images;
+  current.messages.push(um);
+  if (current.messages.length === 1) current.title = text ? text.slice(0, 40) : "Image";
+  addMessageEl("user", text, images);
   saveCurrent();
 
   const sys = $("system-prompt").value.trim();
-  const messages = (sys ? [{ role: "system", content: sys }] : []).concat(current.messages);
+  const messages = (sys ? [{ role: "system", content: sys }] : []).concat(current.messages.map(apiMessage));
   const el = addMessageEl("assistant", "");
   el.classList.add("streaming");
   const content = el.querySelector(".content");
@@ -241,7 +302,7 @@ async function send(text) {
 $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("input").value.trim();
-  if (!text || controller) return;
+  if ((!text && !pendingImages.length) || controller) return;
   $("input").value = "";
   autosize();
   send(text);
@@ -256,6 +317,24 @@ $("input").addEventListener("keydown", (e) => {
 });
 function autosize() { const t = $("input"); t.style.height = "auto"; t.style.height = Math.min(t.scrollHeight, 200) + "px"; }
 $("input").addEventListener("input", autosize);
+$("attach").addEventListener("click", () => $("file").click());
+$("file").addEventListener("change", () => { addImageFiles($("file").files); $("file").value = ""; });
+$("input").addEventListener("paste", (e) => {
+  const files = [...(e.clipboardData ? e.clipboardData.files : [])].filter((f) => f.type.startsWith("image/"));
+  if (files.length && vision) { e.preventDefault(); addImageFiles(files); }
+});
+$("main").addEventListener("dragover", (e) => {
+  if (!vision || !e.dataTransfer || ![...e.dataTransfer.types].includes("Files")) return;
+  e.preventDefault();
+  $("main").classList.add("dropping");
+});
+$("main").addEventListener("dragleave", (e) => { if (e.target === $("main")) $("main").classList.remove("dropping"); });
+$("main").addEventListener("drop", (e) => {
+  $("main").classList.remove("dropping");
+  if (!vision || !e.dataTransfer || !e.dataTransfer.files.length) return;
+  e.preventDefault();
+  addImageFiles(e.dataTransfer.files);
+});
 $("stop").addEventListener("click", () => { if (controller) controller.abort(); });
 $("new-chat").addEventListener("click", () => { if (!controller) newChat(); });
 for (const k of ["system-prompt", "api-key", "temperature"]) {

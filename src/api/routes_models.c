@@ -48,6 +48,9 @@ static cJSON *model_object(struct api_server *s) {
         cJSON_AddNumberToObject(meta, "n_vocab", omni_model_n_vocab(s->model));
         cJSON_AddNumberToObject(meta, "n_ctx_train", omni_model_n_ctx_train(s->model));
         cJSON_AddNumberToObject(meta, "n_ctx", sched_n_ctx(s->sched));
+        /* The chat page shows its attach button only when images will be accepted. */
+        cJSON_AddBoolToObject(meta, "vision", omni_model_n_image_pos(s->model) > 0);
+        cJSON_AddNumberToObject(meta, "n_image_pos", omni_model_n_image_pos(s->model));
     }
     return m;
 }

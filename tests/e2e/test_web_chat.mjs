@@ -21,6 +21,11 @@ try {
     await page.waitForFunction(() => document.getElementById("model-name").textContent === "synth-smollm2-f16", null, { timeout: 10000 });
   });
 
+  await test("no attach button when the server has no image encoder", async () => {
+    await page.waitForTimeout(200);
+    assert(await page.isHidden("#attach"), "attach hidden");
+  });
+
   await test("Enter during IME composition does not send", async () => {
     await page.fill("#input", "안녕");
     await page.dispatchEvent("#input", "keydown", { key: "Enter", isComposing: true, keyCode: 229 });
@@ -109,5 +114,62 @@ try {
 } finally {
   if (browser) await browser.close();
   if (srv) await stopServer(srv);
+}
+
+// Images: a server with an image encoder, attach via the file input, thumbnail, reply.
+let vsrv, vbrowser;
+try {
+  vsrv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`,
+    "--mmproj", `${MODELS}/synth/synth-llava-mmproj-f16.gguf`, "--ctx", "1024"]);
+  vbrowser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  const page = await vbrowser.newPage({ viewport: { width: 1100, height: 720 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const sent = [];
+  await page.route("**/v1/chat/completions", (route) => {
+    const body = JSON.parse(route.request().postData());
+    sent.push(body);
+    body.max_tokens = 24;
+    body.logit_bias = { 0: -100, 1: -100, 2: -100 };
+    route.continue({ postData: JSON.stringify(body) });
+  });
+  await page.goto(vsrv.url + "/");
+
+  await test("attach an image: thumbnail shown, sent as image_url, reply streams", async () => {
+    await page.waitForSelector("#attach", { state: "visible", timeout: 10000 });
+    await page.setInputFiles("#file", `${MODELS}/images/logo112.png`);
+    await page.waitForSelector("#attachments img.thumb", { timeout: 5000 });
+    await page.fill("#input", "What is in this picture?");
+    await page.press("#input", "Enter");
+    await page.waitForSelector(".msg.user img.thumb", { timeout: 5000 });
+    assert(await page.isHidden("#attachments"), "pending strip cleared after sending");
+    const ok = await page.evaluate(() => {
+      const i = document.querySelector(".msg.user img.thumb");
+      return i.complete && i.naturalWidth === 112;
+    });
+    assert(ok, "thumbnail decoded (112 px wide)");
+    await page.waitForFunction(() => {
+      const m = document.querySelector(".msg.assistant .content");
+      return m && m.textContent.length > 0;
+    }, null, { timeout: 30000 });
+    await page.waitForSelector("#stop", { state: "hidden", timeout: 60000 });
+    assert((await page.locator(".msg.error").count()) === 0, "no error reply");
+    const parts = sent[0].messages.at(-1).content;
+    assert(Array.isArray(parts) && parts[0].type === "image_url" &&
+      parts[0].image_url.url.startsWith("data:image/png;base64,"), "image_url data URI sent");
+    assert(parts[1].type === "text" && parts[1].text === "What is in this picture?", "text part sent");
+    await page.screenshot({ path: "/tmp/omni_web_chat_image.png" });
+  });
+
+  await test("image pages: no page errors", async () => { assert(errors.length === 0, errors.join("; ")); });
+} catch (e) {
+  await test("vision setup", async () => { throw e; });
+} finally {
+  if (vbrowser) await vbrowser.close();
+  if (vsrv) await stopServer(vsrv);
 }
 process.exit(summary());
