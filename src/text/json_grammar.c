@@ -5,6 +5,8 @@
  * after a comma) again and again. */
 #include "text/json_grammar.h"
 
+#include "text/json_lex.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,7 @@ enum mode {
     M_OBJ_NEXT,   /* after a member value: ',' or '}' */
     M_VAL_OR_END, /* just after '[' */
     M_ARR_NEXT,   /* after an element: ',' or ']' */
-    M_STR, M_STR_ESC, M_STR_HEX,
-    M_NUM_SIGN, M_NUM_ZERO, M_NUM_INT, M_NUM_DOT, M_NUM_FRAC, M_NUM_E, M_NUM_ESIGN, M_NUM_EXP,
-    M_LIT,        /* inside true/false/null */
+    M_SCALAR,     /* inside a string, number or literal (json_lex) */
     M_DONE
 };
 
@@ -32,11 +32,8 @@ struct jstate {
     uint8_t mode;
     uint8_t depth;
     uint8_t is_key;   /* the string being read is an object key */
-    uint8_t aux;      /* hex digits left, or literal index */
-    uint8_t lit;      /* which literal: 0 true, 1 false, 2 null */
     uint8_t ws;       /* whitespace run length */
-    uint8_t utf8;     /* continuation bytes still expected inside a string */
-    uint8_t pad;
+    struct json_lex lex;
     uint8_t stack[MAX_DEPTH]; /* '{' or '[' */
 };
 
@@ -56,8 +53,6 @@ struct json_grammar {
     int next_slot;
 };
 
-static const char *const LITS[3] = {"true", "false", "null"};
-
 static int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
 /* After a value completes: where do we go? */
@@ -67,24 +62,16 @@ static void value_done(struct jstate *s) {
 }
 
 static int start_value(struct jstate *s, unsigned char c) {
-    switch (c) {
-    case '{': case '[':
+    if (c == '{' || c == '[') {
         if (s->depth >= MAX_DEPTH) return -1;
         s->stack[s->depth++] = c;
         s->mode = c == '{' ? M_KEY_OR_END : M_VAL_OR_END;
         return 0;
-    case '"': s->mode = M_STR; s->is_key = 0; return 0;
-    case '-': s->mode = M_NUM_SIGN; return 0;
-    case '0': s->mode = M_NUM_ZERO; return 0;
-    case 't': case 'f': case 'n':
-        s->mode = M_LIT;
-        s->lit = c == 't' ? 0 : c == 'f' ? 1 : 2;
-        s->aux = 1;
-        return 0;
-    default:
-        if (c >= '1' && c <= '9') { s->mode = M_NUM_INT; return 0; }
-        return -1;
     }
+    if (json_lex_begin(&s->lex, c, 0) != JSON_LEX_MORE) return -1;
+    s->mode = M_SCALAR;
+    s->is_key = 0;
+    return 0;
 }
 
 static int close_container(struct jstate *s, unsigned char c) {
@@ -96,9 +83,19 @@ static int close_container(struct jstate *s, unsigned char c) {
 
 /* One byte; returns 0 if the text so far can still be (a prefix of) a JSON object. */
 static int step(struct jstate *s, unsigned char c) {
-    int ws_modes = s->mode != M_STR && s->mode != M_STR_ESC && s->mode != M_STR_HEX && s->mode != M_LIT &&
-                   !(s->mode >= M_NUM_SIGN && s->mode <= M_NUM_EXP);
-    if (ws_modes && is_ws(c)) {
+    if (s->mode == M_SCALAR) {
+        int r = json_lex_step(&s->lex, c);
+        if (r == JSON_LEX_ERR) return -1;
+        s->lex.chars = 0; /* lengths are not limited here; keep states equal for the mask cache */
+        if (r == JSON_LEX_MORE) return 0;
+        memset(&s->lex, 0, sizeof s->lex); /* equal states must compare equal for the mask cache */
+        if (s->is_key) { s->mode = M_COLON; return 0; }
+        value_done(s);
+        if (r == JSON_LEX_END) return 0;
+        /* a number ended just before c: c belongs to the enclosing container */
+        if (s->mode == M_DONE) return -1; /* never: the top level is an object */
+    }
+    if (is_ws(c)) {
         if (s->mode == M_DONE) return -1; /* after the object only end-of-generation */
         return ++s->ws > MAX_WS ? -1 : 0;
     }
@@ -115,7 +112,8 @@ static int step(struct jstate *s, unsigned char c) {
         /* fall through */
     case M_KEY:
         if (c != '"') return -1;
-        s->mode = M_STR;
+        json_lex_begin(&s->lex, c, 0);
+        s->mode = M_SCALAR;
         s->is_key = 1;
         return 0;
     case M_COLON:
@@ -131,79 +129,8 @@ static int step(struct jstate *s, unsigned char c) {
     case M_ARR_NEXT:
         if (c == ',') { s->mode = M_VALUE; return 0; }
         return c == ']' ? close_container(s, c) : -1;
-    case M_STR:
-        if (s->utf8) {
-            if ((c & 0xC0) != 0x80) return -1;
-            s->utf8--;
-            return 0;
-        }
-        if (c == '"') {
-            if (s->is_key) s->mode = M_COLON;
-            else value_done(s);
-            return 0;
-        }
-        if (c == '\\') { s->mode = M_STR_ESC; return 0; }
-        if (c < 0x20 || c == 0x7f) return -1;
-        if (c >= 0x80) { /* UTF-8 lead byte: how many continuation bytes follow */
-            if (c >= 0xC2 && c <= 0xDF) s->utf8 = 1;
-            else if (c >= 0xE0 && c <= 0xEF) s->utf8 = 2;
-            else if (c >= 0xF0 && c <= 0xF4) s->utf8 = 3;
-            else return -1;
-        }
-        return 0;
-    case M_STR_ESC:
-        if (c == 'u') { s->mode = M_STR_HEX; s->aux = 4; return 0; }
-        if (!strchr("\"\\/bfnrt", c) || !c) return -1;
-        s->mode = M_STR;
-        return 0;
-    case M_STR_HEX:
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return -1;
-        if (--s->aux == 0) s->mode = M_STR;
-        return 0;
-    case M_LIT:
-        if (c != (unsigned char)LITS[s->lit][s->aux]) return -1;
-        if (!LITS[s->lit][++s->aux]) value_done(s);
-        return 0;
-    case M_DONE: return -1;
-    default: break;
-    }
-    /* numbers: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-    int digit = c >= '0' && c <= '9';
-    switch (s->mode) {
-    case M_NUM_SIGN:
-        if (c == '0') { s->mode = M_NUM_ZERO; return 0; }
-        if (digit) { s->mode = M_NUM_INT; return 0; }
-        return -1;
-    case M_NUM_INT:
-        if (digit) return 0;
-        /* fall through */
-    case M_NUM_ZERO:
-        if (c == '.') { s->mode = M_NUM_DOT; return 0; }
-        if (c == 'e' || c == 'E') { s->mode = M_NUM_E; return 0; }
-        break; /* the number ends here */
-    case M_NUM_DOT:
-        if (digit) { s->mode = M_NUM_FRAC; return 0; }
-        return -1;
-    case M_NUM_FRAC:
-        if (digit) return 0;
-        if (c == 'e' || c == 'E') { s->mode = M_NUM_E; return 0; }
-        break;
-    case M_NUM_E:
-        if (c == '+' || c == '-') { s->mode = M_NUM_ESIGN; return 0; }
-        /* fall through */
-    case M_NUM_ESIGN:
-        if (digit) { s->mode = M_NUM_EXP; return 0; }
-        return -1;
-    case M_NUM_EXP:
-        if (digit) return 0;
-        break;
     default: return -1;
     }
-    /* a complete number followed by c: c belongs to the enclosing container */
-    value_done(s);
-    if (s->mode == M_DONE) return -1; /* never: the top level is an object */
-    if (is_ws(c)) { s->ws = 1; return 0; }
-    return step(s, c);
 }
 
 struct json_grammar *json_grammar_new(const char *const *pieces, const size_t *lens, int n_vocab,
