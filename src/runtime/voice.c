@@ -198,9 +198,13 @@ static void on_window(struct voice *v) {
     } else if ((ev == VSEG_END || full) && v->turn_active) {
         v->speech_end = full ? v->pos : v->seg.end;
         if (full) vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
-        end_turn_locked(v);
-        out = VOICE_SPEECH_STOPPED;
         ms = v->speech_end / 16;
+        /* speech_stopped goes out before the worker may see the end of the turn, so
+         * clients always get it ahead of the final transcript */
+        pthread_mutex_unlock(&v->mu);
+        emit_simple(v, VOICE_SPEECH_STOPPED, 0, ms, NULL);
+        pthread_mutex_lock(&v->mu);
+        end_turn_locked(v);
     } else if (v->turn_active && v->clip_n - v->asr_done_n >= (size_t)v->p.asr_interval_ms * 16) {
         pthread_cond_signal(&v->wake_worker);
     }
@@ -275,7 +279,8 @@ static char *transcribe(struct voice *v, const float *x, size_t n) {
     struct whisper_params wp = whisper_default_params();
     wp.language = v->language && strcmp(v->language, "auto") ? v->language : "auto";
     wp.no_timestamps = 1;
-    wp.temperature_inc = 0;   /* no hotter retries: a live turn cannot wait for them */
+    wp.temperature_inc = 0;   /* no hotter retries and no beam search: a live turn cannot wait */
+    wp.beam_size = 1;
     double sec = (double)n / VOICE_RATE;
     int ctx = (int)ceil(sec * 50) + 32;   /* 50 encoder positions per second, plus margin */
     ctx = (ctx + 63) / 64 * 64;
