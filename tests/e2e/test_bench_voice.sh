@@ -1,0 +1,71 @@
+#!/bin/sh
+# `omni bench-voice` end to end: espeak-made English and Korean questions played in real
+# time through the voice loop with the shared Silero VAD, micro Whisper and synth SmolLM2;
+# checks the JSON schema and that the stage times add up, the text report, the energy-VAD
+# fallback note and one-line errors.
+OMNI=${OMNI_BIN:-build/omni}
+MODELS=${OMNI_MODELS:-../shared/models}
+P=0; F=0
+ok()   { P=$((P+1)); echo "ok   $1"; }
+bad()  { F=$((F+1)); echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/     /' "$T/err"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+LM=$MODELS/synth/synth-smollm2-f16.gguf
+WM=$MODELS/synth/synth-whisper-micro-f16.bin
+VM=$MODELS/vad/for-tests-silero-v6.2.0-ggml.bin
+if [ ! -x "$OMNI" ] || [ ! -f "$LM" ] || [ ! -f "$WM" ] || [ ! -f "$VM" ] || ! command -v python3 >/dev/null ||
+   ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null; then
+  echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT INT TERM
+
+# questions with half a second of silence around them (the loop needs the silence to end a turn)
+sox -q -n -r 22050 -c 1 -b 16 "$T/sil.wav" trim 0 0.5
+espeak-ng -v en -w "$T/en_raw.wav" "What time is it in Seoul?" &&
+espeak-ng -v ko -w "$T/ko_raw.wav" "서울은 지금 몇 시예요?" &&
+sox "$T/sil.wav" "$T/en_raw.wav" "$T/sil.wav" "$T/en.wav" &&
+sox "$T/sil.wav" "$T/ko_raw.wav" "$T/sil.wav" "$T/ko.wav"
+check "espeak-ng makes the test questions" "[ -s '$T/en.wav' ] && [ -s '$T/ko.wav' ]"
+
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VM" --language auto "$T/en.wav" "$T/ko.wav" --json \
+  > "$T/out.json" 2> "$T/err"
+check "bench-voice --json exits 0" "[ $? -eq 0 ]"
+cat > "$T/schema.py" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert set(o) == {"files", "median_ms", "p90_ms", "stages"}, sorted(o)
+keys = {"vad_ms", "asr_ms", "llm_first_token_ms", "tts_first_chunk_ms"}
+assert set(o["stages"]) == keys, sorted(o["stages"])
+assert len(o["files"]) == 2
+for f in o["files"]:
+    assert set(f) == {"file", "total_ms", "stages"}, sorted(f)
+    assert set(f["stages"]) == keys
+    s = f["stages"]
+    assert abs(sum(s.values()) - f["total_ms"]) < 1.0, (s, f["total_ms"])
+    # the turn cannot end before the silence (300 ms) has been heard, nor hang for seconds
+    assert 200 <= s["vad_ms"] <= 3000, s
+    assert 0 < f["total_ms"] < 20000
+totals = sorted(f["total_ms"] for f in o["files"])
+assert totals[0] <= o["median_ms"] <= totals[-1] and o["p90_ms"] >= o["median_ms"]
+assert o["files"][0]["file"].endswith("en.wav") and o["files"][1]["file"].endswith("ko.wav")
+PY
+check "JSON has the documented schema and consistent stages" "python3 '$T/schema.py' '$T/out.json' 2> '$T/err'"
+
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --max-tokens 4 "$T/en.wav" > "$T/out.txt" 2> "$T/err"
+check "without --vad-model it runs on the energy detector" "[ $? -eq 0 ] && grep -q 'loudness threshold' '$T/err'"
+check "text report has a median line" "grep -q '^median .* ms, p90' '$T/out.txt'"
+
+"$OMNI" bench-voice --help > "$T/help" 2>&1
+check "--help explains the stages and the end-of-speech definition" \
+  "grep -q 'llm_first_token_ms' '$T/help' && grep -q 'End of speech' '$T/help'"
+
+"$OMNI" bench-voice -m "$LM" "$T/en.wav" > /dev/null 2> "$T/err"
+check "missing --asr-model: one-line error, exit 1" "[ $? -eq 1 ] && grep -q 'asr-model' '$T/err'"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" "$T/nope.wav" > /dev/null 2> "$T/err"
+check "missing file: error names it" "[ $? -ne 0 ] && grep -q 'nope.wav' '$T/err'"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" "$T/sil.wav" > /dev/null 2> "$T/err"
+check "a file without speech is an error, not a hang" "[ $? -ne 0 ] && grep -q 'no speech' '$T/err'"
+
+echo "$P passed, $F failed"
+[ "$F" -eq 0 ]
