@@ -293,6 +293,7 @@ int api_generate_images(struct api_server *s, struct mg_connection *c, enum api_
     r->n_stop = o->n_stop;
     r->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     r->json_mode = o->json_mode;
+    r->json_schema = o->schema;
     r->on_piece = on_piece;
     r->on_done = on_done;
     r->user = g;

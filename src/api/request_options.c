@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/json_schema.h"
+
 static int bad_field(struct api_bad_field *b, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int bad_field(struct api_bad_field *b, const char *param, const char *fmt, ...) {
@@ -107,8 +109,27 @@ static int parse_response_format(const cJSON *body, struct api_options *o, struc
     if (!cJSON_IsString(t))
         return bad_field(bad, "response_format", "'response_format' must be an object with a string 'type'");
     if (!strcmp(t->valuestring, "text")) return 0;
-    if (!strcmp(t->valuestring, "json_object") || !strcmp(t->valuestring, "json_schema")) {
+    if (!strcmp(t->valuestring, "json_object")) {
         o->json_mode = 1;
+        return 0;
+    }
+    if (!strcmp(t->valuestring, "json_schema")) {
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(f, "json_schema");
+        if (!cJSON_IsObject(js))
+            return bad_field(bad, "response_format.json_schema",
+                             "'response_format.json_schema' must be an object with 'name' and 'schema'");
+        const cJSON *strict = cJSON_GetObjectItemCaseSensitive(js, "strict");
+        if (strict && !cJSON_IsBool(strict) && !cJSON_IsNull(strict))
+            return bad_field(bad, "response_format.json_schema.strict",
+                             "'response_format.json_schema.strict' must be true or false");
+        const cJSON *schema = field(js, "schema");
+        if (!schema) { o->json_mode = 1; return 0; } /* no schema: any JSON object */
+        /* strict or not, sampling is constrained to the schema: that is the only way a
+         * model is sure to follow it, and a non-strict schema allows the same documents. */
+        struct err e = {{0}};
+        if (!(o->schema = json_schema_compile(schema, &e)))
+            return bad_field(bad, "response_format.json_schema.schema", "'response_format.json_schema.schema': %s",
+                             e.msg);
         return 0;
     }
     return bad_field(bad, "response_format.type",
@@ -176,6 +197,8 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
 }
 
 void api_options_free(struct api_options *o) {
+    json_schema_free(o->schema);
+    o->schema = NULL;
     for (int i = 0; i < o->n_stop; i++) free(o->stop[i]);
     o->n_stop = 0;
 }

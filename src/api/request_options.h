@@ -23,7 +23,8 @@ struct api_options {
     int top_logprobs;
     int stream;
     int include_usage;              /* stream_options.include_usage */
-    int json_mode;                  /* response_format json_object / json_schema */
+    int json_mode;                  /* response_format json_object (or json_schema without a schema) */
+    struct json_schema *schema;     /* response_format json_schema, compiled; owned, freed by api_options_free */
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

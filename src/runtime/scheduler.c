@@ -15,6 +15,7 @@
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
 #include "text/json_grammar.h"
+#include "text/json_schema.h"
 #include "text/sampler.h"
 #include "text/tokenizer.h"
 
@@ -33,6 +34,7 @@ struct slot {
     double t_first;
     struct sampler *smp;
     struct json_grammar *jg;      /* made on the first JSON-mode request, reset after */
+    struct json_schema_matcher *jsm; /* this request's json_schema matcher, freed when it ends */
     float *embd;                  /* the request's encoded images, n_images x n_image_pos x n_embd */
     size_t embd_cap;              /* floats allocated in embd */
     struct detok dt;
@@ -202,6 +204,8 @@ static void slot_finish(struct sched *s, struct slot *sl, enum sched_finish f, c
     stop_match_free(&sl->sm);
     sampler_free(sl->smp);
     sl->smp = NULL;
+    json_schema_matcher_free(sl->jsm);
+    sl->jsm = NULL;
     sl->req = NULL;
     pthread_mutex_lock(&s->mu);
     s->busy--;
@@ -319,7 +323,7 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
         snprintf(err, err_cap, "out of memory creating the sampler");
         return -1;
     }
-    if (r->json_mode) {
+    if (r->json_mode || r->json_schema) {
         struct err e = {{0}};
         if (!s->piece) {
             s->piece = calloc((size_t)s->n_vocab, sizeof *s->piece);
@@ -327,14 +331,23 @@ static int admit(struct sched *s, struct sched_request *r, char *err, size_t err
             for (int i = 0; s->piece && s->piece_len && i < s->n_vocab; i++)
                 s->piece[i] = tokenizer_piece(s->model->tok, i, 0, &s->piece_len[i]);
         }
-        if (!best->jg && s->piece && s->piece_len)
+        if (r->json_schema) {
+            best->jsm = s->piece && s->piece_len ? json_schema_matcher_new(r->json_schema, s->piece, s->piece_len,
+                                                                           s->n_vocab, tokenizer_eos(s->model->tok), &e)
+                                                 : NULL;
+            if (!best->jsm) {
+                snprintf(err, err_cap, "JSON schema: %.400s", e.msg[0] ? e.msg : "out of memory");
+                return -1;
+            }
+            sampler_set_constraint(best->smp, json_schema_matcher_mask, best->jsm);
+        } else if (!best->jg && s->piece && s->piece_len)
             best->jg = json_grammar_new(s->piece, s->piece_len, s->n_vocab, tokenizer_eos(s->model->tok), &e);
         else if (best->jg) json_grammar_reset(best->jg);
-        if (!best->jg) {
+        if (!best->jsm && !best->jg) {
             snprintf(err, err_cap, "JSON mode: %.400s", e.msg[0] ? e.msg : "out of memory");
             return -1;
         }
-        sampler_set_constraint(best->smp, json_grammar_mask, best->jg);
+        if (!best->jsm) sampler_set_constraint(best->smp, json_grammar_mask, best->jg);
     }
     detok_init(&best->dt, s->model->tok, 0);
     best->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
@@ -354,7 +367,7 @@ static int take_token(struct sched *s, struct slot *sl, int32_t tok, const float
         return 1;
     }
     sampler_accept(sl->smp, tok);
-    if (r->json_mode && json_grammar_accept(sl->jg, tok)) {
+    if (sl->jsm ? json_schema_matcher_accept(sl->jsm, tok) != 0 : r->json_mode && json_grammar_accept(sl->jg, tok)) {
         slot_finish(s, sl, SCHED_FINISH_ERROR, "JSON mode: the sampler produced a token the grammar forbids");
         return 1;
     }
@@ -544,6 +557,7 @@ void sched_free(struct sched *s) {
     for (int i = 0; s->slot && i < s->p.n_slots; i++) {
         free(s->slot[i].cache);
         json_grammar_free(s->slot[i].jg);
+        json_schema_matcher_free(s->slot[i].jsm);
         free(s->slot[i].embd);
     }
     free(s->piece);

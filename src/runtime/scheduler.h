@@ -20,6 +20,8 @@
 #include "formats/image_decode.h"
 #include "omni.h"
 
+struct json_schema;
+
 struct sched_params {
     int n_slots;      /* concurrent generations (--parallel) */
     int n_ctx;        /* context per slot; <= 0: min(model's training context, 4096) */
@@ -83,6 +85,8 @@ struct sched_request {
     int n_stop;
     int top_logprobs;           /* alternatives to report per token (0..20) */
     int json_mode;              /* constrain sampling to one valid JSON object (response_format) */
+    const struct json_schema *json_schema; /* response_format json_schema: the output must match it
+                                            * (borrowed until on_done); NULL: none */
     /* Called on the scheduler thread: copy what you need and return quickly. */
     void (*on_piece)(void *user, const struct sched_piece *p);
     /* Called exactly once, last; after it the scheduler never touches the request. */
