@@ -157,6 +157,15 @@ int cmd_serve(int argc, char **argv) {
     const char *host = ap.host && *ap.host ? ap.host : "127.0.0.1";
     fprintf(stderr, "omni serve: loading %s …\n", model_path);
 
+    /* Test only: OMNI_TEST_LOAD_DELAY_MS holds the loading phase open, so tests can see
+     * the 503 answers (test models load faster than a client can ask). */
+    const char *delay = getenv("OMNI_TEST_LOAD_DELAY_MS");
+    long delay_ms = delay ? strtol(delay, NULL, 10) : 0;
+    if (delay_ms > 0 && delay_ms <= 600000) {
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = n_threads;
     char err[512] = "";
