@@ -63,6 +63,7 @@ struct turn {
     double t_stop, t_final, t_token, t_audio, cpu_audio;
     int done, errors;
     char status[16];
+    omni_usage usage;
 };
 
 static void on_event(const struct voice_event *ev, void *ud) {
@@ -74,7 +75,11 @@ static void on_event(const struct voice_event *ev, void *ud) {
     case VOICE_TRANSCRIPT_FINAL: if (!t->t_final) t->t_final = now; break;
     case VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
     case VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
-    case VOICE_RESPONSE_DONE: t->done++; snprintf(t->status, sizeof t->status, "%s", ev->status); break;
+    case VOICE_RESPONSE_DONE:
+        t->done++;
+        t->usage = ev->usage;
+        snprintf(t->status, sizeof t->status, "%s", ev->status);
+        break;
     case VOICE_ERROR: t->errors++; fprintf(stderr, "bench-voice: %s\n", ev->text); break;
     default: break;
     }
@@ -251,8 +256,10 @@ int cmd_bench_voice(int argc, char **argv) {
             continue;
         }
         if (!json)
-            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  cpu %7.1f ms\n", files[i],
-                   res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts, res[n_ok].cpu);
+            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  cpu %7.1f ms  "
+                   "prompt %d tokens (%d cached) in %.1f ms\n", files[i], res[n_ok].total, res[n_ok].vad,
+                   res[n_ok].asr, res[n_ok].llm, res[n_ok].tts, res[n_ok].cpu, t.usage.prompt_tokens,
+                   t.usage.cached_tokens, t.usage.prompt_ms);
         n_ok++;
     }
     if (!n_ok) { cli_fail("bench-voice: no file produced a reply"); goto out; }
