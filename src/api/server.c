@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "api/asr.h"
+#include "api/realtime.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/tls_pem.h"
 #include "core/log.h"
 
 struct api_params api_default_params(void) {
@@ -147,6 +150,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
 static int begin_request(struct mg_connection *c) {
     struct api_server *s = mg_get_user_data(mg_get_context(c));
+    if (api_realtime_is_upgrade(c)) return 0; /* civetweb hands it to realtime.c's WebSocket handler */
     int status = dispatch(s, c);
     metrics_count_request(&s->metrics, status);
     return status;
@@ -184,7 +188,21 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     snprintf(threads, sizeof threads, "%d", p->n_threads > 0 ? p->n_threads : 64);
     const char *opts[] = {"listening_ports", ports, "num_threads", threads, "enable_keep_alive", "yes",
                           "request_timeout_ms", "600000", "keep_alive_timeout_ms", "5000", "tcp_nodelay", "1",
-                          NULL};
+                          NULL, NULL, NULL};
+    char pem[512] = "";
+    if (p->tls_cert) { /* HTTPS/WSS: civetweb marks a TLS port with a trailing 's' */
+        if (api_tls_pem_join(p->tls_cert, p->tls_key, pem, sizeof pem, e)) {
+            api_asr_close(s->asr);
+            api_keys_free(&s->keys);
+            metrics_destroy(&s->metrics);
+            free(s->model_id);
+            free(s);
+            return NULL;
+        }
+        strncat(ports, "s", sizeof ports - strlen(ports) - 1);
+        opts[12] = "ssl_certificate";
+        opts[13] = pem;
+    }
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.begin_request = begin_request;
@@ -193,8 +211,9 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     char etext[256] = "";
     unsigned ecode = 0;
     struct mg_error_data ed = {&ecode, etext, sizeof etext};
-    mg_init_library(0);
+    mg_init_library(p->tls_cert ? 2 : 0); /* 2: MG_FEATURES_TLS */
     s->ctx = mg_start2(&init, &ed);
+    if (pem[0]) unlink(pem); /* civetweb has read it; the joined key must not linger */
     if (!s->ctx) {
         err_set(e, "cannot listen on %s: %s", ports, etext[0] ? etext : "the address is in use or not available");
         api_asr_close(s->asr);
@@ -208,6 +227,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     struct mg_server_port sp[4];
     int n = mg_get_server_ports(s->ctx, 4, sp);
     s->port = n > 0 ? sp[0].port : p->port;
+    api_realtime_register(s);
     return s;
 }
 

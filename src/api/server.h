@@ -19,6 +19,8 @@ struct api_params {
     const char *asr_model;      /* Whisper model (whisper.cpp ggml) for the audio routes, or NULL */
     const char *vad_model;      /* Silero VAD used with it, or NULL */
     int asr_threads;            /* Whisper compute threads; 0: all cores */
+    const char *tls_cert;       /* PEM certificate (chain): serve HTTPS/WSS instead of HTTP, or NULL */
+    const char *tls_key;        /* PEM private key for tls_cert (may be the same file) */
 };
 struct api_params api_default_params(void);
 

@@ -24,7 +24,9 @@ static void usage(FILE *f) {
             "http://HOST:PORT/v1. Also: GET /health (no key needed) and GET /metrics (Prometheus).\n"
             "Speech: POST /v1/audio/speech (text to speech, streamed; no model needed) and\n"
             "GET /v1/audio/voices always; POST /v1/audio/transcriptions, /v1/audio/translations and\n"
-            "input_audio parts in chat messages when a Whisper model is given with --asr-model.\n\n"
+            "input_audio parts in chat messages when a Whisper model is given with --asr-model.\n"
+            "Voice: with --asr-model, GET /v1/realtime?model=ID is OpenAI's Realtime API over a\n"
+            "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n\n"
             "options:\n"
             "  -m, --model FILE       the model (GGUF) to serve (required)\n"
             "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
@@ -41,7 +43,11 @@ static void usage(FILE *f) {
             "      --name ID          model id shown by /v1/models (default: the file name)\n"
             "      --asr-model FILE   Whisper model (whisper.cpp ggml .bin, e.g. ggml-base.bin) for speech\n"
             "                         recognition; uploads are limited by --max-body\n"
-            "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech\n\n"
+            "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech,\n"
+            "                         and the turn detector of the Realtime API\n"
+            "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
+            "                         on wss://, like the OpenAI SDK's realtime class)\n"
+            "      --tls-key FILE     PEM private key for --tls-cert\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
             "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer secret' \\\n"
@@ -111,6 +117,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--asr-model")) ap.asr_model = v;
         else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
+        else if (!strcmp(a, "--tls-cert")) ap.tls_cert = v;
+        else if (!strcmp(a, "--tls-key")) ap.tls_key = v;
         else if (!strcmp(a, "--max-body")) {
             char *end = NULL;
             max_body = strtoll(v, &end, 10);
@@ -128,6 +136,10 @@ int cmd_serve(int argc, char **argv) {
     if (!model_path) { api_keys_free(&keys); return cli_fail("serve: no model given; use -m MODEL.gguf (see `omni serve --help`)"); }
     if (access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
     if (max_body > 0) ap.max_body = (size_t)max_body;
+    if (!ap.tls_cert != !ap.tls_key) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --tls-cert and --tls-key go together (a PEM certificate and its private key)");
+    }
     if (ap.vad_model && !ap.asr_model) {
         api_keys_free(&keys);
         return cli_fail("serve: --vad-model needs --asr-model (the VAD only trims audio for Whisper)");
@@ -189,10 +201,10 @@ int cmd_serve(int argc, char **argv) {
         return cli_fail("serve: %s", e.msg);
     }
     api_server_set_engine(srv, model, sched);
-    printf("omni serve: listening on http://%s:%d (API base http://%s:%d/v1) — model %s (%s, %.1fM params, %.1f MiB), "
+    printf("omni serve: listening on %s://%s:%d (API base %s://%s:%d/v1) — model %s (%s, %.1fM params, %.1f MiB), "
            "%d slots x %d ctx, queue %d, speech recognition %s, memory %.0f MiB RSS, API keys: %s. Ctrl-C stops.\n",
-           strchr(host, ':') ? "[::1]" : host, api_server_port(srv), strchr(host, ':') ? "[::1]" : host,
-           api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
+           ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv),
+           ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), sched_n_slots(sched), sched_n_ctx(sched), sp.max_queue,
            ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
     fflush(stdout);

@@ -1,0 +1,26 @@
+/* Debian's civetweb 1.15 loads libssl with dlopen/dlsym and asks for
+ * SSL_get_peer_certificate, which OpenSSL 3 only has as a macro for
+ * SSL_get1_peer_certificate: the lookup yields NULL and every HTTPS connection then
+ * crashes. civetweb resolves dlsym through the executable, so this definition answers
+ * for it, renames that one symbol and forwards everything else to libc's dlsym. */
+#include <dlfcn.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "api/tls_pem.h"
+
+typedef void *(*dlsym_fn)(void *, const char *);
+
+void *dlsym(void *handle, const char *name) {
+    static dlsym_fn real;
+    if (!real) real = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+    if (!real) real = (dlsym_fn)dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+    if (!real) return NULL;
+    if (!strcmp(name, "SSL_get_peer_certificate")) {
+        void *f = real(handle, name);
+        return f ? f : real(handle, "SSL_get1_peer_certificate");
+    }
+    return real(handle, name);
+}
+
+int api_tls_compat_linked(void) { return 1; }
