@@ -1,0 +1,124 @@
+// Voice mode: the microphone button. Streams the mic as 24 kHz PCM16 over the Realtime
+// WebSocket (/v1/realtime), plays the answer's audio as it arrives, shows both sides'
+// transcripts live, and stops playback when the user starts speaking (the server
+// cancels the answer itself). #voice-panel's data-* attributes let tests watch it.
+(() => {
+  const RATE = 24000;
+  let ws = null, ctx = null, stream = null, node = null, playAt = 0, sources = [];
+  let userEl = null, botEl = null;
+
+  const css = document.createElement("link");
+  css.rel = "stylesheet";
+  css.href = "/voice.css";
+  document.head.appendChild(css);
+  const panel = document.createElement("div");
+  panel.id = "voice-panel";
+  panel.hidden = true;
+  panel.dataset.audioChunks = "0";
+  panel.dataset.state = "off";
+  panel.innerHTML = '<div id="voice-status">Voice mode</div><div id="voice-log"></div>';
+  const mic = document.createElement("button");
+  mic.id = "mic";
+  mic.type = "button";
+  mic.title = "Talk (voice mode)";
+  mic.setAttribute("aria-label", "Voice mode");
+  mic.innerHTML = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/></svg>';
+  const composer = document.getElementById("composer");
+  composer.insertBefore(mic, document.getElementById("send"));
+  composer.parentNode.insertBefore(panel, composer);
+
+  const status = (s) => { panel.dataset.state = s; document.getElementById("voice-status").textContent = "Voice mode: " + s; };
+  function line(cls) {
+    const d = document.createElement("div");
+    d.className = "voice-line " + cls;
+    document.getElementById("voice-log").appendChild(d);
+    return d;
+  }
+  function stopPlayback() {
+    for (const s of sources) { try { s.stop(); } catch {} }
+    sources = [];
+    playAt = 0;
+  }
+  function play(b64) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const pcm = new Int16Array(bytes.buffer, 0, bytes.length >> 1);
+    const buf = ctx.createBuffer(1, pcm.length, RATE), f = buf.getChannelData(0);
+    for (let i = 0; i < pcm.length; i++) f[i] = pcm[i] / 32768;
+    const src = ctx.createBufferSource();
+    src.buffer = buf;
+    src.connect(ctx.destination);
+    playAt = Math.max(playAt, ctx.currentTime + 0.05);
+    src.start(playAt);
+    playAt += buf.duration;
+    sources.push(src);
+    src.onended = () => { sources = sources.filter((s) => s !== src); };
+    panel.dataset.audioChunks = String(+panel.dataset.audioChunks + 1);
+  }
+  function onEvent(ev) {
+    switch (ev.type) {
+      case "session.created": status("listening"); break;
+      case "input_audio_buffer.speech_started":
+        stopPlayback(); // interrupting by speaking: the server cancels the answer
+        userEl = line("user"); botEl = null; status("hearing you"); break;
+      case "conversation.item.input_audio_transcription.delta":
+        (userEl ||= line("user")).textContent += ev.delta; break;
+      case "conversation.item.input_audio_transcription.completed":
+        (userEl ||= line("user")).textContent = ev.transcript;
+        panel.dataset.userTranscripts = String(+(panel.dataset.userTranscripts || 0) + 1); break;
+      case "response.created": botEl = line("assistant"); status("answering"); break;
+      case "response.output_audio_transcript.delta": case "response.output_text.delta":
+        (botEl ||= line("assistant")).textContent += ev.delta;
+        panel.dataset.assistantText = "1"; break;
+      case "response.output_audio.delta": play(ev.delta); break;
+      case "response.done": status(ev.response.status === "cancelled" ? "interrupted — listening" : "listening");
+        panel.dataset.responses = String(+(panel.dataset.responses || 0) + 1); break;
+      case "error": line("error").textContent = ev.error.message; break;
+    }
+  }
+  async function start() {
+    const key = (document.getElementById("api-key")?.value || "").trim();
+    const model = document.getElementById("model-name")?.textContent || "";
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/realtime" +
+      (model ? "?model=" + encodeURIComponent(model) : "");
+    status("starting");
+    panel.hidden = false;
+    mic.classList.add("on");
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
+      ctx = new AudioContext({ sampleRate: RATE });
+      await ctx.audioWorklet.addModule("/voice-worklet.js");
+      ws = new WebSocket(url, key ? ["realtime", "openai-insecure-api-key." + key] : ["realtime"]);
+      ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch (e) { console.error(e); } };
+      ws.onclose = () => { if (ws) stop("disconnected"); };
+      await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error("cannot connect to " + url)); });
+      ws.send(JSON.stringify({ type: "session.update", session: { type: "realtime",
+        audio: { input: { format: { type: "audio/pcm", rate: RATE }, transcription: { model: "whisper-1" },
+                          turn_detection: { type: "server_vad", silence_duration_ms: 400 } } } } }));
+      node = new AudioWorkletNode(ctx, "pcm-capture");
+      node.port.onmessage = (m) => {
+        if (ws && ws.readyState === 1) {
+          const b = new Uint8Array(m.data);
+          let s = "";
+          for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
+          ws.send(JSON.stringify({ type: "input_audio_buffer.append", audio: btoa(s) }));
+        }
+      };
+      ctx.createMediaStreamSource(stream).connect(node);
+    } catch (e) {
+      stop("error: " + (e.message || e));
+    }
+  }
+  function stop(why) {
+    const w = ws;
+    ws = null;
+    if (w) try { w.close(); } catch {}
+    stopPlayback();
+    if (node) node.disconnect();
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    if (ctx) ctx.close();
+    node = stream = ctx = null;
+    mic.classList.remove("on");
+    status(why || "off");
+  }
+  mic.addEventListener("click", () => (ws || ctx ? stop() : start()));
+})();
