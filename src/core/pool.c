@@ -1,12 +1,16 @@
-/* The compute thread pool. Workers wait on a generation counter: a new job bumps it.
- * They spin on it for a while after each job (a decode step dispatches ~200 small
- * jobs back to back, and waking a sleeping thread costs tens of microseconds), then
- * fall asleep on a condition variable so an idle process burns no CPU. */
+/* The compute thread pool. A job is published as one 64-bit word: its number in the
+ * high half and the next unclaimed part in the low half. Every thread (the caller too)
+ * claims parts with a compare-and-swap that also checks the job number, so a worker
+ * that wakes late never touches a finished job, and the caller only waits for parts
+ * that are really running. Workers spin a while after each job (a decode step makes
+ * ~200 small jobs back to back and waking a sleeping thread costs tens of
+ * microseconds), then sleep on a condition variable so an idle process burns no CPU. */
 #include "core/pool.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,8 +30,8 @@ struct pool {
     pthread_cond_t cv;
     void (*fn)(void *, int, int);
     void *arg;
-    _Atomic unsigned gen;     /* bumped once per pool_run */
-    _Atomic int pending;      /* workers (not the caller) still running the current job */
+    _Atomic uint64_t job;     /* job number << 32 | next part to claim */
+    _Atomic int active;       /* workers (not the caller) between checking in and out of a job */
     _Atomic int sleepers;     /* workers blocked (or about to block) on cv */
     _Atomic int stop;
     void *scratch;            /* see pool_scratch */
@@ -36,15 +40,25 @@ struct pool {
 
 struct worker_arg { struct pool *p; int ith; };
 
+static uint32_t job_id(uint64_t j) { return (uint32_t)(j >> 32); }
+
+/* Claims the next part of job `id`, or returns -1 when it has none left (or is over). */
+static int claim(struct pool *p, uint32_t id) {
+    uint64_t j = atomic_load(&p->job);
+    while (job_id(j) == id && (int)(uint32_t)j < p->n)
+        if (atomic_compare_exchange_weak(&p->job, &j, j + 1)) return (int)(uint32_t)j;
+    return -1;
+}
+
 static void *worker_main(void *v) {
     struct worker_arg wa = *(struct worker_arg *)v;
     free(v);
     struct pool *p = wa.p;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g;
+        uint32_t id;
         int spins = 0;
-        while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop)) {
+        while ((id = job_id(atomic_load_explicit(&p->job, memory_order_acquire))) == seen && !atomic_load(&p->stop)) {
             if (++spins < SPIN_ITERS) {
                 /* Yield now and then: with more threads than free cores, our spinning
                  * would otherwise starve the thread that has the work. */
@@ -54,16 +68,19 @@ static void *worker_main(void *v) {
             }
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
-            /* seq_cst on both sides: either we see the new gen here, or pool_run sees us asleep. */
-            while (atomic_load(&p->gen) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
+            /* seq_cst on both sides: either we see the new job here, or pool_run sees us asleep. */
+            while (job_id(atomic_load(&p->job)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv, &p->mu);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
             spins = 0;
         }
         if (atomic_load(&p->stop)) break;
-        seen = g;
-        p->fn(p->arg, wa.ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        seen = id;
+        /* Check in before claiming: the caller, once every part is claimed, waits for
+         * active == 0, so fn and arg stay valid while we run a part. */
+        atomic_fetch_add(&p->active, 1);
+        for (int part; (part = claim(p, id)) >= 0;) p->fn(p->arg, part, p->n);
+        atomic_fetch_sub_explicit(&p->active, 1, memory_order_release);
     }
     return NULL;
 }
@@ -76,6 +93,8 @@ struct pool *pool_create(int n_threads) {
     struct pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->n = n_threads;
+    /* part index n: nothing to claim until the first pool_run */
+    atomic_store(&p->job, (uint64_t)(uint32_t)n_threads);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
@@ -106,6 +125,31 @@ void pool_free(struct pool *p) {
     free(p);
 }
 
+int pool_size(const struct pool *p) { return p ? p->n : 1; }
+
+void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg) {
+    if (!p || p->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    /* No worker is inside a job here (the previous pool_run waited for active == 0),
+     * and none can claim before the new job word below is published. */
+    p->fn = fn;
+    p->arg = arg;
+    uint32_t id = job_id(atomic_load(&p->job)) + 1;
+    atomic_store(&p->job, (uint64_t)id << 32); /* seq_cst: publishes fn/arg */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    for (int part; (part = claim(p, id)) >= 0;) fn(arg, part, p->n);
+    long spins = 0;
+    while (atomic_load_explicit(&p->active, memory_order_acquire) > 0)
+        if (++spins < 4000) cpu_relax();
+        else sched_yield();
+}
+
 void *pool_scratch(struct pool *p, size_t bytes) {
     if (!p) return NULL;
     if (bytes > p->scratch_bytes) {
@@ -118,27 +162,4 @@ void *pool_scratch(struct pool *p, size_t bytes) {
         p->scratch_bytes = want;
     }
     return p->scratch;
-}
-
-int pool_size(const struct pool *p) { return p ? p->n : 1; }
-
-void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg) {
-    if (!p || p->n == 1) {
-        fn(arg, 0, 1);
-        return;
-    }
-    p->fn = fn;
-    p->arg = arg;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: publishes fn/arg/pending */
-    if (atomic_load(&p->sleepers) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-    }
-    fn(arg, 0, p->n);
-    long spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
-        if (++spins < 4000) cpu_relax();
-        else sched_yield();
 }

@@ -12,8 +12,11 @@ struct pool *pool_create(int n_threads);
 void pool_free(struct pool *p);
 int pool_size(const struct pool *p);
 
-/* Runs fn(arg, ith, nth) on every worker (ith = 0..nth-1, the caller is ith 0) and
- * returns when all are done. p may be NULL: then fn(arg, 0, 1) runs inline.
+/* Runs fn(arg, ith, nth) once for every part ith = 0..nth-1 (nth = pool_size) and
+ * returns when all are done. Parts are claimed by whichever thread comes first, the
+ * caller included, so a worker the OS has not scheduled yet does not hold the job up;
+ * a part never runs on two threads at once, so per-ith scratch is safe, but ith is
+ * not a thread identity. p may be NULL: then fn(arg, 0, 1) runs inline.
  * Not reentrant: fn must not call pool_run on the same pool. */
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
