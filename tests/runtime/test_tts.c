@@ -8,6 +8,8 @@
 
 #include "runtime/tts.h"
 #include "test.h"
+#include "formats/audio_decode.h"
+#include "models/silero_vad.h"
 
 struct audio {
     int16_t *s;
@@ -162,6 +164,52 @@ TEST(korean_sentence_sounds_like_speech) {
     free(a.s);
     free(b.s);
     free(c.s);
+}
+
+/* The project's own Silero VAD (the same one the voice loop uses) must hear the
+ * synthesized audio as speech: most of it inside speech segments. Silence of the same
+ * length is the control, so the check can fail. */
+static double silero_speech_share(const struct audio *a, int *n_segments) {
+    struct err e = {{0}};
+    struct vad *v = vad_load(model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &e);
+    if (!v) { fprintf(stderr, "  vad: %s\n", e.msg); return -1; }
+    float *f = malloc(a->n * sizeof *f);
+    for (size_t i = 0; i < a->n; i++) f[i] = a->s[i] / 32768.0f;
+    size_t n16 = 0;
+    float *x = audio_to_16k_mono(f, a->n, 1, TTS_SAMPLE_RATE, &n16, &e);
+    float *probs = NULL;
+    int n_probs = 0, n_segs = 0;
+    struct vad_segment *segs = NULL;
+    double share = -1;
+    struct vad_params vp = vad_default_params();
+    if (x && !vad_probs(v, x, n16, &probs, &n_probs, &e) &&
+        !vad_segments(probs, n_probs, vad_window(v), &vp, &segs, &n_segs, &e)) {
+        int64_t voiced = 0;
+        for (int i = 0; i < n_segs; i++) voiced += segs[i].end - segs[i].start;
+        share = n16 ? (double)voiced / (double)n16 : 0;
+    }
+    *n_segments = n_segs;
+    free(segs); free(probs); free(x); free(f);
+    vad_free(v);
+    return share;
+}
+
+TEST(silero_vad_hears_english_and_korean_as_speech) {
+    const char *texts[][2] = {{"en", "The quick brown fox jumps over the lazy dog near the river bank."},
+                              {"ko", "안녕하세요. 오늘 날씨가 정말 좋네요. 같이 산책하러 갈까요?"}};
+    for (int k = 0; k < 2; k++) {
+        struct audio a;
+        CHECK(speak(texts[k][1], NULL, texts[k][0], 1.0f, &a) == 0);
+        int n_segs = 0;
+        double share = silero_speech_share(&a, &n_segs);
+        CHECK_MSG(n_segs >= 1 && share > 0.6, "%s: Silero hears speech in %.0f%% of %.2f s (%d segments)",
+                  texts[k][0], share * 100, seconds(&a), n_segs);
+        /* the control: the same length of silence holds no speech */
+        memset(a.s, 0, a.n * sizeof *a.s);
+        share = silero_speech_share(&a, &n_segs);
+        CHECK_MSG(n_segs == 0 && share == 0, "%s: silence gave %d segments", texts[k][0], n_segs);
+        free(a.s);
+    }
 }
 
 TEST(presets_are_distinct_and_stable) {
@@ -350,6 +398,7 @@ TEST(lists_voices_and_languages) {
 int main(void) {
     RUN(english_sentence_sounds_like_speech);
     RUN(korean_sentence_sounds_like_speech);
+    RUN(silero_vad_hears_english_and_korean_as_speech);
     RUN(presets_are_distinct_and_stable);
     RUN(speed_scales_duration);
     RUN(detects_language_per_run);
