@@ -319,6 +319,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         drain(c);
         goto done;
     }
+    /* civetweb 1.15 reports an error after some well-formed bodies too (the openai client's):
+     * trust what arrived when the file did. */
     if (nf < 0 && !fm.f[F_FILE].seen) {
         status = api_reply_error(c, 400, NULL, "invalid_multipart", "the multipart/form-data body could not be read");
         drain(c);
