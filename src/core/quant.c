@@ -480,7 +480,11 @@ size_t quantize_row(int type, const float *x, void *out, int64_t n) {
 void quant_q8a(const float *x, struct block_q8a *y, int64_t n) {
     for (int64_t i = 0; i < n / QK; i++, x += QK) {
         float amax = 0;
-        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        /* not fmaxf: that is a library call per element here (NaN rules), this is maxss */
+        for (int j = 0; j < QK; j++) {
+            float a = fabsf(x[j]);
+            amax = a > amax ? a : amax;
+        }
         float id = amax ? 127.f / amax : 0.f;
         int32_t sum = 0;
         for (int j = 0; j < QK; j++) {
