@@ -84,8 +84,13 @@ test: setup
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
+# The e2e tests run against build-asan/omni too (the server API, JSON schema, loading and
+# load tests), each bounded by TEST_TIMEOUT; a sanitizer report in the server makes it exit
+# non-zero at SIGTERM, which those tests check. LeakSanitizer runs at every exit.
 check-asan:
-	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
+	@OMNI_BIN=build-asan/omni TEST_TIMEOUT=$${TEST_TIMEOUT:-600} \
+	    ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1} UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} \
+	    $(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 

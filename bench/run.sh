@@ -3,7 +3,7 @@
 # Model files are made once with `omni synth` into $BENCH_MODELS (default build/bench-models).
 # When LLAMA_BENCH names a llama-bench binary, it runs on the same files in the same
 # run and the ratio omni/llama.cpp is printed. Other benchmark programs (bench/bench_*.c)
-# run afterwards and print their own sections.
+# run afterwards and print their own sections; so does bench_server.sh (LLAMA_SERVER).
 set -u
 BUILD=${BUILD:-build}
 OMNI=${OMNI_BIN:-$BUILD/omni}
@@ -48,6 +48,9 @@ for m in $MODELS; do
     printf '\n'
   done
 done
+
+# Server throughput and time to first token at 1/4/8 streams (vs LLAMA_SERVER when set).
+sh "$(dirname "$0")/bench_server.sh" || echo "(bench_server.sh failed)"
 
 for b in $(find "$BUILD/bench" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | LC_ALL=C sort); do
   printf '\n'
