@@ -50,9 +50,10 @@ MM_INLINE void z_step(int type, int RN, int RM, int two, const uint8_t *w, size_
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++) {
         const uint8_t *b0 = w + r * ws, *b1 = b0 + bs;
-        /* decode streams weights from DRAM: ask for them well ahead of use */
-        _mm_prefetch((const char *)b0 + MM_PREFETCH, _MM_HINT_T0);
-        _mm_prefetch((const char *)b0 + MM_PREFETCH + 64, _MM_HINT_T0);
+        /* see MM_PF_TILES; two lines per row cover the 68 bytes a step consumes */
+        const char *pf = (const char *)b0 + (size_t)MM_PF_TILES * RN * ws;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
         uint16_t h0, h1 = 0;
         memcpy(&h0, b0, 2);
         if (two) memcpy(&h1, b1, 2);
