@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "api/big_stack.h"
 #include "core/pool.h"
 #include "formats/audio_decode.h"
 #include "models/whisper_vad.h"
@@ -53,18 +54,48 @@ void api_asr_close(struct api_asr *a) {
 const struct whisper_model *api_asr_model(const struct api_asr *a) { return a->model; }
 const char *api_asr_name(const struct api_asr *a) { return a->name; }
 
-int api_asr_transcribe(struct api_asr *a, const float *x, size_t n, const struct whisper_params *p,
-                       struct whisper_result *r, struct err *e) {
-    pthread_mutex_lock(&a->mu);
-    int rc;
-    if (a->vad) {
-        struct vad_params vp = vad_default_params();
-        rc = whisper_transcribe_vad(a->state, a->vad, x, n, p, &vp, r, e);
-    } else {
-        rc = whisper_transcribe(a->state, x, n, p, r, e);
+struct job {
+    struct api_asr *a;
+    const void *file;
+    size_t size;
+    const char *what;
+    const struct whisper_params *p;
+    struct whisper_result *r;
+    double seconds;
+    int rc, bad_audio;
+    struct err *e;
+};
+
+static void run_job(void *arg) {
+    struct job *j = arg;
+    float *x = NULL;
+    size_t n = 0;
+    if (audio_decode_mem(j->file, j->size, j->what, &x, &n, j->e)) {
+        j->bad_audio = 1;
+        return;
     }
-    pthread_mutex_unlock(&a->mu);
-    return rc;
+    j->seconds = (double)n / AUDIO_SAMPLE_RATE;
+    pthread_mutex_lock(&j->a->mu);
+    if (j->a->vad) {
+        struct vad_params vp = vad_default_params();
+        j->rc = whisper_transcribe_vad(j->a->state, j->a->vad, x, n, j->p, &vp, j->r, j->e);
+    } else {
+        j->rc = whisper_transcribe(j->a->state, x, n, j->p, j->r, j->e);
+    }
+    pthread_mutex_unlock(&j->a->mu);
+    free(x);
+}
+
+int api_asr_transcribe_file(struct api_asr *a, const void *file, size_t size, const char *what,
+                            const struct whisper_params *p, struct whisper_result *r, double *seconds,
+                            int *bad_audio, struct err *e) {
+    struct job j = {a, file, size, what, p, r, 0, -1, 0, e};
+    *bad_audio = 0;
+    *seconds = 0;
+    if (api_run_big_stack(run_job, &j)) return err_set(e, "cannot start a transcription thread");
+    *bad_audio = j.bad_audio;
+    *seconds = j.seconds;
+    return j.bad_audio ? -1 : j.rc;
 }
 
 /* Standard base64 (newlines and a data: URL prefix tolerated) into a malloc'ed buffer. */
@@ -143,24 +174,18 @@ int api_asr_input_audio(struct api_asr *a, const cJSON *part, const char *param,
         return -1;
     }
     struct err e = {{0}};
-    float *x = NULL;
-    size_t n = 0;
     char what[96];
     snprintf(what, sizeof what, "%s.input_audio", param);
-    int rc = audio_decode_mem(file, n_bytes, what, &x, &n, &e);
-    free(file);
-    if (rc) {
-        snprintf(bad->param, sizeof bad->param, "%s.input_audio.data", param);
-        snprintf(bad->msg, sizeof bad->msg, "%.390s", e.msg);
-        return -1;
-    }
     struct whisper_params wp = whisper_default_params();
     wp.language = whisper_is_multilingual(a->model) ? "auto" : "en";
     struct whisper_result r = {0};
-    rc = api_asr_transcribe(a, x, n, &wp, &r, &e);
-    free(x);
+    double seconds;
+    int bad_audio;
+    int rc = api_asr_transcribe_file(a, file, n_bytes, what, &wp, &r, &seconds, &bad_audio, &e);
+    free(file);
     if (rc) {
-        snprintf(bad->msg, sizeof bad->msg, "transcribing %s failed: %.300s", param, e.msg);
+        if (bad_audio) snprintf(bad->param, sizeof bad->param, "%s.input_audio.data", param);
+        snprintf(bad->msg, sizeof bad->msg, "%s%.350s", bad_audio ? "" : "transcription failed: ", e.msg);
         whisper_result_free(&r);
         return -1;
     }

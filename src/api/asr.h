@@ -22,10 +22,14 @@ const struct whisper_model *api_asr_model(const struct api_asr *a);
 /* The model's file name without folder and ".bin" (what verbose answers may show). */
 const char *api_asr_name(const struct api_asr *a);
 
-/* Transcribes 16 kHz mono samples (from audio_decode_mem). Serialized with other callers;
- * uses the VAD when the server has one. Fills *r (whisper_result_free). */
-int api_asr_transcribe(struct api_asr *a, const float *x, size_t n, const struct whisper_params *p,
-                       struct whisper_result *r, struct err *e);
+/* Decodes an audio file held in memory (whatever audio_decode reads; `what` names it in
+ * messages) and transcribes it, on a full-size stack (api/big_stack.h) and one request at
+ * a time; uses the VAD when the server has one. Fills *r (whisper_result_free) and
+ * *seconds. Returns 0, or -1 with e set and *bad_audio = 1 when the bytes are not audio
+ * (the client's fault), 0 when the failure is ours. */
+int api_asr_transcribe_file(struct api_asr *a, const void *file, size_t size, const char *what,
+                            const struct whisper_params *p, struct whisper_result *r, double *seconds,
+                            int *bad_audio, struct err *e);
 
 /* A chat content part {"type":"input_audio","input_audio":{"data":BASE64,"format":"wav"|"mp3"}}
  * to its transcript (malloc'ed into *text). a may be NULL (server without --asr-model):

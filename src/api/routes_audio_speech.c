@@ -6,17 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/big_stack.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "formats/audio_encode.h"
 #include "runtime/tts.h"
 
-int route_voices(struct api_server *s, struct mg_connection *c) {
+/* Both handlers run on a full-size stack (api/big_stack.h): espeak-ng and libopus need it. */
+struct call {
+    struct api_server *s;
+    struct mg_connection *c;
+    const char *body;
+    size_t len;
+    int status;
+};
+
+static void voices(void *arg) {
+    struct call *k = arg;
     char *j = tts_voices_json();
-    if (!j) return api_reply_error(c, 500, NULL, NULL, "cannot list voices (is espeak-ng-data installed?)");
-    int st = api_reply(c, 200, "application/json", j, strlen(j), NULL);
+    if (!j) { k->status = api_reply_error(k->c, 500, NULL, NULL, "cannot list voices (is espeak-ng-data installed?)"); return; }
+    k->status = api_reply(k->c, 200, "application/json", j, strlen(j), NULL);
     free(j);
-    return st;
+}
+
+int route_voices(struct api_server *s, struct mg_connection *c) {
+    struct call k = {s, c, NULL, 0, 0};
+    if (api_run_big_stack(voices, &k)) return api_reply_error(c, 503, NULL, NULL, "cannot start a thread; retry shortly");
+    return k.status;
 }
 
 /* Encoded bytes are gathered while one piece of speech is encoded and leave as one chunk. */
@@ -65,7 +81,7 @@ static int opt_string(const cJSON *j, const char *key, const char **out) {
     return 0;
 }
 
-int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+static int speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!j) {
@@ -154,4 +170,15 @@ done:
     free(o.buf);
     cJSON_Delete(j);
     return status;
+}
+
+static void speech_call(void *arg) {
+    struct call *k = arg;
+    k->status = speech(k->s, k->c, k->body, k->len);
+}
+
+int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    struct call k = {s, c, body, len, 0};
+    if (api_run_big_stack(speech_call, &k)) return api_reply_error(c, 503, NULL, NULL, "cannot start a thread; retry shortly");
+    return k.status;
 }

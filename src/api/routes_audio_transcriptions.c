@@ -12,7 +12,6 @@
 #include "api/asr.h"
 #include "api/reply.h"
 #include "api/routes.h"
-#include "formats/audio_decode.h"
 #include "text/utf8.h"
 
 enum { F_FILE, F_MODEL, F_LANGUAGE, F_PROMPT, F_FORMAT, F_TEMPERATURE, F_GRAN, F_N };
@@ -301,8 +300,6 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     finish_gran(&fm);
 
     int status;
-    float *x = NULL;
-    size_t n = 0;
     struct whisper_result r = {0};
     struct err e = {{0}};
     if (fm.too_big) {
@@ -394,16 +391,13 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
 
     char what[300];
     snprintf(what, sizeof what, "the uploaded file");
-    if (audio_decode_mem(fm.f[F_FILE].p, fm.f[F_FILE].n, what, &x, &n, &e)) {
-        status = api_reply_error(c, 400, "file", "invalid_file", "%s", e.msg);
+    double duration;
+    int bad_audio;
+    if (api_asr_transcribe_file(s->asr, fm.f[F_FILE].p, fm.f[F_FILE].n, what, &wp, &r, &duration, &bad_audio, &e)) {
+        status = bad_audio ? api_reply_error(c, 400, "file", "invalid_file", "%s", e.msg)
+                           : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
     }
-    if (api_asr_transcribe(s->asr, x, n, &wp, &r, &e)) {
-        status = api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
-        goto done;
-    }
-
-    double duration = (double)n / AUDIO_SAMPLE_RATE;
     char *all = joined(&r);
     if (!all) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
     if (!strcmp(fmt, "text")) {
@@ -430,7 +424,6 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     free(all);
 done:
     whisper_result_free(&r);
-    free(x);
     form_free(&fm);
     return status;
 }

@@ -3,7 +3,8 @@
 // transcriptions/translations on the random-weight Whisper with Silero VAD (identical to
 // what `omni transcribe --vad` prints for the same options), input_audio chat parts, and raw
 // fetch() for every error.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import * as fs from "node:fs";
 import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
@@ -50,7 +51,10 @@ function soxSeconds(file) {
   return parseFloat(out);
 }
 
-const cli = (args) => execFileSync(BIN, ["transcribe", "-m", WHISPER, "--vad", VAD, ...args], { encoding: "utf8" });
+// Asynchronous, so the event loop keeps running: a blocked loop would not notice the server
+// closing an idle keep-alive socket and would send the next request into it.
+const cli = async (args) => (await promisify(execFile)(BIN, ["transcribe", "-m", WHISPER, "--vad", VAD, ...args],
+  { encoding: "utf8" })).stdout;
 const form = (fields, file = JFK, name = "jfk.wav") => {
   const f = new FormData();
   if (file !== null) f.append("file", new Blob([fs.readFileSync(file)]), name);
@@ -187,7 +191,7 @@ try {
   let jfkText;
   await test("transcriptions.create (json) = `omni transcribe --lang auto -f json`", async () => {
     const r = await client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: "whisper-1" });
-    const want = JSON.parse(cli([JFK, "--lang", "auto", "-f", "json"])).text;
+    const want = JSON.parse(await cli([JFK, "--lang", "auto", "-f", "json"])).text;
     assert(typeof r.text === "string" && r.text.length > 0, "text");
     eq(r.text, want, "same text as the CLI");
     jfkText = r.text;
@@ -199,13 +203,13 @@ try {
     const r = await client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: "whisper-1",
       language: "en", temperature: 1, response_format: "text" });
     assert(typeof r === "string", "a plain string");
-    eq(r, cli([JFK, ...T1, "-f", "text"]), "same as CLI");
+    eq(r, await cli([JFK, ...T1, "-f", "text"]), "same as CLI");
   });
   for (const fmt of ["srt", "vtt"]) {
     await test(`response_format ${fmt} = \`omni transcribe -f ${fmt}\``, async () => {
       const r = await client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: "whisper-1",
         language: "en", temperature: 1, response_format: fmt });
-      const want = cli([JFK, ...T1, "-f", fmt]);
+      const want = await cli([JFK, ...T1, "-f", fmt]);
       eq(r, want, fmt);
       assert(fmt === "srt" ? /^1\n00:00:\d\d,\d{3} --> / .test(r) : /^WEBVTT\n\n00:00:\d\d\.\d{3} --> /.test(r), "cue shape");
     });
@@ -213,7 +217,7 @@ try {
   await test("verbose_json: task, language, duration, segments and words", async () => {
     const r = await client.audio.transcriptions.create({ file: fs.createReadStream(JFK), model: "whisper-1",
       language: "en", temperature: 1, response_format: "verbose_json", timestamp_granularities: ["word", "segment"] });
-    const want = JSON.parse(cli([JFK, ...T1, "-f", "verbose_json"]));
+    const want = JSON.parse(await cli([JFK, ...T1, "-f", "verbose_json"]));
     eq(r.task, "transcribe", "task");
     eq(r.language, "en", "language");
     assert(Math.abs(r.duration - 11.0) < 0.1, "duration " + r.duration);
@@ -230,7 +234,7 @@ try {
 
   await test("translations.create answers text like `omni transcribe --translate`", async () => {
     const r = await client.audio.translations.create({ file: fs.createReadStream(JFK), model: "whisper-1", temperature: 1 });
-    const want = JSON.parse(cli([JFK, "--translate", "--lang", "auto", "--temperature", "1", "-f", "json"])).text;
+    const want = JSON.parse(await cli([JFK, "--translate", "--lang", "auto", "--temperature", "1", "-f", "json"])).text;
     eq(r.text, want, "same as CLI");
   });
 
