@@ -60,12 +60,14 @@ static size_t act_row_bytes(enum mm_act act, int64_t k) {
     case MM_ACT_F16: case MM_ACT_BF16: return (size_t)k * 2;
     case MM_ACT_Q8A: return (size_t)(k / QK) * sizeof(struct block_q8a);
     case MM_ACT_Q8K: return (size_t)(k / QK_K) * sizeof(struct block_q8_K);
+    case MM_ACT_Q8Z: return (size_t)((k / QK + 1) / 2) * MM_Q8Z_PAIR_BYTES;
     }
     return 0;
 }
 
-static void convert_row(enum mm_act act, const float *x, void *out, int64_t k) {
+static void convert_row(enum mm_act act, int type, const float *x, void *out, int64_t k) {
     switch (act) {
+    case MM_ACT_Q8Z: matmul_avx512_quant_q8z(type, x, out, (int)k); break;
     case MM_ACT_F32: memcpy(out, x, (size_t)k * 4); break;
     case MM_ACT_F16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]); break;
     case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
@@ -82,7 +84,7 @@ struct mm_job {
     size_t as, ws;
     const char *w;
     float *y;
-    int k, n, m;
+    int k, n, m, type;
     int split_m;      /* threads split the activation rows instead of the weight rows */
 };
 
@@ -90,7 +92,7 @@ static void convert_rows(void *arg, int ith, int nth) {
     struct mm_job *j = arg;
     long lo, hi;
     pool_split(j->m, ith, nth, &lo, &hi);
-    for (long i = lo; i < hi; i++) convert_row(j->act, j->x + i * (long)j->k, j->a + i * j->as, j->k);
+    for (long i = lo; i < hi; i++) convert_row(j->act, j->type, j->x + i * (long)j->k, j->a + i * j->as, j->k);
 }
 
 /* Row ranges are cut at multiples of 4 so SIMD kernels see whole register tiles. */
@@ -108,10 +110,10 @@ static void run_rows(void *arg, int ith, int nth) {
     if (hi > lo) j->gemm(j->k, j->w + lo * j->ws, j->ws, (int)(hi - lo), j->a, j->as, j->m, j->y + lo, (size_t)j->n);
 }
 
-static mm_gemm_fn pick_kernel(int type, mm_gemm_fn scalar) {
+static mm_gemm_fn pick_kernel(int type, mm_gemm_fn scalar, enum mm_act *act) {
     mm_gemm_fn f = NULL;
     enum cpu_level lv = cpu_level();
-    if (lv >= CPU_AVX512) f = matmul_avx512_kernel(type);
+    if (lv >= CPU_AVX512) f = matmul_avx512_kernel(type, act);
     if (!f && lv >= CPU_AVX2) f = matmul_avx2_kernel(type);
     return f ? f : scalar;
 }
@@ -128,8 +130,8 @@ void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, in
         for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
         return;
     }
-    struct mm_job j = {pick_kernel(w->type, scalar), act, x, NULL, act_row_bytes(act, k), ws, w->data, y,
-                       (int)k, (int)n, m, 0};
+    mm_gemm_fn gemm = pick_kernel(w->type, scalar, &act);
+    struct mm_job j = {gemm, act, x, NULL, act_row_bytes(act, k), ws, w->data, y, (int)k, (int)n, m, w->type, 0};
     void *buf = NULL;
     if (act == MM_ACT_F32) {
         j.a = (char *)x;

@@ -63,16 +63,11 @@ MM_INLINE void z_step(int type, int RN, int RM, int two, const uint8_t *w, size_
     }
 #pragma GCC unroll 4
     for (int i = 0; i < RM; i++) {
-        const struct block_q8a *ab = (const struct block_q8a *)(a + i * as);
-        /* [d0, sum0, d1, sum1]; the second block reads as zeros in a single step */
-        __m128i ds = _mm_loadl_epi64((const __m128i *)ab);
-        if (two) ds = _mm_unpacklo_epi64(ds, _mm_loadl_epi64((const __m128i *)(ab + 1)));
-        __m512 dx = _mm512_permutexvar_ps(Z_IDX(0, 2), _mm512_castps128_ps512(_mm_castsi128_ps(ds)));
-        /* the weights carry +offset per element: start each block's dot at -offset * sum(x) */
-        __m128i neg = _mm_sub_epi32(_mm_setzero_si128(), _mm_slli_epi32(ds, z_offset_shift(type)));
-        __m512i init = _mm512_maskz_permutexvar_epi32(0x0101, Z_IDX(1, 3), _mm512_castsi128_si512(neg));
-        __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)ab->qs));
-        if (two) xv = _mm512_inserti64x4(xv, _mm256_loadu_si256((const __m256i *)ab[1].qs), 1);
+        /* MM_ACT_Q8Z: everything per activation row is one aligned load */
+        const uint8_t *pa = a + i * as;
+        __m512i xv = _mm512_load_si512((const void *)pa);
+        __m512 dx = _mm512_load_ps((const void *)(pa + 64));
+        __m512i init = _mm512_load_si512((const void *)(pa + 128));
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             __m512i p = _mm512_dpbusd_epi32(init, wv[r], xv);
@@ -84,14 +79,15 @@ MM_INLINE void z_step(int type, int RN, int RM, int two, const uint8_t *w, size_
 MM_INLINE void tile32z(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                        float *y, size_t ys) {
     __m512 acc[4][4];
-    const size_t bs = blk32_bytes(type), abs_ = sizeof(struct block_q8a);
+    const size_t bs = blk32_bytes(type);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
-    int b = 0;
-    for (; b + 2 <= nb; b += 2) z_step(type, RN, RM, 1, w + b * bs, ws, bs, a + b * abs_, as, acc);
-    if (b < nb) z_step(type, RN, RM, 0, w + b * bs, ws, bs, a + b * abs_, as, acc);
+    int b = 0, pair = 0;
+    for (; b + 2 <= nb; b += 2, pair++) z_step(type, RN, RM, 1, w + b * bs, ws, bs, a + pair * MM_Q8Z_PAIR_BYTES, as, acc);
+    /* the odd last block: its activation pair has zero quants in the upper half */
+    if (b < nb) z_step(type, RN, RM, 0, w + b * bs, ws, bs, a + pair * MM_Q8Z_PAIR_BYTES, as, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
@@ -102,11 +98,43 @@ MM_GEMM(z_gemm_q8_0, tile32z, DT_Q8_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q5_0, tile32z, DT_Q5_0, 4, 4, k / QK)
 
-mm_gemm_fn matmul_avx512_kernel(int type) {
+/* Same arithmetic as quant_q8a (cvtps rounds to nearest even like its nearest_int),
+ * so results do not depend on which path quantized the activations. */
+void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
+    const int nb = k / QK, sh = z_offset_shift(type);
+    uint8_t *o = out;
+    for (int b = 0; b < nb; b += 2, o += MM_Q8Z_PAIR_BYTES) {
+        float d[2] = {0, 0};
+        int32_t init[2] = {0, 0};
+        for (int h = 0; h < 2; h++) {
+            int8_t *qs = (int8_t *)o + 32 * h;
+            if (b + h >= nb) {
+                memset(qs, 0, 32);
+                continue;
+            }
+            const float *xb = x + (size_t)(b + h) * QK;
+            __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+            float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+            __m512 id = _mm512_set1_ps(amax ? 127.f / amax : 0.f);
+            __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+            _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(i0));
+            _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(i1));
+            int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+            d[h] = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
+            init[h] = -sum * (1 << sh); /* the weights carry +offset per element */
+        }
+        const __m512i idx = Z_IDX(0, 1);
+        _mm512_store_ps((void *)(o + 64), _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(d[0], d[1], 0, 0))));
+        _mm512_store_si512((void *)(o + 128), _mm512_maskz_permutexvar_epi32(
+                                                  0x0101, idx, _mm512_castsi128_si512(_mm_setr_epi32(init[0], init[1], 0, 0))));
+    }
+}
+
+mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     switch (type) {
-    case DT_Q8_0: return z_gemm_q8_0;
-    case DT_Q4_0: return z_gemm_q4_0;
-    case DT_Q5_0: return z_gemm_q5_0;
+    case DT_Q8_0: *act = MM_ACT_Q8Z; return z_gemm_q8_0;
+    case DT_Q4_0: *act = MM_ACT_Q8Z; return z_gemm_q4_0;
+    case DT_Q5_0: *act = MM_ACT_Q8Z; return z_gemm_q5_0;
     default: return x86_kernel(type);
     }
 }

@@ -5,7 +5,15 @@
 #include <stddef.h>
 
 /* What the f32 activations are converted to before the products, per weight type. */
-enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K };
+enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_ACT_Q8Z };
+
+/* MM_ACT_Q8Z, for the AVX-512 kernels of the 32-block types: per pair of blocks 192
+ * bytes, laid out as the kernel loads them: the 64 int8 quants, the two scales spread
+ * over 16 floats (8 lanes each), and each block's dot start value (-weight offset *
+ * sum of its quants) in int32 lanes 0 and 8. An odd last block is paired with zeros.
+ * Quants and scales equal quant_q8a's bit for bit. */
+#define MM_Q8Z_PAIR_BYTES 192
+void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k);
 
 /* A block of products: y[i * ys + j] = dot(weight row j, activation row i) for
  * j < nr, i < mr, with k elements per row; rows are ws / as bytes apart. Kernels
@@ -15,6 +23,7 @@ typedef void (*mm_gemm_fn)(int k, const void *w, size_t ws, int nr, const void *
 
 /* NULL when that level has no kernel for the type (matmul then uses a lower level). */
 mm_gemm_fn matmul_avx2_kernel(int type);
-mm_gemm_fn matmul_avx512_kernel(int type);
+/* The AVX-512 one may switch *act to a format of its own (MM_ACT_Q8Z). */
+mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act);
 
 #endif
