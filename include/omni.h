@@ -55,6 +55,25 @@ int omni_model_load_mmproj(omni_model *model, const char *path, char *err, size_
 /* Embedding positions one image takes in the prompt; 0 when the model has no encoder. */
 int omni_model_n_image_pos(const omni_model *model);
 
+/* ---- images (vision) ---- */
+
+/* A decoded image (PNG, JPEG, GIF first frame, BMP) ready to go into a prompt. */
+typedef struct omni_image omni_image;
+
+/* Text that marks where an image goes in a prompt given to omni_session_generate:
+ * the k-th marker is replaced by the k-th image of omni_generate_params.images. Put it
+ * in a message's content; the chat template carries it through like any text. */
+#define OMNI_IMAGE_MARKER "<|omni:image|>"
+
+/* Reads and decodes an image file; NULL with err set (missing, corrupt, too large,
+ * WebP) — so a bad image is refused before any generation starts. */
+omni_image *omni_image_load(const char *path, char *err, size_t err_size);
+/* The same from bytes in memory; `what` names the source in messages. */
+omni_image *omni_image_load_memory(const void *data, size_t size, const char *what, char *err, size_t err_size);
+void omni_image_free(omni_image *img);
+int omni_image_width(const omni_image *img);
+int omni_image_height(const omni_image *img);
+
 /* ---- text ---- */
 
 /* Tokenizes UTF-8 text. Returns the number of tokens; when it exceeds max_tokens,
@@ -104,12 +123,17 @@ typedef struct omni_generate_params {
     int add_special;               /* add BOS etc. as the model asks (default 1) */
     omni_text_callback on_text;
     void *user;
+    /* Images for the prompt's OMNI_IMAGE_MARKERs, in order (borrowed; the model needs an
+     * encoder: omni_model_load_mmproj). Markers beyond n_images stay plain text. An image
+     * may not end the prompt: the reply's first logits come from a text token. */
+    const omni_image *const *images;
+    int n_images;
 } omni_generate_params;
 
 omni_generate_params omni_generate_default_params(void);
 
 typedef struct omni_usage {
-    int prompt_tokens;
+    int prompt_tokens;             /* image positions included */
     int cached_tokens;             /* prompt tokens reused from the session's KV cache */
     int completion_tokens;
     double prompt_ms;              /* prefill time */
@@ -131,7 +155,9 @@ void omni_session_free(omni_session *session);
 int omni_session_n_ctx(const omni_session *session);
 
 /* Continues the session with `prompt` (the whole conversation so far, already
- * formatted) and generates a reply. Returns 0, or -1 with err set. */
+ * formatted) and generates a reply. Images in the prompt (params->images) are encoded
+ * only when they are not already in the cached prefix; a cached image is reused only
+ * for the same pixels at the same place. Returns 0, or -1 with err set. */
 int omni_session_generate(omni_session *session, const char *prompt, const omni_generate_params *params,
                           omni_usage *usage, char *err, size_t err_size);
 

@@ -1,7 +1,8 @@
 /* omni_session: one conversation's KV cache and the tokens in it, and the
  * generation loop (prefill → sample → stream text) behind omni.h. A new prompt that
  * starts like the previous one reuses the cached prefix, so chat turns only pay for
- * the new text. */
+ * the new text. Images (OMNI_IMAGE_MARKER in the prompt) are encoded by the model's
+ * CLIP encoder and fed as embedding rows at their place in the same KV cache. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 
 #include "omni.h"
+#include "runtime/image.h"
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
 #include "text/sampler.h"
@@ -19,9 +21,20 @@ struct omni_session {
     omni_model *model;
     struct llm_kv *kv;
     int n_ctx;
-    int32_t *tokens;   /* what the KV cache holds, in order */
+    int32_t *tokens;   /* what the KV cache holds, in order (0 under an image) */
+    uint64_t *keys;    /* per position: 0 for text, the image's fingerprint under an image */
     int n_tokens;
     float *logits;     /* n_vocab */
+    float *embd;       /* one image's projected embeddings, n_image_pos x n_embd */
+};
+
+/* A prompt split into positions: token ids, and image spans with their keys. */
+struct prompt {
+    int32_t *ids;
+    uint64_t *keys;
+    int n, cap;
+    int *img_start;    /* first position of each image, ascending */
+    int n_img;
 };
 
 static double now_ms(void) {
@@ -68,8 +81,9 @@ omni_session *omni_session_new(omni_model *m, const omni_session_params *params,
     s->n_ctx = n_ctx;
     s->kv = llm_kv_new(m->llm, 1, n_ctx, &e);
     s->tokens = malloc((size_t)n_ctx * sizeof *s->tokens);
+    s->keys = calloc((size_t)n_ctx, sizeof *s->keys);
     s->logits = malloc((size_t)llm_hparams(m->llm)->n_vocab * sizeof *s->logits);
-    if (!s->kv || !s->tokens || !s->logits) {
+    if (!s->kv || !s->tokens || !s->keys || !s->logits) {
         fail(err, err_size, s->kv ? "out of memory" : e.msg);
         omni_session_free(s);
         return NULL;
@@ -81,30 +95,123 @@ void omni_session_free(omni_session *s) {
     if (!s) return;
     llm_kv_free(s->kv);
     free(s->tokens);
+    free(s->keys);
     free(s->logits);
+    free(s->embd);
     free(s);
 }
 
 int omni_session_n_ctx(const omni_session *s) { return s->n_ctx; }
 
 /* Runs tokens [from, n) of ids through the model (appending to the cache); the
- * logits of the last one land in s->logits. */
-static int feed(omni_session *s, const int32_t *ids, int from, int n, struct err *e) {
+ * logits of position n_all - 1, if it is among them, land in s->logits. */
+static int feed(omni_session *s, const int32_t *ids, int from, int n, int n_all, struct err *e) {
     int32_t pos[PREFILL_CHUNK];
     int8_t want[PREFILL_CHUNK];
     while (from < n) {
         int len = n - from < PREFILL_CHUNK ? n - from : PREFILL_CHUNK;
         for (int i = 0; i < len; i++) {
             pos[i] = from + i;
-            want[i] = from + i == n - 1;
+            want[i] = from + i == n_all - 1;
         }
         /* Only the prompt's last token asks for logits; earlier chunks flag none. */
         struct llm_batch b = {.n_tokens = len, .token = ids + from, .pos = pos, .logits = want};
         if (llm_forward(s->model->llm, s->kv, &b, s->logits, e)) return -1;
         memcpy(s->tokens + from, ids + from, (size_t)len * sizeof *ids);
+        memset(s->keys + from, 0, (size_t)len * sizeof *s->keys);
         from += len;
         s->n_tokens = from;
     }
+    return 0;
+}
+
+static void prompt_free(struct prompt *p) {
+    free(p->ids);
+    free(p->keys);
+    free(p->img_start);
+}
+
+/* Appends n positions: the given tokens (keys 0), or n image placeholders (ids NULL). */
+static int prompt_push(struct prompt *p, const int32_t *ids, int n, uint64_t key) {
+    if (p->n + n > p->cap) {
+        int cap = (p->n + n) * 2 + 64;
+        int32_t *i = realloc(p->ids, (size_t)cap * sizeof *i);
+        if (i) p->ids = i;
+        uint64_t *k = realloc(p->keys, (size_t)cap * sizeof *k);
+        if (k) p->keys = k;
+        if (!i || !k) return -1;
+        p->cap = cap;
+    }
+    for (int j = 0; j < n; j++) {
+        p->ids[p->n + j] = ids ? ids[j] : 0;
+        p->keys[p->n + j] = key;
+    }
+    p->n += n;
+    return 0;
+}
+
+/* Tokenizes the prompt, turning the k-th OMNI_IMAGE_MARKER (k < n_images) into the
+ * k-th image's span. Only the text before the first marker gets BOS etc. */
+static int prompt_tokenize(const omni_session *s, const char *text, const omni_generate_params *gp,
+                           struct prompt *p, struct err *e) {
+    const struct tokenizer *tok = s->model->tok;
+    const int n_img_pos = omni_model_n_image_pos(s->model);
+    const size_t mark = strlen(OMNI_IMAGE_MARKER);
+    if (gp->n_images < 0 || (gp->n_images > 0 && !gp->images)) return err_set(e, "n_images is %d but no images are given", gp->n_images);
+    if (gp->n_images > 0 && n_img_pos <= 0)
+        return err_set(e, "this model has no image encoder (load an mmproj file first, e.g. --mmproj), "
+                          "so the prompt cannot contain images");
+    if (gp->n_images > 0 && !(p->img_start = malloc((size_t)gp->n_images * sizeof *p->img_start)))
+        return err_set(e, "out of memory");
+    for (const char *c = text;;) {
+        const char *q = p->n_img < gp->n_images ? strstr(c, OMNI_IMAGE_MARKER) : NULL;
+        size_t len = q ? (size_t)(q - c) : strlen(c);
+        int first = c == text;
+        if (len || first) {
+            int32_t *ids = NULL;
+            size_t n_ids = 0;
+            if (tokenizer_encode(tok, c, len, first && gp->add_special, gp->parse_special, &ids, &n_ids, e)) return -1;
+            /* Templates such as Llama 3's write BOS themselves; adding another would double it. */
+            int32_t bos = tokenizer_bos(tok);
+            size_t skip = first && gp->add_special && n_ids >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos;
+            int rc = prompt_push(p, ids + skip, (int)(n_ids - skip), 0);
+            free(ids);
+            if (rc) return err_set(e, "out of memory");
+        }
+        if (!q) break;
+        const omni_image *im = gp->images[p->n_img];
+        if (!im) return err_set(e, "image %d is NULL", p->n_img);
+        p->img_start[p->n_img++] = p->n;
+        if (prompt_push(p, NULL, n_img_pos, im->key)) return err_set(e, "out of memory");
+        c = q + mark;
+    }
+    if (p->n_img < gp->n_images)
+        return err_set(e, "%d images are given but the prompt has only %d image markers (" OMNI_IMAGE_MARKER ")",
+                       gp->n_images, p->n_img);
+    if (p->n_img && p->img_start[p->n_img - 1] + n_img_pos >= p->n)
+        return err_set(e, "an image ends the prompt; put some text after it (the reply starts from a text token)");
+    return 0;
+}
+
+/* Encodes image k and runs its embedding rows through the model at its span. */
+static int feed_image(omni_session *s, const struct prompt *p, const omni_image *im, int k, struct err *e) {
+    const int n = omni_model_n_image_pos(s->model), E = clip_hparams(s->model->clip)->n_out;
+    const int start = p->img_start[k];
+    if (!s->embd && !(s->embd = malloc((size_t)n * (size_t)E * sizeof *s->embd))) return err_set(e, "out of memory");
+    if (clip_encode_image(s->model->clip, llm_pool(s->model->llm), &im->img, s->embd, e)) {
+        err_prefix(e, "image %d: ", k);
+        return -1;
+    }
+    int32_t *pos = malloc((size_t)n * sizeof *pos);
+    if (!pos) return err_set(e, "out of memory");
+    for (int i = 0; i < n; i++) pos[i] = start + i;
+    struct llm_batch b = {.n_tokens = n, .token = NULL, .pos = pos, .logits = NULL};
+    int rc = llm_forward_embd(s->model->llm, s->kv, &b, s->embd, NULL, e);
+    free(pos);
+    if (rc) return -1;
+    memcpy(s->tokens + start, p->ids + start, (size_t)n * sizeof *s->tokens);
+    memcpy(s->keys + start, p->keys + start, (size_t)n * sizeof *s->keys);
+    s->n_tokens = start + n;
     return 0;
 }
 
@@ -118,29 +225,28 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
     const struct tokenizer *tok = s->model->tok;
     const int n_vocab = llm_hparams(s->model->llm)->n_vocab;
 
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    if (tokenizer_encode(tok, prompt, strlen(prompt), gp->add_special, gp->parse_special, &ids, &n_ids, &e))
-        return fail(err, err_size, e.msg);
-    /* Templates such as Llama 3's write BOS themselves; adding another would double it. */
-    int32_t bos = tokenizer_bos(tok);
-    if (gp->add_special && n_ids >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos) {
-        memmove(ids, ids + 1, (n_ids - 1) * sizeof *ids);
-        n_ids--;
-    }
-    if (n_ids == 0) { free(ids); return fail(err, err_size, "the prompt is empty"); }
-    if ((int)n_ids >= s->n_ctx) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the prompt has %zu tokens but the context holds %d; shorten it or raise the context size",
-                 n_ids, s->n_ctx);
-        free(ids);
+    struct prompt pr = {0};
+    if (prompt_tokenize(s, prompt, gp, &pr, &e)) { prompt_free(&pr); return fail(err, err_size, e.msg); }
+    if (pr.n == 0) { prompt_free(&pr); return fail(err, err_size, "the prompt is empty"); }
+    if (pr.n >= s->n_ctx) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the prompt has %d positions (tokens and image embeddings) but the context holds %d; "
+                 "shorten it or raise the context size", pr.n, s->n_ctx);
+        prompt_free(&pr);
         return fail(err, err_size, msg);
     }
+    const int32_t *ids = pr.ids;
+    const size_t n_ids = (size_t)pr.n;
 
     /* Reuse the longest common prefix; at least the last prompt token is recomputed
-     * because its logits are what we sample from. */
+     * because its logits are what we sample from. An image position matches only the
+     * same image (its key), and a prefix never ends inside an image. */
     int keep = 0;
-    while (keep < s->n_tokens && keep < (int)n_ids - 1 && s->tokens[keep] == ids[keep]) keep++;
+    while (keep < s->n_tokens && keep < (int)n_ids - 1 && s->tokens[keep] == ids[keep] && s->keys[keep] == pr.keys[keep])
+        keep++;
+    const int n_img_pos = omni_model_n_image_pos(s->model);
+    for (int k = 0; k < pr.n_img; k++)
+        if (pr.img_start[k] < keep && keep < pr.img_start[k] + n_img_pos) keep = pr.img_start[k];
     llm_kv_truncate(s->kv, 0, keep);
     s->n_tokens = keep;
     u.prompt_tokens = (int)n_ids;
@@ -157,12 +263,18 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
     sp.frequency_penalty = gp->sampling.frequency_penalty;
     sp.seed = gp->sampling.seed;
     struct sampler *smp = sampler_new(&sp, n_vocab);
-    if (!smp) { free(ids); return fail(err, err_size, "out of memory"); }
+    if (!smp) { prompt_free(&pr); return fail(err, err_size, "out of memory"); }
     for (size_t i = 0; i < n_ids; i++) sampler_accept(smp, ids[i]);
 
     double t0 = now_ms();
-    int rc = feed(s, ids, keep, (int)n_ids, &e);
-    free(ids);
+    int rc = 0;
+    for (int k = 0; k < pr.n_img && !rc; k++) {
+        if (pr.img_start[k] < keep) continue;
+        rc = feed(s, ids, s->n_tokens, pr.img_start[k], (int)n_ids, &e);
+        if (!rc) rc = feed_image(s, &pr, gp->images[k], k, &e);
+    }
+    if (!rc) rc = feed(s, ids, s->n_tokens, (int)n_ids, (int)n_ids, &e);
+    prompt_free(&pr);
     double t1 = now_ms();
     u.prompt_ms = t1 - t0;
 
@@ -199,6 +311,7 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
         int32_t pos = s->n_tokens;
         struct llm_batch b = {.n_tokens = 1, .token = &t, .pos = &pos};
         if (llm_forward(s->model->llm, s->kv, &b, s->logits, &e)) { rc = -1; break; }
+        s->keys[s->n_tokens] = 0;
         s->tokens[s->n_tokens++] = t;
     }
     if (!rc && !hit_stop) {
