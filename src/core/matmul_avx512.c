@@ -5,6 +5,8 @@
 #define MM_VNNI 1
 #include "core/matmul_x86.h"
 
+#include "core/cpu.h"
+
 /* ------------------------------------------------- 32-blocks, two per zmm register
  * One 512-bit register holds two consecutive blocks: lanes 0-7 of a VNNI dot are
  * block b, lanes 8-15 block b+1, so each lane group gets its own scale from a vector
@@ -98,6 +100,42 @@ MM_GEMM(z_gemm_q8_0, tile32z, DT_Q8_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q5_0, tile32z, DT_Q5_0, 4, 4, k / QK)
 
+/* ------------------------------------------------- BF16 weights with AVX512_BF16
+ * vdpbf16ps multiplies 32 bf16 pairs and adds them into 16 f32 lanes in one go; the
+ * products of two bf16 values are exact in f32, so only the summation order differs
+ * from the scalar path. The k % 32 tail goes through masked loads (zeros add nothing). */
+MM_INLINE void tileBF16z(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
+                         size_t as, float *y, size_t ys) {
+    (void)type;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
+    for (int e = 0; e < k; e += 32) {
+        __mmask32 mk = k - e >= 32 ? (__mmask32)~0u : (__mmask32)((1u << (k - e)) - 1);
+        __m512bh wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint16_t *row = (const uint16_t *)(w + r * ws) + e;
+            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mk, row);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mk, (const uint16_t *)(a + i * as) + e);
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) acc[r][i] = _mm512_dpbf16_ps(acc[r][i], wv[r], xv);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
+}
+
+MM_GEMM(z_gemm_bf16, tileBF16z, DT_BF16, 4, 4, k)
+
 /* Same arithmetic as quant_q8a (cvtps rounds to nearest even like its nearest_int),
  * so results do not depend on which path quantized the activations. */
 void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
@@ -135,6 +173,7 @@ mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     case DT_Q8_0: *act = MM_ACT_Q8Z; return z_gemm_q8_0;
     case DT_Q4_0: *act = MM_ACT_Q8Z; return z_gemm_q4_0;
     case DT_Q5_0: *act = MM_ACT_Q8Z; return z_gemm_q5_0;
+    case DT_BF16: return cpu_features()->avx512bf16 ? z_gemm_bf16 : x86_kernel(type);
     default: return x86_kernel(type);
     }
 }
