@@ -11,19 +11,22 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni chat -m MODEL [--system TEXT] [options]\n\n"
+            "usage: omni chat -m MODEL [--mmproj MMPROJ] [--system TEXT] [options]\n\n"
             "Talk with a model in the terminal. Each line you type is a message; the reply\n"
             "streams back as it is generated. The model's own chat template formats the\n"
             "conversation, and earlier turns stay in the KV cache, so follow-ups are fast.\n\n"
             "  -m MODEL        a GGUF model file\n"
+            "  --mmproj FILE   an image encoder made for MODEL (llama.cpp \"mmproj\" GGUF, e.g.\n"
+            "                  LLaVA's); lets you show the model pictures with /image\n"
             "  --system TEXT   a system prompt (the assistant's instructions)\n"
             "  -n N            at most N tokens per reply (default 1024)\n"
             "  -c CTX          context length in tokens (default: the model's, at most 4096)\n"
             "  -t THREADS      compute threads (default: all cores)\n"
             "  --temp T        sampling temperature (default 0.8; 0 = always the likeliest token)\n"
             "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n\n"
-            "In the chat: /reset starts over, /system TEXT changes the instructions, /exit quits\n"
-            "(or press Ctrl-D).\n");
+            "In the chat: /image PATH attaches a picture (PNG, JPEG, GIF, BMP) to your next\n"
+            "message (needs --mmproj; several /image lines attach several), /reset starts over,\n"
+            "/system TEXT changes the instructions, /exit quits (or press Ctrl-D).\n");
 }
 
 static int print_text(const char *text, size_t len, void *user) {
@@ -33,10 +36,15 @@ static int print_text(const char *text, size_t len, void *user) {
     return 0;
 }
 
+/* The conversation; images[] are in the order their markers appear in the messages,
+ * and img_end[i] is how many of them messages 0..i hold. */
 struct history {
     omni_chat_message *msgs;
     char **owned;
+    int *img_end;
     size_t n, cap;
+    omni_image **images;
+    int n_images, cap_images;
 };
 
 static int history_add(struct history *h, const char *role, const char *content) {
@@ -48,6 +56,9 @@ static int history_add(struct history *h, const char *role, const char *content)
         char **o = realloc(h->owned, cap * sizeof *o);
         if (!o) return -1;
         h->owned = o;
+        int *ie = realloc(h->img_end, cap * sizeof *ie);
+        if (!ie) return -1;
+        h->img_end = ie;
         h->cap = cap;
     }
     char *c = strdup(content);
@@ -55,12 +66,46 @@ static int history_add(struct history *h, const char *role, const char *content)
     h->owned[h->n] = c;
     h->msgs[h->n].role = role;
     h->msgs[h->n].content = c;
+    h->img_end[h->n] = h->n_images;
     h->n++;
     return 0;
 }
 
+static int history_add_image(struct history *h, omni_image *img) {
+    if (h->n_images == h->cap_images) {
+        int cap = h->cap_images ? h->cap_images * 2 : 8;
+        omni_image **p = realloc(h->images, (size_t)cap * sizeof *p);
+        if (!p) return -1;
+        h->images = p;
+        h->cap_images = cap;
+    }
+    h->images[h->n_images++] = img;
+    return 0;
+}
+
+/* Drops images beyond the first `keep` (attached but not yet sent, or of removed messages). */
+static void history_drop_images(struct history *h, int keep) {
+    while (h->n_images > keep) omni_image_free(h->images[--h->n_images]);
+}
+
 static void history_clear(struct history *h, size_t keep) {
     while (h->n > keep) free(h->owned[--h->n]);
+    history_drop_images(h, h->n ? h->img_end[h->n - 1] : 0);
+}
+
+/* The user's line with one image marker (and a newline) per attached image in front,
+ * as LLaVA-style models were trained: picture first, then the question. */
+static char *with_markers(const char *line, int n) {
+    size_t mark = strlen(OMNI_IMAGE_MARKER), len = strlen(line);
+    char *c = malloc((size_t)n * (mark + 1) + len + 1);
+    if (!c) return NULL;
+    char *p = c;
+    for (int i = 0; i < n; i++) {
+        memcpy(p, OMNI_IMAGE_MARKER "\n", mark + 1);
+        p += mark + 1;
+    }
+    memcpy(p, line, len + 1);
+    return c;
 }
 
 struct reply {
@@ -85,7 +130,7 @@ static int collect(const char *text, size_t len, void *user) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *model_path = NULL, *system = NULL;
+    const char *model_path = NULL, *mmproj = NULL, *system = NULL;
     omni_model_params mp = omni_model_default_params();
     omni_session_params sp = omni_session_default_params();
     omni_generate_params gp = omni_generate_default_params();
@@ -95,6 +140,7 @@ int cmd_chat(int argc, char **argv) {
         int has = i + 1 < argc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "-m") && has) model_path = argv[++i];
+        else if (!strcmp(a, "--mmproj") && has) mmproj = argv[++i];
         else if (!strcmp(a, "--system") && has) system = argv[++i];
         else if (!strcmp(a, "-n") && has) gp.max_tokens = atoi(argv[++i]);
         else if (!strcmp(a, "-c") && has) sp.n_ctx = atoi(argv[++i]);
@@ -117,6 +163,10 @@ int cmd_chat(int argc, char **argv) {
     omni_model *m = omni_model_load(model_path, &mp, err, sizeof err);
     if (!m) return cli_fail("%s", err);
     progress_end(&bar);
+    if (mmproj && omni_model_load_mmproj(m, mmproj, err, sizeof err)) {
+        omni_model_free(m);
+        return cli_fail("%s", err);
+    }
     omni_session *s = omni_session_new(m, &sp, err, sizeof err);
     if (!s) { omni_model_free(m); return cli_fail("%s", err); }
 
@@ -142,12 +192,30 @@ int cmd_chat(int argc, char **argv) {
             system = h.msgs[0].content;
             continue;
         }
-        if (history_add(&h, "user", line)) { rc = cli_fail("out of memory"); break; }
+        if (!strncmp(line, "/image", 6) && (line[6] == ' ' || !line[6])) {
+            const char *path = line + 6;
+            while (*path == ' ') path++;
+            omni_image *img = NULL;
+            if (!*path) fprintf(stderr, "omni: /image needs a file name: /image PATH\n");
+            else if (!mmproj)
+                fprintf(stderr, "omni: /image needs an image encoder; start omni chat with --mmproj MMPROJ\n");
+            else if (!(img = omni_image_load(path, err, sizeof err))) fprintf(stderr, "omni: %s\n", err);
+            else if (history_add_image(&h, img)) { omni_image_free(img); rc = cli_fail("out of memory"); }
+            else if (tty) fprintf(stderr, "(image %dx%d attached to your next message)\n", omni_image_width(img),
+                                  omni_image_height(img));
+            continue;
+        }
+        int sent = h.n ? h.img_end[h.n - 1] : 0;
+        char *content = with_markers(line, h.n_images - sent);
+        if (!content || history_add(&h, "user", content)) { free(content); rc = cli_fail("out of memory"); break; }
+        free(content);
         char *prompt = omni_chat_format(m, h.msgs, h.n, 1, err, sizeof err);
         if (!prompt) { rc = cli_fail("%s", err); break; }
         struct reply r = {0};
         gp.on_text = collect;
         gp.user = &r;
+        gp.images = (const omni_image *const *)h.images;
+        gp.n_images = h.n_images;
         omni_usage u;
         if (omni_session_generate(s, prompt, &gp, &u, err, sizeof err)) {
             free(prompt);
@@ -167,6 +235,8 @@ int cmd_chat(int argc, char **argv) {
     history_clear(&h, 0);
     free(h.msgs);
     free(h.owned);
+    free(h.img_end);
+    free(h.images);
     omni_session_free(s);
     omni_model_free(m);
     return rc;
