@@ -11,7 +11,7 @@
 
 /* ops_attn_avx2.c */
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
-                            int head_dim, long stride, float scale, float *att);
+                            int head_dim, long stride, float scale, int gemm, float *att);
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     /* squares summed in double, the scale in float: ggml's exact arithmetic, so
@@ -114,19 +114,117 @@ void ops_axpy_f16(float *y, float a, const uint16_t *v, int n) {
     for (int i = 0; i < n; i++) y[i] += a * t[v[i]];
 }
 
+/* ---- Attention in llama.cpp's arithmetic order ----
+ * Random-weight models make attention nearly one-hot, so a last-bit difference in a
+ * score flips the f16 rounding of a probability and moves logits by 1e-2..1e-1. We
+ * therefore sum in exactly the order of ggml's AVX-512 CPU kernels (the reference):
+ * 16 float lanes, fused multiply-adds, and the halving tree of _mm512_reduce_add_ps.
+ * These portable versions are the specification; ops_attn_avx2.c computes the same
+ * bits with two 8-lane registers per 16 lanes. */
+
+long ops_attention_scratch(int n_ctx, int head_dim) {
+    return OPS_PAD32(n_ctx) + 65L * head_dim;
+}
+
+/* a[0..16) summed as (a[i] + a[i+8]), then (+4), then (+2), then the last pair */
+static float sum16(const float *a) {
+    float b[8], c[4];
+    for (int i = 0; i < 8; i++) b[i] = a[i] + a[i + 8];
+    for (int i = 0; i < 4; i++) c[i] = b[i] + b[i + 4];
+    return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+/* four 16-lane accumulators (acc[16j + l]) folded as ggml_vec_dot_f16 does: (x0+x2)+(x1+x3) */
+static float fold64(const float *acc) {
+    float y[16];
+    for (int l = 0; l < 16; l++) y[l] = (acc[l] + acc[l + 32]) + (acc[l + 16] + acc[l + 48]);
+    return sum16(y);
+}
+
+float ops_expf_ggml(float x) {
+    /* ggml_v_expf: 2^n * p(b) with n = round(x / ln 2) and a degree-5 polynomial */
+    const float r = 0x1.8p23f;
+    float z = fmaf(x, 0x1.715476p+0f, r), n = z - r;
+    float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+    float u = b * b;
+    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                   fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+/* q·k over the f16 row k. gemm: llamafile's tinyBLAS (one 16-lane accumulator, n % 16
+ * == 0); otherwise ggml_vec_dot_f16 (four accumulators over 64-blocks, rest in double). */
+static float dot_f16_ggml(const float *q, const uint16_t *k, int n, int gemm, const float *t) {
+    if (gemm) {
+        float acc[16] = {0};
+        for (int i = 0; i < n; i += 16)
+            for (int l = 0; l < 16; l++) acc[l] = fmaf(t[k[i + l]], q[i + l], acc[l]);
+        return sum16(acc);
+    }
+    float acc[64] = {0};
+    int np = n & ~63;
+    for (int i = 0; i < np; i += 64)
+        for (int l = 0; l < 64; l++) acc[l] = fmaf(t[k[i + l]], q[i + l], acc[l]);
+    double s = fold64(acc);
+    for (int i = np; i < n; i++) s += (double)(q[i] * t[k[i]]);
+    return (float)s;
+}
+
+void ops_softmax_ggml(float *x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i += 16) {
+        float e[16] = {0};  /* positions past n are masked (-inf) in ggml: exp gives 0 */
+        for (int l = 0; l < 16 && i + l < n; l++) e[l] = x[i + l] = ops_expf_ggml(x[i + l] - mx);
+        sum += sum16(e);
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void attention_portable(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
+                               int head_dim, long stride, float scale, int gemm, float *att) {
+    const float *t16 = f16_lut();
+    float *qh = att + OPS_PAD32(n_kv), *acc = qh + head_dim;
+    /* ggml converts q to f16 for its f16 x f16 product with the K cache */
+    for (int i = 0; i < head_dim; i++) qh[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+    int kq_gemm = gemm && head_dim % 16 == 0;
+    for (int t = 0; t < n_kv; t++) att[t] = dot_f16_ggml(qh, k + t * stride, head_dim, kq_gemm, t16) * scale;
+    ops_softmax_ggml(att, n_kv);
+    /* and the probabilities to f16 for the product with V (which ggml stores transposed,
+     * so each output is a dot product over positions: lanes are positions here) */
+    for (int t = 0; t < n_kv; t++) att[t] = fp16_to_fp32(fp32_to_fp16(att[t]));
+    int lanes = gemm && head_dim % 4 == 0 ? 16 : 64;
+    /* vec_dot runs over the cache length ggml sees (padded to 32): whole 64-blocks in
+     * lanes, the rest in double */
+    int np = lanes == 16 ? n_kv : OPS_PAD32(n_kv) & ~63;
+    for (long i = 0; i < (long)lanes * head_dim; i++) acc[i] = 0;
+    for (int t = 0; t < n_kv && t < np; t++) {
+        const uint16_t *vr = v + t * stride;
+        float p = att[t], *a = acc + (long)(t % lanes) * head_dim;
+        if (p != 0)  /* adding p*v = 0 changes nothing */
+            for (int i = 0; i < head_dim; i++) a[i] = fmaf(t16[vr[i]], p, a[i]);
+    }
+    for (int i = 0; i < head_dim; i++) {
+        float col[64];
+        for (int l = 0; l < lanes; l++) col[l] = acc[(long)l * head_dim + i];
+        if (lanes == 16) {
+            out[i] = sum16(col);
+            continue;
+        }
+        double s = fold64(col);
+        for (int t = np; t < n_kv; t++) s += (double)(att[t] * t16[v[t * stride + i]]);
+        out[i] = (float)s;
+    }
+}
+
 void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
-                       int n_kv, int head_dim, long stride, float scale, float *att) {
-    if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 8 == 0) {
-        ops_attention_f16_avx2(out, q, k, v, n_kv, head_dim, stride, scale, att);
+                       int n_kv, int head_dim, long stride, float scale, int gemm, float *att) {
+    if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 16 == 0) {
+        ops_attention_f16_avx2(out, q, k, v, n_kv, head_dim, stride, scale, gemm, att);
         return;
     }
-    /* Round q and the probabilities to f16 as ggml does when it multiplies them
-     * with an f16 cache: it brings us from ~1e-2 to ~3e-3 of llama.cpp's logits. */
-    float *qh = att + n_kv;
-    for (int i = 0; i < head_dim; i++) qh[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
-    for (int t = 0; t < n_kv; t++) att[t] = scale * ops_dot_f16(qh, k + t * stride, head_dim);
-    ops_softmax(att, n_kv);
-    for (int t = 0; t < n_kv; t++) att[t] = fp16_to_fp32(fp32_to_fp16(att[t]));
-    for (int i = 0; i < head_dim; i++) out[i] = 0;
-    for (int t = 0; t < n_kv; t++) ops_axpy_f16(out, att[t], v + t * stride, head_dim);
+    attention_portable(out, q, k, v, n_kv, head_dim, stride, scale, gemm, att);
 }

@@ -34,7 +34,17 @@ void ops_axpy_f16(float *y, float a, const uint16_t *v, int n);
 
 /* Dot-product attention of one query head over n_kv cached positions:
  * out = softmax(scale * q·K[t]) · V[t], K and V rows `stride` elements apart.
- * att is scratch of n_kv + head_dim floats. */
+ * Computed in llama.cpp's CPU arithmetic (q and the probabilities rounded to f16,
+ * ggml's expf, its summation orders), which depend on the batch: gemm != 0 when the
+ * query is one of a batch of two or more tokens (llama.cpp then uses its tiled GEMM),
+ * 0 for a lone token (dot products). att is scratch of ops_attention_scratch() floats. */
 void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
-                       int n_kv, int head_dim, long stride, float scale, float *att);
+                       int n_kv, int head_dim, long stride, float scale, int gemm, float *att);
+long ops_attention_scratch(int n_ctx, int head_dim);
+#define OPS_PAD32(n) (((n) + 31) & ~31)
+
+/* The pieces, for tests and other models: ggml_v_expf's polynomial (scalar), and a
+ * softmax summing it in ggml's 16-lane chunks (sum in double, then one scale). */
+float ops_expf_ggml(float x);
+void ops_softmax_ggml(float *x, int n);
 #endif

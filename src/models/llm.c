@@ -44,7 +44,7 @@ struct llm {
     /* scratch for one chunk of up to `cap` tokens; grown, never per token */
     int cap;
     float *x, *xb, *q, *k, *v, *ao, *hb, *hb2, *cs;
-    int att_cap;               /* floats of per-thread attention scores */
+    long att_cap;              /* floats of attention scratch, all threads */
     float *att;
 };
 
@@ -339,7 +339,7 @@ static int ensure_scratch(struct llm *m, int n, int n_ctx) {
             return -1;
         m->cap = n;
     }
-    int need = pool_size(m->pool) * (n_ctx + hp->head_dim);
+    long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
     if (need > m->att_cap) {
         if (grow(&m->att, (size_t)need)) return -1;
         m->att_cap = need;
@@ -361,7 +361,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     const struct llm_hparams *hp = &j->m->hp;
     int HD = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)HD);
-    float *att = j->m->att + (size_t)ith * (j->n_ctx + HD);
+    float *att = j->m->att + (size_t)ith * ops_attention_scratch(j->n_ctx, HD);
     long lo, hi;
     pool_split((long)j->n * hp->n_head, ith, nth, &lo, &hi);
     for (long t = lo; t < hi; t++) {
@@ -370,7 +370,10 @@ static void attn_worker(void *arg, int ith, int nth) {
         size_t base = kv_off(j->kv, j->layer, s, 0) + (size_t)(h / group) * HD;
         const float *q = j->m->q + ((size_t)i * hp->n_head + h) * HD;
         float *out = j->m->ao + ((size_t)i * hp->n_head + h) * HD;
-        ops_attention_f16(out, q, j->kv->k + base, j->kv->v + base, p + 1, HD, j->kv->kv_dim, scale, att);
+        /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
+         * lone-token order would match its decode steps too, but then a prompt's logits
+         * would depend on how it was batched (prompt cache reuse, continuous batching) */
+        ops_attention_f16(out, q, j->kv->k + base, j->kv->v + base, p + 1, HD, j->kv->kv_dim, scale, 1, att);
     }
 }
 

@@ -48,20 +48,21 @@ TEST(rope_rotates_the_right_pairs) {
     CHECK_NEAR(cs2[0], cos(1.5), 1e-6);
 }
 
-/* Attention over an f16 cache equals a plain double-precision formula, and the SIMD
- * kernel equals the portable one. */
-TEST(attention_matches_reference_and_simd) {
-    enum { HD = 64, N = 37, STRIDE = 128 };
-    unsigned seed = 1;
-    static uint16_t k[N * STRIDE], v[N * STRIDE];
-    float q[HD], out[HD], out2[HD], att[N + HD];
+/* Attention over an f16 cache equals a plain double-precision formula (both summation
+ * orders), and the SIMD kernel gives the portable one's exact bits. */
+static void attention_case(int HD, int N, int gemm) {
+    enum { STRIDE = 136 };
+    unsigned seed = 1 + N;
+    uint16_t *k = malloc(sizeof(uint16_t) * N * STRIDE), *v = malloc(sizeof(uint16_t) * N * STRIDE);
+    float q[128], out[128], out2[128];
+    float *att = malloc(sizeof(float) * ops_attention_scratch(N, HD));
     for (int i = 0; i < N * STRIDE; i++) { k[i] = fp32_to_fp16(frand(&seed)); v[i] = fp32_to_fp16(frand(&seed)); }
     for (int i = 0; i < HD; i++) q[i] = 2 * frand(&seed);
-    float scale = 1.0f / 8;
+    float scale = 1.0f / sqrtf((float)HD);
     enum cpu_level lv = cpu_level();
     cpu_set_level(CPU_SCALAR);
-    ops_attention_f16(out, q, k, v, N, HD, STRIDE, scale, att);
-    double sc[N], mx = -1e30, z = 0;
+    ops_attention_f16(out, q, k, v, N, HD, STRIDE, scale, gemm, att);
+    double *sc = malloc(sizeof(double) * N), mx = -1e30, z = 0;
     for (int t = 0; t < N; t++) {
         sc[t] = 0;
         for (int i = 0; i < HD; i++) sc[t] += (double)q[i] * fp16_to_fp32(k[t * STRIDE + i]);
@@ -69,20 +70,57 @@ TEST(attention_matches_reference_and_simd) {
         mx = fmax(mx, sc[t]);
     }
     for (int t = 0; t < N; t++) z += (sc[t] = exp(sc[t] - mx));
-    for (int i = 0; i < HD; i += 7) {
+    for (int i = 0; i < HD; i += 3) {
         double o = 0;
         for (int t = 0; t < N; t++) o += sc[t] / z * fp16_to_fp32(v[t * STRIDE + i]);
         CHECK_NEAR(out[i], o, 2e-3);  /* q and p are rounded to f16 on purpose */
     }
     cpu_set_level(lv);
-    if (lv < CPU_AVX2 || !cpu_features()->f16c) SKIP("no AVX2/F16C");
-    ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, att);
-    for (int i = 0; i < HD; i++) CHECK_NEAR(out2[i], out[i], 1e-5);
+    if (lv >= CPU_AVX2 && cpu_features()->f16c) {
+        ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, gemm, att);
+        int same = 1;
+        for (int i = 0; i < HD; i++) same &= memcmp(&out[i], &out2[i], sizeof(float)) == 0;
+        CHECK_MSG(same, "hd %d n %d gemm %d: SIMD differs from portable", HD, N, gemm);
+    }
+    free(k); free(v); free(att); free(sc);
+}
+
+TEST(attention_matches_reference_and_simd) {
+    /* lengths around the 16-lane chunks and the 64-position blocks of the dot order */
+    int ns[] = {1, 5, 16, 37, 64, 65, 100, 130, 300};
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < (int)(sizeof ns / sizeof *ns); i++) {
+            attention_case(64, ns[i], g);
+            attention_case(48, ns[i], g);
+            attention_case(128, ns[i], g);
+        }
+}
+
+/* ggml's expf: within 2 ulp of expf over the softmax range, 0 far below, exact at 0;
+ * the softmax over it sums to 1. */
+TEST(ggml_expf_and_softmax) {
+    CHECK(ops_expf_ggml(0) == 1.0f);
+    CHECK(ops_expf_ggml(-200) == 0.0f);
+    CHECK(ops_expf_ggml(-INFINITY) == 0.0f);
+    float worst = 0;
+    for (float x = -87; x <= 0; x += 0.0137f) {
+        float a = ops_expf_ggml(x), b = expf(x);
+        worst = fmaxf(worst, fabsf(a - b) / b);
+    }
+    CHECK_MSG(worst < 3e-7f, "relative error %g", worst);
+    float s[40];
+    for (int i = 0; i < 40; i++) s[i] = 0.37f * (float)i - 5;
+    ops_softmax_ggml(s, 40);
+    double z = 0;
+    for (int i = 0; i < 40; i++) z += s[i];
+    CHECK_NEAR(z, 1, 1e-6);
+    CHECK_NEAR(s[39] / s[38], exp(0.37), 1e-5);
 }
 
 int main(void) {
     RUN(rmsnorm_softmax_swiglu);
     RUN(rope_rotates_the_right_pairs);
     RUN(attention_matches_reference_and_simd);
+    RUN(ggml_expf_and_softmax);
     return test_summary();
 }
