@@ -73,8 +73,8 @@ void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, i
             int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
             float c = cs[2 * i], s = cs[2 * i + 1];
             float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+            v[a] = fmaf(x0, c, -(x1 * s));
+            v[b] = fmaf(x0, s, x1 * c);
         }
     }
 }
