@@ -9,20 +9,36 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/client_gone.h"
 #include "api/reply.h"
 #include "api/sse.h"
 
+/* One choice: a prompt's sequence. Its output fields are guarded by the group's mutex. */
 struct gen {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    struct group *grp;
     char *text;              /* produced but not yet sent */
     size_t len, cap;
     cJSON *lp;               /* chat-style logprob entries not yet sent, or NULL */
-    int want_lp, n_top;
-    int done;
+    int submitted;           /* handed to the scheduler (HTTP thread only) */
+    int done;                /* on_done came, or it never ran (cancelled/refused before submitting) */
+    int reported;            /* its end was written to the client (streaming) */
+    size_t offset;           /* completions logprobs text_offset so far */
     struct sched_result res;
-    omni_model *model;
     struct sched_request req;
+};
+
+/* All choices of one request share one mutex and condition, so the HTTP thread
+ * waits for whichever produces first. */
+struct group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    omni_model *model;
+    int want_lp;
+    int n;
+    struct gen *g;
+    int n_next;              /* first prompt not yet submitted */
+    int cancelled;           /* client gone: cancel running ones, never start the rest */
+    int fd;                  /* the client's socket for hang-up checks, or -1 */
 };
 
 static void append_bytes(cJSON *entry, const char *s, size_t n) {
@@ -45,7 +61,7 @@ static cJSON *token_entry(omni_model *m, int32_t tok, float lp) {
 
 static void on_piece(void *user, const struct sched_piece *p) {
     struct gen *g = user;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->grp->mu);
     if (p->len) {
         if (g->len + p->len + 1 > g->cap) {
             size_t cap = (g->cap ? g->cap * 2 : 256) + p->len;
@@ -58,24 +74,25 @@ static void on_piece(void *user, const struct sched_piece *p) {
             g->text[g->len] = 0;
         }
     }
-    if (g->want_lp && p->token >= 0) {
+    if (g->grp->want_lp && p->token >= 0) {
+        omni_model *m = g->grp->model;
         if (!g->lp) g->lp = cJSON_CreateArray();
-        cJSON *e = token_entry(g->model, p->token, p->logprob);
+        cJSON *e = token_entry(m, p->token, p->logprob);
         cJSON *top = cJSON_AddArrayToObject(e, "top_logprobs");
-        for (int i = 0; i < p->n_top; i++) cJSON_AddItemToArray(top, token_entry(g->model, p->top_token[i], p->top_logprob[i]));
+        for (int i = 0; i < p->n_top; i++) cJSON_AddItemToArray(top, token_entry(m, p->top_token[i], p->top_logprob[i]));
         cJSON_AddItemToArray(g->lp, e);
     }
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
+    pthread_cond_signal(&g->grp->cv);
+    pthread_mutex_unlock(&g->grp->mu);
 }
 
 static void on_done(void *user, const struct sched_result *r) {
     struct gen *g = user;
-    pthread_mutex_lock(&g->mu);
+    pthread_mutex_lock(&g->grp->mu);
     g->res = *r;
     g->done = 1;
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
+    pthread_cond_signal(&g->grp->cv);
+    pthread_mutex_unlock(&g->grp->mu);
 }
 
 static const char *finish_name(enum sched_finish f) {
@@ -106,13 +123,20 @@ static cJSON *completion_logprobs(const cJSON *entries, size_t *offset) {
     return o;
 }
 
-static cJSON *usage_json(const struct sched_result *r) {
+/* Usage summed over the choices. */
+static cJSON *usage_json(const struct group *grp) {
+    int prompt = 0, completion = 0, cached = 0;
+    for (int i = 0; i < grp->n; i++) {
+        prompt += grp->g[i].res.prompt_tokens;
+        completion += grp->g[i].res.completion_tokens;
+        cached += grp->g[i].res.cached_tokens;
+    }
     cJSON *u = cJSON_CreateObject();
-    cJSON_AddNumberToObject(u, "prompt_tokens", r->prompt_tokens);
-    cJSON_AddNumberToObject(u, "completion_tokens", r->completion_tokens);
-    cJSON_AddNumberToObject(u, "total_tokens", r->prompt_tokens + r->completion_tokens);
+    cJSON_AddNumberToObject(u, "prompt_tokens", prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", completion);
+    cJSON_AddNumberToObject(u, "total_tokens", prompt + completion);
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
-    cJSON_AddNumberToObject(d, "cached_tokens", r->cached_tokens);
+    cJSON_AddNumberToObject(d, "cached_tokens", cached);
     return u;
 }
 
@@ -138,12 +162,12 @@ static cJSON *envelope(const char *id, const char *object, time_t created, const
 }
 
 /* One streamed chunk with text (may be NULL), logprob entries (taken), finish reason (or NULL). */
-static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, const char *model, const char *text,
-                           int role, cJSON *lp, const char *finish, int include_usage, size_t *offset) {
+static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, const char *model, int index,
+                           const char *text, int role, cJSON *lp, const char *finish, int include_usage, size_t *offset) {
     cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, model);
     cJSON *choices = cJSON_AddArrayToObject(j, "choices"), *ch = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, ch);
-    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON_AddNumberToObject(ch, "index", index);
     if (kind == API_CHAT) {
         cJSON *d = cJSON_AddObjectToObject(ch, "delta");
         if (role) cJSON_AddStringToObject(d, "role", "assistant");
@@ -163,68 +187,157 @@ static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, c
     return j;
 }
 
-/* Waits for new output; returns 1 when there is something (or done), 0 on timeout. */
-static int wait_output(struct gen *g, int timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-    int r = 0;
-    while (!g->done && g->len == 0 && !g->lp && r == 0) r = pthread_cond_timedwait(&g->cv, &g->mu, &ts);
-    return g->done || g->len || g->lp;
+
+/* Hands the next prompts to the scheduler while it has room. Called on the HTTP thread
+ * without the group's mutex (the scheduler calls back under its own lock). Returns
+ * SCHED_OK, or the refusal of the very first prompt when nothing is running yet. */
+static int submit_pending(struct api_server *s, struct group *grp, struct err *e) {
+    while (grp->n_next < grp->n) {
+        struct gen *g = &grp->g[grp->n_next];
+        if (grp->cancelled) {
+            pthread_mutex_lock(&grp->mu);
+            g->done = 1;
+            g->res.finish = SCHED_FINISH_CANCELLED;
+            g->res.ttft_s = -1;
+            pthread_mutex_unlock(&grp->mu);
+            grp->n_next++;
+            continue;
+        }
+        int rc = sched_submit(s->sched, &g->req, e);
+        if (rc == SCHED_OK) { g->submitted = 1; grp->n_next++; continue; }
+        if (grp->n_next == 0) return rc;
+        if (rc == SCHED_ERR_FULL) {
+            /* Ours are running; the rest start as they finish. */
+            int running = 0;
+            for (int i = 0; i < grp->n_next; i++) running |= grp->g[i].submitted;
+            if (running) return SCHED_OK;
+        }
+        /* Refused later on: this choice ends with the reason as its error. */
+        pthread_mutex_lock(&grp->mu);
+        g->done = 1;
+        g->res.finish = SCHED_FINISH_ERROR;
+        g->res.ttft_s = -1;
+        snprintf(g->res.error, sizeof g->res.error, "%.200s",
+                 rc == SCHED_ERR_FULL ? "the queue is full" : rc == SCHED_ERR_STOPPING ? "the server is shutting down" : e->msg);
+        pthread_mutex_unlock(&grp->mu);
+        grp->n_next++;
+    }
+    return SCHED_OK;
+}
+
+static int all_done(const struct group *grp) {
+    for (int i = 0; i < grp->n; i++)
+        if (!grp->g[i].done) return 0;
+    return 1;
+}
+
+static int has_news(const struct group *grp, int streaming) {
+    for (int i = 0; i < grp->n; i++) {
+        const struct gen *g = &grp->g[i];
+        if (g->done && !g->reported) return 1;
+        if (streaming && (g->len || g->lp)) return 1;
+    }
+    return 0;
+}
+
+static void cancel_all(struct group *grp) {
+    grp->cancelled = 1;
+    for (int i = 0; i < grp->n; i++)
+        if (grp->g[i].submitted) atomic_store(&grp->g[i].req.cancel, 1);
+}
+
+/* Waits (mutex held) up to timeout_ms for output or an end; every 50 ms looks whether the
+ * client hung up (then cancels everything). Returns 1 when there is news. */
+static int wait_news(struct group *grp, int streaming, int timeout_ms) {
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (has_news(grp, streaming) || all_done(grp)) return 1;
+        if (!grp->cancelled && api_client_gone(grp->fd)) cancel_all(grp);
+        struct timespec now, ts;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+        if (waited >= timeout_ms) return 0;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&grp->cv, &grp->mu, &ts);
+    }
 }
 
 static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind,
-                        const struct api_options *o, struct gen *g) {
+                        const struct api_options *o, struct group *grp) {
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
     time_t created = time(NULL);
     int ok = sse_begin(c) == 0;
-    size_t offset = 0;
-    if (ok && kind == API_CHAT) {
-        cJSON *j = stream_chunk(kind, id, created, s->model_id, "", 1, NULL, NULL, o->include_usage, &offset);
+    for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
+        cJSON *j = stream_chunk(kind, id, created, s->model_id, i, "", 1, NULL, NULL, o->include_usage, NULL);
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
-    pthread_mutex_lock(&g->mu);
+    int failed = 0;
+    pthread_mutex_lock(&grp->mu);
     for (;;) {
-        int have = wait_output(g, 5000);
-        char *text = NULL;
-        cJSON *lp = NULL;
-        int done = g->done;
-        if (g->len) { text = strndup(g->text, g->len); g->len = 0; }
-        lp = g->lp;
-        g->lp = NULL;
-        pthread_mutex_unlock(&g->mu);
-        if (!have && ok) ok = sse_comment(c, "keep-alive") == 0;   /* also notices a vanished client */
-        if ((text || lp) && ok) {
-            cJSON *j = stream_chunk(kind, id, created, s->model_id, text ? text : "", 0, lp, NULL, o->include_usage,
-                                    &offset);
-            lp = NULL;
-            ok = sse_send_json(c, j) == 0;
-            cJSON_Delete(j);
+        int have = wait_news(grp, 1, 5000);
+        int n = grp->n;
+        /* Take everything new under the lock, write it without. */
+        char **text = calloc((size_t)n, sizeof *text);
+        cJSON **lp = calloc((size_t)n, sizeof *lp);
+        int *ended = calloc((size_t)n, sizeof *ended);
+        int finished = 1;
+        if (!text || !lp || !ended) { cancel_all(grp); ok = 0; }
+        for (int i = 0; text && lp && ended && i < n; i++) {
+            struct gen *g = &grp->g[i];
+            if (g->len) { text[i] = strndup(g->text, g->len); g->len = 0; }
+            lp[i] = g->lp;
+            g->lp = NULL;
+            if (g->done && !g->reported) { ended[i] = 1; g->reported = 1; }
+            finished &= g->reported;
         }
-        cJSON_Delete(lp);
+        pthread_mutex_unlock(&grp->mu);
+        if (!have && ok) ok = sse_comment(c, "keep-alive") == 0;   /* also notices a vanished client */
+        for (int i = 0; text && lp && ended && i < n; i++) {
+            struct gen *g = &grp->g[i];
+            if ((text[i] || lp[i]) && ok) {
+                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", 0, lp[i], NULL,
+                                        o->include_usage, &g->offset);
+                lp[i] = NULL;
+                ok = sse_send_json(c, j) == 0;
+                cJSON_Delete(j);
+            }
+            if (ended[i] && g->res.finish == SCHED_FINISH_ERROR) {
+                if (ok && !failed) {
+                    cJSON *e = api_error_json(500, NULL, "generation_failed", g->res.error);
+                    ok = sse_send_json(c, e) == 0;
+                    cJSON_Delete(e);
+                }
+                failed = 1;
+            } else if (ended[i] && ok && !failed) {
+                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", 0, NULL,
+                                        finish_name(g->res.finish), o->include_usage, &g->offset);
+                ok = sse_send_json(c, j) == 0;
+                cJSON_Delete(j);
+            }
+            cJSON_Delete(lp[i]);
+            free(text[i]);
+        }
         free(text);
-        if (!ok) atomic_store(&g->req.cancel, 1);
-        if (done) break;
-        pthread_mutex_lock(&g->mu);
+        free(lp);
+        free(ended);
+        if (!ok || failed) cancel_all(grp);
+        if (grp->n_next < grp->n) {
+            struct err e = {{0}};
+            submit_pending(s, grp, &e);
+        }
+        pthread_mutex_lock(&grp->mu);
+        if (finished && all_done(grp)) break;
     }
-    if (ok && g->res.finish == SCHED_FINISH_ERROR) {
-        cJSON *e = api_error_json(500, NULL, "generation_failed", g->res.error);
-        ok = sse_send_json(c, e) == 0;
-        cJSON_Delete(e);
-    } else if (ok) {
-        cJSON *j = stream_chunk(kind, id, created, s->model_id, kind == API_CHAT ? NULL : "", 0, NULL,
-                                finish_name(g->res.finish), o->include_usage, &offset);
-        ok = sse_send_json(c, j) == 0;
-        cJSON_Delete(j);
-    }
-    if (ok && o->include_usage) {
+    pthread_mutex_unlock(&grp->mu);
+    if (ok && !failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, s->model_id);
         cJSON_AddArrayToObject(j, "choices");
-        cJSON_AddItemToObject(j, "usage", usage_json(&g->res));
+        cJSON_AddItemToObject(j, "usage", usage_json(grp));
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
@@ -232,40 +345,132 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     return 200;
 }
 
-static int json_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind, struct gen *g) {
-    pthread_mutex_lock(&g->mu);
-    while (!g->done) pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-    if (g->res.finish == SCHED_FINISH_ERROR)
-        return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->res.error);
+static int json_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind, struct group *grp) {
+    pthread_mutex_lock(&grp->mu);
+    while (!all_done(grp)) {
+        wait_news(grp, 0, 1000);
+        for (int i = 0; i < grp->n; i++) grp->g[i].reported |= grp->g[i].done;
+        if (grp->n_next < grp->n) {
+            pthread_mutex_unlock(&grp->mu);
+            struct err e = {{0}};
+            submit_pending(s, grp, &e);
+            pthread_mutex_lock(&grp->mu);
+        }
+    }
+    pthread_mutex_unlock(&grp->mu);
+    for (int i = 0; i < grp->n; i++)
+        if (grp->g[i].res.finish == SCHED_FINISH_ERROR)
+            return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].res.error);
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
     cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion" : "text_completion", time(NULL), s->model_id);
-    cJSON *choices = cJSON_AddArrayToObject(j, "choices"), *ch = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, ch);
-    cJSON_AddNumberToObject(ch, "index", 0);
-    const char *text = g->text ? g->text : "";
-    if (kind == API_CHAT) {
-        cJSON *msg = cJSON_AddObjectToObject(ch, "message");
-        cJSON_AddStringToObject(msg, "role", "assistant");
-        cJSON_AddStringToObject(msg, "content", text);
-        cJSON_AddNullToObject(msg, "refusal");
-        if (g->lp) {
-            cJSON *l = cJSON_AddObjectToObject(ch, "logprobs");
-            cJSON_AddItemToObject(l, "content", g->lp);
-            g->lp = NULL;
-        } else cJSON_AddNullToObject(ch, "logprobs");
-    } else {
-        cJSON_AddStringToObject(ch, "text", text);
-        size_t off = 0;
-        if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
-        else cJSON_AddNullToObject(ch, "logprobs");
+    cJSON *choices = cJSON_AddArrayToObject(j, "choices");
+    for (int i = 0; i < grp->n; i++) {
+        struct gen *g = &grp->g[i];
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddItemToArray(choices, ch);
+        cJSON_AddNumberToObject(ch, "index", i);
+        const char *text = g->text ? g->text : "";
+        if (kind == API_CHAT) {
+            cJSON *msg = cJSON_AddObjectToObject(ch, "message");
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            cJSON_AddStringToObject(msg, "content", text);
+            cJSON_AddNullToObject(msg, "refusal");
+            if (g->lp) {
+                cJSON *l = cJSON_AddObjectToObject(ch, "logprobs");
+                cJSON_AddItemToObject(l, "content", g->lp);
+                g->lp = NULL;
+            } else cJSON_AddNullToObject(ch, "logprobs");
+        } else {
+            cJSON_AddStringToObject(ch, "text", text);
+            size_t off = 0;
+            if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
+            else cJSON_AddNullToObject(ch, "logprobs");
+        }
+        cJSON_AddStringToObject(ch, "finish_reason", finish_name(g->res.finish));
     }
-    cJSON_AddStringToObject(ch, "finish_reason", finish_name(g->res.finish));
-    cJSON_AddItemToObject(j, "usage", usage_json(&g->res));
+    cJSON_AddItemToObject(j, "usage", usage_json(grp));
     api_reply_json(c, 200, j);
     cJSON_Delete(j);
     return 200;
+}
+
+int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                      const struct api_prompt *prompts, int n, const char *prompt_param) {
+    struct group *grp = calloc(1, sizeof *grp);
+    struct gen *gs = calloc((size_t)(n > 0 ? n : 1), sizeof *gs);
+    if (!grp || !gs) {
+        free(grp);
+        free(gs);
+        return api_reply_error(c, 503, NULL, NULL, "out of memory");
+    }
+    pthread_mutex_init(&grp->mu, NULL);
+    pthread_cond_init(&grp->cv, NULL);
+    grp->model = s->model;
+    grp->want_lp = o->logprobs;
+    grp->n = n;
+    grp->g = gs;
+    grp->fd = api_client_socket(c);
+    for (int i = 0; i < n; i++) {
+        struct gen *g = &gs[i];
+        struct sched_request *r = &g->req;
+        g->grp = grp;
+        r->prompt = prompts[i].toks;
+        r->n_prompt = prompts[i].n;
+        r->images = prompts[i].images;
+        r->n_images = prompts[i].n_images;
+        r->max_tokens = o->max_tokens;
+        r->sampling = o->sampling;
+        r->stop = (const char *const *)o->stop;
+        r->n_stop = o->n_stop;
+        r->top_logprobs = o->logprobs ? o->top_logprobs : 0;
+        r->json_mode = o->json_mode;
+        r->json_schema = o->schema;
+        r->on_piece = on_piece;
+        r->on_done = on_done;
+        r->user = g;
+        atomic_init(&r->cancel, 0);
+    }
+
+    /* Every prompt must fit before any runs: a list is answered whole or refused. */
+    int status = 0, too_long = -1;
+    for (int i = 0; i < n && too_long < 0; i++)
+        if (prompts[i].n >= sched_n_ctx(s->sched)) too_long = i;
+    struct err e = {{0}};
+    int rc = too_long >= 0 ? SCHED_OK : submit_pending(s, grp, &e);
+    if (too_long >= 0 && n == 1)
+        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
+                                 "the prompt is %d tokens; this server's context is %d tokens per request",
+                                 prompts[0].n, sched_n_ctx(s->sched));
+    else if (too_long >= 0)
+        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
+                                 "prompt %d of the list is %d tokens; this server's context is %d tokens per request",
+                                 too_long, prompts[too_long].n, sched_n_ctx(s->sched));
+    else if (rc == SCHED_ERR_FULL)
+        status = api_reply_error(c, 429, NULL, "queue_full", "all %d slots are busy and the queue is full; retry shortly",
+                                 sched_n_slots(s->sched));
+    else if (rc == SCHED_ERR_STOPPING)
+        status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
+    else if (rc != SCHED_OK)
+        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", e.msg);
+    else {
+        status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, grp);
+        for (int i = 0; i < n; i++) {
+            const struct sched_result *r = &gs[i].res;
+            if (!gs[i].submitted) continue;
+            metrics_count_generation(&s->metrics, r->prompt_tokens, r->cached_tokens, r->completion_tokens, r->ttft_s,
+                                     r->ttft_s >= 0 ? r->total_s - r->ttft_s : 0);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        cJSON_Delete(gs[i].lp);
+        free(gs[i].text);
+    }
+    pthread_mutex_destroy(&grp->mu);
+    pthread_cond_destroy(&grp->cv);
+    free(gs);
+    free(grp);
+    return status;
 }
 
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
@@ -276,47 +481,6 @@ int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind ki
 int api_generate_images(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                         const int32_t *prompt, int n_prompt, const struct sched_image *images, int n_images,
                         const char *prompt_param) {
-    struct gen *g = calloc(1, sizeof *g);
-    if (!g) return api_reply_error(c, 503, NULL, NULL, "out of memory");
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
-    g->model = s->model;
-    g->want_lp = o->logprobs;
-    struct sched_request *r = &g->req;
-    r->prompt = prompt;
-    r->n_prompt = n_prompt;
-    r->images = images;
-    r->n_images = n_images;
-    r->max_tokens = o->max_tokens;
-    r->sampling = o->sampling;
-    r->stop = (const char *const *)o->stop;
-    r->n_stop = o->n_stop;
-    r->top_logprobs = o->logprobs ? o->top_logprobs : 0;
-    r->json_mode = o->json_mode;
-    r->json_schema = o->schema;
-    r->on_piece = on_piece;
-    r->on_done = on_done;
-    r->user = g;
-    atomic_init(&r->cancel, 0);
-
-    struct err e = {{0}};
-    int status, rc = sched_submit(s->sched, r, &e);
-    if (rc == SCHED_ERR_FULL)
-        status = api_reply_error(c, 429, NULL, "queue_full", "all %d slots are busy and the queue is full; retry shortly",
-                                 sched_n_slots(s->sched));
-    else if (rc == SCHED_ERR_STOPPING)
-        status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
-    else if (rc != SCHED_OK)
-        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", e.msg);
-    else {
-        status = o->stream ? stream_reply(s, c, kind, o, g) : json_reply(s, c, kind, g);
-        metrics_count_generation(&s->metrics, g->res.prompt_tokens, g->res.cached_tokens, g->res.completion_tokens,
-                                 g->res.ttft_s, g->res.ttft_s >= 0 ? g->res.total_s - g->res.ttft_s : 0);
-    }
-    cJSON_Delete(g->lp);
-    free(g->text);
-    pthread_mutex_destroy(&g->mu);
-    pthread_cond_destroy(&g->cv);
-    free(g);
-    return status;
+    struct api_prompt p = {prompt, n_prompt, images, n_images};
+    return api_generate_many(s, c, kind, o, &p, 1, prompt_param);
 }

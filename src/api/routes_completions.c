@@ -1,5 +1,7 @@
-/* POST /v1/completions: a raw prompt (a string, a one-element list of strings, or a
- * list of token ids) continued by the model with the shared sampling options. */
+/* POST /v1/completions: raw prompts (a string, a list of strings, a list of token ids,
+ * or a list of token-id lists) continued by the model with the shared sampling options;
+ * one choice per prompt. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,35 +10,85 @@
 #include "api/routes.h"
 #include "api/tokenize.h"
 
-/* Reads 'prompt' into token ids. Returns the count, or -1 with *msg set. */
-static int read_prompt(struct api_server *s, const cJSON *p, int32_t **toks, const char **msg) {
+#define MAX_PROMPTS 64
+
+struct prompt_list {
+    struct api_prompt p[MAX_PROMPTS];
+    int n;
+};
+
+static void prompts_free(struct prompt_list *l) {
+    for (int i = 0; i < l->n; i++) free((int32_t *)l->p[i].toks);
+    l->n = 0;
+}
+
+/* A list of token ids into one prompt. Returns 0, or -1 with msg written. */
+static int read_ids(const cJSON *a, int nv, int32_t **toks, int *n, char *msg, size_t cap, const char *what) {
+    *n = cJSON_GetArraySize(a);
     *toks = NULL;
-    if (!p || cJSON_IsNull(p)) { *msg = "'prompt' is required"; return -1; }
-    if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(cJSON_GetArrayItem(p, 0)))
-        p = cJSON_GetArrayItem(p, 0);
-    if (cJSON_IsString(p)) {
-        int n = api_tokenize(s->model, p->valuestring, 1, toks);
-        if (n <= 0) { *msg = "'prompt' could not be tokenized (an empty prompt?)"; return -1; }
-        return n;
-    }
-    if (!cJSON_IsArray(p)) { *msg = "'prompt' must be a string, a list of one string, or a list of token ids"; return -1; }
-    int n = cJSON_GetArraySize(p), nv = omni_model_n_vocab(s->model), i = 0;
-    if (n == 0) { *msg = "'prompt' must not be empty"; return -1; }
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(p, 0))) {
-        *msg = "'prompt' holds several prompts; this server takes one prompt per request";
-        return -1;
-    }
-    *toks = malloc((size_t)n * sizeof **toks);
-    if (!*toks) { *msg = "out of memory"; return -1; }
+    if (*n == 0) { snprintf(msg, cap, "%s must not be empty", what); return -1; }
+    *toks = malloc((size_t)*n * sizeof **toks);
+    if (!*toks) { snprintf(msg, cap, "out of memory"); return -1; }
+    int i = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, p) {
+    cJSON_ArrayForEach(t, a) {
         if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble >= nv || t->valuedouble != (int)t->valuedouble) {
-            *msg = "'prompt' token ids must be integers within the model's vocabulary";
+            snprintf(msg, cap, "%s: token ids must be integers within the model's vocabulary (0..%d)", what, nv - 1);
             return -1;
         }
         (*toks)[i++] = (int32_t)t->valuedouble;
     }
-    return n;
+    return 0;
+}
+
+/* Reads 'prompt' as OpenAI accepts it: a string, a list of strings, a list of token
+ * ids, or a list of token-id lists. Returns 0, or -1 with msg written. */
+static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list *l, char *msg, size_t cap) {
+    l->n = 0;
+    if (!p || cJSON_IsNull(p)) { snprintf(msg, cap, "'prompt' is required"); return -1; }
+    int nv = omni_model_n_vocab(s->model);
+    if (cJSON_IsString(p)) {
+        int32_t *t = NULL;
+        int n = api_tokenize(s->model, p->valuestring, 1, &t);
+        if (n <= 0) { free(t); snprintf(msg, cap, "'prompt' could not be tokenized (an empty prompt?)"); return -1; }
+        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+        return 0;
+    }
+    if (!cJSON_IsArray(p)) {
+        snprintf(msg, cap, "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists");
+        return -1;
+    }
+    if (cJSON_GetArraySize(p) == 0) { snprintf(msg, cap, "'prompt' must not be empty"); return -1; }
+    if (cJSON_IsNumber(cJSON_GetArrayItem(p, 0))) {
+        int32_t *t;
+        int n;
+        if (read_ids(p, nv, &t, &n, msg, cap, "'prompt'")) { free(t); return -1; }
+        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+        return 0;
+    }
+    if (cJSON_GetArraySize(p) > MAX_PROMPTS) {
+        snprintf(msg, cap, "'prompt' holds %d prompts; at most %d per request", cJSON_GetArraySize(p), MAX_PROMPTS);
+        return -1;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, p) {
+        char what[48];
+        snprintf(what, sizeof what, "'prompt[%d]'", l->n);
+        int32_t *t = NULL;
+        int n = 0;
+        if (cJSON_IsString(it)) {
+            n = api_tokenize(s->model, it->valuestring, 1, &t);
+            if (n <= 0) snprintf(msg, cap, "%s could not be tokenized (an empty prompt?)", what);
+        } else if (cJSON_IsArray(it)) {
+            if (read_ids(it, nv, &t, &n, msg, cap, what)) n = -1;
+        } else {
+            snprintf(msg, cap, "%s must be a string or a list of token ids, like the list's other items", what);
+            n = -1;
+        }
+        if (n <= 0) { free(t); prompts_free(l); return -1; }
+        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+    }
+    return 0;
 }
 
 int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
@@ -49,8 +101,8 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
     int status;
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
-    int32_t *toks = NULL;
-    const char *msg = NULL;
+    struct prompt_list pl = {.n = 0};
+    char msg[200];
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -77,15 +129,14 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
                                  "unsupported_parameter", "'echo', 'suffix' and 'best_of' > 1 are not supported");
         goto done;
     }
-    int n = read_prompt(s, cJSON_GetObjectItemCaseSensitive(j, "prompt"), &toks, &msg);
-    if (n < 0) {
+    if (read_prompts(s, cJSON_GetObjectItemCaseSensitive(j, "prompt"), &pl, msg, sizeof msg)) {
         status = api_reply_error(c, 400, "prompt", "invalid_value", "%s", msg);
         goto done;
     }
-    status = api_generate(s, c, API_COMPLETION, &o, toks, n, "prompt");
+    status = api_generate_many(s, c, API_COMPLETION, &o, pl.p, pl.n, "prompt");
 done:
     api_options_free(&o);
-    free(toks);
+    prompts_free(&pl);
     cJSON_Delete(j);
     return status;
 }

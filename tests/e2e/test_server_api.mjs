@@ -266,8 +266,11 @@ try {
     const r = await client.completions.create({ model: "stories260K", prompt: "Once upon a", max_tokens: 1, temperature: 0 });
     eq(r.choices[0].text, " time", "first piece");
   });
-  await test("completions: several prompts refused, token-id prompt accepted", async () => {
-    isOpenAIError(await raw("/v1/completions", { body: JSON.stringify({ prompt: ["a", "b"] }), key: null }), 400, "prompt");
+  await test("completions: several prompts give one choice each, token-id prompt accepted", async () => {
+    const two = await raw("/v1/completions", { body: JSON.stringify({ prompt: ["a", "b"], max_tokens: 3 }), key: null });
+    eq(two.status, 200, two.text);
+    eq(two.json.choices.map((c) => c.index), [0, 1], "one choice per prompt");
+    isOpenAIError(await raw("/v1/completions", { body: JSON.stringify({ prompt: ["a", 7] }), key: null }), 400, "prompt");
     const r = await raw("/v1/completions", { body: JSON.stringify({ prompt: [1, 400, 403], max_tokens: 3 }), key: null });
     eq(r.status, 200, r.text);
   });
