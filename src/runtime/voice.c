@@ -67,7 +67,15 @@ struct voice {
     atomic_int cancel;
     int64_t played;
     int played_reported;
+    int truncate_req;                /* the client cut the reply in progress at `played` */
     double first_audio_ms;
+    /* the last finished reply, whole, for conversation.item.truncate after it ended */
+    char *last_text;
+    struct chunk *last_chunks;
+    int last_n_chunks;
+    int64_t last_samples;
+    int last_hist;                   /* its message in hist; -1: none */
+    struct voice_stats stats;
 
     /* conversation */
     omni_chat_message *hist;
@@ -104,6 +112,7 @@ struct voice_params voice_default_params(void) {
     p.transcribe_input = 1;
     p.auto_response = 1;
     p.interrupt_response = 1;
+    p.speculate = 1;
     p.max_tokens = 256;
     p.temperature = 0.8f;
     return p;
@@ -195,6 +204,7 @@ static void on_window(struct voice *v) {
         pthread_cond_signal(&v->wake_worker);
     } else if (ev == VSEG_RESUME && v->turn_active) {
         v->turn_paused = 0;
+        pthread_cond_signal(&v->wake_worker); /* a speculative reply held for this pause is void */
     } else if ((ev == VSEG_END || full) && v->turn_active) {
         v->speech_end = full ? v->pos : v->seg.end;
         if (full) vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
@@ -332,6 +342,14 @@ static float *copy_clip(struct voice *v, int64_t upto, size_t *n) {
 
 /* ---- worker: the reply ---- */
 
+struct held {                /* an event of a speculative reply, kept until the turn is confirmed */
+    enum voice_event_type type;
+    char *text;
+    size_t len;
+    int16_t *pcm;
+    size_t n_pcm;
+};
+
 struct reply {
     struct voice *v;
     int rid;
@@ -339,35 +357,137 @@ struct reply {
     size_t len, cap;
     struct chunk *chunks;    /* spoken pieces: end in `text` and in output samples */
     int n_chunks, cap_chunks;
-    size_t spoken_to;        /* bytes of `text` handed to the splitter so far */
     int64_t samples;
     struct vsplit split;
     const char *clause;
     int failed;
+    int audio_out;           /* some audio has reached the client */
+    /* speculation: while `spec`, events go to `held` instead of out */
+    int spec, dropped, spec_turn;
+    int64_t spec_end;
+    struct held *held;
+    int n_held, cap_held;
 };
 
 static int is_cancelled(struct voice *v) { return atomic_load(&v->cancel) != 0; }
 
+static void held_free(struct reply *r) {
+    for (int i = 0; i < r->n_held; i++) { free(r->held[i].text); free(r->held[i].pcm); }
+    free(r->held);
+    r->held = NULL;
+    r->n_held = r->cap_held = 0;
+}
+
+/* Sends a reply event, or holds a copy of it while the reply is speculative. */
+static int reply_emit(struct reply *r, struct voice_event *ev) {
+    struct voice *v = r->v;
+    if (!r->spec) {
+        if (ev->type == VOICE_AUDIO && !r->audio_out) {
+            /* playback (as the server assumes it without reports) starts here */
+            r->audio_out = 1;
+            pthread_mutex_lock(&v->mu);
+            v->first_audio_ms = now_ms();
+            pthread_mutex_unlock(&v->mu);
+        }
+        ev->response_id = r->rid;
+        emit(v, ev);
+        return 0;
+    }
+    if (r->n_held == r->cap_held) {
+        int cap = r->cap_held ? r->cap_held * 2 : 64;
+        struct held *h = realloc(r->held, (size_t)cap * sizeof *h);
+        if (!h) return -1;
+        r->held = h;
+        r->cap_held = cap;
+    }
+    struct held h = {ev->type, NULL, ev->len, NULL, ev->n_pcm};
+    if (ev->text) {
+        size_t n = ev->len ? ev->len : strlen(ev->text);
+        if (!(h.text = malloc(n + 1))) return -1;
+        memcpy(h.text, ev->text, n);
+        h.text[n] = 0;
+        h.len = n;
+    }
+    if (ev->n_pcm && !(h.pcm = malloc(ev->n_pcm * sizeof *h.pcm))) { free(h.text); return -1; }
+    if (ev->n_pcm) memcpy(h.pcm, ev->pcm, ev->n_pcm * sizeof *h.pcm);
+    r->held[r->n_held++] = h;
+    return 0;
+}
+
+enum spec_state { SPEC_HOLD, SPEC_GO, SPEC_DROP };
+
+/* Under mu: is the turn the speculation was made for still open, confirmed or gone? */
+static enum spec_state spec_state_locked(struct voice *v, const struct reply *r) {
+    if (v->stop || v->turn_id != r->spec_turn || v->speech_end != r->spec_end) return SPEC_DROP;
+    if (v->turn_ended) return SPEC_GO;
+    if (v->turn_active && v->turn_paused) return SPEC_HOLD;
+    return SPEC_DROP;
+}
+
+/* The turn is confirmed: the speculative transcript becomes the user's message and the
+ * held events go out, in the order a non-speculative turn would have sent them. Called
+ * with mu held; returns with it released. */
+static void spec_promote_unlock(struct reply *r) {
+    struct voice *v = r->v;
+    v->turn_ended = 0;   /* this reply answers the turn: no JOB_FINAL for it */
+    char *text = v->spec_text;
+    v->spec_text = NULL;
+    v->spec_turn = 0;
+    if (text) hist_add(v, "user", text, strlen(text));
+    r->rid = ++v->response_id;
+    v->responding = 1;
+    v->played = 0;
+    v->played_reported = 0;
+    v->truncate_req = 0;
+    v->first_audio_ms = 0;
+    v->stats.spec_used++;
+    atomic_store(&v->cancel, 0);
+    int64_t end = r->spec_end;
+    pthread_mutex_unlock(&v->mu);
+    r->spec = 0;
+    if (text && v->p.transcribe_input) emit_simple(v, VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+    free(text);
+    emit_simple(v, VOICE_RESPONSE_STARTED, r->rid, 0, NULL);
+    for (int i = 0; i < r->n_held; i++) {
+        struct held *h = &r->held[i];
+        struct voice_event ev = {.type = h->type, .text = h->text, .len = h->len, .pcm = h->pcm, .n_pcm = h->n_pcm};
+        reply_emit(r, &ev);
+    }
+    held_free(r);
+}
+
+/* Polled between tokens and audio chunks: non-zero stops the reply (barge-in, or a
+ * speculation whose turn went on). */
+static int reply_poll(struct reply *r) {
+    struct voice *v = r->v;
+    if (r->spec) {
+        pthread_mutex_lock(&v->mu);
+        enum spec_state st = spec_state_locked(v, r);
+        if (st == SPEC_HOLD) { pthread_mutex_unlock(&v->mu); return 0; }
+        if (st == SPEC_DROP) {
+            r->dropped = 1;
+            pthread_mutex_unlock(&v->mu);
+            return 1;
+        }
+        spec_promote_unlock(r);
+    }
+    return is_cancelled(v);
+}
+
 static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     struct reply *r = ud;
-    struct voice *v = r->v;
-    if (is_cancelled(v)) return 1;
+    if (reply_poll(r)) return 1;
     if (!n) return 0;
-    if (r->samples == 0) {
-        pthread_mutex_lock(&v->mu);
-        v->first_audio_ms = now_ms();
-        pthread_mutex_unlock(&v->mu);
-    }
     r->samples += (int64_t)n;
-    struct voice_event ev = {.type = VOICE_AUDIO, .response_id = r->rid, .pcm = pcm, .n_pcm = n, .text = r->clause};
-    emit(v, &ev);
-    return is_cancelled(v);
+    struct voice_event ev = {.type = VOICE_AUDIO, .pcm = pcm, .n_pcm = n, .text = r->clause};
+    if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
+    return reply_poll(r);
 }
 
 static int speak_piece(const char *s, size_t n, void *ud) {
     struct reply *r = ud;
     struct voice *v = r->v;
-    if (is_cancelled(v)) return 1;
+    if (reply_poll(r)) return 1;
     char *t = malloc(n + 1);
     if (!t) return 1;
     memcpy(t, s, n);
@@ -386,7 +506,7 @@ static int speak_piece(const char *s, size_t n, void *ud) {
     if (tts_validate(&q, &e) == 0) rc = tts_speak(&q, on_audio, r, &e);
     r->clause = NULL;
     free(t);
-    if (rc && !is_cancelled(v)) {
+    if (rc && !is_cancelled(v) && !r->dropped && !r->failed) {
         char msg[600];
         snprintf(msg, sizeof msg, "speech synthesis failed: %s", e.msg);
         emit_error(v, msg);
@@ -399,13 +519,12 @@ static int speak_piece(const char *s, size_t n, void *ud) {
         r->cap_chunks = cap;
     }
     r->chunks[r->n_chunks++] = (struct chunk){end, r->samples};
-    return is_cancelled(v);
+    return reply_poll(r);
 }
 
 static int on_text(const char *s, size_t n, void *ud) {
     struct reply *r = ud;
-    struct voice *v = r->v;
-    if (is_cancelled(v)) return 1;
+    if (reply_poll(r)) return 1;
     if (r->len + n + 1 > r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 512;
         while (cap < r->len + n + 1) cap *= 2;
@@ -417,9 +536,9 @@ static int on_text(const char *s, size_t n, void *ud) {
     memcpy(r->text + r->len, s, n);
     r->len += n;
     r->text[r->len] = 0;
-    struct voice_event ev = {.type = VOICE_TEXT_DELTA, .response_id = r->rid, .text = r->text + r->len - n, .len = n};
-    emit(v, &ev);
-    return vsplit_push(&r->split, s, n, speak_piece, r) || is_cancelled(v);
+    struct voice_event ev = {.type = VOICE_TEXT_DELTA, .text = r->text + r->len - n, .len = n};
+    if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
+    return vsplit_push(&r->split, s, n, speak_piece, r) || reply_poll(r);
 }
 
 /* How much of the reply text was heard when playback stopped at `played` samples: whole
@@ -441,29 +560,45 @@ static size_t heard_bytes(const struct reply *r, int64_t played) {
     return start;
 }
 
-static void respond(struct voice *v) {
+static size_t trim_keep(const char *text, size_t keep) {
+    while (keep > 0 && text[keep - 1] == ' ') keep--;
+    return keep;
+}
+
+/* Answers the conversation. Speculative (spec_text != NULL): the prompt ends with that
+ * user message, which is not in the history yet; everything is held (see reply_emit)
+ * until the turn (spec_turn, ending at spec_end) is confirmed, or dropped silently. */
+static void respond(struct voice *v, const char *spec_text, int spec_turn, int64_t spec_end) {
     struct reply r;
     memset(&r, 0, sizeof r);
     r.v = v;
     vsplit_init(&r.split);
+    r.spec = spec_text != NULL;
+    r.spec_turn = spec_turn;
+    r.spec_end = spec_end;
     pthread_mutex_lock(&v->mu);
-    r.rid = ++v->response_id;
-    v->responding = 1;
-    v->played = 0;
-    v->played_reported = 0;
-    v->first_audio_ms = 0;
+    if (r.spec) v->stats.spec_started++;
+    else {
+        r.rid = ++v->response_id;
+        v->responding = 1;
+        v->played = 0;
+        v->played_reported = 0;
+        v->truncate_req = 0;
+        v->first_audio_ms = 0;
+    }
     /* a barge-in that came before the reply began cancels nothing */
     atomic_store(&v->cancel, 0);
     pthread_mutex_unlock(&v->mu);
-    emit_simple(v, VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
+    if (!r.spec) emit_simple(v, VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
 
     /* message texts are never freed while the session lives, so a copy of the array is enough */
     pthread_mutex_lock(&v->mu);
-    int n = v->n_hist + 1;
+    int n = v->n_hist + 2;
     omni_chat_message *msgs = malloc((size_t)n * sizeof *msgs);
     int k = 0;
     if (msgs && v->instructions && *v->instructions) msgs[k++] = (omni_chat_message){"system", v->instructions};
     for (int i = 0; msgs && i < v->n_hist; i++) msgs[k++] = v->hist[i];
+    if (msgs && spec_text) msgs[k++] = (omni_chat_message){"user", spec_text};
     pthread_mutex_unlock(&v->mu);
     char err[512] = "";
     char *prompt = msgs ? omni_chat_format(v->llm, msgs, (size_t)k, 1, err, sizeof err) : NULL;
@@ -481,7 +616,33 @@ static void respond(struct voice *v) {
         rc = omni_session_generate(v->sess, prompt, &gp, &u, err, sizeof err);
         free(prompt);
     }
-    if (!rc && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
+    if (!rc && !r.failed && !r.dropped && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
+
+    if (r.spec && !r.dropped) {
+        if (rc || r.failed) r.dropped = 1;   /* the turn's JOB_FINAL answers it the plain way and reports */
+        else {
+            /* made ahead of time: nothing to do until the turn ends or speech comes back */
+            pthread_mutex_lock(&v->mu);
+            while (spec_state_locked(v, &r) == SPEC_HOLD) {
+                v->worker_busy = 0;
+                pthread_cond_broadcast(&v->idle);
+                pthread_cond_wait(&v->wake_worker, &v->mu);
+            }
+            v->worker_busy = 1;
+            pthread_mutex_unlock(&v->mu);
+            reply_poll(&r);
+        }
+    }
+    if (r.dropped) {
+        pthread_mutex_lock(&v->mu);
+        v->stats.spec_dropped++;
+        pthread_mutex_unlock(&v->mu);
+        held_free(&r);
+        vsplit_free(&r.split);
+        free(r.text);
+        free(r.chunks);
+        return;
+    }
 
     int cancelled = is_cancelled(v);
     const char *status = rc || r.failed ? "failed" : cancelled ? "cancelled" : "completed";
@@ -491,18 +652,24 @@ static void respond(struct voice *v) {
         emit_error(v, msg);
     }
     size_t keep = r.len;
-    if (cancelled) {
-        pthread_mutex_lock(&v->mu);
+    pthread_mutex_lock(&v->mu);
+    if (cancelled || v->truncate_req) {
         int64_t played = v->played;
         if (!v->played_reported)
             played = v->first_audio_ms > 0 ? (int64_t)((now_ms() - v->first_audio_ms) * TTS_SAMPLE_RATE / 1000) : 0;
         if (played > r.samples) played = r.samples;
-        pthread_mutex_unlock(&v->mu);
         keep = heard_bytes(&r, played);
     }
-    while (keep > 0 && r.text[keep - 1] == ' ') keep--;
-    pthread_mutex_lock(&v->mu);
+    keep = trim_keep(r.text, keep);
     if (keep > 0) hist_add(v, "assistant", r.text, keep);
+    /* kept whole, so a later conversation.item.truncate can cut the history entry */
+    free(v->last_text);
+    free(v->last_chunks);
+    v->last_text = r.text;
+    v->last_chunks = r.chunks;
+    v->last_n_chunks = r.n_chunks;
+    v->last_samples = r.samples;
+    v->last_hist = keep > 0 ? v->n_hist - 1 : -1;
     pthread_mutex_unlock(&v->mu);
     struct voice_event ev = {.type = VOICE_RESPONSE_DONE, .response_id = r.rid, .status = status, .usage = u,
                              .text = keep ? r.text : "", .len = keep};
@@ -514,8 +681,7 @@ static void respond(struct voice *v) {
     v->responding = 0;
     pthread_mutex_unlock(&v->mu);
     vsplit_free(&r.split);
-    free(r.text);
-    free(r.chunks);
+    held_free(&r);
 }
 
 /* ---- worker loop ---- */
@@ -547,7 +713,7 @@ static void *worker_main(void *arg) {
         if (j == JOB_RESPOND) {
             v->respond_req = 0;
             pthread_mutex_unlock(&v->mu);
-            respond(v);
+            respond(v, NULL, 0, 0);
             pthread_mutex_lock(&v->mu);
             continue;
         }
@@ -592,14 +758,18 @@ static void *worker_main(void *arg) {
             int keep = v->spec_turn == turn && v->spec_end == end && text;
             int show = keep && v->turn_active && v->p.transcribe_input && *text;
             char *shown = show ? strdup(text) : NULL;
+            /* the reply starts now, while the silence that confirms the turn is still running */
+            int go = keep && *text && v->p.auto_response && v->p.speculate && v->turn_active && v->turn_paused &&
+                     !v->turn_ended && !v->respond_req;
+            char *ask = go ? strdup(text) : NULL;
             if (keep) v->spec_text = text;
             else free(text);
-            if (shown) {
-                pthread_mutex_unlock(&v->mu);
-                emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, end / 16, shown);
-                free(shown);
-                pthread_mutex_lock(&v->mu);
-            }
+            pthread_mutex_unlock(&v->mu);
+            if (shown) emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, end / 16, shown);
+            free(shown);
+            if (ask) respond(v, ask, turn, end);
+            free(ask);
+            pthread_mutex_lock(&v->mu);
             continue;
         }
         /* JOB_PARTIAL */
@@ -668,6 +838,7 @@ struct voice *voice_new(omni_model *llm, const struct whisper_model *asr, const 
     pthread_cond_init(&v->idle, NULL);
     v->llm = llm;
     v->asr = asr;
+    v->last_hist = -1;
     if (take_params(v, p, e)) goto fail;
     if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
     v->win_size = v->vad ? vad_window(v->vad) : 512;
@@ -719,6 +890,8 @@ void voice_free(struct voice *v) {
     }
     free(v->hist);
     free(v->spec_text);
+    free(v->last_text);
+    free(v->last_chunks);
     free(v->inq);
     free(v->clip);
     free(v->ring);
@@ -742,8 +915,16 @@ void voice_free(struct voice *v) {
 int voice_update(struct voice *v, const struct voice_params *p, struct err *e) {
     pthread_mutex_lock(&v->mu);
     int rc = take_params(v, p, e);
+    if (!rc) {
+        /* the settings change in place (vseg_step runs under mu), so a turn in progress
+         * keeps its state and ends by the new silence */
+        struct vseg fresh;
+        vseg_init(&fresh, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
+        v->seg.threshold = fresh.threshold;
+        v->seg.min_speech = fresh.min_speech;
+        v->seg.silence = fresh.silence;
+    }
     pthread_mutex_unlock(&v->mu);
-    /* the segmenter belongs to the listener; new thresholds apply from the next turn */
     return rc;
 }
 
@@ -779,7 +960,8 @@ void voice_clear(struct voice *v) {
     v->turn_active = 0;
     v->turn_paused = 0;
     v->clip_n = 0;
-    v->turn_id++; /* invalidates a speculative transcript */
+    v->turn_id++; /* invalidates a speculative transcript and reply */
+    pthread_cond_signal(&v->wake_worker);
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -811,6 +993,47 @@ void voice_set_played(struct voice *v, int64_t samples) {
     pthread_mutex_lock(&v->mu);
     v->played = samples;
     v->played_reported = 1;
+    pthread_mutex_unlock(&v->mu);
+}
+
+long voice_truncate(struct voice *v, int64_t samples) {
+    if (samples < 0) samples = 0;
+    pthread_mutex_lock(&v->mu);
+    long rc = -1;
+    if (v->responding) {
+        /* cut when the reply ends (respond reads these) */
+        v->played = samples;
+        v->played_reported = 1;
+        v->truncate_req = 1;
+        rc = 0;
+    } else if (v->last_hist >= 0 && v->last_hist < v->n_hist && !strcmp(v->hist[v->last_hist].role, "assistant")) {
+        struct reply r;
+        memset(&r, 0, sizeof r);
+        r.text = v->last_text;
+        r.chunks = v->last_chunks;
+        r.n_chunks = v->last_n_chunks;
+        size_t keep = trim_keep(v->last_text, heard_bytes(&r, samples < v->last_samples ? samples : v->last_samples));
+        char *msg = (char *)v->hist[v->last_hist].content;
+        if (keep < strlen(msg)) {
+            if (keep == 0 && v->last_hist == v->n_hist - 1) {
+                /* nothing was heard: the reply leaves no trace */
+                free((char *)v->hist[v->last_hist].role);
+                free(msg);
+                v->n_hist--;
+                v->last_hist = -1;
+            } else {
+                msg[keep] = 0; /* a prefix of the same text: shrink in place */
+            }
+        }
+        rc = (long)keep;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return rc;
+}
+
+void voice_get_stats(struct voice *v, struct voice_stats *st) {
+    pthread_mutex_lock(&v->mu);
+    *st = v->stats;
     pthread_mutex_unlock(&v->mu);
 }
 

@@ -3,6 +3,12 @@
  * splitter → TTS → PCM out, with barge-in. The Realtime WebSocket layer and
  * `omni bench-voice` drive it through this API; everything comes back as events.
  *
+ * Speculation: at the first quiet window the worker transcribes and, by default, starts
+ * the reply at once; its events (transcript final, response started, text, audio) are
+ * held back until silence_ms confirms the end of the turn, then released in order. If
+ * speech resumes first, the held reply is thrown away without a trace (no events, no
+ * history, no response id used) and the turn goes on.
+ *
  * Threads: voice_push_pcm (and the other calls) may come from any thread and never wait
  * for inference. A listener thread runs the VAD; one worker thread does ASR, LLM and TTS.
  * on_event is never called concurrently with itself, but from those two threads: copy
@@ -57,6 +63,8 @@ struct voice_params {
     int transcribe_input;      /* emit transcript events (1); the ASR runs either way */
     int auto_response;         /* answer at the end of each turn (1); else wait for voice_respond */
     int interrupt_response;    /* speech while answering cancels it (barge-in, 1) */
+    int speculate;             /* start the reply at the first quiet window, held until the
+                                * turn is confirmed (1); dropped silently if speech resumes */
     int max_tokens;            /* reply cap; <= 0: until the model stops */
     float temperature;         /* 0.8 */
     uint64_t seed;             /* sampling seed; 0: random */
@@ -77,6 +85,8 @@ void voice_free(struct voice *v);
 /* Changes settings between turns (session.update); the models stay. Only the fields
  * listed in voice_params after `instructions`..`temperature` are taken; on_event stays. */
 int voice_update(struct voice *v, const struct voice_params *p, struct err *e);
+/* (The VAD threshold, silence and minimum speech apply from the next VAD window, also
+ * to a turn in progress.) */
 
 /* Queues s16 mono samples at the input rate. Never blocks on inference. */
 int voice_push_pcm(struct voice *v, const int16_t *pcm, size_t n);
@@ -94,6 +104,17 @@ void voice_cancel(struct voice *v);
  * cancel the assistant message is cut there. Without reports, playback is assumed to
  * run in real time from the first audio chunk. */
 void voice_set_played(struct voice *v, int64_t samples);
+/* conversation.item.truncate: the client stopped playback of the latest reply after
+ * `samples` (24 kHz). While the reply is still being made it is cut there when it ends
+ * (cancelled or not); once it is over, its assistant message in the history is cut now
+ * (removed when nothing of it was heard). Returns the bytes of the reply text kept, or
+ * -1 when there is no reply to truncate. */
+long voice_truncate(struct voice *v, int64_t samples);
+
+/* Counters since voice_new: speculative replies started, promoted to the real reply
+ * (the turn ended where the speculation assumed) and dropped (speech came back). */
+struct voice_stats { int spec_started, spec_used, spec_dropped; };
+void voice_get_stats(struct voice *v, struct voice_stats *st);
 
 /* Waits until the listener and worker have nothing left to do (tests, the bench), or
  * timeout_ms passes. Returns 0 when idle, -1 on timeout. */

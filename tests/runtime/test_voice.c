@@ -1,7 +1,8 @@
 /* The voice loop end to end on espeak-made speech: real Silero VAD, the synth Whisper
  * micro model (gibberish transcripts, real timing), the synth SmolLM2 LLM and espeak TTS.
  * Checks event order and positions, barge-in with history truncation, prompt-cache
- * reuse across turns; plus the clause splitter and the turn segmenter on their own. */
+ * reuse across turns, speculative replies held through a short pause, settings updates
+ * and truncation after the reply ended; plus the splitter and segmenter on their own. */
 #include "test.h"
 #include <pthread.h>
 #include <time.h>
@@ -332,6 +333,181 @@ TEST(barge_in_cancels_and_truncates) {
     free(x2);
 }
 
+static int16_t *silence(size_t n) { return calloc(n ? n : 1, sizeof(int16_t)); }
+
+/* A pause shorter than silence_ms: the reply speculated at the pause stays silent, is
+ * dropped when speech resumes, and the turn's real end gets one reply whose events come
+ * out in the usual order, made ahead of time (spec_used). */
+TEST(short_pause_gives_no_response_events) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n1, n2, a, b, c, d;
+    int16_t *x1 = make_speech("en", "I would like to know", 0.4, 0.3, &n1, &a, &b);
+    int16_t *x2 = make_speech("en", "the time in London please.", 0.0, 0.0, &n2, &c, &d);
+    int16_t *quiet = silence(16000 * 6 / 5);
+    if (!x1 || !x2 || !quiet) { free(x1); free(x2); free(quiet); SKIP("espeak-ng cannot make speech here"); }
+    struct voice_params p = voice_default_params();
+    p.instructions = "Answer briefly.";
+    p.language = "en";
+    p.max_tokens = 8;
+    p.seed = 42;
+    p.silence_ms = 900;
+    p.on_event = on_event;
+    p.user = r;
+    p.n_ctx = 1024;
+    struct err e = {{0}};
+    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
+    CHECK_MSG(v != NULL, "voice_new: %s", e.msg);
+    if (v) {
+        struct voice_stats st;
+        /* first words, then the pause (less than silence_ms): the worker speculates and holds */
+        push_24k(v, x1, n1);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        voice_get_stats(v, &st);
+        CHECK_MSG(st.spec_started >= 1, "no speculative reply at the pause (%d)", st.spec_started);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 0);
+        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 0);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 0);
+        CHECK_EQ_INT(count(r, VOICE_TEXT_DELTA), 0);
+        CHECK_EQ_INT(count(r, VOICE_AUDIO), 0);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 0);
+        /* speech resumes: the held reply is dropped without a trace */
+        push_24k(v, x2, n2);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        voice_get_stats(v, &st);
+        CHECK(st.spec_dropped >= 1);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 0);
+        CHECK_EQ_INT(count(r, VOICE_AUDIO), 0);
+        const omni_chat_message *h;
+        CHECK_EQ_INT(voice_history(v, &h), 0);
+        /* now the real end of the turn */
+        push_24k(v, quiet, 16000 * 6 / 5);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        voice_get_stats(v, &st);
+        CHECK_MSG(st.spec_used == 1, "speculation used %d times (started %d, dropped %d)", st.spec_used,
+                  st.spec_started, st.spec_dropped);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
+        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 1);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 1);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 1);
+        CHECK_EQ_INT(count(r, VOICE_ERROR), 0);
+        int i_stop = find(r, VOICE_SPEECH_STOPPED, 0), i_final = find(r, VOICE_TRANSCRIPT_FINAL, 0);
+        int i_resp = find(r, VOICE_RESPONSE_STARTED, 0), i_delta = find(r, VOICE_TEXT_DELTA, 0);
+        int i_audio = find(r, VOICE_AUDIO, 0), i_done = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK(i_stop >= 0 && i_final > i_stop && i_resp > i_final && i_delta > i_resp && i_audio > i_resp &&
+              i_done > i_audio);
+        if (i_resp >= 0) CHECK_EQ_INT(r->ev[i_resp].rid, 1);   /* the dropped one used no id */
+        if (i_stop >= 0) CHECK_NEAR((double)r->ev[i_stop].audio_ms, (n1 + d) / 16.0, 150);
+        int nh = voice_history(v, &h);
+        CHECK_EQ_INT(nh, 2);
+        if (nh == 2 && i_final >= 0 && i_done >= 0) {
+            CHECK_STR(h[0].content, r->ev[i_final].text);
+            CHECK_STR(h[1].content, r->ev[i_done].text);
+        }
+        voice_free(v);
+    }
+    free(x1);
+    free(x2);
+    free(quiet);
+}
+
+/* voice_update's new silence applies to the turn in progress. */
+TEST(update_rearms_turn_detection) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n, a, b;
+    int16_t *x = make_speech("en", "Good morning.", 0.3, 1.0, &n, &a, &b);
+    int16_t *quiet = silence(3200);
+    if (!x || !quiet) { free(x); free(quiet); SKIP("espeak-ng cannot make speech here"); }
+    struct voice_params p = voice_default_params();
+    p.language = "en";
+    p.max_tokens = 4;
+    p.seed = 7;
+    p.silence_ms = 3000;
+    p.on_event = on_event;
+    p.user = r;
+    p.n_ctx = 512;
+    struct err e = {{0}};
+    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
+    CHECK_MSG(v != NULL, "voice_new: %s", e.msg);
+    if (v) {
+        push_24k(v, x, n);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 0);   /* 1 s of quiet < 3 s */
+        p.silence_ms = 300;
+        p.voice = "nova";
+        CHECK(voice_update(v, &p, &e) == 0);
+        push_24k(v, quiet, 3200);                            /* one more VAD window or so */
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
+        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 1);
+        /* and a minimum speech longer than the utterance stops new turns from starting */
+        p.min_speech_ms = 10000;
+        CHECK(voice_update(v, &p, &e) == 0);
+        push_24k(v, x, n);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
+        voice_free(v);
+    }
+    free(x);
+    free(quiet);
+}
+
+/* conversation.item.truncate after the reply finished generating (still playing on the
+ * client): the stored assistant message is cut at the played position. */
+TEST(truncate_after_reply_finished) {
+    if (!load_models()) SKIP("shared models missing");
+    struct rec *r = &g_rec;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n, a, b;
+    int16_t *x = make_speech("en", "Tell me about the moon.", 0.3, 1.0, &n, &a, &b);
+    if (!x) SKIP("espeak-ng cannot make speech here");
+    struct voice *v = new_voice(r, 40, "en");
+    CHECK(v != NULL);
+    if (v) {
+        CHECK(voice_truncate(v, 100) == -1);   /* no reply yet */
+        push_24k(v, x, n);
+        CHECK(voice_wait_idle(v, 30000) == 0);
+        int i_done = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK(i_done >= 0);
+        const omni_chat_message *h;
+        int nh = voice_history(v, &h);
+        CHECK_EQ_INT(nh, 2);
+        if (i_done >= 0 && nh == 2) {
+            CHECK_STR(r->ev[i_done].status, "completed");
+            char *full = strdup(h[1].content);
+            size_t len = strlen(full);
+            CHECK(len > 8);
+            /* all of it played: nothing changes */
+            CHECK_EQ_INT(voice_truncate(v, r->audio_samples), (long)len);
+            voice_history(v, &h);
+            CHECK_STR(h[1].content, full);
+            /* a third played: a shorter prefix */
+            long keep = voice_truncate(v, r->audio_samples / 3);
+            nh = voice_history(v, &h);
+            CHECK(keep > 0 && keep < (long)len);
+            CHECK_EQ_INT(nh, 2);
+            if (nh == 2) {
+                CHECK_EQ_INT((long)strlen(h[1].content), keep);
+                CHECK(strncmp(h[1].content, full, strlen(h[1].content)) == 0);
+            }
+            /* nothing played: the message goes */
+            CHECK_EQ_INT(voice_truncate(v, 0), 0);
+            CHECK_EQ_INT(voice_history(v, &h), 1);
+            free(full);
+        }
+        voice_free(v);
+    }
+    free(x);
+}
+
 TEST(bad_params_are_refused) {
     if (!load_models()) SKIP("shared models missing");
     struct voice_params p = voice_default_params();
@@ -353,6 +529,9 @@ int main(void) {
     RUN(one_turn_events_in_order);
     RUN(second_turn_reuses_prompt_cache_korean);
     RUN(barge_in_cancels_and_truncates);
+    RUN(short_pause_gives_no_response_events);
+    RUN(update_rearms_turn_detection);
+    RUN(truncate_after_reply_finished);
     RUN(bad_params_are_refused);
     omni_model_free(g_llm);
     whisper_free(g_asr);
