@@ -100,6 +100,130 @@ MM_GEMM(z_gemm_q8_0, tile32z, DT_Q8_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q5_0, tile32z, DT_Q5_0, 4, 4, k / QK)
 
+/* ------------------------------------------------- K-quants, 64 elements per step
+ * Four steps per super-block instead of the 256-bit kernel's eight: each step's 64
+ * weights are one zmm of unsigned quants, multiplied with the q8_K activations by
+ * vpmaddubsw and then by their sub-block scales (an int16 vector made by one permute)
+ * with vpdpwssd. The min / -32 terms are done per super-block from bsums as before. */
+MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                      float *y, size_t ys) {
+    __m256 acc[4][4];
+    __m128 accm[4][4];
+    float summ[4][4];
+    const size_t bs = blkK_bytes(type);
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            acc[r][i] = _mm256_setzero_ps();
+            accm[r][i] = _mm_setzero_ps();
+            summ[r][i] = 0;
+        }
+    for (int b = 0; b < nb; b++) {
+        __m512i isum[4][4], sc8[4];
+        __m256i corr[4];
+        float d[4], dmin[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            const char *pf = (const char *)blk + (size_t)MM_PF_TILES * RN * ws;
+            for (size_t o = 0; o < bs; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+            if (type == DT_Q6_K) {
+                const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
+                d[r] = half_to_float(&x6->d);
+                dmin[r] = 0;
+                corr[r] = _mm256_setzero_si256();
+                /* the 16 scales as int16 */
+                sc8[r] = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales)));
+            } else {
+                const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
+                d[r] = half_to_float(&x4->d);
+                dmin[r] = half_to_float(&x4->dmin);
+                int16_t sc16[16];
+                for (int j = 0; j < 8; j++) {
+                    uint8_t sc, mn;
+                    quant_scale_min_k4(j, x4->scales, &sc, &mn);
+                    sc16[j] = sc;
+                    sc16[j + 8] = 0;
+                }
+                corr[r] = kq_mins16(x4->scales);
+                sc8[r] = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)sc16));
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) isum[r][i] = _mm512_setzero_si512();
+        }
+        for (int g = 0; g < 4; g++) {
+            __m512i q[4], sv[4];
+            /* int16 lane l of the pair products covers elements 2l, 2l+1 of the step */
+            const __m512i sidx = type == DT_Q6_K
+                                     ? _mm512_add_epi16(_mm512_set1_epi16((short)(4 * g)),
+                                                        _mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 3))
+                                     : _mm512_mask_set1_epi16(_mm512_set1_epi16((short)(2 * g)), 0xFFFF0000u, (short)(2 * g + 1));
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) {
+                const uint8_t *blk = w + r * ws + b * bs;
+                if (type == DT_Q6_K) {
+                    const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
+                    int h = g / 2, pair = g % 2;
+                    __m512i ql = _mm512_loadu_si512((const void *)(x6->ql + h * 64));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(x6->qh + h * 32));
+                    __m512i hq = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                    __m512i lo = pair ? _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4) : _mm512_and_si512(ql, m4);
+                    if (pair) hq = _mm512_srli_epi16(hq, 4);
+                    __m512i hi = _mm512_and_si512(_mm512_slli_epi16(hq, 4), _mm512_set1_epi8(0x30));
+                    q[r] = _mm512_or_si512(lo, hi);
+                } else {
+                    const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
+                    const uint8_t *qs = type == DT_Q4_K ? x4->qs : ((const struct block_q5_K *)blk)->qs;
+                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(qs + g * 32));
+                    q[r] = _mm512_and_si512(
+                        _mm512_inserti64x4(_mm512_castsi256_si512(bytes), _mm256_srli_epi16(bytes, 4), 1), m4);
+                    if (type == DT_Q5_K) {
+                        __m256i qh = _mm256_loadu_si256((const __m256i *)((const struct block_q5_K *)blk)->qh);
+                        __m512i hb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8((char)(1 << (2 * g)))),
+                                                        _mm256_set1_epi8((char)(1 << (2 * g + 1))), 1);
+                        __mmask64 mk = _mm512_test_epi8_mask(
+                            _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1), hb);
+                        q[r] = _mm512_mask_add_epi8(q[r], mk, q[r], _mm512_set1_epi8(16));
+                    }
+                }
+                sv[r] = _mm512_permutexvar_epi16(sidx, sc8[r]);
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                __m512i xv = _mm512_loadu_si512((const void *)(ab->qs + 64 * g));
+                /* q6_K's -32 goes in before the scale, per lane, as ggml does it */
+                __m512i x32 = type == DT_Q6_K ? _mm512_maddubs_epi16(_mm512_set1_epi8(32), xv) : _mm512_setzero_si512();
+#pragma GCC unroll 4
+                for (int r = 0; r < RN; r++) {
+                    __m512i p = _mm512_maddubs_epi16(q[r], xv);
+                    if (type == DT_Q6_K) p = _mm512_sub_epi16(p, x32);
+                    isum[r][i] = _mm512_dpwssd_epi32(isum[r][i], p, sv[r]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                /* lanes 8-15 are the second 32 of each step: adding them gives ggml's 8 lanes */
+                __m256i is = _mm256_add_epi32(_mm512_castsi512_si256(isum[r][i]), _mm512_extracti64x4_epi64(isum[r][i], 1));
+                kq_block_done(type, is, ab, d[r], dmin[r], corr[r], &acc[r][i], &accm[r][i], &summ[r][i]);
+            }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = kq_result(type, acc[r][i], accm[r][i], summ[r][i]);
+}
+
+MM_GEMM(z_gemm_q4_K, tileKz, DT_Q4_K, 2, 4, k / QK_K)
+MM_GEMM(z_gemm_q5_K, tileKz, DT_Q5_K, 2, 4, k / QK_K)
+MM_GEMM(z_gemm_q6_K, tileKz, DT_Q6_K, 2, 4, k / QK_K)
+
 /* ------------------------------------------------- BF16 weights with AVX512_BF16
  * vdpbf16ps multiplies 32 bf16 pairs and adds them into 16 f32 lanes in one go; the
  * products of two bf16 values are exact in f32, so only the summation order differs
@@ -173,6 +297,9 @@ mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     case DT_Q8_0: *act = MM_ACT_Q8Z; return z_gemm_q8_0;
     case DT_Q4_0: *act = MM_ACT_Q8Z; return z_gemm_q4_0;
     case DT_Q5_0: *act = MM_ACT_Q8Z; return z_gemm_q5_0;
+    case DT_Q4_K: return z_gemm_q4_K;
+    case DT_Q5_K: return z_gemm_q5_K;
+    case DT_Q6_K: return z_gemm_q6_K;
     case DT_BF16: return cpu_features()->avx512bf16 ? z_gemm_bf16 : x86_kernel(type);
     default: return x86_kernel(type);
     }

@@ -23,6 +23,11 @@
 #define MM_PF_TILES 2
 #endif
 
+/* ggml's q5_K `summs += dmin * sum` is contracted to one fma by its -march=native build */
+#ifndef KQ_SUMM
+#define KQ_SUMM(a, b, c) __builtin_fmaf(a, b, c)
+#endif
+
 MM_INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -163,15 +168,64 @@ MM_INLINE __m256i q6k_scales(const int8_t *sc, int c) {
     return _mm256_set_m128i(_mm_set1_epi16(sc[2 * c + 1]), _mm_set1_epi16(sc[2 * c]));
 }
 
+/* The float part of a K-quant dot in ggml_vec_dot_q*_K_q8_K's (AVX2) order, so our
+ * sums round exactly as llama.cpp's: int32 lane l of a super-block holds, over its
+ * sub-blocks, scale x the dot of elements 4l..4l+3 of each 32 (q6_K: with the -32
+ * already in); acc += d * lanes. The mins go apart: q4_K into 4 lanes (pairs of
+ * sub-blocks), q5_K into one float; the result is hsum(acc) + that. */
+MM_INLINE __m256i kq_mins16(const uint8_t *scales) {
+    int16_t mins16[16];
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, mn;
+        quant_scale_min_k4(j, scales, &sc, &mn);
+        mins16[2 * j] = mins16[2 * j + 1] = mn; /* bsums are per 16, mins per 32 */
+    }
+    return _mm256_loadu_si256((const __m256i *)mins16);
+}
+
+MM_INLINE void kq_block_done(int type, __m256i isum, const struct block_q8_K *ab, float d, float dmin, __m256i mins16,
+                             __m256 *acc, __m128 *accm, float *summ) {
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(ab->d * d), _mm256_cvtepi32_ps(isum), *acc);
+    if (type == DT_Q6_K) return;
+    __m256i cm = _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)ab->bsums));
+    __m128i prod = _mm_hadd_epi32(_mm256_castsi256_si128(cm), _mm256_extracti128_si256(cm, 1));
+    float dm = -ab->d * dmin;
+    if (type == DT_Q4_K) {
+        *accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(prod), *accm);
+    } else {
+        __m128i h = _mm_hadd_epi32(prod, prod);
+        h = _mm_hadd_epi32(h, h);
+        *summ = KQ_SUMM(dm, (float)_mm_cvtsi128_si32(h), *summ);
+    }
+}
+
+MM_INLINE float kq_result(int type, __m256 acc, __m128 accm, float summ) {
+    float s = hsum8(acc);
+    if (type == DT_Q4_K) {
+        accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+        accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));
+        s += _mm_cvtss_f32(accm);
+    } else if (type == DT_Q5_K) {
+        s += summ;
+    }
+    return s;
+}
+
 MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                      float *y, size_t ys) {
     __m256 acc[4][4];
+    __m128 accm[4][4];
+    float summ[4][4];
     const size_t bs = blkK_bytes(type);
     const __m256i m4 = _mm256_set1_epi8(0xF);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+        for (int i = 0; i < RM; i++) {
+            acc[r][i] = _mm256_setzero_ps();
+            accm[r][i] = _mm_setzero_ps();
+            summ[r][i] = 0;
+        }
     for (int b = 0; b < nb; b++) {
         __m256i isum[4][4];
 #pragma GCC unroll 4
@@ -213,52 +267,40 @@ MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
             for (int i = 0; i < RM; i++) {
                 const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * c));
+                /* q6_K's -32 goes in before the scale, per lane, as ggml does it */
+                __m256i x32 = type == DT_Q6_K ? _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv) : _mm256_setzero_si256();
 #pragma GCC unroll 4
-                for (int r = 0; r < RN; r++)
-                    isum[r][i] = dot_s16(isum[r][i], _mm256_maddubs_epi16(q[r], xv), s[r]);
+                for (int r = 0; r < RN; r++) {
+                    __m256i p = _mm256_maddubs_epi16(q[r], xv);
+                    if (type == DT_Q6_K) p = _mm256_sub_epi16(p, x32);
+                    isum[r][i] = dot_s16(isum[r][i], p, s[r]);
+                }
             }
         }
-        /* per super-block: scale, and the min (q4_K/q5_K) or -32 offset (q6_K) terms via bsums */
+        /* per super-block: the scale, and the mins (q4_K/q5_K) from bsums */
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             const uint8_t *blk = w + r * ws + b * bs;
             float d, dmin = 0;
-            __m256i corr = _mm256_setzero_si256(); /* int16 weights for the bsums */
+            __m256i corr = _mm256_setzero_si256();
             if (type == DT_Q6_K) {
-                const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
-                d = half_to_float(&x6->d);
-                corr = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales));
+                d = half_to_float(&((const struct block_q6_K *)blk)->d);
             } else {
                 const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
                 d = half_to_float(&x4->d);
                 dmin = half_to_float(&x4->dmin);
-                int16_t mins16[16];
-                for (int j = 0; j < 8; j++) {
-                    uint8_t sc, mn;
-                    quant_scale_min_k4(j, x4->scales, &sc, &mn);
-                    mins16[2 * j] = mins16[2 * j + 1] = mn; /* bsums are per 16, mins per 32 */
-                }
-                corr = _mm256_loadu_si256((const __m256i *)mins16);
+                corr = kq_mins16(x4->scales);
             }
 #pragma GCC unroll 4
-            for (int i = 0; i < RM; i++) {
-                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
-                __m256i cm = _mm256_madd_epi16(corr, bsums);
-                if (type == DT_Q6_K) {
-                    __m256i t = _mm256_sub_epi32(isum[r][i], _mm256_slli_epi32(cm, 5));
-                    acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(d * ab->d), acc[r][i]);
-                } else {
-                    acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r][i]), _mm256_set1_ps(d * ab->d), acc[r][i]);
-                    acc[r][i] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(cm), _mm256_set1_ps(dmin * ab->d), acc[r][i]);
-                }
-            }
+            for (int i = 0; i < RM; i++)
+                kq_block_done(type, isum[r][i], (const struct block_q8_K *)(a + i * as) + b, d, dmin, corr, &acc[r][i],
+                              &accm[r][i], &summ[r][i]);
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+        for (int i = 0; i < RM; i++) y[i * ys + r] = kq_result(type, acc[r][i], accm[r][i], summ[r][i]);
 }
 
 /* ------------------------------------------------------------------ float types */
