@@ -16,7 +16,9 @@ static void usage(void) {
            "Downloads a model into the model store ($OMNI_HOME, default ~/.local/share/omni/models).\n"
            "NAME is a catalog name (see `omni pull --list`), e.g. smollm2-360m-instruct-q8_0 or whisper-base;\n"
            "a URL downloads that file as is. An interrupted download is resumed by running the same command\n"
-           "again; the file gets its final name only once it is complete and its checksum matches.\n\n"
+           "again; the file gets its final name only once it is complete and its checksum matches: the\n"
+           "catalog's (or --sha256), else the SHA-256 and size the hub sends with the download\n"
+           "(Hugging Face's X-Linked-ETag / X-Linked-Size headers).\n\n"
            "  --list          show the catalog (name, purpose, size, languages)\n"
            "  --sha256 HEX    expected checksum for a URL download\n"
            "  --timeout S     give up when no data arrives for S seconds (default 30)\n\n"
@@ -97,7 +99,8 @@ int cmd_pull(int argc, char **argv) {
     int rc = store_pull(what, &p, path, sizeof path, &verified, &e);
     if (b.started) progress_end(&b.p);
     if (rc) return cli_fail("pull: %s", e.msg);
-    if (!verified) fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it)\n", path);
+    if (verified == STORE_VERIFIED_HUB) fprintf(stderr, "omni: %s verified against the hub's SHA-256\n", path);
+    else if (!verified) fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it)\n", path);
     printf("%s\n", path);
     return 0;
 }

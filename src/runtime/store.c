@@ -106,13 +106,58 @@ struct store_pull_params store_pull_default_params(void) {
     return p;
 }
 
+/* What the hub says about the file: Hugging Face answers a resolve URL of an LFS file
+ * with a redirect carrying X-Linked-Size and X-Linked-ETag (the object's SHA-256). */
+struct hub_info {
+    char sha256[65];  /* lower-case hex, or "" */
+    uint64_t size;    /* 0: not said */
+};
+
 struct dl {
     FILE *f;
     uint64_t start, got, total;
     CURL *curl;
     const struct store_pull_params *p;
     int restarted;   /* the server ignored Range: the .part was emptied */
+    struct hub_info *hub;
 };
+
+/* The value of header line h if it is "name: value" (name case-insensitive), else NULL;
+ * *n gets the value's length without surrounding blanks, quotes and a weak-ETag W/. */
+static const char *header_value(const char *h, size_t len, const char *name, size_t *n) {
+    size_t k = strlen(name);
+    if (len <= k || strncasecmp(h, name, k) || h[k] != ':') return NULL;
+    const char *v = h + k + 1, *end = h + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    if (end - v >= 2 && (v[0] == 'W' || v[0] == 'w') && v[1] == '/') v += 2;
+    if (end - v >= 2 && *v == '"' && end[-1] == '"') { v++; end--; }
+    *n = (size_t)(end - v);
+    return v;
+}
+
+/* Sees the headers of every response, the redirects included (libcurl passes them all). */
+static size_t on_header(char *h, size_t size, size_t n, void *ud) {
+    struct dl *d = ud;
+    size_t len = size * n, vn = 0;
+    const char *v;
+    if ((v = header_value(h, len, "x-linked-etag", &vn)) && vn == 64) {
+        int hex = 1;
+        for (size_t i = 0; i < 64; i++) hex &= (v[i] >= '0' && v[i] <= '9') || ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f');
+        if (hex) {
+            for (size_t i = 0; i < 64; i++) d->hub->sha256[i] = (char)(v[i] >= 'A' && v[i] <= 'F' ? v[i] | 0x20 : v[i]);
+            d->hub->sha256[64] = 0;
+        }
+    } else if ((v = header_value(h, len, "x-linked-size", &vn)) && vn > 0 && vn < 20) {
+        char num[24];
+        memcpy(num, v, vn);
+        num[vn] = 0;
+        char *end;
+        unsigned long long x = strtoull(num, &end, 10);
+        if (!*end) d->hub->size = x;
+    }
+    return len;
+}
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
     struct dl *d = ud;
@@ -149,7 +194,7 @@ static const char *host_of(const char *url, char *buf, size_t cap) {
 
 /* One transfer of url into part (appending from its current size). */
 static int fetch(const char *url, const char *part, const struct store_pull_params *p, uint64_t expect_size,
-                 struct err *e) {
+                 struct hub_info *hub, struct err *e) {
     struct stat st;
     uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
     if (expect_size && have == expect_size) return 0; /* finished earlier, not yet verified */
@@ -158,7 +203,7 @@ static int fetch(const char *url, const char *part, const struct store_pull_para
     if (have && fseek(f, 0, SEEK_END)) { fclose(f); return err_set(e, "%s: cannot append", part); }
     CURL *curl = curl_easy_init();
     if (!curl) { fclose(f); return err_set(e, "cannot start libcurl"); }
-    struct dl d = {f, have, 0, expect_size, curl, p, 0};
+    struct dl d = {f, have, 0, expect_size, curl, p, 0, hub};
     char errbuf[CURL_ERROR_SIZE] = "";
     long timeout = p->timeout_s > 0 ? p->timeout_s : 30;
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -174,6 +219,8 @@ static int fetch(const char *url, const char *part, const struct store_pull_para
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, timeout);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &d);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &d);
@@ -254,18 +301,30 @@ int store_pull(const char *what, const struct store_pull_params *pp, char *path,
     snprintf(part, sizeof part, "%s.part", path);
     if (is_file(path)) goto out; /* already complete (only complete files get the final name) */
     if ((rc = make_dirs(dir, e))) goto out;
-    if ((rc = fetch(url, part, p, size && !sha256 && !sha1 ? 0 : size, e))) goto out;
+    struct hub_info hub = {"", 0};
+    if ((rc = fetch(url, part, p, size && !sha256 && !sha1 ? 0 : size, &hub, e))) goto out;
+    int from_hub = 0;
+    if (!sha256 && !sha1 && hub.sha256[0]) { sha256 = hub.sha256; from_hub = 1; }
+    if (from_hub && hub.size) {
+        struct stat st;
+        if (stat(part, &st) == 0 && (uint64_t)st.st_size != hub.size) {
+            unlink(part);
+            rc = err_set(e, "%s: size mismatch (the hub says %llu bytes, got %llu); the partial file was removed", file,
+                         (unsigned long long)hub.size, (unsigned long long)st.st_size);
+            goto out;
+        }
+    }
     if (sha256 || sha1) {
         char got[EVP_MAX_MD_SIZE * 2 + 1];
         const char *want = sha256 ? sha256 : sha1;
         if ((rc = store_file_digest(part, sha256 ? "sha256" : "sha1", got, e))) goto out;
         if (strcasecmp(got, want)) {
             unlink(part);
-            rc = err_set(e, "%s: checksum mismatch (%s expected %s, got %s); the partial file was removed",
-                         file, sha256 ? "sha256" : "sha1", want, got);
+            rc = err_set(e, "%s: checksum mismatch (%s%s expected %s, got %s); the partial file was removed",
+                         file, sha256 ? "sha256" : "sha1", from_hub ? " from the hub" : "", want, got);
             goto out;
         }
-        if (verified) *verified = 1;
+        if (verified) *verified = from_hub ? STORE_VERIFIED_HUB : STORE_VERIFIED;
     }
     if (rename(part, path)) rc = err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
 out:

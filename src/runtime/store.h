@@ -28,11 +28,15 @@ struct store_pull_params {
 };
 struct store_pull_params store_pull_default_params(void);
 
+enum { STORE_UNVERIFIED = 0, STORE_VERIFIED = 1, STORE_VERIFIED_HUB = 2 };
+
 /* Downloads a catalog model or an http(s) URL into the store as <dir>/<file>.part,
  * resuming an existing .part with an HTTP Range request, verifies the SHA-256 (or the
- * catalog's SHA-1), and renames it into place. An already present file is not fetched
- * again. Fills path with the final file. *verified is 1 when a checksum was checked,
- * 0 when none was known. */
+ * catalog's SHA-1), and renames it into place. With no checksum given or in the catalog,
+ * the hub's own SHA-256 and size (X-Linked-ETag / X-Linked-Size on Hugging Face's
+ * redirect) are checked instead. An already present file is not fetched again. Fills
+ * path with the final file. *verified: STORE_VERIFIED (the catalog's or the caller's
+ * checksum), STORE_VERIFIED_HUB (the hub's), STORE_UNVERIFIED (none known). */
 int store_pull(const char *name_or_url, const struct store_pull_params *p, char *path, size_t cap,
                int *verified, struct err *e);
 

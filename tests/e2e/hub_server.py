@@ -4,9 +4,13 @@
   /<org>/<dir>/resolve/main/<file>   -> ROOT/<dir>/<file>   (hub layout, as the catalog builds it)
   /cut/<same>    sends only the first half of the body when the request has no Range (a cut connection)
   /slow/<same>   waits 30 s before the body (a stalled server)
+  /lfs/<same>    like Hugging Face for an LFS file: a 302 to /cdn/<dir>/<file> carrying
+                 X-Linked-Size and X-Linked-ETag ("<sha256>") of the file
+  /lfsbad/<same> the same redirect with a wrong X-Linked-ETag
+  /cdn/<dir>/<file>  the file itself (Range supported), with an ETag that is not its SHA-256
 Usage: hub_server.py ROOT PORTFILE LOGFILE [LIFETIME_S]. Writes the port to PORTFILE,
 logs one line per request ("GET path range=...") to LOGFILE, exits after LIFETIME_S (default 300)."""
-import os, sys, threading, time
+import hashlib, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT, PORTFILE, LOG = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -23,12 +27,29 @@ class Hub(BaseHTTPRequestHandler):
         with open(LOG, "a") as f:
             f.write("GET %s range=%s\n" % (self.path, rng))
         parts = self.path.split("?")[0].strip("/").split("/")
-        mode = parts.pop(0) if parts and parts[0] in ("cut", "slow") else ""
-        if len(parts) != 5 or parts[2:4] != ["resolve", "main"] or ".." in parts:
+        mode = parts.pop(0) if parts and parts[0] in ("cut", "slow", "lfs", "lfsbad", "cdn") else ""
+        if ".." in parts:
             return self.fail(404)
-        path = os.path.join(ROOT, parts[1], parts[4])
+        if mode == "cdn" and len(parts) == 2:
+            path = os.path.join(ROOT, parts[0], parts[1])
+        elif mode != "cdn" and len(parts) == 5 and parts[2:4] == ["resolve", "main"]:
+            path = os.path.join(ROOT, parts[1], parts[4])
+        else:
+            return self.fail(404)
         if not os.path.isfile(path):
             return self.fail(404)
+        if mode in ("lfs", "lfsbad"):
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            if mode == "lfsbad":
+                digest = "0" * 64
+            self.send_response(302)
+            self.send_header("Location", "/cdn/%s/%s" % (parts[1], parts[4]))
+            self.send_header("X-Linked-Size", str(os.path.getsize(path)))
+            self.send_header("X-Linked-ETag", '"%s"' % digest)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         size = os.path.getsize(path)
         start = 0
         if rng and rng.startswith("bytes="):
@@ -44,6 +65,8 @@ class Hub(BaseHTTPRequestHandler):
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))
         self.send_header("Content-Length", str(size - start))
         self.send_header("Accept-Ranges", "bytes")
+        if mode == "cdn":
+            self.send_header("ETag", '"cdn-%x"' % size)
         self.end_headers()
         if mode == "slow":
             time.sleep(30)

@@ -79,7 +79,25 @@ check "URL pull works and says unverified" '[ $? -eq 0 ] && [ -s "$S/ggml-vocab-
 "$OMNI" pull "$HUB/x/llm/resolve/main/stories260K.gguf" --sha256 "$SUM" >/dev/null 2>"$T/err"
 check "URL pull of a present file is a no-op" '[ $? -eq 0 ]'
 
-# 8. list / show / rm
+# 8. no checksum in the catalog: the hub's X-Linked-ETag/X-Linked-Size on its redirect decide
+rm -f "$S/ggml-vocab-gpt-2.gguf"
+OMNI_HUB_URL=$HUB/lfs "$OMNI" pull nosum >"$T/out" 2>"$T/err"; rc=$?
+VSUM=$(sha256sum "$MODELS/vocab/ggml-vocab-gpt-2.gguf" | cut -d' ' -f1)
+check "hub digest: good download accepted" '[ $rc -eq 0 ] && [ "$(sha256sum "$S/ggml-vocab-gpt-2.gguf" | cut -d" " -f1)" = "$VSUM" ]'
+check "hub digest: reported as verified against the hub" 'grep -q "verified against the hub" "$T/err" && ! grep -q unverified "$T/err"'
+check "hub digest: came through the redirect" 'grep -q "^GET /lfs/test/vocab/resolve/main/ggml-vocab-gpt-2.gguf" "$T/log" && grep -q "^GET /cdn/vocab/ggml-vocab-gpt-2.gguf" "$T/log"'
+rm -f "$S/ggml-vocab-gpt-2.gguf"
+OMNI_HUB_URL=$HUB/lfsbad "$OMNI" pull nosum >/dev/null 2>"$T/err"; rc=$?
+check "hub digest: wrong digest rejected" '[ $rc -ne 0 ] && grep -q "checksum mismatch (sha256 from the hub" "$T/err"'
+check "hub digest: partial removed" '[ ! -e "$S/ggml-vocab-gpt-2.gguf" ] && [ ! -e "$S/ggml-vocab-gpt-2.gguf.part" ]'
+"$OMNI" pull "$HUB/lfs/x/vocab/resolve/main/ggml-vocab-gpt-2.gguf" >/dev/null 2>"$T/err"
+check "hub digest: URL pull verified too" '[ $? -eq 0 ] && grep -q "verified against the hub" "$T/err"'
+rm -f "$S/ggml-vocab-gpt-2.gguf"
+OMNI_HUB_URL=$HUB/cut "$OMNI" pull nosum >/dev/null 2>&1
+OMNI_HUB_URL=$HUB/lfs "$OMNI" pull nosum >/dev/null 2>"$T/err"; rc=$?
+check "hub digest: a resumed download is verified" '[ $rc -eq 0 ] && grep -q "verified against the hub" "$T/err" && [ "$(sha256sum "$S/ggml-vocab-gpt-2.gguf" | cut -d" " -f1)" = "$VSUM" ]'
+
+# 9. list / show / rm
 "$OMNI" list >"$T/out" 2>"$T/err"
 check "list shows the models" '[ $? -eq 0 ] && grep -q "^stories260K .*gguf llama f32" "$T/out" && grep -q "ggml-vocab-gpt-2" "$T/out"'
 "$OMNI" show stories260K >"$T/out" 2>"$T/err"
