@@ -133,8 +133,10 @@ static int load_hparams(struct clip *c, struct err *e) {
         get_int(g, "clip.vision.attention.head_count", 1, 0, 1, 1024, &hp->n_head, e) ||
         get_int(g, "clip.vision.block_count", 1, 0, 1, 1024, &hp->n_layer, e))
         return -1;
-    if (hp->image_size % hp->patch_size)
-        return err_set(e, "%s: image size %d is not a multiple of the patch size %d", path, hp->image_size, hp->patch_size);
+    /* SigLIP-so400m is 384 px in 14 px patches: the strided conv covers 27x27 patches
+     * and ignores the last 6 pixels, so only a patch larger than the image is wrong. */
+    if (hp->image_size < hp->patch_size)
+        return err_set(e, "%s: image size %d is smaller than the patch size %d", path, hp->image_size, hp->patch_size);
     if (hp->n_embd % hp->n_head)
         return err_set(e, "%s: width %d is not a multiple of the head count %d", path, hp->n_embd, hp->n_head);
     int bad = 0;
