@@ -507,6 +507,66 @@ static int enc_attention(struct whisper_state *s, const float *q, const float *k
     return 0;
 }
 
+/* The fused path: per head, queries (scaled) and keys rounded to f16 values as the
+ * matmul path's f16 conversion would, keys transposed so 16 keys load as two vectors;
+ * then blocks of 4 queries go through scores, softmax and P·V without leaving L2.
+ * Work items are (head, query block) pairs shared over the pool. */
+struct enc_attn_job {
+    const float *q, *k, *v;
+    float *qh, *kt, *out, *scr;
+    int T, tq, tp, D, d, H, n_null;
+    float scale;
+};
+
+static void enc_attn_prep(void *arg, int ith, int nth) {
+    struct enc_attn_job *j = arg;
+    long lo, hi;
+    pool_split(j->H, ith, nth, &lo, &hi);
+    for (long h = lo; h < hi; h++) {
+        float *qh = j->qh + h * j->tq * j->d, *kt = j->kt + h * j->d * j->tp;
+        for (int t = 0; t < j->tq; t++)
+            for (int i = 0; i < j->d; i++)
+                qh[(size_t)t * j->d + i] = t < j->T ? f16_round(j->q[(size_t)t * j->D + h * j->d + i] * j->scale) : 0.0f;
+        for (int i = 0; i < j->d; i++) {
+            float *row = kt + (size_t)i * j->tp;
+            for (int t = 0; t < j->T; t++) row[t] = f16_round(j->k[(size_t)t * j->D + h * j->d + i]);
+            for (int t = j->T; t < j->tp; t++) row[t] = 0.0f;
+        }
+    }
+}
+
+static void enc_attn_run(void *arg, int ith, int nth) {
+    struct enc_attn_job *j = arg;
+    int nqb = j->tq / 4;
+    long lo, hi;
+    pool_split((long)j->H * nqb, ith, nth, &lo, &hi);
+    for (long it = lo; it < hi; it++) {
+        long h = it / nqb, b = it % nqb;
+        whisper_enc_attend4_avx2(j->out + b * 4 * j->D + h * j->d, j->D, j->qh + (h * j->tq + b * 4) * j->d,
+                                 j->kt + h * j->d * j->tp, j->T, j->tp, j->v + h * j->d, j->D, j->d, j->n_null,
+                                 j->scr + (size_t)ith * 4 * j->tp);
+    }
+}
+
+/* out needs room for T rounded up to a multiple of 4 rows. */
+static int enc_attention_fused(struct whisper_state *s, const float *q, const float *k, const float *v, float *out,
+                               int T, int D, int H) {
+    int d = D / H, tq = (T + 3) / 4 * 4, tp = (T + 15) / 16 * 16, nth = pool_size(s->pool);
+    struct enc_attn_job j = {q, k, v, NULL, NULL, out, NULL, T, tq, tp, D, d, H, null_key_count(s, T),
+                             1.0f / sqrtf((float)d)};
+    j.qh = malloc((size_t)H * tq * d * sizeof(float));
+    j.kt = malloc((size_t)H * d * tp * sizeof(float));
+    j.scr = malloc((size_t)nth * 4 * tp * sizeof(float));
+    int rc = -1;
+    if (j.qh && j.kt && j.scr) {
+        pool_run(s->pool, enc_attn_prep, &j);
+        pool_run(s->pool, enc_attn_run, &j);
+        rc = 0;
+    }
+    free(j.qh); free(j.kt); free(j.scr);
+    return rc;
+}
+
 int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, int n_ctx, struct err *e) {
     const struct whisper_model *m = s->m;
     const struct ggw_whisper_hparams *hp = &m->hp;
@@ -518,7 +578,8 @@ int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, i
     float *col = calloc((size_t)T2 * 3 * (size_t)(NM > D ? NM : D), 4);
     float *h1 = malloc((size_t)T2 * D * 4);
     float *x = malloc(TD * 4), *hb = malloc(TD * 4), *q = malloc(TD * 4), *k = malloc(TD * 4);
-    float *v = malloc(TD * 4), *att = malloc(TD * 4), *ff = malloc(TD * 4 * 4);
+    float *v = malloc(TD * 4), *att = malloc(((size_t)T + 3) * D * 4), *ff = malloc(TD * 4 * 4);
+    int fused = cpu_level() >= CPU_AVX2 && (D / H) % 16 == 0 && !getenv("OMNI_WHISPER_UNFUSED");
     float *S = malloc((size_t)T * T * 4), *qh = malloc(TD * 4), *oh = malloc(TD * 4);
     uint16_t *kh = malloc(TD * 2);
     float *vt = malloc(TD * 4);
@@ -561,7 +622,8 @@ int whisper_encode(struct whisper_state *s, const struct mel *mel, int offset, i
         matmul(s->pool, w->self.k, hb, k, T);
         matmul(s->pool, w->self.v, hb, v, T);
         add_bias(v, w->self.v_b, D, T);
-        enc_attention(s, q, k, v, att, T, D, H, S, kh, vt, qh, oh);
+        if (!fused || enc_attention_fused(s, q, k, v, att, T, D, H))
+            enc_attention(s, q, k, v, att, T, D, H, S, kh, vt, qh, oh);
         matmul(s->pool, w->self.o, att, hb, T);
         add_bias(hb, w->self.o_b, D, T);
         for (size_t i = 0; i < TD; i++) x[i] += hb[i];

@@ -10,6 +10,14 @@
 void whisper_attend_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv, int d,
                          long stride, float scale, int n_null);
 
+/* Encoder self-attention for 4 query rows of one head against all T keys: q holds the
+ * 4 queries (d floats each, already scaled), kt the keys transposed (d rows of tp >= T
+ * floats, tp a multiple of 16), v the values (row t at v + t * vs). Scores go through an
+ * exact softmax with n_null implicit zero keys (whisper_softmax_avx2); the 4 outputs
+ * land at out + r * os. s is scratch of 4 * tp floats; d must be a multiple of 16. */
+void whisper_enc_attend4_avx2(float *out, long os, const float *q, const float *kt, int T, int tp, const float *v,
+                              long vs, int d, int n_null, float *s);
+
 /* In-place softmax of n scores plus n_null implicit zero scores (AVX2+FMA). */
 void whisper_softmax_avx2(float *x, int n, int n_null);
 

@@ -93,3 +93,40 @@ void whisper_softmax_avx2(float *x, int n, int n_null) {
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= (float)(1.0 / sum);
 }
+
+void whisper_enc_attend4_avx2(float *out, long os, const float *q, const float *kt, int T, int tp, const float *v,
+                              long vs, int d, int n_null, float *s) {
+    /* scores: 4 queries x 16 keys per register tile, keys read along Kᵀ's rows */
+    for (int t = 0; t < tp; t += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        const float *kp = kt + t;
+        for (int i = 0; i < d; i++, kp += tp) {
+            __m256 k0 = _mm256_loadu_ps(kp), k1 = _mm256_loadu_ps(kp + 8), b;
+            b = _mm256_broadcast_ss(q + i);         a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
+            b = _mm256_broadcast_ss(q + d + i);     a10 = _mm256_fmadd_ps(b, k0, a10); a11 = _mm256_fmadd_ps(b, k1, a11);
+            b = _mm256_broadcast_ss(q + 2 * d + i); a20 = _mm256_fmadd_ps(b, k0, a20); a21 = _mm256_fmadd_ps(b, k1, a21);
+            b = _mm256_broadcast_ss(q + 3 * d + i); a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
+        }
+        _mm256_storeu_ps(s + t, a00);          _mm256_storeu_ps(s + t + 8, a01);
+        _mm256_storeu_ps(s + tp + t, a10);     _mm256_storeu_ps(s + tp + t + 8, a11);
+        _mm256_storeu_ps(s + 2 * tp + t, a20); _mm256_storeu_ps(s + 2 * tp + t + 8, a21);
+        _mm256_storeu_ps(s + 3 * tp + t, a30); _mm256_storeu_ps(s + 3 * tp + t + 8, a31);
+    }
+    for (int r = 0; r < 4; r++) whisper_softmax_avx2(s + (long)r * tp, T, n_null);
+    /* out = P·V, 16 output columns at a time so the 4 x 2 accumulators stay in registers */
+    for (int c = 0; c < d; c += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        const float *vp = v + c;
+        for (int t = 0; t < T; t++, vp += vs) {
+            __m256 v0 = _mm256_loadu_ps(vp), v1 = _mm256_loadu_ps(vp + 8), b;
+            b = _mm256_broadcast_ss(s + t);          a00 = _mm256_fmadd_ps(b, v0, a00); a01 = _mm256_fmadd_ps(b, v1, a01);
+            b = _mm256_broadcast_ss(s + tp + t);     a10 = _mm256_fmadd_ps(b, v0, a10); a11 = _mm256_fmadd_ps(b, v1, a11);
+            b = _mm256_broadcast_ss(s + 2 * tp + t); a20 = _mm256_fmadd_ps(b, v0, a20); a21 = _mm256_fmadd_ps(b, v1, a21);
+            b = _mm256_broadcast_ss(s + 3 * tp + t); a30 = _mm256_fmadd_ps(b, v0, a30); a31 = _mm256_fmadd_ps(b, v1, a31);
+        }
+        _mm256_storeu_ps(out + c, a00);          _mm256_storeu_ps(out + c + 8, a01);
+        _mm256_storeu_ps(out + os + c, a10);     _mm256_storeu_ps(out + os + c + 8, a11);
+        _mm256_storeu_ps(out + 2 * os + c, a20); _mm256_storeu_ps(out + 2 * os + c + 8, a21);
+        _mm256_storeu_ps(out + 3 * os + c, a30); _mm256_storeu_ps(out + 3 * os + c + 8, a31);
+    }
+}

@@ -261,6 +261,40 @@ TEST(load_errors) {
     CHECK(whisper_load(model_path("audio/jfk.wav"), &e) == NULL);
 }
 
+/* The fused encoder attention (SIMD, L2-sized blocks) must give the logits of the
+ * two-matmul reference path, for a full window and for an odd reduced context. */
+static void logits_after(int fused, int n_ctx, float *lg) {
+    struct err e = {{0}};
+    if (fused) unsetenv("OMNI_WHISPER_UNFUSED");
+    else setenv("OMNI_WHISPER_UNFUSED", "1", 1);
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct mel mel;
+    CHECK(whisper_mel(g_m, g_x, g_n, &mel, &e) == 0);
+    CHECK(whisper_encode(s, &mel, 0, n_ctx, &e) == 0);
+    const struct whisper_special *sp = whisper_special(g_m);
+    int prompt[4] = {sp->sot, sp->lang0, sp->transcribe, sp->notimestamps};
+    CHECK(whisper_decode(s, prompt, 4, 0, lg, &e) == 0);
+    mel_free(&mel);
+    whisper_state_free(s);
+    unsetenv("OMNI_WHISPER_UNFUSED");
+}
+
+TEST(fused_encoder_attention_matches_reference) {
+    int nv = whisper_n_vocab(g_m);
+    float *a = malloc((size_t)nv * sizeof(float)), *b = malloc((size_t)nv * sizeof(float));
+    int ctxs[2] = {0, 149};
+    for (int c = 0; c < 2; c++) {
+        logits_after(1, ctxs[c], a);
+        logits_after(0, ctxs[c], b);
+        double worst = 0;
+        for (int i = 0; i < nv; i++) if (fabs(a[i] - b[i]) > worst) worst = fabs(a[i] - b[i]);
+        fprintf(stderr, "  fused vs reference encoder attention, n_ctx %d: max |diff| %.2g\n", ctxs[c], worst);
+        CHECK(worst < 1e-2); /* summation order only; a broken kernel is off by O(1) */
+    }
+    free(a);
+    free(b);
+}
+
 int main(void) {
     struct err e = {{0}};
     char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
@@ -276,6 +310,7 @@ int main(void) {
     RUN(special_tokens);
     RUN(logits_match_golden);
     RUN(reduced_audio_context);
+    RUN(fused_encoder_attention_matches_reference);
     RUN(transcribe_matches_cli_golden);
     RUN(auto_language_and_short_clip);
     RUN(transcribe_with_vad);
