@@ -43,10 +43,10 @@ void ops_scale(float *x, float s, int n) {
     for (int i = 0; i < n; i++) x[i] *= s;
 }
 
-void ops_swiglu(float *gate, const float *up, int n) {
+void ops_swiglu(float *out, const float *gate, const float *up, int n) {
     for (int i = 0; i < n; i++) {
         float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
     }
 }
 

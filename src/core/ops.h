@@ -13,8 +13,8 @@ void ops_softmax(float *x, int n);
 void ops_add(float *x, const float *y, int n);
 /* x *= s */
 void ops_scale(float *x, float s, int n);
-/* gate = silu(gate) * up (SwiGLU), in place in gate. */
-void ops_swiglu(float *gate, const float *up, int n);
+/* out = silu(gate) * up (SwiGLU); out may alias gate. */
+void ops_swiglu(float *out, const float *gate, const float *up, int n);
 
 /* Rotary position embedding: cs receives n_rot/2 (cos, sin) pairs for position
  * pos; pair i turns by pos * theta_base^(-2i/n_rot) / freq_factors[i] * freq_scale

@@ -21,10 +21,12 @@ TEST(rmsnorm_softmax_swiglu) {
     double z = exp(1) + exp(2) + exp(3);
     CHECK_NEAR(s[2], exp(3) / z, 1e-6);
     CHECK_NEAR(s[0] + s[1] + s[2], 1, 1e-6);
-    float g[2] = {0, 2}, u[2] = {5, 3};
-    ops_swiglu(g, u, 2);
-    CHECK_NEAR(g[0], 0, 1e-7);
-    CHECK_NEAR(g[1], 2 / (1 + exp(-2)) * 3, 1e-5);
+    float g[2] = {0, 2}, u[2] = {5, 3}, o[2];
+    ops_swiglu(o, g, u, 2);
+    CHECK_NEAR(o[0], 0, 1e-7);
+    CHECK_NEAR(o[1], 2 / (1 + exp(-2)) * 3, 1e-5);
+    ops_swiglu(g, g, u, 2);  /* in place */
+    CHECK(g[0] == o[0] && g[1] == o[1]);
 }
 
 TEST(rope_rotates_the_right_pairs) {
