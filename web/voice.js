@@ -1,11 +1,15 @@
 // Voice mode: the microphone button. Streams the mic as 24 kHz PCM16 over the Realtime
 // WebSocket (/v1/realtime), plays the answer's audio as it arrives, shows both sides'
-// transcripts live, and stops playback when the user starts speaking (the server
-// cancels the answer itself). #voice-panel's data-* attributes let tests watch it.
+// transcripts live, and stops playback when the user starts speaking: the server cancels
+// the answer itself, and conversation.item.truncate tells it how much was really heard
+// (the answer is often fully generated but still playing). #voice-panel's data-*
+// attributes let tests watch it.
 (() => {
   const RATE = 24000;
   let ws = null, ctx = null, stream = null, node = null, playAt = 0, sources = [];
   let userEl = null, botEl = null;
+  // the assistant item being played and its scheduled pieces: [{start (s), len (samples)}]
+  let playItem = null, played = [];
 
   const css = document.createElement("link");
   css.rel = "stylesheet";
@@ -39,7 +43,30 @@
     sources = [];
     playAt = 0;
   }
-  function play(b64) {
+  // Samples of playItem heard so far, and whether some of it is still to come.
+  function heard() {
+    let n = 0, total = 0;
+    const now = ctx ? ctx.currentTime : 0;
+    for (const p of played) {
+      total += p.len;
+      n += Math.max(0, Math.min(p.len, Math.floor((now - p.start) * RATE)));
+    }
+    return { n, unplayed: n < total };
+  }
+  function interrupt() {
+    if (playItem && ws && ws.readyState === 1) {
+      const h = heard();
+      if (h.unplayed) {
+        ws.send(JSON.stringify({ type: "conversation.item.truncate", item_id: playItem, content_index: 0,
+                                 audio_end_ms: Math.floor(h.n / (RATE / 1000)) }));
+        panel.dataset.truncates = String(+(panel.dataset.truncates || 0) + 1);
+      }
+    }
+    playItem = null;
+    played = [];
+    stopPlayback();
+  }
+  function play(b64, item) {
     const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const pcm = new Int16Array(bytes.buffer, 0, bytes.length >> 1);
     const buf = ctx.createBuffer(1, pcm.length, RATE), f = buf.getChannelData(0);
@@ -49,6 +76,8 @@
     src.connect(ctx.destination);
     playAt = Math.max(playAt, ctx.currentTime + 0.05);
     src.start(playAt);
+    if (item !== playItem) { playItem = item; played = []; }
+    played.push({ start: playAt, len: pcm.length });
     playAt += buf.duration;
     sources.push(src);
     src.onended = () => { sources = sources.filter((s) => s !== src); };
@@ -58,7 +87,7 @@
     switch (ev.type) {
       case "session.created": status("listening"); break;
       case "input_audio_buffer.speech_started":
-        stopPlayback(); // interrupting by speaking: the server cancels the answer
+        interrupt(); // interrupting by speaking: the server cancels the answer, we say what was heard
         userEl = line("user"); botEl = null; status("hearing you"); break;
       case "conversation.item.input_audio_transcription.delta":
         (userEl ||= line("user")).textContent += ev.delta; break;
@@ -69,9 +98,11 @@
       case "response.output_audio_transcript.delta": case "response.output_text.delta":
         (botEl ||= line("assistant")).textContent += ev.delta;
         panel.dataset.assistantText = "1"; break;
-      case "response.output_audio.delta": play(ev.delta); break;
+      case "response.output_audio.delta": play(ev.delta, ev.item_id); break;
       case "response.done": status(ev.response.status === "cancelled" ? "interrupted — listening" : "listening");
         panel.dataset.responses = String(+(panel.dataset.responses || 0) + 1); break;
+      case "conversation.item.truncated":
+        panel.dataset.truncated = String(+(panel.dataset.truncated || 0) + 1); break;
       case "error": line("error").textContent = ev.error.message; break;
     }
   }

@@ -565,6 +565,32 @@ static void handle_item_create(struct rt_conn *k, const cJSON *root, const char 
     free(text);
 }
 
+/* conversation.item.truncate: the client stopped playing the latest reply at
+ * audio_end_ms. Works while the reply is still being made (it is cut when it ends) and
+ * after (its history entry is cut now), which is the common case: generation outruns
+ * playback, so a user who interrupts usually interrupts a reply that is already done. */
+static void handle_truncate(struct rt_conn *k, const cJSON *root, const char *eid) {
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "audio_end_ms");
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "item_id");
+    if (!cJSON_IsNumber(ms) || ms->valuedouble < 0) {
+        rt_error(k, "invalid_value", "audio_end_ms", eid, "audio_end_ms must be a non-negative number");
+        return;
+    }
+    if (item && !cJSON_IsString(item)) {
+        rt_error(k, "invalid_value", "item_id", eid, "item_id must be a string");
+        return;
+    }
+    if (voice_truncate(k->v, (int64_t)(ms->valuedouble * (RT_RATE_OUT / 1000))) < 0) {
+        rt_error(k, "invalid_value", "item_id", eid, "there is no assistant reply to truncate");
+        return;
+    }
+    cJSON *ev = rt_event("conversation.item.truncated");
+    cJSON_AddStringToObject(ev, "item_id", cJSON_IsString(item) ? item->valuestring : "");
+    cJSON_AddNumberToObject(ev, "content_index", 0);
+    cJSON_AddNumberToObject(ev, "audio_end_ms", ms->valuedouble);
+    rt_send(k, ev);
+}
+
 static int on_data(struct mg_connection *c, int bits, char *data, size_t len, void *ud) {
     (void)ud;
     struct rt_conn *k = mg_get_user_connection_data(c);
@@ -589,12 +615,7 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
     } else if (!strcmp(t->valuestring, "conversation.item.create")) handle_item_create(k, root, eid);
     else if (!strcmp(t->valuestring, "response.create")) voice_respond(k->v);
     else if (!strcmp(t->valuestring, "response.cancel")) voice_cancel(k->v);
-    else if (!strcmp(t->valuestring, "conversation.item.truncate")) {
-        const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "audio_end_ms");
-        if (!cJSON_IsNumber(ms) || ms->valuedouble < 0)
-            rt_error(k, "invalid_value", "audio_end_ms", eid, "audio_end_ms must be a non-negative number");
-        else voice_set_played(k->v, (int64_t)(ms->valuedouble * (RT_RATE_OUT / 1000)));
-    } else if (!strcmp(t->valuestring, "output_audio_buffer.clear")) voice_cancel(k->v);
+    else if (!strcmp(t->valuestring, "conversation.item.truncate")) handle_truncate(k, root, eid); else if (!strcmp(t->valuestring, "output_audio_buffer.clear")) voice_cancel(k->v);
     else rt_error(k, "unknown_event", "type", eid, "unknown event type \"%.100s\"", t->valuestring);
     cJSON_Delete(root);
     return 1;

@@ -25,9 +25,15 @@ static void usage(FILE *f) {
             "(20 ms frames, as a microphone would send them), and the time from the end of speech to\n"
             "the first sample of reply audio is reported per file and as median/p90, split into stages:\n"
             "  vad_ms              end of speech -> end of turn detected (includes the silence wait)\n"
-            "  asr_ms              end of turn -> final transcript\n"
-            "  llm_first_token_ms  final transcript -> first reply token\n"
-            "  tts_first_chunk_ms  first reply token -> first reply audio\n\n"
+            "  asr_ms              end of turn -> final transcript event\n"
+            "  llm_first_token_ms  final transcript -> first reply token event\n"
+            "  tts_first_chunk_ms  first reply token -> first reply audio event\n"
+            "Each stage is the part of the wait the user sees, measured on the events as a client\n"
+            "gets them, so the stages add up to the total. The loop speculates by default: at the\n"
+            "first quiet window it transcribes and starts the reply (LLM and TTS), holding its\n"
+            "events until the silence confirms the turn. A turn answered that way has asr, llm and\n"
+            "tts stages near 0 (their work was hidden in the silence wait) and the text report\n"
+            "marks it 'speculative'; --no-speculate measures the plain pipeline.\n\n"
             "End of speech is the end of the last speech segment that Silero VAD finds in the whole\n"
             "file offline (no padding); without --vad-model, the end of the last 32 ms window louder\n"
             "than -37.5 dBFS. Without --vad-model the live loop also uses that loudness detector\n"
@@ -38,6 +44,7 @@ static void usage(FILE *f) {
             "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
             "  --silence-ms N     silence that ends a turn (default 300)\n"
+            "  --no-speculate     start the reply only after the turn is confirmed\n"
             "  --language CODE    en, ko, ... or auto (default en)\n"
             "  --json             one JSON object on stdout:\n"
             "                     {\"files\":[{\"file\",\"total_ms\",\"stages\":{...}}],\"median_ms\",\"p90_ms\",\"stages\":{medians}}\n\n"
@@ -182,7 +189,7 @@ static int play_file(struct voice *v, struct turn *t, const char *path, const fl
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
-    int json = 0, max_tokens = 8, silence = 300;
+    int json = 0, max_tokens = 8, silence = 300, speculate = 1;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_fail("bench-voice: out of memory");
@@ -197,6 +204,7 @@ int cmd_bench_voice(int argc, char **argv) {
         else if (!strcmp(a, "--silence-ms") && has) silence = atoi(argv[++i]);
         else if (!strcmp(a, "--language") && has) lang = argv[++i];
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-speculate")) speculate = 0;
         else if (a[0] == '-' && a[1]) { usage(stderr); free(files); return cli_fail("bench-voice: unexpected argument '%s'", a); }
         else files[n_files++] = a;
     }
@@ -224,7 +232,7 @@ int cmd_bench_voice(int argc, char **argv) {
     struct turn t;
     memset(&t, 0, sizeof t);
     pthread_mutex_init(&t.mu, NULL);
-    int n_ok = 0;
+    int n_ok = 0, n_spec = 0;
     if (!res || !audio || !lens || !ends) { cli_fail("bench-voice: out of memory"); goto out; }
     /* everything is read and checked before the clock matters */
     for (int i = 0; i < n_files; i++) {
@@ -241,6 +249,7 @@ int cmd_bench_voice(int argc, char **argv) {
     p.input_rate = 16000;
     p.silence_ms = silence;
     p.max_tokens = max_tokens;
+    p.speculate = speculate;
     p.seed = 1;
     p.on_event = on_event;
     p.user = &t;
@@ -251,15 +260,21 @@ int cmd_bench_voice(int argc, char **argv) {
         t.t_stop = t.t_final = t.t_token = t.t_audio = t.cpu_audio = 0;
         t.done = 0;
         pthread_mutex_unlock(&t.mu);
+        struct voice_stats s0, s1;
+        voice_get_stats(v, &s0);
         if (play_file(v, &t, files[i], audio[i], lens[i], ends[i], &res[n_ok])) {
             fprintf(stderr, "bench-voice: %s: no reply audio (turn not detected or empty transcript)\n", files[i]);
             continue;
         }
+        voice_get_stats(v, &s1);
+        int spec = s1.spec_used > s0.spec_used;
+        n_spec += spec;
         if (!json)
-            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  cpu %7.1f ms  "
-                   "prompt %d tokens (%d cached) in %.1f ms\n", files[i], res[n_ok].total, res[n_ok].vad,
-                   res[n_ok].asr, res[n_ok].llm, res[n_ok].tts, res[n_ok].cpu, t.usage.prompt_tokens,
-                   t.usage.cached_tokens, t.usage.prompt_ms);
+            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  %s  cpu %7.1f ms  "
+                   "prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d\n", files[i],
+                   res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts,
+                   spec ? "speculative" : "plain      ", res[n_ok].cpu, t.usage.prompt_tokens,
+                   t.usage.cached_tokens, t.usage.prompt_ms, s1.spec_dropped);
         n_ok++;
     }
     if (!n_ok) { cli_fail("bench-voice: no file produced a reply"); goto out; }
@@ -287,9 +302,10 @@ int cmd_bench_voice(int argc, char **argv) {
                "\"llm_first_token_ms\":%.1f,\"tts_first_chunk_ms\":%.1f}}\n",
                med, p90, mv, ma, ml, mt);
     } else {
-        printf("median %.1f ms, p90 %.1f ms over %d file(s); median stages: vad %.1f, asr %.1f, llm first token %.1f, "
-               "tts first chunk %.1f; process CPU from end of speech to first audio: median %.1f ms\n",
-               med, p90, n_ok, mv, ma, ml, mt, mc);
+        printf("median %.1f ms, p90 %.1f ms over %d file(s) (%d answered speculatively); median stages: vad %.1f, "
+               "asr %.1f, llm first token %.1f, tts first chunk %.1f; process CPU from end of speech to first audio: "
+               "median %.1f ms\n",
+               med, p90, n_ok, n_spec, mv, ma, ml, mt, mc);
     }
     rc = n_ok == n_files ? 0 : 1;
 out:

@@ -2,7 +2,7 @@
 # `omni bench-voice` end to end: espeak-made English and Korean questions played in real
 # time through the voice loop with the shared Silero VAD, micro Whisper and synth SmolLM2;
 # checks the JSON schema and that the stage times add up, the text report, the energy-VAD
-# fallback note and one-line errors.
+# fallback note, --no-speculate and one-line errors.
 OMNI=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 P=0; F=0
@@ -52,13 +52,15 @@ assert o["files"][0]["file"].endswith("en.wav") and o["files"][1]["file"].endswi
 PY
 check "JSON has the documented schema and consistent stages" "python3 '$T/schema.py' '$T/out.json' 2> '$T/err'"
 
-"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --max-tokens 4 "$T/en.wav" > "$T/out.txt" 2> "$T/err"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --max-tokens 4 --no-speculate "$T/en.wav" > "$T/out.txt" 2> "$T/err"
 check "without --vad-model it runs on the energy detector" "[ $? -eq 0 ] && grep -q 'loudness threshold' '$T/err'"
 check "text report has a median line" "grep -q '^median .* ms, p90' '$T/out.txt'"
+check "--no-speculate answers only after the turn is confirmed" \
+  "grep -q '(0 answered speculatively)' '$T/out.txt' && grep -q ' plain ' '$T/out.txt'"
 
 "$OMNI" bench-voice --help > "$T/help" 2>&1
-check "--help explains the stages and the end-of-speech definition" \
-  "grep -q 'llm_first_token_ms' '$T/help' && grep -q 'End of speech' '$T/help'"
+check "--help explains the stages, speculation and the end-of-speech definition" \
+  "grep -q 'llm_first_token_ms' '$T/help' && grep -q 'End of speech' '$T/help' && grep -q 'no-speculate' '$T/help'"
 
 "$OMNI" bench-voice -m "$LM" "$T/en.wav" > /dev/null 2> "$T/err"
 check "missing --asr-model: one-line error, exit 1" "[ $? -eq 1 ] && grep -q 'asr-model' '$T/err'"

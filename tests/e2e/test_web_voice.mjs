@@ -1,6 +1,7 @@
 // Voice mode of the chat page in headless Chromium with a fake microphone playing an
 // espeak-ng WAV: click the mic, see both transcripts appear and the answer's audio
-// arrive (counted by the page). Screenshot in /tmp/omni-web-voice.png.
+// arrive (counted by the page), then the looping question cut in and the page truncate
+// the answer at what was played. Screenshot in /tmp/omni-web-voice.png.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -44,6 +45,14 @@ try {
       bot: p.querySelector(".voice-line.assistant")?.textContent }));
     assert(d.user !== undefined && d.bot && d.bot.length > 0, JSON.stringify(d));
     console.log(`     ${d.audioChunks} audio chunks, ${d.responses} responses, state ${d.state}`);
+  });
+  await test("speaking over the answer: playback stops and conversation.item.truncate is accepted", async () => {
+    // the fake mic loops: the question comes again while the (long, random-weight) answer plays
+    await page.waitForFunction(() => +document.getElementById("voice-panel").dataset.truncated > 0, null,
+      { timeout: 45000 });
+    const d = await page.$eval("#voice-panel", (p) => ({ ...p.dataset,
+      errors: [...p.querySelectorAll(".voice-line.error")].map((e) => e.textContent) }));
+    assert(+d.truncates >= +d.truncated && d.errors.length === 0, JSON.stringify(d));
   });
   await page.screenshot({ path: "/tmp/omni-web-voice.png" });
   await test("clicking the mic again stops voice mode; no page errors", async () => {
