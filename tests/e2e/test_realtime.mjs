@@ -1,7 +1,9 @@
 // The Realtime WebSocket API end to end: `omni serve --tls-cert/--tls-key` driven by the
 // official openai npm client's realtime class, unmodified, over wss:// with a self-signed
 // certificate made here (NODE_EXTRA_CA_CERTS). Speech is espeak-ng English and Korean,
-// streamed in real time; the models have random weights, so only the protocol is checked.
+// streamed in real time; the models have random weights, so only the protocol is checked:
+// transcripts, text and audio for both languages, barge-in (speech mid-answer cancels it,
+// the new turn is answered) and truncation of a reply that already finished generating.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -173,9 +175,11 @@ try {
     console.log(`     speech ${s.audio_start_ms}-${st.audio_end_ms} ms, transcript ${JSON.stringify(tr.transcript.slice(0, 40))}, ${audio.length} audio chunks`);
   });
 
-  await test("Korean speech, then a second utterance mid-answer → the answer is cancelled (barge-in)", async () => {
+  await test("Korean speech, then a second utterance mid-answer → barge-in: cancelled, truncated, next turn answered", async () => {
     rt.send({ type: "session.update", session: { max_output_tokens: 400 } });
     await rec.waitFor("session.updated", 5000);
+    const n0 = rec.events.length;
+    const koTranscript = rec.waitFor("conversation.item.input_audio_transcription.completed", 60000);
     const firstAudio = rec.waitFor("response.output_audio.delta", 60000);
     const done = rec.waitFor("response.done", 90000);
     let answering = false;
@@ -187,9 +191,32 @@ try {
       await sleep(100);
     }
     assert(answering, "the Korean turn got an answer");
-    await stream(rt, en, 800, () => rec.events.at(-1)?.type === "response.done");
-    const d = await done;
+    assert(typeof (await koTranscript).transcript === "string", "Korean transcript");
+    const cutIn = rec.waitFor("input_audio_buffer.speech_started", 30000);
+    const second = rec.waitFor((e) => e.type === "response.done" && e.response.status === "completed", 120000,
+      "the barge-in turn's response.done");
+    await stream(rt, en, 1200);
+    const [s, d] = [await cutIn, await done];
     eq(d.response.status, "cancelled", "status after barge-in");
+    assert(rec.events.indexOf(s) < rec.events.indexOf(d), "speech_started before the cancelled response.done");
+    // the client played 0.3 s of the cancelled answer: the server keeps only what was heard
+    const d2 = await second;
+    const item = d2.response.output[0].id;
+    const before = d2.response.output[0].content[0].transcript;
+    const truncated = rec.waitFor("conversation.item.truncated", 5000);
+    rt.send({ type: "conversation.item.truncate", item_id: item, content_index: 0, audio_end_ms: 300 });
+    const t = await truncated;
+    eq(t.item_id, item, "truncated item");
+    eq(t.audio_end_ms, 300, "audio_end_ms");
+    const transcripts = rec.events.slice(n0).filter((e) => e.type === "conversation.item.input_audio_transcription.completed");
+    assert(transcripts.length >= 2, "the barge-in utterance was transcribed as its own turn");
+    console.log(`     cancelled answer kept ${JSON.stringify((d.response.output[0]?.content[0]?.transcript || "").slice(0, 30))}; ` +
+      `next answer ${before.length} chars, truncated at 300 ms`);
+  });
+
+  await test("conversation.item.truncate with a bad audio_end_ms is an error event", async () => {
+    rt.send({ type: "conversation.item.truncate", item_id: "x", content_index: 0, audio_end_ms: -5 });
+    eq((await rec.waitFor("error", 5000)).error.param, "audio_end_ms", "param");
   });
   rt.close();
 } finally {
