@@ -1,9 +1,12 @@
 /* image_url parts of chat messages and the prompt split around them; see chat_images.h. */
 #include "api/chat_images.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/tokenize.h"
 #include "formats/data_uri.h"
@@ -12,6 +15,110 @@ void api_chat_images_free(struct api_chat_images *ci) {
     for (int i = 0; i < ci->n; i++) image_free(&ci->img[i]);
     free(ci->img);
     memset(ci, 0, sizeof *ci);
+}
+
+/* Realpath of the folder local image paths may come from; empty: none may. Set once
+ * by omni serve before the listener starts, read-only afterwards. */
+static char g_allow_dir[PATH_MAX];
+
+int api_chat_images_allow_dir(const char *dir, struct err *e) {
+    g_allow_dir[0] = 0;
+    if (!dir) return 0;
+    char buf[PATH_MAX];
+    struct stat st;
+    if (!realpath(dir, buf)) return err_set(e, "--allow-image-dir %s: %s", dir, strerror(errno));
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return err_set(e, "--allow-image-dir %s: not a folder", dir);
+    snprintf(g_allow_dir, sizeof g_allow_dir, "%s", buf);
+    return 0;
+}
+
+static int hexval(int c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The local path a URL names: "file:///p" or "file://localhost/p" (percent-decoded), or
+ * a plain path. Returns -1 for any other scheme ("https://...": never fetched). */
+static int url_to_path(const char *url, char *out, size_t size) {
+    if (!strncmp(url, "file://", 7)) {
+        const char *p = url + 7;
+        if (!strncmp(p, "localhost/", 10)) p += 9;
+        if (*p != '/') return -1;
+        size_t n = 0;
+        for (; *p && n + 1 < size; p++) {
+            int hi, lo;
+            if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+                out[n++] = (char)(hi * 16 + lo);
+                p += 2;
+            } else {
+                out[n++] = *p;
+            }
+        }
+        out[n] = 0;
+        return *p || memchr(out, 0, n) ? -1 : 0; /* too long, or an encoded NUL */
+    }
+    const char *colon = strstr(url, "://");
+    if (colon) return -1;
+    if (strlen(url) >= size) return -1;
+    snprintf(out, size, "%s", url);
+    return 0;
+}
+
+/* Decodes a local file named by url, only from inside the allowed folder. Symlinks and
+ * ".." are resolved by realpath first, so neither can lead outside it. */
+static int decode_local(const char *url, const char *param, struct image *img, struct api_bad_field *bad) {
+    if (!g_allow_dir[0]) {
+        snprintf(bad->msg, sizeof bad->msg,
+                 "'%s.image_url.url' must be a data: URI (data:image/png;base64,...); this server does not fetch "
+                 "URLs and reads local files only from a folder its operator allows (omni serve --allow-image-dir)",
+                 param);
+        return -1;
+    }
+    char path[PATH_MAX], real[PATH_MAX];
+    if (url_to_path(url, path, sizeof path)) {
+        snprintf(bad->msg, sizeof bad->msg,
+                 "'%s.image_url.url' must be a data: URI or a local file path (file:///... or /...); this server does "
+                 "not fetch URLs", param);
+        return -1;
+    }
+    size_t n = strlen(g_allow_dir);
+    int root = n == 1; /* "/" allows everything */
+    /* One message for missing and forbidden files: the reply must not reveal what exists outside. */
+    if (!realpath(path, real) || (!root && (strncmp(real, g_allow_dir, n) || real[n] != '/'))) {
+        snprintf(bad->msg, sizeof bad->msg,
+                 "'%s.image_url.url': '%.200s' is not a file inside the folder this server allows images from", param,
+                 path);
+        return -1;
+    }
+    struct err e = {{0}};
+    if (image_decode_file(real, 0, img, &e)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decodes a data: URI holding an image. */
+static int decode_data_uri(const char *url, const char *param, struct image *img, struct api_bad_field *bad) {
+    struct err e = {{0}};
+    char mime[64];
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (data_uri_decode(url, mime, sizeof mime, &bytes, &n, &e)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
+        return -1;
+    }
+    if (strncmp(mime, "image/", 6)) {
+        free(bytes);
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url' has media type '%s'; expected image/png, image/jpeg, "
+                 "image/gif or image/bmp", param, mime);
+        return -1;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s.image_url", param);
+    int rc = image_decode_memory(bytes, n, 0, what, img, &e);
+    free(bytes);
+    if (rc) snprintf(bad->msg, sizeof bad->msg, "%.390s", e.msg);
+    return rc ? -1 : 0;
 }
 
 int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
@@ -31,41 +138,17 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
         return -1;
     }
     /* detail (auto/low/high) only tunes tiling in OpenAI's models; one fixed-size encoder has none. */
-    if (strncmp(url->valuestring, "data:", 5)) {
-        snprintf(bad->msg, sizeof bad->msg,
-                 "'%s.image_url.url' must be a data: URI (data:image/png;base64,...); this server does not fetch URLs",
-                 param);
-        return -1;
-    }
-    struct err e = {{0}};
-    char mime[64];
-    uint8_t *bytes = NULL;
-    size_t n = 0;
-    if (data_uri_decode(url->valuestring, mime, sizeof mime, &bytes, &n, &e)) {
-        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
-        return -1;
-    }
-    if (strncmp(mime, "image/", 6)) {
-        free(bytes);
-        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url' has media type '%s'; expected image/png, image/jpeg, "
-                 "image/gif or image/bmp", param, mime);
-        return -1;
-    }
     if (ci->n == ci->cap) {
         int cap = ci->cap ? ci->cap * 2 : 4;
         struct image *p = realloc(ci->img, sizeof *p * (size_t)cap);
-        if (!p) { free(bytes); snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+        if (!p) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
         ci->img = p;
         ci->cap = cap;
     }
-    char what[96];
-    snprintf(what, sizeof what, "%s.image_url", param);
-    int rc = image_decode_memory(bytes, n, 0, what, &ci->img[ci->n], &e);
-    free(bytes);
-    if (rc) {
-        snprintf(bad->msg, sizeof bad->msg, "%.390s", e.msg);
-        return -1;
-    }
+    const char *u = url->valuestring;
+    int rc = strncmp(u, "data:", 5) ? decode_local(u, param, &ci->img[ci->n], bad)
+                                    : decode_data_uri(u, param, &ci->img[ci->n], bad);
+    if (rc) return -1;
     ci->n++;
     return 0;
 }

@@ -1,4 +1,5 @@
-/* Images in /v1/chat/completions: image_url content parts (data: URIs) decoded on the
+/* Images in /v1/chat/completions: image_url content parts (data: URIs, or local files
+ * from a folder the operator allows) decoded on the
  * HTTP thread, a marker left in the message text where each one goes, and after the
  * chat template has rendered the conversation, the prompt split at the markers into
  * token runs and image spans for the scheduler (which encodes the pixels). */
@@ -28,6 +29,12 @@ void api_chat_images_free(struct api_chat_images *ci);
  * Returns 0, or -1 with *bad filled. */
 int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
                         const char *param, struct api_bad_field *bad);
+
+/* Lets image_url name local files (file:///path or /path) inside dir, checked after
+ * realpath so symlinks and ".." cannot lead outside; anything else is a 400 that does not
+ * say whether the file exists. Process-wide, set once before serving; NULL (the
+ * default) allows no local files. Returns 0, or -1 if dir is not an existing folder. */
+int api_chat_images_allow_dir(const char *dir, struct err *e);
 
 /* Tokenizes a rendered prompt holding ci->n markers: each marker becomes
  * omni_model_n_image_pos placeholder positions and a span in *spans (malloc'ed).

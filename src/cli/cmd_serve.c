@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/chat_images.h"
 #include "api/server.h"
 #include "cli/cli.h"
 #include "omni.h"
@@ -40,6 +41,8 @@ static void usage(FILE *f) {
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
             "      --mmproj FILE      image encoder for the model (llama.cpp mmproj GGUF): chat messages may\n"
             "                         then carry image_url parts (data:image/png;base64,... URIs)\n"
+            "      --allow-image-dir DIR  image_url may also name local files (file:///... or a path)\n"
+            "                         inside DIR (symlinks resolved first); others get 400\n"
             "      --name ID          model id shown by /v1/models (default: the file name)\n"
             "      --asr-model FILE   Whisper model (whisper.cpp ggml .bin, e.g. ggml-base.bin) for speech\n"
             "                         recognition; uploads are limited by --max-body\n"
@@ -115,6 +118,9 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;
+        else if (!strcmp(a, "--allow-image-dir")) {
+            if (api_chat_images_allow_dir(v, &e)) { api_keys_free(&keys); return cli_fail("serve: %s", e.msg); }
+        }
         else if (!strcmp(a, "--asr-model")) ap.asr_model = v;
         else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
         else if (!strcmp(a, "--tls-cert")) ap.tls_cert = v;

@@ -1,10 +1,13 @@
 // `omni serve --mmproj`: image_url parts through the official openai client on the synth
 // LLaVA-layout encoder + SmolLM2-shaped LLM: usage counts the image positions, the
 // reply depends on the pixels and is deterministic, bad images and servers without an
-// encoder answer 400.
+// encoder answer 400; --allow-image-dir lets local files in and nothing outside.
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import OpenAI from "openai";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
 const { test, summary } = makeCounter();
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
@@ -79,6 +82,8 @@ try {
     await expect400([imagePart("data:image/png;base64,@@@not base64")], /^messages\[0\]\.content\[0\]/, /base64/);
     await expect400([imagePart("data:text/plain;base64,aGVsbG8=")], /content\[0\]/, /media type/);
     await expect400([imagePart("https://example.com/cat.png")], /content\[0\]/, /data: URI/);
+    // Local paths need the operator's --allow-image-dir; this server has none.
+    await expect400([imagePart(`file://${fs.realpathSync(IMG)}/logo112.png`)], /content\[0\]/, /--allow-image-dir/);
   });
 
   await test("the server still answers text after bad images", async () => {
@@ -89,6 +94,58 @@ try {
   await test("server with --mmproj", () => { throw e; });
 } finally {
   if (srv) await stopServer(srv);
+}
+
+// --allow-image-dir: local files inside the folder are read; anything that resolves
+// outside it (absolute path, "..", a symlink) or does not exist is the same 400.
+let local;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-allow-"));
+try {
+  const outside = fs.mkdtempSync(path.join(os.tmpdir(), "omni-outside-"));
+  fs.copyFileSync(`${IMG}/logo112.png`, `${dir}/logo.png`);
+  fs.copyFileSync(`${IMG}/logo112.png`, `${dir}/a b.png`);
+  fs.copyFileSync(`${IMG}/plasma112.png`, `${outside}/plasma.png`);
+  fs.symlinkSync(`${outside}/plasma.png`, `${dir}/escape.png`);
+  fs.symlinkSync(`${dir}/logo.png`, `${dir}/alias.png`);
+  local = await startServer(["-m", LLM, "--mmproj", MMPROJ, "--ctx", "512", "--allow-image-dir", dir]);
+  const c3 = new OpenAI({ baseURL: local.url + "/v1", apiKey: "none", maxRetries: 0 });
+  const question = { type: "text", text: "\nDescribe the image." };
+  const reply = async (url) => (await c3.chat.completions.create(ask([imagePart(url), question]))).choices[0].message.content;
+  await test("--allow-image-dir: file:// URL, plain path, %20 and an inside symlink read the same pixels as a data URI", async () => {
+    const want = await reply(dataUri(`${IMG}/logo112.png`));
+    eq(await reply(`file://${dir}/logo.png`), want, "file:// URL");
+    eq(await reply(`${dir}/logo.png`), want, "plain path");
+    eq(await reply(`file://${dir}/a%20b.png`), want, "percent-encoded space");
+    eq(await reply(`${dir}/alias.png`), want, "symlink inside the folder");
+  });
+  await test("--allow-image-dir: outside path, '..', symlink out, missing file -> 400 with one message", async () => {
+    const c3bad = async (url) => {
+      let err = null;
+      try { await c3.chat.completions.create(ask([imagePart(url), question])); } catch (e) { err = e; }
+      assert(err && err.status === 400, `${url}: expected 400, got ${err ? err.status : 200}`);
+      assert(/not a file inside the folder/.test(err.error.message), `${url}: ${err.error.message}`);
+      eq(err.error.param, "messages[0].content[0].image_url.url", "param");
+    };
+    await c3bad(`${outside}/plasma.png`);
+    await c3bad(`${dir}/../${path.basename(outside)}/plasma.png`);
+    await c3bad(`file://${dir}/escape.png`);
+    await c3bad(`${dir}/missing.png`);
+    await c3bad("/etc/passwd");
+  });
+  await test("--allow-image-dir: a non-image file inside is a 400, and a folder that does not exist is refused at start", async () => {
+    fs.writeFileSync(`${dir}/notes.png`, "not an image");
+    let err = null;
+    try { await c3.chat.completions.create(ask([imagePart(`${dir}/notes.png`), question])); } catch (e) { err = e; }
+    assert(err && err.status === 400, "non-image: " + (err ? err.status : 200));
+    const r = spawnSync(BIN, ["serve", "-m", LLM, "--port", "0", "--allow-image-dir", `${dir}/nope`], { encoding: "utf8" });
+    assert(r.status !== 0 && /allow-image-dir/.test(r.stderr), "bad folder: " + r.status + " " + r.stderr);
+  });
+  fs.rmSync(outside, { recursive: true, force: true });
+} catch (e) {
+  await test("server with --allow-image-dir", () => { throw e; });
+} finally {
+  if (local) await stopServer(local);
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 try {
