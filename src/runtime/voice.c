@@ -949,7 +949,9 @@ int voice_push_pcm(struct voice *v, const int16_t *pcm, size_t n) {
 void voice_commit(struct voice *v) {
     pthread_mutex_lock(&v->mu);
     if (v->turn_active) {
-        v->speech_end = v->clip_t0 + (int64_t)v->clip_n;
+        /* in a pause the speech already ended (and a speculative reply may be made for
+         * exactly that end); else it ends with the audio heard so far */
+        if (!v->turn_paused) v->speech_end = v->clip_t0 + (int64_t)v->clip_n;
         end_turn_locked(v);
     }
     pthread_mutex_unlock(&v->mu);
