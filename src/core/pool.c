@@ -22,6 +22,10 @@
 
 /* About a millisecond of spinning before a worker sleeps. */
 #define SPIN_ITERS 20000
+/* Spin without yielding this long first (some tens of microseconds): the gaps between
+ * the jobs of a decode step are shorter, and a yield is a system call (slow in a VM)
+ * that the next job then waits for. */
+#define SPIN_NO_YIELD 2048
 
 struct pool {
     int n;
@@ -62,7 +66,7 @@ static void *worker_main(void *v) {
             if (++spins < SPIN_ITERS) {
                 /* Yield now and then: with more threads than free cores, our spinning
                  * would otherwise starve the thread that has the work. */
-                if (spins % 64 == 0) sched_yield();
+                if (spins > SPIN_NO_YIELD && spins % 64 == 0) sched_yield();
                 else cpu_relax();
                 continue;
             }
