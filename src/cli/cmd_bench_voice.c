@@ -38,13 +38,17 @@ static void usage(FILE *f) {
             "file offline (no padding); without --vad-model, the end of the last 32 ms window louder\n"
             "than -37.5 dBFS. Without --vad-model the live loop also uses that loudness detector\n"
             "instead of Silero (a note says so): fine for clean recordings, not for noisy ones.\n"
-            "Files play one after another as turns of one conversation (prompt cache reused).\n\n"
+            "Files play one after another as turns of one conversation (prompt cache reused),\n"
+            "or with --fresh each as the first turn of a new one.\n\n"
             "  -m FILE            chat model (GGUF)\n"
             "  --asr-model FILE   Whisper model (whisper.cpp ggml .bin)\n"
             "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
             "  --silence-ms N     silence that ends a turn (default 300)\n"
             "  --no-speculate     start the reply only after the turn is confirmed\n"
+            "  --fresh            each file starts a new conversation (the system prompt stays\n"
+            "                     cached): with random weights a reply is a few long junk tokens\n"
+            "                     that would swell every later prompt, which real replies do not\n"
             "  --language CODE    en, ko, ... or auto (default en)\n"
             "  --json             one JSON object on stdout:\n"
             "                     {\"files\":[{\"file\",\"total_ms\",\"stages\":{...}}],\"median_ms\",\"p90_ms\",\"stages\":{medians}}\n\n"
@@ -71,6 +75,9 @@ struct turn {
     int done, errors;
     char status[16];
     omni_usage usage;
+    char transcript[48];   /* the start of the final transcript, for the text report */
+    size_t transcript_len;
+    size_t reply_len;      /* bytes of the assistant message kept in the history */
 };
 
 static void on_event(const struct voice_event *ev, void *ud) {
@@ -79,12 +86,19 @@ static void on_event(const struct voice_event *ev, void *ud) {
     pthread_mutex_lock(&t->mu);
     switch (ev->type) {
     case VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
-    case VOICE_TRANSCRIPT_FINAL: if (!t->t_final) t->t_final = now; break;
+    case VOICE_TRANSCRIPT_FINAL:
+        if (!t->t_final) {
+            t->t_final = now;
+            t->transcript_len = ev->len;
+            snprintf(t->transcript, sizeof t->transcript, "%.*s", (int)ev->len, ev->text ? ev->text : "");
+        }
+        break;
     case VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
     case VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
     case VOICE_RESPONSE_DONE:
         t->done++;
         t->usage = ev->usage;
+        t->reply_len = ev->len;
         snprintf(t->status, sizeof t->status, "%s", ev->status);
         break;
     case VOICE_ERROR: t->errors++; fprintf(stderr, "bench-voice: %s\n", ev->text); break;
@@ -189,7 +203,7 @@ static int play_file(struct voice *v, struct turn *t, const char *path, const fl
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
-    int json = 0, max_tokens = 8, silence = 300, speculate = 1;
+    int json = 0, max_tokens = 8, silence = 300, speculate = 1, fresh = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_fail("bench-voice: out of memory");
@@ -205,6 +219,7 @@ int cmd_bench_voice(int argc, char **argv) {
         else if (!strcmp(a, "--language") && has) lang = argv[++i];
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-speculate")) speculate = 0;
+        else if (!strcmp(a, "--fresh")) fresh = 1;
         else if (a[0] == '-' && a[1]) { usage(stderr); free(files); return cli_fail("bench-voice: unexpected argument '%s'", a); }
         else files[n_files++] = a;
     }
@@ -258,8 +273,11 @@ int cmd_bench_voice(int argc, char **argv) {
     for (int i = 0; i < n_files; i++) {
         pthread_mutex_lock(&t.mu);
         t.t_stop = t.t_final = t.t_token = t.t_audio = t.cpu_audio = 0;
+        t.transcript[0] = 0;
+        t.transcript_len = 0;
         t.done = 0;
         pthread_mutex_unlock(&t.mu);
+        if (fresh) voice_clear_history(v);
         struct voice_stats s0, s1;
         voice_get_stats(v, &s0);
         if (play_file(v, &t, files[i], audio[i], lens[i], ends[i], &res[n_ok])) {
@@ -271,10 +289,12 @@ int cmd_bench_voice(int argc, char **argv) {
         n_spec += spec;
         if (!json)
             printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  %s  cpu %7.1f ms  "
-                   "prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d\n", files[i],
+                   "prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d; "
+                   "transcript %zu bytes \"%s\", reply %zu bytes\n", files[i],
                    res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts,
                    spec ? "speculative" : "plain      ", res[n_ok].cpu, t.usage.prompt_tokens,
-                   t.usage.cached_tokens, t.usage.prompt_ms, s1.spec_dropped);
+                   t.usage.cached_tokens, t.usage.prompt_ms, s1.spec_dropped, t.transcript_len, t.transcript,
+                   t.reply_len);
         n_ok++;
     }
     if (!n_ok) { cli_fail("bench-voice: no file produced a reply"); goto out; }

@@ -1053,6 +1053,17 @@ int voice_wait_idle(struct voice *v, int timeout_ms) {
     return rc;
 }
 
+void voice_clear_history(struct voice *v) {
+    pthread_mutex_lock(&v->mu);
+    for (int i = 0; i < v->n_hist; i++) {
+        free((char *)v->hist[i].role);
+        free((char *)v->hist[i].content);
+    }
+    v->n_hist = 0;
+    v->last_hist = -1;
+    pthread_mutex_unlock(&v->mu);
+}
+
 int voice_history(struct voice *v, const omni_chat_message **msgs) {
     *msgs = v->hist;
     return v->n_hist;

@@ -120,6 +120,10 @@ void voice_get_stats(struct voice *v, struct voice_stats *st);
  * timeout_ms passes. Returns 0 when idle, -1 on timeout. */
 int voice_wait_idle(struct voice *v, int timeout_ms);
 
+/* Forgets the conversation (the instructions stay; the LLM's prompt cache keeps their
+ * prefix). Call only while idle. */
+void voice_clear_history(struct voice *v);
+
 /* The conversation so far (after truncation): count and messages, borrowed until the
  * next call that changes it; call only while idle (e.g. after voice_wait_idle). */
 int voice_history(struct voice *v, const omni_chat_message **msgs);
