@@ -12,6 +12,7 @@
 /* ops_attn_avx2.c */
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
                             int head_dim, long stride, float scale, int gemm, float *att);
+void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     /* squares summed in double, the scale in float: ggml's exact arithmetic, so
@@ -92,6 +93,10 @@ static inline const float *f16_lut(void) {
 }
 
 void ops_f32_to_f16(uint16_t *out, const float *x, int n) {
+    if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c) {
+        ops_f32_to_f16_avx2(out, x, n);
+        return;
+    }
     for (int i = 0; i < n; i++) out[i] = fp32_to_fp16(x[i]);
 }
 

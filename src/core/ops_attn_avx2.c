@@ -1,4 +1,5 @@
-/* AVX2 + F16C version of ops_attention_f16 (one query head over an f16 KV cache).
+/* AVX2 + F16C version of ops_attention_f16 (one query head over an f16 KV cache), and
+ * of ops_f32_to_f16, which fills that cache.
  * Bit-identical to the portable version in ops.c, which follows ggml's AVX-512 order:
  * each 16-lane ggml register is a pair of 8-lane registers here (lo = lanes 0-7,
  * hi = lanes 8-15), so lo + hi is the first step of its 16-lane reduction tree.
@@ -11,6 +12,16 @@
 
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
                             int head_dim, long stride, float scale, int gemm, float *att);
+
+void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
+
+/* KV cache writes: F16C rounds to nearest even like fp32_to_fp16 (NaN payloads aside) */
+void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) out[i] = (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(x[i]), _MM_FROUND_TO_NEAREST_INT), 0);
+}
 
 static inline __m256 ld16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 

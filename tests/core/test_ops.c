@@ -98,6 +98,32 @@ TEST(attention_matches_reference_and_simd) {
         }
 }
 
+/* The cache conversion (F16C when the CPU has it) rounds exactly like fp32_to_fp16:
+ * ties to even, subnormals, overflow to inf, signed zeros. */
+TEST(f32_to_f16_rounds_like_reference) {
+    enum { N = 4099 };
+    static float x[N];
+    static uint16_t h[N];
+    unsigned seed = 5;
+    for (int i = 0; i < N; i++) {
+        uint32_t b;
+        seed = seed * 1103515245u + 12345u;
+        b = seed;
+        seed = seed * 1103515245u + 12345u;
+        b ^= seed >> 16;
+        /* exponents spread over the half range and beyond; 1 in 8 an exact tie */
+        b = (b & 0x80000000u) | ((uint32_t)(96 + (b >> 8) % 48) << 23) | (b & 0x7fffffu);
+        if (i % 8 == 0) b = (b & ~0x1fffu) | 0x1000u;
+        memcpy(&x[i], &b, 4);
+    }
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 65504.0f, x[3] = 65520.0f, x[4] = -1e9f, x[5] = 5.96e-8f, x[6] = 2.98e-8f;
+    x[7] = INFINITY;
+    ops_f32_to_f16(h, x, N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) bad += h[i] != fp32_to_fp16(x[i]);
+    CHECK_MSG(bad == 0, "%d of %d differ", bad, N);
+}
+
 /* ggml's expf: within 2 ulp of expf over the softmax range, 0 far below, exact at 0;
  * the softmax over it sums to 1. */
 TEST(ggml_expf_and_softmax) {
@@ -123,6 +149,7 @@ int main(void) {
     RUN(rmsnorm_softmax_swiglu);
     RUN(rope_rotates_the_right_pairs);
     RUN(attention_matches_reference_and_simd);
+    RUN(f32_to_f16_rounds_like_reference);
     RUN(ggml_expf_and_softmax);
     return test_summary();
 }
