@@ -388,6 +388,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         goto done;
     }
     wp.initial_prompt = text_field(&fm, F_PROMPT);
+    wp.token_timestamps = fm.gran_word; /* words need each token's start and end */
 
     char what[300];
     snprintf(what, sizeof what, "the uploaded file");

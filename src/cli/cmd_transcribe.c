@@ -31,6 +31,9 @@ static void usage(FILE *f) {
             "  --temperature T         sampling temperature (default 0)\n"
             "  --no-fallback           do not retry hotter when a window decodes badly\n"
             "  --max-tokens N          stop each 30 s window after N tokens (default: 220)\n"
+            "  --word-timestamps       with json/verbose_json: add \"words\" [{word, start, end}], times\n"
+            "                          estimated per token as whisper.cpp does (timestamp-token\n"
+            "                          probabilities, then the signal's energy)\n"
             "  --audio-ctx N           encoder positions per window (default: full 1500); smaller is\n"
             "                          faster for short clips\n"
             "  -t, --threads N         compute threads (default: all cores)\n\n"
@@ -69,8 +72,39 @@ static const char *trim(const char *s) {
     return s;
 }
 
+/* Words from the tokens with their estimated times: a token that starts with a space
+ * starts a new word (the same rule as the server's verbose_json words). */
+static void print_words(const struct whisper_model *m, const struct whisper_result *r) {
+    char word[512];
+    size_t wn = 0;
+    int64_t w0 = 0, w1 = 0;
+    int first = 1;
+    printf(",\"words\":[");
+    for (int i = 0; i <= r->n_segments; i++) {
+        const struct whisper_segment *g = i < r->n_segments ? &r->segments[i] : NULL;
+        for (int k = 0; g ? k < g->n_tokens : k < 1; k++) {
+            int len = 0;
+            const char *t = g ? whisper_token_text(m, g->tokens[k].id, &len) : "";
+            if (g && !len) continue; /* special and timestamp tokens */
+            if (wn && (!g || t[0] == ' ')) {
+                word[wn] = 0;
+                printf("%s{\"word\":", first ? "" : ",");
+                json_str(stdout, word + strspn(word, " "));
+                printf(",\"start\":%.2f,\"end\":%.2f}", w0 / 100.0, w1 / 100.0);
+                first = 0;
+                wn = 0;
+            }
+            if (!g) break;
+            if (!wn) w0 = g->tokens[k].t0 >= 0 ? g->tokens[k].t0 : g->t0;
+            w1 = g->tokens[k].t1 >= 0 ? g->tokens[k].t1 : g->t1;
+            if (wn + (size_t)len < sizeof word - 1) { memcpy(word + wn, t, (size_t)len); wn += (size_t)len; }
+        }
+    }
+    printf("]");
+}
+
 static void print_result(const struct whisper_model *m, const struct whisper_result *r, const char *fmt,
-                         double duration, int translate) {
+                         double duration, int translate, int words) {
     if (!strcmp(fmt, "text")) {
         for (int i = 0; i < r->n_segments; i++) printf("%s", i ? r->segments[i].text : trim(r->segments[i].text));
         printf("\n");
@@ -99,6 +133,7 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
         }
         printf("\"text\":");
         json_str(stdout, trim(all));
+        if (words) print_words(m, r);
         if (!strcmp(fmt, "verbose_json")) {
             printf(",\"segments\":[");
             for (int i = 0; i < r->n_segments; i++) {
@@ -136,6 +171,7 @@ int cmd_transcribe(int argc, char **argv) {
         else if (!strcmp(a, "--prompt") && has) wp.initial_prompt = argv[++i];
         else if (!strcmp(a, "--temperature") && has) wp.temperature = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--no-fallback")) wp.temperature_inc = 0;
+        else if (!strcmp(a, "--word-timestamps")) wp.token_timestamps = 1;
         else if (!strcmp(a, "--beam") && has) wp.beam_size = atoi(argv[++i]);
         else if (!strcmp(a, "--audio-ctx") && has) wp.audio_ctx = atoi(argv[++i]);
         else if (!strcmp(a, "--max-tokens") && has) wp.max_tokens_per_window = atoi(argv[++i]);
@@ -151,6 +187,8 @@ int cmd_transcribe(int argc, char **argv) {
     if (wp.temperature < 0 || wp.temperature > 1) return cli_fail("transcribe: --temperature must be between 0 and 1");
     if (wp.beam_size < 1 || wp.beam_size > 16) return cli_fail("transcribe: --beam must be between 1 and 16");
     if (wp.audio_ctx < 0) return cli_fail("transcribe: --audio-ctx must not be negative");
+    if (wp.token_timestamps && strcmp(fmt, "json") && strcmp(fmt, "verbose_json"))
+        return cli_fail("transcribe: --word-timestamps needs --format json or verbose_json (got '%s')", fmt);
     if (wp.max_tokens_per_window < 0) return cli_fail("transcribe: --max-tokens must not be negative");
 
     struct err e = {{0}};
@@ -181,7 +219,7 @@ int cmd_transcribe(int argc, char **argv) {
     int trc = v ? whisper_transcribe_vad(st, v, x, n, &wp, &vp, &r, &e) : whisper_transcribe(st, x, n, &wp, &r, &e);
     progress_end(&pb);
     if (trc) { cli_fail("%s", e.msg); goto out; }
-    print_result(m, &r, fmt, (double)n / 16000.0, wp.translate);
+    print_result(m, &r, fmt, (double)n / 16000.0, wp.translate, wp.token_timestamps);
     rc = 0;
 out:
     whisper_result_free(&r);

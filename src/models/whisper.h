@@ -78,7 +78,11 @@ void whisper_seqs_reorder(struct whisper_state *s, const int *src, int n, int n_
 struct whisper_token_data {
     int id;
     float p;        /* probability when it was sampled */
-    int64_t t0, t1; /* centiseconds, -1 when unknown */
+    int64_t t0, t1; /* centiseconds, -1 when unknown; with token_timestamps, every token's
+                     * estimated start and end (timestamp tokens: the time they mark) */
+    int tid;        /* the likeliest timestamp token at this step */
+    float pt;       /* its probability among the timestamp tokens */
+    float ptsum;    /* all timestamp tokens' probability together */
 };
 
 struct whisper_segment {
@@ -109,6 +113,7 @@ struct whisper_params {
     int max_tokens_per_window; /* 0 = n_text_ctx / 2 */
     const char *initial_prompt; /* borrowed; NULL for none */
     int audio_ctx;          /* 0 = full window; else encoder positions (reduced context) */
+    int token_timestamps;   /* estimate t0/t1 of every token (for word timestamps) */
     void (*progress)(float frac, void *ud);
     void *progress_ud;
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "models/whisper.h"
+#include "models/whisper_timestamps.h"
 
 #define CHUNK_FRAMES 3000  /* 30 s in 10 ms mel frames */
 #define DELTA_MIN 10       /* whisper.cpp stops when fewer than 100 ms remain */
@@ -38,7 +39,24 @@ void whisper_result_free(struct whisper_result *r) {
 struct tok {
     int id, tid;    /* tid: most likely timestamp token at this step */
     float p, plog;
+    float pt, ptsum; /* tid's share of the timestamp probability, and that total */
 };
+
+/* The likeliest timestamp token and how sure the model is about the time (whisper.cpp's
+ * pt and ptsum, which token-level timestamps rely on). */
+static void timestamp_probs(const struct whisper_model *m, const float *p, struct tok *t) {
+    const struct whisper_special *sp = whisper_special(m);
+    int nv = whisper_n_vocab(m);
+    double sum = 0, mx = 0;
+    t->tid = -1;
+    for (int i = sp->beg; i < nv; i++) {
+        sum += p[i];
+        if (p[i] > mx) { mx = p[i]; t->tid = i; }
+    }
+    t->pt = (float)(mx / (sum + 1e-10));
+    t->ptsum = (float)sum;
+    if (t->id >= sp->beg) { t->tid = t->id; t->pt = t->p; }
+}
 
 struct seq {
     struct tok *t;
@@ -104,9 +122,7 @@ static uint64_t rng_next(uint64_t *st) {
 static struct tok sample(const struct whisper_model *m, const float *logp, const float *p, float temp, uint64_t *rng) {
     const struct whisper_special *sp = whisper_special(m);
     int nv = whisper_n_vocab(m);
-    struct tok t = {0, -1, 0, 0};
-    float max_ts = 0;
-    for (int i = sp->beg; i < nv; i++) if (p[i] > max_ts) { max_ts = p[i]; t.tid = i; }
+    struct tok t = {0, -1, 0, 0, 0, 0};
     if (temp <= 0) {
         for (int i = 0; i < nv; i++) if (t.p < p[i]) { t.id = i; t.p = p[i]; t.plog = logp[i]; }
     } else {
@@ -116,7 +132,8 @@ static struct tok sample(const struct whisper_model *m, const float *logp, const
         t.p = p[t.id];
         t.plog = logp[t.id];
     }
-    if (t.id >= sp->beg) t.tid = t.id;
+    timestamp_probs(m, p, &t);
+    (void)sp;
     return t;
 }
 
@@ -166,6 +183,9 @@ static int add_segment(struct whisper_result *r, const struct whisper_model *m, 
         }
         g->tokens[i].id = t[i].id;
         g->tokens[i].p = t[i].p;
+        g->tokens[i].tid = t[i].tid;
+        g->tokens[i].pt = t[i].pt;
+        g->tokens[i].ptsum = t[i].ptsum;
         g->tokens[i].t0 = g->tokens[i].t1 = -1;
         if (t[i].id > sp->beg) g->tokens[i].t0 = g->tokens[i].t1 = seek + 2 * (t[i].id - sp->beg);
     }
@@ -241,9 +261,6 @@ static int decode_beam(struct whisper_state *st, const struct whisper_model *m, 
             if (bm[j].completed || bm[j].failed) continue;
             float *l = lg + (size_t)j * nv;
             apply_rules(m, l, &bm[j], no_ts, 0.0f, max_initial_tid, logp, p);
-            int tid = -1;
-            float max_ts = 0;
-            for (int k = sp->beg; k < nv; k++) if (p[k] > max_ts) { max_ts = p[k]; tid = k; }
             /* the B likeliest tokens of this beam */
             for (int r = 0; r < B; r++) {
                 int best = -1;
@@ -254,7 +271,8 @@ static int decode_beam(struct whisper_state *st, const struct whisper_model *m, 
                     if (!used && (best < 0 || l[k] > l[best])) best = k;
                 }
                 if (best < 0) break;
-                struct tok tk = {best, best >= sp->beg ? best : tid, p[best], logp[best]};
+                struct tok tk = {best, -1, p[best], logp[best], 0, 0};
+                timestamp_probs(m, p, &tk);
                 cd[nc++] = (struct cand){j, tk, sum_all[j] + logp[best]};
             }
         }
@@ -313,6 +331,13 @@ done:
     return rc;
 }
 
+/* Token-level timestamps for the segments added since the last call. */
+static void token_times(const struct whisper_model *m, struct whisper_result *r, int *n_timed, int seek,
+                        const float *energy, size_t n, struct whisper_ts_state *ts) {
+    for (; *n_timed < r->n_segments; (*n_timed)++)
+        whisper_token_timestamps(m, &r->segments[*n_timed], seek, energy, n, ts);
+}
+
 /* Language detection: decode [sot] and take the likeliest language token. */
 static int detect_language(struct whisper_state *st, const struct whisper_model *m, float *lg, float *prob,
                            struct err *e) {
@@ -342,8 +367,12 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
     s.t = malloc((size_t)(n_max + 1) * sizeof *s.t);
     int *prompt = malloc((size_t)hp->n_text_ctx * sizeof(int));
     int *past = malloc((size_t)hp->n_text_ctx * sizeof(int)), n_past_tok = 0;
+    float *energy = NULL; /* signal energy, only for token timestamps */
+    struct whisper_ts_state tss = {0, 0, -1, 0};
+    int n_timed = 0;
     if (!lg || !logp || !pr || !s.t || !prompt || !past) { err_set(e, "out of memory"); goto done; }
     if (whisper_mel(m, x, n, &mel, e)) goto done;
+    if (p->token_timestamps && !(energy = whisper_signal_energy(x, n))) { err_set(e, "out of memory"); goto done; }
     if (p->initial_prompt && *p->initial_prompt) {
         /* the prompt conditions the first window like text from a previous one */
         int k = whisper_tokenize(m, p->initial_prompt, past, hp->n_text_ctx, e);
@@ -466,6 +495,7 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
                 if (s.t[i].id > sp->beg) {
                     int64_t t1 = seek + 2 * (int64_t)(s.t[i].id - sp->beg);
                     if (add_segment(r, m, t0, t1, s.t + i0, i - i0 + 1, no_speech, seek)) { err_set(e, "out of memory"); goto done; }
+                    if (energy && r->n_segments > n_timed) token_times(m, r, &n_timed, seek, energy, n, &tss);
                     t0 = t1;
                     while (i + 1 < s.n && s.t[i + 1].id > sp->beg) {
                         i++;
@@ -478,6 +508,7 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
                 int64_t t1 = seek + s.seek_delta;
                 if (t1 > seek_end) t1 = seek_end;
                 if (add_segment(r, m, t0, t1, s.t + i0, s.n - i0, no_speech, seek)) { err_set(e, "out of memory"); goto done; }
+                if (energy && r->n_segments > n_timed) token_times(m, r, &n_timed, seek, energy, n, &tss);
             }
         }
         int single_ts_end = s.n > 1 && s.t[s.n - 2].id < sp->beg && s.t[s.n - 1].id > sp->beg;
@@ -491,6 +522,6 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
 done:
     if (rc) whisper_result_free(r);
     mel_free(&mel);
-    free(lg); free(logp); free(pr); free(s.t); free(prompt); free(past);
+    free(lg); free(logp); free(pr); free(s.t); free(prompt); free(past); free(energy);
     return rc;
 }

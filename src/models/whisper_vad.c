@@ -60,7 +60,10 @@ int whisper_transcribe_vad(struct whisper_state *st, struct vad *v, const float 
         g->t0 = map_cs(pc, ns, g->t0);
         g->t1 = map_cs(pc, ns, g->t1);
         for (int k = 0; k < g->n_tokens; k++)
-            if (g->tokens[k].t0 >= 0) g->tokens[k].t0 = g->tokens[k].t1 = map_cs(pc, ns, g->tokens[k].t0);
+        {
+            if (g->tokens[k].t0 >= 0) g->tokens[k].t0 = map_cs(pc, ns, g->tokens[k].t0);
+            if (g->tokens[k].t1 >= 0) g->tokens[k].t1 = map_cs(pc, ns, g->tokens[k].t1);
+        }
     }
     rc = 0;
 done:

@@ -9,6 +9,7 @@
 #include "formats/audio_decode.h"
 #include "models/whisper.h"
 #include "models/whisper_vad.h"
+#include "models/whisper_timestamps.h"
 
 static cJSON *g_gold;
 static struct whisper_model *g_m;
@@ -295,6 +296,72 @@ TEST(fused_encoder_attention_matches_reference) {
     free(b);
 }
 
+/* Token timestamps (whisper.cpp's algorithm) on a hand-made segment: a confident
+ * timestamp pins "A" to 1.00 s, the unsure tokens after it share 1.00..3.00 s by how
+ * long their text takes to say. */
+TEST(token_timestamps_algorithm) {
+    struct err e = {{0}};
+    const struct whisper_special *sp = whisper_special(g_m);
+    int ids[8];
+    CHECK_EQ_INT(whisper_tokenize(g_m, "A B C", ids, 8, &e), 3);
+    struct whisper_token_data tk[5] = {
+        {sp->beg, 0.9f, -1, -1, sp->beg, 0.9f, 0.9f},
+        {ids[0], 0.9f, -1, -1, sp->beg + 50, 0.5f, 0.5f},
+        {ids[1], 0.9f, -1, -1, sp->beg + 60, 0.001f, 0.5f},
+        {ids[2], 0.9f, -1, -1, sp->beg + 70, 0.5f, 0.001f},
+        {sp->beg + 150, 0.9f, -1, -1, sp->beg + 150, 0.9f, 0.9f},
+    };
+    struct whisper_segment g = {0, 300, (char *)"A B C", 5, tk, 0};
+    struct whisper_ts_state ts = {0, 0, 0, -1};
+    whisper_token_timestamps(g_m, &g, 0, NULL, 0, &ts);
+    CHECK_NEAR(whisper_voice_length(" B", 2), 1.01, 1e-6);
+    CHECK_NEAR(whisper_voice_length("9.", 2), 6.0, 1e-6);
+    CHECK_EQ_INT((int)tk[0].t0, 0);
+    CHECK_EQ_INT((int)tk[0].t1, 100);
+    CHECK_EQ_INT((int)tk[1].t0, 100);
+    CHECK_EQ_INT((int)tk[1].t1, 166); /* 100 + 200 * 1 / 3.02 */
+    CHECK_EQ_INT((int)tk[2].t0, 166);
+    CHECK_EQ_INT((int)tk[2].t1, 232); /* + 200 * 1.01 / 3.02 */
+    CHECK_EQ_INT((int)tk[3].t0, 232);
+    CHECK_EQ_INT((int)tk[3].t1, 300);
+    CHECK_EQ_INT((int)tk[4].t0, 300);
+}
+
+/* Whole-file transcription with token timestamps: the same text as without, every
+ * token timed, in order, inside the audio, and spread over the segment. */
+TEST(token_timestamps_transcribe) {
+    struct err e = {{0}};
+    struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    struct whisper_params p = whisper_default_params();
+    p.temperature_inc = 0;
+    p.beam_size = 1;
+    struct whisper_result a, b;
+    CHECK(whisper_transcribe(s, g_x, g_n, &p, &a, &e) == 0);
+    p.token_timestamps = 1;
+    CHECK(whisper_transcribe(s, g_x, g_n, &p, &b, &e) == 0);
+    CHECK_EQ_INT(a.n_segments, b.n_segments);
+    int64_t dur = (int64_t)(g_n * 100 / 16000);
+    for (int i = 0; i < a.n_segments && i < b.n_segments; i++) {
+        struct whisper_segment *g = &b.segments[i];
+        CHECK_STR(a.segments[i].text, g->text);
+        int ordered = 1, inside = 1, timed = 1;
+        for (int k = 0; k < g->n_tokens; k++) {
+            timed &= g->tokens[k].t0 >= 0 && g->tokens[k].t1 >= g->tokens[k].t0;
+            inside &= g->tokens[k].t1 <= dur + 1;
+            if (k) ordered &= g->tokens[k].t0 >= g->tokens[k - 1].t0;
+        }
+        CHECK(timed);
+        CHECK(inside);
+        CHECK(ordered);
+        if (g->n_tokens > 10) CHECK(g->tokens[g->n_tokens - 2].t0 - g->tokens[1].t0 > (g->t1 - g->t0) / 2);
+        /* without the option, text tokens carry no time */
+        CHECK(a.segments[i].n_tokens < 2 || a.segments[i].tokens[1].t0 == -1);
+    }
+    whisper_result_free(&a);
+    whisper_result_free(&b);
+    whisper_state_free(s);
+}
+
 int main(void) {
     struct err e = {{0}};
     char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
@@ -317,6 +384,8 @@ int main(void) {
     RUN(tokenize_prompt);
     RUN(beam_search_runs);
     RUN(load_errors);
+    RUN(token_timestamps_algorithm);
+    RUN(token_timestamps_transcribe);
     pool_free(g_pool);
     whisper_free(g_m);
     free(g_x);
