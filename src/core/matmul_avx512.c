@@ -96,9 +96,64 @@ MM_INLINE void tile32z(int type, int RN, int RM, int nb, const uint8_t *w, size_
         for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
 }
 
-MM_GEMM(z_gemm_q8_0, tile32z, DT_Q8_0, 4, 4, k / QK)
+/* Q8_0 and Q5_0 in llamafile's tinyBLAS_Q0_AVX order, which llama.cpp uses for them
+ * (and ggml_vec_dot_q8_0_q8_0 for one token sums the same way): per output one 8-lane
+ * FMA sum, block after block, lane l holding the signed dot of elements 4l..4l+3,
+ * then hsum8. A zmm carries block b of two weight rows, both halves against the same
+ * activation block, so each FMA advances two outputs and no lane mixes blocks. */
+MM_INLINE void tile32p(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                       float *y, size_t ys) {
+    const int np = (RN + 1) / 2;
+    const size_t bs = blk32_bytes(type);
+    const __m512i idx01 = Z_IDX(0, 1);
+    __m512 acc[2][4];
+#pragma GCC unroll 2
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[p][i] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512i wv[2];
+        __m512 dw[2];
+#pragma GCC unroll 2
+        for (int p = 0; p < np; p++) {
+            const uint8_t *b0 = w + (size_t)(2 * p) * ws + b * bs;
+            const uint8_t *b1 = 2 * p + 1 < RN ? b0 + ws : b0; /* an odd last row is done twice */
+            _mm_prefetch((const char *)b0 + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            _mm_prefetch((const char *)b1 + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            uint16_t h0, h1;
+            memcpy(&h0, b0, 2);
+            memcpy(&h1, b1, 2);
+            __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)));
+            dw[p] = _mm512_permutexvar_ps(idx01, _mm512_castps128_ps512(d2));
+            wv[p] = z_unpack(type, b0, b1, 1);
+        }
+        /* block b of an MM_ACT_Q8Z row: quants, scale lanes and start values of its half */
+        const size_t off = (size_t)(b / 2) * MM_Q8Z_PAIR_BYTES + 32 * (b % 2);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const uint8_t *pa = a + i * as + off;
+            __m512i xv = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)pa));
+            __m512i init = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(pa + 128)));
+            __m512 dx = _mm512_set1_ps(*(const float *)(pa + 64));
+#pragma GCC unroll 2
+            for (int p = 0; p < np; p++) {
+                __m512i d = _mm512_dpbusd_epi32(init, wv[p], xv);
+                acc[p][i] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], dx), _mm512_cvtepi32_ps(d), acc[p][i]);
+            }
+        }
+    }
+#pragma GCC unroll 2
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            y[i * ys + 2 * p] = hsum8(_mm512_castps512_ps256(acc[p][i]));
+            if (2 * p + 1 < RN) y[i * ys + 2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p][i], 1));
+        }
+}
+
+MM_GEMM(z_gemm_q8_0, tile32p, DT_Q8_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
-MM_GEMM(z_gemm_q5_0, tile32z, DT_Q5_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q5_0, tile32p, DT_Q5_0, 4, 4, k / QK)
 
 /* ------------------------------------------------- K-quants, 64 elements per step
  * Four steps per super-block instead of the 256-bit kernel's eight: each step's 64
@@ -260,6 +315,48 @@ MM_INLINE void tileBF16z(int type, int RN, int RM, int k, const uint8_t *w, size
 
 MM_GEMM(z_gemm_bf16, tileBF16z, DT_BF16, 4, 4, k)
 
+/* ------------------------------------------------- F16 weights, llamafile's order
+ * llama.cpp multiplies f16 weights by f16-rounded activations with tinyBLAS: one
+ * 16-lane FMA accumulator per output over k in steps of 16, _mm512_reduce_add_ps at
+ * the end. Doing the same keeps our sums bit-identical to its. k % 16 != 0 (which
+ * tinyBLAS refuses) takes the 256-bit kernel. */
+MM_INLINE void tileF16z(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
+                        size_t as, float *y, size_t ys) {
+    (void)type;
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
+    for (int e = 0; e < k; e += 16) {
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint16_t *row = (const uint16_t *)(w + r * ws) + e;
+            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)row));
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)(a + i * as) + e)));
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) acc[r][i] = _mm512_fmadd_ps(wv[r], xv, acc[r][i]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
+}
+
+MM_GEMM(z_gemm_f16_k16, tileF16z, DT_F16, 4, 4, k)
+
+static void z_gemm_f16(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                       size_t ys) {
+    if (k % 16) x86_gemm_f16(k, w, ws, nr, a, as, mr, y, ys);
+    else z_gemm_f16_k16(k, w, ws, nr, a, as, mr, y, ys);
+}
+
 /* Same arithmetic as quant_q8a (cvtps rounds to nearest even like its nearest_int),
  * so results do not depend on which path quantized the activations. */
 void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
@@ -267,7 +364,7 @@ void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
     uint8_t *o = out;
     for (int b = 0; b < nb; b += 2, o += MM_Q8Z_PAIR_BYTES) {
         float d[2] = {0, 0};
-        int32_t init[2] = {0, 0};
+        __m256i init[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
             int8_t *qs = (int8_t *)o + 32 * h;
             if (b + h >= nb) {
@@ -281,14 +378,16 @@ void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
             __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id)), i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
             _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(i0));
             _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(i1));
-            int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
             d[h] = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
-            init[h] = -sum * (1 << sh); /* the weights carry +offset per element */
+            /* the weights carry +offset per element: take offset * (sum of each 4 quants)
+             * off again in every lane, so each lane's dot is the true one (as ggml's) */
+            __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+            __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q);
+            init[h] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(s4, sh));
         }
         const __m512i idx = Z_IDX(0, 1);
         _mm512_store_ps((void *)(o + 64), _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_setr_ps(d[0], d[1], 0, 0))));
-        _mm512_store_si512((void *)(o + 128), _mm512_maskz_permutexvar_epi32(
-                                                  0x0101, idx, _mm512_castsi128_si512(_mm_setr_epi32(init[0], init[1], 0, 0))));
+        _mm512_store_si512((void *)(o + 128), _mm512_inserti64x4(_mm512_castsi256_si512(init[0]), init[1], 1));
     }
 }
 
@@ -301,6 +400,7 @@ mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     case DT_Q5_K: return z_gemm_q5_K;
     case DT_Q6_K: return z_gemm_q6_K;
     case DT_BF16: return cpu_features()->avx512bf16 ? z_gemm_bf16 : x86_kernel(type);
+    case DT_F16: return z_gemm_f16;
     default: return x86_kernel(type);
     }
 }

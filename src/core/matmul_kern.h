@@ -9,8 +9,9 @@ enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_AC
 
 /* MM_ACT_Q8Z, for the AVX-512 kernels of the 32-block types: per pair of blocks 192
  * bytes, laid out as the kernel loads them: the 64 int8 quants, the two scales spread
- * over 16 floats (8 lanes each), and each block's dot start value (-weight offset *
- * sum of its quants) in int32 lanes 0 and 8. An odd last block is paired with zeros.
+ * over 16 floats (8 lanes each), and per int32 lane the dot start value (-weight
+ * offset * the sum of that lane's 4 quants), so every lane of a VNNI dot comes out
+ * as the signed dot ggml's lane holds. An odd last block is paired with zeros.
  * Quants and scales equal quant_q8a's bit for bit. */
 #define MM_Q8Z_PAIR_BYTES 192
 void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include "test.h"
+#include "core/cpu.h"
 #include "formats/gguf.h"
 #include "models/llm.h"
 
@@ -24,13 +25,22 @@ static int argmax(const float *x, int n, float *margin) {
 }
 
 /* Checks one jsonl case; returns the number of greedy tokens that matched. */
-/* README tolerances: F32/F16/BF16 1e-2, Q8_0 0.1, other quants 0.25. We match the
- * real models (stories260K, TinyStories f16/q8_0) far inside them, but on the
- * random-weight synth files (logits ~30, near one-hot attention) the last-bit
- * summation order of f16 dots and ggml's vectorized expf flip roundings of 8-16 bit
- * activations; those files are held to the hard bound below and their README
- * excess is printed. Top-1 and greedy rules are enforced as written. */
-static int is_readme_strict(const char *name) { return !strstr(name, "synth-"); }
+/* README tolerances: F32/F16/BF16 1e-2, Q8_0 0.1, other quants 0.25, held exactly as
+ * written on every file but the three below. The random-weight synth files (logits
+ * ~30, near one-hot attention) magnify any last-bit difference from llama.cpp, so
+ * every op must round as ggml's does; these still differ in one op each and are held
+ * to the hard bound below (their README excess is printed):
+ *  - q8_0, bf16: SwiGLU's silu, which ggml computes with ggml_v_expf (ops_swiglu uses
+ *    libm expf; with ggml's exp both files are bit-identical to llama.cpp);
+ *  - q4_0: llama.cpp repacks q4_0 weights (q4_0_8x8) and sums each whole block's
+ *    integer dot into one float per output, an order our kernels do not follow yet. */
+/* The golden was made on an AVX-512 machine, where llama.cpp's kernels (tinyBLAS
+ * 16-lane f16, ...) sum in the orders ours follow at CPU_AVX512; below that level
+ * llama.cpp itself would round differently, so synth files get the hard bound there. */
+static int is_readme_strict(const char *name) {
+    if (strstr(name, "synth-") && cpu_level() < CPU_AVX512) return 0;
+    return !strstr(name, "synth-llama-q8_0") && !strstr(name, "synth-llama-bf16") && !strstr(name, "synth-llama-q4_0");
+}
 
 static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err, int *n_greedy_ref) {
     const struct llm_hparams *hp = llm_hparams(m);
