@@ -56,6 +56,7 @@ struct voice {
     int turn_active, turn_paused, turn_ended, turn_id;
     int64_t speech_end;              /* input position just past the last voiced window */
     size_t asr_done_n;               /* clip samples covered by the last partial */
+    double asr_partial_ms;           /* how long the last partial decode took */
     int spec_turn;                   /* speculative final transcript: for which turn and end */
     int64_t spec_end;
     char *spec_text;
@@ -418,7 +419,8 @@ enum spec_state { SPEC_HOLD, SPEC_GO, SPEC_DROP };
 
 /* Under mu: is the turn the speculation was made for still open, confirmed or gone? */
 static enum spec_state spec_state_locked(struct voice *v, const struct reply *r) {
-    if (v->stop || v->turn_id != r->spec_turn || v->speech_end != r->spec_end) return SPEC_DROP;
+    /* a response.create meanwhile answers the conversation as it stands, without this turn */
+    if (v->stop || v->respond_req || v->turn_id != r->spec_turn || v->speech_end != r->spec_end) return SPEC_DROP;
     if (v->turn_ended) return SPEC_GO;
     if (v->turn_active && v->turn_paused) return SPEC_HOLD;
     return SPEC_DROP;
@@ -688,13 +690,21 @@ static void respond(struct voice *v, const char *spec_text, int spec_turn, int64
 
 enum job { JOB_NONE, JOB_FINAL, JOB_SPECULATE, JOB_PARTIAL, JOB_RESPOND };
 
+/* New audio (samples) before the next partial: asr_interval_ms, or three times the last
+ * decode when the ASR is slower, so the worker is mostly free when the pause comes and
+ * the speculative transcript (the one that matters for latency) starts at once. */
+static size_t partial_gap(const struct voice *v) {
+    double ms = v->p.asr_interval_ms;
+    if (3 * v->asr_partial_ms > ms) ms = 3 * v->asr_partial_ms;
+    return (size_t)ms * 16;
+}
+
 static enum job next_job(struct voice *v) {
     if (v->turn_ended) return JOB_FINAL;
     if (v->respond_req) return JOB_RESPOND;
     if (v->turn_active && v->turn_paused && !(v->spec_turn == v->turn_id && v->spec_end == v->speech_end))
         return JOB_SPECULATE;
-    if (v->turn_active && !v->turn_paused && v->clip_n - v->asr_done_n >= (size_t)v->p.asr_interval_ms * 16)
-        return JOB_PARTIAL;
+    if (v->turn_active && !v->turn_paused && v->clip_n - v->asr_done_n >= partial_gap(v)) return JOB_PARTIAL;
     return JOB_NONE;
 }
 
@@ -776,8 +786,12 @@ static void *worker_main(void *arg) {
         x = copy_clip(v, -1, &n);
         v->asr_done_n = n;
         pthread_mutex_unlock(&v->mu);
+        double t0 = now_ms();
         char *text = x ? transcribe(v, x, n) : NULL;
         free(x);
+        pthread_mutex_lock(&v->mu);
+        v->asr_partial_ms = now_ms() - t0;
+        pthread_mutex_unlock(&v->mu);
         if (text && v->p.transcribe_input && *text) emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
         free(text);
         pthread_mutex_lock(&v->mu);
