@@ -66,7 +66,15 @@ void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_
     }
 }
 
-void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox) {
+/* fmaf is a libm call unless the compiler may emit the instruction; the result is the
+ * same exact fused operation either way, so the FMA build is only faster */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ROPE_FMA_TARGET __attribute__((target("fma")))
+#else
+#define ROPE_FMA_TARGET
+#endif
+static inline __attribute__((always_inline)) void rope(float *x, int n_heads, int head_dim, int n_rot,
+                                                      const float *cs, int neox) {
     int half = n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (long)h * head_dim;
@@ -78,6 +86,18 @@ void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, i
             v[b] = fmaf(x0, s, x1 * c);
         }
     }
+}
+
+ROPE_FMA_TARGET static void rope_fma(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox) {
+    rope(x, n_heads, head_dim, n_rot, cs, neox);
+}
+
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox) {
+    if (cpu_level() >= CPU_AVX2) {  /* the AVX2 level implies FMA (core/cpu.c) */
+        rope_fma(x, n_heads, head_dim, n_rot, cs, neox);
+        return;
+    }
+    rope(x, n_heads, head_dim, n_rot, cs, neox);
 }
 
 /* f16 -> f32 through a table: exact, and far cheaper than the bit-twiddling

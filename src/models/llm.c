@@ -387,7 +387,10 @@ struct fwd {
     int gs;
     const float *norm_w;
     void (*row)(struct fwd *f, int i);
-    _Atomic long next;         /* attention: the next unclaimed (token, head) task */
+    /* attention: the next unclaimed (token, head) task, on a cache line of its own so
+     * claiming does not evict the fields above from the other thread's cache */
+    _Alignas(64) _Atomic long next;
+    char pad[64 - sizeof(long)];
 };
 
 /* layer 0's input: embedding (or given vector), rope angles, attention norm */
@@ -438,6 +441,16 @@ static void row_qkv(struct fwd *f, int i) {
 static void row_swiglu(struct fwd *f, int i) {
     int F = f->m->hp.n_ff;
     ops_swiglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F);
+}
+
+/* A lone token's SwiGLU (n_ff expf calls, microseconds) split over the threads. */
+static void swiglu_part(void *arg, int ith, int nth) {
+    struct fwd *f = arg;
+    long lo, hi, F = f->m->hp.n_ff;
+    pool_split((F + 7) / 8, ith, nth, &lo, &hi);  /* in 8s: whole vectors */
+    lo *= 8;
+    hi = hi * 8 < F ? hi * 8 : F;
+    if (hi > lo) ops_swiglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo));
 }
 
 static void rows_part(void *arg, int ith, int nth) {
@@ -514,7 +527,8 @@ static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t
             matmul(m->pool, &L->ffn_up, m->xb, m->hb2, n);
             f.gate = m->hb, f.up = m->hb2, f.gs = F, f.ffn = m->hb;
         }
-        run_rows(&f, row_swiglu);
+        if (n == 1) pool_run(m->pool, swiglu_part, &f);
+        else run_rows(&f, row_swiglu);
         matmul(m->pool, &L->ffn_down, f.ffn, m->xb, n);
     }
 }
