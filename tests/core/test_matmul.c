@@ -157,6 +157,37 @@ TEST(avx512_matches_scalar) {
     cpu_set_level(saved);
 }
 
+/* Where our kernels follow llama.cpp's summation order (K-quants: ggml_vec_dot_*_K_q8_K;
+ * q8_0: tinyBLAS_Q0_AVX / ggml_vec_dot_q8_0_q8_0) the 256-bit AVX2 and the AVX-512
+ * kernels must agree to the last bit, for every tile shape and remainder. */
+TEST(avx2_and_avx512_round_alike) {
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_AVX512);
+    if (cpu_level() < CPU_AVX512) { cpu_set_level(saved); SKIP("CPU lacks AVX-512 with VNNI"); }
+    const int types[] = {DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+    int ms[] = {1, 3, 4, 7, 9}, ns[] = {1, 5, 8, 37};
+    for (int t = 0; t < 4; t++)
+        for (int mi = 0; mi < 5; mi++)
+            for (int ni = 0; ni < 4; ni++) {
+                struct case_data c;
+                make_case(&c, types[t], types[t] == DT_Q8_0 && ni % 2 ? 544 : 768, ns[ni], ms[mi]);
+                size_t ny = (size_t)c.m * c.n;
+                float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+                cpu_set_level(CPU_AVX2);
+                matmul(NULL, &c.t, c.x, y0, c.m);
+                cpu_set_level(CPU_AVX512);
+                matmul(NULL, &c.t, c.x, y1, c.m);
+                int bad = 0;
+                for (size_t i = 0; i < ny; i++) bad += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
+                CHECK_MSG(bad == 0, "%s m=%d n=%d: %d outputs differ in the last bits (%g vs %g)", dtype_name(c.type),
+                          c.m, c.n, bad, y0[0], y1[0]);
+                free(y0);
+                free(y1);
+                free_case(&c);
+            }
+    cpu_set_level(saved);
+}
+
 TEST(threads_split_rows_and_batches) {
     /* Small n with many rows takes the split-over-m path; large n the split-over-n path. */
     struct pool *p = pool_create(2);
@@ -185,6 +216,7 @@ int main(void) {
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
+    RUN(avx2_and_avx512_round_alike);
     RUN(threads_split_rows_and_batches);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
