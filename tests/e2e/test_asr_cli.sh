@@ -85,6 +85,20 @@ for c in transcribe vad eval-asr; do
   "$OMNI" $c --help > "$T/help" 2> "$T/err"
   check "$c --help" "[ $? -eq 0 ] && grep -q 'usage: omni $c' $T/help"
 done
+# word timestamps: every word timed, in order, inside the audio; same text as without
+"$OMNI" transcribe -m "$WM" --no-fallback --beam 1 -f verbose_json --word-timestamps "$WAV" > "$T/w.json" 2> "$T/err"
+check "transcribe --word-timestamps: words timed, ordered, same text" "python3 -c \"
+import json
+w = json.load(open('$T/w.json')); v = json.load(open('$T/v.json'))
+assert w['text'] == v['text'], 'text changed'
+ws = w['words']; assert len(ws) > 20, len(ws)
+assert all(0 <= x['start'] <= x['end'] <= w['duration'] + 0.01 for x in ws)
+assert all(a['start'] <= b['start'] for a, b in zip(ws, ws[1:]))
+assert ws[-1]['start'] - ws[0]['start'] > 5, 'times not spread over the segment'
+\" 2> $T/err"
+"$OMNI" transcribe -m "$WM" --word-timestamps "$WAV" > /dev/null 2> "$T/e2"
+check "--word-timestamps with text format is a clear error" "[ $? -ne 0 ] && grep -q 'needs --format json' $T/e2"
+
 rm -f "$T/err"
 echo "$P passed, $F failed"
 [ $F -eq 0 ]
