@@ -1,4 +1,4 @@
-/* Whisper decoder attention kernels with a run-time choice of implementation. */
+/* Whisper's SIMD kernels (attention, softmax, GELU), entered after a run-time CPU check. */
 #ifndef OMNI_MODELS_WHISPER_ATTN_H
 #define OMNI_MODELS_WHISPER_ATTN_H
 #include <stdint.h>
@@ -17,6 +17,10 @@ void whisper_attend_avx2(float *out, const float *q, const uint16_t *k, const ui
  * land at out + r * os. s is scratch of 4 * tp floats; d must be a multiple of 16. */
 void whisper_enc_attend4_avx2(float *out, long os, const float *q, const float *kt, int T, int tp, const float *v,
                               long vs, int d, int n_null, float *s);
+
+/* GELU in place over the first n - n % 8 values: table[f16 bits of x] (65536 floats),
+ * x itself from 10 up, 0 at -10 and below (whisper.c's gelu_f16, eight at a time). */
+void whisper_gelu_avx2(float *x, long n, const float *table);
 
 /* In-place softmax of n scores plus n_null implicit zero scores (AVX2+FMA). */
 void whisper_softmax_avx2(float *x, int n, int n_null);

@@ -130,3 +130,16 @@ void whisper_enc_attend4_avx2(float *out, long os, const float *q, const float *
         _mm256_storeu_ps(out + 3 * os + c, a30); _mm256_storeu_ps(out + 3 * os + c + 8, a31);
     }
 }
+
+void whisper_gelu_avx2(float *x, long n, const float *table) {
+    const __m256 lo = _mm256_set1_ps(-10.0f), hi = _mm256_set1_ps(10.0f);
+    for (long i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256i idx = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        __m256 g = _mm256_i32gather_ps(table, idx, 4);
+        /* above 10 (and NaN) the input passes through; at or below -10 it is 0 */
+        g = _mm256_blendv_ps(v, g, _mm256_cmp_ps(v, hi, _CMP_LT_OQ));
+        g = _mm256_andnot_ps(_mm256_cmp_ps(v, lo, _CMP_LE_OQ), g);
+        _mm256_storeu_ps(x + i, g);
+    }
+}
