@@ -60,8 +60,12 @@ static int llava_cli(const char *cli, const char *llm, const char *mmproj, const
     if (!f) return -1;
     char line[2048];
     while (fgets(line, sizeof line, f)) {
+        /* llava-cli prints "image encoded in"; newer llama.cpp (llama-mtmd-cli) prints
+         * "image slice encoded in" once per slice. */
         double v = after(line, "image encoded in");
         if (v > 0) r->encode_ms = v;
+        v = after(line, "image slice encoded in");
+        if (v > 0) r->encode_ms = (r->encode_ms > 0 ? r->encode_ms : 0) + v;
         v = after(line, "prompt eval time =");
         if (v > 0) {
             r->prompt_ms = v;
