@@ -77,6 +77,8 @@ int synth_clip_write(const struct synth_clip_shape *s, const char *ftype, uint64
     const int n_pos = side * side + s->has_class;  /* side rounds down, as the strided conv does */
     gguf_w_str(w, "general.architecture", "clip");
     gguf_w_str(w, "general.name", s->name);
+    /* llava-cli's clip.cpp refuses a file without it; the converter's wording for LLaVA. */
+    gguf_w_str(w, "general.description", "image encoder for LLaVA (random weights, omni synth)");
     gguf_w_u32(w, "general.file_type", 1);
     gguf_w_bool(w, "clip.has_text_encoder", 0);
     gguf_w_bool(w, "clip.has_vision_encoder", 1);

@@ -71,7 +71,8 @@ TEST(layout_matches_llama_cpp) {
     struct gguf *g = gguf_open(path, &e);
     CHECK_MSG(g != NULL, "%s", e.msg);
     if (!g) return;
-    static const char *const keys[] = {"clip.has_vision_encoder", "clip.has_llava_projector", "clip.use_gelu",
+    static const char *const keys[] = {"general.description", "general.file_type", "clip.has_text_encoder",
+                                       "clip.has_vision_encoder", "clip.has_llava_projector", "clip.use_gelu",
                                        "clip.projector_type", "clip.vision.image_size", "clip.vision.patch_size",
                                        "clip.vision.embedding_length", "clip.vision.feed_forward_length",
                                        "clip.vision.block_count", "clip.vision.attention.head_count",
