@@ -151,8 +151,73 @@ MM_INLINE void tile32p(int type, int RN, int RM, int nb, const uint8_t *w, size_
         }
 }
 
+/* Q4_0 in the order of llama.cpp's repacked q4_0_8x8 kernels (which it uses for q4_0
+ * weights on AVX2/AVX-512 CPUs, batched or not): per output, each block's whole
+ * integer dot is converted and FMA'd into one float, block after block. The VNNI dots
+ * of a tile's (up to) 4 activation rows are folded so that lanes 0-3 of one vector
+ * hold the 4 block totals (exact integers) for block b and lanes 8-11 for block b+1. */
+MM_INLINE void q4r_step(int RN, int RM, int two, const uint8_t *w, size_t ws, size_t bs, const uint8_t *a, size_t as,
+                        __m512 acc[4]) {
+    __m512i xv[4], init[4];
+    __m512 dxs[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        const uint8_t *pa = a + (i < RM ? i : 0) * as;
+        xv[i] = _mm512_load_si512((const void *)pa);
+        dxs[i] = _mm512_load_ps((const void *)(pa + 64));
+        init[i] = _mm512_load_si512((const void *)(pa + 128));
+    }
+    /* per 128-bit lane: [dx0, dx1, dx2, dx3] of that lane's block */
+    __m512 D = _mm512_unpacklo_ps(_mm512_unpacklo_ps(dxs[0], dxs[2]), _mm512_unpacklo_ps(dxs[1], dxs[3]));
+    const __m512i idx01 = Z_IDX(0, 1);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++) {
+        const uint8_t *b0 = w + r * ws, *b1 = b0 + bs;
+        const char *pf = (const char *)b0 + (size_t)MM_PF_TILES * RN * ws;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        uint16_t h0, h1 = 0;
+        memcpy(&h0, b0, 2);
+        if (two) memcpy(&h1, b1, 2);
+        __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)));
+        __m512 dw = _mm512_permutexvar_ps(idx01, _mm512_castps128_ps512(d2));
+        __m512i wv = z_unpack(DT_Q4_0, b0, b1, two);
+        __m512i p[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) p[i] = i < RM ? _mm512_dpbusd_epi32(init[i], wv, xv[i]) : _mm512_setzero_si512();
+        __m512i q01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[0], p[1]), _mm512_unpackhi_epi32(p[0], p[1]));
+        __m512i q23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p[2], p[3]), _mm512_unpackhi_epi32(p[2], p[3]));
+        __m512i s4 = _mm512_add_epi32(_mm512_unpacklo_epi64(q01, q23), _mm512_unpackhi_epi64(q01, q23));
+        __m512i t = _mm512_add_epi32(s4, _mm512_shuffle_i32x4(s4, s4, _MM_SHUFFLE(2, 3, 0, 1)));
+        __m512 tf = _mm512_cvtepi32_ps(t), sc = _mm512_mul_ps(dw, D);
+        acc[r] = _mm512_fmadd_ps(tf, sc, acc[r]);
+        if (two)
+            acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(tf, tf, _MM_SHUFFLE(2, 2, 2, 2)),
+                                     _mm512_shuffle_f32x4(sc, sc, _MM_SHUFFLE(2, 2, 2, 2)), acc[r]);
+    }
+}
+
+MM_INLINE void tile32q(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                       float *y, size_t ys) {
+    (void)type;
+    __m512 acc[4];
+    const size_t bs = blk32_bytes(DT_Q4_0);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++) acc[r] = _mm512_setzero_ps();
+    int b = 0, pair = 0;
+    for (; b + 2 <= nb; b += 2, pair++) q4r_step(RN, RM, 1, w + b * bs, ws, bs, a + pair * MM_Q8Z_PAIR_BYTES, as, acc);
+    if (b < nb) q4r_step(RN, RM, 0, w + b * bs, ws, bs, a + pair * MM_Q8Z_PAIR_BYTES, as, acc);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++) {
+        float o[16];
+        _mm512_storeu_ps(o, acc[r]);
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = o[i];
+    }
+}
+
 MM_GEMM(z_gemm_q8_0, tile32p, DT_Q8_0, 4, 4, k / QK)
-MM_GEMM(z_gemm_q4_0, tile32z, DT_Q4_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q4_0, tile32q, DT_Q4_0, 4, 4, k / QK)
 MM_GEMM(z_gemm_q5_0, tile32p, DT_Q5_0, 4, 4, k / QK)
 
 /* ------------------------------------------------- K-quants, 64 elements per step
