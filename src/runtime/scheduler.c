@@ -75,6 +75,7 @@ struct sched_params sched_default_params(void) {
     p.n_ctx = 0;
     p.max_queue = 64;
     p.n_batch = 512;
+    p.n_chunk = 256;
     return p;
 }
 
@@ -383,6 +384,18 @@ static int take_token(struct sched *s, struct slot *sl, int32_t tok, const float
     return 0;
 }
 
+/* Prompt tokens a prefilling slot has left before its next image or its end. */
+static int prefill_left(const struct slot *sl) {
+    int next_image;
+    image_starting_at(sl->req, sl->n_prompt_done, &next_image);
+    return next_image - sl->n_prompt_done;
+}
+
+static int prefill_before(const struct slot *a, const struct slot *b) {
+    int la = prefill_left(a), lb = prefill_left(b);
+    return la != lb ? la < lb : a->req->t_submit < b->req->t_submit;
+}
+
 /* One step: gather tokens of every active slot, one forward, sample. */
 static void step(struct sched *s) {
     int n = 0, budget = s->p.n_batch, rows = 0;
@@ -416,9 +429,23 @@ static void step(struct sched *s) {
         n++;
         budget--;
     }
-    for (int i = 0; i < s->p.n_slots && budget > 0; i++) {
+    const int n_decode = n;
+    /* While others decode, one step's prompt work is bounded: each decoding user waits
+     * for the whole forward, so a long prompt is fed in chunks between their tokens. */
+    if (n_decode > 0 && budget > s->p.n_chunk) budget = s->p.n_chunk;
+    /* Shortest remaining prompt first: short prompts finish their prefill (and get their
+     * first token) in this very forward instead of waiting behind a long one, which
+     * takes what budget is left. Ties go to the request that came first. */
+    int order[SCHED_MAX_SLOTS], n_order = 0;
+    for (int i = 0; i < s->p.n_slots; i++) {
         struct slot *sl = &s->slot[i];
         if (!sl->req || sl->n_prompt_done >= sl->req->n_prompt) continue;
+        int j = n_order++;
+        while (j > 0 && prefill_before(&s->slot[i], &s->slot[order[j - 1]])) { order[j] = order[j - 1]; j--; }
+        order[j] = i;
+    }
+    for (int o = 0; o < n_order && budget > 0; o++) {
+        struct slot *sl = &s->slot[order[o]];
         int next_image;
         image_starting_at(sl->req, sl->n_prompt_done, &next_image);
         int take = next_image - sl->n_prompt_done; /* text up to the next image (fed next step) */
@@ -442,7 +469,13 @@ static void step(struct sched *s) {
     /* Rows come back in batch order; decode rows were added first, prefill rows after. */
     struct llm_batch b = {.n_tokens = n, .token = s->b_tok, .pos = s->b_pos, .seq = s->b_seq, .logits = s->b_out};
     struct err e = {{0}};
-    if (llm_forward(s->model->llm, s->kv, &b, s->logits, &e)) {
+    const double t0 = now_s();
+    const int rc = llm_forward(s->model->llm, s->kv, &b, s->logits, &e);
+    /* OMNI_LOG=debug: where a slow first token or a slow step spends its time. */
+    if (log_get_level() <= LOG_DEBUG)
+        log_debug("scheduler: step %d tokens (%d decode, %d prefill) forward %.1f ms", n, n_decode, n - n_decode,
+                  (now_s() - t0) * 1e3);
+    if (rc) {
         log_error("scheduler: forward failed: %s", e.msg);
         for (int i = 0; i < s->p.n_slots; i++) {
             struct slot *sl = &s->slot[i];
@@ -516,8 +549,15 @@ struct sched *sched_new(omni_model *model, const struct sched_params *p, struct 
     s->model = model;
     s->p = p ? *p : sched_default_params();
     if (s->p.n_slots < 1) s->p.n_slots = 1;
+    if (s->p.n_slots > SCHED_MAX_SLOTS) {
+        err_set(e, "--parallel %d: at most %d slots", s->p.n_slots, SCHED_MAX_SLOTS);
+        free(s);
+        return NULL;
+    }
     if (s->p.n_batch < s->p.n_slots) s->p.n_batch = s->p.n_slots + 64;
     if (s->p.max_queue < 0) s->p.max_queue = 0;
+    if (s->p.n_chunk <= 0 || s->p.n_chunk > s->p.n_batch) s->p.n_chunk = s->p.n_batch / 2;
+    if (s->p.n_chunk < 1) s->p.n_chunk = 1;
     int train = omni_model_n_ctx_train(model);
     if (s->p.n_ctx <= 0) s->p.n_ctx = train > 0 && train < 4096 ? train : 4096;
     s->n_vocab = omni_model_n_vocab(model);
