@@ -13,6 +13,8 @@
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
                             int head_dim, long stride, float scale, int gemm, float *att);
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
+/* ops_swiglu_avx2.c */
+void ops_swiglu_avx2(float *out, const float *gate, const float *up, int n);
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     /* squares summed in double, the scale in float: ggml's exact arithmetic, so
@@ -44,10 +46,16 @@ void ops_scale(float *x, float s, int n) {
     for (int i = 0; i < n; i++) x[i] *= s;
 }
 
-void ops_swiglu(float *out, const float *gate, const float *up, int n) {
-    for (int i = 0; i < n; i++) {
+void ops_swiglu(float *out, const float *gate, const float *up, int n, int n_vec) {
+    int i = 0;
+    if (n_vec > n) n_vec = n;
+    if (cpu_level() >= CPU_AVX2) {  /* AVX2 implies FMA here (core/cpu.c) */
+        i = n_vec & ~7;
+        ops_swiglu_avx2(out, gate, up, i);
+    }
+    for (; i < n; i++) {
         float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + (i < n_vec ? ops_expf_ggml(-g) : expf(-g))) * up[i];
     }
 }
 

@@ -13,8 +13,10 @@ void ops_softmax(float *x, int n);
 void ops_add(float *x, const float *y, int n);
 /* x *= s */
 void ops_scale(float *x, float s, int n);
-/* out = silu(gate) * up (SwiGLU); out may alias gate. */
-void ops_swiglu(float *out, const float *gate, const float *up, int n);
+/* out = silu(gate) * up (SwiGLU); out may alias gate. As ggml: the first n_vec
+ * values (a row's whole 16-lane vectors: n - n % 16 when the call covers the row
+ * from its start) take exp from ops_expf_ggml, the rest from libm's expf. */
+void ops_swiglu(float *out, const float *gate, const float *up, int n, int n_vec);
 
 /* Rotary position embedding: cs receives n_rot/2 (cos, sin) pairs for position
  * pos; pair i turns by pos * theta_base^(-2i/n_rot) / freq_factors[i] * freq_scale

@@ -440,17 +440,18 @@ static void row_qkv(struct fwd *f, int i) {
 
 static void row_swiglu(struct fwd *f, int i) {
     int F = f->m->hp.n_ff;
-    ops_swiglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F);
+    ops_swiglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F, F - F % 16);
 }
 
 /* A lone token's SwiGLU (n_ff expf calls, microseconds) split over the threads. */
 static void swiglu_part(void *arg, int ith, int nth) {
     struct fwd *f = arg;
     long lo, hi, F = f->m->hp.n_ff;
-    pool_split((F + 7) / 8, ith, nth, &lo, &hi);  /* in 8s: whole vectors */
-    lo *= 8;
-    hi = hi * 8 < F ? hi * 8 : F;
-    if (hi > lo) ops_swiglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo));
+    pool_split((F + 15) / 16, ith, nth, &lo, &hi);  /* in 16s: ggml's whole vectors */
+    lo *= 16;
+    hi = hi * 16 < F ? hi * 16 : F;
+    long vec_end = F - F % 16, n_vec = vec_end > lo ? (vec_end < hi ? vec_end : hi) - lo : 0;
+    if (hi > lo) ops_swiglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo), (int)n_vec);
 }
 
 static void rows_part(void *arg, int ith, int nth) {

@@ -22,11 +22,43 @@ TEST(rmsnorm_softmax_swiglu) {
     CHECK_NEAR(s[2], exp(3) / z, 1e-6);
     CHECK_NEAR(s[0] + s[1] + s[2], 1, 1e-6);
     float g[2] = {0, 2}, u[2] = {5, 3}, o[2];
-    ops_swiglu(o, g, u, 2);
+    ops_swiglu(o, g, u, 2, 0);
     CHECK_NEAR(o[0], 0, 1e-7);
     CHECK_NEAR(o[1], 2 / (1 + exp(-2)) * 3, 1e-5);
-    ops_swiglu(g, g, u, 2);  /* in place */
+    ops_swiglu(g, g, u, 2, 0);  /* in place */
     CHECK(g[0] == o[0] && g[1] == o[1]);
+}
+
+/* SwiGLU takes ggml's exp for whole vectors and libm's for the tail, as llama.cpp
+ * does (a different last bit there flipped 8-bit activations of the synth golden
+ * files); the AVX2 path must give the portable loop's bits for any argument. */
+TEST(swiglu_follows_ggml_exp_on_every_path) {
+    enum { N = 4099 };
+    static float g[N], u[N], a[N], b[N];
+    uint32_t st = 7;
+    for (int i = 0; i < N; i++) {
+        st = st * 1664525u + 1013904223u;
+        float r = (float)(st >> 8) / 16777216.0f * 2 - 1;
+        g[i] = i < 64 ? (float)(i - 32) * 7.5f : r * (i % 5 == 0 ? 120.0f : 9.0f); /* exp past 2^127 and below 2^-126 */
+        u[i] = 1.0f + r;
+    }
+    g[1] = 1e30f, g[2] = -1e30f, g[3] = 0.0f, g[4] = -0.0f;
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_SCALAR);
+    ops_swiglu(a, g, u, N, N - N % 16);
+    cpu_set_level(saved);
+    ops_swiglu(b, g, u, N, N - N % 16);
+    int same = 1;
+    for (int i = 0; i < N; i++) same &= memcmp(&a[i], &b[i], 4) == 0;
+    CHECK(same);
+    for (int i = 0; i < N - N % 16; i++) {
+        float want = g[i] / (1.0f + ops_expf_ggml(-g[i])) * u[i];
+        if (memcmp(&want, &b[i], 4)) { CHECK_MSG(0, "swiglu[%d] of %g: %a, want %a", i, g[i], b[i], want); break; }
+    }
+    for (int i = N - N % 16; i < N; i++) CHECK(b[i] == g[i] / (1.0f + expf(-g[i])) * u[i]);
+    /* ggml's exp itself: within a few ulp of libm's, 0 / inf far out */
+    for (float x = -80; x < 80; x += 0.37f) CHECK_NEAR(ops_expf_ggml(x) / expf(x), 1.0, 3e-7);
+    CHECK(ops_expf_ggml(-200.0f) == 0.0f && isinf(ops_expf_ggml(200.0f)));
 }
 
 TEST(rope_rotates_the_right_pairs) {
@@ -147,6 +179,7 @@ TEST(ggml_expf_and_softmax) {
 
 int main(void) {
     RUN(rmsnorm_softmax_swiglu);
+    RUN(swiglu_follows_ggml_exp_on_every_path);
     RUN(rope_rotates_the_right_pairs);
     RUN(attention_matches_reference_and_simd);
     RUN(f32_to_f16_rounds_like_reference);
