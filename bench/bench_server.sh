@@ -4,7 +4,10 @@
 # When LLAMA_SERVER names a llama-server binary, the same load runs against it on the
 # same file in the same run and the ratio omni/llama-server is printed.
 #   BENCH_SERVER_SHAPE (smollm2-135m:q8_0)  BENCH_SERVER_CONC ("1 4 8")  BENCH_SERVER_TOKENS (64)
-#   BENCH_SERVER_THREADS (all cores)  BENCH_MODELS (build/bench-models)  OMNI_BIN, LLAMA_SERVER
+#   BENCH_SERVER_THREADS (all cores)  BENCH_SERVER_ROUNDS (2)  BENCH_MODELS (build/bench-models)
+#   OMNI_BIN, LLAMA_SERVER. Each concurrency: one untimed warm-up round, then ROUNDS timed
+#   ones (decode rate of the best, TTFT mean/worst over all). A short run (< 3 min):
+#   BENCH_SERVER_TOKENS=32 BENCH_SERVER_ROUNDS=1.
 set -u
 BUILD=${BUILD:-build}
 OMNI=${OMNI_BIN:-$BUILD/omni}
@@ -13,6 +16,7 @@ SHAPE=${BENCH_SERVER_SHAPE:-smollm2-135m:q8_0}
 CONC=${BENCH_SERVER_CONC:-"1 4 8"}
 TOKENS=${BENCH_SERVER_TOKENS:-64}
 THREADS=${BENCH_SERVER_THREADS:-$(nproc)}
+ROUNDS=${BENCH_SERVER_ROUNDS:-2}
 CTX=512
 HERE=$(dirname "$0")
 mkdir -p "$DIR"
@@ -50,7 +54,7 @@ run_server() {
     echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null; rm -f "$log"; return 1
   fi
   for c in $CONC; do
-    r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" 2>&1 | tail -n 1)
+    r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" "$ROUNDS" 2>&1 | tail -n 1)
     eval "RES_${name}_$c=\$r"
   done
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"
@@ -61,6 +65,8 @@ have_llama=0
 if [ -n "${LLAMA_SERVER:-}" ]; then run_server llama && have_llama=1; fi
 
 printf '\n## Server: %s %s, %s tokens per stream, %s threads (streaming /v1/completions)\n\n' "$shape" "$type" "$TOKENS" "$THREADS"
+# Other processes on the box change every number here: say how busy it was.
+printf 'load average at the end: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 printf '| streams | decode tok/s | TTFT mean ms | TTFT max ms |'
 [ $have_llama = 1 ] && printf ' llama-server tok/s | llama-server TTFT ms | ratio tok/s | ratio TTFT |'
 printf '\n|---|---|---|---|'

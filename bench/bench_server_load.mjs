@@ -34,8 +34,12 @@ async function stream(i, r) {
   return { ttft, t_end: performance.now(), t0, n: usage ? usage.completion_tokens : chunks };
 }
 
-let best = null;
-for (let r = 0; r < R; r++) { // the first round also warms caches; the best round counts
+// One untimed round first: the first forwards of a fresh server fault the mmap'ed
+// weights and each slot's KV pages in (seconds on a loaded box), which is start-up
+// cost, not the time to first token a user sees on a running server.
+await Promise.all(Array.from({ length: N }, (_, i) => stream(i, -1)));
+let best = null, ttftSum = 0, ttftMax = 0;
+for (let r = 0; r < R; r++) { // decode rate: the best round; TTFT: mean and worst over all rounds
   const start = performance.now();
   const res = await Promise.all(Array.from({ length: N }, (_, i) => stream(i, r)));
   const end = Math.max(...res.map((x) => x.t_end));
@@ -51,6 +55,10 @@ for (let r = 0; r < R; r++) { // the first round also warms caches; the best rou
     ttft_ms_mean: res.reduce((a, x) => a + x.ttft, 0) / N,
     ttft_ms_max: Math.max(...res.map((x) => x.ttft)),
   };
+  ttftSum += out.ttft_ms_mean;
+  ttftMax = Math.max(ttftMax, out.ttft_ms_max);
   if (!best || out.decode_tokens_per_s > best.decode_tokens_per_s) best = out;
 }
+best.ttft_ms_mean = ttftSum / R;
+best.ttft_ms_max = ttftMax;
 console.log(JSON.stringify(best));

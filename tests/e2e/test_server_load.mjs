@@ -1,6 +1,7 @@
 // A bounded load test on loopback: 16 concurrent clients send 320 short requests
 // (mixed stream / non-stream, chat / completions); zero errors allowed, and the
-// server's memory must be flat between a warm-up round and the full run.
+// server's memory must be flat between a warm-up round and the full run. Also: 8
+// concurrent streams all start before any of them ends (prompts prefilled together).
 import { startServer, stopServer, makeCounter, assert, eq, rssKiB, MODELS, BIN } from "./server_helpers.mjs";
 
 const { test, summary } = makeCounter();
@@ -38,6 +39,37 @@ try {
     const errs = await round(64);
     eq(errs.length, 0, "errors: " + errs.slice(0, 3).join("; "));
     rss0 = rssKiB(srv.proc.pid);
+  });
+  await test("8 concurrent streams all get their first token before any finishes", async () => {
+    // What 8 users expect: everyone sees the reply start at once (their prompts are
+    // prefilled together), not one after the other while earlier replies run to the end.
+    const streams = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const t0 = performance.now();
+      const r = await fetch(srv.url + "/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ prompt: `User ${i} asks: ` + "tell me a story ".repeat(1 + i), max_tokens: 24,
+          temperature: 0, stream: true, stream_options: { include_usage: true } }) });
+      eq(r.status, 200, "status");
+      let first = -1, usage = null, buf = "";
+      const dec = new TextDecoder();
+      for await (const part of r.body) {
+        buf += dec.decode(part, { stream: true });
+        let k;
+        while ((k = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, k).trim();
+          buf = buf.slice(k + 1);
+          if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+          const j = JSON.parse(line.slice(6));
+          if (j.usage) usage = j.usage;
+          if (first < 0 && j.choices && j.choices.length && j.choices[0].text !== undefined) first = performance.now();
+        }
+      }
+      return { t0, first, end: performance.now(), n: usage ? usage.completion_tokens : 0 };
+    }));
+    const lastFirst = Math.max(...streams.map((x) => x.first)), firstEnd = Math.min(...streams.map((x) => x.end));
+    const ttft = streams.map((x) => Math.round(x.first - x.t0));
+    console.log(`  TTFT ms: ${ttft.join(" ")}; first stream done after ${Math.round(firstEnd - streams[0].t0)} ms`);
+    assert(streams.every((x) => x.first > 0 && x.n === 24), "every stream streamed 24 tokens: " + streams.map((x) => x.n));
+    assert(lastFirst < firstEnd, `a stream ended ${Math.round(lastFirst - firstEnd)} ms before the last first token`);
   });
   await test(`${CLIENTS} clients x ${PER_CLIENT} requests, zero errors`, async () => {
     const t0 = Date.now();
