@@ -80,8 +80,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libomni.a
 setup:
 	@sh scripts/setup.sh
 
+# the benchmarks are built too (not run), so they cannot rot unnoticed
 test: setup
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BENCH_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
 # The e2e tests run against build-asan/omni too (the server API, JSON schema, loading and

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "core/pool.h"
 #include "formats/audio_decode.h"
 #include "models/synth_whisper.h"
@@ -20,17 +21,6 @@
 #define CLIP_SAMPLES 48000
 #define CLIP_CTX 150    /* encoder positions for 3 s: 300 mel frames / 2 */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-/* Process CPU time (all threads): on a busy machine wall time measures the scheduler. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -136,9 +126,9 @@ static void row(const char *model, int threads, const char *stage, struct timing
 static int bench_shape(const char *shape, const char *file, const float *x, size_t n, const char *jfk,
                        const char *clip, int threads, const char *cli) {
     struct err e = {{0}};
-    double l0 = now_s(), lc0 = cpu_s();
+    double l0 = bench_wall_s(), lc0 = bench_cpu_s();
     struct whisper_model *m = whisper_load(file, &e);
-    double load_wall = (now_s() - l0) * 1e3, load_cpu = (cpu_s() - lc0) * 1e3;
+    double load_wall = (bench_wall_s() - l0) * 1e3, load_cpu = (bench_cpu_s() - lc0) * 1e3;
     if (!m) { fprintf(stderr, "bench_asr: %s\n", e.msg); return -1; }
     struct pool *pool = threads > 1 ? pool_create(threads) : NULL;
     struct whisper_state *s = whisper_state_new(m, pool, &e);
@@ -150,16 +140,16 @@ static int bench_shape(const char *shape, const char *file, const float *x, size
 
     for (int r = 0; r < REPS; r++) {
         mel_free(&mel);
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_wall_s(), c0 = bench_cpu_s();
         if (whisper_mel(m, x, n, &mel, &e)) goto done;
-        w[r] = (now_s() - t0) * 1e3; c[r] = (cpu_s() - c0) * 1e3;
+        w[r] = (bench_wall_s() - t0) * 1e3; c[r] = (bench_cpu_s() - c0) * 1e3;
     }
     struct timing t_mel = median(w, c, REPS);
     if (whisper_encode(s, &mel, 0, 0, &e)) goto done; /* warm-up: page in the weights */
     for (int r = 0; r < REPS; r++) {
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = bench_wall_s(), c0 = bench_cpu_s();
         if (whisper_encode(s, &mel, 0, 0, &e)) goto done;
-        w[r] = (now_s() - t0) * 1e3; c[r] = (cpu_s() - c0) * 1e3;
+        w[r] = (bench_wall_s() - t0) * 1e3; c[r] = (bench_cpu_s() - c0) * 1e3;
     }
     struct timing t_enc = median(w, c, REPS);
 
@@ -167,19 +157,19 @@ static int bench_shape(const char *shape, const char *file, const float *x, size
     const struct whisper_special *sp = whisper_special(m);
     int prompt[4] = {sp->sot, sp->lang0, sp->transcribe, sp->notimestamps};
     if (whisper_decode(s, prompt, 4, 0, lg, &e)) goto done;
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_wall_s(), c0 = bench_cpu_s();
     for (int i = 0; i < DEC_TOKENS; i++) {
         int best = 0;
         for (int k = 1; k < sp->eot; k++) if (lg[k] > lg[best]) best = k;
         if (whisper_decode(s, &best, 1, 4 + i, lg, &e)) goto done;
     }
-    struct timing t_dec = {(now_s() - t0) * 1e3 / DEC_TOKENS, (cpu_s() - c0) * 1e3 / DEC_TOKENS};
+    struct timing t_dec = {(bench_wall_s() - t0) * 1e3 / DEC_TOKENS, (bench_cpu_s() - c0) * 1e3 / DEC_TOKENS};
 
     if (whisper_mel(m, x, CLIP_SAMPLES, &cmel, &e)) goto done;
     for (int r = 0; r < REPS; r++) {
-        t0 = now_s(); c0 = cpu_s();
+        t0 = bench_wall_s(); c0 = bench_cpu_s();
         if (whisper_encode(s, &cmel, 0, CLIP_CTX, &e)) goto done;
-        w[r] = (now_s() - t0) * 1e3; c[r] = (cpu_s() - c0) * 1e3;
+        w[r] = (bench_wall_s() - t0) * 1e3; c[r] = (bench_cpu_s() - c0) * 1e3;
     }
     struct timing t_clip = median(w, c, REPS);
 
@@ -188,10 +178,10 @@ static int bench_shape(const char *shape, const char *file, const float *x, size
     p.beam_size = 1;
     p.temperature_inc = 0;
     struct whisper_result res;
-    t0 = now_s(); c0 = cpu_s();
+    t0 = bench_wall_s(); c0 = bench_cpu_s();
     if (whisper_transcribe(s, x, n, &p, &res, &e)) goto done;
     double audio_s = (double)n / 16000;
-    struct timing t_rtf = {(now_s() - t0) / audio_s, (cpu_s() - c0) / audio_s};
+    struct timing t_rtf = {(bench_wall_s() - t0) / audio_s, (bench_cpu_s() - c0) / audio_s};
     /* whole run as a process would do it: load, mel, windows, decoding */
     struct timing t_all = {load_wall + t_rtf.wall_ms * audio_s * 1e3, load_cpu + t_rtf.cpu_ms * audio_s * 1e3};
     int n_tok = 0;

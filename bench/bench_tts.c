@@ -6,20 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "formats/audio_encode.h"
 #include "runtime/tts.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-/* CPU time too: on a busy machine wall-clock latency measures the scheduler, not us. */
-static double cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 struct run {
     double t0, t_first_byte, c0, c_first_byte;
@@ -30,7 +19,7 @@ struct run {
 static int on_bytes(const void *p, size_t n, void *ud) {
     struct run *r = ud;
     (void)p;
-    if (!r->bytes && n) { r->t_first_byte = now_s(); r->c_first_byte = cpu_s(); }
+    if (!r->bytes && n) { r->t_first_byte = bench_wall_s(); r->c_first_byte = bench_thread_cpu_s(); }
     r->bytes += n;
     return 0;
 }
@@ -50,11 +39,11 @@ static int once(const char *text, const char *lang, enum audio_format fmt, doubl
     r.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, on_bytes, &r, NULL);
     if (!r.enc) return -1;
     r.bytes = 0;
-    r.t0 = now_s();
-    r.c0 = cpu_s();
+    r.t0 = bench_wall_s();
+    r.c0 = bench_thread_cpu_s();
     struct err e = {{0}};
     int rc = tts_speak(&q, on_audio, &r, &e) || audio_encoder_finish(r.enc, &e);
-    double t1 = now_s();
+    double t1 = bench_wall_s();
     audio_encoder_free(r.enc);
     if (rc || !r.samples) { fprintf(stderr, "bench_tts: %s\n", e.msg); return -1; }
     *ttfb = (r.t_first_byte - r.t0) * 1e3;
