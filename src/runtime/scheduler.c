@@ -32,6 +32,7 @@ struct slot {
     int n_cached;                 /* prompt tokens reused from the previous request */
     int logits_row;               /* row of this step's logits, or -1 */
     double t_first;
+    double t_used;                /* when its last request ended (0: never), for LRU eviction */
     struct sampler *smp;
     struct json_grammar *jg;      /* made on the first JSON-mode request, reset after */
     struct json_schema_matcher *jsm; /* this request's json_schema matcher, freed when it ends */
@@ -208,6 +209,7 @@ static void slot_finish(struct sched *s, struct slot *sl, enum sched_finish f, c
     json_schema_matcher_free(sl->jsm);
     sl->jsm = NULL;
     sl->req = NULL;
+    sl->t_used = now_s();
     pthread_mutex_lock(&s->mu);
     s->busy--;
     pthread_mutex_unlock(&s->mu);
@@ -271,18 +273,26 @@ static int image_starting_at(const struct sched_request *r, int p, int *next_sta
     return -1;
 }
 
-/* Puts r into a free slot, preferring the one whose cached tokens share the longest
- * prefix with r's prompt (a follow-up turn lands where its conversation is). */
+/* Puts r into a free slot: the one whose cached tokens share the longest prefix with
+ * r's prompt when that keeps at least half of what the slot holds (a follow-up turn
+ * lands where its conversation is), else the least recently used one. Sharing only a
+ * system prompt with another conversation must not evict that conversation while an
+ * idle slot holds something older. */
 static int admit(struct sched *s, struct sched_request *r, char *err, size_t err_cap) {
-    struct slot *best = NULL;
+    struct slot *best = NULL, *lru = NULL;
     int best_lcp = -1;
     for (int i = 0; i < s->p.n_slots; i++) {
         struct slot *sl = &s->slot[i];
         if (sl->req) continue;
         int lcp = common_prefix(sl->cache, sl->n_cache, r->prompt, r->n_prompt);
         if (lcp > best_lcp) { best = sl; best_lcp = lcp; }
+        if (!lru || sl->t_used < lru->t_used) lru = sl;
     }
     if (!best) return 0;
+    if (best_lcp == 0 || 2 * best_lcp < best->n_cache) {
+        best = lru;
+        best_lcp = common_prefix(lru->cache, lru->n_cache, r->prompt, r->n_prompt);
+    }
     /* At least the last prompt token is recomputed: its logits start the reply. */
     int keep = best_lcp < r->n_prompt ? best_lcp : r->n_prompt - 1;
     /* Image placeholders say nothing about the pixels, so reuse stops at the first image. */

@@ -1,6 +1,7 @@
 /* The scheduler's prompt admission on stories260K: short prompts are not stuck behind
  * a long one, a long prompt is fed in chunks so decoding slots keep getting tokens,
- * and every one of 8 concurrent requests gets its first token before any finishes. */
+ * every one of 8 concurrent requests gets its first token before any finishes, and a
+ * slot's cached conversation survives a new one that shares only its system prompt. */
 #include <stdatomic.h>
 #include <time.h>
 
@@ -154,6 +155,29 @@ TEST(eight_streams_all_start_before_any_ends) {
     sched_free(s);
 }
 
+TEST(new_conversation_does_not_evict_one_sharing_only_a_system_prompt) {
+    struct sched *s = make_sched(2, 512, 256);
+    CHECK(s != NULL);
+    if (!s) return;
+    static struct job a, b, a2;
+    struct err e = {{0}};
+    /* a and b share a 20-token "system prompt", then differ. */
+    job_init(&a, 200, 4, 5);
+    job_init(&b, 60, 4, 6);
+    memcpy(b.prompt, a.prompt, 20 * sizeof *a.prompt);
+    CHECK_EQ_INT(sched_submit(s, &a.req, &e), SCHED_OK);
+    CHECK(wait_done(&a));
+    CHECK_EQ_INT(sched_submit(s, &b.req, &e), SCHED_OK);
+    CHECK(wait_done(&b));
+    /* a's follow-up turn: its whole first prompt is still cached in the slot b left alone. */
+    job_init(&a2, 220, 4, 7);
+    memcpy(a2.prompt, a.prompt, 200 * sizeof *a.prompt);
+    CHECK_EQ_INT(sched_submit(s, &a2.req, &e), SCHED_OK);
+    CHECK(wait_done(&a2));
+    CHECK_MSG(a2.res.cached_tokens >= 200, "follow-up reused %d cached tokens, want >= 200", a2.res.cached_tokens);
+    sched_free(s);
+}
+
 int main(void) {
     char err[512];
     omni_model_params mp = omni_model_default_params();
@@ -167,6 +191,7 @@ int main(void) {
     RUN(short_prompt_not_stuck_behind_long_one);
     RUN(long_prompt_fed_in_chunks_while_others_decode);
     RUN(eight_streams_all_start_before_any_ends);
+    RUN(new_conversation_does_not_evict_one_sharing_only_a_system_prompt);
     omni_model_free(g_model);
     return test_summary();
 }
