@@ -5,6 +5,7 @@
 # same file in the same run and the ratio omni/llama-server is printed.
 #   BENCH_SERVER_SHAPE (smollm2-135m:q8_0)  BENCH_SERVER_CONC ("1 4 8")  BENCH_SERVER_TOKENS (64)
 #   BENCH_SERVER_THREADS (all cores)  BENCH_SERVER_ROUNDS (2)  BENCH_MODELS (build/bench-models)
+#   BENCH_SERVER_LONG (0: stream 0's prompt gets that many more words, a mixed load)  BENCH_SERVER_CTX (512 per slot)
 #   OMNI_BIN, LLAMA_SERVER. Each concurrency: one untimed warm-up round, then ROUNDS timed
 #   ones (decode rate of the best, TTFT mean/worst over all). A short run (< 3 min):
 #   BENCH_SERVER_TOKENS=32 BENCH_SERVER_ROUNDS=1.
@@ -17,7 +18,8 @@ CONC=${BENCH_SERVER_CONC:-"1 4 8"}
 TOKENS=${BENCH_SERVER_TOKENS:-64}
 THREADS=${BENCH_SERVER_THREADS:-$(nproc)}
 ROUNDS=${BENCH_SERVER_ROUNDS:-2}
-CTX=512
+LONG=${BENCH_SERVER_LONG:-0}
+CTX=${BENCH_SERVER_CTX:-512}
 HERE=$(dirname "$0")
 mkdir -p "$DIR"
 
@@ -54,7 +56,7 @@ run_server() {
     echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null; rm -f "$log"; return 1
   fi
   for c in $CONC; do
-    r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" "$ROUNDS" 2>&1 | tail -n 1)
+    r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" "$ROUNDS" "$LONG" 2>&1 | tail -n 1)
     eval "RES_${name}_$c=\$r"
   done
   kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"

@@ -2,15 +2,18 @@
 // an OpenAI-compatible server (omni serve or llama-server), each generating TOKENS tokens.
 // Prints one JSON line: aggregate decode tokens/s over all streams, mean and worst time to
 // first token, and the tokens actually generated. No npm packages: plain fetch + SSE.
-//   node bench/bench_server_load.mjs URL CONCURRENCY TOKENS [ROUNDS]
-const [url, conc = "1", tokens = "64", rounds = "2"] = process.argv.slice(2);
-const N = +conc, T = +tokens, R = +rounds;
+// LONG > 0 pads stream 0's prompt with LONG more words: does one long prompt hold up
+// the others' first tokens and stall their decoding?
+//   node bench/bench_server_load.mjs URL CONCURRENCY TOKENS [ROUNDS] [LONG]
+const [url, conc = "1", tokens = "64", rounds = "2", long = "0"] = process.argv.slice(2);
+const N = +conc, T = +tokens, R = +rounds, L = +long;
 
 async function stream(i, r) {
   const t0 = performance.now();
   const res = await fetch(url + "/v1/completions", {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ prompt: `Stream ${i} round ${r}: once upon a time there was`, max_tokens: T,
+    body: JSON.stringify({ prompt: `Stream ${i} round ${r}: once upon a time there was` +
+      (i === 0 && L > 0 ? " and then".repeat(Math.ceil(L / 2)) : ""), max_tokens: T,
       temperature: 0, stream: true, stream_options: { include_usage: true } }),
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);

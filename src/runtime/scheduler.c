@@ -440,9 +440,10 @@ static void step(struct sched *s) {
         budget--;
     }
     const int n_decode = n;
-    /* While others decode, one step's prompt work is bounded: each decoding user waits
-     * for the whole forward, so a long prompt is fed in chunks between their tokens. */
-    if (n_decode > 0 && budget > s->p.n_chunk) budget = s->p.n_chunk;
+    /* One step's prompt work is bounded: every decoding user waits for the whole forward,
+     * and so does a request that arrives during it, so a long prompt is fed in chunks
+     * with their tokens (and newcomers' prompts) in between. */
+    if (budget > s->p.n_chunk) budget = s->p.n_chunk;
     /* Shortest remaining prompt first: short prompts finish their prefill (and get their
      * first token) in this very forward instead of waiting behind a long one, which
      * takes what budget is left. Ties go to the request that came first. */

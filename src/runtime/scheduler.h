@@ -27,8 +27,8 @@ struct sched_params {
     int n_ctx;        /* context per slot; <= 0: min(model's training context, 4096) */
     int max_queue;    /* requests waiting for a slot before sched_submit refuses (-> 429) */
     int n_batch;      /* most tokens in one forward (prompt chunks are split to fit) */
-    int n_chunk;      /* most prompt tokens in one forward while other slots are decoding
-                       * (bounds how long a long prompt stalls them); <= 0: n_batch / 2 */
+    int n_chunk;      /* most prompt tokens in one forward (bounds how long a long prompt
+                       * stalls decoding slots and newcomers); <= 0: n_batch / 2 */
 };
 enum { SCHED_MAX_SLOTS = 256 };
 struct sched_params sched_default_params(void);
