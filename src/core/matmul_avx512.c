@@ -216,8 +216,69 @@ MM_INLINE void tile32q(int type, int RN, int RM, int nb, const uint8_t *w, size_
     }
 }
 
+/* Q4_0 decode (one activation row), same arithmetic as tile32q with RM = 1: there the
+ * fold of 4 activation rows' dots is mostly adding zeros, and each output costs two
+ * 16-lane FMAs per block pair. Here the fold runs across 8 weight rows instead, so
+ * lanes 0-7 of one vector are the 8 rows' block-b totals and lanes 8-15 their block
+ * b+1 totals: per block pair two 8-lane FMAs serve all 8 outputs, each output still
+ * getting total(b) * (dw * dx) added block after block. */
+MM_INLINE void q4d_tile8(int nb, const uint8_t *w, size_t ws, const uint8_t *a, float *y) {
+    const size_t bs = blk32_bytes(DT_Q4_0);
+    /* qword picks: [A lane0, B lane0, A lane2, B lane2] and the same for lanes 1, 3 */
+    const __m512i ix = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i iy = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    /* halves [d0(b), d0(b+1), d1(b), ...] -> [d0..d7 (b), d0..d7 (b+1)] */
+    const __m256i hidx = _mm256_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0, pair = 0; b < nb; b += 2, pair++) {
+        const int two = b + 1 < nb;
+        const uint8_t *pa = a + (size_t)pair * MM_Q8Z_PAIR_BYTES;
+        __m512i xv = _mm512_load_si512((const void *)pa);
+        __m512 dxs = _mm512_load_ps((const void *)(pa + 64));
+        __m512i init = _mm512_load_si512((const void *)(pa + 128));
+        __m512i p[8];
+        uint32_t h[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *b0 = w + r * ws + b * bs;
+            _mm_prefetch((const char *)b0 + (size_t)MM_PF_TILES * 8 * ws, _MM_HINT_T0);
+            uint16_t h0, h1 = 0;
+            memcpy(&h0, b0, 2);
+            if (two) memcpy(&h1, b0 + bs, 2);
+            h[r] = h0 | (uint32_t)h1 << 16;
+            p[r] = _mm512_dpbusd_epi32(init, z_unpack(DT_Q4_0, b0, b0 + bs, two), xv);
+        }
+        __m512i s4[2];
+#pragma GCC unroll 2
+        for (int g = 0; g < 2; g++) {
+            const __m512i *q = p + 4 * g;
+            __m512i q01 = _mm512_add_epi32(_mm512_unpacklo_epi32(q[0], q[1]), _mm512_unpackhi_epi32(q[0], q[1]));
+            __m512i q23 = _mm512_add_epi32(_mm512_unpacklo_epi32(q[2], q[3]), _mm512_unpackhi_epi32(q[2], q[3]));
+            s4[g] = _mm512_add_epi32(_mm512_unpacklo_epi64(q01, q23), _mm512_unpackhi_epi64(q01, q23));
+        }
+        __m512i t = _mm512_add_epi32(_mm512_permutex2var_epi64(s4[0], ix, s4[1]), _mm512_permutex2var_epi64(s4[0], iy, s4[1]));
+        __m256i hv = _mm256_setr_epi32((int)h[0], (int)h[1], (int)h[2], (int)h[3], (int)h[4], (int)h[5], (int)h[6], (int)h[7]);
+        __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_permutexvar_epi16(hidx, hv)), dxs);
+        __m512 tf = _mm512_cvtepi32_ps(t);
+        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(tf), _mm512_castps512_ps256(sc), acc);
+        if (two) acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(tf, 1), _mm512_extractf32x8_ps(sc, 1), acc);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
 MM_GEMM(z_gemm_q8_0, tile32p, DT_Q8_0, 4, 4, k / QK)
-MM_GEMM(z_gemm_q4_0, tile32q, DT_Q4_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q4_0_tiles, tile32q, DT_Q4_0, 4, 4, k / QK)
+
+static void z_gemm_q4_0(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                        size_t ys) {
+    if (mr != 1) {
+        z_gemm_q4_0_tiles(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) q4d_tile8(k / QK, (const uint8_t *)w + (size_t)r0 * ws, ws, a, y + r0);
+    if (r0 < nr) z_gemm_q4_0_tiles(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
+}
 MM_GEMM(z_gemm_q5_0, tile32p, DT_Q5_0, 4, 4, k / QK)
 
 /* ------------------------------------------------- K-quants, 64 elements per step
