@@ -286,6 +286,25 @@ MM_GEMM(z_gemm_q5_0, tile32p, DT_Q5_0, 4, 4, k / QK)
  * weights are one zmm of unsigned quants, multiplied with the q8_K activations by
  * vpmaddubsw and then by their sub-block scales (an int16 vector made by one permute)
  * with vpdpwssd. The min / -32 terms are done per super-block from bsums as before. */
+/* The 12 packed 6-bit scale/min bytes of a q4_K/q5_K super-block, unpacked with a few
+ * 32-bit mask/shift ops instead of 16 quant_scale_min_k4 calls (same values): *sc8 the
+ * 8 scales as int16 (upper lanes zero), *mins16 each min twice (bsums are per 16). */
+MM_INLINE void kq4_scales(const uint8_t *scales, __m512i *sc8, __m256i *mins16) {
+    const uint32_t k6 = 0x3f3f3f3f, k4 = 0x0f0f0f0f, k2 = 0x03030303;
+    uint32_t u[4];
+    memcpy(u, scales, 12);
+    /* bytes 0-3: scales 0-3, 4-7: scales 4-7, 8-11: mins 0-3, 12-15: mins 4-7 */
+    u[3] = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
+    const uint32_t m03 = u[1] & k6;
+    u[1] = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
+    u[2] = m03;
+    u[0] &= k6;
+    __m128i v = _mm_loadu_si128((const __m128i *)u);
+    *sc8 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_move_epi64(v)));
+    __m128i mn = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
+    *mins16 = _mm256_set_m128i(_mm_unpackhi_epi16(mn, mn), _mm_unpacklo_epi16(mn, mn));
+}
+
 MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                       float *y, size_t ys) {
     __m256 acc[4][4];
@@ -321,19 +340,12 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
                 const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
                 d[r] = half_to_float(&x4->d);
                 dmin[r] = half_to_float(&x4->dmin);
-                int16_t sc16[16];
-                for (int j = 0; j < 8; j++) {
-                    uint8_t sc, mn;
-                    quant_scale_min_k4(j, x4->scales, &sc, &mn);
-                    sc16[j] = sc;
-                    sc16[j + 8] = 0;
-                }
-                corr[r] = kq_mins16(x4->scales);
-                sc8[r] = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)sc16));
+                kq4_scales(x4->scales, &sc8[r], &corr[r]);
             }
 #pragma GCC unroll 4
             for (int i = 0; i < RM; i++) isum[r][i] = _mm512_setzero_si512();
         }
+#pragma GCC unroll 4
         for (int g = 0; g < 4; g++) {
             __m512i q[4], sv[4];
             /* int16 lane l of the pair products covers elements 2l, 2l+1 of the step */
