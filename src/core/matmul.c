@@ -69,7 +69,10 @@ static void convert_row(enum mm_act act, int type, const float *x, void *out, in
     switch (act) {
     case MM_ACT_Q8Z: matmul_avx512_quant_q8z(type, x, out, (int)k); break;
     case MM_ACT_F32: memcpy(out, x, (size_t)k * 4); break;
-    case MM_ACT_F16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]); break;
+    case MM_ACT_F16:
+        if (cpu_level() >= CPU_AVX2) matmul_avx2_to_f16(x, out, k);
+        else for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]);
+        break;
     case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
     case MM_ACT_Q8A: quant_q8a(x, out, k); break;
     case MM_ACT_Q8K: quant_q8K(x, out, k); break;

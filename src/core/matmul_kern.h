@@ -3,6 +3,7 @@
 #ifndef OMNI_CORE_MATMUL_KERN_H
 #define OMNI_CORE_MATMUL_KERN_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the f32 activations are converted to before the products, per weight type. */
 enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_ACT_Q8Z };
@@ -21,6 +22,9 @@ void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k);
  * with mr > 1 reuse each loaded weight block for several activation rows. */
 typedef void (*mm_gemm_fn)(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr,
                            float *y, size_t ys);
+
+/* f32 -> f16 activations with F16C (CPU_AVX2 and up): the same bits as fp32_to_fp16. */
+void matmul_avx2_to_f16(const float *x, uint16_t *out, int64_t n);
 
 /* NULL when that level has no kernel for the type (matmul then uses a lower level). */
 mm_gemm_fn matmul_avx2_kernel(int type);
