@@ -67,6 +67,7 @@ have_llama=0
 if [ -n "${LLAMA_SERVER:-}" ]; then run_server llama && have_llama=1; fi
 
 printf '\n## Server: %s %s, %s tokens per stream, %s threads (streaming /v1/completions)\n\n' "$shape" "$type" "$TOKENS" "$THREADS"
+[ "$LONG" -gt 0 ] && printf 'mixed load: stream 0 has %s more words of prompt; ctx %s per slot\n\n' "$LONG" "$CTX"
 # Other processes on the box change every number here: say how busy it was.
 printf 'load average at the end: %s\n\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 printf '| streams | decode tok/s | TTFT mean ms | TTFT max ms |'
@@ -82,6 +83,7 @@ for c in $CONC; do
   if [ $have_llama = 1 ]; then
     eval "l=\${RES_llama_$c:-}"
     ltps=$(field "$l" decode_tokens_per_s); ltm=$(field "$l" ttft_ms_mean)
+    [ -z "$ltps" ] && echo "bench_server: llama-server at $c streams: $l" >&2
     # ratio > 1 is better for omni in both columns (TTFT: llama-server's over ours)
     awk -v a="$tps" -v b="${ltps:-0}" -v ta="$tm" -v tb="${ltm:-0}" 'BEGIN {
       if (b > 0) printf " %.1f | %.0f | %.2fx | %.2fx |", b, tb, a / b, (ta > 0 ? tb / ta : 0); else printf " n/a | n/a | n/a | n/a |" }'
