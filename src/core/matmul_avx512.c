@@ -266,7 +266,83 @@ MM_INLINE void q4d_tile8(int nb, const uint8_t *w, size_t ws, const uint8_t *a, 
     _mm256_storeu_ps(y, acc);
 }
 
-MM_GEMM(z_gemm_q8_0, tile32p, DT_Q8_0, 4, 4, k / QK)
+/* Two consecutive blocks' quants of weight rows A and B (q8_0 / q5_0) as tile32p's
+ * wv: [A block, B block], unsigned with the offset in, element order. For q5_0 the
+ * 16-byte nibble runs are broadcast into both halves and shifted per qword, which
+ * saves the shuffles z_unpack needs to interleave them. */
+MM_INLINE __m512i p_unpack(int type, const uint8_t *A, const uint8_t *B) {
+    if (type == DT_Q8_0) return z_unpack(DT_Q8_0, A, B, 1);
+    __m512i z = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(A + 6)));
+    z = _mm512_mask_broadcast_i32x4(z, 0xFF00, _mm_loadu_si128((const __m128i *)(B + 6)));
+    z = _mm512_and_si512(_mm512_srlv_epi64(z, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0xF));
+    uint32_t h0, h1;
+    memcpy(&h0, A + 2, 4);
+    memcpy(&h1, B + 2, 4);
+    return _mm512_mask_add_epi8(z, (__mmask64)h0 | (__mmask64)h1 << 32, z, _mm512_set1_epi8(16));
+}
+
+/* Decode (m = 1) for tile32p's types: 8 weight rows (4 zmm accumulators, two rows
+ * each) so every activation load serves 4 dots, walking the activation's block pairs
+ * directly. Per output the same FMA chain as tile32p, block after block. */
+MM_INLINE void tile32p_decode8(int type, int nb, const uint8_t *w, size_t ws, const uint8_t *a, float *y) {
+    const size_t bs = blk32_bytes(type);
+    const __m512i idx01 = Z_IDX(0, 1);
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b += 2, a += MM_Q8Z_PAIR_BYTES) {
+#pragma GCC unroll 2
+        for (int hb = 0; hb < 2; hb++) {
+            if (hb && b + 1 >= nb) break;
+            __m512i xv = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(a + 32 * hb)));
+            __m512i init = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)(a + 128 + 32 * hb)));
+            __m512 dx = _mm512_set1_ps(*(const float *)(a + 64 + 32 * hb));
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                const uint8_t *b0 = w + (size_t)(2 * p) * ws + (size_t)(b + hb) * bs, *b1 = b0 + ws;
+                /* one step = two blocks of a row: 44 (q5_0) or 68 (q8_0) bytes */
+                if (!hb) {
+                    const char *pf = (const char *)b0 + (size_t)MM_PF_TILES * 8 * ws;
+                    _mm_prefetch(pf, _MM_HINT_T0);
+                    _mm_prefetch(pf + ws, _MM_HINT_T0);
+                    if (type == DT_Q8_0) {
+                        _mm_prefetch(pf + 64, _MM_HINT_T0);
+                        _mm_prefetch(pf + ws + 64, _MM_HINT_T0);
+                    }
+                }
+                uint16_t h0, h1;
+                memcpy(&h0, b0, 2);
+                memcpy(&h1, b1, 2);
+                __m128 d2 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)(h0 | (uint32_t)h1 << 16)));
+                __m512 dw = _mm512_permutexvar_ps(idx01, _mm512_castps128_ps512(d2));
+                __m512i d = _mm512_dpbusd_epi32(init, p_unpack(type, b0, b1), xv);
+                acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), _mm512_cvtepi32_ps(d), acc[p]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; p++) {
+        y[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));
+        y[2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p], 1));
+    }
+}
+
+MM_GEMM(z_gemm_q8_0_tiles, tile32p, DT_Q8_0, 4, 4, k / QK)
+MM_GEMM(z_gemm_q5_0_tiles, tile32p, DT_Q5_0, 4, 4, k / QK)
+
+#define Z_GEMM_P(name, type)                                                                               \
+    static void name(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,  \
+                     size_t ys) {                                                                          \
+        if (mr != 1) {                                                                                     \
+            name##_tiles(k, w, ws, nr, a, as, mr, y, ys);                                                  \
+            return;                                                                                        \
+        }                                                                                                  \
+        int r0 = 0;                                                                                        \
+        for (; r0 + 8 <= nr; r0 += 8) tile32p_decode8(type, k / QK, (const uint8_t *)w + (size_t)r0 * ws, ws, a, y + r0); \
+        if (r0 < nr) name##_tiles(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys); \
+    }
+Z_GEMM_P(z_gemm_q8_0, DT_Q8_0)
+Z_GEMM_P(z_gemm_q5_0, DT_Q5_0)
 MM_GEMM(z_gemm_q4_0_tiles, tile32q, DT_Q4_0, 4, 4, k / QK)
 
 static void z_gemm_q4_0(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
@@ -279,7 +355,6 @@ static void z_gemm_q4_0(int k, const void *w, size_t ws, int nr, const void *a, 
     for (; r0 + 8 <= nr; r0 += 8) q4d_tile8(k / QK, (const uint8_t *)w + (size_t)r0 * ws, ws, a, y + r0);
     if (r0 < nr) z_gemm_q4_0_tiles(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
 }
-MM_GEMM(z_gemm_q5_0, tile32p, DT_Q5_0, 4, 4, k / QK)
 
 /* ------------------------------------------------- K-quants, 64 elements per step
  * Four steps per super-block instead of the 256-bit kernel's eight: each step's 64
