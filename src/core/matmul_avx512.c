@@ -536,27 +536,27 @@ MM_GEMM(z_gemm_bf16, tileBF16z, DT_BF16, 4, 4, k)
 MM_INLINE void tileF16z(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
                         size_t as, float *y, size_t ys) {
     (void)type;
-    __m512 acc[4][4];
-#pragma GCC unroll 4
+    __m512 acc[8][4];
+#pragma GCC unroll 8
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
     for (int e = 0; e < k; e += 16) {
-        __m512 wv[4];
-#pragma GCC unroll 4
+        __m512 wv[8];
+#pragma GCC unroll 8
         for (int r = 0; r < RN; r++) {
             const uint16_t *row = (const uint16_t *)(w + r * ws) + e;
-            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * 4 * ws, _MM_HINT_T0);
             wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)row));
         }
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) {
             __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)(a + i * as) + e)));
-#pragma GCC unroll 4
+#pragma GCC unroll 8
             for (int r = 0; r < RN; r++) acc[r][i] = _mm512_fmadd_ps(wv[r], xv, acc[r][i]);
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
@@ -566,8 +566,18 @@ MM_GEMM(z_gemm_f16_k16, tileF16z, DT_F16, 4, 4, k)
 
 static void z_gemm_f16(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
                        size_t ys) {
-    if (k % 16) x86_gemm_f16(k, w, ws, nr, a, as, mr, y, ys);
-    else z_gemm_f16_k16(k, w, ws, nr, a, as, mr, y, ys);
+    if (k % 16) {
+        x86_gemm_f16(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    if (mr != 1) {
+        z_gemm_f16_k16(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    /* decode: 8 rows per tile, more weight streams in flight (reads from DRAM) */
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) tileF16z(DT_F16, 8, 1, k, (const uint8_t *)w + (size_t)r0 * ws, ws, a, as, y + r0, ys);
+    if (r0 < nr) z_gemm_f16_k16(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
 }
 
 /* Same arithmetic as quant_q8a (cvtps rounds to nearest even like its nearest_int),
