@@ -188,6 +188,38 @@ TEST(avx2_and_avx512_round_alike) {
     cpu_set_level(saved);
 }
 
+/* A decode step (m = 1) has kernels of its own (wider weight-row tiles), but every
+ * output must still be summed exactly as in a batch: each row of an m = 5 product
+ * must equal, bit for bit, the same row computed alone; at every SIMD level, over
+ * 8-row tiles plus a remainder and odd block counts. */
+TEST(decode_rows_match_batch_bitwise) {
+    enum cpu_level saved = cpu_level();
+    for (int lv = CPU_SCALAR; lv <= CPU_AVX512; lv++) {
+        cpu_set_level((enum cpu_level)lv);
+        if ((int)cpu_level() != lv) continue;
+        for (int t = 0; t < NTYPES; t++)
+            for (int kv = 0; kv < 2; kv++) {
+                int type = g_types[t], blk = dtype_info(type)->block;
+                int k = blk == 256 ? 768 : blk == 32 ? (kv ? 544 : 1056) : (kv ? 600 : 784);
+                struct case_data c;
+                make_case(&c, type, k, 37, 5);
+                float *yb = malloc(sizeof(float) * 37 * 5), *y1 = malloc(sizeof(float) * 37);
+                matmul(NULL, &c.t, c.x, yb, 5);
+                int bad = 0;
+                for (int i = 0; i < 5; i++) {
+                    matmul(NULL, &c.t, c.x + (size_t)i * k, y1, 1);
+                    for (int j = 0; j < 37; j++) bad += memcmp(&y1[j], &yb[i * 37 + j], sizeof(float)) != 0;
+                }
+                CHECK_MSG(bad == 0, "%s level %s k=%d: %d of 185 decode outputs differ from the batch's",
+                          dtype_name(type), cpu_level_name(cpu_level()), k, bad);
+                free(yb);
+                free(y1);
+                free_case(&c);
+            }
+    }
+    cpu_set_level(saved);
+}
+
 TEST(threads_split_rows_and_batches) {
     /* Small n with many rows takes the split-over-m path; large n the split-over-n path. */
     struct pool *p = pool_create(2);
@@ -217,6 +249,7 @@ int main(void) {
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
     RUN(avx2_and_avx512_round_alike);
+    RUN(decode_rows_match_batch_bitwise);
     RUN(threads_split_rows_and_batches);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
