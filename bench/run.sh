@@ -56,3 +56,27 @@ for b in $(find "$BUILD/bench" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>
   printf '\n'
   "$b" || echo "($b failed)"
 done
+
+# Voice latency: end of speech -> first reply audio through the live loop (omni bench-voice),
+# SmolLM2-135M-shape Q8_0 + Whisper-tiny-shape F16 with the shared Silero VAD, on espeak-ng
+# questions in English and Korean played at real-time speed; each a fresh conversation
+# (random-weight replies are junk tokens that would swell later prompts).
+VAD=${OMNI_MODELS:-../shared/models}/vad/for-tests-silero-v6.2.0-ggml.bin
+LM="$DIR/smollm2-135m-q8_0.gguf"; WM="$DIR/whisper-tiny-f16.bin"
+[ -f "$WM" ] || "$OMNI" synth --shape whisper-tiny --type f16 -o "$WM" >/dev/null 2>&1
+if [ -f "$LM" ] && [ -f "$WM" ] && [ -f "$VAD" ] && command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
+  T=$(mktemp -d)
+  sox -q -n -r 22050 -c 1 -b 16 "$T/sil.wav" trim 0 0.5
+  i=0
+  for q in "en:What time is it in Seoul?" "en:Can you tell me a short story about a cat?" \
+           "en:How far is the moon from the earth?" "ko:서울은 지금 몇 시예요?" "ko:오늘 날씨가 어때요?"; do
+    i=$((i + 1))
+    espeak-ng -v "${q%%:*}" -w "$T/raw$i.wav" "${q#*:}" && sox "$T/sil.wav" "$T/raw$i.wav" "$T/sil.wav" "$T/q$i.wav"
+  done
+  printf '\n## Voice: end of speech -> first reply audio (omni bench-voice, speculative, default silence)\n\n'
+  "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --language auto --fresh "$T"/q*.wav 2>&1 |
+    sed "s|$T/||" || echo "(bench-voice failed)"
+  rm -rf "$T"
+else
+  printf '\n(voice latency skipped: needs %s, %s, the shared VAD, espeak-ng and sox)\n' "$LM" "$WM"
+fi

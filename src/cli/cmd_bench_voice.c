@@ -44,7 +44,7 @@ static void usage(FILE *f) {
             "  --asr-model FILE   Whisper model (whisper.cpp ggml .bin)\n"
             "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
-            "  --silence-ms N     silence that ends a turn (default 300)\n"
+            "  --silence-ms N     silence that ends a turn (default 280)\n"
             "  --no-speculate     start the reply only after the turn is confirmed\n"
             "  --fresh            each file starts a new conversation (the system prompt stays\n"
             "                     cached): with random weights a reply is a few long junk tokens\n"
@@ -203,7 +203,7 @@ static int play_file(struct voice *v, struct turn *t, const char *path, const fl
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
-    int json = 0, max_tokens = 8, silence = 300, speculate = 1, fresh = 0;
+    int json = 0, max_tokens = 8, silence = voice_default_params().silence_ms, speculate = 1, fresh = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_fail("bench-voice: out of memory");

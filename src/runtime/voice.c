@@ -106,7 +106,10 @@ struct voice_params voice_default_params(void) {
     memset(&p, 0, sizeof p);
     p.input_rate = 24000;
     p.vad_threshold = 0.5f;
-    p.silence_ms = 300;
+    /* ~300 ms of quiet ends a turn; Silero judges 32 ms windows, so 280 means 9 of
+     * them (288 ms) where 300 would need 10 (320): the reply, prepared during the
+     * pause, starts that much sooner, and 288 ms still spans a breath between clauses */
+    p.silence_ms = 280;
     p.prefix_padding_ms = 300;
     p.min_speech_ms = 100;
     p.asr_interval_ms = 400;

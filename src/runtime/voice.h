@@ -56,7 +56,7 @@ struct voice_params {
     const char *language;      /* "en", "ko", ... for ASR and TTS; NULL or "auto": detect */
     int input_rate;            /* 16000 or 24000 (s16 mono) */
     float vad_threshold;       /* 0.5 */
-    int silence_ms;            /* quiet that ends a turn (300) */
+    int silence_ms;            /* quiet that ends a turn (280: 9 VAD windows) */
     int prefix_padding_ms;     /* audio kept before the speech start for ASR (300) */
     int min_speech_ms;         /* shorter speech is ignored (100) */
     int asr_interval_ms;       /* re-decode the growing clip after this much new audio (400) */
