@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "core/expf_avx2.h"
 #include "core/ops.h"
 
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
@@ -35,24 +36,6 @@ static inline float hsum8(__m256 x) {
 
 static inline float round_f16(float x) {
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(x), _MM_FROUND_TO_NEAREST_INT)));
-}
-
-/* ops_expf_ggml on 8 lanes, for x <= 0 (softmax arguments): then n <= 0, and 2^n is
- * applied as 2^(n+100) (exact) times 2^-100 (one rounding), as scalef rounds once. */
-static inline __m256 expf8(__m256 x) {
-    const __m256 r = _mm256_set1_ps(0x1.8p23f);
-    __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r), n = _mm256_sub_ps(z, r);
-    __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-    __m256 u = _mm256_mul_ps(b, b);
-    __m256 j = _mm256_fmadd_ps(
-        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127 + 100)), 23);
-    __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, _mm256_castsi256_ps(e)), _mm256_set1_ps(0x1p-100f));
-    /* |n| > 192 (and -inf, NaN from -inf inputs): 0 */
-    __m256 small = _mm256_cmp_ps(n, _mm256_set1_ps(-192.0f), _CMP_GE_OQ);
-    return _mm256_and_ps(res, small);
 }
 
 /* q·k, see dot_f16_ggml in ops.c */
@@ -94,8 +77,8 @@ static void softmax16(float *att, int n) {
     __m256 vmax = _mm256_set1_ps(_mm_cvtss_f32(m4));
     double sum = 0;
     for (int i = 0; i < n16; i += 16) {
-        __m256 lo = expf8(_mm256_sub_ps(_mm256_loadu_ps(att + i), vmax));
-        __m256 hi = expf8(_mm256_sub_ps(_mm256_loadu_ps(att + i + 8), vmax));
+        __m256 lo = expf8_ggml(_mm256_sub_ps(_mm256_loadu_ps(att + i), vmax));
+        __m256 hi = expf8_ggml(_mm256_sub_ps(_mm256_loadu_ps(att + i + 8), vmax));
         _mm256_storeu_ps(att + i, lo);
         _mm256_storeu_ps(att + i + 8, hi);
         sum += hsum8(_mm256_add_ps(lo, hi));
