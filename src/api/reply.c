@@ -22,16 +22,26 @@ static const char *status_text(int status) {
     }
 }
 
+/* The connection (of this worker thread) whose next reply is its last; see reply.h. */
+static _Thread_local struct mg_connection *closing;
+
+void api_reply_then_close(struct mg_connection *c) {
+    mg_disable_keep_alive(c);
+    closing = c;
+}
+
 int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
               const char *extra_headers) {
+    const char *conn = closing == c ? "Connection: close\r\n" : "";
+    closing = NULL; /* civetweb reuses a worker's connection struct for the next client */
     mg_printf(c,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"
               "Content-Length: %zu\r\n"
               "Access-Control-Allow-Origin: *\r\n"
               "Cache-Control: no-store\r\n"
-              "%s\r\n",
-              status, status_text(status), mime, len, extra_headers ? extra_headers : "");
+              "%s%s\r\n",
+              status, status_text(status), mime, len, conn, extra_headers ? extra_headers : "");
     if (len) mg_write(c, body, len);
     return status;
 }

@@ -10,6 +10,10 @@
 
 /* Sends status + body with Content-Type/Length and CORS headers. extra_headers is
  * NULL or complete "Name: value\r\n" lines. Returns the status (for the access log). */
+/* Call before replying when the server will close the connection after this response
+ * (e.g. an upload refused unread): the reply then says "Connection: close", so a
+ * keep-alive client does not send its next request on a socket that is going away. */
+void api_reply_then_close(struct mg_connection *c);
 int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
               const char *extra_headers);
 /* Serialises and sends j; j stays owned by the caller. */

@@ -97,7 +97,6 @@ static void drain(struct mg_connection *c) {
     char tmp[65536];
     size_t total = 0;
     int k;
-    mg_disable_keep_alive(c);
     while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
 }
 
@@ -269,6 +268,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *route = translate ? "translations" : "transcriptions";
     if (!s->asr) {
+        api_reply_then_close(c);
         api_reply_error(c, 400, "model", "no_speech_model",
                         "this server has no speech recognition model; start it with `omni serve --asr-model "
                         "WHISPER.bin` to use /v1/audio/%s", route);
@@ -276,6 +276,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         return 400;
     }
     if (ri->content_length > (long long)s->p.max_body) {
+        api_reply_then_close(c);
         api_reply_error(c, 413, NULL, "request_too_large",
                         "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
                         s->p.max_body);
@@ -284,6 +285,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     }
     const char *ctype = mg_get_header(c, "Content-Type");
     if (!ctype || strncasecmp(ctype, "multipart/form-data", 19)) {
+        api_reply_then_close(c);
         api_reply_error(c, 400, NULL, "invalid_content_type",
                         "/v1/audio/%s takes a multipart/form-data upload with the audio in a field named 'file' "
                         "(got Content-Type %s)", route, ctype ? ctype : "none");
@@ -303,15 +305,17 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     struct whisper_result r = {0};
     struct err e = {{0}};
     if (fm.too_big) {
+        api_reply_then_close(c);
         status = api_reply_error(c, 413, NULL, "request_too_large",
                                  "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
                                  s->p.max_body);
         drain(c);
         goto done;
     }
-    if (fm.oom) { status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); drain(c); goto done; }
+    if (fm.oom) { api_reply_then_close(c); status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); drain(c); goto done; }
     if (fm.text_too_long) {
         const char *name = field_names[fm.text_too_long - 1];
+        api_reply_then_close(c);
         status = api_reply_error(c, 400, name, "invalid_value", "'%s' is longer than %u bytes", name, MAX_TEXT_FIELD);
         drain(c);
         goto done;
@@ -319,6 +323,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     /* civetweb 1.15 reports an error after some well-formed bodies too (the openai client's):
      * trust what arrived when the file did. */
     if (nf < 0 && !fm.f[F_FILE].seen) {
+        api_reply_then_close(c);
         status = api_reply_error(c, 400, NULL, "invalid_multipart", "the multipart/form-data body could not be read");
         drain(c);
         goto done;

@@ -91,9 +91,9 @@ static int handle_post(struct api_server *s, struct mg_connection *c, json_route
     char *body = read_body(s, c, &len, &status);
     if (!body) {
         if (status == 413) {
+            api_reply_then_close(c);
             api_reply_error(c, 413, NULL, "request_too_large",
                             "the request body is larger than this server's limit of %zu bytes", s->p.max_body);
-            mg_disable_keep_alive(c);
             drain_body(c);
             return 413;
         }

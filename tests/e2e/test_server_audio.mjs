@@ -293,6 +293,11 @@ try {
     const big = `${TMP}/big.wav`;
     fs.writeFileSync(big, Buffer.alloc(9 << 20));
     isError(await post(form({ model: "whisper-1" }, big, "big.wav")), 413, null, /limit/);
+    /* the upload is refused unread, so the server closes the socket: the reply must say so,
+     * or a keep-alive client sends its next request on a dying connection */
+    const r = await raw(srv.url, "/v1/audio/transcriptions", { body: fs.readFileSync(big), headers: { "Content-Type": "multipart/form-data; boundary=x" } });
+    eq(r.status, 413, "raw 413");
+    eq(r.headers.get("connection"), "close", "Connection header of a 413");
     const h = await raw(srv.url, "/health", { method: "GET", key: null });
     eq(h.status, 200, "healthy after 413");
   });
