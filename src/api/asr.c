@@ -125,23 +125,6 @@ static unsigned char *base64_decode(const char *s, size_t *n_out) {
     return out;
 }
 
-/* The segments' text joined, leading spaces dropped (Whisper starts words with one). */
-static char *joined_text(const struct whisper_result *r) {
-    size_t len = 1;
-    for (int i = 0; i < r->n_segments; i++) len += strlen(r->segments[i].text);
-    char *all = malloc(len), *p = all;
-    if (!all) return NULL;
-    for (int i = 0; i < r->n_segments; i++) {
-        size_t k = strlen(r->segments[i].text);
-        memcpy(p, r->segments[i].text, k);
-        p += k;
-    }
-    *p = 0;
-    size_t lead = strspn(all, " ");
-    memmove(all, all + lead, strlen(all + lead) + 1);
-    return all;
-}
-
 int api_asr_input_audio(struct api_asr *a, const cJSON *part, const char *param, char **text,
                         struct api_bad_field *bad) {
     *text = NULL;
@@ -189,7 +172,7 @@ int api_asr_input_audio(struct api_asr *a, const cJSON *part, const char *param,
         whisper_result_free(&r);
         return -1;
     }
-    *text = joined_text(&r);
+    *text = whisper_result_text(&r);
     whisper_result_free(&r);
     if (!*text) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
     return 0;

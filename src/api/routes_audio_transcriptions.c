@@ -125,23 +125,6 @@ static void add_text(cJSON *obj, const char *key, const char *raw) {
     free(v);
 }
 
-/* All segments' text, leading spaces dropped, exactly as the CLI joins them. */
-static char *joined(const struct whisper_result *r) {
-    size_t len = 1;
-    for (int i = 0; i < r->n_segments; i++) len += strlen(r->segments[i].text);
-    char *all = malloc(len), *p = all;
-    if (!all) return NULL;
-    for (int i = 0; i < r->n_segments; i++) {
-        size_t k = strlen(r->segments[i].text);
-        memcpy(p, r->segments[i].text, k);
-        p += k;
-    }
-    *p = 0;
-    size_t lead = strspn(all, " ");
-    memmove(all, all + lead, strlen(all + lead) + 1);
-    return all;
-}
-
 struct out_buf {
     char *p;
     size_t n, cap;
@@ -404,7 +387,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                            : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
     }
-    char *all = joined(&r);
+    char *all = whisper_result_text(&r);
     if (!all) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
     if (!strcmp(fmt, "text")) {
         size_t k = strlen(all);

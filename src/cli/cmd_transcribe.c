@@ -119,12 +119,8 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
             printf("\n%s\n\n", trim(r->segments[i].text));
         }
     } else {
-        size_t len = 1;
-        for (int i = 0; i < r->n_segments; i++) len += strlen(r->segments[i].text);
-        char *all = malloc(len);
+        char *all = whisper_result_text(r);
         if (!all) return;
-        all[0] = 0;
-        for (int i = 0; i < r->n_segments; i++) strcat(all, r->segments[i].text);
         printf("{");
         if (!strcmp(fmt, "verbose_json")) {
             printf("\"task\":\"%s\",\"language\":", translate ? "translate" : "transcribe");
@@ -132,7 +128,7 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
             printf(",\"duration\":%.3f,", duration);
         }
         printf("\"text\":");
-        json_str(stdout, trim(all));
+        json_str(stdout, all);
         if (words) print_words(m, r);
         if (!strcmp(fmt, "verbose_json")) {
             printf(",\"segments\":[");

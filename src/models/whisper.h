@@ -124,5 +124,8 @@ struct whisper_params whisper_default_params(void);
 int whisper_transcribe(struct whisper_state *s, const float *x, size_t n, const struct whisper_params *p,
                        struct whisper_result *r, struct err *e);
 void whisper_result_free(struct whisper_result *r);
+/* The segments' text joined, leading spaces dropped (Whisper starts words with one):
+ * the transcript as every caller shows it. Caller frees; NULL when out of memory. */
+char *whisper_result_text(const struct whisper_result *r);
 
 #endif

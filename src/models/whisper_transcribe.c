@@ -36,6 +36,22 @@ void whisper_result_free(struct whisper_result *r) {
     memset(r, 0, sizeof *r);
 }
 
+char *whisper_result_text(const struct whisper_result *r) {
+    size_t len = 1;
+    for (int i = 0; i < r->n_segments; i++) len += strlen(r->segments[i].text);
+    char *all = malloc(len), *p = all;
+    if (!all) return NULL;
+    for (int i = 0; i < r->n_segments; i++) {
+        size_t k = strlen(r->segments[i].text);
+        memcpy(p, r->segments[i].text, k);
+        p += k;
+    }
+    *p = 0;
+    size_t lead = strspn(all, " ");
+    memmove(all, all + lead, strlen(all + lead) + 1);
+    return all;
+}
+
 struct tok {
     int id, tid;    /* tid: most likely timestamp token at this step */
     float p, plog;

@@ -311,16 +311,8 @@ static char *transcribe(struct voice *v, const float *x, size_t n) {
         emit_error(v, msg);
         return NULL;
     }
-    size_t len = 0;
-    for (int i = 0; i < r.n_segments; i++) len += strlen(r.segments[i].text) + 1;
-    char *out = malloc(len + 1), *o = out;
+    char *out = whisper_result_text(&r);
     if (out) {
-        for (int i = 0; i < r.n_segments; i++) {
-            size_t k = strlen(r.segments[i].text);
-            memcpy(o, r.segments[i].text, k);
-            o += k;
-        }
-        *o = 0;
         char *a = out;
         while (*a == ' ' || *a == '\n') a++;
         memmove(out, a, strlen(a) + 1);
