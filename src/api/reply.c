@@ -30,6 +30,13 @@ void api_reply_then_close(struct mg_connection *c) {
     closing = c;
 }
 
+void api_drain_body(struct mg_connection *c) {
+    char tmp[65536];
+    size_t total = 0;
+    int k;
+    while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
+}
+
 int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
               const char *extra_headers) {
     const char *conn = closing == c ? "Connection: close\r\n" : "";

@@ -14,6 +14,9 @@
  * (e.g. an upload refused unread): the reply then says "Connection: close", so a
  * keep-alive client does not send its next request on a socket that is going away. */
 void api_reply_then_close(struct mg_connection *c);
+/* After refusing an upload: reads (a bounded 256 MiB of) what is left of the body, so the
+ * client, still sending, gets our answer instead of a connection reset. */
+void api_drain_body(struct mg_connection *c);
 int api_reply(struct mg_connection *c, int status, const char *mime, const char *body, size_t len,
               const char *extra_headers);
 /* Serialises and sends j; j stays owned by the caller. */

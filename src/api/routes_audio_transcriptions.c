@@ -91,15 +91,6 @@ static const char *text_field(struct form *fm, int i) {
     return fm->f[i].seen && fm->f[i].n ? fm->f[i].p : NULL;
 }
 
-/* Reads (a bounded amount of) what is left of a refused upload so the client gets
- * our answer instead of a connection reset, then closes. */
-static void drain(struct mg_connection *c) {
-    char tmp[65536];
-    size_t total = 0;
-    int k;
-    while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
-}
-
 /* A copy with every invalid UTF-8 byte replaced by U+FFFD (tokens can split characters),
  * as `omni transcribe` prints JSON. Caller frees. */
 static char *valid_utf8(const char *s) {
@@ -255,7 +246,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         api_reply_error(c, 400, "model", "no_speech_model",
                         "this server has no speech recognition model; start it with `omni serve --asr-model "
                         "WHISPER.bin` to use /v1/audio/%s", route);
-        drain(c);
+        api_drain_body(c);
         return 400;
     }
     if (ri->content_length > (long long)s->p.max_body) {
@@ -263,7 +254,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         api_reply_error(c, 413, NULL, "request_too_large",
                         "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
                         s->p.max_body);
-        drain(c);
+        api_drain_body(c);
         return 413;
     }
     const char *ctype = mg_get_header(c, "Content-Type");
@@ -272,7 +263,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         api_reply_error(c, 400, NULL, "invalid_content_type",
                         "/v1/audio/%s takes a multipart/form-data upload with the audio in a field named 'file' "
                         "(got Content-Type %s)", route, ctype ? ctype : "none");
-        drain(c);
+        api_drain_body(c);
         return 400;
     }
 
@@ -292,15 +283,15 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         status = api_reply_error(c, 413, NULL, "request_too_large",
                                  "the upload is larger than this server's limit of %zu bytes (see `omni serve --max-body`)",
                                  s->p.max_body);
-        drain(c);
+        api_drain_body(c);
         goto done;
     }
-    if (fm.oom) { api_reply_then_close(c); status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); drain(c); goto done; }
+    if (fm.oom) { api_reply_then_close(c); status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); api_drain_body(c); goto done; }
     if (fm.text_too_long) {
         const char *name = field_names[fm.text_too_long - 1];
         api_reply_then_close(c);
         status = api_reply_error(c, 400, name, "invalid_value", "'%s' is longer than %u bytes", name, MAX_TEXT_FIELD);
-        drain(c);
+        api_drain_body(c);
         goto done;
     }
     /* civetweb 1.15 reports an error after some well-formed bodies too (the openai client's):
@@ -308,7 +299,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     if (nf < 0 && !fm.f[F_FILE].seen) {
         api_reply_then_close(c);
         status = api_reply_error(c, 400, NULL, "invalid_multipart", "the multipart/form-data body could not be read");
-        drain(c);
+        api_drain_body(c);
         goto done;
     }
     if (!fm.f[F_FILE].seen || !fm.f[F_FILE].n) {

@@ -61,15 +61,6 @@ static char *read_body(struct api_server *s, struct mg_connection *c, size_t *le
     return buf;
 }
 
-/* After refusing a large body, read (a bounded amount of) the rest so the client is
- * not reset mid-upload before it can read our 413. */
-static void drain_body(struct mg_connection *c) {
-    char tmp[65536];
-    size_t total = 0;
-    int k;
-    while (total < (256u << 20) && (k = mg_read(c, tmp, sizeof tmp)) > 0) total += (size_t)k;
-}
-
 static int method_not_allowed(struct mg_connection *c, const char *allow, const char *method, const char *path) {
     char hdr[128];
     snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
@@ -94,7 +85,7 @@ static int handle_post(struct api_server *s, struct mg_connection *c, json_route
             api_reply_then_close(c);
             api_reply_error(c, 413, NULL, "request_too_large",
                             "the request body is larger than this server's limit of %zu bytes", s->p.max_body);
-            drain_body(c);
+            api_drain_body(c);
             return 413;
         }
         return api_reply_error(c, 400, NULL, NULL, "the request body could not be read");
