@@ -15,7 +15,13 @@
  * Errors: functions that can fail return NULL or -1 and write a one-line message
  * into the caller's err buffer. Ownership: whoever creates frees; strings returned
  * as `char *` are malloc'ed and freed by the caller with free().
- * Threads: a model may be shared; a session is used by one thread at a time. */
+ * Threads: a model may be shared by any number of threads; a session is used by one
+ * thread at a time. Each loaded model has one engine thread that runs every forward
+ * pass of that model (sessions, requests and image encoding alike, batched together);
+ * every other thread only submits work to it and receives results through callbacks.
+ * All compute (LLM, Whisper, CLIP, TTS) shares one thread pool per process, sized by
+ * the first omni_model_load (or the first user of the pool) and never run by two jobs
+ * at once. */
 #ifndef OMNI_H
 #define OMNI_H
 #include <stddef.h>
@@ -32,7 +38,8 @@ const char *omni_version(void);
 typedef struct omni_model omni_model;
 
 typedef struct omni_model_params {
-    int n_threads;                               /* compute threads; <= 0: all cores */
+    int n_threads;                               /* compute threads of the process pool; <= 0: all
+                                                  * cores. Only the pool's first user sets it. */
     void (*progress)(float frac, void *user);    /* loading progress 0..1, optional */
     void *progress_user;
 } omni_model_params;
@@ -96,23 +103,49 @@ char *omni_chat_format(const omni_model *model, const omni_chat_message *msgs, s
 
 /* ---- generation ---- */
 
+/* omni_sampling_params.seed for "draw a fresh seed from the OS". */
+#define OMNI_SEED_RANDOM UINT64_MAX
+
 typedef struct omni_sampling_params {
     float temperature;         /* 0 = greedy */
     int top_k;                 /* 0 = off */
     float top_p;               /* 1 = off */
     float min_p;               /* 0 = off */
-    float repeat_penalty;      /* 1 = off */
-    int repeat_last_n;
-    float presence_penalty;
-    float frequency_penalty;
-    uint64_t seed;             /* same seed, same output */
+    float repeat_penalty;      /* 1 = off; llama.cpp style */
+    int repeat_last_n;         /* tokens the penalties look back over; < 0: the whole context */
+    float presence_penalty;    /* OpenAI: subtracted once from a token already seen */
+    float frequency_penalty;   /* OpenAI: subtracted per occurrence */
+    int penalize_prompt;       /* 1: the penalties also see the prompt's tokens (the CLI's
+                                * habit, default); 0: only the reply's (OpenAI's) */
+    uint64_t seed;             /* same seed, same output; OMNI_SEED_RANDOM: a fresh one */
+    /* logit_bias: added to the token's logit; <= -100 bans it (OpenAI). Borrowed until
+     * the generation ends. */
+    const int32_t *bias_token;
+    const float *bias_value;
+    int n_bias;
 } omni_sampling_params;
 
+/* temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties, random seed. */
 omni_sampling_params omni_sampling_default_params(void);
 
 /* Called with each piece of generated text as whole UTF-8 characters. Return
  * non-zero to stop generation (finish_reason "stop"). */
 typedef int (*omni_text_callback)(const char *text, size_t len, void *user);
+
+/* One generated token as it leaves the engine (omni_generate_params.on_token). */
+typedef struct omni_token_info {
+    const char *text;          /* its text, whole UTF-8 characters; may be empty (a token that
+                                * ends inside a character, or text held back because it may
+                                * begin a stop string) */
+    size_t len;
+    int32_t token;             /* -1: held-back text released at the end */
+    float logprob;             /* log-probability under the model, before sampling tweaks */
+    int n_top;                 /* top alternatives (omni_generate_params.top_logprobs) */
+    const int32_t *top_token;
+    const float *top_logprob;
+} omni_token_info;
+
+typedef struct omni_usage omni_usage;
 
 typedef struct omni_generate_params {
     int max_tokens;                /* <= 0: until end of generation or context */
@@ -121,7 +154,18 @@ typedef struct omni_generate_params {
     int n_stop;
     int parse_special;             /* prompt text like "<|im_start|>" becomes special tokens (default 1) */
     int add_special;               /* add BOS etc. as the model asks (default 1) */
+    int top_logprobs;              /* alternatives reported per token in on_token (0..20) */
+    int json_object;               /* constrain the reply to one JSON object */
+    const char *json_schema;       /* JSON Schema text the reply must match (compiled when the
+                                    * generation is submitted); NULL: none */
+    /* Blocking calls (omni_session_generate): on_text runs on the caller's thread. */
     omni_text_callback on_text;
+    /* Asynchronous calls (omni_submit): both run on the model's engine thread: copy what
+     * you keep and return quickly. on_token gets every token; on_done comes exactly once,
+     * last, with error NULL unless finish_reason is "error". After on_done the engine
+     * never touches the request or anything it borrowed. */
+    void (*on_token)(const omni_token_info *t, void *user);
+    void (*on_done)(const omni_usage *usage, const char *error, void *user);
     void *user;
     /* Images for the prompt's OMNI_IMAGE_MARKERs, in order (borrowed; the model needs an
      * encoder: omni_model_load_mmproj). Markers beyond n_images stay plain text. An image
@@ -132,14 +176,17 @@ typedef struct omni_generate_params {
 
 omni_generate_params omni_generate_default_params(void);
 
-typedef struct omni_usage {
+struct omni_usage {
     int prompt_tokens;             /* image positions included */
-    int cached_tokens;             /* prompt tokens reused from the session's KV cache */
+    int cached_tokens;             /* prompt tokens reused from the KV cache */
     int completion_tokens;
     double prompt_ms;              /* prefill time */
     double generate_ms;            /* decode time */
-    char finish_reason[16];        /* "stop" or "length" */
-} omni_usage;
+    double ttft_ms;                /* submit -> first token; < 0 when none came */
+    double total_ms;               /* submit -> done */
+    int truncated_messages;        /* whole messages left out to fit the context (0: none) */
+    char finish_reason[16];        /* "stop", "length", "cancelled" or "error" */
+};
 
 /* A conversation's state: KV cache and the tokens in it. A follow-up prompt that
  * starts with the same tokens reuses them (only the new part is computed). */
@@ -157,9 +204,90 @@ int omni_session_n_ctx(const omni_session *session);
 /* Continues the session with `prompt` (the whole conversation so far, already
  * formatted) and generates a reply. Images in the prompt (params->images) are encoded
  * only when they are not already in the cached prefix; a cached image is reused only
- * for the same pixels at the same place. Returns 0, or -1 with err set. */
+ * for the same pixels at the same place. The blocking form of omni_submit: the engine
+ * thread generates while on_text runs here, on the caller's thread (so it may take its
+ * time: the engine keeps going for other requests). Returns 0, or -1 with err set. */
 int omni_session_generate(omni_session *session, const char *prompt, const omni_generate_params *params,
                           omni_usage *usage, char *err, size_t err_size);
+
+/* Checks a JSON Schema as omni_generate_params.json_schema takes it (the subset the
+ * constrained sampler supports). 0, or -1 with err naming what is wrong. */
+int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err_size);
+
+/* ---- prompts ---- */
+
+/* A prompt as the engine takes it: positions holding token ids, and image spans. */
+typedef struct omni_prompt {
+    int32_t *tokens;               /* [n] token ids; positions under an image hold 0 */
+    int n;
+    int *image_pos;                /* [n_images] first position of each image, ascending */
+    const omni_image **images;     /* [n_images] borrowed */
+    int n_images;
+} omni_prompt;
+
+/* The one place a prompt is built: text (a formatted conversation) → tokens, with the
+ * model's BOS rule (added when the vocabulary asks for it, never doubled when the
+ * template writes it) and the k-th OMNI_IMAGE_MARKER (k < n_images) turned into image
+ * k's span of omni_model_n_image_pos positions. Returns 0 and fills *out (release with
+ * omni_prompt_free), or -1 with err set (then *out needs no freeing). */
+int omni_prompt_build(const omni_model *model, const char *text, const omni_image *const *images, int n_images,
+                      int add_special, int parse_special, omni_prompt *out, char *err, size_t err_size);
+/* Frees what omni_prompt_build allocated (not the images). */
+void omni_prompt_free(omni_prompt *p);
+
+/* ---- the engine ---- */
+
+/* The model's engine: besides sessions, it has n_slots sequences for requests that
+ * carry no session (a server's parallel requests); each keeps what it cached, so a
+ * follow-up prompt with the same prefix is computed only from where it differs. */
+typedef struct omni_engine_params {
+    int n_slots;                   /* sequences for session-less requests (4); their KV memory
+                                    * is taken when a slot is first used */
+    int n_ctx;                     /* context per slot; <= 0: min(model's training context, 4096) */
+    int max_queue;                 /* requests waiting for a slot before omni_submit says BUSY (64) */
+    int n_batch;                   /* most tokens in one forward (512) */
+    int n_chunk;                   /* most prompt tokens in one forward (256) */
+} omni_engine_params;
+
+omni_engine_params omni_engine_default_params(void);
+/* Starts the model's engine with these settings (NULL: the defaults). Optional: the
+ * first session or request starts it with the defaults. -1 with err set when it runs
+ * already or cannot start. */
+int omni_model_start_engine(omni_model *model, const omni_engine_params *params, char *err, size_t err_size);
+
+typedef struct omni_engine_stats {
+    int n_slots, n_ctx;            /* as started */
+    int queued;                    /* requests waiting */
+    int busy;                      /* requests running (slots and sessions) */
+} omni_engine_stats;
+/* All zero when the engine has not started. Any thread. */
+void omni_model_engine_stats(omni_model *model, omni_engine_stats *st);
+/* Ends every queued and running request (each gets on_done, "cancelled"); later
+ * submits are refused with OMNI_ERR_STOPPING. For a server's shutdown. */
+void omni_model_cancel_all(omni_model *model);
+
+/* omni_submit's status. */
+enum { OMNI_OK = 0, OMNI_ERR_INVALID = -1, OMNI_ERR_BUSY = -2, OMNI_ERR_STOPPING = -3 };
+
+typedef struct omni_request omni_request;
+
+/* Queues a generation of `prompt` (borrowed until on_done) and returns at once; the
+ * engine thread reports through params->on_token and params->on_done (params is copied;
+ * what its pointers point to is borrowed until on_done). session: continue that
+ * conversation, reusing its cache (NULL: a free slot of the engine); a session runs one
+ * request at a time. On failure returns NULL, sets *status (OMNI_ERR_INVALID: a bad
+ * request, e.g. a prompt longer than the context; OMNI_ERR_BUSY: the queue is full;
+ * OMNI_ERR_STOPPING) and err, and on_done is not called. */
+omni_request *omni_submit(omni_model *model, omni_session *session, const omni_prompt *prompt,
+                          const omni_generate_params *params, int *status, char *err, size_t err_size);
+/* Any thread, any time before omni_request_free: the generation stops at the next
+ * step and on_done reports "cancelled". */
+void omni_request_cancel(omni_request *r);
+/* Frees the request; call it after on_done has returned (NULL is fine). */
+void omni_request_free(omni_request *r);
+/* The context size a request gets: the session's, or the engine's slots' (0 when
+ * neither exists yet). */
+int omni_request_n_ctx(omni_model *model, const omni_session *session);
 
 #ifdef __cplusplus
 }

@@ -50,7 +50,9 @@ static int fail(char *err, size_t cap, const char *msg) {
 
 omni_sampling_params omni_sampling_default_params(void) {
     struct sampler_params d = sampler_default_params();
-    omni_sampling_params p = {d.temperature, d.top_k, d.top_p, d.min_p, 1.0f, 64, 0.0f, 0.0f, SAMPLER_SEED_RANDOM};
+    omni_sampling_params p = {.temperature = d.temperature, .top_k = d.top_k, .top_p = d.top_p, .min_p = d.min_p,
+                              .repeat_penalty = 1.0f, .repeat_last_n = 64, .penalize_prompt = 1,
+                              .seed = OMNI_SEED_RANDOM};
     return p;
 }
 
