@@ -33,7 +33,7 @@ struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n
     if (k > 4 && !strcmp(a->name + k - 4, ".bin")) a->name[k - 4] = 0;
     if (!(a->model = whisper_load(model_path, e))) goto fail;
     if (vad_path && !(a->vad = vad_load(vad_path, e))) goto fail;
-    a->pool = pool_create(n_threads);
+    a->pool = pool_process(n_threads);
     if (!(a->state = whisper_state_new(a->model, a->pool, e))) goto fail;
     return a;
 fail:
@@ -46,7 +46,6 @@ void api_asr_close(struct api_asr *a) {
     whisper_state_free(a->state);
     whisper_free(a->model);
     vad_free(a->vad);
-    pool_free(a->pool);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }

@@ -38,9 +38,12 @@ struct pool {
     _Atomic int active;       /* workers (not the caller) between checking in and out of a job */
     _Atomic int sleepers;     /* workers blocked (or about to block) on cv */
     _Atomic int stop;
-    void *scratch;            /* see pool_scratch */
-    size_t scratch_bytes;
+    pthread_mutex_t run_mu;   /* one job at a time: held by the thread inside pool_run */
 };
+
+/* The thread inside pool_run's job (caller or worker), so a nested call runs inline
+ * instead of waiting for itself. */
+static _Thread_local int in_job;
 
 struct worker_arg { struct pool *p; int ith; };
 
@@ -83,7 +86,9 @@ static void *worker_main(void *v) {
         /* Check in before claiming: the caller, once every part is claimed, waits for
          * active == 0, so fn and arg stay valid while we run a part. */
         atomic_fetch_add(&p->active, 1);
+        in_job = 1;
         for (int part; (part = claim(p, id)) >= 0;) p->fn(p->arg, part, p->n);
+        in_job = 0;
         atomic_fetch_sub_explicit(&p->active, 1, memory_order_release);
     }
     return NULL;
@@ -100,6 +105,7 @@ struct pool *pool_create(int n_threads) {
     /* part index n: nothing to claim until the first pool_run */
     atomic_store(&p->job, (uint64_t)(uint32_t)n_threads);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->run_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->threads = calloc((size_t)n_threads, sizeof *p->threads);
     if (!p->threads) { free(p); return NULL; }
@@ -123,19 +129,32 @@ void pool_free(struct pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++) pthread_join(p->threads[i], NULL);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->run_mu);
     pthread_cond_destroy(&p->cv);
     free(p->threads);
-    free(p->scratch);
     free(p);
 }
 
 int pool_size(const struct pool *p) { return p ? p->n : 1; }
 
+static struct pool *process_pool;
+
+struct pool *pool_process(int n_threads) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    if (!process_pool) process_pool = pool_create(n_threads);
+    struct pool *p = process_pool;
+    pthread_mutex_unlock(&mu);
+    return p;
+}
+
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg) {
-    if (!p || p->n == 1) {
+    if (!p || p->n == 1 || in_job) {
         fn(arg, 0, 1);
         return;
     }
+    pthread_mutex_lock(&p->run_mu);
+    in_job = 1;
     /* No worker is inside a job here (the previous pool_run waited for active == 0),
      * and none can claim before the new job word below is published. */
     p->fn = fn;
@@ -152,18 +171,39 @@ void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg
     while (atomic_load_explicit(&p->active, memory_order_acquire) > 0)
         if (++spins < 4000) cpu_relax();
         else sched_yield();
+    in_job = 0;
+    pthread_mutex_unlock(&p->run_mu);
 }
+
+/* Per-thread scratch; the key's destructor frees it when its thread exits. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+struct scratch { void *buf; size_t bytes; };
+
+static void scratch_free(void *v) {
+    struct scratch *sc = v;
+    free(sc->buf);
+    free(sc);
+}
+
+static void scratch_key_make(void) { pthread_key_create(&scratch_key, scratch_free); }
 
 void *pool_scratch(struct pool *p, size_t bytes) {
     if (!p) return NULL;
-    if (bytes > p->scratch_bytes) {
+    pthread_once(&scratch_once, scratch_key_make);
+    struct scratch *sc = pthread_getspecific(scratch_key);
+    if (!sc) {
+        if (!(sc = calloc(1, sizeof *sc))) return NULL;
+        if (pthread_setspecific(scratch_key, sc)) { free(sc); return NULL; }
+    }
+    if (bytes > sc->bytes) {
         /* round up generously so a slowly growing batch does not reallocate every call */
         size_t want = (bytes + bytes / 2 + 4095) & ~(size_t)4095;
         void *b = aligned_alloc(64, want);
         if (!b) return NULL;
-        free(p->scratch);
-        p->scratch = b;
-        p->scratch_bytes = want;
+        free(sc->buf);
+        sc->buf = b;
+        sc->bytes = want;
     }
-    return p->scratch;
+    return sc->buf;
 }

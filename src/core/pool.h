@@ -1,6 +1,8 @@
-/* The compute thread pool: one per process (or per model), reused for every
- * kernel. Dispatch must be cheap: a decode step makes hundreds of calls, so the
- * workers spin briefly before sleeping. */
+/* The compute thread pool: one per process (pool_process), reused for every kernel
+ * of every model. Dispatch must be cheap: a decode step makes hundreds of calls, so
+ * the workers spin briefly before sleeping. Several threads may submit jobs (the LLM
+ * engine, a voice session's Whisper, an HTTP thread's transcription): jobs are
+ * queued one at a time on the same workers, never run side by side. */
 #ifndef OMNI_CORE_POOL_H
 #define OMNI_CORE_POOL_H
 #include <stddef.h>
@@ -9,6 +11,9 @@ struct pool;
 
 /* n_threads <= 0 means "number of CPU cores". The calling thread is worker 0. */
 struct pool *pool_create(int n_threads);
+/* The process's pool, created by the first call (n_threads as for pool_create; later
+ * calls' n_threads are ignored) and kept until exit. NULL only when out of memory. */
+struct pool *pool_process(int n_threads);
 void pool_free(struct pool *p);
 int pool_size(const struct pool *p);
 
@@ -17,14 +22,15 @@ int pool_size(const struct pool *p);
  * caller included, so a worker the OS has not scheduled yet does not hold the job up;
  * a part never runs on two threads at once, so per-ith scratch is safe, but ith is
  * not a thread identity. p may be NULL: then fn(arg, 0, 1) runs inline.
- * Not reentrant: fn must not call pool_run on the same pool. */
+ * Any thread may call it: a second caller waits until the running job is done. A
+ * call from inside fn (a job that starts a job) runs inline on that thread. */
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
-/* A 64-byte-aligned buffer of at least `bytes` owned by the pool and reused by every
- * call (it grows, never shrinks), so per-call scratch such as matmul's converted
- * activations costs no malloc on the hot path. Belongs to the thread that calls
- * pool_run; valid until the next pool_scratch or pool_free. NULL when p is NULL or
- * memory runs out. */
+/* A 64-byte-aligned buffer of at least `bytes` owned by the calling thread and reused
+ * by its every call (it grows, never shrinks; freed when the thread exits), so per-call
+ * scratch such as matmul's converted activations costs no malloc on the hot path and
+ * two threads submitting jobs never share it. Valid until that thread's next
+ * pool_scratch. NULL when p is NULL or memory runs out. */
 void *pool_scratch(struct pool *p, size_t bytes);
 
 /* Splits [0, n) into nth near-equal chunks; returns chunk ith in [*lo, *hi). */

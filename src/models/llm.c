@@ -279,7 +279,8 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
         llm_free(m);
         return NULL;
     }
-    m->pool = pool_create(p->n_threads);
+    /* The process's pool: every model and every kind of work share its workers. */
+    m->pool = pool_process(p->n_threads);
     if (!m->pool) {
         err_set(e, "cannot start the compute threads");
         llm_free(m);
@@ -290,7 +291,6 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
 
 void llm_free(struct llm *m) {
     if (!m) return;
-    if (m->pool) pool_free(m->pool);
     if (m->g) gguf_close(m->g);
     free(m->layers);
     free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v);

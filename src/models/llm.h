@@ -34,7 +34,8 @@ struct llm;      /* weights + hparams; the gguf stays open (weights are mmap'ed)
 struct llm_kv;   /* KV cache: n_seq sequences x n_ctx positions */
 
 struct llm_load_params {
-    int n_threads;                            /* <= 0: all cores */
+    int n_threads;                            /* threads of the process pool if this load creates
+                                               * it (pool_process); <= 0: all cores */
     void (*progress)(float frac, void *ud);   /* optional, 0..1 while loading */
     void *progress_ud;
 };
@@ -44,7 +45,7 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
 void llm_free(struct llm *m);
 const struct llm_hparams *llm_hparams(const struct llm *m);
 const struct gguf *llm_gguf(const struct llm *m);   /* borrowed: tokenizer and template come from here */
-struct pool *llm_pool(struct llm *m);               /* the model's compute threads */
+struct pool *llm_pool(struct llm *m);               /* the process pool the model computes on */
 uint64_t llm_n_params(const struct llm *m);
 uint64_t llm_weight_bytes(const struct llm *m);
 

@@ -852,7 +852,7 @@ struct voice *voice_new(omni_model *llm, const struct whisper_model *asr, const 
     if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
     v->win_size = v->vad ? vad_window(v->vad) : 512;
     vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
-    v->pool = pool_create(0);
+    v->pool = pool_process(0);
     if (!(v->ws = whisper_state_new(asr, v->pool, e))) goto fail;
     omni_session_params sp = omni_session_default_params();
     sp.n_ctx = v->p.n_ctx;
@@ -908,7 +908,6 @@ void voice_free(struct voice *v) {
     if (v->src) src_delete(v->src);
     omni_session_free(v->sess);
     whisper_state_free(v->ws);
-    pool_free(v->pool);
     vad_free(v->vad);
     free(v->instructions);
     free(v->voice_name);

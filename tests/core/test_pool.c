@@ -1,8 +1,10 @@
 /* The thread pool: every worker runs each job exactly once, jobs see each other's
- * results in order, sleeping workers wake up, and a NULL pool runs inline. */
+ * results in order, sleeping workers wake up, a NULL pool runs inline, several
+ * submitting threads queue their jobs on one pool, and scratch is per thread. */
 #include "test.h"
 #include "core/pool.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -120,6 +122,67 @@ TEST(scratch_grows_and_is_reused) {
     pool_free(p);
 }
 
+/* Two threads hammer one pool (the engine and a voice session's Whisper do): every job
+ * must still run each part exactly once with the right sums, and a job started from
+ * inside a job runs inline instead of deadlocking. */
+struct submitter { struct pool *p; const long *data; long n, want; int bad; };
+
+static void *submit_loop(void *arg) {
+    struct submitter *s = arg;
+    struct count_job j;
+    for (int k = 0; k < 2000; k++) {
+        long got = run_sum(s->p, s->data, s->n, &j);
+        for (int i = 0; i < pool_size(s->p); i++) if (atomic_load(&j.calls[i]) != 1) s->bad++;
+        if (got != s->want) s->bad++;
+    }
+    return NULL;
+}
+
+struct nested { struct pool *p; const long *data; long sum[8]; };
+static void nested_fn(void *arg, int ith, int nth) {
+    struct nested *n = arg;
+    struct count_job j;
+    n->sum[ith] = run_sum(n->p, n->data, 100, &j);
+}
+
+TEST(concurrent_submitters_queue_jobs) {
+    static long data[4099];
+    long want = 0;
+    for (long i = 0; i < 4099; i++) { data[i] = i ^ 5; want += data[i]; }
+    struct pool *p = pool_create(2);
+    CHECK(p != NULL);
+    struct submitter a = {p, data, 4099, want, 0}, b = {p, data, 1000, 0, 0};
+    for (long i = 0; i < 1000; i++) b.want += data[i];
+    pthread_t ta, tb;
+    CHECK(pthread_create(&ta, NULL, submit_loop, &a) == 0);
+    CHECK(pthread_create(&tb, NULL, submit_loop, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ_INT(a.bad, 0);
+    CHECK_EQ_INT(b.bad, 0);
+    struct nested n = {p, data, {0}};
+    long want100 = 0;
+    for (int i = 0; i < 100; i++) want100 += data[i];
+    pool_run(p, nested_fn, &n);
+    for (int i = 0; i < pool_size(p); i++) CHECK(n.sum[i] == want100);
+    pool_free(p);
+}
+
+static void *scratch_thread(void *arg) {
+    return pool_scratch(arg, 4096);
+}
+
+TEST(scratch_is_per_thread) {
+    struct pool *p = pool_create(2);
+    void *mine = pool_scratch(p, 4096), *theirs = NULL;
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, scratch_thread, p) == 0);
+    pthread_join(t, &theirs);
+    CHECK(mine != NULL && theirs != NULL && mine != theirs);
+    CHECK(pool_process(0) == pool_process(7)); /* one per process, made once */
+    pool_free(p);
+}
+
 int main(void) {
     RUN(each_worker_runs_once_per_job);
     RUN(sleeping_workers_wake_up);
@@ -127,5 +190,7 @@ int main(void) {
     RUN(split_covers_range);
     RUN(many_small_dispatches_complete);
     RUN(scratch_grows_and_is_reused);
+    RUN(concurrent_submitters_queue_jobs);
+    RUN(scratch_is_per_thread);
     return test_summary();
 }
