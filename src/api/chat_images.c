@@ -8,11 +8,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "api/tokenize.h"
 #include "formats/data_uri.h"
 
 void api_chat_images_free(struct api_chat_images *ci) {
-    for (int i = 0; i < ci->n; i++) image_free(&ci->img[i]);
+    for (int i = 0; i < ci->n; i++) omni_image_free(ci->img[i]);
     free(ci->img);
     memset(ci, 0, sizeof *ci);
 }
@@ -65,7 +64,7 @@ static int url_to_path(const char *url, char *out, size_t size) {
 
 /* Decodes a local file named by url, only from inside the allowed folder. Symlinks and
  * ".." are resolved by realpath first, so neither can lead outside it. */
-static int decode_local(const char *url, const char *param, struct image *img, struct api_bad_field *bad) {
+static int decode_local(const char *url, const char *param, omni_image **img, struct api_bad_field *bad) {
     if (!g_allow_dir[0]) {
         snprintf(bad->msg, sizeof bad->msg,
                  "'%s.image_url.url' must be a data: URI (data:image/png;base64,...); this server does not fetch "
@@ -89,16 +88,16 @@ static int decode_local(const char *url, const char *param, struct image *img, s
                  path);
         return -1;
     }
-    struct err e = {{0}};
-    if (image_decode_file(real, 0, img, &e)) {
-        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
+    char err[400];
+    if (!(*img = omni_image_load(real, err, sizeof err))) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, err);
         return -1;
     }
     return 0;
 }
 
 /* Decodes a data: URI holding an image. */
-static int decode_data_uri(const char *url, const char *param, struct image *img, struct api_bad_field *bad) {
+static int decode_data_uri(const char *url, const char *param, omni_image **img, struct api_bad_field *bad) {
     struct err e = {{0}};
     char mime[64];
     uint8_t *bytes = NULL;
@@ -115,10 +114,11 @@ static int decode_data_uri(const char *url, const char *param, struct image *img
     }
     char what[96];
     snprintf(what, sizeof what, "%s.image_url", param);
-    int rc = image_decode_memory(bytes, n, 0, what, img, &e);
+    char err[400];
+    *img = omni_image_load_memory(bytes, n, what, err, sizeof err);
     free(bytes);
-    if (rc) snprintf(bad->msg, sizeof bad->msg, "%.390s", e.msg);
-    return rc ? -1 : 0;
+    if (!*img) snprintf(bad->msg, sizeof bad->msg, "%.390s", err);
+    return *img ? 0 : -1;
 }
 
 int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
@@ -140,7 +140,7 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
     /* detail (auto/low/high) only tunes tiling in OpenAI's models; one fixed-size encoder has none. */
     if (ci->n == ci->cap) {
         int cap = ci->cap ? ci->cap * 2 : 4;
-        struct image *p = realloc(ci->img, sizeof *p * (size_t)cap);
+        omni_image **p = realloc(ci->img, sizeof *p * (size_t)cap);
         if (!p) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
         ci->img = p;
         ci->cap = cap;
@@ -153,79 +153,16 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
     return 0;
 }
 
-/* Appends the tokens of text[0..len) to *toks (growing *cap). */
-static int append_text(const omni_model *m, const char *text, size_t len, int first, int32_t **toks, int *n,
-                       int *cap) {
-    int32_t *t = NULL;
-    int k;
-    if (first) {
-        /* The start of the prompt: BOS handling exactly as for text-only chats. */
-        char *z = strndup(text, len);
-        if (!z) return -1;
-        k = api_tokenize(m, z, 1, &t);
-        free(z);
-    } else {
-        t = malloc(sizeof *t * (len + 8));
-        k = t ? omni_tokenize(m, text, len, 0, 1, t, (int)len + 8) : -1;
-        if (k > (int)len + 8) k = -1; /* never: a token covers at least one byte */
-    }
-    if (k < 0) { free(t); return -1; }
-    if (*n + k > *cap) {
-        int c = (*n + k) * 2 + 16;
-        int32_t *p = realloc(*toks, sizeof *p * (size_t)c);
-        if (!p) { free(t); return -1; }
-        *toks = p;
-        *cap = c;
-    }
-    if (k) memcpy(*toks + *n, t, sizeof *t * (size_t)k);
-    *n += k;
-    free(t);
-    return 0;
-}
-
-int api_chat_images_tokenize(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
-                             int32_t **toks, struct sched_image **spans, char *err, size_t err_size) {
-    const int npos = omni_model_n_image_pos(m);
-    const size_t mark = strlen(API_IMAGE_MARK);
-    int n = 0, cap = 0, k = 0;
-    *toks = NULL;
-    *spans = calloc((size_t)(ci->n ? ci->n : 1), sizeof **spans);
-    if (!*spans) goto oom;
+int api_chat_images_prompt(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
+                           omni_prompt *out, char *err, size_t err_size) {
+    /* Markers beyond the images the request carried (the user typed the marker text)
+     * stay text; a template that lost a marker lost an image. */
     const char *p = prompt;
-    for (;;) {
-        const char *q = strstr(p, API_IMAGE_MARK);
-        if (append_text(m, p, q ? (size_t)(q - p) : strlen(p), p == prompt, toks, &n, &cap)) goto oom;
-        if (!q) break;
-        if (k >= ci->n) {
-            /* The user typed the marker text itself; it stays text, never an image. */
-            if (append_text(m, q, mark, 0, toks, &n, &cap)) goto oom;
-            p = q + mark;
-            continue;
-        }
-        if (n + npos > cap) {
-            int c = (n + npos) * 2 + 16;
-            int32_t *g = realloc(*toks, sizeof *g * (size_t)c);
-            if (!g) goto oom;
-            *toks = g;
-            cap = c;
-        }
-        (*spans)[k].pos = n;
-        (*spans)[k].img = &ci->img[k];
-        for (int i = 0; i < npos; i++) (*toks)[n++] = 0; /* placeholders: the scheduler feeds embeddings here */
-        k++;
-        p = q + mark;
-    }
+    int k = 0;
+    for (const char *q; k < ci->n && (q = strstr(p, OMNI_IMAGE_MARKER)); p = q + strlen(OMNI_IMAGE_MARKER)) k++;
     if (k != ci->n) {
         snprintf(err, err_size, "the chat template dropped %d of the %d images", ci->n - k, ci->n);
-        goto fail;
+        return -1;
     }
-    return n;
-oom:
-    snprintf(err, err_size, "out of memory tokenizing the prompt");
-fail:
-    free(*toks);
-    free(*spans);
-    *toks = NULL;
-    *spans = NULL;
-    return -1;
+    return omni_prompt_build(m, prompt, (const omni_image *const *)ci->img, ci->n, 1, 1, out, err, err_size);
 }

@@ -10,15 +10,12 @@
 #include <cJSON.h>
 
 #include "api/request_options.h"
-#include "formats/image_decode.h"
+#include "core/error.h"
 #include "omni.h"
-#include "runtime/scheduler.h"
 
-/* Text that stands for an image inside a rendered prompt until it is split there. */
-#define API_IMAGE_MARK "<|omni:image|>"
-
+/* The request's images in order; OMNI_IMAGE_MARKER marks each one's place in the text. */
 struct api_chat_images {
-    struct image *img;
+    omni_image **img;
     int n, cap;
 };
 void api_chat_images_free(struct api_chat_images *ci);
@@ -36,10 +33,9 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
  * default) allows no local files. Returns 0, or -1 if dir is not an existing folder. */
 int api_chat_images_allow_dir(const char *dir, struct err *e);
 
-/* Tokenizes a rendered prompt holding ci->n markers: each marker becomes
- * omni_model_n_image_pos placeholder positions and a span in *spans (malloc'ed).
- * Returns the number of positions, or -1 with err set. */
-int api_chat_images_tokenize(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
-                             int32_t **toks, struct sched_image **spans, char *err, size_t err_size);
+/* The engine's prompt for a rendered conversation holding ci->n markers (each becomes
+ * image k's span; omni_prompt_build). Returns 0, or -1 with err set. */
+int api_chat_images_prompt(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
+                           omni_prompt *out, char *err, size_t err_size);
 
 #endif

@@ -1,6 +1,6 @@
-/* The bridge between an HTTP thread and the scheduler thread for one request; see
- * generate.h. The scheduler's callbacks only append to a buffer under a mutex and
- * signal; all JSON building and socket writing happens here on the HTTP thread. */
+/* The bridge between an HTTP thread and the model's engine thread for one request; see
+ * generate.h. The engine's callbacks only append to a buffer under a mutex and signal;
+ * all JSON building and socket writing happens here on the HTTP thread. */
 #include "api/generate.h"
 
 #include <pthread.h>
@@ -19,12 +19,14 @@ struct gen {
     char *text;              /* produced but not yet sent */
     size_t len, cap;
     cJSON *lp;               /* chat-style logprob entries not yet sent, or NULL */
-    int submitted;           /* handed to the scheduler (HTTP thread only) */
+    int submitted;           /* handed to the engine (HTTP thread only) */
     int done;                /* on_done came, or it never ran (cancelled/refused before submitting) */
     int reported;            /* its end was written to the client (streaming) */
     size_t offset;           /* completions logprobs text_offset so far */
-    struct sched_result res;
-    struct sched_request req;
+    omni_usage res;
+    char error[256];         /* when res.finish_reason is "error" */
+    omni_request *req;
+    const omni_prompt *prompt;
 };
 
 /* All choices of one request share one mutex and condition, so the HTTP thread
@@ -39,6 +41,7 @@ struct group {
     int n_next;              /* first prompt not yet submitted */
     int cancelled;           /* client gone: cancel running ones, never start the rest */
     int fd;                  /* the client's socket for hang-up checks, or -1 */
+    omni_generate_params gp; /* shared by the choices; user is set per choice */
 };
 
 static void append_bytes(cJSON *entry, const char *s, size_t n) {
@@ -59,7 +62,7 @@ static cJSON *token_entry(omni_model *m, int32_t tok, float lp) {
     return e;
 }
 
-static void on_piece(void *user, const struct sched_piece *p) {
+static void on_piece(const omni_token_info *p, void *user) {
     struct gen *g = user;
     pthread_mutex_lock(&g->grp->mu);
     if (p->len) {
@@ -86,17 +89,29 @@ static void on_piece(void *user, const struct sched_piece *p) {
     pthread_mutex_unlock(&g->grp->mu);
 }
 
-static void on_done(void *user, const struct sched_result *r) {
+static void on_done(const omni_usage *u, const char *error, void *user) {
     struct gen *g = user;
     pthread_mutex_lock(&g->grp->mu);
-    g->res = *r;
+    g->res = *u;
+    if (error) snprintf(g->error, sizeof g->error, "%s", error);
     g->done = 1;
     pthread_cond_signal(&g->grp->cv);
     pthread_mutex_unlock(&g->grp->mu);
 }
 
-static const char *finish_name(enum sched_finish f) {
-    return f == SCHED_FINISH_LENGTH ? "length" : "stop";
+static int failed(const struct gen *g) { return !strcmp(g->res.finish_reason, "error"); }
+
+static const char *finish_name(const struct gen *g) {
+    return !strcmp(g->res.finish_reason, "length") ? "length" : "stop";
+}
+
+/* A choice that ends without running. */
+static void end_unrun(struct gen *g, const char *finish, const char *error) {
+    memset(&g->res, 0, sizeof g->res);
+    g->res.ttft_ms = -1;
+    snprintf(g->res.finish_reason, sizeof g->res.finish_reason, "%s", finish);
+    if (error) snprintf(g->error, sizeof g->error, "%.200s", error);
+    g->done = 1;
 }
 
 /* Completions-style logprobs {tokens, token_logprobs, top_logprobs, text_offset} from chat-style entries. */
@@ -188,41 +203,38 @@ static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, c
 }
 
 
-/* Hands the next prompts to the scheduler while it has room. Called on the HTTP thread
- * without the group's mutex (the scheduler calls back under its own lock). Returns
- * SCHED_OK, or the refusal of the very first prompt when nothing is running yet. */
-static int submit_pending(struct api_server *s, struct group *grp, struct err *e) {
+/* Hands the next prompts to the engine while it has room. Called on the HTTP thread
+ * without the group's mutex (the engine calls back under its own lock). Returns
+ * OMNI_OK, or the refusal of the very first prompt when nothing is running yet. */
+static int submit_pending(struct api_server *s, struct group *grp, char *err, size_t err_cap) {
     while (grp->n_next < grp->n) {
         struct gen *g = &grp->g[grp->n_next];
         if (grp->cancelled) {
             pthread_mutex_lock(&grp->mu);
-            g->done = 1;
-            g->res.finish = SCHED_FINISH_CANCELLED;
-            g->res.ttft_s = -1;
+            end_unrun(g, "cancelled", NULL);
             pthread_mutex_unlock(&grp->mu);
             grp->n_next++;
             continue;
         }
-        int rc = sched_submit(s->sched, &g->req, e);
-        if (rc == SCHED_OK) { g->submitted = 1; grp->n_next++; continue; }
+        int rc;
+        grp->gp.user = g;
+        g->req = omni_submit(s->model, NULL, g->prompt, &grp->gp, &rc, err, err_cap);
+        if (rc == OMNI_OK) { g->submitted = 1; grp->n_next++; continue; }
         if (grp->n_next == 0) return rc;
-        if (rc == SCHED_ERR_FULL) {
+        if (rc == OMNI_ERR_BUSY) {
             /* Ours are running; the rest start as they finish. */
             int running = 0;
             for (int i = 0; i < grp->n_next; i++) running |= grp->g[i].submitted;
-            if (running) return SCHED_OK;
+            if (running) return OMNI_OK;
         }
         /* Refused later on: this choice ends with the reason as its error. */
         pthread_mutex_lock(&grp->mu);
-        g->done = 1;
-        g->res.finish = SCHED_FINISH_ERROR;
-        g->res.ttft_s = -1;
-        snprintf(g->res.error, sizeof g->res.error, "%.200s",
-                 rc == SCHED_ERR_FULL ? "the queue is full" : rc == SCHED_ERR_STOPPING ? "the server is shutting down" : e->msg);
+        end_unrun(g, "error", rc == OMNI_ERR_BUSY ? "the queue is full"
+                              : rc == OMNI_ERR_STOPPING ? "the server is shutting down" : err);
         pthread_mutex_unlock(&grp->mu);
         grp->n_next++;
     }
-    return SCHED_OK;
+    return OMNI_OK;
 }
 
 static int all_done(const struct group *grp) {
@@ -243,7 +255,7 @@ static int has_news(const struct group *grp, int streaming) {
 static void cancel_all(struct group *grp) {
     grp->cancelled = 1;
     for (int i = 0; i < grp->n; i++)
-        if (grp->g[i].submitted) atomic_store(&grp->g[i].req.cancel, 1);
+        if (grp->g[i].submitted) omni_request_cancel(grp->g[i].req);
 }
 
 /* Waits (mutex held) up to timeout_ms for output or an end; every 50 ms looks whether the
@@ -276,7 +288,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
-    int failed = 0;
+    int any_failed = 0;
     pthread_mutex_lock(&grp->mu);
     for (;;) {
         int have = wait_news(grp, 1, 5000);
@@ -306,16 +318,16 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
-            if (ended[i] && g->res.finish == SCHED_FINISH_ERROR) {
-                if (ok && !failed) {
-                    cJSON *e = api_error_json(500, NULL, "generation_failed", g->res.error);
+            if (ended[i] && failed(g)) {
+                if (ok && !any_failed) {
+                    cJSON *e = api_error_json(500, NULL, "generation_failed", g->error);
                     ok = sse_send_json(c, e) == 0;
                     cJSON_Delete(e);
                 }
-                failed = 1;
-            } else if (ended[i] && ok && !failed) {
+                any_failed = 1;
+            } else if (ended[i] && ok && !any_failed) {
                 cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", 0, NULL,
-                                        finish_name(g->res.finish), o->include_usage, &g->offset);
+                                        finish_name(g), o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
@@ -325,16 +337,16 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         free(text);
         free(lp);
         free(ended);
-        if (!ok || failed) cancel_all(grp);
+        if (!ok || any_failed) cancel_all(grp);
         if (grp->n_next < grp->n) {
-            struct err e = {{0}};
-            submit_pending(s, grp, &e);
+            char err[256];
+            submit_pending(s, grp, err, sizeof err);
         }
         pthread_mutex_lock(&grp->mu);
         if (finished && all_done(grp)) break;
     }
     pthread_mutex_unlock(&grp->mu);
-    if (ok && !failed && o->include_usage) {
+    if (ok && !any_failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, s->model_id);
         cJSON_AddArrayToObject(j, "choices");
         cJSON_AddItemToObject(j, "usage", usage_json(grp));
@@ -352,15 +364,15 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         for (int i = 0; i < grp->n; i++) grp->g[i].reported |= grp->g[i].done;
         if (grp->n_next < grp->n) {
             pthread_mutex_unlock(&grp->mu);
-            struct err e = {{0}};
-            submit_pending(s, grp, &e);
+            char err[256];
+            submit_pending(s, grp, err, sizeof err);
             pthread_mutex_lock(&grp->mu);
         }
     }
     pthread_mutex_unlock(&grp->mu);
     for (int i = 0; i < grp->n; i++)
-        if (grp->g[i].res.finish == SCHED_FINISH_ERROR)
-            return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].res.error);
+        if (failed(&grp->g[i]))
+            return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].error);
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
     cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion" : "text_completion", time(NULL), s->model_id);
@@ -387,7 +399,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
             else cJSON_AddNullToObject(ch, "logprobs");
         }
-        cJSON_AddStringToObject(ch, "finish_reason", finish_name(g->res.finish));
+        cJSON_AddStringToObject(ch, "finish_reason", finish_name(g));
     }
     cJSON_AddItemToObject(j, "usage", usage_json(grp));
     api_reply_json(c, 200, j);
@@ -396,7 +408,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
 }
 
 int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
-                      const struct api_prompt *prompts, int n, const char *prompt_param) {
+                      const omni_prompt *prompts, int n, const char *prompt_param) {
     struct group *grp = calloc(1, sizeof *grp);
     struct gen *gs = calloc((size_t)(n > 0 ? n : 1), sizeof *gs);
     if (!grp || !gs) {
@@ -411,58 +423,59 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     grp->n = n;
     grp->g = gs;
     grp->fd = api_client_socket(c);
+    omni_generate_params *gp = &grp->gp;
+    *gp = omni_generate_default_params();
+    gp->max_tokens = o->max_tokens;
+    gp->sampling = o->sampling;
+    gp->stop = (const char *const *)o->stop;
+    gp->n_stop = o->n_stop;
+    gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
+    gp->json_object = o->json_mode;
+    gp->json_schema = o->schema;
+    gp->on_token = on_piece;
+    gp->on_done = on_done;
     for (int i = 0; i < n; i++) {
-        struct gen *g = &gs[i];
-        struct sched_request *r = &g->req;
-        g->grp = grp;
-        r->prompt = prompts[i].toks;
-        r->n_prompt = prompts[i].n;
-        r->images = prompts[i].images;
-        r->n_images = prompts[i].n_images;
-        r->max_tokens = o->max_tokens;
-        r->sampling = o->sampling;
-        r->stop = (const char *const *)o->stop;
-        r->n_stop = o->n_stop;
-        r->top_logprobs = o->logprobs ? o->top_logprobs : 0;
-        r->json_mode = o->json_mode;
-        r->json_schema = o->schema;
-        r->on_piece = on_piece;
-        r->on_done = on_done;
-        r->user = g;
-        atomic_init(&r->cancel, 0);
+        gs[i].grp = grp;
+        gs[i].prompt = &prompts[i];
     }
 
     /* Every prompt must fit before any runs: a list is answered whole or refused. */
+    const int n_ctx = omni_request_n_ctx(s->model, NULL);
     int status = 0, too_long = -1;
     for (int i = 0; i < n && too_long < 0; i++)
-        if (prompts[i].n >= sched_n_ctx(s->sched)) too_long = i;
-    struct err e = {{0}};
-    int rc = too_long >= 0 ? SCHED_OK : submit_pending(s, grp, &e);
+        if (prompts[i].n >= n_ctx) too_long = i;
+    char err[256] = "";
+    int rc = too_long >= 0 ? OMNI_OK : submit_pending(s, grp, err, sizeof err);
+    omni_engine_stats es;
+    omni_model_engine_stats(s->model, &es);
     if (too_long >= 0 && n == 1)
         status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
                                  "the prompt is %d tokens; this server's context is %d tokens per request",
-                                 prompts[0].n, sched_n_ctx(s->sched));
+                                 prompts[0].n, n_ctx);
     else if (too_long >= 0)
         status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
                                  "prompt %d of the list is %d tokens; this server's context is %d tokens per request",
-                                 too_long, prompts[too_long].n, sched_n_ctx(s->sched));
-    else if (rc == SCHED_ERR_FULL)
+                                 too_long, prompts[too_long].n, n_ctx);
+    else if (rc == OMNI_ERR_BUSY)
         status = api_reply_error(c, 429, NULL, "queue_full", "all %d slots are busy and the queue is full; retry shortly",
-                                 sched_n_slots(s->sched));
-    else if (rc == SCHED_ERR_STOPPING)
+                                 es.n_slots);
+    else if (rc == OMNI_ERR_STOPPING)
         status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
-    else if (rc != SCHED_OK)
-        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", e.msg);
+    else if (rc != OMNI_OK)
+        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", err);
     else {
         status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, grp);
         for (int i = 0; i < n; i++) {
-            const struct sched_result *r = &gs[i].res;
+            const omni_usage *r = &gs[i].res;
             if (!gs[i].submitted) continue;
-            metrics_count_generation(&s->metrics, r->prompt_tokens, r->cached_tokens, r->completion_tokens, r->ttft_s,
-                                     r->ttft_s >= 0 ? r->total_s - r->ttft_s : 0);
+            metrics_count_generation(&s->metrics, r->prompt_tokens, r->cached_tokens, r->completion_tokens,
+                                     r->ttft_ms >= 0 ? r->ttft_ms / 1e3 : -1,
+                                     r->ttft_ms >= 0 ? (r->total_ms - r->ttft_ms) / 1e3 : 0);
         }
     }
     for (int i = 0; i < n; i++) {
+        /* every submitted choice has had its on_done: json/stream_reply wait for all */
+        omni_request_free(gs[i].req);
         cJSON_Delete(gs[i].lp);
         free(gs[i].text);
     }
@@ -474,13 +487,6 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
 }
 
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
-                 const int32_t *prompt, int n_prompt, const char *prompt_param) {
-    return api_generate_images(s, c, kind, o, prompt, n_prompt, NULL, 0, prompt_param);
-}
-
-int api_generate_images(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
-                        const int32_t *prompt, int n_prompt, const struct sched_image *images, int n_images,
-                        const char *prompt_param) {
-    struct api_prompt p = {prompt, n_prompt, images, n_images};
-    return api_generate_many(s, c, kind, o, &p, 1, prompt_param);
+                 const omni_prompt *prompt, const char *prompt_param) {
+    return api_generate_many(s, c, kind, o, prompt, 1, prompt_param);
 }

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/json_schema.h"
-
 static int bad_field(struct api_bad_field *b, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int bad_field(struct api_bad_field *b, const char *param, const char *fmt, ...) {
@@ -126,10 +124,12 @@ static int parse_response_format(const cJSON *body, struct api_options *o, struc
         if (!schema) { o->json_mode = 1; return 0; } /* no schema: any JSON object */
         /* strict or not, sampling is constrained to the schema: that is the only way a
          * model is sure to follow it, and a non-strict schema allows the same documents. */
-        struct err e = {{0}};
-        if (!(o->schema = json_schema_compile(schema, &e)))
+        char err[300];
+        if (!(o->schema = cJSON_PrintUnformatted(schema)))
+            return bad_field(bad, "response_format.json_schema.schema", "out of memory");
+        if (omni_json_schema_check(o->schema, strlen(o->schema), err, sizeof err))
             return bad_field(bad, "response_format.json_schema.schema", "'response_format.json_schema.schema': %s",
-                             e.msg);
+                             err);
         return 0;
     }
     return bad_field(bad, "response_format.type",
@@ -139,8 +139,13 @@ static int parse_response_format(const cJSON *body, struct api_options *o, struc
 
 int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_options *o, struct api_bad_field *bad) {
     memset(o, 0, sizeof *o);
+    /* OpenAI's defaults: no top-k/min-p cut, penalties over the reply only, a fresh seed. */
     o->sampling.temperature = 1.0f;
     o->sampling.top_p = 1.0f;
+    o->sampling.repeat_penalty = 1.0f;
+    o->sampling.repeat_last_n = -1;
+    o->sampling.penalize_prompt = 0;
+    o->sampling.seed = OMNI_SEED_RANDOM;
     o->sampling.bias_token = o->bias_token;
     o->sampling.bias_value = o->bias_value;
     double d;
@@ -163,7 +168,7 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
     if ((r = get_number(body, "frequency_penalty", -2, 2, &d, bad)) < 0) return -1;
     if (r) o->sampling.frequency_penalty = (float)d;
     if ((r = get_int(body, "seed", INT64_MIN / 2, INT64_MAX / 2, &i, bad)) < 0) return -1;
-    if (r) { o->sampling.seed = (uint64_t)i; o->sampling.has_seed = 1; }
+    if (r) o->sampling.seed = (uint64_t)i;
     if ((r = get_int(body, "n", 1, 128, &i, bad)) < 0) return -1;
     if (r && i != 1)
         return bad_field(bad, "n", "'n' is %lld; this server generates one choice per request (n must be 1)", i);
@@ -197,7 +202,7 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
 }
 
 void api_options_free(struct api_options *o) {
-    json_schema_free(o->schema);
+    cJSON_free(o->schema);
     o->schema = NULL;
     for (int i = 0; i < o->n_stop; i++) free(o->stop[i]);
     o->n_stop = 0;

@@ -7,14 +7,14 @@
 
 #include <cJSON.h>
 
-#include "runtime/scheduler.h"
+#include "omni.h"
 
 #define API_MAX_STOP 4
 #define API_MAX_BIAS 300
 
 struct api_options {
     int max_tokens;                 /* 0: no limit but the context */
-    struct sched_sampling sampling;
+    omni_sampling_params sampling;  /* its bias arrays point into bias_token/bias_value */
     char *stop[API_MAX_STOP];       /* malloc'ed copies */
     int n_stop;
     int32_t bias_token[API_MAX_BIAS];
@@ -24,7 +24,8 @@ struct api_options {
     int stream;
     int include_usage;              /* stream_options.include_usage */
     int json_mode;                  /* response_format json_object (or json_schema without a schema) */
-    struct json_schema *schema;     /* response_format json_schema, compiled; owned, freed by api_options_free */
+    char *schema;                   /* response_format json_schema's schema as JSON text (checked);
+                                     * owned, freed by api_options_free */
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

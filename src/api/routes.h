@@ -22,7 +22,6 @@ struct api_server {
     struct api_metrics metrics;
     atomic_int state;
     omni_model *model;          /* valid once state != API_LOADING */
-    struct sched *sched;
     time_t created;
     int port;
     struct api_asr *asr;        /* Whisper for the audio routes; NULL without --asr-model */

@@ -9,7 +9,6 @@
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
-#include "api/tokenize.h"
 
 struct text_buf { char *p; size_t n; };
 
@@ -56,7 +55,7 @@ static int message_text(struct api_server *s, const cJSON *msg, int i, struct te
             char param[64];
             snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
             if (api_chat_image_part(s->model, s->model_id, ci, part, param, bad)) return -1;
-            if (buf_add(out, API_IMAGE_MARK)) return -1;
+            if (buf_add(out, OMNI_IMAGE_MARKER)) return -1;
         } else if (!strcmp(t, "input_audio")) {
             /* A text model hears the audio as its transcript (api/asr.h). */
             char param[64], *heard = NULL;
@@ -140,10 +139,9 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     omni_chat_message *msgs = NULL;
     char **texts = NULL;
     int n_msgs = 0;
-    int32_t *toks = NULL;
+    omni_prompt pr = {0};
     char *prompt = NULL;
     struct api_chat_images ci = {0};
-    struct sched_image *spans = NULL;
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -179,21 +177,17 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  err);
         goto done;
     }
-    int n = ci.n ? api_chat_images_tokenize(s->model, prompt, &ci, &toks, &spans, err, sizeof err)
-                 : api_tokenize(s->model, prompt, 1, &toks);
-    if (n <= 0) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized%s%s",
-                                 ci.n ? ": " : "", ci.n ? err : "");
+    if (api_chat_images_prompt(s->model, prompt, &ci, &pr, err, sizeof err)) {
+        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized: %s", err);
         goto done;
     }
-    status = api_generate_images(s, c, API_CHAT, &o, toks, n, spans, ci.n, "messages");
+    status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
 done:
     api_options_free(&o);
     for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
     free(texts);
     free(msgs);
-    free(toks);
-    free(spans);
+    omni_prompt_free(&pr);
     api_chat_images_free(&ci);
     free(prompt);
     cJSON_Delete(j);

@@ -8,17 +8,16 @@
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
-#include "api/tokenize.h"
 
 #define MAX_PROMPTS 64
 
 struct prompt_list {
-    struct api_prompt p[MAX_PROMPTS];
+    omni_prompt p[MAX_PROMPTS];
     int n;
 };
 
 static void prompts_free(struct prompt_list *l) {
-    for (int i = 0; i < l->n; i++) free((int32_t *)l->p[i].toks);
+    for (int i = 0; i < l->n; i++) omni_prompt_free(&l->p[i]);
     l->n = 0;
 }
 
@@ -48,10 +47,12 @@ static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list
     if (!p || cJSON_IsNull(p)) { snprintf(msg, cap, "'prompt' is required"); return -1; }
     int nv = omni_model_n_vocab(s->model);
     if (cJSON_IsString(p)) {
-        int32_t *t = NULL;
-        int n = api_tokenize(s->model, p->valuestring, 1, &t);
-        if (n <= 0) { free(t); snprintf(msg, cap, "'prompt' could not be tokenized (an empty prompt?)"); return -1; }
-        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+        char err[200];
+        if (omni_prompt_build(s->model, p->valuestring, NULL, 0, 1, 1, &l->p[0], err, sizeof err)) {
+            snprintf(msg, cap, "'prompt' could not be tokenized: %.120s", err);
+            return -1;
+        }
+        l->n = 1;
         return 0;
     }
     if (!cJSON_IsArray(p)) {
@@ -63,7 +64,7 @@ static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list
         int32_t *t;
         int n;
         if (read_ids(p, nv, &t, &n, msg, cap, "'prompt'")) { free(t); return -1; }
-        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+        l->p[l->n++] = (omni_prompt){.tokens = t, .n = n};
         return 0;
     }
     if (cJSON_GetArraySize(p) > MAX_PROMPTS) {
@@ -77,8 +78,14 @@ static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list
         int32_t *t = NULL;
         int n = 0;
         if (cJSON_IsString(it)) {
-            n = api_tokenize(s->model, it->valuestring, 1, &t);
-            if (n <= 0) snprintf(msg, cap, "%s could not be tokenized (an empty prompt?)", what);
+            char err[200];
+            if (omni_prompt_build(s->model, it->valuestring, NULL, 0, 1, 1, &l->p[l->n], err, sizeof err)) {
+                snprintf(msg, cap, "%s could not be tokenized: %.100s", what, err);
+                prompts_free(l);
+                return -1;
+            }
+            l->n++;
+            continue;
         } else if (cJSON_IsArray(it)) {
             if (read_ids(it, nv, &t, &n, msg, cap, what)) n = -1;
         } else {
@@ -86,7 +93,7 @@ static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list
             n = -1;
         }
         if (n <= 0) { free(t); prompts_free(l); return -1; }
-        l->p[l->n++] = (struct api_prompt){t, n, NULL, 0};
+        l->p[l->n++] = (omni_prompt){.tokens = t, .n = n};
     }
     return 0;
 }

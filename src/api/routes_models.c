@@ -14,9 +14,11 @@ int route_health(struct api_server *s, struct mg_connection *c) {
     } else {
         cJSON_AddStringToObject(j, "status", st == API_DRAINING ? "shutting_down" : "ok");
         cJSON_AddStringToObject(j, "model", s->model_id);
-        cJSON_AddNumberToObject(j, "slots_total", sched_n_slots(s->sched));
-        cJSON_AddNumberToObject(j, "slots_busy", sched_slots_busy(s->sched));
-        cJSON_AddNumberToObject(j, "queue_length", sched_queue_len(s->sched));
+        omni_engine_stats es;
+        omni_model_engine_stats(s->model, &es);
+        cJSON_AddNumberToObject(j, "slots_total", es.n_slots);
+        cJSON_AddNumberToObject(j, "slots_busy", es.busy);
+        cJSON_AddNumberToObject(j, "queue_length", es.queued);
         if (st == API_DRAINING) status = 503;
     }
     api_reply_json(c, status, j);
@@ -25,9 +27,10 @@ int route_health(struct api_server *s, struct mg_connection *c) {
 }
 
 int route_metrics(struct api_server *s, struct mg_connection *c) {
-    int ready = atomic_load(&s->state) != API_LOADING && s->sched;
-    char *text = metrics_render(&s->metrics, ready ? sched_queue_len(s->sched) : 0,
-                                ready ? sched_slots_busy(s->sched) : 0, ready ? sched_n_slots(s->sched) : 0, !ready);
+    int ready = atomic_load(&s->state) != API_LOADING && s->model;
+    omni_engine_stats es = {0};
+    if (ready) omni_model_engine_stats(s->model, &es);
+    char *text = metrics_render(&s->metrics, es.queued, es.busy, es.n_slots, !ready);
     if (!text) return api_reply_error(c, 500, NULL, NULL, "out of memory");
     api_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
     free(text);
@@ -47,7 +50,7 @@ static cJSON *model_object(struct api_server *s) {
         cJSON_AddNumberToObject(meta, "n_params", (double)omni_model_n_params(s->model));
         cJSON_AddNumberToObject(meta, "n_vocab", omni_model_n_vocab(s->model));
         cJSON_AddNumberToObject(meta, "n_ctx_train", omni_model_n_ctx_train(s->model));
-        cJSON_AddNumberToObject(meta, "n_ctx", sched_n_ctx(s->sched));
+        cJSON_AddNumberToObject(meta, "n_ctx", omni_request_n_ctx(s->model, NULL));
         /* The chat page shows its attach button only when images will be accepted. */
         cJSON_AddBoolToObject(meta, "vision", omni_model_n_image_pos(s->model) > 0);
         cJSON_AddNumberToObject(meta, "n_image_pos", omni_model_n_image_pos(s->model));

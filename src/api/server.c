@@ -1,6 +1,6 @@
 /* Server start/stop, routing and request limits on civetweb. civetweb's worker
  * threads run these handlers; they only parse, queue and write (the model belongs
- * to the scheduler thread). */
+ * to the model's engine thread). */
 #include "api/server.h"
 
 #include <stdio.h>
@@ -224,9 +224,8 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
 
 int api_server_port(const struct api_server *s) { return s->port; }
 
-void api_server_set_engine(struct api_server *s, omni_model *model, struct sched *sched) {
+void api_server_set_engine(struct api_server *s, omni_model *model) {
     s->model = model;
-    s->sched = sched;
     atomic_store(&s->state, API_READY);
 }
 

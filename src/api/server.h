@@ -8,7 +8,6 @@
 #include "api/auth.h"
 #include "core/error.h"
 #include "omni.h"
-#include "runtime/scheduler.h"
 
 struct api_params {
     const char *host;           /* "127.0.0.1" */
@@ -29,12 +28,13 @@ struct api_server;
 /* Starts listening. keys is moved into the server (emptied in the caller). */
 struct api_server *api_server_start(const struct api_params *p, struct api_keys *keys, struct err *e);
 int api_server_port(const struct api_server *s);
-/* Makes the routes live. Both stay owned by the caller and must outlive the server. */
-void api_server_set_engine(struct api_server *s, omni_model *model, struct sched *sched);
+/* Makes the routes live. The model (whose engine is started) stays owned by the caller
+ * and must outlive the server. */
+void api_server_set_engine(struct api_server *s, omni_model *model);
 /* Stops taking new generations (they get 503); in-flight ones continue. */
 void api_server_drain(struct api_server *s);
-/* Closes the listener, waits for the handlers to return, frees. The scheduler must
- * still be running (or already freed, which ends all its requests) so handlers can finish. */
+/* Closes the listener, waits for the handlers to return, frees. The model's engine must
+ * still be running (omni_model_cancel_all ends its requests) so handlers can finish. */
 void api_server_stop(struct api_server *s);
 
 #endif

@@ -8,6 +8,9 @@
 #include "cli/cli.h"
 #include "models/llm.h"
 
+/* The forward scratch of this one-model command (the engine has its own). */
+static struct llm_state *st;
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: omni bench -m MODEL [-p N] [-n N] [-t THREADS] [-r REPS] [--json]\n\n"
@@ -57,12 +60,13 @@ int cmd_bench(int argc, char **argv) {
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = threads;
     struct llm *m = llm_load(model, &lp, &e);
+    if (m && !(st = llm_state_new(m))) { llm_free(m); return cli_fail("out of memory"); }
     if (!m) return cli_fail("%s", e.msg);
     const struct llm_hparams *hp = llm_hparams(m);
     int n_ctx = n_p + n_g + 1, rc = 1;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)n_ctx), *pos = malloc(sizeof(int32_t) * (size_t)n_ctx);
     float *lg = malloc(sizeof(float) * (size_t)hp->n_vocab);
-    struct llm_kv *kv = llm_kv_new(m, 1, n_ctx, &e);
+    struct llm_kv *kv = llm_kv_new(m, n_ctx, &e);
     if (!tok || !pos || !lg || !kv) { cli_fail("bench: %s", kv ? "out of memory" : e.msg); goto out; }
     uint32_t r = 12345;
     for (int i = 0; i < n_ctx; i++) {
@@ -74,15 +78,15 @@ int cmd_bench(int argc, char **argv) {
      * sizes the scratch buffers, which would otherwise be charged to the first prefill. */
     {
         struct llm_batch b = {n_p ? n_p : 1, tok, pos, NULL, NULL};
-        if (llm_forward(m, kv, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
+        if (llm_forward(m, st, &kv, 1, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
     }
     double best_pp = 0, best_tg = 0;
     for (int rep = 0; rep < reps; rep++) {
-        llm_kv_truncate(kv, 0, 0);
+        llm_kv_truncate(kv, 0);
         if (n_p) {
             struct llm_batch b = {n_p, tok, pos, NULL, NULL};
             double t0 = now_s();
-            if (llm_forward(m, kv, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
+            if (llm_forward(m, st, &kv, 1, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
             double v = n_p / (now_s() - t0);
             if (v > best_pp) best_pp = v;
         }
@@ -90,7 +94,7 @@ int cmd_bench(int argc, char **argv) {
         double t0 = now_s();
         for (int i = 0; i < n_g; i++) {
             struct llm_batch b = {1, tok + n_p + i, pos + n_p + i, NULL, NULL};
-            if (llm_forward(m, kv, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
+            if (llm_forward(m, st, &kv, 1, &b, lg, &e)) { cli_fail("%s", e.msg); goto out; }
         }
         if (n_g) {
             double v = n_g / (now_s() - t0);
@@ -116,6 +120,8 @@ int cmd_bench(int argc, char **argv) {
 out:
     llm_kv_free(kv);
     free(tok); free(pos); free(lg);
+    llm_state_free(st);
+    st = NULL;
     llm_free(m);
     return rc;
 }

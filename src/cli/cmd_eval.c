@@ -10,6 +10,9 @@
 #include "models/llm.h"
 #include "text/tokenizer.h"
 
+/* The forward scratch of this one-model command (the engine has its own). */
+static struct llm_state *st;
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: omni eval -m MODEL -f CASEFILE [--top K] [--greedy N] [-t THREADS]\n\n"
@@ -97,10 +100,10 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     gen = malloc(sizeof(int32_t) * (size_t)(n_greedy + 1));
     if (!pos || !want || !lg || !best || !gen) { err_set(e, "eval: out of memory"); goto out; }
     for (size_t i = 0; i < n; i++) { pos[i] = (int32_t)i; want[i] = 1; }
-    kv = llm_kv_new(m, 1, (int)n + n_greedy + 1, e);
+    kv = llm_kv_new(m, (int)n + n_greedy + 1, e);
     if (!kv) goto out;
     struct llm_batch b = {(int)n, ids, pos, NULL, want};
-    if (llm_forward(m, kv, &b, lg, e)) goto out;
+    if (llm_forward(m, st, &kv, 1, &b, lg, e)) goto out;
 
     printf("{\"prompt\":");
     print_json_string(prompt);
@@ -123,7 +126,7 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
         gen[n_gen++] = t;
         if (s + 1 == n_greedy) break;
         struct llm_batch b1 = {1, &t, &p, NULL, NULL};
-        if (llm_forward(m, kv, &b1, lg, e)) { printf("]}\n"); goto out; }
+        if (llm_forward(m, st, &kv, 1, &b1, lg, e)) { printf("]}\n"); goto out; }
         l = lg;
     }
     printf("],\"greedy\":[");
@@ -177,6 +180,7 @@ int cmd_eval(int argc, char **argv) {
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = threads;
     struct llm *m = llm_load(model, &lp, &e);
+    if (m && !(st = llm_state_new(m))) { llm_free(m); return cli_fail("out of memory"); }
     if (!m) { free(text); return cli_fail("%s", e.msg); }
     struct tokenizer *tok = tokenizer_load(llm_gguf(m), &e);
     if (!tok) { llm_free(m); free(text); return cli_fail("%s", e.msg); }
@@ -187,6 +191,8 @@ int cmd_eval(int argc, char **argv) {
         if (eval_case(m, tok, cases[i], top, n_greedy, &e)) rc = cli_fail("%s", e.msg);
     free(cases);
     tokenizer_free(tok);
+    llm_state_free(st);
+    st = NULL;
     llm_free(m);
     free(text);
     return rc;

@@ -13,6 +13,9 @@
 #include "models/llm.h"
 #include "text/tokenizer.h"
 
+/* The forward scratch of this one-model command (the engine has its own). */
+static struct llm_state *st;
+
 #define EV_PREFIX "<|im_start|>user\n"
 #define EV_SUFFIX "\nDescribe the image.<|im_end|>\n<|im_start|>assistant\n"
 #define EV_TOP 5
@@ -76,7 +79,7 @@ static int feed(struct llm *m, struct llm_kv *kv, const int32_t *ids, const floa
     if (!p) return err_set(e, "eval-vision: out of memory");
     for (int i = 0; i < n; i++) p[i] = *pos + i;
     struct llm_batch b = {n, ids, p, NULL, NULL};
-    int rc = embd ? llm_forward_embd(m, kv, &b, embd, logits, e) : llm_forward(m, kv, &b, logits, e);
+    int rc = embd ? llm_forward_embd(m, st, &kv, 1, &b, embd, logits, e) : llm_forward(m, st, &kv, 1, &b, logits, e);
     free(p);
     *pos += n;
     return rc;
@@ -102,7 +105,7 @@ static int eval_image(struct clip *c, struct llm *m, const struct tokenizer *tok
     if (tokenizer_encode(tok, EV_PREFIX, strlen(EV_PREFIX), 1, 1, &pre, &n_pre, e) ||
         tokenizer_encode(tok, EV_SUFFIX, strlen(EV_SUFFIX), 0, 1, &suf, &n_suf, e))
         goto out;
-    kv = llm_kv_new(m, 1, (int)(n_pre + n_suf) + n_img + n_greedy + 1, e);
+    kv = llm_kv_new(m, (int)(n_pre + n_suf) + n_img + n_greedy + 1, e);
     if (!kv) goto out;
     if (feed(m, kv, pre, NULL, (int)n_pre, &pos, NULL, e) || feed(m, kv, NULL, emb, n_img, &pos, NULL, e) ||
         feed(m, kv, suf, NULL, (int)n_suf, &pos, lg, e))
@@ -177,6 +180,7 @@ int cmd_eval_vision(int argc, char **argv) {
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = threads;
     m = llm_load(model, &lp, &e);
+    if (m && !(st = llm_state_new(m))) { llm_free(m); return cli_fail("out of memory"); }
     if (!m) goto out;
     if (clip_hparams(c)->n_out != llm_hparams(m)->n_embd) {
         err_set(&e, "%s produces embeddings of width %d but %s expects %d: they do not belong together", mmproj,
@@ -191,6 +195,8 @@ int cmd_eval_vision(int argc, char **argv) {
 out:
     if (rc) cli_fail("eval-vision: %s", e.msg);
     tokenizer_free(tok);
+    llm_state_free(st);
+    st = NULL;
     llm_free(m);
     clip_free(c);
     free(images);

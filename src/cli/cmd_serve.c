@@ -12,7 +12,6 @@
 #include "api/server.h"
 #include "cli/cli.h"
 #include "omni.h"
-#include "runtime/scheduler.h"
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -94,7 +93,7 @@ int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
     const char *mmproj = NULL;
     struct api_params ap = api_default_params();
-    struct sched_params sp = sched_default_params();
+    omni_engine_params sp = omni_engine_default_params();
     struct api_keys keys = {0};
     struct err e = {{0}};
     int n_threads = 0;
@@ -199,19 +198,20 @@ int cmd_serve(int argc, char **argv) {
         free(id);
         return cli_fail("serve: --mmproj: %s", err);
     }
-    struct sched *sched = sched_new(model, &sp, &e);
-    if (!sched) {
+    if (omni_model_start_engine(model, &sp, err, sizeof err)) {
         api_server_stop(srv);
         omni_model_free(model);
         free(id);
-        return cli_fail("serve: %s", e.msg);
+        return cli_fail("serve: %s", err);
     }
-    api_server_set_engine(srv, model, sched);
+    omni_engine_stats es;
+    omni_model_engine_stats(model, &es);
+    api_server_set_engine(srv, model);
     printf("omni serve: listening on %s://%s:%d (API base %s://%s:%d/v1) — model %s (%s, %.1fM params, %.1f MiB), "
            "%d slots x %d ctx, queue %d, speech recognition %s, memory %.0f MiB RSS, API keys: %s. Ctrl-C stops.\n",
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv),
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
-           omni_model_size(model) / (1024.0 * 1024.0), sched_n_slots(sched), sched_n_ctx(sched), sp.max_queue,
+           omni_model_size(model) / (1024.0 * 1024.0), es.n_slots, es.n_ctx, sp.max_queue,
            ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
     fflush(stdout);
 
@@ -219,13 +219,14 @@ int cmd_serve(int argc, char **argv) {
 
     fprintf(stderr, "omni serve: stopping (finishing running requests for up to 5 s)…\n");
     api_server_drain(srv);
-    for (int waited = 0; waited < 5000 && (sched_slots_busy(sched) || sched_queue_len(sched)) && g_stop < 2;
-         waited += 50)
+    for (int waited = 0; waited < 5000 && g_stop < 2; waited += 50) {
+        omni_model_engine_stats(model, &es);
+        if (!es.busy && !es.queued) break;
         sleep_ms(50);
-    sched_cancel_all(sched);
+    }
+    omni_model_cancel_all(model);
     api_server_stop(srv);
-    sched_free(sched);
-    omni_model_free(model);
+    omni_model_free(model); /* its engine too, after the handlers (and realtime sessions) are gone */
     free(id);
     fprintf(stderr, "omni serve: stopped\n");
     return 0;

@@ -45,19 +45,25 @@ struct llm {
     int n_rot;
     const float *rope_factors; /* rope_freqs.weight or NULL */
     uint64_t n_params, weight_bytes;
+};
 
-    /* scratch for one chunk of up to `cap` tokens; grown, never per token */
+/* Everything a forward writes besides the KV caches: scratch for one chunk of up to
+ * `cap` tokens, grown, never per token. The weights above are only read, so any number
+ * of states may exist; each is used by one thread at a time (the engine's). */
+struct llm_state {
+    const struct llm *m;       /* the model whose shapes the buffers have */
     int cap;
     float *x, *xb, *q, *k, *v, *ao, *hb, *hb2, *cs;  /* q holds q|k|v rows, hb gate|up rows when fused */
     long att_cap;              /* floats of attention scratch, all threads */
     float *att;
+    int *next_len;             /* [next_cap] per cache: validating a batch */
+    int next_cap;
 };
 
 struct llm_kv {
-    int n_layer, n_seq, n_ctx, kv_dim;
-    uint16_t *k, *v;           /* f16 [n_layer][n_seq][n_ctx][kv_dim] */
-    int *len;                  /* [n_seq] positions held per sequence */
-    int *next_len;             /* [n_seq] scratch for validating a batch */
+    int n_layer, n_ctx, kv_dim;
+    uint16_t *k, *v;           /* f16 [n_layer][n_ctx][kv_dim] */
+    int len;                   /* positions held */
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -293,30 +299,39 @@ void llm_free(struct llm *m) {
     if (!m) return;
     if (m->g) gguf_close(m->g);
     free(m->layers);
-    free(m->x); free(m->xb); free(m->q); free(m->k); free(m->v);
-    free(m->ao); free(m->hb); free(m->hb2); free(m->cs);
-    free(m->att);
     free(m);
+}
+
+struct llm_state *llm_state_new(const struct llm *m) {
+    struct llm_state *st = calloc(1, sizeof *st);
+    if (st) st->m = m;
+    return st;
+}
+
+void llm_state_free(struct llm_state *st) {
+    if (!st) return;
+    free(st->x); free(st->xb); free(st->q); free(st->k); free(st->v);
+    free(st->ao); free(st->hb); free(st->hb2); free(st->cs);
+    free(st->att);
+    free(st->next_len);
+    free(st);
 }
 
 /* ---- KV cache ---- */
 
-struct llm_kv *llm_kv_new(const struct llm *m, int n_seq, int n_ctx, struct err *e) {
-    if (n_seq < 1 || n_ctx < 1) { err_set(e, "KV cache: n_seq %d and n_ctx %d must be positive", n_seq, n_ctx); return NULL; }
+struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
+    if (n_ctx < 1) { err_set(e, "KV cache: n_ctx %d must be positive", n_ctx); return NULL; }
     struct llm_kv *kv = calloc(1, sizeof *kv);
     if (!kv) { err_set(e, "out of memory"); return NULL; }
     kv->n_layer = m->hp.n_layer;
-    kv->n_seq = n_seq;
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    size_t n = (size_t)kv->n_layer * n_seq * n_ctx * kv->kv_dim;
+    size_t n = (size_t)kv->n_layer * n_ctx * kv->kv_dim;
     /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
      * logits were computed with an f16 cache, so rounding matches theirs. */
     kv->k = malloc(n * sizeof(uint16_t));
     kv->v = malloc(n * sizeof(uint16_t));
-    kv->len = calloc((size_t)n_seq, sizeof(int));
-    kv->next_len = calloc((size_t)n_seq, sizeof(int));
-    if (!kv->k || !kv->v || !kv->len || !kv->next_len) {
+    if (!kv->k || !kv->v) {
         err_set(e, "KV cache: out of memory for %zu MB", 2 * n * sizeof(uint16_t) >> 20);
         llm_kv_free(kv);
         return NULL;
@@ -328,21 +343,20 @@ void llm_kv_free(struct llm_kv *kv) {
     if (!kv) return;
     free(kv->k);
     free(kv->v);
-    free(kv->len);
-    free(kv->next_len);
     free(kv);
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
+int llm_kv_len(const struct llm_kv *kv) { return kv->len; }
+uint64_t llm_kv_bytes(const struct llm_kv *kv) { return 4ull * kv->n_layer * kv->n_ctx * kv->kv_dim; }
 
-void llm_kv_truncate(struct llm_kv *kv, int seq, int n_keep) {
-    if (seq < 0 || seq >= kv->n_seq) return;
+void llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;
-    if (kv->len[seq] > n_keep) kv->len[seq] = n_keep;
+    if (kv->len > n_keep) kv->len = n_keep;
 }
 
-static inline size_t kv_off(const struct llm_kv *kv, int layer, int seq, int pos) {
-    return (((size_t)layer * kv->n_seq + seq) * kv->n_ctx + pos) * kv->kv_dim;
+static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
+    return ((size_t)layer * kv->n_ctx + pos) * kv->kv_dim;
 }
 
 /* ---- forward ---- */
@@ -354,20 +368,20 @@ static int grow(float **p, size_t n) {
     return 0;
 }
 
-static int ensure_scratch(struct llm *m, int n, int n_ctx) {
+static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int n_ctx) {
     const struct llm_hparams *hp = &m->hp;
-    if (n > m->cap) {
+    if (n > st->cap) {
         size_t N = (size_t)n, QD = (size_t)hp->n_head * hp->head_dim, KVD = (size_t)hp->n_head_kv * hp->head_dim;
-        if (grow(&m->x, N * hp->n_embd) || grow(&m->xb, N * hp->n_embd) || grow(&m->q, N * (QD + 2 * KVD)) ||
-            grow(&m->k, N * KVD) || grow(&m->v, N * KVD) || grow(&m->ao, N * QD) ||
-            grow(&m->hb, N * 2 * hp->n_ff) || grow(&m->hb2, N * hp->n_ff) || grow(&m->cs, N * m->n_rot))
+        if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QD + 2 * KVD)) ||
+            grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
+            grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * m->n_rot))
             return -1;
-        m->cap = n;
+        st->cap = n;
     }
     long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
-    if (need > m->att_cap) {
-        if (grow(&m->att, (size_t)need)) return -1;
-        m->att_cap = need;
+    if (need > st->att_cap) {
+        if (grow(&st->att, (size_t)need)) return -1;
+        st->att_cap = need;
     }
     return 0;
 }
@@ -376,8 +390,10 @@ static int ensure_scratch(struct llm *m, int n, int n_ctx) {
  * is row-wise (one token at a time), so each such stretch is a single pool job over
  * the tokens: a thread dispatch is the expensive part on few cores, not the work. */
 struct fwd {
-    struct llm *m;
-    struct llm_kv *kv;
+    const struct llm *m;
+    struct llm_state *st;
+    struct llm_kv *const *kv;  /* token i's cache: kv[seq[i]] (kv[0] when seq is NULL) */
+    int att_ctx;               /* the largest n_ctx among them: attention scratch per thread */
     int layer, n;
     const int32_t *tok, *pos, *seq;
     const float *embd;
@@ -395,28 +411,30 @@ struct fwd {
 
 /* layer 0's input: embedding (or given vector), rope angles, attention norm */
 static void row_embed(struct fwd *f, int i) {
-    struct llm *m = f->m;
+    const struct llm *m = f->m;
+    struct llm_state *st = f->st;
     const struct llm_hparams *hp = &m->hp;
     int E = hp->n_embd;
-    float *x = m->x + (size_t)i * E;
+    float *x = st->x + (size_t)i * E;
     if (f->embd) memcpy(x, f->embd + (size_t)i * E, sizeof(float) * E);
     else dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)f->tok[i] * dtype_row_bytes(m->tok_embd.type, E), x, E);
     if (m->arch->embd_scale_sqrt) ops_scale(x, sqrtf((float)E), E);
-    ops_rope_cache(m->cs + (size_t)i * m->n_rot, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, m->rope_factors);
-    ops_rmsnorm(m->xb + (size_t)i * E, x, f->norm_w, E, hp->norm_eps);
+    ops_rope_cache(st->cs + (size_t)i * m->n_rot, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, m->rope_factors);
+    ops_rmsnorm(st->xb + (size_t)i * E, x, f->norm_w, E, hp->norm_eps);
 }
 
 /* the residual of the block before (its output is in xb), then the next norm */
 static void row_norm(struct fwd *f, int i) {
     const struct llm_hparams *hp = &f->m->hp;
-    float *x = f->m->x + (size_t)i * hp->n_embd, *xb = f->m->xb + (size_t)i * hp->n_embd;
+    float *x = f->st->x + (size_t)i * hp->n_embd, *xb = f->st->xb + (size_t)i * hp->n_embd;
     ops_add(x, xb, hp->n_embd);
     ops_rmsnorm(xb, x, f->norm_w, hp->n_embd, hp->norm_eps);
 }
 
 /* biases, q/k norms, rope, and this token's K and V into the cache */
 static void row_qkv(struct fwd *f, int i) {
-    struct llm *m = f->m;
+    const struct llm *m = f->m;
+    struct llm_state *st = f->st;
     const struct llm_hparams *hp = &m->hp;
     const struct llm_layer *L = &m->layers[f->layer];
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD;
@@ -430,12 +448,13 @@ static void row_qkv(struct fwd *f, int i) {
         for (int h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * HD, q + h * HD, L->q_norm.data, HD, hp->norm_eps);
         for (int h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * HD, k + h * HD, L->k_norm.data, HD, hp->norm_eps);
     }
-    const float *cs = m->cs + (size_t)i * m->n_rot;
+    const float *cs = st->cs + (size_t)i * m->n_rot;
     ops_rope(q, hp->n_head, HD, m->n_rot, cs, hp->rope_neox);
     ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
-    size_t o = kv_off(f->kv, f->layer, f->seq ? f->seq[i] : 0, f->pos[i]);
-    ops_f32_to_f16(f->kv->k + o, k, KVD);
-    ops_f32_to_f16(f->kv->v + o, v, KVD);
+    struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
+    size_t o = kv_off(kv, f->layer, f->pos[i]);
+    ops_f32_to_f16(kv->k + o, k, KVD);
+    ops_f32_to_f16(kv->v + o, v, KVD);
 }
 
 static void row_swiglu(struct fwd *f, int i) {
@@ -475,108 +494,124 @@ static void attn_part(void *arg, int ith, int nth) {
     const struct llm_hparams *hp = &f->m->hp;
     int HD = hp->head_dim, H = hp->n_head, group = H / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)HD);
-    float *att = f->m->att + (size_t)ith * ops_attention_scratch(f->kv->n_ctx, HD);
+    float *att = f->st->att + (size_t)ith * ops_attention_scratch(f->att_ctx, HD);
     long total = (long)f->n * H;
     for (long t; (t = atomic_fetch_add_explicit(&f->next, 1, memory_order_relaxed)) < total;) {
         /* the last tokens first: in a prompt they see the most positions */
         int i = f->n - 1 - (int)(t / H), h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
-        size_t base = kv_off(f->kv, f->layer, s, 0) + (size_t)(h / group) * HD;
+        const struct llm_kv *kv = f->kv[s];
+        size_t base = kv_off(kv, f->layer, 0) + (size_t)(h / group) * HD;
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
-        ops_attention_f16(f->m->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                          f->kv->k + base, f->kv->v + base, p + 1, HD, f->kv->kv_dim, scale, 1, att);
+        ops_attention_f16(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
+                          kv->k + base, kv->v + base, p + 1, HD, kv->kv_dim, scale, 1, att);
     }
 }
 
 /* Runs tokens [0, n) of a chunk through every layer. The last block's residual is left
- * pending (output in m->xb, to be added to m->x) for the rows that need logits. */
-static void forward_chunk(struct llm *m, struct llm_kv *kv, int n, const int32_t *tok, const float *embd,
-                          const int32_t *pos, const int32_t *seq) {
+ * pending (output in st->xb, to be added to st->x) for the rows that need logits. */
+static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int att_ctx, int n,
+                          const int32_t *tok, const float *embd, const int32_t *pos, const int32_t *seq) {
     const struct llm_hparams *hp = &m->hp;
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
-    struct fwd f = {.m = m, .kv = kv, .n = n, .tok = tok, .pos = pos, .seq = seq, .embd = embd};
+    struct fwd f = {.m = m, .st = st, .kv = kv, .att_ctx = att_ctx, .n = n, .tok = tok, .pos = pos, .seq = seq,
+                    .embd = embd};
     for (int l = 0; l < hp->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
         f.layer = l;
         f.norm_w = L->attn_norm.data;
         run_rows(&f, l == 0 ? row_embed : row_norm);
         if (L->wqkv.data) {
-            matmul(m->pool, &L->wqkv, m->xb, m->q, n);
-            f.q = m->q, f.k = m->q + QD, f.v = m->q + QD + KVD;
+            matmul(m->pool, &L->wqkv, st->xb, st->q, n);
+            f.q = st->q, f.k = st->q + QD, f.v = st->q + QD + KVD;
             f.qs = f.ks = f.vs = QD + 2 * KVD;
         } else {
-            matmul(m->pool, &L->wq, m->xb, m->q, n);
-            matmul(m->pool, &L->wk, m->xb, m->k, n);
-            matmul(m->pool, &L->wv, m->xb, m->v, n);
-            f.q = m->q, f.k = m->k, f.v = m->v;
+            matmul(m->pool, &L->wq, st->xb, st->q, n);
+            matmul(m->pool, &L->wk, st->xb, st->k, n);
+            matmul(m->pool, &L->wv, st->xb, st->v, n);
+            f.q = st->q, f.k = st->k, f.v = st->v;
             f.qs = QD, f.ks = f.vs = KVD;
         }
         run_rows(&f, row_qkv);
         atomic_store(&f.next, 0);
         pool_run(m->pool, attn_part, &f);
-        matmul(m->pool, &L->wo, m->ao, m->xb, n);
+        matmul(m->pool, &L->wo, st->ao, st->xb, n);
 
         f.norm_w = L->ffn_norm.data;
         run_rows(&f, row_norm);
         if (L->wgu.data) {
-            matmul(m->pool, &L->wgu, m->xb, m->hb, n);
-            f.gate = m->hb, f.up = m->hb + F, f.gs = 2 * F, f.ffn = m->hb2;
+            matmul(m->pool, &L->wgu, st->xb, st->hb, n);
+            f.gate = st->hb, f.up = st->hb + F, f.gs = 2 * F, f.ffn = st->hb2;
         } else {
-            matmul(m->pool, &L->ffn_gate, m->xb, m->hb, n);
-            matmul(m->pool, &L->ffn_up, m->xb, m->hb2, n);
-            f.gate = m->hb, f.up = m->hb2, f.gs = F, f.ffn = m->hb;
+            matmul(m->pool, &L->ffn_gate, st->xb, st->hb, n);
+            matmul(m->pool, &L->ffn_up, st->xb, st->hb2, n);
+            f.gate = st->hb, f.up = st->hb2, f.gs = F, f.ffn = st->hb;
         }
         if (n == 1) pool_run(m->pool, swiglu_part, &f);
         else run_rows(&f, row_swiglu);
-        matmul(m->pool, &L->ffn_down, f.ffn, m->xb, n);
+        matmul(m->pool, &L->ffn_down, f.ffn, st->xb, n);
     }
 }
 
-int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e) {
-    return llm_forward_embd(m, kv, b, NULL, logits, e);
+int llm_forward(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                const struct llm_batch *b, float *logits, struct err *e) {
+    return llm_forward_embd(m, st, kv, n_kv, b, NULL, logits, e);
 }
 
-int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, const float *embd, float *logits,
-                     struct err *e) {
+int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                     const struct llm_batch *b, const float *embd, float *logits, struct err *e) {
     const struct llm_hparams *hp = &m->hp;
     int n = b->n_tokens;
     if (n < 1) return err_set(e, "llm_forward: empty batch");
-    if (kv->n_layer != hp->n_layer || kv->kv_dim != hp->n_head_kv * hp->head_dim)
-        return err_set(e, "llm_forward: KV cache was made for another model");
-    /* Validate everything before touching the cache, so a bad batch changes nothing. */
+    if (n_kv < 1) return err_set(e, "llm_forward: no KV cache");
+    if (st->m != m) return err_set(e, "llm_forward: the forward state was made for another model");
+    int att_ctx = 0;
+    for (int s = 0; s < n_kv; s++) {
+        if (!kv[s]) return err_set(e, "llm_forward: KV cache %d is missing", s);
+        if (kv[s]->n_layer != hp->n_layer || kv[s]->kv_dim != hp->n_head_kv * hp->head_dim)
+            return err_set(e, "llm_forward: KV cache was made for another model");
+        if (kv[s]->n_ctx > att_ctx) att_ctx = kv[s]->n_ctx;
+    }
+    /* Validate everything before touching the caches, so a bad batch changes nothing. */
     for (int i = 0; i < n; i++) {
         int s = b->seq ? b->seq[i] : 0;
         if (!embd && (b->token[i] < 0 || b->token[i] >= hp->n_vocab))
             return err_set(e, "llm_forward: token %d at batch index %d is outside the vocabulary (0..%d)",
                            b->token[i], i, hp->n_vocab - 1);
-        if (s < 0 || s >= kv->n_seq)
-            return err_set(e, "llm_forward: sequence %d at batch index %d: the cache has %d", s, i, kv->n_seq);
-        if (b->pos[i] < 0 || b->pos[i] >= kv->n_ctx)
+        if (s < 0 || s >= n_kv)
+            return err_set(e, "llm_forward: sequence %d at batch index %d: the batch has %d caches", s, i, n_kv);
+        if (b->pos[i] < 0 || b->pos[i] >= kv[s]->n_ctx)
             return err_set(e, "llm_forward: position %d at batch index %d is outside the context of %d",
-                           b->pos[i], i, kv->n_ctx);
+                           b->pos[i], i, kv[s]->n_ctx);
+    }
+    if (n_kv > st->next_cap) {
+        int *p = realloc(st->next_len, sizeof(int) * (size_t)n_kv);
+        if (!p) return err_set(e, "llm_forward: out of memory");
+        st->next_len = p;
+        st->next_cap = n_kv;
     }
     /* A position may only extend its sequence (no holes that would read stale cache). */
-    memcpy(kv->next_len, kv->len, sizeof(int) * (size_t)kv->n_seq);
+    for (int s = 0; s < n_kv; s++) st->next_len[s] = kv[s]->len;
     for (int i = 0; i < n; i++) {
         int s = b->seq ? b->seq[i] : 0, p = b->pos[i];
-        if (p > kv->next_len[s])
+        if (p > st->next_len[s])
             return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s,
-                           kv->next_len[s]);
-        if (p + 1 > kv->next_len[s]) kv->next_len[s] = p + 1;
+                           st->next_len[s]);
+        if (p + 1 > st->next_len[s]) st->next_len[s] = p + 1;
     }
     int chunk = n < LLM_UBATCH ? n : LLM_UBATCH;
-    if (ensure_scratch(m, chunk, kv->n_ctx)) return err_set(e, "llm_forward: out of memory for a batch of %d", chunk);
+    if (ensure_scratch(m, st, chunk, att_ctx)) return err_set(e, "llm_forward: out of memory for a batch of %d", chunk);
 
     int E = hp->n_embd, out_row = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int c = n - c0 < chunk ? n - c0 : chunk;
-        forward_chunk(m, kv, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL, b->pos + c0,
-                      b->seq ? b->seq + c0 : NULL);
+        forward_chunk(m, st, kv, att_ctx, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL,
+                      b->pos + c0, b->seq ? b->seq + c0 : NULL);
         for (int i = 0; i < c; i++) {
-            int s = b->seq ? b->seq[c0 + i] : 0;
-            if (b->pos[c0 + i] + 1 > kv->len[s]) kv->len[s] = b->pos[c0 + i] + 1;
+            struct llm_kv *k = kv[b->seq ? b->seq[c0 + i] : 0];
+            if (b->pos[c0 + i] + 1 > k->len) k->len = b->pos[c0 + i] + 1;
         }
         if (!logits) continue;
         /* gather the rows that want logits (with the last residual), normalize, and
@@ -585,15 +620,15 @@ int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b
         for (int i = 0; i < c; i++) {
             int want = b->logits ? b->logits[c0 + i] != 0 : c0 + i == n - 1;
             if (!want) continue;
-            float *x = m->x + (size_t)i * E;
-            ops_add(x, m->xb + (size_t)i * E, E);
-            if (i != n_out) memmove(m->x + (size_t)n_out * E, x, sizeof(float) * E);
+            float *x = st->x + (size_t)i * E;
+            ops_add(x, st->xb + (size_t)i * E, E);
+            if (i != n_out) memmove(st->x + (size_t)n_out * E, x, sizeof(float) * E);
             n_out++;
         }
         if (!n_out) continue;
         for (int i = 0; i < n_out; i++)
-            ops_rmsnorm(m->x + (size_t)i * E, m->x + (size_t)i * E, m->output_norm.data, E, hp->norm_eps);
-        matmul(m->pool, &m->output, m->x, logits + (size_t)out_row * hp->n_vocab, n_out);
+            ops_rmsnorm(st->x + (size_t)i * E, st->x + (size_t)i * E, m->output_norm.data, E, hp->norm_eps);
+        matmul(m->pool, &m->output, st->x, logits + (size_t)out_row * hp->n_vocab, n_out);
         out_row += n_out;
     }
     return 0;

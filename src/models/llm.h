@@ -30,8 +30,9 @@ struct llm_hparams {
     int tied_output;        /* output projection shares token_embd */
 };
 
-struct llm;      /* weights + hparams; the gguf stays open (weights are mmap'ed) */
-struct llm_kv;   /* KV cache: n_seq sequences x n_ctx positions */
+struct llm;        /* weights + hparams, immutable once loaded; the gguf stays open (weights are mmap'ed) */
+struct llm_kv;     /* one sequence's KV cache: n_ctx positions */
+struct llm_state;  /* what a forward writes besides the caches (activation scratch) */
 
 struct llm_load_params {
     int n_threads;                            /* threads of the process pool if this load creates
@@ -49,27 +50,38 @@ struct pool *llm_pool(struct llm *m);               /* the process pool the mode
 uint64_t llm_n_params(const struct llm *m);
 uint64_t llm_weight_bytes(const struct llm *m);
 
-struct llm_kv *llm_kv_new(const struct llm *m, int n_seq, int n_ctx, struct err *e);
+struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
-/* Forgets positions >= n_keep of sequence seq (0 forgets all); a follow-up turn
- * that shares a prefix keeps it and only computes the rest. */
-void llm_kv_truncate(struct llm_kv *kv, int seq, int n_keep);
+int llm_kv_len(const struct llm_kv *kv);          /* positions it holds */
+uint64_t llm_kv_bytes(const struct llm_kv *kv);   /* memory of its K and V */
+/* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix
+ * keeps it and only computes the rest. */
+void llm_kv_truncate(struct llm_kv *kv, int n_keep);
+
+/* Forward scratch. The model's engine owns one and runs every forward with it; a tool
+ * that calls llm_forward directly (eval, bench) makes its own. One thread at a time. */
+struct llm_state *llm_state_new(const struct llm *m);
+void llm_state_free(struct llm_state *st);
 
 struct llm_batch {
     int n_tokens;
     const int32_t *token;   /* [n_tokens] */
     const int32_t *pos;     /* [n_tokens] position of each token in its sequence */
-    const int32_t *seq;     /* [n_tokens] sequence (KV slot) of each token; NULL = all 0 */
+    const int32_t *seq;     /* [n_tokens] which of the forward's caches (kv[seq]) the token belongs to; NULL = all 0 */
     const int8_t *logits;   /* [n_tokens] nonzero: return logits for this token; NULL = last only */
 };
 
-/* Runs the batch. `logits` receives n_vocab floats per token whose flag is set, in
- * batch order. Errors: token id out of range, pos >= n_ctx, bad seq. */
-int llm_forward(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, float *logits, struct err *e);
+/* Runs the batch over several sequences at once (continuous batching): token i writes
+ * its K/V at pos[i] of kv[seq[i]] and attends to positions 0..pos[i] of that cache.
+ * `logits` receives n_vocab floats per token whose flag is set, in batch order.
+ * Errors (nothing changed): token id out of range, pos beyond a cache's n_ctx or
+ * leaving a gap, a bad seq, a cache made for another model. */
+int llm_forward(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                const struct llm_batch *b, float *logits, struct err *e);
 /* The same with input vectors instead of token lookups (image embeddings from a vision
  * encoder): embd holds n_tokens rows of n_embd floats; b->token is ignored (may be NULL). */
-int llm_forward_embd(struct llm *m, struct llm_kv *kv, const struct llm_batch *b, const float *embd, float *logits,
-                     struct err *e);
+int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                     const struct llm_batch *b, const float *embd, float *logits, struct err *e);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "omni.h"
+#include "runtime/scheduler.h"
 
 omni_model_params omni_model_default_params(void) {
     omni_model_params p;
@@ -24,6 +25,7 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
     struct err e = {{0}};
     omni_model *m = calloc(1, sizeof *m);
     if (!m) { copy_err(err, err_size, "out of memory"); return NULL; }
+    pthread_mutex_init(&m->engine_mu, NULL);
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = params->n_threads;
     lp.progress = params->progress;
@@ -49,6 +51,8 @@ fail:
 
 void omni_model_free(omni_model *m) {
     if (!m) return;
+    sched_free(m->engine); /* first: it is the one thread that runs the forward */
+    pthread_mutex_destroy(&m->engine_mu);
     clip_free(m->clip);
     tokenizer_free(m->tok);
     llm_free(m->llm);
@@ -59,6 +63,11 @@ void omni_model_free(omni_model *m) {
 
 int omni_model_load_mmproj(omni_model *m, const char *path, char *err, size_t err_size) {
     struct err e = {{0}};
+    pthread_mutex_lock(&m->engine_mu);
+    int started = m->engine != NULL;
+    pthread_mutex_unlock(&m->engine_mu);
+    /* the engine encodes images with it and sized its work for it */
+    if (started) { copy_err(err, err_size, "load the image encoder before the first session or request"); return -1; }
     struct clip *c = clip_load(path, &e);
     if (!c) { copy_err(err, err_size, e.msg); return -1; }
     /* A projector made for another LLM would feed it vectors of the wrong width. */

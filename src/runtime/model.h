@@ -3,9 +3,14 @@
 #ifndef OMNI_RUNTIME_MODEL_H
 #define OMNI_RUNTIME_MODEL_H
 
+#include <pthread.h>
+
 #include "models/clip.h"
 #include "models/llm.h"
+#include "omni.h"
 #include "text/tokenizer.h"
+
+struct sched;
 
 struct omni_model {
     struct llm *llm;
@@ -13,6 +18,14 @@ struct omni_model {
     char *chat_template;   /* tokenizer.chat_template, or NULL */
     char *name;
     struct clip *clip;     /* image encoder (omni_model_load_mmproj), or NULL */
+    /* The engine (runtime/scheduler.h), the only caller of llm's forward; started on
+     * first use or by omni_model_start_engine, under engine_mu. */
+    pthread_mutex_t engine_mu;
+    struct sched *engine;
 };
+
+/* The model's engine, started with the defaults if it is not running yet; NULL with e
+ * set when it cannot start. */
+struct sched *model_engine(omni_model *m, struct err *e);
 
 #endif

@@ -1,15 +1,21 @@
-/* The generation engine behind the server: --parallel N slots share one model and
- * one KV cache (one sequence per slot). A single scheduler thread owns the model;
- * each step it runs ONE llm_forward over the tokens of every active slot (prompt
- * chunks of newly admitted requests and the next token of decoding ones), samples
- * per slot and hands text to each request's callback. New requests join between
- * steps; a slot keeps its previous tokens so a follow-up prompt with the same
- * prefix reuses that part of the KV cache (llm_kv_truncate to the common prefix).
+/* The engine of one model: the only caller of its forward pass. A single thread runs
+ * continuous batching over every running sequence — the server's n_slots pooled
+ * sequences and each omni_session's own — : each step ONE llm_forward over the prompt
+ * chunks of newly admitted requests and the next token of decoding ones, then sampling
+ * per sequence and the request's callback. Images are encoded on this thread too. New
+ * requests join between steps; a sequence keeps what it cached, so a follow-up prompt
+ * with the same prefix reuses that part of its KV cache.
  *
- *   struct sched *s = sched_new(model, &params, &e);
- *   sched_submit(s, &req, &e);       // from any thread; callbacks come on the scheduler thread
- *   atomic_store(&req.cancel, 1);    // client went away: the slot is freed at the next step
- *   sched_free(s);                   // cancels what is left and joins the thread */
+ *   struct sched *s = sched_new(model, &params, &e);  // omni_model_start_engine does this
+ *   sched_submit(s, &req, &e);       // from any thread; callbacks come on the engine thread
+ *   atomic_store(&req.cancel, 1);    // client went away: the sequence is freed at the next step
+ *   sched_free(s);                   // cancels what is left and joins the thread
+ *
+ * State: the weights are immutable; the forward scratch (llm_state), the pooled slots,
+ * the logits and batch arrays belong to the engine thread alone. The queue, the list of
+ * session sequences and the counters are shared under `mu`. A session sequence is made
+ * and freed by its session's thread (sched_seq_new/free), which hands it over through
+ * that list; while a request runs on it only the engine thread touches it. */
 #ifndef OMNI_RUNTIME_SCHEDULER_H
 #define OMNI_RUNTIME_SCHEDULER_H
 #include <stdatomic.h>
@@ -17,64 +23,31 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "formats/image_decode.h"
 #include "omni.h"
 
 struct json_schema;
 
 struct sched_params {
-    int n_slots;      /* concurrent generations (--parallel) */
-    int n_ctx;        /* context per slot; <= 0: min(model's training context, 4096) */
+    int n_slots;      /* pooled sequences for session-less requests (--parallel); KV made on first use */
+    int n_ctx;        /* context per pooled slot; <= 0: min(model's training context, 4096) */
     int max_queue;    /* requests waiting for a slot before sched_submit refuses (-> 429) */
-    int n_batch;      /* most tokens in one forward (prompt chunks are split to fit) */
+    int n_batch;      /* most prompt + decode tokens in one forward (grown when more sequences decode) */
     int n_chunk;      /* most prompt tokens in one forward (bounds how long a long prompt
-                       * stalls decoding slots and newcomers); <= 0: n_batch / 2 */
+                       * stalls decoding sequences and newcomers); <= 0: n_batch / 2 */
 };
 enum { SCHED_MAX_SLOTS = 256 };
 struct sched_params sched_default_params(void);
 
-struct sched_sampling {
-    float temperature;          /* 0: greedy */
-    float top_p;                /* 1: off */
-    int top_k;                  /* 0: off */
-    float presence_penalty;     /* OpenAI semantics: subtract once per token seen in the output */
-    float frequency_penalty;    /* subtract per occurrence in the output */
-    uint64_t seed;
-    int has_seed;               /* 0: a fresh seed per request */
-    const int32_t *bias_token;  /* logit_bias, borrowed until on_done */
-    const float *bias_value;
-    int n_bias;
-};
-
-/* One generated token as it leaves the scheduler. text may be empty (a token that
- * ends inside a UTF-8 character, or text held back because it may start a stop string). */
-struct sched_piece {
-    const char *text;
-    size_t len;
-    int32_t token;              /* -1: text released at the end, not tied to a new token */
-    float logprob;              /* log-probability of token under the model (before sampling tweaks) */
-    int n_top;                  /* top alternatives, when the request asked for them */
-    const int32_t *top_token;
-    const float *top_logprob;
-};
-
-enum sched_finish { SCHED_FINISH_STOP = 0, SCHED_FINISH_LENGTH, SCHED_FINISH_CANCELLED, SCHED_FINISH_ERROR };
-
-struct sched_result {
-    enum sched_finish finish;
-    int prompt_tokens, cached_tokens, completion_tokens;
-    double ttft_s;              /* submit -> first token; < 0 when none */
-    double total_s;             /* submit -> done */
-    char error[256];            /* when finish == SCHED_FINISH_ERROR */
-};
-
 /* An image in a prompt: it fills prompt positions [pos, pos + omni_model_n_image_pos)
- * (the token ids there are placeholders and ignored). The scheduler thread encodes it
- * with the model's image encoder when the request is admitted. */
+ * (the token ids there are placeholders and ignored). The engine thread encodes it
+ * with the model's image encoder when the request is admitted, unless the same image
+ * (its key) is already cached at that place. */
 struct sched_image {
     int pos;
-    const struct image *img;    /* decoded pixels, borrowed like the prompt */
+    const omni_image *img;    /* borrowed like the prompt */
 };
+
+struct sched_seq;             /* a session's own sequence */
 
 struct sched_request {
     /* Inputs, borrowed until on_done has been called. */
@@ -82,44 +55,51 @@ struct sched_request {
     int n_prompt;
     const struct sched_image *images;   /* in prompt order, not overlapping; optional */
     int n_images;
+    struct sched_seq *seq;      /* the session's sequence, or NULL for a pooled slot */
     int max_tokens;             /* <= 0: until end of generation or the context is full */
-    struct sched_sampling sampling;
+    omni_sampling_params sampling;      /* its bias arrays borrowed like the prompt */
     const char *const *stop;    /* stop strings (not part of the output) */
     int n_stop;
     int top_logprobs;           /* alternatives to report per token (0..20) */
-    int json_mode;              /* constrain sampling to one valid JSON object (response_format) */
-    const struct json_schema *json_schema; /* response_format json_schema: the output must match it
-                                            * (borrowed until on_done); NULL: none */
-    /* Called on the scheduler thread: copy what you need and return quickly. */
-    void (*on_piece)(void *user, const struct sched_piece *p);
-    /* Called exactly once, last; after it the scheduler never touches the request. */
-    void (*on_done)(void *user, const struct sched_result *r);
+    int json_mode;              /* constrain sampling to one valid JSON object */
+    const struct json_schema *json_schema; /* the output must match it; NULL: none */
+    /* Called on the engine thread: copy what you need and return quickly. */
+    void (*on_token)(void *user, const omni_token_info *t);
+    /* Called exactly once, last; after it the engine never touches the request (nor the
+     * sequence, until the next request). error is NULL unless finish_reason is "error". */
+    void (*on_done)(void *user, const omni_usage *u, const char *error);
     void *user;
     atomic_int cancel;          /* set from any thread to stop early */
 
-    /* Scheduler-owned. */
+    /* Engine-owned. */
     struct sched_request *next;
     double t_submit;
 };
 
-struct sched;
-
 struct sched *sched_new(omni_model *model, const struct sched_params *p, struct err *e);
-/* Cancels queued and running requests (each gets on_done), joins the thread, frees. */
+/* Cancels queued and running requests (each gets on_done), joins the thread, frees.
+ * Session sequences must have been freed before. */
 void sched_free(struct sched *s);
 
-enum { SCHED_OK = 0, SCHED_ERR_INVALID = -1, SCHED_ERR_FULL = -2, SCHED_ERR_STOPPING = -3 };
+enum { SCHED_OK = OMNI_OK, SCHED_ERR_INVALID = OMNI_ERR_INVALID, SCHED_ERR_FULL = OMNI_ERR_BUSY,
+       SCHED_ERR_STOPPING = OMNI_ERR_STOPPING };
 /* Queues r. Returns SCHED_OK, SCHED_ERR_FULL (queue at max_queue), SCHED_ERR_STOPPING,
- * or SCHED_ERR_INVALID (e.g. prompt longer than the context) with e set. On error
- * on_done is NOT called. */
+ * or SCHED_ERR_INVALID (e.g. prompt longer than the context, a sequence that is busy)
+ * with e set. On error on_done is NOT called. */
 int sched_submit(struct sched *s, struct sched_request *r, struct err *e);
 
-/* Ends every queued and running request at the next step (shutdown after a grace period). */
+/* Ends every queued and running request at the next step; later submits are refused. */
 void sched_cancel_all(struct sched *s);
 
-int sched_n_ctx(const struct sched *s);
+/* A sequence of its own with n_ctx positions (a session). Freed with sched_seq_free
+ * once no request runs on it; the engine lets go of it at its next step boundary. */
+struct sched_seq *sched_seq_new(struct sched *s, int n_ctx, struct err *e);
+void sched_seq_free(struct sched *s, struct sched_seq *q);
+int sched_seq_n_ctx(const struct sched_seq *q);
+
+int sched_n_ctx(const struct sched *s);      /* a pooled slot's */
 int sched_n_slots(const struct sched *s);
 int sched_queue_len(struct sched *s);
-int sched_slots_busy(struct sched *s);
+int sched_slots_busy(struct sched *s);       /* requests running, pooled and session */
 
 #endif

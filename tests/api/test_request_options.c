@@ -29,7 +29,7 @@ TEST(defaults) {
     CHECK(parse("{}", 1, &o, &bad) == 0);
     CHECK_NEAR(o.sampling.temperature, 1.0, 0);
     CHECK_NEAR(o.sampling.top_p, 1.0, 0);
-    CHECK(o.max_tokens == 0 && o.n_stop == 0 && !o.stream && !o.sampling.has_seed && !o.json_mode);
+    CHECK(o.max_tokens == 0 && o.n_stop == 0 && !o.stream && o.sampling.seed == OMNI_SEED_RANDOM && !o.json_mode);
     api_options_free(&o);
 }
 
@@ -43,7 +43,7 @@ TEST(reads_every_field) {
     CHECK(o.max_tokens == 7);
     CHECK_NEAR(o.sampling.temperature, 0, 0);
     CHECK_NEAR(o.sampling.top_p, 0.5, 1e-6);
-    CHECK(o.sampling.has_seed && o.sampling.seed == 42);
+    CHECK(o.sampling.seed == 42);
     CHECK(o.n_stop == 2 && !strcmp(o.stop[1], "bb"));
     CHECK(o.sampling.n_bias == 2 && o.sampling.bias_token[0] == 12 && o.sampling.bias_value[0] == -100);
     CHECK(o.logprobs == 1 && o.top_logprobs == 4 && o.stream && o.include_usage && o.json_mode);

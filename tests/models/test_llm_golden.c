@@ -55,9 +55,10 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
         want[i] = 1;
     }
     struct err e = {{0}};
-    struct llm_kv *kv = llm_kv_new(m, 1, n + ng + 4, &e);
+    struct llm_state *st = llm_state_new(m);
+    struct llm_kv *kv = llm_kv_new(m, n + ng + 4, &e);
     struct llm_batch b = {n, tok, pos, NULL, want};
-    int rc = llm_forward(m, kv, &b, lg, &e);
+    int rc = llm_forward(m, st, &kv, 1, &b, lg, &e);
     CHECK_MSG(rc == 0, "%s: %s", name, e.msg);
     for (int i = 0; i < n && rc == 0; i++) {
         cJSON *row = cJSON_GetArrayItem(jk, i);
@@ -88,11 +89,12 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
         matched++;
         int32_t t = next, p = n + s;
         struct llm_batch b1 = {1, &t, &p, NULL, NULL};
-        rc = llm_forward(m, kv, &b1, lg, &e);
+        rc = llm_forward(m, st, &kv, 1, &b1, lg, &e);
         CHECK_MSG(rc == 0, "%s: %s", name, e.msg);
         next = argmax(lg, V, &margin);
     }
     llm_kv_free(kv);
+    llm_state_free(st);
     free(tok); free(pos); free(want); free(lg);
     return matched;
 }
@@ -182,6 +184,7 @@ static double max_diff(const float *a, const float *b, size_t n) {
 /* One batched prefill must equal feeding the same tokens one at a time. */
 TEST(prefill_equals_token_by_token) {
     struct llm *m = load("llm/stories260K.gguf", 2);
+    struct llm_state *st = m ? llm_state_new(m) : NULL;
     CHECK(m != NULL);
     if (!m) return;
     int V = llm_hparams(m)->n_vocab, n = 20;
@@ -190,24 +193,25 @@ TEST(prefill_equals_token_by_token) {
     for (int i = 0; i < n; i++) { tok[i] = (i * 37 + 1) % V; pos[i] = i; all[i] = 1; }
     float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
     struct err e;
-    struct llm_kv *kv = llm_kv_new(m, 1, 64, &e);
+    struct llm_kv *kv = llm_kv_new(m, 64, &e);
     struct llm_batch bb = {n, tok, pos, NULL, all};
-    CHECK(llm_forward(m, kv, &bb, a, &e) == 0);
-    llm_kv_truncate(kv, 0, 0);
+    CHECK(llm_forward(m, st, &kv, 1, &bb, a, &e) == 0);
+    llm_kv_truncate(kv, 0);
     for (int i = 0; i < n; i++) {
         struct llm_batch b1 = {1, tok + i, pos + i, NULL, NULL};
-        CHECK(llm_forward(m, kv, &b1, b + (size_t)i * V, &e) == 0);
+        CHECK(llm_forward(m, st, &kv, 1, &b1, b + (size_t)i * V, &e) == 0);
     }
     double d = max_diff(a, b, (size_t)n * V);
     fprintf(stderr, "  prefill vs token-by-token: max diff %.2e\n", d);
     CHECK(d <= 1e-4);
     /* truncate and recompute a suffix: the shared prefix is reused */
-    llm_kv_truncate(kv, 0, 12);
+    llm_kv_truncate(kv, 12);
     struct llm_batch bs = {n - 12, tok + 12, pos + 12, NULL, all};
-    CHECK(llm_forward(m, kv, &bs, b, &e) == 0);
+    CHECK(llm_forward(m, st, &kv, 1, &bs, b, &e) == 0);
     CHECK(max_diff(a + (size_t)12 * V, b, (size_t)(n - 12) * V) <= 1e-4);
     llm_kv_free(kv);
     free(a); free(b);
+    llm_state_free(st);
     llm_free(m);
 }
 
@@ -215,6 +219,7 @@ TEST(prefill_equals_token_by_token) {
  * in two uneven batches: chunks must see earlier chunks through the cache. */
 TEST(long_prompt_chunks) {
     struct llm *m = load("llm/stories260K.gguf", 2);
+    struct llm_state *st = m ? llm_state_new(m) : NULL;
     CHECK(m != NULL);
     if (!m) return;
     int V = llm_hparams(m)->n_vocab, n = 700;
@@ -224,16 +229,17 @@ TEST(long_prompt_chunks) {
     want[100] = want[600] = want[n - 1] = 1;
     float *a = malloc(sizeof(float) * 3 * V), *b = malloc(sizeof(float) * 3 * V);
     struct err e;
-    struct llm_kv *kv = llm_kv_new(m, 1, n, &e);
+    struct llm_kv *kv = llm_kv_new(m, n, &e);
     struct llm_batch one = {n, tok, pos, NULL, want};
-    CHECK(llm_forward(m, kv, &one, a, &e) == 0);
-    llm_kv_truncate(kv, 0, 0);
+    CHECK(llm_forward(m, st, &kv, 1, &one, a, &e) == 0);
+    llm_kv_truncate(kv, 0);
     struct llm_batch first = {333, tok, pos, NULL, want}, second = {n - 333, tok + 333, pos + 333, NULL, want + 333};
-    CHECK(llm_forward(m, kv, &first, b, &e) == 0);
-    CHECK(llm_forward(m, kv, &second, b + V, &e) == 0);
+    CHECK(llm_forward(m, st, &kv, 1, &first, b, &e) == 0);
+    CHECK(llm_forward(m, st, &kv, 1, &second, b + V, &e) == 0);
     CHECK(max_diff(a, b, (size_t)3 * V) <= 1e-4);
     llm_kv_free(kv);
     free(tok); free(pos); free(want); free(a); free(b);
+    llm_state_free(st);
     llm_free(m);
 }
 
@@ -241,6 +247,7 @@ TEST(long_prompt_chunks) {
  * logits as running each sequence alone; also a prefill interleaving both. */
 static void mixed_batch_on(const char *rel, double tol) {
     struct llm *m = load(rel, 2);
+    struct llm_state *st = m ? llm_state_new(m) : NULL;
     CHECK(m != NULL);
     if (!m) return;
     int V = llm_hparams(m)->n_vocab;
@@ -251,29 +258,30 @@ static void mixed_batch_on(const char *rel, double tol) {
     struct err e;
     float *ra = malloc(sizeof(float) * V), *rb = malloc(sizeof(float) * V), *mix = malloc(sizeof(float) * 10 * V);
     /* alone */
-    struct llm_kv *k1 = llm_kv_new(m, 1, 32, &e);
+    struct llm_kv *k1 = llm_kv_new(m, 32, &e);
     struct llm_batch ba = {6, A, pa, NULL, NULL};
-    CHECK(llm_forward(m, k1, &ba, ra, &e) == 0);
-    llm_kv_truncate(k1, 0, 0);
+    CHECK(llm_forward(m, st, &k1, 1, &ba, ra, &e) == 0);
+    llm_kv_truncate(k1, 0);
     struct llm_batch bbb = {4, B, pb, NULL, NULL};
-    CHECK(llm_forward(m, k1, &bbb, rb, &e) == 0);
+    CHECK(llm_forward(m, st, &k1, 1, &bbb, rb, &e) == 0);
     /* together: prefill A[0..4] and B[0..2] interleaved, then one step with both */
-    struct llm_kv *k2 = llm_kv_new(m, 3, 32, &e);
+    struct llm_kv *k2[3] = {llm_kv_new(m, 32, &e), llm_kv_new(m, 32, &e), llm_kv_new(m, 32, &e)};
     int32_t t[8] = {A[0], B[0], A[1], B[1], A[2], A[3], B[2], A[4]};
     int32_t p[8] = {0, 0, 1, 1, 2, 3, 2, 4};
     int32_t s[8] = {0, 2, 0, 2, 0, 0, 2, 0};
     struct llm_batch bm = {8, t, p, s, NULL};
-    CHECK(llm_forward(m, k2, &bm, mix, &e) == 0);
+    CHECK(llm_forward(m, st, k2, 3, &bm, mix, &e) == 0);
     int32_t t2[2] = {B[3], A[5]}, p2[2] = {3, 5}, s2[2] = {2, 0};
     int8_t w2[2] = {1, 1};
     struct llm_batch bs = {2, t2, p2, s2, w2};
-    CHECK(llm_forward(m, k2, &bs, mix, &e) == 0);
+    CHECK(llm_forward(m, st, k2, 3, &bs, mix, &e) == 0);
     double da = max_diff(mix + V, ra, V), db = max_diff(mix, rb, V);
     fprintf(stderr, "  %s mixed batch: seq A diff %.2e, seq B diff %.2e\n", rel, da, db);
     CHECK(da <= tol && db <= tol);
     llm_kv_free(k1);
-    llm_kv_free(k2);
+    for (int i = 0; i < 3; i++) llm_kv_free(k2[i]);
     free(ra); free(rb); free(mix);
+    llm_state_free(st);
     llm_free(m);
 }
 
@@ -284,23 +292,25 @@ TEST(mixed_sequence_batch) {
 
 TEST(bad_batches_are_refused) {
     struct llm *m = load("llm/stories260K.gguf", 1);
+    struct llm_state *st = m ? llm_state_new(m) : NULL;
     CHECK(m != NULL);
     if (!m) return;
     struct err e = {{0}};
-    struct llm_kv *kv = llm_kv_new(m, 1, 8, &e);
+    struct llm_kv *kv = llm_kv_new(m, 8, &e);
     float *lg = malloc(sizeof(float) * llm_hparams(m)->n_vocab);
     int32_t t = 100000, p = 0, s = 1;
     struct llm_batch b = {1, &t, &p, NULL, NULL};
-    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "vocabulary"));
+    CHECK(llm_forward(m, st, &kv, 1, &b, lg, &e) != 0 && strstr(e.msg, "vocabulary"));
     t = 5; p = 8;
-    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "context"));
+    CHECK(llm_forward(m, st, &kv, 1, &b, lg, &e) != 0 && strstr(e.msg, "context"));
     p = 3;
-    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "gap"));
+    CHECK(llm_forward(m, st, &kv, 1, &b, lg, &e) != 0 && strstr(e.msg, "gap"));
     p = 0;
     b.seq = &s;
-    CHECK(llm_forward(m, kv, &b, lg, &e) != 0 && strstr(e.msg, "sequence"));
+    CHECK(llm_forward(m, st, &kv, 1, &b, lg, &e) != 0 && strstr(e.msg, "sequence"));
     free(lg);
     llm_kv_free(kv);
+    llm_state_free(st);
     llm_free(m);
 }
 

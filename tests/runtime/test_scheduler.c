@@ -23,10 +23,10 @@ struct job {
     atomic_int done_at;
     atomic_int other_at_first;     /* the watched job's token count when this one got its first */
     struct job *watch;
-    struct sched_result res;
+    omni_usage res;
 };
 
-static void on_piece(void *user, const struct sched_piece *p) {
+static void on_piece(void *user, const omni_token_info *p) {
     struct job *j = user;
     if (p->token < 0) return;
     if (atomic_fetch_add(&j->n_pieces, 1) == 0) {
@@ -35,8 +35,9 @@ static void on_piece(void *user, const struct sched_piece *p) {
     }
 }
 
-static void on_done(void *user, const struct sched_result *r) {
+static void on_done(void *user, const omni_usage *r, const char *error) {
     struct job *j = user;
+    (void)error;
     j->res = *r;
     atomic_store(&j->done_at, atomic_fetch_add(&g_events, 1) + 1);
 }
@@ -51,14 +52,16 @@ static void job_init(struct job *j, int n, int max_tokens, int salt) {
     j->req.prompt = j->prompt;
     j->req.n_prompt = n;
     j->req.max_tokens = max_tokens;
+    j->req.sampling = omni_sampling_default_params();
     j->req.sampling.temperature = 0;
     j->req.sampling.top_p = 1;
+    j->req.sampling.penalize_prompt = 0;
     if (j->eos >= 0) {
         j->req.sampling.bias_token = &j->eos;
         j->req.sampling.bias_value = &j->ban;
         j->req.sampling.n_bias = 1;
     }
-    j->req.on_piece = on_piece;
+    j->req.on_token = on_piece;
     j->req.on_done = on_done;
     j->req.user = j;
     atomic_init(&j->req.cancel, 0);
@@ -99,8 +102,8 @@ TEST(short_prompt_not_stuck_behind_long_one) {
     CHECK_EQ_INT(sched_submit(s, &a.req, &e), SCHED_OK);
     CHECK_EQ_INT(sched_submit(s, &b.req, &e), SCHED_OK);
     CHECK(wait_done(&a) && wait_done(&b));
-    CHECK_EQ_INT(a.res.finish, SCHED_FINISH_LENGTH);
-    CHECK_EQ_INT(b.res.finish, SCHED_FINISH_LENGTH);
+    CHECK_STR(a.res.finish_reason, "length");
+    CHECK_STR(b.res.finish_reason, "length");
     /* Fed in slot order, the short prompt would wait for all 480 tokens of the long one. */
     CHECK_MSG(atomic_load(&b.first_at) < atomic_load(&a.first_at), "short prompt's first token (event %d) "
               "after the long one's (event %d)", atomic_load(&b.first_at), atomic_load(&a.first_at));
@@ -146,7 +149,7 @@ TEST(eight_streams_all_start_before_any_ends) {
     for (int i = 0; i < 8; i++) {
         CHECK(wait_done(&j[i]));
         CHECK_EQ_INT(j[i].res.completion_tokens, 24);
-        CHECK(j[i].res.ttft_s >= 0);
+        CHECK(j[i].res.ttft_ms >= 0);
         if (atomic_load(&j[i].first_at) > last_first) last_first = atomic_load(&j[i].first_at);
         if (atomic_load(&j[i].done_at) < first_done) first_done = atomic_load(&j[i].done_at);
     }

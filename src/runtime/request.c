@@ -1,0 +1,264 @@
+/* The public face of the engine (omni.h): building prompts, starting a model's engine,
+ * and asynchronous requests — omni_submit turns the caller's parameters into one
+ * scheduler request and passes the engine's callbacks straight through. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "omni.h"
+#include "runtime/image.h"
+#include "runtime/model.h"
+#include "runtime/scheduler.h"
+#include "text/json_schema.h"
+
+static int fail(char *err, size_t cap, const char *msg) {
+    if (err && cap) snprintf(err, cap, "%s", msg);
+    return -1;
+}
+
+/* ---- prompts ---- */
+
+static int push(omni_prompt *p, int *cap, const int32_t *ids, int n) {
+    if (p->n + n > *cap) {
+        int c = (p->n + n) * 2 + 64;
+        int32_t *t = realloc(p->tokens, (size_t)c * sizeof *t);
+        if (!t) return -1;
+        p->tokens = t;
+        *cap = c;
+    }
+    for (int j = 0; j < n; j++) p->tokens[p->n + j] = ids ? ids[j] : 0;
+    p->n += n;
+    return 0;
+}
+
+int omni_prompt_build(const omni_model *m, const char *text, const omni_image *const *images, int n_images,
+                      int add_special, int parse_special, omni_prompt *out, char *err, size_t err_size) {
+    memset(out, 0, sizeof *out);
+    struct err e = {{0}};
+    const int n_img_pos = omni_model_n_image_pos(m);
+    const size_t mark = strlen(OMNI_IMAGE_MARKER);
+    int cap = 0, rc = 0;
+    if (n_images < 0 || (n_images > 0 && !images)) return fail(err, err_size, "n_images is negative or no images are given");
+    if (n_images > 0 && n_img_pos <= 0)
+        return fail(err, err_size, "this model has no image encoder (load an mmproj file first, e.g. --mmproj), "
+                                   "so the prompt cannot contain images");
+    if (n_images > 0 && (!(out->image_pos = malloc((size_t)n_images * sizeof *out->image_pos)) ||
+                         !(out->images = malloc((size_t)n_images * sizeof *out->images)))) {
+        omni_prompt_free(out);
+        return fail(err, err_size, "out of memory");
+    }
+    for (const char *c = text;;) {
+        const char *q = out->n_images < n_images ? strstr(c, OMNI_IMAGE_MARKER) : NULL;
+        size_t len = q ? (size_t)(q - c) : strlen(c);
+        int first = c == text;
+        if (len || first) {
+            int32_t *ids = NULL;
+            size_t n_ids = 0;
+            if (tokenizer_encode(m->tok, c, len, first && add_special, parse_special, &ids, &n_ids, &e)) {
+                rc = -1;
+                break;
+            }
+            /* Templates such as Llama 3's write BOS themselves; adding another would double it. */
+            int32_t bos = tokenizer_bos(m->tok);
+            size_t skip = first && add_special && n_ids >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos;
+            rc = push(out, &cap, ids + skip, (int)(n_ids - skip));
+            free(ids);
+            if (rc) { err_set(&e, "out of memory"); break; }
+        }
+        if (!q) break;
+        const omni_image *im = images[out->n_images];
+        if (!im) { rc = err_set(&e, "image %d is NULL", out->n_images); break; }
+        out->image_pos[out->n_images] = out->n;
+        out->images[out->n_images++] = im;
+        if (push(out, &cap, NULL, n_img_pos)) { rc = err_set(&e, "out of memory"); break; }
+        c = q + mark;
+    }
+    if (!rc && out->n_images < n_images)
+        rc = err_set(&e, "%d images are given but the prompt has only %d image markers (" OMNI_IMAGE_MARKER ")",
+                     n_images, out->n_images);
+    if (!rc && out->n_images && out->image_pos[out->n_images - 1] + n_img_pos >= out->n)
+        rc = err_set(&e, "an image ends the prompt; put some text after it (the reply starts from a text token)");
+    if (!rc && out->n == 0) rc = err_set(&e, "the prompt is empty");
+    if (rc) {
+        omni_prompt_free(out);
+        return fail(err, err_size, e.msg);
+    }
+    return 0;
+}
+
+void omni_prompt_free(omni_prompt *p) {
+    if (!p) return;
+    free(p->tokens);
+    free(p->image_pos);
+    free((void *)p->images);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- the engine ---- */
+
+omni_engine_params omni_engine_default_params(void) {
+    struct sched_params d = sched_default_params();
+    omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
+                            .n_chunk = d.n_chunk};
+    return p;
+}
+
+static struct sched_params to_sched(const omni_engine_params *p) {
+    struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
+                             .n_batch = p->n_batch, .n_chunk = p->n_chunk};
+    return s;
+}
+
+int omni_model_start_engine(omni_model *m, const omni_engine_params *params, char *err, size_t err_size) {
+    omni_engine_params dp = omni_engine_default_params();
+    struct sched_params sp = to_sched(params ? params : &dp);
+    struct err e = {{0}};
+    pthread_mutex_lock(&m->engine_mu);
+    int rc = 0;
+    if (m->engine) rc = err_set(&e, "the model's engine is running already");
+    else if (!(m->engine = sched_new(m, &sp, &e))) rc = -1;
+    pthread_mutex_unlock(&m->engine_mu);
+    return rc ? fail(err, err_size, e.msg) : 0;
+}
+
+struct sched *model_engine(omni_model *m, struct err *e) {
+    pthread_mutex_lock(&m->engine_mu);
+    if (!m->engine) {
+        struct sched_params sp = sched_default_params();
+        m->engine = sched_new(m, &sp, e);
+    }
+    struct sched *s = m->engine;
+    pthread_mutex_unlock(&m->engine_mu);
+    return s;
+}
+
+static struct sched *engine_if_started(omni_model *m) {
+    pthread_mutex_lock(&m->engine_mu);
+    struct sched *s = m->engine;
+    pthread_mutex_unlock(&m->engine_mu);
+    return s;
+}
+
+void omni_model_engine_stats(omni_model *m, omni_engine_stats *st) {
+    memset(st, 0, sizeof *st);
+    struct sched *s = engine_if_started(m);
+    if (!s) return;
+    st->n_slots = sched_n_slots(s);
+    st->n_ctx = sched_n_ctx(s);
+    st->queued = sched_queue_len(s);
+    st->busy = sched_slots_busy(s);
+}
+
+void omni_model_cancel_all(omni_model *m) {
+    struct sched *s = engine_if_started(m);
+    if (s) sched_cancel_all(s);
+}
+
+/* ---- requests ---- */
+
+struct omni_request {
+    struct sched_request req;
+    omni_generate_params gp;
+    struct json_schema *schema;
+    struct sched_image *imgs;
+};
+
+struct sched_seq *session_seq(omni_session *s);   /* session.c */
+
+int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err_size) {
+    cJSON *j = cJSON_ParseWithLength(schema, len);
+    if (!j) return fail(err, err_size, "the JSON schema is not valid JSON");
+    struct err e = {{0}};
+    struct json_schema *c = json_schema_compile(j, &e);
+    cJSON_Delete(j);
+    if (!c) return fail(err, err_size, e.msg);
+    json_schema_free(c);
+    return 0;
+}
+
+static void pass_token(void *user, const omni_token_info *t) {
+    omni_request *r = user;
+    if (r->gp.on_token) r->gp.on_token(t, r->gp.user);
+}
+
+static void pass_done(void *user, const omni_usage *u, const char *error) {
+    omni_request *r = user;
+    if (r->gp.on_done) r->gp.on_done(u, error, r->gp.user);
+}
+
+void omni_request_free(omni_request *r) {
+    if (!r) return;
+    json_schema_free(r->schema);
+    free(r->imgs);
+    free(r);
+}
+
+omni_request *omni_submit(omni_model *m, omni_session *session, const omni_prompt *prompt,
+                          const omni_generate_params *params, int *status, char *err, size_t err_size) {
+    int st_dummy;
+    if (!status) status = &st_dummy;
+    *status = OMNI_ERR_INVALID;
+    struct err e = {{0}};
+    struct sched *s = model_engine(m, &e);
+    if (!s) { fail(err, err_size, e.msg); return NULL; }
+    omni_request *r = calloc(1, sizeof *r);
+    if (!r) { fail(err, err_size, "out of memory"); return NULL; }
+    r->gp = params ? *params : omni_generate_default_params();
+    if (r->gp.json_schema) {
+        cJSON *j = cJSON_Parse(r->gp.json_schema);
+        r->schema = j ? json_schema_compile(j, &e) : NULL;
+        if (!j) err_set(&e, "the JSON schema is not valid JSON");
+        cJSON_Delete(j);
+        if (!r->schema) {
+            fail(err, err_size, e.msg);
+            omni_request_free(r);
+            return NULL;
+        }
+    }
+    if (prompt->n_images > 0) {
+        if (!(r->imgs = malloc((size_t)prompt->n_images * sizeof *r->imgs))) {
+            fail(err, err_size, "out of memory");
+            omni_request_free(r);
+            return NULL;
+        }
+        for (int k = 0; k < prompt->n_images; k++) r->imgs[k] = (struct sched_image){prompt->image_pos[k], prompt->images[k]};
+    }
+    struct sched_request *q = &r->req;
+    q->prompt = prompt->tokens;
+    q->n_prompt = prompt->n;
+    q->images = r->imgs;
+    q->n_images = prompt->n_images;
+    q->seq = session ? session_seq(session) : NULL;
+    q->max_tokens = r->gp.max_tokens;
+    q->sampling = r->gp.sampling;
+    q->stop = r->gp.stop;
+    q->n_stop = r->gp.n_stop;
+    q->top_logprobs = r->gp.top_logprobs;
+    q->json_mode = r->gp.json_object;
+    q->json_schema = r->schema;
+    q->on_token = pass_token;
+    q->on_done = pass_done;
+    q->user = r;
+    atomic_init(&q->cancel, 0);
+    int rc = sched_submit(s, q, &e);
+    if (rc != SCHED_OK) {
+        *status = rc;
+        fail(err, err_size, e.msg);
+        omni_request_free(r);
+        return NULL;
+    }
+    *status = OMNI_OK;
+    return r;
+}
+
+void omni_request_cancel(omni_request *r) {
+    if (r) atomic_store(&r->req.cancel, 1);
+}
+
+int omni_request_n_ctx(omni_model *m, const omni_session *session) {
+    if (session) return omni_session_n_ctx(session);
+    struct sched *s = engine_if_started(m);
+    return s ? sched_n_ctx(s) : 0;
+}
