@@ -146,6 +146,7 @@ typedef struct omni_token_info {
 } omni_token_info;
 
 typedef struct omni_usage omni_usage;
+typedef struct omni_prompt omni_prompt;
 
 typedef struct omni_generate_params {
     int max_tokens;                /* <= 0: until end of generation or context */
@@ -209,6 +210,10 @@ int omni_session_n_ctx(const omni_session *session);
  * time: the engine keeps going for other requests). Returns 0, or -1 with err set. */
 int omni_session_generate(omni_session *session, const char *prompt, const omni_generate_params *params,
                           omni_usage *usage, char *err, size_t err_size);
+/* The same for a prompt built already (omni_prompt_build, omni_chat_prompt; borrowed for
+ * the call); params->images, add_special and parse_special are not used. */
+int omni_session_generate_prompt(omni_session *session, const omni_prompt *prompt, const omni_generate_params *params,
+                                 omni_usage *usage, char *err, size_t err_size);
 
 /* Checks a JSON Schema as omni_generate_params.json_schema takes it (the subset the
  * constrained sampler supports). 0, or -1 with err naming what is wrong. */
@@ -217,13 +222,13 @@ int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err
 /* ---- prompts ---- */
 
 /* A prompt as the engine takes it: positions holding token ids, and image spans. */
-typedef struct omni_prompt {
+struct omni_prompt {
     int32_t *tokens;               /* [n] token ids; positions under an image hold 0 */
     int n;
     int *image_pos;                /* [n_images] first position of each image, ascending */
     const omni_image **images;     /* [n_images] borrowed */
     int n_images;
-} omni_prompt;
+};
 
 /* The one place a prompt is built: text (a formatted conversation) → tokens, with the
  * model's BOS rule (added when the vocabulary asks for it, never doubled when the
@@ -234,6 +239,22 @@ int omni_prompt_build(const omni_model *model, const char *text, const omni_imag
                       int add_special, int parse_special, omni_prompt *out, char *err, size_t err_size);
 /* Frees what omni_prompt_build allocated (not the images). */
 void omni_prompt_free(omni_prompt *p);
+
+/* omni_chat_prompt's result when the conversation cannot be made to fit. */
+#define OMNI_ERR_TOO_LONG (-2)
+
+/* A conversation → the engine's prompt in at most max_positions positions (a context's
+ * size less room for the reply). images: those of all messages, in message order, each
+ * standing at an OMNI_IMAGE_MARKER in its message's content. When everything does not
+ * fit and `truncate` is set, the leading system message(s) stay and the oldest other
+ * messages are dropped whole — a turn at a time, so the kept part starts with a user
+ * message — with their images, until it fits; *n_dropped (optional) says how many were
+ * dropped. Returns 0 and fills *out (omni_prompt_free), OMNI_ERR_TOO_LONG with err when
+ * it cannot fit (truncation off, or even the last turn alone is too long), or -1 with
+ * err on another failure (e.g. the template refuses the messages). */
+int omni_chat_prompt(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
+                     const omni_image *const *images, int n_images, int max_positions, int truncate,
+                     omni_prompt *out, int *n_dropped, char *err, size_t err_size);
 
 /* ---- the engine ---- */
 

@@ -153,16 +153,3 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
     return 0;
 }
 
-int api_chat_images_prompt(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
-                           omni_prompt *out, char *err, size_t err_size) {
-    /* Markers beyond the images the request carried (the user typed the marker text)
-     * stay text; a template that lost a marker lost an image. */
-    const char *p = prompt;
-    int k = 0;
-    for (const char *q; k < ci->n && (q = strstr(p, OMNI_IMAGE_MARKER)); p = q + strlen(OMNI_IMAGE_MARKER)) k++;
-    if (k != ci->n) {
-        snprintf(err, err_size, "the chat template dropped %d of the %d images", ci->n - k, ci->n);
-        return -1;
-    }
-    return omni_prompt_build(m, prompt, (const omni_image *const *)ci->img, ci->n, 1, 1, out, err, err_size);
-}

@@ -33,9 +33,4 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
  * default) allows no local files. Returns 0, or -1 if dir is not an existing folder. */
 int api_chat_images_allow_dir(const char *dir, struct err *e);
 
-/* The engine's prompt for a rendered conversation holding ci->n markers (each becomes
- * image k's span; omni_prompt_build). Returns 0, or -1 with err set. */
-int api_chat_images_prompt(const omni_model *m, const char *prompt, const struct api_chat_images *ci,
-                           omni_prompt *out, char *err, size_t err_size);
-
 #endif

@@ -138,8 +138,8 @@ static cJSON *completion_logprobs(const cJSON *entries, size_t *offset) {
     return o;
 }
 
-/* Usage summed over the choices. */
-static cJSON *usage_json(const struct group *grp) {
+/* Usage summed over the choices (truncated_messages: what the route left out to fit). */
+static cJSON *usage_json(const struct group *grp, int truncated) {
     int prompt = 0, completion = 0, cached = 0;
     for (int i = 0; i < grp->n; i++) {
         prompt += grp->g[i].res.prompt_tokens;
@@ -152,7 +152,14 @@ static cJSON *usage_json(const struct group *grp) {
     cJSON_AddNumberToObject(u, "total_tokens", prompt + completion);
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
     cJSON_AddNumberToObject(d, "cached_tokens", cached);
+    if (truncated) cJSON_AddNumberToObject(u, "truncated_messages", truncated);
     return u;
+}
+
+/* X-Omni-Truncated: how many messages were left out to fit the context (none: no header). */
+static void truncated_header(const struct api_options *o, char *out, size_t cap) {
+    if (o->truncated_messages > 0) snprintf(out, cap, "X-Omni-Truncated: %d\r\n", o->truncated_messages);
+    else out[0] = 0;
 }
 
 static void make_id(char *out, size_t cap, const char *prefix) {
@@ -282,7 +289,9 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
     time_t created = time(NULL);
-    int ok = sse_begin(c) == 0;
+    char hdr[64];
+    truncated_header(o, hdr, sizeof hdr);
+    int ok = sse_begin(c, hdr) == 0;
     for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
         cJSON *j = stream_chunk(kind, id, created, s->model_id, i, "", 1, NULL, NULL, o->include_usage, NULL);
         ok = sse_send_json(c, j) == 0;
@@ -349,7 +358,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     if (ok && !any_failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, s->model_id);
         cJSON_AddArrayToObject(j, "choices");
-        cJSON_AddItemToObject(j, "usage", usage_json(grp));
+        cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
@@ -357,7 +366,8 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     return 200;
 }
 
-static int json_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind, struct group *grp) {
+static int json_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                      struct group *grp) {
     pthread_mutex_lock(&grp->mu);
     while (!all_done(grp)) {
         wait_news(grp, 0, 1000);
@@ -401,8 +411,10 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         }
         cJSON_AddStringToObject(ch, "finish_reason", finish_name(g));
     }
-    cJSON_AddItemToObject(j, "usage", usage_json(grp));
-    api_reply_json(c, 200, j);
+    cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
+    char hdr[64];
+    truncated_header(o, hdr, sizeof hdr);
+    api_reply_json_headers(c, 200, j, hdr);
     cJSON_Delete(j);
     return 200;
 }
@@ -464,7 +476,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     else if (rc != OMNI_OK)
         status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", err);
     else {
-        status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, grp);
+        status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, o, grp);
         for (int i = 0; i < n; i++) {
             const omni_usage *r = &gs[i].res;
             if (!gs[i].submitted) continue;

@@ -694,6 +694,7 @@ static void on_ready(struct mg_connection *c, void *ud) {
     }
     k->vp = voice_default_params();
     k->vp.input_rate = 24000;
+    k->vp.n_ctx = omni_request_n_ctx(k->s->model, NULL); /* the server's --ctx, as for any request */
     k->vp.on_event = on_voice_event;
     k->vp.user = k;
     k->turn_detection = 1;

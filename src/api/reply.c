@@ -54,9 +54,13 @@ int api_reply(struct mg_connection *c, int status, const char *mime, const char 
 }
 
 int api_reply_json(struct mg_connection *c, int status, const cJSON *j) {
+    return api_reply_json_headers(c, status, j, NULL);
+}
+
+int api_reply_json_headers(struct mg_connection *c, int status, const cJSON *j, const char *extra_headers) {
     char *s = cJSON_PrintUnformatted(j);
     if (!s) return api_reply(c, 500, "application/json", "{\"error\":{\"message\":\"out of memory\"}}", 37, NULL);
-    api_reply(c, status, "application/json", s, strlen(s), NULL);
+    api_reply(c, status, "application/json", s, strlen(s), extra_headers);
     free(s);
     return status;
 }

@@ -21,6 +21,8 @@ int api_reply(struct mg_connection *c, int status, const char *mime, const char 
               const char *extra_headers);
 /* Serialises and sends j; j stays owned by the caller. */
 int api_reply_json(struct mg_connection *c, int status, const cJSON *j);
+/* The same with extra header lines ("Name: value\r\n"...; NULL: none). */
+int api_reply_json_headers(struct mg_connection *c, int status, const cJSON *j, const char *extra_headers);
 
 /* The error types OpenAI uses for each status, so clients map them to the same exceptions. */
 const char *api_error_type(int status);

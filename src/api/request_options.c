@@ -146,6 +146,7 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
     o->sampling.repeat_last_n = -1;
     o->sampling.penalize_prompt = 0;
     o->sampling.seed = OMNI_SEED_RANDOM;
+    o->truncation = 1;
     o->sampling.bias_token = o->bias_token;
     o->sampling.bias_value = o->bias_value;
     double d;
@@ -195,6 +196,12 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
     }
     const cJSON *u = field(body, "user");
     if (u && !cJSON_IsString(u)) return bad_field(bad, "user", "'user' must be a string");
+    const cJSON *tr = field(body, "truncation");
+    if (tr) {
+        if (!cJSON_IsString(tr) || (strcmp(tr->valuestring, "auto") && strcmp(tr->valuestring, "disabled")))
+            return bad_field(bad, "truncation", "'truncation' must be \"auto\" or \"disabled\"");
+        o->truncation = !strcmp(tr->valuestring, "auto");
+    }
     if (parse_stop(body, o, bad)) return -1;
     if (parse_logit_bias(body, n_vocab, o, bad)) return -1;
     if (parse_response_format(body, o, bad)) return -1;

@@ -24,6 +24,9 @@ struct api_options {
     int stream;
     int include_usage;              /* stream_options.include_usage */
     int json_mode;                  /* response_format json_object (or json_schema without a schema) */
+    int truncation;                 /* 'truncation': 1 "auto" (default): leave out the oldest turns
+                                     * when the conversation outgrows the context; 0 "disabled": 400 */
+    int truncated_messages;         /* set by the route: messages left out (usage, X-Omni-Truncated) */
     char *schema;                   /* response_format json_schema's schema as JSON text (checked);
                                      * owned, freed by api_options_free */
 };

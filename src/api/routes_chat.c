@@ -140,7 +140,6 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     char **texts = NULL;
     int n_msgs = 0;
     omni_prompt pr = {0};
-    char *prompt = NULL;
     struct api_chat_images ci = {0};
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
@@ -171,14 +170,21 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         goto done;
     }
     char err[512] = "";
-    prompt = omni_chat_format(s->model, msgs, (size_t)n_msgs, 1, err, sizeof err);
-    if (!prompt) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
-                                 err);
+    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
+    const int n_ctx = omni_request_n_ctx(s->model, NULL);
+    int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
+    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
+    if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
+    int rc = omni_chat_prompt(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
+                              o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, &pr, &o.truncated_messages,
+                              err, sizeof err);
+    if (rc == OMNI_ERR_TOO_LONG) {
+        status = api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
         goto done;
     }
-    if (api_chat_images_prompt(s->model, prompt, &ci, &pr, err, sizeof err)) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the messages could not be tokenized: %s", err);
+    if (rc) {
+        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
+                                 err);
         goto done;
     }
     status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
@@ -189,7 +195,6 @@ done:
     free(msgs);
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
-    free(prompt);
     cJSON_Delete(j);
     return status;
 }

@@ -18,14 +18,15 @@ static int send_chunk(struct mg_connection *c, const char *a, size_t na, const c
     return mg_write(c, "\r\n", 2) == 2 ? 0 : -1;
 }
 
-int sse_begin(struct mg_connection *c) {
+int sse_begin(struct mg_connection *c, const char *extra_headers) {
     int n = mg_printf(c,
                       "HTTP/1.1 200 OK\r\n"
                       "Content-Type: text/event-stream; charset=utf-8\r\n"
                       "Cache-Control: no-cache\r\n"
                       "Access-Control-Allow-Origin: *\r\n"
                       "X-Accel-Buffering: no\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n");
+                      "%s"
+                      "Transfer-Encoding: chunked\r\n\r\n", extra_headers ? extra_headers : "");
     return n > 0 ? 0 : -1;
 }
 

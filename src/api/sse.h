@@ -6,7 +6,8 @@
 #include <cJSON.h>
 #include <civetweb.h>
 
-int sse_begin(struct mg_connection *c);
+/* extra_headers: whole "Name: value\r\n" lines, or NULL. */
+int sse_begin(struct mg_connection *c, const char *extra_headers);
 int sse_send_json(struct mg_connection *c, const cJSON *j);
 /* A comment line (ignored by clients): keeps proxies from timing out and detects a closed socket. */
 int sse_comment(struct mg_connection *c, const char *text);

@@ -1,5 +1,7 @@
 /* omni_chat_format: messages → prompt text with the model's own chat template,
- * filling in the model's BOS/EOS token texts as the templates expect. */
+ * filling in the model's BOS/EOS token texts as the templates expect; and
+ * omni_chat_prompt, which also makes a long conversation fit a context by leaving out
+ * its oldest turns (the system prompt stays), as ChatGPT keeps talking past its window. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,4 +46,85 @@ char *omni_chat_format(const omni_model *m, const omni_chat_message *msgs, size_
     free(bos);
     free(eos);
     return out;
+}
+
+static int count_markers(const char *s) {
+    int n = 0;
+    for (const char *q = s; q && (q = strstr(q, OMNI_IMAGE_MARKER)); q += strlen(OMNI_IMAGE_MARKER)) n++;
+    return n;
+}
+
+/* Renders msgs[0..n_sys) + msgs[from..n) and builds its prompt. */
+static int render_from(const omni_model *m, const omni_chat_message *msgs, size_t n, size_t n_sys, size_t from,
+                       const omni_image *const *images, int n_images, omni_prompt *out, char *err, size_t err_size) {
+    size_t k = n_sys + (n - from);
+    omni_chat_message *sel = malloc((k ? k : 1) * sizeof *sel);
+    if (!sel) { snprintf(err, err_size, "out of memory"); return -1; }
+    int skip = 0;
+    for (size_t i = 0; i < n_sys; i++) sel[i] = msgs[i];
+    for (size_t i = n_sys; i < from; i++) skip += count_markers(msgs[i].content);
+    for (size_t i = from; i < n; i++) sel[n_sys + i - from] = msgs[i];
+    char *text = omni_chat_format(m, sel, k, 1, err, err_size);
+    free(sel);
+    if (!text) return -1;
+    int kept = n_images - skip < 0 ? 0 : n_images - skip;
+    int rc = omni_prompt_build(m, text, images ? images + skip : NULL, kept, 1, 1, out, err, err_size);
+    free(text);
+    return rc;
+}
+
+int omni_chat_prompt(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs,
+                     const omni_image *const *images, int n_images, int max_positions, int truncate,
+                     omni_prompt *out, int *n_dropped, char *err, size_t err_size) {
+    if (n_dropped) *n_dropped = 0;
+    memset(out, 0, sizeof *out);
+    size_t n_sys = 0;
+    while (n_sys < n_msgs && msgs[n_sys].role && !strcmp(msgs[n_sys].role, "system")) n_sys++;
+    if (render_from(m, msgs, n_msgs, n_sys, n_sys, images, n_images, out, err, err_size)) return -1;
+    if (out->n <= max_positions) return 0;
+    const int whole = out->n;
+    omni_prompt_free(out);
+    if (!truncate) {
+        snprintf(err, err_size, "the conversation needs %d positions (tokens and image embeddings) but at most %d fit "
+                 "in the context; shorten it, or allow truncation", whole, max_positions);
+        return OMNI_ERR_TOO_LONG;
+    }
+    /* Turn starts after the system prompt: each user message (or the first message). The
+     * kept part always begins at one, so templates that insist on user/assistant order
+     * see a proper conversation. Searched from the oldest cut to the newest, stopping at
+     * the first that fits: a 60-turn chat over a small context costs a few renders. */
+    size_t *starts = malloc((n_msgs + 1) * sizeof *starts);
+    if (!starts) { snprintf(err, err_size, "out of memory"); return -1; }
+    int n_starts = 0;
+    for (size_t i = n_sys + 1; i < n_msgs; i++)
+        if (msgs[i].role && !strcmp(msgs[i].role, "user")) starts[n_starts++] = i;
+    /* Binary search over the cut: fewer dropped turns means more positions. */
+    int lo = 0, hi = n_starts - 1, best = -1, rc = 0;
+    int last_n = whole;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        omni_prompt t;
+        if ((rc = render_from(m, msgs, n_msgs, n_sys, starts[mid], images, n_images, &t, err, err_size))) break;
+        last_n = t.n;
+        if (t.n <= max_positions) {
+            if (best >= 0) omni_prompt_free(out);
+            *out = t;
+            best = mid;
+            hi = mid - 1;
+        } else {
+            omni_prompt_free(&t);
+            lo = mid + 1;
+        }
+    }
+    if (rc || best < 0) {
+        if (best >= 0) omni_prompt_free(out);
+        free(starts);
+        if (rc) return -1;
+        snprintf(err, err_size, "even the last turn of the conversation needs %d positions but at most %d fit in the "
+                 "context; shorten it or raise the context size", n_starts ? last_n : whole, max_positions);
+        return OMNI_ERR_TOO_LONG;
+    }
+    if (n_dropped) *n_dropped = (int)(starts[best] - n_sys);
+    free(starts);
+    return 0;
 }

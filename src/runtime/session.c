@@ -124,8 +124,19 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
     if (!gp) gp = &dp;
     omni_prompt pr;
     if (omni_prompt_build(s->model, prompt, gp->images, gp->n_images, gp->add_special, gp->parse_special, &pr, err,
-                          err_size))
+                          err_size)) {
+        if (usage) memset(usage, 0, sizeof *usage);
         return -1;
+    }
+    int rc = omni_session_generate_prompt(s, &pr, gp, usage, err, err_size);
+    omni_prompt_free(&pr);
+    return rc;
+}
+
+int omni_session_generate_prompt(omni_session *s, const omni_prompt *pr, const omni_generate_params *gp,
+                                 omni_usage *usage, char *err, size_t err_size) {
+    omni_generate_params dp = omni_generate_default_params();
+    if (!gp) gp = &dp;
     struct waiter w;
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.mu, NULL);
@@ -136,7 +147,7 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
     p.on_done = finished;
     p.user = &w;
     int status;
-    omni_request *r = omni_submit(s->model, s, &pr, &p, &status, err, err_size);
+    omni_request *r = omni_submit(s->model, s, pr, &p, &status, err, err_size);
     int stopped = 0;
     char *mine = NULL;
     size_t mine_cap = 0;
@@ -162,7 +173,6 @@ int omni_session_generate(omni_session *s, const char *prompt, const omni_genera
     }
     free(mine);
     free(w.buf);
-    omni_prompt_free(&pr);
     int rc = 0;
     if (r) {
         if (w.oom) rc = fail(err, err_size, "out of memory passing the reply on");

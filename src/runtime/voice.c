@@ -81,6 +81,8 @@ struct voice {
     /* conversation */
     omni_chat_message *hist;
     int n_hist, cap_hist;
+    int hist_cut;              /* history messages left out of the prompt (oldest first) so the
+                                * conversation fits the context; only grows, under mu */
 
     pthread_mutex_t ev_mu;           /* on_event is never re-entered */
 
@@ -590,28 +592,53 @@ static void respond(struct voice *v, const char *spec_text, int spec_turn, int64
 
     /* message texts are never freed while the session lives, so a copy of the array is enough */
     pthread_mutex_lock(&v->mu);
-    int n = v->n_hist + 2;
+    int cut = v->hist_cut < v->n_hist ? v->hist_cut : v->n_hist;
+    int n = v->n_hist - cut + 2;
     omni_chat_message *msgs = malloc((size_t)n * sizeof *msgs);
     int k = 0;
     if (msgs && v->instructions && *v->instructions) msgs[k++] = (omni_chat_message){"system", v->instructions};
-    for (int i = 0; msgs && i < v->n_hist; i++) msgs[k++] = v->hist[i];
+    for (int i = cut; msgs && i < v->n_hist; i++) msgs[k++] = v->hist[i];
     if (msgs && spec_text) msgs[k++] = (omni_chat_message){"user", spec_text};
     pthread_mutex_unlock(&v->mu);
     char err[512] = "";
-    char *prompt = msgs ? omni_chat_format(v->llm, msgs, (size_t)k, 1, err, sizeof err) : NULL;
-    free(msgs);
     omni_usage u;
     memset(&u, 0, sizeof u);
     int rc = -1;
-    if (prompt) {
+    /* A conversation that outgrows the context keeps going: the oldest turns fall out,
+     * the instructions stay. The cut goes a third of the context deeper than needed and
+     * then stays put, so the next turns extend a cached prefix instead of re-reading the
+     * whole conversation every turn. */
+    const int n_ctx = omni_session_n_ctx(v->sess);
+    int reserve = v->p.max_tokens > 0 && v->p.max_tokens < n_ctx / 2 ? v->p.max_tokens : n_ctx / 4;
+    omni_prompt pr;
+    int dropped = 0, fit = -1;
+    if (msgs) {
+        fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, &pr, &dropped, err, sizeof err);
+        if (fit == 0 && dropped > 0) {
+            omni_prompt_free(&pr);
+            fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, (n_ctx - reserve) * 2 / 3, 1, &pr, &dropped, err,
+                                   sizeof err);
+            if (fit == OMNI_ERR_TOO_LONG) /* the deeper cut is too much to ask: the plain fit then */
+                fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, &pr, &dropped, err,
+                                       sizeof err);
+        }
+    }
+    free(msgs);
+    if (fit == 0) {
+        if (dropped > 0 && !r.spec) {
+            pthread_mutex_lock(&v->mu);
+            v->hist_cut = cut + dropped;
+            pthread_mutex_unlock(&v->mu);
+        }
         omni_generate_params gp = omni_generate_default_params();
         gp.max_tokens = v->p.max_tokens;
         gp.sampling.temperature = v->p.temperature;
         if (v->p.seed) gp.sampling.seed = v->p.seed;
         gp.on_text = on_text;
         gp.user = &r;
-        rc = omni_session_generate(v->sess, prompt, &gp, &u, err, sizeof err);
-        free(prompt);
+        rc = omni_session_generate_prompt(v->sess, &pr, &gp, &u, err, sizeof err);
+        u.truncated_messages = cut + dropped;
+        omni_prompt_free(&pr);
     }
     if (!rc && !r.failed && !r.dropped && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
 
@@ -1068,6 +1095,7 @@ void voice_clear_history(struct voice *v) {
         free((char *)v->hist[i].content);
     }
     v->n_hist = 0;
+    v->hist_cut = 0;
     v->last_hist = -1;
     pthread_mutex_unlock(&v->mu);
 }
