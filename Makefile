@@ -3,6 +3,9 @@
 #   make             build build/omni and build/libomni.a
 #   make test        build and run every test; ends with "N passed, N failed"
 #   make check-asan  the same tests under AddressSanitizer + UBSan (separate build dir)
+#   make check-tsan  ThreadSanitizer over the tests where threads meet (pool, engine,
+#                    sessions, voice, the server and its realtime/load tests)
+#   make test-loaded the timing-sensitive tests while another process keeps every core busy
 #   make run         install dependencies, build, start the app
 #   make bench       print the benchmark table
 #
@@ -38,7 +41,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
 BENCH_BIN:= $(BENCH_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all test check-asan run bench setup clean fuzz
+.PHONY: all test check-asan check-tsan test-loaded run bench setup clean fuzz
 all: $(BUILD)/omni $(BUILD)/libomni.a
 
 $(BUILD)/libomni.a: $(LIB_OBJ)
@@ -81,9 +84,12 @@ setup:
 	@sh scripts/setup.sh
 
 # the benchmarks are built too (not run), so they cannot rot unnoticed
+# The timing-sensitive scripts also run a second time with every core kept busy.
+LOADED_TESTS ?= tests/e2e/test_realtime.mjs tests/e2e/test_engine_shared.mjs tests/e2e/test_server_load.mjs \
+                tests/e2e/test_bench_voice.sh
 test: setup
 	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BENCH_BIN)
-	@BUILD=$(BUILD) sh tests/run.sh
+	@BUILD=$(BUILD) LOADED="$(LOADED_TESTS)" OMNI_MIX_SECONDS=$${OMNI_MIX_SECONDS:-30} sh tests/run.sh
 
 # The e2e tests run against build-asan/omni too (the server API, JSON schema, loading and
 # load tests), each bounded by TEST_TIMEOUT; a sanitizer report in the server makes it exit
@@ -94,6 +100,24 @@ check-asan:
 	    $(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
+
+# Threads meet in the pool, the engine (sessions and requests from other threads), the
+# voice loop and the server; TSAN_TESTS lists those programs and e2e scripts.
+TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session \
+              tests/runtime/test_session_vision tests/runtime/test_voice
+TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests/e2e/test_server_completions.mjs \
+              tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs
+check-tsan: setup
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 CFLAGS="-O1 -g -fsanitize=thread" \
+	    LDFLAGS="-fsanitize=thread" build-tsan/omni $(TSAN_TESTS:%=build-tsan/%)
+	@BUILD=build-tsan OMNI_BIN=build-tsan/omni TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+	    ONLY="$(TSAN_TESTS:%=build-tsan/%) $(TSAN_E2E)" TEST_TIMEOUT=$${TEST_TIMEOUT:-900} sh tests/run.sh
+
+# Every test while a busy loop per core competes with it (CI may share its machine):
+# a timing assumption that breaks here is a bug in the test or the code.
+test-loaded: setup
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/with_cpu_hog.sh sh tests/run.sh
 
 fuzz:
 	@sh tests/fuzz/build.sh
