@@ -9,6 +9,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
+echo "expect: at least 21 tests run"
 
 for g in "$GOLDEN"/llm/*.jsonl; do
   name=$(basename "$g" .jsonl)

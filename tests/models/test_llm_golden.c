@@ -367,6 +367,7 @@ TEST(wrong_tensor_shape_gives_error) {
 }
 
 int main(void) {
+    TEST_EXPECT(7);
     RUN(golden_all_models);
     RUN(prefill_equals_token_by_token);
     RUN(long_prompt_chunks);

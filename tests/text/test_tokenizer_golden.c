@@ -257,6 +257,7 @@ TEST(golden_llm_prompt_tokens) {
 }
 
 int main(void) {
+    TEST_EXPECT(3);
     RUN(vocab_inp_out);
     RUN(golden_tokenizer_json);
     RUN(golden_llm_prompt_tokens);
