@@ -10,10 +10,11 @@ set -eu
 PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
  libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
  espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev"
-# Tools the tests and benchmarks drive: sox/flac/opus-tools/lame decode what we encode,
-# espeak-ng makes test speech, wrk loads the server, chromium + node run the browser tests,
-# clang's runtime gives libFuzzer.
-TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium"
+# Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
+# encode, espeak-ng makes test speech, wrk loads the server, chromium + node run the browser
+# tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
+# certificate, clang's runtime gives libFuzzer. The tests fail, not skip, without them.
+TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do

@@ -17,13 +17,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: omni eval -m MODEL -f CASEFILE [--top K] [--greedy N] [-t THREADS]\n\n"
             "Runs each prompt of CASEFILE through the model and prints one JSON line per prompt:\n"
-            "  {\"prompt\":…,\"tokens\":[…],\"topk\":[[[id,logit],…],…],\"greedy\":[…]}\n"
+            "  {\"prompt\":…,\"tokens\":[…],\"topk\":[[[id,logit],…],…],\"greedy\":[…],\"greedy_margin\":[…]}\n"
             "  tokens  the prompt's token ids (special tokens such as BOS added as the model asks;\n"
             "          special-token text in the prompt is not parsed)\n"
             "  topk    for every prompt position, the K highest next-token logits, best first,\n"
             "          from one batched evaluation of the whole prompt\n"
             "  greedy  up to N tokens generated greedily one at a time after the prompt, stopping\n"
-            "          before an end-of-generation token\n\n"
+            "          before an end-of-generation token\n"
+            "  greedy_margin  for each greedy token, its logit lead over the runner-up: where it is\n"
+            "          small, another implementation's rounding may legitimately pick the other token\n\n"
             "CASEFILE holds prompts separated by lines that are exactly `__case__`; the newline\n"
             "that ends each prompt is not part of it.\n\n"
             "  -m, --model PATH   a GGUF model (llama or qwen2 architecture)\n"
@@ -89,6 +91,7 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     int8_t *want = NULL;
     float *lg = NULL;
     int *best = NULL, n_gen = 0, rc = -1;
+    float *margin = NULL;
     size_t n = 0;
     struct llm_kv *kv = NULL;
     if (tokenizer_encode(tok, prompt, strlen(prompt), 1, 0, &ids, &n, e)) return -1;
@@ -98,7 +101,8 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     lg = malloc(sizeof(float) * n * (size_t)V);
     best = malloc(sizeof(int) * (size_t)top);
     gen = malloc(sizeof(int32_t) * (size_t)(n_greedy + 1));
-    if (!pos || !want || !lg || !best || !gen) { err_set(e, "eval: out of memory"); goto out; }
+    margin = malloc(sizeof(float) * (size_t)(n_greedy + 1));
+    if (!pos || !want || !lg || !best || !gen || !margin) { err_set(e, "eval: out of memory"); goto out; }
     for (size_t i = 0; i < n; i++) { pos[i] = (int32_t)i; want[i] = 1; }
     kv = llm_kv_new(m, (int)n + n_greedy + 1, e);
     if (!kv) goto out;
@@ -123,6 +127,9 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
         top_k(l, V, 1, best);
         int32_t t = best[0], p = (int32_t)n + s;
         if (tokenizer_is_eog(tok, t)) break;
+        float second = -INFINITY;
+        for (int v = 0; v < V; v++) if (v != t && l[v] > second) second = l[v];
+        margin[n_gen] = l[t] - second;
         gen[n_gen++] = t;
         if (s + 1 == n_greedy) break;
         struct llm_batch b1 = {1, &t, &p, NULL, NULL};
@@ -131,12 +138,14 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     }
     printf("],\"greedy\":[");
     for (int i = 0; i < n_gen; i++) printf("%s%d", i ? "," : "", gen[i]);
+    printf("],\"greedy_margin\":[");
+    for (int i = 0; i < n_gen; i++) printf("%s%.5f", i ? "," : "", margin[i]);
     printf("]}\n");
     fflush(stdout);
     rc = 0;
 out:
     llm_kv_free(kv);
-    free(ids); free(pos); free(want); free(lg); free(best); free(gen);
+    free(ids); free(pos); free(want); free(lg); free(best); free(gen); free(margin);
     return rc;
 }
 

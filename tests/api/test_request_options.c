@@ -111,6 +111,7 @@ TEST(api_keys) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(defaults);
     RUN(reads_every_field);
     RUN(rejects_and_names_the_field);

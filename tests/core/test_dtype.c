@@ -46,6 +46,7 @@ TEST(bf16_rounds_to_nearest_even) {
 }
 
 int main(void) {
+    TEST_EXPECT(4);
     RUN(type_table_matches_ggml);
     RUN(fp16_round_trips_every_half);
     RUN(fp16_known_values_and_rounding);

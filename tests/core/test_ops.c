@@ -178,6 +178,7 @@ TEST(ggml_expf_and_softmax) {
 }
 
 int main(void) {
+    TEST_EXPECT(6);
     RUN(rmsnorm_softmax_swiglu);
     RUN(swiglu_follows_ggml_exp_on_every_path);
     RUN(rope_rotates_the_right_pairs);

@@ -267,6 +267,7 @@ TEST(activation_q8_K_sums) {
 }
 
 int main(void) {
+    TEST_EXPECT(11);
     RUN(dequant_q4_0_q4_1);
     RUN(dequant_q5_0_q5_1);
     RUN(dequant_q8_0_and_halves);

@@ -40,15 +40,26 @@ export function rssKiB(pid) {
   } catch { return -1; }
 }
 
-export function makeCounter() {
-  let passed = 0, failed = 0;
+// expect: the least number of tests that must run (pass or fail); tests/run.sh fails a
+// file that runs fewer, so a setup failure (recorded as one failing test) or a test list
+// that shrinks cannot pass. skip(reason) is only for something outside the project.
+export function makeCounter(expect) {
+  let passed = 0, failed = 0, skipped = 0;
   async function test(name, fn) {
     const t0 = Date.now();
     try { await fn(); passed++; console.log(`ok   ${name} (${Date.now() - t0} ms)`); }
     catch (e) { failed++; console.log(`FAIL ${name}: ${e && e.stack ? e.stack : e}`); }
   }
-  function summary() { console.log(`${passed} passed, ${failed} failed`); return failed ? 1 : 0; }
-  return { test, summary };
+  function skip(reason) { skipped++; console.log(`skip: ${reason}`); }
+  function summary() {
+    if (expect === undefined) console.log("FAIL: this file states no minimum (makeCounter(expect))");
+    else console.log(`expect: at least ${expect} tests run`);
+    const short = expect === undefined || passed + failed < expect;
+    if (short && expect !== undefined) console.log(`FAIL: ${passed + failed} tests ran, at least ${expect} expected`);
+    console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+    return failed || short ? 1 : 0;
+  }
+  return { test, skip, summary };
 }
 
 export function assert(cond, msg) { if (!cond) throw new Error("assertion failed: " + msg); }

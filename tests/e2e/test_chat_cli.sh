@@ -7,6 +7,7 @@ P=0; F=0
 ok() { P=$((P+1)); }
 bad() { F=$((F+1)); echo "FAIL: $1"; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+echo "expect: at least 9 tests run"
 
 # Two user turns and an exit on a ChatML model: two replies, exit 0.
 printf 'Hello there\n안녕하세요, 반가워요\n/exit\n' | "$OMNI" chat -m "$M/synth/synth-smollm2-f16.gguf" --temp 0 -n 6 -t 2 >"$tmp/out" 2>"$tmp/err"

@@ -6,17 +6,39 @@ MODELS=${OMNI_MODELS:-../shared/models}
 GOLDEN=${OMNI_GOLDEN:-../shared/golden}
 DIR=$(dirname "$0")
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-P=0; F=0
+P=0; F=0; S=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
+skip() { S=$((S+1)); echo "skip: $*"; }
+# 12 goldens of supported models, 9 other checks
+echo "expect: at least 21 tests run"
+
+# "reason (issue)" when ../shared/$1 is on tests/not_yet_supported.txt for check $2
+not_yet() {
+  while read -r pat what issue reason; do
+    case "$pat" in ''|\#*) continue ;; esac
+    [ "$what" = "$2" ] || continue
+    # shellcheck disable=SC2254 # the column is a pattern
+    case "$1" in $pat) echo "$reason ($issue)"; return 0 ;; esac
+  done < tests/not_yet_supported.txt
+  return 1
+}
 
 for g in "$GOLDEN"/llm/*.jsonl; do
   name=$(basename "$g" .jsonl)
+  reason=$(not_yet "golden/llm/$name.jsonl" logits)
   m="$MODELS/llm/$name.gguf"; [ -f "$m" ] || m="$MODELS/synth/$name.gguf"
   case "$name" in
     stories*|TinyStories*|tinystories*) cases="$GOLDEN/llm/cases_story.txt"; n=32 ;;
     *) cases="$GOLDEN/llm/cases_chat.txt"; n=24 ;;
   esac
+  if [ -n "$reason" ]; then # listed: it must still fail, else the list is out of date
+    if "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err" &&
+       python3 "$DIR/check_eval.py" "$T/$name.jsonl" "$g" "$name" >/dev/null; then
+      fail "eval $name now matches its golden: delete its 'logits' line from tests/not_yet_supported.txt"
+    else skip "golden/llm/$name.jsonl: not yet supported: $reason"; fi
+    continue
+  fi
   if ! "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
     fail "eval $name: $(tail -n 1 "$T/err")"; continue
   fi
@@ -65,5 +87,5 @@ assert all(len(x["topk"]) == len(x["tokens"]) and all(len(p) == 2 for p in x["to
 assert all(x["greedy"] == [] for x in r)
 ' "$T/c.jsonl" && ok || fail "case splitting"
 
-echo "$P passed, $F failed"
+if [ "$S" != 0 ]; then echo "$P passed, $F failed, $S skipped"; else echo "$P passed, $F failed"; fi
 [ $F -eq 0 ]

@@ -10,6 +10,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
+echo "expect: at least 11 tests run"
 MM="$MODELS/synth/synth-llava-mmproj-f16.gguf"
 LLM="$MODELS/synth/synth-smollm2-f16.gguf"
 G="$GOLDEN/vision/synth-llava-mmproj-f16.jsonl"

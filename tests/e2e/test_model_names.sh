@@ -6,6 +6,7 @@ M=${OMNI_MODELS:-../shared/models}
 P=0; F=0
 ok() { P=$((P+1)); }
 bad() { F=$((F+1)); echo "FAIL: $1"; }
+echo "expect: at least 5 tests run"
 export OMNI_HOME=$(mktemp -d); trap 'rm -rf "$OMNI_HOME"' EXIT
 cp "$M/llm/stories260K.gguf" "$OMNI_HOME/stories260K.gguf"
 

@@ -3,7 +3,7 @@
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(35);
 const KEY = "test-key-123";
 const CHAT_MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const STORY_MODEL = `${MODELS}/llm/stories260K.gguf`;

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(36);
 const KEY = "audio-key";
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const WHISPER = `${MODELS}/synth/synth-whisper-micro-f16.bin`;

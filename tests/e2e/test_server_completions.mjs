@@ -7,7 +7,7 @@ import * as net from "node:net";
 import { execFileSync } from "node:child_process";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(9);
 const STORY_MODEL = `${MODELS}/llm/stories260K.gguf`;
 const PROMPTS = ["Once upon a time", "The little dog", "Lily went to the park", "Tom had a red ball", "One day",
   "The sun was hot"];

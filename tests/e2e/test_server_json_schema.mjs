@@ -5,7 +5,7 @@
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(6);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 
 // The JSON Schema subset the server enforces, checked the plain way.

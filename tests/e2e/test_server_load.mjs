@@ -4,7 +4,7 @@
 // concurrent streams all start before any of them ends (prompts prefilled together).
 import { startServer, stopServer, makeCounter, assert, eq, rssKiB, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(6);
 const CLIENTS = 16, PER_CLIENT = 20;
 let srv;
 

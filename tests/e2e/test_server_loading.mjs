@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as net from "node:net";
 import { stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(3);
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 
 function freePort() {

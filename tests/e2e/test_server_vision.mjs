@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(10);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const IMG = `${MODELS}/images`;

@@ -2,6 +2,7 @@
 # `omni speak` end to end: Korean and English to every output format, each decoded by the
 # matching Debian tool (sox, opusdec, lame) to the right rate and duration; stdin and
 # stdout streaming; clear errors for bad voices, formats, languages and texts.
+# scripts/setup.sh installs the decoders: a missing one fails its format's check.
 OMNI=${OMNI_BIN:-build/omni}
 P=0; F=0
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -13,6 +14,7 @@ dur() { sox "$@" -n stat 2>&1 | sed -n 's/^Length (seconds): *//p'; }
 # is $1 within [$2, $3]?
 within() { awk -v x="$1" -v a="$2" -v b="$3" 'BEGIN{ exit !(x != "" && x >= a && x <= b) }'; }
 
+echo "expect: at least 22 tests run"
 if [ ! -x "$OMNI" ]; then echo "no $OMNI"; echo "0 passed, 1 failed"; exit 1; fi
 
 # The automated-check form: Korean speech to a WAV file.
@@ -29,11 +31,14 @@ lo=$(awk -v d="$REF" 'BEGIN{print d*0.95 - 0.05}'); hi=$(awk -v d="$REF" 'BEGIN{
 
 for fmt in pcm flac opus mp3; do
   if ! "$OMNI" speak --voice coral -o "$T/a.$fmt" "$TEXT" 2>"$T/err"; then bad "$fmt: $(cat "$T/err")"; continue; fi
+  d="" # a decoder that fails must not leave the previous format's duration behind
   case $fmt in
     pcm)  d=$(dur -t raw -r 24000 -e signed -b 16 -c 1 "$T/a.pcm") ;;
     flac) d=$(dur "$T/a.flac"); [ "$(soxi -r "$T/a.flac" 2>/dev/null)" = 24000 ] || d="" ;;
-    opus) if have opusdec; then opusdec --quiet "$T/a.opus" "$T/o.wav" 2>/dev/null && d=$(dur "$T/o.wav"); else d=$REF; fi ;;
-    mp3)  if have lame; then lame --quiet --decode "$T/a.mp3" "$T/m.wav" 2>/dev/null && d=$(dur "$T/m.wav"); else d=$REF; fi ;;
+    opus) if have opusdec; then opusdec --quiet "$T/a.opus" "$T/o.wav" 2>/dev/null && d=$(dur "$T/o.wav")
+          else bad "opus: opusdec missing (scripts/setup.sh installs opus-tools)"; continue; fi ;;
+    mp3)  if have lame; then lame --quiet --decode "$T/a.mp3" "$T/m.wav" 2>/dev/null && d=$(dur "$T/m.wav")
+          else bad "mp3: lame missing (scripts/setup.sh installs it)"; continue; fi ;;
   esac
   if within "$d" "$lo" "$hi"; then ok; else bad "$fmt decodes to '$d' s, wav is $REF s"; fi
 done

@@ -9,6 +9,8 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
+# one more with LLAMA_LLAVA_CLI (an outside binary, see the header)
+echo "expect: at least 5 tests run"
 
 "$BIN" synth --help >"$T/help" 2>&1
 if grep -q clip-vit-l-14-336 "$T/help" && grep -q siglip-so400m-14-384 "$T/help" && grep -q -- --proj-width "$T/help"; then ok

@@ -10,8 +10,10 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 ok() { P=$((P+1)); }
 bad() { F=$((F+1)); echo "FAIL: $*"; }
 
+echo "expect: at least 110 tests run"
 if [ ! -x "$OMNI" ]; then echo "no $OMNI"; echo "0 passed, 1 failed"; exit 1; fi
-if ! command -v python3 >/dev/null 2>&1; then echo "no python3"; echo "0 passed, 0 failed, 1 skipped"; exit 0; fi
+# scripts/setup.sh installs python3: its absence fails
+if ! command -v python3 >/dev/null 2>&1; then echo "FAIL python3 missing (scripts/setup.sh installs it)"; echo "0 passed, 1 failed"; exit 1; fi
 
 # Writes $T/<tag>.<i>.txt (exact text) and .ids (compact JSON) for each golden case.
 python3 - "$GOLDEN" "$T" <<'PY'

@@ -3,7 +3,7 @@
 import { chromium } from "playwright-core";
 import { startServer, stopServer, makeCounter, assert, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(10);
 let srv, browser;
 try {
   srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--parallel", "2", "--ctx", "4096"]);

@@ -9,13 +9,13 @@ import * as path from "node:path";
 import { chromium } from "playwright-core";
 import { startServer, stopServer, makeCounter, assert, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter();
+const { test, summary } = makeCounter(4);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-voice-"));
-// Chromium loops the file: speech, then enough silence to end the turn.
-execFileSync("espeak-ng", ["-v", "en-us", "-w", `${dir}/q.wav`, "Hello there, what time is it in London?"]);
-execFileSync("sox", [`${dir}/q.wav`, "-r", "48000", "-c", "1", "-b", "16", `${dir}/mic.wav`, "pad", "0.5", "3"]);
 let srv, browser;
 try {
+  // Chromium loops the file: speech, then enough silence to end the turn.
+  execFileSync("espeak-ng", ["-v", "en-us", "-w", `${dir}/q.wav`, "Hello there, what time is it in London?"]);
+  execFileSync("sox", [`${dir}/q.wav`, "-r", "48000", "-c", "1", "-b", "16", `${dir}/mic.wav`, "pad", "0.5", "3"]);
   srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`,
     "--asr-model", `${MODELS}/synth/synth-whisper-micro-f16.bin`, "--vad-model", `${MODELS}/vad/for-tests-silero-v6.2.0-ggml.bin`]);
   browser = await chromium.launch({
@@ -61,7 +61,8 @@ try {
     assert(errors.length === 0, errors.join("; "));
   });
 } catch (e) {
-  console.log("FAIL setup: " + (e.stack || e));
+  // the speech tools, the server, Chromium or the page failing is a failing test, not a quiet exit
+  await test("setup", async () => { throw e; });
 } finally {
   if (browser) await browser.close();
   if (srv) await stopServer(srv);

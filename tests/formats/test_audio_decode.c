@@ -102,6 +102,7 @@ TEST(resample_helper) {
 }
 
 int main(void) {
+    TEST_EXPECT(8);
     snprintf(g_dir, sizeof g_dir, "/tmp/omni-audio-test-%d", (int)getpid());
     sh("mkdir -p %s", g_dir);
     RUN(jfk_wav);

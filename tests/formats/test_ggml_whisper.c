@@ -124,6 +124,7 @@ TEST(truncated_and_corrupt) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(tiny_header_filters_vocab);
     RUN(tiny_en_header);
     RUN(micro_model_tensors);

@@ -485,6 +485,7 @@ TEST(valid_edge_cases) {
 }
 
 int main(void) {
+    TEST_EXPECT(9);
     RUN(opens_every_shared_gguf);
     RUN(stories260k_facts);
     RUN(synth_file_types);

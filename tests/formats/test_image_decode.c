@@ -159,6 +159,7 @@ TEST(truncated_and_mutated_png_never_crash) { hammer("images/logo112.png", 1); }
 TEST(truncated_and_mutated_jpeg_never_crash) { hammer("images/logo112.jpg", 0); }
 
 int main(void) {
+    TEST_EXPECT(8);
     RUN(decodes_png_and_jpeg_test_images);
     RUN(bmp_round_trip_is_exact);
     RUN(gif_first_frame);

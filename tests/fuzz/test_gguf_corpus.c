@@ -41,6 +41,7 @@ TEST(replays_seed_corpus) {
 }
 
 int main(void) {
+    TEST_EXPECT(1);
     RUN(replays_seed_corpus);
     return test_summary();
 }

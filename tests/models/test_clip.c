@@ -131,6 +131,7 @@ TEST(bicubic_keeps_a_flat_image_flat_and_identity_size) {
 }
 
 int main(void) {
+    TEST_EXPECT(8);
     RUN(logo_png_matches_llama_cpp);
     RUN(logo_jpg_matches_llama_cpp);
     RUN(plasma_png_matches_llama_cpp);

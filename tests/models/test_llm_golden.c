@@ -99,34 +99,46 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
     return matched;
 }
 
-static const char *model_for(const char *stem) {
+/* The model file of a golden: llm/ or synth/STEM.gguf. A golden named BASE+ADAPTER
+ * (synth-smollm2-f16+lora) belongs to BASE with an adapter this test cannot apply yet:
+ * only the probe of a listed golden asks for BASE (see tests/not_yet_supported.txt). */
+static const char *model_for(const char *stem, int base_of_adapter) {
     static char buf[1024];
+    char name[256];
+    snprintf(name, sizeof name, "%s", stem);
+    if (base_of_adapter && strchr(name, '+')) *strchr(name, '+') = 0;
     const char *dirs[] = {"llm", "synth"};
     for (int d = 0; d < 2; d++) {
         char rel[512];
-        snprintf(rel, sizeof rel, "%s/%s.gguf", dirs[d], stem);
+        snprintf(rel, sizeof rel, "%s/%s.gguf", dirs[d], name);
         snprintf(buf, sizeof buf, "%s", model_path(rel));
         if (access(buf, R_OK) == 0) return buf;
     }
     return NULL;
 }
 
-static int run_golden_file(const char *file) {
+/* Runs one golden file. Returns 1 when every check held. With `probe` (a file on
+ * tests/not_yet_supported.txt) nothing is recorded or printed: why gets what went wrong. */
+static int run_golden_file(const char *file, int probe, char *why, size_t why_cap) {
     char stem[256];
     snprintf(stem, sizeof stem, "%s", file);
     *strstr(stem, ".jsonl") = 0;
-    const char *mp = model_for(stem);
+    int saved_failed = t_case_failed;
+    t_case_failed = 0;
+    t_quiet = probe;
+    const char *mp = model_for(stem, probe);
     CHECK_MSG(mp != NULL, "no model for %s", file);
-    if (!mp) return 0;
+    if (!mp) snprintf(why, why_cap, "no model file for it");
     char rel[512];
     snprintf(rel, sizeof rel, "llm/%s", file);
-    char *text = read_file(golden_path(rel), NULL);
-    CHECK(text != NULL);
+    char *text = mp ? read_file(golden_path(rel), NULL) : NULL;
+    CHECK(!mp || text != NULL);
     struct err e = {{0}};
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = 2;
-    struct llm *m = llm_load(mp, &lp, &e);
-    CHECK_MSG(m != NULL, "%s: %s", mp, e.msg);
+    struct llm *m = text ? llm_load(mp, &lp, &e) : NULL;
+    CHECK_MSG(!text || m != NULL, "%s: %s", mp, e.msg);
+    if (text && !m) snprintf(why, why_cap, "the model does not load: %s", e.msg);
     int cases = 0, matched = 0, ref_total = 0;
     double max_err = 0;
     for (char *line = text; m && line && *line;) {
@@ -142,28 +154,92 @@ static int run_golden_file(const char *file) {
         }
         line = nl ? nl + 1 : NULL;
     }
-    double readme = is_quant(stem) ? (strstr(stem, "q8_0") ? 0.1 : 0.25) : 1e-2;
-    fprintf(stderr, "  %-24s %d cases, max |logit diff| %.5f (README tol %g: %s), greedy matched %d/%d\n", stem,
-            cases, max_err, readme, max_err <= readme ? "ok" : "EXCEEDED", matched, ref_total);
-    CHECK(cases > 0);
-    /* the greedy match must be real evidence, not stopped at step 0 everywhere */
-    CHECK_MSG(matched * 4 >= ref_total || is_quant(stem), "%s: greedy matched only %d of %d", stem, matched, ref_total);
+    if (m) {
+        double readme = is_quant(stem) ? (strstr(stem, "q8_0") ? 0.1 : 0.25) : 1e-2;
+        fprintf(stderr, "  %-24s %d cases, max |logit diff| %.5f (README tol %g: %s), greedy matched %d/%d%s\n", stem,
+                cases, max_err, readme, max_err <= readme ? "ok" : "EXCEEDED", matched, ref_total,
+                probe ? " (probe of a listed file)" : "");
+        CHECK(cases > 0);
+        /* the greedy match must be real evidence, not stopped at step 0 everywhere */
+        CHECK_MSG(matched * 4 >= ref_total || is_quant(stem), "%s: greedy matched only %d of %d", stem, matched, ref_total);
+        if (t_case_failed) snprintf(why, why_cap, "it loads but misses the golden (max |logit diff| %.3f)", max_err);
+    }
     llm_free(m);
     free(text);
-    return cases;
+    int ok = !t_case_failed;
+    t_quiet = 0;
+    t_case_failed = saved_failed || (!probe && !ok);
+    return ok;
 }
 
-TEST(golden_all_models) {
+static int list_goldens(char names[][256], int cap) {
     DIR *d = opendir(golden_path("llm"));
-    if (!d) SKIP("no golden dir %s", golden_path("llm"));
+    if (!d) return -1;
     struct dirent *de;
     int files = 0;
-    char names[64][256];
-    while ((de = readdir(d)) && files < 64)
+    while ((de = readdir(d)) && files < cap)
         if (strstr(de->d_name, ".jsonl")) snprintf(names[files++], 256, "%s", de->d_name);
     closedir(d);
-    CHECK(files >= 12);
-    for (int i = 0; i < files; i++) run_golden_file(names[i]);
+    return files;
+}
+
+/* Every golden in ../shared/golden/llm, except those on tests/not_yet_supported.txt,
+ * which are probed and skipped by name (golden_not_yet_supported_still_fails). */
+TEST(golden_all_models) {
+    static char names[64][256];
+    int files = list_goldens(names, 64), compared = 0;
+    REQUIRE(files >= 0, "no golden dir %s", golden_path("llm"));
+    for (int i = 0; i < files; i++) {
+        char rel[300], why[1024] = "";
+        snprintf(rel, sizeof rel, "golden/llm/%.255s", names[i]);
+        if (t_not_yet(rel, "logits")) continue;
+        run_golden_file(names[i], 0, why, sizeof why);
+        compared++;
+    }
+    CHECK_MSG(compared >= 12, "only %d golden files compared", compared);
+}
+
+TEST(golden_not_yet_supported_still_fails) {
+    static char names[64][256];
+    int files = list_goldens(names, 64), listed = 0;
+    REQUIRE(files >= 0, "no golden dir %s", golden_path("llm"));
+    for (int i = 0; i < files; i++) {
+        char rel[300], why[1024] = "";
+        snprintf(rel, sizeof rel, "golden/llm/%.255s", names[i]);
+        const char *reason = t_not_yet(rel, "logits");
+        if (!reason) continue;
+        listed++;
+        char r[512];
+        snprintf(r, sizeof r, "%s", reason);
+        if (run_golden_file(names[i], 1, why, sizeof why))
+            CHECK_MSG(0, "%s now matches its golden: delete its 'logits' line from tests/not_yet_supported.txt", rel);
+        else SKIP_ITEM("%s: %s; %s", rel, r, why);
+    }
+    fprintf(stderr, "  %d golden files on tests/not_yet_supported.txt\n", listed);
+}
+
+/* Model files listed as 'model' (embedding models, adapters) must not load as an LLM yet. */
+TEST(models_not_yet_supported_still_refused) {
+    const char *dirs[] = {"llm", "synth"};
+    for (int d = 0; d < 2; d++) {
+        DIR *dir = opendir(model_path(dirs[d]));
+        REQUIRE(dir != NULL, "no %s", model_path(dirs[d]));
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+            if (!strstr(de->d_name, ".gguf")) continue;
+            char rel[600], r[512];
+            snprintf(rel, sizeof rel, "models/%s/%s", dirs[d], de->d_name);
+            const char *reason = t_not_yet(rel, "model");
+            if (!reason) continue;
+            snprintf(r, sizeof r, "%s", reason);
+            struct err e = {{0}};
+            struct llm *m = llm_load(model_path(rel + 7), NULL, &e);
+            if (m) CHECK_MSG(0, "%s now loads: test it and delete its 'model' line from tests/not_yet_supported.txt", rel);
+            else SKIP_ITEM("%s: %s; load says: %s", rel, r, e.msg);
+            llm_free(m);
+        }
+        closedir(dir);
+    }
 }
 
 static struct llm *load(const char *rel, int threads) {
@@ -317,7 +393,7 @@ TEST(bad_batches_are_refused) {
 TEST(truncated_file_gives_error) {
     size_t len = 0;
     char *data = read_file(model_path("llm/stories260K.gguf"), &len);
-    if (!data) SKIP("no model");
+    REQUIRE(data != NULL, "cannot read %s", model_path("llm/stories260K.gguf"));
     const char *tmp = "/tmp/omni_test_llm_truncated.gguf";
     FILE *f = fopen(tmp, "wb");
     CHECK(f != NULL);
@@ -362,7 +438,7 @@ static int write_mutant(const char *out, const char *bad_name, int drop) {
 
 TEST(wrong_tensor_shape_gives_error) {
     const char *tmp = "/tmp/omni_test_llm_badshape.gguf";
-    if (write_mutant(tmp, "blk.3.ffn_up.weight", 0)) SKIP("cannot write %s", tmp);
+    REQUIRE(write_mutant(tmp, "blk.3.ffn_up.weight", 0) == 0, "cannot write %s from stories260K.gguf", tmp);
     struct err e = {{0}};
     struct llm *m = llm_load(tmp, NULL, &e);
     CHECK(m == NULL);
@@ -377,7 +453,10 @@ TEST(wrong_tensor_shape_gives_error) {
 }
 
 int main(void) {
+    TEST_EXPECT(9);
     RUN(golden_all_models);
+    RUN(golden_not_yet_supported_still_fails);
+    RUN(models_not_yet_supported_still_refused);
     RUN(prefill_equals_token_by_token);
     RUN(long_prompt_chunks);
     RUN(mixed_sequence_batch);

@@ -65,6 +65,7 @@ TEST(short_and_bad_input) {
 }
 
 int main(void) {
+    TEST_EXPECT(3);
     struct err e = {{0}};
     g_f = ggw_load(model_path("asr/for-tests-ggml-tiny.bin"), &e);
     if (!g_f) { fprintf(stderr, "%s\n", e.msg); printf("0 passed, 1 failed\n"); return 1; }

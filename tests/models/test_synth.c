@@ -87,6 +87,7 @@ TEST(rejects_unknown_type) {
 }
 
 int main(void) {
+    TEST_EXPECT(4);
     RUN(llama_shape_metadata_and_tensors);
     RUN(q4_k_m_uses_llama_cpp_mix);
     RUN(qwen2_has_biases_and_same_seed_same_file);

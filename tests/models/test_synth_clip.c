@@ -192,6 +192,7 @@ TEST(projector_width_and_refusals) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(registered_shapes_are_real_sizes);
     RUN(layout_matches_llama_cpp);
     RUN(loads_and_encodes_deterministically);

@@ -96,6 +96,7 @@ TEST(unknown_type_is_refused) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(mel_filters_match_whisper);
     RUN(tiny_f16_loads);
     RUN(tiny_q8_0_loads);

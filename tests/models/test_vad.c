@@ -85,6 +85,7 @@ TEST(bad_model_files) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     struct err e = {{0}};
     char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
     g_gold = js ? cJSON_Parse(js) : NULL;

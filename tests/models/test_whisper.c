@@ -363,6 +363,7 @@ TEST(token_timestamps_transcribe) {
 }
 
 int main(void) {
+    TEST_EXPECT(12);
     struct err e = {{0}};
     char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
     g_gold = js ? cJSON_Parse(js) : NULL;

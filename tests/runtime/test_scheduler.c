@@ -182,6 +182,7 @@ TEST(new_conversation_does_not_evict_one_sharing_only_a_system_prompt) {
 }
 
 int main(void) {
+    TEST_EXPECT(4);
     char err[512];
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = 2;

@@ -183,6 +183,7 @@ TEST(missing_or_corrupt_model_gives_a_message) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(greedy_matches_llama_cpp_and_cache_is_transparent);
     RUN(first_generated_word_keeps_its_space);
     RUN(prompt_longer_than_context_is_an_error);

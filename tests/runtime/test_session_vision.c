@@ -149,6 +149,7 @@ TEST(errors) {
 }
 
 int main(void) {
+    TEST_EXPECT(2);
     char err[512];
     model = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
     if (!model || omni_model_load_mmproj(model, model_path("synth/synth-llava-mmproj-f16.gguf"), err, sizeof err)) {

@@ -73,6 +73,7 @@ TEST(flush_releases_partial_prefix) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(no_stop_passes_through);
     RUN(stop_split_across_pieces);
     RUN(held_text_released_when_not_a_stop);

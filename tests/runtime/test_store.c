@@ -87,6 +87,7 @@ TEST(resolve_paths_store_and_catalog_names) {
 }
 
 int main(void) {
+    TEST_EXPECT(3);
     RUN(repo_catalog_is_complete);
     RUN(bad_catalogs_are_reported);
     RUN(resolve_paths_store_and_catalog_names);

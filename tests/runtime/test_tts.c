@@ -396,6 +396,7 @@ TEST(lists_voices_and_languages) {
 }
 
 int main(void) {
+    TEST_EXPECT(10);
     RUN(english_sentence_sounds_like_speech);
     RUN(korean_sentence_sounds_like_speech);
     RUN(silero_vad_hears_english_and_korean_as_speech);

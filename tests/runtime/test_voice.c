@@ -524,6 +524,7 @@ TEST(bad_params_are_refused) {
 }
 
 int main(void) {
+    TEST_EXPECT(9);
     RUN(splitter_cuts_streamed_text);
     RUN(segmenter_finds_turns);
     RUN(one_turn_events_in_order);

@@ -247,6 +247,7 @@ TEST(bad_input) {
 }
 
 int main(void) {
+    TEST_EXPECT(10);
     RUN(smollm2_from_gguf);
     RUN(phi3_from_gguf);
     RUN(mistral_v02);

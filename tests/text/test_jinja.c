@@ -167,6 +167,7 @@ TEST(errors) {
 }
 
 int main(void) {
+    TEST_EXPECT(11);
     RUN(text_and_output);
     RUN(whitespace_control);
     RUN(if_elif_else);

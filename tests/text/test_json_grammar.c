@@ -149,6 +149,7 @@ TEST(constrained_sampling_always_valid) {
 }
 
 int main(void) {
+    TEST_EXPECT(4);
     RUN(start_mask);
     RUN(accepts_valid_object);
     RUN(rejects_invalid_steps);

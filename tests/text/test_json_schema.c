@@ -336,6 +336,7 @@ TEST(constrained_sampling_is_always_valid) {
 }
 
 int main(void) {
+    TEST_EXPECT(6);
     vocab_init();
     RUN(compile_errors_name_the_place);
     RUN(objects);

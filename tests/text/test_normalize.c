@@ -94,6 +94,7 @@ TEST(other_languages_pass_through) {
 }
 
 int main(void) {
+    TEST_EXPECT(5);
     RUN(english_number_words);
     RUN(english_readings);
     RUN(korean_number_words);

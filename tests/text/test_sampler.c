@@ -255,6 +255,7 @@ TEST(bad_params) {
 }
 
 int main(void) {
+    TEST_EXPECT(12);
     RUN(greedy_is_argmax);
     RUN(top_k_1_is_greedy);
     RUN(seed_reproducible);

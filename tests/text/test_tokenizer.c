@@ -361,6 +361,7 @@ TEST(speed_100kb) {
 }
 
 int main(void) {
+    TEST_EXPECT(7);
     RUN(spm_handmade);
     RUN(bpe_handmade);
     RUN(load_errors);
