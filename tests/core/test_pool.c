@@ -184,7 +184,7 @@ TEST(scratch_is_per_thread) {
 }
 
 int main(void) {
-    TEST_EXPECT(6);
+    TEST_EXPECT(8);
     RUN(each_worker_runs_once_per_job);
     RUN(sleeping_workers_wake_up);
     RUN(null_pool_and_defaults);
