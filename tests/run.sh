@@ -7,7 +7,8 @@
 # .sh/.mjs scripts), so that tests which quietly stop running cannot pass: a program
 # that reports no tests, states no minimum, runs (passes + fails) fewer than it states,
 # or skips without printing why ("skip: REASON" or "  skip [case]: REASON") fails.
-# The skips are listed by reason at the end, before the summary line.
+# The skips are listed by reason at the end, before the summary line: a reason may end in
+# " -- DETAIL" (which file, what failed), which is left out of the grouping.
 BUILD=${BUILD:-build}
 export OMNI_MODELS=${OMNI_MODELS:-../shared/models}
 export OMNI_GOLDEN=${OMNI_GOLDEN:-../shared/golden}
@@ -61,8 +62,9 @@ done
 
 if [ -s "$skips" ]; then
   echo "skipped, by reason:"
-  # reason<TAB>program per line: one line per reason with its count and programs
-  LC_ALL=C sort "$skips" | awk -F '\t' '
+  # reason<TAB>program per line: one line per reason (without its " -- detail") with its
+  # count and programs
+  sed 's/ -- [^	]*//' "$skips" | LC_ALL=C sort | awk -F '\t' '
     $1 != r { if (n) printf "  %3d  %s  [%s]\n", n, r, progs; r = $1; n = 0; progs = ""; last = "" }
     { n++; if ($2 != last) { progs = progs (progs == "" ? "" : ", ") $2; last = $2 } }
     END { if (n) printf "  %3d  %s  [%s]\n", n, r, progs }'

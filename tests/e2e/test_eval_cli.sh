@@ -37,7 +37,7 @@ for g in "$GOLDEN"/llm/*.jsonl; do
     if "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err" &&
        python3 "$DIR/check_eval.py" "$T/$name.jsonl" "$g" "$name" >/dev/null; then
       fail "eval $name now matches its golden: delete its 'logits' line from tests/not_yet_supported.txt"
-    else skip "golden/llm/$name.jsonl: not yet supported: $reason"; fi
+    else skip "not yet supported (tests/not_yet_supported.txt): $reason -- golden/llm/$name.jsonl"; fi
     continue
   fi
   if ! "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
