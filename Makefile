@@ -19,6 +19,11 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 override CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -MMD -MP
+# CI sets WERROR=1 (.ci/run) so the tree stays -Wall -Wextra clean; users' builds do not
+# stop on a warning that a newer compiler adds.
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
 CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # Debian libraries for everything that is not our core (see scripts/setup.sh).

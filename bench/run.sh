@@ -19,9 +19,10 @@ json_field() { # json, key → number
 }
 
 printf '\n## LLM prefill (pp%s) and decode (tg%s), tokens/s\n\n' "$PP" "$TG"
-printf '| model | type | size MiB | threads | prefill | decode | peak RSS MiB |'
+# peak RSS from outside (/usr/bin/time), next to the README's bound: file + KV cache + 64 MiB
+printf '| model | type | size MiB | threads | prefill | decode | peak RSS MiB | RSS bound MiB |'
 [ -n "${LLAMA_BENCH:-}" ] && printf ' llama.cpp prefill | llama.cpp decode | ratio pp | ratio tg |'
-printf '\n|---|---|---|---|---|---|---|'
+printf '\n|---|---|---|---|---|---|---|---|'
 [ -n "${LLAMA_BENCH:-}" ] && printf -- '---|---|---|---|'
 printf '\n'
 for m in $MODELS; do
@@ -36,7 +37,10 @@ for m in $MODELS; do
     out=$(/usr/bin/time -f '%M' -o "$tmp" "$OMNI" bench -m "$f" -p "$PP" -n "$TG" -t "$t" --json 2>/dev/null | tail -n 1)
     rss=$(( $(tail -n 1 "$tmp" 2>/dev/null || echo 0) / 1024 )); rm -f "$tmp"
     pp=$(json_field "$out" pp_tokens_per_s); tg=$(json_field "$out" tg_tokens_per_s)
-    printf '| %s | %s | %s | %s | %.1f | %.1f | %s |' "$shape" "$type" "$size" "$t" "${pp:-0}" "${tg:-0}" "$rss"
+    bound=$(( $(json_field "$out" rss_bound_bytes | grep . || echo 0) / 1048576 ))
+    over=""; [ "$rss" -gt "$bound" ] && over=" (over!)"
+    printf '| %s | %s | %s | %s | %.1f | %.1f | %s%s | %s |' "$shape" "$type" "$size" "$t" "${pp:-0}" "${tg:-0}" "$rss" \
+      "$over" "$bound"
     if [ -n "${LLAMA_BENCH:-}" ]; then
       lj=$("$LLAMA_BENCH" -m "$f" -p "$PP" -n "$TG" -t "$t" -o jsonl 2>/dev/null)
       lpp=$(echo "$lj" | grep "\"n_prompt\": *$PP" | sed -n 's/.*"avg_ts": *\([0-9.eE+-]*\).*/\1/p' | head -n 1)

@@ -52,7 +52,8 @@ static inline void t_fail(const char *file, int line, const char *fmt, ...) {
 /* Skip the current case (e.g. the CPU lacks AVX-512); counted separately, never as a pass.
  * The reason is printed as "  skip [case]: reason", which tests/run.sh collects. */
 #define SKIP(...) do { t_case_skipped = 1; fprintf(stderr, "  skip [%s]: ", t_case_name); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); return; } while (0)
-/* Counts one skipped item inside a case that goes on (a file on tests/not_yet_supported.txt). */
+/* Counts one skipped item inside a case that goes on (a file on tests/not_yet_supported.txt).
+ * A reason of the form "REASON -- DETAIL" is grouped by REASON in run.sh's list. */
 #define SKIP_ITEM(...) do { t_skipped++; fprintf(stderr, "  skip [%s]: ", t_case_name); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } while (0)
 /* The least number of cases that must run (pass or fail); call first thing in main. */
 #define TEST_EXPECT(n) (t_expected = (n))
@@ -122,7 +123,7 @@ static inline const char *t_not_yet(const char *rel, const char *what) {
         if (line[0] == '#' || sscanf(line, "%511s %63s %63s %n", pat, w, issue, &off) < 3 || !off) continue;
         if (strcmp(w, what) || fnmatch(pat, rel, 0)) continue;
         line[strcspn(line, "\n")] = 0;
-        snprintf(reason, sizeof reason, "not yet supported: %s (%s, tests/not_yet_supported.txt)", line + off, issue);
+        snprintf(reason, sizeof reason, "not yet supported (tests/not_yet_supported.txt): %s (%s)", line + off, issue);
         found = reason;
     }
     fclose(f);

@@ -1,8 +1,12 @@
 /* `omni bench`: prompt-processing and generation speed of a model, llama-bench style:
- * one batched prefill of P tokens, then N single-token decode steps. */
+ * one batched prefill of P tokens, then N single-token decode steps. It also reports the
+ * peak resident memory against the bound the README promises (file + KV cache + 64 MiB),
+ * so that a change which copies weights or leaks scratch shows up next to the speed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -26,7 +30,10 @@ static void usage(FILE *f) {
             "  -t, --threads N    compute threads (default: all cores)\n"
             "  -r, --reps N       repetitions (default 1)\n"
             "  --json             print one line {\"pp_tokens_per_s\",\"tg_tokens_per_s\",\"threads\",\n"
-            "                     \"model_bytes\"} instead of the table\n");
+            "                     \"model_bytes\",\"file_bytes\",\"kv_bytes\",\"peak_rss_bytes\",\"rss_bound_bytes\"}\n"
+            "                     instead of the table\n\n"
+            "peak RSS is this process's high-water mark (getrusage); the bound is the model file's\n"
+            "size + the KV cache (f16 K and V for P + N + 1 positions) + 64 MiB.\n");
 }
 
 static double now_s(void) {
@@ -102,9 +109,17 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     int nth = pool_size(llm_pool(m));
+    struct stat st;
+    struct rusage ru;
+    unsigned long long file_bytes = stat(model, &st) == 0 ? (unsigned long long)st.st_size : 0;
+    unsigned long long kv_bytes = 2ull * 2 * (unsigned long long)hp->n_layer * (unsigned long long)n_ctx *
+                                  (unsigned long long)hp->n_head_kv * (unsigned long long)hp->head_dim;
+    unsigned long long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (unsigned long long)ru.ru_maxrss * 1024 : 0;
+    unsigned long long bound = file_bytes + kv_bytes + (64ull << 20);
     if (json) {
-        printf("{\"pp_tokens_per_s\":%.2f,\"tg_tokens_per_s\":%.2f,\"threads\":%d,\"model_bytes\":%llu}\n", best_pp,
-               best_tg, nth, (unsigned long long)llm_weight_bytes(m));
+        printf("{\"pp_tokens_per_s\":%.2f,\"tg_tokens_per_s\":%.2f,\"threads\":%d,\"model_bytes\":%llu,"
+               "\"file_bytes\":%llu,\"kv_bytes\":%llu,\"peak_rss_bytes\":%llu,\"rss_bound_bytes\":%llu}\n",
+               best_pp, best_tg, nth, (unsigned long long)llm_weight_bytes(m), file_bytes, kv_bytes, rss, bound);
     } else {
         printf("| model | arch | params | bytes | threads | test | tokens/s |\n");
         printf("|---|---|---|---|---|---|---|\n");
@@ -115,6 +130,8 @@ int cmd_bench(int argc, char **argv) {
         if (n_g)
             printf("| %s | %s | %.2f M | %.1f MiB | %d | tg%d | %.2f |\n", base, hp->arch, llm_n_params(m) / 1e6,
                    llm_weight_bytes(m) / 1048576.0, nth, n_g, best_tg);
+        printf("\npeak RSS %.1f MiB; bound %.1f MiB = file %.1f + KV cache %.1f + 64 (%s)\n", rss / 1048576.0,
+               bound / 1048576.0, file_bytes / 1048576.0, kv_bytes / 1048576.0, rss <= bound ? "within" : "EXCEEDED");
     }
     rc = 0;
 out:

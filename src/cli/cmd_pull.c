@@ -11,16 +11,19 @@
 #include "runtime/store.h"
 
 static void usage(void) {
-    printf("usage: omni pull NAME|URL [--sha256 HEX] [--timeout SECONDS]\n"
+    printf("usage: omni pull NAME|URL [--sha256 HEX] [--insecure] [--timeout SECONDS]\n"
            "       omni pull --list\n\n"
            "Downloads a model into the model store ($OMNI_HOME, default ~/.local/share/omni/models).\n"
            "NAME is a catalog name (see `omni pull --list`), e.g. smollm2-360m-instruct-q8_0 or whisper-base;\n"
            "a URL downloads that file as is. An interrupted download is resumed by running the same command\n"
            "again; the file gets its final name only once it is complete and its checksum matches: the\n"
            "catalog's (or --sha256), else the SHA-256 and size the hub sends with the download\n"
-           "(Hugging Face's X-Linked-ETag / X-Linked-Size headers).\n\n"
+           "(Hugging Face's X-Linked-ETag / X-Linked-Size headers). When none of these is known the\n"
+           "download is refused before anything is stored, unless --insecure is given.\n\n"
            "  --list          show the catalog (name, purpose, size, languages)\n"
            "  --sha256 HEX    expected checksum for a URL download\n"
+           "  --insecure      accept a download no checksum is known for (stored with a warning);\n"
+           "                  a known checksum is still checked\n"
            "  --timeout S     give up when no data arrives for S seconds (default 30)\n\n"
            "Environment: OMNI_HOME (store folder), OMNI_HUB_URL (hub base URL, default https://huggingface.co),\n"
            "OMNI_CATALOG (catalog file, default catalog/models.json).\n");
@@ -82,6 +85,7 @@ int cmd_pull(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(); return 0; }
         else if (!strcmp(argv[i], "--list")) return list_catalog();
         else if (!strcmp(argv[i], "--sha256") && i + 1 < argc) p.sha256 = argv[++i];
+        else if (!strcmp(argv[i], "--insecure")) p.insecure = 1;
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) p.timeout_s = atol(argv[++i]);
         else if (argv[i][0] == '-') return cli_fail("pull: unknown option '%s' (see `omni pull --help`)", argv[i]);
         else if (!what) what = argv[i];
@@ -100,7 +104,8 @@ int cmd_pull(int argc, char **argv) {
     if (b.started) progress_end(&b.p);
     if (rc) return cli_fail("pull: %s", e.msg);
     if (verified == STORE_VERIFIED_HUB) fprintf(stderr, "omni: %s verified against the hub's SHA-256\n", path);
-    else if (!verified) fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it)\n", path);
+    else if (!verified && p.insecure)
+        fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it; accepted by --insecure)\n", path);
     printf("%s\n", path);
     return 0;
 }

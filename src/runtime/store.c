@@ -120,6 +120,8 @@ struct dl {
     const struct store_pull_params *p;
     int restarted;   /* the server ignored Range: the .part was emptied */
     struct hub_info *hub;
+    int need_hub_digest; /* no checksum known and not insecure: the hub must send one */
+    int refused;         /* it did not: the transfer was stopped before storing a byte */
 };
 
 /* The value of header line h if it is "name: value" (name case-insensitive), else NULL;
@@ -162,6 +164,8 @@ static size_t on_header(char *h, size_t size, size_t n, void *ud) {
 static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
     struct dl *d = ud;
     size_t len = size * n;
+    /* the headers of every response (redirects included) are in by the first byte */
+    if (d->need_hub_digest && !d->hub->sha256[0]) { d->refused = 1; return 0; }
     if (d->got == 0 && d->start > 0 && !d->restarted) {
         long code = 0;
         curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &code);
@@ -192,9 +196,17 @@ static const char *host_of(const char *url, char *buf, size_t cap) {
     return buf;
 }
 
+/* A file nothing can vouch for is not stored: a hub or mirror that sends no checksum
+ * could send anything. The flag names are omni pull's (the only caller). */
+static int refuse_unverified(const char *url, struct err *e) {
+    return err_set(e, "%s: refusing an unverified download: no SHA-256 is known for it (none given, none in the "
+                   "catalog, none sent by the hub); give the checksum with --sha256 HEX, or accept the file "
+                   "unverified with --insecure", url);
+}
+
 /* One transfer of url into part (appending from its current size). */
 static int fetch(const char *url, const char *part, const struct store_pull_params *p, uint64_t expect_size,
-                 struct hub_info *hub, struct err *e) {
+                 int need_hub_digest, struct hub_info *hub, struct err *e) {
     struct stat st;
     uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
     if (expect_size && have == expect_size) return 0; /* finished earlier, not yet verified */
@@ -203,7 +215,7 @@ static int fetch(const char *url, const char *part, const struct store_pull_para
     if (have && fseek(f, 0, SEEK_END)) { fclose(f); return err_set(e, "%s: cannot append", part); }
     CURL *curl = curl_easy_init();
     if (!curl) { fclose(f); return err_set(e, "cannot start libcurl"); }
-    struct dl d = {f, have, 0, expect_size, curl, p, 0, hub};
+    struct dl d = {f, have, 0, expect_size, curl, p, 0, hub, need_hub_digest, 0};
     char errbuf[CURL_ERROR_SIZE] = "";
     long timeout = p->timeout_s > 0 ? p->timeout_s : 30;
     curl_easy_setopt(curl, CURLOPT_URL, url);
@@ -233,6 +245,10 @@ static int fetch(const char *url, const char *part, const struct store_pull_para
     char host[256];
     host_of(url, host, sizeof host);
     double mb = (double)(d.start + d.got) / 1e6;
+    if (d.refused) {
+        if (!have) unlink(part);
+        return refuse_unverified(url, e);
+    }
     switch (rc) {
     case CURLE_OK:
         if (close_failed) return err_set(e, "%s: write failed (disk full?)", part);
@@ -302,9 +318,14 @@ int store_pull(const char *what, const struct store_pull_params *pp, char *path,
     if (is_file(path)) goto out; /* already complete (only complete files get the final name) */
     if ((rc = make_dirs(dir, e))) goto out;
     struct hub_info hub = {"", 0};
-    if ((rc = fetch(url, part, p, size && !sha256 && !sha1 ? 0 : size, &hub, e))) goto out;
+    int need_hub_digest = !sha256 && !sha1 && !p->insecure;
+    if ((rc = fetch(url, part, p, size && !sha256 && !sha1 ? 0 : size, need_hub_digest, &hub, e))) goto out;
     int from_hub = 0;
     if (!sha256 && !sha1 && hub.sha256[0]) { sha256 = hub.sha256; from_hub = 1; }
+    if (need_hub_digest && !from_hub) { /* no body came (a finished .part): still nothing to check it with */
+        rc = refuse_unverified(url, e);
+        goto out;
+    }
     if (from_hub && hub.size) {
         struct stat st;
         if (stat(part, &st) == 0 && (uint64_t)st.st_size != hub.size) {

@@ -25,6 +25,7 @@ struct store_pull_params {
     const char *sha256;     /* expected checksum for a URL pull (hex), or NULL */
     long timeout_s;         /* abort when no byte arrives for this long; 0 = 30 s */
     long connect_timeout_s; /* 0 = 15 s */
+    int insecure;           /* accept a download no checksum is known for (else refused) */
 };
 struct store_pull_params store_pull_default_params(void);
 
@@ -34,9 +35,11 @@ enum { STORE_UNVERIFIED = 0, STORE_VERIFIED = 1, STORE_VERIFIED_HUB = 2 };
  * resuming an existing .part with an HTTP Range request, verifies the SHA-256 (or the
  * catalog's SHA-1), and renames it into place. With no checksum given or in the catalog,
  * the hub's own SHA-256 and size (X-Linked-ETag / X-Linked-Size on Hugging Face's
- * redirect) are checked instead. An already present file is not fetched again. Fills
- * path with the final file. *verified: STORE_VERIFIED (the catalog's or the caller's
- * checksum), STORE_VERIFIED_HUB (the hub's), STORE_UNVERIFIED (none known). */
+ * redirect) are checked instead. With none of these known the download is refused
+ * before its first byte is stored, unless p->insecure. An already present file is not
+ * fetched again. Fills path with the final file. *verified: STORE_VERIFIED (the
+ * catalog's or the caller's checksum), STORE_VERIFIED_HUB (the hub's), STORE_UNVERIFIED
+ * (none known, accepted with p->insecure). */
 int store_pull(const char *name_or_url, const struct store_pull_params *p, char *path, size_t cap,
                int *verified, struct err *e);
 

@@ -20,7 +20,9 @@ command -v python3 >/dev/null || { echo "FAIL python3 missing (scripts/setup.sh 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
 
-# eval-asr with --vad: every golden field, logits within 2e-2 at step 0, VAD within 1e-3
+# eval-asr with --vad: every golden field, the top-5 logits within 2e-2 at step 0 and 3e-2 at
+# the steps after it while the chain is followed (the bounds of tests/models/test_whisper.c,
+# which says why the later steps are looser), VAD within 1e-3
 "$OMNI" eval-asr -m "$WM" --vad "$VM" --steps 16 "$WAV" > "$T/eval.json" 2> "$T/err"
 check "eval-asr exits 0" "[ $? -eq 0 ]"
 cat > "$T/cmp.py" <<'PY'
@@ -29,12 +31,17 @@ o = json.load(open(sys.argv[1])); g = json.load(open(sys.argv[2]))
 assert set(g) <= set(o), "missing fields: %s" % (set(g) - set(o))
 assert o["n_samples"] == g["n_samples"] and o["mel_frames"] == g["mel_frames"] and o["prompt"] == g["prompt"]
 assert len(o["steps"]) == len(g["steps"])
-mine = dict((t, l) for t, l in o["steps"][0]["top5"])
-for t, l in g["steps"][0]["top5"]:
-    assert t in mine and abs(mine[t] - l) <= 2e-2, (t, l, mine.get(t))
+followed = 0
 for k, (a, b) in enumerate(zip(o["steps"], g["steps"])):
+    mine = dict((t, l) for t, l in a["top5"])
+    tol = 3e-2 if k else 2e-2
+    for t, l in b["top5"]:
+        # a golden token just outside our top 5 (eval-asr prints 5) can only be that close
+        assert abs(mine[t] - l) <= tol if t in mine else min(mine.values()) >= l - tol, ("step", k, t, l, mine.get(t))
     if b["top5"][0][1] - b["top5"][1][1] <= 0.05: break
     assert a["top5"][0][0] == b["top5"][0][0], "step %d" % k
+    followed += 1
+assert followed >= 15, "followed whisper.cpp for %d steps" % followed
 assert len(o["vad_probs"]) == len(g["vad_probs"])
 assert max(abs(a - b) for a, b in zip(o["vad_probs"], g["vad_probs"])) <= 1e-3
 assert o["vad_segments"] == g["vad_segments"], (o["vad_segments"], g["vad_segments"])

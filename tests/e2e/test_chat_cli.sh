@@ -1,6 +1,7 @@
 #!/bin/sh
 # omni chat end to end: a scripted conversation through stdin on real model files,
-# slash commands, and clear errors for bad input.
+# slash commands, and clear errors for bad input. What the replies say is checked in
+# tests/cli/test_cli_output.c: equal to the library's generation for the same messages.
 OMNI=${OMNI_BIN:-build/omni}
 M=${OMNI_MODELS:-../shared/models}
 P=0; F=0

@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end checks of `omni eval`, `omni bench` and `omni run` on the shared models:
-# eval output is compared with llama.cpp's golden logits (tests/e2e/check_eval.py).
+# eval output is compared with llama.cpp's golden logits (tests/e2e/check_eval.py), and
+# bench's peak RSS with the README's bound (file + KV cache + 64 MiB).
 BIN=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 GOLDEN=${OMNI_GOLDEN:-../shared/golden}
@@ -10,8 +11,8 @@ P=0; F=0; S=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
 skip() { S=$((S+1)); echo "skip: $*"; }
-# 12 goldens of supported models, 9 other checks
-echo "expect: at least 21 tests run"
+# 12 goldens of supported models, 10 other checks (9 in a sanitizer build: no RSS bound)
+case "$BIN" in *asan*) echo "expect: at least 21 tests run" ;; *) echo "expect: at least 22 tests run" ;; esac
 
 # "reason (issue)" when ../shared/$1 is on tests/not_yet_supported.txt for check $2
 not_yet() {
@@ -36,7 +37,7 @@ for g in "$GOLDEN"/llm/*.jsonl; do
     if "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err" &&
        python3 "$DIR/check_eval.py" "$T/$name.jsonl" "$g" "$name" >/dev/null; then
       fail "eval $name now matches its golden: delete its 'logits' line from tests/not_yet_supported.txt"
-    else skip "golden/llm/$name.jsonl: not yet supported: $reason"; fi
+    else skip "not yet supported (tests/not_yet_supported.txt): $reason -- golden/llm/$name.jsonl"; fi
     continue
   fi
   if ! "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
@@ -60,9 +61,32 @@ j=$("$BIN" bench -m "$MODELS/synth/synth-llama-q8_0.gguf" -p 32 -n 8 -t 2 --json
 if echo "$j" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
-assert set(d) == {"pp_tokens_per_s", "tg_tokens_per_s", "threads", "model_bytes"}, d
+assert set(d) == {"pp_tokens_per_s", "tg_tokens_per_s", "threads", "model_bytes", "file_bytes", "kv_bytes",
+                  "peak_rss_bytes", "rss_bound_bytes"}, d
 assert d["pp_tokens_per_s"] > 0 and d["tg_tokens_per_s"] > 0 and d["threads"] == 2 and d["model_bytes"] > 9000000, d
+assert d["rss_bound_bytes"] == d["file_bytes"] + d["kv_bytes"] + (64 << 20), d
 '; then ok; else fail "bench --json: $j"; fi
+
+# The README's memory bound: peak RSS within file size + KV cache + 64 MiB, measured from
+# outside (/usr/bin/time, installed by setup.sh) on a SmolLM2-135M-shaped Q8_0 file (144 MB,
+# so the weights dominate); bench's own peak_rss_bytes must agree with it within 8 MiB.
+case "$BIN" in
+  *asan*) skip "a sanitizer build's shadow memory is not omni's: the RSS bound is checked on the plain build" ;;
+  *)
+if "$BIN" synth --shape smollm2-135m --type q8_0 -o "$T/s135.gguf" >/dev/null 2>"$T/err" &&
+   j=$(/usr/bin/time -f '%M' -o "$T/rss" "$BIN" bench -m "$T/s135.gguf" -p 32 -n 8 -t 2 --json 2>"$T/err"); then
+  if echo "$j" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read()); ext = int(open(sys.argv[1]).read().split()[-1]) * 1024
+mib = lambda b: "%.1f MiB" % (b / 1048576)
+print("  peak RSS %s (bench says %s), bound %s = file %s + KV %s + 64 MiB" % (mib(ext), mib(d["peak_rss_bytes"]),
+      mib(d["rss_bound_bytes"]), mib(d["file_bytes"]), mib(d["kv_bytes"])))
+assert ext <= d["rss_bound_bytes"], "over the bound"
+assert abs(ext - d["peak_rss_bytes"]) <= 8 << 20, "bench misreports its peak RSS"
+' "$T/rss"; then ok; else fail "peak RSS over file + KV + 64 MiB: $j"; fi
+else fail "bench on a synth smollm2-135m: $(tail -n 1 "$T/err")"; fi
+rm -f "$T/s135.gguf" ;;
+esac
 
 # errors: one line on stderr, non-zero exit, no crash
 "$BIN" eval -m "$T/missing.gguf" -f "$GOLDEN/llm/cases_story.txt" >/dev/null 2>"$T/err"; rc=$?

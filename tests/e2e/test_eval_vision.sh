@@ -1,7 +1,8 @@
 #!/bin/sh
 # End-to-end check of `omni eval-vision` against llama.cpp's golden numbers
-# (../shared/golden/vision): embedding statistics within 2e-2 (JPEG 3e-2), top-5
-# logits within 5e-2, greedy tokens equal while the reference's margin allows;
+# (../shared/golden/vision): embedding statistics within 2e-2 (the JPEG too), top-5
+# logits within 5e-2, top-1 and the first greedy token equal where the reference's margin
+# exceeds 0.05 (the golden has no margins for later steps; a later difference is printed);
 # plus the command's errors (missing image, wrong encoder, WebP, bad option).
 BIN=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
@@ -23,7 +24,7 @@ ours = {j["image"]: j for j in map(json.loads, open(sys.argv[1]))}
 for line in open(sys.argv[2]):
     g = json.loads(line); o = ours.get(g["image"]); name = g["image"]
     if o is None: print("FAIL", name, "missing"); continue
-    tol = 3e-2 if name.endswith(".jpg") else 2e-2
+    tol = 2e-2  # the README's bound for every image (JPEG measured 1.1e-3)
     bad = []
     for k in ("n_image_pos", "n_embd", "prefix_tokens", "suffix_tokens"):
         if o[k] != g[k]: bad.append(f"{k} {o[k]} != {g[k]}")

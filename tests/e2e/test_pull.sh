@@ -1,7 +1,8 @@
 #!/bin/sh
 # `omni pull/list/show/rm` against a local stand-in hub (tests/e2e/hub_server.py serving
 # $OMNI_MODELS): full download, resume after a cut connection, wrong checksum, 404,
-# stalled server, unreachable server, URL pull, then list/show/rm on the results.
+# stalled server, unreachable server, a download no checksum is known for (refused,
+# accepted with --insecure), URL pull, then list/show/rm on the results.
 OMNI=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 P=0; F=0
@@ -9,7 +10,7 @@ ok()   { P=$((P+1)); echo "ok   $1"; }
 bad()  { F=$((F+1)); echo "FAIL $1"; [ -f "$T/err" ] && sed 's/^/     /' "$T/err"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
-echo "expect: at least 31 tests run"
+echo "expect: at least 37 tests run"
 # ../shared ships the model and scripts/setup.sh installs python3: their absence fails
 for x in "$OMNI" "$MODELS/llm/stories260K.gguf"; do [ -e "$x" ] || { echo "FAIL missing $x"; echo "0 passed, 1 failed"; exit 1; }; done
 command -v python3 >/dev/null || { echo "FAIL python3 missing (scripts/setup.sh installs it)"; echo "0 passed, 1 failed"; exit 1; }
@@ -72,18 +73,30 @@ check "stalled server times out" '[ $rc -ne 0 ] && grep -q "timed out" "$T/err" 
 OMNI_HUB_URL=http://127.0.0.1:1 "$OMNI" pull nosum >/dev/null 2>"$T/err"; rc=$?
 check "unreachable hub says offline" '[ $rc -ne 0 ] && grep -q "offline" "$T/err"'
 
-# 7. unknown name, URL pull without checksum
+# 7. unknown name; no checksum anywhere (URL pull, catalog entry without one, hub without the
+# header): refused before anything is stored, unless --insecure, which still checks a known one
 "$OMNI" pull no-such-name >/dev/null 2>"$T/err"; rc=$?
 check "unknown catalog name" '[ $rc -ne 0 ] && grep -q "not in the catalog" "$T/err"'
-"$OMNI" pull "$HUB/x/vocab/resolve/main/ggml-vocab-gpt-2.gguf" >/dev/null 2>"$T/err"
-check "URL pull works and says unverified" '[ $? -eq 0 ] && [ -s "$S/ggml-vocab-gpt-2.gguf" ] && grep -q unverified "$T/err"'
+"$OMNI" pull "$HUB/x/vocab/resolve/main/ggml-vocab-gpt-2.gguf" >/dev/null 2>"$T/err"; rc=$?
+check "URL pull without a checksum is refused, naming --insecure" \
+  '[ $rc -ne 0 ] && grep -q "refusing an unverified download" "$T/err" && grep -q -- "--insecure" "$T/err" && [ $(wc -l < "$T/err") -eq 1 ]'
+check "a refused download stores nothing" '[ ! -e "$S/ggml-vocab-gpt-2.gguf" ] && [ ! -e "$S/ggml-vocab-gpt-2.gguf.part" ]'
+"$OMNI" pull nosum >/dev/null 2>"$T/err"; rc=$?
+check "catalog entry without a checksum, hub without one: refused" '[ $rc -ne 0 ] && grep -q -- "--insecure" "$T/err" && [ ! -e "$S/ggml-vocab-gpt-2.gguf" ]'
+"$OMNI" pull --help >"$T/out" 2>&1
+check "pull --help explains --insecure" 'grep -q -- "--insecure" "$T/out" && grep -q "refused" "$T/out"'
+"$OMNI" pull badsum --insecure >/dev/null 2>"$T/err"; rc=$?
+check "--insecure still checks a known checksum" '[ $rc -ne 0 ] && grep -q "checksum mismatch" "$T/err"'
+"$OMNI" pull "$HUB/x/vocab/resolve/main/ggml-vocab-gpt-2.gguf" --insecure >/dev/null 2>"$T/err"; rc=$?
+VSUM=$(sha256sum "$MODELS/vocab/ggml-vocab-gpt-2.gguf" | cut -d' ' -f1)
+check "--insecure accepts it, with a warning" \
+  '[ $rc -eq 0 ] && [ "$(sha256sum "$S/ggml-vocab-gpt-2.gguf" | cut -d" " -f1)" = "$VSUM" ] && grep -q "warning: .*unverified" "$T/err"'
 "$OMNI" pull "$HUB/x/llm/resolve/main/stories260K.gguf" --sha256 "$SUM" >/dev/null 2>"$T/err"
 check "URL pull of a present file is a no-op" '[ $? -eq 0 ]'
 
 # 8. no checksum in the catalog: the hub's X-Linked-ETag/X-Linked-Size on its redirect decide
 rm -f "$S/ggml-vocab-gpt-2.gguf"
 OMNI_HUB_URL=$HUB/lfs "$OMNI" pull nosum >"$T/out" 2>"$T/err"; rc=$?
-VSUM=$(sha256sum "$MODELS/vocab/ggml-vocab-gpt-2.gguf" | cut -d' ' -f1)
 check "hub digest: good download accepted" '[ $rc -eq 0 ] && [ "$(sha256sum "$S/ggml-vocab-gpt-2.gguf" | cut -d" " -f1)" = "$VSUM" ]'
 check "hub digest: reported as verified against the hub" 'grep -q "verified against the hub" "$T/err" && ! grep -q unverified "$T/err"'
 check "hub digest: came through the redirect" 'grep -q "^GET /lfs/test/vocab/resolve/main/ggml-vocab-gpt-2.gguf" "$T/log" && grep -q "^GET /cdn/vocab/ggml-vocab-gpt-2.gguf" "$T/log"'
@@ -94,7 +107,8 @@ check "hub digest: partial removed" '[ ! -e "$S/ggml-vocab-gpt-2.gguf" ] && [ ! 
 "$OMNI" pull "$HUB/lfs/x/vocab/resolve/main/ggml-vocab-gpt-2.gguf" >/dev/null 2>"$T/err"
 check "hub digest: URL pull verified too" '[ $? -eq 0 ] && grep -q "verified against the hub" "$T/err"'
 rm -f "$S/ggml-vocab-gpt-2.gguf"
-OMNI_HUB_URL=$HUB/cut "$OMNI" pull nosum >/dev/null 2>&1
+OMNI_HUB_URL=$HUB/cut "$OMNI" pull nosum --insecure >/dev/null 2>&1  # half of it, unverified so far
+check "hub digest: a cut --insecure download left half" '[ -s "$S/ggml-vocab-gpt-2.gguf.part" ]'
 OMNI_HUB_URL=$HUB/lfs "$OMNI" pull nosum >/dev/null 2>"$T/err"; rc=$?
 check "hub digest: a resumed download is verified" '[ $rc -eq 0 ] && grep -q "verified against the hub" "$T/err" && [ "$(sha256sum "$S/ggml-vocab-gpt-2.gguf" | cut -d" " -f1)" = "$VSUM" ]'
 

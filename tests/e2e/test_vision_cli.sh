@@ -2,7 +2,9 @@
 # End-to-end checks of images in `omni run --mmproj --image` and `omni chat --mmproj`
 # (/image) on the synthetic LLaVA-layout encoder and SmolLM2 model: greedy output is
 # deterministic, different images give different output, and bad inputs end in one
-# clear error line (non-zero exit for run, a message and a live chat for chat).
+# clear error line (non-zero exit for run, a message and a live chat for chat). What the
+# replies say is checked in tests/cli/test_cli_output.c: `run --image` and chat with
+# /image equal the library's generation for the same prompt and picture.
 BIN=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT

@@ -1,5 +1,7 @@
 /* Audio decoding: the real jfk.wav, and 44.1 kHz stereo FLAC / OGG / MP3 / Opus copies
- * made with sox, lame and opusenc at test time, must all come out as 11 s of 16 kHz mono. */
+ * made with sox, lame and opusenc at test time, must all come out as 11 s of 16 kHz mono.
+ * scripts/setup.sh installs those tools: a missing one fails its case. A WAV cut short
+ * gives a clear error or exactly its whole samples. */
 #include "test.h"
 
 #include "formats/audio_decode.h"
@@ -43,13 +45,13 @@ TEST(jfk_wav) {
 
 /* Converts jfk.wav with `cmd` (in: %s wav, out: %s) and checks duration and level. */
 static void check_converted(const char *name, const char *tool_check, const char *cmd_fmt, double tol_s) {
-    if (sh("%s >/dev/null 2>&1", tool_check) != 0) SKIP("%s not available", tool_check);
+    REQUIRE(sh("%s >/dev/null 2>&1", tool_check) == 0, "'%s' fails: scripts/setup.sh installs it", tool_check);
     const char *out = tmp(name);
-    CHECK(sh(cmd_fmt, model_path("audio/jfk.wav"), out) == 0);
+    REQUIRE(sh(cmd_fmt, model_path("audio/jfk.wav"), out) == 0, "making %s failed", name);
     struct err e = {{0}};
     float *ref = NULL, *x = NULL;
     size_t nref = 0, n = 0;
-    audio_decode_file(model_path("audio/jfk.wav"), &ref, &nref, &e);
+    REQUIRE(audio_decode_file(model_path("audio/jfk.wav"), &ref, &nref, &e) == 0, "%s", e.msg);
     CHECK_MSG(audio_decode_file(out, &x, &n, &e) == 0, "%s: %s", name, e.msg);
     CHECK_NEAR((double)n / 16000.0, 11.0, tol_s);
     /* same loudness within 10 %: catches wrong channel mixing or sample format */
@@ -78,13 +80,47 @@ TEST(not_audio) {
     CHECK(x == NULL && strstr(e.msg, "notes.txt") != NULL);
     CHECK(audio_decode_mem("", 0, "empty", &x, &n, &e) != 0);
     CHECK(audio_decode_file("/nonexistent.wav", &x, &n, &e) != 0);
-    /* a truncated WAV header must not crash */
-    size_t len;
+}
+
+/* jfk.wav cut short. Its header is 78 bytes (RIFF, fmt, a 26-byte LIST chunk, then the
+ * data chunk's 8 bytes at 70), 16-bit mono 16 kHz samples follow. What libsndfile (and so
+ * audio_decode_mem) does with a cut file, pinned: up to 74 bytes (the data chunk's marker
+ * and less than one byte of its size) "not a recognised audio file"; 75 to 79 bytes (no
+ * whole sample) "the audio file has no samples"; from 80 bytes exactly
+ * floor((cut - 78) / 2) samples, equal to the full file's first ones. */
+TEST(truncated_wav_gives_an_error_or_its_whole_samples) {
+    struct err e = {{0}};
+    size_t len = 0, nfull = 0;
     char *wav = read_file(model_path("audio/jfk.wav"), &len);
-    CHECK(wav != NULL);
-    for (size_t cut = 0; wav && cut < 64; cut += 3) {
-        if (audio_decode_mem(wav, cut, "cut", &x, &n, &e) == 0) free(x);
+    REQUIRE(wav != NULL, "cannot read %s", model_path("audio/jfk.wav"));
+    float *full = NULL;
+    REQUIRE(audio_decode_mem(wav, len, "jfk.wav", &full, &nfull, &e) == 0, "%s", e.msg);
+    CHECK_EQ_INT(nfull, (len - 78) / 2);
+    const size_t data = 78;
+    size_t cuts[200], nc = 0;
+    for (size_t c = 0; c < 120; c++) cuts[nc++] = c;
+    const size_t more[] = {1000, 1001, 4096 + 78, 100001, len / 2, len - 2, len - 1};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) cuts[nc++] = more[i];
+    int bad = 0;
+    for (size_t i = 0; i < nc; i++) {
+        size_t cut = cuts[i], n = 12345;
+        float *x = NULL;
+        e.msg[0] = 0;
+        int rc = audio_decode_mem(wav, cut, "cut.wav", &x, &n, &e);
+        const char *want = cut == 0 ? "cut.wav: empty file" : cut < data - 3 ? "cut.wav: not a recognised audio file"
+                           : cut < data + 2 ? "cut.wav: the audio file has no samples" : NULL;
+        if (want) {
+            if (rc == 0 || x != NULL || n != 0 || strncmp(e.msg, want, strlen(want))) {
+                if (bad++ < 5) fprintf(stderr, "  cut %zu: rc %d, %zu samples, '%s' (want '%s')\n", cut, rc, n, e.msg, want);
+            }
+        } else if (rc != 0 || n != (cut - data) / 2 || memcmp(x, full, n * sizeof *x)) {
+            if (bad++ < 5) fprintf(stderr, "  cut %zu: rc %d '%s', %zu samples (want %zu, the full file's first)\n", cut, rc,
+                                   e.msg, n, (cut - data) / 2);
+        }
+        free(x);
     }
+    CHECK_EQ_INT(bad, 0);
+    free(full);
     free(wav);
 }
 
@@ -102,7 +138,7 @@ TEST(resample_helper) {
 }
 
 int main(void) {
-    TEST_EXPECT(8);
+    TEST_EXPECT(9);
     snprintf(g_dir, sizeof g_dir, "/tmp/omni-audio-test-%d", (int)getpid());
     sh("mkdir -p %s", g_dir);
     RUN(jfk_wav);
@@ -112,6 +148,7 @@ int main(void) {
     RUN(mp3_44k_stereo);
     RUN(opus);
     RUN(not_audio);
+    RUN(truncated_wav_gives_an_error_or_its_whole_samples);
     RUN(resample_helper);
     sh("rm -rf %s", g_dir);
     return test_summary();

@@ -1,6 +1,8 @@
 /* The mmproj image encoder against llama.cpp: projected embeddings of the four test
- * images (../shared/golden/vision) within 2e-2 (JPEG 3e-2: stb versions may differ),
- * plus the loader's refusals and the pre-processing's padding. */
+ * images (../shared/golden/vision) within 2e-2, the README's bound for all four (the JPEG
+ * too: measured 1.1e-3, the same stb_image decoder as llama.cpp's), plus the loader's
+ * refusals and the pre-processing's padding. The encoder, the golden and the images are
+ * shipped in ../shared: a load or decode that fails is a failure, not a skip. */
 #include <cjson/cJSON.h>
 
 #include "test.h"
@@ -25,19 +27,19 @@ static cJSON *golden_line(const char *image) {
 static void check_image(const char *name, double tol) {
     struct err e = {{0}};
     struct clip *c = clip_load(model_path("synth/synth-llava-mmproj-f16.gguf"), &e);
+    REQUIRE(c != NULL, "clip_load: %s", e.msg);
     cJSON *g = golden_line(name);
-    if (!c || !g) {
-        clip_free(c);
-        cJSON_Delete(g);
-        SKIP("model or golden missing (%s)", e.msg);
-    }
+    if (!g) clip_free(c);
+    REQUIRE(g != NULL, "no line for %s in %s", name, golden_path("vision/synth-llava-mmproj-f16.jsonl"));
     const struct clip_hparams *hp = clip_hparams(c);
     CHECK_EQ_INT(hp->n_image_pos, cJSON_GetObjectItem(g, "n_image_pos")->valueint);
     CHECK_EQ_INT(hp->n_out, cJSON_GetObjectItem(g, "n_embd")->valueint);
     char rel[128];
     snprintf(rel, sizeof rel, "images/%s", name);
     struct image img;
-    CHECK(image_decode_file(model_path(rel), 0, &img, &e) == 0);
+    int drc = image_decode_file(model_path(rel), 0, &img, &e);
+    if (drc) { cJSON_Delete(g); clip_free(c); }
+    REQUIRE(drc == 0, "image_decode_file: %s", e.msg);
     int n = hp->n_image_pos, d = hp->n_out;
     float *out = malloc((size_t)n * d * sizeof *out);
     struct pool *p = pool_create(2);
@@ -68,7 +70,7 @@ static void check_image(const char *name, double tol) {
 }
 
 TEST(logo_png_matches_llama_cpp) { check_image("logo112.png", 2e-2); }
-TEST(logo_jpg_matches_llama_cpp) { check_image("logo112.jpg", 3e-2); }
+TEST(logo_jpg_matches_llama_cpp) { check_image("logo112.jpg", 2e-2); }
 TEST(plasma_png_matches_llama_cpp) { check_image("plasma112.png", 2e-2); }
 TEST(non_square_text_png_matches_llama_cpp) { check_image("text320x200.png", 2e-2); }
 
@@ -85,7 +87,7 @@ TEST(loader_names_the_problem) {
 TEST(hparams_follow_the_llava_layout) {
     struct err e = {{0}};
     struct clip *c = clip_load(model_path("synth/synth-llava-mmproj-f16.gguf"), &e);
-    if (!c) SKIP("%s", e.msg);
+    REQUIRE(c != NULL, "clip_load: %s", e.msg);
     const struct clip_hparams *hp = clip_hparams(c);
     CHECK_EQ_INT(hp->image_size, 112);
     CHECK_EQ_INT(hp->patch_size, 14);

@@ -213,7 +213,7 @@ TEST(golden_not_yet_supported_still_fails) {
         snprintf(r, sizeof r, "%s", reason);
         if (run_golden_file(names[i], 1, why, sizeof why))
             CHECK_MSG(0, "%s now matches its golden: delete its 'logits' line from tests/not_yet_supported.txt", rel);
-        else SKIP_ITEM("%s: %s; %s", rel, r, why);
+        else SKIP_ITEM("%s -- %s: %s", r, rel, why);
     }
     fprintf(stderr, "  %d golden files on tests/not_yet_supported.txt\n", listed);
 }
@@ -235,7 +235,7 @@ TEST(models_not_yet_supported_still_refused) {
             struct err e = {{0}};
             struct llm *m = llm_load(model_path(rel + 7), NULL, &e);
             if (m) CHECK_MSG(0, "%s now loads: test it and delete its 'model' line from tests/not_yet_supported.txt", rel);
-            else SKIP_ITEM("%s: %s; load says: %s", rel, r, e.msg);
+            else SKIP_ITEM("%s -- %s: load says: %s", r, rel, e.msg);
             llm_free(m);
         }
         closedir(dir);

@@ -1,6 +1,15 @@
-/* Whisper encoder/decoder against whisper.cpp's golden numbers on the micro model:
- * step-0 top-5 logits within 2e-2, then the arg-max chain followed while the reference
- * margin exceeds 0.05; plus the reduced audio context and loader errors. */
+/* Whisper encoder/decoder against whisper.cpp's golden numbers on the micro model: the
+ * top-5 logits at every step, following the arg-max chain while the reference margin
+ * exceeds 0.05 (golden/asr/README.md); plus the reduced audio context, the initial
+ * prompt's effect on decoding, and loader errors.
+ * Bounds: step 0 within the README's 2e-2 (measured 3.3e-3). The steps after it within
+ * 3e-2, not 2e-2: measured 0.026 at step 1 (token 6730, 4th of the top 5; 0.024-0.026 on
+ * the scalar, AVX2 and AVX-512 paths) and 0.021 at step 9, every other logit below 0.019;
+ * the cause (in the one-token decodes after the prompt; the self-attention K/V are already
+ * F16 as in whisper.cpp) is not found yet. The top-1 chain must follow whisper.cpp's for
+ * all 15 steps the golden decides (margin > 0.05). */
+#define STEP0_TOL 2e-2
+#define LATER_TOL 3e-2
 #include "test.h"
 
 #include <cjson/cJSON.h>
@@ -49,7 +58,7 @@ TEST(logits_match_golden) {
     for (int i = 0; i < 4; i++) prompt[i] = cJSON_GetArrayItem(pr, i)->valueint;
     CHECK(whisper_decode(s, prompt, 4, 0, lg, &e) == 0);
     int pos = 4, followed = 0;
-    double worst0 = 0;
+    double worst0 = 0, worst_later = 0;
     for (int k = 0; k < cJSON_GetArraySize(steps); k++) {
         cJSON *top = cJSON_GetObjectItem(cJSON_GetArrayItem(steps, k), "top5");
         int ref1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 0)->valueint;
@@ -57,22 +66,24 @@ TEST(logits_match_golden) {
         double m2 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 1)->valuedouble;
         int best = 0;
         for (int i = 1; i < nv; i++) if (lg[i] > lg[best]) best = i;
-        if (k == 0)
-            for (int r = 0; r < 5; r++) {
-                cJSON *p = cJSON_GetArrayItem(top, r);
-                double d = fabs(logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint) - cJSON_GetArrayItem(p, 1)->valuedouble);
-                if (d > worst0) worst0 = d;
-                CHECK_NEAR(logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint), cJSON_GetArrayItem(p, 1)->valuedouble, 2e-2);
-            }
+        /* every step we reach: its input is the golden's own chain so far */
+        for (int r = 0; r < 5; r++) {
+            cJSON *p = cJSON_GetArrayItem(top, r);
+            double d = fabs(logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint) - cJSON_GetArrayItem(p, 1)->valuedouble);
+            if (k == 0 && d > worst0) worst0 = d;
+            if (k > 0 && d > worst_later) worst_later = d;
+            CHECK_MSG(d <= (k ? LATER_TOL : STEP0_TOL), "step %d: logit of %d is %.5f, whisper.cpp %.5f", k, cJSON_GetArrayItem(p, 0)->valueint,
+                      logit_of(lg, cJSON_GetArrayItem(p, 0)->valueint), cJSON_GetArrayItem(p, 1)->valuedouble);
+        }
         if (m1 - m2 <= 0.05) break;
         CHECK_EQ_INT(best, ref1);
         if (best != ref1) break;
         followed++;
-        CHECK_NEAR(lg[ref1], m1, 5e-2);
         CHECK(whisper_decode(s, &ref1, 1, pos++, lg, &e) == 0);
     }
-    fprintf(stderr, "  whisper: step-0 max |diff| %.4f, chain followed %d steps\n", worst0, followed);
-    CHECK(followed >= 2);
+    fprintf(stderr, "  whisper: step-0 max |diff| %.4f, later steps %.4f, chain followed %d steps\n", worst0, worst_later,
+            followed);
+    CHECK_MSG(followed >= 15, "followed whisper.cpp's chain for %d steps", followed);
     free(lg);
     mel_free(&mel);
     whisper_state_free(s);
@@ -220,16 +231,95 @@ TEST(tokenize_prompt) {
     }
     CHECK_STR(buf, text);
     CHECK_EQ_INT(whisper_tokenize(g_m, "", ids, 64, &e), 0);
-    /* the prompt is accepted by the transcriber */
+}
+
+/* Greedy decoding of the first window after `ctx` (n tokens), by hand through
+ * whisper_decode, with the rules whisper_transcribe applies to a model without timestamps
+ * (the micro model has 2 text layers, so whisper.cpp decodes it without them): no special
+ * token ever, no blank or end at the first step. Writes up to max tokens, stops at the end. */
+static int greedy_after(struct whisper_state *s, const int *ctx, int n, int *out, int max, struct err *e) {
+    const struct whisper_special *sp = whisper_special(g_m);
+    int nv = whisper_n_vocab(g_m), k = 0;
+    float *lg = malloc((size_t)nv * sizeof *lg);
+    if (!lg || whisper_decode(s, ctx, n, 0, lg, e)) { free(lg); return -1; }
+    for (; k < max; k++) {
+        int best = -1;
+        for (int i = 0; i <= sp->eot; i++) {
+            if (k == 0 && (i == sp->eot || i == 220)) continue;
+            if (best < 0 || lg[i] > lg[best]) best = i;
+        }
+        if (best == sp->eot) break;
+        out[k] = best;
+        if (whisper_decode(s, &best, 1, n + k, lg, e)) { free(lg); return -1; }
+    }
+    free(lg);
+    return k;
+}
+
+/* The text tokens of a transcript's first segment. */
+static int first_tokens(const struct whisper_result *r, int *out, int max) {
+    int n = 0;
+    if (r->n_segments < 1) return 0;
+    for (int i = 0; i < r->segments[0].n_tokens && n < max; i++)
+        if (r->segments[0].tokens[i].id < whisper_special(g_m)->eot) out[n++] = r->segments[0].tokens[i].id;
+    return n;
+}
+
+/* The initial prompt conditions decoding as whisper.cpp does it: <|startofprev|> and the
+ * prompt's tokens go before <|startoftranscript|>. The transcript equals a greedy decode
+ * with exactly that context, made here through whisper_decode, and differs from the
+ * transcript without a prompt (which equals the decode without that context), so a prompt
+ * that is dropped, or put anywhere else, fails. */
+TEST(initial_prompt_goes_before_the_transcript) {
+    struct err e = {{0}};
+    const struct whisper_special *sp = whisper_special(g_m);
+    const char *prompt_text = " JFK speech.";
+    int ctx[64], n_ctx = 0;
+    ctx[n_ctx++] = sp->prev;
+    int np = whisper_tokenize(g_m, prompt_text, ctx + n_ctx, 32, &e);
+    REQUIRE(np > 0 && np < 32, "whisper_tokenize: %d (%s)", np, e.msg);
+    n_ctx += np;
+    int init[4] = {sp->sot, sp->lang0 + whisper_lang_index("en"), sp->transcribe, sp->notimestamps};
+    memcpy(ctx + n_ctx, init, sizeof init);
+    n_ctx += 4;
+
     struct whisper_state *s = whisper_state_new(g_m, g_pool, &e);
+    REQUIRE(s != NULL, "%s", e.msg);
+    struct mel mel;
+    REQUIRE(whisper_mel(g_m, g_x, 32000, &mel, &e) == 0, "%s", e.msg);
+    CHECK_MSG(whisper_encode(s, &mel, 0, 0, &e) == 0, "%s", e.msg);
+    mel_free(&mel);
+    enum { MAX = 12 };
+    int with[MAX], without[MAX];
+    int n_with = greedy_after(s, ctx, n_ctx, with, MAX, &e);
+    int n_without = greedy_after(s, init, 4, without, MAX, &e);
+    CHECK_MSG(n_with > 0 && n_without > 0, "hand-made decode: %d / %d tokens (%s)", n_with, n_without, e.msg);
+
     struct whisper_params p = whisper_default_params();
-    p.initial_prompt = "JFK speech.";
     p.temperature_inc = 0;
     p.beam_size = 1;
-    p.max_tokens_per_window = 3;
-    struct whisper_result r;
-    CHECK_MSG(whisper_transcribe(s, g_x, 32000, &p, &r, &e) == 0, "%s", e.msg);
-    whisper_result_free(&r);
+    p.max_tokens_per_window = MAX;
+    p.no_speech_thold = 2; /* never drop the window: its tokens are the point */
+    struct whisper_result rp = {0}, r0 = {0};
+    p.initial_prompt = prompt_text;
+    CHECK_MSG(whisper_transcribe(s, g_x, 32000, &p, &rp, &e) == 0, "%s", e.msg);
+    p.initial_prompt = NULL;
+    CHECK_MSG(whisper_transcribe(s, g_x, 32000, &p, &r0, &e) == 0, "%s", e.msg);
+    int got_p[MAX], got_0[MAX];
+    int ngp = first_tokens(&rp, got_p, MAX), ng0 = first_tokens(&r0, got_0, MAX);
+    fprintf(stderr, "  prompt: %d tokens decoded with it, %d without; first %d / %d\n", ngp, ng0, ngp ? got_p[0] : -1,
+            ng0 ? got_0[0] : -1);
+    /* the transcriber's tokens are the hand-made decode's (up to where either stops) */
+    int m = ngp < n_with ? ngp : n_with;
+    CHECK_MSG(m > 0 && !memcmp(got_p, with, (size_t)m * sizeof *with), "with the prompt: transcript differs from the decode "
+              "with <|startofprev|> prompt before the start (%d / %d tokens)", ngp, n_with);
+    m = ng0 < n_without ? ng0 : n_without;
+    CHECK_MSG(m > 0 && !memcmp(got_0, without, (size_t)m * sizeof *without), "without a prompt: transcript differs from "
+              "the plain decode (%d / %d tokens)", ng0, n_without);
+    /* and the prompt made a difference, so the checks above can tell the two apart */
+    CHECK_MSG(ngp != ng0 || memcmp(got_p, got_0, (size_t)ngp * sizeof *got_p), "the prompt changed nothing");
+    whisper_result_free(&rp);
+    whisper_result_free(&r0);
     whisper_state_free(s);
 }
 
@@ -363,7 +453,7 @@ TEST(token_timestamps_transcribe) {
 }
 
 int main(void) {
-    TEST_EXPECT(12);
+    TEST_EXPECT(13);
     struct err e = {{0}};
     char *js = read_file(golden_path("asr/synth-whisper-micro-f16.jfk.json"), NULL);
     g_gold = js ? cJSON_Parse(js) : NULL;
@@ -383,6 +473,7 @@ int main(void) {
     RUN(auto_language_and_short_clip);
     RUN(transcribe_with_vad);
     RUN(tokenize_prompt);
+    RUN(initial_prompt_goes_before_the_transcript);
     RUN(beam_search_runs);
     RUN(load_errors);
     RUN(token_timestamps_algorithm);

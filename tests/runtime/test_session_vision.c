@@ -154,6 +154,7 @@ int main(void) {
     model = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
     if (!model || omni_model_load_mmproj(model, model_path("synth/synth-llava-mmproj-f16.gguf"), err, sizeof err)) {
         fprintf(stderr, "cannot load the vision test models: %s\n", err);
+        printf("0 passed, 1 failed\n");
         return 1;
     }
     RUN(golden_greedy_and_cache);

@@ -2,7 +2,9 @@
  * micro model (gibberish transcripts, real timing), the synth SmolLM2 LLM and espeak TTS.
  * Checks event order and positions, barge-in with history truncation, prompt-cache
  * reuse across turns, speculative replies held through a short pause, settings updates
- * and truncation after the reply ended; plus the splitter and segmenter on their own. */
+ * and truncation after the reply ended; plus the splitter and segmenter on their own.
+ * The models are in ../shared and espeak-ng comes with scripts/setup.sh: a load, speech
+ * or decode that fails is a failure, not a skip. */
 #include "test.h"
 #include <pthread.h>
 #include <time.h>
@@ -133,13 +135,13 @@ static int16_t *make_speech(const char *lang, const char *text, double pre, doub
     char path[128], cmd[512];
     snprintf(path, sizeof path, "/tmp/omni-test-voice-%d-%s.wav", (int)getpid(), lang);
     snprintf(cmd, sizeof cmd, "espeak-ng -v %s -w %s \"%s\" 2>/dev/null", lang, path, text);
-    if (system(cmd) != 0) return NULL;
+    if (system(cmd) != 0) { fprintf(stderr, "  espeak-ng failed: %s\n", cmd); return NULL; }
     float *x = NULL;
     size_t nx = 0;
     struct err e = {{0}};
     int rc = audio_decode_file(path, &x, &nx, &e);
     remove(path);
-    if (rc) return NULL;
+    if (rc) { fprintf(stderr, "  audio_decode_file: %s\n", e.msg); return NULL; }
     size_t a = (size_t)(pre * 16000), b = (size_t)(post * 16000);
     int16_t *out = calloc(a + nx + b, sizeof *out);
     size_t first = 0, last = 0;
@@ -176,7 +178,9 @@ static int load_models(void) {
     char err[512];
     struct err e = {{0}};
     if (!g_llm) g_llm = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
+    if (!g_llm) fprintf(stderr, "  synth-smollm2-f16.gguf: %s\n", err);
     if (!g_asr) g_asr = whisper_load(model_path("synth/synth-whisper-micro-f16.bin"), &e);
+    if (!g_asr) fprintf(stderr, "  synth-whisper-micro-f16.bin: %s\n", e.msg);
     return g_llm && g_asr;
 }
 
@@ -198,13 +202,13 @@ static struct voice *new_voice(struct rec *r, int max_tokens, const char *lang) 
 static struct rec g_rec;
 
 TEST(one_turn_events_in_order) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     size_t n, s0, s1;
     int16_t *x = make_speech("en", "What is the weather like today?", 0.6, 1.2, &n, &s0, &s1);
-    if (!x) SKIP("espeak-ng cannot make speech here");
+    REQUIRE(x != NULL, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice *v = new_voice(r, 12, "en");
     CHECK(v != NULL);
     if (!v) { free(x); return; }
@@ -244,14 +248,15 @@ TEST(one_turn_events_in_order) {
 }
 
 TEST(second_turn_reuses_prompt_cache_korean) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     size_t n1, n2, a, b, c, d;
     int16_t *x1 = make_speech("en", "Hello there, how are you?", 0.4, 1.0, &n1, &a, &b);
     int16_t *x2 = make_speech("ko", "안녕하세요, 오늘 날씨가 어때요?", 0.4, 1.0, &n2, &c, &d);
-    if (!x1 || !x2) { free(x1); free(x2); SKIP("espeak-ng cannot make speech here"); }
+    if (!x1 || !x2) { free(x1); free(x2); }
+    REQUIRE(x1 && x2, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice *v = new_voice(r, 8, "auto");
     CHECK(v != NULL);
     if (v) {
@@ -283,14 +288,15 @@ static double mono_ms(void) {
 }
 
 TEST(barge_in_cancels_and_truncates) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     size_t n1, n2, a, b, c, d;
     int16_t *x1 = make_speech("en", "Tell me a long story about the sea.", 0.4, 0.8, &n1, &a, &b);
     int16_t *x2 = make_speech("en", "Stop, stop please.", 0.0, 1.0, &n2, &c, &d);
-    if (!x1 || !x2) { free(x1); free(x2); SKIP("espeak-ng cannot make speech here"); }
+    if (!x1 || !x2) { free(x1); free(x2); }
+    REQUIRE(x1 && x2, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice *v = new_voice(r, 400, "en");
     CHECK(v != NULL);
     if (v) {
@@ -339,7 +345,7 @@ static int16_t *silence(size_t n) { return calloc(n ? n : 1, sizeof(int16_t)); }
  * dropped when speech resumes, and the turn's real end gets one reply whose events come
  * out in the usual order, made ahead of time (spec_used). */
 TEST(short_pause_gives_no_response_events) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
@@ -347,7 +353,8 @@ TEST(short_pause_gives_no_response_events) {
     int16_t *x1 = make_speech("en", "I would like to know", 0.4, 0.3, &n1, &a, &b);
     int16_t *x2 = make_speech("en", "the time in London please.", 0.0, 0.0, &n2, &c, &d);
     int16_t *quiet = silence(16000 * 6 / 5);
-    if (!x1 || !x2 || !quiet) { free(x1); free(x2); free(quiet); SKIP("espeak-ng cannot make speech here"); }
+    if (!x1 || !x2 || !quiet) { free(x1); free(x2); free(quiet); }
+    REQUIRE(x1 && x2 && quiet, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice_params p = voice_default_params();
     p.instructions = "Answer briefly.";
     p.language = "en";
@@ -416,14 +423,15 @@ TEST(short_pause_gives_no_response_events) {
 
 /* voice_update's new silence applies to the turn in progress. */
 TEST(update_rearms_turn_detection) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     size_t n, a, b;
     int16_t *x = make_speech("en", "Good morning.", 0.3, 1.0, &n, &a, &b);
     int16_t *quiet = silence(3200);
-    if (!x || !quiet) { free(x); free(quiet); SKIP("espeak-ng cannot make speech here"); }
+    if (!x || !quiet) { free(x); free(quiet); }
+    REQUIRE(x && quiet, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice_params p = voice_default_params();
     p.language = "en";
     p.max_tokens = 4;
@@ -462,13 +470,13 @@ TEST(update_rearms_turn_detection) {
 /* conversation.item.truncate after the reply finished generating (still playing on the
  * client): the stored assistant message is cut at the played position. */
 TEST(truncate_after_reply_finished) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     size_t n, a, b;
     int16_t *x = make_speech("en", "Tell me about the moon.", 0.3, 1.0, &n, &a, &b);
-    if (!x) SKIP("espeak-ng cannot make speech here");
+    REQUIRE(x != NULL, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
     struct voice *v = new_voice(r, 40, "en");
     CHECK(v != NULL);
     if (v) {
@@ -509,7 +517,7 @@ TEST(truncate_after_reply_finished) {
 }
 
 TEST(bad_params_are_refused) {
-    if (!load_models()) SKIP("shared models missing");
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct voice_params p = voice_default_params();
     struct err e = {{0}};
     p.input_rate = 44100;

@@ -37,7 +37,7 @@ static void end_file(const char *rel, int ok) {
     t_case_failed = g_saved_failed || (!g_listed && !ok);
     if (!g_listed) return;
     if (ok) CHECK_MSG(0, "%s now gives llama.cpp's ids: delete its 'tokens' line from tests/not_yet_supported.txt", rel);
-    else SKIP_ITEM("%s: %s; %s", rel, g_listed, g_why[0] ? g_why : "the ids differ");
+    else SKIP_ITEM("%s -- %s: %s", g_listed, rel, g_why[0] ? g_why : "the ids differ");
 }
 
 /* Compares the encoding of text with want[0..nw); prints the first difference. */
