@@ -109,9 +109,9 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     int nth = pool_size(llm_pool(m));
-    struct stat st;
+    struct stat fst;
     struct rusage ru;
-    unsigned long long file_bytes = stat(model, &st) == 0 ? (unsigned long long)st.st_size : 0;
+    unsigned long long file_bytes = stat(model, &fst) == 0 ? (unsigned long long)fst.st_size : 0;
     unsigned long long kv_bytes = 2ull * 2 * (unsigned long long)hp->n_layer * (unsigned long long)n_ctx *
                                   (unsigned long long)hp->n_head_kv * (unsigned long long)hp->head_dim;
     unsigned long long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (unsigned long long)ru.ru_maxrss * 1024 : 0;
