@@ -254,6 +254,15 @@ async function send(text) {
       try { const j = await r.json(); if (j.error) msg = j.error.message; } catch {}
       throw new Error(msg);
     }
+    // The server left the oldest turns out to fit the model's context: say so, in both languages.
+    const cut = parseInt(r.headers.get("X-Omni-Truncated") || "0", 10);
+    if (cut > 0) {
+      const note = document.createElement("div");
+      note.className = "note";
+      note.textContent = `${cut} earlier message${cut > 1 ? "s were" : " was"} left out to fit the model's context · ` +
+        `모델의 컨텍스트에 맞추려고 앞의 메시지 ${cut}개를 뺐습니다`;
+      el.insertBefore(note, content);
+    }
     const reader = r.body.getReader();
     const dec = new TextDecoder();
     let buf = "";

@@ -3,7 +3,7 @@
 import { chromium } from "playwright-core";
 import { startServer, stopServer, makeCounter, assert, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(10);
+const { test, summary } = makeCounter(11);
 let srv, browser;
 try {
   srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--parallel", "2", "--ctx", "4096"]);
@@ -163,6 +163,30 @@ try {
       parts[0].image_url.url.startsWith("data:image/png;base64,"), "image_url data URI sent");
     assert(parts[1].type === "text" && parts[1].text === "What is in this picture?", "text part sent");
     await page.screenshot({ path: "/tmp/omni_web_chat_image.png" });
+  });
+
+  await test("a conversation longer than the context: answered, with a note that old turns were left out", async () => {
+    // 1024-token context: prepend 60 earlier turns to what the page sends.
+    await page.unroute("**/v1/chat/completions");
+    await page.route("**/v1/chat/completions", (route) => {
+      const body = JSON.parse(route.request().postData());
+      const old = [];
+      for (let i = 0; i < 30; i++) {
+        old.push({ role: "user", content: `Earlier question ${i} about the harbour, the lighthouse and the boats at night.` });
+        old.push({ role: "assistant", content: `Earlier answer ${i}: the lighthouse turns slowly over the water.` });
+      }
+      body.messages = old.concat(body.messages.filter((m) => typeof m.content === "string"));
+      body.max_tokens = 16;
+      route.continue({ postData: JSON.stringify(body) });
+    });
+    await page.click("#new-chat");
+    await page.fill("#input", "And what happened next?");
+    await page.press("#input", "Enter");
+    await page.waitForSelector(".msg.assistant .note", { timeout: 30000 });
+    await page.waitForSelector("#stop", { state: "hidden", timeout: 60000 });
+    const note = await page.textContent(".msg.assistant .note");
+    assert(/\d+ earlier messages were left out/.test(note) && note.includes("메시지"), note);
+    assert((await page.locator(".msg.error").count()) === 0, "no error reply");
   });
 
   await test("image pages: no page errors", async () => { assert(errors.length === 0, errors.join("; ")); });
