@@ -188,7 +188,6 @@ static void on_window(struct voice *v) {
     int full = v->turn_active ? clip_append(v, v->win, (size_t)v->win_size) : 0;
     enum vseg_event ev = vseg_step(&v->seg, p);
     int64_t ms = -1;
-    enum voice_event_type out = VOICE_ERROR;
     if (ev == VSEG_START && !v->turn_active && !v->turn_ended) {
         int64_t from = v->seg.start - (int64_t)v->p.prefix_padding_ms * 16;
         if (from < 0) from = 0;
@@ -200,9 +199,13 @@ static void on_window(struct voice *v) {
         v->turn_id++;
         v->asr_done_n = 0;
         v->speech_end = v->seg.end;
+        /* speech_started goes out before the barge-in cancels the reply, so a client
+         * always sees it ahead of that reply's (cancelled) response.done, however the
+         * two threads are scheduled */
+        pthread_mutex_unlock(&v->mu);
+        emit_simple(v, VOICE_SPEECH_STARTED, 0, v->seg.start / 16, NULL);
+        pthread_mutex_lock(&v->mu);
         if (v->responding && v->p.interrupt_response) atomic_store(&v->cancel, 1); /* barge-in */
-        out = VOICE_SPEECH_STARTED;
-        ms = v->seg.start / 16;
         pthread_cond_signal(&v->wake_worker);
     } else if (ev == VSEG_PAUSE && v->turn_active) {
         v->turn_paused = 1;
@@ -225,7 +228,6 @@ static void on_window(struct voice *v) {
         pthread_cond_signal(&v->wake_worker);
     }
     pthread_mutex_unlock(&v->mu);
-    if (out != VOICE_ERROR) emit_simple(v, out, 0, ms, NULL);
 }
 
 static void listen_samples(struct voice *v, const float *x, size_t n) {
