@@ -310,6 +310,155 @@ void omni_request_free(omni_request *r);
  * neither exists yet). */
 int omni_request_n_ctx(omni_model *model, const omni_session *session);
 
+/* ==== model files and the model store ====
+ *
+ * Same conventions as above: opaque contexts, *_default_params(), -1 or NULL with a
+ * one-line message in the caller's err buffer (err may be NULL), and every malloc'ed
+ * result freed by the call named at its declaration. */
+
+/* ---- model files ---- */
+
+typedef enum omni_file_format {
+    OMNI_FILE_GGUF = 1,            /* a GGUF model, image encoder or vocabulary */
+    OMNI_FILE_GGML = 2,            /* a whisper.cpp ggml file (a Whisper model or a VAD) */
+} omni_file_format;
+
+typedef struct omni_weight_type {
+    const char *name;              /* "f16", "q8_0", "q4_K", … (static) */
+    uint64_t bytes;
+} omni_weight_type;
+
+/* What a model file is, from its header and metadata (weights are never read). Strings
+ * are NULL when absent; everything is owned by the struct (omni_file_info_free). */
+typedef struct omni_file_info {
+    omni_file_format format;       /* for OMNI_FILE_GGML only file_size is filled in */
+    uint32_t version;              /* GGUF version */
+    uint64_t file_size;            /* bytes */
+    char *name;                    /* general.name */
+    char *arch;                    /* general.architecture */
+    char *license;                 /* general.license */
+    char *chat_template;           /* tokenizer.chat_template */
+    char *tokenizer;               /* tokenizer.ggml.model ("llama", "gpt2", …) */
+    uint64_t n_tokens;             /* entries of tokenizer.ggml.tokens */
+    int64_t n_ctx_train;           /* <arch>.context_length; 0 when absent */
+    int64_t n_tensors;             /* 0: a vocabulary-only file */
+    uint64_t n_params;             /* elements of all tensors */
+    uint64_t weight_bytes;         /* bytes of all tensors */
+    int n_types;                   /* weight types holding bytes, in ggml's type order */
+    omni_weight_type *types;
+} omni_file_info;
+
+/* Fills *info (release with omni_file_info_free). 0, or -1 with err set (then *info
+ * needs no freeing) when the file is neither GGUF nor whisper.cpp ggml. */
+int omni_file_info_read(const char *path, omni_file_info *info, char *err, size_t err_size);
+void omni_file_info_free(omni_file_info *info);
+
+/* A tokenizer alone, from any GGUF that has a vocabulary (a whole model or a vocab-only
+ * file); weights are never read. Read-only once loaded: any number of threads. */
+typedef struct omni_vocab omni_vocab;
+
+omni_vocab *omni_vocab_load(const char *path, char *err, size_t err_size);
+void omni_vocab_free(omni_vocab *vocab);                  /* NULL is fine */
+/* Tokenizes UTF-8 text as omni_tokenize does (add_special: BOS/EOS as the vocabulary
+ * asks; parse_special: text like "<|im_start|>" becomes that token). Returns the count
+ * with *tokens malloc'ed (free() it; NULL when the count is 0), or -1 with err set. */
+int omni_vocab_tokenize(const omni_vocab *vocab, const char *text, size_t len, int add_special, int parse_special,
+                        int32_t **tokens, char *err, size_t err_size);
+
+/* ---- the model store ---- */
+
+/* Downloaded models live in one folder: $OMNI_HOME, default ~/.local/share/omni/models.
+ * Any thread; a pull and an rm of the same model at once are the caller's race. */
+
+/* The store folder (not created): buf, or NULL when it does not fit in cap. */
+const char *omni_store_dir(char *buf, size_t cap);
+/* What a user typed after -m, as a file path: an existing file as is; else a store file
+ * NAME, NAME.gguf or NAME.bin; else a catalog name whose file is in the store. Returns
+ * buf, or NULL with err saying how to get the model ("run `omni pull NAME`"). */
+const char *omni_store_resolve(const char *name_or_path, char *buf, size_t cap, char *err, size_t err_size);
+
+typedef struct omni_store_entry {
+    char *name;                    /* what -m takes: the file name without .gguf/.bin (a partial
+                                    * download keeps its whole file name) */
+    char *path;
+    uint64_t size;                 /* bytes */
+    int partial;                   /* an unfinished download (.part) */
+} omni_store_entry;
+
+/* The store's files (hidden ones left out), in alphasort order of their names. Returns
+ * the count with *entries malloc'ed (omni_store_list_free; NULL when the count is 0), or
+ * -1 with err set when the store folder cannot be read (e.g. it does not exist yet). */
+int omni_store_list(omni_store_entry **entries, char *err, size_t err_size);
+void omni_store_list_free(omni_store_entry *entries, int n);
+
+typedef struct omni_pull_params {
+    /* Called as bytes arrive, on the pulling thread: done/total bytes since the start of
+     * the file (a resumed download starts above 0; total 0 when unknown). Optional. */
+    void (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
+    const char *sha256;            /* expected checksum (hex) for a URL pull; NULL: none */
+    long timeout_s;                /* give up when no byte arrives for this long (0: 30 s) */
+    long connect_timeout_s;        /* 0: 15 s */
+    int insecure;                  /* accept a download no checksum is known for (else refused) */
+} omni_pull_params;
+
+omni_pull_params omni_pull_default_params(void);
+
+/* omni_store_pull's *verified. */
+enum { OMNI_PULL_UNVERIFIED = 0, OMNI_PULL_VERIFIED = 1, OMNI_PULL_VERIFIED_HUB = 2 };
+
+/* Downloads a catalog model or an http(s) URL into the store, resuming an earlier
+ * partial download, checks its checksum (the catalog's or params->sha256; else the
+ * SHA-256 and size the hub sends with it) and only then gives it its final name. With
+ * none of these known the download is refused before its first byte is stored, unless
+ * params->insecure. A file already present is not fetched again. Blocks. Fills path
+ * (cap bytes) with the file and *verified with OMNI_PULL_VERIFIED (a known checksum),
+ * OMNI_PULL_VERIFIED_HUB (the hub's) or OMNI_PULL_UNVERIFIED (none known, accepted with
+ * params->insecure). params may be NULL. 0, or -1 with err set. */
+int omni_store_pull(const char *name_or_url, const omni_pull_params *params, char *path, size_t cap, int *verified,
+                    char *err, size_t err_size);
+/* Removes a store model by name (NAME, NAME.gguf, NAME.bin or a catalog name) and its
+ * partial download; never a file outside the store. Fills removed with what went. */
+int omni_store_rm(const char *name, char *removed, size_t cap, char *err, size_t err_size);
+
+/* The catalog of known-good downloadable models (catalog/models.json). */
+typedef struct omni_catalog omni_catalog;
+
+typedef struct omni_catalog_entry {
+    const char *name;              /* "smollm2-360m-instruct-q8_0" */
+    const char *repo;              /* the hub repository */
+    const char *file;              /* the file in it */
+    uint64_t size;                 /* bytes; 0: unknown */
+    const char *purpose;           /* "chat", "speech-in", "voice-activity", … */
+    const char *format;            /* "gguf", "whisper-ggml" */
+    const char *languages;         /* comma-separated, for display */
+    const char *license;
+    const char *description;
+} omni_catalog_entry;
+
+/* path NULL: $OMNI_CATALOG, else the repository's catalog/models.json (next to the
+ * binary's source tree or in the current folder), else /usr/share/omni/catalog. */
+omni_catalog *omni_catalog_load(const char *path, char *err, size_t err_size);
+void omni_catalog_free(omni_catalog *catalog);            /* NULL is fine */
+int omni_catalog_count(const omni_catalog *catalog);
+/* Entry i (0 <= i < count), in the file's order; borrowed from the catalog. */
+const omni_catalog_entry *omni_catalog_get(const omni_catalog *catalog, int i);
+
+/* ---- bytes at the edges ---- */
+
+/* A copy of s[0, len) in which every byte that does not start a valid UTF-8 character
+ * becomes U+FFFD (speech tokens can split characters; JSON must not). malloc'ed (free()
+ * it); NULL when out of memory. */
+char *omni_utf8_sanitize(const char *s, size_t len);
+/* Standard base64 (padding optional, whitespace skipped, the URL-safe alphabet too) to
+ * bytes: 0 with *out malloc'ed (free() it) and *out_len set, or -1 with err saying where
+ * the text went wrong. */
+int omni_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, char *err, size_t err_size);
+/* A "data:MEDIA/TYPE[;params];base64,PAYLOAD" URI: mime gets the media type (lower-case,
+ * cut to mime_cap), *out the decoded bytes as omni_base64_decode gives them. */
+int omni_data_uri_decode(const char *uri, char *mime, size_t mime_cap, uint8_t **out, size_t *out_len, char *err,
+                         size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif
