@@ -310,11 +310,227 @@ void omni_request_free(omni_request *r);
  * neither exists yet). */
 int omni_request_n_ctx(omni_model *model, const omni_session *session);
 
-/* ==== model files and the model store ====
+/* ==== speech, voice and model files ====
  *
- * Same conventions as above: opaque contexts, *_default_params(), -1 or NULL with a
- * one-line message in the caller's err buffer (err may be NULL), and every malloc'ed
- * result freed by the call named at its declaration. */
+ * Speech in (omni_asr_*), voice activity detection (omni_vad_*), audio files, and the
+ * model store. Same conventions as above: opaque contexts, *_default_params(), -1 or NULL
+ * with a one-line message in the caller's err buffer (err may be NULL), and every
+ * malloc'ed result freed by the call named at its declaration. Speech models take
+ * 16 kHz mono float samples in [-1, 1]; speech comes out as 24 kHz mono s16. */
+
+#define OMNI_ASR_SAMPLE_RATE 16000
+#define OMNI_TTS_SAMPLE_RATE 24000
+
+/* ---- audio files ---- */
+
+/* Decodes any common audio file (WAV, FLAC, OGG/Vorbis, Opus, MP3; any sample rate and
+ * channel count) to 16 kHz mono floats. Returns 0 with *pcm malloc'ed (free() it) and
+ * *n_samples set, or -1 with err naming the file (e.g. "not a recognised audio file").
+ * Any thread. */
+int omni_audio_decode_file(const char *path, float **pcm, size_t *n_samples, char *err, size_t err_size);
+/* The same for a file held in memory (an upload; data is borrowed for the call); `what`
+ * names it in messages. */
+int omni_audio_decode_memory(const void *data, size_t size, const char *what, float **pcm, size_t *n_samples,
+                             char *err, size_t err_size);
+
+/* The containers speech goes out in (OpenAI's response_format names). */
+typedef enum omni_audio_format {
+    OMNI_AUDIO_WAV, OMNI_AUDIO_PCM, OMNI_AUDIO_FLAC, OMNI_AUDIO_OPUS, OMNI_AUDIO_MP3
+} omni_audio_format;
+#define OMNI_AUDIO_FORMATS "wav, pcm, flac, opus, mp3"
+
+/* "wav" → OMNI_AUDIO_WAV, …; an unknown name is -1 with err listing the allowed ones. */
+int omni_audio_format_parse(const char *name, omni_audio_format *out, char *err, size_t err_size);
+/* From a file name's extension (.wav .pcm .raw .flac .opus .ogg .mp3); -1 when none matches. */
+int omni_audio_format_from_path(const char *path, omni_audio_format *out);
+const char *omni_audio_format_name(omni_audio_format f);   /* "wav", …; static */
+const char *omni_audio_format_mime(omni_audio_format f);   /* "audio/wav", "audio/mpeg", …; static */
+
+/* Receives encoded bytes (borrowed for the call) as they are produced. Return non-zero
+ * to stop (a client gone): the call that produced them then fails. */
+typedef int (*omni_bytes_callback)(const void *bytes, size_t n, void *user);
+
+/* An incremental encoder of mono s16 PCM, so bytes can leave (HTTP chunks, a pipe) while
+ * later audio is still being made. WAV and Opus emit their header at once, the others
+ * with the first audio. One thread at a time; on_bytes runs inside write and finish. */
+typedef struct omni_audio_encoder omni_audio_encoder;
+
+omni_audio_encoder *omni_audio_encode_new(omni_audio_format format, int sample_rate, omni_bytes_callback on_bytes,
+                                          void *user, char *err, size_t err_size);
+/* pcm is borrowed for the call. 0, or -1 with err set. */
+int omni_audio_encode_write(omni_audio_encoder *enc, const int16_t *pcm, size_t n, char *err, size_t err_size);
+/* Flushes what is left (encoder delay, last pages); call once, then free. */
+int omni_audio_encode_finish(omni_audio_encoder *enc, char *err, size_t err_size);
+void omni_audio_encode_free(omni_audio_encoder *enc);     /* NULL is fine */
+
+/* A streamed WAV cannot know its length, so its header says 0xFFFFFFFF (as OpenAI's
+ * does). A writer to a seekable file may overwrite the first OMNI_WAV_HEADER_SIZE bytes
+ * with this header once the sample count is known. */
+#define OMNI_WAV_HEADER_SIZE 44
+void omni_audio_wav_header(uint8_t header[OMNI_WAV_HEADER_SIZE], int sample_rate, uint32_t n_samples);
+
+/* ---- voice activity (Silero VAD) ---- */
+
+/* A detector that scores 512-sample (32 ms) windows of 16 kHz audio with a speech
+ * probability. Its state carries over from window to window (a live stream), so one
+ * detector serves one stream and one thread at a time. It is small and runs on the
+ * calling thread, not on the compute pool. */
+typedef struct omni_vad omni_vad;
+
+/* How probabilities become segments: whisper.cpp's rules, and its defaults. */
+typedef struct omni_vad_params {
+    float threshold;           /* speech from p >= threshold; it ends below threshold - 0.15 (0.5) */
+    int min_speech_ms;         /* shorter segments are dropped (250) */
+    int min_silence_ms;        /* silence that ends a segment (100) */
+    float max_speech_s;        /* longer segments are split (FLT_MAX: never) */
+    int speech_pad_ms;         /* padding added around each segment (30) */
+    float samples_overlap;     /* seconds of overlap where segments are joined for ASR (0.1) */
+} omni_vad_params;
+
+omni_vad_params omni_vad_default_params(void);
+
+/* path: a Silero VAD v6 model in whisper.cpp's ggml format. NULL gives a loudness
+ * detector instead (0 below -45 dBFS RMS, 1 above -30 dBFS, linear between): fine for
+ * clean recordings, not for noisy ones. NULL with err set when the file is not a VAD. */
+omni_vad *omni_vad_load(const char *path, char *err, size_t err_size);
+void omni_vad_free(omni_vad *vad);                        /* NULL is fine */
+int omni_vad_window(const omni_vad *vad);                 /* samples per window (512) */
+/* Forgets the stream so far (before a new one). */
+void omni_vad_reset(omni_vad *vad);
+/* The speech probability of the next window: n <= omni_vad_window samples (borrowed),
+ * fewer are zero-padded. */
+float omni_vad_step(omni_vad *vad, const float *pcm, int n);
+/* Resets, then scores every window of pcm: *probs (malloc'ed; free() it) gets
+ * ceil(n / window) values and *n_probs their count. 0, or -1 with err set. */
+int omni_vad_probs(omni_vad *vad, const float *pcm, size_t n, float **probs, int *n_probs, char *err,
+                   size_t err_size);
+
+typedef struct omni_vad_segment {
+    int64_t start, end;        /* samples at 16 kHz, end exclusive */
+} omni_vad_segment;
+
+/* Speech segments from window probabilities (params NULL: the defaults). *segments is
+ * malloc'ed (free() it; NULL when *n_segments is 0). 0, or -1 with err set. */
+int omni_vad_segments(const float *probs, int n_probs, int window, const omni_vad_params *params,
+                      omni_vad_segment **segments, int *n_segments, char *err, size_t err_size);
+/* Samples at 16 kHz to whole centiseconds, rounded as whisper.cpp rounds them. */
+int64_t omni_vad_samples_to_cs(int64_t samples);
+
+/* ---- speech in (Whisper) ---- */
+
+/* A Whisper model (a whisper.cpp ggml file: any size, multilingual or .en) and, when
+ * asked for, a Silero VAD that limits transcription to the speech it finds. Threads: any
+ * number may share one; its omni_asr_transcribe* calls take turns (they share one
+ * decoder state, sized once) and their compute runs on the process pool. A voice loop
+ * (omni_voice_new) borrows the model with a decoder state of its own, so it never waits
+ * for those calls; the pool runs either's jobs one at a time. */
+typedef struct omni_asr omni_asr;
+
+typedef struct omni_asr_load_params {
+    int n_threads;                 /* compute threads of the process pool; <= 0: all cores.
+                                    * Only the pool's first user sets it. */
+    const char *vad_model;         /* Silero VAD file for transcriptions (omni_asr_params.use_vad);
+                                    * NULL: none. Read during the call. */
+} omni_asr_load_params;
+
+omni_asr_load_params omni_asr_load_default_params(void);
+/* params may be NULL for the defaults. NULL with err set when a file is missing or not
+ * what it should be ("not a Whisper model", "not a VAD model"). */
+omni_asr *omni_asr_load(const char *path, const omni_asr_load_params *params, char *err, size_t err_size);
+/* Call only when no transcription or voice loop uses it any more. NULL is fine. */
+void omni_asr_free(omni_asr *asr);
+
+int omni_asr_is_multilingual(const omni_asr *asr);        /* 0 for the English-only .en models */
+int omni_asr_has_vad(const omni_asr *asr);
+/* Whisper's languages: the id of a code ("en" is 0, "ko", "de", …), -1 when unknown;
+ * the code of an id (static), NULL when out of range. */
+int omni_asr_language_id(const char *code);
+const char *omni_asr_language_code(int id);
+
+typedef struct omni_asr_params {
+    const char *language;          /* spoken language: "en" (default), "ko", … or "auto" to detect
+                                    * it; NULL: "en". Borrowed for the call, like every pointer here. */
+    int translate;                 /* translate into English instead of transcribing */
+    int no_timestamps;             /* decode without timestamp tokens (one segment per 30 s window) */
+    int beam_size;                 /* > 1: beam search at temperature 0 (default 5, as whisper-cli) */
+    float temperature;             /* 0 (default): greedy, or beam search */
+    float temperature_inc;         /* step of the hotter retries when a window decodes badly (0.2);
+                                    * <= 0: no retries */
+    float logprob_thold;           /* retry below this average log-probability (-1) */
+    float entropy_thold;           /* retry above this compression proxy (2.4) */
+    float no_speech_thold;         /* 0.6 */
+    int max_tokens;                /* tokens per 30 s window; 0: half the model's text context */
+    const char *prompt;            /* initial prompt: spelling, names or style to follow; NULL: none */
+    int audio_ctx;                 /* encoder positions per window; 0: the full 1500 (30 s); fewer
+                                    * is faster for short clips */
+    int word_timestamps;           /* estimate every token's start and end as whisper.cpp does
+                                    * (timestamp-token probabilities, then the signal's energy) and
+                                    * fill omni_asr_result.words */
+    int use_vad;                   /* 1 (default): when the context has a VAD, transcribe only the
+                                    * speech it finds (timestamps stay on the audio's timeline) */
+    omni_vad_params vad;           /* how it cuts (omni_vad_default_params) */
+    void (*progress)(float frac, void *user);   /* per 30 s window, on the calling thread; optional */
+    void *progress_user;
+} omni_asr_params;
+
+omni_asr_params omni_asr_default_params(void);
+
+typedef struct omni_asr_token {
+    int32_t id;
+    float p;                       /* its probability when it was chosen */
+    int64_t t0, t1;                /* centiseconds; with word_timestamps every token's estimated
+                                    * start and end, else -1 (timestamp tokens: the time they mark) */
+    int special;                   /* 1: a special or timestamp token, which has no text */
+} omni_asr_token;
+
+typedef struct omni_asr_segment {
+    int64_t t0, t1;                /* centiseconds from the start of the audio */
+    char *text;                    /* as decoded: words start with a space (so does the segment),
+                                    * and a token may have split a UTF-8 character (omni_utf8_sanitize
+                                    * before putting it in JSON) */
+    float no_speech_prob;
+    int n_tokens;
+    omni_asr_token *tokens;
+} omni_asr_segment;
+
+typedef struct omni_asr_word {
+    char *text;                    /* without its leading space; may split a character like segments */
+    int64_t t0, t1;                /* centiseconds */
+} omni_asr_word;
+
+/* Everything in it is owned by it and freed by omni_asr_result_free. */
+typedef struct omni_asr_result {
+    char language[8];              /* the language given, or the one detected */
+    float language_prob;           /* 1 when given */
+    double duration;               /* seconds of audio */
+    char *text;                    /* the transcript: the segments' text joined, leading spaces dropped */
+    int n_segments;
+    omni_asr_segment *segments;
+    int n_words;                   /* with word_timestamps: the words, each within one segment (a
+                                    * token starting with a space starts a new word); else 0 */
+    omni_asr_word *words;
+} omni_asr_result;
+
+/* Transcribes 16 kHz mono samples (pcm borrowed for the call). Blocks until done; any
+ * thread. Returns the result, or NULL with err set (e.g. an unknown language, a model
+ * that cannot translate). */
+omni_asr_result *omni_asr_transcribe(omni_asr *asr, const float *pcm, size_t n_samples,
+                                     const omni_asr_params *params, char *err, size_t err_size);
+/* omni_audio_decode_file / _memory, then omni_asr_transcribe. A caller that must tell
+ * "not audio" (the client's fault) from a failed transcription decodes first itself. */
+omni_asr_result *omni_asr_transcribe_file(omni_asr *asr, const char *path, const omni_asr_params *params,
+                                          char *err, size_t err_size);
+omni_asr_result *omni_asr_transcribe_memory(omni_asr *asr, const void *data, size_t size, const char *what,
+                                            const omni_asr_params *params, char *err, size_t err_size);
+void omni_asr_result_free(omni_asr_result *result);       /* NULL is fine */
+/* The bytes of a token (maybe part of a UTF-8 character; "" for special tokens) and
+ * their count in *len; borrowed from the context. */
+const char *omni_asr_token_text(const omni_asr *asr, int32_t id, int *len);
+/* The spoken language of the first 30 s: its id (omni_asr_language_code names it) and,
+ * when prob is not NULL, its probability; -1 with err set on failure. An English-only
+ * model answers "en" with probability 1. Takes turns with omni_asr_transcribe. */
+int omni_asr_detect_language(omni_asr *asr, const float *pcm, size_t n_samples, float *prob, char *err,
+                             size_t err_size);
 
 /* ---- model files ---- */
 

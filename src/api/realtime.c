@@ -18,6 +18,7 @@
 #include "api/routes.h"
 #include "core/log.h"
 #include "formats/data_uri.h"
+#include "runtime/asr.h"
 #include "runtime/voice.h"
 
 #define RT_PATH "/v1/realtime"
@@ -699,7 +700,7 @@ static void on_ready(struct mg_connection *c, void *ud) {
     k->vp.user = k;
     k->turn_detection = 1;
     struct err e = {{0}};
-    k->v = voice_new(k->s->model, api_asr_model(k->s->asr), k->s->p.vad_model, &k->vp, &e);
+    k->v = voice_new(k->s->model, asr_whisper_model(api_asr_ctx(k->s->asr)), k->s->p.vad_model, &k->vp, &e);
     if (!k->v) {
         rt_error(k, "server_error", NULL, NULL, "cannot start the voice session: %s", e.msg);
         return;
