@@ -19,9 +19,10 @@
  * thread at a time. Each loaded model has one engine thread that runs every forward
  * pass of that model (sessions, requests and image encoding alike, batched together);
  * every other thread only submits work to it and receives results through callbacks.
- * All compute (LLM, Whisper, CLIP, TTS) shares one thread pool per process, sized by
- * the first omni_model_load (or the first user of the pool) and never run by two jobs
- * at once. */
+ * All compute (LLM, Whisper, CLIP) shares one thread pool per process, sized by the
+ * first omni_model_load (or the first user of the pool) and never run by two jobs at
+ * once; speech synthesis and VAD, single-threaded library work, run on their caller's
+ * thread. */
 #ifndef OMNI_H
 #define OMNI_H
 #include <stddef.h>
@@ -312,8 +313,9 @@ int omni_request_n_ctx(omni_model *model, const omni_session *session);
 
 /* ==== speech, voice and model files ====
  *
- * Speech in (omni_asr_*), voice activity detection (omni_vad_*), audio files, and the
- * model store. Same conventions as above: opaque contexts, *_default_params(), -1 or NULL
+ * Speech in (omni_asr_*), speech out (omni_tts_*), the real-time voice loop
+ * (omni_voice_*), voice activity detection (omni_vad_*), audio files, and the model
+ * store. Same conventions as above: opaque contexts, *_default_params(), -1 or NULL
  * with a one-line message in the caller's err buffer (err may be NULL), and every
  * malloc'ed result freed by the call named at its declaration. Speech models take
  * 16 kHz mono float samples in [-1, 1]; speech comes out as 24 kHz mono s16. */
@@ -531,6 +533,180 @@ const char *omni_asr_token_text(const omni_asr *asr, int32_t id, int *len);
  * model answers "en" with probability 1. Takes turns with omni_asr_transcribe. */
 int omni_asr_detect_language(omni_asr *asr, const float *pcm, size_t n_samples, float *prob, char *err,
                              size_t err_size);
+
+/* ---- speech out (TTS) ---- */
+
+/* Text in, 24 kHz mono s16 speech out, sentence by sentence, with preset voices (the
+ * OpenAI names) on espeak-ng. Threads: any thread may speak at any time; synthesis runs
+ * on the calling thread (not on the compute pool), and concurrent calls take turns per
+ * sentence inside the engine. */
+#define OMNI_TTS_MAX_INPUT_CHARS 4096  /* OpenAI's limit for /v1/audio/speech, in characters */
+#define OMNI_TTS_SPEED_MIN 0.25f
+#define OMNI_TTS_SPEED_MAX 4.0f
+#define OMNI_TTS_PRESETS "alloy, ash, ballad, coral, echo, fable, nova, onyx, sage, shimmer, verse"
+
+typedef struct omni_tts_params {
+    const char *input;             /* UTF-8 text, at most OMNI_TTS_MAX_INPUT_CHARS characters */
+    const char *voice;             /* a preset (OMNI_TTS_PRESETS), an espeak-ng variant (f3, klatt,
+                                    * Annie) or language voice (fr, de, ko); NULL: "alloy" */
+    const char *language;          /* "en", "ko", "ja", "zh", any espeak-ng language; NULL: from
+                                    * each stretch's script (Latin reads as English) */
+    float speed;                   /* OMNI_TTS_SPEED_MIN..MAX; 1 (default): the voice's own pace */
+    int normalize;                 /* read numbers, dates, money and units as words (default 1) */
+} omni_tts_params;                 /* every pointer is borrowed for the call */
+
+omni_tts_params omni_tts_default_params(void);
+
+/* Receives samples (borrowed for the call: copy what you keep). Return non-zero to stop
+ * (client gone, barge-in). */
+typedef int (*omni_pcm_callback)(const int16_t *pcm, size_t n, void *user);
+
+/* Checks a request without synthesizing, for an error before any byte is sent: empty
+ * or over-long input, invalid UTF-8, unknown voice or language, speed out of range.
+ * 0, or -1 with err saying which. */
+int omni_tts_validate(const omni_tts_params *params, char *err, size_t err_size);
+/* Speaks params->input. on_audio (on the calling thread) gets the first sentence in
+ * ~100 ms pieces as the engine makes them (lowest time to first byte; the engine lock is
+ * held meanwhile, so keep it quick), every later sentence in one call once it is whole,
+ * and maybe a last call with the resampler's tail. Returns 0, or -1 with err set (also
+ * when on_audio stopped it). */
+int omni_tts_speak(const omni_tts_params *params, omni_pcm_callback on_audio, void *user, char *err,
+                   size_t err_size);
+/* The preset voices in OMNI_TTS_PRESETS' order: name and a one-line description (static;
+ * NULL when i is out of range). */
+int omni_tts_preset_count(void);
+const char *omni_tts_preset_name(int i);
+const char *omni_tts_preset_about(int i);
+/* {"voices":[{"id","name","description","backend"}…],"languages":[{"code","name"}…]} as a
+ * malloc'ed string (free() it); NULL when the engine cannot start (no espeak-ng-data). */
+char *omni_tts_voices_json(void);
+
+/* ---- the voice loop ---- */
+
+/* Real-time voice conversation: PCM in → VAD turn detection → incremental Whisper →
+ * LLM (one conversation kept across turns, so its prompt cache is reused) → clause by
+ * clause TTS → PCM out, with barge-in. The Realtime WebSocket API and `omni bench-voice`
+ * drive it; everything comes back as events.
+ *
+ * Speculation: at the first quiet window the loop transcribes and, by default, starts
+ * the reply at once; its events (final transcript, response started, text, audio) are
+ * held back until the silence confirms the end of the turn, then released in order. If
+ * speech resumes first, the held reply is dropped without a trace (no events, no history,
+ * no response id used) and the turn goes on.
+ *
+ * Threads: every call below may come from any thread and never waits for inference. Each
+ * session has a listener thread (VAD) and a worker thread (ASR, LLM, TTS); on_event is
+ * never called concurrently with itself, but from those two threads: copy what you keep,
+ * return quickly, and do not call omni_voice_free from inside it. Whisper and the LLM's
+ * forwards run on the process pool (the LLM's through its engine). */
+typedef struct omni_voice omni_voice;
+
+typedef enum omni_voice_event_type {
+    OMNI_VOICE_SPEECH_STARTED,     /* audio_ms: where the speech starts on the input timeline */
+    OMNI_VOICE_SPEECH_STOPPED,     /* audio_ms: where it ended (the turn ended silence_ms later) */
+    OMNI_VOICE_TRANSCRIPT_PARTIAL, /* text: the whole transcript so far (replaces the previous one) */
+    OMNI_VOICE_TRANSCRIPT_FINAL,   /* text: the user's turn, now in the history */
+    OMNI_VOICE_RESPONSE_STARTED,   /* response_id */
+    OMNI_VOICE_TEXT_DELTA,         /* text: the reply as generated (whole UTF-8 characters) */
+    OMNI_VOICE_AUDIO,              /* pcm/n_pcm: 24 kHz mono s16; text: the clause being spoken */
+    OMNI_VOICE_RESPONSE_DONE,      /* status, usage; text: the reply as it stays in the history */
+    OMNI_VOICE_ERROR,              /* text: a one-line message; the session stays usable */
+} omni_voice_event_type;
+
+/* Everything it points to is borrowed for the duration of the callback. */
+typedef struct omni_voice_event {
+    omni_voice_event_type type;
+    int response_id;               /* responses count from 1; 0 for input events */
+    int64_t audio_ms;              /* speech events */
+    const char *text;              /* NUL-terminated */
+    size_t len;
+    const int16_t *pcm;            /* OMNI_VOICE_AUDIO */
+    size_t n_pcm;
+    const char *status;            /* OMNI_VOICE_RESPONSE_DONE: "completed", "cancelled" or "failed" */
+    omni_usage usage;              /* OMNI_VOICE_RESPONSE_DONE */
+} omni_voice_event;
+
+typedef void (*omni_voice_callback)(const omni_voice_event *ev, void *user);
+
+typedef struct omni_voice_params {
+    const char *instructions;      /* system prompt; NULL: none. Strings here are copied. */
+    const char *voice;             /* TTS voice (omni_tts_params.voice); NULL: "alloy" */
+    const char *language;          /* "en", "ko", … for ASR and TTS; NULL or "auto": detect */
+    const char *vad_model;         /* Silero VAD file for turn detection; NULL: a loudness threshold.
+                                    * Read by omni_voice_new only. */
+    int input_rate;                /* 16000 or 24000 (default), s16 mono */
+    float vad_threshold;           /* 0.5 */
+    int silence_ms;                /* quiet that ends a turn (280: nine 32 ms VAD windows) */
+    int prefix_padding_ms;         /* audio kept before the speech start for ASR (300) */
+    int min_speech_ms;             /* shorter speech is ignored (100) */
+    int asr_interval_ms;           /* re-decode the growing clip after this much new audio (400) */
+    int transcribe_input;          /* emit the transcript events (1); the ASR runs either way */
+    int auto_response;             /* answer at the end of each turn (1); else wait for omni_voice_respond */
+    int interrupt_response;        /* speech while answering cancels the answer (barge-in, 1) */
+    int speculate;                 /* start the reply at the first quiet window, held until the turn
+                                    * is confirmed (1) */
+    int max_tokens;                /* reply cap (256); <= 0: until the model stops */
+    float temperature;             /* 0.8 */
+    uint64_t seed;                 /* sampling seed; 0: random */
+    int n_ctx;                     /* LLM context; <= 0: the session default */
+    omni_voice_callback on_event;
+    void *user;
+} omni_voice_params;
+
+omni_voice_params omni_voice_default_params(void);
+
+/* Starts a session (params NULL: the defaults). llm and asr are borrowed and must
+ * outlive it; several sessions may share them. NULL with err set on bad settings or a
+ * VAD file that cannot be read. */
+omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voice_params *params, char *err,
+                           size_t err_size);
+/* Stops the threads (cancelling a reply in progress; no event comes after it returns)
+ * and frees everything. NULL is fine. */
+void omni_voice_free(omni_voice *v);
+/* Changes settings between turns (session.update): instructions … temperature and seed
+ * are taken; vad_model, input_rate, n_ctx, on_event and user stay as started. The VAD
+ * threshold, silence and minimum speech apply from the next VAD window, also to a turn
+ * in progress. 0, or -1 with err set (then nothing changed). */
+int omni_voice_update(omni_voice *v, const omni_voice_params *params, char *err, size_t err_size);
+/* Queues s16 mono samples at the input rate (copied). -1 when out of memory. */
+int omni_voice_push_pcm(omni_voice *v, const int16_t *pcm, size_t n);
+/* Ends the current turn now, as if silence had been heard (input_audio_buffer.commit). */
+void omni_voice_commit(omni_voice *v);
+/* Drops the speech heard so far in this turn (input_audio_buffer.clear). */
+void omni_voice_clear(omni_voice *v);
+/* Appends a message to the conversation: role "user", "assistant" or "system" (text
+ * copied). 0, or -1 with err set. */
+int omni_voice_add_message(omni_voice *v, const char *role, const char *text, char *err, size_t err_size);
+/* Answers the conversation as it stands (response.create). */
+void omni_voice_respond(omni_voice *v);
+/* Stops the reply in progress; nothing when idle (response.cancel). */
+void omni_voice_cancel(omni_voice *v);
+/* How many samples (24 kHz) of the current reply the client has played; on cancel the
+ * assistant message is cut there. Without reports, playback is assumed to run in real
+ * time from the first audio chunk. */
+void omni_voice_set_played(omni_voice *v, int64_t samples);
+/* The client stopped playing the latest reply after `samples` (24 kHz) (conversation.
+ * item.truncate). While the reply is still being made it is cut there when it ends;
+ * once it is over, its history message is cut now (removed when nothing of it was
+ * heard). Returns the bytes of reply text kept, or -1 when there is no reply to cut. */
+long omni_voice_truncate(omni_voice *v, int64_t samples);
+
+/* Speculative replies since omni_voice_new: started, used as the real reply (the turn
+ * ended where the speculation assumed) and dropped (speech came back). */
+typedef struct omni_voice_stats {
+    int spec_started, spec_used, spec_dropped;
+} omni_voice_stats;
+void omni_voice_get_stats(omni_voice *v, omni_voice_stats *stats);
+/* Waits until the listener and worker have nothing left to do, or timeout_ms passes:
+ * 0 when idle, -1 on timeout. */
+int omni_voice_wait_idle(omni_voice *v, int timeout_ms);
+/* Forgets the conversation (the instructions stay, and so does their prompt cache).
+ * Call only while idle. */
+void omni_voice_clear_history(omni_voice *v);
+/* The conversation so far (after truncation): returns the count and points *msgs at the
+ * messages, borrowed until the next call that changes them; call only while idle (e.g.
+ * after omni_voice_wait_idle). */
+int omni_voice_history(omni_voice *v, const omni_chat_message **msgs);
 
 /* ---- model files ---- */
 
