@@ -8,7 +8,7 @@
 
 #include "bench_clock.h"
 #include "formats/audio_encode.h"
-#include "runtime/tts.h"
+#include "omni.h"
 
 struct run {
     double t0, t_first_byte, c0, c_first_byte;
@@ -33,22 +33,22 @@ static int on_audio(const int16_t *pcm, size_t n, void *ud) {
 /* One request; the encoder's header is not counted as "first byte": audio is. */
 static int once(const char *text, const char *lang, enum audio_format fmt, double *ttfb, double *cfb, double *rtf) {
     struct run r = {0};
-    struct tts_request q = tts_default_request();
+    omni_tts_params q = omni_tts_default_params();
     q.input = text;
-    q.lang = lang;
-    r.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, on_bytes, &r, NULL);
+    q.language = lang;
+    r.enc = audio_encoder_new(fmt, OMNI_TTS_SAMPLE_RATE, on_bytes, &r, NULL);
     if (!r.enc) return -1;
     r.bytes = 0;
     r.t0 = bench_wall_s();
     r.c0 = bench_thread_cpu_s();
     struct err e = {{0}};
-    int rc = tts_speak(&q, on_audio, &r, &e) || audio_encoder_finish(r.enc, &e);
+    int rc = omni_tts_speak(&q, on_audio, &r, e.msg, sizeof e.msg) || audio_encoder_finish(r.enc, &e);
     double t1 = bench_wall_s();
     audio_encoder_free(r.enc);
     if (rc || !r.samples) { fprintf(stderr, "bench_tts: %s\n", e.msg); return -1; }
     *ttfb = (r.t_first_byte - r.t0) * 1e3;
     *cfb = (r.c_first_byte - r.c0) * 1e3;
-    *rtf = (t1 - r.t0) / ((double)r.samples / TTS_SAMPLE_RATE);
+    *rtf = (t1 - r.t0) / ((double)r.samples / OMNI_TTS_SAMPLE_RATE);
     return 0;
 }
 

@@ -19,9 +19,10 @@
  * thread at a time. Each loaded model has one engine thread that runs every forward
  * pass of that model (sessions, requests and image encoding alike, batched together);
  * every other thread only submits work to it and receives results through callbacks.
- * All compute (LLM, Whisper, CLIP, TTS) shares one thread pool per process, sized by
- * the first omni_model_load (or the first user of the pool) and never run by two jobs
- * at once. */
+ * All compute (LLM, Whisper, CLIP) shares one thread pool per process, sized by the
+ * first omni_model_load (or the first user of the pool) and never run by two jobs at
+ * once; speech synthesis and VAD, single-threaded library work, run on their caller's
+ * thread. */
 #ifndef OMNI_H
 #define OMNI_H
 #include <stddef.h>
@@ -309,6 +310,546 @@ void omni_request_free(omni_request *r);
 /* The context size a request gets: the session's, or the engine's slots' (0 when
  * neither exists yet). */
 int omni_request_n_ctx(omni_model *model, const omni_session *session);
+
+/* ==== speech, voice and model files ====
+ *
+ * Speech in (omni_asr_*), speech out (omni_tts_*), the real-time voice loop
+ * (omni_voice_*), voice activity detection (omni_vad_*), audio files, and the model
+ * store. Same conventions as above: opaque contexts, *_default_params(), -1 or NULL
+ * with a one-line message in the caller's err buffer (err may be NULL), and every
+ * malloc'ed result freed by the call named at its declaration. Speech models take
+ * 16 kHz mono float samples in [-1, 1]; speech comes out as 24 kHz mono s16. */
+
+#define OMNI_ASR_SAMPLE_RATE 16000
+#define OMNI_TTS_SAMPLE_RATE 24000
+
+/* ---- audio files ---- */
+
+/* Decodes any common audio file (WAV, FLAC, OGG/Vorbis, Opus, MP3; any sample rate and
+ * channel count) to 16 kHz mono floats. Returns 0 with *pcm malloc'ed (free() it) and
+ * *n_samples set, or -1 with err naming the file (e.g. "not a recognised audio file").
+ * Any thread. */
+int omni_audio_decode_file(const char *path, float **pcm, size_t *n_samples, char *err, size_t err_size);
+/* The same for a file held in memory (an upload; data is borrowed for the call); `what`
+ * names it in messages. */
+int omni_audio_decode_memory(const void *data, size_t size, const char *what, float **pcm, size_t *n_samples,
+                             char *err, size_t err_size);
+
+/* The containers speech goes out in (OpenAI's response_format names). */
+typedef enum omni_audio_format {
+    OMNI_AUDIO_WAV, OMNI_AUDIO_PCM, OMNI_AUDIO_FLAC, OMNI_AUDIO_OPUS, OMNI_AUDIO_MP3
+} omni_audio_format;
+#define OMNI_AUDIO_FORMATS "wav, pcm, flac, opus, mp3"
+
+/* "wav" → OMNI_AUDIO_WAV, …; an unknown name is -1 with err listing the allowed ones. */
+int omni_audio_format_parse(const char *name, omni_audio_format *out, char *err, size_t err_size);
+/* From a file name's extension (.wav .pcm .raw .flac .opus .ogg .mp3); -1 when none matches. */
+int omni_audio_format_from_path(const char *path, omni_audio_format *out);
+const char *omni_audio_format_name(omni_audio_format f);   /* "wav", …; static */
+const char *omni_audio_format_mime(omni_audio_format f);   /* "audio/wav", "audio/mpeg", …; static */
+
+/* Receives encoded bytes (borrowed for the call) as they are produced. Return non-zero
+ * to stop (a client gone): the call that produced them then fails. */
+typedef int (*omni_bytes_callback)(const void *bytes, size_t n, void *user);
+
+/* An incremental encoder of mono s16 PCM, so bytes can leave (HTTP chunks, a pipe) while
+ * later audio is still being made. WAV and Opus emit their header at once, the others
+ * with the first audio. One thread at a time; on_bytes runs inside write and finish. */
+typedef struct omni_audio_encoder omni_audio_encoder;
+
+omni_audio_encoder *omni_audio_encode_new(omni_audio_format format, int sample_rate, omni_bytes_callback on_bytes,
+                                          void *user, char *err, size_t err_size);
+/* pcm is borrowed for the call. 0, or -1 with err set. */
+int omni_audio_encode_write(omni_audio_encoder *enc, const int16_t *pcm, size_t n, char *err, size_t err_size);
+/* Flushes what is left (encoder delay, last pages); call once, then free. */
+int omni_audio_encode_finish(omni_audio_encoder *enc, char *err, size_t err_size);
+void omni_audio_encode_free(omni_audio_encoder *enc);     /* NULL is fine */
+
+/* A streamed WAV cannot know its length, so its header says 0xFFFFFFFF (as OpenAI's
+ * does). A writer to a seekable file may overwrite the first OMNI_WAV_HEADER_SIZE bytes
+ * with this header once the sample count is known. */
+#define OMNI_WAV_HEADER_SIZE 44
+void omni_audio_wav_header(uint8_t header[OMNI_WAV_HEADER_SIZE], int sample_rate, uint32_t n_samples);
+
+/* ---- voice activity (Silero VAD) ---- */
+
+/* A detector that scores 512-sample (32 ms) windows of 16 kHz audio with a speech
+ * probability. Its state carries over from window to window (a live stream), so one
+ * detector serves one stream and one thread at a time. It is small and runs on the
+ * calling thread, not on the compute pool. */
+typedef struct omni_vad omni_vad;
+
+/* How probabilities become segments: whisper.cpp's rules, and its defaults. */
+typedef struct omni_vad_params {
+    float threshold;           /* speech from p >= threshold; it ends below threshold - 0.15 (0.5) */
+    int min_speech_ms;         /* shorter segments are dropped (250) */
+    int min_silence_ms;        /* silence that ends a segment (100) */
+    float max_speech_s;        /* longer segments are split (FLT_MAX: never) */
+    int speech_pad_ms;         /* padding added around each segment (30) */
+    float samples_overlap;     /* seconds of overlap where segments are joined for ASR (0.1) */
+} omni_vad_params;
+
+omni_vad_params omni_vad_default_params(void);
+
+/* path: a Silero VAD v6 model in whisper.cpp's ggml format. NULL gives a loudness
+ * detector instead (0 below -45 dBFS RMS, 1 above -30 dBFS, linear between): fine for
+ * clean recordings, not for noisy ones. NULL with err set when the file is not a VAD. */
+omni_vad *omni_vad_load(const char *path, char *err, size_t err_size);
+void omni_vad_free(omni_vad *vad);                        /* NULL is fine */
+int omni_vad_window(const omni_vad *vad);                 /* samples per window (512) */
+/* Forgets the stream so far (before a new one). */
+void omni_vad_reset(omni_vad *vad);
+/* The speech probability of the next window: n <= omni_vad_window samples (borrowed),
+ * fewer are zero-padded. */
+float omni_vad_step(omni_vad *vad, const float *pcm, int n);
+/* Resets, then scores every window of pcm: *probs (malloc'ed; free() it) gets
+ * ceil(n / window) values and *n_probs their count. 0, or -1 with err set. */
+int omni_vad_probs(omni_vad *vad, const float *pcm, size_t n, float **probs, int *n_probs, char *err,
+                   size_t err_size);
+
+typedef struct omni_vad_segment {
+    int64_t start, end;        /* samples at 16 kHz, end exclusive */
+} omni_vad_segment;
+
+/* Speech segments from window probabilities (params NULL: the defaults). *segments is
+ * malloc'ed (free() it; NULL when *n_segments is 0). 0, or -1 with err set. */
+int omni_vad_segments(const float *probs, int n_probs, int window, const omni_vad_params *params,
+                      omni_vad_segment **segments, int *n_segments, char *err, size_t err_size);
+/* Samples at 16 kHz to whole centiseconds, rounded as whisper.cpp rounds them. */
+int64_t omni_vad_samples_to_cs(int64_t samples);
+
+/* ---- speech in (Whisper) ---- */
+
+/* A Whisper model (a whisper.cpp ggml file: any size, multilingual or .en) and, when
+ * asked for, a Silero VAD that limits transcription to the speech it finds. Threads: any
+ * number may share one; its omni_asr_transcribe* calls take turns (they share one
+ * decoder state, sized once) and their compute runs on the process pool. A voice loop
+ * (omni_voice_new) borrows the model with a decoder state of its own, so it never waits
+ * for those calls; the pool runs either's jobs one at a time. */
+typedef struct omni_asr omni_asr;
+
+typedef struct omni_asr_load_params {
+    int n_threads;                 /* compute threads of the process pool; <= 0: all cores.
+                                    * Only the pool's first user sets it. */
+    const char *vad_model;         /* Silero VAD file for transcriptions (omni_asr_params.use_vad);
+                                    * NULL: none. Read during the call. */
+} omni_asr_load_params;
+
+omni_asr_load_params omni_asr_load_default_params(void);
+/* params may be NULL for the defaults. NULL with err set when a file is missing or not
+ * what it should be ("not a Whisper model", "not a VAD model"). */
+omni_asr *omni_asr_load(const char *path, const omni_asr_load_params *params, char *err, size_t err_size);
+/* Call only when no transcription or voice loop uses it any more. NULL is fine. */
+void omni_asr_free(omni_asr *asr);
+
+int omni_asr_is_multilingual(const omni_asr *asr);        /* 0 for the English-only .en models */
+int omni_asr_has_vad(const omni_asr *asr);
+/* Whisper's languages: the id of a code ("en" is 0, "ko", "de", …), -1 when unknown;
+ * the code of an id (static), NULL when out of range. */
+int omni_asr_language_id(const char *code);
+const char *omni_asr_language_code(int id);
+
+typedef struct omni_asr_params {
+    const char *language;          /* spoken language: "en" (default), "ko", … or "auto" to detect
+                                    * it; NULL: "en". Borrowed for the call, like every pointer here. */
+    int translate;                 /* translate into English instead of transcribing */
+    int no_timestamps;             /* decode without timestamp tokens (one segment per 30 s window) */
+    int beam_size;                 /* > 1: beam search at temperature 0 (default 5, as whisper-cli) */
+    float temperature;             /* 0 (default): greedy, or beam search */
+    float temperature_inc;         /* step of the hotter retries when a window decodes badly (0.2);
+                                    * <= 0: no retries */
+    float logprob_thold;           /* retry below this average log-probability (-1) */
+    float entropy_thold;           /* retry above this compression proxy (2.4) */
+    float no_speech_thold;         /* 0.6 */
+    int max_tokens;                /* tokens per 30 s window; 0: half the model's text context */
+    const char *prompt;            /* initial prompt: spelling, names or style to follow; NULL: none */
+    int audio_ctx;                 /* encoder positions per window; 0: the full 1500 (30 s); fewer
+                                    * is faster for short clips */
+    int word_timestamps;           /* estimate every token's start and end as whisper.cpp does
+                                    * (timestamp-token probabilities, then the signal's energy) and
+                                    * fill omni_asr_result.words */
+    int use_vad;                   /* 1 (default): when the context has a VAD, transcribe only the
+                                    * speech it finds (timestamps stay on the audio's timeline) */
+    omni_vad_params vad;           /* how it cuts (omni_vad_default_params) */
+    void (*progress)(float frac, void *user);   /* per 30 s window, on the calling thread; optional */
+    void *progress_user;
+} omni_asr_params;
+
+omni_asr_params omni_asr_default_params(void);
+
+typedef struct omni_asr_token {
+    int32_t id;
+    float p;                       /* its probability when it was chosen */
+    int64_t t0, t1;                /* centiseconds; with word_timestamps every token's estimated
+                                    * start and end, else -1 (timestamp tokens: the time they mark) */
+    int special;                   /* 1: a special or timestamp token, which has no text */
+} omni_asr_token;
+
+typedef struct omni_asr_segment {
+    int64_t t0, t1;                /* centiseconds from the start of the audio */
+    char *text;                    /* as decoded: words start with a space (so does the segment),
+                                    * and a token may have split a UTF-8 character (omni_utf8_sanitize
+                                    * before putting it in JSON) */
+    float no_speech_prob;
+    int n_tokens;
+    omni_asr_token *tokens;
+} omni_asr_segment;
+
+typedef struct omni_asr_word {
+    char *text;                    /* without its leading space; may split a character like segments */
+    int64_t t0, t1;                /* centiseconds */
+} omni_asr_word;
+
+/* Everything in it is owned by it and freed by omni_asr_result_free. */
+typedef struct omni_asr_result {
+    char language[8];              /* the language given, or the one detected */
+    float language_prob;           /* 1 when given */
+    double duration;               /* seconds of audio */
+    char *text;                    /* the transcript: the segments' text joined, leading spaces dropped */
+    int n_segments;
+    omni_asr_segment *segments;
+    int n_words;                   /* with word_timestamps: the words, each within one segment (a
+                                    * token starting with a space starts a new word); else 0 */
+    omni_asr_word *words;
+} omni_asr_result;
+
+/* Transcribes 16 kHz mono samples (pcm borrowed for the call). Blocks until done; any
+ * thread. Returns the result, or NULL with err set (e.g. an unknown language, a model
+ * that cannot translate). */
+omni_asr_result *omni_asr_transcribe(omni_asr *asr, const float *pcm, size_t n_samples,
+                                     const omni_asr_params *params, char *err, size_t err_size);
+/* omni_audio_decode_file / _memory, then omni_asr_transcribe. A caller that must tell
+ * "not audio" (the client's fault) from a failed transcription decodes first itself. */
+omni_asr_result *omni_asr_transcribe_file(omni_asr *asr, const char *path, const omni_asr_params *params,
+                                          char *err, size_t err_size);
+omni_asr_result *omni_asr_transcribe_memory(omni_asr *asr, const void *data, size_t size, const char *what,
+                                            const omni_asr_params *params, char *err, size_t err_size);
+void omni_asr_result_free(omni_asr_result *result);       /* NULL is fine */
+/* The bytes of a token (maybe part of a UTF-8 character; "" for special tokens) and
+ * their count in *len; borrowed from the context. */
+const char *omni_asr_token_text(const omni_asr *asr, int32_t id, int *len);
+/* The spoken language of the first 30 s: its id (omni_asr_language_code names it) and,
+ * when prob is not NULL, its probability; -1 with err set on failure. An English-only
+ * model answers "en" with probability 1. Takes turns with omni_asr_transcribe. */
+int omni_asr_detect_language(omni_asr *asr, const float *pcm, size_t n_samples, float *prob, char *err,
+                             size_t err_size);
+
+/* ---- speech out (TTS) ---- */
+
+/* Text in, 24 kHz mono s16 speech out, sentence by sentence, with preset voices (the
+ * OpenAI names) on espeak-ng. Threads: any thread may speak at any time; synthesis runs
+ * on the calling thread (not on the compute pool), and concurrent calls take turns per
+ * sentence inside the engine. */
+#define OMNI_TTS_MAX_INPUT_CHARS 4096  /* OpenAI's limit for /v1/audio/speech, in characters */
+#define OMNI_TTS_SPEED_MIN 0.25f
+#define OMNI_TTS_SPEED_MAX 4.0f
+#define OMNI_TTS_PRESETS "alloy, ash, ballad, coral, echo, fable, nova, onyx, sage, shimmer, verse"
+
+typedef struct omni_tts_params {
+    const char *input;             /* UTF-8 text, at most OMNI_TTS_MAX_INPUT_CHARS characters */
+    const char *voice;             /* a preset (OMNI_TTS_PRESETS), an espeak-ng variant (f3, klatt,
+                                    * Annie) or language voice (fr, de, ko); NULL: "alloy" */
+    const char *language;          /* "en", "ko", "ja", "zh", any espeak-ng language; NULL: from
+                                    * each stretch's script (Latin reads as English) */
+    float speed;                   /* OMNI_TTS_SPEED_MIN..MAX; 1 (default): the voice's own pace */
+    int normalize;                 /* read numbers, dates, money and units as words (default 1) */
+} omni_tts_params;                 /* every pointer is borrowed for the call */
+
+omni_tts_params omni_tts_default_params(void);
+
+/* Receives samples (borrowed for the call: copy what you keep). Return non-zero to stop
+ * (client gone, barge-in). */
+typedef int (*omni_pcm_callback)(const int16_t *pcm, size_t n, void *user);
+
+/* Checks a request without synthesizing, for an error before any byte is sent: empty
+ * or over-long input, invalid UTF-8, unknown voice or language, speed out of range.
+ * 0, or -1 with err saying which. */
+int omni_tts_validate(const omni_tts_params *params, char *err, size_t err_size);
+/* Speaks params->input. on_audio (on the calling thread) gets the first sentence in
+ * ~100 ms pieces as the engine makes them (lowest time to first byte; the engine lock is
+ * held meanwhile, so keep it quick), every later sentence in one call once it is whole,
+ * and maybe a last call with the resampler's tail. Returns 0, or -1 with err set (also
+ * when on_audio stopped it). */
+int omni_tts_speak(const omni_tts_params *params, omni_pcm_callback on_audio, void *user, char *err,
+                   size_t err_size);
+/* The preset voices in OMNI_TTS_PRESETS' order: name and a one-line description (static;
+ * NULL when i is out of range). */
+int omni_tts_preset_count(void);
+const char *omni_tts_preset_name(int i);
+const char *omni_tts_preset_about(int i);
+/* {"voices":[{"id","name","description","backend"}…],"languages":[{"code","name"}…]} as a
+ * malloc'ed string (free() it); NULL when the engine cannot start (no espeak-ng-data). */
+char *omni_tts_voices_json(void);
+
+/* ---- the voice loop ---- */
+
+/* Real-time voice conversation: PCM in → VAD turn detection → incremental Whisper →
+ * LLM (one conversation kept across turns, so its prompt cache is reused) → clause by
+ * clause TTS → PCM out, with barge-in. The Realtime WebSocket API and `omni bench-voice`
+ * drive it; everything comes back as events.
+ *
+ * Speculation: at the first quiet window the loop transcribes and, by default, starts
+ * the reply at once; its events (final transcript, response started, text, audio) are
+ * held back until the silence confirms the end of the turn, then released in order. If
+ * speech resumes first, the held reply is dropped without a trace (no events, no history,
+ * no response id used) and the turn goes on.
+ *
+ * Threads: every call below may come from any thread and never waits for inference. Each
+ * session has a listener thread (VAD) and a worker thread (ASR, LLM, TTS); on_event is
+ * never called concurrently with itself, but from those two threads: copy what you keep,
+ * return quickly, and do not call omni_voice_free from inside it. Whisper and the LLM's
+ * forwards run on the process pool (the LLM's through its engine). */
+typedef struct omni_voice omni_voice;
+
+typedef enum omni_voice_event_type {
+    OMNI_VOICE_SPEECH_STARTED,     /* audio_ms: where the speech starts on the input timeline */
+    OMNI_VOICE_SPEECH_STOPPED,     /* audio_ms: where it ended (the turn ended silence_ms later) */
+    OMNI_VOICE_TRANSCRIPT_PARTIAL, /* text: the whole transcript so far (replaces the previous one) */
+    OMNI_VOICE_TRANSCRIPT_FINAL,   /* text: the user's turn, now in the history */
+    OMNI_VOICE_RESPONSE_STARTED,   /* response_id */
+    OMNI_VOICE_TEXT_DELTA,         /* text: the reply as generated (whole UTF-8 characters) */
+    OMNI_VOICE_AUDIO,              /* pcm/n_pcm: 24 kHz mono s16; text: the clause being spoken */
+    OMNI_VOICE_RESPONSE_DONE,      /* status, usage; text: the reply as it stays in the history */
+    OMNI_VOICE_ERROR,              /* text: a one-line message; the session stays usable */
+} omni_voice_event_type;
+
+/* Everything it points to is borrowed for the duration of the callback. */
+typedef struct omni_voice_event {
+    omni_voice_event_type type;
+    int response_id;               /* responses count from 1; 0 for input events */
+    int64_t audio_ms;              /* speech events */
+    const char *text;              /* NUL-terminated */
+    size_t len;
+    const int16_t *pcm;            /* OMNI_VOICE_AUDIO */
+    size_t n_pcm;
+    const char *status;            /* OMNI_VOICE_RESPONSE_DONE: "completed", "cancelled" or "failed" */
+    omni_usage usage;              /* OMNI_VOICE_RESPONSE_DONE */
+} omni_voice_event;
+
+typedef void (*omni_voice_callback)(const omni_voice_event *ev, void *user);
+
+typedef struct omni_voice_params {
+    const char *instructions;      /* system prompt; NULL: none. Strings here are copied. */
+    const char *voice;             /* TTS voice (omni_tts_params.voice); NULL: "alloy" */
+    const char *language;          /* "en", "ko", … for ASR and TTS; NULL or "auto": detect */
+    const char *vad_model;         /* Silero VAD file for turn detection; NULL: a loudness threshold.
+                                    * Read by omni_voice_new only. */
+    int input_rate;                /* 16000 or 24000 (default), s16 mono */
+    float vad_threshold;           /* 0.5 */
+    int silence_ms;                /* quiet that ends a turn (280: nine 32 ms VAD windows) */
+    int prefix_padding_ms;         /* audio kept before the speech start for ASR (300) */
+    int min_speech_ms;             /* shorter speech is ignored (100) */
+    int asr_interval_ms;           /* re-decode the growing clip after this much new audio (400) */
+    int transcribe_input;          /* emit the transcript events (1); the ASR runs either way */
+    int auto_response;             /* answer at the end of each turn (1); else wait for omni_voice_respond */
+    int interrupt_response;        /* speech while answering cancels the answer (barge-in, 1) */
+    int speculate;                 /* start the reply at the first quiet window, held until the turn
+                                    * is confirmed (1) */
+    int max_tokens;                /* reply cap (256); <= 0: until the model stops */
+    float temperature;             /* 0.8 */
+    uint64_t seed;                 /* sampling seed; 0: random */
+    int n_ctx;                     /* LLM context; <= 0: the session default */
+    omni_voice_callback on_event;
+    void *user;
+} omni_voice_params;
+
+omni_voice_params omni_voice_default_params(void);
+
+/* Starts a session (params NULL: the defaults). llm and asr are borrowed and must
+ * outlive it; several sessions may share them. NULL with err set on bad settings or a
+ * VAD file that cannot be read. */
+omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voice_params *params, char *err,
+                           size_t err_size);
+/* Stops the threads (cancelling a reply in progress; no event comes after it returns)
+ * and frees everything. NULL is fine. */
+void omni_voice_free(omni_voice *v);
+/* Changes settings between turns (session.update): instructions … temperature and seed
+ * are taken; vad_model, input_rate, n_ctx, on_event and user stay as started. The VAD
+ * threshold, silence and minimum speech apply from the next VAD window, also to a turn
+ * in progress. 0, or -1 with err set (then nothing changed). */
+int omni_voice_update(omni_voice *v, const omni_voice_params *params, char *err, size_t err_size);
+/* Queues s16 mono samples at the input rate (copied). -1 when out of memory. */
+int omni_voice_push_pcm(omni_voice *v, const int16_t *pcm, size_t n);
+/* Ends the current turn now, as if silence had been heard (input_audio_buffer.commit). */
+void omni_voice_commit(omni_voice *v);
+/* Drops the speech heard so far in this turn (input_audio_buffer.clear). */
+void omni_voice_clear(omni_voice *v);
+/* Appends a message to the conversation: role "user", "assistant" or "system" (text
+ * copied). 0, or -1 with err set. */
+int omni_voice_add_message(omni_voice *v, const char *role, const char *text, char *err, size_t err_size);
+/* Answers the conversation as it stands (response.create). */
+void omni_voice_respond(omni_voice *v);
+/* Stops the reply in progress; nothing when idle (response.cancel). */
+void omni_voice_cancel(omni_voice *v);
+/* How many samples (24 kHz) of the current reply the client has played; on cancel the
+ * assistant message is cut there. Without reports, playback is assumed to run in real
+ * time from the first audio chunk. */
+void omni_voice_set_played(omni_voice *v, int64_t samples);
+/* The client stopped playing the latest reply after `samples` (24 kHz) (conversation.
+ * item.truncate). While the reply is still being made it is cut there when it ends;
+ * once it is over, its history message is cut now (removed when nothing of it was
+ * heard). Returns the bytes of reply text kept, or -1 when there is no reply to cut. */
+long omni_voice_truncate(omni_voice *v, int64_t samples);
+
+/* Speculative replies since omni_voice_new: started, used as the real reply (the turn
+ * ended where the speculation assumed) and dropped (speech came back). */
+typedef struct omni_voice_stats {
+    int spec_started, spec_used, spec_dropped;
+} omni_voice_stats;
+void omni_voice_get_stats(omni_voice *v, omni_voice_stats *stats);
+/* Waits until the listener and worker have nothing left to do, or timeout_ms passes:
+ * 0 when idle, -1 on timeout. */
+int omni_voice_wait_idle(omni_voice *v, int timeout_ms);
+/* Forgets the conversation (the instructions stay, and so does their prompt cache).
+ * Call only while idle. */
+void omni_voice_clear_history(omni_voice *v);
+/* The conversation so far (after truncation): returns the count and points *msgs at the
+ * messages, borrowed until the next call that changes them; call only while idle (e.g.
+ * after omni_voice_wait_idle). */
+int omni_voice_history(omni_voice *v, const omni_chat_message **msgs);
+
+/* ---- model files ---- */
+
+typedef enum omni_file_format {
+    OMNI_FILE_GGUF = 1,            /* a GGUF model, image encoder or vocabulary */
+    OMNI_FILE_GGML = 2,            /* a whisper.cpp ggml file (a Whisper model or a VAD) */
+} omni_file_format;
+
+typedef struct omni_weight_type {
+    const char *name;              /* "f16", "q8_0", "q4_K", … (static) */
+    uint64_t bytes;
+} omni_weight_type;
+
+/* What a model file is, from its header and metadata (weights are never read). Strings
+ * are NULL when absent; everything is owned by the struct (omni_file_info_free). */
+typedef struct omni_file_info {
+    omni_file_format format;       /* for OMNI_FILE_GGML only file_size is filled in */
+    uint32_t version;              /* GGUF version */
+    uint64_t file_size;            /* bytes */
+    char *name;                    /* general.name */
+    char *arch;                    /* general.architecture */
+    char *license;                 /* general.license */
+    char *chat_template;           /* tokenizer.chat_template */
+    char *tokenizer;               /* tokenizer.ggml.model ("llama", "gpt2", …) */
+    uint64_t n_tokens;             /* entries of tokenizer.ggml.tokens */
+    int64_t n_ctx_train;           /* <arch>.context_length; 0 when absent */
+    int64_t n_tensors;             /* 0: a vocabulary-only file */
+    uint64_t n_params;             /* elements of all tensors */
+    uint64_t weight_bytes;         /* bytes of all tensors */
+    int n_types;                   /* weight types holding bytes, in ggml's type order */
+    omni_weight_type *types;
+} omni_file_info;
+
+/* Fills *info (release with omni_file_info_free). 0, or -1 with err set (then *info
+ * needs no freeing) when the file is neither GGUF nor whisper.cpp ggml. */
+int omni_file_info_read(const char *path, omni_file_info *info, char *err, size_t err_size);
+void omni_file_info_free(omni_file_info *info);
+
+/* A tokenizer alone, from any GGUF that has a vocabulary (a whole model or a vocab-only
+ * file); weights are never read. Read-only once loaded: any number of threads. */
+typedef struct omni_vocab omni_vocab;
+
+omni_vocab *omni_vocab_load(const char *path, char *err, size_t err_size);
+void omni_vocab_free(omni_vocab *vocab);                  /* NULL is fine */
+/* Tokenizes UTF-8 text as omni_tokenize does (add_special: BOS/EOS as the vocabulary
+ * asks; parse_special: text like "<|im_start|>" becomes that token). Returns the count
+ * with *tokens malloc'ed (free() it; NULL when the count is 0), or -1 with err set. */
+int omni_vocab_tokenize(const omni_vocab *vocab, const char *text, size_t len, int add_special, int parse_special,
+                        int32_t **tokens, char *err, size_t err_size);
+
+/* ---- the model store ---- */
+
+/* Downloaded models live in one folder: $OMNI_HOME, default ~/.local/share/omni/models.
+ * Any thread; a pull and an rm of the same model at once are the caller's race. */
+
+/* The store folder (not created): buf, or NULL when it does not fit in cap. */
+const char *omni_store_dir(char *buf, size_t cap);
+/* What a user typed after -m, as a file path: an existing file as is; else a store file
+ * NAME, NAME.gguf or NAME.bin; else a catalog name whose file is in the store. Returns
+ * buf, or NULL with err saying how to get the model ("run `omni pull NAME`"). */
+const char *omni_store_resolve(const char *name_or_path, char *buf, size_t cap, char *err, size_t err_size);
+
+typedef struct omni_store_entry {
+    char *name;                    /* what -m takes: the file name without .gguf/.bin (a partial
+                                    * download keeps its whole file name) */
+    char *path;
+    uint64_t size;                 /* bytes */
+    int partial;                   /* an unfinished download (.part) */
+} omni_store_entry;
+
+/* The store's files (hidden ones left out), in alphasort order of their names. Returns
+ * the count with *entries malloc'ed (omni_store_list_free; NULL when the count is 0), or
+ * -1 with err set when the store folder cannot be read (e.g. it does not exist yet). */
+int omni_store_list(omni_store_entry **entries, char *err, size_t err_size);
+void omni_store_list_free(omni_store_entry *entries, int n);
+
+typedef struct omni_pull_params {
+    /* Called as bytes arrive, on the pulling thread: done/total bytes since the start of
+     * the file (a resumed download starts above 0; total 0 when unknown). Optional. */
+    void (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
+    const char *sha256;            /* expected checksum (hex) for a URL pull; NULL: none */
+    long timeout_s;                /* give up when no byte arrives for this long (0: 30 s) */
+    long connect_timeout_s;        /* 0: 15 s */
+    int insecure;                  /* accept a download no checksum is known for (else refused) */
+} omni_pull_params;
+
+omni_pull_params omni_pull_default_params(void);
+
+/* omni_store_pull's *verified. */
+enum { OMNI_PULL_UNVERIFIED = 0, OMNI_PULL_VERIFIED = 1, OMNI_PULL_VERIFIED_HUB = 2 };
+
+/* Downloads a catalog model or an http(s) URL into the store, resuming an earlier
+ * partial download, checks its checksum (the catalog's or params->sha256; else the
+ * SHA-256 and size the hub sends with it) and only then gives it its final name. With
+ * none of these known the download is refused before its first byte is stored, unless
+ * params->insecure. A file already present is not fetched again. Blocks. Fills path
+ * (cap bytes) with the file and *verified with OMNI_PULL_VERIFIED (a known checksum),
+ * OMNI_PULL_VERIFIED_HUB (the hub's) or OMNI_PULL_UNVERIFIED (none known, accepted with
+ * params->insecure). params may be NULL. 0, or -1 with err set. */
+int omni_store_pull(const char *name_or_url, const omni_pull_params *params, char *path, size_t cap, int *verified,
+                    char *err, size_t err_size);
+/* Removes a store model by name (NAME, NAME.gguf, NAME.bin or a catalog name) and its
+ * partial download; never a file outside the store. Fills removed with what went. */
+int omni_store_rm(const char *name, char *removed, size_t cap, char *err, size_t err_size);
+
+/* The catalog of known-good downloadable models (catalog/models.json). */
+typedef struct omni_catalog omni_catalog;
+
+typedef struct omni_catalog_entry {
+    const char *name;              /* "smollm2-360m-instruct-q8_0" */
+    const char *repo;              /* the hub repository */
+    const char *file;              /* the file in it */
+    uint64_t size;                 /* bytes; 0: unknown */
+    const char *purpose;           /* "chat", "speech-in", "voice-activity", … */
+    const char *format;            /* "gguf", "whisper-ggml" */
+    const char *languages;         /* comma-separated, for display */
+    const char *license;
+    const char *description;
+} omni_catalog_entry;
+
+/* path NULL: $OMNI_CATALOG, else the repository's catalog/models.json (next to the
+ * binary's source tree or in the current folder), else /usr/share/omni/catalog. */
+omni_catalog *omni_catalog_load(const char *path, char *err, size_t err_size);
+void omni_catalog_free(omni_catalog *catalog);            /* NULL is fine */
+int omni_catalog_count(const omni_catalog *catalog);
+/* Entry i (0 <= i < count), in the file's order; borrowed from the catalog. */
+const omni_catalog_entry *omni_catalog_get(const omni_catalog *catalog, int i);
+
+/* ---- bytes at the edges ---- */
+
+/* A copy of s[0, len) in which every byte that does not start a valid UTF-8 character
+ * becomes U+FFFD (speech tokens can split characters; JSON must not). malloc'ed (free()
+ * it); NULL when out of memory. */
+char *omni_utf8_sanitize(const char *s, size_t len);
+/* Standard base64 (padding optional, whitespace skipped, the URL-safe alphabet too) to
+ * bytes: 0 with *out malloc'ed (free() it) and *out_len set, or -1 with err saying where
+ * the text went wrong. */
+int omni_base64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len, char *err, size_t err_size);
+/* A "data:MEDIA/TYPE[;params];base64,PAYLOAD" URI: mime gets the media type (lower-case,
+ * cut to mime_cap), *out the decoded bytes as omni_base64_decode gives them. */
+int omni_data_uri_decode(const char *uri, char *mime, size_t mime_cap, uint8_t **out, size_t *out_len, char *err,
+                         size_t err_size);
 
 #ifdef __cplusplus
 }

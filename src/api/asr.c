@@ -1,8 +1,7 @@
-/* The server's shared Whisper model behind a lock; see asr.h. One whisper_state is
- * reused by every request (its caches are sized once), so requests take turns. */
+/* The server's shared recognizer; see asr.h. omni_asr keeps one decoder state for
+ * every request (its caches are sized once), so requests take turns there. */
 #include "api/asr.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,47 +9,36 @@
 #include <openssl/evp.h>
 
 #include "api/big_stack.h"
-#include "core/pool.h"
-#include "formats/audio_decode.h"
-#include "models/whisper_vad.h"
 
 struct api_asr {
-    pthread_mutex_t mu;
-    struct whisper_model *model;
-    struct whisper_state *state;
-    struct vad *vad;
-    struct pool *pool;
+    omni_asr *asr;
     char name[128];
 };
 
 struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n_threads, struct err *e) {
     struct api_asr *a = calloc(1, sizeof *a);
     if (!a) { err_set(e, "out of memory"); return NULL; }
-    pthread_mutex_init(&a->mu, NULL);
     const char *b = strrchr(model_path, '/');
     snprintf(a->name, sizeof a->name, "%s", b ? b + 1 : model_path);
     size_t k = strlen(a->name);
     if (k > 4 && !strcmp(a->name + k - 4, ".bin")) a->name[k - 4] = 0;
-    if (!(a->model = whisper_load(model_path, e))) goto fail;
-    if (vad_path && !(a->vad = vad_load(vad_path, e))) goto fail;
-    a->pool = pool_process(n_threads);
-    if (!(a->state = whisper_state_new(a->model, a->pool, e))) goto fail;
+    omni_asr_load_params lp = omni_asr_load_default_params();
+    lp.n_threads = n_threads;
+    lp.vad_model = vad_path;
+    if (!(a->asr = omni_asr_load(model_path, &lp, e->msg, sizeof e->msg))) {
+        free(a);
+        return NULL;
+    }
     return a;
-fail:
-    api_asr_close(a);
-    return NULL;
 }
 
 void api_asr_close(struct api_asr *a) {
     if (!a) return;
-    whisper_state_free(a->state);
-    whisper_free(a->model);
-    vad_free(a->vad);
-    pthread_mutex_destroy(&a->mu);
+    omni_asr_free(a->asr);
     free(a);
 }
 
-const struct whisper_model *api_asr_model(const struct api_asr *a) { return a->model; }
+omni_asr *api_asr_ctx(const struct api_asr *a) { return a->asr; }
 const char *api_asr_name(const struct api_asr *a) { return a->name; }
 
 struct job {
@@ -58,10 +46,10 @@ struct job {
     const void *file;
     size_t size;
     const char *what;
-    const struct whisper_params *p;
-    struct whisper_result *r;
+    const omni_asr_params *p;
+    omni_asr_result *r;
     double seconds;
-    int rc, bad_audio;
+    int bad_audio;
     struct err *e;
 };
 
@@ -69,32 +57,27 @@ static void run_job(void *arg) {
     struct job *j = arg;
     float *x = NULL;
     size_t n = 0;
-    if (audio_decode_mem(j->file, j->size, j->what, &x, &n, j->e)) {
+    if (omni_audio_decode_memory(j->file, j->size, j->what, &x, &n, j->e->msg, sizeof j->e->msg)) {
         j->bad_audio = 1;
         return;
     }
-    j->seconds = (double)n / AUDIO_SAMPLE_RATE;
-    pthread_mutex_lock(&j->a->mu);
-    if (j->a->vad) {
-        struct vad_params vp = vad_default_params();
-        j->rc = whisper_transcribe_vad(j->a->state, j->a->vad, x, n, j->p, &vp, j->r, j->e);
-    } else {
-        j->rc = whisper_transcribe(j->a->state, x, n, j->p, j->r, j->e);
-    }
-    pthread_mutex_unlock(&j->a->mu);
+    j->seconds = (double)n / OMNI_ASR_SAMPLE_RATE;
+    j->r = omni_asr_transcribe(j->a->asr, x, n, j->p, j->e->msg, sizeof j->e->msg);
     free(x);
 }
 
 int api_asr_transcribe_file(struct api_asr *a, const void *file, size_t size, const char *what,
-                            const struct whisper_params *p, struct whisper_result *r, double *seconds,
-                            int *bad_audio, struct err *e) {
-    struct job j = {a, file, size, what, p, r, 0, -1, 0, e};
+                            const omni_asr_params *p, omni_asr_result **r, double *seconds, int *bad_audio,
+                            struct err *e) {
+    struct job j = {a, file, size, what, p, NULL, 0, 0, e};
+    *r = NULL;
     *bad_audio = 0;
     *seconds = 0;
     if (api_run_big_stack(run_job, &j)) return err_set(e, "cannot start a transcription thread");
     *bad_audio = j.bad_audio;
     *seconds = j.seconds;
-    return j.bad_audio ? -1 : j.rc;
+    *r = j.r;
+    return j.r ? 0 : -1;
 }
 
 /* Standard base64 (newlines and a data: URL prefix tolerated) into a malloc'ed buffer. */
@@ -158,9 +141,9 @@ int api_asr_input_audio(struct api_asr *a, const cJSON *part, const char *param,
     struct err e = {{0}};
     char what[96];
     snprintf(what, sizeof what, "%s.input_audio", param);
-    struct whisper_params wp = whisper_default_params();
-    wp.language = whisper_is_multilingual(a->model) ? "auto" : "en";
-    struct whisper_result r = {0};
+    omni_asr_params wp = omni_asr_default_params();
+    wp.language = omni_asr_is_multilingual(a->asr) ? "auto" : "en";
+    omni_asr_result *r = NULL;
     double seconds;
     int bad_audio;
     int rc = api_asr_transcribe_file(a, file, n_bytes, what, &wp, &r, &seconds, &bad_audio, &e);
@@ -168,11 +151,10 @@ int api_asr_input_audio(struct api_asr *a, const cJSON *part, const char *param,
     if (rc) {
         if (bad_audio) snprintf(bad->param, sizeof bad->param, "%s.input_audio.data", param);
         snprintf(bad->msg, sizeof bad->msg, "%s%.350s", bad_audio ? "" : "transcription failed: ", e.msg);
-        whisper_result_free(&r);
         return -1;
     }
-    *text = whisper_result_text(&r);
-    whisper_result_free(&r);
+    *text = strdup(r->text);
+    omni_asr_result_free(r);
     if (!*text) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
     return 0;
 }

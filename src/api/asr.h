@@ -1,7 +1,8 @@
-/* The server's speech recognizer: one Whisper model (and optional Silero VAD) loaded
- * by `omni serve --asr-model`, shared by /v1/audio/transcriptions, /v1/audio/translations
- * and input_audio chat parts. Whisper runs on the calling HTTP thread, one request at a
- * time behind a lock, and never on the LLM scheduler thread. */
+/* The server's speech recognizer: one omni_asr (a Whisper model and optional Silero
+ * VAD) loaded by `omni serve --asr-model`, shared by /v1/audio/transcriptions,
+ * /v1/audio/translations, input_audio chat parts and the Realtime sessions. A request's
+ * transcription is driven from its HTTP thread (on a full-size stack), one at a time,
+ * never from the LLM engine thread; its compute runs on the process pool. */
 #ifndef OMNI_API_ASR_H
 #define OMNI_API_ASR_H
 #include <stddef.h>
@@ -10,7 +11,7 @@
 
 #include "api/request_options.h"
 #include "core/error.h"
-#include "models/whisper.h"
+#include "omni.h"
 
 struct api_asr;
 
@@ -18,18 +19,20 @@ struct api_asr;
 struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n_threads, struct err *e);
 void api_asr_close(struct api_asr *a);
 
-const struct whisper_model *api_asr_model(const struct api_asr *a);
+/* The recognizer itself, borrowed (valid until api_asr_close). */
+omni_asr *api_asr_ctx(const struct api_asr *a);
 /* The model's file name without folder and ".bin" (what verbose answers may show). */
 const char *api_asr_name(const struct api_asr *a);
 
-/* Decodes an audio file held in memory (whatever audio_decode reads; `what` names it in
- * messages) and transcribes it, on a full-size stack (api/big_stack.h) and one request at
- * a time; uses the VAD when the server has one. Fills *r (whisper_result_free) and
- * *seconds. Returns 0, or -1 with e set and *bad_audio = 1 when the bytes are not audio
- * (the client's fault), 0 when the failure is ours. */
+/* Decodes an audio file held in memory (whatever omni_audio_decode_memory reads; `what`
+ * names it in messages) and transcribes it, on a full-size stack (api/big_stack.h) and
+ * one request at a time; uses the VAD when the server has one. Sets *r (the caller frees
+ * it with omni_asr_result_free) and *seconds. Returns 0, or -1 with e set and
+ * *bad_audio = 1 when the bytes are not audio (the client's fault), 0 when the failure
+ * is ours. */
 int api_asr_transcribe_file(struct api_asr *a, const void *file, size_t size, const char *what,
-                            const struct whisper_params *p, struct whisper_result *r, double *seconds,
-                            int *bad_audio, struct err *e);
+                            const omni_asr_params *p, omni_asr_result **r, double *seconds, int *bad_audio,
+                            struct err *e);
 
 /* A chat content part {"type":"input_audio","input_audio":{"data":BASE64,"format":"wav"|"mp3"}}
  * to its transcript (malloc'ed into *text). a may be NULL (server without --asr-model):

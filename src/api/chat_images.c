@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "formats/data_uri.h"
 
 void api_chat_images_free(struct api_chat_images *ci) {
     for (int i = 0; i < ci->n; i++) omni_image_free(ci->img[i]);
@@ -98,12 +97,11 @@ static int decode_local(const char *url, const char *param, omni_image **img, st
 
 /* Decodes a data: URI holding an image. */
 static int decode_data_uri(const char *url, const char *param, omni_image **img, struct api_bad_field *bad) {
-    struct err e = {{0}};
-    char mime[64];
+    char mime[64], derr[300];
     uint8_t *bytes = NULL;
     size_t n = 0;
-    if (data_uri_decode(url, mime, sizeof mime, &bytes, &n, &e)) {
-        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, e.msg);
+    if (omni_data_uri_decode(url, mime, sizeof mime, &bytes, &n, derr, sizeof derr)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.image_url.url': %.300s", param, derr);
         return -1;
     }
     if (strncmp(mime, "image/", 6)) {

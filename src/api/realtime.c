@@ -17,8 +17,6 @@
 #include "api/asr.h"
 #include "api/routes.h"
 #include "core/log.h"
-#include "formats/data_uri.h"
-#include "runtime/voice.h"
 
 #define RT_PATH "/v1/realtime"
 #define RT_RATE_OUT 24000
@@ -31,8 +29,8 @@ struct rt_conn {
     char refuse[320];           /* set by the connect handler: why the session is refused */
     const char *refuse_code;
 
-    struct voice *v;
-    struct voice_params vp;     /* current settings; strings below are ours */
+    omni_voice *v;
+    omni_voice_params vp;     /* current settings; strings below are ours */
     char *instructions, *voice_name, *language;
     int text_only;              /* output_modalities ["text"]: no audio events */
     int turn_detection;         /* server VAD answers turns by itself */
@@ -92,7 +90,7 @@ static void new_id(struct rt_conn *k, char *out, size_t cap, const char *prefix)
 
 /* The session object of session.created/updated, GA shape plus the beta duplicates. */
 static cJSON *session_json(struct rt_conn *k) {
-    const struct voice_params *p = &k->vp;
+    const omni_voice_params *p = &k->vp;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", k->session_id);
     cJSON_AddStringToObject(o, "object", "realtime.session");
@@ -184,7 +182,7 @@ static cJSON *message_item(const char *id, const char *role, const char *status,
     return it;
 }
 
-static cJSON *response_json(struct rt_conn *k, const char *status, const struct voice_event *e) {
+static cJSON *response_json(struct rt_conn *k, const char *status, const omni_voice_event *e) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "id", k->resp_id);
     cJSON_AddStringToObject(r, "object", "realtime.response");
@@ -208,11 +206,11 @@ static cJSON *response_json(struct rt_conn *k, const char *status, const struct 
     return r;
 }
 
-static void on_voice_event(const struct voice_event *e, void *ud) {
+static void on_voice_event(const omni_voice_event *e, void *ud) {
     struct rt_conn *k = ud;
     cJSON *ev;
     switch (e->type) {
-    case VOICE_SPEECH_STARTED:
+    case OMNI_VOICE_SPEECH_STARTED:
         new_id(k, k->user_item, sizeof k->user_item, "item");
         free(k->partial);
         k->partial = NULL;
@@ -221,7 +219,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         cJSON_AddStringToObject(ev, "item_id", k->user_item);
         rt_send(k, ev);
         break;
-    case VOICE_SPEECH_STOPPED:
+    case OMNI_VOICE_SPEECH_STOPPED:
         if (!k->user_item[0]) new_id(k, k->user_item, sizeof k->user_item, "item");
         ev = rt_event("input_audio_buffer.speech_stopped");
         cJSON_AddNumberToObject(ev, "audio_end_ms", (double)e->audio_ms);
@@ -239,7 +237,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         rt_send(k, ev);
         snprintf(k->prev_item, sizeof k->prev_item, "%s", k->user_item);
         break;
-    case VOICE_TRANSCRIPT_PARTIAL: {
+    case OMNI_VOICE_TRANSCRIPT_PARTIAL: {
         /* Partials replace each other; deltas can only append, so send the new tail
          * when the text grew and nothing when the decoder changed its mind. */
         size_t old = k->partial ? strlen(k->partial) : 0;
@@ -253,7 +251,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         k->partial = strdup(e->text);
         break;
     }
-    case VOICE_TRANSCRIPT_FINAL:
+    case OMNI_VOICE_TRANSCRIPT_FINAL:
         ev = rt_event("conversation.item.input_audio_transcription.completed");
         cJSON_AddStringToObject(ev, "item_id", k->user_item);
         cJSON_AddNumberToObject(ev, "content_index", 0);
@@ -261,7 +259,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         rt_send(k, ev);
         k->user_item[0] = 0;
         break;
-    case VOICE_RESPONSE_STARTED:
+    case OMNI_VOICE_RESPONSE_STARTED:
         snprintf(k->resp_id, sizeof k->resp_id, "resp_%d", e->response_id);
         new_id(k, k->resp_item, sizeof k->resp_item, "item");
         ev = rt_event("response.created");
@@ -273,12 +271,12 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         cJSON_AddItemToObject(ev, "item", message_item(k->resp_item, "assistant", "in_progress", NULL, NULL, NULL));
         rt_send(k, ev);
         break;
-    case VOICE_TEXT_DELTA:
+    case OMNI_VOICE_TEXT_DELTA:
         ev = rt_resp_event(k, k->text_only ? "response.output_text.delta" : "response.output_audio_transcript.delta");
         cJSON_AddStringToObject(ev, "delta", e->text ? e->text : "");
         rt_send(k, ev);
         break;
-    case VOICE_AUDIO: {
+    case OMNI_VOICE_AUDIO: {
         if (k->text_only || !e->n_pcm) break;
         char *b = b64_pcm(e->pcm, e->n_pcm);
         if (!b) break;
@@ -288,7 +286,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         rt_send(k, ev);
         break;
     }
-    case VOICE_RESPONSE_DONE: {
+    case OMNI_VOICE_RESPONSE_DONE: {
         const char *text = e->text ? e->text : "";
         if (k->text_only) {
             ev = rt_resp_event(k, "response.output_text.done");
@@ -315,7 +313,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
         snprintf(k->prev_item, sizeof k->prev_item, "%s", k->resp_item);
         break;
     }
-    case VOICE_ERROR:
+    case OMNI_VOICE_ERROR:
         rt_error(k, "server_error", NULL, NULL, "%s", e->text ? e->text : "voice session error");
         break;
     }
@@ -324,7 +322,7 @@ static void on_voice_event(const struct voice_event *e, void *ud) {
 /* ---- client events ---- */
 
 /* Reads turn_detection (GA audio.input.turn_detection or beta top-level). */
-static int parse_turn_detection(struct rt_conn *k, const cJSON *td, struct voice_params *p, int *turn,
+static int parse_turn_detection(struct rt_conn *k, const cJSON *td, omni_voice_params *p, int *turn,
                                 const char *param, const char *eid) {
     if (cJSON_IsNull(td)) { *turn = 0; p->auto_response = 0; p->interrupt_response = 0; return 0; }
     if (!cJSON_IsObject(td)) { rt_error(k, "invalid_value", param, eid, "%s must be an object or null", param); return -1; }
@@ -384,7 +382,7 @@ static int parse_format(struct rt_conn *k, const cJSON *f, int *rate, const char
 static void handle_session_update(struct rt_conn *k, const cJSON *root, const char *eid) {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "session");
     if (!cJSON_IsObject(s)) { rt_error(k, "missing_required_parameter", "session", eid, "session.update needs a \"session\" object"); return; }
-    struct voice_params p = k->vp;
+    omni_voice_params p = k->vp;
     int turn = k->turn_detection, text_only = k->text_only, rate = p.input_rate;
     char *instr = NULL, *voice = NULL, *lang = NULL;
     const cJSON *v, *audio = cJSON_GetObjectItemCaseSensitive(s, "audio");
@@ -468,7 +466,7 @@ static void handle_session_update(struct rt_conn *k, const cJSON *root, const ch
     p.voice = k->voice_name;
     p.language = k->language;
     struct err e = {{0}};
-    if (voice_update(k->v, &p, &e)) {
+    if (omni_voice_update(k->v, &p, e.msg, sizeof e.msg)) {
         rt_error(k, "invalid_value", "session", eid, "session.update: %s", e.msg);
         goto out;
     }
@@ -488,7 +486,7 @@ static void handle_append(struct rt_conn *k, const cJSON *root, const char *eid)
     uint8_t *bytes = NULL;
     size_t n = 0;
     struct err e = {{0}};
-    if (data_uri_base64_decode(a->valuestring, strlen(a->valuestring), &bytes, &n, &e)) {
+    if (omni_base64_decode(a->valuestring, strlen(a->valuestring), &bytes, &n, e.msg, sizeof e.msg)) {
         rt_error(k, "invalid_value", "audio", eid, "audio is not valid base64: %s", e.msg);
         return;
     }
@@ -498,7 +496,7 @@ static void handle_append(struct rt_conn *k, const cJSON *root, const char *eid)
         int16_t *pcm = malloc(n);
         if (pcm) {
             memcpy(pcm, bytes, n);
-            voice_push_pcm(k->v, pcm, n / 2);
+            omni_voice_push_pcm(k->v, pcm, n / 2);
             free(pcm);
         }
     }
@@ -547,7 +545,7 @@ static void handle_item_create(struct rt_conn *k, const cJSON *root, const char 
     }
     text[len] = 0;
     struct err e = {{0}};
-    if (voice_add_message(k->v, role->valuestring, text, &e)) {
+    if (omni_voice_add_message(k->v, role->valuestring, text, e.msg, sizeof e.msg)) {
         rt_error(k, "invalid_value", "item", eid, "conversation.item.create: %s", e.msg);
         free(text);
         return;
@@ -580,7 +578,7 @@ static void handle_truncate(struct rt_conn *k, const cJSON *root, const char *ei
         rt_error(k, "invalid_value", "item_id", eid, "item_id must be a string");
         return;
     }
-    if (voice_truncate(k->v, (int64_t)(ms->valuedouble * (RT_RATE_OUT / 1000))) < 0) {
+    if (omni_voice_truncate(k->v, (int64_t)(ms->valuedouble * (RT_RATE_OUT / 1000))) < 0) {
         rt_error(k, "invalid_value", "item_id", eid, "there is no assistant reply to truncate");
         return;
     }
@@ -608,14 +606,14 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
     if (!cJSON_IsString(t)) rt_error(k, "missing_required_parameter", "type", eid, "the event has no string \"type\"");
     else if (!strcmp(t->valuestring, "session.update")) handle_session_update(k, root, eid);
     else if (!strcmp(t->valuestring, "input_audio_buffer.append")) handle_append(k, root, eid);
-    else if (!strcmp(t->valuestring, "input_audio_buffer.commit")) voice_commit(k->v);
+    else if (!strcmp(t->valuestring, "input_audio_buffer.commit")) omni_voice_commit(k->v);
     else if (!strcmp(t->valuestring, "input_audio_buffer.clear")) {
-        voice_clear(k->v);
+        omni_voice_clear(k->v);
         rt_send(k, rt_event("input_audio_buffer.cleared"));
     } else if (!strcmp(t->valuestring, "conversation.item.create")) handle_item_create(k, root, eid);
-    else if (!strcmp(t->valuestring, "response.create")) voice_respond(k->v);
-    else if (!strcmp(t->valuestring, "response.cancel")) voice_cancel(k->v);
-    else if (!strcmp(t->valuestring, "conversation.item.truncate")) handle_truncate(k, root, eid); else if (!strcmp(t->valuestring, "output_audio_buffer.clear")) voice_cancel(k->v);
+    else if (!strcmp(t->valuestring, "response.create")) omni_voice_respond(k->v);
+    else if (!strcmp(t->valuestring, "response.cancel")) omni_voice_cancel(k->v);
+    else if (!strcmp(t->valuestring, "conversation.item.truncate")) handle_truncate(k, root, eid); else if (!strcmp(t->valuestring, "output_audio_buffer.clear")) omni_voice_cancel(k->v);
     else rt_error(k, "unknown_event", "type", eid, "unknown event type \"%.100s\"", t->valuestring);
     cJSON_Delete(root);
     return 1;
@@ -692,14 +690,15 @@ static void on_ready(struct mg_connection *c, void *ud) {
         pthread_mutex_unlock(&k->wmu);
         return;
     }
-    k->vp = voice_default_params();
+    k->vp = omni_voice_default_params();
     k->vp.input_rate = 24000;
     k->vp.n_ctx = omni_request_n_ctx(k->s->model, NULL); /* the server's --ctx, as for any request */
     k->vp.on_event = on_voice_event;
     k->vp.user = k;
     k->turn_detection = 1;
+    k->vp.vad_model = k->s->p.vad_model;
     struct err e = {{0}};
-    k->v = voice_new(k->s->model, api_asr_model(k->s->asr), k->s->p.vad_model, &k->vp, &e);
+    k->v = omni_voice_new(k->s->model, api_asr_ctx(k->s->asr), &k->vp, e.msg, sizeof e.msg);
     if (!k->v) {
         rt_error(k, "server_error", NULL, NULL, "cannot start the voice session: %s", e.msg);
         return;
@@ -714,7 +713,7 @@ static void on_close(const struct mg_connection *c, void *ud) {
     pthread_mutex_lock(&k->wmu);
     k->closed = 1;
     pthread_mutex_unlock(&k->wmu);
-    voice_free(k->v); /* joins the voice threads: no event can arrive after this */
+    omni_voice_free(k->v); /* joins the voice threads: no event can arrive after this */
     mg_set_user_connection_data(c, NULL);
     pthread_mutex_destroy(&k->wmu);
     free(k->instructions);

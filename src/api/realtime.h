@@ -1,6 +1,7 @@
 /* OpenAI Realtime API over WebSocket: GET /v1/realtime upgrades (civetweb's WebSocket
- * support) and each connection drives one voice session (runtime/voice.h), turning its
- * events into Realtime server events (GA names) and client events into voice calls. */
+ * support) and each connection drives one voice session (omni_voice_* in omni.h),
+ * turning its events into Realtime server events (GA names) and client events into
+ * voice calls. */
 #ifndef OMNI_API_REALTIME_H
 #define OMNI_API_REALTIME_H
 #include <civetweb.h>

@@ -1,5 +1,5 @@
 /* POST /v1/audio/speech and GET /v1/audio/voices. Speech is synthesized on the HTTP
- * thread (runtime/tts.h has its own lock; the LLM scheduler never waits for it) and
+ * thread (omni_tts_speak takes turns inside the engine; the LLM engine never waits for it) and
  * streamed with chunked transfer as each piece is encoded, so the first bytes leave
  * while later sentences are still being made. A client that goes away stops it. */
 #include <stdio.h>
@@ -9,8 +9,6 @@
 #include "api/big_stack.h"
 #include "api/reply.h"
 #include "api/routes.h"
-#include "formats/audio_encode.h"
-#include "runtime/tts.h"
 
 /* Both handlers run on a full-size stack (api/big_stack.h): espeak-ng and libopus need it. */
 struct call {
@@ -23,7 +21,7 @@ struct call {
 
 static void voices(void *arg) {
     struct call *k = arg;
-    char *j = tts_voices_json();
+    char *j = omni_tts_voices_json();
     if (!j) { k->status = api_reply_error(k->c, 500, NULL, NULL, "cannot list voices (is espeak-ng-data installed?)"); return; }
     k->status = api_reply(k->c, 200, "application/json", j, strlen(j), NULL);
     free(j);
@@ -38,11 +36,11 @@ int route_voices(struct api_server *s, struct mg_connection *c) {
 /* Encoded bytes are gathered while one piece of speech is encoded and leave as one chunk. */
 struct speech_out {
     struct mg_connection *c;
-    struct audio_encoder *enc;
+    omni_audio_encoder *enc;
     char *buf;
     size_t n, cap;
     int gone;     /* the client stopped reading: stop synthesizing */
-    struct err e; /* why the encoder failed */
+    char err[512]; /* why the encoder failed */
 };
 
 static int flush_chunk(struct speech_out *o) {
@@ -68,7 +66,7 @@ static int on_bytes(const void *bytes, size_t n, void *ud) {
 
 static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     struct speech_out *o = ud;
-    if (audio_encoder_write(o->enc, pcm, n, &o->e)) return 1;
+    if (omni_audio_encode_write(o->enc, pcm, n, o->err, sizeof o->err)) return 1;
     return flush_chunk(o) ? 1 : 0;
 }
 
@@ -90,7 +88,7 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
     }
     int status;
     struct err e = {{0}};
-    struct tts_request req = tts_default_request();
+    omni_tts_params req = omni_tts_default_params();
     const char *model = NULL, *fmt_name = "mp3", *instructions = NULL, *stream_format = NULL;
     struct speech_out o = {.c = c};
     if (!cJSON_IsObject(j)) {
@@ -100,7 +98,7 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
     /* Any model name is accepted (tts-1, gpt-4o-mini-tts, ...): the server has one voice engine. */
     static const char *const keys[] = {"model", "input", "voice", "response_format", "instructions",
                                        "stream_format", "language"};
-    const char **dst[] = {&model, &req.input, &req.voice, &fmt_name, &instructions, &stream_format, &req.lang};
+    const char **dst[] = {&model, &req.input, &req.voice, &fmt_name, &instructions, &stream_format, &req.language};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (opt_string(j, keys[i], dst[i])) {
             status = api_reply_error(c, 400, keys[i], "invalid_type", "'%s' must be a string", keys[i]);
@@ -112,15 +110,16 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
     }
     const cJSON *speed = cJSON_GetObjectItemCaseSensitive(j, "speed");
     if (speed && !cJSON_IsNull(speed)) {
-        if (!cJSON_IsNumber(speed) || !(speed->valuedouble >= TTS_SPEED_MIN && speed->valuedouble <= TTS_SPEED_MAX)) {
+        if (!cJSON_IsNumber(speed) ||
+            !(speed->valuedouble >= OMNI_TTS_SPEED_MIN && speed->valuedouble <= OMNI_TTS_SPEED_MAX)) {
             status = api_reply_error(c, 400, "speed", "invalid_value", "'speed' must be a number from %.2f to %.1f",
-                                     (double)TTS_SPEED_MIN, (double)TTS_SPEED_MAX);
+                                     (double)OMNI_TTS_SPEED_MIN, (double)OMNI_TTS_SPEED_MAX);
             goto done;
         }
         req.speed = (float)speed->valuedouble;
     }
-    enum audio_format fmt;
-    if (audio_format_parse(fmt_name, &fmt, &e)) {
+    omni_audio_format fmt;
+    if (omni_audio_format_parse(fmt_name, &fmt, e.msg, sizeof e.msg)) {
         status = api_reply_error(c, 400, "response_format", "invalid_value", "'response_format': %s", e.msg);
         goto done;
     }
@@ -130,25 +129,25 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
                                  stream_format);
         goto done;
     }
-    /* tts_validate gives one message; check each field alone first so the 400 names it. */
-    struct tts_request probe = tts_default_request();
+    /* omni_tts_validate gives one message; check each field alone first so the 400 names it. */
+    omni_tts_params probe = omni_tts_default_params();
     probe.input = req.input;
-    if (tts_validate(&probe, &e)) {
+    if (omni_tts_validate(&probe, e.msg, sizeof e.msg)) {
         status = api_reply_error(c, 400, "input", "invalid_value", "'input': %s", e.msg);
         goto done;
     }
     probe.input = "a";
     probe.voice = req.voice;
-    if (tts_validate(&probe, &e)) {
+    if (omni_tts_validate(&probe, e.msg, sizeof e.msg)) {
         status = api_reply_error(c, 400, "voice", "invalid_value", "'voice': %s", e.msg);
         goto done;
     }
-    if (tts_validate(&req, &e)) {
-        status = api_reply_error(c, 400, req.lang ? "language" : NULL, "invalid_value", "%s", e.msg);
+    if (omni_tts_validate(&req, e.msg, sizeof e.msg)) {
+        status = api_reply_error(c, 400, req.language ? "language" : NULL, "invalid_value", "%s", e.msg);
         goto done;
     }
 
-    if (!(o.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, on_bytes, &o, &e))) {
+    if (!(o.enc = omni_audio_encode_new(fmt, OMNI_TTS_SAMPLE_RATE, on_bytes, &o, e.msg, sizeof e.msg))) {
         status = api_reply_error(c, 500, NULL, NULL, "%s", e.msg);
         goto done;
     }
@@ -158,15 +157,15 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
               "Transfer-Encoding: chunked\r\n"
               "Access-Control-Allow-Origin: *\r\n"
               "Cache-Control: no-store\r\n\r\n",
-              audio_format_mime(fmt));
+              omni_audio_format_mime(fmt));
     status = 200;
     /* The header some formats emit at once goes out now: the client sees bytes early. */
-    int ok = !flush_chunk(&o) && !tts_speak(&req, on_audio, &o, &e) && !audio_encoder_finish(o.enc, &e) &&
-             !flush_chunk(&o);
+    int ok = !flush_chunk(&o) && !omni_tts_speak(&req, on_audio, &o, e.msg, sizeof e.msg) &&
+             !omni_audio_encode_finish(o.enc, e.msg, sizeof e.msg) && !flush_chunk(&o);
     if (ok) mg_send_chunk(c, "", 0); /* the last, empty chunk ends the stream */
     else mg_disable_keep_alive(c);   /* no end chunk: the client sees a cut-off stream, not a short one */
 done:
-    audio_encoder_free(o.enc);
+    omni_audio_encode_free(o.enc);
     free(o.buf);
     cJSON_Delete(j);
     return status;

@@ -12,7 +12,6 @@
 #include "api/asr.h"
 #include "api/reply.h"
 #include "api/routes.h"
-#include "text/utf8.h"
 
 enum { F_FILE, F_MODEL, F_LANGUAGE, F_PROMPT, F_FORMAT, F_TEMPERATURE, F_GRAN, F_N };
 static const char *const field_names[F_N] = {"file", "model", "language", "prompt", "response_format",
@@ -91,27 +90,10 @@ static const char *text_field(struct form *fm, int i) {
     return fm->f[i].seen && fm->f[i].n ? fm->f[i].p : NULL;
 }
 
-/* A copy with every invalid UTF-8 byte replaced by U+FFFD (tokens can split characters),
- * as `omni transcribe` prints JSON. Caller frees. */
-static char *valid_utf8(const char *s) {
-    size_t left = strlen(s);
-    char *out = malloc(left * 3 + 1), *o = out;
-    const unsigned char *p = (const unsigned char *)s;
-    if (!out) return NULL;
-    while (left) {
-        int n = utf8_char_valid(p, left);
-        if (n <= 0) { memcpy(o, "\xef\xbf\xbd", 3); o += 3; p++; left--; continue; }
-        memcpy(o, p, (size_t)n);
-        o += n;
-        p += n;
-        left -= (size_t)n;
-    }
-    *o = 0;
-    return out;
-}
-
+/* Text with every invalid UTF-8 byte replaced by U+FFFD (tokens can split characters),
+ * as `omni transcribe` prints JSON. */
 static void add_text(cJSON *obj, const char *key, const char *raw) {
-    char *v = valid_utf8(raw);
+    char *v = omni_utf8_sanitize(raw, strlen(raw));
     cJSON_AddStringToObject(obj, key, v ? v : "");
     free(v);
 }
@@ -149,7 +131,7 @@ static void stamp(struct out_buf *b, int64_t cs, char sep) {
 }
 
 /* SubRip or WebVTT cues, one per segment (the same text `omni transcribe -f srt|vtt` prints). */
-static int reply_subtitles(struct mg_connection *c, const struct whisper_result *r, int vtt) {
+static int reply_subtitles(struct mg_connection *c, const omni_asr_result *r, int vtt) {
     struct out_buf b = {0};
     if (vtt) out_printf(&b, "WEBVTT\n\n");
     for (int i = 0; i < r->n_segments; i++) {
@@ -166,50 +148,29 @@ static int reply_subtitles(struct mg_connection *c, const struct whisper_result 
     return st;
 }
 
-/* Words from the tokens: a token starting with a space starts a new word. */
-static cJSON *words_json(const struct whisper_model *m, const struct whisper_result *r) {
+static cJSON *words_json(const omni_asr_result *r) {
     cJSON *words = cJSON_CreateArray();
-    int eot = whisper_special(m)->eot;
-    char word[512];
-    size_t wn = 0;
-    int64_t w0 = 0, w1 = 0;
-    for (int i = 0; i < r->n_segments; i++) {
-        const struct whisper_segment *g = &r->segments[i];
-        for (int k = 0; k <= g->n_tokens; k++) {
-            int len = 0;
-            const char *t = k < g->n_tokens && g->tokens[k].id < eot ? whisper_token_text(m, g->tokens[k].id, &len) : NULL;
-            int boundary = k == g->n_tokens || (t && len > 0 && t[0] == ' ');
-            if (boundary && wn) {
-                word[wn] = 0;
-                cJSON *w = cJSON_CreateObject();
-                add_text(w, "word", word + strspn(word, " "));
-                cJSON_AddNumberToObject(w, "start", w0 / 100.0);
-                cJSON_AddNumberToObject(w, "end", w1 / 100.0);
-                cJSON_AddItemToArray(words, w);
-                wn = 0;
-            }
-            if (!t || len <= 0) continue;
-            const struct whisper_token_data *td = &g->tokens[k];
-            if (!wn) w0 = td->t0 >= 0 ? td->t0 : g->t0;
-            w1 = td->t1 >= 0 ? td->t1 : g->t1;
-            if (wn + (size_t)len < sizeof word - 1) { memcpy(word + wn, t, (size_t)len); wn += (size_t)len; }
-        }
+    for (int i = 0; i < r->n_words; i++) {
+        cJSON *w = cJSON_CreateObject();
+        add_text(w, "word", r->words[i].text);
+        cJSON_AddNumberToObject(w, "start", r->words[i].t0 / 100.0);
+        cJSON_AddNumberToObject(w, "end", r->words[i].t1 / 100.0);
+        cJSON_AddItemToArray(words, w);
     }
     return words;
 }
 
-static cJSON *verbose_json(const struct whisper_model *m, const struct whisper_result *r, const char *all,
-                           double duration, int translate, float temperature, int want_words, int want_segments) {
+static cJSON *verbose_json(const omni_asr_result *r, double duration, int translate, float temperature,
+                           int want_words, int want_segments) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", translate ? "translate" : "transcribe");
     add_text(o, "language", r->language);
     cJSON_AddNumberToObject(o, "duration", duration);
-    add_text(o, "text", all);
+    add_text(o, "text", r->text);
     if (want_segments) {
-        int eot = whisper_special(m)->eot;
         cJSON *segs = cJSON_AddArrayToObject(o, "segments");
         for (int i = 0; i < r->n_segments; i++) {
-            const struct whisper_segment *g = &r->segments[i];
+            const omni_asr_segment *g = &r->segments[i];
             cJSON *s = cJSON_CreateObject();
             cJSON_AddNumberToObject(s, "id", i);
             cJSON_AddNumberToObject(s, "seek", (double)g->t0); /* centiseconds = mel frames */
@@ -221,7 +182,7 @@ static cJSON *verbose_json(const struct whisper_model *m, const struct whisper_r
             int n_text = 0;
             for (int k = 0; k < g->n_tokens; k++) {
                 cJSON_AddItemToArray(toks, cJSON_CreateNumber(g->tokens[k].id));
-                if (g->tokens[k].id < eot && g->tokens[k].p > 0) { lp += log(g->tokens[k].p); n_text++; }
+                if (!g->tokens[k].special && g->tokens[k].p > 0) { lp += log(g->tokens[k].p); n_text++; }
             }
             cJSON_AddNumberToObject(s, "temperature", temperature);
             cJSON_AddNumberToObject(s, "avg_logprob", n_text ? lp / n_text : 0.0);
@@ -229,7 +190,7 @@ static cJSON *verbose_json(const struct whisper_model *m, const struct whisper_r
             cJSON_AddItemToArray(segs, s);
         }
     }
-    if (want_words) cJSON_AddItemToObject(o, "words", words_json(m, r));
+    if (want_words) cJSON_AddItemToObject(o, "words", words_json(r));
     cJSON *u = cJSON_AddObjectToObject(o, "usage");
     cJSON_AddStringToObject(u, "type", "duration");
     cJSON_AddNumberToObject(u, "seconds", ceil(duration));
@@ -276,7 +237,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     finish_gran(&fm);
 
     int status;
-    struct whisper_result r = {0};
+    omni_asr_result *r = NULL;
     struct err e = {{0}};
     if (fm.too_big) {
         api_reply_then_close(c);
@@ -317,14 +278,13 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                                  "'response_format' is '%.40s'; allowed: json, text, srt, verbose_json, vtt", fmt);
         goto done;
     }
-    struct whisper_params wp = whisper_default_params();
-    const struct whisper_model *m = api_asr_model(s->asr);
-    int multi = whisper_is_multilingual(m);
+    omni_asr_params wp = omni_asr_default_params();
+    int multi = omni_asr_is_multilingual(api_asr_ctx(s->asr));
     wp.translate = translate;
     wp.language = multi ? "auto" : "en"; /* OpenAI detects the language when none is given */
     const char *lang = text_field(&fm, F_LANGUAGE);
     if (lang) {
-        if (strcmp(lang, "auto") && whisper_lang_index(lang) < 0) {
+        if (strcmp(lang, "auto") && omni_asr_language_id(lang) < 0) {
             status = api_reply_error(c, 400, "language", "invalid_value",
                                      "'language' is '%.40s'; expected an ISO-639-1 code such as en, ko, de, ja (or auto)",
                                      lang);
@@ -366,8 +326,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                                  "'timestamp_granularities[]' needs response_format verbose_json (got %s)", fmt);
         goto done;
     }
-    wp.initial_prompt = text_field(&fm, F_PROMPT);
-    wp.token_timestamps = fm.gran_word; /* words need each token's start and end */
+    wp.prompt = text_field(&fm, F_PROMPT);
+    wp.word_timestamps = fm.gran_word; /* words need each token's start and end */
 
     char what[300];
     snprintf(what, sizeof what, "the uploaded file");
@@ -378,22 +338,23 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                            : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
     }
-    char *all = whisper_result_text(&r);
-    if (!all) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
     if (!strcmp(fmt, "text")) {
-        size_t k = strlen(all);
-        all[k] = '\n'; /* over the NUL: the body goes out by length */
+        size_t k = strlen(r->text);
+        char *all = malloc(k + 1);
+        if (!all) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
+        memcpy(all, r->text, k);
+        all[k] = '\n'; /* the body goes out by length */
         status = api_reply(c, 200, "text/plain; charset=utf-8", all, k + 1, NULL);
+        free(all);
     } else if (!strcmp(fmt, "srt") || !strcmp(fmt, "vtt")) {
-        status = reply_subtitles(c, &r, fmt[0] == 'v');
+        status = reply_subtitles(c, r, fmt[0] == 'v');
     } else {
         cJSON *o;
         if (verbose) {
-            o = verbose_json(m, &r, all, duration, translate, wp.temperature, fm.gran_word,
-                             fm.gran_segment || !fm.gran_word);
+            o = verbose_json(r, duration, translate, wp.temperature, fm.gran_word, fm.gran_segment || !fm.gran_word);
         } else {
             o = cJSON_CreateObject();
-            add_text(o, "text", all);
+            add_text(o, "text", r->text);
             cJSON *u = cJSON_AddObjectToObject(o, "usage");
             cJSON_AddStringToObject(u, "type", "duration");
             cJSON_AddNumberToObject(u, "seconds", ceil(duration));
@@ -401,9 +362,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         status = api_reply_json(c, 200, o);
         cJSON_Delete(o);
     }
-    free(all);
 done:
-    whisper_result_free(&r);
+    omni_asr_result_free(r);
     form_free(&fm);
     return status;
 }

@@ -9,8 +9,8 @@
 
 #include "api/tls_pem.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-/* AddressSanitizer finds the functions it wraps with dlsym(RTLD_NEXT, …) before main.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* AddressSanitizer (ThreadSanitizer likewise) finds the functions it wraps with dlsym(RTLD_NEXT, …) before main.
  * RTLD_NEXT means "after the caller's object", and through an interposed dlsym the
  * caller would be this file, not the sanitizer runtime: it crashes at start-up. So
  * sanitizer builds go without the shim, and `omni serve` refuses TLS in them with a

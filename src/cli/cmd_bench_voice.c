@@ -1,5 +1,5 @@
 /* `omni bench-voice`: plays speech files into the voice loop in real time (the same
- * runtime/voice.h path the Realtime WebSocket uses) and reports how long after the end
+ * omni_voice_* path the Realtime WebSocket uses) and reports how long after the end
  * of speech the first reply audio comes out, split by stage. */
 #include <math.h>
 #include <pthread.h>
@@ -11,12 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "formats/audio_decode.h"
-#include "models/silero_vad.h"
-#include "models/whisper.h"
 #include "omni.h"
-#include "runtime/voice.h"
-#include "runtime/voice_segmenter.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -80,54 +75,55 @@ struct turn {
     size_t reply_len;      /* bytes of the assistant message kept in the history */
 };
 
-static void on_event(const struct voice_event *ev, void *ud) {
+static void on_event(const omni_voice_event *ev, void *ud) {
     struct turn *t = ud;
     double now = now_ms();
     pthread_mutex_lock(&t->mu);
     switch (ev->type) {
-    case VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
-    case VOICE_TRANSCRIPT_FINAL:
+    case OMNI_VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
+    case OMNI_VOICE_TRANSCRIPT_FINAL:
         if (!t->t_final) {
             t->t_final = now;
             t->transcript_len = ev->len;
             snprintf(t->transcript, sizeof t->transcript, "%.*s", (int)ev->len, ev->text ? ev->text : "");
         }
         break;
-    case VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
-    case VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
-    case VOICE_RESPONSE_DONE:
+    case OMNI_VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
+    case OMNI_VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
+    case OMNI_VOICE_RESPONSE_DONE:
         t->done++;
         t->usage = ev->usage;
         t->reply_len = ev->len;
         snprintf(t->status, sizeof t->status, "%s", ev->status);
         break;
-    case VOICE_ERROR: t->errors++; fprintf(stderr, "bench-voice: %s\n", ev->text); break;
+    case OMNI_VOICE_ERROR: t->errors++; fprintf(stderr, "bench-voice: %s\n", ev->text); break;
     default: break;
     }
     pthread_mutex_unlock(&t->mu);
 }
 
 /* Sample just past the end of speech, found offline over the whole file. */
-static size_t speech_end(const float *x, size_t n, const char *vad_path, struct err *e) {
+static size_t speech_end(const float *x, size_t n, const char *vad_path, char *err, size_t err_size) {
+    omni_vad *v = omni_vad_load(vad_path, err, err_size); /* NULL path: the loudness detector */
+    if (!v) return 0;
+    size_t end = 0;
     if (vad_path) {
-        struct vad *v = vad_load(vad_path, e);
-        if (!v) return 0;
         float *probs = NULL;
         int np = 0, ns = 0;
-        struct vad_segment *segs = NULL;
-        struct vad_params p = vad_default_params();
+        omni_vad_segment *segs = NULL;
+        omni_vad_params p = omni_vad_default_params();
         p.speech_pad_ms = 0;
-        size_t end = 0;
-        if (!vad_probs(v, x, n, &probs, &np, e) && !vad_segments(probs, np, vad_window(v), &p, &segs, &ns, e) && ns)
+        if (!omni_vad_probs(v, x, n, &probs, &np, err, err_size) &&
+            !omni_vad_segments(probs, np, omni_vad_window(v), &p, &segs, &ns, err, err_size) && ns)
             end = (size_t)segs[ns - 1].end;
         free(probs);
         free(segs);
-        vad_free(v);
-        return end;
+    } else {
+        const size_t w = (size_t)omni_vad_window(v);
+        for (size_t i = 0; i + w <= n; i += w)
+            if (omni_vad_step(v, x + i, (int)w) >= 0.5f) end = i + w;
     }
-    size_t end = 0;
-    for (size_t i = 0; i + 512 <= n; i += 512)
-        if (vseg_energy_prob(x + i, 512) >= 0.5f) end = i + 512;
+    omni_vad_free(v);
     return end;
 }
 
@@ -173,7 +169,7 @@ static void json_str(const char *s) {
 
 /* Plays one file (16 kHz) plus a second of silence into the loop in real time and
  * waits for the reply. Returns 0 with r filled, -1 when no reply audio came. */
-static int play_file(struct voice *v, struct turn *t, const char *path, const float *x, size_t n, size_t eos,
+static int play_file(omni_voice *v, struct turn *t, const char *path, const float *x, size_t n, size_t eos,
                      struct result *r) {
     const size_t frame = 320, tail = 16000;
     int16_t buf[320];
@@ -185,12 +181,12 @@ static int play_file(struct voice *v, struct turn *t, const char *path, const fl
             if (s < -1) s = -1;
             buf[j] = (int16_t)lrintf(s * 32767);
         }
-        voice_push_pcm(v, buf, frame);
+        omni_voice_push_pcm(v, buf, frame);
         if (!t_eos && i + frame >= eos) { t_eos = now_ms(); cpu_eos = cpu_ms(); }
         double next = t0 + (double)(k + 1) * 20.0, wait = next - now_ms();
         if (wait > 0) usleep((useconds_t)(wait * 1000));
     }
-    voice_wait_idle(v, 60000);
+    omni_voice_wait_idle(v, 60000);
     pthread_mutex_lock(&t->mu);
     int ok = t->t_audio > 0 && t->t_stop > 0 && t->t_final > 0 && t->t_token > 0;
     if (ok) {
@@ -203,7 +199,7 @@ static int play_file(struct voice *v, struct turn *t, const char *path, const fl
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
-    int json = 0, max_tokens = 8, silence = voice_default_params().silence_ms, speculate = 1, fresh = 0;
+    int json = 0, max_tokens = 8, silence = omni_voice_default_params().silence_ms, speculate = 1, fresh = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_fail("bench-voice: out of memory");
@@ -236,14 +232,13 @@ int cmd_bench_voice(int argc, char **argv) {
         fprintf(stderr, "bench-voice: note: no --vad-model; using a loudness threshold instead of Silero VAD\n");
 
     int rc = 1;
-    char errbuf[512];
-    struct err e = {{0}};
+    char errbuf[512] = "";
     struct result *res = calloc((size_t)n_files, sizeof *res);
     float **audio = calloc((size_t)n_files, sizeof *audio);
     size_t *lens = calloc((size_t)n_files, sizeof *lens), *ends = calloc((size_t)n_files, sizeof *ends);
     omni_model *llm = NULL;
-    struct whisper_model *asr = NULL;
-    struct voice *v = NULL;
+    omni_asr *asr = NULL;
+    omni_voice *v = NULL;
     struct turn t;
     memset(&t, 0, sizeof t);
     pthread_mutex_init(&t.mu, NULL);
@@ -251,14 +246,14 @@ int cmd_bench_voice(int argc, char **argv) {
     if (!res || !audio || !lens || !ends) { cli_fail("bench-voice: out of memory"); goto out; }
     /* everything is read and checked before the clock matters */
     for (int i = 0; i < n_files; i++) {
-        if (audio_decode_file(files[i], &audio[i], &lens[i], &e)) { cli_fail("%s", e.msg); goto out; }
-        ends[i] = speech_end(audio[i], lens[i], vad_path, &e);
-        if (e.msg[0]) { cli_fail("%s", e.msg); goto out; }
+        if (omni_audio_decode_file(files[i], &audio[i], &lens[i], errbuf, sizeof errbuf)) { cli_fail("%s", errbuf); goto out; }
+        ends[i] = speech_end(audio[i], lens[i], vad_path, errbuf, sizeof errbuf);
+        if (errbuf[0]) { cli_fail("%s", errbuf); goto out; }
         if (!ends[i]) { cli_fail("bench-voice: %s: no speech found", files[i]); goto out; }
     }
     if (!(llm = omni_model_load(llm_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
-    if (!(asr = whisper_load(asr_path, &e))) { cli_fail("%s", e.msg); goto out; }
-    struct voice_params p = voice_default_params();
+    if (!(asr = omni_asr_load(asr_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
+    omni_voice_params p = omni_voice_default_params();
     p.instructions = "You are a helpful voice assistant. Answer in one short sentence.";
     p.language = lang;
     p.input_rate = 16000;
@@ -266,9 +261,10 @@ int cmd_bench_voice(int argc, char **argv) {
     p.max_tokens = max_tokens;
     p.speculate = speculate;
     p.seed = 1;
+    p.vad_model = vad_path;
     p.on_event = on_event;
     p.user = &t;
-    if (!(v = voice_new(llm, asr, vad_path, &p, &e))) { cli_fail("%s", e.msg); goto out; }
+    if (!(v = omni_voice_new(llm, asr, &p, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
 
     for (int i = 0; i < n_files; i++) {
         pthread_mutex_lock(&t.mu);
@@ -277,14 +273,14 @@ int cmd_bench_voice(int argc, char **argv) {
         t.transcript_len = 0;
         t.done = 0;
         pthread_mutex_unlock(&t.mu);
-        if (fresh) voice_clear_history(v);
-        struct voice_stats s0, s1;
-        voice_get_stats(v, &s0);
+        if (fresh) omni_voice_clear_history(v);
+        omni_voice_stats s0, s1;
+        omni_voice_get_stats(v, &s0);
         if (play_file(v, &t, files[i], audio[i], lens[i], ends[i], &res[n_ok])) {
             fprintf(stderr, "bench-voice: %s: no reply audio (turn not detected or empty transcript)\n", files[i]);
             continue;
         }
-        voice_get_stats(v, &s1);
+        omni_voice_get_stats(v, &s1);
         int spec = s1.spec_used > s0.spec_used;
         n_spec += spec;
         if (!json)
@@ -329,8 +325,8 @@ int cmd_bench_voice(int argc, char **argv) {
     }
     rc = n_ok == n_files ? 0 : 1;
 out:
-    voice_free(v);
-    whisper_free(asr);
+    omni_voice_free(v);
+    omni_asr_free(asr);
     omni_model_free(llm);
     for (int i = 0; audio && i < n_files; i++) free(audio[i]);
     free(audio);

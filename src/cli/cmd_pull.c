@@ -1,5 +1,5 @@
 /* `omni pull NAME|URL`: download a catalog model (or any URL) into the model store,
- * with a progress bar, resume and checksum verification (runtime/store.c). */
+ * with a progress bar, resume and checksum verification (omni_store_pull). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "runtime/catalog.h"
-#include "runtime/store.h"
+#include "omni.h"
 
 static void usage(void) {
     printf("usage: omni pull NAME|URL [--sha256 HEX] [--insecure] [--timeout SECONDS]\n"
@@ -36,16 +35,17 @@ static void fmt_size(uint64_t b, char *buf, size_t cap) {
 }
 
 static int list_catalog(void) {
-    struct err e = {{0}};
-    struct catalog *c = catalog_load(NULL, &e);
-    if (!c) return cli_fail("%s", e.msg);
+    char err[512];
+    omni_catalog *c = omni_catalog_load(NULL, err, sizeof err);
+    if (!c) return cli_fail("%s", err);
     printf("%-32s %-15s %9s  %s\n", "NAME", "PURPOSE", "SIZE", "LANGUAGES");
-    for (int i = 0; i < c->n; i++) {
+    for (int i = 0; i < omni_catalog_count(c); i++) {
+        const omni_catalog_entry *x = omni_catalog_get(c, i);
         char sz[32];
-        fmt_size(c->e[i].size, sz, sizeof sz);
-        printf("%-32s %-15s %9s  %s\n", c->e[i].name, c->e[i].purpose, sz, c->e[i].languages);
+        fmt_size(x->size, sz, sizeof sz);
+        printf("%-32s %-15s %9s  %s\n", x->name, x->purpose, sz, x->languages);
     }
-    catalog_free(c);
+    omni_catalog_free(c);
     return 0;
 }
 
@@ -80,7 +80,7 @@ static void on_progress(uint64_t done, uint64_t total, void *ud) {
 
 int cmd_pull(int argc, char **argv) {
     const char *what = NULL;
-    struct store_pull_params p = store_pull_default_params();
+    omni_pull_params p = omni_pull_default_params();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(); return 0; }
         else if (!strcmp(argv[i], "--list")) return list_catalog();
@@ -96,14 +96,14 @@ int cmd_pull(int argc, char **argv) {
     memset(&b, 0, sizeof b);
     progress_begin(&b.p, "pull");
     p.progress = on_progress;
-    p.progress_ud = &b;
+    p.progress_user = &b;
     char path[4096];
     int verified = 0;
-    struct err e = {{0}};
-    int rc = store_pull(what, &p, path, sizeof path, &verified, &e);
+    char err[512];
+    int rc = omni_store_pull(what, &p, path, sizeof path, &verified, err, sizeof err);
     if (b.started) progress_end(&b.p);
-    if (rc) return cli_fail("pull: %s", e.msg);
-    if (verified == STORE_VERIFIED_HUB) fprintf(stderr, "omni: %s verified against the hub's SHA-256\n", path);
+    if (rc) return cli_fail("pull: %s", err);
+    if (verified == OMNI_PULL_VERIFIED_HUB) fprintf(stderr, "omni: %s verified against the hub's SHA-256\n", path);
     else if (!verified && p.insecure)
         fprintf(stderr, "omni: warning: %s is unverified (no checksum known for it; accepted by --insecure)\n", path);
     printf("%s\n", path);

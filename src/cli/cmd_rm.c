@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "runtime/store.h"
+#include "omni.h"
 
 int cmd_rm(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -15,8 +15,8 @@ int cmd_rm(int argc, char **argv) {
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         char removed[4096];
-        struct err e = {{0}};
-        if (store_rm(argv[i], removed, sizeof removed, &e)) rc = cli_fail("rm: %s", e.msg);
+        char err[512];
+        if (omni_store_rm(argv[i], removed, sizeof removed, err, sizeof err)) rc = cli_fail("rm: %s", err);
         else printf("removed %s\n", removed);
     }
     return rc;

@@ -5,13 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/dtype.h"
-#include "formats/gguf.h"
-#include "runtime/store.h"
+#include "omni.h"
 
-static void show_str(const struct gguf *g, const char *label, const char *key) {
-    struct gguf_str s = gguf_get_str(g, key);
-    if (s.s) printf("%-16s %.*s\n", label, (int)(s.len > 4096 ? 4096 : s.len), s.s);
+static void show_str(const char *label, const char *s) {
+    if (s) printf("%-16s %.4096s\n", label, s);
 }
 
 int cmd_show(int argc, char **argv) {
@@ -21,57 +18,33 @@ int cmd_show(int argc, char **argv) {
                "NAME may be a model in the store (`omni list`), a catalog name or a file path.\n");
         return argc == 2 ? 0 : 1;
     }
-    char path[4096];
-    struct err e = {{0}};
-    if (!store_resolve(argv[1], path, sizeof path, &e)) return cli_fail("show: %s", e.msg);
-    struct gguf *g = gguf_open(path, &e);
-    if (!g) {
-        FILE *f = fopen(path, "rb");
-        unsigned char m[4] = {0};
-        if (f) { if (fread(m, 1, 4, f) != 4) m[0] = 0; fclose(f); }
-        if (!memcmp(m, "lmgg", 4)) {
-            printf("%-16s %s\n%-16s whisper.cpp ggml (speech model or VAD)\n", "path", path, "format");
-            return 0;
-        }
-        return cli_fail("show: %s", e.msg);
+    char path[4096], err[512];
+    if (!omni_store_resolve(argv[1], path, sizeof path, err, sizeof err)) return cli_fail("show: %s", err);
+    omni_file_info fi;
+    if (omni_file_info_read(path, &fi, err, sizeof err)) return cli_fail("show: %s", err);
+    if (fi.format == OMNI_FILE_GGML) {
+        printf("%-16s %s\n%-16s whisper.cpp ggml (speech model or VAD)\n", "path", path, "format");
+        omni_file_info_free(&fi);
+        return 0;
     }
-    char key[256];
-    struct gguf_str arch = gguf_get_str(g, "general.architecture");
     printf("%-16s %s\n", "path", path);
-    printf("%-16s GGUF v%u, %.1f MB\n", "format", gguf_version(g), (double)gguf_file_size(g) / 1e6);
-    show_str(g, "name", "general.name");
-    if (arch.s) printf("%-16s %.*s\n", "architecture", (int)arch.len, arch.s);
-    int64_t params = 0, bytes[DT_COUNT] = {0}, total = 0;
-    struct tensor t;
-    for (int64_t i = 0; i < gguf_n_tensors(g); i++)
-        if (!gguf_tensor(g, i, &t)) {
-            params += tensor_nelements(&t);
-            if (t.type >= 0 && t.type < DT_COUNT) bytes[t.type] += (int64_t)t.nbytes;
-            total += (int64_t)t.nbytes;
-        }
-    if (params >= 1000000000) printf("%-16s %.2fB\n", "parameters", (double)params / 1e9);
-    else printf("%-16s %.1fM\n", "parameters", (double)params / 1e6);
-    if (gguf_n_tensors(g)) {
+    printf("%-16s GGUF v%u, %.1f MB\n", "format", fi.version, (double)fi.file_size / 1e6);
+    show_str("name", fi.name);
+    if (fi.arch) printf("%-16s %s\n", "architecture", fi.arch);
+    if (fi.n_params >= 1000000000) printf("%-16s %.2fB\n", "parameters", (double)fi.n_params / 1e9);
+    else printf("%-16s %.1fM\n", "parameters", (double)fi.n_params / 1e6);
+    if (fi.n_tensors) {
         printf("%-16s", "quantization");
-        for (int i = 0; i < DT_COUNT; i++)
-            if (bytes[i]) printf(" %s %.1f%%", dtype_name(i), 100.0 * (double)bytes[i] / (double)total);
+        for (int i = 0; i < fi.n_types; i++)
+            printf(" %s %.1f%%", fi.types[i].name, 100.0 * (double)fi.types[i].bytes / (double)fi.weight_bytes);
         printf("  (share of weight bytes)\n");
     } else {
         printf("%-16s none (vocabulary-only file)\n", "tensors");
     }
-    if (arch.s && arch.len < 100) {
-        snprintf(key, sizeof key, "%.*s.context_length", (int)arch.len, arch.s);
-        int64_t ctx = gguf_get_int(g, key, 0, NULL);
-        if (ctx) printf("%-16s %lld\n", "context length", (long long)ctx);
-    }
-    show_str(g, "license", "general.license");
-    struct gguf_str tm = gguf_get_str(g, "tokenizer.ggml.model");
-    if (tm.s) {
-        uint64_t n = 0;
-        gguf_get_arr(g, "tokenizer.ggml.tokens", NULL, &n);
-        printf("%-16s %.*s, %llu tokens\n", "tokenizer", (int)tm.len, tm.s, (unsigned long long)n);
-    }
-    show_str(g, "chat template", "tokenizer.chat_template");
-    gguf_close(g);
+    if (fi.n_ctx_train) printf("%-16s %lld\n", "context length", (long long)fi.n_ctx_train);
+    show_str("license", fi.license);
+    if (fi.tokenizer) printf("%-16s %s, %llu tokens\n", "tokenizer", fi.tokenizer, (unsigned long long)fi.n_tokens);
+    show_str("chat template", fi.chat_template);
+    omni_file_info_free(&fi);
     return 0;
 }

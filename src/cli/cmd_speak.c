@@ -8,8 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "formats/audio_encode.h"
-#include "runtime/tts.h"
+#include "omni.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -32,15 +31,15 @@ static void usage(FILE *f) {
             "Examples:\n"
             "  omni speak --lang ko -o hello.wav \"안녕하세요\"\n"
             "  echo \"It costs $4.99.\" | omni speak --voice nova --format mp3 > price.mp3\n",
-            TTS_PRESETS_ALLOWED);
+            OMNI_TTS_PRESETS);
 }
 
 struct sink {
     FILE *f;
-    struct audio_encoder *enc;
+    omni_audio_encoder *enc;
     uint64_t samples;
     int write_failed;
-    struct err e;
+    char err[512];   /* why the encoder failed */
 };
 
 static int write_bytes(const void *p, size_t n, void *ud) {
@@ -53,7 +52,7 @@ static int write_bytes(const void *p, size_t n, void *ud) {
 static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     struct sink *s = ud;
     s->samples += n;
-    return audio_encoder_write(s->enc, pcm, n, &s->e) ? 1 : 0;
+    return omni_audio_encode_write(s->enc, pcm, n, s->err, sizeof s->err) ? 1 : 0;
 }
 
 static char *read_stdin(void) {
@@ -74,7 +73,7 @@ static char *read_stdin(void) {
 }
 
 int cmd_speak(int argc, char **argv) {
-    struct tts_request req = tts_default_request();
+    omni_tts_params req = omni_tts_default_params();
     const char *out_path = NULL, *fmt_name = NULL;
     size_t text_len = 0;
     char *text = NULL;
@@ -83,7 +82,7 @@ int cmd_speak(int argc, char **argv) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free(text); return 0; }
-        else if (!strcmp(a, "--lang") && has) req.lang = argv[++i];
+        else if (!strcmp(a, "--lang") && has) req.language = argv[++i];
         else if (!strcmp(a, "--voice") && has) req.voice = argv[++i];
         else if (!strcmp(a, "--format") && has) fmt_name = argv[++i];
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has) out_path = argv[++i];
@@ -109,52 +108,52 @@ int cmd_speak(int argc, char **argv) {
     }
     if (list) {
         free(text);
-        char *j = tts_voices_json();
+        char *j = omni_tts_voices_json();
         if (!j) return cli_fail("speak: cannot list voices (is espeak-ng-data installed?)");
         puts(j);
         free(j);
         return 0;
     }
 
-    struct err e = {{0}};
-    enum audio_format fmt = AUDIO_FMT_WAV;
+    char err[512];
+    omni_audio_format fmt = OMNI_AUDIO_WAV;
     if (fmt_name) {
-        if (audio_format_parse(fmt_name, &fmt, &e)) { free(text); return cli_fail("speak: %s", e.msg); }
-    } else if (out_path && audio_format_from_path(out_path, &fmt)) {
+        if (omni_audio_format_parse(fmt_name, &fmt, err, sizeof err)) { free(text); return cli_fail("speak: %s", err); }
+    } else if (out_path && omni_audio_format_from_path(out_path, &fmt)) {
         free(text);
         return cli_fail("speak: cannot tell the format from '%s'; use --format (allowed: %s)", out_path,
-                        AUDIO_FORMATS_ALLOWED);
+                        OMNI_AUDIO_FORMATS);
     }
     if (!text && !(text = read_stdin())) return cli_fail("speak: cannot read standard input");
     req.input = text;
-    if (tts_validate(&req, &e)) { free(text); return cli_fail("speak: %s", e.msg); }
+    if (omni_tts_validate(&req, err, sizeof err)) { free(text); return cli_fail("speak: %s", err); }
     if (!out_path && isatty(STDOUT_FILENO)) {
         free(text);
         return cli_fail("speak: refusing to write audio to a terminal; use -o FILE or a pipe (| aplay)");
     }
 
-    struct sink s = {.f = stdout};
+    struct sink s = {.f = stdout, .err = ""};
     if (out_path && !(s.f = fopen(out_path, "wb"))) {
         cli_fail("speak: cannot write %s: %s", out_path, strerror(errno));
         free(text);
         return 1;
     }
     const char *why = NULL;
-    if (!(s.enc = audio_encoder_new(fmt, TTS_SAMPLE_RATE, write_bytes, &s, &e))) why = e.msg;
-    else if (tts_speak(&req, on_audio, &s, &e)) why = s.e.msg[0] ? s.e.msg : e.msg;
-    else if (audio_encoder_finish(s.enc, &e)) why = e.msg;
+    if (!(s.enc = omni_audio_encode_new(fmt, OMNI_TTS_SAMPLE_RATE, write_bytes, &s, err, sizeof err))) why = err;
+    else if (omni_tts_speak(&req, on_audio, &s, err, sizeof err)) why = s.err[0] ? s.err : err;
+    else if (omni_audio_encode_finish(s.enc, err, sizeof err)) why = err;
     else rc = 0;
     /* A failed write stops everything downstream with vaguer messages: report the cause. */
     if (s.write_failed) cli_fail("speak: writing %s failed: %s", out_path ? out_path : "stdout", strerror(s.write_failed));
     else if (why) cli_fail("speak: %s", why);
     /* A file can be fixed up afterwards: give the WAV header its real length. */
-    if (!rc && out_path && fmt == AUDIO_FMT_WAV && s.samples < UINT32_MAX / 2) {
-        uint8_t h[AUDIO_WAV_HEADER_SIZE];
-        audio_wav_header(h, TTS_SAMPLE_RATE, (uint32_t)s.samples);
+    if (!rc && out_path && fmt == OMNI_AUDIO_WAV && s.samples < UINT32_MAX / 2) {
+        uint8_t h[OMNI_WAV_HEADER_SIZE];
+        omni_audio_wav_header(h, OMNI_TTS_SAMPLE_RATE, (uint32_t)s.samples);
         if (fseek(s.f, 0, SEEK_SET) || fwrite(h, 1, sizeof h, s.f) != sizeof h)
             rc = cli_fail("speak: cannot finish %s: %s", out_path, strerror(errno));
     }
-    audio_encoder_free(s.enc);
+    omni_audio_encode_free(s.enc);
     if (out_path) {
         if (fclose(s.f) && !rc) rc = cli_fail("speak: writing %s failed: %s", out_path, strerror(errno));
         if (rc) unlink(out_path);

@@ -6,9 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "formats/gguf.h"
-#include "runtime/store.h"
-#include "text/tokenizer.h"
+#include "omni.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -56,26 +54,21 @@ int cmd_tokenize(int argc, char **argv) {
     }
     if (!model) return cli_fail("tokenize: no model given; use -m MODEL (see omni tokenize --help)");
 
-    struct err e = {{0}};
-    char path[4096];
-    if (!store_resolve(model, path, sizeof path, &e)) return cli_fail("tokenize: %s", e.msg);
-    struct gguf *g = gguf_open(path, &e);
-    if (!g) return cli_fail("tokenize: %s", e.msg);
-    struct tokenizer *t = tokenizer_load(g, &e);
-    gguf_close(g);
-    if (!t) return cli_fail("tokenize: %s", e.msg);
+    char err[512], path[4096];
+    if (!omni_store_resolve(model, path, sizeof path, err, sizeof err)) return cli_fail("tokenize: %s", err);
+    omni_vocab *t = omni_vocab_load(path, err, sizeof err);
+    if (!t) return cli_fail("tokenize: %s", err);
 
     size_t len = 0;
     char *text = read_stdin(&len);
-    if (!text) { tokenizer_free(t); return cli_fail("tokenize: cannot read standard input"); }
+    if (!text) { omni_vocab_free(t); return cli_fail("tokenize: cannot read standard input"); }
     int32_t *ids = NULL;
-    size_t n = 0;
-    int rc = tokenizer_encode(t, text, len, special, special, &ids, &n, &e);
+    int n = omni_vocab_tokenize(t, text, len, special, special, &ids, err, sizeof err);
     free(text);
-    tokenizer_free(t);
-    if (rc != 0) return cli_fail("tokenize: %s", e.msg);
+    omni_vocab_free(t);
+    if (n < 0) return cli_fail("tokenize: %s", err);
     putchar('[');
-    for (size_t i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+    for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
     puts("]");
     free(ids);
     return fflush(stdout) == 0 ? 0 : cli_fail("tokenize: cannot write the output");

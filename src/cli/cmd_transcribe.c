@@ -7,11 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "core/pool.h"
-#include "formats/audio_decode.h"
-#include "models/whisper.h"
-#include "models/whisper_vad.h"
-#include "text/utf8.h"
+#include "omni.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -43,22 +39,17 @@ static void usage(FILE *f) {
 
 /* JSON string with invalid UTF-8 replaced by U+FFFD (tokens can split characters). */
 static void json_str(FILE *f, const char *s) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = strlen(s);
+    char *v = omni_utf8_sanitize(s, strlen(s));
     fputc('"', f);
-    while (left) {
-        int n = utf8_char_valid(p, left);
-        if (n <= 0) { fputs("\xef\xbf\xbd", f); p++; left--; continue; }
+    for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
         unsigned c = *p;
-        if (n > 1) fwrite(p, 1, (size_t)n, f);
-        else if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c < 0x20) fprintf(f, "\\u%04x", c);
         else fputc((int)c, f);
-        p += n;
-        left -= (size_t)n;
     }
     fputc('"', f);
+    free(v);
 }
 
 static void stamp(FILE *f, int64_t cs, char sep) {
@@ -72,39 +63,18 @@ static const char *trim(const char *s) {
     return s;
 }
 
-/* Words from the tokens with their estimated times: a token that starts with a space
- * starts a new word (the same rule as the server's verbose_json words). */
-static void print_words(const struct whisper_model *m, const struct whisper_result *r) {
-    char word[512];
-    size_t wn = 0;
-    int64_t w0 = 0, w1 = 0;
-    int first = 1;
+/* Words with their estimated times (omni_asr_result.words; the server's rule). */
+static void print_words(const omni_asr_result *r) {
     printf(",\"words\":[");
-    for (int i = 0; i <= r->n_segments; i++) {
-        const struct whisper_segment *g = i < r->n_segments ? &r->segments[i] : NULL;
-        for (int k = 0; g ? k < g->n_tokens : k < 1; k++) {
-            int len = 0;
-            const char *t = g ? whisper_token_text(m, g->tokens[k].id, &len) : "";
-            if (g && !len) continue; /* special and timestamp tokens */
-            if (wn && (!g || t[0] == ' ')) {
-                word[wn] = 0;
-                printf("%s{\"word\":", first ? "" : ",");
-                json_str(stdout, word + strspn(word, " "));
-                printf(",\"start\":%.2f,\"end\":%.2f}", w0 / 100.0, w1 / 100.0);
-                first = 0;
-                wn = 0;
-            }
-            if (!g) break;
-            if (!wn) w0 = g->tokens[k].t0 >= 0 ? g->tokens[k].t0 : g->t0;
-            w1 = g->tokens[k].t1 >= 0 ? g->tokens[k].t1 : g->t1;
-            if (wn + (size_t)len < sizeof word - 1) { memcpy(word + wn, t, (size_t)len); wn += (size_t)len; }
-        }
+    for (int i = 0; i < r->n_words; i++) {
+        printf("%s{\"word\":", i ? "," : "");
+        json_str(stdout, r->words[i].text);
+        printf(",\"start\":%.2f,\"end\":%.2f}", r->words[i].t0 / 100.0, r->words[i].t1 / 100.0);
     }
     printf("]");
 }
 
-static void print_result(const struct whisper_model *m, const struct whisper_result *r, const char *fmt,
-                         double duration, int translate, int words) {
+static void print_result(const omni_asr_result *r, const char *fmt, double duration, int translate, int words) {
     if (!strcmp(fmt, "text")) {
         for (int i = 0; i < r->n_segments; i++) printf("%s", i ? r->segments[i].text : trim(r->segments[i].text));
         printf("\n");
@@ -119,8 +89,6 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
             printf("\n%s\n\n", trim(r->segments[i].text));
         }
     } else {
-        char *all = whisper_result_text(r);
-        if (!all) return;
         printf("{");
         if (!strcmp(fmt, "verbose_json")) {
             printf("\"task\":\"%s\",\"language\":", translate ? "translate" : "transcribe");
@@ -128,12 +96,12 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
             printf(",\"duration\":%.3f,", duration);
         }
         printf("\"text\":");
-        json_str(stdout, all);
-        if (words) print_words(m, r);
+        json_str(stdout, r->text);
+        if (words) print_words(r);
         if (!strcmp(fmt, "verbose_json")) {
             printf(",\"segments\":[");
             for (int i = 0; i < r->n_segments; i++) {
-                const struct whisper_segment *g = &r->segments[i];
+                const omni_asr_segment *g = &r->segments[i];
                 printf("%s{\"id\":%d,\"start\":%.2f,\"end\":%.2f,\"text\":", i ? "," : "", i, g->t0 / 100.0, g->t1 / 100.0);
                 json_str(stdout, g->text);
                 printf(",\"tokens\":[");
@@ -145,15 +113,13 @@ static void print_result(const struct whisper_model *m, const struct whisper_res
             printf("]");
         }
         printf("}\n");
-        free(all);
     }
-    (void)m;
 }
 
 int cmd_transcribe(int argc, char **argv) {
-    const char *model = NULL, *file = NULL, *fmt = "text", *vadm = NULL;
-    int threads = 0;
-    struct whisper_params wp = whisper_default_params();
+    const char *model = NULL, *file = NULL, *fmt = "text";
+    omni_asr_params wp = omni_asr_default_params();
+    omni_asr_load_params lp = omni_asr_load_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -162,16 +128,16 @@ int cmd_transcribe(int argc, char **argv) {
         else if ((!strcmp(a, "-l") || !strcmp(a, "--lang") || !strcmp(a, "--language")) && has) wp.language = argv[++i];
         else if (!strcmp(a, "--translate")) wp.translate = 1;
         else if ((!strcmp(a, "-f") || !strcmp(a, "--format")) && has) fmt = argv[++i];
-        else if (!strcmp(a, "--vad") && has) vadm = argv[++i];
+        else if (!strcmp(a, "--vad") && has) lp.vad_model = argv[++i];
         else if (!strcmp(a, "--no-timestamps")) wp.no_timestamps = 1;
-        else if (!strcmp(a, "--prompt") && has) wp.initial_prompt = argv[++i];
+        else if (!strcmp(a, "--prompt") && has) wp.prompt = argv[++i];
         else if (!strcmp(a, "--temperature") && has) wp.temperature = strtof(argv[++i], NULL);
         else if (!strcmp(a, "--no-fallback")) wp.temperature_inc = 0;
-        else if (!strcmp(a, "--word-timestamps")) wp.token_timestamps = 1;
+        else if (!strcmp(a, "--word-timestamps")) wp.word_timestamps = 1;
         else if (!strcmp(a, "--beam") && has) wp.beam_size = atoi(argv[++i]);
         else if (!strcmp(a, "--audio-ctx") && has) wp.audio_ctx = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-tokens") && has) wp.max_tokens_per_window = atoi(argv[++i]);
-        else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--max-tokens") && has) wp.max_tokens = atoi(argv[++i]);
+        else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) lp.n_threads = atoi(argv[++i]);
         else if (a[0] == '-' && a[1]) return cli_fail("transcribe: unknown or incomplete option '%s' (see omni transcribe --help)", a);
         else if (!file) file = a;
         else return cli_fail("transcribe: only one audio file is accepted, got '%s' too", a);
@@ -183,46 +149,37 @@ int cmd_transcribe(int argc, char **argv) {
     if (wp.temperature < 0 || wp.temperature > 1) return cli_fail("transcribe: --temperature must be between 0 and 1");
     if (wp.beam_size < 1 || wp.beam_size > 16) return cli_fail("transcribe: --beam must be between 1 and 16");
     if (wp.audio_ctx < 0) return cli_fail("transcribe: --audio-ctx must not be negative");
-    if (wp.token_timestamps && strcmp(fmt, "json") && strcmp(fmt, "verbose_json"))
+    if (wp.word_timestamps && strcmp(fmt, "json") && strcmp(fmt, "verbose_json"))
         return cli_fail("transcribe: --word-timestamps needs --format json or verbose_json (got '%s')", fmt);
-    if (wp.max_tokens_per_window < 0) return cli_fail("transcribe: --max-tokens must not be negative");
+    if (wp.max_tokens < 0) return cli_fail("transcribe: --max-tokens must not be negative");
 
-    struct err e = {{0}};
+    char err[512];
     int rc = 1;
-    struct whisper_model *m = NULL;
-    struct whisper_state *st = NULL;
-    struct vad *v = NULL;
-    struct pool *pool = NULL;
     float *x = NULL;
     size_t n = 0;
-    struct whisper_result r = {0};
-    if (!(m = whisper_load(model, &e)) || audio_decode_file(file, &x, &n, &e) ||
-        (vadm && !(v = vad_load(vadm, &e)))) {
-        cli_fail("%s", e.msg);
+    omni_asr_result *r = NULL;
+    /* the VAD (with --vad) loads with the model: the model's file is checked first */
+    omni_asr *m = omni_asr_load(model, &lp, err, sizeof err);
+    if (!m || omni_audio_decode_file(file, &x, &n, err, sizeof err)) {
+        cli_fail("%s", err);
         goto out;
     }
-    if (!whisper_is_multilingual(m) && (wp.translate || (strcmp(wp.language, "en") && strcmp(wp.language, "auto")))) {
+    if (!omni_asr_is_multilingual(m) && (wp.translate || (strcmp(wp.language, "en") && strcmp(wp.language, "auto")))) {
         cli_fail("transcribe: %s is an English-only model; it cannot use --lang %s%s", model, wp.language,
                  wp.translate ? " or --translate" : "");
         goto out;
     }
-    pool = pool_create(threads);
-    if (!(st = whisper_state_new(m, pool, &e))) { cli_fail("%s", e.msg); goto out; }
     struct progress pb;
     progress_begin(&pb, "transcribing");
-    if (n > 30 * 16000) { wp.progress = progress_cb; wp.progress_ud = &pb; }
-    struct vad_params vp = vad_default_params();
-    int trc = v ? whisper_transcribe_vad(st, v, x, n, &wp, &vp, &r, &e) : whisper_transcribe(st, x, n, &wp, &r, &e);
+    if (n > 30 * 16000) { wp.progress = progress_cb; wp.progress_user = &pb; }
+    r = omni_asr_transcribe(m, x, n, &wp, err, sizeof err);
     progress_end(&pb);
-    if (trc) { cli_fail("%s", e.msg); goto out; }
-    print_result(m, &r, fmt, (double)n / 16000.0, wp.translate, wp.token_timestamps);
+    if (!r) { cli_fail("%s", err); goto out; }
+    print_result(r, fmt, (double)n / 16000.0, wp.translate, wp.word_timestamps);
     rc = 0;
 out:
-    whisper_result_free(&r);
+    omni_asr_result_free(r);
     free(x);
-    whisper_state_free(st);
-    whisper_free(m);
-    vad_free(v);
-    pool_free(pool);
+    omni_asr_free(m);
     return rc;
 }

@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "formats/audio_decode.h"
-#include "models/silero_vad.h"
+#include "omni.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -28,7 +27,7 @@ static void usage(FILE *f) {
 int cmd_vad(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int json = 0;
-    struct vad_params vp = vad_default_params();
+    omni_vad_params vp = omni_vad_default_params();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -49,31 +48,31 @@ int cmd_vad(int argc, char **argv) {
     if (vp.min_speech_ms < 0 || vp.min_silence_ms < 0 || vp.speech_pad_ms < 0)
         return cli_fail("vad: durations must not be negative");
 
-    struct err e = {{0}};
-    struct vad *v = vad_load(model, &e);
-    if (!v) return cli_fail("%s", e.msg);
+    char err[512];
+    omni_vad *v = omni_vad_load(model, err, sizeof err);
+    if (!v) return cli_fail("%s", err);
     float *x = NULL, *p = NULL;
     size_t n = 0;
     int np = 0, ns = 0, rc = 1;
-    struct vad_segment *s = NULL;
-    if (audio_decode_file(file, &x, &n, &e) || vad_probs(v, x, n, &p, &np, &e) ||
-        vad_segments(p, np, vad_window(v), &vp, &s, &ns, &e)) {
-        cli_fail("%s", e.msg);
+    omni_vad_segment *s = NULL;
+    if (omni_audio_decode_file(file, &x, &n, err, sizeof err) || omni_vad_probs(v, x, n, &p, &np, err, sizeof err) ||
+        omni_vad_segments(p, np, omni_vad_window(v), &vp, &s, &ns, err, sizeof err)) {
+        cli_fail("%s", err);
         goto out;
     }
     if (json) {
-        printf("{\"n_samples\":%zu,\"window\":%d,\"vad_probs\":[", n, vad_window(v));
+        printf("{\"n_samples\":%zu,\"window\":%d,\"vad_probs\":[", n, omni_vad_window(v));
         for (int i = 0; i < np; i++) printf("%s%.5f", i ? "," : "", p[i]);
         printf("],\"vad_segments\":[");
         for (int i = 0; i < ns; i++)
-            printf("%s[%.3f,%.3f]", i ? "," : "", (double)vad_samples_to_cs(s[i].start),
-                   (double)vad_samples_to_cs(s[i].end));
+            printf("%s[%.3f,%.3f]", i ? "," : "", (double)omni_vad_samples_to_cs(s[i].start),
+                   (double)omni_vad_samples_to_cs(s[i].end));
         printf("],\"vad_params\":{\"threshold\":%.3f,\"min_speech_duration_ms\":%d,"
                "\"min_silence_duration_ms\":%d,\"speech_pad_ms\":%d}}\n",
                vp.threshold, vp.min_speech_ms, vp.min_silence_ms, vp.speech_pad_ms);
     } else {
         for (int i = 0; i < ns; i++)
-            printf("%.2f\t%.2f\n", vad_samples_to_cs(s[i].start) / 100.0, vad_samples_to_cs(s[i].end) / 100.0);
+            printf("%.2f\t%.2f\n", omni_vad_samples_to_cs(s[i].start) / 100.0, omni_vad_samples_to_cs(s[i].end) / 100.0);
         if (!ns) fprintf(stderr, "no speech found\n");
     }
     rc = 0;
@@ -81,6 +80,6 @@ out:
     free(s);
     free(p);
     free(x);
-    vad_free(v);
+    omni_vad_free(v);
     return rc;
 }

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
-#include "runtime/store.h"
+#include "omni.h"
 
 #define OMNI_VERSION "0.1.0"
 
@@ -53,10 +53,9 @@ static int resolve_model_args(int argc, char **argv) {
         const char *v = argv[++i];
         struct stat st;
         if (!*v || v[0] == '-' || stat(v, &st) == 0) continue;
-        char buf[4096];
-        struct err e = {{0}};
-        if (!store_resolve(v, buf, sizeof buf, &e)) {
-            fprintf(stderr, "omni: %s\n", e.msg);
+        char buf[4096], err[512];
+        if (!omni_store_resolve(v, buf, sizeof buf, err, sizeof err)) {
+            fprintf(stderr, "omni: %s\n", err);
             return -1;
         }
         argv[i] = strdup(buf); /* lives for the whole process */

@@ -25,3 +25,8 @@ int err_prefix(struct err *e, const char *fmt, ...) {
     if (n >= 0 && (size_t)n < sizeof e->msg) snprintf(e->msg + n, sizeof e->msg - (size_t)n, "%s", old);
     return -1;
 }
+
+int err_copy(const struct err *e, char *dst, size_t cap) {
+    if (dst && cap) snprintf(dst, cap, "%s", e ? e->msg : "");
+    return -1;
+}

@@ -3,6 +3,7 @@
  * on input data: a bad file or request must end in a message, never a crash. */
 #ifndef OMNI_CORE_ERROR_H
 #define OMNI_CORE_ERROR_H
+#include <stddef.h>
 
 struct err {
     char msg[512];
@@ -14,5 +15,9 @@ int err_set(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* Prepends context to an existing message ("loading x.gguf: " + old) and returns -1. */
 int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies the message into a caller's buffer, as the public API (omni.h) hands errors
+ * out (char *err, size_t err_size; err may be NULL), and returns -1. */
+int err_copy(const struct err *e, char *dst, size_t cap);
 
 #endif

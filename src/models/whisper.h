@@ -124,6 +124,11 @@ struct whisper_params whisper_default_params(void);
 int whisper_transcribe(struct whisper_state *s, const float *x, size_t n, const struct whisper_params *p,
                        struct whisper_result *r, struct err *e);
 void whisper_result_free(struct whisper_result *r);
+/* The spoken language of the first window (as "auto" detects it): its index
+ * (whisper_lang_code names it) and probability in *prob (may be NULL), or -1 with e set.
+ * English-only models say "en" with probability 1. */
+int whisper_detect_language(struct whisper_state *s, const float *x, size_t n, int audio_ctx, float *prob,
+                            struct err *e);
 /* The segments' text joined, leading spaces dropped (Whisper starts words with one):
  * the transcript as every caller shows it. Caller frees; NULL when out of memory. */
 char *whisper_result_text(const struct whisper_result *r);

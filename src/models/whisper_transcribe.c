@@ -369,6 +369,25 @@ static int detect_language(struct whisper_state *st, const struct whisper_model 
     return best;
 }
 
+int whisper_detect_language(struct whisper_state *st, const float *x, size_t n, int audio_ctx, float *prob,
+                            struct err *e) {
+    const struct whisper_model *m = whisper_state_model(st);
+    if (!whisper_is_multilingual(m)) {
+        if (prob) *prob = 1.0f;
+        return whisper_lang_index("en");
+    }
+    struct mel mel = {0};
+    float *lg = malloc((size_t)whisper_n_vocab(m) * sizeof *lg), p = 0;
+    int lang = -1;
+    if (!lg) err_set(e, "out of memory");
+    else if (!whisper_mel(m, x, n, &mel, e) && !whisper_encode(st, &mel, 0, audio_ctx, e))
+        lang = detect_language(st, m, lg, &p, e);
+    mel_free(&mel);
+    free(lg);
+    if (lang >= 0 && prob) *prob = p;
+    return lang;
+}
+
 int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const struct whisper_params *p,
                        struct whisper_result *r, struct err *e) {
     const struct whisper_model *m = whisper_state_model(st);

@@ -1,5 +1,6 @@
 /* Reads catalog/models.json (see catalog.h) with cJSON into plain structs, checking
- * each entry's fields so a typo in the data file gives a message naming the entry. */
+ * each entry's fields so a typo in the data file gives a message naming the entry;
+ * omni_catalog_* (omni.h) is the read-only public view of the result. */
 #include "runtime/catalog.h"
 
 #include <cJSON.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "omni.h"
 
 static char *read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -160,4 +163,47 @@ int catalog_url(const struct catalog *c, const struct catalog_entry *x, char *bu
     while (hl && hub[hl - 1] == '/') hl--;
     int n = snprintf(buf, cap, "%.*s/%s/resolve/main/%s", (int)hl, hub, x->repo, x->file);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* ---- the public, read-only view (omni.h) ---- */
+
+struct omni_catalog {
+    struct catalog *c;
+    omni_catalog_entry *entries;   /* views of c's strings */
+};
+
+omni_catalog *omni_catalog_load(const char *path, char *err, size_t err_size) {
+    struct err e = {{0}};
+    omni_catalog *o = calloc(1, sizeof *o);
+    if (!o) {
+        err_set(&e, "out of memory");
+        err_copy(&e, err, err_size);
+        return NULL;
+    }
+    if (!(o->c = catalog_load(path, &e)) ||
+        !(o->entries = calloc((size_t)(o->c->n ? o->c->n : 1), sizeof *o->entries))) {
+        if (o->c) err_set(&e, "out of memory");
+        err_copy(&e, err, err_size);
+        omni_catalog_free(o);
+        return NULL;
+    }
+    for (int i = 0; i < o->c->n; i++) {
+        const struct catalog_entry *x = &o->c->e[i];
+        o->entries[i] = (omni_catalog_entry){x->name,    x->repo,      x->file,    x->size,       x->purpose,
+                                             x->format,  x->languages, x->license, x->description};
+    }
+    return o;
+}
+
+void omni_catalog_free(omni_catalog *o) {
+    if (!o) return;
+    catalog_free(o->c);
+    free(o->entries);
+    free(o);
+}
+
+int omni_catalog_count(const omni_catalog *o) { return o->c->n; }
+
+const omni_catalog_entry *omni_catalog_get(const omni_catalog *o, int i) {
+    return i >= 0 && i < o->c->n ? &o->entries[i] : NULL;
 }

@@ -1,7 +1,9 @@
-/* The model store and `omni pull`'s download: libcurl into NAME.part (resumed with a
- * Range request), checksum with OpenSSL EVP, then rename, so a file under its final
- * name is always complete. */
+/* The model store (omni_store_* in omni.h) and `omni pull`'s download: libcurl into
+ * NAME.part (resumed with a Range request), checksum with OpenSSL EVP, then rename, so
+ * a file under its final name is always complete. */
 #include "runtime/store.h"
+
+#include <dirent.h>
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -14,9 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "omni.h"
 #include "runtime/catalog.h"
 
-const char *store_dir(char *buf, size_t cap) {
+const char *omni_store_dir(char *buf, size_t cap) {
     const char *home = getenv("OMNI_HOME");
     int n;
     if (home && *home) n = snprintf(buf, cap, "%s", home);
@@ -52,14 +55,14 @@ static int make_dirs(const char *dir, struct err *e) {
 /* Looks for NAME, NAME.gguf, NAME.bin in the store. */
 static int store_file(const char *name, char *buf, size_t cap) {
     char dir[PATH_MAX];
-    if (!store_dir(dir, sizeof dir) || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return -1;
+    if (!omni_store_dir(dir, sizeof dir) || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) return -1;
     const char *ext[] = {"", ".gguf", ".bin"};
     for (int i = 0; i < 3; i++)
         if (snprintf(buf, cap, "%s/%s%s", dir, name, ext[i]) < (int)cap && is_file(buf)) return 0;
     return -1;
 }
 
-const char *store_resolve(const char *name_or_path, char *buf, size_t cap, struct err *e) {
+static const char *resolve(const char *name_or_path, char *buf, size_t cap, struct err *e) {
     if (!name_or_path || !*name_or_path) { err_set(e, "no model given"); return NULL; }
     if (is_file(name_or_path)) return snprintf(buf, cap, "%s", name_or_path) < (int)cap ? buf : NULL;
     if (store_file(name_or_path, buf, cap) == 0) return buf;
@@ -67,7 +70,7 @@ const char *store_resolve(const char *name_or_path, char *buf, size_t cap, struc
     struct catalog *c = catalog_load(NULL, &ce);
     const struct catalog_entry *x = catalog_find(c, name_or_path);
     char dir[PATH_MAX];
-    if (x && store_dir(dir, sizeof dir) && snprintf(buf, cap, "%s/%s", dir, x->file) < (int)cap && is_file(buf)) {
+    if (x && omni_store_dir(dir, sizeof dir) && snprintf(buf, cap, "%s/%s", dir, x->file) < (int)cap && is_file(buf)) {
         catalog_free(c);
         return buf;
     }
@@ -76,6 +79,67 @@ const char *store_resolve(const char *name_or_path, char *buf, size_t cap, struc
     else err_set(e, "'%s' is not a file, a downloaded model or a catalog name (see `omni list` and `omni pull --list`)", name_or_path);
     catalog_free(c);
     return NULL;
+}
+
+const char *omni_store_resolve(const char *name_or_path, char *buf, size_t cap, char *err, size_t err_size) {
+    struct err e = {{0}};
+    const char *r = resolve(name_or_path, buf, cap, &e);
+    if (!r) err_copy(&e, err, err_size);
+    return r;
+}
+
+/* Every regular, non-hidden file of the store, sorted as `ls` would (alphasort). */
+int omni_store_list(omni_store_entry **entries, char *err, size_t err_size) {
+    struct err e = {{0}};
+    char dir[PATH_MAX];
+    *entries = NULL;
+    if (!omni_store_dir(dir, sizeof dir)) {
+        err_set(&e, "model store path too long");
+        return err_copy(&e, err, err_size);
+    }
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0) {
+        err_set(&e, "%s: cannot read the model store: %s", dir, strerror(errno));
+        return err_copy(&e, err, err_size);
+    }
+    omni_store_entry *out = calloc((size_t)(n ? n : 1), sizeof *out);
+    int k = 0, oom = !out;
+    for (int i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        char path[8192];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        if (!oom && nm[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            size_t l = strlen(nm);
+            int partial = l > 5 && !strcmp(nm + l - 5, ".part");
+            char name[256];
+            snprintf(name, sizeof name, "%s", nm);
+            char *dot = strrchr(name, '.');
+            if (!partial && dot && (!strcmp(dot, ".gguf") || !strcmp(dot, ".bin"))) *dot = 0;
+            out[k] = (omni_store_entry){strdup(name), strdup(path), (uint64_t)st.st_size, partial};
+            if (!out[k].name || !out[k].path) oom = 1;
+            k++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (oom) {
+        omni_store_list_free(out, k);
+        err_set(&e, "out of memory");
+        return err_copy(&e, err, err_size);
+    }
+    if (!k) { free(out); out = NULL; }
+    *entries = out;
+    return k;
+}
+
+void omni_store_list_free(omni_store_entry *entries, int n) {
+    for (int i = 0; entries && i < n; i++) {
+        free(entries[i].name);
+        free(entries[i].path);
+    }
+    free(entries);
 }
 
 int store_file_digest(const char *path, const char *algo, char *hex, struct err *e) {
@@ -100,8 +164,8 @@ int store_file_digest(const char *path, const char *algo, char *hex, struct err 
     return rc;
 }
 
-struct store_pull_params store_pull_default_params(void) {
-    struct store_pull_params p;
+omni_pull_params omni_pull_default_params(void) {
+    omni_pull_params p;
     memset(&p, 0, sizeof p);
     return p;
 }
@@ -117,7 +181,7 @@ struct dl {
     FILE *f;
     uint64_t start, got, total;
     CURL *curl;
-    const struct store_pull_params *p;
+    const omni_pull_params *p;
     int restarted;   /* the server ignored Range: the .part was emptied */
     struct hub_info *hub;
     int need_hub_digest; /* no checksum known and not insecure: the hub must send one */
@@ -184,7 +248,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     struct dl *d = ud;
     (void)dlnow; (void)ultotal; (void)ulnow;
     if (dltotal > 0) d->total = d->start + (uint64_t)dltotal;
-    if (d->p->progress) d->p->progress(d->start + d->got, d->total, d->p->progress_ud);
+    if (d->p->progress) d->p->progress(d->start + d->got, d->total, d->p->progress_user);
     return 0;
 }
 
@@ -205,7 +269,7 @@ static int refuse_unverified(const char *url, struct err *e) {
 }
 
 /* One transfer of url into part (appending from its current size). */
-static int fetch(const char *url, const char *part, const struct store_pull_params *p, uint64_t expect_size,
+static int fetch(const char *url, const char *part, const omni_pull_params *p, uint64_t expect_size,
                  int need_hub_digest, struct hub_info *hub, struct err *e) {
     struct stat st;
     uint64_t have = stat(part, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -278,17 +342,17 @@ static int fetch(const char *url, const char *part, const struct store_pull_para
     }
 }
 
-int store_pull(const char *what, const struct store_pull_params *pp, char *path, size_t cap, int *verified,
-               struct err *e) {
-    struct store_pull_params dp = store_pull_default_params();
-    const struct store_pull_params *p = pp ? pp : &dp;
+static int pull(const char *what, const omni_pull_params *pp, char *path, size_t cap, int *verified,
+                struct err *e) {
+    omni_pull_params dp = omni_pull_default_params();
+    const omni_pull_params *p = pp ? pp : &dp;
     char url[4096], dir[PATH_MAX], part[PATH_MAX + 8], base[512];
     const char *file, *sha256 = p->sha256 && *p->sha256 ? p->sha256 : NULL, *sha1 = NULL;
     uint64_t size = 0;
     struct catalog *c = NULL;
     int rc = 0;
     if (verified) *verified = 0;
-    if (!store_dir(dir, sizeof dir)) return err_set(e, "model store path too long");
+    if (!omni_store_dir(dir, sizeof dir)) return err_set(e, "model store path too long");
     if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
         if (snprintf(url, sizeof url, "%s", what) >= (int)sizeof url) return err_set(e, "URL too long");
         const char *q = url + strcspn(url, "?#");
@@ -345,7 +409,7 @@ int store_pull(const char *what, const struct store_pull_params *pp, char *path,
                          file, sha256 ? "sha256" : "sha1", from_hub ? " from the hub" : "", want, got);
             goto out;
         }
-        if (verified) *verified = from_hub ? STORE_VERIFIED_HUB : STORE_VERIFIED;
+        if (verified) *verified = from_hub ? OMNI_PULL_VERIFIED_HUB : OMNI_PULL_VERIFIED;
     }
     if (rename(part, path)) rc = err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
 out:
@@ -353,14 +417,20 @@ out:
     return rc;
 }
 
-int store_rm(const char *name, char *removed, size_t cap, struct err *e) {
+int omni_store_pull(const char *name_or_url, const omni_pull_params *params, char *path, size_t cap, int *verified,
+                    char *err, size_t err_size) {
+    struct err e = {{0}};
+    return pull(name_or_url, params, path, cap, verified, &e) ? err_copy(&e, err, err_size) : 0;
+}
+
+static int rm(const char *name, char *removed, size_t cap, struct err *e) {
     char path[PATH_MAX], part[PATH_MAX + 8], dir[PATH_MAX];
     if (strchr(name, '/')) return err_set(e, "'%s': give a model name from `omni list`, not a path", name);
     int found = store_file(name, path, sizeof path) == 0;
     if (!found) {
         struct catalog *c = catalog_load(NULL, NULL);
         const struct catalog_entry *x = catalog_find(c, name);
-        if (x && store_dir(dir, sizeof dir) && snprintf(path, sizeof path, "%s/%s", dir, x->file) < (int)sizeof path)
+        if (x && omni_store_dir(dir, sizeof dir) && snprintf(path, sizeof path, "%s/%s", dir, x->file) < (int)sizeof path)
             found = is_file(path) || (snprintf(part, sizeof part, "%s.part", path), is_file(part));
         catalog_free(c);
     }
@@ -374,4 +444,9 @@ int store_rm(const char *name, char *removed, size_t cap, struct err *e) {
     if (is_file(part) && unlink(part) == 0) gone = 1;
     if (removed) snprintf(removed, cap, "%s", path);
     return gone ? 0 : err_set(e, "%s: nothing to remove", path);
+}
+
+int omni_store_rm(const char *name, char *removed, size_t cap, char *err, size_t err_size) {
+    struct err e = {{0}};
+    return rm(name, removed, cap, &e) ? err_copy(&e, err, err_size) : 0;
 }

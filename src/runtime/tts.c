@@ -1,4 +1,4 @@
-/* The voice layer (see tts.h): validates a request, splits the text into sentences and
+/* The voice layer (omni_tts_* in omni.h; the internals in tts.h): validates a request, splits the text into sentences and
  * each sentence into runs of one language, normalises every run, has the voice's
  * engine speak it, resamples to 24 kHz and hands each sentence's audio to the caller. */
 #include "runtime/tts.h"
@@ -70,9 +70,9 @@ static const struct tts_voice g_presets[] = {
 };
 #define N_PRESETS (int)(sizeof g_presets / sizeof g_presets[0])
 
-int tts_preset_count(void) { return N_PRESETS; }
-const char *tts_preset_name(int i) { return i >= 0 && i < N_PRESETS ? g_presets[i].name : NULL; }
-const char *tts_preset_about(int i) { return i >= 0 && i < N_PRESETS ? g_presets[i].about : NULL; }
+int omni_tts_preset_count(void) { return N_PRESETS; }
+const char *omni_tts_preset_name(int i) { return i >= 0 && i < N_PRESETS ? g_presets[i].name : NULL; }
+const char *omni_tts_preset_about(int i) { return i >= 0 && i < N_PRESETS ? g_presets[i].about : NULL; }
 
 /* Presets first, then an espeak variant ("f3", "klatt"), then an espeak language voice ("fr"). */
 static int find_voice(const char *name, struct tts_voice *out, struct err *e) {
@@ -90,7 +90,7 @@ static int find_voice(const char *name, struct tts_voice *out, struct err *e) {
     }
     return err_set(e, "unknown voice '%.64s' (allowed: %s, or an espeak-ng voice such as f3, m3, klatt, "
                       "Annie, or a language voice such as fr; `omni speak --list-voices` lists them)",
-                   name, TTS_PRESETS_ALLOWED);
+                   name, OMNI_TTS_PRESETS);
 }
 
 static int check_lang(const char *lang, struct err *e) {
@@ -100,8 +100,8 @@ static int check_lang(const char *lang, struct err *e) {
                       "espeak-ng language code; `omni speak --list-voices` lists them)", lang);
 }
 
-struct tts_request tts_default_request(void) {
-    return (struct tts_request){.input = NULL, .voice = NULL, .lang = NULL, .speed = 1.0f, .normalize = 1};
+omni_tts_params omni_tts_default_params(void) {
+    return (omni_tts_params){.input = NULL, .voice = NULL, .language = NULL, .speed = 1.0f, .normalize = 1};
 }
 
 /* --- UTF-8 and scripts --- */
@@ -283,7 +283,7 @@ int tts_split_sentences(const char *text, void (*each)(const char *s, size_t n, 
 
 /* --- validation --- */
 
-int tts_validate(const struct tts_request *req, struct err *e) {
+static int validate(const omni_tts_params *req, struct err *e) {
     if (!req->input) return err_set(e, "no input text");
     const unsigned char *p = (const unsigned char *)req->input;
     size_t len = strlen(req->input), chars = 0;
@@ -297,14 +297,19 @@ int tts_validate(const struct tts_request *req, struct err *e) {
         i += (size_t)k;
     }
     if (!visible) return err_set(e, "input text is empty");
-    if (chars > TTS_MAX_INPUT_CHARS)
-        return err_set(e, "input is too long: %zu characters (at most %d)", chars, TTS_MAX_INPUT_CHARS);
-    if (!(req->speed >= TTS_SPEED_MIN && req->speed <= TTS_SPEED_MAX))
+    if (chars > OMNI_TTS_MAX_INPUT_CHARS)
+        return err_set(e, "input is too long: %zu characters (at most %d)", chars, OMNI_TTS_MAX_INPUT_CHARS);
+    if (!(req->speed >= OMNI_TTS_SPEED_MIN && req->speed <= OMNI_TTS_SPEED_MAX))
         return err_set(e, "speed %g is out of range (allowed: %.2f to %.1f)", (double)req->speed,
-                       (double)TTS_SPEED_MIN, (double)TTS_SPEED_MAX);
+                       (double)OMNI_TTS_SPEED_MIN, (double)OMNI_TTS_SPEED_MAX);
     struct tts_voice v;
     if (find_voice(req->voice, &v, e)) return -1;
-    return check_lang(req->lang, e);
+    return check_lang(req->language, e);
+}
+
+int omni_tts_validate(const omni_tts_params *params, char *err, size_t err_size) {
+    struct err e = {{0}};
+    return validate(params, &e) ? err_copy(&e, err, err_size) : 0;
 }
 
 /* --- speaking --- */
@@ -384,16 +389,16 @@ static int sink(const int16_t *pcm, size_t n, void *ud) {
     return pcm_append(pcm, n, &c->buf);
 }
 
-int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, struct err *e) {
-    if (tts_validate(req, e)) return -1;
+static int speak(const omni_tts_params *req, omni_pcm_callback on_audio, void *ud, struct err *e) {
+    if (validate(req, e)) return -1;
     struct tts_voice v;
     if (find_voice(req->voice, &v, e)) return -1;
-    const char *lang = req->lang ? req->lang : v.force_lang;
+    const char *lang = req->language ? req->language : v.force_lang;
     enum script lscript = lang ? lang_script(lang) : SC_LATIN;
     int native = v.backend->sample_rate();
     if (native <= 0) return tts_espeak_init(e);
     struct speak_ctx c = {.direct = 1, .on_audio = on_audio, .ud = ud};
-    if (native != TTS_SAMPLE_RATE && !(c.rs = audio_resampler_new(native, TTS_SAMPLE_RATE, e))) return -1;
+    if (native != OMNI_TTS_SAMPLE_RATE && !(c.rs = audio_resampler_new(native, OMNI_TTS_SAMPLE_RATE, e))) return -1;
 
     struct sentence_list sl = {0};
     tts_split_sentences(req->input, collect_sentence, &sl);
@@ -429,6 +434,12 @@ int tts_speak(const struct tts_request *req, tts_audio_fn on_audio, void *ud, st
     return rc;
 }
 
+int omni_tts_speak(const omni_tts_params *params, omni_pcm_callback on_audio, void *user, char *err,
+                   size_t err_size) {
+    struct err e = {{0}};
+    return speak(params, on_audio, user, &e) ? err_copy(&e, err, err_size) : 0;
+}
+
 /* --- listing --- */
 
 static void add_lang(const char *code, const char *name, void *ud) {
@@ -438,7 +449,7 @@ static void add_lang(const char *code, const char *name, void *ud) {
     cJSON_AddItemToArray(ud, o);
 }
 
-char *tts_voices_json(void) {
+char *omni_tts_voices_json(void) {
     cJSON *root = cJSON_CreateObject(), *voices = cJSON_AddArrayToObject(root, "voices"),
           *langs = cJSON_AddArrayToObject(root, "languages");
     for (int i = 0; i < N_PRESETS; i++) {

@@ -1,9 +1,9 @@
-/* The voice loop (see voice.h). Two threads per session: the listener turns queued PCM
+/* The voice loop (omni_voice_* in omni.h). Two threads per session: the listener turns queued PCM
  * into VAD decisions and the growing speech clip; the worker does everything heavy in
  * order: partial ASR while the user speaks, a speculative final ASR at the first quiet
  * window (so the transcript is usually ready when the turn is confirmed), then the reply
  * (LLM → clause splitter → TTS). Barge-in is a flag the LLM and TTS callbacks poll. */
-#include "runtime/voice.h"
+#include "omni.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -14,10 +14,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/error.h"
 #include "core/pool.h"
 #include "models/silero_vad.h"
 #include "models/whisper.h"
-#include "runtime/tts.h"
+#include "runtime/asr.h"
 #include "runtime/voice_segmenter.h"
 #include "runtime/voice_splitter.h"
 
@@ -28,8 +29,8 @@
 
 struct chunk { size_t text_end; int64_t samples_end; };
 
-struct voice {
-    struct voice_params p;
+struct omni_voice {
+    omni_voice_params p;
     char *instructions, *voice_name, *language;
     omni_model *llm;
     const struct whisper_model *asr;
@@ -76,7 +77,7 @@ struct voice {
     int last_n_chunks;
     int64_t last_samples;
     int last_hist;                   /* its message in hist; -1: none */
-    struct voice_stats stats;
+    omni_voice_stats stats;
 
     /* conversation */
     omni_chat_message *hist;
@@ -103,8 +104,8 @@ static double now_ms(void) {
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
-struct voice_params voice_default_params(void) {
-    struct voice_params p;
+omni_voice_params omni_voice_default_params(void) {
+    omni_voice_params p;
     memset(&p, 0, sizeof p);
     p.input_rate = 24000;
     p.vad_threshold = 0.5f;
@@ -124,7 +125,7 @@ struct voice_params voice_default_params(void) {
     return p;
 }
 
-static void emit(struct voice *v, struct voice_event *ev) {
+static void emit(struct omni_voice *v, omni_voice_event *ev) {
     if (!v->p.on_event) return;
     if (ev->text && !ev->len) ev->len = strlen(ev->text);
     pthread_mutex_lock(&v->ev_mu);
@@ -132,16 +133,16 @@ static void emit(struct voice *v, struct voice_event *ev) {
     pthread_mutex_unlock(&v->ev_mu);
 }
 
-static void emit_simple(struct voice *v, enum voice_event_type t, int rid, int64_t ms, const char *text) {
-    struct voice_event ev = {.type = t, .response_id = rid, .audio_ms = ms, .text = text};
+static void emit_simple(struct omni_voice *v, omni_voice_event_type t, int rid, int64_t ms, const char *text) {
+    omni_voice_event ev = {.type = t, .response_id = rid, .audio_ms = ms, .text = text};
     emit(v, &ev);
 }
 
-static void emit_error(struct voice *v, const char *msg) { emit_simple(v, VOICE_ERROR, 0, 0, msg); }
+static void emit_error(struct omni_voice *v, const char *msg) { emit_simple(v, OMNI_VOICE_ERROR, 0, 0, msg); }
 
 /* ---- conversation ---- */
 
-static int hist_add(struct voice *v, const char *role, const char *text, size_t len) {
+static int hist_add(struct omni_voice *v, const char *role, const char *text, size_t len) {
     if (v->n_hist == v->cap_hist) {
         int cap = v->cap_hist ? v->cap_hist * 2 : 16;
         omni_chat_message *h = realloc(v->hist, (size_t)cap * sizeof *h);
@@ -161,11 +162,11 @@ static int hist_add(struct voice *v, const char *role, const char *text, size_t 
 
 /* ---- listener ---- */
 
-static void ring_put(struct voice *v, const float *x, int n) {
+static void ring_put(struct omni_voice *v, const float *x, int n) {
     for (int i = 0; i < n; i++) v->ring[(v->pos - n + i) % RING_SIZE] = x[i];
 }
 
-static int clip_append(struct voice *v, const float *x, size_t n) {
+static int clip_append(struct omni_voice *v, const float *x, size_t n) {
     if (v->clip_n + n > CLIP_MAX) n = CLIP_MAX - v->clip_n;
     memcpy(v->clip + v->clip_n, x, n * sizeof *x);
     v->clip_n += n;
@@ -173,14 +174,14 @@ static int clip_append(struct voice *v, const float *x, size_t n) {
 }
 
 /* Called under mu when a turn ends (silence, commit or the 30 s cap). */
-static void end_turn_locked(struct voice *v) {
+static void end_turn_locked(struct omni_voice *v) {
     v->turn_active = 0;
     v->turn_paused = 0;
     v->turn_ended = 1;
     pthread_cond_signal(&v->wake_worker);
 }
 
-static void on_window(struct voice *v) {
+static void on_window(struct omni_voice *v) {
     float p = v->vad ? vad_step(v->vad, v->win, v->win_size) : vseg_energy_prob(v->win, v->win_size);
     v->pos += v->win_size;
     ring_put(v, v->win, v->win_size);
@@ -203,7 +204,7 @@ static void on_window(struct voice *v) {
          * always sees it ahead of that reply's (cancelled) response.done, however the
          * two threads are scheduled */
         pthread_mutex_unlock(&v->mu);
-        emit_simple(v, VOICE_SPEECH_STARTED, 0, v->seg.start / 16, NULL);
+        emit_simple(v, OMNI_VOICE_SPEECH_STARTED, 0, v->seg.start / 16, NULL);
         pthread_mutex_lock(&v->mu);
         if (v->responding && v->p.interrupt_response) atomic_store(&v->cancel, 1); /* barge-in */
         pthread_cond_signal(&v->wake_worker);
@@ -221,7 +222,7 @@ static void on_window(struct voice *v) {
         /* speech_stopped goes out before the worker may see the end of the turn, so
          * clients always get it ahead of the final transcript */
         pthread_mutex_unlock(&v->mu);
-        emit_simple(v, VOICE_SPEECH_STOPPED, 0, ms, NULL);
+        emit_simple(v, OMNI_VOICE_SPEECH_STOPPED, 0, ms, NULL);
         pthread_mutex_lock(&v->mu);
         end_turn_locked(v);
     } else if (v->turn_active && v->clip_n - v->asr_done_n >= (size_t)v->p.asr_interval_ms * 16) {
@@ -230,7 +231,7 @@ static void on_window(struct voice *v) {
     pthread_mutex_unlock(&v->mu);
 }
 
-static void listen_samples(struct voice *v, const float *x, size_t n) {
+static void listen_samples(struct omni_voice *v, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) {
         v->win[v->win_n++] = x[i];
         if (v->win_n == v->win_size) {
@@ -241,7 +242,7 @@ static void listen_samples(struct voice *v, const float *x, size_t n) {
 }
 
 static void *listener_main(void *arg) {
-    struct voice *v = arg;
+    struct omni_voice *v = arg;
     size_t cap = 0;
     float *f = NULL, *r = NULL;
     pthread_mutex_lock(&v->mu);
@@ -293,7 +294,7 @@ static void *listener_main(void *arg) {
 
 /* Transcribes 16 kHz samples with just as much encoder context as they need. Returns a
  * malloc'ed trimmed string ("" for silence), NULL on error (emitted). */
-static char *transcribe(struct voice *v, const float *x, size_t n) {
+static char *transcribe(struct omni_voice *v, const float *x, size_t n) {
     struct whisper_params wp = whisper_default_params();
     wp.language = v->language && strcmp(v->language, "auto") ? v->language : "auto";
     wp.no_timestamps = 1;
@@ -327,7 +328,7 @@ static char *transcribe(struct voice *v, const float *x, size_t n) {
 }
 
 /* Copies the clip (under mu) up to `upto` input samples plus the tail pad. */
-static float *copy_clip(struct voice *v, int64_t upto, size_t *n) {
+static float *copy_clip(struct omni_voice *v, int64_t upto, size_t *n) {
     size_t len = v->clip_n;
     if (upto >= 0) {
         int64_t want = upto - v->clip_t0 + TAIL_PAD;
@@ -343,7 +344,7 @@ static float *copy_clip(struct voice *v, int64_t upto, size_t *n) {
 /* ---- worker: the reply ---- */
 
 struct held {                /* an event of a speculative reply, kept until the turn is confirmed */
-    enum voice_event_type type;
+    omni_voice_event_type type;
     char *text;
     size_t len;
     int16_t *pcm;
@@ -351,7 +352,7 @@ struct held {                /* an event of a speculative reply, kept until the 
 };
 
 struct reply {
-    struct voice *v;
+    struct omni_voice *v;
     int rid;
     char *text;              /* everything the LLM wrote */
     size_t len, cap;
@@ -369,7 +370,7 @@ struct reply {
     int n_held, cap_held;
 };
 
-static int is_cancelled(struct voice *v) { return atomic_load(&v->cancel) != 0; }
+static int is_cancelled(struct omni_voice *v) { return atomic_load(&v->cancel) != 0; }
 
 static void held_free(struct reply *r) {
     for (int i = 0; i < r->n_held; i++) { free(r->held[i].text); free(r->held[i].pcm); }
@@ -379,10 +380,10 @@ static void held_free(struct reply *r) {
 }
 
 /* Sends a reply event, or holds a copy of it while the reply is speculative. */
-static int reply_emit(struct reply *r, struct voice_event *ev) {
-    struct voice *v = r->v;
+static int reply_emit(struct reply *r, omni_voice_event *ev) {
+    struct omni_voice *v = r->v;
     if (!r->spec) {
-        if (ev->type == VOICE_AUDIO && !r->audio_out) {
+        if (ev->type == OMNI_VOICE_AUDIO && !r->audio_out) {
             /* playback (as the server assumes it without reports) starts here */
             r->audio_out = 1;
             pthread_mutex_lock(&v->mu);
@@ -417,7 +418,7 @@ static int reply_emit(struct reply *r, struct voice_event *ev) {
 enum spec_state { SPEC_HOLD, SPEC_GO, SPEC_DROP };
 
 /* Under mu: is the turn the speculation was made for still open, confirmed or gone? */
-static enum spec_state spec_state_locked(struct voice *v, const struct reply *r) {
+static enum spec_state spec_state_locked(struct omni_voice *v, const struct reply *r) {
     /* a response.create meanwhile answers the conversation as it stands, without this turn */
     if (v->stop || v->respond_req || v->turn_id != r->spec_turn || v->speech_end != r->spec_end) return SPEC_DROP;
     if (v->turn_ended) return SPEC_GO;
@@ -429,7 +430,7 @@ static enum spec_state spec_state_locked(struct voice *v, const struct reply *r)
  * held events go out, in the order a non-speculative turn would have sent them. Called
  * with mu held; returns with it released. */
 static void spec_promote_unlock(struct reply *r) {
-    struct voice *v = r->v;
+    struct omni_voice *v = r->v;
     v->turn_ended = 0;   /* this reply answers the turn: no JOB_FINAL for it */
     char *text = v->spec_text;
     v->spec_text = NULL;
@@ -446,12 +447,12 @@ static void spec_promote_unlock(struct reply *r) {
     int64_t end = r->spec_end;
     pthread_mutex_unlock(&v->mu);
     r->spec = 0;
-    if (text && v->p.transcribe_input) emit_simple(v, VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+    if (text && v->p.transcribe_input) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
     free(text);
-    emit_simple(v, VOICE_RESPONSE_STARTED, r->rid, 0, NULL);
+    emit_simple(v, OMNI_VOICE_RESPONSE_STARTED, r->rid, 0, NULL);
     for (int i = 0; i < r->n_held; i++) {
         struct held *h = &r->held[i];
-        struct voice_event ev = {.type = h->type, .text = h->text, .len = h->len, .pcm = h->pcm, .n_pcm = h->n_pcm};
+        omni_voice_event ev = {.type = h->type, .text = h->text, .len = h->len, .pcm = h->pcm, .n_pcm = h->n_pcm};
         reply_emit(r, &ev);
     }
     held_free(r);
@@ -460,7 +461,7 @@ static void spec_promote_unlock(struct reply *r) {
 /* Polled between tokens and audio chunks: non-zero stops the reply (barge-in, or a
  * speculation whose turn went on). */
 static int reply_poll(struct reply *r) {
-    struct voice *v = r->v;
+    struct omni_voice *v = r->v;
     if (r->spec) {
         pthread_mutex_lock(&v->mu);
         enum spec_state st = spec_state_locked(v, r);
@@ -480,14 +481,14 @@ static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     if (reply_poll(r)) return 1;
     if (!n) return 0;
     r->samples += (int64_t)n;
-    struct voice_event ev = {.type = VOICE_AUDIO, .pcm = pcm, .n_pcm = n, .text = r->clause};
+    omni_voice_event ev = {.type = OMNI_VOICE_AUDIO, .pcm = pcm, .n_pcm = n, .text = r->clause};
     if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
     return reply_poll(r);
 }
 
 static int speak_piece(const char *s, size_t n, void *ud) {
     struct reply *r = ud;
-    struct voice *v = r->v;
+    struct omni_voice *v = r->v;
     if (reply_poll(r)) return 1;
     char *t = malloc(n + 1);
     if (!t) return 1;
@@ -496,20 +497,20 @@ static int speak_piece(const char *s, size_t n, void *ud) {
     /* where this piece ends in the reply text: `s` points into the splitter's buffer,
      * which holds the last split.len bytes of the reply */
     size_t end = r->len - r->split.len + (size_t)(s + n - r->split.buf);
-    struct tts_request q = tts_default_request();
+    omni_tts_params q = omni_tts_default_params();
     q.input = t;
     q.voice = v->voice_name;
-    q.lang = v->language && strcmp(v->language, "auto") ? v->language : NULL;
+    q.language = v->language && strcmp(v->language, "auto") ? v->language : NULL;
     q.normalize = 1;
-    struct err e = {{0}};
+    char terr[512] = "";
     r->clause = t;
     int rc = 0;
-    if (tts_validate(&q, &e) == 0) rc = tts_speak(&q, on_audio, r, &e);
+    if (omni_tts_validate(&q, terr, sizeof terr) == 0) rc = omni_tts_speak(&q, on_audio, r, terr, sizeof terr);
     r->clause = NULL;
     free(t);
     if (rc && !is_cancelled(v) && !r->dropped && !r->failed) {
         char msg[600];
-        snprintf(msg, sizeof msg, "speech synthesis failed: %s", e.msg);
+        snprintf(msg, sizeof msg, "speech synthesis failed: %s", terr);
         emit_error(v, msg);
     }
     if (r->n_chunks == r->cap_chunks) {
@@ -537,7 +538,7 @@ static int on_text(const char *s, size_t n, void *ud) {
     memcpy(r->text + r->len, s, n);
     r->len += n;
     r->text[r->len] = 0;
-    struct voice_event ev = {.type = VOICE_TEXT_DELTA, .text = r->text + r->len - n, .len = n};
+    omni_voice_event ev = {.type = OMNI_VOICE_TEXT_DELTA, .text = r->text + r->len - n, .len = n};
     if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
     return vsplit_push(&r->split, s, n, speak_piece, r) || reply_poll(r);
 }
@@ -569,7 +570,7 @@ static size_t trim_keep(const char *text, size_t keep) {
 /* Answers the conversation. Speculative (spec_text != NULL): the prompt ends with that
  * user message, which is not in the history yet; everything is held (see reply_emit)
  * until the turn (spec_turn, ending at spec_end) is confirmed, or dropped silently. */
-static void respond(struct voice *v, const char *spec_text, int spec_turn, int64_t spec_end) {
+static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, int64_t spec_end) {
     struct reply r;
     memset(&r, 0, sizeof r);
     r.v = v;
@@ -590,7 +591,7 @@ static void respond(struct voice *v, const char *spec_text, int spec_turn, int64
     /* a barge-in that came before the reply began cancels nothing */
     atomic_store(&v->cancel, 0);
     pthread_mutex_unlock(&v->mu);
-    if (!r.spec) emit_simple(v, VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
+    if (!r.spec) emit_simple(v, OMNI_VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
 
     /* message texts are never freed while the session lives, so a copy of the array is enough */
     pthread_mutex_lock(&v->mu);
@@ -682,7 +683,7 @@ static void respond(struct voice *v, const char *spec_text, int spec_turn, int64
     if (cancelled || v->truncate_req) {
         int64_t played = v->played;
         if (!v->played_reported)
-            played = v->first_audio_ms > 0 ? (int64_t)((now_ms() - v->first_audio_ms) * TTS_SAMPLE_RATE / 1000) : 0;
+            played = v->first_audio_ms > 0 ? (int64_t)((now_ms() - v->first_audio_ms) * OMNI_TTS_SAMPLE_RATE / 1000) : 0;
         if (played > r.samples) played = r.samples;
         keep = heard_bytes(&r, played);
     }
@@ -697,7 +698,7 @@ static void respond(struct voice *v, const char *spec_text, int spec_turn, int64
     v->last_samples = r.samples;
     v->last_hist = keep > 0 ? v->n_hist - 1 : -1;
     pthread_mutex_unlock(&v->mu);
-    struct voice_event ev = {.type = VOICE_RESPONSE_DONE, .response_id = r.rid, .status = status, .usage = u,
+    omni_voice_event ev = {.type = OMNI_VOICE_RESPONSE_DONE, .response_id = r.rid, .status = status, .usage = u,
                              .text = keep ? r.text : "", .len = keep};
     char saved = 0;
     if (keep) { saved = r.text[keep]; r.text[keep] = 0; }
@@ -717,13 +718,13 @@ enum job { JOB_NONE, JOB_FINAL, JOB_SPECULATE, JOB_PARTIAL, JOB_RESPOND };
 /* New audio (samples) before the next partial: asr_interval_ms, or three times the last
  * decode when the ASR is slower, so the worker is mostly free when the pause comes and
  * the speculative transcript (the one that matters for latency) starts at once. */
-static size_t partial_gap(const struct voice *v) {
+static size_t partial_gap(const struct omni_voice *v) {
     double ms = v->p.asr_interval_ms;
     if (3 * v->asr_partial_ms > ms) ms = 3 * v->asr_partial_ms;
     return (size_t)ms * 16;
 }
 
-static enum job next_job(struct voice *v) {
+static enum job next_job(struct omni_voice *v) {
     if (v->turn_ended) return JOB_FINAL;
     if (v->respond_req) return JOB_RESPOND;
     if (v->turn_active && v->turn_paused && !(v->spec_turn == v->turn_id && v->spec_end == v->speech_end))
@@ -733,7 +734,7 @@ static enum job next_job(struct voice *v) {
 }
 
 static void *worker_main(void *arg) {
-    struct voice *v = arg;
+    struct omni_voice *v = arg;
     pthread_mutex_lock(&v->mu);
     for (;;) {
         enum job j;
@@ -770,7 +771,7 @@ static void *worker_main(void *arg) {
                 text = x ? transcribe(v, x, n) : NULL;
                 free(x);
             }
-            if (text && v->p.transcribe_input) emit_simple(v, VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+            if (text && v->p.transcribe_input) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
             pthread_mutex_lock(&v->mu);
             if (text && *text) {
                 hist_add(v, "user", text, strlen(text));
@@ -799,7 +800,7 @@ static void *worker_main(void *arg) {
             if (keep) v->spec_text = text;
             else free(text);
             pthread_mutex_unlock(&v->mu);
-            if (shown) emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, end / 16, shown);
+            if (shown) emit_simple(v, OMNI_VOICE_TRANSCRIPT_PARTIAL, 0, end / 16, shown);
             free(shown);
             if (ask) respond(v, ask, turn, end);
             free(ask);
@@ -816,7 +817,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&v->mu);
         v->asr_partial_ms = now_ms() - t0;
         pthread_mutex_unlock(&v->mu);
-        if (text && v->p.transcribe_input && *text) emit_simple(v, VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
+        if (text && v->p.transcribe_input && *text) emit_simple(v, OMNI_VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
         free(text);
         pthread_mutex_lock(&v->mu);
     }
@@ -826,7 +827,7 @@ static void *worker_main(void *arg) {
 
 /* ---- public API ---- */
 
-static int take_params(struct voice *v, const struct voice_params *p, struct err *e) {
+static int take_params(struct omni_voice *v, const omni_voice_params *p, struct err *e) {
     if (p->input_rate != 16000 && p->input_rate != 24000)
         return err_set(e, "voice: input rate %d Hz is not supported (expected 16000 or 24000)", p->input_rate);
     if (!(p->vad_threshold > 0 && p->vad_threshold < 1))
@@ -835,10 +836,11 @@ static int take_params(struct voice *v, const struct voice_params *p, struct err
         p->min_speech_ms < 0 || p->min_speech_ms > 10000)
         return err_set(e, "voice: silence (0..10000 ms), prefix padding (0..1500 ms) or minimum speech (0..10000 ms) out of range");
     if (p->voice) {
-        struct tts_request q = tts_default_request();
+        omni_tts_params q = omni_tts_default_params();
         q.input = "a";
         q.voice = p->voice;
-        if (tts_validate(&q, e)) return -1;
+        char terr[512];
+        if (omni_tts_validate(&q, terr, sizeof terr)) return err_set(e, "%s", terr);
     }
     if (p->language && strcmp(p->language, "auto") && whisper_lang_index(p->language) < 0)
         return err_set(e, "voice: unknown language '%s' (expected a code such as en or ko, or auto)", p->language);
@@ -851,42 +853,44 @@ static int take_params(struct voice *v, const struct voice_params *p, struct err
     v->instructions = ins;
     v->voice_name = vn;
     v->language = lang;
-    voice_event_fn cb = v->p.on_event;
+    omni_voice_callback cb = v->p.on_event;
     void *ud = v->p.user;
     int first = !v->threads_started;
     int old_rate = v->p.input_rate;
     v->p = *p;
     if (!first) { v->p.on_event = cb; v->p.user = ud; v->p.input_rate = old_rate; }
     if (v->p.asr_interval_ms < 100) v->p.asr_interval_ms = 100;
-    v->p.instructions = v->p.voice = v->p.language = NULL;
+    v->p.instructions = v->p.voice = v->p.language = v->p.vad_model = NULL;
     return 0;
 }
 
-struct voice *voice_new(omni_model *llm, const struct whisper_model *asr, const char *vad_path,
-                        const struct voice_params *p, struct err *e) {
-    struct voice_params dp = voice_default_params();
+struct omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voice_params *p, char *err,
+                                  size_t err_size) {
+    omni_voice_params dp = omni_voice_default_params();
     if (!p) p = &dp;
-    if (!llm || !asr) { err_set(e, "voice: an LLM and an ASR model are both needed"); return NULL; }
-    struct voice *v = calloc(1, sizeof *v);
-    if (!v) { err_set(e, "voice: out of memory"); return NULL; }
+    struct err ebuf = {{0}}, *e = &ebuf;
+    if (!llm || !asr) { err_set(e, "voice: an LLM and an ASR model are both needed"); err_copy(e, err, err_size); return NULL; }
+    struct omni_voice *v = calloc(1, sizeof *v);
+    if (!v) { err_set(e, "voice: out of memory"); err_copy(e, err, err_size); return NULL; }
     pthread_mutex_init(&v->mu, NULL);
     pthread_mutex_init(&v->ev_mu, NULL);
     pthread_cond_init(&v->wake_listener, NULL);
     pthread_cond_init(&v->wake_worker, NULL);
     pthread_cond_init(&v->idle, NULL);
     v->llm = llm;
-    v->asr = asr;
+    v->asr = asr_whisper_model(asr);
     v->last_hist = -1;
+    const char *vad_path = p->vad_model;
     if (take_params(v, p, e)) goto fail;
     if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
     v->win_size = v->vad ? vad_window(v->vad) : 512;
     vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);
     v->pool = pool_process(0);
-    if (!(v->ws = whisper_state_new(asr, v->pool, e))) goto fail;
+    if (!(v->ws = whisper_state_new(v->asr, v->pool, e))) goto fail;
     omni_session_params sp = omni_session_default_params();
     sp.n_ctx = v->p.n_ctx;
-    char err[512];
-    if (!(v->sess = omni_session_new(llm, &sp, err, sizeof err))) { err_set(e, "voice: %s", err); goto fail; }
+    char serr[512];
+    if (!(v->sess = omni_session_new(llm, &sp, serr, sizeof serr))) { err_set(e, "voice: %s", serr); goto fail; }
     int srcerr = 0;
     v->src = src_new(SRC_SINC_FASTEST, 1, &srcerr);
     v->win = malloc((size_t)v->win_size * sizeof *v->win);
@@ -906,11 +910,12 @@ struct voice *voice_new(omni_model *llm, const struct whisper_model *asr, const 
     v->threads_started = 1;
     return v;
 fail:
-    voice_free(v);
+    err_copy(e, err, err_size);
+    omni_voice_free(v);
     return NULL;
 }
 
-void voice_free(struct voice *v) {
+void omni_voice_free(struct omni_voice *v) {
     if (!v) return;
     if (v->threads_started) {
         pthread_mutex_lock(&v->mu);
@@ -949,9 +954,10 @@ void voice_free(struct voice *v) {
     free(v);
 }
 
-int voice_update(struct voice *v, const struct voice_params *p, struct err *e) {
+int omni_voice_update(struct omni_voice *v, const omni_voice_params *p, char *err, size_t err_size) {
+    struct err e = {{0}};
     pthread_mutex_lock(&v->mu);
-    int rc = take_params(v, p, e);
+    int rc = take_params(v, p, &e);
     if (!rc) {
         /* the settings change in place (vseg_step runs under mu), so a turn in progress
          * keeps its state and ends by the new silence */
@@ -962,10 +968,11 @@ int voice_update(struct voice *v, const struct voice_params *p, struct err *e) {
         v->seg.silence = fresh.silence;
     }
     pthread_mutex_unlock(&v->mu);
+    if (rc) err_copy(&e, err, err_size);
     return rc;
 }
 
-int voice_push_pcm(struct voice *v, const int16_t *pcm, size_t n) {
+int omni_voice_push_pcm(struct omni_voice *v, const int16_t *pcm, size_t n) {
     pthread_mutex_lock(&v->mu);
     if (v->inq_n + n > v->inq_cap) {
         size_t cap = v->inq_cap ? v->inq_cap : 4096;
@@ -983,7 +990,7 @@ int voice_push_pcm(struct voice *v, const int16_t *pcm, size_t n) {
     return 0;
 }
 
-void voice_commit(struct voice *v) {
+void omni_voice_commit(struct omni_voice *v) {
     pthread_mutex_lock(&v->mu);
     if (v->turn_active) {
         /* in a pause the speech already ended (and a speculative reply may be made for
@@ -994,7 +1001,7 @@ void voice_commit(struct voice *v) {
     pthread_mutex_unlock(&v->mu);
 }
 
-void voice_clear(struct voice *v) {
+void omni_voice_clear(struct omni_voice *v) {
     pthread_mutex_lock(&v->mu);
     v->turn_active = 0;
     v->turn_paused = 0;
@@ -1004,16 +1011,23 @@ void voice_clear(struct voice *v) {
     pthread_mutex_unlock(&v->mu);
 }
 
-int voice_add_message(struct voice *v, const char *role, const char *text, struct err *e) {
-    if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system")))
-        return err_set(e, "voice: role '%s' is not user, assistant or system", role ? role : "(null)");
+int omni_voice_add_message(struct omni_voice *v, const char *role, const char *text, char *err, size_t err_size) {
+    struct err e = {{0}};
+    if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system"))) {
+        err_set(&e, "voice: role '%s' is not user, assistant or system", role ? role : "(null)");
+        return err_copy(&e, err, err_size);
+    }
     pthread_mutex_lock(&v->mu);
     int rc = hist_add(v, role, text ? text : "", text ? strlen(text) : 0);
     pthread_mutex_unlock(&v->mu);
-    return rc ? err_set(e, "voice: out of memory") : 0;
+    if (rc) {
+        err_set(&e, "voice: out of memory");
+        return err_copy(&e, err, err_size);
+    }
+    return 0;
 }
 
-void voice_respond(struct voice *v) {
+void omni_voice_respond(struct omni_voice *v) {
     pthread_mutex_lock(&v->mu);
     v->respond_req = 1;
     v->worker_busy = 1;
@@ -1021,21 +1035,21 @@ void voice_respond(struct voice *v) {
     pthread_mutex_unlock(&v->mu);
 }
 
-void voice_cancel(struct voice *v) {
+void omni_voice_cancel(struct omni_voice *v) {
     pthread_mutex_lock(&v->mu);
     if (v->responding) atomic_store(&v->cancel, 1);
     v->respond_req = 0;
     pthread_mutex_unlock(&v->mu);
 }
 
-void voice_set_played(struct voice *v, int64_t samples) {
+void omni_voice_set_played(struct omni_voice *v, int64_t samples) {
     pthread_mutex_lock(&v->mu);
     v->played = samples;
     v->played_reported = 1;
     pthread_mutex_unlock(&v->mu);
 }
 
-long voice_truncate(struct voice *v, int64_t samples) {
+long omni_voice_truncate(struct omni_voice *v, int64_t samples) {
     if (samples < 0) samples = 0;
     pthread_mutex_lock(&v->mu);
     long rc = -1;
@@ -1070,13 +1084,13 @@ long voice_truncate(struct voice *v, int64_t samples) {
     return rc;
 }
 
-void voice_get_stats(struct voice *v, struct voice_stats *st) {
+void omni_voice_get_stats(struct omni_voice *v, omni_voice_stats *st) {
     pthread_mutex_lock(&v->mu);
     *st = v->stats;
     pthread_mutex_unlock(&v->mu);
 }
 
-int voice_wait_idle(struct voice *v, int timeout_ms) {
+int omni_voice_wait_idle(struct omni_voice *v, int timeout_ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += timeout_ms / 1000;
@@ -1090,7 +1104,7 @@ int voice_wait_idle(struct voice *v, int timeout_ms) {
     return rc;
 }
 
-void voice_clear_history(struct voice *v) {
+void omni_voice_clear_history(struct omni_voice *v) {
     pthread_mutex_lock(&v->mu);
     for (int i = 0; i < v->n_hist; i++) {
         free((char *)v->hist[i].role);
@@ -1102,7 +1116,7 @@ void voice_clear_history(struct voice *v) {
     pthread_mutex_unlock(&v->mu);
 }
 
-int voice_history(struct voice *v, const omni_chat_message **msgs) {
+int omni_voice_history(struct omni_voice *v, const omni_chat_message **msgs) {
     *msgs = v->hist;
     return v->n_hist;
 }

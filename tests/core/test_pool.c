@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-struct count_job { _Atomic int calls[16]; int nth_seen; long sum[16]; const long *data; long n; };
+struct count_job { _Atomic int calls[16]; _Atomic int nth_seen; long sum[16]; const long *data; long n; };
 
 static void count_fn(void *arg, int ith, int nth) {
     struct count_job *j = arg;

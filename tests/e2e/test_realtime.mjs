@@ -14,7 +14,7 @@ import { BIN, MODELS, makeCounter, assert, eq, stopServer } from "./server_helpe
 
 // Sanitizer builds cannot serve TLS (src/api/tls_compat.c), and the official client only
 // speaks wss://: say so and count the test as skipped, not passed.
-if (/asan/.test(BIN)) {
+if (/asan|tsan/.test(BIN)) {
   console.log("skip: sanitizer build has no TLS (see src/api/tls_compat.c)");
   console.log("expect: at least 0 tests run");
   console.log("0 passed, 0 failed, 1 skipped");

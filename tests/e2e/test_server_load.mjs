@@ -84,7 +84,7 @@ try {
     assert(rss0 > 0 && rss1 > 0, "RSS readable");
     // AddressSanitizer keeps freed memory in quarantine (up to 256 MiB), so RSS only
     // means something in a normal build; leaks there are caught by LeakSanitizer at exit.
-    const limit = /asan/.test(BIN) ? 300 * 1024 : 16 * 1024;
+    const limit = /asan|tsan/.test(BIN) ? 300 * 1024 : 16 * 1024;
     assert(rss1 - rss0 < limit, `RSS grew by ${rss1 - rss0} KiB`);
   });
   await test("metrics agree: no 5xx, queue empty, slots idle", async () => {

@@ -1,9 +1,10 @@
 /* The catalog file and the model resolver: the repo's catalog parses and has the models
- * the issue asks for; store_resolve maps paths, store names and catalog names to files. */
+ * the issue asks for; omni_store_resolve maps paths, store names and catalog names to files. */
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "test.h"
+#include "omni.h"
 #include "runtime/catalog.h"
 #include "runtime/store.h"
 
@@ -61,27 +62,48 @@ TEST(resolve_paths_store_and_catalog_names) {
     setenv("OMNI_HOME", home, 1);
     const char *cat = write_tmp("cat.json", "{\"models\": [{\"name\": \"tiny-chat\", \"repo\": \"r/x\", \"file\": \"Tiny-Q8_0.gguf\"}]}");
     setenv("OMNI_CATALOG", cat, 1);
-    CHECK_STR(store_dir(buf, sizeof buf), home);
+    CHECK_STR(omni_store_dir(buf, sizeof buf), home);
     /* a path resolves to itself */
-    CHECK_STR(store_resolve("catalog/models.json", buf, sizeof buf, &e), "catalog/models.json");
+    CHECK_STR(omni_store_resolve("catalog/models.json", buf, sizeof buf, e.msg, sizeof e.msg), "catalog/models.json");
     /* a catalog name not yet pulled says how to pull it */
-    CHECK(store_resolve("tiny-chat", buf, sizeof buf, &e) == NULL && strstr(e.msg, "omni pull tiny-chat"));
-    CHECK(store_resolve("nothing-like-it", buf, sizeof buf, &e) == NULL && strstr(e.msg, "not a file"));
-    CHECK(store_resolve("", buf, sizeof buf, &e) == NULL);
+    CHECK(omni_store_resolve("tiny-chat", buf, sizeof buf, e.msg, sizeof e.msg) == NULL && strstr(e.msg, "omni pull tiny-chat"));
+    CHECK(omni_store_resolve("nothing-like-it", buf, sizeof buf, e.msg, sizeof e.msg) == NULL && strstr(e.msg, "not a file"));
+    CHECK(omni_store_resolve("", buf, sizeof buf, e.msg, sizeof e.msg) == NULL);
     /* once in the store: by catalog name, by file name, by name without extension */
     snprintf(path, sizeof path, "%s/Tiny-Q8_0.gguf", home);
     FILE *f = fopen(path, "w");
     if (f) fclose(f);
-    CHECK_STR(store_resolve("tiny-chat", buf, sizeof buf, &e), path);
-    CHECK_STR(store_resolve("Tiny-Q8_0", buf, sizeof buf, &e), path);
-    CHECK_STR(store_resolve("Tiny-Q8_0.gguf", buf, sizeof buf, &e), path);
+    CHECK_STR(omni_store_resolve("tiny-chat", buf, sizeof buf, e.msg, sizeof e.msg), path);
+    CHECK_STR(omni_store_resolve("Tiny-Q8_0", buf, sizeof buf, e.msg, sizeof e.msg), path);
+    CHECK_STR(omni_store_resolve("Tiny-Q8_0.gguf", buf, sizeof buf, e.msg, sizeof e.msg), path);
+    /* the listing: names as -m takes them, a partial download by its whole name, no hidden files */
+    char part[600], hidden[600];
+    snprintf(part, sizeof part, "%s/Other.gguf.part", home);
+    snprintf(hidden, sizeof hidden, "%s/.lock", home);
+    if ((f = fopen(part, "w"))) { fputs("x", f); fclose(f); }
+    if ((f = fopen(hidden, "w"))) fclose(f);
+    omni_store_entry *ls = NULL;
+    int n = omni_store_list(&ls, e.msg, sizeof e.msg);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_STR(ls[0].name, "Other.gguf.part");
+        CHECK(ls[0].partial && ls[0].size == 1);
+        CHECK_STR(ls[1].name, "Tiny-Q8_0");
+        CHECK_STR(ls[1].path, path);
+        CHECK(!ls[1].partial && ls[1].size == 0);
+    }
+    omni_store_list_free(ls, n);
+    unlink(part);
+    unlink(hidden);
     char hex[65];
     CHECK(store_file_digest(path, "sha256", hex, &e) == 0);
     CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); /* sha256 of "" */
-    CHECK(store_rm("tiny-chat", buf, sizeof buf, &e) == 0 && access(path, F_OK) != 0);
-    CHECK(store_rm("tiny-chat", buf, sizeof buf, &e) == -1);
-    CHECK(store_rm("../x", buf, sizeof buf, &e) == -1);
+    CHECK(omni_store_rm("tiny-chat", buf, sizeof buf, e.msg, sizeof e.msg) == 0 && access(path, F_OK) != 0);
+    CHECK(omni_store_rm("tiny-chat", buf, sizeof buf, e.msg, sizeof e.msg) == -1);
+    CHECK(omni_store_rm("../x", buf, sizeof buf, e.msg, sizeof e.msg) == -1);
     rmdir(home);
+    omni_store_entry *none = NULL;
+    CHECK(omni_store_list(&none, e.msg, sizeof e.msg) == -1 && none == NULL && strstr(e.msg, home));
     unsetenv("OMNI_HOME");
     unsetenv("OMNI_CATALOG");
 }

@@ -39,15 +39,15 @@ static int collect(const int16_t *pcm, size_t n, void *ud) {
 }
 
 static int speak(const char *text, const char *voice, const char *lang, float speed, struct audio *a) {
-    struct tts_request r = tts_default_request();
+    omni_tts_params r = omni_tts_default_params();
     r.input = text;
     r.voice = voice;
-    r.lang = lang;
+    r.language = lang;
     r.speed = speed;
     struct err e = {{0}};
     memset(a, 0, sizeof *a);
-    int rc = tts_speak(&r, collect, a, &e);
-    if (rc) fprintf(stderr, "  tts_speak: %s\n", e.msg);
+    int rc = omni_tts_speak(&r, collect, a, e.msg, sizeof e.msg);
+    if (rc) fprintf(stderr, "  omni_tts_speak: %s\n", e.msg);
     return rc;
 }
 
@@ -86,13 +86,13 @@ static int speak_fresh(const char *text, const char *voice, const char *lang, fl
     return ok && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-static double seconds(const struct audio *a) { return (double)a->n / TTS_SAMPLE_RATE; }
+static double seconds(const struct audio *a) { return (double)a->n / OMNI_TTS_SAMPLE_RATE; }
 
 /* Energy check on 20 ms frames: the share of frames louder than -36 dBFS, and the
  * silence before the first / after the last loud frame. */
 struct energy { double voiced_share, lead_s, tail_s; };
 static struct energy energy_of(const struct audio *a) {
-    const size_t fr = TTS_SAMPLE_RATE / 50;
+    const size_t fr = OMNI_TTS_SAMPLE_RATE / 50;
     size_t nf = a->n / fr, loud = 0, first = nf, last = 0;
     for (size_t f = 0; f < nf; f++) {
         double sum = 0;
@@ -109,7 +109,7 @@ static struct energy energy_of(const struct audio *a) {
 
 /* Mean F0 by autocorrelation over loud 40 ms frames (60..400 Hz), enough to tell voices apart. */
 static double mean_f0(const struct audio *a) {
-    const int fr = TTS_SAMPLE_RATE / 25, lo = TTS_SAMPLE_RATE / 400, hi = TTS_SAMPLE_RATE / 60;
+    const int fr = OMNI_TTS_SAMPLE_RATE / 25, lo = OMNI_TTS_SAMPLE_RATE / 400, hi = OMNI_TTS_SAMPLE_RATE / 60;
     double sum = 0;
     int cnt = 0;
     for (size_t off = 0; off + (size_t)(fr + hi) < a->n; off += (size_t)fr) {
@@ -125,7 +125,7 @@ static double mean_f0(const struct audio *a) {
             c /= sqrt(e0 * e1) + 1e-9;
             if (c > best) { best = c; lag = L; }
         }
-        if (best > 0.6) { sum += (double)TTS_SAMPLE_RATE / lag; cnt++; }
+        if (best > 0.6) { sum += (double)OMNI_TTS_SAMPLE_RATE / lag; cnt++; }
     }
     return cnt ? sum / cnt : 0;
 }
@@ -176,7 +176,7 @@ static double silero_speech_share(const struct audio *a, int *n_segments) {
     float *f = malloc(a->n * sizeof *f);
     for (size_t i = 0; i < a->n; i++) f[i] = a->s[i] / 32768.0f;
     size_t n16 = 0;
-    float *x = audio_to_16k_mono(f, a->n, 1, TTS_SAMPLE_RATE, &n16, &e);
+    float *x = audio_to_16k_mono(f, a->n, 1, OMNI_TTS_SAMPLE_RATE, &n16, &e);
     float *probs = NULL;
     int n_probs = 0, n_segs = 0;
     struct vad_segment *segs = NULL;
@@ -214,23 +214,23 @@ TEST(silero_vad_hears_english_and_korean_as_speech) {
 
 TEST(presets_are_distinct_and_stable) {
     const char *text = "Hello, how are you doing today?";
-    int np = tts_preset_count();
+    int np = omni_tts_preset_count();
     CHECK_EQ_INT(np, 11);
     size_t n[16];
     double f0[16];
     for (int i = 0; i < np && i < 16; i++) {
         struct audio a, b;
-        CHECK(speak_fresh(text, tts_preset_name(i), NULL, 1.0f, &a) == 0);
-        CHECK(speak_fresh(text, tts_preset_name(i), NULL, 1.0f, &b) == 0);
-        CHECK_MSG(a.n == b.n && a.n && !memcmp(a.s, b.s, a.n * sizeof *a.s), "%s is not stable", tts_preset_name(i));
+        CHECK(speak_fresh(text, omni_tts_preset_name(i), NULL, 1.0f, &a) == 0);
+        CHECK(speak_fresh(text, omni_tts_preset_name(i), NULL, 1.0f, &b) == 0);
+        CHECK_MSG(a.n == b.n && a.n && !memcmp(a.s, b.s, a.n * sizeof *a.s), "%s is not stable", omni_tts_preset_name(i));
         /* and later calls in one process stay within a few pitch periods of it */
         struct audio c;
-        CHECK(speak(text, tts_preset_name(i), NULL, 1.0f, &c) == 0);
-        CHECK_MSG(fabs((double)c.n - (double)a.n) < 0.01 * a.n, "%s: %zu then %zu samples", tts_preset_name(i), a.n, c.n);
+        CHECK(speak(text, omni_tts_preset_name(i), NULL, 1.0f, &c) == 0);
+        CHECK_MSG(fabs((double)c.n - (double)a.n) < 0.01 * a.n, "%s: %zu then %zu samples", omni_tts_preset_name(i), a.n, c.n);
         free(c.s);
         n[i] = a.n;
         f0[i] = mean_f0(&a);
-        CHECK_MSG(f0[i] > 60 && f0[i] < 400, "%s: mean F0 %.0f Hz", tts_preset_name(i), f0[i]);
+        CHECK_MSG(f0[i] > 60 && f0[i] < 400, "%s: mean F0 %.0f Hz", omni_tts_preset_name(i), f0[i]);
         free(a.s);
         free(b.s);
     }
@@ -238,7 +238,7 @@ TEST(presets_are_distinct_and_stable) {
         for (int j = i + 1; j < np; j++) {
             double dn = fabs((double)n[i] - (double)n[j]) / (double)n[i], df = fabs(f0[i] - f0[j]) / f0[i];
             CHECK_MSG(dn > 0.01 || df > 0.03, "%s and %s sound alike (%zu vs %zu samples, %.0f vs %.0f Hz)",
-                      tts_preset_name(i), tts_preset_name(j), n[i], n[j], f0[i], f0[j]);
+                      omni_tts_preset_name(i), omni_tts_preset_name(j), n[i], n[j], f0[i], f0[j]);
         }
 }
 
@@ -343,51 +343,51 @@ TEST(streams_sentence_by_sentence) {
             (a.t_first - t0) * 1e3, a.chunks, (t_end - t0) * 1e3, seconds(&a));
     free(a.s);
     /* the consumer can stop it (client gone, barge-in) */
-    struct tts_request r = tts_default_request();
+    omni_tts_params r = omni_tts_default_params();
     r.input = text;
     struct audio b = {.stop_after = 2};
     struct err e = {{0}};
-    CHECK(tts_speak(&r, collect, &b, &e) != 0);
+    CHECK(omni_tts_speak(&r, collect, &b, e.msg, sizeof e.msg) != 0);
     CHECK_EQ_INT(b.chunks, 2);
     free(b.s);
 }
 
 TEST(rejects_bad_requests) {
-    struct tts_request r = tts_default_request();
+    omni_tts_params r = omni_tts_default_params();
     struct err e = {{0}};
     r.input = "";
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "empty"));
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "empty"));
     r.input = "  \n\t ";
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "empty"));
-    char *big = malloc(TTS_MAX_INPUT_CHARS + 2);
-    memset(big, 'a', TTS_MAX_INPUT_CHARS + 1);
-    big[TTS_MAX_INPUT_CHARS + 1] = 0;
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "empty"));
+    char *big = malloc(OMNI_TTS_MAX_INPUT_CHARS + 2);
+    memset(big, 'a', OMNI_TTS_MAX_INPUT_CHARS + 1);
+    big[OMNI_TTS_MAX_INPUT_CHARS + 1] = 0;
     r.input = big;
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "too long"));
-    big[TTS_MAX_INPUT_CHARS] = 0;
-    CHECK(tts_validate(&r, &e) == 0);
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "too long"));
+    big[OMNI_TTS_MAX_INPUT_CHARS] = 0;
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) == 0);
     free(big);
     r.input = "bad \xff utf8";
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "UTF-8"));
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "UTF-8"));
     r.input = "hello";
     r.voice = "robot9000";
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "alloy") && strstr(e.msg, "verse"));
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "alloy") && strstr(e.msg, "verse"));
     r.voice = "SHIMMER";
-    CHECK(tts_validate(&r, &e) == 0);
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) == 0);
     r.voice = "klatt"; /* an espeak variant */
-    CHECK(tts_validate(&r, &e) == 0);
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) == 0);
     r.voice = NULL;
-    r.lang = "xx-nope";
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "ko"));
-    r.lang = "ko";
+    r.language = "xx-nope";
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "ko"));
+    r.language = "ko";
     r.speed = 4.5f;
-    CHECK(tts_validate(&r, &e) != 0 && strstr(e.msg, "0.25"));
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0 && strstr(e.msg, "0.25"));
     r.speed = 0.1f;
-    CHECK(tts_validate(&r, &e) != 0);
+    CHECK(omni_tts_validate(&r, e.msg, sizeof e.msg) != 0);
 }
 
 TEST(lists_voices_and_languages) {
-    char *j = tts_voices_json();
+    char *j = omni_tts_voices_json();
     CHECK(j != NULL);
     if (!j) return;
     CHECK(strstr(j, "\"id\":\"alloy\"") && strstr(j, "\"id\":\"verse\""));

@@ -9,9 +9,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "formats/audio_decode.h"
-#include "models/whisper.h"
-#include "runtime/voice.h"
+#include "omni.h"
 #include "runtime/voice_segmenter.h"
 #include "runtime/voice_splitter.h"
 
@@ -92,12 +90,12 @@ TEST(segmenter_finds_turns) {
 struct rec {
     pthread_mutex_t mu;
     int n;
-    struct { enum voice_event_type type; int64_t audio_ms; int rid; char status[16]; omni_usage usage;
+    struct { omni_voice_event_type type; int64_t audio_ms; int rid; char status[16]; omni_usage usage;
              size_t n_pcm; char text[256]; } ev[MAX_EV];
     int64_t audio_samples;
 };
 
-static void on_event(const struct voice_event *ev, void *ud) {
+static void on_event(const omni_voice_event *ev, void *ud) {
     struct rec *r = ud;
     pthread_mutex_lock(&r->mu);
     if (r->n < MAX_EV) {
@@ -108,21 +106,21 @@ static void on_event(const struct voice_event *ev, void *ud) {
         r->ev[r->n].usage = ev->usage;
         snprintf(r->ev[r->n].status, 16, "%s", ev->status ? ev->status : "");
         snprintf(r->ev[r->n].text, 256, "%.*s", (int)(ev->text ? ev->len : 0), ev->text ? ev->text : "");
-        if (ev->type == VOICE_ERROR) fprintf(stderr, "  voice error: %s\n", r->ev[r->n].text);
+        if (ev->type == OMNI_VOICE_ERROR) fprintf(stderr, "  voice error: %s\n", r->ev[r->n].text);
         r->n++;
     }
-    if (ev->type == VOICE_AUDIO) r->audio_samples += (int64_t)ev->n_pcm;
+    if (ev->type == OMNI_VOICE_AUDIO) r->audio_samples += (int64_t)ev->n_pcm;
     pthread_mutex_unlock(&r->mu);
 }
 
-static int count(struct rec *r, enum voice_event_type t) {
+static int count(struct rec *r, omni_voice_event_type t) {
     pthread_mutex_lock(&r->mu);
     int c = 0;
     for (int i = 0; i < r->n; i++) c += r->ev[i].type == t;
     pthread_mutex_unlock(&r->mu);
     return c;
 }
-static int find(struct rec *r, enum voice_event_type t, int nth) {
+static int find(struct rec *r, omni_voice_event_type t, int nth) {
     for (int i = 0; i < r->n; i++)
         if (r->ev[i].type == t && nth-- == 0) return i;
     return -1;
@@ -138,10 +136,10 @@ static int16_t *make_speech(const char *lang, const char *text, double pre, doub
     if (system(cmd) != 0) { fprintf(stderr, "  espeak-ng failed: %s\n", cmd); return NULL; }
     float *x = NULL;
     size_t nx = 0;
-    struct err e = {{0}};
-    int rc = audio_decode_file(path, &x, &nx, &e);
+    char err[512];
+    int rc = omni_audio_decode_file(path, &x, &nx, err, sizeof err);
     remove(path);
-    if (rc) { fprintf(stderr, "  audio_decode_file: %s\n", e.msg); return NULL; }
+    if (rc) { fprintf(stderr, "  omni_audio_decode_file: %s\n", err); return NULL; }
     size_t a = (size_t)(pre * 16000), b = (size_t)(post * 16000);
     int16_t *out = calloc(a + nx + b, sizeof *out);
     size_t first = 0, last = 0;
@@ -158,7 +156,7 @@ static int16_t *make_speech(const char *lang, const char *text, double pre, doub
 
 /* Pushes 16 kHz audio in 20 ms frames, upsampled to 24 kHz (the Realtime API's rate)
  * by repeating every other sample: crude, but the VAD and ASR see speech either way. */
-static void push_24k(struct voice *v, const int16_t *x, size_t n) {
+static void push_24k(omni_voice *v, const int16_t *x, size_t n) {
     int16_t fr[480];
     for (size_t i = 0; i < n; i += 320) {
         size_t m = n - i < 320 ? n - i : 320, k = 0;
@@ -166,26 +164,25 @@ static void push_24k(struct voice *v, const int16_t *x, size_t n) {
             fr[k++] = x[i + j];
             if (j % 2 == 1) fr[k++] = (int16_t)((x[i + j] + (j + 1 < m ? x[i + j + 1] : x[i + j])) / 2);
         }
-        voice_push_pcm(v, fr, k);
+        omni_voice_push_pcm(v, fr, k);
     }
 }
 
 static omni_model *g_llm;
-static struct whisper_model *g_asr;
+static omni_asr *g_asr;
 
 static int load_models(void) {
     if (g_llm && g_asr) return 1;
     char err[512];
-    struct err e = {{0}};
     if (!g_llm) g_llm = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
     if (!g_llm) fprintf(stderr, "  synth-smollm2-f16.gguf: %s\n", err);
-    if (!g_asr) g_asr = whisper_load(model_path("synth/synth-whisper-micro-f16.bin"), &e);
-    if (!g_asr) fprintf(stderr, "  synth-whisper-micro-f16.bin: %s\n", e.msg);
+    if (!g_asr) g_asr = omni_asr_load(model_path("synth/synth-whisper-micro-f16.bin"), NULL, err, sizeof err);
+    if (!g_asr) fprintf(stderr, "  synth-whisper-micro-f16.bin: %s\n", err);
     return g_llm && g_asr;
 }
 
-static struct voice *new_voice(struct rec *r, int max_tokens, const char *lang) {
-    struct voice_params p = voice_default_params();
+static omni_voice *new_voice(struct rec *r, int max_tokens, const char *lang) {
+    omni_voice_params p = omni_voice_default_params();
     p.instructions = "You are a helpful voice assistant. Answer briefly.";
     p.language = lang;
     p.max_tokens = max_tokens;
@@ -193,9 +190,10 @@ static struct voice *new_voice(struct rec *r, int max_tokens, const char *lang) 
     p.on_event = on_event;
     p.user = r;
     p.n_ctx = 1024;
-    struct err e = {{0}};
-    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
-    if (!v) fprintf(stderr, "  voice_new: %s\n", e.msg);
+    p.vad_model = model_path("vad/for-tests-silero-v6.2.0-ggml.bin");
+    char err[512];
+    omni_voice *v = omni_voice_new(g_llm, g_asr, &p, err, sizeof err);
+    if (!v) fprintf(stderr, "  omni_voice_new: %s\n", err);
     return v;
 }
 
@@ -209,18 +207,18 @@ TEST(one_turn_events_in_order) {
     size_t n, s0, s1;
     int16_t *x = make_speech("en", "What is the weather like today?", 0.6, 1.2, &n, &s0, &s1);
     REQUIRE(x != NULL, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice *v = new_voice(r, 12, "en");
+    omni_voice *v = new_voice(r, 12, "en");
     CHECK(v != NULL);
     if (!v) { free(x); return; }
     push_24k(v, x, n);
-    CHECK(voice_wait_idle(v, 30000) == 0);
-    int i_start = find(r, VOICE_SPEECH_STARTED, 0), i_stop = find(r, VOICE_SPEECH_STOPPED, 0);
-    int i_final = find(r, VOICE_TRANSCRIPT_FINAL, 0), i_resp = find(r, VOICE_RESPONSE_STARTED, 0);
-    int i_delta = find(r, VOICE_TEXT_DELTA, 0), i_audio = find(r, VOICE_AUDIO, 0);
-    int i_done = find(r, VOICE_RESPONSE_DONE, 0);
-    CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
-    CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
-    CHECK_EQ_INT(count(r, VOICE_ERROR), 0);
+    CHECK(omni_voice_wait_idle(v, 30000) == 0);
+    int i_start = find(r, OMNI_VOICE_SPEECH_STARTED, 0), i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0);
+    int i_final = find(r, OMNI_VOICE_TRANSCRIPT_FINAL, 0), i_resp = find(r, OMNI_VOICE_RESPONSE_STARTED, 0);
+    int i_delta = find(r, OMNI_VOICE_TEXT_DELTA, 0), i_audio = find(r, OMNI_VOICE_AUDIO, 0);
+    int i_done = find(r, OMNI_VOICE_RESPONSE_DONE, 0);
+    CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 1);
+    CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+    CHECK_EQ_INT(count(r, OMNI_VOICE_ERROR), 0);
     CHECK(i_start >= 0 && i_stop > i_start && i_final > i_stop && i_resp > i_final);
     CHECK(i_delta > i_resp && i_audio > i_resp && i_done > i_audio);
     if (i_start >= 0 && i_stop >= 0) {
@@ -235,7 +233,7 @@ TEST(one_turn_events_in_order) {
     }
     CHECK(r->audio_samples > 2400);   /* more than 0.1 s of reply audio */
     const omni_chat_message *h;
-    int nh = voice_history(v, &h);
+    int nh = omni_voice_history(v, &h);
     CHECK_EQ_INT(nh, 2);
     if (nh == 2 && i_final >= 0) {
         CHECK_STR(h[0].role, "user");
@@ -243,7 +241,7 @@ TEST(one_turn_events_in_order) {
         CHECK_STR(h[1].role, "assistant");
         CHECK(strlen(h[1].content) > 0);
     }
-    voice_free(v);
+    omni_voice_free(v);
     free(x);
 }
 
@@ -257,15 +255,15 @@ TEST(second_turn_reuses_prompt_cache_korean) {
     int16_t *x2 = make_speech("ko", "안녕하세요, 오늘 날씨가 어때요?", 0.4, 1.0, &n2, &c, &d);
     if (!x1 || !x2) { free(x1); free(x2); }
     REQUIRE(x1 && x2, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice *v = new_voice(r, 8, "auto");
+    omni_voice *v = new_voice(r, 8, "auto");
     CHECK(v != NULL);
     if (v) {
         push_24k(v, x1, n1);
-        CHECK(voice_wait_idle(v, 30000) == 0);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
         push_24k(v, x2, n2);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 2);
-        int i1 = find(r, VOICE_RESPONSE_DONE, 0), i2 = find(r, VOICE_RESPONSE_DONE, 1);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 2);
+        int i1 = find(r, OMNI_VOICE_RESPONSE_DONE, 0), i2 = find(r, OMNI_VOICE_RESPONSE_DONE, 1);
         if (i1 >= 0 && i2 >= 0) {
             CHECK_EQ_INT(r->ev[i1].rid, 1);
             CHECK_EQ_INT(r->ev[i2].rid, 2);
@@ -274,8 +272,8 @@ TEST(second_turn_reuses_prompt_cache_korean) {
             CHECK(r->ev[i2].usage.prompt_tokens > r->ev[i1].usage.prompt_tokens);
         }
         const omni_chat_message *h;
-        CHECK_EQ_INT(voice_history(v, &h), 4);
-        voice_free(v);
+        CHECK_EQ_INT(omni_voice_history(v, &h), 4);
+        omni_voice_free(v);
     }
     free(x1);
     free(x2);
@@ -297,20 +295,20 @@ TEST(barge_in_cancels_and_truncates) {
     int16_t *x2 = make_speech("en", "Stop, stop please.", 0.0, 1.0, &n2, &c, &d);
     if (!x1 || !x2) { free(x1); free(x2); }
     REQUIRE(x1 && x2, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice *v = new_voice(r, 400, "en");
+    omni_voice *v = new_voice(r, 400, "en");
     CHECK(v != NULL);
     if (v) {
         push_24k(v, x1, n1);
         double t0 = mono_ms();
-        while (count(r, VOICE_AUDIO) == 0 && count(r, VOICE_RESPONSE_DONE) == 0 && mono_ms() - t0 < 20000)
+        while (count(r, OMNI_VOICE_AUDIO) == 0 && count(r, OMNI_VOICE_RESPONSE_DONE) == 0 && mono_ms() - t0 < 20000)
             usleep(2000);
-        CHECK_MSG(count(r, VOICE_AUDIO) > 0, "no reply audio: %d events, %d transcripts, %d replies done",
-                  r->n, count(r, VOICE_TRANSCRIPT_FINAL), count(r, VOICE_RESPONSE_DONE));
+        CHECK_MSG(count(r, OMNI_VOICE_AUDIO) > 0, "no reply audio: %d events, %d transcripts, %d replies done",
+                  r->n, count(r, OMNI_VOICE_TRANSCRIPT_FINAL), count(r, OMNI_VOICE_RESPONSE_DONE));
         /* the client says it has played 0.5 s of the reply when the user cuts in */
-        voice_set_played(v, 12000);
+        omni_voice_set_played(v, 12000);
         push_24k(v, x2, n2);
-        CHECK(voice_wait_idle(v, 90000) == 0);   /* a 400-token reply: slow under ASan on a busy box */
-        int i1 = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK(omni_voice_wait_idle(v, 90000) == 0);   /* a 400-token reply: slow under ASan on a busy box */
+        int i1 = find(r, OMNI_VOICE_RESPONSE_DONE, 0);
         CHECK(i1 >= 0);
         if (i1 >= 0) {
             CHECK_STR(r->ev[i1].status, "cancelled");
@@ -318,22 +316,22 @@ TEST(barge_in_cancels_and_truncates) {
                       (long long)r->audio_samples);
             CHECK(r->ev[i1].usage.completion_tokens < 400);
         }
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 2);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 2);
         /* the second utterance became its own turn and got its own reply */
-        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 2);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_TRANSCRIPT_FINAL), 2);
         const omni_chat_message *h;
-        int nh = voice_history(v, &h);
+        int nh = omni_voice_history(v, &h);
         CHECK(nh >= 3);
         if (nh >= 2 && i1 >= 0) {
             /* the assistant message holds what was heard: less than was generated */
             size_t generated = 0;
             for (int i = 0; i < r->n; i++)
-                if (r->ev[i].type == VOICE_TEXT_DELTA && r->ev[i].rid == 1) generated += strlen(r->ev[i].text);
+                if (r->ev[i].type == OMNI_VOICE_TEXT_DELTA && r->ev[i].rid == 1) generated += strlen(r->ev[i].text);
             CHECK_STR(h[1].role, "assistant");
             CHECK(strlen(h[1].content) < generated);
             CHECK_STR(h[1].content, r->ev[i1].text);
         }
-        voice_free(v);
+        omni_voice_free(v);
     }
     free(x1);
     free(x2);
@@ -355,7 +353,7 @@ TEST(short_pause_gives_no_response_events) {
     int16_t *quiet = silence(16000 * 6 / 5);
     if (!x1 || !x2 || !quiet) { free(x1); free(x2); free(quiet); }
     REQUIRE(x1 && x2 && quiet, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice_params p = voice_default_params();
+    omni_voice_params p = omni_voice_default_params();
     p.instructions = "Answer briefly.";
     p.language = "en";
     p.max_tokens = 8;
@@ -364,64 +362,65 @@ TEST(short_pause_gives_no_response_events) {
     p.on_event = on_event;
     p.user = r;
     p.n_ctx = 1024;
-    struct err e = {{0}};
-    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
-    CHECK_MSG(v != NULL, "voice_new: %s", e.msg);
+    p.vad_model = model_path("vad/for-tests-silero-v6.2.0-ggml.bin");
+    char err[512];
+    omni_voice *v = omni_voice_new(g_llm, g_asr, &p, err, sizeof err);
+    CHECK_MSG(v != NULL, "omni_voice_new: %s", err);
     if (v) {
-        struct voice_stats st;
+        omni_voice_stats st;
         /* first words, then the pause (less than silence_ms): the worker speculates and holds */
         push_24k(v, x1, n1);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        voice_get_stats(v, &st);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        omni_voice_get_stats(v, &st);
         CHECK_MSG(st.spec_started >= 1, "no speculative reply at the pause (%d)", st.spec_started);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 0);
-        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 0);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 0);
-        CHECK_EQ_INT(count(r, VOICE_TEXT_DELTA), 0);
-        CHECK_EQ_INT(count(r, VOICE_AUDIO), 0);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_TRANSCRIPT_FINAL), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_STARTED), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_TEXT_DELTA), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_AUDIO), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 0);
         /* speech resumes: the held reply is dropped without a trace */
         push_24k(v, x2, n2);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        voice_get_stats(v, &st);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        omni_voice_get_stats(v, &st);
         CHECK(st.spec_dropped >= 1);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 0);
-        CHECK_EQ_INT(count(r, VOICE_AUDIO), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_STARTED), 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_AUDIO), 0);
         const omni_chat_message *h;
-        CHECK_EQ_INT(voice_history(v, &h), 0);
+        CHECK_EQ_INT(omni_voice_history(v, &h), 0);
         /* now the real end of the turn */
         push_24k(v, quiet, 16000 * 6 / 5);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        voice_get_stats(v, &st);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        omni_voice_get_stats(v, &st);
         CHECK_MSG(st.spec_used == 1, "speculation used %d times (started %d, dropped %d)", st.spec_used,
                   st.spec_started, st.spec_dropped);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
-        CHECK_EQ_INT(count(r, VOICE_TRANSCRIPT_FINAL), 1);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_STARTED), 1);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 1);
-        CHECK_EQ_INT(count(r, VOICE_ERROR), 0);
-        int i_stop = find(r, VOICE_SPEECH_STOPPED, 0), i_final = find(r, VOICE_TRANSCRIPT_FINAL, 0);
-        int i_resp = find(r, VOICE_RESPONSE_STARTED, 0), i_delta = find(r, VOICE_TEXT_DELTA, 0);
-        int i_audio = find(r, VOICE_AUDIO, 0), i_done = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_TRANSCRIPT_FINAL), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_STARTED), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_ERROR), 0);
+        int i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0), i_final = find(r, OMNI_VOICE_TRANSCRIPT_FINAL, 0);
+        int i_resp = find(r, OMNI_VOICE_RESPONSE_STARTED, 0), i_delta = find(r, OMNI_VOICE_TEXT_DELTA, 0);
+        int i_audio = find(r, OMNI_VOICE_AUDIO, 0), i_done = find(r, OMNI_VOICE_RESPONSE_DONE, 0);
         CHECK(i_stop >= 0 && i_final > i_stop && i_resp > i_final && i_delta > i_resp && i_audio > i_resp &&
               i_done > i_audio);
         if (i_resp >= 0) CHECK_EQ_INT(r->ev[i_resp].rid, 1);   /* the dropped one used no id */
         if (i_stop >= 0) CHECK_NEAR((double)r->ev[i_stop].audio_ms, (n1 + d) / 16.0, 150);
-        int nh = voice_history(v, &h);
+        int nh = omni_voice_history(v, &h);
         CHECK_EQ_INT(nh, 2);
         if (nh == 2 && i_final >= 0 && i_done >= 0) {
             CHECK_STR(h[0].content, r->ev[i_final].text);
             CHECK_STR(h[1].content, r->ev[i_done].text);
         }
-        voice_free(v);
+        omni_voice_free(v);
     }
     free(x1);
     free(x2);
     free(quiet);
 }
 
-/* voice_update's new silence applies to the turn in progress. */
+/* omni_voice_update's new silence applies to the turn in progress. */
 TEST(update_rearms_turn_detection) {
     REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
     struct rec *r = &g_rec;
@@ -432,7 +431,7 @@ TEST(update_rearms_turn_detection) {
     int16_t *quiet = silence(3200);
     if (!x || !quiet) { free(x); free(quiet); }
     REQUIRE(x && quiet, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice_params p = voice_default_params();
+    omni_voice_params p = omni_voice_default_params();
     p.language = "en";
     p.max_tokens = 4;
     p.seed = 7;
@@ -440,28 +439,29 @@ TEST(update_rearms_turn_detection) {
     p.on_event = on_event;
     p.user = r;
     p.n_ctx = 512;
-    struct err e = {{0}};
-    struct voice *v = voice_new(g_llm, g_asr, model_path("vad/for-tests-silero-v6.2.0-ggml.bin"), &p, &e);
-    CHECK_MSG(v != NULL, "voice_new: %s", e.msg);
+    p.vad_model = model_path("vad/for-tests-silero-v6.2.0-ggml.bin");
+    char err[512];
+    omni_voice *v = omni_voice_new(g_llm, g_asr, &p, err, sizeof err);
+    CHECK_MSG(v != NULL, "omni_voice_new: %s", err);
     if (v) {
         push_24k(v, x, n);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 0);   /* 1 s of quiet < 3 s */
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 0);   /* 1 s of quiet < 3 s */
         p.silence_ms = 300;
         p.voice = "nova";
-        CHECK(voice_update(v, &p, &e) == 0);
+        CHECK(omni_voice_update(v, &p, err, sizeof err) == 0);
         push_24k(v, quiet, 3200);                            /* one more VAD window or so */
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STOPPED), 1);
-        CHECK_EQ_INT(count(r, VOICE_RESPONSE_DONE), 1);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 1);
         /* and a minimum speech longer than the utterance stops new turns from starting */
         p.min_speech_ms = 10000;
-        CHECK(voice_update(v, &p, &e) == 0);
+        CHECK(omni_voice_update(v, &p, err, sizeof err) == 0);
         push_24k(v, x, n);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        CHECK_EQ_INT(count(r, VOICE_SPEECH_STARTED), 1);
-        voice_free(v);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 1);
+        omni_voice_free(v);
     }
     free(x);
     free(quiet);
@@ -477,16 +477,16 @@ TEST(truncate_after_reply_finished) {
     size_t n, a, b;
     int16_t *x = make_speech("en", "Tell me about the moon.", 0.3, 1.0, &n, &a, &b);
     REQUIRE(x != NULL, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
-    struct voice *v = new_voice(r, 40, "en");
+    omni_voice *v = new_voice(r, 40, "en");
     CHECK(v != NULL);
     if (v) {
-        CHECK(voice_truncate(v, 100) == -1);   /* no reply yet */
+        CHECK(omni_voice_truncate(v, 100) == -1);   /* no reply yet */
         push_24k(v, x, n);
-        CHECK(voice_wait_idle(v, 30000) == 0);
-        int i_done = find(r, VOICE_RESPONSE_DONE, 0);
+        CHECK(omni_voice_wait_idle(v, 30000) == 0);
+        int i_done = find(r, OMNI_VOICE_RESPONSE_DONE, 0);
         CHECK(i_done >= 0);
         const omni_chat_message *h;
-        int nh = voice_history(v, &h);
+        int nh = omni_voice_history(v, &h);
         CHECK_EQ_INT(nh, 2);
         if (i_done >= 0 && nh == 2) {
             CHECK_STR(r->ev[i_done].status, "completed");
@@ -494,12 +494,12 @@ TEST(truncate_after_reply_finished) {
             size_t len = strlen(full);
             CHECK(len > 8);
             /* all of it played: nothing changes */
-            CHECK_EQ_INT(voice_truncate(v, r->audio_samples), (long)len);
-            voice_history(v, &h);
+            CHECK_EQ_INT(omni_voice_truncate(v, r->audio_samples), (long)len);
+            omni_voice_history(v, &h);
             CHECK_STR(h[1].content, full);
             /* a third played: a shorter prefix */
-            long keep = voice_truncate(v, r->audio_samples / 3);
-            nh = voice_history(v, &h);
+            long keep = omni_voice_truncate(v, r->audio_samples / 3);
+            nh = omni_voice_history(v, &h);
             CHECK(keep > 0 && keep < (long)len);
             CHECK_EQ_INT(nh, 2);
             if (nh == 2) {
@@ -507,28 +507,29 @@ TEST(truncate_after_reply_finished) {
                 CHECK(strncmp(h[1].content, full, strlen(h[1].content)) == 0);
             }
             /* nothing played: the message goes */
-            CHECK_EQ_INT(voice_truncate(v, 0), 0);
-            CHECK_EQ_INT(voice_history(v, &h), 1);
+            CHECK_EQ_INT(omni_voice_truncate(v, 0), 0);
+            CHECK_EQ_INT(omni_voice_history(v, &h), 1);
             free(full);
         }
-        voice_free(v);
+        omni_voice_free(v);
     }
     free(x);
 }
 
 TEST(bad_params_are_refused) {
     REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
-    struct voice_params p = voice_default_params();
-    struct err e = {{0}};
+    omni_voice_params p = omni_voice_default_params();
+    char err[512];
     p.input_rate = 44100;
-    CHECK(voice_new(g_llm, g_asr, NULL, &p, &e) == NULL);
-    CHECK(strstr(e.msg, "44100") != NULL);
-    p = voice_default_params();
+    CHECK(omni_voice_new(g_llm, g_asr, &p, err, sizeof err) == NULL);
+    CHECK(strstr(err, "44100") != NULL);
+    p = omni_voice_default_params();
     p.voice = "no-such-voice";
-    CHECK(voice_new(g_llm, g_asr, NULL, &p, &e) == NULL);
-    p = voice_default_params();
-    CHECK(voice_new(g_llm, g_asr, "/nonexistent/vad.bin", &p, &e) == NULL);
-    CHECK(strstr(e.msg, "/nonexistent/vad.bin") != NULL);
+    CHECK(omni_voice_new(g_llm, g_asr, &p, err, sizeof err) == NULL);
+    p = omni_voice_default_params();
+    p.vad_model = "/nonexistent/vad.bin";
+    CHECK(omni_voice_new(g_llm, g_asr, &p, err, sizeof err) == NULL);
+    CHECK(strstr(err, "/nonexistent/vad.bin") != NULL);
 }
 
 int main(void) {
@@ -543,6 +544,6 @@ int main(void) {
     RUN(truncate_after_reply_finished);
     RUN(bad_params_are_refused);
     omni_model_free(g_llm);
-    whisper_free(g_asr);
+    omni_asr_free(g_asr);
     return test_summary();
 }

@@ -12,6 +12,7 @@
 #include "models/clip.h"
 #include "models/llm.h"
 #include "text/tokenizer.h"
+#include "tools/tools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;
@@ -149,7 +150,7 @@ out:
     return rc;
 }
 
-int cmd_eval_vision(int argc, char **argv) {
+int tool_eval_vision(int argc, char **argv) {
     const char *mmproj = NULL, *model = NULL;
     int n_greedy = 16, threads = 0, n_img = 0;
     const char **images = calloc((size_t)argc, sizeof *images);

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "models/llm.h"
 #include "text/tokenizer.h"
+#include "tools/tools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;
@@ -149,7 +150,7 @@ out:
     return rc;
 }
 
-int cmd_eval(int argc, char **argv) {
+int tool_eval(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int top = 5, n_greedy = 0, threads = 0;
     for (int i = 1; i < argc; i++) {

@@ -10,6 +10,7 @@
 #include "formats/audio_decode.h"
 #include "models/silero_vad.h"
 #include "models/whisper.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -44,7 +45,7 @@ static void print_top5(const float *lg, int n) {
     }
 }
 
-int cmd_eval_asr(int argc, char **argv) {
+int tool_eval_asr(int argc, char **argv) {
     const char *model = NULL, *vadm = NULL, *file = NULL;
     int steps = 16, threads = 0;
     for (int i = 1; i < argc; i++) {

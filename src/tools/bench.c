@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "models/llm.h"
+#include "tools/tools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;
@@ -42,7 +43,7 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int cmd_bench(int argc, char **argv) {
+int tool_bench(int argc, char **argv) {
     const char *model = NULL;
     int n_p = 128, n_g = 64, threads = 0, reps = 1, json = 0;
     for (int i = 1; i < argc; i++) {

@@ -8,6 +8,7 @@
 #include "models/synth.h"
 #include "models/synth_clip.h"
 #include "models/synth_whisper.h"
+#include "tools/tools.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -31,7 +32,7 @@ static void usage(FILE *f) {
             "example: omni synth --shape smollm2-135m --type q8_0 -o smollm2-135m-q8_0.gguf\n");
 }
 
-int cmd_synth(int argc, char **argv) {
+int tool_synth(int argc, char **argv) {
     struct synth_params p = {0};
     const char *shape = NULL, *out = NULL;
     int proj_width = 0;

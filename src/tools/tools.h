@@ -1,0 +1,17 @@
+/* The developer tools behind `omni eval`, `omni eval-vision`, `omni eval-asr`, `omni
+ * bench` and `omni synth`: comparison and measurement commands that by nature reach
+ * into model internals (raw logits in the golden files' format, a bare forward pass,
+ * random weights of a real model's shape), so they live in their own area beside the
+ * CLI instead of behind include/omni.h. They are linked into the omni binary, not into
+ * libomni.a. Each takes its subcommand's arguments (argv[0] is the subcommand) and
+ * returns the process exit status, reporting errors with cli_fail (cli/cli.h). */
+#ifndef OMNI_TOOLS_H
+#define OMNI_TOOLS_H
+
+int tool_eval(int argc, char **argv);         /* tools/eval.c */
+int tool_eval_vision(int argc, char **argv);  /* tools/eval_vision.c */
+int tool_eval_asr(int argc, char **argv);     /* tools/eval_asr.c */
+int tool_bench(int argc, char **argv);        /* tools/bench.c */
+int tool_synth(int argc, char **argv);        /* tools/synth.c */
+
+#endif
