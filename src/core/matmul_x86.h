@@ -63,9 +63,17 @@ MM_INLINE __m256i dot_s16(__m256i acc, __m256i a, __m256i b) {
 /* ------------------------------------------------------------------ 32-blocks */
 
 MM_INLINE size_t blk32_bytes(int type) {
-    return type == DT_Q8_0 ? sizeof(struct block_q8_0) : type == DT_Q4_0 ? sizeof(struct block_q4_0)
-                                                                           : sizeof(struct block_q5_0);
+    switch (type) {
+    case DT_Q8_0: return sizeof(struct block_q8_0);
+    case DT_Q4_0: return sizeof(struct block_q4_0);
+    case DT_Q4_1: return sizeof(struct block_q4_1);
+    case DT_Q5_1: return sizeof(struct block_q5_1);
+    default: return sizeof(struct block_q5_0);
+    }
 }
+
+/* q4_1 and q5_1 carry a min m per block (after d): their dot adds m * s of the activations. */
+MM_INLINE int blk32_has_min(int type) { return type == DT_Q4_1 || type == DT_Q5_1; }
 
 /* Weight quants of one block as 32 bytes in element order, made unsigned by adding an
  * offset (the dot product subtracts offset * sum(x) again). Q8_0 without VNNI stays
@@ -78,13 +86,15 @@ MM_INLINE __m256i blk32_unpack(int type, const uint8_t *blk) {
 #endif
         return q;
     }
-    const uint8_t *qs = blk + (type == DT_Q4_0 ? 2 : 6);
+    const int head = blk32_has_min(type) ? 4 : 2; /* d, or d and m */
+    const int five = type == DT_Q5_0 || type == DT_Q5_1;
+    const uint8_t *qs = blk + head + (five ? 4 : 0);
     __m128i b = _mm_loadu_si128((const __m128i *)qs);
     __m128i m = _mm_set1_epi8(0xF);
     __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-    if (type == DT_Q5_0) {
+    if (five) {
         uint32_t qh;
-        memcpy(&qh, blk + 2, 4);
+        memcpy(&qh, blk + head, 4);
 #ifdef MM_VNNI
         q = _mm256_or_si256(q, _mm256_maskz_set1_epi8((__mmask32)qh, 16));
 #else
@@ -100,24 +110,31 @@ MM_INLINE __m256i blk32_unpack(int type, const uint8_t *blk) {
     return q;
 }
 
-MM_INLINE int blk32_offset(int type) { return type == DT_Q4_0 ? 8 : type == DT_Q5_0 ? 16 : 128; }
+/* The offset that makes the quants unsigned (the types with a min are unsigned already). */
+MM_INLINE int blk32_offset(int type) {
+    return type == DT_Q4_0 ? 8 : type == DT_Q5_0 ? 16 : blk32_has_min(type) ? 0 : 128;
+}
 
 MM_INLINE void tile32(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                       float *y, size_t ys) {
+    /* q4_1/q5_1 as ggml_vec_dot_q4_1_q8_1 / q5_1_q8_1 sum: the min terms m * s apart,
+     * one fma per block, added after the horizontal sum of the lanes */
     __m256 acc[4][4];
+    float summ[4][4];
     const size_t bs = blk32_bytes(type);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps(), summ[r][i] = 0;
     for (int b = 0; b < nb; b++) {
         __m256i wv[4];
-        float dw[4];
+        float dw[4], mw[4];
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             const uint8_t *blk = w + r * ws + b * bs;
             _mm_prefetch((const char *)blk + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
             dw[r] = half_to_float(blk);
+            mw[r] = blk32_has_min(type) ? half_to_float(blk + 2) : 0;
             wv[r] = blk32_unpack(type, blk);
         }
 #pragma GCC unroll 4
@@ -141,13 +158,14 @@ MM_INLINE void tile32(int type, int RN, int RM, int nb, const uint8_t *w, size_t
             for (int r = 0; r < RN; r++) {
                 __m256i p = dot_u8s8(init, wv[r], xv);
                 acc[r][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * dx), acc[r][i]);
+                if (blk32_has_min(type)) summ[r][i] = __builtin_fmaf(mw[r], ab->s, summ[r][i]);
             }
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+        for (int i = 0; i < RM; i++) y[i * ys + r] = blk32_has_min(type) ? hsum8(acc[r][i]) + summ[r][i] : hsum8(acc[r][i]);
 }
 
 /* ------------------------------------------------------------------ K-quants */
@@ -405,6 +423,8 @@ MM_INLINE void tileF(int type, int RN, int RM, int k, const uint8_t *w, size_t w
 MM_GEMM(x86_gemm_q8_0, tile32, DT_Q8_0, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_q4_0, tile32, DT_Q4_0, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_q5_0, tile32, DT_Q5_0, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_q4_1, tile32, DT_Q4_1, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_q5_1, tile32, DT_Q5_1, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_q4_K, tileK, DT_Q4_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q5_K, tileK, DT_Q5_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q6_K, tileK, DT_Q6_K, 2, MM_TMK, k / QK_K)
@@ -417,6 +437,8 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_Q8_0: return x86_gemm_q8_0;
     case DT_Q4_0: return x86_gemm_q4_0;
     case DT_Q5_0: return x86_gemm_q5_0;
+    case DT_Q4_1: return x86_gemm_q4_1;
+    case DT_Q5_1: return x86_gemm_q5_1;
     case DT_Q4_K: return x86_gemm_q4_K;
     case DT_Q5_K: return x86_gemm_q5_K;
     case DT_Q6_K: return x86_gemm_q6_K;

@@ -495,6 +495,8 @@ void quant_q8a(const float *x, struct block_q8a *y, int64_t n) {
         /* llama.cpp stores this scale as fp16; keep its rounding so results agree. */
         y[i].d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
         y[i].sum = sum;
+        /* q8_1's s = d * sum is taken from the scale before its fp16 rounding, then stored as fp16 */
+        y[i].s = fp16_to_fp32(fp32_to_fp16(amax / 127.f * (float)sum));
     }
 }
 
@@ -554,17 +556,31 @@ float quant_dot_q4_0(int n, const void *w, const void *a) {
     return s;
 }
 
+/* The two types with a min, in the order of ggml_vec_dot_q4_1_q8_1 / q5_1_q8_1 (x86):
+ * eight float lanes, lane l adding d_w * d_a times the integer dot of elements
+ * 4l..4l+3 of each block with one fma, the min terms m * s summed apart with one fma
+ * per block, then ggml's horizontal sum of the lanes plus the mins. The SIMD kernels
+ * (matmul_x86.h) round the same way, bit for bit. */
+static float min_type_result(const float *acc, float summs) {
+    float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+    return ((r0 + r2) + (r1 + r3)) + summs;
+}
+
 float quant_dot_q4_1(int n, const void *w, const void *a) {
     const struct block_q4_1 *x = w;
     const struct block_q8a *y = a;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
     for (int i = 0; i < n / QK; i++) {
-        int sumi = 0;
-        for (int j = 0; j < QK / 2; j++)
-            sumi += (x[i].qs[j] & 0xF) * y[i].qs[j] + (x[i].qs[j] >> 4) * y[i].qs[j + QK / 2];
-        s += sumi * fp16_to_fp32(x[i].d) * y[i].d + fp16_to_fp32(x[i].m) * (y[i].d * y[i].sum);
+        float dd = fp16_to_fp32(x[i].d) * y[i].d;
+        summs = fmaf(fp16_to_fp32(x[i].m), y[i].s, summs);
+        for (int l = 0; l < 8; l++) {
+            int sumi = 0;
+            for (int j = 4 * l; j < 4 * l + 4; j++)
+                sumi += (j < QK / 2 ? x[i].qs[j] & 0xF : x[i].qs[j - QK / 2] >> 4) * y[i].qs[j];
+            acc[l] = fmaf(dd, (float)sumi, acc[l]);
+        }
     }
-    return s;
+    return min_type_result(acc, summs);
 }
 
 float quant_dot_q5_0(int n, const void *w, const void *a) {
@@ -587,18 +603,21 @@ float quant_dot_q5_0(int n, const void *w, const void *a) {
 float quant_dot_q5_1(int n, const void *w, const void *a) {
     const struct block_q5_1 *x = w;
     const struct block_q8a *y = a;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
     for (int i = 0; i < n / QK; i++) {
         uint32_t qh = load_qh(x[i].qh);
-        int sumi = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            int x0 = (x[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4);
-            int x1 = (x[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-            sumi += x0 * y[i].qs[j] + x1 * y[i].qs[j + QK / 2];
+        float dd = fp16_to_fp32(x[i].d) * y[i].d;
+        summs = fmaf(fp16_to_fp32(x[i].m), y[i].s, summs);
+        for (int l = 0; l < 8; l++) {
+            int sumi = 0;
+            for (int j = 4 * l; j < 4 * l + 4; j++) {
+                int q = (j < QK / 2 ? x[i].qs[j] & 0xF : x[i].qs[j - QK / 2] >> 4) | (((qh >> j) & 1) << 4);
+                sumi += q * y[i].qs[j];
+            }
+            acc[l] = fmaf(dd, (float)sumi, acc[l]);
         }
-        s += sumi * fp16_to_fp32(x[i].d) * y[i].d + fp16_to_fp32(x[i].m) * (y[i].d * y[i].sum);
     }
-    return s;
+    return min_type_result(acc, summs);
 }
 
 float quant_dot_q8_0(int n, const void *w, const void *a) {

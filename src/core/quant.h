@@ -22,9 +22,10 @@ struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK
 struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
 
 /* Activations for the 32-element types, our own in-memory layout: d is the fp16-rounded
- * scale (what llama.cpp's q8_0/q8_1 would store), sum the integer sum of qs, which
- * provides q8_1's "s" term and lets the SIMD kernels use unsigned×signed instructions. */
-struct block_q8a { float d; int32_t sum; int8_t qs[QK]; };
+ * scale (what llama.cpp's q8_0/q8_1 would store), sum the integer sum of qs (it lets the
+ * SIMD kernels use unsigned×signed instructions), s q8_1's "s" term for the types with a
+ * min (q4_1, q5_1) as llama.cpp stores it: fp16(unrounded scale × sum), as a float. */
+struct block_q8a { float d; int32_t sum; float s; int8_t qs[QK]; };
 
 /* Unpacks the 6-bit scale and min of sub-block j (0..7) of a q4_K/q5_K block. */
 static inline void quant_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
