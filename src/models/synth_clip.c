@@ -22,6 +22,10 @@ const struct synth_clip_shape synth_clip_shapes[] = {
     /* SigLIP-so400m/14 at 384 px (27x27 patches, the conv drops the last 6 pixels; no class
      * token, GELU, post-LayerNorm), MLP to Qwen2-0.5B's 896 as in nanoLLaVA / LLaVA-OneVision. */
     {"siglip-so400m-14-384", 384, 14, 1152, 4304, 16, 27, 896, 0, 1, 0, 1e-6f, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}},
+    /* A tiny SigLIP-layout encoder for tests (tests/golden/vision): 112 px in 15 px patches
+     * (7x7, the last 7 pixels unused as so400m's last 6), width 64, 3 blocks of which llama.cpp
+     * runs 2, MLP to 64 = synth-smollm2's width. */
+    {"tiny-siglip-112", 112, 15, 64, 128, 4, 3, 64, 0, 1, 0, 1e-6f, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}},
     {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {0}, {0}},
 };
 
