@@ -308,8 +308,11 @@ static size_t seq_elems(const struct whisper_state *s) {
 }
 
 int whisper_reserve_seqs(struct whisper_state *s, int n, struct err *e) {
-    if (n <= s->n_seq) return 0;
+    /* the reorder scratch (tk, tv) comes with the first reservation, also of a single
+     * sequence (beam search with one beam): sequence 0 alone is allocated without it */
+    if (n <= s->n_seq && s->tk && s->tv) return 0;
     if (n > 16) return err_set(e, "at most 16 decoder sequences (asked for %d)", n);
+    if (n < s->n_seq) n = s->n_seq;
     size_t el = seq_elems(s);
     uint16_t *k = realloc(s->sk, (size_t)n * el * 2), *v;
     if (!k) return err_set(e, "out of memory for %d decoder caches", n);

@@ -105,6 +105,8 @@ struct whisper_params {
     int translate;          /* translate to English instead of transcribing */
     int no_timestamps;      /* decode without timestamp tokens (one segment per window) */
     int beam_size;          /* > 1: beam search at temperature 0 (whisper-cli uses 5) */
+    int beam_search;        /* 1: the beam-search decoder even for beam_size 1 (whisper.cpp's
+                             * WHISPER_SAMPLING_BEAM_SEARCH; one beam must give greedy's result) */
     float temperature;      /* 0 = greedy (or beam search with beam_size > 1) */
     float temperature_inc;  /* fallback step (0.2); <= 0 disables the fallback */
     float logprob_thold;    /* -1.0: retry hotter below this average log-probability */

@@ -476,8 +476,8 @@ int whisper_transcribe(struct whisper_state *st, const float *x, size_t n, const
             if (whisper_decode(st, prompt, np, 0, lg, e)) goto done;
             probs_of(lg, nv, logp, pr);
             no_speech = pr[sp->nosp];
-            if (t == 0 && p->beam_size > 1) {
-                if (decode_beam(st, m, np, p->beam_size, n_max, no_ts, seek, seek_end, max_initial_tid, lg,
+            if (t == 0 && (p->beam_size > 1 || p->beam_search)) {
+                if (decode_beam(st, m, np, p->beam_size > 1 ? p->beam_size : 1, n_max, no_ts, seek, seek_end, max_initial_tid, lg,
                                 p->entropy_thold, &s, e))
                     goto done;
                 if (it == n_temps - 1) break;
