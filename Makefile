@@ -116,7 +116,7 @@ TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests
 check-tsan: setup
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 CFLAGS="-O1 -g -fsanitize=thread" \
 	    LDFLAGS="-fsanitize=thread" build-tsan/omni $(TSAN_TESTS:%=build-tsan/%)
-	@BUILD=build-tsan OMNI_BIN=build-tsan/omni TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+	@BUILD=build-tsan OMNI_BIN=build-tsan/omni TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp} \
 	    ONLY="$(TSAN_TESTS:%=build-tsan/%) $(TSAN_E2E)" TEST_TIMEOUT=$${TEST_TIMEOUT:-900} sh tests/run.sh
 
 # Every test while a busy loop per core competes with it (CI may share its machine):
