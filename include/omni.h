@@ -140,7 +140,8 @@ typedef struct omni_token_info {
                                 * begin a stop string) */
     size_t len;
     int32_t token;             /* -1: held-back text released at the end */
-    float logprob;             /* log-probability under the model, before sampling tweaks */
+    float logprob;             /* log-probability under the model, before sampling tweaks
+                                * (0 unless omni_generate_params.logprobs) */
     int n_top;                 /* top alternatives (omni_generate_params.top_logprobs) */
     const int32_t *top_token;
     const float *top_logprob;
@@ -156,7 +157,10 @@ typedef struct omni_generate_params {
     int n_stop;
     int parse_special;             /* prompt text like "<|im_start|>" becomes special tokens (default 1) */
     int add_special;               /* add BOS etc. as the model asks (default 1) */
-    int top_logprobs;              /* alternatives reported per token in on_token (0..20) */
+    int logprobs;                  /* on_token gets each token's logprob (a softmax over the
+                                    * vocabulary per token, so only when asked; default 0) */
+    int top_logprobs;              /* alternatives reported per token in on_token (0..20);
+                                    * implies logprobs */
     int json_object;               /* constrain the reply to one JSON object */
     const char *json_schema;       /* JSON Schema text the reply must match (compiled when the
                                     * generation is submitted); NULL: none */

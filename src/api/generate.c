@@ -441,6 +441,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     gp->sampling = o->sampling;
     gp->stop = (const char *const *)o->stop;
     gp->n_stop = o->n_stop;
+    gp->logprobs = o->logprobs;
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;

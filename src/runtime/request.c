@@ -235,6 +235,7 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     q->sampling = r->gp.sampling;
     q->stop = r->gp.stop;
     q->n_stop = r->gp.n_stop;
+    q->logprobs = r->gp.logprobs;
     q->top_logprobs = r->gp.top_logprobs;
     q->json_mode = r->gp.json_object;
     q->json_schema = r->schema;

@@ -273,7 +273,7 @@ static void emit(struct slot *sl, const char *text, size_t len, int32_t tok, con
     p.token = tok;
     int32_t top_id[MAX_TOP_LOGPROBS];
     float top_lp[MAX_TOP_LOGPROBS];
-    if (tok >= 0 && logits) {
+    if (tok >= 0 && logits && (r->logprobs || r->top_logprobs > 0)) {
         p.logprob = sampler_logprob(logits, n_vocab, tok);
         if (r->top_logprobs > 0) {
             p.n_top = sampler_top_logprobs(logits, n_vocab, r->top_logprobs < MAX_TOP_LOGPROBS ? r->top_logprobs

@@ -60,7 +60,8 @@ struct sched_request {
     omni_sampling_params sampling;      /* its bias arrays borrowed like the prompt */
     const char *const *stop;    /* stop strings (not part of the output) */
     int n_stop;
-    int top_logprobs;           /* alternatives to report per token (0..20) */
+    int logprobs;               /* compute each token's logprob (a softmax per token) */
+    int top_logprobs;           /* alternatives to report per token (0..20); implies logprobs */
     int json_mode;              /* constrain sampling to one valid JSON object */
     const struct json_schema *json_schema; /* the output must match it; NULL: none */
     /* Called on the engine thread: copy what you need and return quickly. */
