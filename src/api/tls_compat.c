@@ -9,7 +9,13 @@
 
 #include "api/tls_pem.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+/* GCC says __SANITIZE_ADDRESS__; clang before 15 only __has_feature(address_sanitizer). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define OMNI_ASAN_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(OMNI_ASAN_BUILD)
 /* AddressSanitizer finds the functions it wraps with dlsym(RTLD_NEXT, …) before main.
  * RTLD_NEXT means "after the caller's object", and through an interposed dlsym the
  * caller would be this file, not the sanitizer runtime: it crashes at start-up. So

@@ -1,13 +1,16 @@
 /* libFuzzer target for the image path: any byte string must decode to a valid RGB
  * image or fail with a message; a decoded image then goes through the LLaVA
  * pre-processing and the bicubic resize (arbitrary sizes and aspect ratios).
- * Built and run by tests/fuzz/build.sh (`make fuzz`). */
+ * Built and run by tests/fuzz/build.sh (`make fuzz`); tests/fuzz/test_fuzz_image.c replays
+ * the corpus. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/image_decode.h"
 #include "models/image_preprocess.h"
+
+static int fuzz_setup(void) { return 0; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct image img;

@@ -1,0 +1,10 @@
+/* Replays tests/fuzz/corpus/ggml_whisper/ through fuzz_ggml_whisper.c's entry function; see replay.h. */
+#include "fuzz_ggml_whisper.c"
+#include "replay.h"
+
+TEST(replays_corpus) { replay_corpus("ggml_whisper", 5); }
+
+int main(void) {
+    RUN(replays_corpus);
+    return test_summary();
+}
