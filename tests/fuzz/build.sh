@@ -30,7 +30,7 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
   echo "fuzz: $CLANG not found (apt-get install clang libclang-rt-14-dev)"; exit 1
 fi
 if [ ! -f "$BUILD/libomni.a" ]; then echo "fuzz: $BUILD/libomni.a missing: run make first"; exit 1; fi
-FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -pthread -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+FLAGS="-g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 # (tls_compat.c too: its dlsym shim, which only uninstrumented builds have, would
 # otherwise answer the sanitizer runtime's own dlsym calls and crash it at start-up)
