@@ -82,6 +82,9 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libomni.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
 
+# A fuzz corpus replay (tests/fuzz/test_fuzz_*.c) includes its target's source.
+$(filter $(BUILD)/tests/fuzz/%,$(TEST_BIN)): $(wildcard tests/fuzz/fuzz_*.c tests/fuzz/*.h)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libomni.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
@@ -125,8 +128,9 @@ test-loaded: setup
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/with_cpu_hog.sh sh tests/run.sh
 
-fuzz:
-	@sh tests/fuzz/build.sh
+# libFuzzer targets (tests/fuzz/README.md): FUZZ_SECONDS per target, FUZZ_TARGETS to pick.
+fuzz: $(BUILD)/libomni.a
+	@BUILD=$(BUILD) LDLIBS="$(LDLIBS)" sh tests/fuzz/build.sh
 
 bench: setup all $(BENCH_BIN)
 	@BUILD=$(BUILD) sh bench/run.sh

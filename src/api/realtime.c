@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "api/asr.h"
+#include "api/realtime_events.h"
 #include "api/routes.h"
 #include "core/log.h"
 
@@ -319,273 +320,57 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
     }
 }
 
-/* ---- client events ---- */
+/* ---- client events (read by api/realtime_events.c, applied here) ---- */
 
-/* Reads turn_detection (GA audio.input.turn_detection or beta top-level). */
-static int parse_turn_detection(struct rt_conn *k, const cJSON *td, omni_voice_params *p, int *turn,
-                                const char *param, const char *eid) {
-    if (cJSON_IsNull(td)) { *turn = 0; p->auto_response = 0; p->interrupt_response = 0; return 0; }
-    if (!cJSON_IsObject(td)) { rt_error(k, "invalid_value", param, eid, "%s must be an object or null", param); return -1; }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(td, "type");
-    if (t && (!cJSON_IsString(t) || (strcmp(t->valuestring, "server_vad") && strcmp(t->valuestring, "semantic_vad")))) {
-        rt_error(k, "invalid_value", param, eid, "%s.type must be \"server_vad\" (or \"semantic_vad\")", param);
-        return -1;
-    }
-    const cJSON *v;
-    if ((v = cJSON_GetObjectItemCaseSensitive(td, "threshold"))) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1) {
-            rt_error(k, "invalid_value", param, eid, "%s.threshold must be a number from 0 to 1", param);
-            return -1;
-        }
-        p->vad_threshold = (float)v->valuedouble;
-    }
-    static const char *ms_keys[2] = {"silence_duration_ms", "prefix_padding_ms"};
-    int *ms_dst[2] = {&p->silence_ms, &p->prefix_padding_ms};
-    for (int i = 0; i < 2; i++) {
-        if (!(v = cJSON_GetObjectItemCaseSensitive(td, ms_keys[i]))) continue;
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 10000) {
-            rt_error(k, "invalid_value", param, eid, "%s.%s must be a number of milliseconds from 0 to 10000", param,
-                     ms_keys[i]);
-            return -1;
-        }
-        *ms_dst[i] = (int)v->valuedouble;
-    }
-    p->auto_response = 1;
-    p->interrupt_response = 1;
-    if ((v = cJSON_GetObjectItemCaseSensitive(td, "create_response")) && cJSON_IsBool(v)) p->auto_response = cJSON_IsTrue(v);
-    if ((v = cJSON_GetObjectItemCaseSensitive(td, "interrupt_response")) && cJSON_IsBool(v))
-        p->interrupt_response = cJSON_IsTrue(v);
-    *turn = 1;
-    return 0;
-}
-
-static int parse_format(struct rt_conn *k, const cJSON *f, int *rate, const char *param, const char *eid) {
-    if (cJSON_IsString(f)) { /* beta: "pcm16" */
-        if (strcmp(f->valuestring, "pcm16")) {
-            rt_error(k, "invalid_value", param, eid, "%s: only \"pcm16\" (24 kHz) is supported", param);
-            return -1;
-        }
-        *rate = 24000;
-        return 0;
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(f, "type"), *r = cJSON_GetObjectItemCaseSensitive(f, "rate");
-    if (!cJSON_IsObject(f) || !cJSON_IsString(t) || strcmp(t->valuestring, "audio/pcm") ||
-        (r && (!cJSON_IsNumber(r) || (r->valueint != 24000 && r->valueint != 16000)))) {
-        rt_error(k, "invalid_value", param, eid, "%s must be {\"type\":\"audio/pcm\",\"rate\":24000} (16000 also works)",
-                 param);
-        return -1;
-    }
-    *rate = r ? r->valueint : 24000;
-    return 0;
-}
-
-static void handle_session_update(struct rt_conn *k, const cJSON *root, const char *eid) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "session");
-    if (!cJSON_IsObject(s)) { rt_error(k, "missing_required_parameter", "session", eid, "session.update needs a \"session\" object"); return; }
-    omni_voice_params p = k->vp;
-    int turn = k->turn_detection, text_only = k->text_only, rate = p.input_rate;
-    char *instr = NULL, *voice = NULL, *lang = NULL;
-    const cJSON *v, *audio = cJSON_GetObjectItemCaseSensitive(s, "audio");
-    const cJSON *ain = cJSON_IsObject(audio) ? cJSON_GetObjectItemCaseSensitive(audio, "input") : NULL;
-    const cJSON *aout = cJSON_IsObject(audio) ? cJSON_GetObjectItemCaseSensitive(audio, "output") : NULL;
-
-#define FAIL(...) do { rt_error(k, "invalid_value", __VA_ARGS__); goto out; } while (0)
-    if ((v = cJSON_GetObjectItemCaseSensitive(s, "instructions"))) {
-        if (!cJSON_IsString(v)) FAIL("session.instructions", eid, "session.instructions must be a string");
-        instr = strdup(v->valuestring);
-    }
-    const cJSON *vv = cJSON_GetObjectItemCaseSensitive(s, "voice");
-    if (!vv && cJSON_IsObject(aout)) vv = cJSON_GetObjectItemCaseSensitive(aout, "voice");
-    if (vv) {
-        if (!cJSON_IsString(vv)) FAIL("session.voice", eid, "session.voice must be a string such as \"alloy\"");
-        voice = strdup(vv->valuestring);
-    }
-    const cJSON *mods = cJSON_GetObjectItemCaseSensitive(s, "output_modalities");
-    if (!mods) mods = cJSON_GetObjectItemCaseSensitive(s, "modalities");
-    if (mods) {
-        if (!cJSON_IsArray(mods)) FAIL("session.output_modalities", eid, "session.output_modalities must be an array");
-        int audio_on = 0;
-        const cJSON *m;
-        cJSON_ArrayForEach(m, mods) {
-            if (!cJSON_IsString(m) || (strcmp(m->valuestring, "audio") && strcmp(m->valuestring, "text")))
-                FAIL("session.output_modalities", eid, "session.output_modalities may hold \"audio\" and \"text\"");
-            if (!strcmp(m->valuestring, "audio")) audio_on = 1;
-        }
-        text_only = !audio_on;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(s, "input_audio_format")) &&
-        parse_format(k, v, &rate, "session.input_audio_format", eid))
-        goto out;
-    if (cJSON_IsObject(ain) && (v = cJSON_GetObjectItemCaseSensitive(ain, "format")) &&
-        parse_format(k, v, &rate, "session.audio.input.format", eid))
-        goto out;
-    int out_rate = 24000;
-    if ((v = cJSON_GetObjectItemCaseSensitive(s, "output_audio_format")) &&
-        parse_format(k, v, &out_rate, "session.output_audio_format", eid))
-        goto out;
-    if (cJSON_IsObject(aout) && (v = cJSON_GetObjectItemCaseSensitive(aout, "format")) &&
-        parse_format(k, v, &out_rate, "session.audio.output.format", eid))
-        goto out;
-    if (out_rate != RT_RATE_OUT) FAIL("session.audio.output.format", eid, "output audio is 24 kHz pcm16 only");
-    if ((v = cJSON_GetObjectItemCaseSensitive(s, "turn_detection")) &&
-        parse_turn_detection(k, v, &p, &turn, "session.turn_detection", eid))
-        goto out;
-    if (cJSON_IsObject(ain) && (v = cJSON_GetObjectItemCaseSensitive(ain, "turn_detection")) &&
-        parse_turn_detection(k, v, &p, &turn, "session.audio.input.turn_detection", eid))
-        goto out;
-    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(s, "input_audio_transcription");
-    if (!tr && cJSON_IsObject(ain)) tr = cJSON_GetObjectItemCaseSensitive(ain, "transcription");
-    if (tr) {
-        if (!cJSON_IsNull(tr) && !cJSON_IsObject(tr))
-            FAIL("session.audio.input.transcription", eid, "session.audio.input.transcription must be an object or null");
-        p.transcribe_input = cJSON_IsObject(tr);
-        const cJSON *l = cJSON_IsObject(tr) ? cJSON_GetObjectItemCaseSensitive(tr, "language") : NULL;
-        if (l) {
-            if (!cJSON_IsString(l)) FAIL("session.audio.input.transcription.language", eid, "language must be a string like \"en\"");
-            lang = strdup(l->valuestring);
-        }
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(s, "temperature"))) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 2)
-            FAIL("session.temperature", eid, "session.temperature must be a number from 0 to 2");
-        p.temperature = (float)v->valuedouble;
-    }
-    v = cJSON_GetObjectItemCaseSensitive(s, "max_output_tokens");
-    if (!v) v = cJSON_GetObjectItemCaseSensitive(s, "max_response_output_tokens");
-    if (v) {
-        if (cJSON_IsString(v) && !strcmp(v->valuestring, "inf")) p.max_tokens = 0;
-        else if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 4096) p.max_tokens = v->valueint;
-        else FAIL("session.max_output_tokens", eid, "session.max_output_tokens must be 1..4096 or \"inf\"");
-    }
-#undef FAIL
-    p.input_rate = rate;
-    if (instr) { free(k->instructions); k->instructions = instr; instr = NULL; }
-    if (voice) { free(k->voice_name); k->voice_name = voice; voice = NULL; }
-    if (lang) { free(k->language); k->language = lang; lang = NULL; }
+static void apply_session_update(struct rt_conn *k, struct rt_request *rq) {
+    omni_voice_params p = rq->session.p;
+    if (rq->instructions) { free(k->instructions); k->instructions = rq->instructions; rq->instructions = NULL; }
+    if (rq->voice) { free(k->voice_name); k->voice_name = rq->voice; rq->voice = NULL; }
+    if (rq->language) { free(k->language); k->language = rq->language; rq->language = NULL; }
     p.instructions = k->instructions;
     p.voice = k->voice_name;
     p.language = k->language;
     struct err e = {{0}};
     if (omni_voice_update(k->v, &p, e.msg, sizeof e.msg)) {
-        rt_error(k, "invalid_value", "session", eid, "session.update: %s", e.msg);
-        goto out;
+        rt_error(k, "invalid_value", "session", rq->event_id, "session.update: %s", e.msg);
+        return;
     }
     k->vp = p;
-    k->turn_detection = turn;
-    k->text_only = text_only;
+    k->turn_detection = rq->session.turn_detection;
+    k->text_only = rq->session.text_only;
     send_session(k, "session.updated");
-out:
-    free(instr);
-    free(voice);
-    free(lang);
 }
 
-static void handle_append(struct rt_conn *k, const cJSON *root, const char *eid) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "audio");
-    if (!cJSON_IsString(a)) { rt_error(k, "missing_required_parameter", "audio", eid, "input_audio_buffer.append needs \"audio\": base64 pcm16"); return; }
-    uint8_t *bytes = NULL;
-    size_t n = 0;
+static void apply_item_create(struct rt_conn *k, const struct rt_request *rq) {
     struct err e = {{0}};
-    if (omni_base64_decode(a->valuestring, strlen(a->valuestring), &bytes, &n, e.msg, sizeof e.msg)) {
-        rt_error(k, "invalid_value", "audio", eid, "audio is not valid base64: %s", e.msg);
-        return;
-    }
-    if (n % 2) rt_error(k, "invalid_value", "audio", eid, "audio must be whole 16-bit samples (got %zu bytes)", n);
-    else if (n) {
-        /* pcm16 is little-endian, as is every machine omni builds for */
-        int16_t *pcm = malloc(n);
-        if (pcm) {
-            memcpy(pcm, bytes, n);
-            omni_voice_push_pcm(k->v, pcm, n / 2);
-            free(pcm);
-        }
-    }
-    free(bytes);
-}
-
-static void handle_item_create(struct rt_conn *k, const cJSON *root, const char *eid) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "item");
-    if (!cJSON_IsObject(it)) { rt_error(k, "missing_required_parameter", "item", eid, "conversation.item.create needs an \"item\" object"); return; }
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type"), *role = cJSON_GetObjectItemCaseSensitive(it, "role");
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(it, "content");
-    if (type && (!cJSON_IsString(type) || strcmp(type->valuestring, "message"))) {
-        rt_error(k, "invalid_value", "item.type", eid, "item.type: only \"message\" items are supported");
-        return;
-    }
-    if (!cJSON_IsString(role) ||
-        (strcmp(role->valuestring, "user") && strcmp(role->valuestring, "assistant") && strcmp(role->valuestring, "system"))) {
-        rt_error(k, "invalid_value", "item.role", eid, "item.role must be \"user\", \"assistant\" or \"system\"");
-        return;
-    }
-    if (!cJSON_IsArray(content) || !cJSON_GetArraySize(content)) {
-        rt_error(k, "invalid_value", "item.content", eid, "item.content must be a non-empty array of text parts");
-        return;
-    }
-    size_t cap = 1, len = 0;
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(part, "transcript");
-        if (!cJSON_IsString(t)) {
-            rt_error(k, "invalid_value", "item.content", eid,
-                     "item.content parts must carry \"text\" (input_text/output_text); audio parts are not supported here");
-            return;
-        }
-        cap += strlen(t->valuestring) + 1;
-    }
-    char *text = malloc(cap);
-    if (!text) return;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (!cJSON_IsString(t)) t = cJSON_GetObjectItemCaseSensitive(part, "transcript");
-        size_t n = strlen(t->valuestring);
-        if (len) text[len++] = '\n';
-        memcpy(text + len, t->valuestring, n);
-        len += n;
-    }
-    text[len] = 0;
-    struct err e = {{0}};
-    if (omni_voice_add_message(k->v, role->valuestring, text, e.msg, sizeof e.msg)) {
-        rt_error(k, "invalid_value", "item", eid, "conversation.item.create: %s", e.msg);
-        free(text);
+    if (omni_voice_add_message(k->v, rq->role, rq->text, e.msg, sizeof e.msg)) {
+        rt_error(k, "invalid_value", "item", rq->event_id, "conversation.item.create: %s", e.msg);
         return;
     }
     char id[32];
-    const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "id");
-    if (cJSON_IsString(cid) && strlen(cid->valuestring) < sizeof id) snprintf(id, sizeof id, "%s", cid->valuestring);
+    if (rq->item_id) snprintf(id, sizeof id, "%s", rq->item_id);
     else new_id(k, id, sizeof id, "item");
-    int user = !strcmp(role->valuestring, "user");
+    int user = !strcmp(rq->role, "user");
     cJSON *ev = rt_event("conversation.item.created");
     cJSON_AddNullToObject(ev, "previous_item_id");
-    cJSON_AddItemToObject(ev, "item", message_item(id, role->valuestring, "completed", user ? "input_text" : "output_text",
-                                                   "text", text));
+    cJSON_AddItemToObject(ev, "item", message_item(id, rq->role, "completed", user ? "input_text" : "output_text",
+                                                   "text", rq->text));
     rt_send(k, ev);
-    free(text);
 }
 
 /* conversation.item.truncate: the client stopped playing the latest reply at
  * audio_end_ms. Works while the reply is still being made (it is cut when it ends) and
  * after (its history entry is cut now), which is the common case: generation outruns
  * playback, so a user who interrupts usually interrupts a reply that is already done. */
-static void handle_truncate(struct rt_conn *k, const cJSON *root, const char *eid) {
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "audio_end_ms");
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "item_id");
-    if (!cJSON_IsNumber(ms) || ms->valuedouble < 0) {
-        rt_error(k, "invalid_value", "audio_end_ms", eid, "audio_end_ms must be a non-negative number");
-        return;
-    }
-    if (item && !cJSON_IsString(item)) {
-        rt_error(k, "invalid_value", "item_id", eid, "item_id must be a string");
-        return;
-    }
-    if (omni_voice_truncate(k->v, (int64_t)(ms->valuedouble * (RT_RATE_OUT / 1000))) < 0) {
-        rt_error(k, "invalid_value", "item_id", eid, "there is no assistant reply to truncate");
+static void apply_truncate(struct rt_conn *k, const struct rt_request *rq) {
+    if (omni_voice_truncate(k->v, (int64_t)(rq->audio_end_ms * (RT_RATE_OUT / 1000))) < 0) {
+        rt_error(k, "invalid_value", "item_id", rq->event_id, "there is no assistant reply to truncate");
         return;
     }
     cJSON *ev = rt_event("conversation.item.truncated");
-    cJSON_AddStringToObject(ev, "item_id", cJSON_IsString(item) ? item->valuestring : "");
+    cJSON_AddStringToObject(ev, "item_id", rq->item_id ? rq->item_id : "");
     cJSON_AddNumberToObject(ev, "content_index", 0);
-    cJSON_AddNumberToObject(ev, "audio_end_ms", ms->valuedouble);
+    cJSON_AddNumberToObject(ev, "audio_end_ms", rq->audio_end_ms);
     rt_send(k, ev);
 }
 
@@ -595,27 +380,29 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
     int op = bits & 0x0f;
     if (op == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) return 0;
     if (!k || !k->v || (op != MG_WEBSOCKET_OPCODE_TEXT && op != MG_WEBSOCKET_OPCODE_BINARY)) return 1;
-    cJSON *root = cJSON_ParseWithLength(data, len);
-    if (!root || !cJSON_IsObject(root)) {
-        rt_error(k, "invalid_json", NULL, NULL, "the event is not a JSON object (%zu bytes)", len);
-        cJSON_Delete(root);
+    struct rt_settings cur = {k->vp, k->turn_detection, k->text_only};
+    struct rt_request rq;
+    struct rt_bad_event bad;
+    if (rt_request_parse(data, len, &cur, &rq, &bad)) {
+        rt_error(k, bad.code, bad.param[0] ? bad.param : NULL, rq.event_id, "%s", bad.msg);
+        rt_request_free(&rq);
         return 1;
     }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type"), *eidj = cJSON_GetObjectItemCaseSensitive(root, "event_id");
-    const char *eid = cJSON_IsString(eidj) ? eidj->valuestring : NULL;
-    if (!cJSON_IsString(t)) rt_error(k, "missing_required_parameter", "type", eid, "the event has no string \"type\"");
-    else if (!strcmp(t->valuestring, "session.update")) handle_session_update(k, root, eid);
-    else if (!strcmp(t->valuestring, "input_audio_buffer.append")) handle_append(k, root, eid);
-    else if (!strcmp(t->valuestring, "input_audio_buffer.commit")) omni_voice_commit(k->v);
-    else if (!strcmp(t->valuestring, "input_audio_buffer.clear")) {
+    switch (rq.type) {
+    case RT_SESSION_UPDATE: apply_session_update(k, &rq); break;
+    case RT_AUDIO_APPEND: if (rq.n_pcm) omni_voice_push_pcm(k->v, rq.pcm, rq.n_pcm); break;
+    case RT_AUDIO_COMMIT: omni_voice_commit(k->v); break;
+    case RT_AUDIO_CLEAR:
         omni_voice_clear(k->v);
         rt_send(k, rt_event("input_audio_buffer.cleared"));
-    } else if (!strcmp(t->valuestring, "conversation.item.create")) handle_item_create(k, root, eid);
-    else if (!strcmp(t->valuestring, "response.create")) omni_voice_respond(k->v);
-    else if (!strcmp(t->valuestring, "response.cancel")) omni_voice_cancel(k->v);
-    else if (!strcmp(t->valuestring, "conversation.item.truncate")) handle_truncate(k, root, eid); else if (!strcmp(t->valuestring, "output_audio_buffer.clear")) omni_voice_cancel(k->v);
-    else rt_error(k, "unknown_event", "type", eid, "unknown event type \"%.100s\"", t->valuestring);
-    cJSON_Delete(root);
+        break;
+    case RT_ITEM_CREATE: apply_item_create(k, &rq); break;
+    case RT_RESPONSE_CREATE: omni_voice_respond(k->v); break;
+    case RT_RESPONSE_CANCEL: omni_voice_cancel(k->v); break;
+    case RT_ITEM_TRUNCATE: apply_truncate(k, &rq); break;
+    case RT_OUTPUT_CLEAR: omni_voice_cancel(k->v); break;
+    }
+    rt_request_free(&rq);
     return 1;
 }
 
@@ -691,12 +478,12 @@ static void on_ready(struct mg_connection *c, void *ud) {
         return;
     }
     k->vp = omni_voice_default_params();
-    k->vp.input_rate = 24000;
     k->vp.n_ctx = omni_request_n_ctx(k->s->model, NULL); /* the server's --ctx, as for any request */
+    k->vp.vad_model = k->s->p.vad_model;
+    k->vp.input_rate = 24000;
     k->vp.on_event = on_voice_event;
     k->vp.user = k;
     k->turn_detection = 1;
-    k->vp.vad_model = k->s->p.vad_model;
     struct err e = {{0}};
     k->v = omni_voice_new(k->s->model, api_asr_ctx(k->s->asr), &k->vp, e.msg, sizeof e.msg);
     if (!k->v) {

@@ -10,85 +10,20 @@
 #include <strings.h>
 
 #include "api/asr.h"
+#include "api/multipart.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
-enum { F_FILE, F_MODEL, F_LANGUAGE, F_PROMPT, F_FORMAT, F_TEMPERATURE, F_GRAN, F_N };
-static const char *const field_names[F_N] = {"file", "model", "language", "prompt", "response_format",
-                                             "temperature", "timestamp_granularities[]"};
-#define MAX_TEXT_FIELD (64u << 10) /* any field but the file: far more than a prompt needs */
-
-struct field {
-    char *p;
-    size_t n, cap;
-    int seen;
-};
-
-struct form {
-    size_t max, total;
-    int too_big, oom, text_too_long;
-    int cur;                  /* the field being received, -1 for one we skip */
-    struct field f[F_N];
-    int gran_word, gran_segment;
-    char gran_bad[64];        /* the first timestamp_granularities[] value we do not know */
-};
-
-/* timestamp_granularities[] may repeat; each value is judged when the next field starts. */
-static void finish_gran(struct form *fm) {
-    struct field *g = &fm->f[F_GRAN];
-    if (fm->cur != F_GRAN) return;
-    if (g->n == 4 && !memcmp(g->p, "word", 4)) fm->gran_word = 1;
-    else if (g->n == 7 && !memcmp(g->p, "segment", 7)) fm->gran_segment = 1;
-    else if (!fm->gran_bad[0]) snprintf(fm->gran_bad, sizeof fm->gran_bad, "%.*s", (int)(g->n < 40 ? g->n : 40), g->p ? g->p : "");
-    g->n = 0;
-}
-
+/* civetweb's form parser calls these; the fields are collected by api/multipart.c. */
 static int field_found(const char *key, const char *filename, char *path, size_t pathlen, void *ud) {
-    struct form *fm = ud;
-    finish_gran(fm);
-    fm->cur = -1;
-    for (int i = 0; i < F_N; i++)
-        if (!strcmp(key, field_names[i]) || (i == F_GRAN && !strcmp(key, "timestamp_granularities"))) fm->cur = i;
-    if (fm->cur < 0) return MG_FORM_FIELD_STORAGE_SKIP; /* fields we do not use (stream, include[], ...) */
-    struct field *f = &fm->f[fm->cur];
-    f->seen = 1;
-    f->n = 0; /* a repeated field: the last one wins */
-    return MG_FORM_FIELD_STORAGE_GET;
+    return api_form_field_begin(ud, key) ? MG_FORM_FIELD_STORAGE_GET : MG_FORM_FIELD_STORAGE_SKIP;
 }
 
 static int field_get(const char *key, const char *value, size_t len, void *ud) {
-    struct form *fm = ud;
-    if (fm->cur < 0) return MG_FORM_FIELD_HANDLE_GET;
-    struct field *f = &fm->f[fm->cur];
-    fm->total += len;
-    if (fm->total > fm->max) { fm->too_big = 1; return MG_FORM_FIELD_HANDLE_ABORT; }
-    if (fm->cur != F_FILE && f->n + len > MAX_TEXT_FIELD) {
-        fm->text_too_long = fm->cur + 1;
-        return MG_FORM_FIELD_HANDLE_ABORT;
-    }
-    if (f->n + len + 1 > f->cap) {
-        size_t cap = (f->cap ? f->cap * 2 : 256) + len;
-        char *q = realloc(f->p, cap);
-        if (!q) { fm->oom = 1; return MG_FORM_FIELD_HANDLE_ABORT; }
-        f->p = q;
-        f->cap = cap;
-    }
-    memcpy(f->p + f->n, value, len);
-    f->n += len;
-    f->p[f->n] = 0;
-    return MG_FORM_FIELD_HANDLE_GET;
+    return api_form_field_data(ud, value, len) ? MG_FORM_FIELD_HANDLE_ABORT : MG_FORM_FIELD_HANDLE_GET;
 }
 
 static int field_store(const char *path, long long size, void *ud) { return MG_FORM_FIELD_HANDLE_NEXT; }
-
-static void form_free(struct form *fm) {
-    for (int i = 0; i < F_N; i++) free(fm->f[i].p);
-}
-
-/* A text field's value, or NULL when it was not sent (or sent empty). */
-static const char *text_field(struct form *fm, int i) {
-    return fm->f[i].seen && fm->f[i].n ? fm->f[i].p : NULL;
-}
 
 /* Text with every invalid UTF-8 byte replaced by U+FFFD (tokens can split characters),
  * as `omni transcribe` prints JSON. */
@@ -228,13 +163,11 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         return 400;
     }
 
-    struct form fm;
-    memset(&fm, 0, sizeof fm);
-    fm.max = s->p.max_body;
-    fm.cur = -1;
+    struct api_form fm;
+    api_form_init(&fm, s->p.max_body);
     struct mg_form_data_handler h = {field_found, field_get, field_store, &fm};
     int nf = mg_handle_form_request(c, &h);
-    finish_gran(&fm);
+    api_form_end(&fm);
 
     int status;
     omni_asr_result *r = NULL;
@@ -249,28 +182,28 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     }
     if (fm.oom) { api_reply_then_close(c); status = api_reply_error(c, 500, NULL, NULL, "out of memory reading the upload"); api_drain_body(c); goto done; }
     if (fm.text_too_long) {
-        const char *name = field_names[fm.text_too_long - 1];
+        const char *name = api_form_field_names[fm.text_too_long - 1];
         api_reply_then_close(c);
-        status = api_reply_error(c, 400, name, "invalid_value", "'%s' is longer than %u bytes", name, MAX_TEXT_FIELD);
+        status = api_reply_error(c, 400, name, "invalid_value", "'%s' is longer than %u bytes", name, API_FORM_MAX_TEXT);
         api_drain_body(c);
         goto done;
     }
     /* civetweb 1.15 reports an error after some well-formed bodies too (the openai client's):
      * trust what arrived when the file did. */
-    if (nf < 0 && !fm.f[F_FILE].seen) {
+    if (nf < 0 && !fm.f[API_FORM_FILE].seen) {
         api_reply_then_close(c);
         status = api_reply_error(c, 400, NULL, "invalid_multipart", "the multipart/form-data body could not be read");
         api_drain_body(c);
         goto done;
     }
-    if (!fm.f[F_FILE].seen || !fm.f[F_FILE].n) {
+    if (!fm.f[API_FORM_FILE].seen || !fm.f[API_FORM_FILE].n) {
         status = api_reply_error(c, 400, "file", "invalid_value",
                                  "'file' is required: upload the audio (wav, mp3, flac, ogg, opus, ...) in a multipart "
                                  "field named 'file'");
         goto done;
     }
 
-    const char *fmt = text_field(&fm, F_FORMAT) ? text_field(&fm, F_FORMAT) : "json";
+    const char *fmt = api_form_text(&fm, API_FORM_FORMAT) ? api_form_text(&fm, API_FORM_FORMAT) : "json";
     int fi = 0;
     while (formats[fi] && strcmp(formats[fi], fmt)) fi++;
     if (!formats[fi]) {
@@ -282,7 +215,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     int multi = omni_asr_is_multilingual(api_asr_ctx(s->asr));
     wp.translate = translate;
     wp.language = multi ? "auto" : "en"; /* OpenAI detects the language when none is given */
-    const char *lang = text_field(&fm, F_LANGUAGE);
+    const char *lang = api_form_text(&fm, API_FORM_LANGUAGE);
     if (lang) {
         if (strcmp(lang, "auto") && omni_asr_language_id(lang) < 0) {
             status = api_reply_error(c, 400, "language", "invalid_value",
@@ -304,7 +237,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                                  api_asr_name(s->asr));
         goto done;
     }
-    const char *temp = text_field(&fm, F_TEMPERATURE);
+    const char *temp = api_form_text(&fm, API_FORM_TEMPERATURE);
     if (temp) {
         char *end = NULL;
         double t = strtod(temp, &end);
@@ -326,14 +259,14 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                                  "'timestamp_granularities[]' needs response_format verbose_json (got %s)", fmt);
         goto done;
     }
-    wp.prompt = text_field(&fm, F_PROMPT);
+    wp.prompt = api_form_text(&fm, API_FORM_PROMPT);
     wp.word_timestamps = fm.gran_word; /* words need each token's start and end */
 
     char what[300];
     snprintf(what, sizeof what, "the uploaded file");
     double duration;
     int bad_audio;
-    if (api_asr_transcribe_file(s->asr, fm.f[F_FILE].p, fm.f[F_FILE].n, what, &wp, &r, &duration, &bad_audio, &e)) {
+    if (api_asr_transcribe_file(s->asr, fm.f[API_FORM_FILE].p, fm.f[API_FORM_FILE].n, what, &wp, &r, &duration, &bad_audio, &e)) {
         status = bad_audio ? api_reply_error(c, 400, "file", "invalid_file", "%s", e.msg)
                            : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
@@ -364,6 +297,6 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     }
 done:
     omni_asr_result_free(r);
-    form_free(&fm);
+    api_form_free(&fm);
     return status;
 }

@@ -9,7 +9,13 @@
 
 #include "api/tls_pem.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* GCC says __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__; clang before 15 only __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define OMNI_SANITIZER_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(OMNI_SANITIZER_BUILD)
 /* AddressSanitizer (ThreadSanitizer likewise) finds the functions it wraps with dlsym(RTLD_NEXT, …) before main.
  * RTLD_NEXT means "after the caller's object", and through an interposed dlsym the
  * caller would be this file, not the sanitizer runtime: it crashes at start-up. So

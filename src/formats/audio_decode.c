@@ -62,6 +62,11 @@ float *audio_to_16k_mono(const float *in, size_t n_frames, int channels, int rat
     int rc = src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1);
     free(mono);
     if (rc) { free(res); err_set(e, "resampling %d Hz to 16 kHz failed: %s", rate, src_strerror(rc)); return NULL; }
+    if (d.output_frames_gen <= 0) { /* a few frames at a high rate: nothing left at 16 kHz */
+        free(res);
+        err_set(e, "%zu frames at %d Hz are too short to resample to 16 kHz", n_frames, rate);
+        return NULL;
+    }
     *n_out = (size_t)d.output_frames_gen;
     return res;
 }

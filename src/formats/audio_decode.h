@@ -17,7 +17,8 @@ int audio_decode_mem(const void *buf, size_t size, const char *what, float **out
                      struct err *e);
 
 /* Mixes interleaved frames down to mono and resamples from `rate` to 16 kHz.
- * Returns a new buffer (caller frees) or NULL with e set. */
+ * Returns a new buffer (caller frees) or NULL with e set, also when resampling
+ * leaves no sample at all. */
 float *audio_to_16k_mono(const float *in, size_t n_frames, int channels, int rate, size_t *n_out,
                          struct err *e);
 

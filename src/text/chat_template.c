@@ -29,14 +29,14 @@ static void parse_arguments(struct jv *calls) {
     }
 }
 
+/* A container takes over what is put into it, and releases it when it cannot grow
+ * (out of memory), so each value is complete before it goes in. */
 static struct jv *build_context(const struct chat_message *msgs, int n, const struct chat_render_opts *o, struct err *e) {
     struct jv *ctx = jv_dict(), *list = jv_list();
-    jv_dict_set(ctx, "messages", list);
     for (int i = 0; i < n; i++) {
         const struct chat_message *m = &msgs[i];
-        if (!m->role) { jv_unref(ctx); err_set(e, "message %d has no role", i); return NULL; }
+        if (!m->role) { jv_unref(list); jv_unref(ctx); err_set(e, "message %d has no role", i); return NULL; }
         struct jv *d = jv_dict();
-        jv_list_push(list, d);
         jv_dict_set(d, "role", jv_str(m->role));
         jv_dict_set(d, "content", jv_str(m->content));
         if (m->name) jv_dict_set(d, "name", jv_str(m->name));
@@ -45,6 +45,8 @@ static struct jv *build_context(const struct chat_message *msgs, int n, const st
             struct jv *calls = jv_from_json(m->tool_calls, e);
             if (!calls || calls->type != JV_LIST) {
                 jv_unref(calls);
+                jv_unref(d);
+                jv_unref(list);
                 jv_unref(ctx);
                 if (calls) err_set(e, "message %d: tool_calls must be a JSON array", i);
                 else err_prefix(e, "message %d: tool_calls: ", i);
@@ -53,7 +55,9 @@ static struct jv *build_context(const struct chat_message *msgs, int n, const st
             parse_arguments(calls);
             jv_dict_set(d, "tool_calls", calls);
         }
+        jv_list_push(list, d);
     }
+    jv_dict_set(ctx, "messages", list);
     int gen = o && o->add_generation_prompt;
     jv_dict_set(ctx, "add_generation_prompt", jv_bool(gen));
     jv_dict_set(ctx, "bos_token", jv_str(o && o->bos_token ? o->bos_token : ""));
@@ -100,7 +104,13 @@ int chat_render(const char *template_src, const struct chat_message *msgs, int n
     if (n_msgs < 0 || (n_msgs > 0 && !msgs)) return err_set(e, "chat_render: no messages");
     struct jinja_template *t = jinja_parse(template_src ? template_src : CHATML, e);
     if (!t) return err_prefix(e, "chat template: ");
+    unsigned long failures = jv_alloc_failures();
     struct jv *ctx = build_context(msgs, n_msgs, opts, e);
+    if (ctx && jv_alloc_failures() != failures) { /* a value came out empty */
+        jv_unref(ctx);
+        ctx = NULL;
+        err_set(e, "chat template: out of memory building the context");
+    }
     if (!ctx) { jinja_free(t); return -1; }
     int rc = jinja_render(t, ctx, out, e);
     jv_unref(ctx);

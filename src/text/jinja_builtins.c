@@ -2,16 +2,13 @@
  * (is defined, is string, ...) and the Python methods templates call on
  * strings, lists and dicts (strip, split, items, append, ...). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/jinja_internal.h"
 
-static struct jv *from_sb(struct sb *b) {
-    struct jv *r = jv_strn(b->s ? b->s : "", b->n);
-    free(b->s);
-    return r;
-}
+static struct jv *from_sb(struct sb *b) { return b->s ? jv_str_own(b->s, b->n) : jv_str(""); }
 
 static struct jv *to_string(struct jv *v) {
     if (v->type == JV_STR) return jv_ref(v);
@@ -49,8 +46,10 @@ static struct jv *change_case(const struct jv *s, int mode) { /* 0 lower, 1 uppe
     return r;
 }
 
+/* Scans that allocate little are charged by size: a step per 16 items or 256 bytes. */
 static struct jv *replace(const struct jv *s, const struct jv *from, const struct jv *to, long long count) {
     struct sb b = {0};
+    jx_charge((long)(s->u.str.n >> 8));
     const char *p = s->u.str.s, *end = p + s->u.str.n;
     size_t fn = from->u.str.n;
     long long done = 0;
@@ -68,6 +67,7 @@ static struct jv *replace(const struct jv *s, const struct jv *from, const struc
 
 static struct jv *split(const struct jv *s, const struct jv *sep, long long maxsplit) {
     struct jv *l = jv_list();
+    jx_charge((long)(s->u.str.n >> 8));
     const char *p = s->u.str.s, *end = p + s->u.str.n;
     if (!sep || sep->type != JV_STR) { /* whitespace split, dropping empty parts */
         while (p < end) {
@@ -102,6 +102,7 @@ static int affix(const struct jv *s, const struct jv *x, int suffix) {
 
 static struct jv *join(struct jv *list, const struct jv *sep, const char *attr) {
     struct sb b = {0};
+    jx_charge(list->u.list.n >> 4);
     for (int i = 0; i < list->u.list.n; i++) {
         if (i && sep) jv_to_str(sep, &b);
         struct jv *x = list->u.list.v[i];
@@ -165,6 +166,7 @@ static struct jv *select_items(struct jv *v, const struct jv_args *a, int by_att
     struct jv *tn = jv_arg(a, ai, NULL);
     struct jv_args rest = {a->pos + ai + 1, a->n_pos - ai - 1 > 0 ? a->n_pos - ai - 1 : 0, NULL, NULL, 0};
     struct jv *r = jv_list();
+    jx_charge(l->u.list.n >> 4);
     for (int i = 0; i < l->u.list.n; i++) {
         struct jv *x = l->u.list.v[i];
         struct jv *val = attr ? jinja_getattr(x, attr) : jv_ref(x);
@@ -183,11 +185,11 @@ static struct jv *indent(struct jv *s, const struct jv_args *a) {
     struct jv *w = jv_arg(a, 0, "width"), *first = jv_arg(a, 1, "first"), *blank = jv_arg(a, 2, "blank");
     struct sb pad = {0};
     if (w && w->type == JV_STR) sb_addn(&pad, w->u.str.s, w->u.str.n);
-    else for (long long i = 0; i < (w && w->type == JV_INT ? w->u.i : 4); i++) sb_addc(&pad, ' ');
+    else for (long long i = 0; i < (w && w->type == JV_INT ? w->u.i : 4) && !pad.over; i++) sb_addc(&pad, ' ');
     struct sb b = {0};
     const char *p = s->u.str.s, *end = p + s->u.str.n;
     int line = 0;
-    while (p <= end) {
+    while (p <= end && !b.over) {
         const char *q = memchr(p, '\n', (size_t)(end - p));
         if (!q) q = end;
         int empty = q == p;
@@ -198,7 +200,7 @@ static struct jv *indent(struct jv *s, const struct jv_args *a) {
         p = q + 1;
         line++;
     }
-    free(pad.s);
+    jx_free(pad.s);
     return from_sb(&b);
 }
 
@@ -216,6 +218,33 @@ static struct jv *escape_html(const struct jv *s) {
         }
     }
     return from_sb(&b);
+}
+
+/* Stable merge sort of v[0..n) by key(i) order; O(n log n) comparisons, each a step.
+ * Returns -1 when two keys cannot be ordered (or the step budget ran out). */
+struct sort_ctx { const char *attr; int desc, bad; };
+static int sort_cmp(struct sort_ctx *c, struct jv *x, struct jv *y) {
+    struct jv *kx = c->attr ? jinja_getattr(x, c->attr) : jv_ref(x), *ky = c->attr ? jinja_getattr(y, c->attr) : jv_ref(y);
+    int ok, r = jv_compare(kx, ky, &ok);
+    jv_unref(kx);
+    jv_unref(ky);
+    if (!ok || jx_charge(1)) c->bad = 1;
+    return c->desc ? -r : r;
+}
+static int merge_sort(struct jv **v, int n, struct sort_ctx *c) {
+    struct jv **tmp = jx_calloc((size_t)(n ? n : 1), sizeof *tmp);
+    if (!tmp) return -1;
+    for (int w = 1; w < n && !c->bad; w *= 2) {
+        for (int lo = 0; lo < n - w && !c->bad; lo += 2 * w) {
+            int mid = lo + w, hi = mid + w < n ? mid + w : n, i = lo, j = mid, k = 0;
+            while (i < mid && j < hi && !c->bad) tmp[k++] = sort_cmp(c, v[j], v[i]) < 0 ? v[j++] : v[i++];
+            while (i < mid) tmp[k++] = v[i++];
+            while (j < hi) tmp[k++] = v[j++];
+            memcpy(v + lo, tmp, sizeof *tmp * (size_t)k);
+        }
+    }
+    jx_free(tmp);
+    return c->bad ? -1 : 0;
 }
 
 struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, const struct jv_args *a, struct err *e) {
@@ -244,7 +273,10 @@ struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, 
     }
     if (!strcmp(name, "int")) {
         if (v->type == JV_INT) return jv_ref(v);
-        if (v->type == JV_FLOAT) return jv_int((long long)v->u.f);
+        if (v->type == JV_FLOAT) {
+            if (!(v->u.f > -9.2e18 && v->u.f < 9.2e18)) { err_set(e, "filter 'int': %g does not fit an integer", v->u.f); return NULL; }
+            return jv_int((long long)v->u.f);
+        }
         if (v->type == JV_BOOL) return jv_int(v->u.b);
         if (v->type == JV_STR) { char *end; long long i = strtoll(v->u.str.s, &end, 10); return jv_int(end == v->u.str.s ? (a0 && a0->type == JV_INT ? a0->u.i : 0) : i); }
         return jv_int(0);
@@ -256,6 +288,7 @@ struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, 
         return jv_float(0);
     }
     if (!strcmp(name, "abs")) {
+        if (v->type == JV_INT && v->u.i == LLONG_MIN) { err_set(e, "filter 'abs': integer overflow"); return NULL; }
         if (v->type == JV_INT) return jv_int(v->u.i < 0 ? -v->u.i : v->u.i);
         if (v->type == JV_FLOAT) return jv_float(v->u.f < 0 ? -v->u.f : v->u.f);
     }
@@ -306,7 +339,9 @@ struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, 
                 x = jinja_getattr(l->u.list.v[i], attr->u.str.s);
                 if (x->type == JV_UNDEF && dflt) x = jv_ref(dflt);
             } else if (a0 && a0->type == JV_STR) {
+                if (jinja_nesting_enter(st)) { jv_unref(r); jv_unref(l); return NULL; }
                 x = jinja_filter(st, a0->u.str.s, l->u.list.v[i], &rest, e);
+                jinja_nesting_leave(st);
                 if (!x) { jv_unref(r); jv_unref(l); return NULL; }
             } else {
                 x = jv_ref(l->u.list.v[i]);
@@ -326,6 +361,7 @@ struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, 
         struct jv *r = jv_list();
         for (int i = 0; i < l->u.list.n; i++) {
             int dup = 0;
+            if (jx_charge(1 + (r->u.list.n >> 4))) break; /* quadratic: charge the comparisons */
             for (int k = 0; k < r->u.list.n && !dup; k++) dup = jv_equal(r->u.list.v[k], l->u.list.v[i]);
             if (!dup) jv_list_push(r, jv_ref(l->u.list.v[i]));
         }
@@ -337,32 +373,17 @@ struct jv *jinja_filter(struct jinja_state *st, const char *name, struct jv *v, 
         if (!l) return NULL;
         struct jv *r = jv_list_copy(l), *rev = jv_arg(a, 0, "reverse"), *attr = jv_arg(a, 2, "attribute");
         jv_unref(l);
-        int desc = rev && jv_truthy(rev);
-        for (int i = 1; i < r->u.list.n; i++) { /* stable insertion sort: lists in templates are short */
-            struct jv *x = r->u.list.v[i];
-            int k = i - 1;
-            for (; k >= 0; k--) {
-                struct jv *p = r->u.list.v[k], *ka = attr ? jinja_getattr(p, attr->u.str.s) : jv_ref(p),
-                          *kb = attr ? jinja_getattr(x, attr->u.str.s) : jv_ref(x);
-                int ok, c = jv_compare(ka, kb, &ok);
-                jv_unref(ka); jv_unref(kb);
-                if (!ok) { jv_unref(r); err_set(e, "filter 'sort' cannot order these values"); return NULL; }
-                if (desc ? c >= 0 : c <= 0) break;
-                r->u.list.v[k + 1] = p;
-            }
-            r->u.list.v[k + 1] = x;
-        }
+        struct sort_ctx c = {attr && attr->type == JV_STR ? attr->u.str.s : NULL, rev && jv_truthy(rev), 0};
+        if (merge_sort(r->u.list.v, r->u.list.n, &c)) { jv_unref(r); err_set(e, "filter 'sort' cannot order these values"); return NULL; }
         return r;
     }
     if (!strcmp(name, "dictsort")) {
         if (v->type != JV_DICT) { err_set(e, "filter 'dictsort' expects a dict"); return NULL; }
         struct jv *r = items_of(v);
-        for (int i = 1; i < r->u.list.n; i++) {
-            struct jv *x = r->u.list.v[i];
-            int k = i - 1;
-            while (k >= 0 && strcmp(r->u.list.v[k]->u.list.v[0]->u.str.s, x->u.list.v[0]->u.str.s) > 0) { r->u.list.v[k + 1] = r->u.list.v[k]; k--; }
-            r->u.list.v[k + 1] = x;
-        }
+        for (int i = 0; i < r->u.list.n; i++) /* only when out of memory is a pair incomplete */
+            if (r->u.list.v[i]->u.list.n != 2) { jv_unref(r); err_set(e, "out of memory"); return NULL; }
+        struct sort_ctx c = {NULL, 0, 0}; /* (key, value) pairs order by key: keys are unique strings */
+        if (merge_sort(r->u.list.v, r->u.list.n, &c)) { jv_unref(r); err_set(e, "filter 'dictsort' ran out of steps or memory"); return NULL; }
         return r;
     }
     /* string filters */
@@ -429,6 +450,7 @@ int jinja_test(const char *name, struct jv *v, const struct jv_args *a, struct e
     if (!strcmp(name, "sameas")) return jv_equal(v, a0) && v->type == a0->type;
     if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !jv_equal(v, a0);
     if (!strcmp(name, "in")) {
+        jx_charge(a0->type == JV_LIST ? a0->u.list.n >> 4 : a0->type == JV_STR ? (long)(a0->u.str.n >> 8) : 0);
         if (a0->type == JV_LIST) { for (int i = 0; i < a0->u.list.n; i++) if (jv_equal(a0->u.list.v[i], v)) return 1; return 0; }
         if (a0->type == JV_DICT) return v->type == JV_STR && jv_dict_get(a0, v->u.str.s) != NULL;
         if (a0->type == JV_STR && v->type == JV_STR) return memmem(a0->u.str.s, a0->u.str.n, v->u.str.s, v->u.str.n) != NULL;
@@ -474,6 +496,7 @@ struct jv *jinja_method(struct jv *obj, const char *name, const struct jv_args *
         }
         if (!strcmp(name, "find") || !strcmp(name, "count")) {
             if (!a0 || a0->type != JV_STR) { err_set(e, "%s() expects a string", name); return NULL; }
+            jx_charge((long)(obj->u.str.n >> 8));
             if (name[0] == 'f') {
                 const char *p = memmem(obj->u.str.s, obj->u.str.n, a0->u.str.s, a0->u.str.n);
                 return jv_int(p ? (long long)(p - obj->u.str.s) : -1);
@@ -508,6 +531,10 @@ struct jv *jinja_method(struct jv *obj, const char *name, const struct jv_args *
     } else if (obj->type == JV_LIST) {
         if (!strcmp(name, "append")) {
             if (!a0) { err_set(e, "append() needs an argument"); return NULL; }
+            if (jv_would_nest_badly(obj, a0)) {
+                err_set(e, "append(): the list would contain itself or nest deeper than %d levels", JV_MAX_NESTING);
+                return NULL;
+            }
             jv_list_push(obj, jv_ref(a0));
             return jv_none();
         }
@@ -522,6 +549,7 @@ struct jv *jinja_method(struct jv *obj, const char *name, const struct jv_args *
             return v;
         }
         if (!strcmp(name, "index")) {
+            jx_charge(obj->u.list.n >> 4);
             for (int i = 0; a0 && i < obj->u.list.n; i++) if (jv_equal(obj->u.list.v[i], a0)) return jv_int(i);
             err_set(e, "index(): value not in list");
             return NULL;

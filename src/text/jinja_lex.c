@@ -14,6 +14,7 @@ struct lexer {
     struct tok *t;
     int n, cap;
     struct sb text;        /* text waiting to be emitted */
+    struct tok scratch;    /* where an emit goes when the token array cannot grow */
     int text_line, text_col;
 };
 
@@ -25,11 +26,20 @@ static void adv(struct lexer *L, size_t k) {
     }
 }
 
+/* Out of memory: a fault is recorded and the token goes to a scratch slot that is
+ * never read (jinja_lex fails at its end); a token's text is then NULL. */
 static struct tok *emit(struct lexer *L, enum tok_type type, int line, int col) {
     if (L->n == L->cap) {
-        L->cap = L->cap ? L->cap * 2 : 64;
-        L->t = realloc(L->t, sizeof *L->t * (size_t)L->cap);
-        if (!L->t) abort();
+        int cap = L->cap ? L->cap * 2 : 64;
+        struct tok *nt = L->n < (1 << 28) ? jx_realloc(L->t, sizeof *L->t * (size_t)cap) : NULL;
+        if (!nt) {
+            if (L->n >= (1 << 28)) jx_fault(JX_OOM);
+            jx_free(L->scratch.s);
+            memset(&L->scratch, 0, sizeof L->scratch);
+            return &L->scratch;
+        }
+        L->t = nt;
+        L->cap = cap;
     }
     struct tok *t = &L->t[L->n++];
     memset(t, 0, sizeof *t);
@@ -39,13 +49,7 @@ static struct tok *emit(struct lexer *L, enum tok_type type, int line, int col) 
     return t;
 }
 
-static char *dupn(const char *s, size_t n) {
-    char *r = malloc(n + 1);
-    if (!r) abort();
-    memcpy(r, s, n);
-    r[n] = 0;
-    return r;
-}
+static char *dupn(const char *s, size_t n) { return jx_strndup(s, n); }
 
 static void flush_text(struct lexer *L) {
     if (L->text.n) {
@@ -117,7 +121,7 @@ static int lex_tag(struct lexer *L, int is_block, struct err *e) {
             size_t i = 1;
             for (;; i++) {
                 char c = p[i];
-                if (!c) { free(s.s); return err_set(e, "line %d col %d: unterminated string literal", line, col); }
+                if (!c) { jx_free(s.s); return err_set(e, "line %d col %d: unterminated string literal", line, col); }
                 if (c == q) break;
                 if (c != '\\') { sb_addc(&s, c); continue; }
                 c = p[++i];
@@ -135,12 +139,12 @@ static int lex_tag(struct lexer *L, int is_block, struct err *e) {
                         char h = p[i + 1 + k];
                         cp = cp * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
                     }
-                    if (k != nd || cp > 0x10FFFF) { free(s.s); return err_set(e, "line %d col %d: bad \\%c escape", line, col, c); }
+                    if (k != nd || cp > 0x10FFFF) { jx_free(s.s); return err_set(e, "line %d col %d: bad \\%c escape", line, col, c); }
                     put_utf8(&s, cp);
                     i += (size_t)nd;
                     break;
                 }
-                case 0: free(s.s); return err_set(e, "line %d col %d: unterminated string literal", line, col);
+                case 0: jx_free(s.s); return err_set(e, "line %d col %d: unterminated string literal", line, col);
                 default: sb_addc(&s, '\\'); sb_addc(&s, c); break;
                 }
             }
@@ -170,6 +174,7 @@ static int lex_tag(struct lexer *L, int is_block, struct err *e) {
 
 int jinja_lex(const char *src, struct tok **toks, int *n_toks, struct err *e) {
     struct lexer L = {.src = src, .line = 1, .col = 1};
+    unsigned long mark = jx_fault_mark();
     int strip_next = 0; /* previous tag ended with '-': drop leading whitespace */
     int trim_nl = 0;    /* previous tag was a block/comment: drop one newline (trim_blocks) */
     L.text_line = L.text_col = 1;
@@ -203,7 +208,8 @@ int jinja_lex(const char *src, struct tok **toks, int *n_toks, struct err *e) {
                 const char *end = strstr(L.src + L.pos, "#}");
                 if (!end) {
                     jinja_toks_free(L.t, L.n);
-                    free(L.text.s);
+                    jx_free(L.text.s);
+                    jx_free(L.scratch.s);
                     return err_set(e, "line %d col %d: unclosed comment", line, col);
                 }
                 int dash = end > L.src + L.pos && end[-1] == '-';
@@ -212,7 +218,7 @@ int jinja_lex(const char *src, struct tok **toks, int *n_toks, struct err *e) {
             } else {
                 emit(&L, kind == '%' ? TK_BLOCK_BEGIN : TK_VAR_BEGIN, line, col);
                 int r = lex_tag(&L, kind == '%', e);
-                if (r < 0) { jinja_toks_free(L.t, L.n); free(L.text.s); return -1; }
+                if (r < 0) { jinja_toks_free(L.t, L.n); jx_free(L.text.s); jx_free(L.scratch.s); return -1; }
                 if (r) strip_next = 1;
                 else if (kind == '%') trim_nl = 1;
             }
@@ -226,14 +232,19 @@ int jinja_lex(const char *src, struct tok **toks, int *n_toks, struct err *e) {
         adv(&L, n);
     }
     flush_text(&L);
-    free(L.text.s);
+    jx_free(L.text.s);
     emit(&L, TK_EOF, L.line, L.col);
+    if (jx_faulted(mark)) {
+        jinja_toks_free(L.t, L.n);
+        jx_free(L.scratch.s);
+        return err_set(e, "out of memory lexing the template");
+    }
     *toks = L.t;
     *n_toks = L.n;
     return 0;
 }
 
 void jinja_toks_free(struct tok *t, int n) {
-    for (int i = 0; i < n; i++) free(t[i].s);
-    free(t);
+    for (int i = 0; i < n; i++) jx_free(t[i].s);
+    jx_free(t);
 }

@@ -1,12 +1,23 @@
 /* Jinja parser: tokens → syntax tree, by recursive descent with Jinja's
  * operator precedence (ternary < or < and < not < compare < + - < ~ < * / // % <
- * ** < unary < filters/tests/calls). */
+ * ** < unary < filters/tests/calls).
+ *
+ * The tree's depth is bounded (JINJA_MAX_PARSE_DEPTH): each nested block, bracket or
+ * operand adds one, and so does each link of an operator, filter or elif chain,
+ * since `1+1+...+1` is as deep a tree as `((((1))))`. With the stack check below,
+ * neither parsing, evaluating nor freeing a tree can overflow the stack (a chat
+ * template is parsed on HTTP worker threads with small stacks). Out of memory fails
+ * the parse with a message. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/jinja_internal.h"
 
-#define MAX_DEPTH 200 /* nesting of expressions and blocks, so hostile input cannot blow the stack */
+#define MAX_DEPTH JINJA_MAX_PARSE_DEPTH
+/* Bytes of stack the parser may use below jinja_parse's frame: a backstop for builds
+ * whose frames are larger than expected (sanitizers, -O0). */
+#define MAX_STACK (64u << 10)
 
 struct parser {
     struct tok *t;
@@ -14,50 +25,49 @@ struct parser {
     int depth;
     struct err *e;
     int failed;
+    uintptr_t stack_top;
 };
 
 struct node *node_new(enum node_type t, int line, int col) {
-    struct node *n = calloc(1, sizeof *n);
-    if (!n) abort();
+    struct node *n = jx_calloc(1, sizeof *n);
+    if (!n) return NULL;
     n->type = t;
     n->line = line;
     n->col = col;
     return n;
 }
 
-void node_add(struct node *p, struct node *k) {
+int node_add(struct node *p, struct node *k) {
     if (p->n_kids == p->cap_kids) {
-        p->cap_kids = p->cap_kids ? p->cap_kids * 2 : 4;
-        p->kids = realloc(p->kids, sizeof *p->kids * (size_t)p->cap_kids);
-        if (!p->kids) abort();
+        int cap = p->cap_kids ? p->cap_kids * 2 : 4;
+        struct node **nk = p->n_kids < (1 << 28) ? jx_realloc(p->kids, sizeof *p->kids * (size_t)cap) : NULL;
+        if (!nk) { node_free(k); return -1; }
+        p->kids = nk;
+        p->cap_kids = cap;
     }
     p->kids[p->n_kids++] = k;
+    return 0;
 }
 
 void node_free(struct node *n) {
     if (!n) return;
-    free(n->name);
+    jx_free(n->name);
     jv_unref(n->value);
     node_free(n->a); node_free(n->b); node_free(n->c);
     for (int i = 0; i < n->n_kids; i++) node_free(n->kids[i]);
-    free(n->kids);
-    for (int i = 0; i < n->n_kw; i++) { free(n->kw_names[i]); node_free(n->kw_vals[i]); }
-    free(n->kw_names); free(n->kw_vals);
+    jx_free(n->kids);
+    for (int i = 0; i < n->n_kw; i++) { jx_free(n->kw_names[i]); node_free(n->kw_vals[i]); }
+    jx_free(n->kw_names); jx_free(n->kw_vals);
     node_free(n->body); node_free(n->else_body);
     for (int i = 0; i < n->n_targets; i++) {
-        free(n->targets[i]);
+        jx_free(n->targets[i]);
         if (n->defaults) node_free(n->defaults[i]);
     }
-    free(n->targets); free(n->defaults);
-    free(n);
+    jx_free(n->targets); jx_free(n->defaults);
+    jx_free(n);
 }
 
-static char *sdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *r = malloc(n);
-    if (!r) abort();
-    return memcpy(r, s, n);
-}
+static char *sdup(const char *s) { return s ? jx_strndup(s, strlen(s)) : NULL; }
 
 static struct tok *cur(struct parser *P) { return &P->t[P->i]; }
 static struct tok *next_tok(struct parser *P) { return &P->t[P->i < P->n - 1 ? P->i + 1 : P->i]; }
@@ -85,6 +95,35 @@ static void *fail(struct parser *P, const char *what) {
     return NULL;
 }
 
+static void *fail_oom(struct parser *P) {
+    if (!P->failed) {
+        err_set(P->e, "template line %d col %d: out of memory", cur(P)->line, cur(P)->col);
+        P->failed = 1;
+    }
+    return NULL;
+}
+
+/* One more level of tree depth; 0 (and the parse failed) when that is too deep. */
+static int deeper(struct parser *P) {
+    if (P->failed) return 0;
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (++P->depth > MAX_DEPTH) {
+        struct tok *t = cur(P);
+        err_set(P->e, "template line %d col %d: nested deeper than %d levels (blocks, brackets and operator chains together)",
+                t->line, t->col, MAX_DEPTH);
+        P->failed = 1;
+        return 0;
+    }
+    if (P->stack_top > here && P->stack_top - here > MAX_STACK) {
+        struct tok *t = cur(P);
+        err_set(P->e, "template line %d col %d: nested deeper than the parser's stack allows (%u KiB)", t->line, t->col,
+                MAX_STACK >> 10);
+        P->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
 static int is_op(struct parser *P, const char *op) { return cur(P)->type == TK_OP && !strcmp(cur(P)->s, op); }
 static int is_name(struct parser *P, const char *nm) { return cur(P)->type == TK_NAME && !strcmp(cur(P)->s, nm); }
 static int accept_op(struct parser *P, const char *op) { if (is_op(P, op)) { P->i++; return 1; } return 0; }
@@ -102,25 +141,47 @@ static struct node *parse_or(struct parser *P);
 static struct node *parse_unary(struct parser *P);
 static struct node *parse_primary(struct parser *P);
 
-static struct node *mk(struct parser *P, enum node_type t) { return node_new(t, cur(P)->line, cur(P)->col); }
+static struct node *mk(struct parser *P, enum node_type t) {
+    struct node *n = node_new(t, cur(P)->line, cur(P)->col);
+    return n ? n : fail_oom(P);
+}
+static struct node *mk_at(struct parser *P, enum node_type t, int line, int col) {
+    struct node *n = node_new(t, line, col);
+    return n ? n : fail_oom(P);
+}
+/* Adds kid to n; 0 (kid freed, the parse failed) when out of memory. */
+static int add_kid(struct parser *P, struct node *n, struct node *kid) {
+    if (!node_add(n, kid)) return 1;
+    fail_oom(P);
+    return 0;
+}
+/* n->name = copy of s; 0 when out of memory. */
+static int set_name(struct parser *P, struct node *n, const char *s) {
+    if ((n->name = sdup(s))) return 1;
+    fail_oom(P);
+    return 0;
+}
 
 /* (a, b=c, ...) after the '(' was consumed: positional into n->kids, keywords into kw. */
 static int parse_args(struct parser *P, struct node *n) {
     while (!is_op(P, ")")) {
         if (cur(P)->type == TK_NAME && next_tok(P)->type == TK_OP && !strcmp(next_tok(P)->s, "=")) {
             char *k = sdup(cur(P)->s);
+            if (!k) { fail_oom(P); return 0; }
             P->i += 2;
             struct node *v = parse_expr(P);
-            n->kw_names = realloc(n->kw_names, sizeof(char *) * (size_t)(n->n_kw + 1));
-            n->kw_vals = realloc(n->kw_vals, sizeof(struct node *) * (size_t)(n->n_kw + 1));
-            if (!n->kw_names || !n->kw_vals) abort();
+            if (!v) { jx_free(k); return 0; }
+            /* both arrays hold n_kw entries until both have grown */
+            char **kn = jx_realloc(n->kw_names, sizeof(char *) * (size_t)(n->n_kw + 1));
+            if (kn) n->kw_names = kn;
+            struct node **kv = kn ? jx_realloc(n->kw_vals, sizeof(struct node *) * (size_t)(n->n_kw + 1)) : NULL;
+            if (kv) n->kw_vals = kv;
+            if (!kv) { jx_free(k); node_free(v); fail_oom(P); return 0; }
             n->kw_names[n->n_kw] = k;
             n->kw_vals[n->n_kw++] = v;
-            if (!v) return 0;
         } else {
             struct node *v = parse_expr(P);
-            if (!v) return 0;
-            node_add(n, v);
+            if (!v || !add_kid(P, n, v)) return 0;
         }
         if (!accept_op(P, ",")) break;
     }
@@ -134,19 +195,30 @@ static int is_keyword(const char *s) {
 }
 
 static struct node *parse_postfix(struct parser *P, struct node *x) {
+    int links = 0; /* each .attr, [i], (args), |filter or test is one level deeper */
+    struct node *r = NULL;
     for (;;) {
-        if (P->failed) { node_free(x); return NULL; }
+        if (P->failed) goto out;
+        if (!is_op(P, ".") && !is_op(P, "[") && !is_op(P, "(") && !is_op(P, "|") && !is_name(P, "is")) { r = x; goto out; }
+        if (!deeper(P)) goto out;
+        links++;
         if (is_op(P, ".")) {
             struct node *n = mk(P, N_ATTR);
-            P->i++;
-            if (cur(P)->type != TK_NAME && cur(P)->type != TK_INT) { node_free(n); node_free(x); return fail(P, "an attribute name"); }
-            if (cur(P)->type == TK_NAME) n->name = sdup(cur(P)->s);
-            else { n->type = N_INDEX; n->b = node_new(N_CONST, n->line, n->col); n->b->value = jv_int(cur(P)->i); }
+            if (!n) goto out;
             P->i++;
             n->a = x;
             x = n;
+            if (cur(P)->type != TK_NAME && cur(P)->type != TK_INT) { fail(P, "an attribute name"); goto out; }
+            if (cur(P)->type == TK_NAME) { if (!set_name(P, n, cur(P)->s)) goto out; }
+            else {
+                n->type = N_INDEX;
+                if (!(n->b = mk_at(P, N_CONST, n->line, n->col))) goto out;
+                n->b->value = jv_int(cur(P)->i);
+            }
+            P->i++;
         } else if (is_op(P, "[")) {
             struct node *n = mk(P, N_INDEX);
+            if (!n) goto out;
             P->i++;
             n->a = x;
             x = n;
@@ -160,79 +232,88 @@ static struct node *parse_postfix(struct parser *P, struct node *x) {
                 if (k < 2 && accept_op(P, ":")) { is_slice = 1; k++; continue; }
                 break;
             }
-            if (is_slice) { n->type = N_SLICE; n->b = parts[0]; n->c = parts[1]; n->kids = NULL; if (parts[2]) node_add(n, parts[2]); else node_add(n, NULL); }
-            else n->b = parts[0];
-            if (!is_slice && !n->b) { node_free(x); return fail(P, "an index"); }
-            if (!expect_op(P, "]")) { node_free(x); return NULL; }
+            if (is_slice) {
+                n->type = N_SLICE;
+                n->b = parts[0];
+                n->c = parts[1];
+                if (!add_kid(P, n, parts[2])) goto out; /* the step, or NULL */
+            } else n->b = parts[0];
+            if (P->failed) goto out;
+            if (!is_slice && !n->b) { fail(P, "an index"); goto out; }
+            if (!expect_op(P, "]")) goto out;
         } else if (is_op(P, "(")) {
-            struct node *n = node_new(N_CALL, x->line, x->col); /* errors point at the callee */
+            struct node *n = mk_at(P, N_CALL, x->line, x->col); /* errors point at the callee */
+            if (!n) goto out;
             P->i++;
             n->a = x;
             x = n;
-            if (!parse_args(P, n)) { node_free(x); return NULL; }
+            if (!parse_args(P, n)) goto out;
         } else if (is_op(P, "|")) {
             P->i++;
-            if (cur(P)->type != TK_NAME) { node_free(x); return fail(P, "a filter name"); }
+            if (cur(P)->type != TK_NAME) { fail(P, "a filter name"); goto out; }
             struct node *n = mk(P, N_FILTER);
-            n->name = sdup(cur(P)->s);
-            P->i++;
+            if (!n) goto out;
             n->a = x;
             x = n;
-            if (accept_op(P, "(") && !parse_args(P, n)) { node_free(x); return NULL; }
-        } else if (is_name(P, "is")) {
+            if (!set_name(P, n, cur(P)->s)) goto out;
+            P->i++;
+            if (accept_op(P, "(") && !parse_args(P, n)) goto out;
+        } else {
             struct node *n = mk(P, N_TEST);
-            P->i++;
-            if (accept_name(P, "not")) n->negate = 1;
-            if (cur(P)->type != TK_NAME) { node_free(n); node_free(x); return fail(P, "a test name"); }
-            n->name = sdup(cur(P)->s);
+            if (!n) goto out;
             P->i++;
             n->a = x;
             x = n;
+            if (accept_name(P, "not")) n->negate = 1;
+            if (cur(P)->type != TK_NAME) { fail(P, "a test name"); goto out; }
+            if (!set_name(P, n, cur(P)->s)) goto out;
+            P->i++;
             if (accept_op(P, "(")) {
-                if (!parse_args(P, n)) { node_free(x); return NULL; }
+                if (!parse_args(P, n)) goto out;
             } else if ((cur(P)->type == TK_NAME && !is_keyword(cur(P)->s)) || cur(P)->type == TK_STRING ||
                        cur(P)->type == TK_INT || cur(P)->type == TK_FLOAT || is_op(P, "[") || is_op(P, "{")) {
                 struct node *arg = parse_primary(P); /* `x is divisibleby 3`, `x is sameas none` */
-                if (!arg) { node_free(x); return NULL; }
-                node_add(n, arg);
+                if (!arg || !add_kid(P, n, arg)) goto out;
             }
-        } else {
-            return x;
         }
     }
+out:
+    P->depth -= links;
+    if (!r) node_free(x);
+    return r;
 }
 
 static struct node *parse_primary(struct parser *P) {
     struct tok *t = cur(P);
     struct node *n;
+    if (P->failed) return NULL;
     if (t->type == TK_NAME) {
-        n = mk(P, N_CONST);
+        if (!(n = mk(P, N_CONST))) return NULL;
         const char *s = t->s;
         if (!strcmp(s, "true") || !strcmp(s, "True")) n->value = jv_bool(1);
         else if (!strcmp(s, "false") || !strcmp(s, "False")) n->value = jv_bool(0);
         else if (!strcmp(s, "none") || !strcmp(s, "None")) n->value = jv_none();
-        else { n->type = N_NAME; n->name = sdup(s); }
+        else { n->type = N_NAME; if (!set_name(P, n, s)) { node_free(n); return NULL; } }
         P->i++;
         return n;
     }
     if (t->type == TK_STRING) {
-        n = mk(P, N_CONST);
+        if (!(n = mk(P, N_CONST))) return NULL;
         struct sb b = {0};
         while (cur(P)->type == TK_STRING) { sb_addn(&b, cur(P)->s, cur(P)->n); P->i++; } /* "a" "b" joins */
         n->value = jv_strn(b.s ? b.s : "", b.n);
-        free(b.s);
+        jx_free(b.s);
         return n;
     }
-    if (t->type == TK_INT) { n = mk(P, N_CONST); n->value = jv_int(t->i); P->i++; return n; }
-    if (t->type == TK_FLOAT) { n = mk(P, N_CONST); n->value = jv_float(t->f); P->i++; return n; }
+    if (t->type == TK_INT) { if (!(n = mk(P, N_CONST))) return NULL; n->value = jv_int(t->i); P->i++; return n; }
+    if (t->type == TK_FLOAT) { if (!(n = mk(P, N_CONST))) return NULL; n->value = jv_float(t->f); P->i++; return n; }
     if (is_op(P, "(")) {
-        n = mk(P, N_TUPLE);
+        if (!(n = mk(P, N_TUPLE))) return NULL;
         P->i++;
         int trailing_comma = 0;
         while (!is_op(P, ")")) {
             struct node *x = parse_expr(P);
-            if (!x) { node_free(n); return NULL; }
-            node_add(n, x);
+            if (!x || !add_kid(P, n, x)) { node_free(n); return NULL; }
             trailing_comma = accept_op(P, ",");
             if (!trailing_comma) break;
         }
@@ -246,28 +327,25 @@ static struct node *parse_primary(struct parser *P) {
         return n;
     }
     if (is_op(P, "[")) {
-        n = mk(P, N_LIST);
+        if (!(n = mk(P, N_LIST))) return NULL;
         P->i++;
         while (!is_op(P, "]")) {
             struct node *x = parse_expr(P);
-            if (!x) { node_free(n); return NULL; }
-            node_add(n, x);
+            if (!x || !add_kid(P, n, x)) { node_free(n); return NULL; }
             if (!accept_op(P, ",")) break;
         }
         if (!expect_op(P, "]")) { node_free(n); return NULL; }
         return n;
     }
     if (is_op(P, "{")) {
-        n = mk(P, N_DICT);
+        if (!(n = mk(P, N_DICT))) return NULL;
         P->i++;
         while (!is_op(P, "}")) {
             struct node *k = parse_expr(P);
-            if (!k) { node_free(n); return NULL; }
-            node_add(n, k);
+            if (!k || !add_kid(P, n, k)) { node_free(n); return NULL; }
             if (!expect_op(P, ":")) { node_free(n); return NULL; }
             struct node *v = parse_expr(P);
-            if (!v) { node_free(n); return NULL; }
-            node_add(n, v);
+            if (!v || !add_kid(P, n, v)) { node_free(n); return NULL; }
             if (!accept_op(P, ",")) break;
         }
         if (!expect_op(P, "}")) { node_free(n); return NULL; }
@@ -279,9 +357,10 @@ static struct node *parse_primary(struct parser *P) {
 static struct node *parse_unary(struct parser *P) {
     if (is_op(P, "-") || is_op(P, "+")) {
         struct node *n = mk(P, N_UNARY);
-        n->name = sdup(cur(P)->s);
+        if (!n) return NULL;
+        if (!set_name(P, n, cur(P)->s)) { node_free(n); return NULL; }
         P->i++;
-        if (++P->depth > MAX_DEPTH) { node_free(n); return fail(P, "less deeply nested expressions"); }
+        if (!deeper(P)) { node_free(n); return NULL; }
         n->a = parse_unary(P);
         P->depth--;
         if (!n->a) { node_free(n); return NULL; }
@@ -291,21 +370,26 @@ static struct node *parse_unary(struct parser *P) {
     return x ? parse_postfix(P, x) : NULL;
 }
 
-/* One left-associative binary level: ops is a NULL-terminated list. */
+/* One left-associative binary level: ops is a NULL-terminated list. Each link of
+ * a chain is one level deeper (the tree leans left). */
 static struct node *binary_level(struct parser *P, struct node *(*sub)(struct parser *), const char *const *ops) {
     struct node *x = sub(P);
+    int links = 0;
     while (x) {
         int k;
         for (k = 0; ops[k] && !is_op(P, ops[k]); k++) {}
         if (!ops[k]) break;
+        if (!deeper(P)) { node_free(x); x = NULL; break; }
+        links++;
         struct node *n = mk(P, N_BINARY);
-        n->name = sdup(ops[k]);
+        if (!n || !set_name(P, n, ops[k])) { node_free(n); node_free(x); x = NULL; break; }
         P->i++;
         n->a = x;
         n->b = sub(P);
         x = n;
-        if (!n->b) { node_free(x); return NULL; }
+        if (!n->b) { node_free(x); x = NULL; break; }
     }
+    P->depth -= links;
     return x;
 }
 
@@ -317,30 +401,35 @@ static struct node *parse_math1(struct parser *P) { static const char *const o[]
 static struct node *parse_compare(struct parser *P) {
     static const char *const ops[] = {"==", "!=", "<", ">", "<=", ">=", NULL};
     struct node *x = parse_math1(P);
+    int links = 0;
     while (x) {
         const char *op = NULL;
         int k;
         for (k = 0; ops[k] && !is_op(P, ops[k]); k++) {}
         if (ops[k]) op = ops[k];
         else if (is_name(P, "in")) op = "in";
-        else if (is_name(P, "not") && next_tok(P)->type == TK_NAME && !strcmp(next_tok(P)->s, "in")) { op = "not in"; P->i++; }
+        else if (is_name(P, "not") && next_tok(P)->type == TK_NAME && !strcmp(next_tok(P)->s, "in")) op = "not in";
         if (!op) break;
+        if (!deeper(P)) { node_free(x); x = NULL; break; }
+        links++;
         struct node *n = mk(P, N_BINARY);
-        n->name = sdup(op);
-        P->i++;
+        if (!n || !set_name(P, n, op)) { node_free(n); node_free(x); x = NULL; break; }
+        P->i += op[0] == 'n' && op[1] == 'o' ? 2 : 1;
         n->a = x;
         n->b = parse_math1(P);
         x = n;
-        if (!n->b) { node_free(x); return NULL; }
+        if (!n->b) { node_free(x); x = NULL; break; }
     }
+    P->depth -= links;
     return x;
 }
 
 static struct node *parse_not(struct parser *P) {
     if (is_name(P, "not")) {
         struct node *n = mk(P, N_NOT);
+        if (!n) return NULL;
         P->i++;
-        if (++P->depth > MAX_DEPTH) { node_free(n); return fail(P, "less deeply nested expressions"); }
+        if (!deeper(P)) { node_free(n); return NULL; }
         n->a = parse_not(P);
         P->depth--;
         if (!n->a) { node_free(n); return NULL; }
@@ -349,37 +438,36 @@ static struct node *parse_not(struct parser *P) {
     return parse_compare(P);
 }
 
-static struct node *parse_and(struct parser *P) {
-    struct node *x = parse_not(P);
-    while (x && is_name(P, "and")) {
-        struct node *n = mk(P, N_AND);
+/* `and` / `or` chains (type N_AND or N_OR). */
+static struct node *bool_chain(struct parser *P, struct node *(*sub)(struct parser *), const char *word, enum node_type type) {
+    struct node *x = sub(P);
+    int links = 0;
+    while (x && is_name(P, word)) {
+        if (!deeper(P)) { node_free(x); x = NULL; break; }
+        links++;
+        struct node *n = mk(P, type);
+        if (!n) { node_free(x); x = NULL; break; }
         P->i++;
         n->a = x;
-        n->b = parse_not(P);
+        n->b = sub(P);
         x = n;
-        if (!n->b) { node_free(x); return NULL; }
+        if (!n->b) { node_free(x); x = NULL; break; }
     }
+    P->depth -= links;
     return x;
 }
-
-static struct node *parse_or(struct parser *P) {
-    struct node *x = parse_and(P);
-    while (x && is_name(P, "or")) {
-        struct node *n = mk(P, N_OR);
-        P->i++;
-        n->a = x;
-        n->b = parse_and(P);
-        x = n;
-        if (!n->b) { node_free(x); return NULL; }
-    }
-    return x;
-}
+static struct node *parse_and(struct parser *P) { return bool_chain(P, parse_not, "and", N_AND); }
+static struct node *parse_or(struct parser *P) { return bool_chain(P, parse_and, "or", N_OR); }
 
 static struct node *parse_expr(struct parser *P) {
-    if (++P->depth > MAX_DEPTH) return fail(P, "less deeply nested expressions");
+    if (!deeper(P)) return NULL;
     struct node *x = parse_or(P);
+    int links = 0;
     while (x && is_name(P, "if")) {
+        if (!deeper(P)) { node_free(x); x = NULL; break; }
+        links++;
         struct node *n = mk(P, N_COND);
+        if (!n) { node_free(x); x = NULL; break; }
         P->i++;
         n->a = x;          /* value if true */
         n->b = parse_or(P); /* condition */
@@ -390,7 +478,7 @@ static struct node *parse_expr(struct parser *P) {
             if (!n->c) { node_free(x); x = NULL; break; }
         }
     }
-    P->depth--;
+    P->depth -= links + 1;
     return x;
 }
 
@@ -410,26 +498,35 @@ static int end_tag(struct parser *P, const char *name) {
     return expect_block_end(P);
 }
 
-static void add_target(struct node *n, const char *name) {
-    n->targets = realloc(n->targets, sizeof(char *) * (size_t)(n->n_targets + 1));
-    n->defaults = realloc(n->defaults, sizeof(struct node *) * (size_t)(n->n_targets + 1));
-    if (!n->targets || !n->defaults) abort();
+/* Appends a loop variable / set target / macro parameter; 0 when out of memory. */
+static int add_target(struct parser *P, struct node *n, const char *name) {
+    char *s = sdup(name);
+    char **t = s ? jx_realloc(n->targets, sizeof(char *) * (size_t)(n->n_targets + 1)) : NULL;
+    if (t) n->targets = t;
+    struct node **d = t ? jx_realloc(n->defaults, sizeof(struct node *) * (size_t)(n->n_targets + 1)) : NULL;
+    if (d) n->defaults = d;
+    if (!d) { jx_free(s); fail_oom(P); return 0; } /* both arrays still hold n_targets entries */
     n->defaults[n->n_targets] = NULL;
-    n->targets[n->n_targets++] = sdup(name);
+    n->targets[n->n_targets++] = s;
+    return 1;
 }
 
 static int at_tag(struct parser *P, const char *name) {
     return cur(P)->type == TK_BLOCK_BEGIN && next_tok(P)->type == TK_NAME && !strcmp(next_tok(P)->s, name);
 }
 
+/* {% if %} ... ; an {% elif %} is an if nested in the else branch, one level deeper. */
 static struct node *parse_if(struct parser *P, int line, int col) {
     static const char *const stop[] = {"elif", "else", "endif", NULL};
-    struct node *n = node_new(N_IF, line, col);
+    struct node *n = mk_at(P, N_IF, line, col);
+    if (!n) return NULL;
     if (!(n->a = parse_expr(P)) || !expect_block_end(P) || !(n->body = parse_body(P, stop))) { node_free(n); return NULL; }
     if (at_tag(P, "elif")) {
         struct tok *t = next_tok(P);
         P->i += 2;
+        if (!deeper(P)) { node_free(n); return NULL; }
         n->else_body = parse_if(P, t->line, t->col); /* consumes the endif */
+        P->depth--;
         if (!n->else_body) { node_free(n); return NULL; }
         return n;
     }
@@ -443,14 +540,17 @@ static struct node *parse_if(struct parser *P, int line, int col) {
 
 static struct node *parse_stmt(struct parser *P) {
     struct tok *t = cur(P);
+    if (P->failed) return NULL;
     if (t->type == TK_TEXT) {
         struct node *n = mk(P, N_TEXT);
+        if (!n) return NULL;
         n->value = jv_strn(t->s, t->n);
         P->i++;
         return n;
     }
     if (t->type == TK_VAR_BEGIN) {
         struct node *n = mk(P, N_OUTPUT);
+        if (!n) return NULL;
         P->i++;
         if (!(n->a = parse_expr(P))) { node_free(n); return NULL; }
         if (cur(P)->type != TK_VAR_END) { node_free(n); return fail(P, "'}}'"); }
@@ -467,10 +567,11 @@ static struct node *parse_stmt(struct parser *P) {
     if (!strcmp(k, "if")) return parse_if(P, line, col);
     if (!strcmp(k, "for")) {
         static const char *const stop[] = {"else", "endfor", NULL};
-        struct node *n = node_new(N_FOR, line, col);
+        struct node *n = mk_at(P, N_FOR, line, col);
+        if (!n) return NULL;
         do {
             if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "a loop variable"); }
-            add_target(n, cur(P)->s);
+            if (!add_target(P, n, cur(P)->s)) { node_free(n); return NULL; }
             P->i++;
         } while (accept_op(P, ","));
         if (!accept_name(P, "in")) { node_free(n); return fail(P, "'in'"); }
@@ -487,18 +588,19 @@ static struct node *parse_stmt(struct parser *P) {
     }
     if (!strcmp(k, "set")) {
         static const char *const stop[] = {"endset", NULL};
-        struct node *n = node_new(N_SET, line, col);
+        struct node *n = mk_at(P, N_SET, line, col);
+        if (!n) return NULL;
         if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "a variable name"); }
-        add_target(n, cur(P)->s);
+        if (!add_target(P, n, cur(P)->s)) { node_free(n); return NULL; }
         P->i++;
         if (accept_op(P, ".")) {
             if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "an attribute name"); }
-            n->name = sdup(cur(P)->s);
+            if (!set_name(P, n, cur(P)->s)) { node_free(n); return NULL; }
             P->i++;
         }
         while (accept_op(P, ",")) {
             if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "a variable name"); }
-            add_target(n, cur(P)->s);
+            if (!add_target(P, n, cur(P)->s)) { node_free(n); return NULL; }
             P->i++;
         }
         if (cur(P)->type == TK_BLOCK_END && !n->name && n->n_targets == 1) { /* {% set x %}...{% endset %} */
@@ -509,13 +611,14 @@ static struct node *parse_stmt(struct parser *P) {
         }
         if (!expect_op(P, "=") || !(n->a = parse_expr(P))) { node_free(n); return NULL; }
         if (is_op(P, ",")) { /* set a = 1, 2 makes a tuple */
-            struct node *tup = node_new(N_TUPLE, n->a->line, n->a->col);
-            node_add(tup, n->a);
+            struct node *tup = mk_at(P, N_TUPLE, n->a->line, n->a->col);
+            if (!tup) { node_free(n); return NULL; }
+            struct node *first = n->a;
             n->a = tup;
+            if (!add_kid(P, tup, first)) { node_free(n); return NULL; }
             while (accept_op(P, ",")) {
                 struct node *x = parse_expr(P);
-                if (!x) { node_free(n); return NULL; }
-                node_add(tup, x);
+                if (!x || !add_kid(P, tup, x)) { node_free(n); return NULL; }
             }
         }
         if (!expect_block_end(P)) { node_free(n); return NULL; }
@@ -523,13 +626,14 @@ static struct node *parse_stmt(struct parser *P) {
     }
     if (!strcmp(k, "macro")) {
         static const char *const stop[] = {"endmacro", NULL};
-        struct node *n = node_new(N_MACRO, line, col);
+        struct node *n = mk_at(P, N_MACRO, line, col);
+        if (!n) return NULL;
         if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "a macro name"); }
-        n->name = sdup(cur(P)->s);
+        if (!set_name(P, n, cur(P)->s)) { node_free(n); return NULL; }
         P->i++;
         if (!expect_op(P, "(")) { node_free(n); return NULL; }
         while (cur(P)->type == TK_NAME) {
-            add_target(n, cur(P)->s);
+            if (!add_target(P, n, cur(P)->s)) { node_free(n); return NULL; }
             P->i++;
             if (accept_op(P, "=") && !(n->defaults[n->n_targets - 1] = parse_expr(P))) { node_free(n); return NULL; }
             if (!accept_op(P, ",")) break;
@@ -542,10 +646,11 @@ static struct node *parse_stmt(struct parser *P) {
     }
     if (!strcmp(k, "call")) {
         static const char *const stop[] = {"endcall", NULL};
-        struct node *n = node_new(N_CALL_BLOCK, line, col);
+        struct node *n = mk_at(P, N_CALL_BLOCK, line, col);
+        if (!n) return NULL;
         if (accept_op(P, "(")) { /* caller's own parameters */
             while (cur(P)->type == TK_NAME) {
-                add_target(n, cur(P)->s);
+                if (!add_target(P, n, cur(P)->s)) { node_free(n); return NULL; }
                 P->i++;
                 if (!accept_op(P, ",")) break;
             }
@@ -557,9 +662,10 @@ static struct node *parse_stmt(struct parser *P) {
     }
     if (!strcmp(k, "filter")) {
         static const char *const stop[] = {"endfilter", NULL};
-        struct node *n = node_new(N_FILTER_BLOCK, line, col);
+        struct node *n = mk_at(P, N_FILTER_BLOCK, line, col);
+        if (!n) return NULL;
         if (cur(P)->type != TK_NAME) { node_free(n); return fail(P, "a filter name"); }
-        n->name = sdup(cur(P)->s);
+        if (!set_name(P, n, cur(P)->s)) { node_free(n); return NULL; }
         P->i++;
         if (accept_op(P, "(") && !parse_args(P, n)) { node_free(n); return NULL; }
         if (!expect_block_end(P) || !(n->body = parse_body(P, stop)) || !end_tag(P, "endfilter")) { node_free(n); return NULL; }
@@ -573,7 +679,8 @@ static struct node *parse_stmt(struct parser *P) {
         return n;
     }
     if (!strcmp(k, "break") || !strcmp(k, "continue")) {
-        struct node *n = node_new(k[0] == 'b' ? N_BREAK : N_CONTINUE, line, col);
+        struct node *n = mk_at(P, k[0] == 'b' ? N_BREAK : N_CONTINUE, line, col);
+        if (!n) return NULL;
         if (!expect_block_end(P)) { node_free(n); return NULL; }
         return n;
     }
@@ -586,8 +693,9 @@ static struct node *parse_stmt(struct parser *P) {
 }
 
 static struct node *parse_body(struct parser *P, const char *const *stop) {
+    if (!deeper(P)) return NULL;
     struct node *body = mk(P, N_BODY);
-    if (++P->depth > MAX_DEPTH) { node_free(body); return fail(P, "less deeply nested blocks"); }
+    if (!body) { P->depth--; return NULL; }
     for (;;) {
         struct tok *t = cur(P);
         if (t->type == TK_EOF) {
@@ -598,6 +706,7 @@ static struct node *parse_body(struct parser *P, const char *const *stop) {
                         t->line, t->col, need);
                 P->failed = 1;
                 node_free(body);
+                P->depth--;
                 return NULL;
             }
             break;
@@ -608,8 +717,7 @@ static struct node *parse_body(struct parser *P, const char *const *stop) {
             if (hit) break;
         }
         struct node *s = parse_stmt(P);
-        if (!s) { node_free(body); return NULL; }
-        node_add(body, s);
+        if (!s || !add_kid(P, body, s)) { node_free(body); P->depth--; return NULL; }
     }
     P->depth--;
     return body;
@@ -620,12 +728,18 @@ struct jinja_template *jinja_parse(const char *src, struct err *e) {
     int n;
     if (!src) { err_set(e, "no template"); return NULL; }
     if (jinja_lex(src, &toks, &n, e)) return NULL;
-    struct parser P = {.t = toks, .n = n, .e = e};
+    unsigned long mark = jx_fault_mark();
+    struct parser P = {.t = toks, .n = n, .e = e, .stack_top = (uintptr_t)__builtin_frame_address(0)};
     struct node *root = parse_body(&P, NULL);
     jinja_toks_free(toks, n);
-    if (!root) return NULL;
-    struct jinja_template *t = malloc(sizeof *t);
-    if (!t) abort();
+    struct jinja_template *t = root ? jx_calloc(1, sizeof *t) : NULL;
+    if (root && (!t || jx_faulted(mark))) { /* a constant or text node came out empty */
+        node_free(root);
+        jx_free(t);
+        err_set(e, "out of memory parsing the template");
+        return NULL;
+    }
+    if (!t) return NULL;
     t->root = root;
     return t;
 }
@@ -633,5 +747,5 @@ struct jinja_template *jinja_parse(const char *src, struct err *e) {
 void jinja_free(struct jinja_template *t) {
     if (!t) return;
     node_free(t->root);
-    free(t);
+    jx_free(t);
 }
