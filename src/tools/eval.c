@@ -74,7 +74,7 @@ static void print_json_string(const char *s) {
 }
 
 /* The k best (id, logit) pairs, best first; ties keep the lower id first. */
-static void top_k(const float *x, int n, int k, int *ids) {
+void tool_top_k(const float *x, int n, int k, int *ids) {
     for (int j = 0; j < k; j++) ids[j] = -1;
     for (int i = 0; i < n; i++) {
         int j = k;
@@ -117,7 +117,7 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     printf("],\"topk\":[");
     for (size_t i = 0; i < n; i++) {
         const float *l = lg + i * (size_t)V;
-        top_k(l, V, top, best);
+        tool_top_k(l, V, top, best);
         printf("%s[", i ? "," : "");
         for (int j = 0; j < top && best[j] >= 0; j++) printf("%s[%d,%.5f]", j ? "," : "", best[j], l[best[j]]);
         printf("]");
@@ -125,7 +125,7 @@ static int eval_case(struct llm *m, const struct tokenizer *tok, const char *pro
     /* greedy: the first token comes from the prompt's last logits */
     const float *l = lg + (n - 1) * (size_t)V;
     for (int s = 0; s < n_greedy; s++) {
-        top_k(l, V, 1, best);
+        tool_top_k(l, V, 1, best);
         int32_t t = best[0], p = (int32_t)n + s;
         if (tokenizer_is_eog(tok, t)) break;
         float second = -INFINITY;

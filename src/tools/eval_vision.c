@@ -43,17 +43,6 @@ static void usage(FILE *f) {
             "example: omni eval-vision --mmproj mmproj-f16.gguf -m llava-v1.5-7b.gguf cat.jpg\n");
 }
 
-static void top_k(const float *x, int n, int k, int *ids) {
-    for (int j = 0; j < k; j++) ids[j] = -1;
-    for (int i = 0; i < n; i++) {
-        int j = k;
-        while (j > 0 && (ids[j - 1] < 0 || x[i] > x[ids[j - 1]])) j--;
-        if (j >= k) continue;
-        memmove(ids + j + 1, ids + j, sizeof(int) * (size_t)(k - j - 1));
-        ids[j] = i;
-    }
-}
-
 static void print_ids(const char *key, const int32_t *ids, size_t n) {
     printf(",\"%s\":[", key);
     for (size_t i = 0; i < n; i++) printf("%s%d", i ? "," : "", ids[i]);
@@ -127,12 +116,12 @@ static int eval_image(struct clip *c, struct llm *m, const struct tokenizer *tok
     printf("]");
     print_ids("prefix_tokens", pre, n_pre);
     print_ids("suffix_tokens", suf, n_suf);
-    top_k(lg, V, EV_TOP, best);
+    tool_top_k(lg, V, EV_TOP, best);
     printf(",\"top5\":[");
     for (int j = 0; j < EV_TOP && best[j] >= 0; j++) printf("%s[%d,%.5f]", j ? "," : "", best[j], lg[best[j]]);
     printf("]");
     for (int step = 0; step < n_greedy; step++) {
-        top_k(lg, V, 1, best);
+        tool_top_k(lg, V, 1, best);
         int32_t t = best[0];
         if (tokenizer_is_eog(tok, t)) break;
         gen[n_gen++] = t;

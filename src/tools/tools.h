@@ -14,4 +14,8 @@ int tool_eval_asr(int argc, char **argv);     /* tools/eval_asr.c */
 int tool_bench(int argc, char **argv);        /* tools/bench.c */
 int tool_synth(int argc, char **argv);        /* tools/synth.c */
 
+/* The k largest of x[0..n) into ids, best first; ties keep the lower index (as the
+ * golden files list them). Shared by eval and eval-vision. tools/eval.c */
+void tool_top_k(const float *x, int n, int k, int *ids);
+
 #endif

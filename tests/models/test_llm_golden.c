@@ -9,19 +9,10 @@
 #include "core/cpu.h"
 #include "formats/gguf.h"
 #include "models/llm.h"
+#include "models/golden_logits.h"
 
 static int is_quant(const char *name) {
     return strstr(name, "q4_") || strstr(name, "q5_") || strstr(name, "q6_") || strstr(name, "q8_");
-}
-
-static int argmax(const float *x, int n, float *margin) {
-    int best = 0, second = -1;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best]) { second = best; best = i; }
-        else if (second < 0 || x[i] > x[second]) second = i;
-    }
-    if (margin) *margin = second >= 0 ? x[best] - x[second] : INFINITY;
-    return best;
 }
 
 /* Checks one jsonl case; returns the number of greedy tokens that matched. */

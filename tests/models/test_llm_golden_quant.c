@@ -13,6 +13,7 @@
 #include "models/llm.h"
 #include "models/quantize.h"
 #include "runtime/store.h"
+#include "models/golden_logits.h"
 
 /* The repo's own goldens, relative to the project root (where the tests run). */
 #define REPO_GOLDEN "tests/golden"
@@ -26,16 +27,6 @@ static const struct {
 };
 
 static char g_dir[256];
-
-static int argmax(const float *x, int n, float *margin) {
-    int best = 0, second = -1;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best]) { second = best; best = i; }
-        else if (second < 0 || x[i] > x[second]) second = i;
-    }
-    if (margin) *margin = second >= 0 ? x[best] - x[second] : INFINITY;
-    return best;
-}
 
 /* Where our kernels round exactly as llama.cpp's did for the golden: q4_1/q5_1 sum as
  * ggml's x86 vec_dot does at every level (llama.cpp has no other kernel for them), q5_0

@@ -14,6 +14,7 @@
 #include "models/synth_clip.h"
 #include "runtime/store.h"
 #include "text/tokenizer.h"
+#include "models/golden_logits.h"
 
 #define REPO_GOLDEN "tests/golden"
 #define SIGLIP_SHA256 "f5df9916cbe4cef8bd789b2a8da6823f4ef8d09daffdf358fec08c6ad01951da"
@@ -156,16 +157,6 @@ static int feed(struct llm *m, struct llm_state *st, struct llm_kv *kv, const in
     return rc;
 }
 
-static int argmax(const float *x, int n, float *margin) {
-    int best = 0, second = -1;
-    for (int i = 1; i < n; i++) {
-        if (x[i] > x[best]) { second = best; best = i; }
-        else if (second < 0 || x[i] > x[second]) second = i;
-    }
-    if (margin) *margin = second >= 0 ? x[best] - x[second] : INFINITY;
-    return best;
-}
-
 static void check_ids(const char *what, cJSON *a, const int32_t *ids, size_t n) {
     int same = cJSON_GetArraySize(a) == (int)n;
     for (size_t i = 0; same && i < n; i++) same = cJSON_GetArrayItem(a, (int)i)->valueint == ids[i];
@@ -220,7 +211,7 @@ TEST(chat_turn_matches_llama_cpp) {
                       cJSON_GetArrayItem(pair, 1)->valuedouble, LOGIT_TOL);
         }
         greedy_ref += cJSON_GetArraySize(jg);
-        float margin;
+        float margin = 0; /* set by argmax whenever the loop below runs */
         int next = kv && rc == 0 ? argmax(lg, V, &margin) : -1;
         for (int s = 0; kv && rc == 0 && s < cJSON_GetArraySize(jg); s++) {
             int ref = cJSON_GetArrayItem(jg, s)->valueint;
