@@ -1,7 +1,9 @@
 // Shared by the server end-to-end tests: start `omni serve` on a free loopback port
 // and a tiny test counter that prints "N passed, N failed" like the C tests.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 
 export const BIN = process.env.OMNI_BIN || "build/omni";
 export const MODELS = process.env.OMNI_MODELS || "../shared/models";
@@ -14,8 +16,10 @@ export function startServer(args, { timeoutMs = 60000 } = {}) {
     const timer = setTimeout(() => { proc.kill("SIGKILL"); reject(new Error("server did not start:\n" + out + err)); }, timeoutMs);
     proc.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/[^\s]+?:\d+)/);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1], startLine: out.trim(), stderr: () => err }); }
+      const m = out.match(/listening on (https?:\/\/[^\s]+?:\d+)/);
+      /* https: the test certificate (tlsCertDir) names localhost */
+      const url = m && (m[1].startsWith("https:") ? m[1].replace("127.0.0.1", "localhost") : m[1]);
+      if (m) { clearTimeout(timer); resolve({ proc, url, startLine: out.trim(), stderr: () => err }); }
     });
     proc.stderr.on("data", (d) => { err += d; });
     proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}) before starting:\n${out}${err}`)); });
@@ -65,4 +69,28 @@ export function makeCounter(expect) {
 export function assert(cond, msg) { if (!cond) throw new Error("assertion failed: " + msg); }
 export function eq(a, b, msg) {
   if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${msg}: ${JSON.stringify(a)} !== ${JSON.stringify(b)}`);
+}
+
+// For the files that need wss:// (the official Realtime client speaks nothing else): a
+// self-signed certificate for localhost in a temporary folder, returned once the file
+// runs with NODE_EXTRA_CA_CERTS naming it. That variable is read at process start, so the
+// first run makes the certificate, re-runs this file with it and exits with its status.
+// Sanitizer builds serve no TLS (src/api/tls_compat.c): the file says so and skips.
+// Start the server with startServer([..., "--tls-cert", `${dir}/cert.pem`, "--tls-key", `${dir}/key.pem`]).
+export function tlsCertDir() {
+  if (/asan|tsan/.test(BIN)) {
+    console.log("skip: sanitizer build has no TLS (see src/api/tls_compat.c), and the official realtime client needs wss");
+    console.log("expect: at least 0 tests run");
+    console.log("0 passed, 0 failed, 1 skipped");
+    process.exit(0);
+  }
+  if (process.env.OMNI_RT_DIR) return process.env.OMNI_RT_DIR;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-rt-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+    { stdio: "ignore" });
+  const r = spawnSync(process.execPath, [process.argv[1]], {
+    stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: `${dir}/cert.pem`, OMNI_RT_DIR: dir } });
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(r.status ?? 1);
 }

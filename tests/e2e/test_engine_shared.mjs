@@ -6,31 +6,12 @@
 // a Realtime conversation of 60 turns on a 2048-token context answers every turn, a chat
 // completion whose messages exceed the context is answered with truncated_messages > 0
 // (and X-Omni-Truncated), and with "truncation":"disabled" it is a 400 naming the problem.
-import { spawn, spawnSync, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/beta/realtime/ws";
-import { BIN, MODELS, makeCounter, assert, eq, stopServer } from "./server_helpers.mjs";
+import { MODELS, makeCounter, assert, eq, startServer, stopServer, tlsCertDir } from "./server_helpers.mjs";
 
-if (/asan|tsan/.test(BIN)) {
-  console.log("skip: sanitizer build has no TLS (see src/api/tls_compat.c), and the official realtime client needs wss");
-  console.log("expect: at least 0 tests run");
-  console.log("0 passed, 0 failed, 1 skipped");
-  process.exit(0);
-}
-if (!process.env.OMNI_RT_DIR) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-eng-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
-    { stdio: "ignore" });
-  const r = spawnSync(process.execPath, [process.argv[1]], {
-    stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: `${dir}/cert.pem`, OMNI_RT_DIR: dir } });
-  fs.rmSync(dir, { recursive: true, force: true });
-  process.exit(r.status ?? 1);
-}
-const DIR = process.env.OMNI_RT_DIR;
+const DIR = tlsCertDir();
 const { test, summary } = makeCounter(6);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`, ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
@@ -39,22 +20,8 @@ const AUDIO = `${MODELS}/audio/jfk.wav`;
 const KEY = "eng-secret";
 const MIX_SECONDS = +(process.env.OMNI_MIX_SECONDS || 30);
 
-function start() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ["serve", "--port", "0", "-m", LLM, "--mmproj", MMPROJ, "--asr-model", ASR,
-      "--api-key", KEY, "--tls-cert", `${DIR}/cert.pem`, "--tls-key", `${DIR}/key.pem`, "--threads", "2",
-      "--parallel", "2", "--ctx", "2048"], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
-    const timer = setTimeout(() => { proc.kill("SIGKILL"); reject(new Error("no start:\n" + out + err)); }, 60000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (https:\/\/[^\s]+?:\d+)/);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1].replace("127.0.0.1", "localhost"), stderr: () => err }); }
-    });
-    proc.stderr.on("data", (d) => { err += d; });
-    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}${err}`)); });
-  });
-}
+const start = () => startServer(["-m", LLM, "--mmproj", MMPROJ, "--asr-model", ASR, "--api-key", KEY,
+  "--tls-cert", `${DIR}/cert.pem`, "--tls-key", `${DIR}/key.pem`, "--threads", "2", "--parallel", "2", "--ctx", "2048"]);
 
 function realtime(url) {
   const client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1` });

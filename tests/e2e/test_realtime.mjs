@@ -4,36 +4,14 @@
 // streamed in real time; the models have random weights, so only the protocol is checked:
 // transcripts, text and audio for both languages, barge-in (speech mid-answer cancels it,
 // the new turn is answered) and truncation of a reply that already finished generating.
-import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/beta/realtime/ws";
-import { BIN, MODELS, makeCounter, assert, eq, stopServer } from "./server_helpers.mjs";
+import { MODELS, makeCounter, assert, eq, startServer, stopServer, tlsCertDir } from "./server_helpers.mjs";
 
-// Sanitizer builds cannot serve TLS (src/api/tls_compat.c), and the official client only
-// speaks wss://: say so and count the test as skipped, not passed.
-if (/asan|tsan/.test(BIN)) {
-  console.log("skip: sanitizer build has no TLS (see src/api/tls_compat.c)");
-  console.log("expect: at least 0 tests run");
-  console.log("0 passed, 0 failed, 1 skipped");
-  process.exit(0);
-}
-
-// NODE_EXTRA_CA_CERTS is read at process start: make the certificate, then re-run this
-// file with it set.
-if (!process.env.OMNI_RT_DIR) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-rt-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
-    { stdio: "ignore" });
-  const r = spawnSync(process.execPath, [process.argv[1]], {
-    stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: `${dir}/cert.pem`, OMNI_RT_DIR: dir } });
-  fs.rmSync(dir, { recursive: true, force: true });
-  process.exit(r.status ?? 1);
-}
-const DIR = process.env.OMNI_RT_DIR;
+// The official client speaks only wss:// (a sanitizer build, which has no TLS, skips).
+const DIR = tlsCertDir();
 const { test, summary } = makeCounter(9);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`, ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const VAD = `${MODELS}/vad/for-tests-silero-v6.2.0-ggml.bin`;
@@ -47,22 +25,8 @@ function speech(name, voice, text) {
   return fs.readFileSync(`${DIR}/${name}.raw`);
 }
 
-function startTls() {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ["serve", "--port", "0", "-m", LLM, "--asr-model", ASR, "--vad-model", VAD,
-      "--api-key", KEY, "--tls-cert", `${DIR}/cert.pem`, "--tls-key", `${DIR}/key.pem`, "--threads", "2"],
-      { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
-    const timer = setTimeout(() => { proc.kill("SIGKILL"); reject(new Error("no start:\n" + out + err)); }, 60000);
-    proc.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (https:\/\/[^\s]+?:\d+)/);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1].replace("127.0.0.1", "localhost"), stderr: () => err }); }
-    });
-    proc.stderr.on("data", (d) => { err += d; });
-    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${out}${err}`)); });
-  });
-}
+const startTls = () => startServer(["-m", LLM, "--asr-model", ASR, "--vad-model", VAD,
+      "--api-key", KEY, "--tls-cert", `${DIR}/cert.pem`, "--tls-key", `${DIR}/key.pem`, "--threads", "2"]);
 
 // Collects every server event; waitFor resolves on the first (new) event matching.
 function recorder(rt) {
