@@ -26,7 +26,9 @@ int err_prefix(struct err *e, const char *fmt, ...) {
     return -1;
 }
 
-int err_copy(const struct err *e, char *dst, size_t cap) {
-    if (dst && cap) snprintf(dst, cap, "%s", e ? e->msg : "");
+int err_copy(const struct err *e, char *dst, size_t cap) { return err_copy_str(e ? e->msg : "", dst, cap); }
+
+int err_copy_str(const char *msg, char *dst, size_t cap) {
+    if (dst && cap) snprintf(dst, cap, "%s", msg);
     return -1;
 }

@@ -19,5 +19,7 @@ int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf
 /* Copies the message into a caller's buffer, as the public API (omni.h) hands errors
  * out (char *err, size_t err_size; err may be NULL), and returns -1. */
 int err_copy(const struct err *e, char *dst, size_t cap);
+/* The same for a plain message. */
+int err_copy_str(const char *msg, char *dst, size_t cap);
 
 #endif

@@ -347,8 +347,6 @@ void llm_kv_free(struct llm_kv *kv) {
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
-int llm_kv_len(const struct llm_kv *kv) { return kv->len; }
-uint64_t llm_kv_bytes(const struct llm_kv *kv) { return 4ull * kv->n_layer * kv->n_ctx * kv->kv_dim; }
 
 void llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;

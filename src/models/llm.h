@@ -53,8 +53,6 @@ uint64_t llm_weight_bytes(const struct llm *m);
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
-int llm_kv_len(const struct llm_kv *kv);          /* positions it holds */
-uint64_t llm_kv_bytes(const struct llm_kv *kv);   /* memory of its K and V */
 /* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix
  * keeps it and only computes the rest. */
 void llm_kv_truncate(struct llm_kv *kv, int n_keep);

@@ -15,16 +15,12 @@ omni_model_params omni_model_default_params(void) {
     return p;
 }
 
-static void copy_err(char *dst, size_t cap, const char *msg) {
-    if (dst && cap) snprintf(dst, cap, "%s", msg);
-}
-
 omni_model *omni_model_load(const char *path, const omni_model_params *params, char *err, size_t err_size) {
     omni_model_params dp = omni_model_default_params();
     if (!params) params = &dp;
     struct err e = {{0}};
     omni_model *m = calloc(1, sizeof *m);
-    if (!m) { copy_err(err, err_size, "out of memory"); return NULL; }
+    if (!m) { err_copy_str("out of memory", err, err_size); return NULL; }
     pthread_mutex_init(&m->engine_mu, NULL);
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = params->n_threads;
@@ -44,7 +40,7 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
     }
     return m;
 fail:
-    copy_err(err, err_size, e.msg);
+    err_copy_str(e.msg, err, err_size);
     omni_model_free(m);
     return NULL;
 }
@@ -67,9 +63,9 @@ int omni_model_load_mmproj(omni_model *m, const char *path, char *err, size_t er
     int started = m->engine != NULL;
     pthread_mutex_unlock(&m->engine_mu);
     /* the engine encodes images with it and sized its work for it */
-    if (started) { copy_err(err, err_size, "load the image encoder before the first session or request"); return -1; }
+    if (started) return err_copy_str("load the image encoder before the first session or request", err, err_size);
     struct clip *c = clip_load(path, &e);
-    if (!c) { copy_err(err, err_size, e.msg); return -1; }
+    if (!c) return err_copy_str(e.msg, err, err_size);
     /* A projector made for another LLM would feed it vectors of the wrong width. */
     if (clip_hparams(c)->n_out != llm_hparams(m->llm)->n_embd) {
         snprintf(err, err_size, "%s produces embeddings of width %d but the model expects %d: they do not belong together",

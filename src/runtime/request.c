@@ -13,11 +13,6 @@
 #include "runtime/scheduler.h"
 #include "text/json_schema.h"
 
-static int fail(char *err, size_t cap, const char *msg) {
-    if (err && cap) snprintf(err, cap, "%s", msg);
-    return -1;
-}
-
 /* ---- prompts ---- */
 
 static int push(omni_prompt *p, int *cap, const int32_t *ids, int n) {
@@ -40,14 +35,14 @@ int omni_prompt_build(const omni_model *m, const char *text, const omni_image *c
     const int n_img_pos = omni_model_n_image_pos(m);
     const size_t mark = strlen(OMNI_IMAGE_MARKER);
     int cap = 0, rc = 0;
-    if (n_images < 0 || (n_images > 0 && !images)) return fail(err, err_size, "n_images is negative or no images are given");
+    if (n_images < 0 || (n_images > 0 && !images)) return err_copy_str("n_images is negative or no images are given", err, err_size);
     if (n_images > 0 && n_img_pos <= 0)
-        return fail(err, err_size, "this model has no image encoder (load an mmproj file first, e.g. --mmproj), "
-                                   "so the prompt cannot contain images");
+        return err_copy_str("this model has no image encoder (load an mmproj file first, e.g. --mmproj), "
+                                   "so the prompt cannot contain images", err, err_size);
     if (n_images > 0 && (!(out->image_pos = malloc((size_t)n_images * sizeof *out->image_pos)) ||
                          !(out->images = malloc((size_t)n_images * sizeof *out->images)))) {
         omni_prompt_free(out);
-        return fail(err, err_size, "out of memory");
+        return err_copy_str("out of memory", err, err_size);
     }
     for (const char *c = text;;) {
         const char *q = out->n_images < n_images ? strstr(c, OMNI_IMAGE_MARKER) : NULL;
@@ -83,7 +78,7 @@ int omni_prompt_build(const omni_model *m, const char *text, const omni_image *c
     if (!rc && out->n == 0) rc = err_set(&e, "the prompt is empty");
     if (rc) {
         omni_prompt_free(out);
-        return fail(err, err_size, e.msg);
+        return err_copy_str(e.msg, err, err_size);
     }
     return 0;
 }
@@ -120,7 +115,7 @@ int omni_model_start_engine(omni_model *m, const omni_engine_params *params, cha
     if (m->engine) rc = err_set(&e, "the model's engine is running already");
     else if (!(m->engine = sched_new(m, &sp, &e))) rc = -1;
     pthread_mutex_unlock(&m->engine_mu);
-    return rc ? fail(err, err_size, e.msg) : 0;
+    return rc ? err_copy_str(e.msg, err, err_size) : 0;
 }
 
 struct sched *model_engine(omni_model *m, struct err *e) {
@@ -169,11 +164,11 @@ struct sched_seq *session_seq(omni_session *s);   /* session.c */
 
 int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err_size) {
     cJSON *j = cJSON_ParseWithLength(schema, len);
-    if (!j) return fail(err, err_size, "the JSON schema is not valid JSON");
+    if (!j) return err_copy_str("the JSON schema is not valid JSON", err, err_size);
     struct err e = {{0}};
     struct json_schema *c = json_schema_compile(j, &e);
     cJSON_Delete(j);
-    if (!c) return fail(err, err_size, e.msg);
+    if (!c) return err_copy_str(e.msg, err, err_size);
     json_schema_free(c);
     return 0;
 }
@@ -202,9 +197,9 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     *status = OMNI_ERR_INVALID;
     struct err e = {{0}};
     struct sched *s = model_engine(m, &e);
-    if (!s) { fail(err, err_size, e.msg); return NULL; }
+    if (!s) { err_copy_str(e.msg, err, err_size); return NULL; }
     omni_request *r = calloc(1, sizeof *r);
-    if (!r) { fail(err, err_size, "out of memory"); return NULL; }
+    if (!r) { err_copy_str("out of memory", err, err_size); return NULL; }
     r->gp = params ? *params : omni_generate_default_params();
     if (r->gp.json_schema) {
         cJSON *j = cJSON_Parse(r->gp.json_schema);
@@ -212,14 +207,14 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
         if (!j) err_set(&e, "the JSON schema is not valid JSON");
         cJSON_Delete(j);
         if (!r->schema) {
-            fail(err, err_size, e.msg);
+            err_copy_str(e.msg, err, err_size);
             omni_request_free(r);
             return NULL;
         }
     }
     if (prompt->n_images > 0) {
         if (!(r->imgs = malloc((size_t)prompt->n_images * sizeof *r->imgs))) {
-            fail(err, err_size, "out of memory");
+            err_copy_str("out of memory", err, err_size);
             omni_request_free(r);
             return NULL;
         }
@@ -246,7 +241,7 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     int rc = sched_submit(s, q, &e);
     if (rc != SCHED_OK) {
         *status = rc;
-        fail(err, err_size, e.msg);
+        err_copy_str(e.msg, err, err_size);
         omni_request_free(r);
         return NULL;
     }

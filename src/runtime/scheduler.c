@@ -102,7 +102,6 @@ struct sched_params sched_default_params(void) {
 
 int sched_n_ctx(const struct sched *s) { return s ? s->p.n_ctx : 0; }
 int sched_n_slots(const struct sched *s) { return s ? s->p.n_slots : 0; }
-int sched_seq_n_ctx(const struct sched_seq *q) { return q->sl.n_ctx; }
 
 int sched_queue_len(struct sched *s) {
     if (!s) return 0;

@@ -96,7 +96,6 @@ void sched_cancel_all(struct sched *s);
  * once no request runs on it; the engine lets go of it at its next step boundary. */
 struct sched_seq *sched_seq_new(struct sched *s, int n_ctx, struct err *e);
 void sched_seq_free(struct sched *s, struct sched_seq *q);
-int sched_seq_n_ctx(const struct sched_seq *q);
 
 int sched_n_ctx(const struct sched *s);      /* a pooled slot's */
 int sched_n_slots(const struct sched *s);

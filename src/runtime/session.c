@@ -22,11 +22,6 @@ struct omni_session {
     int n_ctx;
 };
 
-static int fail(char *err, size_t cap, const char *msg) {
-    if (err && cap) snprintf(err, cap, "%s", msg);
-    return -1;
-}
-
 omni_sampling_params omni_sampling_default_params(void) {
     struct sampler_params d = sampler_default_params();
     omni_sampling_params p = {.temperature = d.temperature, .top_k = d.top_k, .top_p = d.top_p, .min_p = d.min_p,
@@ -57,11 +52,11 @@ omni_session *omni_session_new(omni_model *m, const omni_session_params *params,
     if (n_ctx <= 0) n_ctx = train > 0 && train < 4096 ? train : 4096;
     struct err e = {{0}};
     omni_session *s = calloc(1, sizeof *s);
-    if (!s) { fail(err, err_size, "out of memory"); return NULL; }
+    if (!s) { err_copy_str("out of memory", err, err_size); return NULL; }
     s->model = m;
     s->n_ctx = n_ctx;
     if (!(s->engine = model_engine(m, &e)) || !(s->seq = sched_seq_new(s->engine, n_ctx, &e))) {
-        fail(err, err_size, e.msg);
+        err_copy_str(e.msg, err, err_size);
         free(s);
         return NULL;
     }
@@ -175,8 +170,8 @@ int omni_session_generate_prompt(omni_session *s, const omni_prompt *pr, const o
     free(w.buf);
     int rc = 0;
     if (r) {
-        if (w.oom) rc = fail(err, err_size, "out of memory passing the reply on");
-        else if (w.error[0]) rc = fail(err, err_size, w.error);
+        if (w.oom) rc = err_copy_str("out of memory passing the reply on", err, err_size);
+        else if (w.error[0]) rc = err_copy_str(w.error, err, err_size);
         else if (stopped || !strcmp(w.u.finish_reason, "cancelled"))
             snprintf(w.u.finish_reason, sizeof w.u.finish_reason, "stop");
         if (usage) *usage = w.u;
