@@ -26,5 +26,6 @@ struct llm_arch {
 
 extern const struct llm_arch llm_arch_llama;
 extern const struct llm_arch llm_arch_qwen2;
+extern const struct llm_arch llm_arch_qwen3;
 
 #endif

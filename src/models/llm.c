@@ -19,6 +19,7 @@
 static const struct llm_arch *const arch_table[] = {
     &llm_arch_llama,
     &llm_arch_qwen2,
+    &llm_arch_qwen3,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -156,7 +157,12 @@ static int load_hparams(struct llm *m, struct err *e) {
     hp->arch[a.len] = 0;
     for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++)
         if (!strcmp(arch_table[i]->name, hp->arch)) m->arch = arch_table[i];
-    if (!m->arch) return err_set(e, "%s: architecture '%s' is not supported (supported: llama, qwen2)", gguf_path(g), hp->arch);
+    if (!m->arch) {
+        char names[256] = "";
+        for (size_t i = 0; i < sizeof arch_table / sizeof *arch_table; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", arch_table[i]->name);
+        return err_set(e, "%s: architecture '%s' is not supported (supported: %s)", gguf_path(g), hp->arch, names);
+    }
     const char *ar = hp->arch;
 
     if (get_hp_int(g, ar, "embedding_length", 0, 1, 1, &hp->n_embd, e) ||
