@@ -19,7 +19,7 @@ static void usage(FILE *f) {
             "Continues PROMPT with the model, printing the prompt and then each new piece of\n"
             "text as soon as it is generated. Generation stops after N tokens, at the model's\n"
             "end-of-generation token, or when the context is full. No chat template is applied.\n\n"
-            "  -m, --model PATH   a GGUF language model (architectures: README, "Models")\n"
+            "  -m, --model PATH   a GGUF language model (architectures: see README)\n"
             "  -p, --prompt TEXT  the text to continue\n"
             "  --mmproj PATH      an image encoder made for MODEL (llama.cpp \"mmproj\" GGUF)\n"
             "  --image PATH       a picture (PNG, JPEG, GIF, BMP) shown to the model before the\n"

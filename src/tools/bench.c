@@ -25,7 +25,7 @@ static void usage(FILE *f) {
             "prompt is needed and runs are comparable. One untimed warm-up pass comes first (it\n"
             "loads the weights from disk); then each phase is repeated -r times and the best run\n"
             "is reported.\n\n"
-            "  -m, --model PATH   a GGUF language model (architectures: README, "Models")\n"
+            "  -m, --model PATH   a GGUF language model (architectures: see README)\n"
             "  -p N               prompt tokens (default 128; 0 skips prefill)\n"
             "  -n N               generated tokens (default 64; 0 skips decode)\n"
             "  -t, --threads N    compute threads (default: all cores)\n"

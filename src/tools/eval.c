@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "          small, another implementation's rounding may legitimately pick the other token\n\n"
             "CASEFILE holds prompts separated by lines that are exactly `__case__`; the newline\n"
             "that ends each prompt is not part of it.\n\n"
-            "  -m, --model PATH   a GGUF language model (architectures: README, "Models")\n"
+            "  -m, --model PATH   a GGUF language model (architectures: see README)\n"
             "  -f, --file PATH    the case file\n"
             "  --top K            logits per position (default 5)\n"
             "  --greedy N         tokens to generate per prompt (default 0)\n"
