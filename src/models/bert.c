@@ -1,0 +1,395 @@
+/* BERT-family encoders; see bert.h. The forward, per input of L tokens (E = n_embd,
+ * F = n_ff, H heads of D = E / H):
+ *   x = tok_embd[t] + token_types[0] + position_embd[p]         [L, E]
+ *   x = LayerNorm(x)                                              (token_embd_norm)
+ *   per block:  a = softmax(q kᵀ / sqrt(D)) v over the input's own tokens, per head
+ *               x = LayerNorm(x + W_o a + b_o)                    (attn_output_norm)
+ *               x = LayerNorm(x + W_down gelu(W_up x + b_up) + b_down)   (layer_output_norm)
+ *   pooling: CLS x[0], MEAN, LAST x[L-1]; RANK: cls.output(tanh(cls(x[0]))).
+ * Rounding as llama.cpp's CPU backend (the goldens' source): weight products through
+ * matmul() (F16 weights take F16 activations, as ggml does), GELU from ggml's F16
+ * table (core/gelu_f16.h), attention in F32 (llama.cpp keeps no K/V cache for an
+ * encoder and multiplies the F32 projections directly, flash attention off). */
+#include "models/bert.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/gelu_f16.h"
+#include "core/layernorm.h"
+#include "core/matmul.h"
+#include "core/ops.h"
+#include "core/pool.h"
+
+struct bert_layer {
+    struct tensor wq, bq, wk, bk, wv, bv, wo, bo, ln1_w, ln1_b;
+    struct tensor up, up_b, down, down_b, ln2_w, ln2_b;
+};
+
+struct bert {
+    struct bert_hparams hp;
+    struct gguf *g;
+    struct pool *pool;
+    struct tensor tok_embd, type_embd, pos_embd, norm_w, norm_b;
+    struct tensor cls, cls_b, cls_out, cls_out_b;
+    struct bert_layer *layers;
+    uint64_t n_params, weight_bytes;
+};
+
+const struct bert_hparams *bert_hparams(const struct bert *m) { return &m->hp; }
+const struct gguf *bert_gguf(const struct bert *m) { return m->g; }
+uint64_t bert_n_params(const struct bert *m) { return m->n_params; }
+uint64_t bert_weight_bytes(const struct bert *m) { return m->weight_bytes; }
+
+int bert_n_out(const struct bert *m, int pooling) {
+    return pooling == BERT_POOL_RANK ? m->hp.n_cls_out : m->hp.n_embd;
+}
+
+/* ---- loading ---- */
+
+/* A tensor of the given shape (ne1 = 0: 1-D). 1-D tensors are read as floats, so they
+ * must be F32; matrices any type matmul takes; embedding tables any type with a row
+ * converter. optional: absent is fine (t->data NULL). */
+static int get(struct bert *m, const char *name, int64_t ne0, int64_t ne1, int optional, struct tensor *t,
+               struct err *e) {
+    memset(t, 0, sizeof *t);
+    int64_t i = gguf_find_tensor(m->g, name);
+    if (i < 0) return optional ? 0 : err_set(e, "%s: tensor '%s' is missing", gguf_path(m->g), name);
+    gguf_tensor(m->g, i, t);
+    int64_t want1 = ne1 ? ne1 : 1;
+    if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return err_set(e, "%s: %s: expected [%lld, %lld], file has [%lld, %lld, %lld, %lld]", gguf_path(m->g), name,
+                       (long long)ne0, (long long)want1, (long long)t->ne[0], (long long)t->ne[1],
+                       (long long)t->ne[2], (long long)t->ne[3]);
+    const struct dtype_info *di = dtype_info(t->type);
+    if (!ne1 && t->type != DT_F32)
+        return err_set(e, "%s: %s: expected type f32, file has %s", gguf_path(m->g), name, dtype_name(t->type));
+    if (!di || !di->supported || dtype_row_bytes(t->type, t->ne[0]) == 0)
+        return err_set(e, "%s: %s: weight type %s is not supported", gguf_path(m->g), name, dtype_name(t->type));
+    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] != t->nbytes)
+        return err_set(e, "%s: %s: size %zu does not match its shape and type", gguf_path(m->g), name, t->nbytes);
+    m->n_params += (uint64_t)tensor_nelements(t);
+    m->weight_bytes += t->nbytes;
+    return 0;
+}
+
+static int hp_int(const struct gguf *g, const char *key, int64_t def, int required, int min, int *out,
+                  struct err *e) {
+    char k[128];
+    snprintf(k, sizeof k, "bert.%s", key);
+    if (gguf_find_key(g, k) < 0) {
+        if (required) return err_set(e, "%s: metadata key '%s' is missing", gguf_path(g), k);
+        *out = (int)def;
+        return 0;
+    }
+    int bad = 0;
+    int64_t v = gguf_get_int(g, k, def, &bad);
+    if (bad) return err_set(e, "%s: metadata key '%s' should be an integer", gguf_path(g), k);
+    if (v < min || v > (1 << 30))
+        return err_set(e, "%s: metadata key '%s' = %lld is out of range", gguf_path(g), k, (long long)v);
+    *out = (int)v;
+    return 0;
+}
+
+static int load(struct bert *m, struct err *e) {
+    struct bert_hparams *hp = &m->hp;
+    const struct gguf *g = m->g;
+    struct gguf_str a = gguf_get_str(g, "general.architecture");
+    if (!a.s) return err_set(e, "%s: metadata key 'general.architecture' is missing", gguf_path(g));
+    if (!(a.len == 4 && !memcmp(a.s, "bert", 4)))
+        return err_set(e, "%s: architecture '%.*s' is not a BERT encoder (supported: bert)", gguf_path(g),
+                       (int)(a.len > 32 ? 32 : a.len), a.s);
+    snprintf(hp->arch, sizeof hp->arch, "bert");
+    if (hp_int(g, "embedding_length", 0, 1, 1, &hp->n_embd, e) || hp_int(g, "block_count", 0, 1, 1, &hp->n_layer, e) ||
+        hp_int(g, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
+        hp_int(g, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
+        hp_int(g, "context_length", 512, 0, 1, &hp->n_ctx_train, e) ||
+        hp_int(g, "pooling_type", -1, 0, -1, &hp->pooling, e))
+        return -1;
+    int kv = hp->n_head;
+    if (hp_int(g, "attention.head_count_kv", hp->n_head, 0, 1, &kv, e)) return -1;
+    if (kv != hp->n_head)
+        return err_set(e, "%s: head_count_kv %d != head_count %d is not supported for bert", gguf_path(g), kv, hp->n_head);
+    if (hp->n_embd % hp->n_head)
+        return err_set(e, "%s: embedding_length %d is not a multiple of head_count %d", gguf_path(g), hp->n_embd,
+                       hp->n_head);
+    if (hp->pooling > BERT_POOL_RANK)
+        return err_set(e, "%s: bert.pooling_type %d is unknown", gguf_path(g), hp->pooling);
+    int bad = 0;
+    hp->norm_eps = (float)gguf_get_float(g, "bert.attention.layer_norm_epsilon", 1e-12, &bad);
+    if (bad) return err_set(e, "%s: bert.attention.layer_norm_epsilon should be a number", gguf_path(g));
+    if (gguf_get_bool(g, "bert.attention.causal", 0, &bad) && !bad)
+        return err_set(e, "%s: a causal bert is not supported", gguf_path(g));
+
+    int E = hp->n_embd, F = hp->n_ff;
+    int64_t ti = gguf_find_tensor(g, "token_embd.weight");
+    if (ti < 0) return err_set(e, "%s: tensor 'token_embd.weight' is missing", gguf_path(g));
+    struct tensor te;
+    gguf_tensor(g, ti, &te);
+    if (te.ne[1] < 1 || te.ne[1] > (1 << 24))
+        return err_set(e, "%s: token_embd.weight has an implausible vocabulary of %lld", gguf_path(g), (long long)te.ne[1]);
+    hp->n_vocab = (int)te.ne[1];
+    int64_t tt = gguf_find_tensor(g, "token_types.weight");
+    struct tensor tyt = {0};
+    if (tt >= 0) gguf_tensor(g, tt, &tyt);
+    hp->n_token_types = tt >= 0 ? (int)(tyt.ne[1] > 0 && tyt.ne[1] < 1024 ? tyt.ne[1] : 1) : 0;
+    if (get(m, "token_embd.weight", E, hp->n_vocab, 0, &m->tok_embd, e) ||
+        (tt >= 0 && get(m, "token_types.weight", E, hp->n_token_types, 0, &m->type_embd, e)) ||
+        get(m, "position_embd.weight", E, hp->n_ctx_train, 0, &m->pos_embd, e) ||
+        get(m, "token_embd_norm.weight", E, 0, 0, &m->norm_w, e) ||
+        get(m, "token_embd_norm.bias", E, 0, 0, &m->norm_b, e) || get(m, "cls.weight", E, E, 1, &m->cls, e) ||
+        get(m, "cls.bias", E, 0, 1, &m->cls_b, e))
+        return -1;
+    /* the head's output count: the labels' when the file has them, else its rows */
+    enum gguf_type et;
+    uint64_t n_labels = 0;
+    if (gguf_get_arr(g, "bert.classifier.output_labels", &et, &n_labels) != 0) n_labels = 0;
+    int64_t ci = gguf_find_tensor(g, "cls.output.weight");
+    if (ci >= 0) {
+        struct tensor co;
+        gguf_tensor(g, ci, &co);
+        int64_t n_out = n_labels ? (int64_t)n_labels : co.ne[1];
+        if (n_out < 1 || n_out > 4096) return err_set(e, "%s: cls.output.weight has %lld outputs", gguf_path(g), (long long)n_out);
+        hp->n_cls_out = (int)n_out;
+        if (get(m, "cls.output.weight", E, n_out, 0, &m->cls_out, e) || get(m, "cls.output.bias", n_out, 0, 1, &m->cls_out_b, e))
+            return -1;
+    }
+    if (m->cls.data && !m->cls_b.data) return err_set(e, "%s: cls.weight without cls.bias", gguf_path(g));
+    if (hp->pooling < 0) hp->pooling = hp->n_cls_out ? BERT_POOL_RANK : BERT_POOL_CLS;
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return err_set(e, "out of memory");
+    for (int l = 0; l < hp->n_layer; l++) {
+        struct bert_layer *L = &m->layers[l];
+        char n[96];
+#define T(field, suffix, ne0, ne1) (snprintf(n, sizeof n, "blk.%d." suffix, l), get(m, n, ne0, ne1, 0, &L->field, e))
+        if (T(wq, "attn_q.weight", E, E) || T(bq, "attn_q.bias", E, 0) || T(wk, "attn_k.weight", E, E) ||
+            T(bk, "attn_k.bias", E, 0) || T(wv, "attn_v.weight", E, E) || T(bv, "attn_v.bias", E, 0) ||
+            T(wo, "attn_output.weight", E, E) || T(bo, "attn_output.bias", E, 0) ||
+            T(ln1_w, "attn_output_norm.weight", E, 0) || T(ln1_b, "attn_output_norm.bias", E, 0) ||
+            T(up, "ffn_up.weight", E, F) || T(up_b, "ffn_up.bias", F, 0) || T(down, "ffn_down.weight", F, E) ||
+            T(down_b, "ffn_down.bias", E, 0) || T(ln2_w, "layer_output_norm.weight", E, 0) ||
+            T(ln2_b, "layer_output_norm.bias", E, 0))
+            return -1;
+#undef T
+    }
+    return 0;
+}
+
+struct bert *bert_load(const char *path, int n_threads, struct err *e) {
+    struct bert *m = calloc(1, sizeof *m);
+    if (!m) { err_set(e, "out of memory"); return NULL; }
+    m->g = gguf_open(path, e);
+    if (!m->g || load(m, e)) { bert_free(m); return NULL; }
+    m->pool = pool_process(n_threads);
+    if (!m->pool) { err_set(e, "cannot start the compute threads"); bert_free(m); return NULL; }
+    return m;
+}
+
+void bert_free(struct bert *m) {
+    if (!m) return;
+    if (m->g) gguf_close(m->g);
+    free(m->layers);
+    free(m);
+}
+
+/* ---- forward ---- */
+
+struct job {
+    const struct bert *m;
+    const struct bert_layer *L;
+    int N;                       /* tokens in the batch */
+    const int32_t *tok;
+    const int *seq_of, *start;   /* per token: its input; per input: its first token */
+    const int *n_tok;
+    float *x, *q, *k, *v, *a, *t, *h;
+    float *att;                  /* per part: the longest input's scores */
+    int max_len;
+    _Atomic long next;
+    void (*row)(struct job *j, int i);
+};
+
+static void rows_part(void *arg, int ith, int nth) {
+    struct job *j = arg;
+    long lo, hi;
+    pool_split(j->N, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) j->row(j, (int)i);
+}
+
+static void run_rows(struct job *j, void (*row)(struct job *, int)) {
+    j->row = row;
+    if (j->N >= 2) pool_run(j->m->pool, rows_part, j);
+    else rows_part(j, 0, 1);
+}
+
+static void embd_row(const struct tensor *t, int64_t r, float *out) {
+    dequantize_row(t->type, (const char *)t->data + (size_t)r * dtype_row_bytes(t->type, t->ne[0]), out, t->ne[0]);
+}
+
+static void row_embed(struct job *j, int i) {
+    const struct bert *m = j->m;
+    int E = m->hp.n_embd, p = i - j->start[j->seq_of[i]];
+    float *x = j->x + (size_t)i * E, *tmp = j->t + (size_t)i * E;
+    embd_row(&m->tok_embd, j->tok[i], x);
+    if (m->type_embd.data) { embd_row(&m->type_embd, 0, tmp); ops_add(x, tmp, E); }
+    embd_row(&m->pos_embd, p, tmp);
+    ops_add(x, tmp, E);
+    layernorm(x, x, m->norm_w.data, m->norm_b.data, E, 1, m->hp.norm_eps);
+}
+
+static void row_bias_qkv(struct job *j, int i) {
+    int E = j->m->hp.n_embd;
+    ops_add(j->q + (size_t)i * E, j->L->bq.data, E);
+    ops_add(j->k + (size_t)i * E, j->L->bk.data, E);
+    ops_add(j->v + (size_t)i * E, j->L->bv.data, E);
+}
+
+/* x = LN(x + t + b) with the block's first norm */
+static void row_attn_out(struct job *j, int i) {
+    int E = j->m->hp.n_embd;
+    float *x = j->x + (size_t)i * E, *t = j->t + (size_t)i * E;
+    ops_add(t, j->L->bo.data, E);
+    ops_add(x, t, E);
+    layernorm(x, x, j->L->ln1_w.data, j->L->ln1_b.data, E, 1, j->m->hp.norm_eps);
+}
+
+static void row_gelu(struct job *j, int i) {
+    int F = j->m->hp.n_ff;
+    float *h = j->h + (size_t)i * F;
+    ops_add(h, j->L->up_b.data, F);
+    gelu_f16(h, F);
+}
+
+static void row_ffn_out(struct job *j, int i) {
+    int E = j->m->hp.n_embd;
+    float *x = j->x + (size_t)i * E, *t = j->t + (size_t)i * E;
+    ops_add(t, j->L->down_b.data, E);
+    ops_add(x, t, E);
+    layernorm(x, x, j->L->ln2_w.data, j->L->ln2_b.data, E, 1, j->m->hp.norm_eps);
+}
+
+/* (token, head) tasks: softmax(q·k / sqrt(D)) over the token's own input, times v */
+static void attn_part(void *arg, int ith, int nth) {
+    struct job *j = arg;
+    const struct bert_hparams *hp = &j->m->hp;
+    int E = hp->n_embd, H = hp->n_head, D = E / H;
+    float scale = 1.0f / sqrtf((float)D), *s = j->att + (size_t)ith * j->max_len;
+    long total = (long)j->N * H;
+    for (long task; (task = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < total;) {
+        int i = (int)(task / H), h = (int)(task % H), sq = j->seq_of[i], o = j->start[sq], L = j->n_tok[sq];
+        const float *q = j->q + (size_t)i * E + (size_t)h * D;
+        for (int t = 0; t < L; t++) {
+            const float *k = j->k + (size_t)(o + t) * E + (size_t)h * D;
+            float d = 0;
+            for (int c = 0; c < D; c++) d += q[c] * k[c];
+            s[t] = d * scale;
+        }
+        ops_softmax_ggml(s, L);
+        float *out = j->a + (size_t)i * E + (size_t)h * D;
+        for (int c = 0; c < D; c++) out[c] = 0;
+        for (int t = 0; t < L; t++) {
+            const float *v = j->v + (size_t)(o + t) * E + (size_t)h * D;
+            float p = s[t];
+            for (int c = 0; c < D; c++) out[c] += p * v[c];
+        }
+    }
+    (void)nth;
+}
+
+int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int n_seq, int pooling, float *out,
+                struct err *e) {
+    const struct bert_hparams *hp = &m->hp;
+    if (n_seq < 1) return err_set(e, "bert: no inputs");
+    if (pooling < BERT_POOL_MEAN || pooling > BERT_POOL_RANK)
+        return err_set(e, "bert: pooling %d is not supported (mean, cls, last or rank)", pooling);
+    if (pooling == BERT_POOL_RANK && !m->cls_out.data)
+        return err_set(e, "%s: reranking needs a classification head (cls.output.weight); this model has none",
+                       gguf_path(m->g));
+    long N = 0;
+    int max_len = 0;
+    for (int s = 0; s < n_seq; s++) {
+        if (n_tok[s] < 1) return err_set(e, "bert: input %d is empty", s);
+        if (n_tok[s] > hp->n_ctx_train)
+            return err_set(e, "bert: input %d has %d tokens, more than the model's %d positions", s, n_tok[s],
+                           hp->n_ctx_train);
+        if (n_tok[s] > max_len) max_len = n_tok[s];
+        N += n_tok[s];
+        if (N > (1L << 24)) return err_set(e, "bert: too many tokens in one batch");
+    }
+    for (long i = 0; i < N; i++)
+        if (tok[i] < 0 || tok[i] >= hp->n_vocab)
+            return err_set(e, "bert: token %d is outside the vocabulary (0..%d)", tok[i], hp->n_vocab - 1);
+
+    int E = hp->n_embd, F = hp->n_ff, nth = pool_size(m->pool);
+    size_t NE = (size_t)N * E;
+    float *buf = malloc(sizeof(float) * (6 * NE + (size_t)N * F + (size_t)nth * max_len + 2 * (size_t)E));
+    int *idx = malloc(sizeof(int) * ((size_t)N + n_seq));
+    if (!buf || !idx) {
+        free(buf);
+        free(idx);
+        return err_set(e, "bert: out of memory for %ld tokens", N);
+    }
+    struct job j = {.m = m, .N = (int)N, .tok = tok, .n_tok = n_tok, .max_len = max_len};
+    j.x = buf, j.q = j.x + NE, j.k = j.q + NE, j.v = j.k + NE, j.a = j.v + NE, j.t = j.a + NE, j.h = j.t + NE;
+    j.att = j.h + (size_t)N * F;
+    float *head = j.att + (size_t)nth * max_len;
+    int *seq_of = idx, *start = idx + N;
+    for (int s = 0, o = 0; s < n_seq; o += n_tok[s], s++) {
+        start[s] = o;
+        for (int t = 0; t < n_tok[s]; t++) seq_of[o + t] = s;
+    }
+    j.seq_of = seq_of, j.start = start;
+
+    run_rows(&j, row_embed);
+    for (int l = 0; l < hp->n_layer; l++) {
+        const struct bert_layer *L = j.L = &m->layers[l];
+        matmul(m->pool, &L->wq, j.x, j.q, (int)N);
+        matmul(m->pool, &L->wk, j.x, j.k, (int)N);
+        matmul(m->pool, &L->wv, j.x, j.v, (int)N);
+        run_rows(&j, row_bias_qkv);
+        atomic_store(&j.next, 0);
+        pool_run(m->pool, attn_part, &j);
+        matmul(m->pool, &L->wo, j.a, j.t, (int)N);
+        run_rows(&j, row_attn_out);
+        matmul(m->pool, &L->up, j.x, j.h, (int)N);
+        run_rows(&j, row_gelu);
+        matmul(m->pool, &L->down, j.h, j.t, (int)N);
+        run_rows(&j, row_ffn_out);
+    }
+
+    for (int s = 0; s < n_seq; s++) {
+        const float *xs = j.x + (size_t)start[s] * E;
+        int L = n_tok[s];
+        float *o = out + (size_t)s * bert_n_out(m, pooling);
+        if (pooling == BERT_POOL_MEAN) {
+            /* as llama.cpp: a product with a column of 1/L */
+            float w = 1.0f / (float)L;
+            for (int c = 0; c < E; c++) {
+                float acc = 0;
+                for (int t = 0; t < L; t++) acc += xs[(size_t)t * E + c] * w;
+                o[c] = acc;
+            }
+        } else if (pooling == BERT_POOL_LAST) {
+            memcpy(o, xs + (size_t)(L - 1) * E, sizeof(float) * E);
+        } else if (pooling == BERT_POOL_CLS) {
+            memcpy(o, xs, sizeof(float) * E);
+        } else {
+            const float *in = xs;
+            if (m->cls.data) {
+                matmul(m->pool, &m->cls, xs, head, 1);
+                ops_add(head, m->cls_b.data, E);
+                for (int c = 0; c < E; c++) head[c] = tanhf(head[c]);
+                in = head;
+            }
+            matmul(m->pool, &m->cls_out, in, o, 1);
+            if (m->cls_out_b.data) ops_add(o, m->cls_out_b.data, hp->n_cls_out);
+        }
+    }
+    free(buf);
+    free(idx);
+    return 0;
+}

@@ -1,0 +1,214 @@
+/* The BERT encoder (models/bert.c) against llama.cpp's embeddings and rerank scores
+ * (../shared/golden/embed, tolerances from its README): every component of the
+ * L2-normalised vector within 2e-3, cosine >= 0.9999, the norm within 0.01; rerank
+ * scores within 0.03 in the same ranking. Runs on the goldens' token ids, so it tests
+ * the forward pass alone; plus batching (many inputs in one forward == one at a time)
+ * and clear errors for bad input. */
+#include <cJSON.h>
+
+#include "test.h"
+#include "models/bert.h"
+
+static struct bert *load(const char *rel) {
+    struct err e = {{0}};
+    struct bert *m = bert_load(model_path(rel), 2, &e);
+    if (!m) fprintf(stderr, "  %s: %s\n", rel, e.msg);
+    return m;
+}
+
+/* jsonl → array of parsed lines (NULL-terminated); NULL when missing */
+static cJSON **read_jsonl(const char *rel, int *n) {
+    char *txt = read_file(golden_path(rel), NULL);
+    if (!txt) return NULL;
+    cJSON **v = calloc(64, sizeof *v);
+    *n = 0;
+    for (char *line = strtok(txt, "\n"); line && *n < 63; line = strtok(NULL, "\n"))
+        if (*line) v[(*n)++] = cJSON_Parse(line);
+    free(txt);
+    return v;
+}
+
+static void free_jsonl(cJSON **v, int n) {
+    for (int i = 0; i < n; i++) cJSON_Delete(v[i]);
+    free(v);
+}
+
+static int32_t *ids(cJSON *arr, int *n) {
+    *n = cJSON_GetArraySize(arr);
+    int32_t *t = malloc(sizeof(int32_t) * (size_t)(*n ? *n : 1));
+    for (int i = 0; i < *n; i++) t[i] = cJSON_GetArrayItem(arr, i)->valueint;
+    return t;
+}
+
+/* Compares one pooled vector with a golden line; returns the largest component error. */
+static double check_vector(const char *name, int c, const float *v, int E, cJSON *g, double *max_norm_err,
+                           double *min_cos) {
+    cJSON *emb = cJSON_GetObjectItem(g, "embedding");
+    CHECK_EQ_INT(cJSON_GetArraySize(emb), E);
+    CHECK_EQ_INT(cJSON_GetObjectItem(g, "n_embd")->valueint, E);
+    double s = 0;
+    for (int i = 0; i < E; i++) s += (double)v[i] * v[i];
+    double norm = sqrt(s), gnorm = cJSON_GetObjectItem(g, "norm")->valuedouble, maxd = 0, dot = 0, gg = 0;
+    for (int i = 0; i < E && i < cJSON_GetArraySize(emb); i++) {
+        double ref = cJSON_GetArrayItem(emb, i)->valuedouble, x = v[i] / norm;
+        maxd = fmax(maxd, fabs(x - ref));
+        dot += x * ref;
+        gg += ref * ref;
+    }
+    double cosv = dot / sqrt(gg);
+    CHECK_MSG(maxd <= 2e-3, "%s case %d: a component is %.2e from the golden (tol 2e-3)", name, c, maxd);
+    CHECK_MSG(cosv >= 0.9999, "%s case %d: cosine %.6f < 0.9999", name, c, cosv);
+    CHECK_MSG(fabs(norm - gnorm) <= 0.01, "%s case %d: norm %.5f, golden %.5f", name, c, norm, gnorm);
+    *max_norm_err = fmax(*max_norm_err, fabs(norm - gnorm));
+    *min_cos = fmin(*min_cos, cosv);
+    return maxd;
+}
+
+static void run_embed_golden(const char *model, const char *golden, int pooling) {
+    struct bert *m = load(model);
+    int n = 0;
+    cJSON **g = read_jsonl(golden, &n);
+    REQUIRE(m && g && n >= 9, "%s or %s missing (%d cases)", model, golden, n);
+    int E = bert_hparams(m)->n_embd;
+    const char *want_pool = pooling == BERT_POOL_MEAN ? "mean" : "cls";
+    if (pooling < 0) CHECK_EQ_INT(bert_hparams(m)->pooling, BERT_POOL_CLS);  /* the file's */
+    int pool = pooling < 0 ? bert_hparams(m)->pooling : pooling;
+    double maxd = 0, maxn = 0, minc = 1;
+    float *v = malloc(sizeof(float) * E), *batch = malloc(sizeof(float) * E * (size_t)n);
+    int32_t *all = malloc(sizeof(int32_t) * 512 * (size_t)n);
+    int *lens = malloc(sizeof(int) * (size_t)n), total = 0;
+    for (int c = 0; c < n; c++) {
+        CHECK_STR(cJSON_GetObjectItem(g[c], "pooling")->valuestring, want_pool);
+        int nt;
+        int32_t *t = ids(cJSON_GetObjectItem(g[c], "tokens"), &nt);
+        struct err e = {{0}};
+        int rc = bert_encode(m, t, &nt, 1, pool, v, &e);
+        CHECK_MSG(rc == 0, "%s case %d: %s", golden, c, e.msg);
+        if (rc == 0) maxd = fmax(maxd, check_vector(golden, c, v, E, g[c], &maxn, &minc));
+        memcpy(all + total, t, sizeof(int32_t) * nt);
+        lens[c] = nt;
+        total += nt;
+        free(t);
+    }
+    fprintf(stderr, "  %s: max |d component| %.2e, min cosine %.7f, max |d norm| %.2e (%d cases)\n", golden, maxd,
+            minc, maxn, n);
+    /* every case in one forward: the same vectors as one at a time */
+    struct err e = {{0}};
+    CHECK(bert_encode(m, all, lens, n, pool, batch, &e) == 0);
+    double bmax = 0;
+    for (int c = 0; c < n; c++) {
+        int nt;
+        int32_t *t = ids(cJSON_GetObjectItem(g[c], "tokens"), &nt);
+        CHECK(bert_encode(m, t, &nt, 1, pool, v, &e) == 0);
+        for (int i = 0; i < E; i++) bmax = fmax(bmax, fabs(v[i] - batch[(size_t)c * E + i]));
+        free(t);
+    }
+    fprintf(stderr, "  %s: batch of %d vs one at a time: max diff %.2e\n", golden, n, bmax);
+    CHECK(bmax <= 1e-5);
+    free(v); free(batch); free(all); free(lens);
+    free_jsonl(g, n);
+    bert_free(m);
+}
+
+TEST(bge_cls) { run_embed_golden("synth/synth-bert-bge-f16.gguf", "embed/synth-bert-bge-f16.jsonl", -1); }
+TEST(bge_mean_override) {
+    run_embed_golden("synth/synth-bert-bge-f16.gguf", "embed/synth-bert-bge-f16.mean.jsonl", BERT_POOL_MEAN);
+}
+TEST(xlmr_cls) { run_embed_golden("synth/synth-bert-xlmr-f16.gguf", "embed/synth-bert-xlmr-f16.jsonl", -1); }
+
+/* A pooling that changes the vector must miss the golden: the test can fail. */
+TEST(wrong_pooling_misses) {
+    struct bert *m = load("synth/synth-bert-bge-f16.gguf");
+    int n = 0;
+    cJSON **g = read_jsonl("embed/synth-bert-bge-f16.jsonl", &n);
+    REQUIRE(m && g && n > 0, "bge model or golden missing");
+    int E = bert_hparams(m)->n_embd, nt, missed = 0;
+    float *v = malloc(sizeof(float) * E);
+    for (int c = 0; c < n; c++) {
+        int32_t *t = ids(cJSON_GetObjectItem(g[c], "tokens"), &nt);
+        struct err e;
+        CHECK(bert_encode(m, t, &nt, 1, BERT_POOL_LAST, v, &e) == 0);
+        double s = 0, maxd = 0;
+        for (int i = 0; i < E; i++) s += (double)v[i] * v[i];
+        cJSON *emb = cJSON_GetObjectItem(g[c], "embedding");
+        for (int i = 0; i < E; i++) maxd = fmax(maxd, fabs(v[i] / sqrt(s) - cJSON_GetArrayItem(emb, i)->valuedouble));
+        missed += maxd > 2e-3;
+        free(t);
+    }
+    CHECK_EQ_INT(missed, n);
+    free(v);
+    free_jsonl(g, n);
+    bert_free(m);
+}
+
+TEST(xlmr_rerank) {
+    struct bert *m = load("synth/synth-bert-xlmr-rerank-f16.gguf");
+    int n = 0;
+    cJSON **g = read_jsonl("embed/synth-bert-xlmr-rerank-f16.rerank.jsonl", &n);
+    REQUIRE(m && g && n >= 2, "rerank model or golden missing");
+    CHECK_EQ_INT(bert_hparams(m)->pooling, BERT_POOL_RANK);
+    CHECK_EQ_INT(bert_hparams(m)->n_cls_out, 1);
+    double maxd = 0;
+    for (int q = 0; q < n; q++) {
+        cJSON *res = cJSON_GetObjectItem(g[q], "results"), *rank = cJSON_GetObjectItem(g[q], "ranking");
+        int nd = cJSON_GetArraySize(res);
+        float score[16];
+        for (int d = 0; d < nd && d < 16; d++) {
+            cJSON *r = cJSON_GetArrayItem(res, d);
+            int nt;
+            int32_t *t = ids(cJSON_GetObjectItem(r, "tokens"), &nt);
+            struct err e = {{0}};
+            CHECK_MSG(bert_encode(m, t, &nt, 1, BERT_POOL_RANK, &score[d], &e) == 0, "%s", e.msg);
+            double ref = cJSON_GetObjectItem(r, "score")->valuedouble;
+            maxd = fmax(maxd, fabs(score[d] - ref));
+            CHECK_MSG(fabs(score[d] - ref) <= 0.03, "query %d doc %d: score %.5f, golden %.5f", q, d, score[d], ref);
+            free(t);
+        }
+        /* the ranking: indices by descending score */
+        for (int r = 0; r < nd; r++) {
+            int best = -1;
+            for (int d = 0; d < nd; d++) {
+                int used = 0;
+                for (int k = 0; k < r; k++) used |= cJSON_GetArrayItem(rank, k)->valueint == d;
+                if (!used && (best < 0 || score[d] > score[best])) best = d;
+            }
+            CHECK_MSG(best == cJSON_GetArrayItem(rank, r)->valueint, "query %d: rank %d is doc %d, golden %d", q, r, best,
+                      cJSON_GetArrayItem(rank, r)->valueint);
+            (void)best;
+        }
+    }
+    fprintf(stderr, "  rerank: max |d score| %.2e\n", maxd);
+    free_jsonl(g, n);
+    bert_free(m);
+}
+
+TEST(bad_input_is_an_error) {
+    struct bert *m = load("synth/synth-bert-bge-f16.gguf");
+    REQUIRE(m, "bge model missing");
+    const struct bert_hparams *hp = bert_hparams(m);
+    float out[64];
+    struct err e = {{0}};
+    int32_t t[2] = {101, 102}, bad[2] = {101, hp->n_vocab};
+    int n2 = 2, n0 = 0, nlong = hp->n_ctx_train + 1;
+    CHECK(bert_encode(m, bad, &n2, 1, BERT_POOL_CLS, out, &e) == -1 && strstr(e.msg, "vocabulary"));
+    CHECK(bert_encode(m, t, &n0, 1, BERT_POOL_CLS, out, &e) == -1 && strstr(e.msg, "empty"));
+    int32_t *lt = calloc((size_t)nlong, sizeof *lt);
+    CHECK(bert_encode(m, lt, &nlong, 1, BERT_POOL_CLS, out, &e) == -1 && strstr(e.msg, "positions"));
+    free(lt);
+    CHECK(bert_encode(m, t, &n2, 1, BERT_POOL_RANK, out, &e) == -1 && strstr(e.msg, "classification head"));
+    CHECK(bert_encode(m, t, &n2, 1, BERT_POOL_NONE, out, &e) == -1);
+    bert_free(m);
+    /* a decoder is not a bert */
+    CHECK(bert_load(model_path("synth/synth-qwen3-f16.gguf"), 2, &e) == NULL && strstr(e.msg, "not a BERT"));
+}
+
+int main(void) {
+    TEST_EXPECT(6);
+    RUN(bge_cls);
+    RUN(bge_mean_override);
+    RUN(xlmr_cls);
+    RUN(wrong_pooling_misses);
+    RUN(xlmr_rerank);
+    RUN(bad_input_is_an_error);
+    return test_summary();
+}
