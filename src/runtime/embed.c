@@ -141,7 +141,7 @@ omni_embedder *omni_embedder_load(const char *path, const omni_embedder_params *
     if (m->pooling < OMNI_POOLING_MEAN) m->pooling = m->bert ? OMNI_POOLING_CLS : OMNI_POOLING_LAST;
     struct err te = {{0}};
     m->tok = tokenizer_load(m->g, &te);
-    if (!m->tok) snprintf(m->tok_err, sizeof m->tok_err, "%s: %s", path, te.msg);
+    if (!m->tok) snprintf(m->tok_err, sizeof m->tok_err, "%s (token-id inputs work without it)", te.msg);
     m->bos = key_id(m->g, "tokenizer.ggml.bos_token_id");
     m->eos = key_id(m->g, "tokenizer.ggml.eos_token_id");
     m->sep = key_id(m->g, "tokenizer.ggml.seperator_token_id");
