@@ -7,7 +7,53 @@
 #include <cJSON.h>
 
 #include "test.h"
+#include "core/dtype.h"
+#include "formats/gguf.h"
 #include "omni.h"
+
+/* A Qwen3-Reranker-shaped file derived from synth-qwen3-f16.gguf the way llama.cpp's
+ * converter turns Qwen3-Reranker into GGUF: cls.output.weight = the (tied) output rows
+ * of "yes" (8505) and "no" (3919), pooling_type RANK, labels yes/no, and the converter's
+ * rerank template as tokenizer.chat_template.rerank. tests/golden/embed's reranker golden
+ * was made on exactly this file (`test_embed --write-qwen3-reranker PATH`). */
+static const char k_rerank_template[] =
+    "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct "
+    "provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n<Instruct>: Given a "
+    "web search query, retrieve relevant passages that answer the query\n<Query>: {query}\n<Document>: "
+    "{document}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+
+static int write_qwen3_reranker(const char *src_path, const char *dst, struct err *e) {
+    struct gguf *g = gguf_open(src_path, e);
+    if (!g) return -1;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, g);
+    gguf_w_str(w, "general.name", "synth-qwen3-reranker");
+    gguf_w_u32(w, "qwen3.pooling_type", 4);
+    const char *labels[] = {"yes", "no"};
+    gguf_w_arr_str(w, "qwen3.classifier.output_labels", labels, 2);
+    gguf_w_str(w, "tokenizer.chat_template.rerank", k_rerank_template);
+    int rc = 0;
+    uint16_t *head = NULL;
+    for (int64_t i = 0; i < gguf_n_tensors(g) && rc == 0; i++) {
+        struct tensor t;
+        gguf_tensor(g, i, &t);
+        rc = gguf_w_tensor_ref(w, t.name, t.type, t.n_dims, t.ne, t.data, e);
+        if (rc == 0 && !strcmp(t.name, "token_embd.weight")) {
+            size_t rb = dtype_row_bytes(t.type, t.ne[0]);
+            head = malloc(2 * rb);
+            if (!head) { rc = err_set(e, "out of memory"); break; }
+            memcpy(head, (const char *)t.data + 8505 * rb, rb);
+            memcpy((char *)head + rb, (const char *)t.data + 3919 * rb, rb);
+            int64_t ne[2] = {t.ne[0], 2};
+            rc = gguf_w_tensor(w, "cls.output.weight", t.type, 2, ne, head, e);
+        }
+    }
+    if (rc == 0) rc = gguf_writer_save(w, dst, e);
+    free(head);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return rc;
+}
 
 static cJSON **read_lines(const char *path, int *n) {
     char *txt = read_file(path, NULL);
@@ -155,8 +201,66 @@ TEST(reranker_refuses_embeddings) {
     CHECK(omni_file_is_embedding_model(model_path("synth/synth-qwen3-f16.gguf")) == 0);
 }
 
-int main(void) {
-    TEST_EXPECT(4);
+/* the derived reranker against the reference build's llama-server --reranking */
+TEST(qwen3_reranker) {
+    char path[] = "/tmp/omni-test-qwen3-rerank-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0, "mkstemp");
+    close(fd);
+    struct err e = {{0}};
+    int wrc = write_qwen3_reranker(model_path("synth/synth-qwen3-f16.gguf"), path, &e);
+    omni_embedder *m = wrc ? NULL : omni_embedder_load(path, NULL, err, sizeof err);
+    int n = 0;
+    cJSON **g = read_lines("tests/golden/embed/synth-qwen3-reranker.rerank.jsonl", &n);
+    if (!m || !g || n < 2) {
+        unlink(path);
+        REQUIRE(0, "reranker: %s", wrc ? e.msg : !m ? err : "golden missing");
+    }
+    CHECK(omni_embedder_can_rerank(m));
+    CHECK(omni_file_is_embedding_model(path) == 1);
+    double maxd = 0;
+    for (int q = 0; q < n; q++) {
+        cJSON *res = cJSON_GetObjectItem(g[q], "results");
+        int nd = cJSON_GetArraySize(res), ntok = 0, want_tok = 0;
+        const char *docs[16];
+        float score[16];
+        for (int d = 0; d < nd && d < 16; d++) {
+            docs[d] = cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "document")->valuestring;
+            want_tok += cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "tokens"));
+        }
+        CHECK_MSG(omni_rerank(m, cJSON_GetObjectItem(g[q], "query")->valuestring, docs, nd, score, &ntok, err,
+                              sizeof err) == 0, "%s", err);
+        CHECK_EQ_INT(ntok, want_tok);
+        for (int d = 0; d < nd; d++) {
+            /* the scores are P(yes), near 0 for random weights: compared as log-odds, the
+             * yes - no logit difference the head computes */
+            double ref = cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "score")->valuedouble;
+            double lo = log(score[d] / (1 - score[d])), lref = log(ref / (1 - ref));
+            maxd = fmax(maxd, fabs(lo - lref));
+            CHECK_MSG(fabs(lo - lref) <= 0.02, "query %d doc %d: %.6g, reference %.6g (log-odds %.4f vs %.4f)", q, d,
+                      score[d], ref, lo, lref);
+        }
+        cJSON *rank = cJSON_GetObjectItem(g[q], "ranking");
+        for (int r = 0; r + 1 < cJSON_GetArraySize(rank); r++)
+            CHECK(score[cJSON_GetArrayItem(rank, r)->valueint] >= score[cJSON_GetArrayItem(rank, r + 1)->valueint]);
+    }
+    fprintf(stderr, "  qwen3 reranker: max |d log-odds| %.2e\n", maxd);
+    free_lines(g, n);
+    omni_embedder_free(m);
+    unlink(path);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-qwen3-reranker")) {
+        struct err e = {{0}};
+        if (write_qwen3_reranker(model_path("synth/synth-qwen3-f16.gguf"), argv[2], &e)) {
+            fprintf(stderr, "%s\n", e.msg);
+            return 1;
+        }
+        return 0;
+    }
+    TEST_EXPECT(5);
+    RUN(qwen3_reranker);
     RUN(qwen3_last_token);
     RUN(qwen3_mean);
     RUN(bert_ids_batched);
