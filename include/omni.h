@@ -778,7 +778,8 @@ typedef struct omni_embed_input {
 /* Embeds n inputs, batching them into as few forward passes as n_batch allows. out gets
  * n × omni_embedder_n_embd floats in input order; normalize = 1 divides each by its L2
  * norm (llama-server's default), 0 leaves them as pooled. n_tokens (optional, n ints)
- * gets each input's token count. Errors (nothing computed): an empty input, one longer
+ * gets each input's token count. Errors (nothing computed): an empty input (no text or
+ * no ids, even where the special tokens alone would make a sequence), one longer
  * than omni_embedder_n_ctx, an id outside the vocabulary, a rerank model (pooling RANK
  * gives scores, not vectors). Returns 0 or -1. */
 int omni_embed(omni_embedder *emb, const omni_embed_input *inputs, int n, int normalize, float *out, int *n_tokens,

@@ -318,7 +318,8 @@ int omni_embed(omni_embedder *m, const omni_embed_input *in, int n, int normaliz
             lens[i] = in[i].n_tokens;
         } else {
             size_t nt = 0;
-            if (tokenize(m, in[i].text ? in[i].text : "", in[i].text ? in[i].len : 0, 1, 1, &toks[i], &nt, &e)) goto done;
+            if (!in[i].text || !in[i].len) { err_set(&e, "input %d is empty", i); goto done; }
+            if (tokenize(m, in[i].text, in[i].len, 1, 1, &toks[i], &nt, &e)) goto done;
             if (nt == 0) { err_set(&e, "input %d is empty", i); goto done; }
             lens[i] = (int)nt;
         }

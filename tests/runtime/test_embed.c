@@ -143,6 +143,71 @@ static void decoder_golden(const char *golden, int pooling) {
 TEST(qwen3_last_token) { decoder_golden("tests/golden/embed/synth-qwen3-f16.last.jsonl", OMNI_POOLING_DEFAULT); }
 TEST(qwen3_mean) { decoder_golden("tests/golden/embed/synth-qwen3-f16.mean.jsonl", OMNI_POOLING_MEAN); }
 
+/* text → tokens → vector on the BERT goldens: our WordPiece / unigram ids are the
+ * golden's, and the vectors llama-server's */
+static void bert_text(const char *model, const char *golden) {
+    char err[512];
+    omni_embedder *e = omni_embedder_load(model_path(model), NULL, err, sizeof err);
+    int n = 0;
+    cJSON **g = read_lines(golden_path(golden), &n);
+    REQUIRE(e && g && n >= 9, "%s: %s", model, e ? "golden missing" : err);
+    int E = omni_embedder_n_embd(e), ntok[16];
+    omni_embed_input in[16] = {{0}};
+    for (int c = 0; c < n; c++) {
+        const char *t = cJSON_GetObjectItem(g[c], "prompt")->valuestring;
+        in[c].text = t, in[c].len = strlen(t);
+        int32_t *ids = NULL;
+        int nt = omni_embedder_tokenize(e, t, strlen(t), &ids, err, sizeof err);
+        cJSON *jt = cJSON_GetObjectItem(g[c], "tokens");
+        int same = nt == cJSON_GetArraySize(jt);
+        for (int i = 0; same && i < nt; i++) same = ids[i] == cJSON_GetArrayItem(jt, i)->valueint;
+        CHECK_MSG(same, "%s case %d: our tokens differ from the golden's (%d vs %d)", golden, c, nt, cJSON_GetArraySize(jt));
+        free(ids);
+    }
+    float *v = malloc(sizeof(float) * (size_t)E * n);
+    double maxd = 0;
+    CHECK_MSG(omni_embed(e, in, n, 1, v, ntok, err, sizeof err) == 0, "%s", err);
+    for (int c = 0; c < n; c++) maxd = fmax(maxd, vs_golden(v + (size_t)c * E, E, g[c], golden));
+    fprintf(stderr, "  %s (text in): max |d component| %.2e\n", golden, maxd);
+    free(v);
+    free_lines(g, n);
+    omni_embedder_free(e);
+}
+
+TEST(bge_text) { bert_text("synth/synth-bert-bge-f16.gguf", "embed/synth-bert-bge-f16.jsonl"); }
+TEST(xlmr_text) { bert_text("synth/synth-bert-xlmr-f16.gguf", "embed/synth-bert-xlmr-f16.jsonl"); }
+
+/* the cross-encoder through omni_rerank, text in: the pairs' tokens and scores */
+TEST(xlmr_rerank_text) {
+    char err[512];
+    omni_embedder *e = omni_embedder_load(model_path("synth/synth-bert-xlmr-rerank-f16.gguf"), NULL, err, sizeof err);
+    int n = 0;
+    cJSON **g = read_lines(golden_path("embed/synth-bert-xlmr-rerank-f16.rerank.jsonl"), &n);
+    REQUIRE(e && g && n >= 2, "reranker: %s", e ? "golden missing" : err);
+    double maxd = 0;
+    for (int q = 0; q < n; q++) {
+        cJSON *res = cJSON_GetObjectItem(g[q], "results");
+        int nd = cJSON_GetArraySize(res), ntok = 0, want = 0;
+        const char *docs[16];
+        float s[16];
+        for (int d = 0; d < nd && d < 16; d++) {
+            docs[d] = cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "document")->valuestring;
+            want += cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "tokens"));
+        }
+        CHECK_MSG(omni_rerank(e, cJSON_GetObjectItem(g[q], "query")->valuestring, docs, nd, s, &ntok, err, sizeof err) == 0,
+                  "%s", err);
+        CHECK_EQ_INT(ntok, want);
+        for (int d = 0; d < nd; d++) {
+            double ref = cJSON_GetObjectItem(cJSON_GetArrayItem(res, d), "score")->valuedouble;
+            maxd = fmax(maxd, fabs(s[d] - ref));
+            CHECK_MSG(fabs(s[d] - ref) <= 0.03, "query %d doc %d: %.4f vs %.4f", q, d, s[d], ref);
+        }
+    }
+    fprintf(stderr, "  xlmr rerank (text in): max |d score| %.2e\n", maxd);
+    free_lines(g, n);
+    omni_embedder_free(e);
+}
+
 /* token-id inputs on a BERT file; n_batch small enough that the inputs take several
  * forwards, which must not change them */
 TEST(bert_ids_batched) {
@@ -259,7 +324,10 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
-    TEST_EXPECT(5);
+    TEST_EXPECT(8);
+    RUN(bge_text);
+    RUN(xlmr_text);
+    RUN(xlmr_rerank_text);
     RUN(qwen3_reranker);
     RUN(qwen3_last_token);
     RUN(qwen3_mean);
