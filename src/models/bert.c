@@ -6,6 +6,9 @@
  *               x = LayerNorm(x + W_o a + b_o)                    (attn_output_norm)
  *               x = LayerNorm(x + W_down gelu(W_up x + b_up) + b_down)   (layer_output_norm)
  *   pooling: CLS x[0], MEAN, LAST x[L-1]; RANK: cls.output(tanh(cls(x[0]))).
+ * nomic-bert (nomic-embed-text) is the same block with no position table: RoPE (NEOX
+ * pairs, the file's base) on q and k instead, q|k|v as one matrix, no attention biases,
+ * and a SwiGLU FFN: W_down (silu(W_gate x) * W_up x).
  * Rounding as llama.cpp's CPU backend (the goldens' source): weight products through
  * matmul() (F16 weights take F16 activations, as ggml does), GELU from ggml's F16
  * table (core/gelu_f16.h), attention in F32 (llama.cpp keeps no K/V cache for an
@@ -27,7 +30,8 @@
 
 struct bert_layer {
     struct tensor wq, bq, wk, bk, wv, bv, wo, bo, ln1_w, ln1_b;
-    struct tensor up, up_b, down, down_b, ln2_w, ln2_b;
+    struct tensor wqkv;          /* q|k|v as one matrix (.data NULL: separate) */
+    struct tensor up, up_b, gate, down, down_b, ln2_w, ln2_b;  /* biases optional; gate: SwiGLU */
 };
 
 struct bert {
@@ -37,6 +41,10 @@ struct bert {
     struct tensor tok_embd, type_embd, pos_embd, norm_w, norm_b;
     struct tensor cls, cls_b, cls_out, cls_out_b;
     struct bert_layer *layers;
+    int nomic;                   /* nomic-bert: RoPE, no position table, SwiGLU */
+    int fused;                   /* some layer has q|k|v or a gate: the forward needs their scratch */
+    int n_rot;
+    float rope_theta;
     uint64_t n_params, weight_bytes;
 };
 
@@ -47,6 +55,10 @@ uint64_t bert_weight_bytes(const struct bert *m) { return m->weight_bytes; }
 
 int bert_n_out(const struct bert *m, int pooling) {
     return pooling == BERT_POOL_RANK ? m->hp.n_cls_out : m->hp.n_embd;
+}
+
+int bert_is_arch(const char *s, size_t len) {
+    return s && ((len == 4 && !memcmp(s, "bert", 4)) || (len == 10 && !memcmp(s, "nomic-bert", 10)));
 }
 
 /* ---- loading ---- */
@@ -77,10 +89,10 @@ static int get(struct bert *m, const char *name, int64_t ne0, int64_t ne1, int o
     return 0;
 }
 
-static int hp_int(const struct gguf *g, const char *key, int64_t def, int required, int min, int *out,
-                  struct err *e) {
+static int hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
+                  int *out, struct err *e) {
     char k[128];
-    snprintf(k, sizeof k, "bert.%s", key);
+    snprintf(k, sizeof k, "%s.%s", arch, key);
     if (gguf_find_key(g, k) < 0) {
         if (required) return err_set(e, "%s: metadata key '%s' is missing", gguf_path(g), k);
         *out = (int)def;
@@ -100,18 +112,21 @@ static int load(struct bert *m, struct err *e) {
     const struct gguf *g = m->g;
     struct gguf_str a = gguf_get_str(g, "general.architecture");
     if (!a.s) return err_set(e, "%s: metadata key 'general.architecture' is missing", gguf_path(g));
-    if (!(a.len == 4 && !memcmp(a.s, "bert", 4)))
-        return err_set(e, "%s: architecture '%.*s' is not a BERT encoder (supported: bert)", gguf_path(g),
+    m->nomic = a.len == 10 && !memcmp(a.s, "nomic-bert", 10);
+    if (!bert_is_arch(a.s, a.len))
+        return err_set(e, "%s: architecture '%.*s' is not a BERT encoder (supported: bert, nomic-bert)", gguf_path(g),
                        (int)(a.len > 32 ? 32 : a.len), a.s);
-    snprintf(hp->arch, sizeof hp->arch, "bert");
-    if (hp_int(g, "embedding_length", 0, 1, 1, &hp->n_embd, e) || hp_int(g, "block_count", 0, 1, 1, &hp->n_layer, e) ||
-        hp_int(g, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
-        hp_int(g, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
-        hp_int(g, "context_length", 512, 0, 1, &hp->n_ctx_train, e) ||
-        hp_int(g, "pooling_type", -1, 0, -1, &hp->pooling, e))
+    snprintf(hp->arch, sizeof hp->arch, "%.*s", (int)a.len, a.s);
+    const char *ar = hp->arch;
+    if (hp_int(g, ar, "embedding_length", 0, 1, 1, &hp->n_embd, e) ||
+        hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
+        hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
+        hp_int(g, ar, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
+        hp_int(g, ar, "context_length", 512, 0, 1, &hp->n_ctx_train, e) ||
+        hp_int(g, ar, "pooling_type", -1, 0, -1, &hp->pooling, e))
         return -1;
     int kv = hp->n_head;
-    if (hp_int(g, "attention.head_count_kv", hp->n_head, 0, 1, &kv, e)) return -1;
+    if (hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &kv, e)) return -1;
     if (kv != hp->n_head)
         return err_set(e, "%s: head_count_kv %d != head_count %d is not supported for bert", gguf_path(g), kv, hp->n_head);
     if (hp->n_embd % hp->n_head)
@@ -120,10 +135,24 @@ static int load(struct bert *m, struct err *e) {
     if (hp->pooling > BERT_POOL_RANK)
         return err_set(e, "%s: bert.pooling_type %d is unknown", gguf_path(g), hp->pooling);
     int bad = 0;
-    hp->norm_eps = (float)gguf_get_float(g, "bert.attention.layer_norm_epsilon", 1e-12, &bad);
-    if (bad) return err_set(e, "%s: bert.attention.layer_norm_epsilon should be a number", gguf_path(g));
-    if (gguf_get_bool(g, "bert.attention.causal", 0, &bad) && !bad)
-        return err_set(e, "%s: a causal bert is not supported", gguf_path(g));
+    char key[128];
+    snprintf(key, sizeof key, "%s.attention.layer_norm_epsilon", ar);
+    hp->norm_eps = (float)gguf_get_float(g, key, 1e-12, &bad);
+    if (bad) return err_set(e, "%s: %s should be a number", gguf_path(g), key);
+    snprintf(key, sizeof key, "%s.attention.causal", ar);
+    if (gguf_get_bool(g, key, 0, &bad) && !bad) return err_set(e, "%s: a causal %s is not supported", gguf_path(g), ar);
+    if (m->nomic) {
+        int D = hp->n_embd / hp->n_head;
+        snprintf(key, sizeof key, "%s.rope.freq_base", ar);
+        m->rope_theta = (float)gguf_get_float(g, key, 10000.0, &bad);
+        if (bad || hp_int(g, ar, "rope.dimension_count", D, 0, 2, &m->n_rot, e))
+            return bad ? err_set(e, "%s: %s should be a number", gguf_path(g), key) : -1;
+        if (m->n_rot > D || m->n_rot % 2 || m->n_rot > 1024)
+            return err_set(e, "%s: rope.dimension_count %d must be even and <= head size %d", gguf_path(g), m->n_rot, D);
+        int moe = 0;
+        if (hp_int(g, ar, "moe_every_n_layers", 0, 0, 0, &moe, e)) return -1;
+        if (moe) return err_set(e, "%s: nomic-bert with experts (nomic-bert-moe) is not supported", gguf_path(g));
+    }
 
     int E = hp->n_embd, F = hp->n_ff;
     int64_t ti = gguf_find_tensor(g, "token_embd.weight");
@@ -139,7 +168,7 @@ static int load(struct bert *m, struct err *e) {
     hp->n_token_types = tt >= 0 ? (int)(tyt.ne[1] > 0 && tyt.ne[1] < 1024 ? tyt.ne[1] : 1) : 0;
     if (get(m, "token_embd.weight", E, hp->n_vocab, 0, &m->tok_embd, e) ||
         (tt >= 0 && get(m, "token_types.weight", E, hp->n_token_types, 0, &m->type_embd, e)) ||
-        get(m, "position_embd.weight", E, hp->n_ctx_train, 0, &m->pos_embd, e) ||
+        get(m, "position_embd.weight", E, hp->n_ctx_train, m->nomic, &m->pos_embd, e) ||
         get(m, "token_embd_norm.weight", E, 0, 0, &m->norm_w, e) ||
         get(m, "token_embd_norm.bias", E, 0, 0, &m->norm_b, e) || get(m, "cls.weight", E, E, 1, &m->cls, e) ||
         get(m, "cls.bias", E, 0, 1, &m->cls_b, e))
@@ -166,16 +195,26 @@ static int load(struct bert *m, struct err *e) {
     for (int l = 0; l < hp->n_layer; l++) {
         struct bert_layer *L = &m->layers[l];
         char n[96];
-#define T(field, suffix, ne0, ne1) (snprintf(n, sizeof n, "blk.%d." suffix, l), get(m, n, ne0, ne1, 0, &L->field, e))
-        if (T(wq, "attn_q.weight", E, E) || T(bq, "attn_q.bias", E, 0) || T(wk, "attn_k.weight", E, E) ||
-            T(bk, "attn_k.bias", E, 0) || T(wv, "attn_v.weight", E, E) || T(bv, "attn_v.bias", E, 0) ||
-            T(wo, "attn_output.weight", E, E) || T(bo, "attn_output.bias", E, 0) ||
-            T(ln1_w, "attn_output_norm.weight", E, 0) || T(ln1_b, "attn_output_norm.bias", E, 0) ||
-            T(up, "ffn_up.weight", E, F) || T(up_b, "ffn_up.bias", F, 0) || T(down, "ffn_down.weight", F, E) ||
-            T(down_b, "ffn_down.bias", E, 0) || T(ln2_w, "layer_output_norm.weight", E, 0) ||
-            T(ln2_b, "layer_output_norm.bias", E, 0))
+        /* bert: every bias (llama.cpp's converter writes them all); nomic-bert: q|k|v fused
+         * or separate, biases optional (the file has none), a gate */
+        int nb = m->nomic;
+#define T(field, suffix, ne0, ne1, opt) \
+        (snprintf(n, sizeof n, "blk.%d." suffix, l), get(m, n, ne0, ne1, opt, &L->field, e))
+        if (T(wqkv, "attn_qkv.weight", E, 3 * E, 1)) return -1;
+        int sep = !L->wqkv.data;
+        if ((sep && (T(wq, "attn_q.weight", E, E, 0) || T(wk, "attn_k.weight", E, E, 0) || T(wv, "attn_v.weight", E, E, 0))) ||
+            T(bq, "attn_q.bias", E, 0, nb) || T(bk, "attn_k.bias", E, 0, nb) || T(bv, "attn_v.bias", E, 0, nb) ||
+            T(wo, "attn_output.weight", E, E, 0) || T(bo, "attn_output.bias", E, 0, nb) ||
+            T(ln1_w, "attn_output_norm.weight", E, 0, 0) || T(ln1_b, "attn_output_norm.bias", E, 0, 0) ||
+            T(up, "ffn_up.weight", E, F, 0) || T(up_b, "ffn_up.bias", F, 0, nb) ||
+            T(gate, "ffn_gate.weight", E, F, !nb) || T(down, "ffn_down.weight", F, E, 0) ||
+            T(down_b, "ffn_down.bias", E, 0, nb) || T(ln2_w, "layer_output_norm.weight", E, 0, 0) ||
+            T(ln2_b, "layer_output_norm.bias", E, 0, 0))
             return -1;
 #undef T
+        if (!sep || L->gate.data) m->fused = 1;
+        if (!sep && (L->bq.data || L->bk.data || L->bv.data))
+            return err_set(e, "%s: layer %d: attn_qkv with separate q/k/v biases is not supported", gguf_path(g), l);
     }
     return 0;
 }
@@ -206,7 +245,7 @@ struct job {
     const int32_t *tok;
     const int *seq_of, *start;   /* per token: its input; per input: its first token */
     const int *n_tok;
-    float *x, *q, *k, *v, *a, *t, *h;
+    float *x, *q, *k, *v, *a, *t, *h, *g, *qkv;  /* g: the gate (SwiGLU); qkv: a fused product */
     float *att;                  /* per part: the longest input's scores */
     int max_len;
     _Atomic long next;
@@ -236,23 +275,41 @@ static void row_embed(struct job *j, int i) {
     float *x = j->x + (size_t)i * E, *tmp = j->t + (size_t)i * E;
     embd_row(&m->tok_embd, j->tok[i], x);
     if (m->type_embd.data) { embd_row(&m->type_embd, 0, tmp); ops_add(x, tmp, E); }
-    embd_row(&m->pos_embd, p, tmp);
-    ops_add(x, tmp, E);
+    if (m->pos_embd.data) {
+        embd_row(&m->pos_embd, p, tmp);
+        ops_add(x, tmp, E);
+    }
     layernorm(x, x, m->norm_w.data, m->norm_b.data, E, 1, m->hp.norm_eps);
 }
 
+/* a fused product split into q, k, v; biases; RoPE (nomic-bert) */
 static void row_bias_qkv(struct job *j, int i) {
-    int E = j->m->hp.n_embd;
-    ops_add(j->q + (size_t)i * E, j->L->bq.data, E);
-    ops_add(j->k + (size_t)i * E, j->L->bk.data, E);
-    ops_add(j->v + (size_t)i * E, j->L->bv.data, E);
+    const struct bert *m = j->m;
+    int E = m->hp.n_embd, H = m->hp.n_head;
+    float *q = j->q + (size_t)i * E, *k = j->k + (size_t)i * E, *v = j->v + (size_t)i * E;
+    if (j->L->wqkv.data) {
+        const float *f = j->qkv + (size_t)i * 3 * E;
+        memcpy(q, f, sizeof(float) * E);
+        memcpy(k, f + E, sizeof(float) * E);
+        memcpy(v, f + 2 * E, sizeof(float) * E);
+    }
+    if (j->L->bq.data) ops_add(q, j->L->bq.data, E);
+    if (j->L->bk.data) ops_add(k, j->L->bk.data, E);
+    if (j->L->bv.data) ops_add(v, j->L->bv.data, E);
+    if (m->nomic) {
+        float cs[1024];  /* n_rot floats; n_rot <= 1024 is checked at load */
+        int p = i - j->start[j->seq_of[i]], D = E / H;
+        ops_rope_cache(cs, m->n_rot, p, m->rope_theta, 1.0f, NULL);
+        ops_rope(q, H, D, m->n_rot, cs, 1);
+        ops_rope(k, H, D, m->n_rot, cs, 1);
+    }
 }
 
 /* x = LN(x + t + b) with the block's first norm */
 static void row_attn_out(struct job *j, int i) {
     int E = j->m->hp.n_embd;
     float *x = j->x + (size_t)i * E, *t = j->t + (size_t)i * E;
-    ops_add(t, j->L->bo.data, E);
+    if (j->L->bo.data) ops_add(t, j->L->bo.data, E);
     ops_add(x, t, E);
     layernorm(x, x, j->L->ln1_w.data, j->L->ln1_b.data, E, 1, j->m->hp.norm_eps);
 }
@@ -260,14 +317,15 @@ static void row_attn_out(struct job *j, int i) {
 static void row_gelu(struct job *j, int i) {
     int F = j->m->hp.n_ff;
     float *h = j->h + (size_t)i * F;
-    ops_add(h, j->L->up_b.data, F);
-    gelu_f16(h, F);
+    if (j->L->up_b.data) ops_add(h, j->L->up_b.data, F);
+    if (j->L->gate.data) ops_swiglu(h, j->g + (size_t)i * F, h, F, F - F % 16);  /* silu(gate) * up */
+    else gelu_f16(h, F);
 }
 
 static void row_ffn_out(struct job *j, int i) {
     int E = j->m->hp.n_embd;
     float *x = j->x + (size_t)i * E, *t = j->t + (size_t)i * E;
-    ops_add(t, j->L->down_b.data, E);
+    if (j->L->down_b.data) ops_add(t, j->L->down_b.data, E);
     ops_add(x, t, E);
     layernorm(x, x, j->L->ln2_w.data, j->L->ln2_b.data, E, 1, j->m->hp.norm_eps);
 }
@@ -326,7 +384,8 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
 
     int E = hp->n_embd, F = hp->n_ff, nth = pool_size(m->pool);
     size_t NE = (size_t)N * E;
-    float *buf = malloc(sizeof(float) * (6 * NE + (size_t)N * F + (size_t)nth * max_len + 2 * (size_t)E));
+    size_t extra = m->fused ? 3 * NE + (size_t)N * F : 0;  /* fused q|k|v and the gate */
+    float *buf = malloc(sizeof(float) * (6 * NE + (size_t)N * F + (size_t)nth * max_len + 2 * (size_t)E + extra));
     int *idx = malloc(sizeof(int) * ((size_t)N + n_seq));
     if (!buf || !idx) {
         free(buf);
@@ -337,6 +396,8 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
     j.x = buf, j.q = j.x + NE, j.k = j.q + NE, j.v = j.k + NE, j.a = j.v + NE, j.t = j.a + NE, j.h = j.t + NE;
     j.att = j.h + (size_t)N * F;
     float *head = j.att + (size_t)nth * max_len;
+    j.qkv = m->fused ? head + 2 * (size_t)E : NULL;
+    j.g = m->fused ? j.qkv + 3 * NE : NULL;
     int *seq_of = idx, *start = idx + N;
     for (int s = 0, o = 0; s < n_seq; o += n_tok[s], s++) {
         start[s] = o;
@@ -347,15 +408,20 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
     run_rows(&j, row_embed);
     for (int l = 0; l < hp->n_layer; l++) {
         const struct bert_layer *L = j.L = &m->layers[l];
-        matmul(m->pool, &L->wq, j.x, j.q, (int)N);
-        matmul(m->pool, &L->wk, j.x, j.k, (int)N);
-        matmul(m->pool, &L->wv, j.x, j.v, (int)N);
+        if (L->wqkv.data) {
+            matmul(m->pool, &L->wqkv, j.x, j.qkv, (int)N);
+        } else {
+            matmul(m->pool, &L->wq, j.x, j.q, (int)N);
+            matmul(m->pool, &L->wk, j.x, j.k, (int)N);
+            matmul(m->pool, &L->wv, j.x, j.v, (int)N);
+        }
         run_rows(&j, row_bias_qkv);
         atomic_store(&j.next, 0);
         pool_run(m->pool, attn_part, &j);
         matmul(m->pool, &L->wo, j.a, j.t, (int)N);
         run_rows(&j, row_attn_out);
         matmul(m->pool, &L->up, j.x, j.h, (int)N);
+        if (L->gate.data) matmul(m->pool, &L->gate, j.x, j.g, (int)N);
         run_rows(&j, row_gelu);
         matmul(m->pool, &L->down, j.h, j.t, (int)N);
         run_rows(&j, row_ffn_out);

@@ -1,6 +1,7 @@
 /* BERT-family sentence encoders (bge, MiniLM, XLM-RoBERTa / bge-m3, the bge-reranker
  * cross-encoders) from GGUF files as llama.cpp's converter writes them (architecture
- * "bert"): token + token-type-0 + learned absolute position embeddings, an embedding
+ * "bert", and "nomic-bert": RoPE instead of the position table, SwiGLU): token +
+ * token-type-0 + learned absolute position embeddings, an embedding
  * LayerNorm, post-LN blocks with biases, GELU, bidirectional attention within each
  * input, then pooling of the final hidden states.
  *
@@ -8,6 +9,7 @@
  * weight product together (m = all tokens), and attention stays within each input. */
 #ifndef OMNI_MODELS_BERT_H
 #define OMNI_MODELS_BERT_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -32,6 +34,9 @@ struct bert_hparams {
 };
 
 struct bert;
+
+/* 1 when general.architecture (s, len bytes) is one this file loads: bert, nomic-bert. */
+int bert_is_arch(const char *s, size_t len);
 
 /* n_threads as llm_load_params (the process pool). */
 struct bert *bert_load(const char *path, int n_threads, struct err *e);

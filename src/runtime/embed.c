@@ -63,7 +63,7 @@ int omni_file_is_embedding_model(const char *path) {
     if (a.s && a.len < 32) {
         char key[64];
         snprintf(key, sizeof key, "%.*s.pooling_type", (int)a.len, a.s);
-        yes = (a.len == 4 && !memcmp(a.s, "bert", 4)) || gguf_find_key(g, key) >= 0;
+        yes = bert_is_arch(a.s, a.len) || gguf_find_key(g, key) >= 0;
     }
     gguf_close(g);
     return yes;
@@ -114,7 +114,7 @@ omni_embedder *omni_embedder_load(const char *path, const omni_embedder_params *
     struct gguf *probe = gguf_open(path, &e);
     if (!probe) goto fail;
     struct gguf_str a = gguf_get_str(probe, "general.architecture");
-    int is_bert = a.s && a.len == 4 && !memcmp(a.s, "bert", 4);
+    int is_bert = bert_is_arch(a.s, a.len);
     gguf_close(probe);
     if (is_bert) {
         m->bert = bert_load(path, params->n_threads, &e);

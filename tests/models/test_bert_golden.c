@@ -7,7 +7,81 @@
 #include <cJSON.h>
 
 #include "test.h"
+#include "core/dtype.h"
+#include "core/fp16.h"
+#include "formats/gguf.h"
 #include "models/bert.h"
+
+/* A small random nomic-bert (nomic-embed-text-v1.5's layout: fused q|k|v, no biases in
+ * attention or FFN, RoPE base 1000, SwiGLU, mean pooling) with the WordPiece vocabulary of
+ * synth-bert-bge-f16.gguf, made from a fixed seed: the same bytes every time. The golden
+ * tests/golden/embed/synth-nomic-bert-f16.jsonl was made on exactly this file
+ * (`test_bert_golden --write-synth-nomic PATH`). */
+static uint64_t g_rng;
+static float frand(float a) {
+    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return ((float)(g_rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f) * a;
+}
+
+static int write_synth_nomic(const char *vocab_src, const char *dst, struct err *e) {
+    const int E = 64, L = 2, H = 4, F = 192, TT = 2;
+    struct gguf *src = gguf_open(vocab_src, e);
+    if (!src) return -1;
+    g_rng = 20260814;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, src);
+    gguf_w_str(w, "general.architecture", "nomic-bert");
+    gguf_w_str(w, "general.name", "synth-nomic-bert");
+    gguf_w_u32(w, "nomic-bert.block_count", L);
+    gguf_w_u32(w, "nomic-bert.context_length", 2048);
+    gguf_w_u32(w, "nomic-bert.embedding_length", E);
+    gguf_w_u32(w, "nomic-bert.feed_forward_length", F);
+    gguf_w_u32(w, "nomic-bert.attention.head_count", H);
+    gguf_w_f32(w, "nomic-bert.attention.layer_norm_epsilon", 1e-12f);
+    gguf_w_bool(w, "nomic-bert.attention.causal", 0);
+    gguf_w_u32(w, "nomic-bert.pooling_type", 1);
+    gguf_w_f32(w, "nomic-bert.rope.freq_base", 1000.0f);
+    int rc = -1;
+    struct tensor te = {0};
+    int64_t ti = gguf_find_tensor(src, "token_embd.weight"), nv = ti >= 0 && gguf_tensor(src, ti, &te) == 0 ? te.ne[1] : 0;
+    uint16_t *h = malloc(sizeof(uint16_t) * (size_t)nv * E);
+    float *f = malloc(sizeof(float) * (size_t)E * TT + sizeof(float) * F);
+    if (!h || !f || !nv) { err_set(e, "out of memory or no vocabulary in %s", vocab_src); goto done; }
+#define MAT(name, k, n, a) do { int64_t ne[2] = {k, n}; \
+        for (size_t i = 0; i < (size_t)(k) * (n); i++) h[i] = fp32_to_fp16(frand(a)); \
+        if (gguf_w_tensor(w, name, DT_F16, 2, ne, h, e)) goto done; } while (0)
+#define VEC(name, n, base, a) do { int64_t ne[1] = {n}; \
+        for (int i = 0; i < (n); i++) f[i] = (base) + frand(a); \
+        if (gguf_w_tensor(w, name, DT_F32, 1, ne, f, e)) goto done; } while (0)
+    MAT("token_embd.weight", E, nv, 0.5f);
+    { int64_t ne[2] = {E, TT}; for (int i = 0; i < E * TT; i++) f[i] = frand(0.1f);
+      if (gguf_w_tensor(w, "token_types.weight", DT_F32, 2, ne, f, e)) goto done; }
+    VEC("token_embd_norm.weight", E, 1.0f, 0.2f);
+    VEC("token_embd_norm.bias", E, 0.0f, 0.1f);
+    for (int l = 0; l < L; l++) {
+        char n[64];
+#define NM(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
+        MAT(NM("attn_qkv.weight"), E, 3 * E, 0.3f);
+        MAT(NM("attn_output.weight"), E, E, 0.2f);
+        VEC(NM("attn_output_norm.weight"), E, 1.0f, 0.2f);
+        VEC(NM("attn_output_norm.bias"), E, 0.0f, 0.1f);
+        MAT(NM("ffn_up.weight"), E, F, 0.2f);
+        MAT(NM("ffn_gate.weight"), E, F, 0.3f);
+        MAT(NM("ffn_down.weight"), F, E, 0.2f);
+        VEC(NM("layer_output_norm.weight"), E, 1.0f, 0.2f);
+        VEC(NM("layer_output_norm.bias"), E, 0.0f, 0.1f);
+#undef NM
+    }
+#undef MAT
+#undef VEC
+    rc = gguf_writer_save(w, dst, e);
+done:
+    free(h);
+    free(f);
+    gguf_writer_free(w);
+    gguf_close(src);
+    return rc;
+}
 
 static struct bert *load(const char *rel) {
     struct err e = {{0}};
@@ -202,13 +276,69 @@ TEST(bad_input_is_an_error) {
     CHECK(bert_load(model_path("synth/synth-qwen3-f16.gguf"), 2, &e) == NULL && strstr(e.msg, "not a BERT"));
 }
 
-int main(void) {
-    TEST_EXPECT(6);
+/* nomic-bert: RoPE, fused q|k|v, SwiGLU, mean pooling (the file's), against the
+ * reference build's llama-server on the same seeded file */
+TEST(nomic_mean) {
+    char path[] = "/tmp/omni-test-nomic-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0, "mkstemp");
+    close(fd);
+    struct err e = {{0}};
+    if (write_synth_nomic(model_path("synth/synth-bert-bge-f16.gguf"), path, &e)) {
+        unlink(path);
+        REQUIRE(0, "writing the nomic-bert file: %s", e.msg);
+    }
+    struct bert *m = bert_load(path, 2, &e);
+    unlink(path);  /* mapped: stays readable */
+    REQUIRE(m, "%s", e.msg);
+    CHECK_STR(bert_hparams(m)->arch, "nomic-bert");
+    CHECK_EQ_INT(bert_hparams(m)->pooling, BERT_POOL_MEAN);
+    int n = 0;
+    char *txt = read_file("tests/golden/embed/synth-nomic-bert-f16.jsonl", NULL);
+    cJSON *g[16];
+    for (char *line = txt ? strtok(txt, "\n") : NULL; line && n < 16; line = strtok(NULL, "\n")) g[n++] = cJSON_Parse(line);
+    free(txt);
+    CHECK_MSG(n >= 9, "tests/golden/embed/synth-nomic-bert-f16.jsonl: %d cases", n);
+    int E = bert_hparams(m)->n_embd;
+    float v[64], cls[64];
+    double maxd = 0, maxn = 0, minc = 1, cls_miss = 0;
+    for (int c = 0; c < n && E <= 64; c++) {
+        int nt;
+        int32_t *t = ids(cJSON_GetObjectItem(g[c], "tokens"), &nt);
+        CHECK_MSG(bert_encode(m, t, &nt, 1, BERT_POOL_MEAN, v, &e) == 0, "%s", e.msg);
+        maxd = fmax(maxd, check_vector("synth-nomic-bert-f16", c, v, E, g[c], &maxn, &minc));
+        /* CLS instead of mean is far off: the comparison can fail */
+        CHECK(bert_encode(m, t, &nt, 1, BERT_POOL_CLS, cls, &e) == 0);
+        double s2 = 0, d = 0;
+        for (int i = 0; i < E; i++) s2 += (double)cls[i] * cls[i];
+        for (int i = 0; i < E; i++)
+            d = fmax(d, fabs(cls[i] / sqrt(s2) - cJSON_GetArrayItem(cJSON_GetObjectItem(g[c], "embedding"), i)->valuedouble));
+        cls_miss = c ? fmin(cls_miss, d) : d;
+        free(t);
+    }
+    CHECK(cls_miss > 2e-3);
+    fprintf(stderr, "  synth-nomic-bert-f16: max |d component| %.2e, min cosine %.7f, max |d norm| %.2e (CLS misses by >= %.2f)\n",
+            maxd, minc, maxn, cls_miss);
+    for (int c = 0; c < n; c++) cJSON_Delete(g[c]);
+    bert_free(m);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-synth-nomic")) {
+        struct err e = {{0}};
+        if (write_synth_nomic(model_path("synth/synth-bert-bge-f16.gguf"), argv[2], &e)) {
+            fprintf(stderr, "%s\n", e.msg);
+            return 1;
+        }
+        return 0;
+    }
+    TEST_EXPECT(7);
     RUN(bge_cls);
     RUN(bge_mean_override);
     RUN(xlmr_cls);
     RUN(wrong_pooling_misses);
     RUN(xlmr_rerank);
     RUN(bad_input_is_an_error);
+    RUN(nomic_mean);
     return test_summary();
 }
