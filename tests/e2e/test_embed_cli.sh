@@ -11,7 +11,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 ok() { P=$((P+1)); }
 bad() { F=$((F+1)); echo "FAIL: $*"; }
 
-echo "expect: at least 12 tests run"
+echo "expect: at least 13 tests run"
 if [ ! -x "$OMNI" ]; then echo "no $OMNI"; echo "0 passed, 1 failed"; exit 1; fi
 if ! command -v python3 >/dev/null 2>&1; then echo "FAIL python3 missing (scripts/setup.sh installs it)"; echo "0 passed, 1 failed"; exit 1; fi
 BGE="$MODELS/synth/synth-bert-bge-f16.gguf"; QWEN="$MODELS/synth/synth-qwen3-f16.gguf"
@@ -91,6 +91,8 @@ done
 if "$OMNI" embed "x" 2> "$T/err"; then bad "no model accepted"; else grep -q "no model" "$T/err" && ok || bad "no model message"; fi
 if "$OMNI" embed -m "$BGE" --ids 1,2 --rerank q 2> "$T/err" >/dev/null; then bad "rerank on bge"; else grep -q "rerank\|classification head" "$T/err" && ok || bad "rerank on bge message: $(cat "$T/err")"; fi
 "$OMNI" embed --help | grep -q "omni embed -m MODEL" && ok || bad "--help"
+# a generating command on an embedding model says what the file is
+if "$OMNI" run -m "$BGE" -p hi > /dev/null 2> "$T/err"; then bad "omni run on an encoder"; else grep -q "is an embedding model" "$T/err" && ok || bad "run message: $(cat "$T/err")"; fi
 
 echo "$P passed, $F failed"
 [ "$F" -eq 0 ]
