@@ -26,9 +26,12 @@ static void usage(FILE *f) {
             "GET /v1/audio/voices always; POST /v1/audio/transcriptions, /v1/audio/translations and\n"
             "input_audio parts in chat messages when a Whisper model is given with --asr-model.\n"
             "Voice: with --asr-model, GET /v1/realtime?model=ID is OpenAI's Realtime API over a\n"
-            "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n\n"
+            "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n"
+            "Embeddings: with --embedding-model, POST /v1/embeddings (OpenAI's) or, for a reranker,\n"
+            "POST /v1/rerank (query + documents -> relevance scores, as llama-server and Jina).\n\n"
             "options:\n"
-            "  -m, --model FILE       the model (GGUF) to serve (required)\n"
+            "  -m, --model FILE       the model (GGUF) to serve (required); an embedding model here is\n"
+            "                         served alone, as if given with --embedding-model\n"
             "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
             "      --port N           port (default 8080; 0 picks a free one and prints it)\n"
             "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
@@ -58,6 +61,7 @@ static void usage(FILE *f) {
             "      --tls-key FILE     PEM private key for --tls-cert\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
+            "  omni serve -m bge-small-en-v1.5-f16.gguf      (embeddings only)\n"
             "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer secret' \\\n"
             "       -H 'Content-Type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n");
 }
