@@ -5,6 +5,7 @@
  * BERT goldens (../shared/golden/embed) with and without normalisation, batching across
  * n_batch, and the errors a caller gets. Tolerances: those of the shared embed goldens. */
 #include <cJSON.h>
+#include <pthread.h>
 
 #include "test.h"
 #include "core/dtype.h"
@@ -315,6 +316,49 @@ TEST(qwen3_reranker) {
     unlink(path);
 }
 
+/* any number of threads may call one embedder (omni.h): the calls take turns and each
+ * gets what it would get alone */
+struct th_arg {
+    omni_embedder *e;
+    const omni_embed_input *in;
+    int n;
+    float *out;
+    int rc;
+};
+
+static void *th_embed(void *p) {
+    struct th_arg *a = p;
+    char err[256];
+    for (int r = 0; r < 3 && a->rc == 0; r++) a->rc = omni_embed(a->e, a->in, a->n, 1, a->out, NULL, err, sizeof err);
+    return NULL;
+}
+
+TEST(threads_share_an_embedder) {
+    char err[512];
+    omni_embedder *e = omni_embedder_load(model_path("synth/synth-bert-bge-f16.gguf"), NULL, err, sizeof err);
+    REQUIRE(e, "%s", err);
+    const char *texts[] = {"How do I reset my password?", "환불 정책이 어떻게 되나요?", "Refunds within 14 days.", "x"};
+    omni_embed_input in[4];
+    for (int i = 0; i < 4; i++) in[i] = (omni_embed_input){.text = texts[i], .len = strlen(texts[i])};
+    int E = omni_embedder_n_embd(e);
+    float *ref = malloc(sizeof(float) * 4 * E), *out = malloc(sizeof(float) * 4 * 4 * E);
+    CHECK(omni_embed(e, in, 4, 1, ref, NULL, err, sizeof err) == 0);
+    pthread_t th[4];
+    struct th_arg a[4];
+    for (int t = 0; t < 4; t++) {
+        a[t] = (struct th_arg){e, in + t, 4 - t, out + (size_t)t * 4 * E, 0};
+        pthread_create(&th[t], NULL, th_embed, &a[t]);
+    }
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 4; t++) {
+        CHECK_EQ_INT(a[t].rc, 0);
+        CHECK(memcmp(a[t].out, ref + (size_t)t * E, sizeof(float) * (size_t)(4 - t) * E) == 0);
+    }
+    free(ref);
+    free(out);
+    omni_embedder_free(e);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--write-qwen3-reranker")) {
         struct err e = {{0}};
@@ -324,7 +368,8 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
-    TEST_EXPECT(8);
+    TEST_EXPECT(9);
+    RUN(threads_share_an_embedder);
     RUN(bge_text);
     RUN(xlmr_text);
     RUN(xlmr_rerank_text);
