@@ -716,7 +716,7 @@ int omni_voice_history(omni_voice *v, const omni_chat_message **msgs);
 
 /* A sentence-embedding or reranking model: a BERT-family encoder (bge, MiniLM, bge-m3,
  * the bge-reranker cross-encoders: GGUF architecture "bert"; nomic-embed-text:
- * "nomic-bert") or a decoder used as one (Qwen3-Embedding: the final normed hidden state
+ * "nomic-bert"; jina-embeddings-v2: "jina-bert-v2") or a decoder used as one (Qwen3-Embedding: the final normed hidden state
  * of the last token). It is separate
  * from omni_model: it has no engine, sessions or chat template; each call runs its
  * forward passes on the calling thread (with the process's compute pool) and returns.
@@ -757,8 +757,8 @@ int omni_embedder_pooling(const omni_embedder *emb);      /* OMNI_POOLING_*, as 
 /* 1 when omni_rerank works: a classification head (pooling RANK). */
 int omni_embedder_can_rerank(const omni_embedder *emb);
 
-/* 1 when path is a GGUF this API is for (architecture bert or nomic-bert, or a file that
- * declares a pooling type); 0 otherwise or when it cannot be read. Reads only the header. */
+/* 1 when path is a GGUF this API is for (architecture bert, nomic-bert or jina-bert-v2,
+ * or a file that declares a pooling type); 0 otherwise or when it cannot be read. Reads only the header. */
 int omni_file_is_embedding_model(const char *path);
 
 /* Tokenizes one input as llama-server does for embeddings: special tokens added as the

@@ -8,7 +8,11 @@
  *   pooling: CLS x[0], MEAN, LAST x[L-1]; RANK: cls.output(tanh(cls(x[0]))).
  * nomic-bert (nomic-embed-text) is the same block with no position table: RoPE (NEOX
  * pairs, the file's base) on q and k instead, q|k|v as one matrix, no attention biases,
- * and a SwiGLU FFN: W_down (silu(W_gate x) * W_up x).
+ * and a SwiGLU FFN: W_down (silu(W_gate x) * W_up x). jina-bert-v2 (jina-embeddings-v2):
+ * no position table either, ALiBi instead (head h adds -slope_h |i - j| to its scores,
+ * ggml's slopes for a max bias of 8), optional LayerNorms of q and k, an optional second
+ * norm after attention (LN2(LN1(x + a) + x)), and a GEGLU FFN: gelu(first half of W_up x)
+ * times the second half (or gelu(W_gate x) * W_up x).
  * Rounding as llama.cpp's CPU backend (the goldens' source): weight products through
  * matmul() (F16 weights take F16 activations, as ggml does), GELU from ggml's F16
  * table (core/gelu_f16.h), attention in F32 (llama.cpp keeps no K/V cache for an
@@ -32,6 +36,8 @@ struct bert_layer {
     struct tensor wq, bq, wk, bk, wv, bv, wo, bo, ln1_w, ln1_b;
     struct tensor wqkv;          /* q|k|v as one matrix (.data NULL: separate) */
     struct tensor up, up_b, gate, down, down_b, ln2_w, ln2_b;  /* biases optional; gate: SwiGLU */
+    struct tensor qn_w, qn_b, kn_w, kn_b, n2_w, n2_b;         /* jina-bert-v2's optional norms */
+    int up_rows;                 /* n_ff, or 2 n_ff when up holds GEGLU's two halves */
 };
 
 struct bert {
@@ -42,6 +48,8 @@ struct bert {
     struct tensor cls, cls_b, cls_out, cls_out_b;
     struct bert_layer *layers;
     int nomic;                   /* nomic-bert: RoPE, no position table, SwiGLU */
+    int jina;                    /* jina-bert-v2: ALiBi, no position table, GEGLU */
+    float alibi[64];             /* per head: jina's ALiBi slope */
     int fused;                   /* some layer has q|k|v or a gate: the forward needs their scratch */
     int n_rot;
     float rope_theta;
@@ -58,7 +66,8 @@ int bert_n_out(const struct bert *m, int pooling) {
 }
 
 int bert_is_arch(const char *s, size_t len) {
-    return s && ((len == 4 && !memcmp(s, "bert", 4)) || (len == 10 && !memcmp(s, "nomic-bert", 10)));
+    return s && ((len == 4 && !memcmp(s, "bert", 4)) || (len == 10 && !memcmp(s, "nomic-bert", 10)) ||
+                 (len == 12 && !memcmp(s, "jina-bert-v2", 12)));
 }
 
 /* ---- loading ---- */
@@ -113,8 +122,9 @@ static int load(struct bert *m, struct err *e) {
     struct gguf_str a = gguf_get_str(g, "general.architecture");
     if (!a.s) return err_set(e, "%s: metadata key 'general.architecture' is missing", gguf_path(g));
     m->nomic = a.len == 10 && !memcmp(a.s, "nomic-bert", 10);
+    m->jina = a.len == 12 && !memcmp(a.s, "jina-bert-v2", 12);
     if (!bert_is_arch(a.s, a.len))
-        return err_set(e, "%s: architecture '%.*s' is not a BERT encoder (supported: bert, nomic-bert)", gguf_path(g),
+        return err_set(e, "%s: architecture '%.*s' is not a BERT encoder (supported: bert, nomic-bert, jina-bert-v2)", gguf_path(g),
                        (int)(a.len > 32 ? 32 : a.len), a.s);
     snprintf(hp->arch, sizeof hp->arch, "%.*s", (int)a.len, a.s);
     const char *ar = hp->arch;
@@ -141,6 +151,15 @@ static int load(struct bert *m, struct err *e) {
     if (bad) return err_set(e, "%s: %s should be a number", gguf_path(g), key);
     snprintf(key, sizeof key, "%s.attention.causal", ar);
     if (gguf_get_bool(g, key, 0, &bad) && !bad) return err_set(e, "%s: a causal %s is not supported", gguf_path(g), ar);
+    if (m->jina) {
+        /* ggml's ALiBi slopes for max_bias 8 (what llama.cpp sets for jina-bert-v2) */
+        if (hp->n_head > 64) return err_set(e, "%s: %d heads: at most 64 are supported for ALiBi", gguf_path(g), hp->n_head);
+        int n_log2 = 1;
+        while (n_log2 * 2 <= hp->n_head) n_log2 *= 2;
+        float m0 = powf(2.0f, -8.0f / n_log2), m1 = powf(2.0f, -4.0f / n_log2);
+        for (int h = 0; h < hp->n_head; h++)
+            m->alibi[h] = h < n_log2 ? powf(m0, (float)(h + 1)) : powf(m1, (float)(2 * (h - n_log2) + 1));
+    }
     if (m->nomic) {
         int D = hp->n_embd / hp->n_head;
         snprintf(key, sizeof key, "%s.rope.freq_base", ar);
@@ -168,16 +187,18 @@ static int load(struct bert *m, struct err *e) {
     hp->n_token_types = tt >= 0 ? (int)(tyt.ne[1] > 0 && tyt.ne[1] < 1024 ? tyt.ne[1] : 1) : 0;
     if (get(m, "token_embd.weight", E, hp->n_vocab, 0, &m->tok_embd, e) ||
         (tt >= 0 && get(m, "token_types.weight", E, hp->n_token_types, 0, &m->type_embd, e)) ||
-        get(m, "position_embd.weight", E, hp->n_ctx_train, m->nomic, &m->pos_embd, e) ||
+        (!m->nomic && !m->jina && get(m, "position_embd.weight", E, hp->n_ctx_train, 0, &m->pos_embd, e)) ||
         get(m, "token_embd_norm.weight", E, 0, 0, &m->norm_w, e) ||
-        get(m, "token_embd_norm.bias", E, 0, 0, &m->norm_b, e) || get(m, "cls.weight", E, E, 1, &m->cls, e) ||
-        get(m, "cls.bias", E, 0, 1, &m->cls_b, e))
+        get(m, "token_embd_norm.bias", E, 0, 0, &m->norm_b, e))
         return -1;
+    /* the classification head (bert's rerankers); jina's one-output cls is not supported */
+    if (!m->jina && (get(m, "cls.weight", E, E, 1, &m->cls, e) || get(m, "cls.bias", E, 0, 1, &m->cls_b, e))) return -1;
     /* the head's output count: the labels' when the file has them, else its rows */
     enum gguf_type et;
     uint64_t n_labels = 0;
-    if (gguf_get_arr(g, "bert.classifier.output_labels", &et, &n_labels) != 0) n_labels = 0;
-    int64_t ci = gguf_find_tensor(g, "cls.output.weight");
+    snprintf(key, sizeof key, "%s.classifier.output_labels", ar);
+    if (gguf_get_arr(g, key, &et, &n_labels) != 0) n_labels = 0;
+    int64_t ci = m->jina ? -1 : gguf_find_tensor(g, "cls.output.weight");
     if (ci >= 0) {
         struct tensor co;
         gguf_tensor(g, ci, &co);
@@ -197,7 +218,17 @@ static int load(struct bert *m, struct err *e) {
         char n[96];
         /* bert: every bias (llama.cpp's converter writes them all); nomic-bert: q|k|v fused
          * or separate, biases optional (the file has none), a gate */
-        int nb = m->nomic;
+        int nb = m->nomic || m->jina, F2 = F;
+        if (m->jina) {  /* GEGLU: up may hold both halves */
+            int64_t ui;
+            snprintf(n, sizeof n, "blk.%d.ffn_up.weight", l);
+            if ((ui = gguf_find_tensor(g, n)) >= 0) {
+                struct tensor ut;
+                gguf_tensor(g, ui, &ut);
+                if (ut.ne[1] == 2 * (int64_t)F) F2 = 2 * F;
+            }
+        }
+        L->up_rows = F2;
 #define T(field, suffix, ne0, ne1, opt) \
         (snprintf(n, sizeof n, "blk.%d." suffix, l), get(m, n, ne0, ne1, opt, &L->field, e))
         if (T(wqkv, "attn_qkv.weight", E, 3 * E, 1)) return -1;
@@ -206,13 +237,20 @@ static int load(struct bert *m, struct err *e) {
             T(bq, "attn_q.bias", E, 0, nb) || T(bk, "attn_k.bias", E, 0, nb) || T(bv, "attn_v.bias", E, 0, nb) ||
             T(wo, "attn_output.weight", E, E, 0) || T(bo, "attn_output.bias", E, 0, nb) ||
             T(ln1_w, "attn_output_norm.weight", E, 0, 0) || T(ln1_b, "attn_output_norm.bias", E, 0, 0) ||
-            T(up, "ffn_up.weight", E, F, 0) || T(up_b, "ffn_up.bias", F, 0, nb) ||
-            T(gate, "ffn_gate.weight", E, F, !nb) || T(down, "ffn_down.weight", F, E, 0) ||
-            T(down_b, "ffn_down.bias", E, 0, nb) || T(ln2_w, "layer_output_norm.weight", E, 0, 0) ||
+            T(up, "ffn_up.weight", E, F2, 0) || T(up_b, "ffn_up.bias", F2, 0, nb) ||
+            T(gate, "ffn_gate.weight", E, F, !m->nomic) || T(down, "ffn_down.weight", F, E, 0) ||
+            T(down_b, "ffn_down.bias", E, 0, m->nomic) || T(ln2_w, "layer_output_norm.weight", E, 0, 0) ||
             T(ln2_b, "layer_output_norm.bias", E, 0, 0))
             return -1;
+        if (m->jina && (T(qn_w, "attn_q_norm.weight", E, 0, 1) || T(qn_b, "attn_q_norm.bias", E, 0, 1) ||
+                        T(kn_w, "attn_k_norm.weight", E, 0, 1) || T(kn_b, "attn_k_norm.bias", E, 0, 1) ||
+                        T(n2_w, "attn_norm_2.weight", E, 0, 1) || T(n2_b, "attn_norm_2.bias", E, 0, 1) ||
+                        (!m->nomic && T(bo, "attn_output.bias", E, 0, 0))))
+            return -1;
+        if (m->jina && F2 == 2 * F && L->gate.data)
+            return err_set(e, "%s: layer %d: ffn_up holds a gate and ffn_gate exists too", gguf_path(g), l);
 #undef T
-        if (!sep || L->gate.data) m->fused = 1;
+        if (!sep || L->gate.data || F2 != F) m->fused = 1;
         if (!sep && (L->bq.data || L->bk.data || L->bv.data))
             return err_set(e, "%s: layer %d: attn_qkv with separate q/k/v biases is not supported", gguf_path(g), l);
     }
@@ -296,6 +334,8 @@ static void row_bias_qkv(struct job *j, int i) {
     if (j->L->bq.data) ops_add(q, j->L->bq.data, E);
     if (j->L->bk.data) ops_add(k, j->L->bk.data, E);
     if (j->L->bv.data) ops_add(v, j->L->bv.data, E);
+    if (j->L->qn_w.data) layernorm(q, q, j->L->qn_w.data, j->L->qn_b.data, E, 1, m->hp.norm_eps);
+    if (j->L->kn_w.data) layernorm(k, k, j->L->kn_w.data, j->L->kn_b.data, E, 1, m->hp.norm_eps);
     if (m->nomic) {
         float cs[1024];  /* n_rot floats; n_rot <= 1024 is checked at load */
         int p = i - j->start[j->seq_of[i]], D = E / H;
@@ -305,21 +345,39 @@ static void row_bias_qkv(struct job *j, int i) {
     }
 }
 
-/* x = LN(x + t + b) with the block's first norm */
+/* x = LN1(t + b + x) with the block's first norm; jina's second: LN2(that + x) */
 static void row_attn_out(struct job *j, int i) {
     int E = j->m->hp.n_embd;
     float *x = j->x + (size_t)i * E, *t = j->t + (size_t)i * E;
     if (j->L->bo.data) ops_add(t, j->L->bo.data, E);
-    ops_add(x, t, E);
-    layernorm(x, x, j->L->ln1_w.data, j->L->ln1_b.data, E, 1, j->m->hp.norm_eps);
+    ops_add(t, x, E);
+    layernorm(t, t, j->L->ln1_w.data, j->L->ln1_b.data, E, 1, j->m->hp.norm_eps);
+    if (j->L->n2_w.data) {
+        ops_add(t, x, E);
+        layernorm(t, t, j->L->n2_w.data, j->L->n2_b.data, E, 1, j->m->hp.norm_eps);
+    }
+    memcpy(x, t, sizeof(float) * E);
 }
 
+/* the FFN's activation; the result (n_ff per row) in j->h, or in j->g for GEGLU's halves */
 static void row_gelu(struct job *j, int i) {
-    int F = j->m->hp.n_ff;
-    float *h = j->h + (size_t)i * F;
-    if (j->L->up_b.data) ops_add(h, j->L->up_b.data, F);
-    if (j->L->gate.data) ops_swiglu(h, j->g + (size_t)i * F, h, F, F - F % 16);  /* silu(gate) * up */
-    else gelu_f16(h, F);
+    int F = j->m->hp.n_ff, U = j->L->up_rows;
+    float *h = j->h + (size_t)i * U;
+    if (j->L->up_b.data) ops_add(h, j->L->up_b.data, U);
+    if (U == 2 * F) {  /* gelu(first half) * second half, into g */
+        float *o = j->g + (size_t)i * F;
+        memcpy(o, h, sizeof(float) * F);
+        gelu_f16(o, F);
+        for (int c = 0; c < F; c++) o[c] *= h[F + c];
+    } else if (j->L->gate.data && j->m->jina) {  /* gelu(gate) * up */
+        float *g = j->g + (size_t)i * F;
+        gelu_f16(g, F);
+        for (int c = 0; c < F; c++) h[c] *= g[c];
+    } else if (j->L->gate.data) {
+        ops_swiglu(h, j->g + (size_t)i * F, h, F, F - F % 16);  /* silu(gate) * up */
+    } else {
+        gelu_f16(h, F);
+    }
 }
 
 static void row_ffn_out(struct job *j, int i) {
@@ -349,6 +407,11 @@ static void attn_part(void *arg, int ith, int nth) {
             for (; c < D; c++) d += q[c] * k[c];
             for (int l = 0; l < 8; l++) d += acc[l];
             s[t] = d * scale;
+        }
+        if (j->m->jina) {  /* ALiBi: -slope |i - t| */
+            float sl = j->m->alibi[h];
+            int pi = i - o;
+            for (int t = 0; t < L; t++) s[t] += sl * (float)-abs(pi - t);
         }
         ops_softmax(s, L);
         float *out = j->a + (size_t)i * E + (size_t)h * D;
@@ -388,7 +451,7 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
 
     int E = hp->n_embd, F = hp->n_ff, nth = pool_size(m->pool);
     size_t NE = (size_t)N * E;
-    size_t extra = m->fused ? 3 * NE + (size_t)N * F : 0;  /* fused q|k|v and the gate */
+    size_t extra = m->fused ? 3 * NE + 2 * (size_t)N * F : 0;  /* fused q|k|v, the gate, up's second half */
     float *buf = malloc(sizeof(float) * (6 * NE + (size_t)N * F + (size_t)nth * max_len + 2 * (size_t)E + extra));
     int *idx = malloc(sizeof(int) * ((size_t)N + n_seq));
     if (!buf || !idx) {
@@ -398,7 +461,7 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
     }
     struct job j = {.m = m, .N = (int)N, .tok = tok, .n_tok = n_tok, .max_len = max_len};
     j.x = buf, j.q = j.x + NE, j.k = j.q + NE, j.v = j.k + NE, j.a = j.v + NE, j.t = j.a + NE, j.h = j.t + NE;
-    j.att = j.h + (size_t)N * F;
+    j.att = j.h + (size_t)N * F * (m->fused ? 2 : 1);
     float *head = j.att + (size_t)nth * max_len;
     j.qkv = m->fused ? head + 2 * (size_t)E : NULL;
     j.g = m->fused ? j.qkv + 3 * NE : NULL;
@@ -427,7 +490,7 @@ int bert_encode(const struct bert *m, const int32_t *tok, const int *n_tok, int 
         matmul(m->pool, &L->up, j.x, j.h, (int)N);
         if (L->gate.data) matmul(m->pool, &L->gate, j.x, j.g, (int)N);
         run_rows(&j, row_gelu);
-        matmul(m->pool, &L->down, j.h, j.t, (int)N);
+        matmul(m->pool, &L->down, L->up_rows == 2 * F ? j.g : j.h, j.t, (int)N);
         run_rows(&j, row_ffn_out);
     }
 

@@ -1,6 +1,7 @@
 /* BERT-family sentence encoders (bge, MiniLM, XLM-RoBERTa / bge-m3, the bge-reranker
  * cross-encoders) from GGUF files as llama.cpp's converter writes them (architecture
- * "bert", and "nomic-bert": RoPE instead of the position table, SwiGLU): token +
+ * "bert"; "nomic-bert": RoPE instead of the position table, SwiGLU; "jina-bert-v2":
+ * ALiBi, GEGLU; see bert.c): token +
  * token-type-0 + learned absolute position embeddings, an embedding
  * LayerNorm, post-LN blocks with biases, GELU, bidirectional attention within each
  * input, then pooling of the final hidden states.
@@ -35,7 +36,8 @@ struct bert_hparams {
 
 struct bert;
 
-/* 1 when general.architecture (s, len bytes) is one this file loads: bert, nomic-bert. */
+/* 1 when general.architecture (s, len bytes) is one this file loads: bert, nomic-bert,
+ * jina-bert-v2. */
 int bert_is_arch(const char *s, size_t len);
 
 /* n_threads as llm_load_params (the process pool). */

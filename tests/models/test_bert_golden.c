@@ -23,29 +23,36 @@ static float frand(float a) {
     return ((float)(g_rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f) * a;
 }
 
-static int write_synth_nomic(const char *vocab_src, const char *dst, struct err *e) {
+/* jina = 1: a jina-bert-v2 instead (jina-embeddings-v2's layout with every optional part
+ * llama.cpp reads: separate q/k/v with biases, LayerNorms of q and k, the second norm
+ * after attention, GEGLU with both halves in ffn_up, all biases; ALiBi, mean pooling) */
+static int write_synth(int jina, const char *vocab_src, const char *dst, struct err *e) {
     const int E = 64, L = 2, H = 4, F = 192, TT = 2;
+    const char *ar = jina ? "jina-bert-v2" : "nomic-bert";
+    char k[96];
+#define KEY(x) (snprintf(k, sizeof k, "%s." x, ar), k)
     struct gguf *src = gguf_open(vocab_src, e);
     if (!src) return -1;
-    g_rng = 20260814;
+    g_rng = jina ? 20260815 : 20260814;
     struct gguf_writer *w = gguf_writer_new();
     gguf_w_copy_kv(w, src);
-    gguf_w_str(w, "general.architecture", "nomic-bert");
-    gguf_w_str(w, "general.name", "synth-nomic-bert");
-    gguf_w_u32(w, "nomic-bert.block_count", L);
-    gguf_w_u32(w, "nomic-bert.context_length", 2048);
-    gguf_w_u32(w, "nomic-bert.embedding_length", E);
-    gguf_w_u32(w, "nomic-bert.feed_forward_length", F);
-    gguf_w_u32(w, "nomic-bert.attention.head_count", H);
-    gguf_w_f32(w, "nomic-bert.attention.layer_norm_epsilon", 1e-12f);
-    gguf_w_bool(w, "nomic-bert.attention.causal", 0);
-    gguf_w_u32(w, "nomic-bert.pooling_type", 1);
-    gguf_w_f32(w, "nomic-bert.rope.freq_base", 1000.0f);
+    gguf_w_str(w, "general.architecture", ar);
+    gguf_w_str(w, "general.name", jina ? "synth-jina-bert-v2" : "synth-nomic-bert");
+    gguf_w_u32(w, KEY("block_count"), L);
+    gguf_w_u32(w, KEY("context_length"), jina ? 8192 : 2048);
+    gguf_w_u32(w, KEY("embedding_length"), E);
+    gguf_w_u32(w, KEY("feed_forward_length"), F);
+    gguf_w_u32(w, KEY("attention.head_count"), H);
+    gguf_w_f32(w, KEY("attention.layer_norm_epsilon"), 1e-12f);
+    gguf_w_bool(w, KEY("attention.causal"), 0);
+    gguf_w_u32(w, KEY("pooling_type"), 1);
+    if (!jina) gguf_w_f32(w, KEY("rope.freq_base"), 1000.0f);
+#undef KEY
     int rc = -1;
     struct tensor te = {0};
     int64_t ti = gguf_find_tensor(src, "token_embd.weight"), nv = ti >= 0 && gguf_tensor(src, ti, &te) == 0 ? te.ne[1] : 0;
     uint16_t *h = malloc(sizeof(uint16_t) * (size_t)nv * E);
-    float *f = malloc(sizeof(float) * (size_t)E * TT + sizeof(float) * F);
+    float *f = malloc(sizeof(float) * (size_t)E * TT + sizeof(float) * 2 * F);
     if (!h || !f || !nv) { err_set(e, "out of memory or no vocabulary in %s", vocab_src); goto done; }
 #define MAT(name, k, n, a) do { int64_t ne[2] = {k, n}; \
         for (size_t i = 0; i < (size_t)(k) * (n); i++) h[i] = fp32_to_fp16(frand(a)); \
@@ -61,13 +68,30 @@ static int write_synth_nomic(const char *vocab_src, const char *dst, struct err 
     for (int l = 0; l < L; l++) {
         char n[64];
 #define NM(x) (snprintf(n, sizeof n, "blk.%d." x, l), n)
-        MAT(NM("attn_qkv.weight"), E, 3 * E, 0.3f);
+        if (jina) {
+            MAT(NM("attn_q.weight"), E, E, 0.3f); VEC(NM("attn_q.bias"), E, 0.0f, 0.1f);
+            MAT(NM("attn_k.weight"), E, E, 0.3f); VEC(NM("attn_k.bias"), E, 0.0f, 0.1f);
+            MAT(NM("attn_v.weight"), E, E, 0.3f); VEC(NM("attn_v.bias"), E, 0.0f, 0.1f);
+            VEC(NM("attn_q_norm.weight"), E, 1.0f, 0.2f); VEC(NM("attn_q_norm.bias"), E, 0.0f, 0.1f);
+            VEC(NM("attn_k_norm.weight"), E, 1.0f, 0.2f); VEC(NM("attn_k_norm.bias"), E, 0.0f, 0.1f);
+        } else {
+            MAT(NM("attn_qkv.weight"), E, 3 * E, 0.3f);
+        }
         MAT(NM("attn_output.weight"), E, E, 0.2f);
+        if (jina) VEC(NM("attn_output.bias"), E, 0.0f, 0.1f);
         VEC(NM("attn_output_norm.weight"), E, 1.0f, 0.2f);
         VEC(NM("attn_output_norm.bias"), E, 0.0f, 0.1f);
-        MAT(NM("ffn_up.weight"), E, F, 0.2f);
-        MAT(NM("ffn_gate.weight"), E, F, 0.3f);
+        if (jina) {
+            VEC(NM("attn_norm_2.weight"), E, 1.0f, 0.2f);
+            VEC(NM("attn_norm_2.bias"), E, 0.0f, 0.1f);
+            MAT(NM("ffn_up.weight"), E, 2 * F, 0.3f);
+            VEC(NM("ffn_up.bias"), 2 * F, 0.0f, 0.1f);
+        } else {
+            MAT(NM("ffn_up.weight"), E, F, 0.2f);
+            MAT(NM("ffn_gate.weight"), E, F, 0.3f);
+        }
         MAT(NM("ffn_down.weight"), F, E, 0.2f);
+        if (jina) VEC(NM("ffn_down.bias"), E, 0.0f, 0.1f);
         VEC(NM("layer_output_norm.weight"), E, 1.0f, 0.2f);
         VEC(NM("layer_output_norm.bias"), E, 0.0f, 0.1f);
 #undef NM
@@ -276,29 +300,31 @@ TEST(bad_input_is_an_error) {
     CHECK(bert_load(model_path("synth/synth-qwen3-f16.gguf"), 2, &e) == NULL && strstr(e.msg, "not a BERT"));
 }
 
-/* nomic-bert: RoPE, fused q|k|v, SwiGLU, mean pooling (the file's), against the
- * reference build's llama-server on the same seeded file */
-TEST(nomic_mean) {
-    char path[] = "/tmp/omni-test-nomic-XXXXXX";
+/* nomic-bert (RoPE, fused q|k|v, SwiGLU) and jina-bert-v2 (ALiBi, q/k norms, second
+ * norm, GEGLU), mean pooling (the files'), against the reference build's llama-server on
+ * the same seeded files */
+static void synth_golden(int jina) {
+    const char *golden = jina ? "tests/golden/embed/synth-jina-bert-v2-f16.jsonl" : "tests/golden/embed/synth-nomic-bert-f16.jsonl";
+    char path[] = "/tmp/omni-test-synth-bert-XXXXXX";
     int fd = mkstemp(path);
     REQUIRE(fd >= 0, "mkstemp");
     close(fd);
     struct err e = {{0}};
-    if (write_synth_nomic(model_path("synth/synth-bert-bge-f16.gguf"), path, &e)) {
+    if (write_synth(jina, model_path("synth/synth-bert-bge-f16.gguf"), path, &e)) {
         unlink(path);
-        REQUIRE(0, "writing the nomic-bert file: %s", e.msg);
+        REQUIRE(0, "writing the synth file: %s", e.msg);
     }
     struct bert *m = bert_load(path, 2, &e);
     unlink(path);  /* mapped: stays readable */
     REQUIRE(m, "%s", e.msg);
-    CHECK_STR(bert_hparams(m)->arch, "nomic-bert");
+    CHECK_STR(bert_hparams(m)->arch, jina ? "jina-bert-v2" : "nomic-bert");
     CHECK_EQ_INT(bert_hparams(m)->pooling, BERT_POOL_MEAN);
     int n = 0;
-    char *txt = read_file("tests/golden/embed/synth-nomic-bert-f16.jsonl", NULL);
+    char *txt = read_file(golden, NULL);
     cJSON *g[16];
     for (char *line = txt ? strtok(txt, "\n") : NULL; line && n < 16; line = strtok(NULL, "\n")) g[n++] = cJSON_Parse(line);
     free(txt);
-    CHECK_MSG(n >= 9, "tests/golden/embed/synth-nomic-bert-f16.jsonl: %d cases", n);
+    CHECK_MSG(n >= 9, "%s: %d cases", golden, n);
     int E = bert_hparams(m)->n_embd;
     float v[64], cls[64];
     double maxd = 0, maxn = 0, minc = 1, cls_miss = 0;
@@ -306,7 +332,7 @@ TEST(nomic_mean) {
         int nt;
         int32_t *t = ids(cJSON_GetObjectItem(g[c], "tokens"), &nt);
         CHECK_MSG(bert_encode(m, t, &nt, 1, BERT_POOL_MEAN, v, &e) == 0, "%s", e.msg);
-        maxd = fmax(maxd, check_vector("synth-nomic-bert-f16", c, v, E, g[c], &maxn, &minc));
+        maxd = fmax(maxd, check_vector(golden, c, v, E, g[c], &maxn, &minc));
         /* CLS instead of mean is far off: the comparison can fail */
         CHECK(bert_encode(m, t, &nt, 1, BERT_POOL_CLS, cls, &e) == 0);
         double s2 = 0, d = 0;
@@ -317,22 +343,25 @@ TEST(nomic_mean) {
         free(t);
     }
     CHECK(cls_miss > 2e-3);
-    fprintf(stderr, "  synth-nomic-bert-f16: max |d component| %.2e, min cosine %.7f, max |d norm| %.2e (CLS misses by >= %.2f)\n",
-            maxd, minc, maxn, cls_miss);
+    fprintf(stderr, "  %s: max |d component| %.2e, min cosine %.7f, max |d norm| %.2e (CLS misses by >= %.2f)\n",
+            golden, maxd, minc, maxn, cls_miss);
     for (int c = 0; c < n; c++) cJSON_Delete(g[c]);
     bert_free(m);
 }
 
+TEST(nomic_mean) { synth_golden(0); }
+TEST(jina_v2_mean) { synth_golden(1); }
+
 int main(int argc, char **argv) {
-    if (argc == 3 && !strcmp(argv[1], "--write-synth-nomic")) {
+    if (argc == 3 && (!strcmp(argv[1], "--write-synth-nomic") || !strcmp(argv[1], "--write-synth-jina"))) {
         struct err e = {{0}};
-        if (write_synth_nomic(model_path("synth/synth-bert-bge-f16.gguf"), argv[2], &e)) {
+        if (write_synth(!strcmp(argv[1], "--write-synth-jina"), model_path("synth/synth-bert-bge-f16.gguf"), argv[2], &e)) {
             fprintf(stderr, "%s\n", e.msg);
             return 1;
         }
         return 0;
     }
-    TEST_EXPECT(7);
+    TEST_EXPECT(8);
     RUN(bge_cls);
     RUN(bge_mean_override);
     RUN(xlmr_cls);
@@ -340,5 +369,6 @@ int main(int argc, char **argv) {
     RUN(xlmr_rerank);
     RUN(bad_input_is_an_error);
     RUN(nomic_mean);
+    RUN(jina_v2_mean);
     return test_summary();
 }
