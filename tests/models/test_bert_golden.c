@@ -349,6 +349,45 @@ static void synth_golden(int jina) {
     bert_free(m);
 }
 
+/* broken metadata is a clear error, not a crash: bge with a context length its position
+ * table does not have, and a head count that does not divide the width */
+static const char *load_altered(const char *key, uint32_t v, struct err *e) {
+    static char path[] = "/tmp/omni-test-bert-bad-XXXXXX";
+    strcpy(path, "/tmp/omni-test-bert-bad-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0) return "mkstemp";
+    close(fd);
+    struct gguf *g = gguf_open(model_path("synth/synth-bert-bge-f16.gguf"), e);
+    if (!g) return e->msg;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, g);
+    gguf_w_u32(w, key, v);
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        struct tensor t;
+        gguf_tensor(g, i, &t);
+        gguf_w_tensor_ref(w, t.name, t.type, t.n_dims, t.ne, t.data, e);
+    }
+    int rc = gguf_writer_save(w, path, e);
+    gguf_writer_free(w);
+    gguf_close(g);
+    if (rc) return e->msg;
+    struct bert *m = bert_load(path, 2, e);
+    unlink(path);
+    if (m) { bert_free(m); return NULL; }
+    return e->msg;
+}
+
+TEST(bad_files_are_errors) {
+    struct err e = {{0}};
+    const char *msg = load_altered("bert.context_length", 1024, &e);
+    CHECK_MSG(msg && strstr(msg, "position_embd.weight") && strstr(msg, "1024"), "context length: %s", msg ? msg : "loaded");
+    msg = load_altered("bert.attention.head_count", 5, &e);
+    CHECK_MSG(msg && strstr(msg, "multiple of head_count"), "head count: %s", msg ? msg : "loaded");
+    msg = load_altered("bert.pooling_type", 9, &e);
+    CHECK_MSG(msg && strstr(msg, "pooling_type"), "pooling: %s", msg ? msg : "loaded");
+    CHECK(bert_load("/nonexistent/x.gguf", 2, &e) == NULL);
+}
+
 TEST(nomic_mean) { synth_golden(0); }
 TEST(jina_v2_mean) { synth_golden(1); }
 
@@ -361,7 +400,8 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
-    TEST_EXPECT(8);
+    TEST_EXPECT(9);
+    RUN(bad_files_are_errors);
     RUN(bge_cls);
     RUN(bge_mean_override);
     RUN(xlmr_cls);
