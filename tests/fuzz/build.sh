@@ -34,7 +34,7 @@ FLAGS="-g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthrea
 
 # (tls_compat.c too: its dlsym shim, which only uninstrumented builds have, would
 # otherwise answer the sanitizer runtime's own dlsym calls and crash it at start-up)
-INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/tokenize.c src/api/multipart.c
+INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/multipart.c
   src/api/realtime_events.c src/runtime/chat_format.c src/core/dtype.c src/core/error.c src/models/image_preprocess.c
   src/api/tls_compat.c"
 objs=""
@@ -72,7 +72,7 @@ for name in $TARGETS; do
     *) dict="" ;;
   esac
   echo "fuzz: running fuzz_$name for ${SECS}s"
-  nice -n "$NICE" "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=$maxlen -rss_limit_mb=2048 -timeout=10 \
+  nice -n "$NICE" "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=$maxlen -rss_limit_mb=2048 -timeout=60 \
     -print_final_stats=1 $dict -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
 done
 echo "fuzz: no crashes"
