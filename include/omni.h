@@ -850,7 +850,8 @@ typedef struct omni_catalog_entry {
     const char *format;            /* "gguf", "whisper-ggml" */
     const char *languages;         /* comma-separated, for display */
     const char *license;
-    const char *description;
+    const char *description;       /* what it is good at */
+    uint64_t approx_size;          /* rounded size in bytes for display when size is unknown; 0: none */
 } omni_catalog_entry;
 
 /* path NULL: $OMNI_CATALOG, else the repository's catalog/models.json (next to the
