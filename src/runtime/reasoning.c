@@ -123,7 +123,14 @@ static int process(struct reasoning_split *r, reasoning_emit_fn emit, void *user
             r->n_held = 0;
             return 0;
         case H_HEADER: {
-            const char *m = memmem(h, n, "<|message|>", 11);
+            /* Not harmony after all: a header starts with a marker, or with the role after
+             * <|start|>; and it ends within HEADER_MAX bytes. Both are decided from the
+             * header's first bytes only, so the pieces' sizes never change the outcome. */
+            size_t w = 0;
+            while (w < n && is_ws(h[w])) w++;
+            int looks = w == n || h[w] == '<' || prefix_of(h + w, n - w, "assistant") ||
+                        (n - w >= 9 && !memcmp(h + w, "assistant", 9));
+            const char *m = looks ? memmem(h, n < HEADER_MAX ? n : HEADER_MAX, "<|message|>", 11) : NULL;
             if (m) {
                 r->reason_chan = header_is_reasoning(h, (size_t)(m - h));
                 r->any_message = 1;
@@ -131,17 +138,7 @@ static int process(struct reasoning_split *r, reasoning_emit_fn emit, void *user
                 r->state = H_MSG;
                 continue;
             }
-            /* Not harmony after all: text that starts neither with a marker nor with the
-             * role of a header after <|start|>. Before any message, it is the answer. */
-            size_t w = 0;
-            while (w < n && is_ws(h[w])) w++;
-            int looks = w == n || h[w] == '<' || prefix_of(h + w, n - w, "assistant") ||
-                        (n - w >= 9 && !memcmp(h + w, "assistant", 9));
-            if (n > HEADER_MAX || !looks) {
-                if (r->any_message) {   /* a broken header between messages: drop it */
-                    consume(r, n);
-                    return 0;
-                }
+            if (!looks || n >= HEADER_MAX) {   /* the rest is the answer, as written */
                 r->state = H_RAW;
                 continue;
             }

@@ -120,6 +120,8 @@ TEST(harmony_unterminated_and_not_harmony) {
     check_all_cuts(REASONING_HARMONY, 0, "Just text.", "", "Just text.");
     /* a header that never gets its message, after a message, is dropped */
     check_all_cuts(REASONING_HARMONY, 0, "<|channel|>analysis<|message|>a<|end|><|start|>assistant<|chan", "a", "");
+    /* text after a message that is no header is the answer */
+    check_all_cuts(REASONING_HARMONY, 0, "<|channel|>analysis<|message|>a<|end|>b<|message|>c", "a", "b<|message|>c");
 }
 
 TEST(kinds_come_in_order) {
