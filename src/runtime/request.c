@@ -184,8 +184,12 @@ int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err
 static int emit_piece(int reasoning, const char *text, size_t len, void *user) {
     omni_request *r = user;
     omni_token_info t;
-    if (r->cur && r->n_emitted == 0) t = *r->cur;
-    else memset(&t, 0, sizeof t), t.token = -1;
+    if (r->cur && r->n_emitted == 0) {
+        t = *r->cur;
+    } else {
+        memset(&t, 0, sizeof t);
+        t.token = -1;
+    }
     t.text = text;
     t.len = len;
     t.reasoning = reasoning;
