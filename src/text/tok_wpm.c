@@ -45,6 +45,7 @@ static int encode_word(const struct tokenizer *t, const char *w, size_t n, struc
 
 int wpm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_ids *out, struct err *e) {
     if (t->unk < 0) return err_set(e, "the WordPiece vocabulary has no unknown token ([UNK])");
+    if (len > 0x3fffffff) return err_set(e, "text too long to tokenize (%zu bytes)", len);
     /* a word never holds more than its bytes re-encoded (≤ 4 per code point) */
     char *w = malloc(len * 4 + 8);
     if (!w) return err_set(e, "out of memory tokenizing %zu bytes", len);
