@@ -51,21 +51,27 @@ void ops_softcap(float *x, float cap, int n) {
     for (int i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
 }
 
-/* ggml's GELU table entry for the f16 value h: 0.5 h (1 + tanh(sqrt(2/pi) h (1 + a h^2)))
- * in float, the inner 1 + a h h contracted to one FMA as the reference build compiles
- * it, then rounded to f16 */
-static float gelu_f16_ggml(float h) {
+/* ggml's GELU table: for each f16 value h, 0.5 h (1 + tanh(sqrt(2/pi) h (1 + a h^2))) in
+ * float, the inner 1 + a h h contracted to one FMA as the reference build compiles it
+ * (all 65536 entries then equal ggml_table_gelu_f16), rounded to f16; kept as floats */
+static float gelu_table[65536];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+static void gelu_table_init(void) {
     const float c = 0.79788456080286535587989211986876f, a = 0.044715f;
-    float g = 0.5f * h * (1.0f + tanhf(c * h * fmaf(a * h, h, 1.0f)));
-    return fp16_to_fp32(fp32_to_fp16(g));
+    for (int i = 0; i < 65536; i++) {
+        float h = fp16_to_fp32((uint16_t)i);
+        float g = 0.5f * h * (1.0f + tanhf(c * h * fmaf(a * h, h, 1.0f)));
+        gelu_table[i] = fp16_to_fp32(fp32_to_fp16(g));
+    }
 }
 
 void ops_geglu(float *out, const float *gate, const float *up, int n) {
+    pthread_once(&gelu_once, gelu_table_init);
     for (int i = 0; i < n; i++) {
         float x = gate[i];
         if (x <= -10.0f) out[i] = 0.0f;
         else if (x >= 10.0f) out[i] = x * up[i];
-        else out[i] = gelu_f16_ggml(fp16_to_fp32(fp32_to_fp16(x))) * up[i];
+        else out[i] = gelu_table[fp32_to_fp16(x)] * up[i];
     }
 }
 
