@@ -29,6 +29,7 @@ struct llm_arch {
     int swa_rope_own;        /* local layers rope with rope_theta_swa / rope_freq_scale_swa (gemma);
                               * otherwise with the global base */
     int swa_nope_global;     /* with a sliding window, global layers take no rope (exaone4) */
+    int output_is_embd;      /* the output projection is token_embd even if output.weight exists (gemma2) */
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);

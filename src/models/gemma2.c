@@ -4,7 +4,8 @@
  * else the global one), attention scores soft-capped (attn_logit_softcapping, 50 when
  * absent) and final logits soft-capped (final_logit_softcapping, 30 when absent), as
  * llama.cpp reads them. q is scaled by 1/sqrt(head_dim) (1/sqrt(n_embd/n_head) for the
- * 46-layer 27B) after rope. */
+ * 46-layer 27B) after rope. The output projection is always token_embd (llama.cpp does
+ * not read output.weight for gemma2). */
 #include <math.h>
 
 #include "models/arch.h"
@@ -31,5 +32,6 @@ const struct llm_arch llm_arch_gemma2 = {
     .ffn_gelu = 1,
     .q_prescale = 1,
     .swa_rope_own = 1,
+    .output_is_embd = 1,
     .load_hparams = gemma2_hparams,
 };

@@ -264,7 +264,7 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     int V = hp->n_vocab;
     if (get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
         get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
-        get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e))
+        (!m->arch->output_is_embd && get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e)))
         return -1;
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
