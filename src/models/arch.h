@@ -49,7 +49,5 @@ extern const struct llm_arch llm_arch_smollm3;
 int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
                int *out, struct err *e);
 int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out, struct err *e);
-/* 1 when "{arch}.key" is present */
-int llm_hp_has(const struct gguf *g, const char *arch, const char *key);
 
 #endif

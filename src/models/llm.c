@@ -129,12 +129,6 @@ static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, 
     return 0;
 }
 
-int llm_hp_has(const struct gguf *g, const char *arch, const char *key) {
-    char k[128];
-    snprintf(k, sizeof k, "%s.%s", arch, key);
-    return gguf_find_key(g, k) >= 0;
-}
-
 int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
                int *out, struct err *e) {
     char k[128];
@@ -291,6 +285,8 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(wqkv, "attn_qkv.weight", 2, E, QD + 2 * KVD, 1))
             return -1;
         int own_qkv = L->wqkv.data != NULL;
+        if (own_qkv && (snprintf(n, sizeof n, "blk.%d.attn_qkv.bias", l), gguf_find_tensor(m->g, n) >= 0))
+            return err_set(e, "%s: %s: a bias on the fused q|k|v matrix is not supported", gguf_path(m->g), n);
         if ((!own_qkv && (T(wq, "attn_q.weight", 2, E, QD, 0) ||
                           T(wk, "attn_k.weight", 2, E, KVD, 0) ||
                           T(wv, "attn_v.weight", 2, E, KVD, 0))) ||
