@@ -1,4 +1,5 @@
-/* gemma2 and smollm3 end to end against llama.cpp (tests/golden/llm, see its README):
+/* gemma2 and smollm3 end to end against llama.cpp (tests/golden/llm, see its README), and
+ * phi3's LongRoPE long factors (a long cache on the shared synth-phi3-f16):
  * no shared file has these architectures, so the model files are made here, at test
  * time, by `omni synth`'s writer from a seed (tiny-gemma2, tiny-smollm3: 4 layers, F16),
  * and must be byte-identical to the files the goldens were made from (SHA-256 below);
@@ -40,7 +41,8 @@ struct stats {
 #define TOL 1e-2
 #define MIN_MARGIN 0.05
 
-static void check_case(struct llm *m, const char *name, cJSON *c, struct stats *st) {
+/* n_ctx: the cache's length (0: just what the case needs, as llama.cpp's 512 context) */
+static void check_case(struct llm *m, const char *name, cJSON *c, int n_ctx, struct stats *st) {
     int V = llm_hparams(m)->n_vocab;
     cJSON *jt = cJSON_GetObjectItem(c, "tokens"), *jk = cJSON_GetObjectItem(c, "topk"), *jg = cJSON_GetObjectItem(c, "greedy");
     int n = cJSON_GetArraySize(jt), ng = cJSON_GetArraySize(jg);
@@ -53,7 +55,7 @@ static void check_case(struct llm *m, const char *name, cJSON *c, struct stats *
     for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(jt, i)->valueint, pos[i] = i, want[i] = 1;
     struct err e = {{0}};
     struct llm_state *lst = llm_state_new(m);
-    struct llm_kv *kv = llm_kv_new(m, n + ng + 4, &e);
+    struct llm_kv *kv = llm_kv_new(m, n_ctx ? n_ctx : n + ng + 4, &e);
     CHECK_MSG(kv != NULL && lst != NULL, "%s", e.msg);
     struct llm_batch b = {n, tok, pos, NULL, want};
     int rc = kv && lst ? llm_forward(m, lst, &kv, 1, &b, lg, &e) : -1;
@@ -94,14 +96,14 @@ static void check_case(struct llm *m, const char *name, cJSON *c, struct stats *
     free(tok); free(pos); free(want); free(lg);
 }
 
-static void check_golden(struct llm *m, const char *name, const char *golden, struct stats *st) {
+static void check_golden(struct llm *m, const char *name, const char *golden, int n_ctx, struct stats *st) {
     char *text = read_file(golden, NULL);
     CHECK_MSG(text != NULL, "missing golden %s", golden);
     for (char *line = text; line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = 0;
         cJSON *c = cJSON_Parse(line);
-        if (c) check_case(m, name, c, st);
+        if (c) check_case(m, name, c, n_ctx, st);
         cJSON_Delete(c);
         line = nl ? nl + 1 : NULL;
     }
@@ -138,7 +140,7 @@ static void run_file(int k) {
         for (int lvl = CPU_SCALAR; lvl <= (int)top; lvl++) {
             cpu_set_level((enum cpu_level)lvl);
             struct stats st = {0};
-            check_golden(m, shape, golden, &st);
+            check_golden(m, shape, golden, 0, &st);
             fprintf(stderr, "  %s-f16 at %-7s %d cases, %d positions, max |logit diff| %.5f (tol %g), greedy matched %d/%d\n",
                     shape, cpu_level_name(cpu_level()), st.cases, st.positions, st.max_err, TOL, st.greedy_matched,
                     st.greedy_ref);
@@ -156,6 +158,26 @@ static void run_file(int k) {
 TEST(gemma2_matches_llama_cpp) { run_file(0); }
 TEST(smollm3_matches_llama_cpp) { run_file(1); }
 
+/* LongRoPE's long factors: the shared synth-phi3-f16 with a cache of 8192 positions, more
+ * than its original context of 4096, against llama.cpp with n_ctx 8192 (which then takes
+ * rope_factors_long; the shared golden, at 512, has the short ones: 4.0 away). */
+TEST(phi3_long_context_matches_llama_cpp) {
+    const char *path = model_path("synth/synth-phi3-f16.gguf"), *golden = REPO_GOLDEN "/llm/synth-phi3-f16.ctx8192.jsonl";
+    REQUIRE(access(golden, R_OK) == 0, "missing golden %s (run the tests from the project root)", golden);
+    struct err e = {{0}};
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = 2;
+    struct llm *m = llm_load(path, &lp, &e);
+    REQUIRE(m != NULL, "%s: %s", path, e.msg);
+    struct stats st = {0};
+    check_golden(m, "synth-phi3-f16 (n_ctx 8192)", golden, 8192, &st);
+    fprintf(stderr, "  synth-phi3-f16 n_ctx 8192: %d cases, max |logit diff| %.5f (tol %g), greedy matched %d/%d\n", st.cases,
+            st.max_err, TOL, st.greedy_matched, st.greedy_ref);
+    CHECK_EQ_INT(st.cases, 4);
+    CHECK_MSG(st.greedy_matched * 4 >= st.greedy_ref, "greedy matched only %d of %d", st.greedy_matched, st.greedy_ref);
+    llm_free(m);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/omni-test-synth-golden-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -163,9 +185,10 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(2);
+    TEST_EXPECT(3);
     RUN(gemma2_matches_llama_cpp);
     RUN(smollm3_matches_llama_cpp);
+    RUN(phi3_long_context_matches_llama_cpp);
     rmdir(g_dir);
     return test_summary();
 }
