@@ -49,5 +49,8 @@ extern const struct llm_arch llm_arch_smollm3;
 int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
                int *out, struct err *e);
 int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out, struct err *e);
+/* A layer period key (attention.sliding_window_pattern) as llama.cpp reads it into one
+ * number: an integer, or def when absent or when the file has a per-layer array there. */
+int llm_hp_period(const struct gguf *g, const char *arch, const char *key, int def, int *out, struct err *e);
 
 #endif

@@ -12,7 +12,7 @@ static int exaone4_hparams(struct llm_hparams *hp, const struct gguf *g, struct 
     int window = 0;
     if (hp->n_layer == 64) {
         window = 4096;
-        if (llm_hp_int(g, hp->arch, "attention.sliding_window_pattern", 4, 0, 0, &hp->swa_period, e)) return -1;
+        if (llm_hp_period(g, hp->arch, "attention.sliding_window_pattern", 4, &hp->swa_period, e)) return -1;
     }
     if (llm_hp_int(g, hp->arch, "attention.sliding_window", window, 0, 0, &window, e)) return -1;
     hp->n_swa = hp->n_layer == 64 ? window : 0;

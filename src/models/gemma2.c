@@ -12,7 +12,7 @@
 
 static int gemma2_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e) {
     const char *a = hp->arch;
-    if (llm_hp_int(g, a, "attention.sliding_window_pattern", 2, 0, 0, &hp->swa_period, e) ||
+    if (llm_hp_period(g, a, "attention.sliding_window_pattern", 2, &hp->swa_period, e) ||
         llm_hp_float(g, a, "rope.freq_base_swa", hp->rope_theta, &hp->rope_theta_swa, e) ||
         llm_hp_int(g, a, "attention.sliding_window", 4096, 0, 0, &hp->n_swa, e) ||
         llm_hp_float(g, a, "attn_logit_softcapping", 50.0, &hp->attn_softcap, e) ||

@@ -14,7 +14,7 @@ static int gemma3_hparams(struct llm_hparams *hp, const struct gguf *g, struct e
     const char *a = hp->arch;
     if (llm_hp_int(g, a, "attention.sliding_window", 0, 0, 0, &hp->n_swa, e)) return -1;
     if (hp->n_swa > 0) {
-        if (llm_hp_int(g, a, "attention.sliding_window_pattern", 6, 0, 0, &hp->swa_period, e) ||
+        if (llm_hp_period(g, a, "attention.sliding_window_pattern", 6, &hp->swa_period, e) ||
             llm_hp_float(g, a, "rope.freq_base_swa", 10000.0, &hp->rope_theta_swa, e))
             return -1;
         hp->rope_freq_scale_swa = 1.0f;

@@ -146,6 +146,17 @@ int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t 
     return 0;
 }
 
+int llm_hp_period(const struct gguf *g, const char *arch, const char *key, int def, int *out, struct err *e) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    int64_t i = gguf_find_key(g, k);
+    if (i >= 0 && gguf_kv_type(g, i) == GGUF_ARRAY) {  /* llama.cpp's get_key_or_arr into a scalar */
+        *out = def;
+        return 0;
+    }
+    return llm_hp_int(g, arch, key, def, 0, 0, out, e);
+}
+
 int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out, struct err *e) {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, key);
