@@ -28,6 +28,10 @@ const struct synth_shape synth_shapes[] = {
     /* gemma2: 4 layers, local (window 16) / global alternating, both soft-caps tight
      * enough to bite on random weights; smollm3: 4 layers, the last without rope */
     {"tiny-gemma2", "gemma2", "smollm", 1280, 512, 64, 4, 4, 2, 256, 10000.f, 1e-6f, 1, 0, 2, 32, 16, 2.0f, 3.0f, 0.35f},
+    /* exaone4 as llama.cpp reads the 64-layer (32B) layout: 3 local layers (window 8) with
+     * rope, then 1 global without; no pre-norms, post-norms, q/k norms, rope_freqs */
+    {"tiny-exaone4-64l", "exaone4", "smollm", 1280, 512, 32, 64, 2, 1, 64, 1000000.f, 1e-5f, 1, 1, 0, 16, 8, 0.0f, 0.0f,
+     0.35f},
     {"tiny-smollm3", "smollm3", "smollm", 1280, 512, 64, 4, 4, 2, 256, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0.35f},
     /* The models people run (shapes from their config.json; gemma's SentencePiece
      * vocabulary is stood in for by a byte-level BPE one of the same size). */
@@ -319,7 +323,8 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     const int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
     const char *a = s->arch;
     const int gemma = !strcmp(a, "gemma2") || !strcmp(a, "gemma3");
-    const int qk_norm = !strcmp(a, "qwen3") || !strcmp(a, "gemma3");
+    const int exaone = !strcmp(a, "exaone4");
+    const int qk_norm = !strcmp(a, "qwen3") || !strcmp(a, "gemma3") || exaone;
     char key[128], name[96];
     c.total = (uint64_t)s->n_vocab * (uint64_t)s->n_embd * (s->tied_output ? 1u : 2u) +
               (uint64_t)s->n_layer * ((uint64_t)s->n_embd * (2u * (uint64_t)q_dim + 2u * (uint64_t)kv_dim) +
@@ -383,7 +388,8 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             {"post_ffw_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
         };
         for (int k = 0; k < 16 && !rc; k++) {
-            if ((k >= 9 && k < 12 && strcmp(a, "qwen2")) || (k >= 12 && k < 14 && !qk_norm) || (k >= 14 && !gemma))
+            if ((k >= 9 && k < 12 && strcmp(a, "qwen2")) || (k >= 12 && k < 14 && !qk_norm) ||
+                (k >= 14 && !gemma && !exaone) || ((k == 0 || k == 5) && exaone))  /* exaone4: post-norms only */
                 continue;
             snprintf(name, sizeof name, "blk.%d.%s", il, t[k].n);
             int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);

@@ -11,7 +11,7 @@
 
 struct synth_shape {
     const char *name;       /* "smollm2-135m" */
-    const char *arch;       /* "llama" | "qwen2" | "qwen3" | "gemma2" | "gemma3" | "smollm3" */
+    const char *arch;       /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "smollm3", "exaone4" */
     const char *pre;        /* tokenizer.ggml.pre */
     int n_vocab, n_ctx, n_embd, n_layer, n_head, n_head_kv, n_ff;
     float rope_theta, norm_eps;

@@ -1,5 +1,6 @@
-/* gemma2 and smollm3 end to end against llama.cpp (tests/golden/llm, see its README), and
- * phi3's LongRoPE long factors (a long cache on the shared synth-phi3-f16):
+/* gemma2, smollm3 and exaone4's 64-layer sliding-window layout end to end against
+ * llama.cpp (tests/golden/llm, see its README), and phi3's LongRoPE long factors (a long
+ * cache on the shared synth-phi3-f16):
  * no shared file has these architectures, so the model files are made here, at test
  * time, by `omni synth`'s writer from a seed (tiny-gemma2, tiny-smollm3: 4 layers, F16),
  * and must be byte-identical to the files the goldens were made from (SHA-256 below);
@@ -9,7 +10,8 @@
  * What the files exercise: tiny-gemma2 local (window 16, prompts up to 86 tokens) and
  * global layers alternating, attention soft-capped at 2 and final logits at 3, embeddings
  * x sqrt(n_embd), pre and post norms, GEGLU, head_dim 32 != n_embd / n_head; tiny-smollm3
- * the NoPE layer 3. Weights are uniform +-0.35 so attention is peaked and the caps bite. */
+ * the NoPE layer 3; tiny-exaone4-64l 64 layers, 3 of every 4 local (window 8) with rope, the
+ * 4th global without (what llama.cpp does for the 64-layer EXAONE 4.0 32B). Weights are uniform +-0.35 so attention is peaked and the caps bite. */
 #include <cJSON.h>
 #include <stdint.h>
 
@@ -27,6 +29,7 @@ static const struct {
 } k_files[] = {
     {"tiny-gemma2", "23d040feb672173e31fd783997cbbfdddc037387878a500c6af11b08dd8a3eee"},
     {"tiny-smollm3", "d07bc98a73892ebb2a977c1055f861b9b66a7636c335b24391916e139dd829d0"},
+    {"tiny-exaone4-64l", "cd1d046591509b076f77df9258cd100ac29bd856b66d68b0656bb2850bae3f55"},
 };
 
 static char g_dir[256];
@@ -37,8 +40,12 @@ struct stats {
 };
 
 /* README, F16: logits within 1e-2, top-1 equal where the reference margin exceeds 0.05,
- * greedy until the first step whose margin is below 0.05. */
-#define TOL 1e-2
+ * greedy until the first step whose margin is below 0.05 -- at CPU_AVX512, where our
+ * kernels sum in the order of the reference build's (the goldens were made on such a
+ * machine). Below it llama.cpp itself would round differently, so these random-weight
+ * files get the bound test_llm_golden.c gives every F16 synth file there, 0.03 (top-1 and
+ * greedy still held where the margin exceeds 0.05, which is more than that). */
+#define TOL (cpu_level() >= CPU_AVX512 ? 1e-2 : 0.03)
 #define MIN_MARGIN 0.05
 
 /* n_ctx: the cache's length (0: just what the case needs, as llama.cpp's 512 context) */
@@ -157,6 +164,7 @@ static void run_file(int k) {
 
 TEST(gemma2_matches_llama_cpp) { run_file(0); }
 TEST(smollm3_matches_llama_cpp) { run_file(1); }
+TEST(exaone4_sliding_window_matches_llama_cpp) { run_file(2); }
 
 /* LongRoPE's long factors: the shared synth-phi3-f16 with a cache of 8192 positions, more
  * than its original context of 4096, against llama.cpp with n_ctx 8192 (which then takes
@@ -185,9 +193,10 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(gemma2_matches_llama_cpp);
     RUN(smollm3_matches_llama_cpp);
+    RUN(exaone4_sliding_window_matches_llama_cpp);
     RUN(phi3_long_context_matches_llama_cpp);
     rmdir(g_dir);
     return test_summary();
