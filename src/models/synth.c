@@ -15,15 +15,32 @@
 #include "formats/gguf.h"
 
 const struct synth_shape synth_shapes[] = {
-    /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat */
-    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0},
-    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0},
-    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0},
-    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1},
+    /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat,
+     * head_dim, window, attention and final soft-caps */
+    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0},
     /* Tiny shapes that build in milliseconds, for tests. */
-    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0},
-    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0},
-    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1},
+    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0},
+    /* gemma2: 4 layers, local (window 16) / global alternating, both soft-caps tight
+     * enough to bite on random weights; smollm3: 4 layers, the last without rope */
+    {"tiny-gemma2", "gemma2", "smollm", 1280, 512, 64, 4, 4, 2, 256, 10000.f, 1e-6f, 1, 0, 2, 32, 16, 2.0f, 3.0f, 0.35f},
+    /* exaone4 as llama.cpp reads the 64-layer (32B) layout: 3 local layers (window 8) with
+     * rope, then 1 global without; no pre-norms, post-norms, q/k norms, rope_freqs */
+    {"tiny-exaone4-64l", "exaone4", "smollm", 1280, 512, 32, 64, 2, 1, 64, 1000000.f, 1e-5f, 1, 1, 0, 16, 8, 0.0f, 0.0f,
+     0.35f},
+    {"tiny-smollm3", "smollm3", "smollm", 1280, 512, 64, 4, 4, 2, 256, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0.35f},
+    /* The models people run (shapes from their config.json; gemma's SentencePiece
+     * vocabulary is stood in for by a byte-level BPE one of the same size). */
+    {"qwen3-0.6b", "qwen3", "qwen2", 151936, 40960, 1024, 28, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0},
+    {"qwen3-1.7b", "qwen3", "qwen2", 151936, 40960, 2048, 28, 16, 8, 6144, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0},
+    {"gemma3-1b", "gemma3", "smollm", 262144, 32768, 1152, 26, 4, 1, 6912, 1000000.f, 1e-6f, 1, 0, 2, 256, 512, 0.0f, 0.0f, 0},
+    {"gemma2-2b", "gemma2", "smollm", 256000, 8192, 2304, 26, 8, 4, 9216, 10000.f, 1e-6f, 1, 0, 2, 256, 4096,
+     50.0f, 30.0f, 0},
+    {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
     {0},
 };
 
@@ -177,6 +194,14 @@ static int put_utf8(char *o, int cp) {
 static const char *k_chatml_template =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
     "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+/* Gemma 2's template as Google ships it: no system role, "model" for the assistant */
+static const char *k_gemma2_template =
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}"
+    "{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}"
+    "{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}";
 static const char *k_llama3_template =
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
@@ -222,12 +247,13 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
         tok[id] = strdup(buf); type[id] = 1;
     }
     static const char *chatml[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    static const char *gemma[] = {"<bos>", "<eos>", "<pad>", "<start_of_turn>", "<end_of_turn>"};
     static const char *llama3[] = {"<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
                                    "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>",
                                    "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
                                    "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"};
-    const char **named = s->chat == 1 ? llama3 : chatml;
-    int n_named = s->chat == 1 ? 11 : 3;
+    const char **named = s->chat == 1 ? llama3 : s->chat == 2 ? gemma : chatml;
+    int n_named = s->chat == 1 ? 11 : s->chat == 2 ? 5 : 3;
     for (int k = 0; id < n; id++, k++) {
         if (k < n_named) snprintf(buf, sizeof buf, "%s", named[k]);
         else snprintf(buf, sizeof buf, "<|reserved_special_token_%d|>", k);
@@ -247,6 +273,12 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 9);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
         gguf_w_str(c->w, "tokenizer.chat_template", k_llama3_template);
+    } else if (s->chat == 2) {
+        gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
+        gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 1);
+        gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special + 2);
+        gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
+        gguf_w_str(c->w, "tokenizer.chat_template", k_gemma2_template);
     } else {
         gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 2);
@@ -288,8 +320,11 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }
-    const int hd = s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
+    const int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
     const char *a = s->arch;
+    const int gemma = !strcmp(a, "gemma2") || !strcmp(a, "gemma3");
+    const int exaone = !strcmp(a, "exaone4");
+    const int qk_norm = !strcmp(a, "qwen3") || !strcmp(a, "gemma3") || exaone;
     char key[128], name[96];
     c.total = (uint64_t)s->n_vocab * (uint64_t)s->n_embd * (s->tied_output ? 1u : 2u) +
               (uint64_t)s->n_layer * ((uint64_t)s->n_embd * (2u * (uint64_t)q_dim + 2u * (uint64_t)kv_dim) +
@@ -311,10 +346,17 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     gguf_w_f32(c.w, KEY("rope.freq_base"), s->rope_theta);
     gguf_w_u32(c.w, KEY("rope.dimension_count"), (uint32_t)hd);
     if (!strcmp(a, "llama")) gguf_w_u32(c.w, KEY("vocab_size"), (uint32_t)s->n_vocab);
+    if (s->head_dim) {
+        gguf_w_u32(c.w, KEY("attention.key_length"), (uint32_t)hd);
+        gguf_w_u32(c.w, KEY("attention.value_length"), (uint32_t)hd);
+    }
+    if (s->n_swa) gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+    if (s->attn_softcap > 0) gguf_w_f32(c.w, KEY("attn_logit_softcapping"), s->attn_softcap);
+    if (s->final_softcap > 0) gguf_w_f32(c.w, KEY("final_logit_softcapping"), s->final_softcap);
 #undef KEY
 
     int rc = write_vocab(&c, e);
-    const float w_scale = 0.035f; /* uniform ±0.035 ≈ std 0.02, like trained weights */
+    const float w_scale = s->w_scale > 0 ? s->w_scale : 0.035f; /* uniform ±0.035 ≈ std 0.02, like trained weights */
     int embd_type = pick_type(c.ft, "token_embd.weight", 0, s->n_layer, s->tied_output, s->n_embd);
     if (!rc) rc = add_tensor(&c, "token_embd.weight", embd_type, 2, s->n_embd, s->n_vocab, w_scale, 0, NULL, e);
     if (!rc && s->llama3_rope) {
@@ -340,9 +382,15 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             {"attn_q.bias", q_dim, 1, 1, 0.1f, 0},
             {"attn_k.bias", kv_dim, 1, 1, 0.1f, 0},
             {"attn_v.bias", kv_dim, 1, 1, 0.1f, 0},
+            {"attn_q_norm.weight", hd, 1, 1, 0.1f, 1.0f},
+            {"attn_k_norm.weight", hd, 1, 1, 0.1f, 1.0f},
+            {"post_attention_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
+            {"post_ffw_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
         };
-        int n_t = !strcmp(a, "qwen2") ? 12 : 9;
-        for (int k = 0; k < n_t && !rc; k++) {
+        for (int k = 0; k < 16 && !rc; k++) {
+            if ((k >= 9 && k < 12 && strcmp(a, "qwen2")) || (k >= 12 && k < 14 && !qk_norm) ||
+                (k >= 14 && !gemma && !exaone) || ((k == 0 || k == 5) && exaone))  /* exaone4: post-norms only */
+                continue;
             snprintf(name, sizeof name, "blk.%d.%s", il, t[k].n);
             int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);
             rc = add_tensor(&c, name, type, t[k].dims, t[k].ne0, t[k].ne1, t[k].scale, t[k].offset, NULL, e);

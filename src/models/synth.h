@@ -11,13 +11,19 @@
 
 struct synth_shape {
     const char *name;       /* "smollm2-135m" */
-    const char *arch;       /* "llama" | "qwen2" */
+    const char *arch;       /* "llama", "qwen2", "qwen3", "gemma2", "gemma3", "smollm3", "exaone4" */
     const char *pre;        /* tokenizer.ggml.pre */
     int n_vocab, n_ctx, n_embd, n_layer, n_head, n_head_kv, n_ff;
     float rope_theta, norm_eps;
     int tied_output;
     int llama3_rope;        /* write rope_freqs.weight (Llama 3.1+ long-context scaling) */
-    int chat;               /* 0: ChatML tokens/template, 1: Llama 3 header tokens/template */
+    int chat;               /* 0: ChatML tokens/template, 1: Llama 3 header tokens/template,
+                             * 2: Gemma turn tokens and Gemma 2's template */
+    int head_dim;           /* attention.key_length when it is not n_embd / n_head (0: that) */
+    int n_swa;              /* gemma: attention.sliding_window (0: none written) */
+    float attn_softcap, final_softcap;  /* gemma2: the soft-capping keys (0: none written) */
+    float w_scale;          /* matrices uniform in +-w_scale (0: 0.035, about a trained model's std
+                             * 0.02); tests raise it so attention is peaked and soft-caps bite */
 };
 
 /* The known shapes; NULL-name terminated. Includes tiny shapes for tests. */

@@ -31,6 +31,7 @@ char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, si
     struct err e = {{0}};
     char *out = NULL;
     struct chat_message *cm = calloc(n_msgs ? n_msgs : 1, sizeof *cm);
+    char *merged = NULL;
     char *bos = token_text(m->tok, tokenizer_bos(m->tok));
     char *eos = token_text(m->tok, tokenizer_eos(m->tok));
     if (!cm || !bos || !eos) {
@@ -40,15 +41,35 @@ char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, si
             cm[i].role = msgs[i].role;
             cm[i].content = msgs[i].content;
         }
+        /* a template without a system role (Gemma 2): the system text goes before the
+         * next message's, joined by a newline, or is dropped when alone, as llama.cpp does */
+        struct chat_message *first = cm;
+        int n = (int)n_msgs;
+        if (n && msgs[0].role && !strcmp(msgs[0].role, "system") && !chat_template_supports_system(m->chat_template)) {
+            first = cm + 1, n--;
+            if (n) {
+                const char *a = msgs[0].content ? msgs[0].content : "", *b = msgs[1].content ? msgs[1].content : "";
+                size_t la = strlen(a), lb = strlen(b);
+                merged = malloc(la + lb + 2);
+                if (merged) {
+                    memcpy(merged, a, la);
+                    merged[la] = '\n';
+                    memcpy(merged + la + 1, b, lb + 1);
+                    cm[1].content = merged;
+                }
+            }
+        }
         struct chat_render_opts o = {0};
         o.add_generation_prompt = add_generation_prompt;
         o.bos_token = bos;
         o.eos_token = eos;
         o.extra_json = template_kwargs;
-        if (chat_render(m->chat_template, cm, (int)n_msgs, &o, &out, &e)) out = NULL;
+        if (first != cm && n && !merged) err_set(&e, "out of memory");
+        else if (chat_render(m->chat_template, first, n, &o, &out, &e)) out = NULL;
     }
     if (!out && err && err_size) snprintf(err, err_size, "%s", e.msg);
     free(cm);
+    free(merged);
     free(bos);
     free(eos);
     return out;

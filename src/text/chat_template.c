@@ -118,3 +118,14 @@ int chat_render(const char *template_src, const struct chat_message *msgs, int n
     if (rc) return err_prefix(e, "chat template: ");
     return 0;
 }
+
+int chat_template_supports_system(const char *template_src) {
+    static const char probe[] = "omni system probe 5e1b";
+    const struct chat_message m[2] = {{.role = "system", .content = probe}, {.role = "user", .content = "u"}};
+    struct chat_render_opts o = {0};
+    struct err e = {{0}};
+    char *out = NULL;
+    int ok = chat_render(template_src, m, 2, &o, &out, &e) == 0 && out && strstr(out, probe);
+    free(out);
+    return ok;
+}

@@ -31,6 +31,11 @@ struct chat_render_opts {
 int chat_render(const char *template_src, const struct chat_message *msgs, int n_msgs,
                 const struct chat_render_opts *opts, char **out, struct err *e);
 
+/* 0 when the template leaves out a leading system message or refuses it (Gemma 2 raises
+ * "System role not supported"), found by rendering a probe conversation; 1 otherwise.
+ * Callers then fold the system text into the first user message, as llama.cpp does. */
+int chat_template_supports_system(const char *template_src);
+
 /* The ChatML template used when a model has none. */
 const char *chat_template_chatml(void);
 

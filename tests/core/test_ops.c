@@ -84,7 +84,7 @@ TEST(rope_rotates_the_right_pairs) {
 
 /* Attention over an f16 cache equals a plain double-precision formula (both summation
  * orders), and the SIMD kernel gives the portable one's exact bits. */
-static void attention_case(int HD, int N, int gemm) {
+static void attention_case_ext(int HD, int N, int gemm, int n0, float cap) {
     enum { STRIDE = 136 };
     unsigned seed = 1 + N;
     uint16_t *k = malloc(sizeof(uint16_t) * N * STRIDE), *v = malloc(sizeof(uint16_t) * N * STRIDE);
@@ -95,15 +95,16 @@ static void attention_case(int HD, int N, int gemm) {
     float scale = 1.0f / sqrtf((float)HD);
     enum cpu_level lv = cpu_level();
     cpu_set_level(CPU_SCALAR);
-    ops_attention_f16(out, q, k, v, N, HD, STRIDE, scale, gemm, att);
+    ops_attention_f16_ext(out, q, k, v, n0, N, HD, STRIDE, scale, cap, gemm, att);
     double *sc = malloc(sizeof(double) * N), mx = -1e30, z = 0;
     for (int t = 0; t < N; t++) {
         sc[t] = 0;
         for (int i = 0; i < HD; i++) sc[t] += (double)q[i] * fp16_to_fp32(k[t * STRIDE + i]);
+        if (cap > 0) sc[t] = cap * tanh(sc[t] / cap);
         sc[t] *= scale;
-        mx = fmax(mx, sc[t]);
+        if (t >= n0) mx = fmax(mx, sc[t]);
     }
-    for (int t = 0; t < N; t++) z += (sc[t] = exp(sc[t] - mx));
+    for (int t = 0; t < N; t++) z += (sc[t] = t < n0 ? 0 : exp(sc[t] - mx));
     for (int i = 0; i < HD; i += 3) {
         double o = 0;
         for (int t = 0; t < N; t++) o += sc[t] / z * fp16_to_fp32(v[t * STRIDE + i]);
@@ -111,12 +112,56 @@ static void attention_case(int HD, int N, int gemm) {
     }
     cpu_set_level(lv);
     if (lv >= CPU_AVX2 && cpu_features()->f16c) {
-        ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, gemm, att);
+        ops_attention_f16_ext(out2, q, k, v, n0, N, HD, STRIDE, scale, cap, gemm, att);
         int same = 1;
         for (int i = 0; i < HD; i++) same &= memcmp(&out[i], &out2[i], sizeof(float)) == 0;
-        CHECK_MSG(same, "hd %d n %d gemm %d: SIMD differs from portable", HD, N, gemm);
+        CHECK_MSG(same, "hd %d n %d gemm %d n0 %d cap %g: SIMD differs from portable", HD, N, gemm, n0, cap);
+    }
+    if (n0 == 0 && cap == 0) {  /* the plain entry point is the same computation */
+        ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, gemm, att);
+        CHECK(memcmp(out, out2, sizeof(float) * HD) == 0);
     }
     free(k); free(v); free(att); free(sc);
+}
+
+static void attention_case(int HD, int N, int gemm) { attention_case_ext(HD, N, gemm, 0, 0); }
+
+/* A sliding window (positions before n0 masked) and soft-capped scores (gemma2): the
+ * same plain formula over the window, and SIMD equal to portable. */
+TEST(attention_window_and_softcap) {
+    int ns[] = {5, 37, 100, 300};
+    for (int g = 0; g < 2; g++)
+        for (int i = 0; i < 4; i++) {
+            attention_case_ext(64, ns[i], g, ns[i] / 3, 0);
+            attention_case_ext(64, ns[i], g, ns[i] - 1, 0);
+            attention_case_ext(128, ns[i], g, 0, 1.5f);
+            attention_case_ext(48, ns[i], g, ns[i] / 2, 0.7f);
+        }
+}
+
+/* GEGLU through ggml's f16 GELU table, soft-capping, and rope's magnitude factor. */
+TEST(geglu_softcap_rope_mscale) {
+    float g[6] = {-12.0f, -10.0f, -1.3f, 0.0f, 0.77f, 11.0f}, u[6] = {2, 2, 2, 2, 2, 2}, o[6];
+    ops_geglu(o, g, u, 6);
+    CHECK(o[0] == 0.0f && o[1] == 0.0f && o[3] == 0.0f);
+    CHECK(o[5] == 22.0f);  /* >= 10: gate * up */
+    for (int i = 2; i <= 4; i += 2) {
+        double x = g[i], gelu = 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+        CHECK_NEAR(o[i], 2 * gelu, 2 * 2e-3);  /* the input and the GELU are f16-rounded */
+        float r = fp16_to_fp32(fp32_to_fp16((float)gelu));
+        CHECK_NEAR(o[i], 2 * r, 2 * 1e-3);
+    }
+    float x[3] = {0.5f, -40.0f, 3.0f};
+    ops_softcap(x, 3.0f, 3);
+    CHECK_NEAR(x[0], 3 * tanh(0.5 / 3), 1e-6);
+    CHECK_NEAR(x[1], -3.0, 1e-5);
+    CHECK_NEAR(x[2], 3 * tanh(1.0), 1e-6);
+    float a[8], b[8];
+    ops_rope_cache(a, 8, 7, 10000.0f, 0.5f, NULL);
+    ops_rope_cache_ms(b, 8, 7, 10000.0f, 0.5f, NULL, 1.0f);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    ops_rope_cache_ms(b, 8, 7, 10000.0f, 0.5f, NULL, 1.19f);
+    for (int i = 0; i < 8; i++) CHECK(b[i] == a[i] * 1.19f);
 }
 
 TEST(attention_matches_reference_and_simd) {
@@ -178,11 +223,13 @@ TEST(ggml_expf_and_softmax) {
 }
 
 int main(void) {
-    TEST_EXPECT(6);
+    TEST_EXPECT(8);
     RUN(rmsnorm_softmax_swiglu);
     RUN(swiglu_follows_ggml_exp_on_every_path);
     RUN(rope_rotates_the_right_pairs);
     RUN(attention_matches_reference_and_simd);
+    RUN(attention_window_and_softcap);
+    RUN(geglu_softcap_rope_mscale);
     RUN(f32_to_f16_rounds_like_reference);
     RUN(ggml_expf_and_softmax);
     return test_summary();
