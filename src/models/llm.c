@@ -20,6 +20,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_llama,
     &llm_arch_qwen2,
     &llm_arch_qwen3,
+    &llm_arch_qwen35,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -34,6 +35,7 @@ struct llm_layer {
      * type (.data NULL otherwise): one pass over the activations and one thread
      * dispatch instead of three or two; every output equals the separate product's */
     struct tensor wqkv, wgu;
+    void *mix;  /* a recurrent layer's own tensors (arch->mixer), NULL for attention */
 };
 
 struct llm {
@@ -46,6 +48,7 @@ struct llm {
     int n_rot;
     const float *rope_factors; /* rope_freqs.weight or NULL */
     uint64_t n_params, weight_bytes;
+    int n_mix;                 /* recurrent layers */
 };
 
 /* Everything a forward writes besides the KV caches: scratch for one chunk of up to
@@ -59,12 +62,22 @@ struct llm_state {
     float *att;
     int *next_len;             /* [next_cap] per cache: validating a batch */
     int next_cap;
+    float *ag;                 /* attention output gates (arch->attn_out_gate) */
+    float *mix;                /* recurrent layers' scratch */
+    size_t mix_cap;
+    struct llm_rs_seq *rs;     /* [next_cap] per cache: a recurrent layer's view */
 };
 
 struct llm_kv {
     int n_layer, n_ctx, kv_dim;
     uint16_t *k, *v;           /* f16 [n_layer][n_ctx][kv_dim] */
     int len;                   /* positions held */
+    /* recurrent layers: their states (zero when len is 0), a checkpoint copy of them
+     * as of ck_len positions (-1: none) and the position a forward should take the
+     * next one at (ck_pos, -1: none); rs_off[l] is layer l's offset in both */
+    float *rs, *rs_ck;
+    size_t rs_n, *rs_off;
+    int ck_pos, ck_len;
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -90,8 +103,8 @@ static void fmt_shape(char *buf, size_t cap, int n, const int64_t *ne) {
 /* Finds a tensor and checks its shape and type. A 1-D tensor (norm gain, bias)
  * must be F32 since the forward reads it as floats; a matrix must have a type
  * matmul supports. optional: a missing tensor is not an error (t->data = NULL). */
-static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1,
-                      int optional, struct tensor *t, struct err *e) {
+int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int optional,
+                   struct tensor *t, struct err *e) {
     memset(t, 0, sizeof *t);
     int64_t i = gguf_find_tensor(m->g, name);
     if (i < 0) {
@@ -238,27 +251,43 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     if (te.ne[1] < 1 || te.ne[1] > (1 << 24))
         return err_set(e, "%s: token_embd.weight has an implausible vocabulary of %lld", gguf_path(m->g), (long long)te.ne[1]);
     int V = hp->n_vocab;
-    if (get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
-        get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
-        get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e))
+    if (llm_get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
+        llm_get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
+        llm_get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e))
         return -1;
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
 
     struct tensor rf;
-    if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e)) return -1;
+    if (llm_get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e)) return -1;
     m->rope_factors = rf.data;
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return err_set(e, "out of memory");
     const struct llm_arch *a = m->arch;
+    int QG = a->attn_out_gate ? 2 * QD : QD;  /* q rows, with the gates */
     for (int l = 0; l < hp->n_layer; l++) {
         struct llm_layer *L = &m->layers[l];
         char n[96];
 #define T(field, suffix, nd, ne0, ne1, opt) \
-        (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
+        (snprintf(n, sizeof n, "blk.%d." suffix, l), llm_get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
+        if (a->mixer && a->mixer->load(m, l, &L->mix, e)) return -1;
+        snprintf(n, sizeof n, "blk.%d.%s.weight", l, a->ffn_norm_name ? a->ffn_norm_name : "ffn_norm");
+        if (llm_get_tensor(m, n, 1, E, 0, 0, &L->ffn_norm, e)) return -1;
+        if (L->mix) {
+            m->n_mix++;
+            if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
+                T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
+                T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+                T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+                return -1;
+            const struct tensor *gu[] = {&L->ffn_gate, &L->ffn_up};
+            fuse_rows(&L->wgu, gu, 2);
+            if (p->progress) p->progress((float)(l + 1) / hp->n_layer, p->progress_ud);
+            continue;
+        }
         if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
-            T(wq, "attn_q.weight", 2, E, QD, 0) ||
+            T(wq, "attn_q.weight", 2, E, QG, 0) ||
             T(wk, "attn_k.weight", 2, E, KVD, 0) ||
             T(wv, "attn_v.weight", 2, E, KVD, 0) ||
             T(wo, "attn_output.weight", 2, QD, E, 0) ||
@@ -267,7 +296,6 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            T(ffn_norm, "ffn_norm.weight", 1, E, 0, 0) ||
             T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
             T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
             T(ffn_down, "ffn_down.weight", 2, F, E, 0))
@@ -304,6 +332,7 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
 void llm_free(struct llm *m) {
     if (!m) return;
     if (m->g) gguf_close(m->g);
+    for (int l = 0; m->layers && l < m->hp.n_layer; l++) free(m->layers[l].mix);
     free(m->layers);
     free(m);
 }
@@ -320,6 +349,7 @@ void llm_state_free(struct llm_state *st) {
     free(st->ao); free(st->hb); free(st->hb2); free(st->cs);
     free(st->att);
     free(st->next_len);
+    free(st->ag); free(st->mix); free(st->rs);
     free(st);
 }
 
@@ -342,21 +372,56 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
         llm_kv_free(kv);
         return NULL;
     }
+    kv->ck_pos = kv->ck_len = -1;
+    if (m->n_mix) {
+        if (!(kv->rs_off = calloc((size_t)kv->n_layer, sizeof *kv->rs_off))) goto oom;
+        for (int l = 0; l < kv->n_layer; l++) {
+            kv->rs_off[l] = kv->rs_n;
+            if (m->layers[l].mix) kv->rs_n += m->arch->mixer->state_floats(m->layers[l].mix);
+        }
+        if (!(kv->rs = calloc(kv->rs_n, sizeof(float))) || !(kv->rs_ck = calloc(kv->rs_n, sizeof(float)))) goto oom;
+    }
     return kv;
+oom:
+    err_set(e, "KV cache: out of memory for the recurrent state");
+    llm_kv_free(kv);
+    return NULL;
 }
 
 void llm_kv_free(struct llm_kv *kv) {
     if (!kv) return;
     free(kv->k);
     free(kv->v);
+    free(kv->rs); free(kv->rs_ck); free(kv->rs_off);
     free(kv);
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 
-void llm_kv_truncate(struct llm_kv *kv, int n_keep) {
+int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;
-    if (kv->len > n_keep) kv->len = n_keep;
+    if (kv->len <= n_keep) return kv->len;
+    if (!kv->rs) return kv->len = n_keep;
+    /* a recurrent state only moves forward: back to the checkpoint, or to nothing */
+    if (kv->ck_len >= 0 && kv->ck_len <= n_keep) {
+        memcpy(kv->rs, kv->rs_ck, kv->rs_n * sizeof(float));
+        return kv->len = kv->ck_len;
+    }
+    memset(kv->rs, 0, kv->rs_n * sizeof(float));
+    if (kv->ck_len > 0) kv->ck_len = -1;
+    return kv->len = 0;
+}
+
+void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
+    if (!kv->rs || n_pos < 0) return;
+    kv->ck_pos = -1;
+    if (n_pos < kv->len) return;  /* passed already: the old copy stays */
+    if (n_pos == kv->len) {
+        memcpy(kv->rs_ck, kv->rs, kv->rs_n * sizeof(float));
+        kv->ck_len = n_pos;
+    } else {
+        kv->ck_pos = n_pos;
+    }
 }
 
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
@@ -376,11 +441,23 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
     const struct llm_hparams *hp = &m->hp;
     if (n > st->cap) {
         size_t N = (size_t)n, QD = (size_t)hp->n_head * hp->head_dim, KVD = (size_t)hp->n_head_kv * hp->head_dim;
-        if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QD + 2 * KVD)) ||
+        size_t QG = m->arch->attn_out_gate ? 2 * QD : QD;
+        if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QG + 2 * KVD)) ||
+            (m->arch->attn_out_gate && grow(&st->ag, N * QD)) ||
             grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
             grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * m->n_rot))
             return -1;
         st->cap = n;
+        size_t mix = 0;
+        for (int l = 0; l < hp->n_layer; l++)
+            if (m->layers[l].mix) {
+                size_t f = m->arch->mixer->scratch_floats(m->layers[l].mix, n);
+                if (f > mix) mix = f;
+            }
+        if (mix > st->mix_cap) {
+            if (grow(&st->mix, mix)) return -1;
+            st->mix_cap = mix;
+        }
     }
     long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
     if (need > st->att_cap) {
@@ -443,6 +520,11 @@ static void row_qkv(struct fwd *f, int i) {
     const struct llm_layer *L = &m->layers[f->layer];
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD;
     float *q = f->q + (size_t)i * f->qs, *k = f->k + (size_t)i * f->ks, *v = f->v + (size_t)i * f->vs;
+    if (m->arch->attn_out_gate) /* [q_h | gate_h] per head -> q heads together, gates aside */
+        for (int h = 0; h < hp->n_head; h++) {
+            memcpy(st->ag + (size_t)i * QD + h * HD, q + 2 * h * HD + HD, sizeof(float) * HD);
+            memmove(q + h * HD, q + 2 * h * HD, sizeof(float) * HD);
+        }
     if (L->bq.data) {
         ops_add(q, L->bq.data, QD);
         ops_add(k, L->bk.data, KVD);
@@ -459,6 +541,14 @@ static void row_qkv(struct fwd *f, int i) {
     size_t o = kv_off(kv, f->layer, f->pos[i]);
     ops_f32_to_f16(kv->k + o, k, KVD);
     ops_f32_to_f16(kv->v + o, v, KVD);
+}
+
+/* the attention output times sigmoid(gate) (arch->attn_out_gate) */
+static void row_out_gate(struct fwd *f, int i) {
+    int QD = f->m->hp.n_head * f->m->hp.head_dim;
+    float *o = f->st->ao + (size_t)i * QD;
+    const float *g = f->st->ag + (size_t)i * QD;
+    for (int j = 0; j < QD; j++) o[j] *= 1.0f / (1.0f + expf(-g[j]));
 }
 
 static void row_swiglu(struct fwd *f, int i) {
@@ -516,10 +606,11 @@ static void attn_part(void *arg, int ith, int nth) {
 
 /* Runs tokens [0, n) of a chunk through every layer. The last block's residual is left
  * pending (output in st->xb, to be added to st->x) for the rows that need logits. */
-static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int att_ctx, int n,
-                          const int32_t *tok, const float *embd, const int32_t *pos, const int32_t *seq) {
+static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv, int att_ctx,
+                          int n, const int32_t *tok, const float *embd, const int32_t *pos, const int32_t *seq) {
     const struct llm_hparams *hp = &m->hp;
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
+    int QG = m->arch->attn_out_gate ? 2 * QD : QD;
     struct fwd f = {.m = m, .st = st, .kv = kv, .att_ctx = att_ctx, .n = n, .tok = tok, .pos = pos, .seq = seq,
                     .embd = embd};
     for (int l = 0; l < hp->n_layer; l++) {
@@ -527,21 +618,31 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         f.layer = l;
         f.norm_w = L->attn_norm.data;
         run_rows(&f, l == 0 ? row_embed : row_norm);
-        if (L->wqkv.data) {
-            matmul(m->pool, &L->wqkv, st->xb, st->q, n);
-            f.q = st->q, f.k = st->q + QD, f.v = st->q + QD + KVD;
-            f.qs = f.ks = f.vs = QD + 2 * KVD;
+        if (L->mix) {
+            for (int s = 0; s < n_kv; s++)
+                st->rs[s] = (struct llm_rs_seq){kv[s]->rs + kv[s]->rs_off[l], kv[s]->rs_ck + kv[s]->rs_off[l],
+                                                kv[s]->ck_pos};
+            struct llm_mix_args ma = {.hp = hp, .pool = m->pool, .layer = L->mix, .n = n, .pos = pos, .seq = seq,
+                                      .rs = st->rs, .n_seq = n_kv, .x = st->xb, .out = st->xb, .scratch = st->mix};
+            m->arch->mixer->forward(&ma);
         } else {
-            matmul(m->pool, &L->wq, st->xb, st->q, n);
-            matmul(m->pool, &L->wk, st->xb, st->k, n);
-            matmul(m->pool, &L->wv, st->xb, st->v, n);
-            f.q = st->q, f.k = st->k, f.v = st->v;
-            f.qs = QD, f.ks = f.vs = KVD;
+            if (L->wqkv.data) {
+                matmul(m->pool, &L->wqkv, st->xb, st->q, n);
+                f.q = st->q, f.k = st->q + QG, f.v = st->q + QG + KVD;
+                f.qs = f.ks = f.vs = QG + 2 * KVD;
+            } else {
+                matmul(m->pool, &L->wq, st->xb, st->q, n);
+                matmul(m->pool, &L->wk, st->xb, st->k, n);
+                matmul(m->pool, &L->wv, st->xb, st->v, n);
+                f.q = st->q, f.k = st->k, f.v = st->v;
+                f.qs = QG, f.ks = f.vs = KVD;
+            }
+            run_rows(&f, row_qkv);
+            atomic_store(&f.next, 0);
+            pool_run(m->pool, attn_part, &f);
+            if (m->arch->attn_out_gate) run_rows(&f, row_out_gate);
+            matmul(m->pool, &L->wo, st->ao, st->xb, n);
         }
-        run_rows(&f, row_qkv);
-        atomic_store(&f.next, 0);
-        pool_run(m->pool, attn_part, &f);
-        matmul(m->pool, &L->wo, st->ao, st->xb, n);
 
         f.norm_w = L->ffn_norm.data;
         run_rows(&f, row_norm);
@@ -594,6 +695,9 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
         int *p = realloc(st->next_len, sizeof(int) * (size_t)n_kv);
         if (!p) return err_set(e, "llm_forward: out of memory");
         st->next_len = p;
+        struct llm_rs_seq *r = realloc(st->rs, sizeof *r * (size_t)n_kv);
+        if (!r) return err_set(e, "llm_forward: out of memory");
+        st->rs = r;
         st->next_cap = n_kv;
     }
     /* A position may only extend its sequence (no holes that would read stale cache). */
@@ -603,6 +707,9 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
         if (p > st->next_len[s])
             return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s,
                            st->next_len[s]);
+        if (m->n_mix && p < st->next_len[s])
+            return err_set(e, "llm_forward: position %d of sequence %d: a recurrent state cannot rewrite the past "
+                           "(the sequence has %d; truncate first)", p, s, st->next_len[s]);
         if (p + 1 > st->next_len[s]) st->next_len[s] = p + 1;
     }
     int chunk = n < LLM_UBATCH ? n : LLM_UBATCH;
@@ -611,11 +718,12 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
     int E = hp->n_embd, out_row = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int c = n - c0 < chunk ? n - c0 : chunk;
-        forward_chunk(m, st, kv, att_ctx, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL,
+        forward_chunk(m, st, kv, n_kv, att_ctx, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL,
                       b->pos + c0, b->seq ? b->seq + c0 : NULL);
         for (int i = 0; i < c; i++) {
             struct llm_kv *k = kv[b->seq ? b->seq[c0 + i] : 0];
             if (b->pos[c0 + i] + 1 > k->len) k->len = b->pos[c0 + i] + 1;
+            if (b->pos[c0 + i] + 1 == k->ck_pos) k->ck_len = k->ck_pos, k->ck_pos = -1;  /* the mixers took it */
         }
         if (!logits) continue;
         /* gather the rows that want logits (with the last residual), normalize, and
