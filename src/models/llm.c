@@ -36,6 +36,7 @@ struct llm_layer {
      * dispatch instead of three or two; every output equals the separate product's */
     struct tensor wqkv, wgu;
     void *mix;  /* a recurrent layer's own tensors (arch->mixer), NULL for attention */
+    int kv_slot;  /* an attention layer's index among them: its place in the KV cache */
 };
 
 struct llm {
@@ -286,6 +287,7 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             if (p->progress) p->progress((float)(l + 1) / hp->n_layer, p->progress_ud);
             continue;
         }
+        L->kv_slot = l - m->n_mix;
         if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
             T(wq, "attn_q.weight", 2, E, QG, 0) ||
             T(wk, "attn_k.weight", 2, E, KVD, 0) ||
@@ -362,7 +364,8 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     kv->n_layer = m->hp.n_layer;
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    size_t n = (size_t)kv->n_layer * n_ctx * kv->kv_dim;
+    /* K/V for the attention layers only (recurrent ones keep a state instead) */
+    size_t n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
     /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
      * logits were computed with an f16 cache, so rounding matches theirs. */
     kv->k = malloc(n * sizeof(uint16_t));
@@ -538,7 +541,7 @@ static void row_qkv(struct fwd *f, int i) {
     ops_rope(q, hp->n_head, HD, m->n_rot, cs, hp->rope_neox);
     ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
-    size_t o = kv_off(kv, f->layer, f->pos[i]);
+    size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
     ops_f32_to_f16(kv->k + o, k, KVD);
     ops_f32_to_f16(kv->v + o, v, KVD);
 }
@@ -595,7 +598,7 @@ static void attn_part(void *arg, int ith, int nth) {
         int i = f->n - 1 - (int)(t / H), h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
         const struct llm_kv *kv = f->kv[s];
-        size_t base = kv_off(kv, f->layer, 0) + (size_t)(h / group) * HD;
+        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD;
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
