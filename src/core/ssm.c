@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "core/cpu.h"
 #include "core/ops.h"
+#include "core/ssm_kern.h"
 
 void ops_conv1d_causal_step(float *y, float *state, const float *x, const float *w, int K, int c0, int c1) {
     for (int c = c0; c < c1; c++) {
@@ -36,20 +38,12 @@ void ops_silu(float *x, int n) {
     for (int i = nv; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
-void ops_delta_rule_step(float *S, const float *q, const float *k, const float *v, float decay, float beta,
-                         float scale, float *o, int n) {
-    for (int j = 0; j < n; j++) {
-        float *sj = S + (size_t)j * n;  /* column j of M: what value j reads from each key dim */
-        float sk = 0.0f;
-        for (int i = 0; i < n; i++) {
-            sj[i] *= decay;
-            sk += sj[i] * k[i];
-        }
-        float d = (v[j] - sk) * beta, sq = 0.0f;
-        for (int i = 0; i < n; i++) {
-            sj[i] += k[i] * d;
-            sq += sj[i] * q[i];
-        }
-        o[j] = sq * scale;
-    }
+void ops_delta_rule_step_avx512(float *restrict S, const float *restrict q, const float *restrict k,
+                                const float *restrict v, float decay, float beta, float scale, float *restrict o,
+                                int n);
+
+void ops_delta_rule_step(float *restrict S, const float *restrict q, const float *restrict k,
+                         const float *restrict v, float decay, float beta, float scale, float *restrict o, int n) {
+    if (cpu_level() >= CPU_AVX512) ops_delta_rule_step_avx512(S, q, k, v, decay, beta, scale, o, n);
+    else delta_rule_step(S, q, k, v, decay, beta, scale, o, n);
 }

@@ -28,7 +28,8 @@ void ops_silu(float *x, int n);
  *   M *= decay;  d = (v - Mᵀk) * beta;  M += k dᵀ;  o = (Mᵀq) * scale
  * decay = exp(g) with g <= 0 the per-head forget gate, beta in (0, 1) the write
  * strength; q and k are expected L2-normalized. o may not alias q, k or v. */
-void ops_delta_rule_step(float *S, const float *q, const float *k, const float *v, float decay, float beta,
-                         float scale, float *o, int n);
+void ops_delta_rule_step(float *restrict S, const float *restrict q, const float *restrict k,
+                         const float *restrict v, float decay, float beta,
+                         float scale, float *restrict o, int n);
 
 #endif
