@@ -1,4 +1,4 @@
-/* ssm_kern.h's delta rule compiled for AVX-512 (its 16 lanes fill one register). */
+/* ssm_kern.h's delta rule compiled for AVX-512 (its 16-lane accumulators fill registers). */
 #include "core/ssm_kern.h"
 
 void ops_delta_rule_step_avx512(float *restrict S, const float *restrict q, const float *restrict k,

@@ -35,6 +35,16 @@ TEST(causal_conv_steps_equal_the_convolution) {
         ops_conv1d_causal_step(xx, state2, xx, w, K, 0, C);
     }
     for (int c = 0; c < C; c++) CHECK(xx[c] == y[c]);
+    /* and the portable path gives the same bits */
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_SCALAR);
+    float state3[C * (K - 1)] = {0};
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < C; c++) xx[c] = x[t][c];
+        ops_conv1d_causal_step(xx, state3, xx, w, K, 0, C);
+    }
+    cpu_set_level(saved);
+    for (int c = 0; c < C; c++) CHECK(xx[c] == y[c]);
 }
 
 TEST(l2norm_softplus_silu) {
@@ -55,10 +65,10 @@ TEST(l2norm_softplus_silu) {
 
 /* M (key x value) per step: M = decay M; M += k ((v - Mᵀk) beta)ᵀ; o = Mᵀq scale */
 TEST(delta_rule_matches_its_matrix_form_on_every_path) {
-    enum { N = 40, T = 6 };  /* 40: two whole 16-lane blocks and a tail */
-    static float S[N * N], S2[N * N];
+    enum { N = 80, T = 6 };  /* 80: one whole 64-element step and 16 leftovers */
+    static float S[N * N], S2[N * N], S3[N * N];
     static double M[N][N];
-    float q[T][N], k[T][N], v[T][N], o[N], o2[N];
+    float q[T][N], k[T][N], v[T][N], o[N], o2[N], o3[N];
     unsigned s = 11;
     for (int t = 0; t < T; t++) {
         double nq = 0, nk = 0;
@@ -75,7 +85,9 @@ TEST(delta_rule_matches_its_matrix_form_on_every_path) {
         ops_delta_rule_step(S, q[t], k[t], v[t], decay, beta, scale, o, N);
         cpu_set_level(CPU_SCALAR);
         ops_delta_rule_step(S2, q[t], k[t], v[t], decay, beta, scale, o2, N);
-        for (int j = 0; j < N; j++) CHECK(o[j] == o2[j]);
+        cpu_set_level(CPU_AVX2);  /* or less where the CPU lacks it */
+        ops_delta_rule_step(S3, q[t], k[t], v[t], decay, beta, scale, o3, N);
+        for (int j = 0; j < N; j++) CHECK(o[j] == o2[j] && o3[j] == o2[j]);
         double d[N];
         for (int j = 0; j < N; j++) {
             double mk = 0;
@@ -91,10 +103,10 @@ TEST(delta_rule_matches_its_matrix_form_on_every_path) {
         }
     }
     cpu_set_level(saved);
-    for (int i = 0; i < N * N; i++) CHECK(S[i] == S2[i]);
+    for (int i = 0; i < N * N; i++) CHECK(S[i] == S2[i] && S3[i] == S2[i]);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) CHECK_NEAR(S[j * N + i], M[i][j], 1e-5);
-    fprintf(stderr, "  delta rule checked at %s and scalar\n", cpu_level_name(saved));
+    fprintf(stderr, "  delta rule checked at %s, avx2 and scalar\n", cpu_level_name(saved));
 }
 
 int main(void) {
