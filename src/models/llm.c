@@ -79,6 +79,7 @@ struct llm_kv {
     float *rs, *rs_ck;
     size_t rs_n, *rs_off;
     int ck_pos, ck_len;
+    size_t k_n;                /* f16 values in k (and in v) */
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -365,7 +366,7 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
     /* K/V for the attention layers only (recurrent ones keep a state instead) */
-    size_t n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
+    size_t n = kv->k_n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
     /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
      * logits were computed with an f16 cache, so rounding matches theirs. */
     kv->k = malloc(n * sizeof(uint16_t));
@@ -400,6 +401,10 @@ void llm_kv_free(struct llm_kv *kv) {
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
+
+size_t llm_kv_bytes(const struct llm_kv *kv) {
+    return 2 * kv->k_n * sizeof(uint16_t) + 2 * kv->rs_n * sizeof(float);
+}
 
 int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;

@@ -7,6 +7,7 @@
  * how they load weights and small forward details; see models/arch.h. */
 #ifndef OMNI_MODELS_LLM_H
 #define OMNI_MODELS_LLM_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -53,6 +54,8 @@ uint64_t llm_weight_bytes(const struct llm *m);
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
+/* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
+size_t llm_kv_bytes(const struct llm_kv *kv);
 /* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix
  * keeps it and only computes the rest. Returns the positions the cache still holds,
  * which the caller must continue from: n_keep (or fewer if it held fewer) for an
