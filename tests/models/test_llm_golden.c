@@ -507,8 +507,55 @@ TEST(wrong_tensor_shape_gives_error) {
     unlink(tmp);
 }
 
+/* synth-qwen35-f16.gguf with one tensor dropped (drop_name) and one metadata key
+ * overridden (key = value); NULL for none. */
+static int write_qwen35_mutant(const char *out, const char *drop_name, const char *key, uint32_t value) {
+    struct err e = {{0}};
+    struct gguf *g = gguf_open(model_path("synth/synth-qwen35-f16.gguf"), &e);
+    if (!g) return -1;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, g);
+    if (key) gguf_w_u32(w, key, value);
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        struct tensor t;
+        gguf_tensor(g, i, &t);
+        if (drop_name && !strcmp(t.name, drop_name)) continue;
+        gguf_w_tensor(w, t.name, t.type, t.n_dims, t.ne, t.data, &e);
+    }
+    int rc = gguf_writer_save(w, out, &e);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return rc;
+}
+
+/* A hybrid file with a piece missing or a delta-net shape that does not add up is
+ * refused with a message naming it. */
+TEST(broken_qwen35_files_give_errors) {
+    const char *tmp = "/tmp/omni_test_llm_qwen35_mutant.gguf";
+    struct err e = {{0}};
+    REQUIRE(write_qwen35_mutant(tmp, "blk.1.ssm_a", NULL, 0) == 0, "cannot write %s", tmp);
+    struct llm *m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "blk.1.ssm_a") && strstr(e.msg, "missing"));
+    fprintf(stderr, "  missing: %s\n", e.msg);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.ssm.inner_size", 48) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "inner size 48"));
+    fprintf(stderr, "  bad shape: %s\n", e.msg);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.ssm.group_count", 3) == 0);  /* 4 value heads over 3 */
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "delta-net shape"));
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, "blk.3.attn_q_norm.weight", NULL, 0) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "blk.3.attn_q_norm.weight") && strstr(e.msg, "missing"));
+    llm_free(m);
+    unlink(tmp);
+}
+
 int main(void) {
-    TEST_EXPECT(10);
+    TEST_EXPECT(11);
     RUN(golden_all_models);
     RUN(golden_not_yet_supported_still_fails);
     RUN(models_not_yet_supported_still_refused);
@@ -519,5 +566,6 @@ int main(void) {
     RUN(bad_batches_are_refused);
     RUN(truncated_file_gives_error);
     RUN(wrong_tensor_shape_gives_error);
+    RUN(broken_qwen35_files_give_errors);
     return test_summary();
 }
