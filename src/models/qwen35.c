@@ -225,6 +225,21 @@ static const struct llm_mixer dnet_mixer = {
     .forward = dnet_forward,
 };
 
+/* Qwen3.5 files may carry a multi-token-prediction block after the main stack
+ * (nextn_predict_layers, counted in block_count): a draft head for speculative
+ * decoding, which the plain forward does not run. */
+static int qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.nextn_predict_layers", hp->arch);
+    if (gguf_find_key(g, k) < 0) return 0;
+    int bad = 0;
+    int64_t n = gguf_get_int(g, k, 0, &bad);
+    if (bad || n < 0 || n >= hp->n_layer)
+        return err_set(e, "%s: metadata key '%s' must be less than block_count %d", gguf_path(g), k, hp->n_layer);
+    hp->n_layer -= (int)n;
+    return 0;
+}
+
 const struct llm_arch llm_arch_qwen35 = {
     .name = "qwen35",
     .rope_neox = 1,
@@ -232,4 +247,5 @@ const struct llm_arch llm_arch_qwen35 = {
     .attn_out_gate = 1,
     .ffn_norm_name = "post_attention_norm",
     .mixer = &dnet_mixer,
+    .load_hparams = qwen35_hparams,
 };

@@ -547,6 +547,16 @@ TEST(broken_qwen35_files_give_errors) {
     m = llm_load(tmp, NULL, &e);
     CHECK(m == NULL && strstr(e.msg, "delta-net shape"));
     llm_free(m);
+    /* a multi-token-prediction block (here: the last layer, as if it were one) is not
+     * part of the forward; it may not be all of block_count */
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.nextn_predict_layers", 1) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m != NULL && llm_hparams(m)->n_layer == 3);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.nextn_predict_layers", 4) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "nextn_predict_layers"));
+    llm_free(m);
     CHECK(write_qwen35_mutant(tmp, "blk.3.attn_q_norm.weight", NULL, 0) == 0);
     m = llm_load(tmp, NULL, &e);
     CHECK(m == NULL && strstr(e.msg, "blk.3.attn_q_norm.weight") && strstr(e.msg, "missing"));
