@@ -101,6 +101,10 @@ typedef struct omni_chat_message {
  * (e.g. a template that raises on the given roles). */
 char *omni_chat_format(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                        int add_generation_prompt, char *err, size_t err_size);
+/* The same with more template variables: template_kwargs is a JSON object (NULL: none),
+ * e.g. {"enable_thinking": false} (Qwen3's switch) or {"reasoning_effort": "low"} (gpt-oss). */
+char *omni_chat_format_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
+                          int add_generation_prompt, const char *template_kwargs, char *err, size_t err_size);
 
 /* ---- generation ---- */
 
@@ -145,7 +149,16 @@ typedef struct omni_token_info {
     int n_top;                 /* top alternatives (omni_generate_params.top_logprobs) */
     const int32_t *top_token;
     const float *top_logprob;
+    int reasoning;             /* 1: this text is the model's thoughts, not its answer
+                                * (only with omni_generate_params.reasoning) */
 } omni_token_info;
+
+/* omni_generate_params.reasoning */
+enum {
+    OMNI_REASONING_NONE = 0,   /* the raw text, thoughts and tags included (default) */
+    OMNI_REASONING_AUTO = 1    /* thoughts apart from the answer, in the model's own syntax
+                                * (<think>…</think>, gpt-oss's analysis channel), tags removed */
+};
 
 typedef struct omni_usage omni_usage;
 typedef struct omni_prompt omni_prompt;
@@ -178,6 +191,10 @@ typedef struct omni_generate_params {
      * may not end the prompt: the reply's first logits come from a text token. */
     const omni_image *const *images;
     int n_images;
+    /* OMNI_REASONING_AUTO: on_token marks thoughts (omni_token_info.reasoning), on_text gets
+     * only the answer and on_reasoning (optional) the thoughts. */
+    int reasoning;
+    omni_text_callback on_reasoning;
 } omni_generate_params;
 
 omni_generate_params omni_generate_default_params(void);
@@ -260,6 +277,10 @@ void omni_prompt_free(omni_prompt *p);
 int omni_chat_prompt(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                      const omni_image *const *images, int n_images, int max_positions, int truncate,
                      omni_prompt *out, int *n_dropped, char *err, size_t err_size);
+/* The same with more template variables (template_kwargs as in omni_chat_format_kw). */
+int omni_chat_prompt_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
+                        const omni_image *const *images, int n_images, int max_positions, int truncate,
+                        const char *template_kwargs, omni_prompt *out, int *n_dropped, char *err, size_t err_size);
 
 /* ---- the engine ---- */
 
@@ -829,7 +850,8 @@ typedef struct omni_catalog_entry {
     const char *format;            /* "gguf", "whisper-ggml" */
     const char *languages;         /* comma-separated, for display */
     const char *license;
-    const char *description;
+    const char *description;       /* what it is good at */
+    uint64_t approx_size;          /* rounded size in bytes for display when size is unknown; 0: none */
 } omni_catalog_entry;
 
 /* path NULL: $OMNI_CATALOG, else the repository's catalog/models.json (next to the

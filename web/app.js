@@ -21,6 +21,22 @@ let controller = null;    // aborts the running stream
 let vision = false;       // the server takes images (/v1/models meta.vision)
 let pendingImages = [];   // data: URIs attached to the next message
 
+// The page speaks English, or Korean when asked (?lang=ko, remembered) or when the
+// browser prefers Korean. Only the few strings below change.
+const LANG = (() => {
+  const q = new URLSearchParams(location.search).get("lang");
+  if (q === "ko" || q === "en") { try { localStorage.setItem("omni.lang", q); } catch {} return q; }
+  const saved = (() => { try { return localStorage.getItem("omni.lang"); } catch { return null; } })();
+  if (saved === "ko" || saved === "en") return saved;
+  return (navigator.language || "").toLowerCase().startsWith("ko") ? "ko" : "en";
+})();
+const STRINGS = {
+  en: { thinking: "Thinking…", thought: "Thinking", think: "Let the model think before answering" },
+  ko: { thinking: "생각하는 중…", thought: "생각 과정", think: "답하기 전에 모델이 생각하게 하기" },
+};
+const tr = (k) => STRINGS[LANG][k];
+document.documentElement.lang = LANG;
+
 function stripImages(c) {
   return { ...c, messages: c.messages.map((m) => (m.images ? { ...m, images: undefined, content: m.content + " [image]" } : m)) };
 }
@@ -113,7 +129,24 @@ function renderList() {
   }
 }
 
-function addMessageEl(role, text, images) {
+// A thinking model's thoughts: a "Thinking" block, folded away unless the reader opens it.
+// The text is set with textContent, never as HTML: nothing the model writes can run.
+function thinkingEl(msgEl, streaming) {
+  let d = msgEl.querySelector("details.thinking");
+  if (!d) {
+    d = document.createElement("details");
+    d.className = "thinking";
+    const s = document.createElement("summary");
+    const t = document.createElement("div");
+    t.className = "thinking-text";
+    d.append(s, t);
+    msgEl.insertBefore(d, msgEl.querySelector(".content"));
+  }
+  d.querySelector("summary").textContent = streaming ? tr("thinking") : tr("thought");
+  return d;
+}
+
+function addMessageEl(role, text, images, reasoning) {
   $("empty").hidden = true;
   const div = document.createElement("div");
   div.className = "msg " + role;
@@ -130,6 +163,7 @@ function addMessageEl(role, text, images) {
     div.append(img);
   }
   div.append(c);
+  if (reasoning) thinkingEl(div, false).querySelector(".thinking-text").textContent = reasoning;
   $("messages").append(div);
   $("messages").scrollTop = $("messages").scrollHeight;
   return div;
@@ -139,7 +173,7 @@ function renderAll() {
   const box = $("messages");
   box.querySelectorAll(".msg").forEach((m) => m.remove());
   $("empty").hidden = current.messages.length > 0;
-  for (const m of current.messages) addMessageEl(m.role, m.content, m.images);
+  for (const m of current.messages) addMessageEl(m.role, m.content, m.images, m.reasoning);
   renderList();
 }
 
@@ -230,13 +264,14 @@ async function send(text) {
   const el = addMessageEl("assistant", "");
   el.classList.add("streaming");
   const content = el.querySelector(".content");
-  let reply = "", pending = false;
+  let reply = "", reasoning = "", pending = false;
   // Re-render at most once per frame: a long reply arrives in thousands of pieces.
   const scheduleRender = () => {
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
+      if (reasoning) thinkingEl(el, !reply).querySelector(".thinking-text").textContent = reasoning;
       content.innerHTML = renderMarkdown(reply);
       $("messages").scrollTop = $("messages").scrollHeight;
     });
@@ -247,7 +282,9 @@ async function send(text) {
     const r = await fetch("/v1/chat/completions", {
       method: "POST", headers: headers(), signal: controller.signal,
       body: JSON.stringify({ model: modelId || undefined, messages, stream: true,
-                             temperature: parseFloat($("temperature").value) }),
+                             temperature: parseFloat($("temperature").value),
+                             ...($("think").checked ? {} : { chat_template_kwargs: { enable_thinking: false },
+                                                            reasoning_effort: "low" }) }),
     });
     if (!r.ok) {
       let msg = r.status + " " + r.statusText;
@@ -281,6 +318,10 @@ async function send(text) {
           const j = JSON.parse(data);
           if (j.error) throw new Error(j.error.message);
           const d = j.choices && j.choices[0] && j.choices[0].delta;
+          if (d && d.reasoning_content) {
+            reasoning += d.reasoning_content;
+            scheduleRender();
+          }
           if (d && d.content) {
             reply += d.content;
             scheduleRender();
@@ -295,9 +336,11 @@ async function send(text) {
     }
   } finally {
     if (!el.classList.contains("error")) content.innerHTML = renderMarkdown(reply);
+    if (reasoning) thinkingEl(el, false).querySelector(".thinking-text").textContent = reasoning;
     el.classList.remove("streaming");
-    if (reply) {
-      current.messages.push({ role: "assistant", content: reply });
+    if (reply || reasoning) {
+      // the thoughts are kept for the page only; the API gets the answer back (apiMessage)
+      current.messages.push(reasoning ? { role: "assistant", content: reply, reasoning } : { role: "assistant", content: reply });
       saveCurrent();
     }
     controller = null;
@@ -350,6 +393,9 @@ for (const k of ["system-prompt", "api-key", "temperature"]) {
   $(k).value = store.get(k, $(k).value);
   $(k).addEventListener("change", () => { store.set(k, $(k).value); if (k === "api-key") loadModel(); });
 }
+$("think-label").textContent = tr("think");
+$("think").checked = store.get("think", "1") === "1";
+$("think").addEventListener("change", () => store.set("think", $("think").checked ? "1" : "0"));
 $("temperature-value").textContent = $("temperature").value;
 $("temperature").addEventListener("input", () => { $("temperature-value").textContent = $("temperature").value; });
 

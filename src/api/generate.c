@@ -18,6 +18,8 @@ struct gen {
     struct group *grp;
     char *text;              /* produced but not yet sent */
     size_t len, cap;
+    char *rtext;             /* the same for the model's thoughts (reasoning_content) */
+    size_t rlen, rcap;
     cJSON *lp;               /* chat-style logprob entries not yet sent, or NULL */
     int submitted;           /* handed to the engine (HTTP thread only) */
     int done;                /* on_done came, or it never ran (cancelled/refused before submitting) */
@@ -62,21 +64,24 @@ static cJSON *token_entry(omni_model *m, int32_t tok, float lp) {
     return e;
 }
 
+static void add_text(char **text, size_t *len, size_t *cap, const char *s, size_t n) {
+    if (*len + n + 1 > *cap) {
+        size_t c = (*cap ? *cap * 2 : 256) + n;
+        char *t = realloc(*text, c);
+        if (t) { *text = t; *cap = c; }
+    }
+    if (*len + n + 1 <= *cap) {
+        memcpy(*text + *len, s, n);
+        *len += n;
+        (*text)[*len] = 0;
+    }
+}
+
 static void on_piece(const omni_token_info *p, void *user) {
     struct gen *g = user;
     pthread_mutex_lock(&g->grp->mu);
-    if (p->len) {
-        if (g->len + p->len + 1 > g->cap) {
-            size_t cap = (g->cap ? g->cap * 2 : 256) + p->len;
-            char *t = realloc(g->text, cap);
-            if (t) { g->text = t; g->cap = cap; }
-        }
-        if (g->len + p->len + 1 <= g->cap) {
-            memcpy(g->text + g->len, p->text, p->len);
-            g->len += p->len;
-            g->text[g->len] = 0;
-        }
-    }
+    if (p->len && p->reasoning) add_text(&g->rtext, &g->rlen, &g->rcap, p->text, p->len);
+    else if (p->len) add_text(&g->text, &g->len, &g->cap, p->text, p->len);
     if (g->grp->want_lp && p->token >= 0) {
         omni_model *m = g->grp->model;
         if (!g->lp) g->lp = cJSON_CreateArray();
@@ -185,7 +190,8 @@ static cJSON *envelope(const char *id, const char *object, time_t created, const
 
 /* One streamed chunk with text (may be NULL), logprob entries (taken), finish reason (or NULL). */
 static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, const char *model, int index,
-                           const char *text, int role, cJSON *lp, const char *finish, int include_usage, size_t *offset) {
+                           const char *text, const char *reasoning, int role, cJSON *lp, const char *finish,
+                           int include_usage, size_t *offset) {
     cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, model);
     cJSON *choices = cJSON_AddArrayToObject(j, "choices"), *ch = cJSON_CreateObject();
     cJSON_AddItemToArray(choices, ch);
@@ -193,6 +199,7 @@ static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, c
     if (kind == API_CHAT) {
         cJSON *d = cJSON_AddObjectToObject(ch, "delta");
         if (role) cJSON_AddStringToObject(d, "role", "assistant");
+        if (reasoning) cJSON_AddStringToObject(d, "reasoning_content", reasoning);
         if (text) cJSON_AddStringToObject(d, "content", text);
         if (lp) {
             cJSON *l = cJSON_AddObjectToObject(ch, "logprobs");
@@ -254,7 +261,7 @@ static int has_news(const struct group *grp, int streaming) {
     for (int i = 0; i < grp->n; i++) {
         const struct gen *g = &grp->g[i];
         if (g->done && !g->reported) return 1;
-        if (streaming && (g->len || g->lp)) return 1;
+        if (streaming && (g->len || g->rlen || g->lp)) return 1;
     }
     return 0;
 }
@@ -293,7 +300,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     truncated_header(o, hdr, sizeof hdr);
     int ok = sse_begin(c, hdr) == 0;
     for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
-        cJSON *j = stream_chunk(kind, id, created, s->model_id, i, "", 1, NULL, NULL, o->include_usage, NULL);
+        cJSON *j = stream_chunk(kind, id, created, s->model_id, i, "", NULL, 1, NULL, NULL, o->include_usage, NULL);
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
@@ -304,13 +311,15 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         int n = grp->n;
         /* Take everything new under the lock, write it without. */
         char **text = calloc((size_t)n, sizeof *text);
+        char **rtext = calloc((size_t)n, sizeof *rtext);
         cJSON **lp = calloc((size_t)n, sizeof *lp);
         int *ended = calloc((size_t)n, sizeof *ended);
         int finished = 1;
-        if (!text || !lp || !ended) { cancel_all(grp); ok = 0; }
-        for (int i = 0; text && lp && ended && i < n; i++) {
+        if (!text || !rtext || !lp || !ended) { cancel_all(grp); ok = 0; }
+        for (int i = 0; text && rtext && lp && ended && i < n; i++) {
             struct gen *g = &grp->g[i];
             if (g->len) { text[i] = strndup(g->text, g->len); g->len = 0; }
+            if (g->rlen) { rtext[i] = strndup(g->rtext, g->rlen); g->rlen = 0; }
             lp[i] = g->lp;
             g->lp = NULL;
             if (g->done && !g->reported) { ended[i] = 1; g->reported = 1; }
@@ -318,11 +327,17 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         }
         pthread_mutex_unlock(&grp->mu);
         if (!have && ok) ok = sse_comment(c, "keep-alive") == 0;   /* also notices a vanished client */
-        for (int i = 0; text && lp && ended && i < n; i++) {
+        for (int i = 0; text && rtext && lp && ended && i < n; i++) {
             struct gen *g = &grp->g[i];
-            if ((text[i] || lp[i]) && ok) {
-                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", 0, lp[i], NULL,
+            if (rtext[i] && ok) {   /* thoughts first: they come before the answer */
+                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, NULL, rtext[i], 0, NULL, NULL,
                                         o->include_usage, &g->offset);
+                ok = sse_send_json(c, j) == 0;
+                cJSON_Delete(j);
+            }
+            if ((text[i] || lp[i]) && ok) {
+                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],
+                                        NULL, o->include_usage, &g->offset);
                 lp[i] = NULL;
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
@@ -335,15 +350,17 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 }
                 any_failed = 1;
             } else if (ended[i] && ok && !any_failed) {
-                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", 0, NULL,
-                                        finish_name(g), o->include_usage, &g->offset);
+                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
+                                        NULL, finish_name(g), o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
             cJSON_Delete(lp[i]);
             free(text[i]);
+            free(rtext[i]);
         }
         free(text);
+        free(rtext);
         free(lp);
         free(ended);
         if (!ok || any_failed) cancel_all(grp);
@@ -397,6 +414,8 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             cJSON *msg = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
             cJSON_AddStringToObject(msg, "content", text);
+            /* llama-server and DeepSeek: the thoughts, only when there are some */
+            if (g->rlen) cJSON_AddStringToObject(msg, "reasoning_content", g->rtext);
             cJSON_AddNullToObject(msg, "refusal");
             if (g->lp) {
                 cJSON *l = cJSON_AddObjectToObject(ch, "logprobs");
@@ -445,6 +464,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;
+    gp->reasoning = kind == API_CHAT ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;
     for (int i = 0; i < n; i++) {
@@ -491,6 +511,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
         omni_request_free(gs[i].req);
         cJSON_Delete(gs[i].lp);
         free(gs[i].text);
+        free(gs[i].rtext);
     }
     pthread_mutex_destroy(&grp->mu);
     pthread_cond_destroy(&grp->cv);

@@ -56,6 +56,45 @@ static int get_bool(const cJSON *body, const char *name, int *out, struct api_ba
     return 1;
 }
 
+/* Thinking models, as llama-server reads them: 'reasoning_format' ("auto" default, or
+ * "deepseek": thoughts in reasoning_content; "none": the raw text in content),
+ * 'chat_template_kwargs' (an object of template variables, e.g. enable_thinking) and
+ * 'reasoning_effort' ("none" turns thinking off; other values go to the template as
+ * reasoning_effort, which gpt-oss's reads). */
+static int parse_reasoning(const cJSON *body, struct api_options *o, struct api_bad_field *bad) {
+    o->reasoning = OMNI_REASONING_AUTO;
+    const cJSON *f = field(body, "reasoning_format");
+    if (f) {
+        if (!cJSON_IsString(f) || (strcmp(f->valuestring, "auto") && strcmp(f->valuestring, "deepseek") &&
+                                   strcmp(f->valuestring, "none")))
+            return bad_field(bad, "reasoning_format", "'reasoning_format' must be \"auto\", \"deepseek\" or \"none\"");
+        if (!strcmp(f->valuestring, "none")) o->reasoning = OMNI_REASONING_NONE;
+    }
+    const cJSON *kw = field(body, "chat_template_kwargs"), *eff = field(body, "reasoning_effort");
+    if (kw && !cJSON_IsObject(kw))
+        return bad_field(bad, "chat_template_kwargs", "'chat_template_kwargs' must be an object");
+    if (eff && (!cJSON_IsString(eff) || !eff->valuestring[0]))
+        return bad_field(bad, "reasoning_effort", "'reasoning_effort' must be a string such as \"low\", \"medium\", "
+                                                  "\"high\" or \"none\"");
+    if (kw) {
+        const cJSON *et = cJSON_GetObjectItemCaseSensitive(kw, "enable_thinking");
+        if (et && !cJSON_IsBool(et))
+            return bad_field(bad, "chat_template_kwargs.enable_thinking",
+                             "'chat_template_kwargs.enable_thinking' must be true or false");
+    }
+    if (!kw && !eff) return 0;
+    cJSON *x = kw ? cJSON_Duplicate(kw, 1) : cJSON_CreateObject();
+    if (!x) return bad_field(bad, "chat_template_kwargs", "out of memory");
+    if (eff && !strcmp(eff->valuestring, "none")) {
+        if (!cJSON_GetObjectItemCaseSensitive(x, "enable_thinking")) cJSON_AddFalseToObject(x, "enable_thinking");
+    } else if (eff && !cJSON_GetObjectItemCaseSensitive(x, "reasoning_effort"))
+        cJSON_AddStringToObject(x, "reasoning_effort", eff->valuestring);
+    o->template_kwargs = cJSON_PrintUnformatted(x);
+    cJSON_Delete(x);
+    if (!o->template_kwargs) return bad_field(bad, "chat_template_kwargs", "out of memory");
+    return 0;
+}
+
 static int parse_stop(const cJSON *body, struct api_options *o, struct api_bad_field *bad) {
     const cJSON *f = field(body, "stop");
     if (!f) return 0;
@@ -203,6 +242,7 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
         o->truncation = !strcmp(tr->valuestring, "auto");
     }
     if (parse_stop(body, o, bad)) return -1;
+    if (chat && parse_reasoning(body, o, bad)) return -1;
     if (parse_logit_bias(body, n_vocab, o, bad)) return -1;
     if (parse_response_format(body, o, bad)) return -1;
     return 0;
@@ -211,6 +251,8 @@ int api_options_parse(const cJSON *body, int chat, int n_vocab, struct api_optio
 void api_options_free(struct api_options *o) {
     cJSON_free(o->schema);
     o->schema = NULL;
+    cJSON_free(o->template_kwargs);
+    o->template_kwargs = NULL;
     for (int i = 0; i < o->n_stop; i++) free(o->stop[i]);
     o->n_stop = 0;
 }

@@ -29,6 +29,9 @@ struct api_options {
     int truncated_messages;         /* set by the route: messages left out (usage, X-Omni-Truncated) */
     char *schema;                   /* response_format json_schema's schema as JSON text (checked);
                                      * owned, freed by api_options_free */
+    int reasoning;                  /* chat: OMNI_REASONING_AUTO unless 'reasoning_format' is "none" */
+    char *template_kwargs;          /* chat: 'chat_template_kwargs' (+ reasoning_effort) as JSON
+                                     * text for the template, or NULL; owned */
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

@@ -175,9 +175,9 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
     if (reserve > n_ctx / 2) reserve = n_ctx / 2;
     if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
-                              o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, &pr, &o.truncated_messages,
-                              err, sizeof err);
+    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
+                                 o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, o.template_kwargs, &pr,
+                                 &o.truncated_messages, err, sizeof err);
     if (rc == OMNI_ERR_TOO_LONG) {
         status = api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
         goto done;

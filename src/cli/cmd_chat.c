@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/thoughts.h"
 #include "omni.h"
 
 static void usage(FILE *f) {
@@ -23,7 +24,13 @@ static void usage(FILE *f) {
             "  -c CTX          context length in tokens (default: the model's, at most 4096)\n"
             "  -t THREADS      compute threads (default: all cores)\n"
             "  --temp T        sampling temperature (default 0.8; 0 = always the likeliest token)\n"
-            "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n\n"
+            "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
+            "  --show-reasoning  show a thinking model's thoughts (Qwen3's <think>, gpt-oss's\n"
+            "                  analysis) before its answer: the default on a terminal, dimmed\n"
+            "  --hide-reasoning  show only the answer: the default when stdout is not a terminal\n"
+            "  --no-think      ask the model not to think first (Qwen3 and others: enable_thinking\n"
+            "                  false; gpt-oss cannot skip it: low effort)\n"
+            "  --reasoning-effort E  low, medium or high, for models that read it (gpt-oss)\n\n"
             "In the chat: /image PATH attaches a picture (PNG, JPEG, GIF, BMP) to your next\n"
             "message (needs --mmproj; several /image lines attach several), /reset starts over,\n"
             "/system TEXT changes the instructions, /exit quits (or press Ctrl-D).\n");
@@ -111,7 +118,13 @@ static char *with_markers(const char *line, int n) {
 struct reply {
     char *buf;
     size_t len, cap;
+    struct thoughts *th;
 };
+
+static int reply_thoughts(const char *text, size_t len, void *user) {
+    struct reply *r = user;
+    return thoughts_text(text, len, r->th);
+}
 
 static int collect(const char *text, size_t len, void *user) {
     struct reply *r = user;
@@ -126,6 +139,7 @@ static int collect(const char *text, size_t len, void *user) {
     memcpy(r->buf + r->len, text, len);
     r->len += len;
     r->buf[r->len] = 0;
+    thoughts_close(r->th);
     return print_text(text, len, NULL);
 }
 
@@ -135,6 +149,8 @@ int cmd_chat(int argc, char **argv) {
     omni_session_params sp = omni_session_default_params();
     omni_generate_params gp = omni_generate_default_params();
     gp.max_tokens = 1024;
+    int show_reasoning = -1, no_think = 0;
+    const char *effort = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -151,9 +167,24 @@ int cmd_chat(int argc, char **argv) {
         else if (!strcmp(a, "--min-p") && has) gp.sampling.min_p = (float)atof(argv[++i]);
         else if (!strcmp(a, "--repeat-penalty") && has) gp.sampling.repeat_penalty = (float)atof(argv[++i]);
         else if (!strcmp(a, "--seed") && has) gp.sampling.seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--show-reasoning")) show_reasoning = 1;
+        else if (!strcmp(a, "--hide-reasoning")) show_reasoning = 0;
+        else if (!strcmp(a, "--no-think")) no_think = 1;
+        else if (!strcmp(a, "--reasoning-effort") && has) effort = argv[++i];
         else { usage(stderr); return cli_fail("chat: unexpected argument '%s'", a); }
     }
     if (!model_path) { usage(stderr); return cli_fail("chat: -m MODEL is required"); }
+    if (effort && strcmp(effort, "low") && strcmp(effort, "medium") && strcmp(effort, "high"))
+        return cli_fail("chat: --reasoning-effort is low, medium or high, not '%s'", effort);
+    /* template variables: Qwen3-style enable_thinking, gpt-oss's reasoning_effort */
+    char kwargs[128] = "";
+    if (no_think || effort)
+        snprintf(kwargs, sizeof kwargs, "{%s%s%s%s%s}", no_think ? "\"enable_thinking\": false" : "",
+                 no_think ? ", " : "", "\"reasoning_effort\": \"", effort ? effort : "low", "\"");
+    struct thoughts th;
+    thoughts_init(&th, show_reasoning);
+    gp.reasoning = OMNI_REASONING_AUTO;
+    gp.on_reasoning = reply_thoughts;
 
     char err[512];
     struct progress bar;
@@ -209,9 +240,11 @@ int cmd_chat(int argc, char **argv) {
         char *content = with_markers(line, h.n_images - sent);
         if (!content || history_add(&h, "user", content)) { free(content); rc = cli_fail("out of memory"); break; }
         free(content);
-        char *prompt = omni_chat_format(m, h.msgs, h.n, 1, err, sizeof err);
+        char *prompt = omni_chat_format_kw(m, h.msgs, h.n, 1, kwargs[0] ? kwargs : NULL, err, sizeof err);
         if (!prompt) { rc = cli_fail("%s", err); break; }
         struct reply r = {0};
+        r.th = &th;
+        thoughts_reset(&th);
         gp.on_text = collect;
         gp.user = &r;
         gp.images = (const omni_image *const *)h.images;
@@ -226,6 +259,7 @@ int cmd_chat(int argc, char **argv) {
             continue;
         }
         free(prompt);
+        thoughts_close(&th);   /* a reply that was all thoughts (cut short) */
         fputc('\n', stdout);
         fflush(stdout);
         if (history_add(&h, "assistant", r.buf ? r.buf : "")) rc = cli_fail("out of memory");

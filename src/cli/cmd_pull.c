@@ -11,7 +11,7 @@
 
 static void usage(void) {
     printf("usage: omni pull NAME|URL [--sha256 HEX] [--insecure] [--timeout SECONDS]\n"
-           "       omni pull --list\n\n"
+           "       omni pull [--list]\n\n"
            "Downloads a model into the model store ($OMNI_HOME, default ~/.local/share/omni/models).\n"
            "NAME is a catalog name (see `omni pull --list`), e.g. smollm2-360m-instruct-q8_0 or whisper-base;\n"
            "a URL downloads that file as is. An interrupted download is resumed by running the same command\n"
@@ -19,7 +19,8 @@ static void usage(void) {
            "catalog's (or --sha256), else the SHA-256 and size the hub sends with the download\n"
            "(Hugging Face's X-Linked-ETag / X-Linked-Size headers). When none of these is known the\n"
            "download is refused before anything is stored, unless --insecure is given.\n\n"
-           "  --list          show the catalog (name, purpose, size, languages)\n"
+           "  --list          show the catalog: name, purpose, size, license, languages and what\n"
+           "                  each model is good at (also what `omni pull` alone shows)\n"
            "  --sha256 HEX    expected checksum for a URL download\n"
            "  --insecure      accept a download no checksum is known for (stored with a warning);\n"
            "                  a known checksum is still checked\n"
@@ -34,17 +35,49 @@ static void fmt_size(uint64_t b, char *buf, size_t cap) {
     else snprintf(buf, cap, "%.1f MB", (double)b / 1e6);
 }
 
+/* Sizes in the list: exact when the catalog knows it, "~" when only roughly, "?" else. */
+static void list_size(const omni_catalog_entry *x, char *buf, size_t cap) {
+    uint64_t b = x->size ? x->size : x->approx_size;
+    const char *about = x->size ? "" : "~";
+    if (!b) snprintf(buf, cap, "?");
+    else if (b >= 1000000000ull) snprintf(buf, cap, "%s%.1f GB", about, (double)b / 1e9);
+    else snprintf(buf, cap, "%s%.0f MB", about, (double)b / 1e6);
+}
+
+/* Prints text wrapped at width columns, each line after indent spaces. */
+static void print_wrapped(const char *text, int indent, int width) {
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        int n = (int)strlen(p), cut = n;
+        if (n > width - indent) {
+            cut = width - indent;
+            while (cut > 0 && p[cut] != ' ') cut--;
+            if (cut == 0) cut = width - indent;   /* one long word: cut it */
+            /* never inside a UTF-8 character */
+            while (cut < n && ((unsigned char)p[cut] & 0xC0) == 0x80) cut++;
+        }
+        printf("%*s%.*s\n", indent, "", cut, p);
+        p += cut;
+    }
+}
+
 static int list_catalog(void) {
     char err[512];
     omni_catalog *c = omni_catalog_load(NULL, err, sizeof err);
     if (!c) return cli_fail("%s", err);
-    printf("%-32s %-15s %9s  %s\n", "NAME", "PURPOSE", "SIZE", "LANGUAGES");
+    printf("Models `omni pull NAME` downloads (sizes with ~ are approximate):\n\n");
+    printf("%-30s %-14s %8s  %-11s %s\n", "NAME", "PURPOSE", "SIZE", "LICENSE", "LANGUAGES");
     for (int i = 0; i < omni_catalog_count(c); i++) {
         const omni_catalog_entry *x = omni_catalog_get(c, i);
         char sz[32];
-        fmt_size(x->size, sz, sizeof sz);
-        printf("%-32s %-15s %9s  %s\n", x->name, x->purpose, sz, x->languages);
+        list_size(x, sz, sizeof sz);
+        printf("%-30s %-14s %8s  %-11s %s\n", x->name, x->purpose, sz, x->license && *x->license ? x->license : "?",
+               x->languages);
+        if (x->description && *x->description) print_wrapped(x->description, 4, 100);
     }
+    printf("\nThe default of `make run`: qwen3-1.7b-q4_k_m (chat) with qwen3-embedding-0.6b-q8_0.\n");
     omni_catalog_free(c);
     return 0;
 }
@@ -91,7 +124,7 @@ int cmd_pull(int argc, char **argv) {
         else if (!what) what = argv[i];
         else return cli_fail("pull: give one model name or URL");
     }
-    if (!what) return cli_fail("pull: which model? (`omni pull --list` shows the catalog)");
+    if (!what) return list_catalog();   /* `omni pull` alone: what can be pulled */
     struct bar b;
     memset(&b, 0, sizeof b);
     progress_begin(&b.p, "pull");

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/thoughts.h"
 #include "omni.h"
 
 enum { RUN_MAX_IMAGES = 16 };
@@ -32,13 +33,18 @@ static void usage(FILE *f) {
             "  --seed S           random seed; the same seed gives the same text (default: random)\n"
             "  -t, --threads N    compute threads (default: all cores)\n"
             "  -c, --ctx N        context size in tokens (default: prompt + N, at most the\n"
-            "                     model's training context)\n\n"
+            "                     model's training context)\n"
+            "  --show-reasoning   a thinking model's thoughts (<think>…</think> after a prompt\n"
+            "                     that opens them, gpt-oss's analysis channel) are written,\n"
+            "                     dimmed on a terminal, before the answer: the default on a terminal\n"
+            "  --hide-reasoning   write only the answer: the default when stdout is not a terminal\n"
+            "  --raw              write the text exactly as generated, tags included\n\n"
             "example: omni run -m llava-v1.5-7b.gguf --mmproj mmproj.gguf --image cat.jpg \\\n"
             "             -p \"USER: What is in the picture?\\nASSISTANT:\" --temp 0\n");
 }
 
 static int print_text(const char *text, size_t len, void *user) {
-    (void)user;
+    if (user) thoughts_close(user);
     fwrite(text, 1, len, stdout);
     fflush(stdout);
     return 0;
@@ -50,6 +56,7 @@ int cmd_run(int argc, char **argv) {
     int n_images = 0, n_gen = 128, threads = 0, n_ctx = 0;
     omni_generate_params gp = omni_generate_default_params();
     omni_sampling_params *sp = &gp.sampling;
+    int show_reasoning = -1, raw = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -69,6 +76,9 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--seed") && has) sp->seed = strtoull(argv[++i], NULL, 10);
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
         else if ((!strcmp(a, "-c") || !strcmp(a, "--ctx")) && has) n_ctx = atoi(argv[++i]);
+        else if (!strcmp(a, "--show-reasoning")) show_reasoning = 1;
+        else if (!strcmp(a, "--hide-reasoning")) show_reasoning = 0;
+        else if (!strcmp(a, "--raw")) raw = 1;
         else return cli_fail("run: unknown or incomplete option '%s' (see omni run --help)", a);
     }
     if (!model) return cli_fail("run: no model given; use -m MODEL (see omni run --help)");
@@ -127,6 +137,13 @@ int cmd_run(int argc, char **argv) {
     gp.max_tokens = n_gen;
     gp.parse_special = 0;
     gp.on_text = print_text;
+    struct thoughts th;
+    thoughts_init(&th, show_reasoning);
+    if (!raw) {
+        gp.reasoning = OMNI_REASONING_AUTO;
+        gp.on_reasoning = thoughts_text;
+        gp.user = &th;
+    }
     gp.images = (const omni_image *const *)images;
     gp.n_images = n_images;
     if (n_gen > 0 && omni_session_generate(s, text, &gp, NULL, err, sizeof err)) {
@@ -134,6 +151,7 @@ int cmd_run(int argc, char **argv) {
         cli_fail("%s", err);
         goto out;
     }
+    thoughts_close(&th);
     putchar('\n');
     rc = 0;
 out:

@@ -106,6 +106,7 @@ struct catalog *catalog_load(const char *path, struct err *e) {
     cJSON_ArrayForEach(m, models) {
         struct catalog_entry *x = &c->e[c->n++];
         const cJSON *sz = cJSON_GetObjectItemCaseSensitive(m, "size");
+        const cJSON *az = cJSON_GetObjectItemCaseSensitive(m, "approx_size");
         x->name = dup_str(m, "name");
         x->repo = dup_str(m, "repo");
         x->file = dup_str(m, "file");
@@ -117,6 +118,7 @@ struct catalog *catalog_load(const char *path, struct err *e) {
         x->description = dup_str(m, "description");
         x->languages = join_langs(m);
         x->size = cJSON_IsNumber(sz) && sz->valuedouble > 0 ? (uint64_t)sz->valuedouble : 0;
+        x->approx_size = cJSON_IsNumber(az) && az->valuedouble > 0 ? (uint64_t)az->valuedouble : 0;
         if (!x->name || !x->repo || !x->file || !x->sha256 || !x->sha1 || !x->purpose || !x->format ||
             !x->license || !x->description || !x->languages) { err_set(e, "out of memory"); goto fail; }
         if (!x->name[0] || !x->repo[0] || !x->file[0] || strchr(x->file, '/')) {
@@ -189,8 +191,8 @@ omni_catalog *omni_catalog_load(const char *path, char *err, size_t err_size) {
     }
     for (int i = 0; i < o->c->n; i++) {
         const struct catalog_entry *x = &o->c->e[i];
-        o->entries[i] = (omni_catalog_entry){x->name,    x->repo,      x->file,    x->size,       x->purpose,
-                                             x->format,  x->languages, x->license, x->description};
+        o->entries[i] = (omni_catalog_entry){x->name,    x->repo,      x->file,    x->size,        x->purpose,
+                                             x->format,  x->languages, x->license, x->description, x->approx_size};
     }
     return o;
 }

@@ -13,6 +13,7 @@ struct catalog_entry {
     char *repo;         /* "bartowski/SmolLM2-360M-Instruct-GGUF" */
     char *file;         /* "SmolLM2-360M-Instruct-Q8_0.gguf" */
     uint64_t size;      /* bytes; 0 = unknown */
+    uint64_t approx_size; /* rounded bytes for display ("approx_size"); 0 = none */
     char *sha256;       /* lowercase hex, or "" when unknown */
     char *sha1;         /* lowercase hex, or "" (whisper.cpp publishes SHA-1) */
     char *purpose;      /* "chat", "speech-in", "voice-activity", ... */

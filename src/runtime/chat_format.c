@@ -23,6 +23,11 @@ static char *token_text(const struct tokenizer *t, int32_t id) {
 
 char *omni_chat_format(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                        char *err, size_t err_size) {
+    return omni_chat_format_kw(m, msgs, n_msgs, add_generation_prompt, NULL, err, err_size);
+}
+
+char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
+                          const char *template_kwargs, char *err, size_t err_size) {
     struct err e = {{0}};
     char *out = NULL;
     struct chat_message *cm = calloc(n_msgs ? n_msgs : 1, sizeof *cm);
@@ -39,6 +44,7 @@ char *omni_chat_format(const omni_model *m, const omni_chat_message *msgs, size_
         o.add_generation_prompt = add_generation_prompt;
         o.bos_token = bos;
         o.eos_token = eos;
+        o.extra_json = template_kwargs;
         if (chat_render(m->chat_template, cm, (int)n_msgs, &o, &out, &e)) out = NULL;
     }
     if (!out && err && err_size) snprintf(err, err_size, "%s", e.msg);
@@ -56,7 +62,8 @@ static int count_markers(const char *s) {
 
 /* Renders msgs[0..n_sys) + msgs[from..n) and builds its prompt. */
 static int render_from(const omni_model *m, const omni_chat_message *msgs, size_t n, size_t n_sys, size_t from,
-                       const omni_image *const *images, int n_images, omni_prompt *out, char *err, size_t err_size) {
+                       const omni_image *const *images, int n_images, const char *kw, omni_prompt *out, char *err,
+                       size_t err_size) {
     size_t k = n_sys + (n - from);
     omni_chat_message *sel = malloc((k ? k : 1) * sizeof *sel);
     if (!sel) { snprintf(err, err_size, "out of memory"); return -1; }
@@ -64,7 +71,7 @@ static int render_from(const omni_model *m, const omni_chat_message *msgs, size_
     for (size_t i = 0; i < n_sys; i++) sel[i] = msgs[i];
     for (size_t i = n_sys; i < from; i++) skip += count_markers(msgs[i].content);
     for (size_t i = from; i < n; i++) sel[n_sys + i - from] = msgs[i];
-    char *text = omni_chat_format(m, sel, k, 1, err, err_size);
+    char *text = omni_chat_format_kw(m, sel, k, 1, kw, err, err_size);
     free(sel);
     if (!text) return -1;
     int kept = n_images - skip < 0 ? 0 : n_images - skip;
@@ -76,11 +83,18 @@ static int render_from(const omni_model *m, const omni_chat_message *msgs, size_
 int omni_chat_prompt(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs,
                      const omni_image *const *images, int n_images, int max_positions, int truncate,
                      omni_prompt *out, int *n_dropped, char *err, size_t err_size) {
+    return omni_chat_prompt_kw(m, msgs, n_msgs, images, n_images, max_positions, truncate, NULL, out, n_dropped, err,
+                               err_size);
+}
+
+int omni_chat_prompt_kw(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs,
+                        const omni_image *const *images, int n_images, int max_positions, int truncate,
+                        const char *kw, omni_prompt *out, int *n_dropped, char *err, size_t err_size) {
     if (n_dropped) *n_dropped = 0;
     memset(out, 0, sizeof *out);
     size_t n_sys = 0;
     while (n_sys < n_msgs && msgs[n_sys].role && !strcmp(msgs[n_sys].role, "system")) n_sys++;
-    if (render_from(m, msgs, n_msgs, n_sys, n_sys, images, n_images, out, err, err_size)) return -1;
+    if (render_from(m, msgs, n_msgs, n_sys, n_sys, images, n_images, kw, out, err, err_size)) return -1;
     if (out->n <= max_positions) return 0;
     const int whole = out->n;
     omni_prompt_free(out);
@@ -104,7 +118,7 @@ int omni_chat_prompt(const omni_model *m, const omni_chat_message *msgs, size_t 
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         omni_prompt t;
-        if ((rc = render_from(m, msgs, n_msgs, n_sys, starts[mid], images, n_images, &t, err, err_size))) break;
+        if ((rc = render_from(m, msgs, n_msgs, n_sys, starts[mid], images, n_images, kw, &t, err, err_size))) break;
         last_n = t.n;
         if (t.n <= max_positions) {
             if (best >= 0) omni_prompt_free(out);

@@ -10,6 +10,7 @@
 #include "omni.h"
 #include "runtime/image.h"
 #include "runtime/model.h"
+#include "runtime/reasoning.h"
 #include "runtime/scheduler.h"
 #include "text/json_schema.h"
 
@@ -158,6 +159,11 @@ struct omni_request {
     omni_generate_params gp;
     struct json_schema *schema;
     struct sched_image *imgs;
+    int splitting;                  /* gp.reasoning: the text goes through split */
+    struct reasoning_split split;
+    const omni_token_info *cur;     /* the engine's token being split, NULL at the end */
+    int n_emitted;                  /* pieces handed on for cur */
+    int last_kind;                  /* of the last piece: a token with no text gets it */
 };
 
 struct sched_seq *session_seq(omni_session *s);   /* session.c */
@@ -173,20 +179,80 @@ int omni_json_schema_check(const char *schema, size_t len, char *err, size_t err
     return 0;
 }
 
+/* One run of split text: the first run of a token carries the token (and its logprobs),
+ * further runs of it are plain text (token -1). */
+static int emit_piece(int reasoning, const char *text, size_t len, void *user) {
+    omni_request *r = user;
+    omni_token_info t;
+    if (r->cur && r->n_emitted == 0) {
+        t = *r->cur;
+    } else {
+        memset(&t, 0, sizeof t);
+        t.token = -1;
+    }
+    t.text = text;
+    t.len = len;
+    t.reasoning = reasoning;
+    r->n_emitted++;
+    r->last_kind = reasoning;
+    if (r->gp.on_token) r->gp.on_token(&t, r->gp.user);
+    return 0;
+}
+
 static void pass_token(void *user, const omni_token_info *t) {
     omni_request *r = user;
-    if (r->gp.on_token) r->gp.on_token(t, r->gp.user);
+    if (!r->splitting) {
+        if (r->gp.on_token) r->gp.on_token(t, r->gp.user);
+        return;
+    }
+    r->cur = t;
+    r->n_emitted = 0;
+    if (reasoning_split_push(&r->split, t->text, t->len, emit_piece, r)) {
+        /* out of memory holding text back: from here on, the text goes on as it is */
+        r->splitting = 0;
+        if (r->n_emitted == 0 && r->gp.on_token) r->gp.on_token(t, r->gp.user);
+        r->cur = NULL;
+        return;
+    }
+    if (r->n_emitted == 0 && t->token >= 0) {
+        omni_token_info e = *t;   /* the token's text is held back: its logprobs still go on */
+        e.text = "";
+        e.len = 0;
+        e.reasoning = r->last_kind;
+        if (r->gp.on_token) r->gp.on_token(&e, r->gp.user);
+    }
+    r->cur = NULL;
 }
 
 static void pass_done(void *user, const omni_usage *u, const char *error) {
     omni_request *r = user;
+    if (r->splitting) {
+        r->cur = NULL;
+        if (!error) reasoning_split_flush(&r->split, emit_piece, r);
+        reasoning_split_free(&r->split);
+        r->splitting = 0;
+    }
     if (r->gp.on_done) r->gp.on_done(u, error, r->gp.user);
+}
+
+/* Whether the prompt's last tokens leave "<think>" open (the template began the thoughts). */
+static int prompt_opens_think(const omni_model *m, const omni_prompt *p) {
+    char tail[512];
+    size_t n = 0;
+    for (int i = p->n > 16 ? p->n - 16 : 0; i < p->n; i++) {
+        size_t l = 0;
+        const char *s = tokenizer_piece(m->tok, p->tokens[i], 1, &l);
+        if (n + l >= sizeof tail) n = 0;   /* keep only the end */
+        if (l < sizeof tail) { memcpy(tail + n, s, l); n += l; }
+    }
+    return reasoning_prompt_opens(tail, n);
 }
 
 void omni_request_free(omni_request *r) {
     if (!r) return;
     json_schema_free(r->schema);
     free(r->imgs);
+    reasoning_split_free(&r->split);
     free(r);
 }
 
@@ -234,6 +300,14 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     q->top_logprobs = r->gp.top_logprobs;
     q->json_mode = r->gp.json_object;
     q->json_schema = r->schema;
+    if (r->gp.reasoning == OMNI_REASONING_AUTO) {
+        enum reasoning_syntax syn = reasoning_syntax_of(m->chat_template);
+        if (syn != REASONING_NONE) {
+            reasoning_split_init(&r->split, syn, syn == REASONING_THINK && prompt_opens_think(m, prompt));
+            r->splitting = 1;
+            q->special_text = syn == REASONING_HARMONY;
+        }
+    }
     q->on_token = pass_token;
     q->on_done = pass_done;
     q->user = r;

@@ -440,7 +440,7 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     sl->n_gen = 0;
     sl->t_first = 0;
     sl->next = -1;
-    detok_init(&sl->dt, s->model->tok, 0);
+    detok_init(&sl->dt, s->model->tok, r->special_text);
     sl->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     stop_match_init(&sl->sm, r->stop, r->n_stop);
     if (!sl->kv) {

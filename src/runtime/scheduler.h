@@ -64,6 +64,8 @@ struct sched_request {
     int top_logprobs;           /* alternatives to report per token (0..20); implies logprobs */
     int json_mode;              /* constrain sampling to one valid JSON object */
     const struct json_schema *json_schema; /* the output must match it; NULL: none */
+    int special_text;           /* control tokens keep their text in the output (gpt-oss's
+                                 * <|channel|>…, which the reasoning splitter reads) */
     /* Called on the engine thread: copy what you need and return quickly. */
     void (*on_token)(void *user, const omni_token_info *t);
     /* Called exactly once, last; after it the engine never touches the request (nor the

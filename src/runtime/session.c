@@ -73,29 +73,47 @@ int omni_session_n_ctx(const omni_session *s) { return s->n_ctx; }
 
 struct sched_seq *session_seq(omni_session *s) { return s->seq; }
 
-/* Text travelling from the engine thread to the caller of omni_session_generate. */
+/* Text travelling from the engine thread to the caller of omni_session_generate: runs
+ * of one kind (answer or thoughts), each a 1-byte kind and a 4-byte length before its
+ * bytes, so the caller hands them to on_text / on_reasoning in the order they came. */
 struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char *buf;                 /* text not yet handed to on_text */
+    char *buf;                 /* runs not yet handed on */
     size_t len, cap;
+    size_t last;               /* offset of the last run's header (when len > 0) */
     int oom, done;
     omni_usage u;
     char error[512];
 };
 
+enum { RUN_HDR = 5 };
+
 static void collect(const omni_token_info *t, void *user) {
     struct waiter *w = user;
     if (!t->len) return;
     pthread_mutex_lock(&w->mu);
-    if (w->len + t->len > w->cap) {
+    char kind = t->reasoning ? 1 : 0;
+    int merge = w->len && w->buf[w->last] == kind;
+    size_t need = w->len + t->len + (merge ? 0 : RUN_HDR);
+    if (need > w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 256;
-        while (cap < w->len + t->len) cap *= 2;
+        while (cap < need) cap *= 2;
         char *b = realloc(w->buf, cap);
         if (b) { w->buf = b; w->cap = cap; }
         else w->oom = 1;
     }
     if (!w->oom) {
+        if (!merge) {
+            w->last = w->len;
+            w->buf[w->len] = kind;
+            memset(w->buf + w->len + 1, 0, 4);
+            w->len += RUN_HDR;
+        }
+        uint32_t n;
+        memcpy(&n, w->buf + w->last + 1, 4);
+        n += (uint32_t)t->len;
+        memcpy(w->buf + w->last + 1, &n, 4);
         memcpy(w->buf + w->len, t->text, t->len);
         w->len += t->len;
     }
@@ -159,10 +177,16 @@ int omni_session_generate_prompt(omni_session *s, const omni_prompt *pr, const o
         pthread_mutex_unlock(&w.mu);
         mine = t;
         mine_cap = cap;
-        if (n && !stopped && gp->on_text && gp->on_text(mine, n, gp->user)) {
-            /* the caller has what it wants: stop, and deliver nothing more */
-            stopped = 1;
-            omni_request_cancel(r);
+        for (size_t at = 0; at + RUN_HDR <= n && !stopped;) {
+            uint32_t k;
+            memcpy(&k, mine + at + 1, 4);
+            omni_text_callback cb = mine[at] ? gp->on_reasoning : gp->on_text;
+            if (k && cb && cb(mine + at + RUN_HDR, k, gp->user)) {
+                /* the caller has what it wants: stop, and deliver nothing more */
+                stopped = 1;
+                omni_request_cancel(r);
+            }
+            at += RUN_HDR + k;
         }
         if (done && !n) break;
     }

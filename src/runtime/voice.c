@@ -22,6 +22,11 @@
 #include "runtime/voice_segmenter.h"
 #include "runtime/voice_splitter.h"
 
+/* A spoken conversation wants its answer now: thinking models are asked not to think
+ * first (Qwen3-style templates read enable_thinking), and what thoughts come anyway are
+ * kept out of the speech. */
+#define VOICE_KW "{\"enable_thinking\": false}"
+
 #define VOICE_RATE 16000
 #define CLIP_MAX (30 * VOICE_RATE)      /* Whisper's window: a longer turn is ended here */
 #define RING_SIZE (2 * VOICE_RATE)      /* recent input, for the prefix padding */
@@ -616,14 +621,15 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     omni_prompt pr;
     int dropped = 0, fit = -1;
     if (msgs) {
-        fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, &pr, &dropped, err, sizeof err);
+        fit = omni_chat_prompt_kw(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, VOICE_KW, &pr, &dropped, err,
+                                  sizeof err);
         if (fit == 0 && dropped > 0) {
             omni_prompt_free(&pr);
-            fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, (n_ctx - reserve) * 2 / 3, 1, &pr, &dropped, err,
-                                   sizeof err);
+            fit = omni_chat_prompt_kw(v->llm, msgs, (size_t)k, NULL, 0, (n_ctx - reserve) * 2 / 3, 1, VOICE_KW, &pr,
+                                      &dropped, err, sizeof err);
             if (fit == OMNI_ERR_TOO_LONG) /* the deeper cut is too much to ask: the plain fit then */
-                fit = omni_chat_prompt(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, &pr, &dropped, err,
-                                       sizeof err);
+                fit = omni_chat_prompt_kw(v->llm, msgs, (size_t)k, NULL, 0, n_ctx - reserve, 1, VOICE_KW, &pr,
+                                          &dropped, err, sizeof err);
         }
     }
     free(msgs);
@@ -638,6 +644,7 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
         gp.sampling.temperature = v->p.temperature;
         if (v->p.seed) gp.sampling.seed = v->p.seed;
         gp.on_text = on_text;
+        gp.reasoning = OMNI_REASONING_AUTO;   /* thoughts are never spoken (no on_reasoning) */
         gp.user = &r;
         rc = omni_session_generate_prompt(v->sess, &pr, &gp, &u, err, sizeof err);
         u.truncated_messages = cut + dropped;

@@ -18,6 +18,8 @@
 #define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
 #define RE_LLAMA3 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_QWEN2 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Qwen3.5: as Qwen2, but letter runs also take combining marks (\p{M}) */
+#define RE_QWEN35 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_CJK "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 #define RE_PORO " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+"
 /* DeepSeek LLM's cased-letter class, written as code point ranges. */
@@ -37,7 +39,7 @@
     "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+"
 
 enum { SET_DEFAULT, SET_LLAMA3, SET_DEEPSEEK_LLM, SET_DEEPSEEK_CODER, SET_DEEPSEEK3, SET_FALCON,
-       SET_STARCODER, SET_GPT2, SET_QWEN2, SET_PORO, SET_VIKING, SET_TEKKEN, SET_CHAMELEON };
+       SET_STARCODER, SET_GPT2, SET_QWEN2, SET_QWEN35, SET_PORO, SET_VIKING, SET_TEKKEN, SET_CHAMELEON };
 
 static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_DEFAULT] = {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
@@ -52,6 +54,7 @@ static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_STARCODER] = {"\\p{N}", RE_GPT2},
     [SET_GPT2] = {RE_GPT2},
     [SET_QWEN2] = {RE_QWEN2},
+    [SET_QWEN35] = {RE_QWEN35},
     [SET_PORO] = {RE_PORO},
     [SET_VIKING] = {RE_PORO, "\\p{N}"},
     [SET_TEKKEN] = {"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
@@ -81,7 +84,8 @@ static const struct { const char *name; int set, ignore_merges, add_bos, clean_s
     {"codeshell", SET_STARCODER, 0, -1, 1, 0}, {"bloom", SET_PORO, 0, -1, 1, 0},
     {"gpt3-finnish", SET_PORO, 0, -1, 1, 0}, {"exaone", SET_STARCODER, 0, -1, 1, 0},
     {"chameleon", SET_CHAMELEON, 0, 1, 0, 0}, {"minerva-7b", SET_STARCODER, 0, -1, 1, 0},
-    {"megrez", SET_QWEN2, 0, -1, 1, 0},
+    {"megrez", SET_QWEN2, 0, -1, 1, 0}, {"exaone4", SET_GPT2, 0, -1, 1, 0},
+    {"qwen35", SET_QWEN35, 0, -1, 0, 0},
 };
 
 int pretok_init(struct pretok *p, const char *name, struct err *e) {

@@ -1,5 +1,5 @@
 /* Tokenizer loading from GGUF metadata, special-token partitioning, encoding
- * (dispatch to tok_spm.c / tok_bpe.c), token pieces and the streaming
+ * (dispatch to tok_spm.c / tok_bpe.c / tok_wpm.c / tok_ugm.c), token pieces and the streaming
  * detokenizer. Behaviour follows llama.cpp's llama-vocab.cpp so ids match. */
 #include "text/tokenizer.h"
 
@@ -77,7 +77,7 @@ static size_t render_piece(const struct tokenizer *t, int32_t id, char *out) {
         memcpy(out, s, n);
         return n;
     }
-    if (t->kind == TOK_SPM) {
+    if (t->kind != TOK_BPE) {
         if (attr & TOK_NORMAL) { /* "▁" → " " */
             size_t o = 0;
             for (size_t i = 0; i < n;) {
@@ -203,14 +203,25 @@ struct tokenizer *tokenizer_load(const struct gguf *g, struct err *e) {
     } else if (model.len == 4 && memcmp(model.s, "gpt2", 4) == 0) {
         t->kind = TOK_BPE;
         t->bos = 11; t->eos = 11; t->unk = -1;
+    } else if (model.len == 4 && memcmp(model.s, "bert", 4) == 0) {
+        /* WordPiece: [CLS] text [SEP] with add_special, whatever add_bos/add_eos say */
+        t->kind = TOK_WPM;
+        t->bos = 101; t->eos = -1; t->unk = 100; t->sep = 102; t->pad = 0;
+        t->add_bos = 1; t->add_sep = 1;
+    } else if (model.len == 2 && memcmp(model.s, "t5", 2) == 0) {
+        t->kind = TOK_UGM;
+        t->bos = -1; t->eos = 1; t->unk = 2; t->pad = 0;
+        t->add_eos = 1;
     } else {
         err_set(e, "%s: unsupported tokenizer model '%.*s' in tokenizer.ggml.model "
-                "(omni supports 'llama' = SentencePiece and 'gpt2' = byte-level BPE)",
+                "(omni supports 'llama' = SentencePiece, 'gpt2' = byte-level BPE, 'bert' = WordPiece "
+                "and 't5' = SentencePiece unigram)",
                 path, (int)(model.len > 64 ? 64 : model.len), model.s);
         free(t);
         return NULL;
     }
-    t->pad = -1; t->eot = -1; t->eom = -1;
+    if (t->kind != TOK_WPM && t->kind != TOK_UGM) { t->pad = -1; t->sep = -1; }
+    t->eot = -1; t->eom = -1;
 
     if (t->kind == TOK_BPE) {
         char *pre = gguf_get_str_dup(g, "tokenizer.ggml.pre");
@@ -223,6 +234,9 @@ struct tokenizer *tokenizer_load(const struct gguf *g, struct err *e) {
     }
     int bad = 0;
     t->add_space_prefix = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", t->add_space_prefix, &bad);
+    t->remove_extra_ws = gguf_get_bool(g, "tokenizer.ggml.remove_extra_whitespaces", 0, &bad);
+    t->lowercase = gguf_get_bool(g, "tokenizer.ggml.normalizer.lowercase", 1, &bad);
+    t->strip_accents = gguf_get_bool(g, "tokenizer.ggml.normalizer.strip_accents", t->lowercase, &bad);
 
     enum gguf_type et;
     uint64_t n = 0;
@@ -266,6 +280,7 @@ struct tokenizer *tokenizer_load(const struct gguf *g, struct err *e) {
             off += s.len;
         }
         k->len = (uint32_t)(off - k->off);
+        if (k->len > t->max_token_len) t->max_token_len = k->len;
         k->score = has_scores ? (float)gguf_get_arr_float(g, "tokenizer.ggml.scores", i) : 0.0f;
         k->attr = has_types ? type_to_attr(gguf_get_arr_int(g, "tokenizer.ggml.token_type", i)) : TOK_NORMAL;
         if (strmap_put(&t->vocab, t->text + k->off, k->len, (int32_t)i) != 0) {
@@ -297,13 +312,18 @@ struct tokenizer *tokenizer_load(const struct gguf *g, struct err *e) {
     read_special_id(g, t, "tokenizer.ggml.eom_token_id", &t->eom);
     read_special_id(g, t, "tokenizer.ggml.unknown_token_id", &t->unk);
     read_special_id(g, t, "tokenizer.ggml.padding_token_id", &t->pad);
+    read_special_id(g, t, "tokenizer.ggml.seperator_token_id", &t->sep); /* the key's spelling */
     t->add_bos = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", t->add_bos, &bad);
     t->add_eos = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", t->add_eos, &bad);
+    t->add_sep = gguf_get_bool(g, "tokenizer.ggml.add_sep_token", t->add_sep, &bad);
     if (t->bos >= t->n_vocab) t->bos = -1;
     if (t->eos >= t->n_vocab) t->eos = -1;
     if (t->unk >= t->n_vocab) t->unk = -1;
+    if (t->sep >= t->n_vocab) t->sep = -1;
+    if (t->pad >= t->n_vocab) t->pad = -1;
 
     if (build_tables(t, g, e) != 0) goto fail;
+    if (t->kind == TOK_UGM && ugm_init(t, g, e) != 0) { err_prefix(e, "%s: ", path); goto fail; }
     return t;
 fail:
     tokenizer_free(t);
@@ -319,6 +339,7 @@ void tokenizer_free(struct tokenizer *t) {
     strmap_free(&t->vocab);
     strmap_free(&t->merges);
     pretok_free(&t->pre);
+    ugm_free(t->ugm);
     free(t);
 }
 
@@ -328,6 +349,10 @@ int tokenizer_n_vocab(const struct tokenizer *t) { return t->n_vocab; }
 int32_t tokenizer_bos(const struct tokenizer *t) { return t->bos; }
 int32_t tokenizer_eos(const struct tokenizer *t) { return t->eos; }
 int tokenizer_add_bos(const struct tokenizer *t) { return t->add_bos; }
+int tokenizer_add_eos(const struct tokenizer *t) { return t->add_eos; }
+int32_t tokenizer_sep(const struct tokenizer *t) { return t->sep; }
+int tokenizer_add_sep(const struct tokenizer *t) { return t->add_sep; }
+int tokenizer_is_lossless(const struct tokenizer *t) { return t->kind == TOK_SPM || t->kind == TOK_BPE; }
 size_t tokenizer_max_piece(const struct tokenizer *t) { return t->max_piece; }
 
 int tokenizer_is_eog(const struct tokenizer *t, int32_t id) {
@@ -410,7 +435,7 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
     *out = NULL;
     *n_out = 0;
     if (len > 0 && (frag_push(&fr, -1, 0, len) || partition(t, text, parse_special, &fr))) goto oom;
-    if (add_special && t->add_bos) {
+    if (add_special && (t->add_bos || t->kind == TOK_WPM)) {
         if (t->bos < 0) { err_set(e, "the vocabulary asks for a BOS token but has none"); goto fail; }
         if (tok_ids_push(&ids, t->bos)) goto oom;
     }
@@ -424,6 +449,14 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
         }
         if (t->kind == TOK_BPE) {
             if (bpe_encode(t, text + f->off, f->len, &ids, e)) goto fail;
+            continue;
+        }
+        if (t->kind == TOK_WPM) {
+            if (wpm_encode(t, text + f->off, f->len, &ids, e)) goto fail;
+            continue;
+        }
+        if (t->kind == TOK_UGM) { /* each fragment is normalised (and space-prefixed) on its own */
+            if (ugm_encode(t, text + f->off, f->len, &ids, e)) goto fail;
             continue;
         }
         /* SPM: optional leading space, then every ' ' becomes U+2581 */
@@ -440,7 +473,10 @@ int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, in
         if (spm_encode(t, buf, n, &ids, e)) goto fail;
         prev_special = 0;
     }
-    if (add_special && t->add_eos) {
+    if (add_special && t->kind == TOK_WPM) { /* WordPiece ends with [SEP], not EOS */
+        if (t->sep < 0) { err_set(e, "the WordPiece vocabulary has no separator token ([SEP])"); goto fail; }
+        if (tok_ids_push(&ids, t->sep)) goto oom;
+    } else if (add_special && t->add_eos) {
         if (t->eos < 0) { err_set(e, "the vocabulary asks for an EOS token but has none"); goto fail; }
         if (tok_ids_push(&ids, t->eos)) goto oom;
     }

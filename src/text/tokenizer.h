@@ -1,6 +1,7 @@
 /* Tokenizers built from GGUF metadata (tokenizer.ggml.*): SentencePiece ("llama")
- * with byte fallback, and byte-level BPE ("gpt2") with the pre-tokenizer regexes
- * chosen by tokenizer.ggml.pre. Results match llama.cpp id for id. */
+ * with byte fallback, byte-level BPE ("gpt2") with the pre-tokenizer regexes
+ * chosen by tokenizer.ggml.pre, WordPiece ("bert") and SentencePiece unigram ("t5").
+ * Results match llama.cpp id for id. */
 #ifndef OMNI_TEXT_TOKENIZER_H
 #define OMNI_TEXT_TOKENIZER_H
 #include <stddef.h>
@@ -25,6 +26,16 @@ int tokenizer_is_control(const struct tokenizer *t, int32_t id);
 int32_t tokenizer_find(const struct tokenizer *t, const char *text);
 /* Whether add_special=1 puts a BOS in front (tokenizer.ggml.add_bos_token or the model default). */
 int tokenizer_add_bos(const struct tokenizer *t);
+/* Whether add_special=1 puts an EOS at the end (WordPiece puts [SEP] there instead). */
+int tokenizer_add_eos(const struct tokenizer *t);
+/* The separator token (WordPiece [SEP], XLM-R's </s>), -1 if none, and whether a pair of
+ * texts gets one between them (tokenizer.ggml.add_sep_token; llama-server's rerank input
+ * is BOS query EOS SEP document EOS with each part present only if the vocab asks). */
+int32_t tokenizer_sep(const struct tokenizer *t);
+int tokenizer_add_sep(const struct tokenizer *t);
+/* 0 when encoding normalises the text (WordPiece lower-cases, unigram applies NFKC and
+ * merges spaces), so decoding does not give the text back; 1 for SPM and BPE. */
+int tokenizer_is_lossless(const struct tokenizer *t);
 /* Longest tokenizer_piece in bytes (size detok buffers as 3 * this + 16). */
 size_t tokenizer_max_piece(const struct tokenizer *t);
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `omni tokenize` end to end: stdin text → one JSON line of ids, checked against
 # llama.cpp's golden ids (Korean/mixed-script cases with --no-special, golden LLM
-# prompts with the defaults) on vocab-only and full GGUF files; clear errors.
+# prompts and embedding inputs with the defaults) on vocab-only and full GGUF files, for
+# SentencePiece, byte-level BPE, WordPiece and unigram vocabularies; clear errors.
 OMNI=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 GOLDEN=${OMNI_GOLDEN:-../shared/golden}
@@ -10,7 +11,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 ok() { P=$((P+1)); }
 bad() { F=$((F+1)); echo "FAIL: $*"; }
 
-echo "expect: at least 110 tests run"
+echo "expect: at least 170 tests run"
 if [ ! -x "$OMNI" ]; then echo "no $OMNI"; echo "0 passed, 1 failed"; exit 1; fi
 # scripts/setup.sh installs python3: its absence fails
 if ! command -v python3 >/dev/null 2>&1; then echo "FAIL python3 missing (scripts/setup.sh installs it)"; echo "0 passed, 1 failed"; exit 1; fi
@@ -22,14 +23,28 @@ golden, out = sys.argv[1], sys.argv[2]
 def put(tag, i, text, ids):
     open(os.path.join(out, "%s.%03d.txt" % (tag, i)), "wb").write(text.encode("utf-8"))
     open(os.path.join(out, "%s.%03d.ids" % (tag, i)), "w").write(json.dumps(ids, separators=(",", ":")) + "\n")
-for name in ["ggml-vocab-llama-spm", "ggml-vocab-gpt2-pre-qwen2", "ggml-vocab-phi-3", "synth-smollm2-f16"]:
+for name in ["ggml-vocab-llama-spm", "ggml-vocab-gpt2-pre-qwen2", "ggml-vocab-phi-3", "synth-smollm2-f16",
+             "ggml-vocab-bert-bge", "ggml-vocab-synth-ugm"]:
     d = json.load(open(os.path.join(golden, "tokenizer", name + ".korean.json")))
     for i, c in enumerate(d["cases"]):
         put("ko-" + name, i, c["text"], c["ids"])
-for name in ["stories260K", "synth-qwen2-f16", "synth-llama-q8_0"]:
+for name in ["stories260K", "synth-qwen2-f16", "synth-llama-q8_0", "synth-qwen35-f16", "synth-exaone4-f16"]:
     for i, line in enumerate(open(os.path.join(golden, "llm", name + ".jsonl"))):
         o = json.loads(line)
         put("llm-" + name, i, o["prompt"], o["tokens"])
+# the embedding goldens' inputs: special tokens added and special text parsed, the defaults
+for name in ["synth-bert-bge-f16", "synth-bert-xlmr-f16"]:
+    for i, line in enumerate(open(os.path.join(golden, "embed", name + ".jsonl"))):
+        o = json.loads(line)
+        put("emb-" + name, i, o["prompt"], o["tokens"])
+# a vocabulary of a tokenizer model omni does not have
+import struct
+def gstr(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+kv = gstr("tokenizer.ggml.model") + struct.pack("<I", 8) + gstr("rwkv")
+kv += gstr("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 2) + gstr("a") + gstr("b")
+open(os.path.join(out, "rwkv.gguf"), "wb").write(b"GGUF" + struct.pack("<IQQ", 3, 0, 2) + kv)
 PY
 
 model_file() { # golden name → model path
@@ -44,6 +59,7 @@ for txt in "$T"/*.txt; do
   case "$tag" in
     ko-*) name=${tag#ko-}; flags=--no-special ;;
     llm-*) name=${tag#llm-}; flags= ;;
+    emb-*) name=${tag#emb-}; flags= ;;
   esac
   m=$(model_file "$name")
   if [ -z "$m" ]; then bad "no model for $name"; continue; fi
@@ -52,7 +68,7 @@ for txt in "$T"/*.txt; do
   if [ "$rc" = 0 ] && [ "$got" = "$want" ]; then ok; else bad "$tag $(basename "$txt"): got $got (rc $rc), want $want"; fi
   n=$((n+1))
 done
-[ "$n" -ge 80 ] && ok || bad "only $n golden cases ran"
+[ "$n" -ge 150 ] && ok || bad "only $n golden cases ran"
 
 # exactly one line of output, BOS added for an empty input of an SPM vocab
 out=$(printf '' | "$OMNI" tokenize -m "$MODELS/vocab/ggml-vocab-llama-spm.gguf" 2>/dev/null)
@@ -78,7 +94,7 @@ check_err() { # expected-text, args...
 check_err "no such file" -m "$T/missing.gguf"
 printf 'not a model' >"$T/junk.gguf"
 check_err "GGUF" -m "$T/junk.gguf"
-check_err "'bert'" -m "$MODELS/vocab/ggml-vocab-bert-bge.gguf"
+check_err "'rwkv'" -m "$T/rwkv.gguf"
 check_err "no model" 
 check_err "unknown" -m "$m" --bogus
 

@@ -20,7 +20,7 @@ SECS=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
 NICE=${FUZZ_NICE:-0}
 OUT=$BUILD/fuzz
-ALL="gguf image jinja chat tokenizer ggml_whisper audio data_uri multipart realtime"
+ALL="gguf image jinja chat tokenizer ggml_whisper audio data_uri multipart realtime reasoning"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 PKGS="libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng libopusenc libmpg123 libcrypto"
 LIBS=${LDLIBS:-"$(pkg-config --libs $PKGS) -lcivetweb -lmp3lame -lm -pthread -ldl"}
@@ -34,9 +34,9 @@ FLAGS="-g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthrea
 
 # (tls_compat.c too: its dlsym shim, which only uninstrumented builds have, would
 # otherwise answer the sanitizer runtime's own dlsym calls and crash it at start-up)
-INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/tokenize.c src/api/multipart.c
+INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/multipart.c
   src/api/realtime_events.c src/runtime/chat_format.c src/core/dtype.c src/core/error.c src/models/image_preprocess.c
-  src/api/tls_compat.c"
+  src/api/tls_compat.c src/runtime/reasoning.c"
 objs=""
 for src in $INSTRUMENTED; do
   obj="$OUT/obj/${src%.c}.o"
@@ -72,7 +72,7 @@ for name in $TARGETS; do
     *) dict="" ;;
   esac
   echo "fuzz: running fuzz_$name for ${SECS}s"
-  nice -n "$NICE" "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=$maxlen -rss_limit_mb=2048 -timeout=10 \
+  nice -n "$NICE" "$OUT/fuzz_$name" -max_total_time="$SECS" -max_len=$maxlen -rss_limit_mb=2048 -timeout=60 \
     -print_final_stats=1 $dict -artifact_prefix="$OUT/$name-" "$OUT/corpus/$name" "tests/fuzz/corpus/$name"
 done
 echo "fuzz: no crashes"

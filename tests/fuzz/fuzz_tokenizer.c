@@ -1,9 +1,9 @@
 /* libFuzzer target for the tokenizers on arbitrary bytes (invalid UTF-8 included).
  * The first input byte picks a vocabulary and the flags, the rest is the text:
- *   byte0 & 15        the vocabulary (mod 14): SentencePiece (llama, phi-3, baichuan)
- *                     or byte-level BPE under each pre-tokenizer the vocab folder has
- *                     (gpt-2, llama-3, qwen2, deepseek llm/coder, falcon, starcoder,
- *                     mpt, refact, gpt-neox, smollm)
+ *   byte0 & 15        the vocabulary: SentencePiece (llama, phi-3, baichuan), byte-level
+ *                     BPE under each pre-tokenizer the vocab folder has (gpt-2, llama-3,
+ *                     qwen2, deepseek llm/coder, falcon, starcoder, mpt, refact, gpt-neox,
+ *                     smollm), WordPiece (bert-bge) or SentencePiece unigram (synth-ugm)
  *   bit 4 / bit 5     add_special / parse_special
  *   bit 7             the ids decoded raw (else mapped into -1..n_vocab)
  * Encoding must succeed (or fail with a message) with every id in the vocabulary;
@@ -25,7 +25,8 @@ static const char *const VOCABS[] = {
     "vocab/ggml-vocab-gpt-2.gguf",          "vocab/ggml-vocab-gpt2-pre-llama3.gguf", "vocab/ggml-vocab-gpt2-pre-qwen2.gguf",
     "vocab/ggml-vocab-deepseek-llm.gguf",   "vocab/ggml-vocab-deepseek-coder.gguf", "vocab/ggml-vocab-falcon.gguf",
     "vocab/ggml-vocab-starcoder.gguf",      "vocab/ggml-vocab-mpt.gguf",            "vocab/ggml-vocab-refact.gguf",
-    "vocab/ggml-vocab-gpt-neox.gguf",       "synth/synth-smollm2-f16.gguf",
+    "vocab/ggml-vocab-gpt-neox.gguf",       "synth/synth-smollm2-f16.gguf",         "vocab/ggml-vocab-bert-bge.gguf",
+    "vocab/ggml-vocab-synth-ugm.gguf",
 };
 #define N_VOCABS (int)(sizeof VOCABS / sizeof *VOCABS)
 static struct tokenizer *fuzz_tok[N_VOCABS];

@@ -32,6 +32,46 @@ TEST(repo_catalog_is_complete) {
     catalog_free(c);
 }
 
+/* The current families of issue 14, each a GGUF from a well-known hub repository with a
+ * license, a size to show and a line on what it is good at; no checksum is made up (they
+ * stay empty until taken from the hub). */
+TEST(repo_catalog_has_current_families) {
+    struct err e = {{0}};
+    struct catalog *c = catalog_load("catalog/models.json", &e);
+    REQUIRE(c, "%s", e.msg);
+    const char *need[][3] = {
+        {"qwen3-0.6b-q4_k_m", "chat", "Qwen3-0.6B-Q4_K_M.gguf"},  {"qwen3-1.7b-q4_k_m", "chat", "Qwen3-1.7B-Q4_K_M.gguf"},
+        {"qwen3-4b-q4_k_m", "chat", "Qwen3-4B-Q4_K_M.gguf"},      {"qwen3.5-0.8b-q4_k_m", "chat", "Qwen3.5-0.8B-Q4_K_M.gguf"},
+        {"qwen3.5-2b-q4_k_m", "chat", "Qwen3.5-2B-Q4_K_M.gguf"},  {"qwen3.5-4b-q4_k_m", "chat", "Qwen3.5-4B-Q4_K_M.gguf"},
+        {"gemma-3-270m-it-q8_0", "chat", "gemma-3-270m-it-Q8_0.gguf"},
+        {"gemma-3-1b-it-q4_k_m", "chat", "gemma-3-1b-it-Q4_K_M.gguf"},
+        {"gemma-3-4b-it-q4_k_m", "chat", "gemma-3-4b-it-Q4_K_M.gguf"},
+        {"exaone-4.0-1.2b-q4_k_m", "chat", "EXAONE-4.0-1.2B-Q4_K_M.gguf"},
+        {"smollm3-3b-q4_k_m", "chat", "SmolLM3-3B-Q4_K_M.gguf"},
+        {"phi-4-mini-instruct-q4_k_m", "chat", "Phi-4-mini-instruct-Q4_K_M.gguf"},
+        {"gpt-oss-20b-mxfp4", "chat", "gpt-oss-20b-mxfp4.gguf"},
+        {"qwen3-30b-a3b-q4_k_m", "chat", "Qwen3-30B-A3B-Q4_K_M.gguf"},
+        {"qwen3-embedding-0.6b-q8_0", "embedding", "Qwen3-Embedding-0.6B-Q8_0.gguf"},
+        {"bge-m3-q8_0", "embedding", "bge-m3-Q8_0.gguf"},
+        {"bge-reranker-v2-m3-q8_0", "rerank", "bge-reranker-v2-m3-Q8_0.gguf"}};
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        const struct catalog_entry *x = catalog_find(c, need[i][0]);
+        if (!x) { CHECK_MSG(0, "missing %s", need[i][0]); continue; }
+        CHECK_MSG(!strcmp(x->purpose, need[i][1]), "%s: purpose %s", x->name, x->purpose);
+        CHECK_MSG(!strcmp(x->file, need[i][2]), "%s: file %s", x->name, x->file);
+        CHECK_MSG(!strcmp(x->format, "gguf"), "%s: format %s", x->name, x->format);
+        CHECK_MSG(strchr(x->repo, '/') && strstr(x->repo, "GGUF"), "%s: repo %s", x->name, x->repo);
+        CHECK_MSG(x->license[0] && strlen(x->description) > 30 && x->languages[0], "%s: license/description", x->name);
+        CHECK_MSG(x->size || x->approx_size > 100000000ull, "%s: no size to show", x->name);
+        CHECK_MSG(!x->sha256[0] || strlen(x->sha256) == 64, "%s: sha256", x->name);
+    }
+    /* Korean is named for the models that speak it well, the default among them */
+    const struct catalog_entry *d = catalog_find(c, "qwen3-1.7b-q4_k_m"), *x = catalog_find(c, "exaone-4.0-1.2b-q4_k_m");
+    CHECK(d && strstr(d->languages, "ko") && strstr(d->description, "Korean"));
+    CHECK(x && strstr(x->languages, "ko"));
+    catalog_free(c);
+}
+
 static const char *write_tmp(const char *name, const char *text) {
     static char p[4][256]; static int i;
     char *b = p[i++ & 3];
@@ -52,6 +92,16 @@ TEST(bad_catalogs_are_reported) {
     p = write_tmp("c4.json", "{\"models\": [{\"name\": \"a\", \"repo\": \"r\", \"file\": \"../f\"}]}");
     CHECK(catalog_load(p, &e) == NULL && strstr(e.msg, "plain file name"));
     CHECK(catalog_load("/nonexistent/c.json", &e) == NULL && strstr(e.msg, "/nonexistent/c.json"));
+    /* approx_size is optional and only for display; a wrong type reads as none */
+    p = write_tmp("c5.json", "{\"models\": [{\"name\": \"a\", \"repo\": \"r\", \"file\": \"f\", \"approx_size\": 1.5e9},"
+                             " {\"name\": \"b\", \"repo\": \"r\", \"file\": \"g\", \"approx_size\": \"big\", \"size\": 7}]}");
+    struct catalog *c = catalog_load(p, &e);
+    CHECK_MSG(c, "%s", e.msg);
+    if (c) {
+        CHECK(c->e[0].approx_size == 1500000000ull && c->e[0].size == 0);
+        CHECK(c->e[1].approx_size == 0 && c->e[1].size == 7);
+        catalog_free(c);
+    }
 }
 
 TEST(resolve_paths_store_and_catalog_names) {
@@ -109,8 +159,9 @@ TEST(resolve_paths_store_and_catalog_names) {
 }
 
 int main(void) {
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(repo_catalog_is_complete);
+    RUN(repo_catalog_has_current_families);
     RUN(bad_catalogs_are_reported);
     RUN(resolve_paths_store_and_catalog_names);
     return test_summary();

@@ -174,6 +174,124 @@ TEST(bpe_handmade) {
     if (path) unlink(path);
 }
 
+/* A vocab of tokenizer model `model` (bert, t5, or anything) with the given pieces; a
+ * charsmap blob is stored as tokenizer.ggml.precompiled_charsmap when cm is not NULL. */
+static const char *write_kind(const char *model, const char *const *toks, const float *scores, const int32_t *types,
+                              int n, const unsigned char *cm, size_t cm_len, const char *name) {
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_str(w, "tokenizer.ggml.model", model);
+    gguf_w_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n);
+    if (scores) gguf_w_arr_f32(w, "tokenizer.ggml.scores", scores, (uint64_t)n);
+    gguf_w_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)n);
+    if (!strcmp(model, "bert")) {
+        gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+        gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 1);
+        gguf_w_u32(w, "tokenizer.ggml.seperator_token_id", 2);
+    } else {
+        gguf_w_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+        gguf_w_u32(w, "tokenizer.ggml.bos_token_id", 1);
+        gguf_w_u32(w, "tokenizer.ggml.eos_token_id", 2);
+        gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 1);
+        gguf_w_bool(w, "tokenizer.ggml.add_space_prefix", 1);
+        gguf_w_bool(w, "tokenizer.ggml.remove_extra_whitespaces", 1);
+    }
+    if (cm) gguf_w_arr(w, "tokenizer.ggml.precompiled_charsmap", GGUF_UINT8, cm, cm_len);
+    struct err e = {{0}};
+    const char *path = tmp_path(name);
+    int rc = gguf_writer_save(w, path, &e);
+    gguf_writer_free(w);
+    return rc == 0 ? path : NULL;
+}
+
+#define SP "\xe2\x96\x81" /* U+2581, the vocabularies' word-start mark */
+
+TEST(wpm_handmade) {
+    static const char *toks[] = {"[UNK]", "[CLS]", "[SEP]", SP "hello", SP "world", SP "!", "ab", SP "x",
+                                 SP "cafe", SP "\xe4\xb8\xad" /* 中 */, SP "\xe1\x84\x80" /* ᄀ */, "\xe1\x84\x82" /* ᄂ */};
+    int32_t types[12];
+    for (int i = 0; i < 12; i++) types[i] = i < 3 ? 3 : 1;
+    const char *path = write_kind("bert", toks, NULL, types, 12, NULL, 0, "wpm");
+    struct err e = {{0}};
+    struct tokenizer *t = path ? load_path(path, &e) : NULL;
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (path) unlink(path);
+    if (!t) return;
+    CHECK_IDS(t, "hello world!", 0, 0, 3, 4, 5);
+    CHECK_IDS(t, "  Hello,\tWORLD", 0, 0, 3, 0, 4);       /* lower-cased; "," is a word without a token */
+    CHECK_IDS(t, "CAF\xc3\x89 Cafe\xcc\x81", 0, 0, 8, 8); /* É → e, and a combining accent is dropped */
+    CHECK_IDS(t, "xab xq", 0, 0, 7, 6, 0);                /* "xq": q uncovered, so the whole word is [UNK] */
+    CHECK_IDS(t, "hello\xe4\xb8\xadworld", 0, 0, 3, 9, 4); /* a CJK ideograph is a word of its own */
+    CHECK_IDS(t, "\xea\xb0\x80\xeb\x82\x98", 0, 0, 10, 11); /* 가나: each syllable keeps its leading consonant */
+    CHECK_IDS(t, "hel\x07lo\xff", 0, 0, 3);               /* control characters and U+FFFD vanish */
+    CHECK_IDS(t, "hello", 1, 0, 1, 3, 2);                 /* [CLS] … [SEP] */
+    CHECK_IDS(t, "hello [SEP] x", 1, 1, 1, 3, 2, 7, 2);
+    CHECK_IDS(t, "", 1, 0, 1, 2);
+    CHECK(!tokenizer_is_lossless(t) && tokenizer_sep(t) == 2);
+    tokenizer_free(t);
+}
+
+TEST(ugm_handmade) {
+    static const char *toks[] = {"<unk>", "<s>", "</s>", SP, SP "a", "b", SP "ab", "ab", "c", "[PAD5]"};
+    static const float scores[] = {0, 0, 0, -2, -1, -1.5f, -1, -3, -4, 0};
+    static const int32_t types[] = {2, 3, 3, 1, 1, 1, 1, 1, 1, 5};
+    const char *path = write_kind("t5", toks, scores, types, 10, NULL, 0, "ugm");
+    struct err e = {{0}};
+    struct tokenizer *t = path ? load_path(path, &e) : NULL;
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (path) unlink(path);
+    if (!t) return;
+    CHECK_IDS(t, "ab", 0, 0, 6);                /* ▁ab (-1) beats ▁a b (-2.5) */
+    CHECK_IDS(t, "  a   b  ", 0, 0, 4, 3, 5);   /* space runs merged: ▁a ▁ b */
+    CHECK_IDS(t, "a ZZ\xf0\x9f\x98\x80" "c", 0, 0, 4, 3, 0, 8); /* one <unk> for the run ZZ😀 */
+    CHECK_IDS(t, "a\xff" "b", 0, 0, 4, 0, 5);     /* an invalid byte is U+FFFD, unknown */
+    CHECK_IDS(t, "ab", 1, 0, 1, 6, 2);          /* <s> … </s> as the file asks */
+    CHECK_IDS(t, "ab</s>ab", 1, 1, 1, 6, 2, 6, 2); /* every fragment gets its own ▁ */
+    CHECK_IDS(t, "[PAD5]", 0, 0, 3, 9);         /* unused pieces are in the lattice (score 0, as stored) */
+    CHECK_IDS(t, "   ", 0, 0);
+    tokenizer_free(t);
+    /* a charsmap mapping the one key "x" to "ab": the root's BASE is 1, so 'x' is unit
+     * 1 ^ 'x' (label 'x', a leaf, BASE 2), whose value unit (1 ^ 'x') ^ 2 holds offset 0
+     * of the replacement strings */
+    uint32_t units[256] = {0};
+    units[0] = 1u << 10;                        /* root BASE = 1 */
+    units[1 ^ 'x'] = (2u << 10) | (1u << 8) | 'x'; /* child 'x': leaf, BASE 2 */
+    units[(1 ^ 'x') ^ 2] = 0;                   /* value: replacement at offset 0 */
+    unsigned char cm[4 + sizeof units + 3];
+    uint32_t sz = sizeof units;
+    memcpy(cm, &sz, 4);
+    memcpy(cm + 4, units, sizeof units);
+    memcpy(cm + 4 + sizeof units, "ab", 3);
+    path = write_kind("t5", toks, scores, types, 10, cm, sizeof cm, "ugm-cm");
+    t = path ? load_path(path, &e) : NULL;
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (path) unlink(path);
+    if (t) {
+        CHECK_IDS(t, "x", 0, 0, 6);             /* x → ab → ▁ab */
+        CHECK_IDS(t, "xb", 0, 0, 6, 5);
+        tokenizer_free(t);
+    }
+    /* a charsmap whose trie points outside itself: encoding fails with a message */
+    units[(1 ^ 'x') ^ 2] = 0;
+    units[1 ^ 'x'] = (200000u << 10) | (1u << 8) | 'x';
+    memcpy(cm + 4, units, sizeof units);
+    path = write_kind("t5", toks, scores, types, 10, cm, sizeof cm, "ugm-bad");
+    t = path ? load_path(path, &e) : NULL;
+    CHECK_MSG(t != NULL, "%s", e.msg);
+    if (path) unlink(path);
+    if (t) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        CHECK(tokenizer_encode(t, "x", 1, 0, 0, &ids, &n, &e) != 0 && strstr(e.msg, "charsmap"));
+        tokenizer_free(t);
+    }
+    /* a header that claims more than the blob holds fails the load */
+    sz = 1u << 20;
+    memcpy(cm, &sz, 4);
+    path = write_kind("t5", toks, scores, types, 10, cm, sizeof cm, "ugm-short");
+    CHECK(path && load_path(path, &e) == NULL && strstr(e.msg, "precompiled_charsmap"));
+    if (path) unlink(path);
+}
+
 TEST(load_errors) {
     struct err e = {{0}};
     const char *path = write_bpe("no-such-pre", 1);
@@ -182,7 +300,11 @@ TEST(load_errors) {
     path = write_bpe("gpt-2", 0);
     CHECK(path && load_path(path, &e) == NULL && strstr(e.msg, "merges"));
     if (path) unlink(path);
-    CHECK(load_path(model_path("vocab/ggml-vocab-bert-bge.gguf"), &e) == NULL && strstr(e.msg, "'bert'"));
+    static const char *toks[] = {"a", "b"};
+    static const int32_t types[] = {1, 1};
+    path = write_kind("rwkv", toks, NULL, types, 2, NULL, 0, "rwkv");
+    CHECK(path && load_path(path, &e) == NULL && strstr(e.msg, "'rwkv'"));
+    if (path) unlink(path);
     /* a missing pre name falls back to "default" (llama.cpp does the same, with a warning) */
     path = write_bpe(NULL, 1);
     struct tokenizer *t = path ? load_path(path, &e) : NULL;
@@ -347,8 +469,9 @@ TEST(speed_100kb) {
         }
     text[len] = 0;
     const char *models[] = {"vocab/ggml-vocab-llama-spm.gguf", "vocab/ggml-vocab-gpt2-pre-llama3.gguf",
-                            "vocab/ggml-vocab-deepseek-llm.gguf", "synth/synth-smollm2-f16.gguf"};
-    for (size_t m = 0; m < 4; m++) {
+                            "vocab/ggml-vocab-deepseek-llm.gguf", "synth/synth-smollm2-f16.gguf",
+                            "vocab/ggml-vocab-bert-bge.gguf", "vocab/ggml-vocab-synth-ugm.gguf"};
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
         struct tokenizer *t = load_model(models[m]);
         CHECK_MSG(t != NULL, "%s: the tokenizer does not load", models[m]);
         if (!t) continue;
@@ -366,14 +489,47 @@ TEST(speed_100kb) {
     free(text);
 }
 
+/* The inputs that could make WordPiece or unigram slow: one 100 KB word (WordPiece
+ * matches it position by position), 100 KB of whitespace (merged away), 100 KB of
+ * characters no piece covers (one long <unk> run), 100 KB of one Hangul syllable. */
+TEST(speed_100kb_degenerate) {
+    const size_t len = 100 * 1024;
+    char *text = malloc(len + 4);
+    const char *models[] = {"vocab/ggml-vocab-bert-bge.gguf", "vocab/ggml-vocab-synth-ugm.gguf"};
+    const char *units[] = {"a", " ", "\xf0\x9f\x80\x80" /* U+1F000, in neither vocab */, "\xea\xb0\x80", "ab "};
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        struct tokenizer *t = load_model(models[m]);
+        CHECK_MSG(t != NULL, "%s: the tokenizer does not load", models[m]);
+        if (!t) continue;
+        for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+            size_t ul = strlen(units[u]), n = 0;
+            for (size_t i = 0; i + ul <= len; i += ul) memcpy(text + i, units[u], ul);
+            size_t tl = len / ul * ul;
+            int32_t *ids = NULL;
+            struct err e = {{0}};
+            double t0 = thread_cpu_s();
+            CHECK(tokenizer_encode(t, text, tl, 1, 1, &ids, &n, &e) == 0);
+            double dt = thread_cpu_s() - t0;
+            printf("  %s, unit %zu: %zu bytes -> %zu tokens in %.1f CPU-ms\n", models[m], u, tl, n, dt * 1e3);
+            CHECK_MSG(dt < 3.0, "%s: %.2f CPU-s for 100 KB of unit %zu", models[m], dt, u);
+            free(ids);
+        }
+        tokenizer_free(t);
+    }
+    free(text);
+}
+
 int main(void) {
-    TEST_EXPECT(7);
+    TEST_EXPECT(10);
     RUN(spm_handmade);
     RUN(bpe_handmade);
+    RUN(wpm_handmade);
+    RUN(ugm_handmade);
     RUN(load_errors);
     RUN(parse_special_smollm2);
     RUN(roundtrip_and_streaming);
     RUN(invalid_utf8);
     RUN(speed_100kb);
+    RUN(speed_100kb_degenerate);
     return test_summary();
 }

@@ -1,6 +1,8 @@
 /* Tokenizer ids against llama.cpp: the vocab .inp/.out vectors, the golden
- * tokenizer JSON cases (Korean/mixed-script and edge cases), and the prompt tokens
- * of every golden LLM run. Also decode(encode(x)) == x for the Korean cases. */
+ * tokenizer JSON cases (Korean/mixed-script and edge cases), the prompt tokens
+ * of every golden LLM run and the input tokens of the embedding and rerank goldens.
+ * Also decode(encode(x)) == x for the Korean cases (of the tokenizers that do not
+ * normalise the text). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 
@@ -179,7 +181,9 @@ TEST(golden_tokenizer_json) {
             if (!g_listed) files++;
             int add = cJSON_IsTrue(cJSON_GetObjectItem(root, "add_special"));
             int parse = cJSON_IsTrue(cJSON_GetObjectItem(root, "parse_special"));
-            int korean = strstr(de->d_name, ".korean.") != NULL;
+            /* WordPiece and unigram normalise the text (case, accents, NFKC, spaces):
+             * decoding cannot give it back, so only the ids are compared for them */
+            int korean = strstr(de->d_name, ".korean.") != NULL && tokenizer_is_lossless(t);
             const cJSON *c;
             int i = 0, bad = 0, bad_rt = 0;
             cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
@@ -300,10 +304,117 @@ TEST(golden_llm_prompt_tokens) {
     CHECK_MSG(files >= 12, "only %d golden llm files", files);
 }
 
+/* Appends the encoding of text (no special tokens, special text not parsed) to ids. */
+static int append_plain(const struct tokenizer *t, const char *text, int32_t *ids, size_t *n, size_t cap) {
+    int32_t *v = NULL;
+    size_t nv = 0;
+    struct err e = {{0}};
+    if (tokenizer_encode(t, text, strlen(text), 0, 0, &v, &nv, &e) != 0 || *n + nv > cap) { free(v); return -1; }
+    memcpy(ids + *n, v, nv * sizeof *v);
+    *n += nv;
+    free(v);
+    return 0;
+}
+
+static int append_id(int32_t id, int32_t *ids, size_t *n, size_t cap) {
+    if (id < 0 || *n >= cap) return -1;
+    ids[(*n)++] = id;
+    return 0;
+}
+
+/* golden/embed/NAME[.mean].jsonl: "tokens" = the case with add_special=1 and parse_special=1
+ * (llama-server's /v1/embeddings); NAME.rerank.jsonl: per document, BOS query EOS SEP document
+ * EOS, each special token only where the vocabulary asks for it (llama-server's /v1/rerank). */
+TEST(golden_embed_tokens) {
+    const char *dir = golden_path("embed");
+    DIR *d = opendir(dir);
+    REQUIRE(d != NULL, "no %s", dir);
+    char **cases = NULL;
+    int ncases = read_cases(golden_path("embed/cases_embed.txt"), &cases);
+    CHECK(ncases > 0);
+    struct dirent *de;
+    int files = 0, checked = 0;
+    static int32_t want[1 << 14], got[1 << 14];
+    while ((de = readdir(d)) != NULL) {
+        if (!ends_with(de->d_name, ".jsonl")) continue;
+        char name[512], path[1300], rel[600];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(de->d_name) - 6), de->d_name);
+        int rerank = ends_with(name, ".rerank");
+        if (strchr(name, '.')) *strchr(name, '.') = 0; /* NAME.mean, NAME.rerank → NAME */
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        snprintf(rel, sizeof rel, "golden/embed/%.500s", de->d_name);
+        const char *mp = model_for(name);
+        CHECK_MSG(mp != NULL, "no model for %s", de->d_name);
+        begin_file(rel);
+        struct tokenizer *t = mp ? load_tok(mp, g_why, sizeof g_why) : NULL;
+        char *js = read_file(path, NULL);
+        CHECK_MSG(!mp || t != NULL, "%s: %s", de->d_name, g_why);
+        CHECK_MSG(js != NULL, "cannot read %s", path);
+        if (!t || !js) { end_file(rel, 0); free(js); tokenizer_free(t); continue; }
+        if (!g_listed) files++;
+        int i = 0, bad = 0, n_items = 0;
+        for (char *line = strtok(js, "\n"); line; line = strtok(NULL, "\n"), i++) {
+            cJSON *o = cJSON_Parse(line);
+            CHECK_MSG(o != NULL, "%s line %d: not JSON", de->d_name, i);
+            if (!o) continue;
+            char label[700];
+            if (!rerank) {
+                size_t nw = json_ids(cJSON_GetObjectItem(o, "tokens"), want, sizeof want / sizeof want[0]);
+                const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItem(o, "prompt"));
+                CHECK_MSG(i < ncases && prompt && strcmp(prompt, cases[i]) == 0, "%s line %d: prompt differs from the cases file", de->d_name, i);
+                snprintf(label, sizeof label, "%s case %d", de->d_name, i);
+                if (i < ncases && !same_ids(t, label, cases[i], strlen(cases[i]), 1, 1, want, nw)) bad++;
+                n_items++;
+            } else {
+                const char *query = cJSON_GetStringValue(cJSON_GetObjectItem(o, "query"));
+                const cJSON *r;
+                CHECK_MSG(query != NULL, "%s line %d: no query", de->d_name, i);
+                cJSON_ArrayForEach(r, cJSON_GetObjectItem(o, "results")) {
+                    const char *doc = cJSON_GetStringValue(cJSON_GetObjectItem(r, "document"));
+                    size_t nw = json_ids(cJSON_GetObjectItem(r, "tokens"), want, sizeof want / sizeof want[0]), n = 0;
+                    size_t cap = sizeof got / sizeof got[0];
+                    int ok = query && doc;
+                    if (ok && tokenizer_add_bos(t)) ok = !append_id(tokenizer_bos(t), got, &n, cap);
+                    if (ok) ok = !append_plain(t, query, got, &n, cap);
+                    if (ok && tokenizer_add_eos(t)) ok = !append_id(tokenizer_eos(t), got, &n, cap);
+                    if (ok && tokenizer_add_sep(t)) ok = !append_id(tokenizer_sep(t), got, &n, cap);
+                    if (ok) ok = !append_plain(t, doc, got, &n, cap);
+                    if (ok && tokenizer_add_eos(t)) ok = !append_id(tokenizer_eos(t), got, &n, cap);
+                    ok = ok && n == nw && memcmp(got, want, n * sizeof *got) == 0;
+                    if (!ok && !t_quiet) {
+                        fprintf(stderr, "  %s query %d document %d: got %zu ids, want %zu:\n   got ", de->d_name, i, n_items, n, nw);
+                        for (size_t k = 0; k < n && k < 32; k++) fprintf(stderr, " %d", got[k]);
+                        fprintf(stderr, "\n  want ");
+                        for (size_t k = 0; k < nw && k < 32; k++) fprintf(stderr, " %d", want[k]);
+                        fputc('\n', stderr);
+                    }
+                    bad += !ok;
+                    n_items++;
+                }
+            }
+            cJSON_Delete(o);
+        }
+        CHECK_MSG(bad == 0, "%s: %d of %d token sequences differ", de->d_name, bad, n_items);
+        CHECK_MSG(n_items >= 8, "%s: only %d token sequences read", de->d_name, n_items);
+        if (!rerank) CHECK_MSG(i == ncases, "%s: %d lines for %d cases", de->d_name, i, ncases);
+        if (bad) snprintf(g_why, sizeof g_why, "%d of %d token sequences differ", bad, n_items);
+        checked += n_items;
+        end_file(rel, !bad && n_items >= 8);
+        tokenizer_free(t);
+        free(js);
+    }
+    closedir(d);
+    for (int i = 0; i < ncases; i++) free(cases[i]);
+    free(cases);
+    CHECK_MSG(files >= 4, "only %d golden embed files", files);
+    CHECK(checked >= 35); /* 3 × 9 cases and 2 × 4 documents */
+}
+
 int main(void) {
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(vocab_inp_out);
     RUN(golden_tokenizer_json);
     RUN(golden_llm_prompt_tokens);
+    RUN(golden_embed_tokens);
     return test_summary();
 }

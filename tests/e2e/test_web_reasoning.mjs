@@ -1,0 +1,141 @@
+// The chat page with a thinking model, in headless Chromium: the model's thoughts arrive as
+// delta.reasoning_content and show in a "Thinking" block that is folded by default (opened
+// by a click), apart from the answer; it survives a reload; in Korean the block says so in
+// Korean; the "think first" setting sends enable_thinking false; and thoughts full of HTML
+// are shown as text and run nothing. The server runs the random-weight Qwen3 file (Qwen3's
+// real template); logit_bias makes its greedy reply "<think> thoughts </think> answer", as
+// in test_server_reasoning.mjs. Screenshot in /tmp.
+import { chromium } from "playwright-core";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+
+const { test, summary } = makeCounter(8);
+const BIAS = { 16408: 15, 16409: 18.8 };   // "<think>", "</think>"
+let srv, browser;
+try {
+  srv = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`, "--parallel", "2", "--ctx", "512"]);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  // What the API itself answers for the same request: the page must show exactly this.
+  const api = await (await fetch(srv.url + "/v1/chat/completions", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ messages: [{ role: "user", content: "Hi" }], temperature: 0, max_tokens: 16, logit_bias: BIAS }),
+  })).json();
+  const want = api.choices[0].message;
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: "en-US" });
+  const page = await ctx.newPage();
+  const errors = [], sent = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.route("**/v1/chat/completions", (route) => {
+    const body = JSON.parse(route.request().postData());
+    sent.push(body);
+    Object.assign(body, { max_tokens: 16, temperature: 0, logit_bias: BIAS });
+    route.continue({ postData: JSON.stringify(body) });
+  });
+  await page.goto(srv.url + "/");
+  await page.waitForFunction(() => document.getElementById("model-name").textContent === "synth-qwen3-f16", null, { timeout: 10000 });
+
+  const ask = async (p, text) => {
+    const n = await p.locator(".msg.assistant").count();
+    await p.fill("#input", text);
+    await p.press("#input", "Enter");
+    await p.waitForFunction((k) => document.querySelectorAll(".msg.assistant").length > k, n, { timeout: 10000 });
+    await p.waitForSelector("#stop", { state: "hidden", timeout: 60000 });
+    return p.locator(".msg.assistant").nth(n);
+  };
+
+  await test("thoughts go into a folded Thinking block, the answer below it", async () => {
+    assert(want.reasoning_content && want.content, "the API reply has both: " + JSON.stringify(want));
+    const m = await ask(page, "Hi");
+    const d = m.locator("details.thinking");
+    eq(await d.count(), 1, "one thinking block");
+    eq(await d.evaluate((e) => e.open), false, "folded by default");
+    eq(await d.locator("summary").textContent(), "Thinking", "summary");
+    assert(await d.locator(".thinking-text").isHidden(), "thoughts hidden while folded");
+    eq(await d.locator(".thinking-text").textContent(), want.reasoning_content, "the thoughts, as the API gives them");
+    eq(await m.locator(".content").textContent(), want.content, "the answer, without the thoughts");
+    assert(!(await m.textContent()).includes("<think>"), "no tags on the page");
+  });
+
+  await test("a click opens the block", async () => {
+    const d = page.locator(".msg.assistant details.thinking").first();
+    await d.locator("summary").click();
+    assert(await d.locator(".thinking-text").isVisible(), "thoughts visible when opened");
+    await page.screenshot({ path: "/tmp/omni_web_reasoning.png" });
+  });
+
+  await test("the history sent back carries the answer only", async () => {
+    await ask(page, "And then?");
+    const prev = sent.at(-1).messages.filter((x) => x.role === "assistant");
+    eq(prev.length, 1, "one earlier answer");
+    eq(prev[0].content, want.content, "answer only");
+    eq(prev[0].reasoning, undefined, "no thoughts in the request");
+  });
+
+  await test("after a reload the thoughts are still there, folded", async () => {
+    await page.reload();
+    await page.waitForSelector(".msg.assistant details.thinking");
+    const d = page.locator(".msg.assistant details.thinking").first();
+    eq(await d.evaluate((e) => e.open), false, "folded");
+    eq(await d.locator(".thinking-text").textContent(), want.reasoning_content, "restored text");
+  });
+
+  await test("unticking 'think first' sends enable_thinking false", async () => {
+    await page.click("#settings summary");
+    await page.uncheck("#think");
+    await page.click("#new-chat");
+    await ask(page, "Quick answer please");
+    const b = sent.at(-1);
+    assert(b.chat_template_kwargs && b.chat_template_kwargs.enable_thinking === false, JSON.stringify(b));
+    await page.check("#think");
+  });
+
+  await test("in Korean the block and the setting speak Korean", async () => {
+    const ko = await ctx.newPage();
+    ko.on("pageerror", (e) => errors.push(String(e)));
+    await ko.route("**/v1/chat/completions", (route) => {
+      const body = JSON.parse(route.request().postData());
+      Object.assign(body, { max_tokens: 16, temperature: 0, logit_bias: BIAS });
+      route.continue({ postData: JSON.stringify(body) });
+    });
+    await ko.goto(srv.url + "/?lang=ko");
+    eq(await ko.evaluate(() => document.documentElement.lang), "ko", "html lang");
+    await ko.click("#new-chat");
+    const m = await ask(ko, "Hi");   // the prompt whose biased reply thinks first
+    eq(await m.locator("details.thinking summary").textContent(), "생각 과정", "Korean summary");
+    eq(await ko.textContent("#think-label"), "답하기 전에 모델이 생각하게 하기", "Korean setting");
+    await ko.close();
+  });
+
+  await test("thoughts full of HTML are text: no element, no script runs", async () => {
+    const p = await ctx.newPage();
+    p.on("pageerror", (e) => errors.push(String(e)));
+    const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold?</b>';
+    const chunk = (delta) => "data: " + JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: null }] }) + "\n\n";
+    // The page's own rendering is under test here, so the stream is canned.
+    await p.route("**/v1/chat/completions", (route) => route.fulfill({
+      status: 200, headers: { "Content-Type": "text/event-stream" },
+      body: chunk({ role: "assistant", content: "" }) + chunk({ reasoning_content: evil }) + chunk({ content: "fine <i>x</i>" }) + "data: [DONE]\n\n",
+    }));
+    await p.goto(srv.url + "/?lang=en");
+    await p.click("#new-chat");
+    const m = await ask(p, "attack");
+    await m.locator("details.thinking summary").click();
+    await p.waitForTimeout(300);
+    eq(await m.locator("details.thinking .thinking-text").textContent(), evil, "shown literally");
+    eq(await m.locator("details.thinking img, details.thinking script, details.thinking b").count(), 0, "no elements from the model");
+    eq(await m.locator(".content i").count(), 0, "answer HTML escaped too");
+    eq(await p.evaluate(() => window.__pwned), undefined, "nothing ran");
+    await p.close();
+  });
+
+  await test("no page errors", async () => { assert(errors.length === 0, errors.join("; ")); });
+} catch (e) {
+  await test("setup", async () => { throw e; });
+} finally {
+  if (browser) await browser.close();
+  if (srv) await stopServer(srv);
+}
+process.exit(summary());
