@@ -4,6 +4,7 @@
 # When LLAMA_BENCH names a llama-bench binary, it runs on the same files in the same
 # run and the ratio omni/llama.cpp is printed. Other benchmark programs (bench/bench_*.c)
 # run afterwards and print their own sections; so does bench_server.sh (LLAMA_SERVER).
+# bench_embed: embedding inputs/s (bge-small shape), vs LLAMA_EMBEDDING (llama-embedding) when set.
 set -u
 BUILD=${BUILD:-build}
 OMNI=${OMNI_BIN:-$BUILD/omni}

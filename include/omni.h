@@ -733,6 +733,88 @@ void omni_voice_clear_history(omni_voice *v);
  * after omni_voice_wait_idle). */
 int omni_voice_history(omni_voice *v, const omni_chat_message **msgs);
 
+/* ---- embeddings and reranking ---- */
+
+/* A sentence-embedding or reranking model: a BERT-family encoder (bge, MiniLM, bge-m3,
+ * the bge-reranker cross-encoders: GGUF architecture "bert"; nomic-embed-text:
+ * "nomic-bert"; jina-embeddings-v2: "jina-bert-v2") or a decoder used as one (Qwen3-Embedding: the final normed hidden state
+ * of the last token). It is separate
+ * from omni_model: it has no engine, sessions or chat template; each call runs its
+ * forward passes on the calling thread (with the process's compute pool) and returns.
+ * Threads: any number of threads may call an embedder; calls take turns (a mutex),
+ * since they share the pool anyway. omni_embedder_free only when no call is running. */
+typedef struct omni_embedder omni_embedder;
+
+/* How the final hidden states become one vector per input (llama.cpp's numbering). */
+enum {
+    OMNI_POOLING_DEFAULT = -1,     /* the file's pooling_type (bert without one: CLS; a file
+                                    * with a rerank head and none: RANK; a decoder: LAST) */
+    OMNI_POOLING_MEAN = 1,         /* the average over all tokens, special ones included */
+    OMNI_POOLING_CLS = 2,          /* the first token's ([CLS] / <s>) */
+    OMNI_POOLING_LAST = 3,         /* the last token's */
+    OMNI_POOLING_RANK = 4,         /* a cross-encoder's relevance score (omni_rerank) */
+};
+
+typedef struct omni_embedder_params {
+    int n_threads;                 /* as omni_model_params.n_threads */
+    int pooling;                   /* OMNI_POOLING_*; DEFAULT: the file's */
+    int n_batch;                   /* most tokens in one forward (inputs are never split; a
+                                    * longer input runs alone); default 2048 */
+} omni_embedder_params;
+
+omni_embedder_params omni_embedder_default_params(void);
+/* params may be NULL. NULL with err set when the file is missing, not an encoder or
+ * decoder we support, or broken. A vocabulary we cannot tokenize yet still loads:
+ * token-id inputs work, text inputs then fail with the tokenizer's message. */
+omni_embedder *omni_embedder_load(const char *path, const omni_embedder_params *params, char *err, size_t err_size);
+void omni_embedder_free(omni_embedder *emb);              /* NULL is fine */
+
+const char *omni_embedder_name(const omni_embedder *emb); /* general.name or the file name */
+const char *omni_embedder_arch(const omni_embedder *emb); /* "bert", "qwen3", … */
+int omni_embedder_n_embd(const omni_embedder *emb);       /* floats per vector */
+int omni_embedder_n_ctx(const omni_embedder *emb);        /* most tokens in one input */
+int omni_embedder_n_vocab(const omni_embedder *emb);
+int omni_embedder_pooling(const omni_embedder *emb);      /* OMNI_POOLING_*, as resolved */
+/* 1 when omni_rerank works: a classification head (pooling RANK). */
+int omni_embedder_can_rerank(const omni_embedder *emb);
+
+/* 1 when path is a GGUF this API is for (architecture bert, nomic-bert or jina-bert-v2,
+ * or a file that declares a pooling type); 0 otherwise or when it cannot be read. Reads only the header. */
+int omni_file_is_embedding_model(const char *path);
+
+/* Tokenizes one input as llama-server does for embeddings: special tokens added as the
+ * vocabulary asks ([CLS] … [SEP], <s> … </s>), special-token text parsed. Returns the
+ * count with *tokens malloc'ed (free() it), or -1 with err set. */
+int omni_embedder_tokenize(const omni_embedder *emb, const char *text, size_t len, int32_t **tokens, char *err,
+                           size_t err_size);
+
+/* One input: text (len bytes; tokenized as above) when tokens is NULL, else token ids
+ * taken as they are (borrowed for the call). */
+typedef struct omni_embed_input {
+    const char *text;
+    size_t len;
+    const int32_t *tokens;
+    int n_tokens;
+} omni_embed_input;
+
+/* Embeds n inputs, batching them into as few forward passes as n_batch allows. out gets
+ * n × omni_embedder_n_embd floats in input order; normalize = 1 divides each by its L2
+ * norm (llama-server's default), 0 leaves them as pooled. n_tokens (optional, n ints)
+ * gets each input's token count. Errors (nothing computed): an empty input (no text or
+ * no ids, even where the special tokens alone would make a sequence), one longer
+ * than omni_embedder_n_ctx, an id outside the vocabulary, a rerank model (pooling RANK
+ * gives scores, not vectors). Returns 0 or -1. */
+int omni_embed(omni_embedder *emb, const omni_embed_input *inputs, int n, int normalize, float *out, int *n_tokens,
+               char *err, size_t err_size);
+
+/* Scores each document against the query with a cross-encoder: the pair as llama-server
+ * builds it (BOS, query, EOS, SEP, document, EOS, as the vocabulary has them), scored by
+ * the rerank head: the raw logit, llama-server's relevance_score (higher is more
+ * relevant; no sigmoid). scores gets n_docs floats in document order; n_tokens
+ * (optional) the total tokens. Returns 0 or -1 with err set (no head, a pair too long). */
+int omni_rerank(omni_embedder *emb, const char *query, const char *const *docs, int n_docs, float *scores,
+                int *n_tokens, char *err, size_t err_size);
+
 /* ---- model files ---- */
 
 typedef enum omni_file_format {

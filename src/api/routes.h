@@ -25,6 +25,8 @@ struct api_server {
     time_t created;
     int port;
     struct api_asr *asr;        /* Whisper for the audio routes; NULL without --asr-model */
+    omni_embedder *embedder;    /* for /v1/embeddings and /v1/rerank, or NULL (api_server_set_embedder) */
+    char *embed_id;             /* its id in /v1/models */
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
@@ -38,6 +40,9 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
 int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_voices(struct api_server *s, struct mg_connection *c);
 int route_transcriptions(struct api_server *s, struct mg_connection *c, int translate);
+/* Embeddings and reranking (routes_embeddings.c) on s->embedder. */
+int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

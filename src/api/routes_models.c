@@ -14,8 +14,9 @@ int route_health(struct api_server *s, struct mg_connection *c) {
     } else {
         cJSON_AddStringToObject(j, "status", st == API_DRAINING ? "shutting_down" : "ok");
         cJSON_AddStringToObject(j, "model", s->model_id);
-        omni_engine_stats es;
-        omni_model_engine_stats(s->model, &es);
+        omni_engine_stats es = {0};
+        if (s->model) omni_model_engine_stats(s->model, &es);
+        if (s->embedder) cJSON_AddStringToObject(j, "embedding_model", s->embed_id);
         cJSON_AddNumberToObject(j, "slots_total", es.n_slots);
         cJSON_AddNumberToObject(j, "slots_busy", es.busy);
         cJSON_AddNumberToObject(j, "queue_length", es.queued);
@@ -27,9 +28,9 @@ int route_health(struct api_server *s, struct mg_connection *c) {
 }
 
 int route_metrics(struct api_server *s, struct mg_connection *c) {
-    int ready = atomic_load(&s->state) != API_LOADING && s->model;
+    int ready = atomic_load(&s->state) != API_LOADING;
     omni_engine_stats es = {0};
-    if (ready) omni_model_engine_stats(s->model, &es);
+    if (ready && s->model) omni_model_engine_stats(s->model, &es);
     char *text = metrics_render(&s->metrics, es.queued, es.busy, es.n_slots, !ready);
     if (!text) return api_reply_error(c, 500, NULL, NULL, "out of memory");
     api_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
@@ -58,17 +59,42 @@ static cJSON *model_object(struct api_server *s) {
     return m;
 }
 
+/* the embedding model's entry: what a client needs to call /v1/embeddings or /v1/rerank */
+static cJSON *embed_object(struct api_server *s) {
+    cJSON *m = cJSON_CreateObject();
+    omni_embedder *e = s->embedder;
+    cJSON_AddStringToObject(m, "id", s->embed_id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", (double)s->created);
+    cJSON_AddStringToObject(m, "owned_by", "omni");
+    cJSON *meta = cJSON_AddObjectToObject(m, "meta");
+    cJSON_AddStringToObject(meta, "name", omni_embedder_name(e));
+    cJSON_AddStringToObject(meta, "arch", omni_embedder_arch(e));
+    cJSON_AddStringToObject(meta, "kind", omni_embedder_can_rerank(e) ? "rerank" : "embedding");
+    cJSON_AddNumberToObject(meta, "n_embd", omni_embedder_n_embd(e));
+    cJSON_AddNumberToObject(meta, "n_ctx_train", omni_embedder_n_ctx(e));
+    cJSON_AddNumberToObject(meta, "n_vocab", omni_embedder_n_vocab(e));
+    return m;
+}
+
 int route_models(struct api_server *s, struct mg_connection *c) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(j, "data");
-    cJSON_AddItemToArray(data, model_object(s));
+    if (s->model || atomic_load(&s->state) == API_LOADING) cJSON_AddItemToArray(data, model_object(s));
+    if (s->embedder) cJSON_AddItemToArray(data, embed_object(s));
     api_reply_json(c, 200, j);
     cJSON_Delete(j);
     return 200;
 }
 
 int route_model(struct api_server *s, struct mg_connection *c, const char *id) {
+    if (s->embedder && !strcmp(id, s->embed_id)) {
+        cJSON *m = embed_object(s);
+        api_reply_json(c, 200, m);
+        cJSON_Delete(m);
+        return 200;
+    }
     if (!api_model_matches(s, id) || !*id)
         return api_reply_error(c, 404, "model", "model_not_found", "the model '%s' does not exist; this server has '%s'",
                                id, s->model_id);

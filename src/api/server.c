@@ -117,6 +117,17 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
                                    mg_get_header(c, "Authorization")
                                        ? "the API key is not valid"
                                        : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
+        if (!strcmp(path, "/v1/embeddings"))
+            return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))
+            return post ? handle_post(s, c, route_rerank) : method_not_allowed(c, "POST", m, path);
+        if (atomic_load(&s->state) != API_LOADING && !s->model &&
+            (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions") || !strcmp(path, "/v1/realtime")))
+            return api_reply_error(c, 400, "model", "model_not_supported",
+                                   "this server only serves embeddings ('%s' is an embedding model): use POST "
+                                   "/v1/embeddings%s, or start it with -m CHAT_MODEL --embedding-model FILE for both",
+                                   s->embed_id ? s->embed_id : "", s->embedder && omni_embedder_can_rerank(s->embedder)
+                                   ? " or /v1/rerank" : "");
         if (!strcmp(path, "/v1/chat/completions"))
             return post ? handle_post(s, c, route_chat) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/completions"))
@@ -141,7 +152,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
 static int begin_request(struct mg_connection *c) {
     struct api_server *s = mg_get_user_data(mg_get_context(c));
-    if (api_realtime_is_upgrade(c)) return 0; /* civetweb hands it to realtime.c's WebSocket handler */
+    if (api_realtime_is_upgrade(c) && (s->model || atomic_load(&s->state) == API_LOADING))
+        return 0; /* civetweb hands it to realtime.c's WebSocket handler */
     int status = dispatch(s, c);
     metrics_count_request(&s->metrics, status);
     return status;
@@ -229,6 +241,12 @@ void api_server_set_engine(struct api_server *s, omni_model *model) {
     atomic_store(&s->state, API_READY);
 }
 
+void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const char *id) {
+    s->embedder = emb;
+    free(s->embed_id);
+    s->embed_id = strdup(id ? id : "embedding");
+}
+
 void api_server_drain(struct api_server *s) { atomic_store(&s->state, API_DRAINING); }
 
 void api_server_stop(struct api_server *s) {
@@ -240,5 +258,6 @@ void api_server_stop(struct api_server *s) {
     api_keys_free(&s->keys);
     metrics_destroy(&s->metrics);
     free(s->model_id);
+    free(s->embed_id);
     free(s);
 }

@@ -31,6 +31,11 @@ int api_server_port(const struct api_server *s);
 /* Makes the routes live. The model (whose engine is started) stays owned by the caller
  * and must outlive the server. */
 void api_server_set_engine(struct api_server *s, omni_model *model);
+/* Serves /v1/embeddings and /v1/rerank with emb (owned by the caller, outliving the
+ * server) under the id `id`, listed by /v1/models. Call before api_server_set_engine.
+ * A server with an embedder and no chat model (api_server_set_engine(s, NULL)) answers
+ * the chat routes with a 400 that says so. */
+void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const char *id);
 /* Stops taking new generations (they get 503); in-flight ones continue. */
 void api_server_drain(struct api_server *s);
 /* Closes the listener, waits for the handlers to return, frees. The model's engine must

@@ -29,9 +29,12 @@ static void usage(FILE *f) {
             "GET /v1/audio/voices always; POST /v1/audio/transcriptions, /v1/audio/translations and\n"
             "input_audio parts in chat messages when a Whisper model is given with --asr-model.\n"
             "Voice: with --asr-model, GET /v1/realtime?model=ID is OpenAI's Realtime API over a\n"
-            "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n\n"
+            "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n"
+            "Embeddings: with --embedding-model, POST /v1/embeddings (OpenAI's) or, for a reranker,\n"
+            "POST /v1/rerank (query + documents -> relevance scores, as llama-server and Jina).\n\n"
             "options:\n"
-            "  -m, --model FILE       the model (GGUF) to serve (required)\n"
+            "  -m, --model FILE       the model (GGUF) to serve (required); an embedding model here is\n"
+            "                         served alone, as if given with --embedding-model\n"
             "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
             "      --port N           port (default 8080; 0 picks a free one and prints it)\n"
             "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
@@ -50,11 +53,18 @@ static void usage(FILE *f) {
             "                         recognition; uploads are limited by --max-body\n"
             "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech,\n"
             "                         and the turn detector of the Realtime API\n"
+            "      --embedding-model FILE  an embedding model (BERT-family GGUF such as bge-small-en-v1.5, or\n"
+            "                         Qwen3-Embedding) for POST /v1/embeddings, or a reranker (bge-reranker)\n"
+            "                         for POST /v1/rerank, served next to the chat model. Given as -m instead,\n"
+            "                         such a file is served alone (the chat routes then answer 400)\n"
+            "      --pooling P        the embedding model's pooling: cls, mean, last or rank (default: the\n"
+            "                         file's, as llama-server --pooling)\n"
             "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
             "                         on wss://, like the OpenAI SDK's realtime class)\n"
             "      --tls-key FILE     PEM private key for --tls-cert\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
+            "  omni serve -m bge-small-en-v1.5-f16.gguf      (embeddings only)\n"
             "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Authorization: Bearer secret' \\\n"
             "       -H 'Content-Type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n");
 }
@@ -94,7 +104,8 @@ static void sleep_ms(int ms) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
-    const char *mmproj = NULL;
+    const char *mmproj = NULL, *embed_path = NULL;
+    int pooling = OMNI_POOLING_DEFAULT;
     struct api_params ap = api_default_params();
     omni_engine_params sp = omni_engine_default_params();
     struct api_keys keys = {0};
@@ -120,6 +131,12 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;
+        else if (!strcmp(a, "--embedding-model")) embed_path = v;
+        else if (!strcmp(a, "--pooling")) {
+            pooling = !strcmp(v, "mean") ? OMNI_POOLING_MEAN : !strcmp(v, "cls") ? OMNI_POOLING_CLS
+                    : !strcmp(v, "last") ? OMNI_POOLING_LAST : !strcmp(v, "rank") ? OMNI_POOLING_RANK : 0;
+            bad = !pooling;
+        }
         else if (!strcmp(a, "--allow-image-dir")) {
             if (api_chat_images_allow_dir(v, &e)) { api_keys_free(&keys); return cli_fail("serve: %s", e.msg); }
         }
@@ -143,6 +160,13 @@ int cmd_serve(int argc, char **argv) {
     }
     if (!model_path) { api_keys_free(&keys); return cli_fail("serve: no model given; use -m MODEL.gguf (see `omni serve --help`)"); }
     if (access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
+    if (embed_path && access(embed_path, R_OK)) {
+        api_keys_free(&keys);
+        return cli_fail("serve: %s: cannot read the --embedding-model file", embed_path);
+    }
+    /* -m with an embedding model and no other: serve it alone */
+    int embed_only = !embed_path && omni_file_is_embedding_model(model_path);
+    if (embed_only) embed_path = model_path;
     if (max_body > 0) ap.max_body = (size_t)max_body;
     if (!ap.tls_cert != !ap.tls_key) {
         api_keys_free(&keys);
@@ -186,24 +210,64 @@ int cmd_serve(int argc, char **argv) {
         nanosleep(&ts, NULL);
     }
 
+    char err[512] = "";
+    omni_embedder *emb = NULL;
+    char *embed_id = NULL;
+    if (embed_path) {
+        omni_embedder_params ep = omni_embedder_default_params();
+        ep.n_threads = n_threads;
+        ep.pooling = pooling;
+        emb = omni_embedder_load(embed_path, &ep, err, sizeof err);
+        embed_id = embed_only ? strdup(id) : model_id_from_path(embed_path);
+        if (!emb || !embed_id) {
+            api_server_stop(srv);
+            free(id);
+            free(embed_id);
+            omni_embedder_free(emb);
+            return cli_fail("serve: --embedding-model: %s", emb ? "out of memory" : err);
+        }
+        api_server_set_embedder(srv, emb, embed_id);
+    }
+    if (embed_only) {
+        api_server_set_engine(srv, NULL);
+        printf("omni serve: listening on %s://%s:%d (API base %s://%s:%d/v1) — embedding model %s (%s, %d dims, %s), "
+               "API keys: %s. Ctrl-C stops.\n", ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host,
+               api_server_port(srv), ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host,
+               api_server_port(srv), embed_id, omni_embedder_arch(emb), omni_embedder_n_embd(emb),
+               omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings", n_keys ? "required" : "off");
+        fflush(stdout);
+        while (!g_stop) sleep_ms(100);
+        fprintf(stderr, "omni serve: stopping\n");
+        api_server_stop(srv);
+        omni_embedder_free(emb);
+        free(embed_id);
+        free(id);
+        fprintf(stderr, "omni serve: stopped\n");
+        return 0;
+    }
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = n_threads;
-    char err[512] = "";
     omni_model *model = omni_model_load(model_path, &mp, err, sizeof err);
     if (!model) {
         api_server_stop(srv);
+        omni_embedder_free(emb);
+        free(embed_id);
         free(id);
         return cli_fail("serve: %s", err);
     }
     if (mmproj && omni_model_load_mmproj(model, mmproj, err, sizeof err)) {
         api_server_stop(srv);
         omni_model_free(model);
+        omni_embedder_free(emb);
+        free(embed_id);
         free(id);
         return cli_fail("serve: --mmproj: %s", err);
     }
     if (omni_model_start_engine(model, &sp, err, sizeof err)) {
         api_server_stop(srv);
         omni_model_free(model);
+        omni_embedder_free(emb);
+        free(embed_id);
         free(id);
         return cli_fail("serve: %s", err);
     }
@@ -216,6 +280,8 @@ int cmd_serve(int argc, char **argv) {
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), es.n_slots, es.n_ctx, sp.max_queue,
            ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
+    if (emb) printf("omni serve: embedding model %s (%s, %d dims) on %s\n", embed_id, omni_embedder_arch(emb),
+                    omni_embedder_n_embd(emb), omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings");
     fflush(stdout);
 
     while (!g_stop) sleep_ms(100);
@@ -230,6 +296,8 @@ int cmd_serve(int argc, char **argv) {
     omni_model_cancel_all(model);
     api_server_stop(srv);
     omni_model_free(model); /* its engine too, after the handlers (and realtime sessions) are gone */
+    omni_embedder_free(emb);
+    free(embed_id);
     free(id);
     fprintf(stderr, "omni serve: stopped\n");
     return 0;

@@ -673,8 +673,22 @@ int llm_forward(const struct llm *m, struct llm_state *st, struct llm_kv *const 
     return llm_forward_embd(m, st, kv, n_kv, b, NULL, logits, e);
 }
 
+/* logits and/or hidden (the final normed hidden state, n_embd floats per flagged row) */
+static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                       const struct llm_batch *b, const float *embd, float *logits, float *hidden, struct err *e);
+
 int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
                      const struct llm_batch *b, const float *embd, float *logits, struct err *e) {
+    return forward_out(m, st, kv, n_kv, b, embd, logits, NULL, e);
+}
+
+int llm_forward_hidden(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                       const struct llm_batch *b, float *hidden, struct err *e) {
+    return forward_out(m, st, kv, n_kv, b, NULL, NULL, hidden, e);
+}
+
+static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                       const struct llm_batch *b, const float *embd, float *logits, float *hidden, struct err *e) {
     const struct llm_hparams *hp = &m->hp;
     int n = b->n_tokens;
     if (n < 1) return err_set(e, "llm_forward: empty batch");
@@ -733,7 +747,7 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
             if (b->pos[c0 + i] + 1 > k->len) k->len = b->pos[c0 + i] + 1;
             if (b->pos[c0 + i] + 1 == k->ck_pos) k->ck_len = k->ck_pos, k->ck_pos = -1;  /* the mixers took it */
         }
-        if (!logits) continue;
+        if (!logits && !hidden) continue;
         /* gather the rows that want logits (with the last residual), normalize, and
          * project them in one matmul: the LM head is a fifth of a small model's work */
         int n_out = 0;
@@ -748,7 +762,8 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
         if (!n_out) continue;
         for (int i = 0; i < n_out; i++)
             ops_rmsnorm(st->x + (size_t)i * E, st->x + (size_t)i * E, m->output_norm.data, E, hp->norm_eps);
-        matmul(m->pool, &m->output, st->x, logits + (size_t)out_row * hp->n_vocab, n_out);
+        if (hidden) memcpy(hidden + (size_t)out_row * E, st->x, sizeof(float) * E * (size_t)n_out);
+        if (logits) matmul(m->pool, &m->output, st->x, logits + (size_t)out_row * hp->n_vocab, n_out);
         out_row += n_out;
     }
     return 0;

@@ -92,5 +92,10 @@ int llm_forward(const struct llm *m, struct llm_state *st, struct llm_kv *const 
  * encoder): embd holds n_tokens rows of n_embd floats; b->token is ignored (may be NULL). */
 int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
                      const struct llm_batch *b, const float *embd, float *logits, struct err *e);
+/* The same as llm_forward, returning instead of logits the final hidden state after the
+ * output norm (n_embd floats per flagged token, in batch order): what an embedding model
+ * built on a decoder (Qwen3-Embedding) pools. */
+int llm_forward_hidden(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                       const struct llm_batch *b, float *hidden, struct err *e);
 
 #endif

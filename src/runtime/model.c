@@ -27,7 +27,12 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
     lp.progress = params->progress;
     lp.progress_ud = params->progress_user;
     m->llm = llm_load(path, &lp, &e);
-    if (!m->llm) goto fail;
+    if (!m->llm) {
+        /* an encoder (bge, nomic-embed) is for the embedding API, not for generating */
+        if (omni_file_is_embedding_model(path) && strstr(e.msg, "not supported"))
+            err_set(&e, "%s is an embedding model (use omni embed, or omni serve --embedding-model)", path);
+        goto fail;
+    }
     const struct gguf *g = llm_gguf(m->llm);
     m->tok = tokenizer_load(g, &e);
     if (!m->tok) { err_prefix(&e, "%s: ", path); goto fail; }
