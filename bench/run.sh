@@ -12,7 +12,7 @@ DIR=${BENCH_MODELS:-$BUILD/bench-models}
 PP=${BENCH_PP:-128}
 TG=${BENCH_TG:-64}
 THREADS=${BENCH_THREADS:-"1 2"}
-MODELS=${BENCH_SHAPES:-"smollm2-135m:q8_0 qwen2.5-0.5b:q4_k_m llama-3.2-1b:q4_k_m"}
+MODELS=${BENCH_SHAPES:-"smollm2-135m:q8_0 qwen2.5-0.5b:q4_k_m llama-3.2-1b:q4_k_m qwen3.5-2b:q4_k_m"}
 mkdir -p "$DIR"
 
 json_field() { # json, key → number

@@ -33,11 +33,52 @@ struct llm_arch {
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);
+    /* Full attention with a sigmoid output gate (qwen35): attn_q gives per head
+     * head_dim query values then head_dim gate values; the attention output is
+     * multiplied by sigmoid(gate) before attn_output. */
+    int attn_out_gate;
+    const char *ffn_norm_name;  /* the FFN's input norm when not "ffn_norm" ("post_attention_norm") */
+    const struct llm_mixer *mixer;  /* recurrent layers (qwen35's gated delta-net), or NULL */
 };
+
+/* A recurrent layer in place of attention (the block is otherwise the same:
+ * norm, mixer, residual, FFN). Its state is per sequence and lives in the
+ * sequence's struct llm_kv: state_floats per layer, zero for an empty sequence. */
+struct llm_rs_seq {
+    float *state;   /* this layer's state of the sequence */
+    float *ck;      /* its checkpoint copy: taken after the token at position ck_pos - 1 */
+    int ck_pos;     /* -1: none asked */
+};
+struct llm_mix_args {
+    const struct llm_hparams *hp;
+    struct pool *pool;
+    const void *layer;            /* what load() returned */
+    int n;                        /* tokens */
+    const int32_t *pos, *seq;     /* [n]; seq NULL = all 0; a sequence's tokens in order */
+    const struct llm_rs_seq *rs;  /* [n_seq] */
+    int n_seq;
+    const float *x;               /* [n][n_embd] normed input */
+    float *out;                   /* [n][n_embd] the layer's output (before the residual) */
+    float *scratch;               /* scratch_floats(layer, n) floats */
+};
+struct llm_mixer {
+    /* Layer l: loads its tensors and returns them in *layer (free() releases it), or
+     * leaves *layer NULL for a full-attention layer. 0, or -1 with e set. */
+    int (*load)(struct llm *m, int l, void **layer, struct err *e);
+    size_t (*state_floats)(const void *layer);
+    size_t (*scratch_floats)(const void *layer, int n);
+    void (*forward)(const struct llm_mix_args *a);
+};
+
+/* For a family's loader: a tensor by name with its expected shape (ne1 ignored for
+ * n_dims 1), counted in the model's size; optional: missing gives t->data NULL. */
+int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int optional,
+                   struct tensor *t, struct err *e);
 
 extern const struct llm_arch llm_arch_llama;
 extern const struct llm_arch llm_arch_qwen2;
 extern const struct llm_arch llm_arch_qwen3;
+extern const struct llm_arch llm_arch_qwen35;
 extern const struct llm_arch llm_arch_exaone4;
 extern const struct llm_arch llm_arch_phi3;
 extern const struct llm_arch llm_arch_gemma2;

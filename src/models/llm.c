@@ -25,6 +25,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_gemma2,
     &llm_arch_gemma3,
     &llm_arch_smollm3,
+    &llm_arch_qwen35,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -42,6 +43,8 @@ struct llm_layer {
     struct tensor post_attn_norm, post_ffn_norm;  /* .data NULL without post_norms */
     int swa;                   /* attends to the last n_swa positions only */
     int rope;                  /* 0: no rope (NoPE layer), 1: the global cache, 2: the local one */
+    void *mix;  /* a recurrent layer's own tensors (arch->mixer), NULL for attention */
+    int kv_slot;  /* an attention layer's index among them: its place in the KV cache */
 };
 
 struct llm {
@@ -56,6 +59,7 @@ struct llm {
     const float *rope_long, *rope_short;  /* LongRoPE factors (phi3), or NULL */
     int rope_swa_cache;        /* some layer ropes with the local base: a second rope cache */
     uint64_t n_params, weight_bytes;
+    int n_mix;                 /* recurrent layers */
 };
 
 /* Everything a forward writes besides the KV caches: scratch for one chunk of up to
@@ -69,12 +73,23 @@ struct llm_state {
     float *att;
     int *next_len;             /* [next_cap] per cache: validating a batch */
     int next_cap;
+    float *ag;                 /* attention output gates (arch->attn_out_gate) */
+    float *mix;                /* recurrent layers' scratch */
+    size_t mix_cap;
+    struct llm_rs_seq *rs;     /* [next_cap] per cache: a recurrent layer's view */
 };
 
 struct llm_kv {
     int n_layer, n_ctx, kv_dim;
     uint16_t *k, *v;           /* f16 [n_layer][n_ctx][kv_dim] */
     int len;                   /* positions held */
+    /* recurrent layers: their states (zero when len is 0), a checkpoint copy of them
+     * as of ck_len positions (-1: none) and the position a forward should take the
+     * next one at (ck_pos, -1: none); rs_off[l] is layer l's offset in both */
+    float *rs, *rs_ck;
+    size_t rs_n, *rs_off;
+    int ck_pos, ck_len;
+    size_t k_n;                /* f16 values in k (and in v) */
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -100,8 +115,8 @@ static void fmt_shape(char *buf, size_t cap, int n, const int64_t *ne) {
 /* Finds a tensor and checks its shape and type. A 1-D tensor (norm gain, bias)
  * must be F32 since the forward reads it as floats; a matrix must have a type
  * matmul supports. optional: a missing tensor is not an error (t->data = NULL). */
-static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1,
-                      int optional, struct tensor *t, struct err *e) {
+int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int optional,
+                   struct tensor *t, struct err *e) {
     memset(t, 0, sizeof *t);
     int64_t i = gguf_find_tensor(m->g, name);
     if (i < 0) {
@@ -267,17 +282,17 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     if (te.ne[1] < 1 || te.ne[1] > (1 << 24))
         return err_set(e, "%s: token_embd.weight has an implausible vocabulary of %lld", gguf_path(m->g), (long long)te.ne[1]);
     int V = hp->n_vocab;
-    if (get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
-        get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
-        (!m->arch->output_is_embd && get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e)))
+    if (llm_get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
+        llm_get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
+        (!m->arch->output_is_embd && llm_get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e)))
         return -1;
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
 
     struct tensor rf, rl, rs;
-    if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e) ||
-        get_tensor(m, "rope_factors_long.weight", 1, m->n_rot / 2, 0, 1, &rl, e) ||
-        get_tensor(m, "rope_factors_short.weight", 1, m->n_rot / 2, 0, 1, &rs, e))
+    if (llm_get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e) ||
+        llm_get_tensor(m, "rope_factors_long.weight", 1, m->n_rot / 2, 0, 1, &rl, e) ||
+        llm_get_tensor(m, "rope_factors_short.weight", 1, m->n_rot / 2, 0, 1, &rs, e))
         return -1;
     m->rope_factors = rf.data;
     m->rope_long = rl.data;
@@ -286,19 +301,37 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return err_set(e, "out of memory");
     const struct llm_arch *a = m->arch;
+    int QG = a->attn_out_gate ? 2 * QD : QD;  /* q rows, with the gates */
     for (int l = 0; l < hp->n_layer; l++) {
         struct llm_layer *L = &m->layers[l];
         char n[96];
 #define T(field, suffix, nd, ne0, ne1, opt) \
-        (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
+        (snprintf(n, sizeof n, "blk.%d." suffix, l), llm_get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
+        if (a->mixer && a->mixer->load(m, l, &L->mix, e)) return -1;
+        snprintf(n, sizeof n, "blk.%d.%s.weight", l, a->ffn_norm_name ? a->ffn_norm_name : "ffn_norm");
+        if (llm_get_tensor(m, n, 1, E, 0, a->no_pre_norm, &L->ffn_norm, e)) return -1;
+        if (L->mix) {
+            m->n_mix++;
+            if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
+                T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
+                T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+                T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+                return -1;
+            const struct tensor *gu[] = {&L->ffn_gate, &L->ffn_up};
+            fuse_rows(&L->wgu, gu, 2);
+            L->rope = 1;
+            if (p->progress) p->progress((float)(l + 1) / hp->n_layer, p->progress_ud);
+            continue;
+        }
+        L->kv_slot = l - m->n_mix;
         /* q|k|v may come as one attn_qkv matrix (phi3; llama.cpp accepts it for any family) */
         if (T(attn_norm, "attn_norm.weight", 1, E, 0, a->no_pre_norm) ||
-            T(wqkv, "attn_qkv.weight", 2, E, QD + 2 * KVD, 1))
+            T(wqkv, "attn_qkv.weight", 2, E, QG + 2 * KVD, 1))
             return -1;
         int own_qkv = L->wqkv.data != NULL;
         if (own_qkv && (snprintf(n, sizeof n, "blk.%d.attn_qkv.bias", l), gguf_find_tensor(m->g, n) >= 0))
             return err_set(e, "%s: %s: a bias on the fused q|k|v matrix is not supported", gguf_path(m->g), n);
-        if ((!own_qkv && (T(wq, "attn_q.weight", 2, E, QD, 0) ||
+        if ((!own_qkv && (T(wq, "attn_q.weight", 2, E, QG, 0) ||
                           T(wk, "attn_k.weight", 2, E, KVD, 0) ||
                           T(wv, "attn_v.weight", 2, E, KVD, 0))) ||
             T(wo, "attn_output.weight", 2, QD, E, 0) ||
@@ -307,9 +340,9 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, !a->post_norms) ||
-            T(post_ffn_norm, "post_ffw_norm.weight", 1, E, 0, !a->post_norms) ||
-            T(ffn_norm, "ffn_norm.weight", 1, E, 0, a->no_pre_norm) ||
+            /* (read only where the family has them: qwen35's post_attention_norm is its FFN's input norm) */
+            (a->post_norms && (T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, 0) ||
+                               T(post_ffn_norm, "post_ffw_norm.weight", 1, E, 0, 0))) ||
             (a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
                               : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0)) ||
             T(ffn_down, "ffn_down.weight", 2, F, E, 0))
@@ -351,6 +384,7 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
 void llm_free(struct llm *m) {
     if (!m) return;
     if (m->g) gguf_close(m->g);
+    for (int l = 0; m->layers && l < m->hp.n_layer; l++) free(m->layers[l].mix);
     free(m->layers);
     free(m);
 }
@@ -367,6 +401,7 @@ void llm_state_free(struct llm_state *st) {
     free(st->ao); free(st->hb); free(st->hb2); free(st->cs);
     free(st->att);
     free(st->next_len);
+    free(st->ag); free(st->mix); free(st->rs);
     free(st);
 }
 
@@ -379,7 +414,8 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     kv->n_layer = m->hp.n_layer;
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
-    size_t n = (size_t)kv->n_layer * n_ctx * kv->kv_dim;
+    /* K/V for the attention layers only (recurrent ones keep a state instead) */
+    size_t n = kv->k_n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
     /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
      * logits were computed with an f16 cache, so rounding matches theirs. */
     kv->k = malloc(n * sizeof(uint16_t));
@@ -389,21 +425,60 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
         llm_kv_free(kv);
         return NULL;
     }
+    kv->ck_pos = kv->ck_len = -1;
+    if (m->n_mix) {
+        if (!(kv->rs_off = calloc((size_t)kv->n_layer, sizeof *kv->rs_off))) goto oom;
+        for (int l = 0; l < kv->n_layer; l++) {
+            kv->rs_off[l] = kv->rs_n;
+            if (m->layers[l].mix) kv->rs_n += m->arch->mixer->state_floats(m->layers[l].mix);
+        }
+        if (!(kv->rs = calloc(kv->rs_n, sizeof(float))) || !(kv->rs_ck = calloc(kv->rs_n, sizeof(float)))) goto oom;
+    }
     return kv;
+oom:
+    err_set(e, "KV cache: out of memory for the recurrent state");
+    llm_kv_free(kv);
+    return NULL;
 }
 
 void llm_kv_free(struct llm_kv *kv) {
     if (!kv) return;
     free(kv->k);
     free(kv->v);
+    free(kv->rs); free(kv->rs_ck); free(kv->rs_off);
     free(kv);
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 
-void llm_kv_truncate(struct llm_kv *kv, int n_keep) {
+size_t llm_kv_bytes(const struct llm_kv *kv) {
+    return 2 * kv->k_n * sizeof(uint16_t) + 2 * kv->rs_n * sizeof(float);
+}
+
+int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;
-    if (kv->len > n_keep) kv->len = n_keep;
+    if (kv->len <= n_keep) return kv->len;
+    if (!kv->rs) return kv->len = n_keep;
+    /* a recurrent state only moves forward: back to the checkpoint, or to nothing */
+    if (kv->ck_len >= 0 && kv->ck_len <= n_keep) {
+        memcpy(kv->rs, kv->rs_ck, kv->rs_n * sizeof(float));
+        return kv->len = kv->ck_len;
+    }
+    memset(kv->rs, 0, kv->rs_n * sizeof(float));
+    if (kv->ck_len > 0) kv->ck_len = -1;
+    return kv->len = 0;
+}
+
+void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
+    if (!kv->rs || n_pos < 0) return;
+    kv->ck_pos = -1;
+    if (n_pos < kv->len) return;  /* passed already: the old copy stays */
+    if (n_pos == kv->len) {
+        memcpy(kv->rs_ck, kv->rs, kv->rs_n * sizeof(float));
+        kv->ck_len = n_pos;
+    } else {
+        kv->ck_pos = n_pos;
+    }
 }
 
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
@@ -423,11 +498,23 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
     const struct llm_hparams *hp = &m->hp;
     if (n > st->cap) {
         size_t N = (size_t)n, QD = (size_t)hp->n_head * hp->head_dim, KVD = (size_t)hp->n_head_kv * hp->head_dim;
-        if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QD + 2 * KVD)) ||
+        size_t QG = m->arch->attn_out_gate ? 2 * QD : QD;
+        if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QG + 2 * KVD)) ||
+            (m->arch->attn_out_gate && grow(&st->ag, N * QD)) ||
             grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
             grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * 2 * m->n_rot))
             return -1;
         st->cap = n;
+        size_t mix = 0;
+        for (int l = 0; l < hp->n_layer; l++)
+            if (m->layers[l].mix) {
+                size_t f = m->arch->mixer->scratch_floats(m->layers[l].mix, n);
+                if (f > mix) mix = f;
+            }
+        if (mix > st->mix_cap) {
+            if (grow(&st->mix, mix)) return -1;
+            st->mix_cap = mix;
+        }
     }
     long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
     if (need > st->att_cap) {
@@ -514,6 +601,11 @@ static void row_qkv(struct fwd *f, int i) {
     const struct llm_layer *L = &m->layers[f->layer];
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD;
     float *q = f->q + (size_t)i * f->qs, *k = f->k + (size_t)i * f->ks, *v = f->v + (size_t)i * f->vs;
+    if (m->arch->attn_out_gate) /* [q_h | gate_h] per head -> q heads together, gates aside */
+        for (int h = 0; h < hp->n_head; h++) {
+            memcpy(st->ag + (size_t)i * QD + h * HD, q + 2 * h * HD + HD, sizeof(float) * HD);
+            memmove(q + h * HD, q + 2 * h * HD, sizeof(float) * HD);
+        }
     if (L->bq.data) {
         ops_add(q, L->bq.data, QD);
         ops_add(k, L->bk.data, KVD);
@@ -530,9 +622,17 @@ static void row_qkv(struct fwd *f, int i) {
     }
     if (m->arch->q_prescale) ops_scale(q, hp->attn_scale, QD);
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
-    size_t o = kv_off(kv, f->layer, f->pos[i]);
+    size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
     ops_f32_to_f16(kv->k + o, k, KVD);
     ops_f32_to_f16(kv->v + o, v, KVD);
+}
+
+/* the attention output times sigmoid(gate) (arch->attn_out_gate) */
+static void row_out_gate(struct fwd *f, int i) {
+    int QD = f->m->hp.n_head * f->m->hp.head_dim;
+    float *o = f->st->ao + (size_t)i * QD;
+    const float *g = f->st->ag + (size_t)i * QD;
+    for (int j = 0; j < QD; j++) o[j] *= 1.0f / (1.0f + expf(-g[j]));
 }
 
 static void row_swiglu(struct fwd *f, int i) {
@@ -583,7 +683,7 @@ static void attn_part(void *arg, int ith, int nth) {
         int i = f->n - 1 - (int)(t / H), h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
         const struct llm_kv *kv = f->kv[s];
-        size_t base = kv_off(kv, f->layer, 0) + (size_t)(h / group) * HD;
+        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD;
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
@@ -595,10 +695,11 @@ static void attn_part(void *arg, int ith, int nth) {
 
 /* Runs tokens [0, n) of a chunk through every layer. The last block's residual is left
  * pending (output in st->xb, to be added to st->x) for the rows that need logits. */
-static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int att_ctx, int n,
-                          const int32_t *tok, const float *embd, const int32_t *pos, const int32_t *seq) {
+static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv, int att_ctx,
+                          int n, const int32_t *tok, const float *embd, const int32_t *pos, const int32_t *seq) {
     const struct llm_hparams *hp = &m->hp;
     int HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
+    int QG = m->arch->attn_out_gate ? 2 * QD : QD;
     struct fwd f = {.m = m, .st = st, .kv = kv, .att_ctx = att_ctx, .n = n, .tok = tok, .pos = pos, .seq = seq,
                     .embd = embd};
     for (int l = 0; l < hp->n_layer; l++) {
@@ -607,21 +708,31 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         f.norm_w = L->attn_norm.data;
         f.post_w = l ? m->layers[l - 1].post_ffn_norm.data : NULL;
         run_rows(&f, l == 0 ? row_embed : row_norm);
-        if (L->wqkv.data) {
-            matmul(m->pool, &L->wqkv, st->xb, st->q, n);
-            f.q = st->q, f.k = st->q + QD, f.v = st->q + QD + KVD;
-            f.qs = f.ks = f.vs = QD + 2 * KVD;
+        if (L->mix) {
+            for (int s = 0; s < n_kv; s++)
+                st->rs[s] = (struct llm_rs_seq){kv[s]->rs + kv[s]->rs_off[l], kv[s]->rs_ck + kv[s]->rs_off[l],
+                                                kv[s]->ck_pos};
+            struct llm_mix_args ma = {.hp = hp, .pool = m->pool, .layer = L->mix, .n = n, .pos = pos, .seq = seq,
+                                      .rs = st->rs, .n_seq = n_kv, .x = st->xb, .out = st->xb, .scratch = st->mix};
+            m->arch->mixer->forward(&ma);
         } else {
-            matmul(m->pool, &L->wq, st->xb, st->q, n);
-            matmul(m->pool, &L->wk, st->xb, st->k, n);
-            matmul(m->pool, &L->wv, st->xb, st->v, n);
-            f.q = st->q, f.k = st->k, f.v = st->v;
-            f.qs = QD, f.ks = f.vs = KVD;
+            if (L->wqkv.data) {
+                matmul(m->pool, &L->wqkv, st->xb, st->q, n);
+                f.q = st->q, f.k = st->q + QG, f.v = st->q + QG + KVD;
+                f.qs = f.ks = f.vs = QG + 2 * KVD;
+            } else {
+                matmul(m->pool, &L->wq, st->xb, st->q, n);
+                matmul(m->pool, &L->wk, st->xb, st->k, n);
+                matmul(m->pool, &L->wv, st->xb, st->v, n);
+                f.q = st->q, f.k = st->k, f.v = st->v;
+                f.qs = QG, f.ks = f.vs = KVD;
+            }
+            run_rows(&f, row_qkv);
+            atomic_store(&f.next, 0);
+            pool_run(m->pool, attn_part, &f);
+            if (m->arch->attn_out_gate) run_rows(&f, row_out_gate);
+            matmul(m->pool, &L->wo, st->ao, st->xb, n);
         }
-        run_rows(&f, row_qkv);
-        atomic_store(&f.next, 0);
-        pool_run(m->pool, attn_part, &f);
-        matmul(m->pool, &L->wo, st->ao, st->xb, n);
 
         f.norm_w = L->ffn_norm.data;
         f.post_w = L->post_attn_norm.data;
@@ -689,6 +800,9 @@ static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv 
         int *p = realloc(st->next_len, sizeof(int) * (size_t)n_kv);
         if (!p) return err_set(e, "llm_forward: out of memory");
         st->next_len = p;
+        struct llm_rs_seq *r = realloc(st->rs, sizeof *r * (size_t)n_kv);
+        if (!r) return err_set(e, "llm_forward: out of memory");
+        st->rs = r;
         st->next_cap = n_kv;
     }
     /* A position may only extend its sequence (no holes that would read stale cache). */
@@ -698,6 +812,9 @@ static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv 
         if (p > st->next_len[s])
             return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s,
                            st->next_len[s]);
+        if (m->n_mix && p < st->next_len[s])
+            return err_set(e, "llm_forward: position %d of sequence %d: a recurrent state cannot rewrite the past "
+                           "(the sequence has %d; truncate first)", p, s, st->next_len[s]);
         if (p + 1 > st->next_len[s]) st->next_len[s] = p + 1;
     }
     int chunk = n < LLM_UBATCH ? n : LLM_UBATCH;
@@ -706,11 +823,12 @@ static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv 
     int E = hp->n_embd, out_row = 0;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int c = n - c0 < chunk ? n - c0 : chunk;
-        forward_chunk(m, st, kv, att_ctx, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL,
+        forward_chunk(m, st, kv, n_kv, att_ctx, c, embd ? NULL : b->token + c0, embd ? embd + (size_t)c0 * E : NULL,
                       b->pos + c0, b->seq ? b->seq + c0 : NULL);
         for (int i = 0; i < c; i++) {
             struct llm_kv *k = kv[b->seq ? b->seq[c0 + i] : 0];
             if (b->pos[c0 + i] + 1 > k->len) k->len = b->pos[c0 + i] + 1;
+            if (b->pos[c0 + i] + 1 == k->ck_pos) k->ck_len = k->ck_pos, k->ck_pos = -1;  /* the mixers took it */
         }
         if (!logits && !hidden) continue;
         /* gather the rows that want logits (with the last residual), normalize, and

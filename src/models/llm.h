@@ -7,6 +7,7 @@
  * how they load weights and small forward details; see models/arch.h. */
 #ifndef OMNI_MODELS_LLM_H
 #define OMNI_MODELS_LLM_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -64,9 +65,19 @@ uint64_t llm_weight_bytes(const struct llm *m);
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
+/* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
+size_t llm_kv_bytes(const struct llm_kv *kv);
 /* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix
- * keeps it and only computes the rest. */
-void llm_kv_truncate(struct llm_kv *kv, int n_keep);
+ * keeps it and only computes the rest. Returns the positions the cache still holds,
+ * which the caller must continue from: n_keep (or fewer if it held fewer) for an
+ * attention cache; a recurrent model's state cannot be rolled back, so it keeps the
+ * checkpoint (llm_kv_checkpoint) if that lies within n_keep, else nothing (0). */
+int llm_kv_truncate(struct llm_kv *kv, int n_keep);
+/* Recurrent models: keep a copy of the state as of n_pos positions (taken now if the
+ * cache holds exactly that many, else by the forward that passes n_pos), replacing
+ * the previous copy, so a later truncate to >= n_pos returns there. The engine asks
+ * for the end of each prompt but its last token. No-op for attention-only models. */
+void llm_kv_checkpoint(struct llm_kv *kv, int n_pos);
 
 /* Forward scratch. The model's engine owns one and runs every forward with it; a tool
  * that calls llm_forward directly (eval, bench) makes its own. One thread at a time. */

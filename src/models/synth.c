@@ -25,6 +25,7 @@ const struct synth_shape synth_shapes[] = {
     {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0, 0, 0, 0.0f, 0.0f, 0},
     {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
     {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0},
+    {"tiny-qwen35", "qwen35", "qwen2", 1280, 512, 64, 4, 4, 2, 192, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
     /* gemma2: 4 layers, local (window 16) / global alternating, both soft-caps tight
      * enough to bite on random weights; smollm3: 4 layers, the last without rope */
     {"tiny-gemma2", "gemma2", "smollm", 1280, 512, 64, 4, 4, 2, 256, 10000.f, 1e-6f, 1, 0, 2, 32, 16, 2.0f, 3.0f, 0.35f},
@@ -41,8 +42,29 @@ const struct synth_shape synth_shapes[] = {
     {"gemma2-2b", "gemma2", "smollm", 256000, 8192, 2304, 26, 8, 4, 9216, 10000.f, 1e-6f, 1, 0, 2, 256, 4096,
      50.0f, 30.0f, 0},
     {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    /* Qwen3.5-2B: 18 delta-net layers (16 key and 16 value heads of 128) and 6 gated
+     * attention layers (8 query heads of 256, 2 KV heads, rope on 64 dims; head size and
+     * the delta-net in the hybrid table). The tokenizer is the synthetic one under
+     * qwen2's pre-tokenizer. */
+    {"qwen3.5-2b", "qwen35", "qwen2", 248320, 262144, 2048, 24, 8, 2, 6144, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
     {0},
 };
+
+/* What the qwen35 shapes add: head size, rope dims, the delta-net's conv kernel,
+ * key/value head size, key heads, value heads, and the full-attention interval. */
+static const struct hybrid_shape {
+    const char *name;
+    int head_dim, n_rot, ssm_conv, ssm_state, ssm_groups, ssm_heads, full_attn_interval;
+} hybrid_shapes[] = {
+    {"qwen3.5-2b", 256, 64, 4, 128, 16, 16, 4},
+    {"tiny-qwen35", 64, 16, 4, 16, 2, 4, 4},
+};
+
+static const struct hybrid_shape *hybrid_of(const struct synth_shape *s) {
+    for (size_t i = 0; i < sizeof hybrid_shapes / sizeof *hybrid_shapes; i++)
+        if (!strcmp(hybrid_shapes[i].name, s->name)) return &hybrid_shapes[i];
+    return NULL;
+}
 
 const struct synth_shape *synth_find_shape(const char *name) {
     for (const struct synth_shape *s = synth_shapes; s->name; s++)
@@ -320,7 +342,12 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }
-    const int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
+    const struct hybrid_shape *hy = hybrid_of(s);  /* qwen35 */
+    const int hybrid = hy != NULL;
+    const int hd = hy ? hy->head_dim : s->head_dim ? s->head_dim : s->n_embd / s->n_head, q_dim = s->n_head * hd,
+              kv_dim = s->n_head_kv * hd;
+    const int ssm_k = hy ? hy->ssm_groups * hy->ssm_state : 0, ssm_v = hy ? hy->ssm_heads * hy->ssm_state : 0,
+              ssm_c = 2 * ssm_k + ssm_v, n_rot = hy ? hy->n_rot : hd;
     const char *a = s->arch;
     const int gemma = !strcmp(a, "gemma2") || !strcmp(a, "gemma3");
     const int exaone = !strcmp(a, "exaone4");
@@ -344,7 +371,21 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     gguf_w_u32(c.w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
     gguf_w_f32(c.w, KEY("attention.layer_norm_rms_epsilon"), s->norm_eps);
     gguf_w_f32(c.w, KEY("rope.freq_base"), s->rope_theta);
-    gguf_w_u32(c.w, KEY("rope.dimension_count"), (uint32_t)hd);
+    gguf_w_u32(c.w, KEY("rope.dimension_count"), (uint32_t)n_rot);
+    if (hybrid) {
+        /* M-RoPE sections over the rotated pairs (text uses one position for all) */
+        int32_t sec[4] = {0, 0, 0, 0}, pairs = n_rot / 2;
+        sec[0] = (pairs + 2) / 3, sec[1] = (pairs + 1) / 3, sec[2] = pairs - sec[0] - sec[1];
+        gguf_w_arr_i32(c.w, KEY("rope.dimension_sections"), sec, 4);
+        gguf_w_u32(c.w, KEY("attention.key_length"), (uint32_t)hd);
+        gguf_w_u32(c.w, KEY("attention.value_length"), (uint32_t)hd);
+        gguf_w_u32(c.w, KEY("ssm.conv_kernel"), (uint32_t)hy->ssm_conv);
+        gguf_w_u32(c.w, KEY("ssm.state_size"), (uint32_t)hy->ssm_state);
+        gguf_w_u32(c.w, KEY("ssm.group_count"), (uint32_t)hy->ssm_groups);
+        gguf_w_u32(c.w, KEY("ssm.time_step_rank"), (uint32_t)hy->ssm_heads);
+        gguf_w_u32(c.w, KEY("ssm.inner_size"), (uint32_t)ssm_v);
+        gguf_w_u32(c.w, KEY("full_attention_interval"), (uint32_t)hy->full_attn_interval);
+    }
     if (!strcmp(a, "llama")) gguf_w_u32(c.w, KEY("vocab_size"), (uint32_t)s->n_vocab);
     if (s->head_dim) {
         gguf_w_u32(c.w, KEY("attention.key_length"), (uint32_t)hd);
@@ -387,6 +428,42 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             {"post_attention_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
             {"post_ffw_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
         };
+        if (hybrid) {
+            /* the llama block's tensors with q|gate in attn_q, q/k norms and a
+             * post_attention_norm, or a delta-net layer in place of attention; norm
+             * weights around 1 (stored with the +1), ssm_a = -exp(A_log) < 0 */
+            int rec = (il + 1) % hy->full_attn_interval != 0;
+            struct { const char *n; int64_t ne0, ne1; int dims; float scale, offset; } h[] = {
+                {"attn_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
+                {"attn_q.weight", s->n_embd, 2 * q_dim, 2, w_scale, 0},
+                {"attn_k.weight", s->n_embd, kv_dim, 2, w_scale, 0},
+                {"attn_v.weight", s->n_embd, kv_dim, 2, w_scale, 0},
+                {"attn_output.weight", q_dim, s->n_embd, 2, w_scale, 0},
+                {"attn_q_norm.weight", hd, 1, 1, 0.1f, 1.0f},
+                {"attn_k_norm.weight", hd, 1, 1, 0.1f, 1.0f},
+                {"attn_qkv.weight", s->n_embd, ssm_c, 2, w_scale, 0},
+                {"attn_gate.weight", s->n_embd, ssm_v, 2, w_scale, 0},
+                {"ssm_conv1d.weight", hy->ssm_conv, ssm_c, 2, 0.5f, 0},
+                {"ssm_dt.bias", hy->ssm_heads, 1, 1, 1.0f, 0},
+                {"ssm_a", hy->ssm_heads, 1, 1, 0.5f, -1.0f},
+                {"ssm_beta.weight", s->n_embd, hy->ssm_heads, 2, w_scale, 0},
+                {"ssm_alpha.weight", s->n_embd, hy->ssm_heads, 2, w_scale, 0},
+                {"ssm_norm.weight", hy->ssm_state, 1, 1, 0.1f, 1.0f},
+                {"ssm_out.weight", ssm_v, s->n_embd, 2, w_scale, 0},
+                {"post_attention_norm.weight", s->n_embd, 1, 1, 0.1f, 1.0f},
+                {"ffn_gate.weight", s->n_embd, s->n_ff, 2, w_scale, 0},
+                {"ffn_up.weight", s->n_embd, s->n_ff, 2, w_scale, 0},
+                {"ffn_down.weight", s->n_ff, s->n_embd, 2, w_scale, 0},
+            };
+            for (int k = 0; k < (int)(sizeof h / sizeof *h) && !rc; k++) {
+                if (k >= 1 && k <= 6 && rec) continue;
+                if (k >= 7 && k <= 15 && !rec) continue;
+                snprintf(name, sizeof name, "blk.%d.%s", il, h[k].n);
+                int type = h[k].dims == 1 || k == 9 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, h[k].ne0);
+                rc = add_tensor(&c, name, type, h[k].dims, h[k].ne0, h[k].ne1, h[k].scale, h[k].offset, NULL, e);
+            }
+            continue;
+        }
         for (int k = 0; k < 16 && !rc; k++) {
             if ((k >= 9 && k < 12 && strcmp(a, "qwen2")) || (k >= 12 && k < 14 && !qk_norm) ||
                 (k >= 14 && !gemma && !exaone) || ((k == 0 || k == 5) && exaone))  /* exaone4: post-norms only */

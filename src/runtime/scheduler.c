@@ -455,9 +455,16 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     /* At least the last prompt token is recomputed: its logits start the reply. A
      * prefix never ends inside an image. */
     int keep = lcp < r->n_prompt ? lcp : r->n_prompt - 1;
-    for (int k = 0; k < r->n_images; k++)
-        if (r->images[k].pos < keep && keep < r->images[k].pos + s->n_img_pos) keep = r->images[k].pos;
-    llm_kv_truncate(sl->kv, keep);
+    /* The cache says what it kept: a recurrent model's state only returns to its
+     * checkpoint (or to nothing), which may be less than the shared prefix. */
+    for (int want = -1; want != keep;) {
+        want = keep;
+        for (int k = 0; k < r->n_images; k++)
+            if (r->images[k].pos < keep && keep < r->images[k].pos + s->n_img_pos) keep = r->images[k].pos;
+        keep = llm_kv_truncate(sl->kv, keep);
+    }
+    /* where the next turn (or a retry of this one) will most likely diverge */
+    llm_kv_checkpoint(sl->kv, r->n_prompt - 1);
     sl->n_cache = keep;
     memcpy(sl->cache, r->prompt, (size_t)r->n_prompt * sizeof *r->prompt);
     for (int i = 0, k = 0; i < r->n_prompt; i++) {

@@ -113,8 +113,7 @@ int tool_bench(int argc, char **argv) {
     struct stat fst;
     struct rusage ru;
     unsigned long long file_bytes = stat(model, &fst) == 0 ? (unsigned long long)fst.st_size : 0;
-    unsigned long long kv_bytes = 2ull * 2 * (unsigned long long)hp->n_layer * (unsigned long long)n_ctx *
-                                  (unsigned long long)hp->n_head_kv * (unsigned long long)hp->head_dim;
+    unsigned long long kv_bytes = llm_kv_bytes(kv);  /* K/V, and a recurrent model's states */
     unsigned long long rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (unsigned long long)ru.ru_maxrss * 1024 : 0;
     unsigned long long bound = file_bytes + kv_bytes + (64ull << 20);
     if (json) {

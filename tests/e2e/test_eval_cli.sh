@@ -46,6 +46,11 @@ for g in "$GOLDEN"/llm/*.jsonl; do
     else skip "not yet supported (tests/not_yet_supported.txt): $reason -- golden/llm/$name.jsonl"; fi
     continue
   fi
+  # eval tokenizes the prompts itself: a model whose tokenizer is still listed cannot run them
+  treason=$(not_yet "golden/llm/$name.jsonl" tokens)
+  if [ -n "$treason" ]; then
+    skip "its prompts cannot be tokenized yet (tests/not_yet_supported.txt): $treason -- golden/llm/$name.jsonl"; continue
+  fi
   if ! "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
     fail "eval $name: $(tail -n 1 "$T/err")"; continue
   fi

@@ -355,6 +355,70 @@ static void mixed_batch_on(const char *rel, double tol) {
 TEST(mixed_sequence_batch) {
     mixed_batch_on("llm/stories260K.gguf", 1e-4);
     mixed_batch_on("synth/synth-qwen2-f16.gguf", 1e-3);
+    mixed_batch_on("synth/synth-qwen35-f16.gguf", 1e-3);  /* recurrent states side by side */
+}
+
+/* qwen35's delta-net layers carry a recurrent state: a prompt in one batch equals
+ * the tokens fed one by one, the state cannot be truncated except back to its
+ * checkpoint (truncate says what it kept), and the past cannot be rewritten. */
+TEST(recurrent_state_prefill_truncate_checkpoint) {
+    struct llm *m = load("synth/synth-qwen35-f16.gguf", 2);
+    struct llm_state *st = m ? llm_state_new(m) : NULL;
+    CHECK(m != NULL);
+    if (!m) return;
+    int V = llm_hparams(m)->n_vocab, n = 20;
+    int32_t tok[20], pos[20];
+    int8_t all[20];
+    for (int i = 0; i < n; i++) { tok[i] = (i * 2731 + 11) % V; pos[i] = i; all[i] = 1; }
+    float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+    struct err e = {{0}};
+    struct llm_kv *kv = llm_kv_new(m, 64, &e);
+    struct llm_batch bb = {n, tok, pos, NULL, all};
+    CHECK(llm_forward(m, st, &kv, 1, &bb, a, &e) == 0);
+    CHECK_EQ_INT(llm_kv_truncate(kv, 20), 20);  /* nothing to forget */
+    /* no checkpoint: the state cannot go back to 12 positions, so nothing is kept */
+    CHECK_EQ_INT(llm_kv_truncate(kv, 12), 0);
+    for (int i = 0; i < n; i++) {
+        struct llm_batch b1 = {1, tok + i, pos + i, NULL, NULL};
+        CHECK(llm_forward(m, st, &kv, 1, &b1, b + (size_t)i * V, &e) == 0);
+    }
+    double d = max_diff(a, b, (size_t)n * V);
+    fprintf(stderr, "  qwen35 prefill vs token-by-token: max diff %.2e\n", d);
+    CHECK(d <= 1e-4);
+    /* rewriting a position is refused and changes nothing */
+    struct llm_batch old = {1, tok + 5, pos + 5, NULL, NULL};
+    CHECK(llm_forward(m, st, &kv, 1, &old, b, &e) != 0 && strstr(e.msg, "recurrent"));
+    /* a checkpoint asked before the prompt is taken as the forward passes it */
+    CHECK_EQ_INT(llm_kv_truncate(kv, 0), 0);
+    llm_kv_checkpoint(kv, 12);
+    CHECK(llm_forward(m, st, &kv, 1, &bb, b, &e) == 0);
+    CHECK(max_diff(a, b, (size_t)n * V) <= 1e-4);
+    CHECK_EQ_INT(llm_kv_truncate(kv, 15), 12);
+    struct llm_batch bs = {n - 12, tok + 12, pos + 12, NULL, all};
+    CHECK(llm_forward(m, st, &kv, 1, &bs, b, &e) == 0);
+    d = max_diff(a + (size_t)12 * V, b, (size_t)(n - 12) * V);
+    fprintf(stderr, "  qwen35 suffix after returning to the checkpoint: max diff %.2e\n", d);
+    CHECK(d <= 1e-4);
+    /* one taken on the spot (the cache holds exactly that many), in a second sequence
+     * of a mixed batch: the checkpoint belongs to its own cache */
+    struct llm_kv *k2[2] = {kv, llm_kv_new(m, 64, &e)};
+    struct llm_batch h = {7, tok, pos, NULL, all};
+    CHECK(llm_forward(m, st, &k2[1], 1, &h, b, &e) == 0);
+    llm_kv_checkpoint(k2[1], 7);
+    CHECK_EQ_INT(llm_kv_truncate(kv, 0), 0);
+    int32_t t3[4] = {tok[0], tok[7], tok[1], tok[8]}, p3[4] = {0, 7, 1, 8}, s3[4] = {0, 1, 0, 1};
+    struct llm_batch mb = {4, t3, p3, s3, NULL};
+    CHECK(llm_forward(m, st, k2, 2, &mb, b, &e) == 0);
+    CHECK_EQ_INT(llm_kv_truncate(k2[1], 8), 7);
+    CHECK_EQ_INT(llm_kv_truncate(k2[0], 1), 0);
+    struct llm_batch rest = {n - 7, tok + 7, pos + 7, NULL, all};
+    CHECK(llm_forward(m, st, &k2[1], 1, &rest, b, &e) == 0);
+    CHECK(max_diff(a + (size_t)7 * V, b, (size_t)(n - 7) * V) <= 1e-4);
+    llm_kv_free(k2[1]);
+    llm_kv_free(kv);
+    free(a); free(b);
+    llm_state_free(st);
+    llm_free(m);
 }
 
 TEST(bad_batches_are_refused) {
@@ -443,16 +507,75 @@ TEST(wrong_tensor_shape_gives_error) {
     unlink(tmp);
 }
 
+/* synth-qwen35-f16.gguf with one tensor dropped (drop_name) and one metadata key
+ * overridden (key = value); NULL for none. */
+static int write_qwen35_mutant(const char *out, const char *drop_name, const char *key, uint32_t value) {
+    struct err e = {{0}};
+    struct gguf *g = gguf_open(model_path("synth/synth-qwen35-f16.gguf"), &e);
+    if (!g) return -1;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_copy_kv(w, g);
+    if (key) gguf_w_u32(w, key, value);
+    for (int64_t i = 0; i < gguf_n_tensors(g); i++) {
+        struct tensor t;
+        gguf_tensor(g, i, &t);
+        if (drop_name && !strcmp(t.name, drop_name)) continue;
+        gguf_w_tensor(w, t.name, t.type, t.n_dims, t.ne, t.data, &e);
+    }
+    int rc = gguf_writer_save(w, out, &e);
+    gguf_writer_free(w);
+    gguf_close(g);
+    return rc;
+}
+
+/* A hybrid file with a piece missing or a delta-net shape that does not add up is
+ * refused with a message naming it. */
+TEST(broken_qwen35_files_give_errors) {
+    const char *tmp = "/tmp/omni_test_llm_qwen35_mutant.gguf";
+    struct err e = {{0}};
+    REQUIRE(write_qwen35_mutant(tmp, "blk.1.ssm_a", NULL, 0) == 0, "cannot write %s", tmp);
+    struct llm *m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "blk.1.ssm_a") && strstr(e.msg, "missing"));
+    fprintf(stderr, "  missing: %s\n", e.msg);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.ssm.inner_size", 48) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "inner size 48"));
+    fprintf(stderr, "  bad shape: %s\n", e.msg);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.ssm.group_count", 3) == 0);  /* 4 value heads over 3 */
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "delta-net shape"));
+    llm_free(m);
+    /* a multi-token-prediction block (here: the last layer, as if it were one) is not
+     * part of the forward; it may not be all of block_count */
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.nextn_predict_layers", 1) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m != NULL && llm_hparams(m)->n_layer == 3);
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, NULL, "qwen35.nextn_predict_layers", 4) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "nextn_predict_layers"));
+    llm_free(m);
+    CHECK(write_qwen35_mutant(tmp, "blk.3.attn_q_norm.weight", NULL, 0) == 0);
+    m = llm_load(tmp, NULL, &e);
+    CHECK(m == NULL && strstr(e.msg, "blk.3.attn_q_norm.weight") && strstr(e.msg, "missing"));
+    llm_free(m);
+    unlink(tmp);
+}
+
 int main(void) {
-    TEST_EXPECT(9);
+    TEST_EXPECT(11);
     RUN(golden_all_models);
     RUN(golden_not_yet_supported_still_fails);
     RUN(models_not_yet_supported_still_refused);
     RUN(prefill_equals_token_by_token);
     RUN(long_prompt_chunks);
     RUN(mixed_sequence_batch);
+    RUN(recurrent_state_prefill_truncate_checkpoint);
     RUN(bad_batches_are_refused);
     RUN(truncated_file_gives_error);
     RUN(wrong_tensor_shape_gives_error);
+    RUN(broken_qwen35_files_give_errors);
     return test_summary();
 }

@@ -1,8 +1,13 @@
 /* omni synth: the files it writes have the promised shapes, metadata, vocabulary
  * and llama.cpp's weight-type mix, and they read back through our GGUF reader. */
+#include <cJSON.h>
+
 #include "test.h"
+#include "core/cpu.h"
 #include "core/dtype.h"
 #include "formats/gguf.h"
+#include "models/golden_logits.h"
+#include "models/llm.h"
 #include "models/synth.h"
 
 static struct gguf *make(const char *shape, const char *type, const char *path) {
@@ -86,11 +91,81 @@ TEST(rejects_unknown_type) {
     CHECK(synth_find_shape("gpt-5") == NULL);
 }
 
+/* The qwen35 shape (delta-net layers, gated attention) read by llama.cpp: its logits
+ * for the file written with seed 7 (tests/golden/llm/synth-tiny-qwen35-f16.jsonl, see
+ * tests/golden/README.md) are what omni computes from the same file, so the writer
+ * lays the hybrid out as llama.cpp's converter does. */
+TEST(tiny_qwen35_reads_as_llama_cpp_reads_it) {
+    const char *path = "/tmp/omni-test-synth-qwen35.gguf";
+    struct gguf *g = make("tiny-qwen35", "f16", path);
+    REQUIRE(g != NULL, "synth tiny-qwen35");
+    CHECK_EQ_INT(gguf_get_int(g, "qwen35.full_attention_interval", 0, NULL), 4);
+    CHECK(tensor_type(g, "blk.0.ssm_conv1d.weight") == DT_F32 && tensor_type(g, "blk.3.attn_q_norm.weight") == DT_F32);
+    CHECK(gguf_find_tensor(g, "blk.3.ssm_a") < 0 && gguf_find_tensor(g, "blk.2.attn_q.weight") < 0);
+    gguf_close(g);
+    char *text = read_file("tests/golden/llm/synth-tiny-qwen35-f16.jsonl", NULL);
+    REQUIRE(text != NULL, "tests/golden/llm/synth-tiny-qwen35-f16.jsonl is missing");
+    struct err e = {{0}};
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = 2;
+    struct llm *m = llm_load(path, &lp, &e);
+    REQUIRE(m != NULL, "load: %s", e.msg);
+    /* the file prints 5 decimals; below AVX-512 other kernels round differently */
+    double tol = cpu_level() >= CPU_AVX512 ? 2e-5 : 1e-3, max_err = 0;
+    int V = llm_hparams(m)->n_vocab, cases = 0, greedy = 0;
+    struct llm_state *st = llm_state_new(m);
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        if ((nl = strchr(line, '\n'))) *nl = 0;
+        cJSON *c = cJSON_Parse(line);
+        if (!c) continue;
+        cJSON *jt = cJSON_GetObjectItem(c, "tokens"), *jk = cJSON_GetObjectItem(c, "topk"), *jg = cJSON_GetObjectItem(c, "greedy");
+        int n = cJSON_GetArraySize(jt), ng = cJSON_GetArraySize(jg);
+        int32_t *tok = malloc(sizeof(int32_t) * n), *pos = malloc(sizeof(int32_t) * n);
+        int8_t *want = malloc((size_t)n);
+        float *lg = malloc(sizeof(float) * (size_t)n * V);
+        for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(jt, i)->valueint, pos[i] = i, want[i] = 1;
+        struct llm_kv *kv = llm_kv_new(m, n + ng + 1, &e);
+        struct llm_batch b = {n, tok, pos, NULL, want};
+        CHECK(kv && llm_forward(m, st, &kv, 1, &b, lg, &e) == 0);
+        for (int i = 0; i < n; i++) {
+            cJSON *row = cJSON_GetArrayItem(jk, i);
+            for (int r = 0; r < cJSON_GetArraySize(row); r++) {
+                cJSON *pair = cJSON_GetArrayItem(row, r);
+                double d = fabs(lg[(size_t)i * V + cJSON_GetArrayItem(pair, 0)->valueint] - cJSON_GetArrayItem(pair, 1)->valuedouble);
+                if (d > max_err) max_err = d;
+            }
+        }
+        float margin;
+        int next = argmax(lg + (size_t)(n - 1) * V, V, &margin);
+        for (int s = 0; s < ng && margin > tol; s++) {
+            CHECK_EQ_INT(next, cJSON_GetArrayItem(jg, s)->valueint);
+            if (next != cJSON_GetArrayItem(jg, s)->valueint) break;
+            greedy++;
+            int32_t t = next, p = n + s;
+            struct llm_batch b1 = {1, &t, &p, NULL, NULL};
+            if (llm_forward(m, st, &kv, 1, &b1, lg, &e)) break;
+            next = argmax(lg, V, &margin);
+        }
+        llm_kv_free(kv);
+        free(tok); free(pos); free(want); free(lg);
+        cJSON_Delete(c);
+        cases++;
+    }
+    fprintf(stderr, "  tiny-qwen35: %d cases, max |logit diff| %.6f (tol %g), %d greedy tokens equal\n", cases, max_err,
+            tol, greedy);
+    CHECK(cases == 4 && max_err <= tol && greedy >= 24);
+    llm_state_free(st);
+    llm_free(m);
+    free(text);
+    unlink(path);
+}
+
 int main(void) {
-    TEST_EXPECT(4);
+    TEST_EXPECT(5);
     RUN(llama_shape_metadata_and_tensors);
     RUN(q4_k_m_uses_llama_cpp_mix);
     RUN(qwen2_has_biases_and_same_seed_same_file);
     RUN(rejects_unknown_type);
+    RUN(tiny_qwen35_reads_as_llama_cpp_reads_it);
     return test_summary();
 }
