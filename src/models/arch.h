@@ -19,6 +19,9 @@ struct llm_arch {
     int qkv_bias;            /* attn_q/k/v.bias tensors are required */
     int qk_norm;             /* per-head RMSNorm of q and k (attn_q_norm / attn_k_norm, qwen3) */
     int embd_scale_sqrt;     /* embeddings are multiplied by sqrt(n_embd) (gemma) */
+    int moe;                 /* the FFN is a mixture of experts (models/moe.h), ffn_*_exps tensors */
+    int moe_gating;          /* enum moe_gating */
+    int moe_norm_w;          /* the chosen experts' weights are divided by their sum */
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);
@@ -27,5 +30,6 @@ struct llm_arch {
 extern const struct llm_arch llm_arch_llama;
 extern const struct llm_arch llm_arch_qwen2;
 extern const struct llm_arch llm_arch_qwen3;
+extern const struct llm_arch llm_arch_qwen3moe;
 
 #endif

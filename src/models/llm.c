@@ -15,11 +15,13 @@
 #include "core/matmul.h"
 #include "core/ops.h"
 #include "models/arch.h"
+#include "models/moe.h"
 
 static const struct llm_arch *const arch_table[] = {
     &llm_arch_llama,
     &llm_arch_qwen2,
     &llm_arch_qwen3,
+    &llm_arch_qwen3moe,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -34,6 +36,7 @@ struct llm_layer {
      * type (.data NULL otherwise): one pass over the activations and one thread
      * dispatch instead of three or two; every output equals the separate product's */
     struct tensor wqkv, wgu;
+    struct moe_layer moe;                      /* experts instead of ffn_gate/up/down (arch->moe) */
 };
 
 struct llm {
@@ -57,6 +60,7 @@ struct llm_state {
     float *x, *xb, *q, *k, *v, *ao, *hb, *hb2, *cs;  /* q holds q|k|v rows, hb gate|up rows when fused */
     long att_cap;              /* floats of attention scratch, all threads */
     float *att;
+    struct moe_scratch *moe;   /* the expert FFN's (arch->moe) */
     int *next_len;             /* [next_cap] per cache: validating a batch */
     int next_cap;
 };
@@ -90,8 +94,8 @@ static void fmt_shape(char *buf, size_t cap, int n, const int64_t *ne) {
 /* Finds a tensor and checks its shape and type. A 1-D tensor (norm gain, bias)
  * must be F32 since the forward reads it as floats; a matrix must have a type
  * matmul supports. optional: a missing tensor is not an error (t->data = NULL). */
-static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1,
-                      int optional, struct tensor *t, struct err *e) {
+static int get_tensor3(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
+                       int optional, struct tensor *t, struct err *e) {
     memset(t, 0, sizeof *t);
     int64_t i = gguf_find_tensor(m->g, name);
     if (i < 0) {
@@ -99,8 +103,8 @@ static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, 
         return err_set(e, "%s: tensor '%s' is missing", gguf_path(m->g), name);
     }
     gguf_tensor(m->g, i, t);
-    int64_t want[4] = {ne0, n_dims > 1 ? ne1 : 1, 1, 1};
-    if (t->ne[0] != want[0] || t->ne[1] != want[1] || t->ne[2] != 1 || t->ne[3] != 1) {
+    int64_t want[4] = {ne0, n_dims > 1 ? ne1 : 1, n_dims > 2 ? ne2 : 1, 1};
+    if (t->ne[0] != want[0] || t->ne[1] != want[1] || t->ne[2] != want[2] || t->ne[3] != 1) {
         char ws[96], hs[96];
         fmt_shape(ws, sizeof ws, n_dims, want);
         fmt_shape(hs, sizeof hs, t->n_dims, t->ne);
@@ -112,11 +116,16 @@ static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, 
     if (!di || !di->supported || dtype_row_bytes(t->type, t->ne[0]) == 0)
         return err_set(e, "%s: %s: weight type %s is not supported (or rows of %lld do not fit its blocks)",
                        gguf_path(m->g), name, dtype_name(t->type), (long long)t->ne[0]);
-    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] != t->nbytes)
+    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] * (size_t)t->ne[2] != t->nbytes)
         return err_set(e, "%s: %s: size %zu does not match its shape and type", gguf_path(m->g), name, t->nbytes);
     m->n_params += (uint64_t)tensor_nelements(t);
     m->weight_bytes += t->nbytes;
     return 0;
+}
+
+static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1,
+                      int optional, struct tensor *t, struct err *e) {
+    return get_tensor3(m, name, n_dims, ne0, ne1, 1, optional, t, e);
 }
 
 static int get_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required,
@@ -169,7 +178,7 @@ static int load_hparams(struct llm *m, struct err *e) {
         get_hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
         get_hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
         get_hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &hp->n_head_kv, e) ||
-        get_hp_int(g, ar, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
+        get_hp_int(g, ar, "feed_forward_length", 0, !m->arch->moe, 1, &hp->n_ff, e) ||
         get_hp_int(g, ar, "context_length", 2048, 0, 1, &hp->n_ctx_train, e))
         return -1;
     if (hp->n_embd % hp->n_head)
@@ -204,6 +213,16 @@ static int load_hparams(struct llm *m, struct err *e) {
     if (factor > 0 && !(st.s && st.len == 4 && !memcmp(st.s, "none", 4))) hp->rope_freq_scale = 1.0f / factor;
 
     hp->rope_neox = m->arch->rope_neox;
+    if (m->arch->moe) {
+        if (get_hp_int(g, ar, "expert_count", 0, 1, 1, &hp->n_expert, e) ||
+            get_hp_int(g, ar, "expert_used_count", 0, 1, 1, &hp->n_expert_used, e))
+            return -1;
+        if (hp->n_expert > 512 || hp->n_expert_used > hp->n_expert)
+            return err_set(e, "%s: expert_used_count %d of expert_count %d is out of range (at most 512 experts)",
+                           gguf_path(g), hp->n_expert_used, hp->n_expert);
+        if (get_hp_int(g, ar, "expert_feed_forward_length", hp->n_ff / hp->n_expert_used, 0, 1, &hp->n_ff_exp, e))
+            return -1;
+    }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
     return 0;
 }
@@ -267,10 +286,22 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            T(ffn_norm, "ffn_norm.weight", 1, E, 0, 0) ||
-            T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
-            T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
-            T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+            T(ffn_norm, "ffn_norm.weight", 1, E, 0, 0))
+            return -1;
+        if (a->moe) {
+            int X = hp->n_expert, FX = hp->n_ff_exp;
+            struct moe_layer *M = &L->moe;
+#define T3(field, suffix, ne0, ne1, ne2) \
+            (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor3(m, n, 3, ne0, ne1, ne2, 0, &M->field, e))
+            if (T(moe.gate_inp, "ffn_gate_inp.weight", 2, E, X, 0) ||
+                T3(gate_exps, "ffn_gate_exps.weight", E, FX, X) ||
+                T3(up_exps, "ffn_up_exps.weight", E, FX, X) ||
+                T3(down_exps, "ffn_down_exps.weight", FX, E, X))
+                return -1;
+#undef T3
+        } else if (T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
+                   T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+                   T(ffn_down, "ffn_down.weight", 2, F, E, 0))
             return -1;
 #undef T
         const struct tensor *qkv[] = {&L->wq, &L->wk, &L->wv}, *gu[] = {&L->ffn_gate, &L->ffn_up};
@@ -319,6 +350,7 @@ void llm_state_free(struct llm_state *st) {
     free(st->x); free(st->xb); free(st->q); free(st->k); free(st->v);
     free(st->ao); free(st->hb); free(st->hb2); free(st->cs);
     free(st->att);
+    moe_scratch_free(st->moe);
     free(st->next_len);
     free(st);
 }
@@ -372,6 +404,13 @@ static int grow(float **p, size_t n) {
     return 0;
 }
 
+static struct moe_cfg moe_config(const struct llm *m) {
+    const struct llm_hparams *hp = &m->hp;
+    struct moe_cfg c = {.n_embd = hp->n_embd, .n_ff = hp->n_ff_exp, .n_expert = hp->n_expert,
+                        .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .norm_w = m->arch->moe_norm_w};
+    return c;
+}
+
 static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int n_ctx) {
     const struct llm_hparams *hp = &m->hp;
     if (n > st->cap) {
@@ -380,6 +419,10 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
             grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
             grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * m->n_rot))
             return -1;
+        if (m->arch->moe) {
+            struct moe_cfg mc = moe_config(m);
+            if (moe_reserve(&st->moe, &mc, n)) return -1;
+        }
         st->cap = n;
     }
     long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
@@ -545,6 +588,11 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
 
         f.norm_w = L->ffn_norm.data;
         run_rows(&f, row_norm);
+        if (m->arch->moe) {
+            struct moe_cfg mc = moe_config(m);
+            moe_ffn(m->pool, &mc, &L->moe, st->xb, st->xb, n, st->moe);  /* scratch reserved: cannot fail */
+            continue;
+        }
         if (L->wgu.data) {
             matmul(m->pool, &L->wgu, st->xb, st->hb, n);
             f.gate = st->hb, f.up = st->hb + F, f.gs = 2 * F, f.ffn = st->hb2;

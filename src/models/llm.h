@@ -28,6 +28,9 @@ struct llm_hparams {
     float rope_freq_scale;
     int rope_neox;          /* 1: rotate pairs (i, i + d/2) (qwen2, neox); 0: adjacent pairs (llama) */
     int tied_output;        /* output projection shares token_embd */
+    int n_expert;           /* mixture of experts (models/moe.h): experts per layer, 0 = dense FFN */
+    int n_expert_used;      /* experts chosen per token */
+    int n_ff_exp;           /* one expert's FFN length */
 };
 
 struct llm;        /* weights + hparams, immutable once loaded; the gguf stays open (weights are mmap'ed) */
