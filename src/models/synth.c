@@ -15,15 +15,30 @@
 #include "formats/gguf.h"
 
 const struct synth_shape synth_shapes[] = {
-    /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat */
-    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0},
-    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0},
-    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0},
-    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1},
+    /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat,
+     * experts, used, expert ffn, head_dim, window */
+    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0, 0, 0},
     /* Tiny shapes that build in milliseconds, for tests. */
-    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0},
-    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0},
-    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1},
+    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0, 0, 0},
+    /* Mixture of experts, then: experts, used, expert FFN, head_dim, sliding window.
+     * Qwen3-30B-A3B and gpt-oss-20b in full, and the same layouts with fewer layers
+     * (the expert blocks as the real ones, the file a fraction of the size). */
+    {"qwen3-30b-a3b", "qwen3moe", "qwen2", 151936, 40960, 2048, 48, 32, 4, 6144, 1000000.f, 1e-6f, 0, 0, 0,
+     128, 8, 768, 128, 0},
+    {"qwen3-30b-a3b-l4", "qwen3moe", "qwen2", 151936, 40960, 2048, 4, 32, 4, 6144, 1000000.f, 1e-6f, 0, 0, 0,
+     128, 8, 768, 128, 0},
+    {"gpt-oss-20b", "gpt-oss", "qwen2", 201088, 131072, 2880, 24, 64, 8, 2880, 150000.f, 1e-5f, 0, 0, 2,
+     32, 4, 2880, 64, 128},
+    {"gpt-oss-20b-l4", "gpt-oss", "qwen2", 201088, 131072, 2880, 4, 64, 8, 2880, 150000.f, 1e-5f, 0, 0, 2,
+     32, 4, 2880, 64, 128},
+    /* tiny: 4 layers alternating a 16-position window (short prompts cross it) and full */
+    {"tiny-qwen3moe", "qwen3moe", "qwen2", 1280, 512, 64, 2, 4, 2, 192, 1000000.f, 1e-6f, 0, 0, 0, 8, 2, 96, 32, 0},
+    {"tiny-gpt-oss", "gpt-oss", "qwen2", 1280, 4096, 64, 4, 4, 2, 64, 150000.f, 1e-5f, 0, 0, 2, 8, 4, 64, 32, 16},
     {0},
 };
 
@@ -126,10 +141,10 @@ struct synth_ctx {
 };
 
 /* Adds one tensor with values uniform in [-scale, scale] + offset. */
-static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
-                      float scale, float offset, const float *values, struct err *e) {
-    int64_t ne[2] = {ne0, ne1};
-    int64_t n = ne0 * (n_dims > 1 ? ne1 : 1);
+static int add_tensor3(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
+                       int64_t ne2, float scale, float offset, const float *values, struct err *e) {
+    int64_t ne[3] = {ne0, ne1, ne2};
+    int64_t n = ne0 * (n_dims > 1 ? ne1 : 1) * (n_dims > 2 ? ne2 : 1);
     float *x = malloc((size_t)n * sizeof *x);
     if (!x) return err_set(e, "synth: out of memory for %s", name);
     if (values) {
@@ -157,6 +172,11 @@ static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dim
     return rc;
 }
 
+static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
+                      float scale, float offset, const float *values, struct err *e) {
+    return add_tensor3(c, name, type, n_dims, ne0, ne1, 1, scale, offset, values, e);
+}
+
 /* ---- a small, valid byte-level BPE vocabulary ---- */
 
 /* GPT-2's reversible byte → printable code point mapping. */
@@ -181,6 +201,25 @@ static const char *k_llama3_template =
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+
+/* gpt-oss's harmony format for system, developer, user and assistant turns without tools
+ * (the real template's text for those: its fixed system message, the system prompt as
+ * developer instructions, an assistant turn as its final channel) */
+static const char *k_harmony_template =
+    "{%- set sys = namespace(text='') -%}"
+    "{%- for message in messages if message['role'] in ['system', 'developer'] -%}"
+    "{%- set sys.text = message['content'] -%}{%- endfor -%}"
+    "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+    "Knowledge cutoff: 2024-06\nCurrent date: {{ strftime_now('%Y-%m-%d') }}\n\nReasoning: "
+    "{{ reasoning_effort | default('medium') }}\n\n# Valid channels: analysis, commentary, final. "
+    "Channel must be included for every message.<|end|>"
+    "{%- if sys.text -%}<|start|>developer<|message|># Instructions\n\n{{ sys.text }}\n\n<|end|>{%- endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}<|start|>user<|message|>{{ message['content'] }}<|end|>"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "<|start|>assistant<|channel|>final<|message|>{{ message['content'] }}<|end|>"
+    "{%- endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|start|>assistant{%- endif -%}";
 
 static int write_vocab(struct synth_ctx *c, struct err *e) {
     const struct synth_shape *s = c->p->shape;
@@ -226,8 +265,10 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
                                    "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>",
                                    "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
                                    "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"};
-    const char **named = s->chat == 1 ? llama3 : chatml;
-    int n_named = s->chat == 1 ? 11 : 3;
+    static const char *harmony[] = {"<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>",
+                                    "<|channel|>", "<|start|>", "<|end|>", "<|message|>", "<|call|>"};
+    const char **named = s->chat == 2 ? harmony : s->chat == 1 ? llama3 : chatml;
+    int n_named = s->chat == 2 ? 9 : s->chat == 1 ? 11 : 3;
     for (int k = 0; id < n; id++, k++) {
         if (k < n_named) snprintf(buf, sizeof buf, "%s", named[k]);
         else snprintf(buf, sizeof buf, "<|reserved_special_token_%d|>", k);
@@ -242,7 +283,13 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
     gguf_w_arr_str(c->w, "tokenizer.ggml.tokens", (const char *const *)tok, (uint64_t)n);
     gguf_w_arr_i32(c->w, "tokenizer.ggml.token_type", type, (uint64_t)n);
     gguf_w_arr_str(c->w, "tokenizer.ggml.merges", (const char *const *)merges, (uint64_t)nm);
-    if (s->chat == 1) {
+    if (s->chat == 2) {  /* as the gpt-oss files: no BOS added, <|return|> ends, <|endoftext|> pads */
+        gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
+        gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 2);
+        gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special + 1);
+        gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 0);
+        gguf_w_str(c->w, "tokenizer.chat_template", k_harmony_template);
+    } else if (s->chat == 1) {
         gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 9);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
@@ -278,6 +325,45 @@ static void llama3_rope_factors(float *f, int head_dim, float theta) {
     }
 }
 
+/* Uniform ±0.035 ≈ std 0.02, like trained weights. The tiny expert shapes, which tests
+ * hold to llama.cpp's goldens, take ±0.5 instead: logits of a few units rather than
+ * tenths, so top-1 and greedy margins decide, and gpt-oss's SwiGLU clamp (7) is reached. */
+static float synth_w_scale(const struct synth_shape *s) { return s->n_expert && s->n_embd <= 128 ? 0.5f : 0.035f; }
+
+/* One layer's experts (after its FFN norm) and what its family adds: qwen3moe's q/k
+ * norms; gpt-oss's attention output bias, per-head sink logits and the router and
+ * expert biases. Experts are 3-D [n_in, n_out, n_expert]; the router stays f32 as
+ * llama.cpp's quantizer leaves it. */
+static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int q_dim, int hd, struct err *e) {
+    const struct synth_shape *s = c->p->shape;
+    const int E = s->n_embd, X = s->n_expert, FX = s->n_ff_exp;
+    const float w_scale = synth_w_scale(s);
+    char name[96];
+    int rc = 0;
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
+    if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp.weight"), DT_F32, 2, E, X, 0.5f, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_gate_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 3, E, FX, X,
+                              w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_up_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 3, E, FX, X,
+                              w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_down_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, FX), 3, FX, E, X,
+                              w_scale, 0, NULL, e);
+    if (gpt_oss) {
+        if (!rc) rc = add_tensor(c, NAME("attn_output.bias"), DT_F32, 1, E, 1, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("attn_sinks.weight"), DT_F32, 1, s->n_head, 1, 2.0f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp.bias"), DT_F32, 1, X, 1, 0.5f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_up_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_down_exps.bias"), DT_F32, 2, E, X, 0.1f, 0, NULL, e);
+    } else {
+        if (!rc) rc = add_tensor(c, NAME("attn_q_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("attn_k_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
+    }
+#undef NAME
+    (void)q_dim;
+    return rc;
+}
+
 int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     const struct synth_shape *s = p->shape;
     if (!s) return err_set(e, "synth: no shape given");
@@ -288,12 +374,13 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }
-    const int hd = s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
+    const int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head, q_dim = s->n_head * hd, kv_dim = s->n_head_kv * hd;
+    const int gpt_oss = !strcmp(s->arch, "gpt-oss"), X = s->n_expert, FX = s->n_ff_exp;
     const char *a = s->arch;
     char key[128], name[96];
     c.total = (uint64_t)s->n_vocab * (uint64_t)s->n_embd * (s->tied_output ? 1u : 2u) +
               (uint64_t)s->n_layer * ((uint64_t)s->n_embd * (2u * (uint64_t)q_dim + 2u * (uint64_t)kv_dim) +
-                                      3u * (uint64_t)s->n_embd * (uint64_t)s->n_ff);
+                                      3u * (uint64_t)s->n_embd * (uint64_t)(X ? X * FX : s->n_ff));
 
     gguf_w_str(c.w, "general.architecture", a);
     snprintf(key, sizeof key, "omni synth %s %s (random weights)", s->name, p->ftype);
@@ -311,10 +398,25 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     gguf_w_f32(c.w, KEY("rope.freq_base"), s->rope_theta);
     gguf_w_u32(c.w, KEY("rope.dimension_count"), (uint32_t)hd);
     if (!strcmp(a, "llama")) gguf_w_u32(c.w, KEY("vocab_size"), (uint32_t)s->n_vocab);
+    if (s->head_dim) {
+        gguf_w_u32(c.w, KEY("attention.key_length"), (uint32_t)hd);
+        gguf_w_u32(c.w, KEY("attention.value_length"), (uint32_t)hd);
+    }
+    if (X) {
+        gguf_w_u32(c.w, KEY("expert_count"), (uint32_t)X);
+        gguf_w_u32(c.w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
+        gguf_w_u32(c.w, KEY("expert_feed_forward_length"), (uint32_t)FX);
+    }
+    if (gpt_oss) {  /* as the gpt-oss files: YaRN from 4096 positions by 32, a 128-position window */
+        gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+        gguf_w_str(c.w, KEY("rope.scaling.type"), "yarn");
+        gguf_w_f32(c.w, KEY("rope.scaling.factor"), 32.0f);
+        gguf_w_u32(c.w, KEY("rope.scaling.original_context_length"), 4096);
+    }
 #undef KEY
 
     int rc = write_vocab(&c, e);
-    const float w_scale = 0.035f; /* uniform ±0.035 ≈ std 0.02, like trained weights */
+    const float w_scale = synth_w_scale(s);
     int embd_type = pick_type(c.ft, "token_embd.weight", 0, s->n_layer, s->tied_output, s->n_embd);
     if (!rc) rc = add_tensor(&c, "token_embd.weight", embd_type, 2, s->n_embd, s->n_vocab, w_scale, 0, NULL, e);
     if (!rc && s->llama3_rope) {
@@ -341,11 +443,13 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             {"attn_k.bias", kv_dim, 1, 1, 0.1f, 0},
             {"attn_v.bias", kv_dim, 1, 1, 0.1f, 0},
         };
-        int n_t = !strcmp(a, "qwen2") ? 12 : 9;
+        int n_t = !strcmp(a, "qwen2") || gpt_oss ? 12 : 9;
         for (int k = 0; k < n_t && !rc; k++) {
-            snprintf(name, sizeof name, "blk.%d.%s", il, t[k].n);
+            if (X && k >= 6 && k <= 8) continue;  /* experts instead of the dense FFN, below */
+            snprintf(name, sizeof name, "blk.%d.%s", il, k == 5 && gpt_oss ? "post_attention_norm.weight" : t[k].n);
             int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);
             rc = add_tensor(&c, name, type, t[k].dims, t[k].ne0, t[k].ne1, t[k].scale, t[k].offset, NULL, e);
+            if (!rc && k == 5 && X) rc = add_moe_layer(&c, il, gpt_oss, q_dim, hd, e);
         }
     }
     if (!rc) rc = add_tensor(&c, "output_norm.weight", DT_F32, 1, s->n_embd, 1, 0.1f, 1.0f, NULL, e);

@@ -17,7 +17,11 @@ struct synth_shape {
     float rope_theta, norm_eps;
     int tied_output;
     int llama3_rope;        /* write rope_freqs.weight (Llama 3.1+ long-context scaling) */
-    int chat;               /* 0: ChatML tokens/template, 1: Llama 3 header tokens/template */
+    int chat;               /* 0: ChatML tokens/template, 1: Llama 3 header tokens/template,
+                             * 2: harmony (gpt-oss) tokens and template */
+    /* mixture of experts (qwen3moe, gpt-oss; 0 = dense): experts, chosen per token, one
+     * expert's FFN length; head_dim (0: n_embd / n_head); gpt-oss's sliding window */
+    int n_expert, n_expert_used, n_ff_exp, head_dim, n_swa;
 };
 
 /* The known shapes; NULL-name terminated. Includes tiny shapes for tests. */
