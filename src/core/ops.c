@@ -10,8 +10,8 @@
 #include "core/fp16.h"
 
 /* ops_attn_avx2.c */
-void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
-                            int head_dim, long stride, float scale, int gemm, float *att);
+void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                            int head_dim, long stride, float scale, float softcap, int gemm, float *att);
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
 /* ops_swiglu_avx2.c */
 void ops_swiglu_avx2(float *out, const float *gate, const float *up, int n);
@@ -46,6 +46,29 @@ void ops_scale(float *x, float s, int n) {
     for (int i = 0; i < n; i++) x[i] *= s;
 }
 
+void ops_softcap(float *x, float cap, int n) {
+    float inv = 1.0f / cap;  /* ggml: scale by 1/cap, tanh, scale by cap: three roundings */
+    for (int i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
+}
+
+/* ggml's GELU table entry for the f16 value h: 0.5 h (1 + tanh(sqrt(2/pi) h (1 + a h^2)))
+ * in float, the inner 1 + a h h contracted to one FMA as the reference build compiles
+ * it, then rounded to f16 */
+static float gelu_f16_ggml(float h) {
+    const float c = 0.79788456080286535587989211986876f, a = 0.044715f;
+    float g = 0.5f * h * (1.0f + tanhf(c * h * fmaf(a * h, h, 1.0f)));
+    return fp16_to_fp32(fp32_to_fp16(g));
+}
+
+void ops_geglu(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float x = gate[i];
+        if (x <= -10.0f) out[i] = 0.0f;
+        else if (x >= 10.0f) out[i] = x * up[i];
+        else out[i] = gelu_f16_ggml(fp16_to_fp32(fp32_to_fp16(x))) * up[i];
+    }
+}
+
 void ops_swiglu(float *out, const float *gate, const float *up, int n, int n_vec) {
     int i = 0;
     if (n_vec > n) n_vec = n;
@@ -61,6 +84,11 @@ void ops_swiglu(float *out, const float *gate, const float *up, int n, int n_vec
 
 void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
                     const float *freq_factors) {
+    ops_rope_cache_ms(cs, n_rot, pos, theta_base, freq_scale, freq_factors, 1.0f);
+}
+
+void ops_rope_cache_ms(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
+                       const float *freq_factors, float mscale) {
     /* angles built by repeated float multiplication and taken with cosf/sinf, as
      * ggml does: quantized activations downstream amplify any last-bit difference */
     float step = powf(theta_base, -2.0f / n_rot), theta = (float)pos;
@@ -68,8 +96,8 @@ void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_
         float a = theta;
         if (freq_factors) a /= freq_factors[i];
         a *= freq_scale;
-        cs[2 * i] = cosf(a);
-        cs[2 * i + 1] = sinf(a);
+        cs[2 * i] = cosf(a) * mscale;
+        cs[2 * i + 1] = sinf(a) * mscale;
         theta *= step;
     }
 }
@@ -217,14 +245,20 @@ void ops_softmax_ggml(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-static void attention_portable(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
-                               int head_dim, long stride, float scale, int gemm, float *att) {
+static void attention_portable(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                               int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
     const float *t16 = f16_lut();
     float *qh = att + OPS_PAD32(n_kv), *acc = qh + head_dim;
     /* ggml converts q to f16 for its f16 x f16 product with the K cache */
     for (int i = 0; i < head_dim; i++) qh[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
     int kq_gemm = gemm && head_dim % 16 == 0;
-    for (int t = 0; t < n_kv; t++) att[t] = dot_f16_ggml(qh, k + t * stride, head_dim, kq_gemm, t16) * scale;
+    float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
+    for (int t = 0; t < n_kv; t++) {
+        if (t < n0) { att[t] = -INFINITY; continue; }  /* masked: exp gives 0 */
+        float d = dot_f16_ggml(qh, k + t * stride, head_dim, kq_gemm, t16);
+        if (softcap > 0) d = tanhf(d * inv_cap) * softcap;
+        att[t] = d * scale;
+    }
     ops_softmax_ggml(att, n_kv);
     /* and the probabilities to f16 for the product with V (which ggml stores transposed,
      * so each output is a dot product over positions: lanes are positions here) */
@@ -253,11 +287,17 @@ static void attention_portable(float *out, const float *q, const uint16_t *k, co
     }
 }
 
-void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
-                       int n_kv, int head_dim, long stride, float scale, int gemm, float *att) {
+void ops_attention_f16_ext(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                           int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
+    if (n0 < 0) n0 = 0;
     if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 16 == 0) {
-        ops_attention_f16_avx2(out, q, k, v, n_kv, head_dim, stride, scale, gemm, att);
+        ops_attention_f16_avx2(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, gemm, att);
         return;
     }
-    attention_portable(out, q, k, v, n_kv, head_dim, stride, scale, gemm, att);
+    attention_portable(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, gemm, att);
+}
+
+void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
+                       int n_kv, int head_dim, long stride, float scale, int gemm, float *att) {
+    ops_attention_f16_ext(out, q, k, v, 0, n_kv, head_dim, stride, scale, 0, gemm, att);
 }

@@ -17,12 +17,22 @@ void ops_scale(float *x, float s, int n);
  * values (a row's whole 16-lane vectors: n - n % 16 when the call covers the row
  * from its start) take exp from ops_expf_ggml, the rest from libm's expf. */
 void ops_swiglu(float *out, const float *gate, const float *up, int n, int n_vec);
+/* out = gelu(gate) * up (GEGLU, gemma) in ggml's arithmetic: gate rounded to f16, its
+ * tanh-form GELU rounded to f16 again (ggml's table), times up in f32; gate <= -10
+ * gives 0 and gate >= 10 gives gate * up. out may alias gate. */
+void ops_geglu(float *out, const float *gate, const float *up, int n);
+/* x = cap * tanh(x / cap) for n values (gemma's soft-capping of logits) */
+void ops_softcap(float *x, float cap, int n);
 
 /* Rotary position embedding: cs receives n_rot/2 (cos, sin) pairs for position
  * pos; pair i turns by pos * theta_base^(-2i/n_rot) / freq_factors[i] * freq_scale
  * (freq_factors: llama-3 style per-pair factors, or NULL). */
 void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
                     const float *freq_factors);
+/* The same with both cos and sin multiplied by mscale (the rope attention factor of
+ * LongRoPE / rope.scaling.attn_factor; 1 gives ops_rope_cache's values). */
+void ops_rope_cache_ms(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
+                       const float *freq_factors, float mscale);
 /* Rotates the first n_rot dims of each of n_heads head vectors (head_dim apart) in x.
  * neox = 0: pairs (2i, 2i+1) (llama GGUF); neox = 1: pairs (i, i + n_rot/2). */
 void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);
@@ -42,6 +52,11 @@ void ops_axpy_f16(float *y, float a, const uint16_t *v, int n);
  * 0 for a lone token (dot products). att is scratch of ops_attention_scratch() floats. */
 void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
                        int n_kv, int head_dim, long stride, float scale, int gemm, float *att);
+/* The same over positions n0..n_kv-1 only (a sliding window: earlier positions are
+ * masked, as ggml masks them, so sums keep their order), with the scores soft-capped
+ * first when softcap > 0: score = softcap * tanh(q·k / softcap) * scale (gemma2). */
+void ops_attention_f16_ext(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                           int head_dim, long stride, float scale, float softcap, int gemm, float *att);
 long ops_attention_scratch(int n_ctx, int head_dim);
 #define OPS_PAD32(n) (((n) + 31) & ~31)
 

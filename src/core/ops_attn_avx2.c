@@ -11,8 +11,8 @@
 #include "core/expf_avx2.h"
 #include "core/ops.h"
 
-void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
-                            int head_dim, long stride, float scale, int gemm, float *att);
+void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                            int head_dim, long stride, float scale, float softcap, int gemm, float *att);
 
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
 
@@ -87,14 +87,20 @@ static void softmax16(float *att, int n) {
     for (int i = 0; i < n16; i += 8) _mm256_storeu_ps(att + i, _mm256_mul_ps(_mm256_loadu_ps(att + i), inv));
 }
 
-void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n_kv,
-                            int head_dim, long stride, float scale, int gemm, float *att) {
+void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                            int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
     float *qh = att + OPS_PAD32(n_kv), *acc = qh + head_dim;
     for (int i = 0; i < head_dim; i += 8) {
         __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT);
         _mm256_storeu_ps(qh + i, _mm256_cvtph_ps(h));
     }
-    for (int t = 0; t < n_kv; t++) att[t] = dot16(qh, k + t * stride, head_dim, gemm) * scale;
+    float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
+    for (int t = 0; t < n0 && t < n_kv; t++) att[t] = -INFINITY;  /* outside the window: masked */
+    for (int t = n0; t < n_kv; t++) {
+        float d = dot16(qh, k + t * stride, head_dim, gemm);
+        if (softcap > 0) d = tanhf(d * inv_cap) * softcap;
+        att[t] = d * scale;
+    }
     softmax16(att, n_kv);
 
     /* lanes are positions (ggml's V is transposed): position t adds into row t % lanes */

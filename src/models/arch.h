@@ -18,7 +18,17 @@ struct llm_arch {
     int rope_neox;           /* 1: rotate (i, i + n_rot/2) pairs; 0: adjacent pairs */
     int qkv_bias;            /* attn_q/k/v.bias tensors are required */
     int qk_norm;             /* per-head RMSNorm of q and k (attn_q_norm / attn_k_norm, qwen3) */
-    int embd_scale_sqrt;     /* embeddings are multiplied by sqrt(n_embd) (gemma) */
+    int embd_scale_sqrt;     /* token embeddings are multiplied by sqrt(n_embd) (gemma) */
+    int no_pre_norm;         /* no attn_norm / ffn_norm: the blocks read the residual as is (exaone4) */
+    int post_norms;          /* post_attention_norm / post_ffw_norm on each block's output before
+                              * it joins the residual (gemma2/3, exaone4) */
+    int fused_gate_up;       /* ffn_up holds gate rows then up rows (2 n_ff), no ffn_gate (phi3) */
+    int ffn_gelu;            /* GELU (tanh) gate instead of SiLU (gemma) */
+    int q_prescale;          /* q is multiplied by attn_scale after rope and the softmax scale is 1,
+                              * as llama.cpp's graph does it for this family (phi3, gemma) */
+    int swa_rope_own;        /* local layers rope with rope_theta_swa / rope_freq_scale_swa (gemma);
+                              * otherwise with the global base */
+    int swa_nope_global;     /* with a sliding window, global layers take no rope (exaone4) */
     int moe;                 /* the FFN is a mixture of experts (models/moe.h), ffn_*_exps tensors */
     int moe_gating;          /* enum moe_gating */
     int moe_norm_w;          /* the chosen experts' weights are divided by their sum */
@@ -30,6 +40,19 @@ struct llm_arch {
 extern const struct llm_arch llm_arch_llama;
 extern const struct llm_arch llm_arch_qwen2;
 extern const struct llm_arch llm_arch_qwen3;
+extern const struct llm_arch llm_arch_exaone4;
+extern const struct llm_arch llm_arch_phi3;
+extern const struct llm_arch llm_arch_gemma2;
+extern const struct llm_arch llm_arch_gemma3;
+extern const struct llm_arch llm_arch_smollm3;
 extern const struct llm_arch llm_arch_qwen3moe;
+
+/* "{arch}.key" readers for load_hparams hooks: a missing key leaves def (or is an
+ * error when required); a key of the wrong type or out of range is an error. */
+int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
+               int *out, struct err *e);
+int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out, struct err *e);
+/* 1 when "{arch}.key" is present */
+int llm_hp_has(const struct gguf *g, const char *arch, const char *key);
 
 #endif

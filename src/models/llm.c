@@ -21,6 +21,11 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_llama,
     &llm_arch_qwen2,
     &llm_arch_qwen3,
+    &llm_arch_exaone4,
+    &llm_arch_phi3,
+    &llm_arch_gemma2,
+    &llm_arch_gemma3,
+    &llm_arch_smollm3,
     &llm_arch_qwen3moe,
 };
 
@@ -36,6 +41,9 @@ struct llm_layer {
      * type (.data NULL otherwise): one pass over the activations and one thread
      * dispatch instead of three or two; every output equals the separate product's */
     struct tensor wqkv, wgu;
+    struct tensor post_attn_norm, post_ffn_norm;  /* .data NULL without post_norms */
+    int swa;                   /* attends to the last n_swa positions only */
+    int rope;                  /* 0: no rope (NoPE layer), 1: the global cache, 2: the local one */
     struct moe_layer moe;                      /* experts instead of ffn_gate/up/down (arch->moe) */
 };
 
@@ -48,6 +56,8 @@ struct llm {
     struct llm_layer *layers;
     int n_rot;
     const float *rope_factors; /* rope_freqs.weight or NULL */
+    const float *rope_long, *rope_short;  /* LongRoPE factors (phi3), or NULL */
+    int rope_swa_cache;        /* some layer ropes with the local base: a second rope cache */
     uint64_t n_params, weight_bytes;
 };
 
@@ -128,8 +138,14 @@ static int get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, 
     return get_tensor3(m, name, n_dims, ne0, ne1, 1, optional, t, e);
 }
 
-static int get_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required,
-                      int min, int *out, struct err *e) {
+int llm_hp_has(const struct gguf *g, const char *arch, const char *key) {
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    return gguf_find_key(g, k) >= 0;
+}
+
+int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
+               int *out, struct err *e) {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, key);
     int bad = 0;
@@ -145,8 +161,7 @@ static int get_hp_int(const struct gguf *g, const char *arch, const char *key, i
     return 0;
 }
 
-static int get_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out,
-                        struct err *e) {
+int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double def, float *out, struct err *e) {
     char k[128];
     snprintf(k, sizeof k, "%s.%s", arch, key);
     int bad = 0;
@@ -174,27 +189,27 @@ static int load_hparams(struct llm *m, struct err *e) {
     }
     const char *ar = hp->arch;
 
-    if (get_hp_int(g, ar, "embedding_length", 0, 1, 1, &hp->n_embd, e) ||
-        get_hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
-        get_hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
-        get_hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &hp->n_head_kv, e) ||
-        get_hp_int(g, ar, "feed_forward_length", 0, !m->arch->moe, 1, &hp->n_ff, e) ||
-        get_hp_int(g, ar, "context_length", 2048, 0, 1, &hp->n_ctx_train, e))
+    if (llm_hp_int(g, ar, "embedding_length", 0, 1, 1, &hp->n_embd, e) ||
+        llm_hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
+        llm_hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
+        llm_hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &hp->n_head_kv, e) ||
+        llm_hp_int(g, ar, "feed_forward_length", 0, !m->arch->moe, 1, &hp->n_ff, e) ||
+        llm_hp_int(g, ar, "context_length", 2048, 0, 1, &hp->n_ctx_train, e))
         return -1;
     if (hp->n_embd % hp->n_head)
         return err_set(e, "%s: embedding_length %d is not a multiple of head_count %d", gguf_path(g), hp->n_embd, hp->n_head);
     int hd = hp->n_embd / hp->n_head, hd_v;
-    if (get_hp_int(g, ar, "attention.key_length", hd, 0, 1, &hp->head_dim, e) ||
-        get_hp_int(g, ar, "attention.value_length", hp->head_dim, 0, 1, &hd_v, e))
+    if (llm_hp_int(g, ar, "attention.key_length", hd, 0, 1, &hp->head_dim, e) ||
+        llm_hp_int(g, ar, "attention.value_length", hp->head_dim, 0, 1, &hd_v, e))
         return -1;
     if (hd_v != hp->head_dim)
         return err_set(e, "%s: key_length %d != value_length %d is not supported", gguf_path(g), hp->head_dim, hd_v);
     if (hp->n_head % hp->n_head_kv)
         return err_set(e, "%s: head_count %d is not a multiple of head_count_kv %d", gguf_path(g), hp->n_head, hp->n_head_kv);
-    if (get_hp_float(g, ar, "attention.layer_norm_rms_epsilon", 1e-5, &hp->norm_eps, e) ||
-        get_hp_float(g, ar, "rope.freq_base", 10000.0, &hp->rope_theta, e))
+    if (llm_hp_float(g, ar, "attention.layer_norm_rms_epsilon", 1e-5, &hp->norm_eps, e) ||
+        llm_hp_float(g, ar, "rope.freq_base", 10000.0, &hp->rope_theta, e))
         return -1;
-    if (get_hp_int(g, ar, "rope.dimension_count", hp->head_dim, 0, 2, &m->n_rot, e)) return -1;
+    if (llm_hp_int(g, ar, "rope.dimension_count", hp->head_dim, 0, 2, &m->n_rot, e)) return -1;
     if (m->n_rot > hp->head_dim || m->n_rot % 2)
         return err_set(e, "%s: rope.dimension_count %d must be even and <= head size %d", gguf_path(g), m->n_rot, hp->head_dim);
 
@@ -205,25 +220,34 @@ static int load_hparams(struct llm *m, struct err *e) {
     snprintf(key, sizeof key, "%s.rope.scaling.type", ar);
     struct gguf_str st = gguf_get_str(g, key);
     float factor = 0;
-    if (get_hp_float(g, ar, "rope.scaling.factor", 0.0, &factor, e)) return -1;
-    if (factor == 0 && get_hp_float(g, ar, "rope.scale_linear", 0.0, &factor, e)) return -1;
+    if (llm_hp_float(g, ar, "rope.scaling.factor", 0.0, &factor, e)) return -1;
+    if (factor == 0 && llm_hp_float(g, ar, "rope.scale_linear", 0.0, &factor, e)) return -1;
     if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)))
         return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none and linear)", gguf_path(g),
                        (int)(st.len > 32 ? 32 : st.len), st.s);
     if (factor > 0 && !(st.s && st.len == 4 && !memcmp(st.s, "none", 4))) hp->rope_freq_scale = 1.0f / factor;
 
+    if (llm_hp_float(g, ar, "rope.scaling.attn_factor", 1.0, &hp->rope_attn_factor, e) ||
+        llm_hp_int(g, ar, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &hp->n_ctx_orig, e))
+        return -1;
+    hp->rope_theta_swa = hp->rope_theta;
+    hp->rope_freq_scale_swa = hp->rope_freq_scale;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+
     hp->rope_neox = m->arch->rope_neox;
     if (m->arch->moe) {
-        if (get_hp_int(g, ar, "expert_count", 0, 1, 1, &hp->n_expert, e) ||
-            get_hp_int(g, ar, "expert_used_count", 0, 1, 1, &hp->n_expert_used, e))
+        if (llm_hp_int(g, ar, "expert_count", 0, 1, 1, &hp->n_expert, e) ||
+            llm_hp_int(g, ar, "expert_used_count", 0, 1, 1, &hp->n_expert_used, e))
             return -1;
         if (hp->n_expert > 512 || hp->n_expert_used > hp->n_expert)
             return err_set(e, "%s: expert_used_count %d of expert_count %d is out of range (at most 512 experts)",
                            gguf_path(g), hp->n_expert_used, hp->n_expert);
-        if (get_hp_int(g, ar, "expert_feed_forward_length", hp->n_ff / hp->n_expert_used, 0, 1, &hp->n_ff_exp, e))
+        if (llm_hp_int(g, ar, "expert_feed_forward_length", hp->n_ff / hp->n_expert_used, 0, 1, &hp->n_ff_exp, e))
             return -1;
     }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
+    if (hp->n_swa < 0 || hp->swa_period < 0 || hp->nope_period < 0)
+        return err_set(e, "%s: negative sliding window or layer period", gguf_path(g));
     return 0;
 }
 
@@ -264,9 +288,14 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
 
-    struct tensor rf;
-    if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e)) return -1;
+    struct tensor rf, rl, rs;
+    if (get_tensor(m, "rope_freqs.weight", 1, m->n_rot / 2, 0, 1, &rf, e) ||
+        get_tensor(m, "rope_factors_long.weight", 1, m->n_rot / 2, 0, 1, &rl, e) ||
+        get_tensor(m, "rope_factors_short.weight", 1, m->n_rot / 2, 0, 1, &rs, e))
+        return -1;
     m->rope_factors = rf.data;
+    m->rope_long = rl.data;
+    m->rope_short = rs.data;
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return err_set(e, "out of memory");
@@ -276,17 +305,23 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
         char n[96];
 #define T(field, suffix, nd, ne0, ne1, opt) \
         (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor(m, n, nd, ne0, ne1, opt, &L->field, e))
-        if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
-            T(wq, "attn_q.weight", 2, E, QD, 0) ||
-            T(wk, "attn_k.weight", 2, E, KVD, 0) ||
-            T(wv, "attn_v.weight", 2, E, KVD, 0) ||
+        /* q|k|v may come as one attn_qkv matrix (phi3; llama.cpp accepts it for any family) */
+        if (T(attn_norm, "attn_norm.weight", 1, E, 0, a->no_pre_norm) ||
+            T(wqkv, "attn_qkv.weight", 2, E, QD + 2 * KVD, 1))
+            return -1;
+        int own_qkv = L->wqkv.data != NULL;
+        if ((!own_qkv && (T(wq, "attn_q.weight", 2, E, QD, 0) ||
+                          T(wk, "attn_k.weight", 2, E, KVD, 0) ||
+                          T(wv, "attn_v.weight", 2, E, KVD, 0))) ||
             T(wo, "attn_output.weight", 2, QD, E, 0) ||
             T(bq, "attn_q.bias", 1, QD, 0, !a->qkv_bias) ||
             T(bk, "attn_k.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            T(ffn_norm, "ffn_norm.weight", 1, E, 0, 0))
+            T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, !a->post_norms) ||
+            T(post_ffn_norm, "post_ffw_norm.weight", 1, E, 0, !a->post_norms) ||
+            T(ffn_norm, "ffn_norm.weight", 1, E, 0, a->no_pre_norm))
             return -1;
         if (a->moe) {
             int X = hp->n_expert, FX = hp->n_ff_exp;
@@ -299,14 +334,19 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
                 T3(down_exps, "ffn_down_exps.weight", FX, E, X))
                 return -1;
 #undef T3
-        } else if (T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
-                   T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+        } else if ((a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
+                                     : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0)) ||
                    T(ffn_down, "ffn_down.weight", 2, F, E, 0))
             return -1;
 #undef T
         const struct tensor *qkv[] = {&L->wq, &L->wk, &L->wv}, *gu[] = {&L->ffn_gate, &L->ffn_up};
-        fuse_rows(&L->wqkv, qkv, 3);
-        fuse_rows(&L->wgu, gu, 2);
+        if (!own_qkv) fuse_rows(&L->wqkv, qkv, 3);
+        if (!a->fused_gate_up) fuse_rows(&L->wgu, gu, 2);
+        L->swa = hp->n_swa > 0 && (hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1);
+        L->rope = 1;
+        if (hp->nope_period && (l + 1) % hp->nope_period == 0) L->rope = 0;
+        if (hp->n_swa > 0 && a->swa_nope_global && !L->swa) L->rope = 0;
+        if (L->rope && L->swa && a->swa_rope_own) L->rope = 2, m->rope_swa_cache = 1;
         if (p->progress) p->progress((float)(l + 1) / hp->n_layer, p->progress_ud);
     }
     return 0;
@@ -417,7 +457,7 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
         size_t N = (size_t)n, QD = (size_t)hp->n_head * hp->head_dim, KVD = (size_t)hp->n_head_kv * hp->head_dim;
         if (grow(&st->x, N * hp->n_embd) || grow(&st->xb, N * hp->n_embd) || grow(&st->q, N * (QD + 2 * KVD)) ||
             grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
-            grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * m->n_rot))
+            grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * 2 * m->n_rot))
             return -1;
         if (m->arch->moe) {
             struct moe_cfg mc = moe_config(m);
@@ -448,13 +488,30 @@ struct fwd {
     int qs, ks, vs;
     float *gate, *up, *ffn;    /* gate and up rows gs apart; ffn: their SwiGLU, rows n_ff apart */
     int gs;
-    const float *norm_w;
+    const float *norm_w;       /* the next block's input norm (NULL: none, the block reads x) */
+    const float *post_w;       /* the post-norm of the block whose output is in xb (NULL: none) */
     void (*row)(struct fwd *f, int i);
     /* attention: the next unclaimed (token, head) task, on a cache line of its own so
      * claiming does not evict the fields above from the other thread's cache */
     _Alignas(64) _Atomic long next;
     char pad[64 - sizeof(long)];
 };
+
+/* the next block's input: x normed into xb, or x as is for a family without pre-norms */
+static void block_input(struct fwd *f, float *xb, const float *x) {
+    const struct llm_hparams *hp = &f->m->hp;
+    if (f->m->arch->no_pre_norm) memcpy(xb, x, sizeof(float) * hp->n_embd);
+    else ops_rmsnorm(xb, x, f->norm_w, hp->n_embd, hp->norm_eps);
+}
+
+/* the rope factors token i uses: llama-3 style rope_freqs, or LongRoPE's long ones when
+ * its cache holds more than the original context (llama.cpp: n_ctx_seq > n_ctx_orig) */
+static const float *rope_factors_for(const struct fwd *f, int i) {
+    const struct llm *m = f->m;
+    if (m->rope_factors || (!m->rope_long && !m->rope_short)) return m->rope_factors;
+    int n_ctx = f->kv[f->seq ? f->seq[i] : 0]->n_ctx;
+    return n_ctx > m->hp.n_ctx_orig && m->rope_long ? m->rope_long : m->rope_short;
+}
 
 /* layer 0's input: embedding (or given vector), rope angles, attention norm */
 static void row_embed(struct fwd *f, int i) {
@@ -465,17 +522,24 @@ static void row_embed(struct fwd *f, int i) {
     float *x = st->x + (size_t)i * E;
     if (f->embd) memcpy(x, f->embd + (size_t)i * E, sizeof(float) * E);
     else dequantize_row(m->tok_embd.type, (const char *)m->tok_embd.data + (size_t)f->tok[i] * dtype_row_bytes(m->tok_embd.type, E), x, E);
-    if (m->arch->embd_scale_sqrt) ops_scale(x, sqrtf((float)E), E);
-    ops_rope_cache(st->cs + (size_t)i * m->n_rot, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, m->rope_factors);
-    ops_rmsnorm(st->xb + (size_t)i * E, x, f->norm_w, E, hp->norm_eps);
+    if (m->arch->embd_scale_sqrt && !f->embd) ops_scale(x, sqrtf((float)E), E);  /* not image embeddings */
+    float *cs = st->cs + (size_t)i * 2 * m->n_rot;
+    const float *ff = rope_factors_for(f, i);
+    ops_rope_cache_ms(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor);
+    if (m->rope_swa_cache)
+        ops_rope_cache_ms(cs + m->n_rot, m->n_rot, f->pos[i], hp->rope_theta_swa, hp->rope_freq_scale_swa, ff,
+                          hp->rope_attn_factor);
+    block_input(f, st->xb + (size_t)i * E, x);
 }
 
-/* the residual of the block before (its output is in xb), then the next norm */
+/* the residual of the block before (its output is in xb, post-normed first where the
+ * family does), then the next block's input */
 static void row_norm(struct fwd *f, int i) {
     const struct llm_hparams *hp = &f->m->hp;
     float *x = f->st->x + (size_t)i * hp->n_embd, *xb = f->st->xb + (size_t)i * hp->n_embd;
+    if (f->post_w) ops_rmsnorm(xb, xb, f->post_w, hp->n_embd, hp->norm_eps);
     ops_add(x, xb, hp->n_embd);
-    ops_rmsnorm(xb, x, f->norm_w, hp->n_embd, hp->norm_eps);
+    block_input(f, xb, x);
 }
 
 /* biases, q/k norms, rope, and this token's K and V into the cache */
@@ -495,9 +559,12 @@ static void row_qkv(struct fwd *f, int i) {
         for (int h = 0; h < hp->n_head; h++) ops_rmsnorm(q + h * HD, q + h * HD, L->q_norm.data, HD, hp->norm_eps);
         for (int h = 0; h < hp->n_head_kv; h++) ops_rmsnorm(k + h * HD, k + h * HD, L->k_norm.data, HD, hp->norm_eps);
     }
-    const float *cs = st->cs + (size_t)i * m->n_rot;
-    ops_rope(q, hp->n_head, HD, m->n_rot, cs, hp->rope_neox);
-    ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
+    if (L->rope) {
+        const float *cs = st->cs + (size_t)i * 2 * m->n_rot + (L->rope == 2 ? m->n_rot : 0);
+        ops_rope(q, hp->n_head, HD, m->n_rot, cs, hp->rope_neox);
+        ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
+    }
+    if (m->arch->q_prescale) ops_scale(q, hp->attn_scale, QD);
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     size_t o = kv_off(kv, f->layer, f->pos[i]);
     ops_f32_to_f16(kv->k + o, k, KVD);
@@ -506,7 +573,8 @@ static void row_qkv(struct fwd *f, int i) {
 
 static void row_swiglu(struct fwd *f, int i) {
     int F = f->m->hp.n_ff;
-    ops_swiglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F, F - F % 16);
+    if (f->m->arch->ffn_gelu) ops_geglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F);
+    else ops_swiglu(f->ffn + (size_t)i * F, f->gate + (size_t)i * f->gs, f->up + (size_t)i * f->gs, F, F - F % 16);
 }
 
 /* A lone token's SwiGLU (n_ff expf calls, microseconds) split over the threads. */
@@ -517,7 +585,9 @@ static void swiglu_part(void *arg, int ith, int nth) {
     lo *= 16;
     hi = hi * 16 < F ? hi * 16 : F;
     long vec_end = F - F % 16, n_vec = vec_end > lo ? (vec_end < hi ? vec_end : hi) - lo : 0;
-    if (hi > lo) ops_swiglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo), (int)n_vec);
+    if (hi <= lo) return;
+    if (f->m->arch->ffn_gelu) ops_geglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo));
+    else ops_swiglu(f->ffn + lo, f->gate + lo, f->up + lo, (int)(hi - lo), (int)n_vec);
 }
 
 static void rows_part(void *arg, int ith, int nth) {
@@ -540,7 +610,8 @@ static void attn_part(void *arg, int ith, int nth) {
     struct fwd *f = arg;
     const struct llm_hparams *hp = &f->m->hp;
     int HD = hp->head_dim, H = hp->n_head, group = H / hp->n_head_kv;
-    float scale = 1.0f / sqrtf((float)HD);
+    float scale = f->m->arch->q_prescale ? 1.0f : hp->attn_scale;
+    int swa = f->m->layers[f->layer].swa;
     float *att = f->st->att + (size_t)ith * ops_attention_scratch(f->att_ctx, HD);
     long total = (long)f->n * H;
     for (long t; (t = atomic_fetch_add_explicit(&f->next, 1, memory_order_relaxed)) < total;) {
@@ -552,8 +623,9 @@ static void attn_part(void *arg, int ith, int nth) {
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
-        ops_attention_f16(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                          kv->k + base, kv->v + base, p + 1, HD, kv->kv_dim, scale, 1, att);
+        ops_attention_f16_ext(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
+                              kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                              hp->attn_softcap, 1, att);
     }
 }
 
@@ -569,6 +641,7 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         const struct llm_layer *L = &m->layers[l];
         f.layer = l;
         f.norm_w = L->attn_norm.data;
+        f.post_w = l ? m->layers[l - 1].post_ffn_norm.data : NULL;
         run_rows(&f, l == 0 ? row_embed : row_norm);
         if (L->wqkv.data) {
             matmul(m->pool, &L->wqkv, st->xb, st->q, n);
@@ -587,6 +660,7 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         matmul(m->pool, &L->wo, st->ao, st->xb, n);
 
         f.norm_w = L->ffn_norm.data;
+        f.post_w = L->post_attn_norm.data;
         run_rows(&f, row_norm);
         if (m->arch->moe) {
             struct moe_cfg mc = moe_config(m);
@@ -596,7 +670,7 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         if (L->wgu.data) {
             matmul(m->pool, &L->wgu, st->xb, st->hb, n);
             f.gate = st->hb, f.up = st->hb + F, f.gs = 2 * F, f.ffn = st->hb2;
-        } else {
+        } else {  /* (fused_gate_up always has wgu) */
             matmul(m->pool, &L->ffn_gate, st->xb, st->hb, n);
             matmul(m->pool, &L->ffn_up, st->xb, st->hb2, n);
             f.gate = st->hb, f.up = st->hb2, f.gs = F, f.ffn = st->hb;
@@ -669,18 +743,22 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
         /* gather the rows that want logits (with the last residual), normalize, and
          * project them in one matmul: the LM head is a fifth of a small model's work */
         int n_out = 0;
+        const float *post = m->layers[hp->n_layer - 1].post_ffn_norm.data;
         for (int i = 0; i < c; i++) {
             int want = b->logits ? b->logits[c0 + i] != 0 : c0 + i == n - 1;
             if (!want) continue;
-            float *x = st->x + (size_t)i * E;
-            ops_add(x, st->xb + (size_t)i * E, E);
+            float *x = st->x + (size_t)i * E, *xb = st->xb + (size_t)i * E;
+            if (post) ops_rmsnorm(xb, xb, post, E, hp->norm_eps);
+            ops_add(x, xb, E);
             if (i != n_out) memmove(st->x + (size_t)n_out * E, x, sizeof(float) * E);
             n_out++;
         }
         if (!n_out) continue;
         for (int i = 0; i < n_out; i++)
             ops_rmsnorm(st->x + (size_t)i * E, st->x + (size_t)i * E, m->output_norm.data, E, hp->norm_eps);
-        matmul(m->pool, &m->output, st->x, logits + (size_t)out_row * hp->n_vocab, n_out);
+        float *lg = logits + (size_t)out_row * hp->n_vocab;
+        matmul(m->pool, &m->output, st->x, lg, n_out);
+        if (hp->final_softcap > 0) ops_softcap(lg, hp->final_softcap, n_out * hp->n_vocab);
         out_row += n_out;
     }
     return 0;

@@ -28,6 +28,17 @@ struct llm_hparams {
     float rope_freq_scale;
     int rope_neox;          /* 1: rotate pairs (i, i + d/2) (qwen2, neox); 0: adjacent pairs (llama) */
     int tied_output;        /* output projection shares token_embd */
+    /* sliding-window attention (gemma2/3, exaone4 32B): n_swa positions, the current one
+     * included; 0: every layer is global. Layer il is local when il % swa_period <
+     * swa_period - 1 (swa_period 0: all local), as llama.cpp's set_swa_pattern. */
+    int n_swa, swa_period;
+    float rope_theta_swa, rope_freq_scale_swa;  /* local layers' rope (families that set it) */
+    int nope_period;        /* layer il takes no rope when (il + 1) % nope_period == 0 (smollm3); 0: none */
+    float rope_attn_factor; /* cos and sin scaled by it (rope.scaling.attn_factor; 1) */
+    int n_ctx_orig;         /* rope.scaling.original_context_length: LongRoPE's long factors beyond it */
+    float attn_scale;       /* q.k scale (1/sqrt(head_dim) unless the family says otherwise) */
+    float attn_softcap;     /* scores = cap * tanh(scores / cap) before the softmax; 0: none */
+    float final_softcap;    /* the same for the output logits; 0: none */
     int n_expert;           /* mixture of experts (models/moe.h): experts per layer, 0 = dense FFN */
     int n_expert_used;      /* experts chosen per token */
     int n_ff_exp;           /* one expert's FFN length */

@@ -33,6 +33,12 @@ for g in "$GOLDEN"/llm/*.jsonl; do
     stories*|TinyStories*|tinystories*) cases="$GOLDEN/llm/cases_story.txt"; n=32 ;;
     *) cases="$GOLDEN/llm/cases_chat.txt"; n=24 ;;
   esac
+  # eval tokenizes the prompts itself: with their tokens listed, the logits are checked on
+  # the golden's own ids by tests/models/test_llm_golden.c only
+  treason=$(not_yet "golden/llm/$name.jsonl" tokens)
+  if [ -z "$reason" ] && [ -n "$treason" ]; then
+    skip "eval $name: its prompts do not tokenize yet (tests/not_yet_supported.txt): $treason"; continue
+  fi
   if [ -n "$reason" ]; then # listed: it must still fail, else the list is out of date
     if "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err" &&
        python3 "$DIR/check_eval.py" "$T/$name.jsonl" "$g" "$name" >/dev/null; then
