@@ -32,6 +32,11 @@ struct llm_arch {
     int moe;                 /* the FFN is a mixture of experts (models/moe.h), ffn_*_exps tensors */
     int moe_gating;          /* enum moe_gating */
     int moe_norm_w;          /* the chosen experts' weights are divided by their sum */
+    int moe_act;             /* enum moe_act */
+    int moe_biases;          /* router and expert biases (ffn_gate_inp.bias, ffn_*_exps.bias) */
+    int attn_sinks;          /* attn_sinks.weight: a per-head logit in the softmax (gpt-oss) */
+    int attn_out_bias;       /* attn_output.bias */
+    int ffn_norm_post_attention; /* the FFN's input norm is stored as post_attention_norm (gpt-oss) */
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);
@@ -46,6 +51,7 @@ extern const struct llm_arch llm_arch_gemma2;
 extern const struct llm_arch llm_arch_gemma3;
 extern const struct llm_arch llm_arch_smollm3;
 extern const struct llm_arch llm_arch_qwen3moe;
+extern const struct llm_arch llm_arch_gpt_oss;
 
 /* "{arch}.key" readers for load_hparams hooks: a missing key leaves def (or is an
  * error when required); a key of the wrong type or out of range is an error. */

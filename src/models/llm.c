@@ -27,6 +27,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_gemma3,
     &llm_arch_smollm3,
     &llm_arch_qwen3moe,
+    &llm_arch_gpt_oss,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -45,6 +46,7 @@ struct llm_layer {
     int swa;                   /* attends to the last n_swa positions only */
     int rope;                  /* 0: no rope (NoPE layer), 1: the global cache, 2: the local one */
     struct moe_layer moe;                      /* experts instead of ffn_gate/up/down (arch->moe) */
+    struct tensor bo, sinks;                   /* attn_output.bias, attn_sinks.weight (gpt-oss) */
 };
 
 struct llm {
@@ -171,6 +173,30 @@ int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double
     return 0;
 }
 
+/* YaRN as llama.cpp sets it up (ext_factor 1, beta_fast 32, beta_slow 1, the correction
+ * dims from rope.scaling.original_context_length), with its magnitude scale: its
+ * context multiplies 0.1 ln(factor) + 1 by 1 / (1 + 0.1 ln(factor)) and the rope by
+ * 1 + 0.1 ln(1 / freq_scale) again, in that float order. Must follow rope.freq_base,
+ * rope.scaling.factor and rope.scaling.attn_factor. */
+static int yarn_hparams(struct llm_hparams *hp, int n_rot, const struct gguf *g, struct err *e) {
+    int n_orig;
+    if (llm_hp_int(g, hp->arch, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &n_orig, e)) return -1;
+    if (hp->rope_freq_scale >= 1.0f) return 0;  /* factor <= 1: plain rope */
+    const float beta_fast = 32.0f, beta_slow = 1.0f, pi = 3.14159265358979323846f;
+    float lb = 2 * logf(hp->rope_theta);
+    float lo = floorf((float)n_rot * logf((float)n_orig / (beta_fast * 2 * pi)) / lb);
+    float hi = ceilf((float)n_rot * logf((float)n_orig / (beta_slow * 2 * pi)) / lb);
+    hp->yarn_corr[0] = lo > 0 ? lo : 0;
+    hp->yarn_corr[1] = hi < (float)(n_rot - 1) ? hi : (float)(n_rot - 1);
+    hp->rope_ext_factor = 1.0f;
+    float factor = 1.0f / hp->rope_freq_scale;
+    float attn = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    attn *= 1.0f / (1.0f + 0.1f * logf(factor));
+    attn *= hp->rope_attn_factor;
+    hp->rope_attn_factor = attn * (1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale));
+    return 0;
+}
+
 static int load_hparams(struct llm *m, struct err *e) {
     struct llm_hparams *hp = &m->hp;
     const struct gguf *g = m->g;
@@ -222,14 +248,16 @@ static int load_hparams(struct llm *m, struct err *e) {
     float factor = 0;
     if (llm_hp_float(g, ar, "rope.scaling.factor", 0.0, &factor, e)) return -1;
     if (factor == 0 && llm_hp_float(g, ar, "rope.scale_linear", 0.0, &factor, e)) return -1;
-    if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)))
-        return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none and linear)", gguf_path(g),
+    int yarn = st.s && st.len == 4 && !memcmp(st.s, "yarn", 4);
+    if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)) && !yarn)
+        return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none, linear and yarn)", gguf_path(g),
                        (int)(st.len > 32 ? 32 : st.len), st.s);
     if (factor > 0 && !(st.s && st.len == 4 && !memcmp(st.s, "none", 4))) hp->rope_freq_scale = 1.0f / factor;
 
     if (llm_hp_float(g, ar, "rope.scaling.attn_factor", 1.0, &hp->rope_attn_factor, e) ||
         llm_hp_int(g, ar, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &hp->n_ctx_orig, e))
         return -1;
+    if (yarn && yarn_hparams(hp, m->n_rot, g, e)) return -1;
     hp->rope_theta_swa = hp->rope_theta;
     hp->rope_freq_scale_swa = hp->rope_freq_scale;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
@@ -319,19 +347,26 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, !a->post_norms) ||
+            (!a->ffn_norm_post_attention && T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, !a->post_norms)) ||
             T(post_ffn_norm, "post_ffw_norm.weight", 1, E, 0, !a->post_norms) ||
-            T(ffn_norm, "ffn_norm.weight", 1, E, 0, a->no_pre_norm))
+            (a->ffn_norm_post_attention ? T(ffn_norm, "post_attention_norm.weight", 1, E, 0, 0)
+                                        : T(ffn_norm, "ffn_norm.weight", 1, E, 0, a->no_pre_norm)) ||
+            T(bo, "attn_output.bias", 1, E, 0, !a->attn_out_bias) ||
+            T(sinks, "attn_sinks.weight", 1, hp->n_head, 0, !a->attn_sinks))
             return -1;
         if (a->moe) {
-            int X = hp->n_expert, FX = hp->n_ff_exp;
+            int X = hp->n_expert, FX = hp->n_ff_exp, nb = !a->moe_biases;
             struct moe_layer *M = &L->moe;
 #define T3(field, suffix, ne0, ne1, ne2) \
             (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor3(m, n, 3, ne0, ne1, ne2, 0, &M->field, e))
             if (T(moe.gate_inp, "ffn_gate_inp.weight", 2, E, X, 0) ||
                 T3(gate_exps, "ffn_gate_exps.weight", E, FX, X) ||
                 T3(up_exps, "ffn_up_exps.weight", E, FX, X) ||
-                T3(down_exps, "ffn_down_exps.weight", FX, E, X))
+                T3(down_exps, "ffn_down_exps.weight", FX, E, X) ||
+                T(moe.gate_inp_b, "ffn_gate_inp.bias", 1, X, 0, nb) ||
+                T(moe.gate_b, "ffn_gate_exps.bias", 2, FX, X, nb) ||
+                T(moe.up_b, "ffn_up_exps.bias", 2, FX, X, nb) ||
+                T(moe.down_b, "ffn_down_exps.bias", 2, E, X, nb))
                 return -1;
 #undef T3
         } else if ((a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
@@ -447,7 +482,8 @@ static int grow(float **p, size_t n) {
 static struct moe_cfg moe_config(const struct llm *m) {
     const struct llm_hparams *hp = &m->hp;
     struct moe_cfg c = {.n_embd = hp->n_embd, .n_ff = hp->n_ff_exp, .n_expert = hp->n_expert,
-                        .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .norm_w = m->arch->moe_norm_w};
+                        .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .act = m->arch->moe_act,
+                        .norm_w = m->arch->moe_norm_w};
     return c;
 }
 
@@ -525,7 +561,11 @@ static void row_embed(struct fwd *f, int i) {
     if (m->arch->embd_scale_sqrt && !f->embd) ops_scale(x, sqrtf((float)E), E);  /* not image embeddings */
     float *cs = st->cs + (size_t)i * 2 * m->n_rot;
     const float *ff = rope_factors_for(f, i);
-    ops_rope_cache_ms(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor);
+    if (hp->rope_ext_factor != 0)
+        ops_rope_cache_yarn(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor,
+                            hp->rope_ext_factor, hp->yarn_corr);
+    else
+        ops_rope_cache_ms(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor);
     if (m->rope_swa_cache)
         ops_rope_cache_ms(cs + m->n_rot, m->n_rot, f->pos[i], hp->rope_theta_swa, hp->rope_freq_scale_swa, ff,
                           hp->rope_attn_factor);
@@ -540,6 +580,11 @@ static void row_norm(struct fwd *f, int i) {
     if (f->post_w) ops_rmsnorm(xb, xb, f->post_w, hp->n_embd, hp->norm_eps);
     ops_add(x, xb, hp->n_embd);
     block_input(f, xb, x);
+}
+
+static void row_out_bias(struct fwd *f, int i) {
+    const struct llm_hparams *hp = &f->m->hp;
+    ops_add(f->st->xb + (size_t)i * hp->n_embd, f->m->layers[f->layer].bo.data, hp->n_embd);
 }
 
 /* biases, q/k norms, rope, and this token's K and V into the cache */
@@ -623,9 +668,10 @@ static void attn_part(void *arg, int ith, int nth) {
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
-        ops_attention_f16_ext(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                              kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
-                              hp->attn_softcap, 1, att);
+        const float *sinks = f->m->layers[f->layer].sinks.data;
+        ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
+                               kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                               hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }
 
@@ -658,6 +704,7 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
         atomic_store(&f.next, 0);
         pool_run(m->pool, attn_part, &f);
         matmul(m->pool, &L->wo, st->ao, st->xb, n);
+        if (L->bo.data) run_rows(&f, row_out_bias);
 
         f.norm_w = L->ffn_norm.data;
         f.post_w = L->post_attn_norm.data;

@@ -42,6 +42,10 @@ struct llm_hparams {
     int n_expert;           /* mixture of experts (models/moe.h): experts per layer, 0 = dense FFN */
     int n_expert_used;      /* experts chosen per token */
     int n_ff_exp;           /* one expert's FFN length */
+    /* YaRN (rope.scaling.type yarn): angles ramp between interpolated (freq_scale) and
+     * extrapolated across the dims in yarn_corr, cos/sin scaled by rope_attn_factor */
+    float rope_ext_factor;  /* 0: no YaRN */
+    float yarn_corr[2];
 };
 
 struct llm;        /* weights + hparams, immutable once loaded; the gguf stays open (weights are mmap'ed) */
