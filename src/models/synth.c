@@ -78,10 +78,11 @@ static uint64_t hash_name(const char *s, uint64_t seed) {
 
 /* ---- weight types per file type, as llama.cpp's quantizer picks them ---- */
 
-enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M };
+enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M, FT_MXFP4_MOE };
 static const struct { const char *name; enum ftype ft; int llama_ftype; } g_ftypes[] = {
     {"f32", FT_F32, 0}, {"f16", FT_F16, 1}, {"bf16", FT_BF16, 32},
     {"q8_0", FT_Q8_0, 7}, {"q4_0", FT_Q4_0, 2}, {"q4_k_m", FT_Q4_K_M, 15},
+    {"mxfp4_moe", FT_MXFP4_MOE, 38},
 };
 
 /* llama.cpp gives the first and last eighth of the layers, and every third in
@@ -94,7 +95,7 @@ static int pick_type(enum ftype ft, const char *name, int il, int n_layer, int o
     case FT_F32: return DT_F32;
     case FT_F16: return DT_F16;
     case FT_BF16: return DT_BF16;
-    case FT_Q8_0: t = DT_Q8_0; break;
+    case FT_Q8_0: case FT_MXFP4_MOE: t = DT_Q8_0; break;  /* MXFP4_MOE: experts MXFP4 (add_moe_layer) */
     case FT_Q4_0: t = output_like ? DT_Q6_K : DT_Q4_0; break;
     default:
         t = DT_Q4_K;
@@ -342,12 +343,14 @@ static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int q_dim, in
     int rc = 0;
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
     if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp.weight"), DT_F32, 2, E, X, 0.5f, 0, NULL, e);
-    if (!rc) rc = add_tensor3(c, NAME("ffn_gate_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 3, E, FX, X,
-                              w_scale, 0, NULL, e);
-    if (!rc) rc = add_tensor3(c, NAME("ffn_up_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 3, E, FX, X,
-                              w_scale, 0, NULL, e);
-    if (!rc) rc = add_tensor3(c, NAME("ffn_down_exps.weight"), pick_type(c->ft, name, il, s->n_layer, 0, FX), 3, FX, E, X,
-                              w_scale, 0, NULL, e);
+    /* llama.cpp's MXFP4_MOE: every 3-D (expert) tensor MXFP4, other matrices Q8_0 */
+    int mx = c->ft == FT_MXFP4_MOE;
+    if (!rc) rc = add_tensor3(c, NAME("ffn_gate_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, E),
+                              3, E, FX, X, w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_up_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, E),
+                              3, E, FX, X, w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_down_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, FX),
+                              3, FX, E, X, w_scale, 0, NULL, e);
     if (gpt_oss) {
         if (!rc) rc = add_tensor(c, NAME("attn_output.bias"), DT_F32, 1, E, 1, 0.1f, 0, NULL, e);
         if (!rc) rc = add_tensor(c, NAME("attn_sinks.weight"), DT_F32, 1, s->n_head, 1, 2.0f, 0, NULL, e);
@@ -370,7 +373,7 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     int ft = -1, llama_ft = 0;
     for (size_t i = 0; i < sizeof g_ftypes / sizeof g_ftypes[0]; i++)
         if (!strcmp(g_ftypes[i].name, p->ftype)) { ft = (int)g_ftypes[i].ft; llama_ft = g_ftypes[i].llama_ftype; }
-    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0 or q4_k_m)", p->ftype);
+    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0, q4_k_m or mxfp4_moe)", p->ftype);
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }

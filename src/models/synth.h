@@ -29,7 +29,7 @@ extern const struct synth_shape synth_shapes[];
 const struct synth_shape *synth_find_shape(const char *name);
 
 /* File type names accepted by synth_write: "f32", "f16", "bf16", "q8_0", "q4_0",
- * "q4_k_m". Returns -1 with a message listing them for an unknown name. */
+ * "q4_k_m", "mxfp4_moe" (expert tensors MXFP4, other matrices Q8_0). Returns -1 with a message listing them for an unknown name. */
 struct synth_params {
     const struct synth_shape *shape;
     const char *ftype;
