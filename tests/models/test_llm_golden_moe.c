@@ -13,6 +13,8 @@
 #include "core/cpu.h"
 #include "models/llm.h"
 #include "models/synth.h"
+#include "formats/gguf.h"
+#include "text/chat_template.h"
 #include "runtime/store.h"
 #include "models/golden_logits.h"
 
@@ -210,6 +212,39 @@ TEST(gpt_oss_batching_invariants) {
     unlink(path);
 }
 
+/* The synthetic file's compact harmony template renders what the real gpt-oss template
+ * renders (tests/text/templates/gpt-oss.jinja) for conversations without tools */
+TEST(gpt_oss_synth_template_is_harmony) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/synth-gpt-oss-tpl.gguf", g_dir);
+    struct synth_params p = {synth_find_shape("tiny-gpt-oss"), "f16", 1, 2, NULL, NULL};
+    struct err e = {{0}};
+    REQUIRE(p.shape && synth_write(&p, path, &e) == 0, "synth: %s", e.msg);
+    struct gguf *g = gguf_open(path, &e);
+    REQUIRE(g != NULL, "%s", e.msg);
+    char *mine = gguf_get_str_dup(g, "tokenizer.chat_template");
+    gguf_close(g);
+    unlink(path);
+    char *real = read_file("tests/text/templates/gpt-oss.jinja", NULL);
+    REQUIRE(mine && real, "missing a template");
+    static const struct chat_message c1[] = {{.role = "system", .content = "Be brief."}, {.role = "user", .content = "Hello!"}};
+    static const struct chat_message c2[] = {{.role = "user", .content = "Hi"}, {.role = "assistant", .content = "Hello."},
+                                             {.role = "user", .content = "2+2?"}};
+    const struct chat_message *convs[] = {c1, c2};
+    int lens[] = {2, 3};
+    for (int i = 0; i < 2; i++) {
+        struct chat_render_opts o = {.add_generation_prompt = 1};
+        char *a = NULL, *b = NULL;
+        CHECK_MSG(chat_render(real, convs[i], lens[i], &o, &a, &e) == 0, "%s", e.msg);
+        CHECK_MSG(chat_render(mine, convs[i], lens[i], &o, &b, &e) == 0, "%s", e.msg);
+        if (a && b) CHECK_STR(b, a);
+        free(a);
+        free(b);
+    }
+    free(mine);
+    free(real);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/omni-test-moe-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -217,10 +252,11 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(gpt_oss_f16_matches_llama_cpp);
     RUN(gpt_oss_mxfp4_moe_matches_llama_cpp);
     RUN(gpt_oss_batching_invariants);
+    RUN(gpt_oss_synth_template_is_harmony);
     rmdir(g_dir);
     return test_summary();
 }
