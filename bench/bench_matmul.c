@@ -1,6 +1,9 @@
-/* Matmul throughput on SmolLM2-135M's matrix shapes: GFLOP/s and weight GB/s for
- * decode (m = 1) and prefill (m = 128), 1 and 2 threads, per weight type and level.
- *   build/bench/bench_matmul [type ...]     (default: q8_0 q4_K; OMNI_CPU caps the level) */
+/* Matmul throughput on SmolLM2-135M's matrix shapes plus a 1024 x 1024 one (whose rows
+ * every block type can hold: 576 is no multiple of 256, so the K/IQ types run only
+ * there): GFLOP/s and weight GB/s for decode (m = 1) and prefill (m = 128), 1 and 2
+ * threads, per weight type and level.
+ *   build/bench/bench_matmul [type ...]     (default: q8_0 q4_K; OMNI_CPU caps the level)
+ *   e.g. build/bench/bench_matmul q4_K q2_K q3_K iq4_xs iq4_nl mxfp4 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,21 +64,21 @@ static void bench(int type, int k, int n, int m, struct pool *p, const char *lab
 }
 
 int main(int argc, char **argv) {
-    int types[8], nt = 0;
-    for (int i = 1; i < argc && nt < 8; i++) {
+    int types[16], nt = 0;
+    for (int i = 1; i < argc && nt < 16; i++) {
         int t = dtype_from_name(argv[i]);
         if (t < 0) { fprintf(stderr, "bench_matmul: unknown type '%s'\n", argv[i]); return 1; }
         types[nt++] = t;
     }
     if (!nt) { types[nt++] = DT_Q8_0; types[nt++] = DT_Q4_K; }
-    int shapes[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {576, 49152}};
-    printf("\n## matmul, SmolLM2-135M shapes (k x n), level %s\n\n", cpu_level_name(cpu_level()));
+    int shapes[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {576, 49152}, {1024, 1024}};
+    printf("\n## matmul, SmolLM2-135M shapes and 1024x1024 (k x n), level %s\n\n", cpu_level_name(cpu_level()));
     printf("| type  | level   | k x n        |   m | t |  GFLOP/s | weight GB/s | us/call | GFLOP/cpu-s |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int th = 1; th <= 2; th++) {
         struct pool *p = pool_create(th);
         for (int ti = 0; ti < nt; ti++)
-            for (int s = 0; s < 4; s++)
+            for (int s = 0; s < 5; s++)
                 for (int mi = 0; mi < 2; mi++)
                     bench(types[ti], shapes[s][0], shapes[s][1], mi ? 128 : 1, p, cpu_level_name(cpu_level()));
         pool_free(p);

@@ -34,9 +34,14 @@ SCALAR_GEMM(gemm_q8_0, quant_dot_q8_0)
 SCALAR_GEMM(gemm_q4_K, quant_dot_q4_K)
 SCALAR_GEMM(gemm_q5_K, quant_dot_q5_K)
 SCALAR_GEMM(gemm_q6_K, quant_dot_q6_K)
+SCALAR_GEMM(gemm_q2_K, quant_dot_q2_K)
+SCALAR_GEMM(gemm_q3_K, quant_dot_q3_K)
+SCALAR_GEMM(gemm_iq4_xs, quant_dot_iq4_xs)
+SCALAR_GEMM(gemm_iq4_nl, quant_dot_iq4_nl)
+SCALAR_GEMM(gemm_mxfp4, quant_dot_mxfp4)
 
 /* Which activation format goes with each weight type (as in llama.cpp: q8_0 for the
- * 32-blocks, q8_1 for the ones with a min, q8_K for K-quants; halves for halves). */
+ * 32-blocks and iq4_nl/mxfp4, q8_1 for the ones with a min, q8_K for K-quants and iq4_xs; halves for halves). */
 static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
     switch (type) {
     case DT_F32: *act = MM_ACT_F32; *scalar = gemm_f32; return 0;
@@ -50,6 +55,11 @@ static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
     case DT_Q4_K: *act = MM_ACT_Q8K; *scalar = gemm_q4_K; return 0;
     case DT_Q5_K: *act = MM_ACT_Q8K; *scalar = gemm_q5_K; return 0;
     case DT_Q6_K: *act = MM_ACT_Q8K; *scalar = gemm_q6_K; return 0;
+    case DT_Q2_K: *act = MM_ACT_Q8K; *scalar = gemm_q2_K; return 0;
+    case DT_Q3_K: *act = MM_ACT_Q8K; *scalar = gemm_q3_K; return 0;
+    case DT_IQ4_XS: *act = MM_ACT_Q8K; *scalar = gemm_iq4_xs; return 0;
+    case DT_IQ4_NL: *act = MM_ACT_Q8A; *scalar = gemm_iq4_nl; return 0;
+    case DT_MXFP4: *act = MM_ACT_Q8A; *scalar = gemm_mxfp4; return 0;
     default: return -1;
     }
 }

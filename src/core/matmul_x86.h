@@ -321,6 +321,162 @@ MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
         for (int i = 0; i < RM; i++) y[i * ys + r] = kq_result(type, acc[r][i], accm[r][i], summ[r][i]);
 }
 
+/* ------------------------------------------------- q2_K, q3_K, iq4_xs, iq4_nl, mxfp4
+ * These give the scalar reference's result bit for bit (quant.h): the integer sums are
+ * exact in any order, and the float steps are the very functions quant_dot_* call. */
+
+/* 16 bytes of nibble indices as 32 table values in element order (low nibbles first). */
+MM_INLINE __m256i nib_lookup(const uint8_t *qs, __m256i tab) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0xF);
+    __m256i idx = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+    return _mm256_shuffle_epi8(tab, idx);
+}
+
+MM_INLINE int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* Signed w times signed x (|w|, |x| <= 127) as 16 int16 pair sums: exact. */
+MM_INLINE __m256i mul_s8_pairs(__m256i w, __m256i x) {
+    return _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+}
+
+MM_INLINE size_t blkX_bytes(int type) {
+    return type == DT_Q2_K ? sizeof(struct block_q2_K) : type == DT_Q3_K ? sizeof(struct block_q3_K)
+                                                                         : sizeof(struct block_iq4_xs);
+}
+
+MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                     float *y, size_t ys) {
+    float acc[4][4];
+    const size_t bs = blkX_bytes(type);
+    const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)quant_kvalues_iq4nl));
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = 0;
+    for (int b = 0; b < nb; b++) {
+        __m256i isum[4][4];
+        int8_t sc3[4][16];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            for (size_t o = 0; o < bs; o += 64) _mm_prefetch((const char *)blk + (size_t)MM_PF_TILES * RN * ws + o, _MM_HINT_T0);
+            if (type == DT_Q3_K) quant_scales_q3_K(((const struct block_q3_K *)blk)->scales, sc3[r]);
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) isum[r][i] = _mm256_setzero_si256();
+        }
+        /* 8 chunks of 32 elements; chunk c uses x[32c .. 32c+31] */
+        for (int c = 0; c < 8; c++) {
+            __m256i q[4], s[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) {
+                const uint8_t *blk = w + r * ws + b * bs;
+                if (type == DT_Q2_K) {
+                    const struct block_q2_K *x2 = (const struct block_q2_K *)blk;
+                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(x2->qs + 32 * (c / 4)));
+                    q[r] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (c % 4)), three);
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16(x2->scales[2 * c + 1] & 0xF), _mm_set1_epi16(x2->scales[2 * c] & 0xF));
+                } else if (type == DT_Q3_K) {
+                    const struct block_q3_K *x3 = (const struct block_q3_K *)blk;
+                    __m256i bytes = _mm256_loadu_si256((const __m256i *)(x3->qs + 32 * (c / 4)));
+                    __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (c % 4)), three);
+                    __m256i hm = _mm256_loadu_si256((const __m256i *)x3->hmask), bit = _mm256_set1_epi8((char)(1 << c));
+                    __m256i has = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
+                    q[r] = _mm256_sub_epi8(lo, _mm256_andnot_si256(has, four));
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16(sc3[r][2 * c + 1]), _mm_set1_epi16(sc3[r][2 * c]));
+                } else {
+                    const struct block_iq4_xs *x4 = (const struct block_iq4_xs *)blk;
+                    q[r] = nib_lookup(x4->qs + 16 * c, tab);
+                    int ls = (((x4->scales_l[c / 2] >> (4 * (c % 2))) & 0xF) | (((x4->scales_h >> (2 * c)) & 3) << 4)) - 32;
+                    s[r] = _mm256_set1_epi16((int16_t)ls);
+                }
+            }
+#pragma GCC unroll 4
+            for (int i = 0; i < RM; i++) {
+                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * c));
+#pragma GCC unroll 4
+                for (int r = 0; r < RN; r++) {
+                    __m256i p = type == DT_Q2_K ? _mm256_maddubs_epi16(q[r], xv) : mul_s8_pairs(q[r], xv);
+                    isum[r][i] = dot_s16(isum[r][i], p, s[r]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            if (type == DT_Q2_K) {
+                const struct block_q2_K *x2 = (const struct block_q2_K *)blk;
+                __m128i sc = _mm_loadu_si128((const __m128i *)x2->scales);
+                __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0xF)));
+                float d = half_to_float(&x2->d), dmin = half_to_float(&x2->dmin);
+#pragma GCC unroll 4
+                for (int i = 0; i < RM; i++) {
+                    const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                    int summ = hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)ab->bsums)));
+                    acc[r][i] = quant_step_q2_K(acc[r][i], ab->d, d, dmin, hsum_i32(isum[r][i]), summ);
+                }
+            } else {
+                float d = half_to_float(type == DT_Q3_K ? (const void *)&((const struct block_q3_K *)blk)->d : (const void *)blk);
+#pragma GCC unroll 4
+                for (int i = 0; i < RM; i++) {
+                    const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+                    acc[r][i] = quant_step_k(acc[r][i], ab->d, d, hsum_i32(isum[r][i]));
+                }
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = acc[r][i];
+}
+
+/* iq4_nl and mxfp4 against block_q8a: 8 float lanes per output, as quant_dot_iq4_nl. */
+MM_INLINE void tileN(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
+                     float *y, size_t ys) {
+    const int mx = type == DT_MXFP4;
+    const size_t bs = mx ? sizeof(struct block_mxfp4) : sizeof(struct block_iq4_nl);
+    const __m256i tab = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128((const __m128i *)(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl)));
+    __m256 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m256i wa[4], wv[4];
+        float dw[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RN; r++) {
+            const uint8_t *blk = w + r * ws + b * bs;
+            _mm_prefetch((const char *)blk + (size_t)MM_PF_TILES * RN * ws, _MM_HINT_T0);
+            dw[r] = mx ? quant_e8m0_half(blk[0]) : half_to_float(blk);
+            wv[r] = nib_lookup(blk + (mx ? 1 : 2), tab);
+            wa[r] = _mm256_abs_epi8(wv[r]);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            const struct block_q8a *ab = (const struct block_q8a *)(a + i * as) + b;
+            __m256i xv = _mm256_loadu_si256((const __m256i *)ab->qs);
+#pragma GCC unroll 4
+            for (int r = 0; r < RN; r++) {
+                __m256i p = dot_u8s8(_mm256_setzero_si256(), wa[r], _mm256_sign_epi8(xv, wv[r]));
+                acc[r][i] = _mm256_add_ps(acc[r][i], _mm256_mul_ps(_mm256_set1_ps(dw[r] * ab->d), _mm256_cvtepi32_ps(p)));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+}
+
 /* ------------------------------------------------------------------ float types */
 
 /* 8 elements of a row of this float type, starting at element e. */
@@ -428,6 +584,11 @@ MM_GEMM(x86_gemm_q5_1, tile32, DT_Q5_1, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_q4_K, tileK, DT_Q4_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q5_K, tileK, DT_Q5_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q6_K, tileK, DT_Q6_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_q2_K, tileX, DT_Q2_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_q3_K, tileX, DT_Q3_K, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_f16, tileF, DT_F16, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_bf16, tileF, DT_BF16, 4, MM_TMF, k)
@@ -442,6 +603,11 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_Q4_K: return x86_gemm_q4_K;
     case DT_Q5_K: return x86_gemm_q5_K;
     case DT_Q6_K: return x86_gemm_q6_K;
+    case DT_Q2_K: return x86_gemm_q2_K;
+    case DT_Q3_K: return x86_gemm_q3_K;
+    case DT_IQ4_XS: return x86_gemm_iq4_xs;
+    case DT_IQ4_NL: return x86_gemm_iq4_nl;
+    case DT_MXFP4: return x86_gemm_mxfp4;
     case DT_F32: return x86_gemm_f32;
     case DT_F16: return x86_gemm_f16;
     case DT_BF16: return x86_gemm_bf16;

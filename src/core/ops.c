@@ -11,7 +11,7 @@
 
 /* ops_attn_avx2.c */
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
-                            int head_dim, long stride, float scale, float softcap, int gemm, float *att);
+                            int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att);
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
 /* ops_swiglu_avx2.c */
 void ops_swiglu_avx2(float *out, const float *gate, const float *up, int n);
@@ -102,6 +102,21 @@ void ops_rope_cache_ms(float *cs, int n_rot, int pos, float theta_base, float fr
         float a = theta;
         if (freq_factors) a /= freq_factors[i];
         a *= freq_scale;
+        cs[2 * i] = cosf(a) * mscale;
+        cs[2 * i + 1] = sinf(a) * mscale;
+        theta *= step;
+    }
+}
+
+void ops_rope_cache_yarn(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
+                         const float *freq_factors, float mscale, float ext_factor, const float corr[2]) {
+    float step = powf(theta_base, -2.0f / n_rot), theta = (float)pos;
+    float span = corr[1] - corr[0] > 0.001f ? corr[1] - corr[0] : 0.001f;
+    for (int i = 0; i < n_rot / 2; i++) {
+        float te = freq_factors ? theta / freq_factors[i] : theta, ti = freq_scale * te;
+        float y = ((float)i - corr[0]) / span;
+        float ramp = (1 - (y < 0 ? 0 : y > 1 ? 1 : y)) * ext_factor;
+        float a = ti * (1 - ramp) + te * ramp;
         cs[2 * i] = cosf(a) * mscale;
         cs[2 * i + 1] = sinf(a) * mscale;
         theta *= step;
@@ -238,6 +253,21 @@ static float dot_f16_ggml(const float *q, const uint16_t *k, int n, int gemm, co
     return (float)s;
 }
 
+/* with a sink logit (gpt-oss): it joins the max and the sum but has no value row */
+static void softmax_ggml_sink(float *x, int n, float sink) {
+    float mx = sink;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int i = 0; i < n; i += 16) {
+        float e[16] = {0};
+        for (int l = 0; l < 16 && i + l < n; l++) e[l] = x[i + l] = ops_expf_ggml(x[i + l] - mx);
+        sum += sum16(e);
+    }
+    if (sink > -INFINITY) sum += (double)expf(sink - mx);  /* ggml: libm's expf, after the row */
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
 void ops_softmax_ggml(float *x, int n) {
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
@@ -252,7 +282,8 @@ void ops_softmax_ggml(float *x, int n) {
 }
 
 static void attention_portable(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
-                               int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
+                               int head_dim, long stride, float scale, float softcap, float sink, int gemm,
+                               float *att) {
     const float *t16 = f16_lut();
     float *qh = att + OPS_PAD32(n_kv), *acc = qh + head_dim;
     /* ggml converts q to f16 for its f16 x f16 product with the K cache */
@@ -265,7 +296,8 @@ static void attention_portable(float *out, const float *q, const uint16_t *k, co
         if (softcap > 0) d = tanhf(d * inv_cap) * softcap;
         att[t] = d * scale;
     }
-    ops_softmax_ggml(att, n_kv);
+    if (sink > -INFINITY) softmax_ggml_sink(att, n_kv, sink);
+    else ops_softmax_ggml(att, n_kv);
     /* and the probabilities to f16 for the product with V (which ggml stores transposed,
      * so each output is a dot product over positions: lanes are positions here) */
     for (int t = 0; t < n_kv; t++) att[t] = fp16_to_fp32(fp32_to_fp16(att[t]));
@@ -293,14 +325,19 @@ static void attention_portable(float *out, const float *q, const uint16_t *k, co
     }
 }
 
-void ops_attention_f16_ext(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
-                           int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
+void ops_attention_f16_sink(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                            int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att) {
     if (n0 < 0) n0 = 0;
     if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 16 == 0) {
-        ops_attention_f16_avx2(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, gemm, att);
+        ops_attention_f16_avx2(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, sink, gemm, att);
         return;
     }
-    attention_portable(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, gemm, att);
+    attention_portable(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, sink, gemm, att);
+}
+
+void ops_attention_f16_ext(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                           int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
+    ops_attention_f16_sink(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, -INFINITY, gemm, att);
 }
 
 void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,

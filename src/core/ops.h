@@ -33,6 +33,12 @@ void ops_rope_cache(float *cs, int n_rot, int pos, float theta_base, float freq_
  * LongRoPE / rope.scaling.attn_factor; 1 gives ops_rope_cache's values). */
 void ops_rope_cache_ms(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
                        const float *freq_factors, float mscale);
+/* YaRN (ggml's rope_yarn): pair i turns by theta_e = pos * theta_base^(-2i/n_rot) /
+ * freq_factors[i] blended with theta_i = freq_scale * theta_e: r = ext_factor * (1 -
+ * clamp((i - corr[0]) / max(0.001, corr[1] - corr[0]), 0, 1)), theta = theta_i (1 - r) +
+ * theta_e r; cos and sin scaled by mscale. */
+void ops_rope_cache_yarn(float *cs, int n_rot, int pos, float theta_base, float freq_scale,
+                         const float *freq_factors, float mscale, float ext_factor, const float corr[2]);
 /* Rotates the first n_rot dims of each of n_heads head vectors (head_dim apart) in x.
  * neox = 0: pairs (2i, 2i+1) (llama GGUF); neox = 1: pairs (i, i + n_rot/2). */
 void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, int neox);
@@ -57,6 +63,11 @@ void ops_attention_f16(float *out, const float *q, const uint16_t *k, const uint
  * first when softcap > 0: score = softcap * tanh(q·k / softcap) * scale (gemma2). */
 void ops_attention_f16_ext(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
                            int head_dim, long stride, float scale, float softcap, int gemm, float *att);
+/* The same with an attention sink (gpt-oss): a per-head logit that joins the softmax's
+ * max and sum (ggml: expf(sink - max) added after the row) and has no value row, so the
+ * weights sum to less than 1. sink = -INFINITY: none (ops_attention_f16_ext). */
+void ops_attention_f16_sink(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                            int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att);
 long ops_attention_scratch(int n_ctx, int head_dim);
 #define OPS_PAD32(n) (((n) + 31) & ~31)
 

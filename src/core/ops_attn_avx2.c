@@ -12,7 +12,7 @@
 #include "core/ops.h"
 
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
-                            int head_dim, long stride, float scale, float softcap, int gemm, float *att);
+                            int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att);
 
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
 
@@ -66,7 +66,7 @@ static float dot16(const float *qh, const uint16_t *kr, int n, int gemm) {
 }
 
 /* softmax in place over att[0..n), see ops_softmax_ggml; att has room up to a multiple of 16 */
-static void softmax16(float *att, int n) {
+static void softmax16(float *att, int n, float sink) {
     int n16 = (n + 15) & ~15;
     __m256 mx = _mm256_set1_ps(-INFINITY);
     for (int i = n; i < n16; i++) att[i] = -INFINITY;
@@ -74,7 +74,9 @@ static void softmax16(float *att, int n) {
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    __m256 vmax = _mm256_set1_ps(_mm_cvtss_f32(m4));
+    float rmax = _mm_cvtss_f32(m4);
+    if (sink > rmax) rmax = sink;  /* a sink joins the max, and the sum below */
+    __m256 vmax = _mm256_set1_ps(rmax);
     double sum = 0;
     for (int i = 0; i < n16; i += 16) {
         __m256 lo = expf8_ggml(_mm256_sub_ps(_mm256_loadu_ps(att + i), vmax));
@@ -83,12 +85,13 @@ static void softmax16(float *att, int n) {
         _mm256_storeu_ps(att + i + 8, hi);
         sum += hsum8(_mm256_add_ps(lo, hi));
     }
+    if (sink > -INFINITY) sum += (double)expf(sink - rmax);
     __m256 inv = _mm256_set1_ps((float)(1.0 / sum));
     for (int i = 0; i < n16; i += 8) _mm256_storeu_ps(att + i, _mm256_mul_ps(_mm256_loadu_ps(att + i), inv));
 }
 
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
-                            int head_dim, long stride, float scale, float softcap, int gemm, float *att) {
+                            int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att) {
     float *qh = att + OPS_PAD32(n_kv), *acc = qh + head_dim;
     for (int i = 0; i < head_dim; i += 8) {
         __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT);
@@ -101,7 +104,7 @@ void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const
         if (softcap > 0) d = tanhf(d * inv_cap) * softcap;
         att[t] = d * scale;
     }
-    softmax16(att, n_kv);
+    softmax16(att, n_kv, sink);
 
     /* lanes are positions (ggml's V is transposed): position t adds into row t % lanes */
     int lanes = gemm ? 16 : 64, np = gemm ? n_kv : OPS_PAD32(n_kv) & ~63;

@@ -142,6 +142,69 @@ static void deq_q6_K(const struct block_q6_K *b, float *y, int64_t nb) {
     }
 }
 
+/* q2_K / q3_K element e = 128h + 32s + l (half h, bit pair s, byte l): its 2 low bits. */
+static inline int q2_bits(const uint8_t *qs, int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3; }
+
+static void deq_q2_K(const struct block_q2_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_K) {
+        float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
+        for (int e = 0; e < QK_K; e++) {
+            uint8_t sc = b[i].scales[e / 16];
+            y[e] = d * (sc & 0xF) * q2_bits(b[i].qs, e) - dmin * (sc >> 4);
+        }
+    }
+}
+
+/* q3_K element e: the 2 low bits as q2_K's, minus 4 where its hmask bit is clear. */
+static inline int q3_value(const struct block_q3_K *b, int e) {
+    int hbit = (b->hmask[e % 32] >> (e / 32)) & 1;
+    return q2_bits(b->qs, e) - (hbit ? 0 : 4);
+}
+
+static void deq_q3_K(const struct block_q3_K *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK_K) {
+        float d = fp16_to_fp32(b[i].d);
+        int8_t sc[16];
+        quant_scales_q3_K(b[i].scales, sc);
+        for (int e = 0; e < QK_K; e++) y[e] = d * sc[e / 16] * q3_value(&b[i], e);
+    }
+}
+
+const int8_t quant_kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+/* E2M1 doubled: sign bit 3, then 0, 0.5, 1, 1.5, 2, 3, 4, 6 times two */
+const int8_t quant_kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+/* The 4-bit index of element j (0..31) of a 16-byte nibble array in iq4_nl/mxfp4 order. */
+static inline int nib32(const uint8_t *qs, int j) { return j < 16 ? qs[j] & 0xF : qs[j - 16] >> 4; }
+
+static void deq_iq4_nl(const struct block_iq4_nl *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int j = 0; j < QK; j++) y[j] = d * quant_kvalues_iq4nl[nib32(b[i].qs, j)];
+    }
+}
+
+static inline int iq4_xs_scale(const struct block_iq4_xs *b, int ib) {
+    return (((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b->scales_h >> (2 * ib)) & 3) << 4)) - 32;
+}
+
+static void deq_iq4_xs(const struct block_iq4_xs *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int ib = 0; ib < QK_K / 32; ib++, y += 32) {
+            float dl = d * iq4_xs_scale(&b[i], ib);
+            for (int j = 0; j < 32; j++) y[j] = dl * quant_kvalues_iq4nl[nib32(b[i].qs + 16 * ib, j)];
+        }
+    }
+}
+
+static void deq_mxfp4(const struct block_mxfp4 *b, float *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, y += QK) {
+        float d = quant_e8m0_half(b[i].e);
+        for (int j = 0; j < QK; j++) y[j] = quant_kvalues_mxfp4[nib32(b[i].qs, j)] * d;
+    }
+}
+
 int dequantize_row(int type, const void *row, float *out, int64_t n) {
     const struct dtype_info *t = dtype_info(type);
     if (!t || !t->supported || n < 0 || n % t->block) return -1;
@@ -166,6 +229,11 @@ int dequantize_row(int type, const void *row, float *out, int64_t n) {
     case DT_Q4_K: deq_q4_K(row, out, nb); return 0;
     case DT_Q5_K: deq_q5_K(row, out, nb); return 0;
     case DT_Q6_K: deq_q6_K(row, out, nb); return 0;
+    case DT_Q2_K: deq_q2_K(row, out, nb); return 0;
+    case DT_Q3_K: deq_q3_K(row, out, nb); return 0;
+    case DT_IQ4_NL: deq_iq4_nl(row, out, nb); return 0;
+    case DT_IQ4_XS: deq_iq4_xs(row, out, nb); return 0;
+    case DT_MXFP4: deq_mxfp4(row, out, nb); return 0;
     default: return -1;
     }
 }
@@ -453,6 +521,138 @@ static void q_q6_K(const float *x, struct block_q6_K *y, int64_t nb) {
     }
 }
 
+/* The quantizers below are omni's own (simple, deterministic fits; the goldens for these
+ * types are made by the reference build on the files they write, see tests/golden). */
+
+/* q2_K: per group of 16 an asymmetric fit (min at or below 0, 4 steps), the group scales
+ * and mins quantized to 4 bits against the super-block's largest. */
+static void q_q2_K(const float *x, struct block_q2_K *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[16], mn[16], max_sc = 0, max_mn = 0;
+        for (int g = 0; g < 16; g++) {
+            float lo = 0, hi = 0;
+            for (int l = 0; l < 16; l++) { lo = fminf(lo, x[16 * g + l]); hi = fmaxf(hi, x[16 * g + l]); }
+            sc[g] = (hi - lo) / 3;
+            mn[g] = -lo;
+            max_sc = fmaxf(max_sc, sc[g]);
+            max_mn = fmaxf(max_mn, mn[g]);
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        y[i].d = fp32_to_fp16(max_sc / 15);
+        y[i].dmin = fp32_to_fp16(max_mn / 15);
+        float d = fp16_to_fp32(y[i].d), dmin = fp16_to_fp32(y[i].dmin);
+        for (int g = 0; g < 16; g++) {
+            int ls = d > 0 ? imin(15, nearest_int(sc[g] / d)) : 0, lm = dmin > 0 ? imin(15, nearest_int(mn[g] / dmin)) : 0;
+            y[i].scales[g] = (uint8_t)(ls | lm << 4);
+            float dl = d * ls, ml = dmin * lm;
+            for (int l = 0; l < 16; l++) {
+                int e = 16 * g + l, q = dl > 0 ? imax(0, imin(3, nearest_int((x[e] + ml) / dl))) : 0;
+                y[i].qs[32 * (e / 128) + e % 32] |= (uint8_t)(q << (2 * ((e / 32) % 4)));
+            }
+        }
+    }
+}
+
+/* q3_K: per group of 16 a symmetric fit to -4..3 (the largest magnitude at -4), the group
+ * scales quantized to signed 6 bits against the super-block's largest. */
+static void q_q3_K(const float *x, struct block_q3_K *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[16], max_sc = 0, amax_sc = 0;
+        for (int g = 0; g < 16; g++) {
+            float amax = 0, max = 0;
+            for (int l = 0; l < 16; l++)
+                if (fabsf(x[16 * g + l]) > amax) { amax = fabsf(x[16 * g + l]); max = x[16 * g + l]; }
+            sc[g] = max / -4;
+            if (fabsf(sc[g]) > amax_sc) { amax_sc = fabsf(sc[g]); max_sc = sc[g]; }
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        int ls[16] = {0};
+        float d = 0;
+        if (amax_sc > GROUP_MAX_EPS) {
+            float iscale = -32 / max_sc;
+            for (int g = 0; g < 16; g++) ls[g] = imax(-32, imin(31, nearest_int(iscale * sc[g])));
+            y[i].d = fp32_to_fp16(1 / iscale);
+            d = fp16_to_fp32(y[i].d);
+        }
+        for (int g = 0; g < 16; g++) {
+            int l6 = ls[g] + 32;
+            if (g < 8) y[i].scales[g] |= (uint8_t)(l6 & 0xF);
+            else y[i].scales[g - 8] |= (uint8_t)((l6 & 0xF) << 4);
+            y[i].scales[8 + g % 4] |= (uint8_t)((l6 >> 4) << (2 * (g / 4)));
+            float dl = d * ls[g];
+            for (int l = 0; l < 16; l++) {
+                int e = 16 * g + l, q = dl != 0 ? imax(-4, imin(3, nearest_int(x[e] / dl))) + 4 : 4;
+                y[i].qs[32 * (e / 128) + e % 32] |= (uint8_t)((q & 3) << (2 * ((e / 32) % 4)));
+                if (q & 4) y[i].hmask[e % 32] |= (uint8_t)(1 << (e / 32));
+            }
+        }
+    }
+}
+
+/* Index of the table entry nearest to v (the first of equals). */
+static int nearest_entry(const int8_t *tab, float v) {
+    int best = 0;
+    float bd = fabsf(v - tab[0]);
+    for (int k = 1; k < 16; k++)
+        if (fabsf(v - tab[k]) < bd) { bd = fabsf(v - tab[k]); best = k; }
+    return best;
+}
+
+/* 32 values to nibble indices of tab with scale d (qs as iq4_nl's). */
+static void pack_nibbles(const int8_t *tab, const float *x, float d, uint8_t *qs) {
+    float id = d != 0 ? 1 / d : 0;
+    for (int j = 0; j < 16; j++)
+        qs[j] = (uint8_t)(nearest_entry(tab, x[j] * id) | nearest_entry(tab, x[j + 16] * id) << 4);
+}
+
+/* iq4_nl: the block's largest magnitude on the table's -127 end, then nearest entries. */
+static float iq4_block_scale(const float *x) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < 32; j++)
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    return max / quant_kvalues_iq4nl[0];
+}
+
+static void q_iq4_nl(const float *x, struct block_iq4_nl *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        y[i].d = fp32_to_fp16(iq4_block_scale(x));
+        pack_nibbles(quant_kvalues_iq4nl, x, fp16_to_fp32(y[i].d), y[i].qs);
+    }
+}
+
+/* iq4_xs: iq4_nl's per-32 scales quantized to signed 6 bits against the largest. */
+static void q_iq4_xs(const float *x, struct block_iq4_xs *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[8], max_sc = 0, amax_sc = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            sc[ib] = iq4_block_scale(x + 32 * ib);
+            if (fabsf(sc[ib]) > amax_sc) { amax_sc = fabsf(sc[ib]); max_sc = sc[ib]; }
+        }
+        memset(&y[i], 0, sizeof y[i]);
+        float d = amax_sc > GROUP_MAX_EPS ? max_sc / -32 : 0;
+        y[i].d = fp32_to_fp16(d);
+        d = fp16_to_fp32(y[i].d);
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = d != 0 ? imax(-32, imin(31, nearest_int(sc[ib] / d))) : 0;
+            y[i].scales_l[ib / 2] |= (uint8_t)(((ls + 32) & 0xF) << (4 * (ib % 2)));
+            y[i].scales_h |= (uint16_t)(((ls + 32) >> 4) << (2 * ib));
+            pack_nibbles(quant_kvalues_iq4nl, x + 32 * ib, d * ls, y[i].qs + 16 * ib);
+        }
+    }
+}
+
+/* mxfp4: the shared exponent puts the largest magnitude in E2M1's top binade (4..6),
+ * as the OCP MX specification's conversion does; then nearest E2M1 values. */
+static void q_mxfp4(const float *x, struct block_mxfp4 *y, int64_t nb) {
+    for (int64_t i = 0; i < nb; i++, x += QK) {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        int e = amax > 0 ? (int)floorf(log2f(amax)) - 2 + 127 : 0;
+        y[i].e = (uint8_t)imax(0, imin(254, e));
+        pack_nibbles(quant_kvalues_mxfp4, x, quant_e8m0_half(y[i].e), y[i].qs);
+    }
+}
+
 size_t quantize_row(int type, const float *x, void *out, int64_t n) {
     const struct dtype_info *t = dtype_info(type);
     size_t bytes = dtype_row_bytes(type, n);
@@ -470,6 +670,11 @@ size_t quantize_row(int type, const float *x, void *out, int64_t n) {
     case DT_Q4_K: q_q4_K(x, out, nb); break;
     case DT_Q5_K: q_q5_K(x, out, nb); break;
     case DT_Q6_K: q_q6_K(x, out, nb); break;
+    case DT_Q2_K: q_q2_K(x, out, nb); break;
+    case DT_Q3_K: q_q3_K(x, out, nb); break;
+    case DT_IQ4_NL: q_iq4_nl(x, out, nb); break;
+    case DT_IQ4_XS: q_iq4_xs(x, out, nb); break;
+    case DT_MXFP4: q_mxfp4(x, out, nb); break;
     default: return 0;
     }
     return bytes;
@@ -707,3 +912,79 @@ float quant_dot_q6_K(int n, const void *w, const void *a) {
     }
     return s;
 }
+
+/* ---------------------------------------------------------------- dots of the types with
+ * bit-identical SIMD kernels (see quant.h: exact integer sums, then one float step) */
+
+float quant_dot_q2_K(int n, const void *w, const void *a) {
+    const struct block_q2_K *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0, summ = 0;
+        for (int g = 0; g < 16; g++) {
+            int dot = 0;
+            for (int l = 0; l < 16; l++) dot += q2_bits(x[i].qs, 16 * g + l) * y[i].qs[16 * g + l];
+            sumi += (x[i].scales[g] & 0xF) * dot;
+            summ += (x[i].scales[g] >> 4) * y[i].bsums[g];
+        }
+        s = quant_step_q2_K(s, y[i].d, fp16_to_fp32(x[i].d), fp16_to_fp32(x[i].dmin), sumi, summ);
+    }
+    return s;
+}
+
+float quant_dot_q3_K(int n, const void *w, const void *a) {
+    const struct block_q3_K *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int8_t sc[16];
+        quant_scales_q3_K(x[i].scales, sc);
+        int sumi = 0;
+        for (int g = 0; g < 16; g++) {
+            int dot = 0;
+            for (int l = 0; l < 16; l++) dot += q3_value(&x[i], 16 * g + l) * y[i].qs[16 * g + l];
+            sumi += sc[g] * dot;
+        }
+        s = quant_step_k(s, y[i].d, fp16_to_fp32(x[i].d), sumi);
+    }
+    return s;
+}
+
+float quant_dot_iq4_xs(int n, const void *w, const void *a) {
+    const struct block_iq4_xs *x = w;
+    const struct block_q8_K *y = a;
+    float s = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            int dot = 0;
+            for (int j = 0; j < 32; j++) dot += quant_kvalues_iq4nl[nib32(x[i].qs + 16 * ib, j)] * y[i].qs[32 * ib + j];
+            sumi += iq4_xs_scale(&x[i], ib) * dot;
+        }
+        s = quant_step_k(s, y[i].d, fp16_to_fp32(x[i].d), sumi);
+    }
+    return s;
+}
+
+/* iq4_nl and mxfp4 against block_q8a: 8 float lanes (quant.h). */
+static float dot_nib32(int n, const void *w, const void *a, int mx) {
+    const uint8_t *x = w;
+    const struct block_q8a *y = a;
+    const int8_t *tab = mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl;
+    const size_t bs = mx ? sizeof(struct block_mxfp4) : sizeof(struct block_iq4_nl);
+    float acc[8] = {0};
+    for (int i = 0; i < n / QK; i++, x += bs) {
+        const uint8_t *qs = x + (mx ? 1 : 2);
+        float dd = (mx ? quant_e8m0_half(x[0]) : fp16_to_fp32((uint16_t)(x[0] | x[1] << 8))) * y[i].d;
+        for (int l = 0; l < 8; l++) {
+            int sumi = 0;
+            for (int j = 4 * l; j < 4 * l + 4; j++) sumi += tab[nib32(qs, j)] * y[i].qs[j];
+            acc[l] = acc[l] + dd * (float)sumi;
+        }
+    }
+    return quant_lanes8_sum(acc);
+}
+
+float quant_dot_iq4_nl(int n, const void *w, const void *a) { return dot_nib32(n, w, a, 0); }
+float quant_dot_mxfp4(int n, const void *w, const void *a) { return dot_nib32(n, w, a, 1); }

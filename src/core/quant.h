@@ -18,6 +18,45 @@ struct block_q8_0 { uint16_t d; int8_t qs[QK]; };
 struct block_q4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; };
 struct block_q5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
 struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
+/* q2_K: 16 groups of 16, 2-bit quants; scales[j] holds group j's 4-bit scale (low nibble)
+ * and 4-bit min (high nibble); value = d * scale * q - dmin * min. Byte l of each 32-byte
+ * half of qs holds, in bit pairs 2s..2s+1, element 32s + l of that half (128 elements). */
+struct block_q2_K { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; uint16_t d, dmin; };
+/* q3_K: 2-bit low quants laid out as q2_K's, a third bit per element in hmask (element
+ * 32s + l of half h in bit 4h + s of hmask[l]; a clear bit subtracts 4), and 16 signed
+ * 6-bit scales (offset 32) packed in 12 bytes (see quant_scales_q3_K). value = d * sc * q. */
+struct block_q3_K { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; uint16_t d; };
+/* iq4_nl: 4-bit indices into the 16-value non-uniform table quant_kvalues_iq4nl;
+ * element j < 16 in the low nibble of qs[j], element j + 16 in its high nibble. */
+struct block_iq4_nl { uint16_t d; uint8_t qs[QK / 2]; };
+/* iq4_xs: the iq4_nl table per 32-element sub-block with a 6-bit scale (offset 32): low
+ * 4 bits in nibble ib % 2 of scales_l[ib / 2], high 2 bits in bits 2ib of scales_h. */
+struct block_iq4_xs { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]; uint8_t qs[QK_K / 2]; };
+/* mxfp4 (OCP microscaling FP4): a shared power-of-two scale e (E8M0: 2^(e-127)) and 32
+ * E2M1 values, nibbles placed as iq4_nl's. The table holds the E2M1 values doubled (so they
+ * are integers) and the scale is taken halved: 2^(e-128). */
+struct block_mxfp4 { uint8_t e; uint8_t qs[QK / 2]; };
+
+extern const int8_t quant_kvalues_iq4nl[16];
+extern const int8_t quant_kvalues_mxfp4[16];
+
+/* 2^(e-128) as a float (e = 0 and 1 give the subnormals 2^-128, 2^-127). */
+static inline float quant_e8m0_half(uint8_t e) {
+    union { uint32_t u; float f; } v;
+    v.u = e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23;
+    return v.f;
+}
+
+/* The 16 scales of a q3_K block, with the offset removed (-32..31). Scale j's low 4 bits
+ * are nibble j / 8 of byte j % 8; its high 2 bits are bits 2 * (j / 4) of byte 8 + j % 4. */
+static inline void quant_scales_q3_K(const uint8_t *s, int8_t *out) {
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | hi << 4) - 32);
+    }
+}
+
 /* Activations for K-quant dot products (never stored in files): bsums are sums of 16 quants. */
 struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
 
@@ -55,5 +94,24 @@ float quant_dot_q8_0(int n, const void *w, const void *a);
 float quant_dot_q4_K(int n, const void *w, const void *a);   /* a: block_q8_K */
 float quant_dot_q5_K(int n, const void *w, const void *a);
 float quant_dot_q6_K(int n, const void *w, const void *a);
+float quant_dot_q2_K(int n, const void *w, const void *a);
+float quant_dot_q3_K(int n, const void *w, const void *a);
+float quant_dot_iq4_xs(int n, const void *w, const void *a);
+float quant_dot_iq4_nl(int n, const void *w, const void *a); /* a: block_q8a */
+float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
+
+/* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
+ * mxfp4) sum, so that the SIMD kernels give the scalar result bit for bit: every integer
+ * sum is exact; 256-blocks add one float term per super-block (written out in each
+ * quant_dot_*); the 32-blocks (iq4_nl, mxfp4) keep 8 float lanes, lane l adding
+ * d_w * d_a * (integer dot of elements 4l..4l+3) per block, and end with quant_lanes8_sum. */
+static inline float quant_step_q2_K(float s, float da, float d, float dmin, int sumi, int summ) {
+    return s + (da * d * (float)sumi - da * dmin * (float)summ);
+}
+static inline float quant_step_k(float s, float da, float d, int sumi) { return s + da * d * (float)sumi; }
+static inline float quant_lanes8_sum(const float *acc) {
+    float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
+    return (r0 + r2) + (r1 + r3);
+}
 
 #endif

@@ -30,6 +30,13 @@ struct llm_arch {
                               * otherwise with the global base */
     int swa_nope_global;     /* with a sliding window, global layers take no rope (exaone4) */
     int output_is_embd;      /* the output projection is token_embd even if output.weight exists (gemma2) */
+    int moe;                 /* the FFN is a mixture of experts (models/moe.h), ffn_*_exps tensors */
+    int moe_gating;          /* enum moe_gating */
+    int moe_norm_w;          /* the chosen experts' weights are divided by their sum */
+    int moe_act;             /* enum moe_act */
+    int moe_biases;          /* router and expert biases (ffn_gate_inp.bias, ffn_*_exps.bias) */
+    int attn_sinks;          /* attn_sinks.weight: a per-head logit in the softmax (gpt-oss) */
+    int attn_out_bias;       /* attn_output.bias */
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);
@@ -84,6 +91,8 @@ extern const struct llm_arch llm_arch_phi3;
 extern const struct llm_arch llm_arch_gemma2;
 extern const struct llm_arch llm_arch_gemma3;
 extern const struct llm_arch llm_arch_smollm3;
+extern const struct llm_arch llm_arch_qwen3moe;
+extern const struct llm_arch llm_arch_gpt_oss;
 
 /* "{arch}.key" readers for load_hparams hooks: a missing key leaves def (or is an
  * error when required); a key of the wrong type or out of range is an error. */

@@ -15,6 +15,7 @@
 #include "core/matmul.h"
 #include "core/ops.h"
 #include "models/arch.h"
+#include "models/moe.h"
 
 static const struct llm_arch *const arch_table[] = {
     &llm_arch_llama,
@@ -26,6 +27,8 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_gemma3,
     &llm_arch_smollm3,
     &llm_arch_qwen35,
+    &llm_arch_qwen3moe,
+    &llm_arch_gpt_oss,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -45,6 +48,8 @@ struct llm_layer {
     int rope;                  /* 0: no rope (NoPE layer), 1: the global cache, 2: the local one */
     void *mix;  /* a recurrent layer's own tensors (arch->mixer), NULL for attention */
     int kv_slot;  /* an attention layer's index among them: its place in the KV cache */
+    struct moe_layer moe;                      /* experts instead of ffn_gate/up/down (arch->moe) */
+    struct tensor bo, sinks;                   /* attn_output.bias, attn_sinks.weight (gpt-oss) */
 };
 
 struct llm {
@@ -71,6 +76,7 @@ struct llm_state {
     float *x, *xb, *q, *k, *v, *ao, *hb, *hb2, *cs;  /* q holds q|k|v rows, hb gate|up rows when fused */
     long att_cap;              /* floats of attention scratch, all threads */
     float *att;
+    struct moe_scratch *moe;   /* the expert FFN's (arch->moe) */
     int *next_len;             /* [next_cap] per cache: validating a batch */
     int next_cap;
     float *ag;                 /* attention output gates (arch->attn_out_gate) */
@@ -115,8 +121,8 @@ static void fmt_shape(char *buf, size_t cap, int n, const int64_t *ne) {
 /* Finds a tensor and checks its shape and type. A 1-D tensor (norm gain, bias)
  * must be F32 since the forward reads it as floats; a matrix must have a type
  * matmul supports. optional: a missing tensor is not an error (t->data = NULL). */
-int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int optional,
-                   struct tensor *t, struct err *e) {
+static int get_tensor3(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
+                       int optional, struct tensor *t, struct err *e) {
     memset(t, 0, sizeof *t);
     int64_t i = gguf_find_tensor(m->g, name);
     if (i < 0) {
@@ -124,8 +130,8 @@ int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int
         return err_set(e, "%s: tensor '%s' is missing", gguf_path(m->g), name);
     }
     gguf_tensor(m->g, i, t);
-    int64_t want[4] = {ne0, n_dims > 1 ? ne1 : 1, 1, 1};
-    if (t->ne[0] != want[0] || t->ne[1] != want[1] || t->ne[2] != 1 || t->ne[3] != 1) {
+    int64_t want[4] = {ne0, n_dims > 1 ? ne1 : 1, n_dims > 2 ? ne2 : 1, 1};
+    if (t->ne[0] != want[0] || t->ne[1] != want[1] || t->ne[2] != want[2] || t->ne[3] != 1) {
         char ws[96], hs[96];
         fmt_shape(ws, sizeof ws, n_dims, want);
         fmt_shape(hs, sizeof hs, t->n_dims, t->ne);
@@ -137,11 +143,16 @@ int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int
     if (!di || !di->supported || dtype_row_bytes(t->type, t->ne[0]) == 0)
         return err_set(e, "%s: %s: weight type %s is not supported (or rows of %lld do not fit its blocks)",
                        gguf_path(m->g), name, dtype_name(t->type), (long long)t->ne[0]);
-    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] != t->nbytes)
+    if (dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1] * (size_t)t->ne[2] != t->nbytes)
         return err_set(e, "%s: %s: size %zu does not match its shape and type", gguf_path(m->g), name, t->nbytes);
     m->n_params += (uint64_t)tensor_nelements(t);
     m->weight_bytes += t->nbytes;
     return 0;
+}
+
+int llm_get_tensor(struct llm *m, const char *name, int n_dims, int64_t ne0, int64_t ne1, int optional,
+                   struct tensor *t, struct err *e) {
+    return get_tensor3(m, name, n_dims, ne0, ne1, 1, optional, t, e);
 }
 
 int llm_hp_int(const struct gguf *g, const char *arch, const char *key, int64_t def, int required, int min,
@@ -182,6 +193,30 @@ int llm_hp_float(const struct gguf *g, const char *arch, const char *key, double
     return 0;
 }
 
+/* YaRN as llama.cpp sets it up (ext_factor 1, beta_fast 32, beta_slow 1, the correction
+ * dims from rope.scaling.original_context_length), with its magnitude scale: its
+ * context multiplies 0.1 ln(factor) + 1 by 1 / (1 + 0.1 ln(factor)) and the rope by
+ * 1 + 0.1 ln(1 / freq_scale) again, in that float order. Must follow rope.freq_base,
+ * rope.scaling.factor and rope.scaling.attn_factor. */
+static int yarn_hparams(struct llm_hparams *hp, int n_rot, const struct gguf *g, struct err *e) {
+    int n_orig;
+    if (llm_hp_int(g, hp->arch, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &n_orig, e)) return -1;
+    if (hp->rope_freq_scale >= 1.0f) return 0;  /* factor <= 1: plain rope */
+    const float beta_fast = 32.0f, beta_slow = 1.0f, pi = 3.14159265358979323846f;
+    float lb = 2 * logf(hp->rope_theta);
+    float lo = floorf((float)n_rot * logf((float)n_orig / (beta_fast * 2 * pi)) / lb);
+    float hi = ceilf((float)n_rot * logf((float)n_orig / (beta_slow * 2 * pi)) / lb);
+    hp->yarn_corr[0] = lo > 0 ? lo : 0;
+    hp->yarn_corr[1] = hi < (float)(n_rot - 1) ? hi : (float)(n_rot - 1);
+    hp->rope_ext_factor = 1.0f;
+    float factor = 1.0f / hp->rope_freq_scale;
+    float attn = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    attn *= 1.0f / (1.0f + 0.1f * logf(factor));
+    attn *= hp->rope_attn_factor;
+    hp->rope_attn_factor = attn * (1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale));
+    return 0;
+}
+
 static int load_hparams(struct llm *m, struct err *e) {
     struct llm_hparams *hp = &m->hp;
     const struct gguf *g = m->g;
@@ -204,7 +239,7 @@ static int load_hparams(struct llm *m, struct err *e) {
         llm_hp_int(g, ar, "block_count", 0, 1, 1, &hp->n_layer, e) ||
         llm_hp_int(g, ar, "attention.head_count", 0, 1, 1, &hp->n_head, e) ||
         llm_hp_int(g, ar, "attention.head_count_kv", hp->n_head, 0, 1, &hp->n_head_kv, e) ||
-        llm_hp_int(g, ar, "feed_forward_length", 0, 1, 1, &hp->n_ff, e) ||
+        llm_hp_int(g, ar, "feed_forward_length", 0, !m->arch->moe, 1, &hp->n_ff, e) ||
         llm_hp_int(g, ar, "context_length", 2048, 0, 1, &hp->n_ctx_train, e))
         return -1;
     if (hp->n_embd % hp->n_head)
@@ -233,19 +268,31 @@ static int load_hparams(struct llm *m, struct err *e) {
     float factor = 0;
     if (llm_hp_float(g, ar, "rope.scaling.factor", 0.0, &factor, e)) return -1;
     if (factor == 0 && llm_hp_float(g, ar, "rope.scale_linear", 0.0, &factor, e)) return -1;
-    if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)))
-        return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none and linear)", gguf_path(g),
+    int yarn = st.s && st.len == 4 && !memcmp(st.s, "yarn", 4);
+    if (st.s && !(st.len == 4 && !memcmp(st.s, "none", 4)) && !(st.len == 6 && !memcmp(st.s, "linear", 6)) && !yarn)
+        return err_set(e, "%s: rope scaling type '%.*s' is not supported (only none, linear and yarn)", gguf_path(g),
                        (int)(st.len > 32 ? 32 : st.len), st.s);
     if (factor > 0 && !(st.s && st.len == 4 && !memcmp(st.s, "none", 4))) hp->rope_freq_scale = 1.0f / factor;
 
     if (llm_hp_float(g, ar, "rope.scaling.attn_factor", 1.0, &hp->rope_attn_factor, e) ||
         llm_hp_int(g, ar, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &hp->n_ctx_orig, e))
         return -1;
+    if (yarn && yarn_hparams(hp, m->n_rot, g, e)) return -1;
     hp->rope_theta_swa = hp->rope_theta;
     hp->rope_freq_scale_swa = hp->rope_freq_scale;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
 
     hp->rope_neox = m->arch->rope_neox;
+    if (m->arch->moe) {
+        if (llm_hp_int(g, ar, "expert_count", 0, 1, 1, &hp->n_expert, e) ||
+            llm_hp_int(g, ar, "expert_used_count", 0, 1, 1, &hp->n_expert_used, e))
+            return -1;
+        if (hp->n_expert > 512 || hp->n_expert_used > hp->n_expert)
+            return err_set(e, "%s: expert_used_count %d of expert_count %d is out of range (at most 512 experts)",
+                           gguf_path(g), hp->n_expert_used, hp->n_expert);
+        if (llm_hp_int(g, ar, "expert_feed_forward_length", hp->n_ff / hp->n_expert_used, 0, 1, &hp->n_ff_exp, e))
+            return -1;
+    }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
     if (hp->n_swa < 0 || hp->swa_period < 0 || hp->nope_period < 0)
         return err_set(e, "%s: negative sliding window or layer period", gguf_path(g));
@@ -340,12 +387,31 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(bv, "attn_v.bias", 1, KVD, 0, !a->qkv_bias) ||
             T(q_norm, "attn_q_norm.weight", 1, HD, 0, !a->qk_norm) ||
             T(k_norm, "attn_k_norm.weight", 1, HD, 0, !a->qk_norm) ||
-            /* (read only where the family has them: qwen35's post_attention_norm is its FFN's input norm) */
+            /* (read only where the family has them: the post_attention_norm of qwen35 and
+             * gpt-oss is their FFN's input norm, read above as ffn_norm_name says) */
             (a->post_norms && (T(post_attn_norm, "post_attention_norm.weight", 1, E, 0, 0) ||
                                T(post_ffn_norm, "post_ffw_norm.weight", 1, E, 0, 0))) ||
-            (a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
-                              : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0)) ||
-            T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+            T(bo, "attn_output.bias", 1, E, 0, !a->attn_out_bias) ||
+            T(sinks, "attn_sinks.weight", 1, hp->n_head, 0, !a->attn_sinks))
+            return -1;
+        if (a->moe) {
+            int X = hp->n_expert, FX = hp->n_ff_exp, nb = !a->moe_biases;
+            struct moe_layer *M = &L->moe;
+#define T3(field, suffix, ne0, ne1, ne2) \
+            (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor3(m, n, 3, ne0, ne1, ne2, 0, &M->field, e))
+            if (T(moe.gate_inp, "ffn_gate_inp.weight", 2, E, X, 0) ||
+                T3(gate_exps, "ffn_gate_exps.weight", E, FX, X) ||
+                T3(up_exps, "ffn_up_exps.weight", E, FX, X) ||
+                T3(down_exps, "ffn_down_exps.weight", FX, E, X) ||
+                T(moe.gate_inp_b, "ffn_gate_inp.bias", 1, X, 0, nb) ||
+                T(moe.gate_b, "ffn_gate_exps.bias", 2, FX, X, nb) ||
+                T(moe.up_b, "ffn_up_exps.bias", 2, FX, X, nb) ||
+                T(moe.down_b, "ffn_down_exps.bias", 2, E, X, nb))
+                return -1;
+#undef T3
+        } else if ((a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
+                                     : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0)) ||
+                   T(ffn_down, "ffn_down.weight", 2, F, E, 0))
             return -1;
 #undef T
         const struct tensor *qkv[] = {&L->wq, &L->wk, &L->wv}, *gu[] = {&L->ffn_gate, &L->ffn_up};
@@ -400,6 +466,7 @@ void llm_state_free(struct llm_state *st) {
     free(st->x); free(st->xb); free(st->q); free(st->k); free(st->v);
     free(st->ao); free(st->hb); free(st->hb2); free(st->cs);
     free(st->att);
+    moe_scratch_free(st->moe);
     free(st->next_len);
     free(st->ag); free(st->mix); free(st->rs);
     free(st);
@@ -494,6 +561,14 @@ static int grow(float **p, size_t n) {
     return 0;
 }
 
+static struct moe_cfg moe_config(const struct llm *m) {
+    const struct llm_hparams *hp = &m->hp;
+    struct moe_cfg c = {.n_embd = hp->n_embd, .n_ff = hp->n_ff_exp, .n_expert = hp->n_expert,
+                        .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .act = m->arch->moe_act,
+                        .norm_w = m->arch->moe_norm_w};
+    return c;
+}
+
 static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int n_ctx) {
     const struct llm_hparams *hp = &m->hp;
     if (n > st->cap) {
@@ -504,6 +579,10 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
             grow(&st->k, N * KVD) || grow(&st->v, N * KVD) || grow(&st->ao, N * QD) ||
             grow(&st->hb, N * 2 * hp->n_ff) || grow(&st->hb2, N * hp->n_ff) || grow(&st->cs, N * 2 * m->n_rot))
             return -1;
+        if (m->arch->moe) {
+            struct moe_cfg mc = moe_config(m);
+            if (moe_reserve(&st->moe, &mc, n)) return -1;
+        }
         st->cap = n;
         size_t mix = 0;
         for (int l = 0; l < hp->n_layer; l++)
@@ -576,7 +655,11 @@ static void row_embed(struct fwd *f, int i) {
     if (m->arch->embd_scale_sqrt && !f->embd) ops_scale(x, sqrtf((float)E), E);  /* not image embeddings */
     float *cs = st->cs + (size_t)i * 2 * m->n_rot;
     const float *ff = rope_factors_for(f, i);
-    ops_rope_cache_ms(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor);
+    if (hp->rope_ext_factor != 0)
+        ops_rope_cache_yarn(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor,
+                            hp->rope_ext_factor, hp->yarn_corr);
+    else
+        ops_rope_cache_ms(cs, m->n_rot, f->pos[i], hp->rope_theta, hp->rope_freq_scale, ff, hp->rope_attn_factor);
     if (m->rope_swa_cache)
         ops_rope_cache_ms(cs + m->n_rot, m->n_rot, f->pos[i], hp->rope_theta_swa, hp->rope_freq_scale_swa, ff,
                           hp->rope_attn_factor);
@@ -591,6 +674,11 @@ static void row_norm(struct fwd *f, int i) {
     if (f->post_w) ops_rmsnorm(xb, xb, f->post_w, hp->n_embd, hp->norm_eps);
     ops_add(x, xb, hp->n_embd);
     block_input(f, xb, x);
+}
+
+static void row_out_bias(struct fwd *f, int i) {
+    const struct llm_hparams *hp = &f->m->hp;
+    ops_add(f->st->xb + (size_t)i * hp->n_embd, f->m->layers[f->layer].bo.data, hp->n_embd);
 }
 
 /* biases, q/k norms, rope, and this token's K and V into the cache */
@@ -687,9 +775,10 @@ static void attn_part(void *arg, int ith, int nth) {
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
-        ops_attention_f16_ext(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                              kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
-                              hp->attn_softcap, 1, att);
+        const float *sinks = f->m->layers[f->layer].sinks.data;
+        ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
+                               kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                               hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }
 
@@ -732,11 +821,17 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
             pool_run(m->pool, attn_part, &f);
             if (m->arch->attn_out_gate) run_rows(&f, row_out_gate);
             matmul(m->pool, &L->wo, st->ao, st->xb, n);
+            if (L->bo.data) run_rows(&f, row_out_bias);
         }
 
         f.norm_w = L->ffn_norm.data;
         f.post_w = L->post_attn_norm.data;
         run_rows(&f, row_norm);
+        if (m->arch->moe) {
+            struct moe_cfg mc = moe_config(m);
+            moe_ffn(m->pool, &mc, &L->moe, st->xb, st->xb, n, st->moe);  /* scratch reserved: cannot fail */
+            continue;
+        }
         if (L->wgu.data) {
             matmul(m->pool, &L->wgu, st->xb, st->hb, n);
             f.gate = st->hb, f.up = st->hb + F, f.gs = 2 * F, f.ffn = st->hb2;

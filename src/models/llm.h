@@ -40,6 +40,13 @@ struct llm_hparams {
     float attn_scale;       /* q.k scale (1/sqrt(head_dim) unless the family says otherwise) */
     float attn_softcap;     /* scores = cap * tanh(scores / cap) before the softmax; 0: none */
     float final_softcap;    /* the same for the output logits; 0: none */
+    int n_expert;           /* mixture of experts (models/moe.h): experts per layer, 0 = dense FFN */
+    int n_expert_used;      /* experts chosen per token */
+    int n_ff_exp;           /* one expert's FFN length */
+    /* YaRN (rope.scaling.type yarn): angles ramp between interpolated (freq_scale) and
+     * extrapolated across the dims in yarn_corr, cos/sin scaled by rope_attn_factor */
+    float rope_ext_factor;  /* 0: no YaRN */
+    float yarn_corr[2];
 };
 
 struct llm;        /* weights + hparams, immutable once loaded; the gguf stays open (weights are mmap'ed) */

@@ -1,5 +1,5 @@
 /* Quantizes a float (F32/F16/BF16) GGUF language model into one of ggml's
- * 32-element block types, choosing each tensor's type as llama.cpp's quantizer
+ * block types, choosing each tensor's type as llama.cpp's quantizer
  * does for those file types and writing the same metadata, tensor order and
  * layout, so the result is the file llama-quantize writes (byte for byte on the
  * files the tests check, see tests/golden/README.md):
@@ -16,7 +16,11 @@
 
 #include "core/error.h"
 
-/* ftype: "q4_0", "q4_1", "q5_0", "q5_1" or "q8_0". n_threads <= 0: one. */
+/* ftype: "q4_0", "q4_1", "q5_0", "q5_1" or "q8_0" (llama-quantize's file, byte for
+ * byte), or "q2_k", "q3_k", "iq4_nl", "iq4_xs", "mxfp4": the same type rules and layout
+ * with omni's own simpler quantizers (llama-quantize searches scales differently, so
+ * those files differ from its; their goldens are the reference run on our files).
+ * general.file_type: 10 (Q2_K), 11 (Q3_K_S), 25, 30, 38 (MXFP4_MOE). n_threads <= 0: one. */
 int llm_quantize_file(const char *src, const char *dst, const char *ftype, int n_threads, struct err *e);
 
 #endif

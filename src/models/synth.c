@@ -16,37 +16,53 @@
 
 const struct synth_shape synth_shapes[] = {
     /* name, arch, pre, vocab, ctx, embd, layers, heads, kv heads, ffn, theta, eps, tied, llama3 rope, chat,
-     * head_dim, window, attention and final soft-caps */
-    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
-    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
-    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
-    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0},
+     * head_dim, window, attention and final soft-caps, weight scale, experts, used, expert ffn */
+    {"smollm2-135m", "llama", "smollm", 49152, 8192, 576, 30, 9, 3, 1536, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"smollm2-360m", "llama", "smollm", 49152, 8192, 960, 32, 15, 5, 2560, 100000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"qwen2.5-0.5b", "qwen2", "qwen2", 151936, 32768, 896, 24, 14, 2, 4864, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"llama-3.2-1b", "llama", "llama-bpe", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
     /* Tiny shapes that build in milliseconds, for tests. */
-    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0, 0, 0, 0.0f, 0.0f, 0},
-    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
-    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0},
-    {"tiny-qwen35", "qwen35", "qwen2", 1280, 512, 64, 4, 4, 2, 192, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"tiny-llama", "llama", "smollm", 1280, 512, 64, 2, 4, 2, 256, 10000.f, 1e-5f, 0, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"tiny-qwen2", "qwen2", "qwen2", 1280, 512, 64, 2, 4, 2, 256, 1000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"tiny-llama3", "llama", "llama-bpe", 1280, 512, 128, 2, 4, 1, 256, 500000.f, 1e-5f, 1, 1, 1, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"tiny-qwen35", "qwen35", "qwen2", 1280, 512, 64, 4, 4, 2, 192, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
     /* gemma2: 4 layers, local (window 16) / global alternating, both soft-caps tight
      * enough to bite on random weights; smollm3: 4 layers, the last without rope */
-    {"tiny-gemma2", "gemma2", "smollm", 1280, 512, 64, 4, 4, 2, 256, 10000.f, 1e-6f, 1, 0, 2, 32, 16, 2.0f, 3.0f, 0.35f},
+    {"tiny-gemma2", "gemma2", "smollm", 1280, 512, 64, 4, 4, 2, 256, 10000.f, 1e-6f, 1, 0, 2, 32, 16, 2.0f, 3.0f, 0.35f, 0, 0, 0},
     /* exaone4 as llama.cpp reads the 64-layer (32B) layout: 3 local layers (window 8) with
      * rope, then 1 global without; no pre-norms, post-norms, q/k norms, rope_freqs */
     {"tiny-exaone4-64l", "exaone4", "smollm", 1280, 512, 32, 64, 2, 1, 64, 1000000.f, 1e-5f, 1, 1, 0, 16, 8, 0.0f, 0.0f,
-     0.35f},
-    {"tiny-smollm3", "smollm3", "smollm", 1280, 512, 64, 4, 4, 2, 256, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0.35f},
+     0.35f, 0, 0, 0},
+    {"tiny-smollm3", "smollm3", "smollm", 1280, 512, 64, 4, 4, 2, 256, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0.35f, 0, 0, 0},
     /* The models people run (shapes from their config.json; gemma's SentencePiece
      * vocabulary is stood in for by a byte-level BPE one of the same size). */
-    {"qwen3-0.6b", "qwen3", "qwen2", 151936, 40960, 1024, 28, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0},
-    {"qwen3-1.7b", "qwen3", "qwen2", 151936, 40960, 2048, 28, 16, 8, 6144, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0},
-    {"gemma3-1b", "gemma3", "smollm", 262144, 32768, 1152, 26, 4, 1, 6912, 1000000.f, 1e-6f, 1, 0, 2, 256, 512, 0.0f, 0.0f, 0},
+    {"qwen3-0.6b", "qwen3", "qwen2", 151936, 40960, 1024, 28, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"qwen3-1.7b", "qwen3", "qwen2", 151936, 40960, 2048, 28, 16, 8, 6144, 1000000.f, 1e-6f, 1, 0, 0, 128, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    {"gemma3-1b", "gemma3", "smollm", 262144, 32768, 1152, 26, 4, 1, 6912, 1000000.f, 1e-6f, 1, 0, 2, 256, 512, 0.0f, 0.0f, 0, 0, 0, 0},
     {"gemma2-2b", "gemma2", "smollm", 256000, 8192, 2304, 26, 8, 4, 9216, 10000.f, 1e-6f, 1, 0, 2, 256, 4096,
-     50.0f, 30.0f, 0},
-    {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+     50.0f, 30.0f, 0, 0, 0, 0},
+    {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
     /* Qwen3.5-2B: 18 delta-net layers (16 key and 16 value heads of 128) and 6 gated
      * attention layers (8 query heads of 256, 2 KV heads, rope on 64 dims; head size and
      * the delta-net in the hybrid table). The tokenizer is the synthetic one under
      * qwen2's pre-tokenizer. */
-    {"qwen3.5-2b", "qwen35", "qwen2", 248320, 262144, 2048, 24, 8, 2, 6144, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0},
+    {"qwen3.5-2b", "qwen35", "qwen2", 248320, 262144, 2048, 24, 8, 2, 6144, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
+    /* Mixture of experts: experts, used, expert FFN at the end. Qwen3-30B-A3B and
+     * gpt-oss-20b in full, and the same layouts with fewer layers (the expert blocks as
+     * the real ones, the file a fraction of the size). */
+    {"qwen3-30b-a3b", "qwen3moe", "qwen2", 151936, 40960, 2048, 48, 32, 4, 6144, 1000000.f, 1e-6f, 0, 0, 0,
+     128, 0, 0.0f, 0.0f, 0, 128, 8, 768},
+    {"qwen3-30b-a3b-l4", "qwen3moe", "qwen2", 151936, 40960, 2048, 4, 32, 4, 6144, 1000000.f, 1e-6f, 0, 0, 0,
+     128, 0, 0.0f, 0.0f, 0, 128, 8, 768},
+    {"gpt-oss-20b", "gpt-oss", "qwen2", 201088, 131072, 2880, 24, 64, 8, 2880, 150000.f, 1e-5f, 0, 0, 3,
+     64, 128, 0.0f, 0.0f, 0, 32, 4, 2880},
+    {"gpt-oss-20b-l4", "gpt-oss", "qwen2", 201088, 131072, 2880, 4, 64, 8, 2880, 150000.f, 1e-5f, 0, 0, 3,
+     64, 128, 0.0f, 0.0f, 0, 32, 4, 2880},
+    /* tiny: 4 layers alternating a 16-position window (short prompts cross it) and full */
+    {"tiny-qwen3moe", "qwen3moe", "qwen2", 1280, 512, 64, 2, 4, 2, 192, 1000000.f, 1e-6f, 0, 0, 0, 32, 0, 0.0f, 0.0f, 0,
+     8, 2, 96},
+    {"tiny-gpt-oss", "gpt-oss", "qwen2", 1280, 4096, 64, 4, 4, 2, 64, 150000.f, 1e-5f, 0, 0, 3, 32, 16, 0.0f, 0.0f, 0,
+     8, 4, 64},
     {0},
 };
 
@@ -102,10 +118,11 @@ static uint64_t hash_name(const char *s, uint64_t seed) {
 
 /* ---- weight types per file type, as llama.cpp's quantizer picks them ---- */
 
-enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M };
+enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M, FT_MXFP4_MOE };
 static const struct { const char *name; enum ftype ft; int llama_ftype; } g_ftypes[] = {
     {"f32", FT_F32, 0}, {"f16", FT_F16, 1}, {"bf16", FT_BF16, 32},
     {"q8_0", FT_Q8_0, 7}, {"q4_0", FT_Q4_0, 2}, {"q4_k_m", FT_Q4_K_M, 15},
+    {"mxfp4_moe", FT_MXFP4_MOE, 38},
 };
 
 /* llama.cpp gives the first and last eighth of the layers, and every third in
@@ -118,7 +135,7 @@ static int pick_type(enum ftype ft, const char *name, int il, int n_layer, int o
     case FT_F32: return DT_F32;
     case FT_F16: return DT_F16;
     case FT_BF16: return DT_BF16;
-    case FT_Q8_0: t = DT_Q8_0; break;
+    case FT_Q8_0: case FT_MXFP4_MOE: t = DT_Q8_0; break;  /* MXFP4_MOE: experts MXFP4 (add_moe_layer) */
     case FT_Q4_0: t = output_like ? DT_Q6_K : DT_Q4_0; break;
     default:
         t = DT_Q4_K;
@@ -165,10 +182,10 @@ struct synth_ctx {
 };
 
 /* Adds one tensor with values uniform in [-scale, scale] + offset. */
-static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
-                      float scale, float offset, const float *values, struct err *e) {
-    int64_t ne[2] = {ne0, ne1};
-    int64_t n = ne0 * (n_dims > 1 ? ne1 : 1);
+static int add_tensor3(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
+                       int64_t ne2, float scale, float offset, const float *values, struct err *e) {
+    int64_t ne[3] = {ne0, ne1, ne2};
+    int64_t n = ne0 * (n_dims > 1 ? ne1 : 1) * (n_dims > 2 ? ne2 : 1);
     float *x = malloc((size_t)n * sizeof *x);
     if (!x) return err_set(e, "synth: out of memory for %s", name);
     if (values) {
@@ -194,6 +211,11 @@ static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dim
     c->done += (uint64_t)n;
     if (c->p->progress) c->p->progress((float)c->done / (float)c->total, c->p->progress_ud);
     return rc;
+}
+
+static int add_tensor(struct synth_ctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1,
+                      float scale, float offset, const float *values, struct err *e) {
+    return add_tensor3(c, name, type, n_dims, ne0, ne1, 1, scale, offset, values, e);
 }
 
 /* ---- a small, valid byte-level BPE vocabulary ---- */
@@ -228,6 +250,25 @@ static const char *k_llama3_template =
     "{{ bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
     "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+
+/* gpt-oss's harmony format for system, developer, user and assistant turns without tools
+ * (the real template's text for those: its fixed system message, the system prompt as
+ * developer instructions, an assistant turn as its final channel) */
+static const char *k_harmony_template =
+    "{%- set sys = namespace(text='') -%}"
+    "{%- for message in messages if message['role'] in ['system', 'developer'] -%}"
+    "{%- set sys.text = message['content'] -%}{%- endfor -%}"
+    "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+    "Knowledge cutoff: 2024-06\nCurrent date: {{ strftime_now('%Y-%m-%d') }}\n\nReasoning: "
+    "{{ reasoning_effort | default('medium') }}\n\n# Valid channels: analysis, commentary, final. "
+    "Channel must be included for every message.<|end|>"
+    "{%- if sys.text -%}<|start|>developer<|message|># Instructions\n\n{{ sys.text }}\n\n<|end|>{%- endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}<|start|>user<|message|>{{ message['content'] }}<|end|>"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "<|start|>assistant<|channel|>final<|message|>{{ message['content'] }}<|end|>"
+    "{%- endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}<|start|>assistant{%- endif -%}";
 
 static int write_vocab(struct synth_ctx *c, struct err *e) {
     const struct synth_shape *s = c->p->shape;
@@ -274,8 +315,10 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
                                    "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>",
                                    "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
                                    "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"};
-    const char **named = s->chat == 1 ? llama3 : s->chat == 2 ? gemma : chatml;
-    int n_named = s->chat == 1 ? 11 : s->chat == 2 ? 5 : 3;
+    static const char *harmony[] = {"<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>",
+                                    "<|channel|>", "<|start|>", "<|end|>", "<|message|>", "<|call|>"};
+    const char **named = s->chat == 3 ? harmony : s->chat == 1 ? llama3 : s->chat == 2 ? gemma : chatml;
+    int n_named = s->chat == 3 ? 9 : s->chat == 1 ? 11 : s->chat == 2 ? 5 : 3;
     for (int k = 0; id < n; id++, k++) {
         if (k < n_named) snprintf(buf, sizeof buf, "%s", named[k]);
         else snprintf(buf, sizeof buf, "<|reserved_special_token_%d|>", k);
@@ -290,7 +333,13 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
     gguf_w_arr_str(c->w, "tokenizer.ggml.tokens", (const char *const *)tok, (uint64_t)n);
     gguf_w_arr_i32(c->w, "tokenizer.ggml.token_type", type, (uint64_t)n);
     gguf_w_arr_str(c->w, "tokenizer.ggml.merges", (const char *const *)merges, (uint64_t)nm);
-    if (s->chat == 1) {
+    if (s->chat == 3) {  /* as the gpt-oss files: no BOS added, <|return|> ends, <|endoftext|> pads */
+        gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
+        gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 2);
+        gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special + 1);
+        gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 0);
+        gguf_w_str(c->w, "tokenizer.chat_template", k_harmony_template);
+    } else if (s->chat == 1) {
         gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 9);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
@@ -332,13 +381,57 @@ static void llama3_rope_factors(float *f, int head_dim, float theta) {
     }
 }
 
+/* Uniform ±0.035 ≈ std 0.02, like trained weights. The tiny expert shapes, which tests
+ * hold to llama.cpp's goldens, take ±0.5 instead: logits of a few units rather than
+ * tenths, so top-1 and greedy margins decide, and gpt-oss's SwiGLU clamp (7) is reached. */
+/* (A shape's own w_scale, where it has one, comes first.) */
+static float synth_w_scale(const struct synth_shape *s) {
+    return s->w_scale > 0 ? s->w_scale : s->n_expert && s->n_embd <= 128 ? 0.5f : 0.035f;
+}
+
+/* One layer's experts (after its FFN norm) and what its family adds: qwen3moe's q/k
+ * norms; gpt-oss's attention output bias, per-head sink logits and the router and
+ * expert biases. Experts are 3-D [n_in, n_out, n_expert]; the router stays f32 as
+ * llama.cpp's quantizer leaves it. */
+static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int q_dim, int hd, struct err *e) {
+    const struct synth_shape *s = c->p->shape;
+    const int E = s->n_embd, X = s->n_expert, FX = s->n_ff_exp;
+    const float w_scale = synth_w_scale(s);
+    char name[96];
+    int rc = 0;
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
+    if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp.weight"), DT_F32, 2, E, X, 0.5f, 0, NULL, e);
+    /* llama.cpp's MXFP4_MOE: every 3-D (expert) tensor MXFP4, other matrices Q8_0 */
+    int mx = c->ft == FT_MXFP4_MOE;
+    if (!rc) rc = add_tensor3(c, NAME("ffn_gate_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, E),
+                              3, E, FX, X, w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_up_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, E),
+                              3, E, FX, X, w_scale, 0, NULL, e);
+    if (!rc) rc = add_tensor3(c, NAME("ffn_down_exps.weight"), mx ? DT_MXFP4 : pick_type(c->ft, name, il, s->n_layer, 0, FX),
+                              3, FX, E, X, w_scale, 0, NULL, e);
+    if (gpt_oss) {
+        if (!rc) rc = add_tensor(c, NAME("attn_output.bias"), DT_F32, 1, E, 1, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("attn_sinks.weight"), DT_F32, 1, s->n_head, 1, 2.0f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp.bias"), DT_F32, 1, X, 1, 0.5f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_up_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_down_exps.bias"), DT_F32, 2, E, X, 0.1f, 0, NULL, e);
+    } else {
+        if (!rc) rc = add_tensor(c, NAME("attn_q_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("attn_k_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
+    }
+#undef NAME
+    (void)q_dim;
+    return rc;
+}
+
 int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     const struct synth_shape *s = p->shape;
     if (!s) return err_set(e, "synth: no shape given");
     int ft = -1, llama_ft = 0;
     for (size_t i = 0; i < sizeof g_ftypes / sizeof g_ftypes[0]; i++)
         if (!strcmp(g_ftypes[i].name, p->ftype)) { ft = (int)g_ftypes[i].ft; llama_ft = g_ftypes[i].llama_ftype; }
-    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0 or q4_k_m)", p->ftype);
+    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0, q4_k_m or mxfp4_moe)", p->ftype);
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }
@@ -348,6 +441,7 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
               kv_dim = s->n_head_kv * hd;
     const int ssm_k = hy ? hy->ssm_groups * hy->ssm_state : 0, ssm_v = hy ? hy->ssm_heads * hy->ssm_state : 0,
               ssm_c = 2 * ssm_k + ssm_v, n_rot = hy ? hy->n_rot : hd;
+    const int gpt_oss = !strcmp(s->arch, "gpt-oss"), X = s->n_expert, FX = s->n_ff_exp;
     const char *a = s->arch;
     const int gemma = !strcmp(a, "gemma2") || !strcmp(a, "gemma3");
     const int exaone = !strcmp(a, "exaone4");
@@ -355,7 +449,7 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     char key[128], name[96];
     c.total = (uint64_t)s->n_vocab * (uint64_t)s->n_embd * (s->tied_output ? 1u : 2u) +
               (uint64_t)s->n_layer * ((uint64_t)s->n_embd * (2u * (uint64_t)q_dim + 2u * (uint64_t)kv_dim) +
-                                      3u * (uint64_t)s->n_embd * (uint64_t)s->n_ff);
+                                      3u * (uint64_t)s->n_embd * (uint64_t)(X ? X * FX : s->n_ff));
 
     gguf_w_str(c.w, "general.architecture", a);
     snprintf(key, sizeof key, "omni synth %s %s (random weights)", s->name, p->ftype);
@@ -391,13 +485,25 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
         gguf_w_u32(c.w, KEY("attention.key_length"), (uint32_t)hd);
         gguf_w_u32(c.w, KEY("attention.value_length"), (uint32_t)hd);
     }
-    if (s->n_swa) gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+    /* (gpt-oss writes its window below, after the expert keys, where its files have it) */
+    if (s->n_swa && !gpt_oss) gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
     if (s->attn_softcap > 0) gguf_w_f32(c.w, KEY("attn_logit_softcapping"), s->attn_softcap);
     if (s->final_softcap > 0) gguf_w_f32(c.w, KEY("final_logit_softcapping"), s->final_softcap);
+    if (X) {
+        gguf_w_u32(c.w, KEY("expert_count"), (uint32_t)X);
+        gguf_w_u32(c.w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
+        gguf_w_u32(c.w, KEY("expert_feed_forward_length"), (uint32_t)FX);
+    }
+    if (gpt_oss) {  /* as the gpt-oss files: YaRN from 4096 positions by 32, a 128-position window */
+        gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+        gguf_w_str(c.w, KEY("rope.scaling.type"), "yarn");
+        gguf_w_f32(c.w, KEY("rope.scaling.factor"), 32.0f);
+        gguf_w_u32(c.w, KEY("rope.scaling.original_context_length"), 4096);
+    }
 #undef KEY
 
     int rc = write_vocab(&c, e);
-    const float w_scale = s->w_scale > 0 ? s->w_scale : 0.035f; /* uniform ±0.035 ≈ std 0.02, like trained weights */
+    const float w_scale = synth_w_scale(s);
     int embd_type = pick_type(c.ft, "token_embd.weight", 0, s->n_layer, s->tied_output, s->n_embd);
     if (!rc) rc = add_tensor(&c, "token_embd.weight", embd_type, 2, s->n_embd, s->n_vocab, w_scale, 0, NULL, e);
     if (!rc && s->llama3_rope) {
@@ -465,12 +571,14 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             continue;
         }
         for (int k = 0; k < 16 && !rc; k++) {
-            if ((k >= 9 && k < 12 && strcmp(a, "qwen2")) || (k >= 12 && k < 14 && !qk_norm) ||
+            if ((k >= 9 && k < 12 && strcmp(a, "qwen2") && !gpt_oss) || (k >= 12 && k < 14 && !qk_norm) ||
                 (k >= 14 && !gemma && !exaone) || ((k == 0 || k == 5) && exaone))  /* exaone4: post-norms only */
                 continue;
-            snprintf(name, sizeof name, "blk.%d.%s", il, t[k].n);
+            if (X && k >= 6 && k <= 8) continue;  /* experts instead of the dense FFN, below */
+            snprintf(name, sizeof name, "blk.%d.%s", il, k == 5 && gpt_oss ? "post_attention_norm.weight" : t[k].n);
             int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);
             rc = add_tensor(&c, name, type, t[k].dims, t[k].ne0, t[k].ne1, t[k].scale, t[k].offset, NULL, e);
+            if (!rc && k == 5 && X) rc = add_moe_layer(&c, il, gpt_oss, q_dim, hd, e);
         }
     }
     if (!rc) rc = add_tensor(&c, "output_norm.weight", DT_F32, 1, s->n_embd, 1, 0.1f, 1.0f, NULL, e);

@@ -122,7 +122,7 @@ static int build_tables(struct tokenizer *t, const struct gguf *g, struct err *e
     static const char *const eot_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
         "<|endoftext|>", "<EOT>", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", NULL};
     static const char *const eog_texts[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-        "<|endoftext|>", "<|eom_id|>", "<EOT>", NULL};
+        "<|endoftext|>", "<|eom_id|>", "<EOT>", "<|return|>", "<|call|>", NULL};
     static const char *const fim_texts[] = {"<|fim_prefix|>", "<fim-prefix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>",
         "<PRE>", "<|fim_suffix|>", "<fim-suffix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81hole\xef\xbd\x9c>", "<SUF>",
         "<|fim_middle|>", "<fim-middle>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", "<MID>", NULL};
@@ -138,6 +138,17 @@ static int build_tables(struct tokenizer *t, const struct gguf *g, struct err *e
     if (t->eos >= 0) t->tok[t->eos].attr |= TOK_EOG;
     if (t->eot >= 0) t->tok[t->eot].attr |= TOK_EOG;
     if (t->eom >= 0) t->tok[t->eom].attr |= TOK_EOG;
+    /* harmony (gpt-oss): <|end|> closes a message, not the reply (an analysis message is
+     * followed by the final one), so with <|return|> and <|call|> present it is not an end
+     * of generation; llama.cpp then treats it as a user-defined token */
+    int32_t h_ret = -1, h_call = -1, h_end = -1;
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        if (!(t->tok[id].attr & TOK_EOG)) continue;
+        if (text_is(t, id, "<|return|>")) h_ret = id;
+        else if (text_is(t, id, "<|call|>")) h_call = id;
+        else if (text_is(t, id, "<|end|>")) h_end = id;
+    }
+    if (h_ret >= 0 && h_call >= 0 && h_end >= 0) t->tok[h_end].attr = TOK_USER_DEFINED;
 
     /* special tokens, longest first, for tokenizer_st_partition-style splitting */
     t->special = malloc((size_t)t->n_vocab * sizeof *t->special);

@@ -17,7 +17,10 @@ static float frand(void) {
 }
 
 static const int g_types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0,
-                              DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+                              DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K, DT_IQ4_XS,
+                              DT_IQ4_NL, DT_MXFP4};
+/* The types whose SIMD kernels must give the scalar result bit for bit (quant.h). */
+static const int g_exact_types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_XS, DT_IQ4_NL, DT_MXFP4};
 #define NTYPES (int)(sizeof g_types / sizeof *g_types)
 
 struct case_data {
@@ -56,7 +59,7 @@ static double act_err(int type, const float *xrow, int e) {
     case DT_BF16: return ax * (1.0 / 256);
     default: break;
     }
-    int blk = (type == DT_Q4_K || type == DT_Q5_K || type == DT_Q6_K) ? 256 : 32;
+    int blk = dtype_info(type)->block; /* q8_K for the 256-blocks, q8_0 for the 32-blocks */
     int b0 = e / blk * blk;
     double amax = 0;
     for (int i = b0; i < b0 + blk; i++) amax = fmax(amax, fabs(xrow[i]));
@@ -188,6 +191,49 @@ TEST(avx2_and_avx512_round_alike) {
     cpu_set_level(saved);
 }
 
+/* q2_K, q3_K, iq4_xs, iq4_nl and mxfp4: every SIMD level gives the scalar path's
+ * result to the last bit, for every tile shape, remainder and thread split. */
+static void exact_vs_scalar(enum cpu_level level, int *nbad) {
+    struct pool *p = pool_create(2);
+    int ms[] = {1, 2, 3, 5, 8, 17}, ns[] = {1, 3, 4, 7, 37};
+    for (unsigned t = 0; t < sizeof g_exact_types / sizeof *g_exact_types; t++)
+        for (int mi = 0; mi < 6; mi++)
+            for (int ni = 0; ni < 5; ni++) {
+                struct case_data c;
+                int type = g_exact_types[t];
+                make_case(&c, type, dtype_info(type)->block == 32 ? 544 : (mi + ni) % 2 ? 512 : 768, ns[ni], ms[mi]);
+                size_t ny = (size_t)c.m * c.n;
+                float *y0 = malloc(sizeof(float) * ny), *y1 = malloc(sizeof(float) * ny);
+                cpu_set_level(CPU_SCALAR);
+                matmul(NULL, &c.t, c.x, y0, c.m);
+                cpu_set_level(level);
+                matmul((mi + ni) % 2 ? p : NULL, &c.t, c.x, y1, c.m);
+                int bad = 0;
+                for (size_t i = 0; i < ny; i++) bad += memcmp(&y0[i], &y1[i], sizeof(float)) != 0;
+                CHECK_MSG(bad == 0, "%s %s m=%d n=%d: %d outputs differ from scalar in the last bits (%.9g vs %.9g)",
+                          cpu_level_name(level), dtype_name(type), c.m, c.n, bad, y1[0], y0[0]);
+                *nbad += bad;
+                free(y0);
+                free(y1);
+                free_case(&c);
+            }
+    pool_free(p);
+}
+
+TEST(new_types_simd_bitwise_equal_scalar) {
+    enum cpu_level saved = cpu_level();
+    int levels = 0, bad = 0;
+    for (int lv = CPU_AVX2; lv <= CPU_AVX512; lv++) {
+        cpu_set_level((enum cpu_level)lv);
+        if ((int)cpu_level() != lv) continue;
+        exact_vs_scalar((enum cpu_level)lv, &bad);
+        levels++;
+    }
+    cpu_set_level(saved);
+    if (!levels) SKIP("CPU lacks AVX2/FMA/F16C");
+    CHECK_EQ_INT(bad, 0);
+}
+
 /* A decode step (m = 1) has kernels of its own (wider weight-row tiles), but every
  * output must still be summed exactly as in a batch: each row of an m = 5 product
  * must equal, bit for bit, the same row computed alone; at every SIMD level, over
@@ -237,20 +283,21 @@ TEST(threads_split_rows_and_batches) {
 }
 
 TEST(unsupported_type_gives_nan_not_crash) {
-    uint8_t w[84 * 2] = {0};
+    uint8_t w[66 * 2] = {0};
     float x[256] = {0}, y[2];
-    struct tensor t = {.name = "q2k", .type = DT_Q2_K, .n_dims = 2, .ne = {256, 2, 1, 1}, .data = w};
+    struct tensor t = {.name = "iq2xxs", .type = DT_IQ2_XXS, .n_dims = 2, .ne = {256, 2, 1, 1}, .data = w};
     matmul(NULL, &t, x, y, 1);
     CHECK(isnan(y[0]) && isnan(y[1]));
 }
 
 int main(void) {
     /* the SIMD cases skip on a CPU without AVX2 / AVX-512 VNNI (or below an OMNI_CPU cap) */
-    TEST_EXPECT(4 + (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
+    TEST_EXPECT(4 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
     RUN(avx2_and_avx512_round_alike);
+    RUN(new_types_simd_bitwise_equal_scalar);
     RUN(decode_rows_match_batch_bitwise);
     RUN(threads_split_rows_and_batches);
     RUN(unsupported_type_gives_nan_not_crash);

@@ -154,13 +154,68 @@ TEST(dequant_q6_K) {
     CHECK(deq_matches(DT_Q6_K, b, 256, want, 1e-6));
 }
 
+/* Random blocks of every added type against the reference build's dequantization
+ * (tests/golden/quant/dequant_ref.txt; see tests/golden/README.md): bit for bit. */
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+TEST(dequant_matches_reference_build) {
+    char *text = read_file("tests/golden/quant/dequant_ref.txt", NULL);
+    REQUIRE(text != NULL, "missing tests/golden/quant/dequant_ref.txt (run from the project root)");
+    int lines = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char name[32], *p = line;
+        int nb, used;
+        if (sscanf(p, "%31s %d %n", name, &nb, &used) != 2) continue;
+        p += used;
+        int type = dtype_from_name(name);
+        REQUIRE(type >= 0 && nb > 0 && nb <= 8, "bad golden line for %s", name);
+        size_t bytes = dtype_row_bytes(type, (int64_t)nb * dtype_info(type)->block);
+        int64_t n = (int64_t)nb * dtype_info(type)->block;
+        uint8_t *blk = malloc(bytes);
+        float *got = malloc(sizeof(float) * (size_t)n);
+        for (size_t i = 0; i < bytes; i++) blk[i] = (uint8_t)(hexval(p[2 * i]) << 4 | hexval(p[2 * i + 1]));
+        p += 2 * bytes;
+        CHECK_MSG(dequantize_row(type, blk, got, n) == 0, "%s refused", name);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t want = (uint32_t)strtoul(p, &p, 16), have;
+            memcpy(&have, &got[i], 4);
+            if (want != have && bad++ < 3)
+                fprintf(stderr, "  %s[%lld]: %g, reference %g\n", name, (long long)i, got[i], fp32_from_bits(want));
+        }
+        CHECK_MSG(bad == 0, "%s: %d of %lld values differ from the reference build's", name, bad, (long long)n);
+        lines++;
+        free(blk);
+        free(got);
+    }
+    CHECK_EQ_INT(lines, 5); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4 */
+    free(text);
+}
+
+/* MXFP4 from its definition: E2M1 value (sign, 2-bit exponent, 1-bit mantissa; 0.5 for
+ * the subnormal 1) times 2^(e - 127), checked at the extreme shared exponents too. */
+TEST(dequant_mxfp4_from_the_format) {
+    const int es[] = {127, 0, 1, 130, 250};
+    for (int k = 0; k < 5; k++) {
+        uint8_t b[17] = {(uint8_t)es[k]};
+        float want[32];
+        for (int j = 0; j < 32; j++) {
+            int code = (j * 7 + k) % 16, sign = code >> 3, ex = (code >> 1) & 3, man = code & 1;
+            double v = ex == 0 ? 0.5 * man : ldexp(1.0 + 0.5 * man, ex - 1);
+            set_nibble(b + 1, j % 16, j >= 16, code);
+            want[j] = (float)ldexp(sign ? -v : v, es[k] - 127);
+        }
+        CHECK(deq_matches(DT_MXFP4, b, 32, want, 0));
+    }
+}
+
 TEST(unsupported_types_are_refused) {
     float out[256];
     uint8_t b[400] = {0};
-    CHECK(dequantize_row(DT_Q2_K, b, out, 256) == -1);
+    CHECK(dequantize_row(DT_IQ2_XXS, b, out, 256) == -1);
     CHECK(dequantize_row(DT_Q8_0, b, out, 33) == -1);
     CHECK(dequantize_row(99, b, out, 32) == -1);
-    CHECK(quantize_row(DT_Q2_K, out, b, 256) == 0);
+    CHECK(quantize_row(DT_IQ2_XXS, out, b, 256) == 0);
     CHECK(quantize_row(DT_Q4_K, out, b, 32) == 0); /* not a whole super-block */
 }
 
@@ -202,6 +257,11 @@ TEST(roundtrip_error_bounds) {
     roundtrip(DT_Q4_K, 0.1, 0.15);
     roundtrip(DT_Q5_K, 0.05, 0.08);
     roundtrip(DT_Q6_K, 0.025, 0.04);
+    roundtrip(DT_Q2_K, 0.4, 0.35);
+    roundtrip(DT_Q3_K, 0.2, 0.3);
+    roundtrip(DT_IQ4_NL, 0.12, 0.15);
+    roundtrip(DT_IQ4_XS, 0.12, 0.16);
+    roundtrip(DT_MXFP4, 0.2, 0.25);
 }
 
 TEST(quantizers_keep_exact_values_exact) {
@@ -215,7 +275,8 @@ TEST(quantizers_keep_exact_values_exact) {
     for (int i = 0; i < 32; i++) CHECK_NEAR(y[i], x[i], 1e-6);
 
     memset(x, 0, sizeof x);
-    int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+    int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K,
+                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++) {
         CHECK(quantize_row(types[t], x, q, 256) > 0);
         CHECK(dequantize_row(types[t], q, y, 256) == 0);
@@ -267,13 +328,15 @@ TEST(activation_q8_K_sums) {
 }
 
 int main(void) {
-    TEST_EXPECT(11);
+    TEST_EXPECT(13);
     RUN(dequant_q4_0_q4_1);
     RUN(dequant_q5_0_q5_1);
     RUN(dequant_q8_0_and_halves);
     RUN(dequant_q4_K);
     RUN(dequant_q5_K);
     RUN(dequant_q6_K);
+    RUN(dequant_matches_reference_build);
+    RUN(dequant_mxfp4_from_the_format);
     RUN(unsupported_types_are_refused);
     RUN(roundtrip_error_bounds);
     RUN(quantizers_keep_exact_values_exact);

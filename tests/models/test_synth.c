@@ -83,6 +83,44 @@ TEST(qwen2_has_biases_and_same_seed_same_file) {
     gguf_close(h);
 }
 
+/* expert shapes: 3-D [n_in, n_out, n_expert] experts, f32 routers, llama.cpp's MXFP4_MOE
+ * mix (experts MXFP4, other matrices Q8_0), and the files load as their families */
+TEST(moe_shapes_write_expert_tensors) {
+    struct gguf *g = make("tiny-qwen3moe", "f16", "/tmp/omni-test-synth-qwen3moe.gguf");
+    CHECK(g != NULL);
+    if (!g) return;
+    struct tensor t;
+    CHECK(gguf_get_tensor(g, "blk.1.ffn_gate_exps.weight", 3, (int64_t[]){64, 96, 8}, &t, NULL) == 0);
+    CHECK_EQ_INT(t.type, DT_F16);
+    CHECK(gguf_get_tensor(g, "blk.1.ffn_down_exps.weight", 3, (int64_t[]){96, 64, 8}, &t, NULL) == 0);
+    CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_gate_inp.weight"), DT_F32);
+    CHECK_EQ_INT(tensor_type(g, "blk.0.attn_q_norm.weight"), DT_F32);
+    CHECK_EQ_INT(tensor_type(g, "blk.0.ffn_gate.weight"), -1);  /* no dense FFN */
+    CHECK_EQ_INT(gguf_get_int(g, "qwen3moe.expert_used_count", 0, NULL), 2);
+    gguf_close(g);
+    struct err e = {{0}};
+    struct llm *m = llm_load("/tmp/omni-test-synth-qwen3moe.gguf", NULL, &e);
+    CHECK_MSG(m != NULL, "%s", e.msg);
+    if (m) CHECK_EQ_INT(llm_hparams(m)->n_ff_exp, 96);
+    llm_free(m);
+    g = make("tiny-gpt-oss", "mxfp4_moe", "/tmp/omni-test-synth-gpt-oss.gguf");
+    CHECK(g != NULL);
+    if (!g) return;
+    CHECK_EQ_INT(tensor_type(g, "blk.3.ffn_down_exps.weight"), DT_MXFP4);
+    CHECK_EQ_INT(tensor_type(g, "blk.3.attn_q.weight"), DT_Q8_0);
+    CHECK_EQ_INT(tensor_type(g, "output.weight"), DT_Q8_0);
+    CHECK_EQ_INT(tensor_type(g, "blk.3.ffn_gate_inp.weight"), DT_F32);
+    CHECK_EQ_INT(tensor_type(g, "blk.3.attn_sinks.weight"), DT_F32);
+    CHECK_EQ_INT(tensor_type(g, "blk.3.post_attention_norm.weight"), DT_F32);
+    CHECK_EQ_INT(gguf_get_int(g, "gpt-oss.attention.sliding_window", 0, NULL), 16);
+    gguf_close(g);
+    m = llm_load("/tmp/omni-test-synth-gpt-oss.gguf", NULL, &e);
+    CHECK_MSG(m != NULL, "%s", e.msg);
+    llm_free(m);
+    unlink("/tmp/omni-test-synth-qwen3moe.gguf");
+    unlink("/tmp/omni-test-synth-gpt-oss.gguf");
+}
+
 TEST(rejects_unknown_type) {
     struct synth_params p = {synth_find_shape("tiny-llama"), "q3_k", 1, 1, NULL, NULL};
     struct err e = {{0}};
@@ -165,6 +203,7 @@ int main(void) {
     RUN(llama_shape_metadata_and_tensors);
     RUN(q4_k_m_uses_llama_cpp_mix);
     RUN(qwen2_has_biases_and_same_seed_same_file);
+    RUN(moe_shapes_write_expert_tensors);
     RUN(rejects_unknown_type);
     RUN(tiny_qwen35_reads_as_llama_cpp_reads_it);
     return test_summary();

@@ -2,6 +2,8 @@
  * their GGUF files, Mistral, Gemma, Llama 3 and Qwen2.5 (tools) from
  * tests/text/templates. Expected prompts are written from each model's
  * documented prompt format and compared byte for byte. */
+#include <time.h>
+
 #include "test.h"
 #include "formats/gguf.h"
 #include "text/chat_template.h"
@@ -212,6 +214,63 @@ TEST(qwen25_plain_and_tools) {
     free(tpl);
 }
 
+/* gpt-oss's harmony template (openai/gpt-oss-120b, as the reference build ships it): its
+ * fixed system message with today's date and the reasoning effort, the system prompt as
+ * developer instructions, past assistant turns on the final channel. The expected text
+ * is what HF's jinja2 (trim_blocks, lstrip_blocks) gives for these conversations; for the
+ * first, the reference build's --jinja rendering (llama-server /apply-template) too. */
+TEST(gpt_oss_harmony) {
+    char *tpl = read_file(TPL_DIR "gpt-oss.jinja", NULL);
+    CHECK(tpl != NULL);
+    if (!tpl) return;
+    char date[32], head[512];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    const char *fmt = "<|start|>system<|message|>You are ChatGPT, a large language model trained by OpenAI.\n"
+                      "Knowledge cutoff: 2024-06\nCurrent date: %s\n\nReasoning: %s\n\n"
+                      "# Valid channels: analysis, commentary, final. Channel must be included for every message.<|end|>";
+    static const struct chat_message sys_user[] = {
+        {.role = "system", .content = "You are a helpful assistant."},
+        {.role = "user", .content = "Hello!"},
+    };
+    struct chat_render_opts o = {.add_generation_prompt = 1, .bos_token = "<|startoftext|>", .eos_token = "<|return|>"};
+    struct err e = {{0}};
+    char want[2048];
+    snprintf(head, sizeof head, fmt, date, "medium");
+    snprintf(want, sizeof want, "%s<|start|>developer<|message|># Instructions\n\nYou are a helpful assistant.\n\n<|end|>"
+             "<|start|>user<|message|>Hello!<|end|><|start|>assistant", head);
+    char *out = render(tpl, sys_user, 2, &o, &e);
+    CHECK_MSG(out != NULL, "%s", e.msg);
+    CHECK_STR(out, want);
+    free(out);
+    /* the reasoning effort as a template variable */
+    o.extra_json = "{\"reasoning_effort\": \"high\"}";
+    snprintf(head, sizeof head, fmt, date, "high");
+    snprintf(want, sizeof want, "%s<|start|>developer<|message|># Instructions\n\nYou are a helpful assistant.\n\n<|end|>"
+             "<|start|>user<|message|>Hello!<|end|><|start|>assistant", head);
+    out = render(tpl, sys_user, 2, &o, &e);
+    CHECK_MSG(out != NULL, "%s", e.msg);
+    CHECK_STR(out, want);
+    free(out);
+    o.extra_json = NULL;
+    /* a past assistant turn goes on the final channel; no system prompt, no developer message */
+    static const struct chat_message turns[] = {
+        {.role = "user", .content = "Hi"},
+        {.role = "assistant", .content = "Hello! How can I help?"},
+        {.role = "user", .content = "What is 2+2?"},
+    };
+    snprintf(head, sizeof head, fmt, date, "medium");
+    snprintf(want, sizeof want, "%s<|start|>user<|message|>Hi<|end|><|start|>assistant<|channel|>final<|message|>"
+             "Hello! How can I help?<|end|><|start|>user<|message|>What is 2+2?<|end|><|start|>assistant", head);
+    out = render(tpl, turns, 3, &o, &e);
+    CHECK_MSG(out != NULL, "%s", e.msg);
+    CHECK_STR(out, want);
+    free(out);
+    free(tpl);
+}
+
 TEST(chatml_fallback) {
     struct chat_render_opts o = {.add_generation_prompt = 1};
     struct err e = {{0}};
@@ -247,7 +306,7 @@ TEST(bad_input) {
 }
 
 int main(void) {
-    TEST_EXPECT(10);
+    TEST_EXPECT(11);
     RUN(smollm2_from_gguf);
     RUN(phi3_from_gguf);
     RUN(mistral_v02);
@@ -255,6 +314,7 @@ int main(void) {
     RUN(llama3);
     RUN(llama31_date_and_tools);
     RUN(qwen25_plain_and_tools);
+    RUN(gpt_oss_harmony);
     RUN(chatml_fallback);
     RUN(context_variables);
     RUN(bad_input);
