@@ -322,8 +322,9 @@ MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 }
 
 /* ------------------------------------------------- q2_K, q3_K, iq4_xs, iq4_nl, mxfp4
- * These give the scalar reference's result bit for bit (quant.h): the integer sums are
- * exact in any order, and the float steps are the very functions quant_dot_* call. */
+ * In llama.cpp's order (quant.h), which the scalar quant_dot_* spell out lane by lane:
+ * exact integer lanes, one fma per lane per block, so every level gives the scalar
+ * result bit for bit. */
 
 /* 16 bytes of nibble indices as 32 table values in element order (low nibbles first). */
 MM_INLINE __m256i nib_lookup(const uint8_t *qs, __m256i tab) {
@@ -351,14 +352,14 @@ MM_INLINE size_t blkX_bytes(int type) {
 
 MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                      float *y, size_t ys) {
-    float acc[4][4];
+    __m256 acc[4][4];
     const size_t bs = blkX_bytes(type);
     const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)quant_kvalues_iq4nl));
     const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = 0;
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i isum[4][4];
         int8_t sc3[4][16];
@@ -418,15 +419,18 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
                 for (int i = 0; i < RM; i++) {
                     const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                    int summ = hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)ab->bsums)));
-                    acc[r][i] = quant_step_q2_K(acc[r][i], ab->d, d, dmin, hsum_i32(isum[r][i]), summ);
+                    __m256i ml = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)ab->bsums));
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(-ab->d * dmin), _mm256_cvtepi32_ps(ml), acc[r][i]);
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(ab->d * d), _mm256_cvtepi32_ps(isum[r][i]), acc[r][i]);
                 }
             } else {
                 float d = half_to_float(type == DT_Q3_K ? (const void *)&((const struct block_q3_K *)blk)->d : (const void *)blk);
 #pragma GCC unroll 4
                 for (int i = 0; i < RM; i++) {
                     const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                    acc[r][i] = quant_step_k(acc[r][i], ab->d, d, hsum_i32(isum[r][i]));
+                    /* q3_K: d_a * d_w, iq4_xs: d_w * d_a, as ggml writes them */
+                    float dd = type == DT_Q3_K ? ab->d * d : d * ab->d;
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum[r][i]), acc[r][i]);
                 }
             }
         }
@@ -434,24 +438,30 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = acc[r][i];
+        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
 }
 
-/* iq4_nl and mxfp4 against block_q8a: 8 float lanes per output, as quant_dot_iq4_nl. */
+/* iq4_nl and mxfp4 against block_q8a (quant_dot_iq4_nl / quant_dot_mxfp4's order):
+ * iq4_nl one accumulator, mxfp4 one for even and one for odd blocks plus a last odd block
+ * added after the horizontal sum. */
 MM_INLINE void tileN(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                      float *y, size_t ys) {
     const int mx = type == DT_MXFP4;
     const size_t bs = mx ? sizeof(struct block_mxfp4) : sizeof(struct block_iq4_nl);
     const __m256i tab = _mm256_broadcastsi128_si256(
         _mm_loadu_si128((const __m128i *)(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl)));
-    __m256 acc[4][4];
+    __m256 acc[2][4][4];
+    int sumi[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+        for (int i = 0; i < RM; i++) acc[0][r][i] = acc[1][r][i] = _mm256_setzero_ps(), sumi[r][i] = 0;
+    /* mxfp4: blocks in pairs; an odd last one goes to the integer tail */
+    const int paired = mx ? nb & ~1 : nb;
     for (int b = 0; b < nb; b++) {
         __m256i wa[4], wv[4];
         float dw[4];
+        const int h = mx ? b & 1 : 0, tail = b >= paired;
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             const uint8_t *blk = w + r * ws + b * bs;
@@ -467,14 +477,23 @@ MM_INLINE void tileN(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
             for (int r = 0; r < RN; r++) {
                 __m256i p = dot_u8s8(_mm256_setzero_si256(), wa[r], _mm256_sign_epi8(xv, wv[r]));
-                acc[r][i] = _mm256_add_ps(acc[r][i], _mm256_mul_ps(_mm256_set1_ps(dw[r] * ab->d), _mm256_cvtepi32_ps(p)));
+                if (tail) { sumi[r][i] = hsum_i32(p); continue; }
+                float dd = mx ? ab->d * dw[r] : dw[r] * ab->d;
+                acc[h][r][i] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(p), acc[h][r][i]);
             }
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+        for (int i = 0; i < RM; i++) {
+            float s = hsum8(mx ? _mm256_add_ps(acc[0][r][i], acc[1][r][i]) : acc[0][r][i]);
+            if (paired < nb) {
+                const struct block_q8a *ab = (const struct block_q8a *)(a + i * as) + paired;
+                s += ab->d * quant_e8m0_half(w[r * ws + paired * bs]) * (float)sumi[r][i];
+            }
+            y[i * ys + r] = s;
+        }
 }
 
 /* ------------------------------------------------------------------ float types */
@@ -588,7 +607,7 @@ MM_GEMM(x86_gemm_q2_K, tileX, DT_Q2_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q3_K, tileX, DT_Q3_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
-MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 2, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_f16, tileF, DT_F16, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_bf16, tileF, DT_BF16, 4, MM_TMF, k)

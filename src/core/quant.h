@@ -3,6 +3,7 @@
  * checked against. Block layouts are byte-exact with ggml (they are read from GGUF). */
 #ifndef OMNI_CORE_QUANT_H
 #define OMNI_CORE_QUANT_H
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,14 +102,17 @@ float quant_dot_iq4_nl(int n, const void *w, const void *a); /* a: block_q8a */
 float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
 
 /* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
- * mxfp4) sum, so that the SIMD kernels give the scalar result bit for bit: every integer
- * sum is exact; 256-blocks add one float term per super-block (written out in each
- * quant_dot_*); the 32-blocks (iq4_nl, mxfp4) keep 8 float lanes, lane l adding
- * d_w * d_a * (integer dot of elements 4l..4l+3) per block, and end with quant_lanes8_sum. */
-static inline float quant_step_q2_K(float s, float da, float d, float dmin, int sumi, int summ) {
-    return s + (da * d * (float)sumi - da * dmin * (float)summ);
+ * mxfp4) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
+ * *_q8_0 with AVX2, tinyBLAS for iq4_nl), so our results round as the reference's, and
+ * so that our SIMD kernels give the scalar result bit for bit. Eight float lanes; lane l
+ * of a block holds the exact integer sum over its 32-element chunks of scale x the dot
+ * of elements 4l..4l+3 of the chunk; per block acc[l] = fma(d, lane, acc[l]) (q2_K first
+ * adds its mins, lane l = min(2l) * bsum(2l) + min(2l+1) * bsum(2l+1), with -d_a * dmin);
+ * mxfp4 keeps two such accumulators, for even and odd blocks, and adds them before the
+ * horizontal sum, which is quant_lanes8_sum's order (ggml's hsum_float_8). */
+static inline void quant_lanes_fma(float *acc, float d, const int *lanes) {
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
 }
-static inline float quant_step_k(float s, float da, float d, int sumi) { return s + da * d * (float)sumi; }
 static inline float quant_lanes8_sum(const float *acc) {
     float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
     return (r0 + r2) + (r1 + r3);
