@@ -347,7 +347,7 @@ MM_INLINE __m256i mul_s8_pairs(__m256i w, __m256i x) {
 
 MM_INLINE size_t blkX_bytes(int type) {
     return type == DT_Q2_K ? sizeof(struct block_q2_K) : type == DT_Q3_K ? sizeof(struct block_q3_K)
-                                                                         : sizeof(struct block_iq4_xs);
+         : type == DT_IQ2_XXS ? sizeof(struct block_iq2_xxs) : sizeof(struct block_iq4_xs);
 }
 
 MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
@@ -373,11 +373,21 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
         }
         /* 8 chunks of 32 elements; chunk c uses x[32c .. 32c+31] */
         for (int c = 0; c < 8; c++) {
-            __m256i q[4], s[4];
+            __m256i q[4], s[4], sg[4];
 #pragma GCC unroll 4
             for (int r = 0; r < RN; r++) {
                 const uint8_t *blk = w + r * ws + b * bs;
-                if (type == DT_Q2_K) {
+                if (type == DT_IQ2_XXS) {
+                    /* sub-block c: 4 grid points, then 4 x 7 sign bits and the scale */
+                    const uint8_t *q2 = blk + 2 + 8 * c;
+                    uint32_t a1;
+                    memcpy(&a1, q2 + 4, 4);
+                    q[r] = _mm256_set_epi64x((long long)quant_iq2xxs_grid[q2[3]], (long long)quant_iq2xxs_grid[q2[2]],
+                                             (long long)quant_iq2xxs_grid[q2[1]], (long long)quant_iq2xxs_grid[q2[0]]);
+                    sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[(a1 >> 21) & 127], (long long)quant_iq2_signs64[(a1 >> 14) & 127],
+                                              (long long)quant_iq2_signs64[(a1 >> 7) & 127], (long long)quant_iq2_signs64[a1 & 127]);
+                    s[r] = _mm256_set1_epi16((int16_t)(2 * (a1 >> 28) + 1));
+                } else if (type == DT_Q2_K) {
                     const struct block_q2_K *x2 = (const struct block_q2_K *)blk;
                     __m256i bytes = _mm256_loadu_si256((const __m256i *)(x2->qs + 32 * (c / 4)));
                     q[r] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (c % 4)), three);
@@ -403,7 +413,9 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * c));
 #pragma GCC unroll 4
                 for (int r = 0; r < RN; r++) {
-                    __m256i p = type == DT_Q2_K ? _mm256_maddubs_epi16(q[r], xv) : mul_s8_pairs(q[r], xv);
+                    __m256i p = type == DT_Q2_K      ? _mm256_maddubs_epi16(q[r], xv)
+                              : type == DT_IQ2_XXS ? _mm256_maddubs_epi16(q[r], _mm256_sign_epi8(xv, sg[r]))
+                                                   : mul_s8_pairs(q[r], xv);
                     isum[r][i] = dot_s16(isum[r][i], p, s[r]);
                 }
             }
@@ -438,7 +450,7 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+        for (int i = 0; i < RM; i++) y[i * ys + r] = type == DT_IQ2_XXS ? 0.125f * hsum8(acc[r][i]) : hsum8(acc[r][i]);
 }
 
 /* iq4_nl and mxfp4 against block_q8a (quant_dot_iq4_nl / quant_dot_mxfp4's order):
@@ -606,6 +618,7 @@ MM_GEMM(x86_gemm_q6_K, tileK, DT_Q6_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q2_K, tileX, DT_Q2_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q3_K, tileX, DT_Q3_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq2_xxs, tileX, DT_IQ2_XXS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 2, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
@@ -625,6 +638,7 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_Q2_K: return x86_gemm_q2_K;
     case DT_Q3_K: return x86_gemm_q3_K;
     case DT_IQ4_XS: return x86_gemm_iq4_xs;
+    case DT_IQ2_XXS: return x86_gemm_iq2_xxs;
     case DT_IQ4_NL: return x86_gemm_iq4_nl;
     case DT_MXFP4: return x86_gemm_mxfp4;
     case DT_F32: return x86_gemm_f32;

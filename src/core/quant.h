@@ -38,6 +38,16 @@ struct block_iq4_xs { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]
  * are integers) and the scale is taken halved: 2^(e-128). */
 struct block_mxfp4 { uint8_t e; uint8_t qs[QK / 2]; };
 
+/* iq2_xxs: 8 sub-blocks of 32, each 8 bytes of qs: 4 indices into the 256-point grid
+ * quant_iq2xxs_grid (8 magnitudes per point), then a little-endian 32-bit word of 4 x 7
+ * sign bits (bit j: element j of that group of 8 is negative; the eighth sign makes the
+ * count even) and the 4-bit scale ls in bits 28..31. value = d * (2ls + 1) / 8 * grid * sign. */
+struct block_iq2_xxs { uint16_t d; uint16_t qs[QK_K / 8]; };
+extern const uint64_t quant_iq2xxs_grid[256];
+extern const uint64_t quant_iq2_signs64[128]; /* bytes +1 / -1 per stored 7-bit sign index */
+void quant_deq_iq2_xxs(const void *src, float *y, int64_t nb);
+void quant_q_iq2_xxs(const float *x, void *dst, int64_t nb);
+
 extern const int8_t quant_kvalues_iq4nl[16];
 extern const int8_t quant_kvalues_mxfp4[16];
 
@@ -100,16 +110,17 @@ float quant_dot_q3_K(int n, const void *w, const void *a);
 float quant_dot_iq4_xs(int n, const void *w, const void *a);
 float quant_dot_iq4_nl(int n, const void *w, const void *a); /* a: block_q8a */
 float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
+float quant_dot_iq2_xxs(int n, const void *w, const void *a);
 
 /* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
- * mxfp4) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
+ * mxfp4, iq2_xxs) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
  * *_q8_0 with AVX2, tinyBLAS for iq4_nl), so our results round as the reference's, and
  * so that our SIMD kernels give the scalar result bit for bit. Eight float lanes; lane l
  * of a block holds the exact integer sum over its 32-element chunks of scale x the dot
  * of elements 4l..4l+3 of the chunk; per block acc[l] = fma(d, lane, acc[l]) (q2_K first
  * adds its mins, lane l = min(2l) * bsum(2l) + min(2l+1) * bsum(2l+1), with -d_a * dmin);
  * mxfp4 keeps two such accumulators, for even and odd blocks, and adds them before the
- * horizontal sum, which is quant_lanes8_sum's order (ggml's hsum_float_8). */
+ * horizontal sum (iq2_xxs multiplies the sum by 1/8 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
 static inline void quant_lanes_fma(float *acc, float d, const int *lanes) {
     for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
 }

@@ -1,0 +1,167 @@
+/* The IQ2 grid types (here IQ2_XXS): dequantization, a quantizer of our own and the
+ * scalar reference dot against q8_K, in the order of llama.cpp's AVX2 kernel (see
+ * quant.h). The grid is a fixed constant of the GGUF format: 256 points of 8 magnitudes
+ * each drawn from {8, 25, 43}; we store each point as 8 base-4 digits (digit j: the
+ * index of magnitude j) and expand them at compile time. Signs: 7 bits per group of 8
+ * stored, the eighth making the number of minus signs even. */
+#include <math.h>
+#include <string.h>
+
+#include "core/fp16.h"
+#include "core/quant.h"
+
+#define M(i) ((uint64_t)((i) == 0 ? 8 : (i) == 1 ? 25 : 43))
+#define G(c)                                                                                          \
+    (M((c) & 3) | M((c) >> 2 & 3) << 8 | M((c) >> 4 & 3) << 16 | M((c) >> 6 & 3) << 24 |             \
+     M((c) >> 8 & 3) << 32 | M((c) >> 10 & 3) << 40 | M((c) >> 12 & 3) << 48 | M((c) >> 14 & 3) << 56)
+
+const uint64_t quant_iq2xxs_grid[256] = {
+    G(0x0000), G(0x0002), G(0x0005), G(0x0008), G(0x000a), G(0x0011), G(0x0014), G(0x0020), G(0x0022), G(0x0028), G(0x002a), G(0x0041),
+    G(0x0044), G(0x0050), G(0x0058), G(0x0061), G(0x0064), G(0x0080), G(0x0082), G(0x008a), G(0x00a2), G(0x0101), G(0x0104), G(0x0110),
+    G(0x0115), G(0x0140), G(0x0184), G(0x0198), G(0x0200), G(0x0202), G(0x0222), G(0x0282), G(0x0401), G(0x0404), G(0x0410), G(0x0421),
+    G(0x0424), G(0x0440), G(0x0442), G(0x0448), G(0x0460), G(0x0481), G(0x0484), G(0x0490), G(0x04a4), G(0x0500), G(0x0502), G(0x0508),
+    G(0x0520), G(0x0546), G(0x0569), G(0x0580), G(0x0591), G(0x0609), G(0x0610), G(0x0640), G(0x0684), G(0x06a4), G(0x0800), G(0x0805),
+    G(0x0808), G(0x0814), G(0x0828), G(0x0841), G(0x0844), G(0x0850), G(0x0852), G(0x0888), G(0x0904), G(0x0940), G(0x0a02), G(0x0a14),
+    G(0x1001), G(0x1004), G(0x1010), G(0x1021), G(0x1040), G(0x1060), G(0x1084), G(0x1090), G(0x1095), G(0x1100), G(0x1108), G(0x1120),
+    G(0x1150), G(0x115a), G(0x1180), G(0x1224), G(0x1245), G(0x1400), G(0x1408), G(0x1420), G(0x1425), G(0x1449), G(0x1480), G(0x1518),
+    G(0x1562), G(0x1600), G(0x1616), G(0x1801), G(0x1804), G(0x1810), G(0x1840), G(0x1881), G(0x1900), G(0x1905), G(0x19a0), G(0x1a51),
+    G(0x2000), G(0x2002), G(0x200a), G(0x2044), G(0x2061), G(0x2080), G(0x2082), G(0x2129), G(0x2148), G(0x2200), G(0x2202), G(0x2401),
+    G(0x2404), G(0x2410), G(0x2440), G(0x2456), G(0x2500), G(0x2541), G(0x2564), G(0x2690), G(0x2808), G(0x2820), G(0x2894), G(0x2a44),
+    G(0x4001), G(0x4004), G(0x4010), G(0x4018), G(0x4021), G(0x4024), G(0x4040), G(0x4048), G(0x4056), G(0x4060), G(0x4081), G(0x4084),
+    G(0x4090), G(0x4100), G(0x4120), G(0x4161), G(0x4180), G(0x4185), G(0x4201), G(0x4210), G(0x4248), G(0x4256), G(0x4268), G(0x4400),
+    G(0x4408), G(0x4420), G(0x4480), G(0x4499), G(0x4512), G(0x4524), G(0x4600), G(0x4801), G(0x4804), G(0x4810), G(0x4840), G(0x4845),
+    G(0x4900), G(0x4958), G(0x4961), G(0x4982), G(0x4a45), G(0x4a90), G(0x5000), G(0x5008), G(0x5011), G(0x5019), G(0x5020), G(0x5080),
+    G(0x5088), G(0x5104), G(0x5142), G(0x51a4), G(0x5291), G(0x5490), G(0x5492), G(0x550a), G(0x5601), G(0x5654), G(0x5800), G(0x5811),
+    G(0x5819), G(0x5864), G(0x5940), G(0x5a08), G(0x6004), G(0x6010), G(0x6040), G(0x6068), G(0x6100), G(0x6155), G(0x6218), G(0x6260),
+    G(0x6400), G(0x6405), G(0x6510), G(0x6512), G(0x6584), G(0x6842), G(0x8000), G(0x8002), G(0x800a), G(0x8041), G(0x8082), G(0x8104),
+    G(0x8118), G(0x8140), G(0x8211), G(0x8401), G(0x8404), G(0x8410), G(0x8415), G(0x8440), G(0x8460), G(0x8500), G(0x8546), G(0x8594),
+    G(0x8609), G(0x8640), G(0x8660), G(0x8802), G(0x8904), G(0x8a11), G(0x9004), G(0x9010), G(0x9024), G(0x9040), G(0x90a1), G(0x9116),
+    G(0x9180), G(0x9245), G(0x9400), G(0x9422), G(0x9444), G(0x9551), G(0x9881), G(0x9920), G(0xa002), G(0xa050), G(0xa085), G(0xa109),
+    G(0xa200), G(0xa418), G(0xa850), G(0xa904),
+};
+
+/* Sign byte of a group from its 7 stored bits: bit 7 set when those hold an odd count. */
+#define PAR(i) (((i) ^ (i) >> 1 ^ (i) >> 2 ^ (i) >> 3 ^ (i) >> 4 ^ (i) >> 5 ^ (i) >> 6) & 1)
+#define KS(i) ((i) | PAR(i) << 7)
+#define SB(i, j) ((uint64_t)((KS(i) >> (j)) & 1 ? 0xFF : 0x01) << (8 * (j)))
+#define S(i) (SB(i, 0) | SB(i, 1) | SB(i, 2) | SB(i, 3) | SB(i, 4) | SB(i, 5) | SB(i, 6) | SB(i, 7))
+
+/* Per stored sign index, 8 bytes of +1 (0x01) or -1 (0xFF): _mm256_sign_epi8 operands. */
+const uint64_t quant_iq2_signs64[128] = {
+    S(0), S(1), S(2), S(3), S(4), S(5), S(6), S(7), S(8), S(9), S(10), S(11), S(12), S(13), S(14), S(15),
+    S(16), S(17), S(18), S(19), S(20), S(21), S(22), S(23), S(24), S(25), S(26), S(27), S(28), S(29), S(30), S(31),
+    S(32), S(33), S(34), S(35), S(36), S(37), S(38), S(39), S(40), S(41), S(42), S(43), S(44), S(45), S(46), S(47),
+    S(48), S(49), S(50), S(51), S(52), S(53), S(54), S(55), S(56), S(57), S(58), S(59), S(60), S(61), S(62), S(63),
+    S(64), S(65), S(66), S(67), S(68), S(69), S(70), S(71), S(72), S(73), S(74), S(75), S(76), S(77), S(78), S(79),
+    S(80), S(81), S(82), S(83), S(84), S(85), S(86), S(87), S(88), S(89), S(90), S(91), S(92), S(93), S(94), S(95),
+    S(96), S(97), S(98), S(99), S(100), S(101), S(102), S(103), S(104), S(105), S(106), S(107), S(108), S(109), S(110), S(111),
+    S(112), S(113), S(114), S(115), S(116), S(117), S(118), S(119), S(120), S(121), S(122), S(123), S(124), S(125), S(126), S(127),
+};
+
+static inline uint32_t load32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Element e (0..255) of an iq2_xxs block as grid magnitude times sign (+-8..43), and the
+ * 4-bit scale of its sub-block. Sub-block ib: 4 grid indices (bytes 8ib..8ib+3 of qs),
+ * then a 32-bit word of 4 x 7 sign bits and the scale in its top 4 bits. */
+static inline int iq2xxs_value(const uint8_t *qs, int e) {
+    const uint8_t *q = qs + 8 * (e / 32);
+    int g = (e % 32) / 8, j = e % 8;
+    int mag = (int)(quant_iq2xxs_grid[q[g]] >> (8 * j) & 0xFF);
+    int sign = KS((load32(q + 4) >> (7 * g)) & 127) >> j & 1;
+    return sign ? -mag : mag;
+}
+
+void quant_deq_iq2_xxs(const void *src, float *y, int64_t nb) {
+    const struct block_iq2_xxs *b = src;
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d);
+        const uint8_t *qs = (const uint8_t *)b[i].qs;
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            float db = d * (0.5f + (float)(load32(qs + 8 * ib + 4) >> 28)) * 0.25f;
+            for (int j = 0; j < 32; j++) y[j] = db * (float)iq2xxs_value(qs, 32 * ib + j);
+        }
+    }
+}
+
+float quant_dot_iq2_xxs(int n, const void *w, const void *a) {
+    const struct block_iq2_xxs *x = w;
+    const struct block_q8_K *y = a;
+    float acc[8] = {0};
+    for (int i = 0; i < n / QK_K; i++) {
+        const uint8_t *qs = (const uint8_t *)x[i].qs;
+        int lanes[8] = {0};
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = 2 * (int)(load32(qs + 8 * ib + 4) >> 28) + 1;
+            for (int l = 0; l < 8; l++) {
+                int dot4 = 0;
+                for (int t = 0; t < 4; t++) {
+                    int e = 32 * ib + 4 * l + t;
+                    dot4 += iq2xxs_value(qs, e) * y[i].qs[e];
+                }
+                lanes[l] += ls * dot4;
+            }
+        }
+        quant_lanes_fma(acc, fp16_to_fp32(x[i].d) * y[i].d, lanes);
+    }
+    return 0.125f * quant_lanes8_sum(acc);
+}
+
+/* Ours, simple: per sub-block the scale that puts its largest magnitude on 43, those
+ * scales on a 4-bit grid of (2ls + 1) / 8 steps of d; per group of 8 the signs of x (the
+ * smallest magnitude flipped when the count of minus signs is odd) and the grid point
+ * nearest to the magnitudes (least squares over all 256). */
+void quant_q_iq2_xxs(const float *x, void *dst, int64_t nb) {
+    struct block_iq2_xxs *yb = dst;
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[8], max_sc = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * ib + j]));
+            sc[ib] = amax / 43;
+            max_sc = fmaxf(max_sc, sc[ib]);
+        }
+        memset(&yb[i], 0, sizeof yb[i]);
+        yb[i].d = fp32_to_fp16(max_sc * 8 / 31);
+        float d = fp16_to_fp32(yb[i].d);
+        uint8_t *qs = (uint8_t *)yb[i].qs;
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = 0;
+            if (d > 0) {
+                ls = (int)floorf((sc[ib] / d * 8 - 1) / 2 + 0.5f);
+                ls = ls < 0 ? 0 : ls > 15 ? 15 : ls;
+            }
+            float db = d * (0.5f + (float)ls) * 0.25f;
+            uint32_t aux1 = (uint32_t)ls << 28;
+            for (int g = 0; g < 4; g++) {
+                const float *xg = x + 32 * ib + 8 * g;
+                float t[8];
+                int neg = 0, kmin = 0;
+                for (int j = 0; j < 8; j++) {
+                    if (xg[j] < 0) neg |= 1 << j;
+                    if (fabsf(xg[j]) < fabsf(xg[kmin])) kmin = j;
+                }
+                int flip = __builtin_popcount((unsigned)neg) & 1;
+                if (flip) neg ^= 1 << kmin;
+                for (int j = 0; j < 8; j++) {
+                    float m = db > 0 ? fabsf(xg[j]) / db : 0;
+                    t[j] = flip && j == kmin ? -m : m;
+                }
+                int best = 0;
+                float berr = INFINITY;
+                for (int k = 0; k < 256; k++) {
+                    float err = 0;
+                    for (int j = 0; j < 8; j++) {
+                        float dv = (float)(quant_iq2xxs_grid[k] >> (8 * j) & 0xFF) - t[j];
+                        err += dv * dv;
+                    }
+                    if (err < berr) { berr = err; best = k; }
+                }
+                qs[8 * ib + g] = (uint8_t)best;
+                aux1 |= (uint32_t)(neg & 127) << (7 * g);
+            }
+            for (int k = 0; k < 4; k++) qs[8 * ib + 4 + k] = (uint8_t)(aux1 >> (8 * k));
+        }
+    }
+}
