@@ -1,4 +1,4 @@
-/* The IQ2 grid types (here IQ2_XXS): dequantization, a quantizer of our own and the
+/* The grid types (here IQ2_XXS and IQ3_XXS): dequantization, a quantizer of our own and the
  * scalar reference dot against q8_K, in the order of llama.cpp's AVX2 kernel (see
  * quant.h). The grid is a fixed constant of the GGUF format: 256 points of 8 magnitudes
  * each drawn from {8, 25, 43}; we store each point as 8 base-4 digits (digit j: the
@@ -162,6 +162,135 @@ void quant_q_iq2_xxs(const float *x, void *dst, int64_t nb) {
                 aux1 |= (uint32_t)(neg & 127) << (7 * g);
             }
             for (int k = 0; k < 4; k++) qs[8 * ib + 4 + k] = (uint8_t)(aux1 >> (8 * k));
+        }
+    }
+}
+
+/* ---- IQ3_XXS: 256 points of 4 magnitudes from {4, 12, 20, 28, 36, 44, 52, 62}, each
+ * point stored as 4 base-8 digits. Block: d, 64 grid indices (8 per sub-block of 32),
+ * then per sub-block a 32-bit word of 4 x 7 sign bits and the 4-bit scale ls in bits
+ * 28..31. value = d * (2ls + 1) / 4 * grid * sign. */
+#define M3(i) ((uint32_t)((i) == 7 ? 62 : 4 + 8 * (i)))
+#define H(c) (M3((c) & 7) | M3((c) >> 3 & 7) << 8 | M3((c) >> 6 & 7) << 16 | M3((c) >> 9 & 7) << 24)
+
+const uint32_t quant_iq3xxs_grid[256] = {
+    H(0x000), H(0x002), H(0x004), H(0x009), H(0x00b), H(0x00f), H(0x010), H(0x012), H(0x019), H(0x022), H(0x03b), H(0x03d),
+    H(0x041), H(0x043), H(0x048), H(0x04a), H(0x051), H(0x055), H(0x058), H(0x05a), H(0x061), H(0x06c), H(0x078), H(0x080),
+    H(0x082), H(0x084), H(0x089), H(0x090), H(0x092), H(0x099), H(0x09b), H(0x09f), H(0x0a9), H(0x0af), H(0x0bd), H(0x0c1),
+    H(0x0c7), H(0x0c8), H(0x0ca), H(0x0d5), H(0x0f8), H(0x10b), H(0x11f), H(0x124), H(0x12f), H(0x13b), H(0x13d), H(0x141),
+    H(0x147), H(0x15a), H(0x16a), H(0x19d), H(0x1b4), H(0x1c8), H(0x1cc), H(0x1ce), H(0x1e3), H(0x1f1), H(0x201), H(0x203),
+    H(0x208), H(0x20a), H(0x211), H(0x213), H(0x218), H(0x21a), H(0x21c), H(0x227), H(0x228), H(0x240), H(0x242), H(0x249),
+    H(0x250), H(0x252), H(0x281), H(0x283), H(0x288), H(0x28a), H(0x291), H(0x298), H(0x2ba), H(0x2c0), H(0x2c2), H(0x2d0),
+    H(0x2d9), H(0x2e6), H(0x2f6), H(0x301), H(0x305), H(0x328), H(0x350), H(0x354), H(0x366), H(0x379), H(0x385), H(0x3d2),
+    H(0x3e0), H(0x400), H(0x402), H(0x409), H(0x40b), H(0x410), H(0x412), H(0x416), H(0x419), H(0x422), H(0x441), H(0x443),
+    H(0x445), H(0x448), H(0x44a), H(0x451), H(0x458), H(0x473), H(0x477), H(0x478), H(0x480), H(0x482), H(0x489), H(0x48f),
+    H(0x490), H(0x492), H(0x49f), H(0x4a0), H(0x4ad), H(0x4c1), H(0x4c8), H(0x4cc), H(0x4f8), H(0x4fc), H(0x51d), H(0x52b),
+    H(0x543), H(0x557), H(0x561), H(0x57c), H(0x5c1), H(0x5c3), H(0x5ce), H(0x5e5), H(0x601), H(0x608), H(0x60a), H(0x611),
+    H(0x613), H(0x628), H(0x635), H(0x63a), H(0x640), H(0x642), H(0x650), H(0x659), H(0x664), H(0x666), H(0x681), H(0x683),
+    H(0x688), H(0x695), H(0x6aa), H(0x6ba), H(0x6c9), H(0x6db), H(0x718), H(0x727), H(0x73a), H(0x740), H(0x746), H(0x752),
+    H(0x76d), H(0x78c), H(0x79e), H(0x7b3), H(0x7db), H(0x7f0), H(0x804), H(0x80f), H(0x81d), H(0x81f), H(0x82b), H(0x82f),
+    H(0x87c), H(0x890), H(0x89f), H(0x8a0), H(0x8b0), H(0x8b6), H(0x8c7), H(0x8e5), H(0x904), H(0x929), H(0x934), H(0x955),
+    H(0x963), H(0x978), H(0x9c5), H(0x9c8), H(0x9ca), H(0x9d8), H(0xa0a), H(0xa21), H(0xa38), H(0xa40), H(0xa46), H(0xa56),
+    H(0xa6d), H(0xa8c), H(0xa9a), H(0xaba), H(0xac2), H(0xaeb), H(0xb08), H(0xb13), H(0xb17), H(0xb3a), H(0xb42), H(0xb59),
+    H(0xba8), H(0xbd4), H(0xbe2), H(0xc14), H(0xc24), H(0xc26), H(0xc34), H(0xc51), H(0xc71), H(0xc8f), H(0xcb4), H(0xcd8),
+    H(0xcde), H(0xd24), H(0xd45), H(0xd6a), H(0xd9b), H(0xdc3), H(0xdd1), H(0xe03), H(0xe05), H(0xe07), H(0xe08), H(0xe1a),
+    H(0xe2a), H(0xe56), H(0xe60), H(0xe8a), H(0xea5), H(0xeaa), H(0xec0), H(0xecd), H(0xedb), H(0xef0), H(0xf11), H(0xf21),
+    H(0xf40), H(0xf42), H(0xf54), H(0xf98),
+};
+
+static inline int iq3xxs_value(const uint8_t *qs, int e) {
+    int ib = e / 32, g = (e % 32) / 8, j = e % 8;
+    int mag = (int)(quant_iq3xxs_grid[qs[8 * ib + 2 * g + j / 4]] >> (8 * (j % 4)) & 0xFF);
+    int sign = KS((load32(qs + 64 + 4 * ib) >> (7 * g)) & 127) >> j & 1;
+    return sign ? -mag : mag;
+}
+
+void quant_deq_iq3_xxs(const void *src, float *y, int64_t nb) {
+    const struct block_iq3_xxs *b = src;
+    for (int64_t i = 0; i < nb; i++) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int ib = 0; ib < 8; ib++, y += 32) {
+            float db = d * (0.5f + (float)(load32(b[i].qs + 64 + 4 * ib) >> 28)) * 0.5f;
+            for (int j = 0; j < 32; j++) y[j] = db * (float)iq3xxs_value(b[i].qs, 32 * ib + j);
+        }
+    }
+}
+
+float quant_dot_iq3_xxs(int n, const void *w, const void *a) {
+    const struct block_iq3_xxs *x = w;
+    const struct block_q8_K *y = a;
+    float acc[8] = {0};
+    for (int i = 0; i < n / QK_K; i++) {
+        int lanes[8] = {0};
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = 2 * (int)(load32(x[i].qs + 64 + 4 * ib) >> 28) + 1;
+            for (int l = 0; l < 8; l++) {
+                int dot4 = 0;
+                for (int t = 0; t < 4; t++) {
+                    int e = 32 * ib + 4 * l + t;
+                    dot4 += iq3xxs_value(x[i].qs, e) * y[i].qs[e];
+                }
+                lanes[l] += ls * dot4;
+            }
+        }
+        quant_lanes_fma(acc, fp16_to_fp32(x[i].d) * y[i].d, lanes);
+    }
+    return 0.25f * quant_lanes8_sum(acc);
+}
+
+/* Ours, as quant_q_iq2_xxs: sub-block scales putting the largest magnitude on 62, parity
+ * signs per group of 8, and per half-group of 4 the nearest of the 256 points. */
+void quant_q_iq3_xxs(const float *x, void *dst, int64_t nb) {
+    struct block_iq3_xxs *yb = dst;
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[8], max_sc = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[32 * ib + j]));
+            sc[ib] = amax / 62;
+            max_sc = fmaxf(max_sc, sc[ib]);
+        }
+        memset(&yb[i], 0, sizeof yb[i]);
+        yb[i].d = fp32_to_fp16(max_sc * 4 / 31);
+        float d = fp16_to_fp32(yb[i].d);
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = 0;
+            if (d > 0) {
+                ls = (int)floorf((sc[ib] / d * 4 - 1) / 2 + 0.5f);
+                ls = ls < 0 ? 0 : ls > 15 ? 15 : ls;
+            }
+            float db = d * (0.5f + (float)ls) * 0.5f;
+            uint32_t aux = (uint32_t)ls << 28;
+            for (int g = 0; g < 4; g++) {
+                const float *xg = x + 32 * ib + 8 * g;
+                float t[8];
+                int neg = 0, kmin = 0;
+                for (int j = 0; j < 8; j++) {
+                    if (xg[j] < 0) neg |= 1 << j;
+                    if (fabsf(xg[j]) < fabsf(xg[kmin])) kmin = j;
+                }
+                int flip = __builtin_popcount((unsigned)neg) & 1;
+                if (flip) neg ^= 1 << kmin;
+                for (int j = 0; j < 8; j++) {
+                    float m = db > 0 ? fabsf(xg[j]) / db : 0;
+                    t[j] = flip && j == kmin ? -m : m;
+                }
+                for (int h = 0; h < 2; h++) {
+                    int best = 0;
+                    float berr = INFINITY;
+                    for (int k = 0; k < 256; k++) {
+                        float err = 0;
+                        for (int j = 0; j < 4; j++) {
+                            float dv = (float)(quant_iq3xxs_grid[k] >> (8 * j) & 0xFF) - t[4 * h + j];
+                            err += dv * dv;
+                        }
+                        if (err < berr) { berr = err; best = k; }
+                    }
+                    yb[i].qs[8 * ib + 2 * g + h] = (uint8_t)best;
+                }
+                aux |= (uint32_t)(neg & 127) << (7 * g);
+            }
+            for (int k = 0; k < 4; k++) yb[i].qs[64 + 4 * ib + k] = (uint8_t)(aux >> (8 * k));
         }
     }
 }
