@@ -11,7 +11,7 @@ static const struct dtype_info g_types[DT_COUNT] = {
     [DT_Q2_K] = {"q2_K", 256, 84, 1}, [DT_Q3_K] = {"q3_K", 256, 110, 1},
     [DT_Q4_K] = {"q4_K", 256, 144, 1}, [DT_Q5_K] = {"q5_K", 256, 176, 1},
     [DT_Q6_K] = {"q6_K", 256, 210, 1}, [DT_Q8_K] = {"q8_K", 256, 292, 0},
-    [DT_IQ2_XXS] = {"iq2_xxs", 256, 66, 1}, [DT_IQ2_XS] = {"iq2_xs", 256, 74, 0},
+    [DT_IQ2_XXS] = {"iq2_xxs", 256, 66, 1}, [DT_IQ2_XS] = {"iq2_xs", 256, 74, 1},
     [DT_IQ3_XXS] = {"iq3_xxs", 256, 98, 1}, [DT_IQ1_S] = {"iq1_s", 256, 50, 0},
     [DT_IQ4_NL] = {"iq4_nl", 32, 18, 1},    [DT_IQ3_S] = {"iq3_s", 256, 110, 0},
     [DT_IQ2_S] = {"iq2_s", 256, 82, 0},     [DT_IQ4_XS] = {"iq4_xs", 256, 136, 1},

@@ -348,7 +348,7 @@ MM_INLINE __m256i mul_s8_pairs(__m256i w, __m256i x) {
 MM_INLINE size_t blkX_bytes(int type) {
     return type == DT_Q2_K ? sizeof(struct block_q2_K) : type == DT_Q3_K ? sizeof(struct block_q3_K)
          : type == DT_IQ2_XXS ? sizeof(struct block_iq2_xxs) : type == DT_IQ3_XXS ? sizeof(struct block_iq3_xxs)
-                              : sizeof(struct block_iq4_xs);
+         : type == DT_IQ2_XS  ? sizeof(struct block_iq2_xs)  : sizeof(struct block_iq4_xs);
 }
 
 MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
@@ -388,6 +388,16 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
                     sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[(a1 >> 21) & 127], (long long)quant_iq2_signs64[(a1 >> 14) & 127],
                                               (long long)quant_iq2_signs64[(a1 >> 7) & 127], (long long)quant_iq2_signs64[a1 & 127]);
                     s[r] = _mm256_set1_epi16((int16_t)(2 * (a1 >> 28) + 1));
+                } else if (type == DT_IQ2_XS) {
+                    /* sub-block c: 4 x (9-bit grid index, 7 sign bits), two 4-bit scales */
+                    const struct block_iq2_xs *xs = (const struct block_iq2_xs *)blk;
+                    const uint16_t *q2 = xs->qs + 4 * c;
+                    q[r] = _mm256_set_epi64x((long long)quant_iq2xs_grid[q2[3] & 511], (long long)quant_iq2xs_grid[q2[2] & 511],
+                                             (long long)quant_iq2xs_grid[q2[1] & 511], (long long)quant_iq2xs_grid[q2[0] & 511]);
+                    sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[q2[3] >> 9], (long long)quant_iq2_signs64[q2[2] >> 9],
+                                              (long long)quant_iq2_signs64[q2[1] >> 9], (long long)quant_iq2_signs64[q2[0] >> 9]);
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16((int16_t)(2 * (xs->scales[c] >> 4) + 1)),
+                                            _mm_set1_epi16((int16_t)(2 * (xs->scales[c] & 0xF) + 1)));
                 } else if (type == DT_IQ3_XXS) {
                     /* sub-block c: 8 grid points at qs + 8c, signs and scale at qs + 64 + 4c */
                     const uint8_t *q3 = blk + 2 + 8 * c;
@@ -426,7 +436,8 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
                 for (int r = 0; r < RN; r++) {
                     __m256i p = type == DT_Q2_K      ? _mm256_maddubs_epi16(q[r], xv)
-                              : type == DT_IQ2_XXS || type == DT_IQ3_XXS ? _mm256_maddubs_epi16(q[r], _mm256_sign_epi8(xv, sg[r]))
+                              : type == DT_IQ2_XXS || type == DT_IQ3_XXS || type == DT_IQ2_XS
+                                  ? _mm256_maddubs_epi16(q[r], _mm256_sign_epi8(xv, sg[r]))
                                                    : mul_s8_pairs(q[r], xv);
                     isum[r][i] = dot_s16(isum[r][i], p, s[r]);
                 }
@@ -463,7 +474,9 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++)
-            y[i * ys + r] = type == DT_IQ2_XXS ? 0.125f * hsum8(acc[r][i]) : type == DT_IQ3_XXS ? 0.25f * hsum8(acc[r][i]) : hsum8(acc[r][i]);
+            y[i * ys + r] = type == DT_IQ2_XXS || type == DT_IQ2_XS ? 0.125f * hsum8(acc[r][i])
+                          : type == DT_IQ3_XXS                      ? 0.25f * hsum8(acc[r][i])
+                                                                    : hsum8(acc[r][i]);
 }
 
 /* iq4_nl and mxfp4 against block_q8a (quant_dot_iq4_nl / quant_dot_mxfp4's order):
@@ -633,6 +646,7 @@ MM_GEMM(x86_gemm_q3_K, tileX, DT_Q3_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq2_xxs, tileX, DT_IQ2_XXS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq3_xxs, tileX, DT_IQ3_XXS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq2_xs, tileX, DT_IQ2_XS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 2, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
@@ -654,6 +668,7 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_IQ4_XS: return x86_gemm_iq4_xs;
     case DT_IQ2_XXS: return x86_gemm_iq2_xxs;
     case DT_IQ3_XXS: return x86_gemm_iq3_xxs;
+    case DT_IQ2_XS: return x86_gemm_iq2_xs;
     case DT_IQ4_NL: return x86_gemm_iq4_nl;
     case DT_MXFP4: return x86_gemm_mxfp4;
     case DT_F32: return x86_gemm_f32;

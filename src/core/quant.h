@@ -56,6 +56,14 @@ extern const uint32_t quant_iq3xxs_grid[256];
 void quant_deq_iq3_xxs(const void *src, float *y, int64_t nb);
 void quant_q_iq3_xxs(const float *x, void *dst, int64_t nb);
 
+/* iq2_xs: per group of 8 a uint16: index into the 512-point grid quant_iq2xs_grid in
+ * bits 0..8, the 7 stored sign bits in 9..15; per sub-block of 32 a byte of two 4-bit
+ * scales (low nibble: elements 0..15). value = d * (2ls + 1) / 8 * grid * sign. */
+struct block_iq2_xs { uint16_t d; uint16_t qs[QK_K / 8]; uint8_t scales[QK_K / 32]; };
+extern const uint64_t quant_iq2xs_grid[512];
+void quant_deq_iq2_xs(const void *src, float *y, int64_t nb);
+void quant_q_iq2_xs(const float *x, void *dst, int64_t nb);
+
 extern const int8_t quant_kvalues_iq4nl[16];
 extern const int8_t quant_kvalues_mxfp4[16];
 
@@ -120,16 +128,17 @@ float quant_dot_iq4_nl(int n, const void *w, const void *a); /* a: block_q8a */
 float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
 float quant_dot_iq2_xxs(int n, const void *w, const void *a);
 float quant_dot_iq3_xxs(int n, const void *w, const void *a);
+float quant_dot_iq2_xs(int n, const void *w, const void *a);
 
 /* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
- * mxfp4, iq2_xxs, iq3_xxs) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
+ * mxfp4, iq2_xxs, iq2_xs, iq3_xxs) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
  * *_q8_0 with AVX2, tinyBLAS for iq4_nl), so our results round as the reference's, and
  * so that our SIMD kernels give the scalar result bit for bit. Eight float lanes; lane l
  * of a block holds the exact integer sum over its 32-element chunks of scale x the dot
  * of elements 4l..4l+3 of the chunk; per block acc[l] = fma(d, lane, acc[l]) (q2_K first
  * adds its mins, lane l = min(2l) * bsum(2l) + min(2l+1) * bsum(2l+1), with -d_a * dmin);
  * mxfp4 keeps two such accumulators, for even and odd blocks, and adds them before the
- * horizontal sum (iq2_xxs / iq3_xxs multiply the sum by 1/8 / 1/4 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
+ * horizontal sum (iq2_xxs, iq2_xs / iq3_xxs multiply the sum by 1/8 / 1/4 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
 static inline void quant_lanes_fma(float *acc, float d, const int *lanes) {
     for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
 }

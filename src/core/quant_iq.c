@@ -1,4 +1,4 @@
-/* The grid types (here IQ2_XXS and IQ3_XXS): dequantization, a quantizer of our own and the
+/* The grid types (here IQ2_XXS, IQ2_XS and IQ3_XXS): dequantization, a quantizer of our own and the
  * scalar reference dot against q8_K, in the order of llama.cpp's AVX2 kernel (see
  * quant.h). The grid is a fixed constant of the GGUF format: 256 points of 8 magnitudes
  * each drawn from {8, 25, 43}; we store each point as 8 base-4 digits (digit j: the
@@ -291,6 +291,146 @@ void quant_q_iq3_xxs(const float *x, void *dst, int64_t nb) {
                 aux |= (uint32_t)(neg & 127) << (7 * g);
             }
             for (int k = 0; k < 4; k++) yb[i].qs[64 + 4 * ib + k] = (uint8_t)(aux >> (8 * k));
+        }
+    }
+}
+
+/* ---- IQ2_XS: the 512-point grid of IQ2_XXS's magnitudes. Block: d, 32 uint16 (grid
+ * index in the low 9 bits, the group's 7 stored sign bits above), then per sub-block of
+ * 32 a byte of two 4-bit scales (low nibble: its first 16 elements, high: the last 16).
+ * value = d * (2ls + 1) / 8 * grid * sign. */
+const uint64_t quant_iq2xs_grid[512] = {
+    G(0x0000), G(0x0002), G(0x0005), G(0x0008), G(0x000a), G(0x0011), G(0x0014), G(0x0016), G(0x0019), G(0x0020), G(0x0022), G(0x0025),
+    G(0x0028), G(0x0041), G(0x0044), G(0x0046), G(0x0049), G(0x0050), G(0x0052), G(0x0055), G(0x0058), G(0x0061), G(0x0064), G(0x0080),
+    G(0x0082), G(0x0085), G(0x0088), G(0x0091), G(0x0094), G(0x0099), G(0x00a0), G(0x0101), G(0x0104), G(0x0106), G(0x0109), G(0x0110),
+    G(0x0112), G(0x0115), G(0x0118), G(0x011a), G(0x0121), G(0x0124), G(0x0140), G(0x0142), G(0x0145), G(0x0148), G(0x0151), G(0x0154),
+    G(0x0160), G(0x0168), G(0x0181), G(0x0184), G(0x0190), G(0x0200), G(0x0202), G(0x0205), G(0x0208), G(0x0211), G(0x0214), G(0x0220),
+    G(0x0241), G(0x0244), G(0x0250), G(0x0255), G(0x0280), G(0x028a), G(0x0401), G(0x0404), G(0x0406), G(0x0409), G(0x0410), G(0x0412),
+    G(0x0415), G(0x0418), G(0x0421), G(0x0424), G(0x0440), G(0x0442), G(0x0445), G(0x0448), G(0x0451), G(0x0454), G(0x0456), G(0x0460),
+    G(0x0481), G(0x0484), G(0x0490), G(0x0500), G(0x0502), G(0x0505), G(0x0508), G(0x0511), G(0x0514), G(0x0520), G(0x0541), G(0x0544),
+    G(0x0550), G(0x0561), G(0x0580), G(0x0601), G(0x0604), G(0x0610), G(0x0626), G(0x0640), G(0x0642), G(0x0684), G(0x0800), G(0x0802),
+    G(0x0805), G(0x0808), G(0x080a), G(0x0811), G(0x0814), G(0x0820), G(0x0825), G(0x0841), G(0x0844), G(0x0850), G(0x0858), G(0x0880),
+    G(0x08a0), G(0x08aa), G(0x0901), G(0x0904), G(0x0910), G(0x0940), G(0x0981), G(0x0989), G(0x0a00), G(0x0a20), G(0x0a28), G(0x0a96),
+    G(0x0aa0), G(0x1001), G(0x1004), G(0x1006), G(0x1009), G(0x1010), G(0x1012), G(0x1015), G(0x1018), G(0x1021), G(0x1024), G(0x1040),
+    G(0x1042), G(0x1045), G(0x1048), G(0x1051), G(0x1054), G(0x1060), G(0x106a), G(0x1081), G(0x1084), G(0x1090), G(0x1100), G(0x1102),
+    G(0x1105), G(0x1108), G(0x1111), G(0x1114), G(0x1120), G(0x1141), G(0x1144), G(0x1150), G(0x1180), G(0x1194), G(0x1196), G(0x1201),
+    G(0x1204), G(0x1206), G(0x1210), G(0x1240), G(0x1260), G(0x1400), G(0x1402), G(0x1405), G(0x1408), G(0x1411), G(0x1414), G(0x1420),
+    G(0x1441), G(0x1444), G(0x1449), G(0x1450), G(0x1464), G(0x1480), G(0x1501), G(0x1504), G(0x1510), G(0x1540), G(0x1600), G(0x1614),
+    G(0x1649), G(0x1801), G(0x1804), G(0x1810), G(0x1812), G(0x1840), G(0x1854), G(0x1886), G(0x1900), G(0x1905), G(0x1966), G(0x1a51),
+    G(0x1aa9), G(0x2000), G(0x2002), G(0x2005), G(0x2008), G(0x200a), G(0x2011), G(0x2014), G(0x2020), G(0x2041), G(0x2044), G(0x2050),
+    G(0x2080), G(0x20a0), G(0x2101), G(0x2104), G(0x2110), G(0x2140), G(0x2148), G(0x2165), G(0x2200), G(0x2222), G(0x2280), G(0x22a8),
+    G(0x2401), G(0x2404), G(0x2410), G(0x2429), G(0x2440), G(0x2500), G(0x2541), G(0x2552), G(0x2599), G(0x2601), G(0x261a), G(0x26a6),
+    G(0x2800), G(0x2808), G(0x280a), G(0x2820), G(0x2855), G(0x2888), G(0x28a2), G(0x2968), G(0x2990), G(0x2a08), G(0x2a20), G(0x2a82),
+    G(0x2a88), G(0x2a8a), G(0x4001), G(0x4004), G(0x4006), G(0x4009), G(0x4010), G(0x4012), G(0x4015), G(0x4018), G(0x4021), G(0x4024),
+    G(0x4040), G(0x4042), G(0x4045), G(0x4048), G(0x404a), G(0x4051), G(0x4054), G(0x4060), G(0x4065), G(0x4081), G(0x4084), G(0x4090),
+    G(0x4100), G(0x4102), G(0x4105), G(0x4108), G(0x4111), G(0x4114), G(0x4120), G(0x4141), G(0x4144), G(0x4150), G(0x4180), G(0x4185),
+    G(0x41a2), G(0x4201), G(0x4204), G(0x4210), G(0x4212), G(0x4229), G(0x4240), G(0x4400), G(0x4402), G(0x4405), G(0x4408), G(0x4411),
+    G(0x4414), G(0x4419), G(0x4420), G(0x4441), G(0x4444), G(0x4450), G(0x4480), G(0x4494), G(0x4501), G(0x4504), G(0x4510), G(0x4524),
+    G(0x4540), G(0x459a), G(0x4600), G(0x460a), G(0x4644), G(0x4650), G(0x4801), G(0x4804), G(0x4810), G(0x4840), G(0x4845), G(0x4854),
+    G(0x4862), G(0x4900), G(0x4911), G(0x4944), G(0x4950), G(0x4969), G(0x4a04), G(0x5000), G(0x5002), G(0x5005), G(0x5008), G(0x5011),
+    G(0x5014), G(0x5020), G(0x5028), G(0x5041), G(0x5044), G(0x5050), G(0x5080), G(0x5101), G(0x5104), G(0x5110), G(0x5115), G(0x5140),
+    G(0x5142), G(0x5200), G(0x5244), G(0x52aa), G(0x5401), G(0x5404), G(0x5410), G(0x5421), G(0x5440), G(0x5460), G(0x5481), G(0x54a1),
+    G(0x5500), G(0x5508), G(0x5580), G(0x5588), G(0x5621), G(0x5668), G(0x56a1), G(0x5800), G(0x5814), G(0x5841), G(0x5850), G(0x5899),
+    G(0x591a), G(0x5940), G(0x5942), G(0x5a85), G(0x6001), G(0x6004), G(0x6010), G(0x6040), G(0x6054), G(0x6062), G(0x6086), G(0x60a9),
+    G(0x6100), G(0x6224), G(0x624a), G(0x6292), G(0x6400), G(0x6416), G(0x6510), G(0x6540), G(0x6545), G(0x65a4), G(0x6801), G(0x686a),
+    G(0x6925), G(0x6a06), G(0x6a54), G(0x6a62), G(0x8000), G(0x8002), G(0x8005), G(0x8008), G(0x8011), G(0x8014), G(0x8020), G(0x802a),
+    G(0x8041), G(0x8044), G(0x8050), G(0x8080), G(0x8082), G(0x80a8), G(0x80aa), G(0x8101), G(0x8104), G(0x8106), G(0x8110), G(0x8140),
+    G(0x8151), G(0x8159), G(0x8200), G(0x8220), G(0x8280), G(0x8282), G(0x82a0), G(0x82a8), G(0x8401), G(0x8404), G(0x8410), G(0x8412),
+    G(0x8415), G(0x8440), G(0x8460), G(0x8489), G(0x8500), G(0x8544), G(0x85a5), G(0x8618), G(0x866a), G(0x8800), G(0x8808), G(0x8825),
+    G(0x885a), G(0x8880), G(0x8882), G(0x88a8), G(0x8906), G(0x8a22), G(0x8a80), G(0x8a88), G(0x8a96), G(0x8aa8), G(0x9001), G(0x9004),
+    G(0x9010), G(0x9040), G(0x9056), G(0x9084), G(0x9100), G(0x9122), G(0x9164), G(0x9256), G(0x9289), G(0x9400), G(0x9405), G(0x9444),
+    G(0x9450), G(0x9458), G(0x9529), G(0x9590), G(0x9592), G(0x9641), G(0x9851), G(0x98a6), G(0x9949), G(0x9a15), G(0x9a60), G(0xa000),
+    G(0xa002), G(0xa008), G(0xa00a), G(0xa020), G(0xa02a), G(0xa0a0), G(0xa151), G(0xa159), G(0xa1a6), G(0xa200), G(0xa202), G(0xa208),
+    G(0xa22a), G(0xa280), G(0xa2a0), G(0xa440), G(0xa495), G(0xa665), G(0xa698), G(0xa80a), G(0xa820), G(0xa822), G(0xa828), G(0xa8a0),
+    G(0xa8a8), G(0xa904), G(0xa984), G(0xa986), G(0xaa28), G(0xaa2a), G(0xaa91), G(0xaaaa),
+};
+
+static inline int iq2xs_value(const uint16_t *qs, int e) {
+    uint16_t q = qs[e / 8];
+    int j = e % 8, mag = (int)(quant_iq2xs_grid[q & 511] >> (8 * j) & 0xFF);
+    return KS(q >> 9) >> j & 1 ? -mag : mag;
+}
+
+static inline int iq2xs_scale(const struct block_iq2_xs *b, int e) {
+    return 2 * ((b->scales[e / 32] >> (4 * ((e % 32) / 16))) & 0xF) + 1;
+}
+
+void quant_deq_iq2_xs(const void *src, float *y, int64_t nb) {
+    const struct block_iq2_xs *b = src;
+    for (int64_t i = 0; i < nb; i++, y += QK_K) {
+        float d = fp16_to_fp32(b[i].d);
+        for (int e = 0; e < QK_K; e++) {
+            float db = d * (0.5f + (float)((b[i].scales[e / 32] >> (4 * ((e % 32) / 16))) & 0xF)) * 0.25f;
+            y[e] = db * (float)iq2xs_value(b[i].qs, e);
+        }
+    }
+}
+
+float quant_dot_iq2_xs(int n, const void *w, const void *a) {
+    const struct block_iq2_xs *x = w;
+    const struct block_q8_K *y = a;
+    float acc[8] = {0};
+    for (int i = 0; i < n / QK_K; i++) {
+        int lanes[8] = {0};
+        for (int c = 0; c < 8; c++)
+            for (int l = 0; l < 8; l++) {
+                int dot4 = 0, e0 = 32 * c + 4 * l;
+                for (int t = 0; t < 4; t++) dot4 += iq2xs_value(x[i].qs, e0 + t) * y[i].qs[e0 + t];
+                lanes[l] += iq2xs_scale(&x[i], e0) * dot4;
+            }
+        quant_lanes_fma(acc, fp16_to_fp32(x[i].d) * y[i].d, lanes);
+    }
+    return 0.125f * quant_lanes8_sum(acc);
+}
+
+/* Ours, as quant_q_iq2_xxs but with a scale per 16 and the 512-point grid. */
+void quant_q_iq2_xs(const float *x, void *dst, int64_t nb) {
+    struct block_iq2_xs *yb = dst;
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        float sc[16], max_sc = 0;
+        for (int h = 0; h < 16; h++) {
+            float amax = 0;
+            for (int j = 0; j < 16; j++) amax = fmaxf(amax, fabsf(x[16 * h + j]));
+            sc[h] = amax / 43;
+            max_sc = fmaxf(max_sc, sc[h]);
+        }
+        memset(&yb[i], 0, sizeof yb[i]);
+        yb[i].d = fp32_to_fp16(max_sc * 8 / 31);
+        float d = fp16_to_fp32(yb[i].d);
+        for (int h = 0; h < 16; h++) {
+            int ls = 0;
+            if (d > 0) {
+                ls = (int)floorf((sc[h] / d * 8 - 1) / 2 + 0.5f);
+                ls = ls < 0 ? 0 : ls > 15 ? 15 : ls;
+            }
+            yb[i].scales[h / 2] |= (uint8_t)(ls << (4 * (h % 2)));
+            float db = d * (0.5f + (float)ls) * 0.25f;
+            for (int g = 2 * h; g < 2 * h + 2; g++) {
+                const float *xg = x + 8 * g;
+                float t[8];
+                int neg = 0, kmin = 0;
+                for (int j = 0; j < 8; j++) {
+                    if (xg[j] < 0) neg |= 1 << j;
+                    if (fabsf(xg[j]) < fabsf(xg[kmin])) kmin = j;
+                }
+                int flip = __builtin_popcount((unsigned)neg) & 1;
+                if (flip) neg ^= 1 << kmin;
+                for (int j = 0; j < 8; j++) {
+                    float m = db > 0 ? fabsf(xg[j]) / db : 0;
+                    t[j] = flip && j == kmin ? -m : m;
+                }
+                int best = 0;
+                float berr = INFINITY;
+                for (int k = 0; k < 512; k++) {
+                    float err = 0;
+                    for (int j = 0; j < 8; j++) {
+                        float dv = (float)(quant_iq2xs_grid[k] >> (8 * j) & 0xFF) - t[j];
+                        err += dv * dv;
+                    }
+                    if (err < berr) { berr = err; best = k; }
+                }
+                yb[i].qs[g] = (uint16_t)(best | (neg & 127) << 9);
+            }
         }
     }
 }

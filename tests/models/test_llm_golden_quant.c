@@ -5,7 +5,7 @@
  * greedy continuation are held to ../shared/golden/README.md's quantized bars (logits
  * within 0.25, top-1 equal where the reference margin exceeds 0.5), at every SIMD level
  * this CPU has.
- * Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS and IQ3_XXS the same way on the shared F16 synth-qwen3, with
+ * Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS and IQ3_XXS the same way on the shared F16 synth-qwen3, with
  * omni's own quantizers for those types: there the golden is the reference build run on
  * the very file our quantizer writes (its SHA-256 below, checked first). */
 #include <cJSON.h>
@@ -34,6 +34,7 @@ static const struct {
     {"synth-qwen3", "mxfp4", "43436dfece657d8e1e79e590cd45e74ba2fd6cb50b13164108636fe68ba5514a"},
     {"synth-qwen3", "iq2_xxs", "daeb56e825a1406ad3098547c186dfba8c2848fcd7049dfd3a414c373e0e832a"},
     {"synth-qwen3", "iq3_xxs", "39b6060a2cbf0723128dd16443725052859ea2473a1a81e3d81d89d7be59a57d"},
+    {"synth-qwen3", "iq2_xs", "45feaf6f6ef51297deb7de5eb49663fed32d7859fdba568e0ca2081ca8220d33"},
 };
 
 static char g_dir[256];
@@ -188,6 +189,7 @@ TEST(iq4_xs_matches_llama_cpp) { run_type(6); }
 TEST(mxfp4_matches_llama_cpp) { run_type(7); }
 TEST(iq2_xxs_matches_llama_cpp) { run_type(8); }
 TEST(iq3_xxs_matches_llama_cpp) { run_type(9); }
+TEST(iq2_xs_matches_llama_cpp) { run_type(10); }
 
 /* The quantizer refuses what it cannot write as llama.cpp would. */
 TEST(quantizer_refusals) {
@@ -210,7 +212,7 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(11);
+    TEST_EXPECT(12);
     RUN(q4_1_matches_llama_cpp);
     RUN(q5_0_matches_llama_cpp);
     RUN(q5_1_matches_llama_cpp);
@@ -221,6 +223,7 @@ int main(void) {
     RUN(mxfp4_matches_llama_cpp);
     RUN(iq2_xxs_matches_llama_cpp);
     RUN(iq3_xxs_matches_llama_cpp);
+    RUN(iq2_xs_matches_llama_cpp);
     RUN(quantizer_refusals);
     rmdir(g_dir);
     return test_summary();
