@@ -39,6 +39,9 @@ SCALAR_GEMM(gemm_q3_K, quant_dot_q3_K)
 SCALAR_GEMM(gemm_iq4_xs, quant_dot_iq4_xs)
 SCALAR_GEMM(gemm_iq4_nl, quant_dot_iq4_nl)
 SCALAR_GEMM(gemm_mxfp4, quant_dot_mxfp4)
+SCALAR_GEMM(gemm_iq2_xxs, quant_dot_iq2_xxs)
+SCALAR_GEMM(gemm_iq3_xxs, quant_dot_iq3_xxs)
+SCALAR_GEMM(gemm_iq2_xs, quant_dot_iq2_xs)
 
 /* Which activation format goes with each weight type (as in llama.cpp: q8_0 for the
  * 32-blocks and iq4_nl/mxfp4, q8_1 for the ones with a min, q8_K for K-quants and iq4_xs; halves for halves). */
@@ -60,6 +63,9 @@ static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
     case DT_IQ4_XS: *act = MM_ACT_Q8K; *scalar = gemm_iq4_xs; return 0;
     case DT_IQ4_NL: *act = MM_ACT_Q8A; *scalar = gemm_iq4_nl; return 0;
     case DT_MXFP4: *act = MM_ACT_Q8A; *scalar = gemm_mxfp4; return 0;
+    case DT_IQ2_XXS: *act = MM_ACT_Q8K; *scalar = gemm_iq2_xxs; return 0;
+    case DT_IQ3_XXS: *act = MM_ACT_Q8K; *scalar = gemm_iq3_xxs; return 0;
+    case DT_IQ2_XS: *act = MM_ACT_Q8K; *scalar = gemm_iq2_xs; return 0;
     default: return -1;
     }
 }

@@ -322,8 +322,9 @@ MM_INLINE void tileK(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 }
 
 /* ------------------------------------------------- q2_K, q3_K, iq4_xs, iq4_nl, mxfp4
- * These give the scalar reference's result bit for bit (quant.h): the integer sums are
- * exact in any order, and the float steps are the very functions quant_dot_* call. */
+ * In llama.cpp's order (quant.h), which the scalar quant_dot_* spell out lane by lane:
+ * exact integer lanes, one fma per lane per block, so every level gives the scalar
+ * result bit for bit. */
 
 /* 16 bytes of nibble indices as 32 table values in element order (low nibbles first). */
 MM_INLINE __m256i nib_lookup(const uint8_t *qs, __m256i tab) {
@@ -346,19 +347,20 @@ MM_INLINE __m256i mul_s8_pairs(__m256i w, __m256i x) {
 
 MM_INLINE size_t blkX_bytes(int type) {
     return type == DT_Q2_K ? sizeof(struct block_q2_K) : type == DT_Q3_K ? sizeof(struct block_q3_K)
-                                                                         : sizeof(struct block_iq4_xs);
+         : type == DT_IQ2_XXS ? sizeof(struct block_iq2_xxs) : type == DT_IQ3_XXS ? sizeof(struct block_iq3_xxs)
+         : type == DT_IQ2_XS  ? sizeof(struct block_iq2_xs)  : sizeof(struct block_iq4_xs);
 }
 
 MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                      float *y, size_t ys) {
-    float acc[4][4];
+    __m256 acc[4][4];
     const size_t bs = blkX_bytes(type);
     const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)quant_kvalues_iq4nl));
     const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = 0;
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
         __m256i isum[4][4];
         int8_t sc3[4][16];
@@ -372,11 +374,42 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
         }
         /* 8 chunks of 32 elements; chunk c uses x[32c .. 32c+31] */
         for (int c = 0; c < 8; c++) {
-            __m256i q[4], s[4];
+            __m256i q[4], s[4], sg[4];
 #pragma GCC unroll 4
             for (int r = 0; r < RN; r++) {
                 const uint8_t *blk = w + r * ws + b * bs;
-                if (type == DT_Q2_K) {
+                if (type == DT_IQ2_XXS) {
+                    /* sub-block c: 4 grid points, then 4 x 7 sign bits and the scale */
+                    const uint8_t *q2 = blk + 2 + 8 * c;
+                    uint32_t a1;
+                    memcpy(&a1, q2 + 4, 4);
+                    q[r] = _mm256_set_epi64x((long long)quant_iq2xxs_grid[q2[3]], (long long)quant_iq2xxs_grid[q2[2]],
+                                             (long long)quant_iq2xxs_grid[q2[1]], (long long)quant_iq2xxs_grid[q2[0]]);
+                    sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[(a1 >> 21) & 127], (long long)quant_iq2_signs64[(a1 >> 14) & 127],
+                                              (long long)quant_iq2_signs64[(a1 >> 7) & 127], (long long)quant_iq2_signs64[a1 & 127]);
+                    s[r] = _mm256_set1_epi16((int16_t)(2 * (a1 >> 28) + 1));
+                } else if (type == DT_IQ2_XS) {
+                    /* sub-block c: 4 x (9-bit grid index, 7 sign bits), two 4-bit scales */
+                    const struct block_iq2_xs *xs = (const struct block_iq2_xs *)blk;
+                    const uint16_t *q2 = xs->qs + 4 * c;
+                    q[r] = _mm256_set_epi64x((long long)quant_iq2xs_grid[q2[3] & 511], (long long)quant_iq2xs_grid[q2[2] & 511],
+                                             (long long)quant_iq2xs_grid[q2[1] & 511], (long long)quant_iq2xs_grid[q2[0] & 511]);
+                    sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[q2[3] >> 9], (long long)quant_iq2_signs64[q2[2] >> 9],
+                                              (long long)quant_iq2_signs64[q2[1] >> 9], (long long)quant_iq2_signs64[q2[0] >> 9]);
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16((int16_t)(2 * (xs->scales[c] >> 4) + 1)),
+                                            _mm_set1_epi16((int16_t)(2 * (xs->scales[c] & 0xF) + 1)));
+                } else if (type == DT_IQ3_XXS) {
+                    /* sub-block c: 8 grid points at qs + 8c, signs and scale at qs + 64 + 4c */
+                    const uint8_t *q3 = blk + 2 + 8 * c;
+                    uint32_t a1;
+                    memcpy(&a1, blk + 2 + 64 + 4 * c, 4);
+                    q[r] = _mm256_set_epi32((int)quant_iq3xxs_grid[q3[7]], (int)quant_iq3xxs_grid[q3[6]], (int)quant_iq3xxs_grid[q3[5]],
+                                            (int)quant_iq3xxs_grid[q3[4]], (int)quant_iq3xxs_grid[q3[3]], (int)quant_iq3xxs_grid[q3[2]],
+                                            (int)quant_iq3xxs_grid[q3[1]], (int)quant_iq3xxs_grid[q3[0]]);
+                    sg[r] = _mm256_set_epi64x((long long)quant_iq2_signs64[(a1 >> 21) & 127], (long long)quant_iq2_signs64[(a1 >> 14) & 127],
+                                              (long long)quant_iq2_signs64[(a1 >> 7) & 127], (long long)quant_iq2_signs64[a1 & 127]);
+                    s[r] = _mm256_set1_epi16((int16_t)(2 * (a1 >> 28) + 1));
+                } else if (type == DT_Q2_K) {
                     const struct block_q2_K *x2 = (const struct block_q2_K *)blk;
                     __m256i bytes = _mm256_loadu_si256((const __m256i *)(x2->qs + 32 * (c / 4)));
                     q[r] = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * (c % 4)), three);
@@ -402,7 +435,10 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
                 __m256i xv = _mm256_loadu_si256((const __m256i *)(ab->qs + 32 * c));
 #pragma GCC unroll 4
                 for (int r = 0; r < RN; r++) {
-                    __m256i p = type == DT_Q2_K ? _mm256_maddubs_epi16(q[r], xv) : mul_s8_pairs(q[r], xv);
+                    __m256i p = type == DT_Q2_K      ? _mm256_maddubs_epi16(q[r], xv)
+                              : type == DT_IQ2_XXS || type == DT_IQ3_XXS || type == DT_IQ2_XS
+                                  ? _mm256_maddubs_epi16(q[r], _mm256_sign_epi8(xv, sg[r]))
+                                                   : mul_s8_pairs(q[r], xv);
                     isum[r][i] = dot_s16(isum[r][i], p, s[r]);
                 }
             }
@@ -418,15 +454,18 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
                 for (int i = 0; i < RM; i++) {
                     const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                    int summ = hsum_i32(_mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)ab->bsums)));
-                    acc[r][i] = quant_step_q2_K(acc[r][i], ab->d, d, dmin, hsum_i32(isum[r][i]), summ);
+                    __m256i ml = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)ab->bsums));
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(-ab->d * dmin), _mm256_cvtepi32_ps(ml), acc[r][i]);
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(ab->d * d), _mm256_cvtepi32_ps(isum[r][i]), acc[r][i]);
                 }
             } else {
                 float d = half_to_float(type == DT_Q3_K ? (const void *)&((const struct block_q3_K *)blk)->d : (const void *)blk);
 #pragma GCC unroll 4
                 for (int i = 0; i < RM; i++) {
                     const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                    acc[r][i] = quant_step_k(acc[r][i], ab->d, d, hsum_i32(isum[r][i]));
+                    /* q3_K: d_a * d_w, iq4_xs: d_w * d_a, as ggml writes them */
+                    float dd = type == DT_Q3_K ? ab->d * d : d * ab->d;
+                    acc[r][i] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum[r][i]), acc[r][i]);
                 }
             }
         }
@@ -434,24 +473,33 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = acc[r][i];
+        for (int i = 0; i < RM; i++)
+            y[i * ys + r] = type == DT_IQ2_XXS || type == DT_IQ2_XS ? 0.125f * hsum8(acc[r][i])
+                          : type == DT_IQ3_XXS                      ? 0.25f * hsum8(acc[r][i])
+                                                                    : hsum8(acc[r][i]);
 }
 
-/* iq4_nl and mxfp4 against block_q8a: 8 float lanes per output, as quant_dot_iq4_nl. */
+/* iq4_nl and mxfp4 against block_q8a (quant_dot_iq4_nl / quant_dot_mxfp4's order):
+ * iq4_nl one accumulator, mxfp4 one for even and one for odd blocks plus a last odd block
+ * added after the horizontal sum. */
 MM_INLINE void tileN(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                      float *y, size_t ys) {
     const int mx = type == DT_MXFP4;
     const size_t bs = mx ? sizeof(struct block_mxfp4) : sizeof(struct block_iq4_nl);
     const __m256i tab = _mm256_broadcastsi128_si256(
         _mm_loadu_si128((const __m128i *)(mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl)));
-    __m256 acc[4][4];
+    __m256 acc[2][4][4];
+    int sumi[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = _mm256_setzero_ps();
+        for (int i = 0; i < RM; i++) acc[0][r][i] = acc[1][r][i] = _mm256_setzero_ps(), sumi[r][i] = 0;
+    /* mxfp4: blocks in pairs; an odd last one goes to the integer tail */
+    const int paired = mx ? nb & ~1 : nb;
     for (int b = 0; b < nb; b++) {
         __m256i wa[4], wv[4];
         float dw[4];
+        const int h = mx ? b & 1 : 0, tail = b >= paired;
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
             const uint8_t *blk = w + r * ws + b * bs;
@@ -467,14 +515,23 @@ MM_INLINE void tileN(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
             for (int r = 0; r < RN; r++) {
                 __m256i p = dot_u8s8(_mm256_setzero_si256(), wa[r], _mm256_sign_epi8(xv, wv[r]));
-                acc[r][i] = _mm256_add_ps(acc[r][i], _mm256_mul_ps(_mm256_set1_ps(dw[r] * ab->d), _mm256_cvtepi32_ps(p)));
+                if (tail) { sumi[r][i] = hsum_i32(p); continue; }
+                float dd = mx ? ab->d * dw[r] : dw[r] * ab->d;
+                acc[h][r][i] = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(p), acc[h][r][i]);
             }
         }
     }
 #pragma GCC unroll 4
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = hsum8(acc[r][i]);
+        for (int i = 0; i < RM; i++) {
+            float s = hsum8(mx ? _mm256_add_ps(acc[0][r][i], acc[1][r][i]) : acc[0][r][i]);
+            if (paired < nb) {
+                const struct block_q8a *ab = (const struct block_q8a *)(a + i * as) + paired;
+                s += ab->d * quant_e8m0_half(w[r * ws + paired * bs]) * (float)sumi[r][i];
+            }
+            y[i * ys + r] = s;
+        }
 }
 
 /* ------------------------------------------------------------------ float types */
@@ -587,8 +644,11 @@ MM_GEMM(x86_gemm_q6_K, tileK, DT_Q6_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q2_K, tileX, DT_Q2_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_q3_K, tileX, DT_Q3_K, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq2_xxs, tileX, DT_IQ2_XXS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq3_xxs, tileX, DT_IQ3_XXS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq2_xs, tileX, DT_IQ2_XS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
-MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 4, MM_TM32, k / QK)
+MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 2, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_f16, tileF, DT_F16, 4, MM_TMF, k)
 MM_GEMM(x86_gemm_bf16, tileF, DT_BF16, 4, MM_TMF, k)
@@ -606,6 +666,9 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_Q2_K: return x86_gemm_q2_K;
     case DT_Q3_K: return x86_gemm_q3_K;
     case DT_IQ4_XS: return x86_gemm_iq4_xs;
+    case DT_IQ2_XXS: return x86_gemm_iq2_xxs;
+    case DT_IQ3_XXS: return x86_gemm_iq3_xxs;
+    case DT_IQ2_XS: return x86_gemm_iq2_xs;
     case DT_IQ4_NL: return x86_gemm_iq4_nl;
     case DT_MXFP4: return x86_gemm_mxfp4;
     case DT_F32: return x86_gemm_f32;

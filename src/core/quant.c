@@ -234,6 +234,9 @@ int dequantize_row(int type, const void *row, float *out, int64_t n) {
     case DT_IQ4_NL: deq_iq4_nl(row, out, nb); return 0;
     case DT_IQ4_XS: deq_iq4_xs(row, out, nb); return 0;
     case DT_MXFP4: deq_mxfp4(row, out, nb); return 0;
+    case DT_IQ2_XXS: quant_deq_iq2_xxs(row, out, nb); return 0;
+    case DT_IQ3_XXS: quant_deq_iq3_xxs(row, out, nb); return 0;
+    case DT_IQ2_XS: quant_deq_iq2_xs(row, out, nb); return 0;
     default: return -1;
     }
 }
@@ -675,6 +678,9 @@ size_t quantize_row(int type, const float *x, void *out, int64_t n) {
     case DT_IQ4_NL: q_iq4_nl(x, out, nb); break;
     case DT_IQ4_XS: q_iq4_xs(x, out, nb); break;
     case DT_MXFP4: q_mxfp4(x, out, nb); break;
+    case DT_IQ2_XXS: quant_q_iq2_xxs(x, out, nb); break;
+    case DT_IQ3_XXS: quant_q_iq3_xxs(x, out, nb); break;
+    case DT_IQ2_XS: quant_q_iq2_xs(x, out, nb); break;
     default: return 0;
     }
     return bytes;
@@ -914,77 +920,105 @@ float quant_dot_q6_K(int n, const void *w, const void *a) {
 }
 
 /* ---------------------------------------------------------------- dots of the types with
- * bit-identical SIMD kernels (see quant.h: exact integer sums, then one float step) */
+ * bit-identical SIMD kernels, in llama.cpp's x86 order (see quant.h) */
+
+/* lanes[l] += scale(chunk, l) * dot of elements 32c + 4l .. +3, over the 8 chunks; wq(e)
+ * is weight element e as an integer, sc(g) the scale of 16-element group g. */
+#define CHUNK_LANES(lanes, wq, sc, q8)                                                  \
+    for (int c = 0; c < 8; c++)                                                         \
+        for (int l = 0; l < 8; l++) {                                                   \
+            int dot4 = 0;                                                               \
+            for (int t = 0; t < 4; t++) dot4 += (wq(32 * c + 4 * l + t)) * (q8)[32 * c + 4 * l + t]; \
+            (lanes)[l] += (sc(2 * c + l / 4)) * dot4;                                   \
+        }
 
 float quant_dot_q2_K(int n, const void *w, const void *a) {
     const struct block_q2_K *x = w;
     const struct block_q8_K *y = a;
-    float s = 0;
+    float acc[8] = {0};
     for (int i = 0; i < n / QK_K; i++) {
-        int sumi = 0, summ = 0;
-        for (int g = 0; g < 16; g++) {
-            int dot = 0;
-            for (int l = 0; l < 16; l++) dot += q2_bits(x[i].qs, 16 * g + l) * y[i].qs[16 * g + l];
-            sumi += (x[i].scales[g] & 0xF) * dot;
-            summ += (x[i].scales[g] >> 4) * y[i].bsums[g];
-        }
-        s = quant_step_q2_K(s, y[i].d, fp16_to_fp32(x[i].d), fp16_to_fp32(x[i].dmin), sumi, summ);
+        int lanes[8] = {0}, mins[8];
+#define Q2W(e) q2_bits(x[i].qs, e)
+#define Q2S(g) (x[i].scales[g] & 0xF)
+        CHUNK_LANES(lanes, Q2W, Q2S, y[i].qs)
+        for (int l = 0; l < 8; l++)
+            mins[l] = (x[i].scales[2 * l] >> 4) * y[i].bsums[2 * l] + (x[i].scales[2 * l + 1] >> 4) * y[i].bsums[2 * l + 1];
+        quant_lanes_fma(acc, -y[i].d * fp16_to_fp32(x[i].dmin), mins);
+        quant_lanes_fma(acc, y[i].d * fp16_to_fp32(x[i].d), lanes);
     }
-    return s;
+    return quant_lanes8_sum(acc);
 }
 
 float quant_dot_q3_K(int n, const void *w, const void *a) {
     const struct block_q3_K *x = w;
     const struct block_q8_K *y = a;
-    float s = 0;
+    float acc[8] = {0};
     for (int i = 0; i < n / QK_K; i++) {
         int8_t sc[16];
+        int lanes[8] = {0};
         quant_scales_q3_K(x[i].scales, sc);
-        int sumi = 0;
-        for (int g = 0; g < 16; g++) {
-            int dot = 0;
-            for (int l = 0; l < 16; l++) dot += q3_value(&x[i], 16 * g + l) * y[i].qs[16 * g + l];
-            sumi += sc[g] * dot;
-        }
-        s = quant_step_k(s, y[i].d, fp16_to_fp32(x[i].d), sumi);
+#define Q3W(e) q3_value(&x[i], e)
+#define Q3S(g) sc[g]
+        CHUNK_LANES(lanes, Q3W, Q3S, y[i].qs)
+        quant_lanes_fma(acc, y[i].d * fp16_to_fp32(x[i].d), lanes);
     }
-    return s;
+    return quant_lanes8_sum(acc);
 }
 
 float quant_dot_iq4_xs(int n, const void *w, const void *a) {
     const struct block_iq4_xs *x = w;
     const struct block_q8_K *y = a;
-    float s = 0;
-    for (int i = 0; i < n / QK_K; i++) {
-        int sumi = 0;
-        for (int ib = 0; ib < 8; ib++) {
-            int dot = 0;
-            for (int j = 0; j < 32; j++) dot += quant_kvalues_iq4nl[nib32(x[i].qs + 16 * ib, j)] * y[i].qs[32 * ib + j];
-            sumi += iq4_xs_scale(&x[i], ib) * dot;
-        }
-        s = quant_step_k(s, y[i].d, fp16_to_fp32(x[i].d), sumi);
-    }
-    return s;
-}
-
-/* iq4_nl and mxfp4 against block_q8a: 8 float lanes (quant.h). */
-static float dot_nib32(int n, const void *w, const void *a, int mx) {
-    const uint8_t *x = w;
-    const struct block_q8a *y = a;
-    const int8_t *tab = mx ? quant_kvalues_mxfp4 : quant_kvalues_iq4nl;
-    const size_t bs = mx ? sizeof(struct block_mxfp4) : sizeof(struct block_iq4_nl);
     float acc[8] = {0};
-    for (int i = 0; i < n / QK; i++, x += bs) {
-        const uint8_t *qs = x + (mx ? 1 : 2);
-        float dd = (mx ? quant_e8m0_half(x[0]) : fp16_to_fp32((uint16_t)(x[0] | x[1] << 8))) * y[i].d;
-        for (int l = 0; l < 8; l++) {
-            int sumi = 0;
-            for (int j = 4 * l; j < 4 * l + 4; j++) sumi += tab[nib32(qs, j)] * y[i].qs[j];
-            acc[l] = acc[l] + dd * (float)sumi;
-        }
+    for (int i = 0; i < n / QK_K; i++) {
+        int lanes[8] = {0};
+#define IXW(e) quant_kvalues_iq4nl[nib32(x[i].qs + 16 * ((e) / 32), (e) % 32)]
+#define IXS(g) iq4_xs_scale(&x[i], (g) / 2)
+        CHUNK_LANES(lanes, IXW, IXS, y[i].qs)
+        quant_lanes_fma(acc, fp16_to_fp32(x[i].d) * y[i].d, lanes);
     }
     return quant_lanes8_sum(acc);
 }
 
-float quant_dot_iq4_nl(int n, const void *w, const void *a) { return dot_nib32(n, w, a, 0); }
-float quant_dot_mxfp4(int n, const void *w, const void *a) { return dot_nib32(n, w, a, 1); }
+/* Lanes of one 32-block of iq4_nl/mxfp4 nibbles against a q8a block. */
+static void nib32_lanes(const int8_t *tab, const uint8_t *qs, const int8_t *q8, int *lanes) {
+    for (int l = 0; l < 8; l++) {
+        lanes[l] = 0;
+        for (int j = 4 * l; j < 4 * l + 4; j++) lanes[l] += tab[nib32(qs, j)] * q8[j];
+    }
+}
+
+/* iq4_nl: one accumulator, d_w * d_a (tinyBLAS's order, which llama.cpp uses for it) */
+float quant_dot_iq4_nl(int n, const void *w, const void *a) {
+    const struct block_iq4_nl *x = w;
+    const struct block_q8a *y = a;
+    float acc[8] = {0};
+    int lanes[8];
+    for (int i = 0; i < n / QK; i++) {
+        nib32_lanes(quant_kvalues_iq4nl, x[i].qs, y[i].qs, lanes);
+        quant_lanes_fma(acc, fp16_to_fp32(x[i].d) * y[i].d, lanes);
+    }
+    return quant_lanes8_sum(acc);
+}
+
+/* mxfp4: even and odd blocks in two accumulators, d_a * d_w; an odd last block is added
+ * after the horizontal sum, as ggml_vec_dot_mxfp4_q8_0 does. */
+float quant_dot_mxfp4(int n, const void *w, const void *a) {
+    const struct block_mxfp4 *x = w;
+    const struct block_q8a *y = a;
+    float acc[2][8] = {{0}}, sum[8];
+    int lanes[8], nb = n / QK, i = 0;
+    for (; i + 1 < nb; i += 2)
+        for (int h = 0; h < 2; h++) {
+            nib32_lanes(quant_kvalues_mxfp4, x[i + h].qs, y[i + h].qs, lanes);
+            quant_lanes_fma(acc[h], y[i + h].d * quant_e8m0_half(x[i + h].e), lanes);
+        }
+    for (int l = 0; l < 8; l++) sum[l] = acc[0][l] + acc[1][l];
+    float s = quant_lanes8_sum(sum);
+    if (i < nb) {
+        nib32_lanes(quant_kvalues_mxfp4, x[i].qs, y[i].qs, lanes);
+        int sumi = 0;
+        for (int l = 0; l < 8; l++) sumi += lanes[l];
+        s += y[i].d * quant_e8m0_half(x[i].e) * (float)sumi;
+    }
+    return s;
+}

@@ -3,6 +3,7 @@
  * checked against. Block layouts are byte-exact with ggml (they are read from GGUF). */
 #ifndef OMNI_CORE_QUANT_H
 #define OMNI_CORE_QUANT_H
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,32 @@ struct block_iq4_xs { uint16_t d; uint16_t scales_h; uint8_t scales_l[QK_K / 64]
  * E2M1 values, nibbles placed as iq4_nl's. The table holds the E2M1 values doubled (so they
  * are integers) and the scale is taken halved: 2^(e-128). */
 struct block_mxfp4 { uint8_t e; uint8_t qs[QK / 2]; };
+
+/* iq2_xxs: 8 sub-blocks of 32, each 8 bytes of qs: 4 indices into the 256-point grid
+ * quant_iq2xxs_grid (8 magnitudes per point), then a little-endian 32-bit word of 4 x 7
+ * sign bits (bit j: element j of that group of 8 is negative; the eighth sign makes the
+ * count even) and the 4-bit scale ls in bits 28..31. value = d * (2ls + 1) / 8 * grid * sign. */
+struct block_iq2_xxs { uint16_t d; uint16_t qs[QK_K / 8]; };
+extern const uint64_t quant_iq2xxs_grid[256];
+extern const uint64_t quant_iq2_signs64[128]; /* bytes +1 / -1 per stored 7-bit sign index */
+void quant_deq_iq2_xxs(const void *src, float *y, int64_t nb);
+void quant_q_iq2_xxs(const float *x, void *dst, int64_t nb);
+
+/* iq3_xxs: 64 indices into the 256-point grid quant_iq3xxs_grid (4 magnitudes per point,
+ * 2 points per group of 8), then per sub-block of 32 a 32-bit word of signs and scale as
+ * iq2_xxs's. value = d * (2ls + 1) / 4 * grid * sign. */
+struct block_iq3_xxs { uint16_t d; uint8_t qs[3 * QK_K / 8]; };
+extern const uint32_t quant_iq3xxs_grid[256];
+void quant_deq_iq3_xxs(const void *src, float *y, int64_t nb);
+void quant_q_iq3_xxs(const float *x, void *dst, int64_t nb);
+
+/* iq2_xs: per group of 8 a uint16: index into the 512-point grid quant_iq2xs_grid in
+ * bits 0..8, the 7 stored sign bits in 9..15; per sub-block of 32 a byte of two 4-bit
+ * scales (low nibble: elements 0..15). value = d * (2ls + 1) / 8 * grid * sign. */
+struct block_iq2_xs { uint16_t d; uint16_t qs[QK_K / 8]; uint8_t scales[QK_K / 32]; };
+extern const uint64_t quant_iq2xs_grid[512];
+void quant_deq_iq2_xs(const void *src, float *y, int64_t nb);
+void quant_q_iq2_xs(const float *x, void *dst, int64_t nb);
 
 extern const int8_t quant_kvalues_iq4nl[16];
 extern const int8_t quant_kvalues_mxfp4[16];
@@ -99,16 +126,22 @@ float quant_dot_q3_K(int n, const void *w, const void *a);
 float quant_dot_iq4_xs(int n, const void *w, const void *a);
 float quant_dot_iq4_nl(int n, const void *w, const void *a); /* a: block_q8a */
 float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
+float quant_dot_iq2_xxs(int n, const void *w, const void *a);
+float quant_dot_iq3_xxs(int n, const void *w, const void *a);
+float quant_dot_iq2_xs(int n, const void *w, const void *a);
 
 /* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
- * mxfp4) sum, so that the SIMD kernels give the scalar result bit for bit: every integer
- * sum is exact; 256-blocks add one float term per super-block (written out in each
- * quant_dot_*); the 32-blocks (iq4_nl, mxfp4) keep 8 float lanes, lane l adding
- * d_w * d_a * (integer dot of elements 4l..4l+3) per block, and end with quant_lanes8_sum. */
-static inline float quant_step_q2_K(float s, float da, float d, float dmin, int sumi, int summ) {
-    return s + (da * d * (float)sumi - da * dmin * (float)summ);
+ * mxfp4, iq2_xxs, iq2_xs, iq3_xxs) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
+ * *_q8_0 with AVX2, tinyBLAS for iq4_nl), so our results round as the reference's, and
+ * so that our SIMD kernels give the scalar result bit for bit. Eight float lanes; lane l
+ * of a block holds the exact integer sum over its 32-element chunks of scale x the dot
+ * of elements 4l..4l+3 of the chunk; per block acc[l] = fma(d, lane, acc[l]) (q2_K first
+ * adds its mins, lane l = min(2l) * bsum(2l) + min(2l+1) * bsum(2l+1), with -d_a * dmin);
+ * mxfp4 keeps two such accumulators, for even and odd blocks, and adds them before the
+ * horizontal sum (iq2_xxs, iq2_xs / iq3_xxs multiply the sum by 1/8 / 1/4 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
+static inline void quant_lanes_fma(float *acc, float d, const int *lanes) {
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
 }
-static inline float quant_step_k(float s, float da, float d, int sumi) { return s + da * d * (float)sumi; }
 static inline float quant_lanes8_sum(const float *acc) {
     float r0 = acc[0] + acc[4], r1 = acc[1] + acc[5], r2 = acc[2] + acc[6], r3 = acc[3] + acc[7];
     return (r0 + r2) + (r1 + r3);

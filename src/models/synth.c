@@ -118,10 +118,10 @@ static uint64_t hash_name(const char *s, uint64_t seed) {
 
 /* ---- weight types per file type, as llama.cpp's quantizer picks them ---- */
 
-enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M, FT_MXFP4_MOE };
+enum ftype { FT_F32, FT_F16, FT_BF16, FT_Q8_0, FT_Q4_0, FT_Q4_K_M, FT_MXFP4_MOE, FT_IQ4_XS };
 static const struct { const char *name; enum ftype ft; int llama_ftype; } g_ftypes[] = {
     {"f32", FT_F32, 0}, {"f16", FT_F16, 1}, {"bf16", FT_BF16, 32},
-    {"q8_0", FT_Q8_0, 7}, {"q4_0", FT_Q4_0, 2}, {"q4_k_m", FT_Q4_K_M, 15},
+    {"q8_0", FT_Q8_0, 7}, {"q4_0", FT_Q4_0, 2}, {"q4_k_m", FT_Q4_K_M, 15}, {"iq4_xs", FT_IQ4_XS, 30},
     {"mxfp4_moe", FT_MXFP4_MOE, 38},
 };
 
@@ -137,6 +137,7 @@ static int pick_type(enum ftype ft, const char *name, int il, int n_layer, int o
     case FT_BF16: return DT_BF16;
     case FT_Q8_0: case FT_MXFP4_MOE: t = DT_Q8_0; break;  /* MXFP4_MOE: experts MXFP4 (add_moe_layer) */
     case FT_Q4_0: t = output_like ? DT_Q6_K : DT_Q4_0; break;
+    case FT_IQ4_XS: t = output_like ? DT_Q6_K : DT_IQ4_XS; break; /* (omni's quantizer, not llama.cpp's search) */
     default:
         t = DT_Q4_K;
         if (output_like) t = DT_Q6_K;
@@ -147,6 +148,7 @@ static int pick_type(enum ftype ft, const char *name, int il, int n_layer, int o
     /* Rows that are not a whole number of 256-blocks cannot hold K-quants. */
     if (ne0 % dtype_info(t)->block) {
         if (t == DT_Q4_K) t = DT_Q5_0;
+        else if (t == DT_IQ4_XS) t = DT_IQ4_NL;
         else if (t == DT_Q5_K) t = DT_Q5_1;
         else if (t == DT_Q6_K) t = DT_Q8_0;
         if (ne0 % dtype_info(t)->block) t = DT_F16;
@@ -431,7 +433,8 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
     int ft = -1, llama_ft = 0;
     for (size_t i = 0; i < sizeof g_ftypes / sizeof g_ftypes[0]; i++)
         if (!strcmp(g_ftypes[i].name, p->ftype)) { ft = (int)g_ftypes[i].ft; llama_ft = g_ftypes[i].llama_ftype; }
-    if (ft < 0) return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0, q4_k_m or mxfp4_moe)", p->ftype);
+    if (ft < 0)
+        return err_set(e, "synth: unknown type '%s' (use f32, f16, bf16, q8_0, q4_0, q4_k_m, iq4_xs or mxfp4_moe)", p->ftype);
 
     struct synth_ctx c = {p, gguf_writer_new(), pool_create(p->n_threads), (enum ftype)ft, 0, 0};
     if (!c.w || !c.pool) { gguf_writer_free(c.w); pool_free(c.pool); return err_set(e, "synth: out of memory"); }

@@ -21,8 +21,8 @@ static void usage(FILE *f) {
     for (const struct synth_whisper_shape *s = synth_whisper_shapes; s->name; s++) fprintf(f, " %s", s->name);
     for (const struct synth_clip_shape *s = synth_clip_shapes; s->name; s++) fprintf(f, " %s", s->name);
     fprintf(f,
-            "\n  --type TYPE     f32, f16, bf16, q8_0, q4_0, q4_k_m (llama.cpp's mix of q4_K/q6_K) or mxfp4_moe\n"
-            "                  (expert shapes: experts MXFP4, other matrices Q8_0)\n"
+            "\n  --type TYPE     f32, f16, bf16, q8_0, q4_0, q4_k_m (llama.cpp's mix of q4_K/q6_K), iq4_xs\n"
+            "                  or mxfp4_moe (expert shapes: experts MXFP4, other matrices Q8_0)\n"
             "                  whisper-* shapes: f16 or q8_0, written as a whisper.cpp ggml .bin\n"
             "                  clip-*/siglip-* shapes: f16, an image encoder (llama.cpp mmproj GGUF)\n"
             "  --proj-width N  image encoders: the projector's output width, which must equal the\n"

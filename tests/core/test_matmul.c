@@ -18,9 +18,9 @@ static float frand(void) {
 
 static const int g_types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0,
                               DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K, DT_IQ4_XS,
-                              DT_IQ4_NL, DT_MXFP4};
+                              DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
 /* The types whose SIMD kernels must give the scalar result bit for bit (quant.h). */
-static const int g_exact_types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_XS, DT_IQ4_NL, DT_MXFP4};
+static const int g_exact_types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_XS, DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
 #define NTYPES (int)(sizeof g_types / sizeof *g_types)
 
 struct case_data {
@@ -191,7 +191,7 @@ TEST(avx2_and_avx512_round_alike) {
     cpu_set_level(saved);
 }
 
-/* q2_K, q3_K, iq4_xs, iq4_nl and mxfp4: every SIMD level gives the scalar path's
+/* q2_K, q3_K, iq4_xs, iq4_nl, mxfp4 and the grid types: every SIMD level gives the scalar path's
  * result to the last bit, for every tile shape, remainder and thread split. */
 static void exact_vs_scalar(enum cpu_level level, int *nbad) {
     struct pool *p = pool_create(2);
@@ -283,9 +283,9 @@ TEST(threads_split_rows_and_batches) {
 }
 
 TEST(unsupported_type_gives_nan_not_crash) {
-    uint8_t w[66 * 2] = {0};
+    uint8_t w[50 * 2] = {0};
     float x[256] = {0}, y[2];
-    struct tensor t = {.name = "iq2xxs", .type = DT_IQ2_XXS, .n_dims = 2, .ne = {256, 2, 1, 1}, .data = w};
+    struct tensor t = {.name = "iq1s", .type = DT_IQ1_S, .n_dims = 2, .ne = {256, 2, 1, 1}, .data = w};
     matmul(NULL, &t, x, y, 1);
     CHECK(isnan(y[0]) && isnan(y[1]));
 }

@@ -188,7 +188,7 @@ TEST(dequant_matches_reference_build) {
         free(blk);
         free(got);
     }
-    CHECK_EQ_INT(lines, 5); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4 */
+    CHECK_EQ_INT(lines, 8); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq3_xxs, iq2_xs */
     free(text);
 }
 
@@ -212,10 +212,10 @@ TEST(dequant_mxfp4_from_the_format) {
 TEST(unsupported_types_are_refused) {
     float out[256];
     uint8_t b[400] = {0};
-    CHECK(dequantize_row(DT_IQ2_XXS, b, out, 256) == -1);
+    CHECK(dequantize_row(DT_IQ1_S, b, out, 256) == -1);
     CHECK(dequantize_row(DT_Q8_0, b, out, 33) == -1);
     CHECK(dequantize_row(99, b, out, 32) == -1);
-    CHECK(quantize_row(DT_IQ2_XXS, out, b, 256) == 0);
+    CHECK(quantize_row(DT_IQ1_S, out, b, 256) == 0);
     CHECK(quantize_row(DT_Q4_K, out, b, 32) == 0); /* not a whole super-block */
 }
 
@@ -262,6 +262,9 @@ TEST(roundtrip_error_bounds) {
     roundtrip(DT_IQ4_NL, 0.12, 0.15);
     roundtrip(DT_IQ4_XS, 0.12, 0.16);
     roundtrip(DT_MXFP4, 0.2, 0.25);
+    roundtrip(DT_IQ2_XXS, 0.4, 0.85);
+    roundtrip(DT_IQ3_XXS, 0.3, 0.6);
+    roundtrip(DT_IQ2_XS, 0.4, 0.85);
 }
 
 TEST(quantizers_keep_exact_values_exact) {
@@ -276,7 +279,7 @@ TEST(quantizers_keep_exact_values_exact) {
 
     memset(x, 0, sizeof x);
     int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K,
-                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4};
+                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++) {
         CHECK(quantize_row(types[t], x, q, 256) > 0);
         CHECK(dequantize_row(types[t], q, y, 256) == 0);

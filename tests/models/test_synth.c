@@ -68,6 +68,20 @@ TEST(q4_k_m_uses_llama_cpp_mix) {
     gguf_close(g);
 }
 
+TEST(iq4_xs_with_iq4_nl_fallback) {
+    /* tiny-llama3 again: 128-element rows cannot hold IQ4_XS's 256-blocks and take IQ4_NL
+     * (llama.cpp's fallback), ffn_down's 256 keep IQ4_XS, the tied output q6_K -> q8_0 */
+    struct gguf *g = make("tiny-llama3", "iq4_xs", "/tmp/omni-test-synth-llama3-iq4.gguf");
+    CHECK(g != NULL);
+    if (!g) return;
+    CHECK_EQ_INT(tensor_type(g, "blk.0.attn_q.weight"), DT_IQ4_NL);
+    CHECK_EQ_INT(tensor_type(g, "blk.1.ffn_down.weight"), DT_IQ4_XS);
+    CHECK_EQ_INT(tensor_type(g, "token_embd.weight"), DT_Q8_0);
+    CHECK_EQ_INT(gguf_get_int(g, "general.file_type", 0, NULL), 30);
+    gguf_close(g);
+    unlink("/tmp/omni-test-synth-llama3-iq4.gguf");
+}
+
 TEST(qwen2_has_biases_and_same_seed_same_file) {
     struct gguf *g = make("tiny-qwen2", "q8_0", "/tmp/omni-test-synth-qwen-a.gguf");
     struct gguf *h = make("tiny-qwen2", "q8_0", "/tmp/omni-test-synth-qwen-b.gguf");
@@ -202,6 +216,7 @@ int main(void) {
     TEST_EXPECT(5);
     RUN(llama_shape_metadata_and_tensors);
     RUN(q4_k_m_uses_llama_cpp_mix);
+    RUN(iq4_xs_with_iq4_nl_fallback);
     RUN(qwen2_has_biases_and_same_seed_same_file);
     RUN(moe_shapes_write_expert_tensors);
     RUN(rejects_unknown_type);
