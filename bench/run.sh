@@ -12,7 +12,9 @@ DIR=${BENCH_MODELS:-$BUILD/bench-models}
 PP=${BENCH_PP:-128}
 TG=${BENCH_TG:-64}
 THREADS=${BENCH_THREADS:-"1 2"}
-MODELS=${BENCH_SHAPES:-"smollm2-135m:q8_0 qwen2.5-0.5b:q4_k_m llama-3.2-1b:q4_k_m qwen3.5-2b:q4_k_m"}
+# the current families at their real shapes; the MoE row is Qwen3-30B-A3B's expert layout
+# (128 experts, 8 used) in 4 of its 48 layers, since the whole file (17 GiB) does not fit here
+MODELS=${BENCH_SHAPES:-"smollm2-135m:q8_0 qwen2.5-0.5b:q4_k_m llama-3.2-1b:q4_k_m qwen3-0.6b:q4_k_m qwen3-1.7b:q4_k_m gemma3-1b:q4_k_m qwen3.5-2b:q4_k_m qwen3-30b-a3b-l4:q4_k_m"}
 mkdir -p "$DIR"
 
 json_field() { # json, key → number
