@@ -315,7 +315,9 @@ omni_request *omni_submit(omni_model *model, omni_session *session, const omni_p
 /* Any thread, any time before omni_request_free: the generation stops at the next
  * step and on_done reports "cancelled". */
 void omni_request_cancel(omni_request *r);
-/* Frees the request; call it after on_done has returned (NULL is fine). */
+/* Frees the request once on_done has been called: from inside on_done or from a thread
+ * it wakes is fine too, as the engine never touches a request after calling its on_done
+ * (omni_session_generate frees it so). NULL is fine. */
 void omni_request_free(omni_request *r);
 /* The context size a request gets: the session's, or the engine's slots' (0 when
  * neither exists yet). */
