@@ -15,8 +15,8 @@
  * Errors: functions that can fail return NULL or -1 and write a one-line message
  * into the caller's err buffer. Ownership: whoever creates frees; strings returned
  * as `char *` are malloc'ed and freed by the caller with free().
- * Threads: a model may be shared by any number of threads; a session is used by one
- * thread at a time. Each loaded model has one engine thread that runs every forward
+ * Threads: a model may be shared by any number of threads once it is set up (after
+ * omni_model_load_mmproj); a session is used by one thread at a time. Each loaded model has one engine thread that runs every forward
  * pass of that model (sessions, requests and image encoding alike, batched together);
  * every other thread only submits work to it and receives results through callbacks.
  * All compute (LLM, Whisper, CLIP) shares one thread pool per process, sized by the
@@ -48,6 +48,8 @@ typedef struct omni_model_params {
 omni_model_params omni_model_default_params(void);
 /* params may be NULL for the defaults. */
 omni_model *omni_model_load(const char *path, const omni_model_params *params, char *err, size_t err_size);
+/* Once nothing uses the model any more: free its sessions and voice loops first, and
+ * let its requests end (on_done); it stops the engine. */
 void omni_model_free(omni_model *model);
 
 const char *omni_model_arch(const omni_model *model);    /* "llama", "qwen2", … */
@@ -58,7 +60,9 @@ uint64_t omni_model_n_params(const omni_model *model);
 uint64_t omni_model_size(const omni_model *model);       /* bytes of weights */
 
 /* Vision: attaches an image encoder (a llama.cpp "mmproj" GGUF made for this model).
- * Afterwards messages may carry images. Returns 0, or -1 with err set. */
+ * Afterwards messages may carry images. Call it before the model's first session or
+ * request (it is refused once the engine runs) and while no other thread uses the
+ * model: it is part of setting the model up. Returns 0, or -1 with err set. */
 int omni_model_load_mmproj(omni_model *model, const char *path, char *err, size_t err_size);
 /* Embedding positions one image takes in the prompt; 0 when the model has no encoder. */
 int omni_model_n_image_pos(const omni_model *model);
@@ -221,6 +225,8 @@ typedef struct omni_session_params {
 
 omni_session_params omni_session_default_params(void);
 omni_session *omni_session_new(omni_model *model, const omni_session_params *params, char *err, size_t err_size);
+/* A request still queued or running on the session (omni_submit) is cancelled first: its
+ * on_done has come when this returns, so do not call it from inside that callback. */
 void omni_session_free(omni_session *session);
 int omni_session_n_ctx(const omni_session *session);
 
@@ -310,7 +316,7 @@ typedef struct omni_engine_stats {
 /* All zero when the engine has not started. Any thread. */
 void omni_model_engine_stats(omni_model *model, omni_engine_stats *st);
 /* Ends every queued and running request (each gets on_done, "cancelled"); later
- * submits are refused with OMNI_ERR_STOPPING. For a server's shutdown. */
+ * submits are refused with OMNI_ERR_STOPPING. For a server's shutdown. Any thread. */
 void omni_model_cancel_all(omni_model *model);
 
 /* omni_submit's status. */
@@ -330,7 +336,9 @@ omni_request *omni_submit(omni_model *model, omni_session *session, const omni_p
 /* Any thread, any time before omni_request_free: the generation stops at the next
  * step and on_done reports "cancelled". */
 void omni_request_cancel(omni_request *r);
-/* Frees the request; call it after on_done has returned (NULL is fine). */
+/* Frees the request once on_done has been called: from inside on_done or from a thread
+ * it wakes is fine too, as the engine never touches a request after calling its on_done
+ * (omni_session_generate frees it so). NULL is fine. */
 void omni_request_free(omni_request *r);
 /* The context size a request gets: the session's, or the engine's slots' (0 when
  * neither exists yet). */
@@ -619,7 +627,8 @@ char *omni_tts_voices_json(void);
  * speech resumes first, the held reply is dropped without a trace (no events, no history,
  * no response id used) and the turn goes on.
  *
- * Threads: every call below may come from any thread and never waits for inference. Each
+ * Threads: every call below may come from any thread, and none waits for inference but
+ * omni_voice_free (a transcription in progress ends first) and omni_voice_wait_idle. Each
  * session has a listener thread (VAD) and a worker thread (ASR, LLM, TTS); on_event is
  * never called concurrently with itself, but from those two threads: copy what you keep,
  * return quickly, and do not call omni_voice_free from inside it. Whisper and the LLM's
@@ -691,7 +700,8 @@ void omni_voice_free(omni_voice *v);
 /* Changes settings between turns (session.update): instructions … temperature and seed
  * are taken; vad_model, input_rate, n_ctx, on_event and user stay as started. The VAD
  * threshold, silence and minimum speech apply from the next VAD window, also to a turn
- * in progress. 0, or -1 with err set (then nothing changed). */
+ * in progress; a reply in progress keeps the settings it started with. 0, or -1 with
+ * err set (then nothing changed). */
 int omni_voice_update(omni_voice *v, const omni_voice_params *params, char *err, size_t err_size);
 /* Queues s16 mono samples at the input rate (copied). -1 when out of memory. */
 int omni_voice_push_pcm(omni_voice *v, const int16_t *pcm, size_t n);

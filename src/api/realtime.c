@@ -33,13 +33,15 @@ struct rt_conn {
     omni_voice *v;
     omni_voice_params vp;     /* current settings; strings below are ours */
     char *instructions, *voice_name, *language;
-    int text_only;              /* output_modalities ["text"]: no audio events */
+    atomic_int text_only;       /* output_modalities ["text"]: no audio events (set by session.update
+                                 * on the connection's thread, read by the voice threads) */
     int turn_detection;         /* server VAD answers turns by itself */
     atomic_int seq;             /* event and item ids */
     char session_id[32];
 
     /* voice-thread state (on_event is never re-entered) */
     char user_item[32], prev_item[32], resp_item[32], resp_id[32];
+    int resp_text_only;         /* text_only as the response started: it stays so to its end */
     char *partial;              /* last transcript sent as deltas */
 };
 
@@ -99,8 +101,9 @@ static cJSON *session_json(struct rt_conn *k) {
     cJSON_AddStringToObject(o, "model", k->s->model_id);
     cJSON_AddStringToObject(o, "instructions", k->instructions ? k->instructions : "");
     const char *mods[2] = {"audio", "text"};
-    cJSON_AddItemToObject(o, "output_modalities", cJSON_CreateStringArray(mods + (k->text_only ? 1 : 0), 1));
-    cJSON_AddItemToObject(o, "modalities", cJSON_CreateStringArray(mods, k->text_only ? 1 : 2));
+    const int text_only = atomic_load(&k->text_only);
+    cJSON_AddItemToObject(o, "output_modalities", cJSON_CreateStringArray(mods + (text_only ? 1 : 0), 1));
+    cJSON_AddItemToObject(o, "modalities", cJSON_CreateStringArray(mods, text_only ? 1 : 2));
     const char *voice = k->voice_name ? k->voice_name : "alloy";
     cJSON_AddStringToObject(o, "voice", voice);
     cJSON_AddStringToObject(o, "input_audio_format", "pcm16");
@@ -192,8 +195,8 @@ static cJSON *response_json(struct rt_conn *k, const char *status, const omni_vo
     if (e) {
         cJSON_AddItemToArray(out, message_item(k->resp_item, "assistant",
                                                strcmp(status, "completed") ? "incomplete" : "completed",
-                                               k->text_only ? "output_text" : "output_audio",
-                                               k->text_only ? "text" : "transcript", e->text ? e->text : ""));
+                                               k->resp_text_only ? "output_text" : "output_audio",
+                                               k->resp_text_only ? "text" : "transcript", e->text ? e->text : ""));
         cJSON *u = cJSON_AddObjectToObject(r, "usage");
         int in = e->usage.prompt_tokens, outn = e->usage.completion_tokens;
         cJSON_AddNumberToObject(u, "total_tokens", in + outn);
@@ -262,6 +265,7 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
         break;
     case OMNI_VOICE_RESPONSE_STARTED:
         snprintf(k->resp_id, sizeof k->resp_id, "resp_%d", e->response_id);
+        k->resp_text_only = atomic_load(&k->text_only);
         new_id(k, k->resp_item, sizeof k->resp_item, "item");
         ev = rt_event("response.created");
         cJSON_AddItemToObject(ev, "response", response_json(k, "in_progress", NULL));
@@ -273,12 +277,12 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
         rt_send(k, ev);
         break;
     case OMNI_VOICE_TEXT_DELTA:
-        ev = rt_resp_event(k, k->text_only ? "response.output_text.delta" : "response.output_audio_transcript.delta");
+        ev = rt_resp_event(k, k->resp_text_only ? "response.output_text.delta" : "response.output_audio_transcript.delta");
         cJSON_AddStringToObject(ev, "delta", e->text ? e->text : "");
         rt_send(k, ev);
         break;
     case OMNI_VOICE_AUDIO: {
-        if (k->text_only || !e->n_pcm) break;
+        if (k->resp_text_only || !e->n_pcm) break;
         char *b = b64_pcm(e->pcm, e->n_pcm);
         if (!b) break;
         ev = rt_resp_event(k, "response.output_audio.delta");
@@ -289,7 +293,7 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
     }
     case OMNI_VOICE_RESPONSE_DONE: {
         const char *text = e->text ? e->text : "";
-        if (k->text_only) {
+        if (k->resp_text_only) {
             ev = rt_resp_event(k, "response.output_text.done");
             cJSON_AddStringToObject(ev, "text", text);
             rt_send(k, ev);
@@ -305,8 +309,8 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
         cJSON_AddNumberToObject(ev, "output_index", 0);
         cJSON_AddItemToObject(ev, "item", message_item(k->resp_item, "assistant",
                                                        strcmp(st, "completed") ? "incomplete" : "completed",
-                                                       k->text_only ? "output_text" : "output_audio",
-                                                       k->text_only ? "text" : "transcript", text));
+                                                       k->resp_text_only ? "output_text" : "output_audio",
+                                                       k->resp_text_only ? "text" : "transcript", text));
         rt_send(k, ev);
         ev = rt_event("response.done");
         cJSON_AddItemToObject(ev, "response", response_json(k, st, e));
@@ -337,7 +341,7 @@ static void apply_session_update(struct rt_conn *k, struct rt_request *rq) {
     }
     k->vp = p;
     k->turn_detection = rq->session.turn_detection;
-    k->text_only = rq->session.text_only;
+    atomic_store(&k->text_only, rq->session.text_only);
     send_session(k, "session.updated");
 }
 
@@ -380,7 +384,7 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
     int op = bits & 0x0f;
     if (op == MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE) return 0;
     if (!k || !k->v || (op != MG_WEBSOCKET_OPCODE_TEXT && op != MG_WEBSOCKET_OPCODE_BINARY)) return 1;
-    struct rt_settings cur = {k->vp, k->turn_detection, k->text_only};
+    struct rt_settings cur = {k->vp, k->turn_detection, atomic_load(&k->text_only)};
     struct rt_request rq;
     struct rt_bad_event bad;
     if (rt_request_parse(data, len, &cur, &rq, &bad)) {
@@ -435,6 +439,7 @@ static int on_connect(const struct mg_connection *c, void *ud) {
     k->s = s;
     pthread_mutex_init(&k->wmu, NULL);
     atomic_init(&k->seq, 1);
+    atomic_init(&k->text_only, 0);
     /* Refusals are reported as an error event after the handshake: a refused handshake
      * gives the client only a reset connection and no reason. */
     const struct mg_request_info *ri = mg_get_request_info(c);

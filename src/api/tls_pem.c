@@ -34,8 +34,9 @@ int api_tls_pem_join(const char *cert, const char *key, char *out, size_t cap, s
     size_t nc = 0, nk = 0;
     (void)api_tls_compat_linked();
     if (!api_tls_available())
-        return err_set(e, "TLS is not available in sanitizer builds (Debian's civetweb needs a dlsym shim for "
-                          "OpenSSL 3 that cannot run beside AddressSanitizer); use a normal build for --tls-cert");
+        return err_set(e, "TLS is not available in sanitizer builds off x86-64 (Debian's civetweb needs a dlsym "
+                          "shim for OpenSSL 3 that only runs beside a sanitizer there); use a normal build for "
+                          "--tls-cert");
     char *c = slurp(cert, &nc, e), *k = NULL;
     if (!c) return -1;
     if (!strstr(c, "-----BEGIN CERTIFICATE-----")) {

@@ -15,7 +15,7 @@ int api_tls_pem_join(const char *cert, const char *key, char *out, size_t cap, s
 /* Referenced by the server so the dlsym shim in tls_compat.c (OpenSSL 3 vs Debian's
  * civetweb) is linked into every binary that can serve TLS. */
 int api_tls_compat_linked(void);
-/* 0 in sanitizer builds, where the shim cannot be used (see tls_compat.c). */
+/* 1 where the shim works: x86-64 always, elsewhere not in sanitizer builds (tls_compat.c). */
 int api_tls_available(void);
 
 #endif

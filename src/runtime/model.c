@@ -78,8 +78,14 @@ int omni_model_load_mmproj(omni_model *m, const char *path, char *err, size_t er
         clip_free(c);
         return -1;
     }
-    clip_free(m->clip);
-    m->clip = c;
+    /* checked again where it counts: an engine started meanwhile sized itself without it */
+    pthread_mutex_lock(&m->engine_mu);
+    started = m->engine != NULL;
+    struct clip *old = started ? c : m->clip;
+    if (!started) m->clip = c;
+    pthread_mutex_unlock(&m->engine_mu);
+    clip_free(old);
+    if (started) return err_copy_str("load the image encoder before the first session or request", err, err_size);
     return 0;
 }
 

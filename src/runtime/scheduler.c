@@ -700,11 +700,13 @@ static void *run(void *arg) {
         pthread_mutex_lock(&s->mu);
         while (!s->stopping && !s->cancel_all && !s->q_head && s->busy == 0 && !s->n_dead)
             pthread_cond_wait(&s->cv, &s->mu);
-        /* Let go of sequences whose sessions are being freed: no step runs now. */
+        /* Let go of sequences whose sessions are being freed: no step runs now. One
+         * with a request queued or running is let go once that request has ended (it
+         * is cancelled below), so the request never outlives its sequence. */
         if (s->n_dead) {
             for (struct slot **pp = &s->seqs; *pp;) {
                 struct slot *sl = *pp;
-                if (sl->dead && !sl->req) {
+                if (sl->dead && !sl->req && !sl->queued) {
                     *pp = sl->next_seq;
                     sl->released = 1;
                     s->n_dead--;
@@ -725,9 +727,19 @@ static void *run(void *arg) {
         struct sched_request *admit_head = NULL, **admit_tail = &admit_head;
         int free_slots = 0;
         for (int i = 0; i < s->p.n_slots; i++) free_slots += !s->slot[i].req;
+        struct sched_request **cancelled_tail = &cancelled;
+        while (*cancelled_tail) cancelled_tail = &(*cancelled_tail)->next;
         for (struct sched_request **pp = &s->q_head, *prev = NULL; *pp;) {
             struct sched_request *r = *pp;
-            if (r->seq || free_slots > 0) {
+            if (r->seq && r->seq->sl.dead) {
+                /* its session is being freed: it ends without running */
+                *pp = r->next;
+                if (s->q_tail == r) s->q_tail = prev;
+                r->seq->sl.queued = 0;
+                r->next = NULL;
+                *cancelled_tail = r;
+                cancelled_tail = &r->next;
+            } else if (r->seq || free_slots > 0) {
                 *pp = r->next;
                 if (s->q_tail == r) s->q_tail = prev;
                 if (!r->seq) { free_slots--; s->q_len--; }
@@ -761,7 +773,10 @@ static void *run(void *arg) {
         for (int i = 0; ok && i < s->p.n_slots; i++)
             if (s->slot[i].req) s->act[s->n_act++] = &s->slot[i];
         for (struct slot *sl = s->seqs; ok && sl; sl = sl->next_seq)
-            if (sl->req) s->act[s->n_act++] = sl;
+            if (sl->req) {
+                if (sl->dead) atomic_store(&sl->req->cancel, 1); /* its session is being freed */
+                s->act[s->n_act++] = sl;
+            }
         pthread_mutex_unlock(&s->mu);
         if (!ok) {
             log_error("engine: out of memory for %d sequences", n);

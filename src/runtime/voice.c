@@ -35,8 +35,10 @@
 struct chunk { size_t text_end; int64_t samples_end; };
 
 struct omni_voice {
-    omni_voice_params p;
-    char *instructions, *voice_name, *language;
+    omni_voice_params p;             /* settings: under mu once the threads run (omni_voice_update) */
+    char *instructions, *voice_name, *language;   /* likewise; the worker copies what it uses */
+    omni_voice_callback on_event;    /* fixed at omni_voice_new, so emit reads them without mu */
+    void *user;
     omni_model *llm;
     const struct whisper_model *asr;
     struct vad *vad;
@@ -131,10 +133,10 @@ omni_voice_params omni_voice_default_params(void) {
 }
 
 static void emit(struct omni_voice *v, omni_voice_event *ev) {
-    if (!v->p.on_event) return;
+    if (!v->on_event) return;
     if (ev->text && !ev->len) ev->len = strlen(ev->text);
     pthread_mutex_lock(&v->ev_mu);
-    v->p.on_event(ev, v->p.user);
+    v->on_event(ev, v->user);
     pthread_mutex_unlock(&v->ev_mu);
 }
 
@@ -301,7 +303,11 @@ static void *listener_main(void *arg) {
  * malloc'ed trimmed string ("" for silence), NULL on error (emitted). */
 static char *transcribe(struct omni_voice *v, const float *x, size_t n) {
     struct whisper_params wp = whisper_default_params();
-    wp.language = v->language && strcmp(v->language, "auto") ? v->language : "auto";
+    char lang[32]; /* a copy: session.update may replace v->language meanwhile */
+    pthread_mutex_lock(&v->mu);
+    snprintf(lang, sizeof lang, "%s", v->language && strcmp(v->language, "auto") ? v->language : "auto");
+    pthread_mutex_unlock(&v->mu);
+    wp.language = lang;
     wp.no_timestamps = 1;
     wp.temperature_inc = 0;   /* no hotter retries and no beam search: a live turn cannot wait */
     wp.beam_size = 1;
@@ -358,6 +364,7 @@ struct held {                /* an event of a speculative reply, kept until the 
 
 struct reply {
     struct omni_voice *v;
+    char *voice, *language;  /* the settings it started with (copies; NULL: the defaults) */
     int rid;
     char *text;              /* everything the LLM wrote */
     size_t len, cap;
@@ -450,9 +457,10 @@ static void spec_promote_unlock(struct reply *r) {
     v->stats.spec_used++;
     atomic_store(&v->cancel, 0);
     int64_t end = r->spec_end;
+    int show = v->p.transcribe_input;
     pthread_mutex_unlock(&v->mu);
     r->spec = 0;
-    if (text && v->p.transcribe_input) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+    if (text && show) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
     free(text);
     emit_simple(v, OMNI_VOICE_RESPONSE_STARTED, r->rid, 0, NULL);
     for (int i = 0; i < r->n_held; i++) {
@@ -504,8 +512,8 @@ static int speak_piece(const char *s, size_t n, void *ud) {
     size_t end = r->len - r->split.len + (size_t)(s + n - r->split.buf);
     omni_tts_params q = omni_tts_default_params();
     q.input = t;
-    q.voice = v->voice_name;
-    q.language = v->language && strcmp(v->language, "auto") ? v->language : NULL;
+    q.voice = r->voice;
+    q.language = r->language && strcmp(r->language, "auto") ? r->language : NULL;
     q.normalize = 1;
     char terr[512] = "";
     r->clause = t;
@@ -572,6 +580,32 @@ static size_t trim_keep(const char *text, size_t keep) {
     return keep;
 }
 
+/* Under mu: the prompt's messages (the instructions, the history from message `cut` on,
+ * then spec_text as the user's when given) copied into one malloc'ed block (free() it),
+ * with their count in *n; NULL when out of memory. */
+static omni_chat_message *conversation_locked(struct omni_voice *v, int cut, const char *spec_text, int *n) {
+    const int has_sys = v->instructions && *v->instructions;
+    const int count = has_sys + (v->n_hist - cut) + (spec_text != NULL);
+    size_t bytes = (size_t)(count > 0 ? count : 1) * sizeof(omni_chat_message);
+    if (has_sys) bytes += sizeof "system" + strlen(v->instructions) + 1;
+    for (int i = cut; i < v->n_hist; i++) bytes += strlen(v->hist[i].role) + strlen(v->hist[i].content) + 2;
+    if (spec_text) bytes += sizeof "user" + strlen(spec_text) + 1;
+    omni_chat_message *m = malloc(bytes);
+    if (!m) return NULL;
+    char *p = (char *)(m + (count > 0 ? count : 1));
+    int k = 0;
+#define VOICE_COPY(dst, src) do { size_t l_ = strlen(src) + 1; memcpy(p, (src), l_); (dst) = p; p += l_; } while (0)
+    if (has_sys) { VOICE_COPY(m[k].role, "system"); VOICE_COPY(m[k].content, v->instructions); k++; }
+    for (int i = cut; i < v->n_hist; i++, k++) {
+        VOICE_COPY(m[k].role, v->hist[i].role);
+        VOICE_COPY(m[k].content, v->hist[i].content);
+    }
+    if (spec_text) { VOICE_COPY(m[k].role, "user"); VOICE_COPY(m[k].content, spec_text); k++; }
+#undef VOICE_COPY
+    *n = k;
+    return m;
+}
+
 /* Answers the conversation. Speculative (spec_text != NULL): the prompt ends with that
  * user message, which is not in the history yet; everything is held (see reply_emit)
  * until the turn (spec_turn, ending at spec_end) is confirmed, or dropped silently. */
@@ -598,15 +632,19 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     pthread_mutex_unlock(&v->mu);
     if (!r.spec) emit_simple(v, OMNI_VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
 
-    /* message texts are never freed while the session lives, so a copy of the array is enough */
+    /* The conversation and the settings as they are now, copied: other threads may
+     * change them while the reply is made (omni_voice_update replaces the instructions,
+     * omni_voice_truncate cuts or drops the last message, omni_voice_add_message grows
+     * the history), and a reply keeps the settings it started with. */
     pthread_mutex_lock(&v->mu);
-    int cut = v->hist_cut < v->n_hist ? v->hist_cut : v->n_hist;
-    int n = v->n_hist - cut + 2;
-    omni_chat_message *msgs = malloc((size_t)n * sizeof *msgs);
-    int k = 0;
-    if (msgs && v->instructions && *v->instructions) msgs[k++] = (omni_chat_message){"system", v->instructions};
-    for (int i = cut; msgs && i < v->n_hist; i++) msgs[k++] = v->hist[i];
-    if (msgs && spec_text) msgs[k++] = (omni_chat_message){"user", spec_text};
+    int cut = v->hist_cut < v->n_hist ? v->hist_cut : v->n_hist, k = 0;
+    const int max_tokens = v->p.max_tokens;
+    const float temperature = v->p.temperature;
+    const uint64_t seed = v->p.seed;
+    r.voice = dup_or_null(v->voice_name);
+    r.language = dup_or_null(v->language);
+    int failed_copy = (v->voice_name && !r.voice) || (v->language && !r.language);
+    omni_chat_message *msgs = failed_copy ? NULL : conversation_locked(v, cut, spec_text, &k);
     pthread_mutex_unlock(&v->mu);
     char err[512] = "";
     omni_usage u;
@@ -617,7 +655,7 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
      * then stays put, so the next turns extend a cached prefix instead of re-reading the
      * whole conversation every turn. */
     const int n_ctx = omni_session_n_ctx(v->sess);
-    int reserve = v->p.max_tokens > 0 && v->p.max_tokens < n_ctx / 2 ? v->p.max_tokens : n_ctx / 4;
+    int reserve = max_tokens > 0 && max_tokens < n_ctx / 2 ? max_tokens : n_ctx / 4;
     omni_prompt pr;
     int dropped = 0, fit = -1;
     if (msgs) {
@@ -632,6 +670,7 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
                                           &dropped, err, sizeof err);
         }
     }
+    if (!msgs) snprintf(err, sizeof err, "out of memory copying the conversation");
     free(msgs);
     if (fit == 0) {
         if (dropped > 0 && !r.spec) {
@@ -640,9 +679,9 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
             pthread_mutex_unlock(&v->mu);
         }
         omni_generate_params gp = omni_generate_default_params();
-        gp.max_tokens = v->p.max_tokens;
-        gp.sampling.temperature = v->p.temperature;
-        if (v->p.seed) gp.sampling.seed = v->p.seed;
+        gp.max_tokens = max_tokens;
+        gp.sampling.temperature = temperature;
+        if (seed) gp.sampling.seed = seed;
         gp.on_text = on_text;
         gp.reasoning = OMNI_REASONING_AUTO;   /* thoughts are never spoken (no on_reasoning) */
         gp.user = &r;
@@ -675,6 +714,8 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
         vsplit_free(&r.split);
         free(r.text);
         free(r.chunks);
+        free(r.voice);
+        free(r.language);
         return;
     }
 
@@ -716,6 +757,8 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     pthread_mutex_unlock(&v->mu);
     vsplit_free(&r.split);
     held_free(&r);
+    free(r.voice);
+    free(r.language);
 }
 
 /* ---- worker loop ---- */
@@ -765,6 +808,7 @@ static void *worker_main(void *arg) {
         float *x;
         if (j == JOB_FINAL) {
             v->turn_ended = 0;
+            const int show = v->p.transcribe_input;
             char *text = NULL;
             if (v->spec_turn == turn && v->spec_end == end && v->spec_text) {
                 /* the speculative transcript made at the first quiet window still holds */
@@ -778,7 +822,7 @@ static void *worker_main(void *arg) {
                 text = x ? transcribe(v, x, n) : NULL;
                 free(x);
             }
-            if (text && v->p.transcribe_input) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
+            if (text && show) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
             pthread_mutex_lock(&v->mu);
             if (text && *text) {
                 hist_add(v, "user", text, strlen(text));
@@ -817,6 +861,7 @@ static void *worker_main(void *arg) {
         /* JOB_PARTIAL */
         x = copy_clip(v, -1, &n);
         v->asr_done_n = n;
+        const int show = v->p.transcribe_input;
         pthread_mutex_unlock(&v->mu);
         double t0 = now_ms();
         char *text = x ? transcribe(v, x, n) : NULL;
@@ -824,7 +869,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&v->mu);
         v->asr_partial_ms = now_ms() - t0;
         pthread_mutex_unlock(&v->mu);
-        if (text && v->p.transcribe_input && *text) emit_simple(v, OMNI_VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
+        if (text && show && *text) emit_simple(v, OMNI_VOICE_TRANSCRIPT_PARTIAL, 0, -1, text);
         free(text);
         pthread_mutex_lock(&v->mu);
     }
@@ -889,6 +934,8 @@ struct omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voi
     v->last_hist = -1;
     const char *vad_path = p->vad_model;
     if (take_params(v, p, e)) goto fail;
+    v->on_event = v->p.on_event;
+    v->user = v->p.user;
     if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
     v->win_size = v->vad ? vad_window(v->vad) : 512;
     vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);

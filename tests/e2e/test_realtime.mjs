@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { OpenAIRealtimeWS } from "openai/beta/realtime/ws";
 import { MODELS, makeCounter, assert, eq, startServer, stopServer, tlsCertDir } from "./server_helpers.mjs";
 
-// The official client speaks only wss:// (a sanitizer build, which has no TLS, skips).
+// The official client speaks only wss://.
 const DIR = tlsCertDir();
 const { test, summary } = makeCounter(9);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`, ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;

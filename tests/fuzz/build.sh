@@ -32,8 +32,9 @@ fi
 if [ ! -f "$BUILD/libomni.a" ]; then echo "fuzz: $BUILD/libomni.a missing: run make first"; exit 1; fi
 FLAGS="-g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
-# (tls_compat.c too: its dlsym shim, which only uninstrumented builds have, would
-# otherwise answer the sanitizer runtime's own dlsym calls and crash it at start-up)
+# (tls_compat.c too: off x86-64 its dlsym shim is only safe in uninstrumented builds
+# and must see that this one is instrumented, or it would break the sanitizer
+# runtime's own start-up dlsym calls)
 INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/multipart.c
   src/api/realtime_events.c src/runtime/chat_format.c src/core/dtype.c src/core/error.c src/models/image_preprocess.c
   src/api/tls_compat.c src/runtime/reasoning.c"

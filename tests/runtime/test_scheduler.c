@@ -1,7 +1,8 @@
 /* The scheduler's prompt admission on stories260K: short prompts are not stuck behind
  * a long one, a long prompt is fed in chunks so decoding slots keep getting tokens,
  * every one of 8 concurrent requests gets its first token before any finishes, and a
- * slot's cached conversation survives a new one that shares only its system prompt. */
+ * slot's cached conversation survives a new one that shares only its system prompt,
+ * and freeing a session's sequence ends the requests on it before it goes. */
 #include <stdatomic.h>
 #include <time.h>
 
@@ -181,8 +182,47 @@ TEST(new_conversation_does_not_evict_one_sharing_only_a_system_prompt) {
     sched_free(s);
 }
 
+/* Freeing a session's sequence while a request is queued or running on it ends that
+ * request first (on_done, "cancelled") and only then lets go of the sequence: the
+ * request never runs on freed memory (which ASan and TSan would report). */
+TEST(freeing_a_sequence_ends_its_requests_first) {
+    struct sched *s = make_sched(1, 512, 256);
+    CHECK(s != NULL);
+    if (!s) return;
+    struct err e = {{0}};
+    struct sched_seq *q1 = sched_seq_new(s, 512, &e), *q2 = sched_seq_new(s, 512, &e);
+    REQUIRE(q1 && q2, "sched_seq_new: %s", e.msg);
+    static struct job run, queued, busy;
+    /* max_tokens 0: until the context is full (EOS is banned), far more than it gets */
+    job_init(&run, 8, 0, 20);
+    run.req.seq = q1;
+    CHECK_EQ_INT(sched_submit(s, &run.req, &e), SCHED_OK);
+    for (int i = 0; i < 30000 && atomic_load(&run.n_pieces) < 2 && !atomic_load(&run.done_at); i++) sleep_ms(1);
+    CHECK(atomic_load(&run.n_pieces) >= 2);
+    /* a long prefill in the pooled slot keeps the engine inside a step, so the next
+     * request usually is still in the queue when its sequence is freed */
+    job_init(&busy, 480, 1, 21);
+    CHECK_EQ_INT(sched_submit(s, &busy.req, &e), SCHED_OK);
+    job_init(&queued, 8, 0, 22);
+    queued.req.seq = q2;
+    CHECK_EQ_INT(sched_submit(s, &queued.req, &e), SCHED_OK);
+    sched_seq_free(s, q2);
+    CHECK_MSG(atomic_load(&queued.done_at) != 0, "on_done of the queued request had not come when the free returned");
+    sched_seq_free(s, q1);
+    CHECK_MSG(atomic_load(&run.done_at) != 0, "on_done of the running request had not come when the free returned");
+    /* cancelled, unless the whole context was generated before the free (a very slow free) */
+    const int full = 400; /* of the ~500 that fit */
+    CHECK_MSG(!strcmp(run.res.finish_reason, "cancelled") || run.res.completion_tokens >= full,
+              "running request: %s after %d tokens", run.res.finish_reason, run.res.completion_tokens);
+    CHECK_MSG(!strcmp(queued.res.finish_reason, "cancelled") || queued.res.completion_tokens >= full,
+              "queued request: %s after %d tokens", queued.res.finish_reason, queued.res.completion_tokens);
+    CHECK(wait_done(&busy));
+    CHECK_STR(busy.res.finish_reason, "length");
+    sched_free(s);
+}
+
 int main(void) {
-    TEST_EXPECT(4);
+    TEST_EXPECT(5);
     char err[512];
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = 2;
@@ -196,6 +236,7 @@ int main(void) {
     RUN(long_prompt_fed_in_chunks_while_others_decode);
     RUN(eight_streams_all_start_before_any_ends);
     RUN(new_conversation_does_not_evict_one_sharing_only_a_system_prompt);
+    RUN(freeing_a_sequence_ends_its_requests_first);
     omni_model_free(g_model);
     return test_summary();
 }
