@@ -55,14 +55,22 @@
 #define RE_YOUTU_CJK "[\\x{AC00}-\\x{D7A3}\\x{3131}-\\x{318E}]+|[\\x{FF01}\\x{2026}\\x{201C}\\x{201D}\\x{2018}" \
     "\\x{2019}\\x{2014}\\x{FF1A}\\x{FF1B}\\x{FF0C}\\x{3001}-\\x{303F}\\x{FE30}-\\x{FE4F}]+|[\\x{3105}-\\x{312F}]+|" \
     "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+"
-#define RE_YOUTU "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]*[\\p{L}\\p{M}]+" RE_CONTR "?|" \
-    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+[\\p{L}\\p{M}]*" RE_CONTR "?|" \
-    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_YOUTU_LETTERS "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]*[\\p{L}\\p{M}]+" RE_CONTR "?|" \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+[\\p{L}\\p{M}]*" RE_CONTR "?|"
+#define RE_YOUTU RE_YOUTU_LETTERS "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* AFMoE's and Tiny Aya's digit split as llama.cpp's hand-written splitter does it: a run of \p{N}
+ * becomes groups of 3 from the right, and the text before the run (since the last group) is glued
+ * to its first group. */
+#define RE_DIGITS3 "\\P{N}*\\p{N}{1,3}(?=(?:\\p{N}{3})*(?!\\p{N}))"
+#define RE_AFMOE_CJK "[\\x{4E00}-\\x{9FFF}\\x{3400}-\\x{4DBF}\\x{8C48}-\\x{FAFF}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}" \
+    "\\x{FF65}-\\x{FF9F}\\x{2F00}-\\x{2FDF}\\x{E40}-\\x{E7F}\\x{E80}-\\x{EFF}\\x{1780}-\\x{17FF}\\x{1000}-\\x{109F}" \
+    "\\x{AA60}-\\x{AA7F}\\x{A9E0}-\\x{A9FF}\\x{AC00}-\\x{D7AF}\\x{1100}-\\x{11FF}]+"
 
 enum { SET_DEFAULT, SET_LLAMA3, SET_DEEPSEEK_LLM, SET_DEEPSEEK_CODER, SET_DEEPSEEK3, SET_FALCON,
        SET_STARCODER, SET_GPT2, SET_QWEN2, SET_QWEN35, SET_PORO, SET_VIKING, SET_TEKKEN, SET_CHAMELEON,
        SET_GPT4O, SET_GRANITE_EMB_MULTI, SET_SEED_CODER, SET_BAILINGMOE, SET_EXAONE_MOE, SET_JAIS2,
-       SET_MINICPM5, SET_LAGUNA, SET_YOUTU };
+       SET_MINICPM5, SET_LAGUNA, SET_YOUTU, SET_AFMOE, SET_TINY_AYA };
 
 static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_DEFAULT] = {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
@@ -92,6 +100,9 @@ static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_MINICPM5] = {"\\p{N}{1,3}", RE_CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
     [SET_LAGUNA] = {"[^\\n]+|[\\n]+", RE_QWEN2},
     [SET_YOUTU] = {RE_YOUTU_CJK, RE_YOUTU},
+    [SET_AFMOE] = {RE_DIGITS3, RE_AFMOE_CJK,
+                   "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|" RE_NOT_LPS "?[\\p{L}\\p{M}]+| ?" RE_PS "+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    [SET_TINY_AYA] = {RE_DIGITS3, RE_YOUTU_LETTERS "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
 };
 
 /* name → regex set and flags, as llama.cpp's llama_vocab::impl::load maps them */
@@ -138,7 +149,8 @@ static const struct { const char *name; int set, ignore_merges, add_bos, clean_s
     {"seed-coder", SET_SEED_CODER, 0, -1, 0, 0}, {"bailingmoe", SET_BAILINGMOE, 0, -1, 0, 0},
     {"bailingmoe2", SET_BAILINGMOE, 0, -1, 0, 0}, {"llada-moe", SET_BAILINGMOE, 0, -1, 0, 0},
     {"minicpm5", SET_MINICPM5, 1, -1, 1, 0}, {"laguna", SET_LAGUNA, 0, -1, 0, 0},
-    {"youtu", SET_YOUTU, 1, -1, 0, 0},
+    {"youtu", SET_YOUTU, 1, -1, 0, 0}, {"afmoe", SET_AFMOE, 0, -1, 0, 0},
+    {"tiny_aya", SET_TINY_AYA, 0, -1, 0, 0}, {"cohere2moe", SET_TINY_AYA, 0, -1, 0, 0},
 };
 
 int pretok_init(struct pretok *p, const char *name, struct err *e) {
