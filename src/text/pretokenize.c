@@ -22,6 +22,10 @@
 #define RE_QWEN35 "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_CJK "[\\x{4E00}-\\x{9FA5}\\x{0800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 #define RE_PORO " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{0964}\\x{06D4}\\x{060C})]+"
+/* [\p{P}\p{S}] and [^\r\n\p{L}\p{P}\p{S}] as llama.cpp matches them: its collapsed text keeps ASCII
+ * as is and its ASCII list for \p{S} lacks '~', so '~' is neither punctuation nor symbol there. */
+#define RE_PS "(?:(?!~)[\\p{P}\\p{S}])"
+#define RE_NOT_LPS "(?:~|[^\\r\\n\\p{L}\\p{P}\\p{S}])"
 /* DeepSeek LLM's cased-letter class, written as code point ranges. */
 #define RE_DS_LETTERS "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}" \
     "\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}" \
@@ -38,8 +42,35 @@
     "\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}" \
     "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+"
 
+/* The contraction suffixes, case-insensitive without (?i:) (llama.cpp's adaptation) */
+#define RE_CONTR "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
+/* GPT-4o (o200k): a letter run is an optional run of non-lowercase letters then lowercase ones (or
+ * the reverse), with an optional contraction. llama.cpp matches it on text whose letters all look
+ * alike (categories collapsed), so "non-lowercase" is "[^a-z]" among letters, as in tekken. */
+#define RE_GPT4O_L(L) "[^\\r\\n\\p{L}\\p{N}]?((?=[" L "])([^a-z]))*((?=[" L "])([^A-Z]))+" RE_CONTR "?|" \
+    "[^\\r\\n\\p{L}\\p{N}]?((?=[" L "])([^a-z]))+((?=[" L "])([^A-Z]))*" RE_CONTR "?|" \
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* Youtu: CJK and Korean runs first; its \p{Lu}/\p{Ll}/... are all \p{L} in llama.cpp's collapsed
+ * matching, so they are written as \p{L} here. */
+#define RE_YOUTU_CJK "[\\x{AC00}-\\x{D7A3}\\x{3131}-\\x{318E}]+|[\\x{FF01}\\x{2026}\\x{201C}\\x{201D}\\x{2018}" \
+    "\\x{2019}\\x{2014}\\x{FF1A}\\x{FF1B}\\x{FF0C}\\x{3001}-\\x{303F}\\x{FE30}-\\x{FE4F}]+|[\\x{3105}-\\x{312F}]+|" \
+    "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+"
+#define RE_YOUTU_LETTERS "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]*[\\p{L}\\p{M}]+" RE_CONTR "?|" \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+[\\p{L}\\p{M}]*" RE_CONTR "?|"
+#define RE_YOUTU RE_YOUTU_LETTERS "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* AFMoE's and Tiny Aya's digit split as llama.cpp's hand-written splitter does it: a run of \p{N}
+ * becomes groups of 3 from the right, and the text before the run (since the last group) is glued
+ * to its first group. */
+#define RE_DIGITS3 "\\P{N}*\\p{N}{1,3}(?=(?:\\p{N}{3})*(?!\\p{N}))"
+#define RE_AFMOE_CJK "[\\x{4E00}-\\x{9FFF}\\x{3400}-\\x{4DBF}\\x{8C48}-\\x{FAFF}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}" \
+    "\\x{FF65}-\\x{FF9F}\\x{2F00}-\\x{2FDF}\\x{E40}-\\x{E7F}\\x{E80}-\\x{EFF}\\x{1780}-\\x{17FF}\\x{1000}-\\x{109F}" \
+    "\\x{AA60}-\\x{AA7F}\\x{A9E0}-\\x{A9FF}\\x{AC00}-\\x{D7AF}\\x{1100}-\\x{11FF}]+"
+
 enum { SET_DEFAULT, SET_LLAMA3, SET_DEEPSEEK_LLM, SET_DEEPSEEK_CODER, SET_DEEPSEEK3, SET_FALCON,
-       SET_STARCODER, SET_GPT2, SET_QWEN2, SET_QWEN35, SET_PORO, SET_VIKING, SET_TEKKEN, SET_CHAMELEON };
+       SET_STARCODER, SET_GPT2, SET_QWEN2, SET_QWEN35, SET_PORO, SET_VIKING, SET_TEKKEN, SET_CHAMELEON,
+       SET_GPT4O, SET_GRANITE_EMB_MULTI, SET_SEED_CODER, SET_BAILINGMOE, SET_EXAONE_MOE, SET_JAIS2,
+       SET_MINICPM5, SET_LAGUNA, SET_YOUTU, SET_AFMOE, SET_TINY_AYA };
 
 static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_DEFAULT] = {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
@@ -49,7 +80,7 @@ static const char *const k_sets[][PRETOK_MAX_RE] = {
                           "\\s+$", RE_CJK, "\\p{N}+"},
     [SET_DEEPSEEK_CODER] = {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}"},
     [SET_DEEPSEEK3] = {"\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
-                       "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+                       "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|" RE_NOT_LPS "?[\\p{L}\\p{M}]+| ?" RE_PS "+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
     [SET_FALCON] = {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"},
     [SET_STARCODER] = {"\\p{N}", RE_GPT2},
     [SET_GPT2] = {RE_GPT2},
@@ -60,6 +91,18 @@ static const char *const k_sets[][PRETOK_MAX_RE] = {
     [SET_TEKKEN] = {"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
     [SET_CHAMELEON] = {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )",
                        "\\p{N}", "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2},
+    [SET_GPT4O] = {RE_GPT4O_L("\\p{L}")},
+    [SET_GRANITE_EMB_MULTI] = {RE_GPT4O_L("\\p{L}\\p{M}")},
+    [SET_SEED_CODER] = {RE_CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    [SET_BAILINGMOE] = {"'(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+"},
+    [SET_EXAONE_MOE] = {RE_CONTR "|[^\\r\\n\\p{L}\\p{N}]?(?:\\p{L}\\p{M}*(?: \\p{L}\\p{M}*)*)+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]?|\\s*[\\r\\n]|\\s+(?!\\S)|\\s+"},
+    [SET_JAIS2] = {RE_CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s{512}(?!\\S)|\\s{256}(?!\\S)|\\s{128}(?!\\S)|\\s{64}(?!\\S)|\\s{32}(?!\\S)|\\s{16}(?!\\S)|\\s{8}(?!\\S)|\\s{4}(?!\\S)|\\s{1,2}(?!\\S)|\\s{1}"},
+    [SET_MINICPM5] = {"\\p{N}{1,3}", RE_CONTR "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}+| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    [SET_LAGUNA] = {"[^\\n]+|[\\n]+", RE_QWEN2},
+    [SET_YOUTU] = {RE_YOUTU_CJK, RE_YOUTU},
+    [SET_AFMOE] = {RE_DIGITS3, RE_AFMOE_CJK,
+                   "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|" RE_NOT_LPS "?[\\p{L}\\p{M}]+| ?" RE_PS "+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+    [SET_TINY_AYA] = {RE_DIGITS3, RE_YOUTU_LETTERS "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
 };
 
 /* name → regex set and flags, as llama.cpp's llama_vocab::impl::load maps them */
@@ -86,6 +129,28 @@ static const struct { const char *name; int set, ignore_merges, add_bos, clean_s
     {"chameleon", SET_CHAMELEON, 0, 1, 0, 0}, {"minerva-7b", SET_STARCODER, 0, -1, 1, 0},
     {"megrez", SET_QWEN2, 0, -1, 1, 0}, {"exaone4", SET_GPT2, 0, -1, 1, 0},
     {"qwen35", SET_QWEN35, 0, -1, 0, 0},
+    /* names current converters write that map onto the sets above (llama.cpp's aliases) */
+    {"falcon-h1", SET_LLAMA3, 1, 1, 1, 0}, {"pixtral", SET_LLAMA3, 1, 1, 1, 0},
+    {"midm-2.0", SET_LLAMA3, 1, 1, 1, 0}, {"lfm2", SET_LLAMA3, 1, 1, 1, 0},
+    {"jina-v5-nano", SET_LLAMA3, 1, 1, 1, 0},
+    {"a.x-4.0", SET_GPT2, 0, -1, 1, 0}, {"mellum", SET_GPT2, 0, -1, 1, 0},
+    {"modern-bert", SET_GPT2, 0, -1, 1, 0}, {"trillion", SET_GPT2, 0, -1, 0, 0},
+    {"granite-docling", SET_GPT2, 0, -1, 0, 0},
+    {"deepseek-r1-qwen", SET_QWEN2, 0, -1, 0, 0}, {"kormo", SET_QWEN2, 0, -1, 0, 0},
+    {"f2llmv2", SET_QWEN2, 0, -1, 0, 0}, {"hunyuan", SET_QWEN2, 0, -1, 0, 0},
+    {"grok-2", SET_QWEN2, 0, -1, 0, 0}, {"solar-open", SET_QWEN2, 0, -1, 0, 0},
+    {"hunyuan-dense", SET_DEEPSEEK3, 0, -1, 0, 0}, {"joyai-llm", SET_DEEPSEEK3, 0, -1, 0, 0},
+    {"glm4", SET_LLAMA3, 0, -1, 1, 1}, {"mellum2", SET_STARCODER, 0, -1, 1, 0},
+    {"exaone-moe", SET_EXAONE_MOE, 0, -1, 1, 0}, {"jais-2", SET_JAIS2, 0, -1, 1, 0},
+    /* GPT-4o's o200k split: Phi-4-mini, gpt-oss, Llama 4, MiniMax-M2 */
+    {"gpt-4o", SET_GPT4O, 0, -1, 0, 0}, {"llama4", SET_GPT4O, 0, -1, 0, 0},
+    {"kanana2", SET_GPT4O, 0, -1, 0, 0}, {"talkie", SET_GPT4O, 0, -1, 0, 0},
+    {"minimax-m2", SET_GPT4O, 0, -1, 0, 0}, {"granite-embed-multi-97m", SET_GRANITE_EMB_MULTI, 1, -1, 0, 0},
+    {"seed-coder", SET_SEED_CODER, 0, -1, 0, 0}, {"bailingmoe", SET_BAILINGMOE, 0, -1, 0, 0},
+    {"bailingmoe2", SET_BAILINGMOE, 0, -1, 0, 0}, {"llada-moe", SET_BAILINGMOE, 0, -1, 0, 0},
+    {"minicpm5", SET_MINICPM5, 1, -1, 1, 0}, {"laguna", SET_LAGUNA, 0, -1, 0, 0},
+    {"youtu", SET_YOUTU, 1, -1, 0, 0}, {"afmoe", SET_AFMOE, 0, -1, 0, 0},
+    {"tiny_aya", SET_TINY_AYA, 0, -1, 0, 0}, {"cohere2moe", SET_TINY_AYA, 0, -1, 0, 0},
 };
 
 int pretok_init(struct pretok *p, const char *name, struct err *e) {
