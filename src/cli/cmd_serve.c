@@ -176,6 +176,10 @@ int cmd_serve(int argc, char **argv) {
     /* -m with an embedding model and no other: serve it alone */
     int embed_only = !embed_path && omni_file_is_embedding_model(model_path);
     if (embed_only) embed_path = model_path;
+    if (embed_only && la.n) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --lora applies to a chat model; %s is an embedding model", model_path);
+    }
     if (max_body > 0) ap.max_body = (size_t)max_body;
     if (!ap.tls_cert != !ap.tls_key) {
         api_keys_free(&keys);

@@ -161,12 +161,6 @@ static const struct lora_pair *pair(const struct lora *a, int layer, enum lora_t
     return p->a.data ? p : NULL;
 }
 
-int lora_has(const struct lora_use *u, int n_u, int layer, enum lora_target t) {
-    for (int i = 0; i < n_u; i++)
-        if (u[i].scale != 0 && pair(u[i].a, layer, t)) return 1;
-    return 0;
-}
-
 size_t lora_scratch_floats(const struct lora_use *u, int n_u, int n) {
     size_t most = 0;
     for (int i = 0; i < n_u; i++)

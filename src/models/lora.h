@@ -31,8 +31,6 @@ struct lora_use {
     float scale;
 };
 
-/* Whether any use adapts target t of layer l. */
-int lora_has(const struct lora_use *u, int n_u, int layer, enum lora_target t);
 /* Floats of scratch lora_add needs for n tokens. */
 size_t lora_scratch_floats(const struct lora_use *u, int n_u, int n);
 /* y[i * ys + j] += Σ_uses s · (B(A x_i))_j for the n rows x_i (contiguous, n_in floats

@@ -326,6 +326,81 @@ TEST(lora_wrong_base_gives_error) {
     llm_free(m);
 }
 
+static double max_diff(const float *a, const float *b, size_t n);
+
+/* a llama adapter with the given tensors (f32 zeros, [64, 4] or [4, 64]) */
+static int write_adapter(const char *path, const char *const *names, int n) {
+    struct gguf_writer *w = gguf_writer_new();
+    if (!w) return -1;
+    gguf_w_str(w, "general.architecture", "llama");
+    gguf_w_str(w, "general.type", "adapter");
+    gguf_w_str(w, "adapter.type", "lora");
+    gguf_w_f32(w, "adapter.lora.alpha", 8);
+    static float zero[256];
+    struct err e = {{0}};
+    for (int i = 0; i < n; i++) {
+        int b = strstr(names[i], "lora_b") != NULL;
+        int64_t ne[2] = {b ? 4 : 64, b ? 64 : 4};
+        gguf_w_tensor(w, names[i], 0 /* f32 */, 2, ne, zero, &e);
+    }
+    int rc = gguf_writer_save(w, path, &e);
+    gguf_writer_free(w);
+    return rc;
+}
+
+/* Broken adapters are refused with what is wrong; a good one batches like the base:
+ * prefill == token by token with the adapter attached. */
+TEST(lora_broken_files_and_batching) {
+    struct err e = {{0}};
+    struct llm *m = llm_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, &e);
+    REQUIRE(m != NULL, "%s", e.msg);
+    const char *tmp = "/tmp/omni_test_lora_mutant.gguf";
+    const char *lone[] = {"blk.0.attn_q.weight.lora_a"};
+    const char *other[] = {"output.weight.lora_a", "output.weight.lora_b"};
+    const char *deep[] = {"blk.9.attn_q.weight.lora_a", "blk.9.attn_q.weight.lora_b"};
+    const char *none[] = {NULL};
+    struct { const char *const *names; int n; const char *want; } k[] = {
+        {lone, 1, "missing its lora_b"}, {other, 2, "not a LoRA weight omni applies"},
+        {deep, 2, "the model has 2"}, {none, 0, "no LoRA tensors"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        REQUIRE(write_adapter(tmp, k[i].names, k[i].n) == 0, "cannot write %s", tmp);
+        memset(&e, 0, sizeof e);
+        struct lora *ad = lora_load(tmp, m, &e);
+        CHECK_MSG(ad == NULL && strstr(e.msg, k[i].want), "want '%s', got '%s'", k[i].want, e.msg);
+        lora_free(ad);
+    }
+    unlink(tmp);
+    struct lora *ad = lora_load(model_path("synth/synth-smollm2-lora-f16.gguf"), m, &e);
+    REQUIRE(ad != NULL, "%s", e.msg);
+    struct lora_use use = {ad, 1.0f};
+    struct llm_state *st = llm_state_new(m);
+    llm_state_set_lora(st, &use, 1);
+    int V = llm_hparams(m)->n_vocab, n = 9;
+    int32_t tok[9] = {1, 17, 300, 42, 7, 99, 1000, 5, 64}, pos[9];
+    int8_t all[9];
+    for (int i = 0; i < n; i++) pos[i] = i, all[i] = 1;
+    float *a = malloc(sizeof(float) * (size_t)n * V), *b = malloc(sizeof(float) * (size_t)V);
+    struct llm_kv *kv = llm_kv_new(m, 16, &e);
+    struct llm_batch bb = {n, tok, pos, NULL, all};
+    CHECK(a && b && kv && llm_forward(m, st, &kv, 1, &bb, a, &e) == 0);
+    CHECK_EQ_INT(llm_kv_truncate(kv, 0), 0);
+    double d = 0;
+    for (int i = 0; i < n && a && b; i++) {
+        struct llm_batch b1 = {1, tok + i, pos + i, NULL, NULL};
+        CHECK(llm_forward(m, st, &kv, 1, &b1, b, &e) == 0);
+        double di = max_diff(a + (size_t)i * V, b, (size_t)V);
+        if (di > d) d = di;
+    }
+    fprintf(stderr, "  with the adapter: prefill vs token-by-token max diff %.2e\n", d);
+    CHECK(d <= 1e-4);
+    llm_kv_free(kv);
+    free(a); free(b);
+    llm_state_free(st);
+    lora_free(ad);
+    llm_free(m);
+}
+
 static struct llm *load(const char *rel, int threads) {
     struct err e = {{0}};
     struct llm_load_params lp = llm_default_load_params();
@@ -665,7 +740,7 @@ TEST(broken_qwen35_files_give_errors) {
 }
 
 int main(void) {
-    TEST_EXPECT(13);
+    TEST_EXPECT(14);
     RUN(golden_all_models);
     RUN(golden_not_yet_supported_still_fails);
     RUN(models_not_yet_supported_still_refused);
@@ -679,5 +754,6 @@ int main(void) {
     RUN(broken_qwen35_files_give_errors);
     RUN(lora_scale_zero_is_the_base_model);
     RUN(lora_wrong_base_gives_error);
+    RUN(lora_broken_files_and_batching);
     return test_summary();
 }
