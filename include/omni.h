@@ -38,11 +38,24 @@ const char *omni_version(void);
 
 typedef struct omni_model omni_model;
 
+/* A LoRA adapter (llama.cpp's GGUF adapter format, general.type "adapter") to apply on
+ * top of the model's weights: every adapted product W x becomes
+ * W x + scale * (adapter.lora.alpha / rank) * B (A x). The weights are not changed. */
+typedef struct omni_lora {
+    const char *path;
+    float scale;                                 /* 1: as trained; 0: no effect */
+} omni_lora;
+
 typedef struct omni_model_params {
     int n_threads;                               /* compute threads of the process pool; <= 0: all
                                                   * cores. Only the pool's first user sets it. */
     void (*progress)(float frac, void *user);    /* loading progress 0..1, optional */
     void *progress_user;
+    /* LoRA adapters applied to every forward of this model, n_lora of them (copied at
+     * load). Loading fails with a clear message for an adapter made for another
+     * architecture or other shapes (a wrong base model), or that is not an adapter. */
+    const omni_lora *lora;
+    int n_lora;
 } omni_model_params;
 
 omni_model_params omni_model_default_params(void);

@@ -26,6 +26,7 @@ static const struct { const char *pattern, *used_by; } k_used[] = {
     {"golden/embed/cases_embed.txt", "tests/e2e/test_server_embeddings.mjs (text input, once tokenizers land)"},
     {"golden/embed/cases_rerank.txt", "tests/e2e/test_server_embeddings.mjs"},
     {"models/synth/synth-bert-*.gguf", "tests/models/test_bert_golden.c, tests/e2e/test_server_embeddings.mjs"},
+    {"models/synth/synth-smollm2-lora-f16.gguf", "tests/models/test_llm_golden.c, tests/e2e/test_eval_cli.sh (LoRA)"},
     {"models/synth/synth-llava-mmproj-f16.gguf", "tests/models/test_clip.c and the vision tests"},
     {"models/synth/synth-whisper-micro-f16.bin", "tests/models/test_whisper.c and the speech tests"},
     {"models/asr/for-tests-ggml-tiny.bin", "tests/formats/test_ggml_whisper.c, tests/models/test_mel.c"},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/lora_args.h"
 #include "cli/progress.h"
 #include "cli/thoughts.h"
 #include "omni.h"
@@ -30,7 +31,8 @@ static void usage(FILE *f) {
             "  --hide-reasoning  show only the answer: the default when stdout is not a terminal\n"
             "  --no-think      ask the model not to think first (Qwen3 and others: enable_thinking\n"
             "                  false; gpt-oss cannot skip it: low effort)\n"
-            "  --reasoning-effort E  low, medium or high, for models that read it (gpt-oss)\n\n"
+            "  --reasoning-effort E  low, medium or high, for models that read it (gpt-oss)\n"
+            CLI_LORA_HELP "\n"
             "In the chat: /image PATH attaches a picture (PNG, JPEG, GIF, BMP) to your next\n"
             "message (needs --mmproj; several /image lines attach several), /reset starts over,\n"
             "/system TEXT changes the instructions, /exit quits (or press Ctrl-D).\n");
@@ -151,9 +153,13 @@ int cmd_chat(int argc, char **argv) {
     gp.max_tokens = 1024;
     int show_reasoning = -1, no_think = 0;
     const char *effort = NULL;
+    static struct cli_lora la;
+    la.n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has = i + 1 < argc;
+        int has = i + 1 < argc, lr = cli_lora_arg(&la, argc, argv, &i);
+        if (lr < 0) return 1;
+        if (lr) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "-m") && has) model_path = argv[++i];
         else if (!strcmp(a, "--mmproj") && has) mmproj = argv[++i];
@@ -191,6 +197,7 @@ int cmd_chat(int argc, char **argv) {
     progress_begin(&bar, "loading");
     mp.progress = progress_cb;
     mp.progress_user = &bar;
+    mp.lora = la.a, mp.n_lora = la.n;
     omni_model *m = omni_model_load(model_path, &mp, err, sizeof err);
     if (!m) return cli_fail("%s", err);
     progress_end(&bar);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/lora_args.h"
 #include "cli/progress.h"
 #include "cli/thoughts.h"
 #include "omni.h"
@@ -16,7 +17,8 @@ enum { RUN_MAX_IMAGES = 16 };
 static void usage(FILE *f) {
     fprintf(f,
             "usage: omni run -m MODEL -p PROMPT [--mmproj MMPROJ --image PATH]... [-n N] [--temp T]\n"
-            "                [--top-k K] [--top-p P] [--min-p P] [--seed S] [-t THREADS] [-c CTX]\n\n"
+            "                [--top-k K] [--top-p P] [--min-p P] [--seed S] [-t THREADS] [-c CTX]\n"
+            "                [--lora FILE[:SCALE]]...\n\n"
             "Continues PROMPT with the model, printing the prompt and then each new piece of\n"
             "text as soon as it is generated. Generation stops after N tokens, at the model's\n"
             "end-of-generation token, or when the context is full. No chat template is applied.\n\n"
@@ -38,7 +40,8 @@ static void usage(FILE *f) {
             "                     that opens them, gpt-oss's analysis channel) are written,\n"
             "                     dimmed on a terminal, before the answer: the default on a terminal\n"
             "  --hide-reasoning   write only the answer: the default when stdout is not a terminal\n"
-            "  --raw              write the text exactly as generated, tags included\n\n"
+            "  --raw              write the text exactly as generated, tags included\n"
+            CLI_LORA_HELP "\n"
             "example: omni run -m llava-v1.5-7b.gguf --mmproj mmproj.gguf --image cat.jpg \\\n"
             "             -p \"USER: What is in the picture?\\nASSISTANT:\" --temp 0\n");
 }
@@ -57,9 +60,13 @@ int cmd_run(int argc, char **argv) {
     omni_generate_params gp = omni_generate_default_params();
     omni_sampling_params *sp = &gp.sampling;
     int show_reasoning = -1, raw = 0;
+    static struct cli_lora la;
+    la.n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has = i + 1 < argc;
+        int has = i + 1 < argc, lr = cli_lora_arg(&la, argc, argv, &i);
+        if (lr < 0) return 1;
+        if (lr) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) model = argv[++i];
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && has) prompt = argv[++i];
@@ -101,6 +108,7 @@ int cmd_run(int argc, char **argv) {
         if (!(images[k] = omni_image_load(image_paths[k], err, sizeof err))) { cli_fail("%s", err); goto out; }
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = threads;
+    mp.lora = la.a, mp.n_lora = la.n;
     struct progress pr;
     progress_begin(&pr, "loading");
     mp.progress = progress_cb;

@@ -11,6 +11,7 @@
 #include "api/chat_images.h"
 #include "api/server.h"
 #include "cli/cli.h"
+#include "cli/lora_args.h"
 #include "omni.h"
 
 static volatile sig_atomic_t g_stop;
@@ -49,6 +50,9 @@ static void usage(FILE *f) {
             "      --allow-image-dir DIR  image_url may also name local files (file:///... or a path)\n"
             "                         inside DIR (symlinks resolved first); others get 400\n"
             "      --name ID          model id shown by /v1/models (default: the file name)\n"
+            "      --lora FILE[:SCALE]  apply a LoRA adapter (GGUF, made for the model) at SCALE (default\n"
+            "                         1) to every request; repeatable\n"
+            "      --lora-scaled FILE SCALE  the same, llama.cpp's spelling\n"
             "      --asr-model FILE   Whisper model (whisper.cpp ggml .bin, e.g. ggml-base.bin) for speech\n"
             "                         recognition; uploads are limited by --max-body\n"
             "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech,\n"
@@ -112,10 +116,15 @@ int cmd_serve(int argc, char **argv) {
     struct err e = {{0}};
     int n_threads = 0;
     long long max_body = -1;
+    static struct cli_lora la;
+    la.n = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); api_keys_free(&keys); return 0; }
+        int lr = cli_lora_arg(&la, argc, argv, &i);
+        if (lr < 0) { api_keys_free(&keys); return 1; }
+        if (lr) continue;
         if (i + 1 >= argc) {
             api_keys_free(&keys);
             return cli_fail("serve: unknown option or missing value: '%s' (see `omni serve --help`)", a);
@@ -167,6 +176,10 @@ int cmd_serve(int argc, char **argv) {
     /* -m with an embedding model and no other: serve it alone */
     int embed_only = !embed_path && omni_file_is_embedding_model(model_path);
     if (embed_only) embed_path = model_path;
+    if (embed_only && la.n) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --lora applies to a chat model; %s is an embedding model", model_path);
+    }
     if (max_body > 0) ap.max_body = (size_t)max_body;
     if (!ap.tls_cert != !ap.tls_key) {
         api_keys_free(&keys);
@@ -247,6 +260,7 @@ int cmd_serve(int argc, char **argv) {
     }
     omni_model_params mp = omni_model_default_params();
     mp.n_threads = n_threads;
+    mp.lora = la.a, mp.n_lora = la.n;
     omni_model *model = omni_model_load(model_path, &mp, err, sizeof err);
     if (!model) {
         api_server_stop(srv);

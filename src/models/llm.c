@@ -15,6 +15,7 @@
 #include "core/matmul.h"
 #include "core/ops.h"
 #include "models/arch.h"
+#include "models/lora.h"
 #include "models/moe.h"
 
 static const struct llm_arch *const arch_table[] = {
@@ -83,6 +84,10 @@ struct llm_state {
     float *mix;                /* recurrent layers' scratch */
     size_t mix_cap;
     struct llm_rs_seq *rs;     /* [next_cap] per cache: a recurrent layer's view */
+    const struct lora_use *lora;  /* adapters added after the weight products (borrowed), n_lora of them */
+    int n_lora;
+    float *lora_buf;           /* their scratch, lora_cap floats */
+    size_t lora_cap;
 };
 
 struct llm_kv {
@@ -461,6 +466,11 @@ struct llm_state *llm_state_new(const struct llm *m) {
     return st;
 }
 
+void llm_state_set_lora(struct llm_state *st, const struct lora_use *u, int n) {
+    st->lora = n > 0 ? u : NULL;
+    st->n_lora = n > 0 ? n : 0;
+}
+
 void llm_state_free(struct llm_state *st) {
     if (!st) return;
     free(st->x); free(st->xb); free(st->q); free(st->k); free(st->v);
@@ -468,7 +478,7 @@ void llm_state_free(struct llm_state *st) {
     free(st->att);
     moe_scratch_free(st->moe);
     free(st->next_len);
-    free(st->ag); free(st->mix); free(st->rs);
+    free(st->ag); free(st->mix); free(st->rs); free(st->lora_buf);
     free(st);
 }
 
@@ -593,6 +603,13 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
         if (mix > st->mix_cap) {
             if (grow(&st->mix, mix)) return -1;
             st->mix_cap = mix;
+        }
+    }
+    if (st->n_lora) {
+        size_t lf = lora_scratch_floats(st->lora, st->n_lora, n);
+        if (lf > st->lora_cap) {
+            if (grow(&st->lora_buf, lf)) return -1;
+            st->lora_cap = lf;
         }
     }
     long need = pool_size(m->pool) * ops_attention_scratch(n_ctx, hp->head_dim);
@@ -782,6 +799,12 @@ static void attn_part(void *arg, int ith, int nth) {
     }
 }
 
+/* Adds the state's LoRA updates of target t (input rows x) into y, rows ys floats apart. */
+static void adapt(const struct fwd *f, enum lora_target t, const float *x, float *y, int ys) {
+    const struct llm_state *st = f->st;
+    if (st->n_lora) lora_add(f->m->pool, st->lora, st->n_lora, f->layer, t, x, f->n, y, ys, st->lora_buf);
+}
+
 /* Runs tokens [0, n) of a chunk through every layer. The last block's residual is left
  * pending (output in st->xb, to be added to st->x) for the rows that need logits. */
 static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv, int att_ctx,
@@ -816,11 +839,15 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
                 f.q = st->q, f.k = st->k, f.v = st->v;
                 f.qs = QG, f.ks = f.vs = KVD;
             }
+            adapt(&f, LORA_Q, st->xb, f.q, f.qs);
+            adapt(&f, LORA_K, st->xb, f.k, f.ks);
+            adapt(&f, LORA_V, st->xb, f.v, f.vs);
             run_rows(&f, row_qkv);
             atomic_store(&f.next, 0);
             pool_run(m->pool, attn_part, &f);
             if (m->arch->attn_out_gate) run_rows(&f, row_out_gate);
             matmul(m->pool, &L->wo, st->ao, st->xb, n);
+            adapt(&f, LORA_O, st->ao, st->xb, hp->n_embd);
             if (L->bo.data) run_rows(&f, row_out_bias);
         }
 
@@ -840,9 +867,16 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
             matmul(m->pool, &L->ffn_up, st->xb, st->hb2, n);
             f.gate = st->hb, f.up = st->hb2, f.gs = F, f.ffn = st->hb;
         }
+        if (m->arch->fused_gate_up) {  /* the file's ffn_up is gate|up: its update spans both */
+            adapt(&f, LORA_UP, st->xb, st->hb, 2 * F);
+        } else {
+            adapt(&f, LORA_GATE, st->xb, f.gate, f.gs);
+            adapt(&f, LORA_UP, st->xb, f.up, f.gs);
+        }
         if (n == 1) pool_run(m->pool, swiglu_part, &f);
         else run_rows(&f, row_swiglu);
         matmul(m->pool, &L->ffn_down, f.ffn, st->xb, n);
+        adapt(&f, LORA_DOWN, f.ffn, st->xb, hp->n_embd);
     }
 }
 

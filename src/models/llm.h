@@ -90,6 +90,10 @@ void llm_kv_checkpoint(struct llm_kv *kv, int n_pos);
  * that calls llm_forward directly (eval, bench) makes its own. One thread at a time. */
 struct llm_state *llm_state_new(const struct llm *m);
 void llm_state_free(struct llm_state *st);
+/* LoRA adapters (models/lora.h) the state's forwards add after the weight products they
+ * adapt: u[0..n) is borrowed and must outlive the state's use of it; n = 0 removes them. */
+struct lora_use;
+void llm_state_set_lora(struct llm_state *st, const struct lora_use *u, int n);
 
 struct llm_batch {
     int n_tokens;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/lora.h"
 #include "omni.h"
 #include "runtime/scheduler.h"
 
@@ -33,6 +34,24 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
             err_set(&e, "%s is an embedding model (use omni embed, or omni serve --embedding-model)", path);
         goto fail;
     }
+    if (params->n_lora < 0 || (params->n_lora > 0 && !params->lora)) {
+        err_set(&e, "omni_model_load: bad LoRA list (%d adapters)", params->n_lora);
+        goto fail;
+    }
+    if (params->n_lora > 0 && !(m->lora = calloc((size_t)params->n_lora, sizeof *m->lora))) {
+        err_set(&e, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < params->n_lora; i++) {
+        const omni_lora *l = &params->lora[i];
+        if (!l->path || !(l->scale == l->scale)) {
+            err_set(&e, "LoRA adapter %d: no path or a bad scale", i + 1);
+            goto fail;
+        }
+        struct lora *a = lora_load(l->path, m->llm, &e);
+        if (!a) { err_prefix(&e, "LoRA adapter for %s: ", path); goto fail; }
+        m->lora[m->n_lora++] = (struct lora_use){a, l->scale};
+    }
     const struct gguf *g = llm_gguf(m->llm);
     m->tok = tokenizer_load(g, &e);
     if (!m->tok) { err_prefix(&e, "%s: ", path); goto fail; }
@@ -56,6 +75,8 @@ void omni_model_free(omni_model *m) {
     pthread_mutex_destroy(&m->engine_mu);
     clip_free(m->clip);
     tokenizer_free(m->tok);
+    for (int i = 0; i < m->n_lora; i++) lora_free((struct lora *)m->lora[i].a);
+    free(m->lora);
     llm_free(m->llm);
     free(m->chat_template);
     free(m->name);

@@ -18,6 +18,10 @@ struct omni_model {
     char *chat_template;   /* tokenizer.chat_template, or NULL */
     char *name;
     struct clip *clip;     /* image encoder (omni_model_load_mmproj), or NULL */
+    /* LoRA adapters (omni_model_params.lora), in the order given: the engine's forward
+     * state adds them (llm_state_set_lora); the weights stay as loaded */
+    struct lora_use *lora;
+    int n_lora;
     /* The engine (runtime/scheduler.h), the only caller of llm's forward; started on
      * first use or by omni_model_start_engine, under engine_mu. */
     pthread_mutex_t engine_mu;

@@ -824,6 +824,7 @@ struct sched *sched_new(omni_model *model, const struct sched_params *p, struct 
     s->n_vocab = omni_model_n_vocab(model);
     s->n_img_pos = omni_model_n_image_pos(model);
     s->st = llm_state_new(model->llm);
+    if (s->st) llm_state_set_lora(s->st, model->lora, model->n_lora);
     s->slot = calloc((size_t)(s->p.n_slots ? s->p.n_slots : 1), sizeof *s->slot);
     int ok = s->st && s->slot && ensure_act(s, s->p.n_slots + 4) == 0;
     for (int i = 0; ok && i < s->p.n_slots; i++) {

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/lora_args.h"
 #include "models/llm.h"
+#include "models/lora.h"
 #include "text/tokenizer.h"
 #include "tools/tools.h"
 
@@ -16,7 +18,8 @@ static struct llm_state *st;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni eval -m MODEL -f CASEFILE [--top K] [--greedy N] [-t THREADS]\n\n"
+            "usage: omni eval -m MODEL -f CASEFILE [--top K] [--greedy N] [-t THREADS]\n"
+            "                 [--lora FILE[:SCALE]]...\n\n"
             "Runs each prompt of CASEFILE through the model and prints one JSON line per prompt:\n"
             "  {\"prompt\":…,\"tokens\":[…],\"topk\":[[[id,logit],…],…],\"greedy\":[…],\"greedy_margin\":[…]}\n"
             "  tokens  the prompt's token ids (special tokens such as BOS added as the model asks;\n"
@@ -33,7 +36,8 @@ static void usage(FILE *f) {
             "  -f, --file PATH    the case file\n"
             "  --top K            logits per position (default 5)\n"
             "  --greedy N         tokens to generate per prompt (default 0)\n"
-            "  -t, --threads N    compute threads (default: all cores)\n");
+            "  -t, --threads N    compute threads (default: all cores)\n"
+            CLI_LORA_HELP);
 }
 
 /* Splits the file's text into cases (pointers into text, which is modified). */
@@ -153,9 +157,13 @@ out:
 int tool_eval(int argc, char **argv) {
     const char *model = NULL, *file = NULL;
     int top = 5, n_greedy = 0, threads = 0;
+    static struct cli_lora la;
+    la.n = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has = i + 1 < argc;
+        int has = i + 1 < argc, lr = cli_lora_arg(&la, argc, argv, &i);
+        if (lr < 0) return 1;
+        if (lr) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) model = argv[++i];
         else if ((!strcmp(a, "-f") || !strcmp(a, "--file")) && has) file = argv[++i];
@@ -192,8 +200,31 @@ int tool_eval(int argc, char **argv) {
     struct llm *m = llm_load(model, &lp, &e);
     if (m && !(st = llm_state_new(m))) { llm_free(m); return cli_fail("out of memory"); }
     if (!m) { free(text); return cli_fail("%s", e.msg); }
+    struct lora_use use[CLI_MAX_LORA];
+    int n_use = 0;
+    for (; n_use < la.n; n_use++) {
+        struct lora *ad = lora_load(la.a[n_use].path, m, &e);
+        if (!ad) break;
+        use[n_use] = (struct lora_use){ad, la.a[n_use].scale};
+    }
+    if (n_use < la.n) {
+        while (n_use > 0) lora_free((struct lora *)use[--n_use].a);
+        llm_state_free(st);
+        st = NULL;
+        llm_free(m);
+        free(text);
+        return cli_fail("eval: --lora: %s", e.msg);
+    }
+    llm_state_set_lora(st, use, n_use);
     struct tokenizer *tok = tokenizer_load(llm_gguf(m), &e);
-    if (!tok) { llm_free(m); free(text); return cli_fail("%s", e.msg); }
+    if (!tok) {
+        while (n_use > 0) lora_free((struct lora *)use[--n_use].a);
+        llm_state_free(st);
+        st = NULL;
+        llm_free(m);
+        free(text);
+        return cli_fail("%s", e.msg);
+    }
     char **cases = NULL;
     int n = split_cases(text, &cases), rc = 0;
     if (n < 0) rc = cli_fail("eval: out of memory");
@@ -203,6 +234,7 @@ int tool_eval(int argc, char **argv) {
     tokenizer_free(tok);
     llm_state_free(st);
     st = NULL;
+    while (n_use > 0) lora_free((struct lora *)use[--n_use].a);
     llm_free(m);
     free(text);
     return rc;

@@ -11,8 +11,8 @@ P=0; F=0; S=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
 skip() { S=$((S+1)); echo "skip: $*"; }
-# 12 goldens of supported models, 10 other checks (9 in a sanitizer build: no RSS bound)
-case "$BIN" in *asan*) echo "expect: at least 21 tests run" ;; *) echo "expect: at least 22 tests run" ;; esac
+# 13 goldens of supported models (one with a LoRA adapter), 17 other checks (16 in a sanitizer build: no RSS bound)
+case "$BIN" in *asan*) echo "expect: at least 29 tests run" ;; *) echo "expect: at least 30 tests run" ;; esac
 
 # "reason (issue)" when ../shared/$1 is on tests/not_yet_supported.txt for check $2
 not_yet() {
@@ -28,7 +28,13 @@ not_yet() {
 for g in "$GOLDEN"/llm/*.jsonl; do
   name=$(basename "$g" .jsonl)
   reason=$(not_yet "golden/llm/$name.jsonl" logits)
-  m="$MODELS/llm/$name.gguf"; [ -f "$m" ] || m="$MODELS/synth/$name.gguf"
+  # BASE+ADAPTER: BASE's file with that LoRA adapter at scale 1 (../shared/golden/README.md)
+  base=${name%%+*}; lora=""
+  case "$name" in
+    synth-smollm2-f16+lora) lora="$MODELS/synth/synth-smollm2-lora-f16.gguf" ;;
+    *+*) fail "eval $name: no adapter known for this golden"; continue ;;
+  esac
+  m="$MODELS/llm/$base.gguf"; [ -f "$m" ] || m="$MODELS/synth/$base.gguf"
   case "$name" in
     stories*|TinyStories*|tinystories*) cases="$GOLDEN/llm/cases_story.txt"; n=32 ;;
     *) cases="$GOLDEN/llm/cases_chat.txt"; n=24 ;;
@@ -51,11 +57,27 @@ for g in "$GOLDEN"/llm/*.jsonl; do
   if [ -n "$treason" ]; then
     skip "its prompts cannot be tokenized yet (tests/not_yet_supported.txt): $treason -- golden/llm/$name.jsonl"; continue
   fi
-  if ! "$BIN" eval -m "$m" -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
+  if ! "$BIN" eval -m "$m" ${lora:+--lora "$lora"} -f "$cases" --top 5 --greedy $n -t 2 >"$T/$name.jsonl" 2>"$T/err"; then
     fail "eval $name: $(tail -n 1 "$T/err")"; continue
   fi
   if python3 "$DIR/check_eval.py" "$T/$name.jsonl" "$g" "$name"; then ok; else fail "eval $name differs from golden"; fi
 done
+
+# LoRA through the engine (omni run): scale 0 is the base model, scale 1 (llama.cpp's
+# --lora-scaled spelling) changes the greedy text, and an adapter for another model is refused
+SM="$MODELS/synth/synth-smollm2-f16.gguf"; LA="$MODELS/synth/synth-smollm2-lora-f16.gguf"
+r0=$("$BIN" run -m "$SM" -p "Hello" -n 12 --temp 0 -t 2 2>/dev/null)
+rz=$("$BIN" run -m "$SM" --lora "$LA:0" -p "Hello" -n 12 --temp 0 -t 2 2>/dev/null)
+r1=$("$BIN" run -m "$SM" --lora-scaled "$LA" 1 -p "Hello" -n 12 --temp 0 -t 2 2>/dev/null)
+[ -n "$r0" ] && [ "$r0" = "$rz" ] && [ "$r0" != "$r1" ] && ok ||
+  fail "run --lora: base '$r0', scale 0 '$rz', scale 1 '$r1'"
+"$BIN" eval -m "$MODELS/synth/synth-qwen2-f16.gguf" --lora "$LA" -f "$GOLDEN/llm/cases_chat.txt" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "wrong base model" "$T/err" && ok ||
+  fail "eval --lora with another model's adapter: rc $rc, $(cat "$T/err")"
+"$BIN" run -m "$MODELS/synth/synth-qwen2-f16.gguf" --lora "$LA" -p hi -n 1 >/dev/null 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q "architecture 'llama'" "$T/err" && ok ||
+  fail "run --lora with another model's adapter: rc $rc, $(cat "$T/err")"
+for c in run chat eval serve; do "$BIN" $c --help 2>&1 | grep -q -- "--lora-scaled" || { fail "$c --help lacks --lora"; continue; }; ok; done
 
 # the 260K story model reproduces karpathy's documented greedy story
 out=$("$BIN" run -m "$MODELS/llm/stories260K.gguf" -p "Once upon a time" -n 40 --temp 0 -t 2 2>/dev/null)

@@ -9,6 +9,7 @@
 #include "core/cpu.h"
 #include "formats/gguf.h"
 #include "models/llm.h"
+#include "models/lora.h"
 #include "models/golden_logits.h"
 
 static int is_quant(const char *name) {
@@ -25,6 +26,10 @@ static int is_quant(const char *name) {
  * 16-lane f16, ...) sum in the orders ours follow at CPU_AVX512; below that level
  * llama.cpp itself would round differently, so synth files get a hard bound there. */
 static int is_readme_strict(const char *name) { return !(strstr(name, "synth-") && cpu_level() < CPU_AVX512); }
+
+/* the adapters check_case's forwards apply (a BASE+ADAPTER golden), none otherwise */
+static const struct lora_use *g_lora;
+static int g_n_lora;
 
 static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err, int *n_greedy_ref) {
     const struct llm_hparams *hp = llm_hparams(m);
@@ -47,6 +52,7 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
     }
     struct err e = {{0}};
     struct llm_state *st = llm_state_new(m);
+    llm_state_set_lora(st, g_lora, g_n_lora);
     struct llm_kv *kv = llm_kv_new(m, n + ng + 4, &e);
     struct llm_batch b = {n, tok, pos, NULL, want};
     int rc = llm_forward(m, st, &kv, 1, &b, lg, &e);
@@ -90,14 +96,23 @@ static int check_case(struct llm *m, const char *name, cJSON *c, double *max_err
     return matched;
 }
 
-/* The model file of a golden: llm/ or synth/STEM.gguf. A golden named BASE+ADAPTER
- * (synth-smollm2-f16+lora) belongs to BASE with an adapter this test cannot apply yet:
- * only the probe of a listed golden asks for BASE (see tests/not_yet_supported.txt). */
-static const char *model_for(const char *stem, int base_of_adapter) {
+/* A golden named BASE+ADAPTER was made with BASE and that LoRA adapter at scale 1
+ * (../shared/golden/README.md); NULL for a golden without one. */
+static const char *adapter_for(const char *stem) {
+    static const struct { const char *stem, *adapter; } k[] = {
+        {"synth-smollm2-f16+lora", "synth/synth-smollm2-lora-f16.gguf"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (!strcmp(stem, k[i].stem)) return k[i].adapter;
+    return NULL;
+}
+
+/* The model file of a golden: llm/ or synth/STEM.gguf, BASE for BASE+ADAPTER. */
+static const char *model_for(const char *stem) {
     static char buf[1024];
     char name[256];
     snprintf(name, sizeof name, "%s", stem);
-    if (base_of_adapter && strchr(name, '+')) *strchr(name, '+') = 0;
+    if (strchr(name, '+')) *strchr(name, '+') = 0;
     const char *dirs[] = {"llm", "synth"};
     for (int d = 0; d < 2; d++) {
         char rel[512];
@@ -117,7 +132,7 @@ static int run_golden_file(const char *file, int probe, char *why, size_t why_ca
     int saved_failed = t_case_failed;
     t_case_failed = 0;
     t_quiet = probe;
-    const char *mp = model_for(stem, probe);
+    const char *mp = model_for(stem);
     CHECK_MSG(mp != NULL, "no model for %s", file);
     if (!mp) snprintf(why, why_cap, "no model file for it");
     char rel[512];
@@ -130,6 +145,17 @@ static int run_golden_file(const char *file, int probe, char *why, size_t why_ca
     struct llm *m = text ? llm_load(mp, &lp, &e) : NULL;
     CHECK_MSG(!text || m != NULL, "%s: %s", mp, e.msg);
     if (text && !m) snprintf(why, why_cap, "the model does not load: %s", e.msg);
+    struct lora *ad = NULL;
+    struct lora_use use;
+    if (m && strchr(stem, '+')) {
+        const char *ap = adapter_for(stem);
+        CHECK_MSG(ap != NULL, "%s: no adapter known for this golden", stem);
+        ad = ap ? lora_load(model_path(ap), m, &e) : NULL;
+        CHECK_MSG(!ap || ad != NULL, "%s: %s", stem, e.msg);
+        if (!ad) snprintf(why, why_cap, "its adapter does not load: %s", e.msg), llm_free(m), m = NULL;
+        use = (struct lora_use){ad, 1.0f};
+        g_lora = &use, g_n_lora = 1;
+    }
     int cases = 0, matched = 0, ref_total = 0;
     double max_err = 0;
     for (char *line = text; m && line && *line;) {
@@ -155,6 +181,8 @@ static int run_golden_file(const char *file, int probe, char *why, size_t why_ca
         CHECK_MSG(matched * 4 >= ref_total || is_quant(stem), "%s: greedy matched only %d of %d", stem, matched, ref_total);
         if (t_case_failed) snprintf(why, why_cap, "it loads but misses the golden (max |logit diff| %.3f)", max_err);
     }
+    g_lora = NULL, g_n_lora = 0;
+    lora_free(ad);
     llm_free(m);
     free(text);
     int ok = !t_case_failed;
@@ -231,6 +259,146 @@ TEST(models_not_yet_supported_still_refused) {
         }
         closedir(dir);
     }
+}
+
+/* An adapter at scale 0 changes nothing: the base golden holds with it attached. */
+TEST(lora_scale_zero_is_the_base_model) {
+    struct err e = {{0}};
+    struct llm *m = llm_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, &e);
+    REQUIRE(m != NULL, "%s", e.msg);
+    struct lora *ad = lora_load(model_path("synth/synth-smollm2-lora-f16.gguf"), m, &e);
+    REQUIRE(ad != NULL, "%s", e.msg);
+    CHECK(lora_n_pairs(ad) == 14 && lora_alpha(ad) == 8.0f);
+    struct lora_use use = {ad, 0.0f};
+    g_lora = &use, g_n_lora = 1;
+    char *text = read_file(golden_path("llm/synth-smollm2-f16.jsonl"), NULL);
+    CHECK(text != NULL);
+    int cases = 0, matched = 0, total = 0;
+    double max_err = 0;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        cJSON *c = cJSON_Parse(line);
+        if (c) {
+            int ng = 0;
+            matched += check_case(m, "synth-smollm2-f16 (lora scale 0)", c, &max_err, &ng);
+            total += ng, cases++;
+            cJSON_Delete(c);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    fprintf(stderr, "  adapter at scale 0 on the base golden: %d cases, max |logit diff| %.5f, greedy %d/%d\n", cases,
+            max_err, matched, total);
+    CHECK(cases == 4 && matched * 4 >= total);
+    g_lora = NULL, g_n_lora = 0;
+    free(text);
+    lora_free(ad);
+    llm_free(m);
+}
+
+/* An adapter made for another model is refused with a message that says so. */
+TEST(lora_wrong_base_gives_error) {
+    struct err e = {{0}};
+    const char *ap = model_path("synth/synth-smollm2-lora-f16.gguf");
+    struct llm *m = llm_load(model_path("synth/synth-qwen2-f16.gguf"), NULL, &e);
+    REQUIRE(m != NULL, "%s", e.msg);
+    struct lora *ad = lora_load(ap, m, &e);
+    CHECK(ad == NULL);
+    CHECK_MSG(strstr(e.msg, "architecture 'llama'") && strstr(e.msg, "'qwen2'"), "arch: %s", e.msg);
+    fprintf(stderr, "  wrong arch: %s\n", e.msg);
+    lora_free(ad);
+    llm_free(m);
+    /* same architecture, other shapes: synth-llama-f16 is llama too */
+    memset(&e, 0, sizeof e);
+    m = llm_load(model_path("synth/synth-llama-f16.gguf"), NULL, &e);
+    REQUIRE(m != NULL, "%s", e.msg);
+    ad = lora_load(ap, m, &e);
+    CHECK(ad == NULL);
+    CHECK_MSG(strstr(e.msg, "wrong base model"), "shape: %s", e.msg);
+    fprintf(stderr, "  wrong shape: %s\n", e.msg);
+    lora_free(ad);
+    /* a file that is not an adapter */
+    memset(&e, 0, sizeof e);
+    ad = lora_load(model_path("synth/synth-llama-f16.gguf"), m, &e);
+    CHECK(ad == NULL && strstr(e.msg, "not a LoRA adapter"));
+    fprintf(stderr, "  not an adapter: %s\n", e.msg);
+    lora_free(ad);
+    llm_free(m);
+}
+
+static double max_diff(const float *a, const float *b, size_t n);
+
+/* a llama adapter with the given tensors (f32 zeros, [64, 4] or [4, 64]) */
+static int write_adapter(const char *path, const char *const *names, int n) {
+    struct gguf_writer *w = gguf_writer_new();
+    if (!w) return -1;
+    gguf_w_str(w, "general.architecture", "llama");
+    gguf_w_str(w, "general.type", "adapter");
+    gguf_w_str(w, "adapter.type", "lora");
+    gguf_w_f32(w, "adapter.lora.alpha", 8);
+    static float zero[256];
+    struct err e = {{0}};
+    for (int i = 0; i < n; i++) {
+        int b = strstr(names[i], "lora_b") != NULL;
+        int64_t ne[2] = {b ? 4 : 64, b ? 64 : 4};
+        gguf_w_tensor(w, names[i], 0 /* f32 */, 2, ne, zero, &e);
+    }
+    int rc = gguf_writer_save(w, path, &e);
+    gguf_writer_free(w);
+    return rc;
+}
+
+/* Broken adapters are refused with what is wrong; a good one batches like the base:
+ * prefill == token by token with the adapter attached. */
+TEST(lora_broken_files_and_batching) {
+    struct err e = {{0}};
+    struct llm *m = llm_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, &e);
+    REQUIRE(m != NULL, "%s", e.msg);
+    const char *tmp = "/tmp/omni_test_lora_mutant.gguf";
+    const char *lone[] = {"blk.0.attn_q.weight.lora_a"};
+    const char *other[] = {"output.weight.lora_a", "output.weight.lora_b"};
+    const char *deep[] = {"blk.9.attn_q.weight.lora_a", "blk.9.attn_q.weight.lora_b"};
+    const char *none[] = {NULL};
+    struct { const char *const *names; int n; const char *want; } k[] = {
+        {lone, 1, "missing its lora_b"}, {other, 2, "not a LoRA weight omni applies"},
+        {deep, 2, "the model has 2"}, {none, 0, "no LoRA tensors"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        REQUIRE(write_adapter(tmp, k[i].names, k[i].n) == 0, "cannot write %s", tmp);
+        memset(&e, 0, sizeof e);
+        struct lora *ad = lora_load(tmp, m, &e);
+        CHECK_MSG(ad == NULL && strstr(e.msg, k[i].want), "want '%s', got '%s'", k[i].want, e.msg);
+        lora_free(ad);
+    }
+    unlink(tmp);
+    struct lora *ad = lora_load(model_path("synth/synth-smollm2-lora-f16.gguf"), m, &e);
+    REQUIRE(ad != NULL, "%s", e.msg);
+    struct lora_use use = {ad, 1.0f};
+    struct llm_state *st = llm_state_new(m);
+    llm_state_set_lora(st, &use, 1);
+    int V = llm_hparams(m)->n_vocab, n = 9;
+    int32_t tok[9] = {1, 17, 300, 42, 7, 99, 1000, 5, 64}, pos[9];
+    int8_t all[9];
+    for (int i = 0; i < n; i++) pos[i] = i, all[i] = 1;
+    float *a = malloc(sizeof(float) * (size_t)n * V), *b = malloc(sizeof(float) * (size_t)V);
+    struct llm_kv *kv = llm_kv_new(m, 16, &e);
+    struct llm_batch bb = {n, tok, pos, NULL, all};
+    CHECK(a && b && kv && llm_forward(m, st, &kv, 1, &bb, a, &e) == 0);
+    CHECK_EQ_INT(llm_kv_truncate(kv, 0), 0);
+    double d = 0;
+    for (int i = 0; i < n && a && b; i++) {
+        struct llm_batch b1 = {1, tok + i, pos + i, NULL, NULL};
+        CHECK(llm_forward(m, st, &kv, 1, &b1, b, &e) == 0);
+        double di = max_diff(a + (size_t)i * V, b, (size_t)V);
+        if (di > d) d = di;
+    }
+    fprintf(stderr, "  with the adapter: prefill vs token-by-token max diff %.2e\n", d);
+    CHECK(d <= 1e-4);
+    llm_kv_free(kv);
+    free(a); free(b);
+    llm_state_free(st);
+    lora_free(ad);
+    llm_free(m);
 }
 
 static struct llm *load(const char *rel, int threads) {
@@ -572,7 +740,7 @@ TEST(broken_qwen35_files_give_errors) {
 }
 
 int main(void) {
-    TEST_EXPECT(11);
+    TEST_EXPECT(14);
     RUN(golden_all_models);
     RUN(golden_not_yet_supported_still_fails);
     RUN(models_not_yet_supported_still_refused);
@@ -584,5 +752,8 @@ int main(void) {
     RUN(truncated_file_gives_error);
     RUN(wrong_tensor_shape_gives_error);
     RUN(broken_qwen35_files_give_errors);
+    RUN(lora_scale_zero_is_the_base_model);
+    RUN(lora_wrong_base_gives_error);
+    RUN(lora_broken_files_and_batching);
     return test_summary();
 }

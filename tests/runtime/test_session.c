@@ -29,9 +29,9 @@ static int collect(const char *s, size_t n, void *user) {
     return 0;
 }
 
-/* The golden greedy continuation of the first story prompt, as text. */
-static char *golden_story(omni_model *m, const char **prompt_out, int *n_greedy) {
-    char *jl = read_file(golden_path("llm/stories260K.jsonl"), NULL);
+/* The golden greedy continuation of a golden file's first prompt, as text. */
+static char *golden_first(omni_model *m, const char *file, const char **prompt_out, int *n_greedy) {
+    char *jl = read_file(golden_path(file), NULL);
     if (!jl) return NULL;
     char *nl = strchr(jl, '\n');
     if (nl) *nl = 0;
@@ -52,6 +52,10 @@ static char *golden_story(omni_model *m, const char **prompt_out, int *n_greedy)
     cJSON_Delete(j);
     *n_greedy = n;
     return out;
+}
+
+static char *golden_story(omni_model *m, const char **prompt_out, int *n_greedy) {
+    return golden_first(m, "llm/stories260K.jsonl", prompt_out, n_greedy);
 }
 
 static omni_model *load(const char *rel) {
@@ -119,6 +123,45 @@ TEST(greedy_matches_llama_cpp_and_cache_is_transparent) {
 }
 
 /* A continuation keeps the space SentencePiece puts at the front of its first word. */
+/* omni_model_params.lora: the engine applies the adapter (the synth-smollm2-f16+lora
+ * golden's greedy text through a session) and refuses one made for another model. */
+TEST(lora_adapter_through_the_engine) {
+    char err[512];
+    omni_lora ad = {model_path("synth/synth-smollm2-lora-f16.gguf"), 1.0f};
+    omni_model_params p = omni_model_default_params();
+    p.n_threads = 2;
+    p.lora = &ad, p.n_lora = 1;
+    omni_model *m = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), &p, err, sizeof err);
+    REQUIRE(m != NULL, "%s", err);
+    const char *prompt = NULL;
+    int n_greedy = 0;
+    char *expect = golden_first(m, "llm/synth-smollm2-f16+lora.jsonl", &prompt, &n_greedy);
+    omni_session *s = omni_session_new(m, NULL, err, sizeof err);
+    CHECK(expect != NULL && s != NULL);
+    if (expect && s) {
+        omni_generate_params gp = omni_generate_default_params();
+        gp.sampling.temperature = 0;
+        gp.max_tokens = n_greedy;
+        gp.parse_special = 0;
+        struct text a = {.len = 0};
+        gp.on_text = collect;
+        gp.user = &a;
+        omni_usage u;
+        CHECK(omni_session_generate(s, prompt, &gp, &u, err, sizeof err) == 0);
+        CHECK_STR(a.buf, expect);
+        CHECK_EQ_INT(u.completion_tokens, n_greedy);
+    }
+    free(expect);
+    omni_session_free(s);
+    omni_model_free(m);
+    /* the same adapter on qwen2: refused, with why */
+    CHECK(omni_model_load(model_path("synth/synth-qwen2-f16.gguf"), &p, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "wrong base model") != NULL, "%s", err);
+    p.lora = NULL;
+    CHECK(omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), &p, err, sizeof err) == NULL);
+    CHECK_MSG(strstr(err, "LoRA") != NULL, "%s", err);
+}
+
 TEST(first_generated_word_keeps_its_space) {
     omni_model *m = load("llm/stories260K.gguf");
     if (!m) { CHECK(0); return; }
@@ -311,8 +354,9 @@ TEST(recurrent_model_reuses_its_checkpoint) {
 }
 
 int main(void) {
-    TEST_EXPECT(6);
+    TEST_EXPECT(7);
     RUN(greedy_matches_llama_cpp_and_cache_is_transparent);
+    RUN(lora_adapter_through_the_engine);
     RUN(first_generated_word_keeps_its_space);
     RUN(prompt_longer_than_context_is_an_error);
     RUN(chat_format_uses_the_models_template);
