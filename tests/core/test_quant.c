@@ -188,7 +188,7 @@ TEST(dequant_matches_reference_build) {
         free(blk);
         free(got);
     }
-    CHECK_EQ_INT(lines, 8); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq3_xxs, iq2_xs */
+    CHECK_EQ_INT(lines, 10); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq3_xxs, iq2_xs, iq3_s, iq2_s */
     free(text);
 }
 
@@ -265,6 +265,8 @@ TEST(roundtrip_error_bounds) {
     roundtrip(DT_IQ2_XXS, 0.4, 0.85);
     roundtrip(DT_IQ3_XXS, 0.3, 0.6);
     roundtrip(DT_IQ2_XS, 0.4, 0.85);
+    roundtrip(DT_IQ2_S, 0.4, 0.85);
+    roundtrip(DT_IQ3_S, 0.3, 0.6);
 }
 
 TEST(quantizers_keep_exact_values_exact) {
@@ -279,7 +281,7 @@ TEST(quantizers_keep_exact_values_exact) {
 
     memset(x, 0, sizeof x);
     int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K,
-                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
+                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ3_S};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++) {
         CHECK(quantize_row(types[t], x, q, 256) > 0);
         CHECK(dequantize_row(types[t], q, y, 256) == 0);
