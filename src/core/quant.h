@@ -91,13 +91,19 @@ static inline float quant_e8m0_half(uint8_t e) {
 }
 
 /* The 16 scales of a q3_K block, with the offset removed (-32..31). Scale j's low 4 bits
- * are nibble j / 8 of byte j % 8; its high 2 bits are bits 2 * (j / 4) of byte 8 + j % 4. */
+ * are nibble j / 8 of byte j % 8; its high 2 bits are bits 2 * (j / 4) of byte 8 + j % 4.
+ * Four scales at a time in 32-bit words (word q of the output: scales 4q..4q+3 take the
+ * nibbles (q / 2) of word q % 2 and bit pair q of each byte of word 2): this runs per
+ * weight row and block in the q3_K kernels, where a loop per scale cost as much as the dot. */
 static inline void quant_scales_q3_K(const uint8_t *s, int8_t *out) {
-    for (int j = 0; j < 16; j++) {
-        int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = (int8_t)((lo | hi << 4) - 32);
+    uint32_t a[3], o[4];
+    for (int w = 0; w < 3; w++)
+        a[w] = (uint32_t)s[4 * w] | (uint32_t)s[4 * w + 1] << 8 | (uint32_t)s[4 * w + 2] << 16 | (uint32_t)s[4 * w + 3] << 24;
+    for (int q = 0; q < 4; q++) {
+        uint32_t lo = (a[q % 2] >> (4 * (q / 2))) & 0x0F0F0F0Fu, hi = (a[2] >> (2 * q)) & 0x03030303u;
+        o[q] = lo | hi << 4;
     }
+    for (int j = 0; j < 16; j++) out[j] = (int8_t)((int)(o[j / 4] >> (8 * (j % 4)) & 0xFF) - 32);
 }
 
 /* Activations for K-quant dot products (never stored in files): bsums are sums of 16 quants. */

@@ -209,6 +209,25 @@ TEST(dequant_mxfp4_from_the_format) {
     }
 }
 
+/* quant_scales_q3_K unpacks four scales per 32-bit word; here against the layout one
+ * scale at a time (low 4 bits: nibble j / 8 of byte j % 8, high 2: bits 2(j / 4) of byte
+ * 8 + j % 4, offset 32), on random bytes and on all-ones. */
+TEST(q3_K_scales_unpack_as_the_layout_says) {
+    uint8_t s[12];
+    uint32_t r = 99; /* its own stream: the other tests' draws stay as they were */
+    int bad = 0;
+    for (int it = 0; it < 2000; it++) {
+        for (int i = 0; i < 12; i++) r = r * 1664525u + 1013904223u, s[i] = it == 0 ? 0xFF : (uint8_t)(r >> 24);
+        int8_t got[16];
+        quant_scales_q3_K(s, got);
+        for (int j = 0; j < 16; j++) {
+            int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+            bad += got[j] != (lo | hi << 4) - 32;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 TEST(unsupported_types_are_refused) {
     float out[256];
     uint8_t b[400] = {0};
@@ -333,7 +352,7 @@ TEST(activation_q8_K_sums) {
 }
 
 int main(void) {
-    TEST_EXPECT(13);
+    TEST_EXPECT(14);
     RUN(dequant_q4_0_q4_1);
     RUN(dequant_q5_0_q5_1);
     RUN(dequant_q8_0_and_halves);
@@ -342,6 +361,7 @@ int main(void) {
     RUN(dequant_q6_K);
     RUN(dequant_matches_reference_build);
     RUN(dequant_mxfp4_from_the_format);
+    RUN(q3_K_scales_unpack_as_the_layout_says);
     RUN(unsupported_types_are_refused);
     RUN(roundtrip_error_bounds);
     RUN(quantizers_keep_exact_values_exact);
