@@ -3,7 +3,7 @@
  * there): GFLOP/s and weight GB/s for decode (m = 1) and prefill (m = 128), 1 and 2
  * threads, per weight type and level.
  *   build/bench/bench_matmul [type ...]     (default: q8_0 q4_K; OMNI_CPU caps the level)
- *   e.g. build/bench/bench_matmul q4_K q2_K q3_K iq4_xs iq4_nl mxfp4 */
+ *   e.g. build/bench/bench_matmul q4_K q2_K q3_K iq4_xs iq4_nl mxfp4 iq3_s iq2_s */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -42,6 +42,8 @@ SCALAR_GEMM(gemm_mxfp4, quant_dot_mxfp4)
 SCALAR_GEMM(gemm_iq2_xxs, quant_dot_iq2_xxs)
 SCALAR_GEMM(gemm_iq3_xxs, quant_dot_iq3_xxs)
 SCALAR_GEMM(gemm_iq2_xs, quant_dot_iq2_xs)
+SCALAR_GEMM(gemm_iq2_s, quant_dot_iq2_s)
+SCALAR_GEMM(gemm_iq3_s, quant_dot_iq3_s)
 
 /* Which activation format goes with each weight type (as in llama.cpp: q8_0 for the
  * 32-blocks and iq4_nl/mxfp4, q8_1 for the ones with a min, q8_K for K-quants and iq4_xs; halves for halves). */
@@ -66,6 +68,8 @@ static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
     case DT_IQ2_XXS: *act = MM_ACT_Q8K; *scalar = gemm_iq2_xxs; return 0;
     case DT_IQ3_XXS: *act = MM_ACT_Q8K; *scalar = gemm_iq3_xxs; return 0;
     case DT_IQ2_XS: *act = MM_ACT_Q8K; *scalar = gemm_iq2_xs; return 0;
+    case DT_IQ2_S: *act = MM_ACT_Q8K; *scalar = gemm_iq2_s; return 0;
+    case DT_IQ3_S: *act = MM_ACT_Q8K; *scalar = gemm_iq3_s; return 0;
     default: return -1;
     }
 }

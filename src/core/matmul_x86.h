@@ -348,7 +348,19 @@ MM_INLINE __m256i mul_s8_pairs(__m256i w, __m256i x) {
 MM_INLINE size_t blkX_bytes(int type) {
     return type == DT_Q2_K ? sizeof(struct block_q2_K) : type == DT_Q3_K ? sizeof(struct block_q3_K)
          : type == DT_IQ2_XXS ? sizeof(struct block_iq2_xxs) : type == DT_IQ3_XXS ? sizeof(struct block_iq3_xxs)
-         : type == DT_IQ2_XS  ? sizeof(struct block_iq2_xs)  : sizeof(struct block_iq4_xs);
+         : type == DT_IQ2_XS  ? sizeof(struct block_iq2_xs)  : type == DT_IQ2_S ? sizeof(struct block_iq2_s)
+         : type == DT_IQ3_S   ? sizeof(struct block_iq3_s)   : sizeof(struct block_iq4_xs);
+}
+
+/* +1 / -1 per element of a 32-element chunk from its 4 sign bytes (bit j of byte g: element
+ * 8g + j is negative): the operand of _mm256_sign_epi8. */
+MM_INLINE __m256i sign_bytes32(const uint8_t *s4) {
+    int32_t v;
+    memcpy(&v, s4, 4);
+    const __m256i pick = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL, 0x0101010101010101LL, 0);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(v), pick), bit);
+    return _mm256_or_si256(_mm256_cmpeq_epi8(b, bit), _mm256_set1_epi8(1));
 }
 
 MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
@@ -398,6 +410,26 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
                                               (long long)quant_iq2_signs64[q2[1] >> 9], (long long)quant_iq2_signs64[q2[0] >> 9]);
                     s[r] = _mm256_set_m128i(_mm_set1_epi16((int16_t)(2 * (xs->scales[c] >> 4) + 1)),
                                             _mm_set1_epi16((int16_t)(2 * (xs->scales[c] & 0xF) + 1)));
+                } else if (type == DT_IQ2_S) {
+                    /* sub-block c: 4 x 10-bit grid indices (qs, qh), 4 sign bytes, two 4-bit scales */
+                    const struct block_iq2_s *xs = (const struct block_iq2_s *)blk;
+                    const uint8_t *q2 = xs->qs + 4 * c;
+                    const unsigned h = xs->qh[c];
+                    q[r] = _mm256_set_epi64x((long long)quant_iq2s_grid[q2[3] | (h << 2 & 0x300)], (long long)quant_iq2s_grid[q2[2] | (h << 4 & 0x300)],
+                                             (long long)quant_iq2s_grid[q2[1] | (h << 6 & 0x300)], (long long)quant_iq2s_grid[q2[0] | (h << 8 & 0x300)]);
+                    sg[r] = sign_bytes32(xs->qs + 32 + 4 * c);
+                    s[r] = _mm256_set_m128i(_mm_set1_epi16((int16_t)(2 * (xs->scales[c] >> 4) + 1)),
+                                            _mm_set1_epi16((int16_t)(2 * (xs->scales[c] & 0xF) + 1)));
+                } else if (type == DT_IQ3_S) {
+                    /* sub-block c: 8 x 9-bit grid indices (qs, qh), 4 sign bytes, a 4-bit scale */
+                    const struct block_iq3_s *x3 = (const struct block_iq3_s *)blk;
+                    const uint8_t *q3 = x3->qs + 8 * c;
+                    const unsigned h = x3->qh[c];
+#define IQ3S_PT(k) (int)quant_iq3s_grid[q3[k] | (h >> (k) & 1) << 8]
+                    q[r] = _mm256_set_epi32(IQ3S_PT(7), IQ3S_PT(6), IQ3S_PT(5), IQ3S_PT(4), IQ3S_PT(3), IQ3S_PT(2), IQ3S_PT(1), IQ3S_PT(0));
+#undef IQ3S_PT
+                    sg[r] = sign_bytes32(x3->signs + 4 * c);
+                    s[r] = _mm256_set1_epi16((int16_t)(2 * ((x3->scales[c / 2] >> (4 * (c % 2))) & 0xF) + 1));
                 } else if (type == DT_IQ3_XXS) {
                     /* sub-block c: 8 grid points at qs + 8c, signs and scale at qs + 64 + 4c */
                     const uint8_t *q3 = blk + 2 + 8 * c;
@@ -436,7 +468,7 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
 #pragma GCC unroll 4
                 for (int r = 0; r < RN; r++) {
                     __m256i p = type == DT_Q2_K      ? _mm256_maddubs_epi16(q[r], xv)
-                              : type == DT_IQ2_XXS || type == DT_IQ3_XXS || type == DT_IQ2_XS
+                              : type == DT_IQ2_XXS || type == DT_IQ3_XXS || type == DT_IQ2_XS || type == DT_IQ2_S || type == DT_IQ3_S
                                   ? _mm256_maddubs_epi16(q[r], _mm256_sign_epi8(xv, sg[r]))
                                                    : mul_s8_pairs(q[r], xv);
                     isum[r][i] = dot_s16(isum[r][i], p, s[r]);
@@ -474,7 +506,7 @@ MM_INLINE void tileX(int type, int RN, int RM, int nb, const uint8_t *w, size_t 
     for (int r = 0; r < RN; r++)
 #pragma GCC unroll 4
         for (int i = 0; i < RM; i++)
-            y[i * ys + r] = type == DT_IQ2_XXS || type == DT_IQ2_XS ? 0.125f * hsum8(acc[r][i])
+            y[i * ys + r] = type == DT_IQ2_XXS || type == DT_IQ2_XS || type == DT_IQ2_S ? 0.125f * hsum8(acc[r][i])
                           : type == DT_IQ3_XXS                      ? 0.25f * hsum8(acc[r][i])
                                                                     : hsum8(acc[r][i]);
 }
@@ -647,6 +679,8 @@ MM_GEMM(x86_gemm_iq4_xs, tileX, DT_IQ4_XS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq2_xxs, tileX, DT_IQ2_XXS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq3_xxs, tileX, DT_IQ3_XXS, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq2_xs, tileX, DT_IQ2_XS, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq2_s, tileX, DT_IQ2_S, 2, MM_TMK, k / QK_K)
+MM_GEMM(x86_gemm_iq3_s, tileX, DT_IQ3_S, 2, MM_TMK, k / QK_K)
 MM_GEMM(x86_gemm_iq4_nl, tileN, DT_IQ4_NL, 4, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_mxfp4, tileN, DT_MXFP4, 2, MM_TM32, k / QK)
 MM_GEMM(x86_gemm_f32, tileF, DT_F32, 4, MM_TMF, k)
@@ -669,6 +703,8 @@ MM_INLINE mm_gemm_fn x86_kernel(int type) {
     case DT_IQ2_XXS: return x86_gemm_iq2_xxs;
     case DT_IQ3_XXS: return x86_gemm_iq3_xxs;
     case DT_IQ2_XS: return x86_gemm_iq2_xs;
+    case DT_IQ2_S: return x86_gemm_iq2_s;
+    case DT_IQ3_S: return x86_gemm_iq3_s;
     case DT_IQ4_NL: return x86_gemm_iq4_nl;
     case DT_MXFP4: return x86_gemm_mxfp4;
     case DT_F32: return x86_gemm_f32;

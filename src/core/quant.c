@@ -237,6 +237,8 @@ int dequantize_row(int type, const void *row, float *out, int64_t n) {
     case DT_IQ2_XXS: quant_deq_iq2_xxs(row, out, nb); return 0;
     case DT_IQ3_XXS: quant_deq_iq3_xxs(row, out, nb); return 0;
     case DT_IQ2_XS: quant_deq_iq2_xs(row, out, nb); return 0;
+    case DT_IQ2_S: quant_deq_iq2_s(row, out, nb); return 0;
+    case DT_IQ3_S: quant_deq_iq3_s(row, out, nb); return 0;
     default: return -1;
     }
 }
@@ -681,6 +683,8 @@ size_t quantize_row(int type, const float *x, void *out, int64_t n) {
     case DT_IQ2_XXS: quant_q_iq2_xxs(x, out, nb); break;
     case DT_IQ3_XXS: quant_q_iq3_xxs(x, out, nb); break;
     case DT_IQ2_XS: quant_q_iq2_xs(x, out, nb); break;
+    case DT_IQ2_S: quant_q_iq2_s(x, out, nb); break;
+    case DT_IQ3_S: quant_q_iq3_s(x, out, nb); break;
     default: return 0;
     }
     return bytes;

@@ -64,6 +64,22 @@ extern const uint64_t quant_iq2xs_grid[512];
 void quant_deq_iq2_xs(const void *src, float *y, int64_t nb);
 void quant_q_iq2_xs(const float *x, void *dst, int64_t nb);
 
+/* iq2_s: per group of 8 a grid index of 10 bits into the 1024-point quant_iq2s_grid (low 8
+ * in qs[g], high 2 in bits 2(g % 4) of qh[g / 4]) and a whole sign byte qs[32 + g]; scales
+ * as iq2_xs's. value = d * (2ls + 1) / 8 * grid * sign (quant_iqs.c). */
+struct block_iq2_s { uint16_t d; uint8_t qs[QK_K / 4]; uint8_t qh[QK_K / 32]; uint8_t scales[QK_K / 32]; };
+extern const uint64_t quant_iq2s_grid[1024];
+void quant_deq_iq2_s(const void *src, float *y, int64_t nb);
+void quant_q_iq2_s(const float *x, void *dst, int64_t nb);
+
+/* iq3_s: per 4 elements a 9-bit index into the 512-point quant_iq3s_grid (low 8 in
+ * qs[8ib + k], the ninth in bit k of qh[ib]), a sign byte per group of 8, a 4-bit scale per
+ * sub-block of 32. value = d * (2ls + 1) * grid * sign (quant_iqs.c). */
+struct block_iq3_s { uint16_t d; uint8_t qs[QK_K / 4]; uint8_t qh[QK_K / 32]; uint8_t signs[QK_K / 8]; uint8_t scales[QK_K / 64]; };
+extern const uint32_t quant_iq3s_grid[512];
+void quant_deq_iq3_s(const void *src, float *y, int64_t nb);
+void quant_q_iq3_s(const float *x, void *dst, int64_t nb);
+
 extern const int8_t quant_kvalues_iq4nl[16];
 extern const int8_t quant_kvalues_mxfp4[16];
 
@@ -75,13 +91,19 @@ static inline float quant_e8m0_half(uint8_t e) {
 }
 
 /* The 16 scales of a q3_K block, with the offset removed (-32..31). Scale j's low 4 bits
- * are nibble j / 8 of byte j % 8; its high 2 bits are bits 2 * (j / 4) of byte 8 + j % 4. */
+ * are nibble j / 8 of byte j % 8; its high 2 bits are bits 2 * (j / 4) of byte 8 + j % 4.
+ * Four scales at a time in 32-bit words (word q of the output: scales 4q..4q+3 take the
+ * nibbles (q / 2) of word q % 2 and bit pair q of each byte of word 2): this runs per
+ * weight row and block in the q3_K kernels, where a loop per scale cost as much as the dot. */
 static inline void quant_scales_q3_K(const uint8_t *s, int8_t *out) {
-    for (int j = 0; j < 16; j++) {
-        int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = (int8_t)((lo | hi << 4) - 32);
+    uint32_t a[3], o[4];
+    for (int w = 0; w < 3; w++)
+        a[w] = (uint32_t)s[4 * w] | (uint32_t)s[4 * w + 1] << 8 | (uint32_t)s[4 * w + 2] << 16 | (uint32_t)s[4 * w + 3] << 24;
+    for (int q = 0; q < 4; q++) {
+        uint32_t lo = (a[q % 2] >> (4 * (q / 2))) & 0x0F0F0F0Fu, hi = (a[2] >> (2 * q)) & 0x03030303u;
+        o[q] = lo | hi << 4;
     }
+    for (int j = 0; j < 16; j++) out[j] = (int8_t)((int)(o[j / 4] >> (8 * (j % 4)) & 0xFF) - 32);
 }
 
 /* Activations for K-quant dot products (never stored in files): bsums are sums of 16 quants. */
@@ -129,16 +151,18 @@ float quant_dot_mxfp4(int n, const void *w, const void *a);  /* a: block_q8a */
 float quant_dot_iq2_xxs(int n, const void *w, const void *a);
 float quant_dot_iq3_xxs(int n, const void *w, const void *a);
 float quant_dot_iq2_xs(int n, const void *w, const void *a);
+float quant_dot_iq2_s(int n, const void *w, const void *a);
+float quant_dot_iq3_s(int n, const void *w, const void *a);
 
 /* How the dots of the types added with their own kernels (q2_K, q3_K, iq4_xs, iq4_nl,
- * mxfp4, iq2_xxs, iq2_xs, iq3_xxs) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
+ * mxfp4, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s) sum: in the order of llama.cpp's x86 kernels for them (ggml_vec_dot_*_q8_K /
  * *_q8_0 with AVX2, tinyBLAS for iq4_nl), so our results round as the reference's, and
  * so that our SIMD kernels give the scalar result bit for bit. Eight float lanes; lane l
  * of a block holds the exact integer sum over its 32-element chunks of scale x the dot
  * of elements 4l..4l+3 of the chunk; per block acc[l] = fma(d, lane, acc[l]) (q2_K first
  * adds its mins, lane l = min(2l) * bsum(2l) + min(2l+1) * bsum(2l+1), with -d_a * dmin);
  * mxfp4 keeps two such accumulators, for even and odd blocks, and adds them before the
- * horizontal sum (iq2_xxs, iq2_xs / iq3_xxs multiply the sum by 1/8 / 1/4 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
+ * horizontal sum (iq2_xxs, iq2_xs, iq2_s / iq3_xxs multiply the sum by 1/8 / 1/4 after it), which is quant_lanes8_sum's order (ggml's hsum_float_8). */
 static inline void quant_lanes_fma(float *acc, float d, const int *lanes) {
     for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
 }

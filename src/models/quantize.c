@@ -16,7 +16,7 @@ static const struct { const char *name; int type; uint32_t llama_ftype; } k_ftyp
     /* omni's own quantizers (not llama-quantize's search): same type rules, other quants */
     {"q2_k", DT_Q2_K, 10}, {"q3_k", DT_Q3_K, 11}, {"iq4_nl", DT_IQ4_NL, 25}, {"iq4_xs", DT_IQ4_XS, 30},
     {"mxfp4", DT_MXFP4, 38}, {"iq2_xxs", DT_IQ2_XXS, 19}, {"iq3_xxs", DT_IQ3_XXS, 23},
-    {"iq2_xs", DT_IQ2_XS, 20},
+    {"iq2_xs", DT_IQ2_XS, 20}, {"iq3_s", DT_IQ3_S, 26}, {"iq2_s", DT_IQ2_S, 28},
 };
 
 static int ends_with(const char *s, const char *tail) {
@@ -74,7 +74,7 @@ int llm_quantize_file(const char *src, const char *dst, const char *ftype, int n
     for (size_t i = 0; i < sizeof k_ftypes / sizeof *k_ftypes; i++)
         if (ftype && !strcmp(ftype, k_ftypes[i].name)) base = k_ftypes[i].type, llama_ftype = k_ftypes[i].llama_ftype;
     if (base < 0)
-        return err_set(e, "quantize: unknown type '%s' (q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq2_xs or iq3_xxs)",
+        return err_set(e, "quantize: unknown type '%s' (q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq2_xs, iq2_s, iq3_xxs or iq3_s)",
                        ftype ? ftype : "");
     struct gguf *g = gguf_open(src, e);
     if (!g) return -1;

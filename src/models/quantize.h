@@ -20,7 +20,7 @@
  * byte), or "q2_k", "q3_k", "iq4_nl", "iq4_xs", "mxfp4": the same type rules and layout
  * with omni's own simpler quantizers (llama-quantize searches scales differently, so
  * those files differ from its; their goldens are the reference run on our files).
- * general.file_type: 10 (Q2_K), 11 (Q3_K_S), 25, 30, 38 (MXFP4_MOE), 19 (IQ2_XXS), 20 (IQ2_XS), 23 (IQ3_XXS). n_threads <= 0: one. */
+ * general.file_type: 10 (Q2_K), 11 (Q3_K_S), 25, 30, 38 (MXFP4_MOE), 19 (IQ2_XXS), 20 (IQ2_XS), 23 (IQ3_XXS), 26 (IQ3_S), 28 (IQ2_S). n_threads <= 0: one. */
 int llm_quantize_file(const char *src, const char *dst, const char *ftype, int n_threads, struct err *e);
 
 #endif

@@ -18,9 +18,9 @@ static float frand(void) {
 
 static const int g_types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0,
                               DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K, DT_IQ4_XS,
-                              DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
+                              DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ3_S};
 /* The types whose SIMD kernels must give the scalar result bit for bit (quant.h). */
-static const int g_exact_types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_XS, DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
+static const int g_exact_types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_XS, DT_IQ4_NL, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ3_S};
 #define NTYPES (int)(sizeof g_types / sizeof *g_types)
 
 struct case_data {

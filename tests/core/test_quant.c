@@ -188,7 +188,7 @@ TEST(dequant_matches_reference_build) {
         free(blk);
         free(got);
     }
-    CHECK_EQ_INT(lines, 8); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq3_xxs, iq2_xs */
+    CHECK_EQ_INT(lines, 10); /* q2_K, q3_K, iq4_nl, iq4_xs, mxfp4, iq2_xxs, iq3_xxs, iq2_xs, iq3_s, iq2_s */
     free(text);
 }
 
@@ -207,6 +207,25 @@ TEST(dequant_mxfp4_from_the_format) {
         }
         CHECK(deq_matches(DT_MXFP4, b, 32, want, 0));
     }
+}
+
+/* quant_scales_q3_K unpacks four scales per 32-bit word; here against the layout one
+ * scale at a time (low 4 bits: nibble j / 8 of byte j % 8, high 2: bits 2(j / 4) of byte
+ * 8 + j % 4, offset 32), on random bytes and on all-ones. */
+TEST(q3_K_scales_unpack_as_the_layout_says) {
+    uint8_t s[12];
+    uint32_t r = 99; /* its own stream: the other tests' draws stay as they were */
+    int bad = 0;
+    for (int it = 0; it < 2000; it++) {
+        for (int i = 0; i < 12; i++) r = r * 1664525u + 1013904223u, s[i] = it == 0 ? 0xFF : (uint8_t)(r >> 24);
+        int8_t got[16];
+        quant_scales_q3_K(s, got);
+        for (int j = 0; j < 16; j++) {
+            int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4, hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+            bad += got[j] != (lo | hi << 4) - 32;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
 }
 
 TEST(unsupported_types_are_refused) {
@@ -265,6 +284,8 @@ TEST(roundtrip_error_bounds) {
     roundtrip(DT_IQ2_XXS, 0.4, 0.85);
     roundtrip(DT_IQ3_XXS, 0.3, 0.6);
     roundtrip(DT_IQ2_XS, 0.4, 0.85);
+    roundtrip(DT_IQ2_S, 0.4, 0.85);
+    roundtrip(DT_IQ3_S, 0.3, 0.6);
 }
 
 TEST(quantizers_keep_exact_values_exact) {
@@ -279,7 +300,7 @@ TEST(quantizers_keep_exact_values_exact) {
 
     memset(x, 0, sizeof x);
     int types[] = {DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q8_0, DT_Q4_K, DT_Q5_K, DT_Q6_K,
-                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS};
+                   DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_MXFP4, DT_IQ2_XXS, DT_IQ3_XXS, DT_IQ2_XS, DT_IQ2_S, DT_IQ3_S};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++) {
         CHECK(quantize_row(types[t], x, q, 256) > 0);
         CHECK(dequantize_row(types[t], q, y, 256) == 0);
@@ -331,7 +352,7 @@ TEST(activation_q8_K_sums) {
 }
 
 int main(void) {
-    TEST_EXPECT(13);
+    TEST_EXPECT(14);
     RUN(dequant_q4_0_q4_1);
     RUN(dequant_q5_0_q5_1);
     RUN(dequant_q8_0_and_halves);
@@ -340,6 +361,7 @@ int main(void) {
     RUN(dequant_q6_K);
     RUN(dequant_matches_reference_build);
     RUN(dequant_mxfp4_from_the_format);
+    RUN(q3_K_scales_unpack_as_the_layout_says);
     RUN(unsupported_types_are_refused);
     RUN(roundtrip_error_bounds);
     RUN(quantizers_keep_exact_values_exact);

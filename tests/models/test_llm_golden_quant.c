@@ -5,7 +5,7 @@
  * greedy continuation are held to ../shared/golden/README.md's quantized bars (logits
  * within 0.25, top-1 equal where the reference margin exceeds 0.5), at every SIMD level
  * this CPU has.
- * Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS and IQ3_XXS the same way on the shared F16 synth-qwen3, with
+ * Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S the same way on the shared F16 synth-qwen3, with
  * omni's own quantizers for those types: there the golden is the reference build run on
  * the very file our quantizer writes (its SHA-256 below, checked first). */
 #include <cJSON.h>
@@ -35,6 +35,8 @@ static const struct {
     {"synth-qwen3", "iq2_xxs", "daeb56e825a1406ad3098547c186dfba8c2848fcd7049dfd3a414c373e0e832a"},
     {"synth-qwen3", "iq3_xxs", "39b6060a2cbf0723128dd16443725052859ea2473a1a81e3d81d89d7be59a57d"},
     {"synth-qwen3", "iq2_xs", "45feaf6f6ef51297deb7de5eb49663fed32d7859fdba568e0ca2081ca8220d33"},
+    {"synth-qwen3", "iq3_s", "ed8d57df999985d5dc3f15fedfacbd3b89065a51ecefcfa5942b93091200a5d5"},
+    {"synth-qwen3", "iq2_s", "2c6d11b39d99dc9ea1a4b8018f49d0d65c01c4413ae06c062eb217f1c2aa347a"},
 };
 
 static char g_dir[256];
@@ -190,6 +192,8 @@ TEST(mxfp4_matches_llama_cpp) { run_type(7); }
 TEST(iq2_xxs_matches_llama_cpp) { run_type(8); }
 TEST(iq3_xxs_matches_llama_cpp) { run_type(9); }
 TEST(iq2_xs_matches_llama_cpp) { run_type(10); }
+TEST(iq3_s_matches_llama_cpp) { run_type(11); }
+TEST(iq2_s_matches_llama_cpp) { run_type(12); }
 
 /* The quantizer refuses what it cannot write as llama.cpp would. */
 TEST(quantizer_refusals) {
@@ -212,7 +216,7 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(12);
+    TEST_EXPECT(14);
     RUN(q4_1_matches_llama_cpp);
     RUN(q5_0_matches_llama_cpp);
     RUN(q5_1_matches_llama_cpp);
@@ -224,6 +228,8 @@ int main(void) {
     RUN(iq2_xxs_matches_llama_cpp);
     RUN(iq3_xxs_matches_llama_cpp);
     RUN(iq2_xs_matches_llama_cpp);
+    RUN(iq3_s_matches_llama_cpp);
+    RUN(iq2_s_matches_llama_cpp);
     RUN(quantizer_refusals);
     rmdir(g_dir);
     return test_summary();
