@@ -297,6 +297,9 @@ static int load_hparams(struct llm *m, struct err *e) {
         if (m->arch->moe_shexp &&
             llm_hp_int(g, ar, "expert_shared_feed_forward_length", hp->n_ff, 0, 1, &hp->n_ff_shexp, e))
             return -1;
+        if (m->arch->moe_shexp && hp->n_ff_shexp < 1)
+            return err_set(e, "%s: the shared expert's length is missing (%s.expert_shared_feed_forward_length or "
+                           "feed_forward_length)", gguf_path(g), ar);
     }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
     if (hp->n_swa < 0 || hp->swa_period < 0 || hp->nope_period < 0)
