@@ -34,6 +34,7 @@ struct llm_arch {
     int moe_gating;          /* enum moe_gating */
     int moe_norm_w;          /* the chosen experts' weights are divided by their sum */
     int moe_act;             /* enum moe_act */
+    int moe_shexp;           /* a shared expert gated by sigmoid(ffn_gate_inp_shexp · x) (qwen35moe) */
     int moe_biases;          /* router and expert biases (ffn_gate_inp.bias, ffn_*_exps.bias) */
     int attn_sinks;          /* attn_sinks.weight: a per-head logit in the softmax (gpt-oss) */
     int attn_out_bias;       /* attn_output.bias */
@@ -93,6 +94,10 @@ extern const struct llm_arch llm_arch_gemma3;
 extern const struct llm_arch llm_arch_smollm3;
 extern const struct llm_arch llm_arch_qwen3moe;
 extern const struct llm_arch llm_arch_gpt_oss;
+extern const struct llm_arch llm_arch_qwen35moe;
+/* qwen35's gated delta-net layers and hparams hook, which qwen35moe shares */
+extern const struct llm_mixer llm_qwen35_dnet_mixer;
+int llm_qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e);
 
 /* "{arch}.key" readers for load_hparams hooks: a missing key leaves def (or is an
  * error when required); a key of the wrong type or out of range is an error. */

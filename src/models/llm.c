@@ -29,6 +29,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_smollm3,
     &llm_arch_qwen35,
     &llm_arch_qwen3moe,
+    &llm_arch_qwen35moe,
     &llm_arch_gpt_oss,
 };
 
@@ -297,6 +298,13 @@ static int load_hparams(struct llm *m, struct err *e) {
                            gguf_path(g), hp->n_expert_used, hp->n_expert);
         if (llm_hp_int(g, ar, "expert_feed_forward_length", hp->n_ff / hp->n_expert_used, 0, 1, &hp->n_ff_exp, e))
             return -1;
+        /* the shared expert's length, as llama.cpp defaults it: feed_forward_length */
+        if (m->arch->moe_shexp &&
+            llm_hp_int(g, ar, "expert_shared_feed_forward_length", hp->n_ff, 0, 1, &hp->n_ff_shexp, e))
+            return -1;
+        if (m->arch->moe_shexp && hp->n_ff_shexp < 1)
+            return err_set(e, "%s: the shared expert's length is missing (%s.expert_shared_feed_forward_length or "
+                           "feed_forward_length)", gguf_path(g), ar);
     }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
     if (hp->n_swa < 0 || hp->swa_period < 0 || hp->nope_period < 0)
@@ -320,6 +328,38 @@ static void fuse_rows(struct tensor *out, const struct tensor *const *parts, int
     *out = *parts[0];
     out->ne[1] = rows;
     out->nbytes = bytes;
+}
+
+/* Layer l's expert FFN (arch->moe): router, experts, their biases where the family has
+ * them, and the shared expert where it has one (moe_shexp). */
+static int load_moe(struct llm *m, int l, struct moe_layer *M, struct err *e) {
+    const struct llm_hparams *hp = &m->hp;
+    const struct llm_arch *a = m->arch;
+    int E = hp->n_embd, X = hp->n_expert, FX = hp->n_ff_exp, FS = hp->n_ff_shexp, nb = !a->moe_biases;
+    char n[96];
+#define T(field, suffix, nd, ne0, ne1, opt) \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), llm_get_tensor(m, n, nd, ne0, ne1, opt, &M->field, e))
+#define T3(field, suffix, ne0, ne1, ne2) \
+    (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor3(m, n, 3, ne0, ne1, ne2, 0, &M->field, e))
+    if (T(gate_inp, "ffn_gate_inp.weight", 2, E, X, 0) ||
+        T3(gate_exps, "ffn_gate_exps.weight", E, FX, X) ||
+        T3(up_exps, "ffn_up_exps.weight", E, FX, X) ||
+        T3(down_exps, "ffn_down_exps.weight", FX, E, X) ||
+        T(gate_inp_b, "ffn_gate_inp.bias", 1, X, 0, nb) ||
+        T(gate_b, "ffn_gate_exps.bias", 2, FX, X, nb) ||
+        T(up_b, "ffn_up_exps.bias", 2, FX, X, nb) ||
+        T(down_b, "ffn_down_exps.bias", 2, E, X, nb))
+        return -1;
+    /* (the shared gate is [n_embd] or [n_embd, 1] in files: read as a one-row matrix) */
+    if (a->moe_shexp &&
+        (T(gate_shexp, "ffn_gate_shexp.weight", 2, E, FS, 0) || T(up_shexp, "ffn_up_shexp.weight", 2, E, FS, 0) ||
+         T(down_shexp, "ffn_down_shexp.weight", 2, FS, E, 0) ||
+         T(gate_inp_shexp, "ffn_gate_inp_shexp.weight", 2, E, 1, 0)))
+        return -1;
+    M->gate_inp_shexp.n_dims = 2;
+#undef T
+#undef T3
+    return 0;
 }
 
 static int load_tensors(struct llm *m, const struct llm_load_params *p, struct err *e) {
@@ -365,9 +405,9 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
         if (L->mix) {
             m->n_mix++;
             if (T(attn_norm, "attn_norm.weight", 1, E, 0, 0) ||
-                T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) ||
-                T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
-                T(ffn_down, "ffn_down.weight", 2, F, E, 0))
+                (a->moe ? load_moe(m, l, &L->moe, e)
+                        : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0) ||
+                              T(ffn_down, "ffn_down.weight", 2, F, E, 0)))
                 return -1;
             const struct tensor *gu[] = {&L->ffn_gate, &L->ffn_up};
             fuse_rows(&L->wgu, gu, 2);
@@ -400,20 +440,7 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
             T(sinks, "attn_sinks.weight", 1, hp->n_head, 0, !a->attn_sinks))
             return -1;
         if (a->moe) {
-            int X = hp->n_expert, FX = hp->n_ff_exp, nb = !a->moe_biases;
-            struct moe_layer *M = &L->moe;
-#define T3(field, suffix, ne0, ne1, ne2) \
-            (snprintf(n, sizeof n, "blk.%d." suffix, l), get_tensor3(m, n, 3, ne0, ne1, ne2, 0, &M->field, e))
-            if (T(moe.gate_inp, "ffn_gate_inp.weight", 2, E, X, 0) ||
-                T3(gate_exps, "ffn_gate_exps.weight", E, FX, X) ||
-                T3(up_exps, "ffn_up_exps.weight", E, FX, X) ||
-                T3(down_exps, "ffn_down_exps.weight", FX, E, X) ||
-                T(moe.gate_inp_b, "ffn_gate_inp.bias", 1, X, 0, nb) ||
-                T(moe.gate_b, "ffn_gate_exps.bias", 2, FX, X, nb) ||
-                T(moe.up_b, "ffn_up_exps.bias", 2, FX, X, nb) ||
-                T(moe.down_b, "ffn_down_exps.bias", 2, E, X, nb))
-                return -1;
-#undef T3
+            if (load_moe(m, l, &L->moe, e)) return -1;
         } else if ((a->fused_gate_up ? T(wgu, "ffn_up.weight", 2, E, 2 * F, 0)
                                      : T(ffn_gate, "ffn_gate.weight", 2, E, F, 0) || T(ffn_up, "ffn_up.weight", 2, E, F, 0)) ||
                    T(ffn_down, "ffn_down.weight", 2, F, E, 0))
@@ -575,7 +602,7 @@ static struct moe_cfg moe_config(const struct llm *m) {
     const struct llm_hparams *hp = &m->hp;
     struct moe_cfg c = {.n_embd = hp->n_embd, .n_ff = hp->n_ff_exp, .n_expert = hp->n_expert,
                         .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .act = m->arch->moe_act,
-                        .norm_w = m->arch->moe_norm_w};
+                        .norm_w = m->arch->moe_norm_w, .n_ff_shexp = m->arch->moe_shexp ? hp->n_ff_shexp : 0};
     return c;
 }
 

@@ -43,6 +43,7 @@ struct llm_hparams {
     int n_expert;           /* mixture of experts (models/moe.h): experts per layer, 0 = dense FFN */
     int n_expert_used;      /* experts chosen per token */
     int n_ff_exp;           /* one expert's FFN length */
+    int n_ff_shexp;         /* the shared expert's FFN length (arch->moe_shexp) */
     /* YaRN (rope.scaling.type yarn): angles ramp between interpolated (freq_scale) and
      * extrapolated across the dims in yarn_corr, cos/sin scaled by rope_attn_factor */
     float rope_ext_factor;  /* 0: no YaRN */

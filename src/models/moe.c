@@ -24,19 +24,24 @@ struct moe_scratch {
     float *xg;       /* [n][n_embd] one expert's gathered inputs */
     float *g, *u;    /* [n][n_ff] its gate and up rows (g then holds the activation) */
     float *d;        /* [n * n_used][n_embd] every pair's down projection, grouped */
+    int n_ff_sh;     /* the shared expert's (0: none) */
+    float *sg, *su;  /* [n][n_ff_sh] its gate and up rows */
+    float *sd;       /* [n][n_embd] its gated output */
+    float *sgate;    /* [n] its gate logits */
 };
 
 void moe_scratch_free(struct moe_scratch *s) {
     if (!s) return;
     free(s->logits); free(s->sel); free(s->w); free(s->cnt); free(s->start);
     free(s->pair); free(s->where); free(s->xg); free(s->g); free(s->u); free(s->d);
+    free(s->sg); free(s->su); free(s->sd); free(s->sgate);
     free(s);
 }
 
 int moe_reserve(struct moe_scratch **sp, const struct moe_cfg *c, int n) {
     struct moe_scratch *s = *sp;
     if (s && s->cap_n >= n && s->n_embd == c->n_embd && s->n_ff == c->n_ff && s->n_expert == c->n_expert &&
-        s->n_used == c->n_used)
+        s->n_used == c->n_used && s->n_ff_sh == c->n_ff_shexp)
         return 0;
     moe_scratch_free(s);
     *sp = s = calloc(1, sizeof *s);
@@ -53,13 +58,21 @@ int moe_reserve(struct moe_scratch **sp, const struct moe_cfg *c, int n) {
     s->g = malloc(N * F * sizeof(float));
     s->u = malloc(N * F * sizeof(float));
     s->d = malloc(N * K * E * sizeof(float));
+    size_t FS = c->n_ff_shexp > 0 ? (size_t)c->n_ff_shexp : 0;
+    if (FS) {
+        s->sg = malloc(N * FS * sizeof(float));
+        s->su = malloc(N * FS * sizeof(float));
+        s->sd = malloc(N * E * sizeof(float));
+        s->sgate = malloc(N * sizeof(float));
+    }
     if (!s->logits || !s->sel || !s->w || !s->cnt || !s->start || !s->pair || !s->where || !s->xg || !s->g ||
-        !s->u || !s->d) {
+        !s->u || !s->d || (FS && (!s->sg || !s->su || !s->sd || !s->sgate))) {
         moe_scratch_free(s);
         *sp = NULL;
         return -1;
     }
     s->cap_n = n, s->n_embd = c->n_embd, s->n_ff = c->n_ff, s->n_expert = c->n_expert, s->n_used = c->n_used;
+    s->n_ff_sh = (int)FS;
     return 0;
 }
 
@@ -72,6 +85,28 @@ static struct tensor expert_view(const struct tensor *t, int e) {
     v.nbytes = rb * (size_t)t->ne[1];
     v.data = (const char *)t->data + (size_t)e * v.nbytes;
     return v;
+}
+
+/* The shared expert's gate logit, sigmoid(w · x) with w one f32 row: llama.cpp's
+ * tinyBLAS takes no matrix of fewer than 4 rows, so the product is ggml_vec_dot_f32
+ * (AVX-512: 4 x 16-lane FMA accumulators over whole 64-element steps, folded pairwise
+ * and then by halves, the leftovers added one by one unfused). */
+static float dot_vecdot_f32(const float *w, const float *x, int n) {
+    int np = n & ~63;
+    float sum = 0.0f;
+    if (np) {
+        float acc[4][16] = {{0}};
+        for (int i = 0; i < np; i += 64)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 16; l++) acc[j][l] = fmaf(w[i + 16 * j + l], x[i + 16 * j + l], acc[j][l]);
+        for (int l = 0; l < 16; l++) acc[0][l] += acc[2][l], acc[1][l] += acc[3][l];
+        for (int l = 0; l < 16; l++) acc[0][l] += acc[1][l];
+        for (int h = 8; h; h >>= 1)
+            for (int l = 0; l < h; l++) acc[0][l] += acc[0][l + h];
+        sum = acc[0][0];
+    }
+    for (int i = np; i < n; i++) sum += w[i] * x[i];
+    return sum;
 }
 
 void moe_swiglu_oai(float *out, const float *gate, const float *up, int n) {
@@ -133,9 +168,25 @@ static void route(const struct moe_cfg *c, float *lg, int *sel, float *w) {
 int moe_ffn(struct pool *p, const struct moe_cfg *c, const struct moe_layer *L, const float *x, float *out, int n,
             struct moe_scratch *s) {
     if (!s || s->cap_n < n || s->n_embd != c->n_embd || s->n_ff != c->n_ff || s->n_expert != c->n_expert ||
-        s->n_used != c->n_used)
+        s->n_used != c->n_used || s->n_ff_sh != (c->n_ff_shexp > 0 ? c->n_ff_shexp : 0))
         return -1;
     int E = c->n_embd, F = c->n_ff, X = c->n_expert, K = c->n_used;
+
+    /* the shared expert first, while x is intact (out may alias it): SwiGLU FFN as a
+     * dense layer computes it (mul_mat, not mul_mat_id), times sigmoid(gate_inp_shexp · x) */
+    int FS = s->n_ff_sh;
+    if (FS) {
+        matmul(p, &L->gate_shexp, x, s->sg, n);
+        matmul(p, &L->up_shexp, x, s->su, n);
+        for (int i = 0; i < n; i++)
+            ops_swiglu(s->sg + (size_t)i * FS, s->sg + (size_t)i * FS, s->su + (size_t)i * FS, FS, FS - FS % 16);
+        matmul(p, &L->down_shexp, s->sg, s->sd, n);
+        if (L->gate_inp_shexp.type == DT_F32)
+            for (int i = 0; i < n; i++) s->sgate[i] = dot_vecdot_f32(L->gate_inp_shexp.data, x + (size_t)i * E, E);
+        else
+            matmul(p, &L->gate_inp_shexp, x, s->sgate, n);
+        for (int i = 0; i < n; i++) ops_scale(s->sd + (size_t)i * E, 1.0f / (1.0f + expf(-s->sgate[i])), E);
+    }
 
     matmul_f32_tinyblas(p, &L->gate_inp, x, s->logits, n);
     for (int i = 0; i < n; i++) {
@@ -189,6 +240,7 @@ int moe_ffn(struct pool *p, const struct moe_cfg *c, const struct moe_layer *L, 
         float *o = out + (size_t)i * E;
         memcpy(o, s->d + (size_t)s->where[i * K] * E, sizeof(float) * E);
         for (int k = 1; k < K; k++) ops_add(o, s->d + (size_t)s->where[i * K + k] * E, E);
+        if (FS) ops_add(o, s->sd + (size_t)i * E, E);
     }
     return 0;
 }

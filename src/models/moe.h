@@ -6,7 +6,10 @@
  *
  * Expert weights are 3-D tensors [n_in, n_out, n_expert]: expert e's matrix is the
  * 2-D view at e * n_out rows, so each expert is one matmul() over the tokens routed to
- * it (prefill groups the batch by expert; a decode step reads only the chosen ones). */
+ * it (prefill groups the batch by expert; a decode step reads only the chosen ones).
+ *
+ * A shared expert (qwen35moe, as llama.cpp's qwen3next/qwen35moe graphs) is a plain
+ * SwiGLU FFN on every token, times sigmoid of a one-row gate, added after the routed sum. */
 #ifndef OMNI_MODELS_MOE_H
 #define OMNI_MODELS_MOE_H
 #include "core/pool.h"
@@ -27,6 +30,7 @@ struct moe_cfg {
     int act;                    /* enum moe_act */
     int norm_w;                 /* divide the chosen weights by their sum */
     float w_scale;              /* 0 or 1: none */
+    int n_ff_shexp;             /* the shared expert's FFN length, 0: none (qwen35moe) */
 };
 
 struct moe_layer {
@@ -36,6 +40,10 @@ struct moe_layer {
     /* optional f32 biases (.data NULL when absent): router [n_expert], gate/up
      * [n_ff, n_expert], down [n_embd, n_expert] */
     struct tensor gate_inp_b, gate_b, up_b, down_b;
+    /* the shared expert (with n_ff_shexp): a SwiGLU FFN every token runs, gate/up
+     * [n_embd, n_ff_shexp], down [n_ff_shexp, n_embd], its output scaled by
+     * sigmoid(gate_inp_shexp · x), gate_inp_shexp [n_embd, 1], and added to the experts' */
+    struct tensor gate_shexp, up_shexp, down_shexp, gate_inp_shexp;
 };
 
 struct moe_scratch;

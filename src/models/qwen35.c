@@ -218,7 +218,7 @@ static void dnet_forward(const struct llm_mix_args *a) {
     matmul(a->pool, &d->out, j.o, a->out, n);
 }
 
-static const struct llm_mixer dnet_mixer = {
+const struct llm_mixer llm_qwen35_dnet_mixer = {
     .load = dnet_load,
     .state_floats = dnet_state_floats,
     .scratch_floats = dnet_scratch_floats,
@@ -227,8 +227,8 @@ static const struct llm_mixer dnet_mixer = {
 
 /* Qwen3.5 files may carry a multi-token-prediction block after the main stack
  * (nextn_predict_layers, counted in block_count): a draft head for speculative
- * decoding, which the plain forward does not run. */
-static int qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e) {
+ * decoding, which the plain forward does not run. (qwen35moe shares this hook.) */
+int llm_qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e) {
     char k[128];
     snprintf(k, sizeof k, "%s.nextn_predict_layers", hp->arch);
     if (gguf_find_key(g, k) < 0) return 0;
@@ -246,6 +246,6 @@ const struct llm_arch llm_arch_qwen35 = {
     .qk_norm = 1,
     .attn_out_gate = 1,
     .ffn_norm_name = "post_attention_norm",
-    .mixer = &dnet_mixer,
-    .load_hparams = qwen35_hparams,
+    .mixer = &llm_qwen35_dnet_mixer,
+    .load_hparams = llm_qwen35_hparams,
 };

@@ -61,6 +61,15 @@ const struct synth_shape synth_shapes[] = {
     /* tiny: 4 layers alternating a 16-position window (short prompts cross it) and full */
     {"tiny-qwen3moe", "qwen3moe", "qwen2", 1280, 512, 64, 2, 4, 2, 192, 1000000.f, 1e-6f, 0, 0, 0, 32, 0, 0.0f, 0.0f, 0,
      8, 2, 96},
+    /* qwen35's hybrid stack (hybrid table) with experts in every layer and a shared
+     * expert of feed_forward_length, gated by sigmoid(ffn_gate_inp_shexp · x).
+     * Qwen3.5-35B-A3B's layout with 4 of its 40 layers: 256 experts of 512, 8 used, a
+     * shared expert of 512, 16 query heads of 256 over 2 KV heads, 16 key and 32 value
+     * delta-net heads of 128, untied output. */
+    {"qwen3.5-35b-a3b-l4", "qwen35moe", "qwen2", 248320, 262144, 2048, 4, 16, 2, 512, 10000000.f, 1e-6f, 0, 0, 0,
+     0, 0, 0.0f, 0.0f, 0, 256, 8, 512},
+    {"tiny-qwen35moe", "qwen35moe", "qwen2", 1280, 512, 64, 4, 4, 2, 128, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f,
+     0, 8, 2, 96},
     {"tiny-gpt-oss", "gpt-oss", "qwen2", 1280, 4096, 64, 4, 4, 2, 64, 150000.f, 1e-5f, 0, 0, 3, 32, 16, 0.0f, 0.0f, 0,
      8, 4, 64},
     {0},
@@ -74,6 +83,8 @@ static const struct hybrid_shape {
 } hybrid_shapes[] = {
     {"qwen3.5-2b", 256, 64, 4, 128, 16, 16, 4},
     {"tiny-qwen35", 64, 16, 4, 16, 2, 4, 4},
+    {"qwen3.5-35b-a3b-l4", 256, 64, 4, 128, 16, 32, 4},
+    {"tiny-qwen35moe", 64, 16, 4, 16, 2, 4, 4},
 };
 
 static const struct hybrid_shape *hybrid_of(const struct synth_shape *s) {
@@ -393,9 +404,10 @@ static float synth_w_scale(const struct synth_shape *s) {
 
 /* One layer's experts (after its FFN norm) and what its family adds: qwen3moe's q/k
  * norms; gpt-oss's attention output bias, per-head sink logits and the router and
- * expert biases. Experts are 3-D [n_in, n_out, n_expert]; the router stays f32 as
+ * expert biases; qwen35moe's shared expert (its q/k norms come with its attention
+ * layers, hybrid = 1), the gate [n_embd, 1] f32 as the converter writes it. Experts are 3-D [n_in, n_out, n_expert]; the router stays f32 as
  * llama.cpp's quantizer leaves it. */
-static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int q_dim, int hd, struct err *e) {
+static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int hybrid, int hd, struct err *e) {
     const struct synth_shape *s = c->p->shape;
     const int E = s->n_embd, X = s->n_expert, FX = s->n_ff_exp;
     const float w_scale = synth_w_scale(s);
@@ -418,12 +430,20 @@ static int add_moe_layer(struct synth_ctx *c, int il, int gpt_oss, int q_dim, in
         if (!rc) rc = add_tensor(c, NAME("ffn_gate_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
         if (!rc) rc = add_tensor(c, NAME("ffn_up_exps.bias"), DT_F32, 2, FX, X, 0.1f, 0, NULL, e);
         if (!rc) rc = add_tensor(c, NAME("ffn_down_exps.bias"), DT_F32, 2, E, X, 0.1f, 0, NULL, e);
+    } else if (hybrid) {
+        const int FS = s->n_ff;
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_inp_shexp.weight"), DT_F32, 2, E, 1, 0.5f, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_gate_shexp.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 2, E,
+                                 FS, w_scale, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_up_shexp.weight"), pick_type(c->ft, name, il, s->n_layer, 0, E), 2, E,
+                                 FS, w_scale, 0, NULL, e);
+        if (!rc) rc = add_tensor(c, NAME("ffn_down_shexp.weight"), pick_type(c->ft, name, il, s->n_layer, 0, FS), 2,
+                                 FS, E, w_scale, 0, NULL, e);
     } else {
         if (!rc) rc = add_tensor(c, NAME("attn_q_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
         if (!rc) rc = add_tensor(c, NAME("attn_k_norm.weight"), DT_F32, 1, hd, 1, 0.1f, 1.0f, NULL, e);
     }
 #undef NAME
-    (void)q_dim;
     return rc;
 }
 
@@ -496,6 +516,7 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
         gguf_w_u32(c.w, KEY("expert_count"), (uint32_t)X);
         gguf_w_u32(c.w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
         gguf_w_u32(c.w, KEY("expert_feed_forward_length"), (uint32_t)FX);
+        if (hybrid) gguf_w_u32(c.w, KEY("expert_shared_feed_forward_length"), (uint32_t)s->n_ff);
     }
     if (gpt_oss) {  /* as the gpt-oss files: YaRN from 4096 positions by 32, a 128-position window */
         gguf_w_u32(c.w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
@@ -567,9 +588,11 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             for (int k = 0; k < (int)(sizeof h / sizeof *h) && !rc; k++) {
                 if (k >= 1 && k <= 6 && rec) continue;
                 if (k >= 7 && k <= 15 && !rec) continue;
+                if (k >= 17 && X) continue;  /* experts instead of the dense FFN (qwen35moe) */
                 snprintf(name, sizeof name, "blk.%d.%s", il, h[k].n);
                 int type = h[k].dims == 1 || k == 9 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, h[k].ne0);
                 rc = add_tensor(&c, name, type, h[k].dims, h[k].ne0, h[k].ne1, h[k].scale, h[k].offset, NULL, e);
+                if (!rc && k == 16 && X) rc = add_moe_layer(&c, il, 0, 1, hd, e);
             }
             continue;
         }
@@ -581,7 +604,7 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
             snprintf(name, sizeof name, "blk.%d.%s", il, k == 5 && gpt_oss ? "post_attention_norm.weight" : t[k].n);
             int type = t[k].dims == 1 ? DT_F32 : pick_type(c.ft, name, il, s->n_layer, 0, t[k].ne0);
             rc = add_tensor(&c, name, type, t[k].dims, t[k].ne0, t[k].ne1, t[k].scale, t[k].offset, NULL, e);
-            if (!rc && k == 5 && X) rc = add_moe_layer(&c, il, gpt_oss, q_dim, hd, e);
+            if (!rc && k == 5 && X) rc = add_moe_layer(&c, il, gpt_oss, 0, hd, e);
         }
     }
     if (!rc) rc = add_tensor(&c, "output_norm.weight", DT_F32, 1, s->n_embd, 1, 0.1f, 1.0f, NULL, e);
