@@ -43,11 +43,16 @@ try {
   await test("8 concurrent streams all get their first token before any finishes", async () => {
     // What 8 users expect: everyone sees the reply start at once (their prompts are
     // prefilled together), not one after the other while earlier replies run to the end.
+    // The replies are long (160 tokens, end-of-text banned) so that a busy machine's
+    // spread in when the 8 requests arrive cannot outlast a whole reply: with 24 tokens
+    // a stream once ended 8 ms before the last one had even started, under a CPU hog.
+    const N_TOK = 160;
     const streams = await Promise.all(Array.from({ length: 8 }, async (_, i) => {
       const t0 = performance.now();
       const r = await fetch(srv.url + "/v1/completions", { method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ prompt: `User ${i} asks: ` + "tell me a story ".repeat(1 + i), max_tokens: 24,
-          temperature: 0, stream: true, stream_options: { include_usage: true } }) });
+        body: JSON.stringify({ prompt: `User ${i} asks: ` + "tell me a story ".repeat(1 + i), max_tokens: N_TOK,
+          temperature: 0, logit_bias: { 0: -100, 1: -100, 2: -100 }, stream: true,
+          stream_options: { include_usage: true } }) });
       eq(r.status, 200, "status");
       let first = -1, usage = null, buf = "";
       const dec = new TextDecoder();
@@ -68,7 +73,7 @@ try {
     const lastFirst = Math.max(...streams.map((x) => x.first)), firstEnd = Math.min(...streams.map((x) => x.end));
     const ttft = streams.map((x) => Math.round(x.first - x.t0));
     console.log(`  TTFT ms: ${ttft.join(" ")}; first stream done after ${Math.round(firstEnd - streams[0].t0)} ms`);
-    assert(streams.every((x) => x.first > 0 && x.n === 24), "every stream streamed 24 tokens: " + streams.map((x) => x.n));
+    assert(streams.every((x) => x.first > 0 && x.n === N_TOK), `every stream streamed ${N_TOK} tokens: ` + streams.map((x) => x.n));
     assert(lastFirst < firstEnd, `a stream ended ${Math.round(lastFirst - firstEnd)} ms before the last first token`);
   });
   await test(`${CLIENTS} clients x ${PER_CLIENT} requests, zero errors`, async () => {
