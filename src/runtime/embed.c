@@ -17,6 +17,7 @@
 #include "models/bert.h"
 #include "models/llm.h"
 #include "omni.h"
+#include "runtime/model.h"
 #include "text/tokenizer.h"
 
 struct omni_embedder {
@@ -150,12 +151,8 @@ omni_embedder *omni_embedder_load(const char *path, const omni_embedder_params *
     m->add_eos = key_bool(m->g, "tokenizer.ggml.add_eos_token", 0) && m->eos >= 0;
     m->add_sep = key_bool(m->g, "tokenizer.ggml.add_sep_token", 0) && m->sep >= 0;
     m->rerank_template = gguf_get_str_dup(m->g, "tokenizer.chat_template.rerank");
-    m->name = gguf_get_str_dup(m->g, "general.name");
-    if (!m->name) {
-        const char *base = strrchr(path, '/');
-        m->name = strdup(base ? base + 1 : path);
-        if (!m->name) { err_set(&e, "out of memory"); goto fail; }
-    }
+    m->name = model_file_name(m->g, path);
+    if (!m->name) { err_set(&e, "out of memory"); goto fail; }
     return m;
 fail:
     err_copy_str(e.msg, err, err_size);

@@ -56,17 +56,20 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
     m->tok = tokenizer_load(g, &e);
     if (!m->tok) { err_prefix(&e, "%s: ", path); goto fail; }
     m->chat_template = gguf_get_str_dup(g, "tokenizer.chat_template");
-    m->name = gguf_get_str_dup(g, "general.name");
-    if (!m->name) {
-        const char *base = strrchr(path, '/');
-        m->name = strdup(base ? base + 1 : path);
-        if (!m->name) { err_set(&e, "out of memory"); goto fail; }
-    }
+    m->name = model_file_name(g, path);
+    if (!m->name) { err_set(&e, "out of memory"); goto fail; }
     return m;
 fail:
     err_copy_str(e.msg, err, err_size);
     omni_model_free(m);
     return NULL;
+}
+
+char *model_file_name(const struct gguf *g, const char *path) {
+    char *name = gguf_get_str_dup(g, "general.name");
+    if (name) return name;
+    const char *base = strrchr(path, '/');
+    return strdup(base ? base + 1 : path);
 }
 
 void omni_model_free(omni_model *m) {

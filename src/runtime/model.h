@@ -32,4 +32,8 @@ struct omni_model {
  * set when it cannot start. */
 struct sched *model_engine(omni_model *m, struct err *e);
 
+/* The name a model file goes by (omni_model_name, /v1/models): its general.name, else
+ * the file name of path. Newly allocated; NULL when out of memory. */
+char *model_file_name(const struct gguf *g, const char *path);
+
 #endif
