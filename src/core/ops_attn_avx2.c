@@ -39,7 +39,7 @@ static inline float round_f16(float x) {
 }
 
 /* q·k, see dot_f16_ggml in ops.c */
-static float dot16(const float *qh, const uint16_t *kr, int n, int gemm) {
+static inline float dot16(const float *qh, const uint16_t *kr, int n, int gemm) {
     if (gemm) {
         __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
         for (int i = 0; i < n; i += 16) {
@@ -99,11 +99,13 @@ void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const
     }
     float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
     for (int t = 0; t < n0 && t < n_kv; t++) att[t] = -INFINITY;  /* outside the window: masked */
-    for (int t = n0; t < n_kv; t++) {
-        float d = dot16(qh, k + t * stride, head_dim, gemm);
-        if (softcap > 0) d = tanhf(d * inv_cap) * softcap;
-        att[t] = d * scale;
-    }
+    /* separate loops: a tanhf call in the common loop's body costs its registers */
+    if (softcap > 0)
+        for (int t = n0; t < n_kv; t++) att[t] = tanhf(dot16(qh, k + t * stride, head_dim, gemm) * inv_cap) * softcap * scale;
+    else if (gemm)
+        for (int t = n0; t < n_kv; t++) att[t] = dot16(qh, k + t * stride, head_dim, 1) * scale;
+    else
+        for (int t = n0; t < n_kv; t++) att[t] = dot16(qh, k + t * stride, head_dim, 0) * scale;
     softmax16(att, n_kv, sink);
 
     /* lanes are positions (ggml's V is transposed): position t adds into row t % lanes */

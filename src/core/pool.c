@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -28,17 +29,21 @@
 #define SPIN_NO_YIELD 2048
 
 struct pool {
+    /* Cold: touched when a pool starts, stops, or a worker sleeps. */
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    void (*fn)(void *, int, int);
+    /* One job at a time: held by the thread inside pool_run. On its own cache line:
+     * sharing one with job/active (which the workers spin on) cost decode 5% on 2 cores. */
+    _Alignas(64) pthread_mutex_t run_mu;
+    /* Hot: the current job, read by every worker. */
+    _Alignas(64) void (*fn)(void *, int, int);
     void *arg;
     _Atomic uint64_t job;     /* job number << 32 | next part to claim */
     _Atomic int active;       /* workers (not the caller) between checking in and out of a job */
     _Atomic int sleepers;     /* workers blocked (or about to block) on cv */
     _Atomic int stop;
-    pthread_mutex_t run_mu;   /* one job at a time: held by the thread inside pool_run */
 };
 
 /* The thread inside pool_run's job (caller or worker), so a nested call runs inline
@@ -99,7 +104,8 @@ struct pool *pool_create(int n_threads) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = c > 0 ? (int)c : 1;
     }
-    struct pool *p = calloc(1, sizeof *p);
+    struct pool *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);  /* _Alignas above */
+    if (p) memset(p, 0, sizeof *p);
     if (!p) return NULL;
     p->n = n_threads;
     /* part index n: nothing to claim until the first pool_run */
