@@ -9,8 +9,8 @@
 #   make run         install dependencies, build, start the app
 #   make bench       print the benchmark table
 #
-# Sources are discovered, not listed: every src/**/*.c except src/cli/ and src/tools/
-# goes into libomni.a; src/cli/*.c and src/tools/*.c (the developer tools, which reach
+# Sources are discovered, not listed: every src/**/*.c except src/cli/ and src/devtools/
+# goes into libomni.a; src/cli/*.c and src/devtools/*.c (the developer tools, which reach
 # into model internals) link into the omni binary; every tests/**/test_*.c is its own
 # test program. Files named *_avx2.c / *_avx512.c are compiled with those ISA
 # flags and are only entered after a run-time CPU check (core/cpu.h).
@@ -36,8 +36,8 @@ LDFLAGS ?=
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 
-LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/tools/*'))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c src/tools/*.c))
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src/devtools/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c src/devtools/*.c))
 TEST_SRC := $(sort $(shell find tests -name 'test_*.c' ! -path '*/node_modules/*'))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 WEB_FILES:= $(sort $(shell find web -type f 2>/dev/null))

@@ -1,9 +1,9 @@
 /* `omni eval`, `omni eval-vision`, `omni eval-asr`, `omni bench` and `omni synth`: the
  * developer tools, which reach into model internals by nature, are implemented in
- * src/tools/ (tools/tools.h); these are their entry points in the CLI. They share one
+ * src/devtools/ (devtools/devtools.h); these are their entry points in the CLI. They share one
  * file so the tools' sources keep their history as plain renames. */
 #include "cli/cli.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 int cmd_eval(int argc, char **argv) { return tool_eval(argc, argv); }
 int cmd_eval_vision(int argc, char **argv) { return tool_eval_vision(argc, argv); }

@@ -1,9 +1,9 @@
 #!/bin/sh
 # The layering rule (../shared/docs/architecture.md), enforced: src/cli/ and src/api/
 # are clients of the public C API. Their #include lines may name only omni.h, their own
-# area's headers (cli/ may also use api/ for `omni serve` and tools/tools.h for the
-# developer tools), core/error.h, core/log.h and system or library headers; never
-# models/, formats/, text/, runtime/ or the rest of core/. src/tools/ (the comparison
+# area's headers (cli/ may also use api/ for `omni serve` and devtools/devtools.h for the
+# developer tools), the product areas' headers (storage/, auth/, tools/, …), core/error.h, core/log.h and system or library headers; never
+# models/, formats/, text/, runtime/ or the rest of core/. src/devtools/ (the comparison
 # commands that reach into internals by nature) is only entered from cli/cmd_tools.c.
 # And include/omni.h stands alone: it compiles by itself as C11 and as C++.
 cd "$(dirname "$0")/../.." || exit 1
@@ -31,8 +31,10 @@ for f in $files; do
       omni.h|core/error.h|core/log.h) continue ;;
       api/*) continue ;;
       cli/*) [ $area = cli ] && continue ;;
-      tools/tools.h) [ "$f" = src/cli/cmd_tools.c ] && continue ;;
-      core/*|formats/*|models/*|text/*|runtime/*|tools/*|storage/*|product/*) ;;
+      devtools/devtools.h) [ "$f" = src/cli/cmd_tools.c ] && continue ;;
+      core/*|formats/*|models/*|text/*|runtime/*|devtools/*) ;;
+      # the product areas over runtime (storage/, auth/, tools/, knowledge/, …) are the api's to call
+      storage/*|auth/*|tools/*|knowledge/*|assistants/*|training/*|moderation/*) continue ;;
       *) continue ;;     # a system or library header (<stdio.h>, <openssl/evp.h>, <cJSON.h>, …)
     esac
     if echo "$ALLOW" | grep -qxF "$f:$h"; then used="$used $f:$h"; continue; fi
@@ -48,9 +50,9 @@ for a in $ALLOW; do
 done
 [ -z "$stale" ] && ok || bad "allow-list entries no longer needed (delete them):$stale"
 
-# src/tools/ is reached only through tools/tools.h from cli/cmd_tools.c
+# src/devtools/ is reached only through devtools/devtools.h from cli/cmd_tools.c
 others=$(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]tools/' src --include='*.c' --include='*.h' |
-         grep -v '^src/tools/' | grep -v '^src/cli/cmd_tools\.c$')
+         grep -v '^src/devtools/' | grep -v '^src/cli/cmd_tools\.c$')
 [ -z "$others" ] && ok || bad "files outside src/tools include tools/:" $others
 
 # the public header: only standard headers, compiles alone as C11 (pedantic) and as C++

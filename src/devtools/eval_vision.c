@@ -12,7 +12,7 @@
 #include "models/clip.h"
 #include "models/llm.h"
 #include "text/tokenizer.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;

@@ -10,7 +10,7 @@
 #include "formats/audio_decode.h"
 #include "models/silero_vad.h"
 #include "models/whisper.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 static void usage(FILE *f) {
     fprintf(f,

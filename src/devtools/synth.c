@@ -8,7 +8,7 @@
 #include "models/synth.h"
 #include "models/synth_clip.h"
 #include "models/synth_whisper.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 static void usage(FILE *f) {
     fprintf(f,

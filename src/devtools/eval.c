@@ -11,7 +11,7 @@
 #include "models/llm.h"
 #include "models/lora.h"
 #include "text/tokenizer.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;

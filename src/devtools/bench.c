@@ -11,7 +11,7 @@
 
 #include "cli/cli.h"
 #include "models/llm.h"
-#include "tools/tools.h"
+#include "devtools/devtools.h"
 
 /* The forward scratch of this one-model command (the engine has its own). */
 static struct llm_state *st;
