@@ -43,6 +43,9 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
 /* Embeddings and reranking (routes_embeddings.c) on s->embedder. */
 int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* Anthropic's Messages API (routes_messages.c). */
+int route_messages(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

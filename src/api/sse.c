@@ -46,3 +46,15 @@ int sse_end(struct mg_connection *c) {
     if (send_chunk(c, "data: [DONE]\n\n", 14, "", 0, "", 0)) return -1;
     return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1;
 }
+
+int sse_send_event(struct mg_connection *c, const char *event, const cJSON *j) {
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s) return -1;
+    char head[64];
+    int h = snprintf(head, sizeof head, "event: %s\ndata: ", event);
+    int r = h > 0 && (size_t)h < sizeof head ? send_chunk(c, head, (size_t)h, s, strlen(s), "\n\n", 2) : -1;
+    free(s);
+    return r;
+}
+
+int sse_close(struct mg_connection *c) { return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1; }

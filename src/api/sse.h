@@ -13,5 +13,9 @@ int sse_send_json(struct mg_connection *c, const cJSON *j);
 int sse_comment(struct mg_connection *c, const char *text);
 /* Sends "data: [DONE]" and ends the chunked body. */
 int sse_end(struct mg_connection *c);
+/* Anthropic's flavour: "event: NAME\ndata: {json}\n\n" per event, and the body ends
+ * with no [DONE] (message_stop is its last event). */
+int sse_send_event(struct mg_connection *c, const char *event, const cJSON *j);
+int sse_close(struct mg_connection *c);
 
 #endif
