@@ -451,13 +451,12 @@ static const char *messages_stop_reason(const struct gen *g, const struct api_op
 
 /* usage as Anthropic counts it: input_tokens are those not read from the (prompt) cache,
  * so input + cache_read is the whole prompt. */
-static cJSON *messages_usage(const struct gen *g, int input_tokens, int cached, int output_tokens) {
+static cJSON *messages_usage(int input_tokens, int cached, int output_tokens) {
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "input_tokens", input_tokens - cached);
     cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
     cJSON_AddNumberToObject(u, "cache_read_input_tokens", cached);
     cJSON_AddNumberToObject(u, "output_tokens", output_tokens);
-    (void)g;
     return u;
 }
 
@@ -497,7 +496,7 @@ static int messages_json_reply(struct api_server *s, struct mg_connection *c, co
     cJSON_AddStringToObject(j, "stop_reason", reason);
     if (seq) cJSON_AddStringToObject(j, "stop_sequence", seq);
     else cJSON_AddNullToObject(j, "stop_sequence");
-    cJSON_AddItemToObject(j, "usage", messages_usage(g, g->res.prompt_tokens, g->res.cached_tokens,
+    cJSON_AddItemToObject(j, "usage", messages_usage(g->res.prompt_tokens, g->res.cached_tokens,
                                                       g->res.completion_tokens));
     char hdr[64];
     truncated_header(o, hdr, sizeof hdr);
@@ -558,7 +557,7 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
     cJSON_AddArrayToObject(m, "content");
     cJSON_AddNullToObject(m, "stop_reason");
     cJSON_AddNullToObject(m, "stop_sequence");
-    cJSON_AddItemToObject(m, "usage", messages_usage(g, g->prompt->n, 0, 0));
+    cJSON_AddItemToObject(m, "usage", messages_usage(g->prompt->n, 0, 0));
     cJSON_AddItemToObject(start, "message", m);
     if (ok) ok = messages_send(c, start) == 0;
     else cJSON_Delete(start);
@@ -601,7 +600,7 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
             cJSON_AddStringToObject(d, "stop_reason", reason);
             if (seq) cJSON_AddStringToObject(d, "stop_sequence", seq);
             else cJSON_AddNullToObject(d, "stop_sequence");
-            cJSON_AddItemToObject(j, "usage", messages_usage(g, g->res.prompt_tokens, g->res.cached_tokens,
+            cJSON_AddItemToObject(j, "usage", messages_usage(g->res.prompt_tokens, g->res.cached_tokens,
                                                               g->res.completion_tokens));
             if (ok) ok = messages_send(c, j) == 0;
             else cJSON_Delete(j);

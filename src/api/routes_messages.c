@@ -1,7 +1,8 @@
 /* Anthropic's Messages API: POST /v1/messages and /v1/messages/count_tokens, as its SDK
  * and tools built on it (Claude Code, …) speak it. The request is read into the same
  * role/content messages /v1/chat/completions renders (system first, text and image
- * blocks; past thinking blocks left out as templates leave out past thoughts), and goes
+ * blocks; past thinking blocks left out as templates leave out past thoughts; a last
+ * assistant message is the start of the reply, as Anthropic's "prefill"), and goes
  * down the same path: api_chat_render, then api_generate with API_MESSAGES, which writes
  * Anthropic's message object or its SSE events. Errors come in Anthropic's shape (the
  * dispatcher sets the dialect). Tools are refused with a 400 until function calling lands. */
@@ -72,7 +73,7 @@ static int read_content(struct api_server *s, const cJSON *content, const char *
             const cJSON *x = cJSON_GetObjectItemCaseSensitive(blk, "text");
             if (!cJSON_IsString(x)) return bad(b, "%s.text: must be a string", at);
             if (append(text, x->valuestring)) return bad(b, "out of memory");
-        } else if (!strcmp(t, "image") && !is_system) {
+        } else if (!strcmp(t, "image") && !is_system && !assistant) {
             const cJSON *src = cJSON_GetObjectItemCaseSensitive(blk, "source");
             const cJSON *st = cJSON_IsObject(src) ? cJSON_GetObjectItemCaseSensitive(src, "type") : NULL;
             if (!cJSON_IsString(st)) return bad(b, "%s.source: must be an object with a string 'type'", at);
@@ -94,7 +95,7 @@ static int read_content(struct api_server *s, const cJSON *content, const char *
             return bad(b, "%s: '%s' blocks need tool use, which this server does not support yet", at, t);
         } else {
             return bad(b, "%s.type: '%s' is not supported here; expected 'text'%s", at, t,
-                       is_system ? "" : assistant ? ", 'image' or 'thinking'" : " or 'image'");
+                       is_system ? "" : assistant ? " or 'thinking'" : " or 'image'");
         }
         k++;
     }
@@ -242,6 +243,29 @@ static int read_request(struct api_server *s, const cJSON *j, int counting, stru
     return 0;
 }
 
+/* Anthropic's prefill: a last assistant message is the start of the reply, which goes
+ * on from it (the answer holds only what follows). The turns before it are rendered with
+ * the generation prompt, and its text is appended to that prompt as tokens. Returns the
+ * number of messages to render and sets *prefill (borrowed from r) or NULL. */
+static int split_prefill(const struct msg_req *r, const char **prefill) {
+    *prefill = NULL;
+    if (r->n < 2 || strcmp(r->msgs[r->n - 1].role, "assistant")) return r->n;
+    *prefill = r->msgs[r->n - 1].content;
+    return r->n - 1;
+}
+
+static int append_prefill(struct api_server *s, const char *text, omni_prompt *pr, char *err, size_t cap) {
+    size_t len = text ? strlen(text) : 0;
+    if (!len) return 0;
+    int32_t *t = realloc(pr->tokens, ((size_t)pr->n + len + 1) * sizeof *t);   /* a token is at least a byte */
+    if (!t) return snprintf(err, cap, "out of memory"), -1;
+    pr->tokens = t;
+    int n = omni_tokenize(s->model, text, len, 0, 0, t + pr->n, (int)len + 1);
+    if (n < 0 || n > (int)len + 1) return snprintf(err, cap, "the final assistant message cannot be tokenized"), -1;
+    pr->n += n;
+    return 0;
+}
+
 static int reply_bad(struct mg_connection *c, int status, const struct api_bad_field *b) {
     return api_reply_error(c, status, NULL, NULL, "%s", b->msg);
 }
@@ -264,9 +288,14 @@ int route_messages(struct api_server *s, struct mg_connection *c, const char *bo
     struct api_bad_field b;
     omni_prompt pr = {0};
     memset(&r, 0, sizeof r);
+    const char *prefill;
+    char err[128];
     if ((status = read_request(s, j, 0, &r, &b))) status = reply_bad(c, status, &b);
-    else if (!(status = api_chat_render(s, c, r.msgs, r.n, &r.ci, &r.o, &pr)))
-        status = api_generate(s, c, API_MESSAGES, &r.o, &pr, "messages");
+    else if (!(status = api_chat_render(s, c, r.msgs, split_prefill(&r, &prefill), &r.ci, &r.o, &pr))) {
+        if (append_prefill(s, prefill, &pr, err, sizeof err))
+            status = api_reply_error(c, 400, NULL, NULL, "messages: %s", err);
+        else status = api_generate(s, c, API_MESSAGES, &r.o, &pr, "messages");
+    }
     omni_prompt_free(&pr);
     msg_req_free(&r);
     cJSON_Delete(j);
@@ -284,10 +313,14 @@ int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, c
     omni_prompt pr = {0};
     memset(&r, 0, sizeof r);
     char err[512] = "";
+    const char *prefill = NULL;
     if ((status = read_request(s, j, 1, &r, &b))) status = reply_bad(c, status, &b);
-    else if (omni_chat_prompt_kw(s->model, r.msgs, (size_t)r.n, (const omni_image *const *)r.ci.img, r.ci.n, INT_MAX / 2,
-                                 0, r.o.template_kwargs, &pr, NULL, err, sizeof err))
+    else if (omni_chat_prompt_kw(s->model, r.msgs, (size_t)split_prefill(&r, &prefill),
+                                 (const omni_image *const *)r.ci.img, r.ci.n, INT_MAX / 2, 0, r.o.template_kwargs, &pr,
+                                 NULL, err, sizeof err))
         status = api_reply_error(c, 400, NULL, NULL, "the chat template cannot render these messages: %s", err);
+    else if (append_prefill(s, prefill, &pr, err, sizeof err))
+        status = api_reply_error(c, 400, NULL, NULL, "messages: %s", err);
     else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "input_tokens", pr.n);

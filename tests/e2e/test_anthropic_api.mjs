@@ -1,6 +1,6 @@
 // Anthropic's Messages API on `omni serve`, through the official @anthropic-ai/sdk client:
 // the message object's shape, greedy replies equal to /v1/chat/completions' for the same
-// conversation (system prompt, several turns, an image), streaming with the SDK's helpers
+// conversation (system prompt, several turns, an image), assistant prefill, streaming with the SDK's helpers
 // and the raw `event:` lines in Anthropic's order, stop_sequences and max_tokens as
 // stop_reason, count_tokens equal to the prompt the reply used, thinking blocks from a
 // Qwen3-template model (logit_bias, omni's extension, pushes the random weights into
@@ -11,7 +11,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(17);
+const { test, summary } = makeCounter(18);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const QWEN3 = `${MODELS}/synth/synth-qwen3-f16.gguf`;
@@ -82,6 +82,18 @@ try {
       messages: TURNS.map((t) => ({ role: t.role, content: [{ type: "text", text: t.content }] })),
     }));
     eq(textOf(m), textOf(first), "same reply");
+  });
+
+  await test("prefill: a last assistant message is the start of the reply, which goes on from it", async () => {
+    const r = textOf(first), cut = r.indexOf(" ", r.indexOf(" ", 1) + 1);
+    assert(cut > 0, "a reply of three words or more: " + JSON.stringify(r));
+    const prefill = r.slice(0, cut);
+    const msgs = [...TURNS, { role: "assistant", content: prefill }];
+    const m = await ant.messages.create(ask({ messages: msgs }));
+    assert((prefill + textOf(m)).startsWith(r), `prefill ${JSON.stringify(prefill)} + ${JSON.stringify(textOf(m))} goes on as ${JSON.stringify(r)}`);
+    assert(!textOf(m).startsWith(prefill), "the answer holds only what follows");
+    const n = await ant.messages.countTokens({ model, system: SYSTEM, messages: msgs });
+    eq(n.input_tokens, m.usage.input_tokens + m.usage.cache_read_input_tokens, "count_tokens counts the prefill");
   });
 
   await test("stream: the SDK's text events and final message equal the non-streamed reply", async () => {
