@@ -11,7 +11,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(18);
+const { test, summary } = makeCounter(19);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const QWEN3 = `${MODELS}/synth/synth-qwen3-f16.gguf`;
@@ -144,6 +144,18 @@ try {
     eq(md.usage.output_tokens, first.usage.output_tokens, "message_delta usage");
   });
 
+  await test("a client that hangs up mid-stream: the server goes on serving both slots", async () => {
+    const ctl = new AbortController();
+    const r = await fetch(srv.url + "/v1/messages", {
+      method: "POST", signal: ctl.signal, headers: { "content-type": "application/json", "x-api-key": KEY },
+      body: JSON.stringify({ ...ask({ max_tokens: 200 }), stream: true }),
+    });
+    await r.body.getReader().read();
+    ctl.abort();
+    const both = await Promise.all([ant.messages.create(ask()), ant.messages.stream(ask()).finalMessage()]);
+    eq(both.map(textOf), [textOf(first), textOf(first)], "replies after the hang-up");
+  });
+
   await test("stop_sequences: stop_reason stop_sequence, the text up to it", async () => {
     const long = await ant.messages.create(ask({ max_tokens: 24 }));
     const t = textOf(long);
@@ -216,6 +228,9 @@ try {
     await fails(() => ant.messages.create(ask({ tools: [{ name: "f", input_schema: { type: "object" } }] })),
       Anthropic.BadRequestError, 400, /tool/);
     await fails(() => ant.messages.create(ask({ temperature: 1.5 })), Anthropic.BadRequestError, 400, /temperature/);
+    await fails(() => ant.messages.create(ask({ stop_sequences: ["a", "b", "c", "d", "e"] })),
+      Anthropic.BadRequestError, 400, /stop_sequences/);
+    await fails(() => ant.messages.create(ask({ max_tokens: "12" })), Anthropic.BadRequestError, 400, /max_tokens/);
     await fails(() => ant.messages.create(ask({ messages: [{ role: "system", content: "x" }] })),
       Anthropic.BadRequestError, 400, /role/);
   });
