@@ -11,7 +11,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(19);
+const { test, summary } = makeCounter(20);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const QWEN3 = `${MODELS}/synth/synth-qwen3-f16.gguf`;
@@ -75,6 +75,11 @@ try {
     eq(promptOf(noSys), c.usage.prompt_tokens, "prompt without system");
     // (SmolLM2's template writes its own default system prompt when there is none)
     assert(promptOf(noSys) !== promptOf(first), "the system prompt reaches the template");
+  });
+
+  await test("top_k 1 at temperature 1 is greedy; top_p, metadata and anthropic-version are taken", async () => {
+    const m = await ant.messages.create(ask({ temperature: 1, top_k: 1, top_p: 0.9, metadata: { user_id: "u-1" } }));
+    eq(textOf(m), textOf(first), "same as greedy");
   });
 
   await test("content as blocks = content as a string", async () => {
