@@ -48,12 +48,14 @@ int sse_end(struct mg_connection *c) {
 }
 
 int sse_send_event(struct mg_connection *c, const char *event, const cJSON *j) {
-    char *s = cJSON_PrintUnformatted(j);
-    if (!s) return -1;
-    char head[64];
-    int h = snprintf(head, sizeof head, "event: %s\ndata: ", event);
-    int r = h > 0 && (size_t)h < sizeof head ? send_chunk(c, head, (size_t)h, s, strlen(s), "\n\n", 2) : -1;
-    free(s);
+    char *d = cJSON_PrintUnformatted(j);
+    size_t el = strlen(event);
+    char *head = d ? malloc(el + 16) : NULL;
+    if (!head) { free(d); return -1; }
+    int h = snprintf(head, el + 16, "event: %s\ndata: ", event);
+    int r = send_chunk(c, head, (size_t)h, d, strlen(d), "\n\n", 2);
+    free(head);
+    free(d);
     return r;
 }
 
