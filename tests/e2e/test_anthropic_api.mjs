@@ -11,7 +11,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(20);
+const { test, summary } = makeCounter(22);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const QWEN3 = `${MODELS}/synth/synth-qwen3-f16.gguf`;
@@ -266,6 +266,11 @@ try {
     b = await r.json();
     eq([r.status, typeof b.error.message, b.type], [400, "string", undefined], "OpenAI shape elsewhere");
   });
+  await test("SIGTERM exits 0 (and a sanitizer build found nothing)", async () => {
+    const code = await stopServer(srv);
+    srv = null;
+    eq(code, 0, "exit code");
+  });
 } catch (e) {
   await test("server for the Messages API", () => { throw e; });
 } finally {
@@ -321,6 +326,11 @@ try {
     let err;
     try { await ant.messages.create({ ...base, thinking: { type: "enabled", budget_tokens: 99 } }); } catch (e) { err = e; }
     assert(err instanceof Anthropic.BadRequestError && /budget_tokens/.test(err.message), "budget >= max_tokens: " + err);
+  });
+  await test("the thinking server exits 0 at SIGTERM", async () => {
+    const code = await stopServer(qs);
+    qs = null;
+    eq(code, 0, "exit code");
   });
 } catch (e) {
   await test("server for thinking", () => { throw e; });
