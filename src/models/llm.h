@@ -73,6 +73,15 @@ uint64_t llm_weight_bytes(const struct llm *m);
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
+/* Which attention kernel the cache's forwards use (llama.cpp's --flash-attn):
+ * LLM_FLASH_AUTO (the default) the exact kernel, llama.cpp's non-flash summation order
+ * bit for bit, for positions that see at most LLM_FLASH_AUTO_MIN cached positions and
+ * the tiled one (core/flash.h) beyond; ON the tiled one everywhere; OFF the exact one
+ * everywhere. The choice is per position, so a prompt's logits never depend on how it
+ * was batched. */
+enum llm_flash { LLM_FLASH_AUTO = 0, LLM_FLASH_ON = 1, LLM_FLASH_OFF = 2 };
+#define LLM_FLASH_AUTO_MIN 1024
+void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode);
 /* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
 size_t llm_kv_bytes(const struct llm_kv *kv);
 /* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix
