@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "core/dtype.h"
 #include "core/fp16.h"
+#include "core/matmul.h"
 #include "core/ops.h"
 
 extern const struct flash_kern flash_kern_avx2, flash_kern_avx512;
@@ -17,11 +19,25 @@ static void load_scalar(float *kt, float *vt, const struct flash_kv *kv, int tb,
     for (int d = 0; d < hd; d++)
         for (int j = 0; j < FLASH_TILE; j++) kt[d * FLASH_TILE + j] = 0;
     for (int j = a; j < b; j++) {
-        const uint16_t *kr = kv->k + phys(kv, tb + j) * kv->stride, *vr = kv->v + phys(kv, tb + j) * kv->stride;
+        long o = phys(kv, tb + j) * kv->stride;
+        const uint16_t *kr = (const uint16_t *)((const char *)kv->k + o), *vr = (const uint16_t *)((const char *)kv->v + o);
         for (int d = 0; d < hd; d++) {
             kt[d * FLASH_TILE + j] = fp16_to_fp32(kr[d]);
             vt[(long)j * hd + d] = fp16_to_fp32(vr[d]);
         }
+    }
+}
+
+/* a quantized cache (every level: dequantizing is exact and the same everywhere) */
+static void load_quant(float *kt, float *vt, const struct flash_kv *kv, int tb, int a, int b, int hd) {
+    for (int d = 0; d < hd; d++)
+        for (int j = 0; j < FLASH_TILE; j++) kt[d * FLASH_TILE + j] = 0;
+    float row[512];
+    for (int j = a; j < b; j++) {
+        long o = phys(kv, tb + j) * kv->stride;
+        dequantize_row(kv->type, (const char *)kv->k + o, row, hd);
+        for (int d = 0; d < hd; d++) kt[d * FLASH_TILE + j] = row[d];
+        dequantize_row(kv->type, (const char *)kv->v + o, vt + (long)j * hd, hd);
     }
 }
 
@@ -46,7 +62,23 @@ static void pv_scalar(float *acc, const float *p, const float *vt, int a, int b,
         for (int d = 0; d < hd; d++) acc[d] = fmaf(p[j], vt[(long)j * hd + d], acc[d]);
 }
 
-const struct flash_kern flash_kern_scalar = {load_scalar, scores_scalar, expsum_scalar, pv_scalar};
+static void pv2_scalar(float *acc0, float *acc1, const float *p0, const float *p1, const float *vt, int a, int b,
+                       int hd) {
+    pv_scalar(acc0, p0, vt, a, b, hd);
+    pv_scalar(acc1, p1, vt, a, b, hd);
+}
+
+static float prep_scalar(float *p, int a, int b, float scale) {
+    float mt = -INFINITY;
+    for (int j = 0; j < FLASH_TILE; j++) {
+        p[j] = j < a || j >= b ? -INFINITY : p[j] * scale;
+        mt = p[j] > mt ? p[j] : mt;
+    }
+    return mt;
+}
+
+const struct flash_kern flash_kern_scalar = {load_scalar, scores_scalar, prep_scalar, expsum_scalar, pv_scalar,
+                                             pv2_scalar};
 
 static const struct flash_kern *kern(int hd) {
     if (cpu_level() >= CPU_AVX512 && hd % 16 == 0) return &flash_kern_avx512;
@@ -76,18 +108,21 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
     }
     float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
-        K->load(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb, hd);
+        (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb, hd);
         K->scores(s, r->q, n, hd, kt);
+        int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS];
         for (int i = 0; i < n; i++) {
-            int a = imax(imax(r->lo[i], t0), tb) - tb, b = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
+            int a = ra[i] = imax(imax(r->lo[i], t0), tb) - tb, b = rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
             if (a >= b) continue;
-            float *p = s + i * FLASH_TILE, mt = -INFINITY;
-            for (int j = 0; j < FLASH_TILE; j++) {
-                if (j < a || j >= b) { p[j] = -INFINITY; continue; }
-                float x = p[j];
-                if (softcap > 0) x = tanhf(x * inv_cap) * softcap;
-                p[j] = x * scale;
-                mt = p[j] > mt ? p[j] : mt;
+            float *p = s + i * FLASH_TILE, mt;
+            if (softcap > 0) {
+                mt = -INFINITY;
+                for (int j = 0; j < FLASH_TILE; j++) {
+                    p[j] = j < a || j >= b ? -INFINITY : tanhf(p[j] * inv_cap) * softcap * scale;
+                    mt = p[j] > mt ? p[j] : mt;
+                }
+            } else {
+                mt = K->prep(p, a, b, scale);
             }
             float *st = ml + i * FLASH_ML, *ac = acc + (long)i * hd;
             if (mt > st[0]) {
@@ -99,7 +134,26 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
                 st[0] = mt;
             }
             K->expsum(p, st[0], st + 1);
-            K->pv(ac, p, vt, a, b, hd);
+        }
+        /* P.V two rows at a time where their ranges overlap (each row still in order of j) */
+        for (int i = 0; i < n; i += 2) {
+            float *a0 = acc + (long)i * hd, *p0 = s + i * FLASH_TILE;
+            if (i + 1 == n || ra[i + 1] >= rb[i + 1] || ra[i] >= rb[i]) {
+                if (ra[i] < rb[i]) K->pv(a0, p0, vt, ra[i], rb[i], hd);
+                if (i + 1 < n && ra[i + 1] < rb[i + 1]) K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
+                continue;
+            }
+            int lo = imax(ra[i], ra[i + 1]), hi = imin(rb[i], rb[i + 1]);
+            if (lo >= hi) {
+                K->pv(a0, p0, vt, ra[i], rb[i], hd);
+                K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
+                continue;
+            }
+            K->pv(a0, p0, vt, ra[i], lo, hd);
+            K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], lo, hd);
+            K->pv2(a0, a0 + hd, p0, p0 + FLASH_TILE, vt, lo, hi, hd);
+            K->pv(a0, p0, vt, hi, rb[i], hd);
+            K->pv(a0 + hd, p0 + FLASH_TILE, vt, hi, rb[i + 1], hd);
         }
     }
 }

@@ -22,15 +22,17 @@
 
 #define FLASH_TILE 64
 #define FLASH_CHUNK 512
-#define FLASH_MAX_ROWS 32  /* query rows of one call */
+#define FLASH_MAX_ROWS 64  /* query rows of one call */
 #define FLASH_ML 9         /* floats of a row's softmax state: m, l[8] */
 
-/* The cache one call reads: position t's K row at k + phys(t) * stride (elements),
- * phys(t) = t % ring when ring > 0 (a sliding window's ring buffer), t otherwise. */
+/* The cache one call reads: position t's K row (head_dim values of `type`: DT_F16, or
+ * DT_Q8_0 / DT_Q4_0 blocks of 32, dequantized a tile at a time) at k + phys(t) * stride
+ * bytes, phys(t) = t % ring when ring > 0 (a sliding window's ring buffer), t otherwise. */
 struct flash_kv {
-    const uint16_t *k, *v;
+    const void *k, *v;
     long stride;
     int ring;
+    int type;
 };
 
 /* The query rows of one call: row r is q + r * head_dim (f32) and attends positions
@@ -67,10 +69,14 @@ struct flash_kern {
     void (*load)(float *kt, float *vt, const struct flash_kv *kv, int tb, int a, int b, int hd);
     /* s[r * FLASH_TILE + j] = sum_d q[r * hd + d] * kt[d * FLASH_TILE + j], for n rows */
     void (*scores)(float *s, const float *q, int n, int hd, const float *kt);
+    /* p[j] *= scale for j in [a, b), -inf elsewhere; returns the largest p[j] */
+    float (*prep)(float *p, int a, int b, float scale);
     /* p[j] = exp(p[j] - m) for all FLASH_TILE j, l[j % 8] += p[j] in order of j */
     void (*expsum)(float *p, float m, float *l);
     /* acc[d] = fma(p[j], vt[j * hd + d], acc[d]) for j in [a, b) in order */
     void (*pv)(float *acc, const float *p, const float *vt, int a, int b, int hd);
+    /* pv for two rows over the same [a, b), each V row loaded once */
+    void (*pv2)(float *acc0, float *acc1, const float *p0, const float *p1, const float *vt, int a, int b, int hd);
 };
 extern const struct flash_kern flash_kern_scalar;
 #endif

@@ -65,4 +65,31 @@ static void pv_avx2(float *acc, const float *p, const float *vt, int a, int b, i
     }
 }
 
-const struct flash_kern flash_kern_avx2 = {flash_load_x86, scores_avx2, flash_expsum_x86, pv_avx2};
+static void pv2_avx2(float *acc0, float *acc1, const float *p0, const float *p1, const float *vt, int a, int b, int hd) {
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m256 x0 = _mm256_loadu_ps(acc0 + d), x1 = _mm256_loadu_ps(acc0 + d + 8);
+        __m256 y0 = _mm256_loadu_ps(acc1 + d), y1 = _mm256_loadu_ps(acc1 + d + 8);
+        for (int j = a; j < b; j++) {
+            const float *v = vt + (long)j * hd + d;
+            __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+            __m256 s0 = _mm256_broadcast_ss(p0 + j), s1 = _mm256_broadcast_ss(p1 + j);
+            x0 = _mm256_fmadd_ps(s0, v0, x0), x1 = _mm256_fmadd_ps(s0, v1, x1);
+            y0 = _mm256_fmadd_ps(s1, v0, y0), y1 = _mm256_fmadd_ps(s1, v1, y1);
+        }
+        _mm256_storeu_ps(acc0 + d, x0), _mm256_storeu_ps(acc0 + d + 8, x1);
+        _mm256_storeu_ps(acc1 + d, y0), _mm256_storeu_ps(acc1 + d + 8, y1);
+    }
+    for (; d < hd; d += 8) {
+        __m256 x = _mm256_loadu_ps(acc0 + d), y = _mm256_loadu_ps(acc1 + d);
+        for (int j = a; j < b; j++) {
+            __m256 v = _mm256_loadu_ps(vt + (long)j * hd + d);
+            x = _mm256_fmadd_ps(_mm256_broadcast_ss(p0 + j), v, x);
+            y = _mm256_fmadd_ps(_mm256_broadcast_ss(p1 + j), v, y);
+        }
+        _mm256_storeu_ps(acc0 + d, x), _mm256_storeu_ps(acc1 + d, y);
+    }
+}
+
+const struct flash_kern flash_kern_avx2 = {flash_load_x86, scores_avx2, flash_prep_x86, flash_expsum_x86, pv_avx2,
+                                           pv2_avx2};

@@ -39,7 +39,7 @@ static inline void flash_load_x86(float *kt, float *vt, const struct flash_kv *k
     for (int j0 = 0; j0 < T; j0 += 8) {
         if (j0 >= a && j0 + 8 <= b) {
             const uint16_t *kr[8];
-            for (int u = 0; u < 8; u++) kr[u] = kv->k + phys(kv, tb + j0 + u) * kv->stride;
+            for (int u = 0; u < 8; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
             for (int d = 0; d < hd; d += 8) {
                 __m256 r[8];
                 for (int u = 0; u < 8; u++) r[u] = ld8h(kr[u] + d);
@@ -53,7 +53,7 @@ static inline void flash_load_x86(float *kt, float *vt, const struct flash_kv *k
                 for (int d = 0; d < hd; d++) kt[(long)d * T + j] = 0;
                 continue;
             }
-            const uint16_t *kr = kv->k + phys(kv, tb + j) * kv->stride;
+            const uint16_t *kr = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j) * kv->stride);
             for (int d = 0; d < hd; d += 8) {
                 float x[8];
                 _mm256_storeu_ps(x, ld8h(kr + d));
@@ -62,7 +62,7 @@ static inline void flash_load_x86(float *kt, float *vt, const struct flash_kv *k
         }
     }
     for (int j = a; j < b; j++) {
-        const uint16_t *vr = kv->v + phys(kv, tb + j) * kv->stride;
+        const uint16_t *vr = (const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride);
         float *o = vt + (long)j * hd;
         for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(o + d, ld8h(vr + d));
     }
@@ -78,4 +78,21 @@ static inline void flash_expsum_x86(float *p, float m, float *l) {
     _mm256_storeu_ps(l, acc);
 }
 
+
+static inline float flash_prep_x86(float *p, int a, int b, float scale) {
+    const __m256i step = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i va = _mm256_set1_epi32(a - 1), vb = _mm256_set1_epi32(b);
+    __m256 vs = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-__builtin_inff()), mx = ninf;
+    for (int j = 0; j < T; j += 8) {
+        __m256i idx = _mm256_add_epi32(step, _mm256_set1_epi32(j));
+        __m256 in = _mm256_castsi256_ps(_mm256_and_si256(_mm256_cmpgt_epi32(idx, va), _mm256_cmpgt_epi32(vb, idx)));
+        __m256 x = _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_loadu_ps(p + j), vs), in);
+        _mm256_storeu_ps(p + j, x);
+        mx = _mm256_max_ps(mx, x);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    return _mm_cvtss_f32(m4);
+}
 #endif

@@ -102,7 +102,9 @@ struct llm_state {
 
 struct llm_kv {
     int n_layer, n_ctx, kv_dim;
-    uint16_t *k, *v;           /* f16 [n_layer][n_ctx][kv_dim] */
+    int type;                  /* DT_F16, DT_Q8_0 or DT_Q4_0 (llm_kv_new_type) */
+    size_t row_bytes;          /* one position's K (or V) row of kv_dim values */
+    char *k, *v;               /* [attention layer][n_ctx] rows of row_bytes */
     int len;                   /* positions held */
     /* recurrent layers: their states (zero when len is 0), a checkpoint copy of them
      * as of ck_len positions (-1: none) and the position a forward should take the
@@ -110,7 +112,7 @@ struct llm_kv {
     float *rs, *rs_ck;
     size_t rs_n, *rs_off;
     int ck_pos, ck_len;
-    size_t k_n;                /* f16 values in k (and in v) */
+    size_t k_bytes;            /* bytes of k (and of v) */
     enum llm_flash flash;      /* which attention kernel (llm_kv_set_flash) */
 };
 
@@ -523,20 +525,37 @@ void llm_state_free(struct llm_state *st) {
 /* ---- KV cache ---- */
 
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
+    return llm_kv_new_type(m, n_ctx, DT_F16, e);
+}
+
+struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e) {
     if (n_ctx < 1) { err_set(e, "KV cache: n_ctx %d must be positive", n_ctx); return NULL; }
+    if (type != DT_F16 && type != DT_Q8_0 && type != DT_Q4_0) {
+        err_set(e, "KV cache: type %s is not supported (f16, q8_0 or q4_0)", dtype_name(type));
+        return NULL;
+    }
+    /* a quantized row per head: whole blocks of 32 (dequantized a head at a time) */
+    if (type != DT_F16 && (m->hp.head_dim % 32 || m->hp.head_dim > 512)) {
+        err_set(e, "KV cache: type %s needs a head size that is a multiple of 32 (this model's is %d)",
+                dtype_name(type), m->hp.head_dim);
+        return NULL;
+    }
     struct llm_kv *kv = calloc(1, sizeof *kv);
     if (!kv) { err_set(e, "out of memory"); return NULL; }
     kv->n_layer = m->hp.n_layer;
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
+    kv->type = type;
+    kv->row_bytes = dtype_row_bytes(type, kv->kv_dim);
     /* K/V for the attention layers only (recurrent ones keep a state instead) */
-    size_t n = kv->k_n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
-    /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
-     * logits were computed with an f16 cache, so rounding matches theirs. */
-    kv->k = malloc(n * sizeof(uint16_t));
-    kv->v = malloc(n * sizeof(uint16_t));
+    size_t n = kv->k_bytes = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->row_bytes;
+    /* f16 by default like llama.cpp: half the memory and bandwidth of f32, and the golden
+     * logits were computed with an f16 cache, so rounding matches theirs; Q8_0 / Q4_0
+     * (llama.cpp's -ctk/-ctv) take about a half / a quarter of that again. */
+    kv->k = malloc(n ? n : 1);
+    kv->v = malloc(n ? n : 1);
     if (!kv->k || !kv->v) {
-        err_set(e, "KV cache: out of memory for %zu MB", 2 * n * sizeof(uint16_t) >> 20);
+        err_set(e, "KV cache: out of memory for %zu MB", 2 * n >> 20);
         llm_kv_free(kv);
         return NULL;
     }
@@ -569,7 +588,7 @@ int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode) { kv->flash = mode; }
 
 size_t llm_kv_bytes(const struct llm_kv *kv) {
-    return 2 * kv->k_n * sizeof(uint16_t) + 2 * kv->rs_n * sizeof(float);
+    return 2 * kv->k_bytes + 2 * kv->rs_n * sizeof(float);
 }
 
 int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
@@ -598,8 +617,9 @@ void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
     }
 }
 
+/* byte offset of a position's row */
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
-    return ((size_t)layer * kv->n_ctx + pos) * kv->kv_dim;
+    return ((size_t)layer * kv->n_ctx + pos) * kv->row_bytes;
 }
 
 /* ---- forward ---- */
@@ -791,8 +811,13 @@ static void row_qkv(struct fwd *f, int i) {
     if (m->arch->q_prescale) ops_scale(q, hp->attn_scale, QD);
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
-    ops_f32_to_f16(kv->k + o, k, KVD);
-    ops_f32_to_f16(kv->v + o, v, KVD);
+    if (kv->type == DT_F16) {
+        ops_f32_to_f16((uint16_t *)(kv->k + o), k, KVD);
+        ops_f32_to_f16((uint16_t *)(kv->v + o), v, KVD);
+    } else {  /* (llm_kv_new_type checked the blocks fit) */
+        quantize_row(kv->type, k, kv->k + o, KVD);
+        quantize_row(kv->type, v, kv->v + o, KVD);
+    }
 }
 
 /* the attention output times sigmoid(gate) (arch->attn_out_gate) */
@@ -847,7 +872,7 @@ static void run_rows(struct fwd *f, void (*row)(struct fwd *, int)) {
 /* whether token i attends with the tiled kernel (llm_kv_set_flash) */
 static int use_flash(const struct fwd *f, int i) {
     const struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
-    if (kv->flash == LLM_FLASH_ON) return 1;
+    if (kv->flash == LLM_FLASH_ON || kv->type != DT_F16) return 1;  /* a quantized cache: tiled only */
     if (kv->flash == LLM_FLASH_OFF) return 0;
     return f->pos[i] + 1 > LLM_FLASH_AUTO_MIN;
 }
@@ -909,8 +934,8 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
             out[R] = f->st->ao + ((size_t)i * H + h) * HD;
         }
     const struct llm_kv *kv = f->kv[f->seq ? f->seq[i0] : 0];
-    size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * HD;
-    *fk = (struct flash_kv){kv->k + base, kv->v + base, kv->kv_dim, 0};
+    size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * dtype_row_bytes(kv->type, HD);
+    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->row_bytes, 0, kv->type};
     return R;
 }
 
@@ -979,13 +1004,14 @@ static void attn_part(void *arg, int ith, int nth) {
         int i = f->st->fexact[f->n_exact - 1 - (int)(t / H)], h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
         const struct llm_kv *kv = f->kv[s];
-        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD;
+        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD * sizeof(uint16_t);
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
         const float *sinks = f->m->layers[f->layer].sinks.data;
         ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                               kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                               (const uint16_t *)(kv->k + base), (const uint16_t *)(kv->v + base),
+                               swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
                                hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }

@@ -71,6 +71,10 @@ uint64_t llm_n_params(const struct llm *m);
 uint64_t llm_weight_bytes(const struct llm *m);
 
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
+/* The same with the cache's element type (llama.cpp's -ctk/-ctv for both): DT_F16 (what
+ * llm_kv_new makes), DT_Q8_0 or DT_Q4_0 (blocks of 32 per head, attended by the tiled
+ * kernel, which dequantizes a tile at a time; the head size must be a multiple of 32). */
+struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
 /* Which attention kernel the cache's forwards use (llama.cpp's --flash-attn):

@@ -4,6 +4,8 @@
  * grouped with and of the ring-buffer layout of its cache. */
 #include "test.h"
 #include "core/cpu.h"
+#include "core/dtype.h"
+#include "core/matmul.h"
 #include "core/flash.h"
 #include "core/fp16.h"
 #include "core/ops.h"
@@ -57,7 +59,7 @@ static void flash_case(int n, int hd, int max_len, int window, float softcap, in
         f.lo[r] = window ? f.hi[r] - window : 0;
         if (f.lo[r] < 0) f.lo[r] = 0;
     }
-    struct flash_kv kv = {f.k, f.v, STRIDE, 0};
+    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
     const float *sinks = use_sinks ? f.sinks : NULL;
     float *o_s = malloc(sizeof(float) * n * hd), *o_v = malloc(sizeof(float) * n * hd);
     enum cpu_level lv = cpu_level();
@@ -140,7 +142,7 @@ TEST(flash_ring_buffer_equals_linear_cache) {
     int lo[4], hi[4];
     for (int r = 0; r < 4; r++) hi[r] = N - 3 * r, lo[r] = hi[r] - W;
     float a[4 * HD], b[4 * HD];
-    struct flash_kv lin = {f.k, f.v, STRIDE, 0}, ring = {rk, rv, STRIDE, RING};
+    struct flash_kv lin = {f.k, f.v, 2 * STRIDE, 0, DT_F16}, ring = {rk, rv, 2 * STRIDE, RING, DT_F16};
     run(a, &f, 4, HD, lo, hi, f.q, 0, NULL, &lin);
     run(b, &f, 4, HD, lo, hi, f.q, 0, NULL, &ring);
     CHECK(memcmp(a, b, sizeof a) == 0);
@@ -155,7 +157,7 @@ TEST(flash_chunks_merged_in_order_equal_attend) {
     struct fx f;
     fill(&f, 2, HD, 5, 1.0f);
     int lo[2] = {0, 300}, hi[2] = {N, N - 1};
-    struct flash_kv kv = {f.k, f.v, STRIDE, 0};
+    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
     struct flash_rows r = {2, HD, f.q, lo, hi};
     float want[2 * HD], got[2 * HD];
     run(want, &f, 2, HD, lo, hi, f.q, 0, NULL, &kv);
@@ -174,11 +176,72 @@ TEST(flash_chunks_merged_in_order_equal_attend) {
     unfill(&f);
 }
 
+/* Q8_0 and Q4_0 caches: the kernel on the dequantized values (every level the same bits),
+ * and near the F16 cache's result (Q8_0 much nearer than Q4_0) */
+TEST(flash_quantized_caches) {
+    enum { HD = 64, N = 700, ROWS = 7, QS = 128 };  /* rows of two heads: whole blocks */
+    struct fx f;
+    fill(&f, ROWS, HD, 17, 2.0f);
+    int lo[ROWS], hi[ROWS];
+    for (int r = 0; r < ROWS; r++) lo[r] = 0, hi[r] = N - r * 50;
+    float want[ROWS * HD], got[ROWS * HD], again[ROWS * HD];
+    struct flash_kv f16 = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
+    run(want, &f, ROWS, HD, lo, hi, f.q, 0, NULL, &f16);
+    const int types[2] = {DT_Q8_0, DT_Q4_0};
+    double err[2];
+    for (int ti = 0; ti < 2; ti++) {
+        size_t rb = dtype_row_bytes(types[ti], QS);
+        char *qk = malloc(rb * N), *qv = malloc(rb * N);
+        float *dk = malloc(sizeof(float) * N * STRIDE), *dv = malloc(sizeof(float) * N * STRIDE);
+        float row[QS];
+        for (int t = 0; t < N; t++) {
+            for (int d = 0; d < QS; d++) row[d] = fp16_to_fp32(f.k[t * STRIDE + d]);
+            quantize_row(types[ti], row, qk + rb * t, QS);
+            dequantize_row(types[ti], qk + rb * t, dk + t * STRIDE, QS);
+            for (int d = 0; d < QS; d++) row[d] = fp16_to_fp32(f.v[t * STRIDE + d]);
+            quantize_row(types[ti], row, qv + rb * t, QS);
+            dequantize_row(types[ti], qv + rb * t, dv + t * STRIDE, QS);
+        }
+        struct flash_kv qkv = {qk, qv, (long)rb, 0, types[ti]};
+        enum cpu_level lv = cpu_level();
+        cpu_set_level(CPU_SCALAR);
+        run(got, &f, ROWS, HD, lo, hi, f.q, 0, NULL, &qkv);
+        cpu_set_level(lv);
+        run(again, &f, ROWS, HD, lo, hi, f.q, 0, NULL, &qkv);
+        CHECK(memcmp(got, again, sizeof got) == 0);
+        /* the formula on the dequantized values */
+        double worst = 0;
+        for (int r = 0; r < ROWS; r++) {
+            double *p = malloc(sizeof(double) * N), mx = -1e300, z = 0;
+            for (int t = 0; t < hi[r]; t++) {
+                double sc = 0;
+                for (int d = 0; d < HD; d++) sc += (double)f.q[r * HD + d] * dk[t * STRIDE + d];
+                p[t] = sc / 8;
+                mx = fmax(mx, p[t]);
+            }
+            for (int t = 0; t < hi[r]; t++) z += (p[t] = exp(p[t] - mx));
+            for (int d = 0; d < HD; d++) {
+                double o = 0;
+                for (int t = 0; t < hi[r]; t++) o += p[t] / z * dv[t * STRIDE + d];
+                worst = fmax(worst, fabs(got[r * HD + d] - o));
+            }
+            free(p);
+        }
+        CHECK_MSG(worst < 2e-5, "%s: %.3g from the formula on its values", dtype_name(types[ti]), worst);
+        err[ti] = 0;
+        for (int i = 0; i < ROWS * HD; i++) err[ti] = fmax(err[ti], fabs(got[i] - want[i]));
+        free(qk); free(qv); free(dk); free(dv);
+    }
+    CHECK_MSG(err[0] < 0.02 && err[0] < err[1] && err[1] < 0.2, "q8_0 %.4f q4_0 %.4f from f16", err[0], err[1]);
+    unfill(&f);
+}
+
 int main(void) {
-    TEST_EXPECT(4);
+    TEST_EXPECT(5);
     RUN(flash_matches_formula_exact_kernel_and_every_level);
     RUN(flash_window_softcap_and_sinks);
     RUN(flash_ring_buffer_equals_linear_cache);
     RUN(flash_chunks_merged_in_order_equal_attend);
+    RUN(flash_quantized_caches);
     return test_summary();
 }
