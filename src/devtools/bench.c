@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "core/dtype.h"
 #include "models/llm.h"
 #include "devtools/devtools.h"
 
@@ -18,7 +19,7 @@ static struct llm_state *st;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni bench -m MODEL [-p N] [-n N] [-d DEPTH] [-t THREADS] [-r REPS] [-fa on|off|auto] [--json]\n\n"
+            "usage: omni bench -m MODEL [-p N] [-n N] [-d DEPTH] [-t THREADS] [-r REPS] [-fa on|off|auto] [-ct f16|q8_0|q4_0] [--json]\n\n"
             "Measures how fast a model runs on this machine, like llama-bench: first a prefill\n"
             "of -p tokens in one batch (prompt processing), then -n tokens decoded one at a time\n"
             "(text generation). Token ids are fixed pseudo-random values, so no tokenizer or\n"
@@ -34,13 +35,15 @@ static void usage(FILE *f) {
             "  -fa, --flash-attn on|off|auto\n"
             "                     attention kernel: the tiled one, the exact one, or exact up to\n"
             "                     1024 cached positions and tiled beyond (default auto)\n"
+            "  -ct, --cache-type f16|q8_0|q4_0\n"
+            "                     the KV cache's type for K and V (default f16)\n"
             "  -t, --threads N    compute threads (default: all cores)\n"
             "  -r, --reps N       repetitions (default 1)\n"
             "  --json             print one line {\"pp_tokens_per_s\",\"tg_tokens_per_s\",\"threads\",\n"
             "                     \"model_bytes\",\"file_bytes\",\"kv_bytes\",\"peak_rss_bytes\",\"rss_bound_bytes\"}\n"
             "                     instead of the table\n\n"
             "peak RSS is this process's high-water mark (getrusage); the bound is the model file's\n"
-            "size + the KV cache (f16 K and V for P + N + 1 positions) + 64 MiB.\n");
+            "size + the KV cache (K and V of the positions used, in the cache type) + 64 MiB.\n");
 }
 
 static double now_s(void) {
@@ -53,6 +56,7 @@ int tool_bench(int argc, char **argv) {
     const char *model = NULL;
     int n_p = 128, n_g = 64, threads = 0, reps = 1, json = 0, depth = -1;
     enum llm_flash fa = LLM_FLASH_AUTO;
+    int ctype = DT_F16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
@@ -67,6 +71,12 @@ int tool_bench(int argc, char **argv) {
             else if (!strcmp(v, "off") || !strcmp(v, "0")) fa = LLM_FLASH_OFF;
             else if (!strcmp(v, "auto")) fa = LLM_FLASH_AUTO;
             else return cli_fail("bench: --flash-attn takes on, off or auto, not '%s'", v);
+        } else if ((!strcmp(a, "-ct") || !strcmp(a, "--cache-type")) && has) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "f16")) ctype = DT_F16;
+            else if (!strcmp(v, "q8_0")) ctype = DT_Q8_0;
+            else if (!strcmp(v, "q4_0")) ctype = DT_Q4_0;
+            else return cli_fail("bench: --cache-type takes f16, q8_0 or q4_0, not '%s'", v);
         }
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
         else if ((!strcmp(a, "-r") || !strcmp(a, "--reps")) && has) reps = atoi(argv[++i]);
@@ -92,7 +102,7 @@ int tool_bench(int argc, char **argv) {
     int n_ctx = depth >= 0 ? d0 + (n_p > n_g ? n_p : n_g) + 1 : n_p + n_g + 1, rc = 1;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)n_ctx), *pos = malloc(sizeof(int32_t) * (size_t)n_ctx);
     float *lg = malloc(sizeof(float) * (size_t)hp->n_vocab);
-    struct llm_kv *kv = llm_kv_new(m, n_ctx, &e);
+    struct llm_kv *kv = llm_kv_new_type(m, n_ctx, ctype, &e);
     if (!tok || !pos || !lg || !kv) { cli_fail("bench: %s", kv ? "out of memory" : e.msg); goto out; }
     llm_kv_set_flash(kv, fa);
     uint32_t r = 12345;

@@ -524,6 +524,10 @@ void llm_state_free(struct llm_state *st) {
 
 /* ---- KV cache ---- */
 
+size_t llm_kv_bytes_per_pos(const struct llm *m, int type) {
+    return 2 * (size_t)(m->hp.n_layer - m->n_mix) * dtype_row_bytes(type, (int64_t)m->hp.n_head_kv * m->hp.head_dim);
+}
+
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     return llm_kv_new_type(m, n_ctx, DT_F16, e);
 }
@@ -874,7 +878,8 @@ static int use_flash(const struct fwd *f, int i) {
     const struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     if (kv->flash == LLM_FLASH_ON || kv->type != DT_F16) return 1;  /* a quantized cache: tiled only */
     if (kv->flash == LLM_FLASH_OFF) return 0;
-    return f->pos[i] + 1 > LLM_FLASH_AUTO_MIN;
+    const struct llm_hparams *hp = &f->m->hp;
+    return f->pos[i] + 1 > LLM_FLASH_AUTO_MIN && hp->n_head / hp->n_head_kv >= LLM_FLASH_AUTO_GROUP;
 }
 
 /* query heads per task: a KV head's group, in equal parts of at most FLASH_MAX_ROWS */

@@ -155,9 +155,11 @@ static void run_prompt(struct llm *m, enum llm_flash mode, int n, int first, int
     free(tok); free(pos); free(want);
 }
 
+/* gemma3: 4 query heads per KV head (LLM_FLASH_AUTO_GROUP), sliding-window layers too */
 TEST(flash_auto_switches_by_position) {
-    struct llm *m = load("synth/synth-qwen2-f16.gguf", 2);
-    REQUIRE(m != NULL, "cannot load synth-qwen2-f16");
+    struct llm *m = load("synth/synth-gemma3-f16.gguf", 2);
+    REQUIRE(m != NULL, "cannot load synth-gemma3-f16");
+    REQUIRE(llm_hparams(m)->n_head / llm_hparams(m)->n_head_kv >= LLM_FLASH_AUTO_GROUP, "gemma3's group");
     int V = llm_hparams(m)->n_vocab, n = LLM_FLASH_AUTO_MIN + 96, rows = n / EVERY;
     float *off = malloc(sizeof(float) * (size_t)rows * V), *aut = malloc(sizeof(float) * (size_t)rows * V);
     run_prompt(m, LLM_FLASH_OFF, n, n, 1, off);
