@@ -1182,6 +1182,17 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
 
 /* ---- messages ---- */
 
+#define USAGE_COLS "user_id, key_id, model, day, prompt_tokens, cached_tokens, completion_tokens, images, requests, audio_seconds"
+
+static int valid_day(const char *d) {
+    if (strlen(d) != 10) return 0;
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9')) return 0;
+    return 1;
+}
+static int usage_check(const struct store_usage *u, char day[STORE_DAY_MAX], struct err *e);
+static int usage_upsert(struct db *d, const struct store_usage *u, const char *day, struct err *e);
+
 /* The searchable text of a message's content: a JSON string's value, the "text" of JSON
  * content parts (OpenAI's [{"type":"text","text":…}]) or an object's "text"/"content",
  * else the content as it is. malloc'd. */
@@ -1264,7 +1275,14 @@ static int valid_msg_status(const char *s) { return !strcmp(s, "finished") || !s
 
 int store_msg_add(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags, char *out_id,
                   struct err *e) {
+    return store_msg_add_usage(st, user_id, in, flags, NULL, out_id, e);
+}
+
+int store_msg_add_usage(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
+                        const struct store_usage *usage, char *out_id, struct err *e) {
     int rc;
+    char day[STORE_DAY_MAX];
+    if (usage && (rc = usage_check(usage, day, e))) return rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(in->conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     if (!memchr(in->id, 0, sizeof in->id) || !memchr(in->parent_id, 0, sizeof in->parent_id) ||
@@ -1323,6 +1341,7 @@ int store_msg_add(struct store *st, const char *user_id, const struct store_msg 
     rc = run_changed(q, e, "parent message");
     q = NULL;
     if (rc == STORE_CONFLICT) err_set(e, "a message with that id exists");
+    if (rc == 0 && usage) rc = usage_upsert(d, usage, day, e);
     if (rc == 0) rc = db_commit(d, e);
 out:
     dbq_done(q);
@@ -1663,30 +1682,24 @@ free_terms:
 
 /* ---- usage ---- */
 
-#define USAGE_COLS "user_id, key_id, model, day, prompt_tokens, cached_tokens, completion_tokens, images, requests, audio_seconds"
 
-static int valid_day(const char *d) {
-    if (strlen(d) != 10) return 0;
-    for (int i = 0; i < 10; i++)
-        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9')) return 0;
-    return 1;
-}
-
-int store_usage_add(struct store *st, const struct store_usage *u, struct err *e) {
+/* checks u and fills day (u->day, or today) */
+static int usage_check(const struct store_usage *u, char day[STORE_DAY_MAX], struct err *e) {
     int rc;
     if ((rc = need_id(u->user_id, "user id", e))) return rc;
     if (!memchr(u->key_id, 0, sizeof u->key_id) || !memchr(u->model, 0, sizeof u->model) ||
         !memchr(u->day, 0, sizeof u->day))
         return err_set(e, "usage field not terminated"), STORE_INVALID;
-    char day[STORE_DAY_MAX];
     if (u->day[0]) {
         if (!valid_day(u->day)) return err_set(e, "usage day '%s' is not YYYY-MM-DD", u->day), STORE_INVALID;
-        memcpy(day, u->day, sizeof day);
+        memcpy(day, u->day, STORE_DAY_MAX);
     } else {
         store_day(store_now_ms(), day);
     }
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
+    return 0;
+}
+
+static int usage_upsert(struct db *d, const struct store_usage *u, const char *day, struct err *e) {
     struct dbq *q = db_prep(d, "INSERT INTO usage_daily (" USAGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                                " ON CONFLICT (user_id, day, model, key_id) DO UPDATE SET"
                                " prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
@@ -1695,22 +1708,30 @@ int store_usage_add(struct store *st, const struct store_usage *u, struct err *e
                                " images = usage_daily.images + excluded.images,"
                                " requests = usage_daily.requests + excluded.requests,"
                                " audio_seconds = usage_daily.audio_seconds + excluded.audio_seconds", 1, e);
-    rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, u->user_id);
-        dbq_text(q, 2, u->key_id);
-        dbq_text(q, 3, u->model);
-        dbq_text(q, 4, day);
-        dbq_int(q, 5, u->prompt_tokens);
-        dbq_int(q, 6, u->cached_tokens);
-        dbq_int(q, 7, u->completion_tokens);
-        dbq_int(q, 8, u->images);
-        dbq_int(q, 9, u->requests);
-        dbq_real(q, 10, u->audio_seconds);
-        rc = dbq_run(q, e);
-        if (rc == STORE_NOTFOUND) err_set(e, "user not found");
-        dbq_done(q);
-    }
+    if (!q) return STORE_ERR;
+    dbq_text(q, 1, u->user_id);
+    dbq_text(q, 2, u->key_id);
+    dbq_text(q, 3, u->model);
+    dbq_text(q, 4, day);
+    dbq_int(q, 5, u->prompt_tokens);
+    dbq_int(q, 6, u->cached_tokens);
+    dbq_int(q, 7, u->completion_tokens);
+    dbq_int(q, 8, u->images);
+    dbq_int(q, 9, u->requests);
+    dbq_real(q, 10, u->audio_seconds);
+    int rc = dbq_run(q, e);
+    if (rc == STORE_NOTFOUND) err_set(e, "user not found");
+    dbq_done(q);
+    return rc;
+}
+
+int store_usage_add(struct store *st, const struct store_usage *u, struct err *e) {
+    char day[STORE_DAY_MAX];
+    int rc;
+    if ((rc = usage_check(u, day, e))) return rc;
+    struct db *d;
+    if (acquire(st, &d, e)) return STORE_ERR;
+    rc = usage_upsert(d, u, day, e);
     release(st, d);
     return rc;
 }

@@ -264,6 +264,11 @@ void store_msgs_free(struct store_msgs *l);
 #define STORE_MSG_KEEP_LEAF 1u
 int store_msg_add(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
                   char *out_id, struct err *e);
+struct store_usage;
+/* The same, and in the same transaction adds usage (as store_usage_add; NULL: none): an
+ * answer and what it cost are stored together, with one commit (one fsync) for both. */
+int store_msg_add_usage(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
+                        const struct store_usage *usage, char *out_id, struct err *e);
 /* Rewrites a message's content, status and token counts (a streamed answer: add it
  * "partial", update as it grows, finish with "finished"). */
 int store_msg_update(struct store *st, const char *user_id, const char *msg_id, const char *content,
