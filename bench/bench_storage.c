@@ -14,7 +14,8 @@
  *
  * Times are wall-clock means (ms) on whatever machine runs it; p50 next to the turn's mean
  * because a busy machine makes means noisy. Run from the project root (it calls
- * tests/pg_temp.sh); without PostgreSQL its row says why. */
+ * tests/pg_temp.sh; BENCH_STORAGE_PG_URL=postgres://… measures an existing server instead);
+ * without PostgreSQL its row says why. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,7 +236,10 @@ int main(void) {
         bench_one("sqlite, synchronous=full", url, turns, nconv);
         fflush(stdout);
     }
-    if (!*only || !strcmp(only, "postgres")) {
+    if ((!*only || !strcmp(only, "postgres")) && *env("BENCH_STORAGE_PG_URL", "")) {
+        /* a server of the caller's (a real deployment's disk and settings) */
+        bench_one("postgres (BENCH_STORAGE_PG_URL)", env("BENCH_STORAGE_PG_URL", ""), turns, nconv);
+    } else if (!*only || !strcmp(only, "postgres")) {
         char pg[512] = "";
         snprintf(cmd, sizeof cmd, "PG_TEMP_FSYNC=on sh tests/pg_temp.sh start %s/pg", tmp);
         FILE *p = popen(cmd, "r");

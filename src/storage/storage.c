@@ -1596,12 +1596,17 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
         tn[nt++] = (size_t)(s - b);
     }
     if (!nt) return err_set(e, "empty search"), STORE_INVALID;
-    char *pat[MAX_TERMS] = {0}, *fts = NULL, *first = NULL;
-    int is_long[MAX_TERMS], n_long = 0;
+    char *pat[MAX_TERMS] = {0}, *rawt[MAX_TERMS] = {0}, *fts = NULL, *first = NULL;
+    int is_long[MAX_TERMS], raw[MAX_TERMS], n_long = 0;
     rc = 0;
     for (int i = 0; i < nt && rc == 0; i++) {
-        if (!(pat[i] = like_pattern(ts[i], tn[i]))) rc = err_set(e, "out of memory");
-        is_long[i] = st->kind == DB_SQLITE && utf8_chars(ts[i], tn[i]) >= 3;
+        if (!(pat[i] = like_pattern(ts[i], tn[i])) || !(rawt[i] = strndup(ts[i], tn[i]))) rc = err_set(e, "out of memory");
+        size_t nc = utf8_chars(ts[i], tn[i]);
+        int letters = 0;
+        for (size_t k = 0; k < tn[i]; k++)
+            if ((ts[i][k] | 0x20) >= 'a' && (ts[i][k] | 0x20) <= 'z') letters = 1;
+        is_long[i] = st->kind == DB_SQLITE && nc >= 3;
+        raw[i] = nc < 3 && !letters;
         n_long += is_long[i];
     }
     first = rc ? NULL : strndup(ts[0], tn[0]);
@@ -1625,21 +1630,35 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     }
     if (rc) goto free_terms;
 
-    /* SQL: $1 user; then (SQLite, long terms) $2 the FTS query; then one LIKE pattern per term */
+    /* Per term, one condition on a text column X (the message body, the title):
+     *   raw (1-2 characters, no ASCII letter: nothing to fold) instr/strpos(X, term) > 0
+     *   else X LIKE (SQLite, ASCII case-insensitive) / ILIKE (PostgreSQL) '%term%'
+     * and on SQLite, for message bodies, every term of 3+ characters goes to the FTS5
+     * trigram index instead (one MATCH of all of them).
+     * SQL: $1 user; (SQLite with long terms) $2 the FTS query; then one parameter per term
+     * (the LIKE pattern, or the raw term). The candidates (conversations with a matching
+     * message, or a matching title) are collected first, then joined and ordered, so the
+     * cost follows the matches, not the user's whole history. */
     char sql[8192];
     size_t len = 0;
     int p_fts = n_long ? 2 : 0, p0 = n_long ? 3 : 2;
-    const char *like = st->kind == DB_PG ? "ILIKE" : "LIKE";
-    int bad = append(sql, sizeof sql, &len,
-                     "SELECT " CONV_COLS_C ", m.id, m.body FROM conversations c"
-                     " LEFT JOIN (SELECT conv_id, MAX(seq) AS seq FROM messages WHERE user_id = $1");
+    const char *like = st->kind == DB_PG ? "ILIKE" : "LIKE", *pos = st->kind == DB_PG ? "strpos" : "instr";
+    int bad = append(sql, sizeof sql, &len, "WITH h AS (SELECT conv_id, MAX(seq) AS seq FROM messages WHERE user_id = $1");
     if (p_fts) bad |= append(sql, sizeof sql, &len, " AND seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $%d)", p_fts);
-    for (int i = 0; i < nt; i++)
-        if (!is_long[i]) bad |= append(sql, sizeof sql, &len, " AND body %s $%d ESCAPE '\\'", like, p0 + i);
-    bad |= append(sql, sizeof sql, &len, " GROUP BY conv_id) h ON h.conv_id = c.id LEFT JOIN messages m ON m.seq = h.seq"
-                                         " WHERE c.user_id = $1 AND (h.conv_id IS NOT NULL OR (1 = 1");
-    for (int i = 0; i < nt; i++) bad |= append(sql, sizeof sql, &len, " AND c.title %s $%d ESCAPE '\\'", like, p0 + i);
-    bad |= append(sql, sizeof sql, &len, "))");
+    for (int i = 0; i < nt; i++) {
+        if (is_long[i]) continue;
+        if (raw[i]) bad |= append(sql, sizeof sql, &len, " AND %s(body, $%d) > 0", pos, p0 + i);
+        else bad |= append(sql, sizeof sql, &len, " AND body %s $%d ESCAPE '\\'", like, p0 + i);
+    }
+    bad |= append(sql, sizeof sql, &len, " GROUP BY conv_id),"
+                                         " k AS (SELECT conv_id AS id FROM h UNION SELECT id FROM conversations WHERE user_id = $1");
+    for (int i = 0; i < nt; i++) {
+        if (raw[i]) bad |= append(sql, sizeof sql, &len, " AND %s(title, $%d) > 0", pos, p0 + i);
+        else bad |= append(sql, sizeof sql, &len, " AND title %s $%d ESCAPE '\\'", like, p0 + i);
+    }
+    bad |= append(sql, sizeof sql, &len, ") SELECT " CONV_COLS_C ", m.id, m.body FROM k JOIN conversations c ON c.id = k.id"
+                                         " LEFT JOIN h ON h.conv_id = c.id LEFT JOIN messages m ON m.seq = h.seq"
+                                         " WHERE c.user_id = $1");
     if (archived >= 0) bad |= append(sql, sizeof sql, &len, " AND c.archived = %d", archived ? 1 : 0);
     bad |= append(sql, sizeof sql, &len, " ORDER BY c.updated DESC, c.id DESC LIMIT %lld", (long long)limit);
     if (bad) { rc = err_set(e, "search query too long"); goto free_terms; }
@@ -1651,7 +1670,7 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     else {
         dbq_text(q, 1, user_id);
         if (p_fts) dbq_text(q, p_fts, fts);
-        for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, pat[i]);
+        for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, raw[i] ? rawt[i] : pat[i]);
         size_t cap = 0;
         while ((rc = dbq_step(q, e)) == 1) {
             if (out->n == cap) {
@@ -1673,7 +1692,7 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     }
     release(st, d);
 free_terms:
-    for (int i = 0; i < nt; i++) free(pat[i]);
+    for (int i = 0; i < nt; i++) free(pat[i]), free(rawt[i]);
     free(fts);
     free(first);
     if (rc) store_hits_free(out);

@@ -667,6 +667,10 @@ TEST(search_korean) {
     CHECK(store_search(st, a.id, "quarterly report", -1, 0, &h, &e) == 0);
     CHECK_EQ_INT(h.n, 1);
     store_hits_free(&h);
+    CHECK(store_search(st, a.id, "qU", -1, 0, &h, &e) == 0); /* short ASCII: LIKE, case folded */
+    CHECK_EQ_INT(h.n, 1);
+    if (h.n == 1) CHECK_STR(h.items[0].conv.id, c4.id);
+    store_hits_free(&h);
     CHECK(store_search(st, a.id, "SALES", -1, 0, &h, &e) == 0);
     CHECK_EQ_INT(h.n, 1);
     store_hits_free(&h);
