@@ -132,6 +132,40 @@ TEST(migrations_idempotent) {
         CHECK_EQ_INT(n, 1);
         store_close(st);
     }
+    if (strcmp(g_backend, "sqlite")) return;
+    /* an upgrade: a database at version 1 with a message in it gets migration 2 (the
+     * clustered search text), backfilled */
+    REQUIRE(store_open(g_url, &st, &e) == 0, "reopen: %s", e.msg);
+    struct store_conv c = {0};
+    strcpy(c.user_id, u.id);
+    REQUIRE(store_conv_create(st, &c, &c, &e) == 0, "conv");
+    struct store_msg m = {0};
+    strcpy(m.conv_id, c.id);
+    strcpy(m.role, "user");
+    m.content = "예전 메시지";
+    REQUIRE(store_msg_add(st, u.id, &m, 0, NULL, &e) == 0, "msg");
+    store_close(st);
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(g_sqlite_path, &db) == SQLITE_OK, "sqlite3_open");
+    CHECK(sqlite3_exec(db, "DROP TRIGGER message_text_ai; DROP TRIGGER message_text_ad; DROP TRIGGER message_text_au;"
+                           " DROP TABLE message_text; DELETE FROM schema_version WHERE version >= 2", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(db);
+    REQUIRE(store_open(g_url, &st, &e) == 0, "upgrade: %s", e.msg);
+    CHECK(store_schema_version(st, &v, &e) == 0);
+    CHECK_EQ_INT(v, store_schema_latest());
+    struct store_hits h;
+    CHECK(store_search(st, u.id, "예전", -1, 0, &h, &e) == 0);
+    CHECK_EQ_INT(h.n, 1);
+    store_hits_free(&h);
+    store_close(st);
+    /* a database from a newer omni is refused */
+    REQUIRE(sqlite3_open(g_sqlite_path, &db) == SQLITE_OK, "sqlite3_open");
+    CHECK(sqlite3_exec(db, "INSERT INTO schema_version (version, applied) VALUES (999, 0)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    st = NULL;
+    CHECK(store_open(g_url, &st, &e) != 0 && !st);
+    CHECK(strstr(e.msg, "newer") != NULL);
 }
 
 TEST(bad_urls) {
@@ -982,6 +1016,7 @@ TEST(export_and_delete_cascade) {
     CHECK_EQ_INT(count_rows("usage_daily"), 0);
     CHECK_EQ_INT(count_rows("feedback"), 0);
     CHECK_EQ_INT(count_rows("limit_events"), 0);
+    if (!strcmp(g_backend, "sqlite")) CHECK_EQ_INT(count_rows("message_text"), 1);
     store_close(st);
     if (!strcmp(g_backend, "sqlite")) {
         /* the search index lost A's rows with them */
