@@ -110,7 +110,7 @@ check-asan:
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 
-# Threads meet in the pool, the engine (sessions and requests from other threads), storage (its pool),
+# Threads meet in the pool, the engine (sessions and requests from other threads), storage, the
 # voice loop and the server; TSAN_TESTS lists those programs and e2e scripts. TSan makes
 # the server 5-15 times slower: test_engine_shared (idle answers, the 30 s mix, 60 turns)
 # takes 10-20 minutes on a busy 2-core machine, hence the longer TEST_TIMEOUT.
