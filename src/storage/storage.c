@@ -127,15 +127,26 @@ static int acquire(struct store *st, struct db **out, struct err *e) {
     return 0;
 }
 
+/* A connection found broken (the PostgreSQL server restarted or went away) is dropped,
+ * and with it every idle one: they were opened to the same server and are most likely
+ * broken too, so one call fails after a restart, not one per pooled connection. */
 static void release(struct store *st, struct db *d) {
     db_rollback(d); /* a transaction left open by an error path ends here */
     int keep = db_usable(d);
+    struct db *drop[STORE_POOL_MAX];
+    int n_drop = 0;
     pthread_mutex_lock(&st->mu);
-    if (keep) st->idle[st->n_idle++] = d;
-    else st->n_open--;
-    pthread_cond_signal(&st->cv);
+    if (keep) {
+        st->idle[st->n_idle++] = d;
+    } else {
+        st->n_open--;
+        while (st->n_idle) drop[n_drop++] = st->idle[--st->n_idle];
+        st->n_open -= n_drop;
+    }
+    pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     if (!keep) db_disconnect(d);
+    for (int i = 0; i < n_drop; i++) db_disconnect(drop[i]);
 }
 
 /* Takes the database-wide lock for `key` inside the current write transaction (PostgreSQL:
