@@ -22,7 +22,7 @@ NICE=${FUZZ_NICE:-0}
 OUT=$BUILD/fuzz
 ALL="gguf image jinja chat tokenizer ggml_whisper audio data_uri multipart realtime reasoning moderation knowledge"
 TARGETS=${FUZZ_TARGETS:-$ALL}
-PKGS="libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0"
+PKGS="libpcre2-8 libcjson libcurl sqlite3 libpq libsodium sndfile samplerate fftw3f espeak-ng libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0"
 LIBS=${LDLIBS:-"$(pkg-config --libs $PKGS) -lcivetweb -lmp3lame -lm -pthread -ldl"}
 INC="-Iinclude -Isrc $(pkg-config --cflags $PKGS)"
 mkdir -p "$OUT"
