@@ -28,8 +28,8 @@ endif
 CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # Debian libraries for everything that is not our core (see scripts/setup.sh).
-PKGS    := libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng \
-           libopusenc libmpg123 libcrypto
+PKGS    := libpcre2-8 libcjson libcurl sqlite3 libpq libsodium sndfile samplerate fftw3f espeak-ng \
+           libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
 LDFLAGS ?=
 
@@ -82,6 +82,12 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libomni.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
 
+# The knowledge tests and bench draw their own PDFs (Korean text, headings, pages) with Pango and Cairo.
+$(BUILD)/tests/knowledge/%: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
+$(BUILD)/tests/knowledge/%: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
+$(BUILD)/bench/bench_knowledge: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
+$(BUILD)/bench/bench_knowledge: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
+
 # A fuzz corpus replay (tests/fuzz/test_fuzz_*.c) includes its target's source.
 $(filter $(BUILD)/tests/fuzz/%,$(TEST_BIN)): $(wildcard tests/fuzz/fuzz_*.c tests/fuzz/*.h)
 
@@ -110,11 +116,11 @@ check-asan:
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 
-# Threads meet in the pool, the engine (sessions and requests from other threads), the
+# Threads meet in the pool, the engine (sessions and requests from other threads), storage, the
 # voice loop and the server; TSAN_TESTS lists those programs and e2e scripts. TSan makes
 # the server 5-15 times slower: test_engine_shared (idle answers, the 30 s mix, 60 turns)
 # takes 10-20 minutes on a busy 2-core machine, hence the longer TEST_TIMEOUT.
-TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session \
+TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session tests/storage/test_storage \
               tests/runtime/test_session_vision tests/runtime/test_voice
 TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests/e2e/test_server_completions.mjs \
               tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs
