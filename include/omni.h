@@ -228,6 +228,8 @@ struct omni_usage {
     double total_ms;               /* submit -> done */
     int truncated_messages;        /* whole messages left out to fit the context (0: none) */
     char finish_reason[16];        /* "stop", "length", "cancelled" or "error" */
+    int stop_string;               /* finish "stop" on a stop string: 1 + its index in
+                                    * omni_generate_params.stop; 0: not on a stop string */
 };
 
 /* A conversation's state: KV cache and the tokens in it. A follow-up prompt that

@@ -16,5 +16,7 @@ int api_keys_load_file(struct api_keys *k, const char *path, struct err *e);
 void api_keys_free(struct api_keys *k);
 /* 1 when no keys are configured or the header carries one of them ("Bearer KEY"). */
 int api_keys_check(const struct api_keys *k, const char *authorization_header);
+/* The same for a bare key, as Anthropic's clients send it ("x-api-key: KEY"). */
+int api_keys_check_key(const struct api_keys *k, const char *key);
 
 #endif

@@ -119,8 +119,9 @@ static int decode_data_uri(const char *url, const char *param, omni_image **img,
     return *img ? 0 : -1;
 }
 
-int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
-                        const char *param, struct api_bad_field *bad) {
+/* The model must take images and ci must have room for one more. */
+static int image_slot(const omni_model *m, const char *model_id, struct api_chat_images *ci, const char *param,
+                      struct api_bad_field *bad) {
     snprintf(bad->param, sizeof bad->param, "%s", param);
     if (omni_model_n_image_pos(m) <= 0) {
         snprintf(bad->msg, sizeof bad->msg,
@@ -128,6 +129,46 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
                  model_id, param);
         return -1;
     }
+    if (ci->n == ci->cap) {
+        int cap = ci->cap ? ci->cap * 2 : 4;
+        omni_image **p = realloc(ci->img, sizeof *p * (size_t)cap);
+        if (!p) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+        ci->img = p;
+        ci->cap = cap;
+    }
+    return 0;
+}
+
+int api_chat_image_base64(const omni_model *m, const char *model_id, struct api_chat_images *ci,
+                          const char *media_type, const char *data, const char *param, struct api_bad_field *bad) {
+    if (image_slot(m, model_id, ci, param, bad)) return -1;
+    snprintf(bad->param, sizeof bad->param, "%s.source", param);
+    if (strncmp(media_type, "image/", 6)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.source.media_type' is '%.60s'; expected image/png, image/jpeg, "
+                 "image/gif or image/bmp", param, media_type);
+        return -1;
+    }
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    char derr[300], what[96], err[400];
+    if (omni_base64_decode(data, strlen(data), &bytes, &n, derr, sizeof derr)) {
+        snprintf(bad->msg, sizeof bad->msg, "'%s.source.data' is not base64: %.300s", param, derr);
+        return -1;
+    }
+    snprintf(what, sizeof what, "%s.source.data", param);
+    ci->img[ci->n] = omni_image_load_memory(bytes, n, what, err, sizeof err);
+    free(bytes);
+    if (!ci->img[ci->n]) {
+        snprintf(bad->msg, sizeof bad->msg, "%.390s", err);
+        return -1;
+    }
+    ci->n++;
+    return 0;
+}
+
+int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
+                        const char *param, struct api_bad_field *bad) {
+    if (image_slot(m, model_id, ci, param, bad)) return -1;
     const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
     const cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url") : iu;
     snprintf(bad->param, sizeof bad->param, "%s.image_url.url", param);
@@ -136,13 +177,6 @@ int api_chat_image_part(const omni_model *m, const char *model_id, struct api_ch
         return -1;
     }
     /* detail (auto/low/high) only tunes tiling in OpenAI's models; one fixed-size encoder has none. */
-    if (ci->n == ci->cap) {
-        int cap = ci->cap ? ci->cap * 2 : 4;
-        omni_image **p = realloc(ci->img, sizeof *p * (size_t)cap);
-        if (!p) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
-        ci->img = p;
-        ci->cap = cap;
-    }
     const char *u = url->valuestring;
     int rc = strncmp(u, "data:", 5) ? decode_local(u, param, &ci->img[ci->n], bad)
                                     : decode_data_uri(u, param, &ci->img[ci->n], bad);

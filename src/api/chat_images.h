@@ -27,6 +27,11 @@ void api_chat_images_free(struct api_chat_images *ci);
 int api_chat_image_part(const omni_model *m, const char *model_id, struct api_chat_images *ci, const cJSON *part,
                         const char *param, struct api_bad_field *bad);
 
+/* The same for an image given as media type + base64 bytes (Anthropic's image block
+ * source {"type":"base64","media_type","data"}); errors name param + ".source". */
+int api_chat_image_base64(const omni_model *m, const char *model_id, struct api_chat_images *ci,
+                          const char *media_type, const char *data, const char *param, struct api_bad_field *bad);
+
 /* Lets image_url name local files (file:///path or /path) inside dir, checked after
  * realpath so symlinks and ".." cannot lead outside; anything else is a 400 that does not
  * say whether the file exists. Process-wide, set once before serving; NULL (the

@@ -174,7 +174,7 @@ static void make_id(char *out, size_t cap, const char *prefix) {
     unsigned long long x = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 30) ^
                            (atomic_fetch_add(&counter, 1) * 0x9E3779B97F4A7C15ull);
     x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ull; x ^= x >> 27;
-    snprintf(out, cap, "%s-%016llx", prefix, x);
+    snprintf(out, cap, "%s%016llx", prefix, x);
 }
 
 /* The envelope every response and chunk shares. */
@@ -294,7 +294,7 @@ static int wait_news(struct group *grp, int streaming, int timeout_ms) {
 static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind,
                         const struct api_options *o, struct group *grp) {
     char id[64];
-    make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
+    make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl-" : "cmpl-");
     time_t created = time(NULL);
     char hdr[64];
     truncated_header(o, hdr, sizeof hdr);
@@ -401,7 +401,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         if (failed(&grp->g[i]))
             return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].error);
     char id[64];
-    make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl" : "cmpl");
+    make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl-" : "cmpl-");
     cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion" : "text_completion", time(NULL), s->model_id);
     cJSON *choices = cJSON_AddArrayToObject(j, "choices");
     for (int i = 0; i < grp->n; i++) {
@@ -438,6 +438,186 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
     return 200;
 }
 
+/* ---- Anthropic's Messages API (kind API_MESSAGES; one prompt) ---- */
+
+/* stop_reason and stop_sequence of a finished choice. */
+static const char *messages_stop_reason(const struct gen *g, const struct api_options *o, const char **stop_seq) {
+    *stop_seq = NULL;
+    if (!strcmp(g->res.finish_reason, "length")) return "max_tokens";
+    int k = g->res.stop_string;
+    if (k > 0 && k <= o->n_stop) { *stop_seq = o->stop[k - 1]; return "stop_sequence"; }
+    return "end_turn";
+}
+
+/* usage as Anthropic counts it: input_tokens are those not read from the (prompt) cache,
+ * so input + cache_read is the whole prompt. */
+static cJSON *messages_usage(int input_tokens, int cached, int output_tokens) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "input_tokens", input_tokens - cached);
+    cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
+    cJSON_AddNumberToObject(u, "cache_read_input_tokens", cached);
+    cJSON_AddNumberToObject(u, "output_tokens", output_tokens);
+    return u;
+}
+
+static cJSON *messages_block(int thinking, const char *text) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", thinking ? "thinking" : "text");
+    cJSON_AddStringToObject(b, thinking ? "thinking" : "text", text);
+    /* Anthropic signs thoughts so they can be sent back; a local model's need no check */
+    if (thinking) cJSON_AddStringToObject(b, "signature", "");
+    return b;
+}
+
+static cJSON *messages_envelope(const char *id, const char *model) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "type", "message");
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "model", model);
+    return m;
+}
+
+static int messages_json_reply(struct api_server *s, struct mg_connection *c, const struct api_options *o,
+                               struct group *grp) {
+    pthread_mutex_lock(&grp->mu);
+    while (!all_done(grp)) wait_news(grp, 0, 1000);
+    pthread_mutex_unlock(&grp->mu);
+    struct gen *g = &grp->g[0];
+    g->reported = 1;
+    if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
+    char id[64];
+    make_id(id, sizeof id, "msg_");
+    cJSON *j = messages_envelope(id, s->model_id);
+    cJSON *content = cJSON_AddArrayToObject(j, "content");
+    if (g->rlen) cJSON_AddItemToArray(content, messages_block(1, g->rtext));
+    if (g->len) cJSON_AddItemToArray(content, messages_block(0, g->text));
+    const char *seq, *reason = messages_stop_reason(g, o, &seq);
+    cJSON_AddStringToObject(j, "stop_reason", reason);
+    if (seq) cJSON_AddStringToObject(j, "stop_sequence", seq);
+    else cJSON_AddNullToObject(j, "stop_sequence");
+    cJSON_AddItemToObject(j, "usage", messages_usage(g->res.prompt_tokens, g->res.cached_tokens,
+                                                      g->res.completion_tokens));
+    char hdr[64];
+    truncated_header(o, hdr, sizeof hdr);
+    api_reply_json_headers(c, 200, j, hdr);
+    cJSON_Delete(j);
+    return 200;
+}
+
+/* An event object: {"type": type, ...}; messages_send writes it as "event: type". */
+static cJSON *messages_ev(const char *type) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "type", type);
+    return j;
+}
+
+/* Sends j (taken) under its own type's event name. */
+static int messages_send(struct mg_connection *c, cJSON *j) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
+    int r = cJSON_IsString(t) ? sse_send_event(c, t->valuestring, j) : -1;
+    cJSON_Delete(j);
+    return r;
+}
+
+static int messages_block_start(struct mg_connection *c, int index, int thinking) {
+    cJSON *j = messages_ev("content_block_start");
+    cJSON_AddNumberToObject(j, "index", index);
+    cJSON_AddItemToObject(j, "content_block", messages_block(thinking, ""));
+    return messages_send(c, j);
+}
+
+static int messages_block_stop(struct mg_connection *c, int index) {
+    cJSON *j = messages_ev("content_block_stop");
+    cJSON_AddNumberToObject(j, "index", index);
+    return messages_send(c, j);
+}
+
+static int messages_delta(struct mg_connection *c, int index, int thinking, const char *text) {
+    cJSON *j = messages_ev("content_block_delta");
+    cJSON_AddNumberToObject(j, "index", index);
+    cJSON *d = cJSON_AddObjectToObject(j, "delta");
+    cJSON_AddStringToObject(d, "type", thinking ? "thinking_delta" : "text_delta");
+    cJSON_AddStringToObject(d, thinking ? "thinking" : "text", text);
+    return messages_send(c, j);
+}
+
+/* Anthropic's event order: message_start, ping, then per block content_block_start,
+ * content_block_delta..., content_block_stop (thoughts in a thinking block before the
+ * text block), then message_delta (stop_reason, usage) and message_stop. */
+static int messages_stream_reply(struct api_server *s, struct mg_connection *c, const struct api_options *o,
+                                 struct group *grp) {
+    struct gen *g = &grp->g[0];
+    char id[64];
+    make_id(id, sizeof id, "msg_");
+    char hdr[64];
+    truncated_header(o, hdr, sizeof hdr);
+    int ok = sse_begin(c, hdr) == 0;
+    cJSON *start = messages_ev("message_start"), *m = messages_envelope(id, s->model_id);
+    cJSON_AddArrayToObject(m, "content");
+    cJSON_AddNullToObject(m, "stop_reason");
+    cJSON_AddNullToObject(m, "stop_sequence");
+    cJSON_AddItemToObject(m, "usage", messages_usage(g->prompt->n, 0, 0));
+    cJSON_AddItemToObject(start, "message", m);
+    if (ok) ok = messages_send(c, start) == 0;
+    else cJSON_Delete(start);
+    ok = ok && messages_send(c, messages_ev("ping")) == 0;
+    int block = -1, block_thinking = 0, ended = 0;
+    pthread_mutex_lock(&grp->mu);
+    while (!ended) {
+        int have = wait_news(grp, 1, 5000);
+        char *rtext = g->rlen ? strndup(g->rtext, g->rlen) : NULL, *text = g->len ? strndup(g->text, g->len) : NULL;
+        g->rlen = g->len = 0;
+        cJSON_Delete(g->lp);
+        g->lp = NULL;
+        ended = g->done;
+        g->reported = ended;
+        pthread_mutex_unlock(&grp->mu);
+        if (!have && ok) ok = messages_send(c, messages_ev("ping")) == 0;
+        for (int k = 0; k < 2 && ok; k++) {   /* thoughts first: they come before the answer */
+            const char *t = k == 0 ? rtext : text;
+            if (!t) continue;
+            if (block < 0 || block_thinking != (k == 0)) {
+                if (block >= 0) ok = messages_block_stop(c, block) == 0;
+                block++;
+                block_thinking = k == 0;
+                ok = ok && messages_block_start(c, block, block_thinking) == 0;
+            }
+            ok = ok && messages_delta(c, block, k == 0, t) == 0;
+        }
+        free(rtext);
+        free(text);
+        if (ended && ok && failed(g)) {
+            cJSON *e = api_error_json(500, NULL, "generation_failed", g->error);
+            ok = sse_send_event(c, "error", e) == 0;
+            cJSON_Delete(e);
+            if (ok) sse_close(c);
+            ok = 0;
+        } else if (ended && ok) {
+            if (block >= 0) ok = messages_block_stop(c, block) == 0;
+            const char *seq, *reason = messages_stop_reason(g, o, &seq);
+            cJSON *j = messages_ev("message_delta"), *d = cJSON_AddObjectToObject(j, "delta");
+            cJSON_AddStringToObject(d, "stop_reason", reason);
+            if (seq) cJSON_AddStringToObject(d, "stop_sequence", seq);
+            else cJSON_AddNullToObject(d, "stop_sequence");
+            cJSON_AddItemToObject(j, "usage", messages_usage(g->res.prompt_tokens, g->res.cached_tokens,
+                                                              g->res.completion_tokens));
+            if (ok) ok = messages_send(c, j) == 0;
+            else cJSON_Delete(j);
+            ok = ok && messages_send(c, messages_ev("message_stop")) == 0;
+            if (ok) sse_close(c);
+        }
+        if (!ok) cancel_all(grp);
+        pthread_mutex_lock(&grp->mu);
+        if (!ok) {   /* the client is gone: wait only for the engine to let go */
+            while (!all_done(grp)) wait_news(grp, 0, 1000);
+            ended = 1;
+        }
+    }
+    pthread_mutex_unlock(&grp->mu);
+    return 200;
+}
+
 int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                       const omni_prompt *prompts, int n, const char *prompt_param) {
     struct group *grp = calloc(1, sizeof *grp);
@@ -464,7 +644,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;
-    gp->reasoning = kind == API_CHAT ? o->reasoning : OMNI_REASONING_NONE;
+    gp->reasoning = kind != API_COMPLETION ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;
     for (int i = 0; i < n; i++) {
@@ -497,7 +677,9 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     else if (rc != OMNI_OK)
         status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", err);
     else {
-        status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, o, grp);
+        if (kind == API_MESSAGES)
+            status = o->stream ? messages_stream_reply(s, c, o, grp) : messages_json_reply(s, c, o, grp);
+        else status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, o, grp);
         for (int i = 0; i < n; i++) {
             const omni_usage *r = &gs[i].res;
             if (!gs[i].submitted) continue;

@@ -76,7 +76,32 @@ const char *api_error_type(int status) {
     }
 }
 
+static _Thread_local enum api_dialect dialect;
+
+void api_reply_set_dialect(enum api_dialect d) { dialect = d; }
+
+/* Anthropic's error types, which its SDK turns into the error classes by status. */
+static const char *anthropic_error_type(int status) {
+    switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 413: return "request_too_large";
+    case 429: return "rate_limit_error";
+    case 503: case 529: return "overloaded_error";
+    default: return status >= 500 ? "api_error" : "invalid_request_error";
+    }
+}
+
 cJSON *api_error_json(int status, const char *param, const char *code, const char *msg) {
+    if (dialect == API_DIALECT_ANTHROPIC) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "type", "error");
+        cJSON *e = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(e, "type", anthropic_error_type(status));
+        cJSON_AddStringToObject(e, "message", msg);
+        return root;
+    }
     cJSON *root = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(root, "error");
     cJSON_AddStringToObject(e, "message", msg);
     cJSON_AddStringToObject(e, "type", api_error_type(status));
@@ -97,7 +122,7 @@ int api_reply_error(struct mg_connection *c, int status, const char *param, cons
     const char *extra = NULL;
     if (status == 429) extra = "Retry-After: 1\r\n";
     else if (status == 503) extra = "Retry-After: 2\r\n";
-    else if (status == 401) extra = "WWW-Authenticate: Bearer\r\n";
+    else if (status == 401 && dialect == API_DIALECT_OPENAI) extra = "WWW-Authenticate: Bearer\r\n";
     api_reply(c, status, "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
     free(s);
     cJSON_Delete(j);

@@ -24,13 +24,19 @@ int api_reply_json(struct mg_connection *c, int status, const cJSON *j);
 /* The same with extra header lines ("Name: value\r\n"...; NULL: none). */
 int api_reply_json_headers(struct mg_connection *c, int status, const cJSON *j, const char *extra_headers);
 
+/* Which API's error shape this worker thread's errors take: every route answers in its
+ * own clients' shape (dispatch sets it per request, before anything can fail). */
+enum api_dialect { API_DIALECT_OPENAI = 0, API_DIALECT_ANTHROPIC = 1 };
+void api_reply_set_dialect(enum api_dialect d);
+
 /* The error types OpenAI uses for each status, so clients map them to the same exceptions. */
 const char *api_error_type(int status);
 /* Sends an OpenAI error body. param names the offending request field (or NULL),
  * code is a short machine string (or NULL). */
 int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The same body as a cJSON object (for SSE error events); caller frees. */
+/* The same body as a cJSON object (for SSE error events); caller frees. In the Anthropic
+ * dialect both give {"type":"error","error":{"type","message"}} (param and code unused). */
 cJSON *api_error_json(int status, const char *param, const char *code, const char *msg);
 
 #endif

@@ -45,6 +45,9 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
 /* Embeddings and reranking (routes_embeddings.c) on s->embedder. */
 int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* Anthropic's Messages API (routes_messages.c). */
+int route_messages(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* POST /v1/moderations (routes_moderations.c) on s->moderation. */
 int route_moderations(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */

@@ -126,6 +126,24 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
     return n;
 }
 
+int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_chat_message *msgs, int n_msgs,
+                    const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr) {
+    char err[512] = "";
+    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
+    const int n_ctx = omni_request_n_ctx(s->model, NULL);
+    int reserve = o->max_tokens > 0 ? o->max_tokens : n_ctx / 4;
+    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
+    if (reserve > 512 && o->max_tokens <= 0) reserve = 512;
+    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
+                                 o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
+                                 &o->truncated_messages, err, sizeof err);
+    if (rc == OMNI_ERR_TOO_LONG) return api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
+    if (rc)
+        return api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
+                               err);
+    return 0;
+}
+
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -169,24 +187,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
         goto done;
     }
-    char err[512] = "";
-    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
-    const int n_ctx = omni_request_n_ctx(s->model, NULL);
-    int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
-    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
-    if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
-                                 o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, o.template_kwargs, &pr,
-                                 &o.truncated_messages, err, sizeof err);
-    if (rc == OMNI_ERR_TOO_LONG) {
-        status = api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
-        goto done;
-    }
-    if (rc) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
-                                 err);
-        goto done;
-    }
+    if ((status = api_chat_render(s, c, msgs, n_msgs, &ci, &o, &pr))) goto done;
     status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
 done:
     api_options_free(&o);

@@ -1,6 +1,7 @@
 /* The small read-only routes: /health, /metrics, /v1/models and /v1/models/{id}. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/reply.h"
 #include "api/routes.h"
@@ -38,12 +39,25 @@ int route_metrics(struct api_server *s, struct mg_connection *c) {
     return 200;
 }
 
+/* Anthropic's SDK reads the same list (models.list): each entry also carries its
+ * type, display_name and created_at, the list has_more/first_id/last_id. */
+static void anthropic_fields(cJSON *m, const char *id, time_t created) {
+    char when[32];
+    struct tm tm;
+    gmtime_r(&created, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(m, "type", "model");
+    cJSON_AddStringToObject(m, "display_name", id);
+    cJSON_AddStringToObject(m, "created_at", when);
+}
+
 static cJSON *model_object(struct api_server *s) {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", s->model_id);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)s->created);
     cJSON_AddStringToObject(m, "owned_by", "omni");
+    anthropic_fields(m, s->model_id, s->created);
     if (atomic_load(&s->state) != API_LOADING && s->model) {
         cJSON *meta = cJSON_AddObjectToObject(m, "meta");
         cJSON_AddStringToObject(meta, "name", omni_model_name(s->model));
@@ -67,6 +81,7 @@ static cJSON *embed_object(struct api_server *s) {
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)s->created);
     cJSON_AddStringToObject(m, "owned_by", "omni");
+    anthropic_fields(m, s->embed_id, s->created);
     cJSON *meta = cJSON_AddObjectToObject(m, "meta");
     cJSON_AddStringToObject(meta, "name", omni_embedder_name(e));
     cJSON_AddStringToObject(meta, "arch", omni_embedder_arch(e));
@@ -83,6 +98,12 @@ int route_models(struct api_server *s, struct mg_connection *c) {
     cJSON *data = cJSON_AddArrayToObject(j, "data");
     if (s->model || atomic_load(&s->state) == API_LOADING) cJSON_AddItemToArray(data, model_object(s));
     if (s->embedder) cJSON_AddItemToArray(data, embed_object(s));
+    int n = cJSON_GetArraySize(data);
+    cJSON_AddBoolToObject(j, "has_more", 0);
+    if (n) cJSON_AddStringToObject(j, "first_id", cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "id")->valuestring);
+    else cJSON_AddNullToObject(j, "first_id");
+    if (n) cJSON_AddStringToObject(j, "last_id", cJSON_GetObjectItem(cJSON_GetArrayItem(data, n - 1), "id")->valuestring);
+    else cJSON_AddNullToObject(j, "last_id");
     api_reply_json(c, 200, j);
     cJSON_Delete(j);
     return 200;

@@ -102,21 +102,27 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *m = ri->request_method, *path = ri->local_uri ? ri->local_uri : "/";
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
+    /* Anthropic's routes answer errors in its shape; everything else in OpenAI's. */
+    int anthropic = !strcmp(path, "/v1/messages") || !strncmp(path, "/v1/messages/", 13);
+    api_reply_set_dialect(anthropic ? API_DIALECT_ANTHROPIC : API_DIALECT_OPENAI);
 
     if (!strcmp(m, "OPTIONS")) /* CORS preflight, so browser apps on other origins can call us */
         return api_reply(c, 204, "text/plain", "", 0,
                          "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
-                         "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+                         "Access-Control-Allow-Headers: Authorization, Content-Type, x-api-key, anthropic-version, "
+                         "anthropic-beta, anthropic-dangerous-direct-browser-access\r\n"
                          "Access-Control-Max-Age: 86400\r\n");
     if (!strcmp(path, "/health")) return get ? route_health(s, c) : method_not_allowed(c, "GET", m, path);
     if (!strcmp(path, "/metrics")) return get ? route_metrics(s, c) : method_not_allowed(c, "GET", m, path);
 
     if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1")) {
-        if (!api_keys_check(&s->keys, mg_get_header(c, "Authorization")))
+        /* OpenAI's clients send "Authorization: Bearer KEY", Anthropic's "x-api-key: KEY" */
+        const char *auth = mg_get_header(c, "Authorization"), *xkey = mg_get_header(c, "x-api-key");
+        if (xkey ? !api_keys_check_key(&s->keys, xkey) : !api_keys_check(&s->keys, auth))
             return api_reply_error(c, 401, NULL, "invalid_api_key",
-                                   mg_get_header(c, "Authorization")
-                                       ? "the API key is not valid"
-                                       : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
+                                   auth || xkey ? "the API key is not valid"
+                                                : "an API key is required: send the header 'Authorization: Bearer "
+                                                  "YOUR_KEY' (or 'x-api-key: YOUR_KEY')");
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/moderations"))
@@ -124,7 +130,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
         if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))
             return post ? handle_post(s, c, route_rerank) : method_not_allowed(c, "POST", m, path);
         if (atomic_load(&s->state) != API_LOADING && !s->model &&
-            (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions") || !strcmp(path, "/v1/realtime")))
+            (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions") || !strcmp(path, "/v1/realtime") ||
+             anthropic))
             return api_reply_error(c, 400, "model", "model_not_supported",
                                    "this server only serves embeddings ('%s' is an embedding model): use POST "
                                    "/v1/embeddings%s, or start it with -m CHAT_MODEL --embedding-model FILE for both",
@@ -132,6 +139,10 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
                                    ? " or /v1/rerank" : "");
         if (!strcmp(path, "/v1/chat/completions"))
             return post ? handle_post(s, c, route_chat) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/messages"))
+            return post ? handle_post(s, c, route_messages) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/messages/count_tokens"))
+            return post ? handle_post(s, c, route_messages_count_tokens) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/completions"))
             return post ? handle_post(s, c, route_completions) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/audio/speech"))
@@ -157,6 +168,7 @@ static int begin_request(struct mg_connection *c) {
     if (api_realtime_is_upgrade(c) && (s->model || atomic_load(&s->state) == API_LOADING))
         return 0; /* civetweb hands it to realtime.c's WebSocket handler */
     int status = dispatch(s, c);
+    api_reply_set_dialect(API_DIALECT_OPENAI);   /* the thread's next connection starts afresh */
     metrics_count_request(&s->metrics, status);
     return status;
 }

@@ -269,7 +269,7 @@ static const char *finish_name(int f) {
 enum { FIN_STOP, FIN_LENGTH, FIN_CANCELLED, FIN_ERROR };
 
 static void finish_request(struct sched_request *r, int f, int n_cached, int n_gen, double t_admit, double t_first,
-                           const char *error) {
+                           int stop_string, const char *error) {
     omni_usage u;
     memset(&u, 0, sizeof u);
     u.prompt_tokens = r->n_prompt;
@@ -281,6 +281,7 @@ static void finish_request(struct sched_request *r, int f, int n_cached, int n_g
     u.prompt_ms = t_first > 0 && t_admit > 0 ? (t_first - t_admit) * 1e3 : 0;
     u.generate_ms = t_first > 0 ? (t - t_first) * 1e3 : 0;
     snprintf(u.finish_reason, sizeof u.finish_reason, "%s", finish_name(f));
+    u.stop_string = f == FIN_STOP ? stop_string : 0;
     r->on_done(r->user, &u, f == FIN_ERROR ? (error ? error : "generation failed") : NULL);
 }
 
@@ -321,6 +322,7 @@ static void slot_finish(struct sched *s, struct slot *sl, int f, const char *err
         if (on) emit(sl, out, on, -1, NULL, 0);
     }
     struct sched_request *r = sl->req;
+    const int stop_string = sl->sm.hit;
     stop_match_free(&sl->sm);
     sampler_free(sl->smp);
     sl->smp = NULL;
@@ -332,7 +334,7 @@ static void slot_finish(struct sched *s, struct slot *sl, int f, const char *err
     s->busy--;
     if (!sl->pooled) sl->queued = 0;
     pthread_mutex_unlock(&s->mu);
-    finish_request(r, f, sl->n_cached, sl->n_gen, sl->t_admit, sl->t_first, error);
+    finish_request(r, f, sl->n_cached, sl->n_gen, sl->t_admit, sl->t_first, stop_string, error);
 }
 
 /* The key of prompt position i: 0 for text, the image's key under an image. *k walks
@@ -777,7 +779,7 @@ static void *run(void *arg) {
         pthread_mutex_unlock(&s->mu);
         while (cancelled) {
             struct sched_request *nx = cancelled->next;
-            finish_request(cancelled, FIN_CANCELLED, 0, 0, 0, 0, NULL);
+            finish_request(cancelled, FIN_CANCELLED, 0, 0, 0, 0, 0, NULL);
             cancelled = nx;
         }
         for (struct sched_request *r = admit_head, *nx; r; r = nx) {

@@ -52,13 +52,15 @@ int stop_match_push(struct stop_match *m, const char *text, size_t len, const ch
     m->n_held += len;
 
     size_t first = (size_t)-1;
+    int which = 0;
     for (int i = 0; i < m->n_stop; i++) {
         size_t sl = strlen(m->stop[i]);
         if (!sl || sl > m->n_held) continue;
         const char *hit = memmem(m->held, m->n_held, m->stop[i], sl);
-        if (hit && (size_t)(hit - m->held) < first) first = (size_t)(hit - m->held);
+        if (hit && (size_t)(hit - m->held) < first) { first = (size_t)(hit - m->held); which = i + 1; }
     }
     if (first != (size_t)-1) {
+        m->hit = which;
         if (release(m, first, out, out_len)) return -1;
         m->n_held = 0;   /* the stop string and anything after it are dropped */
         return 1;

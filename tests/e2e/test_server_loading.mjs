@@ -1,5 +1,5 @@
 // `omni serve` while the model loads: the listener is up first and every route that
-// needs the model answers 503 (OpenAI error shape, Retry-After), /health says
+// needs the model answers 503 (OpenAI error shape, Anthropic's on /v1/messages; Retry-After), /health says
 // "loading", and once loaded the same requests succeed. The loading phase is held
 // open with the test-only OMNI_TEST_LOAD_DELAY_MS (test models load in milliseconds).
 import { spawn } from "node:child_process";
@@ -51,6 +51,13 @@ try {
       assert(e && e.code === "model_loading" && /loading/.test(e.message) && "param" in e && "type" in e,
         path + ": " + JSON.stringify(e));
     }
+    // Anthropic's route answers in its own shape: overloaded_error, which its SDK retries
+    const a = await fetch(url + "/v1/messages", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "stories260K", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }) });
+    eq(a.status, 503, "/v1/messages");
+    assert(a.headers.get("retry-after"), "/v1/messages has Retry-After");
+    const ae = await a.json();
+    eq([ae.type, ae.error && ae.error.type], ["error", "overloaded_error"], "/v1/messages error shape");
     const m = await fetch(url + "/metrics");
     assert(/omni_loading 1/.test(await m.text()), "metrics say loading");
   });

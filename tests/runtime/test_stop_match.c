@@ -72,12 +72,30 @@ TEST(flush_releases_partial_prefix) {
     CHECK_STR(out, "answer ##");
 }
 
+/* hit names the stop string found (1-based): the earliest in the text, not in the list. */
+TEST(hit_names_the_stop_string) {
+    const char *stop[] = {"world", "lo w"};
+    struct stop_match m;
+    stop_match_init(&m, stop, 2);
+    const char *o;
+    size_t on;
+    CHECK(m.hit == 0);
+    CHECK(stop_match_push(&m, "hel", 3, &o, &on) == 0 && m.hit == 0);
+    CHECK(stop_match_push(&m, "lo world", 8, &o, &on) == 1);
+    CHECK(m.hit == 2);
+    stop_match_free(&m);
+    stop_match_init(&m, stop, 2);
+    CHECK(stop_match_push(&m, "a world", 7, &o, &on) == 1 && m.hit == 1);
+    stop_match_free(&m);
+}
+
 int main(void) {
-    TEST_EXPECT(5);
+    TEST_EXPECT(6);
     RUN(no_stop_passes_through);
     RUN(stop_split_across_pieces);
     RUN(held_text_released_when_not_a_stop);
     RUN(earliest_of_several_stops);
+    RUN(hit_names_the_stop_string);
     RUN(flush_releases_partial_prefix);
     return test_summary();
 }
