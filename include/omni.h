@@ -225,6 +225,9 @@ struct omni_usage {
     double ttft_ms;                /* submit -> first token; < 0 when none came */
     double total_ms;               /* submit -> done */
     int truncated_messages;        /* whole messages left out to fit the context (0: none) */
+    int draft_tokens;              /* speculative decoding: tokens proposed (draft model or
+                                    * prompt lookup) and checked by the model */
+    int draft_accepted;            /* ... of them the model's own choice, so kept */
     char finish_reason[16];        /* "stop", "length", "cancelled" or "error" */
 };
 
@@ -313,6 +316,15 @@ typedef struct omni_engine_params {
     int max_queue;                 /* requests waiting for a slot before omni_submit says BUSY (64) */
     int n_batch;                   /* most tokens in one forward (512) */
     int n_chunk;                   /* most prompt tokens in one forward (256) */
+    /* Speculative decoding: guesses of the next tokens, from a small draft model with the
+     * same vocabulary and/or from the text so far (prompt lookup), that the model checks
+     * in one batched forward; only tokens the model would have chosen itself are kept,
+     * so the output is the same as without it (greedy or sampled with a seed: token for
+     * token). Off for recurrent models (Qwen3.5), whose state cannot step back. */
+    omni_model *draft;             /* borrowed, must outlive the engine; NULL: none */
+    int lookup;                    /* 1: prompt lookup drafts (0, off) */
+    int draft_max;                 /* most tokens proposed per step (16) */
+    int draft_min;                 /* fewer than this proposed: decode normally (0) */
 } omni_engine_params;
 
 omni_engine_params omni_engine_default_params(void);
@@ -325,6 +337,7 @@ typedef struct omni_engine_stats {
     int n_slots, n_ctx;            /* as started */
     int queued;                    /* requests waiting */
     int busy;                      /* requests running (slots and sessions) */
+    unsigned long long draft_tokens, draft_accepted; /* speculative decoding, since start */
 } omni_engine_stats;
 /* All zero when the engine has not started. Any thread. */
 void omni_model_engine_stats(omni_model *model, omni_engine_stats *st);

@@ -555,6 +555,8 @@ void llm_kv_free(struct llm_kv *kv) {
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 
+int llm_is_recurrent(const struct llm *m) { return m->n_mix > 0; }
+
 size_t llm_kv_bytes(const struct llm_kv *kv) {
     return 2 * kv->k_n * sizeof(uint16_t) + 2 * kv->rs_n * sizeof(float);
 }

@@ -97,13 +97,15 @@ void omni_prompt_free(omni_prompt *p) {
 omni_engine_params omni_engine_default_params(void) {
     struct sched_params d = sched_default_params();
     omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
-                            .n_chunk = d.n_chunk};
+                            .n_chunk = d.n_chunk, .draft = d.draft, .lookup = d.lookup, .draft_max = d.draft_max,
+                            .draft_min = d.draft_min};
     return p;
 }
 
 static struct sched_params to_sched(const omni_engine_params *p) {
     struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
-                             .n_batch = p->n_batch, .n_chunk = p->n_chunk};
+                             .n_batch = p->n_batch, .n_chunk = p->n_chunk, .draft = p->draft, .lookup = p->lookup,
+                             .draft_max = p->draft_max, .draft_min = p->draft_min};
     return s;
 }
 
@@ -145,6 +147,7 @@ void omni_model_engine_stats(omni_model *m, omni_engine_stats *st) {
     st->n_ctx = sched_n_ctx(s);
     st->queued = sched_queue_len(s);
     st->busy = sched_slots_busy(s);
+    sched_draft_stats(s, &st->draft_tokens, &st->draft_accepted);
 }
 
 void omni_model_cancel_all(omni_model *m) {
