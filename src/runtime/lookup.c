@@ -14,10 +14,11 @@ int lookup_draft(const int32_t *hist, int n, int ngram_min, int ngram_max, int32
          * plus g - 1, so at least one token follows it (i + g < n) */
         for (int i = n - g - 1; i >= 0; i--) {
             if (hist[i] != pat[0] || memcmp(hist + i, pat, (size_t)g * sizeof *pat)) continue;
-            int k = n - (i + g);
-            if (k > max_out) k = max_out;
-            memcpy(out, hist + i + g, (size_t)k * sizeof *out);
-            return k;
+            /* what followed, read on into the guess itself when the match is so recent
+             * that the history ends first: a repeating cycle keeps repeating */
+            const int from = i + g;
+            for (int j = 0; j < max_out; j++) out[j] = from + j < n ? hist[from + j] : out[from + j - n];
+            return max_out;
         }
     }
     return 0;

@@ -9,9 +9,10 @@
 
 /* hist[0..n) is the sequence so far (prompt and generated tokens, the newest last).
  * For n-gram sizes from ngram_max down to ngram_min, finds the most recent earlier
- * occurrence of hist's last `size` tokens that has something after it, and copies the
- * tokens that followed it (at most max_out, never past the end of hist) to out.
- * Returns how many it wrote: 0 when no n-gram of those sizes repeats. */
+ * occurrence of hist's last `size` tokens that has something after it, and writes
+ * max_out tokens to out: those that followed it, and where hist ends first, the guess
+ * read on as if it were history (a cycle of period p continues with period p). Returns
+ * max_out, or 0 when no n-gram of those sizes repeats. */
 int lookup_draft(const int32_t *hist, int n, int ngram_min, int ngram_max, int32_t *out, int max_out);
 
 #endif

@@ -51,6 +51,8 @@ struct slot {
     int32_t *draft;               /* [draft_max], allocated with the slot */
     int n_draft;
     int spec_lookup, spec_model;  /* what this request may draft with */
+    int from_lookup;              /* this step's guesses came from lookup */
+    int lk_max;                   /* lookup's next guess length: halved by misses, doubled by hits */
     struct llm_kv *dkv;           /* made on first use */
     int n_dkv;
     int n_drafted, n_accepted;
@@ -484,6 +486,7 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     sl->n_draft = sl->n_drafted = sl->n_accepted = 0;
     sl->spec_lookup = s->p.lookup && s->spec;
     sl->spec_model = s->draft && s->spec && r->n_images == 0; /* the draft model sees no images */
+    sl->lk_max = s->p.draft_max;
     detok_init(&sl->dt, s->model->tok, r->special_text);
     sl->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     stop_match_init(&sl->sm, r->stop, r->n_stop);
@@ -750,7 +753,10 @@ static int make_drafts(struct sched *s) {
         if (sl->req->max_tokens > 0 && k > sl->req->max_tokens - sl->n_gen - 1) k = sl->req->max_tokens - sl->n_gen - 1;
         if (k < 1 || k < s->p.draft_min) continue;
         sl->cache[sl->n_cache] = sl->next; /* the history ends with the token about to be fed */
-        if (sl->spec_lookup) sl->n_draft = lookup_draft(sl->cache, sl->n_cache + 1, 1, 4, sl->draft, k);
+        /* n-grams of 2..4 tokens: a single repeated token is too weak a sign */
+        if (sl->spec_lookup)
+            sl->n_draft = lookup_draft(sl->cache, sl->n_cache + 1, 2, 4, sl->draft, k < sl->lk_max ? k : sl->lk_max);
+        sl->from_lookup = sl->n_draft > 0;
         if (sl->n_draft == 0 && sl->spec_model && n_model < SCHED_MAX_SLOTS + 64) {
             if (!sl->dkv) {
                 struct err e = {{0}};
@@ -804,6 +810,12 @@ static void verify_rows(struct sched *s, struct slot *sl, int base) {
         if (take_token(s, sl, tok, lg) || !hit) break;
     }
     sl->n_draft = 0;
+    if (sl->from_lookup) {
+        /* a text that repeats keeps repeating: guess further; a miss: probe cheaply */
+        int acc = i < n_draft ? i : n_draft;
+        sl->lk_max = acc == n_draft ? 2 * sl->lk_max : acc + 1;
+        if (sl->lk_max > s->p.draft_max) sl->lk_max = s->p.draft_max;
+    }
     /* the guesses after the last kept one leave the caches */
     const int keep = base + 1 + i;
     if (n_draft > 0) {
