@@ -325,6 +325,8 @@ typedef struct omni_engine_params {
     int lookup;                    /* 1: prompt lookup drafts (0, off) */
     int draft_max;                 /* most tokens proposed per step (16) */
     int draft_min;                 /* fewer than this proposed: decode normally (0) */
+    float draft_p_min;             /* the draft model stops guessing at a token it gives less
+                                    * than this probability (0.75; 0: never) */
 } omni_engine_params;
 
 omni_engine_params omni_engine_default_params(void);

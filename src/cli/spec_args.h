@@ -1,7 +1,8 @@
 /* The speculative decoding options `omni serve`, `omni run` and `omni chat` share, as
  * llama-server spells them: --draft-model FILE, --draft-max N, --draft-min N, and
  * --lookup (prompt lookup: guesses from the text so far). They fill the engine's
- * parameters; the draft model is loaded by cli_spec_load. */
+ * parameters (and --draft-p-min, the draft's confidence cut); the draft model is loaded
+ * by cli_spec_load. */
 #ifndef OMNI_CLI_SPEC_ARGS_H
 #define OMNI_CLI_SPEC_ARGS_H
 #include "omni.h"
@@ -9,6 +10,7 @@
 struct cli_spec {
     const char *draft_path;
     int draft_max, draft_min, lookup;
+    float draft_p_min;      /* < 0: the engine's default */
     omni_model *draft;      /* loaded by cli_spec_load, freed by cli_spec_free (after the model) */
 };
 
@@ -18,6 +20,8 @@ struct cli_spec {
     "                            forward (the output is the same as without it)\n"                \
     "  --draft-max N             most tokens guessed per step (default 16)\n"                     \
     "  --draft-min N             fewer guesses than this: decode normally (default 0)\n"          \
+    "  --draft-p-min P           the draft stops guessing at a token it gives less than P\n"     \
+    "                            probability (default 0.75)\n"                                   \
     "  --lookup                  speculative decoding from the text so far: when the last tokens\n" \
     "                            occurred before, guess what followed them (prompt lookup; for\n" \
     "                            summaries, edits, quoting). Off by default\n"

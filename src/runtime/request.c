@@ -98,14 +98,14 @@ omni_engine_params omni_engine_default_params(void) {
     struct sched_params d = sched_default_params();
     omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
                             .n_chunk = d.n_chunk, .draft = d.draft, .lookup = d.lookup, .draft_max = d.draft_max,
-                            .draft_min = d.draft_min};
+                            .draft_min = d.draft_min, .draft_p_min = d.draft_p_min};
     return p;
 }
 
 static struct sched_params to_sched(const omni_engine_params *p) {
     struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
                              .n_batch = p->n_batch, .n_chunk = p->n_chunk, .draft = p->draft, .lookup = p->lookup,
-                             .draft_max = p->draft_max, .draft_min = p->draft_min};
+                             .draft_max = p->draft_max, .draft_min = p->draft_min, .draft_p_min = p->draft_p_min};
     return s;
 }
 

@@ -123,6 +123,7 @@ struct sched_params sched_default_params(void) {
     p.n_batch = 512;
     p.n_chunk = 256;
     p.draft_max = 16;
+    p.draft_p_min = 0.75f;
     return p;
 }
 
@@ -731,6 +732,13 @@ static void draft_with_model(struct sched *s, int n, const int *want) {
                 if (o->bias_token[b] >= 0 && o->bias_token[b] < dv)
                     row[o->bias_token[b]] = o->bias_value[b] <= -100 ? -INFINITY : row[o->bias_token[b]] + o->bias_value[b];
             int32_t t = argmax(row, dv);
+            /* a guess the draft itself doubts is likely wrong: stop there (its softmax
+             * probability, 1 / sum exp(x - max)) */
+            if (s->p.draft_p_min > 0) {
+                double sum = 0;
+                for (int v = 0; v < dv; v++) sum += exp((double)row[v] - row[t]);
+                if (1.0 / sum < s->p.draft_p_min) continue;
+            }
             if (t < tv) sl->draft[sl->n_draft++] = t; /* beyond the target's vocabulary: stop */
         }
         live = 0;

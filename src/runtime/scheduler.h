@@ -43,6 +43,7 @@ struct sched_params {
     int lookup;
     int draft_max;    /* <= 0: 16 */
     int draft_min;    /* fewer guesses than this: none */
+    float draft_p_min; /* the draft stops at a guess it is less sure of than this */
 };
 enum { SCHED_MAX_SLOTS = 256 };
 struct sched_params sched_default_params(void);

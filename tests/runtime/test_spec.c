@@ -2,8 +2,11 @@
  * (and seeded sampled) output with prompt lookup, with a draft model (the Q8_0 file of
  * the same model) and with the model as its own draft is token for token what the
  * model alone gives, for single requests, several at once in the pooled slots, and a
- * session whose context fills up; guesses are reported and, with the model as its own
- * draft, nearly all kept; a draft with another vocabulary is refused. */
+ * session whose context fills up; logprobs are the model's own and a JSON-schema reply
+ * (SmolLM2's vocabulary, random weights) is unchanged; guesses are reported and, with
+ * the model as its own draft, nearly all kept; a draft with another vocabulary is
+ * refused. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -16,6 +19,7 @@ static omni_model *g_base, *g_look, *g_drf, *g_self, *g_q8, *g_f16b;
 
 struct run {
     int32_t tok[MAXGEN];
+    float lp[MAXGEN];
     atomic_int n;
     omni_usage u;
     int done;
@@ -31,7 +35,7 @@ struct run {
 static void on_token(const omni_token_info *t, void *user) {
     struct run *r = user;
     int n = atomic_load(&r->n);
-    if (t->token >= 0 && n < MAXGEN) r->tok[n] = t->token, atomic_store(&r->n, n + 1);
+    if (t->token >= 0 && n < MAXGEN) r->tok[n] = t->token, r->lp[n] = t->logprob, atomic_store(&r->n, n + 1);
 }
 
 static void on_done(const omni_usage *u, const char *error, void *user) {
@@ -45,8 +49,12 @@ static void on_done(const omni_usage *u, const char *error, void *user) {
 }
 
 /* Submits text to m's pooled slots (or session s) and returns at once. */
+enum { BAN_EOS = 1, LOGPROBS = 2, JSON = 4 };
+static omni_model *load_with(const char *rel, int lookup, omni_model *draft, int *ok);
+
 static int start(struct run *r, omni_model *m, omni_session *s, const char *text, int max_tokens, float temp,
-                 int ban_eos) {
+                 int flags) {
+    const int ban_eos = flags & BAN_EOS;
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
@@ -67,6 +75,12 @@ static int start(struct run *r, omni_model *m, omni_session *s, const char *text
         gp.sampling.bias_value = &r->ban;
         gp.sampling.n_bias = 1;
     }
+    gp.logprobs = (flags & LOGPROBS) != 0;
+    gp.json_object = (flags & JSON) != 0;
+    /* long enough to guess in: an object with a list of at least 24 numbers */
+    if (flags & JSON)
+        gp.json_schema = "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"array\", \"items\": "
+                         "{\"type\": \"integer\"}, \"minItems\": 24}}, \"required\": [\"a\"]}";
     gp.on_token = on_token;
     gp.on_done = on_done;
     gp.user = r;
@@ -86,8 +100,14 @@ static void finish(struct run *r) {
     pthread_cond_destroy(&r->cv);
 }
 
+static int gen_flags(struct run *r, omni_model *m, const char *text, int max_tokens, float temp, int flags) {
+    if (start(r, m, NULL, text, max_tokens, temp, flags)) return -1;
+    finish(r);
+    return r->error[0] ? -1 : 0;
+}
+
 static int gen(struct run *r, omni_model *m, const char *text, int max_tokens, float temp) {
-    if (start(r, m, NULL, text, max_tokens, temp, 1)) return -1;
+    if (start(r, m, NULL, text, max_tokens, temp, BAN_EOS)) return -1;
     finish(r);
     return r->error[0] ? -1 : 0;
 }
@@ -229,6 +249,49 @@ TEST(session_context_end_exact) {
     omni_session_free(sb);
 }
 
+/* Each kept row's logits are the model's for that position: the same logprobs; and a
+ * JSON-constrained reply (the grammar advances token by token) is the same too. */
+TEST(logprobs_and_json_exact) {
+    struct run a, b, c;
+    REQUIRE(gen_flags(&a, g_base, prompts[0], 40, 0, BAN_EOS | LOGPROBS) == 0, "base: %s", a.error);
+    REQUIRE(gen_flags(&b, g_drf, prompts[0], 40, 0, BAN_EOS | LOGPROBS) == 0, "draft: %s", b.error);
+    REQUIRE(gen_flags(&c, g_look, prompts[0], 40, 0, BAN_EOS | LOGPROBS) == 0, "lookup: %s", c.error);
+    CHECK(same(&a, &b));
+    CHECK(same(&a, &c));
+    int n = atomic_load(&a.n);
+    double worst = 0;
+    for (int i = 0; i < n && i < atomic_load(&b.n) && i < atomic_load(&c.n); i++) {
+        double d1 = fabs(a.lp[i] - b.lp[i]), d2 = fabs(a.lp[i] - c.lp[i]);
+        if (d1 > worst) worst = d1;
+        if (d2 > worst) worst = d2;
+    }
+    /* a batched forward may round differently from a one-token one, by little */
+    CHECK_MSG(worst < 1e-3, "logprobs differ by %g", worst);
+    CHECK(b.u.draft_accepted > 0);
+    /* JSON needs braces and quotes in the vocabulary: SmolLM2's (random weights) */
+    char err[512];
+    omni_model *sm[3] = {0}, *sd = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), NULL, err, sizeof err);
+    REQUIRE(sd, "load: %s", err);
+    struct run j[3];
+    for (int k = 0; k < 3; k++) {
+        int ok = 1;
+        sm[k] = load_with("synth/synth-smollm2-f16.gguf", k == 1, k == 2 ? sd : NULL, &ok);
+        if (!ok || gen_flags(&j[k], sm[k], "Reply in JSON: {\"a\": [1, 2, 1, 2, 1, 2", 96, 0, JSON)) {
+            for (int i = 0; i <= k; i++) omni_model_free(sm[i]);
+            omni_model_free(sd);
+            REQUIRE(0, "JSON run %d: %s", k, j[k].error);
+        }
+    }
+    CHECK_MSG(same(&j[0], &j[1]), "JSON mode with lookup");
+    CHECK_MSG(same(&j[0], &j[2]), "JSON mode with the model as its own draft");
+    CHECK(atomic_load(&j[0].n) > 0);
+    CHECK(j[2].u.draft_tokens > 0);
+    printf("  JSON mode: %d tokens; lookup kept %d of %d guesses, the draft %d of %d\n", atomic_load(&j[0].n),
+           j[1].u.draft_accepted, j[1].u.draft_tokens, j[2].u.draft_accepted, j[2].u.draft_tokens);
+    for (int k = 0; k < 3; k++) omni_model_free(sm[k]);
+    omni_model_free(sd);
+}
+
 TEST(other_vocabulary_refused) {
     char err[512];
     omni_model *t = omni_model_load(model_path("llm/TinyStories-656K.f16.gguf"), NULL, err, sizeof err);
@@ -259,7 +322,7 @@ static omni_model *load_with(const char *rel, int lookup, omni_model *draft, int
 }
 
 int main(void) {
-    TEST_EXPECT(8);
+    TEST_EXPECT(9);
     int ok = 1;
     char err[512];
     g_q8 = omni_model_load(model_path("llm/tinystories-656k-q8_0.gguf"), NULL, err, sizeof err);
@@ -280,6 +343,7 @@ int main(void) {
     RUN(concurrent_slots_exact_draft);
     RUN(sampled_seed_exact);
     RUN(session_context_end_exact);
+    RUN(logprobs_and_json_exact);
     RUN(other_vocabulary_refused);
     omni_model_free(g_base);
     omni_model_free(g_look);
