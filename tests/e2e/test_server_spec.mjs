@@ -4,11 +4,11 @@
 // finish as a server without speculation; usage reports the guesses
 // (completion_tokens_details.accepted_prediction_tokens / rejected_prediction_tokens) and
 // /metrics the totals; `omni run --lookup/--draft-model --verbose` prints the acceptance
-// and the same text as without; a draft with another vocabulary is refused at start.
+// and the same text as without, and `omni chat` gives the same replies; a draft with another vocabulary is refused at start.
 import { spawnSync } from "node:child_process";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(6);
+const { test, summary } = makeCounter(7);
 const TARGET = `${MODELS}/llm/TinyStories-656K.f16.gguf`;
 const DRAFT = `${MODELS}/llm/tinystories-656k-q8_0.gguf`;
 const STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her " +
@@ -84,6 +84,16 @@ try {
     const k = d.stderr.match(/speculative decoding: (\d+) of (\d+) guessed tokens accepted/);
     assert(k && +k[1] > 0, "draft acceptance line: " + d.stderr);
     assert(/decode [0-9.]+ tok\/s/.test(b.stderr), "decode speed line");
+  });
+  await test("omni chat --draft-model / --lookup: the same replies over two turns", async () => {
+    const SM = `${MODELS}/synth/synth-smollm2-f16.gguf`; // ChatML template, random weights
+    const chat = (extra) => spawnSync(BIN, ["chat", "-m", SM, "--temp", "0", "-n", "24", ...extra],
+      { input: "Hello there\nTell me more\n", encoding: "utf8", timeout: 60000 });
+    const a = chat([]), b = chat(["--draft-model", SM]), c = chat(["--lookup"]);
+    for (const [r, what] of [[a, "plain"], [b, "draft"], [c, "lookup"]]) eq(r.status, 0, what + ": " + r.stderr);
+    assert(a.stdout.trim().split("\n").length >= 2, "two replies: " + a.stdout);
+    eq(b.stdout, a.stdout, "draft replies");
+    eq(c.stdout, a.stdout, "lookup replies");
   });
 } catch (e) {
   await test("setup", async () => { throw e; });
