@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(7);
+const { test, summary } = makeCounter(8);
 const TARGET = `${MODELS}/llm/TinyStories-656K.f16.gguf`;
 const DRAFT = `${MODELS}/llm/tinystories-656k-q8_0.gguf`;
 const STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her " +
@@ -94,6 +94,12 @@ try {
     assert(a.stdout.trim().split("\n").length >= 2, "two replies: " + a.stdout);
     eq(b.stdout, a.stdout, "draft replies");
     eq(c.stdout, a.stdout, "lookup replies");
+  });
+  await test("the servers stop cleanly (exit 0: no sanitizer report in a sanitizer build)", async () => {
+    const codes = [];
+    for (const srv of [plain, look, draft]) codes.push(await stopServer(srv));
+    plain = look = draft = null;
+    eq(codes, [0, 0, 0], "exit codes");
   });
 } catch (e) {
   await test("setup", async () => { throw e; });
