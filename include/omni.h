@@ -340,6 +340,7 @@ typedef struct omni_engine_stats {
     int queued;                    /* requests waiting */
     int busy;                      /* requests running (slots and sessions) */
     unsigned long long draft_tokens, draft_accepted; /* speculative decoding, since start */
+    int speculative;               /* 1: it runs (asked for, and the model is not recurrent) */
 } omni_engine_stats;
 /* All zero when the engine has not started. Any thread. */
 void omni_model_engine_stats(omni_model *model, omni_engine_stats *st);

@@ -305,6 +305,10 @@ int cmd_serve(int argc, char **argv) {
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), es.n_slots, es.n_ctx, sp.max_queue,
            ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
+    if (es.speculative)
+        printf("omni serve: speculative decoding: %s%s%s, up to %d guessed tokens a step\n",
+               spec.lookup ? "prompt lookup" : "", spec.lookup && spec.draft ? " and draft model " : spec.draft ? "draft model " : "",
+               spec.draft ? omni_model_name(spec.draft) : "", sp.draft_max > 0 ? sp.draft_max : 16);
     if (emb) printf("omni serve: embedding model %s (%s, %d dims) on %s\n", embed_id, omni_embedder_arch(emb),
                     omni_embedder_n_embd(emb), omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings");
     fflush(stdout);

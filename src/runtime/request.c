@@ -148,6 +148,7 @@ void omni_model_engine_stats(omni_model *m, omni_engine_stats *st) {
     st->queued = sched_queue_len(s);
     st->busy = sched_slots_busy(s);
     sched_draft_stats(s, &st->draft_tokens, &st->draft_accepted);
+    st->speculative = sched_speculative(s);
 }
 
 void omni_model_cancel_all(omni_model *m) {

@@ -155,6 +155,8 @@ void sched_draft_stats(struct sched *s, unsigned long long *proposed, unsigned l
     pthread_mutex_unlock(&s->mu);
 }
 
+int sched_speculative(const struct sched *s) { return s && s->spec; }
+
 static int slot_alloc(struct slot *sl, int n_ctx, int draft_max) {
     sl->n_ctx = n_ctx;
     sl->cache = malloc((size_t)n_ctx * sizeof *sl->cache);

@@ -115,5 +115,6 @@ int sched_queue_len(struct sched *s);
 int sched_slots_busy(struct sched *s);       /* requests running, pooled and session */
 /* Speculative decoding since the engine started: tokens proposed and kept. */
 void sched_draft_stats(struct sched *s, unsigned long long *proposed, unsigned long long *accepted);
+int sched_speculative(const struct sched *s);  /* 1: speculative decoding is on */
 
 #endif

@@ -292,6 +292,30 @@ TEST(logprobs_and_json_exact) {
     omni_model_free(sd);
 }
 
+/* A recurrent model (Qwen3.5's delta-net) cannot step back: speculation stays off and
+ * the output is the plain one. */
+TEST(recurrent_model_speculation_off) {
+    int ok = 1;
+    omni_model *a = load_with("synth/synth-qwen35-f16.gguf", 0, NULL, &ok);
+    omni_model *b = load_with("synth/synth-qwen35-f16.gguf", 1, NULL, &ok);
+    if (!ok) { omni_model_free(a); omni_model_free(b); REQUIRE(0, "qwen35 does not load"); }
+    omni_engine_stats st;
+    omni_model_engine_stats(b, &st);
+    CHECK_EQ_INT(st.speculative, 0);
+    struct run x, y;
+    const char *p = "one two one two one two one two";
+    CHECK(gen(&x, a, p, 24, 0) == 0);
+    CHECK(gen(&y, b, p, 24, 0) == 0);
+    CHECK(same(&x, &y));
+    CHECK_EQ_INT(y.u.draft_tokens, 0);
+    omni_model_free(a);
+    omni_model_free(b);
+    /* a speculating engine says so */
+    omni_model_engine_stats(g_look, &st);
+    CHECK_EQ_INT(st.speculative, 1);
+    CHECK(st.draft_tokens > 0 && st.draft_accepted <= st.draft_tokens);
+}
+
 TEST(other_vocabulary_refused) {
     char err[512];
     omni_model *t = omni_model_load(model_path("llm/TinyStories-656K.f16.gguf"), NULL, err, sizeof err);
@@ -322,7 +346,7 @@ static omni_model *load_with(const char *rel, int lookup, omni_model *draft, int
 }
 
 int main(void) {
-    TEST_EXPECT(9);
+    TEST_EXPECT(10);
     int ok = 1;
     char err[512];
     g_q8 = omni_model_load(model_path("llm/tinystories-656k-q8_0.gguf"), NULL, err, sizeof err);
@@ -344,6 +368,7 @@ int main(void) {
     RUN(sampled_seed_exact);
     RUN(session_context_end_exact);
     RUN(logprobs_and_json_exact);
+    RUN(recurrent_model_speculation_off);
     RUN(other_vocabulary_refused);
     omni_model_free(g_base);
     omni_model_free(g_look);
