@@ -764,8 +764,11 @@ static int make_drafts(struct sched *s) {
         if (k < 1 || k < s->p.draft_min) continue;
         sl->cache[sl->n_cache] = sl->next; /* the history ends with the token about to be fed */
         /* n-grams of 2..4 tokens: a single repeated token is too weak a sign */
-        if (sl->spec_lookup)
-            sl->n_draft = lookup_draft(sl->cache, sl->n_cache + 1, 2, 4, sl->draft, k < sl->lk_max ? k : sl->lk_max);
+        if (sl->spec_lookup) {
+            /* its adaptive length, never below --draft-min (which would silence it) */
+            int lk = sl->lk_max > s->p.draft_min ? sl->lk_max : s->p.draft_min;
+            sl->n_draft = lookup_draft(sl->cache, sl->n_cache + 1, 2, 4, sl->draft, k < lk ? k : lk);
+        }
         sl->from_lookup = sl->n_draft > 0;
         if (sl->n_draft == 0 && sl->spec_model && n_model < SCHED_MAX_SLOTS + 64) {
             if (!sl->dkv) {

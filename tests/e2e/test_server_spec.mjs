@@ -84,6 +84,12 @@ try {
     const k = d.stderr.match(/speculative decoding: (\d+) of (\d+) guessed tokens accepted/);
     assert(k && +k[1] > 0, "draft acceptance line: " + d.stderr);
     assert(/decode [0-9.]+ tok\/s/.test(b.stderr), "decode speed line");
+    // --draft-min 4: only steps with 4 or more guesses speculate; still the same text
+    const e = run(SMALL, "Once upon a time", "200", ["--lookup", "--draft-min", "4", "--draft-max", "8", "--verbose"]);
+    eq(e.status, 0, "draft-min run: " + e.stderr);
+    eq(e.stdout, a.stdout, "draft-min text");
+    const g = e.stderr.match(/speculative decoding: (\d+) of (\d+) guessed/);
+    assert(g && +g[2] >= 4 && +g[1] > 0, "draft-min guesses: " + e.stderr);
   });
   await test("omni chat --draft-model / --lookup: the same replies over two turns", async () => {
     const SM = `${MODELS}/synth/synth-smollm2-f16.gguf`; // ChatML template, random weights
