@@ -603,30 +603,37 @@ static int prefill_before(const struct slot *a, const struct slot *b) {
     return la != lb ? la < lb : a->req->t_submit < b->req->t_submit;
 }
 
+/* Grows a batch's arrays to hold n tokens (*cap of them now). */
+static int grow_batch(int32_t **tok, int32_t **pos, int32_t **seq, int8_t **out, int *cap, int n) {
+    if (n <= *cap) return 0;
+    int32_t *t = realloc(*tok, (size_t)n * sizeof *t);
+    if (t) *tok = t;
+    int32_t *p = realloc(*pos, (size_t)n * sizeof *p);
+    if (p) *pos = p;
+    int32_t *q = realloc(*seq, (size_t)n * sizeof *q);
+    if (q) *seq = q;
+    int8_t *o = realloc(*out, (size_t)n);
+    if (o) *out = o;
+    if (!t || !p || !q || !o) return -1;
+    *cap = n;
+    return 0;
+}
+
+/* Grows a logits buffer to n rows of n_vocab (*rows of them now). */
+static int grow_rows(float **logits, int *rows, int n, int n_vocab) {
+    if (n <= *rows) return 0;
+    float *l = realloc(*logits, (size_t)n * n_vocab * sizeof *l);
+    if (!l) return -1;
+    *logits = l;
+    *rows = n;
+    return 0;
+}
+
 /* Room for this step's batch: every decoding sequence's token and guesses (n_draft in
  * all) plus a prompt chunk, and a row of logits for each but the prompt's. */
 static int ensure_batch(struct sched *s, int n_draft) {
-    int need = s->n_act + n_draft + s->p.n_batch;
-    if (s->n_act + n_draft > s->logits_rows) {
-        int rows = s->n_act + n_draft;
-        float *l = realloc(s->logits, (size_t)rows * s->n_vocab * sizeof *l);
-        if (!l) return -1;
-        s->logits = l;
-        s->logits_rows = rows;
-    }
-    if (need > s->b_cap) {
-        int32_t *t = realloc(s->b_tok, (size_t)need * sizeof *t);
-        if (t) s->b_tok = t;
-        int32_t *p = realloc(s->b_pos, (size_t)need * sizeof *p);
-        if (p) s->b_pos = p;
-        int32_t *q = realloc(s->b_seq, (size_t)need * sizeof *q);
-        if (q) s->b_seq = q;
-        int8_t *o = realloc(s->b_out, (size_t)need);
-        if (o) s->b_out = o;
-        if (!t || !p || !q || !o) return -1;
-        s->b_cap = need;
-    }
-    return 0;
+    if (grow_rows(&s->logits, &s->logits_rows, s->n_act + n_draft, s->n_vocab)) return -1;
+    return grow_batch(&s->b_tok, &s->b_pos, &s->b_seq, &s->b_out, &s->b_cap, s->n_act + n_draft + s->p.n_batch);
 }
 
 /* ---- speculative decoding ---- */
@@ -639,24 +646,9 @@ static int32_t argmax(const float *x, int n) {
 
 /* Room in the draft batch for n tokens and in its logits for rows rows. */
 static int ensure_draft_batch(struct sched *s, int n, int rows) {
-    if (n > s->d_cap) {
-        int32_t *t = realloc(s->d_tok, (size_t)n * sizeof *t);
-        if (t) s->d_tok = t;
-        int32_t *p = realloc(s->d_pos, (size_t)n * sizeof *p);
-        if (p) s->d_pos = p;
-        int32_t *q = realloc(s->d_seq, (size_t)n * sizeof *q);
-        if (q) s->d_seq = q;
-        int8_t *o = realloc(s->d_out, (size_t)n);
-        if (o) s->d_out = o;
-        if (!t || !p || !q || !o) return -1;
-        s->d_cap = n;
-    }
-    if (rows > s->d_logits_rows) {
-        float *l = realloc(s->d_logits, (size_t)rows * omni_model_n_vocab(s->draft) * sizeof *l);
-        if (!l) return -1;
-        s->d_logits = l;
-        s->d_logits_rows = rows;
-    }
+    if (grow_batch(&s->d_tok, &s->d_pos, &s->d_seq, &s->d_out, &s->d_cap, n) ||
+        grow_rows(&s->d_logits, &s->d_logits_rows, rows, omni_model_n_vocab(s->draft)))
+        return -1;
     if (rows > s->d_act_cap) {
         struct slot **a = realloc(s->d_act, (size_t)rows * sizeof *a);
         if (a) s->d_act = a;
@@ -973,10 +965,7 @@ static int ensure_act(struct sched *s, int n) {
     if (a) s->act = a;
     struct llm_kv **k = realloc(s->kvs, (size_t)cap * sizeof *k);
     if (k) s->kvs = k;
-    int rows = cap > s->logits_rows ? cap : s->logits_rows;
-    float *l = realloc(s->logits, (size_t)rows * s->n_vocab * sizeof *l);
-    if (l) s->logits = l, s->logits_rows = rows;
-    if (!a || !k || !l) return -1;
+    if (!a || !k || grow_rows(&s->logits, &s->logits_rows, cap, s->n_vocab)) return -1;
     s->act_cap = cap;
     return 0;
 }
