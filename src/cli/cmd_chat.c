@@ -211,15 +211,10 @@ int cmd_chat(int argc, char **argv) {
         omni_model_free(m);
         return cli_fail("%s", err);
     }
-    if (spec.draft_path || spec.lookup) {
-        omni_engine_params ep = omni_engine_default_params();
-        ep.n_slots = 0; /* only this command's session */
-        if (cli_spec_load(&spec, &mp, &ep)) { omni_model_free(m); return 1; }
-        if (omni_model_start_engine(m, &ep, err, sizeof err)) {
-            omni_model_free(m);
-            cli_spec_free(&spec);
-            return cli_fail("%s", err);
-        }
+    if (cli_spec_start_session_engine(&spec, m, &mp)) {
+        omni_model_free(m);
+        cli_spec_free(&spec);
+        return 1;
     }
     omni_session *s = omni_session_new(m, &sp, err, sizeof err);
     if (!s) { omni_model_free(m); cli_spec_free(&spec); return cli_fail("%s", err); }

@@ -126,12 +126,7 @@ int cmd_run(int argc, char **argv) {
     progress_end(&pr);
     if (!m) { cli_fail("%s", err); goto out; }
     if (mmproj && omni_model_load_mmproj(m, mmproj, err, sizeof err)) { cli_fail("%s", err); goto out; }
-    if (spec.draft_path || spec.lookup) {
-        omni_engine_params ep = omni_engine_default_params();
-        ep.n_slots = 0; /* only this command's session */
-        if (cli_spec_load(&spec, &mp, &ep)) goto out;
-        if (omni_model_start_engine(m, &ep, err, sizeof err)) { cli_fail("%s", err); goto out; }
-    }
+    if (cli_spec_start_session_engine(&spec, m, &mp)) goto out;
 
     /* The prompt as the session reads it: one marker per image, then the text. */
     size_t mark = strlen(OMNI_IMAGE_MARKER), plen = strlen(prompt);
