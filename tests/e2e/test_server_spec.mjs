@@ -59,11 +59,14 @@ try {
       assert(rate > 0 && rate <= 1, "omni_draft_acceptance_rate " + rate);
     });
   }
-  await test("a draft with another vocabulary is refused at start with a clear message", async () => {
+  await test("a draft with another vocabulary, or no draft file, is refused at start with a clear message", async () => {
     const r = spawnSync(BIN, ["serve", "--port", "0", "-m", TARGET, "--draft-model", `${MODELS}/llm/stories260K.gguf`],
       { encoding: "utf8", timeout: 60000 });
     assert(r.status !== 0, "exit status");
     assert(/vocabulary/.test(r.stderr), "message: " + r.stderr);
+    const bad = spawnSync(BIN, ["serve", "--port", "0", "-m", TARGET, "--draft-model", "/nonexistent/draft.gguf"],
+      { encoding: "utf8", timeout: 60000 });
+    assert(bad.status !== 0 && /--draft-model: .*nonexistent/.test(bad.stderr), "missing draft: " + bad.stderr);
   });
   await test("bad --draft-max is refused", async () => {
     const r = spawnSync(BIN, ["serve", "--port", "0", "-m", TARGET, "--draft-max", "0"], { encoding: "utf8", timeout: 60000 });
