@@ -42,7 +42,11 @@ static void usage(FILE *f) {
             "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
             "      --api-keys-file F  read keys from F, one per line ('#' comments allowed)\n"
             "      --parallel N       requests generated at once, batched together (default 4)\n"
-            "      --ctx N            context length per request (default: the model's, at most 4096)\n"
+            "      --ctx N            context length per request (default: the model's, as far as the\n"
+            "                         KV caches fit a quarter of memory; at least 4096)\n"
+            "      --cache-type T     KV cache type for K and V: f16 (default), q8_0 or q4_0\n"
+            "      --flash-attn M     attention kernel: auto (default: llama.cpp's exact order up to\n"
+            "                         1024 positions, tiled beyond), on (tiled) or off (exact)\n"
             "      --queue N          requests allowed to wait for a slot; more get 429 (default 64)\n"
             "      --threads N        compute threads (default: all cores)\n"
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
@@ -64,6 +68,10 @@ static void usage(FILE *f) {
             "                         such a file is served alone (the chat routes then answer 400)\n"
             "      --pooling P        the embedding model's pooling: cls, mean, last or rank (default: the\n"
             "                         file's, as llama-server --pooling)\n"
+            "      --moderation FILE  a moderation policy (JSON: block lists, patterns, PII detectors with\n"
+            "                         block/redact/warn/log/allow; see README) for POST /v1/moderations\n"
+            "      --guard-model FILE a guard model (Qwen3Guard-Gen, Llama Guard 3, ShieldGemma GGUF) that\n"
+            "                         /v1/moderations asks after the policy's rules\n"
             "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
             "                         on wss://, like the OpenAI SDK's realtime class)\n"
             "      --tls-key FILE     PEM private key for --tls-cert\n"
@@ -146,10 +154,14 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--parallel")) bad = parse_int(v, 1, 256, &sp.n_slots);
         else if (!strcmp(a, "--ctx")) bad = parse_int(v, 16, 1 << 20, &sp.n_ctx);
         else if (!strcmp(a, "--queue")) bad = parse_int(v, 0, 1 << 20, &sp.max_queue);
+        else if (!strcmp(a, "--cache-type")) bad = (sp.cache_type = omni_cache_type_parse(v)) < 0;
+        else if (!strcmp(a, "--flash-attn")) bad = (sp.flash_attn = omni_flash_attn_parse(v)) < 0;
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
+        else if (!strcmp(a, "--moderation")) ap.moderation = v;
+        else if (!strcmp(a, "--guard-model")) ap.guard_model = v;
         else if (!strcmp(a, "--pooling")) {
             pooling = !strcmp(v, "mean") ? OMNI_POOLING_MEAN : !strcmp(v, "cls") ? OMNI_POOLING_CLS
                     : !strcmp(v, "last") ? OMNI_POOLING_LAST : !strcmp(v, "rank") ? OMNI_POOLING_RANK : 0;

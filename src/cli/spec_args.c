@@ -55,16 +55,6 @@ int cli_spec_load(struct cli_spec *s, const omni_model_params *mp, omni_engine_p
     return 0;
 }
 
-int cli_spec_start_session_engine(struct cli_spec *s, omni_model *m, const omni_model_params *mp) {
-    if (!s->draft_path && !s->lookup) return 0;
-    omni_engine_params ep = omni_engine_default_params();
-    ep.n_slots = 0; /* only the command's session */
-    if (cli_spec_load(s, mp, &ep)) return -1;
-    char err[512];
-    if (omni_model_start_engine(m, &ep, err, sizeof err)) return cli_fail("%s", err), -1;
-    return 0;
-}
-
 void cli_spec_free(struct cli_spec *s) {
     omni_model_free(s->draft);
     s->draft = NULL;

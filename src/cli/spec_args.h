@@ -33,10 +33,6 @@ int cli_spec_arg(struct cli_spec *s, int argc, char **argv, int *i);
 /* Loads the draft model if one was given (same threads as mp) and sets the engine
  * parameters. Returns 0, or -1 after printing an error. */
 int cli_spec_load(struct cli_spec *s, const omni_model_params *mp, omni_engine_params *ep);
-/* For the commands that run one session (run, chat): when speculation was asked for,
- * loads the draft and starts m's engine with it and no pooled slots. 0, or -1 after
- * printing an error. */
-int cli_spec_start_session_engine(struct cli_spec *s, omni_model *m, const omni_model_params *mp);
 void cli_spec_free(struct cli_spec *s);
 
 #endif

@@ -8,6 +8,7 @@
 #include <cJSON.h>
 
 #include "omni.h"
+#include "core/dtype.h"
 #include "runtime/image.h"
 #include "runtime/model.h"
 #include "runtime/reasoning.h"
@@ -97,14 +98,34 @@ void omni_prompt_free(omni_prompt *p) {
 omni_engine_params omni_engine_default_params(void) {
     struct sched_params d = sched_default_params();
     omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
-                            .n_chunk = d.n_chunk, .draft = d.draft, .lookup = d.lookup, .draft_max = d.draft_max,
-                            .draft_min = d.draft_min, .draft_p_min = d.draft_p_min};
+                            .n_chunk = d.n_chunk, .cache_type = OMNI_CACHE_F16, .flash_attn = OMNI_FLASH_AUTO,
+                            .draft = d.draft, .lookup = d.lookup, .draft_max = d.draft_max, .draft_min = d.draft_min,
+                            .draft_p_min = d.draft_p_min};
     return p;
 }
 
+int omni_cache_type_parse(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "f16")) return OMNI_CACHE_F16;
+    if (!strcmp(name, "q8_0")) return OMNI_CACHE_Q8_0;
+    if (!strcmp(name, "q4_0")) return OMNI_CACHE_Q4_0;
+    return -1;
+}
+
+int omni_flash_attn_parse(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "auto")) return OMNI_FLASH_AUTO;
+    if (!strcmp(name, "on")) return OMNI_FLASH_ON;
+    if (!strcmp(name, "off")) return OMNI_FLASH_OFF;
+    return -1;
+}
+
 static struct sched_params to_sched(const omni_engine_params *p) {
+    static const int types[] = {DT_F16, DT_Q8_0, DT_Q4_0};
     struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
-                             .n_batch = p->n_batch, .n_chunk = p->n_chunk, .draft = p->draft, .lookup = p->lookup,
+                             .n_batch = p->n_batch, .n_chunk = p->n_chunk,
+                             .cache_type = p->cache_type >= 0 && p->cache_type <= 2 ? types[p->cache_type] : -1,
+                             .flash_attn = p->flash_attn, .draft = p->draft, .lookup = p->lookup,
                              .draft_max = p->draft_max, .draft_min = p->draft_min, .draft_p_min = p->draft_p_min};
     return s;
 }
@@ -239,8 +260,8 @@ static void pass_done(void *user, const omni_usage *u, const char *error) {
     if (r->gp.on_done) r->gp.on_done(u, error, r->gp.user);
 }
 
-/* Whether the prompt's last tokens leave "<think>" open (the template began the thoughts). */
-static int prompt_opens_think(const omni_model *m, const omni_prompt *p) {
+/* Whether the prompt's last tokens leave syn's opening tag open (the template began the thoughts). */
+static int prompt_opens_think(const omni_model *m, enum reasoning_syntax syn, const omni_prompt *p) {
     char tail[512];
     size_t n = 0;
     for (int i = p->n > 16 ? p->n - 16 : 0; i < p->n; i++) {
@@ -249,7 +270,7 @@ static int prompt_opens_think(const omni_model *m, const omni_prompt *p) {
         if (n + l >= sizeof tail) n = 0;   /* keep only the end */
         if (l < sizeof tail) { memcpy(tail + n, s, l); n += l; }
     }
-    return reasoning_prompt_opens(tail, n);
+    return reasoning_prompt_opens(syn, tail, n);
 }
 
 void omni_request_free(omni_request *r) {
@@ -307,9 +328,10 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     if (r->gp.reasoning == OMNI_REASONING_AUTO) {
         enum reasoning_syntax syn = reasoning_syntax_of(m->chat_template);
         if (syn != REASONING_NONE) {
-            reasoning_split_init(&r->split, syn, syn == REASONING_THINK && prompt_opens_think(m, prompt));
+            reasoning_split_init(&r->split, syn, prompt_opens_think(m, syn, prompt));
             r->splitting = 1;
-            q->special_text = syn == REASONING_HARMONY;
+            /* harmony's channel markers and Mistral's [THINK] are control tokens: their text is needed */
+            q->special_text = syn == REASONING_HARMONY || syn == REASONING_THINK_BRACKET;
         }
     }
     q->on_token = pass_token;

@@ -44,9 +44,15 @@ struct sched_params {
     int draft_max;    /* <= 0: 16 */
     int draft_min;    /* fewer guesses than this: none */
     float draft_p_min; /* the draft stops at a guess it is less sure of than this */
+    int cache_type;   /* the KV caches' type: a DT_ id (DT_F16 when 0) */
+    int flash_attn;   /* enum llm_flash */
 };
 enum { SCHED_MAX_SLOTS = 256 };
 struct sched_params sched_default_params(void);
+/* The default context: the model's trained length as far as the KV caches of n_slots
+ * slots and a session fit in a quarter of the machine's memory (at least 4096, or the
+ * trained length if shorter). cache_type: a DT_ id (0: F16). */
+int sched_default_ctx(omni_model *model, int cache_type, int n_slots);
 
 /* An image in a prompt: it fills prompt positions [pos, pos + omni_model_n_image_pos)
  * (the token ids there are placeholders and ignored). The engine thread encodes it
