@@ -4,6 +4,7 @@
 # When LLAMA_BENCH names a llama-bench binary, it runs on the same files in the same
 # run and the ratio omni/llama.cpp is printed. Other benchmark programs (bench/bench_*.c)
 # run afterwards and print their own sections; so does bench_server.sh (LLAMA_SERVER).
+# bench_spec.sh: decode with and without prompt lookup on a summarise/repeat workload.
 # bench_embed: embedding inputs/s (bge-small shape), vs LLAMA_EMBEDDING (llama-embedding) when set.
 set -u
 BUILD=${BUILD:-build}
@@ -58,6 +59,9 @@ done
 
 # Server throughput and time to first token at 1/4/8 streams (vs LLAMA_SERVER when set).
 sh "$(dirname "$0")/bench_server.sh" || echo "(bench_server.sh failed)"
+
+# Speculative decoding (prompt lookup) on a summarise/repeat-the-text workload.
+sh "$(dirname "$0")/bench_spec.sh" || echo "(bench_spec.sh failed)"
 
 for b in $(find "$BUILD/bench" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | LC_ALL=C sort); do
   printf '\n'

@@ -227,6 +227,9 @@ struct omni_usage {
     double ttft_ms;                /* submit -> first token; < 0 when none came */
     double total_ms;               /* submit -> done */
     int truncated_messages;        /* whole messages left out to fit the context (0: none) */
+    int draft_tokens;              /* speculative decoding: tokens proposed (draft model or
+                                    * prompt lookup) and checked by the model */
+    int draft_accepted;            /* ... of them the model's own choice, so kept */
     char finish_reason[16];        /* "stop", "length", "cancelled" or "error" */
     int stop_string;               /* finish "stop" on a stop string: 1 + its index in
                                     * omni_generate_params.stop; 0: not on a stop string */
@@ -319,6 +322,17 @@ typedef struct omni_engine_params {
     int max_queue;                 /* requests waiting for a slot before omni_submit says BUSY (64) */
     int n_batch;                   /* most tokens in one forward (512) */
     int n_chunk;                   /* most prompt tokens in one forward (256) */
+    /* Speculative decoding: guesses of the next tokens, from a small draft model with the
+     * same vocabulary and/or from the text so far (prompt lookup), that the model checks
+     * in one batched forward; only tokens the model would have chosen itself are kept,
+     * so the output is the same as without it (greedy or sampled with a seed: token for
+     * token). Off for recurrent models (Qwen3.5), whose state cannot step back. */
+    omni_model *draft;             /* borrowed, must outlive the engine; NULL: none */
+    int lookup;                    /* 1: prompt lookup drafts (0, off) */
+    int draft_max;                 /* most tokens proposed per step (16) */
+    int draft_min;                 /* fewer than this proposed: decode normally (0) */
+    float draft_p_min;             /* the draft model stops guessing at a token it gives less
+                                    * than this probability (0.75; 0: never) */
     int cache_type;                /* OMNI_CACHE_F16 (default), _Q8_0 or _Q4_0: the KV cache's K and V */
     int flash_attn;                /* OMNI_FLASH_AUTO (default), _ON or _OFF: the attention kernel */
 } omni_engine_params;
@@ -342,6 +356,8 @@ typedef struct omni_engine_stats {
     int n_slots, n_ctx;            /* as started */
     int queued;                    /* requests waiting */
     int busy;                      /* requests running (slots and sessions) */
+    unsigned long long draft_tokens, draft_accepted; /* speculative decoding, since start */
+    int speculative;               /* 1: it runs (asked for, and the model is not recurrent) */
 } omni_engine_stats;
 /* All zero when the engine has not started. Any thread. */
 void omni_model_engine_stats(omni_model *model, omni_engine_stats *st);

@@ -145,11 +145,13 @@ static cJSON *completion_logprobs(const cJSON *entries, size_t *offset) {
 
 /* Usage summed over the choices (truncated_messages: what the route left out to fit). */
 static cJSON *usage_json(const struct group *grp, int truncated) {
-    int prompt = 0, completion = 0, cached = 0;
+    int prompt = 0, completion = 0, cached = 0, drafted = 0, accepted = 0;
     for (int i = 0; i < grp->n; i++) {
         prompt += grp->g[i].res.prompt_tokens;
         completion += grp->g[i].res.completion_tokens;
         cached += grp->g[i].res.cached_tokens;
+        drafted += grp->g[i].res.draft_tokens;
+        accepted += grp->g[i].res.draft_accepted;
     }
     cJSON *u = cJSON_CreateObject();
     cJSON_AddNumberToObject(u, "prompt_tokens", prompt);
@@ -158,6 +160,12 @@ static cJSON *usage_json(const struct group *grp, int truncated) {
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
     cJSON_AddNumberToObject(d, "cached_tokens", cached);
     if (truncated) cJSON_AddNumberToObject(u, "truncated_messages", truncated);
+    if (drafted > 0) {
+        /* speculative decoding's guesses, in the fields OpenAI reports Predicted Outputs in */
+        cJSON *c = cJSON_AddObjectToObject(u, "completion_tokens_details");
+        cJSON_AddNumberToObject(c, "accepted_prediction_tokens", accepted);
+        cJSON_AddNumberToObject(c, "rejected_prediction_tokens", drafted - accepted);
+    }
     return u;
 }
 

@@ -101,3 +101,16 @@ char *metrics_render(struct api_metrics *m, int queue_len, int slots_busy, int s
     put(&b, "# HELP omni_loading 1 while the model is loading.\n# TYPE omni_loading gauge\nomni_loading %d\n", loading);
     return b.p;
 }
+
+char *metrics_render_draft(char *text, unsigned long long proposed, unsigned long long accepted) {
+    if (!text) return NULL;
+    struct sbuf b = {text, strlen(text), strlen(text) + 1};
+    put(&b, "# HELP omni_draft_tokens_total Speculative decoding: tokens guessed (draft model or prompt lookup).\n"
+            "# TYPE omni_draft_tokens_total counter\nomni_draft_tokens_total %llu\n", proposed);
+    put(&b, "# HELP omni_draft_accepted_tokens_total Speculative decoding: guessed tokens the model kept.\n"
+            "# TYPE omni_draft_accepted_tokens_total counter\nomni_draft_accepted_tokens_total %llu\n", accepted);
+    put(&b, "# HELP omni_draft_acceptance_rate Speculative decoding: accepted / guessed since start.\n"
+            "# TYPE omni_draft_acceptance_rate gauge\nomni_draft_acceptance_rate %.4f\n",
+        proposed ? (double)accepted / (double)proposed : 0.0);
+    return b.p;
+}

@@ -28,5 +28,8 @@ void metrics_count_generation(struct api_metrics *m, int prompt, int cached, int
                               double decode_s);
 /* Prometheus exposition text (malloc'ed, caller frees). */
 char *metrics_render(struct api_metrics *m, int queue_len, int slots_busy, int slots_total, int loading);
+/* Appends the speculative decoding counters (the engine's) to a metrics_render text;
+ * returns the grown text (the old one is taken), NULL when out of memory. */
+char *metrics_render_draft(char *text, unsigned long long proposed, unsigned long long accepted);
 
 #endif

@@ -33,6 +33,7 @@ int route_metrics(struct api_server *s, struct mg_connection *c) {
     omni_engine_stats es = {0};
     if (ready && s->model) omni_model_engine_stats(s->model, &es);
     char *text = metrics_render(&s->metrics, es.queued, es.busy, es.n_slots, !ready);
+    text = metrics_render_draft(text, es.draft_tokens, es.draft_accepted);
     if (!text) return api_reply_error(c, 500, NULL, NULL, "out of memory");
     api_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), NULL);
     free(text);

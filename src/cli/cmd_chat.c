@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/lora_args.h"
+#include "cli/spec_args.h"
 #include "cli/progress.h"
 #include "cli/thoughts.h"
 #include "omni.h"
@@ -35,7 +36,7 @@ static void usage(FILE *f) {
             "  --no-think      ask the model not to think first (Qwen3 and others: enable_thinking\n"
             "                  false; gpt-oss cannot skip it: low effort)\n"
             "  --reasoning-effort E  low, medium or high, for models that read it (gpt-oss)\n"
-            CLI_LORA_HELP "\n"
+            CLI_LORA_HELP CLI_SPEC_HELP "\n"
             "In the chat: /image PATH attaches a picture (PNG, JPEG, GIF, BMP) to your next\n"
             "message (needs --mmproj; several /image lines attach several), /reset starts over,\n"
             "/system TEXT changes the instructions, /exit quits (or press Ctrl-D).\n");
@@ -159,11 +160,16 @@ int cmd_chat(int argc, char **argv) {
     const char *effort = NULL;
     static struct cli_lora la;
     la.n = 0;
+    struct cli_spec spec;
+    cli_spec_init(&spec);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc, lr = cli_lora_arg(&la, argc, argv, &i);
         if (lr < 0) return 1;
         if (lr) continue;
+        int sr = cli_spec_arg(&spec, argc, argv, &i);
+        if (sr < 0) return 1;
+        if (sr) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "-m") && has) model_path = argv[++i];
         else if (!strcmp(a, "--mmproj") && has) mmproj = argv[++i];
@@ -217,12 +223,17 @@ int cmd_chat(int argc, char **argv) {
         return cli_fail("%s", err);
     }
     ep.n_slots = 0;  /* the session's cache only */
+    if (cli_spec_load(&spec, &mp, &ep)) {
+        omni_model_free(m);
+        return 1;
+    }
     if (omni_model_start_engine(m, &ep, err, sizeof err)) {
         omni_model_free(m);
+        cli_spec_free(&spec);
         return cli_fail("%s", err);
     }
     omni_session *s = omni_session_new(m, &sp, err, sizeof err);
-    if (!s) { omni_model_free(m); return cli_fail("%s", err); }
+    if (!s) { omni_model_free(m); cli_spec_free(&spec); return cli_fail("%s", err); }
 
     int tty = isatty(0);
     if (tty) fprintf(stderr, "%s (%s) — type a message, /exit to quit.\n", omni_model_name(m), omni_model_arch(m));
@@ -296,5 +307,6 @@ int cmd_chat(int argc, char **argv) {
     free(h.images);
     omni_session_free(s);
     omni_model_free(m);
+    cli_spec_free(&spec);
     return rc;
 }

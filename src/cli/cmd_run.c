@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/lora_args.h"
 #include "cli/progress.h"
+#include "cli/spec_args.h"
 #include "cli/thoughts.h"
 #include "omni.h"
 
@@ -18,7 +19,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: omni run -m MODEL -p PROMPT [--mmproj MMPROJ --image PATH]... [-n N] [--temp T]\n"
             "                [--top-k K] [--top-p P] [--min-p P] [--seed S] [-t THREADS] [-c CTX]\n"
-            "                [--lora FILE[:SCALE]]... [--cache-type f16|q8_0|q4_0] [--flash-attn auto|on|off]\n\n"
+            "                [--lora FILE[:SCALE]]... [--cache-type f16|q8_0|q4_0] [--flash-attn auto|on|off]\n"
+            "                [--draft-model FILE] [--lookup] [--verbose]\n\n"
             "Continues PROMPT with the model, printing the prompt and then each new piece of\n"
             "text as soon as it is generated. Generation stops after N tokens, at the model's\n"
             "end-of-generation token, or when the context is full. No chat template is applied.\n\n"
@@ -43,7 +45,9 @@ static void usage(FILE *f) {
             "                     dimmed on a terminal, before the answer: the default on a terminal\n"
             "  --hide-reasoning   write only the answer: the default when stdout is not a terminal\n"
             "  --raw              write the text exactly as generated, tags included\n"
-            CLI_LORA_HELP "\n"
+            "  --verbose          after the text, write to stderr the token counts, decode speed\n"
+            "                     and how many speculative guesses were accepted\n"
+            CLI_LORA_HELP CLI_SPEC_HELP "\n"
             "example: omni run -m llava-v1.5-7b.gguf --mmproj mmproj.gguf --image cat.jpg \\\n"
             "             -p \"USER: What is in the picture?\\nASSISTANT:\" --temp 0\n");
 }
@@ -62,14 +66,19 @@ int cmd_run(int argc, char **argv) {
     int n_images = 0, n_gen = 128, threads = 0, n_ctx = 0;
     omni_generate_params gp = omni_generate_default_params();
     omni_sampling_params *sp = &gp.sampling;
-    int show_reasoning = -1, raw = 0;
+    int show_reasoning = -1, raw = 0, verbose = 0;
     static struct cli_lora la;
     la.n = 0;
+    struct cli_spec spec;
+    cli_spec_init(&spec);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc, lr = cli_lora_arg(&la, argc, argv, &i);
         if (lr < 0) return 1;
         if (lr) continue;
+        int sr = cli_spec_arg(&spec, argc, argv, &i);
+        if (sr < 0) return 1;
+        if (sr) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) model = argv[++i];
         else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && has) prompt = argv[++i];
@@ -96,6 +105,7 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--show-reasoning")) show_reasoning = 1;
         else if (!strcmp(a, "--hide-reasoning")) show_reasoning = 0;
         else if (!strcmp(a, "--raw")) raw = 1;
+        else if (!strcmp(a, "--verbose")) verbose = 1;
         else return cli_fail("run: unknown or incomplete option '%s' (see omni run --help)", a);
     }
     if (!model) return cli_fail("run: no model given; use -m MODEL (see omni run --help)");
@@ -146,6 +156,7 @@ int cmd_run(int argc, char **argv) {
     }
     if (n >= n_ctx) { cli_fail("run: the prompt has %d positions, more than the context of %d (-c)", n, n_ctx); goto out; }
     ep.n_slots = 0;  /* the session's cache only */
+    if (cli_spec_load(&spec, &mp, &ep)) goto out;
     if (omni_model_start_engine(m, &ep, err, sizeof err)) { cli_fail("%s", err); goto out; }
     omni_session_params ssp = omni_session_default_params();
     ssp.n_ctx = n_ctx;
@@ -166,18 +177,30 @@ int cmd_run(int argc, char **argv) {
     }
     gp.images = (const omni_image *const *)images;
     gp.n_images = n_images;
-    if (n_gen > 0 && omni_session_generate(s, text, &gp, NULL, err, sizeof err)) {
+    omni_usage u;
+    memset(&u, 0, sizeof u);
+    if (n_gen > 0 && omni_session_generate(s, text, &gp, &u, err, sizeof err)) {
         putchar('\n');
         cli_fail("%s", err);
         goto out;
     }
     thoughts_close(&th);
     putchar('\n');
+    fflush(stdout);
+    if (verbose) {
+        fprintf(stderr, "omni run: %d prompt tokens (%d cached), %d generated, prefill %.1f ms, decode %.1f tok/s\n",
+                u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.prompt_ms,
+                u.completion_tokens > 1 && u.generate_ms > 0 ? (u.completion_tokens - 1) / (u.generate_ms / 1e3) : 0.0);
+        if (spec.draft_path || spec.lookup)
+            fprintf(stderr, "omni run: speculative decoding: %d of %d guessed tokens accepted (%.1f%%)\n",
+                    u.draft_accepted, u.draft_tokens, u.draft_tokens ? 100.0 * u.draft_accepted / u.draft_tokens : 0.0);
+    }
     rc = 0;
 out:
     free(text);
     omni_session_free(s);
     omni_model_free(m);
+    cli_spec_free(&spec);
     for (int k = 0; k < n_images; k++) omni_image_free(images[k]);
     return rc;
 }

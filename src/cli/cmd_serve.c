@@ -12,6 +12,7 @@
 #include "api/server.h"
 #include "cli/cli.h"
 #include "cli/lora_args.h"
+#include "cli/spec_args.h"
 #include "omni.h"
 
 static volatile sig_atomic_t g_stop;
@@ -73,7 +74,10 @@ static void usage(FILE *f) {
             "                         /v1/moderations asks after the policy's rules\n"
             "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
             "                         on wss://, like the OpenAI SDK's realtime class)\n"
-            "      --tls-key FILE     PEM private key for --tls-cert\n\n"
+            "      --tls-key FILE     PEM private key for --tls-cert\n"
+            "speculative decoding (output unchanged; usage reports accepted_prediction_tokens, /metrics\n"
+            "omni_draft_*):\n"
+            CLI_SPEC_HELP "\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
             "  omni serve -m bge-small-en-v1.5-f16.gguf      (embeddings only)\n"
@@ -126,6 +130,8 @@ int cmd_serve(int argc, char **argv) {
     long long max_body = -1;
     static struct cli_lora la;
     la.n = 0;
+    struct cli_spec spec;
+    cli_spec_init(&spec);
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -133,6 +139,9 @@ int cmd_serve(int argc, char **argv) {
         int lr = cli_lora_arg(&la, argc, argv, &i);
         if (lr < 0) { api_keys_free(&keys); return 1; }
         if (lr) continue;
+        int sr = cli_spec_arg(&spec, argc, argv, &i);
+        if (sr < 0) { api_keys_free(&keys); return 1; }
+        if (sr) continue;
         if (i + 1 >= argc) {
             api_keys_free(&keys);
             return cli_fail("serve: unknown option or missing value: '%s' (see `omni serve --help`)", a);
@@ -289,13 +298,15 @@ int cmd_serve(int argc, char **argv) {
         free(id);
         return cli_fail("serve: --mmproj: %s", err);
     }
-    if (omni_model_start_engine(model, &sp, err, sizeof err)) {
+    int spec_rc = cli_spec_load(&spec, &mp, &sp);
+    if (spec_rc || omni_model_start_engine(model, &sp, err, sizeof err)) {
         api_server_stop(srv);
         omni_model_free(model);
+        cli_spec_free(&spec);
         omni_embedder_free(emb);
         free(embed_id);
         free(id);
-        return cli_fail("serve: %s", err);
+        return spec_rc ? 1 : cli_fail("serve: %s", err);
     }
     omni_engine_stats es;
     omni_model_engine_stats(model, &es);
@@ -306,6 +317,10 @@ int cmd_serve(int argc, char **argv) {
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), es.n_slots, es.n_ctx, sp.max_queue,
            ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
+    if (es.speculative)
+        printf("omni serve: speculative decoding: %s%s%s, up to %d guessed tokens a step\n",
+               spec.lookup ? "prompt lookup" : "", spec.lookup && spec.draft ? " and draft model " : spec.draft ? "draft model " : "",
+               spec.draft ? omni_model_name(spec.draft) : "", sp.draft_max > 0 ? sp.draft_max : 16);
     if (emb) printf("omni serve: embedding model %s (%s, %d dims) on %s\n", embed_id, omni_embedder_arch(emb),
                     omni_embedder_n_embd(emb), omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings");
     fflush(stdout);
@@ -322,6 +337,7 @@ int cmd_serve(int argc, char **argv) {
     omni_model_cancel_all(model);
     api_server_stop(srv);
     omni_model_free(model); /* its engine too, after the handlers (and realtime sessions) are gone */
+    cli_spec_free(&spec);   /* the draft model, which the engine used */
     omni_embedder_free(emb);
     free(embed_id);
     free(id);

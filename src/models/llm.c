@@ -598,6 +598,7 @@ void llm_kv_free(struct llm_kv *kv) {
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 
+int llm_is_recurrent(const struct llm *m) { return m->n_mix > 0; }
 void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode) { kv->flash = mode; }
 
 size_t llm_kv_bytes(const struct llm_kv *kv) {

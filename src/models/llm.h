@@ -75,6 +75,9 @@ const struct gguf *llm_gguf(const struct llm *m);   /* borrowed: tokenizer and t
 struct pool *llm_pool(struct llm *m);               /* the process pool the model computes on */
 uint64_t llm_n_params(const struct llm *m);
 uint64_t llm_weight_bytes(const struct llm *m);
+/* Some layers keep a recurrent state instead of K/V (Qwen3.5's delta-net): such a cache
+ * steps back only to its checkpoint (llm_kv_truncate). */
+int llm_is_recurrent(const struct llm *m);
 
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
 /* The same with the cache's element type (llama.cpp's -ctk/-ctv for both): DT_F16 (what

@@ -98,7 +98,9 @@ void omni_prompt_free(omni_prompt *p) {
 omni_engine_params omni_engine_default_params(void) {
     struct sched_params d = sched_default_params();
     omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
-                            .n_chunk = d.n_chunk, .cache_type = OMNI_CACHE_F16, .flash_attn = OMNI_FLASH_AUTO};
+                            .n_chunk = d.n_chunk, .cache_type = OMNI_CACHE_F16, .flash_attn = OMNI_FLASH_AUTO,
+                            .draft = d.draft, .lookup = d.lookup, .draft_max = d.draft_max, .draft_min = d.draft_min,
+                            .draft_p_min = d.draft_p_min};
     return p;
 }
 
@@ -123,7 +125,8 @@ static struct sched_params to_sched(const omni_engine_params *p) {
     struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
                              .n_batch = p->n_batch, .n_chunk = p->n_chunk,
                              .cache_type = p->cache_type >= 0 && p->cache_type <= 2 ? types[p->cache_type] : -1,
-                             .flash_attn = p->flash_attn};
+                             .flash_attn = p->flash_attn, .draft = p->draft, .lookup = p->lookup,
+                             .draft_max = p->draft_max, .draft_min = p->draft_min, .draft_p_min = p->draft_p_min};
     return s;
 }
 
@@ -165,6 +168,8 @@ void omni_model_engine_stats(omni_model *m, omni_engine_stats *st) {
     st->n_ctx = sched_n_ctx(s);
     st->queued = sched_queue_len(s);
     st->busy = sched_slots_busy(s);
+    sched_draft_stats(s, &st->draft_tokens, &st->draft_accepted);
+    st->speculative = sched_speculative(s);
 }
 
 void omni_model_cancel_all(omni_model *m) {

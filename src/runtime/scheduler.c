@@ -16,6 +16,7 @@
 #include "core/dtype.h"
 #include "core/log.h"
 #include "runtime/image.h"
+#include "runtime/lookup.h"
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
 #include "text/json_grammar.h"
@@ -47,6 +48,16 @@ struct slot {
     size_t embd_cap;              /* floats allocated in embd */
     struct detok dt;
     struct stop_match sm;
+    /* Speculative decoding: this step's guesses (fed after `next`), the draft model's
+     * own cache (holding cache[0..n_dkv)), and this request's counts. */
+    int32_t *draft;               /* [draft_max], allocated with the slot */
+    int n_draft;
+    int spec_lookup, spec_model;  /* what this request may draft with */
+    int from_lookup;              /* this step's guesses came from lookup */
+    int lk_max;                   /* lookup's next guess length: halved by misses, doubled by hits */
+    struct llm_kv *dkv;           /* made on first use */
+    int n_dkv;
+    int n_drafted, n_accepted;
     /* A session's sequence, under sched.mu: its place in the list, a request queued or
      * running on it, and the free handshake (dead: its session wants it gone; released:
      * the engine let go of it). */
@@ -69,6 +80,20 @@ struct sched {
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_out;
     int b_cap;
+    int logits_rows;              /* rows `logits` holds */
+    /* speculative decoding: the draft model's forward scratch, logits and batch */
+    int spec;                     /* speculative decoding on (lookup or a draft; not recurrent) */
+    omni_model *draft;
+    struct llm_state *dst;
+    float *d_logits;
+    int d_logits_rows;
+    int32_t *d_tok, *d_pos, *d_seq;
+    int8_t *d_out;
+    int d_cap;
+    struct llm_kv **d_kvs;
+    struct slot **d_act;
+    int d_act_cap;
+    unsigned long long n_drafted, n_accepted;  /* under mu */
     const char **piece;           /* each token's bytes, for the JSON grammar (built on first use) */
     size_t *piece_len;
 
@@ -112,6 +137,8 @@ struct sched_params sched_default_params(void) {
     p.max_queue = 64;
     p.n_batch = 512;
     p.n_chunk = 256;
+    p.draft_max = 16;
+    p.draft_p_min = 0.75f;
     return p;
 }
 
@@ -134,15 +161,29 @@ int sched_slots_busy(struct sched *s) {
     return n;
 }
 
-static int slot_alloc(struct slot *sl, int n_ctx) {
+void sched_draft_stats(struct sched *s, unsigned long long *proposed, unsigned long long *accepted) {
+    *proposed = *accepted = 0;
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    *proposed = s->n_drafted;
+    *accepted = s->n_accepted;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int sched_speculative(const struct sched *s) { return s && s->spec; }
+
+static int slot_alloc(struct slot *sl, int n_ctx, int draft_max) {
     sl->n_ctx = n_ctx;
     sl->cache = malloc((size_t)n_ctx * sizeof *sl->cache);
     sl->keys = calloc((size_t)n_ctx, sizeof *sl->keys);
-    return sl->cache && sl->keys ? 0 : -1;
+    sl->draft = malloc((size_t)(draft_max > 0 ? draft_max : 1) * sizeof *sl->draft);
+    return sl->cache && sl->keys && sl->draft ? 0 : -1;
 }
 
 static void slot_release(struct slot *sl) {
     llm_kv_free(sl->kv);
+    llm_kv_free(sl->dkv);
+    free(sl->draft);
     free(sl->cache);
     free(sl->keys);
     json_grammar_free(sl->jg);
@@ -160,7 +201,7 @@ static struct llm_kv *kv_new(struct sched *s, int n_ctx, struct err *e) {
 struct sched_seq *sched_seq_new(struct sched *s, int n_ctx, struct err *e) {
     struct sched_seq *q = calloc(1, sizeof *q);
     if (!q) { err_set(e, "out of memory"); return NULL; }
-    if (slot_alloc(&q->sl, n_ctx) || !(q->sl.kv = kv_new(s, n_ctx, e))) {
+    if (slot_alloc(&q->sl, n_ctx, s->p.draft_max) || !(q->sl.kv = kv_new(s, n_ctx, e))) {
         if (!q->sl.kv && q->sl.cache) err_prefix(e, "session: ");
         else err_set(e, "out of memory for a context of %d", n_ctx);
         slot_release(&q->sl);
@@ -268,13 +309,18 @@ static const char *finish_name(int f) {
 }
 enum { FIN_STOP, FIN_LENGTH, FIN_CANCELLED, FIN_ERROR };
 
-static void finish_request(struct sched_request *r, int f, int n_cached, int n_gen, double t_admit, double t_first,
-                           int stop_string, const char *error) {
+/* sl: the slot that ran r (its counts and times), or NULL for a request that never ran;
+ * stop_string: the 1-based stop string that ended it, or 0 */
+static void finish_request(struct sched_request *r, int f, const struct slot *sl, int stop_string, const char *error) {
     omni_usage u;
     memset(&u, 0, sizeof u);
+    const int n_gen = sl ? sl->n_gen : 0;
+    const double t_admit = sl ? sl->t_admit : 0, t_first = sl ? sl->t_first : 0;
     u.prompt_tokens = r->n_prompt;
-    u.cached_tokens = n_cached;
+    u.cached_tokens = sl ? sl->n_cached : 0;
     u.completion_tokens = n_gen;
+    u.draft_tokens = sl ? sl->n_drafted : 0;
+    u.draft_accepted = sl ? sl->n_accepted : 0;
     const double t = now_s();
     u.ttft_ms = t_first > 0 ? (t_first - r->t_submit) * 1e3 : -1;
     u.total_ms = (t - r->t_submit) * 1e3;
@@ -332,9 +378,11 @@ static void slot_finish(struct sched *s, struct slot *sl, int f, const char *err
     sl->t_used = now_s();
     pthread_mutex_lock(&s->mu);
     s->busy--;
+    s->n_drafted += (unsigned long long)sl->n_drafted;
+    s->n_accepted += (unsigned long long)sl->n_accepted;
     if (!sl->pooled) sl->queued = 0;
     pthread_mutex_unlock(&s->mu);
-    finish_request(r, f, sl->n_cached, sl->n_gen, sl->t_admit, sl->t_first, stop_string, error);
+    finish_request(r, f, sl, stop_string, error);
 }
 
 /* The key of prompt position i: 0 for text, the image's key under an image. *k walks
@@ -464,6 +512,10 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     sl->n_gen = 0;
     sl->t_first = 0;
     sl->next = -1;
+    sl->n_draft = sl->n_drafted = sl->n_accepted = 0;
+    sl->spec_lookup = s->p.lookup && s->spec;
+    sl->spec_model = s->draft && s->spec && r->n_images == 0; /* the draft model sees no images */
+    sl->lk_max = s->p.draft_max;
     detok_init(&sl->dt, s->model->tok, r->special_text);
     sl->dt.n_done = 1; /* a continuation of the prompt: keep the first piece's leading space */
     stop_match_init(&sl->sm, r->stop, r->n_stop);
@@ -490,6 +542,8 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     /* where the next turn (or a retry of this one) will most likely diverge */
     llm_kv_checkpoint(sl->kv, r->n_prompt - 1);
     sl->n_cache = keep;
+    /* the draft's cache holds the old tokens: only the shared part stays */
+    if (sl->dkv) sl->n_dkv = llm_kv_truncate(sl->dkv, sl->n_dkv < keep ? sl->n_dkv : keep);
     memcpy(sl->cache, r->prompt, (size_t)r->n_prompt * sizeof *r->prompt);
     for (int i = 0, k = 0; i < r->n_prompt; i++) {
         sl->keys[i] = prompt_key(r, s->n_img_pos, i, &k);
@@ -575,22 +629,239 @@ static int prefill_before(const struct slot *a, const struct slot *b) {
     return la != lb ? la < lb : a->req->t_submit < b->req->t_submit;
 }
 
-/* Room for this step's batch: every decoding sequence's token plus a prompt chunk. */
-static int ensure_batch(struct sched *s) {
-    int need = s->n_act + s->p.n_batch;
-    if (need > s->b_cap) {
-        int32_t *t = realloc(s->b_tok, (size_t)need * sizeof *t);
-        if (t) s->b_tok = t;
-        int32_t *p = realloc(s->b_pos, (size_t)need * sizeof *p);
-        if (p) s->b_pos = p;
-        int32_t *q = realloc(s->b_seq, (size_t)need * sizeof *q);
-        if (q) s->b_seq = q;
-        int8_t *o = realloc(s->b_out, (size_t)need);
-        if (o) s->b_out = o;
-        if (!t || !p || !q || !o) return -1;
-        s->b_cap = need;
+/* Grows a batch's arrays to hold n tokens (*cap of them now). */
+static int grow_batch(int32_t **tok, int32_t **pos, int32_t **seq, int8_t **out, int *cap, int n) {
+    if (n <= *cap) return 0;
+    int32_t *t = realloc(*tok, (size_t)n * sizeof *t);
+    if (t) *tok = t;
+    int32_t *p = realloc(*pos, (size_t)n * sizeof *p);
+    if (p) *pos = p;
+    int32_t *q = realloc(*seq, (size_t)n * sizeof *q);
+    if (q) *seq = q;
+    int8_t *o = realloc(*out, (size_t)n);
+    if (o) *out = o;
+    if (!t || !p || !q || !o) return -1;
+    *cap = n;
+    return 0;
+}
+
+/* Grows a logits buffer to n rows of n_vocab (*rows of them now). */
+static int grow_rows(float **logits, int *rows, int n, int n_vocab) {
+    if (n <= *rows) return 0;
+    float *l = realloc(*logits, (size_t)n * n_vocab * sizeof *l);
+    if (!l) return -1;
+    *logits = l;
+    *rows = n;
+    return 0;
+}
+
+/* Room for this step's batch: every decoding sequence's token and guesses (n_draft in
+ * all) plus a prompt chunk, and a row of logits for each but the prompt's. */
+static int ensure_batch(struct sched *s, int n_draft) {
+    if (grow_rows(&s->logits, &s->logits_rows, s->n_act + n_draft, s->n_vocab)) return -1;
+    return grow_batch(&s->b_tok, &s->b_pos, &s->b_seq, &s->b_out, &s->b_cap, s->n_act + n_draft + s->p.n_batch);
+}
+
+/* ---- speculative decoding ---- */
+
+static int32_t argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+/* Room in the draft batch for n tokens and in its logits for rows rows. */
+static int ensure_draft_batch(struct sched *s, int n, int rows) {
+    if (grow_batch(&s->d_tok, &s->d_pos, &s->d_seq, &s->d_out, &s->d_cap, n) ||
+        grow_rows(&s->d_logits, &s->d_logits_rows, rows, omni_model_n_vocab(s->draft)))
+        return -1;
+    if (rows > s->d_act_cap) {
+        struct slot **a = realloc(s->d_act, (size_t)rows * sizeof *a);
+        if (a) s->d_act = a;
+        struct llm_kv **k = realloc(s->d_kvs, (size_t)rows * sizeof *k);
+        if (k) s->d_kvs = k;
+        if (!a || !k) return -1;
+        s->d_act_cap = rows;
     }
     return 0;
+}
+
+/* The draft model guesses up to want[j] tokens for each of the n slots d_act[0..n), in
+ * rounds batched over them: the first feeds what its cache lacks of cache[0..n_cache]
+ * (cache[n_cache] is `next`), each later round the previous guess. Guesses are its
+ * greedy choices; they need not be good, only the target's check makes them count. */
+static void draft_with_model(struct sched *s, int n, const int *want) {
+    const struct llm *dm = s->draft->llm;
+    const int dv = omni_model_n_vocab(s->draft), tv = s->n_vocab;
+    struct err e = {{0}};
+    int n_tok = 0;
+    for (int j = 0; j < n; j++) {
+        struct slot *sl = s->d_act[j];
+        if (sl->n_dkv > sl->n_cache) sl->n_dkv = llm_kv_truncate(sl->dkv, sl->n_cache);
+        /* a long catch-up (the first reply after a long prompt) goes in chunks of its own */
+        while (sl->n_cache + 1 - sl->n_dkv > s->p.n_batch) {
+            struct llm_batch b = {.n_tokens = s->p.n_batch, .token = sl->cache + sl->n_dkv, .pos = NULL};
+            if (ensure_draft_batch(s, s->p.n_batch, n)) return;
+            for (int i = 0; i < s->p.n_batch; i++) s->d_pos[i] = sl->n_dkv + i;
+            b.pos = s->d_pos;
+            if (llm_forward(dm, s->dst, &sl->dkv, 1, &b, NULL, &e)) {
+                log_warn("engine: draft model forward failed: %s", e.msg);
+                return;
+            }
+            sl->n_dkv += s->p.n_batch;
+        }
+        n_tok += sl->n_cache + 1 - sl->n_dkv;
+    }
+    if (ensure_draft_batch(s, n_tok > n ? n_tok : n, n)) return;
+    int32_t last[SCHED_MAX_SLOTS + 64];
+    int live = 0;
+    for (int round = 0;; round++) {
+        int k = 0;
+        for (int j = 0; j < n; j++) {
+            struct slot *sl = s->d_act[j];
+            s->d_kvs[j] = sl->dkv;
+            if (round == 0) {
+                for (int p = sl->n_dkv; p <= sl->n_cache; p++) {
+                    s->d_tok[k] = sl->cache[p];
+                    s->d_pos[k] = p;
+                    s->d_seq[k] = j;
+                    s->d_out[k++] = p == sl->n_cache;
+                }
+            } else if (sl->n_draft == round && round < want[j]) {
+                s->d_tok[k] = sl->draft[round - 1];
+                s->d_pos[k] = sl->n_dkv;
+                s->d_seq[k] = j;
+                s->d_out[k++] = 1;
+            } else continue;
+            last[live++] = j;
+        }
+        if (k == 0) break;
+        struct llm_batch b = {.n_tokens = k, .token = s->d_tok, .pos = s->d_pos, .seq = s->d_seq, .logits = s->d_out};
+        if (llm_forward(dm, s->dst, s->d_kvs, n, &b, s->d_logits, &e)) {
+            log_warn("engine: draft model forward failed: %s", e.msg);
+            for (int j = 0; j < n; j++) s->d_act[j]->n_draft = 0;
+            return;
+        }
+        for (int r = 0; r < live; r++) {
+            struct slot *sl = s->d_act[last[r]];
+            sl->n_dkv = round == 0 ? sl->n_cache + 1 : sl->n_dkv + 1;
+            float *row = s->d_logits + (size_t)r * dv;
+            /* the request's logit bias (banned tokens above all) steers the draft too */
+            const omni_sampling_params *o = &sl->req->sampling;
+            for (int b = 0; b < o->n_bias; b++)
+                if (o->bias_token[b] >= 0 && o->bias_token[b] < dv)
+                    row[o->bias_token[b]] = o->bias_value[b] <= -100 ? -INFINITY : row[o->bias_token[b]] + o->bias_value[b];
+            int32_t t = argmax(row, dv);
+            /* a guess the draft itself doubts is likely wrong: stop there (its softmax
+             * probability, 1 / sum exp(x - max)) */
+            if (s->p.draft_p_min > 0) {
+                double sum = 0;
+                for (int v = 0; v < dv; v++) sum += exp((double)row[v] - row[t]);
+                if (1.0 / sum < s->p.draft_p_min) continue;
+            }
+            if (t < tv) sl->draft[sl->n_draft++] = t; /* beyond the target's vocabulary: stop */
+        }
+        live = 0;
+    }
+}
+
+/* This step's guesses for every decoding slot that may speculate (sl->n_draft): prompt
+ * lookup first, the draft model where lookup finds nothing. Returns how many in all. */
+static int make_drafts(struct sched *s) {
+    int n_model = 0, total = 0;
+    int want[SCHED_MAX_SLOTS + 64];
+    for (int j = 0; j < s->n_act; j++) {
+        struct slot *sl = s->act[j];
+        sl->n_draft = 0;
+        if (!sl->req || sl->n_prompt_done < sl->req->n_prompt || (!sl->spec_lookup && !sl->spec_model)) continue;
+        /* a guess only helps if its token could be generated: within the context (the
+         * loop stops at n_cache + 1 >= n_ctx) and the request's max_tokens */
+        int k = s->p.draft_max;
+        if (k > sl->n_ctx - 2 - sl->n_cache) k = sl->n_ctx - 2 - sl->n_cache;
+        if (sl->req->max_tokens > 0 && k > sl->req->max_tokens - sl->n_gen - 1) k = sl->req->max_tokens - sl->n_gen - 1;
+        if (k < 1 || k < s->p.draft_min) continue;
+        sl->cache[sl->n_cache] = sl->next; /* the history ends with the token about to be fed */
+        /* n-grams of 2..4 tokens: a single repeated token is too weak a sign */
+        if (sl->spec_lookup) {
+            /* its adaptive length, never below --draft-min (which would silence it) */
+            int lk = sl->lk_max > s->p.draft_min ? sl->lk_max : s->p.draft_min;
+            sl->n_draft = lookup_draft(sl->cache, sl->n_cache + 1, 2, 4, sl->draft, k < lk ? k : lk);
+        }
+        sl->from_lookup = sl->n_draft > 0;
+        if (sl->n_draft == 0 && sl->spec_model && n_model < SCHED_MAX_SLOTS + 64) {
+            if (!sl->dkv) {
+                struct err e = {{0}};
+                if (!(sl->dkv = llm_kv_new(s->draft->llm, sl->n_ctx, &e))) {
+                    log_warn("engine: no cache for the draft model, speculating without it: %s", e.msg);
+                    sl->spec_model = 0;
+                    continue;
+                }
+                sl->n_dkv = 0;
+            }
+            want[n_model] = k;
+            if (ensure_draft_batch(s, 1, n_model + 1) == 0) s->d_act[n_model++] = sl;
+        }
+    }
+    if (n_model) draft_with_model(s, n_model, want);
+    for (int j = 0; j < s->n_act; j++) {
+        struct slot *sl = s->act[j];
+        if (sl->n_draft < s->p.draft_min) sl->n_draft = 0;
+        total += sl->n_draft;
+    }
+    return total;
+}
+
+/* Feeds cache[from..to) again after a step back its cache could not take exactly
+ * (the attention caches here always can; this keeps the engine right if one cannot). */
+static int refeed(struct sched *s, struct slot *sl, int from, int to, struct err *e) {
+    int n = to - from;
+    int32_t *pos = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    if (!pos) return err_set(e, "out of memory");
+    for (int i = 0; i < n; i++) pos[i] = from + i;
+    struct llm_batch b = {.n_tokens = n, .token = sl->cache + from, .pos = pos};
+    int rc = n > 0 ? llm_forward(s->model->llm, s->st, &sl->kv, 1, &b, NULL, e) : 0;
+    free(pos);
+    return rc;
+}
+
+/* After a speculative step: the rows of slot sl from its logits_row on are sampled in
+ * order, each exactly as a one-token step would sample it (same sampler state, same
+ * random stream); the guess after row i is kept while it is the token row i gave.
+ * base: the position `next` was fed at. Returns nothing: take_token reports. */
+static void verify_rows(struct sched *s, struct slot *sl, int base) {
+    const int n_draft = sl->n_draft;
+    int i = 0;
+    sl->n_drafted += n_draft;
+    for (;; i++) {
+        sl->n_cache = base + 1 + i;  /* what a one-token step would hold here */
+        const float *lg = s->logits + (size_t)(sl->logits_row + i) * s->n_vocab;
+        int32_t tok = sampler_sample(sl->smp, lg);
+        int hit = i < n_draft && tok == sl->draft[i];
+        sl->n_accepted += hit;
+        if (take_token(s, sl, tok, lg) || !hit) break;
+    }
+    sl->n_draft = 0;
+    if (sl->from_lookup) {
+        /* a text that repeats keeps repeating: guess further; a miss: probe cheaply */
+        int acc = i < n_draft ? i : n_draft;
+        sl->lk_max = acc == n_draft ? 2 * sl->lk_max : acc + 1;
+        if (sl->lk_max > s->p.draft_max) sl->lk_max = s->p.draft_max;
+    }
+    /* the guesses after the last kept one leave the caches */
+    const int keep = base + 1 + i;
+    if (n_draft > 0) {
+        int got = llm_kv_truncate(sl->kv, keep);
+        if (got < keep) {
+            struct err e = {{0}};
+            if (refeed(s, sl, got, keep, &e)) {
+                log_error("engine: stepping back after a guess failed: %s", e.msg);
+                llm_kv_truncate(sl->kv, 0);
+                sl->n_cache = 0;
+                if (sl->req) slot_finish(s, sl, FIN_ERROR, e.msg);
+            }
+        }
+    }
+    if (sl->dkv && sl->n_dkv > sl->n_cache) sl->n_dkv = llm_kv_truncate(sl->dkv, sl->n_cache);
 }
 
 /* One step: gather tokens of every active sequence, one forward, sample. */
@@ -612,7 +883,8 @@ static void step(struct sched *s) {
             }
         }
     }
-    if (ensure_batch(s)) {
+    const int n_guess = s->spec ? make_drafts(s) : 0;
+    if (ensure_batch(s, n_guess)) {
         for (int j = 0; j < s->n_act; j++)
             if (s->act[j]->req) slot_finish(s, s->act[j], FIN_ERROR, "out of memory for the batch");
         return;
@@ -622,15 +894,19 @@ static void step(struct sched *s) {
         struct slot *sl = s->act[j];
         sl->logits_row = -1;
         if (!sl->req || sl->n_prompt_done < sl->req->n_prompt) continue;
-        s->b_tok[n] = sl->next;
-        s->b_pos[n] = sl->n_cache;
-        s->b_seq[n] = j;
-        s->b_out[n] = 1;
-        sl->keys[sl->n_cache] = 0;
-        sl->cache[sl->n_cache++] = sl->next;
-        sl->logits_row = rows++;
-        n++;
-        budget--;
+        sl->logits_row = rows;
+        /* the token, then this step's guesses (speculative decoding), each with logits */
+        for (int i = 0; i <= sl->n_draft; i++) {
+            s->b_tok[n] = i ? sl->draft[i - 1] : sl->next;
+            s->b_pos[n] = sl->n_cache;
+            s->b_seq[n] = j;
+            s->b_out[n] = 1;
+            sl->keys[sl->n_cache] = 0;
+            sl->cache[sl->n_cache++] = s->b_tok[n];
+            rows++;
+            n++;
+            budget--;
+        }
     }
     const int n_decode = n;
     /* One step's prompt work is bounded: every decoding user waits for the whole forward,
@@ -698,6 +974,10 @@ static void step(struct sched *s) {
     for (int j = 0; j < s->n_act; j++) {
         struct slot *sl = s->act[j];
         if (!sl->req || sl->logits_row < 0) continue;
+        if (sl->n_draft > 0) {
+            verify_rows(s, sl, sl->n_cache - 1 - sl->n_draft);
+            continue;
+        }
         const float *lg = s->logits + (size_t)sl->logits_row * s->n_vocab;
         take_token(s, sl, sampler_sample(sl->smp, lg), lg);
     }
@@ -711,9 +991,7 @@ static int ensure_act(struct sched *s, int n) {
     if (a) s->act = a;
     struct llm_kv **k = realloc(s->kvs, (size_t)cap * sizeof *k);
     if (k) s->kvs = k;
-    float *l = realloc(s->logits, (size_t)cap * s->n_vocab * sizeof *l);
-    if (l) s->logits = l;
-    if (!a || !k || !l) return -1;
+    if (!a || !k || grow_rows(&s->logits, &s->logits_rows, cap, s->n_vocab)) return -1;
     s->act_cap = cap;
     return 0;
 }
@@ -779,7 +1057,7 @@ static void *run(void *arg) {
         pthread_mutex_unlock(&s->mu);
         while (cancelled) {
             struct sched_request *nx = cancelled->next;
-            finish_request(cancelled, FIN_CANCELLED, 0, 0, 0, 0, 0, NULL);
+            finish_request(cancelled, FIN_CANCELLED, NULL, 0, NULL);
             cancelled = nx;
         }
         for (struct sched_request *r = admit_head, *nx; r; r = nx) {
@@ -828,6 +1106,31 @@ static void *run(void *arg) {
     }
 }
 
+/* A draft model must spell every token as the model does (a vocabulary padded a little
+ * differently is fine: guesses beyond the model's are dropped). 0, or -1 with e set. */
+static int draft_compatible(omni_model *t, omni_model *d, struct err *e) {
+    const int nt = omni_model_n_vocab(t), nd = omni_model_n_vocab(d);
+    const char *why = "speculative decoding needs the same tokenizer";
+    if (nt - nd > 128 || nd - nt > 128)
+        return err_set(e, "the draft model %s has %d tokens and the model %s %d: not the same vocabulary (%s)",
+                       omni_model_name(d), nd, omni_model_name(t), nt, why);
+    if (tokenizer_bos(t->tok) != tokenizer_bos(d->tok) || tokenizer_eos(t->tok) != tokenizer_eos(d->tok))
+        return err_set(e, "the draft model %s has other begin/end tokens than the model %s (%s)", omni_model_name(d),
+                       omni_model_name(t), why);
+    for (int i = 0; i < (nt < nd ? nt : nd); i++) {
+        size_t lt = 0, ld = 0;
+        const char *pt = tokenizer_piece(t->tok, i, 1, &lt), *pd = tokenizer_piece(d->tok, i, 1, &ld);
+        if (lt != ld || (lt && memcmp(pt, pd, lt)))
+            return err_set(e, "the draft model %s does not share the vocabulary of the model %s: token %d is \"%.*s\" "
+                              "in the draft and \"%.*s\" in the model (%s)", omni_model_name(d), omni_model_name(t), i,
+                           (int)(ld < 40 ? ld : 40), pd ? pd : "", (int)(lt < 40 ? lt : 40), pt ? pt : "", why);
+    }
+    if (llm_is_recurrent(d->llm))
+        return err_set(e, "the draft model %s is recurrent (%s): its state cannot step back after a wrong guess; "
+                          "use an attention-only draft", omni_model_name(d), omni_model_arch(d));
+    return 0;
+}
+
 struct sched *sched_new(omni_model *model, const struct sched_params *p, struct err *e) {
     struct sched *s = calloc(1, sizeof *s);
     if (!s) { err_set(e, "out of memory"); return NULL; }
@@ -855,15 +1158,36 @@ struct sched *sched_new(omni_model *model, const struct sched_params *p, struct 
         return NULL;
     }
     if (s->p.n_ctx <= 0) s->p.n_ctx = sched_default_ctx(model, s->p.cache_type, s->p.n_slots);
+    if (s->p.draft_max <= 0) s->p.draft_max = 16;
+    if (s->p.draft_max > 256) s->p.draft_max = 256;
+    if (s->p.draft_min < 0) s->p.draft_min = 0;
+    if (s->p.draft && draft_compatible(model, s->p.draft, e)) {
+        free(s);
+        return NULL;
+    }
+    s->draft = s->p.draft;
+    s->spec = s->p.lookup || s->draft;
+    if (s->spec && llm_is_recurrent(model->llm)) {
+        /* its state only steps back to a checkpoint: every wrong guess would mean
+         * recomputing from there */
+        log_warn("engine: speculative decoding is off for %s: a recurrent model cannot step back after a wrong guess",
+                 omni_model_arch(model));
+        s->spec = 0;
+    }
+    if (s->spec)
+        log_info("engine: speculative decoding: %s%s%s, up to %d tokens a step", s->p.lookup ? "prompt lookup" : "",
+                 s->p.lookup && s->draft ? " and draft model " : s->draft ? "draft model " : "",
+                 s->draft ? omni_model_name(s->draft) : "", s->p.draft_max);
     s->n_vocab = omni_model_n_vocab(model);
     s->n_img_pos = omni_model_n_image_pos(model);
     s->st = llm_state_new(model->llm);
     if (s->st) llm_state_set_lora(s->st, model->lora, model->n_lora);
+    if (s->draft && s->spec && !(s->dst = llm_state_new(s->draft->llm))) s->spec = 0;
     s->slot = calloc((size_t)(s->p.n_slots ? s->p.n_slots : 1), sizeof *s->slot);
     int ok = s->st && s->slot && ensure_act(s, s->p.n_slots + 4) == 0;
     for (int i = 0; ok && i < s->p.n_slots; i++) {
         s->slot[i].pooled = 1;
-        ok = slot_alloc(&s->slot[i], s->p.n_ctx) == 0;
+        ok = slot_alloc(&s->slot[i], s->p.n_ctx, s->p.draft_max) == 0;
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -900,6 +1224,14 @@ void sched_free(struct sched *s) {
     free(s->b_pos);
     free(s->b_seq);
     free(s->b_out);
+    free(s->d_logits);
+    free(s->d_tok);
+    free(s->d_pos);
+    free(s->d_seq);
+    free(s->d_out);
+    free(s->d_kvs);
+    free(s->d_act);
+    llm_state_free(s->dst);
     llm_state_free(s->st);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);

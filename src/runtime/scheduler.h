@@ -34,6 +34,16 @@ struct sched_params {
     int n_batch;      /* most prompt + decode tokens in one forward (grown when more sequences decode) */
     int n_chunk;      /* most prompt tokens in one forward (bounds how long a long prompt
                        * stalls decoding sequences and newcomers); <= 0: n_batch / 2 */
+    /* Speculative decoding (omni_engine_params): each decoding sequence's step feeds its
+     * next token plus up to draft_max guesses, from the draft model (same vocabulary,
+     * checked by sched_new) and/or prompt lookup (runtime/lookup.h); the rows are then
+     * sampled in order as if one at a time, and the guesses after the first one the
+     * sampler does not pick are dropped (the cache steps back with llm_kv_truncate). */
+    omni_model *draft;
+    int lookup;
+    int draft_max;    /* <= 0: 16 */
+    int draft_min;    /* fewer guesses than this: none */
+    float draft_p_min; /* the draft stops at a guess it is less sure of than this */
     int cache_type;   /* the KV caches' type: a DT_ id (DT_F16 when 0) */
     int flash_attn;   /* enum llm_flash */
 };
@@ -109,5 +119,8 @@ int sched_n_ctx(const struct sched *s);      /* a pooled slot's */
 int sched_n_slots(const struct sched *s);
 int sched_queue_len(struct sched *s);
 int sched_slots_busy(struct sched *s);       /* requests running, pooled and session */
+/* Speculative decoding since the engine started: tokens proposed and kept. */
+void sched_draft_stats(struct sched *s, unsigned long long *proposed, unsigned long long *accepted);
+int sched_speculative(const struct sched *s);  /* 1: speculative decoding is on */
 
 #endif
