@@ -126,6 +126,41 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
     return n;
 }
 
+int api_chat_render(struct api_server *s, const cJSON *j, struct api_options *o, omni_prompt *pr,
+                    struct api_chat_images *ci, struct api_bad_field *bad, const char **code) {
+    omni_chat_message *msgs = NULL;
+    char **texts = NULL;
+    int n_msgs, status = 0;
+    *code = "invalid_value";
+    if ((n_msgs = read_messages(s, j, &msgs, &texts, ci, bad)) < 0) {
+        free(texts);
+        free(msgs);
+        return 400;
+    }
+    char err[512] = "";
+    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
+    const int n_ctx = omni_request_n_ctx(s->model, NULL);
+    int reserve = o->max_tokens > 0 ? o->max_tokens : n_ctx / 4;
+    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
+    if (reserve > 512 && o->max_tokens <= 0) reserve = 512;
+    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
+                                 o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
+                                 &o->truncated_messages, err, sizeof err);
+    snprintf(bad->param, sizeof bad->param, "messages");
+    if (rc == OMNI_ERR_TOO_LONG) {
+        *code = "context_length_exceeded";
+        snprintf(bad->msg, sizeof bad->msg, "%s", err);
+        status = 400;
+    } else if (rc) {
+        snprintf(bad->msg, sizeof bad->msg, "the chat template cannot render these messages: %.300s", err);
+        status = 400;
+    }
+    for (int i = 0; i < n_msgs; i++) free(texts[i]);
+    free(texts);
+    free(msgs);
+    return status;
+}
+
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -136,9 +171,6 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     int status;
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
-    omni_chat_message *msgs = NULL;
-    char **texts = NULL;
-    int n_msgs = 0;
     omni_prompt pr = {0};
     struct api_chat_images ci = {0};
     memset(&o, 0, sizeof o);
@@ -156,10 +188,6 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
         goto done;
     }
-    if ((n_msgs = read_messages(s, j, &msgs, &texts, &ci, &bad)) < 0) {
-        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
-        goto done;
-    }
     if (api_options_parse(j, 1, omni_model_n_vocab(s->model), &o, &bad)) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
@@ -169,30 +197,14 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
         goto done;
     }
-    char err[512] = "";
-    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
-    const int n_ctx = omni_request_n_ctx(s->model, NULL);
-    int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
-    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
-    if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
-                                 o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, o.template_kwargs, &pr,
-                                 &o.truncated_messages, err, sizeof err);
-    if (rc == OMNI_ERR_TOO_LONG) {
-        status = api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
-        goto done;
-    }
-    if (rc) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
-                                 err);
+    const char *code;
+    if ((status = api_chat_render(s, j, &o, &pr, &ci, &bad, &code))) {
+        status = api_reply_error(c, status, bad.param, code, "%s", bad.msg);
         goto done;
     }
     status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
 done:
     api_options_free(&o);
-    for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
-    free(texts);
-    free(msgs);
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
     cJSON_Delete(j);

@@ -200,6 +200,8 @@ int cmd_serve(int argc, char **argv) {
 
     char *id = name ? strdup(name) : model_id_from_path(model_path);
     ap.model_id = id;
+    ap.model_path = embed_only ? NULL : model_path;
+    ap.embed_path = embed_path;
     ap.asr_threads = n_threads;
     int n_keys = keys.n;
     signal(SIGPIPE, SIG_IGN);
