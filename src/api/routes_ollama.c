@@ -256,14 +256,15 @@ static void add_done(cJSON *j, const struct api_gen_result *r, double t0, const 
     add_count(j, "eval_duration", r->usage.generate_ms * 1e6);
 }
 
-/* Runs the prompt and writes ollama's answer (a stream, or one object). */
-static int answer(struct api_server *s, struct mg_connection *c, const char *model, int chat, struct api_options *o,
-                  const omni_prompt *pr, double t0) {
+/* Runs the prompt and writes ollama's answer (a stream, or one object); thoughts: split
+ * the model's thoughts off into 'thinking' (not for generate's raw prompts). */
+static int answer(struct api_server *s, struct mg_connection *c, const char *model, int chat, int thoughts,
+                  struct api_options *o, const omni_prompt *pr, double t0) {
     struct stream_out so = {c, chat, model, 0};
     struct api_gen_out out = {stream_piece, &so, !chat};
     struct api_gen_result r;
     struct api_gen_refusal ref;
-    if (api_generate_custom(s, c, o, chat, pr, &out, &r, &ref)) return oerr(c, ref.status, "%s", ref.msg);
+    if (api_generate_custom(s, c, o, thoughts, pr, &out, &r, &ref)) return oerr(c, ref.status, "%s", ref.msg);
     int status = 200;
     if (!strcmp(r.usage.finish_reason, "cancelled")) {
         /* the client went away: nothing more to write */
@@ -392,7 +393,7 @@ static int route_chat_ollama(struct api_server *s, struct mg_connection *c, cons
     struct api_bad_field bad;
     const char *code;
     if ((status = api_chat_render(s, body, &o, &pr, &ci, &bad, &code))) status = oerr(c, status, "%s", bad.msg);
-    else status = answer(s, c, name, 1, &o, &pr, t0);
+    else status = answer(s, c, name, 1, 1, &o, &pr, t0);
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
     cJSON_Delete(body);
@@ -568,7 +569,7 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
         pr.n += ncx;
         for (int i = 0; i < pr.n_images; i++) pr.image_pos[i] += ncx;
     }
-    status = answer(s, c, name, 0, &o, &pr, t0);
+    status = answer(s, c, name, 0, !is_raw, &o, &pr, t0);
 done:
     free(cx);
     free(text);

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { Ollama } from "ollama";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(23);
+const { test, summary } = makeCounter(25);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const BGE = `${MODELS}/synth/synth-bert-bge-f16.gguf`;
@@ -317,7 +317,7 @@ try {
     assert(err && err.status_code === 404, `second delete: ${err}`);
   });
 
-  await stopServer(srv);
+  await test("the server stops cleanly (exit status 0)", async () => { eq(await stopServer(srv), 0, "exit status"); });
   srv = null;
 
   // API keys guard /api/* as they guard /v1
@@ -347,6 +347,21 @@ try {
     eq(off.prompt_eval_count, v1.json.usage.prompt_tokens, "the same prompt as /v1 with enable_thinking false");
     const bad = await raw(srv.url + "/api/chat", "POST", JSON.stringify({ model: "synth-qwen3-f16", messages: MSGS, think: "max" }));
     assert(bad.status === 400 && /think/.test(bad.json.error), bad.text);
+  });
+
+  await test("thoughts come apart as 'thinking' (a prompt that opens <think>), whole and streamed", async () => {
+    const o = new Ollama({ host: srv.url });
+    const req = { model: "synth-qwen3-f16", prompt: "Hi", options: { temperature: 0, num_predict: 6 },
+      template: "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n<think>\n" };
+    const r = await o.generate(req);
+    assert(r.thinking && r.thinking.length > 0, `thinking: ${JSON.stringify(r)}`);
+    eq(r.response, "", "no answer yet: the thoughts never closed");
+    let thinking = "", response = "";
+    for await (const p of await o.generate({ ...req, stream: true })) { thinking += p.thinking || ""; response += p.response; }
+    eq([thinking, response], [r.thinking, r.response], "streamed = whole");
+    const rawr = await o.generate({ ...req, template: undefined, raw: true,
+      prompt: "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n" });
+    assert(!rawr.thinking && rawr.response.length > 0, "raw: the text as it comes");
   });
 } catch (e) {
   await test("setup", async () => { throw e; });
