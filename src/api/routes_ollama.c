@@ -447,6 +447,7 @@ static char *render_template(const char *t, const char *sys, const char *prompt,
         if (!close) { snprintf(msg, cap, "template: '{{' without '}}'"); free(b.p); return NULL; }
         int rtrim = close > open + 2 && close[-1] == '-';
         const char *a = open + 2 + ltrim, *z = close - rtrim;
+        if (z < a) z = a;   /* "{{-}}" */
         while (a < z && *a == ' ') a++;
         while (z > a && z[-1] == ' ') z--;
         size_t n = (size_t)(z - a);
