@@ -305,10 +305,11 @@ static int answer_load(struct mg_connection *c, const char *model, int chat) {
 }
 
 /* The chat model a name means: 0, or the status of the error written. */
-static int find_chat(struct api_server *s, struct mg_connection *c, const char *name, struct api_served *m) {
+static int find_chat(struct api_server *s, struct mg_connection *c, const char *name, const char *verb,
+                     struct api_served *m) {
     if (atomic_load(&s->state) == API_LOADING) return oerr(c, 503, "the model is still loading; retry shortly");
     if (api_find_model(s, name, m)) return oerr(c, 404, "model '%s' not found", name);
-    if (m->kind != API_MODEL_CHAT) return oerr(c, 400, "\"%s\" does not support generate", name);
+    if (m->kind != API_MODEL_CHAT) return oerr(c, 400, "\"%s\" does not support %s", name, verb);
     return 0;
 }
 
@@ -363,7 +364,7 @@ static int route_chat_ollama(struct api_server *s, struct mg_connection *c, cons
     const char *name = model_name(c, j, &status);
     if (!name) return status;
     struct api_served m;
-    if ((status = find_chat(s, c, name, &m))) return status;
+    if ((status = find_chat(s, c, name, "chat", &m))) return status;
     const cJSON *msgs = field(j, "messages");
     if (msgs && !cJSON_IsArray(msgs)) return oerr(c, 400, "'messages' must be an array of {role, content} objects");
     if (!msgs || !cJSON_GetArraySize(msgs)) return answer_load(c, name, 1);
@@ -486,7 +487,7 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
     const char *name = model_name(c, j, &status);
     if (!name) return status;
     struct api_served m;
-    if ((status = find_chat(s, c, name, &m))) return status;
+    if ((status = find_chat(s, c, name, "generate", &m))) return status;
     const cJSON *prompt = field(j, "prompt"), *sys = field(j, "system"), *tmpl = field(j, "template");
     const cJSON *raw = field(j, "raw"), *ctx = field(j, "context"), *images = field(j, "images"), *suffix = field(j, "suffix");
     if (prompt && !cJSON_IsString(prompt)) return oerr(c, 400, "'prompt' must be a string");

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { Ollama } from "ollama";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(25);
+const { test, summary } = makeCounter(26);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const BGE = `${MODELS}/synth/synth-bert-bge-f16.gguf`;
@@ -107,6 +107,18 @@ try {
     assert(r.prompt_eval_count > 5, "prompt_eval_count");
     assert(r.total_duration >= r.eval_duration && r.eval_duration > 0 && Number.isInteger(r.total_duration), "durations");
     assert(!isNaN(Date.parse(r.created_at)), "created_at");
+  });
+
+  await test("model names: id, general.name (synth-smollm2), :latest, base:tag for base-tag-*, case; others 404", async () => {
+    const ask = (model) => ollama.chat({ model, messages: MSGS, options: { temperature: 0, num_predict: 2 } });
+    const ref = (await ask("synth-smollm2-f16")).message.content;
+    for (const name of ["synth-smollm2-f16:latest", "SYNTH-SmolLM2-F16", "synth-smollm2:latest", "synth:smollm2", "synth:smollm2-f16"])
+      eq((await ask(name)).message.content, ref, name);
+    for (const name of ["synth:smoll", "synth-smollm2-f1", "smollm2", "synth-smollm2-f16:q8_0"]) {
+      let err;
+      try { await ask(name); } catch (e) { err = e; }
+      assert(err && err.status_code === 404, `${name}: ${err}`);
+    }
   });
 
   await test("greedy /api/chat equals greedy /v1/chat/completions", async () => {
@@ -264,7 +276,10 @@ try {
     assert(err && err.status_code === 400 && /embeddings/.test(err.error), `embed on chat model: ${err}`);
     err = null;
     try { await ollama.generate({ model: "synth-bert-bge-f16", prompt: "x" }); } catch (e) { err = e; }
-    assert(err && err.status_code === 400, `generate on embedder: ${err}`);
+    assert(err && err.status_code === 400 && /does not support generate/.test(err.error), `generate on embedder: ${err}`);
+    err = null;
+    try { await ollama.chat({ model: "synth-bert-bge-f16", messages: MSGS }); } catch (e) { err = e; }
+    assert(err && err.status_code === 400 && /does not support chat/.test(err.error), `chat on embedder: ${err}`);
     for (const body of ["{bad", "[1,2]", ""]) {
       const r = await raw(srv.url + "/api/chat", "POST", body);
       assert(r.status === 400 && typeof r.json.error === "string", `${JSON.stringify(body)}: ${r.status} ${r.text}`);
