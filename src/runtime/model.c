@@ -117,6 +117,7 @@ int omni_model_n_image_pos(const omni_model *m) { return m->clip ? clip_hparams(
 
 const char *omni_model_arch(const omni_model *m) { return llm_hparams(m->llm)->arch; }
 const char *omni_model_name(const omni_model *m) { return m->name; }
+const char *omni_model_chat_template(const omni_model *m) { return m->chat_template; }
 int omni_model_n_vocab(const omni_model *m) { return llm_hparams(m->llm)->n_vocab; }
 int omni_model_n_ctx_train(const omni_model *m) { return llm_hparams(m->llm)->n_ctx_train; }
 uint64_t omni_model_n_params(const omni_model *m) { return llm_n_params(m->llm); }
