@@ -27,7 +27,7 @@ let srv, hub;
 
 // The hub stand-in serving the shared models, and a catalog naming one of them.
 async function startHub() {
-  const proc = spawn("python3", ["tests/e2e/hub_server.py", MODELS, `${tmp}/port`, `${tmp}/hublog`, "120"], { stdio: "ignore" });
+  const proc = spawn("python3", ["tests/e2e/hub_server.py", MODELS, `${tmp}/port`, `${tmp}/hublog`, "3600"], { stdio: "ignore" });
   for (let i = 0; i < 100 && !fs.existsSync(`${tmp}/port`); i++) await new Promise((r) => setTimeout(r, 100));
   const port = fs.readFileSync(`${tmp}/port`, "utf8").trim();
   assert(port, "hub stand-in did not start");
