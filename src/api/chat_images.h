@@ -38,4 +38,13 @@ int api_chat_image_base64(const omni_model *m, const char *model_id, struct api_
  * default) allows no local files. Returns 0, or -1 if dir is not an existing folder. */
 int api_chat_images_allow_dir(const char *dir, struct err *e);
 
+/* The body's OpenAI-shaped 'messages' rendered with the model's chat template into *pr
+ * (o: max_tokens for the reply's room, truncation, template kwargs; o->truncated_messages
+ * is set), decoding image parts into ci (which must outlive the generation). Shared by
+ * /v1/chat/completions and the other APIs' chat routes so all build the same prompt.
+ * Returns 0, or the HTTP status with *bad and *code (a short machine string) filled. */
+struct api_server;
+int api_chat_render_json(struct api_server *s, const cJSON *body, struct api_options *o, omni_prompt *pr,
+                    struct api_chat_images *ci, struct api_bad_field *bad, const char **code);
+
 #endif

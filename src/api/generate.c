@@ -21,6 +21,8 @@ struct gen {
     char *rtext;             /* the same for the model's thoughts (reasoning_content) */
     size_t rlen, rcap;
     cJSON *lp;               /* chat-style logprob entries not yet sent, or NULL */
+    int32_t *toks;           /* the generated token ids, when the group wants them */
+    int ntok, ctok;
     int submitted;           /* handed to the engine (HTTP thread only) */
     int done;                /* on_done came, or it never ran (cancelled/refused before submitting) */
     int reported;            /* its end was written to the client (streaming) */
@@ -38,6 +40,7 @@ struct group {
     pthread_cond_t cv;
     omni_model *model;
     int want_lp;
+    int want_toks;           /* collect each choice's token ids (ollama's 'context') */
     int n;
     struct gen *g;
     int n_next;              /* first prompt not yet submitted */
@@ -82,6 +85,14 @@ static void on_piece(const omni_token_info *p, void *user) {
     pthread_mutex_lock(&g->grp->mu);
     if (p->len && p->reasoning) add_text(&g->rtext, &g->rlen, &g->rcap, p->text, p->len);
     else if (p->len) add_text(&g->text, &g->len, &g->cap, p->text, p->len);
+    if (g->grp->want_toks && p->token >= 0) {
+        if (g->ntok == g->ctok) {
+            int c = g->ctok ? g->ctok * 2 : 64;
+            int32_t *t = realloc(g->toks, sizeof *t * (size_t)c);
+            if (t) { g->toks = t; g->ctok = c; }
+        }
+        if (g->ntok < g->ctok) g->toks[g->ntok++] = p->token;
+    }
     if (g->grp->want_lp && p->token >= 0) {
         omni_model *m = g->grp->model;
         if (!g->lp) g->lp = cJSON_CreateArray();
@@ -626,14 +637,15 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
     return 200;
 }
 
-int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
-                      const omni_prompt *prompts, int n, const char *prompt_param) {
+/* Sets up the group of n choices for o's generation fields. Returns -1 when out of memory. */
+static int group_init(struct api_server *s, struct mg_connection *c, int chat, const struct api_options *o,
+                      const omni_prompt *prompts, int n, struct group **out) {
     struct group *grp = calloc(1, sizeof *grp);
     struct gen *gs = calloc((size_t)(n > 0 ? n : 1), sizeof *gs);
     if (!grp || !gs) {
         free(grp);
         free(gs);
-        return api_reply_error(c, 503, NULL, NULL, "out of memory");
+        return -1;
     }
     pthread_mutex_init(&grp->mu, NULL);
     pthread_cond_init(&grp->cv, NULL);
@@ -652,65 +664,160 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;
-    gp->reasoning = kind != API_COMPLETION ? o->reasoning : OMNI_REASONING_NONE;
+    gp->reasoning = chat ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;
     for (int i = 0; i < n; i++) {
         gs[i].grp = grp;
         gs[i].prompt = &prompts[i];
     }
+    *out = grp;
+    return 0;
+}
 
-    /* Every prompt must fit before any runs: a list is answered whole or refused. */
-    const int n_ctx = omni_request_n_ctx(s->model, NULL);
-    int status = 0, too_long = -1;
+/* Submits the group's prompts unless one is too long. Returns 0 when they run, else
+ * fills *ref with why nothing runs (every prompt must fit: a list is answered whole). */
+static int group_start(struct api_server *s, struct group *grp, struct api_gen_refusal *ref) {
+    const int n_ctx = omni_request_n_ctx(s->model, NULL), n = grp->n;
+    int too_long = -1;
     for (int i = 0; i < n && too_long < 0; i++)
-        if (prompts[i].n >= n_ctx) too_long = i;
+        if (grp->g[i].prompt->n >= n_ctx) too_long = i;
     char err[256] = "";
     int rc = too_long >= 0 ? OMNI_OK : submit_pending(s, grp, err, sizeof err);
     omni_engine_stats es;
     omni_model_engine_stats(s->model, &es);
+    ref->status = 400;
+    ref->code = "context_length_exceeded";
     if (too_long >= 0 && n == 1)
-        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
-                                 "the prompt is %d tokens; this server's context is %d tokens per request",
-                                 prompts[0].n, n_ctx);
+        snprintf(ref->msg, sizeof ref->msg, "the prompt is %d tokens; this server's context is %d tokens per request",
+                 grp->g[0].prompt->n, n_ctx);
     else if (too_long >= 0)
-        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded",
-                                 "prompt %d of the list is %d tokens; this server's context is %d tokens per request",
-                                 too_long, prompts[too_long].n, n_ctx);
-    else if (rc == OMNI_ERR_BUSY)
-        status = api_reply_error(c, 429, NULL, "queue_full", "all %d slots are busy and the queue is full; retry shortly",
-                                 es.n_slots);
-    else if (rc == OMNI_ERR_STOPPING)
-        status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
-    else if (rc != OMNI_OK)
-        status = api_reply_error(c, 400, prompt_param, "context_length_exceeded", "%s", err);
+        snprintf(ref->msg, sizeof ref->msg,
+                 "prompt %d of the list is %d tokens; this server's context is %d tokens per request", too_long,
+                 grp->g[too_long].prompt->n, n_ctx);
+    else if (rc == OMNI_ERR_BUSY) {
+        ref->status = 429;
+        ref->code = "queue_full";
+        snprintf(ref->msg, sizeof ref->msg, "all %d slots are busy and the queue is full; retry shortly", es.n_slots);
+    } else if (rc == OMNI_ERR_STOPPING) {
+        ref->status = 503;
+        ref->code = "shutting_down";
+        snprintf(ref->msg, sizeof ref->msg, "the server is shutting down");
+    } else if (rc != OMNI_OK)
+        snprintf(ref->msg, sizeof ref->msg, "%s", err);
+    else
+        return 0;
+    return -1;
+}
+
+static void group_count(struct api_server *s, const struct group *grp) {
+    for (int i = 0; i < grp->n; i++) {
+        const omni_usage *r = &grp->g[i].res;
+        if (!grp->g[i].submitted) continue;
+        metrics_count_generation(&s->metrics, r->prompt_tokens, r->cached_tokens, r->completion_tokens,
+                                 r->ttft_ms >= 0 ? r->ttft_ms / 1e3 : -1,
+                                 r->ttft_ms >= 0 ? (r->total_ms - r->ttft_ms) / 1e3 : 0);
+    }
+}
+
+static void group_free(struct group *grp) {
+    for (int i = 0; i < grp->n; i++) {
+        /* every submitted choice has had its on_done: the replies wait for all */
+        struct gen *g = &grp->g[i];
+        omni_request_free(g->req);
+        cJSON_Delete(g->lp);
+        free(g->text);
+        free(g->rtext);
+        free(g->toks);
+    }
+    pthread_mutex_destroy(&grp->mu);
+    pthread_cond_destroy(&grp->cv);
+    free(grp->g);
+    free(grp);
+}
+
+int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
+                      const omni_prompt *prompts, int n, const char *prompt_param) {
+    struct group *grp;
+    if (group_init(s, c, kind != API_COMPLETION, o, prompts, n, &grp))
+        return api_reply_error(c, 503, NULL, NULL, "out of memory");
+    struct api_gen_refusal ref;
+    int status;
+    if (group_start(s, grp, &ref))
+        status = api_reply_error(c, ref.status, ref.status == 400 ? prompt_param : NULL, ref.code, "%s", ref.msg);
     else {
         if (kind == API_MESSAGES)
             status = o->stream ? messages_stream_reply(s, c, o, grp) : messages_json_reply(s, c, o, grp);
         else status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, o, grp);
-        for (int i = 0; i < n; i++) {
-            const omni_usage *r = &gs[i].res;
-            if (!gs[i].submitted) continue;
-            metrics_count_generation(&s->metrics, r->prompt_tokens, r->cached_tokens, r->completion_tokens,
-                                     r->ttft_ms >= 0 ? r->ttft_ms / 1e3 : -1,
-                                     r->ttft_ms >= 0 ? (r->total_ms - r->ttft_ms) / 1e3 : 0);
-        }
+        group_count(s, grp);
     }
-    for (int i = 0; i < n; i++) {
-        /* every submitted choice has had its on_done: json/stream_reply wait for all */
-        omni_request_free(gs[i].req);
-        cJSON_Delete(gs[i].lp);
-        free(gs[i].text);
-        free(gs[i].rtext);
-    }
-    pthread_mutex_destroy(&grp->mu);
-    pthread_cond_destroy(&grp->cv);
-    free(gs);
-    free(grp);
+    group_free(grp);
     return status;
 }
 
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                  const omni_prompt *prompt, const char *prompt_param) {
     return api_generate_many(s, c, kind, o, prompt, 1, prompt_param);
+}
+
+/* One choice for another API's writer: streams pieces to out->piece as they come (when
+ * o->stream), then hands back the whole result. */
+int api_generate_custom(struct api_server *s, struct mg_connection *c, const struct api_options *o, int chat,
+                        const omni_prompt *prompt, const struct api_gen_out *out, struct api_gen_result *r,
+                        struct api_gen_refusal *ref) {
+    memset(r, 0, sizeof *r);
+    struct group *grp;
+    if (group_init(s, c, chat, o, prompt, 1, &grp)) {
+        ref->status = 503;
+        ref->code = NULL;
+        snprintf(ref->msg, sizeof ref->msg, "out of memory");
+        return -1;
+    }
+    grp->want_toks = out->want_tokens;
+    if (group_start(s, grp, ref)) {
+        group_free(grp);
+        return -1;
+    }
+    struct gen *g = &grp->g[0];
+    int ok = 1;
+    pthread_mutex_lock(&grp->mu);
+    for (;;) {
+        wait_news(grp, o->stream, 1000);
+        if (o->stream && (g->len || g->rlen)) {
+            char *text = g->len ? strndup(g->text, g->len) : NULL, *thought = g->rlen ? strndup(g->rtext, g->rlen) : NULL;
+            g->len = g->rlen = 0;
+            pthread_mutex_unlock(&grp->mu);
+            if (ok && (text || thought) && out->piece(out->user, text, thought)) {
+                ok = 0;
+                cancel_all(grp);
+            }
+            free(text);
+            free(thought);
+            pthread_mutex_lock(&grp->mu);
+        }
+        if (g->done && !g->len && !g->rlen) break;
+        if (!o->stream && g->done) break;
+    }
+    pthread_mutex_unlock(&grp->mu);
+    r->usage = g->res;
+    r->failed = failed(g);
+    snprintf(r->error, sizeof r->error, "%s", g->error);
+    if (!o->stream) {
+        r->text = g->text;
+        r->thinking = g->rtext;
+        g->text = g->rtext = NULL;
+    }
+    r->tokens = g->toks;
+    r->n_tokens = g->ntok;
+    g->toks = NULL;
+    group_count(s, grp);
+    group_free(grp);
+    return 0;
+}
+
+void api_gen_result_free(struct api_gen_result *r) {
+    free(r->text);
+    free(r->thinking);
+    free(r->tokens);
+    memset(r, 0, sizeof *r);
 }

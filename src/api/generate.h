@@ -29,5 +29,35 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
 struct api_chat_images;
 int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_chat_message *msgs, int n_msgs,
                     const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr);
+/* For APIs with their own wire format (ollama's NDJSON): the same engine path (model,
+ * prompt cache, scheduler, cancel on hang-up), with the caller writing the bytes. */
+struct api_gen_out {
+    /* o->stream: called on the HTTP thread with new answer text and/or thoughts (NULL when
+     * none). Returns 0, or -1 when the client is gone (the generation is then cancelled). */
+    int (*piece)(void *user, const char *text, const char *thinking);
+    void *user;
+    int want_tokens;            /* collect the generated token ids (ollama's 'context') */
+};
+struct api_gen_result {
+    omni_usage usage;
+    char *text, *thinking;      /* not streaming: the whole reply (NULL: none) */
+    int32_t *tokens;            /* with want_tokens: the generated token ids */
+    int n_tokens;
+    int failed;                 /* the engine failed: error says why */
+    char error[256];
+};
+/* Why a generation was refused before it ran: an HTTP status, a short code and a message. */
+struct api_gen_refusal {
+    int status;
+    const char *code;
+    char msg[400];
+};
+/* One prompt (borrowed) with o's fields; chat: thoughts are split off (o->reasoning).
+ * Returns 0 when it ran (*r filled; free with api_gen_result_free), or -1 when it was
+ * refused (*ref filled; nothing was written to c). */
+int api_generate_custom(struct api_server *s, struct mg_connection *c, const struct api_options *o, int chat,
+                        const omni_prompt *prompt, const struct api_gen_out *out, struct api_gen_result *r,
+                        struct api_gen_refusal *ref);
+void api_gen_result_free(struct api_gen_result *r);
 
 #endif

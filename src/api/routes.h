@@ -53,6 +53,12 @@ int route_moderations(struct api_server *s, struct mg_connection *c, const char 
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 
+/* ollama's API: every /api/... path and HEAD / (routes_ollama.c), errors in its shape. */
+int route_ollama(struct api_server *s, struct mg_connection *c, const char *method, const char *path);
+/* Reads the whole request body (at most max_body bytes): malloc'ed and NUL-terminated, or
+ * NULL with *status 413 (too large) or 400 (the connection broke off). */
+char *api_read_body(struct api_server *s, struct mg_connection *c, size_t *len, int *status);
+
 /* 1 when the requested model name is ours (absent counts as ours). */
 int api_model_matches(const struct api_server *s, const char *name);
 

@@ -126,8 +126,9 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
     return n;
 }
 
-int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_chat_message *msgs, int n_msgs,
-                    const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr) {
+/* The render step itself, writing no reply: 0, or 400 with *bad and *code filled. */
+static int render_core(struct api_server *s, const omni_chat_message *msgs, int n_msgs, const struct api_chat_images *ci,
+                       struct api_options *o, omni_prompt *pr, struct api_bad_field *bad, const char **code) {
     char err[512] = "";
     /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
     const int n_ctx = omni_request_n_ctx(s->model, NULL);
@@ -137,11 +138,44 @@ int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_ch
     int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
                                  o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
                                  &o->truncated_messages, err, sizeof err);
-    if (rc == OMNI_ERR_TOO_LONG) return api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
-    if (rc)
-        return api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
-                               err);
+    *code = "invalid_value";
+    snprintf(bad->param, sizeof bad->param, "messages");
+    if (rc == OMNI_ERR_TOO_LONG) {
+        *code = "context_length_exceeded";
+        snprintf(bad->msg, sizeof bad->msg, "%s", err);
+        return 400;
+    }
+    if (rc) {
+        snprintf(bad->msg, sizeof bad->msg, "the chat template cannot render these messages: %.300s", err);
+        return 400;
+    }
     return 0;
+}
+
+int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_chat_message *msgs, int n_msgs,
+                    const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr) {
+    struct api_bad_field bad = {{0}, {0}};
+    const char *code;
+    int status = render_core(s, msgs, n_msgs, ci, o, pr, &bad, &code);
+    return status ? api_reply_error(c, status, bad.param, code, "%s", bad.msg) : 0;
+}
+
+int api_chat_render_json(struct api_server *s, const cJSON *j, struct api_options *o, omni_prompt *pr,
+                         struct api_chat_images *ci, struct api_bad_field *bad, const char **code) {
+    omni_chat_message *msgs = NULL;
+    char **texts = NULL;
+    int n_msgs;
+    *code = "invalid_value";
+    if ((n_msgs = read_messages(s, j, &msgs, &texts, ci, bad)) < 0) {
+        free(texts);
+        free(msgs);
+        return 400;
+    }
+    int status = render_core(s, msgs, n_msgs, ci, o, pr, bad, code);
+    for (int i = 0; i < n_msgs; i++) free(texts[i]);
+    free(texts);
+    free(msgs);
+    return status;
 }
 
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {

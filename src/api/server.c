@@ -35,7 +35,7 @@ int api_model_matches(const struct api_server *s, const char *name) {
 
 /* Reads the whole body, at most max bytes. Returns the malloc'ed body, or NULL with
  * *status set to 413 (too large) or 400 (connection broke off). */
-static char *read_body(struct api_server *s, struct mg_connection *c, size_t *len, int *status) {
+char *api_read_body(struct api_server *s, struct mg_connection *c, size_t *len, int *status) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     *len = 0;
     if (ri->content_length > (long long)s->p.max_body) { *status = 413; return NULL; }
@@ -79,7 +79,7 @@ typedef int (*json_route_fn)(struct api_server *s, struct mg_connection *c, cons
 static int handle_post(struct api_server *s, struct mg_connection *c, json_route_fn route) {
     size_t len;
     int status = 0;
-    char *body = read_body(s, c, &len, &status);
+    char *body = api_read_body(s, c, &len, &status);
     if (!body) {
         if (status == 413) {
             api_reply_then_close(c);
@@ -108,7 +108,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
     if (!strcmp(m, "OPTIONS")) /* CORS preflight, so browser apps on other origins can call us */
         return api_reply(c, 204, "text/plain", "", 0,
-                         "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                         "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
                          "Access-Control-Allow-Headers: Authorization, Content-Type, x-api-key, anthropic-version, "
                          "anthropic-beta, anthropic-dangerous-direct-browser-access\r\n"
                          "Access-Control-Max-Age: 86400\r\n");
@@ -156,6 +156,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return get ? route_model(s, c, path + 11) : method_not_allowed(c, "GET", m, path);
         return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
     }
+    /* ollama's API (routes_ollama.c); its clients probe HEAD / for "Ollama is running" */
+    if (!strncmp(path, "/api/", 5) || (!strcmp(m, "HEAD") && !strcmp(path, "/"))) return route_ollama(s, c, m, path);
     if (get) {
         int r = route_static(s, c, path);
         if (r) return r;
@@ -185,6 +187,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     s->model_id = strdup(p->model_id ? p->model_id : "model");
     s->p.model_id = s->model_id;
     s->p.host = NULL;
+    s->p.model_path = s->p.embed_path = NULL;   /* copied once listening (freed in api_server_stop) */
     if (keys) { s->keys = *keys; keys->key = NULL; keys->n = 0; }
     metrics_init(&s->metrics);
     atomic_init(&s->state, API_LOADING);
@@ -249,6 +252,8 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     struct mg_server_port sp[4];
     int n = mg_get_server_ports(s->ctx, 4, sp);
     s->port = n > 0 ? sp[0].port : p->port;
+    s->p.model_path = p->model_path ? strdup(p->model_path) : NULL;
+    s->p.embed_path = p->embed_path ? strdup(p->embed_path) : NULL;
     api_realtime_register(s);
     return s;
 }
@@ -279,5 +284,7 @@ void api_server_stop(struct api_server *s) {
     metrics_destroy(&s->metrics);
     free(s->model_id);
     free(s->embed_id);
+    free((char *)s->p.model_path);
+    free((char *)s->p.embed_path);
     free(s);
 }

@@ -15,6 +15,8 @@ struct api_params {
     int n_threads;              /* HTTP worker threads (each holds one connection) */
     size_t max_body;            /* larger request bodies get 413 */
     const char *model_id;       /* the id /v1/models reports and requests may name */
+    const char *model_path;     /* its file (ollama's /api/show reads its metadata), or NULL */
+    const char *embed_path;     /* the embedding model's file, or NULL */
     const char *asr_model;      /* Whisper model (whisper.cpp ggml) for the audio routes, or NULL */
     const char *vad_model;      /* Silero VAD used with it, or NULL */
     int asr_threads;            /* Whisper compute threads; 0: all cores */

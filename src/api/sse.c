@@ -18,6 +18,10 @@ static int send_chunk(struct mg_connection *c, const char *a, size_t na, const c
     return mg_write(c, "\r\n", 2) == 2 ? 0 : -1;
 }
 
+int http_chunk(struct mg_connection *c, const char *a, size_t na, const char *b, size_t nb) {
+    return send_chunk(c, a, na, b, nb, "", 0);
+}
+
 int sse_begin(struct mg_connection *c, const char *extra_headers) {
     int n = mg_printf(c,
                       "HTTP/1.1 200 OK\r\n"

@@ -18,4 +18,8 @@ int sse_close(struct mg_connection *c);
 /* Sends "data: [DONE]" and ends the chunked body. */
 int sse_end(struct mg_connection *c);
 
+/* One HTTP chunk of a chunked response holding a then b (other streaming formats, e.g.
+ * ollama's NDJSON). 0, or -1 when the client is gone. */
+int http_chunk(struct mg_connection *c, const char *a, size_t na, const char *b, size_t nb);
+
 #endif

@@ -33,7 +33,9 @@ static void usage(FILE *f) {
             "Voice: with --asr-model, GET /v1/realtime?model=ID is OpenAI's Realtime API over a\n"
             "WebSocket (speak, get the answer as audio; the chat page's microphone button uses it).\n"
             "Embeddings: with --embedding-model, POST /v1/embeddings (OpenAI's) or, for a reranker,\n"
-            "POST /v1/rerank (query + documents -> relevance scores, as llama-server and Jina).\n\n"
+            "POST /v1/rerank (query + documents -> relevance scores, as llama-server and Jina).\n"
+            "ollama's API too (Open WebUI, Continue, the ollama clients: host http://HOST:PORT):\n"
+            "/api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps, /api/pull, ...\n\n"
             "options:\n"
             "  -m, --model FILE       the model (GGUF) to serve (required); an embedding model here is\n"
             "                         served alone, as if given with --embedding-model\n"
@@ -221,6 +223,8 @@ int cmd_serve(int argc, char **argv) {
 
     char *id = name ? strdup(name) : model_id_from_path(model_path);
     ap.model_id = id;
+    ap.model_path = embed_only ? NULL : model_path;
+    ap.embed_path = embed_path;
     ap.asr_threads = n_threads;
     int n_keys = keys.n;
     signal(SIGPIPE, SIG_IGN);
