@@ -57,6 +57,10 @@ for m in $MODELS; do
   done
 done
 
+# Long context: prefill at 128/2048/8192 and decode at depth 0/2048/8192, F16 and Q8_0 cache
+# (vs LLAMA_BENCH when set).
+sh "$(dirname "$0")/bench_longctx.sh" || echo "(bench_longctx.sh failed)"
+
 # Server throughput and time to first token at 1/4/8 streams (vs LLAMA_SERVER when set).
 sh "$(dirname "$0")/bench_server.sh" || echo "(bench_server.sh failed)"
 

@@ -11,8 +11,8 @@ P=0; F=0; S=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
 skip() { S=$((S+1)); echo "skip: $*"; }
-# 13 goldens of supported models (one with a LoRA adapter), 17 other checks (16 in a sanitizer build: no RSS bound)
-case "$BIN" in *asan*) echo "expect: at least 29 tests run" ;; *) echo "expect: at least 30 tests run" ;; esac
+# 13 goldens of supported models (one with a LoRA adapter), 20 other checks (19 in a sanitizer build: no RSS bound)
+case "$BIN" in *asan*) echo "expect: at least 32 tests run" ;; *) echo "expect: at least 33 tests run" ;; esac
 
 # "reason (issue)" when ../shared/$1 is on tests/not_yet_supported.txt for check $2
 not_yet() {
@@ -95,10 +95,30 @@ if echo "$j" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())
 assert set(d) == {"pp_tokens_per_s", "tg_tokens_per_s", "threads", "model_bytes", "file_bytes", "kv_bytes",
-                  "peak_rss_bytes", "rss_bound_bytes"}, d
+                  "peak_rss_bytes", "rss_bound_bytes", "depth"}, d
 assert d["pp_tokens_per_s"] > 0 and d["tg_tokens_per_s"] > 0 and d["threads"] == 2 and d["model_bytes"] > 9000000, d
 assert d["rss_bound_bytes"] == d["file_bytes"] + d["kv_bytes"] + (64 << 20), d
 '; then ok; else fail "bench --json: $j"; fi
+
+# long context: -d DEPTH (both phases after DEPTH tokens: the cache holds DEPTH + max(P, N) + 1
+# positions), --cache-type (a Q8_0 cache is 34/64 of an F16 one: blocks of 32 with an f16 scale),
+# --flash-attn; bad values are refused
+Q3="$MODELS/synth/synth-qwen3-f16.gguf"
+a=$("$BIN" bench -m "$Q3" -p 16 -n 4 -d 40 -t 2 --json 2>/dev/null)
+b=$("$BIN" bench -m "$Q3" -p 16 -n 4 -d 40 -t 2 -ct q8_0 -fa on --json 2>/dev/null)
+if printf '%s\n%s\n' "$a" "$b" | python3 -c '
+import json, sys
+a, b = [json.loads(l) for l in sys.stdin.read().split("\n") if l]
+assert a["depth"] == 40 and b["depth"] == 40 and a["pp_tokens_per_s"] > 0 and b["tg_tokens_per_s"] > 0, (a, b)
+assert b["kv_bytes"] * 64 == a["kv_bytes"] * 34, (a["kv_bytes"], b["kv_bytes"])
+'; then ok; else fail "bench -d / --cache-type: $a / $b"; fi
+if ! "$BIN" bench -m "$Q3" -ct q9_9 >/dev/null 2>"$T/err" && grep -q "f16, q8_0 or q4_0" "$T/err" &&
+   ! "$BIN" bench -m "$Q3" -fa maybe >/dev/null 2>>"$T/err" && grep -q "on, off or auto" "$T/err"; then ok
+else fail "bench: bad --cache-type / --flash-attn not refused: $(cat "$T/err")"; fi
+# run with a Q8_0 cache: greedy text; a head size that is no multiple of 32 is refused clearly
+out=$("$BIN" run -m "$Q3" -p "hello" -n 6 --temp 0 --cache-type q8_0 2>"$T/err")
+if [ -n "$out" ] && ! "$BIN" run -m "$MODELS/synth/synth-qwen2-f16.gguf" -p hi -n 2 --cache-type q8_0 >/dev/null 2>"$T/err" &&
+   grep -q "multiple of 32" "$T/err"; then ok; else fail "run --cache-type q8_0: '$out' $(cat "$T/err")"; fi
 
 # The README's memory bound: peak RSS within file size + KV cache + 64 MiB, measured from
 # outside (/usr/bin/time, installed by setup.sh) on a SmolLM2-135M-shaped Q8_0 file (144 MB,
