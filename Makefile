@@ -29,7 +29,7 @@ CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # Debian libraries for everything that is not our core (see scripts/setup.sh).
 PKGS    := libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng \
-           libopusenc libmpg123 libcrypto
+           libopusenc libmpg123 libcrypto libsodium
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
 LDFLAGS ?=
 
