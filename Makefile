@@ -28,8 +28,8 @@ endif
 CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # Debian libraries for everything that is not our core (see scripts/setup.sh).
-PKGS    := libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng \
-           libopusenc libmpg123 libcrypto libsodium
+PKGS    := libpcre2-8 libcjson libcurl sqlite3 libpq libsodium sndfile samplerate fftw3f espeak-ng \
+           libopusenc libmpg123 libcrypto
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
 LDFLAGS ?=
 

@@ -7,15 +7,17 @@ set -eu
 #   PCRE2 (pre-tokenizer regexes), civetweb (HTTP/WebSocket/TLS), cJSON, libcurl (omni pull),
 #   SQLite (storage), libsndfile/mpg123 (audio in), libsamplerate (resampling), FFTW (mel),
 #   espeak-ng (voices), libopusenc/lame (audio out), stb (image decoding), OpenSSL (SHA-256, TLS),
-#   libsodium (Argon2id password hashes, random tokens).
+#   libpq (PostgreSQL storage), libsodium (Argon2id passwords).
 PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
  libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
- espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev libsodium-dev"
+ espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev libpq-dev libsodium-dev"
 # Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
 # encode, espeak-ng makes test speech, wrk loads the server, chromium + node run the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
-# certificate, clang's runtime gives libFuzzer. The tests fail, not skip, without them.
-TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl"
+# certificate, clang's runtime gives libFuzzer, postgresql is the throw-away server of the
+# storage tests (tests/pg_temp.sh). The tests fail, not skip, without them.
+TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl
+ postgresql"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do
