@@ -46,7 +46,8 @@ field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"; }
 run_server() {
   name=$1; port=$(free_port); url="http://127.0.0.1:$port"; log=$(mktemp)
   if [ "$name" = omni ]; then
-    "$OMNI" serve -m "$f" --port "$port" --parallel "$maxc" --ctx "$CTX" --threads "$THREADS" >"$log" 2>&1 &
+    "$OMNI" serve -m "$f" --port "$port" --parallel "$maxc" --ctx "$CTX" --threads "$THREADS" --no-auth \
+      --db "sqlite:$(dirname "$log")/omni-bench-$port.db" >"$log" 2>&1 &
   else
     "$LLAMA_SERVER" -m "$f" --host 127.0.0.1 --port "$port" -np "$maxc" -c $((CTX * maxc)) -t "$THREADS" \
       -tb "$THREADS" >"$log" 2>&1 &

@@ -43,6 +43,9 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
 /* Embeddings and reranking (routes_embeddings.c) on s->embedder. */
 int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* /api/...: accounts, conversations, keys, usage (routes_auth.c, routes_conversations.c). */
+int route_api(struct api_server *s, struct mg_connection *c, const char *method, const char *path, const char *body,
+              size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

@@ -14,6 +14,7 @@
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/tls_pem.h"
+#include "api/who.h"
 #include "core/log.h"
 
 struct api_params api_default_params(void) {
@@ -111,12 +112,29 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
     if (!strcmp(path, "/health")) return get ? route_health(s, c) : method_not_allowed(c, "GET", m, path);
     if (!strcmp(path, "/metrics")) return get ? route_metrics(s, c) : method_not_allowed(c, "GET", m, path);
 
+    if (!strncmp(path, "/api/", 5)) {
+        size_t len = 0;
+        int status = 0;
+        char *body = NULL;
+        if (!get) {
+            body = read_body(s, c, &len, &status);
+            if (!body && status == 413) {
+                api_reply_then_close(c);
+                api_reply_error(c, 413, NULL, "request_too_large",
+                                "the request body is larger than this server's limit of %zu bytes", s->p.max_body);
+                api_drain_body(c);
+                return 413;
+            }
+            if (!body) return api_reply_error(c, 400, NULL, NULL, "the request body could not be read");
+        }
+        status = route_api(s, c, m, path, body ? body : "", len);
+        free(body);
+        return status;
+    }
     if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1")) {
-        if (!api_keys_check(&s->keys, mg_get_header(c, "Authorization")))
-            return api_reply_error(c, 401, NULL, "invalid_api_key",
-                                   mg_get_header(c, "Authorization")
-                                       ? "the API key is not valid"
-                                       : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
+        struct api_who *who = api_who();
+        int wr = api_who_resolve(s, c, 0, !get, who);
+        if (wr) return wr;
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))
@@ -154,7 +172,11 @@ static int begin_request(struct mg_connection *c) {
     struct api_server *s = mg_get_user_data(mg_get_context(c));
     if (api_realtime_is_upgrade(c) && (s->model || atomic_load(&s->state) == API_LOADING))
         return 0; /* civetweb hands it to realtime.c's WebSocket handler */
+    struct api_who who; /* the request's principal, read by the routes with api_who() */
+    memset(&who, 0, sizeof who);
+    api_who_set(&who);
     int status = dispatch(s, c);
+    api_who_set(NULL);
     metrics_count_request(&s->metrics, status);
     return status;
 }

@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "omni.h"
 
+struct auth_config;
+
 struct api_params {
     const char *host;           /* "127.0.0.1" */
     int port;                   /* 0: any free port (see api_server_port) */
@@ -20,6 +22,8 @@ struct api_params {
     int asr_threads;            /* Whisper compute threads; 0: all cores */
     const char *tls_cert;       /* PEM certificate (chain): serve HTTPS/WSS instead of HTTP, or NULL */
     const char *tls_key;        /* PEM private key for tls_cert (may be the same file) */
+    struct auth_config *auth;   /* accounts, conversations, keys and limits (auth/accounts.h), or NULL:
+                                 * no /api routes and /v1 as before (static keys only); borrowed */
 };
 struct api_params api_default_params(void);
 

@@ -121,6 +121,13 @@ int auth_tiers_parse(struct auth_tiers *t, const char *json, const char *source,
         struct auth_tier *tr = &t->tier[t->n];
         if (!(tr->name = strdup(it->string))) goto oom;
         t->n++;
+        int name_ok = it->string[0] && strlen(it->string) < 64;
+        for (const char *q = it->string; *q; q++)
+            name_ok &= isalnum((unsigned char)*q) || *q == '_' || *q == '-' || *q == '.';
+        if (!name_ok) {
+            err_set(e, "%s: tier name '%s' must be 1-63 letters, digits, '_', '-' or '.'", source, it->string);
+            goto fail;
+        }
         if (!cJSON_IsObject(it)) { err_set(e, "%s: tier '%s' must be an object", source, it->string); goto fail; }
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(it, "messages");
         const cJSON *api = cJSON_GetObjectItemCaseSensitive(it, "api");
