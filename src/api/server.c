@@ -135,6 +135,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
         struct api_who *who = api_who();
         int wr = api_who_resolve(s, c, 0, !get, who);
         if (wr) return wr;
+        if (post && strcmp(path, "/v1/chat/completions") && (wr = api_who_v1_gate(s, c, who))) return wr;
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))

@@ -34,6 +34,39 @@ static int origin_refused(struct mg_connection *c) {
                            "(its Origin or Referer header must name this host)");
 }
 
+int api_who_v1_gate(struct api_server *s, struct mg_connection *c, const struct api_who *w) {
+    if (!s->p.auth || w->kind != API_WHO_KEY) return 0;
+    if (!auth_key_allows(&w->key, s->model_id) && !(s->embed_id && auth_key_allows(&w->key, s->embed_id)))
+        return api_reply_error(c, 403, "model", "model_not_found", "this API key does not have access to model '%s'",
+                               s->model_id);
+    struct auth_limit l;
+    struct auth_refusal r;
+    if (auth_limit_api(s->p.auth, &w->user, &l, &r)) {
+        char h[512];
+        auth_limit_headers(&l, h, sizeof h);
+        if (r.status == 429) metrics_count_tier(&s->metrics, w->user.tier, 1, 0, 0);
+        return api_reply_error_headers(c, r.status, NULL, r.code, r.status == 429 ? h : NULL, "%s", r.msg);
+    }
+    return 0;
+}
+
+int api_who_socket_ok(struct api_server *s, const struct mg_connection *c, const char *token) {
+    struct auth_config *a = s->p.auth;
+    struct store_user u;
+    struct store_key k;
+    struct auth_refusal r;
+    if (token) {
+        char bearer[300];
+        snprintf(bearer, sizeof bearer, "Bearer %s", token);
+        if (s->keys.n && api_keys_check(&s->keys, bearer)) return 1;
+        return auth_key_looks_like(token) && auth_key_user(a, token, &u, &k, &r) == 0;
+    }
+    char tok[64];
+    if (!auth_cookie_get(mg_get_header(c, "Cookie"), AUTH_COOKIE, tok, sizeof tok)) return 0;
+    return auth_session_user(a, tok, &u, &r) == 0 &&
+           auth_origin_matches(mg_get_header(c, "Origin"), NULL, mg_get_header(c, "Host"));
+}
+
 int api_who_resolve(struct api_server *s, struct mg_connection *c, int need_user, int write, struct api_who *w) {
     memset(w, 0, sizeof *w);
     struct auth_config *a = s->p.auth;

@@ -27,6 +27,15 @@ struct api_who {
  * (the /api routes), so a static key or no credentials are refused. write: the method
  * changes state (CSRF check). Returns 0, or the HTTP status of the refusal it wrote. */
 int api_who_resolve(struct api_server *s, struct mg_connection *c, int need_user, int write, struct api_who *w);
+/* The other /v1 POST routes (completions, embeddings, audio) with a user's key: the key's
+ * model list (this server's chat or embedding model must be on it) and the tier's requests
+ * per minute. 0, or the status of the refusal written (403, 429). Chat completions check
+ * their requested model and count in api/chat_store.c instead. */
+int api_who_v1_gate(struct api_server *s, struct mg_connection *c, const struct api_who *w);
+/* For the Realtime WebSocket with accounts on: 1 when the upgrade carries a static key, a
+ * user's key (token: from the header or the subprotocol, or NULL) or a login cookie from
+ * our own origin (a cross-site page must not open a socket with the user's cookie). */
+int api_who_socket_ok(struct api_server *s, const struct mg_connection *c, const char *token);
 /* The principal of the request this thread is handling (set by the dispatcher), or NULL. */
 struct api_who *api_who(void);
 void api_who_set(struct api_who *w);

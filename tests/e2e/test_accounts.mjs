@@ -12,8 +12,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 import { startPostgres } from "./pg_helpers.mjs";
+import WebSocket from "ws";
 
-const { test, skip, summary } = makeCounter(2 * 22 + 3);
+const { test, skip, summary } = makeCounter(2 * 23 + 3);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-accounts-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -250,6 +251,27 @@ async function suite(name, db) {
     eq(r.status, 200, r.text);
     isError(await right.req("POST", "/v1/chat/completions", chatBody("hi")), 401, "invalid_api_key");
     isError(await alice.req("DELETE", "/api/keys/key_nonexistent"), 404);
+    // the other generation routes check the key's models too
+    isError(await narrow.req("POST", "/v1/completions", { prompt: "Once", max_tokens: 2 }), 403, "model_not_found");
+  });
+
+  await T("the Realtime socket wants a key or our own page's login too", async () => {
+    // the first event says why a socket is refused (no --asr-model here: a valid login is
+    // refused for that reason instead, after the credentials passed)
+    const firstEvent = (headers) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(srv.url.replace("http", "ws") + "/v1/realtime", { headers });
+      const t = setTimeout(() => { ws.terminate(); reject(new Error("no event")); }, 20000);
+      ws.on("message", (d) => { clearTimeout(t); ws.close(); resolve(JSON.parse(d.toString())); });
+      ws.on("error", (e) => { clearTimeout(t); reject(e); });
+    });
+    let ev = await firstEvent({});
+    eq([ev.type, ev.error && ev.error.code], ["error", "invalid_api_key"], "anonymous");
+    ev = await firstEvent({ Cookie: alice.cookie, Origin: "http://evil.example" });
+    eq(ev.error && ev.error.code, "invalid_api_key", "cookie from a foreign page");
+    ev = await firstEvent({ Cookie: alice.cookie, Origin: srv.url });
+    eq(ev.error && ev.error.code, "asr_unavailable", "login from our page passes");
+    ev = await firstEvent({ Authorization: "Bearer " + aliceKey.key });
+    eq(ev.error && ev.error.code, "asr_unavailable", "a user's key passes");
   });
 
   await T("the 4th app message in the window gets 429 with OpenAI's headers", async () => {
