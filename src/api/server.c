@@ -106,7 +106,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
     if (!strcmp(m, "OPTIONS")) /* CORS preflight, so browser apps on other origins can call us */
         return api_reply(c, 204, "text/plain", "", 0,
-                         "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                         "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE, OPTIONS\r\n"
                          "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
                          "Access-Control-Max-Age: 86400\r\n");
     if (!strcmp(path, "/health")) return get ? route_health(s, c) : method_not_allowed(c, "GET", m, path);

@@ -83,8 +83,8 @@ int api_who_resolve(struct api_server *s, struct mg_connection *c, int need_user
         return 0;
     }
     if (a->no_auth) {
-        /* a private laptop: the static keys still guard /v1; a foreign page must not write */
-        if (!need_user && !api_keys_check(&s->keys, authz))
+        /* a private laptop: static keys, when given, guard everything; a foreign page must not write */
+        if (!api_keys_check(&s->keys, authz))
             return api_reply_error(c, 401, NULL, "invalid_api_key",
                                    authz ? "the API key is not valid"
                                          : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");

@@ -4,14 +4,23 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <sodium.h>
 
+#include "core/log.h"
+
 _Static_assert(AUTH_PWHASH_BYTES == crypto_pwhash_STRBYTES, "crypto_pwhash_STRBYTES changed");
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* The Argon2id cost of new hashes: libsodium's interactive level (2 passes over 64 MiB).
+ * Test only: OMNI_TEST_FAST_PWHASH=1 makes it the minimum (1 pass, 1 MiB) so that the
+ * account tests' dozens of sign-ups and logins take milliseconds on a busy machine; a
+ * hash carries its own cost, so verification is the same either way. */
+static unsigned long long hash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+static size_t hash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 static int init_rc = -1;
 static char burn_hash[AUTH_PWHASH_BYTES];
 
@@ -37,10 +46,15 @@ static void slot_give(void) {
 
 static void do_init(void) {
     if (sodium_init() < 0) return;
+    const char *fast = getenv("OMNI_TEST_FAST_PWHASH");
+    if (fast && !strcmp(fast, "1")) {
+        hash_ops = crypto_pwhash_OPSLIMIT_MIN;
+        hash_mem = 1u << 20;
+        log_warn("OMNI_TEST_FAST_PWHASH=1: password hashes use the minimum cost (for tests only)");
+    }
     char pw[AUTH_TOKEN_CHARS + 1];
     auth_token_new(pw);
-    if (crypto_pwhash_str(burn_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE))
+    if (crypto_pwhash_str(burn_hash, pw, strlen(pw), hash_ops, hash_mem))
         return;
     init_rc = 0;
 }
@@ -62,8 +76,7 @@ int auth_password_hash(const char *pw, char out[AUTH_PWHASH_BYTES], struct err *
     if (auth_password_acceptable(pw, e)) return -1;
     if (auth_init(e)) return -1;
     slot_take();
-    int rc = crypto_pwhash_str(out, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int rc = crypto_pwhash_str(out, pw, strlen(pw), hash_ops, hash_mem);
     slot_give();
     if (rc) return err_set(e, "out of memory while hashing the password");
     return 0;

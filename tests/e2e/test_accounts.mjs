@@ -14,7 +14,9 @@ import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from ".
 import { startPostgres } from "./pg_helpers.mjs";
 import WebSocket from "ws";
 
-const { test, skip, summary } = makeCounter(2 * 23 + 3);
+// minimum-cost password hashes (src/auth/secret.c): dozens of sign-ups and logins in ms
+process.env.OMNI_TEST_FAST_PWHASH = "1";
+const { test, summary } = makeCounter(2 * 23 - 1 + 4);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-accounts-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -26,6 +28,7 @@ fs.writeFileSync(TIERS, JSON.stringify({
     free: { messages: [{ models: ["*"], limit: 3, window: "1h" }], api: { requests_per_minute: 3, tokens_per_minute: null } },
     plus: {},
     crowd: { messages: [{ models: ["*"], limit: 20, window: "1h" }] },
+    tok: { api: { requests_per_minute: null, tokens_per_minute: 5 } },
   },
 }));
 
@@ -310,6 +313,20 @@ async function suite(name, db) {
     eq([r.headers.get("x-ratelimit-limit-requests"), r.headers.get("x-ratelimit-remaining-requests")], ["3", "0"], "headers");
     const ra = +r.headers.get("retry-after");
     assert(ra >= 1 && ra <= 60, "Retry-After within the minute: " + ra);
+    // tokens per minute: the tier "tok" allows 5; one answer uses more, the next is refused
+    const t = client(srv.url);
+    eq((await t.req("POST", "/api/auth/signup", { email: "tina@example.com", password: "tina-pass-1" })).status, 201, "tina");
+    const tid = (await t.req("GET", "/api/me")).json.user.id;
+    eq((await admin.req("PATCH", `/api/admin/users/${tid}`, { tier: "tok" })).status, 200, "tier tok");
+    const tk = client(srv.url);
+    tk.key = (await t.req("POST", "/api/keys", {})).json.key;
+    tk.origin = false;
+    let x = await tk.req("POST", "/v1/chat/completions", chatBody("tokens"));
+    eq([x.status, x.headers.get("x-ratelimit-limit-tokens"), x.headers.get("x-ratelimit-remaining-tokens")], [200, "5", "5"], "first");
+    x = await tk.req("POST", "/v1/chat/completions", chatBody("tokens again"));
+    isError(x, 429, "rate_limit_exceeded");
+    eq([x.headers.get("x-ratelimit-limit-tokens"), x.headers.get("x-ratelimit-remaining-tokens")], ["5", "0"], "token headers");
+    assert(+x.headers.get("retry-after") >= 1 && /s$/.test(x.headers.get("x-ratelimit-reset-tokens")), "reset");
   });
 
   await T("brute force: the 6th attempt on an account is locked out (429) even with the right password", async () => {
@@ -428,7 +445,7 @@ async function suite(name, db) {
     assert(r.json.data.every((x) => ids.has(x.user_id)), "no usage of a deleted user");
   });
 
-  await T("sign-up policies: approval waits for an admin, closed refuses", async () => {
+  if (name === "sqlite") await T("sign-up policies: approval waits for an admin, closed refuses", async () => {
     await stopServer(srv);
     srv = await startServer([...srvArgs, "--signup", "approval"]);
     for (const c of [admin]) c.base = srv.url;
@@ -474,6 +491,16 @@ async function noAuth(db) {
     isError(await c.req("POST", "/api/conversations", {}, { origin: "http://evil.example" }), 403);
   });
   await stopServer(srv);
+  const keyed = await startServer(["-m", MODEL, "--ctx", "512", "--db", db, "--no-auth", "--api-key", "laptop-key"]);
+  await test("--no-auth with --api-key: the key guards /api as well as /v1", async () => {
+    const c = client(keyed.url);
+    isError(await c.req("GET", "/api/me"), 401);
+    isError(await c.req("GET", "/v1/models"), 401);
+    c.key = "laptop-key";
+    eq((await c.req("GET", "/api/me")).status, 200, "with the key");
+    eq((await c.req("GET", "/api/conversations")).json.data.length, 1, "the local user's conversation");
+  });
+  await stopServer(keyed);
 }
 
 // Two replicas on one PostgreSQL: a login on one works on the other, conversations are
