@@ -34,8 +34,9 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
     if (!s->p.auth || !api_who_has_user(w)) return 0;
     struct auth_config *a = s->p.auth;
     x->w = w;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
-    snprintf(x->model, sizeof x->model, "%s", cJSON_IsString(model) && *model->valuestring ? model->valuestring : s->model_id);
+    /* the route has checked that a requested name is ours (its id or its general.name):
+     * limits, key lists and usage go by the one id, so a second name cannot dodge a rule */
+    snprintf(x->model, sizeof x->model, "%s", s->model_id);
     if (w->kind == API_WHO_KEY && !auth_key_allows(&w->key, x->model))
         return api_reply_error(c, 403, "model", "model_not_found",
                                "this API key does not have access to model '%s'", x->model);

@@ -9,7 +9,7 @@
 #include "api/routes.h"
 #include "api/who.h"
 
-static int secure_cookie(const struct api_server *s) { return s->p.tls_cert != NULL; }
+static int secure_cookie(const struct api_server *s) { return s->p.tls_cert != NULL || s->p.auth->secure_cookie; }
 
 static int reply_with_cookie(struct api_server *s, struct mg_connection *c, int status, const cJSON *j,
                              const char *token) {
@@ -151,6 +151,8 @@ static int route_me(struct api_server *s, struct mg_connection *c, struct api_wh
 
 static int route_delete_me(struct api_server *s, struct mg_connection *c, struct api_who *w) {
     if (w->kind == API_WHO_LOCAL) return api_reply_error(c, 400, NULL, "no_auth", "the local user of --no-auth cannot be deleted");
+    if (w->kind == API_WHO_KEY)
+        return api_reply_error(c, 403, NULL, "session_required", "deleting the account needs a login, not an API key");
     struct err e = {{0}};
     int rc = store_user_delete(s->p.auth->st, w->user.id, &e);
     if (rc) return api_reply_store(c, rc, &e, "user");

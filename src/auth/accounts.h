@@ -21,6 +21,7 @@ struct auth_config {
     enum auth_signup signup;
     int no_auth;                   /* one implicit local user, no logins */
     int64_t session_ttl_ms;        /* default 30 days; sliding (renewed on use) */
+    int secure_cookie;             /* mark the cookie Secure even without our own TLS (a TLS balancer) */
     int login_max_failures;        /* per account within login_window_ms (default 5) */
     int login_max_failures_addr;   /* per client address (default 50) */
     int64_t login_window_ms;       /* default 15 min */

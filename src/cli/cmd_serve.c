@@ -75,7 +75,8 @@ static void usage(FILE *f) {
             "      --no-auth          no accounts: no login, everything belongs to one local user\n"
             "      --tiers FILE       tiers and their limits (JSON; default: free 10 messages / 3 h on large\n"
             "                         models, plus 5x; see src/auth/tiers.h)\n"
-            "      --session-ttl S    seconds a login lasts unused (default 2592000, 30 days)\n\n"
+            "      --session-ttl S    seconds a login lasts unused (default 2592000, 30 days)\n"
+            "      --secure-cookie    mark the login cookie Secure without --tls-cert (TLS ends at a balancer)\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
             "  omni serve -m bge-small-en-v1.5-f16.gguf      (embeddings only)\n"
@@ -129,7 +130,7 @@ int cmd_serve(int argc, char **argv) {
     struct api_keys keys = {0};
     struct err e = {{0}};
     const char *db_url = NULL, *tiers_path = NULL;
-    int no_auth = 0, signup = AUTH_SIGNUP_OPEN, session_ttl = 0;
+    int no_auth = 0, signup = AUTH_SIGNUP_OPEN, session_ttl = 0, secure_cookie = 0;
     int n_threads = 0;
     long long max_body = -1;
     static struct cli_lora la;
@@ -142,6 +143,7 @@ int cmd_serve(int argc, char **argv) {
         if (lr < 0) { api_keys_free(&keys); return 1; }
         if (lr) continue;
         if (!strcmp(a, "--no-auth")) { no_auth = 1; continue; }
+        if (!strcmp(a, "--secure-cookie")) { secure_cookie = 1; continue; }
         if (i + 1 >= argc) {
             api_keys_free(&keys);
             return cli_fail("serve: unknown option or missing value: '%s' (see `omni serve --help`)", a);
@@ -239,6 +241,7 @@ int cmd_serve(int argc, char **argv) {
         ac.tiers = t;
     }
     ac.no_auth = no_auth;
+    ac.secure_cookie = secure_cookie;
     ac.signup = (enum auth_signup)signup;
     if (session_ttl) ac.session_ttl_ms = (int64_t)session_ttl * 1000;
     ap.auth = &ac;

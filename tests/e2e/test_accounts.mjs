@@ -458,7 +458,11 @@ async function suite(name, db) {
     eq([r.status, r.json.status], [200, "active"], r.text);
     eq((await e.req("POST", "/api/auth/login", { email: "erin@example.com", password: "erin-pass-1" })).status, 200, "approved");
     await stopServer(srv);
-    srv = await startServer([...srvArgs, "--signup", "closed"]);
+    srv = await startServer([...srvArgs, "--signup", "closed", "--secure-cookie"]);
+    const root = client(srv.url);
+    eq((await root.req("POST", "/api/auth/login", { email: "root@example.com", password: "admin-pass-1" })).status, 200, "admin login");
+    assert(/; Secure/.test(root.setCookie), "--secure-cookie: " + root.setCookie);
+    assert(!/Secure/.test(admin.setCookie), "no Secure over plain HTTP by default: " + admin.setCookie);
     isError(await client(srv.url).req("POST", "/api/auth/signup", { email: "f@example.com", password: "frank-pass-1" }), 403, "signup_closed");
   });
 
