@@ -97,8 +97,11 @@ static int sq_connect(const char *target, struct db *d, struct err *e) {
     sqlite3_extended_result_codes(d->sq, 1);
     char *msg = NULL;
     /* journal_mode is persistent in the file; the others are per connection */
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;", sync);
+    char pragmas[256];
+    /* mmap: reads of a warm database are memory reads, not a read() per page (a search
+     * that scans a user's messages spent as much time in the kernel as in SQLite) */
+    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
+             " PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384;", sync);
     rc = sqlite3_exec(d->sq, pragmas, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         err_set(e, "sqlite: %s: %s", path, msg ? msg : sqlite3_errmsg(d->sq));

@@ -1182,6 +1182,17 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
 
 /* ---- messages ---- */
 
+#define USAGE_COLS "user_id, key_id, model, day, prompt_tokens, cached_tokens, completion_tokens, images, requests, audio_seconds"
+
+static int valid_day(const char *d) {
+    if (strlen(d) != 10) return 0;
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9')) return 0;
+    return 1;
+}
+static int usage_check(const struct store_usage *u, char day[STORE_DAY_MAX], struct err *e);
+static int usage_upsert(struct db *d, const struct store_usage *u, const char *day, struct err *e);
+
 /* The searchable text of a message's content: a JSON string's value, the "text" of JSON
  * content parts (OpenAI's [{"type":"text","text":…}]) or an object's "text"/"content",
  * else the content as it is. malloc'd. */
@@ -1264,7 +1275,14 @@ static int valid_msg_status(const char *s) { return !strcmp(s, "finished") || !s
 
 int store_msg_add(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags, char *out_id,
                   struct err *e) {
+    return store_msg_add_usage(st, user_id, in, flags, NULL, out_id, e);
+}
+
+int store_msg_add_usage(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
+                        const struct store_usage *usage, char *out_id, struct err *e) {
     int rc;
+    char day[STORE_DAY_MAX];
+    if (usage && (rc = usage_check(usage, day, e))) return rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(in->conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     if (!memchr(in->id, 0, sizeof in->id) || !memchr(in->parent_id, 0, sizeof in->parent_id) ||
@@ -1323,6 +1341,7 @@ int store_msg_add(struct store *st, const char *user_id, const struct store_msg 
     rc = run_changed(q, e, "parent message");
     q = NULL;
     if (rc == STORE_CONFLICT) err_set(e, "a message with that id exists");
+    if (rc == 0 && usage) rc = usage_upsert(d, usage, day, e);
     if (rc == 0) rc = db_commit(d, e);
 out:
     dbq_done(q);
@@ -1577,12 +1596,17 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
         tn[nt++] = (size_t)(s - b);
     }
     if (!nt) return err_set(e, "empty search"), STORE_INVALID;
-    char *pat[MAX_TERMS] = {0}, *fts = NULL, *first = NULL;
-    int is_long[MAX_TERMS], n_long = 0;
+    char *pat[MAX_TERMS] = {0}, *rawt[MAX_TERMS] = {0}, *fts = NULL, *first = NULL;
+    int is_long[MAX_TERMS], raw[MAX_TERMS], n_long = 0;
     rc = 0;
     for (int i = 0; i < nt && rc == 0; i++) {
-        if (!(pat[i] = like_pattern(ts[i], tn[i]))) rc = err_set(e, "out of memory");
-        is_long[i] = st->kind == DB_SQLITE && utf8_chars(ts[i], tn[i]) >= 3;
+        if (!(pat[i] = like_pattern(ts[i], tn[i])) || !(rawt[i] = strndup(ts[i], tn[i]))) rc = err_set(e, "out of memory");
+        size_t nc = utf8_chars(ts[i], tn[i]);
+        int letters = 0;
+        for (size_t k = 0; k < tn[i]; k++)
+            if ((ts[i][k] | 0x20) >= 'a' && (ts[i][k] | 0x20) <= 'z') letters = 1;
+        is_long[i] = st->kind == DB_SQLITE && nc >= 3;
+        raw[i] = nc < 3 && !letters;
         n_long += is_long[i];
     }
     first = rc ? NULL : strndup(ts[0], tn[0]);
@@ -1606,21 +1630,35 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     }
     if (rc) goto free_terms;
 
-    /* SQL: $1 user; then (SQLite, long terms) $2 the FTS query; then one LIKE pattern per term */
+    /* Per term, one condition on a text column X (the message body, the title):
+     *   raw (1-2 characters, no ASCII letter: nothing to fold) instr/strpos(X, term) > 0
+     *   else X LIKE (SQLite, ASCII case-insensitive) / ILIKE (PostgreSQL) '%term%'
+     * and on SQLite, for message bodies, every term of 3+ characters goes to the FTS5
+     * trigram index instead (one MATCH of all of them).
+     * SQL: $1 user; (SQLite with long terms) $2 the FTS query; then one parameter per term
+     * (the LIKE pattern, or the raw term). The candidates (conversations with a matching
+     * message, or a matching title) are collected first, then joined and ordered, so the
+     * cost follows the matches, not the user's whole history. */
     char sql[8192];
     size_t len = 0;
     int p_fts = n_long ? 2 : 0, p0 = n_long ? 3 : 2;
-    const char *like = st->kind == DB_PG ? "ILIKE" : "LIKE";
-    int bad = append(sql, sizeof sql, &len,
-                     "SELECT " CONV_COLS_C ", m.id, m.body FROM conversations c"
-                     " LEFT JOIN (SELECT conv_id, MAX(seq) AS seq FROM messages WHERE user_id = $1");
+    const char *like = st->kind == DB_PG ? "ILIKE" : "LIKE", *pos = st->kind == DB_PG ? "strpos" : "instr";
+    int bad = append(sql, sizeof sql, &len, "WITH h AS (SELECT conv_id, MAX(seq) AS seq FROM messages WHERE user_id = $1");
     if (p_fts) bad |= append(sql, sizeof sql, &len, " AND seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $%d)", p_fts);
-    for (int i = 0; i < nt; i++)
-        if (!is_long[i]) bad |= append(sql, sizeof sql, &len, " AND body %s $%d ESCAPE '\\'", like, p0 + i);
-    bad |= append(sql, sizeof sql, &len, " GROUP BY conv_id) h ON h.conv_id = c.id LEFT JOIN messages m ON m.seq = h.seq"
-                                         " WHERE c.user_id = $1 AND (h.conv_id IS NOT NULL OR (1 = 1");
-    for (int i = 0; i < nt; i++) bad |= append(sql, sizeof sql, &len, " AND c.title %s $%d ESCAPE '\\'", like, p0 + i);
-    bad |= append(sql, sizeof sql, &len, "))");
+    for (int i = 0; i < nt; i++) {
+        if (is_long[i]) continue;
+        if (raw[i]) bad |= append(sql, sizeof sql, &len, " AND %s(body, $%d) > 0", pos, p0 + i);
+        else bad |= append(sql, sizeof sql, &len, " AND body %s $%d ESCAPE '\\'", like, p0 + i);
+    }
+    bad |= append(sql, sizeof sql, &len, " GROUP BY conv_id),"
+                                         " k AS (SELECT conv_id AS id FROM h UNION SELECT id FROM conversations WHERE user_id = $1");
+    for (int i = 0; i < nt; i++) {
+        if (raw[i]) bad |= append(sql, sizeof sql, &len, " AND %s(title, $%d) > 0", pos, p0 + i);
+        else bad |= append(sql, sizeof sql, &len, " AND title %s $%d ESCAPE '\\'", like, p0 + i);
+    }
+    bad |= append(sql, sizeof sql, &len, ") SELECT " CONV_COLS_C ", m.id, m.body FROM k JOIN conversations c ON c.id = k.id"
+                                         " LEFT JOIN h ON h.conv_id = c.id LEFT JOIN messages m ON m.seq = h.seq"
+                                         " WHERE c.user_id = $1");
     if (archived >= 0) bad |= append(sql, sizeof sql, &len, " AND c.archived = %d", archived ? 1 : 0);
     bad |= append(sql, sizeof sql, &len, " ORDER BY c.updated DESC, c.id DESC LIMIT %lld", (long long)limit);
     if (bad) { rc = err_set(e, "search query too long"); goto free_terms; }
@@ -1632,7 +1670,7 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     else {
         dbq_text(q, 1, user_id);
         if (p_fts) dbq_text(q, p_fts, fts);
-        for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, pat[i]);
+        for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, raw[i] ? rawt[i] : pat[i]);
         size_t cap = 0;
         while ((rc = dbq_step(q, e)) == 1) {
             if (out->n == cap) {
@@ -1654,7 +1692,7 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     }
     release(st, d);
 free_terms:
-    for (int i = 0; i < nt; i++) free(pat[i]);
+    for (int i = 0; i < nt; i++) free(pat[i]), free(rawt[i]);
     free(fts);
     free(first);
     if (rc) store_hits_free(out);
@@ -1663,30 +1701,24 @@ free_terms:
 
 /* ---- usage ---- */
 
-#define USAGE_COLS "user_id, key_id, model, day, prompt_tokens, cached_tokens, completion_tokens, images, requests, audio_seconds"
 
-static int valid_day(const char *d) {
-    if (strlen(d) != 10) return 0;
-    for (int i = 0; i < 10; i++)
-        if (i == 4 || i == 7 ? d[i] != '-' : (d[i] < '0' || d[i] > '9')) return 0;
-    return 1;
-}
-
-int store_usage_add(struct store *st, const struct store_usage *u, struct err *e) {
+/* checks u and fills day (u->day, or today) */
+static int usage_check(const struct store_usage *u, char day[STORE_DAY_MAX], struct err *e) {
     int rc;
     if ((rc = need_id(u->user_id, "user id", e))) return rc;
     if (!memchr(u->key_id, 0, sizeof u->key_id) || !memchr(u->model, 0, sizeof u->model) ||
         !memchr(u->day, 0, sizeof u->day))
         return err_set(e, "usage field not terminated"), STORE_INVALID;
-    char day[STORE_DAY_MAX];
     if (u->day[0]) {
         if (!valid_day(u->day)) return err_set(e, "usage day '%s' is not YYYY-MM-DD", u->day), STORE_INVALID;
-        memcpy(day, u->day, sizeof day);
+        memcpy(day, u->day, STORE_DAY_MAX);
     } else {
         store_day(store_now_ms(), day);
     }
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
+    return 0;
+}
+
+static int usage_upsert(struct db *d, const struct store_usage *u, const char *day, struct err *e) {
     struct dbq *q = db_prep(d, "INSERT INTO usage_daily (" USAGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                                " ON CONFLICT (user_id, day, model, key_id) DO UPDATE SET"
                                " prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,"
@@ -1695,22 +1727,30 @@ int store_usage_add(struct store *st, const struct store_usage *u, struct err *e
                                " images = usage_daily.images + excluded.images,"
                                " requests = usage_daily.requests + excluded.requests,"
                                " audio_seconds = usage_daily.audio_seconds + excluded.audio_seconds", 1, e);
-    rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, u->user_id);
-        dbq_text(q, 2, u->key_id);
-        dbq_text(q, 3, u->model);
-        dbq_text(q, 4, day);
-        dbq_int(q, 5, u->prompt_tokens);
-        dbq_int(q, 6, u->cached_tokens);
-        dbq_int(q, 7, u->completion_tokens);
-        dbq_int(q, 8, u->images);
-        dbq_int(q, 9, u->requests);
-        dbq_real(q, 10, u->audio_seconds);
-        rc = dbq_run(q, e);
-        if (rc == STORE_NOTFOUND) err_set(e, "user not found");
-        dbq_done(q);
-    }
+    if (!q) return STORE_ERR;
+    dbq_text(q, 1, u->user_id);
+    dbq_text(q, 2, u->key_id);
+    dbq_text(q, 3, u->model);
+    dbq_text(q, 4, day);
+    dbq_int(q, 5, u->prompt_tokens);
+    dbq_int(q, 6, u->cached_tokens);
+    dbq_int(q, 7, u->completion_tokens);
+    dbq_int(q, 8, u->images);
+    dbq_int(q, 9, u->requests);
+    dbq_real(q, 10, u->audio_seconds);
+    int rc = dbq_run(q, e);
+    if (rc == STORE_NOTFOUND) err_set(e, "user not found");
+    dbq_done(q);
+    return rc;
+}
+
+int store_usage_add(struct store *st, const struct store_usage *u, struct err *e) {
+    char day[STORE_DAY_MAX];
+    int rc;
+    if ((rc = usage_check(u, day, e))) return rc;
+    struct db *d;
+    if (acquire(st, &d, e)) return STORE_ERR;
+    rc = usage_upsert(d, u, day, e);
     release(st, d);
     return rc;
 }

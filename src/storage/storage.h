@@ -37,7 +37,15 @@
  * file or PostgreSQL database: writes that must be atomic across replicas (usage
  * increments, limit counters, first-user-is-admin, migrations) are done in one statement
  * or under a lock the database holds (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
- * transaction lock). */
+ * transaction lock).
+ *
+ * A PostgreSQL connection that breaks (server restart) fails the call it was in with
+ * STORE_ERR and is dropped; the next call opens a new one.
+ *
+ * Schema (migrations in storage.c): users, sessions, api_keys, conversations, messages (a
+ * tree: parent_id; FTS5 trigram index on SQLite, pg_trgm GIN on PostgreSQL), usage_daily,
+ * limit_events, feedback, schema_version. Everything a user owns references users(id) ON
+ * DELETE CASCADE (directly or through conversations/messages). */
 #ifndef OMNI_STORAGE_STORAGE_H
 #define OMNI_STORAGE_STORAGE_H
 #include <stddef.h>
@@ -199,7 +207,8 @@ struct store_conv {
 int store_conv_create(struct store *st, const struct store_conv *in, struct store_conv *out, struct err *e);
 int store_conv_get(struct store *st, const char *user_id, const char *conv_id, struct store_conv *out,
                    struct err *e);
-/* By share token, whoever owns it (read-only shared links). */
+/* By share token, whoever owns it (read-only shared links; read its messages with
+ * store_msg_path/_tree scoped by the returned conv.user_id). */
 int store_conv_get_shared(struct store *st, const char *share_token, struct store_conv *out, struct err *e);
 
 struct store_conv_query {
@@ -264,6 +273,11 @@ void store_msgs_free(struct store_msgs *l);
 #define STORE_MSG_KEEP_LEAF 1u
 int store_msg_add(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
                   char *out_id, struct err *e);
+struct store_usage;
+/* The same, and in the same transaction adds usage (as store_usage_add; NULL: none): an
+ * answer and what it cost are stored together, with one commit (one fsync) for both. */
+int store_msg_add_usage(struct store *st, const char *user_id, const struct store_msg *in, unsigned flags,
+                        const struct store_usage *usage, char *out_id, struct err *e);
 /* Rewrites a message's content, status and token counts (a streamed answer: add it
  * "partial", update as it grows, finish with "finished"). */
 int store_msg_update(struct store *st, const char *user_id, const char *msg_id, const char *content,

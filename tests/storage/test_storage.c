@@ -565,6 +565,35 @@ TEST(message_tree) {
     CHECK_EQ_INT(m.completion_tokens, 4);
     store_msg_free(&m);
     CHECK(store_msg_update(st, a.id, s1, "x", "bogus", 0, 0, 0, &e) == STORE_INVALID);
+    /* an answer with its usage in one transaction; a bad usage row stores neither */
+    struct store_usage us = {0};
+    strcpy(us.user_id, a.id);
+    strcpy(us.model, "qwen3");
+    us.completion_tokens = 9;
+    us.requests = 1;
+    memset(&m, 0, sizeof m);
+    strcpy(m.conv_id, c.id);
+    strcpy(m.parent_id, q2);
+    strcpy(m.role, "assistant");
+    m.content = "Six!";
+    char s2[STORE_ID_MAX];
+    CHECK(store_msg_add_usage(st, a.id, &m, 0, &us, s2, &e) == 0);
+    CHECK(store_msg_get(st, a.id, s2, &m, &e) == 0);
+    CHECK_STR(m.content, "Six!");
+    store_msg_free(&m);
+    struct store_usage tot;
+    CHECK(store_usage_total(st, a.id, NULL, NULL, &tot, &e) == 0);
+    CHECK(tot.requests == 1 && tot.completion_tokens == 9);
+    strcpy(us.user_id, "usr_nope");
+    memset(&m, 0, sizeof m);
+    strcpy(m.conv_id, c.id);
+    strcpy(m.role, "user");
+    m.content = "lost";
+    char s3[STORE_ID_MAX];
+    CHECK(store_msg_add_usage(st, a.id, &m, 0, &us, s3, &e) == STORE_NOTFOUND);
+    CHECK(store_msg_tree(st, a.id, c.id, &t, &e) == 0);
+    for (size_t i = 0; i < t.n; i++) CHECK(strcmp(t.items[i].content, "lost") != 0);
+    store_msgs_free(&t);
     memset(&m, 0, sizeof m);
     strcpy(m.conv_id, c.id);
     strcpy(m.role, "user");
@@ -637,6 +666,10 @@ TEST(search_korean) {
     /* ASCII case-insensitive, titles too */
     CHECK(store_search(st, a.id, "quarterly report", -1, 0, &h, &e) == 0);
     CHECK_EQ_INT(h.n, 1);
+    store_hits_free(&h);
+    CHECK(store_search(st, a.id, "qU", -1, 0, &h, &e) == 0); /* short ASCII: LIKE, case folded */
+    CHECK_EQ_INT(h.n, 1);
+    if (h.n == 1) CHECK_STR(h.items[0].conv.id, c4.id);
     store_hits_free(&h);
     CHECK(store_search(st, a.id, "SALES", -1, 0, &h, &e) == 0);
     CHECK_EQ_INT(h.n, 1);
