@@ -125,34 +125,35 @@ static void on_done(struct api_capture *cap) {
     struct api_server *s = x->s;
     struct auth_config *a = s->p.auth;
     struct err e = {{0}};
-    {
-        if (x->conv_id[0] && x->cap.finished) {
-            struct store_msg m;
-            memset(&m, 0, sizeof m);
-            snprintf(m.conv_id, sizeof m.conv_id, "%s", x->conv_id);
-            snprintf(m.parent_id, sizeof m.parent_id, "%s", x->user_msg_id);
-            snprintf(m.role, sizeof m.role, "assistant");
-            snprintf(m.model, sizeof m.model, "%s", x->model);
-            m.content = x->cap.text ? x->cap.text : "";
-            m.prompt_tokens = x->cap.prompt_tokens;
-            m.cached_tokens = x->cap.cached_tokens;
-            m.completion_tokens = x->cap.completion_tokens;
-            if (store_msg_add(a->st, x->w->user.id, &m, 0, NULL, &e)) log_error("storing the answer: %s", e.msg);
+    struct store_usage u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.user_id, sizeof u.user_id, "%s", x->w->user.id);
+    if (x->w->kind == API_WHO_KEY) snprintf(u.key_id, sizeof u.key_id, "%s", x->w->key.id);
+    snprintf(u.model, sizeof u.model, "%s", x->model);
+    u.prompt_tokens = x->cap.prompt_tokens;
+    u.cached_tokens = x->cap.cached_tokens;
+    u.completion_tokens = x->cap.completion_tokens;
+    u.requests = 1;
+    if (x->conv_id[0] && x->cap.finished) {
+        /* the answer and its usage in one transaction (one commit per turn) */
+        struct store_msg m;
+        memset(&m, 0, sizeof m);
+        snprintf(m.conv_id, sizeof m.conv_id, "%s", x->conv_id);
+        snprintf(m.parent_id, sizeof m.parent_id, "%s", x->user_msg_id);
+        snprintf(m.role, sizeof m.role, "assistant");
+        snprintf(m.model, sizeof m.model, "%s", x->model);
+        m.content = x->cap.text ? x->cap.text : "";
+        m.prompt_tokens = x->cap.prompt_tokens;
+        m.cached_tokens = x->cap.cached_tokens;
+        m.completion_tokens = x->cap.completion_tokens;
+        if (store_msg_add_usage(a->st, x->w->user.id, &m, 0, &u, NULL, &e)) {
+            log_error("storing the answer: %s", e.msg); /* e.g. the conversation was deleted meanwhile */
+            if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
         }
-        struct store_usage u;
-        memset(&u, 0, sizeof u);
-        snprintf(u.user_id, sizeof u.user_id, "%s", x->w->user.id);
-        if (x->w->kind == API_WHO_KEY) snprintf(u.key_id, sizeof u.key_id, "%s", x->w->key.id);
-        snprintf(u.model, sizeof u.model, "%s", x->model);
-        u.prompt_tokens = x->cap.prompt_tokens;
-        u.cached_tokens = x->cap.cached_tokens;
-        u.completion_tokens = x->cap.completion_tokens;
-        u.requests = 1;
-        if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
-        if (x->w->kind == API_WHO_KEY)
-            auth_limit_api_tokens(a, &x->w->user, (int64_t)x->cap.prompt_tokens + x->cap.completion_tokens);
-        metrics_count_tier(&s->metrics, x->w->user.tier, 0, x->cap.prompt_tokens, x->cap.completion_tokens);
-    }
+    } else if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
+    if (x->w->kind == API_WHO_KEY)
+        auth_limit_api_tokens(a, &x->w->user, (int64_t)x->cap.prompt_tokens + x->cap.completion_tokens);
+    metrics_count_tier(&s->metrics, x->w->user.tier, 0, x->cap.prompt_tokens, x->cap.completion_tokens);
 }
 
 void api_chat_store_end(struct api_chat_store *x) {
