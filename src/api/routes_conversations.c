@@ -248,6 +248,7 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     if (strlen(par) >= sizeof m.parent_id) { cJSON_Delete(j); return api_reply_error(c, 404, "parent_id", "not_found", "no such message"); }
     snprintf(m.parent_id, sizeof m.parent_id, "%s", par);
     m.content = cJSON_IsString(content) ? content->valuestring : cJSON_PrintUnformatted(content);
+    if (!m.content) { cJSON_Delete(j); return api_reply_error(c, 500, NULL, NULL, "out of memory"); }
     const char *model = api_json_str(c, j, "model", &bad);
     if (bad) { if (!cJSON_IsString(content)) free(m.content); cJSON_Delete(j); return 400; }
     snprintf(m.model, sizeof m.model, "%s", model ? model : "");

@@ -458,7 +458,13 @@ async function suite(name, db) {
     eq([r.status, r.json.status], [200, "active"], r.text);
     eq((await e.req("POST", "/api/auth/login", { email: "erin@example.com", password: "erin-pass-1" })).status, 200, "approved");
     await stopServer(srv);
-    srv = await startServer([...srvArgs, "--signup", "closed", "--secure-cookie"]);
+    srv = await startServer([...srvArgs, "--signup", "closed", "--secure-cookie", "--api-key", "static-key-1"]);
+    // the static --api-key list keeps working next to the accounts, for /v1 only
+    const st = client(srv.url);
+    st.key = "static-key-1";
+    st.origin = false;
+    eq((await st.req("POST", "/v1/chat/completions", chatBody("static"))).status, 200, "static key on /v1");
+    isError(await st.req("GET", "/api/me"), 401, "invalid_api_key");
     const root = client(srv.url);
     eq((await root.req("POST", "/api/auth/login", { email: "root@example.com", password: "admin-pass-1" })).status, 200, "admin login");
     assert(/; Secure/.test(root.setCookie), "--secure-cookie: " + root.setCookie);
