@@ -259,7 +259,6 @@ int auth_local_user(struct auth_config *c, struct store_user *out, struct err *e
         if (rc == STORE_CONFLICT) rc = store_user_get_by_email(c->st, email, out, e); /* another replica won */
     }
     if (rc) return -1;
-    snprintf(c->local_user_id, sizeof c->local_user_id, "%s", out->id);
     return 0;
 }
 

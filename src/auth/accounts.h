@@ -25,7 +25,6 @@ struct auth_config {
     int login_max_failures;        /* per account within login_window_ms (default 5) */
     int login_max_failures_addr;   /* per client address (default 50) */
     int64_t login_window_ms;       /* default 15 min */
-    char local_user_id[STORE_ID_MAX]; /* --no-auth: the user everything belongs to */
 };
 
 /* Defaults as above; tiers built in. */
@@ -67,7 +66,8 @@ int auth_key_create(struct auth_config *c, const char *user_id, const char *name
 /* 1 when the key may use model (every model when the key's list is empty); names are
  * matched as fnmatch patterns, so "qwen3-*" works. */
 int auth_key_allows(const struct store_key *k, const char *model);
-/* --no-auth's user (created on first use, an admin). 0 or -1. */
+/* --no-auth's user (created on first use, an admin; replicas racing to create it find the
+ * winner's). 0 or -1. (The config is read-only once serving: any thread may call these.) */
 int auth_local_user(struct auth_config *c, struct store_user *out, struct err *e);
 
 /* A limit check's outcome, for the x-ratelimit-* headers. */
