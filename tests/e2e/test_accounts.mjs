@@ -16,7 +16,7 @@ import WebSocket from "ws";
 
 // minimum-cost password hashes (src/auth/secret.c): dozens of sign-ups and logins in ms
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(2 * 23 - 1 + 4);
+const { test, summary } = makeCounter(2 * 23 + 4);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-accounts-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -344,6 +344,18 @@ async function suite(name, db) {
     const m = await (await fetch(srv.url + "/metrics")).text();
     assert(/omni_tier_requests_total\{tier="free"\} \d+/.test(m) && /omni_tier_rate_limited_total\{tier="free"\} [1-9]/.test(m), m.slice(-800));
     assert(/omni_tier_tokens_total\{tier="plus",kind="completion"\} [1-9]/.test(m), "plus tokens");
+  });
+
+  if (name === "sqlite") await T("bad --tiers, --signup and --db values stop the server with a message", async () => {
+    const bad = `${tmp}/bad-tiers.json`;
+    fs.writeFileSync(bad, JSON.stringify({ tiers: { a: { messages: [{ models: ["*"], limit: 1 }] } } }));
+    for (const [args, re] of [[["--tiers", bad], /bad-tiers\.json: tier 'a': messages\[0\]\.window/],
+                              [["--tiers", `${tmp}/none.json`], /cannot open the tiers file/],
+                              [["--signup", "sometimes"], /--signup: 'sometimes' is not a valid value/],
+                              [["--db", "mysql://x"], /unknown database URL/]]) {
+      const r = spawnSync(BIN, ["serve", "-m", MODEL, "--port", "0", "--db", db, ...args], { encoding: "utf8", timeout: 60000 });
+      assert(r.status === 1 && re.test(r.stderr), `${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
+    }
   });
 
   await T("the CLI lists and adds accounts in the same database", async () => {
