@@ -110,11 +110,11 @@ check-asan:
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
 
-# Threads meet in the pool, the engine (sessions and requests from other threads), the
+# Threads meet in the pool, the engine (sessions and requests from other threads), storage, the
 # voice loop and the server; TSAN_TESTS lists those programs and e2e scripts. TSan makes
 # the server 5-15 times slower: test_engine_shared (idle answers, the 30 s mix, 60 turns)
 # takes 10-20 minutes on a busy 2-core machine, hence the longer TEST_TIMEOUT.
-TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session \
+TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session tests/storage/test_storage \
               tests/runtime/test_session_vision tests/runtime/test_voice
 TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests/e2e/test_server_completions.mjs \
               tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs

@@ -6,6 +6,7 @@
 #                                   with the socket in DIR; prints the URL on stdout
 #                                   (postgresql://omni@127.0.0.1:PORT/postgres) and writes
 #                                   it to DIR/url. DIR must not exist or be empty.
+#   sh tests/pg_temp.sh restart DIR restarts the server (same port): clients' connections break
 #   sh tests/pg_temp.sh stop DIR    stops the server and removes DIR
 #
 # fsync is off unless PG_TEMP_FSYNC=on: what the tests kill is omni, never this server, and a
@@ -16,7 +17,7 @@
 # they do not skip.
 set -u
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg_temp.sh start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg_temp.sh start|restart|stop DIR" >&2; exit 2; }
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ]; then
@@ -61,6 +62,11 @@ start)
   echo "$url" > "$dir/url"
   echo "$url"
   ;;
+restart)
+  [ -f "$dir/data/postmaster.pid" ] || { echo "pg_temp.sh: no server running in $dir" >&2; exit 1; }
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null 2>&1 || {
+    echo "pg_temp.sh: restart failed:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
+  ;;
 stop)
   [ -d "$dir" ] || exit 0
   if [ -f "$dir/data/postmaster.pid" ]; then
@@ -68,5 +74,5 @@ stop)
   fi
   rm -rf "$dir"
   ;;
-*) echo "usage: pg_temp.sh start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: pg_temp.sh start|restart|stop DIR" >&2; exit 2 ;;
 esac

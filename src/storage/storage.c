@@ -127,15 +127,26 @@ static int acquire(struct store *st, struct db **out, struct err *e) {
     return 0;
 }
 
+/* A connection found broken (the PostgreSQL server restarted or went away) is dropped,
+ * and with it every idle one: they were opened to the same server and are most likely
+ * broken too, so one call fails after a restart, not one per pooled connection. */
 static void release(struct store *st, struct db *d) {
     db_rollback(d); /* a transaction left open by an error path ends here */
     int keep = db_usable(d);
+    struct db *drop[STORE_POOL_MAX];
+    int n_drop = 0;
     pthread_mutex_lock(&st->mu);
-    if (keep) st->idle[st->n_idle++] = d;
-    else st->n_open--;
-    pthread_cond_signal(&st->cv);
+    if (keep) {
+        st->idle[st->n_idle++] = d;
+    } else {
+        st->n_open--;
+        while (st->n_idle) drop[n_drop++] = st->idle[--st->n_idle];
+        st->n_open -= n_drop;
+    }
+    pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     if (!keep) db_disconnect(d);
+    for (int i = 0; i < n_drop; i++) db_disconnect(drop[i]);
 }
 
 /* Takes the database-wide lock for `key` inside the current write transaction (PostgreSQL:
@@ -220,6 +231,18 @@ static const char *const mig_sqlite[] = {
     " created INTEGER NOT NULL, UNIQUE (msg_id, user_id));"
     "CREATE INDEX feedback_created ON feedback(created);"
     "CREATE INDEX feedback_user ON feedback(user_id, created);",
+    /* 2: the searchable text again, clustered by user (WITHOUT ROWID, key user_id, seq), so
+     * that a 1-2 character search (no trigram to look up) scans one user's text
+     * contiguously instead of every message row with its content */
+    "CREATE TABLE message_text (user_id TEXT NOT NULL, seq INTEGER NOT NULL, conv_id TEXT NOT NULL,"
+    " body TEXT NOT NULL, PRIMARY KEY (user_id, seq)) WITHOUT ROWID;"
+    "INSERT INTO message_text (user_id, seq, conv_id, body) SELECT user_id, seq, conv_id, body FROM messages;"
+    "CREATE TRIGGER message_text_ai AFTER INSERT ON messages BEGIN"
+    " INSERT INTO message_text (user_id, seq, conv_id, body) VALUES (new.user_id, new.seq, new.conv_id, new.body); END;"
+    "CREATE TRIGGER message_text_ad AFTER DELETE ON messages BEGIN"
+    " DELETE FROM message_text WHERE user_id = old.user_id AND seq = old.seq; END;"
+    "CREATE TRIGGER message_text_au AFTER UPDATE OF body ON messages BEGIN"
+    " UPDATE message_text SET body = new.body WHERE user_id = old.user_id AND seq = old.seq; END;",
 };
 
 static const char *const mig_pg[] = {
@@ -280,6 +303,8 @@ static const char *const mig_pg[] = {
     " created BIGINT NOT NULL, UNIQUE (msg_id, user_id));"
     "CREATE INDEX feedback_created ON feedback(created);"
     "CREATE INDEX feedback_user ON feedback(user_id, created);",
+    /* 2: (SQLite's message_text; PostgreSQL's search reads messages through its indexes) */
+    "SELECT 1",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -1643,7 +1668,8 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
     size_t len = 0;
     int p_fts = n_long ? 2 : 0, p0 = n_long ? 3 : 2;
     const char *like = st->kind == DB_PG ? "ILIKE" : "LIKE", *pos = st->kind == DB_PG ? "strpos" : "instr";
-    int bad = append(sql, sizeof sql, &len, "WITH h AS (SELECT conv_id, MAX(seq) AS seq FROM messages WHERE user_id = $1");
+    int bad = append(sql, sizeof sql, &len, "WITH h AS (SELECT conv_id, MAX(seq) AS seq FROM %s WHERE user_id = $1",
+                     st->kind == DB_SQLITE ? "message_text" : "messages");
     if (p_fts) bad |= append(sql, sizeof sql, &len, " AND seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $%d)", p_fts);
     for (int i = 0; i < nt; i++) {
         if (is_long[i]) continue;
