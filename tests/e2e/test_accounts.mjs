@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 import { startPostgres } from "./pg_helpers.mjs";
 import WebSocket from "ws";
+import OpenAI from "openai";
 
 // minimum-cost password hashes (src/auth/secret.c): dozens of sign-ups and logins in ms
 process.env.OMNI_TEST_FAST_PWHASH = "1";
@@ -225,13 +226,16 @@ async function suite(name, db) {
     eq(r.status, 200, r.text);
     r = await k.req("GET", "/v1/models");
     eq(r.status, 200, r.text);
+    const sdk = new OpenAI({ baseURL: srv.url + "/v1", apiKey: aliceKey.key, maxRetries: 0 });
+    const sc = await sdk.chat.completions.create({ model: "synth-smollm2-f16", ...chatBody("by the SDK") });
+    assert(typeof sc.choices[0].message.content === "string", "the official client works with a user's key");
     isError(await bob.req("DELETE", `/api/keys/${aliceKey.id}`), 404);
     const u = await alice.req("GET", "/api/usage");
     eq(u.status, 200, u.text);
     const byKey = u.json.data.filter((x) => x.key_id === aliceKey.id), byApp = u.json.data.filter((x) => x.key_id === null);
-    eq(byKey.reduce((a, x) => a + x.requests, 0), 1, "one request by the key");
+    eq(byKey.reduce((a, x) => a + x.requests, 0), 2, "two requests by the key");
     eq(byApp.reduce((a, x) => a + x.requests, 0), 4, "four through the app");
-    assert(u.json.total.completion_tokens > 0 && u.json.total.requests === 5, "totals " + JSON.stringify(u.json.total));
+    assert(u.json.total.completion_tokens > 0 && u.json.total.requests === 6, "totals " + JSON.stringify(u.json.total));
     isError(await alice.req("GET", "/api/usage?all=1"), 403);
     const all = await admin.req("GET", "/api/usage?all=1");
     eq(all.status, 200, all.text);
@@ -310,6 +314,11 @@ async function suite(name, db) {
     }
     const r = await k.req("POST", "/v1/chat/completions", chatBody("api 4"));
     isError(r, 429, "rate_limit_exceeded");
+    // the official client sees it as its RateLimitError, with the headers
+    const sdk = new OpenAI({ baseURL: srv.url + "/v1", apiKey: k.key, maxRetries: 0 });
+    const err = await sdk.chat.completions.create({ model: "synth-smollm2-f16", ...chatBody("sdk") }).catch((e) => e);
+    assert(err instanceof OpenAI.RateLimitError && err.status === 429, "RateLimitError: " + err);
+    eq(err.headers["x-ratelimit-remaining-requests"], "0", "SDK sees the headers");
     eq([r.headers.get("x-ratelimit-limit-requests"), r.headers.get("x-ratelimit-remaining-requests")], ["3", "0"], "headers");
     const ra = +r.headers.get("retry-after");
     assert(ra >= 1 && ra <= 60, "Retry-After within the minute: " + ra);
