@@ -17,7 +17,7 @@ import OpenAI from "openai";
 
 // minimum-cost password hashes (src/auth/secret.c): dozens of sign-ups and logins in ms
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(2 * 23 + 4);
+const { test, summary } = makeCounter(2 * 23 + 5);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-accounts-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -67,6 +67,14 @@ function isError(res, status, code) {
   const e = res.json && res.json.error;
   assert(e && typeof e.message === "string" && "type" in e && "param" in e && "code" in e, "OpenAI error shape: " + res.text);
   if (code !== undefined) assert(e.code === code, `code ${e.code} != ${code}`);
+}
+
+// Every server stopped with SIGTERM must exit 0: under a sanitizer build a report (a leak, a
+// bad access) makes it exit non-zero; checked once at the end.
+const badExits = [];
+async function stop(srv) {
+  const code = await stopServer(srv);
+  if (code !== 0) badExits.push(`exit ${code}: ${srv.stderr().slice(-3000)}`);
 }
 
 const chatBody = (text, extra = {}) => ({ messages: [{ role: "user", content: text }], max_tokens: 6, temperature: 0, ...extra });
@@ -386,7 +394,7 @@ async function suite(name, db) {
   });
 
   // restart with a short session lifetime: old sessions keep theirs, new ones expire
-  await stopServer(srv);
+  await stop(srv);
   srv = await startServer([...srvArgs, "--session-ttl", "3"]);
   for (const c of [admin, alice, bob]) c.base = srv.url;
 
@@ -467,7 +475,7 @@ async function suite(name, db) {
   });
 
   if (name === "sqlite") await T("sign-up policies: approval waits for an admin, closed refuses", async () => {
-    await stopServer(srv);
+    await stop(srv);
     srv = await startServer([...srvArgs, "--signup", "approval"]);
     for (const c of [admin]) c.base = srv.url;
     const e = client(srv.url);
@@ -478,7 +486,7 @@ async function suite(name, db) {
     r = await admin.req("POST", `/api/admin/users/${r.json.user.id}/approve`);
     eq([r.status, r.json.status], [200, "active"], r.text);
     eq((await e.req("POST", "/api/auth/login", { email: "erin@example.com", password: "erin-pass-1" })).status, 200, "approved");
-    await stopServer(srv);
+    await stop(srv);
     srv = await startServer([...srvArgs, "--signup", "closed", "--secure-cookie", "--api-key", "static-key-1"]);
     // the static --api-key list keeps working next to the accounts, for /v1 only
     const st = client(srv.url);
@@ -503,7 +511,7 @@ async function suite(name, db) {
     isError(await bad.req("GET", "/v1/models"), 401, "invalid_api_key");
     isError(await anon.req("GET", "/api/nonexistent"), 401);
   });
-  await stopServer(srv);
+  await stop(srv);
   return srvArgs;
 }
 
@@ -521,7 +529,7 @@ async function noAuth(db) {
     eq((await c.req("GET", `/api/conversations/${conv.json.id}`)).json.messages.length, 2, "stored");
     isError(await c.req("POST", "/api/conversations", {}, { origin: "http://evil.example" }), 403);
   });
-  await stopServer(srv);
+  await stop(srv);
   const keyed = await startServer(["-m", MODEL, "--ctx", "512", "--db", db, "--no-auth", "--api-key", "laptop-key"]);
   await test("--no-auth with --api-key: the key guards /api as well as /v1", async () => {
     const c = client(keyed.url);
@@ -531,7 +539,7 @@ async function noAuth(db) {
     eq((await c.req("GET", "/api/me")).status, 200, "with the key");
     eq((await c.req("GET", "/api/conversations")).json.data.length, 1, "the local user's conversation");
   });
-  await stopServer(keyed);
+  await stop(keyed);
 }
 
 // Two replicas on one PostgreSQL: a login on one works on the other, conversations are
@@ -578,7 +586,7 @@ async function replicas(db) {
       eq(g.json.messages.filter((m) => m.role === "user").length, 20, "20 questions stored");
     });
   } finally {
-    await Promise.all([stopServer(a), stopServer(b)]);
+    await Promise.all([stop(a), stop(b)]);
   }
 }
 
@@ -589,6 +597,9 @@ try {
   pg = await startPostgres();
   await suite("postgres", pg.url);
   await replicas(pg.url);
+  await test("every server exited 0 at SIGTERM (no sanitizer report)", async () => {
+    assert(badExits.length === 0, badExits.join("\n----\n"));
+  });
 } catch (e) {
   await test("setup", async () => { throw e; });
 } finally {
