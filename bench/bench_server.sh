@@ -54,13 +54,14 @@ run_server() {
   fi
   pid=$!
   if ! wait_ready "$url" "$pid"; then
-    echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null; rm -f "$log"; return 1
+    echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null
+    rm -f "$log" "$(dirname "$log")/omni-bench-$port.db"*; return 1
   fi
   for c in $CONC; do
     r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" "$ROUNDS" "$LONG" 2>&1 | tail -n 1)
     eval "RES_${name}_$c=\$r"
   done
-  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log" "$(dirname "$log")/omni-bench-$port.db"*
 }
 
 run_server omni || exit 1
