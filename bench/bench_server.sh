@@ -46,20 +46,22 @@ field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"; }
 run_server() {
   name=$1; port=$(free_port); url="http://127.0.0.1:$port"; log=$(mktemp)
   if [ "$name" = omni ]; then
-    "$OMNI" serve -m "$f" --port "$port" --parallel "$maxc" --ctx "$CTX" --threads "$THREADS" >"$log" 2>&1 &
+    "$OMNI" serve -m "$f" --port "$port" --parallel "$maxc" --ctx "$CTX" --threads "$THREADS" --no-auth \
+      --db "sqlite:$(dirname "$log")/omni-bench-$port.db" >"$log" 2>&1 &
   else
     "$LLAMA_SERVER" -m "$f" --host 127.0.0.1 --port "$port" -np "$maxc" -c $((CTX * maxc)) -t "$THREADS" \
       -tb "$THREADS" >"$log" 2>&1 &
   fi
   pid=$!
   if ! wait_ready "$url" "$pid"; then
-    echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null; rm -f "$log"; return 1
+    echo "bench_server: $name did not start:"; tail -n 5 "$log"; kill "$pid" 2>/dev/null
+    rm -f "$log" "$(dirname "$log")/omni-bench-$port.db"*; return 1
   fi
   for c in $CONC; do
     r=$(node "$HERE/bench_server_load.mjs" "$url" "$c" "$TOKENS" "$ROUNDS" "$LONG" 2>&1 | tail -n 1)
     eval "RES_${name}_$c=\$r"
   done
-  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log"
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -f "$log" "$(dirname "$log")/omni-bench-$port.db"*
 }
 
 run_server omni || exit 1

@@ -47,6 +47,7 @@ struct group {
     int cancelled;           /* client gone: cancel running ones, never start the rest */
     int fd;                  /* the client's socket for hang-up checks, or -1 */
     omni_generate_params gp; /* shared by the choices; user is set per choice */
+    struct api_capture *cap; /* the route keeps the whole answer (single choice only), or NULL */
 };
 
 static void append_bytes(cJSON *entry, const char *s, size_t n) {
@@ -93,6 +94,8 @@ static void on_piece(const omni_token_info *p, void *user) {
         }
         if (g->ntok < g->ctok) g->toks[g->ntok++] = p->token;
     }
+    struct api_capture *cap = g->grp->cap;
+    if (cap && p->len && !p->reasoning) add_text(&cap->text, &cap->len, &cap->cap, p->text, p->len);
     if (g->grp->want_lp && p->token >= 0) {
         omni_model *m = g->grp->model;
         if (!g->lp) g->lp = cJSON_CreateArray();
@@ -184,6 +187,7 @@ static cJSON *usage_json(const struct group *grp, int truncated) {
 static void truncated_header(const struct api_options *o, char *out, size_t cap) {
     if (o->truncated_messages > 0) snprintf(out, cap, "X-Omni-Truncated: %d\r\n", o->truncated_messages);
     else out[0] = 0;
+    if (o->capture && o->capture->headers) strncat(out, o->capture->headers, cap - strlen(out) - 1);
 }
 
 static void make_id(char *out, size_t cap, const char *prefix) {
@@ -310,12 +314,24 @@ static int wait_news(struct group *grp, int streaming, int timeout_ms) {
     }
 }
 
+/* The route's capture (single choice): the outcome, then its on_done, before the reply ends. */
+static void capture_finish(struct group *grp) {
+    struct api_capture *cap = grp->cap;
+    if (!cap || !grp->g[0].submitted) return;
+    const omni_usage *r = &grp->g[0].res;
+    cap->finished = !strcmp(r->finish_reason, "stop") || !strcmp(r->finish_reason, "length");
+    cap->prompt_tokens = r->prompt_tokens;
+    cap->cached_tokens = r->cached_tokens;
+    cap->completion_tokens = r->completion_tokens;
+    if (cap->on_done) cap->on_done(cap);
+}
+
 static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind,
                         const struct api_options *o, struct group *grp) {
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl-" : "cmpl-");
     time_t created = time(NULL);
-    char hdr[64];
+    char hdr[1024];
     truncated_header(o, hdr, sizeof hdr);
     int ok = sse_begin(c, hdr) == 0;
     for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
@@ -391,6 +407,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         if (finished && all_done(grp)) break;
     }
     pthread_mutex_unlock(&grp->mu);
+    capture_finish(grp);
     if (ok && !any_failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, s->model_id);
         cJSON_AddArrayToObject(j, "choices");
@@ -416,6 +433,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         }
     }
     pthread_mutex_unlock(&grp->mu);
+    capture_finish(grp);
     for (int i = 0; i < grp->n; i++)
         if (failed(&grp->g[i]))
             return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].error);
@@ -450,7 +468,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         cJSON_AddStringToObject(ch, "finish_reason", finish_name(g));
     }
     cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
-    char hdr[64];
+    char hdr[1024];
     truncated_header(o, hdr, sizeof hdr);
     api_reply_json_headers(c, 200, j, hdr);
     cJSON_Delete(j);
@@ -667,6 +685,7 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     gp->reasoning = chat ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;
+    grp->cap = n == 1 ? o->capture : NULL;
     for (int i = 0; i < n; i++) {
         gs[i].grp = grp;
         gs[i].prompt = &prompts[i];

@@ -43,6 +43,24 @@ void metrics_count_generation(struct api_metrics *m, int prompt, int cached, int
     pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_count_tier(struct api_metrics *m, const char *tier, int limited, long long prompt, long long completion) {
+    if (!tier) tier = "";
+    pthread_mutex_lock(&m->mu);
+    int i = 0;
+    while (i < m->n_tiers && strcmp(m->tier[i].name, tier)) i++;
+    if (i == m->n_tiers && i < METRICS_TIERS && strlen(tier) < METRICS_TIER_NAME) {
+        snprintf(m->tier[i].name, sizeof m->tier[i].name, "%s", tier);
+        m->n_tiers++;
+    }
+    if (i < m->n_tiers) {
+        m->tier[i].requests++;
+        m->tier[i].limited += limited != 0;
+        m->tier[i].prompt_tokens += prompt > 0 ? (unsigned long long)prompt : 0;
+        m->tier[i].completion_tokens += completion > 0 ? (unsigned long long)completion : 0;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
 struct sbuf { char *p; size_t n, cap; };
 
 static void put(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -91,6 +109,19 @@ char *metrics_render(struct api_metrics *m, int queue_len, int slots_busy, int s
     put(&b, "# HELP omni_last_decode_tokens_per_second Decode speed of the last finished request.\n"
             "# TYPE omni_last_decode_tokens_per_second gauge\nomni_last_decode_tokens_per_second %.3f\n",
         m->last_tokens_per_second);
+    if (m->n_tiers) {
+        put(&b, "# HELP omni_tier_requests_total Generation requests of accounts, by tier.\n"
+                "# TYPE omni_tier_requests_total counter\n");
+        for (int i = 0; i < m->n_tiers; i++) put(&b, "omni_tier_requests_total{tier=\"%s\"} %llu\n", m->tier[i].name, m->tier[i].requests);
+        put(&b, "# HELP omni_tier_rate_limited_total Requests refused with 429 by the tier's limits.\n"
+                "# TYPE omni_tier_rate_limited_total counter\n");
+        for (int i = 0; i < m->n_tiers; i++) put(&b, "omni_tier_rate_limited_total{tier=\"%s\"} %llu\n", m->tier[i].name, m->tier[i].limited);
+        put(&b, "# HELP omni_tier_tokens_total Tokens of accounts' generations, by tier and kind.\n"
+                "# TYPE omni_tier_tokens_total counter\n");
+        for (int i = 0; i < m->n_tiers; i++)
+            put(&b, "omni_tier_tokens_total{tier=\"%s\",kind=\"prompt\"} %llu\nomni_tier_tokens_total{tier=\"%s\",kind=\"completion\"} %llu\n",
+                m->tier[i].name, m->tier[i].prompt_tokens, m->tier[i].name, m->tier[i].completion_tokens);
+    }
     pthread_mutex_unlock(&m->mu);
     put(&b, "# HELP omni_queue_length Requests waiting for a free slot.\n# TYPE omni_queue_length gauge\n"
             "omni_queue_length %d\n", queue_len);

@@ -7,7 +7,18 @@
 
 #define METRICS_TTFT_BUCKETS 10
 
+#define METRICS_TIERS 32
+#define METRICS_TIER_NAME 64
+
+/* Per tier (the account's tier; "" for requests without an account). */
+struct api_tier_metrics {
+    char name[METRICS_TIER_NAME];
+    unsigned long long requests, limited, prompt_tokens, completion_tokens;
+};
+
 struct api_metrics {
+    struct api_tier_metrics tier[METRICS_TIERS];
+    int n_tiers;
     pthread_mutex_t mu;
     unsigned long long req_by_status[600];
     unsigned long long tokens_in, tokens_out, cached_tokens;
@@ -26,6 +37,9 @@ void metrics_count_request(struct api_metrics *m, int status);
  * decode time (both seconds; ttft < 0 when no token was produced). */
 void metrics_count_generation(struct api_metrics *m, int prompt, int cached, int completion, double ttft,
                               double decode_s);
+/* One request of an account on tier: limited = 1 when it got 429 for its tier's limit;
+ * tokens of the finished generation (0 when refused). Tiers past METRICS_TIERS are not counted. */
+void metrics_count_tier(struct api_metrics *m, const char *tier, int limited, long long prompt, long long completion);
 /* Prometheus exposition text (malloc'ed, caller frees). */
 char *metrics_render(struct api_metrics *m, int queue_len, int slots_busy, int slots_total, int loading);
 /* Appends the speculative decoding counters (the engine's) to a metrics_render text;

@@ -17,6 +17,7 @@
 #include "api/asr.h"
 #include "api/realtime_events.h"
 #include "api/routes.h"
+#include "api/who.h"
 #include "core/log.h"
 
 #define RT_PATH "/v1/realtime"
@@ -415,9 +416,13 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
 /* The API key may come as a header, or (browsers cannot set headers) as the
  * "openai-insecure-api-key.KEY" subprotocol the OpenAI clients also send. */
 static int key_ok(struct api_server *s, const struct mg_connection *c) {
-    if (!s->keys.n) return 1;
+    /* with accounts on (not --no-auth): a user's key, a static key or the login cookie */
+    int accounts = s->p.auth && !s->p.auth->no_auth;
+    if (!s->keys.n && !accounts) return 1;
     const char *h = mg_get_header(c, "Authorization");
-    if (h && api_keys_check(&s->keys, h)) return 1;
+    char tok[512];
+    if (h && !accounts && api_keys_check(&s->keys, h)) return 1;
+    if (h && accounts) return auth_bearer_get(h, tok, sizeof tok) && api_who_socket_ok(s, c, tok);
     const char *proto = mg_get_header(c, "Sec-WebSocket-Protocol");
     const char *pre = "openai-insecure-api-key.";
     for (const char *p = proto; p && (p = strstr(p, pre));) {
@@ -426,10 +431,12 @@ static int key_ok(struct api_server *s, const struct mg_connection *c) {
         char bearer[512];
         if (n < sizeof bearer - 8) {
             snprintf(bearer, sizeof bearer, "Bearer %.*s", (int)n, p);
-            if (api_keys_check(&s->keys, bearer)) return 1;
+            snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+            if (!accounts && api_keys_check(&s->keys, bearer)) return 1;
+            if (accounts && api_who_socket_ok(s, c, tok)) return 1;
         }
     }
-    return 0;
+    return accounts && api_who_socket_ok(s, c, NULL);
 }
 
 static int on_connect(const struct mg_connection *c, void *ud) {

@@ -12,7 +12,10 @@ static const char *status_text(int status) {
     case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 201: return "Created";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 409: return "Conflict";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";
@@ -68,6 +71,7 @@ int api_reply_json_headers(struct mg_connection *c, int status, const cJSON *j, 
 const char *api_error_type(int status) {
     switch (status) {
     case 401: return "authentication_error";
+    case 403: return "permission_error";
     case 404: return "not_found_error";
     case 429: return "rate_limit_error";
     case 500: return "server_error";
@@ -110,21 +114,36 @@ cJSON *api_error_json(int status, const char *param, const char *code, const cha
     return root;
 }
 
-int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
-                    const char *fmt, ...) {
+static int reply_error_v(struct mg_connection *c, int status, const char *param, const char *code,
+                         const char *headers, const char *fmt, va_list ap) {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     cJSON *j = api_error_json(status, param, code, msg);
     char *s = cJSON_PrintUnformatted(j);
-    const char *extra = NULL;
-    if (status == 429) extra = "Retry-After: 1\r\n";
-    else if (status == 503) extra = "Retry-After: 2\r\n";
-    else if (status == 401 && dialect == API_DIALECT_OPENAI) extra = "WWW-Authenticate: Bearer\r\n";
+    const char *extra = headers;
+    if (!extra && status == 429) extra = "Retry-After: 1\r\n";
+    else if (!extra && status == 503) extra = "Retry-After: 2\r\n";
+    else if (!extra && status == 401 && dialect == API_DIALECT_OPENAI) extra = "WWW-Authenticate: Bearer\r\n";
     api_reply(c, status, "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
     free(s);
     cJSON_Delete(j);
+    return status;
+}
+
+int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
+                    const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(c, status, param, code, NULL, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int api_reply_error_headers(struct mg_connection *c, int status, const char *param, const char *code,
+                            const char *headers, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(c, status, param, code, headers, fmt, ap);
+    va_end(ap);
     return status;
 }

@@ -35,6 +35,9 @@ const char *api_error_type(int status);
  * code is a short machine string (or NULL). */
 int api_reply_error(struct mg_connection *c, int status, const char *param, const char *code,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with header lines of the caller's instead of the defaults (429's Retry-After). */
+int api_reply_error_headers(struct mg_connection *c, int status, const char *param, const char *code,
+                            const char *headers, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* The same body as a cJSON object (for SSE error events); caller frees. In the Anthropic
  * dialect both give {"type":"error","error":{"type","message"}} (param and code unused). */
 cJSON *api_error_json(int status, const char *param, const char *code, const char *msg);

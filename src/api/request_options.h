@@ -32,6 +32,22 @@ struct api_options {
     int reasoning;                  /* chat: OMNI_REASONING_AUTO unless 'reasoning_format' is "none" */
     char *template_kwargs;          /* chat: 'chat_template_kwargs' (+ reasoning_effort) as JSON
                                      * text for the template, or NULL; owned */
+    struct api_capture *capture;    /* set by the route (never parsed): keep the whole answer, see below */
+};
+
+/* What a route that stores the conversation (api/conversation_store.h) wants back from a
+ * single-choice generation: the whole answer text, its usage, and header lines to add to
+ * the reply (e.g. X-Omni-Conversation, x-ratelimit-*). */
+struct api_capture {
+    const char *headers;            /* "Name: value\r\n" lines, or NULL */
+    char *text;                     /* the answer (malloc'ed; the caller frees) */
+    size_t len, cap;
+    int finished;                   /* 1: it ended by stop or length (not cancelled, not failed) */
+    int prompt_tokens, cached_tokens, completion_tokens;
+    /* Called once the generation has ended, before the reply's last bytes go out (so a
+     * client that has read the whole answer finds it stored), when it ran at all. */
+    void (*on_done)(struct api_capture *cap);
+    void *user;
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

@@ -50,11 +50,16 @@ int route_messages(struct api_server *s, struct mg_connection *c, const char *bo
 int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* POST /v1/moderations (routes_moderations.c) on s->moderation. */
 int route_moderations(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* /api/...: accounts, conversations, keys, usage (routes_auth.c, routes_conversations.c). */
+int route_api(struct api_server *s, struct mg_connection *c, const char *method, const char *path, const char *body,
+              size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 
-/* ollama's API: every /api/... path and HEAD / (routes_ollama.c), errors in its shape. */
+/* ollama's API: its /api/... paths (api_is_ollama_path) and HEAD / (routes_ollama.c), errors in its shape. */
 int route_ollama(struct api_server *s, struct mg_connection *c, const char *method, const char *path);
+/* 1 for the paths ollama's API owns under /api/ (the rest of /api/ is the accounts API). */
+int api_is_ollama_path(const char *path);
 /* Reads the whole request body (at most max_body bytes): malloc'ed and NUL-terminated, or
  * NULL with *status 413 (too large) or 400 (the connection broke off). */
 char *api_read_body(struct api_server *s, struct mg_connection *c, size_t *len, int *status);

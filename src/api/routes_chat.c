@@ -6,6 +6,7 @@
 
 #include "api/asr.h"
 #include "api/chat_images.h"
+#include "api/chat_store.h"
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -193,6 +194,8 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     int n_msgs = 0;
     omni_prompt pr = {0};
     struct api_chat_images ci = {0};
+    struct api_chat_store cs;
+    memset(&cs, 0, sizeof cs);
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -222,8 +225,12 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         goto done;
     }
     if ((status = api_chat_render(s, c, msgs, n_msgs, &ci, &o, &pr))) goto done;
+    /* accounts: key's models, tier limits, the conversation (before generating) */
+    if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
+    if (cs.w) o.capture = &cs.cap;
     status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
 done:
+    api_chat_store_end(&cs);
     api_options_free(&o);
     for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
     free(texts);

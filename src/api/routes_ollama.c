@@ -21,6 +21,7 @@
 #include "api/model_names.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/who.h"
 #include "api/sse.h"
 
 /* The ollama API level this server speaks (clients compare it to gate features). */
@@ -1014,6 +1015,15 @@ static int with_body(struct api_server *s, struct mg_connection *c, body_route f
     return status;
 }
 
+int api_is_ollama_path(const char *path) {
+    static const char *const k[] = {"/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/tags",
+                                    "/api/show", "/api/pull", "/api/ps", "/api/version", "/api/delete",
+                                    "/api/copy", "/api/create", "/api/push"};
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++)
+        if (!strcmp(path, k[i])) return 1;
+    return !strncmp(path, "/api/blobs/", 11);
+}
+
 int route_ollama(struct api_server *s, struct mg_connection *c, const char *m, const char *path) {
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
     if (!strcmp(path, "/")) {   /* HEAD / : ollama's liveness probe (GET / stays the web app) */
@@ -1021,9 +1031,15 @@ int route_ollama(struct api_server *s, struct mg_connection *c, const char *m, c
                      "Access-Control-Allow-Origin: *\r\n\r\n");
         return 200;
     }
-    if (!api_keys_check(&s->keys, mg_get_header(c, "Authorization")))
-        return oerr(c, 401, mg_get_header(c, "Authorization") ? "unauthorized: the API key is not valid"
-                                                              : "unauthorized: send the header 'Authorization: Bearer YOUR_KEY'");
+    /* the same credentials as /v1 (static keys, a user's key, a login); pulling and deleting
+     * models changes the server, so with accounts that is an admin's (or a static key's) */
+    struct api_who *who = api_who();
+    int wr = api_who_resolve(s, c, 0, !get, who);
+    if (wr) return wr;
+    if ((!strcmp(path, "/api/pull") || !strcmp(path, "/api/delete")) && api_who_has_user(who) &&
+        who->kind != API_WHO_LOCAL && strcmp(who->user.role, "admin"))
+        return oerr(c, 403, "forbidden: only an admin may pull or delete models on this server");
+    if (post && strcmp(path, "/api/show") && (wr = api_who_v1_gate(s, c, who))) return wr;
     if (!strcmp(path, "/api/version")) {
         if (!get) return not_allowed(c, "GET");
         cJSON *j = cJSON_CreateObject();

@@ -14,6 +14,7 @@
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/tls_pem.h"
+#include "api/who.h"
 #include "core/log.h"
 
 struct api_params api_default_params(void) {
@@ -108,21 +109,38 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
     if (!strcmp(m, "OPTIONS")) /* CORS preflight, so browser apps on other origins can call us */
         return api_reply(c, 204, "text/plain", "", 0,
-                         "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
+                         "Access-Control-Allow-Methods: GET, POST, PATCH, DELETE, OPTIONS\r\n"
                          "Access-Control-Allow-Headers: Authorization, Content-Type, x-api-key, anthropic-version, "
                          "anthropic-beta, anthropic-dangerous-direct-browser-access\r\n"
                          "Access-Control-Max-Age: 86400\r\n");
     if (!strcmp(path, "/health")) return get ? route_health(s, c) : method_not_allowed(c, "GET", m, path);
     if (!strcmp(path, "/metrics")) return get ? route_metrics(s, c) : method_not_allowed(c, "GET", m, path);
 
+    if (api_is_ollama_path(path) || (!strcmp(m, "HEAD") && !strcmp(path, "/"))) return route_ollama(s, c, m, path);
+    if (!strncmp(path, "/api/", 5)) {
+        size_t len = 0;
+        int status = 0;
+        char *body = NULL;
+        if (!get) {
+            body = api_read_body(s, c, &len, &status);
+            if (!body && status == 413) {
+                api_reply_then_close(c);
+                api_reply_error(c, 413, NULL, "request_too_large",
+                                "the request body is larger than this server's limit of %zu bytes", s->p.max_body);
+                api_drain_body(c);
+                return 413;
+            }
+            if (!body) return api_reply_error(c, 400, NULL, NULL, "the request body could not be read");
+        }
+        status = route_api(s, c, m, path, body ? body : "", len);
+        free(body);
+        return status;
+    }
     if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1")) {
-        /* OpenAI's clients send "Authorization: Bearer KEY", Anthropic's "x-api-key: KEY" */
-        const char *auth = mg_get_header(c, "Authorization"), *xkey = mg_get_header(c, "x-api-key");
-        if (xkey ? !api_keys_check_key(&s->keys, xkey) : !api_keys_check(&s->keys, auth))
-            return api_reply_error(c, 401, NULL, "invalid_api_key",
-                                   auth || xkey ? "the API key is not valid"
-                                                : "an API key is required: send the header 'Authorization: Bearer "
-                                                  "YOUR_KEY' (or 'x-api-key: YOUR_KEY')");
+        struct api_who *who = api_who();
+        int wr = api_who_resolve(s, c, 0, !get, who);
+        if (wr) return wr;
+        if (post && strcmp(path, "/v1/chat/completions") && (wr = api_who_v1_gate(s, c, who))) return wr;
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/moderations"))
@@ -157,7 +175,6 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
         return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
     }
     /* ollama's API (routes_ollama.c); its clients probe HEAD / for "Ollama is running" */
-    if (!strncmp(path, "/api/", 5) || (!strcmp(m, "HEAD") && !strcmp(path, "/"))) return route_ollama(s, c, m, path);
     if (get) {
         int r = route_static(s, c, path);
         if (r) return r;
@@ -169,8 +186,12 @@ static int begin_request(struct mg_connection *c) {
     struct api_server *s = mg_get_user_data(mg_get_context(c));
     if (api_realtime_is_upgrade(c) && (s->model || atomic_load(&s->state) == API_LOADING))
         return 0; /* civetweb hands it to realtime.c's WebSocket handler */
+    struct api_who who; /* the request's principal, read by the routes with api_who() */
+    memset(&who, 0, sizeof who);
+    api_who_set(&who);
     int status = dispatch(s, c);
     api_reply_set_dialect(API_DIALECT_OPENAI);   /* the thread's next connection starts afresh */
+    api_who_set(NULL);
     metrics_count_request(&s->metrics, status);
     return status;
 }

@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "omni.h"
 
+struct auth_config;
+
 struct api_params {
     const char *host;           /* "127.0.0.1" */
     int port;                   /* 0: any free port (see api_server_port) */
@@ -24,6 +26,8 @@ struct api_params {
     const char *tls_key;        /* PEM private key for tls_cert (may be the same file) */
     const char *moderation;     /* moderation policy JSON (src/moderation/rules.h), or NULL */
     const char *guard_model;    /* a guard model GGUF for /v1/moderations, or NULL */
+    struct auth_config *auth;   /* accounts, conversations, keys and limits (auth/accounts.h), or NULL:
+                                 * no /api routes and /v1 as before (static keys only); borrowed */
 };
 struct api_params api_default_params(void);
 

@@ -10,6 +10,7 @@
 
 #include "api/chat_images.h"
 #include "api/server.h"
+#include "cli/accounts_db.h"
 #include "cli/cli.h"
 #include "cli/lora_args.h"
 #include "cli/spec_args.h"
@@ -80,6 +81,16 @@ static void usage(FILE *f) {
             "speculative decoding (output unchanged; usage reports accepted_prediction_tokens, /metrics\n"
             "omni_draft_*):\n"
             CLI_SPEC_HELP "\n"
+            "accounts (README.md \"Accounts\"): sign-up, login, conversations, keys and limits under /api\n"
+            "      --db URL           sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:$OMNI_HOME/omni.db;\n"
+            "                         several servers on one PostgreSQL are replicas of one service)\n"
+            "      --signup POLICY    open (anyone may sign up; default), approval (an admin approves) or\n"
+            "                         closed (only `omni user add`); the first account is always the admin\n"
+            "      --no-auth          no accounts: no login, everything belongs to one local user\n"
+            "      --tiers FILE       tiers and their limits (JSON; default: free 10 messages / 3 h on large\n"
+            "                         models, plus 5x; see src/auth/tiers.h)\n"
+            "      --session-ttl S    seconds a login lasts unused (default 2592000, 30 days)\n"
+            "      --secure-cookie    mark the login cookie Secure without --tls-cert (TLS ends at a balancer)\n\n"
             "example:\n"
             "  omni serve -m SmolLM2-135M-Instruct.Q8_0.gguf --port 8080 --api-key secret\n"
             "  omni serve -m bge-small-en-v1.5-f16.gguf      (embeddings only)\n"
@@ -120,6 +131,11 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+static int cmd_serve_run(int argc, char **argv, const char *model_path, const char *name, const char *mmproj,
+                         const char *embed_path, int embed_only, int pooling, struct api_params *app,
+                         omni_engine_params *spp, struct api_keys *keysp, int n_threads, struct cli_lora *lap,
+                         struct cli_spec *specp);
+
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
     const char *mmproj = NULL, *embed_path = NULL;
@@ -128,6 +144,8 @@ int cmd_serve(int argc, char **argv) {
     omni_engine_params sp = omni_engine_default_params();
     struct api_keys keys = {0};
     struct err e = {{0}};
+    const char *db_url = NULL, *tiers_path = NULL;
+    int no_auth = 0, signup = AUTH_SIGNUP_OPEN, session_ttl = 0, secure_cookie = 0;
     int n_threads = 0;
     long long max_body = -1;
     static struct cli_lora la;
@@ -141,6 +159,8 @@ int cmd_serve(int argc, char **argv) {
         int lr = cli_lora_arg(&la, argc, argv, &i);
         if (lr < 0) { api_keys_free(&keys); return 1; }
         if (lr) continue;
+        if (!strcmp(a, "--no-auth")) { no_auth = 1; continue; }
+        if (!strcmp(a, "--secure-cookie")) { secure_cookie = 1; continue; }
         int sr = cli_spec_arg(&spec, argc, argv, &i);
         if (sr < 0) { api_keys_free(&keys); return 1; }
         if (sr) continue;
@@ -160,6 +180,10 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--flash-attn")) bad = (sp.flash_attn = omni_flash_attn_parse(v)) < 0;
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--db")) db_url = v;
+        else if (!strcmp(a, "--tiers")) tiers_path = v;
+        else if (!strcmp(a, "--signup")) bad = (signup = auth_signup_parse(v)) < 0;
+        else if (!strcmp(a, "--session-ttl")) bad = parse_int(v, 1, 10 * 365 * 86400, &session_ttl);
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
         else if (!strcmp(a, "--moderation")) ap.moderation = v;
@@ -221,12 +245,59 @@ int cmd_serve(int argc, char **argv) {
         return cli_fail("serve: %s: cannot read the --vad-model file", ap.vad_model);
     }
 
+    /* accounts: the database and the tiers, before listening */
+    struct store *db = NULL;
+    static struct auth_config ac;
+    if (cli_db_open(db_url, &db, &e) || auth_config_init(&ac, db, &e)) {
+        store_close(db);
+        api_keys_free(&keys);
+        return cli_fail("serve: --db: %s", e.msg);
+    }
+    if (tiers_path) {
+        struct auth_tiers t;
+        if (auth_tiers_load(&t, tiers_path, &e)) {
+            auth_config_free(&ac);
+            store_close(db);
+            api_keys_free(&keys);
+            return cli_fail("serve: --tiers: %s", e.msg);
+        }
+        auth_tiers_free(&ac.tiers);
+        ac.tiers = t;
+    }
+    ac.no_auth = no_auth;
+    ac.secure_cookie = secure_cookie;
+    ac.signup = (enum auth_signup)signup;
+    if (session_ttl) ac.session_ttl_ms = (int64_t)session_ttl * 1000;
+    ap.auth = &ac;
+    int rc_serve = cmd_serve_run(argc, argv, model_path, name, mmproj, embed_path, embed_only, pooling, &ap, &sp, &keys,
+                                 n_threads, &la, &spec);
+    auth_config_free(&ac);
+    store_close(db);
+    return rc_serve;
+}
+
+static int cmd_serve_run(int argc, char **argv, const char *model_path, const char *name, const char *mmproj,
+                         const char *embed_path, int embed_only, int pooling, struct api_params *app,
+                         omni_engine_params *spp, struct api_keys *keysp, int n_threads, struct cli_lora *lap,
+                         struct cli_spec *specp) {
+    struct cli_spec spec = *specp;  /* owned from here (the draft model) */
+    (void)argc;
+    (void)argv;
+    struct api_params ap = *app;
+    omni_engine_params sp = *spp;
+    struct api_keys keys = *keysp;
+    struct cli_lora la = *lap;
+    struct err e = {{0}};
+    memset(keysp, 0, sizeof *keysp);
     char *id = name ? strdup(name) : model_id_from_path(model_path);
     ap.model_id = id;
     ap.model_path = embed_only ? NULL : model_path;
     ap.embed_path = embed_path;
     ap.asr_threads = n_threads;
     int n_keys = keys.n;
+    /* with accounts, /v1 takes a user's key or a login as well as the static list */
+    const char *keys_text = ap.auth && !ap.auth->no_auth ? (n_keys ? "required (static or a user's)" : "a user's key or a login")
+                                                         : n_keys ? "required" : "off";
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -272,7 +343,7 @@ int cmd_serve(int argc, char **argv) {
                "API keys: %s. Ctrl-C stops.\n", ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host,
                api_server_port(srv), ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host,
                api_server_port(srv), embed_id, omni_embedder_arch(emb), omni_embedder_n_embd(emb),
-               omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings", n_keys ? "required" : "off");
+               omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings", keys_text);
         fflush(stdout);
         while (!g_stop) sleep_ms(100);
         fprintf(stderr, "omni serve: stopping\n");
@@ -320,13 +391,18 @@ int cmd_serve(int argc, char **argv) {
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv),
            ap.tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv), id, omni_model_arch(model), omni_model_n_params(model) / 1e6,
            omni_model_size(model) / (1024.0 * 1024.0), es.n_slots, es.n_ctx, sp.max_queue,
-           ap.asr_model ? "on" : "off", rss_mib(), n_keys ? "required" : "off");
+           ap.asr_model ? "on" : "off", rss_mib(), keys_text);
     if (es.speculative)
         printf("omni serve: speculative decoding: %s%s%s, up to %d guessed tokens a step\n",
                spec.lookup ? "prompt lookup" : "", spec.lookup && spec.draft ? " and draft model " : spec.draft ? "draft model " : "",
                spec.draft ? omni_model_name(spec.draft) : "", sp.draft_max > 0 ? sp.draft_max : 16);
     if (emb) printf("omni serve: embedding model %s (%s, %d dims) on %s\n", embed_id, omni_embedder_arch(emb),
                     omni_embedder_n_embd(emb), omni_embedder_can_rerank(emb) ? "/v1/rerank" : "/v1/embeddings");
+    if (ap.auth)
+        printf("omni serve: accounts %s, database %s, sign-up %s, tiers %s\n", ap.auth->no_auth ? "off (--no-auth)" : "on",
+               store_backend(ap.auth->st),
+               ap.auth->signup == AUTH_SIGNUP_OPEN ? "open" : ap.auth->signup == AUTH_SIGNUP_APPROVAL ? "approval" : "closed",
+               ap.auth->tiers.source);
     fflush(stdout);
 
     while (!g_stop) sleep_ms(100);

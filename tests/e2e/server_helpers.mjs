@@ -8,10 +8,24 @@ import * as path from "node:path";
 export const BIN = process.env.OMNI_BIN || "build/omni";
 export const MODELS = process.env.OMNI_MODELS || "../shared/models";
 
+// Servers of tests that do not test accounts run as the single local user (--no-auth),
+// on a database in a temporary folder of this process (removed at exit).
+let testDbDir = null;
+export function accountArgs(args) {
+  if (args.includes("--db")) return [];
+  if (!testDbDir) {
+    testDbDir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-test-db-"));
+    process.on("exit", () => { try { fs.rmSync(testDbDir, { recursive: true, force: true }); } catch {} });
+  }
+  return ["--db", `sqlite:${testDbDir}/omni.db`, ...(args.includes("--no-auth") ? [] : ["--no-auth"])];
+}
+
 // Starts the server with --port 0 and resolves once its start-up line names the URL.
-export function startServer(args, { timeoutMs = 60000 } = {}) {
+// Without --db in args it runs with --no-auth on a throw-away database (see accountArgs).
+export function startServer(args, { timeoutMs = 60000, env } = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, ["serve", "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(BIN, ["serve", "--port", "0", ...accountArgs(args), ...args],
+                       { stdio: ["ignore", "pipe", "pipe"], ...(env ? { env: { ...process.env, ...env } } : {}) });
     let out = "", err = "";
     const timer = setTimeout(() => { proc.kill("SIGKILL"); reject(new Error("server did not start:\n" + out + err)); }, timeoutMs);
     proc.stdout.on("data", (d) => {

@@ -4,7 +4,7 @@
 // open with the test-only OMNI_TEST_LOAD_DELAY_MS (test models load in milliseconds).
 import { spawn } from "node:child_process";
 import * as net from "node:net";
-import { stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
+import { stopServer, makeCounter, assert, eq, BIN, MODELS, accountArgs } from "./server_helpers.mjs";
 
 const { test, summary } = makeCounter(3);
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
@@ -22,7 +22,7 @@ let srv;
 try {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(BIN, ["serve", "-m", MODEL, "--port", String(port)], {
+  const proc = spawn(BIN, ["serve", "-m", MODEL, "--port", String(port), ...accountArgs([])], {
     stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, OMNI_TEST_LOAD_DELAY_MS: "4000" } });
   let out = "";
   proc.stdout.on("data", (d) => { out += d; });

@@ -1,0 +1,162 @@
+/* Accounts around a chat completion; see chat_store.h. */
+#include "api/chat_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/reply.h"
+#include "core/log.h"
+
+/* The last message of the request: its role and text (a string, or the parts as JSON). */
+static const cJSON *last_message(const cJSON *body) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    int n = cJSON_GetArraySize(m);
+    return n > 0 ? cJSON_GetArrayItem(m, n - 1) : NULL;
+}
+
+static char *content_text(const cJSON *msg) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    if (cJSON_IsString(c)) return strdup(c->valuestring);
+    if (cJSON_IsArray(c)) return cJSON_PrintUnformatted(c);
+    return strdup("");
+}
+
+static int store_failed(struct mg_connection *c, const struct err *e) {
+    return api_reply_error(c, 500, NULL, "storage_error", "the database could not be reached: %s", e->msg);
+}
+
+static void on_done(struct api_capture *cap);
+
+int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_chat_store *x) {
+    memset(x, 0, sizeof *x);
+    struct api_who *w = api_who();
+    if (!s->p.auth || !api_who_has_user(w)) return 0;
+    struct auth_config *a = s->p.auth;
+    x->w = w;
+    /* the route has checked that a requested name is ours (its id or its general.name):
+     * limits, key lists and usage go by the one id, so a second name cannot dodge a rule */
+    snprintf(x->model, sizeof x->model, "%s", s->model_id);
+    if (w->kind == API_WHO_KEY && !auth_key_allows(&w->key, x->model))
+        return api_reply_error(c, 403, "model", "model_not_found",
+                               "this API key does not have access to model '%s'", x->model);
+    /* the conversation, before anything is counted: a wrong id costs nothing */
+    const char *hdr = mg_get_header(c, "X-Omni-Conversation");
+    const cJSON *field = cJSON_GetObjectItemCaseSensitive(body, "conversation");
+    if (field && !cJSON_IsNull(field) && !cJSON_IsString(field))
+        return api_reply_error(c, 400, "conversation", "invalid_type", "'conversation' must be a conversation id");
+    const char *conv = hdr && *hdr ? hdr : cJSON_IsString(field) ? field->valuestring : NULL;
+    struct store_conv v;
+    struct err e = {{0}};
+    if (conv) {
+        int rc = strlen(conv) < STORE_ID_MAX ? store_conv_get(a->st, w->user.id, conv, &v, &e) : STORE_NOTFOUND;
+        if (rc == STORE_NOTFOUND)
+            return api_reply_error(c, 404, "conversation", "conversation_not_found", "no such conversation '%s'", conv);
+        if (rc) return store_failed(c, &e);
+    }
+    /* limits: an app session counts messages per its tier's rule, a key requests and tokens */
+    struct auth_limit l;
+    struct auth_refusal r;
+    int lim = 0;
+    memset(&l, 0, sizeof l);
+    if (w->kind == API_WHO_SESSION) lim = auth_limit_message(a, &w->user, x->model, &l, &r);
+    else if (w->kind == API_WHO_KEY) lim = auth_limit_api(a, &w->user, &l, &r);
+    auth_limit_headers(&l, x->headers, sizeof x->headers);
+    if (lim) {
+        if (lim == 429) metrics_count_tier(&s->metrics, w->user.tier, 1, 0, 0);
+        return api_reply_error_headers(c, r.status, NULL, r.code, x->headers, "%s", r.msg);
+    }
+    if (conv) {
+        snprintf(x->conv_id, sizeof x->conv_id, "%s", conv);
+        const cJSON *last = last_message(body);
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
+        const char *parent_h = mg_get_header(c, "X-Omni-Parent");
+        const cJSON *parent_f = cJSON_GetObjectItemCaseSensitive(body, "parent_id");
+        const char *parent = parent_h && *parent_h ? parent_h : cJSON_IsString(parent_f) ? parent_f->valuestring : v.current_leaf;
+        if (strlen(parent) >= STORE_ID_MAX) return api_reply_error(c, 404, "parent_id", "not_found", "no such message");
+        if (cJSON_IsString(role) && !strcmp(role->valuestring, "user")) {
+            char *text = content_text(last);
+            if (!text) return api_reply_error(c, 500, NULL, NULL, "out of memory");
+            /* asking again what the parent asked (regenerate): the new answer is a sibling of the old */
+            struct store_msg pm;
+            memset(&pm, 0, sizeof pm);
+            int same = parent[0] && !store_msg_get(a->st, w->user.id, parent, &pm, &e) && !strcmp(pm.role, "user") &&
+                       pm.content && !strcmp(pm.content, text) && !strcmp(pm.conv_id, conv);
+            store_msg_free(&pm);
+            if (same) snprintf(x->user_msg_id, sizeof x->user_msg_id, "%s", parent);
+            else {
+                struct store_msg m;
+                memset(&m, 0, sizeof m);
+                snprintf(m.conv_id, sizeof m.conv_id, "%s", conv);
+                snprintf(m.parent_id, sizeof m.parent_id, "%s", parent);
+                snprintf(m.role, sizeof m.role, "user");
+                snprintf(m.model, sizeof m.model, "%s", x->model);
+                m.content = text;
+                int rc = store_msg_add(a->st, w->user.id, &m, 0, x->user_msg_id, &e);
+                if (rc) {
+                    free(text);
+                    return rc == STORE_NOTFOUND ? api_reply_error(c, 404, "parent_id", "not_found", "no such message '%s'", parent)
+                                                : store_failed(c, &e);
+                }
+                if (!v.title[0]) { /* a new conversation is named by its first question */
+                    struct store_conv t;
+                    memset(&t, 0, sizeof t);
+                    size_t n = strlen(text), k = n > 80 ? 80 : n;
+                    while (k < n && k > 0 && ((unsigned char)text[k] & 0xC0) == 0x80) k--; /* whole UTF-8 characters */
+                    snprintf(t.title, sizeof t.title, "%.*s", (int)k, text);
+                    snprintf(t.model, sizeof t.model, "%s", x->model);
+                    (void)store_conv_update(a->st, w->user.id, conv, &t, STORE_CONV_TITLE | (v.model[0] ? 0 : STORE_CONV_MODEL), &e);
+                }
+            }
+            free(text);
+        } else snprintf(x->user_msg_id, sizeof x->user_msg_id, "%s", parent);
+        size_t hn = strlen(x->headers);
+        snprintf(x->headers + hn, sizeof x->headers - hn, "X-Omni-Conversation: %s\r\nX-Omni-User-Message: %s\r\n", conv,
+                 x->user_msg_id);
+    }
+    x->cap.headers = x->headers;
+    x->cap.on_done = on_done;
+    x->s = s;
+    return 0;
+}
+
+static void on_done(struct api_capture *cap) {
+    struct api_chat_store *x = (struct api_chat_store *)cap;
+    struct api_server *s = x->s;
+    struct auth_config *a = s->p.auth;
+    struct err e = {{0}};
+    struct store_usage u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.user_id, sizeof u.user_id, "%s", x->w->user.id);
+    if (x->w->kind == API_WHO_KEY) snprintf(u.key_id, sizeof u.key_id, "%s", x->w->key.id);
+    snprintf(u.model, sizeof u.model, "%s", x->model);
+    u.prompt_tokens = x->cap.prompt_tokens;
+    u.cached_tokens = x->cap.cached_tokens;
+    u.completion_tokens = x->cap.completion_tokens;
+    u.requests = 1;
+    if (x->conv_id[0] && x->cap.finished) {
+        /* the answer and its usage in one transaction (one commit per turn) */
+        struct store_msg m;
+        memset(&m, 0, sizeof m);
+        snprintf(m.conv_id, sizeof m.conv_id, "%s", x->conv_id);
+        snprintf(m.parent_id, sizeof m.parent_id, "%s", x->user_msg_id);
+        snprintf(m.role, sizeof m.role, "assistant");
+        snprintf(m.model, sizeof m.model, "%s", x->model);
+        m.content = x->cap.text ? x->cap.text : "";
+        m.prompt_tokens = x->cap.prompt_tokens;
+        m.cached_tokens = x->cap.cached_tokens;
+        m.completion_tokens = x->cap.completion_tokens;
+        if (store_msg_add_usage(a->st, x->w->user.id, &m, 0, &u, NULL, &e)) {
+            log_error("storing the answer: %s", e.msg); /* e.g. the conversation was deleted meanwhile */
+            if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
+        }
+    } else if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
+    if (x->w->kind == API_WHO_KEY)
+        auth_limit_api_tokens(a, &x->w->user, (int64_t)x->cap.prompt_tokens + x->cap.completion_tokens);
+    metrics_count_tier(&s->metrics, x->w->user.tier, 0, x->cap.prompt_tokens, x->cap.completion_tokens);
+}
+
+void api_chat_store_end(struct api_chat_store *x) {
+    free(x->cap.text);
+    x->cap.text = NULL;
+}
