@@ -338,8 +338,9 @@ typedef struct omni_engine_params {
 } omni_engine_params;
 
 /* KV cache types (llama.cpp's -ctk/-ctv) and attention kernels (its --flash-attn): AUTO
- * computes llama.cpp's non-flash order exactly up to 1024 cached positions and the tiled
- * kernel beyond; a quantized cache always takes the tiled kernel. */
+ * computes llama.cpp's non-flash order exactly, except past 1024 cached positions in models
+ * with at least 8 query heads per KV head (the tiled kernel); a quantized cache always
+ * takes the tiled kernel. */
 enum { OMNI_CACHE_F16 = 0, OMNI_CACHE_Q8_0 = 1, OMNI_CACHE_Q4_0 = 2 };
 enum { OMNI_FLASH_AUTO = 0, OMNI_FLASH_ON = 1, OMNI_FLASH_OFF = 2 };
 /* "f16" / "q8_0" / "q4_0", and "auto" / "on" / "off"; -1 for anything else */

@@ -99,7 +99,8 @@ int llm_kv_n_ctx(const struct llm_kv *kv);
  * batched. */
 enum llm_flash { LLM_FLASH_AUTO = 0, LLM_FLASH_ON = 1, LLM_FLASH_OFF = 2 };
 #define LLM_FLASH_AUTO_MIN 1024
-#define LLM_FLASH_AUTO_GROUP 4
+#define LLM_FLASH_AUTO_GROUP 8  /* decode at depth 1536 on Qwen2.5-0.5B (7 heads a group) measured
+                                  * 12 tok/s tiled vs 17 exact: below 8 auto keeps the exact kernel */
 void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode);
 /* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
 size_t llm_kv_bytes(const struct llm_kv *kv);
