@@ -146,7 +146,7 @@ try {
   await test("a model pulled while the server runs appears and answers", async () => {
     const portFile = path.join(store, ".hubport"), log = path.join(store, ".hublog");
     hub = spawn("python3", ["tests/e2e/hub_server.py", MODELS, portFile, log, "120"], { stdio: "ignore" });
-    for (let i = 0; i < 100 && !fs.existsSync(portFile); i++) await sleep(100);
+    for (let i = 0; i < 600 && !(fs.existsSync(portFile) && fs.readFileSync(portFile, "utf8").trim()); i++) await sleep(100);
     const port = fs.readFileSync(portFile, "utf8").trim();
     const file = `${MODELS}/llm/TinyStories-656K.f16.gguf`;
     const sha = crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
