@@ -17,8 +17,9 @@ import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from ".
 
 const { test, summary } = makeCounter(15);
 const A = "stories260K", B = "tinystories-656k-q8_0", EMB = "synth-bert-bge-f16", ASR = "synth-whisper-micro-f16";
-const IMG = "synth-llava-mmproj-f16", VAD = "for-tests-silero-v6.2.0-ggml";
-const files = [`llm/${A}.gguf`, `llm/${B}.gguf`, `synth/${EMB}.gguf`, `synth/${ASR}.bin`, `synth/${IMG}.gguf`, `vad/${VAD}.bin`];
+const IMG = "synth-llava-mmproj-f16", VAD = "for-tests-silero-v6.2.0-ggml", RR = "synth-bert-xlmr-rerank-f16";
+const files = [`llm/${A}.gguf`, `llm/${B}.gguf`, `synth/${EMB}.gguf`, `synth/${ASR}.bin`, `synth/${IMG}.gguf`, `vad/${VAD}.bin`,
+  `synth/${RR}.gguf`];
 
 const store = fs.mkdtempSync(path.join(os.tmpdir(), "omni-store-"));
 for (const f of files) fs.copyFileSync(`${MODELS}/${f}`, path.join(store, path.basename(f)));
@@ -57,7 +58,8 @@ try {
   await test("/v1/models lists every chat, embedding, ASR and image-encoder model of the store with its type", async () => {
     const r = await client.models.list();
     const types = Object.fromEntries(r.data.map((m) => [m.id, m.type]));
-    eq(types, { [A]: "chat", [B]: "chat", [EMB]: "embedding", [ASR]: "asr", [IMG]: "image-encoder" }, "ids and types");
+    eq(types, { [A]: "chat", [B]: "chat", [EMB]: "embedding", [RR]: "rerank", [ASR]: "asr", [IMG]: "image-encoder" },
+      "ids and types");
     for (const m of r.data) { eq(m.object, "model", "object"); eq(m.owned_by, "omni", "owned_by"); }
     eq(r.data[0].type, "chat", "chat models first (the chat page takes the first)");
     eq(await loadedIds(srv), [], "nothing loaded before a request");
@@ -80,13 +82,15 @@ try {
     assert(srv.stderr().includes(`loading ${A}`) && srv.stderr().includes(`loaded ${A}`), "load progress in the log");
   });
 
-  await test("the embedding model answers by name and by its alias", async () => {
+  await test("the embedding model answers by name and by its alias; the reranker by name", async () => {
     const r1 = await client.embeddings.create({ model: EMB, input: "hello world", encoding_format: "float" });
     const r2 = await client.embeddings.create({ model: "text-embedding-3-small", input: "hello world", encoding_format: "float" });
     eq(r1.model, EMB, "model");
     eq(r2.model, EMB, "the alias resolves to the store model");
     assert(r1.data[0].embedding.length > 0, "a vector");
     eq(r1.data[0].embedding, r2.data[0].embedding, "same model, same vector");
+    const rr = await raw(srv, "/v1/rerank", { model: RR, query: "a cat", documents: ["cats purr", "stock prices"] });
+    eq([rr.status, rr.json.model, rr.json.results.length], [200, RR, 2], "the reranker answers by name");
   });
 
   await test("the Whisper model transcribes by name and as whisper-1 (alias)", async () => {
