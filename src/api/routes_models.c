@@ -15,7 +15,14 @@ int route_health(struct api_server *s, struct mg_connection *c) {
         status = 503;
     } else {
         cJSON_AddStringToObject(j, "status", st == API_DRAINING ? "shutting_down" : "ok");
-        cJSON_AddStringToObject(j, "model", s->model_id);
+        if (s->model || !s->serve_store) cJSON_AddStringToObject(j, "model", s->model_id);
+        if (s->reg && s->serve_store) {   /* the store's: how many are loaded now */
+            omni_registry_model *l = NULL;
+            char err[128];
+            int n = omni_registry_list(s->reg, 1, &l, err, sizeof err);
+            cJSON_AddNumberToObject(j, "models_loaded", n > 0 ? n : 0);
+            omni_registry_list_free(l, n);
+        }
         omni_engine_stats es = {0};
         if (s->model) omni_model_engine_stats(s->model, &es);
         if (s->embedder) cJSON_AddStringToObject(j, "embedding_model", s->embed_id);

@@ -63,6 +63,8 @@ try {
     for (const m of r.data) { eq(m.object, "model", "object"); eq(m.owned_by, "omni", "owned_by"); }
     eq(r.data[0].type, "chat", "chat models first (the chat page takes the first)");
     eq(await loadedIds(srv), [], "nothing loaded before a request");
+    const h = await raw(srv, "/health");
+    eq([h.status, h.json.status, h.json.models_loaded], [200, "ok", 0], "/health");
   });
 
   await test("each chat model answers by name and loads on first use; /v1/ps shows memory and expiry", async () => {
