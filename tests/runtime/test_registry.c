@@ -41,7 +41,8 @@ static int setup(void) {
     if (!mkdtemp(home)) return -1;
     const char *files[] = {"llm/stories260K.gguf", "llm/tinystories-656k-q8_0.gguf", "synth/synth-bert-bge-f16.gguf",
                            "synth/synth-whisper-micro-f16.bin", "synth/synth-llava-mmproj-f16.gguf",
-                           "vad/for-tests-silero-v6.2.0-ggml.bin", "vocab/ggml-vocab-gpt-2.gguf"};
+                           "vad/for-tests-silero-v6.2.0-ggml.bin", "vocab/ggml-vocab-gpt-2.gguf",
+                           "asr/for-tests-ggml-tiny.en.bin"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", models, files[i]);
@@ -95,9 +96,9 @@ TEST(lists_what_each_file_is) {
     omni_registry *r = open_reg(0, -1);
     REQUIRE(r, "no registry");
     omni_registry_model *m = NULL;
-    char err[256];
+    char err[512];
     int n = omni_registry_list(r, 0, &m, err, sizeof err);
-    CHECK(n == 5);   /* the VAD and the vocabulary-only file are not models to serve */
+    CHECK(n == 6);   /* the VAD and the vocabulary-only file are not models to serve */
     const char *want[][2] = {{A, "chat"}, {B, "chat"}, {EMB, "embedding"}, {"synth-whisper-micro-f16", "asr"},
                              {"synth-llava-mmproj-f16", "image-encoder"}};
     for (size_t w = 0; w < 5; w++) {
@@ -108,6 +109,14 @@ TEST(lists_what_each_file_is) {
     for (int i = 0; i < n; i++) CHECK(m[i].loaded == 0 && m[i].expires_at == -1 && m[i].memory >= m[i].file_size);
     CHECK(n > 1 && m[0].kind == OMNI_KIND_CHAT);   /* chat models first */
     omni_registry_list_free(m, n);
+    /* a Whisper file without weights is listed but does not load: a clear error, twice */
+    omni_registry_ref ref;
+    for (int k = 0; k < 2; k++) {
+        CHECK(omni_registry_acquire(r, "for-tests-ggml-tiny.en", OMNI_KIND_ASR, -1, &ref, err, sizeof err) ==
+              OMNI_ERR_INVALID);
+        CHECK_MSG(strstr(err, "for-tests-ggml-tiny.en") && strstr(err, "no weights"), "%s", err);
+    }
+    CHECK(is_loaded(r, "for-tests-ggml-tiny.en") == 0);
     omni_registry_free(r);
 }
 
