@@ -1048,7 +1048,7 @@ typedef struct omni_registry_ref {
 
 /* Finds `name` (an id, an alias, a store file name with or without .gguf/.bin, or a
  * pinned chat model's general.name; NULL or "": the first pinned model of those kinds,
- * else the one most recently used) among the models of the kinds in the `kinds` mask,
+ * else the loaded one used last, else the first by id) among the models of the kinds in the `kinds` mask,
  * rescanning the store on a miss, and holds it, loading it first (and unloading idle
  * models least-recently-used when the budget needs room). Waits up to timeout_ms (< 0:
  * as long as it takes) for the load. OMNI_OK with *ref filled (release it with

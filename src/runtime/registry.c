@@ -654,6 +654,10 @@ int omni_registry_acquire(omni_registry *r, const char *name, int kinds, int tim
             if (x->pinned && (x->kind & kinds)) e = x;
         for (struct entry *x = r->entries; x && !(e && e->pinned); x = x->next)
             if (visible(x) && x->state == E_READY && (x->kind & kinds) && (!e || x->last_used > e->last_used)) e = x;
+        /* none loaded: the store's first by id, so a client that names no model still gets one */
+        for (struct entry *x = r->entries; x && !(e && e->state == E_READY); x = x->next)
+            if (visible(x) && (x->kind & kinds) && x->kind != OMNI_KIND_IMAGE_ENCODER && (!e || strcmp(x->id, e->id) < 0))
+                e = x;
         if (!e) {
             char list[400];
             names_of(r, kinds, list, sizeof list);

@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(15);
+const { test, summary } = makeCounter(16);
 const A = "stories260K", B = "tinystories-656k-q8_0", EMB = "synth-bert-bge-f16", ASR = "synth-whisper-micro-f16";
 const IMG = "synth-llava-mmproj-f16", VAD = "for-tests-silero-v6.2.0-ggml", RR = "synth-bert-xlmr-rerank-f16";
 const files = [`llm/${A}.gguf`, `llm/${B}.gguf`, `synth/${EMB}.gguf`, `synth/${ASR}.bin`, `synth/${IMG}.gguf`, `vad/${VAD}.bin`,
@@ -104,6 +104,17 @@ try {
     assert(typeof r1.text === "string", "a transcript (random weights: any text)");
     eq(r2.text, r1.text, "the alias gives the same model");
     assert((await loadedIds(srv)).includes(ASR), "the ASR model is loaded");
+  });
+
+  await test("chat input_audio goes through the store's Whisper model", async () => {
+    const b64 = fs.readFileSync(`${MODELS}/audio/jfk.wav`).toString("base64");
+    const r = await raw(srv, "/v1/chat/completions", { model: A, max_tokens: 4, messages: [{ role: "user", content: [
+      { type: "text", text: "Repeat:" }, { type: "input_audio", input_audio: { data: b64, format: "wav" } }] }] });
+    eq(r.status, 200, `status: ${r.text}`);
+    const bad = await raw(srv, "/v1/chat/completions", { model: A, messages: [{ role: "user", content: [
+      { type: "input_audio", input_audio: { data: "bm90IGF1ZGlv", format: "wav" } }] }] });
+    eq([bad.status, bad.json.error.param], [400, "messages[0].content[0].input_audio.data"],
+      "not audio: a 400 from the speech model, naming the part");
   });
 
   await test("an alias for a chat model (gpt-4o-mini) answers with the local model", async () => {
