@@ -121,9 +121,9 @@ check-asan:
 # the server 5-15 times slower: test_engine_shared (idle answers, the 30 s mix, 60 turns)
 # takes 10-20 minutes on a busy 2-core machine, hence the longer TEST_TIMEOUT.
 TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session tests/storage/test_storage \
-              tests/runtime/test_session_vision tests/runtime/test_voice
+              tests/runtime/test_session_vision tests/runtime/test_voice tests/runtime/test_registry
 TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests/e2e/test_server_completions.mjs \
-              tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs
+              tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs tests/e2e/test_server_models.mjs
 check-tsan: setup
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 CFLAGS="-O1 -g -fsanitize=thread" \
 	    LDFLAGS="-fsanitize=thread" build-tsan/omni $(TSAN_TESTS:%=build-tsan/%)

@@ -1001,6 +1001,131 @@ int omni_catalog_count(const omni_catalog *catalog);
 /* Entry i (0 <= i < count), in the file's order; borrowed from the catalog. */
 const omni_catalog_entry *omni_catalog_get(const omni_catalog *catalog, int i);
 
+/* ---- the model registry (many models, one server) ---- */
+
+/* A server's models by name: the ones its caller pinned (loaded up front, never
+ * unloaded) and, with use_store, every model file of the store ($OMNI_HOME), loaded on
+ * first use and unloaded least-recently-used to stay within a memory budget, or after
+ * an idle time (keep-alive), as ollama does. Each loaded chat model has its own engine
+ * (one scheduler thread per model, all on the process's one compute pool, whose jobs run
+ * one at a time), so a model is unloaded by stopping its engine; nothing is unloaded
+ * while a request holds it.
+ * Threads: every call may come from any thread (one mutex inside). omni_registry_acquire
+ * blocks while the model loads (on a loader thread of its own, which goes on when the
+ * caller stops waiting); what it returns stays valid until omni_registry_release. */
+typedef struct omni_registry omni_registry;
+
+typedef enum omni_model_kind {
+    OMNI_KIND_CHAT = 1,            /* omni_model: chat and completions */
+    OMNI_KIND_EMBEDDING = 2,       /* omni_embedder with vectors */
+    OMNI_KIND_RERANK = 4,          /* omni_embedder with a rerank head */
+    OMNI_KIND_ASR = 8,             /* omni_asr (a whisper.cpp ggml file) */
+    OMNI_KIND_IMAGE_ENCODER = 16,  /* an mmproj: listed, but it serves a chat model, not requests */
+} omni_model_kind;
+/* "chat", "embedding", "rerank", "asr", "image-encoder" (static); NULL for others. */
+const char *omni_model_kind_name(omni_model_kind kind);
+
+/* keep_alive values: the registry's default, and never unload. 0 unloads as soon as the
+ * last request using the model ends. */
+#define OMNI_KEEP_ALIVE_DEFAULT INT64_MIN
+#define OMNI_KEEP_ALIVE_FOREVER (-1)
+
+typedef struct omni_registry_params {
+    int use_store;                 /* serve the store's models too (default 0) */
+    uint64_t memory_budget;        /* bytes the loaded models may take (file sizes + KV cache
+                                    * estimate); 0: 75% of MemAvailable when the registry starts */
+    int64_t keep_alive_ms;         /* idle time after which an on-demand model is unloaded
+                                    * (default 5 min); 0: right after its last request; < 0: never */
+    int n_threads;                 /* compute threads (omni_model_params.n_threads) */
+    omni_engine_params engine;     /* for chat models loaded on demand */
+    int pooling;                   /* for embedding models (OMNI_POOLING_*) */
+    const char *vad_model;         /* Silero VAD for ASR models loaded on demand; NULL: none (copied) */
+    /* Loading, unloading and their progress as one-line messages, on whichever thread
+     * does it; optional. */
+    void (*log)(const char *msg, void *user);
+    void *log_user;
+} omni_registry_params;
+
+omni_registry_params omni_registry_default_params(void);
+/* params may be NULL. NULL with err set when out of memory or a thread cannot start. */
+omni_registry *omni_registry_new(const omni_registry_params *params, char *err, size_t err_size);
+/* Unloads what it loaded (its engines stop) and frees it; call when nothing holds a
+ * model any more (every acquire released). Pinned models stay the caller's. NULL is fine. */
+void omni_registry_free(omni_registry *reg);
+
+/* Pins a model the caller loaded (owned by the caller, outliving the registry) under id.
+ * It is never unloaded and counts against the budget. Exactly one of model / embedder /
+ * asr. -1 with err set when the id is taken. */
+int omni_registry_pin(omni_registry *reg, const char *id, omni_model *model, omni_embedder *embedder, omni_asr *asr,
+                      char *err, size_t err_size);
+/* Requests for `alias` go to `target` (an id, or a store name found later): gpt-4o-mini,
+ * text-embedding-3-small, whisper-1. A later alias of the same name replaces it. */
+int omni_registry_alias(omni_registry *reg, const char *alias, const char *target, char *err, size_t err_size);
+
+/* omni_registry_acquire's statuses besides OMNI_OK and OMNI_ERR_INVALID (the file does not
+ * load: err says why) and OMNI_ERR_STOPPING. */
+enum {
+    OMNI_ERR_NOT_FOUND = -4,       /* no such model (err lists what there is) */
+    OMNI_ERR_WRONG_KIND = -5,      /* a model of another kind (err names its kind) */
+    OMNI_ERR_LOADING = -6,         /* still loading (or waiting for memory) after timeout_ms: retry */
+};
+
+/* A model held for a request (omni_registry_acquire). */
+typedef struct omni_registry_ref {
+    omni_model_kind kind;
+    const char *id;                /* the registry's id (aliases resolved) */
+    omni_model *model;             /* OMNI_KIND_CHAT */
+    omni_embedder *embedder;       /* OMNI_KIND_EMBEDDING, OMNI_KIND_RERANK */
+    omni_asr *asr;                 /* OMNI_KIND_ASR */
+    void *entry_;                  /* the registry's own */
+} omni_registry_ref;
+
+/* Finds `name` (an id, an alias, a store file name with or without .gguf/.bin, or a
+ * pinned chat model's general.name; NULL or "": the first pinned model of those kinds,
+ * else the loaded one used last, else the first by id) among the models of the kinds in the `kinds` mask,
+ * rescanning the store on a miss, and holds it, loading it first (and unloading idle
+ * models least-recently-used when the budget needs room). Waits up to timeout_ms (< 0:
+ * as long as it takes) for the load. OMNI_OK with *ref filled (release it with
+ * omni_registry_release), else a status above with err set. */
+int omni_registry_acquire(omni_registry *reg, const char *name, int kinds, int timeout_ms, omni_registry_ref *ref,
+                          char *err, size_t err_size);
+/* Ends the hold. keep_alive_ms: how long the model stays loaded once idle, counted from
+ * now (OMNI_KEEP_ALIVE_DEFAULT: the registry's; ignored for pinned models). */
+void omni_registry_release(omni_registry *reg, omni_registry_ref *ref, int64_t keep_alive_ms);
+/* Loads a model without a request (acquire + release with keep_alive_ms). */
+int omni_registry_load(omni_registry *reg, const char *name, int64_t keep_alive_ms, int timeout_ms, char *err,
+                       size_t err_size);
+/* Unloads a model now when it is idle (0; also when it was not loaded), else as soon as its
+ * last request ends (1). OMNI_ERR_NOT_FOUND or OMNI_ERR_INVALID (pinned) with err set. */
+int omni_registry_unload(omni_registry *reg, const char *name, char *err, size_t err_size);
+
+/* One model as omni_registry_list reports it; strings owned by the array. */
+typedef struct omni_registry_model {
+    char *id;
+    char *path;                    /* NULL for a pinned model given as an object */
+    omni_model_kind kind;
+    uint64_t file_size;            /* bytes on disk (0 when pinned as an object) */
+    uint64_t memory;               /* bytes it takes (or would take) loaded: weights + KV estimate */
+    int pinned;
+    int loaded;                    /* 1: loaded; 0: on disk; 2: loading */
+    int active;                    /* requests holding it */
+    int64_t loaded_at;             /* Unix ms; 0 when not loaded */
+    int64_t expires_at;            /* Unix ms of the idle unload; 0: never (pinned, keep-alive -1,
+                                    * or in use); -1 when not loaded */
+} omni_registry_model;
+
+/* The registry's models: loaded_only = 1 lists the loaded ones (an ollama /api/ps view),
+ * 0 every one (rescanning the store first, so a model pulled since appears), chat models
+ * first, then by id. Returns the count with *out malloc'ed (omni_registry_list_free), or
+ * -1 with err set. */
+int omni_registry_list(omni_registry *reg, int loaded_only, omni_registry_model **out, char *err, size_t err_size);
+void omni_registry_list_free(omni_registry_model *models, int n);
+/* Ends every queued and running request of the loaded chat models (omni_model_cancel_all),
+ * for a server's shutdown. */
+void omni_registry_cancel_all(omni_registry *reg);
+/* The memory budget in bytes, and what the loaded models take now. */
+void omni_registry_memory(omni_registry *reg, uint64_t *budget, uint64_t *used);
+
 /* ---- bytes at the edges ---- */
 
 /* A copy of s[0, len) in which every byte that does not start a valid UTF-8 character

@@ -12,8 +12,18 @@
 
 struct api_asr {
     omni_asr *asr;
+    int borrowed;
     char name[128];
 };
+
+struct api_asr *api_asr_wrap(omni_asr *asr, const char *name) {
+    struct api_asr *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->asr = asr;
+    a->borrowed = 1;
+    snprintf(a->name, sizeof a->name, "%s", name);
+    return a;
+}
 
 struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n_threads, struct err *e) {
     struct api_asr *a = calloc(1, sizeof *a);
@@ -34,7 +44,7 @@ struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n
 
 void api_asr_close(struct api_asr *a) {
     if (!a) return;
-    omni_asr_free(a->asr);
+    if (!a->borrowed) omni_asr_free(a->asr);
     free(a);
 }
 

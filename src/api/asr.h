@@ -17,6 +17,9 @@ struct api_asr;
 
 /* vad_path may be NULL. n_threads <= 0: all cores. */
 struct api_asr *api_asr_open(const char *model_path, const char *vad_path, int n_threads, struct err *e);
+/* A recognizer loaded elsewhere (the model registry's), borrowed: api_asr_close then
+ * frees only the wrapper. NULL when out of memory. */
+struct api_asr *api_asr_wrap(omni_asr *asr, const char *name);
 void api_asr_close(struct api_asr *a);
 
 /* The recognizer itself, borrowed (valid until api_asr_close). */

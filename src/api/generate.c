@@ -39,6 +39,7 @@ struct group {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     omni_model *model;
+    const char *model_id;    /* what the reply's 'model' says */
     int want_lp;
     int want_toks;           /* collect each choice's token ids (ollama's 'context') */
     int n;
@@ -255,7 +256,7 @@ static int submit_pending(struct api_server *s, struct group *grp, char *err, si
         }
         int rc;
         grp->gp.user = g;
-        g->req = omni_submit(s->model, NULL, g->prompt, &grp->gp, &rc, err, err_cap);
+        g->req = omni_submit(grp->model, NULL, g->prompt, &grp->gp, &rc, err, err_cap);
         if (rc == OMNI_OK) { g->submitted = 1; grp->n_next++; continue; }
         if (grp->n_next == 0) return rc;
         if (rc == OMNI_ERR_BUSY) {
@@ -335,7 +336,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     truncated_header(o, hdr, sizeof hdr);
     int ok = sse_begin(c, hdr) == 0;
     for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
-        cJSON *j = stream_chunk(kind, id, created, s->model_id, i, "", NULL, 1, NULL, NULL, o->include_usage, NULL);
+        cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, "", NULL, 1, NULL, NULL, o->include_usage, NULL);
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
@@ -365,13 +366,13 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         for (int i = 0; text && rtext && lp && ended && i < n; i++) {
             struct gen *g = &grp->g[i];
             if (rtext[i] && ok) {   /* thoughts first: they come before the answer */
-                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, NULL, rtext[i], 0, NULL, NULL,
+                cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, NULL, rtext[i], 0, NULL, NULL,
                                         o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
             if ((text[i] || lp[i]) && ok) {
-                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],
+                cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],
                                         NULL, o->include_usage, &g->offset);
                 lp[i] = NULL;
                 ok = sse_send_json(c, j) == 0;
@@ -385,7 +386,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 }
                 any_failed = 1;
             } else if (ended[i] && ok && !any_failed) {
-                cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
+                cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
                                         NULL, finish_name(g), o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
@@ -409,7 +410,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     pthread_mutex_unlock(&grp->mu);
     capture_finish(grp);
     if (ok && !any_failed && o->include_usage) {
-        cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, s->model_id);
+        cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, grp->model_id);
         cJSON_AddArrayToObject(j, "choices");
         cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
         ok = sse_send_json(c, j) == 0;
@@ -439,7 +440,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", grp->g[i].error);
     char id[64];
     make_id(id, sizeof id, kind == API_CHAT ? "chatcmpl-" : "cmpl-");
-    cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion" : "text_completion", time(NULL), s->model_id);
+    cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion" : "text_completion", time(NULL), grp->model_id);
     cJSON *choices = cJSON_AddArrayToObject(j, "choices");
     for (int i = 0; i < grp->n; i++) {
         struct gen *g = &grp->g[i];
@@ -667,7 +668,8 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     }
     pthread_mutex_init(&grp->mu, NULL);
     pthread_cond_init(&grp->cv, NULL);
-    grp->model = s->model;
+    grp->model = o->model ? o->model : s->model;
+    grp->model_id = o->model_id ? o->model_id : s->model_id;
     grp->want_lp = o->logprobs;
     grp->n = n;
     grp->g = gs;
@@ -697,14 +699,14 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
 /* Submits the group's prompts unless one is too long. Returns 0 when they run, else
  * fills *ref with why nothing runs (every prompt must fit: a list is answered whole). */
 static int group_start(struct api_server *s, struct group *grp, struct api_gen_refusal *ref) {
-    const int n_ctx = omni_request_n_ctx(s->model, NULL), n = grp->n;
+    const int n_ctx = omni_request_n_ctx(grp->model, NULL), n = grp->n;
     int too_long = -1;
     for (int i = 0; i < n && too_long < 0; i++)
         if (grp->g[i].prompt->n >= n_ctx) too_long = i;
     char err[256] = "";
     int rc = too_long >= 0 ? OMNI_OK : submit_pending(s, grp, err, sizeof err);
     omni_engine_stats es;
-    omni_model_engine_stats(s->model, &es);
+    omni_model_engine_stats(grp->model, &es);
     ref->status = 400;
     ref->code = "context_length_exceeded";
     if (too_long >= 0 && n == 1)

@@ -32,6 +32,9 @@ struct api_options {
     int reasoning;                  /* chat: OMNI_REASONING_AUTO unless 'reasoning_format' is "none" */
     char *template_kwargs;          /* chat: 'chat_template_kwargs' (+ reasoning_effort) as JSON
                                      * text for the template, or NULL; owned */
+    omni_model *model;              /* set by the route: the model the request named (api/model_ref.h),
+                                     * NULL: the server's pinned one; borrowed */
+    const char *model_id;           /* its id, for the reply's 'model'; borrowed */
     struct api_capture *capture;    /* set by the route (never parsed): keep the whole answer, see below */
 };
 

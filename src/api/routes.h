@@ -29,12 +29,22 @@ struct api_server {
     omni_embedder *embedder;    /* for /v1/embeddings and /v1/rerank, or NULL (api_server_set_embedder) */
     char *embed_id;             /* its id in /v1/models */
     struct api_moderation *moderation;  /* --moderation / --guard-model, or NULL */
+    /* Every model by name (api_server_set_registry): the pinned ones above and, with
+     * serve_store, the store's, loaded on demand (api/model_ref.h). */
+    omni_registry *reg;
+    int load_timeout_ms;        /* how long a request waits for its model to load before a 503 */
+    int serve_store;
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
 int route_metrics(struct api_server *s, struct mg_connection *c);
 int route_models(struct api_server *s, struct mg_connection *c);
 int route_model(struct api_server *s, struct mg_connection *c, const char *id);
+/* The registry's admin view (routes_models.c): GET /v1/ps lists the loaded models with
+ * their memory and expiry; POST /v1/models/{id}/load and /unload. */
+int route_ps(struct api_server *s, struct mg_connection *c);
+int route_model_load(struct api_server *s, struct mg_connection *c, const char *id, const char *body, size_t len,
+                     int unload);
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* Audio (routes_audio_speech.c, routes_audio_transcriptions.c). The transcription

@@ -11,6 +11,7 @@
 
 #include "api/asr.h"
 #include "api/multipart.h"
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -137,7 +138,7 @@ static const char *const formats[] = {"json", "text", "srt", "verbose_json", "vt
 int route_transcriptions(struct api_server *s, struct mg_connection *c, int translate) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *route = translate ? "translations" : "transcriptions";
-    if (!s->asr) {
+    if (!s->asr && !s->serve_store) {
         api_reply_then_close(c);
         api_reply_error(c, 400, "model", "no_speech_model",
                         "this server has no speech recognition model; start it with `omni serve --asr-model "
@@ -172,6 +173,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     int status;
     omni_asr_result *r = NULL;
     struct err e = {{0}};
+    struct api_asr *a = NULL, *borrowed = NULL;
+    struct api_model_ref mref = {{0}, OMNI_KEEP_ALIVE_DEFAULT};
     if (fm.too_big) {
         api_reply_then_close(c);
         status = api_reply_error(c, 413, NULL, "request_too_large",
@@ -211,8 +214,21 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                                  "'response_format' is '%.40s'; allowed: json, text, srt, verbose_json, vtt", fmt);
         goto done;
     }
+    /* The model: a store (or aliased) Whisper model by name; any other name goes to the
+     * --asr-model one when there is one (clients send "whisper-1"). */
+    {
+        char err[640] = "";
+        const char *mname = api_form_text(&fm, API_FORM_MODEL);
+        int rc = omni_registry_acquire(s->reg, mname, OMNI_KIND_ASR, s->load_timeout_ms, &mref.ref, err, sizeof err);
+        if (rc == OMNI_ERR_NOT_FOUND && s->asr) rc = OMNI_OK, a = s->asr;
+        else if (rc == OMNI_OK && !(a = borrowed = api_asr_wrap(mref.ref.asr, mref.ref.id))) {
+            status = api_reply_error(c, 500, NULL, NULL, "out of memory");
+            goto done;
+        }
+        if (rc != OMNI_OK) { status = api_model_reply_error(c, rc, err); goto done; }
+    }
     omni_asr_params wp = omni_asr_default_params();
-    int multi = omni_asr_is_multilingual(api_asr_ctx(s->asr));
+    int multi = omni_asr_is_multilingual(api_asr_ctx(a));
     wp.translate = translate;
     wp.language = multi ? "auto" : "en"; /* OpenAI detects the language when none is given */
     const char *lang = api_form_text(&fm, API_FORM_LANGUAGE);
@@ -226,7 +242,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         if (!multi && strcmp(lang, "en") && strcmp(lang, "auto")) {
             status = api_reply_error(c, 400, "language", "invalid_value",
                                      "this server's speech model %s is English-only; it cannot take language '%s'",
-                                     api_asr_name(s->asr), lang);
+                                     api_asr_name(a), lang);
             goto done;
         }
         wp.language = lang;
@@ -234,7 +250,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     if (translate && !multi) {
         status = api_reply_error(c, 400, "model", "invalid_value",
                                  "this server's speech model %s is English-only and cannot translate",
-                                 api_asr_name(s->asr));
+                                 api_asr_name(a));
         goto done;
     }
     const char *temp = api_form_text(&fm, API_FORM_TEMPERATURE);
@@ -266,7 +282,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     snprintf(what, sizeof what, "the uploaded file");
     double duration;
     int bad_audio;
-    if (api_asr_transcribe_file(s->asr, fm.f[API_FORM_FILE].p, fm.f[API_FORM_FILE].n, what, &wp, &r, &duration, &bad_audio, &e)) {
+    if (api_asr_transcribe_file(a, fm.f[API_FORM_FILE].p, fm.f[API_FORM_FILE].n, what, &wp, &r, &duration, &bad_audio, &e)) {
         status = bad_audio ? api_reply_error(c, 400, "file", "invalid_file", "%s", e.msg)
                            : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
@@ -296,6 +312,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
         cJSON_Delete(o);
     }
 done:
+    api_asr_close(borrowed);
+    api_model_put(s, &mref);
     omni_asr_result_free(r);
     api_form_free(&fm);
     return status;

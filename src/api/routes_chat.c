@@ -8,6 +8,7 @@
 #include "api/chat_images.h"
 #include "api/chat_store.h"
 #include "api/generate.h"
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -25,7 +26,8 @@ static int buf_add(struct text_buf *b, const char *s) {
 
 /* A message's content as one string: a string, null, or an array of text parts
  * (concatenated). Parts this text-only model cannot take give a 400 saying so. */
-static int message_text(struct api_server *s, const cJSON *msg, int i, struct text_buf *out,
+static int message_text(struct api_server *s, omni_model *mdl, const char *mid, const cJSON *msg, int i,
+                        struct text_buf *out,
                         struct api_chat_images *ci, struct api_bad_field *bad) {
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
     snprintf(bad->param, sizeof bad->param, "messages[%d].content", i);
@@ -55,13 +57,23 @@ static int message_text(struct api_server *s, const cJSON *msg, int i, struct te
         } else if (!strcmp(t, "image_url") || !strcmp(t, "input_image")) {
             char param[64];
             snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
-            if (api_chat_image_part(s->model, s->model_id, ci, part, param, bad)) return -1;
+            if (api_chat_image_part(mdl, mid, ci, part, param, bad)) return -1;
             if (buf_add(out, OMNI_IMAGE_MARKER)) return -1;
         } else if (!strcmp(t, "input_audio")) {
             /* A text model hears the audio as its transcript (api/asr.h). */
             char param[64], *heard = NULL;
             snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
-            if (api_asr_input_audio(s->asr, part, param, &heard, bad)) return -1;
+            /* without --asr-model, the store's Whisper model (held for this part only) */
+            struct api_model_ref ar = {{0}, OMNI_KEEP_ALIVE_DEFAULT};
+            struct api_asr *wrap = NULL;
+            char aerr[400] = "";
+            if (!s->asr && s->serve_store &&
+                omni_registry_acquire(s->reg, NULL, OMNI_KIND_ASR, s->load_timeout_ms, &ar.ref, aerr, sizeof aerr) == OMNI_OK)
+                wrap = api_asr_wrap(ar.ref.asr, ar.ref.id);
+            int arc = api_asr_input_audio(s->asr ? s->asr : wrap, part, param, &heard, bad);
+            api_asr_close(wrap);
+            api_model_put(s, &ar);
+            if (arc) return -1;
             int rc = (out->n && out->p[out->n - 1] != ' ' && buf_add(out, " ")) || buf_add(out, heard);
             free(heard);
             if (rc) return -1;
@@ -77,7 +89,7 @@ static int message_text(struct api_server *s, const cJSON *msg, int i, struct te
 static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
 
 /* Reads messages into msgs (texts malloc'ed into texts[]). Returns the count or -1. */
-static int read_messages(struct api_server *s, const cJSON *body, omni_chat_message **msgs, char ***texts,
+static int read_messages(struct api_server *s, omni_model *mdl, const char *mid, const cJSON *body, omni_chat_message **msgs, char ***texts,
                          struct api_chat_images *ci, struct api_bad_field *bad) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
     snprintf(bad->param, sizeof bad->param, "messages");
@@ -113,7 +125,7 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
             return -1;
         }
         struct text_buf tb = {0};
-        if (message_text(s, msg, i, &tb, ci, bad)) {
+        if (message_text(s, mdl, mid, msg, i, &tb, ci, bad)) {
             free(tb.p);
             for (int k = 0; k < i; k++) free((*texts)[k]);
             return -1;
@@ -132,11 +144,12 @@ static int render_core(struct api_server *s, const omni_chat_message *msgs, int 
                        struct api_options *o, omni_prompt *pr, struct api_bad_field *bad, const char **code) {
     char err[512] = "";
     /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
-    const int n_ctx = omni_request_n_ctx(s->model, NULL);
+    omni_model *mdl = o->model ? o->model : s->model;  /* the model the request named, else the pinned one */
+    const int n_ctx = omni_request_n_ctx(mdl, NULL);
     int reserve = o->max_tokens > 0 ? o->max_tokens : n_ctx / 4;
     if (reserve > n_ctx / 2) reserve = n_ctx / 2;
     if (reserve > 512 && o->max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
+    int rc = omni_chat_prompt_kw(mdl, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
                                  o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
                                  &o->truncated_messages, err, sizeof err);
     *code = "invalid_value";
@@ -167,7 +180,8 @@ int api_chat_render_json(struct api_server *s, const cJSON *j, struct api_option
     char **texts = NULL;
     int n_msgs;
     *code = "invalid_value";
-    if ((n_msgs = read_messages(s, j, &msgs, &texts, ci, bad)) < 0) {
+    if ((n_msgs = read_messages(s, o->model ? o->model : s->model, o->model_id ? o->model_id : s->model_id, j, &msgs,
+                                &texts, ci, bad)) < 0) {
         free(texts);
         free(msgs);
         return 400;
@@ -196,6 +210,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     struct api_chat_images ci = {0};
     struct api_chat_store cs;
     memset(&cs, 0, sizeof cs);
+    struct api_model_ref mref = {0};
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -206,19 +221,19 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, "model", "invalid_type", "'model' must be a string");
         goto done;
     }
-    if (cJSON_IsString(model) && !api_model_matches(s, model->valuestring)) {
-        status = api_reply_error(c, 404, "model", "model_not_found",
-                                 "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
+    if ((status = api_model_get(s, c, cJSON_IsString(model) ? model->valuestring : NULL, OMNI_KIND_CHAT, j, &mref)))
         goto done;
-    }
-    if ((n_msgs = read_messages(s, j, &msgs, &texts, &ci, &bad)) < 0) {
+    omni_model *mdl = mref.ref.model;
+    if ((n_msgs = read_messages(s, mdl, mref.ref.id, j, &msgs, &texts, &ci, &bad)) < 0) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
-    if (api_options_parse(j, 1, omni_model_n_vocab(s->model), &o, &bad)) {
+    if (api_options_parse(j, 1, omni_model_n_vocab(mdl), &o, &bad)) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
+    o.model = mdl;
+    o.model_id = mref.ref.id;
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
     if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) {
         status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
@@ -237,6 +252,7 @@ done:
     free(msgs);
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
+    api_model_put(s, &mref);   /* after the reply: the model stays loaded while the request runs */
     cJSON_Delete(j);
     return status;
 }

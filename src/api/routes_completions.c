@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/generate.h"
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -42,13 +43,13 @@ static int read_ids(const cJSON *a, int nv, int32_t **toks, int *n, char *msg, s
 
 /* Reads 'prompt' as OpenAI accepts it: a string, a list of strings, a list of token
  * ids, or a list of token-id lists. Returns 0, or -1 with msg written. */
-static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list *l, char *msg, size_t cap) {
+static int read_prompts(omni_model *mdl, const cJSON *p, struct prompt_list *l, char *msg, size_t cap) {
     l->n = 0;
     if (!p || cJSON_IsNull(p)) { snprintf(msg, cap, "'prompt' is required"); return -1; }
-    int nv = omni_model_n_vocab(s->model);
+    int nv = omni_model_n_vocab(mdl);
     if (cJSON_IsString(p)) {
         char err[200];
-        if (omni_prompt_build(s->model, p->valuestring, NULL, 0, 1, 1, &l->p[0], err, sizeof err)) {
+        if (omni_prompt_build(mdl, p->valuestring, NULL, 0, 1, 1, &l->p[0], err, sizeof err)) {
             snprintf(msg, cap, "'prompt' could not be tokenized: %.120s", err);
             return -1;
         }
@@ -79,7 +80,7 @@ static int read_prompts(struct api_server *s, const cJSON *p, struct prompt_list
         int n = 0;
         if (cJSON_IsString(it)) {
             char err[200];
-            if (omni_prompt_build(s->model, it->valuestring, NULL, 0, 1, 1, &l->p[l->n], err, sizeof err)) {
+            if (omni_prompt_build(mdl, it->valuestring, NULL, 0, 1, 1, &l->p[l->n], err, sizeof err)) {
                 snprintf(msg, cap, "%s could not be tokenized: %.100s", what, err);
                 prompts_free(l);
                 return -1;
@@ -110,6 +111,7 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
     struct api_bad_field bad = {{0}, {0}};
     struct prompt_list pl = {.n = 0};
     char msg[200];
+    struct api_model_ref mref = {0};
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
         status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
@@ -120,15 +122,15 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
         status = api_reply_error(c, 400, "model", "invalid_type", "'model' must be a string");
         goto done;
     }
-    if (cJSON_IsString(model) && !api_model_matches(s, model->valuestring)) {
-        status = api_reply_error(c, 404, "model", "model_not_found",
-                                 "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
+    if ((status = api_model_get(s, c, cJSON_IsString(model) ? model->valuestring : NULL, OMNI_KIND_CHAT, j, &mref)))
         goto done;
-    }
-    if (api_options_parse(j, 0, omni_model_n_vocab(s->model), &o, &bad)) {
+    omni_model *mdl = mref.ref.model;
+    if (api_options_parse(j, 0, omni_model_n_vocab(mdl), &o, &bad)) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
+    o.model = mdl;
+    o.model_id = mref.ref.id;
     const cJSON *echo = cJSON_GetObjectItemCaseSensitive(j, "echo"), *suffix = cJSON_GetObjectItemCaseSensitive(j, "suffix");
     const cJSON *best_of = cJSON_GetObjectItemCaseSensitive(j, "best_of");
     if (cJSON_IsTrue(echo) || cJSON_IsString(suffix) || (cJSON_IsNumber(best_of) && best_of->valuedouble != 1)) {
@@ -136,7 +138,7 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
                                  "unsupported_parameter", "'echo', 'suffix' and 'best_of' > 1 are not supported");
         goto done;
     }
-    if (read_prompts(s, cJSON_GetObjectItemCaseSensitive(j, "prompt"), &pl, msg, sizeof msg)) {
+    if (read_prompts(mdl, cJSON_GetObjectItemCaseSensitive(j, "prompt"), &pl, msg, sizeof msg)) {
         status = api_reply_error(c, 400, "prompt", "invalid_value", "%s", msg);
         goto done;
     }
@@ -144,6 +146,7 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
 done:
     api_options_free(&o);
     prompts_free(&pl);
+    api_model_put(s, &mref);
     cJSON_Delete(j);
     return status;
 }

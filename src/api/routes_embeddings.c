@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -19,18 +20,14 @@ static int no_embedder(struct api_server *s, struct mg_connection *c) {
                            "GGUF such as bge-small-en-v1.5) to serve /v1/embeddings and /v1/rerank");
 }
 
-/* model: absent, the embedding model's id, or (when it is the only model) any name a
- * client keeps for it is refused only when it names something else we know */
-static int check_model(struct api_server *s, struct mg_connection *c, const cJSON *j) {
+/* model: absent (the pinned embedding model, else the one used last), an id, an alias or
+ * a store name of an embedding or rerank model (loaded now if it is not yet) */
+static int check_model(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_model_ref *mref) {
     const cJSON *m = cJSON_GetObjectItem(j, "model");
-    if (!m || cJSON_IsNull(m)) return 0;
-    if (!cJSON_IsString(m)) return api_reply_error(c, 400, "model", NULL, "'model' must be a string");
-    if (!strcmp(m->valuestring, s->embed_id)) return 0;
-    if (s->model && api_model_matches(s, m->valuestring))
-        return api_reply_error(c, 400, "model", "model_not_supported",
-                               "'%s' is a chat model; embeddings here come from '%s'", m->valuestring, s->embed_id);
-    return api_reply_error(c, 404, "model", "model_not_found", "the model '%s' does not exist; embeddings come from '%s'",
-                           m->valuestring, s->embed_id);
+    if (m && !cJSON_IsNull(m) && !cJSON_IsString(m)) return api_reply_error(c, 400, "model", NULL, "'model' must be a string");
+    const char *name = cJSON_IsString(m) ? m->valuestring : NULL;
+    if (!name && !s->embedder && !s->serve_store) return no_embedder(s, c);
+    return api_model_get(s, c, name, OMNI_KIND_EMBEDDING | OMNI_KIND_RERANK, j, mref);
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -85,9 +82,8 @@ static void inputs_free(omni_embed_input *in, int n) {
 
 /* 'input' as OpenAI takes it: a string, a list of strings, a list of token ids, or a list
  * of token-id lists. Strings are tokenized here, so a too-long one is a 400 naming it. */
-static int read_inputs(struct api_server *s, const cJSON *p, omni_embed_input **out, int *n_out, char *msg,
+static int read_inputs(omni_embedder *emb, const cJSON *p, omni_embed_input **out, int *n_out, char *msg,
                        size_t cap) {
-    omni_embedder *emb = s->embedder;
     int nv = omni_embedder_n_vocab(emb), n = 0;
     *out = NULL;
     *n_out = 0;
@@ -133,22 +129,25 @@ bad:
 }
 
 int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
-    if (!s->embedder) return no_embedder(s, c);
+    if (!s->embedder && !s->serve_store) return no_embedder(s, c);
+    struct api_model_ref mref = {0};
     cJSON *j = cJSON_ParseWithLength(body, len);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return api_reply_error(c, 400, NULL, NULL, "the request body is not a JSON object");
     }
-    int status = check_model(s, c, j);
+    int status = check_model(s, c, j, &mref);
+    omni_embedder *emb = mref.ref.embedder;
+    const char *eid = mref.ref.id;
     omni_embed_input *in = NULL;
     float *vec = NULL;
-    int n = 0, E = omni_embedder_n_embd(s->embedder), dims = E, b64_out = 0;
+    int n = 0, E = emb ? omni_embedder_n_embd(emb) : 0, dims = E, b64_out = 0;
     char msg[512];
     if (status) goto done;
-    if (omni_embedder_pooling(s->embedder) == OMNI_POOLING_RANK) {
+    if (omni_embedder_pooling(emb) == OMNI_POOLING_RANK) {
         status = api_reply_error(c, 400, "model", "model_not_supported",
                                  "'%s' is a reranking model: it scores query/document pairs (POST /v1/rerank) and makes "
-                                 "no embeddings", s->embed_id);
+                                 "no embeddings", eid);
         goto done;
     }
     const cJSON *fmt = cJSON_GetObjectItem(j, "encoding_format"), *dj = cJSON_GetObjectItem(j, "dimensions");
@@ -166,14 +165,14 @@ int route_embeddings(struct api_server *s, struct mg_connection *c, const char *
         }
         dims = (int)dj->valuedouble;
     }
-    if (read_inputs(s, cJSON_GetObjectItem(j, "input"), &in, &n, msg, sizeof msg)) {
+    if (read_inputs(emb, cJSON_GetObjectItem(j, "input"), &in, &n, msg, sizeof msg)) {
         status = api_reply_error(c, 400, "input", NULL, "%s", msg);
         goto done;
     }
     vec = malloc(sizeof(float) * (size_t)n * E);
     if (!vec) { status = api_reply_error(c, 500, NULL, NULL, "out of memory"); goto done; }
     char err[512];
-    if (omni_embed(s->embedder, in, n, 1, vec, NULL, err, sizeof err)) {
+    if (omni_embed(emb, in, n, 1, vec, NULL, err, sizeof err)) {
         status = api_reply_error(c, strstr(err, "out of memory") ? 500 : 400, "input", NULL, "%s", err);
         goto done;
     }
@@ -204,7 +203,7 @@ int route_embeddings(struct api_server *s, struct mg_connection *c, const char *
         cJSON_AddItemToArray(data, o);
         total += in[i].n_tokens;
     }
-    cJSON_AddStringToObject(r, "model", s->embed_id);
+    cJSON_AddStringToObject(r, "model", eid);
     cJSON *u = cJSON_AddObjectToObject(r, "usage");
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)total);
     cJSON_AddNumberToObject(u, "total_tokens", (double)total);
@@ -213,6 +212,7 @@ int route_embeddings(struct api_server *s, struct mg_connection *c, const char *
 done:
     inputs_free(in, n);
     free(vec);
+    api_model_put(s, &mref);
     cJSON_Delete(j);
     return status;
 }
@@ -225,20 +225,23 @@ static const char *doc_text(const cJSON *d) {
 }
 
 int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
-    if (!s->embedder) return no_embedder(s, c);
+    if (!s->embedder && !s->serve_store) return no_embedder(s, c);
+    struct api_model_ref mref = {0};
     cJSON *j = cJSON_ParseWithLength(body, len);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return api_reply_error(c, 400, NULL, NULL, "the request body is not a JSON object");
     }
-    int status = check_model(s, c, j), n = 0, *order = NULL;
+    int status = check_model(s, c, j, &mref), n = 0, *order = NULL;
+    omni_embedder *emb = mref.ref.embedder;
+    const char *eid = mref.ref.id;
     const char **docs = NULL;
     float *score = NULL;
     if (status) goto done;
-    if (!omni_embedder_can_rerank(s->embedder)) {
+    if (!omni_embedder_can_rerank(emb)) {
         status = api_reply_error(c, 400, "model", "model_not_supported",
                                  "'%s' makes embeddings and has no rerank head; /v1/rerank needs a reranking model "
-                                 "(a cross-encoder such as bge-reranker-v2-m3)", s->embed_id);
+                                 "(a cross-encoder such as bge-reranker-v2-m3)", eid);
         goto done;
     }
     const cJSON *q = cJSON_GetObjectItem(j, "query"), *dl = cJSON_GetObjectItem(j, "documents"),
@@ -278,7 +281,7 @@ int route_rerank(struct api_server *s, struct mg_connection *c, const char *body
     }
     char err[512];
     int ntok = 0;
-    if (omni_rerank(s->embedder, q->valuestring, docs, n, score, &ntok, err, sizeof err)) {
+    if (omni_rerank(emb, q->valuestring, docs, n, score, &ntok, err, sizeof err)) {
         status = api_reply_error(c, strstr(err, "out of memory") ? 500 : 400, "documents", NULL, "%s", err);
         goto done;
     }
@@ -291,7 +294,7 @@ int route_rerank(struct api_server *s, struct mg_connection *c, const char *body
             order[k - 1] = t;
         }
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "model", s->embed_id);
+    cJSON_AddStringToObject(r, "model", eid);
     cJSON_AddStringToObject(r, "object", "list");
     cJSON *res = cJSON_AddArrayToObject(r, "results");
     for (int k = 0; k < top_n; k++) {
@@ -313,6 +316,7 @@ done:
     free(docs);
     free(score);
     free(order);
+    api_model_put(s, &mref);
     cJSON_Delete(j);
     return status;
 }

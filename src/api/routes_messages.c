@@ -281,6 +281,10 @@ static cJSON *parse_body(struct mg_connection *c, const char *body, size_t len, 
 }
 
 int route_messages(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    if (!s->model)  /* store mode: this route serves a pinned model (-m) for now */
+        return api_reply_error(c, 400, "model", "model_not_supported",
+                               "Anthropic's Messages API serves the model given with -m; this server was started "
+                               "without one (store mode): start it with -m MODEL, or use /v1/chat/completions");
     int status;
     cJSON *j = parse_body(c, body, len, &status);
     if (!j) return status;
@@ -305,6 +309,10 @@ int route_messages(struct api_server *s, struct mg_connection *c, const char *bo
 /* {"input_tokens": N}: the prompt this request would be, counted exactly as /v1/messages
  * builds it (template, images' positions), however long. */
 int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    if (!s->model)  /* store mode: this route serves a pinned model (-m) for now */
+        return api_reply_error(c, 400, "model", "model_not_supported",
+                               "Anthropic's Messages API serves the model given with -m; this server was started "
+                               "without one (store mode): start it with -m MODEL, or use /v1/chat/completions");
     int status;
     cJSON *j = parse_body(c, body, len, &status);
     if (!j) return status;

@@ -961,10 +961,18 @@ static int not_allowed(struct mg_connection *c, const char *allow) {
 
 typedef int (*body_route)(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0);
 
+/* Store mode (no -m): ollama's generation routes serve a pinned model for now. */
+static int no_pinned(struct mg_connection *c) {
+    return oerr(c, 400, "this server was started without -m (store mode): ollama's /api/chat and /api/generate serve "
+                        "the model given with -m; start it with -m MODEL, or use /v1/chat/completions");
+}
+
 static int r_chat(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
+    if (!s->model) return no_pinned(c);
     return route_chat_ollama(s, c, j, t0);
 }
 static int r_generate(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
+    if (!s->model) return no_pinned(c);
     return route_generate_ollama(s, c, j, t0);
 }
 static int r_embed(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {

@@ -99,6 +99,23 @@ static int handle_post(struct api_server *s, struct mg_connection *c, json_route
     return status;
 }
 
+/* POST /v1/models/{id}/load and /unload: the id is path[0, n). */
+static int handle_admin(struct api_server *s, struct mg_connection *c, const char *path, size_t n, int unload) {
+    size_t len;
+    int status = 0;
+    char *body = api_read_body(s, c, &len, &status);
+    if (!body) return api_reply_error(c, status, NULL, status == 413 ? "request_too_large" : NULL,
+                                      "the request body could not be read");
+    char *id = strndup(path, n);
+    if (!id) status = api_reply_error(c, 500, NULL, NULL, "out of memory");
+    else if (atomic_load(&s->state) == API_DRAINING)
+        status = api_reply_error(c, 503, NULL, "shutting_down", "the server is shutting down");
+    else status = route_model_load(s, c, id, body, len, unload);
+    free(id);
+    free(body);
+    return status;
+}
+
 static int dispatch(struct api_server *s, struct mg_connection *c) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *m = ri->request_method, *path = ri->local_uri ? ri->local_uri : "/";
@@ -147,7 +164,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? handle_post(s, c, route_moderations) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))
             return post ? handle_post(s, c, route_rerank) : method_not_allowed(c, "POST", m, path);
-        if (atomic_load(&s->state) != API_LOADING && !s->model &&
+        if (atomic_load(&s->state) != API_LOADING && !s->model && !s->serve_store &&
             (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions") || !strcmp(path, "/v1/realtime") ||
              anthropic))
             return api_reply_error(c, 400, "model", "model_not_supported",
@@ -155,6 +172,10 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
                                    "/v1/embeddings%s, or start it with -m CHAT_MODEL --embedding-model FILE for both",
                                    s->embed_id ? s->embed_id : "", s->embedder && omni_embedder_can_rerank(s->embedder)
                                    ? " or /v1/rerank" : "");
+        if (!strcmp(path, "/v1/realtime") && !s->model && atomic_load(&s->state) != API_LOADING)
+            return api_reply_error(c, 400, "model", "model_not_supported",
+                                   "the Realtime API runs on the models given at start: omni serve -m CHAT_MODEL "
+                                   "--asr-model WHISPER.bin (with --store to serve the store's models too)");
         if (!strcmp(path, "/v1/chat/completions"))
             return post ? handle_post(s, c, route_chat) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/messages"))
@@ -170,6 +191,13 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? route_transcriptions(s, c, !strcmp(path, "/v1/audio/translations"))
                         : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/models")) return get ? route_models(s, c) : method_not_allowed(c, "GET", m, path);
+        if (!strcmp(path, "/v1/ps")) return get ? route_ps(s, c) : method_not_allowed(c, "GET", m, path);
+        size_t pl = strlen(path);
+        int is_load = pl > 16 && !strcmp(path + pl - 5, "/load"), is_unload = pl > 18 && !strcmp(path + pl - 7, "/unload");
+        if (!strncmp(path, "/v1/models/", 11) && (is_load || is_unload) && s->reg) {
+            if (!post) return method_not_allowed(c, "POST", m, path);
+            return handle_admin(s, c, path + 11, pl - 11 - (is_load ? 5 : 7), is_unload);
+        }
         if (!strncmp(path, "/v1/models/", 11))
             return get ? route_model(s, c, path + 11) : method_not_allowed(c, "GET", m, path);
         return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
@@ -281,7 +309,19 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
 
 int api_server_port(const struct api_server *s) { return s->port; }
 
+void api_server_set_registry(struct api_server *s, omni_registry *reg, int load_timeout_ms, int serve_store) {
+    s->reg = reg;
+    s->load_timeout_ms = load_timeout_ms;
+    s->serve_store = serve_store;
+    char err[256];
+    if (s->asr && omni_registry_pin(reg, api_asr_name(s->asr), NULL, NULL, api_asr_ctx(s->asr), err, sizeof err))
+        log_warn("serve: %s", err);
+}
+
 void api_server_set_engine(struct api_server *s, omni_model *model) {
+    char err[256];
+    if (s->reg && model && omni_registry_pin(s->reg, s->model_id, model, NULL, NULL, err, sizeof err))
+        log_warn("serve: %s", err);
     s->model = model;
     atomic_store(&s->state, API_READY);
 }
@@ -290,6 +330,9 @@ void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const cha
     s->embedder = emb;
     free(s->embed_id);
     s->embed_id = strdup(id ? id : "embedding");
+    char err[256];
+    if (s->reg && emb && s->embed_id && omni_registry_pin(s->reg, s->embed_id, NULL, emb, NULL, err, sizeof err))
+        log_warn("serve: %s", err);
 }
 
 void api_server_drain(struct api_server *s) { atomic_store(&s->state, API_DRAINING); }

@@ -44,6 +44,12 @@ void api_server_set_engine(struct api_server *s, omni_model *model);
  * A server with an embedder and no chat model (api_server_set_engine(s, NULL)) answers
  * the chat routes with a 400 that says so. */
 void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const char *id);
+/* Routes every request's `model` through reg (owned by the caller, outliving the
+ * server; the models given to api_server_set_engine / _set_embedder / --asr-model pinned
+ * in it): requests wait up to load_timeout_ms for a model to load, then get 503.
+ * serve_store: the chat routes work without a pinned chat model. Call before
+ * api_server_set_engine. */
+void api_server_set_registry(struct api_server *s, omni_registry *reg, int load_timeout_ms, int serve_store);
 /* Stops taking new generations (they get 503); in-flight ones continue. */
 void api_server_drain(struct api_server *s);
 /* Closes the listener, waits for the handlers to return, frees. The model's engine must

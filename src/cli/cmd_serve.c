@@ -2,6 +2,7 @@
  * The listener starts first (503 + /health "loading" until the model is ready);
  * SIGINT/SIGTERM stop accepting, let running generations finish briefly, then exit 0. */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/chat_images.h"
+#include "api/model_ref.h"
 #include "api/server.h"
 #include "cli/accounts_db.h"
 #include "cli/cli.h"
@@ -21,7 +23,7 @@ static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni serve -m MODEL.gguf [options]\n\n"
+            "usage: omni serve [-m MODEL.gguf] [options]\n\n"
             "Serves an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models)\n"
             "and a chat page at http://HOST:PORT/. Any OpenAI SDK works with base URL\n"
             "http://HOST:PORT/v1. Also: GET /health (no key needed) and GET /metrics (Prometheus).\n"
@@ -37,9 +39,27 @@ static void usage(FILE *f) {
             "POST /v1/rerank (query + documents -> relevance scores, as llama-server and Jina).\n"
             "ollama's API too (Open WebUI, Continue, the ollama clients: host http://HOST:PORT):\n"
             "/api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps, /api/pull, ...\n\n"
+            "Many models: without -m (or with --store) every model in the store ($OMNI_HOME, see `omni\n"
+            "list`) is served: GET /v1/models lists the chat, embedding, rerank, speech (Whisper) and\n"
+            "image-encoder models, a request's 'model' picks one, loading it on first use; idle ones\n"
+            "are unloaded least-recently-used to stay within --memory-budget, and after --keep-alive.\n"
+            "GET /v1/ps lists the loaded models (memory, expiry); POST /v1/models/ID/load (body\n"
+            "{\"keep_alive\": \"10m\"}, optional) and POST /v1/models/ID/unload load and unload one. A\n"
+            "model pulled while the server runs appears at once.\n\n"
             "options:\n"
-            "  -m, --model FILE       the model (GGUF) to serve (required); an embedding model here is\n"
-            "                         served alone, as if given with --embedding-model\n"
+            "  -m, --model FILE       a model (GGUF) to serve, loaded at start and never unloaded; an\n"
+            "                         embedding model here is served alone, as if given with\n"
+            "                         --embedding-model. Without -m: the store's models\n"
+            "      --store            serve the store's models next to -m\n"
+            "      --memory-budget N  memory the loaded models may take, as bytes or with K, M, G (default\n"
+            "                         75%% of the memory available at start); weights + KV cache estimate\n"
+            "      --keep-alive D     unload a store model idle for D (default 5m; 0: after each request,\n"
+            "                         -1: never); durations are seconds or 30s, 10m, 1h. A request's\n"
+            "                         \"keep_alive\" field sets it for that model (as ollama's)\n"
+            "      --load-timeout D   a request waits this long for its model to load, then gets 503 with\n"
+            "                         Retry-After (the load goes on; default 5m)\n"
+            "      --alias NAME=MODEL requests for NAME (gpt-4o-mini, text-embedding-3-small, whisper-1) go\n"
+            "                         to MODEL; repeatable\n"
             "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
             "      --port N           port (default 8080; 0 picks a free one and prints it)\n"
             "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
@@ -98,6 +118,22 @@ static void usage(FILE *f) {
             "       -H 'Content-Type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}'\n");
 }
 
+static int parse_size(const char *s, uint64_t *out) {
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0) return -1;
+    double mul = !*end ? 1 : !strcmp(end, "K") || !strcmp(end, "k") ? 1024.0 : !strcmp(end, "M") ? 1048576.0
+               : !strcmp(end, "G") ? 1073741824.0 : !strcmp(end, "T") ? 1099511627776.0 : -1;
+    if (mul < 0 || v * mul > 1.8e19) return -1;
+    *out = (uint64_t)(v * mul);
+    return 0;
+}
+
+static void registry_log(const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "omni serve: %s\n", msg);
+}
+
 static int parse_int(const char *s, int lo, int hi, int *out) {
     char *end = NULL;
     long v = strtol(s, &end, 10);
@@ -131,10 +167,57 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+struct store_opts {  /* serving the model store (registry): without -m, or with --store */
+    int use_store;
+    uint64_t budget;
+    int64_t keep_alive, load_timeout;
+    const char **alias;
+    int n_alias;
+};
 static int cmd_serve_run(int argc, char **argv, const char *model_path, const char *name, const char *mmproj,
                          const char *embed_path, int embed_only, int pooling, struct api_params *app,
                          omni_engine_params *spp, struct api_keys *keysp, int n_threads, struct cli_lora *lap,
-                         struct cli_spec *specp);
+                         struct cli_spec *specp, const struct store_opts *so);
+
+/* Without -m: the store's models on demand (and a pinned --embedding-model, if any).
+ * Runs until a signal, then shuts down. */
+static int serve_store(struct api_server *srv, omni_registry *reg, const struct api_params *ap, const char *host,
+                       int64_t keep_alive, int n_keys) {
+    char err[512] = "";
+    omni_registry_model *list = NULL;
+    int n = omni_registry_list(reg, 0, &list, err, sizeof err);
+    uint64_t b = 0;
+    omni_registry_memory(reg, &b, NULL);
+    char dir[512];
+    api_server_set_engine(srv, NULL);
+    printf("omni serve: listening on %s://%s:%d (API base %s://%s:%d/v1) — the model store %s (%d models), "
+           "memory budget %.0f MiB, keep-alive %s, API keys: %s. Ctrl-C stops.\n",
+           ap->tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv),
+           ap->tls_cert ? "https" : "http", strchr(host, ':') ? "[::1]" : host, api_server_port(srv),
+           omni_store_dir(dir, sizeof dir) ? dir : "?", n > 0 ? n : 0, b / 1048576.0,
+           keep_alive < 0 ? "forever" : keep_alive == 0 ? "none" : "on", n_keys ? "required" : "off");
+    for (int k = 0; k < n; k++)
+        printf("omni serve:   %-14s %s (%.1f MiB)\n", omni_model_kind_name(list[k].kind), list[k].id,
+               list[k].file_size / 1048576.0);
+    omni_registry_list_free(list, n);
+    fflush(stdout);
+    while (!g_stop) sleep_ms(100);
+    fprintf(stderr, "omni serve: stopping (finishing running requests for up to 5 s)…\n");
+    api_server_drain(srv);
+    for (int waited = 0; waited < 5000 && g_stop < 2; waited += 50) {
+        omni_registry_model *l = NULL;
+        int busy = 0, k = omni_registry_list(reg, 1, &l, err, sizeof err);
+        for (int q = 0; q < k; q++) busy += l[q].active;
+        omni_registry_list_free(l, k);
+        if (!busy) break;
+        sleep_ms(50);
+    }
+    omni_registry_cancel_all(reg);
+    api_server_stop(srv);
+    omni_registry_free(reg);   /* unloads the models, their engines last */
+    fprintf(stderr, "omni serve: stopped\n");
+    return 0;
+}
 
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
@@ -152,6 +235,11 @@ int cmd_serve(int argc, char **argv) {
     la.n = 0;
     struct cli_spec spec;
     cli_spec_init(&spec);
+    int use_store = 0;
+    uint64_t budget = 0;
+    int64_t keep_alive = 5 * 60 * 1000, load_timeout = 5 * 60 * 1000;
+    const char *alias[64];
+    int n_alias = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -164,6 +252,7 @@ int cmd_serve(int argc, char **argv) {
         int sr = cli_spec_arg(&spec, argc, argv, &i);
         if (sr < 0) { api_keys_free(&keys); return 1; }
         if (sr) continue;
+        if (!strcmp(a, "--store")) { use_store = 1; continue; }
         if (i + 1 >= argc) {
             api_keys_free(&keys);
             return cli_fail("serve: unknown option or missing value: '%s' (see `omni serve --help`)", a);
@@ -184,6 +273,18 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--tiers")) tiers_path = v;
         else if (!strcmp(a, "--signup")) bad = (signup = auth_signup_parse(v)) < 0;
         else if (!strcmp(a, "--session-ttl")) bad = parse_int(v, 1, 10 * 365 * 86400, &session_ttl);
+        else if (!strcmp(a, "--memory-budget")) bad = parse_size(v, &budget);
+        else if (!strcmp(a, "--keep-alive")) bad = api_parse_duration(v, &keep_alive);
+        else if (!strcmp(a, "--load-timeout")) bad = api_parse_duration(v, &load_timeout) || load_timeout < 0;
+        else if (!strcmp(a, "--alias")) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1]) {
+                api_keys_free(&keys);
+                return cli_fail("serve: --alias takes NAME=MODEL (e.g. gpt-4o-mini=qwen2.5-0.5b-instruct-q4_k_m), not '%s'", v);
+            }
+            if (n_alias == 64) { api_keys_free(&keys); return cli_fail("serve: at most 64 --alias"); }
+            alias[n_alias++] = v;
+        }
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
         else if (!strcmp(a, "--moderation")) ap.moderation = v;
@@ -214,14 +315,18 @@ int cmd_serve(int argc, char **argv) {
         }
         if (bad) { api_keys_free(&keys); return cli_fail("serve: %s: '%s' is not a valid value", a, v); }
     }
-    if (!model_path) { api_keys_free(&keys); return cli_fail("serve: no model given; use -m MODEL.gguf (see `omni serve --help`)"); }
-    if (access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
+    if (!model_path) use_store = 1;
+    if (!model_path && (la.n || mmproj)) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --lora and --mmproj apply to the model given with -m");
+    }
+    if (model_path && access(model_path, R_OK)) { api_keys_free(&keys); return cli_fail("serve: %s: cannot read the model file", model_path); }
     if (embed_path && access(embed_path, R_OK)) {
         api_keys_free(&keys);
         return cli_fail("serve: %s: cannot read the --embedding-model file", embed_path);
     }
     /* -m with an embedding model and no other: serve it alone */
-    int embed_only = !embed_path && omni_file_is_embedding_model(model_path);
+    int embed_only = model_path && !embed_path && omni_file_is_embedding_model(model_path);
     if (embed_only) embed_path = model_path;
     if (embed_only && la.n) {
         api_keys_free(&keys);
@@ -269,8 +374,9 @@ int cmd_serve(int argc, char **argv) {
     ac.signup = (enum auth_signup)signup;
     if (session_ttl) ac.session_ttl_ms = (int64_t)session_ttl * 1000;
     ap.auth = &ac;
+    struct store_opts so = {use_store, budget, keep_alive, load_timeout, alias, n_alias};
     int rc_serve = cmd_serve_run(argc, argv, model_path, name, mmproj, embed_path, embed_only, pooling, &ap, &sp, &keys,
-                                 n_threads, &la, &spec);
+                                 n_threads, &la, &spec, &so);
     auth_config_free(&ac);
     store_close(db);
     return rc_serve;
@@ -279,7 +385,7 @@ int cmd_serve(int argc, char **argv) {
 static int cmd_serve_run(int argc, char **argv, const char *model_path, const char *name, const char *mmproj,
                          const char *embed_path, int embed_only, int pooling, struct api_params *app,
                          omni_engine_params *spp, struct api_keys *keysp, int n_threads, struct cli_lora *lap,
-                         struct cli_spec *specp) {
+                         struct cli_spec *specp, const struct store_opts *so) {
     struct cli_spec spec = *specp;  /* owned from here (the draft model) */
     (void)argc;
     (void)argv;
@@ -289,7 +395,12 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     struct cli_lora la = *lap;
     struct err e = {{0}};
     memset(keysp, 0, sizeof *keysp);
-    char *id = name ? strdup(name) : model_id_from_path(model_path);
+    char *id = name ? strdup(name) : model_path ? model_id_from_path(model_path) : strdup("store");
+    const int use_store = so->use_store;
+    const uint64_t budget = so->budget;
+    const int64_t keep_alive = so->keep_alive, load_timeout = so->load_timeout;
+    const char *const *alias = so->alias;
+    const int n_alias = so->n_alias;
     ap.model_id = id;
     ap.model_path = embed_only ? NULL : model_path;
     ap.embed_path = embed_path;
@@ -308,7 +419,26 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     struct api_server *srv = api_server_start(&ap, &keys, &e);
     if (!srv) { free(id); api_keys_free(&keys); return cli_fail("serve: %s", e.msg); }
     const char *host = ap.host && *ap.host ? ap.host : "127.0.0.1";
-    fprintf(stderr, "omni serve: loading %s …\n", model_path);
+    char err[512] = "";
+    omni_registry_params rp = omni_registry_default_params();
+    rp.use_store = use_store;
+    rp.memory_budget = budget;
+    rp.keep_alive_ms = keep_alive;
+    rp.n_threads = n_threads;
+    rp.engine = sp;
+    rp.pooling = pooling;
+    rp.vad_model = ap.vad_model;
+    rp.log = registry_log;
+    omni_registry *reg = omni_registry_new(&rp, err, sizeof err);
+    for (int k = 0; reg && k < n_alias; k++) {
+        char nm[256];
+        const char *eq = strchr(alias[k], '=');
+        snprintf(nm, sizeof nm, "%.*s", (int)(eq - alias[k]), alias[k]);
+        if (omni_registry_alias(reg, nm, eq + 1, err, sizeof err)) { omni_registry_free(reg); reg = NULL; }
+    }
+    if (!reg) { api_server_stop(srv); free(id); return cli_fail("serve: %s", err); }
+    api_server_set_registry(srv, reg, load_timeout > 0x7fffffff ? 0x7fffffff : (int)load_timeout, use_store);
+    if (model_path || embed_path) fprintf(stderr, "omni serve: loading %s …\n", model_path ? model_path : embed_path);
 
     /* Test only: OMNI_TEST_LOAD_DELAY_MS holds the loading phase open, so tests can see
      * the 503 answers (test models load faster than a client can ask). */
@@ -319,7 +449,6 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         nanosleep(&ts, NULL);
     }
 
-    char err[512] = "";
     omni_embedder *emb = NULL;
     char *embed_id = NULL;
     if (embed_path) {
@@ -330,12 +459,20 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         embed_id = embed_only ? strdup(id) : model_id_from_path(embed_path);
         if (!emb || !embed_id) {
             api_server_stop(srv);
+            omni_registry_free(reg);
             free(id);
             free(embed_id);
             omni_embedder_free(emb);
             return cli_fail("serve: --embedding-model: %s", emb ? "out of memory" : err);
         }
         api_server_set_embedder(srv, emb, embed_id);
+    }
+    if (!model_path) {
+        int rc = serve_store(srv, reg, &ap, host, keep_alive, n_keys);
+        omni_embedder_free(emb);
+        free(embed_id);
+        free(id);
+        return rc;
     }
     if (embed_only) {
         api_server_set_engine(srv, NULL);
@@ -348,6 +485,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         while (!g_stop) sleep_ms(100);
         fprintf(stderr, "omni serve: stopping\n");
         api_server_stop(srv);
+        omni_registry_free(reg);
         omni_embedder_free(emb);
         free(embed_id);
         free(id);
@@ -360,6 +498,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     omni_model *model = omni_model_load(model_path, &mp, err, sizeof err);
     if (!model) {
         api_server_stop(srv);
+        omni_registry_free(reg);
         omni_embedder_free(emb);
         free(embed_id);
         free(id);
@@ -367,6 +506,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     }
     if (mmproj && omni_model_load_mmproj(model, mmproj, err, sizeof err)) {
         api_server_stop(srv);
+        omni_registry_free(reg);
         omni_model_free(model);
         omni_embedder_free(emb);
         free(embed_id);
@@ -376,6 +516,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     int spec_rc = cli_spec_load(&spec, &mp, &sp);
     if (spec_rc || omni_model_start_engine(model, &sp, err, sizeof err)) {
         api_server_stop(srv);
+        omni_registry_free(reg);
         omni_model_free(model);
         cli_spec_free(&spec);
         omni_embedder_free(emb);
@@ -415,7 +556,9 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         sleep_ms(50);
     }
     omni_model_cancel_all(model);
+    omni_registry_cancel_all(reg);
     api_server_stop(srv);
+    omni_registry_free(reg);
     omni_model_free(model); /* its engine too, after the handlers (and realtime sessions) are gone */
     cli_spec_free(&spec);   /* the draft model, which the engine used */
     omni_embedder_free(emb);
