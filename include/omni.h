@@ -67,6 +67,8 @@ void omni_model_free(omni_model *model);
 
 const char *omni_model_arch(const omni_model *model);    /* "llama", "qwen2", … */
 const char *omni_model_name(const omni_model *model);    /* general.name or the file name */
+/* The chat template (tokenizer.chat_template) as the file has it; NULL when it has none. */
+const char *omni_model_chat_template(const omni_model *model);
 int omni_model_n_vocab(const omni_model *model);
 int omni_model_n_ctx_train(const omni_model *model);
 uint64_t omni_model_n_params(const omni_model *model);
@@ -110,7 +112,15 @@ const char *omni_token_text(const omni_model *model, int32_t token, int special,
 
 typedef struct omni_chat_message {
     const char *role;      /* "system", "user", "assistant", "tool" */
-    const char *content;
+    const char *content;   /* NULL: none (an assistant turn that only calls tools) */
+    /* Function calling, all optional (NULL): an assistant turn's calls as a JSON array in
+     * OpenAI's form ([{"id","type":"function","function":{"name","arguments"}}]; the
+     * template sees an "arguments" string holding an object as that object), and a tool
+     * result's call id and function name. The tools themselves go to the template as the
+     * variable "tools" in template_kwargs. */
+    const char *tool_calls;
+    const char *tool_call_id;
+    const char *name;
 } omni_chat_message;
 
 /* Renders messages with the model's own chat template (tokenizer.chat_template), or

@@ -12,6 +12,20 @@
 #include "api/client_gone.h"
 #include "api/reply.h"
 #include "api/sse.h"
+#include "tools/toolcall.h"
+
+/* Streaming a reply with tools: the answer so far is parsed again at every chunk and
+ * only what is new goes out, as content or as OpenAI's delta.tool_calls fragments. */
+#define MAX_STREAM_CALLS 64
+struct tool_stream {
+    char *all;               /* the answer so far, the forced prefix first */
+    size_t len, cap;
+    size_t content_sent;     /* bytes of the parsed content sent */
+    int n_calls;             /* calls announced (id + name sent) */
+    size_t args_sent[MAX_STREAM_CALLS];
+    char ids[MAX_STREAM_CALLS][32];
+    int any_call;
+};
 
 /* One choice: a prompt's sequence. Its output fields are guarded by the group's mutex. */
 struct gen {
@@ -29,6 +43,7 @@ struct gen {
     char error[256];         /* when res.finish_reason is "error" */
     omni_request *req;
     const omni_prompt *prompt;
+    struct tool_stream ts;   /* streaming with tools */
 };
 
 /* All choices of one request share one mutex and condition, so the HTTP thread
@@ -217,6 +232,78 @@ static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, c
 }
 
 
+/* A chunk whose delta is content and/or tool-call fragments (tc taken, may be NULL). */
+static cJSON *tool_chunk(const char *id, time_t created, const char *model, int index, const char *content,
+                         cJSON *tc, int include_usage) {
+    cJSON *j = envelope(id, "chat.completion.chunk", created, model);
+    cJSON *choices = cJSON_AddArrayToObject(j, "choices"), *ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddNumberToObject(ch, "index", index);
+    cJSON *d = cJSON_AddObjectToObject(ch, "delta");
+    if (content) cJSON_AddStringToObject(d, "content", content);
+    if (tc) cJSON_AddItemToObject(d, "tool_calls", tc);
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddNullToObject(ch, "finish_reason");
+    if (include_usage) cJSON_AddNullToObject(j, "usage");
+    return j;
+}
+
+/* Parses the answer so far (final: all of it) and sends what is new. Returns 0, or -1
+ * when the client is gone. */
+static int tool_stream_send(struct mg_connection *c, const struct api_options *o, struct gen *g, const char *id,
+                            time_t created, const char *model, int index, int final) {
+    struct tool_stream *ts = &g->ts;
+    struct tool_parse tp;
+    if (tool_parse(o->tools->fmt, ts->all ? ts->all : "", ts->len, !final, &tp)) return 0;
+    int rc = 0;
+    size_t cl = strlen(tp.content);
+    /* content only grows while streaming; the final parse may trim what trails a call */
+    if (cl > ts->content_sent) {
+        cJSON *j = tool_chunk(id, created, model, index, tp.content + ts->content_sent, NULL, o->include_usage);
+        rc = sse_send_json(c, j);
+        cJSON_Delete(j);
+        ts->content_sent = cl;
+    }
+    for (int k = 0; k < tp.n_calls && k < MAX_STREAM_CALLS && !rc; k++) {
+        const struct tool_call *tc = &tp.calls[k];
+        size_t al = strlen(tc->arguments);
+        cJSON *arr = NULL, *e = NULL, *fn = NULL;
+        if (k >= ts->n_calls) {
+            tool_call_id(ts->ids[k], sizeof ts->ids[k]);
+            arr = cJSON_CreateArray();
+            e = cJSON_CreateObject();
+            cJSON_AddItemToArray(arr, e);
+            cJSON_AddNumberToObject(e, "index", k);
+            cJSON_AddStringToObject(e, "id", ts->ids[k]);
+            cJSON_AddStringToObject(e, "type", "function");
+            fn = cJSON_AddObjectToObject(e, "function");
+            cJSON_AddStringToObject(fn, "name", tc->name);
+            cJSON_AddStringToObject(fn, "arguments", "");
+            ts->n_calls = k + 1;
+            ts->args_sent[k] = 0;
+            ts->any_call = 1;
+        }
+        if (al > ts->args_sent[k]) {
+            if (!arr) {
+                arr = cJSON_CreateArray();
+                e = cJSON_CreateObject();
+                cJSON_AddItemToArray(arr, e);
+                cJSON_AddNumberToObject(e, "index", k);
+                fn = cJSON_AddObjectToObject(e, "function");
+                cJSON_AddStringToObject(fn, "arguments", tc->arguments + ts->args_sent[k]);
+            } else cJSON_SetValuestring(cJSON_GetObjectItem(fn, "arguments"), tc->arguments + ts->args_sent[k]);
+            ts->args_sent[k] = al;
+        }
+        if (arr) {
+            cJSON *j = tool_chunk(id, created, model, index, NULL, arr, o->include_usage);
+            rc = sse_send_json(c, j);
+            cJSON_Delete(j);
+        }
+    }
+    tool_parse_free(&tp);
+    return rc ? -1 : 0;
+}
+
 /* Hands the next prompts to the engine while it has room. Called on the HTTP thread
  * without the group's mutex (the engine calls back under its own lock). Returns
  * OMNI_OK, or the refusal of the very first prompt when nothing is running yet. */
@@ -305,6 +392,10 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         cJSON_Delete(j);
     }
     int any_failed = 0;
+    for (int i = 0; o->tools && o->tool_prefix && i < grp->n; i++) {
+        struct tool_stream *ts = &grp->g[i].ts;
+        add_text(&ts->all, &ts->len, &ts->cap, o->tool_prefix, strlen(o->tool_prefix));
+    }
     pthread_mutex_lock(&grp->mu);
     for (;;) {
         int have = wait_news(grp, 1, 5000);
@@ -335,6 +426,15 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
+            if (o->tools && text[i]) {
+                struct tool_stream *ts = &g->ts;
+                size_t k = strlen(text[i]);
+                add_text(&ts->all, &ts->len, &ts->cap, text[i], k);
+                if (ok) ok = tool_stream_send(c, o, g, id, created, s->model_id, i, 0) == 0;
+                free(text[i]);
+                text[i] = NULL;
+                if (!lp[i]) continue;
+            }
             if ((text[i] || lp[i]) && ok) {
                 cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],
                                         NULL, o->include_usage, &g->offset);
@@ -350,8 +450,10 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 }
                 any_failed = 1;
             } else if (ended[i] && ok && !any_failed) {
+                if (o->tools) ok = tool_stream_send(c, o, g, id, created, s->model_id, i, 1) == 0;
+                const char *fin = o->tools && g->ts.any_call ? "tool_calls" : finish_name(g);
                 cJSON *j = stream_chunk(kind, id, created, s->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
-                                        NULL, finish_name(g), o->include_usage, &g->offset);
+                                        NULL, fin, o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
@@ -410,10 +512,41 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         cJSON_AddItemToArray(choices, ch);
         cJSON_AddNumberToObject(ch, "index", i);
         const char *text = g->text ? g->text : "";
+        int called = 0;
         if (kind == API_CHAT) {
             cJSON *msg = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
-            cJSON_AddStringToObject(msg, "content", text);
+            struct tool_parse tp = {0};
+            int parsed = 0;
+            if (o->tools) {
+                size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
+                char *all = malloc(pl + tl + 1);
+                if (all) {
+                    memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
+                    memcpy(all + pl, text, tl + 1);
+                    parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, &tp) == 0;
+                    free(all);
+                }
+            }
+            if (parsed && tp.n_calls) {
+                /* OpenAI: content null when the reply is only calls */
+                if (tp.content[0]) cJSON_AddStringToObject(msg, "content", tp.content);
+                else cJSON_AddNullToObject(msg, "content");
+                cJSON *calls = cJSON_AddArrayToObject(msg, "tool_calls");
+                for (int k = 0; k < tp.n_calls; k++) {
+                    char cid[32];
+                    tool_call_id(cid, sizeof cid);
+                    cJSON *e = cJSON_CreateObject();
+                    cJSON_AddStringToObject(e, "id", cid);
+                    cJSON_AddStringToObject(e, "type", "function");
+                    cJSON *fn = cJSON_AddObjectToObject(e, "function");
+                    cJSON_AddStringToObject(fn, "name", tp.calls[k].name);
+                    cJSON_AddStringToObject(fn, "arguments", tp.calls[k].arguments);
+                    cJSON_AddItemToArray(calls, e);
+                }
+            } else cJSON_AddStringToObject(msg, "content", parsed ? tp.content : text);
+            called = parsed && tp.n_calls;
+            tool_parse_free(&tp);
             /* llama-server and DeepSeek: the thoughts, only when there are some */
             if (g->rlen) cJSON_AddStringToObject(msg, "reasoning_content", g->rtext);
             cJSON_AddNullToObject(msg, "refusal");
@@ -428,7 +561,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
             else cJSON_AddNullToObject(ch, "logprobs");
         }
-        cJSON_AddStringToObject(ch, "finish_reason", finish_name(g));
+        cJSON_AddStringToObject(ch, "finish_reason", kind == API_CHAT && called ? "tool_calls" : finish_name(g));
     }
     cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
     char hdr[64];
@@ -510,6 +643,7 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
         /* every submitted choice has had its on_done: json/stream_reply wait for all */
         omni_request_free(gs[i].req);
         cJSON_Delete(gs[i].lp);
+        free(gs[i].ts.all);
         free(gs[i].text);
         free(gs[i].rtext);
     }

@@ -32,6 +32,11 @@ struct api_options {
     int reasoning;                  /* chat: OMNI_REASONING_AUTO unless 'reasoning_format' is "none" */
     char *template_kwargs;          /* chat: 'chat_template_kwargs' (+ reasoning_effort) as JSON
                                      * text for the template, or NULL; owned */
+    /* chat with tools (set by the route, borrowed): the reply is parsed for calls in the
+     * model's syntax; tool_prefix is text forced at the reply's start (part of the prompt,
+     * so the parser reads it first), or NULL */
+    const struct tool_request *tools;
+    const char *tool_prefix;
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

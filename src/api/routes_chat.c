@@ -9,6 +9,7 @@
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "tools/toolcall.h"
 
 struct text_buf { char *p; size_t n; };
 
@@ -75,9 +76,49 @@ static int message_text(struct api_server *s, const cJSON *msg, int i, struct te
 
 static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
 
-/* Reads messages into msgs (texts malloc'ed into texts[]). Returns the count or -1. */
-static int read_messages(struct api_server *s, const cJSON *body, omni_chat_message **msgs, char ***texts,
-                         struct api_chat_images *ci, struct api_bad_field *bad) {
+/* An assistant turn's tool_calls, checked (OpenAI's shape), as JSON text; or for a
+ * template that knows no tools (native 0) appended to its content in the generic call
+ * syntax. 0, or -1 with bad set. */
+static int message_tool_calls(const cJSON *msg, int i, int native, struct text_buf *content, char **calls_text,
+                              struct api_bad_field *bad) {
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+    if (!tc || cJSON_IsNull(tc)) return 0;
+    snprintf(bad->param, sizeof bad->param, "messages[%d].tool_calls", i);
+    if (!cJSON_IsArray(tc)) {
+        snprintf(bad->msg, sizeof bad->msg, "'messages[%d].tool_calls' must be an array", i);
+        return -1;
+    }
+    int j = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, tc) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name"), *ar = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+        if (!cJSON_IsObject(c) || !cJSON_IsString(nm) || !cJSON_IsString(ar) || (id && !cJSON_IsString(id))) {
+            snprintf(bad->param, sizeof bad->param, "messages[%d].tool_calls[%d]", i, j);
+            snprintf(bad->msg, sizeof bad->msg,
+                     "'messages[%d].tool_calls[%d]' must be {\"id\", \"type\": \"function\", \"function\": "
+                     "{\"name\": string, \"arguments\": string}}", i, j);
+            return -1;
+        }
+        j++;
+    }
+    if (native) {
+        if (!(*calls_text = cJSON_PrintUnformatted(tc))) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+        return 0;
+    }
+    char *t = tool_calls_as_text(tc);
+    int rc = !t || (content->n && buf_add(content, "\n")) || buf_add(content, t);
+    free(t);
+    if (rc) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+    return 0;
+}
+
+/* Reads messages into msgs (texts malloc'ed into texts[], 2 per message: the content and
+ * the tool calls). native: the template shows tool calls and tool results itself.
+ * Returns the count or -1. */
+static int read_messages(struct api_server *s, const cJSON *body, int native, omni_chat_message **msgs, char ***texts,
+                         int *n_texts, struct api_chat_images *ci, struct api_bad_field *bad) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
     snprintf(bad->param, sizeof bad->param, "messages");
     if (!m || cJSON_IsNull(m)) { snprintf(bad->msg, sizeof bad->msg, "'messages' is required"); return -1; }
@@ -87,15 +128,15 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
     }
     int n = cJSON_GetArraySize(m), i = 0;
     *msgs = calloc((size_t)n, sizeof **msgs);
-    *texts = calloc((size_t)n, sizeof **texts);
+    *texts = calloc((size_t)n * 2, sizeof **texts);
+    *n_texts = *texts ? 2 * n : 0;
     if (!*msgs || !*texts) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
-    /* On failure the texts read so far are freed here; the arrays by the caller. */
+    /* On failure the caller frees the texts read so far and the arrays. */
     const cJSON *msg;
     cJSON_ArrayForEach(msg, m) {
         const cJSON *role = cJSON_IsObject(msg) ? cJSON_GetObjectItemCaseSensitive(msg, "role") : NULL;
         snprintf(bad->param, sizeof bad->param, "messages[%d].role", i);
         if (!cJSON_IsObject(msg) || !cJSON_IsString(role)) {
-            for (int k = 0; k < i; k++) free((*texts)[k]);
             if (!cJSON_IsObject(msg)) {
                 snprintf(bad->param, sizeof bad->param, "messages[%d]", i);
                 snprintf(bad->msg, sizeof bad->msg, "'messages[%d]' must be an object with 'role' and 'content'", i);
@@ -105,22 +146,51 @@ static int read_messages(struct api_server *s, const cJSON *body, omni_chat_mess
         int known = 0;
         for (const char *const *r = roles; *r; r++) known |= !strcmp(*r, role->valuestring);
         if (!known) {
-            for (int k = 0; k < i; k++) free((*texts)[k]);
             snprintf(bad->msg, sizeof bad->msg,
                      "'messages[%d].role' is '%s'; expected system, developer, user, assistant or tool", i,
                      role->valuestring);
             return -1;
         }
         struct text_buf tb = {0};
-        if (message_text(s, msg, i, &tb, ci, bad)) {
+        const char *r = role->valuestring;
+        const cJSON *tcid = cJSON_GetObjectItemCaseSensitive(msg, "tool_call_id");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(msg, "name");
+        int rc = message_text(s, msg, i, &tb, ci, bad);
+        if (!rc && !strcmp(r, "assistant")) rc = message_tool_calls(msg, i, native, &tb, &(*texts)[n + i], bad);
+        if (!rc && !strcmp(r, "tool") && !cJSON_IsString(tcid)) {
+            snprintf(bad->param, sizeof bad->param, "messages[%d].tool_call_id", i);
+            snprintf(bad->msg, sizeof bad->msg, "'messages[%d].tool_call_id' is required for a tool message "
+                                                "(the id of the call it answers)", i);
+            rc = -1;
+        }
+        if (!rc && name && !cJSON_IsNull(name) && !cJSON_IsString(name)) {
+            snprintf(bad->param, sizeof bad->param, "messages[%d].name", i);
+            snprintf(bad->msg, sizeof bad->msg, "'messages[%d].name' must be a string", i);
+            rc = -1;
+        }
+        if (!rc && !strcmp(r, "tool") && !native) {
+            /* a template without tools hears the result as the user's words */
+            struct text_buf t2 = {0};
+            rc = buf_add(&t2, "Result of the function call ") || buf_add(&t2, tcid->valuestring) ||
+                 buf_add(&t2, ":\n") || buf_add(&t2, tb.p ? tb.p : "");
             free(tb.p);
-            for (int k = 0; k < i; k++) free((*texts)[k]);
+            tb = t2;
+            r = "user";
+        }
+        if (rc) {
+            free(tb.p);
             return -1;
         }
         (*texts)[i] = tb.p ? tb.p : strdup("");
         /* Templates know "system"; "developer" is OpenAI's newer name for it. */
-        (*msgs)[i].role = !strcmp(role->valuestring, "developer") ? "system" : role->valuestring;
+        (*msgs)[i].role = !strcmp(r, "developer") ? "system" : r;
         (*msgs)[i].content = (*texts)[i];
+        (*msgs)[i].tool_calls = (*texts)[n + i];
+        /* an assistant turn that only calls tools has no content (templates test for it) */
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+        if ((*texts)[n + i] && (!content || cJSON_IsNull(content))) (*msgs)[i].content = NULL;
+        if (native && !strcmp(r, "tool")) (*msgs)[i].tool_call_id = tcid->valuestring;
+        if (cJSON_IsString(name)) (*msgs)[i].name = name->valuestring;
         i++;
     }
     return n;
@@ -138,7 +208,11 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     struct api_bad_field bad = {{0}, {0}};
     omni_chat_message *msgs = NULL;
     char **texts = NULL;
-    int n_msgs = 0;
+    int n_msgs = 0, n_texts = 0;
+    struct tool_request tr;
+    char *kw = NULL, *instr = NULL, *forced_schema = NULL, *prefix = NULL;
+    omni_chat_message *all_msgs = NULL;
+    memset(&tr, 0, sizeof tr);
     omni_prompt pr = {0};
     struct api_chat_images ci = {0};
     memset(&o, 0, sizeof o);
@@ -156,7 +230,13 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  "the model '%s' does not exist; this server has '%s'", model->valuestring, s->model_id);
         goto done;
     }
-    if ((n_msgs = read_messages(s, j, &msgs, &texts, &ci, &bad)) < 0) {
+    const char *tmpl = omni_model_chat_template(s->model);
+    if (tool_request_parse(j, tmpl, omni_model_arch(s->model), &tr, bad.param, sizeof bad.param, bad.msg,
+                           sizeof bad.msg)) {
+        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        goto done;
+    }
+    if ((n_msgs = read_messages(s, j, tool_template_native(tmpl), &msgs, &texts, &n_texts, &ci, &bad)) < 0) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
@@ -164,10 +244,57 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
-    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
-    if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) {
-        status = api_reply_error(c, 400, "tools", "unsupported_parameter", "tool calling is not supported by this server yet");
-        goto done;
+    if (tool_request_active(&tr)) {
+        /* the tools reach the model through its template, or as an instruction in the
+         * system message when the template knows none */
+        if (tr.native) {
+            if (!(kw = tool_template_kwargs(&tr, o.template_kwargs))) {
+                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                goto done;
+            }
+            cJSON_free(o.template_kwargs);
+            o.template_kwargs = kw;
+            kw = NULL;
+        } else {
+            int has_sys = !strcmp(msgs[0].role, "system");
+            instr = tool_instructions(&tr);
+            all_msgs = calloc((size_t)n_msgs + 1, sizeof *all_msgs);
+            char *joined = NULL;
+            if (instr && has_sys && msgs[0].content && msgs[0].content[0] &&
+                (joined = malloc(strlen(instr) + strlen(msgs[0].content) + 3)))
+                sprintf(joined, "%s\n\n%s", msgs[0].content, instr);
+            if (!instr || !all_msgs || (has_sys && msgs[0].content && msgs[0].content[0] && !joined)) {
+                free(joined);
+                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                goto done;
+            }
+            if (joined) { free(instr); instr = joined; }
+            all_msgs[0].role = "system";
+            all_msgs[0].content = instr;
+            memcpy(all_msgs + 1, msgs + has_sys, (size_t)(n_msgs - has_sys) * sizeof *msgs);
+            free(msgs);
+            msgs = all_msgs;
+            all_msgs = NULL;
+            n_msgs += !has_sys;
+        }
+        int fr = tool_forced(&tr, &prefix, &forced_schema);
+        if (fr < 0) {
+            status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+            goto done;
+        }
+        if (fr == 0 && forced_schema) {
+            /* a forced call: its JSON is sampled under the call's schema */
+            cJSON_free(o.schema);
+            o.schema = cJSON_malloc(strlen(forced_schema) + 1);
+            if (!o.schema) {
+                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                goto done;
+            }
+            strcpy(o.schema, forced_schema);
+            o.json_mode = 0;
+        }
+        o.tools = &tr;
+        o.tool_prefix = prefix;
     }
     char err[512] = "";
     /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
@@ -187,10 +314,28 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
                                  err);
         goto done;
     }
+    if (prefix && prefix[0]) {
+        /* the call's opening, forced: it ends the prompt, and the parser reads it first */
+        int k = omni_tokenize(s->model, prefix, strlen(prefix), 0, 1, NULL, 0);
+        int32_t *t = k > 0 ? realloc(pr.tokens, (size_t)(pr.n + k) * sizeof *t) : NULL;
+        if (!t) {
+            status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+            goto done;
+        }
+        pr.tokens = t;
+        omni_tokenize(s->model, prefix, strlen(prefix), 0, 1, pr.tokens + pr.n, k);
+        pr.n += k;
+    }
     status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
 done:
     api_options_free(&o);
-    for (int i = 0; texts && i < n_msgs; i++) free(texts[i]);
+    for (int i = 0; texts && i < n_texts; i++) free(texts[i]);
+    tool_request_free(&tr);
+    free(kw);
+    free(instr);
+    free(forced_schema);
+    free(prefix);
+    free(all_msgs);
     free(texts);
     free(msgs);
     omni_prompt_free(&pr);

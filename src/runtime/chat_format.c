@@ -40,6 +40,9 @@ char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, si
         for (size_t i = 0; i < n_msgs; i++) {
             cm[i].role = msgs[i].role;
             cm[i].content = msgs[i].content;
+            cm[i].tool_calls = msgs[i].tool_calls;
+            cm[i].tool_call_id = msgs[i].tool_call_id;
+            cm[i].name = msgs[i].name;
         }
         /* a template without a system role (Gemma 2): the system text goes before the
          * next message's, joined by a newline, or is dropped when alone, as llama.cpp does */
