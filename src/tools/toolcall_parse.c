@@ -189,6 +189,7 @@ static int take_call_object(const char *s, size_t n, size_t i, int partial, stru
         const char *a = cs.args ? cs.args : "";
         size_t al = cs.args ? cs.args_len : 0;
         if (cs.args && cs.args_done) while (al && is_ws(a[al - 1])) al--;
+        if (al && a[0] == '"') al = 0;   /* quoted arguments are unquoted once complete */
         if (add_call(out, cs.name, cs.name_len, a, al, 0)) *oom = 1;
         *end = n;
         return 1;
@@ -515,6 +516,7 @@ static int parse_qwen3_coder(const char *s, size_t n, int partial, struct tool_p
         if (!done) break;
         k = skip_ws(s, n, k);
         if (n - k >= 12 && !memcmp(s + k, "</tool_call>", 12)) k += 12;
+        else if (partial && k < n && partial_tag(s + k, n - k, "</tool_call>") == n - k) break;
         i = skip_ws(s, n, k);
     }
     return 0;
@@ -629,9 +631,19 @@ static int parse_gpt_oss(const char *s, size_t n, int partial, struct tool_parse
     while (i < n) {
         const char *t = memmem(s + i, n - i, TO, 13);
         if (!t) {
-            size_t keep = partial ? partial_tag(s + i, n - i, "<|channel|>") : 0;
-            if (partial && !keep) keep = partial_tag(s + i, n - i, TO);
-            sb_add(content, s + i, n - i - keep);
+            size_t cut = n;
+            if (partial) {
+                /* a header may be coming: hold back from its start */
+                static const char *const MARKS[] = {"<|channel|>", "<|start|>", TO};
+                for (int m = 0; m < 3; m++) {
+                    size_t ml = strlen(MARKS[m]);
+                    for (size_t k = i; k + ml <= n; k++)
+                        if (!memcmp(s + k, MARKS[m], ml) && k < cut) { cut = k; break; }
+                    size_t pt = partial_tag(s + i, n - i, MARKS[m]);
+                    if (pt && n - pt < cut) cut = n - pt;
+                }
+            }
+            sb_add(content, s + i, cut - i);
             break;
         }
         /* the header starts at a preceding <|channel|> or <|start|> when there is one */
@@ -666,6 +678,7 @@ static int parse_gpt_oss(const char *s, size_t n, int partial, struct tool_parse
         if (add_call(out, s + ns, ne - ns, s + v0, ve - v0, done)) *oom = 1;
         i = ve;
         if (n - i >= 8 && !memcmp(s + i, "<|call|>", 8)) i += 8;
+        else if (partial && i < n && partial_tag(s + i, n - i, "<|call|>") == n - i) break;
         i = skip_ws(s, n, i);
     }
     return 0;
@@ -713,7 +726,18 @@ static int parse_generic(const char *s, size_t n, int partial, struct tool_parse
     if (i < e && (s[i] == '{' || s[i] == '[')) {
         cJSON *j = cJSON_ParseWithLength(s + i, e - i);
         const cJSON *list = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "tool_calls") : NULL;
-        if (cJSON_IsArray(list) || cJSON_IsArray(j)) {
+        size_t k = skip_ws(s, e, i + 1), end;
+        int raw = 0;
+        /* {"tool_calls": [...]} as written: read in place, so the arguments keep the
+         * model's spacing (the same bytes the stream sent) */
+        if (cJSON_IsArray(list) && e - k > 12 && !memcmp(s + k, "\"tool_calls\"", 12)) {
+            k = skip_ws(s, e, k + 12);
+            if (k < e && s[k] == ':' && take_call_array(s, e, k + 1, 0, out, &end, oom) == 1 &&
+                out->n_calls - n0 == cJSON_GetArraySize(list))
+                raw = 1;
+            else drop_calls_from(out, n0);
+        }
+        if (!raw && (cJSON_IsArray(list) || cJSON_IsArray(j))) {
             const cJSON *c, *arr = cJSON_IsArray(j) ? j : list;
             cJSON_ArrayForEach(c, arr) {
                 char *t = cJSON_PrintUnformatted(c);
@@ -725,8 +749,7 @@ static int parse_generic(const char *s, size_t n, int partial, struct tool_parse
                 }
                 cJSON_free(t);
             }
-        } else if (cJSON_IsObject(j)) {
-            size_t end;
+        } else if (!raw && cJSON_IsObject(j)) {
             if (take_call_object(s, e, i, 0, out, &end, oom) != 1) drop_calls_from(out, n0);
         }
         cJSON_Delete(j);
@@ -749,6 +772,9 @@ int tool_parse(enum tool_format f, const char *s, size_t n, int partial, struct 
     case TOOL_FMT_LLAMA3: parse_llama3(s, n, partial, out, &content, &oom); break;
     case TOOL_FMT_MISTRAL: parse_mistral(s, n, partial, out, &content, &oom); break;
     case TOOL_FMT_PHI4:
+        if (partial && skip_ws(s, n, 0) < n && n - skip_ws(s, n, 0) < 9 &&
+            !memcmp(s + skip_ws(s, n, 0), "functools", n - skip_ws(s, n, 0)))
+            break;   /* it may become functools[…] */
         if (memmem(s, n, "functools", 9) && !memmem(s, n, "<|tool_call|>", 13))
             parse_blocks(&FUNCTOOLS, s, n, partial, out, &content, &oom);
         else parse_blocks(&PHI4, s, n, partial, out, &content, &oom);
@@ -756,14 +782,13 @@ int tool_parse(enum tool_format f, const char *s, size_t n, int partial, struct 
     case TOOL_FMT_GPT_OSS: parse_gpt_oss(s, n, partial, out, &content, &oom); break;
     default: parse_generic(s, n, partial, out, &content, &oom); break;
     }
-    /* content around calls: surrounding whitespace is the calls' layout, not text */
+    /* whitespace before a call is the call's layout, not text; while streaming it is held
+     * back, as a call may follow (so what was sent is always a prefix of the final text) */
     char *c = sb_take(&content);
-    if (c && out->n_calls) {
-        size_t a = 0, b = strlen(c);
-        while (b > a && is_ws(c[b - 1])) b--;
-        if (!partial) while (a < b && is_ws(c[a])) a++;
-        memmove(c, c + a, b - a);
-        c[b - a] = 0;
+    if (c && (out->n_calls || partial)) {
+        size_t b = strlen(c);
+        while (b && is_ws(c[b - 1])) b--;
+        c[b] = 0;
     }
     out->content = c;
     if (oom || !c) { tool_parse_free(out); return -1; }
