@@ -433,7 +433,6 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 if (ok) ok = tool_stream_send(c, o, g, id, created, s->model_id, i, 0) == 0;
                 free(text[i]);
                 text[i] = NULL;
-                if (!lp[i]) continue;
             }
             if ((text[i] || lp[i]) && ok) {
                 cJSON *j = stream_chunk(kind, id, created, s->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],

@@ -186,9 +186,8 @@ static int read_messages(struct api_server *s, const cJSON *body, int native, om
         (*msgs)[i].role = !strcmp(r, "developer") ? "system" : r;
         (*msgs)[i].content = (*texts)[i];
         (*msgs)[i].tool_calls = (*texts)[n + i];
-        /* an assistant turn that only calls tools has no content (templates test for it) */
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
-        if ((*texts)[n + i] && (!content || cJSON_IsNull(content))) (*msgs)[i].content = NULL;
+        /* an assistant turn that only calls tools has "" for content, as llama.cpp gives
+         * it: templates test it with `in` and `if`, which none would break */
         if (native && !strcmp(r, "tool")) (*msgs)[i].tool_call_id = tcid->valuestring;
         if (cJSON_IsString(name)) (*msgs)[i].name = name->valuestring;
         i++;
@@ -244,9 +243,10 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
-    if (tool_request_active(&tr)) {
-        /* the tools reach the model through its template, or as an instruction in the
-         * system message when the template knows none */
+    if (tr.tools) {
+        /* the tools reach the model through its template (with tool_choice none too, as
+         * OpenAI's models still see them), or as an instruction in the system message
+         * when the template knows none and a call may be made */
         if (tr.native) {
             if (!(kw = tool_template_kwargs(&tr, o.template_kwargs))) {
                 status = api_reply_error(c, 503, NULL, NULL, "out of memory");
@@ -255,7 +255,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
             cJSON_free(o.template_kwargs);
             o.template_kwargs = kw;
             kw = NULL;
-        } else {
+        } else if (tool_request_active(&tr)) {
             int has_sys = !strcmp(msgs[0].role, "system");
             instr = tool_instructions(&tr);
             all_msgs = calloc((size_t)n_msgs + 1, sizeof *all_msgs);
@@ -277,6 +277,8 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
             all_msgs = NULL;
             n_msgs += !has_sys;
         }
+    }
+    if (tool_request_active(&tr)) {
         int fr = tool_forced(&tr, &prefix, &forced_schema);
         if (fr < 0) {
             status = api_reply_error(c, 503, NULL, NULL, "out of memory");
