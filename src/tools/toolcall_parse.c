@@ -653,6 +653,7 @@ static int parse_gpt_oss(const char *s, size_t n, int partial, struct tool_parse
             if (k - i >= 9 && !memcmp(s + k - 9, "<|start|>", 9)) { hs = k - 9; break; }
             if (s[k - 1] == '>' || s[k - 1] == '\n') break;
         }
+        if (hs - i >= 18 && !memcmp(s + hs - 18, "<|start|>assistant", 18)) hs -= 18;
         sb_add(content, s + i, hs - i);
         size_t ns = at + 13, ne = ns;
         while (ne < n && !is_ws(s[ne]) && s[ne] != '<') ne++;

@@ -155,6 +155,11 @@ TEST(gpt_oss_harmony) {
     const struct expect_call d[] = {{"lookup", "{\"q\": \"Tokyo\"}"}};
     check_parse(TOOL_FMT_GPT_OSS, "to=functions.lookup<|channel|>commentary json<|message|>{\"q\": \"Tokyo\"}<|call|>", "", 1, d);
     check_parse(TOOL_FMT_GPT_OSS, "The weather is fine.", "The weather is fine.", 0, NULL);
+    /* a later message: its <|start|>assistant belongs to the header */
+    check_parse(TOOL_FMT_GPT_OSS,
+                "Checking.<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json"
+                "<|message|>{\"location\":\"San Francisco\"}<|call|>",
+                "Checking.", 1, c);
 }
 
 /* Qwen3-Coder / Qwen3.5: XML parameters; values that are JSON stay typed. */
