@@ -180,6 +180,18 @@ typedef struct omni_token_info {
                                 * (only with omni_generate_params.reasoning) */
 } omni_token_info;
 
+/* Constrained function calls (omni_generate_params.lazy_json): while the reply is free
+ * text, once it contains `trigger` (a family's call opening, e.g. "<tool_call>") and then
+ * `start` (NULL or "": at once), the JSON value that follows is sampled under json_schema,
+ * so a call's arguments always parse and validate; after the value the reply is free again
+ * (another trigger starts another call). A trigger that ends in a letter, digit, '_', '-'
+ * or '.' (a function name) only counts when the text after it does not continue the name. */
+typedef struct omni_lazy_json {
+    const char *trigger;
+    const char *start;
+    const char *json_schema;       /* checked like omni_generate_params.json_schema */
+} omni_lazy_json;
+
 /* omni_generate_params.reasoning */
 enum {
     OMNI_REASONING_NONE = 0,   /* the raw text, thoughts and tags included (default) */
@@ -222,6 +234,10 @@ typedef struct omni_generate_params {
      * only the answer and on_reasoning (optional) the thoughts. */
     int reasoning;
     omni_text_callback on_reasoning;
+    /* Constrained calls inside free text (see omni_lazy_json; borrowed until on_done).
+     * Not with json_object / json_schema, which constrain the whole reply. */
+    const omni_lazy_json *lazy_json;
+    int n_lazy_json;
 } omni_generate_params;
 
 omni_generate_params omni_generate_default_params(void);

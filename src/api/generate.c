@@ -596,6 +596,8 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;
+    gp->lazy_json = o->lazy_json;
+    gp->n_lazy_json = o->n_lazy_json;
     gp->reasoning = kind == API_CHAT ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;

@@ -37,6 +37,8 @@ struct api_options {
      * so the parser reads it first), or NULL */
     const struct tool_request *tools;
     const char *tool_prefix;
+    const omni_lazy_json *lazy_json;  /* calls the model makes itself, constrained (borrowed) */
+    int n_lazy_json;
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

@@ -211,6 +211,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     struct tool_request tr;
     char *kw = NULL, *instr = NULL, *forced_schema = NULL, *prefix = NULL;
     omni_chat_message *all_msgs = NULL;
+    struct tool_lazy lazy = {0};
     memset(&tr, 0, sizeof tr);
     omni_prompt pr = {0};
     struct api_chat_images ci = {0};
@@ -295,6 +296,17 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
             strcpy(o.schema, forced_schema);
             o.json_mode = 0;
         }
+        /* calls the model writes itself (auto, or a forced opening that leaves the name
+         * to it): each one's JSON is constrained once the family's call opening appears.
+         * Not with response_format json_*, which constrains the whole reply. */
+        if (!o.schema && !o.json_mode) {
+            if (tool_lazy_build(&tr, prefix, &lazy)) {
+                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                goto done;
+            }
+            o.lazy_json = lazy.items;
+            o.n_lazy_json = lazy.n;
+        }
         o.tools = &tr;
         o.tool_prefix = prefix;
     }
@@ -333,6 +345,7 @@ done:
     api_options_free(&o);
     for (int i = 0; texts && i < n_texts; i++) free(texts[i]);
     tool_request_free(&tr);
+    tool_lazy_free(&lazy);
     free(kw);
     free(instr);
     free(forced_schema);

@@ -183,6 +183,7 @@ int tool_request_parse(const cJSON *body, const char *chat_template, const char 
     tr->n_tools = n;
     tr->fmt = tool_format_detect(chat_template, arch);
     tr->native = tool_template_native(chat_template);
+    tr->mistral_args = chat_template && strstr(chat_template, "[ARGS]") != NULL;
     if (!tr->native) tr->fmt = TOOL_FMT_GENERIC;
     return 0;
 }
@@ -299,8 +300,15 @@ int tool_forced(const struct tool_request *tr, char **prefix, char **schema) {
         break;
     case TOOL_FMT_LLAMA3: s = union_schema(tr, "parameters"); break;
     case TOOL_FMT_MISTRAL:
-        snprintf(pre, sizeof pre, "[TOOL_CALLS]");
-        s = array_schema(tr, "arguments");
+        if (tr->mistral_args && only) {
+            snprintf(pre, sizeof pre, "[TOOL_CALLS]%s[ARGS]", only);
+            const cJSON *pa = field(cJSON_GetObjectItemCaseSensitive(tool_by_name(tr->tools, only), "function"), "parameters");
+            s = pa ? cJSON_Duplicate(pa, 1) : cJSON_Parse("{\"type\":\"object\"}");
+        } else if (tr->mistral_args) snprintf(pre, sizeof pre, "[TOOL_CALLS]");
+        else {
+            snprintf(pre, sizeof pre, "[TOOL_CALLS]");
+            s = array_schema(tr, "arguments");
+        }
         break;
     case TOOL_FMT_PHI4:
         snprintf(pre, sizeof pre, "<|tool_call|>");
@@ -348,4 +356,80 @@ void tool_call_id(char *out, size_t cap) {
     for (size_t i = 0; i < sizeof r; i++) id[5 + i] = AL[r[i] % 62];
     id[29] = 0;
     snprintf(out, cap, "%s", id);
+}
+
+/* ---- the lazy constraint ---- */
+
+static int lazy_add(struct tool_lazy *l, const char *trigger, const char *start, cJSON *schema) {
+    char *t = strdup(trigger), *st = strdup(start), *sc = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    cJSON_Delete(schema);
+    omni_lazy_json *it = realloc(l->items, (size_t)(l->n + 1) * sizeof *it);
+    if (it) l->items = it;
+    char **ow = realloc(l->owned, (size_t)(l->n_owned + 3) * sizeof *ow);
+    if (ow) l->owned = ow;
+    if (!t || !st || !sc || !it || !ow) { free(t); free(st); cJSON_free(sc); return -1; }
+    l->owned[l->n_owned++] = t;
+    l->owned[l->n_owned++] = st;
+    l->owned[l->n_owned++] = sc;
+    l->items[l->n].trigger = t;
+    l->items[l->n].start = st;
+    l->items[l->n].json_schema = sc;
+    l->n++;
+    return 0;
+}
+
+static cJSON *params_of(const cJSON *tool) {
+    const cJSON *pa = field(cJSON_GetObjectItemCaseSensitive(tool, "function"), "parameters");
+    return pa ? cJSON_Duplicate(pa, 1) : cJSON_Parse("{\"type\":\"object\"}");
+}
+
+/* One spec per allowed function: trigger = before + NAME, then start. */
+static int lazy_per_function(const struct tool_request *tr, struct tool_lazy *l, const char *before, const char *start) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tr->tools) {
+        const char *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "function"), "name")->valuestring;
+        if (tr->choice == TOOL_CHOICE_NAMED && strcmp(name, tr->named)) continue;
+        char trig[160];
+        snprintf(trig, sizeof trig, "%s%s", before, name);
+        if (lazy_add(l, trig, start, params_of(t))) return -1;
+    }
+    return 0;
+}
+
+int tool_lazy_build(const struct tool_request *tr, const char *prefix, struct tool_lazy *l) {
+    memset(l, 0, sizeof *l);
+    if (!tool_request_active(tr)) return 0;
+    size_t pl = prefix ? strlen(prefix) : 0;
+    int rc = 0;
+    switch (tr->fmt) {
+    case TOOL_FMT_HERMES: rc = lazy_add(l, "<tool_call>", "", union_schema(tr, "arguments")); break;
+    case TOOL_FMT_LLAMA3: rc = lazy_add(l, "<|python_tag|>", "", union_schema(tr, "parameters")); break;
+    case TOOL_FMT_MISTRAL:
+        if (tr->mistral_args)   /* a forced "[TOOL_CALLS]" leaves the name to the model */
+            rc = lazy_per_function(tr, l, pl ? "" : "[TOOL_CALLS]", "[ARGS]");
+        else rc = lazy_add(l, "[TOOL_CALLS]", "", array_schema(tr, "arguments"));
+        break;
+    case TOOL_FMT_PHI4: {
+        cJSON *s = cJSON_CreateObject(), *any = cJSON_AddArrayToObject(s, "anyOf");
+        cJSON_AddItemToArray(any, array_schema(tr, "arguments"));
+        cJSON_AddItemToArray(any, union_schema(tr, "arguments"));
+        rc = lazy_add(l, "<|tool_call|>", "", s);
+        break;
+    }
+    case TOOL_FMT_GPT_OSS:
+        /* a forced prefix that ends at "to=functions." leaves the name to the model */
+        rc = lazy_per_function(tr, l, pl >= 13 && !strcmp(prefix + pl - 13, "to=functions.") ? "" : "to=functions.",
+                               "<|message|>");
+        break;
+    default: break;   /* Qwen3-Coder's XML and the generic JSON reply are not constrained lazily */
+    }
+    if (rc) { tool_lazy_free(l); return -1; }
+    return 0;
+}
+
+void tool_lazy_free(struct tool_lazy *l) {
+    for (int i = 0; i < l->n_owned; i++) free(l->owned[i]);
+    free(l->owned);
+    free(l->items);
+    memset(l, 0, sizeof *l);
 }

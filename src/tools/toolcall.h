@@ -27,6 +27,8 @@
 
 #include <cJSON.h>
 
+#include "omni.h"
+
 enum tool_format {
     TOOL_FMT_HERMES,
     TOOL_FMT_QWEN3_CODER,
@@ -55,6 +57,7 @@ struct tool_request {
     int min_calls, max_calls;/* calls the reply must/may make (forced modes); max 0: no bound */
     enum tool_format fmt;
     int native;              /* the template shows tools itself */
+    int mistral_args;        /* Mistral's newer NAME[ARGS]{…} syntax (the template has [ARGS]) */
 };
 
 /* Reads tools, tool_choice, parallel_tool_calls (and omni's min_tool_calls /
@@ -81,6 +84,20 @@ char *tool_calls_as_text(const cJSON *tool_calls);
  * NULL when the family's calls are not JSON). Both malloc'ed. Returns 0, 1 when nothing
  * is forced (auto/none), -1 out of memory. */
 int tool_forced(const struct tool_request *tr, char **prefix, char **schema);
+
+/* The constraint for calls the model makes on its own (tool_choice auto, or a forced
+ * reply whose call is not JSON right after the prefix): each family's call opening as a
+ * trigger, and the schema of what follows, for omni_generate_params.lazy_json. */
+struct tool_lazy {
+    omni_lazy_json *items;
+    int n;
+    char **owned;
+    int n_owned;
+};
+/* prefix: the forced prefix (NULL/"" when none). 0 (l->n may be 0: the family's calls
+ * cannot be constrained so), or -1 out of memory. */
+int tool_lazy_build(const struct tool_request *tr, const char *prefix, struct tool_lazy *l);
+void tool_lazy_free(struct tool_lazy *l);
 
 /* ---- parsing ---- */
 

@@ -10,9 +10,10 @@
 // parallel calls in one reply). Streams must add up to the non-streamed reply of the
 // same seed, fragment by fragment as OpenAI sends them.
 import OpenAI from "openai";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { execFileSync } from "node:child_process";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(11);
+const { test, summary } = makeCounter(12);
 
 function validate(schema, v, path = "$") {
   const fail = (why) => { throw new Error(`${path}: ${why} (${JSON.stringify(v)})`); };
@@ -159,6 +160,31 @@ await test("auto: the reply is well-formed (text or calls, never an error)", asy
       assert(s.finish, "a finish reason");
     }
   }
+});
+
+await test("auto: once the model opens a call, its arguments are sampled under the schema", async () => {
+  // logit_bias makes this random model open calls (<tool_call>); what follows is up to it
+  const ids = JSON.parse(execFileSync(BIN, ["tokenize", "-m", `${MODELS}/synth/synth-qwen3-f16.gguf`],
+                                      { input: "<tool_call>" }).toString());
+  eq(ids.length, 1, "<tool_call> is one token");
+  let calls = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const body = { model: "", messages: USER, tools: TOOLS, seed, max_tokens: 90, logit_bias: { [ids[0]]: 100 } };
+    const r = await q.chat.completions.create(body);
+    const m = r.choices[0].message;
+    assert(m.tool_calls && m.tool_calls.length >= 1, `seed ${seed}: no call in ${JSON.stringify(m)}`);
+    m.tool_calls.forEach((c) => checkCall(c));
+    calls += m.tool_calls.length;
+    if (seed <= 2) {
+      // a call cut off by max_tokens has been streamed in part; the whole reply leaves it out
+      const st = await collect(await q.chat.completions.create({ ...body, stream: true }));
+      const whole = st.calls.filter((c) => { try { JSON.parse(c.function.arguments); return true; } catch { return false; } });
+      assert(st.calls.length - whole.length <= 1, "at most the last call unfinished");
+      eq(whole.map((c) => [c.function.name, c.function.arguments]), m.tool_calls.map((c) => [c.function.name, c.function.arguments]),
+         "stream = non-stream");
+    }
+  }
+  assert(calls >= 8, "calls");
 });
 
 await test("parallel: required with min/max_tool_calls 2 gives two calls (template without tools)", async () => {
