@@ -202,6 +202,12 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
     }
+    int status = api_chat_body(s, c, j, API_CHAT);
+    cJSON_Delete(j);
+    return status;
+}
+
+int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
     int status;
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
@@ -340,7 +346,7 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         omni_tokenize(s->model, prefix, strlen(prefix), 0, 1, pr.tokens + pr.n, k);
         pr.n += k;
     }
-    status = api_generate(s, c, API_CHAT, &o, &pr, "messages");
+    status = api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_options_free(&o);
     for (int i = 0; texts && i < n_texts; i++) free(texts[i]);
@@ -355,6 +361,5 @@ done:
     free(msgs);
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
-    cJSON_Delete(j);
     return status;
 }

@@ -46,3 +46,17 @@ int sse_end(struct mg_connection *c) {
     if (send_chunk(c, "data: [DONE]\n\n", 14, "", 0, "", 0)) return -1;
     return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1;
 }
+
+int sse_send_event(struct mg_connection *c, const char *event, const cJSON *j) {
+    char *d = cJSON_PrintUnformatted(j);
+    size_t el = strlen(event);
+    char *head = d ? malloc(el + 16) : NULL;
+    if (!head) { free(d); return -1; }
+    int h = snprintf(head, el + 16, "event: %s\ndata: ", event);
+    int r = send_chunk(c, head, (size_t)h, d, strlen(d), "\n\n", 2);
+    free(head);
+    free(d);
+    return r;
+}
+
+int sse_close(struct mg_connection *c) { return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1; }
