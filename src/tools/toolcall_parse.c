@@ -216,7 +216,13 @@ static int take_call_object(const char *s, size_t n, size_t i, int partial, stru
     return 1;
 }
 
-/* A JSON array of call objects at s[i]. Returns as take_call_object. */
+static void mark_unfinished(struct tool_parse *out, int n0) {
+    for (int k = n0; k < out->n_calls; k++) out->calls[k].complete = 0;
+}
+
+/* A JSON array of call objects at s[i]. Returns as take_call_object. While streaming,
+ * the calls of an array not yet closed are unfinished: a later element may still make
+ * the whole array fail (then all of it is content). */
 static int take_call_array(const char *s, size_t n, size_t i, int partial, struct tool_parse *out, size_t *end,
                            int *oom) {
     i = skip_ws(s, n, i);
@@ -226,16 +232,16 @@ static int take_call_array(const char *s, size_t n, size_t i, int partial, struc
     i++;
     for (;;) {
         i = skip_ws(s, n, i);
-        if (i >= n) { *end = n; return partial ? 1 : -1; }
+        if (i >= n) { *end = n; mark_unfinished(out, n0); return partial ? 1 : -1; }
         if (s[i] == ']') { *end = i + 1; return out->n_calls > n0 ? 1 : -1; }
         if (s[i] == ',') { i++; continue; }
         size_t e;
         int r = take_call_object(s, n, i, partial, out, &e, oom);
         if (r <= 0) {
-            if (r == 0) { *end = n; return 1; }
+            if (r == 0) { *end = n; mark_unfinished(out, n0); return 1; }
             return -1;
         }
-        if (e >= n && partial) { *end = n; return 1; }
+        if (e >= n && partial) { *end = n; mark_unfinished(out, n0); return 1; }
         i = e;
     }
 }
@@ -720,6 +726,8 @@ static int parse_generic(const char *s, size_t n, int partial, struct tool_parse
                     take_call_array(s, n, k + 1, 1, out, &end, oom);
                 }
             } else take_call_object(s, n, i, 1, out, &(size_t){0}, oom);
+            /* the whole reply decides at the end */
+            mark_unfinished(out, 0);
         }
         return 0;
     }
