@@ -29,7 +29,7 @@ CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 # Debian libraries for everything that is not our core (see scripts/setup.sh).
 PKGS    := libpcre2-8 libcjson libcurl sqlite3 sndfile samplerate fftw3f espeak-ng \
-           libopusenc libmpg123 libcrypto
+           libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
 LDFLAGS ?=
 
@@ -81,6 +81,10 @@ $(BUILD)/obj/web_assets.o: $(BUILD)/gen/web_assets.c
 $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libomni.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
+
+# The knowledge tests draw their own PDFs (Korean text, headings, pages) with Pango and Cairo.
+$(BUILD)/tests/knowledge/%: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
+$(BUILD)/tests/knowledge/%: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
 
 # A fuzz corpus replay (tests/fuzz/test_fuzz_*.c) includes its target's source.
 $(filter $(BUILD)/tests/fuzz/%,$(TEST_BIN)): $(wildcard tests/fuzz/fuzz_*.c tests/fuzz/*.h)

@@ -67,7 +67,7 @@ void omni_model_free(omni_model *model);
 
 const char *omni_model_arch(const omni_model *model);    /* "llama", "qwen2", … */
 const char *omni_model_name(const omni_model *model);    /* general.name or the file name */
-/* The chat template (tokenizer.chat_template) as the file has it; NULL when it has none. */
+/* The model's chat template (tokenizer.chat_template; borrowed), or NULL when it has none. */
 const char *omni_model_chat_template(const omni_model *model);
 int omni_model_n_vocab(const omni_model *model);
 int omni_model_n_ctx_train(const omni_model *model);

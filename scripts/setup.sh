@@ -6,15 +6,17 @@ set -eu
 # Build tools and the Debian libraries we use instead of writing our own:
 #   PCRE2 (pre-tokenizer regexes), civetweb (HTTP/WebSocket/TLS), cJSON, libcurl (omni pull),
 #   SQLite (storage), libsndfile/mpg123 (audio in), libsamplerate (resampling), FFTW (mel),
+#   poppler (PDF text), libzip + libxml2 (DOCX, HWPX, HTML),
 #   espeak-ng (voices), libopusenc/lame (audio out), stb (image decoding), OpenSSL (SHA-256, TLS).
 PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
  libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
- espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev"
+ espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev libpoppler-glib-dev libzip-dev libxml2-dev"
 # Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
 # encode, espeak-ng makes test speech, wrk loads the server, chromium + node run the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
-# certificate, clang's runtime gives libFuzzer. The tests fail, not skip, without them.
-TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl"
+# certificate, clang's runtime gives libFuzzer, Pango + Cairo + Noto CJK draw Korean test PDFs. The tests
+# fail, not skip, without them.
+TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl libpango1.0-dev libcairo2-dev fonts-noto-cjk"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do

@@ -10,6 +10,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/moderation.h"
 #include "api/server.h"
 
 enum api_state { API_LOADING = 0, API_READY = 1, API_DRAINING = 2 };
@@ -27,6 +28,7 @@ struct api_server {
     struct api_asr *asr;        /* Whisper for the audio routes; NULL without --asr-model */
     omni_embedder *embedder;    /* for /v1/embeddings and /v1/rerank, or NULL (api_server_set_embedder) */
     char *embed_id;             /* its id in /v1/models */
+    struct api_moderation *moderation;  /* --moderation / --guard-model, or NULL */
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
@@ -45,6 +47,8 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
 /* Embeddings and reranking (routes_embeddings.c) on s->embedder. */
 int route_embeddings(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_rerank(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* POST /v1/moderations (routes_moderations.c) on s->moderation. */
+int route_moderations(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

@@ -119,6 +119,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
                                        : "an API key is required: send the header 'Authorization: Bearer YOUR_KEY'");
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/moderations"))
+            return post ? handle_post(s, c, route_moderations) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/rerank") || !strcmp(path, "/v1/reranking"))
             return post ? handle_post(s, c, route_rerank) : method_not_allowed(c, "POST", m, path);
         if (atomic_load(&s->state) != API_LOADING && !s->model &&
@@ -178,7 +180,10 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     metrics_init(&s->metrics);
     atomic_init(&s->state, API_LOADING);
     s->created = time(NULL);
-    if (p->asr_model && !(s->asr = api_asr_open(p->asr_model, p->vad_model, p->asr_threads, e))) {
+    if ((p->asr_model && !(s->asr = api_asr_open(p->asr_model, p->vad_model, p->asr_threads, e))) ||
+        ((p->moderation || p->guard_model) &&
+         !(s->moderation = api_moderation_open(p->moderation, p->guard_model, p->asr_threads, e)))) {
+        api_asr_close(s->asr);
         api_keys_free(&s->keys);
         metrics_destroy(&s->metrics);
         free(s->model_id);
@@ -199,6 +204,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     if (p->tls_cert) { /* HTTPS/WSS: civetweb marks a TLS port with a trailing 's' */
         if (api_tls_pem_join(p->tls_cert, p->tls_key, pem, sizeof pem, e)) {
             api_asr_close(s->asr);
+            api_moderation_close(s->moderation);
             api_keys_free(&s->keys);
             metrics_destroy(&s->metrics);
             free(s->model_id);
@@ -223,6 +229,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     if (!s->ctx) {
         err_set(e, "cannot listen on %s: %s", ports, etext[0] ? etext : "the address is in use or not available");
         api_asr_close(s->asr);
+        api_moderation_close(s->moderation);
         api_keys_free(&s->keys);
         metrics_destroy(&s->metrics);
         free(s->model_id);
@@ -258,6 +265,7 @@ void api_server_stop(struct api_server *s) {
     mg_stop(s->ctx);
     mg_exit_library();
     api_asr_close(s->asr);
+    api_moderation_close(s->moderation);
     api_keys_free(&s->keys);
     metrics_destroy(&s->metrics);
     free(s->model_id);

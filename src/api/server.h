@@ -20,6 +20,8 @@ struct api_params {
     int asr_threads;            /* Whisper compute threads; 0: all cores */
     const char *tls_cert;       /* PEM certificate (chain): serve HTTPS/WSS instead of HTTP, or NULL */
     const char *tls_key;        /* PEM private key for tls_cert (may be the same file) */
+    const char *moderation;     /* moderation policy JSON (src/moderation/rules.h), or NULL */
+    const char *guard_model;    /* a guard model GGUF for /v1/moderations, or NULL */
 };
 struct api_params api_default_params(void);
 

@@ -63,6 +63,10 @@ static void usage(FILE *f) {
             "                         such a file is served alone (the chat routes then answer 400)\n"
             "      --pooling P        the embedding model's pooling: cls, mean, last or rank (default: the\n"
             "                         file's, as llama-server --pooling)\n"
+            "      --moderation FILE  a moderation policy (JSON: block lists, patterns, PII detectors with\n"
+            "                         block/redact/warn/log/allow; see README) for POST /v1/moderations\n"
+            "      --guard-model FILE a guard model (Qwen3Guard-Gen, Llama Guard 3, ShieldGemma GGUF) that\n"
+            "                         /v1/moderations asks after the policy's rules\n"
             "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
             "                         on wss://, like the OpenAI SDK's realtime class)\n"
             "      --tls-key FILE     PEM private key for --tls-cert\n\n"
@@ -141,6 +145,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
+        else if (!strcmp(a, "--moderation")) ap.moderation = v;
+        else if (!strcmp(a, "--guard-model")) ap.guard_model = v;
         else if (!strcmp(a, "--pooling")) {
             pooling = !strcmp(v, "mean") ? OMNI_POOLING_MEAN : !strcmp(v, "cls") ? OMNI_POOLING_CLS
                     : !strcmp(v, "last") ? OMNI_POOLING_LAST : !strcmp(v, "rank") ? OMNI_POOLING_RANK : 0;

@@ -95,6 +95,7 @@ extern const struct llm_arch llm_arch_smollm3;
 extern const struct llm_arch llm_arch_qwen3moe;
 extern const struct llm_arch llm_arch_gpt_oss;
 extern const struct llm_arch llm_arch_qwen35moe;
+extern const struct llm_arch llm_arch_mistral3;
 /* qwen35's gated delta-net layers and hparams hook, which qwen35moe shares */
 extern const struct llm_mixer llm_qwen35_dnet_mixer;
 int llm_qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e);

@@ -31,6 +31,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_qwen3moe,
     &llm_arch_qwen35moe,
     &llm_arch_gpt_oss,
+    &llm_arch_mistral3,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -208,7 +209,7 @@ static int yarn_hparams(struct llm_hparams *hp, int n_rot, const struct gguf *g,
     int n_orig;
     if (llm_hp_int(g, hp->arch, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &n_orig, e)) return -1;
     if (hp->rope_freq_scale >= 1.0f) return 0;  /* factor <= 1: plain rope */
-    const float beta_fast = 32.0f, beta_slow = 1.0f, pi = 3.14159265358979323846f;
+    const float beta_fast = hp->yarn_beta_fast, beta_slow = hp->yarn_beta_slow, pi = 3.14159265358979323846f;
     float lb = 2 * logf(hp->rope_theta);
     float lo = floorf((float)n_rot * logf((float)n_orig / (beta_fast * 2 * pi)) / lb);
     float hi = ceilf((float)n_rot * logf((float)n_orig / (beta_slow * 2 * pi)) / lb);
@@ -216,7 +217,11 @@ static int yarn_hparams(struct llm_hparams *hp, int n_rot, const struct gguf *g,
     hp->yarn_corr[1] = hi < (float)(n_rot - 1) ? hi : (float)(n_rot - 1);
     hp->rope_ext_factor = 1.0f;
     float factor = 1.0f / hp->rope_freq_scale;
-    float attn = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    /* mscale(f, m) = 0.1 m ln(f) + 1 (1 for f <= 1); with a log multiplier (mscale_all_dim)
+     * the magnitude is mscale(f, 1) / mscale(f, it) */
+    float ms1 = factor <= 1.0f ? 1.0f : 0.1f * logf(factor) + 1.0f;
+    float attn = ms1;
+    if (hp->yarn_log_mul != 0.0f) attn = ms1 / (factor <= 1.0f ? 1.0f : 0.1f * hp->yarn_log_mul * logf(factor) + 1.0f);
     attn *= 1.0f / (1.0f + 0.1f * logf(factor));
     attn *= hp->rope_attn_factor;
     hp->rope_attn_factor = attn * (1.0f + 0.1f * logf(1.0f / hp->rope_freq_scale));
@@ -283,7 +288,7 @@ static int load_hparams(struct llm *m, struct err *e) {
     if (llm_hp_float(g, ar, "rope.scaling.attn_factor", 1.0, &hp->rope_attn_factor, e) ||
         llm_hp_int(g, ar, "rope.scaling.original_context_length", hp->n_ctx_train, 0, 1, &hp->n_ctx_orig, e))
         return -1;
-    if (yarn && yarn_hparams(hp, m->n_rot, g, e)) return -1;
+    hp->yarn_beta_fast = 32.0f, hp->yarn_beta_slow = 1.0f;  /* (a family hook may read its own) */
     hp->rope_theta_swa = hp->rope_theta;
     hp->rope_freq_scale_swa = hp->rope_freq_scale;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
@@ -307,6 +312,10 @@ static int load_hparams(struct llm *m, struct err *e) {
                            "feed_forward_length)", gguf_path(g), ar);
     }
     if (m->arch->load_hparams && m->arch->load_hparams(hp, g, e)) return -1;
+    if (yarn && yarn_hparams(hp, m->n_rot, g, e)) return -1;
+    if (hp->attn_temp_scale != 0 && hp->attn_temp_floor < 1)
+        return err_set(e, "%s: attention temperature scaling needs rope.scaling.original_context_length >= 1",
+                       gguf_path(g));
     if (hp->n_swa < 0 || hp->swa_period < 0 || hp->nope_period < 0)
         return err_set(e, "%s: negative sliding window or layer period", gguf_path(g));
     return 0;
@@ -753,6 +762,11 @@ static void row_qkv(struct fwd *f, int i) {
         ops_rope(k, hp->n_head_kv, HD, m->n_rot, cs, hp->rope_neox);
     }
     if (m->arch->q_prescale) ops_scale(q, hp->attn_scale, QD);
+    if (hp->attn_temp_scale != 0) {  /* float position and quotient, the rest in double, as llama.cpp */
+        float pf = (float)f->pos[i];
+        double t = log((double)floorf(pf / (float)hp->attn_temp_floor) + 1.0) * hp->attn_temp_scale + 1.0;
+        ops_scale(q, (float)t, QD);
+    }
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
     ops_f32_to_f16(kv->k + o, k, KVD);

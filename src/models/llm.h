@@ -48,6 +48,12 @@ struct llm_hparams {
      * extrapolated across the dims in yarn_corr, cos/sin scaled by rope_attn_factor */
     float rope_ext_factor;  /* 0: no YaRN */
     float yarn_corr[2];
+    float yarn_beta_fast, yarn_beta_slow;  /* the correction range (32, 1 unless the family reads them) */
+    float yarn_log_mul;     /* mscale_all_dim: magnitude mscale(f, 1) / mscale(f, it) when not 0 */
+    /* Llama 4 style attention temperature (mistral3): q at position p is multiplied by
+     * ln(floor(p / attn_temp_floor) + 1) * attn_temp_scale + 1 after rope; 0: none */
+    float attn_temp_scale;
+    int attn_temp_floor;
 };
 
 struct llm;        /* weights + hparams, immutable once loaded; the gguf stays open (weights are mmap'ed) */

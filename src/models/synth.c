@@ -70,6 +70,12 @@ const struct synth_shape synth_shapes[] = {
      0, 0, 0.0f, 0.0f, 0, 256, 8, 512},
     {"tiny-qwen35moe", "qwen35moe", "qwen2", 1280, 512, 64, 4, 4, 2, 128, 10000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f,
      0, 8, 2, 96},
+    /* mistral3: llama's block, YaRN by 16 from n_ctx / 16 positions with the file's own
+     * correction range and mscale_all_dim, Llama 4's attention temperature (0.1) */
+    {"ministral3-3b", "mistral3", "tekken", 131072, 262144, 3072, 26, 32, 8, 9216, 1000000.f, 1e-5f, 1, 0, 0, 128, 0,
+     0.0f, 0.0f, 0, 0, 0, 0},
+    {"tiny-mistral3", "mistral3", "tekken", 1280, 512, 64, 4, 4, 2, 256, 1000000.f, 1e-5f, 1, 0, 0, 0, 0, 0.0f, 0.0f,
+     0.35f, 0, 0, 0},
     {"tiny-gpt-oss", "gpt-oss", "qwen2", 1280, 4096, 64, 4, 4, 2, 64, 150000.f, 1e-5f, 0, 0, 3, 32, 16, 0.0f, 0.0f, 0,
      8, 4, 64},
     {0},
@@ -523,6 +529,15 @@ int synth_write(const struct synth_params *p, const char *path, struct err *e) {
         gguf_w_str(c.w, KEY("rope.scaling.type"), "yarn");
         gguf_w_f32(c.w, KEY("rope.scaling.factor"), 32.0f);
         gguf_w_u32(c.w, KEY("rope.scaling.original_context_length"), 4096);
+    }
+    if (!strcmp(a, "mistral3")) {  /* as Ministral 3's files (there: factor 16 from 16384) */
+        gguf_w_str(c.w, KEY("rope.scaling.type"), "yarn");
+        gguf_w_f32(c.w, KEY("rope.scaling.factor"), 16.0f);
+        gguf_w_u32(c.w, KEY("rope.scaling.original_context_length"), (uint32_t)(s->n_ctx / 16));
+        gguf_w_f32(c.w, KEY("rope.scaling.yarn_beta_fast"), 32.0f);
+        gguf_w_f32(c.w, KEY("rope.scaling.yarn_beta_slow"), 1.0f);
+        gguf_w_f32(c.w, KEY("rope.scaling.yarn_log_multiplier"), 1.0f);
+        gguf_w_f32(c.w, KEY("attention.temperature_scale"), 0.1f);
     }
 #undef KEY
 

@@ -116,8 +116,8 @@ int omni_model_load_mmproj(omni_model *m, const char *path, char *err, size_t er
 int omni_model_n_image_pos(const omni_model *m) { return m->clip ? clip_hparams(m->clip)->n_image_pos : 0; }
 
 const char *omni_model_arch(const omni_model *m) { return llm_hparams(m->llm)->arch; }
-const char *omni_model_chat_template(const omni_model *m) { return m->chat_template; }
 const char *omni_model_name(const omni_model *m) { return m->name; }
+const char *omni_model_chat_template(const omni_model *m) { return m->chat_template; }
 int omni_model_n_vocab(const omni_model *m) { return llm_hparams(m->llm)->n_vocab; }
 int omni_model_n_ctx_train(const omni_model *m) { return llm_hparams(m->llm)->n_ctx_train; }
 uint64_t omni_model_n_params(const omni_model *m) { return llm_n_params(m->llm); }

@@ -18,14 +18,18 @@ enum {
     H_RAW,          /* harmony that is not: pass through */
 };
 
-static const char OPEN[] = "<think>", CLOSE[] = "</think>";
+static const char *open_tag(enum reasoning_syntax syn) { return syn == REASONING_THINK_BRACKET ? "[THINK]" : "<think>"; }
+static const char *close_tag(enum reasoning_syntax syn) { return syn == REASONING_THINK_BRACKET ? "[/THINK]" : "</think>"; }
+
+int reasoning_is_think(enum reasoning_syntax syn) { return syn == REASONING_THINK || syn == REASONING_THINK_BRACKET; }
 static const char *const H_ENDS[] = {"<|end|>", "<|return|>", "<|call|>", "<|start|>"};
 enum { N_H_ENDS = 4, HEADER_MAX = 512 };
 
 void reasoning_split_init(struct reasoning_split *r, enum reasoning_syntax syn, int opened) {
     memset(r, 0, sizeof *r);
     r->syn = syn;
-    if (syn == REASONING_THINK) r->state = opened ? T_REASON_LEAD : T_START;
+    r->open = open_tag(syn), r->close = close_tag(syn);
+    if (reasoning_is_think(syn)) r->state = opened ? T_REASON_LEAD : T_START;
     else if (syn == REASONING_HARMONY) r->state = H_HEADER;
     else r->state = T_CONTENT;
 }
@@ -82,12 +86,12 @@ static int process(struct reasoning_split *r, reasoning_emit_fn emit, void *user
         case T_START: {
             size_t w = 0;
             while (w < n && is_ws(h[w])) w++;
-            if (n - w >= sizeof OPEN - 1 && !memcmp(h + w, OPEN, sizeof OPEN - 1)) {
-                consume(r, w + sizeof OPEN - 1);
+            if (n - w >= strlen(r->open) && !memcmp(h + w, r->open, strlen(r->open))) {
+                consume(r, w + strlen(r->open));
                 r->state = T_REASON_LEAD;
                 continue;
             }
-            if (prefix_of(h + w, n - w, OPEN)) return 0;   /* may still become "<think>" */
+            if (prefix_of(h + w, n - w, r->open)) return 0;   /* may still become the opening tag */
             r->state = T_CONTENT;
             continue;
         }
@@ -101,17 +105,17 @@ static int process(struct reasoning_split *r, reasoning_emit_fn emit, void *user
             continue;
         }
         case T_REASON: {
-            const char *end = memmem(h, n, CLOSE, sizeof CLOSE - 1);
+            const char *end = memmem(h, n, r->close, strlen(r->close));
             if (end) {
                 size_t k = (size_t)(end - h), t = k;
                 while (t > 0 && is_ws(h[t - 1])) t--;
                 if (give(emit, user, 1, h, t)) return -1;
-                consume(r, k + sizeof CLOSE - 1);
+                consume(r, k + strlen(r->close));
                 r->state = T_CONTENT_LEAD;
                 continue;
             }
             /* keep a possible start of "</think>" and the whitespace before it */
-            size_t keep = partial_tag(h, n, CLOSE);
+            size_t keep = partial_tag(h, n, r->close);
             while (keep < n && is_ws(h[n - keep - 1])) keep++;
             if (give(emit, user, 1, h, n - keep)) return -1;
             consume(r, n - keep);
@@ -214,10 +218,14 @@ enum reasoning_syntax reasoning_syntax_of(const char *t) {
     if (!t) return REASONING_NONE;
     if (strstr(t, "<|channel|>")) return REASONING_HARMONY;
     if (strstr(t, "<think>") || strstr(t, "</think>")) return REASONING_THINK;
+    if (strstr(t, "[THINK]") || strstr(t, "[/THINK]")) return REASONING_THINK_BRACKET;
     return REASONING_NONE;
 }
 
-int reasoning_prompt_opens(const char *s, size_t n) {
+int reasoning_prompt_opens(enum reasoning_syntax syn, const char *s, size_t n) {
+    const char *open = open_tag(syn);
+    size_t k = strlen(open);
+    if (!reasoning_is_think(syn)) return 0;
     while (n > 0 && is_ws(s[n - 1])) n--;
-    return n >= sizeof OPEN - 1 && !memcmp(s + n - (sizeof OPEN - 1), OPEN, sizeof OPEN - 1);
+    return n >= k && !memcmp(s + n - k, open, k);
 }

@@ -13,7 +13,9 @@
 #define OMNI_RUNTIME_REASONING_H
 #include <stddef.h>
 
-enum reasoning_syntax { REASONING_NONE, REASONING_THINK, REASONING_HARMONY };
+/* THINK: <think>…</think> (Qwen3, DeepSeek-R1, EXAONE 4, SmolLM3); THINK_BRACKET: [THINK]…[/THINK]
+ * (Ministral 3 / Magistral), the same rules with the other tags; HARMONY: gpt-oss's channels. */
+enum reasoning_syntax { REASONING_NONE, REASONING_THINK, REASONING_HARMONY, REASONING_THINK_BRACKET };
 
 /* Receives one run of text of one kind (reasoning 1: thoughts, 0: the answer); the text
  * is only valid for the call. Return non-zero on failure (out of memory): push fails. */
@@ -21,6 +23,7 @@ typedef int (*reasoning_emit_fn)(int reasoning, const char *text, size_t len, vo
 
 struct reasoning_split {
     enum reasoning_syntax syn;
+    const char *open, *close;  /* the think tags of syn */
     int state;          /* see reasoning.c */
     int any_message;    /* harmony: a <|message|> was seen */
     int reason_chan;    /* harmony: the current message is reasoning */
@@ -40,11 +43,14 @@ int reasoning_split_push(struct reasoning_split *r, const char *text, size_t len
 int reasoning_split_flush(struct reasoning_split *r, reasoning_emit_fn emit, void *user);
 
 /* The syntax a model writes, judged from its chat template: harmony when the template
- * speaks of "<|channel|>", think tags when it mentions "<think>" or "</think>", else none.
+ * speaks of "<|channel|>", think tags when it mentions "<think>" or "</think>" ("[THINK]" for
+ * the bracket ones), else none.
  * NULL (no template) is none. */
 enum reasoning_syntax reasoning_syntax_of(const char *chat_template);
-/* Whether a rendered prompt (or its last characters) leaves "<think>" open at its end:
- * the last "<think>" is not followed by "</think>" and only whitespace follows it. */
-int reasoning_prompt_opens(const char *prompt_tail, size_t len);
+/* Whether a rendered prompt (or its last characters) ends with syn's opening tag (only
+ * whitespace after it): the template began the thoughts. */
+int reasoning_prompt_opens(enum reasoning_syntax syn, const char *prompt_tail, size_t len);
+/* Whether syn is one of the think-tag syntaxes. */
+int reasoning_is_think(enum reasoning_syntax syn);
 
 #endif

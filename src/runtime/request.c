@@ -238,8 +238,8 @@ static void pass_done(void *user, const omni_usage *u, const char *error) {
     if (r->gp.on_done) r->gp.on_done(u, error, r->gp.user);
 }
 
-/* Whether the prompt's last tokens leave "<think>" open (the template began the thoughts). */
-static int prompt_opens_think(const omni_model *m, const omni_prompt *p) {
+/* Whether the prompt's last tokens leave syn's opening tag open (the template began the thoughts). */
+static int prompt_opens_think(const omni_model *m, enum reasoning_syntax syn, const omni_prompt *p) {
     char tail[512];
     size_t n = 0;
     for (int i = p->n > 16 ? p->n - 16 : 0; i < p->n; i++) {
@@ -248,7 +248,7 @@ static int prompt_opens_think(const omni_model *m, const omni_prompt *p) {
         if (n + l >= sizeof tail) n = 0;   /* keep only the end */
         if (l < sizeof tail) { memcpy(tail + n, s, l); n += l; }
     }
-    return reasoning_prompt_opens(tail, n);
+    return reasoning_prompt_opens(syn, tail, n);
 }
 
 void omni_request_free(omni_request *r) {
@@ -342,9 +342,10 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     if (r->gp.reasoning == OMNI_REASONING_AUTO) {
         enum reasoning_syntax syn = reasoning_syntax_of(m->chat_template);
         if (syn != REASONING_NONE) {
-            reasoning_split_init(&r->split, syn, syn == REASONING_THINK && prompt_opens_think(m, prompt));
+            reasoning_split_init(&r->split, syn, prompt_opens_think(m, syn, prompt));
             r->splitting = 1;
-            q->special_text = syn == REASONING_HARMONY;
+            /* harmony's channel markers and Mistral's [THINK] are control tokens: their text is needed */
+            q->special_text = syn == REASONING_HARMONY || syn == REASONING_THINK_BRACKET;
         }
     }
     q->on_token = pass_token;

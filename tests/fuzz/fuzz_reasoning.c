@@ -1,5 +1,5 @@
 /* libFuzzer target for the reasoning splitter (runtime/reasoning.c), which reads what a
- * model generates: byte 0 picks the syntax (none, think tags, harmony) and whether the
+ * model generates: byte 0 picks the syntax (none, think tags, harmony, [THINK] tags) and whether the
  * prompt opened the thoughts, byte 1 a piece length; the rest is the generated text.
  * It is fed whole, in pieces of that length, and byte by byte: the three must give the
  * same thoughts and answer, never more bytes than went in, and with no syntax exactly
@@ -42,8 +42,8 @@ static void run(enum reasoning_syntax syn, int opened, const uint8_t *text, size
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (fuzz_setup() || size < 2) return 0;
-    enum reasoning_syntax syn = (enum reasoning_syntax)(data[0] % 3);
-    int opened = (data[0] / 3) & 1;
+    enum reasoning_syntax syn = (enum reasoning_syntax)(data[0] % 4);
+    int opened = (data[0] / 4) & 1;
     size_t piece = (size_t)data[1] % 16 + 1;
     const uint8_t *text = data + 2;
     size_t len = size - 2;

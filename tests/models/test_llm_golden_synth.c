@@ -1,4 +1,4 @@
-/* gemma2, smollm3 and exaone4's 64-layer sliding-window layout end to end against
+/* gemma2, smollm3, mistral3 and exaone4's 64-layer sliding-window layout end to end against
  * llama.cpp (tests/golden/llm, see its README), and phi3's LongRoPE long factors (a long
  * cache on the shared synth-phi3-f16):
  * no shared file has these architectures, so the model files are made here, at test
@@ -30,6 +30,7 @@ static const struct {
     {"tiny-gemma2", "23d040feb672173e31fd783997cbbfdddc037387878a500c6af11b08dd8a3eee"},
     {"tiny-smollm3", "d07bc98a73892ebb2a977c1055f861b9b66a7636c335b24391916e139dd829d0"},
     {"tiny-exaone4-64l", "cd1d046591509b076f77df9258cd100ac29bd856b66d68b0656bb2850bae3f55"},
+    {"tiny-mistral3", "e75ec090de33d145b11f25adbbaced8c66f2b7e1e9b5cf3324ef8d4f21344bd3"},
 };
 
 static char g_dir[256];
@@ -165,6 +166,9 @@ static void run_file(int k) {
 TEST(gemma2_matches_llama_cpp) { run_file(0); }
 TEST(smollm3_matches_llama_cpp) { run_file(1); }
 TEST(exaone4_sliding_window_matches_llama_cpp) { run_file(2); }
+/* YaRN with the file's beta_fast/beta_slow/mscale_all_dim, and the attention temperature
+ * from 32 positions on (the prompts reach 86; without it the logits are 0.93 away) */
+TEST(mistral3_matches_llama_cpp) { run_file(3); }
 
 /* LongRoPE's long factors: the shared synth-phi3-f16 with a cache of 8192 positions, more
  * than its original context of 4096, against llama.cpp with n_ctx 8192 (which then takes
@@ -193,10 +197,11 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(4);
+    TEST_EXPECT(5);
     RUN(gemma2_matches_llama_cpp);
     RUN(smollm3_matches_llama_cpp);
     RUN(exaone4_sliding_window_matches_llama_cpp);
+    RUN(mistral3_matches_llama_cpp);
     RUN(phi3_long_context_matches_llama_cpp);
     rmdir(g_dir);
     return test_summary();

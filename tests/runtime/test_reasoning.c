@@ -69,6 +69,14 @@ static void check_all_cuts(enum reasoning_syntax syn, int opened, const char *te
               "byte by byte \"%s\": reasoning \"%s\", content \"%s\"", text, g.reason, g.content);
 }
 
+/* the same splitter with Mistral's tags: split at every cut, "<think>" is just text there */
+TEST(bracket_think_at_every_cut) {
+    check_all_cuts(REASONING_THINK_BRACKET, 0, "[THINK]사용자가 인사한다. 2+2=4.[/THINK]Four. <think> is text here.",
+                   "사용자가 인사한다. 2+2=4.", "Four. <think> is text here.");
+    check_all_cuts(REASONING_THINK_BRACKET, 1, "opened by the prompt [/THIN", "opened by the prompt [/THIN", "");
+    check_all_cuts(REASONING_THINK_BRACKET, 0, "[THIN ice]", "", "[THIN ice]");
+}
+
 TEST(think_then_answer_at_every_cut) {
     check_all_cuts(REASONING_THINK, 0, "<think>\nThe user greets me.\nI greet back.\n</think>\n\nHello! 안녕하세요.",
                    "The user greets me.\nI greet back.", "Hello! 안녕하세요.");
@@ -159,15 +167,22 @@ TEST(syntax_and_prompt_detection) {
           REASONING_THINK);
     CHECK(reasoning_syntax_of("{{ '<|start|>assistant<|channel|>final<|message|>' }}") == REASONING_HARMONY);
     const char *open = "<|im_start|>assistant\n<think>\n";
-    CHECK(reasoning_prompt_opens(open, strlen(open)));
+    CHECK(reasoning_prompt_opens(REASONING_THINK, open, strlen(open)));
     const char *closed = "<|im_start|>assistant\n<think>\n\n</think>\n\n";
-    CHECK(!reasoning_prompt_opens(closed, strlen(closed)));
-    CHECK(!reasoning_prompt_opens("", 0));
+    CHECK(!reasoning_prompt_opens(REASONING_THINK, closed, strlen(closed)));
+    CHECK(!reasoning_prompt_opens(REASONING_THINK, "", 0));
+    /* Ministral 3 / Magistral: [THINK] tags (the real template's default system text has them) */
+    CHECK(reasoning_syntax_of("{{- '[THINK]' + block['thinking'] + '[/THINK]' }}") == REASONING_THINK_BRACKET);
+    const char *bopen = "[INST]Hi[/INST][THINK]";
+    CHECK(reasoning_prompt_opens(REASONING_THINK_BRACKET, bopen, strlen(bopen)));
+    CHECK(!reasoning_prompt_opens(REASONING_THINK, bopen, strlen(bopen)));
+    CHECK(!reasoning_prompt_opens(REASONING_HARMONY, open, strlen(open)));
 }
 
 int main(void) {
-    TEST_EXPECT(10);
+    TEST_EXPECT(11);
     RUN(think_then_answer_at_every_cut);
+    RUN(bracket_think_at_every_cut);
     RUN(think_opened_by_the_prompt);
     RUN(unterminated_think_stays_reasoning);
     RUN(no_think_is_all_answer);

@@ -126,6 +126,56 @@ TEST(gemma2_from_synth) {
     unlink(path);
 }
 
+static char *read_template(const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/text/templates/%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(1 << 16);
+    size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* Renders CONV with a template file and the BOS/EOS texts of the file the reference
+ * build rendered it with (tiny-mistral3: "<|endoftext|>", "<|im_end|>"). */
+static char *render_file(const char *name) {
+    char *tpl = read_template(name);
+    CHECK_MSG(tpl != NULL, "cannot read tests/text/templates/%s (run from the project root)", name);
+    if (!tpl) return NULL;
+    struct chat_message msgs[4];
+    for (int i = 0; i < 4; i++) msgs[i] = (struct chat_message){.role = CONV[i].role, .content = CONV[i].content};
+    struct chat_render_opts o = {.add_generation_prompt = 1, .bos_token = "<|endoftext|>", .eos_token = "<|im_end|>"};
+    struct err e = {{0}};
+    char *out = NULL;
+    CHECK_MSG(chat_render(tpl, msgs, 4, &o, &out, &e) == 0, "%s: %s", name, e.msg);
+    free(tpl);
+    return out;
+}
+
+/* Ministral 3 (reasoning): [SYSTEM_PROMPT] and [INST] blocks, the assistant's text as is
+ * and then EOS -- the reference build's /apply-template output, verbatim. */
+TEST(ministral3_template) {
+    char *out = render_file("ministral-3-reasoning.jinja");
+    CHECK_STR(out, "<|endoftext|>[SYSTEM_PROMPT]You are a helpful assistant.[/SYSTEM_PROMPT]"
+                   "[INST]안녕하세요![/INST]   안녕하세요, 무엇을 도와드릴까요?   <|im_end|>"
+                   "[INST]What is 2+2?[/INST]");
+    free(out);
+}
+
+/* SmolLM3: the system text goes under "## Custom Instructions" after a metadata block
+ * that names the reasoning mode (/think by default) -- the reference build's output. */
+TEST(smollm3_template) {
+    char *out = render_file("smollm3.jinja");
+    CHECK_STR(out, "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\nReasoning Mode: /think\n\n"
+                   "## Custom Instructions\n\nYou are a helpful assistant.\n\n<|im_end|>\n"
+                   "<|im_start|>user\n안녕하세요!<|im_end|>\n"
+                   "<|im_start|>assistant\n   안녕하세요, 무엇을 도와드릴까요?   <|im_end|>\n"
+                   "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+    free(out);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/omni-test-tpl-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -133,8 +183,10 @@ int main(void) {
         fprintf(stderr, "cannot create a temporary folder %s\n", g_dir);
         return 1;
     }
-    TEST_EXPECT(4);
+    TEST_EXPECT(6);
     RUN(exaone4_from_gguf);
+    RUN(ministral3_template);
+    RUN(smollm3_template);
     RUN(phi3_from_gguf);
     RUN(gemma3_from_gguf);
     RUN(gemma2_from_synth);

@@ -1,0 +1,19 @@
+/* The server's moderation setup: the policy file's rules and the guard model, loaded at
+ * start (omni serve --moderation FILE, --guard-model FILE), used by /v1/moderations. */
+#ifndef OMNI_API_MODERATION_H
+#define OMNI_API_MODERATION_H
+#include "core/error.h"
+#include "moderation/moderate.h"
+
+struct api_moderation {
+    struct mod_rules *rules;    /* NULL without a policy */
+    omni_model *guard;          /* NULL without a guard model */
+    char *guard_id;             /* the guard's name in replies ("omni-rules" without one) */
+    struct moderation cfg;      /* what moderation_check reads */
+};
+
+/* NULL (and no error) when neither is given; NULL with e set when loading fails. */
+struct api_moderation *api_moderation_open(const char *policy, const char *guard_model, int n_threads, struct err *e);
+void api_moderation_close(struct api_moderation *m);
+
+#endif
