@@ -112,16 +112,20 @@ const char *omni_token_text(const omni_model *model, int32_t token, int special,
 
 typedef struct omni_chat_message {
     const char *role;      /* "system", "user", "assistant", "tool" */
-    const char *content;   /* NULL: none (an assistant turn that only calls tools) */
-    /* Function calling, all optional (NULL): an assistant turn's calls as a JSON array in
-     * OpenAI's form ([{"id","type":"function","function":{"name","arguments"}}]; the
-     * template sees an "arguments" string holding an object as that object), and a tool
-     * result's call id and function name. The tools themselves go to the template as the
-     * variable "tools" in template_kwargs. */
+    const char *content;
+} omni_chat_message;
+
+/* Function calling: what a message carries besides its text, all optional (NULL): an
+ * assistant turn's calls as a JSON array in OpenAI's form ([{"id", "type": "function",
+ * "function": {"name", "arguments"}}]; the template sees an "arguments" string holding an
+ * object as that object), and a tool result's call id and function name. Passed as an
+ * array parallel to the messages (the *_tools calls below); the tools themselves go to the
+ * template as the variable "tools" in template_kwargs. */
+typedef struct omni_chat_tool_info {
     const char *tool_calls;
     const char *tool_call_id;
     const char *name;
-} omni_chat_message;
+} omni_chat_tool_info;
 
 /* Renders messages with the model's own chat template (tokenizer.chat_template), or
  * ChatML when the model has none. Returns a malloc'ed prompt, or NULL with err set
@@ -132,6 +136,10 @@ char *omni_chat_format(const omni_model *model, const omni_chat_message *msgs, s
  * e.g. {"enable_thinking": false} (Qwen3's switch) or {"reasoning_effort": "low"} (gpt-oss). */
 char *omni_chat_format_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                           int add_generation_prompt, const char *template_kwargs, char *err, size_t err_size);
+/* The same with each message's tool calls / tool result ids (tools: [n_msgs] or NULL). */
+char *omni_chat_format_tools(const omni_model *model, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                             size_t n_msgs, int add_generation_prompt, const char *template_kwargs, char *err,
+                             size_t err_size);
 
 /* ---- generation ---- */
 
@@ -326,6 +334,12 @@ int omni_chat_prompt(const omni_model *model, const omni_chat_message *msgs, siz
 int omni_chat_prompt_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                         const omni_image *const *images, int n_images, int max_positions, int truncate,
                         const char *template_kwargs, omni_prompt *out, int *n_dropped, char *err, size_t err_size);
+/* The same with each message's tool calls / tool result ids (tools: [n_msgs] or NULL);
+ * dropped turns take theirs along. */
+int omni_chat_prompt_tools(const omni_model *model, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                           size_t n_msgs, const omni_image *const *images, int n_images, int max_positions,
+                           int truncate, const char *template_kwargs, omni_prompt *out, int *n_dropped, char *err,
+                           size_t err_size);
 
 /* ---- the engine ---- */
 

@@ -117,8 +117,9 @@ static int message_tool_calls(const cJSON *msg, int i, int native, struct text_b
 /* Reads messages into msgs (texts malloc'ed into texts[], 2 per message: the content and
  * the tool calls). native: the template shows tool calls and tool results itself.
  * Returns the count or -1. */
-static int read_messages(struct api_server *s, const cJSON *body, int native, omni_chat_message **msgs, char ***texts,
-                         int *n_texts, struct api_chat_images *ci, struct api_bad_field *bad) {
+static int read_messages(struct api_server *s, const cJSON *body, int native, omni_chat_message **msgs,
+                         omni_chat_tool_info **tinfo, char ***texts, int *n_texts, struct api_chat_images *ci,
+                         struct api_bad_field *bad) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "messages");
     snprintf(bad->param, sizeof bad->param, "messages");
     if (!m || cJSON_IsNull(m)) { snprintf(bad->msg, sizeof bad->msg, "'messages' is required"); return -1; }
@@ -128,9 +129,10 @@ static int read_messages(struct api_server *s, const cJSON *body, int native, om
     }
     int n = cJSON_GetArraySize(m), i = 0;
     *msgs = calloc((size_t)n, sizeof **msgs);
+    *tinfo = calloc((size_t)n, sizeof **tinfo);
     *texts = calloc((size_t)n * 2, sizeof **texts);
     *n_texts = *texts ? 2 * n : 0;
-    if (!*msgs || !*texts) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
+    if (!*msgs || !*tinfo || !*texts) { snprintf(bad->msg, sizeof bad->msg, "out of memory"); return -1; }
     /* On failure the caller frees the texts read so far and the arrays. */
     const cJSON *msg;
     cJSON_ArrayForEach(msg, m) {
@@ -185,11 +187,11 @@ static int read_messages(struct api_server *s, const cJSON *body, int native, om
         /* Templates know "system"; "developer" is OpenAI's newer name for it. */
         (*msgs)[i].role = !strcmp(r, "developer") ? "system" : r;
         (*msgs)[i].content = (*texts)[i];
-        (*msgs)[i].tool_calls = (*texts)[n + i];
+        (*tinfo)[i].tool_calls = (*texts)[n + i];
         /* an assistant turn that only calls tools has "" for content, as llama.cpp gives
          * it: templates test it with `in` and `if`, which none would break */
-        if (native && !strcmp(r, "tool")) (*msgs)[i].tool_call_id = tcid->valuestring;
-        if (cJSON_IsString(name)) (*msgs)[i].name = name->valuestring;
+        if (native && !strcmp(r, "tool")) (*tinfo)[i].tool_call_id = tcid->valuestring;
+        if (cJSON_IsString(name)) (*tinfo)[i].name = name->valuestring;
         i++;
     }
     return n;
@@ -212,11 +214,13 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
     omni_chat_message *msgs = NULL;
+    omni_chat_tool_info *tinfo = NULL;
     char **texts = NULL;
     int n_msgs = 0, n_texts = 0;
     struct tool_request tr;
     char *kw = NULL, *instr = NULL, *forced_schema = NULL, *prefix = NULL;
     omni_chat_message *all_msgs = NULL;
+    omni_chat_tool_info *all_tinfo = NULL;
     struct tool_lazy lazy = {0};
     memset(&tr, 0, sizeof tr);
     omni_prompt pr = {0};
@@ -242,7 +246,7 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
-    if ((n_msgs = read_messages(s, j, tool_template_native(tmpl), &msgs, &texts, &n_texts, &ci, &bad)) < 0) {
+    if ((n_msgs = read_messages(s, j, tool_template_native(tmpl), &msgs, &tinfo, &texts, &n_texts, &ci, &bad)) < 0) {
         status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
@@ -266,11 +270,12 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
             int has_sys = !strcmp(msgs[0].role, "system");
             instr = tool_instructions(&tr);
             all_msgs = calloc((size_t)n_msgs + 1, sizeof *all_msgs);
+            all_tinfo = calloc((size_t)n_msgs + 1, sizeof *all_tinfo);
             char *joined = NULL;
             if (instr && has_sys && msgs[0].content && msgs[0].content[0] &&
                 (joined = malloc(strlen(instr) + strlen(msgs[0].content) + 3)))
                 sprintf(joined, "%s\n\n%s", msgs[0].content, instr);
-            if (!instr || !all_msgs || (has_sys && msgs[0].content && msgs[0].content[0] && !joined)) {
+            if (!instr || !all_msgs || !all_tinfo || (has_sys && msgs[0].content && msgs[0].content[0] && !joined)) {
                 free(joined);
                 status = api_reply_error(c, 503, NULL, NULL, "out of memory");
                 goto done;
@@ -279,9 +284,13 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
             all_msgs[0].role = "system";
             all_msgs[0].content = instr;
             memcpy(all_msgs + 1, msgs + has_sys, (size_t)(n_msgs - has_sys) * sizeof *msgs);
+            memcpy(all_tinfo + 1, tinfo + has_sys, (size_t)(n_msgs - has_sys) * sizeof *tinfo);
             free(msgs);
+            free(tinfo);
             msgs = all_msgs;
+            tinfo = all_tinfo;
             all_msgs = NULL;
+            all_tinfo = NULL;
             n_msgs += !has_sys;
         }
     }
@@ -322,7 +331,7 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
     int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
     if (reserve > n_ctx / 2) reserve = n_ctx / 2;
     if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_kw(s->model, msgs, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
+    int rc = omni_chat_prompt_tools(s->model, msgs, tinfo, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
                                  o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, o.template_kwargs, &pr,
                                  &o.truncated_messages, err, sizeof err);
     if (rc == OMNI_ERR_TOO_LONG) {
@@ -357,6 +366,8 @@ done:
     free(forced_schema);
     free(prefix);
     free(all_msgs);
+    free(all_tinfo);
+    free(tinfo);
     free(texts);
     free(msgs);
     omni_prompt_free(&pr);

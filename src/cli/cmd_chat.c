@@ -73,7 +73,6 @@ static int history_add(struct history *h, const char *role, const char *content)
     char *c = strdup(content);
     if (!c) return -1;
     h->owned[h->n] = c;
-    memset(&h->msgs[h->n], 0, sizeof h->msgs[h->n]);
     h->msgs[h->n].role = role;
     h->msgs[h->n].content = c;
     h->img_end[h->n] = h->n_images;

@@ -161,7 +161,6 @@ static int hist_add(struct omni_voice *v, const char *role, const char *text, si
     if (!r || !c) { free(r); free(c); return -1; }
     memcpy(c, text, len);
     c[len] = 0;
-    memset(&v->hist[v->n_hist], 0, sizeof v->hist[v->n_hist]);
     v->hist[v->n_hist].role = r;
     v->hist[v->n_hist].content = c;
     v->n_hist++;
@@ -593,7 +592,6 @@ static omni_chat_message *conversation_locked(struct omni_voice *v, int cut, con
     if (spec_text) bytes += sizeof "user" + strlen(spec_text) + 1;
     omni_chat_message *m = malloc(bytes);
     if (!m) return NULL;
-    memset(m, 0, (size_t)(count > 0 ? count : 1) * sizeof *m);
     char *p = (char *)(m + (count > 0 ? count : 1));
     int k = 0;
 #define VOICE_COPY(dst, src) do { size_t l_ = strlen(src) + 1; memcpy(p, (src), l_); (dst) = p; p += l_; } while (0)

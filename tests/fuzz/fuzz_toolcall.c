@@ -4,7 +4,7 @@
  * has a name and arguments, a complete call's arguments are a JSON object, and the
  * content and arguments of a prefix are prefixes of the final ones (what a stream has
  * sent is never taken back), except that an unfinished call may still turn out
- * malformed and become content. Built by tests/fuzz/build.sh; tests/fuzz/test_fuzz_toolcall.c
+ * malformed and become content; a finished call is final. Built by tests/fuzz/build.sh; tests/fuzz/test_fuzz_toolcall.c
  * replays the corpus. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,13 +36,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t k = 0; k <= len; k += step) {
         struct tool_parse p;
         if (tool_parse(f, text, k, 1, &p)) continue;
-        /* An unfinished call that turns out malformed becomes content at the end: a
-         * stream may have announced it, never as complete. */
-        for (int i = whole.n_calls; i < p.n_calls; i++)
-            if (p.calls[i].complete) abort();
-        if (p.n_calls <= whole.n_calls && strncmp(whole.content, p.content, strlen(p.content))) abort();
-        for (int i = 0; i < p.n_calls && i < whole.n_calls; i++) {
-            if (strcmp(p.calls[i].name, whole.calls[i].name)) abort();
+        /* An unfinished call that turns out malformed becomes content at the end (and the
+         * calls after it move up): a stream may have announced it, but a finished call
+         * never goes away or changes. */
+        int unfinished = 0;
+        for (int i = 0; i < p.n_calls; i++) {
+            if (!p.calls[i].complete) { unfinished = 1; continue; }
+            int found = 0;
+            for (int j = 0; j <= i && j < whole.n_calls && !found; j++)
+                found = !strcmp(p.calls[i].name, whole.calls[j].name) && !strcmp(p.calls[i].arguments, whole.calls[j].arguments);
+            if (!found) abort();
+        }
+        if (!unfinished && strncmp(whole.content, p.content, strlen(p.content))) abort();
+        for (int i = 0; !unfinished && i < p.n_calls; i++) {
+            if (i >= whole.n_calls || strcmp(p.calls[i].name, whole.calls[i].name)) abort();
             if (strncmp(whole.calls[i].arguments, p.calls[i].arguments, strlen(p.calls[i].arguments))) abort();
         }
         tool_parse_free(&p);

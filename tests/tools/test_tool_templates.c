@@ -51,6 +51,7 @@ static char *replace_all(const char *s, const char *from, const char *to) {
 struct conv {
     int n;
     omni_chat_message m[8];
+    omni_chat_tool_info t[8];
     char *calls[8];
     char *kwargs;   /* {"tools": [...]} */
 };
@@ -64,8 +65,8 @@ static int conv_read(const cJSON *c, struct conv *cv) {
         m->role = cJSON_GetObjectItem(msg, "role")->valuestring;
         m->content = cJSON_GetObjectItem(msg, "content")->valuestring;
         const cJSON *tc = cJSON_GetObjectItem(msg, "tool_calls"), *id = cJSON_GetObjectItem(msg, "tool_call_id");
-        if (tc) m->tool_calls = cv->calls[cv->n] = cJSON_PrintUnformatted(tc);
-        if (id) m->tool_call_id = id->valuestring;
+        if (tc) cv->t[cv->n].tool_calls = cv->calls[cv->n] = cJSON_PrintUnformatted(tc);
+        if (id) cv->t[cv->n].tool_call_id = id->valuestring;
         cv->n++;
     }
     cJSON *kw = cJSON_CreateObject();
@@ -113,7 +114,7 @@ TEST(renderings_match_the_reference) {
             omni_model *m = omni_model_load(path, NULL, err, sizeof err);
             CHECK_MSG(m, "%s: %s", path, err);
             if (!m) continue;
-            got = omni_chat_format_kw(m, cv->m, (size_t)cv->n, 1, cv->kwargs, err, sizeof err);
+            got = omni_chat_format_tools(m, cv->m, cv->t, (size_t)cv->n, 1, cv->kwargs, err, sizeof err);
             omni_model_free(m);
         } else {
             snprintf(path, sizeof path, "tests/golden/tools/%s", source + 5);
@@ -125,8 +126,8 @@ TEST(renderings_match_the_reference) {
             for (int i = 0; i < cv->n; i++) {
                 cm[i].role = cv->m[i].role;
                 cm[i].content = cv->m[i].content;
-                cm[i].tool_calls = cv->m[i].tool_calls;
-                cm[i].tool_call_id = cv->m[i].tool_call_id;
+                cm[i].tool_calls = cv->t[i].tool_calls;
+                cm[i].tool_call_id = cv->t[i].tool_call_id;
             }
             struct chat_render_opts o = {0};
             o.add_generation_prompt = 1;
