@@ -185,6 +185,15 @@ int tool_request_parse(const cJSON *body, const char *chat_template, const char 
     tr->native = tool_template_native(chat_template);
     tr->mistral_args = chat_template && strstr(chat_template, "[ARGS]") != NULL;
     if (!tr->native) tr->fmt = TOOL_FMT_GENERIC;
+    /* a forced reply holds several calls only where the family writes them as one JSON
+     * array (one generation under one schema); elsewhere a forced reply makes one call */
+    int arrays = tr->fmt == TOOL_FMT_GENERIC || tr->fmt == TOOL_FMT_PHI4 || (tr->fmt == TOOL_FMT_MISTRAL && !tr->mistral_args);
+    if (tr->min_calls > 1 && !arrays) {
+        snprintf(m, sizeof m, "'min_tool_calls' above 1 is not available for this model's call syntax (%s): a forced "
+                              "reply makes one call", tool_format_name(tr->fmt));
+        tool_request_free(tr);
+        return bad(param, pc, msg, mc, "min_tool_calls", m);
+    }
     return 0;
 }
 

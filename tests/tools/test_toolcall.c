@@ -218,6 +218,9 @@ TEST(request_validation) {
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"parallel_tool_calls\": 1}", "parallel_tool_calls"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"parallel_tool_calls\": false, "
          "\"min_tool_calls\": 2}", "min_tool_calls"},
+        /* the Hermes syntax (this template) forces one call per reply */
+        {"{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": \"required\", "
+         "\"min_tool_calls\": 2}", "min_tool_calls"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cJSON *j = cJSON_Parse(bad[i][0]);
