@@ -20,7 +20,21 @@
  *                {"tool_calls": [{"name": …, "arguments": {…}}]}; also accepted: one
  *                {"name", "arguments"} object, either in a ```json or ```tool_code fence,
  *                and Gemma's Python-style calls (```tool_code name(k=v)``` or [name(k=v), …]).
- * Anything that does not parse as a call stays content: a reply never fails for it. */
+ * Anything that does not parse as a call stays content: a reply never fails for it.
+ *
+ * Constraining (the arguments always parse and validate):
+ *   auto      the model writes freely; once it opens a call in its family's syntax the JSON
+ *             after the opening is sampled under the call's schema (tool_lazy_build →
+ *             omni_generate_params.lazy_json), then the text is free again, so parallel
+ *             calls are the model's choice.
+ *   required  the reply is made to start with the family's call opening (appended to the
+ *   / named   prompt) and what follows is sampled under the schema of one call of the
+ *             allowed tools (tool_forced), then the reply ends.
+ *   parallel  in the families whose calls are one JSON array (the generic instruction,
+ *             Phi-4, Mistral's list), required/named force an array of min_tool_calls to
+ *             max_tool_calls calls (omni's extension; default 1 to unbounded with
+ *             parallel_tool_calls, exactly 1 without); elsewhere a forced reply is one call
+ *             and a larger min_tool_calls is refused. */
 #ifndef OMNI_TOOLS_TOOLCALL_H
 #define OMNI_TOOLS_TOOLCALL_H
 #include <stddef.h>
