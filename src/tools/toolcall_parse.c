@@ -508,6 +508,7 @@ static int parse_qwen3_coder(const char *s, size_t n, int partial, struct tool_p
             k = ve + 12 + (ve < n && s[ve] == '\n');
             k = (size_t)(pe - s) + 12;
         }
+        if (!done && !partial) bad = 1;   /* the reply ended inside the call */
         if (bad) {
             free(args.p);
             if (partial) break;
