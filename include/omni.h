@@ -267,7 +267,8 @@ struct omni_usage {
 typedef struct omni_session omni_session;
 
 typedef struct omni_session_params {
-    int n_ctx;                     /* context length; <= 0: min(model's, 4096) */
+    int n_ctx;                     /* context length; <= 0: the model's trained length as far as
+                                    * its KV cache fits a quarter of memory (at least 4096) */
 } omni_session_params;
 
 omni_session_params omni_session_default_params(void);
@@ -349,11 +350,23 @@ int omni_chat_prompt_tools(const omni_model *model, const omni_chat_message *msg
 typedef struct omni_engine_params {
     int n_slots;                   /* sequences for session-less requests (4); their KV memory
                                     * is taken when a slot is first used */
-    int n_ctx;                     /* context per slot; <= 0: min(model's training context, 4096) */
+    int n_ctx;                     /* context per slot; <= 0: the model's training context as far
+                                    * as every slot's KV cache fits a quarter of memory (>= 4096) */
     int max_queue;                 /* requests waiting for a slot before omni_submit says BUSY (64) */
     int n_batch;                   /* most tokens in one forward (512) */
     int n_chunk;                   /* most prompt tokens in one forward (256) */
+    int cache_type;                /* OMNI_CACHE_F16 (default), _Q8_0 or _Q4_0: the KV cache's K and V */
+    int flash_attn;                /* OMNI_FLASH_AUTO (default), _ON or _OFF: the attention kernel */
 } omni_engine_params;
+
+/* KV cache types (llama.cpp's -ctk/-ctv) and attention kernels (its --flash-attn): AUTO
+ * computes llama.cpp's non-flash order exactly up to 1024 cached positions and the tiled
+ * kernel beyond; a quantized cache always takes the tiled kernel. */
+enum { OMNI_CACHE_F16 = 0, OMNI_CACHE_Q8_0 = 1, OMNI_CACHE_Q4_0 = 2 };
+enum { OMNI_FLASH_AUTO = 0, OMNI_FLASH_ON = 1, OMNI_FLASH_OFF = 2 };
+/* "f16" / "q8_0" / "q4_0", and "auto" / "on" / "off"; -1 for anything else */
+int omni_cache_type_parse(const char *name);
+int omni_flash_attn_parse(const char *name);
 
 omni_engine_params omni_engine_default_params(void);
 /* Starts the model's engine with these settings (NULL: the defaults). Optional: the

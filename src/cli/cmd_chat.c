@@ -22,7 +22,10 @@ static void usage(FILE *f) {
             "                  LLaVA's); lets you show the model pictures with /image\n"
             "  --system TEXT   a system prompt (the assistant's instructions)\n"
             "  -n N            at most N tokens per reply (default 1024)\n"
-            "  -c CTX          context length in tokens (default: the model's, at most 4096)\n"
+            "  -c CTX          context length in tokens (default: the model's, as far as its KV cache\n"
+            "                  fits a quarter of memory; at least 4096)\n"
+            "  --cache-type T  KV cache type for K and V: f16 (default), q8_0 or q4_0\n"
+            "  --flash-attn M  attention kernel: auto (default), on (tiled) or off (exact)\n"
             "  -t THREADS      compute threads (default: all cores)\n"
             "  --temp T        sampling temperature (default 0.8; 0 = always the likeliest token)\n"
             "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
@@ -149,6 +152,7 @@ int cmd_chat(int argc, char **argv) {
     const char *model_path = NULL, *mmproj = NULL, *system = NULL;
     omni_model_params mp = omni_model_default_params();
     omni_session_params sp = omni_session_default_params();
+    omni_engine_params ep = omni_engine_default_params();
     omni_generate_params gp = omni_generate_default_params();
     gp.max_tokens = 1024;
     int show_reasoning = -1, no_think = 0;
@@ -166,6 +170,13 @@ int cmd_chat(int argc, char **argv) {
         else if (!strcmp(a, "--system") && has) system = argv[++i];
         else if (!strcmp(a, "-n") && has) gp.max_tokens = atoi(argv[++i]);
         else if (!strcmp(a, "-c") && has) sp.n_ctx = atoi(argv[++i]);
+        else if (!strcmp(a, "--cache-type") && has) {
+            if ((ep.cache_type = omni_cache_type_parse(argv[++i])) < 0)
+                return cli_fail("chat: --cache-type is f16, q8_0 or q4_0, not '%s'", argv[i]);
+        } else if (!strcmp(a, "--flash-attn") && has) {
+            if ((ep.flash_attn = omni_flash_attn_parse(argv[++i])) < 0)
+                return cli_fail("chat: --flash-attn is auto, on or off, not '%s'", argv[i]);
+        }
         else if (!strcmp(a, "-t") && has) mp.n_threads = atoi(argv[++i]);
         else if (!strcmp(a, "--temp") && has) gp.sampling.temperature = (float)atof(argv[++i]);
         else if (!strcmp(a, "--top-k") && has) gp.sampling.top_k = atoi(argv[++i]);
@@ -202,6 +213,11 @@ int cmd_chat(int argc, char **argv) {
     if (!m) return cli_fail("%s", err);
     progress_end(&bar);
     if (mmproj && omni_model_load_mmproj(m, mmproj, err, sizeof err)) {
+        omni_model_free(m);
+        return cli_fail("%s", err);
+    }
+    ep.n_slots = 0;  /* the session's cache only */
+    if (omni_model_start_engine(m, &ep, err, sizeof err)) {
         omni_model_free(m);
         return cli_fail("%s", err);
     }

@@ -18,7 +18,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: omni run -m MODEL -p PROMPT [--mmproj MMPROJ --image PATH]... [-n N] [--temp T]\n"
             "                [--top-k K] [--top-p P] [--min-p P] [--seed S] [-t THREADS] [-c CTX]\n"
-            "                [--lora FILE[:SCALE]]...\n\n"
+            "                [--lora FILE[:SCALE]]... [--cache-type f16|q8_0|q4_0] [--flash-attn auto|on|off]\n\n"
             "Continues PROMPT with the model, printing the prompt and then each new piece of\n"
             "text as soon as it is generated. Generation stops after N tokens, at the model's\n"
             "end-of-generation token, or when the context is full. No chat template is applied.\n\n"
@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  -t, --threads N    compute threads (default: all cores)\n"
             "  -c, --ctx N        context size in tokens (default: prompt + N, at most the\n"
             "                     model's training context)\n"
+            "  --cache-type T     KV cache type for K and V: f16 (default), q8_0 or q4_0\n"
+            "  --flash-attn M     attention kernel: auto (default), on (tiled) or off (exact)\n"
             "  --show-reasoning   a thinking model's thoughts (<think>…</think> after a prompt\n"
             "                     that opens them, gpt-oss's analysis channel) are written,\n"
             "                     dimmed on a terminal, before the answer: the default on a terminal\n"
@@ -56,6 +58,7 @@ static int print_text(const char *text, size_t len, void *user) {
 int cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *mmproj = NULL;
     const char *image_paths[RUN_MAX_IMAGES];
+    omni_engine_params ep = omni_engine_default_params();
     int n_images = 0, n_gen = 128, threads = 0, n_ctx = 0;
     omni_generate_params gp = omni_generate_default_params();
     omni_sampling_params *sp = &gp.sampling;
@@ -83,6 +86,13 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--seed") && has) sp->seed = strtoull(argv[++i], NULL, 10);
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && has) threads = atoi(argv[++i]);
         else if ((!strcmp(a, "-c") || !strcmp(a, "--ctx")) && has) n_ctx = atoi(argv[++i]);
+        else if (!strcmp(a, "--cache-type") && has) {
+            if ((ep.cache_type = omni_cache_type_parse(argv[++i])) < 0)
+                return cli_fail("run: --cache-type is f16, q8_0 or q4_0, not '%s'", argv[i]);
+        } else if (!strcmp(a, "--flash-attn") && has) {
+            if ((ep.flash_attn = omni_flash_attn_parse(argv[++i])) < 0)
+                return cli_fail("run: --flash-attn is auto, on or off, not '%s'", argv[i]);
+        }
         else if (!strcmp(a, "--show-reasoning")) show_reasoning = 1;
         else if (!strcmp(a, "--hide-reasoning")) show_reasoning = 0;
         else if (!strcmp(a, "--raw")) raw = 1;
@@ -135,6 +145,8 @@ int cmd_run(int argc, char **argv) {
         if (n_ctx > train) n_ctx = train > n ? train : n + 1;
     }
     if (n >= n_ctx) { cli_fail("run: the prompt has %d positions, more than the context of %d (-c)", n, n_ctx); goto out; }
+    ep.n_slots = 0;  /* the session's cache only */
+    if (omni_model_start_engine(m, &ep, err, sizeof err)) { cli_fail("%s", err); goto out; }
     omni_session_params ssp = omni_session_default_params();
     ssp.n_ctx = n_ctx;
     s = omni_session_new(m, &ssp, err, sizeof err);

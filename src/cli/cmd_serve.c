@@ -41,7 +41,11 @@ static void usage(FILE *f) {
             "      --api-key KEY      require 'Authorization: Bearer KEY' on /v1 (repeatable)\n"
             "      --api-keys-file F  read keys from F, one per line ('#' comments allowed)\n"
             "      --parallel N       requests generated at once, batched together (default 4)\n"
-            "      --ctx N            context length per request (default: the model's, at most 4096)\n"
+            "      --ctx N            context length per request (default: the model's, as far as the\n"
+            "                         KV caches fit a quarter of memory; at least 4096)\n"
+            "      --cache-type T     KV cache type for K and V: f16 (default), q8_0 or q4_0\n"
+            "      --flash-attn M     attention kernel: auto (default: llama.cpp's exact order up to\n"
+            "                         1024 positions, tiled beyond), on (tiled) or off (exact)\n"
             "      --queue N          requests allowed to wait for a slot; more get 429 (default 64)\n"
             "      --threads N        compute threads (default: all cores)\n"
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
@@ -141,6 +145,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--parallel")) bad = parse_int(v, 1, 256, &sp.n_slots);
         else if (!strcmp(a, "--ctx")) bad = parse_int(v, 16, 1 << 20, &sp.n_ctx);
         else if (!strcmp(a, "--queue")) bad = parse_int(v, 0, 1 << 20, &sp.max_queue);
+        else if (!strcmp(a, "--cache-type")) bad = (sp.cache_type = omni_cache_type_parse(v)) < 0;
+        else if (!strcmp(a, "--flash-attn")) bad = (sp.flash_attn = omni_flash_attn_parse(v)) < 0;
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--mmproj")) mmproj = v;

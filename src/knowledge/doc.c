@@ -57,16 +57,26 @@ int kb_doc_add(struct kb_doc *d, enum kb_block_kind kind, int level, int page, c
     while (len && (unsigned char)*text <= ' ') text++, len--;
     while (len && (unsigned char)text[len - 1] <= ' ') len--;
     if (!len) return 0;
+    /* control characters (a NUL inside a text file, a form feed) are no text: blanks */
+    char *t = malloc(len + 1);
+    if (!t) return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        t[i] = c < ' ' && c != '\n' && c != '\t' ? ' ' : (char)c;
+    }
+    size_t a = 0;
+    while (a < len && (unsigned char)t[a] <= ' ') a++;
+    while (len > a && (unsigned char)t[len - 1] <= ' ') len--;
+    memmove(t, t + a, len - a);
+    len -= a;
+    t[len] = 0;
+    if (!len) { free(t); return 0; }
     if (d->n == d->cap) {
         int cap = d->cap ? 2 * d->cap : 32;
         struct kb_block *b = realloc(d->b, sizeof *b * (size_t)cap);
-        if (!b) return -1;
+        if (!b) { free(t); return -1; }
         d->b = b, d->cap = cap;
     }
-    char *t = malloc(len + 1);
-    if (!t) return -1;
-    memcpy(t, text, len);
-    t[len] = 0;
     d->b[d->n++] = (struct kb_block){kind, level, page, t};
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/flash.h"
 #include "core/fp16.h"
 #include "core/matmul.h"
 #include "core/ops.h"
@@ -90,11 +91,21 @@ struct llm_state {
     int n_lora;
     float *lora_buf;           /* their scratch, lora_cap floats */
     size_t lora_cap;
+    /* the tiled attention's plan (blocks of tokens, tokens left to the exact kernel),
+     * its per-thread scratch, and the per-chunk partial states of a split decode */
+    int *fblk, *fexact;
+    int fplan_cap;
+    float *fscr;
+    long fscr_cap;
+    float *fpart;
+    size_t fpart_cap;
 };
 
 struct llm_kv {
     int n_layer, n_ctx, kv_dim;
-    uint16_t *k, *v;           /* f16 [n_layer][n_ctx][kv_dim] */
+    int type;                  /* DT_F16, DT_Q8_0 or DT_Q4_0 (llm_kv_new_type) */
+    size_t row_bytes;          /* one position's K (or V) row of kv_dim values */
+    char *k, *v;               /* [attention layer][n_ctx] rows of row_bytes */
     int len;                   /* positions held */
     /* recurrent layers: their states (zero when len is 0), a checkpoint copy of them
      * as of ck_len positions (-1: none) and the position a forward should take the
@@ -102,7 +113,8 @@ struct llm_kv {
     float *rs, *rs_ck;
     size_t rs_n, *rs_off;
     int ck_pos, ck_len;
-    size_t k_n;                /* f16 values in k (and in v) */
+    size_t k_bytes;            /* bytes of k (and of v) */
+    enum llm_flash flash;      /* which attention kernel (llm_kv_set_flash) */
 };
 
 struct llm_load_params llm_default_load_params(void) {
@@ -515,26 +527,48 @@ void llm_state_free(struct llm_state *st) {
     moe_scratch_free(st->moe);
     free(st->next_len);
     free(st->ag); free(st->mix); free(st->rs); free(st->lora_buf);
+    free(st->fblk); free(st->fexact); free(st->fscr); free(st->fpart);
     free(st);
 }
 
 /* ---- KV cache ---- */
 
+size_t llm_kv_bytes_per_pos(const struct llm *m, int type) {
+    return 2 * (size_t)(m->hp.n_layer - m->n_mix) * dtype_row_bytes(type, (int64_t)m->hp.n_head_kv * m->hp.head_dim);
+}
+
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
+    return llm_kv_new_type(m, n_ctx, DT_F16, e);
+}
+
+struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e) {
     if (n_ctx < 1) { err_set(e, "KV cache: n_ctx %d must be positive", n_ctx); return NULL; }
+    if (type != DT_F16 && type != DT_Q8_0 && type != DT_Q4_0) {
+        err_set(e, "KV cache: type %s is not supported (f16, q8_0 or q4_0)", dtype_name(type));
+        return NULL;
+    }
+    /* a quantized row per head: whole blocks of 32 (dequantized a head at a time) */
+    if (type != DT_F16 && (m->hp.head_dim % 32 || m->hp.head_dim > 512)) {
+        err_set(e, "KV cache: type %s needs a head size that is a multiple of 32 (this model's is %d)",
+                dtype_name(type), m->hp.head_dim);
+        return NULL;
+    }
     struct llm_kv *kv = calloc(1, sizeof *kv);
     if (!kv) { err_set(e, "out of memory"); return NULL; }
     kv->n_layer = m->hp.n_layer;
     kv->n_ctx = n_ctx;
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
+    kv->type = type;
+    kv->row_bytes = dtype_row_bytes(type, kv->kv_dim);
     /* K/V for the attention layers only (recurrent ones keep a state instead) */
-    size_t n = kv->k_n = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->kv_dim;
-    /* f16 like llama.cpp: half the memory and bandwidth of f32, and the golden
-     * logits were computed with an f16 cache, so rounding matches theirs. */
-    kv->k = malloc(n * sizeof(uint16_t));
-    kv->v = malloc(n * sizeof(uint16_t));
+    size_t n = kv->k_bytes = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->row_bytes;
+    /* f16 by default like llama.cpp: half the memory and bandwidth of f32, and the golden
+     * logits were computed with an f16 cache, so rounding matches theirs; Q8_0 / Q4_0
+     * (llama.cpp's -ctk/-ctv) take about a half / a quarter of that again. */
+    kv->k = malloc(n ? n : 1);
+    kv->v = malloc(n ? n : 1);
     if (!kv->k || !kv->v) {
-        err_set(e, "KV cache: out of memory for %zu MB", 2 * n * sizeof(uint16_t) >> 20);
+        err_set(e, "KV cache: out of memory for %zu MB", 2 * n >> 20);
         llm_kv_free(kv);
         return NULL;
     }
@@ -564,8 +598,10 @@ void llm_kv_free(struct llm_kv *kv) {
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
 
+void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode) { kv->flash = mode; }
+
 size_t llm_kv_bytes(const struct llm_kv *kv) {
-    return 2 * kv->k_n * sizeof(uint16_t) + 2 * kv->rs_n * sizeof(float);
+    return 2 * kv->k_bytes + 2 * kv->rs_n * sizeof(float);
 }
 
 int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
@@ -594,8 +630,9 @@ void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
     }
 }
 
+/* byte offset of a position's row */
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
-    return ((size_t)layer * kv->n_ctx + pos) * kv->kv_dim;
+    return ((size_t)layer * kv->n_ctx + pos) * kv->row_bytes;
 }
 
 /* ---- forward ---- */
@@ -613,6 +650,13 @@ static struct moe_cfg moe_config(const struct llm *m) {
                         .n_used = hp->n_expert_used, .gating = m->arch->moe_gating, .act = m->arch->moe_act,
                         .norm_w = m->arch->moe_norm_w, .n_ff_shexp = m->arch->moe_shexp ? hp->n_ff_shexp : 0};
     return c;
+}
+
+/* one thread's tiled-attention scratch: the kernel's, the query rows, their ranges and
+ * the running and per-chunk states */
+static long flash_thread_floats(int hd) {
+    return flash_scratch_floats(hd) + (long)FLASH_MAX_ROWS * hd + 3 * FLASH_MAX_ROWS +
+           2L * FLASH_MAX_ROWS * (hd + FLASH_ML);
 }
 
 static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int n_ctx) {
@@ -653,6 +697,19 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
         if (grow(&st->att, (size_t)need)) return -1;
         st->att_cap = need;
     }
+    need = pool_size(m->pool) * flash_thread_floats(hp->head_dim);
+    if (need > st->fscr_cap) {
+        if (grow(&st->fscr, (size_t)need)) return -1;
+        st->fscr_cap = need;
+    }
+    if (n > st->fplan_cap) {
+        int *a = realloc(st->fblk, sizeof(int) * 2 * (size_t)n);
+        if (!a) return -1;
+        st->fblk = a;
+        if (!(a = realloc(st->fexact, sizeof(int) * (size_t)n))) return -1;
+        st->fexact = a;
+        st->fplan_cap = n;
+    }
     return 0;
 }
 
@@ -678,6 +735,9 @@ struct fwd {
      * claiming does not evict the fields above from the other thread's cache */
     _Alignas(64) _Atomic long next;
     char pad[64 - sizeof(long)];
+    /* the tiled attention's plan for this layer's chunk (the same for every layer) */
+    int n_blk, n_exact, blk_tok, n_split;  /* blocks, exact tokens, tokens per block, chunks per task (split) */
+    long n_flash_tasks;
 };
 
 /* the next block's input: x normed into xb, or x as is for a family without pre-norms */
@@ -769,8 +829,13 @@ static void row_qkv(struct fwd *f, int i) {
     }
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
-    ops_f32_to_f16(kv->k + o, k, KVD);
-    ops_f32_to_f16(kv->v + o, v, KVD);
+    if (kv->type == DT_F16) {
+        ops_f32_to_f16((uint16_t *)(kv->k + o), k, KVD);
+        ops_f32_to_f16((uint16_t *)(kv->v + o), v, KVD);
+    } else {  /* (llm_kv_new_type checked the blocks fit) */
+        quantize_row(kv->type, k, kv->k + o, KVD);
+        quantize_row(kv->type, v, kv->v + o, KVD);
+    }
 }
 
 /* the attention output times sigmoid(gate) (arch->attn_out_gate) */
@@ -814,8 +879,132 @@ static void run_rows(struct fwd *f, void (*row)(struct fwd *, int)) {
     else rows_part(f, 0, 1);
 }
 
-/* (token, head) tasks claimed one at a time, so causal prefill, where late tokens
- * cost many times more than early ones, still keeps every thread busy to the end. */
+/* ---- attention ----
+ * Two kinds of tasks, claimed one at a time from one counter so every thread stays busy
+ * to the end: first the tiled kernel's (a block of consecutive tokens of one sequence x
+ * the query heads of one KV head, the latest blocks first since in a causal prompt they
+ * see the most positions; for a decode-sized batch also x one chunk of FLASH_CHUNK
+ * positions, merged afterwards, so one long sequence still spreads over the threads),
+ * then the exact kernel's (token, head) pairs, latest tokens first. */
+
+/* whether token i attends with the tiled kernel (llm_kv_set_flash) */
+static int use_flash(const struct fwd *f, int i) {
+    const struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
+    if (kv->flash == LLM_FLASH_ON || kv->type != DT_F16) return 1;  /* a quantized cache: tiled only */
+    if (kv->flash == LLM_FLASH_OFF) return 0;
+    const struct llm_hparams *hp = &f->m->hp;
+    return f->pos[i] + 1 > LLM_FLASH_AUTO_MIN && hp->n_head / hp->n_head_kv >= LLM_FLASH_AUTO_GROUP;
+}
+
+/* query heads per task: a KV head's group, in equal parts of at most FLASH_MAX_ROWS */
+static void flash_heads(const struct llm_hparams *hp, int *n_sub, int *sub) {
+    int G = hp->n_head / hp->n_head_kv;
+    *n_sub = (G + FLASH_MAX_ROWS - 1) / FLASH_MAX_ROWS;
+    *sub = (G + *n_sub - 1) / *n_sub;
+}
+
+/* Splits the chunk's tokens into tiled blocks and exact tokens (the same for every layer). */
+static void flash_plan(struct fwd *f) {
+    struct llm_state *st = f->st;
+    const struct llm_hparams *hp = &f->m->hp;
+    int n_sub, sub, nb = 0, ne = 0, max_hi = 0;
+    flash_heads(hp, &n_sub, &sub);
+    f->blk_tok = FLASH_MAX_ROWS / sub;
+    for (int i = 0; i < f->n; i++) {
+        if (!use_flash(f, i)) { st->fexact[ne++] = i; continue; }
+        int s = f->seq ? f->seq[i] : 0, *last = st->fblk + 2 * (nb - 1);
+        if (nb && last[0] + last[1] == i && last[1] < f->blk_tok && (f->seq ? f->seq[last[0]] : 0) == s) last[1]++;
+        else st->fblk[2 * nb] = i, st->fblk[2 * nb + 1] = 1, nb++;
+        if (f->pos[i] + 1 > max_hi) max_hi = f->pos[i] + 1;
+    }
+    f->n_blk = nb, f->n_exact = ne, f->n_split = 0;
+    long units = (long)nb * hp->n_head_kv * n_sub;
+    int n_ch = (max_hi + FLASH_CHUNK - 1) / FLASH_CHUNK;
+    if (nb && units < 2 * pool_size(f->m->pool) && n_ch > 1) {
+        size_t need = (size_t)units * n_ch * FLASH_MAX_ROWS * (hp->head_dim + FLASH_ML);
+        if (need <= st->fpart_cap || !grow(&st->fpart, need)) {
+            if (need > st->fpart_cap) st->fpart_cap = need;
+            f->n_split = n_ch;
+        }  /* (out of memory for the partial states: one task per block, the same result) */
+    }
+    f->n_flash_tasks = units * (f->n_split ? f->n_split : 1);
+}
+
+/* Task unit u of block b: its query rows (q rounded to f16 as ggml rounds it for the
+ * product with the f16 cache), their ranges and sinks, output rows and cache view. */
+static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, int *hi, float *sinks, float **out,
+                         struct flash_kv *fk) {
+    const struct llm_hparams *hp = &f->m->hp;
+    const struct llm_layer *L = &f->m->layers[f->layer];
+    int HD = hp->head_dim, H = hp->n_head, G = H / hp->n_head_kv, n_sub, sub;
+    flash_heads(hp, &n_sub, &sub);
+    int kvh = u / n_sub, h0 = kvh * G + (u % n_sub) * sub, h1 = h0 + sub < (kvh + 1) * G ? h0 + sub : (kvh + 1) * G;
+    int i0 = f->st->fblk[2 * b], nt = f->st->fblk[2 * b + 1], R = 0;
+    const float *sk = L->sinks.data;
+    for (int i = i0; i < i0 + nt; i++)
+        for (int h = h0; h < h1; h++, R++) {
+            const float *src = f->q + (size_t)i * f->qs + (size_t)h * HD;
+            if (q)
+                for (int d = 0; d < HD; d++) q[(size_t)R * HD + d] = fp16_to_fp32(fp32_to_fp16(src[d]));
+            int p = f->pos[i];
+            hi[R] = p + 1;
+            lo[R] = L->swa && p + 1 - hp->n_swa > 0 ? p + 1 - hp->n_swa : 0;
+            sinks[R] = sk ? sk[h] : -INFINITY;
+            out[R] = f->st->ao + ((size_t)i * H + h) * HD;
+        }
+    const struct llm_kv *kv = f->kv[f->seq ? f->seq[i0] : 0];
+    size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * dtype_row_bytes(kv->type, HD);
+    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->row_bytes, 0, kv->type};
+    return R;
+}
+
+static void flash_task(struct fwd *f, long t, int ith) {
+    const struct llm_hparams *hp = &f->m->hp;
+    int HD = hp->head_dim, n_sub, sub;
+    flash_heads(hp, &n_sub, &sub);
+    long per_blk = (long)hp->n_head_kv * n_sub * (f->n_split ? f->n_split : 1);
+    int b = f->n_blk - 1 - (int)(t / per_blk), u = (int)(t % per_blk), c = 0;
+    if (f->n_split) c = u % f->n_split, u /= f->n_split;
+    float *scr = f->st->fscr + (size_t)ith * flash_thread_floats(HD);
+    float *q = scr + flash_scratch_floats(HD), *sinks = q + (size_t)FLASH_MAX_ROWS * HD;
+    int *lo = (int *)(sinks + FLASH_MAX_ROWS), *hi = lo + FLASH_MAX_ROWS;
+    float *accml = (float *)(hi + FLASH_MAX_ROWS), *out[FLASH_MAX_ROWS];
+    struct flash_kv fk;
+    int R = flash_rows_of(f, b, u, q, lo, hi, sinks, out, &fk);
+    struct flash_rows rows = {R, HD, q, lo, hi};
+    float scale = f->m->arch->q_prescale ? 1.0f : hp->attn_scale;
+    if (!f->n_split) {
+        flash_attend(&rows, &fk, scale, hp->attn_softcap, sinks, out, accml, scr);
+        return;
+    }
+    float *part = f->st->fpart + (((size_t)b * hp->n_head_kv * n_sub + u) * f->n_split + c) * FLASH_MAX_ROWS * (HD + FLASH_ML);
+    flash_chunk(&rows, &fk, c * FLASH_CHUNK, (c + 1) * FLASH_CHUNK, scale, hp->attn_softcap, part,
+                part + (size_t)FLASH_MAX_ROWS * HD, scr);
+}
+
+/* A split decode's chunks merged in order and finished (cheap: head_dim floats a chunk). */
+static void flash_merge_split(struct fwd *f) {
+    const struct llm_hparams *hp = &f->m->hp;
+    int HD = hp->head_dim, n_sub, sub, lo[FLASH_MAX_ROWS], hi[FLASH_MAX_ROWS];
+    float sinks[FLASH_MAX_ROWS], *out[FLASH_MAX_ROWS];
+    flash_heads(hp, &n_sub, &sub);
+    size_t stride = (size_t)FLASH_MAX_ROWS * (HD + FLASH_ML);
+    for (int b = 0; b < f->n_blk; b++)
+        for (int u = 0; u < hp->n_head_kv * n_sub; u++) {
+            struct flash_kv fk;
+            int R = flash_rows_of(f, b, u, NULL, lo, hi, sinks, out, &fk);
+            float *p0 = f->st->fpart + ((size_t)b * hp->n_head_kv * n_sub + u) * f->n_split * stride;
+            for (int r = 0; r < R; r++) {
+                float *acc = p0 + (size_t)r * HD, *ml = p0 + (size_t)FLASH_MAX_ROWS * HD + r * FLASH_ML;
+                for (int c = 1; c < f->n_split; c++) {
+                    const float *pc = p0 + c * stride;
+                    flash_merge(HD, acc, ml, pc + (size_t)r * HD, pc + (size_t)FLASH_MAX_ROWS * HD + r * FLASH_ML);
+                }
+                flash_finish(HD, out[r], acc, ml, sinks[r]);
+            }
+        }
+}
+
 static void attn_part(void *arg, int ith, int nth) {
     struct fwd *f = arg;
     const struct llm_hparams *hp = &f->m->hp;
@@ -823,19 +1012,25 @@ static void attn_part(void *arg, int ith, int nth) {
     float scale = f->m->arch->q_prescale ? 1.0f : hp->attn_scale;
     int swa = f->m->layers[f->layer].swa;
     float *att = f->st->att + (size_t)ith * ops_attention_scratch(f->att_ctx, HD);
-    long total = (long)f->n * H;
+    long total = f->n_flash_tasks + (long)f->n_exact * H;
     for (long t; (t = atomic_fetch_add_explicit(&f->next, 1, memory_order_relaxed)) < total;) {
+        if (t < f->n_flash_tasks) {
+            flash_task(f, t, ith);
+            continue;
+        }
+        t -= f->n_flash_tasks;
         /* the last tokens first: in a prompt they see the most positions */
-        int i = f->n - 1 - (int)(t / H), h = (int)(t % H);
+        int i = f->st->fexact[f->n_exact - 1 - (int)(t / H)], h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
         const struct llm_kv *kv = f->kv[s];
-        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD;
+        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD * sizeof(uint16_t);
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
         const float *sinks = f->m->layers[f->layer].sinks.data;
         ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
-                               kv->k + base, kv->v + base, swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                               (const uint16_t *)(kv->k + base), (const uint16_t *)(kv->v + base),
+                               swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
                                hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }
@@ -855,6 +1050,7 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
     int QG = m->arch->attn_out_gate ? 2 * QD : QD;
     struct fwd f = {.m = m, .st = st, .kv = kv, .att_ctx = att_ctx, .n = n, .tok = tok, .pos = pos, .seq = seq,
                     .embd = embd};
+    int planned = 0;
     for (int l = 0; l < hp->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];
         f.layer = l;
@@ -884,8 +1080,11 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
             adapt(&f, LORA_K, st->xb, f.k, f.ks);
             adapt(&f, LORA_V, st->xb, f.v, f.vs);
             run_rows(&f, row_qkv);
+            if (!planned) flash_plan(&f), planned = 1;
             atomic_store(&f.next, 0);
-            pool_run(m->pool, attn_part, &f);
+            if (f.n_flash_tasks + f.n_exact * hp->n_head >= 2) pool_run(m->pool, attn_part, &f);
+            else attn_part(&f, 0, 1);
+            if (f.n_split) flash_merge_split(&f);
             if (m->arch->attn_out_gate) run_rows(&f, row_out_gate);
             matmul(m->pool, &L->wo, st->ao, st->xb, n);
             adapt(&f, LORA_O, st->ao, st->xb, hp->n_embd);

@@ -77,8 +77,27 @@ uint64_t llm_n_params(const struct llm *m);
 uint64_t llm_weight_bytes(const struct llm *m);
 
 struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e);
+/* The same with the cache's element type (llama.cpp's -ctk/-ctv for both): DT_F16 (what
+ * llm_kv_new makes), DT_Q8_0 or DT_Q4_0 (blocks of 32 per head, attended by the tiled
+ * kernel, which dequantizes a tile at a time; the head size must be a multiple of 32). */
+struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e);
+/* K and V bytes one position takes in such a cache (all attention layers) */
+size_t llm_kv_bytes_per_pos(const struct llm *m, int type);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
+/* Which attention kernel the cache's forwards use (llama.cpp's --flash-attn):
+ * LLM_FLASH_AUTO (the default) the exact kernel, llama.cpp's non-flash summation order
+ * bit for bit, for positions that see at most LLM_FLASH_AUTO_MIN cached positions and
+ * the tiled one (core/flash.h) beyond, in models whose KV heads serve at least
+ * LLM_FLASH_AUTO_GROUP query heads each (with fewer, a decode step's few rows per tile
+ * do not pay for converting the tile: the exact kernel stays); ON the tiled one
+ * everywhere; OFF the exact one everywhere. A quantized cache always takes the tiled
+ * one. The choice is per position, so a prompt's logits never depend on how it was
+ * batched. */
+enum llm_flash { LLM_FLASH_AUTO = 0, LLM_FLASH_ON = 1, LLM_FLASH_OFF = 2 };
+#define LLM_FLASH_AUTO_MIN 1024
+#define LLM_FLASH_AUTO_GROUP 4
+void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode);
 /* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
 size_t llm_kv_bytes(const struct llm_kv *kv);
 /* Forgets positions >= n_keep (0 forgets all); a follow-up turn that shares a prefix

@@ -8,6 +8,7 @@
 #include <cJSON.h>
 
 #include "omni.h"
+#include "core/dtype.h"
 #include "runtime/image.h"
 #include "runtime/model.h"
 #include "runtime/reasoning.h"
@@ -98,13 +99,32 @@ void omni_prompt_free(omni_prompt *p) {
 omni_engine_params omni_engine_default_params(void) {
     struct sched_params d = sched_default_params();
     omni_engine_params p = {.n_slots = d.n_slots, .n_ctx = d.n_ctx, .max_queue = d.max_queue, .n_batch = d.n_batch,
-                            .n_chunk = d.n_chunk};
+                            .n_chunk = d.n_chunk, .cache_type = OMNI_CACHE_F16, .flash_attn = OMNI_FLASH_AUTO};
     return p;
 }
 
+int omni_cache_type_parse(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "f16")) return OMNI_CACHE_F16;
+    if (!strcmp(name, "q8_0")) return OMNI_CACHE_Q8_0;
+    if (!strcmp(name, "q4_0")) return OMNI_CACHE_Q4_0;
+    return -1;
+}
+
+int omni_flash_attn_parse(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "auto")) return OMNI_FLASH_AUTO;
+    if (!strcmp(name, "on")) return OMNI_FLASH_ON;
+    if (!strcmp(name, "off")) return OMNI_FLASH_OFF;
+    return -1;
+}
+
 static struct sched_params to_sched(const omni_engine_params *p) {
+    static const int types[] = {DT_F16, DT_Q8_0, DT_Q4_0};
     struct sched_params s = {.n_slots = p->n_slots, .n_ctx = p->n_ctx, .max_queue = p->max_queue,
-                             .n_batch = p->n_batch, .n_chunk = p->n_chunk};
+                             .n_batch = p->n_batch, .n_chunk = p->n_chunk,
+                             .cache_type = p->cache_type >= 0 && p->cache_type <= 2 ? types[p->cache_type] : -1,
+                             .flash_attn = p->flash_attn};
     return s;
 }
 

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "core/dtype.h"
 #include "core/log.h"
 #include "runtime/image.h"
 #include "runtime/lazy_json.h"
@@ -92,6 +94,19 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int sched_default_ctx(omni_model *model, int cache_type, int n_slots) {
+    /* the model's trained length, as far as the KV caches of every slot (and a session)
+     * fit in a quarter of the machine's memory; never below 4096 (or the trained length) */
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    double share = pages > 0 && psz > 0 ? (double)pages * psz / 4 : 4e9;
+    size_t per_pos = llm_kv_bytes_per_pos(model->llm, cache_type ? cache_type : DT_F16);
+    int train = omni_model_n_ctx_train(model), floor = train > 0 && train < 4096 ? train : 4096;
+    double fit = per_pos ? share / ((double)per_pos * (n_slots > 0 ? n_slots + 1 : 1)) : 1e9;
+    int n = train > 0 ? train : 4096;
+    if (fit < n) n = (int)fit;
+    return n < floor ? floor : n;
+}
+
 struct sched_params sched_default_params(void) {
     struct sched_params p = {0};
     p.n_slots = 4;
@@ -138,10 +153,17 @@ static void slot_release(struct slot *sl) {
     free(sl->embd);
 }
 
+/* a cache of the engine's type and kernel */
+static struct llm_kv *kv_new(struct sched *s, int n_ctx, struct err *e) {
+    struct llm_kv *kv = llm_kv_new_type(s->model->llm, n_ctx, s->p.cache_type, e);
+    if (kv) llm_kv_set_flash(kv, (enum llm_flash)s->p.flash_attn);
+    return kv;
+}
+
 struct sched_seq *sched_seq_new(struct sched *s, int n_ctx, struct err *e) {
     struct sched_seq *q = calloc(1, sizeof *q);
     if (!q) { err_set(e, "out of memory"); return NULL; }
-    if (slot_alloc(&q->sl, n_ctx) || !(q->sl.kv = llm_kv_new(s->model->llm, n_ctx, e))) {
+    if (slot_alloc(&q->sl, n_ctx) || !(q->sl.kv = kv_new(s, n_ctx, e))) {
         if (!q->sl.kv && q->sl.cache) err_prefix(e, "session: ");
         else err_set(e, "out of memory for a context of %d", n_ctx);
         slot_release(&q->sl);
@@ -450,7 +472,7 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     stop_match_init(&sl->sm, r->stop, r->n_stop);
     if (!sl->kv) {
         struct err e = {{0}};
-        if (!(sl->kv = llm_kv_new(s->model->llm, sl->n_ctx, &e))) {
+        if (!(sl->kv = kv_new(s, sl->n_ctx, &e))) {
             snprintf(err, err_cap, "%s", e.msg);
             sl->n_cache = sl->n_prompt_done = sl->n_cached = 0;
             return -1;
@@ -836,8 +858,18 @@ struct sched *sched_new(omni_model *model, const struct sched_params *p, struct 
     if (s->p.max_queue < 0) s->p.max_queue = 0;
     if (s->p.n_chunk <= 0 || s->p.n_chunk > s->p.n_batch) s->p.n_chunk = s->p.n_batch / 2;
     if (s->p.n_chunk < 1) s->p.n_chunk = 1;
-    int train = omni_model_n_ctx_train(model);
-    if (s->p.n_ctx <= 0) s->p.n_ctx = train > 0 && train < 4096 ? train : 4096;
+    if (!s->p.cache_type) s->p.cache_type = DT_F16;
+    if (s->p.cache_type != DT_F16 && s->p.cache_type != DT_Q8_0 && s->p.cache_type != DT_Q4_0) {
+        err_set(e, "cache type: f16, q8_0 or q4_0");
+        free(s);
+        return NULL;
+    }
+    if (s->p.flash_attn < LLM_FLASH_AUTO || s->p.flash_attn > LLM_FLASH_OFF) {
+        err_set(e, "flash attention: auto, on or off");
+        free(s);
+        return NULL;
+    }
+    if (s->p.n_ctx <= 0) s->p.n_ctx = sched_default_ctx(model, s->p.cache_type, s->p.n_slots);
     s->n_vocab = omni_model_n_vocab(model);
     s->n_img_pos = omni_model_n_image_pos(model);
     s->st = llm_state_new(model->llm);

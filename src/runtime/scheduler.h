@@ -35,9 +35,15 @@ struct sched_params {
     int n_batch;      /* most prompt + decode tokens in one forward (grown when more sequences decode) */
     int n_chunk;      /* most prompt tokens in one forward (bounds how long a long prompt
                        * stalls decoding sequences and newcomers); <= 0: n_batch / 2 */
+    int cache_type;   /* the KV caches' type: a DT_ id (DT_F16 when 0) */
+    int flash_attn;   /* enum llm_flash */
 };
 enum { SCHED_MAX_SLOTS = 256 };
 struct sched_params sched_default_params(void);
+/* The default context: the model's trained length as far as the KV caches of n_slots
+ * slots and a session fit in a quarter of the machine's memory (at least 4096, or the
+ * trained length if shorter). cache_type: a DT_ id (0: F16). */
+int sched_default_ctx(omni_model *model, int cache_type, int n_slots);
 
 /* An image in a prompt: it fills prompt positions [pos, pos + omni_model_n_image_pos)
  * (the token ids there are placeholders and ignored). The engine thread encodes it

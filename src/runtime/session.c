@@ -48,8 +48,7 @@ omni_session *omni_session_new(omni_model *m, const omni_session_params *params,
     omni_session_params dp = omni_session_default_params();
     if (!params) params = &dp;
     int n_ctx = params->n_ctx;
-    int train = llm_hparams(m->llm)->n_ctx_train;
-    if (n_ctx <= 0) n_ctx = train > 0 && train < 4096 ? train : 4096;
+    if (n_ctx <= 0) n_ctx = sched_default_ctx(m, 0, 0);
     struct err e = {{0}};
     omni_session *s = calloc(1, sizeof *s);
     if (!s) { err_copy_str("out of memory", err, err_size); return NULL; }

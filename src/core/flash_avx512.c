@@ -1,0 +1,185 @@
+/* AVX-512 inner steps of the tiled attention (core/flash.h): scores for 4 query rows
+ * against a whole tile (4 x 64 positions in 16 registers) and P·V 16 floats of d at a
+ * time; loading and exp are the AVX2 ones (flash_x86.h). Each lane is the same fused
+ * multiply-add chain as the portable code's, so the bits are the same. Entered only
+ * after a run-time CPU check; head_dim % 16 == 0. */
+#include "core/flash_x86.h"
+
+/* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row */
+static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, int nr, int hd, const float *kt) {
+    __m512 a[4][4];
+    for (int i = 0; i < nr; i++)
+        for (int u = 0; u < 4; u++) a[i][u] = _mm512_setzero_ps();
+    const float *k = kt;
+    for (int d = 0; d < hd; d++, k += T) {
+        __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+               k3 = _mm512_loadu_ps(k + 48);
+        for (int i = 0; i < nr; i++) {
+            __m512 x = _mm512_set1_ps(q[(long)i * hd + d]);
+            a[i][0] = _mm512_fmadd_ps(x, k0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(x, k1, a[i][1]);
+            a[i][2] = _mm512_fmadd_ps(x, k2, a[i][2]);
+            a[i][3] = _mm512_fmadd_ps(x, k3, a[i][3]);
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        for (int u = 0; u < 4; u++) _mm512_storeu_ps(s + i * T + 16 * u, a[i][u]);
+}
+
+static void scores_avx512(float *s, const float *q, int n, int hd, const float *kt) {
+    int r = 0;
+    for (; r + 4 <= n; r += 4) scores_rows(s + r * T, q + (long)r * hd, 4, hd, kt);
+    switch (n - r) {
+    case 3: scores_rows(s + r * T, q + (long)r * hd, 3, hd, kt); break;
+    case 2: scores_rows(s + r * T, q + (long)r * hd, 2, hd, kt); break;
+    case 1: scores_rows(s + r * T, q + (long)r * hd, 1, hd, kt); break;
+    default: break;
+    }
+}
+
+/* ops_expf_ggml on 16 lanes: expf8_ggml's steps (core/expf_avx2.h) in 512-bit registers */
+static inline __m512 expf16_ggml(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r), n = _mm512_sub_ps(z, r);
+    __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    __m512 u = _mm512_mul_ps(b, b);
+    __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    __m512 nc = _mm512_min_ps(_mm512_max_ps(n, _mm512_set1_ps(-192.0f)), _mm512_set1_ps(192.0f));
+    __m512i ni = _mm512_cvtps_epi32(nc), n1 = _mm512_srai_epi32(ni, 1), n2 = _mm512_sub_epi32(ni, n1);
+    __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, _mm512_set1_epi32(127)), 23));
+    __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, _mm512_set1_epi32(127)), 23));
+    __m512 res = _mm512_mul_ps(_mm512_mul_ps(j, s1), s2);
+    __mmask16 far = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+    __mmask16 pos = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_GT_OQ);
+    __m512 alt = _mm512_maskz_mov_ps(pos, _mm512_set1_ps(__builtin_inff()));
+    return _mm512_mask_blend_ps(far, res, alt);
+}
+
+static void expsum_avx512(float *p, float m, float *l) {
+    __m512 vm = _mm512_set1_ps(m);
+    __m256 acc = _mm256_loadu_ps(l);
+    for (int j = 0; j < T; j += 16) {
+        __m512 e = expf16_ggml(_mm512_sub_ps(_mm512_loadu_ps(p + j), vm));
+        _mm512_storeu_ps(p + j, e);
+        acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+        acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(e, 1));
+    }
+    _mm256_storeu_ps(l, acc);
+}
+
+static float prep_avx512(float *p, int a, int b, float scale) {
+    const __m512i step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 vs = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-__builtin_inff()), mx = ninf;
+    for (int j = 0; j < T; j += 16) {
+        __m512i idx = _mm512_add_epi32(step, _mm512_set1_epi32(j));
+        __mmask16 in = _mm512_cmp_epi32_mask(idx, _mm512_set1_epi32(a), _MM_CMPINT_NLT) &
+                       _mm512_cmp_epi32_mask(idx, _mm512_set1_epi32(b), _MM_CMPINT_LT);
+        __m512 x = _mm512_mask_mov_ps(ninf, in, _mm512_mul_ps(_mm512_loadu_ps(p + j), vs));
+        _mm512_storeu_ps(p + j, x);
+        mx = _mm512_max_ps(mx, x);
+    }
+    return _mm512_reduce_max_ps(mx);
+}
+
+static void pv_avx512(float *acc, const float *p, const float *vt, int a, int b, int hd) {
+    int d = 0;
+    for (; d + 64 <= hd; d += 64) {
+        __m512 y0 = _mm512_loadu_ps(acc + d), y1 = _mm512_loadu_ps(acc + d + 16);
+        __m512 y2 = _mm512_loadu_ps(acc + d + 32), y3 = _mm512_loadu_ps(acc + d + 48);
+        for (int j = a; j < b; j++) {
+            __m512 x = _mm512_set1_ps(p[j]);
+            const float *v = vt + (long)j * hd + d;
+            y0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(v), y0);
+            y1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(v + 16), y1);
+            y2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(v + 32), y2);
+            y3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(v + 48), y3);
+        }
+        _mm512_storeu_ps(acc + d, y0), _mm512_storeu_ps(acc + d + 16, y1);
+        _mm512_storeu_ps(acc + d + 32, y2), _mm512_storeu_ps(acc + d + 48, y3);
+    }
+    for (; d < hd; d += 16) {
+        __m512 y = _mm512_loadu_ps(acc + d);
+        for (int j = a; j < b; j++) y = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(vt + (long)j * hd + d), y);
+        _mm512_storeu_ps(acc + d, y);
+    }
+}
+
+static void pv2_avx512(float *acc0, float *acc1, const float *p0, const float *p1, const float *vt, int a, int b,
+                       int hd) {
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m512 x0 = _mm512_loadu_ps(acc0 + d), x1 = _mm512_loadu_ps(acc0 + d + 16);
+        __m512 y0 = _mm512_loadu_ps(acc1 + d), y1 = _mm512_loadu_ps(acc1 + d + 16);
+        for (int j = a; j < b; j++) {
+            const float *v = vt + (long)j * hd + d;
+            __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+            __m512 s0 = _mm512_set1_ps(p0[j]), s1 = _mm512_set1_ps(p1[j]);
+            x0 = _mm512_fmadd_ps(s0, v0, x0), x1 = _mm512_fmadd_ps(s0, v1, x1);
+            y0 = _mm512_fmadd_ps(s1, v0, y0), y1 = _mm512_fmadd_ps(s1, v1, y1);
+        }
+        _mm512_storeu_ps(acc0 + d, x0), _mm512_storeu_ps(acc0 + d + 16, x1);
+        _mm512_storeu_ps(acc1 + d, y0), _mm512_storeu_ps(acc1 + d + 16, y1);
+    }
+    for (; d < hd; d += 16) {
+        __m512 x = _mm512_loadu_ps(acc0 + d), y = _mm512_loadu_ps(acc1 + d);
+        for (int j = a; j < b; j++) {
+            __m512 v = _mm512_loadu_ps(vt + (long)j * hd + d);
+            x = _mm512_fmadd_ps(_mm512_set1_ps(p0[j]), v, x);
+            y = _mm512_fmadd_ps(_mm512_set1_ps(p1[j]), v, y);
+        }
+        _mm512_storeu_ps(acc0 + d, x), _mm512_storeu_ps(acc1 + d, y);
+    }
+}
+
+/* 16 rows of 16 floats transposed in registers (4 rounds of 16 shuffles) */
+static inline void transpose16(__m512 r[16]) {
+    __m512 a[16], b[16];
+    for (int i = 0; i < 8; i++) {
+        a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) {
+        b[4 * g + 0] = _mm512_shuffle_ps(a[4 * g + 0], a[4 * g + 2], 0x44);
+        b[4 * g + 1] = _mm512_shuffle_ps(a[4 * g + 0], a[4 * g + 2], 0xEE);
+        b[4 * g + 2] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0x44);
+        b[4 * g + 3] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0xEE);
+    }
+    /* b[4g + m], 128-bit lane k: column 4k + m of rows 4g..4g+3 */
+    for (int m = 0; m < 4; m++) {
+        __m512 x01 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x44), x23 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xEE);
+        __m512 y01 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x44), y23 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xEE);
+        r[m] = _mm512_shuffle_f32x4(x01, y01, 0x88);
+        r[4 + m] = _mm512_shuffle_f32x4(x01, y01, 0xDD);
+        r[8 + m] = _mm512_shuffle_f32x4(x23, y23, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(x23, y23, 0xDD);
+    }
+}
+
+/* flash_load_x86 with whole 16 x 16 blocks transposed in 512-bit registers */
+static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb, int a, int b, int hd) {
+    if (a > 0 || b < T) {  /* a tile's edge: the 8-wide code handles partial blocks */
+        flash_load_x86(kt, vt, kv, tb, a, b, hd);
+        return;
+    }
+    for (int j0 = 0; j0 < T; j0 += 16) {
+        const uint16_t *kr[16];
+        for (int u = 0; u < 16; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
+        for (int d = 0; d < hd; d += 16) {
+            __m512 r[16];
+            for (int u = 0; u < 16; u++) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr[u] + d)));
+            transpose16(r);
+            for (int u = 0; u < 16; u++) _mm512_storeu_ps(kt + (long)(d + u) * T + j0, r[u]);
+        }
+    }
+    for (int j = 0; j < T; j++) {
+        const uint16_t *vr = (const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride);
+        float *o = vt + (long)j * hd;
+        for (int d = 0; d < hd; d += 16) _mm512_storeu_ps(o + d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + d))));
+    }
+}
+
+const struct flash_kern flash_kern_avx512 = {load_avx512, scores_avx512, prep_avx512, expsum_avx512, pv_avx512,
+                                             pv2_avx512};
