@@ -771,6 +771,8 @@ static int parse_generic(const char *s, size_t n, int partial, struct tool_parse
 
 int tool_parse(enum tool_format f, const char *s, size_t n, int partial, struct tool_parse *out) {
     memset(out, 0, sizeof *out);
+    /* the reply goes out as C strings (JSON text): it ends at a NUL byte */
+    n = strnlen(s, n);
     struct sbuf content = {0};
     int oom = 0;
     static const struct block_syntax HERMES = {"<tool_call>", "</tool_call>", 0};
