@@ -787,7 +787,8 @@ int tool_parse(enum tool_format f, const char *s, size_t n, int partial, struct 
         if (partial && skip_ws(s, n, 0) < n && n - skip_ws(s, n, 0) < 9 &&
             !memcmp(s + skip_ws(s, n, 0), "functools", n - skip_ws(s, n, 0)))
             break;   /* it may become functools[…] */
-        if (memmem(s, n, "functools", 9) && !memmem(s, n, "<|tool_call|>", 13))
+        /* functools[…] is the whole reply (the card's older syntax), never text inside one */
+        if (n - skip_ws(s, n, 0) >= 9 && !memcmp(s + skip_ws(s, n, 0), "functools", 9))
             parse_blocks(&FUNCTOOLS, s, n, partial, out, &content, &oom);
         else parse_blocks(&PHI4, s, n, partial, out, &content, &oom);
         break;
