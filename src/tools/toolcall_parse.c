@@ -564,7 +564,10 @@ static int parse_llama3(const char *s, size_t n, int partial, struct tool_parse 
             continue;
         }
         if (t) {
-            if (py_calls(s, n, i, out, oom)) return 0;
+            if (py_calls(s, n, i, out, oom)) {
+                if (partial) mark_unfinished(out, n0);   /* what follows may still spoil them */
+                return 0;
+            }
             if (partial) return 0;
         }
         goto not_calls;
