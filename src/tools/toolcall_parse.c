@@ -784,7 +784,10 @@ int tool_parse(enum tool_format f, const char *s, size_t n, int partial, struct 
     switch (f) {
     case TOOL_FMT_HERMES: parse_blocks(&HERMES, s, n, partial, out, &content, &oom); break;
     case TOOL_FMT_QWEN3_CODER: parse_qwen3_coder(s, n, partial, out, &content, &oom); break;
-    case TOOL_FMT_LLAMA3: parse_llama3(s, n, partial, out, &content, &oom); break;
+    case TOOL_FMT_LLAMA3:
+        parse_llama3(s, n, partial, out, &content, &oom);
+        if (partial) mark_unfinished(out, 0);   /* the whole reply is the calls or not: decided at the end */
+        break;
     case TOOL_FMT_MISTRAL: parse_mistral(s, n, partial, out, &content, &oom); break;
     case TOOL_FMT_PHI4:
         if (partial && skip_ws(s, n, 0) < n && n - skip_ws(s, n, 0) < 9 &&
