@@ -329,7 +329,7 @@ static int py_value(const char *s, size_t n, size_t *i, struct sbuf *b, int dept
     else if (q - k == 4 && !memcmp(s + k, "None", 4)) sb_str(b, "null");
     else {
         char *num = strndup(s + k, q - k);
-        cJSON *j = num ? cJSON_Parse(num) : NULL;
+        cJSON *j = num ? cJSON_ParseWithOpts(num, NULL, 1) : NULL;   /* all of it a number */
         int ok = cJSON_IsNumber(j) || cJSON_IsBool(j) || cJSON_IsNull(j);
         cJSON_Delete(j);
         if (ok) sb_str(b, num);
