@@ -716,8 +716,11 @@ static int parse_generic(const char *s, size_t n, int partial, struct tool_parse
     if (partial) {
         /* decided at the end, except that plain text can be released at once */
         if (i < n && s[i] != '{' && s[i] != '[' && !fenced) {
-            size_t w = skip_ws(s, n, 0);
-            if (n - w >= 3 || memcmp(s + w, "```", n - w)) sb_add(content, s, n);
+            /* text that may still be a Python-style call (name, then '(') waits for the end */
+            size_t w = skip_ws(s, n, 0), k = w;
+            while (k < n && (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '.' || s[k] == '-')) k++;
+            int maybe_call = k == n || s[k] == '(';
+            if (!maybe_call && (n - w >= 3 || memcmp(s + w, "```", n - w))) sb_add(content, s, n);
         }
         if (i < n && s[i] == '{') {
             /* stream the calls of {"tool_calls": [ … while they come */
