@@ -115,6 +115,18 @@ typedef struct omni_chat_message {
     const char *content;
 } omni_chat_message;
 
+/* Function calling: what a message carries besides its text, all optional (NULL): an
+ * assistant turn's calls as a JSON array in OpenAI's form ([{"id", "type": "function",
+ * "function": {"name", "arguments"}}]; the template sees an "arguments" string holding an
+ * object as that object), and a tool result's call id and function name. Passed as an
+ * array parallel to the messages (the *_tools calls below); the tools themselves go to the
+ * template as the variable "tools" in template_kwargs. */
+typedef struct omni_chat_tool_info {
+    const char *tool_calls;
+    const char *tool_call_id;
+    const char *name;
+} omni_chat_tool_info;
+
 /* Renders messages with the model's own chat template (tokenizer.chat_template), or
  * ChatML when the model has none. Returns a malloc'ed prompt, or NULL with err set
  * (e.g. a template that raises on the given roles). */
@@ -124,6 +136,10 @@ char *omni_chat_format(const omni_model *model, const omni_chat_message *msgs, s
  * e.g. {"enable_thinking": false} (Qwen3's switch) or {"reasoning_effort": "low"} (gpt-oss). */
 char *omni_chat_format_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                           int add_generation_prompt, const char *template_kwargs, char *err, size_t err_size);
+/* The same with each message's tool calls / tool result ids (tools: [n_msgs] or NULL). */
+char *omni_chat_format_tools(const omni_model *model, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                             size_t n_msgs, int add_generation_prompt, const char *template_kwargs, char *err,
+                             size_t err_size);
 
 /* ---- generation ---- */
 
@@ -172,6 +188,18 @@ typedef struct omni_token_info {
                                 * (only with omni_generate_params.reasoning) */
 } omni_token_info;
 
+/* Constrained function calls (omni_generate_params.lazy_json): while the reply is free
+ * text, once it contains `trigger` (a family's call opening, e.g. "<tool_call>") and then
+ * `start` (NULL or "": at once), the JSON value that follows is sampled under json_schema,
+ * so a call's arguments always parse and validate; after the value the reply is free again
+ * (another trigger starts another call). A trigger that ends in a letter, digit, '_', '-'
+ * or '.' (a function name) only counts when the text after it does not continue the name. */
+typedef struct omni_lazy_json {
+    const char *trigger;
+    const char *start;
+    const char *json_schema;       /* checked like omni_generate_params.json_schema */
+} omni_lazy_json;
+
 /* omni_generate_params.reasoning */
 enum {
     OMNI_REASONING_NONE = 0,   /* the raw text, thoughts and tags included (default) */
@@ -214,6 +242,10 @@ typedef struct omni_generate_params {
      * only the answer and on_reasoning (optional) the thoughts. */
     int reasoning;
     omni_text_callback on_reasoning;
+    /* Constrained calls inside free text (see omni_lazy_json; borrowed until on_done).
+     * Not with json_object / json_schema, which constrain the whole reply. */
+    const omni_lazy_json *lazy_json;
+    int n_lazy_json;
 } omni_generate_params;
 
 omni_generate_params omni_generate_default_params(void);
@@ -308,6 +340,12 @@ int omni_chat_prompt(const omni_model *model, const omni_chat_message *msgs, siz
 int omni_chat_prompt_kw(const omni_model *model, const omni_chat_message *msgs, size_t n_msgs,
                         const omni_image *const *images, int n_images, int max_positions, int truncate,
                         const char *template_kwargs, omni_prompt *out, int *n_dropped, char *err, size_t err_size);
+/* The same with each message's tool calls / tool result ids (tools: [n_msgs] or NULL);
+ * dropped turns take theirs along. */
+int omni_chat_prompt_tools(const omni_model *model, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                           size_t n_msgs, const omni_image *const *images, int n_images, int max_positions,
+                           int truncate, const char *template_kwargs, omni_prompt *out, int *n_dropped, char *err,
+                           size_t err_size);
 
 /* ---- the engine ---- */
 

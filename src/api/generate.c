@@ -12,6 +12,20 @@
 #include "api/client_gone.h"
 #include "api/reply.h"
 #include "api/sse.h"
+#include "tools/toolcall.h"
+
+/* Streaming a reply with tools: the answer so far is parsed again at every chunk and
+ * only what is new goes out, as content or as OpenAI's delta.tool_calls fragments. */
+#define MAX_STREAM_CALLS 64
+struct tool_stream {
+    char *all;               /* the answer so far, the forced prefix first */
+    size_t len, cap;
+    size_t content_sent;     /* bytes of the parsed content sent */
+    int n_calls;             /* calls announced (id + name sent) */
+    size_t args_sent[MAX_STREAM_CALLS];
+    char ids[MAX_STREAM_CALLS][32];
+    int any_call;
+};
 
 /* One choice: a prompt's sequence. Its output fields are guarded by the group's mutex. */
 struct gen {
@@ -31,6 +45,7 @@ struct gen {
     char error[256];         /* when res.finish_reason is "error" */
     omni_request *req;
     const omni_prompt *prompt;
+    struct tool_stream ts;   /* streaming with tools */
 };
 
 /* All choices of one request share one mutex and condition, so the HTTP thread
@@ -241,6 +256,78 @@ static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, c
 }
 
 
+/* A chunk whose delta is content and/or tool-call fragments (tc taken, may be NULL). */
+static cJSON *tool_chunk(const char *id, time_t created, const char *model, int index, const char *content,
+                         cJSON *tc, int include_usage) {
+    cJSON *j = envelope(id, "chat.completion.chunk", created, model);
+    cJSON *choices = cJSON_AddArrayToObject(j, "choices"), *ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddNumberToObject(ch, "index", index);
+    cJSON *d = cJSON_AddObjectToObject(ch, "delta");
+    if (content) cJSON_AddStringToObject(d, "content", content);
+    if (tc) cJSON_AddItemToObject(d, "tool_calls", tc);
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddNullToObject(ch, "finish_reason");
+    if (include_usage) cJSON_AddNullToObject(j, "usage");
+    return j;
+}
+
+/* Parses the answer so far (final: all of it) and sends what is new. Returns 0, or -1
+ * when the client is gone. */
+static int tool_stream_send(struct mg_connection *c, const struct api_options *o, struct gen *g, const char *id,
+                            time_t created, const char *model, int index, int final) {
+    struct tool_stream *ts = &g->ts;
+    struct tool_parse tp;
+    if (tool_parse(o->tools->fmt, ts->all ? ts->all : "", ts->len, !final, &tp)) return 0;
+    int rc = 0;
+    size_t cl = strlen(tp.content);
+    /* content only grows while streaming; the final parse may trim what trails a call */
+    if (cl > ts->content_sent) {
+        cJSON *j = tool_chunk(id, created, model, index, tp.content + ts->content_sent, NULL, o->include_usage);
+        rc = sse_send_json(c, j);
+        cJSON_Delete(j);
+        ts->content_sent = cl;
+    }
+    for (int k = 0; k < tp.n_calls && k < MAX_STREAM_CALLS && !rc; k++) {
+        const struct tool_call *tc = &tp.calls[k];
+        size_t al = strlen(tc->arguments);
+        cJSON *arr = NULL, *e = NULL, *fn = NULL;
+        if (k >= ts->n_calls) {
+            tool_call_id(ts->ids[k], sizeof ts->ids[k]);
+            arr = cJSON_CreateArray();
+            e = cJSON_CreateObject();
+            cJSON_AddItemToArray(arr, e);
+            cJSON_AddNumberToObject(e, "index", k);
+            cJSON_AddStringToObject(e, "id", ts->ids[k]);
+            cJSON_AddStringToObject(e, "type", "function");
+            fn = cJSON_AddObjectToObject(e, "function");
+            cJSON_AddStringToObject(fn, "name", tc->name);
+            cJSON_AddStringToObject(fn, "arguments", "");
+            ts->n_calls = k + 1;
+            ts->args_sent[k] = 0;
+            ts->any_call = 1;
+        }
+        if (al > ts->args_sent[k]) {
+            if (!arr) {
+                arr = cJSON_CreateArray();
+                e = cJSON_CreateObject();
+                cJSON_AddItemToArray(arr, e);
+                cJSON_AddNumberToObject(e, "index", k);
+                fn = cJSON_AddObjectToObject(e, "function");
+                cJSON_AddStringToObject(fn, "arguments", tc->arguments + ts->args_sent[k]);
+            } else cJSON_SetValuestring(cJSON_GetObjectItem(fn, "arguments"), tc->arguments + ts->args_sent[k]);
+            ts->args_sent[k] = al;
+        }
+        if (arr) {
+            cJSON *j = tool_chunk(id, created, model, index, NULL, arr, o->include_usage);
+            rc = sse_send_json(c, j);
+            cJSON_Delete(j);
+        }
+    }
+    tool_parse_free(&tp);
+    return rc ? -1 : 0;
+}
+
 /* Hands the next prompts to the engine while it has room. Called on the HTTP thread
  * without the group's mutex (the engine calls back under its own lock). Returns
  * OMNI_OK, or the refusal of the very first prompt when nothing is running yet. */
@@ -341,6 +428,10 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         cJSON_Delete(j);
     }
     int any_failed = 0;
+    for (int i = 0; o->tools && o->tool_prefix && i < grp->n; i++) {
+        struct tool_stream *ts = &grp->g[i].ts;
+        add_text(&ts->all, &ts->len, &ts->cap, o->tool_prefix, strlen(o->tool_prefix));
+    }
     pthread_mutex_lock(&grp->mu);
     for (;;) {
         int have = wait_news(grp, 1, 5000);
@@ -371,6 +462,14 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
+            if (o->tools && text[i]) {
+                struct tool_stream *ts = &g->ts;
+                size_t k = strlen(text[i]);
+                add_text(&ts->all, &ts->len, &ts->cap, text[i], k);
+                if (ok) ok = tool_stream_send(c, o, g, id, created, s->model_id, i, 0) == 0;
+                free(text[i]);
+                text[i] = NULL;
+            }
             if ((text[i] || lp[i]) && ok) {
                 cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, text[i] ? text[i] : "", NULL, 0, lp[i],
                                         NULL, o->include_usage, &g->offset);
@@ -386,8 +485,10 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 }
                 any_failed = 1;
             } else if (ended[i] && ok && !any_failed) {
+                if (o->tools) ok = tool_stream_send(c, o, g, id, created, grp->model_id, i, 1) == 0;
+                const char *fin = o->tools && g->ts.any_call ? "tool_calls" : finish_name(g);
                 cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
-                                        NULL, finish_name(g), o->include_usage, &g->offset);
+                                        NULL, fin, o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
                 cJSON_Delete(j);
             }
@@ -448,10 +549,41 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         cJSON_AddItemToArray(choices, ch);
         cJSON_AddNumberToObject(ch, "index", i);
         const char *text = g->text ? g->text : "";
+        int called = 0;
         if (kind == API_CHAT) {
             cJSON *msg = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
-            cJSON_AddStringToObject(msg, "content", text);
+            struct tool_parse tp = {0};
+            int parsed = 0;
+            if (o->tools) {
+                size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
+                char *all = malloc(pl + tl + 1);
+                if (all) {
+                    memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
+                    memcpy(all + pl, text, tl + 1);
+                    parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, &tp) == 0;
+                    free(all);
+                }
+            }
+            if (parsed && tp.n_calls) {
+                /* OpenAI: content null when the reply is only calls */
+                if (tp.content[0]) cJSON_AddStringToObject(msg, "content", tp.content);
+                else cJSON_AddNullToObject(msg, "content");
+                cJSON *calls = cJSON_AddArrayToObject(msg, "tool_calls");
+                for (int k = 0; k < tp.n_calls; k++) {
+                    char cid[32];
+                    tool_call_id(cid, sizeof cid);
+                    cJSON *e = cJSON_CreateObject();
+                    cJSON_AddStringToObject(e, "id", cid);
+                    cJSON_AddStringToObject(e, "type", "function");
+                    cJSON *fn = cJSON_AddObjectToObject(e, "function");
+                    cJSON_AddStringToObject(fn, "name", tp.calls[k].name);
+                    cJSON_AddStringToObject(fn, "arguments", tp.calls[k].arguments);
+                    cJSON_AddItemToArray(calls, e);
+                }
+            } else cJSON_AddStringToObject(msg, "content", parsed ? tp.content : text);
+            called = parsed && tp.n_calls;
+            tool_parse_free(&tp);
             /* llama-server and DeepSeek: the thoughts, only when there are some */
             if (g->rlen) cJSON_AddStringToObject(msg, "reasoning_content", g->rtext);
             cJSON_AddNullToObject(msg, "refusal");
@@ -466,7 +598,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
             else cJSON_AddNullToObject(ch, "logprobs");
         }
-        cJSON_AddStringToObject(ch, "finish_reason", finish_name(g));
+        cJSON_AddStringToObject(ch, "finish_reason", kind == API_CHAT && called ? "tool_calls" : finish_name(g));
     }
     cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
     char hdr[1024];
@@ -656,6 +788,342 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
     return 200;
 }
 
+/* ---- the Responses API (POST /v1/responses): one choice, answered as a response
+ * object with output items, or streamed as its typed events ---- */
+
+static void item_id(char *out, size_t cap, const char *prefix) {
+    char r[32];
+    tool_call_id(r, sizeof r);   /* "call_" + 24 random characters */
+    snprintf(out, cap, "%s_%s", prefix, r + 5);
+}
+
+static cJSON *response_usage(const struct gen *g) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "input_tokens", g->res.prompt_tokens);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "input_tokens_details"), "cached_tokens", g->res.cached_tokens);
+    cJSON_AddNumberToObject(u, "output_tokens", g->res.completion_tokens);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "output_tokens_details"), "reasoning_tokens", 0);
+    cJSON_AddNumberToObject(u, "total_tokens", g->res.prompt_tokens + g->res.completion_tokens);
+    return u;
+}
+
+/* The response object; output (taken) may be NULL for "in progress". */
+static cJSON *response_object(struct api_server *s, const struct api_options *o, const char *id, time_t created,
+                              const char *status, cJSON *output, const struct gen *g) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "id", id);
+    cJSON_AddStringToObject(r, "object", "response");
+    cJSON_AddNumberToObject(r, "created_at", (double)created);
+    cJSON_AddStringToObject(r, "status", status);
+    cJSON_AddStringToObject(r, "model", s->model_id);
+    cJSON_AddItemToObject(r, "output", output ? output : cJSON_CreateArray());
+    cJSON_AddBoolToObject(r, "parallel_tool_calls", o->tools ? o->tools->parallel : 1);
+    cJSON_AddNumberToObject(r, "temperature", o->sampling.temperature);
+    cJSON_AddNumberToObject(r, "top_p", o->sampling.top_p);
+    if (o->max_tokens > 0) cJSON_AddNumberToObject(r, "max_output_tokens", o->max_tokens);
+    else cJSON_AddNullToObject(r, "max_output_tokens");
+    cJSON_AddNullToObject(r, "previous_response_id");
+    cJSON_AddNullToObject(r, "error");
+    if (g && !strcmp(g->res.finish_reason, "length")) {
+        cJSON *d = cJSON_AddObjectToObject(r, "incomplete_details");
+        cJSON_AddStringToObject(d, "reason", "max_output_tokens");
+    } else cJSON_AddNullToObject(r, "incomplete_details");
+    cJSON_AddStringToObject(r, "truncation", o->truncation ? "auto" : "disabled");
+    if (g) cJSON_AddItemToObject(r, "usage", response_usage(g));
+    else cJSON_AddNullToObject(r, "usage");
+    return r;
+}
+
+static cJSON *message_item(const char *id, const char *text, const char *status) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "type", "message");
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "status", status);
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON *content = cJSON_AddArrayToObject(m, "content");
+    if (text) {
+        cJSON *part = cJSON_CreateObject();
+        cJSON_AddStringToObject(part, "type", "output_text");
+        cJSON_AddStringToObject(part, "text", text);
+        cJSON_AddArrayToObject(part, "annotations");
+        cJSON_AddItemToArray(content, part);
+    }
+    return m;
+}
+
+static cJSON *call_item(const char *id, const char *call_id, const char *name, const char *args, const char *status) {
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "type", "function_call");
+    cJSON_AddStringToObject(f, "id", id);
+    cJSON_AddStringToObject(f, "call_id", call_id);
+    cJSON_AddStringToObject(f, "name", name);
+    cJSON_AddStringToObject(f, "arguments", args);
+    cJSON_AddStringToObject(f, "status", status);
+    return f;
+}
+
+static cJSON *reasoning_item(const char *id, const char *text) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "type", "reasoning");
+    cJSON_AddStringToObject(r, "id", id);
+    cJSON_AddArrayToObject(r, "summary");
+    cJSON *content = cJSON_AddArrayToObject(r, "content");
+    if (text) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "type", "reasoning_text");
+        cJSON_AddStringToObject(p, "text", text);
+        cJSON_AddItemToArray(content, p);
+    }
+    return r;
+}
+
+static int responses_json(struct api_server *s, struct mg_connection *c, const struct api_options *o,
+                          struct group *grp) {
+    pthread_mutex_lock(&grp->mu);
+    while (!all_done(grp)) wait_news(grp, 0, 1000);
+    pthread_mutex_unlock(&grp->mu);
+    struct gen *g = &grp->g[0];
+    if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
+    const char *text = g->text ? g->text : "";
+    struct tool_parse tp = {0};
+    int parsed = 0;
+    if (o->tools) {
+        size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
+        char *all = malloc(pl + tl + 1);
+        if (all) {
+            memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
+            memcpy(all + pl, text, tl + 1);
+            parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, &tp) == 0;
+            free(all);
+        }
+    }
+    cJSON *out = cJSON_CreateArray();
+    char id[64];
+    if (g->rlen) {
+        item_id(id, sizeof id, "rs");
+        cJSON_AddItemToArray(out, reasoning_item(id, g->rtext));
+    }
+    const char *content = parsed ? tp.content : text;
+    if (content[0] || !parsed || !tp.n_calls) {
+        item_id(id, sizeof id, "msg");
+        cJSON_AddItemToArray(out, message_item(id, content, "completed"));
+    }
+    for (int k = 0; parsed && k < tp.n_calls; k++) {
+        char cid[32];
+        tool_call_id(cid, sizeof cid);
+        item_id(id, sizeof id, "fc");
+        cJSON_AddItemToArray(out, call_item(id, cid, tp.calls[k].name, tp.calls[k].arguments, "completed"));
+    }
+    tool_parse_free(&tp);
+    item_id(id, sizeof id, "resp");
+    cJSON *r = response_object(s, o, id, time(NULL), !strcmp(g->res.finish_reason, "length") ? "incomplete" : "completed",
+                               out, g);
+    api_reply_json_headers(c, 200, r, NULL);
+    cJSON_Delete(r);
+    return 200;
+}
+
+/* The stream's state: items in output order, the open one's kind. */
+struct rstream {
+    struct mg_connection *c;
+    int seq, ok;
+    cJSON *done_items;        /* finished items, in order (for response.completed) */
+    int n_items;
+    int open;                 /* 0 none, 1 message, 2 function call, 3 reasoning */
+    char open_id[64];
+    char *open_text;          /* the open item's text or arguments so far */
+    size_t open_len, open_cap;
+    char call_id[32], call_name[80];
+};
+
+static void rs_send(struct rstream *st, const char *type, cJSON *ev) {
+    cJSON_AddStringToObject(ev, "type", type);
+    cJSON_AddNumberToObject(ev, "sequence_number", st->seq++);
+    if (st->ok) st->ok = sse_send_event(st->c, type, ev) == 0;
+    cJSON_Delete(ev);
+}
+
+static cJSON *rs_item_event(const struct rstream *st, cJSON *item) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "output_index", st->n_items);
+    cJSON_AddItemToObject(e, "item", item);
+    return e;
+}
+
+/* Closes the open item: its done events, and it joins done_items. */
+static void rs_close(struct rstream *st) {
+    const char *t = st->open_text ? st->open_text : "";
+    cJSON *item = NULL, *e;
+    if (st->open == 1) {
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "item_id", st->open_id);
+        cJSON_AddNumberToObject(e, "output_index", st->n_items);
+        cJSON_AddNumberToObject(e, "content_index", 0);
+        cJSON_AddStringToObject(e, "text", t);
+        rs_send(st, "response.output_text.done", e);
+        cJSON *tmp = message_item(st->open_id, t, "completed");
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "item_id", st->open_id);
+        cJSON_AddNumberToObject(e, "output_index", st->n_items);
+        cJSON_AddNumberToObject(e, "content_index", 0);
+        cJSON_AddItemToObject(e, "part", cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(tmp, "content"), 0), 1));
+        cJSON_Delete(tmp);
+        rs_send(st, "response.content_part.done", e);
+        item = message_item(st->open_id, t, "completed");
+    } else if (st->open == 2) {
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "item_id", st->open_id);
+        cJSON_AddNumberToObject(e, "output_index", st->n_items);
+        cJSON_AddStringToObject(e, "arguments", t);
+        rs_send(st, "response.function_call_arguments.done", e);
+        item = call_item(st->open_id, st->call_id, st->call_name, t, "completed");
+    } else if (st->open == 3) {
+        item = reasoning_item(st->open_id, t);
+    }
+    if (item) {
+        rs_send(st, "response.output_item.done", rs_item_event(st, cJSON_Duplicate(item, 1)));
+        cJSON_AddItemToArray(st->done_items, item);
+        st->n_items++;
+    }
+    st->open = 0;
+    st->open_len = 0;
+    if (st->open_text) st->open_text[0] = 0;
+}
+
+static void rs_open(struct rstream *st, int kind, const char *name) {
+    rs_close(st);
+    st->open = kind;
+    if (kind == 1) {
+        item_id(st->open_id, sizeof st->open_id, "msg");
+        rs_send(st, "response.output_item.added", rs_item_event(st, message_item(st->open_id, NULL, "in_progress")));
+        cJSON *e = cJSON_CreateObject(), *part = cJSON_AddObjectToObject(e, "part");
+        cJSON_AddStringToObject(e, "item_id", st->open_id);
+        cJSON_AddNumberToObject(e, "output_index", st->n_items);
+        cJSON_AddNumberToObject(e, "content_index", 0);
+        cJSON_AddStringToObject(part, "type", "output_text");
+        cJSON_AddStringToObject(part, "text", "");
+        cJSON_AddArrayToObject(part, "annotations");
+        rs_send(st, "response.content_part.added", e);
+    } else if (kind == 2) {
+        item_id(st->open_id, sizeof st->open_id, "fc");
+        tool_call_id(st->call_id, sizeof st->call_id);
+        snprintf(st->call_name, sizeof st->call_name, "%s", name);
+        rs_send(st, "response.output_item.added",
+                rs_item_event(st, call_item(st->open_id, st->call_id, name, "", "in_progress")));
+    } else {
+        item_id(st->open_id, sizeof st->open_id, "rs");
+        rs_send(st, "response.output_item.added", rs_item_event(st, reasoning_item(st->open_id, NULL)));
+    }
+}
+
+/* Text for the open item: its delta event. */
+static void rs_delta(struct rstream *st, const char *d) {
+    if (!*d) return;
+    add_text(&st->open_text, &st->open_len, &st->open_cap, d, strlen(d));
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "item_id", st->open_id);
+    cJSON_AddNumberToObject(e, "output_index", st->n_items);
+    if (st->open != 2) cJSON_AddNumberToObject(e, "content_index", 0);
+    cJSON_AddStringToObject(e, "delta", d);
+    rs_send(st, st->open == 1 ? "response.output_text.delta" : st->open == 2 ? "response.function_call_arguments.delta"
+                                                                             : "response.reasoning_text.delta", e);
+}
+
+/* Parses the answer so far and sends what is new as events. */
+static void rs_answer(struct rstream *st, const struct api_options *o, struct gen *g, int final) {
+    struct tool_stream *ts = &g->ts;
+    struct tool_parse tp;
+    int have = 0;
+    if (o->tools) have = tool_parse(o->tools->fmt, ts->all ? ts->all : "", ts->len, !final, &tp) == 0;
+    const char *content = have ? tp.content : ts->all ? ts->all : "";
+    size_t cl = strlen(content);
+    if (cl > ts->content_sent && (!have || ts->n_calls == 0)) {
+        if (st->open != 1) rs_open(st, 1, NULL);
+        rs_delta(st, content + ts->content_sent);
+        ts->content_sent = cl;
+    }
+    for (int k = 0; have && k < tp.n_calls && k < MAX_STREAM_CALLS; k++) {
+        const struct tool_call *tc = &tp.calls[k];
+        if (k >= ts->n_calls) {
+            rs_open(st, 2, tc->name);
+            ts->n_calls = k + 1;
+            ts->args_sent[k] = 0;
+            ts->any_call = 1;
+        }
+        size_t al = strlen(tc->arguments);
+        if (k == ts->n_calls - 1 && st->open == 2 && al > ts->args_sent[k]) {
+            rs_delta(st, tc->arguments + ts->args_sent[k]);
+            ts->args_sent[k] = al;
+        }
+    }
+    if (have) tool_parse_free(&tp);
+}
+
+static int responses_stream(struct api_server *s, struct mg_connection *c, const struct api_options *o,
+                            struct group *grp) {
+    struct rstream st = {.c = c, .ok = 1};
+    st.done_items = cJSON_CreateArray();
+    char id[64];
+    item_id(id, sizeof id, "resp");
+    time_t created = time(NULL);
+    struct gen *g = &grp->g[0];
+    if (o->tools && o->tool_prefix) add_text(&g->ts.all, &g->ts.len, &g->ts.cap, o->tool_prefix, strlen(o->tool_prefix));
+    st.ok = sse_begin(c, NULL) == 0;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, "in_progress", NULL, NULL));
+    rs_send(&st, "response.created", e);
+    e = cJSON_CreateObject();
+    cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, "in_progress", NULL, NULL));
+    rs_send(&st, "response.in_progress", e);
+    pthread_mutex_lock(&grp->mu);
+    for (;;) {
+        int have = wait_news(grp, 1, 5000);
+        char *text = g->len ? strndup(g->text, g->len) : NULL, *rtext = g->rlen ? strndup(g->rtext, g->rlen) : NULL;
+        g->len = g->rlen = 0;
+        cJSON_Delete(g->lp);
+        g->lp = NULL;
+        int ended = g->done;
+        pthread_mutex_unlock(&grp->mu);
+        if (!have && st.ok) st.ok = sse_comment(c, "keep-alive") == 0;
+        if (rtext) {
+            if (st.open != 3) rs_open(&st, 3, NULL);
+            rs_delta(&st, rtext);
+        }
+        if (text) {
+            add_text(&g->ts.all, &g->ts.len, &g->ts.cap, text, strlen(text));
+            if (st.open == 3) rs_close(&st);
+            rs_answer(&st, o, g, 0);
+        }
+        free(text);
+        free(rtext);
+        if (!st.ok) cancel_all(grp);
+        if (ended) break;
+        pthread_mutex_lock(&grp->mu);
+    }
+    if (failed(g)) {
+        e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "code", "generation_failed");
+        cJSON_AddStringToObject(e, "message", g->error);
+        cJSON_AddNullToObject(e, "param");
+        rs_send(&st, "error", e);
+    } else {
+        if (st.open == 3) rs_close(&st);
+        rs_answer(&st, o, g, 1);
+        if (!st.n_items && !st.open) rs_open(&st, 1, NULL);   /* an empty answer is an empty message */
+        rs_close(&st);
+        int incomplete = !strcmp(g->res.finish_reason, "length");
+        e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, incomplete ? "incomplete" : "completed",
+                                                             st.done_items, g));
+        st.done_items = NULL;
+        rs_send(&st, incomplete ? "response.incomplete" : "response.completed", e);
+    }
+    cJSON_Delete(st.done_items);
+    free(st.open_text);
+    if (st.ok) sse_close(c);
+    return 200;
+}
+
 /* Sets up the group of n choices for o's generation fields. Returns -1 when out of memory. */
 static int group_init(struct api_server *s, struct mg_connection *c, int chat, const struct api_options *o,
                       const omni_prompt *prompts, int n, struct group **out) {
@@ -684,6 +1152,8 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     gp->top_logprobs = o->logprobs ? o->top_logprobs : 0;
     gp->json_object = o->json_mode;
     gp->json_schema = o->schema;
+    gp->lazy_json = o->lazy_json;
+    gp->n_lazy_json = o->n_lazy_json;
     gp->reasoning = chat ? o->reasoning : OMNI_REASONING_NONE;
     gp->on_token = on_piece;
     gp->on_done = on_done;
@@ -749,6 +1219,7 @@ static void group_free(struct group *grp) {
         cJSON_Delete(g->lp);
         free(g->text);
         free(g->rtext);
+        free(g->ts.all);
         free(g->toks);
     }
     pthread_mutex_destroy(&grp->mu);
@@ -769,6 +1240,8 @@ int api_generate_many(struct api_server *s, struct mg_connection *c, enum api_ki
     else {
         if (kind == API_MESSAGES)
             status = o->stream ? messages_stream_reply(s, c, o, grp) : messages_json_reply(s, c, o, grp);
+        else if (kind == API_RESPONSES)
+            status = o->stream ? responses_stream(s, c, o, grp) : responses_json(s, c, o, grp);
         else status = o->stream ? stream_reply(s, c, kind, o, grp) : json_reply(s, c, kind, o, grp);
         group_count(s, grp);
     }

@@ -10,8 +10,15 @@
 #include "api/routes.h"
 
 /* API_MESSAGES: Anthropic's Messages API (one prompt; thoughts as thinking blocks, its
- * stop_reason and usage, its SSE events) on the same engine path as API_CHAT. */
-enum api_kind { API_CHAT, API_COMPLETION, API_MESSAGES };
+ * stop_reason and usage, its SSE events) on the same engine path as API_CHAT.
+ * API_RESPONSES: a chat generation answered as the Responses API (POST /v1/responses):
+ * a response object with output items, or its typed events. */
+enum api_kind { API_CHAT, API_COMPLETION, API_RESPONSES, API_MESSAGES };
+
+/* The chat route's work on a parsed body (routes_chat.c): messages, tools and options
+ * read, the prompt rendered, generated, answered as `kind` (API_CHAT or API_RESPONSES).
+ * body is borrowed. Returns the HTTP status written. */
+int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
 
 /* prompt: borrowed. Returns the HTTP status written. */
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,

@@ -36,6 +36,13 @@ struct api_options {
                                      * NULL: the server's pinned one; borrowed */
     const char *model_id;           /* its id, for the reply's 'model'; borrowed */
     struct api_capture *capture;    /* set by the route (never parsed): keep the whole answer, see below */
+    /* chat with tools (set by the route, borrowed): the reply is parsed for calls in the
+     * model's syntax; tool_prefix is text forced at the reply's start (part of the prompt,
+     * so the parser reads it first), or NULL */
+    const struct tool_request *tools;
+    const char *tool_prefix;
+    const omni_lazy_json *lazy_json;  /* calls the model makes itself, constrained (borrowed) */
+    int n_lazy_json;
 };
 
 /* What a route that stores the conversation (api/conversation_store.h) wants back from a

@@ -47,6 +47,8 @@ int route_model_load(struct api_server *s, struct mg_connection *c, const char *
                      int unload);
 int route_chat(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* POST /v1/responses, stateless (routes_responses.c) */
+int route_responses(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* Audio (routes_audio_speech.c, routes_audio_transcriptions.c). The transcription
  * routes read their own multipart body (bounded by max_body). */
 int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len);

@@ -166,7 +166,7 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? handle_post(s, c, route_rerank) : method_not_allowed(c, "POST", m, path);
         if (atomic_load(&s->state) != API_LOADING && !s->model && !s->serve_store &&
             (!strcmp(path, "/v1/chat/completions") || !strcmp(path, "/v1/completions") || !strcmp(path, "/v1/realtime") ||
-             anthropic))
+             !strcmp(path, "/v1/responses") || anthropic))
             return api_reply_error(c, 400, "model", "model_not_supported",
                                    "this server only serves embeddings ('%s' is an embedding model): use POST "
                                    "/v1/embeddings%s, or start it with -m CHAT_MODEL --embedding-model FILE for both",
@@ -184,6 +184,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? handle_post(s, c, route_messages_count_tokens) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/completions"))
             return post ? handle_post(s, c, route_completions) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/responses"))
+            return post ? handle_post(s, c, route_responses) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/audio/speech"))
             return post ? handle_post(s, c, route_speech) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/audio/voices")) return get ? route_voices(s, c) : method_not_allowed(c, "GET", m, path);

@@ -28,6 +28,12 @@ char *omni_chat_format(const omni_model *m, const omni_chat_message *msgs, size_
 
 char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs, int add_generation_prompt,
                           const char *template_kwargs, char *err, size_t err_size) {
+    return omni_chat_format_tools(m, msgs, NULL, n_msgs, add_generation_prompt, template_kwargs, err, err_size);
+}
+
+char *omni_chat_format_tools(const omni_model *m, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                             size_t n_msgs, int add_generation_prompt, const char *template_kwargs, char *err,
+                             size_t err_size) {
     struct err e = {{0}};
     char *out = NULL;
     struct chat_message *cm = calloc(n_msgs ? n_msgs : 1, sizeof *cm);
@@ -40,6 +46,11 @@ char *omni_chat_format_kw(const omni_model *m, const omni_chat_message *msgs, si
         for (size_t i = 0; i < n_msgs; i++) {
             cm[i].role = msgs[i].role;
             cm[i].content = msgs[i].content;
+            if (tools) {
+                cm[i].tool_calls = tools[i].tool_calls;
+                cm[i].tool_call_id = tools[i].tool_call_id;
+                cm[i].name = tools[i].name;
+            }
         }
         /* a template without a system role (Gemma 2): the system text goes before the
          * next message's, joined by a newline, or is dropped when alone, as llama.cpp does */
@@ -82,18 +93,26 @@ static int count_markers(const char *s) {
 }
 
 /* Renders msgs[0..n_sys) + msgs[from..n) and builds its prompt. */
-static int render_from(const omni_model *m, const omni_chat_message *msgs, size_t n, size_t n_sys, size_t from,
-                       const omni_image *const *images, int n_images, const char *kw, omni_prompt *out, char *err,
-                       size_t err_size) {
+static int render_from(const omni_model *m, const omni_chat_message *msgs, const omni_chat_tool_info *tools, size_t n,
+                       size_t n_sys, size_t from, const omni_image *const *images, int n_images, const char *kw,
+                       omni_prompt *out, char *err, size_t err_size) {
     size_t k = n_sys + (n - from);
     omni_chat_message *sel = malloc((k ? k : 1) * sizeof *sel);
-    if (!sel) { snprintf(err, err_size, "out of memory"); return -1; }
+    omni_chat_tool_info *tsel = tools ? malloc((k ? k : 1) * sizeof *tsel) : NULL;
+    if (!sel || (tools && !tsel)) { free(sel); free(tsel); snprintf(err, err_size, "out of memory"); return -1; }
     int skip = 0;
-    for (size_t i = 0; i < n_sys; i++) sel[i] = msgs[i];
+    for (size_t i = 0; i < n_sys; i++) {
+        sel[i] = msgs[i];
+        if (tools) tsel[i] = tools[i];
+    }
     for (size_t i = n_sys; i < from; i++) skip += count_markers(msgs[i].content);
-    for (size_t i = from; i < n; i++) sel[n_sys + i - from] = msgs[i];
-    char *text = omni_chat_format_kw(m, sel, k, 1, kw, err, err_size);
+    for (size_t i = from; i < n; i++) {
+        sel[n_sys + i - from] = msgs[i];
+        if (tools) tsel[n_sys + i - from] = tools[i];
+    }
+    char *text = omni_chat_format_tools(m, sel, tsel, k, 1, kw, err, err_size);
     free(sel);
+    free(tsel);
     if (!text) return -1;
     int kept = n_images - skip < 0 ? 0 : n_images - skip;
     int rc = omni_prompt_build(m, text, images ? images + skip : NULL, kept, 1, 1, out, err, err_size);
@@ -111,11 +130,19 @@ int omni_chat_prompt(const omni_model *m, const omni_chat_message *msgs, size_t 
 int omni_chat_prompt_kw(const omni_model *m, const omni_chat_message *msgs, size_t n_msgs,
                         const omni_image *const *images, int n_images, int max_positions, int truncate,
                         const char *kw, omni_prompt *out, int *n_dropped, char *err, size_t err_size) {
+    return omni_chat_prompt_tools(m, msgs, NULL, n_msgs, images, n_images, max_positions, truncate, kw, out, n_dropped,
+                                  err, err_size);
+}
+
+int omni_chat_prompt_tools(const omni_model *m, const omni_chat_message *msgs, const omni_chat_tool_info *tools,
+                           size_t n_msgs, const omni_image *const *images, int n_images, int max_positions,
+                           int truncate, const char *kw, omni_prompt *out, int *n_dropped, char *err,
+                           size_t err_size) {
     if (n_dropped) *n_dropped = 0;
     memset(out, 0, sizeof *out);
     size_t n_sys = 0;
     while (n_sys < n_msgs && msgs[n_sys].role && !strcmp(msgs[n_sys].role, "system")) n_sys++;
-    if (render_from(m, msgs, n_msgs, n_sys, n_sys, images, n_images, kw, out, err, err_size)) return -1;
+    if (render_from(m, msgs, tools, n_msgs, n_sys, n_sys, images, n_images, kw, out, err, err_size)) return -1;
     if (out->n <= max_positions) return 0;
     const int whole = out->n;
     omni_prompt_free(out);
@@ -139,7 +166,7 @@ int omni_chat_prompt_kw(const omni_model *m, const omni_chat_message *msgs, size
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         omni_prompt t;
-        if ((rc = render_from(m, msgs, n_msgs, n_sys, starts[mid], images, n_images, kw, &t, err, err_size))) break;
+        if ((rc = render_from(m, msgs, tools, n_msgs, n_sys, starts[mid], images, n_images, kw, &t, err, err_size))) break;
         last_n = t.n;
         if (t.n <= max_positions) {
             if (best >= 0) omni_prompt_free(out);

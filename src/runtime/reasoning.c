@@ -137,6 +137,11 @@ static int process(struct reasoning_split *r, reasoning_emit_fn emit, void *user
             const char *m = looks ? memmem(h, n < HEADER_MAX ? n : HEADER_MAX, "<|message|>", 11) : NULL;
             if (m) {
                 r->reason_chan = header_is_reasoning(h, (size_t)(m - h));
+                /* a message to a recipient (a tool call: "commentary to=functions.NAME")
+                 * keeps its header in the answer, where the tool-call parser reads it */
+                if (!r->reason_chan && memmem(h, (size_t)(m - h), "to=", 3) &&
+                    give(emit, user, 0, h, (size_t)(m - h) + 11))
+                    return -1;
                 r->any_message = 1;
                 consume(r, (size_t)(m - h) + 11);
                 r->state = H_MSG;

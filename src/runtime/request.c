@@ -13,6 +13,7 @@
 #include "runtime/model.h"
 #include "runtime/reasoning.h"
 #include "runtime/scheduler.h"
+#include "runtime/lazy_json.h"
 #include "text/json_schema.h"
 
 /* ---- prompts ---- */
@@ -183,6 +184,8 @@ struct omni_request {
     struct sched_request req;
     omni_generate_params gp;
     struct json_schema *schema;
+    struct lazy_json_spec *lazy;    /* gp.lazy_json compiled */
+    int n_lazy;
     struct sched_image *imgs;
     int splitting;                  /* gp.reasoning: the text goes through split */
     struct reasoning_split split;
@@ -276,6 +279,12 @@ static int prompt_opens_think(const omni_model *m, enum reasoning_syntax syn, co
 void omni_request_free(omni_request *r) {
     if (!r) return;
     json_schema_free(r->schema);
+    for (int i = 0; i < r->n_lazy; i++) {
+        free(r->lazy[i].trigger);
+        free(r->lazy[i].start);
+        json_schema_free(r->lazy[i].schema);
+    }
+    free(r->lazy);
     free(r->imgs);
     reasoning_split_free(&r->split);
     free(r);
@@ -303,6 +312,34 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
             return NULL;
         }
     }
+    if (r->gp.n_lazy_json > 0 && r->gp.lazy_json) {
+        if (r->gp.json_object || r->gp.json_schema) {
+            err_copy_str("lazy_json cannot be combined with json_object or json_schema", err, err_size);
+            omni_request_free(r);
+            return NULL;
+        }
+        if (!(r->lazy = calloc((size_t)r->gp.n_lazy_json, sizeof *r->lazy))) {
+            err_copy_str("out of memory", err, err_size);
+            omni_request_free(r);
+            return NULL;
+        }
+        for (int i = 0; i < r->gp.n_lazy_json; i++) {
+            const omni_lazy_json *l = &r->gp.lazy_json[i];
+            struct lazy_json_spec *sp = &r->lazy[r->n_lazy++];
+            cJSON *j = l->json_schema ? cJSON_Parse(l->json_schema) : NULL;
+            sp->trigger = strdup(l->trigger ? l->trigger : "");
+            sp->start = strdup(l->start ? l->start : "");
+            sp->schema = j ? json_schema_compile(j, &e) : NULL;
+            if (!j) err_set(&e, "lazy_json %d: the JSON schema is not valid JSON", i);
+            cJSON_Delete(j);
+            if (!sp->trigger || !sp->start || !sp->schema || !l->trigger || !l->trigger[0]) {
+                if (!l->trigger || !l->trigger[0]) err_set(&e, "lazy_json %d: the trigger is empty", i);
+                err_copy_str(e.msg[0] ? e.msg : "out of memory", err, err_size);
+                omni_request_free(r);
+                return NULL;
+            }
+        }
+    }
     if (prompt->n_images > 0) {
         if (!(r->imgs = malloc((size_t)prompt->n_images * sizeof *r->imgs))) {
             err_copy_str("out of memory", err, err_size);
@@ -325,6 +362,8 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     q->top_logprobs = r->gp.top_logprobs;
     q->json_mode = r->gp.json_object;
     q->json_schema = r->schema;
+    q->lazy = r->lazy;
+    q->n_lazy = r->n_lazy;
     if (r->gp.reasoning == OMNI_REASONING_AUTO) {
         enum reasoning_syntax syn = reasoning_syntax_of(m->chat_template);
         if (syn != REASONING_NONE) {

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "runtime/image.h"
 #include "runtime/lookup.h"
+#include "runtime/lazy_json.h"
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
 #include "text/json_grammar.h"
@@ -44,6 +45,7 @@ struct slot {
     struct sampler *smp;
     struct json_grammar *jg;      /* made on the first JSON-mode request, reset after */
     struct json_schema_matcher *jsm; /* this request's json_schema matcher, freed when it ends */
+    struct lazy_json *lj;         /* this request's constrained calls (lazy_json), freed when it ends */
     float *embd;                  /* the request's encoded images, n_images x n_image_pos x n_embd */
     size_t embd_cap;              /* floats allocated in embd */
     struct detok dt;
@@ -188,6 +190,7 @@ static void slot_release(struct slot *sl) {
     free(sl->keys);
     json_grammar_free(sl->jg);
     json_schema_matcher_free(sl->jsm);
+    lazy_json_free(sl->lj);
     free(sl->embd);
 }
 
@@ -374,6 +377,8 @@ static void slot_finish(struct sched *s, struct slot *sl, int f, const char *err
     sl->smp = NULL;
     json_schema_matcher_free(sl->jsm);
     sl->jsm = NULL;
+    lazy_json_free(sl->lj);
+    sl->lj = NULL;
     sl->req = NULL;
     sl->t_used = now_s();
     pthread_mutex_lock(&s->mu);
@@ -559,7 +564,7 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
     if (r->sampling.penalize_prompt)
         for (int i = 0; i < r->n_prompt; i++)
             if (!sl->keys[i]) sampler_accept(sl->smp, r->prompt[i]);
-    if (r->json_mode || r->json_schema) {
+    if (r->json_mode || r->json_schema || r->n_lazy) {
         struct err e = {{0}};
         if (!s->piece) {
             s->piece = calloc((size_t)s->n_vocab, sizeof *s->piece);
@@ -567,7 +572,15 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
             for (int i = 0; s->piece && s->piece_len && i < s->n_vocab; i++)
                 s->piece[i] = tokenizer_piece(s->model->tok, i, 0, &s->piece_len[i]);
         }
-        if (r->json_schema) {
+        if (r->n_lazy && !r->json_mode && !r->json_schema) {
+            sl->lj = s->piece && s->piece_len ? lazy_json_new(r->lazy, r->n_lazy, s->piece, s->piece_len, s->n_vocab, &e)
+                                              : NULL;
+            if (!sl->lj) {
+                snprintf(err, err_cap, "tool calls: %.400s", e.msg[0] ? e.msg : "out of memory");
+                return -1;
+            }
+            sampler_set_constraint(sl->smp, lazy_json_mask, sl->lj);
+        } else if (r->json_schema) {
             sl->jsm = s->piece && s->piece_len ? json_schema_matcher_new(r->json_schema, s->piece, s->piece_len,
                                                                          s->n_vocab, tokenizer_eos(s->model->tok), &e)
                                                : NULL;
@@ -579,11 +592,11 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
         } else if (!sl->jg && s->piece && s->piece_len)
             sl->jg = json_grammar_new(s->piece, s->piece_len, s->n_vocab, tokenizer_eos(s->model->tok), &e);
         else if (sl->jg) json_grammar_reset(sl->jg);
-        if (!sl->jsm && !sl->jg) {
+        if (!sl->lj && !sl->jsm && !sl->jg) {
             snprintf(err, err_cap, "JSON mode: %.400s", e.msg[0] ? e.msg : "out of memory");
             return -1;
         }
-        if (!sl->jsm) sampler_set_constraint(sl->smp, json_grammar_mask, sl->jg);
+        if (!sl->lj && !sl->jsm) sampler_set_constraint(sl->smp, json_grammar_mask, sl->jg);
     }
     if (r->n_images > 0 && encode_images(s, sl, keep, err, err_cap)) return -1;
     return 0;
@@ -607,6 +620,10 @@ static int take_token(struct sched *s, struct slot *sl, int32_t tok, const float
     char buf[256];
     const char *out;
     size_t n = detok_push(&sl->dt, tok, buf, sizeof buf), on;
+    if (sl->lj && lazy_json_accept(sl->lj, tok, buf, n)) {
+        slot_finish(s, sl, FIN_ERROR, "tool call: the sampler produced a token the schema forbids");
+        return 1;
+    }
     int hit = stop_match_push(&sl->sm, buf, n, &out, &on);
     if (hit < 0) { slot_finish(s, sl, FIN_ERROR, "out of memory matching stop strings"); return 1; }
     emit(sl, out, on, tok, logits, s->n_vocab);

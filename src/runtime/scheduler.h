@@ -26,6 +26,7 @@
 #include "omni.h"
 
 struct json_schema;
+struct lazy_json_spec;
 
 struct sched_params {
     int n_slots;      /* pooled sequences for session-less requests (--parallel); KV made on first use */
@@ -80,6 +81,8 @@ struct sched_request {
     int top_logprobs;           /* alternatives to report per token (0..20); implies logprobs */
     int json_mode;              /* constrain sampling to one valid JSON object */
     const struct json_schema *json_schema; /* the output must match it; NULL: none */
+    const struct lazy_json_spec *lazy;     /* constrained calls inside free text (lazy_json.h) */
+    int n_lazy;
     int special_text;           /* control tokens keep their text in the output (gpt-oss's
                                  * <|channel|>…, which the reasoning splitter reads) */
     /* Called on the engine thread: copy what you need and return quickly. */

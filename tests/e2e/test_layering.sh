@@ -51,9 +51,23 @@ done
 [ -z "$stale" ] && ok || bad "allow-list entries no longer needed (delete them):$stale"
 
 # src/devtools/ is reached only through devtools/devtools.h from cli/cmd_tools.c
-others=$(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]tools/' src --include='*.c' --include='*.h' |
+others=$(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]devtools/' src --include='*.c' --include='*.h' |
          grep -v '^src/devtools/' | grep -v '^src/cli/cmd_tools\.c$')
-[ -z "$others" ] && ok || bad "files outside src/tools include tools/:" $others
+[ -z "$others" ] && ok || bad "files outside src/devtools include devtools/:" $others
+
+# src/tools/ (function calling, built-in tools) is a product area: it reaches the engine
+# only through omni.h, and text/ for what renders or constrains text; never models/,
+# formats/, runtime/ or the rest of core/
+for f in $(ls src/tools/*.c src/tools/*.h 2>/dev/null); do
+  errs=""
+  for h in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]\([^>"]*\)[>"].*/\1/p' "$f"); do
+    case "$h" in
+      core/error.h|core/log.h) ;;
+      core/*|formats/*|models/*|runtime/*|api/*|cli/*|devtools/*) errs="$errs $h" ;;
+    esac
+  done
+  [ -z "$errs" ] && ok || bad "$f includes internals:$errs (use include/omni.h)"
+done
 
 # the public header: only standard headers, compiles alone as C11 (pedantic) and as C++
 bad_inc=$(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]\([^>"]*\)[>"].*/\1/p' include/omni.h |

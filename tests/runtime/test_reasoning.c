@@ -120,6 +120,13 @@ TEST(harmony_channels_at_every_cut) {
                    "<|channel|>analysis<|message|>think<|end|><|start|>assistant<|channel|>commentary<|message|>"
                    "Looking it up.<|end|>",
                    "think", "Looking it up.");
+    /* a tool call (a message to a recipient) keeps its header for the tool-call parser */
+    check_all_cuts(REASONING_HARMONY, 0,
+                   "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant<|channel|>commentary "
+                   "to=functions.get_weather <|constrain|>json<|message|>{\"city\":\"Paris\"}",
+                   "Need weather.",
+                   "<|start|>assistant<|channel|>commentary to=functions.get_weather <|constrain|>json<|message|>"
+                   "{\"city\":\"Paris\"}");
 }
 
 TEST(harmony_unterminated_and_not_harmony) {
