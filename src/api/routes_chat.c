@@ -64,7 +64,17 @@ static int message_text(struct api_server *s, omni_model *mdl, const char *mid, 
             /* A text model hears the audio as its transcript (api/asr.h). */
             char param[64], *heard = NULL;
             snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
-            if (api_asr_input_audio(s->asr, part, param, &heard, bad)) return -1;
+            /* without --asr-model, the store's Whisper model (held for this part only) */
+            struct api_model_ref ar = {{0}, OMNI_KEEP_ALIVE_DEFAULT};
+            struct api_asr *wrap = NULL;
+            char aerr[400] = "";
+            if (!s->asr && s->serve_store &&
+                omni_registry_acquire(s->reg, NULL, OMNI_KIND_ASR, s->load_timeout_ms, &ar.ref, aerr, sizeof aerr) == OMNI_OK)
+                wrap = api_asr_wrap(ar.ref.asr, ar.ref.id);
+            int arc = api_asr_input_audio(s->asr ? s->asr : wrap, part, param, &heard, bad);
+            api_asr_close(wrap);
+            api_model_put(s, &ar);
+            if (arc) return -1;
             int rc = (out->n && out->p[out->n - 1] != ' ' && buf_add(out, " ")) || buf_add(out, heard);
             free(heard);
             if (rc) return -1;
