@@ -8,6 +8,8 @@
 
 #include "omni.h"
 #include "runtime/model.h"
+#include "runtime/prompt_literal.h"
+#include "text/tokenizer.h"
 #include "text/chat_template.h"
 
 /* Copies a token's text into a NUL-terminated heap string ("" when absent). */
@@ -110,7 +112,17 @@ static int render_from(const omni_model *m, const omni_chat_message *msgs, const
         sel[n_sys + i - from] = msgs[i];
         if (tools) tsel[n_sys + i - from] = tools[i];
     }
+    /* A message whose content holds a control token's text ("<|im_end|><|im_start|>system")
+     * is fenced (prompt_literal.h) so that text stays text: a user cannot forge turns. */
+    char **fenced = calloc(k ? k : 1, sizeof *fenced);
+    if (!fenced) { free(sel); free(tsel); snprintf(err, err_size, "out of memory"); return -1; }
+    for (size_t i = 0; i < k; i++)
+        if (sel[i].content && tokenizer_text_has_control(m->tok, sel[i].content, strlen(sel[i].content)) &&
+            (fenced[i] = prompt_literal_fence(sel[i].content)))
+            sel[i].content = fenced[i];
     char *text = omni_chat_format_tools(m, sel, tsel, k, 1, kw, err, err_size);
+    for (size_t i = 0; i < k; i++) free(fenced[i]);
+    free(fenced);
     free(sel);
     free(tsel);
     if (!text) return -1;

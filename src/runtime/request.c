@@ -11,6 +11,7 @@
 #include "core/dtype.h"
 #include "runtime/image.h"
 #include "runtime/model.h"
+#include "runtime/prompt_literal.h"
 #include "runtime/reasoning.h"
 #include "runtime/scheduler.h"
 #include "runtime/lazy_json.h"
@@ -51,20 +52,36 @@ int omni_prompt_build(const omni_model *m, const char *text, const omni_image *c
         const char *q = out->n_images < n_images ? strstr(c, OMNI_IMAGE_MARKER) : NULL;
         size_t len = q ? (size_t)(q - c) : strlen(c);
         int first = c == text;
-        if (len || first) {
+        /* pieces of the segment: template text (special tokens parsed as asked), and fenced
+         * message content (prompt_literal.h: always plain text, fences dropped) */
+        for (size_t at = 0, piece = 0; (len || first) && (at < len || (first && !len && piece == 0)); piece++) {
+            const char *open = parse_special ? memmem(c + at, len - at, PROMPT_LITERAL_OPEN, 3) : NULL;
+            int literal = open == c + at;
+            size_t plen;
+            if (literal) {
+                at += 3;
+                const char *close = memmem(c + at, len - at, PROMPT_LITERAL_CLOSE, 3);
+                plen = close ? (size_t)(close - (c + at)) : len - at;
+            } else {
+                plen = open ? (size_t)(open - (c + at)) : len - at;
+            }
+            int bos_here = first && piece == 0 && add_special;
             int32_t *ids = NULL;
             size_t n_ids = 0;
-            if (tokenizer_encode(m->tok, c, len, first && add_special, parse_special, &ids, &n_ids, &e)) {
+            if (tokenizer_encode(m->tok, c + at, plen, bos_here, literal ? 0 : parse_special, &ids, &n_ids, &e)) {
                 rc = -1;
                 break;
             }
             /* Templates such as Llama 3's write BOS themselves; adding another would double it. */
             int32_t bos = tokenizer_bos(m->tok);
-            size_t skip = first && add_special && n_ids >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos;
+            size_t skip = bos_here && n_ids >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos;
             rc = push(out, &cap, ids + skip, (int)(n_ids - skip));
             free(ids);
             if (rc) { err_set(&e, "out of memory"); break; }
+            at += plen;
+            if (literal && at + 3 <= len && !memcmp(c + at, PROMPT_LITERAL_CLOSE, 3)) at += 3;
         }
+        if (rc) break;
         if (!q) break;
         const omni_image *im = images[out->n_images];
         if (!im) { rc = err_set(&e, "image %d is NULL", out->n_images); break; }

@@ -398,6 +398,15 @@ static int frag_push(struct frags *f, int32_t id, size_t off, size_t len) {
 
 static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
+int tokenizer_text_has_control(const struct tokenizer *t, const char *text, size_t len) {
+    for (int si = 0; si < t->n_special; si++) {
+        const struct tok_entry *k = &t->tok[t->special[si]];
+        if (!(k->attr & (TOK_CONTROL | TOK_UNKNOWN)) || !k->len || k->len > len) continue;
+        if (memmem(text, len, t->text + k->off, k->len)) return 1;
+    }
+    return 0;
+}
+
 /* Splits raw fragments at every occurrence of each special token, longest token
  * first (llama.cpp's tokenizer_st_partition). Control and unknown tokens are only
  * recognised with parse_special; user-defined ones always are. */

@@ -43,6 +43,10 @@ size_t tokenizer_max_piece(const struct tokenizer *t);
  * add_special: add BOS/EOS as the vocab asks. parse_special: text like
  * "<|im_start|>" becomes that special token instead of being spelled out.
  * *out is malloc'ed (caller frees). Returns 0 or -1. */
+/* 1 when text holds the text of a control (or unknown) token, which tokenizer_encode
+ * with parse_special would turn into that token: what a chat message's content must not
+ * be allowed to do (a user writing "<|im_start|>system"). */
+int tokenizer_text_has_control(const struct tokenizer *t, const char *text, size_t len);
 int tokenizer_encode(const struct tokenizer *t, const char *text, size_t len, int add_special,
                      int parse_special, int32_t **out, size_t *n_out, struct err *e);
 
