@@ -658,7 +658,7 @@ static int messages_json_reply(struct api_server *s, struct mg_connection *c, co
     if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
     char id[64];
     make_id(id, sizeof id, "msg_");
-    cJSON *j = messages_envelope(id, s->model_id);
+    cJSON *j = messages_envelope(id, grp->model_id);
     cJSON *content = cJSON_AddArrayToObject(j, "content");
     if (g->rlen) cJSON_AddItemToArray(content, messages_block(1, g->rtext));
     if (g->len) cJSON_AddItemToArray(content, messages_block(0, g->text));
@@ -723,7 +723,7 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
     char hdr[64];
     truncated_header(o, hdr, sizeof hdr);
     int ok = sse_begin(c, hdr) == 0;
-    cJSON *start = messages_ev("message_start"), *m = messages_envelope(id, s->model_id);
+    cJSON *start = messages_ev("message_start"), *m = messages_envelope(id, grp->model_id);
     cJSON_AddArrayToObject(m, "content");
     cJSON_AddNullToObject(m, "stop_reason");
     cJSON_AddNullToObject(m, "stop_sequence");
@@ -815,7 +815,7 @@ static cJSON *response_object(struct api_server *s, const struct api_options *o,
     cJSON_AddStringToObject(r, "object", "response");
     cJSON_AddNumberToObject(r, "created_at", (double)created);
     cJSON_AddStringToObject(r, "status", status);
-    cJSON_AddStringToObject(r, "model", s->model_id);
+    cJSON_AddStringToObject(r, "model", o->model_id ? o->model_id : s->model_id);
     cJSON_AddItemToObject(r, "output", output ? output : cJSON_CreateArray());
     cJSON_AddBoolToObject(r, "parallel_tool_calls", o->tools ? o->tools->parallel : 1);
     cJSON_AddNumberToObject(r, "temperature", o->sampling.temperature);

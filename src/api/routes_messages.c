@@ -14,11 +14,14 @@
 
 #include "api/chat_images.h"
 #include "api/generate.h"
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
 /* What both routes read from the body. */
 struct msg_req {
+    omni_model *mdl;           /* the model the request named (api_model_get), held by the route */
+    const char *mid;           /* its id */
     omni_chat_message *msgs;
     char **texts;              /* msgs[i].content, owned */
     int n;
@@ -56,7 +59,7 @@ static int append(char **text, const char *s) {
 /* One message's (or the system prompt's) content: a string, or an array of blocks.
  * where: "messages[2]" or "system". Text blocks are joined as they come; an image block
  * leaves its marker where it stands. */
-static int read_content(struct api_server *s, const cJSON *content, const char *where, int is_system, int assistant,
+static int read_content(const struct msg_req *r, const cJSON *content, const char *where, int is_system, int assistant,
                         char **text, struct api_chat_images *ci, struct api_bad_field *b) {
     if (cJSON_IsString(content)) return append(text, content->valuestring) ? bad(b, "out of memory") : 0;
     if (!cJSON_IsArray(content))
@@ -86,7 +89,7 @@ static int read_content(struct api_server *s, const cJSON *content, const char *
             if (!cJSON_IsString(mt) || !cJSON_IsString(data))
                 return bad(b, "%s.source: 'media_type' and 'data' must be strings", at);
             struct api_bad_field ib;
-            if (api_chat_image_base64(s->model, s->model_id, ci, mt->valuestring, data->valuestring, at, &ib))
+            if (api_chat_image_base64(r->mdl, r->mid, ci, mt->valuestring, data->valuestring, at, &ib))
                 return bad(b, "%s", ib.msg);
             if (append(text, OMNI_IMAGE_MARKER)) return bad(b, "out of memory");
         } else if ((!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking")) && assistant) {
@@ -117,7 +120,7 @@ static int read_messages(struct api_server *s, const cJSON *body, struct msg_req
         if (!cJSON_IsString(sys) && !cJSON_IsArray(sys))
             return bad(b, "system: must be a string or an array of text blocks");
         char *t = NULL;
-        int rc = read_content(s, sys, "system", 1, 0, &t, &r->ci, b);
+        int rc = read_content(r, sys, "system", 1, 0, &t, &r->ci, b);
         r->texts[r->n] = t;
         r->msgs[r->n].role = "system";
         r->msgs[r->n].content = t;
@@ -136,7 +139,7 @@ static int read_messages(struct api_server *s, const cJSON *body, struct msg_req
         if (!content) return bad(b, "%s.content: Field required", where);
         char *t = NULL;
         int assistant = !strcmp(role->valuestring, "assistant");
-        int rc = read_content(s, content, where, 0, assistant, &t, &r->ci, b);
+        int rc = read_content(r, content, where, 0, assistant, &t, &r->ci, b);
         r->texts[r->n] = t;
         r->msgs[r->n].role = assistant ? "assistant" : "user";
         r->msgs[r->n].content = t;
@@ -201,8 +204,6 @@ static int read_request(struct api_server *s, const cJSON *j, int counting, stru
     if (!cJSON_IsObject(j)) return bad(b, "the request body must be a JSON object"), 400;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (!cJSON_IsString(model)) return bad(b, "model: Field required (a string)"), 400;
-    if (!api_model_matches(s, model->valuestring))
-        return bad(b, "model: %s (this server has '%s')", model->valuestring, s->model_id), 404;
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
     const cJSON *tc = cJSON_GetObjectItemCaseSensitive(j, "tool_choice");
     if ((cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) || (tc && !cJSON_IsNull(tc)))
@@ -220,7 +221,7 @@ static int read_request(struct api_server *s, const cJSON *j, int counting, stru
         /* The fields it shares with OpenAI's (max_tokens, temperature, top_p, top_k, stream)
          * and omni's extensions (seed, chat_template_kwargs, logit_bias) read as there. */
         struct api_bad_field ob;
-        if (api_options_parse(j, 1, omni_model_n_vocab(s->model), &r->o, &ob))
+        if (api_options_parse(j, 1, omni_model_n_vocab(r->mdl), &r->o, &ob))
             return bad(b, "%s", ob.msg), 400;
         r->o.logprobs = r->o.top_logprobs = 0;   /* Anthropic has no logprobs */
         if (r->o.n_stop) return bad(b, "stop: use 'stop_sequences'"), 400;
@@ -234,10 +235,12 @@ static int read_request(struct api_server *s, const cJSON *j, int counting, stru
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, "chat_template_kwargs");
         if (!kw) return bad(b, "out of memory"), 400;
         if (x) cJSON_AddItemToObject(kw, "chat_template_kwargs", cJSON_Duplicate(x, 1));
-        int rc = api_options_parse(kw, 1, omni_model_n_vocab(s->model), &r->o, &ob);
+        int rc = api_options_parse(kw, 1, omni_model_n_vocab(r->mdl), &r->o, &ob);
         cJSON_Delete(kw);
         if (rc) return bad(b, "%s", ob.msg), 400;
     }
+    r->o.model = r->mdl;
+    r->o.model_id = r->mid;
     if (read_thinking(j, counting, &r->o, b)) return 400;
     if (read_messages(s, j, r, b)) return 400;
     return 0;
@@ -254,13 +257,13 @@ static int split_prefill(const struct msg_req *r, const char **prefill) {
     return r->n - 1;
 }
 
-static int append_prefill(struct api_server *s, const char *text, omni_prompt *pr, char *err, size_t cap) {
+static int append_prefill(omni_model *mdl, const char *text, omni_prompt *pr, char *err, size_t cap) {
     size_t len = text ? strlen(text) : 0;
     if (!len) return 0;
     int32_t *t = realloc(pr->tokens, ((size_t)pr->n + len + 1) * sizeof *t);   /* a token is at least a byte */
     if (!t) return snprintf(err, cap, "out of memory"), -1;
     pr->tokens = t;
-    int n = omni_tokenize(s->model, text, len, 0, 0, t + pr->n, (int)len + 1);
+    int n = omni_tokenize(mdl, text, len, 0, 0, t + pr->n, (int)len + 1);
     if (n < 0 || n > (int)len + 1) return snprintf(err, cap, "the final assistant message cannot be tokenized"), -1;
     pr->n += n;
     return 0;
@@ -280,11 +283,20 @@ static cJSON *parse_body(struct mg_connection *c, const char *body, size_t len, 
     return j;
 }
 
+/* The request's model through the registry (aliases, the store, loading on first use),
+ * held until the reply is written. A missing or non-string model is left to
+ * read_request's message; the pinned model stands in then. 0, or the status written. */
+static int resolve_model(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_model_ref *m,
+                         struct msg_req *r) {
+    const cJSON *model = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "model") : NULL;
+    int status = api_model_get(s, c, cJSON_IsString(model) ? model->valuestring : NULL, OMNI_KIND_CHAT, j, m);
+    if (status) return status;
+    r->mdl = m->ref.model;
+    r->mid = m->ref.id;
+    return 0;
+}
+
 int route_messages(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
-    if (!s->model)  /* store mode: this route serves a pinned model (-m) for now */
-        return api_reply_error(c, 400, "model", "model_not_supported",
-                               "Anthropic's Messages API serves the model given with -m; this server was started "
-                               "without one (store mode): start it with -m MODEL, or use /v1/chat/completions");
     int status;
     cJSON *j = parse_body(c, body, len, &status);
     if (!j) return status;
@@ -294,14 +306,20 @@ int route_messages(struct api_server *s, struct mg_connection *c, const char *bo
     memset(&r, 0, sizeof r);
     const char *prefill;
     char err[128];
+    struct api_model_ref mref = {0};
+    if ((status = resolve_model(s, c, j, &mref, &r))) {
+        cJSON_Delete(j);
+        return status;
+    }
     if ((status = read_request(s, j, 0, &r, &b))) status = reply_bad(c, status, &b);
     else if (!(status = api_chat_render(s, c, r.msgs, split_prefill(&r, &prefill), &r.ci, &r.o, &pr))) {
-        if (append_prefill(s, prefill, &pr, err, sizeof err))
+        if (append_prefill(r.mdl, prefill, &pr, err, sizeof err))
             status = api_reply_error(c, 400, NULL, NULL, "messages: %s", err);
         else status = api_generate(s, c, API_MESSAGES, &r.o, &pr, "messages");
     }
     omni_prompt_free(&pr);
     msg_req_free(&r);
+    api_model_put(s, &mref);   /* after the reply: the model stays loaded while the request runs */
     cJSON_Delete(j);
     return status;
 }
@@ -309,10 +327,6 @@ int route_messages(struct api_server *s, struct mg_connection *c, const char *bo
 /* {"input_tokens": N}: the prompt this request would be, counted exactly as /v1/messages
  * builds it (template, images' positions), however long. */
 int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
-    if (!s->model)  /* store mode: this route serves a pinned model (-m) for now */
-        return api_reply_error(c, 400, "model", "model_not_supported",
-                               "Anthropic's Messages API serves the model given with -m; this server was started "
-                               "without one (store mode): start it with -m MODEL, or use /v1/chat/completions");
     int status;
     cJSON *j = parse_body(c, body, len, &status);
     if (!j) return status;
@@ -322,12 +336,17 @@ int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, c
     memset(&r, 0, sizeof r);
     char err[512] = "";
     const char *prefill = NULL;
+    struct api_model_ref mref = {0};
+    if ((status = resolve_model(s, c, j, &mref, &r))) {
+        cJSON_Delete(j);
+        return status;
+    }
     if ((status = read_request(s, j, 1, &r, &b))) status = reply_bad(c, status, &b);
-    else if (omni_chat_prompt_kw(s->model, r.msgs, (size_t)split_prefill(&r, &prefill),
+    else if (omni_chat_prompt_kw(r.mdl, r.msgs, (size_t)split_prefill(&r, &prefill),
                                  (const omni_image *const *)r.ci.img, r.ci.n, INT_MAX / 2, 0, r.o.template_kwargs, &pr,
                                  NULL, err, sizeof err))
         status = api_reply_error(c, 400, NULL, NULL, "the chat template cannot render these messages: %s", err);
-    else if (append_prefill(s, prefill, &pr, err, sizeof err))
+    else if (append_prefill(r.mdl, prefill, &pr, err, sizeof err))
         status = api_reply_error(c, 400, NULL, NULL, "messages: %s", err);
     else {
         cJSON *o = cJSON_CreateObject();
@@ -337,6 +356,7 @@ int route_messages_count_tokens(struct api_server *s, struct mg_connection *c, c
     }
     omni_prompt_free(&pr);
     msg_req_free(&r);
+    api_model_put(s, &mref);   /* after the reply: the model stays loaded while the request runs */
     cJSON_Delete(j);
     return status;
 }

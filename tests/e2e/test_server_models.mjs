@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(16);
+const { test, summary } = makeCounter(17);
 const A = "stories260K", B = "tinystories-656k-q8_0", EMB = "synth-bert-bge-f16", ASR = "synth-whisper-micro-f16";
 const IMG = "synth-llava-mmproj-f16", VAD = "for-tests-silero-v6.2.0-ggml", RR = "synth-bert-xlmr-rerank-f16";
 const files = [`llm/${A}.gguf`, `llm/${B}.gguf`, `synth/${EMB}.gguf`, `synth/${ASR}.bin`, `synth/${IMG}.gguf`, `vad/${VAD}.bin`,
@@ -120,6 +120,20 @@ try {
   await test("an alias for a chat model (gpt-4o-mini) answers with the local model", async () => {
     const r = await chat(client, "gpt-4o-mini");
     eq(r.model, B, "model");
+  });
+
+  await test("Anthropic's Messages API picks a store model by name too (and says 404 in its shape)", async () => {
+    const r = await raw(srv, "/v1/messages", { model: A, max_tokens: 8, temperature: 0,
+                                               messages: [{ role: "user", content: "Once upon a time" }] });
+    eq(r.status, 200, `status: ${r.text}`);
+    eq(r.json.type, "message", "type");
+    eq(r.json.model, A, "model");
+    const n = await raw(srv, "/v1/messages/count_tokens", { model: B, messages: [{ role: "user", content: "Hi" }] });
+    eq(n.status, 200, `count_tokens: ${n.text}`);
+    assert(n.json.input_tokens > 0, "input_tokens");
+    const x = await raw(srv, "/v1/messages", { model: "no-such-model", max_tokens: 8, messages: [{ role: "user", content: "x" }] });
+    eq(x.status, 404, "unknown model");
+    eq(x.json.type, "error", "Anthropic's error shape");
   });
 
   await test("an unknown model is a 404 in OpenAI's shape; a model of the wrong kind is a 400", async () => {
