@@ -211,9 +211,11 @@ static int read_messages(struct api_server *s, omni_model *mdl, const char *mid,
     return n;
 }
 
-/* The render step itself, writing no reply: 0, or 400 with *bad and *code filled. */
-static int render_core(struct api_server *s, const omni_chat_message *msgs, int n_msgs, const struct api_chat_images *ci,
-                       struct api_options *o, omni_prompt *pr, struct api_bad_field *bad, const char **code) {
+/* The render step itself, writing no reply: 0, or 400 with *bad and *code filled.
+ * tinfo: the messages' tool calls and results (NULL: none). */
+static int render_core(struct api_server *s, const omni_chat_message *msgs, const omni_chat_tool_info *tinfo,
+                       int n_msgs, const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr,
+                       struct api_bad_field *bad, const char **code) {
     char err[512] = "";
     /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
     omni_model *mdl = o->model ? o->model : s->model;  /* the model the request named, else the pinned one */
@@ -221,9 +223,9 @@ static int render_core(struct api_server *s, const omni_chat_message *msgs, int 
     int reserve = o->max_tokens > 0 ? o->max_tokens : n_ctx / 4;
     if (reserve > n_ctx / 2) reserve = n_ctx / 2;
     if (reserve > 512 && o->max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_kw(mdl, msgs, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
-                                 o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
-                                 &o->truncated_messages, err, sizeof err);
+    int rc = omni_chat_prompt_tools(mdl, msgs, tinfo, (size_t)n_msgs, (const omni_image *const *)ci->img, ci->n,
+                                    o->truncation ? n_ctx - reserve : n_ctx - 1, o->truncation, o->template_kwargs, pr,
+                                    &o->truncated_messages, err, sizeof err);
     *code = "invalid_value";
     snprintf(bad->param, sizeof bad->param, "messages");
     if (rc == OMNI_ERR_TOO_LONG) {
@@ -242,7 +244,7 @@ int api_chat_render(struct api_server *s, struct mg_connection *c, const omni_ch
                     const struct api_chat_images *ci, struct api_options *o, omni_prompt *pr) {
     struct api_bad_field bad = {{0}, {0}};
     const char *code;
-    int status = render_core(s, msgs, n_msgs, ci, o, pr, &bad, &code);
+    int status = render_core(s, msgs, NULL, n_msgs, ci, o, pr, &bad, &code);
     return status ? api_reply_error(c, status, bad.param, code, "%s", bad.msg) : 0;
 }
 
@@ -256,7 +258,7 @@ int api_chat_render_json(struct api_server *s, const cJSON *j, struct api_option
     int n_texts = 0;
     n_msgs = read_messages(s, o->model ? o->model : s->model, o->model_id ? o->model_id : s->model_id, j, 1, &msgs,
                            &tinfo, &texts, &n_texts, ci, bad);
-    int status = n_msgs < 0 ? 400 : render_core(s, msgs, n_msgs, ci, o, pr, bad, code);
+    int status = n_msgs < 0 ? 400 : render_core(s, msgs, tinfo, n_msgs, ci, o, pr, bad, code);
     for (int i = 0; texts && i < n_texts; i++) free(texts[i]);
     free(texts);
     free(tinfo);
@@ -396,22 +398,9 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
         o.tools = &tr;
         o.tool_prefix = prefix;
     }
-    char err[512] = "";
-    /* Room for the reply: what max_tokens asks for, up to half the context; else a quarter. */
-    const int n_ctx = omni_request_n_ctx(mdl, NULL);
-    int reserve = o.max_tokens > 0 ? o.max_tokens : n_ctx / 4;
-    if (reserve > n_ctx / 2) reserve = n_ctx / 2;
-    if (reserve > 512 && o.max_tokens <= 0) reserve = 512;
-    int rc = omni_chat_prompt_tools(mdl, msgs, tinfo, (size_t)n_msgs, (const omni_image *const *)ci.img, ci.n,
-                                 o.truncation ? n_ctx - reserve : n_ctx - 1, o.truncation, o.template_kwargs, &pr,
-                                 &o.truncated_messages, err, sizeof err);
-    if (rc == OMNI_ERR_TOO_LONG) {
-        status = api_reply_error(c, 400, "messages", "context_length_exceeded", "%s", err);
-        goto done;
-    }
-    if (rc) {
-        status = api_reply_error(c, 400, "messages", "invalid_value", "the chat template cannot render these messages: %s",
-                                 err);
+    const char *code;
+    if ((status = render_core(s, msgs, tinfo, n_msgs, &ci, &o, &pr, &bad, &code))) {
+        status = api_reply_error(c, status, bad.param, code, "%s", bad.msg);
         goto done;
     }
     if (prefix && prefix[0]) {
