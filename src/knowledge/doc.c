@@ -53,6 +53,19 @@ int kb_format_detect(const char *name, const void *data, size_t n) {
     return name && strchr(name, '.') ? -1 : KB_TXT;
 }
 
+void kb_buf_put(struct kb_buf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        char *t = realloc(b->s, cap);
+        if (!t) { b->oom = 1; return; }
+        b->s = t, b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
 int kb_doc_add(struct kb_doc *d, enum kb_block_kind kind, int level, int page, const char *text, size_t len) {
     while (len && (unsigned char)*text <= ' ') text++, len--;
     while (len && (unsigned char)text[len - 1] <= ' ') len--;

@@ -52,6 +52,15 @@ int kb_extract(const void *data, size_t n, enum kb_format f, const struct kb_lim
                struct err *e);
 void kb_doc_free(struct kb_doc *d);
 
+/* For the extractors: a growing text, always NUL-terminated; a failed allocation sets oom
+ * and later appends do nothing (the caller checks oom once at the end). */
+struct kb_buf {
+    char *s;
+    size_t n, cap;
+    int oom;
+};
+void kb_buf_put(struct kb_buf *b, const char *s, size_t n);
+
 /* For the extractors: appends a block (text copied, trimmed; empty text is skipped). 0 or -1 (out of memory). */
 int kb_doc_add(struct kb_doc *d, enum kb_block_kind kind, int level, int page, const char *text, size_t len);
 

@@ -10,32 +10,14 @@
 
 #include "knowledge/doc.h"
 
-struct buf {
-    char *s;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n) {
-    if (b->oom || !n) return;
-    if (b->n + n + 2 > b->cap) {
-        size_t cap = (b->n + n + 2) * 2;
-        char *t = realloc(b->s, cap);
-        if (!t) { b->oom = 1; return; }
-        b->s = t, b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-}
-
 /* Text with runs of whitespace made one space, as a browser shows it. */
-static void put_text(struct buf *b, const char *s) {
+static void put_text(struct kb_buf *b, const char *s) {
     for (; *s; s++) {
         int ws = *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
         if (ws) {
-            if (b->n && b->s[b->n - 1] != ' ' && b->s[b->n - 1] != '\n') put(b, " ", 1);
+            if (b->n && b->s[b->n - 1] != ' ' && b->s[b->n - 1] != '\n') kb_buf_put(b, " ", 1);
         } else {
-            put(b, s, 1);
+            kb_buf_put(b, s, 1);
         }
     }
 }
@@ -63,7 +45,7 @@ static int block_kind(const xmlNode *n, int *level) {
 
 struct walk {
     struct kb_doc *d;
-    struct buf loose;  /* text outside any block element, flushed at block boundaries */
+    struct kb_buf loose;  /* text outside any block element, flushed at block boundaries */
     int rc, depth;
 };
 
@@ -74,13 +56,13 @@ static void flush_loose(struct walk *w) {
 }
 
 /* All text under n into b (cells of a row joined with " | "). */
-static void gather(const xmlNode *n, struct buf *b, int row, int depth) {
+static void gather(const xmlNode *n, struct kb_buf *b, int row, int depth) {
     for (const xmlNode *c = n->children; c && depth < 256; c = c->next) {
         if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
             if (c->content) put_text(b, (const char *)c->content);
         } else if (c->type == XML_ELEMENT_NODE && !skipped(c)) {
-            if (row && (is(c, "td") || is(c, "th")) && b->n) put(b, " | ", 3);
-            if (is(c, "br")) put(b, "\n", 1);
+            if (row && (is(c, "td") || is(c, "th")) && b->n) kb_buf_put(b, " | ", 3);
+            if (is(c, "br")) kb_buf_put(b, "\n", 1);
             gather(c, b, row, depth + 1);
         }
     }
@@ -103,7 +85,7 @@ static void walk(struct walk *w, const xmlNode *n) {
             continue;
         }
         flush_loose(w);
-        struct buf b = {0};
+        struct kb_buf b = {0};
         gather(c, &b, kind == KB_TABLE_ROW, 0);
         if (b.oom || (b.n && kb_doc_add(w->d, (enum kb_block_kind)kind, level, 0, b.s, b.n))) w->rc = -1;
         free(b.s);
@@ -124,15 +106,10 @@ int kb_extract_html(const char *s, size_t n, struct kb_doc *d, struct err *e) {
             if (h->type == XML_ELEMENT_NODE && is(h, "head"))
                 for (xmlNode *t = h->children; t; t = t->next)
                     if (t->type == XML_ELEMENT_NODE && is(t, "title") && !d->title) {
-                        struct buf b = {0};
+                        struct kb_buf b = {0};
                         gather(t, &b, 0, 0);
-                        if (!b.oom && b.n) {
-                            put(&b, "", 0);
-                            d->title = b.s;
-                            if (d->title) d->title[b.n] = 0;
-                        } else {
-                            free(b.s);
-                        }
+                        if (!b.oom && b.n) d->title = b.s;  /* (kb_buf keeps it NUL-terminated) */
+                        else free(b.s);
                     }
         walk(&w, root);
         flush_loose(&w);

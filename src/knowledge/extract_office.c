@@ -84,25 +84,6 @@ static const char *attr(const xmlNode *n, const char *local) {
     return NULL;
 }
 
-struct buf {
-    char *s;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        char *t = realloc(b->s, cap);
-        if (!t) { b->oom = 1; return; }
-        b->s = t, b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
 /* Styles: id -> heading level (0: not a heading). */
 struct style { char *id; int level; };
 struct styles { struct style *v; int n; };
@@ -145,15 +126,15 @@ static int level_from_name(const char *name) {
 
 /* ---- DOCX ---- */
 
-static void docx_text(const xmlNode *n, struct buf *b, int depth) {
+static void docx_text(const xmlNode *n, struct kb_buf *b, int depth) {
     for (const xmlNode *c = n->children; c && depth < 64; c = c->next) {
         if (is(c, "t") || is(c, "delText")) {
             if (is(c, "t") && c->children && c->children->content)
-                put(b, (const char *)c->children->content, strlen((const char *)c->children->content));
+                kb_buf_put(b, (const char *)c->children->content, strlen((const char *)c->children->content));
         } else if (is(c, "tab")) {
-            put(b, "\t", 1);
+            kb_buf_put(b, "\t", 1);
         } else if (is(c, "br") || is(c, "cr")) {
-            put(b, "\n", 1);
+            kb_buf_put(b, "\n", 1);
         } else if (c->type == XML_ELEMENT_NODE && !is(c, "pPr") && !is(c, "rPr") && !is(c, "instrText")) {
             docx_text(c, b, depth + 1);
         }
@@ -176,7 +157,7 @@ static int docx_para_level(const xmlNode *p, const struct styles *st) {
 static int docx_body(const xmlNode *n, const struct styles *st, struct kb_doc *d, int depth) {
     for (const xmlNode *c = n->children; c && depth < 64; c = c->next) {
         if (is(c, "p")) {
-            struct buf b = {0};
+            struct kb_buf b = {0};
             docx_text(c, &b, 0);
             int lvl = docx_para_level(c, st);
             int rc = b.oom || (b.n && kb_doc_add(d, lvl ? KB_HEADING : KB_PARAGRAPH, lvl, 0, b.s, b.n));
@@ -185,18 +166,18 @@ static int docx_body(const xmlNode *n, const struct styles *st, struct kb_doc *d
         } else if (is(c, "tbl")) {
             for (const xmlNode *r = c->children; r; r = r->next) {
                 if (!is(r, "tr")) continue;
-                struct buf b = {0};
+                struct kb_buf b = {0};
                 for (const xmlNode *cell = r->children; cell; cell = cell->next) {
                     if (!is(cell, "tc")) continue;
-                    if (b.n) put(&b, " | ", 3);
-                    struct buf cb = {0};
+                    if (b.n) kb_buf_put(&b, " | ", 3);
+                    struct kb_buf cb = {0};
                     for (const xmlNode *p = cell->children; p; p = p->next)
                         if (is(p, "p")) {
-                            if (cb.n) put(&cb, " ", 1);
+                            if (cb.n) kb_buf_put(&cb, " ", 1);
                             docx_text(p, &cb, 0);
                         }
                     if (cb.oom) b.oom = 1;
-                    else if (cb.n) put(&b, cb.s, cb.n);
+                    else if (cb.n) kb_buf_put(&b, cb.s, cb.n);
                     free(cb.s);
                 }
                 int rc = b.oom || (b.n && kb_doc_add(d, KB_TABLE_ROW, 0, 0, b.s, b.n));
@@ -255,13 +236,13 @@ static int extract_docx(struct zipped *zz, struct kb_doc *d, struct err *e) {
 
 /* ---- HWPX ---- */
 
-static void hwpx_text(const xmlNode *n, struct buf *b, int depth) {
+static void hwpx_text(const xmlNode *n, struct kb_buf *b, int depth) {
     for (const xmlNode *c = n->children; c && depth < 64; c = c->next) {
         if (is(c, "t")) {
             for (const xmlNode *t = c->children; t; t = t->next)
-                if (t->type == XML_TEXT_NODE && t->content) put(b, (const char *)t->content, strlen((const char *)t->content));
-                else if (is(t, "tab")) put(b, "\t", 1);
-                else if (is(t, "lineBreak")) put(b, "\n", 1);
+                if (t->type == XML_TEXT_NODE && t->content) kb_buf_put(b, (const char *)t->content, strlen((const char *)t->content));
+                else if (is(t, "tab")) kb_buf_put(b, "\t", 1);
+                else if (is(t, "lineBreak")) kb_buf_put(b, "\n", 1);
         } else if (is(c, "tbl") || is(c, "ctrl")) {
             continue;  /* tables are rows of their own (hwpx_section); controls carry no body text */
         } else if (c->type == XML_ELEMENT_NODE) {
@@ -275,15 +256,15 @@ static int hwpx_section(const xmlNode *n, const struct styles *st, struct kb_doc
 static int hwpx_table(const xmlNode *tbl, const struct styles *st, struct kb_doc *d, int depth) {
     for (const xmlNode *r = tbl->children; r; r = r->next) {
         if (!is(r, "tr")) continue;
-        struct buf b = {0};
+        struct kb_buf b = {0};
         for (const xmlNode *cell = r->children; cell; cell = cell->next) {
             if (!is(cell, "tc")) continue;
-            if (b.n) put(&b, " | ", 3);
-            struct buf cb = {0};
+            if (b.n) kb_buf_put(&b, " | ", 3);
+            struct kb_buf cb = {0};
             hwpx_text(cell, &cb, 0);
             for (char *p = cb.s; p && *p; p++) if (*p == '\n') *p = ' ';
             if (cb.oom) b.oom = 1;
-            else if (cb.n) put(&b, cb.s, cb.n);
+            else if (cb.n) kb_buf_put(&b, cb.s, cb.n);
             free(cb.s);
         }
         int rc = b.oom || (b.n && kb_doc_add(d, KB_TABLE_ROW, 0, 0, b.s, b.n));
@@ -309,7 +290,7 @@ static int hwpx_section(const xmlNode *n, const struct styles *st, struct kb_doc
             if (c->type == XML_ELEMENT_NODE && hwpx_section(c, st, d, depth + 1)) return -1;
             continue;
         }
-        struct buf b = {0};
+        struct kb_buf b = {0};
         hwpx_text(c, &b, 0);
         int lvl = style_level(st, attr(c, "styleIDRef"));
         int rc = b.oom || (b.n && kb_doc_add(d, lvl ? KB_HEADING : KB_PARAGRAPH, lvl, 0, b.s, b.n));
