@@ -141,12 +141,13 @@ try {
   });
 
   await test("Korean speech, then a second utterance mid-answer → barge-in: cancelled, truncated, next turn answered", async () => {
-    rt.send({ type: "session.update", session: { max_output_tokens: 400 } });
+    // A long answer (up to 4096 tokens), so that it is still being made when the second
+    // utterance starts however busy the machine is; the barge-in turn's answer is short again.
+    rt.send({ type: "session.update", session: { max_output_tokens: 4096 } });
     await rec.waitFor("session.updated", 5000);
     const n0 = rec.events.length;
     const koTranscript = rec.waitFor("conversation.item.input_audio_transcription.completed", 60000);
     const firstAudio = rec.waitFor("response.output_audio.delta", 60000);
-    const done = rec.waitFor("response.done", 90000);
     let answering = false;
     firstAudio.then(() => { answering = true; });
     await stream(rt, ko, 0);
@@ -158,12 +159,19 @@ try {
     assert(answering, "the Korean turn got an answer");
     assert(typeof (await koTranscript).transcript === "string", "Korean transcript");
     const cutIn = rec.waitFor("input_audio_buffer.speech_started", 30000);
-    const second = rec.waitFor((e) => e.type === "response.done" && e.response.status === "completed", 120000,
-      "the barge-in turn's response.done");
+    cutIn.then(() => rt.send({ type: "session.update", session: { max_output_tokens: 400 } }), () => {});
     await stream(rt, en, 1200);
-    const [s, d] = [await cutIn, await done];
+    const s = await cutIn;
+    // the answer in progress when the user started speaking (by event order, not by clock)
+    const upTo = rec.events.slice(n0, rec.events.indexOf(s));
+    const ended = new Set(upTo.filter((e) => e.type === "response.done").map((e) => e.response.id));
+    const live = upTo.filter((e) => e.type === "response.created" && !ended.has(e.response.id)).map((e) => e.response.id);
+    eq(live.length, 1, "answers in progress when the user cut in");
+    const isDone = (id) => (e) => e.type === "response.done" && e.response.id === id;
+    const d = rec.events.find(isDone(live[0])) || await rec.waitFor(isDone(live[0]), 60000, "the cut-in answer's response.done");
     eq(d.response.status, "cancelled", "status after barge-in");
-    assert(rec.events.indexOf(s) < rec.events.indexOf(d), "speech_started before the cancelled response.done");
+    const isSecond = (e) => e.type === "response.done" && e.response.id !== live[0] && e.response.status === "completed";
+    const second = rec.events.slice(n0).find(isSecond) || rec.waitFor(isSecond, 120000, "the barge-in turn's response.done");
     // the client played 0.3 s of the cancelled answer: the server keeps only what was heard
     const d2 = await second;
     const item = d2.response.output[0].id;
