@@ -3,7 +3,9 @@
  * there): GFLOP/s and weight GB/s for decode (m = 1) and prefill (m = 128), 1 and 2
  * threads, per weight type and level.
  *   build/bench/bench_matmul [type ...]     (default: q8_0 q4_K; OMNI_CPU caps the level)
- *   e.g. build/bench/bench_matmul q4_K q2_K q3_K iq4_xs iq4_nl mxfp4 iq3_s iq2_s */
+ *   e.g. build/bench/bench_matmul q4_K q2_K q3_K iq4_xs iq4_nl mxfp4 iq3_s iq2_s
+ * BENCH_SHAPES="1024x3072,3072x1024" (k x n) and BENCH_M=512 (the prefill rows) replace
+ * the default shapes and m = 128, e.g. for a bigger model's projections. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,16 +73,33 @@ int main(int argc, char **argv) {
         types[nt++] = t;
     }
     if (!nt) { types[nt++] = DT_Q8_0; types[nt++] = DT_Q4_K; }
-    int shapes[][2] = {{576, 576}, {576, 1536}, {1536, 576}, {576, 49152}, {1024, 1024}};
-    printf("\n## matmul, SmolLM2-135M shapes and 1024x1024 (k x n), level %s\n\n", cpu_level_name(cpu_level()));
+    int shapes[16][2] = {{576, 576}, {576, 1536}, {1536, 576}, {576, 49152}, {1024, 1024}}, ns = 5;
+    const char *env = getenv("BENCH_SHAPES");
+    if (env && *env) {
+        ns = 0;
+        for (const char *q = env; *q && ns < 16;) {
+            int k, n, used = 0;
+            if (sscanf(q, "%dx%d%n", &k, &n, &used) != 2 || k <= 0 || n <= 0) {
+                fprintf(stderr, "bench_matmul: BENCH_SHAPES wants KxN[,KxN...], e.g. 1024x3072,3072x1024\n");
+                return 1;
+            }
+            shapes[ns][0] = k, shapes[ns][1] = n, ns++;
+            q += used;
+            if (*q == ',') q++;
+        }
+    }
+    int pm = getenv("BENCH_M") ? atoi(getenv("BENCH_M")) : 128;
+    if (pm < 2) pm = 128;
+    printf("\n## matmul, %s (k x n), level %s\n\n", env && *env ? env : "SmolLM2-135M shapes and 1024x1024",
+           cpu_level_name(cpu_level()));
     printf("| type  | level   | k x n        |   m | t |  GFLOP/s | weight GB/s | us/call | GFLOP/cpu-s |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (int th = 1; th <= 2; th++) {
         struct pool *p = pool_create(th);
         for (int ti = 0; ti < nt; ti++)
-            for (int s = 0; s < 5; s++)
+            for (int s = 0; s < ns; s++)
                 for (int mi = 0; mi < 2; mi++)
-                    bench(types[ti], shapes[s][0], shapes[s][1], mi ? 128 : 1, p, cpu_level_name(cpu_level()));
+                    bench(types[ti], shapes[s][0], shapes[s][1], mi ? pm : 1, p, cpu_level_name(cpu_level()));
         pool_free(p);
     }
     return 0;

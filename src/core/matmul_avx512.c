@@ -363,8 +363,8 @@ static void z_gemm_q4_0(int k, const void *w, size_t ws, int nr, const void *a, 
  * with vpdpwssd. The min / -32 terms are done per super-block from bsums as before. */
 /* The 12 packed 6-bit scale/min bytes of a q4_K/q5_K super-block, unpacked with a few
  * 32-bit mask/shift ops instead of 16 quant_scale_min_k4 calls (same values): *sc8 the
- * 8 scales as int16 (upper lanes zero), *mins16 each min twice (bsums are per 16). */
-MM_INLINE void kq4_scales(const uint8_t *scales, __m512i *sc8, __m256i *mins16) {
+ * 8 scales as int16 (upper lanes zero), *mins8 the 8 mins as int16. */
+MM_INLINE void kq4_scales(const uint8_t *scales, __m512i *sc8, __m128i *mins8) {
     const uint32_t k6 = 0x3f3f3f3f, k4 = 0x0f0f0f0f, k2 = 0x03030303;
     uint32_t u[4];
     memcpy(u, scales, 12);
@@ -376,28 +376,44 @@ MM_INLINE void kq4_scales(const uint8_t *scales, __m512i *sc8, __m256i *mins16) 
     u[0] &= k6;
     __m128i v = _mm_loadu_si128((const __m128i *)u);
     *sc8 = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_move_epi64(v)));
-    __m128i mn = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
-    *mins16 = _mm256_set_m128i(_mm_unpackhi_epi16(mn, mn), _mm_unpacklo_epi16(mn, mn));
+    *mins8 = _mm_cvtepu8_epi16(_mm_srli_si128(v, 8));
 }
 
+/* The q8_K activation's sums per 32 elements of super-block b (8 int16, from its 16
+ * per-16 bsums; |sum| <= 32 * 128 fits). */
+MM_INLINE __m128i q8k_sums32(const struct block_q8_K *ab) {
+    __m256i s = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)ab->bsums), _mm256_set1_epi16(1));
+    return _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+/* K-quants (q4_K, q5_K, q6_K) on zmm registers, every output in the float order of
+ * ggml_vec_dot_q*_K_q8_K (AVX2), as kq_block_done / kq_result spell it out:
+ *   acc  (8 lanes) += (d_x * d_w) * isum lanes          once per super-block
+ *   accm (4 lanes) += (-d_x * dmin_w) * prod lanes      q4_K; q5_K: one float, sum of prod
+ *   y = hsum8(acc) + hsum4(accm)
+ * where prod[t] = min(2t) * xsum32(2t) + min(2t+1) * xsum32(2t+1) (exact integers, the
+ * same values ggml's madd + hadd of mins x bsums give). The integer work differs from
+ * the 256-bit kernel, the float work per output does not, so results are bit-identical.
+ * Per super-block the float epilogue is vectorized across outputs: acc of activation
+ * rows 2p and 2p+1 share one zmm (halves), and the mins of all (up to 4) activation
+ * rows of a weight row are one 16-lane madd + FMA (lane group i = row i). */
 MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
                       float *y, size_t ys) {
-    __m256 acc[4][4];
-    __m128 accm[4][4];
-    float summ[4][4];
+    __m512 acc[4][2], accm[4];
+    const int np = (RM + 1) / 2;
     const size_t bs = blkK_bytes(type);
     const __m512i m4 = _mm512_set1_epi8(0xF);
+    const struct block_q8_K *ar[4];
 #pragma GCC unroll 4
-    for (int r = 0; r < RN; r++)
+    for (int i = 0; i < 4; i++) ar[i] = (const struct block_q8_K *)(a + (i < RM ? i : 0) * as);
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) {
-            acc[r][i] = _mm256_setzero_ps();
-            accm[r][i] = _mm_setzero_ps();
-            summ[r][i] = 0;
-        }
+    for (int r = 0; r < RN; r++) {
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        accm[r] = _mm512_setzero_ps();
+    }
     for (int b = 0; b < nb; b++) {
         __m512i isum[4][4], sc8[4];
-        __m256i corr[4];
+        __m128i mins8[4];
         float d[4], dmin[4];
 #pragma GCC unroll 4
         for (int r = 0; r < RN; r++) {
@@ -408,14 +424,14 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
                 const struct block_q6_K *x6 = (const struct block_q6_K *)blk;
                 d[r] = half_to_float(&x6->d);
                 dmin[r] = 0;
-                corr[r] = _mm256_setzero_si256();
+                mins8[r] = _mm_setzero_si128();
                 /* the 16 scales as int16 */
                 sc8[r] = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales)));
             } else {
                 const struct block_q4_K *x4 = (const struct block_q4_K *)blk;
                 d[r] = half_to_float(&x4->d);
                 dmin[r] = half_to_float(&x4->dmin);
-                kq4_scales(x4->scales, &sc8[r], &corr[r]);
+                kq4_scales(x4->scales, &sc8[r], &mins8[r]);
             }
 #pragma GCC unroll 4
             for (int i = 0; i < RM; i++) isum[r][i] = _mm512_setzero_si512();
@@ -460,8 +476,7 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
             }
 #pragma GCC unroll 4
             for (int i = 0; i < RM; i++) {
-                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
-                __m512i xv = _mm512_loadu_si512((const void *)(ab->qs + 64 * g));
+                __m512i xv = _mm512_loadu_si512((const void *)(ar[i][b].qs + 64 * g));
                 /* q6_K's -32 goes in before the scale, per lane, as ggml does it */
                 __m512i x32 = type == DT_Q6_K ? _mm512_maddubs_epi16(_mm512_set1_epi8(32), xv) : _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -472,25 +487,77 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
                 }
             }
         }
+        /* activation scales of this super-block: [d(2p) x 8 | d(2p+1) x 8] per pair p,
+         * and -d(i) in lane group i for the mins */
+        __m512 dx[2];
+        float dxs[4];
 #pragma GCC unroll 4
-        for (int r = 0; r < RN; r++)
+        for (int i = 0; i < 4; i++) dxs[i] = ar[i][b].d;
+#pragma GCC unroll 2
+        for (int p = 0; p < np; p++)
+            dx[p] = _mm512_insertf32x8(_mm512_set1_ps(dxs[2 * p]), _mm256_set1_ps(dxs[2 * p + 1]), 1);
+        __m512i xs32 = _mm512_setzero_si512();
+        __m512 ndx = _mm512_setzero_ps();
+        if (type != DT_Q6_K) {
+            xs32 = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_set_m128i(q8k_sums32(&ar[1][b]), q8k_sums32(&ar[0][b]))),
+                _mm256_set_m128i(q8k_sums32(&ar[3][b]), q8k_sums32(&ar[2][b])), 1);
+            ndx = _mm512_insertf32x8(
+                _mm512_castps256_ps512(_mm256_set_m128(_mm_set1_ps(-dxs[1]), _mm_set1_ps(-dxs[0]))),
+                _mm256_set_m128(_mm_set1_ps(-dxs[3]), _mm_set1_ps(-dxs[2])), 1);
+        }
 #pragma GCC unroll 4
-            for (int i = 0; i < RM; i++) {
-                const struct block_q8_K *ab = (const struct block_q8_K *)(a + i * as) + b;
+        for (int r = 0; r < RN; r++) {
+            const __m512 dr = _mm512_set1_ps(d[r]);
+#pragma GCC unroll 2
+            for (int p = 0; p < np; p++) {
                 /* lanes 8-15 are the second 32 of each step: adding them gives ggml's 8 lanes */
-                __m256i is = _mm256_add_epi32(_mm512_castsi512_si256(isum[r][i]), _mm512_extracti64x4_epi64(isum[r][i], 1));
-                kq_block_done(type, is, ab, d[r], dmin[r], corr[r], &acc[r][i], &accm[r][i], &summ[r][i]);
+                __m512i A = isum[r][2 * p], B = 2 * p + 1 < RM ? isum[r][2 * p + 1] : A;
+                __m512i is = _mm512_add_epi32(_mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(1, 0, 1, 0)),
+                                              _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(3, 2, 3, 2)));
+                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(dx[p], dr), _mm512_cvtepi32_ps(is), acc[r][p]);
             }
+            if (type == DT_Q6_K) continue;
+            __m512i prod = _mm512_madd_epi16(_mm512_broadcast_i32x4(mins8[r]), xs32);
+            __m512 dm = _mm512_mul_ps(ndx, _mm512_set1_ps(dmin[r]));
+            if (type == DT_Q5_K) {
+                /* one integer total per activation row, in every lane of its group */
+                prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_BADC));
+                prod = _mm512_add_epi32(prod, _mm512_shuffle_epi32(prod, _MM_PERM_CDAB));
+            }
+            accm[r] = _mm512_fmadd_ps(dm, _mm512_cvtepi32_ps(prod), accm[r]);
+        }
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < RN; r++)
+    for (int r = 0; r < RN; r++) {
+        float m16[16];
+        _mm512_storeu_ps(m16, accm[r]);
 #pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = kq_result(type, acc[r][i], accm[r][i], summ[r][i]);
+        for (int i = 0; i < RM; i++) {
+            __m512 v = acc[r][i / 2];
+            float s = hsum8(i % 2 ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v));
+            if (type == DT_Q4_K) {
+                __m128 m = _mm_loadu_ps(m16 + 4 * i);
+                m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+                m = _mm_add_ss(m, _mm_movehdup_ps(m));
+                s += _mm_cvtss_f32(m);
+            } else if (type == DT_Q5_K) {
+                s += m16[4 * i];
+            }
+            y[i * ys + r] = s;
+        }
+    }
 }
 
-MM_GEMM(z_gemm_q4_K, tileKz, DT_Q4_K, 2, 4, k / QK_K)
-MM_GEMM(z_gemm_q5_K, tileKz, DT_Q5_K, 2, 4, k / QK_K)
-MM_GEMM(z_gemm_q6_K, tileKz, DT_Q6_K, 2, 4, k / QK_K)
+#ifndef ZK_TN
+#define ZK_TN 4
+#endif
+#ifndef ZK6_TN
+#define ZK6_TN 4
+#endif
+MM_GEMM(z_gemm_q4_K, tileKz, DT_Q4_K, ZK_TN, 4, k / QK_K)
+MM_GEMM(z_gemm_q5_K, tileKz, DT_Q5_K, ZK6_TN, 4, k / QK_K)
+MM_GEMM(z_gemm_q6_K, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
 
 /* ------------------------------------------------- BF16 weights with AVX512_BF16
  * vdpbf16ps multiplies 32 bf16 pairs and adds them into 16 f32 lanes in one go; the

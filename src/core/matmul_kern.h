@@ -31,4 +31,13 @@ mm_gemm_fn matmul_avx2_kernel(int type);
 /* The AVX-512 one may switch *act to a format of its own (MM_ACT_Q8Z). */
 mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act);
 
+/* Cache blocking of the prefill kernels (bytes of activation rows per chunk, of weight
+ * rows per block): see MM_GEMM in matmul_x86.h. */
+#ifndef MM_BLOCK_A
+#define MM_BLOCK_A (24 * 1024)
+#endif
+#ifndef MM_BLOCK_W
+#define MM_BLOCK_W (256 * 1024)
+#endif
+
 #endif

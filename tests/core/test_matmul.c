@@ -6,6 +6,7 @@
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "core/matmul.h"
+#include "core/matmul_kern.h"
 #include "core/pool.h"
 
 #include <stdint.h>
@@ -266,6 +267,38 @@ TEST(decode_rows_match_batch_bitwise) {
     cpu_set_level(saved);
 }
 
+/* Prefill is cache-blocked (MM_BLOCK_A bytes of activation rows per chunk, MM_BLOCK_W of
+ * weight rows per block): shapes with several blocks and chunks, each with a remainder,
+ * must give every output exactly as the row computed alone (decode is not blocked). */
+TEST(cache_blocked_prefill_matches_decode_bitwise) {
+    enum cpu_level saved = cpu_level();
+    const int types[] = {DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q8_0, DT_Q4_0, DT_F16};
+    const int k = 2048, n = 517, m = 37;
+    for (int lv = CPU_AVX2; lv <= CPU_AVX512; lv++) {
+        cpu_set_level((enum cpu_level)lv);
+        if ((int)cpu_level() != lv) continue;
+        for (int t = 0; t < 6; t++) {
+            struct case_data c;
+            make_case(&c, types[t], k, n, m);
+            REQUIRE(dtype_row_bytes(c.type, k) * n > 2 * MM_BLOCK_W, "the shape must span several weight blocks");
+            REQUIRE((size_t)(k / 256) * 292 * m > 2 * MM_BLOCK_A, "the shape must span several activation chunks");
+            float *yb = malloc(sizeof(float) * n * m), *y1 = malloc(sizeof(float) * n);
+            matmul(NULL, &c.t, c.x, yb, m);
+            int bad = 0;
+            for (int i = 0; i < m; i++) {
+                matmul(NULL, &c.t, c.x + (size_t)i * k, y1, 1);
+                for (int j = 0; j < n; j++) bad += memcmp(&y1[j], &yb[(size_t)i * n + j], sizeof(float)) != 0;
+            }
+            CHECK_MSG(bad == 0, "%s level %s: %d of %d blocked prefill outputs differ from decode", dtype_name(c.type),
+                      cpu_level_name(cpu_level()), bad, n * m);
+            free(yb);
+            free(y1);
+            free_case(&c);
+        }
+    }
+    cpu_set_level(saved);
+}
+
 TEST(threads_split_rows_and_batches) {
     /* Small n with many rows takes the split-over-m path; large n the split-over-n path. */
     struct pool *p = pool_create(2);
@@ -292,13 +325,14 @@ TEST(unsupported_type_gives_nan_not_crash) {
 
 int main(void) {
     /* the SIMD cases skip on a CPU without AVX2 / AVX-512 VNNI (or below an OMNI_CPU cap) */
-    TEST_EXPECT(4 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
+    TEST_EXPECT(5 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
     RUN(avx2_and_avx512_round_alike);
     RUN(new_types_simd_bitwise_equal_scalar);
     RUN(decode_rows_match_batch_bitwise);
+    RUN(cache_blocked_prefill_matches_decode_bitwise);
     RUN(threads_split_rows_and_batches);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
