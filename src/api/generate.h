@@ -30,6 +30,7 @@ struct api_resp_hook {
     char id[64];
     const cJSON *extra;          /* borrowed; NULL: none */
     int background;
+    int count_only;              /* POST /v1/responses/input_tokens: answer the prompt's length, no run */
     atomic_int cancel;
     void (*on_start)(struct api_resp_hook *h, const cJSON *response);
     /* the final object, before the client can read it (not called when a stream's client

@@ -416,6 +416,14 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
         omni_tokenize(mdl, prefix, strlen(prefix), 0, 1, pr.tokens + pr.n, k);
         pr.n += k;
     }
+    if (rh && rh->count_only) {   /* the Responses API's input token count: the prompt as it would run */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "object", "response.input_tokens");
+        cJSON_AddNumberToObject(o, "input_tokens", pr.n);
+        status = api_reply_json(c, 200, o);
+        cJSON_Delete(o);
+        goto done;
+    }
     /* accounts: key's models, tier limits, the conversation (before generating) */
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;

@@ -595,20 +595,33 @@ static int bool_field(const cJSON *j, const char *k, int dflt) {
     return cJSON_IsBool(f) ? cJSON_IsTrue(f) : -1;
 }
 
-static int responses_post(struct api_server *s, struct mg_connection *c, const cJSON *j) {
+static int responses_run(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *input, int count);
+
+/* count: POST /v1/responses/input_tokens (the input may be left out when a previous
+ * response or a conversation gives the context; nothing is stored). */
+static int responses_post(struct api_server *s, struct mg_connection *c, const cJSON *j, int count) {
+    const cJSON *input = field(j, "input");
+    cJSON *no_input = NULL;
+    if (!input && count && (field(j, "previous_response_id") || field(j, "conversation")))
+        input = no_input = cJSON_CreateArray();
+    if (!input) return api_reply_error(c, 400, "input", "invalid_value", "'input' is required");
+    int status = responses_run(s, c, j, input, count);
+    cJSON_Delete(no_input);
+    return status;
+}
+static int responses_run(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *input, int count) {
     struct resp_ctx x;
     memset(&x, 0, sizeof x);
     struct api_who *w = api_who();
     int has_user = s->p.auth && api_who_has_user(w);
-    const cJSON *input = field(j, "input");
-    if (!input) return api_reply_error(c, 400, "input", "invalid_value", "'input' is required");
     char bp[64], bm[300];
-    if (!cJSON_IsString(input) && (!cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0))
+    if (!cJSON_IsString(input) && (!cJSON_IsArray(input) || (cJSON_GetArraySize(input) == 0 && !count)))
         return api_reply_error(c, 400, "input", "invalid_value", "'input' must be a string or a non-empty array of input items");
-    if (cJSON_IsArray(input) && api_resp_items_check(input, "input", bp, sizeof bp, bm, sizeof bm))
+    if (cJSON_IsArray(input) && cJSON_GetArraySize(input) && api_resp_items_check(input, "input", bp, sizeof bp, bm, sizeof bm))
         return api_reply_error(c, 400, bp, "invalid_value", "%s", bm);
     int store = bool_field(j, "store", has_user), bg = bool_field(j, "background", 0), stream = bool_field(j, "stream", 0);
     if (store < 0) return api_reply_error(c, 400, "store", "invalid_type", "'store' must be a boolean");
+    if (count) store = bg = stream = 0;   /* a count stores and runs nothing */
     if (bg < 0) return api_reply_error(c, 400, "background", "invalid_type", "'background' must be a boolean");
     const cJSON *prev = field(j, "previous_response_id"), *conv = field(j, "conversation");
     if (prev && (!cJSON_IsString(prev) || !prev->valuestring[0] || strlen(prev->valuestring) >= STORE_ID_MAX))
@@ -634,6 +647,7 @@ static int responses_post(struct api_server *s, struct mg_connection *c, const c
                                "'background' with 'stream' is not supported: poll GET /v1/responses/{id} instead");
     x.store = store;
     x.h.background = bg == 1;
+    x.h.count_only = count;
     x.h.user = &x;
     x.h.on_start = on_start;
     x.h.on_final = on_final;
@@ -678,8 +692,17 @@ int route_responses(struct api_server *s, struct mg_connection *c, const char *b
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
     }
-    int status = cJSON_IsObject(j) ? responses_post(s, c, j)
+    int status = cJSON_IsObject(j) ? responses_post(s, c, j, 0)
                                    : api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
+    cJSON_Delete(j);
+    return status;
+}
+
+int route_responses_input_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len) {
+    int status = 0;
+    cJSON *j = api_json_object(c, body, len, &status);
+    if (!j) return status;
+    status = responses_post(s, c, j, 1);
     cJSON_Delete(j);
     return status;
 }

@@ -186,6 +186,8 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? handle_post(s, c, route_completions) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/responses"))
             return post ? handle_post(s, c, route_responses) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/responses/input_tokens"))
+            return post ? handle_post(s, c, route_responses_input_tokens) : method_not_allowed(c, "POST", m, path);
         if (!strncmp(path, "/v1/responses/", 14)) return route_responses_stored(s, c, m, path);
         if (!strcmp(path, "/v1/conversations") || !strncmp(path, "/v1/conversations/", 18)) {
             size_t blen = 0;

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(13);
+const { test, summary } = makeCounter(15);
 const MODEL = `${MODELS}/synth/synth-qwen3-f16.gguf`;
 const WEATHER = {
   type: "object",
@@ -232,6 +232,15 @@ await test("responses.create with conversation: its items are the context, input
   assert(r1.usage.input_tokens > alone.usage.input_tokens + 10, `the conversation is in the prompt: ${r1.usage.input_tokens} vs ${alone.usage.input_tokens}`);
   const r2 = await client.responses.create({ ...base, conversation: { id: conv.id }, input: "그리고?", max_output_tokens: 5 });
   assert(r2.usage.input_tokens > r1.usage.input_tokens, "the second turn sees the first");
+  const n2 = (await client.conversations.items.list(conv.id, { limit: 100 })).data.length;
+  const evs = [];
+  for await (const e of await client.responses.create({ ...base, conversation: conv.id, input: "스트림", max_output_tokens: 3, stream: true }))
+    evs.push(e);
+  const fin = evs[evs.length - 1].response;
+  eq(fin.conversation.id, conv.id, "a streamed one names it too");
+  const after = (await client.conversations.items.list(conv.id, { limit: 100 })).data;
+  eq(after.length, n2 + 1 + fin.output.length, "a streamed response's items are appended");
+  eq(after[0].id, fin.output[fin.output.length - 1].id, "newest: the streamed output");
   eq(await status(client.responses.create({ ...base, conversation: "conv_nope", input: "x" })), 404, "no such conversation");
 });
 
@@ -247,6 +256,42 @@ await test("truncation: a conversation longer than the context is cut from the o
   try { await client.responses.create({ ...base, conversation: c.id, input: "Summarise.", max_output_tokens: 4, truncation: "disabled" }); }
   catch (e) { err = e; }
   eq(err && err.status, 400, "disabled: 400");
+});
+
+await test("input_tokens: the prompt's length as it would run (a chain, a conversation), nothing stored", async () => {
+  const n = await client.responses.inputTokens.count({ model: "", input: "Hello there!", instructions: "Be brief." });
+  eq(n.object, "response.input_tokens", "object");
+  eq(n.input_tokens, kept.usage.input_tokens, "the same prompt as the stored response's");
+  const r = await client.responses.create({ ...base, input: "Count me.", previous_response_id: kept.id, max_output_tokens: 2 });
+  const m = await client.responses.inputTokens.count({ model: "", input: "Count me.", previous_response_id: kept.id });
+  eq(m.input_tokens, r.usage.input_tokens, "a chained prompt");
+  const before = (await client.conversations.items.list(conv.id, { limit: 100 })).data.length;
+  const k = await client.responses.inputTokens.count({ model: "", conversation: conv.id });
+  assert(k.input_tokens > 20, "the conversation alone: " + k.input_tokens);
+  eq((await client.conversations.items.list(conv.id, { limit: 100 })).data.length, before, "nothing appended");
+});
+
+await test("bad bodies, methods and paths on the stored routes are 4xx in OpenAI's shape", async () => {
+  const call = async (method, p, body) => {
+    const r = await fetch(srv.url + p, { method, headers: { "Content-Type": "application/json" },
+                                         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    const j = await r.json();
+    assert(j.error && typeof j.error.message === "string" && typeof j.error.type === "string", "error shape: " + JSON.stringify(j));
+    return r.status;
+  };
+  const c = `/v1/conversations/${conv.id}`;
+  const many = Array.from({ length: 21 }, () => ({ role: "user", content: "x" }));
+  const cases = [["POST", "/v1/conversations", "{not json", 400], ["POST", "/v1/conversations", "[1]", 400],
+                 ["POST", "/v1/conversations", { items: "x" }, 400], ["POST", "/v1/conversations", { items: many }, 400],
+                 ["POST", `${c}/items`, { items: [] }, 400], ["POST", `${c}/items`, { items: [{ role: "robot", content: "x" }] }, 400],
+                 ["POST", `${c}/items`, {}, 400], ["POST", c, { metadata: "x" }, 400], ["POST", c, {}, 400],
+                 ["GET", `${c}/items?limit=abc`, undefined, 400], ["GET", `${c}/items?order=sideways`, undefined, 400],
+                 ["PUT", c, {}, 405], ["GET", "/v1/conversations", undefined, 405], ["GET", `${c}/bogus`, undefined, 404],
+                 ["GET", `/v1/responses/${kept.id}/bogus`, undefined, 404], ["POST", `/v1/responses/${kept.id}`, {}, 405],
+                 ["GET", `/v1/responses/${kept.id}/cancel`, undefined, 405], ["POST", "/v1/responses", { input: "x", background: "yes" }, 400],
+                 ["POST", "/v1/responses", { input: "x", conversation: { id: 5 } }, 400],
+                 ["POST", "/v1/responses", { input: "x", background: true, stream: true }, 400]];
+  for (const [method, p, body, want] of cases) eq(await call(method, p, body), want, `${method} ${p} ${JSON.stringify(body)}`);
 });
 
 await test("stored durably: after a restart the response and the conversation are still there", async () => {
