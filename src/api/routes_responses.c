@@ -439,7 +439,7 @@ struct resp_ctx {
     int stored_items;    /* the conversation has had this request's items */
 };
 
-static void ctx_put(struct resp_ctx *x, const cJSON *response) {
+static void ctx_put(struct resp_ctx *x, const cJSON *response, unsigned flags) {
     const cJSON *status = field(response, "status");
     char *body = cJSON_PrintUnformatted(response);
     struct store_resp r;
@@ -452,20 +452,21 @@ static void ctx_put(struct resp_ctx *x, const cJSON *response) {
     r.body = body;
     r.input = x->input_text;
     struct err e = {{0}};
-    if (!body || store_resp_put(x->st, &r, &e))
+    int rc = body ? store_resp_put(x->st, &r, flags, &e) : STORE_ERR;
+    if (rc && rc != STORE_NOTFOUND)   /* not found: deleted while it ran in the background */
         fprintf(stderr, "omni serve: response %s could not be stored: %s\n", x->h.id, body ? e.msg : "out of memory");
     free(body);
 }
 
 static void on_start(struct api_resp_hook *h, const cJSON *response) {
     struct resp_ctx *x = h->user;
-    if (x->store) ctx_put(x, response);
+    if (x->store) ctx_put(x, response, 0);
 }
 
 /* The finished response: stored, and its input and output appended to the conversation. */
 static void on_final(struct api_resp_hook *h, const cJSON *response) {
     struct resp_ctx *x = h->user;
-    if (x->store) ctx_put(x, response);
+    if (x->store) ctx_put(x, response, h->background ? STORE_RESP_EXISTING : 0);
     const cJSON *status = field(response, "status");
     int ok = cJSON_IsString(status) && (!strcmp(status->valuestring, "completed") || !strcmp(status->valuestring, "incomplete"));
     if (!x->conv[0] || !ok || x->stored_items) return;

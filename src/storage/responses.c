@@ -35,7 +35,7 @@ static int valid_status(const char *s) {
     return 0;
 }
 
-int store_resp_put(struct store *st, const struct store_resp *r, struct err *e) {
+int store_resp_put(struct store *st, const struct store_resp *r, unsigned flags, struct err *e) {
     if (!terminated(r->id, sizeof r->id) || !terminated(r->user_id, sizeof r->user_id) ||
         !terminated(r->previous_id, sizeof r->previous_id) || !terminated(r->conv_id, sizeof r->conv_id) ||
         !terminated(r->status, sizeof r->status))
@@ -58,6 +58,10 @@ int store_resp_put(struct store *st, const struct store_resp *r, struct err *e) 
     if (rc < 0) goto out;
     if (exists && !mine) {
         rc = (err_set(e, "a response with that id exists"), STORE_CONFLICT);
+        goto out;
+    }
+    if (!exists && (flags & STORE_RESP_EXISTING)) {
+        rc = (err_set(e, "response not found"), STORE_NOTFOUND);
         goto out;
     }
     if (exists)

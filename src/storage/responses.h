@@ -28,8 +28,11 @@ struct store_resp {
     char *input;                        /* heap: this request's input items (a JSON array) */
 };
 /* Inserts r, or rewrites the row with r's id when it is already r->user_id's (a background
- * response: queued, then its result). An id of another user's row: STORE_CONFLICT. */
-int store_resp_put(struct store *st, const struct store_resp *r, struct err *e);
+ * response: queued, then its result). An id of another user's row: STORE_CONFLICT. With
+ * STORE_RESP_EXISTING only a row still there is rewritten (a background response deleted
+ * while it ran stays deleted): STORE_NOTFOUND otherwise. */
+#define STORE_RESP_EXISTING 1u
+int store_resp_put(struct store *st, const struct store_resp *r, unsigned flags, struct err *e);
 int store_resp_get(struct store *st, const char *user_id, const char *id, struct store_resp *out, struct err *e);
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e);
 void store_resp_free(struct store_resp *r);

@@ -180,6 +180,11 @@ await test("background: answered queued at once, polled to completed; cancel", a
     else assert(g.usage.output_tokens < 400, "not cancelled only when it ended by itself: " + c.status);
   }
   assert(cancelled, "one of them was cancelled");
+  // deleted while it runs: it stays deleted when the run ends (cancel waits for that end)
+  const del = await client.responses.create({ ...base, input: "Another story.", background: true, max_output_tokens: 400 });
+  await client.responses.delete(del.id);
+  eq(await status(client.responses.cancel(del.id)), 404, "cancel after delete");
+  eq(await status(client.responses.retrieve(del.id)), 404, "still deleted after its run");
 });
 
 let conv;

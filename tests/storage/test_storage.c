@@ -1192,11 +1192,11 @@ TEST(responses_and_items) {
     strcpy(r.status, "queued");
     r.body = "{\"status\":\"queued\"}";
     r.input = "[{\"type\":\"message\",\"content\":\"안녕\"}]";
-    CHECK(store_resp_put(st, &r, &e) == 0);
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);
     strcpy(r.status, "completed");
     strcpy(r.previous_id, "resp_zero");
     r.body = "{\"status\":\"completed\"}";
-    CHECK(store_resp_put(st, &r, &e) == 0);   /* the same row, rewritten */
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);   /* the same row, rewritten */
     REQUIRE(store_resp_get(st, a.id, "resp_one", &g, &e) == 0, "get: %s", e.msg);
     CHECK_STR(g.status, "completed");
     CHECK_STR(g.previous_id, "resp_zero");
@@ -1208,10 +1208,13 @@ TEST(responses_and_items) {
     CHECK(store_resp_delete(st, b.id, "resp_one", &e) == STORE_NOTFOUND);
     struct store_resp rb = r;
     strcpy(rb.user_id, b.id);
-    CHECK(store_resp_put(st, &rb, &e) == STORE_CONFLICT);   /* b cannot overwrite a's */
+    CHECK(store_resp_put(st, &rb, 0, &e) == STORE_CONFLICT);   /* b cannot overwrite a's */
     strcpy(r.status, "done?");
-    CHECK(store_resp_put(st, &r, &e) == STORE_INVALID);
+    CHECK(store_resp_put(st, &r, 0, &e) == STORE_INVALID);
     CHECK(store_resp_delete(st, a.id, "resp_one", &e) == 0);
+    CHECK(store_resp_get(st, a.id, "resp_one", &g, &e) == STORE_NOTFOUND);
+    strcpy(r.status, "completed");
+    CHECK(store_resp_put(st, &r, STORE_RESP_EXISTING, &e) == STORE_NOTFOUND);   /* deleted while it ran */
     CHECK(store_resp_get(st, a.id, "resp_one", &g, &e) == STORE_NOTFOUND);
 
     /* a conversation with 3 items, 2 more added */
@@ -1273,7 +1276,7 @@ TEST(responses_and_items) {
     CHECK(store_aconv_create(st, &in, NULL, 0, &c2, &e) == 0);
     store_aconv_free(&c2);
     strcpy(r.status, "completed");
-    CHECK(store_resp_put(st, &r, &e) == 0);
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);
     CHECK(store_aconv_delete(st, a.id, c.id, &e) == 0);
     CHECK(store_item_get(st, a.id, c.id, "msg_0", &gi, &e) == STORE_NOTFOUND);
     CHECK(store_user_delete(st, a.id, &e) == 0);
