@@ -322,7 +322,7 @@ cJSON *api_resp_items_normalize(const cJSON *input) {
         const cJSON *have = field(x, "id");
         if (!cJSON_IsString(have) || !have->valuestring[0] || strlen(have->valuestring) >= STORE_ID_MAX) {
             new_item_id(id, sizeof id, !strcmp(t, "message") ? "msg" : !strcmp(t, "function_call") ? "fc"
-                                       : !strcmp(t, "function_call_output") ? "fco" : "rs");
+                                       : !strcmp(t, "function_call_output") ? "fco" : !strcmp(t, "reasoning") ? "rs" : "item");
             if (have) cJSON_ReplaceItemInObjectCaseSensitive(x, "id", cJSON_CreateString(id));
             else cJSON_AddStringToObject(x, "id", id);
         }
