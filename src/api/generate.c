@@ -1113,6 +1113,16 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
     response_id(o, id, sizeof id);
     time_t created = time(NULL);
     struct gen *g = &grp->g[0];
+    struct api_resp_hook *h = o->resp;
+    const int bg = h && h->background;   /* streamed, and run to its end (or cancel) if the client goes */
+    if (bg) {
+        pthread_mutex_lock(&grp->mu);
+        grp->fd = -1;
+        pthread_mutex_unlock(&grp->mu);
+        cJSON *q = response_object(s, o, id, created, "queued", NULL, NULL);
+        if (h->on_start) h->on_start(h, q);
+        cJSON_Delete(q);
+    }
     if (o->tools && o->tool_prefix) add_text(&g->ts.all, &g->ts.len, &g->ts.cap, o->tool_prefix, strlen(o->tool_prefix));
     st.ok = sse_begin(c, NULL) == 0;
     cJSON *e = cJSON_CreateObject();
@@ -1142,28 +1152,41 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
         }
         free(text);
         free(rtext);
-        if (!st.ok) cancel_all(grp);
+        if (!st.ok && !bg) cancel_all(grp);
         if (ended) break;
         pthread_mutex_lock(&grp->mu);
     }
-    if (failed(g)) {
+    pthread_mutex_lock(&grp->mu);
+    const int cancelled = bg && grp->cancelled;
+    pthread_mutex_unlock(&grp->mu);
+    if (failed(g) && !cancelled) {
         e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "code", "generation_failed");
         cJSON_AddStringToObject(e, "message", g->error);
         cJSON_AddNullToObject(e, "param");
         rs_send(&st, "error", e);
+        if (bg && h->on_final) {
+            cJSON *r = response_object(s, o, id, created, "failed", NULL, NULL), *er = cJSON_CreateObject();
+            cJSON_AddStringToObject(er, "code", "server_error");
+            cJSON_AddStringToObject(er, "message", g->error);
+            cJSON_ReplaceItemInObjectCaseSensitive(r, "error", er);
+            h->on_final(h, r);
+            cJSON_Delete(r);
+        }
     } else {
         if (st.open == 3) rs_close(&st);
         rs_answer(&st, o, g, 1);
         if (!st.n_items && !st.open) rs_open(&st, 1, NULL);   /* an empty answer is an empty message */
         rs_close(&st);
         int incomplete = !strcmp(g->res.finish_reason, "length");
+        const char *status = cancelled ? "cancelled" : incomplete ? "incomplete" : "completed";
         e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, incomplete ? "incomplete" : "completed",
-                                                             st.done_items, g));
+        cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, status, st.done_items, g));
         st.done_items = NULL;
-        if (o->resp && o->resp->on_final && st.ok) o->resp->on_final(o->resp, cJSON_GetObjectItem(e, "response"));
-        rs_send(&st, incomplete ? "response.incomplete" : "response.completed", e);
+        /* stored before the client reads the end; a plain stream's client that left gets
+         * nothing stored (its answer never reached anyone), a background one's does */
+        if (h && h->on_final && (st.ok || bg)) h->on_final(h, cJSON_GetObjectItem(e, "response"));
+        rs_send(&st, cancelled ? "response.cancelled" : incomplete ? "response.incomplete" : "response.completed", e);
     }
     cJSON_Delete(st.done_items);
     free(st.open_text);

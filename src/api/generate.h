@@ -22,10 +22,11 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *bo
 
 /* A stored response's side of one API_RESPONSES generation (routes_responses.c fills it):
  * the id to answer with, fields to set on every response object written (stream events
- * included), and callbacks with the object as it is finished. background: the reply is the
- * "queued" object at once (after on_start), the run goes on without the client, and only
- * on_final sees its end (status completed, incomplete, failed or cancelled); `cancel` set
- * from any thread stops it within ~50 ms of the engine's next step. */
+ * included), and callbacks with the object as it is finished. background: the run goes on
+ * when the client has gone, on_start stores it "queued" first, on_final sees its end
+ * (completed, incomplete, failed or cancelled); not streamed, the reply is the queued
+ * object at once; streamed, the events as usual (a cancelled one ends with
+ * response.cancelled). `cancel`, set from any thread, stops it within ~50 ms. */
 struct api_resp_hook {
     char id[64];
     const cJSON *extra;          /* borrowed; NULL: none */

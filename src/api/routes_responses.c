@@ -620,9 +620,9 @@ static int responses_run(struct api_server *s, struct mg_connection *c, const cJ
         return api_reply_error(c, 400, "input", "invalid_value", "'input' must be a string or a non-empty array of input items");
     if (cJSON_IsArray(input) && cJSON_GetArraySize(input) && api_resp_items_check(input, "input", bp, sizeof bp, bm, sizeof bm))
         return api_reply_error(c, 400, bp, "invalid_value", "%s", bm);
-    int store = bool_field(j, "store", has_user), bg = bool_field(j, "background", 0), stream = bool_field(j, "stream", 0);
+    int store = bool_field(j, "store", has_user), bg = bool_field(j, "background", 0);
     if (store < 0) return api_reply_error(c, 400, "store", "invalid_type", "'store' must be a boolean");
-    if (count) store = bg = stream = 0;   /* a count stores and runs nothing */
+    if (count) store = bg = 0;   /* a count stores and runs nothing */
     if (bg < 0) return api_reply_error(c, 400, "background", "invalid_type", "'background' must be a boolean");
     const cJSON *prev = field(j, "previous_response_id"), *conv = field(j, "conversation");
     if (prev && (!cJSON_IsString(prev) || !prev->valuestring[0] || strlen(prev->valuestring) >= STORE_ID_MAX))
@@ -643,9 +643,6 @@ static int responses_run(struct api_server *s, struct mg_connection *c, const cJ
     }
     if (bg == 1 && store != 1)
         return api_reply_error(c, 400, "background", "invalid_value", "'background' needs 'store': true (it is polled)");
-    if (bg == 1 && stream == 1)
-        return api_reply_error(c, 400, "background", "invalid_value",
-                               "'background' with 'stream' is not supported: poll GET /v1/responses/{id} instead");
     x.store = store;
     x.h.background = bg == 1;
     x.h.count_only = count;

@@ -180,6 +180,21 @@ await test("background: answered queued at once, polled to completed; cancel", a
     else assert(g.usage.output_tokens < 400, "not cancelled only when it ended by itself: " + c.status);
   }
   assert(cancelled, "one of them was cancelled");
+  // streamed in the background: the events as usual, and stored
+  const evs = [];
+  for await (const e of await client.responses.create({ ...base, input: "Hi!", background: true, stream: true, max_output_tokens: 5 }))
+    evs.push(e);
+  const fin = evs[evs.length - 1].response;
+  eq(evs[0].type, "response.created", "streamed");
+  const sg = await client.responses.retrieve(fin.id);
+  eq([sg.status, sg.output_text, sg.background], [fin.status, evs.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta).join(""), true],
+     "the streamed background response is stored");
+  // its client leaves after the first event: the run goes on to its end and is stored
+  const left = await client.responses.create({ ...base, input: "Hi!", background: true, stream: true, max_output_tokens: 5 });
+  let leftId = null;
+  for await (const e of left) { leftId = e.response.id; break; }
+  const lg = await pollDone(client, leftId);
+  eq([lg.status, lg.output_text], [sg.status, sg.output_text], "the same answer, finished without its client");
   // deleted while it runs: it stays deleted when the run ends (cancel waits for that end)
   const del = await client.responses.create({ ...base, input: "Another story.", background: true, max_output_tokens: 400 });
   await client.responses.delete(del.id);
@@ -294,8 +309,7 @@ await test("bad bodies, methods and paths on the stored routes are 4xx in OpenAI
                  ["PUT", c, {}, 405], ["GET", "/v1/conversations", undefined, 405], ["GET", `${c}/bogus`, undefined, 404],
                  ["GET", `/v1/responses/${kept.id}/bogus`, undefined, 404], ["POST", `/v1/responses/${kept.id}`, {}, 405],
                  ["GET", `/v1/responses/${kept.id}/cancel`, undefined, 405], ["POST", "/v1/responses", { input: "x", background: "yes" }, 400],
-                 ["POST", "/v1/responses", { input: "x", conversation: { id: 5 } }, 400],
-                 ["POST", "/v1/responses", { input: "x", background: true, stream: true }, 400]];
+                 ["POST", "/v1/responses", { input: "x", conversation: { id: 5 } }, 400]];
   for (const [method, p, body, want] of cases) eq(await call(method, p, body), want, `${method} ${p} ${JSON.stringify(body)}`);
 });
 
