@@ -195,6 +195,25 @@ await test("background: answered queued at once, polled to completed; cancel", a
   for await (const e of left) { leftId = e.response.id; break; }
   const lg = await pollDone(client, leftId);
   eq([lg.status, lg.output_text], [sg.status, sg.output_text], "the same answer, finished without its client");
+  // a streamed background run cancelled from another request: its stream ends with response.cancelled
+  let streamCancelled = false;
+  for (let seed = 1; seed <= 4 && !streamCancelled; seed++) {
+    const st = await client.responses.create({ ...base, seed, temperature: 1, input: "Write a long story.", background: true,
+                                               stream: true, max_output_tokens: 400 });
+    let cancelP = null, last = null;
+    for await (const e of st) {
+      if (!cancelP) cancelP = client.responses.cancel(e.response.id);
+      last = e;
+    }
+    const c = await cancelP;
+    eq((await client.responses.retrieve(c.id)).status, c.status, "stored as cancel answered");
+    if (c.status === "cancelled") {
+      eq(last.type, "response.cancelled", "the stream's last event");
+      eq(last.response.status, "cancelled", "its status");
+      streamCancelled = true;
+    } else assert(c.usage.output_tokens < 400, "not cancelled only when it ended by itself: " + c.status);
+  }
+  assert(streamCancelled, "one streamed run was cancelled");
   // deleted while it runs: it stays deleted when the run ends (cancel waits for that end)
   const del = await client.responses.create({ ...base, input: "Another story.", background: true, max_output_tokens: 400 });
   await client.responses.delete(del.id);
