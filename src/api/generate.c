@@ -62,6 +62,7 @@ struct group {
     int n_next;              /* first prompt not yet submitted */
     int cancelled;           /* client gone: cancel running ones, never start the rest */
     int fd;                  /* the client's socket for hang-up checks, or -1 */
+    atomic_int *cancel_flag; /* a stored background response's cancel (api_resp_hook), or NULL */
     omni_generate_params gp; /* shared by the choices; user is set per choice */
     struct api_capture *cap; /* the route keeps the whole answer (single choice only), or NULL */
 };
@@ -390,7 +391,8 @@ static int wait_news(struct group *grp, int streaming, int timeout_ms) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         if (has_news(grp, streaming) || all_done(grp)) return 1;
-        if (!grp->cancelled && api_client_gone(grp->fd)) cancel_all(grp);
+        if (!grp->cancelled && ((grp->cancel_flag && atomic_load(grp->cancel_flag)) || api_client_gone(grp->fd)))
+            cancel_all(grp);
         struct timespec now, ts;
         clock_gettime(CLOCK_MONOTONIC, &now);
         long waited = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
@@ -831,7 +833,21 @@ static cJSON *response_object(struct api_server *s, const struct api_options *o,
     cJSON_AddStringToObject(r, "truncation", o->truncation ? "auto" : "disabled");
     if (g) cJSON_AddItemToObject(r, "usage", response_usage(g));
     else cJSON_AddNullToObject(r, "usage");
+    /* the stored state's fields (previous_response_id, conversation, store, background …) */
+    const cJSON *x;
+    if (o->resp && o->resp->extra) cJSON_ArrayForEach(x, o->resp->extra) {
+        cJSON *v = cJSON_Duplicate(x, 1);
+        if (!v) continue;
+        if (cJSON_GetObjectItemCaseSensitive(r, x->string)) cJSON_ReplaceItemInObjectCaseSensitive(r, x->string, v);
+        else cJSON_AddItemToObject(r, x->string, v);
+    }
     return r;
+}
+
+/* The response's id: the route's (stored responses name theirs first) or a new one. */
+static void response_id(const struct api_options *o, char *id, size_t cap) {
+    if (o->resp && o->resp->id[0]) snprintf(id, cap, "%s", o->resp->id);
+    else item_id(id, cap, "resp");
 }
 
 static cJSON *message_item(const char *id, const char *text, const char *status) {
@@ -879,11 +895,41 @@ static cJSON *reasoning_item(const char *id, const char *text) {
 
 static int responses_json(struct api_server *s, struct mg_connection *c, const struct api_options *o,
                           struct group *grp) {
+    struct api_resp_hook *h = o->resp;
+    char rid[64];
+    response_id(o, rid, sizeof rid);
+    time_t created = time(NULL);
+    if (h && h->background) {
+        /* answered now, queued; the run goes on after the client has gone, until done or
+         * cancelled, and its result is stored (on_final) */
+        cJSON *q = response_object(s, o, rid, created, "queued", NULL, NULL);
+        pthread_mutex_lock(&grp->mu);
+        grp->fd = -1;
+        pthread_mutex_unlock(&grp->mu);
+        if (h->on_start) h->on_start(h, q);
+        api_reply_then_close(c);   /* a keep-alive client must not queue its polls behind this run */
+        api_reply_json(c, 200, q);
+        cJSON_Delete(q);
+    }
     pthread_mutex_lock(&grp->mu);
     while (!all_done(grp)) wait_news(grp, 0, 1000);
+    int cancelled = grp->cancelled;
     pthread_mutex_unlock(&grp->mu);
     struct gen *g = &grp->g[0];
-    if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
+    if (failed(g) || (h && h->background && cancelled)) {
+        if (!(h && h->background))
+            return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
+        cJSON *r = response_object(s, o, rid, created, cancelled ? "cancelled" : "failed", NULL, NULL);
+        if (!cancelled) {
+            cJSON *er = cJSON_CreateObject();
+            cJSON_AddStringToObject(er, "code", "server_error");
+            cJSON_AddStringToObject(er, "message", g->error);
+            cJSON_ReplaceItemInObjectCaseSensitive(r, "error", er);
+        }
+        if (h->on_final) h->on_final(h, r);
+        cJSON_Delete(r);
+        return 200;
+    }
     const char *text = g->text ? g->text : "";
     struct tool_parse tp = {0};
     int parsed = 0;
@@ -915,10 +961,10 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
         cJSON_AddItemToArray(out, call_item(id, cid, tp.calls[k].name, tp.calls[k].arguments, "completed"));
     }
     tool_parse_free(&tp);
-    item_id(id, sizeof id, "resp");
-    cJSON *r = response_object(s, o, id, time(NULL), !strcmp(g->res.finish_reason, "length") ? "incomplete" : "completed",
+    cJSON *r = response_object(s, o, rid, created, !strcmp(g->res.finish_reason, "length") ? "incomplete" : "completed",
                                out, g);
-    api_reply_json_headers(c, 200, r, NULL);
+    if (h && h->on_final) h->on_final(h, r);   /* stored before the client can read it */
+    if (!(h && h->background)) api_reply_json_headers(c, 200, r, NULL);
     cJSON_Delete(r);
     return 200;
 }
@@ -1064,9 +1110,19 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
     struct rstream st = {.c = c, .ok = 1};
     st.done_items = cJSON_CreateArray();
     char id[64];
-    item_id(id, sizeof id, "resp");
+    response_id(o, id, sizeof id);
     time_t created = time(NULL);
     struct gen *g = &grp->g[0];
+    struct api_resp_hook *h = o->resp;
+    const int bg = h && h->background;   /* streamed, and run to its end (or cancel) if the client goes */
+    if (bg) {
+        pthread_mutex_lock(&grp->mu);
+        grp->fd = -1;
+        pthread_mutex_unlock(&grp->mu);
+        cJSON *q = response_object(s, o, id, created, "queued", NULL, NULL);
+        if (h->on_start) h->on_start(h, q);
+        cJSON_Delete(q);
+    }
     if (o->tools && o->tool_prefix) add_text(&g->ts.all, &g->ts.len, &g->ts.cap, o->tool_prefix, strlen(o->tool_prefix));
     st.ok = sse_begin(c, NULL) == 0;
     cJSON *e = cJSON_CreateObject();
@@ -1096,27 +1152,41 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
         }
         free(text);
         free(rtext);
-        if (!st.ok) cancel_all(grp);
+        if (!st.ok && !bg) cancel_all(grp);
         if (ended) break;
         pthread_mutex_lock(&grp->mu);
     }
-    if (failed(g)) {
+    pthread_mutex_lock(&grp->mu);
+    const int cancelled = bg && grp->cancelled;
+    pthread_mutex_unlock(&grp->mu);
+    if (failed(g) && !cancelled) {
         e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "code", "generation_failed");
         cJSON_AddStringToObject(e, "message", g->error);
         cJSON_AddNullToObject(e, "param");
         rs_send(&st, "error", e);
+        if (bg && h->on_final) {
+            cJSON *r = response_object(s, o, id, created, "failed", NULL, NULL), *er = cJSON_CreateObject();
+            cJSON_AddStringToObject(er, "code", "server_error");
+            cJSON_AddStringToObject(er, "message", g->error);
+            cJSON_ReplaceItemInObjectCaseSensitive(r, "error", er);
+            h->on_final(h, r);
+            cJSON_Delete(r);
+        }
     } else {
         if (st.open == 3) rs_close(&st);
         rs_answer(&st, o, g, 1);
         if (!st.n_items && !st.open) rs_open(&st, 1, NULL);   /* an empty answer is an empty message */
         rs_close(&st);
         int incomplete = !strcmp(g->res.finish_reason, "length");
+        const char *status = cancelled ? "cancelled" : incomplete ? "incomplete" : "completed";
         e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, incomplete ? "incomplete" : "completed",
-                                                             st.done_items, g));
+        cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, status, st.done_items, g));
         st.done_items = NULL;
-        rs_send(&st, incomplete ? "response.incomplete" : "response.completed", e);
+        /* stored before the client reads the end; a plain stream's client that left gets
+         * nothing stored (its answer never reached anyone), a background one's does */
+        if (h && h->on_final && (st.ok || bg)) h->on_final(h, cJSON_GetObjectItem(e, "response"));
+        rs_send(&st, cancelled ? "response.cancelled" : incomplete ? "response.incomplete" : "response.completed", e);
     }
     cJSON_Delete(st.done_items);
     free(st.open_text);
@@ -1158,6 +1228,7 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     gp->on_token = on_piece;
     gp->on_done = on_done;
     grp->cap = n == 1 ? o->capture : NULL;
+    grp->cancel_flag = o->resp ? &o->resp->cancel : NULL;
     for (int i = 0; i < n; i++) {
         gs[i].grp = grp;
         gs[i].prompt = &prompts[i];

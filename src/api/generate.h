@@ -20,6 +20,28 @@ enum api_kind { API_CHAT, API_COMPLETION, API_RESPONSES, API_MESSAGES };
  * body is borrowed. Returns the HTTP status written. */
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
 
+/* A stored response's side of one API_RESPONSES generation (routes_responses.c fills it):
+ * the id to answer with, fields to set on every response object written (stream events
+ * included), and callbacks with the object as it is finished. background: the run goes on
+ * when the client has gone, on_start stores it "queued" first, on_final sees its end
+ * (completed, incomplete, failed or cancelled); not streamed, the reply is the queued
+ * object at once; streamed, the events as usual (a cancelled one ends with
+ * response.cancelled). `cancel`, set from any thread, stops it within ~50 ms. */
+struct api_resp_hook {
+    char id[64];
+    const cJSON *extra;          /* borrowed; NULL: none */
+    int background;
+    int count_only;              /* POST /v1/responses/input_tokens: answer the prompt's length, no run */
+    atomic_int cancel;
+    void (*on_start)(struct api_resp_hook *h, const cJSON *response);
+    /* the final object, before the client can read it (not called when a stream's client
+     * left before its end, nor for a failed non-background run: the client got a 500) */
+    void (*on_final)(struct api_resp_hook *h, const cJSON *response);
+    void *user;
+};
+/* api_chat_body with the Responses route's hook (borrowed; it lives until this returns). */
+int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_resp_hook *h);
+
 /* prompt: borrowed. Returns the HTTP status written. */
 int api_generate(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                  const omni_prompt *prompt, const char *prompt_param);

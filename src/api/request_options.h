@@ -36,6 +36,8 @@ struct api_options {
                                      * NULL: the server's pinned one; borrowed */
     const char *model_id;           /* its id, for the reply's 'model'; borrowed */
     struct api_capture *capture;    /* set by the route (never parsed): keep the whole answer, see below */
+    struct api_resp_hook *resp;     /* set by the Responses route (never parsed): its stored state
+                                     * (api/generate.h), or NULL */
     /* chat with tools (set by the route, borrowed): the reply is parsed for calls in the
      * model's syntax; tool_prefix is text forced at the reply's start (part of the prompt,
      * so the parser reads it first), or NULL */

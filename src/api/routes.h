@@ -49,6 +49,14 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
 int route_completions(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
 /* POST /v1/responses, stateless (routes_responses.c) */
 int route_responses(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* POST /v1/responses/input_tokens: the same body's prompt length, nothing generated or stored. */
+int route_responses_input_tokens(struct api_server *s, struct mg_connection *c, const char *body, size_t len);
+/* Stored responses: GET/DELETE /v1/responses/{id}, GET .../input_items, POST .../cancel
+ * (routes_responses.c), and the Conversations API under /v1/conversations
+ * (routes_v1_conversations.c); body: the request's (may be empty). */
+int route_responses_stored(struct api_server *s, struct mg_connection *c, const char *method, const char *path);
+int route_v1_conversations(struct api_server *s, struct mg_connection *c, const char *method, const char *path,
+                           const char *body, size_t len);
 /* Audio (routes_audio_speech.c, routes_audio_transcriptions.c). The transcription
  * routes read their own multipart body (bounded by max_body). */
 int route_speech(struct api_server *s, struct mg_connection *c, const char *body, size_t len);

@@ -278,7 +278,8 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     return status;
 }
 
-int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
+static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind,
+                     struct api_resp_hook *rh) {
     int status;
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
@@ -415,9 +416,18 @@ int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j,
         omni_tokenize(mdl, prefix, strlen(prefix), 0, 1, pr.tokens + pr.n, k);
         pr.n += k;
     }
+    if (rh && rh->count_only) {   /* the Responses API's input token count: the prompt as it would run */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "object", "response.input_tokens");
+        cJSON_AddNumberToObject(o, "input_tokens", pr.n);
+        status = api_reply_json(c, 200, o);
+        cJSON_Delete(o);
+        goto done;
+    }
     /* accounts: key's models, tier limits, the conversation (before generating) */
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
+    o.resp = rh;
     status = api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_chat_store_end(&cs);
@@ -438,4 +448,12 @@ done:
     api_chat_images_free(&ci);
     api_model_put(s, &mref);   /* after the reply: the model stays loaded while the request runs */
     return status;
+}
+
+int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
+    return chat_body(s, c, j, kind, NULL);
+}
+
+int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_resp_hook *h) {
+    return chat_body(s, c, j, API_RESPONSES, h);
 }

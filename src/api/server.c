@@ -186,6 +186,20 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             return post ? handle_post(s, c, route_completions) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/responses"))
             return post ? handle_post(s, c, route_responses) : method_not_allowed(c, "POST", m, path);
+        if (!strcmp(path, "/v1/responses/input_tokens"))
+            return post ? handle_post(s, c, route_responses_input_tokens) : method_not_allowed(c, "POST", m, path);
+        if (!strncmp(path, "/v1/responses/", 14)) return route_responses_stored(s, c, m, path);
+        if (!strcmp(path, "/v1/conversations") || !strncmp(path, "/v1/conversations/", 18)) {
+            size_t blen = 0;
+            int bst = 0;
+            char *body = get || !strcmp(m, "DELETE") ? NULL : api_read_body(s, c, &blen, &bst);
+            if (!get && strcmp(m, "DELETE") && !body)
+                return bst == 413 ? api_reply_error(c, 413, NULL, "request_too_large", "the request body is too large")
+                                  : api_reply_error(c, 400, NULL, NULL, "the request body could not be read");
+            int rst = route_v1_conversations(s, c, m, path, body ? body : "", blen);
+            free(body);
+            return rst;
+        }
         if (!strcmp(path, "/v1/audio/speech"))
             return post ? handle_post(s, c, route_speech) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/audio/voices")) return get ? route_voices(s, c) : method_not_allowed(c, "GET", m, path);

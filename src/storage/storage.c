@@ -149,6 +149,10 @@ static void release(struct store *st, struct db *d) {
     for (int i = 0; i < n_drop; i++) db_disconnect(drop[i]);
 }
 
+/* The pool for the store's other files (storage/pool.h). */
+int store_pool_get(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
+void store_pool_put(struct store *st, struct db *d) { release(st, d); }
+
 /* Takes the database-wide lock for `key` inside the current write transaction (PostgreSQL:
  * an advisory transaction lock; SQLite's BEGIN IMMEDIATE already holds the only one). */
 static int lock_key(struct db *d, const char *key, struct err *e) {
@@ -243,6 +247,20 @@ static const char *const mig_sqlite[] = {
     " DELETE FROM message_text WHERE user_id = old.user_id AND seq = old.seq; END;"
     "CREATE TRIGGER message_text_au AFTER UPDATE OF body ON messages BEGIN"
     " UPDATE message_text SET body = new.body WHERE user_id = old.user_id AND seq = old.seq; END;",
+    /* 3 (responses): stored Responses and the Conversations API's conversations and items
+     * (storage/responses.c) */
+    "CREATE TABLE responses (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " created INTEGER NOT NULL, status TEXT NOT NULL, previous_id TEXT NOT NULL DEFAULT '',"
+    " conv_id TEXT NOT NULL DEFAULT '', body TEXT NOT NULL, input TEXT NOT NULL);"
+    "CREATE INDEX responses_user ON responses(user_id, created);"
+    "CREATE TABLE api_conversations (id TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created INTEGER NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX api_conversations_user ON api_conversations(user_id, created);"
+    "CREATE TABLE api_conv_items (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,"
+    " conv_id TEXT NOT NULL REFERENCES api_conversations(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
+    " item TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE (conv_id, id));"
+    "CREATE INDEX api_conv_items_conv ON api_conv_items(conv_id, seq);",
 };
 
 static const char *const mig_pg[] = {
@@ -305,6 +323,19 @@ static const char *const mig_pg[] = {
     "CREATE INDEX feedback_user ON feedback(user_id, created);",
     /* 2: (SQLite's message_text; PostgreSQL's search reads messages through its indexes) */
     "SELECT 1",
+    /* 3 (responses): as SQLite's */
+    "CREATE TABLE responses (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " created BIGINT NOT NULL, status TEXT NOT NULL, previous_id TEXT NOT NULL DEFAULT '',"
+    " conv_id TEXT NOT NULL DEFAULT '', body TEXT NOT NULL, input TEXT NOT NULL);"
+    "CREATE INDEX responses_user ON responses(user_id, created);"
+    "CREATE TABLE api_conversations (id TEXT PRIMARY KEY,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, created BIGINT NOT NULL,"
+    " metadata TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX api_conversations_user ON api_conversations(user_id, created);"
+    "CREATE TABLE api_conv_items (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL,"
+    " conv_id TEXT NOT NULL REFERENCES api_conversations(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
+    " item TEXT NOT NULL, created BIGINT NOT NULL, UNIQUE (conv_id, id));"
+    "CREATE INDEX api_conv_items_conv ON api_conv_items(conv_id, seq);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

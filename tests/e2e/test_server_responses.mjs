@@ -2,7 +2,8 @@
 // string and item input, instructions, function tools (forced, so a random-weight model
 // calls them) with function_call / function_call_output items for the second step,
 // text.format json_schema, max_output_tokens, and the typed stream events in order with
-// their sequence_number. Stateful fields are refused with OpenAI-shaped 400s.
+// their sequence_number. Bad requests (an unknown previous_response_id among them) are
+// OpenAI-shaped 400s; the stored half is test_responses_stored.mjs.
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
@@ -112,7 +113,7 @@ await test("stream: a function call's arguments arrive as deltas", async () => {
   eq(args, whole.output.find((o) => o.type === "function_call").arguments, "stream = non-stream");
 });
 
-await test("stateful and bad requests are 400s in OpenAI's shape", async () => {
+await test("bad requests (an unknown previous response too) are 400s in OpenAI's shape", async () => {
   const cases = [[{ input: "x", previous_response_id: "resp_1" }, "previous_response_id"],
                  [{}, "input"],
                  [{ input: [{ type: "mystery" }] }, "input[0].type"],

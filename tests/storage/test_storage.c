@@ -20,6 +20,7 @@
 
 #include <cJSON.h>
 
+#include "storage/responses.h"
 #include "storage/storage.h"
 #include "test.h"
 
@@ -134,7 +135,7 @@ TEST(migrations_idempotent) {
     }
     if (strcmp(g_backend, "sqlite")) return;
     /* an upgrade: a database at version 1 with a message in it gets migration 2 (the
-     * clustered search text), backfilled */
+     * clustered search text), backfilled, and the later ones (3: responses) */
     REQUIRE(store_open(g_url, &st, &e) == 0, "reopen: %s", e.msg);
     struct store_conv c = {0};
     strcpy(c.user_id, u.id);
@@ -148,7 +149,8 @@ TEST(migrations_idempotent) {
     sqlite3 *db = NULL;
     REQUIRE(sqlite3_open(g_sqlite_path, &db) == SQLITE_OK, "sqlite3_open");
     CHECK(sqlite3_exec(db, "DROP TRIGGER message_text_ai; DROP TRIGGER message_text_ad; DROP TRIGGER message_text_au;"
-                           " DROP TABLE message_text; DELETE FROM schema_version WHERE version >= 2", NULL, NULL, NULL) ==
+                           " DROP TABLE message_text; DROP TABLE api_conv_items; DROP TABLE api_conversations; DROP TABLE responses;"
+                           " DELETE FROM schema_version WHERE version >= 2", NULL, NULL, NULL) ==
           SQLITE_OK);
     sqlite3_close(db);
     REQUIRE(store_open(g_url, &st, &e) == 0, "upgrade: %s", e.msg);
@@ -1175,6 +1177,115 @@ TEST(postgres_restart) {
     store_close(st);
 }
 
+/* Stored responses and the Conversations API's conversations and items (storage/responses.h):
+ * a background response rewritten in place, every row scoped to its user, item pages in
+ * both orders with has_more and `after`, and all of it gone with the user. */
+TEST(responses_and_items) {
+    struct store *st = open_fresh();
+    REQUIRE(st, "open");
+    struct err e = {{0}};
+    struct store_user a, b;
+    REQUIRE(mk_user(st, "a@x.org", &a) == 0 && mk_user(st, "b@x.org", &b) == 0, "users");
+    struct store_resp r = {0}, g;
+    strcpy(r.id, "resp_one");
+    strcpy(r.user_id, a.id);
+    strcpy(r.status, "queued");
+    r.body = "{\"status\":\"queued\"}";
+    r.input = "[{\"type\":\"message\",\"content\":\"안녕\"}]";
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);
+    strcpy(r.status, "completed");
+    strcpy(r.previous_id, "resp_zero");
+    r.body = "{\"status\":\"completed\"}";
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);   /* the same row, rewritten */
+    REQUIRE(store_resp_get(st, a.id, "resp_one", &g, &e) == 0, "get: %s", e.msg);
+    CHECK_STR(g.status, "completed");
+    CHECK_STR(g.previous_id, "resp_zero");
+    CHECK_STR(g.body, "{\"status\":\"completed\"}");
+    CHECK_STR(g.input, "[{\"type\":\"message\",\"content\":\"안녕\"}]");
+    CHECK(g.created > 0);
+    store_resp_free(&g);
+    CHECK(store_resp_get(st, b.id, "resp_one", &g, &e) == STORE_NOTFOUND);   /* another user's */
+    CHECK(store_resp_delete(st, b.id, "resp_one", &e) == STORE_NOTFOUND);
+    struct store_resp rb = r;
+    strcpy(rb.user_id, b.id);
+    CHECK(store_resp_put(st, &rb, 0, &e) == STORE_CONFLICT);   /* b cannot overwrite a's */
+    strcpy(r.status, "done?");
+    CHECK(store_resp_put(st, &r, 0, &e) == STORE_INVALID);
+    CHECK(store_resp_delete(st, a.id, "resp_one", &e) == 0);
+    CHECK(store_resp_get(st, a.id, "resp_one", &g, &e) == STORE_NOTFOUND);
+    strcpy(r.status, "completed");
+    CHECK(store_resp_put(st, &r, STORE_RESP_EXISTING, &e) == STORE_NOTFOUND);   /* deleted while it ran */
+    CHECK(store_resp_get(st, a.id, "resp_one", &g, &e) == STORE_NOTFOUND);
+
+    /* a conversation with 3 items, 2 more added */
+    struct store_item it[5];
+    char bodies[5][64];
+    memset(it, 0, sizeof it);
+    for (int i = 0; i < 5; i++) {
+        snprintf(it[i].id, sizeof it[i].id, "msg_%d", i);
+        snprintf(bodies[i], sizeof bodies[i], "{\"id\":\"msg_%d\",\"text\":\"항목 %d\"}", i, i);
+        it[i].item = bodies[i];
+    }
+    struct store_aconv in = {0}, c, cg;
+    strcpy(in.user_id, a.id);
+    in.metadata = "{\"topic\":\"날씨\"}";
+    REQUIRE(store_aconv_create(st, &in, it, 3, &c, &e) == 0, "create: %s", e.msg);
+    CHECK(!strncmp(c.id, "conv_", 5));
+    CHECK_STR(c.metadata, "{\"topic\":\"날씨\"}");
+    CHECK(store_item_add(st, a.id, c.id, it + 3, 2, &e) == 0);
+    CHECK(store_item_add(st, b.id, c.id, it + 3, 1, &e) == STORE_NOTFOUND);
+    CHECK(store_item_add(st, a.id, c.id, it, 1, &e) == STORE_CONFLICT);     /* an id twice */
+    struct store_items l;
+    struct store_item_query q = {NULL, 2, 0};
+    REQUIRE(store_item_list(st, a.id, c.id, &q, &l, &e) == 0, "list: %s", e.msg);
+    CHECK_EQ_INT(l.n, 2);
+    CHECK(l.has_more);
+    if (l.n == 2) { CHECK_STR(l.items[0].id, "msg_0"); CHECK_STR(l.items[1].item, bodies[1]); }
+    store_items_free(&l);
+    q = (struct store_item_query){"msg_1", 10, 0};
+    CHECK(store_item_list(st, a.id, c.id, &q, &l, &e) == 0);
+    CHECK_EQ_INT(l.n, 3);
+    CHECK(!l.has_more);
+    if (l.n == 3) CHECK_STR(l.items[0].id, "msg_2");
+    store_items_free(&l);
+    q = (struct store_item_query){"msg_3", 0, 1};   /* newest first, after msg_3: 2, 1, 0 */
+    CHECK(store_item_list(st, a.id, c.id, &q, &l, &e) == 0);
+    CHECK_EQ_INT(l.n, 3);
+    if (l.n == 3) { CHECK_STR(l.items[0].id, "msg_2"); CHECK_STR(l.items[2].id, "msg_0"); }
+    store_items_free(&l);
+    CHECK(store_item_list(st, b.id, c.id, NULL, &l, &e) == STORE_NOTFOUND);
+    struct store_item gi;
+    CHECK(store_item_get(st, a.id, c.id, "msg_4", &gi, &e) == 0);
+    CHECK_STR(gi.item, bodies[4]);
+    store_item_free(&gi);
+    CHECK(store_item_get(st, b.id, c.id, "msg_4", &gi, &e) == STORE_NOTFOUND);
+    CHECK(store_item_delete(st, b.id, c.id, "msg_4", &e) == STORE_NOTFOUND);
+    CHECK(store_item_delete(st, a.id, c.id, "msg_4", &e) == 0);
+    CHECK(store_item_get(st, a.id, c.id, "msg_4", &gi, &e) == STORE_NOTFOUND);
+    CHECK(store_aconv_set_metadata(st, b.id, c.id, "{}", &e) == STORE_NOTFOUND);
+    CHECK(store_aconv_set_metadata(st, a.id, c.id, "{\"topic\":\"비\"}", &e) == 0);
+    REQUIRE(store_aconv_get(st, a.id, c.id, &cg, &e) == 0, "get conv");
+    CHECK_STR(cg.metadata, "{\"topic\":\"비\"}");
+    CHECK_EQ_INT(cg.created, c.created);
+    store_aconv_free(&cg);
+    CHECK(store_aconv_get(st, b.id, c.id, &cg, &e) == STORE_NOTFOUND);
+    CHECK(store_aconv_delete(st, b.id, c.id, &e) == STORE_NOTFOUND);
+
+    /* a second conversation and a response, deleted with their user */
+    struct store_aconv c2;
+    CHECK(store_aconv_create(st, &in, NULL, 0, &c2, &e) == 0);
+    store_aconv_free(&c2);
+    strcpy(r.status, "completed");
+    CHECK(store_resp_put(st, &r, 0, &e) == 0);
+    CHECK(store_aconv_delete(st, a.id, c.id, &e) == 0);
+    CHECK(store_item_get(st, a.id, c.id, "msg_0", &gi, &e) == STORE_NOTFOUND);
+    CHECK(store_user_delete(st, a.id, &e) == 0);
+    CHECK(store_resp_get(st, a.id, "resp_one", &g, &e) == STORE_NOTFOUND);
+    CHECK(store_aconv_get(st, a.id, c2.id, &cg, &e) == STORE_NOTFOUND);
+    store_aconv_free(&c);
+    store_close(st);
+}
+
 static void run_suite(void) {
     RUN_T(migrations_idempotent);
     RUN_T(bad_urls);
@@ -1190,6 +1301,7 @@ static void run_suite(void) {
     RUN_T(limits_two_replicas);
     RUN_T(export_and_delete_cascade);
     RUN_T(kill9_durability);
+    RUN_T(responses_and_items);
 }
 
 static int sh(const char *cmd, char *out, size_t cap) {
@@ -1212,7 +1324,7 @@ TEST(postgres_started) {
 }
 
 int main(void) {
-    TEST_EXPECT(2 * 14 + 4);
+    TEST_EXPECT(2 * 15 + 4);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-storage-XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
     RUN(ids_random);
