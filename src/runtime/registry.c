@@ -801,6 +801,8 @@ int omni_registry_list(omni_registry *r, int loaded_only, omni_registry_model **
         x->loaded_at = e->state == E_READY ? e->loaded_at : 0;
         x->expires_at = e->state != E_READY ? -1 : e->pinned || e->active || e->expires < 0 ? 0
                       : wnow + (e->expires > now ? e->expires - now : 0);
+        x->n_ctx = e->state != E_READY ? 0 : e->model ? omni_request_n_ctx(e->model, NULL)
+                 : e->emb ? omni_embedder_n_ctx(e->emb) : 0;
     }
     pthread_mutex_unlock(&r->mu);
     if (oom) {
