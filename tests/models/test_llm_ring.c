@@ -1,0 +1,153 @@
+/* Sliding-window layers keep a ring of their last positions (llm_kv_ring) when the
+ * context is long enough: the cache takes less memory and the logits are those of a
+ * cache that holds every position, bit for bit, with the exact kernel and with the
+ * tiled one, past the point where the ring wraps (a prompt of 1100 positions in one
+ * batch, chunked at 512, then decode steps). The comparison cache is one whose context
+ * is too short for a ring, so it keeps every position: the layout the goldens
+ * (test_llm_golden, test_llm_golden_moe) check against the reference build.
+ * Models: the shared synth gemma3 file (window 32, five local layers of six) and the
+ * tiny-gpt-oss shape written by our own synth (window 16, every other layer local).
+ * Also: a truncate that stays within the ring keeps its positions (a speculative
+ * step's rollback), one that reaches behind it keeps nothing, and a rewrite behind the
+ * ring is refused. */
+#include "test.h"
+#include "core/error.h"
+#include "models/llm.h"
+#include "models/synth.h"
+
+#define N_PROMPT 1100
+#define N_DECODE 12
+
+static struct llm *g_gemma, *g_oss;
+static char g_oss_path[256];
+
+static struct llm *load(const char *path) {
+    struct err e = {{0}};
+    struct llm_load_params lp = llm_default_load_params();
+    lp.n_threads = 2;
+    struct llm *m = llm_load(path, &lp, &e);
+    if (!m) fprintf(stderr, "  %s: %s\n", path, e.msg);
+    return m;
+}
+
+static int argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* Runs the same prompt and greedy decode through a ring cache (n_ctx 4096) and a full
+ * one (n_ctx N_PROMPT + N_DECODE + 8, too short for a ring) with kernel mode; every
+ * logit must be equal. */
+static void same_logits(struct llm *m, const char *name, enum llm_flash mode) {
+    const struct llm_hparams *hp = llm_hparams(m);
+    const int V = hp->n_vocab, n = N_PROMPT;
+    struct err e = {{0}};
+    struct llm_kv *ring = llm_kv_new(m, 4096, &e), *full = llm_kv_new(m, n + N_DECODE + 8, &e);
+    struct llm_state *st = llm_state_new(m);
+    int32_t *tok = malloc(sizeof(int32_t) * n), *pos = malloc(sizeof(int32_t) * n);
+    float *a = malloc(sizeof(float) * V), *b = malloc(sizeof(float) * V);
+    REQUIRE(ring && full && st && tok && pos && a && b, "%s: %s", name, e.msg);
+    CHECK_MSG(llm_kv_ring(ring) > 0 && llm_kv_ring(ring) < n, "%s: ring of %d positions", name, llm_kv_ring(ring));
+    CHECK_MSG(llm_kv_ring(full) == 0, "%s: the short cache has no ring", name);
+    /* memory: the ring's local layers take 2 * ring rows instead of 4096, the global
+     * ones 4096 as before */
+    struct llm_kv *plain = llm_kv_new(m, 1, &e);
+    REQUIRE(plain != NULL, "%s", e.msg);
+    const size_t layer_pos = llm_kv_bytes(plain) / (size_t)hp->n_layer;  /* one layer's K+V of one position */
+    int n_local = 0;
+    for (int l = 0; l < hp->n_layer; l++) n_local += hp->swa_period == 0 || l % hp->swa_period < hp->swa_period - 1;
+    const size_t want = layer_pos * ((size_t)(hp->n_layer - n_local) * 4096 + (size_t)n_local * 2 * llm_kv_ring(ring));
+    CHECK_MSG(n_local > 0 && llm_kv_bytes(ring) == want, "%s: ring cache %zu bytes, want %zu (%d local layers; "
+              "without the ring %zu)", name, llm_kv_bytes(ring), want, n_local, layer_pos * hp->n_layer * 4096);
+    llm_kv_free(plain);
+    llm_kv_set_flash(ring, mode);
+    llm_kv_set_flash(full, mode);
+    uint32_t r = 12345;
+    for (int i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        tok[i] = (int32_t)((r >> 8) % (uint32_t)V);
+        pos[i] = i;
+    }
+    struct llm_batch bt = {n, tok, pos, NULL, NULL};
+    CHECK_MSG(llm_forward(m, st, &ring, 1, &bt, a, &e) == 0, "%s: %s", name, e.msg);
+    CHECK_MSG(llm_forward(m, st, &full, 1, &bt, b, &e) == 0, "%s: %s", name, e.msg);
+    int diff = memcmp(a, b, sizeof(float) * V) != 0;
+    CHECK_MSG(!diff, "%s (flash %d): prompt logits differ with the ring", name, (int)mode);
+    for (int s = 0; s < N_DECODE && !diff; s++) {
+        int32_t t = argmax(a, V), p = n + s;
+        struct llm_batch b1 = {1, &t, &p, NULL, NULL};
+        CHECK_MSG(llm_forward(m, st, &ring, 1, &b1, a, &e) == 0, "%s: %s", name, e.msg);
+        CHECK_MSG(llm_forward(m, st, &full, 1, &b1, b, &e) == 0, "%s: %s", name, e.msg);
+        diff = memcmp(a, b, sizeof(float) * V) != 0;
+        CHECK_MSG(!diff, "%s (flash %d): decode step %d differs with the ring", name, (int)mode, s);
+    }
+    llm_kv_free(ring);
+    llm_kv_free(full);
+    llm_state_free(st);
+    free(tok); free(pos); free(a); free(b);
+}
+
+TEST(gemma3_exact) { same_logits(g_gemma, "synth-gemma3", LLM_FLASH_OFF); }
+TEST(gemma3_tiled) { same_logits(g_gemma, "synth-gemma3", LLM_FLASH_ON); }
+TEST(gpt_oss_exact) { same_logits(g_oss, "tiny-gpt-oss", LLM_FLASH_OFF); }
+TEST(gpt_oss_tiled) { same_logits(g_oss, "tiny-gpt-oss", LLM_FLASH_ON); }
+
+/* truncate within the ring keeps; behind it nothing; a rewrite behind it is an error */
+TEST(truncate_and_rewrite) {
+    struct llm *m = g_gemma;
+    const int V = llm_hparams(m)->n_vocab, n = N_PROMPT;
+    struct err e = {{0}};
+    struct llm_kv *kv = llm_kv_new(m, 4096, &e);
+    struct llm_state *st = llm_state_new(m);
+    int32_t *tok = malloc(sizeof(int32_t) * n), *pos = malloc(sizeof(int32_t) * n);
+    float *a = malloc(sizeof(float) * V), *b = malloc(sizeof(float) * V);
+    REQUIRE(kv && st && tok && pos && a && b, "%s", e.msg);
+    for (int i = 0; i < n; i++) tok[i] = (int32_t)((i * 7919u + 13) % (unsigned)V), pos[i] = i;
+    struct llm_batch bt = {n, tok, pos, NULL, NULL};
+    REQUIRE(llm_forward(m, st, &kv, 1, &bt, a, &e) == 0, "%s", e.msg);
+    /* a step back of a few positions (a rejected guess) keeps them; the recomputed
+     * last position gives the same logits */
+    CHECK(llm_kv_truncate(kv, n - 4) == n - 4);
+    struct llm_batch b4 = {4, tok + n - 4, pos + n - 4, NULL, NULL};
+    CHECK_MSG(llm_forward(m, st, &kv, 1, &b4, b, &e) == 0, "%s", e.msg);
+    CHECK_MSG(memcmp(a, b, sizeof(float) * V) == 0, "logits after stepping back and recomputing");
+    /* rewriting a position behind the ring is refused, and changes nothing */
+    int32_t t0 = tok[10], p0 = 10;
+    struct llm_batch old = {1, &t0, &p0, NULL, NULL};
+    CHECK(llm_forward(m, st, &kv, 1, &old, b, &e) != 0);
+    CHECK_MSG(strstr(e.msg, "ring") != NULL, "message: %s", e.msg);
+    /* behind the ring: nothing is kept, and the caller recomputes from 0 */
+    CHECK(llm_kv_truncate(kv, 100) == 0);
+    REQUIRE(llm_forward(m, st, &kv, 1, &bt, b, &e) == 0, "%s", e.msg);
+    CHECK_MSG(memcmp(a, b, sizeof(float) * V) == 0, "recomputed from 0: the same logits");
+    llm_kv_free(kv);
+    llm_state_free(st);
+    free(tok); free(pos); free(a); free(b);
+}
+
+int main(void) {
+    TEST_EXPECT(5);
+    g_gemma = load(model_path("synth/synth-gemma3-f16.gguf"));
+    snprintf(g_oss_path, sizeof g_oss_path, "/tmp/omni-test-ring-%d-gpt-oss.gguf", (int)getpid());
+    struct synth_params p = {synth_find_shape("tiny-gpt-oss"), "f16", 1, 2, NULL, NULL};
+    struct err e = {{0}};
+    if (!p.shape || synth_write(&p, g_oss_path, &e)) fprintf(stderr, "  synth tiny-gpt-oss: %s\n", e.msg);
+    else g_oss = load(g_oss_path);
+    if (!g_gemma || !g_oss) {
+        fprintf(stderr, "FAIL: a model did not load\n");
+        unlink(g_oss_path);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    RUN(gemma3_exact);
+    RUN(gemma3_tiled);
+    RUN(gpt_oss_exact);
+    RUN(gpt_oss_tiled);
+    RUN(truncate_and_rewrite);
+    llm_free(g_gemma);
+    llm_free(g_oss);
+    unlink(g_oss_path);
+    return test_summary();
+}
