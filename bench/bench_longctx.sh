@@ -66,3 +66,31 @@ for m in $SHAPES; do
     printf '\n'
   done
 done
+
+# Sliding-window layers keep a ring of their window (src/models/llm.c), so the KV cache grows
+# only with the global layers: decode at depth with the cache's size (kv MiB, all layers) on a
+# sliding-window shape. llama.cpp keeps the window too (its SWA cache): -d gives the same tests.
+SWA_SHAPES=${BENCH_LC_SWA_SHAPES:-"gemma3-1b:q4_k_m"}
+printf '\n## Sliding-window KV cache: decode (tg%s) after DEPTH tokens, tokens/s and KV cache MiB, %s threads\n\n' "$TG" "$T"
+printf '| model | cache | test | omni | kv MiB |'
+[ -n "${LLAMA_BENCH:-}" ] && printf ' llama.cpp | ratio |'
+printf '\n|---|---|---|---|---|'
+[ -n "${LLAMA_BENCH:-}" ] && printf -- '---|---|'
+printf '\n'
+for m in $SWA_SHAPES; do
+  shape=${m%%:*}; type=${m#*:}
+  f="$DIR/$shape-$type.gguf"
+  if [ ! -f "$f" ]; then
+    "$OMNI" synth --shape "$shape" --type "$type" -o "$f" >/dev/null 2>&1 || { echo "| $shape | synth failed |"; continue; }
+  fi
+  for d in $DEPTHS; do
+    j=$("$OMNI" bench -m "$f" -p 0 -n "$TG" -d "$d" -ct f16 -t "$T" -r 2 --json 2>/dev/null | tail -n 1)
+    v=$(json_field "$j" tg_tokens_per_s); kv=$(json_field "$j" kv_bytes)
+    printf '| %s | f16 | tg%s @ d%s | %.1f | %.1f |' "$shape" "$TG" "$d" "${v:-0}" "$(awk -v b="${kv:-0}" 'BEGIN{print b/1048576}')"
+    if [ -n "${LLAMA_BENCH:-}" ]; then
+      l=$(llama -m "$f" -p 0 -n "$TG" -d "$d" -fa 0)
+      printf ' %s | %s |' "${l:-n/a}" "$(ratio "$v" "$l")"
+    fi
+    printf '\n'
+  done
+done

@@ -552,6 +552,22 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     return llm_kv_new_type(m, n_ctx, DT_F16, e);
 }
 
+/* The ring a cache of n_ctx positions gets (0: none; see struct llm_kv). */
+static int ring_for(const struct llm *m, int n_ctx) {
+    if (m->hp.n_swa <= 0) return 0;
+    long r = ((long)m->hp.n_swa + LLM_UBATCH + 2 * RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
+    return 2 * r < n_ctx ? (int)r : 0;   /* else the whole context is smaller */
+}
+
+size_t llm_kv_bytes_for(const struct llm *m, int n_ctx, int type) {
+    const int ring = ring_for(m, n_ctx);
+    const size_t row = dtype_row_bytes(type, (int64_t)m->hp.n_head_kv * m->hp.head_dim);
+    size_t rows = 0;
+    for (int l = 0; l < m->hp.n_layer; l++)
+        if (!m->layers[l].mix) rows += (size_t)(ring && m->layers[l].swa ? 2 * ring : n_ctx);
+    return 2 * rows * row;
+}
+
 struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e) {
     if (n_ctx < 1) { err_set(e, "KV cache: n_ctx %d must be positive", n_ctx); return NULL; }
     if (type != DT_F16 && type != DT_Q8_0 && type != DT_Q4_0) {
@@ -581,10 +597,7 @@ struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct 
         return NULL;
     }
     kv->n_swa = m->hp.n_swa;
-    if (m->hp.n_swa > 0) {
-        long r = ((long)m->hp.n_swa + LLM_UBATCH + 2 * RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
-        if (2 * r < n_ctx) kv->ring = (int)r;   /* else the whole context is smaller */
-    }
+    kv->ring = ring_for(m, n_ctx);
     size_t n = 0;
     for (int l = 0; l < kv->n_layer; l++) {
         const struct llm_layer *L = &m->layers[l];

@@ -11,6 +11,7 @@
  * step's rollback), one that reaches behind it keeps nothing, and a rewrite behind the
  * ring is refused. */
 #include "test.h"
+#include "core/dtype.h"
 #include "core/error.h"
 #include "models/llm.h"
 #include "models/synth.h"
@@ -61,6 +62,8 @@ static void same_logits(struct llm *m, const char *name, enum llm_flash mode) {
     const size_t want = layer_pos * ((size_t)(hp->n_layer - n_local) * 4096 + (size_t)n_local * 2 * llm_kv_ring(ring));
     CHECK_MSG(n_local > 0 && llm_kv_bytes(ring) == want, "%s: ring cache %zu bytes, want %zu (%d local layers; "
               "without the ring %zu)", name, llm_kv_bytes(ring), want, n_local, layer_pos * hp->n_layer * 4096);
+    CHECK_MSG(llm_kv_bytes_for(m, 4096, DT_F16) == llm_kv_bytes(ring) && llm_kv_bytes_for(m, 1, DT_F16) == llm_kv_bytes(plain),
+              "%s: llm_kv_bytes_for says what llm_kv_new allocates", name);
     llm_kv_free(plain);
     llm_kv_set_flash(ring, mode);
     llm_kv_set_flash(full, mode);
