@@ -797,6 +797,7 @@ struct fwd {
     char pad[64 - sizeof(long)];
     /* the tiled attention's plan for this layer's chunk (the same for every layer) */
     int n_blk, n_exact, blk_tok, n_split;  /* blocks, exact tokens, tokens per block, chunks per task (split) */
+    int n_sub, sub;                        /* a KV head's query heads in n_sub parts of sub (flash_plan) */
     long n_flash_tasks;
 };
 
@@ -984,8 +985,20 @@ static void flash_plan(struct fwd *f) {
         if (f->pos[i] + 1 > max_hi) max_hi = f->pos[i] + 1;
     }
     f->n_blk = nb, f->n_exact = ne, f->n_split = 0;
-    long units = (long)nb * hp->n_head_kv * n_sub;
     int n_ch = (max_hi + FLASH_CHUNK - 1) / FLASH_CHUNK;
+    /* Few tasks (a decode step: one block per sequence): a KV head's query heads in more,
+     * smaller parts until the tasks fill the pool. Each row's sums are its own, so how the
+     * rows are grouped changes no bit; fewer rows a task only share each converted tile
+     * less, so no more parts than the pool needs. */
+    const int G = hp->n_head / hp->n_head_kv, P = pool_size(f->m->pool);
+    while (nb && sub > 1 && (long)nb * hp->n_head_kv * n_sub * (n_ch > 1 ? n_ch : 1) < P) {
+        int s2 = (G + n_sub) / (n_sub + 1);      /* sub for one part more */
+        if (s2 >= sub) s2 = sub - 1;
+        sub = s2;
+        n_sub = (G + sub - 1) / sub;
+    }
+    f->n_sub = n_sub, f->sub = sub;
+    long units = (long)nb * hp->n_head_kv * n_sub;
     if (nb && units < 2 * pool_size(f->m->pool) && n_ch > 1) {
         size_t need = (size_t)units * n_ch * FLASH_MAX_ROWS * (hp->head_dim + FLASH_ML);
         if (need <= st->fpart_cap || !grow(&st->fpart, need)) {
@@ -1002,8 +1015,7 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
                          struct flash_kv *fk) {
     const struct llm_hparams *hp = &f->m->hp;
     const struct llm_layer *L = &f->m->layers[f->layer];
-    int HD = hp->head_dim, H = hp->n_head, G = H / hp->n_head_kv, n_sub, sub;
-    flash_heads(hp, &n_sub, &sub);
+    int HD = hp->head_dim, H = hp->n_head, G = H / hp->n_head_kv, n_sub = f->n_sub, sub = f->sub;
     int kvh = u / n_sub, h0 = kvh * G + (u % n_sub) * sub, h1 = h0 + sub < (kvh + 1) * G ? h0 + sub : (kvh + 1) * G;
     int i0 = f->st->fblk[2 * b], nt = f->st->fblk[2 * b + 1], R = 0;
     const float *sk = L->sinks.data;
@@ -1029,8 +1041,7 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
 
 static void flash_task(struct fwd *f, long t, int ith) {
     const struct llm_hparams *hp = &f->m->hp;
-    int HD = hp->head_dim, n_sub, sub;
-    flash_heads(hp, &n_sub, &sub);
+    int HD = hp->head_dim, n_sub = f->n_sub;
     long per_blk = (long)hp->n_head_kv * n_sub * (f->n_split ? f->n_split : 1);
     int b = f->n_blk - 1 - (int)(t / per_blk), u = (int)(t % per_blk), c = 0;
     if (f->n_split) c = u % f->n_split, u /= f->n_split;
@@ -1054,9 +1065,8 @@ static void flash_task(struct fwd *f, long t, int ith) {
 /* A split decode's chunks merged in order and finished (cheap: head_dim floats a chunk). */
 static void flash_merge_split(struct fwd *f) {
     const struct llm_hparams *hp = &f->m->hp;
-    int HD = hp->head_dim, n_sub, sub, lo[FLASH_MAX_ROWS], hi[FLASH_MAX_ROWS];
+    int HD = hp->head_dim, n_sub = f->n_sub, lo[FLASH_MAX_ROWS], hi[FLASH_MAX_ROWS];
     float sinks[FLASH_MAX_ROWS], *out[FLASH_MAX_ROWS];
-    flash_heads(hp, &n_sub, &sub);
     size_t stride = (size_t)FLASH_MAX_ROWS * (HD + FLASH_ML);
     for (int b = 0; b < f->n_blk; b++)
         for (int u = 0; u < hp->n_head_kv * n_sub; u++) {

@@ -19,6 +19,7 @@
 #include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/pool.h"
 #include "models/llm.h"
 #include "models/synth.h"
 #include "models/golden_logits.h"
@@ -203,8 +204,40 @@ TEST(truncate_and_rewrite) {
     free(tok); free(pos); free(a); free(b);
 }
 
+/* The tiled kernel's decode step splits a KV head's query heads over more tasks when
+ * there are fewer tasks than threads (flash_plan): gemma3's one KV head of four query
+ * heads, one token at depth 199 (one chunk), on a pool of 2, is two tasks of two heads
+ * where the batched prompt took its four together. Rows are summed alone, so the logits
+ * equal the batched prompt's last position bit for bit. */
+TEST(tiled_decode_split_heads) {
+    struct llm *m = g_gemma;
+    const struct llm_hparams *hp = llm_hparams(m);
+    const int V = hp->n_vocab, n = 200;
+    CHECK_MSG(pool_size(llm_pool(m)) >= 2 && hp->n_head / hp->n_head_kv >= 2 && hp->n_head_kv == 1,
+              "the case needs a pool of 2+ threads and one KV head of several query heads");
+    struct err e = {{0}};
+    struct llm_kv *a = llm_kv_new(m, 512, &e), *b = llm_kv_new(m, 512, &e);
+    struct llm_state *st = llm_state_new(m);
+    int32_t tok[200], pos[200];
+    float *la = malloc(sizeof(float) * V), *lb = malloc(sizeof(float) * V);
+    REQUIRE(a && b && st && la && lb, "%s", e.msg);
+    llm_kv_set_flash(a, LLM_FLASH_ON);
+    llm_kv_set_flash(b, LLM_FLASH_ON);
+    for (int i = 0; i < n; i++) tok[i] = (int32_t)((i * 104729u + 7) % (unsigned)V), pos[i] = i;
+    struct llm_batch whole = {n, tok, pos, NULL, NULL}, head = {n - 1, tok, pos, NULL, NULL};
+    struct llm_batch last = {1, tok + n - 1, pos + n - 1, NULL, NULL};
+    CHECK_MSG(llm_forward(m, st, &a, 1, &whole, la, &e) == 0, "%s", e.msg);
+    CHECK_MSG(llm_forward(m, st, &b, 1, &head, lb, &e) == 0, "%s", e.msg);
+    CHECK_MSG(llm_forward(m, st, &b, 1, &last, lb, &e) == 0, "%s", e.msg);
+    CHECK_MSG(memcmp(la, lb, sizeof(float) * V) == 0, "the decode step's logits differ from the batched prompt's");
+    llm_kv_free(a);
+    llm_kv_free(b);
+    llm_state_free(st);
+    free(la); free(lb);
+}
+
 int main(void) {
-    TEST_EXPECT(7);
+    TEST_EXPECT(8);
     g_gemma = load(model_path("synth/synth-gemma3-f16.gguf"));
     snprintf(g_oss_path, sizeof g_oss_path, "/tmp/omni-test-ring-%d-gpt-oss.gguf", (int)getpid());
     struct synth_params p = {synth_find_shape("tiny-gpt-oss"), "f16", 1, 2, NULL, NULL};
@@ -224,6 +257,7 @@ int main(void) {
     RUN(truncate_and_rewrite);
     RUN(gemma3_long_golden);
     RUN(gpt_oss_long_golden);
+    RUN(tiled_decode_split_heads);
     llm_free(g_gemma);
     llm_free(g_oss);
     unlink(g_oss_path);
