@@ -6,7 +6,8 @@
 // /v1/ps), -1 keeps it, "5m" sets the expiry; an empty request loads (or, with
 // keep_alive 0, unloads) a model; /api/show describes a store model without loading it;
 // a model pulled over /api/pull while the server runs appears in /api/tags and
-// /v1/models and answers; --keep-alive unloads an idle model for real; errors come in
+// /v1/models and answers; --keep-alive unloads an idle model for real; past --load-timeout
+// a request gets 503 + Retry-After while the load goes on; errors come in
 // ollama's shape. Waits poll with generous deadlines, so a busy machine only makes them slower.
 import { spawn } from "node:child_process";
 import * as crypto from "node:crypto";
@@ -16,7 +17,7 @@ import * as path from "node:path";
 import { Ollama } from "ollama";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(13);
+const { test, summary } = makeCounter(14);
 const A = "stories260K", B = "tinystories-656k-q8_0", EMB = "synth-bert-bge-f16", ASR = "synth-whisper-micro-f16";
 const IMG = "synth-llava-mmproj-f16";
 const PULLED = "TinyStories-656K.f16";
@@ -36,7 +37,7 @@ async function raw(srv, p, body) {
   const text = await r.text();
   let json = null;
   try { json = JSON.parse(text); } catch {}
-  return { status: r.status, json, text };
+  return { status: r.status, json, text, headers: r.headers };
 }
 const v1ps = async (srv) => (await raw(srv, "/v1/ps")).json;
 // Polls until cond() holds; fails after a minute.
@@ -69,7 +70,7 @@ async function startHub() {
   return proc;
 }
 
-let srv, kaSrv, hub;
+let srv, kaSrv, ltSrv, hub;
 const exits = [];
 try {
   hub = await startHub();
@@ -229,15 +230,30 @@ try {
     assert(m && Date.parse(m.expires_at) > Date.now() + 5 * 60000, `expires in about 10 min: ${JSON.stringify(m)}`);
   });
 
+  exits.push(await stopServer(kaSrv));
+  kaSrv = null;
+
+  ltSrv = await startServer(["--load-timeout", "0"]);
+  const ot = new Ollama({ host: ltSrv.url });
+  await test("--load-timeout 0: a request for an unloaded model gets 503 + Retry-After in ollama's shape; the load goes on", async () => {
+    const r = await raw(ltSrv, "/api/chat", { model: A, messages: MSGS, stream: false });
+    eq(r.status, 503, `status: ${r.text}`);
+    assert(typeof r.json.error === "string" && /loading/.test(r.json.error), `error: ${r.text}`);
+    assert(r.headers.get("retry-after"), "Retry-After");
+    await until(`${A} loaded`, async () => (await ot.ps()).models.some((m) => m.name === `${A}:latest`));
+    const ok2 = await ot.chat({ model: A, messages: MSGS, stream: false, options: greedy });
+    assert(ok2.done, "answers once loaded");
+  });
+
   await test("every server stops cleanly with models loaded (exit 0)", async () => {
-    exits.push(await stopServer(kaSrv));
-    kaSrv = null;
-    eq(exits, [0, 0], "exit codes");
+    exits.push(await stopServer(ltSrv));
+    ltSrv = null;
+    eq(exits, [0, 0, 0], "exit codes");
   });
 } catch (e) {
   await test("setup", () => { throw e; });
 } finally {
-  for (const s of [srv, kaSrv]) if (s) await stopServer(s);
+  for (const s of [srv, kaSrv, ltSrv]) if (s) await stopServer(s);
   if (hub) hub.kill();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
