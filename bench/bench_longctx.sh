@@ -59,6 +59,20 @@ for m in $SHAPES; do
       fi
       printf '\n'
     done
+    # the tiled kernel for decode on an F16 cache (-fa on) next to auto's choice, to set
+    # LLM_FLASH_AUTO_GROUP (src/models/llm.h) from: a decode step splits its query heads over
+    # the threads now, so small GQA groups may pay off where they did not
+    if [ "$c" = f16 ] && [ "${BENCH_LC_TILED:-1}" = 1 ]; then
+      for d in $DEPTHS; do
+        v=$(json_field "$("$OMNI" bench -m "$f" -p 0 -n "$TG" -d "$d" -ct f16 -fa on -t "$T" -r 2 --json 2>/dev/null | tail -n 1)" tg_tokens_per_s)
+        printf '| %s | %s | tg%s @ d%s, tiled | %.1f |' "$shape" "$c" "$TG" "$d" "${v:-0}"
+        if [ -n "${LLAMA_BENCH:-}" ]; then
+          l=$(llama -m "$f" -p 0 -n "$TG" -d "$d" -fa 1)
+          printf ' %s | %s |' "${l:-n/a}" "$(ratio "$v" "$l")"
+        fi
+        printf '\n'
+      done
+    fi
     printf '| %s | %s | pp longest / shortest | %s |' "$shape" "$c" "$(ratio "$last_pp" "$first_pp")"
     [ -n "${LLAMA_BENCH:-}" ] && printf ' | |'
     printf '\n| %s | %s | tg deepest / depth 0 | %s |' "$shape" "$c" "$(ratio "$last_tg" "$first_tg")"
