@@ -5,8 +5,9 @@
  * batch, chunked at 512, then decode steps). The comparison cache is one whose context
  * is too short for a ring, so it keeps every position: the layout the goldens
  * (test_llm_golden, test_llm_golden_moe) check against the reference build.
- * Models: the shared synth gemma3 file (window 32, five local layers of six) and the
- * tiny-gpt-oss shape written by our own synth (window 16, every other layer local).
+ * Models: the shared synth gemma3 file (window 32, five local layers of six), and the
+ * tiny-gpt-oss (window 16, every other layer local, sinks) and tiny-gemma2 (window 16,
+ * soft-capped scores) shapes written by our own synth.
  * Against the reference build too: one long prompt per model (847 and 894 positions, past
  * the ring's wrap) in a context of 4096, where our cache keeps a ring, to goldens the
  * reference made with n_ctx 4096 (tests/golden/README.md), with the exact kernel.
@@ -34,8 +35,8 @@
 #define N_PROMPT 1100
 #define N_DECODE 12
 
-static struct llm *g_gemma, *g_oss;
-static char g_oss_path[256];
+static struct llm *g_gemma, *g_oss, *g_gemma2;
+static char g_oss_path[256], g_gemma2_path[256];
 
 static struct llm *load(const char *path) {
     struct err e = {{0}};
@@ -104,6 +105,8 @@ TEST(gemma3_exact) { same_logits(g_gemma, "synth-gemma3", LLM_FLASH_OFF); }
 TEST(gemma3_tiled) { same_logits(g_gemma, "synth-gemma3", LLM_FLASH_ON); }
 TEST(gpt_oss_exact) { same_logits(g_oss, "tiny-gpt-oss", LLM_FLASH_OFF); }
 TEST(gpt_oss_tiled) { same_logits(g_oss, "tiny-gpt-oss", LLM_FLASH_ON); }
+TEST(gemma2_exact) { same_logits(g_gemma2, "tiny-gemma2", LLM_FLASH_OFF); }  /* soft-capped scores */
+TEST(gemma2_tiled) { same_logits(g_gemma2, "tiny-gemma2", LLM_FLASH_ON); }
 
 /* The golden's one case through a ring cache of 4096: logits at every prompt position
  * and greedy steps as the reference build gave them. */
@@ -237,16 +240,21 @@ TEST(tiled_decode_split_heads) {
 }
 
 int main(void) {
-    TEST_EXPECT(8);
+    TEST_EXPECT(10);
     g_gemma = load(model_path("synth/synth-gemma3-f16.gguf"));
     snprintf(g_oss_path, sizeof g_oss_path, "/tmp/omni-test-ring-%d-gpt-oss.gguf", (int)getpid());
     struct synth_params p = {synth_find_shape("tiny-gpt-oss"), "f16", 1, 2, NULL, NULL};
     struct err e = {{0}};
     if (!p.shape || synth_write(&p, g_oss_path, &e)) fprintf(stderr, "  synth tiny-gpt-oss: %s\n", e.msg);
     else g_oss = load(g_oss_path);
-    if (!g_gemma || !g_oss) {
+    snprintf(g_gemma2_path, sizeof g_gemma2_path, "/tmp/omni-test-ring-%d-gemma2.gguf", (int)getpid());
+    struct synth_params p2 = {synth_find_shape("tiny-gemma2"), "f16", 1, 2, NULL, NULL};
+    if (!p2.shape || synth_write(&p2, g_gemma2_path, &e)) fprintf(stderr, "  synth tiny-gemma2: %s\n", e.msg);
+    else g_gemma2 = load(g_gemma2_path);
+    if (!g_gemma || !g_oss || !g_gemma2) {
         fprintf(stderr, "FAIL: a model did not load\n");
         unlink(g_oss_path);
+        unlink(g_gemma2_path);
         printf("0 passed, 1 failed\n");
         return 1;
     }
@@ -254,12 +262,16 @@ int main(void) {
     RUN(gemma3_tiled);
     RUN(gpt_oss_exact);
     RUN(gpt_oss_tiled);
+    RUN(gemma2_exact);
+    RUN(gemma2_tiled);
     RUN(truncate_and_rewrite);
     RUN(gemma3_long_golden);
     RUN(gpt_oss_long_golden);
     RUN(tiled_decode_split_heads);
     llm_free(g_gemma);
     llm_free(g_oss);
+    llm_free(g_gemma2);
     unlink(g_oss_path);
+    unlink(g_gemma2_path);
     return test_summary();
 }
