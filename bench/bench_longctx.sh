@@ -59,10 +59,52 @@ for m in $SHAPES; do
       fi
       printf '\n'
     done
+    # the tiled kernel for decode on an F16 cache (-fa on) next to auto's choice, to set
+    # LLM_FLASH_AUTO_GROUP (src/models/llm.h) from: a decode step splits its query heads over
+    # the threads now, so small GQA groups may pay off where they did not
+    if [ "$c" = f16 ] && [ "${BENCH_LC_TILED:-1}" = 1 ]; then
+      for d in $DEPTHS; do
+        v=$(json_field "$("$OMNI" bench -m "$f" -p 0 -n "$TG" -d "$d" -ct f16 -fa on -t "$T" -r 2 --json 2>/dev/null | tail -n 1)" tg_tokens_per_s)
+        printf '| %s | %s | tg%s @ d%s, tiled | %.1f |' "$shape" "$c" "$TG" "$d" "${v:-0}"
+        if [ -n "${LLAMA_BENCH:-}" ]; then
+          l=$(llama -m "$f" -p 0 -n "$TG" -d "$d" -fa 1)
+          printf ' %s | %s |' "${l:-n/a}" "$(ratio "$v" "$l")"
+        fi
+        printf '\n'
+      done
+    fi
     printf '| %s | %s | pp longest / shortest | %s |' "$shape" "$c" "$(ratio "$last_pp" "$first_pp")"
     [ -n "${LLAMA_BENCH:-}" ] && printf ' | |'
     printf '\n| %s | %s | tg deepest / depth 0 | %s |' "$shape" "$c" "$(ratio "$last_tg" "$first_tg")"
     [ -n "${LLAMA_BENCH:-}" ] && printf ' | |'
+    printf '\n'
+  done
+done
+
+# Sliding-window layers keep a ring of their window (src/models/llm.c), so the KV cache grows
+# only with the global layers: decode at depth with the cache's size (kv MiB, all layers) on a
+# sliding-window shape. llama.cpp keeps the window too (its SWA cache): -d gives the same tests.
+SWA_SHAPES=${BENCH_LC_SWA_SHAPES:-"gemma3-1b:q4_k_m"}
+printf '\n## Sliding-window KV cache: decode (tg%s) after DEPTH tokens, tokens/s and KV cache MiB, %s threads\n\n' "$TG" "$T"
+printf '| model | cache | test | omni | kv MiB |'
+[ -n "${LLAMA_BENCH:-}" ] && printf ' llama.cpp | ratio |'
+printf '\n|---|---|---|---|---|'
+[ -n "${LLAMA_BENCH:-}" ] && printf -- '---|---|'
+printf '\n'
+for m in $SWA_SHAPES; do
+  shape=${m%%:*}; type=${m#*:}
+  f="$DIR/$shape-$type.gguf"
+  if [ ! -f "$f" ]; then
+    "$OMNI" synth --shape "$shape" --type "$type" -o "$f" >/dev/null 2>&1 || { echo "| $shape | synth failed |"; continue; }
+  fi
+  for d in $DEPTHS; do
+    j=$("$OMNI" bench -m "$f" -p 0 -n "$TG" -d "$d" -ct f16 -t "$T" -r 2 --json 2>/dev/null | tail -n 1)
+    v=$(json_field "$j" tg_tokens_per_s); kv=$(json_field "$j" kv_bytes)
+    printf '| %s | f16 | tg%s @ d%s | %.1f | %.1f |' "$shape" "$TG" "$d" "${v:-0}" "$(awk -v b="${kv:-0}" 'BEGIN{print b/1048576}')"
+    if [ -n "${LLAMA_BENCH:-}" ]; then
+      l=$(llama -m "$f" -p 0 -n "$TG" -d "$d" -fa 0)
+      printf ' %s | %s |' "${l:-n/a}" "$(ratio "$v" "$l")"
+    fi
     printf '\n'
   done
 done

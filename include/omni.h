@@ -1150,6 +1150,7 @@ typedef struct omni_registry_model {
     int64_t loaded_at;             /* Unix ms; 0 when not loaded */
     int64_t expires_at;            /* Unix ms of the idle unload; 0: never (pinned, keep-alive -1,
                                     * or in use); -1 when not loaded */
+    int n_ctx;                     /* loaded: the context a request gets (chat) or takes (embedding); else 0 */
 } omni_registry_model;
 
 /* The registry's models: loaded_only = 1 lists the loaded ones (an ollama /api/ps view),

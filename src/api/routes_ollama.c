@@ -19,6 +19,7 @@
 #include "api/chat_images.h"
 #include "api/generate.h"
 #include "api/model_names.h"
+#include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/who.h"
@@ -105,7 +106,7 @@ static const char *model_name(struct mg_connection *c, const cJSON *j, int *stat
 /* ollama's 'options', 'format', 'think' and 'stream' as the OpenAI fields the shared
  * parser (api_options_parse) knows, so both APIs validate and sample alike. Then the
  * ones OpenAI lacks (repeat_penalty, repeat_last_n, min_p). Returns 0, or -1 with msg. */
-static int read_options(struct api_server *s, const cJSON *j, struct api_options *o, char *msg, size_t cap) {
+static int read_options(omni_model *mdl, const cJSON *j, struct api_options *o, char *msg, size_t cap) {
     memset(o, 0, sizeof *o);
     cJSON *x = cJSON_CreateObject();
     if (!x) { snprintf(msg, cap, "out of memory"); return -1; }
@@ -160,7 +161,7 @@ static int read_options(struct api_server *s, const cJSON *j, struct api_options
     const cJSON *lp = field(j, "logprobs");
     if (lp && cJSON_IsTrue(lp)) { snprintf(msg, cap, "logprobs are not supported by this server's ollama API yet"); goto out; }
     struct api_bad_field bad;
-    if (api_options_parse(x, 1, s->model ? omni_model_n_vocab(s->model) : 1, o, &bad)) {
+    if (api_options_parse(x, 1, omni_model_n_vocab(mdl), o, &bad)) {
         snprintf(msg, cap, "%s", bad.msg);
         goto out;
     }
@@ -293,25 +294,125 @@ static int answer(struct api_server *s, struct mg_connection *c, const char *mod
     return status;
 }
 
-/* An empty request loads the model (already loaded here) and says so: done_reason "load". */
-static int answer_load(struct mg_connection *c, const char *model, int chat) {
-    cJSON *j = reply_head(model);
-    if (chat) add_text(j, 1, "", NULL);
-    else cJSON_AddStringToObject(j, "response", "");
-    cJSON_AddTrueToObject(j, "done");
-    cJSON_AddStringToObject(j, "done_reason", "load");
-    api_reply_json(c, 200, j);
-    cJSON_Delete(j);
-    return 200;
+/* ---- the request's model, through the registry ---- */
+
+/* The model a request named, held (loaded) until the reply is written, and the
+ * keep_alive its release gives it (ollama's: 0 unloads right after, "5m", -1 never). */
+struct omodel {
+    omni_registry_ref ref;
+    int64_t keep_alive_ms;
+};
+
+/* The registry id an ollama-style name means when the registry does not know the name
+ * itself: "x:latest" is x (an alias too), a pinned model by its general.name or
+ * api_find_model's rules, a store model by api_name_means ("qwen3:1.7b" finds
+ * "qwen3-1.7b-q4_k_m"). 1 with buf set, else 0. */
+static int other_name(struct api_server *s, const char *name, int kinds, char *buf, size_t cap) {
+    size_t n = strlen(name);
+    if (n > 7 && !strcasecmp(name + n - 7, ":latest")) {
+        snprintf(buf, cap, "%.*s", (int)(n - 7), name);
+        return 1;
+    }
+    struct api_served m;
+    if (!api_find_model(s, name, &m) && strcmp(m.id, name)) {
+        snprintf(buf, cap, "%s", m.id);
+        return 1;
+    }
+    omni_registry_model *l = NULL;
+    char err[256];
+    int k = omni_registry_list(s->reg, 0, &l, err, sizeof err), hit = 0;
+    for (int i = 0; i < k && !hit; i++)
+        if ((l[i].kind & kinds) && api_name_means(name, l[i].id, NULL) && strcmp(l[i].id, name)) {
+            snprintf(buf, cap, "%s", l[i].id);
+            hit = 1;
+        }
+    for (int i = 0; i < k && !hit; i++)   /* of another kind: the caller then says which verb it lacks */
+        if (api_name_means(name, l[i].id, NULL) && strcmp(l[i].id, name)) {
+            snprintf(buf, cap, "%s", l[i].id);
+            hit = 1;
+        }
+    if (k > 0) omni_registry_list_free(l, k);
+    return hit;
 }
 
-/* The chat model a name means: 0, or the status of the error written. */
-static int find_chat(struct api_server *s, struct mg_connection *c, const char *name, const char *verb,
-                     struct api_served *m) {
-    if (atomic_load(&s->state) == API_LOADING) return oerr(c, 503, "the model is still loading; retry shortly");
-    if (api_find_model(s, name, m)) return oerr(c, 404, "model '%s' not found", name);
-    if (m->kind != API_MODEL_CHAT) return oerr(c, 400, "\"%s\" does not support %s", name, verb);
+/* Acquires name's model of the kinds (loading it on first use). OMNI_OK, or a registry
+ * status with err set. */
+static int acquire(struct api_server *s, const char *name, int kinds, omni_registry_ref *ref, char *err, size_t cap) {
+    int rc = omni_registry_acquire(s->reg, name, kinds, s->load_timeout_ms, ref, err, cap);
+    char alt[512];
+    /* "x:latest" of an alias: the alias, then its target's rules */
+    for (int tries = 0; rc == OMNI_ERR_NOT_FOUND && tries < 2 && other_name(s, name, kinds, alt, sizeof alt); tries++) {
+        rc = omni_registry_acquire(s->reg, alt, kinds, s->load_timeout_ms, ref, err, cap);
+        name = alt;
+    }
+    return rc;
+}
+
+/* The request's keep_alive (absent: the server's --keep-alive): 0, or the 400 written. */
+static int read_keep_alive(struct mg_connection *c, const cJSON *j, int64_t *ms) {
+    *ms = OMNI_KEEP_ALIVE_DEFAULT;
+    const cJSON *ka = field(j, "keep_alive");
+    char msg[200];
+    if (ka && api_parse_keep_alive(ka, ms, msg, sizeof msg)) return oerr(c, 400, "%s", msg);
     return 0;
+}
+
+/* The model for a chat, generate or embed request: 0 with *m held (model_put), or the
+ * status of the error written in ollama's shape. verb: what the request does, for
+ * "\"x\" does not support chat". */
+static int model_get(struct api_server *s, struct mg_connection *c, const char *name, int kinds, const char *verb,
+                     const cJSON *j, struct omodel *m) {
+    memset(m, 0, sizeof *m);
+    int status = read_keep_alive(c, j, &m->keep_alive_ms);
+    if (status) return status;
+    if (!s->serve_store && atomic_load(&s->state) == API_LOADING)
+        return oerr(c, 503, "the model is still loading; retry shortly");
+    char err[640] = "";
+    int rc = acquire(s, name, kinds, &m->ref, err, sizeof err);
+    switch (rc) {
+    case OMNI_OK: return 0;
+    case OMNI_ERR_NOT_FOUND: return oerr(c, 404, "model '%s' not found", name);
+    case OMNI_ERR_WRONG_KIND: return oerr(c, 400, "\"%s\" does not support %s", name, verb);
+    case OMNI_ERR_LOADING: return oerr(c, 503, "model '%s' is still loading; retry shortly", name);
+    case OMNI_ERR_STOPPING: return oerr(c, 503, "the server is shutting down");
+    default: return oerr(c, 500, "model '%s' could not be loaded: %s", name, err);
+    }
+}
+
+static void model_put(struct api_server *s, struct omodel *m) {
+    if (m->ref.entry_) omni_registry_release(s->reg, &m->ref, m->keep_alive_ms);
+    m->ref.entry_ = NULL;
+}
+
+/* An empty request (no messages, no prompt): ollama loads the model and says so with
+ * done_reason "load"; with keep_alive 0 it unloads it instead ("unload"). A model
+ * pinned with -m stays loaded (it is the server's): that answer says "load". */
+static int answer_load(struct api_server *s, struct mg_connection *c, const char *name, int kinds, const cJSON *j,
+                       int chat) {
+    int64_t ka;
+    int status = read_keep_alive(c, j, &ka);
+    if (status) return status;
+    const char *reason = "load";
+    if (ka == 0) {
+        char err[512] = "", alt[512];
+        int rc = omni_registry_unload(s->reg, name, err, sizeof err);
+        if (rc == OMNI_ERR_NOT_FOUND && other_name(s, name, kinds, alt, sizeof alt))
+            rc = omni_registry_unload(s->reg, alt, err, sizeof err);
+        if (rc == OMNI_ERR_NOT_FOUND) return oerr(c, 404, "model '%s' not found", name);
+        if (rc >= 0) reason = "unload";
+    } else {
+        struct omodel m;
+        if ((status = model_get(s, c, name, kinds, chat ? "chat" : "generate", j, &m))) return status;
+        model_put(s, &m);
+    }
+    cJSON *r = reply_head(name);
+    if (chat) add_text(r, 1, "", NULL);
+    else cJSON_AddStringToObject(r, "response", "");
+    cJSON_AddTrueToObject(r, "done");
+    cJSON_AddStringToObject(r, "done_reason", reason);
+    api_reply_json(c, 200, r);
+    cJSON_Delete(r);
+    return 200;
 }
 
 /* An image part in OpenAI's shape for one base64 image of ollama's 'images'. */
@@ -360,24 +461,38 @@ static cJSON *openai_message(const cJSON *m, int i, char *msg, size_t cap) {
     return o;
 }
 
+static int chat_on(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *msgs, const char *name,
+                   omni_model *mdl, const char *mid, double t0);
+
 static int route_chat_ollama(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
     int status = 0;
     const char *name = model_name(c, j, &status);
     if (!name) return status;
-    struct api_served m;
-    if ((status = find_chat(s, c, name, "chat", &m))) return status;
     const cJSON *msgs = field(j, "messages");
     if (msgs && !cJSON_IsArray(msgs)) return oerr(c, 400, "'messages' must be an array of {role, content} objects");
-    if (!msgs || !cJSON_GetArraySize(msgs)) return answer_load(c, name, 1);
+    if (!msgs || !cJSON_GetArraySize(msgs)) return answer_load(s, c, name, OMNI_KIND_CHAT, j, 1);
     const cJSON *tools = field(j, "tools");
     if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0)
         return oerr(c, 400, "\"%s\" does not support tools on this server yet", name);
+    struct omodel om;
+    if ((status = model_get(s, c, name, OMNI_KIND_CHAT, "chat", j, &om))) return status;
+    status = chat_on(s, c, j, msgs, name, om.ref.model, om.ref.id, t0);
+    model_put(s, &om);   /* after the reply: the model stays loaded while the request runs */
+    return status;
+}
+
+/* /api/chat's work once its model is held. */
+static int chat_on(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *msgs, const char *name,
+                   omni_model *mdl, const char *mid, double t0) {
+    int status;
     char msg[512];
     struct api_options o;
-    if (read_options(s, j, &o, msg, sizeof msg)) {
+    if (read_options(mdl, j, &o, msg, sizeof msg)) {
         api_options_free(&o);
         return oerr(c, 400, "%s", msg);
     }
+    o.model = mdl;
+    o.model_id = mid;
     cJSON *body = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(body, "messages");
     const cJSON *x;
     int i = 0;
@@ -487,8 +602,6 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
     int status = 0;
     const char *name = model_name(c, j, &status);
     if (!name) return status;
-    struct api_served m;
-    if ((status = find_chat(s, c, name, "generate", &m))) return status;
     const cJSON *prompt = field(j, "prompt"), *sys = field(j, "system"), *tmpl = field(j, "template");
     const cJSON *raw = field(j, "raw"), *ctx = field(j, "context"), *images = field(j, "images"), *suffix = field(j, "suffix");
     if (prompt && !cJSON_IsString(prompt)) return oerr(c, 400, "'prompt' must be a string");
@@ -501,15 +614,21 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
         return oerr(c, 400, "\"%s\" does not support insert", name);
     int is_raw = raw && cJSON_IsTrue(raw), n_images = images ? cJSON_GetArraySize(images) : 0;
     const char *ptext = prompt ? prompt->valuestring : "";
-    if (!*ptext && !n_images) return answer_load(c, name, 0);
+    if (!*ptext && !n_images) return answer_load(s, c, name, OMNI_KIND_CHAT, j, 0);
     if (is_raw && (tmpl || sys)) return oerr(c, 400, "raw mode does not support template, system, or context");
+    struct omodel om;
+    if ((status = model_get(s, c, name, OMNI_KIND_CHAT, "generate", j, &om))) return status;
+    omni_model *const mdl = om.ref.model;
     char msg[512];
     struct api_options o;
-    if (read_options(s, j, &o, msg, sizeof msg)) {
+    if (read_options(mdl, j, &o, msg, sizeof msg)) {
         api_options_free(&o);
+        model_put(s, &om);
         return oerr(c, 400, "%s", msg);
     }
-    const int nv = omni_model_n_vocab(s->model);
+    o.model = mdl;
+    o.model_id = om.ref.id;
+    const int nv = omni_model_n_vocab(mdl);
     int32_t *cx = NULL;
     int ncx = ctx ? cJSON_GetArraySize(ctx) : 0;
     omni_prompt pr = {0};
@@ -533,7 +652,7 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
         char param[32];
         snprintf(param, sizeof param, "images[%d]", i);
         if (!part) { status = oerr(c, 400, "'images' must be an array of base64 strings"); goto done; }
-        int bad_img = api_chat_image_part(s->model, m.id, &ci, part, param, &bad);
+        int bad_img = api_chat_image_part(mdl, om.ref.id, &ci, part, param, &bad);
         cJSON_Delete(part);
         if (bad_img) { status = oerr(c, 400, "%s", bad.msg); goto done; }
         tb_add(&marked, OMNI_IMAGE_MARKER, strlen(OMNI_IMAGE_MARKER));
@@ -552,14 +671,14 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
         size_t n = 0;
         if (sys && *sys->valuestring) cm[n++] = (omni_chat_message){.role = "system", .content = sys->valuestring};
         cm[n++] = (omni_chat_message){.role = "user", .content = marked.p};
-        if (!(text = omni_chat_format_kw(s->model, cm, n, 1, o.template_kwargs, err, sizeof err))) {
+        if (!(text = omni_chat_format_kw(mdl, cm, n, 1, o.template_kwargs, err, sizeof err))) {
             status = oerr(c, 400, "the chat template cannot render this prompt: %s", err);
             goto done;
         }
     }
     if (!text) { status = oerr(c, 500, "out of memory"); goto done; }
     /* a continued context already has its BOS */
-    if (omni_prompt_build(s->model, text, (const omni_image *const *)ci.img, ci.n, ncx == 0, 1, &pr, err, sizeof err)) {
+    if (omni_prompt_build(mdl, text, (const omni_image *const *)ci.img, ci.n, ncx == 0, 1, &pr, err, sizeof err)) {
         status = oerr(c, 400, "the prompt could not be tokenized: %s", err);
         goto done;
     }
@@ -580,20 +699,32 @@ done:
     omni_prompt_free(&pr);
     api_chat_images_free(&ci);
     api_options_free(&o);
+    model_put(s, &om);   /* after the reply */
     return status;
 }
 
 /* ---- embeddings ---- */
 
+static int embed_on(struct api_server *s, struct mg_connection *c, const cJSON *j, int legacy, double t0,
+                    const char *name, omni_embedder *e);
+
 static int route_embed_ollama(struct api_server *s, struct mg_connection *c, const cJSON *j, int legacy, double t0) {
     int status = 0;
     const char *name = model_name(c, j, &status);
     if (!name) return status;
-    struct api_served m;
-    if (api_find_model(s, name, &m)) return oerr(c, 404, "model '%s' not found", name);
-    if (m.kind != API_MODEL_EMBED) return oerr(c, 400, "\"%s\" does not support embeddings", name);
-    omni_embedder *e = m.embedder;
-    if (omni_embedder_pooling(e) == OMNI_POOLING_RANK) return oerr(c, 400, "\"%s\" does not support embeddings", name);
+    struct omodel om;
+    if ((status = model_get(s, c, name, OMNI_KIND_EMBEDDING, "embeddings", j, &om))) return status;
+    if (omni_embedder_pooling(om.ref.embedder) == OMNI_POOLING_RANK)
+        status = oerr(c, 400, "\"%s\" does not support embeddings", name);
+    else status = embed_on(s, c, j, legacy, t0, name, om.ref.embedder);
+    model_put(s, &om);
+    return status;
+}
+
+/* /api/embed's (and /api/embeddings') work once its model is held. */
+static int embed_on(struct api_server *s, struct mg_connection *c, const cJSON *j, int legacy, double t0,
+                    const char *name, omni_embedder *e) {
+    int status = 0;
     const cJSON *in = field(j, legacy ? "prompt" : "input"), *tr = field(j, "truncate"), *dj = field(j, "dimensions");
     const int E = omni_embedder_n_embd(e), n_ctx = omni_embedder_n_ctx(e);
     int dims = E, n = 0;
@@ -699,9 +830,16 @@ static uint64_t served_size(const struct api_served *m, const struct model_facts
     return m->model ? omni_model_size(m->model) : 0;
 }
 
+/* The architecture: the loaded model's, else the file's general.architecture. */
+static const char *arch_of(const struct api_served *m, const struct model_facts *f) {
+    if (m->model) return omni_model_arch(m->model);
+    if (m->embedder) return omni_embedder_arch(m->embedder);
+    return f->have_info && f->info.arch ? f->info.arch : "";
+}
+
 static cJSON *details_json(const struct api_served *m, const struct model_facts *f) {
     cJSON *d = cJSON_CreateObject();
-    const char *arch = m->model ? omni_model_arch(m->model) : omni_embedder_arch(m->embedder);
+    const char *arch = arch_of(m, f);
     cJSON_AddStringToObject(d, "parent_model", "");
     cJSON_AddStringToObject(d, "format", "gguf");
     cJSON_AddStringToObject(d, "family", arch);
@@ -745,7 +883,8 @@ static void modified_at(const struct model_facts *f, time_t fallback, char *buf,
     rfc3339(&ts, buf, cap);
 }
 
-static cJSON *model_entry(struct api_server *s, const struct api_served *m, int running) {
+/* x: the registry's view of the model (memory, expiry, context), or NULL for none. */
+static cJSON *model_entry(struct api_server *s, const struct api_served *m, int running, const omni_registry_model *x) {
     struct model_facts f;
     facts_read(m, &f);
     char name[300], hex[65], t[64];
@@ -758,28 +897,80 @@ static cJSON *model_entry(struct api_server *s, const struct api_served *m, int 
         modified_at(&f, s->created, t, sizeof t);
         cJSON_AddStringToObject(e, "modified_at", t);
     }
-    cJSON_AddNumberToObject(e, "size", (double)served_size(m, &f));
+    /* /api/ps: what it takes loaded (weights + KV cache); /api/tags: the file */
+    cJSON_AddNumberToObject(e, "size", (double)(running && x && x->memory ? x->memory : served_size(m, &f)));
     cJSON_AddStringToObject(e, "digest", hex);
     cJSON_AddItemToObject(e, "details", details_json(m, &f));
     if (running) {
-        /* pinned by -m: loaded until the server stops */
-        cJSON_AddStringToObject(e, "expires_at", "9999-12-31T23:59:59Z");
+        /* the idle unload (keep-alive); pinned by -m, kept forever or in use: none */
+        if (x && x->expires_at > 0) {
+            struct timespec ts = {(time_t)(x->expires_at / 1000), (long)(x->expires_at % 1000) * 1000000L};
+            rfc3339(&ts, t, sizeof t);
+            cJSON_AddStringToObject(e, "expires_at", t);
+        } else cJSON_AddStringToObject(e, "expires_at", "9999-12-31T23:59:59Z");
         cJSON_AddNumberToObject(e, "size_vram", 0);
-        cJSON_AddNumberToObject(e, "context_length",
-                                m->model ? omni_request_n_ctx(m->model, NULL) : omni_embedder_n_ctx(m->embedder));
+        cJSON_AddNumberToObject(e, "context_length", x && x->n_ctx ? x->n_ctx
+                                : m->model ? omni_request_n_ctx(m->model, NULL)
+                                : m->embedder ? omni_embedder_n_ctx(m->embedder) : 0);
     }
     facts_free(&f);
     return e;
 }
 
+/* x as an api_served: a pinned model's objects (api_served_models), else the store
+ * file's path. 0, or -1 for one ollama's API does not list (ASR, image encoders, rerankers). */
+static int served_of(struct api_server *s, const omni_registry_model *x, struct api_served *m) {
+    if (x->kind != OMNI_KIND_CHAT && x->kind != OMNI_KIND_EMBEDDING) return -1;
+    if (x->pinned) {
+        struct api_served all[2];
+        int n = api_served_models(s, all, 2);
+        for (int i = 0; i < n; i++)
+            if (!strcmp(all[i].id, x->id)) { *m = all[i]; return 0; }
+        if (!x->path) return -1;
+    }
+    *m = (struct api_served){x->id, x->kind == OMNI_KIND_CHAT ? API_MODEL_CHAT : API_MODEL_EMBED, NULL, NULL, x->path};
+    return 0;
+}
+
+/* /api/tags (every chat and embedding model, the store rescanned so a model pulled since
+ * is there) and /api/ps (the loaded ones, with memory and expiry), from the registry. */
 static int route_list(struct api_server *s, struct mg_connection *c, int running) {
-    struct api_served all[8];
-    int n = api_served_models(s, all, 8);
+    omni_registry_model *l = NULL;
+    char err[256];
+    int n = omni_registry_list(s->reg, running, &l, err, sizeof err);
+    if (n < 0) return oerr(c, 500, "%s", err);
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "models");
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, model_entry(s, &all[i], running));
+    for (int i = 0; i < n; i++) {
+        struct api_served m;
+        if (running && l[i].loaded != 1) continue;   /* still loading: not running yet */
+        if (!served_of(s, &l[i], &m)) cJSON_AddItemToArray(arr, model_entry(s, &m, running, &l[i]));
+    }
+    omni_registry_list_free(l, n);
     api_reply_json(c, 200, j);
     cJSON_Delete(j);
     return 200;
+}
+
+/* The model /api/show describes: a pinned one, else the registry's entry (not loaded for
+ * this). 0 with *m (and *x, to free with omni_registry_list_free(*l, *nl)) set, or -1. */
+static int show_find(struct api_server *s, const char *name, struct api_served *m, omni_registry_model **l, int *nl,
+                     const omni_registry_model **x) {
+    *l = NULL, *nl = 0, *x = NULL;
+    if (!api_find_model(s, name, m)) return 0;
+    char err[256], alt[512];
+    int n = omni_registry_list(s->reg, 0, l, err, sizeof err);
+    if (n <= 0) return -1;
+    *nl = n;
+    for (int pass = 0; pass < 2 && !*x; pass++) {
+        const char *want = name;
+        if (pass == 1) {
+            if (!other_name(s, name, OMNI_KIND_CHAT | OMNI_KIND_EMBEDDING, alt, sizeof alt)) break;
+            want = alt;
+        }
+        for (int i = 0; i < n && !*x; i++)
+            if (!strcmp((*l)[i].id, want) && !served_of(s, &(*l)[i], m)) *x = &(*l)[i];
+    }
+    return *x ? 0 : -1;
 }
 
 static int route_show_ollama(struct api_server *s, struct mg_connection *c, const cJSON *j) {
@@ -787,19 +978,28 @@ static int route_show_ollama(struct api_server *s, struct mg_connection *c, cons
     const char *name = model_name(c, j, &status);
     if (!name) return status;
     struct api_served m;
-    if (api_find_model(s, name, &m)) return oerr(c, 404, "model '%s' not found", name);
+    omni_registry_model *l;
+    const omni_registry_model *x;
+    int nl;
+    if (show_find(s, name, &m, &l, &nl, &x)) {
+        if (nl > 0) omni_registry_list_free(l, nl);
+        return oerr(c, 404, "model '%s' not found", name);
+    }
     struct model_facts f;
     facts_read(&m, &f);
     cJSON *r = cJSON_CreateObject();
     const char *tmpl = f.have_info && f.info.chat_template ? f.info.chat_template : "";
-    const char *arch = m.model ? omni_model_arch(m.model) : omni_embedder_arch(m.embedder);
+    const char *arch = arch_of(&m, &f);
+    /* a store model need not be loaded: its file says what the loaded one would */
+    const int n_ctx = m.model ? omni_request_n_ctx(m.model, NULL) : m.embedder ? omni_embedder_n_ctx(m.embedder)
+                    : x && x->n_ctx ? x->n_ctx : f.have_info ? (int)f.info.n_ctx_train : 0;
+    const int is_chat = m.kind == API_MODEL_CHAT;
     cJSON_AddStringToObject(r, "license", f.have_info && f.info.license ? f.info.license : "");
     char mf[4400];
     snprintf(mf, sizeof mf, "# Modelfile of %s, served by omni\nFROM %s\n", m.id, m.path ? m.path : m.id);
     cJSON_AddStringToObject(r, "modelfile", mf);
     char params[64];
-    snprintf(params, sizeof params, "num_ctx %d",
-             m.model ? omni_request_n_ctx(m.model, NULL) : omni_embedder_n_ctx(m.embedder));
+    snprintf(params, sizeof params, "num_ctx %d", n_ctx);
     cJSON_AddStringToObject(r, "parameters", params);
     cJSON_AddStringToObject(r, "template", tmpl);
     cJSON_AddItemToObject(r, "details", details_json(&m, &f));
@@ -810,16 +1010,17 @@ static int route_show_ollama(struct api_server *s, struct mg_connection *c, cons
     uint64_t np = m.model ? omni_model_n_params(m.model) : f.have_info ? f.info.n_params : 0;
     if (np) cJSON_AddNumberToObject(mi, "general.parameter_count", (double)np);
     snprintf(key, sizeof key, "%s.context_length", arch);
-    cJSON_AddNumberToObject(mi, key, m.model ? omni_model_n_ctx_train(m.model) : omni_embedder_n_ctx(m.embedder));
+    cJSON_AddNumberToObject(mi, key, m.model ? omni_model_n_ctx_train(m.model) : m.embedder ? omni_embedder_n_ctx(m.embedder)
+                                     : f.have_info ? (double)f.info.n_ctx_train : 0);
     if (m.embedder) {
         snprintf(key, sizeof key, "%s.embedding_length", arch);
         cJSON_AddNumberToObject(mi, key, omni_embedder_n_embd(m.embedder));
     }
     if (f.have_info && f.info.tokenizer) cJSON_AddStringToObject(mi, "tokenizer.ggml.model", f.info.tokenizer);
     cJSON *caps = cJSON_AddArrayToObject(r, "capabilities");
-    if (m.model) {
+    if (is_chat) {
         cJSON_AddItemToArray(caps, cJSON_CreateString("completion"));
-        if (omni_model_n_image_pos(m.model) > 0) cJSON_AddItemToArray(caps, cJSON_CreateString("vision"));
+        if (m.model && omni_model_n_image_pos(m.model) > 0) cJSON_AddItemToArray(caps, cJSON_CreateString("vision"));
         /* thinking: the template knows a thinking switch or writes thoughts */
         if (strstr(tmpl, "<think>") || strstr(tmpl, "enable_thinking") || strstr(tmpl, "reasoning_content"))
             cJSON_AddItemToArray(caps, cJSON_CreateString("thinking"));
@@ -828,6 +1029,7 @@ static int route_show_ollama(struct api_server *s, struct mg_connection *c, cons
     modified_at(&f, s->created, t, sizeof t);
     cJSON_AddStringToObject(r, "modified_at", t);
     facts_free(&f);
+    if (nl > 0) omni_registry_list_free(l, nl);
     status = api_reply_json(c, 200, r);
     cJSON_Delete(r);
     return status;
@@ -961,18 +1163,10 @@ static int not_allowed(struct mg_connection *c, const char *allow) {
 
 typedef int (*body_route)(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0);
 
-/* Store mode (no -m): ollama's generation routes serve a pinned model for now. */
-static int no_pinned(struct mg_connection *c) {
-    return oerr(c, 400, "this server was started without -m (store mode): ollama's /api/chat and /api/generate serve "
-                        "the model given with -m; start it with -m MODEL, or use /v1/chat/completions");
-}
-
 static int r_chat(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
-    if (!s->model) return no_pinned(c);
     return route_chat_ollama(s, c, j, t0);
 }
 static int r_generate(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
-    if (!s->model) return no_pinned(c);
     return route_generate_ollama(s, c, j, t0);
 }
 static int r_embed(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {

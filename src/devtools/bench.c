@@ -52,6 +52,16 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Back to the first d0 positions, untimed: a sliding-window model's ring may have let them
+ * go (llm_kv_truncate keeps less), and then the missing ones are computed again. */
+static int back_to(const struct llm *m, struct llm_state *st, struct llm_kv *kv, int d0, const int32_t *tok,
+                   const int32_t *pos, struct err *e) {
+    int got = llm_kv_truncate(kv, d0);
+    if (got >= d0) return 0;
+    struct llm_batch b = {d0 - got, tok + got, pos + got, NULL, NULL};
+    return llm_forward(m, st, &kv, 1, &b, NULL, e);
+}
+
 int tool_bench(int argc, char **argv) {
     const char *model = NULL;
     int n_p = 128, n_g = 64, threads = 0, reps = 1, json = 0, depth = -1;
@@ -124,7 +134,7 @@ int tool_bench(int argc, char **argv) {
     }
     double best_pp = 0, best_tg = 0;
     for (int rep = 0; rep < reps; rep++) {
-        llm_kv_truncate(kv, d0);
+        if (back_to(m, st, kv, d0, tok, pos, &e)) { cli_fail("%s", e.msg); goto out; }
         if (n_p) {
             struct llm_batch b = {n_p, tok + d0, pos + d0, NULL, NULL};
             double t0 = now_s();
@@ -135,7 +145,7 @@ int tool_bench(int argc, char **argv) {
         /* decode continues after the prompt, as in real use (attention over the prompt),
          * or after the depth alone (-d) */
         int g0 = depth >= 0 ? d0 : n_p;
-        if (depth >= 0) llm_kv_truncate(kv, d0);
+        if (depth >= 0 && back_to(m, st, kv, d0, tok, pos, &e)) { cli_fail("%s", e.msg); goto out; }
         double t0 = now_s();
         for (int i = 0; i < n_g; i++) {
             struct llm_batch b = {1, tok + g0 + i, pos + g0 + i, NULL, NULL};

@@ -38,6 +38,7 @@ static const struct llm_arch *const arch_table[] = {
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
  * stays bounded for long prompts (later chunks see earlier ones through the cache). */
 #define LLM_UBATCH 512
+#define RING_ALIGN 64   /* the exact kernel's widest lane block (and FLASH_TILE) */
 
 struct llm_layer {
     struct tensor attn_norm, wq, wk, wv, wo;
@@ -105,7 +106,17 @@ struct llm_kv {
     int n_layer, n_ctx, kv_dim;
     int type;                  /* DT_F16, DT_Q8_0 or DT_Q4_0 (llm_kv_new_type) */
     size_t row_bytes;          /* one position's K (or V) row of kv_dim values */
-    char *k, *v;               /* [attention layer][n_ctx] rows of row_bytes */
+    char *k, *v;               /* per attention layer (at off[slot]): n_ctx rows of row_bytes, or
+                                * for a sliding-window layer with a ring, 2 * ring rows */
+    /* Sliding-window layers keep a ring of their last `ring` positions instead of the
+     * whole context (0: no ring, every layer holds n_ctx). Position p lives at row
+     * p % ring and again at p % ring + ring, so any run of up to `ring` consecutive
+     * positions is contiguous: the exact kernel reads a window as one span. ring is a
+     * multiple of RING_ALIGN and at least n_swa + LLM_UBATCH + RING_ALIGN, so a chunk's
+     * writes never reach a position one of its tokens still attends to (or reads masked). */
+    int ring, n_swa;
+    size_t *off;               /* [attention layer] byte offset of its rows in k and v */
+    unsigned char *in_ring;    /* [attention layer] 1: a ring layer */
     int len;                   /* positions held */
     /* recurrent layers: their states (zero when len is 0), a checkpoint copy of them
      * as of ck_len positions (-1: none) and the position a forward should take the
@@ -541,6 +552,22 @@ struct llm_kv *llm_kv_new(const struct llm *m, int n_ctx, struct err *e) {
     return llm_kv_new_type(m, n_ctx, DT_F16, e);
 }
 
+/* The ring a cache of n_ctx positions gets (0: none; see struct llm_kv). */
+static int ring_for(const struct llm *m, int n_ctx) {
+    if (m->hp.n_swa <= 0) return 0;
+    long r = ((long)m->hp.n_swa + LLM_UBATCH + 2 * RING_ALIGN - 1) / RING_ALIGN * RING_ALIGN;
+    return 2 * r < n_ctx ? (int)r : 0;   /* else the whole context is smaller */
+}
+
+size_t llm_kv_bytes_for(const struct llm *m, int n_ctx, int type) {
+    const int ring = ring_for(m, n_ctx);
+    const size_t row = dtype_row_bytes(type, (int64_t)m->hp.n_head_kv * m->hp.head_dim);
+    size_t rows = 0;
+    for (int l = 0; l < m->hp.n_layer; l++)
+        if (!m->layers[l].mix) rows += (size_t)(ring && m->layers[l].swa ? 2 * ring : n_ctx);
+    return 2 * rows * row;
+}
+
 struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct err *e) {
     if (n_ctx < 1) { err_set(e, "KV cache: n_ctx %d must be positive", n_ctx); return NULL; }
     if (type != DT_F16 && type != DT_Q8_0 && type != DT_Q4_0) {
@@ -561,12 +588,31 @@ struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct 
     kv->type = type;
     kv->row_bytes = dtype_row_bytes(type, kv->kv_dim);
     /* K/V for the attention layers only (recurrent ones keep a state instead) */
-    size_t n = kv->k_bytes = (size_t)(kv->n_layer - m->n_mix) * n_ctx * kv->row_bytes;
+    const int n_att = kv->n_layer - m->n_mix;
+    kv->off = calloc((size_t)(n_att > 0 ? n_att : 1), sizeof *kv->off);
+    kv->in_ring = calloc((size_t)(n_att > 0 ? n_att : 1), 1);
+    if (!kv->off || !kv->in_ring) {
+        err_set(e, "out of memory");
+        llm_kv_free(kv);
+        return NULL;
+    }
+    kv->n_swa = m->hp.n_swa;
+    kv->ring = ring_for(m, n_ctx);
+    size_t n = 0;
+    for (int l = 0; l < kv->n_layer; l++) {
+        const struct llm_layer *L = &m->layers[l];
+        if (L->mix || L->kv_slot < 0 || L->kv_slot >= n_att) continue;
+        kv->in_ring[L->kv_slot] = kv->ring && L->swa;
+        kv->off[L->kv_slot] = n;
+        n += (size_t)(kv->in_ring[L->kv_slot] ? 2 * kv->ring : n_ctx) * kv->row_bytes;
+    }
+    kv->k_bytes = n;
     /* f16 by default like llama.cpp: half the memory and bandwidth of f32, and the golden
      * logits were computed with an f16 cache, so rounding matches theirs; Q8_0 / Q4_0
-     * (llama.cpp's -ctk/-ctv) take about a half / a quarter of that again. */
-    kv->k = malloc(n ? n : 1);
-    kv->v = malloc(n ? n : 1);
+     * (llama.cpp's -ctk/-ctv) take about a half / a quarter of that again. Zeroed (lazily,
+     * by the kernel): the exact kernel multiplies masked rows by 0, and those must be finite. */
+    kv->k = calloc(n ? n : 1, 1);
+    kv->v = calloc(n ? n : 1, 1);
     if (!kv->k || !kv->v) {
         err_set(e, "KV cache: out of memory for %zu MB", 2 * n >> 20);
         llm_kv_free(kv);
@@ -592,11 +638,14 @@ void llm_kv_free(struct llm_kv *kv) {
     if (!kv) return;
     free(kv->k);
     free(kv->v);
+    free(kv->off);
+    free(kv->in_ring);
     free(kv->rs); free(kv->rs_ck); free(kv->rs_off);
     free(kv);
 }
 
 int llm_kv_n_ctx(const struct llm_kv *kv) { return kv->n_ctx; }
+int llm_kv_ring(const struct llm_kv *kv) { return kv->ring; }
 
 int llm_is_recurrent(const struct llm *m) { return m->n_mix > 0; }
 void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode) { kv->flash = mode; }
@@ -605,9 +654,19 @@ size_t llm_kv_bytes(const struct llm_kv *kv) {
     return 2 * kv->k_bytes + 2 * kv->rs_n * sizeof(float);
 }
 
+/* Whether a ring still holds what a token at position p reads (its window and the masked
+ * rows before it back to a multiple of RING_ALIGN) when the cache holds len positions. */
+static int ring_has(const struct llm_kv *kv, int p, int len) {
+    int from = p + 1 - kv->n_swa;
+    from = from > 0 ? from - from % RING_ALIGN : 0;
+    return !kv->ring || from >= len - kv->ring;
+}
+
 int llm_kv_truncate(struct llm_kv *kv, int n_keep) {
     if (n_keep < 0) n_keep = 0;
     if (kv->len <= n_keep) return kv->len;
+    /* a ring forgot the positions a token at n_keep would see: nothing is kept */
+    if (!ring_has(kv, n_keep, kv->len)) n_keep = 0;
     if (!kv->rs) return kv->len = n_keep;
     /* a recurrent state only moves forward: back to the checkpoint, or to nothing */
     if (kv->ck_len >= 0 && kv->ck_len <= n_keep) {
@@ -631,9 +690,9 @@ void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
     }
 }
 
-/* byte offset of a position's row */
+/* byte offset of a position's row (its first copy in a ring) */
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
-    return ((size_t)layer * kv->n_ctx + pos) * kv->row_bytes;
+    return kv->off[layer] + (size_t)(kv->in_ring[layer] ? pos % kv->ring : pos) * kv->row_bytes;
 }
 
 /* ---- forward ---- */
@@ -738,6 +797,7 @@ struct fwd {
     char pad[64 - sizeof(long)];
     /* the tiled attention's plan for this layer's chunk (the same for every layer) */
     int n_blk, n_exact, blk_tok, n_split;  /* blocks, exact tokens, tokens per block, chunks per task (split) */
+    int n_sub, sub;                        /* a KV head's query heads in n_sub parts of sub (flash_plan) */
     long n_flash_tasks;
 };
 
@@ -829,13 +889,19 @@ static void row_qkv(struct fwd *f, int i) {
         ops_scale(q, (float)t, QD);
     }
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
-    size_t o = kv_off(kv, m->layers[f->layer].kv_slot, f->pos[i]);
+    const int slot = m->layers[f->layer].kv_slot;
+    size_t o = kv_off(kv, slot, f->pos[i]);
     if (kv->type == DT_F16) {
         ops_f32_to_f16((uint16_t *)(kv->k + o), k, KVD);
         ops_f32_to_f16((uint16_t *)(kv->v + o), v, KVD);
     } else {  /* (llm_kv_new_type checked the blocks fit) */
         quantize_row(kv->type, k, kv->k + o, KVD);
         quantize_row(kv->type, v, kv->v + o, KVD);
+    }
+    if (kv->in_ring[slot]) {  /* and its second copy, ring rows on */
+        size_t o2 = o + (size_t)kv->ring * kv->row_bytes;
+        memcpy(kv->k + o2, kv->k + o, kv->row_bytes);
+        memcpy(kv->v + o2, kv->v + o, kv->row_bytes);
     }
 }
 
@@ -919,8 +985,20 @@ static void flash_plan(struct fwd *f) {
         if (f->pos[i] + 1 > max_hi) max_hi = f->pos[i] + 1;
     }
     f->n_blk = nb, f->n_exact = ne, f->n_split = 0;
-    long units = (long)nb * hp->n_head_kv * n_sub;
     int n_ch = (max_hi + FLASH_CHUNK - 1) / FLASH_CHUNK;
+    /* Few tasks (a decode step: one block per sequence): a KV head's query heads in more,
+     * smaller parts until the tasks fill the pool. Each row's sums are its own, so how the
+     * rows are grouped changes no bit; fewer rows a task only share each converted tile
+     * less, so no more parts than the pool needs. */
+    const int G = hp->n_head / hp->n_head_kv, P = pool_size(f->m->pool);
+    while (nb && sub > 1 && (long)nb * hp->n_head_kv * n_sub * (n_ch > 1 ? n_ch : 1) < P) {
+        int s2 = (G + n_sub) / (n_sub + 1);      /* sub for one part more */
+        if (s2 >= sub) s2 = sub - 1;
+        sub = s2;
+        n_sub = (G + sub - 1) / sub;
+    }
+    f->n_sub = n_sub, f->sub = sub;
+    long units = (long)nb * hp->n_head_kv * n_sub;
     if (nb && units < 2 * pool_size(f->m->pool) && n_ch > 1) {
         size_t need = (size_t)units * n_ch * FLASH_MAX_ROWS * (hp->head_dim + FLASH_ML);
         if (need <= st->fpart_cap || !grow(&st->fpart, need)) {
@@ -937,8 +1015,7 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
                          struct flash_kv *fk) {
     const struct llm_hparams *hp = &f->m->hp;
     const struct llm_layer *L = &f->m->layers[f->layer];
-    int HD = hp->head_dim, H = hp->n_head, G = H / hp->n_head_kv, n_sub, sub;
-    flash_heads(hp, &n_sub, &sub);
+    int HD = hp->head_dim, H = hp->n_head, G = H / hp->n_head_kv, n_sub = f->n_sub, sub = f->sub;
     int kvh = u / n_sub, h0 = kvh * G + (u % n_sub) * sub, h1 = h0 + sub < (kvh + 1) * G ? h0 + sub : (kvh + 1) * G;
     int i0 = f->st->fblk[2 * b], nt = f->st->fblk[2 * b + 1], R = 0;
     const float *sk = L->sinks.data;
@@ -955,14 +1032,16 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
         }
     const struct llm_kv *kv = f->kv[f->seq ? f->seq[i0] : 0];
     size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * dtype_row_bytes(kv->type, HD);
-    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->row_bytes, 0, kv->type};
+    /* a ring: the kernel finds position t at row t % ring (absolute positions, so its
+     * tiles and chunks fall where they would without the ring) */
+    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->row_bytes, kv->in_ring[L->kv_slot] ? kv->ring : 0,
+                            kv->type};
     return R;
 }
 
 static void flash_task(struct fwd *f, long t, int ith) {
     const struct llm_hparams *hp = &f->m->hp;
-    int HD = hp->head_dim, n_sub, sub;
-    flash_heads(hp, &n_sub, &sub);
+    int HD = hp->head_dim, n_sub = f->n_sub;
     long per_blk = (long)hp->n_head_kv * n_sub * (f->n_split ? f->n_split : 1);
     int b = f->n_blk - 1 - (int)(t / per_blk), u = (int)(t % per_blk), c = 0;
     if (f->n_split) c = u % f->n_split, u /= f->n_split;
@@ -986,9 +1065,8 @@ static void flash_task(struct fwd *f, long t, int ith) {
 /* A split decode's chunks merged in order and finished (cheap: head_dim floats a chunk). */
 static void flash_merge_split(struct fwd *f) {
     const struct llm_hparams *hp = &f->m->hp;
-    int HD = hp->head_dim, n_sub, sub, lo[FLASH_MAX_ROWS], hi[FLASH_MAX_ROWS];
+    int HD = hp->head_dim, n_sub = f->n_sub, lo[FLASH_MAX_ROWS], hi[FLASH_MAX_ROWS];
     float sinks[FLASH_MAX_ROWS], *out[FLASH_MAX_ROWS];
-    flash_heads(hp, &n_sub, &sub);
     size_t stride = (size_t)FLASH_MAX_ROWS * (HD + FLASH_ML);
     for (int b = 0; b < f->n_blk; b++)
         for (int u = 0; u < hp->n_head_kv * n_sub; u++) {
@@ -1024,14 +1102,21 @@ static void attn_part(void *arg, int ith, int nth) {
         int i = f->st->fexact[f->n_exact - 1 - (int)(t / H)], h = (int)(t % H);
         int s = f->seq ? f->seq[i] : 0, p = f->pos[i];
         const struct llm_kv *kv = f->kv[s];
-        size_t base = kv_off(kv, f->m->layers[f->layer].kv_slot, 0) + (size_t)(h / group) * HD * sizeof(uint16_t);
+        const int slot = f->m->layers[f->layer].kv_slot;
+        /* A ring holds the window as one span from position b, a multiple of RING_ALIGN
+         * (the kernel's lanes and blocks of 16/64 positions then fall as they would over
+         * the whole cache, and the masked rows before the window add nothing): the same
+         * sums as without the ring, bit for bit. */
+        int lo = swa ? p + 1 - hp->n_swa : 0, b = 0;
+        if (kv->in_ring[slot] && lo > 0) b = lo - lo % RING_ALIGN;
+        size_t base = kv_off(kv, slot, b) + (size_t)(h / group) * HD * sizeof(uint16_t);
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
         const float *sinks = f->m->layers[f->layer].sinks.data;
         ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
                                (const uint16_t *)(kv->k + base), (const uint16_t *)(kv->v + base),
-                               swa ? p + 1 - hp->n_swa : 0, p + 1, HD, kv->kv_dim, scale,
+                               lo - b, p + 1 - b, HD, kv->kv_dim, scale,
                                hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }
@@ -1181,6 +1266,10 @@ static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv 
         int s = b->seq ? b->seq[i] : 0, p = b->pos[i];
         if (p > st->next_len[s])
             return err_set(e, "llm_forward: position %d of sequence %d leaves a gap (the sequence has %d)", p, s,
+                           st->next_len[s]);
+        if (p < st->next_len[s] && !ring_has(kv[s], p, st->next_len[s]))
+            return err_set(e, "llm_forward: position %d of sequence %d: its sliding window has left the cache's "
+                           "ring of %d positions (the sequence has %d; truncate first)", p, s, kv[s]->ring,
                            st->next_len[s]);
         if (m->n_mix && p < st->next_len[s])
             return err_set(e, "llm_forward: position %d of sequence %d: a recurrent state cannot rewrite the past "

@@ -88,6 +88,14 @@ struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct 
 size_t llm_kv_bytes_per_pos(const struct llm *m, int type);
 void llm_kv_free(struct llm_kv *kv);
 int llm_kv_n_ctx(const struct llm_kv *kv);
+/* A sliding-window model's local layers keep only a ring of their last positions when
+ * the context is longer than twice that (memory per slot drops, outputs stay the same
+ * bit for bit): its size, or 0 when every layer holds the whole context. With a ring a
+ * truncate (or a rewrite of a held position) that reaches behind it keeps nothing. */
+int llm_kv_ring(const struct llm_kv *kv);
+/* The K and V bytes llm_kv_new_type(m, n_ctx, type) allocates (sliding-window rings counted
+ * as such): what a memory budget should reserve for one slot. */
+size_t llm_kv_bytes_for(const struct llm *m, int n_ctx, int type);
 /* Which attention kernel the cache's forwards use (llama.cpp's --flash-attn):
  * LLM_FLASH_AUTO (the default) the exact kernel, llama.cpp's non-flash summation order
  * bit for bit, for positions that see at most LLM_FLASH_AUTO_MIN cached positions and

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/dtype.h"
 #include "formats/ggml_whisper.h"
 #include "formats/gguf.h"
 #include "models/llm.h"
@@ -215,7 +216,12 @@ static uint64_t chat_mem(const omni_registry *r, omni_model *m) {
     omni_engine_stats es;
     omni_model_engine_stats(m, &es);
     int64_t slots = es.n_slots ? es.n_slots : r->p.engine.n_slots, ctx = es.n_ctx ? es.n_ctx : ctx_for(r, hp->n_ctx_train);
-    return omni_model_size(m) + kv_bytes(hp->n_layer, (int64_t)hp->n_head_kv * hp->head_dim, ctx, slots);
+    (void)hp;
+    /* the caches as the engine makes them (a sliding window's ring counted as such) */
+    int type = r->p.engine.cache_type == OMNI_CACHE_Q8_0 ? DT_Q8_0 : r->p.engine.cache_type == OMNI_CACHE_Q4_0 ? DT_Q4_0
+             : DT_F16;
+    return omni_model_size(m) + (uint64_t)llm_kv_bytes_for(m->llm, ctx > 0x7fffffff ? 0x7fffffff : (int)ctx, type) *
+                                    (uint64_t)(slots > 0 ? slots : 0);
 }
 
 /* ---- entries ---- */
@@ -801,6 +807,8 @@ int omni_registry_list(omni_registry *r, int loaded_only, omni_registry_model **
         x->loaded_at = e->state == E_READY ? e->loaded_at : 0;
         x->expires_at = e->state != E_READY ? -1 : e->pinned || e->active || e->expires < 0 ? 0
                       : wnow + (e->expires > now ? e->expires - now : 0);
+        x->n_ctx = e->state != E_READY ? 0 : e->model ? omni_request_n_ctx(e->model, NULL)
+                 : e->emb ? omni_embedder_n_ctx(e->emb) : 0;
     }
     pthread_mutex_unlock(&r->mu);
     if (oom) {

@@ -124,11 +124,20 @@ int sched_default_ctx(omni_model *model, int cache_type, int n_slots) {
      * fit in a quarter of the machine's memory; never below 4096 (or the trained length) */
     long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
     double share = pages > 0 && psz > 0 ? (double)pages * psz / 4 : 4e9;
-    size_t per_pos = llm_kv_bytes_per_pos(model->llm, cache_type ? cache_type : DT_F16);
+    const int type = cache_type ? cache_type : DT_F16, caches = n_slots > 0 ? n_slots + 1 : 1;
     int train = omni_model_n_ctx_train(model), floor = train > 0 && train < 4096 ? train : 4096;
-    double fit = per_pos ? share / ((double)per_pos * (n_slots > 0 ? n_slots + 1 : 1)) : 1e9;
     int n = train > 0 ? train : 4096;
-    if (fit < n) n = (int)fit;
+    /* the longest that fits (a sliding-window model's local layers only keep a ring, so
+     * their share does not grow with the context): bisect on the caches' real size */
+    if ((double)llm_kv_bytes_for(model->llm, n, type) * caches > share) {
+        int lo = 1, hi = n;
+        while (lo < hi) {
+            int mid = lo + (hi - lo + 1) / 2;
+            if ((double)llm_kv_bytes_for(model->llm, mid, type) * caches <= share) lo = mid;
+            else hi = mid - 1;
+        }
+        n = lo;
+    }
     return n < floor ? floor : n;
 }
 
