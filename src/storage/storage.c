@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "storage/db.h"
+#include "storage/prefs_db.h"
 
 struct store {
     enum db_kind kind;
@@ -243,6 +244,15 @@ static const char *const mig_sqlite[] = {
     " DELETE FROM message_text WHERE user_id = old.user_id AND seq = old.seq; END;"
     "CREATE TRIGGER message_text_au AFTER UPDATE OF body ON messages BEGIN"
     " UPDATE message_text SET body = new.body WHERE user_id = old.user_id AND seq = old.seq; END;",
+    /* 3 (accounts2): settings, server settings, memories, answers' sampling (storage/prefs.h) */
+    "CREATE TABLE user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " settings TEXT NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " content TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX memories_user ON memories(user_id, created);"
+    "CREATE TABLE message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -305,6 +315,15 @@ static const char *const mig_pg[] = {
     "CREATE INDEX feedback_user ON feedback(user_id, created);",
     /* 2: (SQLite's message_text; PostgreSQL's search reads messages through its indexes) */
     "SELECT 1",
+    /* 3 (accounts2) */
+    "CREATE TABLE user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " settings TEXT NOT NULL, updated BIGINT NOT NULL);"
+    "CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " content TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL);"
+    "CREATE INDEX memories_user ON memories(user_id, created);"
+    "CREATE TABLE message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -2197,9 +2216,14 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
         }
         store_feedback_free(fb, nf);
     }
+    if (!rc && !b.bad) rc = store_prefs_export(st, user_id, root, e); /* settings, memories (prefs.c) */
     jnum(&b, root, "exported", (double)store_now_ms());
     if (!rc && b.bad) rc = err_set(e, "out of memory");
     if (!rc && !(*json = cJSON_PrintUnformatted(root))) rc = err_set(e, "out of memory");
     cJSON_Delete(root);
     return rc;
 }
+
+/* ---- for the other files of the store (prefs.c): a pooled connection ---- */
+int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
+void store_db_release(struct store *st, struct db *d) { release(st, d); }
