@@ -510,6 +510,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     }
     pthread_mutex_unlock(&grp->mu);
     capture_finish(grp);
+    if (ok && grp->cap && grp->cap->sse_extra) ok = sse_send_json(c, grp->cap->sse_extra) == 0;
     if (ok && !any_failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, grp->model_id);
         cJSON_AddArrayToObject(j, "choices");
