@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/chat_personal.h"
+#include "api/meter.h"
 #include "api/reply.h"
 #include "core/log.h"
 #include "storage/prefs.h"
@@ -53,7 +54,8 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
     x->w = w;
     /* the route has checked that a requested name is ours (its id or its general.name):
      * limits, key lists and usage go by the one id, so a second name cannot dodge a rule */
-    snprintf(x->model, sizeof x->model, "%s", s->model_id);
+    const char *resolved = api_meter_resolved_model(); /* the registry's id of the model the route took */
+    snprintf(x->model, sizeof x->model, "%s", resolved ? resolved : s->model_id ? s->model_id : "");
     if (w->kind == API_WHO_KEY && !auth_key_allows(&w->key, x->model))
         return api_reply_error(c, 403, "model", "model_not_found",
                                "this API key does not have access to model '%s'", x->model);
@@ -79,10 +81,7 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
     if (w->kind == API_WHO_SESSION) lim = auth_limit_message(a, &w->user, x->model, &l, &r);
     else if (w->kind == API_WHO_KEY) lim = auth_limit_api(a, &w->user, &l, &r);
     auth_limit_headers(&l, x->headers, sizeof x->headers);
-    if (lim) {
-        if (lim == 429) metrics_count_tier(&s->metrics, w->user.tier, 1, 0, 0);
-        return api_reply_error_headers(c, r.status, NULL, r.code, x->headers, "%s", r.msg);
-    }
+    if (lim) return api_reply_limit(s, c, w, x->model, &l, &r, x->headers, 0); /* resets_at, fallback_model */
     if (conv) {
         snprintf(x->conv_id, sizeof x->conv_id, "%s", conv);
         const cJSON *last = last_message(body);
