@@ -47,7 +47,7 @@ static int server_has(struct api_server *s, const char *id) {
 }
 
 /* The rule's fallback when the server has it and the user's tier leaves room on it. */
-static const char *fallback_for(struct api_server *s, const struct store_user *u, const char *model) {
+const char *api_limit_fallback(struct api_server *s, const struct store_user *u, const char *model) {
     struct auth_config *a = s->p.auth;
     const struct auth_tier *t = auth_tier_get(&a->tiers, u->tier);
     int idx = auth_tier_rule_index(&a->tiers, t, model);
@@ -81,7 +81,7 @@ int api_reply_limit(struct api_server *s, struct mg_connection *c, const struct 
     int64_t reset_ms = l->limited && !strcmp(l->what, "tokens") ? l->tok_reset_ms : l->req_reset_ms;
     if (reset_ms <= 0) reset_ms = r->retry_after_s * 1000;
     double resets_at = (double)(store_now_ms() + reset_ms);
-    const char *fb = !strcmp(l->what, "messages") && model && *model ? fallback_for(s, &w->user, model) : NULL;
+    const char *fb = !strcmp(l->what, "messages") && model && *model ? api_limit_fallback(s, &w->user, model) : NULL;
     cJSON *body;
     cJSON *e;
     if (ollama) {

@@ -64,6 +64,9 @@ void api_meter_flush(int ok);
 /* The x-ratelimit-* lines for the current request's replies ("" when none). */
 const char *api_meter_headers(void);
 
+/* The model a message rule offers instead of model (its "fallback") when this server has
+ * it and the user's tier leaves room on it, or NULL. */
+const char *api_limit_fallback(struct api_server *s, const struct store_user *u, const char *model);
 /* A tier refusal as a 429 in the current route's shape (OpenAI's or Anthropic's, or
  * ollama's when ollama), with headers (x-ratelimit-*, Retry-After), resets_at and, for a
  * message rule with a fallback this server has room on, fallback_model. */

@@ -17,10 +17,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import OpenAI from "openai";
+import WebSocket from "ws";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(14);
+const { test, summary } = makeCounter(15);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-prefs-"));
 const store = path.join(tmp, "store");
 fs.mkdirSync(store);
@@ -34,6 +35,7 @@ fs.writeFileSync(TIERS, JSON.stringify({
     free: { messages: [{ models: ["small"], limit: null }, { models: ["*"], limit: 2, window: "1h", fallback: "synth-llama-f16" }] },
     plus: {},
     keyed: { api: { requests_per_minute: 3, tokens_per_minute: null } },
+    voice: { messages: [{ models: ["*"], limit: 1, window: "2h" }] },
   },
 }));
 
@@ -360,6 +362,49 @@ try {
     const rows = (await bob.req("GET", "/api/usage")).json.data.filter((x) => x.key_id === k.json.id);
     eq(rows.map((x) => [x.model, x.requests]), [[EMB, 3]], "three embeddings under the key");
     assert(rows[0].prompt_tokens >= 4, "embedding tokens counted: " + rows[0].prompt_tokens);
+  });
+  await test("Realtime turns count against the tier: rate_limits.updated, then an error event; usage row", async () => {
+    // a second server with speech recognition (the Realtime API needs it), same database
+    const rt = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--asr-model", `${MODELS}/synth/synth-whisper-micro-f16.bin`,
+      "--vad-model", `${MODELS}/vad/for-tests-silero-v6.2.0-ggml.bin`, "--ctx", "1024", "--db", `sqlite:${tmp}/omni.db`, "--tiers", TIERS]);
+    try {
+      const users = (await admin.req("GET", "/api/admin/users")).json.data;
+      const cu = users.find((x) => x.email === "carol@x.org");
+      eq((await admin.req("PATCH", `/api/admin/users/${cu.id}`, { tier: "voice" })).status, 200);
+      const ws = new WebSocket(rt.url.replace("http", "ws") + "/v1/realtime", { headers: { Cookie: carol.cookie, Origin: rt.url } });
+      const events = [], waiters = [];
+      ws.on("message", (d) => {
+        const ev = JSON.parse(d.toString());
+        events.push(ev);
+        for (const w of [...waiters]) if (w.pred(ev)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(ev); }
+      });
+      const waitFor = (type, ms = 60000) => new Promise((resolve, reject) => {
+        const w = { pred: (e) => e.type === type, resolve };
+        waiters.push(w);
+        setTimeout(() => { if (waiters.includes(w)) reject(new Error(`no ${type}; got ${events.map((e) => e.type).join(",")}`)); }, ms);
+      });
+      await waitFor("session.created", 30000);
+      ws.send(JSON.stringify({ type: "session.update", session: { type: "realtime", output_modalities: ["text"], turn_detection: null } }));
+      ws.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: "Hi." }] } }));
+      let rl = waitFor("rate_limits.updated"), done = waitFor("response.done");
+      ws.send(JSON.stringify({ type: "response.create" }));
+      const [r1, d1] = [await rl, await done];
+      eq(r1.rate_limits.map((x) => [x.name, x.limit, x.remaining]), [["requests", 1, 0]], "one turn left of one");
+      eq(d1.response.status, "completed", "the allowed turn");
+      const err = waitFor("error");
+      done = waitFor("response.done");
+      ws.send(JSON.stringify({ type: "response.create" }));
+      const e2 = await err;
+      eq([e2.error.type, e2.error.code], ["rate_limit_error", "message_limit_reached"], JSON.stringify(e2));
+      assert(e2.error.resets_at > Date.now() + 3600 * 1000, "resets in about 2 h: " + e2.error.resets_at);
+      await done;
+      ws.close();
+      const u = (await carol.req("GET", "/api/usage")).json.data.filter((x) => x.model === MAIN);
+      eq(u.map((x) => x.requests), [3], "two completions earlier + one Realtime turn (the refused one is not counted)");
+    } finally {
+      const code = await stopServer(rt);
+      if (code !== 0) console.error(`realtime server exit ${code}: ${rt.stderr().slice(-3000)}`);
+    }
   });
 } finally {
   const code = await stopServer(srv);
