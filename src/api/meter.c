@@ -12,6 +12,7 @@ static _Thread_local struct api_meter *current;
 static _Thread_local char resolved[256];
 
 struct api_meter *api_meter_current(void) { return current && current->active ? current : NULL; }
+void api_meter_use(struct api_meter *m) { current = m; }
 const char *api_meter_resolved_model(void) { return resolved[0] ? resolved : NULL; }
 void api_meter_set_resolved(const char *model_id) { snprintf(resolved, sizeof resolved, "%s", model_id ? model_id : ""); }
 

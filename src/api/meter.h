@@ -47,6 +47,9 @@ void api_meter_slot_set(struct api_meter *m);
 /* After the route: writes the usage if nothing did, and clears the thread's meter. */
 void api_meter_end(struct api_meter *m);
 struct api_meter *api_meter_current(void);
+/* Makes m the current meter of this thread (a helper thread working for the request, which
+ * waits for it: api/big_stack.c); NULL clears. */
+void api_meter_use(struct api_meter *m);
 
 /* The route's model is known (model_ref.c and the routes that resolve their own): checks
  * it. 0, or the status of the refusal written (403 model not allowed for the key, 429). */

@@ -363,7 +363,7 @@ try {
     eq(rows.map((x) => [x.model, x.requests]), [[EMB, 3]], "three embeddings under the key");
     assert(rows[0].prompt_tokens >= 4, "embedding tokens counted: " + rows[0].prompt_tokens);
   });
-  await test("Realtime turns count against the tier: rate_limits.updated, then an error event; usage row", async () => {
+  await test("Realtime turns count against the tier (rate_limits.updated, then an error event); audio usage in seconds", async () => {
     // a second server with speech recognition (the Realtime API needs it), same database
     const rt = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--asr-model", `${MODELS}/synth/synth-whisper-micro-f16.bin`,
       "--vad-model", `${MODELS}/vad/for-tests-silero-v6.2.0-ggml.bin`, "--ctx", "1024", "--db", `sqlite:${tmp}/omni.db`, "--tiers", TIERS]);
@@ -401,6 +401,20 @@ try {
       ws.close();
       const u = (await carol.req("GET", "/api/usage")).json.data.filter((x) => x.model === MAIN);
       eq(u.map((x) => x.requests), [3], "two completions earlier + one Realtime turn (the refused one is not counted)");
+      // the audio routes count audio seconds (not messages): a transcription and a speech
+      const fd = new FormData();
+      fd.append("model", "whisper-1");
+      fd.append("file", new Blob([fs.readFileSync(`${MODELS}/audio/jfk.wav`)], { type: "audio/wav" }), "jfk.wav");
+      let r = await fetch(rt.url + "/v1/audio/transcriptions", { method: "POST", body: fd, headers: { Cookie: carol.cookie, Origin: rt.url } });
+      eq(r.status, 200, await r.text());
+      r = await fetch(rt.url + "/v1/audio/speech", { method: "POST", headers: { Cookie: carol.cookie, Origin: rt.url, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "tts-1", input: "Hello there.", voice: "alloy", response_format: "wav" }) });
+      eq(r.status, 200, "speech");
+      await r.arrayBuffer();
+      const rows = (await carol.req("GET", "/api/usage")).json.data;
+      const asr = rows.find((x) => /whisper/.test(x.model)), tts = rows.find((x) => x.model === "speech");
+      assert(asr && asr.requests === 1 && asr.audio_seconds > 10 && asr.audio_seconds < 12, "transcription: " + JSON.stringify(rows));
+      assert(tts && tts.requests === 1 && tts.audio_seconds > 0.3, "speech: " + JSON.stringify(rows));
     } finally {
       const code = await stopServer(rt);
       if (code !== 0) console.error(`realtime server exit ${code}: ${rt.stderr().slice(-3000)}`);
