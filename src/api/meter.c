@@ -133,10 +133,14 @@ int api_meter_begin(struct api_server *s, struct mg_connection *c, struct api_wh
     if (w->kind != API_WHO_KEY) return 0;
     /* the audio routes name no model of the key's list: the key must allow one this
      * server pins (what every /v1 POST checked before models were named per route) */
-    if (k == API_METER_AUDIO && s->model_id && !auth_key_allows(&w->key, s->model_id) &&
-        !(s->embed_id && auth_key_allows(&w->key, s->embed_id)))
-        return api_reply_error(c, 403, "model", "model_not_found", "this API key does not have access to model '%s'",
-                               s->model_id);
+    if ((k == API_METER_AUDIO || (ollama && k == API_METER_EMBED)) && s->model_id && !auth_key_allows(&w->key, s->model_id) &&
+        !(s->embed_id && auth_key_allows(&w->key, s->embed_id))) {
+        struct auth_refusal r = {.status = 403};
+        snprintf(r.code, sizeof r.code, "model_not_found");
+        snprintf(r.param, sizeof r.param, "model");
+        snprintf(r.msg, sizeof r.msg, "this API key does not have access to model '%.200s'", s->model_id);
+        return api_reply_limit(s, c, w, NULL, NULL, &r, NULL, ollama);
+    }
     struct auth_limit l;
     struct auth_refusal r;
     if (auth_limit_api(s->p.auth, &w->user, &l, &r)) {

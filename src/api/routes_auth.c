@@ -118,6 +118,8 @@ static int route_me(struct api_server *s, struct mg_connection *c, struct api_wh
             if (store_limit_hit(a->st, w->user.id, bucket, now, mr->window_s * 1000, -1, 0, &sl, &e)) memset(&sl, 0, sizeof sl);
             cJSON_AddNumberToObject(x, "limit", (double)mr->limit);
             cJSON_AddNumberToObject(x, "window_seconds", (double)mr->window_s);
+            if (mr->fallback) cJSON_AddStringToObject(x, "fallback_model", mr->fallback); /* what a 429 offers */
+            else cJSON_AddNullToObject(x, "fallback_model");
             cJSON_AddNumberToObject(x, "used", (double)sl.used);
             cJSON_AddNumberToObject(x, "remaining", (double)(mr->limit > sl.used ? mr->limit - sl.used : 0));
             if (sl.reset > 0) cJSON_AddNumberToObject(x, "resets_at", (double)sl.reset);

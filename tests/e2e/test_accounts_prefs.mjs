@@ -21,7 +21,7 @@ import WebSocket from "ws";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(15);
+const { test, summary } = makeCounter(16);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-prefs-"));
 const store = path.join(tmp, "store");
 fs.mkdirSync(store);
@@ -71,6 +71,7 @@ function isError(res, status, code) {
 }
 
 const chat = (text, extra = {}) => ({ messages: [{ role: "user", content: text }], max_tokens: 4, temperature: 0, ...extra });
+const badExits = [];
 const sseEvents = (text) => text.split("\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)));
 
 const srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--store", "--ctx", "2048", "--parallel", "2",
@@ -312,6 +313,9 @@ try {
     assert(+r.headers.get("retry-after") > 0, "Retry-After");
     assert(r.json.error.resets_at > t0 + 3000 * 1000 && r.json.error.resets_at <= Date.now() + 3600 * 1000 + 1000, "resets_at: " + r.text);
     eq(r.json.error.fallback_model, SMALL, "the small model is offered");
+    const me = (await carol.req("GET", "/api/me")).json;
+    eq(me.limits.map((l) => [l.limit, l.fallback_model === undefined ? "?" : l.fallback_model]), [[null, "?"], [2, SMALL]], "/api/me shows the fallback");
+    eq(me.limits[1].remaining, 0, "none left");
     // the fallback works: that model's rule is unlimited
     r = await carol.req("POST", "/v1/completions", { ...body, model: SMALL });
     eq(r.status, 200, r.text);
@@ -417,12 +421,14 @@ try {
       assert(tts && tts.requests === 1 && tts.audio_seconds > 0.3, "speech: " + JSON.stringify(rows));
     } finally {
       const code = await stopServer(rt);
-      if (code !== 0) console.error(`realtime server exit ${code}: ${rt.stderr().slice(-3000)}`);
+      if (code !== 0) badExits.push(`realtime server exit ${code}: ${rt.stderr().slice(-3000)}`);
     }
   });
 } finally {
   const code = await stopServer(srv);
-  if (code !== 0) console.error(`server exit ${code}: ${srv.stderr().slice(-3000)}`);
+  if (code !== 0) badExits.push(`server exit ${code}: ${srv.stderr().slice(-3000)}`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
+// under a sanitizer build a report (a leak, a bad access) makes the server exit non-zero
+await test("every server exits 0 at SIGTERM", async () => eq(badExits, [], "exits"));
 process.exit(summary());
