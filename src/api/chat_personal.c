@@ -29,6 +29,10 @@ static const char MEMORY_TOOL[] =
  * fact X, malloc'd, or NULL when the text is not such a request. */
 static char *remember_fact(const char *t) {
     while (*t == ' ' || *t == '\n' || *t == '\t') t++;
+    /* a question ("remember when we …?", "기억해?") asks, it does not tell */
+    size_t q = strlen(t);
+    while (q && strchr(" \n\t", t[q - 1])) q--;
+    if (q && t[q - 1] == '?') return NULL;
     const char *f = NULL;
     if (!strncasecmp(t, "please ", 7)) t += 7;
     if (!strncasecmp(t, "remember", 8) && (t[8] == ' ' || t[8] == ':' || t[8] == ',')) {

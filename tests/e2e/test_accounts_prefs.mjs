@@ -201,6 +201,8 @@ try {
     eq([r.status, r.headers.get("x-omni-memory-updated")], [200, null], "not a stored chat: nothing saved");
     r = await alice.req("POST", "/v1/chat/completions", chat("hello", { conversation: conv }));
     eq(r.headers.get("x-omni-memory-updated"), null, "an ordinary question saves nothing");
+    r = await alice.req("POST", "/v1/chat/completions", chat("Remember when we went to Jeju?", { conversation: conv }));
+    eq(r.headers.get("x-omni-memory-updated"), null, "asking whether omni remembers saves nothing");
     await alice.req("PATCH", "/api/settings", { memory_enabled: false });
     r = await alice.req("POST", "/v1/chat/completions", chat("remember that I like jazz", { conversation: conv }));
     eq([r.status, r.headers.get("x-omni-memory-updated")], [200, null], "memory off");
