@@ -244,14 +244,15 @@ static const char *const mig_sqlite[] = {
     " DELETE FROM message_text WHERE user_id = old.user_id AND seq = old.seq; END;"
     "CREATE TRIGGER message_text_au AFTER UPDATE OF body ON messages BEGIN"
     " UPDATE message_text SET body = new.body WHERE user_id = old.user_id AND seq = old.seq; END;",
-    /* 3 (accounts2): settings, server settings, memories, answers' sampling (storage/prefs.h) */
-    "CREATE TABLE user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    /* 3 (accounts2): settings, server settings, memories, answers' sampling (storage/prefs.h);
+     * IF NOT EXISTS: a database rolled back to an older version re-applies it safely */
+    "CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
     " settings TEXT NOT NULL, updated INTEGER NOT NULL);"
-    "CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "CREATE TABLE IF NOT EXISTS server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " content TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
-    "CREATE INDEX memories_user ON memories(user_id, created);"
-    "CREATE TABLE message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
+    "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 
@@ -316,13 +317,13 @@ static const char *const mig_pg[] = {
     /* 2: (SQLite's message_text; PostgreSQL's search reads messages through its indexes) */
     "SELECT 1",
     /* 3 (accounts2) */
-    "CREATE TABLE user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
     " settings TEXT NOT NULL, updated BIGINT NOT NULL);"
-    "CREATE TABLE server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    "CREATE TABLE memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "CREATE TABLE IF NOT EXISTS server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
     " content TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL);"
-    "CREATE INDEX memories_user ON memories(user_id, created);"
-    "CREATE TABLE message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
+    "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
