@@ -95,6 +95,11 @@ int api_chat_personalize(struct api_server *s, struct mg_connection *c, cJSON *j
     if (!(hdr && *hdr) && !cJSON_IsString(field)) return 0; /* not a stored chat */
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(j, "messages");
     if (!cJSON_IsArray(msgs) || !cJSON_GetArraySize(msgs)) return 0; /* the chat route refuses it */
+    /* only the user's own conversation (another's id is the chat route's 404: nothing is saved) */
+    const char *conv = hdr && *hdr ? hdr : field->valuestring;
+    struct store_conv cv;
+    struct err ce = {{0}};
+    if (strlen(conv) >= STORE_ID_MAX || store_conv_get(s->p.auth->st, w->user.id, conv, &cv, &ce)) return 0;
     struct api_user_prefs p;
     struct err e = {{0}};
     if (api_user_prefs_load(s, w->user.id, &p, &e)) {

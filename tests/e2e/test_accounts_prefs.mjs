@@ -197,6 +197,9 @@ try {
     assert(ev && ev.memories.some((m) => m.content === "내 생일은 5월 3일이야"), "stream's memory event: " + r.text.slice(-400));
     let l = (await alice.req("GET", "/api/memories")).json.data.map((x) => x.content).sort();
     eq(l, ["my cat is called Nabi", "내 생일은 5월 3일이야"].sort(), "saved facts");
+    const bobConv = (await bob.req("POST", "/api/conversations", {})).json.id;
+    r = await alice.req("POST", "/v1/chat/completions", chat("remember that I own bob's chat", { conversation: bobConv }));
+    eq([r.status, r.headers.get("x-omni-memory-updated")], [404, null], "another user's conversation: 404, nothing saved");
     r = await alice.req("POST", "/v1/chat/completions", chat("remember the milk"));
     eq([r.status, r.headers.get("x-omni-memory-updated")], [200, null], "not a stored chat: nothing saved");
     r = await alice.req("POST", "/v1/chat/completions", chat("hello", { conversation: conv }));
