@@ -64,9 +64,18 @@ static char *remember_fact(const char *t) {
     return out;
 }
 
-/* The system text: custom instructions, then memories within the budget. malloc'd. */
-static char *system_text(const struct api_user_prefs *p, const struct store_memory *ms, size_t n) {
-    size_t cap = strlen(p->about_me) + strlen(p->response_style) + API_MEMORY_BUDGET + 512, len = 0;
+/* Tokens of a memory's line in the model's vocabulary (no model: about 4 bytes a token). */
+static long line_tokens(const omni_model *m, const char *t) {
+    int k = m ? omni_tokenize(m, t, strlen(t), 0, 0, NULL, 0) : -1;
+    return k >= 0 ? k + 2 : (long)(strlen(t) + 3) / 4 + 2; /* "- " and the newline */
+}
+
+/* The system text: custom instructions, then memories, newest first, within
+ * API_MEMORY_TOKENS tokens. malloc'd. */
+static char *system_text(const omni_model *model, const struct api_user_prefs *p, const struct store_memory *ms,
+                         size_t n) {
+    size_t cap = strlen(p->about_me) + strlen(p->response_style) + 512, len = 0;
+    for (size_t i = 0; i < n; i++) cap += strlen(ms[i].content) + 3;
     char *b = malloc(cap);
     if (!b) return NULL;
     b[0] = 0;
@@ -74,10 +83,10 @@ static char *system_text(const struct api_user_prefs *p, const struct store_memo
     if (p->response_style[0]) len += (size_t)snprintf(b + len, cap - len, "How the user wants you to respond:\n%s\n\n", p->response_style);
     if (p->memory_enabled && n) {
         len += (size_t)snprintf(b + len, cap - len, "What you remember about the user from earlier conversations:\n");
-        size_t used = 0;
+        long used = 0;
         for (size_t i = 0; i < n; i++) {
-            size_t k = strlen(ms[i].content) + 3;
-            if (used + k > API_MEMORY_BUDGET) break;
+            long k = line_tokens(model, ms[i].content);
+            if (used + k > API_MEMORY_TOKENS) break;
             len += (size_t)snprintf(b + len, cap - len, "- %s\n", ms[i].content);
             used += k;
         }
@@ -122,7 +131,7 @@ int api_chat_personalize(struct api_server *s, struct mg_connection *c, cJSON *j
     struct store_memory *ms = NULL;
     size_t n = 0;
     if (p.memory_enabled && store_memory_list(s->p.auth->st, w->user.id, &ms, &n, &e)) n = 0;
-    char *text = system_text(&p, ms, n);
+    char *text = system_text(s->model, &p, ms, n);
     store_memories_free(ms, n);
     int st = 0;
     if (!text) st = api_reply_error(c, 503, NULL, NULL, "out of memory");

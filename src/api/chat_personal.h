@@ -1,6 +1,6 @@
 /* What a user's account adds to a stored chat (a chat completion naming a conversation):
  * custom instructions and memories in the system prompt (with memory_enabled; memories
- * newest first within API_MEMORY_BUDGET bytes, about 512 tokens), a question that starts
+ * newest first within API_MEMORY_TOKENS tokens), a question that starts
  * "remember …" / "기억해 …" saved as a memory before generating, and the built-in
  * `memory` tool (added to the request's tools; the model may call it, the server runs the
  * call when the answer is done: api_chat_memory_calls). The reply says a memory changed
@@ -13,7 +13,7 @@
 #include "api/routes.h"
 #include "tools/toolcall.h"
 
-#define API_MEMORY_BUDGET 2048
+#define API_MEMORY_TOKENS 512   /* memories in a prompt, at most (in the pinned model's tokens) */
 
 struct api_personal {
     int active;           /* a user's stored chat */

@@ -161,6 +161,14 @@ try {
     assert(withMem > withInstr + 3, `the memory adds tokens: ${withMem} vs ${withInstr}`);
     await alice.req("PATCH", "/api/settings", { memory_enabled: false });
     eq(await promptTokens(alice, "hello there", conv), withInstr, "memory off: no memories in the prompt");
+    await alice.req("PATCH", "/api/settings", { memory_enabled: true });
+    // many memories: only 512 tokens' worth go in (newest first)
+    for (let i = 0; i < 60; i++) eq((await alice.req("POST", "/api/memories", { content: `fact number ${i}: the user once visited city ${i} and liked it` })).status, 201);
+    const capped = await promptTokens(alice, "hello there", conv);
+    assert(capped > withMem + 300 && capped <= withInstr + 512 + 40, `memories within the budget: ${capped} vs ${withInstr}`);
+    await alice.req("DELETE", "/api/memories");
+    await alice.req("POST", "/api/memories", { content: "Alice grows tomatoes" }).then((x) => (m.json.id = x.json.id));
+    await alice.req("PATCH", "/api/settings", { memory_enabled: false });
     await alice.req("PATCH", "/api/settings", { memory_enabled: true, about_me: "", response_style: "" });
     await alice.req("DELETE", `/api/memories/${m.json.id}`);
     eq(await promptTokens(alice, "hello there", conv), plain, "all gone: the plain prompt again");
