@@ -334,7 +334,7 @@ try {
     eq(r.status, 200, r.text);
   });
 
-  await test("the same tier count on /v1/messages (Anthropic's 429) and ollama's /api/chat (ollama's 429)", async () => {
+  await test("the same tier count on /v1/messages (Anthropic's 429), ollama's /api/chat (ollama's 429), chat and Responses", async () => {
     let r = await carol.req("POST", "/v1/messages", { model: MAIN, max_tokens: 3, messages: [{ role: "user", content: "hi" }] });
     eq(r.status, 429, r.text);
     eq([r.json.type, r.json.error.type, r.json.error.fallback_model], ["error", "rate_limit_error", SMALL], r.text);
@@ -342,6 +342,12 @@ try {
     r = await carol.req("POST", "/api/chat", { model: MAIN, stream: false, messages: [{ role: "user", content: "hi" }], options: { num_predict: 3 } });
     eq(r.status, 429, r.text);
     assert(typeof r.json.error === "string" && r.json.fallback_model === SMALL && r.json.resets_at > 0, "ollama's shape: " + r.text);
+    // chat completions and Responses (counted in chat_store) answer the same way
+    for (const [p, b] of [["/v1/chat/completions", chat("hi", { model: MAIN })], ["/v1/responses", { model: MAIN, input: "hi", max_output_tokens: 3 }]]) {
+      r = await carol.req("POST", p, b);
+      isError(r, 429, "message_limit_reached");
+      eq(r.json.error.fallback_model, SMALL, p + " offers the small model");
+    }
     // bob still has room: ollama chat works and is counted
     r = await bob.req("POST", "/api/chat", { model: MAIN, stream: false, messages: [{ role: "user", content: "hi" }], options: { num_predict: 3 } });
     eq([r.status, r.headers.get("x-ratelimit-remaining-requests")], [200, "1"], r.text);
