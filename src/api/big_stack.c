@@ -3,19 +3,24 @@
 
 #include <pthread.h>
 
+#include "api/meter.h"
+
 struct call {
     void (*fn)(void *);
     void *arg;
+    struct api_meter *meter; /* the caller's request meter: the call counts for it (api/meter.h) */
 };
 
 static void *trampoline(void *p) {
     struct call *c = p;
+    api_meter_use(c->meter);
     c->fn(c->arg);
+    api_meter_use(NULL);
     return NULL;
 }
 
 int api_run_big_stack(void (*fn)(void *arg), void *arg) {
-    struct call c = {fn, arg};
+    struct call c = {fn, arg, api_meter_current()};
     pthread_attr_t attr;
     pthread_t t;
     if (pthread_attr_init(&attr)) return -1;

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/chat_personal.h"
+#include "api/meter.h"
 #include "api/reply.h"
 #include "core/log.h"
+#include "storage/prefs.h"
 
 /* The last message of the request: its role and text (a string, or the parts as JSON). */
 static const cJSON *last_message(const cJSON *body) {
@@ -28,6 +31,21 @@ static int store_failed(struct mg_connection *c, const struct err *e) {
 
 static void on_done(struct api_capture *cap);
 
+/* The request's sampling settings as JSON text (what feedback on the answer records). */
+static void sampling_json(const cJSON *body, char *out, size_t cap) {
+    static const char *const keys[] = {"temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "seed",
+                                       "frequency_penalty", "presence_penalty", "repeat_penalty", "stop", "reasoning_effort"};
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; o && i < sizeof keys / sizeof *keys; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
+        if (v && !cJSON_IsNull(v)) cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
+    }
+    char *t = o ? cJSON_PrintUnformatted(o) : NULL;
+    snprintf(out, cap, "%s", t && strlen(t) < cap ? t : "{}");
+    cJSON_free(t);
+    cJSON_Delete(o);
+}
+
 int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_chat_store *x) {
     memset(x, 0, sizeof *x);
     struct api_who *w = api_who();
@@ -36,7 +54,8 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
     x->w = w;
     /* the route has checked that a requested name is ours (its id or its general.name):
      * limits, key lists and usage go by the one id, so a second name cannot dodge a rule */
-    snprintf(x->model, sizeof x->model, "%s", s->model_id);
+    const char *resolved = api_meter_resolved_model(); /* the registry's id of the model the route took */
+    snprintf(x->model, sizeof x->model, "%s", resolved ? resolved : s->model_id ? s->model_id : "");
     if (w->kind == API_WHO_KEY && !auth_key_allows(&w->key, x->model))
         return api_reply_error(c, 403, "model", "model_not_found",
                                "this API key does not have access to model '%s'", x->model);
@@ -62,10 +81,7 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
     if (w->kind == API_WHO_SESSION) lim = auth_limit_message(a, &w->user, x->model, &l, &r);
     else if (w->kind == API_WHO_KEY) lim = auth_limit_api(a, &w->user, &l, &r);
     auth_limit_headers(&l, x->headers, sizeof x->headers);
-    if (lim) {
-        if (lim == 429) metrics_count_tier(&s->metrics, w->user.tier, 1, 0, 0);
-        return api_reply_error_headers(c, r.status, NULL, r.code, x->headers, "%s", r.msg);
-    }
+    if (lim) return api_reply_limit(s, c, w, x->model, &l, &r, x->headers, 0); /* resets_at, fallback_model */
     if (conv) {
         snprintf(x->conv_id, sizeof x->conv_id, "%s", conv);
         const cJSON *last = last_message(body);
@@ -113,6 +129,15 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
         size_t hn = strlen(x->headers);
         snprintf(x->headers + hn, sizeof x->headers - hn, "X-Omni-Conversation: %s\r\nX-Omni-User-Message: %s\r\n", conv,
                  x->user_msg_id);
+        sampling_json(body, x->sampling, sizeof x->sampling);
+        struct api_personal *px = api_personal_current();
+        if (px && px->active) {
+            x->memory_tool = px->memory_tool;
+            if (px->memory_updated) {
+                hn = strlen(x->headers);
+                snprintf(x->headers + hn, sizeof x->headers - hn, "X-Omni-Memory-Updated: 1\r\n");
+            }
+        }
     }
     x->cap.headers = x->headers;
     x->cap.on_done = on_done;
@@ -146,10 +171,20 @@ static void on_done(struct api_capture *cap) {
         m.prompt_tokens = x->cap.prompt_tokens;
         m.cached_tokens = x->cap.cached_tokens;
         m.completion_tokens = x->cap.completion_tokens;
-        if (store_msg_add_usage(a->st, x->w->user.id, &m, 0, &u, NULL, &e)) {
+        char answer_id[STORE_ID_MAX];
+        if (store_msg_add_usage(a->st, x->w->user.id, &m, 0, &u, answer_id, &e)) {
             log_error("storing the answer: %s", e.msg); /* e.g. the conversation was deleted meanwhile */
             if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
+        } else if (x->sampling[0] && store_msg_meta_put(a->st, x->w->user.id, answer_id, x->sampling, &e))
+            log_error("storing the answer's sampling settings: %s", e.msg);
+        /* the built-in memory tool: the server runs the model's calls of it */
+        int changed = x->memory_tool ? api_chat_memory_calls(s, x->w->user.id, x->tools, x->tool_prefix, x->cap.text) : 0;
+        int said = strstr(x->headers, "X-Omni-Memory-Updated") != NULL;
+        if (changed && !said) {
+            size_t hn = strlen(x->headers); /* a JSON reply's headers are written after this */
+            snprintf(x->headers + hn, sizeof x->headers - hn, "X-Omni-Memory-Updated: 1\r\n");
         }
+        if (changed || said) x->cap.sse_extra = api_memory_event(s, x->w->user.id); /* a stream's last event */
     } else if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
     if (x->w->kind == API_WHO_KEY)
         auth_limit_api_tokens(a, &x->w->user, (int64_t)x->cap.prompt_tokens + x->cap.completion_tokens);
@@ -159,4 +194,6 @@ static void on_done(struct api_capture *cap) {
 void api_chat_store_end(struct api_chat_store *x) {
     free(x->cap.text);
     x->cap.text = NULL;
+    cJSON_Delete(x->cap.sse_extra);
+    x->cap.sse_extra = NULL;
 }

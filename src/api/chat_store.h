@@ -10,6 +10,7 @@
 #include "api/request_options.h"
 #include "api/routes.h"
 #include "api/who.h"
+#include "tools/toolcall.h"
 
 struct api_chat_store {
     struct api_capture cap;      /* first: on_done finds the rest from it */
@@ -19,6 +20,10 @@ struct api_chat_store {
     char conv_id[STORE_ID_MAX];  /* "" = not stored */
     char user_msg_id[STORE_ID_MAX];
     char headers[1024];
+    char sampling[512];          /* the request's sampling settings (JSON), kept with the answer */
+    const struct tool_request *tools;  /* set by the route: the memory tool's calls are run at the end */
+    const char *tool_prefix;
+    int memory_tool;             /* the built-in memory tool was offered (api/chat_personal.h) */
 };
 
 /* Before the generation. Returns 0 (go on; set o->capture = &x->cap) or the status of

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/client_gone.h"
+#include "api/meter.h"
 #include "api/reply.h"
 #include "api/sse.h"
 #include "tools/toolcall.h"
@@ -65,6 +66,7 @@ struct group {
     atomic_int *cancel_flag; /* a stored background response's cancel (api_resp_hook), or NULL */
     omni_generate_params gp; /* shared by the choices; user is set per choice */
     struct api_capture *cap; /* the route keeps the whole answer (single choice only), or NULL */
+    struct api_meter *meter; /* the request's limits and usage (api/meter.h), or NULL */
 };
 
 static void append_bytes(cJSON *entry, const char *s, size_t n) {
@@ -130,6 +132,9 @@ static void on_done(const omni_usage *u, const char *error, void *user) {
     pthread_mutex_lock(&g->grp->mu);
     g->res = *u;
     if (error) snprintf(g->error, sizeof g->error, "%s", error);
+    /* counted here, under the group's lock, so the reply thread finds the tokens as soon as
+     * it sees the choice done (the usage row is written before the reply's last bytes) */
+    api_meter_tokens(g->grp->meter, u->prompt_tokens, u->cached_tokens, u->completion_tokens);
     g->done = 1;
     pthread_cond_signal(&g->grp->cv);
     pthread_mutex_unlock(&g->grp->mu);
@@ -512,6 +517,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     }
     pthread_mutex_unlock(&grp->mu);
     capture_finish(grp);
+    if (ok && grp->cap && grp->cap->sse_extra) ok = sse_send_json(c, grp->cap->sse_extra) == 0;
     if (ok && !any_failed && o->include_usage) {
         cJSON *j = envelope(id, kind == API_CHAT ? "chat.completion.chunk" : "text_completion", created, grp->model_id);
         cJSON_AddArrayToObject(j, "choices");
@@ -1229,6 +1235,7 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     gp->on_done = on_done;
     grp->cap = n == 1 ? o->capture : NULL;
     grp->cancel_flag = o->resp ? &o->resp->cancel : NULL;
+    grp->meter = api_meter_current();
     for (int i = 0; i < n; i++) {
         gs[i].grp = grp;
         gs[i].prompt = &prompts[i];

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/meter.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -60,7 +61,11 @@ int api_model_get(struct api_server *s, struct mg_connection *c, const char *nam
     }
     char err[640] = "";
     int rc = omni_registry_acquire(s->reg, name, kinds, s->load_timeout_ms, &m->ref, err, sizeof err);
-    return rc == OMNI_OK ? 0 : api_model_reply_error(c, rc, err);
+    if (rc != OMNI_OK) return api_model_reply_error(c, rc, err);
+    /* accounts: the key's model list and the tier's rule for this model (api/meter.h) */
+    int st = api_meter_model(s, c, m->ref.id);
+    if (st) api_model_put(s, m);
+    return st;
 }
 
 int api_model_reply_error(struct mg_connection *c, int rc, const char *err) {

@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "api/asr.h"
+#include "api/meter.h"
 #include "api/realtime_events.h"
 #include "api/routes.h"
 #include "api/who.h"
@@ -44,6 +45,11 @@ struct rt_conn {
     char user_item[32], prev_item[32], resp_item[32], resp_id[32];
     int resp_text_only;         /* text_only as the response started: it stays so to its end */
     char *partial;              /* last transcript sent as deltas */
+
+    /* accounts: each turn is a message of the socket's user (the tier's rule for the model,
+     * or the key's requests per minute), counted when it starts; its usage when it ends */
+    struct api_who who;         /* KEY or SESSION (else no limits) */
+    int turn_refused;           /* this turn went over the limit: cancelled, not counted */
 };
 
 /* ---- writing ---- */
@@ -211,6 +217,71 @@ static cJSON *response_json(struct rt_conn *k, const char *status, const omni_vo
     return r;
 }
 
+/* A turn's start with accounts: counts it (the tier's message rule for the model, or the
+ * key's requests per minute) and says what is left (rate_limits.updated, as OpenAI's
+ * Realtime API does). Over the limit: the turn is cancelled and an error event says why,
+ * with resets_at and the tier's fallback_model. 1 when the turn may go on. */
+static int turn_allowed(struct rt_conn *k) {
+    struct api_server *s = k->s;
+    struct api_who *w = &k->who;
+    if (!s->p.auth || (w->kind != API_WHO_SESSION && w->kind != API_WHO_KEY)) return 1;
+    struct auth_limit l;
+    struct auth_refusal r;
+    int lim = w->kind == API_WHO_SESSION ? auth_limit_message(s->p.auth, &w->user, s->model_id, &l, &r)
+                                         : auth_limit_api(s->p.auth, &w->user, &l, &r);
+    if (lim) {
+        omni_voice_cancel(k->v);
+        if (lim == 429) metrics_count_tier(&s->metrics, w->user.tier, 1, 0, 0);
+        cJSON *ev = rt_event("error"), *er = cJSON_AddObjectToObject(ev, "error");
+        cJSON_AddStringToObject(er, "type", lim == 429 ? "rate_limit_error" : "server_error");
+        cJSON_AddStringToObject(er, "code", r.code);
+        cJSON_AddStringToObject(er, "message", r.msg);
+        int64_t ms = !strcmp(l.what, "tokens") ? l.tok_reset_ms : l.req_reset_ms;
+        cJSON_AddNumberToObject(er, "resets_at", (double)(store_now_ms() + (ms > 0 ? ms : r.retry_after_s * 1000)));
+        const char *fb = lim == 429 && !strcmp(l.what, "messages") ? api_limit_fallback(s, &w->user, s->model_id) : NULL;
+        if (fb) cJSON_AddStringToObject(er, "fallback_model", fb);
+        else cJSON_AddNullToObject(er, "fallback_model");
+        cJSON_AddNullToObject(er, "param");
+        cJSON_AddNullToObject(er, "event_id");
+        rt_send(k, ev);
+        return 0;
+    }
+    if (l.has_req || l.has_tok) {
+        cJSON *ev = rt_event("rate_limits.updated"), *arr = cJSON_AddArrayToObject(ev, "rate_limits");
+        for (int i = 0; i < 2; i++) {
+            if (!(i ? l.has_tok : l.has_req)) continue;
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "name", i ? "tokens" : "requests");
+            cJSON_AddNumberToObject(x, "limit", (double)(i ? l.tok_limit : l.req_limit));
+            cJSON_AddNumberToObject(x, "remaining", (double)(i ? l.tok_remaining : l.req_remaining));
+            cJSON_AddNumberToObject(x, "reset_seconds", (double)(i ? l.tok_reset_ms : l.req_reset_ms) / 1000.0);
+            cJSON_AddItemToArray(arr, x);
+        }
+        rt_send(k, ev);
+    }
+    return 1;
+}
+
+/* A finished turn's usage row (user, key, model, day) and the key's tokens. */
+static void turn_usage(struct rt_conn *k, const omni_voice_event *e) {
+    struct api_server *s = k->s;
+    struct api_who *w = &k->who;
+    if (!s->p.auth || (w->kind != API_WHO_SESSION && w->kind != API_WHO_KEY)) return;
+    struct store_usage u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.user_id, sizeof u.user_id, "%s", w->user.id);
+    if (w->kind == API_WHO_KEY) snprintf(u.key_id, sizeof u.key_id, "%s", w->key.id);
+    snprintf(u.model, sizeof u.model, "%s", s->model_id ? s->model_id : "");
+    u.prompt_tokens = e->usage.prompt_tokens;
+    u.cached_tokens = e->usage.cached_tokens;
+    u.completion_tokens = e->usage.completion_tokens;
+    u.requests = 1;
+    struct err er = {{0}};
+    if (store_usage_add(s->p.auth->st, &u, &er)) log_error("realtime: counting usage: %s", er.msg);
+    if (w->kind == API_WHO_KEY) auth_limit_api_tokens(s->p.auth, &w->user, u.prompt_tokens + u.completion_tokens);
+    metrics_count_tier(&s->metrics, w->user.tier, 0, u.prompt_tokens, u.completion_tokens);
+}
+
 static void on_voice_event(const omni_voice_event *e, void *ud) {
     struct rt_conn *k = ud;
     cJSON *ev;
@@ -266,6 +337,7 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
         break;
     case OMNI_VOICE_RESPONSE_STARTED:
         snprintf(k->resp_id, sizeof k->resp_id, "resp_%d", e->response_id);
+        k->turn_refused = !turn_allowed(k);
         k->resp_text_only = atomic_load(&k->text_only);
         new_id(k, k->resp_item, sizeof k->resp_item, "item");
         ev = rt_event("response.created");
@@ -316,6 +388,8 @@ static void on_voice_event(const omni_voice_event *e, void *ud) {
         ev = rt_event("response.done");
         cJSON_AddItemToObject(ev, "response", response_json(k, st, e));
         rt_send(k, ev);
+        if (!k->turn_refused) turn_usage(k, e);
+        k->turn_refused = 0;
         snprintf(k->prev_item, sizeof k->prev_item, "%s", k->resp_item);
         break;
     }
@@ -415,14 +489,14 @@ static int on_data(struct mg_connection *c, int bits, char *data, size_t len, vo
 
 /* The API key may come as a header, or (browsers cannot set headers) as the
  * "openai-insecure-api-key.KEY" subprotocol the OpenAI clients also send. */
-static int key_ok(struct api_server *s, const struct mg_connection *c) {
+static int key_ok(struct api_server *s, const struct mg_connection *c, struct api_who *w) {
     /* with accounts on (not --no-auth): a user's key, a static key or the login cookie */
     int accounts = s->p.auth && !s->p.auth->no_auth;
     if (!s->keys.n && !accounts) return 1;
     const char *h = mg_get_header(c, "Authorization");
     char tok[512];
     if (h && !accounts && api_keys_check(&s->keys, h)) return 1;
-    if (h && accounts) return auth_bearer_get(h, tok, sizeof tok) && api_who_socket_ok(s, c, tok);
+    if (h && accounts) return auth_bearer_get(h, tok, sizeof tok) && api_who_socket(s, c, tok, w);
     const char *proto = mg_get_header(c, "Sec-WebSocket-Protocol");
     const char *pre = "openai-insecure-api-key.";
     for (const char *p = proto; p && (p = strstr(p, pre));) {
@@ -433,10 +507,10 @@ static int key_ok(struct api_server *s, const struct mg_connection *c) {
             snprintf(bearer, sizeof bearer, "Bearer %.*s", (int)n, p);
             snprintf(tok, sizeof tok, "%.*s", (int)n, p);
             if (!accounts && api_keys_check(&s->keys, bearer)) return 1;
-            if (accounts && api_who_socket_ok(s, c, tok)) return 1;
+            if (accounts && api_who_socket(s, c, tok, w)) return 1;
         }
     }
-    return accounts && api_who_socket_ok(s, c, NULL);
+    return accounts && api_who_socket(s, c, NULL, w);
 }
 
 static int on_connect(const struct mg_connection *c, void *ud) {
@@ -453,7 +527,7 @@ static int on_connect(const struct mg_connection *c, void *ud) {
     char model[256] = "";
     if (ri->query_string) mg_get_var(ri->query_string, strlen(ri->query_string), "model", model, sizeof model);
     int st = atomic_load(&s->state);
-    if (!key_ok(s, c)) {
+    if (!key_ok(s, c, &k->who)) {
         k->refuse_code = "invalid_api_key";
         snprintf(k->refuse, sizeof k->refuse, "%s",
                  "the API key is not valid or missing: send 'Authorization: Bearer KEY' or the "

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/meter.h"
+
 static const char *status_text(int status) {
     switch (status) {
     case 200: return "OK";
@@ -44,14 +46,18 @@ int api_reply(struct mg_connection *c, int status, const char *mime, const char 
               const char *extra_headers) {
     const char *conn = closing == c ? "Connection: close\r\n" : "";
     closing = NULL; /* civetweb reuses a worker's connection struct for the next client */
+    /* a metered request (api/meter.h): its usage is written before the answer goes out,
+     * and its x-ratelimit-* lines go with it (unless the caller's lines have them) */
+    api_meter_flush(status < 400);
+    const char *meter = extra_headers && strstr(extra_headers, "x-ratelimit-") ? "" : api_meter_headers();
     mg_printf(c,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"
               "Content-Length: %zu\r\n"
               "Access-Control-Allow-Origin: *\r\n"
               "Cache-Control: no-store\r\n"
-              "%s%s\r\n",
-              status, status_text(status), mime, len, conn, extra_headers ? extra_headers : "");
+              "%s%s%s\r\n",
+              status, status_text(status), mime, len, conn, extra_headers ? extra_headers : "", meter);
     if (len) mg_write(c, body, len);
     return status;
 }

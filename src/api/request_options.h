@@ -60,6 +60,8 @@ struct api_capture {
      * client that has read the whole answer finds it stored), when it ran at all. */
     void (*on_done)(struct api_capture *cap);
     void *user;
+    cJSON *sse_extra;               /* set by on_done (owned by the route): one more event a stream
+                                     * sends before its end, e.g. omni's "memory updated" */
 };
 
 /* The result of a failed validation: what to put into the 400 body. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/big_stack.h"
+#include "api/meter.h"
 #include "api/reply.h"
 #include "api/routes.h"
 
@@ -37,6 +38,7 @@ int route_voices(struct api_server *s, struct mg_connection *c) {
 struct speech_out {
     struct mg_connection *c;
     omni_audio_encoder *enc;
+    size_t samples; /* PCM samples synthesized (usage: audio seconds) */
     char *buf;
     size_t n, cap;
     int gone;     /* the client stopped reading: stop synthesizing */
@@ -66,6 +68,7 @@ static int on_bytes(const void *bytes, size_t n, void *ud) {
 
 static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     struct speech_out *o = ud;
+    o->samples += n;
     if (omni_audio_encode_write(o->enc, pcm, n, o->err, sizeof o->err)) return 1;
     return flush_chunk(o) ? 1 : 0;
 }
@@ -162,6 +165,8 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
     /* The header some formats emit at once goes out now: the client sees bytes early. */
     int ok = !flush_chunk(&o) && !omni_tts_speak(&req, on_audio, &o, e.msg, sizeof e.msg) &&
              !omni_audio_encode_finish(o.enc, e.msg, sizeof e.msg) && !flush_chunk(&o);
+    api_meter_audio((double)o.samples / OMNI_TTS_SAMPLE_RATE);
+    if (ok) api_meter_flush(1);      /* usage before the stream's end */
     if (ok) mg_send_chunk(c, "", 0); /* the last, empty chunk ends the stream */
     else mg_disable_keep_alive(c);   /* no end chunk: the client sees a cut-off stream, not a short one */
 done:

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api/asr.h"
+#include "api/meter.h"
 #include "api/multipart.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
@@ -226,6 +227,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
             goto done;
         }
         if (rc != OMNI_OK) { status = api_model_reply_error(c, rc, err); goto done; }
+        api_meter_name(api_asr_name(a)); /* the usage row's model */
     }
     omni_asr_params wp = omni_asr_default_params();
     int multi = omni_asr_is_multilingual(api_asr_ctx(a));
@@ -287,6 +289,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
                            : api_reply_error(c, 500, NULL, NULL, "transcription failed: %s", e.msg);
         goto done;
     }
+    api_meter_audio(duration);
     if (!strcmp(fmt, "text")) {
         size_t k = strlen(r->text);
         char *all = malloc(k + 1);

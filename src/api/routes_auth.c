@@ -7,6 +7,7 @@
 
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/routes_me.h"
 #include "api/who.h"
 
 static int secure_cookie(const struct api_server *s) { return s->p.tls_cert != NULL || s->p.auth->secure_cookie; }
@@ -117,6 +118,8 @@ static int route_me(struct api_server *s, struct mg_connection *c, struct api_wh
             if (store_limit_hit(a->st, w->user.id, bucket, now, mr->window_s * 1000, -1, 0, &sl, &e)) memset(&sl, 0, sizeof sl);
             cJSON_AddNumberToObject(x, "limit", (double)mr->limit);
             cJSON_AddNumberToObject(x, "window_seconds", (double)mr->window_s);
+            if (mr->fallback) cJSON_AddStringToObject(x, "fallback_model", mr->fallback); /* what a 429 offers */
+            else cJSON_AddNullToObject(x, "fallback_model");
             cJSON_AddNumberToObject(x, "used", (double)sl.used);
             cJSON_AddNumberToObject(x, "remaining", (double)(mr->limit > sl.used ? mr->limit - sl.used : 0));
             if (sl.reset > 0) cJSON_AddNumberToObject(x, "resets_at", (double)sl.reset);
@@ -394,6 +397,7 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
     int post = !strcmp(m, "POST"), get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
     if (!strcmp(p, "/auth/signup")) return post ? route_signup(s, c, body, len) : api_reply_error(c, 405, NULL, "method_not_allowed", "use POST");
     if (!strcmp(p, "/auth/login")) return post ? route_login(s, c, body, len) : api_reply_error(c, 405, NULL, "method_not_allowed", "use POST");
+    if (!strncmp(p, "/shared/", 8)) return route_shared(s, c, get ? "GET" : m, p + 8); /* share links: no login */
     struct api_who w;
     int st = api_who_resolve(s, c, 1, !get, &w);
     if (st) return st;
@@ -401,13 +405,22 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
     if (!strcmp(p, "/me")) {
         if (get) return route_me(s, c, &w);
         if (!strcmp(m, "DELETE")) return route_delete_me(s, c, &w);
-        return api_reply_error(c, 405, NULL, "method_not_allowed", "use GET or DELETE");
+        if (!strcmp(m, "PATCH")) return route_me_patch(s, c, &w, body, len);
+        return api_reply_error(c, 405, NULL, "method_not_allowed", "use GET, PATCH or DELETE");
     }
     if (!strcmp(p, "/export")) return get ? route_export(s, c, &w) : api_reply_error(c, 405, NULL, "method_not_allowed", "use GET");
     if (!strcmp(p, "/usage")) return get ? route_usage(s, c, &w) : api_reply_error(c, 405, NULL, "method_not_allowed", "use GET");
     if (!strcmp(p, "/keys")) return route_keys(s, c, &w, get ? "GET" : m, NULL, body, len);
     if (!strncmp(p, "/keys/", 6) && p[6] && !strchr(p + 6, '/')) return route_keys(s, c, &w, get ? "GET" : m, p + 6, body, len);
     if (!strncmp(p, "/admin/users", 12)) return route_admin_users(s, c, &w, get ? "GET" : m, p + 12, body, len);
+    if (!strcmp(p, "/settings")) return route_settings(s, c, &w, get ? "GET" : m, body, len);
+    if (!strcmp(p, "/admin/settings")) return route_admin_settings(s, c, &w, get ? "GET" : m, body, len);
+    if (!strcmp(p, "/feedback")) return route_feedback_list(s, c, &w, get ? "GET" : m);
+    if (!strcmp(p, "/memories")) return route_memories(s, c, &w, get ? "GET" : m, NULL, body, len);
+    if (!strncmp(p, "/memories/", 10) && p[10] && !strchr(p + 10, '/'))
+        return route_memories(s, c, &w, get ? "GET" : m, p + 10, body, len);
+    if (!strncmp(p, "/conversations/", 15) && (st = route_conversation_extra(s, c, &w, get ? "GET" : m, p + 14, body, len)))
+        return st;
     if (!strncmp(p, "/conversations", 14) && (!p[14] || p[14] == '/'))
         return route_conversations(s, c, &w, get ? "GET" : m, p + 14, body, len);
     return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/asr.h"
+#include "api/chat_personal.h"
 #include "api/chat_images.h"
 #include "api/chat_store.h"
 #include "api/generate.h"
@@ -273,7 +274,12 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
     }
-    int status = api_chat_body(s, c, j, API_CHAT);
+    /* a user's stored chat: custom instructions, memories, the memory tool (api/chat_personal.h) */
+    struct api_personal px;
+    int status = api_chat_personalize(s, c, j, &px);
+    api_personal_set(&px);
+    if (!status) status = api_chat_body(s, c, j, API_CHAT);
+    api_personal_set(NULL);
     cJSON_Delete(j);
     return status;
 }
@@ -428,6 +434,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
     o.resp = rh;
+    if (tool_request_active(&tr)) { cs.tools = &tr; cs.tool_prefix = prefix; }
     status = api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_chat_store_end(&cs);

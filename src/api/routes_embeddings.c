@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/meter.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -207,6 +208,7 @@ int route_embeddings(struct api_server *s, struct mg_connection *c, const char *
     cJSON *u = cJSON_AddObjectToObject(r, "usage");
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)total);
     cJSON_AddNumberToObject(u, "total_tokens", (double)total);
+    api_meter_tokens(api_meter_current(), total, 0, 0);
     status = api_reply_json(c, 200, r);
     cJSON_Delete(r);
 done:

@@ -18,6 +18,7 @@
 
 #include "api/chat_images.h"
 #include "api/generate.h"
+#include "api/meter.h"
 #include "api/model_names.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
@@ -85,7 +86,10 @@ static int ndjson_send(struct mg_connection *c, const cJSON *j) {
     return r;
 }
 
-static int ndjson_end(struct mg_connection *c) { return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1; }
+static int ndjson_end(struct mg_connection *c) {
+    api_meter_flush(1); /* the usage is written before the stream's end */
+    return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1;
+}
 
 /* ---- request fields ---- */
 
@@ -783,6 +787,7 @@ static int embed_on(struct api_server *s, struct mg_connection *c, const cJSON *
     if (!legacy) {
         add_count(r, "total_duration", now_ns() - t0);
         add_count(r, "prompt_eval_count", (double)total);
+        api_meter_tokens(api_meter_current(), total, 0, 0);
     }
     status = api_reply_json(c, 200, r);
     cJSON_Delete(r);
@@ -1241,7 +1246,13 @@ int route_ollama(struct api_server *s, struct mg_connection *c, const char *m, c
     if ((!strcmp(path, "/api/pull") || !strcmp(path, "/api/delete")) && api_who_has_user(who) &&
         who->kind != API_WHO_LOCAL && strcmp(who->user.role, "admin"))
         return oerr(c, 403, "forbidden: only an admin may pull or delete models on this server");
-    if (post && strcmp(path, "/api/show") && (wr = api_who_v1_gate(s, c, who))) return wr;
+    if (post && strcmp(path, "/api/show") &&
+        (wr = api_meter_is_metered(path) ? api_meter_begin(s, c, who, path, 1, api_meter_slot()) : api_who_v1_gate(s, c, who)))
+        return wr;
+    /* ollama's generating routes serve the pinned model: its limits are known now */
+    if (post && api_meter_current() && (!strcmp(path, "/api/chat") || !strcmp(path, "/api/generate")) && s->model_id &&
+        (wr = api_meter_model(s, c, s->model_id)))
+        return wr;
     if (!strcmp(path, "/api/version")) {
         if (!get) return not_allowed(c, "GET");
         cJSON *j = cJSON_CreateObject();

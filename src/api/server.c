@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/asr.h"
+#include "api/meter.h"
 #include "api/realtime.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -157,7 +158,11 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
         struct api_who *who = api_who();
         int wr = api_who_resolve(s, c, 0, !get, who);
         if (wr) return wr;
-        if (post && strcmp(path, "/v1/chat/completions") && (wr = api_who_v1_gate(s, c, who))) return wr;
+        /* chat completions and Responses count in api/chat_store.c; the generating routes
+         * in api/meter.c; the rest (moderations, rerank, token counts) by the key's rate */
+        if (post && strcmp(path, "/v1/chat/completions") && strcmp(path, "/v1/responses") &&
+            (wr = api_meter_is_metered(path) ? api_meter_begin(s, c, who, path, 0, api_meter_slot()) : api_who_v1_gate(s, c, who)))
+            return wr;
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/moderations"))
@@ -233,7 +238,12 @@ static int begin_request(struct mg_connection *c) {
     struct api_who who; /* the request's principal, read by the routes with api_who() */
     memset(&who, 0, sizeof who);
     api_who_set(&who);
+    struct api_meter meter; /* limits and usage of the metered routes (api/meter.h) */
+    memset(&meter, 0, sizeof meter);
+    api_meter_slot_set(&meter);
     int status = dispatch(s, c);
+    api_meter_end(&meter);
+    api_meter_slot_set(NULL);
     api_reply_set_dialect(API_DIALECT_OPENAI);   /* the thread's next connection starts afresh */
     api_who_set(NULL);
     metrics_count_request(&s->metrics, status);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/meter.h"
+
 /* Writes one HTTP chunk: hex length, CRLF, data, CRLF. */
 static int send_chunk(struct mg_connection *c, const char *a, size_t na, const char *b, size_t nb, const char *z,
                       size_t nz) {
@@ -29,8 +31,9 @@ int sse_begin(struct mg_connection *c, const char *extra_headers) {
                       "Cache-Control: no-cache\r\n"
                       "Access-Control-Allow-Origin: *\r\n"
                       "X-Accel-Buffering: no\r\n"
-                      "%s"
-                      "Transfer-Encoding: chunked\r\n\r\n", extra_headers ? extra_headers : "");
+                      "%s%s"
+                      "Transfer-Encoding: chunked\r\n\r\n", extra_headers ? extra_headers : "",
+                      extra_headers && strstr(extra_headers, "x-ratelimit-") ? "" : api_meter_headers());
     return n > 0 ? 0 : -1;
 }
 
@@ -47,6 +50,7 @@ int sse_comment(struct mg_connection *c, const char *text) {
 }
 
 int sse_end(struct mg_connection *c) {
+    api_meter_flush(1); /* a metered stream's usage, before its last bytes */
     if (send_chunk(c, "data: [DONE]\n\n", 14, "", 0, "", 0)) return -1;
     return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1;
 }
@@ -63,4 +67,6 @@ int sse_send_event(struct mg_connection *c, const char *event, const cJSON *j) {
     return r;
 }
 
-int sse_close(struct mg_connection *c) { return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1; }
+int sse_close(struct mg_connection *c) {
+    api_meter_flush(1);
+    return mg_write(c, "0\r\n\r\n", 5) == 5 ? 0 : -1; }

@@ -51,20 +51,29 @@ int api_who_v1_gate(struct api_server *s, struct mg_connection *c, const struct 
 }
 
 int api_who_socket_ok(struct api_server *s, const struct mg_connection *c, const char *token) {
+    struct api_who w;
+    return api_who_socket(s, c, token, &w);
+}
+
+int api_who_socket(struct api_server *s, const struct mg_connection *c, const char *token, struct api_who *w) {
     struct auth_config *a = s->p.auth;
-    struct store_user u;
-    struct store_key k;
     struct auth_refusal r;
+    memset(w, 0, sizeof *w);
     if (token) {
         char bearer[300];
         snprintf(bearer, sizeof bearer, "Bearer %s", token);
-        if (s->keys.n && api_keys_check(&s->keys, bearer)) return 1;
-        return auth_key_looks_like(token) && auth_key_user(a, token, &u, &k, &r) == 0;
+        if (s->keys.n && api_keys_check(&s->keys, bearer)) { w->kind = API_WHO_STATIC; return 1; }
+        if (!auth_key_looks_like(token) || auth_key_user(a, token, &w->user, &w->key, &r)) return 0;
+        w->kind = API_WHO_KEY;
+        return 1;
     }
     char tok[64];
     if (!auth_cookie_get(mg_get_header(c, "Cookie"), AUTH_COOKIE, tok, sizeof tok)) return 0;
-    return auth_session_user(a, tok, &u, &r) == 0 &&
-           auth_origin_matches(mg_get_header(c, "Origin"), NULL, mg_get_header(c, "Host"));
+    if (auth_session_user(a, tok, &w->user, &r) != 0 ||
+        !auth_origin_matches(mg_get_header(c, "Origin"), NULL, mg_get_header(c, "Host")))
+        return 0;
+    w->kind = API_WHO_SESSION;
+    return 1;
 }
 
 int api_who_resolve(struct api_server *s, struct mg_connection *c, int need_user, int write, struct api_who *w) {

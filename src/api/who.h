@@ -36,6 +36,8 @@ int api_who_v1_gate(struct api_server *s, struct mg_connection *c, const struct 
  * user's key (token: from the header or the subprotocol, or NULL) or a login cookie from
  * our own origin (a cross-site page must not open a socket with the user's cookie). */
 int api_who_socket_ok(struct api_server *s, const struct mg_connection *c, const char *token);
+/* The same, filling *w with the socket's principal (KEY or SESSION; a static key: STATIC). */
+int api_who_socket(struct api_server *s, const struct mg_connection *c, const char *token, struct api_who *w);
 /* The principal of the request this thread is handling (set by the dispatcher), or NULL. */
 struct api_who *api_who(void);
 void api_who_set(struct api_who *w);

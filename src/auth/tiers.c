@@ -26,6 +26,7 @@ void auth_tiers_free(struct auth_tiers *t) {
         for (int r = 0; r < tr->n_rules; r++) {
             for (int m = 0; m < tr->rules[r].n_models; m++) free(tr->rules[r].models[m]);
             free(tr->rules[r].models);
+            free(tr->rules[r].fallback);
         }
         free(tr->rules);
         free(tr->name);
@@ -151,6 +152,14 @@ int auth_tiers_parse(struct auth_tiers *t, const char *json, const char *source,
                 err_set(e, "%s: tier '%s': messages[%d].limit must be a whole number or null", source, tr->name,
                         tr->n_rules - 1);
                 goto fail;
+            }
+            const cJSON *fb = cJSON_GetObjectItemCaseSensitive(r, "fallback");
+            if (fb && !cJSON_IsNull(fb)) {
+                if (!cJSON_IsString(fb) || !*fb->valuestring) {
+                    err_set(e, "%s: tier '%s': messages[%d].fallback must be a model name", source, tr->name, tr->n_rules - 1);
+                    goto fail;
+                }
+                if (!(mr->fallback = strdup(fb->valuestring))) goto oom;
             }
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(r, "window");
             mr->window_s = mr->limit >= 0 ? parse_window(w) : 0;

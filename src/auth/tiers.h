@@ -14,7 +14,9 @@
  * A rule's "models" are group names or name patterns; the first rule that matches the
  * requested model applies; "limit": null (or no matching rule) means unlimited. A
  * "window" is seconds or a number with s, m, h or d. An "api" value of null or 0 is
- * unlimited. */
+ * unlimited. A limited rule may name a "fallback" model: a 429 from it offers that model
+ * (error.fallback_model) when this server has it and the tier leaves room on it, as
+ * ChatGPT falls back to its small model. */
 #ifndef OMNI_AUTH_TIERS_H
 #define OMNI_AUTH_TIERS_H
 #include <cJSON.h>
@@ -26,6 +28,7 @@ struct auth_msg_rule {
     int n_models;
     long limit;      /* messages per window; -1 unlimited */
     long window_s;
+    char *fallback;  /* the model a limited user is offered instead ("fallback": NAME), or NULL */
 };
 
 struct auth_tier {

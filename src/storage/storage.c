@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "storage/db.h"
+#include "storage/prefs_db.h"
 
 struct store {
     enum db_kind kind;
@@ -261,6 +262,16 @@ static const char *const mig_sqlite[] = {
     " conv_id TEXT NOT NULL REFERENCES api_conversations(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
     " item TEXT NOT NULL, created INTEGER NOT NULL, UNIQUE (conv_id, id));"
     "CREATE INDEX api_conv_items_conv ON api_conv_items(conv_id, seq);",
+    /* 4 (accounts2): settings, server settings, memories, answers' sampling (storage/prefs.h);
+     * IF NOT EXISTS: a database rolled back to an older version re-applies it safely */
+    "CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " settings TEXT NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " content TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
+    "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -336,6 +347,15 @@ static const char *const mig_pg[] = {
     " conv_id TEXT NOT NULL REFERENCES api_conversations(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
     " item TEXT NOT NULL, created BIGINT NOT NULL, UNIQUE (conv_id, id));"
     "CREATE INDEX api_conv_items_conv ON api_conv_items(conv_id, seq);",
+    /* 4 (accounts2) */
+    "CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " settings TEXT NOT NULL, updated BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS memories (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " content TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
+    "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -2228,9 +2248,14 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
         }
         store_feedback_free(fb, nf);
     }
+    if (!rc && !b.bad) rc = store_prefs_export(st, user_id, root, e); /* settings, memories (prefs.c) */
     jnum(&b, root, "exported", (double)store_now_ms());
     if (!rc && b.bad) rc = err_set(e, "out of memory");
     if (!rc && !(*json = cJSON_PrintUnformatted(root))) rc = err_set(e, "out of memory");
     cJSON_Delete(root);
     return rc;
 }
+
+/* ---- for the other files of the store (prefs.c): a pooled connection ---- */
+int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
+void store_db_release(struct store *st, struct db *d) { release(st, d); }

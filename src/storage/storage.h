@@ -44,7 +44,8 @@
  *
  * Schema (migrations in storage.c): users, sessions, api_keys, conversations, messages (a
  * tree: parent_id; FTS5 trigram index on SQLite, pg_trgm GIN on PostgreSQL), usage_daily,
- * limit_events, feedback, schema_version. Everything a user owns references users(id) ON
+ * limit_events, feedback, schema_version; user_settings, server_settings, memories and
+ * message_meta (storage/prefs.h). Everything a user owns references users(id) ON
  * DELETE CASCADE (directly or through conversations/messages). */
 #ifndef OMNI_STORAGE_STORAGE_H
 #define OMNI_STORAGE_STORAGE_H

@@ -112,7 +112,7 @@ TEST(tiers_file_groups_and_names) {
     const char *js = "{\"default\":\"basic\",\"groups\":{\"small\":[\"SmolLM2-*\",\"tiny\"]},"
                      "\"tiers\":{\"basic\":{\"messages\":[{\"models\":[\"small\"],\"limit\":null},"
                      "{\"models\":[\"big-one\"],\"limit\":3,\"window\":\"90m\"},"
-                     "{\"models\":[\"*\"],\"limit\":2,\"window\":60}],"
+                     "{\"models\":[\"*\"],\"limit\":2,\"window\":60,\"fallback\":\"tiny\"}],"
                      "\"api\":{\"requests_per_minute\":5,\"tokens_per_minute\":0}},"
                      "\"vip\":{}}}";
     REQUIRE(auth_tiers_parse(&t, js, "t.json", &e) == 0, "%s", e.msg);
@@ -123,6 +123,8 @@ TEST(tiers_file_groups_and_names) {
     CHECK_EQ_INT(auth_tier_rule(&t, b, "big-one")->window_s, 5400);
     CHECK_EQ_INT(auth_tier_rule(&t, b, "other")->limit, 2);
     CHECK_EQ_INT(auth_tier_rule(&t, b, "other")->window_s, 60);
+    CHECK_STR(auth_tier_rule(&t, b, "other")->fallback, "tiny");     /* the model a limited user is offered */
+    CHECK(auth_tier_rule(&t, b, "big-one")->fallback == NULL);
     CHECK_EQ_INT(b->rpm, 5);
     CHECK_EQ_INT(b->tpm, -1);
     CHECK(auth_tier_rule(&t, v, "other") == NULL && v->rpm == -1);
@@ -142,6 +144,8 @@ TEST(tiers_file_errors) {
         "{\"tiers\":{\"a\":{\"api\":{\"requests_per_minute\":-1}}}}",
         "{\"default\":\"b\",\"tiers\":{\"a\":{}}}",
         "{\"groups\":{\"g\":[1]},\"tiers\":{\"a\":{}}}",
+        "{\"tiers\":{\"a\":{\"messages\":[{\"models\":[\"*\"],\"limit\":1,\"window\":1,\"fallback\":3}]}}}",
+        "{\"tiers\":{\"a\":{\"messages\":[{\"models\":[\"*\"],\"limit\":1,\"window\":1,\"fallback\":\"\"}]}}}",
         NULL};
     for (int i = 0; bad[i]; i++) {
         e.msg[0] = 0;

@@ -1,0 +1,250 @@
+/* Settings, server settings, memories and answers' sampling: see prefs.h. Each call is
+ * one statement on one pooled connection (an upsert where a row may exist), so it is
+ * atomic on both back ends without an explicit transaction. */
+#include "storage/prefs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/prefs_db.h"
+
+static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
+
+/* Runs sql with up to four text parameters (NULL ends the list) and one optional int
+ * ($n after them). must_change: 0 changed rows -> STORE_NOTFOUND naming what. */
+static int run_text(struct store *st, const char *sql, const char *const *args, int n_args, int64_t iv, int use_iv,
+                    const char *what, int must_change, int64_t *changes, struct err *e) {
+    struct db *d;
+    if (store_db_acquire(st, &d, e)) return STORE_ERR;
+    struct dbq *q = db_prep(d, sql, 1, e);
+    int rc = STORE_ERR;
+    if (q) {
+        for (int i = 0; i < n_args; i++) dbq_text(q, i + 1, args[i]);
+        if (use_iv) dbq_int(q, n_args + 1, iv);
+        rc = dbq_run(q, e);
+        if (!rc && changes) *changes = dbq_changes(q);
+        if (!rc && must_change && dbq_changes(q) == 0) {
+            err_set(e, "%s not found", what);
+            rc = STORE_NOTFOUND;
+        }
+        dbq_done(q);
+    }
+    store_db_release(st, d);
+    return rc;
+}
+
+/* One text column of the first row of sql (two text parameters) into *out (malloc'd);
+ * STORE_NOTFOUND when no row. */
+static int get_text(struct store *st, const char *sql, const char *a, const char *b, char **out, const char *what,
+                    struct err *e) {
+    *out = NULL;
+    struct db *d;
+    if (store_db_acquire(st, &d, e)) return STORE_ERR;
+    struct dbq *q = db_prep(d, sql, 1, e);
+    int rc = STORE_ERR;
+    if (q) {
+        dbq_text(q, 1, a);
+        if (b) dbq_text(q, 2, b);
+        rc = dbq_step(q, e);
+        if (rc == 1) {
+            *out = strdup(dbq_col_text(q, 0));
+            rc = *out ? 0 : err_set(e, "out of memory");
+            while (dbq_step(q, NULL) == 1) {}
+        } else if (rc == 0) {
+            err_set(e, "%s not found", what);
+            rc = STORE_NOTFOUND;
+        }
+        dbq_done(q);
+    }
+    store_db_release(st, d);
+    return rc;
+}
+
+/* ---- settings ---- */
+
+int store_settings_get(struct store *st, const char *user_id, char **json, struct err *e) {
+    *json = NULL;
+    if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
+    int rc = get_text(st, "SELECT settings FROM user_settings WHERE user_id = $1", user_id, NULL, json, "settings", e);
+    return rc == STORE_NOTFOUND ? 0 : rc;
+}
+
+int store_settings_put(struct store *st, const char *user_id, const char *json, struct err *e) {
+    if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
+    if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "settings are missing or too large"), STORE_INVALID;
+    const char *args[] = {user_id, json};
+    /* the SELECT finds no row for a missing user: nothing written, STORE_NOTFOUND */
+    return run_text(st,
+                    "INSERT INTO user_settings (user_id, settings, updated) SELECT id, CAST($2 AS TEXT), CAST($3 AS BIGINT)"
+                    " FROM users WHERE id = $1 ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,"
+                    " updated = excluded.updated",
+                    args, 2, store_now_ms(), 1, "user", 1, NULL, e);
+}
+
+/* ---- server settings ---- */
+
+int store_server_get(struct store *st, const char *name, char **value, struct err *e) {
+    *value = NULL;
+    if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
+    return get_text(st, "SELECT value FROM server_settings WHERE name = $1", name, NULL, value, "setting", e);
+}
+
+int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
+    if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
+    if (!value || strlen(value) > STORE_SETTINGS_MAX) return err_set(e, "setting value missing or too large"), STORE_INVALID;
+    const char *args[] = {name, value};
+    return run_text(st,
+                    "INSERT INTO server_settings (name, value) VALUES ($1, $2)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    args, 2, 0, 0, "setting", 0, NULL, e);
+}
+
+/* ---- memories ---- */
+
+void store_memories_free(struct store_memory *items, size_t n) {
+    for (size_t i = 0; items && i < n; i++) free(items[i].content);
+    free(items);
+}
+
+static int memory_text_ok(const char *content, struct err *e) {
+    if (!content || !*content) return err_set(e, "a memory needs some text"), STORE_INVALID;
+    if (strlen(content) > STORE_MEMORY_MAX) return err_set(e, "a memory is at most %d bytes", STORE_MEMORY_MAX), STORE_INVALID;
+    return 0;
+}
+
+int store_memory_add(struct store *st, const char *user_id, const char *content, struct store_memory *out,
+                     struct err *e) {
+    if (out) memset(out, 0, sizeof *out);
+    if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
+    int rc = memory_text_ok(content, e);
+    if (rc) return rc;
+    char id[STORE_ID_MAX];
+    if (store_new_id("mem", id, sizeof id, e)) return STORE_ERR;
+    int64_t now = store_now_ms();
+    const char *args[] = {id, user_id, content};
+    rc = run_text(st,
+                  "INSERT INTO memories (id, user_id, content, created, updated)"
+                  " SELECT CAST($1 AS TEXT), id, CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($4 AS BIGINT)"
+                  " FROM users WHERE id = $2",
+                  args, 3, now, 1, "user", 1, NULL, e);
+    if (rc || !out) return rc;
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
+    out->created = out->updated = now;
+    if (!(out->content = strdup(content))) return err_set(e, "out of memory");
+    return 0;
+}
+
+int store_memory_list(struct store *st, const char *user_id, struct store_memory **out, size_t *n, struct err *e) {
+    *out = NULL;
+    *n = 0;
+    if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
+    struct db *d;
+    if (store_db_acquire(st, &d, e)) return STORE_ERR;
+    struct dbq *q = db_prep(d, "SELECT id, user_id, content, created, updated FROM memories WHERE user_id = $1"
+                               " ORDER BY created DESC, id DESC", 1, e);
+    int rc = STORE_ERR;
+    size_t cap = 0;
+    if (q) {
+        dbq_text(q, 1, user_id);
+        while ((rc = dbq_step(q, e)) == 1) {
+            if (*n == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                struct store_memory *p = realloc(*out, nc * sizeof *p);
+                if (!p) { rc = err_set(e, "out of memory"); break; }
+                *out = p;
+                cap = nc;
+            }
+            struct store_memory *m = &(*out)[*n];
+            memset(m, 0, sizeof *m);
+            snprintf(m->id, sizeof m->id, "%s", dbq_col_text(q, 0));
+            snprintf(m->user_id, sizeof m->user_id, "%s", dbq_col_text(q, 1));
+            m->content = strdup(dbq_col_text(q, 2));
+            m->created = dbq_col_int(q, 3);
+            m->updated = dbq_col_int(q, 4);
+            (*n)++;
+            if (!m->content) { rc = err_set(e, "out of memory"); break; }
+        }
+        dbq_done(q);
+    }
+    store_db_release(st, d);
+    if (rc) {
+        store_memories_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+int store_memory_update(struct store *st, const char *user_id, const char *id, const char *content, struct err *e) {
+    if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
+    int rc = memory_text_ok(content, e);
+    if (rc) return rc;
+    const char *args[] = {user_id, id, content};
+    return run_text(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", args, 3,
+                    store_now_ms(), 1, "memory", 1, NULL, e);
+}
+
+int store_memory_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
+    if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
+    const char *args[] = {user_id, id};
+    return run_text(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", args, 2, 0, 0, "memory", 1, NULL, e);
+}
+
+int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, struct err *e) {
+    if (n) *n = 0;
+    if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
+    const char *args[] = {user_id};
+    return run_text(st, "DELETE FROM memories WHERE user_id = $1", args, 1, 0, 0, "memory", 0, n, e);
+}
+
+/* ---- answers' sampling ---- */
+
+int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
+    if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
+    if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "sampling settings missing or too large"), STORE_INVALID;
+    const char *args[] = {user_id, msg_id, json};
+    return run_text(st,
+                    "INSERT INTO message_meta (msg_id, user_id, sampling) SELECT id, user_id, CAST($3 AS TEXT)"
+                    " FROM messages WHERE id = $2 AND user_id = $1"
+                    " ON CONFLICT (msg_id) DO UPDATE SET sampling = excluded.sampling",
+                    args, 3, 0, 0, "message", 1, NULL, e);
+}
+
+int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
+    *json = NULL;
+    if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
+    int rc = get_text(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
+                      "message", e);
+    return rc == STORE_NOTFOUND ? 0 : rc;
+}
+
+/* ---- export ---- */
+
+int store_prefs_export(struct store *st, const char *user_id, cJSON *root, struct err *e) {
+    char *set = NULL;
+    int rc = store_settings_get(st, user_id, &set, e);
+    if (rc) return rc;
+    cJSON *js = set ? cJSON_Parse(set) : cJSON_CreateNull();
+    free(set);
+    if (!js) js = cJSON_CreateNull();
+    if (!js || !cJSON_AddItemToObject(root, "settings", js)) {
+        cJSON_Delete(js);
+        return err_set(e, "out of memory");
+    }
+    struct store_memory *ms = NULL;
+    size_t n = 0;
+    if ((rc = store_memory_list(st, user_id, &ms, &n, e))) return rc;
+    cJSON *arr = cJSON_AddArrayToObject(root, "memories");
+    int bad = !arr;
+    for (size_t i = 0; i < n && !bad; i++) {
+        cJSON *o = cJSON_CreateObject();
+        bad = !o || !cJSON_AddStringToObject(o, "id", ms[i].id) || !cJSON_AddStringToObject(o, "content", ms[i].content) ||
+              !cJSON_AddNumberToObject(o, "created", (double)ms[i].created) ||
+              !cJSON_AddNumberToObject(o, "updated", (double)ms[i].updated);
+        if (o && !cJSON_AddItemToArray(arr, o)) { cJSON_Delete(o); bad = 1; }
+    }
+    store_memories_free(ms, n);
+    return bad ? err_set(e, "out of memory") : 0;
+}
