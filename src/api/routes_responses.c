@@ -67,13 +67,15 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
     return parts;
 }
 
-/* input items → chat messages (function calls join the assistant turn before them). */
-static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
+/* input items → chat messages (function calls join the assistant turn before them; a
+ * built-in tool's run is its call and result). */
+static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, struct bad *b) {
     if (cJSON_IsString(input)) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "role", "user");
         cJSON_AddStringToObject(m, "content", input->valuestring);
         cJSON_AddItemToArray(msgs, m);
+        (void)approvals;
         return 0;
     }
     if (!cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0)
@@ -82,7 +84,7 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
     const cJSON *it;
     cJSON *last_calls = NULL;   /* the assistant turn function calls are added to */
     cJSON_ArrayForEach(it, input) {
-        char p[64], m[200];
+        char p[64], m[300];
         const cJSON *type = field(it, "type"), *role = field(it, "role");
         const char *t = cJSON_IsString(type) ? type->valuestring : role ? "message" : "";
         snprintf(p, sizeof p, "input[%d]", i);
@@ -132,11 +134,75 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
             cJSON_AddStringToObject(msg, "content", out->valuestring);
             cJSON_AddItemToArray(msgs, msg);
             last_calls = NULL;
+        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call")) {
+            /* a built-in tool's earlier run: the call and its result, as the model saw them */
+            const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments");
+            const cJSON *out = field(it, "output"), *er = field(it, "error");
+            if (!cJSON_IsString(iid) || !cJSON_IsString(nm) || !cJSON_IsString(ar)) {
+                snprintf(m, sizeof m, "'input[%d]' (a %s) needs string 'id', 'name' and 'arguments'", i, t);
+                return fail(b, p, m);
+            }
+            cJSON *msg = cJSON_CreateObject(), *call = cJSON_CreateObject(), *fn;
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            cJSON_AddStringToObject(msg, "content", "");
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "tool_calls"), call);
+            cJSON_AddStringToObject(call, "id", iid->valuestring);
+            cJSON_AddStringToObject(call, "type", "function");
+            fn = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(fn, "name", nm->valuestring);
+            cJSON_AddStringToObject(fn, "arguments", ar->valuestring);
+            cJSON_AddItemToArray(msgs, msg);
+            msg = cJSON_CreateObject();
+            cJSON_AddStringToObject(msg, "role", "tool");
+            cJSON_AddStringToObject(msg, "tool_call_id", iid->valuestring);
+            char *res = NULL;
+            if (cJSON_IsString(out)) res = strdup(out->valuestring);
+            else if (cJSON_IsString(er) && (res = malloc(strlen(er->valuestring) + 8))) sprintf(res, "Error: %s", er->valuestring);
+            cJSON_AddStringToObject(msg, "content", res ? res : "");
+            free(res);
+            cJSON_AddItemToArray(msgs, msg);
+            last_calls = NULL;
+        } else if (!strcmp(t, "mcp_list_tools")) {
+            /* the servers are listed again for this request */
+        } else if (!strcmp(t, "mcp_approval_request")) {
+            const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments"), *sl = field(it, "server_label");
+            if (!cJSON_IsString(iid) || !cJSON_IsString(nm) || !cJSON_IsString(ar) || !cJSON_IsString(sl)) {
+                snprintf(m, sizeof m, "'input[%d]' (an mcp_approval_request) needs string 'id', 'server_label', 'name' and 'arguments'", i);
+                return fail(b, p, m);
+            }
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddStringToObject(a, "approval_request_id", iid->valuestring);
+            cJSON_AddStringToObject(a, "server_label", sl->valuestring);
+            cJSON_AddStringToObject(a, "name", nm->valuestring);
+            cJSON_AddStringToObject(a, "arguments", ar->valuestring);
+            cJSON_AddItemToArray(approvals, a);
+            last_calls = NULL;
+        } else if (!strcmp(t, "mcp_approval_response")) {
+            const cJSON *rid = field(it, "approval_request_id"), *ok = field(it, "approve");
+            cJSON *a, *hit = NULL;
+            if (!cJSON_IsString(rid) || !cJSON_IsBool(ok)) {
+                snprintf(m, sizeof m, "'input[%d]' (an mcp_approval_response) needs a string 'approval_request_id' and a boolean 'approve'", i);
+                return fail(b, p, m);
+            }
+            cJSON_ArrayForEach(a, approvals) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, "approval_request_id");
+                if (!strcmp(x->valuestring, rid->valuestring)) hit = a;
+            }
+            if (!hit) {
+                snprintf(p, sizeof p, "input[%d].approval_request_id", i);
+                snprintf(m, sizeof m, "'input[%d]' answers the approval request '%.60s', which is not in the input before it "
+                                      "(send the mcp_approval_request item back with its response)", i, rid->valuestring);
+                return fail(b, p, m);
+            }
+            cJSON_DeleteItemFromObjectCaseSensitive(hit, "approve");
+            cJSON_AddBoolToObject(hit, "approve", cJSON_IsTrue(ok));
+            last_calls = NULL;
         } else if (!strcmp(t, "reasoning")) {
             last_calls = NULL;   /* earlier thoughts: templates drop them from past turns */
         } else {
             snprintf(p, sizeof p, "input[%d].type", i);
-            snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output or reasoning", i);
+            snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output, reasoning, "
+                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response or data_analysis_call", i);
             return fail(b, p, m);
         }
         i++;
@@ -167,7 +233,12 @@ static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
     }
     const cJSON *input = field(j, "input");
     if (!input) return fail(b, "input", "'input' is required");
-    if (read_input(input, msgs, b)) return -1;
+    /* mcp_approval_request items with their responses: the chat body's "mcp_approvals"
+     * (omni's), for the tool loop to run or decline first */
+    cJSON *approvals = cJSON_CreateArray();
+    if (read_input(input, msgs, approvals, b)) { cJSON_Delete(approvals); return -1; }
+    if (cJSON_GetArraySize(approvals)) cJSON_AddItemToObject(chat, "mcp_approvals", approvals);
+    else cJSON_Delete(approvals);
     /* the same sampling fields, some under new names */
     static const char *const same[] = {"temperature", "top_p", "top_k", "seed", "stream", "parallel_tool_calls",
                                        "max_tool_calls", "min_tool_calls", "truncation", "reasoning_format",
@@ -193,9 +264,15 @@ static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
         cJSON_ArrayForEach(t, tools) {
             const cJSON *type = field(t, "type");
             char p[64], m[200];
+            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp"))) {
+                /* built-in tools: the same form in the chat body (tools/builtin.h) */
+                cJSON_AddItemToArray(ct, cJSON_Duplicate(t, 1));
+                i++;
+                continue;
+            }
             if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
                 snprintf(p, sizeof p, "tools[%d].type", i);
-                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\" (built-in tools are not offered yet)", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"data_analysis\" or \"mcp\"", i);
                 return fail(b, p, m);
             }
             cJSON *e = cJSON_CreateObject(), *fn;
