@@ -673,7 +673,7 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
     if (!cJSON_IsArray(msgs) || !cJSON_GetArraySize(msgs))
         return api_reply_error(c, 400, "messages", "invalid_value", "'messages' must be a non-empty array of {role, content} objects");
     char param[64] = "tools", msg[700] = "";
-    int st = builtin_parse(cJSON_GetObjectItemCaseSensitive(j, "tools"), NULL, &a.set, param, sizeof param, msg, sizeof msg);
+    int st = builtin_parse(cJSON_GetObjectItemCaseSensitive(j, "tools"), s->p.mcp, &a.set, param, sizeof param, msg, sizeof msg);
     if (st) {
         builtin_free(&a.set);
         return api_reply_error(c, st, param, st == 424 ? "mcp_list_tools_failed" : "invalid_value", "%s", msg);

@@ -184,7 +184,7 @@ static int names_ok(const cJSON *list) {
     return 1;
 }
 
-static int mcp_tool(const cJSON *t, int i, const struct builtin_config *cfg, struct builtin_set *set, char *param,
+static int mcp_tool(const cJSON *t, int i, struct builtin_config *cfg, struct builtin_set *set, char *param,
                     size_t pc, char *msg, size_t mc) {
     char p[80], m[600], e[400];
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(t, "server_label"), *url = cJSON_GetObjectItemCaseSensitive(t, "server_url");
@@ -236,9 +236,23 @@ static int mcp_tool(const cJSON *t, int i, const struct builtin_config *cfg, str
             return bad(param, pc, msg, mc, strstr(e, "http://") ? 400 : 424, p, m);
         }
     } else {
-        for (int k = 0; cfg && k < cfg->n; k++)
-            if (!strcmp(cfg->labels[k], sv->label)) { sv->cl = cfg->clients[k]; sv->shared = 1; }
-        if (!sv->cl) {
+        int found = 0;
+        for (int k = 0; cfg && k < cfg->n; k++) {
+            struct builtin_stdio *st = &cfg->servers[k];
+            if (strcmp(st->label, sv->label)) continue;
+            found = 1;
+            pthread_mutex_lock(&cfg->mu);
+            if (!st->cl && mcp_connect_stdio(st->command, cfg->timeout_ms, &st->cl, e, sizeof e)) st->cl = NULL;
+            sv->cl = st->cl;
+            pthread_mutex_unlock(&cfg->mu);
+            sv->shared = 1;
+            if (!sv->cl) {
+                snprintf(p, sizeof p, "tools[%d]", i);
+                snprintf(m, sizeof m, "Error retrieving tool list from MCP server '%s': %s", sv->label, e);
+                return bad(param, pc, msg, mc, 424, p, m);
+            }
+        }
+        if (!found) {
             snprintf(p, sizeof p, "tools[%d].server_url", i);
             snprintf(m, sizeof m, "the mcp tool '%s' needs a 'server_url' (no server of that label is configured on this "
                                   "server with --mcp)", sv->label);
@@ -279,7 +293,7 @@ static int mcp_tool(const cJSON *t, int i, const struct builtin_config *cfg, str
     return 0;
 }
 
-int builtin_parse(const cJSON *tools, const struct builtin_config *cfg, struct builtin_set *set, char *param,
+int builtin_parse(const cJSON *tools, struct builtin_config *cfg, struct builtin_set *set, char *param,
                   size_t pc, char *msg, size_t mc) {
     memset(set, 0, sizeof *set);
     if (!(set->functions = cJSON_CreateArray())) return bad(param, pc, msg, mc, 503, "tools", "out of memory");
@@ -393,4 +407,38 @@ int builtin_run(struct builtin_set *set, int fi, const char *args, cJSON *item, 
     cJSON_AddStringToObject(item, "output", *for_model ? *for_model : "");
     cJSON_Delete(a);
     return *for_model ? rc : -1;
+}
+
+int builtin_config_add(struct builtin_config *cfg, const char *spec, char *err, size_t cap) {
+    const char *eq = strchr(spec, '=');
+    if (!eq || eq == spec || !eq[1] || eq - spec >= 64) {
+        snprintf(err, cap, "--mcp takes NAME=COMMAND (NAME 1 to 63 characters), not '%s'", spec);
+        return -1;
+    }
+    if (!cfg->servers) pthread_mutex_init(&cfg->mu, NULL);
+    for (int k = 0; k < cfg->n; k++)
+        if ((size_t)(eq - spec) == strlen(cfg->servers[k].label) && !strncmp(cfg->servers[k].label, spec, (size_t)(eq - spec))) {
+            snprintf(err, cap, "--mcp %.*s is given twice", (int)(eq - spec), spec);
+            return -1;
+        }
+    struct builtin_stdio *v = realloc(cfg->servers, (size_t)(cfg->n + 1) * sizeof *v);
+    if (!v) { snprintf(err, cap, "out of memory"); return -1; }
+    cfg->servers = v;
+    v = &cfg->servers[cfg->n];
+    memset(v, 0, sizeof *v);
+    snprintf(v->label, sizeof v->label, "%.*s", (int)(eq - spec), spec);
+    if (!(v->command = strdup(eq + 1))) { snprintf(err, cap, "out of memory"); return -1; }
+    cfg->n++;
+    return 0;
+}
+
+void builtin_config_free(struct builtin_config *cfg) {
+    if (!cfg->servers) return;
+    for (int k = 0; k < cfg->n; k++) {
+        mcp_close(cfg->servers[k].cl);
+        free(cfg->servers[k].command);
+    }
+    free(cfg->servers);
+    pthread_mutex_destroy(&cfg->mu);
+    memset(cfg, 0, sizeof *cfg);
 }

@@ -19,6 +19,7 @@
  * goes back to the model is cut at BUILTIN_RESULT_MAX bytes. */
 #ifndef OMNI_TOOLS_BUILTIN_H
 #define OMNI_TOOLS_BUILTIN_H
+#include <pthread.h>
 #include <stddef.h>
 
 #include <cJSON.h>
@@ -45,12 +46,22 @@ struct builtin_server {
     cJSON *tools;            /* tools/list, as the mcp_list_tools item shows them */
 };
 
-/* MCP servers the admin configured for `omni serve` (stdio): label → a running client. */
+/* MCP servers the admin configured for `omni serve --mcp NAME=COMMAND` (stdio): each
+ * command is started on the first request that names it and then shared by all. */
+struct builtin_stdio {
+    char label[64];
+    char *command;
+    mcp_client *cl;          /* NULL until started */
+};
 struct builtin_config {
     int n;
-    char (*labels)[64];
-    mcp_client **clients;
+    struct builtin_stdio *servers;
+    pthread_mutex_t mu;
+    int timeout_ms;
 };
+/* 0, or -1 with err (not NAME=COMMAND, a repeated NAME, out of memory). */
+int builtin_config_add(struct builtin_config *cfg, const char *spec, char *err, size_t cap);
+void builtin_config_free(struct builtin_config *cfg);
 
 struct builtin_set {
     sql_db *db;
@@ -66,7 +77,7 @@ struct builtin_set {
  * (tables loaded, MCP servers connected and listed). 0 (set->n_fns may be 0), or an HTTP
  * status with param and msg: 400 for a malformed tool, 424 when an MCP server cannot be
  * reached or listed. cfg may be NULL. */
-int builtin_parse(const cJSON *tools, const struct builtin_config *cfg, struct builtin_set *set, char *param,
+int builtin_parse(const cJSON *tools, struct builtin_config *cfg, struct builtin_set *set, char *param,
                   size_t param_cap, char *msg, size_t msg_cap);
 void builtin_free(struct builtin_set *set);
 /* 1 when tools has a tool of a built-in type (data_analysis, mcp). */

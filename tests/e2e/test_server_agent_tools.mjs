@@ -13,7 +13,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(12);
+const { test, summary } = makeCounter(13);
 
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 // max_sql_length keeps the random model's SQL short, so its forced call ends well within the tokens
@@ -71,7 +71,8 @@ const badUrl = await listen(hostile);
 
 let srv;
 try {
-  srv = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`]);
+  srv = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`,
+                           "--mcp", `local=${process.execPath} ${new URL("./mcp_stdio_server.mjs", import.meta.url).pathname}`]);
 } catch (e) {
   await test("server starts", () => { throw e; });
   process.exit(summary());
@@ -248,6 +249,25 @@ await test("hostile MCP server: garbage for tools/call is a failed mcp_call, not
   const call = r.output.find((o) => o.type === "mcp_call");
   eq(call.status, "failed", "failed");
   assert(/not the JSON-RPC response|did not answer/.test(call.error), "error " + call.error);
+});
+
+await test("mcp over stdio (omni serve --mcp local=COMMAND): one process, started on first use, serves the calls", async () => {
+  const ask = (seed) => client.responses.create({ model: "", input: "count", tools: [{ type: "mcp", server_label: "local", require_approval: "never" }],
+                                                  tool_choice: { type: "function", name: "count" }, seed, max_output_tokens: 100 });
+  const outs = [];
+  for (const seed of [11, 12]) {
+    const r = await ask(seed);
+    eq(r.output[0].type, "mcp_list_tools", "listed");
+    eq(r.output[0].tools.map((t) => t.name), ["count"], "its tool");
+    const call = r.output.find((o) => o.type === "mcp_call");
+    eq([call.server_label, call.status], ["local", "completed"], "ran: " + call.error);
+    outs.push([JSON.parse(call.arguments).word, call.output]);
+  }
+  const m = outs.map(([w, o]) => o.match(/^(\S+) #(\d+) from (\d+)$/));
+  assert(m[0] && m[1], "outputs " + JSON.stringify(outs));
+  eq([m[0][1], m[1][1]], [outs[0][0], outs[1][0]], "the words the model chose");
+  eq([m[0][2], m[1][2]], ["1", "2"], "the same process counts on");
+  eq(m[0][3], m[1][3], "one pid");
 });
 
 await test("bad built-in tool requests are 400s in OpenAI's shape", async () => {
