@@ -13,7 +13,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(13);
+const { test, summary } = makeCounter(14);
 
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 // max_sql_length keeps the random model's SQL short, so its forced call ends well within the tokens
@@ -153,6 +153,22 @@ await test("chat completions: the data_analysis run is in message.tool_runs, the
   checkQuery(runs[0]);
   assert(typeof r.choices[0].message.content === "string", "content");
   assert(["stop", "length"].includes(r.choices[0].finish_reason), "finish " + r.choices[0].finish_reason);
+});
+
+await test("chat completions streamed: the answer as content deltas, the runs in the last chunk", async () => {
+  const body = { model: "", messages: [{ role: "user", content: "합계?" }], tools: [DA], seed: 4, max_tokens: 150,
+                 tool_choice: { type: "function", function: { name: "query" } } };
+  const chunks = [];
+  for await (const ch of await client.chat.completions.create({ ...body, stream: true })) chunks.push(ch);
+  const last = chunks[chunks.length - 1];
+  assert(["stop", "length"].includes(last.choices[0].finish_reason), "finish " + last.choices[0].finish_reason);
+  const runs = last.choices[0].delta.tool_runs;
+  assert(Array.isArray(runs) && runs.length >= 1, "runs in the last chunk");
+  checkQuery(runs[0]);
+  const text = chunks.map((c) => c.choices[0].delta.content || "").join("");
+  const whole = await client.chat.completions.create(body);
+  eq(text, whole.choices[0].message.content, "stream = non-stream");
+  eq(runs.map((r) => r.arguments), whole.choices[0].message.tool_runs.map((r) => r.arguments), "the same runs");
 });
 
 await test("mcp: tools listed, a forced call runs on the MCP server, its output goes back", async () => {
