@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/data_uri.h"
+#include "tools/xlsx.h"
+
 static int bad(char *param, size_t pc, char *msg, size_t mc, int status, const char *p, const char *m) {
     snprintf(param, pc, "%s", p);
     snprintf(msg, mc, "%s", m);
@@ -132,17 +135,43 @@ static int data_analysis(const cJSON *t, int i, struct builtin_set *set, char *p
     size_t total = 0;
     cJSON_ArrayForEach(tb, tables) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(tb, "name"), *csv = cJSON_GetObjectItemCaseSensitive(tb, "csv");
+        const cJSON *xl = cJSON_GetObjectItemCaseSensitive(tb, "xlsx"), *sheet = cJSON_GetObjectItemCaseSensitive(tb, "sheet");
         snprintf(p, sizeof p, "tools[%d].tables[%d]", i, k);
-        if (!cJSON_IsString(nm) || !cJSON_IsString(csv))
-            return bad(param, pc, msg, mc, 400, p, "each table is {\"name\": string, \"csv\": string}");
-        size_t len = strlen(csv->valuestring);
+        if (!cJSON_IsString(nm) || cJSON_IsString(csv) == cJSON_IsString(xl) || (sheet && !cJSON_IsString(sheet)))
+            return bad(param, pc, msg, mc, 400, p, "each table is {\"name\": string, \"csv\": string} or {\"name\": "
+                                                   "string, \"xlsx\": base64, \"sheet\": optional name}");
+        char e[300], *text = NULL;
+        size_t len = 0;
+        if (cJSON_IsString(xl)) {
+            /* a workbook, base64 (or a data: URI): its sheet as CSV */
+            struct err de = {{0}};
+            uint8_t *bytes = NULL;
+            size_t nb = 0;
+            char mime[96];
+            int drc = !strncmp(xl->valuestring, "data:", 5)
+                          ? data_uri_decode(xl->valuestring, mime, sizeof mime, &bytes, &nb, &de)
+                          : data_uri_base64_decode(xl->valuestring, strlen(xl->valuestring), &bytes, &nb, &de);
+            if (drc) {
+                free(bytes);
+                snprintf(m, sizeof m, "table '%.100s': 'xlsx' is not base64: %.200s", nm->valuestring, de.msg);
+                return bad(param, pc, msg, mc, 400, p, m);
+            }
+            int xrc = xlsx_to_csv(bytes, nb, cJSON_IsString(sheet) ? sheet->valuestring : NULL, &text, &len, e, sizeof e);
+            free(bytes);
+            if (xrc) {
+                snprintf(m, sizeof m, "table '%.100s': %s", nm->valuestring, e);
+                return bad(param, pc, msg, mc, 400, p, m);
+            }
+        } else len = strlen(csv->valuestring);
         total += len;
         if (total > SQL_CSV_MAX_BYTES) {
+            free(text);
             snprintf(m, sizeof m, "the tables are more than %u MB in all", SQL_CSV_MAX_BYTES >> 20);
             return bad(param, pc, msg, mc, 400, p, m);
         }
-        char e[300];
-        if (sql_db_load_csv(set->db, nm->valuestring, csv->valuestring, len, e, sizeof e)) {
+        int lrc = sql_db_load_csv(set->db, nm->valuestring, text ? text : csv->valuestring, len, e, sizeof e);
+        free(text);
+        if (lrc) {
             snprintf(m, sizeof m, "table '%.100s': %s", nm->valuestring, e);
             return bad(param, pc, msg, mc, 400, p, m);
         }

@@ -2,6 +2,7 @@
  * request next to the caller's own functions.
  *
  *   {"type": "data_analysis", "tables": [{"name": "sales", "csv": "..."}]}
+ *       (or {"name", "xlsx": base64 or a data: URI, "sheet": optional}, tools/xlsx.h)
  *       the tables go into a private in-memory SQLite database (tools/sqltool.h); the
  *       model gets two functions, `query` {sql} (the result comes back as a table) and
  *       `chart` {sql, mark, x, y, title} (a Vega-Lite spec of the query's result).

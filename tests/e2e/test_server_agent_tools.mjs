@@ -289,6 +289,8 @@ await test("mcp over stdio (omni serve --mcp local=COMMAND): one process, starte
 await test("bad built-in tool requests are 400s in OpenAI's shape", async () => {
   const cases = [[[{ type: "data_analysis" }], "tools[0].tables"],
                  [[{ type: "data_analysis", tables: [{ name: "t", csv: "a,b\n1,2\n3\n" }] }], "tools[0].tables[0]"],
+                 [[{ type: "data_analysis", tables: [{ name: "t", xlsx: Buffer.from("not a zip").toString("base64") }] }], "tools[0].tables[0]"],
+                 [[{ type: "data_analysis", tables: [{ name: "t", csv: "a\n1\n", limits: 1 }], limits: { max_rows: 0 } }], "tools[0].limits"],
                  [[{ type: "mcp", server_url: mcpUrl }], "tools[0].server_label"],
                  [[{ type: "mcp", server_label: "x", server_url: "file:///etc/passwd" }], "tools[0].server_url"],
                  [[{ type: "mcp", server_label: "x" }], "tools[0].server_url"],
