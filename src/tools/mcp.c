@@ -235,14 +235,29 @@ static int stdio_write(mcp_client *m, const char *msg, char *err, size_t cap) {
     memcpy(line, msg, n);
     line[n] = '\n';
     n++;
+    /* a command that has exited must not kill us with SIGPIPE: blocked for this thread
+     * while writing, and one that came is taken back before unblocking */
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int rc = 0;
     while (o < n) {
         ssize_t w = write(m->to_child, line + o, n - o);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) { free(line); snprintf(err, cap, "the MCP command has exited (cannot write to it)"); return -1; }
+        if (w <= 0) { rc = -1; break; }
         o += (size_t)w;
     }
+    if (rc) {
+        struct timespec zero = {0, 0};
+        sigset_t pending;
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) sigtimedwait(&pipe_set, NULL, &zero);
+        snprintf(err, cap, "the MCP command has exited (cannot write to it)");
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     free(line);
-    return 0;
+    return rc;
 }
 
 /* Reads lines until the answer to id comes, within the deadline. */
