@@ -704,8 +704,10 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
     int calls = 0;
     for (int step = 0; !a.fail_status; step++) {
         cJSON_ReplaceItemInObjectCaseSensitive(body, "messages", cJSON_Duplicate(a.msgs, 1));
-        if (step > 0 && cJSON_GetObjectItemCaseSensitive(body, "tools"))
-            cJSON_ReplaceItemInObjectCaseSensitive(body, "tool_choice", cJSON_CreateString(calls >= max_calls ? "none" : "auto"));
+        if (step > 0 && cJSON_GetObjectItemCaseSensitive(body, "tools")) {
+            cJSON_DeleteItemFromObjectCaseSensitive(body, "tool_choice");
+            cJSON_AddStringToObject(body, "tool_choice", calls >= max_calls ? "none" : "auto");
+        }
         a.content_len = 0;
         if (a.content) a.content[0] = 0;
         a.ran = 0;

@@ -47,12 +47,13 @@ const mcpHttp = http.createServer(async (req, res) => {
   await t.handleRequest(req, res, json);
 });
 // ---- hostile servers ----
+const HUGE = "[" + "1,".repeat(3 << 20) + "1]";   // 6 MiB, over the client's 4 MiB
 const hostile = http.createServer(async (req, res) => {
   let body = "";
   for await (const ch of req) body += ch;
   if (req.url === "/hang") return;   // never answers
   if (req.url === "/garbage") { res.writeHead(200, { "content-type": "application/json" }); res.end("<html>not json"); return; }
-  if (req.url === "/huge") { res.writeHead(200, { "content-type": "application/json" }); res.end("[" + "1,".repeat(3 << 20) + "1]"); return; }
+  if (req.url === "/huge") { res.writeHead(200, { "content-type": "application/json" }); res.end(HUGE); return; }
   if (req.url === "/badcall") {   // a fine handshake and list, then garbage for tools/call
     const m = JSON.parse(body);
     if (!m.id) { res.writeHead(202).end(); return; }
@@ -241,11 +242,13 @@ await test("mcp: a tool's own error is a failed mcp_call and the response still 
 });
 
 await test("hostile MCP servers: a hang, garbage, a huge answer, a closed port are 424s that say why", async () => {
-  const cases = [["/hang", /did not answer within 700 ms/], ["/garbage", /not the JSON-RPC response/], ["/huge", /larger than/]];
-  for (const [path, re] of cases) {
+  // only the hang waits for its deadline; the others have time to spare on a busy machine
+  const cases = [["/hang", /did not answer within 700 ms/, 700], ["/garbage", /not the JSON-RPC response/, 60000],
+                 ["/huge", /larger than/, 60000]];
+  for (const [path, re, timeout_ms] of cases) {
     let err = null;
     try {
-      await client.responses.create({ model: "", input: "x", tools: [{ type: "mcp", server_label: "bad", server_url: badUrl + path, timeout_ms: 700 }] });
+      await client.responses.create({ model: "", input: "x", tools: [{ type: "mcp", server_label: "bad", server_url: badUrl + path, timeout_ms }] });
     } catch (e) { err = e; }
     assert(err && err.status === 424, `${path}: ${err && err.status} ${err && err.message}`);
     assert(re.test(err.message), `${path}: ${err.message}`);
@@ -261,7 +264,7 @@ await test("hostile MCP servers: a hang, garbage, a huge answer, a closed port a
 
 await test("hostile MCP server: garbage for tools/call is a failed mcp_call, not a crash", async () => {
   const r = await client.responses.create({ model: "", input: "x", tools: [{ type: "mcp", server_label: "bad", server_url: badUrl + "/badcall",
-                                            require_approval: "never", timeout_ms: 2000 }], tool_choice: { type: "function", name: "echo" }, seed: 9, max_output_tokens: 100 });
+                                            require_approval: "never", timeout_ms: 60000 }], tool_choice: { type: "function", name: "echo" }, seed: 9, max_output_tokens: 100 });
   const call = r.output.find((o) => o.type === "mcp_call");
   eq(call.status, "failed", "failed");
   assert(/not the JSON-RPC response|did not answer/.test(call.error), "error " + call.error);
