@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/generate.h"
 #include "api/reply.h"
@@ -26,7 +27,41 @@ static const cJSON *field(const cJSON *o, const char *k) {
 }
 
 /* A message item's content → chat content (a string, or parts of text and images). */
-static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
+/* An input_file part with a table (CSV, TSV, XLSX by its filename) for the data_analysis
+ * tool: kept in files as {name, filename, file_data, param} and shown to the model as a
+ * line naming its table. NULL with b set when it is not such a file. */
+static cJSON *file_part(const cJSON *part, const char *param, cJSON *files, struct bad *b) {
+    const cJSON *fn = field(part, "filename"), *fd = field(part, "file_data"), *fid = field(part, "file_id");
+    char m[300];
+    if (fid && !fd) {
+        fail(b, param, "'file_id' is not served yet: send the file inline as 'file_data' with its 'filename'");
+        return NULL;
+    }
+    const char *dot = cJSON_IsString(fn) ? strrchr(fn->valuestring, '.') : NULL;
+    if (!cJSON_IsString(fd) || !dot || (strcasecmp(dot, ".csv") && strcasecmp(dot, ".tsv") && strcasecmp(dot, ".xlsx"))) {
+        fail(b, param, "an input_file needs 'file_data' and a 'filename' ending in .csv, .tsv or .xlsx (the tables the "
+                       "data_analysis tool reads)");
+        return NULL;
+    }
+    const char *base = strrchr(fn->valuestring, '/');
+    base = base ? base + 1 : fn->valuestring;
+    char name[129];
+    snprintf(name, sizeof name, "%.*s", (int)(dot - base) < 128 ? (int)(dot - base) : 128, base);
+    if (!name[0]) snprintf(name, sizeof name, "table%d", cJSON_GetArraySize(files) + 1);
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "name", name);
+    cJSON_AddStringToObject(f, "filename", fn->valuestring);
+    cJSON_AddStringToObject(f, "file_data", fd->valuestring);
+    cJSON_AddStringToObject(f, "param", param);
+    cJSON_AddItemToArray(files, f);
+    cJSON *q = cJSON_CreateObject();
+    snprintf(m, sizeof m, "[The file %.100s is the table \"%.100s\" of the data analysis tool.]", base, name);
+    cJSON_AddStringToObject(q, "type", "text");
+    cJSON_AddStringToObject(q, "text", m);
+    return q;
+}
+
+static cJSON *item_content(const cJSON *content, int i, cJSON *files, struct bad *b) {
     char p[64], m[200];
     snprintf(p, sizeof p, "input[%d].content", i);
     if (cJSON_IsString(content)) return cJSON_CreateString(content->valuestring);
@@ -52,6 +87,10 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
             if (!cJSON_IsString(url)) break;
             cJSON_AddStringToObject(q, "type", "image_url");
             cJSON_AddStringToObject(cJSON_AddObjectToObject(q, "image_url"), "url", url->valuestring);
+        } else if (!strcmp(t, "input_file")) {
+            cJSON_Delete(q);
+            snprintf(p, sizeof p, "input[%d].content[%d]", i, j);
+            if (!(q = file_part(part, p, files, b))) { cJSON_Delete(parts); return NULL; }
         } else break;
         cJSON_AddItemToArray(parts, q);
         q = NULL;
@@ -60,7 +99,7 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
     if (j != cJSON_GetArraySize(content)) {
         cJSON_Delete(parts);
         snprintf(p, sizeof p, "input[%d].content[%d]", i, j);
-        snprintf(m, sizeof m, "'input[%d].content[%d]' must be an input_text, output_text or input_image part", i, j);
+        snprintf(m, sizeof m, "'input[%d].content[%d]' must be an input_text, output_text, input_image or input_file part", i, j);
         fail(b, p, m);
         return NULL;
     }
@@ -69,7 +108,7 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
 
 /* input items → chat messages (function calls join the assistant turn before them; a
  * built-in tool's run is its call and result). */
-static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, struct bad *b) {
+static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *files, struct bad *b) {
     if (cJSON_IsString(input)) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "role", "user");
@@ -95,7 +134,7 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, struct 
                 snprintf(m, sizeof m, "'input[%d].role' must be user, assistant, system or developer", i);
                 return fail(b, p, m);
             }
-            cJSON *c = item_content(field(it, "content"), i, b);
+            cJSON *c = item_content(field(it, "content"), i, files, b);
             if (!c) return -1;
             cJSON *msg = cJSON_CreateObject();
             cJSON_AddStringToObject(msg, "role", role->valuestring);
@@ -210,6 +249,8 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, struct 
     return 0;
 }
 
+static int to_chat_tools(const cJSON *j, cJSON *chat, const cJSON *files, struct bad *b);
+
 /* The Responses body → a chat completions body. 0, or -1 with b set. */
 static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
     static const char *const stateful[] = {"previous_response_id", "conversation", NULL};
@@ -235,10 +276,18 @@ static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
     if (!input) return fail(b, "input", "'input' is required");
     /* mcp_approval_request items with their responses: the chat body's "mcp_approvals"
      * (omni's), for the tool loop to run or decline first */
-    cJSON *approvals = cJSON_CreateArray();
-    if (read_input(input, msgs, approvals, b)) { cJSON_Delete(approvals); return -1; }
+    cJSON *approvals = cJSON_CreateArray(), *files = cJSON_CreateArray();
+    if (read_input(input, msgs, approvals, files, b)) { cJSON_Delete(approvals); cJSON_Delete(files); return -1; }
     if (cJSON_GetArraySize(approvals)) cJSON_AddItemToObject(chat, "mcp_approvals", approvals);
     else cJSON_Delete(approvals);
+    int rc = to_chat_tools(j, chat, files, b);
+    cJSON_Delete(files);
+    return rc;
+}
+
+/* tools (and the files of the input, which join the data_analysis tool's tables),
+ * tool_choice, the sampling fields, text.format. */
+static int to_chat_tools(const cJSON *j, cJSON *chat, const cJSON *files, struct bad *b) {
     /* the same sampling fields, some under new names */
     static const char *const same[] = {"temperature", "top_p", "top_k", "seed", "stream", "parallel_tool_calls",
                                        "max_tool_calls", "min_tool_calls", "truncation", "reasoning_format",
@@ -283,6 +332,31 @@ static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
                 if (field(t, *k)) cJSON_AddItemToObject(fn, *k, cJSON_Duplicate(field(t, *k), 1));
             cJSON_AddItemToArray(ct, e);
             i++;
+        }
+    }
+    if (cJSON_GetArraySize(files)) {
+        cJSON *da = NULL, *t;
+        cJSON *ct = cJSON_GetObjectItemCaseSensitive(chat, "tools");
+        cJSON_ArrayForEach(t, ct) {
+            const cJSON *ty = field(t, "type");
+            if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "data_analysis")) da = t;
+        }
+        if (!da) {
+            const cJSON *f0 = cJSON_GetArrayItem(files, 0);
+            return fail(b, cJSON_GetObjectItemCaseSensitive(f0, "param")->valuestring,
+                        "an input_file is read by the data_analysis tool: add {\"type\": \"data_analysis\"} to 'tools'");
+        }
+        cJSON *tables = cJSON_GetObjectItemCaseSensitive(da, "tables");
+        if (!tables || cJSON_IsNull(tables)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(da, "tables");
+            tables = cJSON_AddArrayToObject(da, "tables");
+        }
+        if (!cJSON_IsArray(tables)) return fail(b, "tools", "the data_analysis tool's 'tables' must be an array");
+        const cJSON *f;
+        cJSON_ArrayForEach(f, files) {
+            cJSON *e = cJSON_Duplicate(f, 1);
+            cJSON_DeleteItemFromObjectCaseSensitive(e, "param");
+            cJSON_AddItemToArray(tables, e);
         }
     }
     const cJSON *tc = field(j, "tool_choice");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "formats/data_uri.h"
 #include "tools/xlsx.h"
@@ -136,29 +137,43 @@ static int data_analysis(const cJSON *t, int i, struct builtin_set *set, char *p
     cJSON_ArrayForEach(tb, tables) {
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(tb, "name"), *csv = cJSON_GetObjectItemCaseSensitive(tb, "csv");
         const cJSON *xl = cJSON_GetObjectItemCaseSensitive(tb, "xlsx"), *sheet = cJSON_GetObjectItemCaseSensitive(tb, "sheet");
+        const cJSON *fdata = cJSON_GetObjectItemCaseSensitive(tb, "file_data"), *fname = cJSON_GetObjectItemCaseSensitive(tb, "filename");
         snprintf(p, sizeof p, "tools[%d].tables[%d]", i, k);
-        if (!cJSON_IsString(nm) || cJSON_IsString(csv) == cJSON_IsString(xl) || (sheet && !cJSON_IsString(sheet)))
-            return bad(param, pc, msg, mc, 400, p, "each table is {\"name\": string, \"csv\": string} or {\"name\": "
-                                                   "string, \"xlsx\": base64, \"sheet\": optional name}");
+        int forms = cJSON_IsString(csv) + cJSON_IsString(xl) + cJSON_IsString(fdata);
+        if (!cJSON_IsString(nm) || forms != 1 || (sheet && !cJSON_IsString(sheet)) || (fdata && !cJSON_IsString(fname)))
+            return bad(param, pc, msg, mc, 400, p, "each table is {\"name\", \"csv\": text}, {\"name\", \"xlsx\": base64, "
+                                                   "\"sheet\"} or {\"name\", \"filename\", \"file_data\": base64 or a data: URI}");
         char e[300], *text = NULL;
         size_t len = 0;
-        if (cJSON_IsString(xl)) {
-            /* a workbook, base64 (or a data: URI): its sheet as CSV */
+        const cJSON *b64 = cJSON_IsString(xl) ? xl : fdata;
+        if (b64) {
+            /* a file, base64 (or a data: URI): a workbook's sheet as CSV, or CSV text */
+            const char *dot = fname ? strrchr(fname->valuestring, '.') : NULL;
+            int is_xlsx = xl || (dot && !strcasecmp(dot, ".xlsx"));
             struct err de = {{0}};
             uint8_t *bytes = NULL;
             size_t nb = 0;
             char mime[96];
-            int drc = !strncmp(xl->valuestring, "data:", 5)
-                          ? data_uri_decode(xl->valuestring, mime, sizeof mime, &bytes, &nb, &de)
-                          : data_uri_base64_decode(xl->valuestring, strlen(xl->valuestring), &bytes, &nb, &de);
+            int drc = !strncmp(b64->valuestring, "data:", 5)
+                          ? data_uri_decode(b64->valuestring, mime, sizeof mime, &bytes, &nb, &de)
+                          : data_uri_base64_decode(b64->valuestring, strlen(b64->valuestring), &bytes, &nb, &de);
             if (drc) {
                 free(bytes);
-                snprintf(m, sizeof m, "table '%.100s': 'xlsx' is not base64: %.200s", nm->valuestring, de.msg);
+                snprintf(m, sizeof m, "table '%.100s': the file data is not base64: %.200s", nm->valuestring, de.msg);
                 return bad(param, pc, msg, mc, 400, p, m);
             }
-            int xrc = xlsx_to_csv(bytes, nb, cJSON_IsString(sheet) ? sheet->valuestring : NULL, &text, &len, e, sizeof e);
+            int xrc = 0;
+            if (is_xlsx) xrc = xlsx_to_csv(bytes, nb, cJSON_IsString(sheet) ? sheet->valuestring : NULL, &text, &len, e, sizeof e);
+            else if (memchr(bytes, 0, nb)) xrc = -1, snprintf(e, sizeof e, "the file is not text (it has NUL bytes)");
+            else if (!(text = malloc(nb + 1))) xrc = -1, snprintf(e, sizeof e, "out of memory");
+            else {
+                memcpy(text, bytes, nb);
+                text[nb] = 0;
+                len = nb;
+            }
             free(bytes);
             if (xrc) {
+                free(text);
                 snprintf(m, sizeof m, "table '%.100s': %s", nm->valuestring, e);
                 return bad(param, pc, msg, mc, 400, p, m);
             }

@@ -13,7 +13,7 @@ import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(14);
+const { test, summary } = makeCounter(15);
 
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 // max_sql_length keeps the random model's SQL short, so its forced call ends well within the tokens
@@ -144,6 +144,22 @@ await test("data_analysis streamed: the call's events in order, numbered, and th
   const last = evs[evs.length - 1];
   assert(["response.completed", "response.incomplete"].includes(last.type), "last " + last.type);
   eq(last.response.output.map((o) => o.id), evs.filter((e) => e.type === "response.output_item.done").map((e) => e.item.id), "final = done items");
+});
+
+await test("data_analysis: tables arrive as input_file parts (CSV as a data: URI); a bad file is a 400 naming it", async () => {
+  const file = (name, text) => ({ type: "input_file", filename: name, file_data: "data:text/csv;base64," + Buffer.from(text).toString("base64") });
+  const input = (f) => [{ role: "user", content: [{ type: "input_text", text: "합계?" }, f] }];
+  const r = await client.responses.create({ model: "", input: input(file("매출.csv", CSV)), tools: [{ type: "data_analysis", limits: DA.limits }],
+                                            tool_choice: { type: "function", name: "query" }, seed: 1, max_output_tokens: 150 });
+  checkQuery(r.output[0]);
+  const cases = [[input(file("bad.csv", "a,b\n1\n")), [{ type: "data_analysis" }], 400, "tools[0].tables[0]", /table 'bad': malformed CSV at line 2/],
+                 [input(file("x.csv", CSV)), [], 400, "input[0].content[1]", /data_analysis tool/],
+                 [input({ type: "input_file", filename: "notes.pdf", file_data: "eA==" }), [{ type: "data_analysis" }], 400, "input[0].content[1]", /\.csv/]];
+  for (const [inp, tools, status, param, re] of cases) {
+    let err = null;
+    try { await client.responses.create({ model: "", input: inp, tools }); } catch (e) { err = e; }
+    assert(err && err.status === status && err.error.param === param && re.test(err.message), `${param}: ${err && err.status} ${err && err.message}`);
+  }
 });
 
 await test("chat completions: the data_analysis run is in message.tool_runs, the answer follows", async () => {
