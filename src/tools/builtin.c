@@ -228,9 +228,31 @@ static int names_ok(const cJSON *list) {
     return 1;
 }
 
+/* The running client of a configured command: started when there is none, started again
+ * when the last one's command has ended (that client stays until the config is freed, as
+ * another request may still hold it). NULL with err. */
+static mcp_client *stdio_client(struct builtin_config *cfg, struct builtin_stdio *st, char *err, size_t cap) {
+    pthread_mutex_lock(&cfg->mu);
+    if (st->cl && !mcp_alive(st->cl)) {
+        mcp_client **r = realloc(cfg->retired, (size_t)(cfg->n_retired + 1) * sizeof *r);
+        if (r) {
+            cfg->retired = r;
+            r[cfg->n_retired++] = st->cl;
+            st->cl = NULL;
+        }
+    }
+    err[0] = 0;
+    if (!st->cl && mcp_connect_stdio(st->command, cfg->timeout_ms, &st->cl, err, cap)) st->cl = NULL;
+    if (!st->cl && !err[0]) snprintf(err, cap, "out of memory");
+    mcp_client *c = st->cl;
+    pthread_mutex_unlock(&cfg->mu);
+    return c;
+}
+
 static int mcp_tool(const cJSON *t, int i, struct builtin_config *cfg, struct builtin_set *set, char *param,
                     size_t pc, char *msg, size_t mc) {
-    char p[80], m[600], e[400];
+    char p[80], m[600], e[400] = "";
+    struct builtin_stdio *stdio = NULL;
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(t, "server_label"), *url = cJSON_GetObjectItemCaseSensitive(t, "server_url");
     const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(t, "allowed_tools");
     const cJSON *approval = cJSON_GetObjectItemCaseSensitive(t, "require_approval");
@@ -280,23 +302,17 @@ static int mcp_tool(const cJSON *t, int i, struct builtin_config *cfg, struct bu
             return bad(param, pc, msg, mc, strstr(e, "http://") ? 400 : 424, p, m);
         }
     } else {
-        int found = 0;
-        for (int k = 0; cfg && k < cfg->n; k++) {
-            struct builtin_stdio *st = &cfg->servers[k];
-            if (strcmp(st->label, sv->label)) continue;
-            found = 1;
-            pthread_mutex_lock(&cfg->mu);
-            if (!st->cl && mcp_connect_stdio(st->command, cfg->timeout_ms, &st->cl, e, sizeof e)) st->cl = NULL;
-            sv->cl = st->cl;
-            pthread_mutex_unlock(&cfg->mu);
+        for (int k = 0; cfg && k < cfg->n; k++)
+            if (!strcmp(cfg->servers[k].label, sv->label)) stdio = &cfg->servers[k];
+        if (stdio) {
             sv->shared = 1;
-            if (!sv->cl) {
+            if (!(sv->cl = stdio_client(cfg, stdio, e, sizeof e))) {
                 snprintf(p, sizeof p, "tools[%d]", i);
                 snprintf(m, sizeof m, "Error retrieving tool list from MCP server '%s': %s", sv->label, e);
                 return bad(param, pc, msg, mc, 424, p, m);
             }
         }
-        if (!found) {
+        if (!stdio) {
             snprintf(p, sizeof p, "tools[%d].server_url", i);
             snprintf(m, sizeof m, "the mcp tool '%s' needs a 'server_url' (no server of that label is configured on this "
                                   "server with --mcp)", sv->label);
@@ -304,7 +320,12 @@ static int mcp_tool(const cJSON *t, int i, struct builtin_config *cfg, struct bu
         }
     }
     set->n_servers++;
-    if (mcp_list_tools(sv->cl, &sv->tools, e, sizeof e)) {
+    int listed = mcp_list_tools(sv->cl, &sv->tools, e, sizeof e) == 0;
+    if (!listed && stdio && !mcp_alive(sv->cl)) {
+        /* the command had ended since the last request: once more on a fresh one */
+        if ((sv->cl = stdio_client(cfg, stdio, e, sizeof e))) listed = mcp_list_tools(sv->cl, &sv->tools, e, sizeof e) == 0;
+    }
+    if (!listed) {
         snprintf(m, sizeof m, "Error retrieving tool list from MCP server '%s': %s", sv->label, e);
         snprintf(p, sizeof p, "tools[%d]", i);
         return bad(param, pc, msg, mc, 424, p, m);
@@ -482,6 +503,8 @@ void builtin_config_free(struct builtin_config *cfg) {
         mcp_close(cfg->servers[k].cl);
         free(cfg->servers[k].command);
     }
+    for (int k = 0; k < cfg->n_retired; k++) mcp_close(cfg->retired[k]);
+    free(cfg->retired);
     free(cfg->servers);
     pthread_mutex_destroy(&cfg->mu);
     memset(cfg, 0, sizeof *cfg);

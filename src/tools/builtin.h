@@ -48,7 +48,8 @@ struct builtin_server {
 };
 
 /* MCP servers the admin configured for `omni serve --mcp NAME=COMMAND` (stdio): each
- * command is started on the first request that names it and then shared by all. */
+ * command is started on the first request that names it and then shared by all; one
+ * that has ended is started again by the next request. */
 struct builtin_stdio {
     char label[64];
     char *command;
@@ -59,6 +60,8 @@ struct builtin_config {
     struct builtin_stdio *servers;
     pthread_mutex_t mu;
     int timeout_ms;
+    mcp_client **retired;    /* clients of commands that ended (freed with the config) */
+    int n_retired;
 };
 /* 0, or -1 with err (not NAME=COMMAND, a repeated NAME, out of memory). */
 int builtin_config_add(struct builtin_config *cfg, const char *spec, char *err, size_t cap);

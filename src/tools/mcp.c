@@ -31,6 +31,7 @@ struct mcp_client {
     pthread_mutex_t mu;       /* one exchange at a time (a stdio server is shared) */
     int timeout_ms;
     int next_id;
+    int dead;                 /* stdio: the command's end was seen (EOF, a failed write) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -249,6 +250,7 @@ static int stdio_write(mcp_client *m, const char *msg, char *err, size_t cap) {
         o += (size_t)w;
     }
     if (rc) {
+        m->dead = 1;
         struct timespec zero = {0, 0};
         sigset_t pending;
         sigpending(&pending);
@@ -290,7 +292,7 @@ static int stdio_read(mcp_client *m, int id, cJSON **answer, char *err, size_t c
         }
         ssize_t r = read(m->from_child, m->rbuf + m->rlen, 65536);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { snprintf(err, cap, "the MCP command has exited"); return -1; }
+        if (r <= 0) { m->dead = 1; snprintf(err, cap, "the MCP command has exited"); return -1; }
         m->rlen += (size_t)r;
     }
 }
@@ -412,6 +414,16 @@ int mcp_connect_stdio(const char *command, int timeout_ms, mcp_client **out, cha
     if (handshake(m, err, cap)) { mcp_close(m); return -1; }
     *out = m;
     return 0;
+}
+
+int mcp_alive(mcp_client *m) {
+    if (!m->stdio) return 1;
+    pthread_mutex_lock(&m->mu);
+    int st;
+    if (m->pid > 0 && waitpid(m->pid, &st, WNOHANG) == m->pid) m->pid = -1;   /* exited: reaped here */
+    int alive = m->pid > 0 && !m->dead;
+    pthread_mutex_unlock(&m->mu);
+    return alive;
 }
 
 void mcp_close(mcp_client *m) {

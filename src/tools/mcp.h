@@ -25,6 +25,9 @@ int mcp_connect_http(const char *url, const cJSON *headers, int timeout_ms, mcp_
 /* Starts `sh -c command` and runs the handshake over its stdin/stdout. */
 int mcp_connect_stdio(const char *command, int timeout_ms, mcp_client **out, char *err, size_t cap);
 void mcp_close(mcp_client *m);
+/* 0 when a stdio server's process has exited (it is then reaped) or an exchange saw it
+ * end; 1 otherwise (and always for HTTP). */
+int mcp_alive(mcp_client *m);
 
 /* tools/list (all pages): *tools is an array of {name, description, input_schema,
  * annotations} as the Responses API shows them. 0, or -1 with err. */

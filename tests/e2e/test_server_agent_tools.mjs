@@ -4,6 +4,7 @@
 // hostile servers that hang, answer garbage or too much). The random-weight model is
 // forced to call (tool_choice naming the tool; arguments constrained by the tool's
 // schema), so the loop, the runs, their output items and stream events are real.
+import * as fs from "node:fs";
 import * as http from "node:http";
 import { randomUUID } from "node:crypto";
 import OpenAI from "openai";
@@ -303,6 +304,15 @@ await test("mcp over stdio (omni serve --mcp local=COMMAND): one process, starte
   eq([m[0][1], m[1][1]], [outs[0][0], outs[1][0]], "the words the model chose");
   eq([m[0][2], m[1][2]], ["1", "2"], "the same process counts on");
   eq(m[0][3], m[1][3], "one pid");
+  // the command ends (killed here): the next request starts it again
+  const pid = +m[0][3];
+  process.kill(pid, "SIGKILL");
+  const dead = () => { try { return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")); } catch { return true; } };
+  while (!dead()) await new Promise((r) => setTimeout(r, 20));
+  const r = await ask(13);
+  const call = r.output.find((o) => o.type === "mcp_call");
+  const again = call.output.match(/^(\S+) #(\d+) from (\d+)$/);
+  assert(again && again[2] === "1" && +again[3] !== pid, "a new process: " + call.output);
 });
 
 await test("bad built-in tool requests are 400s in OpenAI's shape", async () => {
