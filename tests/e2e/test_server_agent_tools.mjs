@@ -12,7 +12,8 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { spawnSync } from "node:child_process";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
 const { test, summary } = makeCounter(15);
 
@@ -335,6 +336,10 @@ await test("bad built-in tool requests are 400s in OpenAI's shape", async () => 
   const r = await fetch(srv.url + "/v1/responses", { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ input: "x", tools: [DA], max_tool_calls: 0 }) });
   eq(r.status, 400, "max_tool_calls 0");
+  for (const bad of [["--mcp", "nocommand"], ["--mcp", "a=x", "--mcp", "a=y"]]) {
+    const p = spawnSync(BIN, ["serve", "--port", "0", ...bad], { encoding: "utf8", timeout: 60000 });
+    assert(p.status !== 0 && /--mcp/.test(p.stderr), `${bad.join(" ")}: exit ${p.status} ${p.stderr}`);
+  }
 });
 
 await test("the loop stops at max_tool_calls: the last step may not call", async () => {
