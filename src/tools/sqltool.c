@@ -25,7 +25,8 @@ struct sql_db {
 #define STEPS_PER_CALL 1000
 
 struct sql_limits sql_default_limits(void) {
-    struct sql_limits l = {.max_rows = 1000, .max_steps = 200000000LL, .timeout_ms = 10000, .max_length = 1 << 20};
+    struct sql_limits l = {.max_rows = 1000, .max_steps = 200000000LL, .timeout_ms = 10000, .max_length = 1 << 20,
+                           .max_result_bytes = 4u << 20};
     return l;
 }
 
@@ -474,8 +475,17 @@ int sql_db_query(sql_db *d, const char *sql, cJSON **result, char *err, size_t c
     cJSON *r = cJSON_CreateObject(), *cols = cJSON_AddArrayToObject(r, "columns"), *rows = cJSON_AddArrayToObject(r, "rows");
     for (int k = 0; k < nc; k++) cJSON_AddItemToArray(cols, cJSON_CreateString(sqlite3_column_name(st, k)));
     int n = 0, truncated = 0;
+    size_t bytes = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n >= d->lim.max_rows) { truncated = 1; break; }
+        /* a row that would take the result past its byte limit is left out */
+        size_t rb = 0;
+        for (int k = 0; k < nc; k++) {
+            int ty = sqlite3_column_type(st, k);   /* first: column_bytes would convert a number to text */
+            rb += (ty == SQLITE_TEXT || ty == SQLITE_BLOB ? (size_t)sqlite3_column_bytes(st, k) : 16) + 8;
+        }
+        if (d->lim.max_result_bytes && bytes + rb > d->lim.max_result_bytes) { truncated = 1; break; }
+        bytes += rb;
         cJSON *row = cJSON_CreateArray();
         for (int k = 0; k < nc; k++) {
             switch (sqlite3_column_type(st, k)) {

@@ -25,6 +25,7 @@ struct sql_limits {
     long long max_steps;     /* SQLite VM steps per query (about 1000 per progress call) */
     int timeout_ms;          /* wall-clock deadline per query */
     int max_length;          /* SQLITE_LIMIT_LENGTH: the longest string or blob */
+    size_t max_result_bytes; /* the text of the rows returned (more: truncated = true) */
 };
 struct sql_limits sql_default_limits(void);
 

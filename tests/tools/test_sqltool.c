@@ -125,6 +125,16 @@ TEST(result_text_and_row_limit) {
     free(t);
     cJSON_Delete(r);
     sql_db_close(d);
+    /* the rows' bytes: 1000 rows of 100 kB would be 100 MB; the result stops at 1 MB */
+    lim = sql_default_limits();
+    lim.max_result_bytes = 1u << 20;
+    REQUIRE(sql_db_open(&d, &lim, err, sizeof err) == 0, "%s", err);
+    REQUIRE(sql_db_query(d, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+                            "SELECT i, printf('%.*c', 100000, 'x') FROM n", &r, err, sizeof err) == 0, "%s", err);
+    CHECK_EQ_INT(cJSON_GetObjectItem(r, "row_count")->valueint, 10);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(r, "truncated")));
+    cJSON_Delete(r);
+    sql_db_close(d);
 }
 
 TEST(hostile_sql_is_refused_or_stopped) {
