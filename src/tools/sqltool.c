@@ -26,7 +26,7 @@ struct sql_db {
 
 struct sql_limits sql_default_limits(void) {
     struct sql_limits l = {.max_rows = 1000, .max_steps = 200000000LL, .timeout_ms = 10000, .max_length = 1 << 20,
-                           .max_result_bytes = 4u << 20};
+                           .max_result_bytes = 1u << 20};
     return l;
 }
 

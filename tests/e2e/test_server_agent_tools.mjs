@@ -15,7 +15,7 @@ import { z } from "zod";
 import { spawnSync } from "node:child_process";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(15);
+const { test, summary } = makeCounter(16);
 
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 // max_sql_length keeps the random model's SQL short, so its forced call ends well within the tokens
@@ -340,6 +340,19 @@ await test("bad built-in tool requests are 400s in OpenAI's shape", async () => 
     const p = spawnSync(BIN, ["serve", "--port", "0", ...bad], { encoding: "utf8", timeout: 60000 });
     assert(p.status !== 0 && /--mcp/.test(p.stderr), `${bad.join(" ")}: exit ${p.status} ${p.stderr}`);
   }
+});
+
+await test("the caller's own function next to built-ins: its call ends the loop, its output continues it", async () => {
+  const fn = { type: "function", name: "lookup", parameters: { type: "object", properties: { k: { enum: ["a", "b"] } }, required: ["k"],
+                                                                 additionalProperties: false } };
+  const r = await client.responses.create({ model: "", input: "x", tools: [DA, fn], tool_choice: { type: "function", name: "lookup" },
+                                            seed: 14, max_output_tokens: 100 });
+  eq(r.output.map((o) => o.type), ["function_call"], "the call, for the caller to answer");
+  const call = r.output[0];
+  assert(["a", "b"].includes(JSON.parse(call.arguments).k), "arguments " + call.arguments);
+  const next = await client.responses.create({ model: "", tools: [DA, fn], seed: 14, max_output_tokens: 8,
+    input: [{ role: "user", content: "x" }, call, { type: "function_call_output", call_id: call.call_id, output: "42" }] });
+  assert(next.output.length >= 1 && next.usage.input_tokens > r.usage.input_tokens, "continued with the output in the prompt");
 });
 
 await test("the loop stops at max_tool_calls: the last step may not call", async () => {
