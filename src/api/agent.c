@@ -711,7 +711,7 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         a.content_len = 0;
         if (a.content) a.content[0] = 0;
         a.ran = 0;
-        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a, .first = step == 0};
+        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a};
         int status = api_chat_body_step(s, c, body, kind, &hook);
         if (status >= 400 && !a.fail_status) {
             a.written = status;   /* the route wrote its own reply (a model that cannot be had) */

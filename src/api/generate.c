@@ -1304,6 +1304,7 @@ int api_generate_custom(struct api_server *s, struct mg_connection *c, const str
     r->tokens = g->toks;
     r->n_tokens = g->ntok;
     g->toks = NULL;
+    capture_finish(grp);   /* the account's usage (and stored answer) when the route asked for it */
     group_count(s, grp);
     group_free(grp);
     return 0;

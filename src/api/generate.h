@@ -21,14 +21,12 @@ enum api_kind { API_CHAT, API_COMPLETION, API_RESPONSES, API_MESSAGES };
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
 /* One step of a tool loop the server runs (api/agent.c): the body prepared as by
  * api_chat_body, then the generation handed to run instead of a reply written; errors
- * before it go to fail when set (the loop's reply may have begun). first: the request's
- * first step, where the account's limits and stored chat apply. */
+ * before it go to fail when set (the loop's reply may have begun). */
 struct api_chat_step {
     int (*run)(void *user, struct api_server *s, struct mg_connection *c, const struct api_options *o,
                const omni_prompt *pr);
     int (*fail)(void *user, int status, const char *param, const char *code, const char *msg);
     void *user;
-    int first;
 };
 int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind,
                        const struct api_chat_step *step);

@@ -438,7 +438,9 @@ int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSO
         pr.n += k;
     }
     /* accounts: key's models, tier limits, the conversation (before generating) */
-    if ((!step || step->first) && (status = api_chat_store_begin(s, c, j, &cs))) goto done;
+    /* every step of a tool loop too: each generation's tokens count against the account, and
+     * a later step (its last message a tool result) adds its answer without a new question */
+    if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
     status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:

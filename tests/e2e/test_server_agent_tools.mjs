@@ -15,7 +15,7 @@ import { z } from "zod";
 import { spawnSync } from "node:child_process";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(16);
+const { test, summary } = makeCounter(17);
 
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 // max_sql_length keeps the random model's SQL short, so its forced call ends well within the tokens
@@ -360,6 +360,30 @@ await test("the loop stops at max_tool_calls: the last step may not call", async
                                             max_output_tokens: 150 });
   eq(r.output.filter((o) => o.type === "data_analysis_call").length, 1, "one run");
   eq(r.output[r.output.length - 1].type, "message", "then an answer");
+});
+
+await test("accounts: every step of the loop is counted in the key's usage", async () => {
+  const dir = fs.mkdtempSync("/tmp/omni-agent-tools-");
+  const acc = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`, "--db", `sqlite:${dir}/omni.db`],
+                                { env: { OMNI_TEST_FAST_PWHASH: "1" } });
+  try {
+    const post = (p, body, h = {}) => fetch(acc.url + p, { method: "POST", headers: { "Content-Type": "application/json", Origin: acc.url, ...h },
+                                                          body: JSON.stringify(body) });
+    const su = await post("/api/auth/signup", { email: "root@example.com", password: "admin-pass-1", name: "Root" });
+    eq(su.status, 201, "signup");
+    const cookie = su.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
+    const key = (await (await post("/api/keys", { name: "k" }, { Cookie: cookie })).json()).key;
+    const sdk = new OpenAI({ baseURL: acc.url + "/v1", apiKey: key, maxRetries: 0 });
+    const r = await sdk.responses.create({ model: "", input: "합계?", tools: [DA], tool_choice: { type: "function", name: "query" },
+                                           seed: 1, max_output_tokens: 150 });
+    assert(r.output.length >= 2, "a run and a second step");
+    const u = await (await fetch(acc.url + "/api/usage", { headers: { Cookie: cookie, Origin: acc.url } })).json();
+    eq([u.total.prompt_tokens, u.total.completion_tokens], [r.usage.input_tokens, r.usage.output_tokens], "the usage of all the steps");
+    assert(u.total.requests >= 2, "one count per generation: " + u.total.requests);
+  } finally {
+    eq(await stopServer(acc), 0, "accounts server exit");
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 eq(await stopServer(srv), 0, "server exit");
