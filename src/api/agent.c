@@ -158,7 +158,23 @@ static void begin(struct agent *a) {
     a->began = 1;
     a->sending = 1;
     a->ok = sse_begin(a->c, NULL) == 0;
-    if (a->kind != API_RESPONSES) return;
+    if (a->kind != API_RESPONSES) {
+        /* chat: the first chunk names the role, as OpenAI's does */
+        cJSON *j = cJSON_CreateObject(), *ch = cJSON_CreateObject(), *d;
+        cJSON_AddStringToObject(j, "id", a->resp_id);
+        cJSON_AddStringToObject(j, "object", "chat.completion.chunk");
+        cJSON_AddNumberToObject(j, "created", (double)a->created);
+        cJSON_AddStringToObject(j, "model", a->model);
+        cJSON_AddNumberToObject(ch, "index", 0);
+        d = cJSON_AddObjectToObject(ch, "delta");
+        cJSON_AddStringToObject(d, "role", "assistant");
+        cJSON_AddStringToObject(d, "content", "");
+        cJSON_AddNullToObject(ch, "finish_reason");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
+        if (a->ok) a->ok = sse_send_json(a->c, j) == 0;
+        cJSON_Delete(j);
+        return;
+    }
     cJSON *e = cJSON_CreateObject();
     cJSON_AddItemToObject(e, "response", response_obj(a, "in_progress", NULL));
     ev(a, "response.created", e);

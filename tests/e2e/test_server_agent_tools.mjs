@@ -179,6 +179,7 @@ await test("chat completions streamed: the answer as content deltas, the runs in
                  tool_choice: { type: "function", function: { name: "query" } } };
   const chunks = [];
   for await (const ch of await client.chat.completions.create({ ...body, stream: true })) chunks.push(ch);
+  eq(chunks[0].choices[0].delta.role, "assistant", "the first chunk names the role");
   const last = chunks[chunks.length - 1];
   assert(["stop", "length"].includes(last.choices[0].finish_reason), "finish " + last.choices[0].finish_reason);
   const runs = last.choices[0].delta.tool_runs;
