@@ -364,6 +364,11 @@ await test("mcp over stdio (omni serve --mcp local=COMMAND): one process, starte
   const call = r.output.find((o) => o.type === "mcp_call");
   const again = call.output.match(/^(\S+) #(\d+) from (\d+)$/);
   assert(again && again[2] === "1" && +again[3] !== pid, "a new process: " + call.output);
+  // requests side by side share the one process; its exchanges take turns
+  const rs = await Promise.all([21, 22, 23].map(ask));
+  const got = rs.map((x) => x.output.find((o) => o.type === "mcp_call").output.match(/^(\S+) #(\d+) from (\d+)$/));
+  eq(got.map((g) => +g[2]).sort(), [2, 3, 4], "each call counted once");
+  eq(new Set(got.map((g) => g[3])).size, 1, "one process");
 });
 
 await test("bad built-in tool requests are 400s in OpenAI's shape", async () => {
