@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "formats/data_uri.h"
+#include "omni.h"
 #include "tools/xlsx.h"
 
 static int bad(char *param, size_t pc, char *msg, size_t mc, int status, const char *p, const char *m) {
@@ -150,16 +150,16 @@ static int data_analysis(const cJSON *t, int i, struct builtin_set *set, char *p
             /* a file, base64 (or a data: URI): a workbook's sheet as CSV, or CSV text */
             const char *dot = fname ? strrchr(fname->valuestring, '.') : NULL;
             int is_xlsx = xl || (dot && !strcasecmp(dot, ".xlsx"));
-            struct err de = {{0}};
+            char de[256] = "";
             uint8_t *bytes = NULL;
             size_t nb = 0;
             char mime[96];
             int drc = !strncmp(b64->valuestring, "data:", 5)
-                          ? data_uri_decode(b64->valuestring, mime, sizeof mime, &bytes, &nb, &de)
-                          : data_uri_base64_decode(b64->valuestring, strlen(b64->valuestring), &bytes, &nb, &de);
+                          ? omni_data_uri_decode(b64->valuestring, mime, sizeof mime, &bytes, &nb, de, sizeof de)
+                          : omni_base64_decode(b64->valuestring, strlen(b64->valuestring), &bytes, &nb, de, sizeof de);
             if (drc) {
                 free(bytes);
-                snprintf(m, sizeof m, "table '%.100s': the file data is not base64: %.200s", nm->valuestring, de.msg);
+                snprintf(m, sizeof m, "table '%.100s': the file data is not base64: %.200s", nm->valuestring, de);
                 return bad(param, pc, msg, mc, 400, p, m);
             }
             int xrc = 0;
