@@ -1382,6 +1382,7 @@ int api_generate_custom(struct api_server *s, struct mg_connection *c, const str
     r->tokens = g->toks;
     r->n_tokens = g->ntok;
     g->toks = NULL;
+    capture_finish(grp);   /* the account's usage (and stored answer) when the route asked for it */
     group_count(s, grp);
     group_free(grp);
     return 0;
@@ -1393,3 +1394,11 @@ void api_gen_result_free(struct api_gen_result *r) {
     free(r->tokens);
     memset(r, 0, sizeof *r);
 }
+
+/* The Responses output items, for the tool loop's writer (api/agent.c). */
+void api_resp_item_id(char *out, size_t cap, const char *prefix) { item_id(out, cap, prefix); }
+cJSON *api_resp_message_item(const char *id, const char *text, const char *status) { return message_item(id, text, status); }
+cJSON *api_resp_call_item(const char *id, const char *call_id, const char *name, const char *args, const char *status) {
+    return call_item(id, call_id, name, args, status);
+}
+cJSON *api_resp_reasoning_item(const char *id, const char *text) { return reasoning_item(id, text); }

@@ -19,6 +19,20 @@ enum api_kind { API_CHAT, API_COMPLETION, API_RESPONSES, API_MESSAGES };
  * read, the prompt rendered, generated, answered as `kind` (API_CHAT or API_RESPONSES).
  * body is borrowed. Returns the HTTP status written. */
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
+/* One step of a tool loop the server runs (api/agent.c): the body prepared as by
+ * api_chat_body, then the generation handed to run instead of a reply written; errors
+ * before it go to fail when set (the loop's reply may have begun). */
+struct api_chat_step {
+    int (*run)(void *user, struct api_server *s, struct mg_connection *c, const struct api_options *o,
+               const omni_prompt *pr);
+    int (*fail)(void *user, int status, const char *param, const char *code, const char *msg);
+    void *user;
+};
+int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind,
+                       const struct api_chat_step *step);
+/* A body whose tools include built-ins (tools/builtin.h): the loop of generations and
+ * tool runs, answered as `kind` (api/agent.c). */
+int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
 
 /* A stored response's side of one API_RESPONSES generation (routes_responses.c fills it):
  * the id to answer with, fields to set on every response object written (stream events
@@ -88,5 +102,11 @@ int api_generate_custom(struct api_server *s, struct mg_connection *c, const str
                         const omni_prompt *prompt, const struct api_gen_out *out, struct api_gen_result *r,
                         struct api_gen_refusal *ref);
 void api_gen_result_free(struct api_gen_result *r);
+
+/* The Responses API's output items as generate.c writes them (for api/agent.c). */
+void api_resp_item_id(char *out, size_t cap, const char *prefix);
+cJSON *api_resp_message_item(const char *id, const char *text, const char *status);
+cJSON *api_resp_call_item(const char *id, const char *call_id, const char *name, const char *args, const char *status);
+cJSON *api_resp_reasoning_item(const char *id, const char *text);
 
 #endif

@@ -1,5 +1,6 @@
 /* POST /v1/chat/completions: validates the messages, renders them with the model's
  * chat template, tokenizes, and hands the prompt to api_generate. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "tools/builtin.h"
 #include "tools/toolcall.h"
 
 struct text_buf { char *p; size_t n; };
@@ -284,8 +286,22 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
     return status;
 }
 
+/* An error reply, or for a later step of a tool loop the loop's own (its reply has begun). */
+static int step_error(struct mg_connection *c, const struct api_chat_step *step, int status, const char *param,
+                      const char *code, const char *fmt, ...) {
+    char msg[700];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (step && step->fail) return step->fail(step->user, status, param, code, msg);
+    return api_reply_error(c, status, param, code, "%s", msg);
+}
+
+/* The chat body of every route: rh is the Responses route's hook (stored responses), step
+ * a tool loop's step (api/agent.c); either may be NULL. */
 static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind,
-                     struct api_resp_hook *rh) {
+                     struct api_resp_hook *rh, const struct api_chat_step *step) {
     int status;
     struct api_options o;
     struct api_bad_field bad = {{0}, {0}};
@@ -306,12 +322,12 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     struct api_model_ref mref = {0};
     memset(&o, 0, sizeof o);
     if (!cJSON_IsObject(j)) {
-        status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
+        status = step_error(c, step, 400, NULL, "invalid_json", "the request body must be a JSON object");
         goto done;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     if (model && !cJSON_IsNull(model) && !cJSON_IsString(model)) {
-        status = api_reply_error(c, 400, "model", "invalid_type", "'model' must be a string");
+        status = step_error(c, step, 400, "model", "invalid_type", "'model' must be a string");
         goto done;
     }
     if ((status = api_model_get(s, c, cJSON_IsString(model) ? model->valuestring : NULL, OMNI_KIND_CHAT, j, &mref)))
@@ -320,16 +336,16 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     const char *tmpl = omni_model_chat_template(mdl);
     if (tool_request_parse(j, tmpl, omni_model_arch(mdl), &tr, bad.param, sizeof bad.param, bad.msg,
                            sizeof bad.msg)) {
-        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        status = step_error(c, step, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
     if ((n_msgs = read_messages(s, mdl, mref.ref.id, j, tool_template_native(tmpl), &msgs, &tinfo, &texts, &n_texts, &ci,
                                 &bad)) < 0) {
-        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        status = step_error(c, step, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
     if (api_options_parse(j, 1, omni_model_n_vocab(mdl), &o, &bad)) {
-        status = api_reply_error(c, 400, bad.param, "invalid_value", "%s", bad.msg);
+        status = step_error(c, step, 400, bad.param, "invalid_value", "%s", bad.msg);
         goto done;
     }
     o.model = mdl;
@@ -340,7 +356,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
          * when the template knows none and a call may be made */
         if (tr.native) {
             if (!(kw = tool_template_kwargs(&tr, o.template_kwargs))) {
-                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                status = step_error(c, step, 503, NULL, NULL, "out of memory");
                 goto done;
             }
             cJSON_free(o.template_kwargs);
@@ -357,7 +373,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
                 sprintf(joined, "%s\n\n%s", msgs[0].content, instr);
             if (!instr || !all_msgs || !all_tinfo || (has_sys && msgs[0].content && msgs[0].content[0] && !joined)) {
                 free(joined);
-                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                status = step_error(c, step, 503, NULL, NULL, "out of memory");
                 goto done;
             }
             if (joined) { free(instr); instr = joined; }
@@ -377,7 +393,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     if (tool_request_active(&tr)) {
         int fr = tool_forced(&tr, &prefix, &forced_schema);
         if (fr < 0) {
-            status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+            status = step_error(c, step, 503, NULL, NULL, "out of memory");
             goto done;
         }
         if (fr == 0 && forced_schema) {
@@ -385,7 +401,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
             cJSON_free(o.schema);
             o.schema = cJSON_malloc(strlen(forced_schema) + 1);
             if (!o.schema) {
-                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                status = step_error(c, step, 503, NULL, NULL, "out of memory");
                 goto done;
             }
             strcpy(o.schema, forced_schema);
@@ -396,7 +412,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
          * Not with response_format json_*, which constrains the whole reply. */
         if (!o.schema && !o.json_mode) {
             if (tool_lazy_build(&tr, prefix, &lazy)) {
-                status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+                status = step_error(c, step, 503, NULL, NULL, "out of memory");
                 goto done;
             }
             o.lazy_json = lazy.items;
@@ -407,7 +423,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     }
     const char *code;
     if ((status = render_core(s, msgs, tinfo, n_msgs, &ci, &o, &pr, &bad, &code))) {
-        status = api_reply_error(c, status, bad.param, code, "%s", bad.msg);
+        status = step_error(c, step, status, bad.param, code, "%s", bad.msg);
         goto done;
     }
     if (prefix && prefix[0]) {
@@ -415,7 +431,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
         int k = omni_tokenize(mdl, prefix, strlen(prefix), 0, 1, NULL, 0);
         int32_t *t = k > 0 ? realloc(pr.tokens, (size_t)(pr.n + k) * sizeof *t) : NULL;
         if (!t) {
-            status = api_reply_error(c, 503, NULL, NULL, "out of memory");
+            status = step_error(c, step, 503, NULL, NULL, "out of memory");
             goto done;
         }
         pr.tokens = t;
@@ -431,11 +447,13 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
         goto done;
     }
     /* accounts: key's models, tier limits, the conversation (before generating) */
+    /* every step of a tool loop too: each generation's tokens count against the account, and
+     * a later step (its last message a tool result) adds its answer without a new question */
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
     o.resp = rh;
     if (tool_request_active(&tr)) { cs.tools = &tr; cs.tool_prefix = prefix; }
-    status = api_generate(s, c, kind, &o, &pr, "messages");
+    status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_chat_store_end(&cs);
     api_options_free(&o);
@@ -458,9 +476,25 @@ done:
 }
 
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
-    return chat_body(s, c, j, kind, NULL);
+    /* built-in tools (data analysis, MCP): the server runs the model's calls in a loop */
+    if (cJSON_IsObject(j) && builtin_wanted(cJSON_GetObjectItemCaseSensitive(j, "tools")))
+        return api_agent_body(s, c, j, kind);
+    return chat_body(s, c, j, kind, NULL, NULL);
+}
+
+int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind,
+                       const struct api_chat_step *step) {
+    return chat_body(s, c, j, kind, NULL, step);
 }
 
 int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_resp_hook *h) {
-    return chat_body(s, c, j, API_RESPONSES, h);
+    /* a tool loop writes its own Responses output (not stored yet: the hook is not carried
+     * through the loop's steps) */
+    if (cJSON_IsObject(j) && builtin_wanted(cJSON_GetObjectItemCaseSensitive(j, "tools"))) {
+        if (h && h->background)
+            return api_reply_error(c, 400, "background", "invalid_value",
+                                   "built-in tools (data_analysis, mcp) run in the request; send it without 'background'");
+        return api_agent_body(s, c, j, API_RESPONSES);
+    }
+    return chat_body(s, c, j, API_RESPONSES, h, NULL);
 }

@@ -11,10 +11,15 @@
  * helpers with the Conversations API (routes_v1_conversations.c).
  *
  * Tool-dispatch seam: tools_to_chat() turns the request's tools into the chat route's; a
- * built-in tool type (file_search, …) is recognised there and nowhere else. */
+ * built-in tool type is recognised there and nowhere else. Built-in tools (data_analysis,
+ * mcp) pass through to the chat body, where the server's tool loop runs them
+ * (api/agent.c); their earlier runs in the input (mcp_call, data_analysis_call) become the
+ * call and its result, mcp_approval_request/response pairs the chat body's
+ * "mcp_approvals", and input_file tables join the data_analysis tool. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <pthread.h>
 
@@ -40,7 +45,41 @@ static const cJSON *field(const cJSON *o, const char *k) {
 }
 
 /* A message item's content → chat content (a string, or parts of text and images). */
-static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
+/* An input_file part with a table (CSV, TSV, XLSX by its filename) for the data_analysis
+ * tool: kept in files as {name, filename, file_data, param} and shown to the model as a
+ * line naming its table. NULL with b set when it is not such a file. */
+static cJSON *file_part(const cJSON *part, const char *param, cJSON *files, struct bad *b) {
+    const cJSON *fn = field(part, "filename"), *fd = field(part, "file_data"), *fid = field(part, "file_id");
+    char m[300];
+    if (fid && !fd) {
+        fail(b, param, "'file_id' is not served yet: send the file inline as 'file_data' with its 'filename'");
+        return NULL;
+    }
+    const char *dot = cJSON_IsString(fn) ? strrchr(fn->valuestring, '.') : NULL;
+    if (!cJSON_IsString(fd) || !dot || (strcasecmp(dot, ".csv") && strcasecmp(dot, ".tsv") && strcasecmp(dot, ".xlsx"))) {
+        fail(b, param, "an input_file needs 'file_data' and a 'filename' ending in .csv, .tsv or .xlsx (the tables the "
+                       "data_analysis tool reads)");
+        return NULL;
+    }
+    const char *base = strrchr(fn->valuestring, '/');
+    base = base ? base + 1 : fn->valuestring;
+    char name[129];
+    snprintf(name, sizeof name, "%.*s", (int)(dot - base) < 128 ? (int)(dot - base) : 128, base);
+    if (!name[0]) snprintf(name, sizeof name, "table%d", cJSON_GetArraySize(files) + 1);
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "name", name);
+    cJSON_AddStringToObject(f, "filename", fn->valuestring);
+    cJSON_AddStringToObject(f, "file_data", fd->valuestring);
+    cJSON_AddStringToObject(f, "param", param);
+    cJSON_AddItemToArray(files, f);
+    cJSON *q = cJSON_CreateObject();
+    snprintf(m, sizeof m, "[The file %.100s is the table \"%.100s\" of the data analysis tool.]", base, name);
+    cJSON_AddStringToObject(q, "type", "text");
+    cJSON_AddStringToObject(q, "text", m);
+    return q;
+}
+
+static cJSON *item_content(const cJSON *content, int i, cJSON *files, struct bad *b) {
     char p[64], m[200];
     snprintf(p, sizeof p, "input[%d].content", i);
     if (cJSON_IsString(content)) return cJSON_CreateString(content->valuestring);
@@ -66,6 +105,10 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
             if (!cJSON_IsString(url)) break;
             cJSON_AddStringToObject(q, "type", "image_url");
             cJSON_AddStringToObject(cJSON_AddObjectToObject(q, "image_url"), "url", url->valuestring);
+        } else if (!strcmp(t, "input_file")) {
+            cJSON_Delete(q);
+            snprintf(p, sizeof p, "input[%d].content[%d]", i, j);
+            if (!(q = file_part(part, p, files, b))) { cJSON_Delete(parts); return NULL; }
         } else break;
         cJSON_AddItemToArray(parts, q);
         q = NULL;
@@ -74,20 +117,22 @@ static cJSON *item_content(const cJSON *content, int i, struct bad *b) {
     if (j != cJSON_GetArraySize(content)) {
         cJSON_Delete(parts);
         snprintf(p, sizeof p, "input[%d].content[%d]", i, j);
-        snprintf(m, sizeof m, "'input[%d].content[%d]' must be an input_text, output_text or input_image part", i, j);
+        snprintf(m, sizeof m, "'input[%d].content[%d]' must be an input_text, output_text, input_image or input_file part", i, j);
         fail(b, p, m);
         return NULL;
     }
     return parts;
 }
 
-/* input items → chat messages (function calls join the assistant turn before them). */
-static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
+/* input items → chat messages (function calls join the assistant turn before them; a
+ * built-in tool's run is its call and result). */
+static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *files, struct bad *b) {
     if (cJSON_IsString(input)) {
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "role", "user");
         cJSON_AddStringToObject(m, "content", input->valuestring);
         cJSON_AddItemToArray(msgs, m);
+        (void)approvals;
         return 0;
     }
     if (!cJSON_IsArray(input) || cJSON_GetArraySize(input) == 0)
@@ -96,7 +141,7 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
     const cJSON *it;
     cJSON *last_calls = NULL;   /* the assistant turn function calls are added to */
     cJSON_ArrayForEach(it, input) {
-        char p[64], m[200];
+        char p[64], m[300];
         const cJSON *type = field(it, "type"), *role = field(it, "role");
         const char *t = cJSON_IsString(type) ? type->valuestring : role ? "message" : "";
         snprintf(p, sizeof p, "input[%d]", i);
@@ -107,7 +152,7 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
                 snprintf(m, sizeof m, "'input[%d].role' must be user, assistant, system or developer", i);
                 return fail(b, p, m);
             }
-            cJSON *c = item_content(field(it, "content"), i, b);
+            cJSON *c = item_content(field(it, "content"), i, files, b);
             if (!c) return -1;
             cJSON *msg = cJSON_CreateObject();
             cJSON_AddStringToObject(msg, "role", role->valuestring);
@@ -146,11 +191,75 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
             cJSON_AddStringToObject(msg, "content", out->valuestring);
             cJSON_AddItemToArray(msgs, msg);
             last_calls = NULL;
+        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call")) {
+            /* a built-in tool's earlier run: the call and its result, as the model saw them */
+            const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments");
+            const cJSON *out = field(it, "output"), *er = field(it, "error");
+            if (!cJSON_IsString(iid) || !cJSON_IsString(nm) || !cJSON_IsString(ar)) {
+                snprintf(m, sizeof m, "'input[%d]' (a %s) needs string 'id', 'name' and 'arguments'", i, t);
+                return fail(b, p, m);
+            }
+            cJSON *msg = cJSON_CreateObject(), *call = cJSON_CreateObject(), *fn;
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            cJSON_AddStringToObject(msg, "content", "");
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(msg, "tool_calls"), call);
+            cJSON_AddStringToObject(call, "id", iid->valuestring);
+            cJSON_AddStringToObject(call, "type", "function");
+            fn = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(fn, "name", nm->valuestring);
+            cJSON_AddStringToObject(fn, "arguments", ar->valuestring);
+            cJSON_AddItemToArray(msgs, msg);
+            msg = cJSON_CreateObject();
+            cJSON_AddStringToObject(msg, "role", "tool");
+            cJSON_AddStringToObject(msg, "tool_call_id", iid->valuestring);
+            char *res = NULL;
+            if (cJSON_IsString(out)) res = strdup(out->valuestring);
+            else if (cJSON_IsString(er) && (res = malloc(strlen(er->valuestring) + 8))) sprintf(res, "Error: %s", er->valuestring);
+            cJSON_AddStringToObject(msg, "content", res ? res : "");
+            free(res);
+            cJSON_AddItemToArray(msgs, msg);
+            last_calls = NULL;
+        } else if (!strcmp(t, "mcp_list_tools")) {
+            /* the servers are listed again for this request */
+        } else if (!strcmp(t, "mcp_approval_request")) {
+            const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments"), *sl = field(it, "server_label");
+            if (!cJSON_IsString(iid) || !cJSON_IsString(nm) || !cJSON_IsString(ar) || !cJSON_IsString(sl)) {
+                snprintf(m, sizeof m, "'input[%d]' (an mcp_approval_request) needs string 'id', 'server_label', 'name' and 'arguments'", i);
+                return fail(b, p, m);
+            }
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddStringToObject(a, "approval_request_id", iid->valuestring);
+            cJSON_AddStringToObject(a, "server_label", sl->valuestring);
+            cJSON_AddStringToObject(a, "name", nm->valuestring);
+            cJSON_AddStringToObject(a, "arguments", ar->valuestring);
+            cJSON_AddItemToArray(approvals, a);
+            last_calls = NULL;
+        } else if (!strcmp(t, "mcp_approval_response")) {
+            const cJSON *rid = field(it, "approval_request_id"), *ok = field(it, "approve");
+            cJSON *a, *hit = NULL;
+            if (!cJSON_IsString(rid) || !cJSON_IsBool(ok)) {
+                snprintf(m, sizeof m, "'input[%d]' (an mcp_approval_response) needs a string 'approval_request_id' and a boolean 'approve'", i);
+                return fail(b, p, m);
+            }
+            cJSON_ArrayForEach(a, approvals) {
+                const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, "approval_request_id");
+                if (!strcmp(x->valuestring, rid->valuestring)) hit = a;
+            }
+            if (!hit) {
+                snprintf(p, sizeof p, "input[%d].approval_request_id", i);
+                snprintf(m, sizeof m, "'input[%d]' answers the approval request '%.60s', which is not in the input before it "
+                                      "(send the mcp_approval_request item back with its response)", i, rid->valuestring);
+                return fail(b, p, m);
+            }
+            cJSON_DeleteItemFromObjectCaseSensitive(hit, "approve");
+            cJSON_AddBoolToObject(hit, "approve", cJSON_IsTrue(ok));
+            last_calls = NULL;
         } else if (!strcmp(t, "reasoning")) {
             last_calls = NULL;   /* earlier thoughts: templates drop them from past turns */
         } else {
             snprintf(p, sizeof p, "input[%d].type", i);
-            snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output or reasoning", i);
+            snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output, reasoning, "
+                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response or data_analysis_call", i);
             return fail(b, p, m);
         }
         i++;
@@ -158,32 +267,66 @@ static int read_input(const cJSON *input, cJSON *msgs, struct bad *b) {
     return 0;
 }
 
+static int to_chat_tools(const cJSON *j, cJSON *chat, const cJSON *files, struct bad *b);
+
 /* The request's tools → the chat route's "tools". Responses' function tools are flat
- * ({type, name, description, parameters}). The seam for built-in tools: a type other
- * than "function" is decided here (a helper adding one turns it into what its
- * dispatcher needs, or refuses it with a 400 naming tools[i].type). */
-static int tools_to_chat(const cJSON *tools, cJSON *chat, struct bad *b) {
-    if (!tools) return 0;
-    if (!cJSON_IsArray(tools)) return fail(b, "tools", "'tools' must be an array");
-    cJSON *ct = cJSON_AddArrayToObject(chat, "tools");
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, tools) {
-        const cJSON *type = field(t, "type");
-        char p[64], m[200];
-        if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
-            snprintf(p, sizeof p, "tools[%d].type", i);
-            snprintf(m, sizeof m, "'tools[%d].type' must be \"function\" (built-in tools are not offered yet)", i);
-            return fail(b, p, m);
+ * ({type, name, description, parameters}); built-in tools keep their form (tools/builtin.h)
+ * and the input's files join the data_analysis tool's tables. Another type is refused
+ * with a 400 naming tools[i].type. */
+static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, struct bad *b) {
+    if (tools) {
+        if (!cJSON_IsArray(tools)) return fail(b, "tools", "'tools' must be an array");
+        cJSON *ct = cJSON_AddArrayToObject(chat, "tools");
+        int i = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, tools) {
+            const cJSON *type = field(t, "type");
+            char p[64], m[200];
+            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp"))) {
+                /* built-in tools: the same form in the chat body (tools/builtin.h) */
+                cJSON_AddItemToArray(ct, cJSON_Duplicate(t, 1));
+                i++;
+                continue;
+            }
+            if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
+                snprintf(p, sizeof p, "tools[%d].type", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"data_analysis\" or \"mcp\"", i);
+                return fail(b, p, m);
+            }
+            cJSON *e = cJSON_CreateObject(), *fn;
+            cJSON_AddStringToObject(e, "type", "function");
+            fn = cJSON_AddObjectToObject(e, "function");
+            static const char *const keys[] = {"name", "description", "parameters", NULL};
+            for (const char *const *k = keys; *k; k++)
+                if (field(t, *k)) cJSON_AddItemToObject(fn, *k, cJSON_Duplicate(field(t, *k), 1));
+            cJSON_AddItemToArray(ct, e);
+            i++;
         }
-        cJSON *e = cJSON_CreateObject(), *fn;
-        cJSON_AddStringToObject(e, "type", "function");
-        fn = cJSON_AddObjectToObject(e, "function");
-        static const char *const keys[] = {"name", "description", "parameters", NULL};
-        for (const char *const *k = keys; *k; k++)
-            if (field(t, *k)) cJSON_AddItemToObject(fn, *k, cJSON_Duplicate(field(t, *k), 1));
-        cJSON_AddItemToArray(ct, e);
-        i++;
+    }
+    if (cJSON_GetArraySize(files)) {
+        cJSON *da = NULL, *t;
+        cJSON *ct = cJSON_GetObjectItemCaseSensitive(chat, "tools");
+        cJSON_ArrayForEach(t, ct) {
+            const cJSON *ty = field(t, "type");
+            if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "data_analysis")) da = t;
+        }
+        if (!da) {
+            const cJSON *f0 = cJSON_GetArrayItem(files, 0);
+            return fail(b, cJSON_GetObjectItemCaseSensitive(f0, "param")->valuestring,
+                        "an input_file is read by the data_analysis tool: add {\"type\": \"data_analysis\"} to 'tools'");
+        }
+        cJSON *tables = cJSON_GetObjectItemCaseSensitive(da, "tables");
+        if (!tables || cJSON_IsNull(tables)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(da, "tables");
+            tables = cJSON_AddArrayToObject(da, "tables");
+        }
+        if (!cJSON_IsArray(tables)) return fail(b, "tools", "the data_analysis tool's 'tables' must be an array");
+        const cJSON *f;
+        cJSON_ArrayForEach(f, files) {
+            cJSON *e = cJSON_Duplicate(f, 1);
+            cJSON_DeleteItemFromObjectCaseSensitive(e, "param");
+            cJSON_AddItemToArray(tables, e);
+        }
     }
     return 0;
 }
@@ -202,7 +345,20 @@ static int to_chat(const cJSON *j, const cJSON *input, cJSON *chat, struct bad *
         cJSON_AddItemToArray(msgs, m);
     }
     if (!input) return fail(b, "input", "'input' is required");
-    if (read_input(input, msgs, b)) return -1;
+    /* mcp_approval_request items with their responses: the chat body's "mcp_approvals"
+     * (omni's), for the tool loop to run or decline first */
+    cJSON *approvals = cJSON_CreateArray(), *files = cJSON_CreateArray();
+    if (read_input(input, msgs, approvals, files, b)) { cJSON_Delete(approvals); cJSON_Delete(files); return -1; }
+    if (cJSON_GetArraySize(approvals)) cJSON_AddItemToObject(chat, "mcp_approvals", approvals);
+    else cJSON_Delete(approvals);
+    int rc = to_chat_tools(j, chat, files, b);
+    cJSON_Delete(files);
+    return rc;
+}
+
+/* tools (and the files of the input, which join the data_analysis tool's tables),
+ * tool_choice, the sampling fields, text.format. */
+static int to_chat_tools(const cJSON *j, cJSON *chat, const cJSON *files, struct bad *b) {
     /* the same sampling fields, some under new names */
     static const char *const same[] = {"temperature", "top_p", "top_k", "seed", "stream", "parallel_tool_calls",
                                        "max_tool_calls", "min_tool_calls", "truncation", "reasoning_format",
@@ -218,7 +374,7 @@ static int to_chat(const cJSON *j, const cJSON *input, cJSON *chat, struct bad *
             return fail(b, "reasoning", "'reasoning' must be an object such as {\"effort\": \"low\"}");
         if (eff) cJSON_AddStringToObject(chat, "reasoning_effort", eff->valuestring);
     }
-    if (tools_to_chat(field(j, "tools"), chat, b)) return -1;
+    if (tools_to_chat(field(j, "tools"), chat, files, b)) return -1;
     const cJSON *tc = field(j, "tool_choice");
     if (tc) {
         if (cJSON_IsObject(tc) && cJSON_IsString(field(tc, "name"))) {
@@ -263,8 +419,13 @@ int api_resp_items_check(const cJSON *items, const char *param, char *bad_param,
         snprintf(msg, mcap, "out of memory");
         return -1;
     }
-    int rc = cJSON_IsArray(items) && cJSON_GetArraySize(items) == 0 ? 0 : read_input(items, scratch, &b);
+    cJSON *approvals = cJSON_CreateArray(), *files = cJSON_CreateArray();
+    int rc = cJSON_IsArray(items) && cJSON_GetArraySize(items) == 0 ? 0
+           : !approvals || !files                                 ? (snprintf(b.msg, sizeof b.msg, "out of memory"), -1)
+                                                                  : read_input(items, scratch, approvals, files, &b);
     cJSON_Delete(scratch);
+    cJSON_Delete(approvals);
+    cJSON_Delete(files);
     if (!rc) return 0;
     /* read_input names "input…": say the caller's field instead */
     const char *rest = !strncmp(b.param, "input", 5) ? b.param + 5 : b.param;

@@ -10,6 +10,7 @@
 #include "omni.h"
 
 struct auth_config;
+struct builtin_config;
 
 struct api_params {
     const char *host;           /* "127.0.0.1" */
@@ -26,6 +27,7 @@ struct api_params {
     const char *tls_key;        /* PEM private key for tls_cert (may be the same file) */
     const char *moderation;     /* moderation policy JSON (src/moderation/rules.h), or NULL */
     const char *guard_model;    /* a guard model GGUF for /v1/moderations, or NULL */
+    struct builtin_config *mcp; /* `--mcp NAME=COMMAND` servers for the mcp tool (tools/builtin.h), or NULL; borrowed */
     struct auth_config *auth;   /* accounts, conversations, keys and limits (auth/accounts.h), or NULL:
                                  * no /api routes and /v1 as before (static keys only); borrowed */
 };

@@ -17,6 +17,7 @@
 #include "cli/lora_args.h"
 #include "cli/spec_args.h"
 #include "omni.h"
+#include "tools/builtin.h"
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
@@ -95,6 +96,8 @@ static void usage(FILE *f) {
             "                         block/redact/warn/log/allow; see README) for POST /v1/moderations\n"
             "      --guard-model FILE a guard model (Qwen3Guard-Gen, Llama Guard 3, ShieldGemma GGUF) that\n"
             "                         /v1/moderations asks after the policy's rules\n"
+            "      --mcp NAME=COMMAND a local MCP server (stdio) that requests may use as the tool\n"
+            "                         {\"type\": \"mcp\", \"server_label\": NAME}; started on first use\n"
             "      --tls-cert FILE    PEM certificate: serve HTTPS and WSS (needed by clients that insist\n"
             "                         on wss://, like the OpenAI SDK's realtime class)\n"
             "      --tls-key FILE     PEM private key for --tls-cert\n"
@@ -219,6 +222,10 @@ static int serve_store(struct api_server *srv, omni_registry *reg, const struct 
     return 0;
 }
 
+/* --mcp servers: shared by every request, their processes stopped at exit */
+static struct builtin_config serve_mcp;
+static void serve_mcp_free(void) { builtin_config_free(&serve_mcp); }
+
 int cmd_serve(int argc, char **argv) {
     const char *model_path = NULL, *name = NULL;
     const char *mmproj = NULL, *embed_path = NULL;
@@ -288,6 +295,12 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
         else if (!strcmp(a, "--moderation")) ap.moderation = v;
+        else if (!strcmp(a, "--mcp")) {
+            char merr[200];
+            if (builtin_config_add(&serve_mcp, v, merr, sizeof merr)) { api_keys_free(&keys); return cli_fail("serve: %s", merr); }
+            if (serve_mcp.n == 1) atexit(serve_mcp_free);   /* its commands end with the server */
+            ap.mcp = &serve_mcp;
+        }
         else if (!strcmp(a, "--guard-model")) ap.guard_model = v;
         else if (!strcmp(a, "--pooling")) {
             pooling = !strcmp(v, "mean") ? OMNI_POOLING_MEAN : !strcmp(v, "cls") ? OMNI_POOLING_CLS
