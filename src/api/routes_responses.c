@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/file_search.h"
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -193,9 +194,10 @@ static int to_chat(const cJSON *j, cJSON *chat, struct bad *b) {
         cJSON_ArrayForEach(t, tools) {
             const cJSON *type = field(t, "type");
             char p[64], m[200];
+            if (cJSON_IsString(type) && !strcmp(type->valuestring, "file_search")) { i++; continue; } /* file_search.c */
             if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
                 snprintf(p, sizeof p, "tools[%d].type", i);
-                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\" (built-in tools are not offered yet)", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\" or \"file_search\"", i);
                 return fail(b, p, m);
             }
             cJSON *e = cJSON_CreateObject(), *fn;
@@ -254,7 +256,16 @@ int route_responses(struct api_server *s, struct mg_connection *c, const char *b
     if (!cJSON_IsObject(j)) status = api_reply_error(c, 400, NULL, "invalid_json", "the request body must be a JSON object");
     else if (!chat) status = api_reply_error(c, 503, NULL, NULL, "out of memory");
     else if (to_chat(j, chat, &b)) status = api_reply_error(c, 400, b.param, "invalid_value", "%s", b.msg);
-    else status = api_chat_body(s, c, chat, API_RESPONSES);
+    else {
+        struct api_rs_extra x;   /* the file_search tool, run first (api/file_search.h) */
+        int fs = api_file_search_prepare(s, c, j, chat, &x);
+        if (fs <= 1) {
+            api_rs_extra_set(fs ? NULL : &x);
+            status = api_chat_body(s, c, chat, API_RESPONSES);
+            api_rs_extra_set(NULL);
+            api_rs_extra_free(&x);
+        } else status = fs;
+    }
     cJSON_Delete(chat);
     cJSON_Delete(j);
     return status;
