@@ -147,6 +147,80 @@ int api_file_format(const char *filename, const void *data, size_t n) {
     return -1;
 }
 
+int api_index_bytes(omni_embedder *emb, const char *filename, const void *data, size_t n, const char *chunking,
+                    struct api_indexed *out, char *code, size_t code_cap, char *msg, size_t msg_cap) {
+    memset(out, 0, sizeof *out);
+    int fmt = api_file_format(filename, data, n);
+    if (fmt < 0) {
+        snprintf(code, code_cap, "unsupported_file");
+        snprintf(msg, msg_cap, "the file type is not supported for search (txt, md, pdf, docx, hwpx, html, csv and text files)");
+        return -1;
+    }
+    struct kb_limits lim = kb_default_limits();
+    struct kb_doc doc = {0};
+    struct err e = {{0}};
+    if (kb_extract(data, n, (enum kb_format)fmt, &lim, &doc, &e)) {
+        kb_doc_free(&doc);
+        snprintf(code, code_cap, "invalid_file");
+        snprintf(msg, msg_cap, "%s", e.msg[0] ? e.msg : "the file's text could not be read");
+        return -1;
+    }
+    out->n_pages = doc.n_pages;
+    struct kb_chunk_params cp = kb_chunk_default_params();
+    cJSON *cj = api_chunking_json(chunking);
+    const cJSON *stt = cJSON_GetObjectItemCaseSensitive(cj, "static");
+    if (stt) {
+        cp.max_tokens = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(stt, "max_chunk_size_tokens"));
+        cp.overlap_tokens = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(stt, "chunk_overlap_tokens"));
+    }
+    cJSON_Delete(cj);
+    int n_ctx = omni_embedder_n_ctx(emb), dim = omni_embedder_n_embd(emb);
+    if (cp.max_tokens > n_ctx) cp.max_tokens = n_ctx;
+    if (cp.overlap_tokens > cp.max_tokens / 2) cp.overlap_tokens = cp.max_tokens / 2;
+    cp.count = count_tokens;
+    cp.count_user = emb;
+    snprintf(code, code_cap, "server_error");
+    int rc = kb_chunk_doc(&doc, &cp, &out->chunks, &out->n, &e);
+    kb_doc_free(&doc);
+    if (rc) {
+        snprintf(msg, msg_cap, "%s", e.msg);
+        return -1;
+    }
+    out->dim = dim;
+    out->vecs = out->n ? malloc((size_t)out->n * (size_t)dim * sizeof *out->vecs) : NULL;
+    out->rows = out->n ? calloc((size_t)out->n, sizeof *out->rows) : NULL;
+    if (out->n && (!out->vecs || !out->rows)) {
+        api_indexed_free(out);
+        snprintf(msg, msg_cap, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < out->n; i += EMBED_BATCH) {
+        omni_embed_input in[EMBED_BATCH];
+        int k = out->n - i < EMBED_BATCH ? out->n - i : EMBED_BATCH;
+        for (int j = 0; j < k; j++) in[j] = (omni_embed_input){out->chunks[i + j].text, strlen(out->chunks[i + j].text), NULL, 0};
+        char err[300];
+        if (omni_embed(emb, in, k, 1, out->vecs + (size_t)i * dim, NULL, err, sizeof err)) {
+            api_indexed_free(out);
+            snprintf(msg, msg_cap, "embedding failed: %.250s", err);
+            return -1;
+        }
+    }
+    for (int i = 0; i < out->n; i++) {
+        const struct kb_chunk *c = &out->chunks[i];
+        out->rows[i] = (struct store_chunk){.text = c->text, .heading = c->heading, .page_first = c->page_first,
+                                            .page_last = c->page_last, .n_tokens = c->n_tokens,
+                                            .vec = out->vecs + (size_t)i * dim, .dim = dim};
+    }
+    return 0;
+}
+
+void api_indexed_free(struct api_indexed *x) {
+    kb_chunks_free(x->chunks, x->n);
+    free(x->vecs);
+    free(x->rows);
+    memset(x, 0, sizeof *x);
+}
+
 static int run_job(struct api_indexer *ix, const struct job *jb) {
     struct api_server *s = ix->s;
     struct err e = {{0}};
@@ -159,74 +233,21 @@ static int run_job(struct api_indexer *ix, const struct job *jb) {
     if (store_file_get(ix->st, jb->user_id, jb->file_id, &f, &e) ||
         store_file_content(ix->st, jb->user_id, jb->file_id, &data, &n, &e))
         return fail_job(ix, jb, "server_error", e.msg[0] ? e.msg : "the file could not be read");
-    int fmt = api_file_format(f.filename, data, n);
-    if (fmt < 0) {
-        free(data);
-        return fail_job(ix, jb, "unsupported_file",
-                        "the file type is not supported for search (txt, md, pdf, docx, hwpx, html, csv and text files)");
-    }
-    struct kb_limits lim = kb_default_limits();
-    struct kb_doc doc = {0};
-    if (kb_extract(data, n, (enum kb_format)fmt, &lim, &doc, &e)) {
-        free(data);
-        kb_doc_free(&doc);
-        return fail_job(ix, jb, "invalid_file", e.msg[0] ? e.msg : "the file's text could not be read");
-    }
-    free(data);
-    char msg[300];
+    char code[32], msg[STORE_ERRMSG_MAX];
     struct embed_hold eh;
     if (embed_get(s, &eh, msg, sizeof msg)) {
-        kb_doc_free(&doc);
+        free(data);
         return fail_job(ix, jb, "server_error", msg);
     }
-    struct kb_chunk_params cp = kb_chunk_default_params();
-    cJSON *cj = api_chunking_json(vf.chunking);
-    const cJSON *stt = cJSON_GetObjectItemCaseSensitive(cj, "static");
-    if (stt) {
-        cp.max_tokens = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(stt, "max_chunk_size_tokens"));
-        cp.overlap_tokens = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(stt, "chunk_overlap_tokens"));
-    }
-    cJSON_Delete(cj);
-    int n_ctx = omni_embedder_n_ctx(eh.emb), dim = omni_embedder_n_embd(eh.emb);
-    if (cp.max_tokens > n_ctx) cp.max_tokens = n_ctx;
-    if (cp.overlap_tokens > cp.max_tokens / 2) cp.overlap_tokens = cp.max_tokens / 2;
-    cp.count = count_tokens;
-    cp.count_user = eh.emb;
-    struct kb_chunk *ch = NULL;
-    int nc = 0;
-    if (kb_chunk_doc(&doc, &cp, &ch, &nc, &e)) {
-        embed_put(s, &eh);
-        kb_doc_free(&doc);
-        return fail_job(ix, jb, "server_error", e.msg);
-    }
-    kb_doc_free(&doc);
-    struct store_chunk *sc = nc ? calloc((size_t)nc, sizeof *sc) : NULL;
-    float *vecs = nc ? malloc((size_t)nc * (size_t)dim * sizeof *vecs) : NULL;
-    int rc = 0;
-    if (nc && (!sc || !vecs)) rc = fail_job(ix, jb, "server_error", "out of memory");
-    for (int i = 0; !rc && i < nc; i += EMBED_BATCH) {
-        omni_embed_input in[EMBED_BATCH];
-        int k = nc - i < EMBED_BATCH ? nc - i : EMBED_BATCH;
-        for (int j = 0; j < k; j++) in[j] = (omni_embed_input){ch[i + j].text, strlen(ch[i + j].text), NULL, 0};
-        char err[300];
-        if (omni_embed(eh.emb, in, k, 1, vecs + (size_t)i * dim, NULL, err, sizeof err)) {
-            snprintf(msg, sizeof msg, "embedding failed: %.250s", err);
-            rc = fail_job(ix, jb, "server_error", msg);
-        }
-    }
+    struct api_indexed x;
+    int rc = api_index_bytes(eh.emb, f.filename, data, n, vf.chunking, &x, code, sizeof code, msg, sizeof msg);
     embed_put(s, &eh);
-    for (int i = 0; !rc && i < nc; i++)
-        sc[i] = (struct store_chunk){.text = ch[i].text, .heading = ch[i].heading, .page_first = ch[i].page_first,
-                                     .page_last = ch[i].page_last, .n_tokens = ch[i].n_tokens,
-                                     .vec = vecs + (size_t)i * dim, .dim = dim};
-    if (!rc) {
-        int src = store_chunks_put(ix->st, jb->vs_id, jb->file_id, sc, nc, &e);
-        if (src && src != STORE_NOTFOUND) rc = fail_job(ix, jb, "server_error", e.msg);
-        else if (!src) log_info("files: %s in %s indexed: %d chunks", jb->file_id, jb->vs_id, nc);
-    }
-    free(sc);
-    free(vecs);
-    kb_chunks_free(ch, nc);
+    free(data);
+    if (rc) return fail_job(ix, jb, code, msg);
+    int src = store_chunks_put(ix->st, jb->vs_id, jb->file_id, x.rows, x.n, &e);
+    if (src && src != STORE_NOTFOUND) rc = fail_job(ix, jb, "server_error", e.msg);
+    else if (!src) log_info("files: %s in %s indexed: %d chunks", jb->file_id, jb->vs_id, x.n);
+    api_indexed_free(&x);
     store_vs_touch(ix->st, jb->vs_id, 0, &e);
     return rc;
 }

@@ -36,6 +36,22 @@ int api_indexer_enqueue(struct api_indexer *ix, const char *user_id, const char 
 /* Waits (test and CLI use) until the queue is empty and the worker idle. */
 void api_indexer_wait_idle(struct api_indexer *ix);
 
+/* One file made ready for a vector store, as the indexer does it: extracted, chunked
+ * (chunking: the stored strategy JSON, NULL or "" auto), embedded with emb. rows point
+ * into chunks and vecs (store_chunks_put takes them as they are). */
+struct kb_chunk;
+struct store_chunk;
+struct api_indexed {
+    struct kb_chunk *chunks;
+    int n, dim, n_pages;
+    float *vecs;               /* n x dim, unit length */
+    struct store_chunk *rows;
+};
+/* 0, or -1 with code ("unsupported_file", "invalid_file", "server_error") and msg. */
+int api_index_bytes(omni_embedder *emb, const char *filename, const void *data, size_t n, const char *chunking,
+                    struct api_indexed *out, char *code, size_t code_cap, char *msg, size_t msg_cap);
+void api_indexed_free(struct api_indexed *x);
+
 /* A chunking_strategy object (NULL: auto) checked and resolved into its JSON text as
  * stored and answered: {"type":"auto"} or {"type":"static","static":{...}}. 0, or -1
  * with msg (the 400's message). */
