@@ -2,7 +2,7 @@
  *   /v1/vector_stores                       POST create, GET list
  *   /v1/vector_stores/{id}                  GET, POST (modify), DELETE
  *   /v1/vector_stores/{id}/files            POST attach (indexed in the background), GET list
- *   /v1/vector_stores/{id}/files/{file}     GET, POST (attributes), DELETE (detach)
+ *   /v1/vector_stores/{id}/files/{file}     GET, POST (attributes), DELETE (detach); /content (GET)
  *   /v1/vector_stores/{id}/file_batches     POST (file_ids or files[])
  *   /v1/vector_stores/{id}/file_batches/{b} GET; /cancel (POST); /files (GET)
  *   /v1/vector_stores/{id}/search           POST: hybrid search (api/files_index.h)
@@ -397,6 +397,30 @@ static int search(struct api_server *s, struct mg_connection *c, const char *uid
     return reply_obj(c, o);
 }
 
+/* GET /v1/vector_stores/{id}/files/{file}/content: the parsed text, one item per chunk. */
+static int file_content(struct mg_connection *c, struct store *st, const char *uid, const char *vs_id, const char *fid) {
+    struct store_chunk *ch = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    const char *ids[1] = {vs_id};
+    int rc = store_chunks_load(st, uid, ids, 1, &ch, &n, &e);
+    if (rc) return api_reply_store(c, rc, &e, "vector store");
+    cJSON *o = cJSON_CreateObject(), *data;
+    cJSON_AddStringToObject(o, "object", "vector_store.file_content.page");
+    data = cJSON_AddArrayToObject(o, "data");
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(ch[i].file_id, fid)) continue;
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "type", "text");
+        cJSON_AddStringToObject(t, "text", ch[i].text);
+        cJSON_AddItemToArray(data, t);
+    }
+    cJSON_AddBoolToObject(o, "has_more", 0);
+    cJSON_AddNullToObject(o, "next_page");
+    store_chunks_free(ch, n);
+    return reply_obj(c, o);
+}
+
 /* ---- routing ---- */
 
 static int allow(struct mg_connection *c, const char *allowed, const char *m, const char *path) {
@@ -603,13 +627,18 @@ static int vs_route(struct api_server *s, struct mg_connection *c, const char *m
             } else status = allow(c, "GET, POST", m, path);
             goto done;
         }
-        if (!segment(&p, fid, sizeof fid) || *p) {
+        if (!segment(&p, fid, sizeof fid) || (*p && strcmp(p, "/content"))) {
             status = api_reply_error(c, 404, NULL, "not_found", "no such vector store file");
             goto done;
         }
         struct store_vsfile vf;
         rc = store_vsfile_get(st, uid, vs_id, fid, &vf, &e);
         if (rc) { status = api_reply_store(c, rc, &e, "vector store file"); goto done; }
+        if (*p) { /* /content: the file's passages as indexed */
+            if (!get) { status = allow(c, "GET", m, path); goto done; }
+            status = file_content(c, st, uid, vs_id, fid);
+            goto done;
+        }
         if (get) status = reply_obj(c, vsfile_json(&vf));
         else if (del) {
             rc = store_vsfile_delete(st, uid, vs_id, fid, &e);

@@ -199,6 +199,10 @@ await test("a vector store with the files indexes them in the background: in_pro
   eq([again.status, again.file_counts.completed, again.file_counts.in_progress], ["completed", 3, 0], "counts");
   const listed = await alice.vectorStores.files.list(vs.id, { filter: "completed" });
   eq(listed.data.length, 3, "listed by status");
+  const r = await fetch(`${srv.url}/v1/vector_stores/${vs.id}/files/${ids["설명서.md"]}/content`, { headers: { Authorization: "Bearer " + aliceKey } });
+  const page = await r.json();
+  eq([r.status, page.object], [200, "vector_store.file_content.page"], "file content");
+  assert(page.data.length > 0 && page.data.some((t) => t.type === "text" && t.text.includes("구연산")), "its parsed text");
 });
 
 async function search(q, opts = {}) {
