@@ -260,8 +260,12 @@ static void *worker(void *arg) {
     for (;;) {
         /* jobs wait for the models: nothing is indexed while the server is still loading */
         while (!ix->stop && (ix->head == ix->n || atomic_load(&ix->s->state) == API_LOADING)) {
-            if (ix->head == ix->n) pthread_cond_broadcast(&ix->idle_cv);
-            struct timespec ts;
+            if (ix->head == ix->n) {   /* idle: sleep until a job comes */
+                pthread_cond_broadcast(&ix->idle_cv);
+                pthread_cond_wait(&ix->cv, &ix->mu);
+                continue;
+            }
+            struct timespec ts;   /* jobs, but the server is still loading: look again shortly */
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200 * 1000000L;
             if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
