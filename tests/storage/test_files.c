@@ -200,6 +200,21 @@ TEST(vector_stores_and_chunks) {
         else CHECK_STR(l[i].status, "cancelled");
     }
     free(l);
+    /* paging the attachments: one at a time, then after the first */
+    q = (struct store_vsfile_query){NULL, NULL, {NULL, NULL, 0, 1}};
+    REQUIRE(store_vsfile_list(st, a.id, v2.id, &q, &l, &n, &more, &e) == 0, "list: %s", e.msg);
+    CHECK(n == 1 && more == 1);
+    char first[STORE_ID_MAX] = "";
+    if (n == 1) snprintf(first, sizeof first, "%s", l[0].file_id);
+    free(l);
+    q = (struct store_vsfile_query){NULL, NULL, {first, NULL, 0, 10}};
+    REQUIRE(store_vsfile_list(st, a.id, v2.id, &q, &l, &n, &more, &e) == 0, "list after: %s", e.msg);
+    CHECK(n == 1 && more == 0 && strcmp(l[0].file_id, first));
+    free(l);
+    q = (struct store_vsfile_query){NULL, NULL, {NULL, first, 1, 10}};
+    REQUIRE(store_vsfile_list(st, a.id, v2.id, &q, &l, &n, &more, &e) == 0, "list before (desc): %s", e.msg);
+    CHECK_EQ_INT(n, 1);
+    free(l);
     q = (struct store_vsfile_query){"failed", NULL, {NULL, NULL, 0, 10}};
     REQUIRE(store_vsfile_list(st, a.id, v2.id, &q, &l, &n, &more, &e) == 0, "list: %s", e.msg);
     CHECK_EQ_INT(n, 1);
