@@ -377,7 +377,7 @@ await test("a restart keeps files, stores and chunks: search works the same", as
   const v = await alice.vectorStores.create({ name: "durable", file_ids: [ids["설명서.md"]] });
   await settled(alice, v.id, ids["설명서.md"]);
   const before = (await alice.vectorStores.search(v.id, { query: "보증 기간 영수증" })).data.map((x) => [x.file_id, x.content[0].text]);
-  await stopServer(srv);
+  eq(await stopServer(srv), 0, "the server exits cleanly (no sanitizer report)");
   srv = await startServer(["-m", CHAT, "--embedding-model", EMB, "--ctx", "2048", "--db", `sqlite:${db}`, "--tiers", TIERS]);
   alice = new OpenAI({ baseURL: srv.url + "/v1", apiKey: aliceKey, maxRetries: 0 });
   const after = (await alice.vectorStores.search(v.id, { query: "보증 기간 영수증" })).data.map((x) => [x.file_id, x.content[0].text]);
@@ -386,7 +386,7 @@ await test("a restart keeps files, stores and chunks: search works the same", as
 });
 
 await test("without an embedding model, attaching fails with a clear last_error and search says why", async () => {
-  await stopServer(srv);
+  eq(await stopServer(srv), 0, "the server exits cleanly (no sanitizer report)");
   srv = await startServer(["-m", CHAT, "--ctx", "2048", "--db", `sqlite:${db}`, "--tiers", TIERS]);
   alice = new OpenAI({ baseURL: srv.url + "/v1", apiKey: aliceKey, maxRetries: 0 });
   const v = await alice.vectorStores.create({ name: "no model", file_ids: [ids["설명서.md"]] });
@@ -407,7 +407,7 @@ await test("files are deleted with the account", async () => {
   const r = await fetch(srv.url + "/api/me", { method: "DELETE", headers: { Origin: srv.url, Cookie: cookie, "Content-Type": "application/json" },
     body: JSON.stringify({ password: "files-pass-1" }) });
   assert(r.status === 200 || r.status === 204, "account deleted: " + r.status + " " + (await r.text()));
-  await stopServer(srv);
+  eq(await stopServer(srv), 0, "the server exits cleanly (no sanitizer report)");
   const q = spawnSync("sqlite3", [db, "SELECT (SELECT COUNT(*) FROM files), (SELECT COUNT(*) FROM file_data), (SELECT COUNT(*) FROM vs_chunks), (SELECT COUNT(*) FROM vector_stores)"]);
   if (q.status === 0) eq(q.stdout.toString().trim(), "0|0|0|1", "only bob's empty store is left");
   else {
