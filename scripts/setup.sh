@@ -16,11 +16,11 @@ PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcu
 # Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
 # encode, espeak-ng makes test speech, wrk loads the server, chromium + node run the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
-# certificate, clang's runtime gives libFuzzer, Pango + Cairo + Noto CJK draw Korean test PDFs,
+# certificate, clang's runtime gives libFuzzer, Pango + Cairo + Noto CJK draw Korean test PDFs (pango-view for the node tests),
 # postgresql is the throw-away server of the storage tests (tests/pg_temp.sh). The tests fail,
 # not skip, without them.
 TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl
- libpango1.0-dev libcairo2-dev fonts-noto-cjk postgresql"
+ libpango1.0-dev libcairo2-dev pango1.0-tools fonts-noto-cjk postgresql"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do

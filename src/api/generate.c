@@ -2,6 +2,7 @@
  * generate.h. The engine's callbacks only append to a buffer under a mutex and signal;
  * all JSON building and socket writing happens here on the HTTP thread. */
 #include "api/generate.h"
+#include "api/file_search.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -873,6 +874,20 @@ static cJSON *message_item(const char *id, const char *text, const char *status)
     return m;
 }
 
+/* The file_search tool's citations (api/file_search.h) on a finished message item: each
+ * file_citation gets the text's length in characters as its index (cited at the end). */
+static cJSON *cite(cJSON *msg, const char *text) {
+    const struct api_rs_extra *x = api_rs_extra();
+    cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "content"), 0);
+    if (!x || !x->annotations || !part || !text) return msg;
+    size_t chars = 0;
+    for (const char *p = text; *p; p++) chars += ((unsigned char)*p & 0xC0) != 0x80;
+    cJSON *a = cJSON_Duplicate(x->annotations, 1), *it;
+    cJSON_ArrayForEach(it, a) cJSON_AddNumberToObject(it, "index", (double)chars);
+    cJSON_ReplaceItemInObjectCaseSensitive(part, "annotations", a);
+    return msg;
+}
+
 static cJSON *call_item(const char *id, const char *call_id, const char *name, const char *args, const char *status) {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "type", "function_call");
@@ -951,6 +966,9 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
     }
     cJSON *out = cJSON_CreateArray();
     char id[64];
+    const struct api_rs_extra *xr = api_rs_extra();
+    const cJSON *pre;
+    if (xr && xr->pre_items) cJSON_ArrayForEach(pre, xr->pre_items) cJSON_AddItemToArray(out, cJSON_Duplicate(pre, 1));
     if (g->rlen) {
         item_id(id, sizeof id, "rs");
         cJSON_AddItemToArray(out, reasoning_item(id, g->rtext));
@@ -958,7 +976,7 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
     const char *content = parsed ? tp.content : text;
     if (content[0] || !parsed || !tp.n_calls) {
         item_id(id, sizeof id, "msg");
-        cJSON_AddItemToArray(out, message_item(id, content, "completed"));
+        cJSON_AddItemToArray(out, cite(message_item(id, content, "completed"), content));
     }
     for (int k = 0; parsed && k < tp.n_calls; k++) {
         char cid[32];
@@ -1013,7 +1031,7 @@ static void rs_close(struct rstream *st) {
         cJSON_AddNumberToObject(e, "content_index", 0);
         cJSON_AddStringToObject(e, "text", t);
         rs_send(st, "response.output_text.done", e);
-        cJSON *tmp = message_item(st->open_id, t, "completed");
+        cJSON *tmp = cite(message_item(st->open_id, t, "completed"), t);
         e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "item_id", st->open_id);
         cJSON_AddNumberToObject(e, "output_index", st->n_items);
@@ -1021,7 +1039,7 @@ static void rs_close(struct rstream *st) {
         cJSON_AddItemToObject(e, "part", cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(tmp, "content"), 0), 1));
         cJSON_Delete(tmp);
         rs_send(st, "response.content_part.done", e);
-        item = message_item(st->open_id, t, "completed");
+        item = cite(message_item(st->open_id, t, "completed"), t);
     } else if (st->open == 2) {
         e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "item_id", st->open_id);
@@ -1137,6 +1155,27 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
     e = cJSON_CreateObject();
     cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, "in_progress", NULL, NULL));
     rs_send(&st, "response.in_progress", e);
+    /* what ran before the model (the file_search tool): its item's events, as OpenAI sends them */
+    const struct api_rs_extra *xr = api_rs_extra();
+    const cJSON *pre;
+    if (xr && xr->pre_items) cJSON_ArrayForEach(pre, xr->pre_items) {
+        const cJSON *pid = cJSON_GetObjectItem(pre, "id"), *pty = cJSON_GetObjectItem(pre, "type");
+        cJSON *added = cJSON_Duplicate(pre, 1);
+        cJSON_ReplaceItemInObjectCaseSensitive(added, "status", cJSON_CreateString("in_progress"));
+        rs_send(&st, "response.output_item.added", rs_item_event(&st, added));
+        static const char *const phases[] = {"in_progress", "searching", "completed"};
+        for (int k = 0; k < 3 && cJSON_IsString(pid) && cJSON_IsString(pty); k++) {
+            char type[96];
+            snprintf(type, sizeof type, "response.%s.%s", pty->valuestring, phases[k]);
+            cJSON *ev = cJSON_CreateObject();
+            cJSON_AddStringToObject(ev, "item_id", pid->valuestring);
+            cJSON_AddNumberToObject(ev, "output_index", st.n_items);
+            rs_send(&st, type, ev);
+        }
+        rs_send(&st, "response.output_item.done", rs_item_event(&st, cJSON_Duplicate(pre, 1)));
+        cJSON_AddItemToArray(st.done_items, cJSON_Duplicate(pre, 1));
+        st.n_items++;
+    }
     pthread_mutex_lock(&grp->mu);
     for (;;) {
         int have = wait_news(grp, 1, 5000);

@@ -34,6 +34,7 @@ struct api_server {
     omni_registry *reg;
     int load_timeout_ms;        /* how long a request waits for its model to load before a 503 */
     int serve_store;
+    struct api_indexer *indexer;  /* files: indexes vector store files (api/files_index.h), or NULL */
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
@@ -73,6 +74,11 @@ int route_moderations(struct api_server *s, struct mg_connection *c, const char 
 /* /api/...: accounts, conversations, keys, usage (routes_auth.c, routes_conversations.c). */
 int route_api(struct api_server *s, struct mg_connection *c, const char *method, const char *path, const char *body,
               size_t len);
+/* OpenAI's Files and Vector Stores APIs (routes_files.c, routes_vector_stores.c): the
+ * files route reads its own multipart body; the vector stores route gets the body read. */
+int route_files(struct api_server *s, struct mg_connection *c, const char *method, const char *path);
+int route_vector_stores(struct api_server *s, struct mg_connection *c, const char *method, const char *path,
+                        const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

@@ -23,6 +23,7 @@
 
 #include <pthread.h>
 
+#include "api/file_search.h"
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/responses.h"
@@ -282,6 +283,7 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
         cJSON_ArrayForEach(t, tools) {
             const cJSON *type = field(t, "type");
             char p[64], m[200];
+            if (cJSON_IsString(type) && !strcmp(type->valuestring, "file_search")) { i++; continue; } /* file_search.c */
             if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp"))) {
                 /* built-in tools: the same form in the chat body (tools/builtin.h) */
                 cJSON_AddItemToArray(ct, cJSON_Duplicate(t, 1));
@@ -290,7 +292,7 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             }
             if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
                 snprintf(p, sizeof p, "tools[%d].type", i);
-                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"data_analysis\" or \"mcp\"", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"file_search\", \"data_analysis\" or \"mcp\"", i);
                 return fail(b, p, m);
             }
             cJSON *e = cJSON_CreateObject(), *fn;
@@ -833,7 +835,14 @@ static int responses_run(struct api_server *s, struct mg_connection *c, const cJ
         struct running r = {.h = &x.h};
         snprintf(r.user_id, sizeof r.user_id, "%s", x.user_id ? x.user_id : "");
         if (x.h.background) run_add(&r);
-        status = api_chat_body_resp(s, c, chat, &x.h);
+        struct api_rs_extra fx;   /* the file_search tool, run first (api/file_search.h) */
+        int fs = api_file_search_prepare(s, c, j, chat, &fx);
+        if (fs <= 1) {
+            api_rs_extra_set(fs ? NULL : &fx);
+            status = api_chat_body_resp(s, c, chat, &x.h);
+            api_rs_extra_set(NULL);
+            api_rs_extra_free(&fx);
+        } else status = fs;
         if (x.h.background) run_remove(&r);
     }
     cJSON_Delete(extra);

@@ -11,6 +11,7 @@
 
 #include "api/asr.h"
 #include "api/meter.h"
+#include "api/files_index.h"
 #include "api/realtime.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -163,6 +164,18 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
         if (post && strcmp(path, "/v1/chat/completions") && strcmp(path, "/v1/responses") &&
             (wr = api_meter_is_metered(path) ? api_meter_begin(s, c, who, path, 0, api_meter_slot()) : api_who_v1_gate(s, c, who)))
             return wr;
+        if (!strncmp(path, "/v1/files", 9) && (!path[9] || path[9] == '/')) return route_files(s, c, m, path);
+        if (!strncmp(path, "/v1/vector_stores", 17) && (!path[17] || path[17] == '/')) {
+            size_t len = 0;
+            int status = 0;
+            char *body = NULL;
+            if (post && !(body = api_read_body(s, c, &len, &status)))
+                return api_reply_error(c, status, NULL, status == 413 ? "request_too_large" : NULL,
+                                       "the request body could not be read");
+            status = route_vector_stores(s, c, m, path, body ? body : "", len);
+            free(body);
+            return status;
+        }
         if (!strcmp(path, "/v1/embeddings"))
             return post ? handle_post(s, c, route_embeddings) : method_not_allowed(c, "POST", m, path);
         if (!strcmp(path, "/v1/moderations"))
@@ -330,6 +343,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     s->p.model_path = p->model_path ? strdup(p->model_path) : NULL;
     s->p.embed_path = p->embed_path ? strdup(p->embed_path) : NULL;
     api_realtime_register(s);
+    s->indexer = api_indexer_start(s);
     return s;
 }
 
@@ -367,6 +381,7 @@ void api_server_stop(struct api_server *s) {
     if (!s) return;
     atomic_store(&s->state, API_DRAINING);
     mg_stop(s->ctx);
+    api_indexer_stop(s->indexer);
     mg_exit_library();
     api_asr_close(s->asr);
     api_moderation_close(s->moderation);

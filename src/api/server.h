@@ -17,6 +17,7 @@ struct api_params {
     int port;                   /* 0: any free port (see api_server_port) */
     int n_threads;              /* HTTP worker threads (each holds one connection) */
     size_t max_body;            /* larger request bodies get 413 */
+    size_t max_file;            /* POST /v1/files: larger uploads get 413; 0: 32 MiB */
     const char *model_id;       /* the id /v1/models reports and requests may name */
     const char *model_path;     /* its file (ollama's /api/show reads its metadata), or NULL */
     const char *embed_path;     /* the embedding model's file, or NULL */

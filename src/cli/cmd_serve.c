@@ -74,6 +74,7 @@ static void usage(FILE *f) {
             "      --queue N          requests allowed to wait for a slot; more get 429 (default 64)\n"
             "      --threads N        compute threads (default: all cores)\n"
             "      --max-body BYTES   largest request body accepted; more get 413 (default 8 MiB)\n"
+            "      --max-file-size BYTES  largest upload to POST /v1/files (default 32 MiB)\n"
             "      --mmproj FILE      image encoder for the model (llama.cpp mmproj GGUF): chat messages may\n"
             "                         then carry image_url parts (data:image/png;base64,... URIs)\n"
             "      --allow-image-dir DIR  image_url may also name local files (file:///... or a path)\n"
@@ -237,7 +238,7 @@ int cmd_serve(int argc, char **argv) {
     const char *db_url = NULL, *tiers_path = NULL;
     int no_auth = 0, signup = AUTH_SIGNUP_OPEN, session_ttl = 0, secure_cookie = 0;
     int n_threads = 0;
-    long long max_body = -1;
+    long long max_body = -1, max_file = -1;
     static struct cli_lora la;
     la.n = 0;
     struct cli_spec spec;
@@ -314,7 +315,11 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
         else if (!strcmp(a, "--tls-cert")) ap.tls_cert = v;
         else if (!strcmp(a, "--tls-key")) ap.tls_key = v;
-        else if (!strcmp(a, "--max-body")) {
+        else if (!strcmp(a, "--max-file-size")) {
+            char *end;
+            max_file = strtoll(v, &end, 10);
+            bad = !*v || *end || max_file < 1024;
+        } else if (!strcmp(a, "--max-body")) {
             char *end = NULL;
             max_body = strtoll(v, &end, 10);
             bad = !*v || *end || max_body < 1024;
@@ -346,6 +351,7 @@ int cmd_serve(int argc, char **argv) {
         return cli_fail("serve: --lora applies to a chat model; %s is an embedding model", model_path);
     }
     if (max_body > 0) ap.max_body = (size_t)max_body;
+    if (max_file > 0) ap.max_file = (size_t)max_file;
     if (!ap.tls_cert != !ap.tls_key) {
         api_keys_free(&keys);
         return cli_fail("serve: --tls-cert and --tls-key go together (a PEM certificate and its private key)");

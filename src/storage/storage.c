@@ -23,6 +23,7 @@
 
 #include "storage/db.h"
 #include "storage/prefs_db.h"
+#include "storage/store_internal.h"
 
 struct store {
     enum db_kind kind;
@@ -272,6 +273,26 @@ static const char *const mig_sqlite[] = {
     "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
     "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
+    /* 5 (files: the Files and Vector Stores APIs, storage/files.h; IF NOT EXISTS: re-appliable) */
+    "CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " filename TEXT NOT NULL, purpose TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS files_user ON files(user_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS file_data (file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS vector_stores (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL DEFAULT '', metadata TEXT NOT NULL DEFAULT '{}', created BIGINT NOT NULL,"
+    " last_active BIGINT NOT NULL, expires_days BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS vector_stores_user ON vector_stores(user_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS vs_files (vs_id TEXT NOT NULL REFERENCES vector_stores(id) ON DELETE CASCADE,"
+    " file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
+    " batch_id TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error_code TEXT NOT NULL DEFAULT '',"
+    " error_msg TEXT NOT NULL DEFAULT '', attributes TEXT NOT NULL DEFAULT '{}', chunking TEXT NOT NULL DEFAULT '',"
+    " created BIGINT NOT NULL, usage_bytes BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vs_id, file_id));"
+    "CREATE INDEX IF NOT EXISTS vs_files_file ON vs_files(file_id);"
+    "CREATE INDEX IF NOT EXISTS vs_files_status ON vs_files(status);"
+    "CREATE TABLE IF NOT EXISTS vs_chunks (vs_id TEXT NOT NULL, file_id TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL,"
+    " heading TEXT NOT NULL DEFAULT '', page_first INTEGER NOT NULL DEFAULT 0, page_last INTEGER NOT NULL DEFAULT 0,"
+    " n_tokens INTEGER NOT NULL DEFAULT 0, dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (vs_id, file_id, seq),"
+    " FOREIGN KEY (vs_id, file_id) REFERENCES vs_files(vs_id, file_id) ON DELETE CASCADE);",
 };
 
 static const char *const mig_pg[] = {
@@ -356,6 +377,26 @@ static const char *const mig_pg[] = {
     "CREATE INDEX IF NOT EXISTS memories_user ON memories(user_id, created);"
     "CREATE TABLE IF NOT EXISTS message_meta (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, sampling TEXT NOT NULL);",
+    /* 5 (files: the Files and Vector Stores APIs, storage/files.h; IF NOT EXISTS: re-appliable) */
+    "CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " filename TEXT NOT NULL, purpose TEXT NOT NULL, bytes BIGINT NOT NULL, created BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS files_user ON files(user_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS file_data (file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE, data TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS vector_stores (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL DEFAULT '', metadata TEXT NOT NULL DEFAULT '{}', created BIGINT NOT NULL,"
+    " last_active BIGINT NOT NULL, expires_days BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS vector_stores_user ON vector_stores(user_id, created, id);"
+    "CREATE TABLE IF NOT EXISTS vs_files (vs_id TEXT NOT NULL REFERENCES vector_stores(id) ON DELETE CASCADE,"
+    " file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, user_id TEXT NOT NULL,"
+    " batch_id TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error_code TEXT NOT NULL DEFAULT '',"
+    " error_msg TEXT NOT NULL DEFAULT '', attributes TEXT NOT NULL DEFAULT '{}', chunking TEXT NOT NULL DEFAULT '',"
+    " created BIGINT NOT NULL, usage_bytes BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (vs_id, file_id));"
+    "CREATE INDEX IF NOT EXISTS vs_files_file ON vs_files(file_id);"
+    "CREATE INDEX IF NOT EXISTS vs_files_status ON vs_files(status);"
+    "CREATE TABLE IF NOT EXISTS vs_chunks (vs_id TEXT NOT NULL, file_id TEXT NOT NULL, seq INTEGER NOT NULL, text TEXT NOT NULL,"
+    " heading TEXT NOT NULL DEFAULT '', page_first INTEGER NOT NULL DEFAULT 0, page_last INTEGER NOT NULL DEFAULT 0,"
+    " n_tokens INTEGER NOT NULL DEFAULT 0, dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (vs_id, file_id, seq),"
+    " FOREIGN KEY (vs_id, file_id) REFERENCES vs_files(vs_id, file_id) ON DELETE CASCADE);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -2259,3 +2300,7 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
 /* ---- for the other files of the store (prefs.c): a pooled connection ---- */
 int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
 void store_db_release(struct store *st, struct db *d) { release(st, d); }
+/* ---- for the other store files (storage/store_internal.h) ---- */
+int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
+void store_db_release(struct store *st, struct db *d) { release(st, d); }
+int store_db_lock(struct db *d, const char *key, struct err *e) { return lock_key(d, key, e); }
