@@ -320,7 +320,7 @@ try {
     await phone.close();
   });
 
-  await test("accessibility: every control has a name; Tab reaches the composer", async () => {
+  await test("accessibility: every control has a name; Tab reaches the composer; text contrast at least 4.5:1", async () => {
     const unnamed = await page.evaluate(() => [...document.querySelectorAll("#app button, #app input, #app select, #app textarea")]
       .filter((e) => e.offsetParent !== null)
       .filter((e) => !(e.getAttribute("aria-label") || e.textContent.trim() || e.labels?.length || e.placeholder || e.title))
@@ -330,6 +330,27 @@ try {
     let reached = false;
     for (let i = 0; i < 60 && !reached; i++) { await page.keyboard.press("Tab"); reached = await page.evaluate(() => document.activeElement.id === "input"); }
     assert(reached, "the composer is reachable by Tab");
+    // WCAG contrast (at least 4.5:1) of the page's text, in the light and the dark theme
+    for (const theme of ["light", "dark"]) {
+      const low = await page.evaluate((theme) => {
+        document.documentElement.dataset.theme = theme;
+        const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+        const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+        const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+        const out = [];
+        for (const sel of ["body", ".msg.user .content", ".msg.assistant .content", ".msg .role", "#usage", "#conversations h3", ".conv-title",
+                           "#new-chat", "#send", "#show-archived", "#me-tier", "#search", "#input", ".actions button"]) {
+          for (const e of [...document.querySelectorAll(sel)].slice(0, 3)) {
+            const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg(e));
+            const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            if (ratio < 4.5) out.push(`${sel}: ${ratio.toFixed(2)}`);
+          }
+        }
+        return out;
+      }, theme);
+      eq(low, [], `text below 4.5:1 contrast in the ${theme} theme`);
+    }
+    await page.evaluate(() => { document.documentElement.dataset.theme = "light"; });
   });
 
   await test("measured: first load bytes (compressed), time to interactive, a 500-message conversation", async () => {
