@@ -73,7 +73,7 @@ $(BUILD)/obj/%.o: %.c
 # web/package-lock.json and installed by `npm ci` in web/, which scripts/setup.sh runs) into
 # $(BUILD)/web, which is embedded into the binary so `omni serve` needs no files on disk.
 $(BUILD)/web/.built: $(WEB_FILES)
-	@if [ ! -d web/node_modules ]; then echo "web/node_modules is missing: run 'npm ci' in web/ (or 'make setup'); npm comes with Debian's npm package (apt-get install npm)" >&2; exit 1; fi
+	@if ! command -v node >/dev/null 2>&1 || [ ! -d web/node_modules ]; then echo "the web app is bundled with Node at build time: install Debian's nodejs and npm (apt-get install nodejs npm), then run 'npm ci' in web/ (or 'make setup' for both)" >&2; exit 1; fi
 	node web/build.mjs $(BUILD)/web && touch $@
 
 $(BUILD)/gen/web_assets.c: scripts/embed_web.sh $(BUILD)/web/.built
