@@ -40,7 +40,7 @@ LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*' ! -path 'src
 CLI_SRC  := $(sort $(wildcard src/cli/*.c src/devtools/*.c))
 TEST_SRC := $(sort $(shell find tests -name 'test_*.c' ! -path '*/node_modules/*'))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
-WEB_FILES:= $(sort $(shell find web -type f 2>/dev/null))
+WEB_FILES:= $(sort $(shell find web -type f ! -path 'web/node_modules/*' 2>/dev/null))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/web_assets.o
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -69,10 +69,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# web/ is embedded into the binary at build time so `omni serve` needs no files on disk.
-$(BUILD)/gen/web_assets.c: scripts/embed_web.sh $(WEB_FILES)
+# The web app: web/build.mjs bundles web/ (and its npm packages, pinned by
+# web/package-lock.json and installed by `npm ci` in web/, which scripts/setup.sh runs) into
+# $(BUILD)/web, which is embedded into the binary so `omni serve` needs no files on disk.
+$(BUILD)/web/.built: $(WEB_FILES)
+	@if ! command -v node >/dev/null 2>&1 || [ ! -d web/node_modules ]; then echo "the web app is bundled with Node at build time: install Debian's nodejs and npm (apt-get install nodejs npm), then run 'npm ci' in web/ (or 'make setup' for both)" >&2; exit 1; fi
+	node web/build.mjs $(BUILD)/web && touch $@
+
+$(BUILD)/gen/web_assets.c: scripts/embed_web.sh $(BUILD)/web/.built
 	@mkdir -p $(@D)
-	sh scripts/embed_web.sh web > $@.tmp && mv $@.tmp $@
+	sh scripts/embed_web.sh $(BUILD)/web > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(@D)

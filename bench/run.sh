@@ -95,3 +95,10 @@ if [ -f "$LM" ] && [ -f "$WM" ] && [ -f "$VAD" ] && command -v espeak-ng >/dev/n
 else
   printf '\n(voice latency skipped: needs %s, %s, the shared VAD, espeak-ng and sox)\n' "$LM" "$WM"
 fi
+
+# The web app: first load, time to interactive, a 500-message conversation (bench/bench_web.mjs)
+if [ -d tests/e2e/node_modules ] && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  OMNI_BIN="$OMNI" node bench/bench_web.mjs 2>&1 || echo "(web app bench failed)"
+else
+  printf '\n(web app bench skipped: needs chromium and the e2e node packages)\n'
+fi

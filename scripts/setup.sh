@@ -8,18 +8,19 @@ set -eu
 #   SQLite (storage), libsndfile/mpg123 (audio in), libsamplerate (resampling), FFTW (mel),
 #   poppler (PDF text), libzip + libxml2 (DOCX, HWPX, HTML),
 #   espeak-ng (voices), libopusenc/lame (audio out), stb (image decoding), OpenSSL (SHA-256, TLS),
-#   libpq (PostgreSQL storage), libsodium (Argon2id passwords).
-PKGS="build-essential pkg-config libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
+#   libpq (PostgreSQL storage), libsodium (Argon2id passwords); Node + npm bundle the web app
+#   at build time (web/build.mjs; not needed to run omni).
+PKGS="build-essential pkg-config nodejs npm libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
  libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
  espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev libpoppler-glib-dev libzip-dev libxml2-dev
  libpq-dev libsodium-dev"
 # Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
-# encode, espeak-ng makes test speech, wrk loads the server, chromium + node run the browser
+# encode, espeak-ng makes test speech, wrk loads the server, chromium runs the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
 # certificate, clang's runtime gives libFuzzer, Pango + Cairo + Noto CJK draw Korean test PDFs (pango-view for the node tests),
 # postgresql is the throw-away server of the storage tests (tests/pg_temp.sh). The tests fail,
 # not skip, without them.
-TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev nodejs npm chromium python3 openssl
+TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev chromium python3 openssl
  libpango1.0-dev libcairo2-dev pango1.0-tools fonts-noto-cjk postgresql"
 
 missing=""
@@ -40,6 +41,14 @@ if [ -n "$missing" ]; then
     echo "  sudo apt-get install -y$missing"
     exit 1
   fi
+fi
+
+# The web app's build-time packages (Markdown, sanitizer, highlighter, KaTeX, esbuild), pinned
+# by web/package-lock.json; `make` bundles them into the binary (no Node at run time).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/web/package-lock.json" ] && [ ! -d "$here/web/node_modules" ]; then
+  echo "setup: installing the web app's build packages (npm ci in web/)"
+  (cd "$here/web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # Node packages for the end-to-end tests (official openai client, playwright-core).

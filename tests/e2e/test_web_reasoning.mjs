@@ -4,23 +4,25 @@
 // Korean; the "think first" setting sends enable_thinking false; and thoughts full of HTML
 // are shown as text and run nothing. The server runs the random-weight Qwen3 file (Qwen3's
 // real template); logit_bias makes its greedy reply "<think> thoughts </think> answer", as
-// in test_server_reasoning.mjs. Screenshot in /tmp.
-import { chromium } from "playwright-core";
+// in test_server_reasoning.mjs. Screenshot under build/screenshots.
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { launch, ready, ask, shot } from "./web_helpers.mjs";
 
 const { test, summary } = makeCounter(8);
 const BIAS = { 16408: 15, 16409: 18.8 };   // "<think>", "</think>"
 let srv, browser;
 try {
   srv = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`, "--parallel", "2", "--ctx", "512"]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-  // What the API itself answers for the same request: the page must show exactly this.
+  browser = await launch();
+  // The biased reply is tuned to the bare prompt: memory off, so a stored chat gets no
+  // memory tool (the page's chats are stored). What the API itself answers for the same
+  // request in a stored conversation: the page must show exactly this.
+  const json = { "Content-Type": "application/json", Origin: srv.url };
+  const off = await fetch(srv.url + "/api/settings", { method: "PATCH", headers: json, body: JSON.stringify({ memory_enabled: false }) });
+  assert(off.status === 200, "memory off: " + off.status);
+  const conv = await (await fetch(srv.url + "/api/conversations", { method: "POST", headers: json, body: "{}" })).json();
   const api = await (await fetch(srv.url + "/v1/chat/completions", {
-    method: "POST", headers: { "Content-Type": "application/json" },
+    method: "POST", headers: { "Content-Type": "application/json", "X-Omni-Conversation": conv.id },
     body: JSON.stringify({ messages: [{ role: "user", content: "Hi" }], temperature: 0, max_tokens: 16, logit_bias: BIAS }),
   })).json();
   const want = api.choices[0].message;
@@ -35,16 +37,8 @@ try {
     route.continue({ postData: JSON.stringify(body) });
   });
   await page.goto(srv.url + "/");
-  await page.waitForFunction(() => document.getElementById("model-name").textContent === "synth-qwen3-f16", null, { timeout: 10000 });
-
-  const ask = async (p, text) => {
-    const n = await p.locator(".msg.assistant").count();
-    await p.fill("#input", text);
-    await p.press("#input", "Enter");
-    await p.waitForFunction((k) => document.querySelectorAll(".msg.assistant").length > k, n, { timeout: 10000 });
-    await p.waitForSelector("#stop", { state: "hidden", timeout: 60000 });
-    return p.locator(".msg.assistant").nth(n);
-  };
+  await ready(page);
+  eq(await page.inputValue("#model-picker"), "synth-qwen3-f16", "the model");
 
   await test("thoughts go into a folded Thinking block, the answer below it", async () => {
     assert(want.reasoning_content && want.content, "the API reply has both: " + JSON.stringify(want));
@@ -55,7 +49,7 @@ try {
     eq(await d.locator("summary").textContent(), "Thinking", "summary");
     assert(await d.locator(".thinking-text").isHidden(), "thoughts hidden while folded");
     eq(await d.locator(".thinking-text").textContent(), want.reasoning_content, "the thoughts, as the API gives them");
-    eq(await m.locator(".content").textContent(), want.content, "the answer, without the thoughts");
+    eq((await m.locator(".content").textContent()).trim(), want.content.trim(), "the answer (Markdown-rendered), without the thoughts");
     assert(!(await m.textContent()).includes("<think>"), "no tags on the page");
   });
 
@@ -63,7 +57,7 @@ try {
     const d = page.locator(".msg.assistant details.thinking").first();
     await d.locator("summary").click();
     assert(await d.locator(".thinking-text").isVisible(), "thoughts visible when opened");
-    await page.screenshot({ path: "/tmp/omni_web_reasoning.png" });
+    await shot(page, "reasoning");
   });
 
   await test("the history sent back carries the answer only", async () => {
@@ -76,6 +70,7 @@ try {
 
   await test("after a reload the thoughts are still there, folded", async () => {
     await page.reload();
+    await ready(page);
     await page.waitForSelector(".msg.assistant details.thinking");
     const d = page.locator(".msg.assistant details.thinking").first();
     eq(await d.evaluate((e) => e.open), false, "folded");
@@ -83,13 +78,16 @@ try {
   });
 
   await test("unticking 'think first' sends enable_thinking false", async () => {
-    await page.click("#settings summary");
+    await page.click("#open-settings");
     await page.uncheck("#think");
+    await page.click("#dialog-close");
     await page.click("#new-chat");
     await ask(page, "Quick answer please");
     const b = sent.at(-1);
     assert(b.chat_template_kwargs && b.chat_template_kwargs.enable_thinking === false, JSON.stringify(b));
+    await page.click("#open-settings");
     await page.check("#think");
+    await page.click("#dialog-close");
   });
 
   await test("in Korean the block and the setting speak Korean", async () => {
@@ -101,11 +99,13 @@ try {
       route.continue({ postData: JSON.stringify(body) });
     });
     await ko.goto(srv.url + "/?lang=ko");
+    await ready(ko);
     eq(await ko.evaluate(() => document.documentElement.lang), "ko", "html lang");
     await ko.click("#new-chat");
     const m = await ask(ko, "Hi");   // the prompt whose biased reply thinks first
     eq(await m.locator("details.thinking summary").textContent(), "생각 과정", "Korean summary");
-    eq(await ko.textContent("#think-label"), "답하기 전에 모델이 생각하게 하기", "Korean setting");
+    await ko.click("#open-settings");
+    eq((await ko.textContent("#think-label")).trim(), "답하기 전에 모델이 생각하게 하기", "Korean setting");
     await ko.close();
   });
 
@@ -120,6 +120,7 @@ try {
       body: chunk({ role: "assistant", content: "" }) + chunk({ reasoning_content: evil }) + chunk({ content: "fine <i>x</i>" }) + "data: [DONE]\n\n",
     }));
     await p.goto(srv.url + "/?lang=en");
+    await ready(p);
     await p.click("#new-chat");
     const m = await ask(p, "attack");
     await m.locator("details.thinking summary").click();

@@ -1,15 +1,16 @@
 // Voice mode of the chat page in headless Chromium with a fake microphone playing an
 // espeak-ng WAV: click the mic, see both transcripts appear and the answer's audio
 // arrive (counted by the page), then the looping question cut in and the page truncate
-// the answer at what was played. Screenshot in /tmp/omni-web-voice.png.
+// the answer at what was played; the spoken turns are stored in the conversation shown and
+// appear in the chat when voice mode ends. Screenshot under build/screenshots.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium } from "playwright-core";
-import { startServer, stopServer, makeCounter, assert, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { launch, ready, shot, turns, idle } from "./web_helpers.mjs";
 
-const { test, summary } = makeCounter(4);
+const { test, summary } = makeCounter(6);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-voice-"));
 let srv, browser;
 try {
@@ -18,17 +19,13 @@ try {
   execFileSync("sox", [`${dir}/q.wav`, "-r", "48000", "-c", "1", "-b", "16", `${dir}/mic.wav`, "pad", "0.5", "3"]);
   srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`,
     "--asr-model", `${MODELS}/synth/synth-whisper-micro-f16.bin`, "--vad-model", `${MODELS}/vad/for-tests-silero-v6.2.0-ggml.bin`]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-      "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${dir}/mic.wav`],
-  });
+  browser = await launch(["--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${dir}/mic.wav`]);
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(srv.url + "/");
-  await page.waitForFunction(() => document.getElementById("model-name").textContent.length > 0, null, { timeout: 10000 });
+  await ready(page);
 
   await test("the mic button starts voice mode and connects", async () => {
     await page.click("#mic");
@@ -54,11 +51,41 @@ try {
       errors: [...p.querySelectorAll(".voice-line.error")].map((e) => e.textContent) }));
     assert(+d.truncates >= +d.truncated && d.errors.length === 0, JSON.stringify(d));
   });
-  await page.screenshot({ path: "/tmp/omni-web-voice.png" });
+  await shot(page, "voice");
   await test("clicking the mic again stops voice mode; no page errors", async () => {
     await page.click("#mic");
     assert((await page.$eval("#voice-panel", (p) => p.dataset.state)) === "off", "state off");
     assert(errors.length === 0, errors.join("; "));
+  });
+  await test("the spoken turns are in the conversation: stored on the server, shown in the chat", async () => {
+    await page.waitForFunction(() => +document.body.dataset.voiceTurns > 0 && document.querySelectorAll(".msg.assistant").length > 0,
+      null, { timeout: 20000 });
+    const id = new URL(page.url()).pathname.slice(3);
+    const tree = await (await fetch(`${srv.url}/api/conversations/${id}`)).json();
+    const roles = tree.path.map((m) => tree.messages.find((x) => x.id === m).role);
+    assert(roles.length >= 2 && roles[0] === "user" && roles[1] === "assistant", JSON.stringify(roles));
+    const bot = tree.messages.find((x) => x.id === tree.path[1]).content;
+    assert(bot.length > 0, "the answer's transcript stored");
+  });
+  await test("an audio file attached is transcribed (/v1/audio/transcriptions) and sent with the question", async () => {
+    const sent = [];
+    await page.route("**/v1/chat/completions", (route) => {
+      const body = JSON.parse(route.request().postData());
+      sent.push(body);
+      body.max_tokens = 8;
+      route.continue({ postData: JSON.stringify(body) });
+    });
+    const tr = page.waitForResponse((r) => r.url().endsWith("/v1/audio/transcriptions"));
+    await page.setInputFiles("#file", `${dir}/q.wav`);
+    eq((await tr).status(), 200, "transcribed");
+    await page.waitForSelector("#attachments .pending[data-kind=audio][data-ready='1']");
+    assert(await page.locator("#attachments .error-text").count() === 0, "no transcription error");
+    const n = await turns(page);
+    await page.fill("#input", "What does the recording say?");
+    await page.press("#input", "Enter");
+    await idle(page, n);
+    const q = sent.at(-1).messages.at(-1).content;
+    assert(q.startsWith("What does the recording say?") && q.includes("[q.wav]"), q);
   });
 } catch (e) {
   // the speech tools, the server, Chromium or the page failing is a failing test, not a quiet exit

@@ -2,36 +2,22 @@
 // WebSocket (/v1/realtime), plays the answer's audio as it arrives, shows both sides'
 // transcripts live, and stops playback when the user starts speaking: the server cancels
 // the answer itself, and conversation.item.truncate tells it how much was really heard
-// (the answer is often fully generated but still playing). #voice-panel's data-*
-// attributes let tests watch it.
-(() => {
+// (the answer is often fully generated but still playing). Each finished exchange is
+// handed to onTurn(userText, answerText), which stores it in the conversation shown.
+// #voice-panel's data-* attributes let tests watch it.
+export function initVoice({ model: getModel, onTurn, onStop }) {
+
   const RATE = 24000;
   let ws = null, ctx = null, stream = null, node = null, playAt = 0, sources = [];
   let userEl = null, botEl = null;
+  let answer = null;   // the transcript line of the response in progress (kept when the user cuts in)
   // the assistant item being played and its scheduled pieces: [{start (s), len (samples)}]
   let playItem = null, played = [];
 
-  const css = document.createElement("link");
-  css.rel = "stylesheet";
-  css.href = "/voice.css";
-  document.head.appendChild(css);
-  const panel = document.createElement("div");
-  panel.id = "voice-panel";
-  panel.hidden = true;
-  panel.dataset.audioChunks = "0";
-  panel.dataset.state = "off";
-  panel.innerHTML = '<div id="voice-status">Voice mode</div><div id="voice-log"></div>';
-  const mic = document.createElement("button");
-  mic.id = "mic";
-  mic.type = "button";
-  mic.title = "Talk (voice mode)";
-  mic.setAttribute("aria-label", "Voice mode");
-  mic.innerHTML = '<svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/></svg>';
-  const composer = document.getElementById("composer");
-  composer.insertBefore(mic, document.getElementById("send"));
-  composer.parentNode.insertBefore(panel, composer);
-
-  const status = (s) => { panel.dataset.state = s; document.getElementById("voice-status").textContent = "Voice mode: " + s; };
+  const panel = document.getElementById("voice-panel");
+  const mic = document.getElementById("mic");
+  let lastUser = "";
+  const status = (s) => { panel.dataset.state = s; document.getElementById("voice-status").textContent = mic.getAttribute("aria-label") + ": " + s; };
   function line(cls) {
     const d = document.createElement("div");
     d.className = "voice-line " + cls;
@@ -93,13 +79,18 @@
         (userEl ||= line("user")).textContent += ev.delta; break;
       case "conversation.item.input_audio_transcription.completed":
         (userEl ||= line("user")).textContent = ev.transcript;
+        lastUser = ev.transcript || "";
         panel.dataset.userTranscripts = String(+(panel.dataset.userTranscripts || 0) + 1); break;
-      case "response.created": botEl = line("assistant"); status("answering"); break;
+      case "response.created": botEl = answer = line("assistant"); status("answering"); break;
       case "response.output_audio_transcript.delta": case "response.output_text.delta":
         (botEl ||= line("assistant")).textContent += ev.delta;
+        answer ||= botEl;
         panel.dataset.assistantText = "1"; break;
       case "response.output_audio.delta": play(ev.delta, ev.item_id); break;
-      case "response.done": status(ev.response.status === "cancelled" ? "interrupted — listening" : "listening");
+      case "response.done":
+        // the exchange, also when the user cut in: what was said of the answer so far
+        if (answer && onTurn) { onTurn(lastUser, answer.textContent); lastUser = ""; answer = null; }
+        status(ev.response.status === "cancelled" ? "interrupted — listening" : "listening");
         panel.dataset.responses = String(+(panel.dataset.responses || 0) + 1); break;
       case "conversation.item.truncated":
         panel.dataset.truncated = String(+(panel.dataset.truncated || 0) + 1); break;
@@ -107,8 +98,7 @@
     }
   }
   async function start() {
-    const key = (document.getElementById("api-key")?.value || "").trim();
-    const model = document.getElementById("model-name")?.textContent || "";
+    const model = getModel() || "";
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/realtime" +
       (model ? "?model=" + encodeURIComponent(model) : "");
     status("starting");
@@ -118,7 +108,7 @@
       stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
       ctx = new AudioContext({ sampleRate: RATE });
       await ctx.audioWorklet.addModule("/voice-worklet.js");
-      ws = new WebSocket(url, key ? ["realtime", "openai-insecure-api-key." + key] : ["realtime"]);
+      ws = new WebSocket(url, ["realtime"]);   // the login cookie goes with it
       ws.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch (e) { console.error(e); } };
       ws.onclose = () => { if (ws) stop("disconnected"); };
       await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error("cannot connect to " + url)); });
@@ -150,6 +140,7 @@
     node = stream = ctx = null;
     mic.classList.remove("on");
     status(why || "off");
+    if (onStop) onStop();
   }
   mic.addEventListener("click", () => (ws || ctx ? stop() : start()));
-})();
+}
