@@ -372,8 +372,11 @@ static int save_checkpoint(const struct run *r, const char *path, struct err *e)
     int64_t v[5];
     ck_vals(r, v);
     for (int i = 0; i < 5; i++) gguf_w_u64(w, ck_keys[i], (uint64_t)v[i]);
-    gguf_w_u64(w, "omni.finetune.seed", r->p->seed);
-    gguf_w_u64(w, "omni.finetune.data_hash", r->hash);
+    char hx[40];  /* 64-bit values as hex text: the reader's integers are signed */
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)r->p->seed);
+    gguf_w_str(w, "omni.finetune.seed", hx);
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)r->hash);
+    gguf_w_str(w, "omni.finetune.data_hash", hx);
     gguf_w_f32(w, "omni.finetune.alpha", r->p->alpha);
     gguf_w_f32(w, "omni.finetune.lr", r->p->lr);
     gguf_w_f32(w, "omni.finetune.weight_decay", r->p->weight_decay);
@@ -404,8 +407,11 @@ static int load_checkpoint(struct run *r, const char *path, struct err *e) {
                     (long long)gguf_get_int(g, ck_keys[i], -1, &bad), (long long)v[i]);
             goto out;
         }
-    if ((uint64_t)gguf_get_int(g, "omni.finetune.seed", 0, &bad) != r->p->seed ||
-        (uint64_t)gguf_get_int(g, "omni.finetune.data_hash", 0, &bad) != r->hash ||
+    char hs[40], hh[40];
+    snprintf(hs, sizeof hs, "%016llx", (unsigned long long)r->p->seed);
+    snprintf(hh, sizeof hh, "%016llx", (unsigned long long)r->hash);
+    struct gguf_str gs = gguf_get_str(g, "omni.finetune.seed"), gh = gguf_get_str(g, "omni.finetune.data_hash");
+    if (gs.len != 16 || memcmp(gs.s, hs, 16) || gh.len != 16 || memcmp(gh.s, hh, 16) ||
         (float)gguf_get_float(g, "omni.finetune.alpha", 0, &bad) != r->p->alpha ||
         (float)gguf_get_float(g, "omni.finetune.lr", 0, &bad) != r->p->lr ||
         (float)gguf_get_float(g, "omni.finetune.weight_decay", 0, &bad) != r->p->weight_decay ||
