@@ -4,6 +4,25 @@
 #define TOPS_CAT(a, b) TOPS_CAT2(a, b)
 #define FN(name) TOPS_CAT(name, S)
 
+/* dot product with 8 partial sums added in a fixed order, and y += a x: plain C in a
+ * shape the compiler vectorizes, the same roundings on every CPU */
+static inline R FN(dot)(const R *restrict a, const R *restrict b, int n) {
+    R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    R s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static inline void FN(axpy)(R *restrict y, R a, const R *restrict x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
     for (int t = 0; t < T; t++) {
         const R *xt = x + (size_t)t * n;
@@ -60,21 +79,14 @@ void FN(tops_attn_fwd)(R *out, const R *q, const R *k, const R *v, int T, int nh
                 const R *qt = q + (size_t)t * qs + (size_t)h * hd;
                 R mx = -INFINITY;
                 for (int j = 0; j <= t; j++) {
-                    const R *kj = k + (size_t)j * ks + (size_t)kh * hd;
-                    R d = 0;
-                    for (int i = 0; i < hd; i++) d += qt[i] * kj[i];
-                    p[j] = d * scale;
+                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
                     if (p[j] > mx) mx = p[j];
                 }
                 R sum = 0;
                 for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
                 R *ot = out + (size_t)t * qs + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) ot[i] = 0;
-                for (int j = 0; j <= t; j++) {
-                    const R *vj = v + (size_t)j * ks + (size_t)kh * hd;
-                    R pj = p[j] / sum;
-                    for (int i = 0; i < hd; i++) ot[i] += pj * vj[i];
-                }
+                for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
             }
 }
 
@@ -90,10 +102,7 @@ void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *
                 const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
                 R mx = -INFINITY;
                 for (int j = 0; j <= t; j++) {
-                    const R *kj = k + (size_t)j * ks + (size_t)kh * hd;
-                    R d = 0;
-                    for (int i = 0; i < hd; i++) d += qt[i] * kj[i];
-                    p[j] = d * scale;
+                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
                     if (p[j] > mx) mx = p[j];
                 }
                 R sum = 0;
@@ -101,22 +110,16 @@ void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *
                 R pdp = 0;
                 for (int j = 0; j <= t; j++) {
                     p[j] /= sum;
-                    const R *vj = v + (size_t)j * ks + (size_t)kh * hd;
-                    R d = 0;
-                    for (int i = 0; i < hd; i++) d += gt[i] * vj[i];
-                    dp[j] = d;
-                    pdp += p[j] * d;
+                    dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
+                    pdp += p[j] * dp[j];
                 }
                 R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
                 for (int j = 0; j <= t; j++) {
                     R ds = p[j] * (dp[j] - pdp) * scale;
-                    const R *kj = k + (size_t)j * ks + (size_t)kh * hd;
-                    R *dkj = dk + (size_t)j * ks + (size_t)kh * hd, *dvj = dv + (size_t)j * ks + (size_t)kh * hd;
-                    for (int i = 0; i < hd; i++) {
-                        dqt[i] += ds * kj[i];
-                        dkj[i] += ds * qt[i];
-                        dvj[i] += p[j] * gt[i];
-                    }
+                    size_t o = (size_t)j * ks + (size_t)kh * hd;
+                    FN(axpy)(dqt, ds, k + o, hd);
+                    FN(axpy)(dk + o, ds, qt, hd);
+                    FN(axpy)(dv + o, p[j], gt, hd);
                 }
             }
 }
@@ -136,10 +139,8 @@ void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long
 void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_in, int n_out) {
     for (int t = 0; t < T; t++)
         for (int o = 0; o < n_out; o++) {
-            const R *w = W + (size_t)o * n_in, *xt = x + (size_t)t * n_in;
-            R d = b ? b[o] : 0;
-            for (int i = 0; i < n_in; i++) d += w[i] * xt[i];
-            y[(size_t)t * n_out + o] = d;
+            R d = FN(dot)(W + (size_t)o * n_in, x + (size_t)t * n_in, n_in);
+            y[(size_t)t * n_out + o] = b ? b[o] + d : d;
         }
 }
 
@@ -148,9 +149,7 @@ void FN(tops_linear_bwd_x)(R *dx, const R *dy, const R *W, int T, int n_in, int 
         for (int o = 0; o < n_out; o++) {
             R g = dy[(size_t)t * n_out + o];
             if (g == 0) continue;
-            const R *w = W + (size_t)o * n_in;
-            R *dxt = dx + (size_t)t * n_in;
-            for (int i = 0; i < n_in; i++) dxt[i] += g * w[i];
+            FN(axpy)(dx + (size_t)t * n_in, g, W + (size_t)o * n_in, n_in);
         }
 }
 
@@ -159,9 +158,7 @@ void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int 
         for (int o = 0; o < n_out; o++) {
             R g = dy[(size_t)t * n_out + o];
             if (g == 0) continue;
-            const R *xt = x + (size_t)t * n_in;
-            R *dw = dW + (size_t)o * n_in;
-            for (int i = 0; i < n_in; i++) dw[i] += g * xt[i];
+            FN(axpy)(dW + (size_t)o * n_in, g, x + (size_t)t * n_in, n_in);
         }
 }
 
