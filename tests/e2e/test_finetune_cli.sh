@@ -15,7 +15,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
-echo "expect: at least 9 tests run"
+echo "expect: at least 10 tests run"
 M="$MODELS/llm/stories260K.gguf"
 
 for a in duck lion pig cow fox owl; do  # as tests/training/test_finetune.c
@@ -57,6 +57,10 @@ printf '{"messages":[{"role":"user","content":"hi"}]}\n{oops\n' >"$T/bad.jsonl"
 if [ "$rc" = 1 ] && grep -q "bad.jsonl:1: no assistant message" "$T/err"; then ok; else fail "bad data: rc $rc, $(cat "$T/err")"; fi
 "$BIN" finetune -m "$M" -o "$T/x.gguf" 2>"$T/err"; rc=$?
 if [ "$rc" = 1 ] && grep -q "required" "$T/err"; then ok; else fail "no data: rc $rc, $(cat "$T/err")"; fi
+
+"$BIN" finetune --help >"$T/help" 2>&1
+if grep -q -- "--dpo PATH" "$T/help" && grep -q -- "--resume FILE" "$T/help" && "$BIN" --help 2>&1 | grep -q finetune; then ok
+else fail "finetune --help: $(head -n 3 "$T/help")"; fi
 
 echo "$P passed, $F failed"
 [ "$F" = 0 ]
