@@ -24,6 +24,7 @@
 #include "omni.h"
 #include "text/chat_template.h"
 #include "text/tokenizer.h"
+#include "training/finetune_data.h"
 #include "training/train_model.h"
 
 omni_finetune_params omni_finetune_default_params(void) {
@@ -66,6 +67,16 @@ struct enc {
     int32_t bos_id, eos_id;
     int add_bos, ctx;
 };
+
+static void enc_init(struct enc *en, const struct tokenizer *tok, const char *tmpl, int ctx) {
+    memset(en, 0, sizeof *en);
+    en->tok = tok, en->tmpl = tmpl, en->bos_id = tokenizer_bos(tok), en->eos_id = tokenizer_eos(tok);
+    en->add_bos = tokenizer_add_bos(tok), en->ctx = ctx;
+    size_t pl;
+    const char *pc;
+    if (en->bos_id >= 0 && (pc = tokenizer_piece(tok, en->bos_id, 1, &pl)) && pl < sizeof en->bos) memcpy(en->bos, pc, pl);
+    if (en->eos_id >= 0 && (pc = tokenizer_piece(tok, en->eos_id, 1, &pl)) && pl < sizeof en->eos) memcpy(en->eos, pc, pl);
+}
 
 static int encode(const struct enc *en, const char *text, size_t len, int32_t **ids, size_t *n, struct err *e) {
     int32_t *v = NULL;
@@ -328,6 +339,22 @@ fail:
     return -1;
 }
 
+int finetune_encode_line(const struct tokenizer *tok, const char *tmpl, int ctx, const char *line, int dpo,
+                         int32_t **ids, float **w, int *T, struct err *e) {
+    struct enc en;
+    enc_init(&en, tok, tmpl, ctx);
+    cJSON *j = cJSON_Parse(line);
+    if (!j) return err_set(e, "not valid JSON");
+    struct item it;
+    memset(&it, 0, sizeof it);
+    int rc = parse_line(&en, j, dpo, &it, e);
+    cJSON_Delete(j);
+    free(it.s[1].ids), free(it.s[1].w);
+    if (rc) return -1;
+    *ids = it.s[0].ids, *w = it.s[0].w, *T = it.s[0].T;
+    return 0;
+}
+
 /* ---- optimizer state, checkpoints ---- */
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -497,12 +524,8 @@ int omni_finetune(const omni_finetune_params *p, char *err, size_t err_size) {
     if (!(m = llm_load(p->model_path, &lp, &e))) goto out;
     if (!(tok = tokenizer_load(llm_gguf(m), &e))) goto out;
     tmpl = gguf_get_str_dup(llm_gguf(m), "tokenizer.chat_template");
-    struct enc en = {.tok = tok, .tmpl = tmpl, .bos_id = tokenizer_bos(tok), .eos_id = tokenizer_eos(tok),
-                     .add_bos = tokenizer_add_bos(tok), .ctx = p->ctx};
-    size_t pl;
-    const char *pc;
-    if (en.bos_id >= 0 && (pc = tokenizer_piece(tok, en.bos_id, 1, &pl)) && pl < sizeof en.bos) memcpy(en.bos, pc, pl);
-    if (en.eos_id >= 0 && (pc = tokenizer_piece(tok, en.eos_id, 1, &pl)) && pl < sizeof en.eos) memcpy(en.eos, pc, pl);
+    struct enc en;
+    enc_init(&en, tok, tmpl, p->ctx);
     if ((p->data_path && read_jsonl(&en, p->data_path, 0, &d, &e)) ||
         (p->dpo_path && read_jsonl(&en, p->dpo_path, 1, &d, &e)))
         goto out;

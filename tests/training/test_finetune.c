@@ -12,6 +12,8 @@
  *    byte for byte, as the run that went through;
  *  - DPO on pairs preferring that sentence lowers the DPO loss below half its start
  *    (log 2) and raises the sentence's margin over the rejected answer;
+ *  - the loss mask covers the assistant turns (with their end-of-turn tokens) and nothing
+ *    of the prompts, through SmolLM2's and Qwen3's real templates;
  *  - bad input fails with a message naming the file and line. */
 #include <math.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 #include "omni.h"
 #include "test.h"
 #include "text/tokenizer.h"
+#include "training/finetune_data.h"
 #include "training/train_model.h"
 
 static char tmpdir[256];
@@ -250,6 +253,70 @@ TEST(model_backward_matches_finite_differences) {
     llm_free(m);
 }
 
+/* ---- the loss mask ---- */
+
+/* the text of the trained tokens of one JSONL line */
+static char *trained_text(const struct tokenizer *tok, const char *tmpl, const char *line, int dpo) {
+    struct err e = {{0}};
+    int32_t *ids = NULL, *sel;
+    float *w = NULL;
+    int T = 0, n = 0;
+    if (finetune_encode_line(tok, tmpl, 256, line, dpo, &ids, &w, &T, &e)) {
+        fprintf(stderr, "  %s\n", e.msg);
+        return NULL;
+    }
+    sel = malloc(sizeof *sel * (size_t)(T + 1));
+    for (int t = 0; t < T; t++)
+        if (w[t] != 0) sel[n++] = ids[t + 1];
+    char *text = NULL;
+    size_t len;
+    if (tokenizer_decode(tok, sel, (size_t)n, 1, &text, &len, &e)) text = NULL;
+    free(ids), free(w), free(sel);
+    return text;
+}
+
+TEST(loss_mask_covers_the_assistant_turns) {
+    const char *chat = "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\","
+                       "\"content\":\"Hi there\"},{\"role\":\"assistant\",\"content\":\"Hello!\"%s},{\"role\":"
+                       "\"user\",\"content\":\"Bye\"},{\"role\":\"assistant\",\"content\":\"See you.\"}]}";
+    char line[1024];
+    for (int k = 0; k < 2; k++) {
+        struct err e = {{0}};
+        struct gguf *g = gguf_open(model_path(k ? "synth/synth-qwen3-f16.gguf" : "synth/synth-smollm2-f16.gguf"), &e);
+        REQUIRE(g, "%s", e.msg);
+        struct tokenizer *tok = tokenizer_load(g, &e);
+        char *tmpl = gguf_get_str_dup(g, "tokenizer.chat_template");
+        REQUIRE(tok && tmpl, "no tokenizer or template: %s", e.msg);
+        snprintf(line, sizeof line, chat, "");
+        char *all = trained_text(tok, tmpl, line, 0);
+        snprintf(line, sizeof line, chat, ",\"weight\":0");
+        char *last = trained_text(tok, tmpl, line, 0);
+        REQUIRE(all && last, "encoding failed");
+        if (!k) { /* SmolLM2's ChatML: both turns with their end-of-turn, nothing of the prompts */
+            CHECK_STR(all, "Hello!<|im_end|>\nSee you.<|im_end|>\n");
+            CHECK_STR(last, "See you.<|im_end|>\n");
+            char *dp = trained_text(tok, tmpl, "{\"input\":{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"},"
+                                    "{\"role\":\"assistant\",\"content\":\"Yo\"},{\"role\":\"user\",\"content\":"
+                                    "\"Bye\"}]},\"preferred_output\":[{\"role\":\"assistant\",\"content\":\"Ciao.\"}],"
+                                    "\"non_preferred_output\":[{\"role\":\"assistant\",\"content\":\"No.\"}]}", 1);
+            CHECK_STR(dp, "Ciao.<|im_end|>\n");  /* DPO: the output only, not the input's assistant turn */
+            char *pc = trained_text(tok, tmpl, "{\"prompt\":\"Once\",\"completion\":\" upon a time\"}", 0);
+            size_t el;
+            const char *eos = tokenizer_piece(tok, tokenizer_eos(tok), 1, &el);
+            char want[128];
+            snprintf(want, sizeof want, " upon a time%.*s", (int)el, eos);
+            CHECK_STR(pc, want);  /* prompt/completion: the completion and EOS */
+            free(dp), free(pc);
+        } else { /* Qwen3's template drops earlier turns' thoughts: the last turn alone is trained */
+            CHECK_MSG(!strstr(all, "Hello") && strstr(all, "See you.<|im_end|>"), "qwen3 trained '%s'", all);
+            CHECK_STR(all, last);
+        }
+        free(all), free(last), free(tmpl);
+        tokenizer_free(tok);
+        gguf_close(g);
+    }
+}
+
 /* ---- training ---- */
 
 TEST(sft_learns_the_pattern_and_resume_is_exact) {
@@ -348,13 +415,14 @@ TEST(bad_data_fails_with_its_line) {
 }
 
 int main(void) {
-    TEST_EXPECT(6);
+    TEST_EXPECT(7);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/omni-test-finetune-%d", (int)getpid());
     char cmd[300];
     snprintf(cmd, sizeof cmd, "mkdir -p %s", tmpdir);
     if (system(cmd)) return 1;
     RUN(trainer_forward_is_inference_forward);
     RUN(model_backward_matches_finite_differences);
+    RUN(loss_mask_covers_the_assistant_turns);
     RUN(sft_learns_the_pattern_and_resume_is_exact);
     RUN(sft_on_a_q8_0_base_lowers_the_loss);
     RUN(dpo_prefers_the_chosen_answer);
