@@ -1182,7 +1182,8 @@ void omni_registry_memory(omni_registry *reg, uint64_t *budget, uint64_t *used);
  * Optimizer: AdamW, linear warm-up then cosine decay to lr / 10, gradient norm clipped to
  * 1, gradients accumulated over `batch` items per step. The same seed and data give the
  * same adapter bit for bit, whatever the thread count, and whether the run went through
- * or was stopped and resumed from its checkpoint. */
+ * or was stopped and resumed from its checkpoint (on one CPU level: the scalar matmul
+ * sums in another order than the SIMD ones). */
 typedef struct omni_finetune_progress {
     int step, n_steps;        /* steps done (1-based after the first), of all */
     int epoch, n_epochs;      /* the current epoch, 1-based */
