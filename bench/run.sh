@@ -67,6 +67,9 @@ sh "$(dirname "$0")/bench_server.sh" || echo "(bench_server.sh failed)"
 # Speculative decoding (prompt lookup) on a summarise/repeat-the-text workload.
 sh "$(dirname "$0")/bench_spec.sh" || echo "(bench_spec.sh failed)"
 
+# LoRA fine-tuning: training tokens/s and peak RSS (vs LLAMA_FINETUNE, llama-finetune, when set).
+sh "$(dirname "$0")/bench_finetune.sh" || echo "(bench_finetune.sh failed)"
+
 for b in $(find "$BUILD/bench" -maxdepth 1 -type f -name 'bench_*' -perm -u+x 2>/dev/null | LC_ALL=C sort); do
   printf '\n'
   "$b" || echo "($b failed)"

@@ -1165,6 +1165,69 @@ void omni_registry_cancel_all(omni_registry *reg);
 /* The memory budget in bytes, and what the loaded models take now. */
 void omni_registry_memory(omni_registry *reg, uint64_t *budget, uint64_t *used);
 
+/* ---- fine-tuning (LoRA) ---- */
+
+/* Trains a LoRA adapter (rank r on the q, k, v, o, gate, up and down projections of every
+ * layer) for a llama, qwen2 or qwen3 model whose weights stay frozen in their file's type
+ * (F32, F16, BF16, Q8_0, Q4_K, ...: dequantised on the fly), and writes it in llama.cpp's
+ * LoRA GGUF format (general.type "adapter"), which --lora and llama.cpp load.
+ *
+ * data_path: supervised examples, OpenAI's chat fine-tuning JSONL ({"messages": [...]},
+ * rendered through the model's chat template, ChatML when it has none; the loss covers the
+ * assistant turns only, minus those with "weight": 0) or {"prompt", "completion"} lines
+ * (loss on the completion and EOS). dpo_path: preference pairs, OpenAI's DPO JSONL
+ * ({"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output":
+ * [...]}), DPO loss against the frozen base as the reference. Either or both (their items
+ * are shuffled together). Items longer than ctx tokens are cut to ctx.
+ *
+ * Optimizer: AdamW, linear warm-up then cosine decay to lr / 10, gradient norm clipped to
+ * 1, gradients accumulated over `batch` items per step. The same seed and data give the
+ * same adapter bit for bit, whatever the thread count, and whether the run went through
+ * or was stopped and resumed from its checkpoint (on one CPU level: the scalar matmul
+ * sums in another order than the SIMD ones). */
+typedef struct omni_finetune_progress {
+    int step, n_steps;        /* steps done (1-based after the first), of all */
+    int epoch, n_epochs;      /* the current epoch, 1-based */
+    double loss;              /* this step's loss: mean SFT token loss + mean DPO pair loss */
+    double lr;                /* the learning rate it used */
+    double tokens_per_s;      /* tokens through forward+backward per second in this run */
+    double eta_s;             /* seconds left at that pace */
+    long long tokens;         /* tokens trained in this run */
+} omni_finetune_progress;
+
+typedef struct omni_finetune_params {
+    const char *model_path;   /* the base GGUF */
+    const char *data_path;    /* SFT JSONL or NULL */
+    const char *dpo_path;     /* DPO pairs JSONL or NULL */
+    const char *out_path;     /* the adapter GGUF to write */
+    const char *checkpoint_path; /* NULL: none; else written every checkpoint_every steps
+                                  * (0: only when stopped or done) */
+    int checkpoint_every;
+    const char *resume_path;  /* a checkpoint of the same settings and data to continue */
+    int rank;                 /* 16 */
+    float alpha;              /* 32: the update is scaled by alpha / rank */
+    int epochs;               /* 3 */
+    float lr;                 /* 1e-4 peak */
+    int batch;                /* 4 items per optimizer step */
+    int ctx;                  /* 512 tokens at most per item */
+    int warmup;               /* steps of linear warm-up; < 0: 5% of the steps */
+    float weight_decay;       /* 0 */
+    float dpo_beta;           /* 0.1 */
+    uint64_t seed;            /* 42: adapter init and data order */
+    int n_threads;            /* <= 0: all cores */
+    int max_steps;            /* > 0: stop (as if cancelled) after this many steps of this run */
+    void (*progress)(const omni_finetune_progress *p, void *user);  /* after every step, optional */
+    void *user;
+    const volatile int *cancel; /* optional: nonzero stops at the next step, checkpoint written */
+} omni_finetune_params;
+
+omni_finetune_params omni_finetune_default_params(void);
+/* 0 when training finished and out_path is written; 1 when it stopped early (cancel or
+ * max_steps: the checkpoint, if any, and out_path hold the adapter so far); -1 with err
+ * on bad input (unreadable data with its line number, an unsupported model, a checkpoint
+ * of other settings) or out of memory. */
+int omni_finetune(const omni_finetune_params *p, char *err, size_t err_size);
+
 /* ---- bytes at the edges ---- */
 
 /* A copy of s[0, len) in which every byte that does not start a valid UTF-8 character

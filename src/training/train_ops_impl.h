@@ -1,0 +1,240 @@
+/* The training ops (train_ops.h), written once for a real type R with function suffix S;
+ * train_ops.c includes this file twice (float, double). No include guard on purpose. */
+#define TOPS_CAT2(a, b) a##b
+#define TOPS_CAT(a, b) TOPS_CAT2(a, b)
+#define FN(name) TOPS_CAT(name, S)
+
+/* dot product with 8 partial sums added in a fixed order, and y += a x: plain C in a
+ * shape the compiler vectorizes, the same roundings on every CPU */
+static inline R FN(dot)(const R *restrict a, const R *restrict b, int n) {
+    R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    R s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static inline void FN(axpy)(R *restrict y, R a, const R *restrict x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) y[i + k] += a * x[i + k];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
+    for (int t = 0; t < T; t++) {
+        const R *xt = x + (size_t)t * n;
+        R *yt = y + (size_t)t * n;
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (double)xt[i] * xt[i];
+        R r = (R)(1.0 / sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) yt[i] = xt[i] * r * (w ? w[i] : 1);
+    }
+}
+
+/* y_i = x_i r w_i with r = (mean x^2 + eps)^-1/2, dr/dx_j = -r^3 x_j / n:
+ * dx_j = r w_j dy_j - r^3 x_j / n * sum_i dy_i w_i x_i */
+void FN(tops_rmsnorm_bwd)(R *dx, const R *dy, const R *x, const R *w, int T, int n, R eps) {
+    for (int t = 0; t < T; t++) {
+        const R *xt = x + (size_t)t * n, *gt = dy + (size_t)t * n;
+        R *dt = dx + (size_t)t * n;
+        double ss = 0, dot = 0;
+        for (int i = 0; i < n; i++) {
+            ss += (double)xt[i] * xt[i];
+            dot += (double)gt[i] * (w ? w[i] : 1) * xt[i];
+        }
+        double r = 1.0 / sqrt(ss / n + eps);
+        R c = (R)(r * r * r * dot / n);
+        for (int i = 0; i < n; i++) dt[i] += (R)r * (w ? w[i] : 1) * gt[i] - c * xt[i];
+    }
+}
+
+void FN(tops_rope)(R *x, int T, int n_heads, int head_dim, int n_rot, int pos0, double theta, double freq_scale,
+                   const float *ff, int neox, int dir) {
+    int half = n_rot / 2;
+    for (int t = 0; t < T; t++) {
+        double p = (double)(pos0 + t) * freq_scale;
+        for (int i = 0; i < half; i++) {
+            double ang = p * pow(theta, -2.0 * i / n_rot) / (ff ? ff[i] : 1.0f);
+            R c = (R)cos(ang), s = (R)(dir < 0 ? -sin(ang) : sin(ang));
+            for (int h = 0; h < n_heads; h++) {
+                R *v = x + (size_t)t * n_heads * head_dim + (size_t)h * head_dim;
+                int ia = neox ? i : 2 * i, ib = neox ? i + half : 2 * i + 1;
+                R a = v[ia], b = v[ib];
+                v[ia] = a * c - b * s;
+                v[ib] = a * s + b * c;
+            }
+        }
+    }
+}
+
+void FN(tops_attn_fwd)(R *out, const R *q, const R *k, const R *v, int T, int nh, int nkv, int hd, R scale, int kh0,
+                       int kh1, R *p) {
+    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
+    for (int kh = kh0; kh < kh1; kh++)
+        for (int h = kh * grp; h < (kh + 1) * grp; h++)
+            for (int t = 0; t < T; t++) {
+                const R *qt = q + (size_t)t * qs + (size_t)h * hd;
+                R mx = -INFINITY;
+                for (int j = 0; j <= t; j++) {
+                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                R sum = 0;
+                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+                R *ot = out + (size_t)t * qs + (size_t)h * hd;
+                for (int i = 0; i < hd; i++) ot[i] = 0;
+                for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
+            }
+}
+
+/* ds_j = p_j (dp_j - sum_i p_i dp_i), dp_j = dout . v_j; dq += scale sum ds_j k_j,
+ * dk_j += scale ds_j q, dv_j += p_j dout */
+void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
+                       int nkv, int hd, R scale, int kh0, int kh1, R *scr) {
+    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
+    R *p = scr, *dp = scr + T;
+    for (int kh = kh0; kh < kh1; kh++)
+        for (int h = kh * grp; h < (kh + 1) * grp; h++)
+            for (int t = 0; t < T; t++) {
+                const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
+                R mx = -INFINITY;
+                for (int j = 0; j <= t; j++) {
+                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                R sum = 0;
+                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+                R pdp = 0;
+                for (int j = 0; j <= t; j++) {
+                    p[j] /= sum;
+                    dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
+                    pdp += p[j] * dp[j];
+                }
+                R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
+                for (int j = 0; j <= t; j++) {
+                    R ds = p[j] * (dp[j] - pdp) * scale;
+                    size_t o = (size_t)j * ks + (size_t)kh * hd;
+                    FN(axpy)(dqt, ds, k + o, hd);
+                    FN(axpy)(dk + o, ds, qt, hd);
+                    FN(axpy)(dv + o, p[j], gt, hd);
+                }
+            }
+}
+
+void FN(tops_swiglu_fwd)(R *h, const R *g, const R *u, long n) {
+    for (long i = 0; i < n; i++) h[i] = g[i] / (1 + (R)exp(-g[i])) * u[i];
+}
+
+void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long n) {
+    for (long i = 0; i < n; i++) {
+        R sg = 1 / (1 + (R)exp(-g[i]));
+        du[i] = dh[i] * g[i] * sg;
+        dg[i] = dh[i] * u[i] * sg * (1 + g[i] * (1 - sg));
+    }
+}
+
+void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_in, int n_out) {
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < n_out; o++) {
+            R d = FN(dot)(W + (size_t)o * n_in, x + (size_t)t * n_in, n_in);
+            y[(size_t)t * n_out + o] = b ? b[o] + d : d;
+        }
+}
+
+void FN(tops_linear_bwd_x)(R *dx, const R *dy, const R *W, int T, int n_in, int n_out) {
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < n_out; o++) {
+            R g = dy[(size_t)t * n_out + o];
+            if (g == 0) continue;
+            FN(axpy)(dx + (size_t)t * n_in, g, W + (size_t)o * n_in, n_in);
+        }
+}
+
+void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int n_out) {
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < n_out; o++) {
+            R g = dy[(size_t)t * n_out + o];
+            if (g == 0) continue;
+            FN(axpy)(dW + (size_t)o * n_in, g, x + (size_t)t * n_in, n_in);
+        }
+}
+
+void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r) {
+    FN(tops_linear_fwd)(u, x, A, NULL, T, n_in, r);
+    for (int t = 0; t < T; t++) {
+        const R *ut = u + (size_t)t * r;
+        R *yt = y + (size_t)t * n_out;
+        for (int o = 0; o < n_out; o++) {
+            const R *bo = B + (size_t)o * r;
+            R d = 0;
+            for (int k = 0; k < r; k++) d += bo[k] * ut[k];
+            yt[o] += s * d;
+        }
+    }
+}
+
+void FN(tops_lora_bwd)(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B, R s,
+                       int T, int n_in, int n_out, int r) {
+    for (size_t i = 0; i < (size_t)T * r; i++) du[i] = 0;
+    for (int t = 0; t < T; t++) {
+        const R *gt = dy + (size_t)t * n_out, *ut = u + (size_t)t * r;
+        R *dut = du + (size_t)t * r;
+        for (int o = 0; o < n_out; o++) {
+            R g = s * gt[o];
+            if (g == 0) continue;
+            const R *bo = B + (size_t)o * r;
+            R *dbo = dB + (size_t)o * r;
+            for (int k = 0; k < r; k++) {
+                dbo[k] += g * ut[k];
+                dut[k] += g * bo[k];
+            }
+        }
+    }
+    FN(tops_linear_bwd_w)(dA, du, x, T, n_in, r);
+    if (dx) FN(tops_linear_bwd_x)(dx, du, A, T, n_in, r);
+}
+
+void FN(tops_embed_fwd)(R *x, const R *E, const int *ids, int T, int n) {
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < n; i++) x[(size_t)t * n + i] = E[(size_t)ids[t] * n + i];
+}
+
+void FN(tops_embed_bwd)(R *dE, const R *dx, const int *ids, int T, int n) {
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < n; i++) dE[(size_t)ids[t] * n + i] += dx[(size_t)t * n + i];
+}
+
+double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T, int V) {
+    double loss = 0;
+    for (int t = 0; t < T; t++) {
+        const R *zt = z + (size_t)t * V;
+        R *dzt = dz ? dz + (size_t)t * V : NULL;
+        if (w && w[t] == 0) {
+            if (dzt)
+                for (int i = 0; i < V; i++) dzt[i] = 0;
+            if (logp) logp[t] = 0;
+            continue;
+        }
+        R wt = w ? w[t] : 1;
+        R mx = zt[0];
+        for (int i = 1; i < V; i++)
+            if (zt[i] > mx) mx = zt[i];
+        double sum = 0;
+        for (int i = 0; i < V; i++) sum += exp((double)(zt[i] - mx));
+        double lse = log(sum) + mx, lp = zt[y[t]] - lse;
+        if (logp) logp[t] = (R)lp;
+        loss -= wt * lp;
+        if (dzt) {
+            for (int i = 0; i < V; i++) dzt[i] = wt * (R)exp(zt[i] - lse);
+            dzt[y[t]] -= wt;
+        }
+    }
+    return loss;
+}
+
+#undef FN
+#undef TOPS_CAT
+#undef TOPS_CAT2
