@@ -2297,10 +2297,7 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
     return rc;
 }
 
-/* ---- for the other files of the store (prefs.c): a pooled connection ---- */
-int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
-void store_db_release(struct store *st, struct db *d) { release(st, d); }
-/* ---- for the other store files (storage/store_internal.h) ---- */
+/* ---- for the other store files (prefs.c, files.c: storage/store_internal.h, prefs_db.h) ---- */
 int store_db_acquire(struct store *st, struct db **out, struct err *e) { return acquire(st, out, e); }
 void store_db_release(struct store *st, struct db *d) { release(st, d); }
 int store_db_lock(struct db *d, const char *key, struct err *e) { return lock_key(d, key, e); }
