@@ -7,6 +7,7 @@
 #include "api/asr.h"
 #include "api/chat_images.h"
 #include "api/chat_store.h"
+#include "api/routes_assistants.h"
 #include "api/generate.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
@@ -273,7 +274,11 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
     }
-    int status = api_chat_body(s, c, j, API_CHAT);
+    /* a custom assistant named by the request applies to it first (routes_assistants.h) */
+    struct api_asst_use au;
+    int status = api_assistant_chat_begin(s, c, j, &au);
+    if (!status) status = api_chat_body(s, c, j, API_CHAT);
+    api_assistant_chat_end(s, &au, status);
     cJSON_Delete(j);
     return status;
 }
