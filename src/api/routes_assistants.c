@@ -177,8 +177,11 @@ static int patch(struct api_server *s, struct mg_connection *c, struct api_who *
     cJSON *x;
     while ((x = j->child)) {
         cJSON_DetachItemViaPointer(j, x);
-        if (cJSON_GetObjectItemCaseSensitive(cfg, x->string)) cJSON_ReplaceItemInObjectCaseSensitive(cfg, x->string, x);
-        else cJSON_AddItemToObject(cfg, x->string, x);
+        /* (cJSON frees the item's own key before copying the one given: pass a copy) */
+        char key[64];
+        snprintf(key, sizeof key, "%.63s", x->string);
+        if (cJSON_GetObjectItemCaseSensitive(cfg, key)) cJSON_ReplaceItemInObjectCaseSensitive(cfg, key, x);
+        else cJSON_AddItemToObject(cfg, key, x);
     }
     cJSON_Delete(j);
     if ((status = config_error(c, cfg))) { cJSON_Delete(cfg); return status; }
@@ -514,6 +517,10 @@ int route_store(struct api_server *s, struct mg_connection *c, struct api_who *w
 
 /* ---- a chat with an assistant ---- */
 
+/* The use of the request this worker thread is answering (see api_assistant_chat_done). */
+static _Thread_local struct api_asst_use *tl_use;
+static _Thread_local struct api_server *tl_server;
+
 static int sampling_default(cJSON *j, const cJSON *samp, const char *name) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(samp, name);
     if (!v || cJSON_GetObjectItemCaseSensitive(j, name)) return 0;
@@ -628,14 +635,32 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     const char *cv = hdr && *hdr ? hdr : cJSON_IsString(conv) ? conv->valuestring : "";
     snprintf(u->conv_id, sizeof u->conv_id, "%.*s", (int)(strlen(cv) < STORE_ID_MAX ? strlen(cv) : 0), cv);
     u->active = 1;
+    tl_use = u;
+    tl_server = s;
 out:
     cJSON_Delete(cfg);
     return status;
 }
 
-void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int status) {
-    if (!u->active || status != 200) return;
+/* The use of the request this worker thread is answering, recorded once its generation has
+ * ended and before the reply's last bytes go out (api_assistant_chat_done, from the chat's
+ * storage step), so a client that has read the answer finds the conversation's assistant
+ * recorded; api_assistant_chat_end records it otherwise (several choices: no capture). */
+
+static void record(struct api_server *s, struct api_asst_use *u) {
+    if (u->recorded) return;
+    u->recorded = 1;
     struct err e = {{0}};
     if (asst_record_use(s->p.auth->st, u->id, u->version, u->user_id, u->conv_id, &e))
         log_warn("assistant %s: counting a use: %s", u->id, e.msg);
+}
+
+void api_assistant_chat_done(void) {
+    if (tl_use && tl_use->active && tl_server) record(tl_server, tl_use);
+}
+
+void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int status) {
+    tl_use = NULL;
+    tl_server = NULL;
+    if (u->active && status == 200) record(s, u);
 }
