@@ -13,7 +13,7 @@
  *   PATCH  /api/assistants/{id}                fields to change -> the next version (author)
  *   DELETE /api/assistants/{id}                author or admin
  *   GET    /api/assistants/{id}/versions[/{n}] author or admin
- *   GET|PUT|DELETE /api/assistants/{id}/avatar body: the image (PNG, JPEG, GIF, WebP)
+ *   GET|PUT|DELETE /api/assistants/{id}/avatar body: the image (PNG, JPEG, GIF)
  *   GET    /api/assistants/{id}/files          author or admin
  *   PUT|DELETE /api/assistants/{id}/files/{name}
  *   GET    /api/assistants/{id}/export         author or admin: application/zip

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "formats/data_uri.h"
+#include "formats/image_decode.h"
 #include "storage/db.h"
 
 const char *const asst_categories[] = {"writing",   "productivity", "research",         "programming", "education",
@@ -661,8 +662,21 @@ const char *asst_image_type(const unsigned char *p, size_t n) {
     if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
     if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return "image/jpeg";
     if (n >= 6 && (!memcmp(p, "GIF87a", 6) || !memcmp(p, "GIF89a", 6))) return "image/gif";
-    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) return "image/webp";
     return NULL;
+}
+
+/* The avatar's type when its bytes are a whole image that decodes (a signature alone is
+ * not enough: a polyglot or truncated file is refused), at most 4096 x 4096. */
+const char *asst_avatar_check(const unsigned char *p, size_t n, struct err *e) {
+    if (n > ASST_AVATAR_MAX) return err_set(e, "the avatar is %zu bytes; at most %d are allowed", n, ASST_AVATAR_MAX), NULL;
+    const char *t = asst_image_type(p, n);
+    if (!t) return err_set(e, "the avatar must be a PNG, JPEG or GIF image"), NULL;
+    struct image img;
+    struct err de = {{0}};
+    if (image_decode_memory(p, n, 4096L * 4096, "avatar", &img, &de))
+        return err_set(e, "the avatar is not a readable image (%.150s)", de.msg), NULL;
+    image_free(&img);
+    return t;
 }
 
 int asst_set_avatar(struct store *st, const char *user_id, const char *id, const void *data, size_t n, struct err *e) {
@@ -670,10 +684,7 @@ int asst_set_avatar(struct store *st, const char *user_id, const char *id, const
     const char *type = "";
     char *b64 = NULL;
     if (n) {
-        if (n > ASST_AVATAR_MAX)
-            return err_set(e, "the avatar is %zu bytes; at most %d are allowed", n, ASST_AVATAR_MAX), STORE_INVALID;
-        if (!(type = asst_image_type(data, n)))
-            return err_set(e, "the avatar must be a PNG, JPEG, GIF or WebP image"), STORE_INVALID;
+        if (!(type = asst_avatar_check(data, n, e))) return STORE_INVALID;
         if (!(b64 = b64_encode(data, n))) return err_set(e, "out of memory");
     }
     struct db *d;

@@ -46,7 +46,7 @@ struct asst {
     char category[32];
     char visibility[16];            /* "private" | "link" | "public" */
     char link_token[STORE_ID_MAX];  /* "lnk_…": GET by link */
-    char avatar_type[32];           /* "" = none, else image/png | image/jpeg | image/gif | image/webp */
+    char avatar_type[32];           /* "" = none, else image/png | image/jpeg | image/gif */
     int version;                    /* the current one */
     int featured, hidden;
     int64_t uses;                   /* chats with it, everyone's */
@@ -106,12 +106,15 @@ int asst_store_list(struct store *st, const struct asst_query *q, struct asst_li
 /* Admin: feature / hide (-1: leave as is). */
 int asst_admin_set(struct store *st, const char *id, int featured, int hidden, struct err *e);
 
-/* Avatar: the image bytes (type and size checked: PNG, JPEG, GIF or WebP, at most
- * ASST_AVATAR_MAX); n 0 removes it. Get: *data heap (free()), *n 0 when none. */
+/* Avatar: the image bytes (PNG, JPEG or GIF that decodes whole, at most 4096 x 4096 and
+ * ASST_AVATAR_MAX bytes); n 0 removes it. Get: *data heap (free()), *n 0 when none. */
 int asst_set_avatar(struct store *st, const char *user_id, const char *id, const void *data, size_t n, struct err *e);
 int asst_get_avatar(struct store *st, const char *id, char mime[32], unsigned char **data, size_t *n, struct err *e);
 /* The image type of bytes (by their signature), or NULL when none we take. */
 const char *asst_image_type(const unsigned char *p, size_t n);
+/* The type when the bytes are an avatar we take (size, signature, and the whole image
+ * decodes), else NULL with e set. */
+const char *asst_avatar_check(const unsigned char *p, size_t n, struct err *e);
 
 /* A chat with it: counts a use by user_id and, with conv_id, records (in the same
  * transaction) that the conversation uses this assistant at `version` and sets the

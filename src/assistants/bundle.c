@@ -23,8 +23,7 @@ static int fail(char msg[256], const char *fmt, const char *a) {
 }
 
 static const char *avatar_ext(const char *type) {
-    return !strcmp(type, "image/png") ? "png" : !strcmp(type, "image/jpeg") ? "jpg" : !strcmp(type, "image/gif") ? "gif"
-                                                                                                                  : "webp";
+    return !strcmp(type, "image/png") ? "png" : !strcmp(type, "image/jpeg") ? "jpg" : "gif";
 }
 
 /* Executable content by its first bytes: ELF, PE (MZ), Mach-O (both byte orders, 32/64, fat),
@@ -203,8 +202,9 @@ int bundle_read(const void *data, size_t n, struct bundle *out, char msg[256]) {
         if (read_entry(&r, path, ASST_AVATAR_MAX, &out->avatar, &out->avatar_n) ||
             check_part(msg, av, path, out->avatar, out->avatar_n))
             goto done;
-        const char *t = asst_image_type(out->avatar, out->avatar_n);
-        if (!t) { fail(msg, "the bundle's avatar is not a PNG, JPEG, GIF or WebP image%s", ""); goto done; }
+        struct err ae = {{0}};
+        const char *t = asst_avatar_check(out->avatar, out->avatar_n, &ae);
+        if (!t) { fail(msg, "the bundle's avatar: %.200s", ae.msg); goto done; }
         snprintf(out->avatar_type, sizeof out->avatar_type, "%s", t);
         listed++;
     }

@@ -5,7 +5,7 @@
  *                        "source":{"id","version"}, "assistant":{…config, as assistants.h…},
  *                        "avatar":{"path","type","size","sha256"} | null,
  *                        "knowledge":[{"path":"knowledge/NAME","name","mime","size","sha256"}]}
- *   avatar.png|jpg|gif|webp
+ *   avatar.png|jpg|gif
  *   knowledge/NAME      the bundled knowledge files
  *
  * The reader takes bundles from anyone, so it trusts nothing: the archive is read from

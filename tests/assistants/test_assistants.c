@@ -447,7 +447,12 @@ TEST(store_search_uses_ratings) {
     store_close(st);
 }
 
-static const unsigned char png1[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R', 1, 2, 3};
+/* a real 2x2 RGB PNG (the avatar must decode) */
+static const unsigned char png1[] = {
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x02, 0x00, 0x00, 0x00, 0x02, 0x08, 0x02, 0x00, 0x00, 0x00, 0xfd, 0xd4, 0x9a, 0x73, 0x00, 0x00, 0x00, 0x13, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xc0, 0x00, 0xc2, 0x0c, 0xff, 0x05, 0x14, 0x0c, 0x00, 0x1a,
+    0x94, 0x03, 0x5e, 0xdc, 0x92, 0xdb, 0xe9, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
 
 TEST(avatar_files_bundle) {
     struct store *st = open_fresh();
@@ -461,6 +466,13 @@ TEST(avatar_files_bundle) {
     struct err e = {{0}};
     CHECK(asst_set_avatar(st, a.id, x.id, "GIF", 3, &e) == STORE_INVALID);
     CHECK(asst_set_avatar(st, a.id, x.id, "<svg onload=alert(1)>", 21, &e) == STORE_INVALID);
+    /* the PNG signature and header, then garbage: does not decode */
+    unsigned char half[sizeof png1];
+    memcpy(half, png1, sizeof png1);
+    memset(half + 33, 0x41, sizeof png1 - 33);
+    CHECK(asst_set_avatar(st, a.id, x.id, half, sizeof half, &e) == STORE_INVALID);
+    CHECK(strstr(e.msg, "not a readable image") != NULL);
+    CHECK(asst_set_avatar(st, a.id, x.id, png1, 40, &e) == STORE_INVALID); /* truncated */
     unsigned char *big = calloc(1, ASST_AVATAR_MAX + 1);
     memcpy(big, png1, sizeof png1);
     CHECK(asst_set_avatar(st, a.id, x.id, big, ASST_AVATAR_MAX + 1, &e) == STORE_INVALID);

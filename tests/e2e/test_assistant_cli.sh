@@ -65,7 +65,7 @@ full() { python3 -c 'import json,sys,zipfile; m=json.loads(zipfile.ZipFile(sys.a
 check "the full configuration survives export, import, export" '[ "$(full "$T/x.omni-assistant")" = "$(full "$T/y.omni-assistant")" ]'
 before=$("$OMNI" assistant list --db "$DB" | wc -l)
 fails=""
-for b in zip-slip absolute symlink exec-bit elf bad-hash ratio-bomb newer-schema unlisted truncated not-zip manifest-not-json folder bad-config empty; do
+for b in zip-slip absolute symlink exec-bit elf bad-hash ratio-bomb newer-schema unlisted truncated not-zip manifest-not-json folder bad-config empty avatar-not-an-image; do
   "$OMNI" assistant import "$C/$b" --db "$DB" >"$T/out" 2>"$T/err"; rc=$?
   if [ $rc -ne 1 ] || [ -s "$T/out" ] || [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -q "^omni: assistant: $C/$b: " "$T/err"; then fails="$fails $b"; fi
 done

@@ -21,8 +21,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-assistants-"));
 const TIERS = `${tmp}/tiers.json`;
 fs.writeFileSync(TIERS, JSON.stringify({ default: "free", tiers: { free: {} } }));
 const CORPUS = "tests/fuzz/corpus/bundle";
-// the smallest PNG signature our avatar check takes (the bytes are stored, not decoded)
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from("0000000dIHDR-avatar")]);
+// a real 2x2 PNG (an avatar must decode)
+const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000002000000020802000000fdd49a730000001349444154789c63f8cfc0c000c20cff05140c001a94035edc92dbe90000000049454e44ae426082", "hex");
 
 function client(base) {
   const c = { base, cookie: null };
@@ -145,6 +145,7 @@ async function suite(name, db) {
     await T("avatar: type and size checked, served as its image type", async () => {
       isError(await alice.req("PUT", `/api/assistants/${A.id}/avatar`, undefined, { raw: "<svg onload=alert(1)>", type: "image/svg+xml" }), 400);
       isError(await alice.req("PUT", `/api/assistants/${A.id}/avatar`, undefined, { raw: Buffer.concat([PNG, Buffer.alloc(600 * 1024)]), type: "image/png" }), 400);
+      isError(await alice.req("PUT", `/api/assistants/${A.id}/avatar`, undefined, { raw: PNG.subarray(0, 40), type: "image/png" }), 400);
       isError(await bob.req("PUT", `/api/assistants/${A.id}/avatar`, undefined, { raw: PNG, type: "image/png" }), 404);
       let r = await alice.req("PUT", `/api/assistants/${A.id}/avatar`, undefined, { raw: PNG, type: "image/png" });
       eq([r.status, r.json.avatar_url], [200, `/api/assistants/${A.id}/avatar`], "avatar set");

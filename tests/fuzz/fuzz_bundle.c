@@ -19,7 +19,8 @@ static void check(const struct bundle *b) {
     if (!b->config || asst_config_check(b->config, &norm, param, msg)) abort();
     if (!cJSON_Compare(norm, b->config, 1)) abort();   /* stored normalised */
     cJSON_Delete(norm);
-    if (b->avatar_n && (b->avatar_n > ASST_AVATAR_MAX || !asst_image_type(b->avatar, b->avatar_n))) abort();
+    struct err e = {{0}};
+    if (b->avatar_n && !asst_avatar_check(b->avatar, b->avatar_n, &e)) abort();
     if (b->n_files > ASST_FILES_MAX) abort();
     for (size_t i = 0; i < b->n_files; i++) {
         const struct asst_file *f = &b->files[i];
