@@ -19,6 +19,7 @@
  *   GET    /api/assistants/{id}/export         author or admin: application/zip
  *   POST   /api/assistants/{id}/rating         {stars 1..5, review} (users who chatted with it)
  *   GET    /api/assistants/{id}/reviews
+ *   POST   /api/assistants/{id}/search         author or admin: {query} -> the passages a chat gets
  *   POST   /api/assistants/{id}/moderate       admin: {featured, hidden}
  *   GET    /api/store?q=&category=&sort=&offset=&limit=
  *
@@ -373,6 +374,64 @@ static int reviews(struct api_server *s, struct mg_connection *c, const struct a
     return reply_obj(c, 200, o);
 }
 
+/* POST /api/assistants/{id}/search {query}: what a chat with this question retrieves from
+ * the bundled knowledge files, and the context text the model gets (the builder's preview;
+ * the author's and admins', as the files are). */
+static cJSON *passages_json(const struct asst_passage *p, int n) {
+    cJSON *d = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "index", i + 1);
+        cJSON_AddStringToObject(x, "file", p[i].file);
+        if (p[i].page) cJSON_AddNumberToObject(x, "page", p[i].page);
+        else cJSON_AddNullToObject(x, "page");
+        if (p[i].heading) cJSON_AddStringToObject(x, "heading", p[i].heading);
+        else cJSON_AddNullToObject(x, "heading");
+        cJSON_AddNumberToObject(x, "chunk", p[i].chunk);
+        cJSON_AddNumberToObject(x, "score", round(p[i].score * 10000) / 10000);
+        cJSON_AddStringToObject(x, "text", p[i].text);
+        cJSON_AddItemToArray(d, x);
+    }
+    return d;
+}
+
+/* The knowledge settings of a configuration. */
+static void knowledge_params(const cJSON *cfg, int *k, double *thr, int *only) {
+    const cJSON *kn = cJSON_GetObjectItemCaseSensitive(cfg, "knowledge");
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(kn, "max_chunks"), *th = cJSON_GetObjectItemCaseSensitive(kn, "threshold");
+    *k = cJSON_IsNumber(mc) ? mc->valueint : 5;
+    *thr = cJSON_IsNumber(th) ? th->valuedouble : 0;
+    *only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kn, "only_knowledge"));
+}
+
+static int search(struct api_server *s, struct mg_connection *c, const struct asst *a, const char *body, size_t len) {
+    int status = 0, bad = 0;
+    cJSON *j = api_json_object(c, body, len, &status);
+    if (!j) return status;
+    const char *q = api_json_str(c, j, "query", &bad);
+    if (bad) { cJSON_Delete(j); return 400; }
+    if (!q || !*q) { cJSON_Delete(j); return api_reply_error(c, 400, "query", "invalid_value", "'query' is required"); }
+    cJSON *cfg = cJSON_Parse(a->config);
+    int k, only;
+    double thr;
+    knowledge_params(cfg, &k, &thr, &only);
+    cJSON_Delete(cfg);
+    struct asst_passage *p;
+    int n;
+    struct err e = {{0}};
+    int rc = asst_knowledge_search(s->p.auth->st, a->id, q, k, thr, &p, &n, &e);
+    cJSON_Delete(j);
+    if (rc) return reply_asst_err(c, rc, &e);
+    char *ctx = asst_knowledge_context(p, n, only);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    cJSON_AddItemToObject(o, "data", passages_json(p, n));
+    cJSON_AddStringToObject(o, "context", ctx ? ctx : "");
+    free(ctx);
+    asst_passages_free(p, n);
+    return reply_obj(c, 200, o);
+}
+
 static int moderate(struct api_server *s, struct mg_connection *c, struct api_who *w, const struct asst *a,
                     const char *body, size_t len) {
     if (strcmp(w->user.role, "admin"))
@@ -502,6 +561,9 @@ int route_assistants(struct api_server *s, struct mg_connection *c, struct api_w
         st = strcmp(m, "POST") ? api_reply_error(c, 405, NULL, "method_not_allowed", "use POST") : rate(s, c, w, &a, body, len);
     } else if (!strcmp(sub, "/reviews")) {
         st = get ? reviews(s, c, &a) : api_reply_error(c, 405, NULL, "method_not_allowed", "use GET");
+    } else if (!strcmp(sub, "/search")) {
+        st = !editor ? not_found(c) : strcmp(m, "POST") ? api_reply_error(c, 405, NULL, "method_not_allowed", "use POST")
+                                                         : search(s, c, &a, body, len);
     } else if (!strcmp(sub, "/moderate")) {
         st = strcmp(m, "POST") ? api_reply_error(c, 405, NULL, "method_not_allowed", "use POST") : moderate(s, c, w, &a, body, len);
     } else st = api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s /api/assistants%s", m, rest);
@@ -563,6 +625,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     asst_free(&a);
     if (!cfg) return api_reply_error(c, 500, NULL, NULL, "the assistant's configuration is damaged");
     int status = 0;
+    char *ins_buf = NULL;
     /* the model: the request's (one of the allowed ones), else the assistant's default */
     const char *dm = cJSON_GetObjectItemCaseSensitive(cfg, "model")->valuestring;
     const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(cfg, "models"), *x;
@@ -606,8 +669,43 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
             cJSON_AddItemToArray(msgs, um);
         }
     }
-    /* the instructions: the system message, ahead of one the request brings */
+    /* knowledge: the passages of the bundled files that match the last question join the
+     * instructions, numbered for citations */
     const char *ins = cJSON_GetObjectItemCaseSensitive(cfg, "instructions")->valuestring;
+    const cJSON *caps = cJSON_GetObjectItemCaseSensitive(cfg, "capabilities");
+    struct asst_file *kf = NULL;
+    size_t nkf = 0;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(caps, "knowledge")) && cJSON_IsArray(msgs) &&
+        !asst_files(s->p.auth->st, u->id, 0, &kf, &nkf, &e) && nkf > 0) {
+        const cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+        const cJSON *lr = cJSON_GetObjectItemCaseSensitive(last, "role"), *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
+        if (cJSON_IsString(lr) && !strcmp(lr->valuestring, "user") && cJSON_IsString(lc)) {
+            int k, only;
+            double thr;
+            knowledge_params(cfg, &k, &thr, &only);
+            struct asst_passage *p = NULL;
+            int np = 0;
+            if (asst_knowledge_search(s->p.auth->st, u->id, lc->valuestring, k, thr, &p, &np, &e)) {
+                asst_files_free(kf, nkf);
+                status = api_reply_store(c, STORE_ERR, &e, "assistant");
+                goto out;
+            }
+            char *ctx = asst_knowledge_context(p, np, only);
+            asst_passages_free(p, np);
+            size_t n = strlen(ins) + (ctx ? strlen(ctx) : 0) + 3;
+            if (!ctx || !(ins_buf = malloc(n))) {
+                free(ctx);
+                asst_files_free(kf, nkf);
+                status = api_reply_error(c, 500, NULL, NULL, "out of memory");
+                goto out;
+            }
+            snprintf(ins_buf, n, "%s%s%s", ins, ins[0] ? "\n\n" : "", ctx);
+            free(ctx);
+            ins = ins_buf;
+        }
+    }
+    asst_files_free(kf, nkf);
+    /* the instructions: the system message, ahead of one the request brings */
     if (ins[0] && cJSON_IsArray(msgs) && cJSON_GetArraySize(msgs) > 0) {
         cJSON *first = cJSON_GetArrayItem(msgs, 0);
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(first, "role");
@@ -638,6 +736,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     tl_use = u;
     tl_server = s;
 out:
+    free(ins_buf);
     cJSON_Delete(cfg);
     return status;
 }

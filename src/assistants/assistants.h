@@ -154,6 +154,25 @@ void asst_files_free(struct asst_file *f, size_t n);
 /* 1 when name is a plain file name we keep. */
 int asst_file_name_ok(const char *name);
 
+/* Retrieval over the bundled knowledge files (knowledge.c): every file src/knowledge reads
+ * (TXT, Markdown, PDF, DOCX, HWPX, HTML, CSV) is extracted and chunked (headings and pages
+ * kept), and the k chunks holding the largest share of the query's character bigrams
+ * (Korean works without word splitting), at least threshold (0..1), come best first. */
+struct asst_passage {
+    char file[ASST_FILENAME_MAX];
+    int page;                       /* 0: the format has none */
+    char *heading;                  /* heading path or NULL */
+    char *text;
+    int chunk;                      /* its index in the file */
+    double score;                   /* the share of the query's bigrams, 0..1 */
+};
+int asst_knowledge_search(struct store *st, const char *id, const char *query, int k, double threshold,
+                          struct asst_passage **out, int *n, struct err *e);
+void asst_passages_free(struct asst_passage *p, int n);
+/* The system-message text that gives the passages to the model, numbered for citations
+ * ("[1] manual.pdf, p. 3, 1장 > 보증"); only_knowledge adds the answer-only-from-them rule. */
+char *asst_knowledge_context(const struct asst_passage *p, int n, int only_knowledge);
+
 /* SHA-256 of bytes as 64 lowercase hex digits. */
 void asst_sha256_hex(const void *data, size_t n, char out[65]);
 

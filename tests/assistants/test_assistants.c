@@ -546,7 +546,52 @@ TEST(avatar_files_bundle) {
     store_close(st);
 }
 
+/* Retrieval over bundled files: the passage that answers comes first, with its file,
+ * heading (and page for a PDF would be kept the same way); no match gives nothing. */
+TEST(knowledge_search) {
+    struct store *st = open_fresh();
+    REQUIRE(st, "open");
+    struct store_user a;
+    REQUIRE(mk_user(st, "a@x.org", &a) == 0, "user");
+    struct asst x;
+    REQUIRE(create(st, a.id, "{\"name\":\"kb\",\"capabilities\":{\"knowledge\":true}}", &x) == 0, "create");
+    const char *manual = "# 세탁기 설명서\n\n## 설치\n\n평평한 바닥에 두세요.\n\n## 보증\n\n보증기간은 2년입니다.\n";
+    const char *faq = "Delivery takes three days. Colours: white and grey.\n";
+    struct err e = {{0}};
+    REQUIRE(asst_file_put(st, a.id, x.id, "manual.md", "text/markdown", manual, strlen(manual), &e) == 0, "put");
+    REQUIRE(asst_file_put(st, a.id, x.id, "faq.txt", "text/plain", faq, strlen(faq), &e) == 0, "put");
+    REQUIRE(asst_file_put(st, a.id, x.id, "blob.bin", "", "\x01\x02\x03", 3, &e) == 0, "put");
+    struct asst_passage *p;
+    int n;
+    REQUIRE(asst_knowledge_search(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    CHECK(n >= 1);
+    if (n >= 1) {
+        CHECK_STR(p[0].file, "manual.md");
+        CHECK_STR(p[0].heading ? p[0].heading : "", "세탁기 설명서 > 보증");
+        CHECK(strstr(p[0].text, "2년") != NULL);
+        CHECK(p[0].score > 0.25); /* 보증, 기간 of 7 bigrams */
+        for (int i = 1; i < n; i++) CHECK(p[i].score <= p[i - 1].score);
+        char *ctx = asst_knowledge_context(p, n, 1);
+        CHECK(ctx && strstr(ctx, "[1] manual.md, 세탁기 설명서 > 보증\n") && strstr(ctx, "do not know"));
+        free(ctx);
+    }
+    asst_passages_free(p, n);
+    REQUIRE(asst_knowledge_search(st, x.id, "DELIVERY days", 3, 0, &p, &n, &e) == 0, "search");
+    CHECK(n >= 1 && !strcmp(p[0].file, "faq.txt"));
+    asst_passages_free(p, n);
+    /* a threshold keeps weak matches out; nothing shared gives nothing */
+    REQUIRE(asst_knowledge_search(st, x.id, "보증 xyzzy plugh", 3, 0.9, &p, &n, &e) == 0, "search");
+    CHECK_EQ_INT(n, 0);
+    asst_passages_free(p, n);
+    REQUIRE(asst_knowledge_search(st, x.id, "!!!", 3, 0, &p, &n, &e) == 0, "search");
+    CHECK_EQ_INT(n, 0);
+    asst_passages_free(p, n);
+    asst_free(&x);
+    store_close(st);
+}
+
 static void run_suite(void) {
+    RUN(knowledge_search);
     RUN(crud_versions_visibility);
     RUN(store_search_uses_ratings);
     RUN(avatar_files_bundle);
@@ -562,7 +607,7 @@ TEST(postgres_started) {
 }
 
 int main(void) {
-    TEST_EXPECT(2 + 2 * 3 + 1);
+    TEST_EXPECT(2 + 2 * 4 + 1);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-asst-XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
     RUN(config_check);

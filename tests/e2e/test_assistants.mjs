@@ -15,7 +15,7 @@ import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./serv
 import { startPostgres } from "./pg_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(2 * 12 + 1);
+const { test, summary } = makeCounter(2 * 13 + 1);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-assistants-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -72,6 +72,11 @@ async function user(base, email, name) {
   return u;
 }
 
+// the product manual (Markdown, Korean) and a distractor file; the answers are only in the manual
+const MANUAL = "# ACME 세탁기 WM-7 설명서\n\n## 1장 설치\n\n세탁기는 평평한 바닥에 두고 수평을 맞추세요. 급수 호스를 수도꼭지에 연결합니다.\n\n" +
+  "## 2장 필터 청소\n\n배수 필터는 한 달에 한 번 청소하세요. 아래쪽 덮개를 열고 필터를 시계 반대 방향으로 돌려 빼냅니다.\n\n" +
+  "## 3장 보증\n\n보증 기간은 구입일로부터 2년입니다. 모터는 10년 동안 무상으로 수리해 드립니다.\n";
+const FAQ = "자주 묻는 질문\n\n배송은 3일 안에 도착합니다. 색상은 흰색과 회색이 있습니다.\n";
 const INSTR = "당신은 ACME 세탁기의 고객 지원 도우미입니다. 설명서에 있는 내용으로만 답하세요.";
 const CONFIG = {
   name: "ACME 고객 지원 도우미",
@@ -87,7 +92,7 @@ const CONFIG = {
 };
 
 async function suite(name, db) {
-  const srv = await startServer(["-m", MODEL, "--ctx", "512", "--parallel", "2", "--db", db, "--tiers", TIERS]);
+  const srv = await startServer(["-m", MODEL, "--ctx", "4096", "--parallel", "2", "--db", db, "--tiers", TIERS]);
   const T = (n, f) => test(`${name}: ${n}`, f);
   let admin, alice, bob, carol, A, modelId, bundle;
   try {
@@ -153,12 +158,14 @@ async function suite(name, db) {
       eq([r.status, r.headers.get("content-type"), r.headers.get("x-content-type-options")], [200, "image/png", "nosniff"], "served");
       assert(r.buf.equals(PNG), "same bytes");
       r = await alice.req("PUT", `/api/assistants/${A.id}/files/${encodeURIComponent("설명서.md")}`, undefined,
-                          { raw: "# ACME 설명서\n\n보증 기간은 2년입니다.\n", type: "text/markdown" });
+                          { raw: MANUAL, type: "text/markdown" });
       eq([r.status, r.json.data.length, r.json.data[0].name], [200, 1, "설명서.md"], "knowledge file bundled");
       isError(await alice.req("PUT", `/api/assistants/${A.id}/files/${encodeURIComponent("a/b.md")}`, undefined, { raw: "x" }), 400);
       r = await alice.req("PUT", `/api/assistants/${A.id}/files/${encodeURIComponent("../x")}`, undefined, { raw: "x" });
       assert(r.status === 400 || r.status === 404, "a dot-dot name is refused: " + r.status);
       eq((await alice.req("GET", `/api/assistants/${A.id}/files`)).json.data.length, 1, "still one file");
+      r = await alice.req("PUT", `/api/assistants/${A.id}/files/faq.txt`, undefined, { raw: FAQ, type: "text/plain" });
+      eq(r.json.data.map((f) => f.name), ["faq.txt", "설명서.md"], "two files");
       isError(await bob.req("GET", `/api/assistants/${A.id}/files`), 404);
     });
 
@@ -179,13 +186,32 @@ async function suite(name, db) {
       eq((await bob.req("GET", "/api/store?q=PROSE")).json.data.length, 1, "ASCII case-insensitive");
     });
 
-    await T("chat as the assistant: its instructions, model and sampling defaults reach the model", async () => {
+    await T("knowledge: the passage that answers comes first, with its file and heading", async () => {
+      let r = await alice.req("POST", `/api/assistants/${A.id}/search`, { query: "보증 기간은 얼마인가요?" });
+      eq(r.status, 200, "search: " + r.text);
+      const top = r.json.data[0];
+      eq([top.file, top.heading, top.index], ["설명서.md", "ACME 세탁기 WM-7 설명서 > 3장 보증", 1], "the warranty section first");
+      assert(top.text.includes("2년") && r.json.data.length <= 4, "its text; at most max_chunks");
+      assert(r.json.context.includes("[1] 설명서.md, ACME 세탁기 WM-7 설명서 > 3장 보증") && r.json.context.includes("say that you do not know"),
+             "the context cites it and holds the only-from-knowledge rule");
+      r = await alice.req("POST", `/api/assistants/${A.id}/search`, { query: "필터는 얼마나 자주 청소하나요" });
+      eq(r.json.data[0].heading, "ACME 세탁기 WM-7 설명서 > 2장 필터 청소", "the filter section first");
+      r = await alice.req("POST", `/api/assistants/${A.id}/search`, { query: "배송 며칠" });
+      eq(r.json.data[0].file, "faq.txt", "the FAQ answers delivery");
+      isError(await alice.req("POST", `/api/assistants/${A.id}/search`, {}), 400, "invalid_value", "query");
+      isError(await bob.req("POST", `/api/assistants/${A.id}/search`, { query: "보증" }), 404);
+    });
+
+    // the system message a chat with question q gets: the instructions, then the passages
+    const sysFor = async (q) => INSTR + "\n\n" + (await alice.req("POST", `/api/assistants/${A.id}/search`, { query: q })).json.context;
+
+    await T("chat as the assistant: its instructions, knowledge, model and sampling defaults reach the model", async () => {
       const q = "보증 기간은?";
       const viaModel = await bob.openai.chat.completions.create({ model: `asst:${A.id}`, messages: [{ role: "user", content: q }] });
       // the same request spelled out: the instructions as the system message, temperature 0, 5 tokens, seed 3
       const explicit = await bob.openai.chat.completions.create({
         model: modelId, temperature: 0, max_tokens: 5, seed: 3,
-        messages: [{ role: "system", content: INSTR }, { role: "user", content: q }] });
+        messages: [{ role: "system", content: await sysFor(q) }, { role: "user", content: q }] });
       const plain = await bob.openai.chat.completions.create({ model: modelId, temperature: 0, max_tokens: 5, messages: [{ role: "user", content: q }] });
       eq(viaModel.usage.prompt_tokens, explicit.usage.prompt_tokens, "the prompt is the explicit one");
       assert(plain.usage.prompt_tokens < explicit.usage.prompt_tokens, "the instructions are in the prompt");
@@ -197,7 +223,7 @@ async function suite(name, db) {
       eq(r.status, 200, "assistant field: " + r.text);
       const ex2 = await bob.openai.chat.completions.create({
         model: modelId, temperature: 0, max_tokens: 5, seed: 3,
-        messages: [{ role: "system", content: INSTR + "\n\n짧게." }, { role: "user", content: CONFIG.starters[1] }] });
+        messages: [{ role: "system", content: (await sysFor(CONFIG.starters[1])) + "\n\n짧게." }, { role: "user", content: CONFIG.starters[1] }] });
       eq(r.json.usage.prompt_tokens, ex2.usage.prompt_tokens, "starter + merged system message");
       eq(r.json.choices[0].message.content, ex2.choices[0].message.content, "same greedy output");
       // the request's own sampling wins over the defaults
@@ -280,7 +306,7 @@ async function suite(name, db) {
       eq([r.json.visibility, r.json.author.name, r.json.instructions, r.json.version, r.json.starters], ["private", "Bob", INSTR, 1, CONFIG.starters], "imported");
       assert(r.json.id !== A.id && r.json.avatar_url, "a new id with the avatar");
       const files = (await bob.req("GET", `/api/assistants/${r.json.id}/files`)).json.data;
-      eq(files.map((f) => f.name), ["설명서.md"], "knowledge file carried");
+      eq(files.map((f) => f.name), ["faq.txt", "설명서.md"], "knowledge files carried");
       isError(await alice.req("GET", `/api/assistants/${r.json.id}`), 404, "not_found");
     });
 
@@ -294,7 +320,7 @@ async function suite(name, db) {
 
     await T("bundle on a second server: the same assistant answers the same", async () => {
       const d2 = fs.mkdtempSync(path.join(tmp, "second-"));
-      const srv2 = await startServer(["-m", MODEL, "--ctx", "512", "--db", `sqlite:${d2}/omni.db`, "--tiers", TIERS]);
+      const srv2 = await startServer(["-m", MODEL, "--ctx", "4096", "--db", `sqlite:${d2}/omni.db`, "--tiers", TIERS]);
       try {
         const zed = await user(srv2.url, "zed@example.com", "Zed");
         const r = await zed.req("POST", "/api/assistants/import", undefined, { raw: bundle, type: "application/zip" });
