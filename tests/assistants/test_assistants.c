@@ -16,6 +16,7 @@
 
 #include "assistants/assistants.h"
 #include "assistants/bundle.h"
+#include "knowledge/make_docs.h"
 #include "test.h"
 
 static const char *g_backend;
@@ -590,7 +591,58 @@ TEST(knowledge_search) {
     store_close(st);
 }
 
+/* A Korean product manual as a PDF (drawn at test time: headings in larger type, two pages)
+ * and as an HWPX: the answer's passage comes first from each, the PDF's with its page. */
+TEST(knowledge_pdf_hwpx) {
+    struct store *st = open_fresh();
+    REQUIRE(st, "open");
+    struct store_user a;
+    REQUIRE(mk_user(st, "a@x.org", &a) == 0, "user");
+    struct asst x;
+    REQUIRE(create(st, a.id, "{\"name\":\"kb\",\"capabilities\":{\"knowledge\":true}}", &x) == 0, "create");
+    char pdf[400], hwpx[400];
+    snprintf(pdf, sizeof pdf, "%s/manual%d.pdf", g_tmp, g_case_no);
+    snprintf(hwpx, sizeof hwpx, "%s/guide%d.hwpx", g_tmp, g_case_no);
+    const struct pdf_line lines[] = {
+        {20, "청소기 설명서"}, {14, "1장 설치"}, {11, "충전대를 벽에 붙여 두고 전원을 연결하세요."}, {0, NULL},
+        {14, "2장 배터리"}, {11, "배터리는 완전히 충전하면 90분 동안 사용할 수 있습니다."}, {0, NULL}, {0, NULL}};
+    REQUIRE(make_pdf(pdf, lines) == 0, "cannot draw %s", pdf);
+    const char *header = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><hh:head xmlns:hh=\"http://www.hancom.co.kr/hwpml/2011/head\">"
+                         "<hh:refList><hh:styles><hh:style id=\"0\" type=\"PARA\" name=\"바탕글\" engName=\"Normal\"/>"
+                         "<hh:style id=\"2\" type=\"PARA\" name=\"개요 1\" engName=\"Outline 1\"/></hh:styles></hh:refList></hh:head>";
+    const char *sec = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><hs:sec xmlns:hs=\"http://www.hancom.co.kr/hwpml/2011/section\" "
+                      "xmlns:hp=\"http://www.hancom.co.kr/hwpml/2011/paragraph\">"
+                      "<hp:p styleIDRef=\"2\"><hp:run><hp:t>교환과 환불</hp:t></hp:run></hp:p>"
+                      "<hp:p styleIDRef=\"0\"><hp:run><hp:t>제품을 받은 날부터 14일 안에 환불을 요청할 수 있습니다.</hp:t></hp:run></hp:p></hs:sec>";
+    const struct zip_part parts[] = {{"mimetype", "application/hwp+zip", 0}, {"Contents/header.xml", header, 0},
+                                     {"Contents/section0.xml", sec, 0}};
+    REQUIRE(make_zip(hwpx, parts, 3) == 0, "cannot write %s", hwpx);
+    size_t pn = 0, hn = 0;
+    char *pb = slurp(pdf, &pn), *hb = slurp(hwpx, &hn);
+    REQUIRE(pb && hb, "read back");
+    struct err e = {{0}};
+    CHECK(asst_file_put(st, a.id, x.id, "설명서.pdf", "application/pdf", pb, pn, &e) == 0);
+    CHECK(asst_file_put(st, a.id, x.id, "안내.hwpx", "application/hwp+zip", hb, hn, &e) == 0);
+    free(pb);
+    free(hb);
+    struct asst_passage *p;
+    int n;
+    REQUIRE(asst_knowledge_search(st, x.id, "배터리는 몇 분 사용할 수 있나요?", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    CHECK(n >= 1 && !strcmp(p[0].file, "설명서.pdf") && p[0].page == 2 && strstr(p[0].text, "90분"));
+    if (n >= 1) CHECK_MSG(p[0].heading && strstr(p[0].heading, "2장 배터리"), "heading %s", p[0].heading ? p[0].heading : "(none)");
+    asst_passages_free(p, n);
+    REQUIRE(asst_knowledge_search(st, x.id, "환불은 며칠 안에 요청하나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    CHECK(n >= 1 && !strcmp(p[0].file, "안내.hwpx") && p[0].page == 0 && strstr(p[0].text, "14일"));
+    if (n >= 1) CHECK(p[0].heading && !strcmp(p[0].heading, "교환과 환불"));
+    asst_passages_free(p, n);
+    unlink(pdf);
+    unlink(hwpx);
+    asst_free(&x);
+    store_close(st);
+}
+
 static void run_suite(void) {
+    RUN(knowledge_pdf_hwpx);
     RUN(knowledge_search);
     RUN(crud_versions_visibility);
     RUN(store_search_uses_ratings);
@@ -607,7 +659,7 @@ TEST(postgres_started) {
 }
 
 int main(void) {
-    TEST_EXPECT(2 + 2 * 4 + 1);
+    TEST_EXPECT(2 + 2 * 5 + 1);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-asst-XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
     RUN(config_check);
