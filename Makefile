@@ -88,9 +88,11 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/libomni.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libomni.a $(LDLIBS)
 
-# The knowledge tests and bench draw their own PDFs (Korean text, headings, pages) with Pango and Cairo.
+# The knowledge and assistants tests and the bench draw their own PDFs (Korean text, headings, pages) with Pango and Cairo.
 $(BUILD)/tests/knowledge/%: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
 $(BUILD)/tests/knowledge/%: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
+$(BUILD)/tests/assistants/%: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
+$(BUILD)/tests/assistants/%: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
 $(BUILD)/bench/bench_knowledge: CPPFLAGS += $(shell pkg-config --cflags pangocairo 2>/dev/null)
 $(BUILD)/bench/bench_knowledge: LDLIBS += $(shell pkg-config --libs pangocairo 2>/dev/null)
 

@@ -8,6 +8,7 @@
 #include "api/chat_personal.h"
 #include "api/meter.h"
 #include "api/reply.h"
+#include "api/routes_assistants.h"
 #include "core/log.h"
 #include "storage/prefs.h"
 
@@ -189,6 +190,7 @@ static void on_done(struct api_capture *cap) {
     if (x->w->kind == API_WHO_KEY)
         auth_limit_api_tokens(a, &x->w->user, (int64_t)x->cap.prompt_tokens + x->cap.completion_tokens);
     metrics_count_tier(&s->metrics, x->w->user.tier, 0, x->cap.prompt_tokens, x->cap.completion_tokens);
+    api_assistant_chat_done(); /* a custom assistant's use and conversation, before the reply ends */
 }
 
 void api_chat_store_end(struct api_chat_store *x) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/reply.h"
+#include "api/routes_assistants.h"
 #include "api/routes.h"
 #include "api/routes_me.h"
 #include "api/who.h"
@@ -423,5 +424,8 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
         return st;
     if (!strncmp(p, "/conversations", 14) && (!p[14] || p[14] == '/'))
         return route_conversations(s, c, &w, get ? "GET" : m, p + 14, body, len);
+    if (!strncmp(p, "/assistants", 11) && (!p[11] || p[11] == '/'))
+        return route_assistants(s, c, &w, get ? "GET" : m, p + 11, body, len);
+    if (!strncmp(p, "/store", 6) && (!p[6] || p[6] == '/')) return route_store(s, c, &w, get ? "GET" : m, p + 6);
     return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
 }

@@ -9,6 +9,7 @@
 #include "api/chat_personal.h"
 #include "api/chat_images.h"
 #include "api/chat_store.h"
+#include "api/routes_assistants.h"
 #include "api/generate.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
@@ -276,12 +277,18 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return api_reply_error(c, 400, NULL, "invalid_json", "the request body is not valid JSON (error near byte %zu)", at);
     }
-    /* a user's stored chat: custom instructions, memories, the memory tool (api/chat_personal.h) */
+    /* a custom assistant named by the request applies to it first (routes_assistants.h), then
+     * a user's stored chat: custom instructions, memories, the memory tool (api/chat_personal.h) */
+    struct api_asst_use au;
     struct api_personal px;
-    int status = api_chat_personalize(s, c, j, &px);
-    api_personal_set(&px);
+    int status = api_assistant_chat_begin(s, c, j, &au), personal = 0;
+    if (!status && !(status = api_chat_personalize(s, c, j, &px))) {
+        personal = 1;
+        api_personal_set(&px);
+    }
     if (!status) status = api_chat_body(s, c, j, API_CHAT);
-    api_personal_set(NULL);
+    if (personal) api_personal_set(NULL);
+    api_assistant_chat_end(s, &au, status);
     cJSON_Delete(j);
     return status;
 }

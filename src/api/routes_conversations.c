@@ -11,6 +11,7 @@
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/who.h"
+#include "assistants/assistants.h"
 
 static cJSON *conv_json(const struct store_conv *v) {
     cJSON *o = cJSON_CreateObject();
@@ -171,6 +172,11 @@ static int get_conv(struct api_server *s, struct mg_connection *c, struct api_wh
     if (rc) return api_reply_store(c, rc, &e, "conversation");
     cJSON *o = tree_json(&v, &t);
     store_msgs_free(&t);
+    /* a custom assistant's conversation names the version it used (src/assistants) */
+    char aid[STORE_ID_MAX];
+    int aver = 0;
+    if (v.assistant_id[0] && !asst_conv_get(s->p.auth->st, id, aid, &aver, &e) && aver > 0)
+        cJSON_AddNumberToObject(o, "assistant_version", aver);
     return reply_obj(c, 200, o);
 }
 

@@ -293,6 +293,35 @@ static const char *const mig_sqlite[] = {
     " heading TEXT NOT NULL DEFAULT '', page_first INTEGER NOT NULL DEFAULT 0, page_last INTEGER NOT NULL DEFAULT 0,"
     " n_tokens INTEGER NOT NULL DEFAULT 0, dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (vs_id, file_id, seq),"
     " FOREIGN KEY (vs_id, file_id) REFERENCES vs_files(vs_id, file_id) ON DELETE CASCADE);",
+    /* 6 (assistants, src/assistants): custom assistants, every edit a version, who used and
+     * rated them, which conversation used which version, their bundled knowledge files */
+    "CREATE TABLE IF NOT EXISTS assistants ("
+    " id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '',"
+    " visibility TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('private','link','public')),"
+    " link_token TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, featured INTEGER NOT NULL DEFAULT 0,"
+    " hidden INTEGER NOT NULL DEFAULT 0, avatar_type TEXT NOT NULL DEFAULT '', avatar TEXT NOT NULL DEFAULT '',"
+    " search TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assistants_user ON assistants(user_id, updated);"
+    "CREATE INDEX IF NOT EXISTS assistants_store ON assistants(visibility, hidden, featured);"
+    "CREATE TABLE IF NOT EXISTS assistant_versions ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
+    " config TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (assistant_id, version));"
+    "CREATE TABLE IF NOT EXISTS assistant_users ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, uses INTEGER NOT NULL DEFAULT 0,"
+    " last_used INTEGER NOT NULL DEFAULT 0, stars INTEGER NOT NULL DEFAULT 0, review TEXT NOT NULL DEFAULT '',"
+    " rated INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (assistant_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS assistant_users_user ON assistant_users(user_id);"
+    "CREATE TABLE IF NOT EXISTS assistant_convs ("
+    " conv_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,"
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assistant_convs_asst ON assistant_convs(assistant_id);"
+    "CREATE TABLE IF NOT EXISTS assistant_files ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    " mime TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
+    " created INTEGER NOT NULL, PRIMARY KEY (assistant_id, name));",
 };
 
 static const char *const mig_pg[] = {
@@ -397,6 +426,35 @@ static const char *const mig_pg[] = {
     " heading TEXT NOT NULL DEFAULT '', page_first INTEGER NOT NULL DEFAULT 0, page_last INTEGER NOT NULL DEFAULT 0,"
     " n_tokens INTEGER NOT NULL DEFAULT 0, dim INTEGER NOT NULL, vec TEXT NOT NULL, PRIMARY KEY (vs_id, file_id, seq),"
     " FOREIGN KEY (vs_id, file_id) REFERENCES vs_files(vs_id, file_id) ON DELETE CASCADE);",
+    /* 6 (assistants, src/assistants): custom assistants, every edit a version, who used and
+     * rated them, which conversation used which version, their bundled knowledge files */
+    "CREATE TABLE IF NOT EXISTS assistants ("
+    " id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '',"
+    " visibility TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('private','link','public')),"
+    " link_token TEXT NOT NULL UNIQUE, version INTEGER NOT NULL, featured INTEGER NOT NULL DEFAULT 0,"
+    " hidden INTEGER NOT NULL DEFAULT 0, avatar_type TEXT NOT NULL DEFAULT '', avatar TEXT NOT NULL DEFAULT '',"
+    " search TEXT NOT NULL DEFAULT '', created BIGINT NOT NULL, updated BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assistants_user ON assistants(user_id, updated);"
+    "CREATE INDEX IF NOT EXISTS assistants_store ON assistants(visibility, hidden, featured);"
+    "CREATE TABLE IF NOT EXISTS assistant_versions ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
+    " config TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (assistant_id, version));"
+    "CREATE TABLE IF NOT EXISTS assistant_users ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, uses BIGINT NOT NULL DEFAULT 0,"
+    " last_used BIGINT NOT NULL DEFAULT 0, stars INTEGER NOT NULL DEFAULT 0, review TEXT NOT NULL DEFAULT '',"
+    " rated BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (assistant_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS assistant_users_user ON assistant_users(user_id);"
+    "CREATE TABLE IF NOT EXISTS assistant_convs ("
+    " conv_id TEXT PRIMARY KEY REFERENCES conversations(id) ON DELETE CASCADE,"
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, version INTEGER NOT NULL,"
+    " created BIGINT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS assistant_convs_asst ON assistant_convs(assistant_id);"
+    "CREATE TABLE IF NOT EXISTS assistant_files ("
+    " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    " mime TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
+    " created BIGINT NOT NULL, PRIMARY KEY (assistant_id, name));",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

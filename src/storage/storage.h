@@ -389,4 +389,13 @@ void store_feedback_free(struct store_feedback *items, size_t n);
  * "usage":[…], "feedback":[…], "exported": ms}. */
 int store_export_user(struct store *st, const char *user_id, char **json, struct err *e);
 
+/* ---- for other areas' tables (src/assistants …) ----
+ * Borrow one pooled connection (db.h) for a round of statements, then give it back;
+ * a transaction left open is rolled back on release. */
+struct db;
+int store_db_acquire(struct store *st, struct db **out, struct err *e);
+void store_db_release(struct store *st, struct db *d);
+/* store_db_lock: the database-wide lock for key inside the current write transaction. */
+int store_db_lock(struct db *d, const char *key, struct err *e);
+
 #endif

@@ -20,7 +20,7 @@ SECS=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
 NICE=${FUZZ_NICE:-0}
 OUT=$BUILD/fuzz
-ALL="gguf image jinja chat tokenizer ggml_whisper audio data_uri multipart realtime reasoning moderation knowledge toolcall"
+ALL="gguf image jinja chat tokenizer ggml_whisper audio data_uri multipart realtime reasoning moderation knowledge toolcall bundle"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 PKGS="libpcre2-8 libcjson libcurl sqlite3 libpq libsodium sndfile samplerate fftw3f espeak-ng libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0"
 LIBS=${LDLIBS:-"$(pkg-config --libs $PKGS) -lcivetweb -lmp3lame -lm -pthread -ldl"}
@@ -38,7 +38,7 @@ FLAGS="-g -O1 -std=c11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthrea
 INSTRUMENTED="$(ls src/text/*.c src/formats/*.c) src/api/request_options.c src/api/multipart.c
   src/api/realtime_events.c src/runtime/chat_format.c src/core/dtype.c src/core/error.c src/models/image_preprocess.c
   src/api/tls_compat.c src/runtime/reasoning.c $(ls src/moderation/pii.c src/moderation/rules.c src/moderation/guard.c src/knowledge/*.c)
-  src/tools/toolcall_parse.c"
+  src/tools/toolcall_parse.c src/assistants/bundle.c src/assistants/assistants.c"
 objs=""
 for src in $INSTRUMENTED; do
   obj="$OUT/obj/${src%.c}.o"
@@ -65,7 +65,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=tests/fuzz/lsan.supp:print_supp
 for name in $TARGETS; do
   mkdir -p "$OUT/corpus/$name"
   case $name in
-    gguf|image|ggml_whisper|audio|knowledge) maxlen=65536 ;;
+    gguf|image|ggml_whisper|audio|knowledge|bundle) maxlen=65536 ;;
     *) maxlen=8192 ;;
   esac
   case $name in
