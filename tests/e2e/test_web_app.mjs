@@ -106,6 +106,7 @@ try {
 
   await test("copy and read aloud on an answer", async () => {
     await page.locator(".msg.assistant .copy").first().click();
+    await page.waitForFunction(() => (document.body.dataset.copied || "").length > 0, null, { timeout: 30000 }).catch(() => {});
     assert((await page.evaluate(() => document.body.dataset.copied || "")).length > 0, "copied the answer");
     const speech = page.waitForResponse((r) => r.url().endsWith("/v1/audio/speech"));
     await page.locator(".msg.assistant .speak").first().click();
@@ -245,6 +246,8 @@ try {
     const key = await page.textContent(".key-secret");
     assert(key.startsWith("sk-omni-"), key);
     await page.click(".key-copy");
+    // the page marks the copy once the clipboard write has settled (it is asynchronous)
+    await page.waitForFunction((k) => document.body.dataset.copied === k, key, { timeout: 30000 }).catch(() => {});
     eq(await page.evaluate(() => document.body.dataset.copied), key, "copied");
     const models = await fetch(srv.url + "/v1/models", { headers: { Authorization: "Bearer " + key } });
     eq(models.status, 200, "the key works");
@@ -295,8 +298,9 @@ try {
     await page.click("#auth-submit");
     await page.waitForFunction(() => document.getElementById("auth-error").textContent.length > 0);
     await page.fill("#auth-password", PASSWORD);
+    const before = await page.evaluate(() => window.__omniReady || 0);
     await page.click("#auth-submit");
-    await ready(page);
+    await ready(page, before);
     assert((await page.locator("#conversations li.conv").count()) >= 1, "my conversations are back");
   });
 

@@ -150,6 +150,7 @@ try {
     await m.locator(".content .katex").first().waitFor();   // math rendered
     await m.locator(".content .hljs-built_in, .content .hljs-string").first().waitFor();   // code highlighted
     await m.locator(".copy-code").click();
+    await page.waitForFunction(() => document.body.dataset.copied === "print('hi')", null, { timeout: 30000 }).catch(() => {});
     eq(await page.evaluate(() => document.body.dataset.copied), "print('hi')", "copied the code");
     eq(await page.evaluate(() => window.__pwned), undefined, "nothing ran");
     await shot(page, "markdown");

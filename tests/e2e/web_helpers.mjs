@@ -17,10 +17,13 @@ export function launch(extraArgs = []) {
   });
 }
 
-// The app is ready: logged in (or --no-auth), models and the sidebar loaded.
-export async function ready(page) {
+// The app is ready: logged in (or --no-auth), models and the sidebar loaded. After a log-out
+// the ready mark and the model picker keep their values: a log-in passes the mark read before
+// it (`after`), so that the page is not taken as ready before its session cookie is set.
+export async function ready(page, after = 0) {
   try {
-    await page.waitForFunction(() => window.__omniReady > 0 && document.getElementById("model-picker").value, null, { timeout: 90000 });
+    await page.waitForFunction((t) => window.__omniReady > t && document.getElementById("model-picker").value &&
+      document.getElementById("login-view").hidden, after, { timeout: 90000 });
   } catch (e) {   // say what the page shows instead
     const st = await page.evaluate(() => ({ url: location.href, ready: window.__omniReady, login: !document.getElementById("login-view").hidden,
       authError: document.getElementById("auth-error").textContent, models: document.getElementById("model-picker").options.length,
