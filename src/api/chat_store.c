@@ -47,12 +47,29 @@ static void sampling_json(const cJSON *body, char *out, size_t cap) {
     cJSON_Delete(o);
 }
 
+/* Image parts in the messages (chat's image_url, Responses' input_image as the route hands
+ * them over): usage counts them per user, key, model and day. */
+static int count_images(const cJSON *body) {
+    int n = 0;
+    const cJSON *m, *part;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(body, "messages")) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!cJSON_IsArray(content)) continue;
+        cJSON_ArrayForEach(part, content) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "type");
+            if (cJSON_IsString(t) && (!strcmp(t->valuestring, "image_url") || !strcmp(t->valuestring, "input_image"))) n++;
+        }
+    }
+    return n;
+}
+
 int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_chat_store *x) {
     memset(x, 0, sizeof *x);
     struct api_who *w = api_who();
     if (!s->p.auth || !api_who_has_user(w)) return 0;
     struct auth_config *a = s->p.auth;
     x->w = w;
+    x->images = count_images(body);
     /* the route has checked that a requested name is ours (its id or its general.name):
      * limits, key lists and usage go by the one id, so a second name cannot dodge a rule */
     const char *resolved = api_meter_resolved_model(); /* the registry's id of the model the route took */
@@ -159,6 +176,7 @@ static void on_done(struct api_capture *cap) {
     u.prompt_tokens = x->cap.prompt_tokens;
     u.cached_tokens = x->cap.cached_tokens;
     u.completion_tokens = x->cap.completion_tokens;
+    u.images = x->images;
     u.requests = 1;
     if (x->conv_id[0] && x->cap.finished) {
         /* the answer and its usage in one transaction (one commit per turn) */

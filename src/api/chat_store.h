@@ -24,6 +24,7 @@ struct api_chat_store {
     const struct tool_request *tools;  /* set by the route: the memory tool's calls are run at the end */
     const char *tool_prefix;
     int memory_tool;             /* the built-in memory tool was offered (api/chat_personal.h) */
+    int images;                  /* image parts in the request's messages (counted in usage) */
 };
 
 /* Before the generation. Returns 0 (go on; set o->capture = &x->cap) or the status of

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import OpenAI from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(10);
+const { test, summary } = makeCounter(11);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const MMPROJ = `${MODELS}/synth/synth-llava-mmproj-f16.gguf`;
 const IMG = `${MODELS}/images`;
@@ -146,6 +146,33 @@ try {
 } finally {
   if (local) await stopServer(local);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// With accounts: the images of a chat are counted in the user's usage (per user, model, day).
+let acct;
+const adir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-vision-acct-"));
+try {
+  acct = await startServer(["-m", LLM, "--mmproj", MMPROJ, "--ctx", "512", "--db", `sqlite:${adir}/omni.db`]);
+  await test("with accounts, the images of a message are counted in the user's usage", async () => {
+    const h = { "Content-Type": "application/json", Origin: acct.url };
+    const su = await fetch(acct.url + "/api/auth/signup", { method: "POST", headers: h,
+      body: JSON.stringify({ email: "eye@x.org", password: "vision-pass-1" }) });
+    eq(su.status, 201, "signup");
+    const cookie = su.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
+    const logo = dataUri(`${IMG}/logo112.png`), plasma = dataUri(`${IMG}/plasma112.png`);
+    const question = { type: "text", text: "\nDescribe the image." };
+    for (const parts of [[imagePart(logo), question], [imagePart(logo), imagePart(plasma), question]]) {
+      const r = await fetch(acct.url + "/v1/chat/completions", { method: "POST", headers: { ...h, Cookie: cookie },
+        body: JSON.stringify(ask(parts, { max_tokens: 1 })) });
+      eq(r.status, 200, await r.clone().text());
+    }
+    const u = await (await fetch(acct.url + "/api/usage", { headers: { Cookie: cookie } })).json();
+    const images = u.data.reduce((n, row) => n + row.images, 0), requests = u.data.reduce((n, row) => n + row.requests, 0);
+    eq([images, requests], [3, 2], "images and requests in /api/usage");
+  });
+} finally {
+  if (acct) await stopServer(acct);
+  fs.rmSync(adir, { recursive: true, force: true });
 }
 
 try {
