@@ -482,10 +482,13 @@ done:
     return status;
 }
 
+/* Built-in tools (data analysis, MCP) in the body: the server runs the model's calls in a loop. */
+static int wants_tool_loop(const cJSON *j) {
+    return cJSON_IsObject(j) && builtin_wanted(cJSON_GetObjectItemCaseSensitive(j, "tools"));
+}
+
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
-    /* built-in tools (data analysis, MCP): the server runs the model's calls in a loop */
-    if (cJSON_IsObject(j) && builtin_wanted(cJSON_GetObjectItemCaseSensitive(j, "tools")))
-        return api_agent_body(s, c, j, kind);
+    if (wants_tool_loop(j)) return api_agent_body(s, c, j, kind);
     return chat_body(s, c, j, kind, NULL, NULL);
 }
 
@@ -497,7 +500,7 @@ int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSO
 int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_resp_hook *h) {
     /* a tool loop writes its own Responses output (not stored yet: the hook is not carried
      * through the loop's steps) */
-    if (cJSON_IsObject(j) && builtin_wanted(cJSON_GetObjectItemCaseSensitive(j, "tools"))) {
+    if (wants_tool_loop(j)) {
         if (h && h->background)
             return api_reply_error(c, 400, "background", "invalid_value",
                                    "built-in tools (data_analysis, mcp) run in the request; send it without 'background'");

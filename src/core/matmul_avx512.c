@@ -499,9 +499,12 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
         __m512i xs32 = _mm512_setzero_si512();
         __m512 ndx = _mm512_setzero_ps();
         if (type != DT_Q6_K) {
-            xs32 = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_set_m128i(q8k_sums32(&ar[1][b]), q8k_sums32(&ar[0][b]))),
-                _mm256_set_m128i(q8k_sums32(&ar[3][b]), q8k_sums32(&ar[2][b])), 1);
+            /* lane groups past RM stay zero: decode (RM = 1) sums one row, not four */
+            __m128i s32[4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) s32[i] = i < RM ? q8k_sums32(&ar[i][b]) : _mm_setzero_si128();
+            xs32 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(s32[1], s32[0])),
+                                      _mm256_set_m128i(s32[3], s32[2]), 1);
             ndx = _mm512_insertf32x8(
                 _mm512_castps256_ps512(_mm256_set_m128(_mm_set1_ps(-dxs[1]), _mm_set1_ps(-dxs[0]))),
                 _mm256_set_m128(_mm_set1_ps(-dxs[3]), _mm_set1_ps(-dxs[2])), 1);
