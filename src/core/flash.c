@@ -78,7 +78,7 @@ static float prep_scalar(float *p, int a, int b, float scale) {
 }
 
 const struct flash_kern flash_kern_scalar = {load_scalar, scores_scalar, prep_scalar, expsum_scalar, pv_scalar,
-                                             pv2_scalar};
+                                             pv2_scalar, NULL, NULL, NULL};
 
 static const struct flash_kern *kern(int hd) {
     if (cpu_level() >= CPU_AVX512 && hd % 16 == 0) return &flash_kern_avx512;
@@ -108,11 +108,21 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
     }
     float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
-        (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb, hd);
-        K->scores(s, r->q, n, hd, kt);
-        int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS];
+        int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], whole = K->scores_f16 && kv->type == DT_F16 && n <= FLASH_FEW_ROWS &&
+                                                            hd % 32 == 0;
         for (int i = 0; i < n; i++) {
-            int a = ra[i] = imax(imax(r->lo[i], t0), tb) - tb, b = rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
+            ra[i] = imax(imax(r->lo[i], t0), tb) - tb, rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
+            whole &= ra[i] == 0 && rb[i] == FLASH_TILE;
+        }
+        if (whole) {
+            K->scores_f16(s, r->q, n, hd, kv, tb);
+        } else {
+            (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb,
+                                                       hd);
+            K->scores(s, r->q, n, hd, kt);
+        }
+        for (int i = 0; i < n; i++) {
+            int a = ra[i], b = rb[i];
             if (a >= b) continue;
             float *p = s + i * FLASH_TILE, mt;
             if (softcap > 0) {
@@ -135,9 +145,19 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
             }
             K->expsum(p, st[0], st + 1);
         }
+        if (whole) {
+            K->pv_f16(acc, s, n, hd, kv, tb);
+            continue;
+        }
         /* P.V two rows at a time where their ranges overlap (each row still in order of j) */
         for (int i = 0; i < n; i += 2) {
             float *a0 = acc + (long)i * hd, *p0 = s + i * FLASH_TILE;
+            if (K->pv4 && i + 4 <= n && ra[i] == 0 && ra[i + 1] == 0 && ra[i + 2] == 0 && ra[i + 3] == 0 &&
+                rb[i] == FLASH_TILE && rb[i + 1] == FLASH_TILE && rb[i + 2] == FLASH_TILE && rb[i + 3] == FLASH_TILE) {
+                K->pv4(a0, p0, vt, hd);
+                i += 2;  /* four rows done: the loop steps two more */
+                continue;
+            }
             if (i + 1 == n || ra[i + 1] >= rb[i + 1] || ra[i] >= rb[i]) {
                 if (ra[i] < rb[i]) K->pv(a0, p0, vt, ra[i], rb[i], hd);
                 if (i + 1 < n && ra[i + 1] < rb[i + 1]) K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);

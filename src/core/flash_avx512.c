@@ -134,8 +134,42 @@ static void pv2_avx512(float *acc0, float *acc1, const float *p0, const float *p
     }
 }
 
+/* pv for four rows over the whole tile, 64 floats of d at a time: 16 accumulators, each V
+ * load serving four rows (pv2's two rows a load leave it bound by loads) */
+static void pv4_avx512(float *acc, const float *p, const float *vt, int hd) {
+    int d = 0;
+    for (; d + 64 <= hd; d += 64) {
+        __m512 y[4][4];
+        for (int i = 0; i < 4; i++)
+            for (int u = 0; u < 4; u++) y[i][u] = _mm512_loadu_ps(acc + (long)i * hd + d + 16 * u);
+        for (int j = 0; j < T; j++) {
+            const float *v = vt + (long)j * hd + d;
+            __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32),
+                   v3 = _mm512_loadu_ps(v + 48);
+            for (int i = 0; i < 4; i++) {
+                __m512 x = _mm512_set1_ps(p[i * T + j]);
+                y[i][0] = _mm512_fmadd_ps(x, v0, y[i][0]);
+                y[i][1] = _mm512_fmadd_ps(x, v1, y[i][1]);
+                y[i][2] = _mm512_fmadd_ps(x, v2, y[i][2]);
+                y[i][3] = _mm512_fmadd_ps(x, v3, y[i][3]);
+            }
+        }
+        for (int i = 0; i < 4; i++)
+            for (int u = 0; u < 4; u++) _mm512_storeu_ps(acc + (long)i * hd + d + 16 * u, y[i][u]);
+    }
+    for (; d < hd; d += 16) {
+        __m512 y[4];
+        for (int i = 0; i < 4; i++) y[i] = _mm512_loadu_ps(acc + (long)i * hd + d);
+        for (int j = 0; j < T; j++) {
+            __m512 v = _mm512_loadu_ps(vt + (long)j * hd + d);
+            for (int i = 0; i < 4; i++) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * T + j]), v, y[i]);
+        }
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(acc + (long)i * hd + d, y[i]);
+    }
+}
+
 /* 16 rows of 16 floats transposed in registers (4 rounds of 16 shuffles) */
-static inline void transpose16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 a[16], b[16];
     for (int i = 0; i < 8; i++) {
         a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
@@ -181,5 +215,89 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
     }
 }
 
-const struct flash_kern flash_kern_avx512 = {load_avx512, scores_avx512, prep_avx512, expsum_avx512, pv_avx512,
-                                             pv2_avx512};
+/* Few rows (a decode step: one token's query heads of a KV head) over a whole tile of an
+ * f16 cache, without the tile copy: loading and transposing K dominated there. Each
+ * 16 x 16 block of K is converted and transposed in registers and used at once; V rows
+ * are converted as P.V reads them. The same multiply-add chains as load + scores and pv,
+ * so the same bits. */
+static inline __attribute__((always_inline)) void scores_f16_rows(float *s, const float *q, const int n, int hd,
+                                                                  const struct flash_kv *kv, int tb) {
+    for (int j0 = 0; j0 < T; j0 += 16) {
+        const uint16_t *kr[16];
+        for (int u = 0; u < 16; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
+        __m512 a[FLASH_FEW_ROWS];
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();
+        for (int d0 = 0; d0 < hd; d0 += 16) {
+            __m512 r[16];
+            for (int u = 0; u < 16; u++) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr[u] + d0)));
+            transpose16(r);
+#pragma GCC unroll 16
+            for (int dd = 0; dd < 16; dd++)
+#pragma GCC unroll 8
+                for (int i = 0; i < n; i++)
+                    a[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[(long)i * hd + d0 + dd]), r[dd], a[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) _mm512_storeu_ps(s + i * T + j0, a[i]);
+    }
+}
+
+static void scores_f16_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
+    switch (n) {
+    case 1: scores_f16_rows(s, q, 1, hd, kv, tb); break;
+    case 2: scores_f16_rows(s, q, 2, hd, kv, tb); break;
+    case 3: scores_f16_rows(s, q, 3, hd, kv, tb); break;
+    case 4: scores_f16_rows(s, q, 4, hd, kv, tb); break;
+    case 5: scores_f16_rows(s, q, 5, hd, kv, tb); break;
+    case 6: scores_f16_rows(s, q, 6, hd, kv, tb); break;
+    case 7: scores_f16_rows(s, q, 7, hd, kv, tb); break;
+    default: scores_f16_rows(s, q, 8, hd, kv, tb); break;
+    }
+}
+
+/* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 32 floats of d at a time */
+static inline __attribute__((always_inline)) void pv_f16_rows(float *acc, const float *p, const int n, int hd,
+                                                              const struct flash_kv *kv, int tb) {
+    for (int d0 = 0; d0 < hd; d0 += 32) {
+        __m512 y[FLASH_FEW_ROWS][2];
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) {
+            y[i][0] = _mm512_loadu_ps(acc + (long)i * hd + d0);
+            y[i][1] = _mm512_loadu_ps(acc + (long)i * hd + d0 + 16);
+        }
+        for (int j = 0; j < T; j++) {
+            const uint16_t *vr = (const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride) + d0;
+            __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr));
+            __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 16)));
+#pragma GCC unroll 8
+            for (int i = 0; i < n; i++) {
+                __m512 x = _mm512_set1_ps(p[i * T + j]);
+                y[i][0] = _mm512_fmadd_ps(x, v0, y[i][0]);
+                y[i][1] = _mm512_fmadd_ps(x, v1, y[i][1]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) {
+            _mm512_storeu_ps(acc + (long)i * hd + d0, y[i][0]);
+            _mm512_storeu_ps(acc + (long)i * hd + d0 + 16, y[i][1]);
+        }
+    }
+}
+
+static void pv_f16_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
+    switch (n) {
+    case 1: pv_f16_rows(acc, p, 1, hd, kv, tb); break;
+    case 2: pv_f16_rows(acc, p, 2, hd, kv, tb); break;
+    case 3: pv_f16_rows(acc, p, 3, hd, kv, tb); break;
+    case 4: pv_f16_rows(acc, p, 4, hd, kv, tb); break;
+    case 5: pv_f16_rows(acc, p, 5, hd, kv, tb); break;
+    case 6: pv_f16_rows(acc, p, 6, hd, kv, tb); break;
+    case 7: pv_f16_rows(acc, p, 7, hd, kv, tb); break;
+    default: pv_f16_rows(acc, p, 8, hd, kv, tb); break;
+    }
+}
+
+const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,     prep_avx512,  expsum_avx512,
+                                             pv_avx512,     pv2_avx512,        scores_f16_avx512, pv_f16_avx512,
+                                             pv4_avx512};

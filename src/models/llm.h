@@ -107,8 +107,9 @@ size_t llm_kv_bytes_for(const struct llm *m, int n_ctx, int type);
  * batched. */
 enum llm_flash { LLM_FLASH_AUTO = 0, LLM_FLASH_ON = 1, LLM_FLASH_OFF = 2 };
 #define LLM_FLASH_AUTO_MIN 1024
-#define LLM_FLASH_AUTO_GROUP 8  /* decode at depth 1536 on Qwen2.5-0.5B (7 heads a group) measured
-                                  * 12 tok/s tiled vs 17 exact: below 8 auto keeps the exact kernel */
+#define LLM_FLASH_AUTO_GROUP 2  /* one decode step's attention over 8192 positions, thread CPU time:
+                                  * exact / tiled 2.5x (group 7), 2.0x (3), 1.5x (2), 1.0x (1, where
+                                  * the exact kernel stays); a prompt's rows gain more (3.5x at 7) */
 void llm_kv_set_flash(struct llm_kv *kv, enum llm_flash mode);
 /* Memory the cache holds: K/V of the attention layers, recurrent states and their checkpoint. */
 size_t llm_kv_bytes(const struct llm_kv *kv);

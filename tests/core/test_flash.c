@@ -50,11 +50,11 @@ static void run(float *out, const struct fx *f, int n, int hd, const int *lo, co
 }
 
 /* n rows of head_dim hd, row r over [lo_r, hi_r); every level's bits, the formula, the exact kernel */
-static void flash_case(int n, int hd, int max_len, int window, float softcap, int use_sinks) {
+static void flash_case_ranges(int n, int hd, int max_len, int window, float softcap, int use_sinks, int same) {
     struct fx f;
     fill(&f, n, hd, (unsigned)(n * 131 + hd * 7 + max_len), 2.0f);
     for (int r = 0; r < n; r++) {
-        f.hi[r] = max_len - (r * 37) % (max_len / 2 + 1);
+        f.hi[r] = same ? max_len : max_len - (r * 37) % (max_len / 2 + 1);
         if (f.hi[r] < 1) f.hi[r] = 1;
         f.lo[r] = window ? f.hi[r] - window : 0;
         if (f.lo[r] < 0) f.lo[r] = 0;
@@ -110,6 +110,21 @@ static void flash_case(int n, int hd, int max_len, int window, float softcap, in
     }
     free(o_s); free(o_v); free(att);
     unfill(&f);
+}
+
+static void flash_case(int n, int hd, int max_len, int window, float softcap, int use_sinks) {
+    flash_case_ranges(n, hd, max_len, window, softcap, use_sinks, 0);
+}
+
+/* A decode step's rows (one token's query heads) share their range: whole tiles take the
+ * kernels that read the cache in place (scores_f16 / pv_f16) and must give the same bits. */
+TEST(flash_decode_rows_read_the_cache_in_place) {
+    flash_case_ranges(7, 64, 1300, 0, 0, 0, 1);
+    flash_case_ranges(8, 128, 700, 0, 0, 0, 1);
+    flash_case_ranges(1, 64, 2000, 0, 0, 1, 1);
+    flash_case_ranges(3, 96, 900, 0, 0, 0, 1);
+    flash_case_ranges(2, 64, 1100, 300, 0, 0, 1);
+    flash_case_ranges(12, 64, 1500, 0, 0, 0, 1);  /* more rows than the in-place kernels take: pv4 */
 }
 
 TEST(flash_matches_formula_exact_kernel_and_every_level) {
@@ -239,6 +254,7 @@ TEST(flash_quantized_caches) {
 int main(void) {
     TEST_EXPECT(5);
     RUN(flash_matches_formula_exact_kernel_and_every_level);
+    RUN(flash_decode_rows_read_the_cache_in_place);
     RUN(flash_window_softcap_and_sinks);
     RUN(flash_ring_buffer_equals_linear_cache);
     RUN(flash_chunks_merged_in_order_equal_attend);
