@@ -458,7 +458,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
      * a later step (its last message a tool result) adds its answer without a new question */
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
-    o.resp = rh;
+    o.resp = rh ? rh : step ? step->resp : NULL;
     if (tool_request_active(&tr)) { cs.tools = &tr; cs.tool_prefix = prefix; }
     status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:
@@ -488,7 +488,7 @@ static int wants_tool_loop(const cJSON *j) {
 }
 
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
-    if (wants_tool_loop(j)) return api_agent_body(s, c, j, kind);
+    if (wants_tool_loop(j)) return api_agent_body(s, c, j, kind, NULL);
     return chat_body(s, c, j, kind, NULL, NULL);
 }
 
@@ -498,13 +498,10 @@ int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSO
 }
 
 int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_resp_hook *h) {
-    /* a tool loop writes its own Responses output (not stored yet: the hook is not carried
-     * through the loop's steps) */
+    /* a tool loop writes its own Responses output, stored and run in the background
+     * through the same hook */
     if (wants_tool_loop(j)) {
-        if (h && h->background)
-            return api_reply_error(c, 400, "background", "invalid_value",
-                                   "built-in tools (data_analysis, mcp) run in the request; send it without 'background'");
-        return api_agent_body(s, c, j, API_RESPONSES);
+        return api_agent_body(s, c, j, API_RESPONSES, h);
     }
     return chat_body(s, c, j, API_RESPONSES, h, NULL);
 }

@@ -12,8 +12,9 @@
  *
  * Tool-dispatch seam: tools_to_chat() turns the request's tools into the chat route's; a
  * built-in tool type is recognised there and nowhere else. Built-in tools (data_analysis,
- * mcp) pass through to the chat body, where the server's tool loop runs them
- * (api/agent.c); their earlier runs in the input (mcp_call, data_analysis_call) become the
+ * mcp, calculator, current_time) pass through to the chat body, where the server's tool loop runs them
+ * (api/agent.c), stored like any response; their earlier runs in the input (mcp_call,
+ * data_analysis_call, calculator_call, current_time_call) become the
  * call and its result, mcp_approval_request/response pairs the chat body's
  * "mcp_approvals", and input_file tables join the data_analysis tool. */
 #include <stdio.h>
@@ -192,7 +193,8 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *
             cJSON_AddStringToObject(msg, "content", out->valuestring);
             cJSON_AddItemToArray(msgs, msg);
             last_calls = NULL;
-        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call")) {
+        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call") || !strcmp(t, "calculator_call") ||
+                   !strcmp(t, "current_time_call")) {
             /* a built-in tool's earlier run: the call and its result, as the model saw them */
             const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments");
             const cJSON *out = field(it, "output"), *er = field(it, "error");
@@ -260,7 +262,8 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *
         } else {
             snprintf(p, sizeof p, "input[%d].type", i);
             snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output, reasoning, "
-                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response or data_analysis_call", i);
+                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response, data_analysis_call, "
+                                  "calculator_call or current_time_call", i);
             return fail(b, p, m);
         }
         i++;
@@ -284,7 +287,8 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             const cJSON *type = field(t, "type");
             char p[64], m[200];
             if (cJSON_IsString(type) && !strcmp(type->valuestring, "file_search")) { i++; continue; } /* file_search.c */
-            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp"))) {
+            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp") ||
+                                         !strcmp(type->valuestring, "calculator") || !strcmp(type->valuestring, "current_time"))) {
                 /* built-in tools: the same form in the chat body (tools/builtin.h) */
                 cJSON_AddItemToArray(ct, cJSON_Duplicate(t, 1));
                 i++;
@@ -292,7 +296,8 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             }
             if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
                 snprintf(p, sizeof p, "tools[%d].type", i);
-                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"file_search\", \"data_analysis\" or \"mcp\"", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"file_search\", \"data_analysis\", \"mcp\", "
+                                      "\"calculator\" or \"current_time\"", i);
                 return fail(b, p, m);
             }
             cJSON *e = cJSON_CreateObject(), *fn;
