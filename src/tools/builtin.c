@@ -385,6 +385,16 @@ static int simple_tool(const cJSON *t, int i, int is_time, struct builtin_set *s
             return bad(param, pc, msg, mc, 400, p, cJSON_IsString(tz) ? m : "'timezone' must be an IANA time zone name");
         snprintf(zone, 64, "%s", tz->valuestring);
     }
+    /* omni's "limits": {"max_expression_length": 16..1000} (the calculator's argument) */
+    const cJSON *limits = cJSON_GetObjectItemCaseSensitive(t, "limits");
+    int max_len = is_time ? 64 : CALC_EXPR_MAX;
+    if (!is_time && limits && !cJSON_IsNull(limits)) {
+        snprintf(p, sizeof p, "tools[%d].limits", i);
+        max_len = limit(limits, "max_expression_length", 16, CALC_EXPR_MAX, CALC_EXPR_MAX);
+        if (!cJSON_IsObject(limits) || max_len < 0)
+            return bad(param, pc, msg, mc, 400, p, "'limits' must be {\"max_expression_length\": 16..1000}");
+    }
+    snprintf(p, sizeof p, "tools[%d]", i);
     if (fn_taken(set, fname)) {
         snprintf(m, sizeof m, "a function named '%s' clashes with the built-in tool's", fname);
         return bad(param, pc, msg, mc, 400, p, m);
@@ -397,7 +407,7 @@ static int simple_tool(const cJSON *t, int i, int is_time, struct builtin_set *s
     cJSON_AddStringToObject(q, "description", is_time ? "an IANA time zone such as Asia/Seoul, Europe/Paris or UTC"
                                                       : "the expression, e.g. 1/3 + 1/6, 2^100, 1,250,000원 * 12, 5 km to mi, "
                                                         "100 °F to °C, 2026-12-25 - 2026-12-02, today + 100 days");
-    cJSON_AddNumberToObject(q, "maxLength", is_time ? 64 : CALC_EXPR_MAX);
+    cJSON_AddNumberToObject(q, "maxLength", max_len);
     if (!is_time) cJSON_AddItemToArray(cJSON_AddArrayToObject(s, "required"), cJSON_CreateString("expression"));
     cJSON_AddBoolToObject(s, "additionalProperties", 0);
     snprintf(m, sizeof m, is_time ? "The current date and time in a time zone (default %s)."

@@ -18,7 +18,8 @@
  *
  *   {"type": "calculator", "timezone": "Asia/Seoul"}
  *       the function `calculator` {expression}: exact arithmetic, units and dates
- *       (tools/calc.h); "timezone" (default UTC) says which day "today" is.
+ *       (tools/calc.h); "timezone" (default UTC) says which day "today" is; omni's
+ *       "limits": {"max_expression_length": 16..1000} bounds the model's argument.
  *   {"type": "current_time", "timezone": "Asia/Seoul"}
  *       the function `current_time` {timezone}: the time now in an IANA zone (the system's
  *       tz database, tools/tz.h), the tool's timezone (default UTC) when the call names none.
