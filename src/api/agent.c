@@ -67,6 +67,8 @@ struct agent {
     /* this step */
     enum tool_format fmt;
     int has_tools;
+    const char *step_prefix;   /* the step's forced call opening (borrowed), or NULL */
+    char user_msg[64];         /* a stored chat: the question the first step stored */
     char *all;                 /* the forced prefix and the reply so far */
     size_t all_len, all_cap;
     char *thought;
@@ -484,6 +486,7 @@ static int run_step(void *user, struct api_server *s, struct mg_connection *c, c
     struct agent *a = user;
     a->has_tools = o->tools != NULL;
     a->fmt = o->tools ? o->tools->fmt : TOOL_FMT_GENERIC;
+    a->step_prefix = o->tools ? o->tool_prefix : NULL;
     a->all_len = a->content_sent = 0;
     a->n_calls = 0;
     if (a->all) a->all[0] = 0;
@@ -697,6 +700,27 @@ static int finish(struct agent *a) {
     return status;
 }
 
+/* A stored chat's step (api/chat_store.h): the reply is the answer unless it calls a
+ * built-in tool (the loop goes on; only the last step's answer is stored, with the runs). */
+static int answer_final(void *user, const char *reply) {
+    struct agent *a = user;
+    if (!a->has_tools) return 1;
+    size_t pl = a->step_prefix ? strlen(a->step_prefix) : 0, rl = strlen(reply);
+    char *all = malloc(pl + rl + 1);
+    if (!all) return 1;
+    memcpy(all, a->step_prefix ? a->step_prefix : "", pl);
+    memcpy(all + pl, reply, rl + 1);
+    struct tool_parse tp;
+    int final = 1;
+    if (tool_parse(a->fmt, all, pl + rl, 0, &tp) == 0) {
+        for (int k = 0; k < tp.n_calls; k++)
+            if (builtin_find(&a->set, tp.calls[k].name) >= 0) final = 0;
+        tool_parse_free(&tp);
+    }
+    free(all);
+    return final;
+}
+
 static int cancel_asked(struct agent *a) {
     if (a->h && atomic_load(&a->h->cancel)) a->cancelled = 1;
     return a->cancelled;
@@ -788,7 +812,8 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         if (a.content) a.content[0] = 0;
         a.ran = 0;
         if (cancel_asked(&a)) break;
-        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a, .resp = a.h};
+        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a, .resp = a.h,
+                                     .answer_final = answer_final, .tool_runs = a.runs, .user_msg = a.user_msg};
         int status = api_chat_body_step(s, c, body, kind, &hook);
         if (status >= 400 && !a.fail_status) {
             if (a.detached) {   /* the route could not write its reply: the stored response says it */

@@ -28,6 +28,11 @@ struct api_chat_step {
     int (*fail)(void *user, int status, const char *param, const char *code, const char *msg);
     void *user;
     struct api_resp_hook *resp;   /* the Responses route's hook (its cancel, background), or NULL */
+    /* a stored chat: is this reply the loop's answer (no built-in call)? The runs so far
+     * are stored with it (api/chat_store.h) */
+    int (*answer_final)(void *user, const char *reply);
+    const cJSON *tool_runs;
+    char *user_msg;               /* STORE_ID_MAX bytes kept across the steps (api/chat_store.h) */
 };
 int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind,
                        const struct api_chat_step *step);

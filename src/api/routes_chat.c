@@ -460,6 +460,12 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     if (cs.w) o.capture = &cs.cap;
     o.resp = rh ? rh : step ? step->resp : NULL;
     if (tool_request_active(&tr)) { cs.tools = &tr; cs.tool_prefix = prefix; }
+    if (step) {
+        cs.answer_final = step->answer_final;
+        cs.step_user = step->user;
+        cs.tool_runs = step->tool_runs;
+        cs.user_msg = step->user_msg;
+    }
     status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_chat_store_end(&cs);
