@@ -64,7 +64,9 @@ static int count_images(const cJSON *body) {
 }
 
 int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_chat_store *x) {
+    char *user_msg = x->user_msg;   /* the one field the route sets before */
     memset(x, 0, sizeof *x);
+    x->user_msg = user_msg;
     struct api_who *w = api_who();
     if (!s->p.auth || !api_who_has_user(w)) return 0;
     struct auth_config *a = s->p.auth;

@@ -30,8 +30,8 @@ struct api_chat_store {
     int (*answer_final)(void *user, const char *reply);
     void *step_user;
     const cJSON *tool_runs;      /* borrowed: the runs so far (an array of items), or NULL */
-    char *user_msg;              /* the step's buffer (STORE_ID_MAX): the question stored by the
-                                    first step, which later steps answer; "" until then */
+    char *user_msg;              /* set before begin: the step's buffer (STORE_ID_MAX), the
+                                    question the first step stored, which later steps answer */
 };
 
 /* Before the generation. Returns 0 (go on; set o->capture = &x->cap) or the status of

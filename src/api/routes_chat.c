@@ -456,6 +456,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     /* accounts: key's models, tier limits, the conversation (before generating) */
     /* every step of a tool loop too: each generation's tokens count against the account, and
      * a later step (its last message a tool result) adds its answer without a new question */
+    cs.user_msg = step ? step->user_msg : NULL;
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
     o.resp = rh ? rh : step ? step->resp : NULL;
@@ -464,7 +465,6 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
         cs.answer_final = step->answer_final;
         cs.step_user = step->user;
         cs.tool_runs = step->tool_runs;
-        cs.user_msg = step->user_msg;
     }
     status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:
