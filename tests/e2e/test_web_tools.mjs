@@ -11,12 +11,14 @@ import { launch, ready, idle, turns, shot } from "./web_helpers.mjs";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { xlsxOf } from "./xlsx_helper.mjs";
 
-const { test, summary } = makeCounter(6);
+const { test, summary } = makeCounter(7);
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-webtools-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
 fs.writeFileSync(path.join(tmp, "매출.csv"), CSV);
+fs.writeFileSync(path.join(tmp, "지점.xlsx"), xlsxOf(CSV));
 
 // Every chat request: the tool forced, the data tool's SQL kept short (the random model's
 // call then ends well within the tokens); what the page sent is kept.
@@ -127,6 +129,21 @@ try {
     await ready(page);
     await page.locator(".msg.assistant").first().waitFor();
     eq(await page.locator('.msg.assistant details.tool-run[data-type="data_analysis_call"]').count(), 2, "both turns' runs shown");
+  });
+
+  await test("an XLSX workbook attached: sent as the chat's table, loaded by the server (the query runs on it)", async () => {
+    await page.click("#new-chat");
+    const sent = [];
+    await force(page, "query", sent);
+    await page.setInputFiles("#file", path.join(tmp, "지점.xlsx"));
+    await page.locator('#attachments .pending[data-kind="table"]').waitFor();
+    const m = await send(page, "지점별 합계");
+    const da = sent[0].tools.find((t) => t.type === "data_analysis");
+    eq([da.tables[0].name, da.tables[0].filename], ["지점", "지점.xlsx"], "the workbook's table");
+    eq(Buffer.from(da.tables[0].file_data.split(",")[1], "base64").equals(xlsxOf(CSV)), true, "its bytes");
+    // a workbook the server could not read would be a 400 for the whole turn: a run means it loaded
+    await m.locator('details.tool-run[data-type="data_analysis_call"]').first().waitFor();
+    eq(await page.locator(".msg.error").count(), 0, "no error");
   });
 
   await test("a chart run is drawn from its Vega-Lite spec (SVG marks), a run's text never becomes HTML", async () => {
