@@ -420,9 +420,10 @@ static int func_call(struct calc *c, const char *name, struct val *v) {
     if (!rc) c->pos++;
     if (!rc && arg.kind != V_NUM) rc = fail(c, "%s() takes a number", name);
     if (!rc) {
-        *v = arg;
-        mpq_init(arg.q);
-        mpq_init(arg.temp_x);
+        mpq_swap(v->q, arg.q);   /* v takes the argument's value; arg's is cleared below */
+        memcpy(v->dim, arg.dim, CALC_NDIM);
+        v->kind = arg.kind;
+        v->shown = arg.shown;
         v->temp = NULL;
         if (!strcmp(name, "abs")) mpq_abs(v->q, v->q);
         else {

@@ -242,8 +242,35 @@ TEST(builtin_tools) {
     cJSON_Delete(tools);
 }
 
+/* Random expressions from the calculator's own pieces: each ends with a result or an
+ * error that says something (under ASan/UBSan in make check-asan: no crash, no leak). */
+TEST(random_expressions) {
+    static const char *const pieces[] = {"1", "0", "2.5", "1,234", "3억", "5천", "만", "원", "$", "km", "m", "h", "min",
+                                         "°F", "°C", "평", "m^2", "²", "days", "months", "2026-12-02", "오늘", "today",
+                                         "+", "-", "*", "/", "^", "%", "!", "mod", "of", "to", "in", "(", ")", "round(",
+                                         "abs(", ",", " ", "년", "월", "일", "99", "-7", "1/3", "e", "é", "\xff"};
+    const int np = (int)(sizeof pieces / sizeof pieces[0]);
+    uint32_t r = 12345;
+    int ok = 0, bad = 0;
+    for (int k = 0; k < 20000; k++) {
+        char expr[400] = "";
+        int n = 1 + (int)((r = r * 1103515245u + 12345u) >> 16) % 14;
+        for (int i = 0; i < n; i++) {
+            r = r * 1103515245u + 12345u;
+            strncat(expr, pieces[(r >> 16) % (uint32_t)np], sizeof expr - strlen(expr) - 1);
+        }
+        char err[300] = "";
+        cJSON *o = calc_eval(expr, TODAY, err, sizeof err);
+        if (o) { ok++; CHECK_MSG(field(o, "result") != NULL, "%s: a result", expr); }
+        else { bad++; CHECK_MSG(err[0] != 0, "%s: an error message", expr); }
+        cJSON_Delete(o);
+    }
+    CHECK_MSG(ok > 500 && bad > 500, "both kinds seen: %d results, %d errors", ok, bad);
+}
+
 int main(void) {
-    TEST_EXPECT(7);
+    TEST_EXPECT(8);
+    RUN(random_expressions);
     RUN(exact_arithmetic);
     RUN(korean_amounts);
     RUN(units);
