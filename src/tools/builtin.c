@@ -391,8 +391,9 @@ static int simple_tool(const cJSON *t, int i, int is_time, struct builtin_set *s
     if (!is_time && limits && !cJSON_IsNull(limits)) {
         snprintf(p, sizeof p, "tools[%d].limits", i);
         max_len = limit(limits, "max_expression_length", 16, CALC_EXPR_MAX, CALC_EXPR_MAX);
-        if (!cJSON_IsObject(limits) || max_len < 0)
-            return bad(param, pc, msg, mc, 400, p, "'limits' must be {\"max_expression_length\": 16..1000}");
+        set->calc_timeout_ms = limit(limits, "timeout_ms", 100, 60000, 2000);
+        if (!cJSON_IsObject(limits) || max_len < 0 || set->calc_timeout_ms < 0)
+            return bad(param, pc, msg, mc, 400, p, "'limits' must be {\"max_expression_length\": 16..1000, \"timeout_ms\": 100..60000}");
     }
     snprintf(p, sizeof p, "tools[%d]", i);
     if (fn_taken(set, fname)) {
@@ -494,7 +495,7 @@ static int run_simple(struct builtin_set *set, const struct builtin_fn *f, const
             int64_t today = tz_lookup(set->calc_tz, now, &l, err, sizeof err) ? now / 86400
                                                                                : tz_days_from_civil(l.year, l.month, l.day);
             err[0] = 0;
-            result = calc_eval(ex, today, err, sizeof err);
+            result = calc_eval(ex, today, set->calc_timeout_ms > 0 ? set->calc_timeout_ms : 2000, err, sizeof err);
             if (result) {
                 const cJSON *r = cJSON_GetObjectItemCaseSensitive(result, "result");
                 char *t = malloc(strlen(ex) + (cJSON_IsString(r) ? strlen(r->valuestring) : 0) + 8);

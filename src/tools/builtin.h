@@ -19,7 +19,7 @@
  *   {"type": "calculator", "timezone": "Asia/Seoul"}
  *       the function `calculator` {expression}: exact arithmetic, units and dates
  *       (tools/calc.h); "timezone" (default UTC) says which day "today" is; omni's
- *       "limits": {"max_expression_length": 16..1000} bounds the model's argument.
+ *       "limits": {"max_expression_length": 16..1000, "timeout_ms": 100..60000 (2 s)}.
  *   {"type": "current_time", "timezone": "Asia/Seoul"}
  *       the function `current_time` {timezone}: the time now in an IANA zone (the system's
  *       tz database, tools/tz.h), the tool's timezone (default UTC) when the call names none.
@@ -86,6 +86,7 @@ struct builtin_set {
     char calc_tz[64];        /* the calculator's "today" zone */
     char time_tz[64];        /* current_time's zone when a call names none */
     int64_t now;             /* 0: the clock; else the instant every run sees (tests) */
+    int calc_timeout_ms;     /* the calculator's time limit (0: 2 s) */
 };
 
 /* Reads a tools array (chat completions' form: function tools are {type, function};

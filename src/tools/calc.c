@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gmp.h>
 
@@ -45,6 +46,7 @@ struct calc {
     int64_t today;
     int depth;
     char target[64];              /* the unit converted to, as written */
+    struct timespec deadline;
     char *err;
     size_t cap;
     int failed;
@@ -645,6 +647,10 @@ static int power(struct calc *c, struct val *v) {
 
 static int unary(struct calc *c, struct val *v) {
     if (++c->depth > MAX_DEPTH) return fail(c, "the expression is nested too deeply");
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > c->deadline.tv_sec || (now.tv_sec == c->deadline.tv_sec && now.tv_nsec > c->deadline.tv_nsec))
+        return fail(c, "the calculation took too long (its time limit ran out)");
     int rc;
     if (at(c, "-") || at(c, "−") || at(c, "+")) {
         int neg = !at(c, "+");
@@ -864,11 +870,15 @@ static char *q_text(const mpq_t q, char **approx) {
 static const char *const WD_EN[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
 static const char *const WD_KO[] = {"일요일", "월요일", "화요일", "수요일", "목요일", "금요일", "토요일"};
 
-cJSON *calc_eval(const char *expr, int64_t today, char *err, size_t cap) {
+cJSON *calc_eval(const char *expr, int64_t today, int timeout_ms, char *err, size_t cap) {
     if (!expr || !*expr) { snprintf(err, cap, "the expression is empty"); return NULL; }
     size_t len = strlen(expr);
     if (len > CALC_EXPR_MAX) { snprintf(err, cap, "the expression is longer than %d characters", CALC_EXPR_MAX); return NULL; }
     struct calc c = {.s = expr, .len = len, .today = today, .err = err, .cap = cap};
+    clock_gettime(CLOCK_MONOTONIC, &c.deadline);
+    c.deadline.tv_sec += timeout_ms / 1000;
+    c.deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (c.deadline.tv_nsec >= 1000000000L) { c.deadline.tv_sec++; c.deadline.tv_nsec -= 1000000000L; }
     struct val v;
     v_init(&v);
     int rc = conv(&c, &v, 1);

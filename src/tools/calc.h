@@ -22,12 +22,13 @@
 
 #define CALC_EXPR_MAX 1000
 
-/* expr evaluated; today: the current date as days since 1970-01-01 (for "today"/"오늘").
+/* expr evaluated; today: the current date as days since 1970-01-01 (for "today"/"오늘");
+ * timeout_ms: the evaluation stops with an error past it (looked at before every operand).
  * Returns a JSON object {"expression", "result" (the text shown), "value" (exact: an
  * integer, a terminating decimal, a fraction p/q, or a date), "decimal" (when value is a
  * fraction: about 20 significant digits), "unit" (or null), "kind": "number" | "quantity"
  * | "date" | "duration"}, or NULL with err (a syntax error, mismatched units, a division
  * by zero, a number too large). */
-cJSON *calc_eval(const char *expr, int64_t today, char *err, size_t cap);
+cJSON *calc_eval(const char *expr, int64_t today, int timeout_ms, char *err, size_t cap);
 
 #endif

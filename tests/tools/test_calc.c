@@ -23,7 +23,7 @@ static const char *field(const cJSON *o, const char *k) {
 /* expr → (value, unit or NULL) */
 #define CALC_IS(expr, value, unit) do { \
         char e_[300] = ""; \
-        cJSON *r_ = calc_eval(expr, TODAY, e_, sizeof e_); \
+        cJSON *r_ = calc_eval(expr, TODAY, 5000, e_, sizeof e_); \
         CHECK_MSG(r_ != NULL, "%s: %s", expr, e_); \
         if (r_) { \
             CHECK_MSG(field(r_, "value") && !strcmp(field(r_, "value"), value), "%s: value %s, want %s", expr, \
@@ -37,7 +37,7 @@ static const char *field(const cJSON *o, const char *k) {
 
 #define CALC_RESULT(expr, text) do { \
         char e_[300] = ""; \
-        cJSON *r_ = calc_eval(expr, TODAY, e_, sizeof e_); \
+        cJSON *r_ = calc_eval(expr, TODAY, 5000, e_, sizeof e_); \
         CHECK_MSG(r_ && field(r_, "result") && !strcmp(field(r_, "result"), text), "%s: result %s, want %s (%s)", expr, \
                   r_ && field(r_, "result") ? field(r_, "result") : "(none)", text, e_); \
         cJSON_Delete(r_); \
@@ -45,7 +45,7 @@ static const char *field(const cJSON *o, const char *k) {
 
 #define CALC_FAILS(expr, needle) do { \
         char e_[300] = ""; \
-        cJSON *r_ = calc_eval(expr, TODAY, e_, sizeof e_); \
+        cJSON *r_ = calc_eval(expr, TODAY, 5000, e_, sizeof e_); \
         CHECK_MSG(r_ == NULL && strstr(e_, needle), "%s: want an error with '%s', got %s", expr, needle, \
                   r_ ? field(r_, "result") : e_); \
         cJSON_Delete(r_); \
@@ -134,6 +134,13 @@ TEST(refusals_and_limits) {
     CALC_FAILS("(1 + 2", "')' expected");
     CALC_FAILS("banana * 2", "unknown word 'banana'");
     CALC_FAILS("", "empty");
+    {   /* the time limit: forty factorials of 20000 take longer than 1 ms */
+        char e[300] = "", sum[600] = "1";
+        for (int k = 0; k < 40; k++) strcat(sum, " + 20000!");
+        cJSON *r = calc_eval(sum, TODAY, 1, e, sizeof e);
+        CHECK_MSG(!r && strstr(e, "took too long"), "stopped: %s", e);
+        cJSON_Delete(r);
+    }
     CALC_FAILS("5 km to kg", "measures something else");
     CALC_FAILS("1 + 2 3", "unexpected");
     char big[CALC_EXPR_MAX + 10];
@@ -260,7 +267,7 @@ TEST(random_expressions) {
             strncat(expr, pieces[(r >> 16) % (uint32_t)np], sizeof expr - strlen(expr) - 1);
         }
         char err[300] = "";
-        cJSON *o = calc_eval(expr, TODAY, err, sizeof err);
+        cJSON *o = calc_eval(expr, TODAY, 5000, err, sizeof err);
         if (o) { ok++; CHECK_MSG(field(o, "result") != NULL, "%s: a result", expr); }
         else { bad++; CHECK_MSG(err[0] != 0, "%s: an error message", expr); }
         cJSON_Delete(o);
