@@ -30,7 +30,7 @@ CPPFLAGS += -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Debian libraries for everything that is not our core (see scripts/setup.sh).
 PKGS    := libpcre2-8 libcjson libcurl sqlite3 libpq libsodium sndfile samplerate fftw3f espeak-ng \
            libopusenc libmpg123 libcrypto poppler-glib libzip libxml-2.0
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lm -pthread -ldl
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lmp3lame -lgmp -lm -pthread -ldl
 LDFLAGS ?=
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c

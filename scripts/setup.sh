@@ -8,12 +8,12 @@ set -eu
 #   SQLite (storage), libsndfile/mpg123 (audio in), libsamplerate (resampling), FFTW (mel),
 #   poppler (PDF text), libzip + libxml2 (DOCX, HWPX, HTML),
 #   espeak-ng (voices), libopusenc/lame (audio out), stb (image decoding), OpenSSL (SHA-256, TLS),
-#   libpq (PostgreSQL storage), libsodium (Argon2id passwords); Node + npm bundle the web app
+#   libpq (PostgreSQL storage), libsodium (Argon2id passwords), GMP (the calculator tool); Node + npm bundle the web app
 #   at build time (web/build.mjs; not needed to run omni).
 PKGS="build-essential pkg-config nodejs npm libpcre2-dev libcivetweb-dev libcjson-dev libcurl4-openssl-dev
  libsqlite3-dev libsndfile1-dev libmpg123-dev libsamplerate0-dev libfftw3-dev libespeak-ng-dev
  espeak-ng-data libopusenc-dev libmp3lame-dev libstb-dev libssl-dev libpoppler-glib-dev libzip-dev libxml2-dev
- libpq-dev libsodium-dev"
+ libpq-dev libsodium-dev libgmp-dev"
 # Tools the tests and benchmarks drive: sox/flac/opus-tools (opusdec)/lame decode what we
 # encode, espeak-ng makes test speech, wrk loads the server, chromium runs the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test

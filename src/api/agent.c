@@ -7,13 +7,21 @@
  *
  * Every step is visible as OpenAI shows server-side tools: in /v1/responses the output
  * items in order (reasoning, message, function_call, mcp_list_tools, mcp_call,
- * mcp_approval_request, data_analysis_call) and, streamed, their typed events
+ * mcp_approval_request, data_analysis_call, calculator_call, current_time_call) and, streamed, their typed events
  * (response.output_item.added/done, response.mcp_call_arguments.delta/done,
  * response.mcp_call.in_progress/completed/failed, response.mcp_list_tools.*, and the same
  * for data_analysis_call) numbered by sequence_number across the steps. In chat
  * completions (omni's extension there) the reply is the final answer, with the runs in
  * the message's "tool_runs" (the same items); streamed, the answer's text as content
  * deltas and the runs in the last chunk.
+ *
+ * With the Responses route's hook (api_resp_hook) the response is stored as any other:
+ * on_start sees it queued (background), on_final the finished object (completed,
+ * incomplete, cancelled, or failed in the background) before the client can read it, so
+ * it can be retrieved, chained with previous_response_id and appended to a conversation.
+ * background: answered "queued" at once (not streamed) or streamed while the client
+ * stays; either way the loop runs to its end whether the client stays or not, and the
+ * hook's cancel stops it between and within steps.
  *
  * Each step is prepared by the chat route itself (api_chat_body_step: template, tools,
  * forced-call prefix and schema), so a forced first call (tool_choice naming a built-in
@@ -40,6 +48,10 @@ struct agent {
     struct api_server *s;
     struct mg_connection *c;
     enum api_kind kind;
+    struct api_resp_hook *h;   /* the Responses route's (stored responses), or NULL */
+    int bg;                    /* a background response: runs on without its client */
+    int detached;              /* bg, not streamed: the queued reply went, nothing more is written */
+    int cancelled;
     int stream, sending, ok, began, seq;
     struct builtin_set set;
     cJSON *msgs;               /* the conversation so far, growing by the runs */
@@ -55,6 +67,8 @@ struct agent {
     /* this step */
     enum tool_format fmt;
     int has_tools;
+    const char *step_prefix;   /* the step's forced call opening (borrowed), or NULL */
+    char user_msg[64];         /* a stored chat: the question the first step stored */
     char *all;                 /* the forced prefix and the reply so far */
     size_t all_len, all_cap;
     char *thought;
@@ -148,13 +162,21 @@ static cJSON *response_obj(struct agent *a, const char *status, cJSON *output) {
     } else cJSON_AddNullToObject(r, "error");
     if (a->incomplete) cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "incomplete_details"), "reason", "max_output_tokens");
     else cJSON_AddNullToObject(r, "incomplete_details");
-    if (strcmp(status, "in_progress")) cJSON_AddItemToObject(r, "usage", usage_json(a));
+    if (strcmp(status, "in_progress") && strcmp(status, "queued")) cJSON_AddItemToObject(r, "usage", usage_json(a));
     else cJSON_AddNullToObject(r, "usage");
+    /* the stored state's fields (previous_response_id, conversation, store, background …) */
+    const cJSON *x;
+    if (a->h && a->h->extra) cJSON_ArrayForEach(x, a->h->extra) {
+        cJSON *v = cJSON_Duplicate(x, 1);
+        if (!v) continue;
+        if (cJSON_GetObjectItemCaseSensitive(r, x->string)) cJSON_ReplaceItemInObjectCaseSensitive(r, x->string, v);
+        else cJSON_AddItemToObject(r, x->string, v);
+    }
     return r;
 }
 
 static void begin(struct agent *a) {
-    if (a->began || !a->stream) return;
+    if (a->began || !a->stream || a->detached) return;
     a->began = 1;
     a->sending = 1;
     a->ok = sse_begin(a->c, NULL) == 0;
@@ -220,10 +242,9 @@ static void item_done(struct agent *a, cJSON *item) {
     cJSON_AddItemToArray(a->items, item);
 }
 
-/* The event name for a built-in's kind: "mcp_call" or "data_analysis_call". */
-static const char *fn_type(const struct agent *a, int fn) {
-    return fn >= 0 && a->set.fns[fn].kind == BUILTIN_MCP ? "mcp_call" : "data_analysis_call";
-}
+/* The item (and event) name for a built-in's kind: "mcp_call", "data_analysis_call",
+ * "calculator_call", "current_time_call". */
+static const char *fn_type(const struct agent *a, int fn) { return builtin_item_type(&a->set, fn); }
 
 static cJSON *builtin_item(const struct agent *a, const char *id, int fn, const char *status) {
     cJSON *it = cJSON_CreateObject();
@@ -372,7 +393,8 @@ static void open_item(struct agent *a, int kind, const char *name) {
         a->open_fn = builtin_find(&a->set, name);
         if (a->open_fn >= 0) {
             const struct builtin_fn *f = &a->set.fns[a->open_fn];
-            api_resp_item_id(a->open_id, sizeof a->open_id, f->kind == BUILTIN_MCP ? "mcp" : "da");
+            api_resp_item_id(a->open_id, sizeof a->open_id, f->kind == BUILTIN_MCP ? "mcp" : f->kind == BUILTIN_CALC ? "calc"
+                                                            : f->kind == BUILTIN_TIME ? "time" : "da");
             if (!f->approval) {
                 cJSON *it = builtin_item(a, a->open_id, a->open_fn, "in_progress");
                 cJSON_AddStringToObject(it, "name", name);
@@ -446,7 +468,7 @@ static int on_piece(void *user, const char *text, const char *thinking) {
         add(&a->all, &a->all_len, &a->all_cap, text, strlen(text));
         answer(a, 0);
     }
-    return a->ok ? 0 : -1;
+    return a->ok || a->bg ? 0 : -1;   /* a background run goes on without its client */
 }
 
 static int fail_step(void *user, int status, const char *param, const char *code, const char *msg) {
@@ -464,6 +486,7 @@ static int run_step(void *user, struct api_server *s, struct mg_connection *c, c
     struct agent *a = user;
     a->has_tools = o->tools != NULL;
     a->fmt = o->tools ? o->tools->fmt : TOOL_FMT_GENERIC;
+    a->step_prefix = o->tools ? o->tool_prefix : NULL;
     a->all_len = a->content_sent = 0;
     a->n_calls = 0;
     if (a->all) a->all[0] = 0;
@@ -474,7 +497,7 @@ static int run_step(void *user, struct api_server *s, struct mg_connection *c, c
     struct api_gen_refusal ref;
     if (api_generate_custom(s, c, o, 1, pr, &out, &r, &ref))
         return fail_step(a, ref.status, ref.status == 400 ? "messages" : NULL, ref.code, ref.msg);
-    if (r.failed) {
+    if (r.failed && !(a->h && atomic_load(&a->h->cancel))) {   /* cancelled: what it wrote so far stays */
         fail_step(a, 500, NULL, "generation_failed", r.error);
         api_gen_result_free(&r);
         return 500;
@@ -575,10 +598,24 @@ static void mcp_list_items(struct agent *a) {
     }
 }
 
+/* The stored response's final object (completed, incomplete, cancelled; failed only in
+ * the background, where no client gets the error), before the client can read it. */
+static void final_hook(struct agent *a, const char *status, const cJSON *items) {
+    if (!a->h || !a->h->on_final) return;
+    if (!strcmp(status, "failed") && !a->bg) return;
+    if (!a->bg && !a->ok) return;   /* a plain stream's client left: its answer reached no one */
+    cJSON *r = response_obj(a, status, cJSON_Duplicate(items, 1));
+    if (r) a->h->on_final(a->h, r);
+    cJSON_Delete(r);
+}
+
 /* The reply when the loop is over (or failed). */
 static int finish(struct agent *a) {
     int status = a->fail_status ? a->fail_status : 200;
     if (a->kind == API_RESPONSES) {
+        const char *fst = a->fail_status ? "failed" : a->cancelled ? "cancelled" : a->incomplete ? "incomplete" : "completed";
+        final_hook(a, fst, a->items);
+        if (a->detached) return 200;   /* background: the queued reply went at the start */
         if (a->began) {
             if (a->fail_status) {
                 cJSON *e = cJSON_CreateObject();
@@ -593,10 +630,9 @@ static int finish(struct agent *a) {
                 ev(a, "response.failed", e);
             } else {
                 cJSON *e = cJSON_CreateObject();
-                const char *st = a->incomplete ? "incomplete" : "completed";
-                cJSON_AddItemToObject(e, "response", response_obj(a, st, a->items));
+                cJSON_AddItemToObject(e, "response", response_obj(a, fst, a->items));
                 a->items = NULL;
-                ev(a, a->incomplete ? "response.incomplete" : "response.completed", e);
+                ev(a, a->cancelled ? "response.cancelled" : a->incomplete ? "response.incomplete" : "response.completed", e);
             }
             if (a->ok) sse_close(a->c);
             return 200;
@@ -604,7 +640,7 @@ static int finish(struct agent *a) {
         if (a->fail_status)
             return api_reply_error(a->c, a->fail_status, a->fail_param[0] ? a->fail_param : NULL,
                                    a->fail_code[0] ? a->fail_code : NULL, "%s", a->fail_msg);
-        cJSON *r = response_obj(a, a->incomplete ? "incomplete" : "completed", a->items);
+        cJSON *r = response_obj(a, fst, a->items);
         a->items = NULL;
         api_reply_json_headers(a->c, 200, r, NULL);
         cJSON_Delete(r);
@@ -664,7 +700,34 @@ static int finish(struct agent *a) {
     return status;
 }
 
-int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
+/* A stored chat's step (api/chat_store.h): the reply is the answer unless it calls a
+ * built-in tool (the loop goes on; only the last step's answer is stored, with the runs). */
+static int answer_final(void *user, const char *reply) {
+    struct agent *a = user;
+    if (!a->has_tools) return 1;
+    size_t pl = a->step_prefix ? strlen(a->step_prefix) : 0, rl = strlen(reply);
+    char *all = malloc(pl + rl + 1);
+    if (!all) return 1;
+    memcpy(all, a->step_prefix ? a->step_prefix : "", pl);
+    memcpy(all + pl, reply, rl + 1);
+    struct tool_parse tp;
+    int final = 1;
+    if (tool_parse(a->fmt, all, pl + rl, 0, &tp) == 0) {
+        for (int k = 0; k < tp.n_calls; k++)
+            if (builtin_find(&a->set, tp.calls[k].name) >= 0) final = 0;
+        tool_parse_free(&tp);
+    }
+    free(all);
+    return final;
+}
+
+static int cancel_asked(struct agent *a) {
+    if (a->h && atomic_load(&a->h->cancel)) a->cancelled = 1;
+    return a->cancelled;
+}
+
+int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind,
+                   struct api_resp_hook *h) {
     struct agent a;
     memset(&a, 0, sizeof a);
     a.s = s;
@@ -672,7 +735,10 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
     a.kind = kind;
     a.ok = 1;
     a.created = time(NULL);
-    api_resp_item_id(a.resp_id, sizeof a.resp_id, kind == API_RESPONSES ? "resp" : "chatcmpl");
+    a.h = kind == API_RESPONSES ? h : NULL;
+    a.bg = a.h && a.h->background;
+    if (a.h && a.h->id[0]) snprintf(a.resp_id, sizeof a.resp_id, "%s", a.h->id);
+    else api_resp_item_id(a.resp_id, sizeof a.resp_id, kind == API_RESPONSES ? "resp" : "chatcmpl");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
     snprintf(a.model, sizeof a.model, "%s", cJSON_IsString(model) && model->valuestring[0] ? model->valuestring
                                                                                             : s->model_id ? s->model_id : "");
@@ -714,6 +780,24 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         cJSON_DeleteItemFromObjectCaseSensitive(body, "tools");
         cJSON_DeleteItemFromObjectCaseSensitive(body, "tool_choice");
     }
+    if (a.h && a.h->count_only) {
+        /* POST /v1/responses/input_tokens: the first step's prompt, with the built-ins as
+         * the functions the model sees; nothing runs */
+        st = api_chat_body_resp(s, c, body, a.h);
+        a.written = st;
+        goto out;
+    }
+    if (a.h && a.h->on_start && a.bg) {
+        /* stored as queued first; not streamed, that is the reply, at once */
+        cJSON *q = response_obj(&a, "queued", NULL);
+        if (q) a.h->on_start(a.h, q);
+        if (q && !a.stream) {
+            api_reply_then_close(c);   /* a keep-alive client must not queue its polls behind this run */
+            api_reply_json(c, 200, q);
+            a.detached = 1;
+        }
+        cJSON_Delete(q);
+    }
     mcp_list_items(&a);
     run_approvals(&a, cJSON_GetObjectItemCaseSensitive(j, "mcp_approvals"));
     commit_step(&a);
@@ -727,15 +811,22 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         a.content_len = 0;
         if (a.content) a.content[0] = 0;
         a.ran = 0;
-        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a};
+        if (cancel_asked(&a)) break;
+        struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a, .resp = a.h,
+                                     .answer_final = answer_final, .tool_runs = a.runs, .user_msg = a.user_msg};
         int status = api_chat_body_step(s, c, body, kind, &hook);
         if (status >= 400 && !a.fail_status) {
+            if (a.detached) {   /* the route could not write its reply: the stored response says it */
+                fail_step(&a, status, NULL, NULL, "the model could not be used for this response");
+                break;
+            }
             a.written = status;   /* the route wrote its own reply (a model that cannot be had) */
             break;
         }
         if (a.fail_status) break;
         calls += a.ran;
-        if (!a.ran || a.client_calls || a.pending || a.incomplete || !a.ok) break;
+        if (cancel_asked(&a)) break;
+        if (!a.ran || a.client_calls || a.pending || a.incomplete || (!a.ok && !a.bg)) break;
         commit_step(&a);
         if (step >= AGENT_MAX_CALLS) break;
     }

@@ -64,7 +64,9 @@ static int count_images(const cJSON *body) {
 }
 
 int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJSON *body, struct api_chat_store *x) {
+    char *user_msg = x->user_msg;   /* the one field the route sets before */
     memset(x, 0, sizeof *x);
+    x->user_msg = user_msg;
     struct api_who *w = api_who();
     if (!s->p.auth || !api_who_has_user(w)) return 0;
     struct auth_config *a = s->p.auth;
@@ -106,7 +108,8 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
         const char *parent_h = mg_get_header(c, "X-Omni-Parent");
         const cJSON *parent_f = cJSON_GetObjectItemCaseSensitive(body, "parent_id");
-        const char *parent = parent_h && *parent_h ? parent_h : cJSON_IsString(parent_f) ? parent_f->valuestring : v.current_leaf;
+        const char *parent = x->user_msg && x->user_msg[0] ? x->user_msg   /* a later step of a tool loop */
+                           : parent_h && *parent_h ? parent_h : cJSON_IsString(parent_f) ? parent_f->valuestring : v.current_leaf;
         if (strlen(parent) >= STORE_ID_MAX) return api_reply_error(c, 404, "parent_id", "not_found", "no such message");
         if (cJSON_IsString(role) && !strcmp(role->valuestring, "user")) {
             char *text = content_text(last);
@@ -144,6 +147,7 @@ int api_chat_store_begin(struct api_server *s, struct mg_connection *c, const cJ
             }
             free(text);
         } else snprintf(x->user_msg_id, sizeof x->user_msg_id, "%s", parent);
+        if (x->user_msg && !x->user_msg[0]) snprintf(x->user_msg, STORE_ID_MAX, "%s", x->user_msg_id);
         size_t hn = strlen(x->headers);
         snprintf(x->headers + hn, sizeof x->headers - hn, "X-Omni-Conversation: %s\r\nX-Omni-User-Message: %s\r\n", conv,
                  x->user_msg_id);
@@ -178,7 +182,8 @@ static void on_done(struct api_capture *cap) {
     u.completion_tokens = x->cap.completion_tokens;
     u.images = x->images;
     u.requests = 1;
-    if (x->conv_id[0] && x->cap.finished) {
+    int keep = !x->answer_final || x->answer_final(x->step_user, x->cap.text ? x->cap.text : "");
+    if (x->conv_id[0] && x->cap.finished && keep) {
         /* the answer and its usage in one transaction (one commit per turn) */
         struct store_msg m;
         memset(&m, 0, sizeof m);
@@ -194,8 +199,23 @@ static void on_done(struct api_capture *cap) {
         if (store_msg_add_usage(a->st, x->w->user.id, &m, 0, &u, answer_id, &e)) {
             log_error("storing the answer: %s", e.msg); /* e.g. the conversation was deleted meanwhile */
             if (store_usage_add(a->st, &u, &e)) log_error("counting usage: %s", e.msg);
-        } else if (x->sampling[0] && store_msg_meta_put(a->st, x->w->user.id, answer_id, x->sampling, &e))
-            log_error("storing the answer's sampling settings: %s", e.msg);
+        } else {
+            if (x->sampling[0] && store_msg_meta_put(a->st, x->w->user.id, answer_id, x->sampling, &e))
+                log_error("storing the answer's sampling settings: %s", e.msg);
+            char *runs = cJSON_GetArraySize(x->tool_runs) ? cJSON_PrintUnformatted(x->tool_runs) : NULL;
+            if (runs && strlen(runs) > STORE_RUNS_MAX) {   /* the largest results go first: the calls stay */
+                cJSON *slim = cJSON_Duplicate(x->tool_runs, 1), *it;
+                cJSON_ArrayForEach(it, slim) {
+                    cJSON_DeleteItemFromObjectCaseSensitive(it, "result");
+                    cJSON_DeleteItemFromObjectCaseSensitive(it, "chart");
+                }
+                free(runs);
+                runs = slim ? cJSON_PrintUnformatted(slim) : NULL;
+                cJSON_Delete(slim);
+            }
+            if (runs && store_msg_runs_put(a->st, x->w->user.id, answer_id, runs, &e)) log_error("storing the answer's tool runs: %s", e.msg);
+            free(runs);
+        }
         /* the built-in memory tool: the server runs the model's calls of it */
         int changed = x->memory_tool ? api_chat_memory_calls(s, x->w->user.id, x->tools, x->tool_prefix, x->cap.text) : 0;
         int said = strstr(x->headers, "X-Omni-Memory-Updated") != NULL;

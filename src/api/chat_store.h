@@ -25,6 +25,13 @@ struct api_chat_store {
     const char *tool_prefix;
     int memory_tool;             /* the built-in memory tool was offered (api/chat_personal.h) */
     int images;                  /* image parts in the request's messages (counted in usage) */
+    /* a step of the server's tool loop (api/agent.c): an answer that calls a built-in tool
+     * is not stored (only its usage); the final one is, with the loop's runs */
+    int (*answer_final)(void *user, const char *reply);
+    void *step_user;
+    const cJSON *tool_runs;      /* borrowed: the runs so far (an array of items), or NULL */
+    char *user_msg;              /* set before begin: the step's buffer (STORE_ID_MAX), the
+                                    question the first step stored, which later steps answer */
 };
 
 /* Before the generation. Returns 0 (go on; set o->capture = &x->cap) or the status of

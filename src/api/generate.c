@@ -1256,7 +1256,8 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     grp->want_lp = o->logprobs;
     grp->n = n;
     grp->g = gs;
-    grp->fd = api_client_socket(c);
+    /* a background response runs on when its client has gone (only cancel stops it) */
+    grp->fd = o->resp && o->resp->background ? -1 : api_client_socket(c);
     omni_generate_params *gp = &grp->gp;
     *gp = omni_generate_default_params();
     gp->max_tokens = o->max_tokens;

@@ -27,12 +27,21 @@ struct api_chat_step {
                const omni_prompt *pr);
     int (*fail)(void *user, int status, const char *param, const char *code, const char *msg);
     void *user;
+    struct api_resp_hook *resp;   /* the Responses route's hook (its cancel, background), or NULL */
+    /* a stored chat: is this reply the loop's answer (no built-in call)? The runs so far
+     * are stored with it (api/chat_store.h) */
+    int (*answer_final)(void *user, const char *reply);
+    const cJSON *tool_runs;
+    char *user_msg;               /* STORE_ID_MAX bytes kept across the steps (api/chat_store.h) */
 };
 int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind,
                        const struct api_chat_step *step);
 /* A body whose tools include built-ins (tools/builtin.h): the loop of generations and
- * tool runs, answered as `kind` (api/agent.c). */
-int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind);
+ * tool runs, answered as `kind` (api/agent.c). h: the Responses route's hook (below; the
+ * response stored, background runs), or NULL. */
+struct api_resp_hook;
+int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *body, enum api_kind kind,
+                   struct api_resp_hook *h);
 
 /* A stored response's side of one API_RESPONSES generation (routes_responses.c fills it):
  * the id to answer with, fields to set on every response object written (stream events

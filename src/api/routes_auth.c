@@ -8,6 +8,7 @@
 #include "api/reply.h"
 #include "api/routes_assistants.h"
 #include "api/routes.h"
+#include "api/routes_tools.h"
 #include "api/routes_me.h"
 #include "api/who.h"
 
@@ -403,6 +404,7 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
     int st = api_who_resolve(s, c, 1, !get, &w);
     if (st) return st;
     if (!strcmp(p, "/auth/logout")) return post ? route_logout(s, c, &w) : api_reply_error(c, 405, NULL, "method_not_allowed", "use POST");
+    if (!strcmp(p, "/tools")) return route_tools(s, c, get ? "GET" : m);
     if (!strcmp(p, "/me")) {
         if (get) return route_me(s, c, &w);
         if (!strcmp(m, "DELETE")) return route_delete_me(s, c, &w);

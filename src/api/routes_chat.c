@@ -456,10 +456,16 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     /* accounts: key's models, tier limits, the conversation (before generating) */
     /* every step of a tool loop too: each generation's tokens count against the account, and
      * a later step (its last message a tool result) adds its answer without a new question */
+    cs.user_msg = step ? step->user_msg : NULL;
     if ((status = api_chat_store_begin(s, c, j, &cs))) goto done;
     if (cs.w) o.capture = &cs.cap;
-    o.resp = rh;
+    o.resp = rh ? rh : step ? step->resp : NULL;
     if (tool_request_active(&tr)) { cs.tools = &tr; cs.tool_prefix = prefix; }
+    if (step) {
+        cs.answer_final = step->answer_final;
+        cs.step_user = step->user;
+        cs.tool_runs = step->tool_runs;
+    }
     status = step ? step->run(step->user, s, c, &o, &pr) : api_generate(s, c, kind, &o, &pr, "messages");
 done:
     api_chat_store_end(&cs);
@@ -488,7 +494,7 @@ static int wants_tool_loop(const cJSON *j) {
 }
 
 int api_chat_body(struct api_server *s, struct mg_connection *c, const cJSON *j, enum api_kind kind) {
-    if (wants_tool_loop(j)) return api_agent_body(s, c, j, kind);
+    if (wants_tool_loop(j)) return api_agent_body(s, c, j, kind, NULL);
     return chat_body(s, c, j, kind, NULL, NULL);
 }
 
@@ -498,13 +504,10 @@ int api_chat_body_step(struct api_server *s, struct mg_connection *c, const cJSO
 }
 
 int api_chat_body_resp(struct api_server *s, struct mg_connection *c, const cJSON *j, struct api_resp_hook *h) {
-    /* a tool loop writes its own Responses output (not stored yet: the hook is not carried
-     * through the loop's steps) */
+    /* a tool loop writes its own Responses output, stored and run in the background
+     * through the same hook */
     if (wants_tool_loop(j)) {
-        if (h && h->background)
-            return api_reply_error(c, 400, "background", "invalid_value",
-                                   "built-in tools (data_analysis, mcp) run in the request; send it without 'background'");
-        return api_agent_body(s, c, j, API_RESPONSES);
+        return api_agent_body(s, c, j, API_RESPONSES, h);
     }
     return chat_body(s, c, j, API_RESPONSES, h, NULL);
 }

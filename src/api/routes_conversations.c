@@ -12,6 +12,7 @@
 #include "api/routes.h"
 #include "api/who.h"
 #include "assistants/assistants.h"
+#include "storage/prefs.h"
 
 static cJSON *conv_json(const struct store_conv *v) {
     cJSON *o = cJSON_CreateObject();
@@ -171,6 +172,18 @@ static int get_conv(struct api_server *s, struct mg_connection *c, struct api_wh
     if (!rc) rc = store_msg_tree(s->p.auth->st, w->user.id, id, &t, &e);
     if (rc) return api_reply_store(c, rc, &e, "conversation");
     cJSON *o = tree_json(&v, &t);
+    /* an answer after built-in tool runs carries them (the app's "ran query…") */
+    cJSON *mj;
+    size_t mi = 0;
+    cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(o, "messages")) {
+        const struct store_msg *m = mi < t.n ? &t.items[mi] : NULL;
+        mi++;
+        char *runs = NULL;
+        if (!m || strcmp(m->role, "assistant") || store_msg_runs_get(s->p.auth->st, w->user.id, m->id, &runs, &e) || !runs) continue;
+        cJSON *rj = cJSON_Parse(runs);
+        free(runs);
+        if (rj) cJSON_AddItemToObject(mj, "tool_runs", rj);
+    }
     store_msgs_free(&t);
     /* a custom assistant's conversation names the version it used (src/assistants) */
     char aid[STORE_ID_MAX];

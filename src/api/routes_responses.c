@@ -12,8 +12,9 @@
  *
  * Tool-dispatch seam: tools_to_chat() turns the request's tools into the chat route's; a
  * built-in tool type is recognised there and nowhere else. Built-in tools (data_analysis,
- * mcp) pass through to the chat body, where the server's tool loop runs them
- * (api/agent.c); their earlier runs in the input (mcp_call, data_analysis_call) become the
+ * mcp, calculator, current_time) pass through to the chat body, where the server's tool loop runs them
+ * (api/agent.c), stored like any response; their earlier runs in the input (mcp_call,
+ * data_analysis_call, calculator_call, current_time_call) become the
  * call and its result, mcp_approval_request/response pairs the chat body's
  * "mcp_approvals", and input_file tables join the data_analysis tool. */
 #include <stdio.h>
@@ -192,7 +193,8 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *
             cJSON_AddStringToObject(msg, "content", out->valuestring);
             cJSON_AddItemToArray(msgs, msg);
             last_calls = NULL;
-        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call")) {
+        } else if (!strcmp(t, "mcp_call") || !strcmp(t, "data_analysis_call") || !strcmp(t, "calculator_call") ||
+                   !strcmp(t, "current_time_call")) {
             /* a built-in tool's earlier run: the call and its result, as the model saw them */
             const cJSON *iid = field(it, "id"), *nm = field(it, "name"), *ar = field(it, "arguments");
             const cJSON *out = field(it, "output"), *er = field(it, "error");
@@ -260,7 +262,8 @@ static int read_input(const cJSON *input, cJSON *msgs, cJSON *approvals, cJSON *
         } else {
             snprintf(p, sizeof p, "input[%d].type", i);
             snprintf(m, sizeof m, "'input[%d].type' must be message, function_call, function_call_output, reasoning, "
-                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response or data_analysis_call", i);
+                                  "mcp_call, mcp_list_tools, mcp_approval_request, mcp_approval_response, data_analysis_call, "
+                                  "calculator_call or current_time_call", i);
             return fail(b, p, m);
         }
         i++;
@@ -284,7 +287,8 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             const cJSON *type = field(t, "type");
             char p[64], m[200];
             if (cJSON_IsString(type) && !strcmp(type->valuestring, "file_search")) { i++; continue; } /* file_search.c */
-            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp"))) {
+            if (cJSON_IsString(type) && (!strcmp(type->valuestring, "data_analysis") || !strcmp(type->valuestring, "mcp") ||
+                                         !strcmp(type->valuestring, "calculator") || !strcmp(type->valuestring, "current_time"))) {
                 /* built-in tools: the same form in the chat body (tools/builtin.h) */
                 cJSON_AddItemToArray(ct, cJSON_Duplicate(t, 1));
                 i++;
@@ -292,7 +296,8 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             }
             if (!cJSON_IsString(type) || strcmp(type->valuestring, "function")) {
                 snprintf(p, sizeof p, "tools[%d].type", i);
-                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"file_search\", \"data_analysis\" or \"mcp\"", i);
+                snprintf(m, sizeof m, "'tools[%d].type' must be \"function\", \"file_search\", \"data_analysis\", \"mcp\", "
+                                      "\"calculator\" or \"current_time\"", i);
                 return fail(b, p, m);
             }
             cJSON *e = cJSON_CreateObject(), *fn;
@@ -312,21 +317,22 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
             const cJSON *ty = field(t, "type");
             if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "data_analysis")) da = t;
         }
-        if (!da) {
-            const cJSON *f0 = cJSON_GetArrayItem(files, 0);
+        const cJSON *f0 = NULL, *f;
+        cJSON_ArrayForEach(f, files) if (!f0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "context"))) f0 = f;
+        if (!da && !f0) return 0;   /* only earlier turns' tables, and no tool to read them */
+        if (!da)
             return fail(b, cJSON_GetObjectItemCaseSensitive(f0, "param")->valuestring,
                         "an input_file is read by the data_analysis tool: add {\"type\": \"data_analysis\"} to 'tools'");
-        }
         cJSON *tables = cJSON_GetObjectItemCaseSensitive(da, "tables");
         if (!tables || cJSON_IsNull(tables)) {
             cJSON_DeleteItemFromObjectCaseSensitive(da, "tables");
             tables = cJSON_AddArrayToObject(da, "tables");
         }
         if (!cJSON_IsArray(tables)) return fail(b, "tools", "the data_analysis tool's 'tables' must be an array");
-        const cJSON *f;
         cJSON_ArrayForEach(f, files) {
             cJSON *e = cJSON_Duplicate(f, 1);
             cJSON_DeleteItemFromObjectCaseSensitive(e, "param");
+            cJSON_DeleteItemFromObjectCaseSensitive(e, "context");
             cJSON_AddItemToArray(tables, e);
         }
     }
@@ -334,7 +340,7 @@ static int tools_to_chat(const cJSON *tools, cJSON *chat, const cJSON *files, st
 }
 
 /* The Responses body → a chat completions body. 0, or -1 with b set. */
-static int to_chat(const cJSON *j, const cJSON *input, cJSON *chat, struct bad *b) {
+static int to_chat(const cJSON *j, const cJSON *input, int n_ctx, cJSON *chat, struct bad *b) {
     const cJSON *model = field(j, "model");
     if (model) cJSON_AddItemToObject(chat, "model", cJSON_Duplicate(model, 1));
     cJSON *msgs = cJSON_AddArrayToObject(chat, "messages");
@@ -351,6 +357,14 @@ static int to_chat(const cJSON *j, const cJSON *input, cJSON *chat, struct bad *
      * (omni's), for the tool loop to run or decline first */
     cJSON *approvals = cJSON_CreateArray(), *files = cJSON_CreateArray();
     if (read_input(input, msgs, approvals, files, b)) { cJSON_Delete(approvals); cJSON_Delete(files); return -1; }
+    /* tables of earlier turns (a previous response's or the conversation's input): they
+     * join a data_analysis tool when this request has one, and are no error without */
+    cJSON *f;
+    cJSON_ArrayForEach(f, files) {
+        int i = -1;
+        const cJSON *fp = cJSON_GetObjectItemCaseSensitive(f, "param");
+        if (cJSON_IsString(fp) && sscanf(fp->valuestring, "input[%d]", &i) == 1 && i < n_ctx) cJSON_AddBoolToObject(f, "context", 1);
+    }
     if (cJSON_GetArraySize(approvals)) cJSON_AddItemToObject(chat, "mcp_approvals", approvals);
     else cJSON_Delete(approvals);
     int rc = to_chat_tools(j, chat, files, b);
@@ -829,7 +843,7 @@ static int responses_run(struct api_server *s, struct mg_connection *c, const cJ
     else if ((status = has_user ? load_context(&x, c, all) : 0)) {
     } else if (append_items(all, x.input) || !(extra = extra_fields(j, &x)))
         status = api_reply_error(c, 503, NULL, NULL, "out of memory");
-    else if (to_chat(j, all, chat, &b)) status = api_reply_error(c, 400, b.param, "invalid_value", "%s", b.msg);
+    else if (to_chat(j, all, cJSON_GetArraySize(all) - cJSON_GetArraySize(x.input), chat, &b)) status = api_reply_error(c, 400, b.param, "invalid_value", "%s", b.msg);
     else {
         x.h.extra = extra;
         struct running r = {.h = &x.h};

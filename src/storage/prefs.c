@@ -220,6 +220,27 @@ int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
+/* ---- answers' tool runs ---- */
+
+int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
+    if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
+    if (!json || strlen(json) > STORE_RUNS_MAX) return err_set(e, "tool runs missing or too large"), STORE_INVALID;
+    const char *args[] = {user_id, msg_id, json};
+    return run_text(st,
+                    "INSERT INTO message_runs (msg_id, user_id, runs) SELECT id, user_id, CAST($3 AS TEXT)"
+                    " FROM messages WHERE id = $2 AND user_id = $1"
+                    " ON CONFLICT (msg_id) DO UPDATE SET runs = excluded.runs",
+                    args, 3, 0, 0, "message", 1, NULL, e);
+}
+
+int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
+    *json = NULL;
+    if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
+    int rc = get_text(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
+                      "message", e);
+    return rc == STORE_NOTFOUND ? 0 : rc;
+}
+
 /* ---- export ---- */
 
 int store_prefs_export(struct store *st, const char *user_id, cJSON *root, struct err *e) {

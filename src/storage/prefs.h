@@ -50,4 +50,10 @@ int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, s
 int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e);
 int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e);
 
+/* The built-in tools' runs (a JSON array of their items) that led to answer msg_id, the
+ * user's message; get: *json NULL when it had none. At most STORE_RUNS_MAX bytes. */
+#define STORE_RUNS_MAX (1 << 20)
+int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e);
+int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e);
+
 #endif

@@ -322,6 +322,9 @@ static const char *const mig_sqlite[] = {
     " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
     " mime TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
     " created INTEGER NOT NULL, PRIMARY KEY (assistant_id, name));",
+    /* 7 (tools: the built-in tools' runs of an answer in a stored chat, the app's "ran query…") */
+    "CREATE TABLE IF NOT EXISTS message_runs (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, runs TEXT NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -455,6 +458,9 @@ static const char *const mig_pg[] = {
     " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
     " mime TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
     " created BIGINT NOT NULL, PRIMARY KEY (assistant_id, name));",
+    /* 7 (tools: the built-in tools' runs of an answer in a stored chat) */
+    "CREATE TABLE IF NOT EXISTS message_runs (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, runs TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

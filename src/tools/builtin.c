@@ -7,7 +7,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <time.h>
+
 #include "omni.h"
+#include "tools/calc.h"
+#include "tools/clock.h"
+#include "tools/tz.h"
 #include "tools/xlsx.h"
 
 static int bad(char *param, size_t pc, char *msg, size_t mc, int status, const char *p, const char *m) {
@@ -20,7 +25,9 @@ int builtin_wanted(const cJSON *tools) {
     const cJSON *t;
     cJSON_ArrayForEach(t, tools) {
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(t, "type");
-        if (cJSON_IsString(ty) && (!strcmp(ty->valuestring, "data_analysis") || !strcmp(ty->valuestring, "mcp"))) return 1;
+        if (cJSON_IsString(ty) && (!strcmp(ty->valuestring, "data_analysis") || !strcmp(ty->valuestring, "mcp") ||
+                                   !strcmp(ty->valuestring, "calculator") || !strcmp(ty->valuestring, "current_time")))
+            return 1;
     }
     return 0;
 }
@@ -358,6 +365,59 @@ static int mcp_tool(const cJSON *t, int i, struct builtin_config *cfg, struct bu
     return 0;
 }
 
+/* calculator and current_time: one function each; "timezone" checked against the tz database. */
+static int simple_tool(const cJSON *t, int i, int is_time, struct builtin_set *set, char *param, size_t pc, char *msg,
+                       size_t mc) {
+    char p[64], m[300];
+    const char *fname = is_time ? "current_time" : "calculator";
+    char *zone = is_time ? set->time_tz : set->calc_tz;
+    snprintf(p, sizeof p, "tools[%d]", i);
+    if (zone[0]) {
+        snprintf(m, sizeof m, "only one %s tool per request", fname);
+        return bad(param, pc, msg, mc, 400, p, m);
+    }
+    const cJSON *tz = cJSON_GetObjectItemCaseSensitive(t, "timezone");
+    snprintf(zone, 64, "UTC");
+    if (tz && !cJSON_IsNull(tz)) {
+        snprintf(p, sizeof p, "tools[%d].timezone", i);
+        struct tz_local l;
+        if (!cJSON_IsString(tz) || strlen(tz->valuestring) >= 64 || tz_lookup(tz->valuestring, 0, &l, m, sizeof m))
+            return bad(param, pc, msg, mc, 400, p, cJSON_IsString(tz) ? m : "'timezone' must be an IANA time zone name");
+        snprintf(zone, 64, "%s", tz->valuestring);
+    }
+    /* omni's "limits": {"max_expression_length": 16..1000} (the calculator's argument) */
+    const cJSON *limits = cJSON_GetObjectItemCaseSensitive(t, "limits");
+    int max_len = is_time ? 64 : CALC_EXPR_MAX;
+    if (!is_time && limits && !cJSON_IsNull(limits)) {
+        snprintf(p, sizeof p, "tools[%d].limits", i);
+        max_len = limit(limits, "max_expression_length", 16, CALC_EXPR_MAX, CALC_EXPR_MAX);
+        set->calc_timeout_ms = limit(limits, "timeout_ms", 100, 60000, 2000);
+        if (!cJSON_IsObject(limits) || max_len < 0 || set->calc_timeout_ms < 0)
+            return bad(param, pc, msg, mc, 400, p, "'limits' must be {\"max_expression_length\": 16..1000, \"timeout_ms\": 100..60000}");
+    }
+    snprintf(p, sizeof p, "tools[%d]", i);
+    if (fn_taken(set, fname)) {
+        snprintf(m, sizeof m, "a function named '%s' clashes with the built-in tool's", fname);
+        return bad(param, pc, msg, mc, 400, p, m);
+    }
+    cJSON *s = cJSON_CreateObject(), *pr, *q;
+    cJSON_AddStringToObject(s, "type", "object");
+    pr = cJSON_AddObjectToObject(s, "properties");
+    q = cJSON_AddObjectToObject(pr, is_time ? "timezone" : "expression");
+    cJSON_AddStringToObject(q, "type", "string");
+    cJSON_AddStringToObject(q, "description", is_time ? "an IANA time zone such as Asia/Seoul, Europe/Paris or UTC"
+                                                      : "the expression, e.g. 1/3 + 1/6, 2^100, 1,250,000원 * 12, 5 km to mi, "
+                                                        "100 °F to °C, 2026-12-25 - 2026-12-02, today + 100 days");
+    cJSON_AddNumberToObject(q, "maxLength", max_len);
+    if (!is_time) cJSON_AddItemToArray(cJSON_AddArrayToObject(s, "required"), cJSON_CreateString("expression"));
+    cJSON_AddBoolToObject(s, "additionalProperties", 0);
+    snprintf(m, sizeof m, is_time ? "The current date and time in a time zone (default %s)."
+                                  : "Exact arithmetic (fractions, big numbers, percentages, Korean numerals and 원), unit "
+                                    "conversions and date arithmetic; 'today' is the date in %s.", zone);
+    if (add_fn(set, fname, is_time ? BUILTIN_TIME : BUILTIN_CALC, -1, 0, m, s)) return bad(param, pc, msg, mc, 503, "tools", "out of memory");
+    return 0;
+}
+
 int builtin_parse(const cJSON *tools, struct builtin_config *cfg, struct builtin_set *set, char *param,
                   size_t pc, char *msg, size_t mc) {
     memset(set, 0, sizeof *set);
@@ -375,6 +435,8 @@ int builtin_parse(const cJSON *tools, struct builtin_config *cfg, struct builtin
         int rc = 0;
         if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "data_analysis")) rc = data_analysis(t, i, set, param, pc, msg, mc);
         else if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "mcp")) rc = mcp_tool(t, i, cfg, set, param, pc, msg, mc);
+        else if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "calculator")) rc = simple_tool(t, i, 0, set, param, pc, msg, mc);
+        else if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "current_time")) rc = simple_tool(t, i, 1, set, param, pc, msg, mc);
         if (rc) return rc;
         i++;
     }
@@ -409,12 +471,74 @@ static const char *str_arg(const cJSON *a, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *builtin_item_type(const struct builtin_set *set, int fn) {
+    if (fn < 0 || fn >= set->n_fns) return "data_analysis_call";
+    switch (set->fns[fn].kind) {
+    case BUILTIN_MCP: return "mcp_call";
+    case BUILTIN_CALC: return "calculator_call";
+    case BUILTIN_TIME: return "current_time_call";
+    default: return "data_analysis_call";
+    }
+}
+
+/* calculator and current_time: the item's result, output and error. */
+static int run_simple(struct builtin_set *set, const struct builtin_fn *f, const char *args, cJSON *item, char **for_model) {
+    char err[600] = "";
+    cJSON *a = args ? cJSON_Parse(args) : NULL, *result = NULL;
+    int64_t now = set->now ? set->now : (int64_t)time(NULL);
+    if (f->kind == BUILTIN_CALC) {
+        const char *ex = str_arg(a, "expression");
+        if (!ex) snprintf(err, sizeof err, "the arguments need a string 'expression'");
+        else {
+            cJSON_AddStringToObject(item, "expression", ex);
+            struct tz_local l;
+            int64_t today = tz_lookup(set->calc_tz, now, &l, err, sizeof err) ? now / 86400
+                                                                               : tz_days_from_civil(l.year, l.month, l.day);
+            err[0] = 0;
+            result = calc_eval(ex, today, set->calc_timeout_ms > 0 ? set->calc_timeout_ms : 2000, err, sizeof err);
+            if (result) {
+                const cJSON *r = cJSON_GetObjectItemCaseSensitive(result, "result");
+                char *t = malloc(strlen(ex) + (cJSON_IsString(r) ? strlen(r->valuestring) : 0) + 8);
+                if (t) sprintf(t, "%s = %s", ex, cJSON_IsString(r) ? r->valuestring : "");
+                *for_model = t ? capped(t) : NULL;
+                free(t);
+                if (!*for_model) { cJSON_Delete(result); cJSON_Delete(a); return -1; }
+            }
+        }
+    } else {
+        const char *zone = str_arg(a, "timezone");
+        if (!zone || !*zone) zone = set->time_tz;
+        cJSON_AddStringToObject(item, "timezone", zone);
+        if ((result = clock_at(zone, now, err, sizeof err)) && !(*for_model = clock_text(result))) {
+            cJSON_Delete(result);
+            cJSON_Delete(a);
+            return -1;
+        }
+    }
+    cJSON_Delete(a);
+    if (!result) {
+        cJSON_AddNullToObject(item, "result");
+        cJSON_AddStringToObject(item, "error", err);
+        char m[700];
+        snprintf(m, sizeof m, "Error: %s", err);
+        *for_model = strdup(m);
+        if (!*for_model) return -1;
+        cJSON_AddStringToObject(item, "output", *for_model);
+        return 1;
+    }
+    cJSON_AddItemToObject(item, "result", result);
+    cJSON_AddNullToObject(item, "error");
+    cJSON_AddStringToObject(item, "output", *for_model);
+    return 0;
+}
+
 int builtin_run(struct builtin_set *set, int fi, const char *args, cJSON *item, char **for_model) {
     const struct builtin_fn *f = &set->fns[fi];
     char err[600] = "";
     *for_model = NULL;
     cJSON_AddStringToObject(item, "name", f->name);
     cJSON_AddStringToObject(item, "arguments", args ? args : "");
+    if (f->kind == BUILTIN_CALC || f->kind == BUILTIN_TIME) return run_simple(set, f, args, item, for_model);
     if (f->kind == BUILTIN_MCP) {
         cJSON_AddStringToObject(item, "server_label", set->servers[f->server].label);
         char *out = NULL;

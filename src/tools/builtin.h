@@ -16,12 +16,21 @@
  *       run by the server; without server_url, server_label names a server the admin
  *       configured (`omni serve --mcp NAME=COMMAND`, the stdio transport).
  *
+ *   {"type": "calculator", "timezone": "Asia/Seoul"}
+ *       the function `calculator` {expression}: exact arithmetic, units and dates
+ *       (tools/calc.h); "timezone" (default UTC) says which day "today" is; omni's
+ *       "limits": {"max_expression_length": 16..1000, "timeout_ms": 100..60000 (2 s)}.
+ *   {"type": "current_time", "timezone": "Asia/Seoul"}
+ *       the function `current_time` {timezone}: the time now in an IANA zone (the system's
+ *       tz database, tools/tz.h), the tool's timezone (default UTC) when the call names none.
+ *
  * Every run has its limits (the SQL tool's, the MCP client's deadline and size) and what
  * goes back to the model is cut at BUILTIN_RESULT_MAX bytes. */
 #ifndef OMNI_TOOLS_BUILTIN_H
 #define OMNI_TOOLS_BUILTIN_H
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
@@ -31,7 +40,7 @@
 #define BUILTIN_RESULT_MAX 16384
 #define BUILTIN_MAX_SERVERS 8
 
-enum builtin_kind { BUILTIN_QUERY, BUILTIN_CHART, BUILTIN_MCP };
+enum builtin_kind { BUILTIN_QUERY, BUILTIN_CHART, BUILTIN_MCP, BUILTIN_CALC, BUILTIN_TIME };
 
 struct builtin_fn {
     char name[72];           /* the function the model sees (an MCP tool keeps its name) */
@@ -74,6 +83,10 @@ struct builtin_set {
     struct builtin_fn *fns;
     int n_fns;
     cJSON *functions;        /* the tools offered to the model, in the chat API's form */
+    char calc_tz[64];        /* the calculator's "today" zone */
+    char time_tz[64];        /* current_time's zone when a call names none */
+    int64_t now;             /* 0: the clock; else the instant every run sees (tests) */
+    int calc_timeout_ms;     /* the calculator's time limit (0: 2 s) */
 };
 
 /* Reads a tools array (chat completions' form: function tools are {type, function};
@@ -84,11 +97,15 @@ struct builtin_set {
 int builtin_parse(const cJSON *tools, struct builtin_config *cfg, struct builtin_set *set, char *param,
                   size_t param_cap, char *msg, size_t msg_cap);
 void builtin_free(struct builtin_set *set);
-/* 1 when tools has a tool of a built-in type (data_analysis, mcp). */
+/* 1 when tools has a tool of a built-in type (data_analysis, mcp, calculator, current_time). */
 int builtin_wanted(const cJSON *tools);
 
 /* The built-in function called name, or -1 (a caller's function, or unknown). */
 int builtin_find(const struct builtin_set *set, const char *name);
+
+/* The output item's type for built-in function fn: data_analysis_call, mcp_call,
+ * calculator_call or current_time_call. */
+const char *builtin_item_type(const struct builtin_set *set, int fn);
 
 /* Runs built-in function fn with the model's arguments (JSON text). Fills item with the
  * run's fields for its output item (data_analysis_call: name, arguments, sql, result or

@@ -6,6 +6,7 @@
 import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.js";
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
+import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -162,7 +163,7 @@ async function start() {
   $("login-view").hidden = true; $("app").hidden = false;
   await loadSettings();
   renderMe();
-  await Promise.all([loadModels(), loadConvs()]);
+  await Promise.all([loadModels(), loadConvs(), initTools()]);
   const m = location.pathname.match(/^\/c\/([\w-]+)$/);
   if (m) await openConv(m[1], { replace: true }); else newChat({ replace: true });
   S.early = null;   // used once: later loads ask again
@@ -455,6 +456,7 @@ function messageEl(m, { streaming = false } = {}) {
   const content = h("div.content");
   if (m.role === "user") content.textContent = text; else { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); }
   el.append(content);
+  if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
   const th = m.reasoning || (m.id && thoughts[m.id]);
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
   if (!streaming && m.id) el.append(actionsEl(m));
@@ -610,6 +612,8 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   messages.push({ role: "user", content });
   const body = { model: S.model, messages, stream: true, stream_options: { include_usage: true }, parent_id: parentId };
   if (!S.settings.think) Object.assign(body, { chat_template_kwargs: { enable_thinking: false }, reasoning_effort: "low" });
+  const tools = requestTools(conv.id);
+  if (tools.length) body.tools = tools;
 
   const controller = new AbortController();
   S.busy = { controller };
@@ -665,6 +669,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
           if (!d) continue;
           if (d.reasoning_content) { reasoning += d.reasoning_content; if (!tFirst) tFirst = performance.now(); paint(); }
           if (d.content) { reply += d.content; if (!tFirst) tFirst = performance.now(); paint(); }
+          if (d.tool_runs && d.tool_runs.length) contentEl.before(toolRunsEl(d.tool_runs));
         }
       }
     }
@@ -779,7 +784,8 @@ function readAs(f, how) {
 }
 async function addFiles(files) {
   for (const f of files) {
-    if (f.type.startsWith("image/")) {
+    if (isTable(f)) S.pending.push(await tableAttachment(f));
+    else if (f.type.startsWith("image/")) {
       if (!S.vision) { toast(t("noImages")); continue; }
       S.pending.push({ kind: "image", name: f.name, url: await readAs(f, "readAsDataURL"), ready: true });
     } else if (f.type.startsWith("audio/") || /\.(wav|mp3|ogg|opus|flac|m4a|webm)$/i.test(f.name)) {
@@ -827,7 +833,9 @@ function sendFromComposer() {
   for (const a of att) {
     if (a.kind === "audio") full += `\n\n[${a.name}]\n${a.text}`;
     if (a.kind === "text") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
+    if (a.kind === "table") full += `\n\n${tableLine(a)}`;
   }
+  keepTables(S.conv && S.conv.id, att);
   full = full.trim();
   const images = att.filter((a) => a.kind === "image").map((a) => a.url);
   const content = images.length ? [...images.map((url) => ({ type: "image_url", image_url: { url } })), ...(full ? [{ type: "text", text: full }] : [])] : full;
