@@ -79,7 +79,8 @@ struct turn {
     double t_stop, t_final, t_token, t_audio, cpu_audio;
     int done, errors;
     int eos;               /* the file's speech has been played to its end */
-    int cutoff;            /* a reply started before that: the turn ended at a pause */
+    int stop_early;        /* the last turn ended before that (at a pause inside the speech) */
+    int cutoff;            /* a reply to such a turn started: the user was cut off */
     int rid;               /* the reply being measured (the last one started) */
     char status[16];
     omni_usage usage;
@@ -99,9 +100,12 @@ static void on_event(const omni_voice_event *ev, void *ud) {
         t->transcript[0] = 0;
         t->transcript_len = 0;
         break;
-    case OMNI_VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
+    case OMNI_VOICE_SPEECH_STOPPED:
+        if (!t->t_stop) t->t_stop = now;
+        t->stop_early = !t->eos;
+        break;
     case OMNI_VOICE_RESPONSE_STARTED:
-        if (!t->eos) t->cutoff = 1;
+        if (t->stop_early || !t->eos) t->cutoff = 1;
         t->rid = ev->response_id;
         break;
     case OMNI_VOICE_TRANSCRIPT_FINAL:
@@ -311,7 +315,7 @@ int cmd_bench_voice(int argc, char **argv) {
         t.transcript[0] = 0;
         t.transcript_len = 0;
         t.done = 0;
-        t.eos = t.cutoff = 0;
+        t.eos = t.cutoff = t.stop_early = 0;
         pthread_mutex_unlock(&t.mu);
         if (fresh) omni_voice_clear_history(v);
         omni_voice_stats s0, s1;
