@@ -10,7 +10,10 @@ points that way. The encoder is left as it is, so transcription costs what it co
 With it, tests can drive what the voice loop "hears" (a sentence end, a trailing "and")
 while everything else, VAD and timing included, runs for real.
 
-usage: tests/rig_whisper.py IN.bin OUT.bin TEXT
+usage: tests/rig_whisper.py IN.bin OUT.bin TEXT [VOCAB.bin]
+
+VOCAB.bin (optional): take the vocabulary from this file instead (same n_vocab), e.g. the
+shared micro model's real one for a model made by `omni synth`, whose vocabulary is letters.
 """
 import struct
 import sys
@@ -22,25 +25,40 @@ PROMPT = 4               # sot, language, transcribe, notimestamps: text starts 
 def main():
     src, dst, text = sys.argv[1], sys.argv[2], sys.argv[3]
     data = open(src, "rb").read()
-    off = 0
 
-    def i32():
-        nonlocal off
-        v = struct.unpack_from("<i", data, off)[0]
-        off += 4
-        return v
+    def header(buf):
+        """hparams, mel filters and vocabulary: (hparams, vocab, end of the vocabulary)"""
+        o = 0
 
-    hdr = [i32() for _ in range(12)]
+        def i32():
+            nonlocal o
+            v = struct.unpack_from("<i", buf, o)[0]
+            o += 4
+            return v
+        hp = [i32() for _ in range(12)]
+        n_mel, n_fft = i32(), i32()
+        o += 4 * n_mel * n_fft
+        voc = []
+        for _ in range(i32()):
+            n = i32()
+            voc.append(buf[o:o + n])
+            o += n
+        return hp, voc, o
+
+    hdr, vocab, off = header(data)
     n_vocab, d = hdr[1], hdr[7]
-    n_mel, n_fft = i32(), i32()
-    off += 4 * n_mel * n_fft
-    n_tok = i32()
-    vocab = []
-    for _ in range(n_tok):
-        n = i32()
-        vocab.append(data[off:off + n])
-        off += n
     head = data[:off]
+    if len(sys.argv) > 4:
+        vdata = open(sys.argv[4], "rb").read()
+        vhdr, vocab, vend = header(vdata)
+        if vhdr[1] != n_vocab:
+            sys.exit("rig_whisper: %s has %d tokens, %s %d" % (sys.argv[4], vhdr[1], src, n_vocab))
+        # this file's hparams and mel filters (48 bytes of hparams, then n_mel x n_fft
+        # floats), the other's vocabulary
+        def filters_end(buf):
+            n_mel, n_fft = struct.unpack_from("<ii", buf, 48)
+            return 48 + 8 + 4 * n_mel * n_fft
+        head = data[:filters_end(data)] + vdata[filters_end(vdata):vend]
     eot = 50257 if n_vocab >= 51865 else 50256
 
     # TEXT as tokens: greedy longest match over the regular tokens (any split decodes back)
