@@ -39,6 +39,8 @@ static void usage(FILE *f) {
             "file offline (no padding); without --vad-model, the end of the last 32 ms window louder\n"
             "than -37.5 dBFS. Without --vad-model the live loop also uses that loudness detector\n"
             "instead of Silero (a note says so): fine for clean recordings, not for noisy ones.\n"
+            "The session opens and warms (the instructions' KV, Whisper, the voice) before the\n"
+            "first file plays, as a client's does before its user speaks.\n"
             "Files play one after another as turns of one conversation (prompt cache reused),\n"
             "or with --fresh each as the first turn of a new one.\n\n"
             "  -m FILE            chat model (GGUF)\n"
