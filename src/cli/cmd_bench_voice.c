@@ -99,6 +99,7 @@ static void on_event(const omni_voice_event *ev, void *ud) {
     case OMNI_VOICE_SPEECH_STARTED:
         /* a new turn (after a cut-off, the rest of the sentence): measure that one */
         t->t_stop = t->t_final = t->t_token = t->t_audio = t->cpu_audio = 0;
+        t->rid = -1;   /* what the reply in progress still sends is not this turn's */
         t->transcript[0] = 0;
         t->transcript_len = 0;
         break;
