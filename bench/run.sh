@@ -91,8 +91,25 @@ if [ -f "$LM" ] && [ -f "$WM" ] && [ -f "$VAD" ] && command -v espeak-ng >/dev/n
     i=$((i + 1))
     espeak-ng -v "${q%%:*}" -w "$T/raw$i.wav" "${q#*:}" && sox "$T/sil.wav" "$T/raw$i.wav" "$T/sil.wav" "$T/q$i.wav"
   done
-  printf '\n## Voice: end of speech -> first reply audio (omni bench-voice, speculative, default silence)\n\n'
+  printf '\n## Voice: end of speech -> first reply audio (omni bench-voice, speculative, default end-of-turn rule)\n\n'
   "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --language auto --fresh "$T"/q*.wav 2>&1 |
+    sed "s|$T/||" || echo "(bench-voice failed)"
+  # the pause set: a sentence, 400 ms of silence, the rest (espeak's own quiet trimmed);
+  # false cut-offs are replies that started before the speech ended. With random-weight
+  # Whisper the transcript the rule judges is gibberish, so its choice here is arbitrary;
+  # tests/e2e/test_bench_voice.sh checks the rule on models that say the real words.
+  sox -q -n -r 22050 -c 1 -b 16 "$T/p400.wav" trim 0 0.4
+  i=0
+  for q in "en:I went to the store and|bought some milk." "en:Could you tell me, um|how far the moon is?" \
+           "ko:어제 친구를 만나서|영화를 봤어요." "ko:제가 어제 갔는데|문이 닫혀 있었어요."; do
+    i=$((i + 1)); l=${q%%:*}; s=${q#*:}
+    espeak-ng -v "$l" -w "$T/a.wav" "${s%%|*}" && espeak-ng -v "$l" -w "$T/b.wav" "${s#*|}" &&
+      sox "$T/a.wav" "$T/at.wav" silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse &&
+      sox "$T/b.wav" "$T/bt.wav" silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse &&
+      sox "$T/sil.wav" "$T/at.wav" "$T/p400.wav" "$T/bt.wav" "$T/sil.wav" "$T/pause$i.wav"
+  done
+  printf '\n## Voice: pause set (400 ms inside the sentence), false cut-offs\n\n'
+  "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --language auto --fresh "$T"/pause*.wav 2>&1 |
     sed "s|$T/||" || echo "(bench-voice failed)"
   rm -rf "$T"
 else

@@ -755,7 +755,8 @@ typedef struct omni_voice_params {
                                     * Read by omni_voice_new only. */
     int input_rate;                /* 16000 or 24000 (default), s16 mono */
     float vad_threshold;           /* 0.5 */
-    int silence_ms;                /* quiet that ends a turn (280: nine 32 ms VAD windows) */
+    int silence_ms;                /* quiet that ends a turn (280: nine 32 ms VAD windows); with
+                                    * end_of_turn, the quiet when the transcript says neither way */
     int prefix_padding_ms;         /* audio kept before the speech start for ASR (300) */
     int min_speech_ms;             /* shorter speech is ignored (100) */
     int asr_interval_ms;           /* re-decode the growing clip after this much new audio (400) */
@@ -765,6 +766,14 @@ typedef struct omni_voice_params {
     int speculate;                 /* start the reply at the first quiet window, held until the turn
                                     * is confirmed (1) */
     int max_tokens;                /* reply cap (256); <= 0: until the model stops */
+    int end_of_turn;               /* OMNI_VOICE_EOT_TRANSCRIPT (default): the quiet that ends a turn
+                                    * follows the transcript made at the pause: eot_complete_ms when it
+                                    * ends a sentence or asks (final punctuation, -다/-요/-까/-죠),
+                                    * eot_continue_ms when it trails off ("and", "um", "the", "그리고",
+                                    * "음", a connective ending) and until the transcript is ready,
+                                    * silence_ms otherwise. OMNI_VOICE_EOT_SILENCE: silence_ms always. */
+    int eot_complete_ms;           /* 120 (four 32 ms VAD windows: 128 ms) */
+    int eot_continue_ms;           /* 800 */
     float temperature;             /* 0.8 */
     uint64_t seed;                 /* sampling seed; 0: random */
     int n_ctx;                     /* LLM context; <= 0: the session default */
@@ -772,9 +781,14 @@ typedef struct omni_voice_params {
     void *user;
 } omni_voice_params;
 
+enum { OMNI_VOICE_EOT_SILENCE = 0, OMNI_VOICE_EOT_TRANSCRIPT = 1 };   /* omni_voice_params.end_of_turn */
+
 omni_voice_params omni_voice_default_params(void);
 
-/* Starts a session (params NULL: the defaults). llm and asr are borrowed and must
+/* Starts a session (params NULL: the defaults) and warms it in the background, so the
+ * first turn is not a cold one: the LLM prefills the instructions (their KV stays cached,
+ * and the model's pages are read in), Whisper runs once on silence and the voice speaks
+ * once, all unheard (omni_voice_wait_idle waits for it). llm and asr are borrowed and must
  * outlive it; several sessions may share them. NULL with err set on bad settings or a
  * VAD file that cannot be read. */
 omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voice_params *params, char *err,
@@ -815,6 +829,9 @@ long omni_voice_truncate(omni_voice *v, int64_t samples);
  * ended where the speculation assumed) and dropped (speech came back). */
 typedef struct omni_voice_stats {
     int spec_started, spec_used, spec_dropped;
+    /* end_of_turn: pauses judged by their transcript as ending a sentence, saying neither
+     * way, or trailing off */
+    int eot_complete, eot_unsure, eot_continue;
 } omni_voice_stats;
 void omni_voice_get_stats(omni_voice *v, omni_voice_stats *stats);
 /* Waits until the listener and worker have nothing left to do, or timeout_ms passes:

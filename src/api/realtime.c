@@ -119,7 +119,8 @@ static cJSON *session_json(struct rt_conn *k) {
     cJSON *td = NULL, *tr = NULL;
     if (k->turn_detection) {
         td = cJSON_CreateObject();
-        cJSON_AddStringToObject(td, "type", "server_vad");
+        cJSON_AddStringToObject(td, "type", p->end_of_turn ? "semantic_vad" : "server_vad");
+        if (p->end_of_turn) cJSON_AddStringToObject(td, "eagerness", rt_eagerness_name(p));
         cJSON_AddNumberToObject(td, "threshold", p->vad_threshold);
         cJSON_AddNumberToObject(td, "prefix_padding_ms", p->prefix_padding_ms);
         cJSON_AddNumberToObject(td, "silence_duration_ms", p->silence_ms);

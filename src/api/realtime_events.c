@@ -28,6 +28,23 @@ static char *dup_or_fail(const char *s, struct rt_bad_event *bad, int *failed) {
     return r;
 }
 
+/* semantic_vad's eagerness → the end-of-turn silences (omni_voice_params.eot_*): how
+ * long the quiet after a finished sentence, after words that say neither way, and after
+ * words that trail off ("and", "um", "그리고") must be before the turn ends. */
+static const struct { const char *name; int complete_ms, unsure_ms, continue_ms; } eagerness[] = {
+    {"high", 100, 200, 500},
+    {"medium", 120, 280, 800},
+    {"auto", 120, 280, 800},
+    {"low", 250, 600, 1500},
+};
+
+const char *rt_eagerness_name(const omni_voice_params *p) {
+    for (size_t i = 0; i < sizeof eagerness / sizeof eagerness[0]; i++)
+        if (p->eot_complete_ms == eagerness[i].complete_ms && p->eot_continue_ms == eagerness[i].continue_ms)
+            return i == 1 ? "auto" : eagerness[i].name; /* medium and auto are one setting */
+    return "auto";
+}
+
 /* Reads turn_detection (GA audio.input.turn_detection or beta top-level). */
 static int parse_turn_detection(const cJSON *td, omni_voice_params *p, int *turn, const char *param,
                                 struct rt_bad_event *bad) {
@@ -37,6 +54,18 @@ static int parse_turn_detection(const cJSON *td, omni_voice_params *p, int *turn
     if (t && (!cJSON_IsString(t) || (strcmp(t->valuestring, "server_vad") && strcmp(t->valuestring, "semantic_vad"))))
         return bad_event(bad, "invalid_value", param, "%s.type must be \"server_vad\" (or \"semantic_vad\")", param);
     const cJSON *v;
+    /* server_vad: a fixed silence ends the turn; semantic_vad: the silence follows what was said */
+    if (t) p->end_of_turn = strcmp(t->valuestring, "semantic_vad") ? OMNI_VOICE_EOT_SILENCE : OMNI_VOICE_EOT_TRANSCRIPT;
+    if ((v = cJSON_GetObjectItemCaseSensitive(td, "eagerness"))) {
+        size_t i = 0, n = sizeof eagerness / sizeof eagerness[0];
+        while (cJSON_IsString(v) && i < n && strcmp(v->valuestring, eagerness[i].name)) i++;
+        if (!cJSON_IsString(v) || i == n)
+            return bad_event(bad, "invalid_value", param, "%s.eagerness must be \"low\", \"medium\", \"high\" or \"auto\"",
+                             param);
+        p->eot_complete_ms = eagerness[i].complete_ms;
+        p->silence_ms = eagerness[i].unsure_ms;
+        p->eot_continue_ms = eagerness[i].continue_ms;
+    }
     if ((v = cJSON_GetObjectItemCaseSensitive(td, "threshold"))) {
         if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1)
             return bad_event(bad, "invalid_value", param, "%s.threshold must be a number from 0 to 1", param);

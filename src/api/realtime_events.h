@@ -61,5 +61,7 @@ struct rt_bad_event {
 int rt_request_parse(const char *data, size_t len, const struct rt_settings *cur, struct rt_request *rq,
                      struct rt_bad_event *bad);
 void rt_request_free(struct rt_request *rq);
+/* semantic_vad's eagerness as the session reports it ("auto" for settings of its own). */
+const char *rt_eagerness_name(const omni_voice_params *p);
 
 #endif

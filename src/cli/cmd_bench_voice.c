@@ -29,24 +29,35 @@ static void usage(FILE *f) {
             "events until the silence confirms the turn. A turn answered that way has asr, llm and\n"
             "tts stages near 0 (their work was hidden in the silence wait) and the text report\n"
             "marks it 'speculative'; --no-speculate measures the plain pipeline.\n\n"
+            "The end of a turn follows the transcript made at the first quiet window: a short\n"
+            "silence when it ends a sentence or asks, a long one when it trails off (\"and\", \"um\",\n"
+            "\"그리고\", a connective ending), --silence-ms when it says neither; --fixed-silence\n"
+            "ends every turn after --silence-ms. A false cut-off is a reply that started before\n"
+            "the file's speech ended (a turn ended at a pause inside it): files with a pause in\n"
+            "mid-sentence test for them, and the count is reported (JSON: false_cutoffs).\n\n"
             "End of speech is the end of the last speech segment that Silero VAD finds in the whole\n"
             "file offline (no padding); without --vad-model, the end of the last 32 ms window louder\n"
             "than -37.5 dBFS. Without --vad-model the live loop also uses that loudness detector\n"
             "instead of Silero (a note says so): fine for clean recordings, not for noisy ones.\n"
+            "The session opens and warms (the instructions' KV, Whisper, the voice) before the\n"
+            "first file plays, as a client's does before its user speaks.\n"
             "Files play one after another as turns of one conversation (prompt cache reused),\n"
             "or with --fresh each as the first turn of a new one.\n\n"
             "  -m FILE            chat model (GGUF)\n"
             "  --asr-model FILE   Whisper model (whisper.cpp ggml .bin)\n"
             "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
-            "  --silence-ms N     silence that ends a turn (default 280)\n"
+            "  --silence-ms N     silence that ends a turn when the transcript says neither way\n"
+            "                     (default 280)\n"
+            "  --fixed-silence    end every turn after --silence-ms of quiet, whatever was said\n"
             "  --no-speculate     start the reply only after the turn is confirmed\n"
             "  --fresh            each file starts a new conversation (the system prompt stays\n"
             "                     cached): with random weights a reply is a few long junk tokens\n"
             "                     that would swell every later prompt, which real replies do not\n"
             "  --language CODE    en, ko, ... or auto (default en)\n"
             "  --json             one JSON object on stdout:\n"
-            "                     {\"files\":[{\"file\",\"total_ms\",\"stages\":{...}}],\"median_ms\",\"p90_ms\",\"stages\":{medians}}\n\n"
+            "                     {\"files\":[{\"file\",\"total_ms\",\"stages\":{...}}],\"median_ms\",\"p90_ms\",\"stages\":{medians},\n"
+            "                      \"false_cutoffs\"}\n\n"
             "example: omni synth --shape whisper-tiny --type q8_0 -o tiny.bin\n"
             "         omni bench-voice -m smollm2-135m-q8_0.gguf --asr-model tiny.bin --vad-model silero.bin q1.wav q2.wav\n");
 }
@@ -57,6 +68,7 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* Process CPU time: what the turn cost all threads together (listener, worker, pool). */
 static double cpu_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -68,6 +80,10 @@ struct turn {
     pthread_mutex_t mu;
     double t_stop, t_final, t_token, t_audio, cpu_audio;
     int done, errors;
+    int eos;               /* the file's speech has been played to its end */
+    int stop_early;        /* the last turn ended before that (at a pause inside the speech) */
+    int cutoff;            /* a reply to such a turn started: the user was cut off */
+    int rid;               /* the reply being measured (the last one started) */
     char status[16];
     omni_usage usage;
     char transcript[48];   /* the start of the final transcript, for the text report */
@@ -80,7 +96,21 @@ static void on_event(const omni_voice_event *ev, void *ud) {
     double now = now_ms();
     pthread_mutex_lock(&t->mu);
     switch (ev->type) {
-    case OMNI_VOICE_SPEECH_STOPPED: if (!t->t_stop) t->t_stop = now; break;
+    case OMNI_VOICE_SPEECH_STARTED:
+        /* a new turn (after a cut-off, the rest of the sentence): measure that one */
+        t->t_stop = t->t_final = t->t_token = t->t_audio = t->cpu_audio = 0;
+        t->rid = -1;   /* what the reply in progress still sends is not this turn's */
+        t->transcript[0] = 0;
+        t->transcript_len = 0;
+        break;
+    case OMNI_VOICE_SPEECH_STOPPED:
+        if (!t->t_stop) t->t_stop = now;
+        t->stop_early = !t->eos;
+        break;
+    case OMNI_VOICE_RESPONSE_STARTED:
+        if (t->stop_early || !t->eos) t->cutoff = 1;
+        t->rid = ev->response_id;
+        break;
     case OMNI_VOICE_TRANSCRIPT_FINAL:
         if (!t->t_final) {
             t->t_final = now;
@@ -88,8 +118,10 @@ static void on_event(const omni_voice_event *ev, void *ud) {
             snprintf(t->transcript, sizeof t->transcript, "%.*s", (int)ev->len, ev->text ? ev->text : "");
         }
         break;
-    case OMNI_VOICE_TEXT_DELTA: if (!t->t_token) t->t_token = now; break;
-    case OMNI_VOICE_AUDIO: if (!t->t_audio) { t->t_audio = now; t->cpu_audio = cpu_ms(); } break;
+    case OMNI_VOICE_TEXT_DELTA: if (!t->t_token && ev->response_id == t->rid) t->t_token = now; break;
+    case OMNI_VOICE_AUDIO:
+        if (!t->t_audio && ev->response_id == t->rid) { t->t_audio = now; t->cpu_audio = cpu_ms(); }
+        break;
     case OMNI_VOICE_RESPONSE_DONE:
         t->done++;
         t->usage = ev->usage;
@@ -129,7 +161,8 @@ static size_t speech_end(const float *x, size_t n, const char *vad_path, char *e
 
 struct result {
     const char *file;
-    double total, vad, asr, llm, tts, cpu;
+    double total, vad, asr, llm, tts, cpu, cpu_turn;
+    int cutoff;
 };
 
 static int cmp_double(const void *a, const void *b) {
@@ -173,7 +206,7 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
                      struct result *r) {
     const size_t frame = 320, tail = 16000;
     int16_t buf[320];
-    double t0 = now_ms(), t_eos = 0, cpu_eos = 0;
+    double t0 = now_ms(), t_eos = 0, cpu_eos = 0, cpu0 = cpu_ms();
     for (size_t i = 0, k = 0; i < n + tail; i += frame, k++) {
         for (size_t j = 0; j < frame; j++) {
             float s = i + j < n ? x[i + j] : 0.0f;
@@ -182,16 +215,24 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
             buf[j] = (int16_t)lrintf(s * 32767);
         }
         omni_voice_push_pcm(v, buf, frame);
-        if (!t_eos && i + frame >= eos) { t_eos = now_ms(); cpu_eos = cpu_ms(); }
+        if (!t_eos && i + frame >= eos) {
+            t_eos = now_ms();
+            cpu_eos = cpu_ms();
+            pthread_mutex_lock(&t->mu);
+            t->eos = 1;
+            pthread_mutex_unlock(&t->mu);
+        }
         double next = t0 + (double)(k + 1) * 20.0, wait = next - now_ms();
         if (wait > 0) usleep((useconds_t)(wait * 1000));
     }
     omni_voice_wait_idle(v, 60000);
+    double cpu_turn = cpu_ms() - cpu0;
     pthread_mutex_lock(&t->mu);
     int ok = t->t_audio > 0 && t->t_stop > 0 && t->t_final > 0 && t->t_token > 0;
     if (ok) {
         *r = (struct result){path, t->t_audio - t_eos, t->t_stop - t_eos, t->t_final - t->t_stop,
-                             t->t_token - t->t_final, t->t_audio - t->t_token, t->cpu_audio - cpu_eos};
+                             t->t_token - t->t_final, t->t_audio - t->t_token, t->cpu_audio - cpu_eos, cpu_turn,
+                             t->cutoff};
     }
     pthread_mutex_unlock(&t->mu);
     return ok ? 0 : -1;
@@ -199,7 +240,8 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
-    int json = 0, max_tokens = 8, silence = omni_voice_default_params().silence_ms, speculate = 1, fresh = 0;
+    int json = 0, max_tokens = 8, silence = omni_voice_default_params().silence_ms, speculate = 1, fresh = 0,
+        fixed = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
     int n_files = 0;
     if (!files) return cli_fail("bench-voice: out of memory");
@@ -216,6 +258,7 @@ int cmd_bench_voice(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-speculate")) speculate = 0;
         else if (!strcmp(a, "--fresh")) fresh = 1;
+        else if (!strcmp(a, "--fixed-silence")) fixed = 1;
         else if (a[0] == '-' && a[1]) { usage(stderr); free(files); return cli_fail("bench-voice: unexpected argument '%s'", a); }
         else files[n_files++] = a;
     }
@@ -242,7 +285,7 @@ int cmd_bench_voice(int argc, char **argv) {
     struct turn t;
     memset(&t, 0, sizeof t);
     pthread_mutex_init(&t.mu, NULL);
-    int n_ok = 0, n_spec = 0;
+    int n_ok = 0, n_spec = 0, n_cut = 0;
     if (!res || !audio || !lens || !ends) { cli_fail("bench-voice: out of memory"); goto out; }
     /* everything is read and checked before the clock matters */
     for (int i = 0; i < n_files; i++) {
@@ -260,11 +303,14 @@ int cmd_bench_voice(int argc, char **argv) {
     p.silence_ms = silence;
     p.max_tokens = max_tokens;
     p.speculate = speculate;
+    if (fixed) p.end_of_turn = OMNI_VOICE_EOT_SILENCE;
     p.seed = 1;
     p.vad_model = vad_path;
     p.on_event = on_event;
     p.user = &t;
     if (!(v = omni_voice_new(llm, asr, &p, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
+    /* the session warms up as it opens (as a client's does before the user speaks) */
+    omni_voice_wait_idle(v, 120000);
 
     for (int i = 0; i < n_files; i++) {
         pthread_mutex_lock(&t.mu);
@@ -272,6 +318,7 @@ int cmd_bench_voice(int argc, char **argv) {
         t.transcript[0] = 0;
         t.transcript_len = 0;
         t.done = 0;
+        t.eos = t.cutoff = t.stop_early = 0;
         pthread_mutex_unlock(&t.mu);
         if (fresh) omni_voice_clear_history(v);
         omni_voice_stats s0, s1;
@@ -283,12 +330,14 @@ int cmd_bench_voice(int argc, char **argv) {
         omni_voice_get_stats(v, &s1);
         int spec = s1.spec_used > s0.spec_used;
         n_spec += spec;
+        n_cut += res[n_ok].cutoff;
         if (!json)
-            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  %s  cpu %7.1f ms  "
-                   "prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d; "
+            printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  %s%s  cpu %7.1f ms "
+                   "(turn %.1f ms)  prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d; "
                    "transcript %zu bytes \"%s\", reply %zu bytes\n", files[i],
                    res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts,
-                   spec ? "speculative" : "plain      ", res[n_ok].cpu, t.usage.prompt_tokens,
+                   spec ? "speculative" : "plain      ", res[n_ok].cutoff ? "  FALSE CUT-OFF" : "", res[n_ok].cpu,
+                   res[n_ok].cpu_turn, t.usage.prompt_tokens,
                    t.usage.cached_tokens, t.usage.prompt_ms, s1.spec_dropped, t.transcript_len, t.transcript,
                    t.reply_len);
         n_ok++;
@@ -304,7 +353,8 @@ int cmd_bench_voice(int argc, char **argv) {
            ma = stage_median(res, n_ok, offsetof(struct result, asr)),
            ml = stage_median(res, n_ok, offsetof(struct result, llm)),
            mt = stage_median(res, n_ok, offsetof(struct result, tts)),
-           mc = stage_median(res, n_ok, offsetof(struct result, cpu));
+           mc = stage_median(res, n_ok, offsetof(struct result, cpu)),
+           mct = stage_median(res, n_ok, offsetof(struct result, cpu_turn));
     if (json) {
         printf("{\"files\":[");
         for (int i = 0; i < n_ok; i++) {
@@ -315,13 +365,17 @@ int cmd_bench_voice(int argc, char **argv) {
                    res[i].total, res[i].vad, res[i].asr, res[i].llm, res[i].tts);
         }
         printf("],\"median_ms\":%.1f,\"p90_ms\":%.1f,\"stages\":{\"vad_ms\":%.1f,\"asr_ms\":%.1f,"
-               "\"llm_first_token_ms\":%.1f,\"tts_first_chunk_ms\":%.1f}}\n",
-               med, p90, mv, ma, ml, mt);
+               "\"llm_first_token_ms\":%.1f,\"tts_first_chunk_ms\":%.1f},\"false_cutoffs\":%d}\n",
+               med, p90, mv, ma, ml, mt, n_cut);
     } else {
         printf("median %.1f ms, p90 %.1f ms over %d file(s) (%d answered speculatively); median stages: vad %.1f, "
                "asr %.1f, llm first token %.1f, tts first chunk %.1f; process CPU from end of speech to first audio: "
-               "median %.1f ms\n",
-               med, p90, n_ok, n_spec, mv, ma, ml, mt, mc);
+               "median %.1f ms (whole turn %.1f ms); false cut-offs %d\n",
+               med, p90, n_ok, n_spec, mv, ma, ml, mt, mc, mct, n_cut);
+        omni_voice_stats st;
+        omni_voice_get_stats(v, &st);
+        printf("pauses judged by their transcript: %d ended a sentence, %d said neither way, %d trailed off\n",
+               st.eot_complete, st.eot_unsure, st.eot_continue);
     }
     rc = n_ok == n_files ? 0 : 1;
 out:

@@ -19,6 +19,7 @@
 #include "models/silero_vad.h"
 #include "models/whisper.h"
 #include "runtime/asr.h"
+#include "runtime/end_of_turn.h"
 #include "runtime/voice_segmenter.h"
 #include "runtime/voice_splitter.h"
 
@@ -69,6 +70,12 @@ struct omni_voice {
     int64_t spec_end;
     char *spec_text;
     int respond_req, commit_req, clear_req;
+    int warm_req;                    /* 2: everything (a new session), 1: the instructions' KV */
+    int stop_pending;                /* the worker ended the turn by its transcript: speech_stopped
+                                      * (at stop_ms) goes out with the final transcript */
+    int64_t stop_ms;
+    char turn_lang[8];               /* language "auto" detected on the turn's first transcript */
+    int turn_lang_id;                /* ... for this turn */
     int worker_busy, responding;
     int response_id;
 
@@ -128,6 +135,9 @@ omni_voice_params omni_voice_default_params(void) {
     p.interrupt_response = 1;
     p.speculate = 1;
     p.max_tokens = 256;
+    p.end_of_turn = OMNI_VOICE_EOT_TRANSCRIPT;
+    p.eot_complete_ms = 120;
+    p.eot_continue_ms = 800;
     p.temperature = 0.8f;
     return p;
 }
@@ -218,6 +228,8 @@ static void on_window(struct omni_voice *v) {
     } else if (ev == VSEG_PAUSE && v->turn_active) {
         v->turn_paused = 1;
         v->speech_end = v->seg.end;
+        /* until the transcript of this pause says otherwise, the sentence may go on */
+        if (v->p.end_of_turn) v->seg.silence = (int64_t)v->p.eot_continue_ms * 16;
         pthread_cond_signal(&v->wake_worker);
     } else if (ev == VSEG_RESUME && v->turn_active) {
         v->turn_paused = 0;
@@ -301,11 +313,15 @@ static void *listener_main(void *arg) {
 
 /* Transcribes 16 kHz samples with just as much encoder context as they need. Returns a
  * malloc'ed trimmed string ("" for silence), NULL on error (emitted). */
-static char *transcribe(struct omni_voice *v, const float *x, size_t n) {
+static char *transcribe(struct omni_voice *v, const float *x, size_t n, int turn) {
     struct whisper_params wp = whisper_default_params();
     char lang[32]; /* a copy: session.update may replace v->language meanwhile */
     pthread_mutex_lock(&v->mu);
     snprintf(lang, sizeof lang, "%s", v->language && strcmp(v->language, "auto") ? v->language : "auto");
+    /* "auto" detects once per turn, on its first partial, and the later partials and the
+     * final transcript reuse that: detection adds nothing to the wait at the end */
+    const int detect = !strcmp(lang, "auto");
+    if (detect && turn && v->turn_lang_id == turn && v->turn_lang[0]) snprintf(lang, sizeof lang, "%s", v->turn_lang);
     pthread_mutex_unlock(&v->mu);
     wp.language = lang;
     wp.no_timestamps = 1;
@@ -326,6 +342,14 @@ static char *transcribe(struct omni_voice *v, const float *x, size_t n) {
         snprintf(msg, sizeof msg, "transcription failed: %s", e.msg);
         emit_error(v, msg);
         return NULL;
+    }
+    if (detect && turn && r.language[0] && strcmp(lang, "auto") == 0) {
+        pthread_mutex_lock(&v->mu);
+        if (v->turn_lang_id != turn) {
+            snprintf(v->turn_lang, sizeof v->turn_lang, "%s", r.language);
+            v->turn_lang_id = turn;
+        }
+        pthread_mutex_unlock(&v->mu);
     }
     char *out = whisper_result_text(&r);
     if (out) {
@@ -763,7 +787,9 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
 
 /* ---- worker loop ---- */
 
-enum job { JOB_NONE, JOB_FINAL, JOB_SPECULATE, JOB_PARTIAL, JOB_RESPOND };
+static int warm_discard(const int16_t *pcm, size_t n, void *ud) { return 0; }
+
+enum job { JOB_NONE, JOB_FINAL, JOB_SPECULATE, JOB_PARTIAL, JOB_RESPOND, JOB_WARM };
 
 /* New audio (samples) before the next partial: asr_interval_ms, or three times the last
  * decode when the ASR is slower, so the worker is mostly free when the pause comes and
@@ -777,10 +803,91 @@ static size_t partial_gap(const struct omni_voice *v) {
 static enum job next_job(struct omni_voice *v) {
     if (v->turn_ended) return JOB_FINAL;
     if (v->respond_req) return JOB_RESPOND;
+    if (v->warm_req) return JOB_WARM;
     if (v->turn_active && v->turn_paused && !(v->spec_turn == v->turn_id && v->spec_end == v->speech_end))
         return JOB_SPECULATE;
     if (v->turn_active && !v->turn_paused && v->clip_n - v->asr_done_n >= partial_gap(v)) return JOB_PARTIAL;
     return JOB_NONE;
+}
+
+/* Under mu, with the transcript of the pause that began at `end`: the quiet that ends the
+ * turn now follows what was said, and a sentence that ended already had its quiet. */
+static void judge_pause_locked(struct omni_voice *v, int turn, int64_t end, const char *text) {
+    if (!v->p.end_of_turn || !v->turn_active || !v->turn_paused || v->turn_ended || v->turn_id != turn ||
+        v->speech_end != end)
+        return;
+    enum eot_class c = eot_classify(text, strlen(text));
+    struct eot_silences sil = {v->p.eot_complete_ms, v->p.silence_ms, v->p.eot_continue_ms};
+    v->seg.silence = (int64_t)eot_silence_ms(c, &sil) * 16;
+    if (c == EOT_COMPLETE) v->stats.eot_complete++;
+    else if (c == EOT_CONTINUE) v->stats.eot_continue++;
+    else v->stats.eot_unsure++;
+    if (v->seg.in_speech && v->seg.quiet && v->seg.end == end && v->seg.pos - v->seg.end >= v->seg.silence) {
+        /* the segmenter would end it at its next window; no need to wait for more audio */
+        v->seg.in_speech = 0;
+        v->seg.quiet = 0;
+        v->stop_pending = 1;
+        v->stop_ms = end / 16;
+        end_turn_locked(v);
+    }
+}
+
+/* Session start: everything the first turn would otherwise pay for once, done now and
+ * unheard. Whisper runs on a second of silence (its weights paged in, buffers made), the
+ * LLM prefills the instructions with a first user message (the KV of everything up to
+ * that message stays cached for the real turns, and the model's pages are read in), and
+ * the TTS voice speaks a word. Failures here are not reported: the turn itself will. */
+static void warm(struct omni_voice *v, int full) {
+    if (full) {
+        float *quiet = calloc(VOICE_RATE, sizeof *quiet);
+        if (quiet) {
+            struct whisper_params wp = whisper_default_params();
+            pthread_mutex_lock(&v->mu);
+            char lang[32];
+            snprintf(lang, sizeof lang, "%s", v->language && strcmp(v->language, "auto") ? v->language : "en");
+            pthread_mutex_unlock(&v->mu);
+            wp.language = lang;
+            wp.no_timestamps = 1;
+            wp.temperature_inc = 0;
+            wp.beam_size = 1;
+            wp.audio_ctx = 128;
+            wp.max_tokens_per_window = 4;
+            struct whisper_result r;
+            memset(&r, 0, sizeof r);
+            struct err e = {{0}};
+            if (!whisper_transcribe(v->ws, quiet, VOICE_RATE, &wp, &r, &e)) whisper_result_free(&r);
+            free(quiet);
+        }
+    }
+    pthread_mutex_lock(&v->mu);
+    char *ins = dup_or_null(v->instructions), *voice = dup_or_null(v->voice_name), *lang = dup_or_null(v->language);
+    pthread_mutex_unlock(&v->mu);
+    omni_chat_message m[2];
+    int k = 0;
+    if (ins && *ins) m[k++] = (omni_chat_message){.role = "system", .content = ins};
+    m[k++] = (omni_chat_message){.role = "user", .content = "Hello."};
+    omni_prompt pr;
+    char err[512];
+    if (omni_chat_prompt_kw(v->llm, m, (size_t)k, NULL, 0, omni_session_n_ctx(v->sess) / 2, 1, VOICE_KW, &pr, NULL, err,
+                            sizeof err) == 0) {
+        omni_generate_params gp = omni_generate_default_params();
+        gp.max_tokens = 1;
+        gp.sampling.temperature = 0;
+        omni_usage u;
+        omni_session_generate_prompt(v->sess, &pr, &gp, &u, err, sizeof err);
+        omni_prompt_free(&pr);
+    }
+    if (full) {
+        omni_tts_params q = omni_tts_default_params();
+        q.input = "Hello.";
+        q.voice = voice;
+        q.language = lang && strcmp(lang, "auto") ? lang : NULL;
+        char terr[512];
+        if (omni_tts_validate(&q, terr, sizeof terr) == 0) omni_tts_speak(&q, warm_discard, NULL, terr, sizeof terr);
+    }
+    free(ins);
+    free(voice);
+    free(lang);
 }
 
 static void *worker_main(void *arg) {
@@ -795,6 +902,14 @@ static void *worker_main(void *arg) {
         }
         if (v->stop) break;
         v->worker_busy = 1;
+        if (j == JOB_WARM) {
+            const int full = v->warm_req > 1;
+            v->warm_req = 0;
+            pthread_mutex_unlock(&v->mu);
+            warm(v, full);
+            pthread_mutex_lock(&v->mu);
+            continue;
+        }
         if (j == JOB_RESPOND) {
             v->respond_req = 0;
             pthread_mutex_unlock(&v->mu);
@@ -808,6 +923,9 @@ static void *worker_main(void *arg) {
         float *x;
         if (j == JOB_FINAL) {
             v->turn_ended = 0;
+            const int stopped = v->stop_pending;
+            const int64_t stop_ms = v->stop_ms;
+            v->stop_pending = 0;
             const int show = v->p.transcribe_input;
             char *text = NULL;
             if (v->spec_turn == turn && v->spec_end == end && v->spec_text) {
@@ -819,9 +937,10 @@ static void *worker_main(void *arg) {
             } else {
                 x = copy_clip(v, end, &n);
                 pthread_mutex_unlock(&v->mu);
-                text = x ? transcribe(v, x, n) : NULL;
+                text = x ? transcribe(v, x, n, turn) : NULL;
                 free(x);
             }
+            if (stopped) emit_simple(v, OMNI_VOICE_SPEECH_STOPPED, 0, stop_ms, NULL);
             if (text && show) emit_simple(v, OMNI_VOICE_TRANSCRIPT_FINAL, 0, end / 16, text);
             pthread_mutex_lock(&v->mu);
             if (text && *text) {
@@ -838,10 +957,11 @@ static void *worker_main(void *arg) {
             v->spec_text = NULL;
             x = copy_clip(v, end, &n);
             pthread_mutex_unlock(&v->mu);
-            char *text = x ? transcribe(v, x, n) : NULL;
+            char *text = x ? transcribe(v, x, n, turn) : NULL;
             free(x);
             pthread_mutex_lock(&v->mu);
             int keep = v->spec_turn == turn && v->spec_end == end && text;
+            if (keep) judge_pause_locked(v, turn, end, text);
             int show = keep && v->turn_active && v->p.transcribe_input && *text;
             char *shown = show ? strdup(text) : NULL;
             /* the reply starts now, while the silence that confirms the turn is still running */
@@ -864,7 +984,7 @@ static void *worker_main(void *arg) {
         const int show = v->p.transcribe_input;
         pthread_mutex_unlock(&v->mu);
         double t0 = now_ms();
-        char *text = x ? transcribe(v, x, n) : NULL;
+        char *text = x ? transcribe(v, x, n, turn) : NULL;
         free(x);
         pthread_mutex_lock(&v->mu);
         v->asr_partial_ms = now_ms() - t0;
@@ -887,6 +1007,11 @@ static int take_params(struct omni_voice *v, const omni_voice_params *p, struct 
     if (p->silence_ms < 0 || p->silence_ms > 10000 || p->prefix_padding_ms < 0 || p->prefix_padding_ms > 1500 ||
         p->min_speech_ms < 0 || p->min_speech_ms > 10000)
         return err_set(e, "voice: silence (0..10000 ms), prefix padding (0..1500 ms) or minimum speech (0..10000 ms) out of range");
+    if (p->end_of_turn != OMNI_VOICE_EOT_SILENCE && p->end_of_turn != OMNI_VOICE_EOT_TRANSCRIPT)
+        return err_set(e, "voice: end_of_turn %d is not OMNI_VOICE_EOT_SILENCE or OMNI_VOICE_EOT_TRANSCRIPT", p->end_of_turn);
+    if (p->end_of_turn && (p->eot_complete_ms < 0 || p->eot_complete_ms > 10000 || p->eot_continue_ms < 0 ||
+                           p->eot_continue_ms > 10000))
+        return err_set(e, "voice: end-of-turn silences out of range (0..10000 ms)");
     if (p->voice) {
         omni_tts_params q = omni_tts_default_params();
         q.input = "a";
@@ -901,6 +1026,10 @@ static int take_params(struct omni_voice *v, const omni_voice_params *p, struct 
         free(ins); free(vn); free(lang);
         return err_set(e, "voice: out of memory");
     }
+    /* new instructions: their KV is made ahead of the next turn */
+    if (v->threads_started && (ins ? !v->instructions || strcmp(ins, v->instructions) : v->instructions != NULL) &&
+        v->warm_req < 1)
+        v->warm_req = 1;
     free(v->instructions); free(v->voice_name); free(v->language);
     v->instructions = ins;
     v->voice_name = vn;
@@ -932,6 +1061,7 @@ struct omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voi
     v->llm = llm;
     v->asr = asr_whisper_model(asr);
     v->last_hist = -1;
+    v->warm_req = 2;
     const char *vad_path = p->vad_model;
     if (take_params(v, p, e)) goto fail;
     v->on_event = v->p.on_event;

@@ -62,7 +62,21 @@ TEST(session_update) {
     CHECK(!rq.instructions && !rq.voice && !rq.language && rq.session.turn_detection && !rq.session.text_only);
     CHECK(rq.session.p.silence_ms == 500 && !rq.session.p.auto_response && rq.session.p.interrupt_response);
     CHECK_NEAR(rq.session.p.vad_threshold, 0.7, 1e-6);
+    CHECK(rq.session.p.end_of_turn == OMNI_VOICE_EOT_SILENCE);   /* server_vad: the silence is fixed */
     rt_request_free(&rq);
+    /* semantic_vad: the silence follows the transcript, its eagerness sets how long */
+    CHECK(parse("{\"type\": \"session.update\", \"session\": {\"turn_detection\": "
+                "{\"type\": \"semantic_vad\", \"eagerness\": \"low\"}}}", &rq, &b) == 0);
+    CHECK(rq.session.p.end_of_turn == OMNI_VOICE_EOT_TRANSCRIPT && rq.session.turn_detection);
+    CHECK(rq.session.p.eot_continue_ms > omni_voice_default_params().eot_continue_ms);
+    CHECK(rq.session.p.eot_complete_ms < rq.session.p.silence_ms && rq.session.p.silence_ms < rq.session.p.eot_continue_ms);
+    CHECK_STR(rt_eagerness_name(&rq.session.p), "low");
+    rt_request_free(&rq);
+    omni_voice_params dp = omni_voice_default_params();
+    CHECK(dp.end_of_turn == OMNI_VOICE_EOT_TRANSCRIPT && dp.eot_complete_ms < dp.silence_ms);
+    CHECK_STR(rt_eagerness_name(&dp), "auto");
+    CHECK_BAD("{\"type\": \"session.update\", \"session\": {\"turn_detection\": {\"type\": \"semantic_vad\", \"eagerness\": \"eager\"}}}",
+              "invalid_value", "session.turn_detection", "eagerness must be");
     CHECK_BAD("{\"type\": \"session.update\"}", "missing_required_parameter", "session", "needs a \"session\" object");
     CHECK_BAD("{\"type\": \"session.update\", \"session\": {\"instructions\": 1}}", "invalid_value", "session.instructions", "must be a string");
     CHECK_BAD("{\"type\": \"session.update\", \"session\": {\"audio\": {\"output\": {\"format\": {\"type\": \"audio/pcm\", \"rate\": 16000}}}}}",

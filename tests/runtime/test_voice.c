@@ -191,6 +191,10 @@ static omni_voice *new_voice(struct rec *r, int max_tokens, const char *lang) {
     p.user = r;
     p.n_ctx = 1024;
     p.vad_model = model_path("vad/for-tests-silero-v6.2.0-ggml.bin");
+    /* these tests are about events and the silence as set; the random-weight Whisper's
+     * gibberish would make the end-of-turn rule's choice arbitrary (its own tests below
+     * use models that say what they are told to) */
+    p.end_of_turn = OMNI_VOICE_EOT_SILENCE;
     char err[512];
     omni_voice *v = omni_voice_new(g_llm, g_asr, &p, err, sizeof err);
     if (!v) fprintf(stderr, "  omni_voice_new: %s\n", err);
@@ -230,6 +234,9 @@ TEST(one_turn_events_in_order) {
         CHECK_STR(r->ev[i_done].status, "completed");
         CHECK(r->ev[i_done].usage.completion_tokens > 0 && r->ev[i_done].usage.completion_tokens <= 12);
         CHECK(r->ev[i_done].usage.prompt_tokens > 10);
+        /* the session warmed as it opened: the instructions' KV was there before the first turn */
+        CHECK_MSG(r->ev[i_done].usage.cached_tokens > 5, "first turn: %d of %d prompt tokens cached",
+                  r->ev[i_done].usage.cached_tokens, r->ev[i_done].usage.prompt_tokens);
     }
     CHECK(r->audio_samples > 2400);   /* more than 0.1 s of reply audio */
     const omni_chat_message *h;
@@ -359,6 +366,7 @@ TEST(short_pause_gives_no_response_events) {
     p.max_tokens = 8;
     p.seed = 42;
     p.silence_ms = 900;
+    p.end_of_turn = OMNI_VOICE_EOT_SILENCE;
     p.on_event = on_event;
     p.user = r;
     p.n_ctx = 1024;
@@ -436,6 +444,7 @@ TEST(update_rearms_turn_detection) {
     p.max_tokens = 4;
     p.seed = 7;
     p.silence_ms = 3000;
+    p.end_of_turn = OMNI_VOICE_EOT_SILENCE;
     p.on_event = on_event;
     p.user = r;
     p.n_ctx = 512;
@@ -532,8 +541,201 @@ TEST(bad_params_are_refused) {
     CHECK(strstr(err, "/nonexistent/vad.bin") != NULL);
 }
 
+/* ---- the end of a turn by what was said ---- */
+
+/* A Whisper model that hears nothing and always says `text` (tests/rig_whisper.py), so
+ * the rule's choice is known while the VAD, the timing and the rest of the loop are real. */
+static omni_asr *rigged_asr(const char *text) {
+    char path[160], cmd[1024], err[512];
+    snprintf(path, sizeof path, "/tmp/omni-test-rig-%d.bin", (int)getpid());
+    snprintf(cmd, sizeof cmd, "python3 tests/rig_whisper.py '%s' '%s' '%s'",
+             model_path("synth/synth-whisper-micro-f16.bin"), path, text);
+    if (system(cmd) != 0) { fprintf(stderr, "  %s failed\n", cmd); return NULL; }
+    omni_asr *a = omni_asr_load(path, NULL, err, sizeof err);
+    if (!a) fprintf(stderr, "  rigged Whisper: %s\n", err);
+    remove(path);
+    return a;
+}
+
+static omni_voice *eot_voice(struct rec *r, omni_asr *asr, int end_of_turn) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    omni_voice_params p = omni_voice_default_params();
+    p.instructions = "Answer briefly.";
+    p.language = "en";
+    p.input_rate = 16000;
+    p.max_tokens = 4;
+    p.seed = 3;
+    p.end_of_turn = end_of_turn;
+    p.on_event = on_event;
+    p.user = r;
+    p.n_ctx = 512;
+    p.vad_model = model_path("vad/for-tests-silero-v6.2.0-ggml.bin");
+    char err[512];
+    omni_voice *v = omni_voice_new(g_llm, asr, &p, err, sizeof err);
+    if (!v) fprintf(stderr, "  omni_voice_new: %s\n", err);
+    return v;
+}
+
+static void push_16k(omni_voice *v, const int16_t *x, size_t n) {
+    for (size_t i = 0; i < n; i += 320) omni_voice_push_pcm(v, x + i, n - i < 320 ? n - i : 320);
+}
+
+/* speech a (up to its last voiced sample), `gap_ms` of quiet, speech b (from its first),
+ * then `tail_ms` of quiet; *b_start and *b_end get where b's voice begins and ends */
+static int16_t *join_speech(const int16_t *a, size_t a_end, const int16_t *b, size_t b0, size_t b1, int gap_ms,
+                            int tail_ms, size_t *n, size_t *b_start, size_t *b_end) {
+    size_t gap = (size_t)gap_ms * 16, tail = (size_t)tail_ms * 16, nb = b ? b1 + 1 - b0 : 0;
+    int16_t *x = calloc(a_end + 1 + gap + nb + tail, sizeof *x);
+    if (!x) return NULL;
+    memcpy(x, a, (a_end + 1) * sizeof *x);
+    if (b) memcpy(x + a_end + 1 + gap, b + b0, nb * sizeof *x);
+    *b_start = a_end + 1 + gap;
+    *b_end = *b_start + nb;
+    *n = a_end + 1 + gap + nb + tail;
+    return x;
+}
+
+/* A 500 ms pause after a trailing "and" does not end the turn (the fixed 280 ms silence
+ * cuts the user off there); the turn ends after the rest of the sentence. The first words
+ * and the pause go in first and the loop is left to judge them (as it does while a user
+ * pauses), then the rest. */
+TEST(trailing_word_keeps_the_turn_open) {
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
+    omni_asr *asr = rigged_asr("I went to the store and");
+    REQUIRE(asr, "tests/rig_whisper.py could not make its model (python3 and the shared micro Whisper)");
+    size_t n1, n2, a0, a1, b0, b1, n, s2, e2;
+    int16_t *x1 = make_speech("en", "I went to the store and", 0.4, 0.0, &n1, &a0, &a1);
+    int16_t *x2 = make_speech("en", "bought some milk.", 0.0, 0.0, &n2, &b0, &b1);
+    int16_t *x = x1 && x2 ? join_speech(x1, a1, x2, b0, b1, 500, 1500, &n, &s2, &e2) : NULL;
+    free(x1);
+    free(x2);
+    if (!x) omni_asr_free(asr);
+    REQUIRE(x, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
+    struct rec *r = &g_rec;
+    for (int mode = OMNI_VOICE_EOT_TRANSCRIPT; mode >= OMNI_VOICE_EOT_SILENCE; mode--) {
+        omni_voice *v = eot_voice(r, asr, mode);
+        CHECK(v != NULL);
+        if (!v) break;
+        omni_voice_stats st;
+        push_16k(v, x, s2);
+        CHECK(omni_voice_wait_idle(v, 60000) == 0);
+        omni_voice_get_stats(v, &st);
+        if (mode == OMNI_VOICE_EOT_TRANSCRIPT) {
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 0);
+            CHECK_MSG(st.eot_continue == 1 && st.spec_started == 1, "at the pause: %d continue, %d speculative",
+                      st.eot_continue, st.spec_started);
+        } else {
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+        }
+        push_16k(v, x + s2, n - s2);
+        CHECK(omni_voice_wait_idle(v, 60000) == 0);
+        omni_voice_get_stats(v, &st);
+        if (mode == OMNI_VOICE_EOT_TRANSCRIPT) {
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STARTED), 1);
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+            CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 1);
+            CHECK_MSG(st.eot_continue >= 1, "pauses: %d complete, %d unsure, %d continue", st.eot_complete,
+                      st.eot_unsure, st.eot_continue);
+            CHECK_EQ_INT(st.eot_complete, 0);
+            int i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0), i_final = find(r, OMNI_VOICE_TRANSCRIPT_FINAL, 0);
+            if (i_stop >= 0) CHECK_NEAR((double)r->ev[i_stop].audio_ms, e2 / 16.0, 150);   /* after "milk" */
+            if (i_final >= 0) CHECK_STR(r->ev[i_final].text, "I went to the store and");
+        } else {
+            /* the same audio on the fixed silence: two turns, the first cut at the pause */
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 2);
+            int i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0);
+            if (i_stop >= 0) CHECK(r->ev[i_stop].audio_ms < (int64_t)(s2 / 16));
+            CHECK_EQ_INT(st.eot_continue + st.eot_complete + st.eot_unsure, 0);
+        }
+        omni_voice_free(v);
+    }
+    free(x);
+    omni_asr_free(asr);
+}
+
+/* A finished question ends the turn after less quiet than the fixed silence: 240 ms is
+ * enough for it, and not for 280 ms (nine 32 ms windows). Everything is pushed at once,
+ * so the transcript comes after the listener has heard all the quiet there is: the worker
+ * ends the turn itself. */
+TEST(sentence_end_ends_the_turn_sooner) {
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
+    omni_asr *asr = rigged_asr("What time is it?");
+    REQUIRE(asr, "tests/rig_whisper.py could not make its model (python3 and the shared micro Whisper)");
+    size_t n1, a0, a1, n, s2, e2;
+    int16_t *x1 = make_speech("en", "What time is it?", 0.4, 0.0, &n1, &a0, &a1);
+    int16_t *x = x1 ? join_speech(x1, a1, NULL, 0, 0, 0, 240, &n, &s2, &e2) : NULL;
+    free(x1);
+    if (!x) omni_asr_free(asr);
+    REQUIRE(x, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
+    int16_t quiet[16 * 300] = {0};
+    struct rec *r = &g_rec;
+    for (int mode = OMNI_VOICE_EOT_TRANSCRIPT; mode >= OMNI_VOICE_EOT_SILENCE; mode--) {
+        omni_voice *v = eot_voice(r, asr, mode);
+        CHECK(v != NULL);
+        if (!v) break;
+        push_16k(v, x, n);
+        CHECK(omni_voice_wait_idle(v, 60000) == 0);
+        omni_voice_stats st;
+        omni_voice_get_stats(v, &st);
+        if (mode == OMNI_VOICE_EOT_TRANSCRIPT) {
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+            CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 1);
+            CHECK_EQ_INT(st.eot_complete, 1);
+            int i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0), i_final = find(r, OMNI_VOICE_TRANSCRIPT_FINAL, 0);
+            int i_resp = find(r, OMNI_VOICE_RESPONSE_STARTED, 0);
+            CHECK(i_stop >= 0 && i_final > i_stop && i_resp > i_final);
+            if (i_final >= 0) CHECK_STR(r->ev[i_final].text, "What time is it?");
+            if (i_stop >= 0) CHECK_NEAR((double)r->ev[i_stop].audio_ms, a1 / 16.0, 150);
+        } else {
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 0);   /* still waiting for its 280 ms */
+            push_16k(v, quiet, sizeof quiet / sizeof quiet[0]);
+            CHECK(omni_voice_wait_idle(v, 60000) == 0);
+            CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+            CHECK_EQ_INT(count(r, OMNI_VOICE_RESPONSE_DONE), 1);
+        }
+        omni_voice_free(v);
+    }
+    free(x);
+    omni_asr_free(asr);
+}
+
+/* Korean: a connective ending (-서) holds the turn through the pause. */
+TEST(korean_connective_keeps_the_turn_open) {
+    REQUIRE(load_models(), "the shared LLM or Whisper model does not load");
+    omni_asr *asr = rigged_asr("어제 친구를 만나서");
+    REQUIRE(asr, "tests/rig_whisper.py could not make its model (python3 and the shared micro Whisper)");
+    size_t n1, n2, a0, a1, b0, b1, n, s2, e2;
+    int16_t *x1 = make_speech("ko", "어제 친구를 만나서", 0.4, 0.0, &n1, &a0, &a1);
+    int16_t *x2 = make_speech("ko", "영화를 봤어요.", 0.0, 0.0, &n2, &b0, &b1);
+    int16_t *x = x1 && x2 ? join_speech(x1, a1, x2, b0, b1, 500, 1500, &n, &s2, &e2) : NULL;
+    free(x1);
+    free(x2);
+    if (!x) omni_asr_free(asr);
+    REQUIRE(x, "no test speech (espeak-ng, installed by scripts/setup.sh, or audio decoding failed)");
+    struct rec *r = &g_rec;
+    omni_voice *v = eot_voice(r, asr, OMNI_VOICE_EOT_TRANSCRIPT);
+    CHECK(v != NULL);
+    if (v) {
+        omni_voice_stats st;
+        push_16k(v, x, s2);
+        CHECK(omni_voice_wait_idle(v, 60000) == 0);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 0);
+        push_16k(v, x + s2, n - s2);
+        CHECK(omni_voice_wait_idle(v, 60000) == 0);
+        omni_voice_get_stats(v, &st);
+        CHECK_EQ_INT(count(r, OMNI_VOICE_SPEECH_STOPPED), 1);
+        CHECK_MSG(st.eot_continue >= 1 && st.eot_complete == 0, "pauses: %d complete, %d unsure, %d continue; spec %d", st.eot_complete, st.eot_unsure, st.eot_continue, st.spec_started);
+        int i_stop = find(r, OMNI_VOICE_SPEECH_STOPPED, 0);
+        if (i_stop >= 0) CHECK_NEAR((double)r->ev[i_stop].audio_ms, e2 / 16.0, 150);
+        omni_voice_free(v);
+    }
+    free(x);
+    omni_asr_free(asr);
+}
+
 int main(void) {
-    TEST_EXPECT(9);
+    TEST_EXPECT(12);
     RUN(splitter_cuts_streamed_text);
     RUN(segmenter_finds_turns);
     RUN(one_turn_events_in_order);
@@ -543,6 +745,9 @@ int main(void) {
     RUN(update_rearms_turn_detection);
     RUN(truncate_after_reply_finished);
     RUN(bad_params_are_refused);
+    RUN(trailing_word_keeps_the_turn_open);
+    RUN(sentence_end_ends_the_turn_sooner);
+    RUN(korean_connective_keeps_the_turn_open);
     omni_model_free(g_llm);
     omni_asr_free(g_asr);
     return test_summary();
