@@ -1,13 +1,17 @@
 /* Speech out speed: time to the first encoded byte and real-time factor (synthesis time /
  * audio duration) for a one-sentence and a ten-sentence reply, English and Korean,
- * through the voice layer and an encoder, as POST /v1/audio/speech would run them. */
+ * through the voice layer and an encoder, as POST /v1/audio/speech would run them; then
+ * the same through the neural voice (Qwen3-TTS) on a random-weight pair of the
+ * tiny-qwen3tts shape made here (its first chunk is 3 frames = 240 ms of audio). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_clock.h"
 #include "formats/audio_encode.h"
+#include "models/synth_tts.h"
 #include "omni.h"
 
 struct run {
@@ -88,5 +92,31 @@ int main(void) {
             printf("| %s | %s | %.1f | %.1f | %.4f | %.0f |\n", cases[c].name, audio_format_name(fmts[f]), tt[2],
                    ct[2], rt[2], 1.0 / rt[2]);
         }
+
+    /* the neural voice */
+    char talker[128], mmproj[128], err[512];
+    snprintf(talker, sizeof talker, "/tmp/omni-bench-tts-%d-talker.gguf", (int)getpid());
+    snprintf(mmproj, sizeof mmproj, "/tmp/omni-bench-tts-%d-mmproj.gguf", (int)getpid());
+    struct err se = {{0}};
+    if (synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "f32", 1, talker, mmproj, &se) ||
+        omni_tts_load_neural(talker, mmproj, 1, err, sizeof err)) {
+        fprintf(stderr, "bench_tts: neural voice: %s%s\n", se.msg, err);
+        unlink(talker), unlink(mmproj);
+        return 1;
+    }
+    unlink(talker), unlink(mmproj);  /* mapped: the files can go */
+    printf("\n## Speech out (Qwen3-TTS, random-weight tiny-qwen3tts pair, 24 kHz, 1 thread), median of 5\n\n");
+    printf("| reply | format | first audio chunk ms | first chunk CPU ms | real-time factor | x real time |\n"
+           "|---|---|---|---|---|---|\n");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double tt[5], ct[5], rt[5];
+        for (int k = 0; k < 5; k++)
+            if (once(cases[c].text, cases[c].lang, AUDIO_FMT_PCM, &tt[k], &ct[k], &rt[k])) return 1;
+        qsort(tt, 5, sizeof tt[0], cmp_d);
+        qsort(ct, 5, sizeof ct[0], cmp_d);
+        qsort(rt, 5, sizeof rt[0], cmp_d);
+        printf("| %s | pcm | %.1f | %.1f | %.4f | %.0f |\n", cases[c].name, tt[2], ct[2], rt[2], 1.0 / rt[2]);
+    }
+    omni_tts_load_neural(NULL, NULL, 0, err, sizeof err);
     return 0;
 }

@@ -699,6 +699,19 @@ const char *omni_tts_preset_about(int i);
  * malloc'ed string (free() it); NULL when the engine cannot start (no espeak-ng-data). */
 char *omni_tts_voices_json(void);
 
+/* Neural voice: Qwen3-TTS from llama.cpp's pair of files (the talker GGUF and its mmproj
+ * with the code predictor and codec decoder). Once loaded, omni_tts_speak (so `omni speak`,
+ * POST /v1/audio/speech and the voice loop) speaks the presets with it: each OpenAI name
+ * maps to one of the model's built-in speakers, whose own names (e.g. "sohee") are voices
+ * too; a text in a language the model lacks, or an espeak-ng variant, stays on espeak-ng.
+ * Built-in speakers only: no path takes a voice from audio. Audio streams as frames are
+ * decoded; the compute runs on the process pool. talker_path NULL unloads. Call it when
+ * no synthesis is running. 0, or -1 with err set. */
+int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n_threads, char *err,
+                         size_t err_size);
+/* "qwen3-tts" while a neural voice is loaded, else NULL. */
+const char *omni_tts_neural_backend(void);
+
 /* ---- the voice loop ---- */
 
 /* Real-time voice conversation: PCM in → VAD turn detection → incremental Whisper →

@@ -87,6 +87,10 @@ static void usage(FILE *f) {
             "                         recognition; uploads are limited by --max-body\n"
             "      --vad-model FILE   Silero VAD model (ggml .bin): transcribe only the detected speech,\n"
             "                         and the turn detector of the Realtime API\n"
+            "      --tts-model FILE   a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's conversion), with\n"
+            "      --tts-mmproj FILE  its mmproj (code predictor, codec decoder). /v1/audio/speech and the\n"
+            "                         Realtime API then speak the preset voices with it (OpenAI names map\n"
+            "                         to its built-in speakers); espeak-ng stays the fallback\n"
             "      --embedding-model FILE  an embedding model (BERT-family GGUF such as bge-small-en-v1.5, or\n"
             "                         Qwen3-Embedding) for POST /v1/embeddings, or a reranker (bge-reranker)\n"
             "                         for POST /v1/rerank, served next to the chat model. Given as -m instead,\n"
@@ -228,7 +232,7 @@ static struct builtin_config serve_mcp;
 static void serve_mcp_free(void) { builtin_config_free(&serve_mcp); }
 
 int cmd_serve(int argc, char **argv) {
-    const char *model_path = NULL, *name = NULL;
+    const char *model_path = NULL, *name = NULL, *tts_model = NULL, *tts_mmproj = NULL;
     const char *mmproj = NULL, *embed_path = NULL;
     int pooling = OMNI_POOLING_DEFAULT;
     struct api_params ap = api_default_params();
@@ -313,6 +317,8 @@ int cmd_serve(int argc, char **argv) {
         }
         else if (!strcmp(a, "--asr-model")) ap.asr_model = v;
         else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
+        else if (!strcmp(a, "--tts-model")) tts_model = v;
+        else if (!strcmp(a, "--tts-mmproj")) tts_mmproj = v;
         else if (!strcmp(a, "--tls-cert")) ap.tls_cert = v;
         else if (!strcmp(a, "--tls-key")) ap.tls_key = v;
         else if (!strcmp(a, "--max-file-size")) {
@@ -367,6 +373,17 @@ int cmd_serve(int argc, char **argv) {
     if (ap.vad_model && access(ap.vad_model, R_OK)) {
         api_keys_free(&keys);
         return cli_fail("serve: %s: cannot read the --vad-model file", ap.vad_model);
+    }
+    if (!tts_model != !tts_mmproj) {
+        api_keys_free(&keys);
+        return cli_fail("serve: --tts-model and --tts-mmproj go together (a Qwen3-TTS talker and its mmproj)");
+    }
+    if (tts_model) {  /* the neural voice of /v1/audio/speech and the Realtime API; espeak-ng stays the fallback */
+        char terr[512];
+        if (omni_tts_load_neural(tts_model, tts_mmproj, n_threads, terr, sizeof terr)) {
+            api_keys_free(&keys);
+            return cli_fail("serve: --tts-model: %s", terr);
+        }
     }
 
     /* accounts: the database and the tiers, before listening */

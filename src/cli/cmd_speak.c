@@ -12,7 +12,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni speak [--lang xx] [--voice NAME] [--speed X] [--format FMT] [-o FILE] [TEXT...]\n\n"
+            "usage: omni speak [--lang xx] [--voice NAME] [--speed X] [--format FMT] [-o FILE]\n"
+            "                  [--tts-model TALKER.gguf --tts-mmproj MMPROJ.gguf] [TEXT...]\n\n"
             "Reads TEXT aloud (or, without TEXT, everything on standard input) and writes the speech as\n"
             "24 kHz mono audio. Numbers, dates, money and units are read as words (English and Korean).\n"
             "Text in several scripts switches language per stretch: \"오늘 meeting은 3시\" is read in\n"
@@ -27,6 +28,9 @@ static void usage(FILE *f) {
             "                   extension, else wav\n"
             "  -o, --output F   write to file F instead of standard output\n"
             "  --no-normalize   read the text exactly as written (no number/date expansion)\n"
+            "  --tts-model F    a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's conversion), with\n"
+            "  --tts-mmproj F   its mmproj; the presets then speak with its built-in speakers, whose own\n"
+            "                   names (e.g. sohee) are voices too; espeak-ng reads what it cannot\n"
             "  --list-voices    print the voices and languages as JSON and exit\n\n"
             "Examples:\n"
             "  omni speak --lang ko -o hello.wav \"안녕하세요\"\n"
@@ -74,7 +78,7 @@ static char *read_stdin(void) {
 
 int cmd_speak(int argc, char **argv) {
     omni_tts_params req = omni_tts_default_params();
-    const char *out_path = NULL, *fmt_name = NULL;
+    const char *out_path = NULL, *fmt_name = NULL, *tts_model = NULL, *tts_mmproj = NULL;
     size_t text_len = 0;
     char *text = NULL;
     int list = 0, rc = 1;
@@ -87,6 +91,8 @@ int cmd_speak(int argc, char **argv) {
         else if (!strcmp(a, "--format") && has) fmt_name = argv[++i];
         else if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && has) out_path = argv[++i];
         else if (!strcmp(a, "--no-normalize")) req.normalize = 0;
+        else if (!strcmp(a, "--tts-model") && has) tts_model = argv[++i];
+        else if (!strcmp(a, "--tts-mmproj") && has) tts_mmproj = argv[++i];
         else if (!strcmp(a, "--list-voices")) list = 1;
         else if (!strcmp(a, "--speed") && has) {
             char *end;
@@ -104,6 +110,17 @@ int cmd_speak(int argc, char **argv) {
             if (text_len) text[text_len++] = ' ';
             memcpy(text + text_len, a, k + 1);
             text_len += k;
+        }
+    }
+    if (!tts_model != !tts_mmproj) {
+        free(text);
+        return cli_fail("speak: --tts-model and --tts-mmproj go together (a Qwen3-TTS talker and its mmproj)");
+    }
+    if (tts_model) {
+        char terr[512];
+        if (omni_tts_load_neural(tts_model, tts_mmproj, 0, terr, sizeof terr)) {
+            free(text);
+            return cli_fail("speak: %s", terr);
         }
     }
     if (list) {

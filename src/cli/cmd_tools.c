@@ -8,5 +8,6 @@
 int cmd_eval(int argc, char **argv) { return tool_eval(argc, argv); }
 int cmd_eval_vision(int argc, char **argv) { return tool_eval_vision(argc, argv); }
 int cmd_eval_asr(int argc, char **argv) { return tool_eval_asr(argc, argv); }
+int cmd_eval_tts(int argc, char **argv) { return tool_eval_tts(argc, argv); }
 int cmd_bench(int argc, char **argv) { return tool_bench(argc, argv); }
 int cmd_synth(int argc, char **argv) { return tool_synth(argc, argv); }

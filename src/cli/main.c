@@ -43,7 +43,8 @@ static void usage(FILE *f) {
 /* Wherever a command asks for a model file, a store name ("smollm2-360m-instruct-q8_0")
  * or a catalog name works too: the value is turned into a path here, once, before the
  * command sees it. A value that is neither gives the store's message on what to do. */
-static const char *const k_model_flags[] = {"-m", "--model", "--mmproj", "--asr-model", "--vad-model", "--vad", NULL};
+static const char *const k_model_flags[] = {"-m", "--model", "--mmproj", "--asr-model", "--vad-model", "--vad",
+                                            "--tts-model", "--tts-mmproj", NULL};
 
 static int resolve_model_args(int argc, char **argv) {
     for (int i = 1; i + 1 < argc; i++) {
@@ -75,7 +76,8 @@ int main(int argc, char **argv) {
     }
     for (const struct command *c = g_commands; c->name; c++) {
         if (strcmp(c->name, argv[1])) continue;
-        if (resolve_model_args(argc - 1, argv + 1)) return 1;
+        /* (synth's -o and --mmproj name files it writes) */
+        if (strcmp(c->name, "synth") && resolve_model_args(argc - 1, argv + 1)) return 1;
         return c->fn(argc - 1, argv + 1);
     }
     fprintf(stderr, "omni: unknown command '%s'. Run `omni --help` to see the commands.\n", argv[1]);

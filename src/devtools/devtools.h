@@ -11,6 +11,7 @@
 int tool_eval(int argc, char **argv);         /* devtools/eval.c */
 int tool_eval_vision(int argc, char **argv);  /* devtools/eval_vision.c */
 int tool_eval_asr(int argc, char **argv);     /* devtools/eval_asr.c */
+int tool_eval_tts(int argc, char **argv);     /* devtools/eval_tts.c */
 int tool_bench(int argc, char **argv);        /* devtools/bench.c */
 int tool_synth(int argc, char **argv);        /* devtools/synth.c */
 

@@ -7,12 +7,13 @@
 #include "cli/progress.h"
 #include "models/synth.h"
 #include "models/synth_clip.h"
+#include "models/synth_tts.h"
 #include "models/synth_whisper.h"
 #include "devtools/devtools.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni synth --shape SHAPE --type TYPE -o FILE [--seed N] [-t THREADS] [--proj-width N]\n\n"
+            "usage: omni synth --shape SHAPE --type TYPE -o FILE [--mmproj FILE] [--seed N] [-t THREADS] [--proj-width N]\n\n"
             "Writes a GGUF model with the exact shape of a real model but random weights.\n"
             "It runs at the real model's speed, so it is what the benchmarks measure when the\n"
             "real weights are not at hand. It is not a useful chat model.\n\n"
@@ -20,11 +21,15 @@ static void usage(FILE *f) {
     for (const struct synth_shape *s = synth_shapes; s->name; s++) fprintf(f, " %s", s->name);
     for (const struct synth_whisper_shape *s = synth_whisper_shapes; s->name; s++) fprintf(f, " %s", s->name);
     for (const struct synth_clip_shape *s = synth_clip_shapes; s->name; s++) fprintf(f, " %s", s->name);
+    for (const struct synth_tts_shape *s = synth_tts_shapes; s->name; s++) fprintf(f, " %s", s->name);
     fprintf(f,
             "\n  --type TYPE     f32, f16, bf16, q8_0, q4_0, q4_k_m (llama.cpp's mix of q4_K/q6_K), iq4_xs\n"
             "                  or mxfp4_moe (expert shapes: experts MXFP4, other matrices Q8_0)\n"
             "                  whisper-* shapes: f16 or q8_0, written as a whisper.cpp ggml .bin\n"
             "                  clip-*/siglip-* shapes: f16, an image encoder (llama.cpp mmproj GGUF)\n"
+            "                  *-qwen3tts shapes: f32, a Qwen3-TTS talker (-o) and its mmproj (--mmproj)\n"
+            "  --mmproj FILE   qwen3tts shapes: where to write the mmproj (code predictor, codec decoder,\n"
+            "                  speaker encoder)\n"
             "  --proj-width N  image encoders: the projector's output width, which must equal the\n"
             "                  paired LLM's embedding width (default: the real model's, e.g. 4096)\n"
             "  -o FILE         where to write the .gguf\n"
@@ -35,7 +40,7 @@ static void usage(FILE *f) {
 
 int tool_synth(int argc, char **argv) {
     struct synth_params p = {0};
-    const char *shape = NULL, *out = NULL;
+    const char *shape = NULL, *out = NULL, *mmproj = NULL;
     int proj_width = 0;
     p.ftype = NULL;
     p.seed = 1;
@@ -48,6 +53,7 @@ int tool_synth(int argc, char **argv) {
         else if (!strcmp(a, "-o") && has) out = argv[++i];
         else if (!strcmp(a, "--seed") && has) p.seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "-t") && has) p.n_threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--mmproj") && has) mmproj = argv[++i];
         else if (!strcmp(a, "--proj-width") && has) proj_width = atoi(argv[++i]);
         else { usage(stderr); return cli_fail("synth: unexpected argument '%s'", a); }
     }
@@ -57,6 +63,13 @@ int tool_synth(int argc, char **argv) {
         struct err we = {{0}};
         if (synth_whisper_write(ws, p.ftype, p.seed, out, &we)) return cli_fail("%s", we.msg);
         fprintf(stderr, "wrote %s (%s, %s)\n", out, shape, p.ftype);
+        return 0;
+    }
+    const struct synth_tts_shape *ts = synth_tts_find_shape(shape);
+    if (ts) {
+        struct err te = {{0}};
+        if (synth_tts_write(ts, p.ftype, p.seed, out, mmproj, &te)) return cli_fail("%s", te.msg);
+        fprintf(stderr, "wrote %s and %s (%s, %s)\n", out, mmproj, shape, p.ftype);
         return 0;
     }
     const struct synth_clip_shape *cs = synth_clip_find_shape(shape);

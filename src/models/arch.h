@@ -38,6 +38,9 @@ struct llm_arch {
     int moe_biases;          /* router and expert biases (ffn_gate_inp.bias, ffn_*_exps.bias) */
     int attn_sinks;          /* attn_sinks.weight: a per-head logit in the softmax (gpt-oss) */
     int attn_out_bias;       /* attn_output.bias */
+    int output_rows_own;     /* output.weight may have fewer rows than the vocabulary: its logits
+                              * are the vocabulary's last rows, the rows before them -inf (the
+                              * Qwen3-TTS talker's codec head after its text vocabulary) */
     /* Optional: reads or fixes family-specific hparams after the common ones are
      * loaded (keys are "{arch}.…"). Returns 0 or -1 with e set. */
     int (*load_hparams)(struct llm_hparams *hp, const struct gguf *g, struct err *e);
@@ -96,6 +99,7 @@ extern const struct llm_arch llm_arch_qwen3moe;
 extern const struct llm_arch llm_arch_gpt_oss;
 extern const struct llm_arch llm_arch_qwen35moe;
 extern const struct llm_arch llm_arch_mistral3;
+extern const struct llm_arch llm_arch_qwen3tts;
 /* qwen35's gated delta-net layers and hparams hook, which qwen35moe shares */
 extern const struct llm_mixer llm_qwen35_dnet_mixer;
 int llm_qwen35_hparams(struct llm_hparams *hp, const struct gguf *g, struct err *e);

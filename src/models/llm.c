@@ -33,6 +33,7 @@ static const struct llm_arch *const arch_table[] = {
     &llm_arch_qwen35moe,
     &llm_arch_gpt_oss,
     &llm_arch_mistral3,
+    &llm_arch_qwen3tts,
 };
 
 /* A batch is processed in chunks of at most this many tokens, so scratch memory
@@ -394,6 +395,16 @@ static int load_moe(struct llm *m, int l, struct moe_layer *M, struct err *e) {
     return 0;
 }
 
+/* The rows output.weight must have: the vocabulary's, or (arch->output_rows_own) its own
+ * when that is between 1 and the vocabulary. */
+static int64_t out_rows(const struct llm *m, int V) {
+    if (!m->arch->output_rows_own) return V;
+    int64_t ti = gguf_find_tensor(m->g, "output.weight");
+    struct tensor t;
+    if (ti < 0 || gguf_tensor(m->g, ti, &t) || t.ne[1] < 1 || t.ne[1] > V) return V;
+    return t.ne[1];
+}
+
 static int load_tensors(struct llm *m, const struct llm_load_params *p, struct err *e) {
     struct llm_hparams *hp = &m->hp;
     int E = hp->n_embd, HD = hp->head_dim, QD = hp->n_head * HD, KVD = hp->n_head_kv * HD, F = hp->n_ff;
@@ -408,7 +419,8 @@ static int load_tensors(struct llm *m, const struct llm_load_params *p, struct e
     int V = hp->n_vocab;
     if (llm_get_tensor(m, "token_embd.weight", 2, E, V, 0, &m->tok_embd, e) ||
         llm_get_tensor(m, "output_norm.weight", 1, E, 0, 0, &m->output_norm, e) ||
-        (!m->arch->output_is_embd && llm_get_tensor(m, "output.weight", 2, E, V, 1, &m->output, e)))
+        (!m->arch->output_is_embd &&
+         llm_get_tensor(m, "output.weight", 2, E, out_rows(m, V), 1, &m->output, e)))
         return -1;
     hp->tied_output = m->output.data == NULL;
     if (hp->tied_output) m->output = m->tok_embd;
@@ -1225,6 +1237,11 @@ int llm_forward_hidden(const struct llm *m, struct llm_state *st, struct llm_kv 
     return forward_out(m, st, kv, n_kv, b, NULL, NULL, hidden, e);
 }
 
+int llm_forward_embd_out(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                         const struct llm_batch *b, const float *embd, float *logits, float *hidden, struct err *e) {
+    return forward_out(m, st, kv, n_kv, b, embd, logits, hidden, e);
+}
+
 static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
                        const struct llm_batch *b, const float *embd, float *logits, float *hidden, struct err *e) {
     const struct llm_hparams *hp = &m->hp;
@@ -1309,7 +1326,18 @@ static int forward_out(const struct llm *m, struct llm_state *st, struct llm_kv 
         if (hidden) memcpy(hidden + (size_t)out_row * E, st->x, sizeof(float) * E * (size_t)n_out);
         if (logits) {
             float *lg = logits + (size_t)out_row * hp->n_vocab;
-            matmul(m->pool, &m->output, st->x, lg, n_out);
+            int64_t rows = m->output.ne[1];
+            if (rows < hp->n_vocab) {  /* arch->output_rows_own: -inf, then the head's rows at the end */
+                size_t pad = (size_t)(hp->n_vocab - rows);
+                matmul(m->pool, &m->output, st->x, lg, n_out);
+                for (int i = n_out - 1; i >= 0; i--) {
+                    float *row = lg + (size_t)i * hp->n_vocab;
+                    memmove(row + pad, lg + (size_t)i * (size_t)rows, sizeof(float) * (size_t)rows);
+                    for (size_t j = 0; j < pad; j++) row[j] = -INFINITY;
+                }
+            } else {
+                matmul(m->pool, &m->output, st->x, lg, n_out);
+            }
             if (hp->final_softcap > 0) ops_softcap(lg, hp->final_softcap, n_out * hp->n_vocab);
         }
         out_row += n_out;

@@ -158,5 +158,10 @@ int llm_forward_embd(const struct llm *m, struct llm_state *st, struct llm_kv *c
  * built on a decoder (Qwen3-Embedding) pools. */
 int llm_forward_hidden(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
                        const struct llm_batch *b, float *hidden, struct err *e);
+/* Both at once, from input vectors (embd) or tokens (embd NULL): logits and/or the
+ * final normed hidden state of each flagged row (either may be NULL). A talker whose
+ * next input is built from its own last hidden state (Qwen3-TTS) needs the two. */
+int llm_forward_embd_out(const struct llm *m, struct llm_state *st, struct llm_kv *const *kv, int n_kv,
+                         const struct llm_batch *b, const float *embd, float *logits, float *hidden, struct err *e);
 
 #endif

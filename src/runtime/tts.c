@@ -21,7 +21,10 @@ struct tts_voice {
     const char *variant;
     int pitch, range, rate;
     const char *force_lang; /* a voice named after an espeak language speaks that language */
+    int neural_ok;          /* a preset or built-in speaker: the neural voice speaks it when loaded */
 };
+
+const char *tts_voice_speaker(const struct tts_voice *v) { return tts_neural_speaker_for(v->name); }
 
 /* --- the espeak-ng backend --- */
 
@@ -56,17 +59,17 @@ static const struct tts_backend g_espeak = {"espeak-ng", espeak_backend_rate, es
 
 /* Each preset differs in variant, pitch and rate, so no two sound or time alike. */
 static const struct tts_voice g_presets[] = {
-    {"alloy", "neutral, balanced, mid pitch", &g_espeak, "f5", 50, 50, 175, NULL},
-    {"ash", "low, calm male", &g_espeak, "m3", 35, 45, 170, NULL},
-    {"ballad", "warm male, wide melody, unhurried", &g_espeak, "m2", 45, 70, 160, NULL},
-    {"coral", "bright female, lively", &g_espeak, "f3", 60, 60, 180, NULL},
-    {"echo", "deep, even male", &g_espeak, "m1", 30, 40, 168, NULL},
-    {"fable", "storyteller, expressive", &g_espeak, "m6", 55, 75, 165, NULL},
-    {"nova", "young female, quick", &g_espeak, "f2", 65, 55, 185, NULL},
-    {"onyx", "very deep male, slow", &g_espeak, "m7", 20, 35, 158, NULL},
-    {"sage", "steady female, level", &g_espeak, "f4", 48, 30, 172, NULL},
-    {"shimmer", "high, bright female", &g_espeak, "f1", 70, 65, 178, NULL},
-    {"verse", "animated male, wide range", &g_espeak, "m4", 40, 80, 182, NULL},
+    {"alloy", "neutral, balanced, mid pitch", &g_espeak, "f5", 50, 50, 175, NULL, 1},
+    {"ash", "low, calm male", &g_espeak, "m3", 35, 45, 170, NULL, 1},
+    {"ballad", "warm male, wide melody, unhurried", &g_espeak, "m2", 45, 70, 160, NULL, 1},
+    {"coral", "bright female, lively", &g_espeak, "f3", 60, 60, 180, NULL, 1},
+    {"echo", "deep, even male", &g_espeak, "m1", 30, 40, 168, NULL, 1},
+    {"fable", "storyteller, expressive", &g_espeak, "m6", 55, 75, 165, NULL, 1},
+    {"nova", "young female, quick", &g_espeak, "f2", 65, 55, 185, NULL, 1},
+    {"onyx", "very deep male, slow", &g_espeak, "m7", 20, 35, 158, NULL, 1},
+    {"sage", "steady female, level", &g_espeak, "f4", 48, 30, 172, NULL, 1},
+    {"shimmer", "high, bright female", &g_espeak, "f1", 70, 65, 178, NULL, 1},
+    {"verse", "animated male, wide range", &g_espeak, "m4", 40, 80, 182, NULL, 1},
 };
 #define N_PRESETS (int)(sizeof g_presets / sizeof g_presets[0])
 
@@ -79,13 +82,17 @@ static int find_voice(const char *name, struct tts_voice *out, struct err *e) {
     if (!name || !*name) name = "alloy";
     for (int i = 0; i < N_PRESETS; i++)
         if (!strcasecmp(name, g_presets[i].name)) { *out = g_presets[i]; return 0; }
+    if (strlen(name) < 64 && tts_neural_is_speaker(name)) {  /* espeak's default voice where the model cannot */
+        *out = (struct tts_voice){name, "built-in speaker of the neural voice", &g_espeak, NULL, 50, 50, 175, NULL, 1};
+        return 0;
+    }
     if (tts_espeak_init(e)) return -1;
     if (strlen(name) < 64 && tts_espeak_has_variant(name)) {
-        *out = (struct tts_voice){name, "espeak-ng variant", &g_espeak, name, 50, 50, 175, NULL};
+        *out = (struct tts_voice){name, "espeak-ng variant", &g_espeak, name, 50, 50, 175, NULL, 0};
         return 0;
     }
     if (strlen(name) < 64 && tts_espeak_has_voice(name)) {
-        *out = (struct tts_voice){name, "espeak-ng language voice", &g_espeak, NULL, 50, 50, 175, name};
+        *out = (struct tts_voice){name, "espeak-ng language voice", &g_espeak, NULL, 50, 50, 175, name, 0};
         return 0;
     }
     return err_set(e, "unknown voice '%.64s' (allowed: %s, or an espeak-ng voice such as f3, m3, klatt, "
@@ -389,19 +396,38 @@ static int sink(const int16_t *pcm, size_t n, void *ud) {
     return pcm_append(pcm, n, &c->buf);
 }
 
+/* The language a run is read in: the requested one for a run in its script. */
+static const char *run_lang(const char *lang, enum script lscript, const char *rl) {
+    if (lang && lscript != SC_LATIN && (lang_script(rl) == lscript || (lscript == SC_KANA && lang_script(rl) == SC_HAN)))
+        return lang;
+    return rl;
+}
+
 static int speak(const omni_tts_params *req, omni_pcm_callback on_audio, void *ud, struct err *e) {
     if (validate(req, e)) return -1;
     struct tts_voice v;
     if (find_voice(req->voice, &v, e)) return -1;
     const char *lang = req->language ? req->language : v.force_lang;
     enum script lscript = lang ? lang_script(lang) : SC_LATIN;
-    int native = v.backend->sample_rate();
-    if (native <= 0) return tts_espeak_init(e);
-    struct speak_ctx c = {.direct = 1, .on_audio = on_audio, .ud = ud};
-    if (native != OMNI_TTS_SAMPLE_RATE && !(c.rs = audio_resampler_new(native, OMNI_TTS_SAMPLE_RATE, e))) return -1;
-
     struct sentence_list sl = {0};
     tts_split_sentences(req->input, collect_sentence, &sl);
+    /* The neural voice speaks the whole text when it knows every run's language. */
+    if (v.neural_ok && tts_neural_loaded()) {
+        int all = 1;
+        for (int si = 0; si < sl.count && all; si++) {
+            struct runs runs = {.n = 0};
+            tts_split_runs(sl.s[si], sl.n[si], lang && lscript == SC_LATIN ? lang : NULL, collect_run, &runs);
+            for (int ri = 0; ri < runs.n && all; ri++) all = tts_neural_has_lang(run_lang(lang, lscript, runs.r[ri].lang));
+        }
+        if (all) v.backend = &tts_neural_backend;
+    }
+    int native = v.backend->sample_rate();
+    if (native <= 0) { free(sl.s), free(sl.n); return tts_espeak_init(e); }
+    struct speak_ctx c = {.direct = 1, .on_audio = on_audio, .ud = ud};
+    if (native != OMNI_TTS_SAMPLE_RATE && !(c.rs = audio_resampler_new(native, OMNI_TTS_SAMPLE_RATE, e))) {
+        free(sl.s), free(sl.n);
+        return -1;
+    }
     int rc = 0;
     for (int si = 0; si < sl.count && !rc; si++) {
         struct runs runs = {.n = 0};
@@ -410,10 +436,7 @@ static int speak(const omni_tts_params *req, omni_pcm_callback on_audio, void *u
         c.direct = si == 0;
         c.buf.n = 0;
         for (int ri = 0; ri < runs.n && !rc; ri++) {
-            const char *rl = runs.r[ri].lang;
-            if (lang && lscript != SC_LATIN &&
-                (lang_script(rl) == lscript || (lscript == SC_KANA && lang_script(rl) == SC_HAN)))
-                rl = lang;
+            const char *rl = run_lang(lang, lscript, runs.r[ri].lang);
             char *raw = strndup(runs.r[ri].s, runs.r[ri].n);
             char *txt = raw && req->normalize ? text_normalize(raw, rl) : NULL;
             if (!raw || (req->normalize && !txt)) rc = err_set(e, "out of memory");
@@ -457,7 +480,15 @@ char *omni_tts_voices_json(void) {
         cJSON_AddStringToObject(o, "id", g_presets[i].name);
         cJSON_AddStringToObject(o, "name", g_presets[i].name);
         cJSON_AddStringToObject(o, "description", g_presets[i].about);
-        cJSON_AddStringToObject(o, "backend", g_presets[i].backend->name);
+        cJSON_AddStringToObject(o, "backend", tts_neural_loaded() ? tts_neural_backend.name : g_presets[i].backend->name);
+        cJSON_AddItemToArray(voices, o);
+    }
+    for (int i = 0; i < tts_neural_n_speakers(); i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", tts_neural_speaker(i));
+        cJSON_AddStringToObject(o, "name", tts_neural_speaker(i));
+        cJSON_AddStringToObject(o, "description", "built-in speaker of the neural voice");
+        cJSON_AddStringToObject(o, "backend", tts_neural_backend.name);
         cJSON_AddItemToArray(voices, o);
     }
     if (tts_espeak_languages(add_lang, langs) < 0) {

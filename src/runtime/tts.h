@@ -44,4 +44,17 @@ struct tts_backend {
                  const char *text, tts_audio_fn on_pcm, void *ud, struct err *e);
 };
 
+/* The neural engine (tts_neural.c: Qwen3-TTS, loaded by omni_tts_load_neural). */
+extern const struct tts_backend tts_neural_backend;
+int tts_neural_loaded(void);
+int tts_neural_has_lang(const char *lang);
+int tts_neural_n_speakers(void);
+const char *tts_neural_speaker(int i);
+int tts_neural_is_speaker(const char *name);
+/* The built-in speaker that speaks an OpenAI preset (or a speaker's own name), or NULL
+ * for the model's default voice. */
+const char *tts_neural_speaker_for(const char *voice);
+/* The speaker a voice resolved to (NULL: the model's default). */
+const char *tts_voice_speaker(const struct tts_voice *v);
+
 #endif

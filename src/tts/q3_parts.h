@@ -1,0 +1,45 @@
+/* The two mmproj halves of the Qwen3-TTS pipeline (llama.cpp's qwen3tts_gen projector):
+ * the code predictor, which turns the talker's hidden state and its semantic code into
+ * the frame's 15 acoustic codes, and the codec decoder, which turns frames of 16 codes
+ * into 24 kHz audio (1920 samples a frame) while keeping its causal state between calls,
+ * so audio can leave as frames are decoded. Tensors are borrowed from the open mmproj. */
+#ifndef OMNI_TTS_Q3_PARTS_H
+#define OMNI_TTS_Q3_PARTS_H
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/pool.h"
+#include "core/tensor.h"
+#include "formats/gguf.h"
+
+#define Q3_N_CODES 16          /* codebooks per frame: the talker's semantic one + 15 acoustic */
+#define Q3_FRAME_SAMPLES 1920  /* 24 kHz / 12.5 Hz */
+#define Q3_SAMPLE_RATE 24000
+
+/* Tensor helpers (q3_tensors.c): a tensor by name, -1 with a message naming the file when it
+ * is missing or its leading dims differ (a dim of 0 is not checked); a vector must be F32. */
+int q3_tensor(const struct gguf *g, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
+              struct tensor *t, struct err *e);
+int q3_vector(const struct gguf *g, const char *name, int64_t n, const float **out, struct err *e);
+/* The 2-D slice k of a 3-D tensor, and row r of a 2-D one as floats. */
+struct tensor q3_slice(const struct tensor *t, int64_t k);
+void q3_row(const struct tensor *t, int64_t r, float *out);
+
+struct q3_predictor;
+struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, struct err *e);
+void q3_predictor_free(struct q3_predictor *p);
+/* Greedy (llama-tts --top-k 1): codes[0] = code0, codes[1..15] predicted; embd receives
+ * the sum of the 16 codebook embeddings (the talker's next input before the text row). */
+int q3_predict(struct q3_predictor *p, struct pool *pool, const float *hidden, int code0, int32_t *codes,
+               float *embd, struct err *e);
+
+struct q3_codec;
+struct q3_codec *q3_codec_load(const struct gguf *g, struct err *e);
+void q3_codec_free(struct q3_codec *c);
+/* Decodes n frames (16 codes each, frame-major) into pcm (n * Q3_FRAME_SAMPLES floats in
+ * -1..1), continuing from the state of the previous calls: the same codes give the same
+ * samples however they are split into calls. q3_codec_reset starts a new utterance. */
+int q3_codec_decode(struct q3_codec *c, struct pool *pool, const int32_t *codes, int n, float *pcm, struct err *e);
+void q3_codec_reset(struct q3_codec *c);
+
+#endif

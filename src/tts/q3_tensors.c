@@ -1,0 +1,43 @@
+/* Tensor lookups shared by the code predictor and the codec decoder (q3_parts.h). */
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/matmul.h"
+#include "tts/q3_parts.h"
+
+int q3_tensor(const struct gguf *g, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
+              struct tensor *t, struct err *e) {
+    int64_t i = gguf_find_tensor(g, name);
+    if (i < 0 || gguf_tensor(g, i, t)) return err_set(e, "%s: tensor '%s' is missing", gguf_path(g), name);
+    int64_t want[3] = {ne0, ne1, ne2};
+    for (int d = 0; d < 3 && d < n_dims; d++)
+        if (want[d] && t->ne[d] != want[d])
+            return err_set(e, "%s: tensor '%s' has dim %d of %lld, expected %lld", gguf_path(g), name, d,
+                           (long long)t->ne[d], (long long)want[d]);
+    for (int d = n_dims; d < 4; d++)
+        if (t->ne[d] != 1) return err_set(e, "%s: tensor '%s' should have %d dims", gguf_path(g), name, n_dims);
+    if (!dtype_info(t->type)) return err_set(e, "%s: tensor '%s' has an unsupported type", gguf_path(g), name);
+    return 0;
+}
+
+int q3_vector(const struct gguf *g, const char *name, int64_t n, const float **out, struct err *e) {
+    struct tensor t;
+    if (q3_tensor(g, name, 1, n, 0, 0, &t, e)) return -1;
+    if (t.type != DT_F32) return err_set(e, "%s: tensor '%s' should be F32", gguf_path(g), name);
+    *out = t.data;
+    return 0;
+}
+
+struct tensor q3_slice(const struct tensor *t, int64_t k) {
+    struct tensor s = *t;
+    size_t bytes = dtype_row_bytes(t->type, t->ne[0]) * (size_t)t->ne[1];
+    s.n_dims = 2;
+    s.ne[2] = 1;
+    s.data = (const char *)t->data + bytes * (size_t)k;
+    s.nbytes = bytes;
+    return s;
+}
+
+void q3_row(const struct tensor *t, int64_t r, float *out) {
+    dequantize_row(t->type, (const char *)t->data + dtype_row_bytes(t->type, t->ne[0]) * (size_t)r, out, t->ne[0]);
+}

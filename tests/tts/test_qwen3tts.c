@@ -1,0 +1,134 @@
+/* The Qwen3-TTS pipeline on a random-weight pair from synth_tts_write: it loads, speaks
+ * English and Korean, knows the built-in speakers and languages, refuses unknown ones
+ * with a message, stops when the listener asks, and the codec decoder streams: the same
+ * text decoded one frame at a time, 5 at a time or in whole windows gives the same codes
+ * and the same samples. (Equality with llama-tts is tests/e2e/test_eval_tts.sh.) */
+#include <unistd.h>
+
+#include "test.h"
+#include "models/synth_tts.h"
+#include "tts/qwen3tts.h"
+
+static char g_talker[256], g_mmproj[256];
+
+struct got { int frames, calls, stop_after; size_t n; int32_t codes[64 * Q3TTS_CODES]; float *pcm; };
+
+static int sink(void *ud, const int32_t *codes, int n_frames, const float *pcm, size_t n) {
+    struct got *g = ud;
+    for (int i = 0; i < n_frames * Q3TTS_CODES && g->frames * Q3TTS_CODES + i < 64 * Q3TTS_CODES; i++)
+        g->codes[g->frames * Q3TTS_CODES + i] = codes[i];
+    float *p = realloc(g->pcm, sizeof *p * (g->n + n));
+    if (!p) return 1;
+    g->pcm = p;
+    memcpy(g->pcm + g->n, pcm, sizeof *p * n);
+    g->n += n, g->frames += n_frames, g->calls++;
+    return g->stop_after && g->calls >= g->stop_after;
+}
+
+static struct q3tts *load(void) {
+    struct err e = {{0}};
+    struct q3tts *t = q3tts_load(g_talker, g_mmproj, 2, &e);
+    if (!t) fprintf(stderr, "  load: %s\n", e.msg);
+    return t;
+}
+
+static int speak(struct q3tts *t, const char *text, const char *lang, const char *voice, int max, int chunk, struct got *g) {
+    struct err e = {{0}};
+    struct q3tts_opts o = {lang, voice, max, chunk};
+    memset(g, 0, sizeof *g);
+    int rc = q3tts_synthesize(t, text, strlen(text), &o, sink, g, &e);
+    if (rc) fprintf(stderr, "  synthesize: %s\n", e.msg);
+    return rc;
+}
+
+TEST(speaks_and_streams) {
+    struct q3tts *t = load();
+    REQUIRE(t, "the synthesized pair must load");
+    struct got a, b, c;
+    REQUIRE(!speak(t, "Hello world, this is a test.", "en", NULL, 12, 0, &a), "synthesis");
+    CHECK(a.frames >= 1 && a.frames <= 12);
+    CHECK_EQ_INT(a.n, (size_t)a.frames * 1920);
+    float mx = 0;
+    int bad = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        if (!(a.pcm[i] >= -1 && a.pcm[i] <= 1)) bad++;
+        if (fabsf(a.pcm[i]) > mx) mx = fabsf(a.pcm[i]);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(mx > 1e-3);  /* not silence */
+    for (int f = 0; f < a.frames; f++) CHECK(a.codes[f * Q3TTS_CODES] >= 0 && a.codes[f * Q3TTS_CODES] < 2048);
+    REQUIRE(!speak(t, "Hello world, this is a test.", "en", NULL, 12, 1, &b), "synthesis, frame by frame");
+    REQUIRE(!speak(t, "Hello world, this is a test.", "english", NULL, 12, 5, &c), "synthesis, 5 frames at a time");
+    CHECK_EQ_INT(b.frames, a.frames);
+    CHECK_EQ_INT(c.frames, a.frames);
+    CHECK_EQ_INT(b.calls, a.frames);
+    CHECK(!memcmp(a.codes, b.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES));
+    CHECK(!memcmp(a.codes, c.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES));
+    double d1 = 0, d2 = 0;
+    for (size_t i = 0; i < a.n && i < b.n && i < c.n; i++) {
+        if (fabs(a.pcm[i] - b.pcm[i]) > d1) d1 = fabs(a.pcm[i] - b.pcm[i]);
+        if (fabs(a.pcm[i] - c.pcm[i]) > d2) d2 = fabs(a.pcm[i] - c.pcm[i]);
+    }
+    CHECK_NEAR(d1, 0, 1e-5);
+    CHECK_NEAR(d2, 0, 1e-5);
+    free(a.pcm), free(b.pcm), free(c.pcm);
+    q3tts_free(t);
+}
+
+TEST(korean_voices_and_languages) {
+    struct q3tts *t = load();
+    REQUIRE(t, "the synthesized pair must load");
+    CHECK_EQ_INT(q3tts_n_voices(t), 9);
+    int sohee = 0;
+    for (int i = 0; i < q3tts_n_voices(t); i++) sohee |= !strcmp(q3tts_voice_name(t, i), "sohee");
+    CHECK(sohee);
+    CHECK(q3tts_has_lang(t, "ko") && q3tts_has_lang(t, "Korean") && q3tts_has_lang(t, "ja"));
+    CHECK(!q3tts_has_lang(t, "xx"));
+    struct got a, b;
+    REQUIRE(!speak(t, "안녕하세요. 만나서 반가워요.", "ko", NULL, 6, 0, &a), "Korean");
+    CHECK(a.frames >= 1);
+    REQUIRE(!speak(t, "안녕하세요. 만나서 반가워요.", "ko", "Sohee", 6, 0, &b), "Korean with a built-in speaker");
+    CHECK(b.frames >= 1);
+    int same = a.frames == b.frames && !memcmp(a.codes, b.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES);
+    CHECK_MSG(!same, "a speaker row should change the codes");
+    free(a.pcm), free(b.pcm);
+    q3tts_free(t);
+}
+
+TEST(refuses_and_stops) {
+    struct q3tts *t = load();
+    REQUIRE(t, "the synthesized pair must load");
+    struct err e = {{0}};
+    struct q3tts_opts o = {"xx", NULL, 4, 0};
+    struct got g = {0};
+    CHECK(q3tts_synthesize(t, "hi", 2, &o, sink, &g, &e) == -1 && strstr(e.msg, "language"));
+    o.lang = "en", o.voice = "nobody";
+    CHECK(q3tts_synthesize(t, "hi", 2, &o, sink, &g, &e) == -1 && strstr(e.msg, "voice"));
+    free(g.pcm);
+    struct got s = {0};
+    s.stop_after = 2;
+    struct q3tts_opts o2 = {"en", NULL, 12, 1};
+    CHECK(q3tts_synthesize(t, "Stop early, please.", 19, &o2, sink, &s, &e) == 0);
+    CHECK(s.calls <= 2);
+    free(s.pcm);
+    q3tts_free(t);
+    /* files that are not a Qwen3-TTS pair */
+    CHECK(q3tts_load(g_mmproj, g_mmproj, 1, &e) == NULL);
+    CHECK(q3tts_load(g_talker, g_talker, 1, &e) == NULL && strstr(e.msg, "mmproj"));
+}
+
+int main(void) {
+    TEST_EXPECT(3);
+    snprintf(g_talker, sizeof g_talker, "/tmp/omni-test-q3tts-%d-talker.gguf", (int)getpid());
+    snprintf(g_mmproj, sizeof g_mmproj, "/tmp/omni-test-q3tts-%d-mmproj.gguf", (int)getpid());
+    struct err e = {{0}};
+    if (synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "f32", 1, g_talker, g_mmproj, &e)) {
+        fprintf(stderr, "synth: %s\n", e.msg);
+        return 1;
+    }
+    RUN(speaks_and_streams);
+    RUN(korean_voices_and_languages);
+    RUN(refuses_and_stops);
+    unlink(g_talker), unlink(g_mmproj);
+    return test_summary();
+}
