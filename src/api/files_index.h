@@ -90,6 +90,16 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
                   size_t msg_cap);
 void api_fs_hits_free(struct api_fs_hit *h, int n);
 
+/* The model search embeds with (rerank 0) or reranks with (rerank 1), held until
+ * api_embed_put: 0, or -1 with msg (the server has none). */
+struct api_embed_hold {
+    omni_embedder *emb;
+    omni_registry_ref ref;
+    int held;
+};
+int api_embed_get(struct api_server *s, int rerank, struct api_embed_hold *h, char *msg, size_t cap);
+void api_embed_put(struct api_server *s, struct api_embed_hold *h);
+
 /* For the routes (routes_files.c, routes_vector_stores.c). */
 struct store;
 struct store_file;
