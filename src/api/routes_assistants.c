@@ -290,7 +290,8 @@ static int files(struct api_server *s, struct mg_connection *c, struct api_who *
         const char *ct = mg_get_header(c, "Content-Type");
         char mime[64];
         snprintf(mime, sizeof mime, "%.*s", ct ? (int)strcspn(ct, ";") : 0, ct ? ct : "");
-        rc = asst_file_put(s->p.auth->st, w->user.id, a->id, dec, mime, body, len, &e);
+        rc = asst_file_check(dec, body, len, &e);
+        if (!rc) rc = asst_file_put(s->p.auth->st, w->user.id, a->id, dec, mime, body, len, &e);
     } else if (!strcmp(m, "DELETE")) rc = asst_file_delete(s->p.auth->st, w->user.id, a->id, dec, &e);
     else return api_reply_error(c, 405, NULL, "method_not_allowed", "use PUT or DELETE on a file");
     if (rc == STORE_NOTFOUND) return api_reply_error(c, 404, NULL, "not_found", "no such file");

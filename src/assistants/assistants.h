@@ -152,6 +152,11 @@ int asst_file_delete(struct store *st, const char *user_id, const char *id, cons
 /* with_data: fill data too. */
 int asst_files(struct store *st, const char *id, int with_data, struct asst_file **out, size_t *n, struct err *e);
 void asst_files_free(struct asst_file *f, size_t n);
+/* A knowledge file about to be added: when its name or bytes say it is a format search
+ * reads (knowledge/doc.h), its text must come out (a broken or scanned PDF, a zip bomb,
+ * invalid UTF-8 get the extractor's one-line reason, STORE_INVALID); other files are
+ * carried as they are. 0 or STORE_INVALID with e set. */
+int asst_file_check(const char *name, const void *data, size_t n, struct err *e);
 /* 1 when name is a plain file name we keep. */
 int asst_file_name_ok(const char *name);
 

@@ -163,6 +163,19 @@ static int kx_add(struct kx *x, int *cap, const char *file, const struct kb_chun
 
 /* Builds the index of id's files (with data). Files src/knowledge cannot read are carried,
  * not searched. */
+int asst_file_check(const char *name, const void *data, size_t n, struct err *e) {
+    if (n > ASST_FILE_MAX) return err_set(e, "the file is %zu bytes; at most %d are allowed", n, ASST_FILE_MAX), STORE_INVALID;
+    int fmt = kb_format_detect(name, data, n);
+    if (fmt < 0) return 0;
+    struct kb_limits lim = kb_default_limits();
+    struct kb_doc d = {0};
+    struct err xe = {{0}};
+    int rc = kb_extract(data, n, (enum kb_format)fmt, &lim, &d, &xe);
+    kb_doc_free(&d);
+    if (rc) return err_set(e, "%.140s: %s", name, xe.msg[0] ? xe.msg : "its text cannot be read"), STORE_INVALID;
+    return 0;
+}
+
 static int count_tokens(const char *t, size_t n, void *user) {
     int32_t *tok = NULL;
     char err[128];
