@@ -65,6 +65,8 @@ const ko = {
   earlier: (n) => `이전 메시지 보기 (${n}개)`, error: "오류", serverDown: "서버에 연결할 수 없음", shortcuts: "단축키: Ctrl+Shift+O 새 채팅 · Ctrl+K 검색 · Esc 중지",
 };
 const STR = { en, ko };
+// A page's own strings (web/src/<page>.js), merged in when its module loads.
+export function addStrings(tables) { Object.assign(en, tables.en); Object.assign(ko, tables.ko); }
 
 function initial() {
   const q = new URLSearchParams(location.search).get("lang");

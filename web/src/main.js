@@ -6,6 +6,7 @@
 import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.js";
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
+import { initGpts, citationsEl, assistantBar } from "./gpts.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -351,9 +352,10 @@ window.addEventListener("popstate", () => {
   const m = location.pathname.match(/^\/c\/([\w-]+)$/);
   if (m) openConv(m[1], { replace: true }); else newChat({ replace: true });
 });
-function newChat({ replace } = {}) {
+function newChat({ replace, assistant = null } = {}) {
   if (S.busy) return;
   S.conv = null; S.byId = new Map();
+  S.assistant = assistant; assistantBar(assistant, askStarter);
   setUrl("/", replace);
   renderConv(); renderConvList();
   $("input").focus();
@@ -367,6 +369,7 @@ async function openConv(id, { replace } = {}) {
   try { setTree(await api("GET", `/api/conversations/${id}`)); }
   catch (e) { toast(e.message); return newChat({ replace: true }); }
   setUrl(`/c/${id}`, replace);
+  S.assistant = S.conv.assistant_id ? { id: S.conv.assistant_id } : null; assistantBar(S.assistant, askStarter);
   if (S.conv.model && S.models.some((m) => m.id === S.conv.model)) pickModel(S.conv.model);
   const t0 = performance.now();
   renderConv();
@@ -457,6 +460,7 @@ function messageEl(m, { streaming = false } = {}) {
   el.append(content);
   const th = m.reasoning || (m.id && thoughts[m.id]);
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
+  if (m.id && citations.has(m.id)) el.append(citationsEl(citations.get(m.id)));
   if (!streaming && m.id) el.append(actionsEl(m));
   return el;
 }
@@ -610,7 +614,8 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   messages.push({ role: "user", content });
   const body = { model: S.model, messages, stream: true, stream_options: { include_usage: true }, parent_id: parentId };
   if (!S.settings.think) Object.assign(body, { chat_template_kwargs: { enable_thinking: false }, reasoning_effort: "low" });
-
+  if (S.assistant) body.assistant = S.assistant.id;   // a custom assistant (gpts.js): its instructions, knowledge, citations
+  let cites = null;
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
@@ -663,6 +668,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
           if (j.usage) usage = j.usage;
           const d = j.choices && j.choices[0] && j.choices[0].delta;
           if (!d) continue;
+          if (d.citations) { cites = d.citations; el.append(citationsEl(cites)); }
           if (d.reasoning_content) { reasoning += d.reasoning_content; if (!tFirst) tFirst = performance.now(); paint(); }
           if (d.content) { reply += d.content; if (!tFirst) tFirst = performance.now(); paint(); }
         }
@@ -686,6 +692,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
       if (reasoning) keepThought(leaf.id, reasoning);
+      if (cites) citations.set(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
     }
@@ -1039,6 +1046,11 @@ const adminTabs = {
   },
 };
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
+
+// ---- custom assistants (gpts.js): the store, the builder, chats with one and their sources ----
+const citations = new Map();   // message id -> the knowledge passages its answer cited
+function askStarter(text) { $("input").value = text; $("composer").requestSubmit(); }
+initGpts({ api, h, toast, me: () => S.me, useAssistant: (a, starter) => { newChat({ assistant: a }); if (starter) askStarter(starter); } });
 
 // ---- voice mode: the spoken turns go into the conversation shown ----
 let voiceChain = Promise.resolve();
