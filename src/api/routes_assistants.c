@@ -419,7 +419,7 @@ static int knowledge_search(struct api_server *s, const char *id, const char *q,
     struct api_embed_hold eh, rh;
     char msg[300];
     int he = api_embed_get(s, 0, &eh, msg, sizeof msg) == 0, hr = api_embed_get(s, 1, &rh, msg, sizeof msg) == 0;
-    struct asst_retrieval r = {k, thr, he ? eh.emb : NULL, hr ? rh.emb : NULL};
+    struct asst_retrieval r = {k, thr, he ? eh.emb : NULL, hr ? rh.emb : NULL, ASST_RANK_HYBRID};
     int rc = asst_knowledge_search(s->p.auth->st, id, q, &r, p, n, method, e);
     if (hr) api_embed_put(s, &rh);
     if (he) api_embed_put(s, &eh);

@@ -179,7 +179,9 @@ struct asst_retrieval {
     double threshold;               /* 0..1 */
     omni_embedder *embedder;        /* dense half, or NULL: keywords only */
     omni_embedder *reranker;        /* a rerank model (omni_embedder_can_rerank), or NULL */
+    int mode;                       /* ASST_RANK_*: both rankings (0), or one of them alone */
 };
+enum { ASST_RANK_HYBRID = 0, ASST_RANK_KEYWORD = 1, ASST_RANK_DENSE = 2 };
 struct asst_passage {
     char file[ASST_FILENAME_MAX];
     int page;                       /* 0: the format has none */
@@ -191,7 +193,8 @@ struct asst_passage {
     int reranked;                   /* 1: score is the reranker's */
     double rerank_score;            /* its raw logit */
 };
-/* method (optional, 24 bytes): "keyword", "hybrid", "keyword+rerank" or "hybrid+rerank". */
+/* method (optional, 24 bytes): "keyword", "dense", "hybrid", each with "+rerank" when the
+ * reranker ran. ASST_RANK_DENSE without an embedding model finds nothing. */
 int asst_knowledge_search(struct store *st, const char *id, const char *query, const struct asst_retrieval *r,
                           struct asst_passage **out, int *n, char method[24], struct err *e);
 void asst_passages_free(struct asst_passage *p, int n);

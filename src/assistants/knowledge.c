@@ -319,9 +319,11 @@ int asst_knowledge_search(struct store *st, const char *id, const char *query, c
     *out = NULL;
     *n_out = 0;
     int k = r->k < 1 ? 1 : r->k > 50 ? 50 : r->k;
-    omni_embedder *emb = r->embedder && !omni_embedder_can_rerank(r->embedder) ? r->embedder : NULL;
+    omni_embedder *emb = r->embedder && !omni_embedder_can_rerank(r->embedder) && r->mode != ASST_RANK_KEYWORD ? r->embedder : NULL;
     omni_embedder *rr = r->reranker && omni_embedder_can_rerank(r->reranker) ? r->reranker : NULL;
-    if (method) snprintf(method, 24, "%s%s", emb ? "hybrid" : "keyword", rr ? "+rerank" : "");
+    int use_kw = r->mode != ASST_RANK_DENSE;
+    const char *base = !use_kw ? "dense" : emb ? "hybrid" : "keyword";
+    if (method) snprintf(method, 24, "%s%s", base, rr ? "+rerank" : "");
     if (!query) query = "";
     uint64_t *qb = NULL;
     size_t nq = 0;
@@ -338,7 +340,7 @@ int asst_knowledge_search(struct store *st, const char *id, const char *query, c
     if (!rc && n && (!docs || !kw || !dn || !fused || !krank || !drank)) rc = err_set(e, "out of memory");
     if (!rc && n) {
         for (int i = 0; i < n; i++) docs[i] = x->c[i].doc;
-        nk = kb_keyword_rank(query, docs, n, kw, CANDIDATES);
+        nk = use_kw ? kb_keyword_rank(query, docs, n, kw, CANDIDATES) : 0;
         if (nk < 0) rc = err_set(e, "out of memory");
         for (int i = 0; i < nk; i++) krank[kw[i].id] = i + 1;
     }
@@ -386,7 +388,7 @@ int asst_knowledge_search(struct store *st, const char *id, const char *query, c
         for (int i = 0; !rc && i < nr; i++) rd[i] = x->c[fused[i].id].doc;
         if (!rc && omni_rerank(rr, query, rd, nr, sc, NULL, err, sizeof err)) {
             log_warn("assistant knowledge: reranking failed (%s); the fused order stands", err);
-            if (method) snprintf(method, 24, "%s", emb ? "hybrid" : "keyword");
+            if (method) snprintf(method, 24, "%s", base);
         } else if (!rc) {
             for (int i = 0; i < nr; i++) {
                 cand[i].reranked = 1;

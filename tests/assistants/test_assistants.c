@@ -552,7 +552,7 @@ TEST(avatar_files_bundle) {
 /* Keyword-only knowledge search (no embedding model, no reranker). */
 static int ks(struct store *st, const char *id, const char *q, int k, double thr, struct asst_passage **p, int *n,
               struct err *e) {
-    struct asst_retrieval r = {k, thr, NULL, NULL};
+    struct asst_retrieval r = {k, thr, NULL, NULL, ASST_RANK_HYBRID};
     char method[24];
     int rc = asst_knowledge_search(st, id, q, &r, p, n, method, e);
     if (!rc && strcmp(method, "keyword")) return -99;
@@ -697,12 +697,12 @@ TEST(knowledge_hybrid_rerank) {
     struct asst_passage *kp = NULL, *p = NULL;
     int kn = 0, n = 0;
     char method[24];
-    struct asst_retrieval kr = {10, 0, NULL, NULL};
+    struct asst_retrieval kr = {10, 0, NULL, NULL, ASST_RANK_HYBRID};
     REQUIRE(asst_knowledge_search(st, x.id, q, &kr, &kp, &kn, method, &e) == 0, "keyword search: %s", e.msg);
     CHECK_STR(method, "keyword");
     REQUIRE(kn >= 1 && strstr(kp[0].text, "2년"), "keywords find the warranty");
     /* dense only (no reranker): every chunk ranked by cosine, fused with the keywords */
-    struct asst_retrieval dr = {10, 0, emb, NULL};
+    struct asst_retrieval dr = {10, 0, emb, NULL, ASST_RANK_HYBRID};
     REQUIRE(asst_knowledge_search(st, x.id, q, &dr, &p, &n, method, &e) == 0, "hybrid: %s", e.msg);
     CHECK_STR(method, "hybrid");
     int dense_seen = 0;
@@ -740,7 +740,7 @@ TEST(knowledge_hybrid_rerank) {
     }
     asst_passages_free(p, n);
     /* with the reranker: its order and its scores */
-    struct asst_retrieval hr = {10, 0, emb, rr};
+    struct asst_retrieval hr = {10, 0, emb, rr, ASST_RANK_HYBRID};
     REQUIRE(asst_knowledge_search(st, x.id, q, &hr, &p, &n, method, &e) == 0, "hybrid+rerank: %s", e.msg);
     CHECK_STR(method, "hybrid+rerank");
     REQUIRE(n >= 2, "passages: %d", n);
@@ -765,12 +765,12 @@ TEST(knowledge_hybrid_rerank) {
     int above = 0;
     for (int i = 0; i < n; i++) above += p[i].score >= cut;
     asst_passages_free(p, n);
-    struct asst_retrieval tr = {10, cut, emb, rr};
+    struct asst_retrieval tr = {10, cut, emb, rr, ASST_RANK_HYBRID};
     REQUIRE(asst_knowledge_search(st, x.id, q, &tr, &p, &n, method, &e) == 0, "thresholded: %s", e.msg);
     CHECK_EQ_INT(n, above);
     asst_passages_free(p, n);
     /* max_chunks */
-    struct asst_retrieval one = {1, 0, emb, rr};
+    struct asst_retrieval one = {1, 0, emb, rr, ASST_RANK_HYBRID};
     REQUIRE(asst_knowledge_search(st, x.id, q, &one, &p, &n, method, &e) == 0, "k 1");
     CHECK_EQ_INT(n, 1);
     asst_passages_free(p, n);
