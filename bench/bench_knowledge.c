@@ -154,7 +154,7 @@ static void file_search_rows(const char *pdf, size_t n) {
         srv.p.auth = &ac;
         srv.embedder = emb;
         const char *ids[1] = {v.id};
-        struct api_fs_query q = {"배터리 충전 시간은 얼마나 걸리나요", 10, NULL, 0, 1, 1};
+        struct api_fs_query q = {"배터리 충전 시간은 얼마나 걸리나요", 10, NULL, 0, 1, 1, 0};
         double best = 1e9, cpu = 0;
         for (int t = 0; t < 5; t++) {
             struct api_fs_hit *h = NULL;

@@ -460,6 +460,41 @@ static int fuse(const struct kb_hit *d, int nd, const struct kb_hit *t, int nt, 
     return m;
 }
 
+/* The server's reranker (when it has one) on the best max(20, want) of the fusion: they
+ * are reordered by its logit and scored by its sigmoid; the rest are left out. Without a
+ * reranker, or when it fails (said in the log), the fusion stands. */
+#define RERANK_TOP 20
+static void rerank_fused(struct api_server *s, const char *query, const struct store_chunk *ch, const int *keep,
+                         struct kb_hit *fused, int *nf, int want) {
+    struct api_embed_hold rh;
+    char msg[300];
+    if (api_embed_get(s, 1, &rh, msg, sizeof msg)) return;
+    int nr = *nf < (want > RERANK_TOP ? want : RERANK_TOP) ? *nf : (want > RERANK_TOP ? want : RERANK_TOP);
+    char **docs = calloc((size_t)nr, sizeof *docs);
+    float *sc = malloc((size_t)nr * sizeof *sc);
+    int ok = docs && sc;
+    for (int i = 0; ok && i < nr; i++) {
+        const struct store_chunk *c = &ch[keep[fused[i].id]];
+        size_t l = strlen(c->text) + (c->heading ? strlen(c->heading) : 0) + 2;
+        if (!(docs[i] = malloc(l))) ok = 0;
+        else snprintf(docs[i], l, "%s\n%s", c->heading ? c->heading : "", c->text);
+    }
+    char err[300];
+    if (ok && omni_rerank(rh.emb, query, (const char *const *)docs, nr, sc, NULL, err, sizeof err)) {
+        log_warn("file search: reranking failed (%s); the fused order stands", err);
+        ok = 0;
+    }
+    api_embed_put(s, &rh);
+    if (ok) {
+        for (int i = 0; i < nr; i++) fused[i].score = (float)(1.0 / (1.0 + exp(-(double)sc[i])));
+        qsort(fused, (size_t)nr, sizeof *fused, cmp_fused);
+        *nf = nr;
+    }
+    for (int i = 0; docs && i < nr; i++) free(docs[i]);
+    free(docs);
+    free(sc);
+}
+
 void api_fs_hits_free(struct api_fs_hit *h, int n) {
     for (int i = 0; h && i < n; i++) {
         free(h[i].text);
@@ -555,14 +590,16 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
         snprintf(code, code_cap, "server_error");
         snprintf(msg, msg_cap, "out of memory");
     }
+    int want = qq->max_results > 0 ? qq->max_results : 10;
+    double top = (qq->embedding_weight + qq->text_weight) / (RRF_K + 1);
+    for (int i = 0; !status && i < nf; i++) fused[i].score = (float)(fused[i].score / top);
+    if (!status && nf > 0 && qq->rerank) rerank_fused(s, qq->query, ch, keep, fused, &nf, want);
     struct api_fs_hit *h = NULL;
     int nh = 0;
     if (!status && nf > 0) {
-        int want = qq->max_results > 0 ? qq->max_results : 10;
         h = calloc((size_t)want, sizeof *h);
-        double top = (qq->embedding_weight + qq->text_weight) / (RRF_K + 1);
         for (int i = 0; h && i < nf && nh < want; i++) {
-            double sc = fused[i].score / top;
+            double sc = fused[i].score;
             if (sc < qq->score_threshold) break;
             int ci = keep[fused[i].id];
             struct store_chunk *c = &ch[ci];

@@ -19,7 +19,7 @@ import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./serv
 import { zip, hwpx, pdf } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(9);
+const { test, summary } = makeCounter(10);
 const MODEL = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const EMB = `${MODELS}/synth/synth-bert-xlmr-f16.gguf`;
 const RERANK = `${MODELS}/synth/synth-bert-xlmr-rerank-f16.gguf`;
@@ -238,6 +238,37 @@ try {
     }
     const c = await hal.openai.chat.completions.create({ model: `asst:${i.json.id}`, messages: [{ role: "user", content: QS[0].q }] });
     assert(c.choices[0].message.citations.length >= 2, "the chat cites the reranked passages");
+  });
+
+  await test("vector store search on the reranker's server: the fused best reordered by it, scored by its sigmoid; ranker none leaves the fusion", async () => {
+    const hal = client(srvH.url);
+    const r0 = await hal.req("POST", "/api/auth/login", { email: "hal@example.com", password: "pass-hal@example.com" });
+    eq(r0.status, 200, "login: " + r0.text);
+    const key = (await hal.req("POST", "/api/keys", { name: "vs" })).json.key;
+    const oa = new OpenAI({ apiKey: key, baseURL: srvH.url + "/v1", maxRetries: 0 });
+    const { toFile } = await import("openai");
+    const f = await oa.files.create({ file: await toFile(pdfBytes, "설명서.pdf"), purpose: "assistants" });
+    const vs = await oa.vectorStores.create({ name: "manual", file_ids: [f.id] });
+    for (;;) {   // indexing is a background job: wait for it to leave in_progress
+      const x = await oa.vectorStores.files.retrieve(vs.id, f.id);
+      if (x.status !== "in_progress") { eq(x.status, "completed", "indexed: " + JSON.stringify(x.last_error)); break; }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const q = QS[0].q;
+    const page = await oa.vectorStores.search(vs.id, { query: q, max_num_results: 5 });
+    const hits = page.data;
+    assert(hits.length >= 2, "hits: " + hits.length);
+    const docs = hits.map((x) => x.content.map((c) => c.text).join(""));
+    const rr = await fetch(srvH.url + "/v1/rerank", { method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + key },
+      body: JSON.stringify({ model: "synth-bert-xlmr-rerank-f16", query: q, documents: docs }) });
+    const res = (await rr.json()).results;
+    // the texts the search reranked carry their heading first: the order must be the reranker's
+    for (let k = 1; k < hits.length; k++) assert(hits[k].score <= hits[k - 1].score, "sorted by the reranker's score");
+    for (const x of hits) assert(x.score > 0 && x.score < 1, "a sigmoid: " + x.score);
+    const plain = (await oa.vectorStores.search(vs.id, { query: q, max_num_results: 5, ranking_options: { ranker: "none" } })).data;
+    assert(plain[0].score >= 0.5 && plain.every((x, k) => !k || x.score <= plain[k - 1].score), "ranker none: fused scores (the first of one list alone is 0.5)");
+    assert(plain.map((x) => x.score).join() !== hits.map((x) => x.score).join(), "and not the reranker's");
+    assert(res.length === docs.length, "the reranker answered for each hit");
   });
 
   await test("serve refuses a --rerank-model without a rerank head, in one line", async () => {
