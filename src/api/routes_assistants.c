@@ -65,6 +65,9 @@ static cJSON *asst_json(const struct asst *a, int editor) {
     cJSON_AddStringToObject(au, "id", a->user_id);
     cJSON_AddStringToObject(au, "name", a->author);
     cJSON *x;
+    /* knowledge in use: the capability on with files of the API or bundled ones (what a
+     * user may know; which files stays the author's) */
+    int kn_on = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "capabilities"), "knowledge"));
     /* the configuration's fields, less what only the author sees */
     while ((x = cfg->child)) {
         cJSON_DetachItemViaPointer(cfg, x);
@@ -73,7 +76,7 @@ static cJSON *asst_json(const struct asst *a, int editor) {
             if (!strcmp(x->string, "knowledge")) {
                 cJSON *k = cJSON_CreateObject();
                 cJSON *fi = cJSON_GetObjectItemCaseSensitive(x, "file_ids"), *vs = cJSON_GetObjectItemCaseSensitive(x, "vector_store_ids");
-                cJSON_AddBoolToObject(k, "enabled", cJSON_GetArraySize(fi) + cJSON_GetArraySize(vs) > 0);
+                cJSON_AddBoolToObject(k, "enabled", cJSON_GetArraySize(fi) + cJSON_GetArraySize(vs) > 0 || kn_on);
                 cJSON_AddItemToObject(o, "knowledge", k);
             }
             cJSON_Delete(x);

@@ -157,7 +157,8 @@ try {
     eq(r.json.data.map((a) => a.id), [A.id], "found by a Korean word in its category");
     const d = await bob.req("GET", `/api/assistants/${A.id}`);
     eq([d.json.name, d.json.author.name, d.json.starters], [CONFIG.name, "앨리스", CONFIG.starters], "detail");
-    assert(!("instructions" in d.json) && Object.keys(d.json.knowledge || {}).join() === "enabled", "a user sees no instructions or knowledge settings: " + JSON.stringify(d.json.knowledge));
+    eq(d.json.knowledge, { enabled: true }, "a user sees only that it has knowledge (bundled files), not which");
+    assert(!("instructions" in d.json), "nor its instructions");
     isError(await bob.req("GET", `/api/assistants/${A.id}/files`), 404);
     isError(await bob.req("POST", `/api/assistants/${A.id}/search`, { query: "배터리" }), 404);
     isError(await bob.req("POST", `/api/assistants/${A.id}/rating`, { stars: 5 }), 403);
