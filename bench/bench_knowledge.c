@@ -11,7 +11,10 @@
  * store in SQLite: pages/s), and one hybrid query (embed the query, load the store's
  * chunks from SQLite, dense + keyword ranking, fusion) over 10,000 stored chunks. The
  * embedding model is $OMNI_BENCH_EMBED, else the random-weight test model
- * ($OMNI_MODELS/synth/synth-bert-xlmr-f16.gguf, 64 dims): the row names which. */
+ * ($OMNI_MODELS/synth/synth-bert-xlmr-f16.gguf, 64 dims): the row names which.
+ *
+ * An assistant's question (assistant_query_rows): embedding + keyword + dense + fusion +
+ * rerank at 10,000 and 100,000 chunks, step by step. */
 #include <cairo-pdf.h>
 #include <pango/pangocairo.h>
 #include <stdint.h>
@@ -22,6 +25,7 @@
 
 #include "bench_clock.h"
 #include "knowledge/chunk.h"
+#include "knowledge/keyword.h"
 #include "knowledge/doc.h"
 #include "knowledge/search.h"
 #include "api/files_index.h"
@@ -150,7 +154,7 @@ static void file_search_rows(const char *pdf, size_t n) {
         srv.p.auth = &ac;
         srv.embedder = emb;
         const char *ids[1] = {v.id};
-        struct api_fs_query q = {"배터리 충전 시간은 얼마나 걸리나요", 10, NULL, 0, 1, 1};
+        struct api_fs_query q = {"배터리 충전 시간은 얼마나 걸리나요", 10, NULL, 0, 1, 1, 0};
         double best = 1e9, cpu = 0;
         for (int t = 0; t < 5; t++) {
             struct api_fs_hit *h = NULL;
@@ -175,6 +179,87 @@ static void file_search_rows(const char *pdf, size_t n) {
     snprintf(side, sizeof side, "%s-shm", dbp);
     unlink(side);
     omni_embedder_free(emb);
+}
+
+/* An assistant's question at 10,000 and 100,000 chunks, the steps asst_knowledge_search
+ * takes once its index is built: embed the question, trigram keyword ranking over the
+ * chunk texts, dense top-100 over their vectors, reciprocal-rank fusion, the reranker on
+ * the best 20. Passages: Korean sentences drawn from a small vocabulary; vectors random
+ * (the embedding model's width). Models: $OMNI_BENCH_EMBED / $OMNI_BENCH_RERANK, else the
+ * random-weight test models (the same cost per token as real ones of their shape only). */
+static void assistant_query_rows(void) {
+    const char *models = getenv("OMNI_MODELS"), *ep = getenv("OMNI_BENCH_EMBED"), *rp = getenv("OMNI_BENCH_RERANK");
+    char de[1024], dr[1024], err[300];
+    snprintf(de, sizeof de, "%s/synth/synth-bert-xlmr-f16.gguf", models && *models ? models : "../shared/models");
+    snprintf(dr, sizeof dr, "%s/synth/synth-bert-xlmr-rerank-f16.gguf", models && *models ? models : "../shared/models");
+    omni_embedder *emb = omni_embedder_load(ep && *ep ? ep : de, NULL, err, sizeof err);
+    omni_embedder *rr = emb ? omni_embedder_load(rp && *rp ? rp : dr, NULL, err, sizeof err) : NULL;
+    if (!emb || !rr) { printf("| assistant question | (models: %s) |\n", err); omni_embedder_free(emb); return; }
+    static const char *const words[] = {"배터리", "충전", "필터", "청소", "보증", "기간", "교체", "설치", "전원", "어댑터",
+                                        "먼지통", "물통", "세척", "소음", "환불", "교환", "서비스", "센터", "모터", "리모컨",
+                                        "사용", "시간", "분", "일", "년", "제품", "부품", "무상", "수리", "안내"};
+    enum { NW = sizeof words / sizeof *words, TOPN = 100, RTOP = 20 };
+    const char *q = "배터리를 완전히 충전하면 몇 분 동안 사용할 수 있나요?";
+    int dim = omni_embedder_n_embd(emb);
+    static const int sizes[] = {10000, 100000};
+    for (int si = 0; si < 2; si++) {
+        int N = sizes[si];
+        char **texts = malloc(sizeof *texts * (size_t)N);
+        float *v = malloc(sizeof(float) * (size_t)N * (size_t)dim), *qv = malloc(sizeof(float) * (size_t)dim);
+        struct kb_hit *kw = malloc(TOPN * sizeof *kw), *dn = malloc(TOPN * sizeof *dn), *fu = malloc(2 * TOPN * sizeof *fu);
+        if (!texts || !v || !qv || !kw || !dn || !fu) { printf("| assistant question | %d chunks | (out of memory) |\n", N); break; }
+        uint64_t r = 88172645463325252ull;
+        for (int i = 0; i < N; i++) {
+            char b[400];
+            size_t l = 0;
+            for (int w = 0; w < 24; w++) {
+                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                l += (size_t)snprintf(b + l, sizeof b - l, "%s%s", words[r % NW], w % 6 == 5 ? "입니다. " : " ");
+            }
+            texts[i] = strdup(b);
+            for (int j = 0; j < dim; j++) r ^= r << 13, r ^= r >> 7, r ^= r << 17, v[(size_t)i * dim + j] = (float)(r >> 40) / (float)(1 << 24) - 0.5f;
+            kb_vec_normalize(v + (size_t)i * dim, dim);
+        }
+        double best[5] = {1e9, 1e9, 1e9, 1e9, 1e9}, cpu[5] = {0};
+        for (int t = 0; t < 3; t++) {
+            double w[6], c[6];
+            omni_embed_input in = {q, strlen(q), NULL, 0};
+            w[0] = bench_wall_s(), c[0] = bench_thread_cpu_s();
+            int bad = omni_embed(emb, &in, 1, 1, qv, NULL, err, sizeof err);
+            w[1] = bench_wall_s(), c[1] = bench_thread_cpu_s();
+            int nk = kb_keyword_rank(q, (const char *const *)texts, N, kw, TOPN);
+            w[2] = bench_wall_s(), c[2] = bench_thread_cpu_s();
+            int nd = kb_vec_topk(v, NULL, N, dim, qv, TOPN, dn);
+            w[3] = bench_wall_s(), c[3] = bench_thread_cpu_s();
+            const struct kb_hit *lists[2] = {kw, dn};
+            int lens[2] = {nk, nd};
+            int nf = kb_rrf(lists, lens, 2, 60, fu, 2 * TOPN);
+            w[4] = bench_wall_s(), c[4] = bench_thread_cpu_s();
+            const char *docs[RTOP];
+            float sc[RTOP];
+            int nr = nf < RTOP ? nf : RTOP;
+            for (int i = 0; i < nr; i++) docs[i] = texts[fu[i].id];
+            bad |= nr > 0 && omni_rerank(rr, q, docs, nr, sc, NULL, err, sizeof err);
+            w[5] = bench_wall_s(), c[5] = bench_thread_cpu_s();
+            if (bad) { printf("| assistant question | (failed: %s) |\n", err); break; }
+            for (int k = 0; k < 5; k++)
+                if (w[k + 1] - w[k] < best[k]) best[k] = w[k + 1] - w[k], cpu[k] = c[k + 1] - c[k];
+        }
+        static const char *const step[] = {"embed the question", "keyword ranking (trigrams)", "dense top-100", "fusion (RRF)",
+                                           "rerank the best 20"};
+        double tw = 0, tc = 0;
+        for (int k = 0; k < 5; k++) {
+            tw += best[k], tc += cpu[k];
+            printf("| assistant question: %s (best of 3) | %d chunks x %d dims | %.2f ms | %.2f ms | |\n", step[k], N, dim,
+                   best[k] * 1e3, cpu[k] * 1e3);
+        }
+        printf("| **assistant question, total** (%s, %s) | %d chunks | %.1f ms | %.1f ms | %.1f questions/s |\n",
+               omni_embedder_name(emb), omni_embedder_name(rr), N, tw * 1e3, tc * 1e3, 1 / tw);
+        for (int i = 0; i < N; i++) free(texts[i]);
+        free(texts), free(v), free(qv), free(kw), free(dn), free(fu);
+    }
+    omni_embedder_free(emb);
+    omni_embedder_free(rr);
 }
 
 int main(void) {
@@ -206,6 +291,7 @@ int main(void) {
     kb_doc_free(&d);
     file_search_rows(pdf, n);
     free(pdf);
+    assistant_query_rows();
 
     enum { DIM = 1024, K = 10, Q = 20 };
     static const int sizes[] = {10000, 100000};

@@ -18,10 +18,11 @@ PKGS="build-essential pkg-config nodejs npm libpcre2-dev libcivetweb-dev libcjso
 # encode, espeak-ng makes test speech, wrk loads the server, chromium runs the browser
 # tests, python3 checks outputs and stands in for the model hub, openssl makes the TLS test
 # certificate, clang's runtime gives libFuzzer, Pango + Cairo + Noto CJK draw Korean test PDFs (pango-view for the node tests),
-# postgresql is the throw-away server of the storage tests (tests/pg_temp.sh). The tests fail,
+# postgresql is the throw-away server of the storage tests (tests/pg_temp.sh), debian-faq-ko is
+# the Korean question/answer set of the retrieval benchmark (bench_retrieval). The tests fail,
 # not skip, without them.
 TEST_PKGS="time sox flac opus-tools lame espeak-ng wrk clang libclang-rt-14-dev chromium python3 openssl
- libpango1.0-dev libcairo2-dev pango1.0-tools fonts-noto-cjk postgresql"
+ libpango1.0-dev libcairo2-dev pango1.0-tools fonts-noto-cjk postgresql debian-faq-ko"
 
 missing=""
 for p in $PKGS $TEST_PKGS; do

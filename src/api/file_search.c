@@ -144,7 +144,7 @@ static int prepare(struct api_server *s, struct mg_connection *c, const cJSON *j
         if (!cJSON_IsString(t)) return api_reply_error(c, 400, param, "invalid_value", "'%s' must hold strings", param);
         vs[k++] = t->valuestring;
     }
-    struct api_fs_query q = {NULL, 10, NULL, 0, 1, 1};
+    struct api_fs_query q = {NULL, 10, NULL, 0, 1, 1, 1};
     char msg[400];
     if (mx) {
         if (!cJSON_IsNumber(mx) || mx->valuedouble != floor(mx->valuedouble) || mx->valuedouble < 1 || mx->valuedouble > 50)
@@ -162,6 +162,8 @@ static int prepare(struct api_server *s, struct mg_connection *c, const cJSON *j
             return api_reply_error(c, 400, "ranking_options", "invalid_value",
                                    "'ranking_options.score_threshold' must be a number from 0 to 1");
         if (th) q.score_threshold = th->valuedouble;
+        const cJSON *rk = field(ro, "ranker");
+        if (cJSON_IsString(rk) && !strcmp(rk->valuestring, "none")) q.rerank = 0;
     }
     struct store *st;
     const char *uid;

@@ -38,36 +38,35 @@ struct api_indexer {
 
 /* ---- the embedding model ---- */
 
-struct embed_hold {
-    omni_embedder *emb;
-    omni_registry_ref ref;
-    int held;
-};
-
-/* The server's pinned embedding model, else the registry's first embedding model. */
-static int embed_get(struct api_server *s, struct embed_hold *h, char *msg, size_t cap) {
+/* The server's pinned embedding model, else the registry's first embedding model; for
+ * rerank, the pinned reranker (--rerank-model, or an --embedding-model that is one), else
+ * the registry's first rerank model. */
+int api_embed_get(struct api_server *s, int rerank, struct api_embed_hold *h, char *msg, size_t cap) {
     memset(h, 0, sizeof *h);
-    if (s->embedder && !omni_embedder_can_rerank(s->embedder)) {
+    if (rerank && s->reranker) { h->emb = s->reranker; return 0; }
+    if (s->embedder && (omni_embedder_can_rerank(s->embedder) != 0) == (rerank != 0)) {
         h->emb = s->embedder;
         return 0;
     }
     if (s->reg) {
         char err[300];
-        int rc = omni_registry_acquire(s->reg, NULL, OMNI_KIND_EMBEDDING, s->load_timeout_ms > 0 ? s->load_timeout_ms : 60000,
-                                       &h->ref, err, sizeof err);
-        if (rc == OMNI_OK && h->ref.embedder) {
+        int rc = omni_registry_acquire(s->reg, NULL, rerank ? OMNI_KIND_RERANK : OMNI_KIND_EMBEDDING,
+                                       s->load_timeout_ms > 0 ? s->load_timeout_ms : 60000, &h->ref, err, sizeof err);
+        if (rc == OMNI_OK && h->ref.embedder && (omni_embedder_can_rerank(h->ref.embedder) != 0) == (rerank != 0)) {
             h->emb = h->ref.embedder;
             h->held = 1;
             return 0;
         }
         if (rc == OMNI_OK) omni_registry_release(s->reg, &h->ref, OMNI_KEEP_ALIVE_DEFAULT);
     }
-    snprintf(msg, cap, "this server has no embedding model for file search; start it with --embedding-model FILE "
-                       "(a BERT-family GGUF such as bge-m3)");
+    if (rerank) snprintf(msg, cap, "this server has no reranking model; start it with --rerank-model FILE "
+                                   "(a cross-encoder GGUF such as bge-reranker-v2-m3)");
+    else snprintf(msg, cap, "this server has no embedding model for file search; start it with --embedding-model FILE "
+                            "(a BERT-family GGUF such as bge-m3)");
     return -1;
 }
 
-static void embed_put(struct api_server *s, struct embed_hold *h) {
+void api_embed_put(struct api_server *s, struct api_embed_hold *h) {
     if (h->held) omni_registry_release(s->reg, &h->ref, OMNI_KEEP_ALIVE_DEFAULT);
     h->held = 0;
 }
@@ -234,14 +233,14 @@ static int run_job(struct api_indexer *ix, const struct job *jb) {
         store_file_content(ix->st, jb->user_id, jb->file_id, &data, &n, &e))
         return fail_job(ix, jb, "server_error", e.msg[0] ? e.msg : "the file could not be read");
     char code[32], msg[STORE_ERRMSG_MAX];
-    struct embed_hold eh;
-    if (embed_get(s, &eh, msg, sizeof msg)) {
+    struct api_embed_hold eh;
+    if (api_embed_get(s, 0, &eh, msg, sizeof msg)) {
         free(data);
         return fail_job(ix, jb, "server_error", msg);
     }
     struct api_indexed x;
     int rc = api_index_bytes(eh.emb, f.filename, data, n, vf.chunking, &x, code, sizeof code, msg, sizeof msg);
-    embed_put(s, &eh);
+    api_embed_put(s, &eh);
     free(data);
     if (rc) return fail_job(ix, jb, code, msg);
     int src = store_chunks_put(ix->st, jb->vs_id, jb->file_id, x.rows, x.n, &e);
@@ -461,6 +460,41 @@ static int fuse(const struct kb_hit *d, int nd, const struct kb_hit *t, int nt, 
     return m;
 }
 
+/* The server's reranker (when it has one) on the best max(20, want) of the fusion: they
+ * are reordered by its logit and scored by its sigmoid; the rest are left out. Without a
+ * reranker, or when it fails (said in the log), the fusion stands. */
+#define RERANK_TOP 20
+static void rerank_fused(struct api_server *s, const char *query, const struct store_chunk *ch, const int *keep,
+                         struct kb_hit *fused, int *nf, int want) {
+    struct api_embed_hold rh;
+    char msg[300];
+    if (api_embed_get(s, 1, &rh, msg, sizeof msg)) return;
+    int nr = *nf < (want > RERANK_TOP ? want : RERANK_TOP) ? *nf : (want > RERANK_TOP ? want : RERANK_TOP);
+    char **docs = calloc((size_t)nr, sizeof *docs);
+    float *sc = malloc((size_t)nr * sizeof *sc);
+    int ok = docs && sc;
+    for (int i = 0; ok && i < nr; i++) {
+        const struct store_chunk *c = &ch[keep[fused[i].id]];
+        size_t l = strlen(c->text) + (c->heading ? strlen(c->heading) : 0) + 2;
+        if (!(docs[i] = malloc(l))) ok = 0;
+        else snprintf(docs[i], l, "%s\n%s", c->heading ? c->heading : "", c->text);
+    }
+    char err[300];
+    if (ok && omni_rerank(rh.emb, query, (const char *const *)docs, nr, sc, NULL, err, sizeof err)) {
+        log_warn("file search: reranking failed (%s); the fused order stands", err);
+        ok = 0;
+    }
+    api_embed_put(s, &rh);
+    if (ok) {
+        for (int i = 0; i < nr; i++) fused[i].score = (float)(1.0 / (1.0 + exp(-(double)sc[i])));
+        qsort(fused, (size_t)nr, sizeof *fused, cmp_fused);
+        *nf = nr;
+    }
+    for (int i = 0; docs && i < nr; i++) free(docs[i]);
+    free(docs);
+    free(sc);
+}
+
 void api_fs_hits_free(struct api_fs_hit *h, int n) {
     for (int i = 0; h && i < n; i++) {
         free(h[i].text);
@@ -503,14 +537,14 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
         attrs[i] = cJSON_Parse(ch[i].attributes);
         if (api_filter_match(qq->filters, attrs[i])) keep[nk++] = (int)i;
     }
-    struct embed_hold eh = {0};
+    struct api_embed_hold eh = {0};
     int dim = 0;
     float *qv = NULL, *vecs = NULL;
     const char **texts = NULL;
     struct kb_hit *dense = NULL, *kw = NULL, *fused = NULL;
     int nd = 0, nw = 0, nf = 0;
     if (!status && nk) {
-        if (embed_get(s, &eh, msg, msg_cap)) {
+        if (api_embed_get(s, 0, &eh, msg, msg_cap)) {
             snprintf(code, code_cap, "model_not_supported");
             status = 400;
         } else {
@@ -523,7 +557,7 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
                 snprintf(msg, msg_cap, "the query could not be embedded: %.200s", qv ? err : "out of memory");
                 status = 400;
             }
-            embed_put(s, &eh);
+            api_embed_put(s, &eh);
         }
     }
     if (!status && nk) {
@@ -556,14 +590,16 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
         snprintf(code, code_cap, "server_error");
         snprintf(msg, msg_cap, "out of memory");
     }
+    int want = qq->max_results > 0 ? qq->max_results : 10;
+    double top = (qq->embedding_weight + qq->text_weight) / (RRF_K + 1);
+    for (int i = 0; !status && i < nf; i++) fused[i].score = (float)(fused[i].score / top);
+    if (!status && nf > 0 && qq->rerank) rerank_fused(s, qq->query, ch, keep, fused, &nf, want);
     struct api_fs_hit *h = NULL;
     int nh = 0;
     if (!status && nf > 0) {
-        int want = qq->max_results > 0 ? qq->max_results : 10;
         h = calloc((size_t)want, sizeof *h);
-        double top = (qq->embedding_weight + qq->text_weight) / (RRF_K + 1);
         for (int i = 0; h && i < nf && nh < want; i++) {
-            double sc = fused[i].score / top;
+            double sc = fused[i].score;
             if (sc < qq->score_threshold) break;
             int ci = keep[fused[i].id];
             struct store_chunk *c = &ch[ci];

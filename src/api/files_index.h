@@ -16,7 +16,8 @@
  * cosine to the query's vector (knowledge/search.h) and by keywords (knowledge/keyword.h,
  * trigram matching that works for Korean), fused by weighted reciprocal rank (k = 60). The score
  * reported is the fused score over its maximum (1: first in both lists), 0..1 like
- * OpenAI's. */
+ * OpenAI's; with a reranker, the best of the fusion are reordered by it and scored by its
+ * sigmoid (see api_fs_query.rerank). */
 #ifndef OMNI_API_FILES_INDEX_H
 #define OMNI_API_FILES_INDEX_H
 #include <cJSON.h>
@@ -81,6 +82,10 @@ struct api_fs_query {
     /* ranking_options.hybrid_search: the weights of the two rankings in the fusion
      * (default 1 and 1; 0 leaves one out) */
     double embedding_weight, text_weight;
+    /* ranking_options.ranker other than "none": with a reranker on the server (--rerank-model,
+     * api_embed_get), the best max(20, max_results) of the fusion are reordered by it and
+     * scored by its logit through a sigmoid (what score_threshold then compares) */
+    int rerank;
 };
 /* Searches the user's stores. 0 with *out (api_fs_hits_free) and *n, or an HTTP status
  * with code and msg (400 no embedding model / mismatched vectors, 404 a store that is not
@@ -89,6 +94,16 @@ int api_fs_search(struct api_server *s, const char *user_id, const char *const *
                   const struct api_fs_query *q, struct api_fs_hit **out, int *n, char *code, size_t code_cap, char *msg,
                   size_t msg_cap);
 void api_fs_hits_free(struct api_fs_hit *h, int n);
+
+/* The model search embeds with (rerank 0) or reranks with (rerank 1), held until
+ * api_embed_put: 0, or -1 with msg (the server has none). */
+struct api_embed_hold {
+    omni_embedder *emb;
+    omni_registry_ref ref;
+    int held;
+};
+int api_embed_get(struct api_server *s, int rerank, struct api_embed_hold *h, char *msg, size_t cap);
+void api_embed_put(struct api_server *s, struct api_embed_hold *h);
 
 /* For the routes (routes_files.c, routes_vector_stores.c). */
 struct store;

@@ -12,6 +12,7 @@
 
 #include "api/client_gone.h"
 #include "api/meter.h"
+#include "api/routes_assistants.h"
 #include "api/reply.h"
 #include "api/sse.h"
 #include "tools/toolcall.h"
@@ -234,6 +235,12 @@ static cJSON *envelope(const char *id, const char *object, time_t created, const
     return j;
 }
 
+/* A custom assistant's knowledge passages, as the message's citations (routes_assistants.h). */
+static void add_citations(cJSON *msg) {
+    const cJSON *cit = api_assistant_citations();
+    if (cit && msg) cJSON_AddItemToObject(msg, "citations", cJSON_Duplicate(cit, 1));
+}
+
 /* One streamed chunk with text (may be NULL), logprob entries (taken), finish reason (or NULL). */
 static cJSON *stream_chunk(enum api_kind kind, const char *id, time_t created, const char *model, int index,
                            const char *text, const char *reasoning, int role, cJSON *lp, const char *finish,
@@ -432,6 +439,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     int ok = sse_begin(c, hdr) == 0;
     for (int i = 0; ok && kind == API_CHAT && i < grp->n; i++) {
         cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, "", NULL, 1, NULL, NULL, o->include_usage, NULL);
+        add_citations(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "delta"));
         ok = sse_send_json(c, j) == 0;
         cJSON_Delete(j);
     }
@@ -596,6 +604,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             /* llama-server and DeepSeek: the thoughts, only when there are some */
             if (g->rlen) cJSON_AddStringToObject(msg, "reasoning_content", g->rtext);
             cJSON_AddNullToObject(msg, "refusal");
+            add_citations(msg);
             if (g->lp) {
                 cJSON *l = cJSON_AddObjectToObject(ch, "logprobs");
                 cJSON_AddItemToObject(l, "content", g->lp);

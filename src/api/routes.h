@@ -28,6 +28,7 @@ struct api_server {
     struct api_asr *asr;        /* Whisper for the audio routes; NULL without --asr-model */
     omni_embedder *embedder;    /* for /v1/embeddings and /v1/rerank, or NULL (api_server_set_embedder) */
     char *embed_id;             /* its id in /v1/models */
+    omni_embedder *reranker;    /* --rerank-model: knowledge search's reranker, or NULL (api_server_set_reranker) */
     struct api_moderation *moderation;  /* --moderation / --guard-model, or NULL */
     /* Every model by name (api_server_set_registry): the pinned ones above and, with
      * serve_store, the store's, loaded on demand (api/model_ref.h). */

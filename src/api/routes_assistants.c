@@ -32,6 +32,7 @@
 
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/files_index.h"
 #include "api/routes_assistants.h"
 #include "api/who.h"
 #include "assistants/assistants.h"
@@ -64,6 +65,9 @@ static cJSON *asst_json(const struct asst *a, int editor) {
     cJSON_AddStringToObject(au, "id", a->user_id);
     cJSON_AddStringToObject(au, "name", a->author);
     cJSON *x;
+    /* knowledge in use: the capability on with files of the API or bundled ones (what a
+     * user may know; which files stays the author's) */
+    int kn_on = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cfg, "capabilities"), "knowledge"));
     /* the configuration's fields, less what only the author sees */
     while ((x = cfg->child)) {
         cJSON_DetachItemViaPointer(cfg, x);
@@ -72,7 +76,7 @@ static cJSON *asst_json(const struct asst *a, int editor) {
             if (!strcmp(x->string, "knowledge")) {
                 cJSON *k = cJSON_CreateObject();
                 cJSON *fi = cJSON_GetObjectItemCaseSensitive(x, "file_ids"), *vs = cJSON_GetObjectItemCaseSensitive(x, "vector_store_ids");
-                cJSON_AddBoolToObject(k, "enabled", cJSON_GetArraySize(fi) + cJSON_GetArraySize(vs) > 0);
+                cJSON_AddBoolToObject(k, "enabled", cJSON_GetArraySize(fi) + cJSON_GetArraySize(vs) > 0 || kn_on);
                 cJSON_AddItemToObject(o, "knowledge", k);
             }
             cJSON_Delete(x);
@@ -289,7 +293,8 @@ static int files(struct api_server *s, struct mg_connection *c, struct api_who *
         const char *ct = mg_get_header(c, "Content-Type");
         char mime[64];
         snprintf(mime, sizeof mime, "%.*s", ct ? (int)strcspn(ct, ";") : 0, ct ? ct : "");
-        rc = asst_file_put(s->p.auth->st, w->user.id, a->id, dec, mime, body, len, &e);
+        rc = asst_file_check(dec, body, len, &e);
+        if (!rc) rc = asst_file_put(s->p.auth->st, w->user.id, a->id, dec, mime, body, len, &e);
     } else if (!strcmp(m, "DELETE")) rc = asst_file_delete(s->p.auth->st, w->user.id, a->id, dec, &e);
     else return api_reply_error(c, 405, NULL, "method_not_allowed", "use PUT or DELETE on a file");
     if (rc == STORE_NOTFOUND) return api_reply_error(c, 404, NULL, "not_found", "no such file");
@@ -389,6 +394,12 @@ static cJSON *passages_json(const struct asst_passage *p, int n) {
         else cJSON_AddNullToObject(x, "heading");
         cJSON_AddNumberToObject(x, "chunk", p[i].chunk);
         cJSON_AddNumberToObject(x, "score", round(p[i].score * 10000) / 10000);
+        if (p[i].keyword_rank) cJSON_AddNumberToObject(x, "keyword_rank", p[i].keyword_rank);
+        else cJSON_AddNullToObject(x, "keyword_rank");
+        if (p[i].dense_rank) cJSON_AddNumberToObject(x, "dense_rank", p[i].dense_rank);
+        else cJSON_AddNullToObject(x, "dense_rank");
+        if (p[i].reranked) cJSON_AddNumberToObject(x, "rerank_score", p[i].rerank_score);
+        else cJSON_AddNullToObject(x, "rerank_score");
         cJSON_AddStringToObject(x, "text", p[i].text);
         cJSON_AddItemToArray(d, x);
     }
@@ -402,6 +413,20 @@ static void knowledge_params(const cJSON *cfg, int *k, double *thr, int *only) {
     *k = cJSON_IsNumber(mc) ? mc->valueint : 5;
     *thr = cJSON_IsNumber(th) ? th->valuedouble : 0;
     *only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(kn, "only_knowledge"));
+}
+
+/* Knowledge search with the server's models: its embedding model for the dense half and
+ * its reranker (api/files_index.h finds both), each when there is one. */
+static int knowledge_search(struct api_server *s, const char *id, const char *q, int k, double thr,
+                            struct asst_passage **p, int *n, char method[24], struct err *e) {
+    struct api_embed_hold eh, rh;
+    char msg[300];
+    int he = api_embed_get(s, 0, &eh, msg, sizeof msg) == 0, hr = api_embed_get(s, 1, &rh, msg, sizeof msg) == 0;
+    struct asst_retrieval r = {k, thr, he ? eh.emb : NULL, hr ? rh.emb : NULL, ASST_RANK_HYBRID};
+    int rc = asst_knowledge_search(s->p.auth->st, id, q, &r, p, n, method, e);
+    if (hr) api_embed_put(s, &rh);
+    if (he) api_embed_put(s, &eh);
+    return rc;
 }
 
 static int search(struct api_server *s, struct mg_connection *c, const struct asst *a, const char *body, size_t len) {
@@ -419,12 +444,14 @@ static int search(struct api_server *s, struct mg_connection *c, const struct as
     struct asst_passage *p;
     int n;
     struct err e = {{0}};
-    int rc = asst_knowledge_search(s->p.auth->st, a->id, q, k, thr, &p, &n, &e);
+    char method[24];
+    int rc = knowledge_search(s, a->id, q, k, thr, &p, &n, method, &e);
     cJSON_Delete(j);
     if (rc) return reply_asst_err(c, rc, &e);
     char *ctx = asst_knowledge_context(p, n, only);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "list");
+    cJSON_AddStringToObject(o, "method", method);
     cJSON_AddItemToObject(o, "data", passages_json(p, n));
     cJSON_AddStringToObject(o, "context", ctx ? ctx : "");
     free(ctx);
@@ -685,12 +712,13 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
             knowledge_params(cfg, &k, &thr, &only);
             struct asst_passage *p = NULL;
             int np = 0;
-            if (asst_knowledge_search(s->p.auth->st, u->id, lc->valuestring, k, thr, &p, &np, &e)) {
+            if (knowledge_search(s, u->id, lc->valuestring, k, thr, &p, &np, NULL, &e)) {
                 asst_files_free(kf, nkf);
                 status = api_reply_store(c, STORE_ERR, &e, "assistant");
                 goto out;
             }
             char *ctx = asst_knowledge_context(p, np, only);
+            if (np) u->citations = passages_json(p, np);
             asst_passages_free(p, np);
             size_t n = strlen(ins) + (ctx ? strlen(ctx) : 0) + 3;
             if (!ctx || !(ins_buf = malloc(n))) {
@@ -754,6 +782,10 @@ static void record(struct api_server *s, struct api_asst_use *u) {
         log_warn("assistant %s: counting a use: %s", u->id, e.msg);
 }
 
+const cJSON *api_assistant_citations(void) {
+    return tl_use && tl_use->active ? tl_use->citations : NULL;
+}
+
 void api_assistant_chat_done(void) {
     if (tl_use && tl_use->active && tl_server) record(tl_server, tl_use);
 }
@@ -762,4 +794,6 @@ void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int st
     tl_use = NULL;
     tl_server = NULL;
     if (u->active && status == 200) record(s, u);
+    cJSON_Delete(u->citations);
+    u->citations = NULL;
 }

@@ -19,6 +19,7 @@ struct api_asst_use {
     char user_id[STORE_ID_MAX];
     char conv_id[STORE_ID_MAX];     /* the conversation named by the request, "" = none */
     int recorded;
+    cJSON *citations;               /* the knowledge passages the model got, numbered, or NULL */
 };
 /* Rewrites the request j for the assistant it names, before the chat route reads it: its
  * instructions become the system message (ahead of one the request brings), its default
@@ -31,6 +32,10 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
 /* After the chat: with status 200, counts the use and records the conversation's
  * assistant and version. */
 void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int status);
+/* The knowledge passages of this thread's assistant chat, numbered as the model was given
+ * them ([{index, file, page, heading, chunk, score, text}]), or NULL: the chat completion
+ * answers them as its message's "citations" (the first chunk's delta when streamed). */
+const cJSON *api_assistant_citations(void);
 /* Called by the chat's storage step when the generation has ended (before the reply's end):
  * records the use of this thread's request now, if it named an assistant. */
 void api_assistant_chat_done(void);

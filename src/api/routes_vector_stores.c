@@ -321,7 +321,7 @@ static int search(struct api_server *s, struct mg_connection *c, const char *uid
         }
     } else return api_reply_error(c, 400, "query", "invalid_value", "'query' must be a non-empty string");
     if (!qbuf[0]) return api_reply_error(c, 400, "query", "invalid_value", "'query' must be a non-empty string");
-    struct api_fs_query fq = {qbuf, 10, NULL, 0, 1, 1};
+    struct api_fs_query fq = {qbuf, 10, NULL, 0, 1, 1, 1};
     if (mx) {
         if (!cJSON_IsNumber(mx) || mx->valuedouble != floor(mx->valuedouble) || mx->valuedouble < 1 || mx->valuedouble > 50)
             return api_reply_error(c, 400, "max_num_results", "invalid_value",
@@ -344,6 +344,7 @@ static int search(struct api_server *s, struct mg_connection *c, const char *uid
             return api_reply_error(c, 400, "ranking_options.score_threshold", "invalid_value",
                                    "'score_threshold' must be a number from 0 to 1");
         if (th) fq.score_threshold = th->valuedouble;
+        if (rk && !strcmp(rk->valuestring, "none")) fq.rerank = 0;
         if (hy) {
             const cJSON *ew = field(hy, "embedding_weight"), *tw = field(hy, "text_weight");
             if (!cJSON_IsObject(hy) || (ew && (!cJSON_IsNumber(ew) || ew->valuedouble < 0)) ||

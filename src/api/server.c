@@ -375,6 +375,13 @@ void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const cha
         log_warn("serve: %s", err);
 }
 
+void api_server_set_reranker(struct api_server *s, omni_embedder *emb, const char *id) {
+    s->reranker = emb;
+    char err[256];
+    if (s->reg && emb && omni_registry_pin(s->reg, id ? id : "rerank", NULL, emb, NULL, err, sizeof err))
+        log_warn("serve: %s", err);
+}
+
 void api_server_drain(struct api_server *s) { atomic_store(&s->state, API_DRAINING); }
 
 void api_server_stop(struct api_server *s) {

@@ -47,6 +47,9 @@ void api_server_set_engine(struct api_server *s, omni_model *model);
  * A server with an embedder and no chat model (api_server_set_engine(s, NULL)) answers
  * the chat routes with a 400 that says so. */
 void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const char *id);
+/* The reranker of knowledge search (a cross-encoder, owned by the caller, outliving the
+ * server), also served by /v1/rerank under id through the registry. Before set_engine. */
+void api_server_set_reranker(struct api_server *s, omni_embedder *emb, const char *id);
 /* Routes every request's `model` through reg (owned by the caller, outliving the
  * server; the models given to api_server_set_engine / _set_embedder / --asr-model pinned
  * in it): requests wait up to load_timeout_ms for a model to load, then get 503.

@@ -22,6 +22,7 @@
 
 #include <cJSON.h>
 
+#include "omni.h"
 #include "storage/storage.h"
 
 #define ASST_NOT_USED   -10     /* asst_rate: the user has not used the assistant */
@@ -151,23 +152,51 @@ int asst_file_delete(struct store *st, const char *user_id, const char *id, cons
 /* with_data: fill data too. */
 int asst_files(struct store *st, const char *id, int with_data, struct asst_file **out, size_t *n, struct err *e);
 void asst_files_free(struct asst_file *f, size_t n);
+/* A knowledge file about to be added: when its name or bytes say it is a format search
+ * reads (knowledge/doc.h), its text must come out (a broken or scanned PDF, a zip bomb,
+ * invalid UTF-8 get the extractor's one-line reason, STORE_INVALID); other files are
+ * carried as they are. 0 or STORE_INVALID with e set. */
+int asst_file_check(const char *name, const void *data, size_t n, struct err *e);
 /* 1 when name is a plain file name we keep. */
 int asst_file_name_ok(const char *name);
 
 /* Retrieval over the bundled knowledge files (knowledge.c): every file src/knowledge reads
  * (TXT, Markdown, PDF, DOCX, HWPX, HTML, CSV) is extracted and chunked (headings and pages
- * kept), and the k chunks holding the largest share of the query's character bigrams
- * (Korean works without word splitting), at least threshold (0..1), come best first. */
+ * kept), then ranked twice -- by keywords (knowledge/keyword.h: character trigrams, which
+ * work for Korean where whitespace does not split words, as an FTS5 trigram index finds
+ * them) and, with an embedding model, by cosine to the question's vector (each chunk
+ * embedded once, when the index of the files is built) -- and the two rankings fused by
+ * reciprocal rank (k 60). With a reranker (a cross-encoder), the best ASST_RERANK_TOP of
+ * the fused list are scored against the question and reordered by it. The k best whose
+ * relevance is at least threshold come best first.
+ *
+ * Relevance (0..1, what threshold compares): the reranker's logit through a sigmoid when
+ * one ran; else the larger of the share of the question's character bigrams the chunk
+ * holds and its cosine to the question (0 without an embedding model). */
+#define ASST_RERANK_TOP 20
+struct asst_retrieval {
+    int k;                          /* 1..50 passages */
+    double threshold;               /* 0..1 */
+    omni_embedder *embedder;        /* dense half, or NULL: keywords only */
+    omni_embedder *reranker;        /* a rerank model (omni_embedder_can_rerank), or NULL */
+    int mode;                       /* ASST_RANK_*: both rankings (0), or one of them alone */
+};
+enum { ASST_RANK_HYBRID = 0, ASST_RANK_KEYWORD = 1, ASST_RANK_DENSE = 2 };
 struct asst_passage {
     char file[ASST_FILENAME_MAX];
     int page;                       /* 0: the format has none */
     char *heading;                  /* heading path or NULL */
     char *text;
     int chunk;                      /* its index in the file */
-    double score;                   /* the share of the query's bigrams, 0..1 */
+    double score;                   /* relevance, 0..1 (above) */
+    int keyword_rank, dense_rank;   /* 1-based place in each ranking, 0 = not in it */
+    int reranked;                   /* 1: score is the reranker's */
+    double rerank_score;            /* its raw logit */
 };
-int asst_knowledge_search(struct store *st, const char *id, const char *query, int k, double threshold,
-                          struct asst_passage **out, int *n, struct err *e);
+/* method (optional, 24 bytes): "keyword", "dense", "hybrid", each with "+rerank" when the
+ * reranker ran. ASST_RANK_DENSE without an embedding model finds nothing. */
+int asst_knowledge_search(struct store *st, const char *id, const char *query, const struct asst_retrieval *r,
+                          struct asst_passage **out, int *n, char method[24], struct err *e);
 void asst_passages_free(struct asst_passage *p, int n);
 /* The system-message text that gives the passages to the model, numbered for citations
  * ("[1] manual.pdf, p. 3, 1장 > 보증"); only_knowledge adds the answer-only-from-them rule. */

@@ -1,12 +1,14 @@
 /* Retrieval over an assistant's bundled knowledge files (see assistants.h,
  * asst_knowledge_search): each file is extracted and chunked by src/knowledge (headings
- * and pages kept for the citation), and the chunks are ranked by how much of the
- * question's character bigrams they contain. Bigrams of Unicode code points, not words:
- * Korean questions and passages share stems inside words ("보증기간은" / "보증 기간"),
- * which whitespace tokens would miss. The chunks of an assistant's files are built once
- * and kept (keyed by the files' hashes) until the files change. This is the keyword half of retrieval for the files
- * an assistant carries in its bundle; dense (embedding) search over vector stores is the
- * files API's. */
+ * and pages kept for the citation), each chunk embedded once with the embedding model the
+ * search is given; a question is ranked by keywords (knowledge/keyword.h, character
+ * trigrams) and by cosine (knowledge/search.h), the two fused by reciprocal rank, and the
+ * best of the fusion reordered by the reranker when there is one. The relevance reported
+ * without a reranker uses the question's character bigrams: Korean questions and passages
+ * share stems inside words ("보증기간은" / "보증 기간"), which whitespace tokens would
+ * miss. The index of an assistant's files is built once and kept (keyed by the files'
+ * hashes and the embedding model) until either changes. */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +16,11 @@
 #include <string.h>
 
 #include "assistants/assistants.h"
+#include "core/log.h"
 #include "knowledge/chunk.h"
 #include "knowledge/doc.h"
+#include "knowledge/keyword.h"
+#include "knowledge/search.h"
 
 /* Next code point of s (ASCII lowercased), 0 at the end; *s advances. Invalid bytes are
  * taken one by one. */
@@ -102,13 +107,16 @@ struct kx_chunk {
     char file[ASST_FILENAME_MAX];
     int page, idx;
     char *heading, *text;
+    char *doc;                      /* heading and text: what keywords and vectors see */
     uint64_t *bg;
     size_t nbg;
 };
 struct kx {
-    char key[65];                   /* SHA-256 of the id and the files' names and hashes */
+    char key[65];                   /* SHA-256 of the id, the files' names and hashes, the embedder */
     struct kx_chunk *c;
     int n;
+    int dim;                        /* 0: no vectors (built without an embedding model) */
+    float *vecs;                    /* n x dim, unit length */
     int refs;                       /* searches using it now */
     uint64_t used;
 };
@@ -119,8 +127,11 @@ static pthread_mutex_t kx_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void kx_free(struct kx *x) {
     if (!x) return;
-    for (int i = 0; i < x->n; i++) free(x->c[i].heading), free(x->c[i].text), free(x->c[i].bg);
+    for (int i = 0; i < x->n; i++) {
+        free(x->c[i].heading), free(x->c[i].text), free(x->c[i].doc), free(x->c[i].bg);
+    }
     free(x->c);
+    free(x->vecs);
     free(x);
 }
 
@@ -146,14 +157,58 @@ static int kx_add(struct kx *x, int *cap, const char *file, const struct kb_chun
     char *t = malloc(tl);
     if (!t) return -1;
     snprintf(t, tl, "%s\n%s", ch->heading ? ch->heading : "", ch->text);
-    int rc = bigrams(t, &k->bg, &k->nbg);
-    free(t);
-    return rc;
+    k->doc = t;
+    return bigrams(t, &k->bg, &k->nbg);
 }
 
 /* Builds the index of id's files (with data). Files src/knowledge cannot read are carried,
  * not searched. */
-static int kx_build(struct store *st, const char *id, const char *key, struct kx **out, struct err *e) {
+int asst_file_check(const char *name, const void *data, size_t n, struct err *e) {
+    if (n > ASST_FILE_MAX) return err_set(e, "the file is %zu bytes; at most %d are allowed", n, ASST_FILE_MAX), STORE_INVALID;
+    int fmt = kb_format_detect(name, data, n);
+    if (fmt < 0) return 0;
+    struct kb_limits lim = kb_default_limits();
+    struct kb_doc d = {0};
+    struct err xe = {{0}};
+    int rc = kb_extract(data, n, (enum kb_format)fmt, &lim, &d, &xe);
+    kb_doc_free(&d);
+    if (rc) return err_set(e, "%.140s: %s", name, xe.msg[0] ? xe.msg : "its text cannot be read"), STORE_INVALID;
+    return 0;
+}
+
+static int count_tokens(const char *t, size_t n, void *user) {
+    int32_t *tok = NULL;
+    char err[128];
+    int k = omni_embedder_tokenize(user, t, n, &tok, err, sizeof err);
+    free(tok);
+    return k < 0 ? (int)n : k;   /* a tokenizer failure counts every byte: the chunk only gets smaller */
+}
+
+/* Each chunk's vector (heading and text) from emb, unit length; on failure the index
+ * keeps no vectors and searches by keywords (said in the log). */
+#define EMBED_BATCH 16
+static void kx_embed(struct kx *x, omni_embedder *emb) {
+    int dim = omni_embedder_n_embd(emb);
+    if (!x->n || dim <= 0) return;
+    x->vecs = malloc((size_t)x->n * (size_t)dim * sizeof *x->vecs);
+    if (!x->vecs) return;
+    for (int i = 0; i < x->n; i += EMBED_BATCH) {
+        omni_embed_input in[EMBED_BATCH];
+        int k = x->n - i < EMBED_BATCH ? x->n - i : EMBED_BATCH;
+        for (int j = 0; j < k; j++) in[j] = (omni_embed_input){x->c[i + j].doc, strlen(x->c[i + j].doc), NULL, 0};
+        char err[300];
+        if (omni_embed(emb, in, k, 1, x->vecs + (size_t)i * dim, NULL, err, sizeof err)) {
+            log_warn("assistant knowledge: embedding the passages failed (%s); searching by keywords", err);
+            free(x->vecs);
+            x->vecs = NULL;
+            return;
+        }
+    }
+    x->dim = dim;
+}
+
+static int kx_build(struct store *st, const char *id, const char *key, omni_embedder *emb, struct kx **out,
+                    struct err *e) {
     struct asst_file *f = NULL;
     size_t nf = 0;
     int rc = asst_files(st, id, 1, &f, &nf, e);
@@ -166,6 +221,13 @@ static int kx_build(struct store *st, const char *id, const char *key, struct kx
     struct kb_chunk_params cp = kb_chunk_default_params();
     cp.max_tokens = 300;
     cp.overlap_tokens = 40;
+    if (emb) {   /* the heading joins the text that is embedded: leave it room */
+        int room = omni_embedder_n_ctx(emb) - 64;
+        if (room < cp.max_tokens) cp.max_tokens = room > 32 ? room : 32;
+        if (cp.overlap_tokens > cp.max_tokens / 2) cp.overlap_tokens = cp.max_tokens / 2;
+        cp.count = count_tokens;
+        cp.count_user = emb;
+    }
     for (size_t i = 0; !rc && i < nf; i++) {
         int fmt = kb_format_detect(f[i].name, f[i].data, (size_t)f[i].size);
         if (fmt < 0) continue;
@@ -182,22 +244,25 @@ static int kx_build(struct store *st, const char *id, const char *key, struct kx
     }
     asst_files_free(f, nf);
     if (rc) { kx_free(x); return rc; }
+    if (emb) kx_embed(x, emb);
     *out = x;
     return 0;
 }
 
 /* The index for id's files now, from the cache or built; kx_put when done. */
-static int kx_get(struct store *st, const char *id, struct kx **out, struct err *e) {
+static int kx_get(struct store *st, const char *id, omni_embedder *emb, struct kx **out, struct err *e) {
     *out = NULL;
     struct asst_file *f = NULL;
     size_t nf = 0;
     int rc = asst_files(st, id, 0, &f, &nf, e);
     if (rc) return rc;
     if (!nf) { asst_files_free(f, nf); return 0; }
-    size_t kl = strlen(id) + 1 + nf * (ASST_FILENAME_MAX + 66);
+    size_t kl = strlen(id) + 300 + nf * (ASST_FILENAME_MAX + 66);
     char *kt = malloc(kl), key[65];
     if (!kt) { asst_files_free(f, nf); return err_set(e, "out of memory"); }
-    size_t len = (size_t)snprintf(kt, kl, "%s\n", id);
+    /* the embedding model is part of the key: its vectors are only good with it */
+    size_t len = (size_t)snprintf(kt, kl, "%s\n%p %.200s %d\n", id, (void *)emb, emb ? omni_embedder_name(emb) : "",
+                                  emb ? omni_embedder_n_embd(emb) : 0);
     for (size_t i = 0; i < nf; i++) len += (size_t)snprintf(kt + len, kl - len, "%s/%s\n", f[i].name, f[i].sha256);
     asst_sha256_hex(kt, len, key);
     free(kt);
@@ -213,7 +278,7 @@ static int kx_get(struct store *st, const char *id, struct kx **out, struct err 
         }
     pthread_mutex_unlock(&kx_mu);
     struct kx *x = NULL;
-    if ((rc = kx_build(st, id, key, &x, e))) return rc;
+    if ((rc = kx_build(st, id, key, emb, &x, e))) return rc;
     pthread_mutex_lock(&kx_mu);
     int at = -1;
     for (int i = 0; i < KX_SLOTS && at < 0; i++)
@@ -239,43 +304,124 @@ static void kx_put(struct kx *x) {
     pthread_mutex_unlock(&kx_mu);
 }
 
-int asst_knowledge_search(struct store *st, const char *id, const char *query, int k, double threshold,
-                          struct asst_passage **out, int *n_out, struct err *e) {
+static int by_score(const void *a, const void *b) {
+    const struct asst_passage *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    int c = strcmp(x->file, y->file);
+    return c ? c : x->chunk - y->chunk;
+}
+
+#define CANDIDATES 100     /* of each ranking, fused */
+#define RRF_K 60
+
+int asst_knowledge_search(struct store *st, const char *id, const char *query, const struct asst_retrieval *r,
+                          struct asst_passage **out, int *n_out, char method[24], struct err *e) {
     *out = NULL;
     *n_out = 0;
-    if (k < 1) k = 1;
-    if (k > 50) k = 50;
+    int k = r->k < 1 ? 1 : r->k > 50 ? 50 : r->k;
+    omni_embedder *emb = r->embedder && !omni_embedder_can_rerank(r->embedder) && r->mode != ASST_RANK_KEYWORD ? r->embedder : NULL;
+    omni_embedder *rr = r->reranker && omni_embedder_can_rerank(r->reranker) ? r->reranker : NULL;
+    int use_kw = r->mode != ASST_RANK_DENSE;
+    const char *base = !use_kw ? "dense" : emb ? "hybrid" : "keyword";
+    if (method) snprintf(method, 24, "%s%s", base, rr ? "+rerank" : "");
+    if (!query) query = "";
     uint64_t *qb = NULL;
     size_t nq = 0;
-    if (bigrams(query ? query : "", &qb, &nq)) return err_set(e, "out of memory");
+    if (bigrams(query, &qb, &nq)) return err_set(e, "out of memory");
     struct kx *x = NULL;
-    int rc = nq ? kx_get(st, id, &x, e) : 0;
-    struct asst_passage *best = rc ? NULL : calloc((size_t)k + 1, sizeof *best);
-    int nb = 0;
-    if (!rc && !best) rc = err_set(e, "out of memory");
-    for (int c = 0; !rc && x && c < x->n; c++) {
-        const struct kx_chunk *ch = &x->c[c];
-        double sc = coverage(qb, nq, ch->bg, ch->nbg);
-        if (sc <= 0 || sc < threshold) continue;
-        /* into the best k, best first; ties keep file and chunk order */
-        int at = nb;
-        while (at > 0 && best[at - 1].score < sc) at--;
-        if (at >= k) continue;
-        if (nb == k) { free(best[k - 1].text); free(best[k - 1].heading); nb--; }
-        memmove(best + at + 1, best + at, (size_t)(nb - at) * sizeof *best);
-        struct asst_passage *p = &best[at];
-        memset(p, 0, sizeof *p);
+    int rc = nq ? kx_get(st, id, emb, &x, e) : 0;
+    int n = x ? x->n : 0;
+    const char **docs = n ? malloc((size_t)n * sizeof *docs) : NULL;
+    struct kb_hit *kw = n ? malloc(CANDIDATES * sizeof *kw) : NULL, *dn = n ? malloc(CANDIDATES * sizeof *dn) : NULL;
+    struct kb_hit *fused = n ? malloc(2 * CANDIDATES * sizeof *fused) : NULL;
+    int *krank = n ? calloc((size_t)n, sizeof *krank) : NULL, *drank = n ? calloc((size_t)n, sizeof *drank) : NULL;
+    float *qv = NULL;
+    int nk = 0, nd = 0, nf = 0;
+    if (!rc && n && (!docs || !kw || !dn || !fused || !krank || !drank)) rc = err_set(e, "out of memory");
+    if (!rc && n) {
+        for (int i = 0; i < n; i++) docs[i] = x->c[i].doc;
+        nk = use_kw ? kb_keyword_rank(query, docs, n, kw, CANDIDATES) : 0;
+        if (nk < 0) rc = err_set(e, "out of memory");
+        for (int i = 0; i < nk; i++) krank[kw[i].id] = i + 1;
+    }
+    if (!rc && n && x->dim) {   /* the dense half: the question's vector against the chunks' */
+        char err[300];
+        omni_embed_input in = {query, strlen(query), NULL, 0};
+        if (!(qv = malloc((size_t)x->dim * sizeof *qv))) rc = err_set(e, "out of memory");
+        else if (omni_embed(emb, &in, 1, 1, qv, NULL, err, sizeof err))
+            log_warn("assistant knowledge: the question could not be embedded (%s); keywords only", err);
+        else {
+            nd = kb_vec_topk(x->vecs, NULL, n, x->dim, qv, CANDIDATES, dn);
+            for (int i = 0; i < nd; i++) drank[dn[i].id] = i + 1;
+        }
+    }
+    if (!rc && n) {
+        const struct kb_hit *lists[2] = {kw, dn};
+        int lens[2] = {nk, nd};
+        nf = kb_rrf(lists, lens, 2, RRF_K, fused, 2 * CANDIDATES);
+        if (nf < 0) rc = err_set(e, "out of memory");
+    }
+    /* every fused candidate with its relevance; the reranker reorders the best of them */
+    struct asst_passage *cand = !rc && nf > 0 ? calloc((size_t)nf, sizeof *cand) : NULL;
+    if (!rc && nf > 0 && !cand) rc = err_set(e, "out of memory");
+    for (int i = 0; !rc && i < nf; i++) {
+        const struct kx_chunk *ch = &x->c[fused[i].id];
+        struct asst_passage *p = &cand[i];
         snprintf(p->file, sizeof p->file, "%s", ch->file);
-        p->text = dup(ch->text);
-        p->heading = dup(ch->heading);
         p->page = ch->page;
         p->chunk = ch->idx;
-        p->score = sc;
-        nb++;
-        if (!p->text || (ch->heading && !p->heading)) rc = err_set(e, "out of memory");
+        p->keyword_rank = krank[fused[i].id];
+        p->dense_rank = drank[fused[i].id];
+        double cov = coverage(qb, nq, ch->bg, ch->nbg), cs = 0;
+        if (p->dense_rank) cs = dn[p->dense_rank - 1].score;
+        p->score = cs > cov ? cs : cov;
+        /* text and heading pointers borrowed until the k kept are copied */
+        p->text = ch->text;
+        p->heading = ch->heading;
     }
+    if (!rc && rr && nf) {
+        int nr = nf < ASST_RERANK_TOP ? nf : ASST_RERANK_TOP;
+        const char **rd = malloc((size_t)nr * sizeof *rd);
+        float *sc = malloc((size_t)nr * sizeof *sc);
+        char err[300];
+        if (!rd || !sc) rc = err_set(e, "out of memory");
+        for (int i = 0; !rc && i < nr; i++) rd[i] = x->c[fused[i].id].doc;
+        if (!rc && omni_rerank(rr, query, rd, nr, sc, NULL, err, sizeof err)) {
+            log_warn("assistant knowledge: reranking failed (%s); the fused order stands", err);
+            if (method) snprintf(method, 24, "%s", base);
+        } else if (!rc) {
+            for (int i = 0; i < nr; i++) {
+                cand[i].reranked = 1;
+                cand[i].rerank_score = sc[i];
+                cand[i].score = 1.0 / (1.0 + exp(-(double)sc[i]));
+            }
+            qsort(cand, (size_t)nr, sizeof *cand, by_score);
+            nf = nr;   /* what the reranker did not see ranks below all it saw: left out */
+        }
+        free(rd);
+        free(sc);
+    }
+    struct asst_passage *best = NULL;
+    int nb = 0;
+    if (!rc && !(best = calloc((size_t)k, sizeof *best))) rc = err_set(e, "out of memory");
+    for (int i = 0; !rc && i < nf && nb < k; i++) {
+        if (cand[i].score <= 0 || cand[i].score < r->threshold) continue;
+        best[nb] = cand[i];
+        best[nb].text = dup(cand[i].text);
+        best[nb].heading = dup(cand[i].heading);
+        if (!best[nb].text || (cand[i].heading && !best[nb].heading)) rc = err_set(e, "out of memory");
+        nb++;
+    }
+    free(cand);
     kx_put(x);
     free(qb);
+    free(qv);
+    free(docs);
+    free(kw);
+    free(dn);
+    free(fused);
+    free(krank);
+    free(drank);
     if (rc) { asst_passages_free(best, nb); return rc; }
     *out = best;
     *n_out = nb;

@@ -95,6 +95,9 @@ static void usage(FILE *f) {
             "                         Qwen3-Embedding) for POST /v1/embeddings, or a reranker (bge-reranker)\n"
             "                         for POST /v1/rerank, served next to the chat model. Given as -m instead,\n"
             "                         such a file is served alone (the chat routes then answer 400)\n"
+            "      --rerank-model FILE  a reranker (cross-encoder GGUF such as bge-reranker-v2-m3) that\n"
+            "                         reorders the best passages of an assistant's knowledge search\n"
+            "                         (also served by POST /v1/rerank as its file name)\n"
             "      --pooling P        the embedding model's pooling: cls, mean, last or rank (default: the\n"
             "                         file's, as llama-server --pooling)\n"
             "      --moderation FILE  a moderation policy (JSON: block lists, patterns, PII detectors with\n"
@@ -182,6 +185,9 @@ struct store_opts {  /* serving the model store (registry): without -m, or with 
     const char **alias;
     int n_alias;
 };
+static const char *g_rerank_path;     /* --rerank-model */
+static omni_embedder *g_reranker;
+
 static int cmd_serve_run(int argc, char **argv, const char *model_path, const char *name, const char *mmproj,
                          const char *embed_path, int embed_only, int pooling, struct api_params *app,
                          omni_engine_params *spp, struct api_keys *keysp, int n_threads, struct cli_lora *lap,
@@ -299,6 +305,7 @@ int cmd_serve(int argc, char **argv) {
         }
         else if (!strcmp(a, "--mmproj")) mmproj = v;
         else if (!strcmp(a, "--embedding-model")) embed_path = v;
+        else if (!strcmp(a, "--rerank-model")) g_rerank_path = v;
         else if (!strcmp(a, "--moderation")) ap.moderation = v;
         else if (!strcmp(a, "--mcp")) {
             char merr[200];
@@ -348,6 +355,10 @@ int cmd_serve(int argc, char **argv) {
     if (embed_path && access(embed_path, R_OK)) {
         api_keys_free(&keys);
         return cli_fail("serve: %s: cannot read the --embedding-model file", embed_path);
+    }
+    if (g_rerank_path && access(g_rerank_path, R_OK)) {
+        api_keys_free(&keys);
+        return cli_fail("serve: %s: cannot read the --rerank-model file", g_rerank_path);
     }
     /* -m with an embedding model and no other: serve it alone */
     int embed_only = model_path && !embed_path && omni_file_is_embedding_model(model_path);
@@ -499,13 +510,35 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
             free(id);
             free(embed_id);
             omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
             return cli_fail("serve: --embedding-model: %s", emb ? "out of memory" : err);
         }
         api_server_set_embedder(srv, emb, embed_id);
     }
+    if (g_rerank_path) {
+        omni_embedder_params ep = omni_embedder_default_params();
+        ep.n_threads = n_threads;
+        g_reranker = omni_embedder_load(g_rerank_path, &ep, err, sizeof err);
+        char *rid = g_reranker ? model_id_from_path(g_rerank_path) : NULL;
+        if (!g_reranker || !omni_embedder_can_rerank(g_reranker) || !rid) {
+            api_server_stop(srv);
+            omni_registry_free(reg);
+            free(id);
+            free(embed_id);
+            free(rid);
+            omni_embedder_free(emb);
+            int loaded = g_reranker != NULL;
+            omni_embedder_free(g_reranker);
+            return cli_fail("serve: --rerank-model: %s", !loaded ? err : !rid ? "out of memory"
+                            : "the file has no rerank head (give a cross-encoder such as bge-reranker-v2-m3)");
+        }
+        api_server_set_reranker(srv, g_reranker, rid);
+        free(rid);
+    }
     if (!model_path) {
         int rc = serve_store(srv, reg, &ap, host, keep_alive, n_keys);
         omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
         free(embed_id);
         free(id);
         return rc;
@@ -523,6 +556,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         api_server_stop(srv);
         omni_registry_free(reg);
         omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
         free(embed_id);
         free(id);
         fprintf(stderr, "omni serve: stopped\n");
@@ -536,6 +570,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         api_server_stop(srv);
         omni_registry_free(reg);
         omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
         free(embed_id);
         free(id);
         return cli_fail("serve: %s", err);
@@ -545,6 +580,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         omni_registry_free(reg);
         omni_model_free(model);
         omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
         free(embed_id);
         free(id);
         return cli_fail("serve: --mmproj: %s", err);
@@ -556,6 +592,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         omni_model_free(model);
         cli_spec_free(&spec);
         omni_embedder_free(emb);
+        omni_embedder_free(g_reranker);
         free(embed_id);
         free(id);
         return spec_rc ? 1 : cli_fail("serve: %s", err);
@@ -598,6 +635,7 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
     omni_model_free(model); /* its engine too, after the handlers (and realtime sessions) are gone */
     cli_spec_free(&spec);   /* the draft model, which the engine used */
     omni_embedder_free(emb);
+    omni_embedder_free(g_reranker);
     free(embed_id);
     free(id);
     fprintf(stderr, "omni serve: stopped\n");

@@ -4,6 +4,7 @@
  * tests/storage does; PostgreSQL failing to start is a failure), the bundle reader's
  * refusals of hostile archives once. */
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,6 +549,16 @@ TEST(avatar_files_bundle) {
     store_close(st);
 }
 
+/* Keyword-only knowledge search (no embedding model, no reranker). */
+static int ks(struct store *st, const char *id, const char *q, int k, double thr, struct asst_passage **p, int *n,
+              struct err *e) {
+    struct asst_retrieval r = {k, thr, NULL, NULL, ASST_RANK_HYBRID};
+    char method[24];
+    int rc = asst_knowledge_search(st, id, q, &r, p, n, method, e);
+    if (!rc && strcmp(method, "keyword")) return -99;
+    return rc;
+}
+
 /* Retrieval over bundled files: the passage that answers comes first, with its file,
  * heading (and page for a PDF would be kept the same way); no match gives nothing. */
 TEST(knowledge_search) {
@@ -565,7 +576,7 @@ TEST(knowledge_search) {
     REQUIRE(asst_file_put(st, a.id, x.id, "blob.bin", "", "\x01\x02\x03", 3, &e) == 0, "put");
     struct asst_passage *p;
     int n;
-    REQUIRE(asst_knowledge_search(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    REQUIRE(ks(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
     CHECK(n >= 1);
     if (n >= 1) {
         CHECK_STR(p[0].file, "manual.md");
@@ -578,24 +589,24 @@ TEST(knowledge_search) {
         free(ctx);
     }
     asst_passages_free(p, n);
-    REQUIRE(asst_knowledge_search(st, x.id, "DELIVERY days", 3, 0, &p, &n, &e) == 0, "search");
+    REQUIRE(ks(st, x.id, "DELIVERY days", 3, 0, &p, &n, &e) == 0, "search");
     CHECK(n >= 1 && !strcmp(p[0].file, "faq.txt"));
     asst_passages_free(p, n);
     /* a threshold keeps weak matches out; nothing shared gives nothing */
-    REQUIRE(asst_knowledge_search(st, x.id, "보증 xyzzy plugh", 3, 0.9, &p, &n, &e) == 0, "search");
+    REQUIRE(ks(st, x.id, "보증 xyzzy plugh", 3, 0.9, &p, &n, &e) == 0, "search");
     CHECK_EQ_INT(n, 0);
     asst_passages_free(p, n);
-    REQUIRE(asst_knowledge_search(st, x.id, "!!!", 3, 0, &p, &n, &e) == 0, "search");
+    REQUIRE(ks(st, x.id, "!!!", 3, 0, &p, &n, &e) == 0, "search");
     CHECK_EQ_INT(n, 0);
     asst_passages_free(p, n);
     /* the files change: the next search reads the new text, not a kept index */
     const char *v2 = "# 세탁기 설명서\n\n## 보증\n\n보증기간은 3년으로 늘었습니다.\n";
     REQUIRE(asst_file_put(st, a.id, x.id, "manual.md", "text/markdown", v2, strlen(v2), &e) == 0, "put v2");
-    REQUIRE(asst_knowledge_search(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search");
+    REQUIRE(ks(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search");
     CHECK(n >= 1 && strstr(p[0].text, "3년") && !strstr(p[0].text, "2년"));
     asst_passages_free(p, n);
     CHECK(asst_file_delete(st, a.id, x.id, "manual.md", &e) == 0);
-    REQUIRE(asst_knowledge_search(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search");
+    REQUIRE(ks(st, x.id, "보증 기간이 어떻게 되나요", 3, 0, &p, &n, &e) == 0, "search");
     for (int i = 0; i < n; i++) CHECK(strcmp(p[i].file, "manual.md"));
     asst_passages_free(p, n);
     asst_free(&x);
@@ -643,11 +654,11 @@ TEST(knowledge_pdf_hwpx) {
     free(hb);
     struct asst_passage *p;
     int n;
-    REQUIRE(asst_knowledge_search(st, x.id, "배터리는 몇 분 사용할 수 있나요?", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    REQUIRE(ks(st, x.id, "배터리는 몇 분 사용할 수 있나요?", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
     CHECK(n >= 1 && !strcmp(p[0].file, "설명서.pdf") && p[0].page == 2 && strstr(p[0].text, "90분"));
     if (n >= 1) CHECK_MSG(p[0].heading && strstr(p[0].heading, "2장 배터리"), "heading %s", p[0].heading ? p[0].heading : "(none)");
     asst_passages_free(p, n);
-    REQUIRE(asst_knowledge_search(st, x.id, "환불은 며칠 안에 요청하나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
+    REQUIRE(ks(st, x.id, "환불은 며칠 안에 요청하나요", 3, 0, &p, &n, &e) == 0, "search: %s", e.msg);
     CHECK(n >= 1 && !strcmp(p[0].file, "안내.hwpx") && p[0].page == 0 && strstr(p[0].text, "14일"));
     if (n >= 1) CHECK(p[0].heading && !strcmp(p[0].heading, "교환과 환불"));
     asst_passages_free(p, n);
@@ -657,7 +668,121 @@ TEST(knowledge_pdf_hwpx) {
     store_close(st);
 }
 
+/* Hybrid search with models (the random-weight bge-m3-shaped embedder and cross-encoder
+ * of the shared folder: their rankings mean nothing, their arithmetic is checked): the
+ * dense ranks are the cosine order of the chunk vectors computed here, the passages that
+ * reach the model are the reranker's order of the fused candidates with its own scores
+ * (compared with omni_rerank on the same pairs), relevance is the logit's sigmoid, and the
+ * threshold applies to it. The keyword-best passage is among the reranked candidates. */
+TEST(knowledge_hybrid_rerank) {
+    char err[256];
+    omni_embedder *emb = omni_embedder_load(model_path("synth/synth-bert-xlmr-f16.gguf"), NULL, err, sizeof err);
+    omni_embedder *rr = omni_embedder_load(model_path("synth/synth-bert-xlmr-rerank-f16.gguf"), NULL, err, sizeof err);
+    if (!emb || !rr) {
+        omni_embedder_free(emb);
+        omni_embedder_free(rr);
+        SKIP("the synth embedding models are not in $OMNI_MODELS: %s", err);
+    }
+    struct store *st = open_fresh();
+    REQUIRE(st, "open");
+    struct store_user a;
+    REQUIRE(mk_user(st, "a@x.org", &a) == 0, "user");
+    struct asst x;
+    REQUIRE(create(st, a.id, "{\"name\":\"kb\",\"capabilities\":{\"knowledge\":true}}", &x) == 0, "create");
+    const char *manual = "# 세탁기 설명서\n\n## 설치\n\n평평한 바닥에 두세요.\n\n## 필터 청소\n\n필터는 한 달에 한 번 청소하세요.\n\n"
+                         "## 보증\n\n보증기간은 2년입니다.\n\n## 소음\n\n소음이 크면 수평을 맞추세요.\n";
+    struct err e = {{0}};
+    REQUIRE(asst_file_put(st, a.id, x.id, "manual.md", "text/markdown", manual, strlen(manual), &e) == 0, "put");
+    const char *q = "보증 기간이 어떻게 되나요";
+    struct asst_passage *kp = NULL, *p = NULL;
+    int kn = 0, n = 0;
+    char method[24];
+    struct asst_retrieval kr = {10, 0, NULL, NULL, ASST_RANK_HYBRID};
+    REQUIRE(asst_knowledge_search(st, x.id, q, &kr, &kp, &kn, method, &e) == 0, "keyword search: %s", e.msg);
+    CHECK_STR(method, "keyword");
+    REQUIRE(kn >= 1 && strstr(kp[0].text, "2년"), "keywords find the warranty");
+    /* dense only (no reranker): every chunk ranked by cosine, fused with the keywords */
+    struct asst_retrieval dr = {10, 0, emb, NULL, ASST_RANK_HYBRID};
+    REQUIRE(asst_knowledge_search(st, x.id, q, &dr, &p, &n, method, &e) == 0, "hybrid: %s", e.msg);
+    CHECK_STR(method, "hybrid");
+    int dense_seen = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(p[i].dense_rank > 0); /* every chunk has a vector: all are in the dense list */
+        CHECK(!p[i].reranked);
+        dense_seen += p[i].dense_rank == 1;
+        if (p[i].keyword_rank == 1) CHECK(strstr(p[i].text, "2년") != NULL);
+    }
+    CHECK_EQ_INT(dense_seen, 1);
+    /* the dense ranks are the cosine order computed here */
+    {
+        int dim = omni_embedder_n_embd(emb);
+        float *qv = malloc(sizeof(float) * (size_t)dim), *cv = malloc(sizeof(float) * (size_t)dim);
+        REQUIRE(qv && cv, "oom");
+        omni_embed_input in = {q, strlen(q), NULL, 0};
+        REQUIRE(omni_embed(emb, &in, 1, 1, qv, NULL, err, sizeof err) == 0, "embed: %s", err);
+        double prev = 2;
+        for (int r = 1; r <= n; r++)
+            for (int i = 0; i < n; i++) {
+                if (p[i].dense_rank != r) continue;
+                size_t dl = strlen(p[i].text) + (p[i].heading ? strlen(p[i].heading) : 0) + 2;
+                char *d = malloc(dl);
+                snprintf(d, dl, "%s\n%s", p[i].heading ? p[i].heading : "", p[i].text);
+                omni_embed_input ci = {d, strlen(d), NULL, 0};
+                REQUIRE(omni_embed(emb, &ci, 1, 1, cv, NULL, err, sizeof err) == 0, "embed: %s", err);
+                double c = 0;
+                for (int k = 0; k < dim; k++) c += (double)qv[k] * cv[k];
+                CHECK_MSG(c <= prev + 1e-4, "dense rank %d: cosine %f after %f", r, c, prev);
+                prev = c;
+                free(d);
+            }
+        free(qv);
+        free(cv);
+    }
+    asst_passages_free(p, n);
+    /* with the reranker: its order and its scores */
+    struct asst_retrieval hr = {10, 0, emb, rr, ASST_RANK_HYBRID};
+    REQUIRE(asst_knowledge_search(st, x.id, q, &hr, &p, &n, method, &e) == 0, "hybrid+rerank: %s", e.msg);
+    CHECK_STR(method, "hybrid+rerank");
+    REQUIRE(n >= 2, "passages: %d", n);
+    int warranty = 0;
+    for (int i = 0; i < n; i++) {
+        CHECK(p[i].reranked);
+        if (i) CHECK(p[i].rerank_score <= p[i - 1].rerank_score);
+        CHECK(fabs(p[i].score - 1.0 / (1.0 + exp(-p[i].rerank_score))) < 1e-9);
+        size_t dl = strlen(p[i].text) + (p[i].heading ? strlen(p[i].heading) : 0) + 2;
+        char *d = malloc(dl);
+        snprintf(d, dl, "%s\n%s", p[i].heading ? p[i].heading : "", p[i].text);
+        const char *docs[1] = {d};
+        float sc = 0;
+        REQUIRE(omni_rerank(rr, q, docs, 1, &sc, NULL, err, sizeof err) == 0, "rerank: %s", err);
+        CHECK_MSG(fabs(sc - p[i].rerank_score) < 1e-3, "passage %d: %f vs %f", i, sc, p[i].rerank_score);
+        free(d);
+        warranty += strstr(p[i].text, "2년") != NULL;
+    }
+    CHECK_EQ_INT(warranty, 1);
+    /* a threshold between two relevances keeps exactly those above it */
+    double cut = (p[0].score + p[n - 1].score) / 2;
+    int above = 0;
+    for (int i = 0; i < n; i++) above += p[i].score >= cut;
+    asst_passages_free(p, n);
+    struct asst_retrieval tr = {10, cut, emb, rr, ASST_RANK_HYBRID};
+    REQUIRE(asst_knowledge_search(st, x.id, q, &tr, &p, &n, method, &e) == 0, "thresholded: %s", e.msg);
+    CHECK_EQ_INT(n, above);
+    asst_passages_free(p, n);
+    /* max_chunks */
+    struct asst_retrieval one = {1, 0, emb, rr, ASST_RANK_HYBRID};
+    REQUIRE(asst_knowledge_search(st, x.id, q, &one, &p, &n, method, &e) == 0, "k 1");
+    CHECK_EQ_INT(n, 1);
+    asst_passages_free(p, n);
+    asst_passages_free(kp, kn);
+    asst_free(&x);
+    store_close(st);
+    omni_embedder_free(emb);
+    omni_embedder_free(rr);
+}
+
 static void run_suite(void) {
+    RUN(knowledge_hybrid_rerank);
     RUN(knowledge_pdf_hwpx);
     RUN(knowledge_search);
     RUN(crud_versions_visibility);

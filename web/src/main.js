@@ -7,6 +7,7 @@ import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.j
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
 import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
+import { initGpts, citationsEl, assistantBar } from "./gpts.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -352,9 +353,10 @@ window.addEventListener("popstate", () => {
   const m = location.pathname.match(/^\/c\/([\w-]+)$/);
   if (m) openConv(m[1], { replace: true }); else newChat({ replace: true });
 });
-function newChat({ replace } = {}) {
+function newChat({ replace, assistant = null } = {}) {
   if (S.busy) return;
   S.conv = null; S.byId = new Map();
+  S.assistant = assistant; assistantBar(assistant, askStarter);
   setUrl("/", replace);
   renderConv(); renderConvList();
   $("input").focus();
@@ -368,6 +370,7 @@ async function openConv(id, { replace } = {}) {
   try { setTree(await api("GET", `/api/conversations/${id}`)); }
   catch (e) { toast(e.message); return newChat({ replace: true }); }
   setUrl(`/c/${id}`, replace);
+  S.assistant = S.conv.assistant_id ? { id: S.conv.assistant_id } : null; assistantBar(S.assistant, askStarter);
   if (S.conv.model && S.models.some((m) => m.id === S.conv.model)) pickModel(S.conv.model);
   const t0 = performance.now();
   renderConv();
@@ -459,6 +462,7 @@ function messageEl(m, { streaming = false } = {}) {
   if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
   const th = m.reasoning || (m.id && thoughts[m.id]);
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
+  if (m.id && citations.has(m.id)) el.append(citationsEl(citations.get(m.id)));
   if (!streaming && m.id) el.append(actionsEl(m));
   return el;
 }
@@ -614,7 +618,8 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   if (!S.settings.think) Object.assign(body, { chat_template_kwargs: { enable_thinking: false }, reasoning_effort: "low" });
   const tools = requestTools(conv.id);
   if (tools.length) body.tools = tools;
-
+  if (S.assistant) body.assistant = S.assistant.id;   // a custom assistant (gpts.js): its instructions, knowledge, citations
+  let cites = null;
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
@@ -667,6 +672,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
           if (j.usage) usage = j.usage;
           const d = j.choices && j.choices[0] && j.choices[0].delta;
           if (!d) continue;
+          if (d.citations) { cites = d.citations; el.append(citationsEl(cites)); }
           if (d.reasoning_content) { reasoning += d.reasoning_content; if (!tFirst) tFirst = performance.now(); paint(); }
           if (d.content) { reply += d.content; if (!tFirst) tFirst = performance.now(); paint(); }
           if (d.tool_runs && d.tool_runs.length) contentEl.before(toolRunsEl(d.tool_runs));
@@ -691,6 +697,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
       if (reasoning) keepThought(leaf.id, reasoning);
+      if (cites) citations.set(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
     }
@@ -1047,6 +1054,11 @@ const adminTabs = {
   },
 };
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
+
+// ---- custom assistants (gpts.js): the store, the builder, chats with one and their sources ----
+const citations = new Map();   // message id -> the knowledge passages its answer cited
+function askStarter(text) { $("input").value = text; $("composer").requestSubmit(); }
+initGpts({ api, h, toast, me: () => S.me, useAssistant: (a, starter) => { newChat({ assistant: a }); if (starter) askStarter(starter); } });
 
 // ---- voice mode: the spoken turns go into the conversation shown ----
 let voiceChain = Promise.resolve();

@@ -1,0 +1,179 @@
+// Custom assistants in the web app (headless Chromium): the author builds one in the GPT
+// builder (form, a Korean manual uploaded as PDF and HWPX made by the test, starters,
+// capabilities, knowledge settings), tries it in the live preview beside the form (the
+// answer cites the manual's passage; the citation opens that passage), publishes it (a new
+// version in the history); another user finds it in the store (search, category), opens
+// its detail page, uses it (a chat with it whose answer shows the sources, clickable to the
+// passage), rates it with a review; the author sees its usage; the admin features it and
+// hides it; names and passages with HTML stay text. Screenshots under build/screenshots.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { launch, ready, shot } from "./web_helpers.mjs";
+import { hwpx, pdf } from "./doc_helpers.mjs";
+
+process.env.OMNI_TEST_FAST_PWHASH = "1";
+const { test, summary } = makeCounter(7);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-web-gpts-"));
+fs.writeFileSync(`${tmp}/tiers.json`, JSON.stringify({ default: "free", tiers: { free: {} } }));
+const PDF = path.join(tmp, "설명서.pdf"), HWPX = path.join(tmp, "안내.hwpx");
+fs.writeFileSync(PDF, pdf(tmp, [["ACME 로봇청소기 R-9 사용 설명서", 1], ["1장 충전", 2], ["충전대를 벽에 붙여 두고 전원 어댑터를 연결하세요.", 0],
+  ["2장 배터리", 2], ["배터리를 완전히 충전하면 백이십 분 동안 청소할 수 있습니다.", 0]]));
+fs.writeFileSync(HWPX, hwpx([["교환과 환불", true], ["제품을 받은 날부터 십사 일 안에 환불을 요청할 수 있습니다. &lt;b&gt;굵게&lt;/b&gt;", false]]));
+const NAME = "ACME 청소기 도우미 <img src=x onerror=window.__pwned=1>";
+
+let srv, browser;
+const errors = [];
+async function signup(ctx, name, email) {
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("dialog", (d) => d.accept());
+  await page.goto(srv.url + "/?lang=ko");
+  await page.waitForSelector("#login-view:not([hidden])");
+  await page.click("#auth-toggle");
+  await page.fill("#auth-name", name);
+  await page.fill("#auth-email", email);
+  await page.fill("#auth-password", "gpts-pass-" + email);
+  await page.click("#auth-submit");
+  await ready(page);
+  return page;
+}
+const body = (page, sel) => page.locator(sel).first();
+
+try {
+  srv = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--parallel", "2", "--ctx", "4096",
+    "--db", `sqlite:${tmp}/omni.db`, "--tiers", `${tmp}/tiers.json`]);
+  browser = await launch();
+  const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const admin = await signup(ctxA, "Root", "root@example.com");   // the first account is the admin
+  const ctxC = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const alice = await signup(ctxC, "앨리스", "alice@example.com");
+  const bob = await signup(ctxB, "Bob", "bob@example.com");
+  let id;
+
+  await test("the builder: form, knowledge upload (PDF + HWPX), starters, capabilities; saved as version 1", async () => {
+    await alice.click("#open-gpts");
+    await alice.waitForSelector("#gpts-view:not([hidden])");
+    await alice.click("#gpt-create");
+    await alice.waitForSelector("#gpt-form");
+    await alice.fill("#gpt-form [name=name]", NAME);
+    await alice.fill("#gpt-form [name=description]", "로봇청소기 설명서로 답합니다");
+    await alice.fill("#gpt-form [name=instructions]", "당신은 ACME 고객 지원 도우미입니다.");
+    await alice.fill("#gpt-form [name=starters]", "배터리는 몇 분 가나요?\n환불은 며칠 안에 하나요?");
+    await alice.selectOption("#gpt-form [name=category]", "customer_support");
+    await alice.check("#gpt-form [name=cap_knowledge]");
+    await alice.fill("#gpt-form [name=max_chunks]", "3");
+    await alice.check("#gpt-form [name=only_knowledge]");
+    await alice.click("#gpt-save");
+    await alice.waitForSelector("#gpt-status[data-version='1']");
+    await alice.setInputFiles("#gpt-form [name=files]", [PDF, HWPX]);
+    await alice.waitForSelector("#gpt-file-list[data-count='2']");
+    const names = await alice.locator("#gpt-file-list li").evaluateAll((ls) => ls.map((l) => l.dataset.name).sort());
+    eq(names, ["설명서.pdf", "안내.hwpx"].sort(), "both files listed");
+    id = (await alice.evaluate(async () => (await (await fetch("/api/assistants")).json()).data[0].id));
+    assert(/^asst_/.test(id), "an assistant id");
+    await shot(alice, "gpts-builder");
+  });
+
+  await test("the live preview beside the form answers from the manual and cites it; the citation opens the passage", async () => {
+    await alice.fill("#gpt-preview-input", "배터리로 몇 분 동안 청소할 수 있나요?");
+    await alice.click("#gpt-preview-send");
+    await alice.waitForSelector("#gpt-preview-messages[data-turns='1']", { timeout: 90000 });
+    const cite = alice.locator("#gpt-preview-messages .citations .cite").first();
+    eq([await cite.getAttribute("data-file"), await cite.getAttribute("data-index")], ["설명서.pdf", "1"], "[1] is the PDF");
+    assert(/2장 배터리/.test(await cite.textContent()), "the heading in the citation: " + await cite.textContent());
+    const passage = alice.locator("#gpt-preview-messages .citations .passage").first();
+    assert(await passage.isHidden(), "closed until clicked");
+    await cite.click();
+    assert(await passage.isVisible() && (await passage.textContent()).includes("백이십 분"), "the passage that answers");
+    await shot(alice, "gpts-preview-citation");
+  });
+
+  await test("publish: visibility public is a new version in the history", async () => {
+    await alice.selectOption("#gpt-form [name=visibility]", "public");
+    await alice.click("#gpt-save");
+    await alice.waitForSelector("#gpt-status[data-version='2']");
+    eq(await alice.locator("#gpt-versions li").count(), 2, "two versions listed");
+    eq(await alice.evaluate(() => window.__pwned), undefined, "the name's HTML never ran");
+  });
+
+  await test("another user finds it in the store, opens it, uses it: the answer shows its sources", async () => {
+    await bob.click("#open-gpts");
+    await bob.waitForSelector("#gpts-grid[data-loaded]");
+    await bob.fill("#gpts-q", "청소기");
+    await bob.waitForFunction((id) => { const g = document.querySelectorAll("#gpts-grid .gpt-card"); return g.length === 1 && g[0].dataset.id === id; }, id);
+    await bob.selectOption("#gpts-cat", "customer_support");
+    await bob.waitForFunction((id) => [...document.querySelectorAll("#gpts-grid .gpt-card")].some((c) => c.dataset.id === id), id);
+    const cardName = await bob.textContent(`#gpts-grid .gpt-card[data-id='${id}'] .gpt-name`);
+    eq(cardName, NAME, "the name shown as text");
+    await shot(bob, "gpts-store");
+    await bob.click(`#gpts-grid .gpt-card[data-id='${id}']`);
+    await bob.waitForSelector(`.gpt-detail[data-id='${id}']`);
+    assert((await bob.textContent(".gpt-detail .gpt-stats")).includes("앨리스"), "the author on the detail page");
+    eq(await bob.locator(".gpt-detail .gpt-starters .starter").count(), 2, "starters");
+    await shot(bob, "gpts-detail");
+    const before = +(await bob.evaluate(() => document.body.dataset.turns || 0));
+    await bob.locator(".gpt-detail .gpt-starters .starter").first().click();
+    await bob.waitForFunction((k) => +(document.body.dataset.turns || 0) > k, before, { timeout: 90000 });
+    assert(await bob.isHidden("#gpts-view"), "the store closed for the chat");
+    assert((await bob.textContent("#asst-bar")).includes("ACME"), "the chat names the assistant");
+    const ans = bob.locator(".msg.assistant").last();
+    const cite = ans.locator(".citations .cite").first();
+    eq(await cite.getAttribute("data-file"), "설명서.pdf", "the answer cites the manual");
+    await cite.click();
+    assert((await ans.locator(".citations .passage").first().textContent()).includes("백이십 분"), "clickable to the passage");
+    const convId = new URL(bob.url()).pathname.slice(3);
+    const conv = await bob.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}`)).json()), convId);
+    eq(conv.assistant_id, id, "the conversation records the assistant");
+    await shot(bob, "gpts-chat-sources");
+  });
+
+  await test("ratings: the user rates 5 with a review; the store shows it; the author sees usage", async () => {
+    await bob.click("#open-gpts");
+    await bob.waitForSelector("#gpts-grid[data-loaded]");
+    await bob.click(`#gpts-grid .gpt-card[data-id='${id}']`);
+    await bob.waitForSelector(`.gpt-detail[data-id='${id}']`);
+    await bob.selectOption("#gpt-stars", "5");
+    await bob.fill("#gpt-review", "설명서 그대로 알려 줘요 <script>window.__pwned=2</script>");
+    await bob.click("#gpt-rate");
+    await bob.waitForFunction(() => document.querySelectorAll("#gpt-reviews .gpt-review").length === 1);
+    assert((await bob.textContent("#gpt-reviews")).includes("<script>"), "the review is text");
+    assert((await bob.textContent(".gpt-detail .gpt-stats")).includes("★ 5 (1)"), "rating on the detail page");
+    await alice.click("#gpts-view [data-tab=mine]");
+    await alice.waitForSelector(`#gpts-mine .gpt-card[data-id='${id}'] .gpt-usage`);
+    assert(/사용 [1-9]\d*회 · 사용자 [12]명 · 대화 1개/.test(await alice.textContent(`#gpts-mine .gpt-card[data-id='${id}'] .gpt-usage`)),
+           "usage: " + await alice.textContent(`#gpts-mine .gpt-card[data-id='${id}'] .gpt-usage`));
+    eq(await bob.evaluate(() => window.__pwned), undefined, "nothing ran");
+  });
+
+  await test("admin: feature it (badge in the store), hide it (gone for users)", async () => {
+    await admin.click("#open-gpts");
+    await admin.waitForSelector("#gpts-grid[data-loaded]");
+    await admin.click(`#gpts-grid .gpt-card[data-id='${id}']`);
+    await admin.waitForSelector("#gpt-feature");
+    await admin.click("#gpt-feature");
+    await admin.waitForSelector(`.gpt-detail[data-id='${id}']`);
+    await admin.click("#gpts-view [data-tab=explore]");
+    await admin.waitForSelector(`#gpts-grid .gpt-card[data-id='${id}'] .gpt-featured`);
+    await shot(admin, "gpts-store-featured");
+    await admin.click(`#gpts-grid .gpt-card[data-id='${id}']`);
+    await admin.waitForSelector("#gpt-hide");
+    await admin.click("#gpt-hide");
+    await admin.waitForSelector(`.gpt-detail[data-id='${id}']`);
+    await bob.click("#gpts-view [data-tab=explore]");
+    await bob.waitForSelector("#gpts-grid[data-loaded]");
+    eq(await bob.locator(`#gpts-grid .gpt-card[data-id='${id}']`).count(), 0, "hidden from the store");
+    const files = await bob.evaluate(async (id) => (await fetch(`/api/assistants/${id}/files`)).status, id);
+    eq(files, 404, "its knowledge files were never the user's to see");
+  });
+
+  await test("no page errors", async () => eq(errors, [], "page errors"));
+} catch (e) {
+  console.log("FAIL setup: " + (e.stack || e));
+} finally {
+  if (browser) await browser.close();
+  if (srv) await stopServer(srv);
+}
+process.exit(summary());
