@@ -82,15 +82,6 @@ const LS = {
   get(k, d) { try { const v = localStorage.getItem("omni." + k); return v === null ? d : JSON.parse(v); } catch { return d; } },
   set(k, v) { try { localStorage.setItem("omni." + k, JSON.stringify(v)); } catch {} },
 };
-// A thinking model's thoughts are not stored by the server (it keeps answers); the page
-// keeps the latest ones per message id in this browser.
-const thoughts = LS.get("thoughts", {});
-function keepThought(id, text) {
-  thoughts[id] = text;
-  const ks = Object.keys(thoughts);
-  for (const k of ks.slice(0, Math.max(0, ks.length - 300))) delete thoughts[k];
-  LS.set("thoughts", thoughts);
-}
 
 function toast(msg) {
   const el = $("toast");
@@ -455,7 +446,7 @@ function messageEl(m, { streaming = false } = {}) {
   const content = h("div.content");
   if (m.role === "user") content.textContent = text; else { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); }
   el.append(content);
-  const th = m.reasoning || (m.id && thoughts[m.id]);
+  const th = m.reasoning;   // a thinking model's thoughts, stored by the server with the answer
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
   if (!streaming && m.id) el.append(actionsEl(m));
   return el;
@@ -675,7 +666,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   const tEnd = performance.now();
   // a stopped answer is not stored by the server (it was not finished): store what came
   if (aborted && reply && userMsgId) {
-    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId }); } catch {}
+    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId, reasoning: reasoning || undefined }); } catch {}
   }
   const before = new Set(S.byId.keys());
   try { if (S.conv && S.conv.id === conv.id) await reloadConv(); } catch {}
@@ -685,7 +676,6 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const leaf = S.conv.current_leaf && S.byId.get(S.conv.current_leaf);
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
-      if (reasoning) keepThought(leaf.id, reasoning);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
     }
@@ -769,10 +759,22 @@ function renderPending() {
   box.hidden = S.pending.length === 0;
   S.pending.forEach((a, i) => {
     box.append(h("span.pending", { dataset: { kind: a.kind, ready: a.ready ? "1" : "0" } },
-      a.kind === "image" ? h("img.thumb", { src: a.url, alt: a.name }) : h("span.chip", { text: (a.kind === "audio" ? "♪ " : "") + a.name + (a.ready ? "" : " · " + t("transcribing")) }),
+      a.kind === "image" ? h("img.thumb", { src: a.url, alt: a.name }) : h("span.chip", { text: (a.kind === "audio" ? "♪ " : "") + a.name +
+        (a.ready ? (a.pages ? " · " + t("pages", a.pages) : "") : " · " + t(a.kind === "doc" ? "reading" : "transcribing")) }),
       a.error ? h("span.error-text", { text: a.error }) : null,
       h("button.remove.icon", { type: "button", "aria-label": `${t("del")} ${a.name}`, onclick: () => { S.pending.splice(i, 1); renderPending(); } }, "×")));
   });
+}
+const DOC_EXT = /\.(pdf|docx|hwpx)$/i;
+async function readDocument(f) {
+  const fd = new FormData();
+  fd.append("purpose", "user_data");
+  fd.append("file", f, f.name);
+  const r = await fetch("/v1/files", { method: "POST", credentials: "same-origin", body: fd });
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, j, r.headers);
+  const x = await api("GET", `/v1/files/${encodeURIComponent(j.id)}/text`);
+  return { fileId: j.id, text: (x.text || "").slice(0, 200000), pages: x.pages || 0 };
 }
 function readAs(f, how) {
   return new Promise((res, rej) => { const rd = new FileReader(); rd.onload = () => res(rd.result); rd.onerror = () => rej(rd.error); rd[how](f); });
@@ -796,8 +798,13 @@ async function addFiles(files) {
         a.text = j.text || "";
       } catch (e) { a.error = e.message; }
       a.ready = true;
-    } else if (f.type === "application/pdf" || /\.pdf$/i.test(f.name)) {
-      toast(t("noPdf"));
+    } else if (f.type === "application/pdf" || DOC_EXT.test(f.name)) {
+      // a document: uploaded to /v1/files, its text extracted by the server, sent inline
+      const a = { kind: "doc", name: f.name, text: "", ready: false };
+      S.pending.push(a);
+      renderPending();
+      try { Object.assign(a, await readDocument(f)); } catch (e) { a.error = e.message; }
+      a.ready = true;
     } else if (f.type.startsWith("text/") || f.type === "application/json" || TEXT_EXT.test(f.name)) {
       S.pending.push({ kind: "text", name: f.name, text: (await readAs(f, "readAsText")).slice(0, 200000), ready: true });
     } else toast(`${f.name}: ?`);
@@ -826,7 +833,7 @@ function sendFromComposer() {
   let full = text;
   for (const a of att) {
     if (a.kind === "audio") full += `\n\n[${a.name}]\n${a.text}`;
-    if (a.kind === "text") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
+    if (a.kind === "text" || a.kind === "doc") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
   }
   full = full.trim();
   const images = att.filter((a) => a.kind === "image").map((a) => a.url);
