@@ -40,7 +40,7 @@ try {
       buffer: pdf("가습기 사용 설명서\n\n물통은 일주일에 한 번 구연산으로 세척하세요.\n\nThe filter lasts six months.") });
     await page.waitForSelector("#attachments .pending[data-kind=doc][data-ready='1']", { timeout: 60000 });
     const chip = await page.textContent("#attachments .pending .chip");
-    assert(chip.includes("가습기.pdf") && /1 pages/.test(chip), "the chip names the file and its pages: " + chip);
+    assert(chip.includes("가습기.pdf") && / 1 page$/.test(chip.trim()), "the chip names the file and its pages: " + chip);
     assert(uploads.some((u) => u === "POST /v1/files") && uploads.some((u) => /^GET \/v1\/files\/file-[\w-]+\/text$/.test(u)),
       "through the Files API: " + uploads.join(", "));
     await shot(page, "attach_pdf");

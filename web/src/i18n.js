@@ -28,7 +28,7 @@ const en = {
   fbReason: "What was wrong?", fbComment: "Comment (optional)", fbSend: "Send feedback", fbThanks: "Thanks for the feedback",
   fbReasons: ["Not factual", "Did not follow instructions", "Too long", "Unsafe", "Other"],
   shareCopied: "Share link copied", sharedView: "Shared conversation (read-only)", shareNotFound: "This shared link does not exist.",
-  transcribing: "transcribing…", noImages: "This model does not take images.", reading: "reading…", pages: (n) => `${n} pages`,
+  transcribing: "transcribing…", noImages: "This model does not take images.", reading: "reading…", pages: (n) => (n === 1 ? "1 page" : `${n} pages`),
   voiceMode: "Voice mode", menu: "Chats", left_out: (n) => `${n} earlier message${n > 1 ? "s were" : " was"} left out to fit the model's context`,
   earlier: (n) => `Show earlier messages (${n})`, error: "Error", serverDown: "server unavailable", shortcuts: "Shortcuts: Ctrl+Shift+O new chat · Ctrl+K search · Esc stop",
 };

@@ -924,7 +924,7 @@ function select(id, options, value, onchange) {
 const settingsTabs = {
   general: async (body) => {
     let voices = [];
-    try { voices = ((await api("GET", "/v1/audio/voices")).data || []).map((v) => v.id || v.name || v); } catch {}
+    try { const j = await api("GET", "/v1/audio/voices"); voices = (j.voices || j.data || []).map((v) => v.id || v.name || v); } catch {}
     body.append(
       field(t("theme"), select("set-theme", [["system", t("system")], ["light", t("light")], ["dark", t("dark")]], S.settings.theme, (v) => saveSetting("theme", v))),
       field(t("language"), select("set-language", [["en", "English"], ["ko", "한국어"]], LANG, async (v) => { await saveSetting("language", v); dialog(t("settings"), settingsTabs, "general"); })),
