@@ -74,7 +74,7 @@ try {
     await page.click("#new-chat");
   });
 
-  await test("GET /v1/files/{id}/text: a PDF's text with its page count", async () => {
+  await test("GET /v1/files/{id}/text: a PDF's text with its page count; a Markdown file's headings", async () => {
     const fd = new FormData();
     fd.append("purpose", "user_data");
     fd.append("file", new Blob([pdf("첫 쪽의 문장입니다.")], { type: "application/pdf" }), "one.pdf");
@@ -84,6 +84,14 @@ try {
     const j = await r.json();
     eq([j.id, j.object, j.filename, j.format, j.pages], [f.id, "file.text", "one.pdf", "pdf", 1], "the fields");
     assert(j.text.includes("첫 쪽의 문장입니다"), "the text: " + j.text);
+    // headings come back as Markdown
+    const md = new FormData();
+    md.append("purpose", "user_data");
+    md.append("file", new Blob(["# 설치\n\n바닥에 두세요.\n\n## 세척\n\n일주일에 한 번."], { type: "text/markdown" }), "manual.md");
+    const fm = await (await fetch(srv.url + "/v1/files", { method: "POST", body: md })).json();
+    const jm = await (await fetch(`${srv.url}/v1/files/${fm.id}/text`)).json();
+    eq([jm.format, jm.pages], ["md", 0], "a Markdown file");
+    eq(jm.text, "# 설치\n\n바닥에 두세요.\n\n## 세척\n\n일주일에 한 번.", "headings and paragraphs");
   });
 
   await test("GET /v1/files/{id}/text: an image is a 400, a missing id a 404, POST a 405", async () => {
