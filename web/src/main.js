@@ -382,10 +382,10 @@ function parseContent(content) {
   return { text: String(content ?? ""), images: [], parts: null };
 }
 
-// A long conversation renders its last WINDOW messages, and WINDOW more each time the
+// A long conversation renders its last WINDOW messages, and STEP more each time the
 // reader scrolls up to the top (or presses "earlier messages"): opening one of 500 costs
-// what opening one of 60 does.
-const WINDOW = 60;
+// what opening one of 60 does, and a small step keeps each scrolling frame short.
+const WINDOW = 60, STEP = 20;
 let shownFrom = 0, shownMsgs = [];
 const earlier = h("button.load-earlier.link", { type: "button", onclick: () => showEarlier() });
 const earlierSeen = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) showEarlier(); }, { root: $("messages") });
@@ -410,7 +410,7 @@ function placeEarlier() {
 function showEarlier() {
   if (shownFrom <= 0 || !earlier.isConnected) return;
   const box = $("messages"), first = box.querySelector(".msg");
-  const from = Math.max(0, shownFrom - WINDOW);
+  const from = Math.max(0, shownFrom - STEP);
   const frag = document.createDocumentFragment();
   for (const m of shownMsgs.slice(from, shownFrom)) frag.append(messageEl(m));
   const h0 = box.scrollHeight, top0 = box.scrollTop;
