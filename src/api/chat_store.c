@@ -11,6 +11,7 @@
 #include "api/routes_assistants.h"
 #include "core/log.h"
 #include "storage/prefs.h"
+#include "storage/reasoning.h"
 
 /* The last message of the request: its role and text (a string, or the parts as JSON). */
 static const cJSON *last_message(const cJSON *body) {
@@ -215,6 +216,9 @@ static void on_done(struct api_capture *cap) {
             }
             if (runs && store_msg_runs_put(a->st, x->w->user.id, answer_id, runs, &e)) log_error("storing the answer's tool runs: %s", e.msg);
             free(runs);
+            /* the thoughts before the answer, kept with it for the reader (not sent back as history) */
+            if (x->cap.reasoning && store_msg_reasoning_put(a->st, x->w->user.id, answer_id, x->cap.reasoning, &e))
+                log_error("storing the answer's reasoning: %s", e.msg);
         }
         /* the built-in memory tool: the server runs the model's calls of it */
         int changed = x->memory_tool ? api_chat_memory_calls(s, x->w->user.id, x->tools, x->tool_prefix, x->cap.text) : 0;
@@ -234,6 +238,8 @@ static void on_done(struct api_capture *cap) {
 void api_chat_store_end(struct api_chat_store *x) {
     free(x->cap.text);
     x->cap.text = NULL;
+    free(x->cap.reasoning);
+    x->cap.reasoning = NULL;
     cJSON_Delete(x->cap.sse_extra);
     x->cap.sse_extra = NULL;
 }

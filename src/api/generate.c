@@ -117,6 +117,7 @@ static void on_piece(const omni_token_info *p, void *user) {
     }
     struct api_capture *cap = g->grp->cap;
     if (cap && p->len && !p->reasoning) add_text(&cap->text, &cap->len, &cap->cap, p->text, p->len);
+    else if (cap && p->len) add_text(&cap->reasoning, &cap->rlen, &cap->rcap, p->text, p->len);
     if (g->grp->want_lp && p->token >= 0) {
         omni_model *m = g->grp->model;
         if (!g->lp) g->lp = cJSON_CreateArray();

@@ -54,6 +54,9 @@ struct api_capture {
     const char *headers;            /* "Name: value\r\n" lines, or NULL */
     char *text;                     /* the answer (malloc'ed; the caller frees) */
     size_t len, cap;
+    char *reasoning;                /* the thoughts streamed before it (reasoning_content), or NULL;
+                                     * malloc'ed, the caller frees */
+    size_t rlen, rcap;
     int finished;                   /* 1: it ended by stop or length (not cancelled, not failed) */
     int prompt_tokens, cached_tokens, completion_tokens;
     /* Called once the generation has ended, before the reply's last bytes go out (so a

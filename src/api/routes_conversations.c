@@ -13,6 +13,7 @@
 #include "api/who.h"
 #include "assistants/assistants.h"
 #include "storage/prefs.h"
+#include "storage/reasoning.h"
 
 static cJSON *conv_json(const struct store_conv *v) {
     cJSON *o = cJSON_CreateObject();
@@ -164,6 +165,22 @@ static int create_conv(struct api_server *s, struct mg_connection *c, struct api
     return reply_obj(c, 201, conv_json(&out));
 }
 
+/* Each answer that had thoughts gets them as "reasoning" (storage/reasoning.h); an answer
+ * without has none. A failure here leaves the tree as it is: the answers are what matter. */
+static void add_reasoning(struct store *st, const char *user_id, const char *conv_id, cJSON *tree) {
+    struct store_reasoning *r = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (store_conv_reasonings(st, user_id, conv_id, &r, &n, &e) || !n) return;
+    cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(tree, "messages")) {
+        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+        for (size_t i = 0; mid && i < n; i++)
+            if (!strcmp(r[i].msg_id, mid)) { cJSON_AddStringToObject(m, "reasoning", r[i].text); break; }
+    }
+    store_reasonings_free(r, n);
+}
+
 static int get_conv(struct api_server *s, struct mg_connection *c, struct api_who *w, const char *id) {
     struct store_conv v;
     struct store_msgs t = {0};
@@ -185,6 +202,7 @@ static int get_conv(struct api_server *s, struct mg_connection *c, struct api_wh
         if (rj) cJSON_AddItemToObject(mj, "tool_runs", rj);
     }
     store_msgs_free(&t);
+    add_reasoning(s->p.auth->st, w->user.id, id, o);
     /* a custom assistant's conversation names the version it used (src/assistants) */
     char aid[STORE_ID_MAX];
     int aver = 0;
@@ -242,7 +260,16 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     const char *role = api_json_str(c, j, "role", &bad);
     const cJSON *content = cJSON_GetObjectItemCaseSensitive(j, "content");
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(j, "parent_id");
+    const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(j, "reasoning");
     if (bad) { cJSON_Delete(j); return 400; }
+    if (reasoning && !cJSON_IsNull(reasoning) && !cJSON_IsString(reasoning)) {
+        cJSON_Delete(j);
+        return api_reply_error(c, 400, "reasoning", "invalid_type", "'reasoning' must be a string (the answer's thoughts)");
+    }
+    if (cJSON_IsString(reasoning) && reasoning->valuestring[0] && strcmp(role, "assistant")) {
+        cJSON_Delete(j);
+        return api_reply_error(c, 400, "reasoning", "invalid_value", "only an assistant message has 'reasoning'");
+    }
     if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system") && strcmp(role, "tool"))) {
         cJSON_Delete(j);
         return api_reply_error(c, 400, "role", "invalid_value", "'role' must be user, assistant, system or tool");
@@ -274,14 +301,25 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     char mid[STORE_ID_MAX];
     rc = store_msg_add(st, w->user.id, &m, 0, mid, &e);
     if (!cJSON_IsString(content)) free(m.content);
+    if (rc) { cJSON_Delete(j); return api_reply_store(c, rc, &e, rc == STORE_NOTFOUND ? "parent message" : "message"); }
+    const char *thoughts = cJSON_IsString(reasoning) ? reasoning->valuestring : "";
+    rc = thoughts[0] ? store_msg_reasoning_put(st, w->user.id, mid, thoughts, &e) : 0;
     cJSON_Delete(j);
-    if (rc) return api_reply_store(c, rc, &e, rc == STORE_NOTFOUND ? "parent message" : "message");
+    if (rc) return api_reply_store(c, rc, &e, "message");
     struct store_msg got;
     memset(&got, 0, sizeof got);
     rc = store_msg_get(st, w->user.id, mid, &got, &e);
     if (rc) return api_reply_store(c, rc, &e, "message");
     cJSON *o = msg_json(&got);
     store_msg_free(&got);
+    if (thoughts[0]) {
+        struct store_reasoning *r = NULL;
+        size_t n = 0;
+        if (!store_conv_reasonings(st, w->user.id, id, &r, &n, &e))
+            for (size_t i = 0; i < n; i++)
+                if (!strcmp(r[i].msg_id, mid)) cJSON_AddStringToObject(o, "reasoning", r[i].text);
+        store_reasonings_free(r, n);
+    }
     return reply_obj(c, 201, o);
 }
 

@@ -1,5 +1,6 @@
 /* OpenAI's Files API: POST /v1/files (multipart: file, purpose), GET /v1/files (purpose,
- * limit, order, after), GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content. Files are
+ * limit, order, after), GET/DELETE /v1/files/{id}, GET /v1/files/{id}/content, and omni's
+ * GET /v1/files/{id}/text (a document's extracted text, for a chat message). Files are
  * the user's (another user's id is a 404, as a missing one), stored in the database
  * (storage/files.h) and deleted with the account. A file meant for search (purpose
  * assistants or user_data, of a type knowledge reads) is extracted once on upload, so a
@@ -187,6 +188,79 @@ static int upload(struct api_server *s, struct mg_connection *c, struct store *s
     return status;
 }
 
+/* ---- the text of a document ---- */
+
+/* GET /v1/files/{id}/text (omni's): the text that knowledge extracts from the file (PDF,
+ * DOCX, HWPX, HTML, Markdown, plain text, CSV), headings as Markdown, so that a chat can
+ * put a document's text into a message. {"id", "object": "file.text", "filename",
+ * "format", "pages" (PDF; else 0), "text"}; a file of another type is a 400. */
+static int file_text(struct mg_connection *c, struct store *st, const char *uid, const char *fid) {
+    struct store_file f;
+    struct err e = {{0}};
+    void *data = NULL;
+    size_t n = 0;
+    int rc = store_file_get(st, uid, fid, &f, &e);
+    if (!rc) rc = store_file_content(st, uid, fid, &data, &n, &e);
+    if (rc) return api_reply_store(c, rc, &e, "file");
+    int fmt = api_file_format(f.filename, data, n);
+    if (fmt < 0) {
+        free(data);
+        return api_reply_error(c, 400, "file_id", "unsupported_file",
+                               "%s: no text can be read from this type of file (PDF, DOCX, HWPX, HTML, Markdown, text, CSV)",
+                               f.filename);
+    }
+    struct kb_limits lim = kb_default_limits();
+    struct kb_doc d = {0};
+    if (kb_extract(data, n, (enum kb_format)fmt, &lim, &d, &e)) {
+        free(data);
+        kb_doc_free(&d);
+        return api_reply_error(c, 400, "file_id", "invalid_file", "%s: %s", f.filename, e.msg);
+    }
+    free(data);
+    size_t len = 0, cap = 0;
+    char *text = NULL;
+    int oom = 0;
+    for (int i = 0; i < d.n && !oom; i++) {
+        const struct kb_block *b = &d.b[i];
+        size_t tl = strlen(b->text), need = len + tl + 16;
+        if (need > cap) {
+            size_t nc = cap ? cap : 4096;
+            while (nc < need) nc *= 2;
+            char *p = realloc(text, nc);
+            if (!p) { oom = 1; break; }
+            text = p;
+            cap = nc;
+        }
+        if (len) text[len++] = '\n';
+        if (len && b->kind != KB_TABLE_ROW) text[len++] = '\n';   /* table rows stay together */
+        if (b->kind == KB_HEADING) {
+            int lv = b->level < 1 ? 1 : b->level > 6 ? 6 : b->level;
+            for (int k = 0; k < lv; k++) text[len++] = '#';
+            text[len++] = ' ';
+        }
+        memcpy(text + len, b->text, tl);
+        len += tl;
+        text[len] = 0;
+    }
+    if (oom) {
+        free(text);
+        kb_doc_free(&d);
+        return api_reply_error(c, 500, NULL, NULL, "out of memory");
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "id", fid);
+    cJSON_AddStringToObject(j, "object", "file.text");
+    cJSON_AddStringToObject(j, "filename", f.filename);
+    cJSON_AddStringToObject(j, "format", kb_format_name((enum kb_format)fmt));
+    cJSON_AddNumberToObject(j, "pages", d.n_pages);
+    cJSON_AddStringToObject(j, "text", text ? text : "");
+    free(text);
+    kb_doc_free(&d);
+    int status = api_reply_json(c, 200, j);
+    cJSON_Delete(j);
+    return status;
+}
+
 /* ---- list, retrieve, content, delete ---- */
 
 static int list_files(struct mg_connection *c, struct store *st, const char *user_id) {
@@ -275,6 +349,10 @@ static int files_route(struct api_server *s, struct mg_connection *c, const char
         int status = api_reply(c, 200, "application/octet-stream", data, n, hdr);
         free(data);
         return status;
+    }
+    if (slash && !strcmp(slash, "/text")) {
+        if (!get) return allow(c, "GET", m, path);
+        return file_text(c, st, uid, fid);
     }
     if (slash) return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
     if (get) {

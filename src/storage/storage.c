@@ -23,6 +23,7 @@
 
 #include "storage/db.h"
 #include "storage/prefs_db.h"
+#include "storage/reasoning.h"
 #include "storage/store_internal.h"
 
 struct store {
@@ -325,6 +326,9 @@ static const char *const mig_sqlite[] = {
     /* 7 (tools: the built-in tools' runs of an answer in a stored chat, the app's "ran query…") */
     "CREATE TABLE IF NOT EXISTS message_runs (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, runs TEXT NOT NULL);",
+    /* 8 (web app: an answer's reasoning kept with it, storage/reasoning.h; re-appliable) */
+    "CREATE TABLE IF NOT EXISTS message_reasoning (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, reasoning TEXT NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -461,6 +465,9 @@ static const char *const mig_pg[] = {
     /* 7 (tools: the built-in tools' runs of an answer in a stored chat) */
     "CREATE TABLE IF NOT EXISTS message_runs (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, runs TEXT NOT NULL);",
+    /* 8 (web app: an answer's reasoning) */
+    "CREATE TABLE IF NOT EXISTS message_reasoning (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, reasoning TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -2257,6 +2264,21 @@ static cJSON *msg_json(struct jb *b, const struct store_msg *m) {
     return o;
 }
 
+/* The answers' thoughts (storage/reasoning.h) as "reasoning" on their messages in ja. */
+static void export_reasoning(struct store *st, const char *user_id, const char *conv_id, cJSON *ja, struct jb *b) {
+    struct store_reasoning *r = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (store_conv_reasonings(st, user_id, conv_id, &r, &n, &e)) return;   /* the answers are exported all the same */
+    cJSON *m;
+    cJSON_ArrayForEach(m, ja) {
+        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+        for (size_t i = 0; mid && i < n; i++)
+            if (!strcmp(r[i].msg_id, mid)) { jstr(b, m, "reasoning", r[i].text); break; }
+    }
+    store_reasonings_free(r, n);
+}
+
 int store_export_user(struct store *st, const char *user_id, char **json, struct err *e) {
     *json = NULL;
     struct store_user u;
@@ -2308,6 +2330,7 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
             cJSON *ja = jadd(&b, o, "messages", cJSON_CreateArray());
             for (size_t k = 0; k < ms.n; k++) jpush(&b, ja, msg_json(&b, &ms.items[k]));
             store_msgs_free(&ms);
+            export_reasoning(st, user_id, l.items[i].id, ja, &b);
             jpush(&b, jc, o);
         }
         int more = l.has_more;

@@ -1,6 +1,7 @@
 // The chat page with a thinking model, in headless Chromium: the model's thoughts arrive as
 // delta.reasoning_content and show in a "Thinking" block that is folded by default (opened
-// by a click), apart from the answer; it survives a reload; in Korean the block says so in
+// by a click), apart from the answer; the server stores them with the answer (a reload and
+// another browser show them); in Korean the block says so in
 // Korean; the "think first" setting sends enable_thinking false; and thoughts full of HTML
 // are shown as text and run nothing. The server runs the random-weight Qwen3 file (Qwen3's
 // real template); logit_bias makes its greedy reply "<think> thoughts </think> answer", as
@@ -8,7 +9,7 @@
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 import { launch, ready, ask, shot } from "./web_helpers.mjs";
 
-const { test, summary } = makeCounter(8);
+const { test, summary } = makeCounter(9);
 const BIAS = { 16408: 15, 16409: 18.8 };   // "<think>", "</think>"
 let srv, browser;
 try {
@@ -68,13 +69,56 @@ try {
     eq(prev[0].reasoning, undefined, "no thoughts in the request");
   });
 
-  await test("after a reload the thoughts are still there, folded", async () => {
+  await test("the thoughts are stored with the answer on the server: a reload, another browser", async () => {
+    const id = new URL(page.url()).pathname.slice(3);
+    const tree = await (await fetch(`${srv.url}/api/conversations/${id}`)).json();
+    const answers = tree.path.map((x) => tree.messages.find((m) => m.id === x)).filter((m) => m.role === "assistant");
+    eq(answers.length, 2, "two answers on the path");
+    eq(answers[0].reasoning, want.reasoning_content, "the first answer's thoughts, stored by the server");
+    eq(answers[0].content, want.content, "and its answer, apart");
+    assert(tree.messages.filter((m) => m.role === "user").every((m) => m.reasoning === undefined), "a question has none");
+    const exp = await (await fetch(`${srv.url}/api/export`)).json();
+    const ec = exp.conversations.find((c) => c.id === id);
+    eq(ec.messages.find((m) => m.id === answers[0].id).reasoning, want.reasoning_content, "in the data export too");
     await page.reload();
     await ready(page);
     await page.waitForSelector(".msg.assistant details.thinking");
     const d = page.locator(".msg.assistant details.thinking").first();
     eq(await d.evaluate((e) => e.open), false, "folded");
     eq(await d.locator(".thinking-text").textContent(), want.reasoning_content, "restored text");
+    // a browser with nothing stored locally (another device): the same, from the server
+    const other = await browser.newContext({ viewport: { width: 1100, height: 720 }, locale: "en-US" });
+    const p2 = await other.newPage();
+    p2.on("pageerror", (e) => errors.push("other: " + e));
+    await p2.goto(`${srv.url}/c/${id}`);
+    await ready(p2);
+    await p2.waitForSelector(".msg.assistant details.thinking");
+    eq(await p2.locator(".msg.assistant details.thinking .thinking-text").first().textContent(), want.reasoning_content, "on another device");
+    eq(await p2.evaluate(() => Object.keys(localStorage).filter((k) => /thought/.test(k))), [], "nothing kept in the browser");
+    await other.close();
+  });
+
+  await test("a stopped answer keeps its thoughts; 'reasoning' on a question is a 400", async () => {
+    const id = new URL(page.url()).pathname.slice(3);
+    const json = { "Content-Type": "application/json", Origin: srv.url };
+    const tree = await (await fetch(`${srv.url}/api/conversations/${id}`)).json();
+    const r = await fetch(`${srv.url}/api/conversations/${id}/messages`, { method: "POST", headers: json,
+      body: JSON.stringify({ role: "assistant", content: "partial", reasoning: "half a thought", parent_id: tree.path.at(-2) }) });
+    eq(r.status, 201, "stored");
+    const m = await r.json();
+    eq(m.reasoning, "half a thought", "the reply has it");
+    const t2 = await (await fetch(`${srv.url}/api/conversations/${id}`)).json();
+    eq(t2.messages.find((x) => x.id === m.id).reasoning, "half a thought", "read back");
+    const bad = await fetch(`${srv.url}/api/conversations/${id}/messages`, { method: "POST", headers: json,
+      body: JSON.stringify({ role: "user", content: "q", reasoning: "no" }) });
+    eq(bad.status, 400, "a question has no thoughts");
+    const bad2 = await fetch(`${srv.url}/api/conversations/${id}/messages`, { method: "POST", headers: json,
+      body: JSON.stringify({ role: "assistant", content: "a", reasoning: 5 }) });
+    eq(bad2.status, 400, "not a string");
+    // back to the branch the page showed
+    await fetch(`${srv.url}/api/conversations/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ current_leaf: tree.current_leaf }) });
+    await page.reload();
+    await ready(page);
   });
 
   await test("unticking 'think first' sends enable_thinking false", async () => {

@@ -1,4 +1,5 @@
-/* storage/prefs.h (settings, server settings, memories, answers' sampling), run on SQLite
+/* storage/prefs.h (settings, server settings, memories, answers' sampling) and
+ * storage/reasoning.h (answers' thoughts), run on SQLite
  * and on a throw-away PostgreSQL (tests/pg_temp.sh, as test_storage does; PostgreSQL
  * failing to start is a failure, not a skip). Each case gets a fresh database. Checks:
  * values round-trip, another user's ids behave as missing ones, bad input is refused
@@ -12,6 +13,7 @@
 #include <cJSON.h>
 
 #include "storage/prefs.h"
+#include "storage/reasoning.h"
 #include "test.h"
 
 static const char *g_backend;
@@ -176,6 +178,67 @@ TEST(export_and_cascade) {
     store_close(st);
 }
 
+/* storage/reasoning.h: an answer's thoughts kept with it, the user's only, cut at a
+ * character boundary when too long, in the export, gone with the conversation. */
+TEST(answer_reasoning) {
+    struct store *st = open_fresh();
+    REQUIRE(st, "open");
+    struct err e = {{0}};
+    struct store_user a, b;
+    REQUIRE(mk_user(st, "a@x.org", &a) == 0 && mk_user(st, "b@x.org", &b) == 0, "users");
+    struct store_conv c = {0};
+    snprintf(c.user_id, sizeof c.user_id, "%s", a.id);
+    REQUIRE(store_conv_create(st, &c, &c, &e) == 0, "conv");
+    struct store_msg q = {0}, m = {0};
+    char qid[STORE_ID_MAX], mid[STORE_ID_MAX];
+    snprintf(q.conv_id, sizeof q.conv_id, "%s", c.id);
+    snprintf(q.role, sizeof q.role, "user");
+    q.content = "왜 하늘은 파란가요?";
+    REQUIRE(store_msg_add(st, a.id, &q, 0, qid, &e) == 0, "question");
+    snprintf(m.conv_id, sizeof m.conv_id, "%s", c.id);
+    snprintf(m.parent_id, sizeof m.parent_id, "%s", qid);
+    snprintf(m.role, sizeof m.role, "assistant");
+    m.content = "레일리 산란 때문입니다.";
+    REQUIRE(store_msg_add(st, a.id, &m, 0, mid, &e) == 0, "answer");
+    CHECK(store_msg_reasoning_put(st, a.id, mid, "first thought", &e) == 0);
+    CHECK(store_msg_reasoning_put(st, a.id, mid, "빛이 짧은 파장에서 더 흩어진다", &e) == 0); /* replaces */
+    CHECK_EQ_INT(store_msg_reasoning_put(st, b.id, mid, "b's", &e), STORE_NOTFOUND);   /* not b's message */
+    CHECK_EQ_INT(store_msg_reasoning_put(st, a.id, "msg_nope", "x", &e), STORE_NOTFOUND);
+    CHECK(store_msg_reasoning_put(st, a.id, qid, "", &e) == 0);                          /* nothing to keep */
+    struct store_reasoning *r = NULL;
+    size_t n = 0;
+    CHECK(store_conv_reasonings(st, a.id, c.id, &r, &n, &e) == 0);
+    REQUIRE(n == 1, "one answer has thoughts, not %zu", n);
+    CHECK_STR(r[0].msg_id, mid);
+    CHECK_STR(r[0].text, "빛이 짧은 파장에서 더 흩어진다");
+    store_reasonings_free(r, n);
+    CHECK(store_conv_reasonings(st, b.id, c.id, &r, &n, &e) == 0 && n == 0 && !r); /* another user's conversation */
+    /* too long: cut to the limit, never inside a character ("가" is 3 bytes) */
+    size_t big = STORE_REASONING_MAX + 10;
+    char *s = malloc(big + 1);
+    REQUIRE(s, "alloc");
+    for (size_t i = 0; i + 3 <= big; i += 3) memcpy(s + i, "가", 3);
+    s[big - big % 3] = 0;
+    CHECK(store_msg_reasoning_put(st, a.id, mid, s, &e) == 0);
+    free(s);
+    CHECK(store_conv_reasonings(st, a.id, c.id, &r, &n, &e) == 0 && n == 1);
+    if (n == 1) {
+        size_t len = strlen(r[0].text);
+        CHECK(len <= STORE_REASONING_MAX && len > STORE_REASONING_MAX - 3 && len % 3 == 0);
+    }
+    store_reasonings_free(r, n);
+    CHECK(store_msg_reasoning_put(st, a.id, mid, "빛이 짧은 파장에서 더 흩어진다", &e) == 0);
+    /* in the export, on the answer */
+    char *js = NULL;
+    REQUIRE(store_export_user(st, a.id, &js, &e) == 0, "export: %s", e.msg);
+    CHECK(js && strstr(js, "\"reasoning\":\"빛이 짧은 파장에서 더 흩어진다\""));
+    free(js);
+    /* gone with the conversation */
+    CHECK(store_conv_delete(st, a.id, c.id, &e) == 0);
+    CHECK(store_conv_reasonings(st, a.id, c.id, &r, &n, &e) == 0 && n == 0);
+    store_close(st);
+}
+
 static int sh(const char *cmd, char *out, size_t cap) {
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
@@ -197,10 +260,11 @@ static void suite(void) {
     RUN(settings_round_trip);
     RUN(memories_scoped);
     RUN(export_and_cascade);
+    RUN(answer_reasoning);
 }
 
 int main(void) {
-    TEST_EXPECT(2 * 3 + 1);
+    TEST_EXPECT(2 * 4 + 1);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-prefs-XXXXXX");
     if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
     g_backend = "sqlite";

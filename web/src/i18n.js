@@ -28,7 +28,7 @@ const en = {
   fbReason: "What was wrong?", fbComment: "Comment (optional)", fbSend: "Send feedback", fbThanks: "Thanks for the feedback",
   fbReasons: ["Not factual", "Did not follow instructions", "Too long", "Unsafe", "Other"],
   shareCopied: "Share link copied", sharedView: "Shared conversation (read-only)", shareNotFound: "This shared link does not exist.",
-  transcribing: "transcribing…", noImages: "This model does not take images.", noPdf: "PDF text needs the knowledge feature; attach a text file instead.",
+  transcribing: "transcribing…", noImages: "This model does not take images.", reading: "reading…", pages: (n) => (n === 1 ? "1 page" : `${n} pages`),
   voiceMode: "Voice mode", menu: "Chats", left_out: (n) => `${n} earlier message${n > 1 ? "s were" : " was"} left out to fit the model's context`,
   earlier: (n) => `Show earlier messages (${n})`, error: "Error", serverDown: "server unavailable", shortcuts: "Shortcuts: Ctrl+Shift+O new chat · Ctrl+K search · Esc stop",
 };
@@ -60,7 +60,7 @@ const ko = {
   fbReason: "무엇이 문제였나요?", fbComment: "의견 (선택)", fbSend: "피드백 보내기", fbThanks: "피드백 감사합니다",
   fbReasons: ["사실이 아님", "지시를 따르지 않음", "너무 김", "안전하지 않음", "기타"],
   shareCopied: "공유 링크를 복사했습니다", sharedView: "공유된 대화 (읽기 전용)", shareNotFound: "이 공유 링크는 없습니다.",
-  transcribing: "받아쓰는 중…", noImages: "이 모델은 이미지를 받지 않습니다.", noPdf: "PDF 텍스트는 지식 기능이 필요합니다. 텍스트 파일을 첨부하세요.",
+  transcribing: "받아쓰는 중…", noImages: "이 모델은 이미지를 받지 않습니다.", reading: "읽는 중…", pages: (n) => `${n}쪽`,
   voiceMode: "음성 모드", menu: "채팅 목록", left_out: (n) => `모델의 컨텍스트에 맞추려고 앞의 메시지 ${n}개를 뺐습니다`,
   earlier: (n) => `이전 메시지 보기 (${n}개)`, error: "오류", serverDown: "서버에 연결할 수 없음", shortcuts: "단축키: Ctrl+Shift+O 새 채팅 · Ctrl+K 검색 · Esc 중지",
 };

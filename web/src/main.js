@@ -84,15 +84,6 @@ const LS = {
   get(k, d) { try { const v = localStorage.getItem("omni." + k); return v === null ? d : JSON.parse(v); } catch { return d; } },
   set(k, v) { try { localStorage.setItem("omni." + k, JSON.stringify(v)); } catch {} },
 };
-// A thinking model's thoughts are not stored by the server (it keeps answers); the page
-// keeps the latest ones per message id in this browser.
-const thoughts = LS.get("thoughts", {});
-function keepThought(id, text) {
-  thoughts[id] = text;
-  const ks = Object.keys(thoughts);
-  for (const k of ks.slice(0, Math.max(0, ks.length - 300))) delete thoughts[k];
-  LS.set("thoughts", thoughts);
-}
 
 function toast(msg) {
   const el = $("toast");
@@ -395,10 +386,10 @@ function parseContent(content) {
   return { text: String(content ?? ""), images: [], parts: null };
 }
 
-// A long conversation renders its last WINDOW messages, and WINDOW more each time the
+// A long conversation renders its last WINDOW messages, and STEP more each time the
 // reader scrolls up to the top (or presses "earlier messages"): opening one of 500 costs
-// what opening one of 60 does.
-const WINDOW = 60;
+// what opening one of 60 does, and a small step keeps each scrolling frame short.
+const WINDOW = 60, STEP = 20;
 let shownFrom = 0, shownMsgs = [];
 const earlier = h("button.load-earlier.link", { type: "button", onclick: () => showEarlier() });
 const earlierSeen = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) showEarlier(); }, { root: $("messages") });
@@ -423,7 +414,7 @@ function placeEarlier() {
 function showEarlier() {
   if (shownFrom <= 0 || !earlier.isConnected) return;
   const box = $("messages"), first = box.querySelector(".msg");
-  const from = Math.max(0, shownFrom - WINDOW);
+  const from = Math.max(0, shownFrom - STEP);
   const frag = document.createDocumentFragment();
   for (const m of shownMsgs.slice(from, shownFrom)) frag.append(messageEl(m));
   const h0 = box.scrollHeight, top0 = box.scrollTop;
@@ -460,7 +451,7 @@ function messageEl(m, { streaming = false } = {}) {
   if (m.role === "user") content.textContent = text; else { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); }
   el.append(content);
   if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
-  const th = m.reasoning || (m.id && thoughts[m.id]);
+  const th = m.reasoning;   // a thinking model's thoughts, stored by the server with the answer
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
   if (m.id && citations.has(m.id)) el.append(citationsEl(citations.get(m.id)));
   if (!streaming && m.id) el.append(actionsEl(m));
@@ -686,7 +677,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   const tEnd = performance.now();
   // a stopped answer is not stored by the server (it was not finished): store what came
   if (aborted && reply && userMsgId) {
-    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId }); } catch {}
+    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId, reasoning: reasoning || undefined }); } catch {}
   }
   const before = new Set(S.byId.keys());
   try { if (S.conv && S.conv.id === conv.id) await reloadConv(); } catch {}
@@ -696,7 +687,6 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const leaf = S.conv.current_leaf && S.byId.get(S.conv.current_leaf);
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
-      if (reasoning) keepThought(leaf.id, reasoning);
       if (cites) citations.set(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
@@ -781,10 +771,22 @@ function renderPending() {
   box.hidden = S.pending.length === 0;
   S.pending.forEach((a, i) => {
     box.append(h("span.pending", { dataset: { kind: a.kind, ready: a.ready ? "1" : "0" } },
-      a.kind === "image" ? h("img.thumb", { src: a.url, alt: a.name }) : h("span.chip", { text: (a.kind === "audio" ? "♪ " : "") + a.name + (a.ready ? "" : " · " + t("transcribing")) }),
+      a.kind === "image" ? h("img.thumb", { src: a.url, alt: a.name }) : h("span.chip", { text: (a.kind === "audio" ? "♪ " : "") + a.name +
+        (a.ready ? (a.pages ? " · " + t("pages", a.pages) : "") : " · " + t(a.kind === "doc" ? "reading" : "transcribing")) }),
       a.error ? h("span.error-text", { text: a.error }) : null,
       h("button.remove.icon", { type: "button", "aria-label": `${t("del")} ${a.name}`, onclick: () => { S.pending.splice(i, 1); renderPending(); } }, "×")));
   });
+}
+const DOC_EXT = /\.(pdf|docx|hwpx)$/i;
+async function readDocument(f) {
+  const fd = new FormData();
+  fd.append("purpose", "user_data");
+  fd.append("file", f, f.name);
+  const r = await fetch("/v1/files", { method: "POST", credentials: "same-origin", body: fd });
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, j, r.headers);
+  const x = await api("GET", `/v1/files/${encodeURIComponent(j.id)}/text`);
+  return { fileId: j.id, text: (x.text || "").slice(0, 200000), pages: x.pages || 0 };
 }
 function readAs(f, how) {
   return new Promise((res, rej) => { const rd = new FileReader(); rd.onload = () => res(rd.result); rd.onerror = () => rej(rd.error); rd[how](f); });
@@ -809,8 +811,13 @@ async function addFiles(files) {
         a.text = j.text || "";
       } catch (e) { a.error = e.message; }
       a.ready = true;
-    } else if (f.type === "application/pdf" || /\.pdf$/i.test(f.name)) {
-      toast(t("noPdf"));
+    } else if (f.type === "application/pdf" || DOC_EXT.test(f.name)) {
+      // a document: uploaded to /v1/files, its text extracted by the server, sent inline
+      const a = { kind: "doc", name: f.name, text: "", ready: false };
+      S.pending.push(a);
+      renderPending();
+      try { Object.assign(a, await readDocument(f)); } catch (e) { a.error = e.message; }
+      a.ready = true;
     } else if (f.type.startsWith("text/") || f.type === "application/json" || TEXT_EXT.test(f.name)) {
       S.pending.push({ kind: "text", name: f.name, text: (await readAs(f, "readAsText")).slice(0, 200000), ready: true });
     } else toast(`${f.name}: ?`);
@@ -839,7 +846,7 @@ function sendFromComposer() {
   let full = text;
   for (const a of att) {
     if (a.kind === "audio") full += `\n\n[${a.name}]\n${a.text}`;
-    if (a.kind === "text") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
+    if (a.kind === "text" || a.kind === "doc") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
     if (a.kind === "table") full += `\n\n${tableLine(a)}`;
   }
   keepTables(S.conv && S.conv.id, att);
@@ -932,7 +939,7 @@ function select(id, options, value, onchange) {
 const settingsTabs = {
   general: async (body) => {
     let voices = [];
-    try { voices = ((await api("GET", "/v1/audio/voices")).data || []).map((v) => v.id || v.name || v); } catch {}
+    try { const j = await api("GET", "/v1/audio/voices"); voices = (j.voices || j.data || []).map((v) => v.id || v.name || v); } catch {}
     body.append(
       field(t("theme"), select("set-theme", [["system", t("system")], ["light", t("light")], ["dark", t("dark")]], S.settings.theme, (v) => saveSetting("theme", v))),
       field(t("language"), select("set-language", [["en", "English"], ["ko", "한국어"]], LANG, async (v) => { await saveSetting("language", v); dialog(t("settings"), settingsTabs, "general"); })),
