@@ -490,8 +490,10 @@ static int create_set(struct api_server *s, struct mg_connection *c, struct api_
     }
     cJSON_Delete(b);
     if (status) { tset_delete(s->p.auth->st, out.id, NULL); tset_free(&out); return status; }
+    char id[STORE_ID_MAX];
+    snprintf(id, sizeof id, "%s", out.id);
     tset_free(&out);
-    if ((rc = tset_get(s->p.auth->st, out.id, &out, &e))) return api_reply_store(c, rc, &e, "task set");
+    if ((rc = tset_get(s->p.auth->st, id, &out, &e))) return api_reply_store(c, rc, &e, "task set");
     cJSON *o = set_json(&out, 1);
     cJSON_AddNumberToObject(o, "added", (double)added);
     tset_free(&out);
