@@ -28,7 +28,7 @@ addStrings({
   tbInterval: "95% interval", tbRecord: "Won / lost / tied", tbGames: "Votes", tbAll: "All topics",
   tbTrainer: "Trainer", tbDone: "Done", tbSkipped: "Skipped", tbMean: "Mean time", tbPerHour: "Per hour",
   tbFormat: "Format", tbFrom: "From", tbTo: "To", tbAssistant: "Assistant", tbTag: "Tag", tbMinRating: "Min rating (SFT)",
-  tbDownload: "Download JSONL", tbLines: (n) => `${n} lines`, tbConsent: "Let my conversations be used to improve the model",
+  tbDownload: "Download JSONL", tbLines: (n) => (n === 1 ? "1 line" : `${n} lines`), tbConsent: "Let my conversations be used to improve the model",
 }, {
   workbench: "작업대", tbTasks: "작업", tbSets: "작업 묶음", tbAgreement: "평가자 일치도", tbLeaderboard: "모델 순위",
   tbThroughput: "처리량", tbExports: "내보내기", tbBack: "채팅으로 돌아가기", tbAnySet: "모든 작업 묶음", tbStart: "시작",
@@ -83,10 +83,12 @@ const CSS = `
 `;
 
 // ---- small helpers (the page keeps to itself) ----
-function h(sel, attrs, ...kids) {
-  const [tag, ...cls] = sel.split(".");
+function h(sel, attrs, ...kids) {   // sel: "tag.class.class#id" (any order after the tag)
+  const id = (sel.match(/#([\w-]+)/) || [])[1];
+  const [tag, ...cls] = sel.replace(/#[\w-]+/, "").split(".");
   const e = document.createElement(tag || "div");
   if (cls.length) e.className = cls.join(" ");
+  if (id) e.id = id;
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
