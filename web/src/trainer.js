@@ -13,7 +13,7 @@ addStrings({
   tbNoTasks: "No task is waiting for you. Thank you!", tbGuidelines: "Guidelines", tbTimer: "Time on this task",
   tbAnswer: "Answer", tbAnswerA: "Answer A", tbAnswerB: "Answer B", tbSubmit: "Submit (Enter)", tbSkip: "Skip (s)",
   tbABetter: "A is better (a)", tbBBetter: "B is better (b)", tbTie: "Tie (t)", tbBothBad: "Both bad (x)",
-  tbRewrite: "Rewrite the answer into the ideal one (Ctrl+Enter submits)", tbTags: "Problems (number keys)",
+  tbRewrite: "Rewrite the answer into the ideal one (Ctrl+Enter submits)", tbTags: "Problems (number keys)", tbTagsClick: "Problems",
   tbComment: "Comment (optional)", tbKeys: "Keys: 1-7 rate · a/b/t/x choose · s skip · Enter submit",
   tbCriteria: { helpful: "Helpful", correct: "Correct", harmless: "Harmless", follows_instructions: "Follows instructions",
     korean_naturalness: "Korean naturalness" },
@@ -35,7 +35,7 @@ addStrings({
   tbNoTasks: "기다리는 작업이 없습니다. 감사합니다!", tbGuidelines: "지침", tbTimer: "이 작업에 쓴 시간",
   tbAnswer: "답변", tbAnswerA: "답변 A", tbAnswerB: "답변 B", tbSubmit: "제출 (Enter)", tbSkip: "건너뛰기 (s)",
   tbABetter: "A가 낫다 (a)", tbBBetter: "B가 낫다 (b)", tbTie: "비슷하다 (t)", tbBothBad: "둘 다 나쁘다 (x)",
-  tbRewrite: "답변을 이상적인 답변으로 고쳐 쓰세요 (Ctrl+Enter로 제출)", tbTags: "문제점 (숫자 키)",
+  tbRewrite: "답변을 이상적인 답변으로 고쳐 쓰세요 (Ctrl+Enter로 제출)", tbTags: "문제점 (숫자 키)", tbTagsClick: "문제점",
   tbComment: "의견 (선택)", tbKeys: "키: 1-7 평가 · a/b/t/x 선택 · s 건너뛰기 · Enter 제출",
   tbCriteria: { helpful: "도움이 됨", correct: "정확함", harmless: "무해함", follows_instructions: "지시를 따름",
     korean_naturalness: "한국어 자연스러움" },
@@ -216,8 +216,9 @@ function controls(task) {
   } else if (task.kind === "rewrite") {
     box.append(field(t("tbRewrite"), h("textarea.tb-rewrite#tb-rewrite", { value: task.answer_a || "" })));
   }
-  box.append(h("p", { text: t("tbTags") }), h("div.tb-tags", {}, ...TAGS.map((g, i) => h("button.tb-tag", { type: "button", dataset: { tag: g }, "aria-pressed": "false",
-    text: `${i + 1} ${t("tbTagNames")[g]}`, onclick: () => toggleTag(g) }))),
+  const keyed = task.kind !== "rating";   // in a rating the number keys rate; tags are clicked
+  box.append(h("p", { text: t(keyed ? "tbTags" : "tbTagsClick") }), h("div.tb-tags", {}, ...TAGS.map((g, i) => h("button.tb-tag", { type: "button", dataset: { tag: g }, "aria-pressed": "false",
+    text: `${keyed ? `${i + 1} ` : ""}${t("tbTagNames")[g]}`, onclick: () => toggleTag(g) }))),
     field(t("tbComment"), h("input#tb-comment", { maxlength: 8000 })));
   return box;
 }
