@@ -24,6 +24,7 @@
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
+#include "api/routes_assistants.h"
 #include "api/routes_trainer.h"
 #include "api/who.h"
 #include "trainer/export.h"
@@ -131,8 +132,8 @@ static int gen_fail(void *user, int status, const char *param, const char *code,
 /* Generates the answer to prompt (a JSON array of messages) with model ("" = the
  * server's); sample: a second, independent sample (temperature 1, its own seed). 0 with
  * g->text set; else the status, and *written says whether a reply already went out. */
-static int generate(struct api_server *s, struct mg_connection *c, const char *prompt, const char *model, int sample,
-                    struct gen *g, int *written) {
+static int generate(struct api_server *s, struct mg_connection *c, struct api_who *who, const char *prompt,
+                    const char *model, int sample, struct gen *g, int *written) {
     memset(g, 0, sizeof *g);
     *written = 0;
     cJSON *body = cJSON_CreateObject();
@@ -146,13 +147,26 @@ static int generate(struct api_server *s, struct mg_connection *c, const char *p
         cJSON_AddNumberToObject(body, "temperature", 1.0);
         cJSON_AddNumberToObject(body, "seed", seed % 1000000007u);
     }
-    /* the trainers' own generations count against no one's limits and store no conversation */
+    /* "asst:ID": a custom assistant answers (its instructions, model and sampling), as a chat
+     * naming it would; the caller must be able to see it (else its 404 is the reply) */
     struct api_who *w = api_who();
+    api_who_set(who);
+    struct api_asst_use au;
+    int st = api_assistant_chat_begin(s, c, body, &au);
+    if (st) {
+        api_who_set(w);
+        cJSON_Delete(body);
+        *written = 1;
+        return st;
+    }
+    /* the trainers' own generations count against no one's limits and store no conversation */
     api_who_set(NULL);
     struct api_chat_step step = {.run = gen_run, .fail = gen_fail, .user = g};
-    int st = api_chat_body_step(s, c, body, API_CHAT, &step);
+    st = api_chat_body_step(s, c, body, API_CHAT, &step);
     api_who_set(w);
+    api_assistant_chat_end(s, &au, 0); /* not a use of the assistant by the trainer */
     cJSON_Delete(body);
+    if (g->text && au.active) snprintf(g->model, sizeof g->model, "%s", model); /* the leaderboard's name */
     if (g->text) return 0;
     if (!g->fail_status) *written = 1; /* the route answered itself (e.g. an unknown model) */
     return st ? st : 500;
@@ -191,7 +205,7 @@ static int trainer_next_route(struct api_server *s, struct mg_connection *c, str
         if (!(k ? need_b : need_a)) continue;
         const char *model = k ? (set.model_b[0] ? set.model_b : it.model_a[0] ? it.model_a : set.model_a) : set.model_a;
         struct gen g;
-        int written = 0, gs = generate(s, c, it.prompt, model, k == 1 && !set.model_b[0], &g, &written);
+        int written = 0, gs = generate(s, c, w, it.prompt, model, k == 1 && !set.model_b[0], &g, &written);
         if (gs) {
             titem_free(&it);
             tset_free(&set);

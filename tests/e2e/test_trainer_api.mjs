@@ -18,7 +18,7 @@ import { startServer, stopServer, makeCounter, assert, eq, MODELS, BIN } from ".
 import { startPostgres } from "./pg_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(2 * 11);
+const { test, summary } = makeCounter(2 * 12);
 const MAIN = `${MODELS}/llm/stories260K.gguf`;
 
 export function client(base) {
@@ -257,6 +257,22 @@ async function suite(backend, dbUrl, tmp) {
       const n = await t1.req("GET", `/api/trainer/next?set=${s.json.id}`);
       assert(n.status === 200 && n.json.messages[0].content.includes("BOB-SECRET"), n.text);
       isError(await t2.req("GET", `/api/trainer/next?set=${rateSet}`), 404, "no_tasks");
+    });
+    await T("compare two assistants' answers: a custom assistant answers as in a chat naming it", async () => {
+      const a = await admin.req("POST", "/api/assistants", { name: "Storyteller", instructions: "Tell short stories.", model: A, visibility: "public" });
+      eq(a.status, 201, a.text);
+      const ref = `asst:${a.json.id}`;
+      const s = await admin.req("POST", "/api/admin/task_sets", { name: "Assistant vs model", kind: "compare", model_a: ref, model_b: B, per_item: 1,
+        prompts: [{ prompt: "A story about a frog, please." }] });
+      eq(s.status, 201, s.text);
+      const n = await t1.req("GET", `/api/trainer/next?set=${s.json.id}`);
+      eq([n.status, typeof n.json.answer_a, typeof n.json.answer_b], [200, "string", "string"], n.text);
+      eq((await t1.req("POST", `/api/trainer/items/${n.json.item_id}/judgment`, { choice: "a", time_ms: 100 })).status, 200);
+      const lb = await admin.req("GET", `/api/admin/leaderboard?set=${s.json.id}`);
+      eq(lb.json.models.map((m) => m.model), [ref, B], lb.text);
+      const bad = await admin.req("POST", "/api/admin/task_sets", { name: "x", kind: "compare", model_a: "asst:asst_nope", per_item: 1, prompts: [{ prompt: "hi" }] });
+      eq(bad.status, 201);
+      isError(await t2.req("GET", `/api/trainer/next?set=${bad.json.id}`), 404); // an assistant nobody can see
     });
   } finally {
     const code = await stopServer(srv);
