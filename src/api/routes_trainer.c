@@ -11,6 +11,7 @@
  *     GET|POST /api/admin/task_sets, GET|PATCH|DELETE /api/admin/task_sets/{id},
  *     POST /api/admin/task_sets/{id}/prompts    {prompts: [{prompt|messages, topic, answer}]}
  *     POST /api/admin/task_sets/{id}/fill       {only_down}: items from consented feedback
+ *                                               ({source: "conversations"}: from their conversations)
  *     GET  /api/admin/task_sets/{id}/agreement
  *     GET  /api/admin/leaderboard[?set=ID], GET /api/admin/throughput[?set=ID]
  *     GET  /api/admin/exports?format=sft|dpo[&from&to&model&assistant&tag&min_rating&set]
@@ -486,8 +487,9 @@ static int create_set(struct api_server *s, struct mg_connection *c, struct api_
         status = api_reply_error(c, 400, "guidelines", "invalid_value", "'guidelines' must be a string of at most %d bytes", TRAINER_GUIDE_MAX - 1);
     else if (pi && (!cJSON_IsNumber(pi) || pi->valuedouble < 1 || pi->valuedouble > 10 || pi->valuedouble != floor(pi->valuedouble)))
         status = api_reply_error(c, 400, "per_item", "invalid_value", "'per_item' must be a whole number from 1 to 10");
-    else if (src && (!cJSON_IsString(src) || (strcmp(src->valuestring, "feedback") && strcmp(src->valuestring, "prompts"))))
-        status = api_reply_error(c, 400, "source", "invalid_value", "'source' must be \"feedback\" or \"prompts\"");
+    else if (src && (!cJSON_IsString(src) || (strcmp(src->valuestring, "feedback") && strcmp(src->valuestring, "conversations") &&
+                                               strcmp(src->valuestring, "prompts"))))
+        status = api_reply_error(c, 400, "source", "invalid_value", "'source' must be \"feedback\", \"conversations\" or \"prompts\"");
     if (status) { cJSON_Delete(b); return status; }
     in.guidelines = cJSON_IsString(g) ? g->valuestring : "";
     if (pi) in.per_item = (int)pi->valuedouble;
@@ -499,6 +501,8 @@ static int create_set(struct api_server *s, struct mg_connection *c, struct api_
     if (cJSON_IsString(src) && !strcmp(src->valuestring, "feedback")) {
         rc = tset_fill_from_feedback(s->p.auth->st, out.id, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "only_down")), &added, &e);
         if (rc) status = api_reply_store(c, rc, &e, "task set");
+    } else if (cJSON_IsString(src) && !strcmp(src->valuestring, "conversations")) {
+        if ((rc = tset_fill_from_conversations(s->p.auth->st, out.id, 0, &added, &e))) status = api_reply_store(c, rc, &e, "task set");
     } else if (cJSON_HasObjectItem(b, "prompts")) {
         status = add_prompts(s, c, &out, cJSON_GetObjectItemCaseSensitive(b, "prompts"), &added);
     }
@@ -570,8 +574,14 @@ static int admin_set(struct api_server *s, struct mg_connection *c, const char *
             cJSON *b = api_json_object(c, body, len, &status);
             int64_t added = 0;
             if (b && !strcmp(sl, "/prompts")) status = add_prompts(s, c, &set, cJSON_GetObjectItemCaseSensitive(b, "prompts"), &added);
-            else if (b && (rc = tset_fill_from_feedback(st, id, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "only_down")), &added, &e)))
-                status = api_reply_store(c, rc, &e, "task set");
+            else if (b) {
+                const cJSON *fs = cJSON_GetObjectItemCaseSensitive(b, "source");
+                if (fs && (!cJSON_IsString(fs) || (strcmp(fs->valuestring, "feedback") && strcmp(fs->valuestring, "conversations"))))
+                    status = api_reply_error(c, 400, "source", "invalid_value", "'source' must be \"feedback\" or \"conversations\"");
+                else if (fs && !strcmp(fs->valuestring, "conversations")) rc = tset_fill_from_conversations(st, id, 0, &added, &e);
+                else rc = tset_fill_from_feedback(st, id, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "only_down")), &added, &e);
+                if (!status && rc) status = api_reply_store(c, rc, &e, "task set");
+            }
             if (b && !status) {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "set_id", id);

@@ -414,6 +414,60 @@ int tset_fill_from_feedback(struct store *st, const char *set_id, int only_down,
     return rc;
 }
 
+int tset_fill_from_conversations(struct store *st, const char *set_id, int per_user, int64_t *added, struct err *e) {
+    *added = 0;
+    if (per_user <= 0) per_user = 50;
+    struct store_user *us = NULL;
+    size_t nu = 0;
+    int rc = store_user_list(st, 0, 1000000, &us, &nu, e);
+    for (size_t u = 0; u < nu && !rc; u++) {
+        if (!trainer_consented(st, us[u].id)) continue;
+        struct store_conv_query cq = {.archived = -1, .pinned = -1, .limit = per_user};
+        struct store_conv_list cl = {0};
+        if ((rc = store_conv_list(st, us[u].id, &cq, &cl, e))) break;
+        for (size_t k = 0; k < cl.n && !rc; k++) {
+            struct store_msgs path = {0};
+            if (store_msg_path(st, us[u].id, cl.items[k].id, NULL, &path, NULL)) continue;
+            size_t last = path.n;
+            while (last > 0 && strcmp(path.items[last - 1].role, "assistant")) last--;
+            if (last >= 2) {
+                const struct store_msg *a = &path.items[last - 1];
+                cJSON *pr = cJSON_CreateArray();
+                for (size_t i = 0; i + 1 < last; i++) {
+                    const struct store_msg *m = &path.items[i];
+                    if (strcmp(m->role, "system") && strcmp(m->role, "user") && strcmp(m->role, "assistant")) continue;
+                    cJSON *x = cJSON_CreateObject();
+                    cJSON_AddStringToObject(x, "role", m->role);
+                    cJSON_AddStringToObject(x, "content", m->content ? m->content : "");
+                    cJSON_AddItemToArray(pr, x);
+                }
+                struct titem it;
+                memset(&it, 0, sizeof it);
+                snprintf(it.set_id, sizeof it.set_id, "%s", set_id);
+                snprintf(it.source_user, sizeof it.source_user, "%s", us[u].id);
+                snprintf(it.source_msg, sizeof it.source_msg, "%s", a->id);
+                snprintf(it.assistant_id, sizeof it.assistant_id, "%s", cl.items[k].assistant_id);
+                snprintf(it.model_a, sizeof it.model_a, "%s", a->model[0] ? a->model : cl.items[k].model);
+                it.prompt = cJSON_PrintUnformatted(pr);
+                it.answer_a = a->content ? a->content : "";
+                it.created = a->created;
+                cJSON_Delete(pr);
+                if (!it.prompt) rc = err_set(e, "out of memory");
+                else {
+                    int r = titem_add(st, &it, NULL, e);
+                    if (!r) (*added)++;
+                    else if (r != STORE_CONFLICT && r != STORE_INVALID) rc = r;
+                }
+                free(it.prompt);
+            }
+            store_msgs_free(&path);
+        }
+        store_conv_list_free(&cl);
+    }
+    free(us);
+    return rc;
+}
+
 /* ---- judgments ---- */
 
 #define JUDG_COLS "id, item_id, set_id, user_id, status, scores, choice, rewrite, tags, comment, time_ms, created"

@@ -93,6 +93,9 @@ int trainer_next(struct store *st, const char *set_id, const char *trainer_id, s
 /* Adds the items of a set from consented users' feedback (only_down: thumbs-down only);
  * *added gets how many were new. */
 int tset_fill_from_feedback(struct store *st, const char *set_id, int only_down, int64_t *added, struct err *e);
+/* Adds the items of a set from consented users' conversations: the branch each shows, up to
+ * its last answer (at most per_user conversations per user, newest first; <= 0: 50). */
+int tset_fill_from_conversations(struct store *st, const char *set_id, int per_user, int64_t *added, struct err *e);
 
 struct tjudg {
     char id[STORE_ID_MAX];              /* "tj_…" */

@@ -95,6 +95,15 @@ async function suite(backend, dbUrl, tmp) {
         prompts: [{ prompt: "Tell me about a cat.", topic: "animals" }, { messages: [{ role: "user", content: "Once upon a time" }], topic: "stories" }] });
       eq([r.status, r.json.added, r.json.model_b], [201, 2, B], r.text);
       cmpSet = r.json.id;
+      r = await admin.req("POST", "/api/admin/task_sets", { name: "Chats", kind: "tags", source: "conversations" });
+      eq([r.status, r.json.added], [201, 1], r.text); // alice's conversation, not bob's
+      const chats = r.json.id;
+      r = await admin.req("PATCH", `/api/admin/task_sets/${chats}`, { active: false, guidelines: "Tag problems." });
+      eq([r.status, r.json.active, r.json.guidelines], [200, false, "Tag problems."], r.text);
+      isError(await admin.req("PATCH", `/api/admin/task_sets/${chats}`, { active: "no" }), 400);
+      eq((await admin.req("POST", `/api/admin/task_sets/${chats}/fill`, { source: "conversations" })).json.added, 0, "no duplicates");
+      isError(await admin.req("POST", `/api/admin/task_sets/${chats}/fill`, { source: "mail" }), 400);
+      eq((await admin.req("DELETE", `/api/admin/task_sets/${chats}`)).json.deleted, true);
       r = await admin.req("GET", "/api/admin/task_sets");
       eq(r.json.data.map((s) => s.id).sort(), [rateSet, rwSet, cmpSet].sort());
       isError(await admin.req("POST", "/api/admin/task_sets", { name: "x", kind: "vibes" }), 400);

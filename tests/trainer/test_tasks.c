@@ -251,6 +251,24 @@ TEST(consent_and_exports) {
     CHECK_EQ_INT(added, 0); /* only thumbs-down: carol's was up, alice's already there */
     CHECK(tset_fill_from_feedback(st, rw.id, 0, &added, &e) == 0);
     CHECK_EQ_INT(added, 1);
+    /* from conversations (with or without feedback): alice's and carol's, never bob's; twice adds nothing */
+    struct tset cs;
+    REQUIRE(!mk_set(st, ad.id, "rating", 1, &cs), "set");
+    CHECK(tset_fill_from_conversations(st, cs.id, 0, &added, &e) == 0);
+    CHECK_EQ_INT(added, 2);
+    CHECK(tset_fill_from_conversations(st, cs.id, 0, &added, &e) == 0);
+    CHECK_EQ_INT(added, 0);
+    struct titem *ci = NULL;
+    size_t nci = 0;
+    CHECK(titem_list(st, cs.id, &ci, &nci, &e) == 0 && nci == 2);
+    for (size_t k = 0; k < nci; k++) {
+        CHECK(!strstr(ci[k].prompt, "BOB"));
+        CHECK(ci[k].answer_a && (!strcmp(ci[k].answer_a, "Noted.") || !strcmp(ci[k].answer_a, "Fine.")));
+        CHECK_STR(ci[k].model_a, "m1");
+    }
+    titems_free(ci, nci);
+    CHECK(tset_delete(st, cs.id, &e) == 0);
+    tset_free(&cs);
     struct titem it;
     int seen_alice = 0, seen_carol = 0, seen_bob = 0;
     for (int k = 0; k < 3; k++) {

@@ -21,7 +21,7 @@ addStrings({
     unnatural_korean: "Unnatural Korean", incomplete: "Incomplete", formatting: "Formatting", pii: "Personal data" },
   tbNeedScores: "Rate every criterion first (1-7).", tbNeedChoice: "Choose a, b, t or x first.", tbNeedRewrite: "Write the ideal answer first.",
   tbSaved: "Saved", tbName: "Name", tbKind: "Kind", tbKinds: { rating: "Rubric rating", compare: "Side by side", rewrite: "Rewrite", tags: "Problem tags" },
-  tbPerItem: "Trainers per item", tbSource: "Items from", tbFromFeedback: "Consented feedback", tbFromPrompts: "Prompts (one per line)",
+  tbPerItem: "Trainers per item", tbSource: "Items from", tbFromFeedback: "Consented feedback", tbFromConvs: "Consented conversations", tbFromPrompts: "Prompts (one per line)",
   tbOnlyDown: "Only thumbs-down", tbModelA: "Model A", tbModelB: "Model B (compare)", tbTopic: "Topic tag", tbCreate: "Create task set",
   tbItems: "Items", tbJudgments: "Judgments", tbActive: "Active", tbSet: "Task set", tbPairs: "Trainer pairs",
   tbPercent: "Agreement %", tbKappa: "Cohen's kappa", tbOverall: "Overall", tbModel: "Model", tbScore: "Score",
@@ -43,7 +43,7 @@ addStrings({
     unnatural_korean: "어색한 한국어", incomplete: "불완전함", formatting: "형식 문제", pii: "개인정보" },
   tbNeedScores: "먼저 모든 기준을 평가하세요 (1-7).", tbNeedChoice: "먼저 a, b, t, x 중 하나를 고르세요.", tbNeedRewrite: "먼저 이상적인 답변을 쓰세요.",
   tbSaved: "저장했습니다", tbName: "이름", tbKind: "종류", tbKinds: { rating: "기준별 평가", compare: "나란히 비교", rewrite: "고쳐 쓰기", tags: "문제점 태그" },
-  tbPerItem: "항목당 평가자 수", tbSource: "항목 출처", tbFromFeedback: "동의한 피드백", tbFromPrompts: "프롬프트 (한 줄에 하나)",
+  tbPerItem: "항목당 평가자 수", tbSource: "항목 출처", tbFromFeedback: "동의한 피드백", tbFromConvs: "동의한 대화", tbFromPrompts: "프롬프트 (한 줄에 하나)",
   tbOnlyDown: "싫어요만", tbModelA: "모델 A", tbModelB: "모델 B (비교)", tbTopic: "주제 태그", tbCreate: "작업 묶음 만들기",
   tbItems: "항목", tbJudgments: "평가", tbActive: "활성", tbSet: "작업 묶음", tbPairs: "평가자 쌍",
   tbPercent: "일치율 %", tbKappa: "코헨 카파", tbOverall: "전체", tbModel: "모델", tbScore: "점수",
@@ -296,7 +296,8 @@ async function setsTab(body) {
   };
   const name = h("input#tbs-name"), kind = h("select#tbs-kind", {}, ...Object.entries(t("tbKinds")).map(([v, l]) => h("option", { value: v, text: l })));
   const guide = h("textarea#tbs-guidelines"), per = h("input#tbs-per", { type: "number", min: 1, max: 10, value: "2" });
-  const source = h("select#tbs-source", {}, h("option", { value: "feedback", text: t("tbFromFeedback") }), h("option", { value: "prompts", text: t("tbFromPrompts") }));
+  const source = h("select#tbs-source", {}, h("option", { value: "feedback", text: t("tbFromFeedback") }),
+    h("option", { value: "conversations", text: t("tbFromConvs") }), h("option", { value: "prompts", text: t("tbFromPrompts") }));
   const onlyDown = h("input#tbs-down", { type: "checkbox" }), prompts = h("textarea#tbs-prompts"), topic = h("input#tbs-topic");
   const ma = h("input#tbs-model-a"), mb = h("input#tbs-model-b");
   const err = h("p.error-text#tbs-error", { hidden: true });
@@ -307,7 +308,7 @@ async function setsTab(body) {
     say(err, "");
     const b = { name: name.value.trim(), kind: kind.value, guidelines: guide.value, per_item: +per.value, model_a: ma.value.trim(), model_b: mb.value.trim(), source: source.value };
     if (source.value === "feedback") b.only_down = onlyDown.checked;
-    else b.prompts = prompts.value.split("\n").map((x) => x.trim()).filter(Boolean).map((p) => ({ prompt: p, ...(topic.value.trim() ? { topic: topic.value.trim() } : {}) }));
+    else if (source.value === "prompts") b.prompts = prompts.value.split("\n").map((x) => x.trim()).filter(Boolean).map((p) => ({ prompt: p, ...(topic.value.trim() ? { topic: topic.value.trim() } : {}) }));
     try { await api("POST", "/api/admin/task_sets", b); name.value = ""; prompts.value = ""; await refresh(); } catch (e) { say(err, e.message); }
   } }), list);
   await refresh();
