@@ -29,6 +29,7 @@ addStrings({
   tbTrainer: "Trainer", tbDone: "Done", tbSkipped: "Skipped", tbMean: "Mean time", tbPerHour: "Per hour",
   tbFormat: "Format", tbFrom: "From", tbTo: "To", tbAssistant: "Assistant", tbTag: "Tag", tbMinRating: "Min rating (SFT)",
   tbDownload: "Download JSONL", tbLines: (n) => (n === 1 ? "1 line" : `${n} lines`), tbConsent: "Let my conversations be used to improve the model",
+  tbConsentDefault: "Server default for users who have not chosen: their conversations may be used to improve the model",
 }, {
   workbench: "작업대", tbTasks: "작업", tbSets: "작업 묶음", tbAgreement: "평가자 일치도", tbLeaderboard: "모델 순위",
   tbThroughput: "처리량", tbExports: "내보내기", tbBack: "채팅으로 돌아가기", tbAnySet: "모든 작업 묶음", tbStart: "시작",
@@ -51,6 +52,7 @@ addStrings({
   tbTrainer: "평가자", tbDone: "완료", tbSkipped: "건너뜀", tbMean: "평균 시간", tbPerHour: "시간당",
   tbFormat: "형식", tbFrom: "시작일", tbTo: "종료일", tbAssistant: "어시스턴트", tbTag: "태그", tbMinRating: "최소 점수 (SFT)",
   tbDownload: "JSONL 내려받기", tbLines: (n) => `${n}줄`, tbConsent: "내 대화를 모델 개선에 사용하도록 허용",
+  tbConsentDefault: "선택하지 않은 사용자의 서버 기본값: 대화를 모델 개선에 사용할 수 있음",
 });
 
 const CRITERIA = ["helpful", "correct", "harmless", "follows_instructions", "korean_naturalness"];
@@ -301,7 +303,9 @@ async function setsTab(body) {
   const onlyDown = h("input#tbs-down", { type: "checkbox" }), prompts = h("textarea#tbs-prompts"), topic = h("input#tbs-topic");
   const ma = h("input#tbs-model-a"), mb = h("input#tbs-model-b");
   const err = h("p.error-text#tbs-error", { hidden: true });
-  body.append(h("div.tb-form", {}, field(t("tbName"), name), field(t("tbKind"), kind), field(t("tbPerItem"), per), field(t("tbSource"), source),
+  const dflt = h("input#tbs-consent-default", { type: "checkbox", checked: !!(await api("GET", "/api/admin/settings")).improve_model_default,
+    onchange: async (e) => { try { await api("PATCH", "/api/admin/settings", { improve_model_default: e.target.checked }); } catch (x) { say(err, x.message); } } });
+  body.append(h("label.check", {}, dflt, h("span", { text: " " + t("tbConsentDefault") })),h("div.tb-form", {}, field(t("tbName"), name), field(t("tbKind"), kind), field(t("tbPerItem"), per), field(t("tbSource"), source),
     h("label.check", {}, onlyDown, h("span", { text: " " + t("tbOnlyDown") })), field(t("tbModelA"), ma), field(t("tbModelB"), mb),
     field(t("tbTopic"), topic), field(t("tbGuidelines"), guide), field(t("tbFromPrompts"), prompts)), err,
   h("button.primary#tbs-create", { type: "button", text: t("tbCreate"), onclick: async () => {
