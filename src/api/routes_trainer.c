@@ -18,6 +18,7 @@
  * Trainers never see whose conversation an item came from. Errors in the /v1 shape;
  * unknown ids (and items outside the active sets) are 404. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,17 @@ static int generate(struct api_server *s, struct mg_connection *c, struct api_wh
 
 static int can_train(const struct api_who *w) { return !strcmp(w->user.role, "trainer") || !strcmp(w->user.role, "admin"); }
 
+/* Which side a trainer sees first in a side by side: fixed per (item, trainer) and unknown
+ * to them, so that half the trainers see A on the left and a preference for one position
+ * does not become a preference for one model. 1: shown as B, A. */
+static int swapped(const char *item_id, const char *user_id) {
+    uint32_t h = 2166136261u;   /* FNV-1a over "item\0user" */
+    for (const char *p = item_id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    h = (h ^ 0) * 16777619u;
+    for (const char *p = user_id; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    return (int)((h >> 16) & 1u);
+}
+
 /* The item when a trainer may work on it: in an active set, its source user consenting. */
 static int reachable_item(struct store *st, const char *id, struct titem *it, struct tset *set, struct err *e) {
     int rc = strlen(id) < STORE_ID_MAX ? titem_get(st, id, it, e) : STORE_NOTFOUND;
@@ -234,8 +246,15 @@ static int trainer_next_route(struct api_server *s, struct mg_connection *c, str
     cJSON_AddStringToObject(o, "topic", it.topic);
     cJSON *pm = cJSON_Parse(it.prompt);
     cJSON_AddItemToObject(o, "messages", pm ? pm : cJSON_CreateArray());
-    cJSON_AddStringToObject(o, "answer_a", it.answer_a ? it.answer_a : "");
-    if (!strcmp(set.kind, "compare")) cJSON_AddStringToObject(o, "answer_b", it.answer_b ? it.answer_b : "");
+    int sw = !strcmp(set.kind, "compare") && swapped(it.id, w->user.id);
+    const char *first = sw ? it.answer_b : it.answer_a, *second = sw ? it.answer_a : it.answer_b;
+    cJSON_AddStringToObject(o, "answer_a", first ? first : "");
+    if (!strcmp(set.kind, "compare")) {
+        cJSON_AddStringToObject(o, "answer_b", second ? second : "");
+        /* "a"/"b" in a judgment mean the answers as shown here: "ba" says they are the
+         * stored B and A (the server maps the choice back) */
+        cJSON_AddStringToObject(o, "order", sw ? "ba" : "ab");
+    }
     cJSON *cr = cJSON_AddArrayToObject(o, "criteria");
     for (int i = 0; i < TRAINER_N_CRITERIA; i++) cJSON_AddItemToArray(cr, cJSON_CreateString(trainer_criteria[i]));
     cJSON *ch = cJSON_AddArrayToObject(o, "choices");
@@ -247,7 +266,7 @@ static int trainer_next_route(struct api_server *s, struct mg_connection *c, str
 }
 
 /* Reads a judgment body into j (kind: the set's); 0, or the status of the 400 written. */
-static int parse_judgment(struct mg_connection *c, const cJSON *b, const char *kind, struct tjudg *j, char **scores) {
+static int parse_judgment(struct mg_connection *c, const cJSON *b, const char *kind, int swap, struct tjudg *j, char **scores) {
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(b, "status");
     const char *st = cJSON_IsString(status) ? status->valuestring : status ? NULL : "done";
     if (!st || (strcmp(st, "done") && strcmp(st, "skipped")))
@@ -292,7 +311,9 @@ static int parse_judgment(struct mg_connection *c, const cJSON *b, const char *k
         int ok = 0;
         for (int i = 0; i < 4 && cJSON_IsString(ch); i++) ok |= !strcmp(ch->valuestring, trainer_choices[i]);
         if (!ok) return api_reply_error(c, 400, "choice", "invalid_value", "'choice' must be \"a\", \"b\", \"tie\" or \"both_bad\"");
-        snprintf(j->choice, sizeof j->choice, "%s", ch->valuestring);
+        const char *v = ch->valuestring;
+        if (swap) v = !strcmp(v, "a") ? "b" : !strcmp(v, "b") ? "a" : v; /* shown as B, A */
+        snprintf(j->choice, sizeof j->choice, "%s", v);
     } else if (!strcmp(kind, "rewrite")) {
         const cJSON *rw = cJSON_GetObjectItemCaseSensitive(b, "rewrite");
         if (!cJSON_IsString(rw) || !*rw->valuestring || strlen(rw->valuestring) >= TRAINER_TEXT_MAX)
@@ -318,7 +339,7 @@ static int post_judgment(struct api_server *s, struct mg_connection *c, struct a
     struct tjudg j;
     memset(&j, 0, sizeof j);
     char *scores = NULL;
-    status = parse_judgment(c, b, set.kind, &j, &scores);
+    status = parse_judgment(c, b, set.kind, !strcmp(set.kind, "compare") && swapped(it.id, w->user.id), &j, &scores);
     if (!status) {
         snprintf(j.item_id, sizeof j.item_id, "%s", it.id);
         snprintf(j.set_id, sizeof j.set_id, "%s", set.id);
