@@ -129,6 +129,8 @@ try {
     await page.click("#tb-start");
     await page.waitForSelector('#tb-task[data-kind="compare"]');
     assert(await page.isVisible("#tb-answer-b"), "two answers side by side");
+    eq(await page.evaluate(() => [...document.getElementById("tb-task").childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent)), [],
+      "no stray text (a set without guidelines)");
     await shot(page, "trainer-compare");
     const first = await page.getAttribute("#tb-task", "data-item");
     // "b" picks the answer shown second: the stored B, unless this trainer sees B first

@@ -199,11 +199,11 @@ async function next(card, status, setId) {
   card.dataset.kind = task.kind;
   card.dataset.item = task.item_id;
   card.dataset.order = task.order || "";   // a side by side may show the stored B first (the server maps back)
-  card.append(h("div.tb-bar", {}, h("strong", { text: `${task.set_name} · ${t("tbKinds")[task.kind] || task.kind}` }), task.topic ? h("span.badge", { text: task.topic }) : null, timer),
+  card.append(...[h("div.tb-bar", {}, h("strong", { text: `${task.set_name} · ${t("tbKinds")[task.kind] || task.kind}` }), task.topic ? h("span.badge", { text: task.topic }) : null, timer),
     task.guidelines ? h("details.tb-guide", { open: true }, h("summary", { text: t("tbGuidelines") }), h("div.md", { md: task.guidelines })) : null,
     conv, answers, controls(task),
     h("div.tb-bar", {}, h("button.primary#tb-submit", { type: "button", text: t("tbSubmit"), onclick: submit }),
-      h("button#tb-skip", { type: "button", text: t("tbSkip"), onclick: skip })));
+      h("button#tb-skip", { type: "button", text: t("tbSkip"), onclick: skip }))].filter(Boolean));
 }
 
 function controls(task) {
