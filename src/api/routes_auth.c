@@ -10,6 +10,7 @@
 #include "api/routes.h"
 #include "api/routes_tools.h"
 #include "api/routes_me.h"
+#include "api/routes_trainer.h"
 #include "api/who.h"
 
 static int secure_cookie(const struct api_server *s) { return s->p.tls_cert != NULL || s->p.auth->secure_cookie; }
@@ -429,5 +430,6 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
     if (!strncmp(p, "/assistants", 11) && (!p[11] || p[11] == '/'))
         return route_assistants(s, c, &w, get ? "GET" : m, p + 11, body, len);
     if (!strncmp(p, "/store", 6) && (!p[6] || p[6] == '/')) return route_store(s, c, &w, get ? "GET" : m, p + 6);
+    if ((st = route_trainer(s, c, &w, get ? "GET" : m, p, body, len))) return st;
     return api_reply_error(c, 404, NULL, "unknown_url", "unknown route %s %s", m, path);
 }

@@ -43,7 +43,7 @@ static int accepts_gzip(struct mg_connection *c) {
 
 int route_static(struct api_server *s, struct mg_connection *c, const char *path) {
     (void)s;
-    if (!strcmp(path, "/") || app_page(path)) path = "/index.html";
+    if (!strcmp(path, "/") || !strcmp(path, "/trainer") || app_page(path)) path = "/index.html";
     size_t n = strlen(path);
     if (n >= 3 && !strcmp(path + n - 3, ".gz")) return 0; /* the twins are not pages of their own */
     const struct web_asset *a = find(path, n), *z = NULL;

@@ -329,6 +329,28 @@ static const char *const mig_sqlite[] = {
     /* 8 (web app: an answer's reasoning kept with it, storage/reasoning.h; re-appliable) */
     "CREATE TABLE IF NOT EXISTS message_reasoning (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, reasoning TEXT NOT NULL);",
+    /* 9 (trainer, src/trainer/tasks.h): the trainers' task sets, their items (a consented
+     * user's conversation up to an answer, or an uploaded prompt) and each trainer's judgment */
+    "CREATE TABLE IF NOT EXISTS task_sets (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('rating','compare','rewrite','tags')),"
+    " model_a TEXT NOT NULL DEFAULT '', model_b TEXT NOT NULL DEFAULT '', guidelines TEXT NOT NULL DEFAULT '',"
+    " per_item INTEGER NOT NULL DEFAULT 2, active INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS task_items (id TEXT PRIMARY KEY, set_id TEXT NOT NULL REFERENCES task_sets(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, source_user TEXT REFERENCES users(id) ON DELETE CASCADE, source_msg TEXT,"
+    " assistant_id TEXT NOT NULL DEFAULT '', topic TEXT NOT NULL DEFAULT '', prompt TEXT NOT NULL,"
+    " answer_a TEXT, model_a TEXT NOT NULL DEFAULT '', answer_b TEXT, model_b TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL, UNIQUE (set_id, source_msg));"
+    "CREATE INDEX IF NOT EXISTS task_items_set ON task_items(set_id, seq);"
+    "CREATE INDEX IF NOT EXISTS task_items_user ON task_items(source_user);"
+    "CREATE TABLE IF NOT EXISTS task_judgments (id TEXT PRIMARY KEY,"
+    " item_id TEXT NOT NULL REFERENCES task_items(id) ON DELETE CASCADE, set_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " status TEXT NOT NULL CHECK (status IN ('done','skipped')), scores TEXT NOT NULL DEFAULT '',"
+    " choice TEXT NOT NULL DEFAULT '', rewrite TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '',"
+    " comment TEXT NOT NULL DEFAULT '', time_ms INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " UNIQUE (item_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS task_judgments_set ON task_judgments(set_id, created);"
+    "CREATE INDEX IF NOT EXISTS task_judgments_user ON task_judgments(user_id, created);",
 };
 
 static const char *const mig_pg[] = {
@@ -468,6 +490,28 @@ static const char *const mig_pg[] = {
     /* 8 (web app: an answer's reasoning) */
     "CREATE TABLE IF NOT EXISTS message_reasoning (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
     " user_id TEXT NOT NULL, reasoning TEXT NOT NULL);",
+    /* 9 (trainer, src/trainer/tasks.h): the trainers' task sets, their items (a consented
+     * user's conversation up to an answer, or an uploaded prompt) and each trainer's judgment */
+    "CREATE TABLE IF NOT EXISTS task_sets (id TEXT PRIMARY KEY, owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('rating','compare','rewrite','tags')),"
+    " model_a TEXT NOT NULL DEFAULT '', model_b TEXT NOT NULL DEFAULT '', guidelines TEXT NOT NULL DEFAULT '',"
+    " per_item INTEGER NOT NULL DEFAULT 2, active INTEGER NOT NULL DEFAULT 1, created BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS task_items (id TEXT PRIMARY KEY, set_id TEXT NOT NULL REFERENCES task_sets(id) ON DELETE CASCADE,"
+    " seq BIGINT NOT NULL, source_user TEXT REFERENCES users(id) ON DELETE CASCADE, source_msg TEXT,"
+    " assistant_id TEXT NOT NULL DEFAULT '', topic TEXT NOT NULL DEFAULT '', prompt TEXT NOT NULL,"
+    " answer_a TEXT, model_a TEXT NOT NULL DEFAULT '', answer_b TEXT, model_b TEXT NOT NULL DEFAULT '',"
+    " created BIGINT NOT NULL, UNIQUE (set_id, source_msg));"
+    "CREATE INDEX IF NOT EXISTS task_items_set ON task_items(set_id, seq);"
+    "CREATE INDEX IF NOT EXISTS task_items_user ON task_items(source_user);"
+    "CREATE TABLE IF NOT EXISTS task_judgments (id TEXT PRIMARY KEY,"
+    " item_id TEXT NOT NULL REFERENCES task_items(id) ON DELETE CASCADE, set_id TEXT NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " status TEXT NOT NULL CHECK (status IN ('done','skipped')), scores TEXT NOT NULL DEFAULT '',"
+    " choice TEXT NOT NULL DEFAULT '', rewrite TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '',"
+    " comment TEXT NOT NULL DEFAULT '', time_ms BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL,"
+    " UNIQUE (item_id, user_id));"
+    "CREATE INDEX IF NOT EXISTS task_judgments_set ON task_judgments(set_id, created);"
+    "CREATE INDEX IF NOT EXISTS task_judgments_user ON task_judgments(user_id, created);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

@@ -88,3 +88,5 @@ export function t(key, ...args) {
   return typeof v === "function" ? v(...args) : v;
 }
 document.documentElement.lang = LANG;
+// A page module's own words (web/src/<page>.js), merged into the tables above.
+export function addStrings(enTable, koTable) { Object.assign(en, enTable); Object.assign(ko, koTable); }

@@ -8,6 +8,7 @@ import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
 import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
 import { initGpts, citationsEl, assistantBar } from "./gpts.js";
+import { showTrainer, workbenchNav, consentField } from "./trainer.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -155,6 +156,7 @@ async function start() {
   $("login-view").hidden = true; $("app").hidden = false;
   await loadSettings();
   renderMe();
+  if (location.pathname === "/trainer") return showTrainer(S.me);
   await Promise.all([loadModels(), loadConvs(), initTools()]);
   const m = location.pathname.match(/^\/c\/([\w-]+)$/);
   if (m) await openConv(m[1], { replace: true }); else newChat({ replace: true });
@@ -169,6 +171,7 @@ function renderMe() {
   $("me-tier").textContent = S.me.tier || "";
   $("logout").hidden = S.local;
   $("open-admin").hidden = S.me.role !== "admin" || S.local;
+  workbenchNav(S.local ? null : S.me);
   renderUsage();
 }
 
@@ -946,6 +949,7 @@ const settingsTabs = {
       field(t("defaultModel"), select("set-model", S.models.map((m) => [m.id, m.id]), S.settings.default_model || S.model, (v) => { saveSetting("default_model", v); pickModel(v); })),
       voices.length ? field(t("voice"), select("set-voice", [["", "—"], ...voices.map((v) => [v, v])], S.settings.voice || "", (v) => saveSetting("voice", v || null))) : null,
       h("label.check", {}, h("input", { id: "think", type: "checkbox", checked: S.settings.think !== false, onchange: (e) => saveSetting("think", e.target.checked) }), h("span", { id: "think-label", text: " " + t("think") })),
+      has.settings && !S.local ? consentField(S.settings.improve_model, (v) => saveSetting("improve_model", v)) : null,
       h("p.hint", { text: t("shortcuts") }));
   },
   personalization: async (body) => {
@@ -1041,7 +1045,7 @@ const adminTabs = {
     for (const u of users) {
       const patch = (k) => async (v) => { try { await api("PATCH", `/api/admin/users/${u.id}`, { [k]: v }); toast("✓"); } catch (e) { toast(e.message); } };
       table.append(h("tr", { dataset: { id: u.id, email: u.email } }, h("td", { text: u.email }),
-        h("td", {}, select(null, [["user", "user"], ["admin", "admin"], ...(u.role !== "user" && u.role !== "admin" ? [[u.role, u.role]] : [])], u.role, patch("role"))),
+        h("td", {}, select(null, [["user", "user"], ["trainer", "trainer"], ["admin", "admin"], ...(!["user", "trainer", "admin"].includes(u.role) ? [[u.role, u.role]] : [])], u.role, patch("role"))),
         h("td", {}, tierInput(u.tier, tiers, patch("tier"))),
         h("td", { text: u.status || "" })));
     }
