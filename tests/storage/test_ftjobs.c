@@ -60,6 +60,7 @@ static int mk_file(struct store *st, const char *user, struct store_file *out) {
 }
 
 static int mk_job(struct store *st, const char *user, const char *file, const char *suffix, struct store_ftjob *out) {
+    static int64_t t = 1000;  /* distinct creation times: the queue and the pages are in that order */
     struct store_ftjob j;
     memset(&j, 0, sizeof j);
     snprintf(j.user_id, sizeof j.user_id, "%s", user);
@@ -69,6 +70,7 @@ static int mk_job(struct store *st, const char *user, const char *file, const ch
     snprintf(j.status, sizeof j.status, "validating_files");
     snprintf(j.suffix, sizeof j.suffix, "%s", suffix);
     j.n_epochs = 3, j.batch_size = 4, j.seed = 7, j.lr_multiplier = 2.5, j.beta = 0.1;
+    j.created = t += 1000;
     struct err e = {{0}};
     return store_ftjob_create(st, &j, out, &e);
 }
