@@ -6,6 +6,7 @@
 import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.js";
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
+import { initFineTuning } from "./finetune.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -160,6 +161,7 @@ async function start() {
   }
   S.local = S.me.auth === "none";
   $("login-view").hidden = true; $("app").hidden = false;
+  S.ft = S.ft || initFineTuning({ h, api, button: $("open-finetune") });   // the fine-tuning page (finetune.js)
   await loadSettings();
   renderMe();
   await Promise.all([loadModels(), loadConvs()]);
