@@ -59,6 +59,15 @@ typedef struct omni_model_params {
 } omni_model_params;
 
 omni_model_params omni_model_default_params(void);
+/* Loads a LoRA adapter (as omni_lora above) beside the loaded model under `name`, without
+ * touching or reloading the base: requests choose it with omni_generate_params.adapter.
+ * Adding a name again makes later requests use the new file (running ones keep the
+ * old; both stay loaded until omni_model_free). Any thread, also while requests run.
+ * -1 with err for a file that is not an adapter for this model. */
+int omni_model_add_adapter(omni_model *model, const char *name, const char *path, float scale, char *err,
+                           size_t err_size);
+/* 1 when the model has an adapter by that name. */
+int omni_model_has_adapter(omni_model *model, const char *name);
 /* params may be NULL for the defaults. */
 omni_model *omni_model_load(const char *path, const omni_model_params *params, char *err, size_t err_size);
 /* Once nothing uses the model any more: free its sessions and voice loops first, and
@@ -246,6 +255,11 @@ typedef struct omni_generate_params {
      * Not with json_object / json_schema, which constrain the whole reply. */
     const omni_lazy_json *lazy_json;
     int n_lazy_json;
+    /* A named adapter of the model (omni_model_add_adapter) for this request alone, on top
+     * of omni_model_params.lora; NULL or "": none. Requests with different adapters run in
+     * the same batched forward; a cached prefix is reused only under the same adapter.
+     * An unknown name fails omni_submit with OMNI_ERR_INVALID. Borrowed for the call. */
+    const char *adapter;
 } omni_generate_params;
 
 omni_generate_params omni_generate_default_params(void);
@@ -1249,6 +1263,12 @@ typedef struct omni_finetune_params {
     void (*progress)(const omni_finetune_progress *p, void *user);  /* after every step, optional */
     void *user;
     const volatile int *cancel; /* optional: nonzero stops at the next step, checkpoint written */
+    /* 1: a background run beside a server: this thread's compute waits while any model's
+     * engine has requests (chat keeps its cores), and runs at the lowest CPU priority */
+    int background;
+    /* optional: after each checkpoint_every save, with out_path holding the adapter of
+     * that step (copy it to keep it) and that step's loss */
+    void (*on_checkpoint)(int step, double loss, void *user);
 } omni_finetune_params;
 
 omni_finetune_params omni_finetune_default_params(void);

@@ -1281,6 +1281,7 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     gp->lazy_json = o->lazy_json;
     gp->n_lazy_json = o->n_lazy_json;
     gp->reasoning = chat ? o->reasoning : OMNI_REASONING_NONE;
+    gp->adapter = o->adapter;
     gp->on_token = on_piece;
     gp->on_done = on_done;
     grp->cap = n == 1 ? o->capture : NULL;

@@ -16,6 +16,12 @@ struct api_server;
 struct api_model_ref {
     omni_registry_ref ref;
     int64_t keep_alive_ms;         /* from the request's keep_alive, else OMNI_KEEP_ALIVE_DEFAULT */
+    /* A fine-tuned model (api/ft_models.h): "ft:…" ids of the user's fine-tuning jobs and
+     * checkpoints, and "BASE+ADAPTER" names: ref is the base, adapter the name of the
+     * adapter loaded beside it (omni_model_add_adapter) for omni_generate_params.adapter,
+     * and ref.id points at name, the id the request used. "" when none. */
+    char adapter[256];
+    char name[256];
 };
 
 /* name: the request's model (NULL: the server's default). kinds: OMNI_KIND_* mask. body

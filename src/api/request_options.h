@@ -35,6 +35,8 @@ struct api_options {
     omni_model *model;              /* set by the route: the model the request named (api/model_ref.h),
                                      * NULL: the server's pinned one; borrowed */
     const char *model_id;           /* its id, for the reply's 'model'; borrowed */
+    const char *adapter;            /* set by the route: the model's named adapter for this request
+                                     * (a fine-tuned model, api/model_ref.h), or NULL; borrowed */
     struct api_capture *capture;    /* set by the route (never parsed): keep the whole answer, see below */
     struct api_resp_hook *resp;     /* set by the Responses route (never parsed): its stored state
                                      * (api/generate.h), or NULL */

@@ -36,6 +36,7 @@ struct api_server {
     int load_timeout_ms;        /* how long a request waits for its model to load before a 503 */
     int serve_store;
     struct api_indexer *indexer;  /* files: indexes vector store files (api/files_index.h), or NULL */
+    struct api_ftw *ftw;        /* runs fine-tuning jobs (api/ft_worker.h), or NULL */
 };
 
 int route_health(struct api_server *s, struct mg_connection *c);
@@ -80,6 +81,9 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *method,
 int route_files(struct api_server *s, struct mg_connection *c, const char *method, const char *path);
 int route_vector_stores(struct api_server *s, struct mg_connection *c, const char *method, const char *path,
                         const char *body, size_t len);
+/* OpenAI's fine-tuning API under /v1/fine_tuning/jobs (routes_fine_tuning.c). */
+int route_fine_tuning(struct api_server *s, struct mg_connection *c, const char *method, const char *path,
+                      const char *body, size_t len);
 /* GET of anything else: a file of the embedded web app, or 0 when there is none. */
 int route_static(struct api_server *s, struct mg_connection *c, const char *path);
 

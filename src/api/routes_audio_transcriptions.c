@@ -175,7 +175,7 @@ int route_transcriptions(struct api_server *s, struct mg_connection *c, int tran
     omni_asr_result *r = NULL;
     struct err e = {{0}};
     struct api_asr *a = NULL, *borrowed = NULL;
-    struct api_model_ref mref = {{0}, OMNI_KEEP_ALIVE_DEFAULT};
+    struct api_model_ref mref = {.keep_alive_ms = OMNI_KEEP_ALIVE_DEFAULT};
     if (fm.too_big) {
         api_reply_then_close(c);
         status = api_reply_error(c, 413, NULL, "request_too_large",

@@ -69,7 +69,7 @@ static int message_text(struct api_server *s, omni_model *mdl, const char *mid, 
             char param[64], *heard = NULL;
             snprintf(param, sizeof param, "messages[%d].content[%d]", i, j);
             /* without --asr-model, the store's Whisper model (held for this part only) */
-            struct api_model_ref ar = {{0}, OMNI_KEEP_ALIVE_DEFAULT};
+            struct api_model_ref ar = {.keep_alive_ms = OMNI_KEEP_ALIVE_DEFAULT};
             struct api_asr *wrap = NULL;
             char aerr[400] = "";
             if (!s->asr && s->serve_store &&
@@ -357,6 +357,7 @@ static int chat_body(struct api_server *s, struct mg_connection *c, const cJSON 
     }
     o.model = mdl;
     o.model_id = mref.ref.id;
+    o.adapter = mref.adapter[0] ? mref.adapter : NULL;
     if (tr.tools) {
         /* the tools reach the model through its template (with tool_choice none too, as
          * OpenAI's models still see them), or as an instruction in the system message

@@ -131,6 +131,7 @@ int route_completions(struct api_server *s, struct mg_connection *c, const char 
     }
     o.model = mdl;
     o.model_id = mref.ref.id;
+    o.adapter = mref.adapter[0] ? mref.adapter : NULL;
     const cJSON *echo = cJSON_GetObjectItemCaseSensitive(j, "echo"), *suffix = cJSON_GetObjectItemCaseSensitive(j, "suffix");
     const cJSON *best_of = cJSON_GetObjectItemCaseSensitive(j, "best_of");
     if (cJSON_IsTrue(echo) || cJSON_IsString(suffix) || (cJSON_IsNumber(best_of) && best_of->valuedouble != 1)) {

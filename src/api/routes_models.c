@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/ft_models.h"
 #include "api/model_ref.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -142,6 +143,7 @@ int route_models(struct api_server *s, struct mg_connection *c) {
     for (int i = 0; i < n; i++)
         if (!is_pinned_id(s, list[i].id)) cJSON_AddItemToArray(data, store_object(s, &list[i]));
     omni_registry_list_free(list, n);
+    api_ft_list_models(s, data);  /* the user's fine-tuned models */
     int n_data = cJSON_GetArraySize(data);
     cJSON_AddBoolToObject(j, "has_more", 0);
     if (n_data) cJSON_AddStringToObject(j, "first_id", cJSON_GetObjectItem(cJSON_GetArrayItem(data, 0), "id")->valuestring);
@@ -155,6 +157,12 @@ int route_models(struct api_server *s, struct mg_connection *c) {
 }
 
 int route_model(struct api_server *s, struct mg_connection *c, const char *id) {
+    cJSON *ft = api_ft_model_object(s, id);
+    if (ft) {
+        api_reply_json(c, 200, ft);
+        cJSON_Delete(ft);
+        return 200;
+    }
     if (s->embedder && !strcmp(id, s->embed_id)) {
         cJSON *m = embed_object(s);
         api_reply_json(c, 200, m);

@@ -12,6 +12,7 @@
 #include "api/asr.h"
 #include "api/meter.h"
 #include "api/files_index.h"
+#include "api/ft_worker.h"
 #include "api/realtime.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -165,6 +166,18 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
             (wr = api_meter_is_metered(path) ? api_meter_begin(s, c, who, path, 0, api_meter_slot()) : api_who_v1_gate(s, c, who)))
             return wr;
         if (!strncmp(path, "/v1/files", 9) && (!path[9] || path[9] == '/')) return route_files(s, c, m, path);
+        if (!strncmp(path, "/v1/fine_tuning/jobs", 20) && (!path[20] || path[20] == '/')) {
+            size_t flen = 0;
+            int fst = 0;
+            char *fbody = NULL;
+            if (post) {
+                if (!(fbody = api_read_body(s, c, &flen, &fst)))
+                    return api_reply_error(c, fst ? fst : 400, NULL, NULL, "the request body could not be read");
+            }
+            fst = route_fine_tuning(s, c, m, path, fbody ? fbody : "", flen);
+            free(fbody);
+            return fst;
+        }
         if (!strncmp(path, "/v1/vector_stores", 17) && (!path[17] || path[17] == '/')) {
             size_t len = 0;
             int status = 0;
@@ -342,6 +355,7 @@ struct api_server *api_server_start(const struct api_params *p, struct api_keys 
     s->port = n > 0 ? sp[0].port : p->port;
     s->p.model_path = p->model_path ? strdup(p->model_path) : NULL;
     s->p.embed_path = p->embed_path ? strdup(p->embed_path) : NULL;
+    s->p.ft_dir = p->ft_dir ? strdup(p->ft_dir) : NULL;
     api_realtime_register(s);
     s->indexer = api_indexer_start(s);
     return s;
@@ -364,6 +378,7 @@ void api_server_set_engine(struct api_server *s, omni_model *model) {
         log_warn("serve: %s", err);
     s->model = model;
     atomic_store(&s->state, API_READY);
+    if (!s->ftw) s->ftw = api_ftw_start(s);
 }
 
 void api_server_set_embedder(struct api_server *s, omni_embedder *emb, const char *id) {
@@ -389,6 +404,7 @@ void api_server_stop(struct api_server *s) {
     atomic_store(&s->state, API_DRAINING);
     mg_stop(s->ctx);
     api_indexer_stop(s->indexer);
+    api_ftw_stop(s->ftw);
     mg_exit_library();
     api_asr_close(s->asr);
     api_moderation_close(s->moderation);
@@ -398,5 +414,6 @@ void api_server_stop(struct api_server *s) {
     free(s->embed_id);
     free((char *)s->p.model_path);
     free((char *)s->p.embed_path);
+    free((char *)s->p.ft_dir);
     free(s);
 }

@@ -29,6 +29,8 @@ struct api_params {
     const char *moderation;     /* moderation policy JSON (src/moderation/rules.h), or NULL */
     const char *guard_model;    /* a guard model GGUF for /v1/moderations, or NULL */
     struct builtin_config *mcp; /* `--mcp NAME=COMMAND` servers for the mcp tool (tools/builtin.h), or NULL; borrowed */
+    const char *ft_dir;         /* the fine-tuning API's folder (jobs' data, checkpoints, adapters), or
+                                 * NULL: no /v1/fine_tuning (needs auth's database too) */
     struct auth_config *auth;   /* accounts, conversations, keys and limits (auth/accounts.h), or NULL:
                                  * no /api routes and /v1 as before (static keys only); borrowed */
 };

@@ -115,6 +115,8 @@ static void usage(FILE *f) {
             "accounts (README.md \"Accounts\"): sign-up, login, conversations, keys and limits under /api\n"
             "      --db URL           sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:$OMNI_HOME/omni.db;\n"
             "                         several servers on one PostgreSQL are replicas of one service)\n"
+            "      --fine-tuning-dir DIR  where /v1/fine_tuning/jobs keep their data, checkpoints and adapters\n"
+            "                         (default $OMNI_HOME/fine_tuning)\n"
             "      --signup POLICY    open (anyone may sign up; default), approval (an admin approves) or\n"
             "                         closed (only `omni user add`); the first account is always the admin\n"
             "      --no-auth          no accounts: no login, everything belongs to one local user\n"
@@ -245,7 +247,8 @@ int cmd_serve(int argc, char **argv) {
     omni_engine_params sp = omni_engine_default_params();
     struct api_keys keys = {0};
     struct err e = {{0}};
-    const char *db_url = NULL, *tiers_path = NULL;
+    const char *db_url = NULL, *tiers_path = NULL, *ft_dir = NULL;
+    static char ft_default[4200];
     int no_auth = 0, signup = AUTH_SIGNUP_OPEN, session_ttl = 0, secure_cookie = 0;
     int n_threads = 0;
     long long max_body = -1, max_file = -1;
@@ -288,6 +291,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &n_threads);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--db")) db_url = v;
+        else if (!strcmp(a, "--fine-tuning-dir")) ft_dir = v;
         else if (!strcmp(a, "--tiers")) tiers_path = v;
         else if (!strcmp(a, "--signup")) bad = (signup = auth_signup_parse(v)) < 0;
         else if (!strcmp(a, "--session-ttl")) bad = parse_int(v, 1, 10 * 365 * 86400, &session_ttl);
@@ -421,6 +425,13 @@ int cmd_serve(int argc, char **argv) {
     ac.signup = (enum auth_signup)signup;
     if (session_ttl) ac.session_ttl_ms = (int64_t)session_ttl * 1000;
     ap.auth = &ac;
+    /* the fine-tuning API's jobs: data, checkpoints and adapters beside the database */
+    char dbdir[4096];
+    if (!ft_dir && cli_db_dir(dbdir, sizeof dbdir)) {
+        snprintf(ft_default, sizeof ft_default, "%s/fine_tuning", dbdir);
+        ft_dir = ft_default;
+    }
+    ap.ft_dir = ft_dir;
     struct store_opts so = {use_store, budget, keep_alive, load_timeout, alias, n_alias};
     int rc_serve = cmd_serve_run(argc, argv, model_path, name, mmproj, embed_path, embed_only, pooling, &ap, &sp, &keys,
                                  n_threads, &la, &spec, &so);

@@ -154,7 +154,18 @@ struct pool *pool_process(int n_threads) {
     return p;
 }
 
+/* Foreground work (an engine with requests) in progress, and whether this thread's jobs
+ * are background work that waits for it. */
+static _Atomic int fg_users;
+static _Thread_local int background;
+
+void pool_foreground(int on) { atomic_fetch_add(&fg_users, on ? 1 : -1); }
+void pool_set_background(int on) { background = on; }
+int pool_foreground_busy(void) { return atomic_load(&fg_users) > 0; }
+
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg) {
+    if (background && !in_job)
+        while (atomic_load(&fg_users) > 0) usleep(2000);
     if (!p || p->n == 1 || in_job) {
         fn(arg, 0, 1);
         return;

@@ -26,6 +26,15 @@ int pool_size(const struct pool *p);
  * call from inside fn (a job that starts a job) runs inline on that thread. */
 void pool_run(struct pool *p, void (*fn)(void *arg, int ith, int nth), void *arg);
 
+/* Priorities between the process's users of the pool: foreground work (a model's engine
+ * while it has requests) marks itself with pool_foreground(1) ... pool_foreground(0)
+ * (counted, any thread); a thread that called pool_set_background(1) (a training run in
+ * a server) waits before each of its jobs while any foreground work is marked, so it
+ * only takes the cores when nothing else wants them. */
+void pool_foreground(int on);
+void pool_set_background(int on);
+int pool_foreground_busy(void);
+
 /* A 64-byte-aligned buffer of at least `bytes` owned by the calling thread and reused
  * by its every call (it grows, never shrinks; freed when the thread exits), so per-call
  * scratch such as matmul's converted activations costs no malloc on the hot path and

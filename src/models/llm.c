@@ -91,6 +91,9 @@ struct llm_state {
     struct llm_rs_seq *rs;     /* [next_cap] per cache: a recurrent layer's view */
     const struct lora_use *lora;  /* adapters added after the weight products (borrowed), n_lora of them */
     int n_lora;
+    const struct lora_use *seq_lora; /* per sequence (kv index): one more adapter for its rows
+                                      * (.a NULL: none), n_seq_lora of them (borrowed) */
+    int n_seq_lora;
     float *lora_buf;           /* their scratch, lora_cap floats */
     size_t lora_cap;
     /* the tiled attention's plan (blocks of tokens, tokens left to the exact kernel),
@@ -542,6 +545,11 @@ void llm_state_set_lora(struct llm_state *st, const struct lora_use *u, int n) {
     st->n_lora = n > 0 ? n : 0;
 }
 
+void llm_state_set_seq_lora(struct llm_state *st, const struct lora_use *u, int n) {
+    st->seq_lora = n > 0 ? u : NULL;
+    st->n_seq_lora = n > 0 ? n : 0;
+}
+
 void llm_state_free(struct llm_state *st) {
     if (!st) return;
     free(st->x); free(st->xb); free(st->q); free(st->k); free(st->v);
@@ -757,8 +765,13 @@ static int ensure_scratch(const struct llm *m, struct llm_state *st, int n, int 
             st->mix_cap = mix;
         }
     }
-    if (st->n_lora) {
-        size_t lf = lora_scratch_floats(st->lora, st->n_lora, n);
+    if (st->n_lora || st->n_seq_lora) {
+        size_t lf = st->n_lora ? lora_scratch_floats(st->lora, st->n_lora, n) : 0;
+        for (int i = 0; i < st->n_seq_lora; i++)
+            if (st->seq_lora[i].a) {
+                size_t f = lora_scratch_floats(&st->seq_lora[i], 1, n);
+                if (f > lf) lf = f;
+            }
         if (lf > st->lora_cap) {
             if (grow(&st->lora_buf, lf)) return -1;
             st->lora_cap = lf;
@@ -1137,6 +1150,18 @@ static void attn_part(void *arg, int ith, int nth) {
 static void adapt(const struct fwd *f, enum lora_target t, const float *x, float *y, int ys) {
     const struct llm_state *st = f->st;
     if (st->n_lora) lora_add(f->m->pool, st->lora, st->n_lora, f->layer, t, x, f->n, y, ys, st->lora_buf);
+    if (!st->n_seq_lora) return;
+    /* a request's own adapter: over each run of rows of one sequence that has one (a
+     * sequence's rows are contiguous in the scheduler's batches, but any order works) */
+    for (int i0 = 0, i1; i0 < f->n; i0 = i1) {
+        int s = f->seq ? f->seq[i0] : 0;
+        for (i1 = i0 + 1; i1 < f->n && (f->seq ? f->seq[i1] : 0) == s;) i1++;
+        if (s < 0 || s >= st->n_seq_lora || !st->seq_lora[s].a) continue;
+        int n_in = lora_n_in(st->seq_lora[s].a, f->layer, t);
+        if (n_in > 0)
+            lora_add(f->m->pool, &st->seq_lora[s], 1, f->layer, t, x + (size_t)i0 * n_in, i1 - i0,
+                     y + (size_t)i0 * ys, ys, st->lora_buf);
+    }
 }
 
 /* Runs tokens [0, n) of a chunk through every layer. The last block's residual is left

@@ -133,6 +133,9 @@ void llm_state_free(struct llm_state *st);
  * adapt: u[0..n) is borrowed and must outlive the state's use of it; n = 0 removes them. */
 struct lora_use;
 void llm_state_set_lora(struct llm_state *st, const struct lora_use *u, int n);
+/* One more adapter per sequence (a request's own: u[s] for the rows of kv[s]; u[s].a NULL
+ * for none), on top of those above; u[0..n) is borrowed until the next call; n = 0: none. */
+void llm_state_set_seq_lora(struct llm_state *st, const struct lora_use *u, int n);
 
 struct llm_batch {
     int n_tokens;

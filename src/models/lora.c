@@ -161,6 +161,11 @@ static const struct lora_pair *pair(const struct lora *a, int layer, enum lora_t
     return p->a.data ? p : NULL;
 }
 
+int lora_n_in(const struct lora *a, int layer, enum lora_target t) {
+    const struct lora_pair *p = pair(a, layer, t);
+    return p ? (int)p->a.ne[0] : 0;
+}
+
 size_t lora_scratch_floats(const struct lora_use *u, int n_u, int n) {
     size_t most = 0;
     for (int i = 0; i < n_u; i++)

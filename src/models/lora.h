@@ -25,6 +25,10 @@ void lora_free(struct lora *a);
 float lora_alpha(const struct lora *a);   /* 0 when the file has none */
 int lora_n_pairs(const struct lora *a);   /* adapted weights */
 
+/* The input width of the adapter's pair for target t of layer l (its rows x), or 0 when
+ * it does not adapt that weight. */
+int lora_n_in(const struct lora *a, int layer, enum lora_target t);
+
 /* One adapter as the forward uses it. */
 struct lora_use {
     const struct lora *a;

@@ -23,6 +23,7 @@ omni_model *omni_model_load(const char *path, const omni_model_params *params, c
     omni_model *m = calloc(1, sizeof *m);
     if (!m) { err_copy_str("out of memory", err, err_size); return NULL; }
     pthread_mutex_init(&m->engine_mu, NULL);
+    pthread_mutex_init(&m->adapters_mu, NULL);
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = params->n_threads;
     lp.progress = params->progress;
@@ -79,6 +80,8 @@ void omni_model_free(omni_model *m) {
     clip_free(m->clip);
     tokenizer_free(m->tok);
     for (int i = 0; i < m->n_lora; i++) lora_free((struct lora *)m->lora[i].a);
+    model_free_adapters(m);
+    pthread_mutex_destroy(&m->adapters_mu);
     free(m->lora);
     llm_free(m->llm);
     free(m->chat_template);

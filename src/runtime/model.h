@@ -22,11 +22,26 @@ struct omni_model {
      * state adds them (llm_state_set_lora); the weights stay as loaded */
     struct lora_use *lora;
     int n_lora;
+    /* Named adapters a request may ask for (omni_model_add_adapter, runtime/adapters.c):
+     * newest first; a name added again shadows the older one, which stays loaded (a
+     * running request may use it) until the model is freed. Under adapters_mu. */
+    pthread_mutex_t adapters_mu;
+    struct model_adapter *adapters;
     /* The engine (runtime/scheduler.h), the only caller of llm's forward; started on
      * first use or by omni_model_start_engine, under engine_mu. */
     pthread_mutex_t engine_mu;
     struct sched *engine;
 };
+
+struct model_adapter {
+    char *name;
+    struct lora *a;
+    float scale;
+    struct model_adapter *next;
+};
+/* The adapter named `name` (its lora and scale), or NULL; any thread. */
+const struct model_adapter *model_find_adapter(omni_model *m, const char *name);
+void model_free_adapters(omni_model *m);
 
 /* The model's engine, started with the defaults if it is not running yet; NULL with e
  * set when it cannot start. */

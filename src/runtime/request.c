@@ -381,6 +381,17 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     q->json_schema = r->schema;
     q->lazy = r->lazy;
     q->n_lazy = r->n_lazy;
+    if (r->gp.adapter && *r->gp.adapter) {
+        const struct model_adapter *ad = model_find_adapter(m, r->gp.adapter);
+        if (!ad) {
+            *status = OMNI_ERR_INVALID;
+            snprintf(err, err_size, "the model has no adapter named '%.200s'", r->gp.adapter);
+            omni_request_free(r);
+            return NULL;
+        }
+        q->lora = ad->a;
+        q->lora_scale = ad->scale;
+    }
     if (r->gp.reasoning == OMNI_REASONING_AUTO) {
         enum reasoning_syntax syn = reasoning_syntax_of(m->chat_template);
         if (syn != REASONING_NONE) {

@@ -15,9 +15,11 @@
 
 #include "core/dtype.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "runtime/image.h"
 #include "runtime/lookup.h"
 #include "runtime/lazy_json.h"
+#include "models/lora.h"
 #include "runtime/model.h"
 #include "runtime/stop_match.h"
 #include "text/json_grammar.h"
@@ -35,6 +37,7 @@ struct slot {
     int32_t *cache;               /* tokens whose K/V are in the cache, in order (0 under an image) */
     uint64_t *keys;               /* per cached position: 0 for text, the image's key under an image */
     int n_cache;
+    struct lora_use lora;         /* the adapter the cache was computed with (.a NULL: none) */
     int n_prompt_done;            /* prompt positions already in the cache (prefill progress) */
     int32_t next;                 /* sampled, not yet fed */
     int n_gen;
@@ -77,7 +80,9 @@ struct sched {
     struct slot *slot;            /* [n_slots] pooled */
     struct slot **act;            /* this step's active sequences; act[j]->kv is the forward's kv[j] */
     struct llm_kv **kvs;
+    struct lora_use *seq_lora;    /* act_cap: act[j]'s own adapter, for the forward */
     int n_act, act_cap;
+    int fg;                       /* marked as the pool's foreground work (pool_foreground) */
     float *logits;                /* act_cap x n_vocab */
     int32_t *b_tok, *b_pos, *b_seq;
     int8_t *b_out;
@@ -410,6 +415,7 @@ static uint64_t prompt_key(const struct sched_request *r, int n_img_pos, int i, 
  * image, the same picture. */
 static int common_prefix(const struct slot *sl, const struct sched_request *r, int n_img_pos) {
     int n = 0, k = 0;
+    if (sl->lora.a != r->lora || (r->lora && sl->lora.scale != r->lora_scale)) return 0;
     while (n < sl->n_cache && n < r->n_prompt) {
         uint64_t key = prompt_key(r, n_img_pos, n, &k);
         if (sl->keys[n] != key || (!key && sl->cache[n] != r->prompt[n])) break;
@@ -480,6 +486,7 @@ static int feed_image(struct sched *s, struct slot *sl, int k, struct err *e) {
     else {
         for (int i = 0; i < n; i++) pos[i] = sl->n_prompt_done + i;
         struct llm_batch b = {.n_tokens = n, .token = NULL, .pos = pos, .seq = NULL, .logits = NULL};
+        llm_state_set_seq_lora(s->st, &sl->lora, 1);
         rc = llm_forward_embd(s->model->llm, s->st, &sl->kv, 1, &b, sl->embd + (size_t)k * n * E, NULL, e);
     }
     free(pos);
@@ -542,6 +549,7 @@ static int admit(struct sched *s, struct slot *sl, struct sched_request *r, char
         }
     }
     int lcp = common_prefix(sl, r, s->n_img_pos);
+    sl->lora = (struct lora_use){r->lora, r->lora ? r->lora_scale : 0};
     /* At least the last prompt token is recomputed: its logits start the reply. A
      * prefix never ends inside an image. */
     int keep = lcp < r->n_prompt ? lcp : r->n_prompt - 1;
@@ -845,6 +853,7 @@ static int refeed(struct sched *s, struct slot *sl, int from, int to, struct err
     if (!pos) return err_set(e, "out of memory");
     for (int i = 0; i < n; i++) pos[i] = from + i;
     struct llm_batch b = {.n_tokens = n, .token = sl->cache + from, .pos = pos};
+    llm_state_set_seq_lora(s->st, &sl->lora, 1);
     int rc = n > 0 ? llm_forward(s->model->llm, s->st, &sl->kv, 1, &b, NULL, e) : 0;
     free(pos);
     return rc;
@@ -976,7 +985,8 @@ static void step(struct sched *s) {
     }
     if (order != order_stack) free(order);
     if (n == 0) return;
-    for (int j = 0; j < s->n_act; j++) s->kvs[j] = s->act[j]->kv;
+    for (int j = 0; j < s->n_act; j++) s->kvs[j] = s->act[j]->kv, s->seq_lora[j] = s->act[j]->lora;
+    llm_state_set_seq_lora(s->st, s->seq_lora, s->n_act);
     /* Rows come back in batch order; decode rows were added first, prefill rows after. */
     struct llm_batch b = {.n_tokens = n, .token = s->b_tok, .pos = s->b_pos, .seq = s->b_seq, .logits = s->b_out};
     struct err e = {{0}};
@@ -1017,7 +1027,9 @@ static int ensure_act(struct sched *s, int n) {
     if (a) s->act = a;
     struct llm_kv **k = realloc(s->kvs, (size_t)cap * sizeof *k);
     if (k) s->kvs = k;
-    if (!a || !k || grow_rows(&s->logits, &s->logits_rows, cap, s->n_vocab)) return -1;
+    struct lora_use *u = realloc(s->seq_lora, (size_t)cap * sizeof *u);
+    if (u) s->seq_lora = u;
+    if (!a || !k || !u || grow_rows(&s->logits, &s->logits_rows, cap, s->n_vocab)) return -1;
     s->act_cap = cap;
     return 0;
 }
@@ -1026,8 +1038,10 @@ static void *run(void *arg) {
     struct sched *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->stopping && !s->cancel_all && !s->q_head && s->busy == 0 && !s->n_dead)
+        while (!s->stopping && !s->cancel_all && !s->q_head && s->busy == 0 && !s->n_dead) {
+            if (s->fg) pool_foreground(0), s->fg = 0;  /* idle: background training may run */
             pthread_cond_wait(&s->cv, &s->mu);
+        }
         /* Let go of sequences whose sessions are being freed: no step runs now. One
          * with a request queued or running is let go once that request has ended (it
          * is cancelled below), so the request never outlives its sequence. */
@@ -1125,9 +1139,13 @@ static void *run(void *arg) {
                 pthread_cond_broadcast(&s->released_cv);
             }
             pthread_mutex_unlock(&s->mu);
-            if (idle) return NULL;
+            if (idle) {
+                if (s->fg) pool_foreground(0), s->fg = 0;
+                return NULL;
+            }
             continue;
         }
+        if (!!s->n_act != s->fg) pool_foreground(s->fg = !!s->n_act);
         if (s->n_act) step(s);
     }
 }
@@ -1245,6 +1263,7 @@ void sched_free(struct sched *s) {
     free(s->slot);
     free(s->act);
     free(s->kvs);
+    free(s->seq_lora);
     free(s->logits);
     free(s->b_tok);
     free(s->b_pos);

@@ -27,6 +27,7 @@
 
 struct json_schema;
 struct lazy_json_spec;
+struct lora;
 
 struct sched_params {
     int n_slots;      /* pooled sequences for session-less requests (--parallel); KV made on first use */
@@ -83,6 +84,10 @@ struct sched_request {
     const struct json_schema *json_schema; /* the output must match it; NULL: none */
     const struct lazy_json_spec *lazy;     /* constrained calls inside free text (lazy_json.h) */
     int n_lazy;
+    const struct lora *lora;    /* this request's own adapter on top of the model's (borrowed
+                                 * until on_done), or NULL; a cached prefix is reused only
+                                 * when it was computed with the same adapter and scale */
+    float lora_scale;
     int special_text;           /* control tokens keep their text in the output (gpt-oss's
                                  * <|channel|>…, which the reasoning splitter reads) */
     /* Called on the engine thread: copy what you need and return quickly. */

@@ -351,6 +351,26 @@ static const char *const mig_sqlite[] = {
     " UNIQUE (item_id, user_id));"
     "CREATE INDEX IF NOT EXISTS task_judgments_set ON task_judgments(set_id, created);"
     "CREATE INDEX IF NOT EXISTS task_judgments_user ON task_judgments(user_id, created);",
+    /* 10 (fine-tuning, storage/ftjobs.h): OpenAI's fine-tuning jobs, their events and checkpoints */
+    "CREATE TABLE IF NOT EXISTS ft_jobs (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " model TEXT NOT NULL, training_file TEXT NOT NULL, validation_file TEXT NOT NULL DEFAULT '',"
+    " method TEXT NOT NULL DEFAULT 'supervised', n_epochs INTEGER NOT NULL DEFAULT 0, batch_size INTEGER NOT NULL DEFAULT 0,"
+    " seed INTEGER NOT NULL DEFAULT 0, lr_multiplier REAL NOT NULL DEFAULT 1, beta REAL NOT NULL DEFAULT 0.1,"
+    " suffix TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error_code TEXT NOT NULL DEFAULT '',"
+    " error_param TEXT NOT NULL DEFAULT '', error_msg TEXT NOT NULL DEFAULT '', fine_tuned_model TEXT NOT NULL DEFAULT '',"
+    " adapter_path TEXT NOT NULL DEFAULT '', trained_tokens INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " started INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_user ON ft_jobs(user_id, created, id);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_status ON ft_jobs(status, created);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_model ON ft_jobs(fine_tuned_model);"
+    "CREATE TABLE IF NOT EXISTS ft_events (id TEXT PRIMARY KEY, job_id TEXT NOT NULL REFERENCES ft_jobs(id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, created INTEGER NOT NULL, level TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL,"
+    " data TEXT NOT NULL DEFAULT '', UNIQUE (job_id, seq));"
+    "CREATE TABLE IF NOT EXISTS ft_checkpoints (id TEXT PRIMARY KEY,"
+    " job_id TEXT NOT NULL REFERENCES ft_jobs(id) ON DELETE CASCADE, step INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " train_loss REAL NOT NULL DEFAULT 0, model TEXT NOT NULL, adapter_path TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ft_checkpoints_job ON ft_checkpoints(job_id, step);"
+    "CREATE INDEX IF NOT EXISTS ft_checkpoints_model ON ft_checkpoints(model);",
 };
 
 static const char *const mig_pg[] = {
@@ -512,6 +532,26 @@ static const char *const mig_pg[] = {
     " UNIQUE (item_id, user_id));"
     "CREATE INDEX IF NOT EXISTS task_judgments_set ON task_judgments(set_id, created);"
     "CREATE INDEX IF NOT EXISTS task_judgments_user ON task_judgments(user_id, created);",
+    /* 10 (fine-tuning, storage/ftjobs.h): OpenAI's fine-tuning jobs, their events and checkpoints */
+    "CREATE TABLE IF NOT EXISTS ft_jobs (id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " model TEXT NOT NULL, training_file TEXT NOT NULL, validation_file TEXT NOT NULL DEFAULT '',"
+    " method TEXT NOT NULL DEFAULT 'supervised', n_epochs BIGINT NOT NULL DEFAULT 0, batch_size BIGINT NOT NULL DEFAULT 0,"
+    " seed BIGINT NOT NULL DEFAULT 0, lr_multiplier DOUBLE PRECISION NOT NULL DEFAULT 1, beta DOUBLE PRECISION NOT NULL DEFAULT 0.1,"
+    " suffix TEXT NOT NULL DEFAULT '', status TEXT NOT NULL, error_code TEXT NOT NULL DEFAULT '',"
+    " error_param TEXT NOT NULL DEFAULT '', error_msg TEXT NOT NULL DEFAULT '', fine_tuned_model TEXT NOT NULL DEFAULT '',"
+    " adapter_path TEXT NOT NULL DEFAULT '', trained_tokens BIGINT NOT NULL DEFAULT 0, created BIGINT NOT NULL,"
+    " started BIGINT NOT NULL DEFAULT 0, finished BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_user ON ft_jobs(user_id, created, id);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_status ON ft_jobs(status, created);"
+    "CREATE INDEX IF NOT EXISTS ft_jobs_model ON ft_jobs(fine_tuned_model);"
+    "CREATE TABLE IF NOT EXISTS ft_events (id TEXT PRIMARY KEY, job_id TEXT NOT NULL REFERENCES ft_jobs(id) ON DELETE CASCADE,"
+    " seq BIGINT NOT NULL, created BIGINT NOT NULL, level TEXT NOT NULL, type TEXT NOT NULL, message TEXT NOT NULL,"
+    " data TEXT NOT NULL DEFAULT '', UNIQUE (job_id, seq));"
+    "CREATE TABLE IF NOT EXISTS ft_checkpoints (id TEXT PRIMARY KEY,"
+    " job_id TEXT NOT NULL REFERENCES ft_jobs(id) ON DELETE CASCADE, step BIGINT NOT NULL, created BIGINT NOT NULL,"
+    " train_loss DOUBLE PRECISION NOT NULL DEFAULT 0, model TEXT NOT NULL, adapter_path TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ft_checkpoints_job ON ft_checkpoints(job_id, step);"
+    "CREATE INDEX IF NOT EXISTS ft_checkpoints_model ON ft_checkpoints(model);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

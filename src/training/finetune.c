@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
 #include "core/error.h"
+#include "core/pool.h"
 #include "formats/gguf.h"
 #include "models/llm.h"
 #include "omni.h"
@@ -519,6 +522,10 @@ int omni_finetune(const omni_finetune_params *p, char *err, size_t err_size) {
                     "beta > 0)");
         goto out;
     }
+    if (p->background) {
+        pool_set_background(1);
+        setpriority(PRIO_PROCESS, (id_t)gettid(), 19);  /* this thread only (Linux) */
+    }
     struct llm_load_params lp = llm_default_load_params();
     lp.n_threads = p->n_threads;
     if (!(m = llm_load(p->model_path, &lp, &e))) goto out;
@@ -613,11 +620,17 @@ int omni_finetune(const omni_finetune_params *p, char *err, size_t err_size) {
         if (p->checkpoint_path && p->checkpoint_every && r.step % p->checkpoint_every == 0 && r.step < r.n_steps &&
             save_checkpoint(&r, p->checkpoint_path, &e))
             goto out;
+        if (p->on_checkpoint && p->checkpoint_path && p->checkpoint_every && r.step % p->checkpoint_every == 0 &&
+            r.step < r.n_steps) {
+            if (tmodel_write_adapter(r.tm, p->out_path, &e)) goto out;
+            p->on_checkpoint(r.step, loss, p->user);
+        }
     }
     if (p->checkpoint_path && save_checkpoint(&r, p->checkpoint_path, &e)) goto out;
     if (tmodel_write_adapter(r.tm, p->out_path, &e)) goto out;
     rc = r.step < r.n_steps ? 1 : 0;
 out:
+    if (p && p->background) pool_set_background(0);
     if (rc < 0 && err && err_size) snprintf(err, err_size, "%s", e.msg[0] ? e.msg : "finetune failed");
     free(perm), free(wbuf), free(r.m), free(r.v), free(tmpl);
     tmodel_free(r.tm);

@@ -9,6 +9,7 @@ import { initVoice } from "./voice.js";
 import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
 import { initGpts, citationsEl, assistantBar } from "./gpts.js";
 import { showTrainer, workbenchNav, consentField } from "./trainer.js";
+import { initFineTuning } from "./finetune.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -154,6 +155,7 @@ async function start() {
   }
   S.local = S.me.auth === "none";
   $("login-view").hidden = true; $("app").hidden = false;
+  S.ft = S.ft || initFineTuning({ h, api, button: $("open-finetune") });   // the fine-tuning page (finetune.js)
   await loadSettings();
   renderMe();
   if (location.pathname === "/trainer") return showTrainer(S.me);
