@@ -8,6 +8,7 @@
 
 #include "api/big_stack.h"
 #include "api/files_index.h"
+#include "api/guardrails.h"
 #include "api/reply.h"
 #include "api/who.h"
 #include "storage/storage.h"
@@ -99,6 +100,8 @@ char *api_fs_context(const struct api_fs_hit *h, int n) {
     put(&buf, &len, &cap, "<file_search_results>\n", NULL, NULL);
     for (int i2 = 0; i2 < n; i2++) {
         char fn[300], hd[600], num[64];
+        /* the policy's check of retrieved text ("knowledge"): a flagged passage is left out */
+        if (api_guard_knowledge(api_guard_current(), h[i2].text)) continue;
         attr_safe(fn, sizeof fn, h[i2].filename);
         attr_safe(hd, sizeof hd, h[i2].heading);
         snprintf(num, sizeof num, "%d", i2 + 1);

@@ -754,6 +754,8 @@ static void record(struct api_server *s, struct api_asst_use *u) {
         log_warn("assistant %s: counting a use: %s", u->id, e.msg);
 }
 
+const char *api_assistant_current(void) { return tl_use && tl_use->active ? tl_use->id : NULL; }
+
 void api_assistant_chat_done(void) {
     if (tl_use && tl_use->active && tl_server) record(tl_server, tl_use);
 }

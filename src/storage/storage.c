@@ -322,6 +322,12 @@ static const char *const mig_sqlite[] = {
     " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
     " mime TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
     " created INTEGER NOT NULL, PRIMARY KEY (assistant_id, name));",
+    /* 7 (moderation, src/storage/audit.h): the audit log of flagged items */
+    "CREATE TABLE IF NOT EXISTS moderation_audit (id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+    " user_id TEXT NOT NULL DEFAULT '', key_id TEXT NOT NULL DEFAULT '', assistant_id TEXT NOT NULL DEFAULT '',"
+    " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
+    " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
 };
 
 static const char *const mig_pg[] = {
@@ -455,6 +461,12 @@ static const char *const mig_pg[] = {
     " assistant_id TEXT NOT NULL REFERENCES assistants(id) ON DELETE CASCADE, name TEXT NOT NULL,"
     " mime TEXT NOT NULL DEFAULT '', size BIGINT NOT NULL, sha256 TEXT NOT NULL, data TEXT NOT NULL,"
     " created BIGINT NOT NULL, PRIMARY KEY (assistant_id, name));",
+    /* 7 (moderation, src/storage/audit.h): the audit log of flagged items */
+    "CREATE TABLE IF NOT EXISTS moderation_audit (id TEXT PRIMARY KEY, created BIGINT NOT NULL,"
+    " user_id TEXT NOT NULL DEFAULT '', key_id TEXT NOT NULL DEFAULT '', assistant_id TEXT NOT NULL DEFAULT '',"
+    " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
+    " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
