@@ -275,10 +275,12 @@ struct prep_call {
     cJSON *chat;
     struct api_rs_extra *x;
     int status;
+    struct api_guard *guard;   /* the request's moderation (its "knowledge" check), thread-local too */
 };
 static void prep_call(void *arg) {
     struct prep_call *k = arg;
     api_who_set(k->who);
+    api_guard_use(k->guard);
     k->status = prepare(k->s, k->c, k->j, k->chat, k->x);
 }
 
@@ -293,7 +295,7 @@ int api_file_search_prepare(struct api_server *s, struct mg_connection *c, const
         if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "file_search")) any = 1;
     }
     if (!any) return 1;
-    struct prep_call k = {api_who(), s, c, j, chat, x, 0};
+    struct prep_call k = {api_who(), s, c, j, chat, x, 0, api_guard_current()};
     if (api_run_big_stack(prep_call, &k)) return api_reply_error(c, 503, NULL, NULL, "cannot start a thread; retry shortly");
     return k.status;
 }

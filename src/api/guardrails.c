@@ -19,6 +19,7 @@
 static _Thread_local struct api_guard *current;
 
 struct api_guard *api_guard_current(void) { return current; }
+void api_guard_use(struct api_guard *g) { current = g; }
 
 static const char *api_of(const char *path) {
     if (!path) return "";
@@ -76,7 +77,7 @@ const struct mod_policy *api_guard_policy(struct api_guard *g) {
     g->resolved = 1;
     struct api_server *s = g->s;
     struct auth_config *a = s->p.auth;
-    struct api_who *w = api_who();
+    const struct api_who *w = g->who ? g->who : api_who();
     if (a && a->st && w) {
         const char *asst = api_assistant_current();
         if ((w->kind == API_WHO_KEY && stored(g, a->st, "key", w->key.id)) || stored(g, a->st, "assistant", asst) ||
@@ -112,7 +113,7 @@ void api_guard_audit(struct api_guard *g, const char *stage, const char *rule, c
              category ? category : "");
     struct auth_config *a = g->s->p.auth;
     if (!a || !a->st) return;
-    struct api_who *w = api_who();
+    const struct api_who *w = g->who ? g->who : api_who();
     struct store_audit r;
     memset(&r, 0, sizeof r);
     if (w && api_who_has_user(w)) snprintf(r.user_id, sizeof r.user_id, "%s", w->user.id);
@@ -278,4 +279,23 @@ int api_guard_sentence(const char *s, size_t n, char **replacement, void *user) 
     int rc = check_text(g, p, "output", t, g->last_user, replacement, msg, sizeof msg);
     free(t);
     return rc == 400 ? 1 : rc ? -1 : 0;
+}
+
+int api_guard_voice(const char *text, size_t len, int reply, void *guard) {
+    struct api_guard *g = guard;
+    char *t = strndup(text, len);
+    if (!t) return 1;
+    int flagged;
+    if (reply) {
+        char *rep = NULL;   /* a spoken clause cannot be rewritten: a redaction lets it through */
+        flagged = api_guard_sentence(t, len, &rep, g) != 0;
+        free(rep);
+    } else {
+        omni_chat_message m = {"user", t};
+        const omni_chat_message *msgs = &m;
+        char msg[400];
+        flagged = api_guard_input(g, &msgs, 1, msg, sizeof msg) != 0;
+    }
+    free(t);
+    return flagged;
 }

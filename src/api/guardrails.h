@@ -19,6 +19,7 @@
 
 struct api_guard {
     struct api_server *s;
+    const struct api_who *who;       /* the principal when not the thread's (a Realtime socket's), or NULL */
     const char *api;                 /* "chat.completions", "responses", "messages", "ollama", "realtime" */
     int resolved;
     const struct mod_policy *policy; /* NULL: none applies */
@@ -34,6 +35,11 @@ void api_guard_begin(struct api_guard *g, struct api_server *s, struct mg_connec
 void api_guard_end(struct api_guard *g);
 /* The request this thread is handling, or NULL (outside a request). */
 struct api_guard *api_guard_current(void);
+/* Makes g the current one on this thread (a helper thread working for the request). */
+void api_guard_use(struct api_guard *g);
+/* The voice loop's check (omni_voice_params.moderate) for a Realtime socket's guard: reply
+ * 0, the user's message (input); 1, a clause of the answer (output). 1 when flagged. */
+int api_guard_voice(const char *text, size_t len, int reply, void *guard);
 /* The request's policy (resolved on first use), or NULL. */
 const struct mod_policy *api_guard_policy(struct api_guard *g);
 

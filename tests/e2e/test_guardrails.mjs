@@ -6,16 +6,20 @@
 // second sentence) is cut at that sentence with content_filter, streamed and not, in chat
 // completions and Responses; PII in a Korean message is redacted before the model sees it
 // (the prompt's token count equals that of the redacted text); the audit log records each
-// (who, what, rule, action) for admins only, with the retention an admin sets.
+// (who, what, rule, action) for admins only, with the retention an admin sets; and the
+// Realtime voice loop checks each clause before it is shown or spoken (no audio for a
+// flagged one) and a message before it is answered.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 import { startPostgres } from "./pg_helpers.mjs";
+import WebSocket from "ws";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const N_BOTH = 10, N_SQLITE = N_BOTH + 2;
-const { test, summary } = makeCounter(N_SQLITE + N_BOTH + 1);
+const N_BOTH = 10, N_SQLITE = N_BOTH + 2, N_VOICE = 3;
+const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + 1);
+const ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-guard-"));
 const TIERS = `${tmp}/tiers.json`;
@@ -67,7 +71,30 @@ async function sse(base, p, body, key) {
 }
 
 const chat = (content, extra = {}) => ({ messages: [{ role: "user", content }], temperature: 0, max_tokens: 80, ...extra });
-const sentences = (t) => t.match(/[^.!?]*[.!?]+(\s+|$)/g) || [];
+// Sentences as the server's filter cuts them (src/moderation/stream_filter.h): after a run of
+// . ! ? followed by a blank, or at a newline, the blanks after it included.
+function sentences(t) {
+  const out = [];
+  let start = 0;
+  const blank = (c) => c === " " || c === "\t" || c === "\n" || c === "\r";
+  for (let i = 0; i < t.length; i++) {
+    let end = -1;
+    if (t[i] === "\n") end = i + 1;
+    else if (".!?".includes(t[i])) {
+      let k = i;
+      while (k < t.length && ".!?".includes(t[k])) k++;
+      if (k < t.length && blank(t[k])) end = k;
+      else i = k - 1;
+    }
+    if (end < 0) continue;
+    while (end < t.length && blank(t[end])) end++;
+    out.push(t.slice(start, end));
+    start = end;
+    i = end - 1;
+  }
+  if (start < t.length) out.push(t.slice(start));
+  return out;
+}
 
 const badExits = [];
 async function suite(label, db, n) {
@@ -113,7 +140,7 @@ async function suite(label, db, n) {
       assert(!r.json.choices && !r.json.usage, "nothing generated");
       r = await alice.req("POST", "/v1/responses", { input: "a dragon story", max_output_tokens: 20 });
       eq([r.status, r.json.error.code], [400, "content_filter"], "Responses: " + r.text);
-      r = await alice.req("POST", "/v1/messages", { model: "x", max_tokens: 20, messages: [{ role: "user", content: "dragon" }] },
+      r = await alice.req("POST", "/v1/messages", { model: "stories260K", max_tokens: 20, messages: [{ role: "user", content: "dragon" }] },
                           { headers: { "anthropic-version": "2023-06-01" } });
       eq(r.status, 400, "messages: " + r.text);
       eq(r.json.type, "error", "Anthropic's error shape");
@@ -157,6 +184,7 @@ async function suite(label, db, n) {
 
     await test(`${label}: PII in a Korean message is redacted before the model sees it`, async () => {
       const said = "제 주민등록번호는 900101-1234567 입니다", redacted = "제 주민등록번호는 [RRN] 입니다";
+      eq((await put("tier", "plus", { rules: [] })).status, 200, "the plus tier: no PII rule");
       const a = await alice.req("POST", "/v1/chat/completions", chat(said, { max_tokens: 1 }));
       const b = await alice.req("POST", "/v1/chat/completions", chat(redacted, { max_tokens: 1 }));
       const c = await bob.req("POST", "/v1/chat/completions", chat(said, { max_tokens: 1 }));
@@ -261,8 +289,95 @@ async function suite(label, db, n) {
   }
 }
 
+
+// One Realtime turn from a text item on a fresh socket (an empty conversation each time):
+// every event up to response.done.
+function voiceTurn(base, key, text) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(base.replace("http", "ws") + "/v1/realtime", { headers: { Authorization: "Bearer " + key } });
+    const events = [];
+    const t = setTimeout(() => { ws.terminate(); reject(new Error("no response.done: " + JSON.stringify(events.slice(-3)))); }, 120000);
+    ws.on("message", (d) => {
+      const ev = JSON.parse(d.toString());
+      events.push(ev);
+      if (ev.type === "session.created") {
+        ws.send(JSON.stringify({ type: "session.update", session: { temperature: 0, max_output_tokens: 60, turn_detection: null } }));
+        ws.send(JSON.stringify({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } }));
+        ws.send(JSON.stringify({ type: "response.create" }));
+      }
+      if (ev.type === "error") { clearTimeout(t); ws.close(); reject(new Error("error event: " + JSON.stringify(ev))); }
+      if (ev.type === "response.done") { clearTimeout(t); ws.close(); resolve(events); }
+    });
+    ws.on("error", (e) => { clearTimeout(t); reject(e); });
+  });
+}
+const audioBytes = (evs) => evs.filter((e) => e.type === "response.output_audio.delta").reduce((n, e) => n + Buffer.from(e.delta, "base64").length, 0);
+const transcript = (evs) => evs.filter((e) => e.type === "response.output_audio_transcript.delta").map((e) => e.delta);
+
+// The voice loop applies the same checks: a flagged clause is neither shown nor spoken.
+async function voiceSuite() {
+  let srv;
+  try {
+    srv = await startServer(["-m", MODEL, "--asr-model", ASR, "--db", `sqlite:${tmp}/voice.db`, "--tiers", TIERS, "--threads", "2"]);
+  } catch (e) {
+    for (let i = 0; i < N_VOICE; i++) await test("voice: server starts", async () => { throw e; });
+    return;
+  }
+  try {
+    const admin = await user(srv.url, "admin-voice@example.com");
+    const carol = await user(srv.url, "carol-voice@example.com");
+    const put = (doc) => admin.req("PUT", "/api/admin/moderation/policies/tier/free", doc);
+    const prompt = "Once upon a time";
+    let clauses = [], firstAudio = 0, fullAudio = 0, word = "";
+    await test("voice: with output checks on, the reply comes clause by clause, each spoken after it is shown", async () => {
+      eq((await put({ rules: [{ name: "never", type: "words", words: ["zzqxv"], action: "block" }] })).status, 200);
+      const evs = await voiceTurn(srv.url, carol.key, prompt);
+      const done = evs[evs.length - 1];
+      eq(done.response.status, "completed", JSON.stringify(done.response));
+      clauses = transcript(evs);
+      assert(clauses.length >= 2, "several clauses: " + JSON.stringify(clauses));
+      // the audio before the second clause is shown is the first clause's
+      const at = evs.map((e, i) => (e.type === "response.output_audio_transcript.delta" ? i : -1)).filter((i) => i >= 0);
+      const second = at[1];
+      firstAudio = audioBytes(evs.slice(0, second));
+      fullAudio = audioBytes(evs);
+      assert(firstAudio > 0 && fullAudio > firstAudio, `audio ${firstAudio} of ${fullAudio}`);
+      const seen = new Set(clauses[0].toLowerCase().match(/[a-z]+/g) || []);
+      word = (clauses[1].match(/[A-Za-z]{3,}/g) || []).find((w) => !seen.has(w.toLowerCase()) && !prompt.toLowerCase().includes(w.toLowerCase()));
+      assert(word, "a word only the second clause has: " + JSON.stringify(clauses));
+    });
+    await test("voice: a forced unsafe clause is never shown nor spoken; the reply ends content_filter", async () => {
+      eq((await put({ rules: [{ name: "forced-voice", type: "words", words: [word], action: "block" }] })).status, 200);
+      const evs = await voiceTurn(srv.url, carol.key, prompt);
+      const done = evs[evs.length - 1];
+      eq([done.response.status, done.response.status_details && done.response.status_details.reason],
+         ["incomplete", "content_filter"], JSON.stringify(done.response));
+      eq(transcript(evs), [clauses[0]], "only the first clause is shown");
+      // the first clause's speech (as in the full reply, give or take the synthesizer's last
+      // few samples), none of the second's
+      const a = audioBytes(evs);
+      assert(Math.abs(a - firstAudio) <= firstAudio * 0.005 && a < firstAudio + (fullAudio - firstAudio) / 2,
+             `spoken ${a} bytes; the first clause is ${firstAudio} of ${fullAudio}`);
+    });
+    await test("voice: a blocked message gets no reply at all, and the audit log has both", async () => {
+      const evs = await voiceTurn(srv.url, carol.key, `tell me about ${word}`);
+      const done = evs[evs.length - 1];
+      eq(done.response.status_details.reason, "content_filter", JSON.stringify(done.response));
+      assert(/content policy/.test(done.response.status_details.message), "a plain-words reason: " + JSON.stringify(done.response));
+      eq([transcript(evs).length, audioBytes(evs)], [0, 0], "nothing shown or spoken");
+      const a = (await admin.req("GET", "/api/admin/moderation/audit")).json.data;
+      assert(a.some((x) => x.api === "realtime" && x.stage === "output" && x.rule === "forced-voice" && x.user_id === carol.id), "output row");
+      assert(a.some((x) => x.api === "realtime" && x.stage === "input" && x.rule === "forced-voice"), "input row: " + JSON.stringify(a.slice(0, 3)));
+    });
+  } finally {
+    const code = await stopServer(srv);
+    if (code !== 0) badExits.push(`voice: exit ${code}: ${srv.stderr().slice(-2000)}`);
+  }
+}
+
 try {
   await suite("sqlite", `sqlite:${tmp}/omni.db`, N_SQLITE);
+  await voiceSuite();
   const pg = await startPostgres();   /* the stored policies and the audit log on the other back end */
   try { await suite("pg", pg.url, N_BOTH); } finally { await pg.stop(); }
   await test("every server exited cleanly", async () => { eq(badExits, [], "exits"); });
