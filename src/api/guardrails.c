@@ -100,11 +100,13 @@ static int has_hangul(const char *t) {
     return 0;
 }
 
-static void keep(struct api_guard *g, void *p) {
-    void **k = realloc(g->keep, sizeof *k * (size_t)(g->n_keep + 1));
-    if (!k) { free(p); return; }
-    g->keep = (char **)k;
+/* p is freed with the guard; -1 (p freed now) when out of memory. */
+static int keep(struct api_guard *g, void *p) {
+    char **k = realloc(g->keep, sizeof *k * (size_t)(g->n_keep + 1));
+    if (!k) { free(p); return -1; }
+    g->keep = k;
     g->keep[g->n_keep++] = p;
+    return 0;
 }
 
 void api_guard_audit(struct api_guard *g, const char *stage, const char *rule, const char *category,
@@ -237,12 +239,15 @@ int api_guard_input(struct api_guard *g, const omni_chat_message **msgs, int n, 
         if (rc) return rc;
         if (rw) {
             if (!copy) {
-                if (!(copy = malloc(sizeof *copy * (size_t)n))) { free(rw); snprintf(msg, cap, "out of memory"); return 503; }
+                if (!(copy = malloc(sizeof *copy * (size_t)n)) || keep(g, copy)) {
+                    free(rw);
+                    snprintf(msg, cap, "out of memory");
+                    return 503;
+                }
                 memcpy(copy, *msgs, sizeof *copy * (size_t)n);
-                keep(g, copy);
             }
+            if (keep(g, rw)) { snprintf(msg, cap, "out of memory"); return 503; }
             copy[i].content = rw;
-            keep(g, rw);
             text = rw;
         }
         if (user) {

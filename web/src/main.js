@@ -6,6 +6,7 @@
 import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.js";
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
+import { moderationTab } from "./moderation.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -1037,6 +1038,7 @@ const adminTabs = {
     for (const m of p.data || []) table.append(h("tr", {}, ...[m.id, m.kind, m.state, (m.memory / 1048576).toFixed(0), m.active].map((x) => h("td", { text: String(x ?? "") }))));
     body.append(table);
   },
+  moderation: (body) => moderationTab(body, { api, h, toast }),
 };
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
 
