@@ -679,6 +679,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
 /* stop_reason and stop_sequence of a finished choice. */
 static const char *messages_stop_reason(const struct gen *g, const struct api_options *o, const char **stop_seq) {
     *stop_seq = NULL;
+    if (g->filtered) return "refusal";   /* Anthropic's word for a reply its classifiers stopped */
     if (!strcmp(g->res.finish_reason, "length")) return "max_tokens";
     int k = g->res.stop_string;
     if (k > 0 && k <= o->n_stop) { *stop_seq = o->stop[k - 1]; return "stop_sequence"; }
@@ -721,6 +722,7 @@ static int messages_json_reply(struct api_server *s, struct mg_connection *c, co
     pthread_mutex_unlock(&grp->mu);
     struct gen *g = &grp->g[0];
     g->reported = 1;
+    gen_filter_all(g);
     if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
     char id[64];
     make_id(id, sizeof id, "msg_");
@@ -809,6 +811,7 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
         ended = g->done;
         g->reported = ended;
         pthread_mutex_unlock(&grp->mu);
+        if (g->mf) text = gen_filter(g, text, ended);
         if (!have && ok) ok = messages_send(c, messages_ev("ping")) == 0;
         for (int k = 0; k < 2 && ok; k++) {   /* thoughts first: they come before the answer */
             const char *t = k == 0 ? rtext : text;

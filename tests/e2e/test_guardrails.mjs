@@ -17,7 +17,7 @@ import { startPostgres } from "./pg_helpers.mjs";
 import WebSocket from "ws";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const N_BOTH = 10, N_SQLITE = N_BOTH + 2, N_VOICE = 3;
+const N_BOTH = 11, N_SQLITE = N_BOTH + 2, N_VOICE = 3;
 const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + 1);
 const ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
@@ -232,6 +232,18 @@ async function suite(label, db, n) {
          ["response.incomplete", "incomplete", "content_filter"], "the last event");
     });
 
+    await test(`${label}: the same in Anthropic messages (stop_reason refusal), streamed and not`, async () => {
+      const body = { model: "stories260K", max_tokens: 80, temperature: 0, messages: [{ role: "user", content: prompt }] };
+      const r = await bob.req("POST", "/v1/messages", body, { headers: { "anthropic-version": "2023-06-01" } });
+      eq(r.status, 200, r.text);
+      eq(r.json.stop_reason, "refusal", r.text);
+      eq(r.json.content.filter((b) => b.type === "text").map((b) => b.text).join(""), first, "cut at the sentence");
+      const s = await sse(base, "/v1/messages", body, bob.key);
+      const shown = s.events.filter((e) => e.type === "content_block_delta" && e.delta.type === "text_delta").map((e) => e.delta.text).join("");
+      eq(shown, first, "streamed deltas");
+      eq(s.events.find((e) => e.type === "message_delta").delta.stop_reason, "refusal", "the stream's stop_reason");
+    });
+
     await test(`${label}: the audit log records each flagged item for admins`, async () => {
       const r = await admin.req("GET", "/api/admin/moderation/audit?limit=200");
       eq(r.status, 200, r.text);
@@ -245,6 +257,8 @@ async function suite(label, db, n) {
       has((x) => x.stage === "input" && x.action === "redact" && x.category === "kr_rrn", "the redaction");
       has((x) => x.stage === "input" && x.rule === "no-cats" && x.assistant_id, "the assistant's rule, with the assistant");
       has((x) => x.stage === "output" && x.rule === "forced" && x.user_id === bob.id && x.excerpt.includes(word), "the output cut");
+      for (const api of ["chat.completions", "responses", "messages"])
+        has((x) => x.stage === "output" && x.api === api && x.rule === "forced", `the output cut in ${api}`);
       assert(rows.every((x, i) => i === 0 || rows[i - 1].created >= x.created), "newest first");
     });
 
