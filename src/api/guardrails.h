@@ -22,6 +22,7 @@ struct api_guard {
     const struct api_who *who;       /* the principal when not the thread's (a Realtime socket's), or NULL */
     const char *api;                 /* "chat.completions", "responses", "messages", "ollama", "realtime" */
     int resolved;
+    int off;                         /* a request that generates nothing (token counts): no checks */
     const struct mod_policy *policy; /* NULL: none applies */
     struct mod_policy *owned;        /* a stored policy parsed for this request */
     int korean;                      /* plain words in Korean (Hangul in the input, or Accept-Language ko) */

@@ -148,6 +148,9 @@ async function suite(label, db, n) {
       r = await alice.req("POST", "/api/chat", { model: "stories260K", stream: false, messages: [{ role: "user", content: "dragon" }] });
       eq(r.status, 400, "ollama: " + r.text);
       assert(typeof r.json.error === "string" && /no-dragons/.test(r.json.error), "ollama's shape: " + r.text);
+      // counting tokens generates nothing: not refused
+      r = await alice.req("POST", "/v1/responses/input_tokens", { input: "a dragon story" });
+      eq(r.status, 200, "input_tokens: " + r.text);
     });
 
     await test(`${label}: a Korean message gets its reason in Korean`, async () => {
