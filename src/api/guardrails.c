@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/routes_assistants.h"
 #include "api/who.h"
 #include "core/log.h"
 #include "moderation/guard_run.h"
@@ -74,6 +73,15 @@ static int stored(struct api_guard *g, struct store *st, const char *scope, cons
     return g->owned != NULL;
 }
 
+void api_guard_set_assistant(struct api_guard *g, const char *id) {
+    if (!g || !id || !strcmp(g->assistant_id, id)) return;
+    snprintf(g->assistant_id, sizeof g->assistant_id, "%s", id);
+    mod_policy_free(g->owned);   /* resolved again with the assistant's */
+    g->owned = NULL;
+    g->policy = NULL;
+    g->resolved = 0;
+}
+
 const struct mod_policy *api_guard_policy(struct api_guard *g) {
     if (!g || g->off) return NULL;
     if (g->resolved) return g->policy;
@@ -82,8 +90,7 @@ const struct mod_policy *api_guard_policy(struct api_guard *g) {
     struct auth_config *a = s->p.auth;
     const struct api_who *w = g->who ? g->who : api_who();
     if (a && a->st && w) {
-        const char *asst = api_assistant_current();
-        if ((w->kind == API_WHO_KEY && stored(g, a->st, "key", w->key.id)) || stored(g, a->st, "assistant", asst) ||
+        if ((w->kind == API_WHO_KEY && stored(g, a->st, "key", w->key.id)) || stored(g, a->st, "assistant", g->assistant_id) ||
             (api_who_has_user(w) && stored(g, a->st, "tier", w->user.tier)))
             return g->policy = g->owned;
     }
@@ -123,8 +130,7 @@ void api_guard_audit(struct api_guard *g, const char *stage, const char *rule, c
     memset(&r, 0, sizeof r);
     if (w && api_who_has_user(w)) snprintf(r.user_id, sizeof r.user_id, "%s", w->user.id);
     if (w && w->kind == API_WHO_KEY) snprintf(r.key_id, sizeof r.key_id, "%s", w->key.id);
-    const char *asst = api_assistant_current();
-    snprintf(r.assistant_id, sizeof r.assistant_id, "%s", asst ? asst : "");
+    snprintf(r.assistant_id, sizeof r.assistant_id, "%.*s", (int)sizeof r.assistant_id - 1, g->assistant_id);
     snprintf(r.api, sizeof r.api, "%s", g->api);
     snprintf(r.stage, sizeof r.stage, "%s", stage);
     snprintf(r.rule, sizeof r.rule, "%s", rule ? rule : "");

@@ -25,6 +25,7 @@ struct api_guard {
     int off;                         /* a request that generates nothing (token counts): no checks */
     const struct mod_policy *policy; /* NULL: none applies */
     struct mod_policy *owned;        /* a stored policy parsed for this request */
+    char assistant_id[64];           /* the assistant the request chats with ("": none) */
     int korean;                      /* plain words in Korean (Hangul in the input, or Accept-Language ko) */
     char *last_user;                 /* the user's newest text, for the guard's answer checks */
     char **keep;                     /* redacted texts, freed at the end */
@@ -41,6 +42,8 @@ void api_guard_use(struct api_guard *g);
 /* The voice loop's check (omni_voice_params.moderate) for a Realtime socket's guard: reply
  * 0, the user's message (input); 1, a clause of the answer (output). 1 when flagged. */
 int api_guard_voice(const char *text, size_t len, int reply, void *guard);
+/* The chat names this assistant: its policy applies (called by the assistants' route). */
+void api_guard_set_assistant(struct api_guard *g, const char *id);
 /* The request's policy (resolved on first use), or NULL. */
 const struct mod_policy *api_guard_policy(struct api_guard *g);
 

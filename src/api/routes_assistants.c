@@ -33,6 +33,7 @@
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/routes_assistants.h"
+#include "api/guardrails.h"
 #include "api/who.h"
 #include "assistants/assistants.h"
 #include "assistants/bundle.h"
@@ -622,6 +623,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     snprintf(u->id, sizeof u->id, "%s", a.id);
     u->version = a.version;
     snprintf(u->user_id, sizeof u->user_id, "%s", w->user.id);
+    api_guard_set_assistant(api_guard_current(), a.id);   /* its moderation policy applies */
     asst_free(&a);
     if (!cfg) return api_reply_error(c, 500, NULL, NULL, "the assistant's configuration is damaged");
     int status = 0;
@@ -690,8 +692,18 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
                 status = api_reply_store(c, STORE_ERR, &e, "assistant");
                 goto out;
             }
-            char *ctx = asst_knowledge_context(p, np, only);
-            asst_passages_free(p, np);
+            /* the policy's check of retrieved text ("knowledge"): a flagged passage is left out */
+            int kept = 0;
+            for (int i = 0; i < np; i++) {
+                if (api_guard_knowledge(api_guard_current(), p[i].text)) {
+                    free(p[i].text);
+                    free(p[i].heading);
+                    continue;
+                }
+                p[kept++] = p[i];
+            }
+            char *ctx = asst_knowledge_context(p, kept, only);
+            asst_passages_free(p, kept);
             size_t n = strlen(ins) + (ctx ? strlen(ctx) : 0) + 3;
             if (!ctx || !(ins_buf = malloc(n))) {
                 free(ctx);
@@ -753,8 +765,6 @@ static void record(struct api_server *s, struct api_asst_use *u) {
     if (asst_record_use(s->p.auth->st, u->id, u->version, u->user_id, u->conv_id, &e))
         log_warn("assistant %s: counting a use: %s", u->id, e.msg);
 }
-
-const char *api_assistant_current(void) { return tl_use && tl_use->active ? tl_use->id : NULL; }
 
 void api_assistant_chat_done(void) {
     if (tl_use && tl_use->active && tl_server) record(tl_server, tl_use);

@@ -34,7 +34,5 @@ void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int st
 /* Called by the chat's storage step when the generation has ended (before the reply's end):
  * records the use of this thread's request now, if it named an assistant. */
 void api_assistant_chat_done(void);
-/* The id of the assistant this thread's chat request uses, or NULL (moderation policies). */
-const char *api_assistant_current(void);
 
 #endif
