@@ -122,3 +122,7 @@ if [ -d tests/e2e/node_modules ] && [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; the
 else
   printf '\n(web app bench skipped: needs chromium and the e2e node packages)\n'
 fi
+
+# Guardrails: what a Qwen3Guard-Gen-0.6B-shape guard adds to time to first token (input
+# check) and per streamed sentence (output checks), on 2 threads (bench/bench_guard.mjs)
+BENCH_MODELS="$DIR" OMNI_BIN="$OMNI" node bench/bench_guard.mjs 2>&1 || echo "(guardrails bench failed)"

@@ -768,7 +768,8 @@ typedef struct omni_voice_event {
     size_t len;
     const int16_t *pcm;            /* OMNI_VOICE_AUDIO */
     size_t n_pcm;
-    const char *status;            /* OMNI_VOICE_RESPONSE_DONE: "completed", "cancelled" or "failed" */
+    const char *status;            /* OMNI_VOICE_RESPONSE_DONE: "completed", "cancelled", "failed" or
+                                    * "content_filter" (omni_voice_params.moderate stopped it) */
     omni_usage usage;              /* OMNI_VOICE_RESPONSE_DONE */
 } omni_voice_event;
 
@@ -806,6 +807,12 @@ typedef struct omni_voice_params {
     int n_ctx;                     /* LLM context; <= 0: the session default */
     omni_voice_callback on_event;
     void *user;
+    /* Moderation (NULL: none), on the worker thread, with `user`: reply 0, the user's newest
+     * message before a reply is made (non-zero: no reply); reply 1, each clause of the reply
+     * before it is shown or spoken (non-zero: no text or audio for it nor after it). Either
+     * way the reply ends with status "content_filter". Fixed at omni_voice_new like on_event;
+     * with it, OMNI_VOICE_TEXT_DELTA comes clause by clause, once checked. */
+    int (*moderate)(const char *text, size_t len, int reply, void *user);
 } omni_voice_params;
 
 enum { OMNI_VOICE_EOT_SILENCE = 0, OMNI_VOICE_EOT_TRANSCRIPT = 1 };   /* omni_voice_params.end_of_turn */

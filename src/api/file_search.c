@@ -8,6 +8,7 @@
 
 #include "api/big_stack.h"
 #include "api/files_index.h"
+#include "api/guardrails.h"
 #include "api/reply.h"
 #include "api/who.h"
 #include "storage/storage.h"
@@ -99,6 +100,8 @@ char *api_fs_context(const struct api_fs_hit *h, int n) {
     put(&buf, &len, &cap, "<file_search_results>\n", NULL, NULL);
     for (int i2 = 0; i2 < n; i2++) {
         char fn[300], hd[600], num[64];
+        /* the policy's check of retrieved text ("knowledge"): a flagged passage is left out */
+        if (api_guard_knowledge(api_guard_current(), h[i2].text)) continue;
         attr_safe(fn, sizeof fn, h[i2].filename);
         attr_safe(hd, sizeof hd, h[i2].heading);
         snprintf(num, sizeof num, "%d", i2 + 1);
@@ -274,10 +277,12 @@ struct prep_call {
     cJSON *chat;
     struct api_rs_extra *x;
     int status;
+    struct api_guard *guard;   /* the request's moderation (its "knowledge" check), thread-local too */
 };
 static void prep_call(void *arg) {
     struct prep_call *k = arg;
     api_who_set(k->who);
+    api_guard_use(k->guard);
     k->status = prepare(k->s, k->c, k->j, k->chat, k->x);
 }
 
@@ -292,7 +297,7 @@ int api_file_search_prepare(struct api_server *s, struct mg_connection *c, const
         if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "file_search")) any = 1;
     }
     if (!any) return 1;
-    struct prep_call k = {api_who(), s, c, j, chat, x, 0};
+    struct prep_call k = {api_who(), s, c, j, chat, x, 0, api_guard_current()};
     if (api_run_big_stack(prep_call, &k)) return api_reply_error(c, 503, NULL, NULL, "cannot start a thread; retry shortly");
     return k.status;
 }

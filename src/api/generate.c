@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include "api/client_gone.h"
+#include "api/guardrails.h"
 #include "api/meter.h"
 #include "api/routes_assistants.h"
 #include "api/reply.h"
 #include "api/sse.h"
+#include "moderation/stream_filter.h"
 #include "tools/toolcall.h"
 
 /* Streaming a reply with tools: the answer so far is parsed again at every chunk and
@@ -49,6 +51,10 @@ struct gen {
     omni_request *req;
     const omni_prompt *prompt;
     struct tool_stream ts;   /* streaming with tools */
+    struct mod_stream *mf;   /* output moderation (api/guardrails.h), or NULL: HTTP thread only */
+    char *passed;            /* what the filter released so far */
+    size_t plen, pcap;
+    int filtered;            /* a sentence was flagged: the answer ends with content_filter */
 };
 
 /* All choices of one request share one mutex and condition, so the HTTP thread
@@ -143,10 +149,50 @@ static void on_done(const omni_usage *u, const char *error, void *user) {
     pthread_mutex_unlock(&g->grp->mu);
 }
 
-static int failed(const struct gen *g) { return !strcmp(g->res.finish_reason, "error"); }
+static int failed(const struct gen *g) { return !g->filtered && !strcmp(g->res.finish_reason, "error"); }
 
 static const char *finish_name(const struct gen *g) {
+    if (g->filtered) return "content_filter";
     return !strcmp(g->res.finish_reason, "length") ? "length" : "stop";
+}
+
+/* ---- output moderation: the answer held sentence by sentence (moderation/stream_filter.h) ---- */
+
+struct released { char *p; size_t n, cap; };
+
+static int release_to(const char *s, size_t n, void *user) {
+    struct released *r = user;
+    add_text(&r->p, &r->n, &r->cap, s, n);
+    return 0;
+}
+
+/* text (taken from the engine, malloc'd or NULL) through the choice's filter: returns what
+ * may be shown now (malloc'd, NULL when nothing), text consumed. final: the choice ended,
+ * so what is held is checked too. A flagged sentence stops the choice's generation. On the
+ * HTTP thread, without the group's lock (a guard model's check takes a while). */
+static char *gen_filter(struct gen *g, char *text, int final) {
+    if (!g->mf) return text;
+    struct released r = {0};
+    int rc = 0;
+    if (text && *text) rc = mod_stream_push(g->mf, text, strlen(text), release_to, &r);
+    if (!rc && final) rc = mod_stream_flush(g->mf, release_to, &r);
+    free(text);
+    if (rc && !g->filtered) {
+        g->filtered = 1;
+        if (g->submitted && !g->done) omni_request_cancel(g->req);
+    }
+    if (r.n) add_text(&g->passed, &g->plen, &g->pcap, r.p, r.n);
+    return r.p;
+}
+
+/* A whole answer (not streamed) through the filter: g->text becomes what passed. */
+static void gen_filter_all(struct gen *g) {
+    if (!g->mf) return;
+    char *t = gen_filter(g, g->text ? strdup(g->text) : NULL, 1);
+    free(g->text);
+    g->text = t;
+    g->len = t ? strlen(t) : 0;
+    g->cap = t ? g->len + 1 : 0;
 }
 
 /* A choice that ends without running. */
@@ -424,6 +470,15 @@ static void capture_finish(struct group *grp) {
     if (!cap || !grp->g[0].submitted) return;
     const omni_usage *r = &grp->g[0].res;
     cap->finished = !strcmp(r->finish_reason, "stop") || !strcmp(r->finish_reason, "length");
+    if (grp->g[0].mf) {   /* what is kept is what was shown: a flagged sentence never is */
+        struct gen *g = &grp->g[0];
+        pthread_mutex_lock(&grp->mu);
+        cap->len = 0;
+        if (g->plen) add_text(&cap->text, &cap->len, &cap->cap, g->passed, g->plen);
+        else if (cap->text) cap->text[0] = 0;
+        pthread_mutex_unlock(&grp->mu);
+        if (g->filtered) cap->finished = 1;
+    }
     cap->prompt_tokens = r->prompt_tokens;
     cap->cached_tokens = r->cached_tokens;
     cap->completion_tokens = r->completion_tokens;
@@ -473,6 +528,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
         if (!have && ok) ok = sse_comment(c, "keep-alive") == 0;   /* also notices a vanished client */
         for (int i = 0; text && rtext && lp && ended && i < n; i++) {
             struct gen *g = &grp->g[i];
+            if (g->mf) text[i] = gen_filter(g, text[i], ended[i]);
             if (rtext[i] && ok) {   /* thoughts first: they come before the answer */
                 cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, NULL, rtext[i], 0, NULL, NULL,
                                         o->include_usage, &g->offset);
@@ -503,7 +559,7 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
                 any_failed = 1;
             } else if (ended[i] && ok && !any_failed) {
                 if (o->tools) ok = tool_stream_send(c, o, g, id, created, grp->model_id, i, 1) == 0;
-                const char *fin = o->tools && g->ts.any_call ? "tool_calls" : finish_name(g);
+                const char *fin = o->tools && g->ts.any_call && !g->filtered ? "tool_calls" : finish_name(g);
                 cJSON *j = stream_chunk(kind, id, created, grp->model_id, i, kind == API_CHAT ? NULL : "", NULL, 0,
                                         NULL, fin, o->include_usage, &g->offset);
                 ok = sse_send_json(c, j) == 0;
@@ -553,6 +609,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
         }
     }
     pthread_mutex_unlock(&grp->mu);
+    for (int i = 0; i < grp->n; i++) gen_filter_all(&grp->g[i]);
     capture_finish(grp);
     for (int i = 0; i < grp->n; i++)
         if (failed(&grp->g[i]))
@@ -617,7 +674,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             if (g->lp) cJSON_AddItemToObject(ch, "logprobs", completion_logprobs(g->lp, &off));
             else cJSON_AddNullToObject(ch, "logprobs");
         }
-        cJSON_AddStringToObject(ch, "finish_reason", kind == API_CHAT && called ? "tool_calls" : finish_name(g));
+        cJSON_AddStringToObject(ch, "finish_reason", kind == API_CHAT && called && !g->filtered ? "tool_calls" : finish_name(g));
     }
     cJSON_AddItemToObject(j, "usage", usage_json(grp, o->truncated_messages));
     char hdr[1024];
@@ -632,6 +689,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
 /* stop_reason and stop_sequence of a finished choice. */
 static const char *messages_stop_reason(const struct gen *g, const struct api_options *o, const char **stop_seq) {
     *stop_seq = NULL;
+    if (g->filtered) return "refusal";   /* Anthropic's word for a reply its classifiers stopped */
     if (!strcmp(g->res.finish_reason, "length")) return "max_tokens";
     int k = g->res.stop_string;
     if (k > 0 && k <= o->n_stop) { *stop_seq = o->stop[k - 1]; return "stop_sequence"; }
@@ -674,6 +732,7 @@ static int messages_json_reply(struct api_server *s, struct mg_connection *c, co
     pthread_mutex_unlock(&grp->mu);
     struct gen *g = &grp->g[0];
     g->reported = 1;
+    gen_filter_all(g);
     if (failed(g)) return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
     char id[64];
     make_id(id, sizeof id, "msg_");
@@ -762,6 +821,7 @@ static int messages_stream_reply(struct api_server *s, struct mg_connection *c, 
         ended = g->done;
         g->reported = ended;
         pthread_mutex_unlock(&grp->mu);
+        if (g->mf) text = gen_filter(g, text, ended);
         if (!have && ok) ok = messages_send(c, messages_ev("ping")) == 0;
         for (int k = 0; k < 2 && ok; k++) {   /* thoughts first: they come before the answer */
             const char *t = k == 0 ? rtext : text;
@@ -843,9 +903,9 @@ static cJSON *response_object(struct api_server *s, const struct api_options *o,
     else cJSON_AddNullToObject(r, "max_output_tokens");
     cJSON_AddNullToObject(r, "previous_response_id");
     cJSON_AddNullToObject(r, "error");
-    if (g && !strcmp(g->res.finish_reason, "length")) {
+    if (g && (g->filtered || !strcmp(g->res.finish_reason, "length"))) {
         cJSON *d = cJSON_AddObjectToObject(r, "incomplete_details");
-        cJSON_AddStringToObject(d, "reason", "max_output_tokens");
+        cJSON_AddStringToObject(d, "reason", g->filtered ? "content_filter" : "max_output_tokens");
     } else cJSON_AddNullToObject(r, "incomplete_details");
     cJSON_AddStringToObject(r, "truncation", o->truncation ? "auto" : "disabled");
     if (g) cJSON_AddItemToObject(r, "usage", response_usage(g));
@@ -947,6 +1007,7 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
     int cancelled = grp->cancelled;
     pthread_mutex_unlock(&grp->mu);
     struct gen *g = &grp->g[0];
+    gen_filter_all(g);
     if (failed(g) || (h && h->background && cancelled)) {
         if (!(h && h->background))
             return api_reply_error(c, 500, NULL, "generation_failed", "generation failed: %s", g->error);
@@ -995,8 +1056,8 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
         cJSON_AddItemToArray(out, call_item(id, cid, tp.calls[k].name, tp.calls[k].arguments, "completed"));
     }
     tool_parse_free(&tp);
-    cJSON *r = response_object(s, o, rid, created, !strcmp(g->res.finish_reason, "length") ? "incomplete" : "completed",
-                               out, g);
+    cJSON *r = response_object(s, o, rid, created,
+                               g->filtered || !strcmp(g->res.finish_reason, "length") ? "incomplete" : "completed", out, g);
     if (h && h->on_final) h->on_final(h, r);   /* stored before the client can read it */
     if (!(h && h->background)) api_reply_json_headers(c, 200, r, NULL);
     cJSON_Delete(r);
@@ -1195,6 +1256,7 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
         g->lp = NULL;
         int ended = g->done;
         pthread_mutex_unlock(&grp->mu);
+        if (g->mf) text = gen_filter(g, text, ended);
         if (!have && st.ok) st.ok = sse_comment(c, "keep-alive") == 0;
         if (rtext) {
             if (st.open != 3) rs_open(&st, 3, NULL);
@@ -1233,7 +1295,7 @@ static int responses_stream(struct api_server *s, struct mg_connection *c, const
         rs_answer(&st, o, g, 1);
         if (!st.n_items && !st.open) rs_open(&st, 1, NULL);   /* an empty answer is an empty message */
         rs_close(&st);
-        int incomplete = !strcmp(g->res.finish_reason, "length");
+        int incomplete = g->filtered || !strcmp(g->res.finish_reason, "length");
         const char *status = cancelled ? "cancelled" : incomplete ? "incomplete" : "completed";
         e = cJSON_CreateObject();
         cJSON_AddItemToObject(e, "response", response_object(s, o, id, created, status, st.done_items, g));
@@ -1287,9 +1349,12 @@ static int group_init(struct api_server *s, struct mg_connection *c, int chat, c
     grp->cap = n == 1 ? o->capture : NULL;
     grp->cancel_flag = o->resp ? &o->resp->cancel : NULL;
     grp->meter = api_meter_current();
+    struct api_guard *guard = api_guard_current();
+    int filter = api_guard_output_active(guard);
     for (int i = 0; i < n; i++) {
         gs[i].grp = grp;
         gs[i].prompt = &prompts[i];
+        if (filter && (gs[i].mf = malloc(sizeof *gs[i].mf))) mod_stream_init(gs[i].mf, api_guard_sentence, guard);
     }
     *out = grp;
     return 0;
@@ -1350,6 +1415,9 @@ static void group_free(struct group *grp) {
         free(g->rtext);
         free(g->ts.all);
         free(g->toks);
+        if (g->mf) mod_stream_free(g->mf);
+        free(g->mf);
+        free(g->passed);
     }
     pthread_mutex_destroy(&grp->mu);
     pthread_cond_destroy(&grp->cv);
@@ -1410,6 +1478,7 @@ int api_generate_custom(struct api_server *s, struct mg_connection *c, const str
             char *text = g->len ? strndup(g->text, g->len) : NULL, *thought = g->rlen ? strndup(g->rtext, g->rlen) : NULL;
             g->len = g->rlen = 0;
             pthread_mutex_unlock(&grp->mu);
+            if (g->mf) text = gen_filter(g, text, 0);
             if (ok && (text || thought) && out->piece(out->user, text, thought)) {
                 ok = 0;
                 cancel_all(grp);
@@ -1422,8 +1491,14 @@ int api_generate_custom(struct api_server *s, struct mg_connection *c, const str
         if (!o->stream && g->done) break;
     }
     pthread_mutex_unlock(&grp->mu);
+    if (g->mf && o->stream) {   /* the last sentence held back */
+        char *rest = gen_filter(g, NULL, 1);
+        if (ok && rest && out->piece(out->user, rest, NULL)) ok = 0;
+        free(rest);
+    } else gen_filter_all(g);
     r->usage = g->res;
     r->failed = failed(g);
+    r->filtered = g->filtered;
     snprintf(r->error, sizeof r->error, "%s", g->error);
     if (!o->stream) {
         r->text = g->text;

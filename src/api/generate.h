@@ -96,6 +96,7 @@ struct api_gen_result {
     int32_t *tokens;            /* with want_tokens: the generated token ids */
     int n_tokens;
     int failed;                 /* the engine failed: error says why */
+    int filtered;               /* output moderation stopped it at a flagged sentence */
     char error[256];
 };
 /* Why a generation was refused before it ran: an HTTP status, a short code and a message. */

@@ -18,7 +18,7 @@ struct api_moderation *api_moderation_open(const char *policy, const char *guard
     if (!policy && !guard_model) return NULL;
     struct api_moderation *m = calloc(1, sizeof *m);
     if (!m) { err_set(e, "out of memory"); return NULL; }
-    if (policy && !(m->rules = mod_rules_load(policy, e))) {
+    if (policy && !(m->policy = mod_policy_load(policy, e))) {
         err_prefix(e, "--moderation: ");
         api_moderation_close(m);
         return NULL;
@@ -46,13 +46,13 @@ struct api_moderation *api_moderation_open(const char *policy, const char *guard
     }
     m->guard_id = guard_model ? base_name(guard_model) : strdup("omni-rules");
     if (!m->guard_id) { err_set(e, "out of memory"); api_moderation_close(m); return NULL; }
-    m->cfg.rules = m->rules;
+    m->cfg.rules = m->policy ? m->policy->rules : NULL;
     return m;
 }
 
 void api_moderation_close(struct api_moderation *m) {
     if (!m) return;
-    mod_rules_free(m->rules);
+    mod_policy_free(m->policy);
     if (m->guard) omni_model_free(m->guard);
     free(m->guard_id);
     free(m);

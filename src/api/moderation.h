@@ -1,12 +1,14 @@
-/* The server's moderation setup: the policy file's rules and the guard model, loaded at
- * start (omni serve --moderation FILE, --guard-model FILE), used by /v1/moderations. */
+/* The server's moderation setup: the policy file (its rules, and where checks run:
+ * moderation/policy.h) and the guard model, loaded at start (omni serve --moderation FILE,
+ * --guard-model FILE), used by /v1/moderations and the chat APIs' checks (api/guardrails.h). */
 #ifndef OMNI_API_MODERATION_H
 #define OMNI_API_MODERATION_H
 #include "core/error.h"
 #include "moderation/moderate.h"
+#include "moderation/policy.h"
 
 struct api_moderation {
-    struct mod_rules *rules;    /* NULL without a policy */
+    struct mod_policy *policy;  /* NULL without a policy file */
     omni_model *guard;          /* NULL without a guard model */
     char *guard_id;             /* the guard's name in replies ("omni-rules" without one) */
     struct moderation cfg;      /* what moderation_check reads */

@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "api/asr.h"
+#include "api/guardrails.h"
 #include "api/meter.h"
 #include "api/realtime_events.h"
 #include "api/routes.h"
@@ -50,6 +51,7 @@ struct rt_conn {
      * or the key's requests per minute), counted when it starts; its usage when it ends */
     struct api_who who;         /* KEY or SESSION (else no limits) */
     int turn_refused;           /* this turn went over the limit: cancelled, not counted */
+    struct api_guard guard;     /* the socket's moderation (api/guardrails.h): its user's policy */
 };
 
 /* ---- writing ---- */
@@ -198,7 +200,14 @@ static cJSON *response_json(struct rt_conn *k, const char *status, const omni_vo
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "id", k->resp_id);
     cJSON_AddStringToObject(r, "object", "realtime.response");
-    cJSON_AddStringToObject(r, "status", status);
+    const int filtered = !strcmp(status, "content_filter");
+    cJSON_AddStringToObject(r, "status", filtered ? "incomplete" : status);
+    if (filtered) {   /* as OpenAI's Realtime API says it, with the plain-words reason */
+        cJSON *d = cJSON_AddObjectToObject(r, "status_details");
+        cJSON_AddStringToObject(d, "type", "incomplete");
+        cJSON_AddStringToObject(d, "reason", "content_filter");
+        if (k->guard.reason[0]) cJSON_AddStringToObject(d, "message", k->guard.reason);
+    }
     cJSON *out = cJSON_AddArrayToObject(r, "output");
     if (e) {
         cJSON_AddItemToArray(out, message_item(k->resp_item, "assistant",
@@ -514,6 +523,12 @@ static int key_ok(struct api_server *s, const struct mg_connection *c, struct ap
     return accounts && api_who_socket(s, c, NULL, w);
 }
 
+/* The voice loop's moderation: this socket's guard. */
+static int rt_moderate(const char *text, size_t len, int reply, void *user) {
+    struct rt_conn *k = user;
+    return api_guard_voice(text, len, reply, &k->guard);
+}
+
 static int on_connect(const struct mg_connection *c, void *ud) {
     struct api_server *s = ud;
     struct rt_conn *k = calloc(1, sizeof *k);
@@ -570,6 +585,11 @@ static void on_ready(struct mg_connection *c, void *ud) {
     k->vp.input_rate = 24000;
     k->vp.on_event = on_voice_event;
     k->vp.user = k;
+    api_guard_begin(&k->guard, k->s, k->c);
+    api_guard_use(NULL);            /* the socket's, not this thread's next request's */
+    k->guard.who = &k->who;
+    k->guard.api = "realtime";
+    if (api_guard_policy(&k->guard)) k->vp.moderate = rt_moderate;
     k->turn_detection = 1;
     struct err e = {{0}};
     k->v = omni_voice_new(k->s->model, api_asr_ctx(k->s->asr), &k->vp, e.msg, sizeof e.msg);
@@ -588,6 +608,7 @@ static void on_close(const struct mg_connection *c, void *ud) {
     k->closed = 1;
     pthread_mutex_unlock(&k->wmu);
     omni_voice_free(k->v); /* joins the voice threads: no event can arrive after this */
+    api_guard_end(&k->guard);
     mg_set_user_connection_data(c, NULL);
     pthread_mutex_destroy(&k->wmu);
     free(k->instructions);

@@ -34,6 +34,7 @@
 #include "api/routes.h"
 #include "api/files_index.h"
 #include "api/routes_assistants.h"
+#include "api/guardrails.h"
 #include "api/who.h"
 #include "assistants/assistants.h"
 #include "assistants/bundle.h"
@@ -649,6 +650,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     snprintf(u->id, sizeof u->id, "%s", a.id);
     u->version = a.version;
     snprintf(u->user_id, sizeof u->user_id, "%s", w->user.id);
+    api_guard_set_assistant(api_guard_current(), a.id);   /* its moderation policy applies */
     asst_free(&a);
     if (!cfg) return api_reply_error(c, 500, NULL, NULL, "the assistant's configuration is damaged");
     int status = 0;
@@ -717,9 +719,19 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
                 status = api_reply_store(c, STORE_ERR, &e, "assistant");
                 goto out;
             }
-            char *ctx = asst_knowledge_context(p, np, only);
-            if (np) u->citations = passages_json(p, np);
-            asst_passages_free(p, np);
+            /* the policy's check of retrieved text ("knowledge"): a flagged passage is left out */
+            int kept = 0;
+            for (int i = 0; i < np; i++) {
+                if (api_guard_knowledge(api_guard_current(), p[i].text)) {
+                    free(p[i].text);
+                    free(p[i].heading);
+                    continue;
+                }
+                p[kept++] = p[i];
+            }
+            char *ctx = asst_knowledge_context(p, kept, only);
+            if (kept) u->citations = passages_json(p, kept);
+            asst_passages_free(p, kept);
             size_t n = strlen(ins) + (ctx ? strlen(ctx) : 0) + 3;
             if (!ctx || !(ins_buf = malloc(n))) {
                 free(ctx);

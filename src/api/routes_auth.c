@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/guardrails.h"
 #include "api/reply.h"
 #include "api/routes_assistants.h"
 #include "api/routes.h"
@@ -419,6 +420,7 @@ int route_api(struct api_server *s, struct mg_connection *c, const char *m, cons
     if (!strncmp(p, "/admin/users", 12)) return route_admin_users(s, c, &w, get ? "GET" : m, p + 12, body, len);
     if (!strcmp(p, "/settings")) return route_settings(s, c, &w, get ? "GET" : m, body, len);
     if (!strcmp(p, "/admin/settings")) return route_admin_settings(s, c, &w, get ? "GET" : m, body, len);
+    if (!strncmp(p, "/admin/moderation/", 18)) return route_admin_moderation(s, c, &w, get ? "GET" : m, p + 17, body, len);
     if (!strcmp(p, "/feedback")) return route_feedback_list(s, c, &w, get ? "GET" : m);
     if (!strcmp(p, "/memories")) return route_memories(s, c, &w, get ? "GET" : m, NULL, body, len);
     if (!strncmp(p, "/memories/", 10) && p[10] && !strchr(p + 10, '/'))

@@ -249,7 +249,7 @@ static void add_count(cJSON *j, const char *name, double v) {
  * the context (prompt + reply tokens) a follow-up request may continue from. */
 static void add_done(cJSON *j, const struct api_gen_result *r, double t0, const omni_prompt *pr, int with_context) {
     cJSON_AddTrueToObject(j, "done");
-    cJSON_AddStringToObject(j, "done_reason", !strcmp(r->usage.finish_reason, "length") ? "length" : "stop");
+    cJSON_AddStringToObject(j, "done_reason", r->filtered ? "content_filter" : !strcmp(r->usage.finish_reason, "length") ? "length" : "stop");
     if (with_context) {
         cJSON *ctx = cJSON_AddArrayToObject(j, "context");
         for (int i = 0; i < pr->n; i++) cJSON_AddItemToArray(ctx, cJSON_CreateNumber(pr->tokens[i]));

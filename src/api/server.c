@@ -13,6 +13,7 @@
 #include "api/meter.h"
 #include "api/files_index.h"
 #include "api/ft_worker.h"
+#include "api/guardrails.h"
 #include "api/realtime.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -267,7 +268,10 @@ static int begin_request(struct mg_connection *c) {
     struct api_meter meter; /* limits and usage of the metered routes (api/meter.h) */
     memset(&meter, 0, sizeof meter);
     api_meter_slot_set(&meter);
+    struct api_guard guard; /* the request's moderation (api/guardrails.h) */
+    api_guard_begin(&guard, s, c);
     int status = dispatch(s, c);
+    api_guard_end(&guard);
     api_meter_end(&meter);
     api_meter_slot_set(NULL);
     api_reply_set_dialect(API_DIALECT_OPENAI);   /* the thread's next connection starts afresh */

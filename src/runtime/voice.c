@@ -40,6 +40,7 @@ struct omni_voice {
     char *instructions, *voice_name, *language;   /* likewise; the worker copies what it uses */
     omni_voice_callback on_event;    /* fixed at omni_voice_new, so emit reads them without mu */
     void *user;
+    int (*moderate)(const char *text, size_t len, int reply, void *user);   /* likewise */
     omni_model *llm;
     const struct whisper_model *asr;
     struct vad *vad;
@@ -398,6 +399,8 @@ struct reply {
     struct vsplit split;
     const char *clause;
     int failed;
+    int filtered;            /* moderation stopped it (status content_filter) */
+    size_t shown;            /* bytes of `text` out as text deltas (with moderation: checked ones) */
     int audio_out;           /* some audio has reached the client */
     /* speculation: while `spec`, events go to `held` instead of out */
     int spec, dropped, spec_turn;
@@ -534,6 +537,23 @@ static int speak_piece(const char *s, size_t n, void *ud) {
     /* where this piece ends in the reply text: `s` points into the splitter's buffer,
      * which holds the last split.len bytes of the reply */
     size_t end = r->len - r->split.len + (size_t)(s + n - r->split.buf);
+    if (v->moderate) {
+        /* checked before it is shown or spoken: a flagged clause never is */
+        if (v->moderate(t, n, 1, v->user)) {
+            r->filtered = 1;
+            free(t);
+            return 1;
+        }
+        if (end > r->shown) {
+            char saved = r->text[end];
+            r->text[end] = 0;
+            omni_voice_event ev = {.type = OMNI_VOICE_TEXT_DELTA, .text = r->text + r->shown, .len = end - r->shown};
+            int bad = reply_emit(r, &ev);
+            r->text[end] = saved;
+            if (bad) { r->failed = 1; free(t); return 1; }
+            r->shown = end;
+        }
+    }
     omni_tts_params q = omni_tts_default_params();
     q.input = t;
     q.voice = r->voice;
@@ -575,8 +595,11 @@ static int on_text(const char *s, size_t n, void *ud) {
     memcpy(r->text + r->len, s, n);
     r->len += n;
     r->text[r->len] = 0;
-    omni_voice_event ev = {.type = OMNI_VOICE_TEXT_DELTA, .text = r->text + r->len - n, .len = n};
-    if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
+    if (!r->v->moderate) {   /* with moderation a clause is shown once checked (speak_piece) */
+        omni_voice_event ev = {.type = OMNI_VOICE_TEXT_DELTA, .text = r->text + r->len - n, .len = n};
+        if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
+        r->shown = r->len;
+    }
     return vsplit_push(&r->split, s, n, speak_piece, r) || reply_poll(r);
 }
 
@@ -695,8 +718,14 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
         }
     }
     if (!msgs) snprintf(err, sizeof err, "out of memory copying the conversation");
+    char *msgs_last = v->moderate && msgs && k > 0 && !strcmp(msgs[k - 1].role, "user") ? strdup(msgs[k - 1].content) : NULL;
     free(msgs);
-    if (fit == 0) {
+    /* moderation of the user's newest message: flagged, there is no reply */
+    if (fit == 0 && msgs_last && v->moderate(msgs_last, strlen(msgs_last), 0, v->user)) {
+        r.filtered = 1;
+        rc = 0;
+        omni_prompt_free(&pr);
+    } else if (fit == 0) {
         if (dropped > 0 && !r.spec) {
             pthread_mutex_lock(&v->mu);
             v->hist_cut = cut + dropped;
@@ -713,7 +742,13 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
         u.truncated_messages = cut + dropped;
         omni_prompt_free(&pr);
     }
-    if (!rc && !r.failed && !r.dropped && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
+    free(msgs_last);
+    if (!rc && !r.failed && !r.dropped && !r.filtered && !is_cancelled(v)) vsplit_flush(&r.split, speak_piece, &r);
+    if (v->moderate && !rc && !r.failed && !r.dropped && !r.filtered && r.len > r.shown) {
+        /* what follows the last clause (blanks): shown as the rest was */
+        omni_voice_event ev = {.type = OMNI_VOICE_TEXT_DELTA, .text = r.text + r.shown, .len = r.len - r.shown};
+        if (!reply_emit(&r, &ev)) r.shown = r.len;
+    }
 
     if (r.spec && !r.dropped) {
         if (rc || r.failed) r.dropped = 1;   /* the turn's JOB_FINAL answers it the plain way and reports */
@@ -744,7 +779,7 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     }
 
     int cancelled = is_cancelled(v);
-    const char *status = rc || r.failed ? "failed" : cancelled ? "cancelled" : "completed";
+    const char *status = rc || r.failed ? "failed" : r.filtered ? "content_filter" : cancelled ? "cancelled" : "completed";
     if (rc) {
         char msg[600];
         snprintf(msg, sizeof msg, "reply failed: %s", err);
@@ -759,6 +794,7 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
         if (played > r.samples) played = r.samples;
         keep = heard_bytes(&r, played);
     }
+    if (r.filtered && keep > r.shown) keep = r.shown;   /* only what was shown stays */
     keep = trim_keep(r.text, keep);
     if (keep > 0) hist_add(v, "assistant", r.text, keep);
     /* kept whole, so a later conversation.item.truncate can cut the history entry */
@@ -1066,6 +1102,7 @@ struct omni_voice *omni_voice_new(omni_model *llm, omni_asr *asr, const omni_voi
     if (take_params(v, p, e)) goto fail;
     v->on_event = v->p.on_event;
     v->user = v->p.user;
+    v->moderate = v->p.moderate;
     if (vad_path && !(v->vad = vad_load(vad_path, e))) goto fail;
     v->win_size = v->vad ? vad_window(v->vad) : 512;
     vseg_init(&v->seg, v->p.vad_threshold, v->p.min_speech_ms, v->p.silence_ms, v->win_size);

@@ -371,6 +371,12 @@ static const char *const mig_sqlite[] = {
     " train_loss REAL NOT NULL DEFAULT 0, model TEXT NOT NULL, adapter_path TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS ft_checkpoints_job ON ft_checkpoints(job_id, step);"
     "CREATE INDEX IF NOT EXISTS ft_checkpoints_model ON ft_checkpoints(model);",
+    /* 11 (moderation, src/storage/audit.h): the audit log of flagged items */
+    "CREATE TABLE IF NOT EXISTS moderation_audit (id TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+    " user_id TEXT NOT NULL DEFAULT '', key_id TEXT NOT NULL DEFAULT '', assistant_id TEXT NOT NULL DEFAULT '',"
+    " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
+    " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
 };
 
 static const char *const mig_pg[] = {
@@ -552,6 +558,12 @@ static const char *const mig_pg[] = {
     " train_loss DOUBLE PRECISION NOT NULL DEFAULT 0, model TEXT NOT NULL, adapter_path TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS ft_checkpoints_job ON ft_checkpoints(job_id, step);"
     "CREATE INDEX IF NOT EXISTS ft_checkpoints_model ON ft_checkpoints(model);",
+    /* 11 (moderation, src/storage/audit.h): the audit log of flagged items */
+    "CREATE TABLE IF NOT EXISTS moderation_audit (id TEXT PRIMARY KEY, created BIGINT NOT NULL,"
+    " user_id TEXT NOT NULL DEFAULT '', key_id TEXT NOT NULL DEFAULT '', assistant_id TEXT NOT NULL DEFAULT '',"
+    " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
+    " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

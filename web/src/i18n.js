@@ -83,6 +83,10 @@ export function setLang(l) {
   try { localStorage.setItem("omni.lang", l); } catch {}
   document.documentElement.lang = l;
 }
+// A page's own strings (its module's table), merged in: addStrings({en: {...}, ko: {...}}).
+export function addStrings(tables) {
+  for (const l of Object.keys(STR)) Object.assign(STR[l], tables[l] || {});
+}
 export function t(key, ...args) {
   const v = STR[LANG][key] ?? en[key] ?? key;
   return typeof v === "function" ? v(...args) : v;

@@ -10,6 +10,7 @@ import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTool
 import { initGpts, citationsEl, assistantBar } from "./gpts.js";
 import { showTrainer, workbenchNav, consentField } from "./trainer.js";
 import { initFineTuning } from "./finetune.js";
+import { moderationTab } from "./moderation.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -1065,6 +1066,7 @@ const adminTabs = {
     for (const m of p.data || []) table.append(h("tr", {}, ...[m.id, m.kind, m.state, (m.memory / 1048576).toFixed(0), m.active].map((x) => h("td", { text: String(x ?? "") }))));
     body.append(table);
   },
+  moderation: (body) => moderationTab(body, { api, h, toast }),
 };
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
 
