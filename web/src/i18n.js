@@ -83,14 +83,9 @@ export function setLang(l) {
   try { localStorage.setItem("omni.lang", l); } catch {}
   document.documentElement.lang = l;
 }
-// A page's own strings (its module's table), merged in: addStrings({en: {...}, ko: {...}}).
-export function addStrings(tables) {
-  for (const l of Object.keys(STR)) Object.assign(STR[l], tables[l] || {});
-}
 export function t(key, ...args) {
   const v = STR[LANG][key] ?? en[key] ?? key;
   return typeof v === "function" ? v(...args) : v;
 }
 document.documentElement.lang = LANG;
-// A page module's own words (web/src/<page>.js), merged into the tables above.
-export function addStrings(enTable, koTable) { Object.assign(en, enTable); Object.assign(ko, koTable); }
+
