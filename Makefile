@@ -109,7 +109,7 @@ setup:
 # the benchmarks are built too (not run), so they cannot rot unnoticed
 # The timing-sensitive scripts also run a second time with every core kept busy.
 LOADED_TESTS ?= tests/e2e/test_realtime.mjs tests/e2e/test_engine_shared.mjs tests/e2e/test_server_load.mjs \
-                tests/e2e/test_bench_voice.sh
+                tests/e2e/test_bench_voice.sh tests/e2e/test_realtime_turns.mjs
 test: setup
 	@$(MAKE) --no-print-directory all $(TEST_BIN) $(BENCH_BIN)
 	@BUILD=$(BUILD) LOADED="$(LOADED_TESTS)" OMNI_MIX_SECONDS=$${OMNI_MIX_SECONDS:-30} sh tests/run.sh

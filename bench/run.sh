@@ -111,6 +111,32 @@ if [ -f "$LM" ] && [ -f "$WM" ] && [ -f "$VAD" ] && command -v espeak-ng >/dev/n
   printf '\n## Voice: pause set (400 ms inside the sentence), false cut-offs\n\n'
   "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --language auto --fresh "$T"/pause*.wav 2>&1 |
     sed "s|$T/||" || echo "(bench-voice failed)"
+  # The same with the Whisper-tiny-shaped file made to say the words (tests/rig_whisper.py:
+  # its decoder ignores the audio and writes the given text at full cost), one file at a
+  # time: what the rule does with a real transcript, beside the fixed silence.
+  MICRO=${OMNI_MODELS:-../shared/models}/synth/synth-whisper-micro-f16.bin
+  if command -v python3 >/dev/null && [ -f "$MICRO" ]; then
+    printf '\n## Voice with transcripts that say the words: end-of-turn rule vs --fixed-silence\n\n'
+    i=0
+    for q in "What time is it in Seoul?" "Can you tell me a short story about a cat?" "How far is the moon from the earth?" \
+             "서울은 지금 몇 시예요?" "오늘 날씨가 어때요?"; do
+      i=$((i + 1))
+      python3 tests/rig_whisper.py "$WM" "$T/rig.bin" "$q" "$MICRO" || continue
+      for f in "" --fixed-silence; do
+        "$OMNI" bench-voice -m "$LM" --asr-model "$T/rig.bin" --vad-model "$VAD" --language auto --fresh $f \
+          "$T/q$i.wav" 2>&1 | grep "^$T/q$i" | sed "s|$T/|${f:-rule} |"
+      done
+    done
+    i=0
+    for q in "I went to the store and" "Could you tell me, um" "어제 친구를 만나서" "제가 어제 갔는데"; do
+      i=$((i + 1))
+      python3 tests/rig_whisper.py "$WM" "$T/rig.bin" "$q" "$MICRO" || continue
+      for f in "" --fixed-silence; do
+        "$OMNI" bench-voice -m "$LM" --asr-model "$T/rig.bin" --vad-model "$VAD" --language auto --fresh $f \
+          "$T/pause$i.wav" 2>&1 | grep "^median" | sed "s|^|pause$i ${f:-rule}: |"
+      done
+    done
+  fi
   rm -rf "$T"
 else
   printf '\n(voice latency skipped: needs %s, %s, the shared VAD, espeak-ng and sox)\n' "$LM" "$WM"
