@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
-import { launch, ready, shot } from "./web_helpers.mjs";
+import { launch, ready, shot, shapeChat } from "./web_helpers.mjs";
 import { hwpx, pdf } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
@@ -37,6 +37,7 @@ async function signup(ctx, name, email) {
   await page.fill("#auth-password", "gpts-pass-" + email);
   await page.click("#auth-submit");
   await ready(page);
+  await shapeChat(page, { max_tokens: 16, temperature: 0 });   // short answers: the test is about the page, not the text
   return page;
 }
 const body = (page, sel) => page.locator(sel).first();
@@ -125,6 +126,11 @@ try {
     await cite.click();
     assert((await ans.locator(".citations .passage").first().textContent()).includes("백이십 분"), "clickable to the passage");
     const convId = new URL(bob.url()).pathname.slice(3);
+    await bob.reload();
+    await ready(bob);
+    await bob.waitForSelector(".msg.assistant .citations .cite");
+    eq(await bob.locator(".msg.assistant .citations .cite").first().getAttribute("data-file"), "설명서.pdf", "the sources are there after a reload");
+    assert((await bob.textContent("#asst-bar")).includes("ACME"), "and the conversation still names its assistant");
     const conv = await bob.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}`)).json()), convId);
     eq(conv.assistant_id, id, "the conversation records the assistant");
     await shot(bob, "gpts-chat-sources");

@@ -92,6 +92,23 @@ const CATEGORY_NAMES = {
 };
 const catName = (c) => (CATEGORY_NAMES[document.documentElement.lang] || CATEGORY_NAMES.en)[c] || c;
 
+// The sources of answers, by message id, kept in this browser (the server stores the
+// answer's text): the latest 200.
+const KEEP = "omni.citations";
+let keptCache = null;
+function kept() {
+  if (!keptCache) { try { keptCache = JSON.parse(localStorage.getItem(KEEP) || "{}"); } catch { keptCache = {}; } }
+  return keptCache;
+}
+export function rememberCitations(id, cites) {
+  const all = kept();
+  all[id] = cites;
+  const ks = Object.keys(all);
+  for (const k of ks.slice(0, Math.max(0, ks.length - 200))) delete all[k];
+  try { localStorage.setItem(KEEP, JSON.stringify(all)); } catch {}
+}
+export function citationsFor(id) { return id ? kept()[id] || null : null; }
+
 // The sources an answer used: "[n] file, p. N, heading", each opening its passage.
 export function citationsEl(cites) {
   const h = ctx.h;

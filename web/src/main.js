@@ -6,7 +6,7 @@
 import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.js";
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
-import { initGpts, citationsEl, assistantBar } from "./gpts.js";
+import { initGpts, citationsEl, assistantBar, rememberCitations, citationsFor } from "./gpts.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -460,7 +460,8 @@ function messageEl(m, { streaming = false } = {}) {
   el.append(content);
   const th = m.reasoning || (m.id && thoughts[m.id]);
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
-  if (m.id && citations.has(m.id)) el.append(citationsEl(citations.get(m.id)));
+  const cs = citationsFor(m.id);
+  if (cs) el.append(citationsEl(cs));
   if (!streaming && m.id) el.append(actionsEl(m));
   return el;
 }
@@ -692,7 +693,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
       if (reasoning) keepThought(leaf.id, reasoning);
-      if (cites) citations.set(leaf.id, cites);
+      if (cites) rememberCitations(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
     }
@@ -1048,7 +1049,6 @@ const adminTabs = {
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
 
 // ---- custom assistants (gpts.js): the store, the builder, chats with one and their sources ----
-const citations = new Map();   // message id -> the knowledge passages its answer cited
 function askStarter(text) { $("input").value = text; $("composer").requestSubmit(); }
 initGpts({ api, h, toast, me: () => S.me, useAssistant: (a, starter) => { newChat({ assistant: a }); if (starter) askStarter(starter); } });
 
