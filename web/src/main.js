@@ -617,6 +617,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   if (!S.settings.think) Object.assign(body, { chat_template_kwargs: { enable_thinking: false }, reasoning_effort: "low" });
   if (S.assistant) body.assistant = S.assistant.id;   // a custom assistant (gpts.js): its instructions, knowledge, citations
   let cites = null;
+
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
