@@ -386,7 +386,7 @@ async function renderBuilder(body, id) {
   showVersions();
   const saveBtn = h("button.primary", { type: "button", text: t("gptsSave"), onclick: save });
   saveBtn.id = "gpt-save";
-  const exportA = h("a", { text: t("gptsExport"), href: a ? `/api/assistants/${a.id}/export` : "#", download: "", hidden: !a });
+  const exportA = h("a", { id: "gpt-export", text: t("gptsExport"), href: a ? `/api/assistants/${a.id}/export` : "#", download: "", hidden: !a });
   const form = h("form.gpt-form", { onsubmit: (e) => { e.preventDefault(); save(); } },
     field(t("gptsName"), f.name), field(t("gptsDesc"), f.description), field(t("gptsInstr"), f.instructions),
     field(t("gptsStartersHelp"), f.starters), field(t("gptsCategory"), f.category),
