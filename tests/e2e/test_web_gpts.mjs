@@ -5,16 +5,17 @@
 // version in the history); another user finds it in the store (search, category), opens
 // its detail page, uses it (a chat with it whose answer shows the sources, clickable to the
 // passage), rates it with a review; the author sees its usage; the admin features it and
-// hides it; names and passages with HTML stay text. Screenshots under build/screenshots.
+// hides it; names and passages with HTML stay text; the bundle exported from the builder and
+// imported in the app of a second server retrieves the same. Screenshots under build/screenshots.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
-import { launch, ready, shot } from "./web_helpers.mjs";
+import { launch, ready, shot, shapeChat } from "./web_helpers.mjs";
 import { hwpx, pdf } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(7);
+const { test, summary } = makeCounter(8);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-web-gpts-"));
 fs.writeFileSync(`${tmp}/tiers.json`, JSON.stringify({ default: "free", tiers: { free: {} } }));
 const PDF = path.join(tmp, "설명서.pdf"), HWPX = path.join(tmp, "안내.hwpx");
@@ -25,11 +26,11 @@ const NAME = "ACME 청소기 도우미 <img src=x onerror=window.__pwned=1>";
 
 let srv, browser;
 const errors = [];
-async function signup(ctx, name, email) {
+async function signup(ctx, name, email, base = srv.url) {
   const page = await ctx.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("dialog", (d) => d.accept());
-  await page.goto(srv.url + "/?lang=ko");
+  await page.goto(base + "/?lang=ko");
   await page.waitForSelector("#login-view:not([hidden])");
   await page.click("#auth-toggle");
   await page.fill("#auth-name", name);
@@ -37,6 +38,7 @@ async function signup(ctx, name, email) {
   await page.fill("#auth-password", "gpts-pass-" + email);
   await page.click("#auth-submit");
   await ready(page);
+  await shapeChat(page, { max_tokens: 16, temperature: 0 });   // short answers: the test is about the page, not the text
   return page;
 }
 const body = (page, sel) => page.locator(sel).first();
@@ -125,6 +127,11 @@ try {
     await cite.click();
     assert((await ans.locator(".citations .passage").first().textContent()).includes("백이십 분"), "clickable to the passage");
     const convId = new URL(bob.url()).pathname.slice(3);
+    await bob.reload();
+    await ready(bob);
+    await bob.waitForSelector(".msg.assistant .citations .cite");
+    eq(await bob.locator(".msg.assistant .citations .cite").first().getAttribute("data-file"), "설명서.pdf", "the sources are there after a reload");
+    assert((await bob.textContent("#asst-bar")).includes("ACME"), "and the conversation still names its assistant");
     const conv = await bob.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}`)).json()), convId);
     eq(conv.assistant_id, id, "the conversation records the assistant");
     await shot(bob, "gpts-chat-sources");
@@ -146,6 +153,36 @@ try {
     assert(/사용 [1-9]\d*회 · 사용자 [12]명 · 대화 1개/.test(await alice.textContent(`#gpts-mine .gpt-card[data-id='${id}'] .gpt-usage`)),
            "usage: " + await alice.textContent(`#gpts-mine .gpt-card[data-id='${id}'] .gpt-usage`));
     eq(await bob.evaluate(() => window.__pwned), undefined, "nothing ran");
+  });
+
+  await test("export the bundle from the builder, import it in the app of a second server: the same retrieval", async () => {
+    await alice.click(`#gpts-mine .gpt-card[data-id='${id}']`);
+    await alice.waitForSelector("#gpt-export:not([hidden])");
+    const [dl] = await Promise.all([alice.waitForEvent("download"), alice.click("#gpt-export")]);
+    const bundle = path.join(tmp, "bundle.omni-assistant");
+    await dl.saveAs(bundle);
+    assert(fs.readFileSync(bundle).subarray(0, 2).toString() === "PK", "a zip");
+    const srv2 = await startServer(["-m", `${MODELS}/synth/synth-smollm2-f16.gguf`, "--ctx", "4096", "--db", `sqlite:${tmp}/two.db`, "--tiers", `${tmp}/tiers.json`]);
+    try {
+      const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const zed = await signup(ctx2, "Zed", "zed@example.com", srv2.url);
+      await zed.click("#open-gpts");
+      await zed.waitForSelector("#gpts-view:not([hidden])");
+      await zed.setInputFiles("#gpt-import-file", bundle);
+      await zed.waitForSelector("#gpt-form");
+      await zed.waitForFunction(() => document.querySelectorAll("#gpt-file-list li").length === 2);
+      eq(await zed.inputValue("#gpt-form [name=name]"), NAME, "the imported assistant in the builder");
+      const q = "배터리로 몇 분 동안 청소할 수 있나요?";
+      const search = (page) => page.evaluate(async (q) => {
+        const a = (await (await fetch("/api/assistants")).json()).data[0];
+        const r = await (await fetch(`/api/assistants/${a.id}/search`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ query: q }) })).json();
+        return r.data.map((p) => [p.file, p.page, p.heading, p.text, p.score]);
+      }, q);
+      const one = await search(alice), two = await search(zed);
+      assert(one.length > 0 && one[0][3].includes("백이십 분"), "the manual's passage first");
+      eq(two, one, "the second server retrieves the same passages, same scores");
+      await ctx2.close();
+    } finally { await stopServer(srv2); }
   });
 
   await test("admin: feature it (badge in the store), hide it (gone for users)", async () => {

@@ -92,6 +92,23 @@ const CATEGORY_NAMES = {
 };
 const catName = (c) => (CATEGORY_NAMES[document.documentElement.lang] || CATEGORY_NAMES.en)[c] || c;
 
+// The sources of answers, by message id, kept in this browser (the server stores the
+// answer's text): the latest 200.
+const KEEP = "omni.citations";
+let keptCache = null;
+function kept() {
+  if (!keptCache) { try { keptCache = JSON.parse(localStorage.getItem(KEEP) || "{}"); } catch { keptCache = {}; } }
+  return keptCache;
+}
+export function rememberCitations(id, cites) {
+  const all = kept();
+  all[id] = cites;
+  const ks = Object.keys(all);
+  for (const k of ks.slice(0, Math.max(0, ks.length - 200))) delete all[k];
+  try { localStorage.setItem(KEEP, JSON.stringify(all)); } catch {}
+}
+export function citationsFor(id) { return id ? kept()[id] || null : null; }
+
 // The sources an answer used: "[n] file, p. N, heading", each opening its passage.
 export function citationsEl(cites) {
   const h = ctx.h;
@@ -369,7 +386,7 @@ async function renderBuilder(body, id) {
   showVersions();
   const saveBtn = h("button.primary", { type: "button", text: t("gptsSave"), onclick: save });
   saveBtn.id = "gpt-save";
-  const exportA = h("a", { text: t("gptsExport"), href: a ? `/api/assistants/${a.id}/export` : "#", download: "", hidden: !a });
+  const exportA = h("a", { id: "gpt-export", text: t("gptsExport"), href: a ? `/api/assistants/${a.id}/export` : "#", download: "", hidden: !a });
   const form = h("form.gpt-form", { onsubmit: (e) => { e.preventDefault(); save(); } },
     field(t("gptsName"), f.name), field(t("gptsDesc"), f.description), field(t("gptsInstr"), f.instructions),
     field(t("gptsStartersHelp"), f.starters), field(t("gptsCategory"), f.category),

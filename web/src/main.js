@@ -7,7 +7,7 @@ import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.j
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
 import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
-import { initGpts, citationsEl, assistantBar } from "./gpts.js";
+import { initGpts, citationsEl, assistantBar, rememberCitations, citationsFor } from "./gpts.js";
 import { showTrainer, workbenchNav, consentField } from "./trainer.js";
 import { initFineTuning } from "./finetune.js";
 import { moderationTab } from "./moderation.js";
@@ -459,7 +459,8 @@ function messageEl(m, { streaming = false } = {}) {
   if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
   const th = m.reasoning;   // a thinking model's thoughts, stored by the server with the answer
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
-  if (m.id && citations.has(m.id)) el.append(citationsEl(citations.get(m.id)));
+  const cs = citationsFor(m.id);
+  if (cs) el.append(citationsEl(cs));
   if (!streaming && m.id) el.append(actionsEl(m));
   return el;
 }
@@ -617,6 +618,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   if (tools.length) body.tools = tools;
   if (S.assistant) body.assistant = S.assistant.id;   // a custom assistant (gpts.js): its instructions, knowledge, citations
   let cites = null;
+
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
@@ -693,7 +695,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const leaf = S.conv.current_leaf && S.byId.get(S.conv.current_leaf);
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
-      if (cites) citations.set(leaf.id, cites);
+      if (cites) rememberCitations(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
     }
@@ -1071,7 +1073,6 @@ const adminTabs = {
 $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
 
 // ---- custom assistants (gpts.js): the store, the builder, chats with one and their sources ----
-const citations = new Map();   // message id -> the knowledge passages its answer cited
 function askStarter(text) { $("input").value = text; $("composer").requestSubmit(); }
 initGpts({ api, h, toast, me: () => S.me, useAssistant: (a, starter) => { newChat({ assistant: a }); if (starter) askStarter(starter); } });
 
