@@ -9,7 +9,9 @@
  * The dispatcher gives every request a struct api_guard on its thread (api_guard_begin /
  * api_guard_end); the chat render step (every chat-style API: chat completions, Responses,
  * Anthropic messages, ollama chat) calls api_guard_input, the generation's reply writer
- * api_guard_sentence through the sentence filter (moderation/stream_filter.h). */
+ * api_guard_sentence through the sentence filter (moderation/stream_filter.h). A block's
+ * plain-words reason is in Korean when the text is, or the request's Accept-Language or the
+ * user's app language (settings) is Korean. */
 #ifndef OMNI_API_GUARDRAILS_H
 #define OMNI_API_GUARDRAILS_H
 #include <stddef.h>
@@ -26,7 +28,7 @@ struct api_guard {
     const struct mod_policy *policy; /* NULL: none applies */
     struct mod_policy *owned;        /* a stored policy parsed for this request */
     char assistant_id[64];           /* the assistant the request chats with ("": none) */
-    int korean;                      /* plain words in Korean (Hangul in the input, or Accept-Language ko) */
+    int korean;                      /* plain words in Korean (Hangul in the input, Accept-Language ko, or the app) */
     char *last_user;                 /* the user's newest text, for the guard's answer checks */
     char **keep;                     /* redacted texts, freed at the end */
     int n_keep;

@@ -158,6 +158,13 @@ async function suite(label, db, n) {
       const r = await alice.req("POST", "/v1/chat/completions", chat("용가리 이야기를 해 줘"));
       eq([r.status, r.json.error.code], [400, "content_filter"], r.text);
       assert(/콘텐츠 정책/.test(r.json.error.message), "Korean: " + r.json.error.message);
+      // an English message from a user whose app speaks Korean: Korean too
+      eq((await alice.req("PATCH", "/api/settings", { language: "ko" })).status, 200, "settings");
+      const k = await alice.req("POST", "/v1/chat/completions", chat("the dragon"));
+      assert(/콘텐츠 정책/.test(k.json.error.message), "the app's language: " + k.json.error.message);
+      eq((await alice.req("PATCH", "/api/settings", { language: "en" })).status, 200, "settings back");
+      const en = await alice.req("POST", "/v1/chat/completions", chat("the dragon"));
+      assert(/content policy/.test(en.json.error.message), "English again: " + en.json.error.message);
     });
 
     await test(`${label}: policies differ per tier`, async () => {
