@@ -39,7 +39,7 @@ void api_guard_begin(struct api_guard *g, struct api_server *s, struct mg_connec
 void api_guard_end(struct api_guard *g);
 /* The request this thread is handling, or NULL (outside a request). */
 struct api_guard *api_guard_current(void);
-/* Makes g the current one on this thread (a helper thread working for the request). */
+/* Makes g the current one on this thread (another thread working for the request). */
 void api_guard_use(struct api_guard *g);
 /* The voice loop's check (omni_voice_params.moderate) for a Realtime socket's guard: reply
  * 0, the user's message (input); 1, a clause of the answer (output). 1 when flagged. */
