@@ -1,6 +1,7 @@
 /* One request's moderation; see guardrails.h. */
 #include "api/guardrails.h"
 
+#include <cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,8 +161,25 @@ static const char *stage_words(const char *stage, int ko) {
     return ko ? "보내신 메시지가 이 서버의 콘텐츠 정책에 따라 차단되었습니다" : "Your message was blocked by this server's content policy";
 }
 
+/* The user's app language is Korean (their settings' "language"). */
+static int ui_korean(struct api_guard *g) {
+    struct auth_config *a = g->s->p.auth;
+    const struct api_who *w = g->who ? g->who : api_who();
+    if (!a || !a->st || !w || !api_who_has_user(w)) return 0;
+    char *doc = NULL;
+    struct err e = {{0}};
+    if (store_settings_get(a->st, w->user.id, &doc, &e) || !doc) return 0;
+    cJSON *j = cJSON_Parse(doc);
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "language");
+    int ko = cJSON_IsString(l) && !strcmp(l->valuestring, "ko");
+    cJSON_Delete(j);
+    free(doc);
+    return ko;
+}
+
 static void say(struct api_guard *g, const struct mod_policy *p, const char *stage, const char *rule_msg,
                 const char *why, char *msg, size_t cap) {
+    if (!g->korean) g->korean = ui_korean(g);
     const char *own = g->korean && p->message_ko ? p->message_ko : p->message;
     if (rule_msg) snprintf(g->reason, sizeof g->reason, "%s", rule_msg);
     else if (own) snprintf(g->reason, sizeof g->reason, "%s", own);

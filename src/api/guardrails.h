@@ -9,7 +9,9 @@
  * The dispatcher gives every request a struct api_guard on its thread (api_guard_begin /
  * api_guard_end); the chat render step (every chat-style API: chat completions, Responses,
  * Anthropic messages, ollama chat) calls api_guard_input, the generation's reply writer
- * api_guard_sentence through the sentence filter (moderation/stream_filter.h). */
+ * api_guard_sentence through the sentence filter (moderation/stream_filter.h). A block's
+ * plain-words reason is in Korean when the text is, or the request's Accept-Language or the
+ * user's app language (settings) is Korean. */
 #ifndef OMNI_API_GUARDRAILS_H
 #define OMNI_API_GUARDRAILS_H
 #include <stddef.h>
@@ -26,7 +28,7 @@ struct api_guard {
     const struct mod_policy *policy; /* NULL: none applies */
     struct mod_policy *owned;        /* a stored policy parsed for this request */
     char assistant_id[64];           /* the assistant the request chats with ("": none) */
-    int korean;                      /* plain words in Korean (Hangul in the input, or Accept-Language ko) */
+    int korean;                      /* plain words in Korean (Hangul in the input, Accept-Language ko, or the app) */
     char *last_user;                 /* the user's newest text, for the guard's answer checks */
     char **keep;                     /* redacted texts, freed at the end */
     int n_keep;
@@ -37,7 +39,7 @@ void api_guard_begin(struct api_guard *g, struct api_server *s, struct mg_connec
 void api_guard_end(struct api_guard *g);
 /* The request this thread is handling, or NULL (outside a request). */
 struct api_guard *api_guard_current(void);
-/* Makes g the current one on this thread (a helper thread working for the request). */
+/* Makes g the current one on this thread (another thread working for the request). */
 void api_guard_use(struct api_guard *g);
 /* The voice loop's check (omni_voice_params.moderate) for a Realtime socket's guard: reply
  * 0, the user's message (input); 1, a clause of the answer (output). 1 when flagged. */

@@ -17,8 +17,8 @@ import { startPostgres } from "./pg_helpers.mjs";
 import WebSocket from "ws";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const N_BOTH = 12, N_SQLITE = N_BOTH + 2, N_VOICE = 3;
-const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + 1);
+const N_BOTH = 12, N_SQLITE = N_BOTH + 2, N_VOICE = 3, N_GUARD = 2;
+const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + N_GUARD + 1);
 const ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-guard-"));
@@ -158,6 +158,13 @@ async function suite(label, db, n) {
       const r = await alice.req("POST", "/v1/chat/completions", chat("용가리 이야기를 해 줘"));
       eq([r.status, r.json.error.code], [400, "content_filter"], r.text);
       assert(/콘텐츠 정책/.test(r.json.error.message), "Korean: " + r.json.error.message);
+      // an English message from a user whose app speaks Korean: Korean too
+      eq((await alice.req("PATCH", "/api/settings", { language: "ko" })).status, 200, "settings");
+      const k = await alice.req("POST", "/v1/chat/completions", chat("the dragon"));
+      assert(/콘텐츠 정책/.test(k.json.error.message), "the app's language: " + k.json.error.message);
+      eq((await alice.req("PATCH", "/api/settings", { language: "en" })).status, 200, "settings back");
+      const en = await alice.req("POST", "/v1/chat/completions", chat("the dragon"));
+      assert(/content policy/.test(en.json.error.message), "English again: " + en.json.error.message);
     });
 
     await test(`${label}: policies differ per tier`, async () => {
@@ -417,8 +424,49 @@ async function voiceSuite() {
   }
 }
 
+// A guard model in the policy (a small random model named as Qwen3Guard, as in
+// test_server_moderations: its answers are no verdicts, so they never flag): every check asks
+// it, and a guard that cannot run fails closed.
+async function guardSuite() {
+  const guard = `${tmp}/Qwen3Guard-Gen-test.gguf`;
+  fs.copyFileSync(MODEL, guard);
+  const pol = `${tmp}/guard-policy.json`;
+  fs.writeFileSync(pol, JSON.stringify({ rules: [], input: true, output: true, guard: true }));
+  let srv;
+  try {
+    srv = await startServer(["-m", MODEL, "--moderation", pol, "--guard-model", guard]);   // --no-auth: the file's policy
+  } catch (e) {
+    for (let i = 0; i < N_GUARD; i++) await test("guard: server starts", async () => { throw e; });
+    return;
+  }
+  try {
+    const key = "none";
+    await test("guard: with a guard model in the policy a clean chat passes, streamed sentence by sentence as not", async () => {
+      const r = await fetch(srv.url + "/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                                body: JSON.stringify(chat("Once upon a time", { max_tokens: 40 })) });
+      const j = await r.json();
+      eq(r.status, 200, JSON.stringify(j));
+      assert(["stop", "length"].includes(j.choices[0].finish_reason), j.choices[0].finish_reason);
+      const s = await sse(srv.url, "/v1/chat/completions", chat("Once upon a time", { max_tokens: 40 }), key);
+      eq(s.events.map((e) => (e.choices && e.choices[0] && e.choices[0].delta.content) || "").join(""), j.choices[0].message.content,
+         "the same answer, streamed");
+    });
+    await test("guard: a guard that cannot run fails closed (503 moderation_failed, nothing generated)", async () => {
+      const r = await fetch(srv.url + "/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                                body: JSON.stringify(chat("dog ".repeat(3000), { max_tokens: 4 })) });
+      const j = await r.json();
+      eq([r.status, j.error && j.error.code], [503, "moderation_failed"], JSON.stringify(j));
+      assert(/guard model failed/.test(j.error.message), j.error.message);
+    });
+  } finally {
+    const code = await stopServer(srv);
+    if (code !== 0) badExits.push(`guard: exit ${code}: ${srv.stderr().slice(-2000)}`);
+  }
+}
+
 try {
   await suite("sqlite", `sqlite:${tmp}/omni.db`, N_SQLITE);
+  await guardSuite();
   await voiceSuite();
   const pg = await startPostgres();   /* the stored policies and the audit log on the other back end */
   try { await suite("pg", pg.url, N_BOTH); } finally { await pg.stop(); }
