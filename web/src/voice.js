@@ -114,7 +114,7 @@ export function initVoice({ model: getModel, onTurn, onStop }) {
       await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error("cannot connect to " + url)); });
       ws.send(JSON.stringify({ type: "session.update", session: { type: "realtime",
         audio: { input: { format: { type: "audio/pcm", rate: RATE }, transcription: { model: "whisper-1" },
-                          turn_detection: { type: "server_vad", silence_duration_ms: 400 } } } } }));
+                          turn_detection: { type: "semantic_vad", eagerness: "auto" } } } } }));   // the end of a turn follows what was said
       node = new AudioWorkletNode(ctx, "pcm-capture");
       node.port.onmessage = (m) => {
         if (ws && ws.readyState === 1) {
