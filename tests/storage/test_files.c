@@ -14,29 +14,9 @@
 #include "storage/files.h"
 #include "test.h"
 
-static const char *g_backend;
-static char g_tmp[256], g_pg_url[512], g_url[1200];
-static int g_case_no;
+#define TWO_BACKENDS_NAME "files"
+#include "two_backends.h"
 
-static struct store *open_fresh(void) {
-    g_case_no++;
-    if (!strcmp(g_backend, "sqlite")) snprintf(g_url, sizeof g_url, "sqlite:%s/case%d.db", g_tmp, g_case_no);
-    else {
-        PGconn *c = PQconnectdb(g_pg_url);
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE DATABASE files%d", g_case_no);
-        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
-        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        PQfinish(c);
-        if (!ok) return NULL;
-        snprintf(g_url, sizeof g_url, "%.*s/files%d", (int)(strrchr(g_pg_url, '/') - g_pg_url), g_pg_url, g_case_no);
-    }
-    struct store *st = NULL;
-    struct err e = {{0}};
-    if (store_open(g_url, &st, &e)) fprintf(stderr, "  store_open(%s): %s\n", g_url, e.msg);
-    return st;
-}
 
 static void mk_user(struct store *st, const char *email, struct store_user *u) {
     memset(u, 0, sizeof *u);
@@ -248,39 +228,12 @@ TEST(vector_stores_and_chunks) {
     store_close(st);
 }
 
-static int sh(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
-    if (out) out[n] = 0;
-    return pclose(p);
-}
-
-TEST(postgres_started) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh start %s/pg", g_tmp);
-    int rc = sh(cmd, g_pg_url, sizeof g_pg_url);
-    g_pg_url[strcspn(g_pg_url, "\n")] = 0;
-    REQUIRE(rc == 0 && !strncmp(g_pg_url, "postgresql://", 13),
-            "could not start a throw-away PostgreSQL with tests/pg_temp.sh (exit %d; scripts/setup.sh installs it)", rc);
+static void suite(void) {
+    RUN(files_roundtrip);
+    RUN(vector_stores_and_chunks);
 }
 
 int main(void) {
     TEST_EXPECT(5);
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-files-XXXXXX");
-    if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
-    g_backend = "sqlite";
-    RUN(files_roundtrip);
-    RUN(vector_stores_and_chunks);
-    g_backend = "postgres";
-    int before = t_failed;
-    RUN(postgres_started);
-    if (t_failed == before) {
-        RUN(files_roundtrip);
-        RUN(vector_stores_and_chunks);
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh stop %s/pg; rm -rf %s", g_tmp, g_tmp);
-    sh(cmd, NULL, 0);
-    return test_summary();
+    return two_backends_run(suite);
 }
