@@ -25,6 +25,15 @@ int q3_vector(const struct gguf *g, const char *name, int64_t n, const float **o
 struct tensor q3_slice(const struct tensor *t, int64_t k);
 void q3_row(const struct tensor *t, int64_t r, float *out);
 
+/* One query head's attention over key/value rows r0..r1 (row r at K + r * stride), as
+ * ggml's CPU flash attention computes it with the f16 K/V that clip.cpp casts to. Its
+ * one-row kernel (tiled = 0): q, K and V rounded to f16, scores summed in f32, an online
+ * softmax whose V accumulator is f16 (each step rounded). Its tiled kernel (tiled = 1, for
+ * 64+ queries of a head size that fills its vectors): K and V rounded to f16, q and the
+ * accumulator f32. tmp: hd floats of scratch. */
+void q3_attn_f16(float *out, const float *q, const float *K, const float *V, long stride, int hd, int r0, int r1,
+                 float scale, int tiled, float *tmp);
+
 struct q3_predictor;
 struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, struct err *e);
 void q3_predictor_free(struct q3_predictor *p);
