@@ -380,8 +380,15 @@ done:
 
 static int decode_some(struct q3_codec *c, struct pool *pool, const int32_t *codes, int N, float *pcm) {
     int rc = -1;
-    size_t maxc = (size_t)c->PC > (size_t)c->entry.OC ? (size_t)c->PC : (size_t)c->entry.OC;
-    size_t cap = (size_t)N * Q3_FRAME_SAMPLES * (maxc > 4 ? maxc : 4);
+    /* the widest stage: the frames at Q, PC or H wide, the 4x upsampled ones at PC or the DAC's
+     * entry width, then each DAC block's output */
+    size_t cap = (size_t)N * (size_t)(c->Q > c->PC ? (c->Q > c->H ? c->Q : c->H) : (c->PC > c->H ? c->PC : c->H));
+    size_t T4 = (size_t)N * 4, w4 = (size_t)(c->PC > c->entry.OC ? c->PC : c->entry.OC);
+    if (T4 * w4 > cap) cap = T4 * w4;
+    for (int d = 0; d < 4; d++) {
+        T4 *= (size_t)c->dac[d].ct.stride;
+        if (T4 * (size_t)c->dac[d].ct.OC > cap) cap = T4 * (size_t)c->dac[d].ct.OC;
+    }
     float *a = malloc(sizeof(float) * cap), *b = malloc(sizeof(float) * cap), *row = malloc(sizeof(float) * (size_t)c->D),
           *acc = malloc(sizeof(float) * (size_t)c->D), *tmp = malloc(sizeof(float) * (size_t)c->Q);
     if (!a || !b || !row || !acc || !tmp) goto done;
