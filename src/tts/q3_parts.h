@@ -16,7 +16,7 @@
 #define Q3_FRAME_SAMPLES 1920  /* 24 kHz / 12.5 Hz */
 #define Q3_SAMPLE_RATE 24000
 
-/* Tensor helpers (q3_tensors.c): a tensor by name, -1 with a message naming the file when it
+/* Tensor lookups (q3_tensors.c): a tensor by name, -1 with a message naming the file when it
  * is missing or its leading dims differ (a dim of 0 is not checked); a vector must be F32. */
 int q3_tensor(const struct gguf *g, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
               struct tensor *t, struct err *e);
