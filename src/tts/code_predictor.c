@@ -97,7 +97,7 @@ struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, 
     p->x = malloc(sizeof(float) * (size_t)big), p->h = malloc(sizeof(float) * (size_t)big);
     p->q = malloc(sizeof(float) * (size_t)(p->H * p->hd)), p->ao = malloc(sizeof(float) * (size_t)(p->H * p->hd));
     p->kk = malloc(sizeof(float) * kvd), p->vv = malloc(sizeof(float) * kvd);
-    p->att = malloc(sizeof(float) * N_POS);
+    p->att = malloc(sizeof(float) * (size_t)(p->hd > N_POS ? p->hd : N_POS));
     p->g = malloc(sizeof(float) * (size_t)p->F), p->u = malloc(sizeof(float) * (size_t)p->F);
     p->logits = malloc(sizeof(float) * (size_t)p->vocab), p->row = malloc(sizeof(float) * (size_t)p->E);
     p->cs = malloc(sizeof(float) * (size_t)p->hd);
@@ -135,26 +135,9 @@ static void step(struct q3_predictor *p, struct pool *pool, const float *in, int
             ops_rmsnorm(K + (size_t)pos * kvd + h * hd, K + (size_t)pos * kvd + h * hd, ly->k_norm, hd, p->eps);
         ops_rope(p->q, H, hd, hd, p->cs, 1);
         ops_rope(K + (size_t)pos * kvd, HKV, hd, hd, p->cs, 1);
-        for (int h = 0; h < H; h++) {
-            const float *q = p->q + h * hd;
-            int kh = h / grp;
-            float mx = -INFINITY;
-            for (int t = 0; t <= pos; t++) {
-                const float *k = K + (size_t)t * kvd + kh * hd;
-                float s = 0;
-                for (int i = 0; i < hd; i++) s += q[i] * k[i];
-                p->att[t] = s * scale;
-                if (p->att[t] > mx) mx = p->att[t];
-            }
-            float sum = 0;
-            for (int t = 0; t <= pos; t++) sum += p->att[t] = expf(p->att[t] - mx);
-            float *o = p->ao + h * hd;
-            memset(o, 0, sizeof(float) * (size_t)hd);
-            for (int t = 0; t <= pos; t++) {
-                const float *v = V + (size_t)t * kvd + kh * hd, a = p->att[t] / sum;
-                for (int i = 0; i < hd; i++) o[i] += a * v[i];
-            }
-        }
+        for (int h = 0; h < H; h++)  /* as clip.cpp's flash attention: f16 K/V */
+            q3_attn_f16(p->ao + h * hd, p->q + h * hd, K + (h / grp) * hd, V + (h / grp) * hd, kvd, hd, 0, pos, scale,
+                        0, p->att);
         matmul(pool, &ly->wo, p->ao, p->h, 1);
         ops_add(p->x, p->h, P);
         ops_rmsnorm(p->h, p->x, ly->ln2, P, p->eps);

@@ -322,13 +322,16 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
     const int H = c->H, TQ = c->TQ, hd = c->hd, nh = c->n_hist, R = nh + N;
     float *h = malloc(sizeof(float) * (size_t)N * (size_t)H), *q = malloc(sizeof(float) * (size_t)N * (size_t)TQ),
           *K = malloc(sizeof(float) * (size_t)R * (size_t)TQ), *V = malloc(sizeof(float) * (size_t)R * (size_t)TQ),
-          *ao = malloc(sizeof(float) * (size_t)N * (size_t)TQ), *att = malloc(sizeof(float) * (size_t)R),
+          *ao = malloc(sizeof(float) * (size_t)N * (size_t)TQ), *att = malloc(sizeof(float) * (size_t)(R > hd ? R : hd)),
           *gt = malloc(sizeof(float) * (size_t)N * (size_t)c->TF), *up = malloc(sizeof(float) * (size_t)N * (size_t)c->TF),
           *cs = malloc(sizeof(float) * (size_t)N * (size_t)hd);
     int rc = -1;
     if (!h || !q || !K || !V || !ao || !att || !gt || !up || !cs) goto done;
     for (int i = 0; i < N; i++) ops_rope_cache(cs + (size_t)i * (size_t)hd, hd, c->pos + i, 10000.0f, 1.0f, NULL);
     const float scale = 1.0f / sqrtf((float)hd);
+    /* llama.cpp runs a window's 72 queries at once: ggml's tiled kernel when the head size is
+     * a whole number of its (AVX-512) vectors, else the one-row kernel */
+    const int tiled = hd % 16 == 0;
     for (int l = 0; l < TFM_LAYERS; l++) {
         struct tfm_layer *t = &c->tl[l];
         for (int i = 0; i < N; i++) ops_rmsnorm(h + (size_t)i * (size_t)H, x + (size_t)i * (size_t)H, t->ln1, H, 1e-5f);
@@ -343,24 +346,10 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
         }
         for (int i = 0; i < N; i++) {
             int r1 = nh + i, r0 = r1 - (TFM_WINDOW - 1) > 0 ? r1 - (TFM_WINDOW - 1) : 0;
-            for (int hh = 0; hh < TFM_HEADS; hh++) {
-                const float *qq = q + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd;
-                float mx = -INFINITY, sum = 0;
-                for (int r = r0; r <= r1; r++) {
-                    const float *kk = K + (size_t)r * (size_t)TQ + (size_t)hh * (size_t)hd;
-                    float s = 0;
-                    for (int d = 0; d < hd; d++) s += qq[d] * kk[d];
-                    att[r] = s * scale;
-                    if (att[r] > mx) mx = att[r];
-                }
-                for (int r = r0; r <= r1; r++) sum += att[r] = expf(att[r] - mx);
-                float *o = ao + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd;
-                memset(o, 0, sizeof(float) * (size_t)hd);
-                for (int r = r0; r <= r1; r++) {
-                    const float *vv = V + (size_t)r * (size_t)TQ + (size_t)hh * (size_t)hd, a = att[r] / sum;
-                    for (int d = 0; d < hd; d++) o[d] += a * vv[d];
-                }
-            }
+            for (int hh = 0; hh < TFM_HEADS; hh++)
+                q3_attn_f16(ao + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd,
+                            q + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd, K + (size_t)hh * (size_t)hd,
+                            V + (size_t)hh * (size_t)hd, TQ, hd, r0, r1, scale, tiled, att);
         }
         /* keep the last 71 frames' K/V for the next call */
         int keep = R < TFM_WINDOW - 1 ? R : TFM_WINDOW - 1;
@@ -391,8 +380,15 @@ done:
 
 static int decode_some(struct q3_codec *c, struct pool *pool, const int32_t *codes, int N, float *pcm) {
     int rc = -1;
-    size_t maxc = (size_t)c->PC > (size_t)c->entry.OC ? (size_t)c->PC : (size_t)c->entry.OC;
-    size_t cap = (size_t)N * Q3_FRAME_SAMPLES * (maxc > 4 ? maxc : 4);
+    /* the widest stage: the frames at Q, PC or H wide, the 4x upsampled ones at PC or the DAC's
+     * entry width, then each DAC block's output */
+    size_t cap = (size_t)N * (size_t)(c->Q > c->PC ? (c->Q > c->H ? c->Q : c->H) : (c->PC > c->H ? c->PC : c->H));
+    size_t T4 = (size_t)N * 4, w4 = (size_t)(c->PC > c->entry.OC ? c->PC : c->entry.OC);
+    if (T4 * w4 > cap) cap = T4 * w4;
+    for (int d = 0; d < 4; d++) {
+        T4 *= (size_t)c->dac[d].ct.stride;
+        if (T4 * (size_t)c->dac[d].ct.OC > cap) cap = T4 * (size_t)c->dac[d].ct.OC;
+    }
     float *a = malloc(sizeof(float) * cap), *b = malloc(sizeof(float) * cap), *row = malloc(sizeof(float) * (size_t)c->D),
           *acc = malloc(sizeof(float) * (size_t)c->D), *tmp = malloc(sizeof(float) * (size_t)c->Q);
     if (!a || !b || !row || !acc || !tmp) goto done;

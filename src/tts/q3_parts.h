@@ -16,7 +16,7 @@
 #define Q3_FRAME_SAMPLES 1920  /* 24 kHz / 12.5 Hz */
 #define Q3_SAMPLE_RATE 24000
 
-/* Tensor helpers (q3_tensors.c): a tensor by name, -1 with a message naming the file when it
+/* Tensor lookups (q3_tensors.c): a tensor by name, -1 with a message naming the file when it
  * is missing or its leading dims differ (a dim of 0 is not checked); a vector must be F32. */
 int q3_tensor(const struct gguf *g, const char *name, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
               struct tensor *t, struct err *e);
@@ -24,6 +24,15 @@ int q3_vector(const struct gguf *g, const char *name, int64_t n, const float **o
 /* The 2-D slice k of a 3-D tensor, and row r of a 2-D one as floats. */
 struct tensor q3_slice(const struct tensor *t, int64_t k);
 void q3_row(const struct tensor *t, int64_t r, float *out);
+
+/* One query head's attention over key/value rows r0..r1 (row r at K + r * stride), as
+ * ggml's CPU flash attention computes it with the f16 K/V that clip.cpp casts to. Its
+ * one-row kernel (tiled = 0): q, K and V rounded to f16, scores summed in f32, an online
+ * softmax whose V accumulator is f16 (each step rounded). Its tiled kernel (tiled = 1, for
+ * 64+ queries of a head size that fills its vectors): K and V rounded to f16, q and the
+ * accumulator f32. tmp: hd floats of scratch. */
+void q3_attn_f16(float *out, const float *q, const float *K, const float *V, long stride, int hd, int r0, int r1,
+                 float scale, int tiled, float *tmp);
 
 struct q3_predictor;
 struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, struct err *e);

@@ -1,7 +1,9 @@
 /* Tensor lookups shared by the code predictor and the codec decoder (q3_parts.h). */
+#include <math.h>
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/fp16.h"
 #include "core/matmul.h"
 #include "tts/q3_parts.h"
 
@@ -40,4 +42,31 @@ struct tensor q3_slice(const struct tensor *t, int64_t k) {
 
 void q3_row(const struct tensor *t, int64_t r, float *out) {
     dequantize_row(t->type, (const char *)t->data + dtype_row_bytes(t->type, t->ne[0]) * (size_t)r, out, t->ne[0]);
+}
+
+static float r16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+void q3_attn_f16(float *out, const float *q, const float *K, const float *V, long stride, int hd, int r0, int r1,
+                 float scale, int tiled, float *acc) {
+    float M = -INFINITY, S = 0;
+    for (int d = 0; d < hd; d++) out[d] = tiled ? q[d] : r16(q[d]), acc[d] = 0;  /* out holds q until the end */
+    for (int r = r0; r <= r1; r++) {
+        const float *k = K + (long)r * stride, *v = V + (long)r * stride;
+        float s = 0;
+        for (int d = 0; d < hd; d++) s += out[d] * r16(k[d]);
+        s *= scale;
+        float ms = 1, vs = 1;
+        if (s > M) {
+            float old = M;
+            M = s;
+            ms = expf(old - M);
+            for (int d = 0; d < hd; d++) acc[d] = tiled ? acc[d] * ms : r16(acc[d] * ms);
+        } else {
+            vs = expf(s - M);
+        }
+        for (int d = 0; d < hd; d++) acc[d] = tiled ? acc[d] + r16(v[d]) * vs : r16(acc[d] + r16(v[d]) * vs);
+        S = S * ms + vs;
+    }
+    float inv = S == 0 ? 0 : 1.0f / S;
+    for (int d = 0; d < hd; d++) out[d] = acc[d] * inv;
 }
