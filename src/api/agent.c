@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/file_search.h"
 #include "api/generate.h"
 #include "api/reply.h"
 #include "api/routes.h"
@@ -213,12 +214,16 @@ static void begin(struct agent *a) {
         char evn[96];
         cJSON *added = cJSON_Duplicate(it, 1);
         if (!strcmp(type, "mcp_list_tools")) cJSON_ReplaceItemInObjectCaseSensitive(added, "tools", cJSON_CreateArray());
+        if (!strcmp(type, "file_search_call")) cJSON_ReplaceItemInObjectCaseSensitive(added, "status", cJSON_CreateString("in_progress"));
         e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "output_index", k);
         cJSON_AddItemToObject(e, "item", added);
         ev(a, "response.output_item.added", e);
-        for (int phase = 0; phase < 2; phase++) {
-            if (!strcmp(type, "mcp_list_tools")) snprintf(evn, sizeof evn, "response.%s.%s", type, phase ? "completed" : "in_progress");
+        for (int phase = 0; phase < 3; phase++) {
+            static const char *const fs_phases[] = {"in_progress", "searching", "completed"};
+            if (!strcmp(type, "file_search_call")) snprintf(evn, sizeof evn, "response.%s.%s", type, fs_phases[phase]);
+            else if (phase == 2) break;
+            else if (!strcmp(type, "mcp_list_tools")) snprintf(evn, sizeof evn, "response.%s.%s", type, phase ? "completed" : "in_progress");
             else if (!strcmp(type, "mcp_call"))
                 snprintf(evn, sizeof evn, "response.%s.%s", type,
                          !phase ? "in_progress" : cJSON_IsString(stj) && !strcmp(stj->valuestring, "failed") ? "failed" : "completed");
@@ -336,6 +341,16 @@ static void close_open(struct agent *a) {
         cJSON_AddStringToObject(e, "text", t);
         ev(a, "response.output_text.done", e);
         cJSON *item = api_resp_message_item(a->open_id, t, "completed");
+        /* the file_search tool's citations (api/file_search.h), cited at the text's end */
+        const struct api_rs_extra *xr = a->kind == API_RESPONSES ? api_rs_extra() : NULL;
+        cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItem(item, "content"), 0);
+        if (xr && xr->annotations && part) {
+            size_t chars = 0;
+            for (const char *p = t; *p; p++) chars += ((unsigned char)*p & 0xC0) != 0x80;
+            cJSON *ann = cJSON_Duplicate(xr->annotations, 1), *x;
+            cJSON_ArrayForEach(x, ann) cJSON_AddNumberToObject(x, "index", (double)chars);
+            cJSON_ReplaceItemInObjectCaseSensitive(part, "annotations", ann);
+        }
         e = id_ev(a, a->open_id);
         cJSON_AddNumberToObject(e, "content_index", 0);
         cJSON_AddItemToObject(e, "part", cJSON_Duplicate(cJSON_GetArrayItem(cJSON_GetObjectItem(item, "content"), 0), 1));
@@ -798,6 +813,10 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         }
         cJSON_Delete(q);
     }
+    /* what ran before the loop (the file_search tool's search): its items first */
+    const struct api_rs_extra *xr = kind == API_RESPONSES ? api_rs_extra() : NULL;
+    const cJSON *pre;
+    if (xr && xr->pre_items) cJSON_ArrayForEach(pre, xr->pre_items) cJSON_AddItemToArray(a.items, cJSON_Duplicate(pre, 1));
     mcp_list_items(&a);
     run_approvals(&a, cJSON_GetObjectItemCaseSensitive(j, "mcp_approvals"));
     commit_step(&a);

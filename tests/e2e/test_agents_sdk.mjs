@@ -9,7 +9,7 @@ import { Agent, run, tool, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisab
 import { z } from "zod";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(4);
+const { test, summary } = makeCounter(5);
 
 let srv;
 try {
@@ -99,5 +99,7 @@ await test("a handoff: the triage agent is forced to hand off (the SDK's transfe
   eq(calls.length >= 1, true, "the weather agent's tool ran");
 });
 
-await stopServer(srv);
+await test("the server exits cleanly (no sanitizer report under make check-asan)", async () => {
+  eq(await stopServer(srv), 0, "exit code");
+});
 process.exit(summary());

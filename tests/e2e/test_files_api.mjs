@@ -23,7 +23,7 @@ import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(15);
+const { test, summary } = makeCounter(16);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-files-"));
 const CHAT = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const EMB = `${MODELS}/synth/synth-bert-xlmr-f16.gguf`;
@@ -345,6 +345,26 @@ await test("responses.create with file_search, streamed: the search item's event
   eq(done.output[0].type, "file_search_call", "completed response holds the item");
   const msg = done.output.find((o) => o.type === "message");
   if (msg) eq(msg.content[0].annotations[0].file_id, ids["battery.pdf"], "cites the PDF");
+});
+
+await test("file_search with a built-in tool (the calculator, forced): the search item, the run, citations, stored", async () => {
+  const calc = { type: "calculator", limits: { max_expression_length: 16 } };
+  const r = await alice.responses.create({ model: "synth-smollm2-f16", input: "필터 교체 주기를 일로 계산해 줘", max_output_tokens: 150, seed: 1,
+    tools: [{ type: "file_search", vector_store_ids: [vs.id] }, calc], tool_choice: { type: "function", name: "calculator" } });
+  eq(r.output[0].type, "file_search_call", "the search first");
+  eq(r.output[0].status, "completed", "searched");
+  const run = r.output.find((o) => o.type === "calculator_call");
+  assert(run && JSON.parse(run.arguments).expression.length <= 16, "the calculator ran: " + r.output.map((o) => o.type));
+  const msg = r.output.find((o) => o.type === "message");
+  if (msg) eq(msg.content[0].annotations[0].type, "file_citation", "the answer cites");
+  const g = await alice.responses.retrieve(r.id);
+  eq(g.output.map((o) => o.id), r.output.map((o) => o.id), "stored with every item");
+  const types = [];
+  for await (const ev of await alice.responses.create({ model: "synth-smollm2-f16", input: "필터 교체 주기", max_output_tokens: 150, seed: 1, stream: true,
+    tools: [{ type: "file_search", vector_store_ids: [vs.id] }, calc], tool_choice: { type: "function", name: "calculator" } })) types.push(ev.type);
+  const i = (t) => types.indexOf(t);
+  assert(i("response.file_search_call.in_progress") > 0 && i("response.file_search_call.searching") > i("response.file_search_call.in_progress") &&
+         i("response.file_search_call.completed") < i("response.calculator_call.in_progress"), "search events, then the run's: " + types.join(","));
 });
 
 await test("deleting a file takes it out of the store and the search; deleting the store", async () => {

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { xlsxOf } from "./xlsx_helper.mjs";
 
-const { test, summary } = makeCounter(7);
+const { test, summary } = makeCounter(8);
 const CSV = "지역,제품,매출\n서울,사과,1200\n부산,배,800\n서울,배,1500\n";
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-webtools-"));
 process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -191,6 +191,13 @@ try {
     await page.click("#tools-btn");
     eq(await page.locator('#tools-menu input[data-tool="calculator"] + span').textContent(), "계산기", "Korean menu");
     eq(errors, [], "page errors");
+  });
+  await browser.close();
+  browser = null;
+  await test("the server exits cleanly (no sanitizer report under make check-asan)", async () => {
+    const s = srv;
+    srv = null;
+    eq(await stopServer(s), 0, "exit code");
   });
 } catch (e) {
   await test("web tools", () => { throw e; });

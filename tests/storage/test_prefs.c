@@ -129,6 +129,15 @@ TEST(export_and_cascade) {
     CHECK_STR(sj ? sj : "", "{\"temperature\":0.2}");
     free(sj);
     CHECK(store_msg_meta_get(st, b.id, mid, &sj, &e) == 0 && !sj);
+    /* an answer's built-in tool runs: the owner's only, replaced on a second put */
+    CHECK(store_msg_runs_get(st, a.id, mid, &sj, &e) == 0 && !sj);
+    CHECK(store_msg_runs_put(st, a.id, mid, "[{\"type\":\"data_analysis_call\",\"sql\":\"SELECT 1\"}]", &e) == 0);
+    CHECK(store_msg_runs_put(st, a.id, mid, "[{\"type\":\"calculator_call\",\"expression\":\"1/3\"}]", &e) == 0);
+    CHECK_EQ_INT(store_msg_runs_put(st, b.id, mid, "[]", &e), STORE_NOTFOUND);
+    CHECK(store_msg_runs_get(st, a.id, mid, &sj, &e) == 0);
+    CHECK_STR(sj ? sj : "", "[{\"type\":\"calculator_call\",\"expression\":\"1/3\"}]");
+    free(sj);
+    CHECK(store_msg_runs_get(st, b.id, mid, &sj, &e) == 0 && !sj);
     CHECK(store_settings_put(st, a.id, "{\"language\":\"ko\"}", &e) == 0);
     REQUIRE(store_memory_add(st, a.id, "A는 고양이를 키운다", NULL, &e) == 0, "mem");
     REQUIRE(store_memory_add(st, b.id, "B memory", NULL, &e) == 0, "mem b");
