@@ -28,7 +28,10 @@ export function client(base) {
     if (body !== undefined) h["Content-Type"] = "application/json";
     if (c.cookie) h.Cookie = c.cookie;
     if (origin) h.Origin = c.base;
-    const r = await fetch(c.base + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const opts = { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) };
+    // a kept-alive connection the server closed while the test ran a long step: once more
+    let r;
+    try { r = await fetch(c.base + p, opts); } catch (e) { if (!(e instanceof TypeError)) throw e; r = await fetch(c.base + p, opts); }
     const text = await r.text();
     let json = null;
     if (!raw) try { json = JSON.parse(text); } catch {}
