@@ -29,9 +29,11 @@ export function client(base) {
     if (c.cookie) h.Cookie = c.cookie;
     if (origin) h.Origin = c.base;
     const opts = { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) };
-    // a kept-alive connection the server closed while the test ran a long step: once more
+    // kept-alive connections the server closed while the test ran a long step: the next one
     let r;
-    try { r = await fetch(c.base + p, opts); } catch (e) { if (!(e instanceof TypeError)) throw e; r = await fetch(c.base + p, opts); }
+    for (let k = 0; !r; k++) {
+      try { r = await fetch(c.base + p, opts); } catch (e) { if (!(e instanceof TypeError) || k >= 8) throw e; }
+    }
     const text = await r.text();
     let json = null;
     if (!raw) try { json = JSON.parse(text); } catch {}
