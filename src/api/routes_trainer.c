@@ -497,7 +497,11 @@ static int create_set(struct api_server *s, struct mg_connection *c, struct api_
     cJSON_ArrayForEach(it, b) {
         int ok = 0;
         for (size_t i = 0; i < sizeof known / sizeof *known; i++) ok |= !strcmp(it->string, known[i]);
-        if (!ok) { cJSON_Delete(b); return api_reply_error(c, 400, it->string, "unknown_parameter", "unknown field '%s'", it->string); }
+        if (!ok) {
+            status = api_reply_error(c, 400, it->string, "unknown_parameter", "unknown field '%s'", it->string);
+            cJSON_Delete(b);
+            return status;
+        }
     }
     if (str_field(c, b, "name", in.name, sizeof in.name, &status) < 0 || str_field(c, b, "kind", in.kind, sizeof in.kind, &status) < 0 ||
         str_field(c, b, "model_a", in.model_a, sizeof in.model_a, &status) < 0 ||

@@ -28,7 +28,12 @@ export function client(base) {
     if (body !== undefined) h["Content-Type"] = "application/json";
     if (c.cookie) h.Cookie = c.cookie;
     if (origin) h.Origin = c.base;
-    const r = await fetch(c.base + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const opts = { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) };
+    // kept-alive connections the server closed while the test ran a long step: the next one
+    let r;
+    for (let k = 0; !r; k++) {
+      try { r = await fetch(c.base + p, opts); } catch (e) { if (!(e instanceof TypeError) || k >= 8) throw e; }
+    }
     const text = await r.text();
     let json = null;
     if (!raw) try { json = JSON.parse(text); } catch {}

@@ -26,7 +26,11 @@ function client(base) {
     const h = { Origin: base };
     if (body !== undefined) h["Content-Type"] = "application/json";
     if (c.cookie) h.Cookie = c.cookie;
-    const r = await fetch(base + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const opts = { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) };
+    let r;   // kept-alive connections the server closed meanwhile: the next one
+    for (let k = 0; !r; k++) {
+      try { r = await fetch(base + p, opts); } catch (e) { if (!(e instanceof TypeError) || k >= 8) throw e; }
+    }
     const sc = r.headers.get("set-cookie");
     if (sc && /omni_session=/.test(sc)) c.cookie = `omni_session=${sc.match(/omni_session=([^;]*)/)[1]}`;
     const text = await r.text();
