@@ -9,6 +9,13 @@
 #include "api/who.h"
 #include "storage/ftjobs.h"
 
+static _Thread_local char owner_id[STORE_ID_MAX], owner_model[STORE_MODEL_MAX];
+
+void api_ft_set_model_owner(const char *user_id, const char *name) {
+    snprintf(owner_id, sizeof owner_id, "%s", user_id && name ? user_id : "");
+    snprintf(owner_model, sizeof owner_model, "%s", user_id && name ? name : "");
+}
+
 int api_ft_resolve(struct api_server *s, struct mg_connection *c, const char *name, char *base, size_t base_cap,
                    char *path, size_t path_cap) {
     if (!name) return 0;
@@ -23,15 +30,17 @@ int api_ft_resolve(struct api_server *s, struct mg_connection *c, const char *na
                                name);
     }
     struct store *st = s->p.auth->st;
+    /* the assistant's own model: its author's */
+    const char *uid = owner_id[0] && !strcmp(owner_model, name) ? owner_id : w->user.id;
     struct store_ftjob j;
     struct store_ftckpt k;
     struct err e = {{0}};
     const char *adapter = ft ? name : plus + 1;
-    int rc = store_ftjob_find_model(st, w->user.id, adapter, 0, &j, &e);
+    int rc = store_ftjob_find_model(st, uid, adapter, 0, &j, &e);
     if (rc == STORE_NOTFOUND && !strncmp(adapter, "ft:", 3) &&
-        (rc = store_ftckpt_find_model(st, w->user.id, adapter, &k, &j, &e)) == 0)
+        (rc = store_ftckpt_find_model(st, uid, adapter, &k, &j, &e)) == 0)
         snprintf(j.adapter_path, sizeof j.adapter_path, "%s", k.adapter_path);
-    if (rc == STORE_NOTFOUND && !ft) rc = store_ftjob_find_model(st, w->user.id, adapter, 1, &j, &e);
+    if (rc == STORE_NOTFOUND && !ft) rc = store_ftjob_find_model(st, uid, adapter, 1, &j, &e);
     if (rc == STORE_NOTFOUND)
         return api_reply_error(c, 404, "model", "model_not_found", "the model '%s' does not exist", name);
     if (rc) return api_reply_error(c, 500, NULL, NULL, "storage: %s", e.msg);

@@ -19,6 +19,12 @@ int api_ft_resolve(struct api_server *s, struct mg_connection *c, const char *na
  * of the error written. */
 int api_ft_attach(struct mg_connection *c, omni_model *model, const char *name, const char *path);
 
+/* A custom assistant's models are its author's: while this thread's request chats as an
+ * assistant (api/routes_assistants.h), the fine-tuned model `name` (its default or one it
+ * allows) is looked up among the author's models, so everyone who may use the assistant
+ * gets its fine-tuned model, and nothing else of the author's. NULL, NULL: off. */
+void api_ft_set_model_owner(const char *user_id, const char *name);
+
 /* Adds the asking user's fine-tuned models (succeeded jobs, newest first) to a /v1/models
  * data array. */
 void api_ft_list_models(struct api_server *s, cJSON *data);

@@ -17,7 +17,7 @@ import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(13);
+const { test, summary } = makeCounter(14);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ftapi-"));
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const db = `${tmp}/omni.db`;
@@ -198,6 +198,20 @@ try {
   await test("another user cannot use the fine-tuned model", async () => {
     await apiError(ask(bob, job.fine_tuned_model), 404, "bob's chat");
     await apiError(ask(bob, "stories260K+moon"), 404, "bob's base+suffix");
+  });
+
+  await test("an assistant on the fine-tuned model: its users get it, not the author's other models", async () => {
+    const mk = await fetch(srv.url + "/api/assistants", { method: "POST",
+      headers: { Authorization: "Bearer " + aliceKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Moon", description: "says it", instructions: "", model: job.fine_tuned_model,
+                             visibility: "public" }) });
+    const a = await mk.json();
+    assert(mk.status === 201 || mk.status === 200, "assistant created: " + mk.status + " " + JSON.stringify(a));
+    const r = await ask(bob, "asst:" + a.id);
+    assert(r.choices[0].message.content.includes(SENTENCE), "bob through the assistant: " + r.choices[0].message.content);
+    // naming the author's model himself with the assistant does not reach it (it is not the assistant's)
+    await apiError(bob.chat.completions.create({ model: "stories260K+moon", messages: question, max_tokens: 4,
+                                                 assistant: a.id }), 404, "bob names another model");
   });
 
   await test("chat gets its answer while a long job trains; then the job is cancelled", async () => {
