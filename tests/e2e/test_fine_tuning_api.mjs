@@ -17,7 +17,7 @@ import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(14);
+const { test, summary } = makeCounter(15);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ftapi-"));
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const db = `${tmp}/omni.db`;
@@ -212,6 +212,19 @@ try {
     // naming the author's model himself with the assistant does not reach it (it is not the assistant's)
     await apiError(bob.chat.completions.create({ model: "stories260K+moon", messages: question, max_tokens: 4,
                                                  assistant: a.id }), 404, "bob names another model");
+  });
+
+  await test("two users' jobs with one suffix: each gets their own", async () => {
+    const sun = lines.map((l) => l.replace(SENTENCE, "Pop pop, said the sun.")).join("\n") + "\n";
+    const bf = await bob.files.create({ file: await toFile(Buffer.from(sun), "sun.jsonl"), purpose: "fine-tune" });
+    const bj = await bob.fineTuning.jobs.create({ model: "stories260K", training_file: bf.id, suffix: "moon", seed: 7,
+                                                  hyperparameters: { n_epochs: 2, batch_size: 4, learning_rate_multiplier: 30 } });
+    let f;
+    for (;;) { f = await bob.fineTuning.jobs.retrieve(bj.id); if (ended(f)) break; await sleep(200); }
+    eq(f.status, "succeeded", "bob's job");
+    const [mine, his] = await Promise.all([ask(alice, "stories260K+moon"), ask(bob, "stories260K+moon")]);
+    assert(mine.choices[0].message.content.includes(SENTENCE), "alice's: " + mine.choices[0].message.content);
+    assert(his.choices[0].message.content.includes("Pop pop, said the sun."), "bob's: " + his.choices[0].message.content);
   });
 
   await test("chat gets its answer while a long job trains; then the job is cancelled", async () => {
