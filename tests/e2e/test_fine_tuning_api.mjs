@@ -17,7 +17,7 @@ import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(15);
+const { test, summary } = makeCounter(16);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ftapi-"));
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const db = `${tmp}/omni.db`;
@@ -299,6 +299,13 @@ try {
     assert(r.status === 401, "status " + r.status);
     const b = await r.json();
     assert(b.error && b.error.message, "error shape");
+  });
+
+  await test("the server stops cleanly (exit 0: no sanitizer report)", async () => {
+    const s0 = srv;
+    srv = null;
+    const code = await stopServer(s0);
+    eq(code, 0, "exit code; stderr: " + s0.stderr().slice(-3000));
   });
 } finally {
   if (srv) await stopServer(srv);
