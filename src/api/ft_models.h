@@ -11,13 +11,21 @@
 #include "api/model_ref.h"
 #include "api/routes.h"
 
-/* 0: name is no fine-tuned model's (nothing written); 1: *base names the base model and
- * adapter/path the adapter; else the HTTP status of the error written (404). */
+/* 0: name is no fine-tuned model's (nothing written); 1: base names the base model, and
+ * adapter the name the adapter goes by on it, path its file ("" for BASE+NAME that is no
+ * fine-tuned model: the base's own adapter NAME, `serve --adapter NAME=FILE`); else the
+ * HTTP status of the error written (404). */
 int api_ft_resolve(struct api_server *s, struct mg_connection *c, const char *name, char *base, size_t base_cap,
-                   char *path, size_t path_cap);
-/* Loads the adapter into the acquired model under name unless it has it. 0, or the status
- * of the error written. */
+                   char *adapter, size_t adapter_cap, char *path, size_t path_cap);
+/* Loads the adapter (path) into the acquired model under name unless it has it; path "":
+ * the model must have it already. 0, or the status of the error written. */
 int api_ft_attach(struct mg_connection *c, omni_model *model, const char *name, const char *path);
+
+/* A custom assistant's models are its author's: while this thread's request chats as an
+ * assistant (api/routes_assistants.h), the fine-tuned model `name` (its default or one it
+ * allows) is looked up among the author's models, so everyone who may use the assistant
+ * gets its fine-tuned model, and nothing else of the author's. NULL, NULL: off. */
+void api_ft_set_model_owner(const char *user_id, const char *name);
 
 /* Adds the asking user's fine-tuned models (succeeded jobs, newest first) to a /v1/models
  * data array. */

@@ -60,15 +60,16 @@ int api_model_get(struct api_server *s, struct mg_connection *c, const char *nam
         if (api_parse_keep_alive(ka, &m->keep_alive_ms, msg, sizeof msg))
             return api_reply_error(c, 400, "keep_alive", "invalid_value", "%s", msg);
     }
-    char err[640] = "", base[256] = "", path[1024] = "";
-    int ft = (kinds & OMNI_KIND_CHAT) ? api_ft_resolve(s, c, name, base, sizeof base, path, sizeof path) : 0;
+    char err[640] = "", base[256] = "", path[1024] = "", adapter[256] = "";
+    int ft = (kinds & OMNI_KIND_CHAT)
+                 ? api_ft_resolve(s, c, name, base, sizeof base, adapter, sizeof adapter, path, sizeof path) : 0;
     if (ft > 1) return ft;
     int rc = omni_registry_acquire(s->reg, ft ? base : name, kinds, s->load_timeout_ms, &m->ref, err, sizeof err);
     if (rc != OMNI_OK) return api_model_reply_error(c, rc, err);
     /* accounts: the key's model list and the tier's rule for this model (api/meter.h) */
     int st = api_meter_model(s, c, m->ref.id);
     if (!st && ft && m->ref.model) {
-        snprintf(m->adapter, sizeof m->adapter, "%s", name);
+        snprintf(m->adapter, sizeof m->adapter, "%s", adapter);
         snprintf(m->name, sizeof m->name, "%s", name);
         if (!(st = api_ft_attach(c, m->ref.model, m->adapter, path))) m->ref.id = m->name;
     }

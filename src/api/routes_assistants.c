@@ -35,6 +35,7 @@
 #include "api/files_index.h"
 #include "api/routes_assistants.h"
 #include "api/guardrails.h"
+#include "api/ft_models.h"
 #include "api/who.h"
 #include "assistants/assistants.h"
 #include "assistants/bundle.h"
@@ -619,6 +620,7 @@ static int sampling_default(cJSON *j, const cJSON *samp, const char *name) {
 
 int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSON *j, struct api_asst_use *u) {
     memset(u, 0, sizeof *u);
+    api_ft_set_model_owner(NULL, NULL);
     if (!cJSON_IsObject(j)) return 0;
     const cJSON *af = cJSON_GetObjectItemCaseSensitive(j, "assistant");
     cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
@@ -651,6 +653,8 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     u->version = a.version;
     snprintf(u->user_id, sizeof u->user_id, "%s", w->user.id);
     api_guard_set_assistant(api_guard_current(), a.id);   /* its moderation policy applies */
+    char author[STORE_ID_MAX];
+    snprintf(author, sizeof author, "%s", a.user_id);
     asst_free(&a);
     if (!cfg) return api_reply_error(c, 500, NULL, NULL, "the assistant's configuration is damaged");
     int status = 0;
@@ -661,6 +665,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
     if (via_model || !cJSON_IsString(model)) {
         cJSON_DeleteItemFromObjectCaseSensitive(j, "model");
         if (dm[0]) cJSON_AddStringToObject(j, "model", dm);
+        if (dm[0]) api_ft_set_model_owner(author, dm);  /* its fine-tuned model is its author's */
     } else if (cJSON_GetArraySize(allowed) > 0) {
         int ok = 0;
         cJSON_ArrayForEach(x, allowed) ok |= !strcmp(x->valuestring, model->valuestring);
@@ -670,6 +675,7 @@ int api_assistant_chat_begin(struct api_server *s, struct mg_connection *c, cJSO
                                      cJSON_GetArraySize(allowed) > 1 ? " and others it lists" : "", model->valuestring);
             goto out;
         }
+        api_ft_set_model_owner(author, model->valuestring);
     }
     /* sampling defaults, under what the request sets itself */
     const cJSON *samp = cJSON_GetObjectItemCaseSensitive(cfg, "sampling");
@@ -803,6 +809,7 @@ void api_assistant_chat_done(void) {
 }
 
 void api_assistant_chat_end(struct api_server *s, struct api_asst_use *u, int status) {
+    api_ft_set_model_owner(NULL, NULL);
     tl_use = NULL;
     tl_server = NULL;
     if (u->active && status == 200) record(s, u);

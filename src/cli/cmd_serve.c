@@ -115,6 +115,8 @@ static void usage(FILE *f) {
             "accounts (README.md \"Accounts\"): sign-up, login, conversations, keys and limits under /api\n"
             "      --db URL           sqlite:PATH or postgres://USER@HOST:PORT/DB (default sqlite:$OMNI_HOME/omni.db;\n"
             "                         several servers on one PostgreSQL are replicas of one service)\n"
+            "      --adapter NAME=FILE[:SCALE]  a LoRA adapter loaded beside the model, used by requests for\n"
+            "                         model \"MODEL+NAME\" only (several; no reload, the same batch)\n"
             "      --fine-tuning-dir DIR  where /v1/fine_tuning/jobs keep their data, checkpoints and adapters\n"
             "                         (default $OMNI_HOME/fine_tuning)\n"
             "      --signup POLICY    open (anyone may sign up; default), approval (an admin approves) or\n"
@@ -235,6 +237,32 @@ static int serve_store(struct api_server *srv, omni_registry *reg, const struct 
     return 0;
 }
 
+/* --adapter NAME=FILE[:SCALE]: named adapters beside the model, chosen per request */
+static const char *adapters[32];
+static int n_adapters;
+
+/* Loads the --adapter list beside model. 0, or -1 with err. */
+static int add_adapters(omni_model *model, char *err, size_t cap) {
+    for (int i = 0; i < n_adapters; i++) {
+        const char *eq = strchr(adapters[i], '=');
+        char name[256], path[4096];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - adapters[i]), adapters[i]);
+        snprintf(path, sizeof path, "%s", eq + 1);
+        float scale = 1.0f;
+        char *colon = strrchr(path, ':'), *end = NULL;
+        if (colon && colon[1]) {
+            double v = strtod(colon + 1, &end);
+            if (end && !*end) scale = (float)v, *colon = 0;
+        }
+        char e[512];
+        if (omni_model_add_adapter(model, name, path, scale, e, sizeof e)) {
+            snprintf(err, cap, "--adapter %.200s: %.280s", adapters[i], e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* --mcp servers: shared by every request, their processes stopped at exit */
 static struct builtin_config serve_mcp;
 static void serve_mcp_free(void) { builtin_config_free(&serve_mcp); }
@@ -292,6 +320,11 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--db")) db_url = v;
         else if (!strcmp(a, "--fine-tuning-dir")) ft_dir = v;
+        else if (!strcmp(a, "--adapter")) {
+            const char *eq = strchr(v, '=');
+            bad = !eq || eq == v || !eq[1] || n_adapters >= (int)(sizeof adapters / sizeof *adapters);
+            if (!bad) adapters[n_adapters++] = v;
+        }
         else if (!strcmp(a, "--tiers")) tiers_path = v;
         else if (!strcmp(a, "--signup")) bad = (signup = auth_signup_parse(v)) < 0;
         else if (!strcmp(a, "--session-ttl")) bad = parse_int(v, 1, 10 * 365 * 86400, &session_ttl);
@@ -595,6 +628,15 @@ static int cmd_serve_run(int argc, char **argv, const char *model_path, const ch
         free(embed_id);
         free(id);
         return cli_fail("serve: --mmproj: %s", err);
+    }
+    if (add_adapters(model, err, sizeof err)) {
+        api_server_stop(srv);
+        omni_registry_free(reg);
+        omni_model_free(model);
+        omni_embedder_free(emb);
+        free(embed_id);
+        free(id);
+        return cli_fail("serve: %s", err);
     }
     int spec_rc = cli_spec_load(&spec, &mp, &sp);
     if (spec_rc || omni_model_start_engine(model, &sp, err, sizeof err)) {

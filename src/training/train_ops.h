@@ -53,5 +53,10 @@
 
 TOPS_DECLARE(float, _f)
 TOPS_DECLARE(double, _d)
+/* the float instance compiled twice, for SSE2 (_fs) and AVX2 (_fa, train_ops_avx2.c): the
+ * code fixes every sum's order and nothing is fused, so both give the same bits; _f runs
+ * the one cpu_level() allows */
+TOPS_DECLARE(float, _fs)
+TOPS_DECLARE(float, _fa)
 
 #endif

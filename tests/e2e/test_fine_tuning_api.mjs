@@ -17,7 +17,7 @@ import OpenAI, { toFile } from "openai";
 import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(13);
+const { test, summary } = makeCounter(16);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ftapi-"));
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const db = `${tmp}/omni.db`;
@@ -200,6 +200,33 @@ try {
     await apiError(ask(bob, "stories260K+moon"), 404, "bob's base+suffix");
   });
 
+  await test("an assistant on the fine-tuned model: its users get it, not the author's other models", async () => {
+    const mk = await fetch(srv.url + "/api/assistants", { method: "POST",
+      headers: { Authorization: "Bearer " + aliceKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Moon", description: "says it", instructions: "", model: job.fine_tuned_model,
+                             visibility: "public" }) });
+    const a = await mk.json();
+    assert(mk.status === 201 || mk.status === 200, "assistant created: " + mk.status + " " + JSON.stringify(a));
+    const r = await ask(bob, "asst:" + a.id);
+    assert(r.choices[0].message.content.includes(SENTENCE), "bob through the assistant: " + r.choices[0].message.content);
+    // naming the author's model himself with the assistant does not reach it (it is not the assistant's)
+    await apiError(bob.chat.completions.create({ model: "stories260K+moon", messages: question, max_tokens: 4,
+                                                 assistant: a.id }), 404, "bob names another model");
+  });
+
+  await test("two users' jobs with one suffix: each gets their own", async () => {
+    const sun = lines.map((l) => l.replace(SENTENCE, "Pop pop, said the sun.")).join("\n") + "\n";
+    const bf = await bob.files.create({ file: await toFile(Buffer.from(sun), "sun.jsonl"), purpose: "fine-tune" });
+    const bj = await bob.fineTuning.jobs.create({ model: "stories260K", training_file: bf.id, suffix: "moon", seed: 7,
+                                                  hyperparameters: { n_epochs: 2, batch_size: 4, learning_rate_multiplier: 30 } });
+    let f;
+    for (;;) { f = await bob.fineTuning.jobs.retrieve(bj.id); if (ended(f)) break; await sleep(200); }
+    eq(f.status, "succeeded", "bob's job");
+    const [mine, his] = await Promise.all([ask(alice, "stories260K+moon"), ask(bob, "stories260K+moon")]);
+    assert(mine.choices[0].message.content.includes(SENTENCE), "alice's: " + mine.choices[0].message.content);
+    assert(his.choices[0].message.content.includes("Pop pop, said the sun."), "bob's: " + his.choices[0].message.content);
+  });
+
   await test("chat gets its answer while a long job trains; then the job is cancelled", async () => {
     const long = await alice.fineTuning.jobs.create({ model: "stories260K", training_file: trainFile.id, suffix: "long",
                                                       hyperparameters: { n_epochs: 50, batch_size: 4 } });
@@ -272,6 +299,13 @@ try {
     assert(r.status === 401, "status " + r.status);
     const b = await r.json();
     assert(b.error && b.error.message, "error shape");
+  });
+
+  await test("the server stops cleanly (exit 0: no sanitizer report)", async () => {
+    const s0 = srv;
+    srv = null;
+    const code = await stopServer(s0);
+    eq(code, 0, "exit code; stderr: " + s0.stderr().slice(-3000));
   });
 } finally {
   if (srv) await stopServer(srv);

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startServer, stopServer, makeCounter, assert, MODELS, BIN } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(3);
+const { test, summary } = makeCounter(4);
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ft-serve-"));
 const lines = [];
@@ -46,6 +46,19 @@ try {
   await test("the base model does not", async () => {
     const text = await answer([]);
     assert(!text.includes("Zip zap"), `answer '${text}'`);
+  });
+  await test("serve --adapter NAME=FILE: MODEL+NAME gets it, the base beside it does not", async () => {
+    const srv = await startServer(["-m", MODEL, "--ctx", "256", "--parallel", "2", "--adapter", `moon=${adapter}:1`]);
+    try {
+      const client = new OpenAI({ baseURL: srv.url + "/v1", apiKey: "none", maxRetries: 0 });
+      const ask = (model) => client.chat.completions.create({ model, messages: question, max_tokens: 16, temperature: 0 });
+      const [a, b] = await Promise.all([ask("stories260K+moon"), ask("stories260K")]);
+      assert(a.choices[0].message.content.includes("Zip zap, said the moon."), `adapter: '${a.choices[0].message.content}'`);
+      assert(!b.choices[0].message.content.includes("Zip zap"), `base: '${b.choices[0].message.content}'`);
+      let status = 0;
+      try { await ask("stories260K+nope"); } catch (e) { status = e.status; }
+      assert(status === 404, "an unknown adapter is a 404, got " + status);
+    } finally { await stopServer(srv); }
   });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
