@@ -16,30 +16,8 @@
 #include "storage/ftjobs.h"
 #include "test.h"
 
-static const char *g_backend;
-static char g_tmp[256], g_pg_url[512], g_url[1200];
-static int g_case_no;
-
-static struct store *open_fresh(void) {
-    g_case_no++;
-    if (!strcmp(g_backend, "sqlite")) snprintf(g_url, sizeof g_url, "sqlite:%s/f%d.db", g_tmp, g_case_no);
-    else {
-        PGconn *c = PQconnectdb(g_pg_url);
-        char sql[64];
-        snprintf(sql, sizeof sql, "CREATE DATABASE ftj%d", g_case_no);
-        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
-        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) fprintf(stderr, "  %s: %s\n", sql, PQerrorMessage(c));
-        PQclear(r);
-        PQfinish(c);
-        if (!ok) return NULL;
-        snprintf(g_url, sizeof g_url, "%.*s/ftj%d", (int)(strrchr(g_pg_url, '/') - g_pg_url), g_pg_url, g_case_no);
-    }
-    struct err e = {{0}};
-    struct store *st = NULL;
-    if (store_open(g_url, &st, &e)) fprintf(stderr, "  store_open(%s): %s\n", g_url, e.msg);
-    return st;
-}
+#define TWO_BACKENDS_NAME "ftj"
+#include "two_backends.h"
 
 static int mk_user(struct store *st, const char *email, struct store_user *out) {
     struct store_user u;
@@ -198,23 +176,6 @@ TEST(events_and_checkpoints) {
     store_close(st);
 }
 
-static int sh(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
-    if (out) out[n] = 0;
-    return pclose(p);
-}
-
-TEST(postgres_started) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh start %s/pg", g_tmp);
-    int rc = sh(cmd, g_pg_url, sizeof g_pg_url);
-    g_pg_url[strcspn(g_pg_url, "\n")] = 0;
-    REQUIRE(rc == 0 && !strncmp(g_pg_url, "postgresql://", 13),
-            "could not start a throw-away PostgreSQL with tests/pg_temp.sh (exit %d; scripts/setup.sh installs it)", rc);
-}
-
 static void suite(void) {
     RUN(jobs_round_trip);
     RUN(events_and_checkpoints);
@@ -222,18 +183,5 @@ static void suite(void) {
 
 int main(void) {
     TEST_EXPECT(2 * 2 + 1);
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-ftj-XXXXXX");
-    if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
-    g_backend = "sqlite";
-    fprintf(stderr, "== sqlite\n");
-    suite();
-    g_backend = "postgres";
-    fprintf(stderr, "== postgres\n");
-    int before = t_failed;
-    RUN(postgres_started);
-    if (t_failed == before) suite();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh stop %s/pg; rm -rf %s", g_tmp, g_tmp);
-    sh(cmd, NULL, 0);
-    return test_summary();
+    return two_backends_run(suite);
 }
