@@ -303,7 +303,8 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     if (!cJSON_IsString(content)) free(m.content);
     if (rc) { cJSON_Delete(j); return api_reply_store(c, rc, &e, rc == STORE_NOTFOUND ? "parent message" : "message"); }
     const char *thoughts = cJSON_IsString(reasoning) ? reasoning->valuestring : "";
-    rc = thoughts[0] ? store_msg_reasoning_put(st, w->user.id, mid, thoughts, &e) : 0;
+    int with_thoughts = thoughts[0] != 0;   /* thoughts is j's: gone after cJSON_Delete */
+    rc = with_thoughts ? store_msg_reasoning_put(st, w->user.id, mid, thoughts, &e) : 0;
     cJSON_Delete(j);
     if (rc) return api_reply_store(c, rc, &e, "message");
     struct store_msg got;
@@ -312,7 +313,7 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     if (rc) return api_reply_store(c, rc, &e, "message");
     cJSON *o = msg_json(&got);
     store_msg_free(&got);
-    if (thoughts[0]) {
+    if (with_thoughts) {
         struct store_reasoning *r = NULL;
         size_t n = 0;
         if (!store_conv_reasonings(st, w->user.id, id, &r, &n, &e))
