@@ -7,7 +7,7 @@
 import { renderMarkdown } from "./render.js";
 import { t, addStrings } from "./i18n.js";
 
-addStrings({
+addStrings({ en: {
   workbench: "Workbench", tbTasks: "Tasks", tbSets: "Task sets", tbAgreement: "Agreement", tbLeaderboard: "Leaderboard",
   tbThroughput: "Throughput", tbExports: "Exports", tbBack: "Back to chats", tbAnySet: "Any task set", tbStart: "Start",
   tbNoTasks: "No task is waiting for you. Thank you!", tbGuidelines: "Guidelines", tbTimer: "Time on this task",
@@ -30,7 +30,7 @@ addStrings({
   tbFormat: "Format", tbFrom: "From", tbTo: "To", tbAssistant: "Assistant", tbTag: "Tag", tbMinRating: "Min rating (SFT)",
   tbDownload: "Download JSONL", tbLines: (n) => (n === 1 ? "1 line" : `${n} lines`), tbConsent: "Let my conversations be used to improve the model",
   tbConsentDefault: "Server default for users who have not chosen: their conversations may be used to improve the model",
-}, {
+}, ko: {
   workbench: "작업대", tbTasks: "작업", tbSets: "작업 묶음", tbAgreement: "평가자 일치도", tbLeaderboard: "모델 순위",
   tbThroughput: "처리량", tbExports: "내보내기", tbBack: "채팅으로 돌아가기", tbAnySet: "모든 작업 묶음", tbStart: "시작",
   tbNoTasks: "기다리는 작업이 없습니다. 감사합니다!", tbGuidelines: "지침", tbTimer: "이 작업에 쓴 시간",
@@ -53,7 +53,7 @@ addStrings({
   tbFormat: "형식", tbFrom: "시작일", tbTo: "종료일", tbAssistant: "어시스턴트", tbTag: "태그", tbMinRating: "최소 점수 (SFT)",
   tbDownload: "JSONL 내려받기", tbLines: (n) => `${n}줄`, tbConsent: "내 대화를 모델 개선에 사용하도록 허용",
   tbConsentDefault: "선택하지 않은 사용자의 서버 기본값: 대화를 모델 개선에 사용할 수 있음",
-});
+} });
 
 const CRITERIA = ["helpful", "correct", "harmless", "follows_instructions", "korean_naturalness"];
 const TAGS = ["factual_error", "unsafe", "refusal", "off_topic", "unnatural_korean", "incomplete", "formatting", "pii"];
