@@ -68,6 +68,10 @@ static void read_special_id(const struct gguf *g, const struct tokenizer *t, con
     *id = (int32_t)v;
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* The llama.cpp token_to_piece rendering with special=true, cached per token. */
 static size_t render_piece(const struct tokenizer *t, int32_t id, char *out) {
     size_t n;
@@ -86,9 +90,9 @@ static size_t render_piece(const struct tokenizer *t, int32_t id, char *out) {
             }
             return o;
         }
-        if ((attr & TOK_BYTE) && n == 6) {
-            unsigned v = 0;
-            if (sscanf(s + 3, "%2x", &v) == 1) { out[0] = (char)v; return 1; }
+        if ((attr & TOK_BYTE) && n == 6) {  /* "<0xAB>"; the piece is not NUL-terminated (no sscanf) */
+            int hi = hex_digit(s[3]), lo = hex_digit(s[4]);
+            if (hi >= 0 && lo >= 0) { out[0] = (char)(hi * 16 + lo); return 1; }
         }
         return 0;
     }
