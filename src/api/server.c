@@ -260,7 +260,9 @@ static int dispatch(struct api_server *s, struct mg_connection *c) {
 
 static int begin_request(struct mg_connection *c) {
     struct api_server *s = mg_get_user_data(mg_get_context(c));
-    if (api_realtime_is_upgrade(c) && (s->model || atomic_load(&s->state) == API_LOADING))
+    /* s->model may be read only once the state has left API_LOADING (api_server_set_engine
+     * writes it before the state turns READY): the state first */
+    if (api_realtime_is_upgrade(c) && (atomic_load(&s->state) == API_LOADING || s->model))
         return 0; /* civetweb hands it to realtime.c's WebSocket handler */
     struct api_who who; /* the request's principal, read by the routes with api_who() */
     memset(&who, 0, sizeof who);
