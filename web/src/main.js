@@ -456,6 +456,8 @@ function messageEl(m, { streaming = false } = {}) {
   const content = h("div.content");
   if (m.role === "user") content.textContent = text; else { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); }
   el.append(content);
+  const seen = m.id && S.stats.get(m.id);   // the note of earlier turns left out stays after the answer is stored
+  if (seen && seen.leftOut > 0) content.before(h("div.note", { text: t("left_out", seen.leftOut) }));
   if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
   const th = m.reasoning;   // a thinking model's thoughts, stored by the server with the answer
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
@@ -622,7 +624,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
-  let reply = "", reasoning = "", usage = null, userMsgId = null, aborted = false, failed = null, memoryUpdated = false;
+  let reply = "", reasoning = "", usage = null, userMsgId = null, aborted = false, failed = null, memoryUpdated = false, leftOut = 0;
   const t0 = performance.now();
   let tFirst = 0, scheduled = false;
   const paint = () => {
@@ -647,7 +649,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     }
     userMsgId = r.headers.get("X-Omni-User-Message");
     if (r.headers.get("X-Omni-Memory-Updated")) memoryUpdated = true;
-    const cut = parseInt(r.headers.get("X-Omni-Truncated") || "0", 10);
+    const cut = leftOut = parseInt(r.headers.get("X-Omni-Truncated") || "0", 10);
     if (cut > 0) el.insertBefore(h("div.note", { text: t("left_out", cut) }), contentEl);
     const reader = r.body.getReader();
     const dec = new TextDecoder();
@@ -697,7 +699,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     if (stored && !failed) {
       if (cites) rememberCitations(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
-      S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0 });
+      S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0, leftOut });
     }
     // the server's copy when it has the turn; else (not stored: an error, or a reply
     // that did not come from this server) what streamed stays on the page
