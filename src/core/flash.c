@@ -108,11 +108,13 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
     }
     float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
-        int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], whole = K->scores_f16 && kv->type == DT_F16 && n <= FLASH_FEW_ROWS &&
-                                                            hd % 32 == 0;
+        /* row i's positions in this tile [ra, rb); full[i]: the whole tile */
+        int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], full[FLASH_MAX_ROWS];
+        int whole = K->scores_f16 && kv->type == DT_F16 && n <= FLASH_FEW_ROWS && hd % 32 == 0;
         for (int i = 0; i < n; i++) {
             ra[i] = imax(imax(r->lo[i], t0), tb) - tb, rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
-            whole &= ra[i] == 0 && rb[i] == FLASH_TILE;
+            full[i] = ra[i] == 0 && rb[i] == FLASH_TILE;
+            whole &= full[i];
         }
         if (whole) {
             K->scores_f16(s, r->q, n, hd, kv, tb);
@@ -152,8 +154,7 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
         /* P.V two rows at a time where their ranges overlap (each row still in order of j) */
         for (int i = 0; i < n; i += 2) {
             float *a0 = acc + (long)i * hd, *p0 = s + i * FLASH_TILE;
-            if (K->pv4 && i + 4 <= n && ra[i] == 0 && ra[i + 1] == 0 && ra[i + 2] == 0 && ra[i + 3] == 0 &&
-                rb[i] == FLASH_TILE && rb[i + 1] == FLASH_TILE && rb[i + 2] == FLASH_TILE && rb[i + 3] == FLASH_TILE) {
+            if (K->pv4 && i + 4 <= n && full[i] && full[i + 1] && full[i + 2] && full[i + 3]) {
                 K->pv4(a0, p0, vt, hd);
                 i += 2;  /* four rows done: the loop steps two more */
                 continue;

@@ -220,7 +220,21 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
  * 16 x 16 block of K is converted and transposed in registers and used at once; V rows
  * are converted as P.V reads them. The same multiply-add chains as load + scores and pv,
  * so the same bits. */
-static inline __attribute__((always_inline)) void scores_f16_rows(float *s, const float *q, const int n, int hd,
+/* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant, so its row loops unroll
+ * into registers */
+#define WITH_FEW_ROWS(n, fn, ...)                    \
+    switch (n) {                                     \
+    case 1: fn(1, __VA_ARGS__); break;               \
+    case 2: fn(2, __VA_ARGS__); break;               \
+    case 3: fn(3, __VA_ARGS__); break;               \
+    case 4: fn(4, __VA_ARGS__); break;               \
+    case 5: fn(5, __VA_ARGS__); break;               \
+    case 6: fn(6, __VA_ARGS__); break;               \
+    case 7: fn(7, __VA_ARGS__); break;               \
+    default: fn(8, __VA_ARGS__); break;              \
+    }
+
+static inline __attribute__((always_inline)) void scores_f16_rows(const int n, float *s, const float *q, int hd,
                                                                   const struct flash_kv *kv, int tb) {
     for (int j0 = 0; j0 < T; j0 += 16) {
         const uint16_t *kr[16];
@@ -244,20 +258,11 @@ static inline __attribute__((always_inline)) void scores_f16_rows(float *s, cons
 }
 
 static void scores_f16_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
-    switch (n) {
-    case 1: scores_f16_rows(s, q, 1, hd, kv, tb); break;
-    case 2: scores_f16_rows(s, q, 2, hd, kv, tb); break;
-    case 3: scores_f16_rows(s, q, 3, hd, kv, tb); break;
-    case 4: scores_f16_rows(s, q, 4, hd, kv, tb); break;
-    case 5: scores_f16_rows(s, q, 5, hd, kv, tb); break;
-    case 6: scores_f16_rows(s, q, 6, hd, kv, tb); break;
-    case 7: scores_f16_rows(s, q, 7, hd, kv, tb); break;
-    default: scores_f16_rows(s, q, 8, hd, kv, tb); break;
-    }
+    WITH_FEW_ROWS(n, scores_f16_rows, s, q, hd, kv, tb);
 }
 
 /* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 32 floats of d at a time */
-static inline __attribute__((always_inline)) void pv_f16_rows(float *acc, const float *p, const int n, int hd,
+static inline __attribute__((always_inline)) void pv_f16_rows(const int n, float *acc, const float *p, int hd,
                                                               const struct flash_kv *kv, int tb) {
     for (int d0 = 0; d0 < hd; d0 += 32) {
         __m512 y[FLASH_FEW_ROWS][2];
@@ -286,16 +291,7 @@ static inline __attribute__((always_inline)) void pv_f16_rows(float *acc, const 
 }
 
 static void pv_f16_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
-    switch (n) {
-    case 1: pv_f16_rows(acc, p, 1, hd, kv, tb); break;
-    case 2: pv_f16_rows(acc, p, 2, hd, kv, tb); break;
-    case 3: pv_f16_rows(acc, p, 3, hd, kv, tb); break;
-    case 4: pv_f16_rows(acc, p, 4, hd, kv, tb); break;
-    case 5: pv_f16_rows(acc, p, 5, hd, kv, tb); break;
-    case 6: pv_f16_rows(acc, p, 6, hd, kv, tb); break;
-    case 7: pv_f16_rows(acc, p, 7, hd, kv, tb); break;
-    default: pv_f16_rows(acc, p, 8, hd, kv, tb); break;
-    }
+    WITH_FEW_ROWS(n, pv_f16_rows, acc, p, hd, kv, tb);
 }
 
 const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,     prep_avx512,  expsum_avx512,
