@@ -64,7 +64,7 @@ int store_audit_list(struct store *st, int64_t before_ms, int limit, struct stor
     int rc = STORE_ERR;
     size_t cap = 0;
     if (q) {
-        dbq_int(q, 1, before_ms > 0 ? before_ms : store_now_ms() + 1);
+        dbq_int(q, 1, before_ms > 0 ? before_ms : INT64_MAX);   /* no cursor: every row, even one stamped ahead of this clock */
         dbq_int(q, 2, limit);
         while ((rc = dbq_step(q, e)) == 1) {
             if (*n == cap) {
