@@ -391,7 +391,7 @@ typedef struct omni_engine_params {
 
 /* KV cache types (llama.cpp's -ctk/-ctv) and attention kernels (its --flash-attn): AUTO
  * computes llama.cpp's non-flash order exactly, except past 1024 cached positions in models
- * with at least 8 query heads per KV head (the tiled kernel); a quantized cache always
+ * with at least 2 query heads per KV head (the tiled kernel); a quantized cache always
  * takes the tiled kernel. */
 enum { OMNI_CACHE_F16 = 0, OMNI_CACHE_Q8_0 = 1, OMNI_CACHE_Q4_0 = 2 };
 enum { OMNI_FLASH_AUTO = 0, OMNI_FLASH_ON = 1, OMNI_FLASH_OFF = 2 };

@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "                     without it decode continues after the prompt\n"
             "  -fa, --flash-attn on|off|auto\n"
             "                     attention kernel: the tiled one, the exact one, or exact but past\n"
-            "                     1024 positions in models with >= 8 query heads a KV head (auto)\n"
+            "                     1024 positions in models with >= 2 query heads a KV head (auto)\n"
             "  -ct, --cache-type f16|q8_0|q4_0\n"
             "                     the KV cache's type for K and V (default f16)\n"
             "  -t, --threads N    compute threads (default: all cores)\n"
