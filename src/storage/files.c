@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 /* ---- base64 (standard alphabet, padded) ---- */
 
@@ -149,24 +149,17 @@ int store_file_create(struct store *st, const struct store_file *in, const void 
     return rc;
 }
 
+/* rows.h readers: out may be NULL (a get that only asks whether the row is there) */
+static int read_file_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_file(q, row);
+    return 0;
+}
+
 int store_file_get(struct store *st, const char *user_id, const char *file_id, struct store_file *out, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_file(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file",
+                    read_file_row, out, e);
 }
 
 int store_file_content(struct store *st, const char *user_id, const char *file_id, void **data, size_t *n,
@@ -313,24 +306,16 @@ int store_vs_create(struct store *st, const struct store_vs *in, struct store_vs
     return rc;
 }
 
+static int read_vs_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_vs(q, row);
+    return 0;
+}
+
 int store_vs_get(struct store *st, const char *user_id, const char *vs_id, struct store_vs *out, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VS_COLS " FROM vector_stores v WHERE v.id = $1 AND v.user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_vs(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "vector store not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " VS_COLS " FROM vector_stores v WHERE v.id = $1 AND v.user_id = $2", a, ROW_N(a),
+                    "vector store", read_vs_row, out, e);
 }
 
 int store_vs_update(struct store *st, const char *user_id, const char *vs_id, const struct store_vs *v, unsigned fields,
@@ -518,28 +503,18 @@ int store_vsfile_add(struct store *st, const struct store_vsfile *in, struct err
     return rc;
 }
 
+static int read_vsfile_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_vsfile(q, row);
+    return 0;
+}
+
 int store_vsfile_get(struct store *st, const char *user_id, const char *vs_id, const char *file_id,
                      struct store_vsfile *out, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VSF_COLS " FROM vs_files f WHERE f.vs_id = $1 AND f.file_id = $2 AND f.user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_vsfile(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "vector store file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " VSF_COLS " FROM vs_files f WHERE f.vs_id = $1 AND f.file_id = $2 AND f.user_id = $3",
+                    a, ROW_N(a), "vector store file", read_vsfile_row, out, e);
 }
 
 static int collect_vsfiles(struct dbq *q, int64_t limit, struct store_vsfile **out, size_t *n, int *has_more,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "storage/pool.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
@@ -89,36 +90,28 @@ out:
     return rc;
 }
 
+static int read_resp(struct dbq *q, void *row, struct err *e) {
+    struct store_resp *out = row;
+    snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
+    snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
+    snprintf(out->status, sizeof out->status, "%s", dbq_col_text(q, 2));
+    snprintf(out->previous_id, sizeof out->previous_id, "%s", dbq_col_text(q, 3));
+    snprintf(out->conv_id, sizeof out->conv_id, "%s", dbq_col_text(q, 4));
+    out->created = dbq_col_int(q, 5);
+    out->body = dup_col(q, 6);
+    out->input = dup_col(q, 7);
+    int rc = out->body && out->input ? 0 : err_set(e, "out of memory");
+    if (rc) store_resp_free(out);
+    return rc;
+}
+
 int store_resp_get(struct store *st, const char *user_id, const char *id, struct store_resp *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, status, previous_id, conv_id, created, body, input FROM responses"
-                               " WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
-            snprintf(out->status, sizeof out->status, "%s", dbq_col_text(q, 2));
-            snprintf(out->previous_id, sizeof out->previous_id, "%s", dbq_col_text(q, 3));
-            snprintf(out->conv_id, sizeof out->conv_id, "%s", dbq_col_text(q, 4));
-            out->created = dbq_col_int(q, 5);
-            out->body = dup_col(q, 6);
-            out->input = dup_col(q, 7);
-            rc = out->body && out->input ? 0 : err_set(e, "out of memory");
-            if (rc) store_resp_free(out);
-        } else if (rc == 0) {
-            rc = (err_set(e, "response not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, user_id, status, previous_id, conv_id, created, body, input FROM responses"
+                        " WHERE id = $1 AND user_id = $2",
+                    a, ROW_N(a), "response", read_resp, out, e);
 }
 
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
@@ -204,31 +197,21 @@ int store_aconv_create(struct store *st, const struct store_aconv *in, const str
     return rc;
 }
 
+static int read_aconv(struct dbq *q, void *row, struct err *e) {
+    struct store_aconv *out = row;
+    snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
+    snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
+    out->created = dbq_col_int(q, 2);
+    out->metadata = dup_col(q, 3);
+    return out->metadata ? 0 : err_set(e, "out of memory");
+}
+
 int store_aconv_get(struct store *st, const char *user_id, const char *id, struct store_aconv *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, created, metadata FROM api_conversations WHERE id = $1 AND user_id = $2",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
-            out->created = dbq_col_int(q, 2);
-            out->metadata = dup_col(q, 3);
-            rc = out->metadata ? 0 : err_set(e, "out of memory");
-        } else if (rc == 0) {
-            rc = (err_set(e, "conversation not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, user_id, created, metadata FROM api_conversations WHERE id = $1 AND user_id = $2",
+                    a, ROW_N(a), "conversation", read_aconv, out, e);
 }
 
 int store_aconv_set_metadata(struct store *st, const char *user_id, const char *id, const char *metadata,
@@ -347,32 +330,21 @@ int store_item_list(struct store *st, const char *user_id, const char *conv_id, 
     return rc;
 }
 
+static int read_item(struct dbq *q, void *row, struct err *e) {
+    struct store_item *it = row;
+    snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
+    it->created = dbq_col_int(q, 2);
+    it->item = dup_col(q, 1);
+    return it->item ? 0 : err_set(e, "out of memory");
+}
+
 int store_item_get(struct store *st, const char *user_id, const char *conv_id, const char *item_id,
                    struct store_item *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, item, created FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, item_id);
-        dbq_text(q, 2, conv_id);
-        dbq_text(q, 3, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            out->created = dbq_col_int(q, 2);
-            out->item = dup_col(q, 1);
-            rc = out->item ? 0 : err_set(e, "out of memory");
-        } else if (rc == 0) {
-            rc = (err_set(e, "item not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, item, created FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3",
+                    a, ROW_N(a), "item", read_item, out, e);
 }
 
 int store_item_delete(struct store *st, const char *user_id, const char *conv_id, const char *item_id,

@@ -31,7 +31,7 @@ int rows_run_changed(struct dbq *q, const char *what, struct err *e);
 int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n, const char *what,
                 int64_t *changes, struct err *e);
 
-/* Copies the current row into *row (zeroed before); 0 or a STORE_* code with e set. */
+/* Copies the current row into *row (rows_many zeroes it first); 0 or a STORE_* code with e set. */
 typedef int (*rows_read_fn)(struct dbq *q, void *row, struct err *e);
 
 /* The first row of sql into *out through read; no row is STORE_NOTFOUND. */
@@ -57,7 +57,8 @@ struct rows_shape {
 int rows_collect(struct dbq *q, const struct rows_shape *shape, int64_t page, void **out, size_t *nout,
                  int *has_more, struct err *e);
 
-/* rows_collect over sql with args on a pooled connection. */
+/* rows_collect over sql with args on a pooled connection. sql is a string literal: db_prep
+ * caches the statement by its address (rows_change and rows_one too). */
 int rows_many(struct store *st, const char *sql, const struct rowarg *a, int n, const struct rows_shape *shape,
               int64_t page, void **out, size_t *nout, int *has_more, struct err *e);
 
