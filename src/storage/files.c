@@ -75,16 +75,6 @@ static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX
 
 static int fits(const char *s, size_t cap) { return s && strlen(s) < cap; }
 
-/* Runs q to its end; a statement that changed no row is STORE_NOTFOUND with what. */
-static int run_changed(struct dbq *q, struct err *e, const char *what) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    return rc;
-}
-
 /* ---- files ---- */
 
 #define FILE_COLS "id, user_id, filename, purpose, bytes, created"
@@ -234,18 +224,8 @@ int store_file_list(struct store *st, const char *user_id, const struct store_fi
 
 int store_file_delete(struct store *st, const char *user_id, const char *file_id, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM files WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, e, "file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file", NULL, e);
 }
 
 /* ---- vector stores ---- */
@@ -340,7 +320,7 @@ int store_vs_update(struct store *st, const char *user_id, const char *vs_id, co
         if (i == 0) dbq_text(q, 3, v->name);
         else if (i == 1) dbq_text(q, 3, v->metadata[0] ? v->metadata : "{}");
         else dbq_int(q, 3, v->expires_days);
-        rc = run_changed(q, e, "vector store");
+        rc = rows_run_changed(q, "vector store", e);
         dbq_done(q);
     }
     if (!rc) rc = db_commit(d, e);
@@ -350,18 +330,8 @@ int store_vs_update(struct store *st, const char *user_id, const char *vs_id, co
 
 int store_vs_touch(struct store *st, const char *vs_id, int64_t now, struct err *e) {
     if (bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE vector_stores SET last_active = $2 WHERE id = $1", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_int(q, 2, now ? now : store_now_ms());
-        rc = dbq_run(q, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_I(now ? now : store_now_ms())};
+    return rows_change(st, "UPDATE vector_stores SET last_active = $2 WHERE id = $1", a, ROW_N(a), NULL, NULL, e);
 }
 
 /* Pagination as OpenAI's lists: after / before a cursor id ($2, "" for none), ascending
@@ -424,18 +394,9 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
 
 int store_vs_delete(struct store *st, const char *user_id, const char *vs_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, e, "vector store");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", a, ROW_N(a), "vector store",
+                       NULL, e);
 }
 
 /* ---- files in a vector store ---- */
@@ -494,7 +455,7 @@ int store_vsfile_add(struct store *st, const struct store_vsfile *in, struct err
             dbq_text(q, 5, in->attributes[0] ? in->attributes : "{}");
             dbq_text(q, 6, in->chunking);
             dbq_int(q, 7, in->created ? in->created : store_now_ms());
-            rc = run_changed(q, e, "vector store or file");
+            rc = rows_run_changed(q, "vector store or file", e);
             dbq_done(q);
         }
     }
@@ -582,19 +543,9 @@ int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, 
 int store_vsfile_delete(struct store *st, const char *user_id, const char *vs_id, const char *file_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM vs_files WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        rc = run_changed(q, e, "vector store file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM vs_files WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a, ROW_N(a),
+                       "vector store file", NULL, e);
 }
 
 int store_vsfile_set_attributes(struct store *st, const char *user_id, const char *vs_id, const char *file_id,
@@ -602,21 +553,9 @@ int store_vsfile_set_attributes(struct store *st, const char *user_id, const cha
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     if (!fits(attributes, STORE_META_MAX)) return err_set(e, "attributes too long"), STORE_INVALID;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE vs_files SET attributes = $4 WHERE vs_id = $1 AND file_id = $2 AND user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        dbq_text(q, 4, attributes);
-        rc = run_changed(q, e, "vector store file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id), ROW_T(attributes)};
+    return rows_change(st, "UPDATE vs_files SET attributes = $4 WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a,
+                       ROW_N(a), "vector store file", NULL, e);
 }
 
 int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id, const char *status,
@@ -624,43 +563,22 @@ int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id
     if (bad_id(vs_id) || bad_id(file_id)) return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     char msg[STORE_ERRMSG_MAX];
     snprintf(msg, sizeof msg, "%s", error_msg ? error_msg : "");
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "UPDATE vs_files SET status = $3, error_code = $4, error_msg = $5"
-                            " WHERE vs_id = $1 AND file_id = $2 AND status = 'in_progress'", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, status);
-        dbq_text(q, 4, error_code ? error_code : "");
-        dbq_text(q, 5, msg);
-        rc = run_changed(q, e, "vector store file in progress");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(status), ROW_T(error_code ? error_code : ""),
+                               ROW_T(msg)};
+    return rows_change(st,
+                       "UPDATE vs_files SET status = $3, error_code = $4, error_msg = $5"
+                       " WHERE vs_id = $1 AND file_id = $2 AND status = 'in_progress'",
+                       a, ROW_N(a), "vector store file in progress", NULL, e);
 }
 
 int store_vsfile_cancel_batch(struct store *st, const char *user_id, const char *vs_id, const char *batch_id,
                               struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(batch_id)) return err_set(e, "file batch not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "UPDATE vs_files SET status = 'cancelled' WHERE vs_id = $1 AND user_id = $2 AND batch_id = $3"
-                            " AND status = 'in_progress'", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, batch_id);
-        rc = dbq_run(q, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id), ROW_T(batch_id)};
+    return rows_change(st,
+                       "UPDATE vs_files SET status = 'cancelled' WHERE vs_id = $1 AND user_id = $2 AND batch_id = $3"
+                       " AND status = 'in_progress'",
+                       a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_vsfile_pending(struct store *st, struct store_vsfile **out, size_t *n, struct err *e) {
@@ -732,7 +650,7 @@ int store_chunks_put(struct store *st, const char *vs_id, const char *file_id, c
             dbq_text(q, 1, vs_id);
             dbq_text(q, 2, file_id);
             dbq_int(q, 3, bytes);
-            rc = run_changed(q, e, "vector store file in progress");
+            rc = rows_run_changed(q, "vector store file in progress", e);
             dbq_done(q);
         }
     }

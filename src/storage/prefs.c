@@ -8,31 +8,9 @@
 #include <string.h>
 
 #include "storage/prefs_db.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
-
-/* Runs sql with up to four text parameters (NULL ends the list) and one optional int
- * ($n after them). must_change: 0 changed rows -> STORE_NOTFOUND naming what. */
-static int run_text(struct store *st, const char *sql, const char *const *args, int n_args, int64_t iv, int use_iv,
-                    const char *what, int must_change, int64_t *changes, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        for (int i = 0; i < n_args; i++) dbq_text(q, i + 1, args[i]);
-        if (use_iv) dbq_int(q, n_args + 1, iv);
-        rc = dbq_run(q, e);
-        if (!rc && changes) *changes = dbq_changes(q);
-        if (!rc && must_change && dbq_changes(q) == 0) {
-            err_set(e, "%s not found", what);
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
-}
 
 /* One text column of the first row of sql (two text parameters) into *out (malloc'd);
  * STORE_NOTFOUND when no row. */
@@ -73,13 +51,13 @@ int store_settings_get(struct store *st, const char *user_id, char **json, struc
 int store_settings_put(struct store *st, const char *user_id, const char *json, struct err *e) {
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "settings are missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, json};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(json), ROW_I(store_now_ms())};
     /* the SELECT finds no row for a missing user: nothing written, STORE_NOTFOUND */
-    return run_text(st,
+    return rows_change(st,
                     "INSERT INTO user_settings (user_id, settings, updated) SELECT id, CAST($2 AS TEXT), CAST($3 AS BIGINT)"
                     " FROM users WHERE id = $1 ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,"
                     " updated = excluded.updated",
-                    args, 2, store_now_ms(), 1, "user", 1, NULL, e);
+                       a, ROW_N(a), "user", NULL, e);
 }
 
 /* ---- server settings ---- */
@@ -93,11 +71,11 @@ int store_server_get(struct store *st, const char *name, char **value, struct er
 int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
     if (!value || strlen(value) > STORE_SETTINGS_MAX) return err_set(e, "setting value missing or too large"), STORE_INVALID;
-    const char *args[] = {name, value};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(name), ROW_T(value)};
+    return rows_change(st,
                     "INSERT INTO server_settings (name, value) VALUES ($1, $2)"
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    args, 2, 0, 0, "setting", 0, NULL, e);
+                       a, ROW_N(a), NULL, NULL, e);
 }
 
 /* ---- memories ---- */
@@ -122,12 +100,12 @@ int store_memory_add(struct store *st, const char *user_id, const char *content,
     char id[STORE_ID_MAX];
     if (store_new_id("mem", id, sizeof id, e)) return STORE_ERR;
     int64_t now = store_now_ms();
-    const char *args[] = {id, user_id, content};
-    rc = run_text(st,
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(content), ROW_I(now)};
+    rc = rows_change(st,
                   "INSERT INTO memories (id, user_id, content, created, updated)"
                   " SELECT CAST($1 AS TEXT), id, CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($4 AS BIGINT)"
                   " FROM users WHERE id = $2",
-                  args, 3, now, 1, "user", 1, NULL, e);
+                     a, ROW_N(a), "user", NULL, e);
     if (rc || !out) return rc;
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
@@ -181,22 +159,22 @@ int store_memory_update(struct store *st, const char *user_id, const char *id, c
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
     int rc = memory_text_ok(content, e);
     if (rc) return rc;
-    const char *args[] = {user_id, id, content};
-    return run_text(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", args, 3,
-                    store_now_ms(), 1, "memory", 1, NULL, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(id), ROW_T(content), ROW_I(store_now_ms())};
+    return rows_change(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", a, ROW_N(a),
+                       "memory", NULL, e);
 }
 
 int store_memory_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
-    const char *args[] = {user_id, id};
-    return run_text(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", args, 2, 0, 0, "memory", 1, NULL, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(id)};
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", a, ROW_N(a), "memory", NULL, e);
 }
 
 int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, struct err *e) {
     if (n) *n = 0;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    const char *args[] = {user_id};
-    return run_text(st, "DELETE FROM memories WHERE user_id = $1", args, 1, 0, 0, "memory", 0, n, e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1", a, ROW_N(a), NULL, n, e);
 }
 
 /* ---- answers' sampling ---- */
@@ -204,12 +182,12 @@ int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, s
 int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "sampling settings missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, msg_id, json};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(json)};
+    return rows_change(st,
                     "INSERT INTO message_meta (msg_id, user_id, sampling) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET sampling = excluded.sampling",
-                    args, 3, 0, 0, "message", 1, NULL, e);
+                       a, ROW_N(a), "message", NULL, e);
 }
 
 int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
@@ -225,12 +203,12 @@ int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id
 int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_RUNS_MAX) return err_set(e, "tool runs missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, msg_id, json};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(json)};
+    return rows_change(st,
                     "INSERT INTO message_runs (msg_id, user_id, runs) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET runs = excluded.runs",
-                    args, 3, 0, 0, "message", 1, NULL, e);
+                       a, ROW_N(a), "message", NULL, e);
 }
 
 int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {

@@ -16,17 +16,6 @@ static int terminated(const char *f, size_t cap) { return memchr(f, 0, cap) != N
 
 static char *dup_col(struct dbq *q, int c) { return strdup(dbq_col_text(q, c)); }
 
-/* Runs q (bound) to its end; STORE_NOTFOUND with "what not found" when it changed nothing. */
-static int run_changed(struct dbq *q, const char *what, struct err *e) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
-}
-
 /* ---- responses ---- */
 
 static int valid_status(const char *s) {
@@ -116,17 +105,8 @@ int store_resp_get(struct store *st, const char *user_id, const char *id, struct
 
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM responses WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, "response", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2", a, ROW_N(a), "response", NULL, e);
 }
 
 void store_resp_free(struct store_resp *r) {
@@ -217,33 +197,16 @@ int store_aconv_get(struct store *st, const char *user_id, const char *id, struc
 int store_aconv_set_metadata(struct store *st, const char *user_id, const char *id, const char *metadata,
                              struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE api_conversations SET metadata = $3 WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, metadata ? metadata : "{}");
-        rc = run_changed(q, "conversation", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(metadata ? metadata : "{}")};
+    return rows_change(st, "UPDATE api_conversations SET metadata = $3 WHERE id = $1 AND user_id = $2", a, ROW_N(a),
+                       "conversation", NULL, e);
 }
 
 int store_aconv_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, "conversation", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a), "conversation",
+                       NULL, e);
 }
 
 void store_aconv_free(struct store_aconv *c) {
@@ -350,18 +313,9 @@ int store_item_get(struct store *st, const char *user_id, const char *conv_id, c
 int store_item_delete(struct store *st, const char *user_id, const char *conv_id, const char *item_id,
                       struct err *e) {
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, item_id);
-        dbq_text(q, 2, conv_id);
-        dbq_text(q, 3, user_id);
-        rc = run_changed(q, "item", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3", a, ROW_N(a),
+                       "item", NULL, e);
 }
 
 void store_item_free(struct store_item *it) {
