@@ -193,33 +193,10 @@ int store_file_list(struct store *st, const char *user_id, const struct store_fi
     *has_more = 0;
     if (bad_id(user_id)) return err_set(e, "user id is missing"), STORE_INVALID;
     int64_t limit = fq->limit < 1 ? 10000 : fq->limit > 10000 ? 10000 : fq->limit;
-    const char *sql = file_list_sql[fq->desc ? 1 : 0];
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, fq->purpose ? fq->purpose : "");
-        dbq_text(q, 3, fq->after ? fq->after : "");
-        dbq_int(q, 4, limit + 1);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == (size_t)limit) { *has_more = 1; continue; }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_file *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = STORE_ERR; err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            read_file(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 16, read_file_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(fq->purpose ? fq->purpose : ""), ROW_T(fq->after ? fq->after : ""),
+                               ROW_I(limit + 1)};
+    return rows_many(st, file_list_sql[fq->desc ? 1 : 0], a, ROW_N(a), &shape, limit, (void **)out, n, has_more, e);
 }
 
 int store_file_delete(struct store *st, const char *user_id, const char *file_id, struct err *e) {
@@ -362,27 +339,16 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
     if (store_db_acquire(st, &d, e)) return STORE_ERR;
     struct dbq *q = db_prep(d, sql, 0, e);
     int rc = STORE_ERR;
-    size_t cap = 0;
     if (q) {
-        dbq_text(q, 1, user_id);
         const char *cursor = p->after ? p->after : p->before;
-        dbq_text(q, 2, cursor ? cursor : "");
-        dbq_int(q, 3, limit + 1);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == (size_t)limit) { *has_more = 1; continue; }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_vs *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = STORE_ERR; err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            read_vs(q, &(*out)[(*n)++]);
-        }
+        const struct rowarg a[] = {ROW_T(user_id), ROW_T(cursor ? cursor : ""), ROW_I(limit + 1)};
+        rows_bind(q, a, ROW_N(a));
+        static const struct rows_shape shape = {sizeof **out, 8, read_vs_row, NULL};
+        rc = rows_collect(q, &shape, limit, (void **)out, n, has_more, e);
         dbq_done(q);
     }
     store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    if (rc) return rc;
     if (p->before && !p->after)
         for (size_t i = 0; i < *n / 2; i++) {
             struct store_vs t = (*out)[i];
@@ -478,23 +444,7 @@ int store_vsfile_get(struct store *st, const char *user_id, const char *vs_id, c
                     a, ROW_N(a), "vector store file", read_vsfile_row, out, e);
 }
 
-static int collect_vsfiles(struct dbq *q, int64_t limit, struct store_vsfile **out, size_t *n, int *has_more,
-                           struct err *e) {
-    size_t cap = 0;
-    int rc;
-    while ((rc = dbq_step(q, e)) == 1) {
-        if (limit > 0 && *n == (size_t)limit) { *has_more = 1; continue; }
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct store_vsfile *g = realloc(*out, nc * sizeof *g);
-            if (!g) { err_set(e, "out of memory"); return STORE_ERR; }
-            *out = g;
-            cap = nc;
-        }
-        read_vsfile(q, &(*out)[(*n)++]);
-    }
-    return rc;
-}
+static const struct rows_shape VSFILE_ROW = {sizeof(struct store_vsfile), 8, read_vsfile_row, NULL};
 
 int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, const struct store_vsfile_query *fq,
                       struct store_vsfile **out, size_t *n, int *has_more, struct err *e) {
@@ -519,18 +469,15 @@ int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, 
     struct dbq *q = db_prep(d, sql, 0, e);
     int rc = STORE_ERR;
     if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, fq->status ? fq->status : "");
-        dbq_text(q, 4, fq->batch_id ? fq->batch_id : "");
         const char *c = fq->page.after ? fq->page.after : fq->page.before;
-        dbq_text(q, 5, c ? c : "");
-        dbq_int(q, 6, limit + 1);
-        rc = collect_vsfiles(q, limit, out, n, has_more, e);
+        const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id), ROW_T(fq->status ? fq->status : ""),
+                                   ROW_T(fq->batch_id ? fq->batch_id : ""), ROW_T(c ? c : ""), ROW_I(limit + 1)};
+        rows_bind(q, a, ROW_N(a));
+        rc = rows_collect(q, &VSFILE_ROW, limit, (void **)out, n, has_more, e);
         dbq_done(q);
     }
     store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    if (rc) return rc;
     if (backwards)
         for (size_t i = 0; i < *n / 2; i++) {
             struct store_vsfile t = (*out)[i];
@@ -582,19 +529,8 @@ int store_vsfile_cancel_batch(struct store *st, const char *user_id, const char 
 }
 
 int store_vsfile_pending(struct store *st, struct store_vsfile **out, size_t *n, struct err *e) {
-    *out = NULL;
-    *n = 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VSF_COLS " FROM vs_files f WHERE f.status = 'in_progress' ORDER BY f.created", 1, e);
-    int rc = STORE_ERR, more = 0;
-    if (q) {
-        rc = collect_vsfiles(q, 0, out, n, &more, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; }
-    return rc;
+    return rows_many(st, "SELECT " VSF_COLS " FROM vs_files f WHERE f.status = 'in_progress' ORDER BY f.created", NULL, 0,
+                     &VSFILE_ROW, 0, (void **)out, n, NULL, e);
 }
 
 /* ---- chunks ---- */
@@ -691,13 +627,9 @@ int store_chunks_load(struct store *st, const char *user_id, const char *const *
         dbq_text(q, 1, vs_ids[s]);
         dbq_text(q, 2, user_id);
         while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                struct store_chunk *g = realloc(*out, nc * sizeof *g);
-                if (!g) { err_set(e, "out of memory"); rc = STORE_ERR; break; }
-                *out = g;
-                cap = nc;
-            }
+            void *arr = *out;
+            if ((rc = rows_grow(&arr, &cap, *n, sizeof **out, 64, e))) break;
+            *out = arr;
             struct store_chunk *k = &(*out)[*n];
             memset(k, 0, sizeof *k);
             col(k->file_id, sizeof k->file_id, q, 0);

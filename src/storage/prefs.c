@@ -12,31 +12,11 @@
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
-/* One text column of the first row of sql (two text parameters) into *out (malloc'd);
- * STORE_NOTFOUND when no row. */
-static int get_text(struct store *st, const char *sql, const char *a, const char *b, char **out, const char *what,
-                    struct err *e) {
-    *out = NULL;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            *out = strdup(dbq_col_text(q, 0));
-            rc = *out ? 0 : err_set(e, "out of memory");
-            while (dbq_step(q, NULL) == 1) {}
-        } else if (rc == 0) {
-            err_set(e, "%s not found", what);
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+/* rows.h reader: the first column as a malloc'd string into *(char **)row */
+static int read_text(struct dbq *q, void *row, struct err *e) {
+    char **out = row;
+    *out = strdup(dbq_col_text(q, 0));
+    return *out ? 0 : err_set(e, "out of memory");
 }
 
 /* ---- settings ---- */
@@ -44,7 +24,9 @@ static int get_text(struct store *st, const char *sql, const char *a, const char
 int store_settings_get(struct store *st, const char *user_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT settings FROM user_settings WHERE user_id = $1", user_id, NULL, json, "settings", e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1", a, ROW_N(a), "settings", read_text,
+                      json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -65,7 +47,8 @@ int store_settings_put(struct store *st, const char *user_id, const char *json, 
 int store_server_get(struct store *st, const char *name, char **value, struct err *e) {
     *value = NULL;
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
-    return get_text(st, "SELECT value FROM server_settings WHERE name = $1", name, NULL, value, "setting", e);
+    const struct rowarg a[] = {ROW_T(name)};
+    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1", a, ROW_N(a), "setting", read_text, value, e);
 }
 
 int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
@@ -114,45 +97,26 @@ int store_memory_add(struct store *st, const char *user_id, const char *content,
     return 0;
 }
 
+static int read_memory(struct dbq *q, void *row, struct err *e) {
+    struct store_memory *m = row;
+    snprintf(m->id, sizeof m->id, "%s", dbq_col_text(q, 0));
+    snprintf(m->user_id, sizeof m->user_id, "%s", dbq_col_text(q, 1));
+    m->content = strdup(dbq_col_text(q, 2));
+    m->created = dbq_col_int(q, 3);
+    m->updated = dbq_col_int(q, 4);
+    return m->content ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_memory(void *row) { free(((struct store_memory *)row)->content); }
+
 int store_memory_list(struct store *st, const char *user_id, struct store_memory **out, size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, content, created, updated FROM memories WHERE user_id = $1"
-                               " ORDER BY created DESC, id DESC", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_memory *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            struct store_memory *m = &(*out)[*n];
-            memset(m, 0, sizeof *m);
-            snprintf(m->id, sizeof m->id, "%s", dbq_col_text(q, 0));
-            snprintf(m->user_id, sizeof m->user_id, "%s", dbq_col_text(q, 1));
-            m->content = strdup(dbq_col_text(q, 2));
-            m->created = dbq_col_int(q, 3);
-            m->updated = dbq_col_int(q, 4);
-            (*n)++;
-            if (!m->content) { rc = err_set(e, "out of memory"); break; }
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) {
-        store_memories_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_memory, drop_memory};
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_many(st, "SELECT id, user_id, content, created, updated FROM memories WHERE user_id = $1"
+                         " ORDER BY created DESC, id DESC", a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_memory_update(struct store *st, const char *user_id, const char *id, const char *content, struct err *e) {
@@ -193,8 +157,9 @@ int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id
 int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
-                      "message", e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message",
+                      read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -214,8 +179,9 @@ int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id
 int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
-                      "message", e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message",
+                      read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 

@@ -240,6 +240,16 @@ int store_item_add(struct store *st, const char *user_id, const char *conv_id, c
     return rc;
 }
 
+static int read_item(struct dbq *q, void *row, struct err *e) {
+    struct store_item *it = row;
+    snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
+    it->created = dbq_col_int(q, 2);
+    it->item = dup_col(q, 1);
+    return it->item ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_item(void *row) { store_item_free(row); }
+
 int store_item_list(struct store *st, const char *user_id, const char *conv_id, const struct store_item_query *qq,
                     struct store_items *out, struct err *e) {
     memset(out, 0, sizeof *out);
@@ -262,43 +272,16 @@ int store_item_list(struct store *st, const char *user_id, const char *conv_id, 
         if (!q) rc = STORE_ERR;
     }
     if (!rc) {
-        dbq_text(q, 1, conv_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, after);
-        dbq_int(q, 4, limit > 0 ? limit + 1 : INT64_MAX);
-        size_t cap = 0;
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (limit > 0 && (int64_t)out->n == limit) {
-                out->has_more = 1;
-                continue;
-            }
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_item *t = realloc(out->items, nc * sizeof *t);
-                if (!t) { rc = err_set(e, "out of memory"); break; }
-                out->items = t;
-                cap = nc;
-            }
-            struct store_item *it = &out->items[out->n];
-            memset(it, 0, sizeof *it);
-            snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
-            it->created = dbq_col_int(q, 2);
-            if (!(it->item = dup_col(q, 1))) { rc = err_set(e, "out of memory"); break; }
-            out->n++;
-        }
+        const struct rowarg a[] = {ROW_T(conv_id), ROW_T(user_id), ROW_T(after), ROW_I(limit > 0 ? limit + 1 : INT64_MAX)};
+        rows_bind(q, a, ROW_N(a));
+        static const struct rows_shape shape = {sizeof *out->items, 16, read_item, drop_item};
+        void *items;
+        rc = rows_collect(q, &shape, limit > 0 ? limit : 0, &items, &out->n, &out->has_more, e);
+        out->items = items;
         dbq_done(q);
-        if (rc) store_items_free(out);
     }
     store_pool_put(st, d);
     return rc;
-}
-
-static int read_item(struct dbq *q, void *row, struct err *e) {
-    struct store_item *it = row;
-    snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
-    it->created = dbq_col_int(q, 2);
-    it->item = dup_col(q, 1);
-    return it->item ? 0 : err_set(e, "out of memory");
 }
 
 int store_item_get(struct store *st, const char *user_id, const char *conv_id, const char *item_id,
