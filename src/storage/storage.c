@@ -24,6 +24,7 @@
 #include "storage/db.h"
 #include "storage/prefs_db.h"
 #include "storage/reasoning.h"
+#include "storage/rows.h"
 #include "storage/store_internal.h"
 
 struct store {
@@ -719,19 +720,6 @@ int store_schema_version(struct store *st, int *version, struct err *e) {
     return rc;
 }
 
-/* ---- one-statement helpers ---- */
-
-/* runs a prepared, bound statement that changes rows; STORE_NOTFOUND when it changed none */
-static int run_changed(struct dbq *q, struct err *e, const char *what) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
-}
-
 /* ---- users ---- */
 
 #define USER_COLS "id, email, name, password_hash, role, tier, status, consent, created"
@@ -921,7 +909,8 @@ int store_user_delete(struct store *st, const char *user_id, struct err *e) {
     dbq_done(q);
     if (!(q = db_prep(d, "DELETE FROM users WHERE id = $1", 1, e))) { rc = STORE_ERR; goto out; }
     dbq_text(q, 1, user_id);
-    rc = run_changed(q, e, "user");
+    rc = rows_run_changed(q, "user", e);
+    dbq_done(q);
     q = NULL;
     if (rc == 0) rc = db_commit(d, e);
 out:
@@ -1006,26 +995,6 @@ int store_session_create(struct store *st, const struct store_session *s, struct
     return rc;
 }
 
-static int one_text_stmt(struct store *st, const char *sql, const char *a, const char *b, int64_t c, int use_c,
-                         const char *what, int must_change, struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        if (use_c) dbq_int(q, b ? 3 : 2, c);
-        if (must_change) rc = run_changed(q, e, what);
-        else {
-            rc = dbq_run(q, e);
-            dbq_done(q);
-        }
-    }
-    release(st, d);
-    return rc;
-}
-
 int store_session_get(struct store *st, const char *token_hash, int64_t now, struct store_session *out,
                       struct err *e) {
     if (!token_hash || !*token_hash || strlen(token_hash) >= STORE_HASH_MAX)
@@ -1056,7 +1025,8 @@ int store_session_get(struct store *st, const char *token_hash, int64_t now, str
     }
     release(st, d);
     if (expired) {
-        one_text_stmt(st, "DELETE FROM sessions WHERE token_hash = $1", token_hash, NULL, 0, 0, "session", 0, NULL);
+        const struct rowarg a[] = {ROW_T(token_hash)};
+        rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), NULL, NULL, NULL);
         rc = STORE_NOTFOUND;
     }
     if (rc == STORE_NOTFOUND) err_set(e, expired ? "session expired" : "session not found");
@@ -1075,7 +1045,8 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
         dbq_text(q, 1, token_hash);
         dbq_int(q, 2, last_seen ? last_seen : store_now_ms());
         dbq_int(q, 3, expires);
-        rc = run_changed(q, e, "session");
+        rc = rows_run_changed(q, "session", e);
+        dbq_done(q);
     }
     release(st, d);
     return rc;
@@ -1083,13 +1054,15 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
 
 int store_session_delete(struct store *st, const char *token_hash, struct err *e) {
     if (!token_hash || !*token_hash) return err_set(e, "session not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "DELETE FROM sessions WHERE token_hash = $1", token_hash, NULL, 0, 0, "session", 1, e);
+    const struct rowarg a[] = {ROW_T(token_hash)};
+    return rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), "session", NULL, e);
 }
 
 int store_session_delete_user(struct store *st, const char *user_id, struct err *e) {
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
-    return one_text_stmt(st, "DELETE FROM sessions WHERE user_id = $1", user_id, NULL, 0, 0, "session", 0, e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM sessions WHERE user_id = $1", a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_session_purge(struct store *st, int64_t now, int64_t *n, struct err *e) {
@@ -1229,14 +1202,15 @@ int store_key_revoke(struct store *st, const char *user_id, const char *key_id, 
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (!key_id || !*key_id || strlen(key_id) >= STORE_ID_MAX) return err_set(e, "key not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "UPDATE api_keys SET revoked = $3 WHERE id = $2 AND user_id = $1 AND revoked = 0", user_id,
-                         key_id, now ? now : store_now_ms(), 1, "key", 1, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(key_id), ROW_I(now ? now : store_now_ms())};
+    return rows_change(st, "UPDATE api_keys SET revoked = $3 WHERE id = $2 AND user_id = $1 AND revoked = 0", a,
+                       ROW_N(a), "key", NULL, e);
 }
 
 int store_key_touch(struct store *st, const char *key_id, int64_t last_used, struct err *e) {
     if (!key_id || !*key_id) return err_set(e, "key not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", key_id, NULL,
-                         last_used ? last_used : store_now_ms(), 1, "key", 1, e);
+    const struct rowarg a[] = {ROW_T(key_id), ROW_I(last_used ? last_used : store_now_ms())};
+    return rows_change(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", a, ROW_N(a), "key", NULL, e);
 }
 
 /* ---- conversations ---- */
@@ -1460,8 +1434,9 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", user_id, conv_id, 0, 0,
-                         "conversation", 1, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a), "conversation", NULL,
+                       e);
 }
 
 /* ---- messages ---- */
@@ -1598,7 +1573,8 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_text(q, 2, in->conv_id);
     dbq_int(q, 3, now);
     if (!(flags & STORE_MSG_KEEP_LEAF)) dbq_text(q, 4, id);
-    rc = run_changed(q, e, "conversation");
+    rc = rows_run_changed(q, "conversation", e);
+    dbq_done(q);
     q = NULL;
     if (rc) goto out;
     /* the parent must be in the same conversation */
@@ -1622,7 +1598,8 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_int(q, 11, in->prompt_tokens);
     dbq_int(q, 12, in->cached_tokens);
     dbq_int(q, 13, in->completion_tokens);
-    rc = run_changed(q, e, "parent message");
+    rc = rows_run_changed(q, "parent message", e);
+    dbq_done(q);
     q = NULL;
     if (rc == STORE_CONFLICT) err_set(e, "a message with that id exists");
     if (rc == 0 && usage) rc = usage_upsert(d, usage, day, e);
@@ -1659,7 +1636,8 @@ int store_msg_update(struct store *st, const char *user_id, const char *msg_id, 
         dbq_int(q, 6, prompt_tokens);
         dbq_int(q, 7, cached_tokens);
         dbq_int(q, 8, completion_tokens);
-        rc = run_changed(q, e, "message");
+        rc = rows_run_changed(q, "message", e);
+        dbq_done(q);
     }
     release(st, d);
     free(body);
@@ -1787,7 +1765,8 @@ int store_conv_set_leaf(struct store *st, const char *user_id, const char *conv_
         dbq_text(q, 1, user_id);
         dbq_text(q, 2, conv_id);
         dbq_text(q, 3, msg_id && *msg_id ? msg_id : NULL);
-        rc = run_changed(q, e, "conversation or message");
+        rc = rows_run_changed(q, "conversation or message", e);
+        dbq_done(q);
     }
     release(st, d);
     return rc;
@@ -2184,8 +2163,8 @@ out:
 
 int store_limit_reset(struct store *st, const char *subject, const char *bucket, struct err *e) {
     if (!subject || !*subject || !bucket || !*bucket) return err_set(e, "limit subject and bucket are needed"), STORE_INVALID;
-    return one_text_stmt(st, "DELETE FROM limit_events WHERE subject = $1 AND bucket = $2", subject, bucket, 0, 0,
-                         "limit", 0, e);
+    const struct rowarg a[] = {ROW_T(subject), ROW_T(bucket)};
+    return rows_change(st, "DELETE FROM limit_events WHERE subject = $1 AND bucket = $2", a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_limit_purge(struct store *st, int64_t before, struct err *e) {
