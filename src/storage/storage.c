@@ -757,25 +757,14 @@ static int email_key(const char *email, char key[STORE_EMAIL_MAX], struct err *e
     return 0;
 }
 
+static int read_user_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_user(q, row);
+    return 0;
+}
+
 static int get_user_by(struct store *st, const char *sql, const char *arg, struct store_user *out, struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, arg);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_user(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "user not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(arg)};
+    return rows_one(st, sql, a, ROW_N(a), "user", read_user_row, out, e);
 }
 
 int store_user_create(struct store *st, const struct store_user *in, unsigned flags, struct store_user *out,
@@ -1130,27 +1119,15 @@ int store_key_create(struct store *st, const struct store_key *in, struct store_
     return rc;
 }
 
+static int read_key_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_key(q, row);
+    return 0;
+}
+
 static int key_query(struct store *st, const char *sql, const char *a, const char *b, struct store_key *out,
                      struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_key(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "key not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
+    return rows_one(st, sql, args, b ? 2 : 1, "key", read_key_row, out, e);
 }
 
 int store_key_get_by_hash(struct store *st, const char *key_hash, struct store_key *out, struct err *e) {
@@ -1278,27 +1255,15 @@ int store_conv_create(struct store *st, const struct store_conv *in, struct stor
     return rc;
 }
 
+static int read_conv_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_conv(q, row);
+    return 0;
+}
+
 static int conv_query(struct store *st, const char *sql, const char *a, const char *b, struct store_conv *out,
                       struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_conv(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "conversation not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
+    return rows_one(st, sql, args, b ? 2 : 1, "conversation", read_conv_row, out, e);
 }
 
 static int bad_ref(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
