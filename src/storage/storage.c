@@ -914,33 +914,10 @@ int store_user_list(struct store *st, int64_t offset, int64_t limit, struct stor
     *n = 0;
     if (limit <= 0 || limit > 100000) limit = 100000;
     if (offset < 0) offset = 0;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_int(q, 1, limit);
-        dbq_int(q, 2, offset);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_user *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            read_user(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 16, read_user_row, NULL};
+    const struct rowarg a[] = {ROW_I(limit), ROW_I(offset)};
+    return rows_many(st, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2", a, ROW_N(a), &shape, 0,
+                     (void **)out, n, NULL, e);
 }
 
 int store_user_count(struct store *st, int64_t *n, struct err *e) {
@@ -1147,32 +1124,10 @@ int store_key_list(struct store *st, const char *user_id, struct store_key **out
     *n = 0;
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " KEY_COLS " FROM api_keys WHERE user_id = $1 ORDER BY created DESC, id DESC", 1, e);
-    rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_key *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            read_key(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_key_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_many(st, "SELECT " KEY_COLS " FROM api_keys WHERE user_id = $1 ORDER BY created DESC, id DESC", a,
+                     ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_key_revoke(struct store *st, const char *user_id, const char *key_id, int64_t now, struct err *e) {
@@ -1307,33 +1262,13 @@ int store_conv_list(struct store *st, const char *user_id, const struct store_co
     int64_t limit = qq->limit <= 0 ? 50 : qq->limit > 1000 ? 1000 : qq->limit;
     int64_t offset = qq->offset < 0 ? 0 : qq->offset;
     pthread_once(&conv_list_once, conv_list_init);
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, conv_list_sql[filt(qq->archived)][filt(qq->pinned)], 1, e);
-    rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_int(q, 2, limit + 1);
-        dbq_int(q, 3, offset);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if ((int64_t)out->n == limit) {
-                out->has_more = 1;
-                continue;
-            }
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_conv *p = realloc(out->items, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                out->items = p;
-                cap = nc;
-            }
-            read_conv(q, &out->items[out->n++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) store_conv_list_free(out);
+    static const struct rows_shape shape = {sizeof *out->items, 16, read_conv_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_I(limit + 1), ROW_I(offset)};
+    void *items;
+    /* conv_list_sql's strings are made once and never move: db_prep's cache key */
+    rc = rows_many(st, conv_list_sql[filt(qq->archived)][filt(qq->pinned)], a, ROW_N(a), &shape, limit, &items, &out->n,
+                   &out->has_more, e);
+    out->items = items;
     return rc;
 }
 
