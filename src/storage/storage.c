@@ -1544,42 +1544,27 @@ int store_msg_update(struct store *st, const char *user_id, const char *msg_id, 
     return rc;
 }
 
+static int read_msg_row(struct dbq *q, void *row, struct err *e) {
+    return read_msg(q, row) ? err_set(e, "out of memory") : 0;
+}
+
+static void drop_msg(void *row) { free(((struct store_msg *)row)->content); }
+
 int store_msg_get(struct store *st, const char *user_id, const char *msg_id, struct store_msg *out, struct err *e) {
     int rc;
     memset(out, 0, sizeof *out);
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", 1, e);
-    rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, msg_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = read_msg(q, out) ? err_set(e, "out of memory") : 0;
-        else if (rc == 0) { err_set(e, "message not found"); rc = STORE_NOTFOUND; }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", a, ROW_N(a), "message",
+                    read_msg_row, out, e);
 }
 
-/* runs q (bound) and collects its message rows */
 static int collect_msgs(struct dbq *q, struct store_msgs *out, struct err *e) {
-    size_t cap = 0;
-    int rc;
-    while ((rc = dbq_step(q, e)) == 1) {
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            struct store_msg *p = realloc(out->items, nc * sizeof *p);
-            if (!p) { rc = err_set(e, "out of memory"); break; }
-            out->items = p;
-            cap = nc;
-        }
-        if (read_msg(q, &out->items[out->n])) { rc = err_set(e, "out of memory"); break; }
-        out->n++;
-    }
+    static const struct rows_shape shape = {sizeof *out->items, 16, read_msg_row, drop_msg};
+    void *items;
+    int rc = rows_collect(q, &shape, 0, &items, &out->n, NULL, e);
+    out->items = items;
     return rc;
 }
 
