@@ -112,7 +112,7 @@ int store_policy_delete(struct store *st, const char *scope, const char *name, s
     int rc = policy_key(scope, name, k, sizeof k, e);
     if (rc) return rc;
     const struct rowarg a[] = {ROW_T(k)};
-    return rows_change(st, "DELETE FROM server_settings WHERE name = $1", a, ROW_N(a), "policy", NULL, e);
+    return rows_change(st, "DELETE FROM server_settings WHERE name = $1", a, ROW_N(a), "policy not found", NULL, e);
 }
 
 int store_policy_list(struct store *st, char ***names, char ***docs, size_t *n, struct err *e) {

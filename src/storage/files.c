@@ -148,7 +148,7 @@ static int read_file_row(struct dbq *q, void *row, struct err *e) {
 int store_file_get(struct store *st, const char *user_id, const char *file_id, struct store_file *out, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
-    return rows_one(st, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file",
+    return rows_one(st, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file not found",
                     read_file_row, out, e);
 }
 
@@ -202,7 +202,7 @@ int store_file_list(struct store *st, const char *user_id, const struct store_fi
 int store_file_delete(struct store *st, const char *user_id, const char *file_id, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file", NULL, e);
+    return rows_change(st, "DELETE FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file not found", NULL, e);
 }
 
 /* ---- vector stores ---- */
@@ -272,7 +272,7 @@ int store_vs_get(struct store *st, const char *user_id, const char *vs_id, struc
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
     return rows_one(st, "SELECT " VS_COLS " FROM vector_stores v WHERE v.id = $1 AND v.user_id = $2", a, ROW_N(a),
-                    "vector store", read_vs_row, out, e);
+                    "vector store not found", read_vs_row, out, e);
 }
 
 int store_vs_update(struct store *st, const char *user_id, const char *vs_id, const struct store_vs *v, unsigned fields,
@@ -297,7 +297,7 @@ int store_vs_update(struct store *st, const char *user_id, const char *vs_id, co
         if (i == 0) dbq_text(q, 3, v->name);
         else if (i == 1) dbq_text(q, 3, v->metadata[0] ? v->metadata : "{}");
         else dbq_int(q, 3, v->expires_days);
-        rc = rows_run_changed(q, "vector store", e);
+        rc = rows_run_changed(q, "vector store not found", e);
         dbq_done(q);
     }
     if (!rc) rc = db_commit(d, e);
@@ -361,7 +361,7 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
 int store_vs_delete(struct store *st, const char *user_id, const char *vs_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", a, ROW_N(a), "vector store",
+    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", a, ROW_N(a), "vector store not found",
                        NULL, e);
 }
 
@@ -421,7 +421,7 @@ int store_vsfile_add(struct store *st, const struct store_vsfile *in, struct err
             dbq_text(q, 5, in->attributes[0] ? in->attributes : "{}");
             dbq_text(q, 6, in->chunking);
             dbq_int(q, 7, in->created ? in->created : store_now_ms());
-            rc = rows_run_changed(q, "vector store or file", e);
+            rc = rows_run_changed(q, "vector store or file not found", e);
             dbq_done(q);
         }
     }
@@ -441,7 +441,7 @@ int store_vsfile_get(struct store *st, const char *user_id, const char *vs_id, c
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
     return rows_one(st, "SELECT " VSF_COLS " FROM vs_files f WHERE f.vs_id = $1 AND f.file_id = $2 AND f.user_id = $3",
-                    a, ROW_N(a), "vector store file", read_vsfile_row, out, e);
+                    a, ROW_N(a), "vector store file not found", read_vsfile_row, out, e);
 }
 
 static const struct rows_shape VSFILE_ROW = {sizeof(struct store_vsfile), 8, read_vsfile_row, NULL};
@@ -492,7 +492,7 @@ int store_vsfile_delete(struct store *st, const char *user_id, const char *vs_id
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
     return rows_change(st, "DELETE FROM vs_files WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a, ROW_N(a),
-                       "vector store file", NULL, e);
+                       "vector store file not found", NULL, e);
 }
 
 int store_vsfile_set_attributes(struct store *st, const char *user_id, const char *vs_id, const char *file_id,
@@ -502,7 +502,7 @@ int store_vsfile_set_attributes(struct store *st, const char *user_id, const cha
     if (!fits(attributes, STORE_META_MAX)) return err_set(e, "attributes too long"), STORE_INVALID;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id), ROW_T(attributes)};
     return rows_change(st, "UPDATE vs_files SET attributes = $4 WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a,
-                       ROW_N(a), "vector store file", NULL, e);
+                       ROW_N(a), "vector store file not found", NULL, e);
 }
 
 int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id, const char *status,
@@ -515,7 +515,7 @@ int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id
     return rows_change(st,
                        "UPDATE vs_files SET status = $3, error_code = $4, error_msg = $5"
                        " WHERE vs_id = $1 AND file_id = $2 AND status = 'in_progress'",
-                       a, ROW_N(a), "vector store file in progress", NULL, e);
+                       a, ROW_N(a), "vector store file in progress not found", NULL, e);
 }
 
 int store_vsfile_cancel_batch(struct store *st, const char *user_id, const char *vs_id, const char *batch_id,
@@ -586,7 +586,7 @@ int store_chunks_put(struct store *st, const char *vs_id, const char *file_id, c
             dbq_text(q, 1, vs_id);
             dbq_text(q, 2, file_id);
             dbq_int(q, 3, bytes);
-            rc = rows_run_changed(q, "vector store file in progress", e);
+            rc = rows_run_changed(q, "vector store file in progress not found", e);
             dbq_done(q);
         }
     }

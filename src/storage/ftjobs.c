@@ -84,12 +84,12 @@ int store_ftjob_get(struct store *st, const char *user_id, const char *id, struc
     if (!id || !*id) return err_set(e, "fine-tuning job not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id ? user_id : "")};
     return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE id = $1 AND ($2 = '' OR user_id = $2)", a, ROW_N(a),
-                    "fine-tuning job", read_job_row, out, e);
+                    "fine-tuning job not found", read_job_row, out, e);
 }
 
 int store_ftjob_next(struct store *st, struct store_ftjob *out, struct err *e) {
     return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE status IN ('validating_files', 'queued')"
-                        " ORDER BY created, id LIMIT 1", NULL, 0, "fine-tuning job", read_job_row, out, e);
+                        " ORDER BY created, id LIMIT 1", NULL, 0, "fine-tuning job not found", read_job_row, out, e);
 }
 
 int store_ftjob_find_model(struct store *st, const char *user_id, const char *name, int by_suffix,
@@ -97,9 +97,9 @@ int store_ftjob_find_model(struct store *st, const char *user_id, const char *na
     const struct rowarg a[] = {ROW_T(name), ROW_T(user_id)};
     if (!by_suffix)
         return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE fine_tuned_model = $1 AND user_id = $2"
-                            " AND status = 'succeeded'", a, ROW_N(a), "fine-tuning job", read_job_row, out, e);
+                            " AND status = 'succeeded'", a, ROW_N(a), "fine-tuning job not found", read_job_row, out, e);
     return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE suffix = $1 AND user_id = $2 AND status = 'succeeded'"
-                        " ORDER BY finished DESC, id DESC LIMIT 1", a, ROW_N(a), "fine-tuning job", read_job_row, out, e);
+                        " ORDER BY finished DESC, id DESC LIMIT 1", a, ROW_N(a), "fine-tuning job not found", read_job_row, out, e);
 }
 
 /* one page, newest first, after the cursor job; limit > 0 asks limit + 1 rows (whether there
@@ -255,7 +255,7 @@ int store_ftckpt_find_model(struct store *st, const char *user_id, const char *n
                             struct store_ftjob *job, struct err *e) {
     const struct rowarg a[] = {ROW_T(name), ROW_T(user_id)};
     int rc = rows_one(st, "SELECT " CKPT_COLS " FROM ft_checkpoints k JOIN ft_jobs j ON j.id = k.job_id"
-                          " WHERE k.model = $1 AND j.user_id = $2", a, ROW_N(a), "checkpoint", read_ckpt, out, e);
+                          " WHERE k.model = $1 AND j.user_id = $2", a, ROW_N(a), "checkpoint not found", read_ckpt, out, e);
     if (!rc && job) rc = store_ftjob_get(st, user_id, out->job_id, job, e);
     return rc;
 }

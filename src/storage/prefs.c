@@ -25,7 +25,7 @@ int store_settings_get(struct store *st, const char *user_id, char **json, struc
     *json = NULL;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id)};
-    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1", a, ROW_N(a), "settings", read_text,
+    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1", a, ROW_N(a), "settings not found", read_text,
                       json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
@@ -39,7 +39,7 @@ int store_settings_put(struct store *st, const char *user_id, const char *json, 
                     "INSERT INTO user_settings (user_id, settings, updated) SELECT id, CAST($2 AS TEXT), CAST($3 AS BIGINT)"
                     " FROM users WHERE id = $1 ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,"
                     " updated = excluded.updated",
-                       a, ROW_N(a), "user", NULL, e);
+                       a, ROW_N(a), "user not found", NULL, e);
 }
 
 /* ---- server settings ---- */
@@ -48,7 +48,7 @@ int store_server_get(struct store *st, const char *name, char **value, struct er
     *value = NULL;
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
     const struct rowarg a[] = {ROW_T(name)};
-    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1", a, ROW_N(a), "setting", read_text, value, e);
+    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1", a, ROW_N(a), "setting not found", read_text, value, e);
 }
 
 int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
@@ -88,7 +88,7 @@ int store_memory_add(struct store *st, const char *user_id, const char *content,
                   "INSERT INTO memories (id, user_id, content, created, updated)"
                   " SELECT CAST($1 AS TEXT), id, CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($4 AS BIGINT)"
                   " FROM users WHERE id = $2",
-                     a, ROW_N(a), "user", NULL, e);
+                     a, ROW_N(a), "user not found", NULL, e);
     if (rc || !out) return rc;
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
@@ -125,13 +125,13 @@ int store_memory_update(struct store *st, const char *user_id, const char *id, c
     if (rc) return rc;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(id), ROW_T(content), ROW_I(store_now_ms())};
     return rows_change(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", a, ROW_N(a),
-                       "memory", NULL, e);
+                       "memory not found", NULL, e);
 }
 
 int store_memory_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(id)};
-    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", a, ROW_N(a), "memory", NULL, e);
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", a, ROW_N(a), "memory not found", NULL, e);
 }
 
 int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, struct err *e) {
@@ -151,14 +151,14 @@ int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id
                     "INSERT INTO message_meta (msg_id, user_id, sampling) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET sampling = excluded.sampling",
-                       a, ROW_N(a), "message", NULL, e);
+                       a, ROW_N(a), "message not found", NULL, e);
 }
 
 int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message",
+    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
                       read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
@@ -173,14 +173,14 @@ int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id
                     "INSERT INTO message_runs (msg_id, user_id, runs) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET runs = excluded.runs",
-                       a, ROW_N(a), "message", NULL, e);
+                       a, ROW_N(a), "message not found", NULL, e);
 }
 
 int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message",
+    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
                       read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }

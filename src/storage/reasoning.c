@@ -28,7 +28,7 @@ int store_msg_reasoning_put(struct store *st, const char *user_id, const char *m
                          "INSERT INTO message_reasoning (msg_id, user_id, reasoning) SELECT id, user_id, CAST($3 AS TEXT)"
                          " FROM messages WHERE id = $2 AND user_id = $1"
                          " ON CONFLICT (msg_id) DO UPDATE SET reasoning = excluded.reasoning",
-                         a, ROW_N(a), "message", NULL, e);
+                         a, ROW_N(a), "message not found", NULL, e);
     free(cut);
     return rc;
 }

@@ -100,13 +100,13 @@ int store_resp_get(struct store *st, const char *user_id, const char *id, struct
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
     return rows_one(st, "SELECT id, user_id, status, previous_id, conv_id, created, body, input FROM responses"
                         " WHERE id = $1 AND user_id = $2",
-                    a, ROW_N(a), "response", read_resp, out, e);
+                    a, ROW_N(a), "response not found", read_resp, out, e);
 }
 
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2", a, ROW_N(a), "response", NULL, e);
+    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2", a, ROW_N(a), "response not found", NULL, e);
 }
 
 void store_resp_free(struct store_resp *r) {
@@ -191,7 +191,7 @@ int store_aconv_get(struct store *st, const char *user_id, const char *id, struc
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
     return rows_one(st, "SELECT id, user_id, created, metadata FROM api_conversations WHERE id = $1 AND user_id = $2",
-                    a, ROW_N(a), "conversation", read_aconv, out, e);
+                    a, ROW_N(a), "conversation not found", read_aconv, out, e);
 }
 
 int store_aconv_set_metadata(struct store *st, const char *user_id, const char *id, const char *metadata,
@@ -199,13 +199,13 @@ int store_aconv_set_metadata(struct store *st, const char *user_id, const char *
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(metadata ? metadata : "{}")};
     return rows_change(st, "UPDATE api_conversations SET metadata = $3 WHERE id = $1 AND user_id = $2", a, ROW_N(a),
-                       "conversation", NULL, e);
+                       "conversation not found", NULL, e);
 }
 
 int store_aconv_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a), "conversation",
+    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a), "conversation not found",
                        NULL, e);
 }
 
@@ -290,7 +290,7 @@ int store_item_get(struct store *st, const char *user_id, const char *conv_id, c
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
     return rows_one(st, "SELECT id, item, created FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3",
-                    a, ROW_N(a), "item", read_item, out, e);
+                    a, ROW_N(a), "item not found", read_item, out, e);
 }
 
 int store_item_delete(struct store *st, const char *user_id, const char *conv_id, const char *item_id,
@@ -298,7 +298,7 @@ int store_item_delete(struct store *st, const char *user_id, const char *conv_id
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
     return rows_change(st, "DELETE FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3", a, ROW_N(a),
-                       "item", NULL, e);
+                       "item not found", NULL, e);
 }
 
 void store_item_free(struct store_item *it) {

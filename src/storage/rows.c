@@ -11,16 +11,16 @@ void rows_bind(struct dbq *q, const struct rowarg *a, int n) {
     }
 }
 
-int rows_run_changed(struct dbq *q, const char *what, struct err *e) {
+int rows_run_changed(struct dbq *q, const char *notfound, struct err *e) {
     int rc = dbq_run(q, e);
     if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
+        err_set(e, "%s", notfound);
         rc = STORE_NOTFOUND;
     }
     return rc;
 }
 
-int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n, const char *what,
+int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound,
                 int64_t *changes, struct err *e) {
     struct db *d;
     if (store_db_acquire(st, &d, e)) return STORE_ERR;
@@ -30,8 +30,8 @@ int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n
         rows_bind(q, a, n);
         rc = dbq_run(q, e);
         if (!rc && changes) *changes = dbq_changes(q);
-        if (!rc && what && dbq_changes(q) == 0) {
-            err_set(e, "%s not found", what);
+        if (!rc && notfound && dbq_changes(q) == 0) {
+            err_set(e, "%s", notfound);
             rc = STORE_NOTFOUND;
         }
         dbq_done(q);
@@ -40,7 +40,7 @@ int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n
     return rc;
 }
 
-int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *what, rows_read_fn read,
+int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
              void *out, struct err *e) {
     struct db *d;
     if (store_db_acquire(st, &d, e)) return STORE_ERR;
@@ -51,7 +51,7 @@ int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, c
         rc = dbq_step(q, e);
         if (rc == 1) rc = read(q, out, e);
         else if (rc == 0) {
-            err_set(e, "%s not found", what);
+            err_set(e, "%s", notfound);
             rc = STORE_NOTFOUND;
         }
         dbq_done(q);

@@ -2,7 +2,8 @@
  * call: bind a list of parameters, run a statement that must change a row, read the one
  * row a query finds, and read every row of a query into a growing array (optionally one
  * page of them: limit rows and whether more follow). The SQL is the caller's, unchanged;
- * a missing row, or another user's, is STORE_NOTFOUND with "<what> not found". */
+ * a missing row, or another user's, is STORE_NOTFOUND with the caller's message
+ * (notfound: "file not found"). */
 #ifndef OMNI_STORAGE_ROWS_H
 #define OMNI_STORAGE_ROWS_H
 #include <stddef.h>
@@ -22,20 +23,20 @@ struct rowarg {
 
 void rows_bind(struct dbq *q, const struct rowarg *a, int n);
 
-/* Runs bound q to its end; 0 changed rows is STORE_NOTFOUND ("<what> not found"). q stays
- * the caller's. */
-int rows_run_changed(struct dbq *q, const char *what, struct err *e);
+/* Runs bound q to its end; 0 changed rows is STORE_NOTFOUND with notfound. q stays the
+ * caller's. */
+int rows_run_changed(struct dbq *q, const char *notfound, struct err *e);
 
 /* sql with args on a pooled connection; a statement that changed no row is STORE_NOTFOUND.
- * changes (may be NULL) gets the count. what NULL: changing no row is fine (0). */
-int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n, const char *what,
+ * changes (may be NULL) gets the count. notfound NULL: changing no row is fine (0). */
+int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound,
                 int64_t *changes, struct err *e);
 
 /* Copies the current row into *row (rows_many zeroes it first); 0 or a STORE_* code with e set. */
 typedef int (*rows_read_fn)(struct dbq *q, void *row, struct err *e);
 
 /* The first row of sql into *out through read; no row is STORE_NOTFOUND. */
-int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *what, rows_read_fn read,
+int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
              void *out, struct err *e);
 
 /* Room for one more element after n in *arr (capacity *cap, doubling from first);

@@ -764,7 +764,7 @@ static int read_user_row(struct dbq *q, void *row, struct err *e) {
 
 static int get_user_by(struct store *st, const char *sql, const char *arg, struct store_user *out, struct err *e) {
     const struct rowarg a[] = {ROW_T(arg)};
-    return rows_one(st, sql, a, ROW_N(a), "user", read_user_row, out, e);
+    return rows_one(st, sql, a, ROW_N(a), "user not found", read_user_row, out, e);
 }
 
 int store_user_create(struct store *st, const struct store_user *in, unsigned flags, struct store_user *out,
@@ -898,7 +898,7 @@ int store_user_delete(struct store *st, const char *user_id, struct err *e) {
     dbq_done(q);
     if (!(q = db_prep(d, "DELETE FROM users WHERE id = $1", 1, e))) { rc = STORE_ERR; goto out; }
     dbq_text(q, 1, user_id);
-    rc = rows_run_changed(q, "user", e);
+    rc = rows_run_changed(q, "user not found", e);
     dbq_done(q);
     q = NULL;
     if (rc == 0) rc = db_commit(d, e);
@@ -1011,7 +1011,7 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
         dbq_text(q, 1, token_hash);
         dbq_int(q, 2, last_seen ? last_seen : store_now_ms());
         dbq_int(q, 3, expires);
-        rc = rows_run_changed(q, "session", e);
+        rc = rows_run_changed(q, "session not found", e);
         dbq_done(q);
     }
     release(st, d);
@@ -1021,7 +1021,7 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
 int store_session_delete(struct store *st, const char *token_hash, struct err *e) {
     if (!token_hash || !*token_hash) return err_set(e, "session not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(token_hash)};
-    return rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), "session", NULL, e);
+    return rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), "session not found", NULL, e);
 }
 
 int store_session_delete_user(struct store *st, const char *user_id, struct err *e) {
@@ -1104,7 +1104,7 @@ static int read_key_row(struct dbq *q, void *row, struct err *e) {
 static int key_query(struct store *st, const char *sql, const char *a, const char *b, struct store_key *out,
                      struct err *e) {
     const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
-    return rows_one(st, sql, args, b ? 2 : 1, "key", read_key_row, out, e);
+    return rows_one(st, sql, args, b ? 2 : 1, "key not found", read_key_row, out, e);
 }
 
 int store_key_get_by_hash(struct store *st, const char *key_hash, struct store_key *out, struct err *e) {
@@ -1136,13 +1136,13 @@ int store_key_revoke(struct store *st, const char *user_id, const char *key_id, 
     if (!key_id || !*key_id || strlen(key_id) >= STORE_ID_MAX) return err_set(e, "key not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(key_id), ROW_I(now ? now : store_now_ms())};
     return rows_change(st, "UPDATE api_keys SET revoked = $3 WHERE id = $2 AND user_id = $1 AND revoked = 0", a,
-                       ROW_N(a), "key", NULL, e);
+                       ROW_N(a), "key not found", NULL, e);
 }
 
 int store_key_touch(struct store *st, const char *key_id, int64_t last_used, struct err *e) {
     if (!key_id || !*key_id) return err_set(e, "key not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(key_id), ROW_I(last_used ? last_used : store_now_ms())};
-    return rows_change(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", a, ROW_N(a), "key", NULL, e);
+    return rows_change(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", a, ROW_N(a), "key not found", NULL, e);
 }
 
 /* ---- conversations ---- */
@@ -1218,7 +1218,7 @@ static int read_conv_row(struct dbq *q, void *row, struct err *e) {
 static int conv_query(struct store *st, const char *sql, const char *a, const char *b, struct store_conv *out,
                       struct err *e) {
     const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
-    return rows_one(st, sql, args, b ? 2 : 1, "conversation", read_conv_row, out, e);
+    return rows_one(st, sql, args, b ? 2 : 1, "conversation not found", read_conv_row, out, e);
 }
 
 static int bad_ref(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
@@ -1335,7 +1335,7 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
-    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a), "conversation", NULL,
+    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a), "conversation not found", NULL,
                        e);
 }
 
@@ -1473,7 +1473,7 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_text(q, 2, in->conv_id);
     dbq_int(q, 3, now);
     if (!(flags & STORE_MSG_KEEP_LEAF)) dbq_text(q, 4, id);
-    rc = rows_run_changed(q, "conversation", e);
+    rc = rows_run_changed(q, "conversation not found", e);
     dbq_done(q);
     q = NULL;
     if (rc) goto out;
@@ -1498,7 +1498,7 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_int(q, 11, in->prompt_tokens);
     dbq_int(q, 12, in->cached_tokens);
     dbq_int(q, 13, in->completion_tokens);
-    rc = rows_run_changed(q, "parent message", e);
+    rc = rows_run_changed(q, "parent message not found", e);
     dbq_done(q);
     q = NULL;
     if (rc == STORE_CONFLICT) err_set(e, "a message with that id exists");
@@ -1536,7 +1536,7 @@ int store_msg_update(struct store *st, const char *user_id, const char *msg_id, 
         dbq_int(q, 6, prompt_tokens);
         dbq_int(q, 7, cached_tokens);
         dbq_int(q, 8, completion_tokens);
-        rc = rows_run_changed(q, "message", e);
+        rc = rows_run_changed(q, "message not found", e);
         dbq_done(q);
     }
     release(st, d);
@@ -1556,7 +1556,7 @@ int store_msg_get(struct store *st, const char *user_id, const char *msg_id, str
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", a, ROW_N(a), "message",
+    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
                     read_msg_row, out, e);
 }
 
@@ -1650,7 +1650,7 @@ int store_conv_set_leaf(struct store *st, const char *user_id, const char *conv_
         dbq_text(q, 1, user_id);
         dbq_text(q, 2, conv_id);
         dbq_text(q, 3, msg_id && *msg_id ? msg_id : NULL);
-        rc = rows_run_changed(q, "conversation or message", e);
+        rc = rows_run_changed(q, "conversation or message not found", e);
         dbq_done(q);
     }
     release(st, d);
