@@ -471,7 +471,8 @@ int asst_delete(struct store *st, const char *user_id, const char *id, struct er
     if (bad_id(id) || (user_id && bad_id(user_id))) return err_set(e, "no such assistant"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
     if (user_id)
-        return rows_change(st, "DELETE FROM assistants WHERE id = $1 AND user_id = $2", a, 2, "no such assistant", NULL, e);
+        return rows_change(st, "DELETE FROM assistants WHERE id = $1 AND user_id = $2",
+                           a, 2, "no such assistant", NULL, e);
     return rows_change(st, "DELETE FROM assistants WHERE id = $1", a, 1, "no such assistant", NULL, e);
 }
 
@@ -480,11 +481,13 @@ int asst_admin_set(struct store *st, const char *id, int featured, int hidden, s
     int rc = 0;
     if (featured >= 0) {
         const struct rowarg a[] = {ROW_T(id), ROW_I(featured ? 1 : 0)};
-        rc = rows_change(st, "UPDATE assistants SET featured = $2 WHERE id = $1", a, ROW_N(a), "no such assistant", NULL, e);
+        rc = rows_change(st, "UPDATE assistants SET featured = $2 WHERE id = $1",
+                         a, ROW_N(a), "no such assistant", NULL, e);
     }
     if (!rc && hidden >= 0) {
         const struct rowarg a[] = {ROW_T(id), ROW_I(hidden ? 1 : 0)};
-        rc = rows_change(st, "UPDATE assistants SET hidden = $2 WHERE id = $1", a, ROW_N(a), "no such assistant", NULL, e);
+        rc = rows_change(st, "UPDATE assistants SET hidden = $2 WHERE id = $1",
+                         a, ROW_N(a), "no such assistant", NULL, e);
     }
     return rc;
 }
@@ -540,8 +543,8 @@ int asst_list_mine(struct store *st, const char *user_id, struct asst_list *out,
     if (bad_id(user_id)) return 0;
     const struct rowarg a[] = {ROW_T(user_id)};
     void *items;
-    int rc = rows_many(st, "SELECT " ASST_COLS ASST_FROM " WHERE a.user_id = $1 ORDER BY a.updated DESC, a.id", a, ROW_N(a),
-                       &ASST_ROW, 0, &items, &out->n, NULL, e);
+    int rc = rows_many(st, "SELECT " ASST_COLS ASST_FROM " WHERE a.user_id = $1 ORDER BY a.updated DESC, a.id",
+                       a, ROW_N(a), &ASST_ROW, 0, &items, &out->n, NULL, e);
     out->items = items;
     return rc;
 }
@@ -923,8 +926,8 @@ int asst_files(struct store *st, const char *id, int with_data, struct asst_file
     if (with_data)
         return rows_many(st, "SELECT name, mime, sha256, size, data FROM assistant_files WHERE assistant_id = $1 ORDER BY name",
                          a, ROW_N(a), &data, 0, (void **)out, n, NULL, e);
-    return rows_many(st, "SELECT name, mime, sha256, size, '' FROM assistant_files WHERE assistant_id = $1 ORDER BY name", a,
-                     ROW_N(a), &meta, 0, (void **)out, n, NULL, e);
+    return rows_many(st, "SELECT name, mime, sha256, size, '' FROM assistant_files WHERE assistant_id = $1 ORDER BY name",
+                     a, ROW_N(a), &meta, 0, (void **)out, n, NULL, e);
 }
 
 void asst_files_free(struct asst_file *f, size_t n) {

@@ -152,29 +152,28 @@ int store_file_get(struct store *st, const char *user_id, const char *file_id, s
                     read_file_row, out, e);
 }
 
+struct blob {
+    void **data;
+    size_t *n;
+};
+
+static int read_blob(struct dbq *q, void *row, struct err *e) {
+    struct blob *b = row;
+    return b64_decode(dbq_col_text(q, 0), b->data, b->n) ? (err_set(e, "stored file data is damaged or out of memory"),
+                                                            STORE_ERR) : 0;
+}
+
 int store_file_content(struct store *st, const char *user_id, const char *file_id, void **data, size_t *n,
                        struct err *e) {
     *data = NULL;
     *n = 0;
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "SELECT d.data FROM files f JOIN file_data d ON d.file_id = f.id"
-                            " WHERE f.id = $1 AND f.user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            rc = b64_decode(dbq_col_text(q, 0), data, n) ? (err_set(e, "stored file data is damaged or out of memory"),
-                                                            STORE_ERR) : 0;
-        } else if (rc == 0) err_set(e, "file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    struct blob b = {data, n};
+    return rows_one(st,
+                    "SELECT d.data FROM files f JOIN file_data d ON d.file_id = f.id"
+                    " WHERE f.id = $1 AND f.user_id = $2",
+                    a, ROW_N(a), "file not found", read_blob, &b, e);
 }
 
 /* Every parameter appears in each statement (PostgreSQL infers the types of those it sees). */
@@ -361,8 +360,8 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
 int store_vs_delete(struct store *st, const char *user_id, const char *vs_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", a, ROW_N(a), "vector store not found",
-                       NULL, e);
+    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "vector store not found", NULL, e);
 }
 
 /* ---- files in a vector store ---- */

@@ -25,8 +25,8 @@ int store_settings_get(struct store *st, const char *user_id, char **json, struc
     *json = NULL;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id)};
-    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1", a, ROW_N(a), "settings not found", read_text,
-                      json, e);
+    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1",
+                      a, ROW_N(a), "settings not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -48,7 +48,8 @@ int store_server_get(struct store *st, const char *name, char **value, struct er
     *value = NULL;
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
     const struct rowarg a[] = {ROW_T(name)};
-    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1", a, ROW_N(a), "setting not found", read_text, value, e);
+    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1",
+                    a, ROW_N(a), "setting not found", read_text, value, e);
 }
 
 int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
@@ -131,7 +132,8 @@ int store_memory_update(struct store *st, const char *user_id, const char *id, c
 int store_memory_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(id)};
-    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", a, ROW_N(a), "memory not found", NULL, e);
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2",
+                       a, ROW_N(a), "memory not found", NULL, e);
 }
 
 int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, struct err *e) {
@@ -158,8 +160,8 @@ int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
-                      read_text, json, e);
+    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1",
+                      a, ROW_N(a), "message not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -180,8 +182,8 @@ int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
-                      read_text, json, e);
+    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1",
+                      a, ROW_N(a), "message not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 

@@ -106,7 +106,8 @@ int store_resp_get(struct store *st, const char *user_id, const char *id, struct
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2", a, ROW_N(a), "response not found", NULL, e);
+    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "response not found", NULL, e);
 }
 
 void store_resp_free(struct store_resp *r) {
@@ -205,8 +206,8 @@ int store_aconv_set_metadata(struct store *st, const char *user_id, const char *
 int store_aconv_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
-    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a), "conversation not found",
-                       NULL, e);
+    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "conversation not found", NULL, e);
 }
 
 void store_aconv_free(struct store_aconv *c) {

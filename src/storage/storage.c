@@ -916,8 +916,8 @@ int store_user_list(struct store *st, int64_t offset, int64_t limit, struct stor
     if (offset < 0) offset = 0;
     static const struct rows_shape shape = {sizeof **out, 16, read_user_row, NULL};
     const struct rowarg a[] = {ROW_I(limit), ROW_I(offset)};
-    return rows_many(st, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2", a, ROW_N(a), &shape, 0,
-                     (void **)out, n, NULL, e);
+    return rows_many(st, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_user_count(struct store *st, int64_t *n, struct err *e) {
@@ -1335,8 +1335,8 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
-    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a), "conversation not found", NULL,
-                       e);
+    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1",
+                       a, ROW_N(a), "conversation not found", NULL, e);
 }
 
 /* ---- messages ---- */
@@ -1556,8 +1556,8 @@ int store_msg_get(struct store *st, const char *user_id, const char *msg_id, str
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
-    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", a, ROW_N(a), "message not found",
-                    read_msg_row, out, e);
+    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1",
+                    a, ROW_N(a), "message not found", read_msg_row, out, e);
 }
 
 static int collect_msgs(struct dbq *q, struct store_msgs *out, struct err *e) {
@@ -1822,13 +1822,9 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
         for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, raw[i] ? rawt[i] : pat[i]);
         size_t cap = 0;
         while ((rc = dbq_step(q, e)) == 1) {
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_hit *p = realloc(out->items, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                out->items = p;
-                cap = nc;
-            }
+            void *items = out->items;
+            if ((rc = rows_grow(&items, &cap, out->n, sizeof *out->items, 16, e))) break;
+            out->items = items;
             struct store_hit *h = &out->items[out->n];
             memset(h, 0, sizeof *h);
             read_conv(q, &h->conv);
@@ -1946,13 +1942,9 @@ static int usage_run(struct store *st, const char *sql, const char *user_id, con
                 total->audio_seconds = dbq_col_real(q, 5);
                 continue;
             }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_usage *p = realloc(*rows, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *rows = p;
-                cap = nc;
-            }
+            void *arr = *rows;
+            if ((rc = rows_grow(&arr, &cap, *n, sizeof **rows, 16, e))) break;
+            *rows = arr;
             read_usage(q, &(*rows)[(*n)++]);
         }
         dbq_done(q);

@@ -245,10 +245,10 @@ int titem_set_answer(struct store *st, const char *id, char which, const char *t
     if (!text || too_long(text, TRAINER_TEXT_MAX) || too_long(model, STORE_MODEL_MAX)) return err_set(e, "answer too long"), STORE_INVALID;
     const struct rowarg a[] = {ROW_T(id), ROW_T(text), ROW_T(model ? model : "")};
     int rc = which == 'a'
-                 ? rows_change(st, "UPDATE task_items SET answer_a = $2, model_a = $3 WHERE id = $1 AND answer_a IS NULL", a,
-                               ROW_N(a), "no such item", NULL, e)
-                 : rows_change(st, "UPDATE task_items SET answer_b = $2, model_b = $3 WHERE id = $1 AND answer_b IS NULL", a,
-                               ROW_N(a), "no such item", NULL, e);
+                 ? rows_change(st, "UPDATE task_items SET answer_a = $2, model_a = $3 WHERE id = $1 AND answer_a IS NULL",
+                               a, ROW_N(a), "no such item", NULL, e)
+                 : rows_change(st, "UPDATE task_items SET answer_b = $2, model_b = $3 WHERE id = $1 AND answer_b IS NULL",
+                               a, ROW_N(a), "no such item", NULL, e);
     return rc == STORE_NOTFOUND ? 0 : rc; /* already answered: the first answer stays */
 }
 
