@@ -218,15 +218,9 @@ void store_aconv_free(struct store_aconv *c) {
 /* 0 when conv_id is the user's conversation (on connection d). */
 static int conv_mine(struct db *d, const char *user_id, const char *conv_id, struct err *e) {
     if (bad_id(user_id) || bad_id(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct dbq *q = db_prep(d, "SELECT 1 FROM api_conversations WHERE id = $1 AND user_id = $2", 1, e);
-    if (!q) return STORE_ERR;
-    dbq_text(q, 1, conv_id);
-    dbq_text(q, 2, user_id);
-    int rc = dbq_step(q, e);
-    dbq_done(q);
-    if (rc == 1) return 0;
-    if (rc == 0) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    return rc;
+    const struct rowarg a[] = {ROW_T(conv_id), ROW_T(user_id)};
+    return rows_one_on(d, "SELECT 1 FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a),
+                       "conversation not found", NULL, NULL, e);
 }
 
 int store_item_add(struct store *st, const char *user_id, const char *conv_id, const struct store_item *items,

@@ -40,22 +40,26 @@ int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n
     return rc;
 }
 
+int rows_one_on(struct db *d, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
+                void *out, struct err *e) {
+    struct dbq *q = db_prep(d, sql, 1, e);
+    if (!q) return STORE_ERR;
+    rows_bind(q, a, n);
+    int rc = dbq_step(q, e);
+    if (rc == 1) rc = read ? read(q, out, e) : 0;
+    else if (rc == 0) {
+        err_set(e, "%s", notfound);
+        rc = STORE_NOTFOUND;
+    }
+    dbq_done(q);
+    return rc;
+}
+
 int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
              void *out, struct err *e) {
     struct db *d;
     if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        rows_bind(q, a, n);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = read(q, out, e);
-        else if (rc == 0) {
-            err_set(e, "%s", notfound);
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
+    int rc = rows_one_on(d, sql, a, n, notfound, read, out, e);
     store_db_release(st, d);
     return rc;
 }

@@ -35,7 +35,10 @@ int rows_change(struct store *st, const char *sql, const struct rowarg *a, int n
 /* Copies the current row into *row (rows_many zeroes it first); 0 or a STORE_* code with e set. */
 typedef int (*rows_read_fn)(struct dbq *q, void *row, struct err *e);
 
-/* The first row of sql into *out through read; no row is STORE_NOTFOUND. */
+/* The first row of sql into *out through read (NULL: only whether there is one); no row
+ * is STORE_NOTFOUND. rows_one_on runs on the caller's connection (inside its transaction). */
+int rows_one_on(struct db *d, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
+                void *out, struct err *e);
 int rows_one(struct store *st, const char *sql, const struct rowarg *a, int n, const char *notfound, rows_read_fn read,
              void *out, struct err *e);
 

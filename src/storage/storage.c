@@ -1297,15 +1297,11 @@ int store_conv_update(struct store *st, const char *user_id, const char *conv_id
     if (acquire(st, &d, e)) return STORE_ERR;
     if ((rc = db_begin(d, 1, e))) goto out;
     /* the existence check first, so that no fields is also "not found" for others' ids */
-    struct dbq *q = db_prep(d, "SELECT 1 FROM conversations WHERE id = $2 AND user_id = $1", 1, e);
-    if (!q) { rc = STORE_ERR; goto out; }
-    dbq_text(q, 1, user_id);
-    dbq_text(q, 2, conv_id);
-    rc = dbq_step(q, e);
-    dbq_done(q);
-    if (rc == 0) { err_set(e, "conversation not found"); rc = STORE_NOTFOUND; }
-    if (rc < 0) goto out;
-    rc = 0;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    if ((rc = rows_one_on(d, "SELECT 1 FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a),
+                          "conversation not found", NULL, NULL, e)))
+        goto out;
+    struct dbq *q;
     for (int i = 0; i < 6 && rc == 0; i++) {
         if (!(fields & (1u << i))) continue;
         if (!(q = db_prep(d, sql[i], 1, e))) { rc = STORE_ERR; break; }
@@ -1569,21 +1565,15 @@ static int collect_msgs(struct dbq *q, struct store_msgs *out, struct err *e) {
 }
 
 /* the user's conversation exists (0) or STORE_NOTFOUND; *leaf (may be NULL) gets current_leaf */
+static int read_leaf(struct dbq *q, void *row, struct err *e) {
+    if (row) col(row, STORE_ID_MAX, q, 0);
+    return 0;
+}
+
 static int conv_check(struct db *d, const char *user_id, const char *conv_id, char *leaf, struct err *e) {
-    struct dbq *q = db_prep(d, "SELECT current_leaf FROM conversations WHERE id = $2 AND user_id = $1", 1, e);
-    if (!q) return STORE_ERR;
-    dbq_text(q, 1, user_id);
-    dbq_text(q, 2, conv_id);
-    int rc = dbq_step(q, e);
-    if (rc == 1) {
-        if (leaf) col(leaf, STORE_ID_MAX, q, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        err_set(e, "conversation not found");
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_one_on(d, "SELECT current_leaf FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a),
+                       "conversation not found", read_leaf, leaf, e);
 }
 
 int store_msg_tree(struct store *st, const char *user_id, const char *conv_id, struct store_msgs *out, struct err *e) {
