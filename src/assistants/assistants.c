@@ -433,6 +433,11 @@ int asst_create(struct store *st, const char *user_id, const cJSON *config, stru
     return rc;
 }
 
+static int read_version(struct dbq *q, void *row, struct err *e) {
+    *(int *)row = (int)dbq_col_int(q, 0);
+    return 0;
+}
+
 int asst_update(struct store *st, const char *user_id, const char *id, const cJSON *config, struct asst *out,
                 struct err *e) {
     if (out) memset(out, 0, sizeof *out);
@@ -445,19 +450,11 @@ int asst_update(struct store *st, const char *user_id, const char *id, const cJS
     if (!(rc = db_begin(d, 1, e))) {
         /* the row lock (PostgreSQL FOR UPDATE; SQLite's write lock) makes two editors
          * take consecutive versions */
-        struct dbq *q = db_prep(d, db_kind(d) == DB_PG ? "SELECT version FROM assistants WHERE id = $1 AND user_id = $2 FOR UPDATE"
-                                                       : "SELECT version FROM assistants WHERE id = $1 AND user_id = $2",
-                                1, e);
+        const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
         int ver = 0;
-        if (!q) rc = STORE_ERR;
-        else {
-            dbq_text(q, 1, id);
-            dbq_text(q, 2, user_id);
-            rc = dbq_step(q, e);
-            if (rc == 1) ver = (int)dbq_col_int(q, 0), rc = 0;
-            else if (rc == 0) rc = STORE_NOTFOUND, err_set(e, "no such assistant");
-            dbq_done(q);
-        }
+        rc = rows_one_on(d, db_kind(d) == DB_PG ? "SELECT version FROM assistants WHERE id = $1 AND user_id = $2 FOR UPDATE"
+                                                : "SELECT version FROM assistants WHERE id = $1 AND user_id = $2",
+                         a, ROW_N(a), "no such assistant", read_version, &ver, e);
         if (!rc) rc = write_version(d, id, ver + 1, norm, store_now_ms(), e);
         if (!rc) rc = db_commit(d, e);
     }
