@@ -1,9 +1,11 @@
-/* The statement shapes the store's files share, over db.h and one pooled connection per
- * call: bind a list of parameters, run a statement that must change a row, read the one
- * row a query finds, and read every row of a query into a growing array (optionally one
- * page of them: limit rows and whether more follow). The SQL is the caller's, unchanged;
- * a missing row, or another user's, is STORE_NOTFOUND with the caller's message
- * (notfound: "file not found"). */
+/* The statement shapes the store's files share, over db.h: bind a list of parameters, run
+ * a statement that must change a row, read the one row a query finds, and read every row
+ * of a query into a growing array (optionally one page of them: limit rows and whether
+ * more follow). rows_change, rows_one and rows_many take a pooled connection for the
+ * call; the _on / q forms work on the caller's (inside its transaction). The SQL is the
+ * caller's, unchanged, and must not move (a string literal or a buffer made once):
+ * db_prep caches the statement by its address. A missing row, or another user's, is
+ * STORE_NOTFOUND with the caller's message (notfound: "file not found"). */
 #ifndef OMNI_STORAGE_ROWS_H
 #define OMNI_STORAGE_ROWS_H
 #include <stddef.h>
@@ -61,8 +63,7 @@ struct rows_shape {
 int rows_collect(struct dbq *q, const struct rows_shape *shape, int64_t page, void **out, size_t *nout,
                  int *has_more, struct err *e);
 
-/* rows_collect over sql with args on a pooled connection. sql is a string literal: db_prep
- * caches the statement by its address (rows_change and rows_one too). */
+/* rows_collect over sql with args on a pooled connection. */
 int rows_many(struct store *st, const char *sql, const struct rowarg *a, int n, const struct rows_shape *shape,
               int64_t page, void **out, size_t *nout, int *has_more, struct err *e);
 
