@@ -13,6 +13,7 @@
 #include "formats/data_uri.h"
 #include "formats/image_decode.h"
 #include "storage/db.h"
+#include "storage/rows.h"
 
 const char *const asst_categories[] = {"writing",   "productivity", "research",         "programming", "education",
                                        "lifestyle", "customer_support", "other", NULL};
@@ -291,41 +292,27 @@ static int read_row(struct dbq *q, struct asst *a) {
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
+static int read_asst(struct dbq *q, void *row, struct err *e) {
+    return read_row(q, row) ? err_set(e, "out of memory") : 0;
+}
+
+static void drop_asst(void *row) { asst_free(row); }
+
+static const struct rows_shape ASST_ROW = {sizeof(struct asst), 8, read_asst, drop_asst};
+
 /* Runs q (bound) and collects its rows. */
 static int collect(struct dbq *q, struct asst_list *out, struct err *e) {
-    size_t cap = 0;
-    int rc;
-    while ((rc = dbq_step(q, e)) == 1) {
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct asst *g = realloc(out->items, nc * sizeof *g);
-            if (!g) { rc = err_set(e, "out of memory"); break; }
-            out->items = g;
-            cap = nc;
-        }
-        if (read_row(q, &out->items[out->n])) { rc = err_set(e, "out of memory"); break; }
-        out->n++;
-    }
-    if (rc < 0) asst_list_free(out);
-    return rc < 0 ? rc : 0;
+    void *items;
+    int rc = rows_collect(q, &ASST_ROW, 0, &items, &out->n, NULL, e);
+    out->items = items;
+    return rc;
 }
 
 static int get_one(struct store *st, const char *sql, const char *arg, struct asst *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(arg)) return err_set(e, "no such assistant"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, arg);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = read_row(q, out) ? err_set(e, "out of memory") : 0;
-        else if (rc == 0) rc = STORE_NOTFOUND, err_set(e, "no such assistant");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(arg)};
+    return rows_one(st, sql, a, ROW_N(a), "no such assistant", read_asst, out, e);
 }
 
 int asst_get(struct store *st, const char *id, struct asst *out, struct err *e) {
@@ -446,6 +433,11 @@ int asst_create(struct store *st, const char *user_id, const cJSON *config, stru
     return rc;
 }
 
+static int read_version(struct dbq *q, void *row, struct err *e) {
+    *(int *)row = (int)dbq_col_int(q, 0);
+    return 0;
+}
+
 int asst_update(struct store *st, const char *user_id, const char *id, const cJSON *config, struct asst *out,
                 struct err *e) {
     if (out) memset(out, 0, sizeof *out);
@@ -458,19 +450,11 @@ int asst_update(struct store *st, const char *user_id, const char *id, const cJS
     if (!(rc = db_begin(d, 1, e))) {
         /* the row lock (PostgreSQL FOR UPDATE; SQLite's write lock) makes two editors
          * take consecutive versions */
-        struct dbq *q = db_prep(d, db_kind(d) == DB_PG ? "SELECT version FROM assistants WHERE id = $1 AND user_id = $2 FOR UPDATE"
-                                                       : "SELECT version FROM assistants WHERE id = $1 AND user_id = $2",
-                                1, e);
+        const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
         int ver = 0;
-        if (!q) rc = STORE_ERR;
-        else {
-            dbq_text(q, 1, id);
-            dbq_text(q, 2, user_id);
-            rc = dbq_step(q, e);
-            if (rc == 1) ver = (int)dbq_col_int(q, 0), rc = 0;
-            else if (rc == 0) rc = STORE_NOTFOUND, err_set(e, "no such assistant");
-            dbq_done(q);
-        }
+        rc = rows_one_on(d, db_kind(d) == DB_PG ? "SELECT version FROM assistants WHERE id = $1 AND user_id = $2 FOR UPDATE"
+                                                : "SELECT version FROM assistants WHERE id = $1 AND user_id = $2",
+                         a, ROW_N(a), "no such assistant", read_version, &ver, e);
         if (!rc) rc = write_version(d, id, ver + 1, norm, store_now_ms(), e);
         if (!rc) rc = db_commit(d, e);
     }
@@ -480,35 +464,28 @@ int asst_update(struct store *st, const char *user_id, const char *id, const cJS
     return rc;
 }
 
-static int run1(struct store *st, const char *sql, const char *a, const char *b, int64_t n, int has_n, int need_change,
-                struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 0, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        if (has_n) dbq_int(q, b ? 3 : 2, n);
-        rc = dbq_run(q, e);
-        if (!rc && need_change && dbq_changes(q) == 0) rc = STORE_NOTFOUND, err_set(e, "no such assistant");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
-}
-
 int asst_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(id) || (user_id && bad_id(user_id))) return err_set(e, "no such assistant"), STORE_NOTFOUND;
-    if (user_id) return run1(st, "DELETE FROM assistants WHERE id = $1 AND user_id = $2", id, user_id, 0, 0, 1, e);
-    return run1(st, "DELETE FROM assistants WHERE id = $1", id, NULL, 0, 0, 1, e);
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    if (user_id)
+        return rows_change(st, "DELETE FROM assistants WHERE id = $1 AND user_id = $2",
+                           a, 2, "no such assistant", NULL, e);
+    return rows_change(st, "DELETE FROM assistants WHERE id = $1", a, 1, "no such assistant", NULL, e);
 }
 
 int asst_admin_set(struct store *st, const char *id, int featured, int hidden, struct err *e) {
     if (bad_id(id)) return err_set(e, "no such assistant"), STORE_NOTFOUND;
     int rc = 0;
-    if (featured >= 0) rc = run1(st, "UPDATE assistants SET featured = $2 WHERE id = $1", id, NULL, featured ? 1 : 0, 1, 1, e);
-    if (!rc && hidden >= 0) rc = run1(st, "UPDATE assistants SET hidden = $2 WHERE id = $1", id, NULL, hidden ? 1 : 0, 1, 1, e);
+    if (featured >= 0) {
+        const struct rowarg a[] = {ROW_T(id), ROW_I(featured ? 1 : 0)};
+        rc = rows_change(st, "UPDATE assistants SET featured = $2 WHERE id = $1",
+                         a, ROW_N(a), "no such assistant", NULL, e);
+    }
+    if (!rc && hidden >= 0) {
+        const struct rowarg a[] = {ROW_T(id), ROW_I(hidden ? 1 : 0)};
+        rc = rows_change(st, "UPDATE assistants SET hidden = $2 WHERE id = $1",
+                         a, ROW_N(a), "no such assistant", NULL, e);
+    }
     return rc;
 }
 
@@ -526,13 +503,9 @@ int asst_versions(struct store *st, const char *id, struct asst_list *out, struc
     if (q) {
         dbq_text(q, 1, id);
         while ((rc = dbq_step(q, e)) == 1) {
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct asst *g = realloc(out->items, nc * sizeof *g);
-                if (!g) { rc = err_set(e, "out of memory"); break; }
-                out->items = g;
-                cap = nc;
-            }
+            void *items = out->items;
+            if ((rc = rows_grow(&items, &cap, out->n, sizeof *out->items, 8, e))) break;
+            out->items = items;
             struct asst *x = &out->items[out->n];
             *x = a;
             x->config = NULL;
@@ -549,38 +522,27 @@ int asst_versions(struct store *st, const char *id, struct asst_list *out, struc
     return 0;
 }
 
+static int read_config(struct dbq *q, void *row, struct err *e) {
+    char **config = row;
+    return (*config = strdup(dbq_col_text(q, 0))) ? 0 : err_set(e, "out of memory");
+}
+
 int asst_version_config(struct store *st, const char *id, int version, char **config, struct err *e) {
     *config = NULL;
     if (bad_id(id)) return err_set(e, "no such assistant"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT config FROM assistant_versions WHERE assistant_id = $1 AND version = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_int(q, 2, version);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = (*config = strdup(dbq_col_text(q, 0))) ? 0 : err_set(e, "out of memory");
-        else if (rc == 0) rc = STORE_NOTFOUND, err_set(e, "no such version");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_I(version)};
+    return rows_one(st, "SELECT config FROM assistant_versions WHERE assistant_id = $1 AND version = $2", a, ROW_N(a),
+                    "no such version", read_config, config, e);
 }
 
 int asst_list_mine(struct store *st, const char *user_id, struct asst_list *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id)) return 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " ASST_COLS ASST_FROM " WHERE a.user_id = $1 ORDER BY a.updated DESC, a.id", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        rc = collect(q, out, e);
-    }
-    dbq_done(q);
-    store_db_release(st, d);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    void *items;
+    int rc = rows_many(st, "SELECT " ASST_COLS ASST_FROM " WHERE a.user_id = $1 ORDER BY a.updated DESC, a.id",
+                       a, ROW_N(a), &ASST_ROW, 0, &items, &out->n, NULL, e);
+    out->items = items;
     return rc;
 }
 
@@ -687,21 +649,9 @@ int asst_set_avatar(struct store *st, const char *user_id, const char *id, const
         if (!(type = asst_avatar_check(data, n, e))) return STORE_INVALID;
         if (!(b64 = b64_encode(data, n))) return err_set(e, "out of memory");
     }
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) { free(b64); return STORE_ERR; }
-    struct dbq *q = db_prep(d, "UPDATE assistants SET avatar_type = $3, avatar = $4, updated = $5 WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, type);
-        dbq_text(q, 4, b64 ? b64 : "");
-        dbq_int(q, 5, store_now_ms());
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = STORE_NOTFOUND, err_set(e, "no such assistant");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(type), ROW_T(b64 ? b64 : ""), ROW_I(store_now_ms())};
+    int rc = rows_change(st, "UPDATE assistants SET avatar_type = $3, avatar = $4, updated = $5 WHERE id = $1 AND user_id = $2",
+                         a, ROW_N(a), "no such assistant", NULL, e);
     free(b64);
     return rc;
 }
@@ -840,39 +790,26 @@ int asst_rate(struct store *st, const char *id, const char *user_id, int stars, 
     return rc;
 }
 
+static int read_review(struct dbq *q, void *row, struct err *e) {
+    struct asst_review *r = row;
+    cp(r->user_name, sizeof r->user_name, dbq_col_text(q, 0));
+    r->stars = (int)dbq_col_int(q, 1);
+    r->rated = dbq_col_int(q, 3);
+    return (r->review = strdup(dbq_col_text(q, 2))) ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_review(void *row) { free(((struct asst_review *)row)->review); }
+
 int asst_reviews(struct store *st, const char *id, struct asst_review **out, size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(id)) return err_set(e, "no such assistant"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT COALESCE(u.name, ''), x.stars, x.review, x.rated FROM assistant_users x"
-                               " LEFT JOIN users u ON u.id = x.user_id WHERE x.assistant_id = $1 AND x.stars > 0"
-                               " ORDER BY x.rated DESC, x.user_id LIMIT 100", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct asst_review *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            struct asst_review *r = &(*out)[*n];
-            cp(r->user_name, sizeof r->user_name, dbq_col_text(q, 0));
-            r->stars = (int)dbq_col_int(q, 1);
-            r->rated = dbq_col_int(q, 3);
-            if (!(r->review = strdup(dbq_col_text(q, 2)))) { rc = err_set(e, "out of memory"); break; }
-            (*n)++;
-        }
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    if (rc < 0) { asst_reviews_free(*out, *n); *out = NULL; *n = 0; return rc; }
-    return 0;
+    static const struct rows_shape shape = {sizeof **out, 8, read_review, drop_review};
+    const struct rowarg a[] = {ROW_T(id)};
+    return rows_many(st, "SELECT COALESCE(u.name, ''), x.stars, x.review, x.rated FROM assistant_users x"
+                         " LEFT JOIN users u ON u.id = x.user_id WHERE x.assistant_id = $1 AND x.stars > 0"
+                         " ORDER BY x.rated DESC, x.user_id LIMIT 100",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 void asst_reviews_free(struct asst_review *r, size_t n) {
@@ -947,65 +884,47 @@ int asst_file_put(struct store *st, const char *user_id, const char *id, const c
 
 int asst_file_delete(struct store *st, const char *user_id, const char *id, const char *name, struct err *e) {
     if (bad_id(user_id) || bad_id(id) || !name) return err_set(e, "no such file"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM assistant_files WHERE assistant_id = $1 AND name = $2 AND assistant_id IN"
-                               " (SELECT id FROM assistants WHERE id = $1 AND user_id = $3)", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, name);
-        dbq_text(q, 3, user_id);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = STORE_NOTFOUND, err_set(e, "no such file");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(name), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM assistant_files WHERE assistant_id = $1 AND name = $2 AND assistant_id IN"
+                           " (SELECT id FROM assistants WHERE id = $1 AND user_id = $3)",
+                       a, ROW_N(a), "no such file", NULL, e);
 }
+
+static int read_file_meta(struct dbq *q, void *row, struct err *e) {
+    struct asst_file *f = row;
+    cp(f->name, sizeof f->name, dbq_col_text(q, 0));
+    cp(f->mime, sizeof f->mime, dbq_col_text(q, 1));
+    cp(f->sha256, sizeof f->sha256, dbq_col_text(q, 2));
+    f->size = dbq_col_int(q, 3);
+    return 0;
+}
+
+static int read_file_data(struct dbq *q, void *row, struct err *e) {
+    struct asst_file *f = row;
+    read_file_meta(q, row, e);
+    const char *t = dbq_col_text(q, 4);
+    uint8_t *o = NULL;
+    size_t on = 0;
+    if (*t && data_uri_base64_decode(t, strlen(t), &o, &on, e)) return STORE_ERR;
+    f->data = o;
+    if ((int64_t)on != f->size) return err_set(e, "file '%s' is damaged in the database", f->name);
+    return 0;
+}
+
+static void drop_file(void *row) { free(((struct asst_file *)row)->data); }
 
 int asst_files(struct store *st, const char *id, int with_data, struct asst_file **out, size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(id)) return err_set(e, "no such assistant"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, with_data ? "SELECT name, mime, sha256, size, data FROM assistant_files WHERE assistant_id = $1 ORDER BY name"
-                                         : "SELECT name, mime, sha256, size, '' FROM assistant_files WHERE assistant_id = $1 ORDER BY name",
-                            0, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct asst_file *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            struct asst_file *f = &(*out)[*n];
-            memset(f, 0, sizeof *f);
-            cp(f->name, sizeof f->name, dbq_col_text(q, 0));
-            cp(f->mime, sizeof f->mime, dbq_col_text(q, 1));
-            cp(f->sha256, sizeof f->sha256, dbq_col_text(q, 2));
-            f->size = dbq_col_int(q, 3);
-            (*n)++;
-            if (with_data) {
-                const char *t = dbq_col_text(q, 4);
-                uint8_t *o = NULL;
-                size_t on = 0;
-                if (*t && data_uri_base64_decode(t, strlen(t), &o, &on, e)) { rc = STORE_ERR; break; }
-                f->data = o;
-                if ((int64_t)on != f->size) { rc = err_set(e, "file '%s' is damaged in the database", f->name); break; }
-            }
-        }
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    if (rc < 0) { asst_files_free(*out, *n); *out = NULL; *n = 0; return rc; }
-    return 0;
+    static const struct rows_shape meta = {sizeof **out, 8, read_file_meta, drop_file},
+                                   data = {sizeof **out, 8, read_file_data, drop_file};
+    const struct rowarg a[] = {ROW_T(id)};
+    if (with_data)
+        return rows_many(st, "SELECT name, mime, sha256, size, data FROM assistant_files WHERE assistant_id = $1 ORDER BY name",
+                         a, ROW_N(a), &data, 0, (void **)out, n, NULL, e);
+    return rows_many(st, "SELECT name, mime, sha256, size, '' FROM assistant_files WHERE assistant_id = $1 ORDER BY name",
+                     a, ROW_N(a), &meta, 0, (void **)out, n, NULL, e);
 }
 
 void asst_files_free(struct asst_file *f, size_t n) {

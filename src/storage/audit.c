@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "storage/prefs.h"
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 static void copy_cut(char *dst, size_t cap, const char *src) {
     size_t n = strlen(src ? src : "");
@@ -50,64 +50,37 @@ int store_audit_add(struct store *st, const struct store_audit *in, struct err *
     return rc;
 }
 
-int store_audit_list(struct store *st, int64_t before_ms, int limit, struct store_audit **out, size_t *n,
-                     struct err *e) {
-    *out = NULL;
-    *n = 0;
-    if (limit <= 0 || limit > 10000) limit = 10000;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "SELECT id, created, user_id, key_id, assistant_id, api, stage, rule, category, action, excerpt"
-                            " FROM moderation_audit WHERE created < $1 ORDER BY created DESC, id DESC LIMIT $2",
-                            1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_int(q, 1, before_ms > 0 ? before_ms : INT64_MAX);   /* no cursor: every row, even one stamped ahead of this clock */
-        dbq_int(q, 2, limit);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_audit *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            struct store_audit *a = &(*out)[(*n)++];
-            memset(a, 0, sizeof *a);
-            snprintf(a->id, sizeof a->id, "%s", dbq_col_text(q, 0));
-            a->created = dbq_col_int(q, 1);
-            snprintf(a->user_id, sizeof a->user_id, "%s", dbq_col_text(q, 2));
-            snprintf(a->key_id, sizeof a->key_id, "%s", dbq_col_text(q, 3));
-            snprintf(a->assistant_id, sizeof a->assistant_id, "%s", dbq_col_text(q, 4));
-            snprintf(a->api, sizeof a->api, "%s", dbq_col_text(q, 5));
-            snprintf(a->stage, sizeof a->stage, "%s", dbq_col_text(q, 6));
-            copy_cut(a->rule, sizeof a->rule, dbq_col_text(q, 7));
-            copy_cut(a->category, sizeof a->category, dbq_col_text(q, 8));
-            snprintf(a->action, sizeof a->action, "%s", dbq_col_text(q, 9));
-            copy_cut(a->excerpt, sizeof a->excerpt, dbq_col_text(q, 10));
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc < 0) { free(*out); *out = NULL; *n = 0; return rc; }
+static int read_audit(struct dbq *q, void *row, struct err *e) {
+    struct store_audit *a = row;
+    snprintf(a->id, sizeof a->id, "%s", dbq_col_text(q, 0));
+    a->created = dbq_col_int(q, 1);
+    snprintf(a->user_id, sizeof a->user_id, "%s", dbq_col_text(q, 2));
+    snprintf(a->key_id, sizeof a->key_id, "%s", dbq_col_text(q, 3));
+    snprintf(a->assistant_id, sizeof a->assistant_id, "%s", dbq_col_text(q, 4));
+    snprintf(a->api, sizeof a->api, "%s", dbq_col_text(q, 5));
+    snprintf(a->stage, sizeof a->stage, "%s", dbq_col_text(q, 6));
+    copy_cut(a->rule, sizeof a->rule, dbq_col_text(q, 7));
+    copy_cut(a->category, sizeof a->category, dbq_col_text(q, 8));
+    snprintf(a->action, sizeof a->action, "%s", dbq_col_text(q, 9));
+    copy_cut(a->excerpt, sizeof a->excerpt, dbq_col_text(q, 10));
     return 0;
 }
 
+int store_audit_list(struct store *st, int64_t before_ms, int limit, struct store_audit **out, size_t *n,
+                     struct err *e) {
+    if (limit <= 0 || limit > 10000) limit = 10000;
+    static const struct rows_shape shape = {sizeof **out, 16, read_audit, NULL};
+    /* no cursor: every row, even one stamped ahead of this clock */
+    const struct rowarg a[] = {ROW_I(before_ms > 0 ? before_ms : INT64_MAX), ROW_I(limit)};
+    return rows_many(st,
+                     "SELECT id, created, user_id, key_id, assistant_id, api, stage, rule, category, action, excerpt"
+                     " FROM moderation_audit WHERE created < $1 ORDER BY created DESC, id DESC LIMIT $2",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
+}
+
 int store_audit_prune(struct store *st, int64_t before_ms, int64_t *n, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM moderation_audit WHERE created < $1", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_int(q, 1, before_ms);
-        rc = dbq_run(q, e);
-        if (!rc && n) *n = dbq_changes(q);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_I(before_ms)};
+    return rows_change(st, "DELETE FROM moderation_audit WHERE created < $1", a, ROW_N(a), NULL, n, e);
 }
 
 /* ---- policies ---- */
@@ -138,18 +111,8 @@ int store_policy_delete(struct store *st, const char *scope, const char *name, s
     char k[128];
     int rc = policy_key(scope, name, k, sizeof k, e);
     if (rc) return rc;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM server_settings WHERE name = $1", 1, e);
-    rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, k);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) { err_set(e, "policy not found"); rc = STORE_NOTFOUND; }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(k)};
+    return rows_change(st, "DELETE FROM server_settings WHERE name = $1", a, ROW_N(a), "policy not found", NULL, e);
 }
 
 int store_policy_list(struct store *st, char ***names, char ***docs, size_t *n, struct err *e) {

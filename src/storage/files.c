@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 /* ---- base64 (standard alphabet, padded) ---- */
 
@@ -75,16 +75,6 @@ static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX
 
 static int fits(const char *s, size_t cap) { return s && strlen(s) < cap; }
 
-/* Runs q to its end; a statement that changed no row is STORE_NOTFOUND with what. */
-static int run_changed(struct dbq *q, struct err *e, const char *what) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    return rc;
-}
-
 /* ---- files ---- */
 
 #define FILE_COLS "id, user_id, filename, purpose, bytes, created"
@@ -149,24 +139,28 @@ int store_file_create(struct store *st, const struct store_file *in, const void 
     return rc;
 }
 
+/* rows.h readers: out may be NULL (a get that only asks whether the row is there) */
+static int read_file_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_file(q, row);
+    return 0;
+}
+
 int store_file_get(struct store *st, const char *user_id, const char *file_id, struct store_file *out, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_file(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " FILE_COLS " FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file not found",
+                    read_file_row, out, e);
+}
+
+struct blob {
+    void **data;
+    size_t *n;
+};
+
+static int read_blob(struct dbq *q, void *row, struct err *e) {
+    struct blob *b = row;
+    return b64_decode(dbq_col_text(q, 0), b->data, b->n) ? (err_set(e, "stored file data is damaged or out of memory"),
+                                                            STORE_ERR) : 0;
 }
 
 int store_file_content(struct store *st, const char *user_id, const char *file_id, void **data, size_t *n,
@@ -174,24 +168,12 @@ int store_file_content(struct store *st, const char *user_id, const char *file_i
     *data = NULL;
     *n = 0;
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "SELECT d.data FROM files f JOIN file_data d ON d.file_id = f.id"
-                            " WHERE f.id = $1 AND f.user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            rc = b64_decode(dbq_col_text(q, 0), data, n) ? (err_set(e, "stored file data is damaged or out of memory"),
-                                                            STORE_ERR) : 0;
-        } else if (rc == 0) err_set(e, "file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    struct blob b = {data, n};
+    return rows_one(st,
+                    "SELECT d.data FROM files f JOIN file_data d ON d.file_id = f.id"
+                    " WHERE f.id = $1 AND f.user_id = $2",
+                    a, ROW_N(a), "file not found", read_blob, &b, e);
 }
 
 /* Every parameter appears in each statement (PostgreSQL infers the types of those it sees). */
@@ -210,49 +192,16 @@ int store_file_list(struct store *st, const char *user_id, const struct store_fi
     *has_more = 0;
     if (bad_id(user_id)) return err_set(e, "user id is missing"), STORE_INVALID;
     int64_t limit = fq->limit < 1 ? 10000 : fq->limit > 10000 ? 10000 : fq->limit;
-    const char *sql = file_list_sql[fq->desc ? 1 : 0];
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, fq->purpose ? fq->purpose : "");
-        dbq_text(q, 3, fq->after ? fq->after : "");
-        dbq_int(q, 4, limit + 1);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == (size_t)limit) { *has_more = 1; continue; }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_file *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = STORE_ERR; err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            read_file(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 16, read_file_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(fq->purpose ? fq->purpose : ""), ROW_T(fq->after ? fq->after : ""),
+                               ROW_I(limit + 1)};
+    return rows_many(st, file_list_sql[fq->desc ? 1 : 0], a, ROW_N(a), &shape, limit, (void **)out, n, has_more, e);
 }
 
 int store_file_delete(struct store *st, const char *user_id, const char *file_id, struct err *e) {
     if (bad_id(user_id) || bad_id(file_id)) return err_set(e, "file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM files WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, file_id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, e, "file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(file_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM files WHERE id = $1 AND user_id = $2", a, ROW_N(a), "file not found", NULL, e);
 }
 
 /* ---- vector stores ---- */
@@ -313,24 +262,16 @@ int store_vs_create(struct store *st, const struct store_vs *in, struct store_vs
     return rc;
 }
 
+static int read_vs_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_vs(q, row);
+    return 0;
+}
+
 int store_vs_get(struct store *st, const char *user_id, const char *vs_id, struct store_vs *out, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VS_COLS " FROM vector_stores v WHERE v.id = $1 AND v.user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_vs(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "vector store not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " VS_COLS " FROM vector_stores v WHERE v.id = $1 AND v.user_id = $2", a, ROW_N(a),
+                    "vector store not found", read_vs_row, out, e);
 }
 
 int store_vs_update(struct store *st, const char *user_id, const char *vs_id, const struct store_vs *v, unsigned fields,
@@ -355,7 +296,7 @@ int store_vs_update(struct store *st, const char *user_id, const char *vs_id, co
         if (i == 0) dbq_text(q, 3, v->name);
         else if (i == 1) dbq_text(q, 3, v->metadata[0] ? v->metadata : "{}");
         else dbq_int(q, 3, v->expires_days);
-        rc = run_changed(q, e, "vector store");
+        rc = rows_run_changed(q, "vector store not found", e);
         dbq_done(q);
     }
     if (!rc) rc = db_commit(d, e);
@@ -365,18 +306,8 @@ int store_vs_update(struct store *st, const char *user_id, const char *vs_id, co
 
 int store_vs_touch(struct store *st, const char *vs_id, int64_t now, struct err *e) {
     if (bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE vector_stores SET last_active = $2 WHERE id = $1", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_int(q, 2, now ? now : store_now_ms());
-        rc = dbq_run(q, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_I(now ? now : store_now_ms())};
+    return rows_change(st, "UPDATE vector_stores SET last_active = $2 WHERE id = $1", a, ROW_N(a), NULL, NULL, e);
 }
 
 /* Pagination as OpenAI's lists: after / before a cursor id ($2, "" for none), ascending
@@ -407,27 +338,16 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
     if (store_db_acquire(st, &d, e)) return STORE_ERR;
     struct dbq *q = db_prep(d, sql, 0, e);
     int rc = STORE_ERR;
-    size_t cap = 0;
     if (q) {
-        dbq_text(q, 1, user_id);
         const char *cursor = p->after ? p->after : p->before;
-        dbq_text(q, 2, cursor ? cursor : "");
-        dbq_int(q, 3, limit + 1);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == (size_t)limit) { *has_more = 1; continue; }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_vs *g = realloc(*out, nc * sizeof *g);
-                if (!g) { rc = STORE_ERR; err_set(e, "out of memory"); break; }
-                *out = g;
-                cap = nc;
-            }
-            read_vs(q, &(*out)[(*n)++]);
-        }
+        const struct rowarg a[] = {ROW_T(user_id), ROW_T(cursor ? cursor : ""), ROW_I(limit + 1)};
+        rows_bind(q, a, ROW_N(a));
+        static const struct rows_shape shape = {sizeof **out, 8, read_vs_row, NULL};
+        rc = rows_collect(q, &shape, limit, (void **)out, n, has_more, e);
         dbq_done(q);
     }
     store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    if (rc) return rc;
     if (p->before && !p->after)
         for (size_t i = 0; i < *n / 2; i++) {
             struct store_vs t = (*out)[i];
@@ -439,18 +359,9 @@ int store_vs_list(struct store *st, const char *user_id, const struct store_page
 
 int store_vs_delete(struct store *st, const char *user_id, const char *vs_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id)) return err_set(e, "vector store not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, e, "vector store");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM vector_stores WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "vector store not found", NULL, e);
 }
 
 /* ---- files in a vector store ---- */
@@ -509,7 +420,7 @@ int store_vsfile_add(struct store *st, const struct store_vsfile *in, struct err
             dbq_text(q, 5, in->attributes[0] ? in->attributes : "{}");
             dbq_text(q, 6, in->chunking);
             dbq_int(q, 7, in->created ? in->created : store_now_ms());
-            rc = run_changed(q, e, "vector store or file");
+            rc = rows_run_changed(q, "vector store or file not found", e);
             dbq_done(q);
         }
     }
@@ -518,47 +429,21 @@ int store_vsfile_add(struct store *st, const struct store_vsfile *in, struct err
     return rc;
 }
 
+static int read_vsfile_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_vsfile(q, row);
+    return 0;
+}
+
 int store_vsfile_get(struct store *st, const char *user_id, const char *vs_id, const char *file_id,
                      struct store_vsfile *out, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VSF_COLS " FROM vs_files f WHERE f.vs_id = $1 AND f.file_id = $2 AND f.user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_vsfile(q, out);
-            rc = 0;
-        } else if (rc == 0) err_set(e, "vector store file not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT " VSF_COLS " FROM vs_files f WHERE f.vs_id = $1 AND f.file_id = $2 AND f.user_id = $3",
+                    a, ROW_N(a), "vector store file not found", read_vsfile_row, out, e);
 }
 
-static int collect_vsfiles(struct dbq *q, int64_t limit, struct store_vsfile **out, size_t *n, int *has_more,
-                           struct err *e) {
-    size_t cap = 0;
-    int rc;
-    while ((rc = dbq_step(q, e)) == 1) {
-        if (limit > 0 && *n == (size_t)limit) { *has_more = 1; continue; }
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            struct store_vsfile *g = realloc(*out, nc * sizeof *g);
-            if (!g) { err_set(e, "out of memory"); return STORE_ERR; }
-            *out = g;
-            cap = nc;
-        }
-        read_vsfile(q, &(*out)[(*n)++]);
-    }
-    return rc;
-}
+static const struct rows_shape VSFILE_ROW = {sizeof(struct store_vsfile), 8, read_vsfile_row, NULL};
 
 int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, const struct store_vsfile_query *fq,
                       struct store_vsfile **out, size_t *n, int *has_more, struct err *e) {
@@ -583,18 +468,15 @@ int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, 
     struct dbq *q = db_prep(d, sql, 0, e);
     int rc = STORE_ERR;
     if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, fq->status ? fq->status : "");
-        dbq_text(q, 4, fq->batch_id ? fq->batch_id : "");
         const char *c = fq->page.after ? fq->page.after : fq->page.before;
-        dbq_text(q, 5, c ? c : "");
-        dbq_int(q, 6, limit + 1);
-        rc = collect_vsfiles(q, limit, out, n, has_more, e);
+        const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id), ROW_T(fq->status ? fq->status : ""),
+                                   ROW_T(fq->batch_id ? fq->batch_id : ""), ROW_T(c ? c : ""), ROW_I(limit + 1)};
+        rows_bind(q, a, ROW_N(a));
+        rc = rows_collect(q, &VSFILE_ROW, limit, (void **)out, n, has_more, e);
         dbq_done(q);
     }
     store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; return rc; }
+    if (rc) return rc;
     if (backwards)
         for (size_t i = 0; i < *n / 2; i++) {
             struct store_vsfile t = (*out)[i];
@@ -607,19 +489,9 @@ int store_vsfile_list(struct store *st, const char *user_id, const char *vs_id, 
 int store_vsfile_delete(struct store *st, const char *user_id, const char *vs_id, const char *file_id, struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM vs_files WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        rc = run_changed(q, e, "vector store file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM vs_files WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a, ROW_N(a),
+                       "vector store file not found", NULL, e);
 }
 
 int store_vsfile_set_attributes(struct store *st, const char *user_id, const char *vs_id, const char *file_id,
@@ -627,21 +499,9 @@ int store_vsfile_set_attributes(struct store *st, const char *user_id, const cha
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(file_id))
         return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     if (!fits(attributes, STORE_META_MAX)) return err_set(e, "attributes too long"), STORE_INVALID;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE vs_files SET attributes = $4 WHERE vs_id = $1 AND file_id = $2 AND user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, user_id);
-        dbq_text(q, 4, attributes);
-        rc = run_changed(q, e, "vector store file");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(user_id), ROW_T(attributes)};
+    return rows_change(st, "UPDATE vs_files SET attributes = $4 WHERE vs_id = $1 AND file_id = $2 AND user_id = $3", a,
+                       ROW_N(a), "vector store file not found", NULL, e);
 }
 
 int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id, const char *status,
@@ -649,59 +509,27 @@ int store_vsfile_finish(struct store *st, const char *vs_id, const char *file_id
     if (bad_id(vs_id) || bad_id(file_id)) return err_set(e, "vector store file not found"), STORE_NOTFOUND;
     char msg[STORE_ERRMSG_MAX];
     snprintf(msg, sizeof msg, "%s", error_msg ? error_msg : "");
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "UPDATE vs_files SET status = $3, error_code = $4, error_msg = $5"
-                            " WHERE vs_id = $1 AND file_id = $2 AND status = 'in_progress'", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, file_id);
-        dbq_text(q, 3, status);
-        dbq_text(q, 4, error_code ? error_code : "");
-        dbq_text(q, 5, msg);
-        rc = run_changed(q, e, "vector store file in progress");
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(file_id), ROW_T(status), ROW_T(error_code ? error_code : ""),
+                               ROW_T(msg)};
+    return rows_change(st,
+                       "UPDATE vs_files SET status = $3, error_code = $4, error_msg = $5"
+                       " WHERE vs_id = $1 AND file_id = $2 AND status = 'in_progress'",
+                       a, ROW_N(a), "vector store file in progress not found", NULL, e);
 }
 
 int store_vsfile_cancel_batch(struct store *st, const char *user_id, const char *vs_id, const char *batch_id,
                               struct err *e) {
     if (bad_id(user_id) || bad_id(vs_id) || bad_id(batch_id)) return err_set(e, "file batch not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "UPDATE vs_files SET status = 'cancelled' WHERE vs_id = $1 AND user_id = $2 AND batch_id = $3"
-                            " AND status = 'in_progress'", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, vs_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, batch_id);
-        rc = dbq_run(q, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(vs_id), ROW_T(user_id), ROW_T(batch_id)};
+    return rows_change(st,
+                       "UPDATE vs_files SET status = 'cancelled' WHERE vs_id = $1 AND user_id = $2 AND batch_id = $3"
+                       " AND status = 'in_progress'",
+                       a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_vsfile_pending(struct store *st, struct store_vsfile **out, size_t *n, struct err *e) {
-    *out = NULL;
-    *n = 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " VSF_COLS " FROM vs_files f WHERE f.status = 'in_progress' ORDER BY f.created", 1, e);
-    int rc = STORE_ERR, more = 0;
-    if (q) {
-        rc = collect_vsfiles(q, 0, out, n, &more, e);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) { free(*out); *out = NULL; *n = 0; }
-    return rc;
+    return rows_many(st, "SELECT " VSF_COLS " FROM vs_files f WHERE f.status = 'in_progress' ORDER BY f.created", NULL, 0,
+                     &VSFILE_ROW, 0, (void **)out, n, NULL, e);
 }
 
 /* ---- chunks ---- */
@@ -757,7 +585,7 @@ int store_chunks_put(struct store *st, const char *vs_id, const char *file_id, c
             dbq_text(q, 1, vs_id);
             dbq_text(q, 2, file_id);
             dbq_int(q, 3, bytes);
-            rc = run_changed(q, e, "vector store file in progress");
+            rc = rows_run_changed(q, "vector store file in progress not found", e);
             dbq_done(q);
         }
     }
@@ -798,13 +626,9 @@ int store_chunks_load(struct store *st, const char *user_id, const char *const *
         dbq_text(q, 1, vs_ids[s]);
         dbq_text(q, 2, user_id);
         while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                struct store_chunk *g = realloc(*out, nc * sizeof *g);
-                if (!g) { err_set(e, "out of memory"); rc = STORE_ERR; break; }
-                *out = g;
-                cap = nc;
-            }
+            void *arr = *out;
+            if ((rc = rows_grow(&arr, &cap, *n, sizeof **out, 64, e))) break;
+            *out = arr;
             struct store_chunk *k = &(*out)[*n];
             memset(k, 0, sizeof *k);
             col(k->file_id, sizeof k->file_id, q, 0);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 static void col(char *dst, size_t cap, struct dbq *q, int c) { snprintf(dst, cap, "%s", dbq_col_text(q, c)); }
 static int fits(const char *s, size_t cap) { return s && strlen(s) < cap; }
@@ -73,97 +73,49 @@ int store_ftjob_create(struct store *st, const struct store_ftjob *in, struct st
     return rc;
 }
 
-/* Runs a query that returns one job row. */
-static int one_job(struct store *st, const char *sql, const char *a1, const char *a2, const char *a3,
-                   struct store_ftjob *out, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        if (a1) dbq_text(q, 1, a1);
-        if (a2) dbq_text(q, 2, a2);
-        if (a3) dbq_text(q, 3, a3);
-        rc = dbq_step(q, e);
-        if (rc == 1) read_job(q, out), rc = 0;
-        else if (rc == 0) err_set(e, "fine-tuning job not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+static int read_job_row(struct dbq *q, void *row, struct err *e) {
+    read_job(q, row);
+    return 0;
 }
+
+static const struct rows_shape JOB_ROW = {sizeof(struct store_ftjob), 16, read_job_row, NULL};
 
 int store_ftjob_get(struct store *st, const char *user_id, const char *id, struct store_ftjob *out, struct err *e) {
     if (!id || !*id) return err_set(e, "fine-tuning job not found"), STORE_NOTFOUND;
-    return one_job(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE id = $1 AND ($2 = '' OR user_id = $2)", id,
-                   user_id ? user_id : "", NULL, out, e);
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id ? user_id : "")};
+    return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE id = $1 AND ($2 = '' OR user_id = $2)", a, ROW_N(a),
+                    "fine-tuning job not found", read_job_row, out, e);
 }
 
 int store_ftjob_next(struct store *st, struct store_ftjob *out, struct err *e) {
-    return one_job(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE status IN ('validating_files', 'queued')"
-                       " ORDER BY created, id LIMIT 1", NULL, NULL, NULL, out, e);
+    return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE status IN ('validating_files', 'queued')"
+                        " ORDER BY created, id LIMIT 1", NULL, 0, "fine-tuning job not found", read_job_row, out, e);
 }
 
 int store_ftjob_find_model(struct store *st, const char *user_id, const char *name, int by_suffix,
                            struct store_ftjob *out, struct err *e) {
+    const struct rowarg a[] = {ROW_T(name), ROW_T(user_id)};
     if (!by_suffix)
-        return one_job(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE fine_tuned_model = $1 AND user_id = $2"
-                           " AND status = 'succeeded'", name, user_id, NULL, out, e);
-    return one_job(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE suffix = $1 AND user_id = $2 AND status = 'succeeded'"
-                       " ORDER BY finished DESC, id DESC LIMIT 1", name, user_id, NULL, out, e);
+        return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE fine_tuned_model = $1 AND user_id = $2"
+                            " AND status = 'succeeded'", a, ROW_N(a), "fine-tuning job not found", read_job_row, out, e);
+    return rows_one(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE suffix = $1 AND user_id = $2 AND status = 'succeeded'"
+                        " ORDER BY finished DESC, id DESC LIMIT 1", a, ROW_N(a), "fine-tuning job not found", read_job_row, out, e);
 }
 
-/* Rows of sql (bound with a1, a2 and the limit as $3 when limit > 0) into a malloc'ed array. */
-static int many(struct store *st, const char *sql, const char *a1, const char *a2, int64_t limit, size_t size,
-                void (*read)(struct dbq *, void *), void **out, size_t *n, int *has_more, struct err *e) {
-    *out = NULL, *n = 0;
-    if (has_more) *has_more = 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        if (a1) dbq_text(q, 1, a1);
-        if (a2) dbq_text(q, 2, a2);
-        if (limit > 0) dbq_int(q, 3, limit + 1);
-        size_t cap = 0;
-        char *arr = NULL;
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (limit > 0 && (int64_t)*n == limit) {
-                if (has_more) *has_more = 1;
-                continue;
-            }
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                char *g = realloc(arr, cap * size);
-                if (!g) { rc = STORE_ERR; err_set(e, "out of memory"); break; }
-                arr = g;
-            }
-            memset(arr + *n * size, 0, size);
-            read(q, arr + *n * size);
-            (*n)++;
-        }
-        dbq_done(q);
-        if (rc < 0) free(arr), *n = 0;
-        else *out = arr, rc = 0;
-    }
-    store_db_release(st, d);
-    return rc;
-}
-
-static void read_job_v(struct dbq *q, void *p) { read_job(q, p); }
-
+/* one page, newest first, after the cursor job; limit > 0 asks limit + 1 rows (whether there
+ * is more), else $3 is left unbound: every row */
 int store_ftjob_list(struct store *st, const char *user_id, const char *after, int64_t limit, struct store_ftjob **out,
                      size_t *n, int *has_more, struct err *e) {
-    return many(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE user_id = $1 AND ($2 = '' OR (created, id) <"
-                    " (SELECT c.created, c.id FROM ft_jobs c WHERE c.id = $2 AND c.user_id = $1))"
-                    " ORDER BY created DESC, id DESC LIMIT $3",
-                user_id, after ? after : "", limit, sizeof **out, read_job_v, (void **)out, n, has_more, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(after ? after : ""), ROW_I(limit + 1)};
+    return rows_many(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE user_id = $1 AND ($2 = '' OR (created, id) <"
+                         " (SELECT c.created, c.id FROM ft_jobs c WHERE c.id = $2 AND c.user_id = $1))"
+                         " ORDER BY created DESC, id DESC LIMIT $3",
+                     a, limit > 0 ? 3 : 2, &JOB_ROW, limit, (void **)out, n, has_more, e);
 }
 
 int store_ftjob_running(struct store *st, struct store_ftjob **out, size_t *n, struct err *e) {
-    return many(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE status = 'running' ORDER BY created, id", NULL, NULL, 0,
-                sizeof **out, read_job_v, (void **)out, n, NULL, e);
+    return rows_many(st, "SELECT " JOB_COLS " FROM ft_jobs WHERE status = 'running' ORDER BY created, id", NULL, 0,
+                     &JOB_ROW, 0, (void **)out, n, NULL, e);
 }
 
 int store_ftjob_update(struct store *st, const struct store_ftjob *j, struct err *e) {
@@ -232,7 +184,7 @@ int store_ftevent_add(struct store *st, const char *job_id, const char *level, c
     return rc;
 }
 
-static void read_event(struct dbq *q, void *p) {
+static int read_event(struct dbq *q, void *p, struct err *e) {
     struct store_ftevent *v = p;
     col(v->id, sizeof v->id, q, 0);
     v->seq = dbq_col_int(q, 1);
@@ -241,14 +193,17 @@ static void read_event(struct dbq *q, void *p) {
     col(v->type, sizeof v->type, q, 4);
     col(v->message, sizeof v->message, q, 5);
     col(v->data, sizeof v->data, q, 6);
+    return 0;
 }
 
 int store_ftevent_list(struct store *st, const char *job_id, const char *after, int64_t limit,
                        struct store_ftevent **out, size_t *n, int *has_more, struct err *e) {
-    return many(st, "SELECT id, seq, created, level, type, message, data FROM ft_events WHERE job_id = $1 AND"
-                    " ($2 = '' OR seq < (SELECT c.seq FROM ft_events c WHERE c.id = $2 AND c.job_id = $1))"
-                    " ORDER BY seq DESC LIMIT $3",
-                job_id, after ? after : "", limit, sizeof **out, read_event, (void **)out, n, has_more, e);
+    static const struct rows_shape shape = {sizeof **out, 16, read_event, NULL};
+    const struct rowarg a[] = {ROW_T(job_id), ROW_T(after ? after : ""), ROW_I(limit + 1)};
+    return rows_many(st, "SELECT id, seq, created, level, type, message, data FROM ft_events WHERE job_id = $1 AND"
+                         " ($2 = '' OR seq < (SELECT c.seq FROM ft_events c WHERE c.id = $2 AND c.job_id = $1))"
+                         " ORDER BY seq DESC LIMIT $3",
+                     a, limit > 0 ? 3 : 2, &shape, limit, (void **)out, n, has_more, e);
 }
 
 /* ---- checkpoints ---- */
@@ -275,7 +230,7 @@ int store_ftckpt_add(struct store *st, const struct store_ftckpt *c, struct err 
 
 #define CKPT_COLS "k.id, k.job_id, k.step, k.created, k.train_loss, k.model, k.adapter_path"
 
-static void read_ckpt(struct dbq *q, void *p) {
+static int read_ckpt(struct dbq *q, void *p, struct err *e) {
     struct store_ftckpt *c = p;
     col(c->id, sizeof c->id, q, 0);
     col(c->job_id, sizeof c->job_id, q, 1);
@@ -284,30 +239,23 @@ static void read_ckpt(struct dbq *q, void *p) {
     c->train_loss = dbq_col_real(q, 4);
     col(c->model, sizeof c->model, q, 5);
     col(c->adapter_path, sizeof c->adapter_path, q, 6);
+    return 0;
 }
 
 int store_ftckpt_list(struct store *st, const char *job_id, const char *after, int64_t limit,
                       struct store_ftckpt **out, size_t *n, int *has_more, struct err *e) {
-    return many(st, "SELECT " CKPT_COLS " FROM ft_checkpoints k WHERE k.job_id = $1 AND ($2 = '' OR k.step <"
-                    " (SELECT c.step FROM ft_checkpoints c WHERE c.id = $2 AND c.job_id = $1)) ORDER BY k.step DESC LIMIT $3",
-                job_id, after ? after : "", limit, sizeof **out, read_ckpt, (void **)out, n, has_more, e);
+    static const struct rows_shape shape = {sizeof **out, 16, read_ckpt, NULL};
+    const struct rowarg a[] = {ROW_T(job_id), ROW_T(after ? after : ""), ROW_I(limit + 1)};
+    return rows_many(st, "SELECT " CKPT_COLS " FROM ft_checkpoints k WHERE k.job_id = $1 AND ($2 = '' OR k.step <"
+                         " (SELECT c.step FROM ft_checkpoints c WHERE c.id = $2 AND c.job_id = $1)) ORDER BY k.step DESC LIMIT $3",
+                     a, limit > 0 ? 3 : 2, &shape, limit, (void **)out, n, has_more, e);
 }
 
 int store_ftckpt_find_model(struct store *st, const char *user_id, const char *name, struct store_ftckpt *out,
                             struct store_ftjob *job, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " CKPT_COLS " FROM ft_checkpoints k JOIN ft_jobs j ON j.id = k.job_id"
-                               " WHERE k.model = $1 AND j.user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, name), dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) read_ckpt(q, out), rc = 0;
-        else if (rc == 0) err_set(e, "checkpoint not found"), rc = STORE_NOTFOUND;
-        dbq_done(q);
-    }
-    store_db_release(st, d);
+    const struct rowarg a[] = {ROW_T(name), ROW_T(user_id)};
+    int rc = rows_one(st, "SELECT " CKPT_COLS " FROM ft_checkpoints k JOIN ft_jobs j ON j.id = k.job_id"
+                          " WHERE k.model = $1 AND j.user_id = $2", a, ROW_N(a), "checkpoint not found", read_ckpt, out, e);
     if (!rc && job) rc = store_ftjob_get(st, user_id, out->job_id, job, e);
     return rc;
 }

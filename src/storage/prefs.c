@@ -8,57 +8,15 @@
 #include <string.h>
 
 #include "storage/prefs_db.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
-/* Runs sql with up to four text parameters (NULL ends the list) and one optional int
- * ($n after them). must_change: 0 changed rows -> STORE_NOTFOUND naming what. */
-static int run_text(struct store *st, const char *sql, const char *const *args, int n_args, int64_t iv, int use_iv,
-                    const char *what, int must_change, int64_t *changes, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        for (int i = 0; i < n_args; i++) dbq_text(q, i + 1, args[i]);
-        if (use_iv) dbq_int(q, n_args + 1, iv);
-        rc = dbq_run(q, e);
-        if (!rc && changes) *changes = dbq_changes(q);
-        if (!rc && must_change && dbq_changes(q) == 0) {
-            err_set(e, "%s not found", what);
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
-}
-
-/* One text column of the first row of sql (two text parameters) into *out (malloc'd);
- * STORE_NOTFOUND when no row. */
-static int get_text(struct store *st, const char *sql, const char *a, const char *b, char **out, const char *what,
-                    struct err *e) {
-    *out = NULL;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            *out = strdup(dbq_col_text(q, 0));
-            rc = *out ? 0 : err_set(e, "out of memory");
-            while (dbq_step(q, NULL) == 1) {}
-        } else if (rc == 0) {
-            err_set(e, "%s not found", what);
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+/* rows.h reader: the first column as a malloc'd string into *(char **)row */
+static int read_text(struct dbq *q, void *row, struct err *e) {
+    char **out = row;
+    *out = strdup(dbq_col_text(q, 0));
+    return *out ? 0 : err_set(e, "out of memory");
 }
 
 /* ---- settings ---- */
@@ -66,20 +24,22 @@ static int get_text(struct store *st, const char *sql, const char *a, const char
 int store_settings_get(struct store *st, const char *user_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT settings FROM user_settings WHERE user_id = $1", user_id, NULL, json, "settings", e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    int rc = rows_one(st, "SELECT settings FROM user_settings WHERE user_id = $1",
+                      a, ROW_N(a), "settings not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
 int store_settings_put(struct store *st, const char *user_id, const char *json, struct err *e) {
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "settings are missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, json};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(json), ROW_I(store_now_ms())};
     /* the SELECT finds no row for a missing user: nothing written, STORE_NOTFOUND */
-    return run_text(st,
+    return rows_change(st,
                     "INSERT INTO user_settings (user_id, settings, updated) SELECT id, CAST($2 AS TEXT), CAST($3 AS BIGINT)"
                     " FROM users WHERE id = $1 ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings,"
                     " updated = excluded.updated",
-                    args, 2, store_now_ms(), 1, "user", 1, NULL, e);
+                       a, ROW_N(a), "user not found", NULL, e);
 }
 
 /* ---- server settings ---- */
@@ -87,17 +47,19 @@ int store_settings_put(struct store *st, const char *user_id, const char *json, 
 int store_server_get(struct store *st, const char *name, char **value, struct err *e) {
     *value = NULL;
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
-    return get_text(st, "SELECT value FROM server_settings WHERE name = $1", name, NULL, value, "setting", e);
+    const struct rowarg a[] = {ROW_T(name)};
+    return rows_one(st, "SELECT value FROM server_settings WHERE name = $1",
+                    a, ROW_N(a), "setting not found", read_text, value, e);
 }
 
 int store_server_put(struct store *st, const char *name, const char *value, struct err *e) {
     if (!name || !*name || strlen(name) > 128) return err_set(e, "bad setting name"), STORE_INVALID;
     if (!value || strlen(value) > STORE_SETTINGS_MAX) return err_set(e, "setting value missing or too large"), STORE_INVALID;
-    const char *args[] = {name, value};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(name), ROW_T(value)};
+    return rows_change(st,
                     "INSERT INTO server_settings (name, value) VALUES ($1, $2)"
                     " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    args, 2, 0, 0, "setting", 0, NULL, e);
+                       a, ROW_N(a), NULL, NULL, e);
 }
 
 /* ---- memories ---- */
@@ -122,12 +84,12 @@ int store_memory_add(struct store *st, const char *user_id, const char *content,
     char id[STORE_ID_MAX];
     if (store_new_id("mem", id, sizeof id, e)) return STORE_ERR;
     int64_t now = store_now_ms();
-    const char *args[] = {id, user_id, content};
-    rc = run_text(st,
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(content), ROW_I(now)};
+    rc = rows_change(st,
                   "INSERT INTO memories (id, user_id, content, created, updated)"
                   " SELECT CAST($1 AS TEXT), id, CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($4 AS BIGINT)"
                   " FROM users WHERE id = $2",
-                  args, 3, now, 1, "user", 1, NULL, e);
+                     a, ROW_N(a), "user not found", NULL, e);
     if (rc || !out) return rc;
     snprintf(out->id, sizeof out->id, "%s", id);
     snprintf(out->user_id, sizeof out->user_id, "%s", user_id);
@@ -136,67 +98,49 @@ int store_memory_add(struct store *st, const char *user_id, const char *content,
     return 0;
 }
 
+static int read_memory(struct dbq *q, void *row, struct err *e) {
+    struct store_memory *m = row;
+    snprintf(m->id, sizeof m->id, "%s", dbq_col_text(q, 0));
+    snprintf(m->user_id, sizeof m->user_id, "%s", dbq_col_text(q, 1));
+    m->content = strdup(dbq_col_text(q, 2));
+    m->created = dbq_col_int(q, 3);
+    m->updated = dbq_col_int(q, 4);
+    return m->content ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_memory(void *row) { free(((struct store_memory *)row)->content); }
+
 int store_memory_list(struct store *st, const char *user_id, struct store_memory **out, size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, content, created, updated FROM memories WHERE user_id = $1"
-                               " ORDER BY created DESC, id DESC", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_memory *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            struct store_memory *m = &(*out)[*n];
-            memset(m, 0, sizeof *m);
-            snprintf(m->id, sizeof m->id, "%s", dbq_col_text(q, 0));
-            snprintf(m->user_id, sizeof m->user_id, "%s", dbq_col_text(q, 1));
-            m->content = strdup(dbq_col_text(q, 2));
-            m->created = dbq_col_int(q, 3);
-            m->updated = dbq_col_int(q, 4);
-            (*n)++;
-            if (!m->content) { rc = err_set(e, "out of memory"); break; }
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) {
-        store_memories_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_memory, drop_memory};
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_many(st, "SELECT id, user_id, content, created, updated FROM memories WHERE user_id = $1"
+                         " ORDER BY created DESC, id DESC", a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_memory_update(struct store *st, const char *user_id, const char *id, const char *content, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
     int rc = memory_text_ok(content, e);
     if (rc) return rc;
-    const char *args[] = {user_id, id, content};
-    return run_text(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", args, 3,
-                    store_now_ms(), 1, "memory", 1, NULL, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(id), ROW_T(content), ROW_I(store_now_ms())};
+    return rows_change(st, "UPDATE memories SET content = $3, updated = $4 WHERE user_id = $1 AND id = $2", a, ROW_N(a),
+                       "memory not found", NULL, e);
 }
 
 int store_memory_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "memory not found"), STORE_NOTFOUND;
-    const char *args[] = {user_id, id};
-    return run_text(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2", args, 2, 0, 0, "memory", 1, NULL, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(id)};
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1 AND id = $2",
+                       a, ROW_N(a), "memory not found", NULL, e);
 }
 
 int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, struct err *e) {
     if (n) *n = 0;
     if (bad_id(user_id)) return err_set(e, "user not found"), STORE_NOTFOUND;
-    const char *args[] = {user_id};
-    return run_text(st, "DELETE FROM memories WHERE user_id = $1", args, 1, 0, 0, "memory", 0, n, e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM memories WHERE user_id = $1", a, ROW_N(a), NULL, n, e);
 }
 
 /* ---- answers' sampling ---- */
@@ -204,19 +148,20 @@ int store_memory_delete_all(struct store *st, const char *user_id, int64_t *n, s
 int store_msg_meta_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_SETTINGS_MAX) return err_set(e, "sampling settings missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, msg_id, json};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(json)};
+    return rows_change(st,
                     "INSERT INTO message_meta (msg_id, user_id, sampling) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET sampling = excluded.sampling",
-                    args, 3, 0, 0, "message", 1, NULL, e);
+                       a, ROW_N(a), "message not found", NULL, e);
 }
 
 int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
-                      "message", e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    int rc = rows_one(st, "SELECT sampling FROM message_meta WHERE msg_id = $2 AND user_id = $1",
+                      a, ROW_N(a), "message not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 
@@ -225,19 +170,20 @@ int store_msg_meta_get(struct store *st, const char *user_id, const char *msg_id
 int store_msg_runs_put(struct store *st, const char *user_id, const char *msg_id, const char *json, struct err *e) {
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
     if (!json || strlen(json) > STORE_RUNS_MAX) return err_set(e, "tool runs missing or too large"), STORE_INVALID;
-    const char *args[] = {user_id, msg_id, json};
-    return run_text(st,
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(json)};
+    return rows_change(st,
                     "INSERT INTO message_runs (msg_id, user_id, runs) SELECT id, user_id, CAST($3 AS TEXT)"
                     " FROM messages WHERE id = $2 AND user_id = $1"
                     " ON CONFLICT (msg_id) DO UPDATE SET runs = excluded.runs",
-                    args, 3, 0, 0, "message", 1, NULL, e);
+                       a, ROW_N(a), "message not found", NULL, e);
 }
 
 int store_msg_runs_get(struct store *st, const char *user_id, const char *msg_id, char **json, struct err *e) {
     *json = NULL;
     if (bad_id(user_id) || bad_id(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    int rc = get_text(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1", user_id, msg_id, json,
-                      "message", e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    int rc = rows_one(st, "SELECT runs FROM message_runs WHERE msg_id = $2 AND user_id = $1",
+                      a, ROW_N(a), "message not found", read_text, json, e);
     return rc == STORE_NOTFOUND ? 0 : rc;
 }
 

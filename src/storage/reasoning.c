@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
@@ -22,24 +22,13 @@ int store_msg_reasoning_put(struct store *st, const char *user_id, const char *m
         memcpy(cut, text, n);
         cut[n] = 0;
     }
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) { free(cut); return STORE_ERR; }
     /* the message must be the user's: the row is made from it */
-    struct dbq *q = db_prep(d,
-                            "INSERT INTO message_reasoning (msg_id, user_id, reasoning) SELECT id, user_id, CAST($3 AS TEXT)"
-                            " FROM messages WHERE id = $2 AND user_id = $1"
-                            " ON CONFLICT (msg_id) DO UPDATE SET reasoning = excluded.reasoning",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, msg_id);
-        dbq_text(q, 3, cut ? cut : text);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = (err_set(e, "message not found"), STORE_NOTFOUND);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(cut ? cut : text)};
+    int rc = rows_change(st,
+                         "INSERT INTO message_reasoning (msg_id, user_id, reasoning) SELECT id, user_id, CAST($3 AS TEXT)"
+                         " FROM messages WHERE id = $2 AND user_id = $1"
+                         " ON CONFLICT (msg_id) DO UPDATE SET reasoning = excluded.reasoning",
+                         a, ROW_N(a), "message not found", NULL, e);
     free(cut);
     return rc;
 }
@@ -49,43 +38,24 @@ void store_reasonings_free(struct store_reasoning *items, size_t n) {
     free(items);
 }
 
+static int read_reasoning(struct dbq *q, void *row, struct err *e) {
+    struct store_reasoning *r = row;
+    snprintf(r->msg_id, sizeof r->msg_id, "%s", dbq_col_text(q, 0));
+    r->text = strdup(dbq_col_text(q, 1));
+    return r->text ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_reasoning(void *row) { free(((struct store_reasoning *)row)->text); }
+
 int store_conv_reasonings(struct store *st, const char *user_id, const char *conv_id, struct store_reasoning **out,
                           size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(user_id) || bad_id(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "SELECT r.msg_id, r.reasoning FROM message_reasoning r JOIN messages m ON m.id = r.msg_id"
-                            " WHERE m.conv_id = $2 AND m.user_id = $1 AND r.user_id = $1",
-                            1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, conv_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_reasoning *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            struct store_reasoning *r = &(*out)[*n];
-            snprintf(r->msg_id, sizeof r->msg_id, "%s", dbq_col_text(q, 0));
-            r->text = strdup(dbq_col_text(q, 1));
-            (*n)++;
-            if (!r->text) { rc = err_set(e, "out of memory"); break; }
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) {
-        store_reasonings_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_reasoning, drop_reasoning};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_many(st,
+                     "SELECT r.msg_id, r.reasoning FROM message_reasoning r JOIN messages m ON m.id = r.msg_id"
+                     " WHERE m.conv_id = $2 AND m.user_id = $1 AND r.user_id = $1",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }

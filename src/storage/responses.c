@@ -8,23 +8,13 @@
 #include <string.h>
 
 #include "storage/pool.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
 static int terminated(const char *f, size_t cap) { return memchr(f, 0, cap) != NULL; }
 
 static char *dup_col(struct dbq *q, int c) { return strdup(dbq_col_text(q, c)); }
-
-/* Runs q (bound) to its end; STORE_NOTFOUND with "what not found" when it changed nothing. */
-static int run_changed(struct dbq *q, const char *what, struct err *e) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
-}
 
 /* ---- responses ---- */
 
@@ -89,51 +79,35 @@ out:
     return rc;
 }
 
+static int read_resp(struct dbq *q, void *row, struct err *e) {
+    struct store_resp *out = row;
+    snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
+    snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
+    snprintf(out->status, sizeof out->status, "%s", dbq_col_text(q, 2));
+    snprintf(out->previous_id, sizeof out->previous_id, "%s", dbq_col_text(q, 3));
+    snprintf(out->conv_id, sizeof out->conv_id, "%s", dbq_col_text(q, 4));
+    out->created = dbq_col_int(q, 5);
+    out->body = dup_col(q, 6);
+    out->input = dup_col(q, 7);
+    int rc = out->body && out->input ? 0 : err_set(e, "out of memory");
+    if (rc) store_resp_free(out);
+    return rc;
+}
+
 int store_resp_get(struct store *st, const char *user_id, const char *id, struct store_resp *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, status, previous_id, conv_id, created, body, input FROM responses"
-                               " WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
-            snprintf(out->status, sizeof out->status, "%s", dbq_col_text(q, 2));
-            snprintf(out->previous_id, sizeof out->previous_id, "%s", dbq_col_text(q, 3));
-            snprintf(out->conv_id, sizeof out->conv_id, "%s", dbq_col_text(q, 4));
-            out->created = dbq_col_int(q, 5);
-            out->body = dup_col(q, 6);
-            out->input = dup_col(q, 7);
-            rc = out->body && out->input ? 0 : err_set(e, "out of memory");
-            if (rc) store_resp_free(out);
-        } else if (rc == 0) {
-            rc = (err_set(e, "response not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, user_id, status, previous_id, conv_id, created, body, input FROM responses"
+                        " WHERE id = $1 AND user_id = $2",
+                    a, ROW_N(a), "response not found", read_resp, out, e);
 }
 
 int store_resp_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "response not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM responses WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, "response", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM responses WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "response not found", NULL, e);
 }
 
 void store_resp_free(struct store_resp *r) {
@@ -204,63 +178,36 @@ int store_aconv_create(struct store *st, const struct store_aconv *in, const str
     return rc;
 }
 
+static int read_aconv(struct dbq *q, void *row, struct err *e) {
+    struct store_aconv *out = row;
+    snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
+    snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
+    out->created = dbq_col_int(q, 2);
+    out->metadata = dup_col(q, 3);
+    return out->metadata ? 0 : err_set(e, "out of memory");
+}
+
 int store_aconv_get(struct store *st, const char *user_id, const char *id, struct store_aconv *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, user_id, created, metadata FROM api_conversations WHERE id = $1 AND user_id = $2",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            snprintf(out->user_id, sizeof out->user_id, "%s", dbq_col_text(q, 1));
-            out->created = dbq_col_int(q, 2);
-            out->metadata = dup_col(q, 3);
-            rc = out->metadata ? 0 : err_set(e, "out of memory");
-        } else if (rc == 0) {
-            rc = (err_set(e, "conversation not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, user_id, created, metadata FROM api_conversations WHERE id = $1 AND user_id = $2",
+                    a, ROW_N(a), "conversation not found", read_aconv, out, e);
 }
 
 int store_aconv_set_metadata(struct store *st, const char *user_id, const char *id, const char *metadata,
                              struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE api_conversations SET metadata = $3 WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, metadata ? metadata : "{}");
-        rc = run_changed(q, "conversation", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id), ROW_T(metadata ? metadata : "{}")};
+    return rows_change(st, "UPDATE api_conversations SET metadata = $3 WHERE id = $1 AND user_id = $2", a, ROW_N(a),
+                       "conversation not found", NULL, e);
 }
 
 int store_aconv_delete(struct store *st, const char *user_id, const char *id, struct err *e) {
     if (bad_id(user_id) || bad_id(id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        dbq_text(q, 2, user_id);
-        rc = run_changed(q, "conversation", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM api_conversations WHERE id = $1 AND user_id = $2",
+                       a, ROW_N(a), "conversation not found", NULL, e);
 }
 
 void store_aconv_free(struct store_aconv *c) {
@@ -271,15 +218,9 @@ void store_aconv_free(struct store_aconv *c) {
 /* 0 when conv_id is the user's conversation (on connection d). */
 static int conv_mine(struct db *d, const char *user_id, const char *conv_id, struct err *e) {
     if (bad_id(user_id) || bad_id(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct dbq *q = db_prep(d, "SELECT 1 FROM api_conversations WHERE id = $1 AND user_id = $2", 1, e);
-    if (!q) return STORE_ERR;
-    dbq_text(q, 1, conv_id);
-    dbq_text(q, 2, user_id);
-    int rc = dbq_step(q, e);
-    dbq_done(q);
-    if (rc == 1) return 0;
-    if (rc == 0) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    return rc;
+    const struct rowarg a[] = {ROW_T(conv_id), ROW_T(user_id)};
+    return rows_one_on(d, "SELECT 1 FROM api_conversations WHERE id = $1 AND user_id = $2", a, ROW_N(a),
+                       "conversation not found", NULL, NULL, e);
 }
 
 int store_item_add(struct store *st, const char *user_id, const char *conv_id, const struct store_item *items,
@@ -293,6 +234,16 @@ int store_item_add(struct store *st, const char *user_id, const char *conv_id, c
     store_pool_put(st, d);
     return rc;
 }
+
+static int read_item(struct dbq *q, void *row, struct err *e) {
+    struct store_item *it = row;
+    snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
+    it->created = dbq_col_int(q, 2);
+    it->item = dup_col(q, 1);
+    return it->item ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_item(void *row) { store_item_free(row); }
 
 int store_item_list(struct store *st, const char *user_id, const char *conv_id, const struct store_item_query *qq,
                     struct store_items *out, struct err *e) {
@@ -316,32 +267,13 @@ int store_item_list(struct store *st, const char *user_id, const char *conv_id, 
         if (!q) rc = STORE_ERR;
     }
     if (!rc) {
-        dbq_text(q, 1, conv_id);
-        dbq_text(q, 2, user_id);
-        dbq_text(q, 3, after);
-        dbq_int(q, 4, limit > 0 ? limit + 1 : INT64_MAX);
-        size_t cap = 0;
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (limit > 0 && (int64_t)out->n == limit) {
-                out->has_more = 1;
-                continue;
-            }
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_item *t = realloc(out->items, nc * sizeof *t);
-                if (!t) { rc = err_set(e, "out of memory"); break; }
-                out->items = t;
-                cap = nc;
-            }
-            struct store_item *it = &out->items[out->n];
-            memset(it, 0, sizeof *it);
-            snprintf(it->id, sizeof it->id, "%s", dbq_col_text(q, 0));
-            it->created = dbq_col_int(q, 2);
-            if (!(it->item = dup_col(q, 1))) { rc = err_set(e, "out of memory"); break; }
-            out->n++;
-        }
+        const struct rowarg a[] = {ROW_T(conv_id), ROW_T(user_id), ROW_T(after), ROW_I(limit > 0 ? limit + 1 : INT64_MAX)};
+        rows_bind(q, a, ROW_N(a));
+        static const struct rows_shape shape = {sizeof *out->items, 16, read_item, drop_item};
+        void *items;
+        rc = rows_collect(q, &shape, limit > 0 ? limit : 0, &items, &out->n, &out->has_more, e);
+        out->items = items;
         dbq_done(q);
-        if (rc) store_items_free(out);
     }
     store_pool_put(st, d);
     return rc;
@@ -351,45 +283,17 @@ int store_item_get(struct store *st, const char *user_id, const char *conv_id, c
                    struct store_item *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT id, item, created FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, item_id);
-        dbq_text(q, 2, conv_id);
-        dbq_text(q, 3, user_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            snprintf(out->id, sizeof out->id, "%s", dbq_col_text(q, 0));
-            out->created = dbq_col_int(q, 2);
-            out->item = dup_col(q, 1);
-            rc = out->item ? 0 : err_set(e, "out of memory");
-        } else if (rc == 0) {
-            rc = (err_set(e, "item not found"), STORE_NOTFOUND);
-        }
-        dbq_done(q);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
+    return rows_one(st, "SELECT id, item, created FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3",
+                    a, ROW_N(a), "item not found", read_item, out, e);
 }
 
 int store_item_delete(struct store *st, const char *user_id, const char *conv_id, const char *item_id,
                       struct err *e) {
     if (bad_id(user_id) || bad_id(conv_id) || bad_id(item_id)) return err_set(e, "item not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_pool_get(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "DELETE FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, item_id);
-        dbq_text(q, 2, conv_id);
-        dbq_text(q, 3, user_id);
-        rc = run_changed(q, "item", e);
-    }
-    store_pool_put(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(item_id), ROW_T(conv_id), ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM api_conv_items WHERE id = $1 AND conv_id = $2 AND user_id = $3", a, ROW_N(a),
+                       "item not found", NULL, e);
 }
 
 void store_item_free(struct store_item *it) {

@@ -24,6 +24,7 @@
 #include "storage/db.h"
 #include "storage/prefs_db.h"
 #include "storage/reasoning.h"
+#include "storage/rows.h"
 #include "storage/store_internal.h"
 
 struct store {
@@ -719,19 +720,6 @@ int store_schema_version(struct store *st, int *version, struct err *e) {
     return rc;
 }
 
-/* ---- one-statement helpers ---- */
-
-/* runs a prepared, bound statement that changes rows; STORE_NOTFOUND when it changed none */
-static int run_changed(struct dbq *q, struct err *e, const char *what) {
-    int rc = dbq_run(q, e);
-    if (rc == 0 && dbq_changes(q) == 0) {
-        err_set(e, "%s not found", what);
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
-}
-
 /* ---- users ---- */
 
 #define USER_COLS "id, email, name, password_hash, role, tier, status, consent, created"
@@ -769,25 +757,14 @@ static int email_key(const char *email, char key[STORE_EMAIL_MAX], struct err *e
     return 0;
 }
 
+static int read_user_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_user(q, row);
+    return 0;
+}
+
 static int get_user_by(struct store *st, const char *sql, const char *arg, struct store_user *out, struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, arg);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_user(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "user not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(arg)};
+    return rows_one(st, sql, a, ROW_N(a), "user not found", read_user_row, out, e);
 }
 
 int store_user_create(struct store *st, const struct store_user *in, unsigned flags, struct store_user *out,
@@ -921,7 +898,8 @@ int store_user_delete(struct store *st, const char *user_id, struct err *e) {
     dbq_done(q);
     if (!(q = db_prep(d, "DELETE FROM users WHERE id = $1", 1, e))) { rc = STORE_ERR; goto out; }
     dbq_text(q, 1, user_id);
-    rc = run_changed(q, e, "user");
+    rc = rows_run_changed(q, "user not found", e);
+    dbq_done(q);
     q = NULL;
     if (rc == 0) rc = db_commit(d, e);
 out:
@@ -936,33 +914,10 @@ int store_user_list(struct store *st, int64_t offset, int64_t limit, struct stor
     *n = 0;
     if (limit <= 0 || limit > 100000) limit = 100000;
     if (offset < 0) offset = 0;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_int(q, 1, limit);
-        dbq_int(q, 2, offset);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_user *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            read_user(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 16, read_user_row, NULL};
+    const struct rowarg a[] = {ROW_I(limit), ROW_I(offset)};
+    return rows_many(st, "SELECT " USER_COLS " FROM users ORDER BY created, id LIMIT $1 OFFSET $2",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_user_count(struct store *st, int64_t *n, struct err *e) {
@@ -1006,26 +961,6 @@ int store_session_create(struct store *st, const struct store_session *s, struct
     return rc;
 }
 
-static int one_text_stmt(struct store *st, const char *sql, const char *a, const char *b, int64_t c, int use_c,
-                         const char *what, int must_change, struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        if (use_c) dbq_int(q, b ? 3 : 2, c);
-        if (must_change) rc = run_changed(q, e, what);
-        else {
-            rc = dbq_run(q, e);
-            dbq_done(q);
-        }
-    }
-    release(st, d);
-    return rc;
-}
-
 int store_session_get(struct store *st, const char *token_hash, int64_t now, struct store_session *out,
                       struct err *e) {
     if (!token_hash || !*token_hash || strlen(token_hash) >= STORE_HASH_MAX)
@@ -1056,7 +991,8 @@ int store_session_get(struct store *st, const char *token_hash, int64_t now, str
     }
     release(st, d);
     if (expired) {
-        one_text_stmt(st, "DELETE FROM sessions WHERE token_hash = $1", token_hash, NULL, 0, 0, "session", 0, NULL);
+        const struct rowarg a[] = {ROW_T(token_hash)};
+        rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), NULL, NULL, NULL);
         rc = STORE_NOTFOUND;
     }
     if (rc == STORE_NOTFOUND) err_set(e, expired ? "session expired" : "session not found");
@@ -1075,7 +1011,8 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
         dbq_text(q, 1, token_hash);
         dbq_int(q, 2, last_seen ? last_seen : store_now_ms());
         dbq_int(q, 3, expires);
-        rc = run_changed(q, e, "session");
+        rc = rows_run_changed(q, "session not found", e);
+        dbq_done(q);
     }
     release(st, d);
     return rc;
@@ -1083,13 +1020,15 @@ int store_session_touch(struct store *st, const char *token_hash, int64_t last_s
 
 int store_session_delete(struct store *st, const char *token_hash, struct err *e) {
     if (!token_hash || !*token_hash) return err_set(e, "session not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "DELETE FROM sessions WHERE token_hash = $1", token_hash, NULL, 0, 0, "session", 1, e);
+    const struct rowarg a[] = {ROW_T(token_hash)};
+    return rows_change(st, "DELETE FROM sessions WHERE token_hash = $1", a, ROW_N(a), "session not found", NULL, e);
 }
 
 int store_session_delete_user(struct store *st, const char *user_id, struct err *e) {
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
-    return one_text_stmt(st, "DELETE FROM sessions WHERE user_id = $1", user_id, NULL, 0, 0, "session", 0, e);
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_change(st, "DELETE FROM sessions WHERE user_id = $1", a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_session_purge(struct store *st, int64_t now, int64_t *n, struct err *e) {
@@ -1157,27 +1096,15 @@ int store_key_create(struct store *st, const struct store_key *in, struct store_
     return rc;
 }
 
+static int read_key_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_key(q, row);
+    return 0;
+}
+
 static int key_query(struct store *st, const char *sql, const char *a, const char *b, struct store_key *out,
                      struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_key(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "key not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
+    return rows_one(st, sql, args, b ? 2 : 1, "key not found", read_key_row, out, e);
 }
 
 int store_key_get_by_hash(struct store *st, const char *key_hash, struct store_key *out, struct err *e) {
@@ -1197,46 +1124,25 @@ int store_key_list(struct store *st, const char *user_id, struct store_key **out
     *n = 0;
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " KEY_COLS " FROM api_keys WHERE user_id = $1 ORDER BY created DESC, id DESC", 1, e);
-    rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_key *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            read_key(q, &(*out)[(*n)++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) {
-        free(*out);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_key_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id)};
+    return rows_many(st, "SELECT " KEY_COLS " FROM api_keys WHERE user_id = $1 ORDER BY created DESC, id DESC", a,
+                     ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
 
 int store_key_revoke(struct store *st, const char *user_id, const char *key_id, int64_t now, struct err *e) {
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (!key_id || !*key_id || strlen(key_id) >= STORE_ID_MAX) return err_set(e, "key not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "UPDATE api_keys SET revoked = $3 WHERE id = $2 AND user_id = $1 AND revoked = 0", user_id,
-                         key_id, now ? now : store_now_ms(), 1, "key", 1, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(key_id), ROW_I(now ? now : store_now_ms())};
+    return rows_change(st, "UPDATE api_keys SET revoked = $3 WHERE id = $2 AND user_id = $1 AND revoked = 0", a,
+                       ROW_N(a), "key not found", NULL, e);
 }
 
 int store_key_touch(struct store *st, const char *key_id, int64_t last_used, struct err *e) {
     if (!key_id || !*key_id) return err_set(e, "key not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", key_id, NULL,
-                         last_used ? last_used : store_now_ms(), 1, "key", 1, e);
+    const struct rowarg a[] = {ROW_T(key_id), ROW_I(last_used ? last_used : store_now_ms())};
+    return rows_change(st, "UPDATE api_keys SET last_used = $2 WHERE id = $1", a, ROW_N(a), "key not found", NULL, e);
 }
 
 /* ---- conversations ---- */
@@ -1304,27 +1210,15 @@ int store_conv_create(struct store *st, const struct store_conv *in, struct stor
     return rc;
 }
 
+static int read_conv_row(struct dbq *q, void *row, struct err *e) {
+    if (row) read_conv(q, row);
+    return 0;
+}
+
 static int conv_query(struct store *st, const char *sql, const char *a, const char *b, struct store_conv *out,
                       struct err *e) {
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, a);
-        if (b) dbq_text(q, 2, b);
-        rc = dbq_step(q, e);
-        if (rc == 1) {
-            if (out) read_conv(q, out);
-            rc = 0;
-        } else if (rc == 0) {
-            err_set(e, "conversation not found");
-            rc = STORE_NOTFOUND;
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg args[] = {ROW_T(a), ROW_T(b)};
+    return rows_one(st, sql, args, b ? 2 : 1, "conversation not found", read_conv_row, out, e);
 }
 
 static int bad_ref(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
@@ -1368,33 +1262,13 @@ int store_conv_list(struct store *st, const char *user_id, const struct store_co
     int64_t limit = qq->limit <= 0 ? 50 : qq->limit > 1000 ? 1000 : qq->limit;
     int64_t offset = qq->offset < 0 ? 0 : qq->offset;
     pthread_once(&conv_list_once, conv_list_init);
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, conv_list_sql[filt(qq->archived)][filt(qq->pinned)], 1, e);
-    rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_int(q, 2, limit + 1);
-        dbq_int(q, 3, offset);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if ((int64_t)out->n == limit) {
-                out->has_more = 1;
-                continue;
-            }
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_conv *p = realloc(out->items, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                out->items = p;
-                cap = nc;
-            }
-            read_conv(q, &out->items[out->n++]);
-        }
-        dbq_done(q);
-    }
-    release(st, d);
-    if (rc) store_conv_list_free(out);
+    static const struct rows_shape shape = {sizeof *out->items, 16, read_conv_row, NULL};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_I(limit + 1), ROW_I(offset)};
+    void *items;
+    /* conv_list_sql's strings are made once and never move: db_prep's cache key */
+    rc = rows_many(st, conv_list_sql[filt(qq->archived)][filt(qq->pinned)], a, ROW_N(a), &shape, limit, &items, &out->n,
+                   &out->has_more, e);
+    out->items = items;
     return rc;
 }
 
@@ -1423,15 +1297,11 @@ int store_conv_update(struct store *st, const char *user_id, const char *conv_id
     if (acquire(st, &d, e)) return STORE_ERR;
     if ((rc = db_begin(d, 1, e))) goto out;
     /* the existence check first, so that no fields is also "not found" for others' ids */
-    struct dbq *q = db_prep(d, "SELECT 1 FROM conversations WHERE id = $2 AND user_id = $1", 1, e);
-    if (!q) { rc = STORE_ERR; goto out; }
-    dbq_text(q, 1, user_id);
-    dbq_text(q, 2, conv_id);
-    rc = dbq_step(q, e);
-    dbq_done(q);
-    if (rc == 0) { err_set(e, "conversation not found"); rc = STORE_NOTFOUND; }
-    if (rc < 0) goto out;
-    rc = 0;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    if ((rc = rows_one_on(d, "SELECT 1 FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a),
+                          "conversation not found", NULL, NULL, e)))
+        goto out;
+    struct dbq *q;
     for (int i = 0; i < 6 && rc == 0; i++) {
         if (!(fields & (1u << i))) continue;
         if (!(q = db_prep(d, sql[i], 1, e))) { rc = STORE_ERR; break; }
@@ -1460,8 +1330,9 @@ int store_conv_delete(struct store *st, const char *user_id, const char *conv_id
     int rc;
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    return one_text_stmt(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1", user_id, conv_id, 0, 0,
-                         "conversation", 1, e);
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_change(st, "DELETE FROM conversations WHERE id = $2 AND user_id = $1",
+                       a, ROW_N(a), "conversation not found", NULL, e);
 }
 
 /* ---- messages ---- */
@@ -1598,7 +1469,8 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_text(q, 2, in->conv_id);
     dbq_int(q, 3, now);
     if (!(flags & STORE_MSG_KEEP_LEAF)) dbq_text(q, 4, id);
-    rc = run_changed(q, e, "conversation");
+    rc = rows_run_changed(q, "conversation not found", e);
+    dbq_done(q);
     q = NULL;
     if (rc) goto out;
     /* the parent must be in the same conversation */
@@ -1622,7 +1494,8 @@ int store_msg_add_usage(struct store *st, const char *user_id, const struct stor
     dbq_int(q, 11, in->prompt_tokens);
     dbq_int(q, 12, in->cached_tokens);
     dbq_int(q, 13, in->completion_tokens);
-    rc = run_changed(q, e, "parent message");
+    rc = rows_run_changed(q, "parent message not found", e);
+    dbq_done(q);
     q = NULL;
     if (rc == STORE_CONFLICT) err_set(e, "a message with that id exists");
     if (rc == 0 && usage) rc = usage_upsert(d, usage, day, e);
@@ -1659,68 +1532,48 @@ int store_msg_update(struct store *st, const char *user_id, const char *msg_id, 
         dbq_int(q, 6, prompt_tokens);
         dbq_int(q, 7, cached_tokens);
         dbq_int(q, 8, completion_tokens);
-        rc = run_changed(q, e, "message");
+        rc = rows_run_changed(q, "message not found", e);
+        dbq_done(q);
     }
     release(st, d);
     free(body);
     return rc;
 }
 
+static int read_msg_row(struct dbq *q, void *row, struct err *e) {
+    return read_msg(q, row) ? err_set(e, "out of memory") : 0;
+}
+
+static void drop_msg(void *row) { free(((struct store_msg *)row)->content); }
+
 int store_msg_get(struct store *st, const char *user_id, const char *msg_id, struct store_msg *out, struct err *e) {
     int rc;
     memset(out, 0, sizeof *out);
     if ((rc = need_id(user_id, "user id", e))) return rc;
     if (bad_ref(msg_id)) return err_set(e, "message not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1", 1, e);
-    rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, msg_id);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = read_msg(q, out) ? err_set(e, "out of memory") : 0;
-        else if (rc == 0) { err_set(e, "message not found"); rc = STORE_NOTFOUND; }
-        dbq_done(q);
-    }
-    release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id)};
+    return rows_one(st, "SELECT " MSG_COLS " FROM messages WHERE id = $2 AND user_id = $1",
+                    a, ROW_N(a), "message not found", read_msg_row, out, e);
 }
 
-/* runs q (bound) and collects its message rows */
 static int collect_msgs(struct dbq *q, struct store_msgs *out, struct err *e) {
-    size_t cap = 0;
-    int rc;
-    while ((rc = dbq_step(q, e)) == 1) {
-        if (out->n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            struct store_msg *p = realloc(out->items, nc * sizeof *p);
-            if (!p) { rc = err_set(e, "out of memory"); break; }
-            out->items = p;
-            cap = nc;
-        }
-        if (read_msg(q, &out->items[out->n])) { rc = err_set(e, "out of memory"); break; }
-        out->n++;
-    }
+    static const struct rows_shape shape = {sizeof *out->items, 16, read_msg_row, drop_msg};
+    void *items;
+    int rc = rows_collect(q, &shape, 0, &items, &out->n, NULL, e);
+    out->items = items;
     return rc;
 }
 
 /* the user's conversation exists (0) or STORE_NOTFOUND; *leaf (may be NULL) gets current_leaf */
+static int read_leaf(struct dbq *q, void *row, struct err *e) {
+    if (row) col(row, STORE_ID_MAX, q, 0);
+    return 0;
+}
+
 static int conv_check(struct db *d, const char *user_id, const char *conv_id, char *leaf, struct err *e) {
-    struct dbq *q = db_prep(d, "SELECT current_leaf FROM conversations WHERE id = $2 AND user_id = $1", 1, e);
-    if (!q) return STORE_ERR;
-    dbq_text(q, 1, user_id);
-    dbq_text(q, 2, conv_id);
-    int rc = dbq_step(q, e);
-    if (rc == 1) {
-        if (leaf) col(leaf, STORE_ID_MAX, q, 0);
-        rc = 0;
-    } else if (rc == 0) {
-        err_set(e, "conversation not found");
-        rc = STORE_NOTFOUND;
-    }
-    dbq_done(q);
-    return rc;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_one_on(d, "SELECT current_leaf FROM conversations WHERE id = $2 AND user_id = $1", a, ROW_N(a),
+                       "conversation not found", read_leaf, leaf, e);
 }
 
 int store_msg_tree(struct store *st, const char *user_id, const char *conv_id, struct store_msgs *out, struct err *e) {
@@ -1787,7 +1640,8 @@ int store_conv_set_leaf(struct store *st, const char *user_id, const char *conv_
         dbq_text(q, 1, user_id);
         dbq_text(q, 2, conv_id);
         dbq_text(q, 3, msg_id && *msg_id ? msg_id : NULL);
-        rc = run_changed(q, e, "conversation or message");
+        rc = rows_run_changed(q, "conversation or message not found", e);
+        dbq_done(q);
     }
     release(st, d);
     return rc;
@@ -1958,13 +1812,9 @@ int store_search(struct store *st, const char *user_id, const char *qtext, int a
         for (int i = 0; i < nt; i++) dbq_text(q, p0 + i, raw[i] ? rawt[i] : pat[i]);
         size_t cap = 0;
         while ((rc = dbq_step(q, e)) == 1) {
-            if (out->n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_hit *p = realloc(out->items, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                out->items = p;
-                cap = nc;
-            }
+            void *items = out->items;
+            if ((rc = rows_grow(&items, &cap, out->n, sizeof *out->items, 16, e))) break;
+            out->items = items;
             struct store_hit *h = &out->items[out->n];
             memset(h, 0, sizeof *h);
             read_conv(q, &h->conv);
@@ -2082,13 +1932,9 @@ static int usage_run(struct store *st, const char *sql, const char *user_id, con
                 total->audio_seconds = dbq_col_real(q, 5);
                 continue;
             }
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct store_usage *p = realloc(*rows, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *rows = p;
-                cap = nc;
-            }
+            void *arr = *rows;
+            if ((rc = rows_grow(&arr, &cap, *n, sizeof **rows, 16, e))) break;
+            *rows = arr;
             read_usage(q, &(*rows)[(*n)++]);
         }
         dbq_done(q);
@@ -2184,8 +2030,8 @@ out:
 
 int store_limit_reset(struct store *st, const char *subject, const char *bucket, struct err *e) {
     if (!subject || !*subject || !bucket || !*bucket) return err_set(e, "limit subject and bucket are needed"), STORE_INVALID;
-    return one_text_stmt(st, "DELETE FROM limit_events WHERE subject = $1 AND bucket = $2", subject, bucket, 0, 0,
-                         "limit", 0, e);
+    const struct rowarg a[] = {ROW_T(subject), ROW_T(bucket)};
+    return rows_change(st, "DELETE FROM limit_events WHERE subject = $1 AND bucket = $2", a, ROW_N(a), NULL, NULL, e);
 }
 
 int store_limit_purge(struct store *st, int64_t before, struct err *e) {

@@ -8,6 +8,7 @@
 
 #include "storage/db.h"
 #include "storage/prefs.h"
+#include "storage/rows.h"
 #include "storage/store_internal.h"
 
 const char *const trainer_criteria[TRAINER_N_CRITERIA] = {"helpful", "correct", "harmless", "follows_instructions",
@@ -41,22 +42,6 @@ int trainer_consented(struct store *st, const char *user_id) {
 static void col(char *dst, size_t cap, struct dbq *q, int c) { snprintf(dst, cap, "%s", dbq_col_text(q, c)); }
 static int too_long(const char *s, size_t cap) { return s && strlen(s) >= cap; }
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
-
-/* Runs a statement that changes one row: STORE_NOTFOUND when none changed. */
-static int run_one(struct store *st, const char *sql, const char *what, const char **texts, int nt, struct err *e) {
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        for (int i = 0; i < nt; i++) dbq_text(q, i + 1, texts[i]);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = STORE_NOTFOUND, err_set(e, "no such %s", what);
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
-}
 
 /* ---- task sets ---- */
 
@@ -121,74 +106,38 @@ int tset_create(struct store *st, const struct tset *in, struct tset *out, struc
     return out ? tset_get(st, id, out, e) : 0;
 }
 
+static int read_set_row(struct dbq *q, void *row, struct err *e) {
+    return read_set(q, row) ? err_set(e, "out of memory") : 0;
+}
+
+static void drop_set(void *row) { tset_free(row); }
+
 int tset_get(struct store *st, const char *id, struct tset *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(id)) return err_set(e, "no such task set"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " SET_COLS " FROM task_sets s WHERE s.id = $1", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, id);
-        rc = dbq_step(q, e);
-        if (rc == 1) rc = read_set(q, out) ? err_set(e, "out of memory") : 0;
-        else if (rc == 0) rc = STORE_NOTFOUND, err_set(e, "no such task set");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(id)};
+    return rows_one(st, "SELECT " SET_COLS " FROM task_sets s WHERE s.id = $1", a, ROW_N(a), "no such task set",
+                    read_set_row, out, e);
 }
 
 int tset_list(struct store *st, struct tset **out, size_t *n, struct err *e) {
-    *out = NULL;
-    *n = 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " SET_COLS " FROM task_sets s ORDER BY s.created DESC, s.id", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct tset *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p, cap = nc;
-            }
-            if (read_set(q, &(*out)[(*n)++])) { rc = err_set(e, "out of memory"); break; }
-        }
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    if (rc) tsets_free(*out, *n), *out = NULL, *n = 0;
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_set_row, drop_set};
+    return rows_many(st, "SELECT " SET_COLS " FROM task_sets s ORDER BY s.created DESC, s.id", NULL, 0, &shape, 0,
+                     (void **)out, n, NULL, e);
 }
 
 int tset_update(struct store *st, const struct tset *s, struct err *e) {
     if (bad_id(s->id)) return err_set(e, "no such task set"), STORE_NOTFOUND;
     if (!s->name[0] || too_long(s->guidelines, TRAINER_GUIDE_MAX)) return err_set(e, "name empty or guidelines too long"), STORE_INVALID;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "UPDATE task_sets SET name = $2, guidelines = COALESCE($3, guidelines), active = $4"
-                               " WHERE id = $1", 1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, s->id);
-        dbq_text(q, 2, s->name);
-        dbq_text(q, 3, s->guidelines);
-        dbq_int(q, 4, s->active ? 1 : 0);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = STORE_NOTFOUND, err_set(e, "no such task set");
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(s->id), ROW_T(s->name), ROW_T(s->guidelines), ROW_I(s->active ? 1 : 0)};
+    return rows_change(st, "UPDATE task_sets SET name = $2, guidelines = COALESCE($3, guidelines), active = $4"
+                           " WHERE id = $1", a, ROW_N(a), "no such task set", NULL, e);
 }
 
 int tset_delete(struct store *st, const char *id, struct err *e) {
     if (bad_id(id)) return err_set(e, "no such task set"), STORE_NOTFOUND;
-    const char *t[1] = {id};
-    return run_one(st, "DELETE FROM task_sets WHERE id = $1", "task set", t, 1, e);
+    const struct rowarg a[] = {ROW_T(id)};
+    return rows_change(st, "DELETE FROM task_sets WHERE id = $1", a, ROW_N(a), "no such task set", NULL, e);
 }
 
 /* ---- items ---- */
@@ -269,61 +218,37 @@ int titem_add(struct store *st, const struct titem *in, char *out_id, struct err
     return rc;
 }
 
-static int list_items(struct store *st, const char *sql, const char *a1, const char *a2, struct titem **out,
-                      size_t *n, struct err *e) {
-    *out = NULL;
-    *n = 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, sql, 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, a1);
-        if (a2) dbq_text(q, 2, a2);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct titem *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p, cap = nc;
-            }
-            if (read_item(q, &(*out)[*n])) { rc = err_set(e, "out of memory"); break; }
-            (*n)++;
-        }
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    if (rc) titems_free(*out, *n), *out = NULL, *n = 0;
-    return rc;
+static int read_item_row(struct dbq *q, void *row, struct err *e) {
+    return read_item(q, row) ? err_set(e, "out of memory") : 0;
 }
+
+static void drop_item(void *row) { titem_free(row); }
+
+static const struct rows_shape ITEM_ROW = {sizeof(struct titem), 16, read_item_row, drop_item};
 
 int titem_get(struct store *st, const char *id, struct titem *out, struct err *e) {
     memset(out, 0, sizeof *out);
     if (bad_id(id)) return err_set(e, "no such item"), STORE_NOTFOUND;
-    struct titem *l = NULL;
-    size_t n = 0;
-    int rc = list_items(st, "SELECT " ITEM_COLS " FROM task_items i WHERE i.id = $1", id, NULL, &l, &n, e);
-    if (rc) return rc;
-    if (!n) { free(l); return err_set(e, "no such item"), STORE_NOTFOUND; }
-    *out = l[0];
-    for (size_t i = 1; i < n; i++) titem_free(&l[i]);
-    free(l);
-    return 0;
+    const struct rowarg a[] = {ROW_T(id)};
+    return rows_one(st, "SELECT " ITEM_COLS " FROM task_items i WHERE i.id = $1", a, ROW_N(a), "no such item",
+                    read_item_row, out, e);
 }
 
 int titem_list(struct store *st, const char *set_id, struct titem **out, size_t *n, struct err *e) {
-    return list_items(st, "SELECT " ITEM_COLS " FROM task_items i WHERE ($1 = '' OR i.set_id = $1)"
-                          " ORDER BY i.set_id, i.seq", set_id ? set_id : "", NULL, out, n, e);
+    const struct rowarg a[] = {ROW_T(set_id ? set_id : "")};
+    return rows_many(st, "SELECT " ITEM_COLS " FROM task_items i WHERE ($1 = '' OR i.set_id = $1)"
+                         " ORDER BY i.set_id, i.seq", a, ROW_N(a), &ITEM_ROW, 0, (void **)out, n, NULL, e);
 }
 
 int titem_set_answer(struct store *st, const char *id, char which, const char *text, const char *model, struct err *e) {
     if (bad_id(id)) return err_set(e, "no such item"), STORE_NOTFOUND;
     if (!text || too_long(text, TRAINER_TEXT_MAX) || too_long(model, STORE_MODEL_MAX)) return err_set(e, "answer too long"), STORE_INVALID;
-    const char *t[3] = {id, text, model ? model : ""};
-    int rc = run_one(st, which == 'a' ? "UPDATE task_items SET answer_a = $2, model_a = $3 WHERE id = $1 AND answer_a IS NULL"
-                                      : "UPDATE task_items SET answer_b = $2, model_b = $3 WHERE id = $1 AND answer_b IS NULL",
-                     "item", t, 3, e);
+    const struct rowarg a[] = {ROW_T(id), ROW_T(text), ROW_T(model ? model : "")};
+    int rc = which == 'a'
+                 ? rows_change(st, "UPDATE task_items SET answer_a = $2, model_a = $3 WHERE id = $1 AND answer_a IS NULL",
+                               a, ROW_N(a), "no such item", NULL, e)
+                 : rows_change(st, "UPDATE task_items SET answer_b = $2, model_b = $3 WHERE id = $1 AND answer_b IS NULL",
+                               a, ROW_N(a), "no such item", NULL, e);
     return rc == STORE_NOTFOUND ? 0 : rc; /* already answered: the first answer stays */
 }
 
@@ -333,14 +258,15 @@ int trainer_next(struct store *st, const char *set_id, const char *trainer_id, s
     if (set_id && strlen(set_id) >= STORE_ID_MAX) return err_set(e, "no such task set"), STORE_NOTFOUND;
     struct titem *l = NULL;
     size_t n = 0;
-    int rc = list_items(st,
-                        "SELECT " ITEM_COLS " FROM task_items i JOIN task_sets s ON s.id = i.set_id"
-                        " WHERE s.active = 1 AND ($1 = '' OR i.set_id = $1)"
-                        " AND NOT EXISTS (SELECT 1 FROM task_judgments j WHERE j.item_id = i.id AND j.user_id = $2)"
-                        " AND (SELECT COUNT(*) FROM task_judgments j WHERE j.item_id = i.id AND j.status = 'done') < s.per_item"
-                        " ORDER BY (SELECT COUNT(*) FROM task_judgments j WHERE j.item_id = i.id AND j.status = 'done') DESC,"
-                        " s.created, i.seq LIMIT 500",
-                        set_id ? set_id : "", trainer_id, &l, &n, e);
+    const struct rowarg a[] = {ROW_T(set_id ? set_id : ""), ROW_T(trainer_id)};
+    int rc = rows_many(st,
+                       "SELECT " ITEM_COLS " FROM task_items i JOIN task_sets s ON s.id = i.set_id"
+                       " WHERE s.active = 1 AND ($1 = '' OR i.set_id = $1)"
+                       " AND NOT EXISTS (SELECT 1 FROM task_judgments j WHERE j.item_id = i.id AND j.user_id = $2)"
+                       " AND (SELECT COUNT(*) FROM task_judgments j WHERE j.item_id = i.id AND j.status = 'done') < s.per_item"
+                       " ORDER BY (SELECT COUNT(*) FROM task_judgments j WHERE j.item_id = i.id AND j.status = 'done') DESC,"
+                       " s.created, i.seq LIMIT 500",
+                       a, ROW_N(a), &ITEM_ROW, 0, (void **)&l, &n, NULL, e);
     if (rc) return rc;
     /* the consent of each source user, asked once per user */
     char (*seen)[STORE_ID_MAX] = n ? calloc(n, sizeof *seen) : NULL;
@@ -522,47 +448,33 @@ int tjudg_put(struct store *st, const struct tjudg *in, char *out_id, struct err
     return rc;
 }
 
+static int read_judg(struct dbq *q, void *row, struct err *e) {
+    struct tjudg *j = row;
+    col(j->id, sizeof j->id, q, 0);
+    col(j->item_id, sizeof j->item_id, q, 1);
+    col(j->set_id, sizeof j->set_id, q, 2);
+    col(j->user_id, sizeof j->user_id, q, 3);
+    col(j->status, sizeof j->status, q, 4);
+    j->scores = strdup(dbq_col_text(q, 5));
+    col(j->choice, sizeof j->choice, q, 6);
+    j->rewrite = strdup(dbq_col_text(q, 7));
+    col(j->tags, sizeof j->tags, q, 8);
+    j->comment = strdup(dbq_col_text(q, 9));
+    j->time_ms = dbq_col_int(q, 10);
+    j->created = dbq_col_int(q, 11);
+    return j->scores && j->rewrite && j->comment ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_judg(void *row) { tjudg_free(row); }
+
 int tjudg_list(struct store *st, const char *set_id, const char *user_id, const char *item_id, struct tjudg **out,
                size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (too_long(set_id, STORE_ID_MAX) || too_long(user_id, STORE_ID_MAX) || too_long(item_id, STORE_ID_MAX)) return 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d, "SELECT " JUDG_COLS " FROM task_judgments WHERE ($1 = '' OR set_id = $1)"
-                               " AND ($2 = '' OR user_id = $2) AND ($3 = '' OR item_id = $3) ORDER BY created, id", 1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, set_id ? set_id : "");
-        dbq_text(q, 2, user_id ? user_id : "");
-        dbq_text(q, 3, item_id ? item_id : "");
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 16;
-                struct tjudg *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p, cap = nc;
-            }
-            struct tjudg *j = &(*out)[(*n)++];
-            memset(j, 0, sizeof *j);
-            col(j->id, sizeof j->id, q, 0);
-            col(j->item_id, sizeof j->item_id, q, 1);
-            col(j->set_id, sizeof j->set_id, q, 2);
-            col(j->user_id, sizeof j->user_id, q, 3);
-            col(j->status, sizeof j->status, q, 4);
-            j->scores = strdup(dbq_col_text(q, 5));
-            col(j->choice, sizeof j->choice, q, 6);
-            j->rewrite = strdup(dbq_col_text(q, 7));
-            col(j->tags, sizeof j->tags, q, 8);
-            j->comment = strdup(dbq_col_text(q, 9));
-            j->time_ms = dbq_col_int(q, 10);
-            j->created = dbq_col_int(q, 11);
-            if (!j->scores || !j->rewrite || !j->comment) { rc = err_set(e, "out of memory"); break; }
-        }
-    }
-    dbq_done(q);
-    store_db_release(st, d);
-    if (rc) tjudgs_free(*out, *n), *out = NULL, *n = 0;
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 16, read_judg, drop_judg};
+    const struct rowarg a[] = {ROW_T(set_id ? set_id : ""), ROW_T(user_id ? user_id : ""), ROW_T(item_id ? item_id : "")};
+    return rows_many(st, "SELECT " JUDG_COLS " FROM task_judgments WHERE ($1 = '' OR set_id = $1)"
+                         " AND ($2 = '' OR user_id = $2) AND ($3 = '' OR item_id = $3) ORDER BY created, id",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }

@@ -6,51 +6,11 @@
  * cached under one adapter is not reused under another (the same session alternating gives
  * each golden again); an unknown name is refused, as is an adapter for another model. */
 #include "test.h"
-#include <cjson/cJSON.h>
 
 #include <pthread.h>
 
 #include "omni.h"
-#include "runtime/model.h"
-#include "text/tokenizer.h"
-
-struct text {
-    char buf[8192];
-    size_t len;
-};
-
-static int collect(const char *s, size_t n, void *user) {
-    struct text *t = user;
-    if (t->len + n < sizeof t->buf) {
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-        t->buf[t->len] = 0;
-    }
-    return 0;
-}
-
-/* The golden greedy continuation of a golden file's first prompt, as text. */
-static char *golden_first(omni_model *m, const char *file, char *prompt, size_t cap, int *n_greedy) {
-    char *jl = read_file(golden_path(file), NULL);
-    if (!jl) return NULL;
-    char *nl = strchr(jl, '\n');
-    if (nl) *nl = 0;
-    cJSON *j = cJSON_Parse(jl);
-    free(jl);
-    if (!j) return NULL;
-    snprintf(prompt, cap, "%s", cJSON_GetObjectItem(j, "prompt")->valuestring);
-    cJSON *g = cJSON_GetObjectItem(j, "greedy");
-    int n = cJSON_GetArraySize(g);
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    for (int i = 0; i < n; i++) ids[i] = cJSON_GetArrayItem(g, i)->valueint;
-    char *out = NULL;
-    size_t len = 0;
-    tokenizer_decode(m->tok, ids, (size_t)n, 0, &out, &len, NULL);
-    free(ids);
-    cJSON_Delete(j);
-    *n_greedy = n;
-    return out;
-}
+#include "model_setup.h"
 
 struct job {
     omni_session *s;
@@ -63,12 +23,7 @@ struct job {
 
 static void *gen(void *arg) {
     struct job *j = arg;
-    omni_generate_params gp = omni_generate_default_params();
-    gp.sampling.temperature = 0;
-    gp.max_tokens = j->n;
-    gp.parse_special = 0;
-    gp.on_text = collect;
-    gp.user = &j->out;
+    omni_generate_params gp = greedy_params(j->n, &j->out);
     gp.adapter = j->adapter;
     j->out.len = 0;
     j->out.buf[0] = 0;
@@ -79,10 +34,8 @@ static void *gen(void *arg) {
 
 TEST(adapters_per_request_in_one_batch) {
     char err[512];
-    omni_model_params p = omni_model_default_params();
-    p.n_threads = 2;
-    omni_model *m = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), &p, err, sizeof err);
-    REQUIRE(m != NULL, "%s", err);
+    omni_model *m = load("synth/synth-smollm2-f16.gguf");
+    REQUIRE(m != NULL, "the base model");
     char prompt[256], prompt2[256];
     int n_base = 0, n_lora = 0;
     char *base = golden_first(m, "llm/synth-smollm2-f16.jsonl", prompt, sizeof prompt, &n_base);
@@ -124,8 +77,8 @@ TEST(adapters_per_request_in_one_batch) {
     free(base);
     free(lora);
     /* an adapter for another model, and a file that is no adapter */
-    omni_model *q = omni_model_load(model_path("synth/synth-qwen2-f16.gguf"), &p, err, sizeof err);
-    REQUIRE(q != NULL, "%s", err);
+    omni_model *q = load("synth/synth-qwen2-f16.gguf");
+    REQUIRE(q != NULL, "the other model");
     CHECK(omni_model_add_adapter(q, "golden", model_path("synth/synth-smollm2-lora-f16.gguf"), 1.0f, err,
                                  sizeof err) != 0);
     CHECK_MSG(strstr(err, "wrong base model") != NULL, "%s", err);

@@ -11,82 +11,27 @@
 #include "omni.h"
 #include "models/synth.h"
 #include "runtime/model.h"
+#include "model_setup.h"
 
-struct text {
-    char buf[8192];
-    size_t len;
-    int calls;
-};
-
-static int collect(const char *s, size_t n, void *user) {
-    struct text *t = user;
-    if (t->len + n < sizeof t->buf) {
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-        t->buf[t->len] = 0;
-    }
-    t->calls++;
-    return 0;
-}
-
-/* The golden greedy continuation of a golden file's first prompt, as text. */
-static char *golden_first(omni_model *m, const char *file, const char **prompt_out, int *n_greedy) {
-    char *jl = read_file(golden_path(file), NULL);
-    if (!jl) return NULL;
-    char *nl = strchr(jl, '\n');
-    if (nl) *nl = 0;
-    cJSON *j = cJSON_Parse(jl);
-    free(jl);
-    if (!j) return NULL;
-    static char prompt[256];
-    snprintf(prompt, sizeof prompt, "%s", cJSON_GetObjectItem(j, "prompt")->valuestring);
-    *prompt_out = prompt;
-    cJSON *g = cJSON_GetObjectItem(j, "greedy");
-    int n = cJSON_GetArraySize(g);
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    for (int i = 0; i < n; i++) ids[i] = cJSON_GetArrayItem(g, i)->valueint;
-    char *out = NULL;
-    size_t len = 0;
-    tokenizer_decode(m->tok, ids, (size_t)n, 0, &out, &len, NULL);
-    free(ids);
-    cJSON_Delete(j);
-    *n_greedy = n;
-    return out;
-}
-
-static char *golden_story(omni_model *m, const char **prompt_out, int *n_greedy) {
-    return golden_first(m, "llm/stories260K.jsonl", prompt_out, n_greedy);
-}
-
-static omni_model *load(const char *rel) {
-    char err[512];
-    omni_model_params p = omni_model_default_params();
-    p.n_threads = 2;
-    omni_model *m = omni_model_load(model_path(rel), &p, err, sizeof err);
-    if (!m) fprintf(stderr, "  load %s: %s\n", rel, err);
-    return m;
+static char *golden_story(omni_model *m, char *prompt, size_t cap, int *n_greedy) {
+    return golden_first(m, "llm/stories260K.jsonl", prompt, cap, n_greedy);
 }
 
 TEST(greedy_matches_llama_cpp_and_cache_is_transparent) {
     omni_model *m = load("llm/stories260K.gguf");
     CHECK(m != NULL);
     if (!m) return;
-    const char *prompt = NULL;
+    char prompt[256];
     int n_greedy = 0;
-    char *expect = golden_story(m, &prompt, &n_greedy);
+    char *expect = golden_story(m, prompt, sizeof prompt, &n_greedy);
     CHECK(expect != NULL);
     char err[512];
     omni_session *s = omni_session_new(m, NULL, err, sizeof err);
     CHECK(s != NULL);
     if (!s || !expect) { free(expect); omni_session_free(s); omni_model_free(m); return; }
 
-    omni_generate_params gp = omni_generate_default_params();
-    gp.sampling.temperature = 0;
-    gp.max_tokens = n_greedy;
-    gp.parse_special = 0;
     struct text a = {.len = 0};
-    gp.on_text = collect;
-    gp.user = &a;
+    omni_generate_params gp = greedy_params(n_greedy, &a);
     omni_usage u;
     CHECK(omni_session_generate(s, prompt, &gp, &u, err, sizeof err) == 0);
     CHECK_STR(a.buf, expect);
@@ -128,24 +73,18 @@ TEST(greedy_matches_llama_cpp_and_cache_is_transparent) {
 TEST(lora_adapter_through_the_engine) {
     char err[512];
     omni_lora ad = {model_path("synth/synth-smollm2-lora-f16.gguf"), 1.0f};
-    omni_model_params p = omni_model_default_params();
-    p.n_threads = 2;
+    omni_model_params p = model_params();
     p.lora = &ad, p.n_lora = 1;
     omni_model *m = omni_model_load(model_path("synth/synth-smollm2-f16.gguf"), &p, err, sizeof err);
     REQUIRE(m != NULL, "%s", err);
-    const char *prompt = NULL;
+    char prompt[256];
     int n_greedy = 0;
-    char *expect = golden_first(m, "llm/synth-smollm2-f16+lora.jsonl", &prompt, &n_greedy);
+    char *expect = golden_first(m, "llm/synth-smollm2-f16+lora.jsonl", prompt, sizeof prompt, &n_greedy);
     omni_session *s = omni_session_new(m, NULL, err, sizeof err);
     CHECK(expect != NULL && s != NULL);
     if (expect && s) {
-        omni_generate_params gp = omni_generate_default_params();
-        gp.sampling.temperature = 0;
-        gp.max_tokens = n_greedy;
-        gp.parse_special = 0;
         struct text a = {.len = 0};
-        gp.on_text = collect;
-        gp.user = &a;
+        omni_generate_params gp = greedy_params(n_greedy, &a);
         omni_usage u;
         CHECK(omni_session_generate(s, prompt, &gp, &u, err, sizeof err) == 0);
         CHECK_STR(a.buf, expect);

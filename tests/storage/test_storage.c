@@ -24,49 +24,8 @@
 #include "storage/storage.h"
 #include "test.h"
 
-static const char *g_backend;   /* "sqlite" | "postgres" */
-static char g_tmp[256];         /* temp folder of the run */
-static char g_pg_url[512];      /* the PostgreSQL server's admin URL (database postgres) */
-static char g_url[1200];        /* the current case's database */
-static char g_sqlite_path[1024];
-static int g_case_no;
-
-/* A fresh, empty database for the case: its URL in g_url. */
-static int fresh_db(void) {
-    g_case_no++;
-    if (!strcmp(g_backend, "sqlite")) {
-        snprintf(g_sqlite_path, sizeof g_sqlite_path, "%s/case%d.db", g_tmp, g_case_no);
-        snprintf(g_url, sizeof g_url, "sqlite:%s", g_sqlite_path);
-        return 0;
-    }
-    PGconn *c = PQconnectdb(g_pg_url);
-    if (PQstatus(c) != CONNECTION_OK) {
-        fprintf(stderr, "  cannot connect to %s: %s\n", g_pg_url, PQerrorMessage(c));
-        PQfinish(c);
-        return -1;
-    }
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE case%d", g_case_no);
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) fprintf(stderr, "  %s: %s\n", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    /* g_pg_url ends in /postgres */
-    snprintf(g_url, sizeof g_url, "%.*s/case%d", (int)(strrchr(g_pg_url, '/') - g_pg_url), g_pg_url, g_case_no);
-    return ok ? 0 : -1;
-}
-
-static struct store *open_fresh(void) {
-    struct err e = {{0}};
-    struct store *st = NULL;
-    if (fresh_db()) return NULL;
-    if (store_open(g_url, &st, &e)) {
-        fprintf(stderr, "  store_open(%s): %s\n", g_url, e.msg);
-        return NULL;
-    }
-    return st;
-}
+#define TWO_BACKENDS_NAME "storage"
+#include "two_backends.h"
 
 static int mk_user(struct store *st, const char *email, struct store_user *out) {
     struct store_user u;
@@ -1143,7 +1102,6 @@ static double now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
-static int sh(const char *cmd, char *out, size_t cap);
 
 /* PostgreSQL only: the server restarts under a store with pooled connections (as when a
  * database is restarted under running replicas): at most one call fails, then it works. */
@@ -1304,44 +1262,12 @@ static void run_suite(void) {
     RUN_T(responses_and_items);
 }
 
-static int sh(const char *cmd, char *out, size_t cap) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = out ? fread(out, 1, cap - 1, p) : 0;
-    if (out) out[n] = 0;
-    return pclose(p);
-}
-
-TEST(postgres_started) {
-    /* what the whole PostgreSQL half needs: tests/pg_temp.sh must start a server */
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh start %s/pg", g_tmp);
-    int rc = sh(cmd, g_pg_url, sizeof g_pg_url);
-    g_pg_url[strcspn(g_pg_url, "\n")] = 0;
-    REQUIRE(rc == 0 && !strncmp(g_pg_url, "postgresql://", 13),
-            "could not start a throw-away PostgreSQL with tests/pg_temp.sh (exit %d; is the postgresql package "
-            "installed? scripts/setup.sh installs it)", rc);
-}
+static void run_pg_only(void) { RUN_T(postgres_restart); }
 
 int main(void) {
     TEST_EXPECT(2 * 15 + 4);
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/omni-storage-XXXXXX");
-    if (!mkdtemp(g_tmp)) { perror("mkdtemp"); return 1; }
+    if (two_backends_tmp()) return 1;
     RUN(ids_random);
     RUN(open_default);
-    g_backend = "sqlite";
-    fprintf(stderr, "== sqlite\n");
-    run_suite();
-    g_backend = "postgres";
-    fprintf(stderr, "== postgres\n");
-    int failed_before = t_failed;
-    RUN(postgres_started);
-    if (t_failed == failed_before) {
-        run_suite();
-        RUN_T(postgres_restart);
-    }
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "sh tests/pg_temp.sh stop %s/pg; rm -rf %s", g_tmp, g_tmp);
-    sh(cmd, NULL, 0);
-    return test_summary();
+    return two_backends_run_pg(run_suite, run_pg_only);
 }

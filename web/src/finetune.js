@@ -5,9 +5,9 @@
 // /v1/models and /v1/chat/completions. Model answers are rendered through render.js's
 // sanitizer; everything else (file names, suffixes, error messages) as text.
 import { renderMarkdown } from "./render.js";
-import { t, LANG } from "./i18n.js";
+import { t, addStrings, LANG } from "./i18n.js";
 
-const STR = {
+addStrings({
   en: {
     fineTuning: "Fine-tuning", ftJobs: "Jobs", ftCompare: "Compare", ftNew: "New fine-tuning job",
     ftDataset: "Training data (JSONL)", ftUpload: "Upload a file", ftOrFile: "or an uploaded file", ftNone: "—",
@@ -32,12 +32,8 @@ const STR = {
     ftStates: { validating_files: "파일 확인 중", queued: "대기 중", running: "학습 중", succeeded: "완료",
                 failed: "실패", cancelled: "취소됨" },
   },
-};
-function s(key, ...args) {
-  const v = (STR[LANG] || STR.en)[key] ?? STR.en[key];
-  if (v === undefined) return t(key, ...args);
-  return typeof v === "function" ? v(...args) : v;
-}
+});
+const s = t;
 
 // The loss curve: a polyline over the steps (an SVG drawn from numbers only).
 function lossChart(points) {
