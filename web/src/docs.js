@@ -19,7 +19,7 @@ addStrings({
 });
 
 let ctx = null;
-const state = { conv: null, store: null, files: [], pages: new Map() };
+const state = { conv: null, store: null, files: [], pages: new Map(), loading: null };
 const $ = (id) => document.getElementById(id);
 
 export function initDocs(c) {
@@ -59,7 +59,8 @@ export async function showDocs(convId) {
   state.conv = convId || null;
   state.files = []; state.store = null;
   render();
-  try { await load(state.conv); } catch {}
+  state.loading = load(state.conv).catch(() => {});
+  await state.loading;
   render();
 }
 
@@ -121,6 +122,7 @@ function settle(convId) {
 // Before a turn of conversation convId: waits for its documents still being indexed and
 // returns the file_search tool for its store, or null when it has no documents.
 export async function docsTool(convId) {
+  if (state.loading) await state.loading;
   if (!convId || state.conv !== convId || !state.files.length) return null;
   await settle(convId);
   if (!state.store || !state.files.some((f) => f.status === "completed")) return null;
