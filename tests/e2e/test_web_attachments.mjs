@@ -64,8 +64,8 @@ const FILLER = ["전원 버튼을 길게 누르면 본체가 켜지고 화면에
   "바닥이 평평한 곳에 두고 벽에서 이십 센티미터 이상 떨어뜨려 주세요.", "Use only the adapter that came in the box with the unit.",
   "타이머는 한 시간 단위로 열두 시간까지 맞출 수 있습니다.", "Night mode turns the lights off and lowers the fan speed."];
 const PARAS = [["보증과 수리", true]];
-for (let i = 0; i < 90; i++) PARAS.push([`${i + 1}. ${FILLER[i % FILLER.length]}`, i % 15 === 0]);
-PARAS.splice(47, 0, ["서비스 센터", true], ["고장이 나면 부산 해운대구의 서비스 센터로 제품을 보내 주십시오.", false]);
+for (let i = 0; i < 200; i++) PARAS.push([`${i + 1}. ${FILLER[i % FILLER.length]}`, i % 10 === 0]);
+PARAS.splice(97, 0, ["서비스 센터", true], ["고장이 나면 부산 해운대구의 서비스 센터로 제품을 보내 주십시오.", false]);
 const DOCX = docx(PARAS);
 
 let srv, srvB, browser;
@@ -82,6 +82,7 @@ try {
   await ready(page);
   let convId, vs;
   const convFiles = async () => (await (await fetch(`${srv.url}/api/conversations/${convId}/files`)).json());
+  const chunks = async (fid) => (await (await fetch(`${srv.url}/v1/vector_stores/${vs}/files/${fid}/content`)).json()).data.map((c) => c.text);
 
   await test("a Korean PDF: uploaded, read, attached to the conversation; small, it reaches the prompt whole, cited", async () => {
     const n = await turns(page);
@@ -105,7 +106,8 @@ try {
     vs = tool.vector_store_ids[0];
     eq((await convFiles()).vector_store_id, vs, "the conversation's store");
     const cites = await promptCheck(srv.url, body);
-    assert(cites.every((c) => c.file === "가습기.pdf" && c.page === 1), "whole: every passage is the PDF's page 1: " + JSON.stringify(cites));
+    assert(cites.every((c) => c.file === "가습기.pdf" && c.page === 1), "every passage is the PDF's page 1: " + JSON.stringify(cites));
+    eq(cites.map((c) => c.text), await chunks((await convFiles()).data[0].id), "whole: every chunk of it, in order");
     assert(cites.map((c) => c.text).join("\n").includes("구연산으로 세척하세요") && cites.map((c) => c.text).join("\n").includes("six months"), "the whole text");
     eq(await page.locator(".msg.error").count(), 0, "no error");
     // the citations under the answer, each opening its passage
@@ -129,7 +131,8 @@ try {
     const body = sent.at(-1);
     eq(body.tools.find((x) => x.type === "file_search").vector_store_ids, [vs], "the same store");
     const cites = await promptCheck(srv.url, body);
-    assert(cites.length <= 8, "searched, not whole: " + cites.length);
+    const all = await chunks(docxId);
+    assert(all.length > 8 && cites.length <= 8, `searched, not whole: ${cites.length} of its ${all.length} chunks`);
     const hit = cites.find((c) => c.text.includes("해운대구"));
     assert(hit && hit.file === "보증서.docx", "the passage that answers reached the prompt: " + JSON.stringify(cites.map((c) => c.text.slice(0, 40))));
     eq(hit.heading, "서비스 센터", "with its heading");

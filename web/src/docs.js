@@ -40,7 +40,7 @@ function render() {
     const note = f.status === "in_progress" ? " · " + t("docsIndexing") : f.status === "failed" ? " · " + t("docsFailed") :
       pages ? " · " + t("pages", pages) : "";
     strip.append(ctx.h("span.conv-doc", { role: "listitem", dataset: { fileId: f.id, status: f.status, name: f.filename } },
-      ctx.h("span.chip", { text: "📄 " + f.filename + note, title: f.last_error ? f.last_error.message : f.filename }),
+      ctx.h("span.chip", { text: f.filename + note, title: f.last_error ? f.last_error.message : f.filename }),
       ctx.h("button.remove.icon", { type: "button", "aria-label": t("docsRemove", f.filename), onclick: () => remove(f) }, "×")));
   }
 }
