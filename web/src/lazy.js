@@ -4,8 +4,10 @@
 // reader scrolls to them, so that opening it or showing earlier messages never renders
 // dozens at once in one task.
 const jobs = new WeakMap();   // element -> its job, until done
+const distance = new WeakMap();   // element -> how far from the viewport it was when it came near
 let queue = [], io = null, scheduled = false;
 const BUDGET_MS = 8;          // of each frame
+const MARGIN = 1400;          // px above and below the visible part: about two screens
 
 function run() {
   scheduled = false;
@@ -24,12 +26,17 @@ export function whenNear(el, fn, root) {
   if (typeof IntersectionObserver === "undefined") return fn();
   if (!io) {
     io = new IntersectionObserver((es) => {
-      for (const e of es) if (e.isIntersecting && jobs.has(e.target)) { io.unobserve(e.target); queue.push(e.target); }
-      // the ones in view first
-      const top = root.getBoundingClientRect().top;
-      queue.sort((a, b) => Math.abs(a.getBoundingClientRect().top - top) - Math.abs(b.getBoundingClientRect().top - top));
+      for (const e of es) {
+        if (!e.isIntersecting || !jobs.has(e.target)) continue;
+        io.unobserve(e.target);
+        // the ones in view first (the entry's geometry: no layout is forced here)
+        const r = e.rootBounds, b = e.boundingClientRect;
+        distance.set(e.target, r ? Math.max(0, r.top + MARGIN - b.bottom, b.top - (r.bottom - MARGIN)) : 0);
+        queue.push(e.target);
+      }
+      queue.sort((a, b) => (distance.get(a) || 0) - (distance.get(b) || 0));
       schedule();
-    }, { root, rootMargin: "1400px 0px" });
+    }, { root, rootMargin: `${MARGIN}px 0px` });
   }
   jobs.set(el, fn);
   io.observe(el);

@@ -397,7 +397,7 @@ function parseContent(content) {
 // A long conversation renders its last WINDOW messages, and STEP more each time the
 // reader scrolls up to the top (or presses "earlier messages"): opening one of 500 costs
 // what opening one of 60 does, and a small step keeps each scrolling frame short. Only the
-// last LIVE answers get their Markdown at once; the others when they come near the
+// last LIVE messages get their Markdown at once; the others when they come near the
 // viewport (lazy.js), and offscreen messages are neither laid out nor painted
 // (content-visibility: auto in style.css).
 const WINDOW = 60, STEP = 20, LIVE = 10;
