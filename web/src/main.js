@@ -397,7 +397,7 @@ function parseContent(content) {
 // A long conversation renders its last WINDOW messages, and STEP more each time the
 // reader scrolls up to the top (or presses "earlier messages"): opening one of 500 costs
 // what opening one of 60 does, and a small step keeps each scrolling frame short. Only the
-// last LIVE messages get their Markdown at once; the others when they come near the
+// last LIVE messages get their Markdown (and their buttons) at once; the others when they come near the
 // viewport (lazy.js), and offscreen messages are neither laid out nor painted
 // (content-visibility: auto in style.css).
 const WINDOW = 60, STEP = 20, LIVE = 10;
@@ -462,9 +462,12 @@ function messageEl(m, { streaming = false, lazy = false } = {}) {
   for (const src of images) el.append(h("img.thumb", { src, alt: "attached image" }));
   const content = h("div.content");
   const md = () => { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); delete content.dataset.raw; };
+  const actions = !streaming && m.id;
   if (m.role === "user") content.textContent = text;
-  else if (lazy && text) { content.textContent = text; content.dataset.raw = "1"; whenNear(el, md, $("messages")); }   // as text until near
+  else if (lazy && text) { content.textContent = text; content.dataset.raw = "1"; }   // as text until near
   else md();
+  // a message far from the viewport gets its Markdown and its buttons when it comes near (lazy.js)
+  if (lazy && (content.dataset.raw || actions)) whenNear(el, () => { if (content.dataset.raw) md(); if (actions) el.append(actionsEl(m)); }, $("messages"));
   el.append(content);
   const seen = m.id && S.stats.get(m.id);   // the note of earlier turns left out stays after the answer is stored
   if (seen && seen.leftOut > 0) content.before(h("div.note", { text: t("left_out", seen.leftOut) }));
@@ -473,7 +476,7 @@ function messageEl(m, { streaming = false, lazy = false } = {}) {
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
   const cs = citationsFor(m.id);
   if (cs) el.append(citationsEl(cs));
-  if (!streaming && m.id) el.append(actionsEl(m));
+  if (actions && !lazy) el.append(actionsEl(m));
   return el;
 }
 
