@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/asr.h"
+#include "api/chat_file_search.h"
 #include "api/chat_personal.h"
 #include "api/chat_images.h"
 #include "api/chat_store.h"
@@ -290,13 +291,17 @@ int route_chat(struct api_server *s, struct mg_connection *c, const char *body, 
      * a user's stored chat: custom instructions, memories, the memory tool (api/chat_personal.h) */
     struct api_asst_use au;
     struct api_personal px;
+    struct api_chat_fs fs = {0};
     int status = api_assistant_chat_begin(s, c, j, &au), personal = 0;
+    /* the file_search tool: the passages of the stores it names (api/chat_file_search.h) */
+    if (!status) status = api_chat_fs_begin(s, c, j, &fs);
     if (!status && !(status = api_chat_personalize(s, c, j, &px))) {
         personal = 1;
         api_personal_set(&px);
     }
     if (!status) status = api_chat_body(s, c, j, API_CHAT);
     if (personal) api_personal_set(NULL);
+    api_chat_fs_end(&fs);
     api_assistant_chat_end(s, &au, status);
     cJSON_Delete(j);
     return status;

@@ -3,11 +3,13 @@
  * "‹ 2/3 ›" switch, and the branch shown now), change (title, archived, pinned, model,
  * the branch shown), delete, and adding messages (a question edited becomes a sibling
  * of the old one: POST .../messages with the old one's parent). Every id is looked up
- * as the caller's: another user's id answers 404 like a missing one. */
+ * as the caller's: another user's id answers 404 like a missing one. A conversation's
+ * documents (.../files) are api/conv_docs.h's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/conv_docs.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/who.h"
@@ -344,7 +346,9 @@ int route_conversations(struct api_server *s, struct mg_connection *c, struct ap
         if (!strcmp(m, "PATCH")) return patch_conv(s, c, w, id, body, len);
         if (!strcmp(m, "DELETE")) {
             struct err e = {{0}};
-            int rc = store_conv_delete(s->p.auth->st, w->user.id, id, &e);
+            /* its documents first: their vector store and files (api/conv_docs.h) */
+            int rc = api_conv_docs_delete(s, w->user.id, id, &e) ? STORE_ERR : 0;
+            if (!rc) rc = store_conv_delete(s->p.auth->st, w->user.id, id, &e);
             if (rc) return api_reply_store(c, rc, &e, "conversation");
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "id", id);
@@ -353,6 +357,8 @@ int route_conversations(struct api_server *s, struct mg_connection *c, struct ap
         }
         return api_reply_error(c, 405, NULL, "method_not_allowed", "use GET, PATCH or DELETE");
     }
+    if (!strncmp(slash, "/files", 6) && (!slash[6] || slash[6] == '/'))
+        return route_conv_files(s, c, w, m, id, slash + 6, body, len);
     if (!strcmp(slash, "/messages")) {
         if (!strcmp(m, "POST")) return add_message(s, c, w, id, body, len);
         if (!strcmp(m, "GET")) return get_conv(s, c, w, id);

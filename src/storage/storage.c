@@ -378,6 +378,10 @@ static const char *const mig_sqlite[] = {
     " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
     " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
+    /* 12 (web app: a conversation's documents, storage/conv_docs.h): the vector store of each
+     * conversation that has documents attached */
+    "CREATE TABLE IF NOT EXISTS conversation_stores (conv_id TEXT PRIMARY KEY REFERENCES conversations(id)"
+    " ON DELETE CASCADE, user_id TEXT NOT NULL, vs_id TEXT NOT NULL, created INTEGER NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -565,6 +569,9 @@ static const char *const mig_pg[] = {
     " api TEXT NOT NULL, stage TEXT NOT NULL, rule TEXT NOT NULL, category TEXT NOT NULL DEFAULT '',"
     " action TEXT NOT NULL, excerpt TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS moderation_audit_created ON moderation_audit(created);",
+    /* 12 (web app: a conversation's documents) */
+    "CREATE TABLE IF NOT EXISTS conversation_stores (conv_id TEXT PRIMARY KEY REFERENCES conversations(id)"
+    " ON DELETE CASCADE, user_id TEXT NOT NULL, vs_id TEXT NOT NULL, created BIGINT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,

@@ -41,6 +41,18 @@ export function zip(parts) {
   return Buffer.concat([...locals, cd, end]);
 }
 
+const W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"';
+// A DOCX of paras: [text, isHeading] (a heading: the style named "heading 1").
+export function docx(paras) {
+  const esc = (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const wp = (t, h) => `<w:p>${h ? '<w:pPr><w:pStyle w:val="H1"/></w:pPr>' : ""}<w:r><w:t xml:space="preserve">${esc(t)}</w:t></w:r></w:p>`;
+  return zip([
+    ["[Content_Types].xml", "<Types/>"],
+    ["word/document.xml", `<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body>${paras.map(([t, h]) => wp(t, h)).join("")}</w:body></w:document>`],
+    ["word/styles.xml", `<?xml version="1.0" encoding="UTF-8"?><w:styles ${W}><w:style w:type="paragraph" w:styleId="H1"><w:name w:val="heading 1"/></w:style></w:styles>`],
+  ]);
+}
+
 const HNS = 'xmlns:hs="http://www.hancom.co.kr/hwpml/2011/section" xmlns:hp="http://www.hancom.co.kr/hwpml/2011/paragraph"';
 // paras: [text, isHeading]
 export function hwpx(paras) {

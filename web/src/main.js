@@ -11,6 +11,8 @@ import { initGpts, citationsEl, assistantBar, rememberCitations, citationsFor } 
 import { showTrainer, workbenchNav, consentField } from "./trainer.js";
 import { initFineTuning } from "./finetune.js";
 import { moderationTab } from "./moderation.js";
+import { initDocs, showDocs, attachDocument, docsTool } from "./docs.js";
+import { whenNear, forgetAll } from "./lazy.js";
 
 const $ = (id) => document.getElementById(id);
 // A small element builder: h("button.copy", {onclick, "aria-label": …}, "text", child…)
@@ -394,8 +396,11 @@ function parseContent(content) {
 
 // A long conversation renders its last WINDOW messages, and STEP more each time the
 // reader scrolls up to the top (or presses "earlier messages"): opening one of 500 costs
-// what opening one of 60 does, and a small step keeps each scrolling frame short.
-const WINDOW = 60, STEP = 20;
+// what opening one of 60 does, and a small step keeps each scrolling frame short. Only the
+// last LIVE messages get their Markdown (and their buttons) at once; the others when they come near the
+// viewport (lazy.js), and offscreen messages are neither laid out nor painted
+// (content-visibility: auto in style.css).
+const WINDOW = 60, STEP = 20, LIVE = 10;
 let shownFrom = 0, shownMsgs = [];
 const earlier = h("button.load-earlier.link", { type: "button", onclick: () => showEarlier() });
 const earlierSeen = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) showEarlier(); }, { root: $("messages") });
@@ -403,14 +408,16 @@ earlierSeen.observe(earlier);
 function renderConv() {
   const box = $("messages");
   for (const e of [...box.querySelectorAll(".msg")]) e.remove();
+  forgetAll();
   shownMsgs = pathMessages().filter((m) => m.role === "user" || m.role === "assistant");
   $("empty").hidden = shownMsgs.length > 0;
   shownFrom = Math.max(0, shownMsgs.length - WINDOW);
   const frag = document.createDocumentFragment();
-  for (const m of shownMsgs.slice(shownFrom)) frag.append(messageEl(m));
+  shownMsgs.slice(shownFrom).forEach((m, i, all) => frag.append(messageEl(m, { lazy: i < all.length - LIVE })));
   box.append(frag);
   placeEarlier();
   box.scrollTop = box.scrollHeight;
+  showDocs(S.conv && S.conv.id);
 }
 function placeEarlier() {
   const box = $("messages");
@@ -422,7 +429,7 @@ function showEarlier() {
   const box = $("messages"), first = box.querySelector(".msg");
   const from = Math.max(0, shownFrom - STEP);
   const frag = document.createDocumentFragment();
-  for (const m of shownMsgs.slice(from, shownFrom)) frag.append(messageEl(m));
+  for (const m of shownMsgs.slice(from, shownFrom)) frag.append(messageEl(m, { lazy: true }));
   const h0 = box.scrollHeight, top0 = box.scrollTop;
   box.insertBefore(frag, first);
   shownFrom = from;
@@ -448,13 +455,19 @@ function thinkingEl(el, streaming) {
   return d;
 }
 
-function messageEl(m, { streaming = false } = {}) {
+function messageEl(m, { streaming = false, lazy = false } = {}) {
   const el = h("article.msg", { class: `msg ${m.role}`, dataset: { id: m.id || "" }, "aria-label": m.role === "user" ? t("you") : (m.model || "omni") });
   el.append(h("div.role", { text: m.role === "user" ? t("you") : (m.model || S.model || "omni") }));
   const { text, images } = m.role === "user" ? parseContent(m.content) : { text: m.content || "", images: [] };
   for (const src of images) el.append(h("img.thumb", { src, alt: "attached image" }));
   const content = h("div.content");
-  if (m.role === "user") content.textContent = text; else { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); }
+  const md = () => { content.innerHTML = renderMarkdown(text); rawOf.set(content, text); delete content.dataset.raw; };
+  const actions = !streaming && m.id;
+  if (m.role === "user") content.textContent = text;
+  else if (lazy && text) { content.textContent = text; content.dataset.raw = "1"; }   // as text until near
+  else md();
+  // a message far from the viewport gets its Markdown and its buttons when it comes near (lazy.js)
+  if (lazy && (content.dataset.raw || actions)) whenNear(el, () => { if (content.dataset.raw) md(); if (actions) el.append(actionsEl(m)); }, $("messages"));
   el.append(content);
   const seen = m.id && S.stats.get(m.id);   // the note of earlier turns left out stays after the answer is stored
   if (seen && seen.leftOut > 0) content.before(h("div.note", { text: t("left_out", seen.leftOut) }));
@@ -463,7 +476,7 @@ function messageEl(m, { streaming = false } = {}) {
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
   const cs = citationsFor(m.id);
   if (cs) el.append(citationsEl(cs));
-  if (!streaming && m.id) el.append(actionsEl(m));
+  if (actions && !lazy) el.append(actionsEl(m));
   return el;
 }
 
@@ -584,23 +597,32 @@ function setBusy(b) {
   document.body.classList.toggle("busy", !!b);
 }
 
+// The conversation shown, made on the server now when this is a new chat.
+async function ensureConv() {
+  if (!S.conv) {
+    setTree({ ...(await api("POST", "/api/conversations", { model: S.model })), messages: [], path: [] });
+    setUrl(`/c/${S.conv.id}`);
+  }
+  return S.conv;
+}
+
 // One turn: the question (new, edited or asked again) streamed into the conversation.
 // parentId: where the question goes ("" = the root); regenerate: parentId is the question.
 async function turn({ parentId, content, regenerate = false, shownText, images = [] }) {
   if (S.busy || !S.model) return;
   $("banner").hidden = true;
-  if (!S.conv) {
-    try { setTree({ ...(await api("POST", "/api/conversations", { model: S.model })), messages: [], path: [] }); }
-    catch (e) { if (e.status === 401) return showLogin(); toast(e.message); return; }
-    setUrl(`/c/${S.conv.id}`);
-  }
+  try { await ensureConv(); }
+  catch (e) { if (e.status === 401) return showLogin(); toast(e.message); return; }
   const conv = S.conv;
   const hist = regenerate ? historyTo(parentId).slice(0, -1) : parentId ? historyTo(parentId) : [];
   // show the history, the question and the answer growing
   const box = $("messages");
   for (const e of [...box.querySelectorAll(".msg")]) e.remove();
+  forgetAll();
   $("empty").hidden = true;
-  for (const m of hist) if (m.role === "user" || m.role === "assistant") box.append(messageEl(m));
+  const frag = document.createDocumentFragment();
+  hist.forEach((m, i) => { if (m.role === "user" || m.role === "assistant") frag.append(messageEl(m, { lazy: i < hist.length - LIVE })); });
+  box.append(frag);
   const q = regenerate ? S.byId.get(parentId) : null;
   box.append(q ? messageEl(q, { streaming: true }) : messageEl({ role: "user", content: images.length ? JSON.stringify(content) : shownText }, { streaming: true }));
   const el = messageEl({ role: "assistant", content: "", model: S.model }, { streaming: true });
@@ -624,6 +646,8 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   const controller = new AbortController();
   S.busy = { controller };
   setBusy(true);
+  const docs = await docsTool(conv.id);   // the conversation's documents (docs.js): searched for this question
+  if (docs) body.tools = [...(body.tools || []), docs];
   let reply = "", reasoning = "", usage = null, userMsgId = null, aborted = false, failed = null, memoryUpdated = false, leftOut = 0;
   const t0 = performance.now();
   let tFirst = 0, scheduled = false;
@@ -773,7 +797,7 @@ function feedback(m, rating, btn) {
   comment.focus();
 }
 
-// ---- attachments: images (vision models), audio (transcribed), text files (inline) ----
+// ---- attachments: images (vision models), audio (transcribed), text files (inline), documents (docs.js) ----
 const TEXT_EXT = /\.(txt|md|markdown|csv|tsv|json|jsonl|xml|html?|css|js|mjs|ts|py|c|h|cc|cpp|hpp|rs|go|java|rb|sh|ya?ml|toml|ini|log|sql|tex)$/i;
 function renderPending() {
   const box = $("attachments");
@@ -788,16 +812,6 @@ function renderPending() {
   });
 }
 const DOC_EXT = /\.(pdf|docx|hwpx)$/i;
-async function readDocument(f) {
-  const fd = new FormData();
-  fd.append("purpose", "user_data");
-  fd.append("file", f, f.name);
-  const r = await fetch("/v1/files", { method: "POST", credentials: "same-origin", body: fd });
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new ApiError(r.status, j, r.headers);
-  const x = await api("GET", `/v1/files/${encodeURIComponent(j.id)}/text`);
-  return { fileId: j.id, text: (x.text || "").slice(0, 200000), pages: x.pages || 0 };
-}
 function readAs(f, how) {
   return new Promise((res, rej) => { const rd = new FileReader(); rd.onload = () => res(rd.result); rd.onerror = () => rej(rd.error); rd[how](f); });
 }
@@ -822,11 +836,11 @@ async function addFiles(files) {
       } catch (e) { a.error = e.message; }
       a.ready = true;
     } else if (f.type === "application/pdf" || DOC_EXT.test(f.name)) {
-      // a document: uploaded to /v1/files, its text extracted by the server, sent inline
-      const a = { kind: "doc", name: f.name, text: "", ready: false };
+      // a document: the conversation's, searched at each turn (docs.js)
+      const a = { kind: "doc", name: f.name, ready: false };
       S.pending.push(a);
       renderPending();
-      try { Object.assign(a, await readDocument(f)); } catch (e) { a.error = e.message; }
+      if (await attachDocument(f, a)) S.pending.splice(S.pending.indexOf(a), 1);
       a.ready = true;
     } else if (f.type.startsWith("text/") || f.type === "application/json" || TEXT_EXT.test(f.name)) {
       S.pending.push({ kind: "text", name: f.name, text: (await readAs(f, "readAsText")).slice(0, 200000), ready: true });
@@ -856,7 +870,7 @@ function sendFromComposer() {
   let full = text;
   for (const a of att) {
     if (a.kind === "audio") full += `\n\n[${a.name}]\n${a.text}`;
-    if (a.kind === "text" || a.kind === "doc") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
+    if (a.kind === "text") full += `\n\n[${a.name}]\n\`\`\`\n${a.text}\n\`\`\``;
     if (a.kind === "table") full += `\n\n${tableLine(a)}`;
   }
   keepTables(S.conv && S.conv.id, att);
@@ -1076,6 +1090,7 @@ $("open-admin").addEventListener("click", () => dialog(t("admin"), adminTabs));
 
 // ---- custom assistants (gpts.js): the store, the builder, chats with one and their sources ----
 function askStarter(text) { $("input").value = text; $("composer").requestSubmit(); }
+initDocs({ api, h, toast, ensureConv });
 initGpts({ api, h, toast, me: () => S.me, useAssistant: (a, starter) => { newChat({ assistant: a }); if (starter) askStarter(starter); } });
 
 // ---- voice mode: the spoken turns go into the conversation shown ----
