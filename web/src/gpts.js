@@ -351,10 +351,10 @@ async function renderBuilder(body, id) {
   const save = async () => {
     try {
       a = a ? await ctx.api("PATCH", `/api/assistants/${a.id}`, config()) : await ctx.api("POST", "/api/assistants", config());
-      status.textContent = t("gptsSaved", a.version);
-      status.dataset.version = String(a.version);
       versions = (await ctx.api("GET", `/api/assistants/${a.id}/versions`)).data;
       showVersions();
+      status.textContent = t("gptsSaved", a.version);   /* saved: the history already shows it */
+      status.dataset.version = String(a.version);
       preview.enable();
       return true;
     } catch (e) { status.textContent = e.message; return false; }
