@@ -12,8 +12,9 @@
  * response.mcp_call.in_progress/completed/failed, response.mcp_list_tools.*, and the same
  * for data_analysis_call) numbered by sequence_number across the steps. In chat
  * completions (omni's extension there) the reply is the final answer, with the runs in
- * the message's "tool_runs" (the same items); streamed, the answer's text as content
- * deltas and the runs in the last chunk.
+ * the message's "tool_runs" (the same items) and a custom assistant's "citations";
+ * streamed, the citations in the first chunk, the answer's text as content deltas and the
+ * runs in the last chunk.
  *
  * With the Responses route's hook (api_resp_hook) the response is stored as any other:
  * on_start sees it queued (background), on_final the finished object (completed,
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/chat_file_search.h"
 #include "api/file_search.h"
 #include "api/generate.h"
 #include "api/reply.h"
@@ -192,6 +194,9 @@ static void begin(struct agent *a) {
         d = cJSON_AddObjectToObject(ch, "delta");
         cJSON_AddStringToObject(d, "role", "assistant");
         cJSON_AddStringToObject(d, "content", "");
+        /* a custom assistant's knowledge passages, as a chat without built-in tools sends them */
+        const cJSON *cit = api_request_citations();
+        if (cit) cJSON_AddItemToObject(d, "citations", cJSON_Duplicate(cit, 1));
         cJSON_AddNullToObject(ch, "finish_reason");
         cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
         if (a->ok) a->ok = sse_send_json(a->c, j) == 0;
@@ -707,6 +712,8 @@ static int finish(struct agent *a) {
     cJSON_AddStringToObject(m, "content", a->content ? a->content : "");
     if (cJSON_GetArraySize(a->client_tool_calls)) cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(a->client_tool_calls, 1));
     cJSON_AddItemToObject(m, "tool_runs", cJSON_Duplicate(a->runs, 1));
+    const cJSON *cit = api_request_citations();
+    if (cit) cJSON_AddItemToObject(m, "citations", cJSON_Duplicate(cit, 1));
     cJSON_AddStringToObject(ch, "finish_reason", fin);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(j, "choices"), ch);
     cJSON_AddItemToObject(j, "usage", usage_json(a));

@@ -11,6 +11,7 @@
 #include "api/files_index.h"
 #include "api/guardrails.h"
 #include "api/reply.h"
+#include "api/routes_assistants.h"
 #include "api/who.h"
 #include "storage/files.h"
 
@@ -20,6 +21,11 @@
 static _Thread_local const struct api_chat_fs *current;
 
 const cJSON *api_chat_fs_citations(void) { return current ? current->citations : NULL; }
+
+const cJSON *api_request_citations(void) {
+    const cJSON *a = api_assistant_citations();
+    return a ? a : api_chat_fs_citations();
+}
 
 void api_chat_fs_end(struct api_chat_fs *x) {
     if (current == x) current = NULL;

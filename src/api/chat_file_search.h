@@ -29,5 +29,8 @@ int api_chat_fs_begin(struct api_server *s, struct mg_connection *c, cJSON *j, s
 void api_chat_fs_end(struct api_chat_fs *x);
 /* The citations of this thread's chat, or NULL. */
 const cJSON *api_chat_fs_citations(void);
+/* What this thread's answer cites: a custom assistant's knowledge passages, else the
+ * file_search tool's (NULL: none). Every place that sends or stores an answer asks this. */
+const cJSON *api_request_citations(void);
 
 #endif

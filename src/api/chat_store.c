@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/chat_file_search.h"
 #include "api/chat_personal.h"
 #include "api/meter.h"
+#include "api/msg_citations.h"
 #include "api/reply.h"
 #include "api/routes_assistants.h"
 #include "core/log.h"
@@ -219,6 +221,9 @@ static void on_done(struct api_capture *cap) {
             /* the thoughts before the answer, kept with it for the reader (not sent back as history) */
             if (x->cap.reasoning && store_msg_reasoning_put(a->st, x->w->user.id, answer_id, x->cap.reasoning, &e))
                 log_error("storing the answer's reasoning: %s", e.msg);
+            /* a custom assistant's knowledge passages the answer cites (message.citations) */
+            if (api_citations_put(a->st, x->w->user.id, answer_id, api_request_citations(), &e))
+                log_error("storing the answer's citations: %s", e.msg);
         }
         /* the built-in memory tool: the server runs the model's calls of it */
         int changed = x->memory_tool ? api_chat_memory_calls(s, x->w->user.id, x->tools, x->tool_prefix, x->cap.text) : 0;

@@ -2,7 +2,8 @@
  * models and the tier's limits before (429 with OpenAI's x-ratelimit-* headers), stores
  * the user's message in the conversation named by the X-Omni-Conversation header or the
  * "conversation" field before generating (so a crash mid-stream keeps it), and after it
- * the finished answer and the usage (per user, key, model and day). */
+ * the finished answer (with its reasoning, tool runs and a custom assistant's citations)
+ * and the usage (per user, key, model and day). */
 #ifndef OMNI_API_CHAT_STORE_H
 #define OMNI_API_CHAT_STORE_H
 #include <cJSON.h>

@@ -285,8 +285,7 @@ static cJSON *envelope(const char *id, const char *object, time_t created, const
 
 /* A custom assistant's knowledge passages, as the message's citations (routes_assistants.h). */
 static void add_citations(cJSON *msg) {
-    const cJSON *cit = api_assistant_citations();
-    if (!cit) cit = api_chat_fs_citations();   /* the file_search tool's (api/chat_file_search.h) */
+    const cJSON *cit = api_request_citations();
     if (cit && msg) cJSON_AddItemToObject(msg, "citations", cJSON_Duplicate(cit, 1));
 }
 

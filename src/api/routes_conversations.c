@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/conv_docs.h"
+#include "api/msg_citations.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/who.h"
@@ -205,6 +206,8 @@ static int get_conv(struct api_server *s, struct mg_connection *c, struct api_wh
     }
     store_msgs_free(&t);
     add_reasoning(s->p.auth->st, w->user.id, id, o);
+    /* a custom assistant's answer carries the sources it used, passages too (api/msg_citations.h) */
+    api_citations_attach(s->p.auth->st, w->user.id, id, cJSON_GetObjectItemCaseSensitive(o, "messages"), 1);
     /* a custom assistant's conversation names the version it used (src/assistants) */
     char aid[STORE_ID_MAX];
     int aver = 0;
@@ -264,6 +267,10 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(j, "parent_id");
     const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(j, "reasoning");
     if (bad) { cJSON_Delete(j); return 400; }
+    if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system") && strcmp(role, "tool"))) {
+        cJSON_Delete(j);
+        return api_reply_error(c, 400, "role", "invalid_value", "'role' must be user, assistant, system or tool");
+    }
     if (reasoning && !cJSON_IsNull(reasoning) && !cJSON_IsString(reasoning)) {
         cJSON_Delete(j);
         return api_reply_error(c, 400, "reasoning", "invalid_type", "'reasoning' must be a string (the answer's thoughts)");
@@ -272,9 +279,16 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
         cJSON_Delete(j);
         return api_reply_error(c, 400, "reasoning", "invalid_value", "only an assistant message has 'reasoning'");
     }
-    if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system") && strcmp(role, "tool"))) {
+    const cJSON *cites = cJSON_GetObjectItemCaseSensitive(j, "citations");
+    char why[256];
+    if (api_citations_check(cites, why, sizeof why)) {
         cJSON_Delete(j);
-        return api_reply_error(c, 400, "role", "invalid_value", "'role' must be user, assistant, system or tool");
+        return api_reply_error(c, 400, "citations", "invalid_value", "%s", why);
+    }
+    int with_cites = cJSON_GetArraySize(cites) > 0;
+    if (with_cites && strcmp(role, "assistant")) {
+        cJSON_Delete(j);
+        return api_reply_error(c, 400, "citations", "invalid_value", "only an assistant message has 'citations'");
     }
     if (!cJSON_IsString(content) && !cJSON_IsArray(content)) {
         cJSON_Delete(j);
@@ -307,6 +321,7 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     const char *thoughts = cJSON_IsString(reasoning) ? reasoning->valuestring : "";
     int with_thoughts = thoughts[0] != 0;   /* thoughts is j's: gone after cJSON_Delete */
     rc = with_thoughts ? store_msg_reasoning_put(st, w->user.id, mid, thoughts, &e) : 0;
+    if (!rc && with_cites) rc = api_citations_put(st, w->user.id, mid, cites, &e);
     cJSON_Delete(j);
     if (rc) return api_reply_store(c, rc, &e, "message");
     struct store_msg got;
@@ -322,6 +337,14 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
             for (size_t i = 0; i < n; i++)
                 if (!strcmp(r[i].msg_id, mid)) cJSON_AddStringToObject(o, "reasoning", r[i].text);
         store_reasonings_free(r, n);
+    }
+    if (with_cites) {
+        cJSON *one = cJSON_CreateArray();
+        if (one && cJSON_AddItemToArray(one, o)) {
+            api_citations_attach(st, w->user.id, id, one, 1);
+            cJSON_DetachItemFromArray(one, 0);
+        }
+        cJSON_Delete(one);
     }
     return reply_obj(c, 201, o);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/msg_citations.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/routes_me.h"
@@ -290,6 +291,9 @@ int route_shared(struct api_server *s, struct mg_connection *c, const char *m, c
         cJSON_AddItemToArray(ms, x);
     }
     store_msgs_free(&path);
+    /* an assistant's answer names its sources, not their passages: the link's reader is not
+     * a user of the assistant, whose knowledge is its author's (the answer's text is shared) */
+    api_citations_attach(st, v.user_id, v.id, ms, 0);
     return reply_free(c, 200, o);
 }
 

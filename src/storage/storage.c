@@ -23,6 +23,7 @@
 
 #include "storage/db.h"
 #include "storage/prefs_db.h"
+#include "storage/citations.h"
 #include "storage/reasoning.h"
 #include "storage/rows.h"
 #include "storage/store_internal.h"
@@ -382,6 +383,9 @@ static const char *const mig_sqlite[] = {
      * conversation that has documents attached */
     "CREATE TABLE IF NOT EXISTS conversation_stores (conv_id TEXT PRIMARY KEY REFERENCES conversations(id)"
     " ON DELETE CASCADE, user_id TEXT NOT NULL, vs_id TEXT NOT NULL, created INTEGER NOT NULL);",
+    /* 13 (assistants: an answer's citations kept with it, storage/citations.h; re-appliable) */
+    "CREATE TABLE IF NOT EXISTS message_citations (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, citations TEXT NOT NULL);",
 };
 
 static const char *const mig_pg[] = {
@@ -572,6 +576,9 @@ static const char *const mig_pg[] = {
     /* 12 (web app: a conversation's documents) */
     "CREATE TABLE IF NOT EXISTS conversation_stores (conv_id TEXT PRIMARY KEY REFERENCES conversations(id)"
     " ON DELETE CASCADE, user_id TEXT NOT NULL, vs_id TEXT NOT NULL, created BIGINT NOT NULL);",
+    /* 13 (assistants: an answer's citations) */
+    "CREATE TABLE IF NOT EXISTS message_citations (msg_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " user_id TEXT NOT NULL, citations TEXT NOT NULL);",
 };
 #define N_MIG ((int)(sizeof mig_sqlite / sizeof *mig_sqlite))
 _Static_assert(sizeof mig_sqlite / sizeof *mig_sqlite == sizeof mig_pg / sizeof *mig_pg,
@@ -2228,6 +2235,26 @@ static void export_reasoning(struct store *st, const char *user_id, const char *
     store_reasonings_free(r, n);
 }
 
+/* The answers' citations (storage/citations.h) as "citations" on their messages in ja:
+ * the sources an answer used, with their passages (the user got them with the answer). */
+static void export_citations(struct store *st, const char *user_id, const char *conv_id, cJSON *ja, struct jb *b) {
+    struct store_citations *c = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (store_conv_citations(st, user_id, conv_id, &c, &n, &e)) return;   /* the answers are exported all the same */
+    cJSON *m;
+    cJSON_ArrayForEach(m, ja) {
+        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
+        for (size_t i = 0; mid && i < n; i++) {
+            if (strcmp(c[i].msg_id, mid)) continue;
+            cJSON *arr = cJSON_Parse(c[i].json);
+            if (arr) jadd(b, m, "citations", arr);
+            break;
+        }
+    }
+    store_citations_free(c, n);
+}
+
 int store_export_user(struct store *st, const char *user_id, char **json, struct err *e) {
     *json = NULL;
     struct store_user u;
@@ -2280,6 +2307,7 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
             for (size_t k = 0; k < ms.n; k++) jpush(&b, ja, msg_json(&b, &ms.items[k]));
             store_msgs_free(&ms);
             export_reasoning(st, user_id, l.items[i].id, ja, &b);
+            export_citations(st, user_id, l.items[i].id, ja, &b);
             jpush(&b, jc, o);
         }
         int more = l.has_more;

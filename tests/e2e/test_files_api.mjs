@@ -288,6 +288,9 @@ await test("responses.create with file_search: a file_search_call item, citation
   assert(ann.length > 0 && ann[0].type === "file_citation", "citations: " + JSON.stringify(ann));
   eq([ann[0].file_id, ann[0].filename], [ids["설명서.md"], "설명서.md"], "cites the manual");
   assert(typeof ann[0].index === "number", "with an index");
+  const kept = await alice.responses.retrieve(r.id);   // store defaults to true for an account
+  eq(kept.output.find((o) => o.type === "message").content[0].annotations, ann, "the stored response keeps its citations");
+  eq(kept.output[0].results, call.results, "and the passages they point to");
   assert(r.usage.input_tokens > plain.usage.input_tokens + 30,
          `the passages are in the prompt (${r.usage.input_tokens} vs ${plain.usage.input_tokens} tokens)`);
   const noResults = await alice.responses.create({ model: "synth-smollm2-f16", input: q, max_output_tokens: 2,

@@ -4,7 +4,10 @@
 // answer cites the manual's passage; the citation opens that passage), publishes it (a new
 // version in the history); another user finds it in the store (search, category), opens
 // its detail page, uses it (a chat with it whose answer shows the sources, clickable to the
-// passage), rates it with a review; the author sees its usage; the admin features it and
+// passage; the sources are stored with the answer on the server: a new browser with fresh
+// storage, logged in as the same user, shows them and opens the passage, and a share link
+// names the sources without their passages), rates it with a review; the author sees its
+// usage; the admin features it and
 // hides it; names and passages with HTML stay text; the bundle exported from the builder and
 // imported in the app of a second server retrieves the same. Screenshots under build/screenshots.
 import * as fs from "node:fs";
@@ -15,7 +18,7 @@ import { launch, ready, shot, shapeChat } from "./web_helpers.mjs";
 import { hwpx, pdf } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const { test, summary } = makeCounter(8);
+const { test, summary } = makeCounter(10);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-web-gpts-"));
 fs.writeFileSync(`${tmp}/tiers.json`, JSON.stringify({ default: "free", tiers: { free: {} } }));
 const PDF = path.join(tmp, "설명서.pdf"), HWPX = path.join(tmp, "안내.hwpx");
@@ -53,7 +56,7 @@ try {
   const ctxC = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const alice = await signup(ctxC, "앨리스", "alice@example.com");
   const bob = await signup(ctxB, "Bob", "bob@example.com");
-  let id;
+  let id, bobConv;
 
   await test("the builder: form, knowledge upload (PDF + HWPX), starters, capabilities; saved as version 1", async () => {
     await alice.click("#open-gpts");
@@ -126,7 +129,7 @@ try {
     eq(await cite.getAttribute("data-file"), "설명서.pdf", "the answer cites the manual");
     await cite.click();
     assert((await ans.locator(".citations .passage").first().textContent()).includes("백이십 분"), "clickable to the passage");
-    const convId = new URL(bob.url()).pathname.slice(3);
+    const convId = bobConv = new URL(bob.url()).pathname.slice(3);
     await bob.reload();
     await ready(bob);
     await bob.waitForSelector(".msg.assistant .citations .cite");
@@ -135,6 +138,55 @@ try {
     const conv = await bob.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}`)).json()), convId);
     eq(conv.assistant_id, id, "the conversation records the assistant");
     await shot(bob, "gpts-chat-sources");
+  });
+
+  await test("the sources come from the server: a new browser (fresh storage, same login) shows them; a click opens the passage", async () => {
+    const ctxB2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await ctxB2.newPage();
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(srv.url + "/?lang=ko");
+      await page.waitForSelector("#login-view:not([hidden])");
+      eq(await page.evaluate(() => Object.keys(localStorage).filter((k) => /cit/i.test(k))), [], "a browser that kept no sources");
+      await page.fill("#auth-email", "bob@example.com");
+      await page.fill("#auth-password", "gpts-pass-bob@example.com");
+      await page.click("#auth-submit");
+      await ready(page);
+      await page.goto(`${srv.url}/c/${bobConv}`);   // a new document: ready again once it has loaded
+      await ready(page);
+      const ans = page.locator(".msg.assistant").last();
+      const cite = ans.locator(".citations .cite").first();
+      await cite.waitFor({ timeout: 30000 });
+      eq([await cite.getAttribute("data-file"), await cite.getAttribute("data-index")], ["설명서.pdf", "1"], "[1] is the PDF, as in the first browser");
+      assert(/2장 배터리/.test(await cite.textContent()), "the heading: " + await cite.textContent());
+      const passage = ans.locator(".citations .passage").first();
+      assert(await passage.isHidden(), "closed until clicked");
+      await cite.click();
+      assert(await passage.isVisible() && (await passage.textContent()).includes("백이십 분"), "the click opens the passage");
+      eq(await page.evaluate(() => localStorage.getItem("omni.citations")), null, "nothing of them kept in this browser");
+      const api = await page.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}`)).json()), bobConv);
+      const stored = api.messages.filter((m) => m.role === "assistant").at(-1).citations;
+      eq(stored[0].file, "설명서.pdf", "the conversation's answer carries them");
+      eq(await ans.locator(".citations .cite").count(), stored.length, "one source on the page per stored citation");
+      await shot(page, "gpts-sources-new-browser");
+    } finally { await ctxB2.close(); }
+  });
+
+  await test("a share link names the answer's sources without their passages (the reader is not a user of the assistant)", async () => {
+    const share = await bob.evaluate(async (c) => (await (await fetch(`/api/conversations/${c}/share`, { method: "POST" })).json()), bobConv);
+    const anon = await browser.newContext({ viewport: { width: 900, height: 700 } });
+    try {
+      const p = await anon.newPage();
+      p.on("pageerror", (e) => errors.push("shared: " + e));
+      await p.goto(srv.url + share.url);
+      await p.waitForSelector("#shared-messages .msg.assistant .citations .cite-label");
+      eq(await p.locator("#shared-messages .citations .cite-label").first().getAttribute("data-file"), "설명서.pdf", "the source named");
+      eq(await p.locator("#shared-messages .citations .passage, #shared-messages button").count(), 0, "no passage, nothing to open");
+      assert(!(await p.textContent("#shared-messages")).includes("백이십 분"), "the manual's text is not in the shared copy");
+      const j = await p.evaluate(async (u) => (await (await fetch(u)).json()), "/api/shared/" + share.token);
+      const c = j.messages.filter((m) => m.role === "assistant").at(-1).citations;
+      eq(Object.keys(c[0]).sort(), ["file", "heading", "index", "page"], "the API's shared copy: where, not what");
+    } finally { await anon.close(); }
   });
 
   await test("ratings: the user rates 5 with a review; the store shows it; the author sees usage", async () => {

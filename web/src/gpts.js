@@ -75,6 +75,7 @@ const CSS = `
 .gpt-preview .messages { flex: 1; padding: 8px; }
 .gpt-files li, .gpt-versions li { display: flex; gap: 8px; align-items: center; font-size: 14px; }
 .citations { margin-top: 6px; font-size: 13px; }
+.citations .cite-label { display: block; padding: 2px 0; color: var(--fg2); }
 .citations .cite { display: block; text-align: left; background: none; border: none; color: var(--accent); padding: 2px 0; }
 .citations .passage { white-space: pre-wrap; border-left: 3px solid var(--accent); margin: 4px 0 6px; padding: 4px 8px; color: var(--fg); background: var(--bg2); }
 #asst-bar { padding: 8px 16px; border-bottom: 1px solid var(--border); font-size: 14px; }
@@ -92,29 +93,15 @@ const CATEGORY_NAMES = {
 };
 const catName = (c) => (CATEGORY_NAMES[document.documentElement.lang] || CATEGORY_NAMES.en)[c] || c;
 
-// The sources of answers, by message id, kept in this browser (the server stores the
-// answer's text): the latest 200.
-const KEEP = "omni.citations";
-let keptCache = null;
-function kept() {
-  if (!keptCache) { try { keptCache = JSON.parse(localStorage.getItem(KEEP) || "{}"); } catch { keptCache = {}; } }
-  return keptCache;
-}
-export function rememberCitations(id, cites) {
-  const all = kept();
-  all[id] = cites;
-  const ks = Object.keys(all);
-  for (const k of ks.slice(0, Math.max(0, ks.length - 200))) delete all[k];
-  try { localStorage.setItem(KEEP, JSON.stringify(all)); } catch {}
-}
-export function citationsFor(id) { return id ? kept()[id] || null : null; }
-
-// The sources an answer used: "[n] file, p. N, heading", each opening its passage.
+// The sources an answer used: "[n] file, p. N, heading", each opening its passage. They
+// come with the answer from the server (message.citations, stored with it, so a reload or
+// another device shows them); a shared copy has the sources without passages: plain labels.
 export function citationsEl(cites) {
   const h = ctx.h;
   const box = h("div.citations", { "aria-label": t("gptsSources") }, h("div.citations-title", { text: t("gptsSources") }));
   for (const c of cites) {
     const label = `[${c.index}] ${c.file}` + (c.page ? `, ${t("gptsPage", c.page)}` : "") + (c.heading ? `, ${c.heading}` : "");
+    if (!c.text) { box.append(h("span.cite-label", { text: label, dataset: { file: c.file, index: String(c.index) } })); continue; }
     const passage = h("blockquote.passage", { text: c.text || "", hidden: true, dataset: { index: String(c.index) } });
     const b = h("button.cite", { type: "button", text: label, "aria-expanded": "false",
       dataset: { file: c.file, page: String(c.page || ""), index: String(c.index) },
@@ -147,6 +134,7 @@ export async function assistantBar(a, onStarter) {
 
 export function initGpts(c) {
   ctx = c;
+  try { localStorage.removeItem("omni.citations"); } catch {}   // this browser's old copy: the server keeps them now
   const style = document.createElement("style");
   style.textContent = CSS;
   document.head.append(style);

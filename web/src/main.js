@@ -7,7 +7,7 @@ import { renderMarkdown, escapeHtml, loadHeavy, onHeavyLoaded } from "./render.j
 import { t, LANG, setLang } from "./i18n.js";
 import { initVoice } from "./voice.js";
 import { initTools, isTable, tableAttachment, tableLine, keepTables, requestTools, toolRunsEl } from "./tools.js";
-import { initGpts, citationsEl, assistantBar, rememberCitations, citationsFor } from "./gpts.js";
+import { initGpts, citationsEl, assistantBar } from "./gpts.js";
 import { showTrainer, workbenchNav, consentField } from "./trainer.js";
 import { initFineTuning } from "./finetune.js";
 import { moderationTab } from "./moderation.js";
@@ -474,8 +474,7 @@ function messageEl(m, { streaming = false, lazy = false } = {}) {
   if (m.tool_runs && m.tool_runs.length) content.before(toolRunsEl(m.tool_runs));
   const th = m.reasoning;   // a thinking model's thoughts, stored by the server with the answer
   if (th) thinkingEl(el, false).querySelector(".thinking-text").textContent = th;
-  const cs = citationsFor(m.id);
-  if (cs) el.append(citationsEl(cs));
+  if (m.citations && m.citations.length) el.append(citationsEl(m.citations));   // stored with the answer
   if (actions && !lazy) el.append(actionsEl(m));
   return el;
 }
@@ -711,7 +710,7 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
   const tEnd = performance.now();
   // a stopped answer is not stored by the server (it was not finished): store what came
   if (aborted && reply && userMsgId) {
-    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId, reasoning: reasoning || undefined }); } catch {}
+    try { await api("POST", `/api/conversations/${conv.id}/messages`, { role: "assistant", content: reply, parent_id: userMsgId, reasoning: reasoning || undefined, citations: cites || undefined }); } catch {}
   }
   const before = new Set(S.byId.keys());
   try { if (S.conv && S.conv.id === conv.id) await reloadConv(); } catch {}
@@ -721,7 +720,6 @@ async function turn({ parentId, content, regenerate = false, shownText, images =
     const leaf = S.conv.current_leaf && S.byId.get(S.conv.current_leaf);
     const stored = leaf && leaf.role === "assistant" && !before.has(leaf.id);
     if (stored && !failed) {
-      if (cites) rememberCitations(leaf.id, cites);
       const tokens = (usage && usage.completion_tokens) || leaf.usage?.completion_tokens || 0;
       S.stats.set(leaf.id, { tokens, secs: tFirst ? (tEnd - tFirst) / 1000 : 0, ttft: tFirst ? (tFirst - t0) / 1000 : 0, leftOut });
     }
