@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/store_internal.h"
+#include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
 
@@ -20,25 +20,13 @@ int store_msg_citations_put(struct store *st, const char *user_id, const char *m
     cJSON_Delete(j);
     if (!arr) return err_set(e, "citations must be a JSON array"), STORE_INVALID;
     if (empty) return 0;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
     /* the message must be the user's: the row is made from it */
-    struct dbq *q = db_prep(d,
-                            "INSERT INTO message_citations (msg_id, user_id, citations) SELECT id, user_id, CAST($3 AS TEXT)"
-                            " FROM messages WHERE id = $2 AND user_id = $1"
-                            " ON CONFLICT (msg_id) DO UPDATE SET citations = excluded.citations",
-                            1, e);
-    int rc = STORE_ERR;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, msg_id);
-        dbq_text(q, 3, json);
-        rc = dbq_run(q, e);
-        if (!rc && dbq_changes(q) == 0) rc = (err_set(e, "message not found"), STORE_NOTFOUND);
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    return rc;
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(msg_id), ROW_T(json)};
+    return rows_change(st,
+                       "INSERT INTO message_citations (msg_id, user_id, citations) SELECT id, user_id, CAST($3 AS TEXT)"
+                       " FROM messages WHERE id = $2 AND user_id = $1"
+                       " ON CONFLICT (msg_id) DO UPDATE SET citations = excluded.citations",
+                       a, ROW_N(a), "message not found", NULL, e);
 }
 
 void store_citations_free(struct store_citations *items, size_t n) {
@@ -46,43 +34,24 @@ void store_citations_free(struct store_citations *items, size_t n) {
     free(items);
 }
 
+static int read_citations(struct dbq *q, void *row, struct err *e) {
+    struct store_citations *c = row;
+    snprintf(c->msg_id, sizeof c->msg_id, "%s", dbq_col_text(q, 0));
+    c->json = strdup(dbq_col_text(q, 1));
+    return c->json ? 0 : err_set(e, "out of memory");
+}
+
+static void drop_citations(void *row) { free(((struct store_citations *)row)->json); }
+
 int store_conv_citations(struct store *st, const char *user_id, const char *conv_id, struct store_citations **out,
                          size_t *n, struct err *e) {
     *out = NULL;
     *n = 0;
     if (bad_id(user_id) || bad_id(conv_id)) return err_set(e, "conversation not found"), STORE_NOTFOUND;
-    struct db *d;
-    if (store_db_acquire(st, &d, e)) return STORE_ERR;
-    struct dbq *q = db_prep(d,
-                            "SELECT c.msg_id, c.citations FROM message_citations c JOIN messages m ON m.id = c.msg_id"
-                            " WHERE m.conv_id = $2 AND m.user_id = $1 AND c.user_id = $1",
-                            1, e);
-    int rc = STORE_ERR;
-    size_t cap = 0;
-    if (q) {
-        dbq_text(q, 1, user_id);
-        dbq_text(q, 2, conv_id);
-        while ((rc = dbq_step(q, e)) == 1) {
-            if (*n == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct store_citations *p = realloc(*out, nc * sizeof *p);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
-                *out = p;
-                cap = nc;
-            }
-            struct store_citations *c = &(*out)[*n];
-            snprintf(c->msg_id, sizeof c->msg_id, "%s", dbq_col_text(q, 0));
-            c->json = strdup(dbq_col_text(q, 1));
-            (*n)++;
-            if (!c->json) { rc = err_set(e, "out of memory"); break; }
-        }
-        dbq_done(q);
-    }
-    store_db_release(st, d);
-    if (rc) {
-        store_citations_free(*out, *n);
-        *out = NULL;
-        *n = 0;
-    }
-    return rc;
+    static const struct rows_shape shape = {sizeof **out, 8, read_citations, drop_citations};
+    const struct rowarg a[] = {ROW_T(user_id), ROW_T(conv_id)};
+    return rows_many(st,
+                     "SELECT c.msg_id, c.citations FROM message_citations c JOIN messages m ON m.id = c.msg_id"
+                     " WHERE m.conv_id = $2 AND m.user_id = $1 AND c.user_id = $1",
+                     a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
 }
