@@ -119,7 +119,7 @@ test: setup
 # non-zero at SIGTERM, which those tests check. LeakSanitizer runs at every exit.
 check-asan:
 	@OMNI_BIN=build-asan/omni TEST_TIMEOUT=$${TEST_TIMEOUT:-1800} \
-	    ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1} UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} \
+	    ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1} LSAN_OPTIONS=$${LSAN_OPTIONS:-suppressions=$(CURDIR)/tests/lsan.supp} UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1} \
 	    $(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined"
