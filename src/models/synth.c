@@ -48,7 +48,7 @@ const struct synth_shape synth_shapes[] = {
     {"qwen3guard-gen-0.6b", "qwen3", "qwen2", 151936, 32768, 1024, 28, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 4, 128, 0,
      0.0f, 0.0f, 0, 0, 0, 0},
     {"tiny-qwen3guard", "qwen3", "qwen2", 1280, 4096, 1024, 2, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 4, 128, 0, 0.0f,
-     0.0f, 0.35f, 0, 0, 0},
+     0.0f, 0.0f, 0, 0, 0},
     {"tiny-llamaguard3", "llama", "llama-bpe", 1280, 4096, 256, 2, 4, 1, 512, 500000.f, 1e-5f, 1, 1, 5, 64, 0, 0.0f,
      0.0f, 0.35f, 0, 0, 0},
     {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
@@ -336,7 +336,7 @@ static const char *k_qwen3guard_template =
     " - The second line should start with 'Categories:' followed by a list of any unsafe content categories, "
     "separated by commas. If the content is safe, use 'Categories: None'."
     "{% if not q %}\n - The third line must be one of: 'Refusal: Yes', 'Refusal: No'.{% endif %}"
-    "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+    "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n{{ '\\n' }}";   /* (a last newline of the source is not output) */
 /* Llama Guard 3's template as its GGUF files carry it (the 8B's): the S1-S14 taxonomy, the
  * conversation as "User: ..." / "Agent: ...", ending at the assistant header. */
 static const char *k_llama_guard3_template =

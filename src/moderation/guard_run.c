@@ -76,6 +76,24 @@ static int append_text(omni_model *m, omni_prompt *p, const char *text, size_t l
     return 0;
 }
 
+/* text as ShieldGemma's prompt may quote it: its prompt is tokenized as its model card
+ * has it, turn markers in it included, so a text that spells a control token (which could
+ * close the quoted question and forge an answer) has each '<' shown as U+2039 instead. */
+static char *defang(omni_model *m, const char *text) {
+    size_t n = strlen(text);
+    if (omni_tokenize(m, text, n, 0, 1, NULL, 0) == omni_tokenize(m, text, n, 0, 0, NULL, 0)) return strdup(text);
+    size_t lt = 0;
+    for (size_t i = 0; i < n; i++) lt += text[i] == '<';
+    char *o = malloc(n + 2 * lt + 1), *w = o;
+    if (!o) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '<') memcpy(w, "\xE2\x80\xB9", 3), w += 3;
+        else *w++ = text[i];
+    }
+    *w = 0;
+    return o;
+}
+
 struct wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -168,14 +186,33 @@ int guard_prompt(omni_model *m, enum guard_family f, int sg_policy, const char *
               "defined in the below:\n\n* %s\n\n===\n\nDoes the human question violate the above principle? Your "
               "answer must start with 'Yes' or 'No'. And then walk through step by step to be sure we answer "
               "correctly.\n%s";
-        size_t cap = strlen(fmt) + strlen(text) + (reply ? strlen(reply) : 0) + strlen(k_sg_policy[sg_policy]) + 1;
-        if (!(sg = malloc(cap))) {
+        char *t = defang(m, text), *r = reply ? defang(m, reply) : NULL;
+        size_t cap = t && (r || !reply) ? strlen(fmt) + strlen(t) + (r ? strlen(r) : 0) + strlen(k_sg_policy[sg_policy]) + 1 : 0;
+        if (!cap || !(sg = malloc(cap))) {
+            free(t);
+            free(r);
             snprintf(err, err_size, "guard: out of memory");
             return -1;
         }
-        if (reply) snprintf(sg, cap, fmt, text, reply, k_sg_policy[sg_policy]);
-        else snprintf(sg, cap, fmt, text, k_sg_policy[sg_policy], "");
-        msgs[n_msgs++] = (omni_chat_message){"user", sg};
+        if (reply) snprintf(sg, cap, fmt, t, r, k_sg_policy[sg_policy]);
+        else snprintf(sg, cap, fmt, t, k_sg_policy[sg_policy], "");
+        free(t);
+        free(r);
+        /* its turn markers are control tokens, as the model was trained on them */
+        omni_chat_message one = {"user", sg};
+        char *rendered = omni_chat_format(m, &one, 1, 1, err, err_size);
+        free(sg);
+        if (!rendered) return -1;
+        int rc = omni_prompt_build(m, rendered, NULL, 0, 1, 1, out, err, err_size);
+        free(rendered);
+        if (rc) return -1;
+        int n_ctx = omni_request_n_ctx(m, NULL);
+        if (out->n > (n_ctx > 0 ? n_ctx : 4096) - GUARD_MAX_DETAIL - 16) {
+            omni_prompt_free(out);
+            snprintf(err, err_size, "guard: the text is too long for the guard model's context");
+            return -1;
+        }
+        return 0;
     } else {
         msgs[n_msgs++] = (omni_chat_message){"user", text};
         if (reply) msgs[n_msgs++] = (omni_chat_message){"assistant", reply};
@@ -206,7 +243,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
      * labels begin alike). One step per distinct shared beginning: the prompt with that
      * beginning, one token, the candidates' log-probabilities watched (sampling is held
      * to them by a bias, so an end-of-text token cannot hide the position). */
-    struct lab { int32_t t[8]; int n, done; double lp; } lab[3];
+    struct lab { int32_t t[32]; int n, done; double lp; } lab[3];
     for (int k = 0; k < 3; k++) {
         out->label_token[k] = -1;
         out->label_logprob[k] = -INFINITY;
@@ -214,14 +251,14 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
         lab[k].done = 1;
         lab[k].lp = 0;
         const char *word = k_labels[f][k];
-        int n = word ? omni_tokenize(m, word, strlen(word), 0, 0, lab[k].t, 8) : 0;
-        if (n < 1 || n > 8) continue;
+        int n = word ? omni_tokenize(m, word, strlen(word), 0, 0, lab[k].t, 32) : 0;
+        if (n < 1 || n > 32) continue;
         lab[k].n = n;
         lab[k].done = 0;
         out->label_token[k] = lab[k].t[0];
     }
     int rc = 0;
-    for (int d = 0; d < 8 && !rc; d++) {
+    for (int d = 0; d < 32 && !rc; d++) {
         int seen[3] = {0};
         for (int k = 0; k < 3 && !rc; k++) {
             if (lab[k].done || seen[k]) continue;
@@ -280,7 +317,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
         return -1;
     }
     float lp[3];
-    for (int k = 0; k < 3; k++) lp[k] = lab[k].n ? (float)lab[k].lp : -INFINITY;
+    for (int k = 0; k < 3; k++) out->label_seq_logprob[k] = lp[k] = lab[k].n ? (float)lab[k].lp : -INFINITY;
     int pick = guard_label_pick(lp, &out->p_unsafe);
     if (pick < 0) {   /* not an answer in the guard's format */
         guard_parse(f, sg_policy, "", &out->v);

@@ -34,6 +34,8 @@ struct guard_check {
     float p_unsafe;           /* 0..1: the unsafe labels' share of the labels' probability */
     int32_t label_token[3];   /* first token of each label: unsafe, safe, half-weight (-1: none) */
     float label_logprob[3];   /* their log-probabilities at the label position (-inf: none) */
+    float label_seq_logprob[3]; /* each label's log-probability (its tokens to where it parts
+                                 * from the others; = label_logprob where they part at once) */
     char answer[256];         /* the answer as read: opening, label, categories (cut at 255 bytes);
                                * "" when UNPARSED */
     int n_prompt;             /* tokens of the label prompt */
