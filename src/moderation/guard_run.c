@@ -97,7 +97,7 @@ static char *defang(omni_model *m, const char *text) {
 struct wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int done, failed, n_tok;
+    int done, failed, n_tok, n_cached;
     int n_watch;
     float watch_lp[3];
     int watched;
@@ -121,8 +121,8 @@ static void on_token(const omni_token_info *t, void *user) {
 
 static void on_done(const omni_usage *u, const char *error, void *user) {
     struct wait *w = user;
-    (void)u;
     pthread_mutex_lock(&w->mu);
+    if (u) w->n_cached = u->cached_tokens;
     if (error) {
         w->failed = 1;
         snprintf(w->err, sizeof w->err, "%s", error);
@@ -301,6 +301,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
             }
             if (rc) break;
             out->n_generated += w.n_tok;
+            if (d == 0) out->n_cached = w.n_cached;
             for (int g = 0; g < ng; g++) {
                 struct lab *L = &lab[group[g]];
                 int shared = 0;

@@ -39,6 +39,8 @@ struct guard_check {
     char answer[256];         /* the answer as read: opening, label, categories (cut at 255 bytes);
                                * "" when UNPARSED */
     int n_prompt;             /* tokens of the label prompt */
+    int n_cached;             /* of them, those the engine had cached from an earlier check
+                               * (the template's fixed beginning): not computed again */
     int n_generated;          /* tokens sampled in all (1 for a safe verdict) */
     double ms;                /* time the check took */
 };
