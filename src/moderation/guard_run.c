@@ -350,7 +350,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
         g2.n_stop = reply && f == GUARD_QWEN3GUARD ? 0 : 1;
         struct wait w2 = {0};
         rc = run_one(m, &prompt, &g2, &w2, err, err_size);
-            if (rc) {
+        if (rc) {
             omni_prompt_free(&prompt);
             return -1;
         }
