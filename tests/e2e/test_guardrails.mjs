@@ -484,9 +484,10 @@ async function toolSuite() {
     const dana = await user(srv.url, "dana-tools@example.com");   // tier free
     const put = (doc) => admin.req("PUT", "/api/admin/moderation/policies/tier/free", doc);
     const CALC = { type: "calculator", limits: { max_expression_length: 16 } };
-    const chatBody = { model: "", seed: 3, temperature: 0, max_tokens: 120, messages: [{ role: "user", content: "What is 1/3 + 1/6?" }],
+    // (this question's answer after the run has two sentences on this model: the cut keeps the first)
+    const chatBody = { model: "", seed: 3, temperature: 0, max_tokens: 200, messages: [{ role: "user", content: "1/3 + 1/6은?" }],
                        tools: [CALC], tool_choice: { type: "function", function: { name: "calculator" } } };
-    const respBody = { model: "", seed: 3, temperature: 0, max_output_tokens: 120, input: "What is 1/3 + 1/6?",
+    const respBody = { model: "", seed: 3, temperature: 0, max_output_tokens: 200, input: "1/3 + 1/6은?",
                        tools: [CALC], tool_choice: { type: "function", name: "calculator" } };
     const wordRe = (w) => new RegExp(`(?<![A-Za-z0-9])${w}(?![A-Za-z0-9])`, "i");
     // the sentences before the first one the word is in: what a cut answer keeps
@@ -506,16 +507,23 @@ async function toolSuite() {
       eq(rr.status, 200, rr.text);
       const msg = rr.json.output.find((o) => o.type === "message");
       respAnswer = msg ? msg.content[0].text : "";
-      // a word of both answers, not in what the first step wrote (the call) nor in the run
-      const step1 = JSON.stringify(runs[0]) + " tool_call name arguments calculator expression";
+      // a word of both answers' later sentences, not in their first one, nor in what the first
+      // step wrote (the call) or the run
+      const ss = sentences(chatAnswer);
+      assert(ss.length >= 2, "the answer after the run has sentences to keep: " + JSON.stringify(chatAnswer));
+      const step1 = JSON.stringify(runs[0]) + " tool_call name arguments calculator expression " + ss[0];
+      const later = ss.slice(1).join("");
       const runsOf = (t) => (t.match(/[A-Za-z]{3,}/g) || []).filter((w) => wordRe(w).test(t) && !wordRe(w).test(step1));
-      word = runsOf(chatAnswer).find((w) => wordRe(w).test(respAnswer));
+      word = runsOf(later).find((w) => wordRe(w).test(respAnswer) && before(respAnswer, w).length > 0);
       assert(word, "a word of the answer after the run: " + JSON.stringify([chatAnswer, respAnswer]));
+      console.log(`  the answer after the run: ${ss.length} sentences; "${word}" flagged, ` +
+                  `${before(chatAnswer, word).length} of ${chatAnswer.length} characters kept`);
       eq((await put({ input: false, rules: [{ name: "tool-answer", type: "words", words: [word], action: "block" }] })).status, 200);
       r = await dana.req("POST", "/v1/chat/completions", chatBody);
       eq(r.status, 200, r.text);
       eq(r.json.choices[0].finish_reason, "content_filter", "finish_reason: " + r.text);
       eq(r.json.choices[0].message.content, before(chatAnswer, word), "only the sentences before the flagged one");
+      assert(before(chatAnswer, word).length > 0, "a first sentence is kept");
       eq(r.json.choices[0].message.tool_runs[0].type, "calculator_call", "the run stays");
       const s = await sse(srv.url, "/v1/chat/completions", chatBody, dana.key);
       eq(s.status, 200, s.text);
