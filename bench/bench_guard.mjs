@@ -1,6 +1,11 @@
 // Guardrails' cost (bench/run.sh): what a guard model adds to a chat request, with a
-// Qwen3Guard-Gen-0.6B-shape model made by `omni synth` (random weights cost what real ones
-// do) on BENCH_GUARD_THREADS (2) threads. One server, three policies (set through the
+// Qwen3Guard-Gen-0.6B-shape model made by `omni synth --shape qwen3guard-gen-0.6b` (Qwen3-0.6B's
+// shape and Qwen3Guard-Gen's template; random weights cost what real ones do) on
+// BENCH_GUARD_THREADS (2) threads. A check costs what a real guard's does whatever the weights
+// say (src/moderation/guard_run.h): one prefill of the guard prompt ending in "Safety:" and a
+// token per label step; categories are decoded only after an unsafe label, which random
+// weights do not give (the labels hold little of their probability: the verdict is UNPARSED),
+// so the figures are those of a safe verdict, the common case. One server, three policies (set through the
 // server's --moderation file, one server per policy, the same guard file):
 //   none    no checks: the baseline
 //   input   the guard reads the user's message before generation: added time to first token
@@ -21,10 +26,10 @@ const THREADS = process.env.BENCH_GUARD_THREADS || "2";
 const ROUNDS = +(process.env.BENCH_GUARD_ROUNDS || 3);
 const TICK_MS = 1000 / +(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim() || 100);
 const LLM = `${MODELS}/llm/stories260K.gguf`;   // a tiny chat model: the time measured is the guard's
-const GUARD = `${DIR}/Qwen3Guard-Gen-0.6B-synth-q8_0.gguf`;   // the name tells omni its family
+const GUARD = `${DIR}/Qwen3Guard-Gen-0.6B-shape-q8_0.gguf`;   // the name (and template) tell omni its family
 
 fs.mkdirSync(DIR, { recursive: true });
-if (!fs.existsSync(GUARD)) execFileSync(BIN, ["synth", "--shape", "qwen3-0.6b", "--type", "q8_0", "-o", GUARD], { stdio: "ignore" });
+if (!fs.existsSync(GUARD)) execFileSync(BIN, ["synth", "--shape", "qwen3guard-gen-0.6b", "--type", "q8_0", "-o", GUARD], { stdio: "ignore" });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-bench-guard-"));
 
 function start(policy) {

@@ -195,6 +195,9 @@ typedef struct omni_token_info {
     const float *top_logprob;
     int reasoning;             /* 1: this text is the model's thoughts, not its answer
                                 * (only with omni_generate_params.reasoning) */
+    int n_watch;               /* omni_generate_params.n_watch, or 0 (held-back text) */
+    const float *watch_logprob; /* [n_watch] log-probability of each watched token at this step
+                                 * (the distribution this token was sampled from) */
 } omni_token_info;
 
 /* Constrained function calls (omni_generate_params.lazy_json): while the reply is free
@@ -260,7 +263,14 @@ typedef struct omni_generate_params {
      * the same batched forward; a cached prefix is reused only under the same adapter.
      * An unknown name fails omni_submit with OMNI_ERR_INVALID. Borrowed for the call. */
     const char *adapter;
+    /* Tokens whose log-probability under the model on_token reports at every step
+     * (omni_token_info.watch_logprob, in this order), whether or not they are among the
+     * top alternatives: a classifier's label tokens. At most OMNI_MAX_WATCH; borrowed
+     * until on_done. */
+    const int32_t *watch_tokens;
+    int n_watch;
 } omni_generate_params;
+#define OMNI_MAX_WATCH 16
 
 omni_generate_params omni_generate_default_params(void);
 

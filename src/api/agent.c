@@ -64,6 +64,8 @@ struct agent {
     time_t created;
     omni_usage usage;          /* summed over the steps */
     int incomplete;
+    int filtered;              /* output moderation cut the answer, or a tool result was blocked:
+                                * the loop ends, with finish_reason / incomplete reason content_filter */
     /* a failure that ends the loop (after the reply began, or before) */
     int fail_status;
     char fail_param[64], fail_code[64], fail_msg[700];
@@ -163,7 +165,9 @@ static cJSON *response_obj(struct agent *a, const char *status, cJSON *output) {
         cJSON_AddStringToObject(e, "code", a->fail_code[0] ? a->fail_code : "server_error");
         cJSON_AddStringToObject(e, "message", a->fail_msg);
     } else cJSON_AddNullToObject(r, "error");
-    if (a->incomplete) cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "incomplete_details"), "reason", "max_output_tokens");
+    if (a->filtered || a->incomplete)
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "incomplete_details"), "reason",
+                                a->filtered ? "content_filter" : "max_output_tokens");
     else cJSON_AddNullToObject(r, "incomplete_details");
     if (strcmp(status, "in_progress") && strcmp(status, "queued")) cJSON_AddItemToObject(r, "usage", usage_json(a));
     else cJSON_AddNullToObject(r, "usage");
@@ -363,6 +367,18 @@ static void close_open(struct agent *a) {
         item_done(a, item);
     } else if (a->open == OPEN_REASONING) {
         item_done(a, api_resp_reasoning_item(a->open_id, t));
+    } else if (a->open == OPEN_CALL && a->filtered) {
+        /* the output check cut the reply inside a call: what was shown of it stays, nothing runs */
+        if (a->open_fn >= 0 && a->set.fns[a->open_fn].approval) {
+            /* an approval request streams nothing: it was never shown */
+        } else if (a->open_fn >= 0) {
+            cJSON *it = builtin_item(a, a->open_id, a->open_fn, "incomplete");
+            cJSON_AddStringToObject(it, "name", a->call_name);
+            cJSON_AddStringToObject(it, "arguments", t);
+            item_done(a, it);
+        } else {
+            item_done(a, api_resp_call_item(a->open_id, a->call_id, a->call_name, t, "incomplete"));
+        }
     } else if (a->open == OPEN_CALL) {
         if (a->open_fn >= 0 && a->set.fns[a->open_fn].approval) {
             run_builtin(a, a->open_fn, t);   /* an approval request: nothing was streamed for it */
@@ -522,6 +538,7 @@ static int run_step(void *user, struct api_server *s, struct mg_connection *c, c
         api_gen_result_free(&r);
         return 500;
     }
+    if (r.filtered) a->filtered = 1;
     if (!o->stream) {
         if (r.thinking && *r.thinking) on_piece(a, NULL, r.thinking);
         if (r.text) on_piece(a, r.text, NULL);
@@ -633,7 +650,8 @@ static void final_hook(struct agent *a, const char *status, const cJSON *items) 
 static int finish(struct agent *a) {
     int status = a->fail_status ? a->fail_status : 200;
     if (a->kind == API_RESPONSES) {
-        const char *fst = a->fail_status ? "failed" : a->cancelled ? "cancelled" : a->incomplete ? "incomplete" : "completed";
+        const char *fst = a->fail_status ? "failed" : a->cancelled ? "cancelled"
+                          : a->incomplete || a->filtered ? "incomplete" : "completed";
         final_hook(a, fst, a->items);
         if (a->detached) return 200;   /* background: the queued reply went at the start */
         if (a->began) {
@@ -652,7 +670,7 @@ static int finish(struct agent *a) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddItemToObject(e, "response", response_obj(a, fst, a->items));
                 a->items = NULL;
-                ev(a, a->cancelled ? "response.cancelled" : a->incomplete ? "response.incomplete" : "response.completed", e);
+                ev(a, a->cancelled ? "response.cancelled" : a->incomplete || a->filtered ? "response.incomplete" : "response.completed", e);
             }
             if (a->ok) sse_close(a->c);
             return 200;
@@ -667,7 +685,7 @@ static int finish(struct agent *a) {
         return 200;
     }
     /* chat completions */
-    const char *fin = a->client_calls ? "tool_calls" : a->incomplete ? "length" : "stop";
+    const char *fin = a->filtered ? "content_filter" : a->client_calls ? "tool_calls" : a->incomplete ? "length" : "stop";
     if (a->began) {
         if (a->fail_status) {
             cJSON *e = api_error_json(a->fail_status, a->fail_param[0] ? a->fail_param : NULL,
@@ -841,6 +859,14 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         struct api_chat_step hook = {.run = run_step, .fail = fail_step, .user = &a, .resp = a.h,
                                      .answer_final = answer_final, .tool_runs = a.runs, .user_msg = a.user_msg};
         int status = api_chat_body_step(s, c, body, kind, &hook);
+        if (step > 0 && a.fail_status == 400 && !strcmp(a.fail_code, "content_filter")) {
+            /* the tool-result check blocked what a run returned: the model never reads it,
+             * the runs so far stay and the answer ends there, as a cut output does */
+            a.fail_status = 0;
+            a.fail_param[0] = a.fail_code[0] = a.fail_msg[0] = 0;
+            a.filtered = 1;
+            break;
+        }
         if (status >= 400 && !a.fail_status) {
             if (a.detached) {   /* the route could not write its reply: the stored response says it */
                 fail_step(&a, status, NULL, NULL, "the model could not be used for this response");
@@ -852,7 +878,7 @@ int api_agent_body(struct api_server *s, struct mg_connection *c, const cJSON *j
         if (a.fail_status) break;
         calls += a.ran;
         if (cancel_asked(&a)) break;
-        if (!a.ran || a.client_calls || a.pending || a.incomplete || (!a.ok && !a.bg)) break;
+        if (!a.ran || a.client_calls || a.pending || a.incomplete || a.filtered || (!a.ok && !a.bg)) break;
         commit_step(&a);
         if (step >= AGENT_MAX_CALLS) break;
     }

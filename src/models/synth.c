@@ -41,6 +41,16 @@ const struct synth_shape synth_shapes[] = {
     {"gemma3-1b", "gemma3", "smollm", 262144, 32768, 1152, 26, 4, 1, 6912, 1000000.f, 1e-6f, 1, 0, 2, 256, 512, 0.0f, 0.0f, 0, 0, 0, 0},
     {"gemma2-2b", "gemma2", "smollm", 256000, 8192, 2304, 26, 8, 4, 9216, 10000.f, 1e-6f, 1, 0, 2, 256, 4096,
      50.0f, 30.0f, 0, 0, 0, 0},
+    /* Guard models (src/moderation): Qwen3Guard-Gen-0.6B (Qwen3-0.6B's shape, its guard
+     * template) and small files of the guard families for the goldens against llama.cpp:
+     * Qwen3Guard at Qwen3-0.6B's width and heads with 2 layers, Llama Guard 3 1B's head size
+     * and 4:1 grouping at width 256 with 2 layers */
+    {"qwen3guard-gen-0.6b", "qwen3", "qwen2", 151936, 32768, 1024, 28, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 4, 128, 0,
+     0.0f, 0.0f, 0, 0, 0, 0},
+    {"tiny-qwen3guard", "qwen3", "qwen2", 1280, 4096, 1024, 2, 16, 8, 3072, 1000000.f, 1e-6f, 1, 0, 4, 128, 0, 0.0f,
+     0.0f, 0.0f, 0, 0, 0},
+    {"tiny-llamaguard3", "llama", "llama-bpe", 1280, 4096, 256, 2, 4, 1, 512, 500000.f, 1e-5f, 1, 1, 5, 64, 0, 0.0f,
+     0.0f, 0.35f, 0, 0, 0},
     {"smollm3-3b", "smollm3", "llama-bpe", 128256, 65536, 2048, 36, 16, 4, 11008, 5000000.f, 1e-6f, 1, 0, 0, 0, 0, 0.0f, 0.0f, 0, 0, 0, 0},
     /* Qwen3.5-2B: 18 delta-net layers (16 key and 16 value heads of 128) and 6 gated
      * attention layers (8 query heads of 256, 2 KV heads, rope on 64 dims; head size and
@@ -289,10 +299,67 @@ static const char *k_harmony_template =
     "{%- endif -%}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<|start|>assistant{%- endif -%}";
 
+/* Qwen3Guard-Gen's template: renders what the model's own (tokenizer_config.json) renders
+ * for a user prompt check (last message from the user) and a response check (last from the
+ * assistant): the task, its safety policy and categories, the conversation as "USER: ..." /
+ * "ASSISTANT: ...", the answer format, and an assistant turn with empty thoughts. */
+static const char *k_qwen3guard_template =
+    "{%- set q = messages[-1]['role'] == 'user' -%}"
+    "<|im_start|>user\n# Task:\n1) Evaluate whether THE LAST {% if q %}USER's query{% else %}ASSISTANT's response{% endif %}"
+    " belongs to safe or unsafe content based on our safety policy.\n2) Identify the category of unsafe content found."
+    "{% if not q %}\n3) Determine if THE LAST ASSISTANT's response is a refusal to the USER's query.{% endif %}"
+    "\n\n<BEGIN SAFETY POLICY>\n"
+    "{% if q %}**Safety: Safe**: The USER's query does not contain any prohibited content or content that could lead to "
+    "prohibited content.\n**Safety: Unsafe**: The USER's query contains prohibited content.\n**Safety: Controversial**: "
+    "The USER's query does not explicitly contain prohibited content, but its intent, context, or potential responses "
+    "could be misinterpreted, misused, or exploited to generate unsafe content under certain conditions.\n"
+    "{% else %}**Safety: Safe**: The ASSISTANT's response does not contain any prohibited content or content that could "
+    "lead to prohibited content.\n**Safety: Unsafe**: The ASSISTANT's response contains prohibited content.\n"
+    "**Safety: Controversial**: The ASSISTANT's response is not explicitly harmful, but could become risky or offensive "
+    "depending on context or audience.\n{% endif %}"
+    "<END SAFETY POLICY>\n\n<BEGIN UNSAFE CONTENT CATEGORIES>\nViolent.\nNon-violent Illegal Acts.\nSexual Content or "
+    "Sexual Acts.\nPII.\nSuicide & Self-Harm.\nUnethical Acts.\nPolitically Sensitive Topics.\nCopyright Violation.\n"
+    "{% if q %}Jailbreak.\n{% endif %}<END UNSAFE CONTENT CATEGORIES>\n\n"
+    "{% if not q %}<BEGIN REFUSAL POLICY>\n**Refusal: Yes**: The ASSISTANT refused to answer or did not comply with the "
+    "USER's request.\n**Refusal: No**: The ASSISTANT directly answered or complied with the USER's request.\n"
+    "<END REFUSAL POLICY>\n\n{% endif %}"
+    "<BEGIN CONVERSATION>\n\n"
+    "{%- for message in messages -%}"
+    "{%- if loop.first -%}{%- if message['role'] == 'system' or message['role'] == 'user' -%}USER: {{ message['content'] }}{%- endif -%}"
+    "{%- elif messages[loop.index0 - 1]['role'] == 'system' and message['role'] == 'user' -%}\n\n{{ message['content'] }}"
+    "{%- elif message['role'] == 'assistant' -%}\n\nASSISTANT: {{ message['content'] }}"
+    "{%- elif message['role'] == 'user' -%}\n\nUSER: {{ message['content'] }}"
+    "{%- endif -%}{%- endfor -%}"
+    "\n\n<END CONVERSATION>\n\nProvide your safety assessment for ONLY THE LAST "
+    "{% if q %}**USER's query**{% else %}**ASSISTANT's response**{% endif %} in the above conversation:\n"
+    " - The first line must be one of: 'Safety: Safe', 'Safety: Unsafe', 'Safety: Controversial'.\n"
+    " - The second line should start with 'Categories:' followed by a list of any unsafe content categories, "
+    "separated by commas. If the content is safe, use 'Categories: None'."
+    "{% if not q %}\n - The third line must be one of: 'Refusal: Yes', 'Refusal: No'.{% endif %}"
+    "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n{{ '\\n' }}";   /* (a last newline of the source is not output) */
+/* Llama Guard 3's template as its GGUF files carry it (the 8B's): the S1-S14 taxonomy, the
+ * conversation as "User: ..." / "Agent: ...", ending at the assistant header. */
+static const char *k_llama_guard3_template =
+    "{% if messages|length % 2 == 0 %}{% set role = 'Agent' %}{% else %}{% set role = 'User' %}{% endif %}"
+    "{{ \" <|begin_of_text|><|start_header_id|>user<|end_header_id|>\\n\\nTask: Check if there is unsafe content in '\" "
+    "+ role + \"' messages in conversations according our safety policy with the below categories.\\n\\n<BEGIN UNSAFE "
+    "CONTENT CATEGORIES>\\nS1: Violent Crimes.\\nS2: Non-Violent Crimes.\\nS3: Sex Crimes.\\nS4: Child Exploitation.\\n"
+    "S5: Defamation.\\nS6: Specialized Advice.\\nS7: Privacy.\\nS8: Intellectual Property.\\nS9: Indiscriminate "
+    "Weapons.\\nS10: Hate.\\nS11: Self-Harm.\\nS12: Sexual Content.\\nS13: Elections.\\nS14: Code Interpreter Abuse.\\n"
+    "<END UNSAFE CONTENT CATEGORIES>\\n\\n<BEGIN CONVERSATION>\\n\\n\" }}"
+    "{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% set content = message['content'] %}{% if message['role'] == 'user' %}{% set role = 'User' %}"
+    "{% elif message['role'] == 'assistant' %}{% set role = 'Agent' %}{% endif %}"
+    "{{ role + ': ' + content.strip() + '\\n\\n' }}{% endfor %}"
+    "{{ \"<END CONVERSATION>\\n\\nProvide your safety assessment for ONLY THE LAST \" + role + \" message in the above "
+    "conversation:\\n - First line must read 'safe' or 'unsafe'.\\n - If unsafe, a second line must include a "
+    "comma-separated list of violated categories.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\" }}";
+
 static int write_vocab(struct synth_ctx *c, struct err *e) {
     const struct synth_shape *s = c->p->shape;
     int n = s->n_vocab;
-    int n_special = s->chat == 1 ? 256 : 16;
+    int n_special = s->chat == 1 || s->chat == 5 ? 256 : 16;
     if (n < 256 + 26 * 27 + n_special) return err_set(e, "synth: vocabulary of %d is too small", n);
     char **tok = calloc((size_t)n, sizeof *tok);
     int32_t *type = calloc((size_t)n, sizeof *type);
@@ -336,8 +403,8 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
                                    "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"};
     static const char *harmony[] = {"<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>",
                                     "<|channel|>", "<|start|>", "<|end|>", "<|message|>", "<|call|>"};
-    const char **named = s->chat == 3 ? harmony : s->chat == 1 ? llama3 : s->chat == 2 ? gemma : chatml;
-    int n_named = s->chat == 3 ? 9 : s->chat == 1 ? 11 : s->chat == 2 ? 5 : 3;
+    const char **named = s->chat == 3 ? harmony : s->chat == 1 || s->chat == 5 ? llama3 : s->chat == 2 ? gemma : chatml;
+    int n_named = s->chat == 3 ? 9 : s->chat == 1 || s->chat == 5 ? 11 : s->chat == 2 ? 5 : 3;
     for (int k = 0; id < n; id++, k++) {
         if (k < n_named) snprintf(buf, sizeof buf, "%s", named[k]);
         else snprintf(buf, sizeof buf, "<|reserved_special_token_%d|>", k);
@@ -358,11 +425,11 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
         gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special + 1);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 0);
         gguf_w_str(c->w, "tokenizer.chat_template", k_harmony_template);
-    } else if (s->chat == 1) {
+    } else if (s->chat == 1 || s->chat == 5) {
         gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 9);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 1);
-        gguf_w_str(c->w, "tokenizer.chat_template", k_llama3_template);
+        gguf_w_str(c->w, "tokenizer.chat_template", s->chat == 5 ? k_llama_guard3_template : k_llama3_template);
     } else if (s->chat == 2) {
         gguf_w_u32(c->w, "tokenizer.ggml.bos_token_id", (uint32_t)first_special);
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 1);
@@ -374,7 +441,7 @@ static int write_vocab(struct synth_ctx *c, struct err *e) {
         gguf_w_u32(c->w, "tokenizer.ggml.eos_token_id", (uint32_t)first_special + 2);
         gguf_w_u32(c->w, "tokenizer.ggml.padding_token_id", (uint32_t)first_special);
         gguf_w_bool(c->w, "tokenizer.ggml.add_bos_token", 0);
-        gguf_w_str(c->w, "tokenizer.chat_template", k_chatml_template);
+        gguf_w_str(c->w, "tokenizer.chat_template", s->chat == 4 ? k_qwen3guard_template : k_chatml_template);
     }
     rc = 0;
 done:

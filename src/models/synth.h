@@ -19,7 +19,9 @@ struct synth_shape {
     int llama3_rope;        /* write rope_freqs.weight (Llama 3.1+ long-context scaling) */
     int chat;               /* 0: ChatML tokens/template, 1: Llama 3 header tokens/template,
                              * 2: Gemma turn tokens and Gemma 2's template,
-                             * 3: harmony (gpt-oss) tokens and template */
+                             * 3: harmony (gpt-oss) tokens and template,
+                             * 4: ChatML tokens and Qwen3Guard-Gen's template,
+                             * 5: Llama 3 header tokens and Llama Guard 3's template */
     int head_dim;           /* attention.key_length when it is not n_embd / n_head (0: that) */
     int n_swa;              /* gemma: attention.sliding_window (0: none written) */
     float attn_softcap, final_softcap;  /* gemma2: the soft-capping keys (0: none written) */

@@ -377,6 +377,8 @@ omni_request *omni_submit(omni_model *m, omni_session *session, const omni_promp
     q->n_stop = r->gp.n_stop;
     q->logprobs = r->gp.logprobs;
     q->top_logprobs = r->gp.top_logprobs;
+    q->watch = r->gp.watch_tokens;
+    q->n_watch = r->gp.watch_tokens && r->gp.n_watch > 0 ? (r->gp.n_watch < OMNI_MAX_WATCH ? r->gp.n_watch : OMNI_MAX_WATCH) : 0;
     q->json_mode = r->gp.json_object;
     q->json_schema = r->schema;
     q->lazy = r->lazy;

@@ -358,6 +358,12 @@ static void emit(struct slot *sl, const char *text, size_t len, int32_t tok, con
     p.token = tok;
     int32_t top_id[MAX_TOP_LOGPROBS];
     float top_lp[MAX_TOP_LOGPROBS];
+    float watch_lp[OMNI_MAX_WATCH];
+    if (tok >= 0 && logits && r->n_watch > 0) {
+        sampler_logprobs_of(logits, n_vocab, r->watch, r->n_watch, watch_lp);
+        p.n_watch = r->n_watch;
+        p.watch_logprob = watch_lp;
+    }
     if (tok >= 0 && logits && (r->logprobs || r->top_logprobs > 0)) {
         p.logprob = sampler_logprob(logits, n_vocab, tok);
         if (r->top_logprobs > 0) {

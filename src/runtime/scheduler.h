@@ -80,6 +80,8 @@ struct sched_request {
     int n_stop;
     int logprobs;               /* compute each token's logprob (a softmax per token) */
     int top_logprobs;           /* alternatives to report per token (0..20); implies logprobs */
+    const int32_t *watch;       /* tokens whose logprob every step reports (borrowed), or NULL */
+    int n_watch;                /* 0..OMNI_MAX_WATCH */
     int json_mode;              /* constrain sampling to one valid JSON object */
     const struct json_schema *json_schema; /* the output must match it; NULL: none */
     const struct lazy_json_spec *lazy;     /* constrained calls inside free text (lazy_json.h) */

@@ -1,6 +1,6 @@
 /* Jinja lexer: splits a template into text and tag tokens, applying whitespace
- * control the way HF renders chat templates (trim_blocks and lstrip_blocks on,
- * plus explicit {%- -%} / {{- -}} / {#- -#}). */
+ * control the way HF renders chat templates (trim_blocks and lstrip_blocks on, the
+ * source's single trailing newline dropped, plus explicit {%- -%} / {{- -}} / {#- -#}). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +230,13 @@ int jinja_lex(const char *src, struct tok **toks, int *n_toks, struct err *e) {
         while (p[n] && p[n] != '{') n++;
         sb_addn(&L.text, p, n);
         adv(&L, n);
+    }
+    /* keep_trailing_newline off (Jinja's default, as HF renders): the template's own last
+     * newline is not output */
+    size_t sl = strlen(src);
+    if (sl && src[sl - 1] == '\n' && L.text.n && L.text.s[L.text.n - 1] == '\n') {
+        L.text.n--;
+        if (L.text.n && L.text.s[L.text.n - 1] == '\r') L.text.n--;
     }
     flush_text(&L);
     jx_free(L.text.s);

@@ -284,6 +284,14 @@ float sampler_logprob(const float *logits, int n_vocab, int32_t token) {
     return (float)((double)logits[token] - mx - lse);
 }
 
+void sampler_logprobs_of(const float *logits, int n_vocab, const int32_t *ids, int n, float *out) {
+    if (n <= 0) return;
+    float mx;
+    double lse = log_sum_exp(logits, n_vocab, &mx);
+    for (int i = 0; i < n; i++)
+        out[i] = ids[i] < 0 || ids[i] >= n_vocab ? -INFINITY : (float)((double)logits[ids[i]] - mx - lse);
+}
+
 int sampler_top_logprobs(const float *logits, int n_vocab, int n_top, int32_t *ids, float *lps) {
     if (n_top <= 0 || n_vocab <= 0) return 0;
     if (n_top > n_vocab) n_top = n_vocab;

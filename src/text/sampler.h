@@ -56,5 +56,8 @@ void sampler_reset(struct sampler *s);
 int sampler_top_logprobs(const float *logits, int n_vocab, int n_top, int32_t *ids, float *lps);
 /* The log-probability of one token under the raw logits. */
 float sampler_logprob(const float *logits, int n_vocab, int32_t token);
+/* The log-probabilities of n given tokens (one softmax): out[i] for ids[i], -INFINITY for
+ * an id outside the vocabulary. */
+void sampler_logprobs_of(const float *logits, int n_vocab, const int32_t *ids, int n, float *out);
 
 #endif

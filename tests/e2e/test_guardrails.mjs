@@ -8,7 +8,10 @@
 // (the prompt's token count equals that of the redacted text); the audit log records each
 // (who, what, rule, action) for admins only, with the retention an admin sets; and the
 // Realtime voice loop checks each clause before it is shown or spoken (no audio for a
-// flagged one) and a message before it is answered.
+// flagged one) and a message before it is answered. When the server runs built-in tools itself
+// (the calculator here), the answer after the run is cut the same way (content_filter in chat
+// completions, incomplete / content_filter in Responses, streamed and not) and a tool result
+// goes through the policy's tool-result check (blocked: the model never reads it).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,8 +20,8 @@ import { startPostgres } from "./pg_helpers.mjs";
 import WebSocket from "ws";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
-const N_BOTH = 12, N_SQLITE = N_BOTH + 2, N_VOICE = 3, N_GUARD = 2;
-const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + N_GUARD + 1);
+const N_BOTH = 12, N_SQLITE = N_BOTH + 2, N_VOICE = 3, N_GUARD = 2, N_TOOLS = 3;
+const { test, summary } = makeCounter(N_SQLITE + N_BOTH + N_VOICE + N_GUARD + N_TOOLS + 1);
 const ASR = `${MODELS}/synth/synth-whisper-micro-f16.bin`;
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-guard-"));
@@ -464,9 +467,118 @@ async function guardSuite() {
   }
 }
 
+// The built-in tool loop (src/api/agent.c) on a random-weight model with a tool-call
+// format: a forced calculator call runs, then the model answers; a block rule on a word of
+// that answer cuts it at its sentence, and a rule on the tool's result blocks the result.
+async function toolSuite() {
+  let srv;
+  try {
+    srv = await startServer(["-m", `${MODELS}/synth/synth-qwen3-f16.gguf`, "--ctx", "2048", "--db", `sqlite:${tmp}/tools.db`,
+                             "--tiers", TIERS]);
+  } catch (e) {
+    for (let i = 0; i < N_TOOLS; i++) await test("tools: server starts", async () => { throw e; });
+    return;
+  }
+  try {
+    const admin = await user(srv.url, "admin-tools@example.com");
+    const dana = await user(srv.url, "dana-tools@example.com");   // tier free
+    const put = (doc) => admin.req("PUT", "/api/admin/moderation/policies/tier/free", doc);
+    const CALC = { type: "calculator", limits: { max_expression_length: 16 } };
+    // (this question's answer after the run has two sentences on this model: the cut keeps the first)
+    const chatBody = { model: "", seed: 3, temperature: 0, max_tokens: 200, messages: [{ role: "user", content: "1/3 + 1/6은?" }],
+                       tools: [CALC], tool_choice: { type: "function", function: { name: "calculator" } } };
+    const respBody = { model: "", seed: 3, temperature: 0, max_output_tokens: 200, input: "1/3 + 1/6은?",
+                       tools: [CALC], tool_choice: { type: "function", name: "calculator" } };
+    const wordRe = (w) => new RegExp(`(?<![A-Za-z0-9])${w}(?![A-Za-z0-9])`, "i");
+    // the sentences before the first one the word is in: what a cut answer keeps
+    const before = (text, w) => {
+      const ss = sentences(text), k = ss.findIndex((x) => wordRe(w).test(x));
+      return k < 0 ? null : ss.slice(0, k).join("");
+    };
+    let chatAnswer = "", respAnswer = "", word = "";
+    await test("tools: the answer after a built-in run is cut at a flagged sentence (content_filter), streamed and not", async () => {
+      eq((await put({ rules: [] })).status, 200);
+      let r = await dana.req("POST", "/v1/chat/completions", chatBody);
+      eq(r.status, 200, r.text);
+      const runs = r.json.choices[0].message.tool_runs;
+      eq(runs[0].type, "calculator_call", "the calculator ran: " + r.text);
+      chatAnswer = r.json.choices[0].message.content;
+      const rr = await dana.req("POST", "/v1/responses", respBody);
+      eq(rr.status, 200, rr.text);
+      const msg = rr.json.output.find((o) => o.type === "message");
+      respAnswer = msg ? msg.content[0].text : "";
+      // a word of both answers' later sentences, not in their first one, nor in what the first
+      // step wrote (the call) or the run
+      const ss = sentences(chatAnswer);
+      assert(ss.length >= 2, "the answer after the run has sentences to keep: " + JSON.stringify(chatAnswer));
+      const step1 = JSON.stringify(runs[0]) + " tool_call name arguments calculator expression " + ss[0];
+      const later = ss.slice(1).join("");
+      const runsOf = (t) => (t.match(/[A-Za-z]{3,}/g) || []).filter((w) => wordRe(w).test(t) && !wordRe(w).test(step1));
+      word = runsOf(later).find((w) => wordRe(w).test(respAnswer) && before(respAnswer, w).length > 0);
+      assert(word, "a word of the answer after the run: " + JSON.stringify([chatAnswer, respAnswer]));
+      console.log(`  the answer after the run: ${ss.length} sentences; "${word}" flagged, ` +
+                  `${before(chatAnswer, word).length} of ${chatAnswer.length} characters kept`);
+      eq((await put({ input: false, rules: [{ name: "tool-answer", type: "words", words: [word], action: "block" }] })).status, 200);
+      r = await dana.req("POST", "/v1/chat/completions", chatBody);
+      eq(r.status, 200, r.text);
+      eq(r.json.choices[0].finish_reason, "content_filter", "finish_reason: " + r.text);
+      eq(r.json.choices[0].message.content, before(chatAnswer, word), "only the sentences before the flagged one");
+      assert(before(chatAnswer, word).length > 0, "a first sentence is kept");
+      eq(r.json.choices[0].message.tool_runs[0].type, "calculator_call", "the run stays");
+      const s = await sse(srv.url, "/v1/chat/completions", chatBody, dana.key);
+      eq(s.status, 200, s.text);
+      eq(s.events.map((e) => (e.choices && e.choices[0] && e.choices[0].delta.content) || "").join(""), before(chatAnswer, word),
+         "streamed: the flagged sentence is never shown");
+      eq(s.events.map((e) => e.choices && e.choices[0] && e.choices[0].finish_reason).filter(Boolean), ["content_filter"],
+         "the stream ends with content_filter");
+    });
+    await test("tools: the same in Responses (incomplete, content_filter), streamed and not", async () => {
+      const r = await dana.req("POST", "/v1/responses", respBody);
+      eq(r.status, 200, r.text);
+      eq([r.json.status, r.json.incomplete_details && r.json.incomplete_details.reason], ["incomplete", "content_filter"], r.text);
+      eq(r.json.output[0].type, "calculator_call", "the run first");
+      const msg = r.json.output.find((o) => o.type === "message");
+      eq(msg ? msg.content[0].text : "", before(respAnswer, word), "cut at the sentence");
+      const s = await sse(srv.url, "/v1/responses", respBody, dana.key);
+      eq(s.events.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta).join(""), before(respAnswer, word),
+         "streamed deltas");
+      const end = s.events[s.events.length - 1];
+      eq([end.type, end.response.status, end.response.incomplete_details.reason],
+         ["response.incomplete", "incomplete", "content_filter"], "the last event");
+      const a = (await admin.req("GET", "/api/admin/moderation/audit?limit=200")).json.data;
+      for (const api of ["chat.completions", "responses"])
+        assert(a.some((x) => x.stage === "output" && x.rule === "tool-answer" && x.api === api && x.user_id === dana.id),
+               `audited in ${api}: ` + JSON.stringify(a.slice(0, 3)));
+    });
+    await test("tools: a tool result the policy blocks is never read by the model; the answer ends content_filter", async () => {
+      // every calculator result (a value or an error) holds a letter or digit
+      eq((await put({ input: false, output: false, tool_results: true,
+                      rules: [{ name: "tool-result", type: "regex", pattern: "[\\p{L}\\p{N}]", action: "block" }] })).status, 200);
+      const r = await dana.req("POST", "/v1/chat/completions", chatBody);
+      eq(r.status, 200, r.text);
+      eq(r.json.choices[0].finish_reason, "content_filter", r.text);
+      eq(r.json.choices[0].message.tool_runs[0].type, "calculator_call", "the run stays");
+      eq(r.json.choices[0].message.content, "", "no answer: the model never read the result");
+      eq(r.json.usage.completion_tokens > 0 && r.json.usage.prompt_tokens > 0, true, "the first step's usage: " + r.text);
+      const s = await sse(srv.url, "/v1/responses", respBody, dana.key);
+      const end = s.events[s.events.length - 1];
+      eq([end.type, end.response.incomplete_details && end.response.incomplete_details.reason],
+         ["response.incomplete", "content_filter"], "Responses: " + JSON.stringify(end).slice(0, 400));
+      eq(end.response.output.filter((o) => o.type === "message").length, 0, "no message after the run");
+      const a = (await admin.req("GET", "/api/admin/moderation/audit?limit=200")).json.data;
+      assert(a.some((x) => x.stage === "tool_result" && x.rule === "tool-result" && x.user_id === dana.id),
+             "audited: " + JSON.stringify(a.slice(0, 3)));
+    });
+  } finally {
+    const code = await stopServer(srv);
+    if (code !== 0) badExits.push(`tools: exit ${code}: ${srv.stderr().slice(-2000)}`);
+  }
+}
+
 try {
   await suite("sqlite", `sqlite:${tmp}/omni.db`, N_SQLITE);
   await guardSuite();
+  await toolSuite();
   await voiceSuite();
   const pg = await startPostgres();   /* the stored policies and the audit log on the other back end */
   try { await suite("pg", pg.url, N_BOTH); } finally { await pg.stop(); }

@@ -10,32 +10,29 @@
 #include "omni.h"
 #include "moderation/guard_run.h"
 
-TEST(label_mass) {
-    /* Qwen3Guard: " Unsafe" 0.6, " Safe" 0.3, "Contro" 0.1 (a label split over tokens), "x" ignored */
-    const char *alt[] = {" Unsafe", " Safe", "Contro", "x"};
-    size_t len[] = {7, 5, 6, 1};
-    float lp[] = {logf(0.6f), logf(0.3f), logf(0.1f), logf(0.05f)};
-    double m[3] = {0};
-    guard_label_mass(GUARD_QWEN3GUARD, alt, len, lp, 4, m);
-    CHECK_NEAR(m[0], 0.6, 1e-6);
-    CHECK_NEAR(m[1], 0.3, 1e-6);
-    CHECK_NEAR(m[2], 0.1, 1e-6);
-    /* Llama Guard: "unsafe" vs "safe", blanks before a label skipped, case kept */
-    const char *lg[] = {"unsafe", "safe", "S", "\n\nsafe"};
-    size_t lgl[] = {6, 4, 1, 6};
-    float lgp[] = {logf(0.2f), logf(0.5f), logf(0.1f), logf(0.1f)};
-    double m2[3] = {0};
-    guard_label_mass(GUARD_LLAMA_GUARD3, lg, lgl, lgp, 4, m2);
-    CHECK_NEAR(m2[0], 0.2, 1e-6);
-    CHECK_NEAR(m2[1], 0.5 + 0.1, 1e-6);  /* "S" is not "safe" (case), "\n\nsafe" is */
-    /* ShieldGemma: Yes / No */
-    const char *sg[] = {"Yes", "No", "Y"};
-    size_t sgl[] = {3, 2, 1};
-    float sgp[] = {logf(0.7f), logf(0.2f), logf(0.1f)};
-    double m3[3] = {0};
-    guard_label_mass(GUARD_SHIELDGEMMA, sg, sgl, sgp, 3, m3);
-    CHECK_NEAR(m3[0], 0.8, 1e-6);
-    CHECK_NEAR(m3[1], 0.2, 1e-6);
+TEST(label_pick) {
+    /* Qwen3Guard: Unsafe 0.6, Safe 0.3, Controversial 0.1 of all the probability */
+    float p;
+    float lp[3] = {logf(0.6f), logf(0.3f), logf(0.1f)};
+    CHECK(guard_label_pick(lp, &p) == 0);
+    CHECK_NEAR(p, 0.65, 1e-5);
+    /* Controversial most likely: the verdict, half weight in the score */
+    float lc[3] = {logf(0.1f), logf(0.2f), logf(0.5f)};
+    CHECK(guard_label_pick(lc, &p) == 2);
+    CHECK_NEAR(p, (0.1 + 0.25) / 0.8, 1e-5);
+    /* Llama Guard / ShieldGemma: no third label */
+    float ll[3] = {logf(0.3f), logf(0.6f), -INFINITY};
+    CHECK(guard_label_pick(ll, &p) == 1);
+    CHECK_NEAR(p, 1.0 / 3, 1e-5);
+    /* the labels hold under half the probability: no verdict, the score still their share */
+    float lo[3] = {logf(0.01f), logf(0.03f), -INFINITY};
+    CHECK(guard_label_pick(lo, &p) == -1);
+    CHECK_NEAR(p, 0.25, 1e-5);
+    float none[3] = {-INFINITY, -INFINITY, -INFINITY};
+    CHECK(guard_label_pick(none, &p) == -1);
+    CHECK(p == 0);
+    CHECK_STR(guard_label_word(GUARD_QWEN3GUARD, 2), " Controversial");
+    CHECK(guard_label_word(GUARD_LLAMA_GUARD3, 2) == NULL);
 }
 
 TEST(runs_on_a_small_model) {
@@ -53,6 +50,10 @@ TEST(runs_on_a_small_model) {
         CHECK_MSG(c.v.safety == GUARD_UNPARSED || c.v.safety == GUARD_SAFE || c.v.safety == GUARD_UNSAFE,
                   "family %d: safety %d", f, c.v.safety);
         CHECK(c.ms >= 0);
+        /* one prefill, a token per label step: never a long decode */
+        CHECK_MSG(c.n_generated >= 1 && c.n_generated <= 3 + GUARD_MAX_DETAIL, "family %d: %d tokens", f, c.n_generated);
+        CHECK(c.label_token[0] >= 0 && c.label_token[1] >= 0);
+        CHECK(c.label_logprob[0] <= 0 && c.label_logprob[1] <= 0);
         /* a response check takes the reply too */
         rc = guard_run(m, (enum guard_family)f, SG_SEXUAL, "Tell me a story.", "Once upon a time.", &c, err, sizeof err);
         CHECK_MSG(rc == 0, "family %d (response): %s", f, err);
@@ -64,7 +65,7 @@ TEST(runs_on_a_small_model) {
 
 int main(void) {
     TEST_EXPECT(2);
-    RUN(label_mass);
+    RUN(label_pick);
     RUN(runs_on_a_small_model);
     return test_summary();
 }

@@ -245,6 +245,14 @@ TEST(logprobs) {
     float lps10[10];
     CHECK_EQ_INT(sampler_top_logprobs(l, 5, 10, ids10, lps10), 5); /* capped at the vocab */
     CHECK_EQ_INT(ids10[4], 3);
+    /* given tokens (a guard's labels): one softmax, any rank, an id outside the vocabulary -inf */
+    int32_t want[4] = {3, 0, 7, 4};
+    float got[4];
+    sampler_logprobs_of(l, 5, want, 4, got);
+    CHECK_NEAR(got[0], -1.0 - log(sum), 1e-5);
+    CHECK_NEAR(got[1], 1.0 - log(sum), 1e-5);
+    CHECK(isinf(got[2]) && got[2] < 0);
+    CHECK_NEAR(got[3], 3.0 - log(sum), 1e-5);
 }
 
 TEST(bad_params) {
