@@ -5,7 +5,7 @@
  * tiny-qwen3tts shape made here (its first chunk is 1 frame = 80 ms of audio, as the voice
  * loop streams it); then the real Qwen3-TTS-12Hz-0.6B and 1.7B shapes (random-weight F16
  * pairs made once into $BENCH_MODELS, default build/bench-models; BENCH_TTS_FULL=0 skips
- * them) on 2 threads: time and process CPU to the first chunk, and the real-time factor
+ * them; BENCH_TTS_SHAPES picks one) on 2 threads: time and process CPU to the first chunk, and the real-time factor
  * over BENCH_TTS_FRAMES frames (default 24, ~2 s of audio; random weights rarely stop). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,11 +84,13 @@ static void bench_full_shapes(void) {
     const char *dir = getenv("BENCH_MODELS") ? getenv("BENCH_MODELS") : "build/bench-models";
     const char *nf = getenv("BENCH_TTS_FRAMES");
     int frames = nf && atoi(nf) > 0 ? atoi(nf) : 24;
+    const char *only = getenv("BENCH_TTS_SHAPES");   /* e.g. "qwen3tts-0.6b"; default both */
     static const char *shapes[] = {"qwen3tts-0.6b", "qwen3tts-1.7b"};
     printf("\n## Speech out (Qwen3-TTS, random-weight F16 pairs of the real shapes, 2 threads), median of 3\n\n");
     printf("| shape | reply | first chunk ms (1 frame) | first chunk CPU ms (all threads) | frames | real-time factor |\n"
            "|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        if (only && !strstr(only, shapes[k])) continue;
         char talker[512], mmproj[512];
         snprintf(talker, sizeof talker, "%s/%s-f16-talker.gguf", dir, shapes[k]);
         snprintf(mmproj, sizeof mmproj, "%s/%s-f16-mmproj.gguf", dir, shapes[k]);

@@ -47,6 +47,7 @@ static void usage(FILE *f) {
             "process CPU time (all threads): the transcript it answers, the LLM until the first\n"
             "clause was complete, the TTS until that clause's first audio chunk; and median/p90\n"
             "per language (the language setting, or the one \"auto\" detected).\n"
+            "A reply is cut (as a barge-in would cut it) once its first audio is out.\n"
             "Files play one after another as turns of one conversation (prompt cache reused),\n"
             "or with --fresh each as the first turn of a new one.\n\n"
             "  -m FILE            chat model (GGUF)\n"
@@ -236,6 +237,17 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
         double next = t0 + (double)(k + 1) * 20.0, wait = next - now_ms();
         if (wait > 0) usleep((useconds_t)(wait * 1000));
     }
+    /* What is measured ends at the first reply audio. The rest of the reply is cut there
+     * (as a barge-in would): a random-weight neural voice rarely stops by itself, and a
+     * reply still speaking would run into the next file's turn. */
+    for (int waited = 0; waited < 60000; waited += 20) {
+        pthread_mutex_lock(&t->mu);
+        int got = t->t_audio > 0 || t->done > 0;
+        pthread_mutex_unlock(&t->mu);
+        if (got || omni_voice_wait_idle(v, 0) == 0) break;
+        usleep(20000);
+    }
+    omni_voice_cancel(v);
     omni_voice_wait_idle(v, 60000);
     double cpu_turn = cpu_ms() - cpu0;
     pthread_mutex_lock(&t->mu);
