@@ -2,7 +2,11 @@
  * audio duration) for a one-sentence and a ten-sentence reply, English and Korean,
  * through the voice layer and an encoder, as POST /v1/audio/speech would run them; then
  * the same through the neural voice (Qwen3-TTS) on a random-weight pair of the
- * tiny-qwen3tts shape made here (its first chunk is 3 frames = 240 ms of audio). */
+ * tiny-qwen3tts shape made here (its first chunk is 1 frame = 80 ms of audio, as the voice
+ * loop streams it); then the real Qwen3-TTS-12Hz-0.6B and 1.7B shapes (random-weight F16
+ * pairs made once into $BENCH_MODELS, default build/bench-models; BENCH_TTS_FULL=0 skips
+ * them; BENCH_TTS_SHAPES picks one) on 2 threads: time and process CPU to the first chunk, and the real-time factor
+ * over BENCH_TTS_FRAMES frames (default 24, ~2 s of audio; random weights rarely stop). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include "formats/audio_encode.h"
 #include "models/synth_tts.h"
 #include "omni.h"
+#include "tts/qwen3tts.h"
 
 struct run {
     double t0, t_first_byte, c0, c_first_byte;
@@ -59,6 +64,73 @@ static int once(const char *text, const char *lang, enum audio_format fmt, doubl
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* ---- full shapes, through the engine itself (src/tts) with the voice loop's streaming ---- */
+
+struct full_run { double t0, c0, t_first, c_first; int frames; };
+
+static int full_sink(void *ud, const int32_t *codes, int n_frames, const float *pcm, size_t n) {
+    struct full_run *r = ud;
+    (void)codes, (void)pcm, (void)n;
+    if (!r->frames) { r->t_first = bench_wall_s(); r->c_first = bench_cpu_s(); }
+    r->frames += n_frames;
+    return 0;
+}
+
+static void bench_full_shapes(void) {
+    const char *full = getenv("BENCH_TTS_FULL");
+    if (full && !strcmp(full, "0")) return;
+    const char *dir = getenv("BENCH_MODELS") ? getenv("BENCH_MODELS") : "build/bench-models";
+    const char *nf = getenv("BENCH_TTS_FRAMES");
+    int frames = nf && atoi(nf) > 0 ? atoi(nf) : 24;
+    const char *only = getenv("BENCH_TTS_SHAPES");   /* e.g. "qwen3tts-0.6b"; default both */
+    static const char *shapes[] = {"qwen3tts-0.6b", "qwen3tts-1.7b"};
+    printf("\n## Speech out (Qwen3-TTS, random-weight F16 pairs of the real shapes, 2 threads), median of 3\n\n");
+    printf("| shape | reply | first chunk ms (1 frame) | first chunk CPU ms (all threads) | frames | real-time factor |\n"
+           "|---|---|---|---|---|---|\n");
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        if (only && !strstr(only, shapes[k])) continue;
+        char talker[512], mmproj[512];
+        snprintf(talker, sizeof talker, "%s/%s-f16-talker.gguf", dir, shapes[k]);
+        snprintf(mmproj, sizeof mmproj, "%s/%s-f16-mmproj.gguf", dir, shapes[k]);
+        struct err e = {{0}};
+        if ((access(talker, R_OK) || access(mmproj, R_OK)) &&
+            synth_tts_write(synth_tts_find_shape(shapes[k]), "f16", 1, talker, mmproj, &e)) {
+            printf("| %s | synth failed: %s |\n", shapes[k], e.msg);
+            continue;
+        }
+        struct q3tts *t = q3tts_load(talker, mmproj, 2, &e);
+        if (!t) { printf("| %s | load failed: %s |\n", shapes[k], e.msg); continue; }
+        struct { const char *name, *lang, *text; } cases[] = {
+            {"en, 1 sentence", "en", "Sure, here is a quick answer to your question about the weather today."},
+            {"ko, 1 sentence", "ko", "네, 오늘 날씨에 대한 질문에 간단히 답해 드릴게요."},
+        };
+        /* warm: pages in the weights, as the voice loop's session warm-up does */
+        struct full_run w = {0};
+        struct q3tts_opts wo = {"en", NULL, 2, 3, 1, NULL};
+        q3tts_synthesize(t, "Hello.", 6, &wo, full_sink, &w, &e);
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            double ft[3], fc[3], rt[3];
+            int nfr = 0, ok = 1;
+            for (int i = 0; i < 3 && ok; i++) {
+                struct full_run r = {0};
+                struct q3tts_opts o = {cases[c].lang, NULL, frames, 3, 1, NULL};
+                r.t0 = bench_wall_s(), r.c0 = bench_cpu_s();
+                ok = !q3tts_synthesize(t, cases[c].text, strlen(cases[c].text), &o, full_sink, &r, &e) && r.frames;
+                double t1 = bench_wall_s();
+                ft[i] = (r.t_first - r.t0) * 1e3, fc[i] = (r.c_first - r.c0) * 1e3;
+                rt[i] = (t1 - r.t0) / (r.frames * 0.08);
+                nfr = r.frames;
+            }
+            if (!ok) { printf("| %s | %s | failed: %s |\n", shapes[k], cases[c].name, e.msg); continue; }
+            qsort(ft, 3, sizeof ft[0], cmp_d);
+            qsort(fc, 3, sizeof fc[0], cmp_d);
+            qsort(rt, 3, sizeof rt[0], cmp_d);
+            printf("| %s | %s | %.1f | %.1f | %d | %.2f |\n", shapes[k], cases[c].name, ft[1], fc[1], nfr, rt[1]);
+        }
+        q3tts_free(t);
+    }
 }
 
 int main(void) {
@@ -118,5 +190,6 @@ int main(void) {
         printf("| %s | pcm | %.1f | %.1f | %.4f | %.0f |\n", cases[c].name, tt[2], ct[2], rt[2], 1.0 / rt[2]);
     }
     omni_tts_load_neural(NULL, NULL, 0, err, sizeof err);
+    bench_full_shapes();
     return 0;
 }

@@ -137,6 +137,28 @@ if [ -f "$LM" ] && [ -f "$WM" ] && [ -f "$VAD" ] && command -v espeak-ng >/dev/n
       done
     done
   fi
+  # The neural voice (Qwen3-TTS at its real 0.6B shape, F16, made by bench_tts into $DIR):
+  # the same questions, first chunk = 1 decoded frame; SmolLM2-135M + Whisper-tiny shapes,
+  # then beside them Qwen3-0.6B (Q4_K_M) + Whisper-base. Each line of the text report gives
+  # the process CPU per stage (asr, llm first clause, tts first chunk) and per language.
+  TT="$DIR/qwen3tts-0.6b-f16-talker.gguf"; TM="$DIR/qwen3tts-0.6b-f16-mmproj.gguf"
+  WB="$DIR/whisper-base-f16.bin"; QL="$DIR/qwen3-0.6b-q4_k_m.gguf"
+  [ -f "$TT" ] && [ -f "$TM" ] || "$OMNI" synth --shape qwen3tts-0.6b --type f16 -o "$TT" --mmproj "$TM" >/dev/null 2>&1
+  [ -f "$WB" ] || "$OMNI" synth --shape whisper-base --type f16 -o "$WB" >/dev/null 2>&1
+  [ -f "$QL" ] || "$OMNI" synth --shape qwen3-0.6b --type q4_k_m -o "$QL" >/dev/null 2>&1
+  if [ -f "$TT" ] && [ -f "$TM" ]; then
+    printf '\n## Voice with the neural voice (qwen3tts-0.6b F16): SmolLM2-135M + Whisper-tiny shapes\n\n'
+    "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --tts-model "$TT" --tts-mmproj "$TM" \
+      --language auto --fresh "$T"/q*.wav 2>&1 | sed "s|$T/||" || echo "(bench-voice failed)"
+    printf '\n## Voice with the neural voice: pause set, false cut-offs\n\n'
+    "$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VAD" --tts-model "$TT" --tts-mmproj "$TM" \
+      --language auto --fresh "$T"/pause*.wav 2>&1 | sed "s|$T/||" | grep -v "^pause" || echo "(bench-voice failed)"
+    if [ -f "$WB" ] && [ -f "$QL" ]; then
+      printf '\n## Voice with the neural voice beside them: Qwen3-0.6B (Q4_K_M) + Whisper-base shapes\n\n'
+      "$OMNI" bench-voice -m "$QL" --asr-model "$WB" --vad-model "$VAD" --tts-model "$TT" --tts-mmproj "$TM" \
+        --language auto --fresh "$T"/q*.wav 2>&1 | sed "s|$T/||" || echo "(bench-voice failed)"
+    fi
+  fi
   rm -rf "$T"
 else
   printf '\n(voice latency skipped: needs %s, %s, the shared VAD, espeak-ng and sox)\n' "$LM" "$WM"

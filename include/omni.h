@@ -695,6 +695,8 @@ typedef struct omni_tts_params {
                                     * each stretch's script (Latin reads as English) */
     float speed;                   /* OMNI_TTS_SPEED_MIN..MAX; 1 (default): the voice's own pace */
     int normalize;                 /* read numbers, dates, money and units as words (default 1) */
+    const char *instructions;      /* style ("warm and slow"), for a voice that takes one (see
+                                    * omni_tts_instructions_apply); others ignore it. NULL: none */
 } omni_tts_params;                 /* every pointer is borrowed for the call */
 
 omni_tts_params omni_tts_default_params(void);
@@ -733,6 +735,11 @@ char *omni_tts_voices_json(void);
  * no synthesis is running. 0, or -1 with err set. */
 int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n_threads, char *err,
                          size_t err_size);
+/* 1 when params->instructions shapes the speech: the neural voice would speak this request
+ * and its model takes instructions (Qwen3-TTS CustomVoice and VoiceDesign, not Base and not
+ * the 0.6B size, for which Qwen3-TTS itself drops them); 0 when they are ignored (espeak-ng,
+ * such a model, no instructions, or a request omni_tts_validate refuses). */
+int omni_tts_instructions_apply(const omni_tts_params *params);
 /* "qwen3-tts" while a neural voice is loaded, else NULL. */
 const char *omni_tts_neural_backend(void);
 
@@ -876,6 +883,13 @@ typedef struct omni_voice_stats {
     /* end_of_turn: pauses judged by their transcript as ending a sentence, saying neither
      * way, or trailing off */
     int eot_complete, eot_unsure, eot_continue;
+    /* the last finished reply, where its wait went in process CPU time (all threads): the
+     * transcript it answers (ASR), the LLM from the start of the reply until its first
+     * clause was complete (prompt and tokens), and the TTS from that clause until its first
+     * audio chunk; 0 where a stage did not run. last_language: the language that transcript
+     * was made in (the setting, or the one "auto" detected), "" when unknown. */
+    double last_asr_cpu_ms, last_llm_cpu_ms, last_tts_cpu_ms;
+    char last_language[8];
 } omni_voice_stats;
 void omni_voice_get_stats(omni_voice *v, omni_voice_stats *stats);
 /* Waits until the listener and worker have nothing left to do, or timeout_ms passes:

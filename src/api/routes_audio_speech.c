@@ -1,4 +1,7 @@
-/* POST /v1/audio/speech and GET /v1/audio/voices. Speech is synthesized on the HTTP
+/* POST /v1/audio/speech and GET /v1/audio/voices. `instructions` (style) reach a voice
+ * that takes them (omni_tts_instructions_apply: the neural voice's CustomVoice/VoiceDesign
+ * models) and are ignored by the others, as OpenAI ignores them on tts-1; the response's
+ * X-Omni-Instructions header says which ("applied" or "ignored"). Speech is synthesized on the HTTP
  * thread (omni_tts_speak takes turns inside the engine; the LLM engine never waits for it) and
  * streamed with chunked transfer as each piece is encoded, so the first bytes leave
  * while later sentences are still being made. A client that goes away stops it. */
@@ -149,6 +152,15 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
         status = api_reply_error(c, 400, req.language ? "language" : NULL, "invalid_value", "%s", e.msg);
         goto done;
     }
+    if (instructions && strlen(instructions) > 4 * OMNI_TTS_MAX_INPUT_CHARS) {
+        status = api_reply_error(c, 400, "instructions", "invalid_value", "'instructions' is longer than %d bytes",
+                                 4 * OMNI_TTS_MAX_INPUT_CHARS);
+        goto done;
+    }
+    req.instructions = instructions && *instructions ? instructions : NULL;
+    const char *ins_header = !req.instructions ? "" : omni_tts_instructions_apply(&req)
+                                                          ? "X-Omni-Instructions: applied\r\n"
+                                                          : "X-Omni-Instructions: ignored\r\n";
 
     if (!(o.enc = omni_audio_encode_new(fmt, OMNI_TTS_SAMPLE_RATE, on_bytes, &o, e.msg, sizeof e.msg))) {
         status = api_reply_error(c, 500, NULL, NULL, "%s", e.msg);
@@ -159,8 +171,8 @@ static int speech(struct api_server *s, struct mg_connection *c, const char *bod
               "Content-Type: %s\r\n"
               "Transfer-Encoding: chunked\r\n"
               "Access-Control-Allow-Origin: *\r\n"
-              "Cache-Control: no-store\r\n\r\n",
-              omni_audio_format_mime(fmt));
+              "Cache-Control: no-store\r\n%s\r\n",
+              omni_audio_format_mime(fmt), ins_header);
     status = 200;
     /* The header some formats emit at once goes out now: the client sees bytes early. */
     int ok = !flush_chunk(&o) && !omni_tts_speak(&req, on_audio, &o, e.msg, sizeof e.msg) &&

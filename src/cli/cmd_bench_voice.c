@@ -15,14 +15,16 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: omni bench-voice -m LLM --asr-model WHISPER [--vad-model VAD] FILE.wav... [options]\n\n"
+            "usage: omni bench-voice -m LLM --asr-model WHISPER [--vad-model VAD]\n"
+            "                        [--tts-model TALKER.gguf --tts-mmproj MMPROJ.gguf] FILE.wav... [options]\n\n"
             "Measures voice-reply latency: each file is played into the voice loop at real-time speed\n"
             "(20 ms frames, as a microphone would send them), and the time from the end of speech to\n"
             "the first sample of reply audio is reported per file and as median/p90, split into stages:\n"
             "  vad_ms              end of speech -> end of turn detected (includes the silence wait)\n"
             "  asr_ms              end of turn -> final transcript event\n"
             "  llm_first_token_ms  final transcript -> first reply token event\n"
-            "  tts_first_chunk_ms  first reply token -> first reply audio event\n"
+            "  tts_first_chunk_ms  first reply token -> first reply audio event (with the neural\n"
+            "                      voice: its first streamed chunk of decoded frames)\n"
             "Each stage is the part of the wait the user sees, measured on the events as a client\n"
             "gets them, so the stages add up to the total. The loop speculates by default: at the\n"
             "first quiet window it transcribes and starts the reply (LLM and TTS), holding its\n"
@@ -41,11 +43,19 @@ static void usage(FILE *f) {
             "instead of Silero (a note says so): fine for clean recordings, not for noisy ones.\n"
             "The session opens and warms (the instructions' KV, Whisper, the voice) before the\n"
             "first file plays, as a client's does before its user speaks.\n"
+            "The text report also gives, per file and as medians, where the reply's work went in\n"
+            "process CPU time (all threads): the transcript it answers, the LLM until the first\n"
+            "clause was complete, the TTS until that clause's first audio chunk; and median/p90\n"
+            "per language (the language setting, or the one \"auto\" detected).\n"
+            "A reply is cut (as a barge-in would cut it) once its first audio is out.\n"
             "Files play one after another as turns of one conversation (prompt cache reused),\n"
             "or with --fresh each as the first turn of a new one.\n\n"
             "  -m FILE            chat model (GGUF)\n"
             "  --asr-model FILE   Whisper model (whisper.cpp ggml .bin)\n"
             "  --vad-model FILE   Silero VAD (whisper.cpp ggml .bin), recommended\n"
+            "  --tts-model FILE   speak with a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's\n"
+            "                     conversion), with --tts-mmproj FILE, its code predictor and codec\n"
+            "                     (default: espeak-ng)\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
             "  --silence-ms N     silence that ends a turn when the transcript says neither way\n"
             "                     (default 280)\n"
@@ -163,6 +173,8 @@ struct result {
     const char *file;
     double total, vad, asr, llm, tts, cpu, cpu_turn;
     int cutoff;
+    double cpu_asr, cpu_llm, cpu_tts;   /* omni_voice_stats' last_*_cpu_ms */
+    char lang[8];
 };
 
 static int cmp_double(const void *a, const void *b) {
@@ -225,6 +237,17 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
         double next = t0 + (double)(k + 1) * 20.0, wait = next - now_ms();
         if (wait > 0) usleep((useconds_t)(wait * 1000));
     }
+    /* What is measured ends at the first reply audio. The rest of the reply is cut there
+     * (as a barge-in would): a random-weight neural voice rarely stops by itself, and a
+     * reply still speaking would run into the next file's turn. */
+    for (int waited = 0; waited < 60000; waited += 20) {
+        pthread_mutex_lock(&t->mu);
+        int got = t->t_audio > 0 || t->done > 0;
+        pthread_mutex_unlock(&t->mu);
+        if (got || omni_voice_wait_idle(v, 0) == 0) break;
+        usleep(20000);
+    }
+    omni_voice_cancel(v);
     omni_voice_wait_idle(v, 60000);
     double cpu_turn = cpu_ms() - cpu0;
     pthread_mutex_lock(&t->mu);
@@ -232,14 +255,33 @@ static int play_file(omni_voice *v, struct turn *t, const char *path, const floa
     if (ok) {
         *r = (struct result){path, t->t_audio - t_eos, t->t_stop - t_eos, t->t_final - t->t_stop,
                              t->t_token - t->t_final, t->t_audio - t->t_token, t->cpu_audio - cpu_eos, cpu_turn,
-                             t->cutoff};
+                             t->cutoff, 0, 0, 0, ""};
     }
     pthread_mutex_unlock(&t->mu);
     return ok ? 0 : -1;
 }
 
+/* One line per language: median and p90 of the totals, and its false cut-offs. */
+static void report_languages(const struct result *r, int n) {
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    int *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
+    if (!v || !seen) { free(v); free(seen); return; }
+    for (int i = 0; i < n; i++) {
+        if (seen[i]) continue;
+        int k = 0, cut = 0;
+        for (int j = i; j < n; j++)
+            if (!seen[j] && !strcmp(r[j].lang, r[i].lang)) { seen[j] = 1; v[k++] = r[j].total; cut += r[j].cutoff; }
+        double med = percentile(v, k, 0.5), p90 = percentile(v, k, 0.9);
+        printf("language %s: median %.1f ms, p90 %.1f ms over %d file(s); false cut-offs %d\n",
+               r[i].lang[0] ? r[i].lang : "?", med, p90, k, cut);
+    }
+    free(v);
+    free(seen);
+}
+
 int cmd_bench_voice(int argc, char **argv) {
-    const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en";
+    const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en", *tts_model = NULL,
+               *tts_mmproj = NULL;
     int json = 0, max_tokens = 8, silence = omni_voice_default_params().silence_ms, speculate = 1, fresh = 0,
         fixed = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
@@ -252,6 +294,8 @@ int cmd_bench_voice(int argc, char **argv) {
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && has) llm_path = argv[++i];
         else if (!strcmp(a, "--asr-model") && has) asr_path = argv[++i];
         else if ((!strcmp(a, "--vad-model") || !strcmp(a, "--vad")) && has) vad_path = argv[++i];
+        else if (!strcmp(a, "--tts-model") && has) tts_model = argv[++i];
+        else if (!strcmp(a, "--tts-mmproj") && has) tts_mmproj = argv[++i];
         else if (!strcmp(a, "--max-tokens") && has) max_tokens = atoi(argv[++i]);
         else if (!strcmp(a, "--silence-ms") && has) silence = atoi(argv[++i]);
         else if (!strcmp(a, "--language") && has) lang = argv[++i];
@@ -270,6 +314,10 @@ int cmd_bench_voice(int argc, char **argv) {
     if (max_tokens < 1 || silence < 0 || silence > 10000) {
         free(files);
         return cli_fail("bench-voice: --max-tokens must be >= 1 and --silence-ms 0..10000");
+    }
+    if (!tts_model != !tts_mmproj) {
+        free(files);
+        return cli_fail("bench-voice: --tts-model and --tts-mmproj go together (a Qwen3-TTS talker and its mmproj)");
     }
     if (!vad_path)
         fprintf(stderr, "bench-voice: note: no --vad-model; using a loudness threshold instead of Silero VAD\n");
@@ -296,6 +344,10 @@ int cmd_bench_voice(int argc, char **argv) {
     }
     if (!(llm = omni_model_load(llm_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
     if (!(asr = omni_asr_load(asr_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
+    if (tts_model && omni_tts_load_neural(tts_model, tts_mmproj, 0, errbuf, sizeof errbuf)) {
+        cli_fail("bench-voice: --tts-model: %s", errbuf);
+        goto out;
+    }
     omni_voice_params p = omni_voice_default_params();
     p.instructions = "You are a helpful voice assistant. Answer in one short sentence.";
     p.language = lang;
@@ -328,18 +380,24 @@ int cmd_bench_voice(int argc, char **argv) {
             continue;
         }
         omni_voice_get_stats(v, &s1);
+        res[n_ok].cpu_asr = s1.last_asr_cpu_ms;
+        res[n_ok].cpu_llm = s1.last_llm_cpu_ms;
+        res[n_ok].cpu_tts = s1.last_tts_cpu_ms;
+        memcpy(res[n_ok].lang, s1.last_language, sizeof res[n_ok].lang);
         int spec = s1.spec_used > s0.spec_used;
         n_spec += spec;
         n_cut += res[n_ok].cutoff;
         if (!json)
             printf("%-32s total %7.1f ms  (vad %6.1f  asr %6.1f  llm %6.1f  tts %6.1f)  %s%s  cpu %7.1f ms "
                    "(turn %.1f ms)  prompt %d tokens (%d cached) in %.1f ms; speculative replies dropped so far %d; "
-                   "transcript %zu bytes \"%s\", reply %zu bytes\n", files[i],
+                   "transcript %zu bytes \"%s\", reply %zu bytes; language %s, CPU: asr %.1f, llm first clause %.1f, "
+                   "tts first chunk %.1f ms\n", files[i],
                    res[n_ok].total, res[n_ok].vad, res[n_ok].asr, res[n_ok].llm, res[n_ok].tts,
                    spec ? "speculative" : "plain      ", res[n_ok].cutoff ? "  FALSE CUT-OFF" : "", res[n_ok].cpu,
                    res[n_ok].cpu_turn, t.usage.prompt_tokens,
                    t.usage.cached_tokens, t.usage.prompt_ms, s1.spec_dropped, t.transcript_len, t.transcript,
-                   t.reply_len);
+                   t.reply_len, res[n_ok].lang[0] ? res[n_ok].lang : "?", res[n_ok].cpu_asr, res[n_ok].cpu_llm,
+                   res[n_ok].cpu_tts);
         n_ok++;
     }
     if (!n_ok) { cli_fail("bench-voice: no file produced a reply"); goto out; }
@@ -376,10 +434,17 @@ int cmd_bench_voice(int argc, char **argv) {
         omni_voice_get_stats(v, &st);
         printf("pauses judged by their transcript: %d ended a sentence, %d said neither way, %d trailed off\n",
                st.eot_complete, st.eot_unsure, st.eot_continue);
+        printf("voice: %s; median process CPU per stage: asr %.1f ms, llm first clause %.1f ms, tts first chunk %.1f ms\n",
+               omni_tts_neural_backend() ? omni_tts_neural_backend() : "espeak-ng",
+               stage_median(res, n_ok, offsetof(struct result, cpu_asr)),
+               stage_median(res, n_ok, offsetof(struct result, cpu_llm)),
+               stage_median(res, n_ok, offsetof(struct result, cpu_tts)));
+        report_languages(res, n_ok);
     }
     rc = n_ok == n_files ? 0 : 1;
 out:
     omni_voice_free(v);
+    if (tts_model) omni_tts_load_neural(NULL, NULL, 0, errbuf, sizeof errbuf);
     omni_asr_free(asr);
     omni_model_free(llm);
     for (int i = 0; audio && i < n_files; i++) free(audio[i]);

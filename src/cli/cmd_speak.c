@@ -13,7 +13,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: omni speak [--lang xx] [--voice NAME] [--speed X] [--format FMT] [-o FILE]\n"
-            "                  [--tts-model TALKER.gguf --tts-mmproj MMPROJ.gguf] [TEXT...]\n\n"
+            "                  [--tts-model TALKER.gguf --tts-mmproj MMPROJ.gguf] [--instructions STYLE] [TEXT...]\n\n"
             "Reads TEXT aloud (or, without TEXT, everything on standard input) and writes the speech as\n"
             "24 kHz mono audio. Numbers, dates, money and units are read as words (English and Korean).\n"
             "Text in several scripts switches language per stretch: \"오늘 meeting은 3시\" is read in\n"
@@ -31,6 +31,9 @@ static void usage(FILE *f) {
             "  --tts-model F    a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's conversion), with\n"
             "  --tts-mmproj F   its mmproj; the presets then speak with its built-in speakers, whose own\n"
             "                   names (e.g. sohee) are voices too; espeak-ng reads what it cannot\n"
+            "  --instructions S the speaking style (\"slow and warm\") for a neural voice whose model takes\n"
+            "                   one (Qwen3-TTS CustomVoice or VoiceDesign, not Base or 0.6B); other voices\n"
+            "                   ignore it, and a note on standard error says so\n"
             "  --list-voices    print the voices and languages as JSON and exit\n\n"
             "Examples:\n"
             "  omni speak --lang ko -o hello.wav \"안녕하세요\"\n"
@@ -93,6 +96,7 @@ int cmd_speak(int argc, char **argv) {
         else if (!strcmp(a, "--no-normalize")) req.normalize = 0;
         else if (!strcmp(a, "--tts-model") && has) tts_model = argv[++i];
         else if (!strcmp(a, "--tts-mmproj") && has) tts_mmproj = argv[++i];
+        else if (!strcmp(a, "--instructions") && has) req.instructions = argv[++i];
         else if (!strcmp(a, "--list-voices")) list = 1;
         else if (!strcmp(a, "--speed") && has) {
             char *end;
@@ -144,6 +148,9 @@ int cmd_speak(int argc, char **argv) {
     if (!text && !(text = read_stdin())) return cli_fail("speak: cannot read standard input");
     req.input = text;
     if (omni_tts_validate(&req, err, sizeof err)) { free(text); return cli_fail("speak: %s", err); }
+    if (req.instructions && !*req.instructions) req.instructions = NULL;
+    if (req.instructions && !omni_tts_instructions_apply(&req))
+        fprintf(stderr, "speak: note: this voice does not take instructions; --instructions is ignored\n");
     if (!out_path && isatty(STDOUT_FILENO)) {
         free(text);
         return cli_fail("speak: refusing to write audio to a terminal; use -o FILE or a pipe (| aplay)");

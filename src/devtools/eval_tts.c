@@ -42,7 +42,7 @@ static int collect(void *ud, const int32_t *codes, int n_frames, const float *pc
 
 int tool_eval_tts(int argc, char **argv) {
     const char *model = NULL, *mmproj = NULL, *text = NULL;
-    struct q3tts_opts o = {"en", NULL, 512, 0};
+    struct q3tts_opts o = {"en", NULL, 512, 0, 0, NULL};
     int threads = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

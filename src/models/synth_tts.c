@@ -15,8 +15,19 @@ const struct synth_tts_shape synth_tts_shapes[] = {
     /* talker 64 wide (2 layers, 4 heads of 16 over 2 KV heads), code predictor 32 wide,
      * codec decoder 8 transformer layers of 16 heads as llama.cpp fixes them, the real
      * 2x2 ConvNeXt and 8-5-4-3 DAC upsampling (1920 samples a frame at 24 kHz) */
-    {"tiny-qwen3tts", 64, 2, 4, 2, 16, 128, 32, 2, 4, 2, 8, 64, 8, 16, 32, 32, 2, 32, 32, 16},
-    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"tiny-qwen3tts", 64, 2, 4, 2, 16, 128, 32, 2, 4, 2, 8, 64, 8, 16, 32, 32, 2, 32, 32, 16, 256},
+    /* the real Qwen3-TTS-12Hz-0.6B / 1.7B (config.json's talker_config and its
+     * code_predictor_config, the speech tokenizer's decoder_config): talker 1024 / 2048 wide,
+     * 28 layers of 16 heads of 128 over 8 KV heads; code predictor 1024 wide, 5 layers, 2048
+     * codes per codebook (the 0.6B needs no projection into it); codec decoder with 256-wide
+     * codebooks, a 512-wide quantizer output, latent 1024, an 8-layer 512-wide transformer of
+     * 16 heads of 64, a 1536-wide DAC; speaker encoder 512 channels. The text vocabulary is
+     * omni's small byte-level one (an embedding row costs the same whatever the vocabulary) */
+    {"qwen3tts-0.6b", 1024, 28, 16, 8, 128, 3072, 1024, 5, 16, 8, 128, 3072, 256, 512, 1024, 512, 64, 1024, 1536, 512,
+     2048},
+    {"qwen3tts-1.7b", 2048, 28, 16, 8, 128, 6144, 1024, 5, 16, 8, 128, 3072, 256, 512, 1024, 512, 64, 1024, 1536, 512,
+     2048},
+    {NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 };
 
 const struct synth_tts_shape *synth_tts_find_shape(const char *name) {
@@ -27,8 +38,6 @@ const struct synth_tts_shape *synth_tts_find_shape(const char *name) {
 
 /* The real talker_config's codec token ids (Qwen3-TTS-12Hz-*-CustomVoice). */
 #define N_CODEC 3072
-/* the code predictor's codebooks (2048 in the real model; any size up to the codec's 2048) */
-#define CP_VOCAB 256
 #define CODEC_PAD 2148
 #define CODEC_BOS 2149
 #define CODEC_EOS 2150
@@ -51,6 +60,7 @@ struct wctx {
     uint64_t seed;
     int rc;
     struct err *e;
+    int mtype;   /* matrices and embedding tables: DT_F32, or DT_F16 ("--outtype f16") */
 };
 
 static uint64_t mix(uint64_t *x) {
@@ -85,7 +95,7 @@ static void put(struct wctx *c, const char *name, int type, int n_dims, int64_t 
 
 /* A matrix [in, out] scaled for unit-size outputs, times gain. */
 static void mat(struct wctx *c, const char *name, int64_t in, int64_t out, float gain) {
-    put(c, name, DT_F32, 2, in, out, 1, gain * sqrtf(3.0f / (float)in), 0);
+    put(c, name, c->mtype, 2, in, out, 1, gain * sqrtf(3.0f / (float)in), 0);
 }
 static void vec(struct wctx *c, const char *name, int64_t n, float scale, float offset) {
     put(c, name, DT_F32, 1, n, 1, 1, scale, offset);
@@ -110,14 +120,14 @@ static int byte_cp(int b) {  /* GPT-2's byte -> printable code point */
     return 256 + n;
 }
 
-static int write_talker(const struct synth_tts_shape *s, uint64_t seed, const char *path, struct err *e) {
+static int write_talker(const struct synth_tts_shape *s, int mtype, uint64_t seed, const char *path, struct err *e) {
     const int n_chain = (int)(sizeof k_chain / sizeof *k_chain), n_spec = (int)(sizeof k_specials / sizeof *k_specials);
     const int T = 256 + n_chain + n_spec, V = T + N_CODEC;
     char **tok = calloc((size_t)V, sizeof *tok);
     int32_t *type = calloc((size_t)V, sizeof *type);
     char *merges[16];
     int rc = -1;
-    struct wctx c = {gguf_writer_new(), seed, 0, e};
+    struct wctx c = {gguf_writer_new(), seed, 0, e, mtype};
     if (!tok || !type || !c.w) { err_set(e, "synth: out of memory"); goto done; }
     char buf[96];
     int id = 0;
@@ -162,9 +172,9 @@ static int write_talker(const struct synth_tts_shape *s, uint64_t seed, const ch
 
     struct gguf_writer *w = c.w;
     gguf_w_str(w, "general.architecture", "qwen3tts");
-    snprintf(buf, sizeof buf, "omni synth %s f32 (random weights)", s->name);
+    snprintf(buf, sizeof buf, "omni synth %s %s (random weights)", s->name, mtype == DT_F16 ? "f16" : "f32");
     gguf_w_str(w, "general.name", buf);
-    gguf_w_u32(w, "general.file_type", 0);
+    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : 0);
     gguf_w_u32(w, "qwen3tts.block_count", (uint32_t)s->n_layer);
     gguf_w_u32(w, "qwen3tts.context_length", 32768);
     gguf_w_u32(w, "qwen3tts.embedding_length", (uint32_t)s->n_embd);
@@ -198,7 +208,7 @@ static int write_talker(const struct synth_tts_shape *s, uint64_t seed, const ch
     gguf_w_bool(w, "tokenizer.ggml.add_eos_token", 0);
 
     const int E = s->n_embd, QD = s->n_head * s->head_dim, KD = s->n_head_kv * s->head_dim, F = s->n_ff;
-    put(&c, "token_embd.weight", DT_F32, 2, E, V, 1, 1.0f, 0);
+    put(&c, "token_embd.weight", mtype, 2, E, V, 1, 1.0f, 0);
     vec(&c, "output_norm.weight", E, 0.1f, 1.0f);
     mat(&c, "output.weight", E, N_CODEC, 1.5f);
     for (int l = 0; l < s->n_layer; l++) {
@@ -244,14 +254,14 @@ static void snake(struct wctx *c, const char *base, int C) {
     put(c, n, DT_F32, 1, C, 1, 1, 0.3f, 1.0f);
 }
 
-static int write_mmproj(const struct synth_tts_shape *s, uint64_t seed, const char *path, struct err *e) {
-    struct wctx c = {gguf_writer_new(), seed + 7, 0, e};
+static int write_mmproj(const struct synth_tts_shape *s, int mtype, uint64_t seed, const char *path, struct err *e) {
+    struct wctx c = {gguf_writer_new(), seed + 7, 0, e, mtype};
     if (!c.w) return err_set(e, "synth: out of memory");
     struct gguf_writer *w = c.w;
     const int E = s->n_embd, P = s->cp_embd;
     gguf_w_str(w, "general.architecture", "clip");
     gguf_w_str(w, "general.name", "omni synth qwen3tts mmproj (random weights)");
-    gguf_w_u32(w, "general.file_type", 0);
+    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : 0);
     gguf_w_bool(w, "clip.has_audio_encoder", 1);
     gguf_w_str(w, "clip.audio.projector_type", "qwen3tts_spkenc");
     gguf_w_u32(w, "clip.audio.projection_dim", (uint32_t)E);
@@ -288,12 +298,14 @@ static int write_mmproj(const struct synth_tts_shape *s, uint64_t seed, const ch
     conv(&c, "mm.a.fc", 1, 2 * M, E, 0, 1.0f);
 
     /* code predictor: 15 codebook embeddings (talker width) and heads, qwen3 blocks */
-    put(&c, "a.gen.code.embd.weight", DT_F32, 3, E, CP_VOCAB, 15, 1.0f, 0);
-    put(&c, "a.gen.code.head.weight", DT_F32, 3, P, CP_VOCAB, 15, 1.5f * sqrtf(3.0f / (float)P), 0);
-    put(&c, "a.gen.code.out_embd.weight", DT_F32, 2, E, N_CODEC, 1, 1.0f, 0);
+    put(&c, "a.gen.code.embd.weight", mtype, 3, E, s->cp_vocab, 15, 1.0f, 0);
+    put(&c, "a.gen.code.head.weight", mtype, 3, P, s->cp_vocab, 15, 1.5f * sqrtf(3.0f / (float)P), 0);
+    put(&c, "a.gen.code.out_embd.weight", mtype, 2, E, N_CODEC, 1, 1.0f, 0);
     vec(&c, "a.gen.code.output_norm.weight", P, 0.1f, 1.0f);
-    mat(&c, "a.gen.code.proj_in.weight", E, P, 1.0f);
-    vec(&c, "a.gen.code.proj_in.bias", P, 0.05f, 0);
+    if (E != P) {   /* small_to_mtp_projection; the identity (no tensor) where the widths agree */
+        mat(&c, "a.gen.code.proj_in.weight", E, P, 1.0f);
+        vec(&c, "a.gen.code.proj_in.bias", P, 0.05f, 0);
+    }
     const int cq = s->cp_head * s->cp_head_dim, ck = s->cp_head_kv * s->cp_head_dim;
     for (int l = 0; l < s->cp_layer; l++) {
         vec(&c, nm(n, sizeof n, "a.gen.code.blk.%d.ln1.weight", l, 0), P, 0.1f, 1.0f);
@@ -389,8 +401,10 @@ static int write_mmproj(const struct synth_tts_shape *s, uint64_t seed, const ch
 
 int synth_tts_write(const struct synth_tts_shape *s, const char *ftype, uint64_t seed, const char *talker_path,
                     const char *mmproj_path, struct err *e) {
-    if (strcmp(ftype, "f32")) return err_set(e, "synth: %s is written as f32 only, not '%s'", s->name, ftype);
+    if (strcmp(ftype, "f32") && strcmp(ftype, "f16"))
+        return err_set(e, "synth: %s is written as f32 or f16, not '%s'", s->name, ftype);
     if (!mmproj_path) return err_set(e, "synth: %s needs --mmproj FILE for the code predictor and codec", s->name);
-    if (write_talker(s, seed, talker_path, e)) return -1;
-    return write_mmproj(s, seed, mmproj_path, e);
+    const int mtype = strcmp(ftype, "f16") ? DT_F32 : DT_F16;
+    if (write_talker(s, mtype, seed, talker_path, e)) return -1;
+    return write_mmproj(s, mtype, seed, mmproj_path, e);
 }

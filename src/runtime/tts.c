@@ -22,9 +22,11 @@ struct tts_voice {
     int pitch, range, rate;
     const char *force_lang; /* a voice named after an espeak language speaks that language */
     int neural_ok;          /* a preset or built-in speaker: the neural voice speaks it when loaded */
+    const char *instructions; /* the request's style instruction (borrowed), for an engine that takes one */
 };
 
 const char *tts_voice_speaker(const struct tts_voice *v) { return tts_neural_speaker_for(v->name); }
+const char *tts_voice_instructions(const struct tts_voice *v) { return v->instructions; }
 
 /* --- the espeak-ng backend --- */
 
@@ -59,17 +61,17 @@ static const struct tts_backend g_espeak = {"espeak-ng", espeak_backend_rate, es
 
 /* Each preset differs in variant, pitch and rate, so no two sound or time alike. */
 static const struct tts_voice g_presets[] = {
-    {"alloy", "neutral, balanced, mid pitch", &g_espeak, "f5", 50, 50, 175, NULL, 1},
-    {"ash", "low, calm male", &g_espeak, "m3", 35, 45, 170, NULL, 1},
-    {"ballad", "warm male, wide melody, unhurried", &g_espeak, "m2", 45, 70, 160, NULL, 1},
-    {"coral", "bright female, lively", &g_espeak, "f3", 60, 60, 180, NULL, 1},
-    {"echo", "deep, even male", &g_espeak, "m1", 30, 40, 168, NULL, 1},
-    {"fable", "storyteller, expressive", &g_espeak, "m6", 55, 75, 165, NULL, 1},
-    {"nova", "young female, quick", &g_espeak, "f2", 65, 55, 185, NULL, 1},
-    {"onyx", "very deep male, slow", &g_espeak, "m7", 20, 35, 158, NULL, 1},
-    {"sage", "steady female, level", &g_espeak, "f4", 48, 30, 172, NULL, 1},
-    {"shimmer", "high, bright female", &g_espeak, "f1", 70, 65, 178, NULL, 1},
-    {"verse", "animated male, wide range", &g_espeak, "m4", 40, 80, 182, NULL, 1},
+    {"alloy", "neutral, balanced, mid pitch", &g_espeak, "f5", 50, 50, 175, NULL, 1, NULL},
+    {"ash", "low, calm male", &g_espeak, "m3", 35, 45, 170, NULL, 1, NULL},
+    {"ballad", "warm male, wide melody, unhurried", &g_espeak, "m2", 45, 70, 160, NULL, 1, NULL},
+    {"coral", "bright female, lively", &g_espeak, "f3", 60, 60, 180, NULL, 1, NULL},
+    {"echo", "deep, even male", &g_espeak, "m1", 30, 40, 168, NULL, 1, NULL},
+    {"fable", "storyteller, expressive", &g_espeak, "m6", 55, 75, 165, NULL, 1, NULL},
+    {"nova", "young female, quick", &g_espeak, "f2", 65, 55, 185, NULL, 1, NULL},
+    {"onyx", "very deep male, slow", &g_espeak, "m7", 20, 35, 158, NULL, 1, NULL},
+    {"sage", "steady female, level", &g_espeak, "f4", 48, 30, 172, NULL, 1, NULL},
+    {"shimmer", "high, bright female", &g_espeak, "f1", 70, 65, 178, NULL, 1, NULL},
+    {"verse", "animated male, wide range", &g_espeak, "m4", 40, 80, 182, NULL, 1, NULL},
 };
 #define N_PRESETS (int)(sizeof g_presets / sizeof g_presets[0])
 
@@ -83,16 +85,16 @@ static int find_voice(const char *name, struct tts_voice *out, struct err *e) {
     for (int i = 0; i < N_PRESETS; i++)
         if (!strcasecmp(name, g_presets[i].name)) { *out = g_presets[i]; return 0; }
     if (strlen(name) < 64 && tts_neural_is_speaker(name)) {  /* espeak's default voice where the model cannot */
-        *out = (struct tts_voice){name, "built-in speaker of the neural voice", &g_espeak, NULL, 50, 50, 175, NULL, 1};
+        *out = (struct tts_voice){name, "built-in speaker of the neural voice", &g_espeak, NULL, 50, 50, 175, NULL, 1, NULL};
         return 0;
     }
     if (tts_espeak_init(e)) return -1;
     if (strlen(name) < 64 && tts_espeak_has_variant(name)) {
-        *out = (struct tts_voice){name, "espeak-ng variant", &g_espeak, name, 50, 50, 175, NULL, 0};
+        *out = (struct tts_voice){name, "espeak-ng variant", &g_espeak, name, 50, 50, 175, NULL, 0, NULL};
         return 0;
     }
     if (strlen(name) < 64 && tts_espeak_has_voice(name)) {
-        *out = (struct tts_voice){name, "espeak-ng language voice", &g_espeak, NULL, 50, 50, 175, name, 0};
+        *out = (struct tts_voice){name, "espeak-ng language voice", &g_espeak, NULL, 50, 50, 175, name, 0, NULL};
         return 0;
     }
     return err_set(e, "unknown voice '%.64s' (allowed: %s, or an espeak-ng voice such as f3, m3, klatt, "
@@ -108,7 +110,8 @@ static int check_lang(const char *lang, struct err *e) {
 }
 
 omni_tts_params omni_tts_default_params(void) {
-    return (omni_tts_params){.input = NULL, .voice = NULL, .language = NULL, .speed = 1.0f, .normalize = 1};
+    return (omni_tts_params){.input = NULL, .voice = NULL, .language = NULL, .speed = 1.0f, .normalize = 1,
+                             .instructions = NULL};
 }
 
 /* --- UTF-8 and scripts --- */
@@ -403,24 +406,43 @@ static const char *run_lang(const char *lang, enum script lscript, const char *r
     return rl;
 }
 
+/* The neural voice speaks the whole text when it knows every run's language. */
+static void choose_backend(struct tts_voice *v, const struct sentence_list *sl, const char *lang, enum script lscript) {
+    if (v->neural_ok && tts_neural_loaded()) {
+        int all = 1;
+        for (int si = 0; si < sl->count && all; si++) {
+            struct runs runs = {.n = 0};
+            tts_split_runs(sl->s[si], sl->n[si], lang && lscript == SC_LATIN ? lang : NULL, collect_run, &runs);
+            for (int ri = 0; ri < runs.n && all; ri++) all = tts_neural_has_lang(run_lang(lang, lscript, runs.r[ri].lang));
+        }
+        if (all) v->backend = &tts_neural_backend;
+    }
+}
+
+int omni_tts_instructions_apply(const omni_tts_params *req) {
+    struct err e = {{0}};
+    struct tts_voice v;
+    if (!req || !req->instructions || !*req->instructions || validate(req, &e) || find_voice(req->voice, &v, &e))
+        return 0;
+    const char *lang = req->language ? req->language : v.force_lang;
+    struct sentence_list sl = {0};
+    tts_split_sentences(req->input, collect_sentence, &sl);
+    choose_backend(&v, &sl, lang, lang ? lang_script(lang) : SC_LATIN);
+    free(sl.s);
+    free(sl.n);
+    return v.backend == &tts_neural_backend && tts_neural_takes_instructions();
+}
+
 static int speak(const omni_tts_params *req, omni_pcm_callback on_audio, void *ud, struct err *e) {
     if (validate(req, e)) return -1;
     struct tts_voice v;
     if (find_voice(req->voice, &v, e)) return -1;
+    v.instructions = req->instructions;
     const char *lang = req->language ? req->language : v.force_lang;
     enum script lscript = lang ? lang_script(lang) : SC_LATIN;
     struct sentence_list sl = {0};
     tts_split_sentences(req->input, collect_sentence, &sl);
-    /* The neural voice speaks the whole text when it knows every run's language. */
-    if (v.neural_ok && tts_neural_loaded()) {
-        int all = 1;
-        for (int si = 0; si < sl.count && all; si++) {
-            struct runs runs = {.n = 0};
-            tts_split_runs(sl.s[si], sl.n[si], lang && lscript == SC_LATIN ? lang : NULL, collect_run, &runs);
-            for (int ri = 0; ri < runs.n && all; ri++) all = tts_neural_has_lang(run_lang(lang, lscript, runs.r[ri].lang));
-        }
-        if (all) v.backend = &tts_neural_backend;
-    }
+    choose_backend(&v, &sl, lang, lscript);
     int native = v.backend->sample_rate();
     if (native <= 0) { free(sl.s), free(sl.n); return tts_espeak_init(e); }
     struct speak_ctx c = {.direct = 1, .on_audio = on_audio, .ud = ud};

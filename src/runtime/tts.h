@@ -48,6 +48,7 @@ struct tts_backend {
 extern const struct tts_backend tts_neural_backend;
 int tts_neural_loaded(void);
 int tts_neural_has_lang(const char *lang);
+int tts_neural_takes_instructions(void);
 int tts_neural_n_speakers(void);
 const char *tts_neural_speaker(int i);
 int tts_neural_is_speaker(const char *name);
@@ -56,5 +57,7 @@ int tts_neural_is_speaker(const char *name);
 const char *tts_neural_speaker_for(const char *voice);
 /* The speaker a voice resolved to (NULL: the model's default). */
 const char *tts_voice_speaker(const struct tts_voice *v);
+/* The request's style instruction (NULL: none). */
+const char *tts_voice_instructions(const struct tts_voice *v);
 
 #endif

@@ -48,6 +48,8 @@ int tts_neural_loaded(void) { return g_model != NULL; }
 
 int tts_neural_has_lang(const char *lang) { return g_model && q3tts_has_lang(g_model, lang); }
 
+int tts_neural_takes_instructions(void) { return g_model && q3tts_takes_instructions(g_model); }
+
 int tts_neural_n_speakers(void) { return g_model ? q3tts_n_voices(g_model) : 0; }
 const char *tts_neural_speaker(int i) { return g_model ? q3tts_voice_name(g_model, i) : NULL; }
 
@@ -83,12 +85,15 @@ static int relay(void *ud, const int32_t *codes, int n_frames, const float *pcm,
     return r->on_pcm(r->buf, n, r->ud);
 }
 
-/* One run: streamed in pieces of 3 frames (240 ms) as the codec decodes them. */
+/* One run: streamed as the codec decodes it, the first piece one frame (80 ms of audio,
+ * so the first sound waits for one talker step and one code-predictor pass, not three),
+ * then two, then pieces of 3 frames (240 ms): each piece is ready before the audio out
+ * ahead of it has played whenever synthesis runs faster than real time. */
 static int neural_synth(const struct tts_voice *v, const char *lang, float speed, int last, const char *text,
                         tts_audio_fn on_pcm, void *ud, struct err *e) {
     (void)speed, (void)last;
     struct relay r = {on_pcm, ud, NULL, 0};
-    struct q3tts_opts o = {lang, tts_voice_speaker(v), 0, 3};
+    struct q3tts_opts o = {lang, tts_voice_speaker(v), 0, 3, 1, tts_voice_instructions(v)};
     /* about 12.5 frames a second: room for a slow reader, bounded for a runaway model */
     size_t len = strlen(text);
     o.max_frames = (int)(len * 4 + 50);

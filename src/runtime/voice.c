@@ -77,6 +77,8 @@ struct omni_voice {
     int64_t stop_ms;
     char turn_lang[8];               /* language "auto" detected on the turn's first transcript */
     int turn_lang_id;                /* ... for this turn */
+    double asr_cpu_ms;               /* the last transcript's process CPU time, and its language */
+    char asr_lang[8];
     int worker_busy, responding;
     int response_id;
 
@@ -118,6 +120,13 @@ static double now_ms(void) {
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* Process CPU time (every thread: the worker and the compute pool). */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 omni_voice_params omni_voice_default_params(void) {
     omni_voice_params p;
@@ -338,20 +347,22 @@ static char *transcribe(struct omni_voice *v, const float *x, size_t n, int turn
     struct whisper_result r;
     memset(&r, 0, sizeof r);
     struct err e = {{0}};
+    const double c0 = cpu_ms();
     if (whisper_transcribe(v->ws, x, n, &wp, &r, &e)) {
         char msg[600];
         snprintf(msg, sizeof msg, "transcription failed: %s", e.msg);
         emit_error(v, msg);
         return NULL;
     }
-    if (detect && turn && r.language[0] && strcmp(lang, "auto") == 0) {
-        pthread_mutex_lock(&v->mu);
-        if (v->turn_lang_id != turn) {
-            snprintf(v->turn_lang, sizeof v->turn_lang, "%s", r.language);
-            v->turn_lang_id = turn;
-        }
-        pthread_mutex_unlock(&v->mu);
+    const double c1 = cpu_ms();
+    pthread_mutex_lock(&v->mu);
+    if (detect && turn && r.language[0] && strcmp(lang, "auto") == 0 && v->turn_lang_id != turn) {
+        snprintf(v->turn_lang, sizeof v->turn_lang, "%s", r.language);
+        v->turn_lang_id = turn;
     }
+    v->asr_cpu_ms = c1 - c0;
+    snprintf(v->asr_lang, sizeof v->asr_lang, "%.7s", strcmp(lang, "auto") ? lang : r.language);
+    pthread_mutex_unlock(&v->mu);
     char *out = whisper_result_text(&r);
     if (out) {
         char *a = out;
@@ -407,6 +418,10 @@ struct reply {
     int64_t spec_end;
     struct held *held;
     int n_held, cap_held;
+    /* where the wait went (process CPU ms): at the reply's start, the first clause's
+     * start of synthesis; the stage figures for omni_voice_stats */
+    double cpu0, cpu_tts0, asr_cpu, llm_cpu, tts_cpu;
+    char asr_lang[8];
 };
 
 static int is_cancelled(struct omni_voice *v) { return atomic_load(&v->cancel) != 0; }
@@ -520,6 +535,7 @@ static int on_audio(const int16_t *pcm, size_t n, void *ud) {
     struct reply *r = ud;
     if (reply_poll(r)) return 1;
     if (!n) return 0;
+    if (!r->tts_cpu && r->cpu_tts0 > 0) r->tts_cpu = cpu_ms() - r->cpu_tts0;
     r->samples += (int64_t)n;
     omni_voice_event ev = {.type = OMNI_VOICE_AUDIO, .pcm = pcm, .n_pcm = n, .text = r->clause};
     if (reply_emit(r, &ev)) { r->failed = 1; return 1; }
@@ -561,6 +577,10 @@ static int speak_piece(const char *s, size_t n, void *ud) {
     q.normalize = 1;
     char terr[512] = "";
     r->clause = t;
+    if (!r->cpu_tts0) {   /* the first clause is complete: the LLM's part of the wait ends */
+        r->cpu_tts0 = cpu_ms();
+        r->llm_cpu = r->cpu_tts0 - r->cpu0;
+    }
     int rc = 0;
     if (omni_tts_validate(&q, terr, sizeof terr) == 0) rc = omni_tts_speak(&q, on_audio, r, terr, sizeof terr);
     r->clause = NULL;
@@ -676,7 +696,10 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     }
     /* a barge-in that came before the reply began cancels nothing */
     atomic_store(&v->cancel, 0);
+    r.asr_cpu = v->asr_cpu_ms;   /* the transcript this reply answers was the last one made */
+    memcpy(r.asr_lang, v->asr_lang, sizeof r.asr_lang);
     pthread_mutex_unlock(&v->mu);
+    r.cpu0 = cpu_ms();
     if (!r.spec) emit_simple(v, OMNI_VOICE_RESPONSE_STARTED, r.rid, 0, NULL);
 
     /* The conversation and the settings as they are now, copied: other threads may
@@ -805,6 +828,10 @@ static void respond(struct omni_voice *v, const char *spec_text, int spec_turn, 
     v->last_n_chunks = r.n_chunks;
     v->last_samples = r.samples;
     v->last_hist = keep > 0 ? v->n_hist - 1 : -1;
+    v->stats.last_asr_cpu_ms = r.asr_cpu;
+    v->stats.last_llm_cpu_ms = r.llm_cpu;
+    v->stats.last_tts_cpu_ms = r.tts_cpu;
+    memcpy(v->stats.last_language, r.asr_lang, sizeof v->stats.last_language);
     pthread_mutex_unlock(&v->mu);
     omni_voice_event ev = {.type = OMNI_VOICE_RESPONSE_DONE, .response_id = r.rid, .status = status, .usage = u,
                              .text = keep ? r.text : "", .len = keep};

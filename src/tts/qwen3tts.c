@@ -25,6 +25,7 @@ struct q3tts {
     int8_t *suppressed;   /* [V] */
     char **voices;
     int n_voices;
+    int instruct;         /* q3tts_takes_instructions */
 };
 
 static const struct { const char *code, *name; } k_lang_codes[] = {
@@ -96,6 +97,12 @@ struct q3tts *q3tts_load(const char *talker_path, const char *mmproj_path, int n
         if (!t->voices[t->n_voices]) { err_set(e, "out of memory"); goto fail; }
         t->n_voices++;
     }
+    {
+        struct gguf_str gn = gguf_get_str(g, "general.name");
+        char name[128] = "";
+        if (gn.s) snprintf(name, sizeof name, "%.*s", (int)(gn.len < 127 ? gn.len : 127), gn.s);
+        t->instruct = q3tts_instruct_rule(t->E, t->n_voices, name);
+    }
     t->mm = gguf_open(mmproj_path, e);
     if (!t->mm) goto fail;
     struct gguf_str pt = gguf_get_str(t->mm, "clip.gen.audio.projector_type");
@@ -114,6 +121,20 @@ fail:
 }
 
 int q3tts_n_voices(const struct q3tts *t) { return t->n_voices; }
+
+int q3tts_instruct_rule(int n_embd, int n_speakers, const char *general_name) {
+    if (n_embd == 1024) return 0;   /* the 0.6B size: upstream ignores instructions there */
+    if (n_speakers > 0) return 1;   /* CustomVoice */
+    /* VoiceDesign (no built-in speakers): the converter names the file after its folder */
+    char low[128];
+    size_t n = 0;
+    for (const char *p = general_name ? general_name : ""; *p && n + 1 < sizeof low; p++)
+        if (*p != ' ' && *p != '-' && *p != '_') low[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    low[n] = 0;
+    return strstr(low, "voicedesign") != NULL;
+}
+
+int q3tts_takes_instructions(const struct q3tts *t) { return t->instruct; }
 const char *q3tts_voice_name(const struct q3tts *t, int i) { return i >= 0 && i < t->n_voices ? t->voices[i] : NULL; }
 
 static const char *lang_name(const char *lang) {
@@ -154,6 +175,7 @@ int q3tts_synthesize(struct q3tts *t, const char *text, size_t len, const struct
     const int E = t->E;
     int max_frames = o && o->max_frames > 0 ? o->max_frames : 512;
     int chunk = o && o->chunk_frames > 0 ? o->chunk_frames : 72;
+    int want = o && o->first_frames > 0 && o->first_frames < chunk ? o->first_frames : chunk;
     int32_t c_lang = lang_token(t, o ? o->lang : NULL), c_spk = -1;
     if (c_lang < 0) return err_set(e, "unknown language '%s' for this voice model", o && o->lang ? o->lang : "");
     if (o && o->voice && *o->voice) {
@@ -176,8 +198,23 @@ int q3tts_synthesize(struct q3tts *t, const char *text, size_t len, const struct
     free(full);
     if (rc) return -1;
     if (n_ids < 8) { free(ids); return err_set(e, "the text gives no tokens to speak"); }
+    /* the style instruction, for a model that takes one: its own rows ahead of the prompt */
+    int32_t *ins = NULL;
+    size_t n_ins = 0;
+    if (t->instruct && o && o->instructions && *o->instructions) {
+        static const char ipre[] = "<|im_start|>user\n", ipost[] = "<|im_end|>\n";
+        size_t il = strlen(o->instructions), ilen = strlen(ipre) + il + strlen(ipost);
+        char *it = malloc(ilen + 1);
+        if (!it) { free(ids); return err_set(e, "out of memory"); }
+        memcpy(it, ipre, strlen(ipre));
+        memcpy(it + strlen(ipre), o->instructions, il);
+        memcpy(it + strlen(ipre) + il, ipost, strlen(ipost) + 1);
+        rc = tokenizer_encode(t->tok, it, ilen, 0, 1, &ins, &n_ins, e);
+        free(it);
+        if (rc) { free(ids); return -1; }
+    }
 
-    int n_body = (int)n_ids - 8, n_prompt = 7 + (c_spk >= 0) + 1 + n_body + 2;
+    int n_body = (int)n_ids - 8, n_prompt = (int)n_ins + 7 + (c_spk >= 0) + 1 + n_body + 2;
     int n_ctx = n_prompt + max_frames + 1;
     float *rows = malloc(sizeof(float) * (size_t)E * (size_t)n_prompt), *tmp = malloc(sizeof(float) * (size_t)E),
           *logits = malloc(sizeof(float) * (size_t)t->V), *hidden = malloc(sizeof(float) * (size_t)E),
@@ -191,6 +228,7 @@ int q3tts_synthesize(struct q3tts *t, const char *text, size_t len, const struct
     if (!rows || !tmp || !logits || !hidden || !next || !pcm || !codes || !pos) { err_set(e, "out of memory"); goto done; }
     int r = 0;
 #define ROW(a, b) row_add(t, rows + (size_t)(r++) * (size_t)E, a, b, tmp)
+    for (size_t i = 0; i < n_ins; i++) ROW(ins[i], -1);
     for (int i = 0; i < 3; i++) ROW(ids[i], -1);
     ROW(t->t_pad, t->c_think);
     ROW(t->t_pad, t->c_think_b);
@@ -216,10 +254,11 @@ int q3tts_synthesize(struct q3tts *t, const char *text, size_t len, const struct
         int32_t *cf = codes + (size_t)n_buf * Q3_N_CODES;
         if (q3_predict(t->pred, pool, hidden, sampled - t->codec0, cf, next, e)) goto done;
         n_buf++;
-        if (n_buf == chunk) {
+        if (n_buf == want) {
             if (q3_codec_decode(t->codec, pool, codes, n_buf, pcm, e)) goto done;
             if (sink && sink(ud, codes, n_buf, pcm, (size_t)n_buf * Q3_FRAME_SAMPLES)) stop = 1;
             n_buf = 0;
+            want = want * 2 < chunk ? want * 2 : chunk;
         }
         /* the text keeps flowing: frame f adds body row f, then tts_eos, then tts_pad */
         int k = 3 + f;
@@ -239,6 +278,6 @@ int q3tts_synthesize(struct q3tts *t, const char *text, size_t len, const struct
 done:
     llm_state_free(st);
     llm_kv_free(kv);
-    free(ids), free(rows), free(tmp), free(logits), free(hidden), free(next), free(pcm), free(codes), free(pos);
+    free(ids), free(ins), free(rows), free(tmp), free(logits), free(hidden), free(next), free(pcm), free(codes), free(pos);
     return rc;
 }

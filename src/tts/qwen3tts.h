@@ -25,6 +25,13 @@ void q3tts_free(struct q3tts *t);
 /* Built-in speakers (the vocabulary's <|spk_NAME|> tokens): count and names. */
 int q3tts_n_voices(const struct q3tts *t);
 const char *q3tts_voice_name(const struct q3tts *t, int i);
+/* Whether the model takes a style instruction (q3tts_opts.instructions), as Qwen3-TTS's
+ * own pipeline does: the CustomVoice models (built-in speakers) and VoiceDesign (named so
+ * in general.name) do, Base models do not, and neither do the 0.6B checkpoints (talker
+ * width 1024), for which upstream drops the instruction. q3tts_instruct_rule is the rule
+ * itself, for the tests. */
+int q3tts_takes_instructions(const struct q3tts *t);
+int q3tts_instruct_rule(int n_embd, int n_speakers, const char *general_name);
 /* 1 when lang (a code such as "en", "ko" or a name such as "korean") has a language token. */
 int q3tts_has_lang(const struct q3tts *t, const char *lang);
 
@@ -37,6 +44,13 @@ struct q3tts_opts {
     const char *voice;    /* built-in speaker name, or NULL for the model's default voice */
     int max_frames;       /* <= 0: 512 (llama-tts's default) */
     int chunk_frames;     /* frames buffered before decoding; <= 0: 72 (the codec's window) */
+    int first_frames;     /* frames in the first piece, doubling for each later one up to
+                           * chunk_frames (the first audio leaves sooner); <= 0: chunk_frames.
+                           * The samples do not depend on how the frames are split. */
+    const char *instructions; /* style ("speak slowly and warmly"): prompt rows ahead of the
+                               * rest, "<|im_start|>user\n" + it + "<|im_end|>\n" in text
+                               * embeddings alone, as Qwen3-TTS builds them; NULL or "": none.
+                               * Used only where q3tts_takes_instructions. */
 };
 
 /* Greedy synthesis of text. Returns 0 or -1 with e set (unknown language or voice,

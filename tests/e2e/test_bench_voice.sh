@@ -5,7 +5,9 @@
 # fallback note, --no-speculate and one-line errors; then the pause set (a sentence, 400 ms
 # of silence, the rest) with Whisper models that say what they are told (tests/rig_whisper.py):
 # the end-of-turn rule waits through the pause where the fixed silence cuts the user off,
-# and bench-voice counts that cut-off.
+# and bench-voice counts that cut-off. With --tts-model/--tts-mmproj (a random-weight
+# tiny-qwen3tts pair) the reply is spoken by the neural voice: the same JSON, and the text
+# report names the voice, gives the CPU per stage and median/p90 per language.
 OMNI=${OMNI_BIN:-build/omni}
 MODELS=${OMNI_MODELS:-../shared/models}
 P=0; F=0
@@ -16,7 +18,7 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 LM=$MODELS/synth/synth-smollm2-f16.gguf
 WM=$MODELS/synth/synth-whisper-micro-f16.bin
 VM=$MODELS/vad/for-tests-silero-v6.2.0-ggml.bin
-echo "expect: at least 15 tests run"
+echo "expect: at least 21 tests run"
 # ../shared ships the models and scripts/setup.sh installs the tools: their absence fails
 for x in "$OMNI" "$LM" "$WM" "$VM"; do [ -e "$x" ] || { echo "FAIL missing $x"; echo "0 passed, 1 failed"; exit 1; }; done
 for x in python3 espeak-ng sox; do
@@ -75,6 +77,20 @@ check "missing --asr-model: one-line error, exit 1" "[ $? -eq 1 ] && grep -q 'as
 check "missing file: error names it" "[ $? -ne 0 ] && grep -q 'nope.wav' '$T/err'"
 "$OMNI" bench-voice -m "$LM" --asr-model "$WM" "$T/sil.wav" > /dev/null 2> "$T/err"
 check "a file without speech is an error, not a hang" "[ $? -ne 0 ] && grep -q 'no speech' '$T/err'"
+
+# ---- the neural voice ----
+"$OMNI" synth --shape tiny-qwen3tts --type f32 -o "$T/talker.gguf" --mmproj "$T/mmproj.gguf" 2> "$T/err"
+check "omni synth makes a tiny Qwen3-TTS pair" "[ -s '$T/talker.gguf' ] && [ -s '$T/mmproj.gguf' ]"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VM" --tts-model "$T/talker.gguf" \
+  --tts-mmproj "$T/mmproj.gguf" --language auto --fresh "$T/en.wav" "$T/ko.wav" --json > "$T/nv.json" 2> "$T/err"
+check "--tts-model: the same JSON schema, stages adding up" "python3 '$T/schema.py' '$T/nv.json' 2> '$T/err'"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --vad-model "$VM" --tts-model "$T/talker.gguf" \
+  --tts-mmproj "$T/mmproj.gguf" --language en "$T/en.wav" "$T/en.wav" > "$T/nv.txt" 2> "$T/err"
+check "--tts-model: the text report names the voice and the CPU per stage" \
+  "grep -q '^voice: qwen3-tts; median process CPU per stage: asr [0-9.]* ms, llm first clause [0-9.]* ms, tts first chunk [0-9.]* ms' '$T/nv.txt' && grep -q 'language en, CPU: asr' '$T/nv.txt'"
+check "--tts-model: median/p90 per language" "grep -q '^language en: median [0-9.]* ms, p90 [0-9.]* ms over 2 file(s); false cut-offs 0' '$T/nv.txt'"
+"$OMNI" bench-voice -m "$LM" --asr-model "$WM" --tts-model "$T/talker.gguf" "$T/en.wav" > /dev/null 2> "$T/err"
+check "--tts-model without --tts-mmproj: one-line error, exit 1" "[ $? -eq 1 ] && grep -q 'go together' '$T/err'"
 
 # ---- the pause set ----
 # speech without espeak's own leading/trailing quiet, so the pause is the 400 ms put there

@@ -5,14 +5,15 @@
 # every frame, the same number of samples, and the samples the golden keeps (the first 6
 # frames) within 5e-3; plus the command's errors. And the neural voice behind `omni speak`:
 # a preset and a built-in speaker speak with it, its voices are listed, espeak-ng stays the
-# fallback for a language the model lacks.
+# fallback for a language the model lacks; --instructions change the neural voice's audio
+# and are ignored, with a note, where the voice cannot take them.
 BIN=${OMNI_BIN:-build/omni}
 G=tests/golden/tts
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
-echo "expect: at least 14 tests run"
+echo "expect: at least 16 tests run"
 
 if "$BIN" synth --shape tiny-qwen3tts --type f32 -o "$T/talker.gguf" --mmproj "$T/mmproj.gguf" 2>"$T/err"; then ok
 else fail "synth: $(cat "$T/err")"; fi
@@ -71,6 +72,15 @@ for v in sage sohee; do
 done
 # Greek is not a Qwen3-TTS language: espeak-ng reads it (its samples are not whole 1920-sample frames' worth by design)
 if "$BIN" speak $NV --voice alloy -o "$T/el.wav" "Καλημέρα" 2>"$T/err" && [ -s "$T/el.wav" ]; then ok; else fail "espeak fallback: $(cat "$T/err")"; fi
+# a style instruction: the tiny pair has built-in speakers (CustomVoice-like), so it takes one
+"$BIN" speak $NV --voice ryan -o "$T/plain.wav" "Good morning to you." 2>"$T/err" &&
+  "$BIN" speak $NV --voice ryan --instructions "Speak slowly and warmly." -o "$T/styled.wav" "Good morning to you." \
+    2>"$T/err2"
+if [ -s "$T/plain.wav" ] && [ -s "$T/styled.wav" ] && ! cmp -s "$T/plain.wav" "$T/styled.wav" && ! grep -q note "$T/err2"
+then ok; else fail "speak --instructions with the neural voice: $(cat "$T/err" "$T/err2")"; fi
+if "$BIN" speak --voice alloy --instructions "Whisper it." -o "$T/es.wav" "Hello." 2>"$T/err" && [ -s "$T/es.wav" ] &&
+   grep -q "does not take instructions" "$T/err"
+then ok; else fail "speak --instructions on espeak-ng: $(cat "$T/err")"; fi
 expect_error "half a neural voice" "go together" "$BIN" speak --tts-model "$T/talker.gguf" -o "$T/x.wav" hi
 
 echo "$P passed, $F failed"

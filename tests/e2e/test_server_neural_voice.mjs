@@ -3,12 +3,15 @@
 // the presets and the model's built-in speakers speak with it (whole 1920-sample frames of
 // 24 kHz audio, as the codec decodes them; espeak-ng's lengths are not frame-aligned), a
 // language the model lacks falls back to espeak-ng, streaming sends audio before the last
-// sentence is spoken, and bad requests get OpenAI's 400s. Plus the flag's own errors.
+// sentence is spoken, and bad requests get OpenAI's 400s; `instructions` shape the neural
+// voice (a CustomVoice-like model takes them: other audio, header X-Omni-Instructions:
+// applied) and are ignored where the voice cannot take them (espeak-ng: "ignored"). Plus
+// the flag's own errors.
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { startServer, stopServer, makeCounter, assert, eq, BIN, MODELS } from "./server_helpers.mjs";
 
-const { test, summary } = makeCounter(8);
+const { test, summary } = makeCounter(10);
 const LLM = `${MODELS}/synth/synth-smollm2-f16.gguf`;
 const TMP = fs.mkdtempSync("/tmp/omni-neural-voice-");
 const TALKER = `${TMP}/talker.gguf`, MMPROJ = `${TMP}/mmproj.gguf`;
@@ -17,7 +20,7 @@ let srv;
 async function speech(body) {
   const r = await fetch(srv.url + "/v1/audio/speech", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  return { status: r.status, buf: Buffer.from(await r.arrayBuffer()) };
+  return { status: r.status, buf: Buffer.from(await r.arrayBuffer()), instructions: r.headers.get("x-omni-instructions") };
 }
 
 try {
@@ -62,6 +65,30 @@ try {
     }
     assert(total > 44 + 2 * 1920, "audio after the header");
     assert(reads >= 2, `the audio came in ${reads} piece(s), not streamed`);
+  });
+
+  await test("instructions: the neural voice takes them (other audio, header 'applied')", async () => {
+    const body = { model: "gpt-4o-mini-tts", input: "Hello there, how are you?", voice: "ryan", response_format: "pcm" };
+    const plain = await speech(body), again = await speech(body);
+    const styled = await speech({ ...body, instructions: "Speak slowly, in a warm and calm voice." });
+    eq(plain.status, 200, "status"), eq(styled.status, 200, "status with instructions");
+    eq(plain.instructions, null, "no header without instructions");
+    eq(styled.instructions, "applied", "header");
+    assert(plain.buf.equals(again.buf), "greedy synthesis should repeat itself");
+    assert(!plain.buf.equals(styled.buf), "the instruction should change the audio");
+    const empty = await speech({ ...body, instructions: "" });
+    assert(empty.buf.equals(plain.buf) && empty.instructions === null, "an empty instruction is none");
+  });
+
+  await test("instructions where the voice cannot take them: ignored, and bad ones are 400s", async () => {
+    const body = { model: "tts-1", input: "Καλημέρα σας.", voice: "alloy", response_format: "pcm" };
+    const styled = await speech({ ...body, instructions: "Whisper it." });
+    eq(styled.status, 200, "status");
+    eq(styled.instructions, "ignored", "header (espeak-ng speaks Greek)");
+    assert(styled.buf.length > 1000, "audio");
+    const bad = await speech({ ...body, instructions: 7 });
+    eq(bad.status, 400, "a number");
+    assert(/instructions/.test(bad.buf.toString()), bad.buf.toString());
   });
 
   await test("unknown voice: 400", async () => {

@@ -1,8 +1,10 @@
 /* The Qwen3-TTS pipeline on a random-weight pair from synth_tts_write: it loads, speaks
  * English and Korean, knows the built-in speakers and languages, refuses unknown ones
  * with a message, stops when the listener asks, and the codec decoder streams: the same
- * text decoded one frame at a time, 5 at a time or in whole windows gives the same codes
- * and the same samples. (Equality with llama-tts is tests/e2e/test_eval_tts.sh.) */
+ * text decoded one frame at a time, 5 at a time, in whole windows or in growing pieces
+ * (1, 2, then 3 frames: how the voice loop streams) gives the same codes and the same
+ * samples; an f16 pair speaks too; a style instruction changes the codes where the model
+ * takes one. (Equality with llama-tts is tests/e2e/test_eval_tts.sh.) */
 #include <unistd.h>
 
 #include "test.h"
@@ -32,19 +34,24 @@ static struct q3tts *load(void) {
     return t;
 }
 
-static int speak(struct q3tts *t, const char *text, const char *lang, const char *voice, int max, int chunk, struct got *g) {
+static int speak_first(struct q3tts *t, const char *text, const char *lang, const char *voice, int max, int chunk,
+                       int first, struct got *g) {
     struct err e = {{0}};
-    struct q3tts_opts o = {lang, voice, max, chunk};
+    struct q3tts_opts o = {lang, voice, max, chunk, first, NULL};
     memset(g, 0, sizeof *g);
     int rc = q3tts_synthesize(t, text, strlen(text), &o, sink, g, &e);
     if (rc) fprintf(stderr, "  synthesize: %s\n", e.msg);
     return rc;
 }
 
+static int speak(struct q3tts *t, const char *text, const char *lang, const char *voice, int max, int chunk, struct got *g) {
+    return speak_first(t, text, lang, voice, max, chunk, 0, g);
+}
+
 TEST(speaks_and_streams) {
     struct q3tts *t = load();
     REQUIRE(t, "the synthesized pair must load");
-    struct got a, b, c;
+    struct got a, b, c, d;
     REQUIRE(!speak(t, "Hello world, this is a test.", "en", NULL, 12, 0, &a), "synthesis");
     CHECK(a.frames >= 1 && a.frames <= 12);
     CHECK_EQ_INT(a.n, (size_t)a.frames * 1920);
@@ -71,7 +78,16 @@ TEST(speaks_and_streams) {
     }
     CHECK_NEAR(d1, 0, 1e-5);
     CHECK_NEAR(d2, 0, 1e-5);
-    free(a.pcm), free(b.pcm), free(c.pcm);
+    /* growing pieces: 1 frame first, then 2, then 3 */
+    REQUIRE(!speak_first(t, "Hello world, this is a test.", "en", NULL, 12, 3, 1, &d), "synthesis, 1 frame first");
+    CHECK_EQ_INT(d.frames, a.frames);
+    CHECK(!memcmp(a.codes, d.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES));
+    if (a.frames >= 6) CHECK_EQ_INT(d.calls, 2 + (a.frames - 3 + 2) / 3);
+    double d3 = 0;
+    for (size_t i = 0; i < a.n && i < d.n; i++)
+        if (fabs(a.pcm[i] - d.pcm[i]) > d3) d3 = fabs(a.pcm[i] - d.pcm[i]);
+    CHECK_NEAR(d3, 0, 1e-5);
+    free(a.pcm), free(b.pcm), free(c.pcm), free(d.pcm);
     q3tts_free(t);
 }
 
@@ -99,7 +115,7 @@ TEST(refuses_and_stops) {
     struct q3tts *t = load();
     REQUIRE(t, "the synthesized pair must load");
     struct err e = {{0}};
-    struct q3tts_opts o = {"xx", NULL, 4, 0};
+    struct q3tts_opts o = {"xx", NULL, 4, 0, 0, NULL};
     struct got g = {0};
     CHECK(q3tts_synthesize(t, "hi", 2, &o, sink, &g, &e) == -1 && strstr(e.msg, "language"));
     o.lang = "en", o.voice = "nobody";
@@ -107,7 +123,7 @@ TEST(refuses_and_stops) {
     free(g.pcm);
     struct got s = {0};
     s.stop_after = 2;
-    struct q3tts_opts o2 = {"en", NULL, 12, 1};
+    struct q3tts_opts o2 = {"en", NULL, 12, 1, 0, NULL};
     CHECK(q3tts_synthesize(t, "Stop early, please.", 19, &o2, sink, &s, &e) == 0);
     CHECK(s.calls <= 2);
     free(s.pcm);
@@ -117,8 +133,58 @@ TEST(refuses_and_stops) {
     CHECK(q3tts_load(g_talker, g_talker, 1, &e) == NULL && strstr(e.msg, "mmproj"));
 }
 
+/* A style instruction: its rows go ahead of the prompt on a model that takes one (the tiny
+ * pair has built-in speakers, like CustomVoice); "" is none; the rule for which models do. */
+TEST(instructions) {
+    struct q3tts *t = load();
+    REQUIRE(t, "the synthesized pair must load");
+    CHECK(q3tts_takes_instructions(t));
+    struct err e = {{0}};
+    struct got a = {0}, b = {0}, c = {0};
+    struct q3tts_opts o = {"en", "ryan", 8, 0, 0, NULL};
+    CHECK(q3tts_synthesize(t, "Good morning to you.", 20, &o, sink, &a, &e) == 0);
+    o.instructions = "Speak slowly and warmly.";
+    CHECK(q3tts_synthesize(t, "Good morning to you.", 20, &o, sink, &b, &e) == 0);
+    o.instructions = "";
+    CHECK(q3tts_synthesize(t, "Good morning to you.", 20, &o, sink, &c, &e) == 0);
+    int same_ab = a.frames == b.frames && !memcmp(a.codes, b.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES);
+    CHECK_MSG(!same_ab, "an instruction should change the codes");
+    CHECK(c.frames == a.frames && !memcmp(a.codes, c.codes, sizeof(int32_t) * (size_t)a.frames * Q3TTS_CODES));
+    free(a.pcm), free(b.pcm), free(c.pcm);
+    q3tts_free(t);
+    /* 1.7B CustomVoice and VoiceDesign take them; Base and every 0.6B do not */
+    CHECK(q3tts_instruct_rule(2048, 9, "Qwen3 TTS 12Hz 1.7B CustomVoice"));
+    CHECK(q3tts_instruct_rule(2048, 0, "Qwen3-TTS-12Hz-1.7B-VoiceDesign"));
+    CHECK(!q3tts_instruct_rule(2048, 0, "Qwen3 TTS 12Hz 1.7B Base"));
+    CHECK(!q3tts_instruct_rule(1024, 9, "Qwen3 TTS 12Hz 0.6B CustomVoice"));
+    CHECK(!q3tts_instruct_rule(2048, 0, NULL));
+}
+
+/* --type f16 (the converter's --outtype f16): the same pipeline on F16 matrices */
+TEST(f16_pair_speaks) {
+    char talker[256], mmproj[256];
+    snprintf(talker, sizeof talker, "/tmp/omni-test-q3tts-%d-talker16.gguf", (int)getpid());
+    snprintf(mmproj, sizeof mmproj, "/tmp/omni-test-q3tts-%d-mmproj16.gguf", (int)getpid());
+    struct err e = {{0}};
+    REQUIRE(!synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "f16", 1, talker, mmproj, &e), "%s", e.msg);
+    CHECK(synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "q8_0", 1, talker, mmproj, &e) == -1 &&
+          strstr(e.msg, "f16"));
+    struct q3tts *t = q3tts_load(talker, mmproj, 2, &e);
+    unlink(talker), unlink(mmproj);
+    REQUIRE(t, "%s", e.msg);
+    struct got a;
+    REQUIRE(!speak(t, "Hello world.", "en", NULL, 6, 0, &a), "synthesis");
+    CHECK(a.frames >= 1 && a.n == (size_t)a.frames * 1920);
+    float mx = 0;
+    for (size_t i = 0; i < a.n; i++) mx = fabsf(a.pcm[i]) > mx ? fabsf(a.pcm[i]) : mx;
+    CHECK(mx > 1e-3 && mx <= 1);
+    free(a.pcm);
+    q3tts_free(t);
+    CHECK(synth_tts_find_shape("qwen3tts-0.6b") && synth_tts_find_shape("qwen3tts-1.7b"));
+}
+
 int main(void) {
-    TEST_EXPECT(3);
+    TEST_EXPECT(5);
     snprintf(g_talker, sizeof g_talker, "/tmp/omni-test-q3tts-%d-talker.gguf", (int)getpid());
     snprintf(g_mmproj, sizeof g_mmproj, "/tmp/omni-test-q3tts-%d-mmproj.gguf", (int)getpid());
     struct err e = {{0}};
@@ -129,6 +195,8 @@ int main(void) {
     RUN(speaks_and_streams);
     RUN(korean_voices_and_languages);
     RUN(refuses_and_stops);
+    RUN(f16_pair_speaks);
+    RUN(instructions);
     unlink(g_talker), unlink(g_mmproj);
     return test_summary();
 }
