@@ -53,7 +53,7 @@ for type in f16 q8_0; do
     steps=$(grep -c '^step ' "$T/log")
     cpu=$(cpu_of "$T/log")
     # every example is longer than ctx: each step trains 512 tokens
-    per=$(awk -v n=$((steps * 512)) -v c="$cpu" 'BEGIN { printf "%.1f", c > 0 ? n / c : 0 }')
+    per=$(awk -v n=$((steps * 512)) -v c="$cpu" 'BEGIN { printf "%.1f", (c > 0 ? n / c : 0) }')
     printf '| smollm2-135m | %s | 16 | 512 | %s | %s | %s | %s | %s |\n' "$type" "$THREADS" "$tps" "$per" "$cpu" \
       $(( $(rss_of "$T/log") / 1024 ))
   else
@@ -75,8 +75,8 @@ if [ -n "${LLAMA_FINETUNE:-}" ]; then
            awk '{ print $1 * 3600 + $2 * 60 + $3 }')
     cpu=$(cpu_of "$T/ref.log")
     ver=$("$LLAMA_FINETUNE" --version 2>&1 | sed -n 's/^version: //p' | head -n 1)
-    tps=$(awk -v n=$(( ${nwin:-0} * 512 )) -v s="${secs:-0}" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')
-    per=$(awk -v n=$(( ${nwin:-0} * 512 )) -v c="$cpu" 'BEGIN { printf "%.1f", c > 0 ? n / c : 0 }')
+    tps=$(awk -v n=$(( ${nwin:-0} * 512 )) -v s="${secs:-0}" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
+    per=$(awk -v n=$(( ${nwin:-0} * 512 )) -v c="$cpu" 'BEGIN { printf "%.1f", (c > 0 ? n / c : 0) }')
     printf '| smollm2-135m (llama-finetune %s, full F32) | f32 | - | 512 | %s | %s | %s | %s | %s |\n' "$ver" \
       "$THREADS" "$tps" "$per" "$cpu" $(( $(rss_of "$T/ref.log") / 1024 ))
   elif grep -q 'GGML_ASSERT(!node->view_src' "$T/ref.log"; then
