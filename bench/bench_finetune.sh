@@ -5,8 +5,8 @@
 # tokens per CPU second of the whole process (user + sys: robust on a loaded machine, where
 # wall time is not) and peak RSS. With LLAMA_FINETUNE naming llama.cpp's llama-finetune (full
 # fine-tuning in F32, the reference the issue gives), it trains one epoch on the same text
-# with an F32 file of the same shape and its row follows, from its own progress line (the
-# 512-token windows it trained and the time it says they took).
+# with an F32 file of the same shape on the first example's text and its row follows, from
+# its own progress line (the 512-token windows it trained and the time it says they took).
 #
 # llama.cpp builds since the KV cache is written with ggml_set_rows (opt-in via LLAMA_SET_ROWS
 # in July 2025, the default from August, the ggml_cpy path removed in #15505) abort before
@@ -64,19 +64,28 @@ done
 if [ -n "${LLAMA_FINETUNE:-}" ]; then
   f="$DIR/smollm2-135m-f32.gguf"
   [ -f "$f" ] || "$OMNI" synth --shape smollm2-135m --type f32 -o "$f" >/dev/null 2>&1
-  sed 's/.*"completion":"\(.*\)."}/\1/' "$T/data.jsonl" >"$T/text.txt"
-  if /usr/bin/time -v "$LLAMA_FINETUNE" -m "$f" -f "$T/text.txt" -c 512 -b 512 -ub 512 -t "$THREADS" \
-       --epochs 1 -ngl 0 >"$T/ref.out" 2>"$T/ref.log"; then
+  # the first example's text (~1,600 tokens: 4 windows, 3 trained): a full F32 step of this
+  # shape takes tens of seconds on 2 threads, and builds before August 2025 train 2 epochs
+  sed -n '1s/.*"completion":"\(.*\)."}/\1/p' "$T/data.jsonl" >"$T/text.txt"
+  case $f in /*) ;; *) f="$PWD/$f" ;; esac
+  # builds before August 2025 have no --epochs (they train 2) and write finetuned-model.gguf
+  # into the current folder: run it in the temporary one
+  ep=""
+  "$LLAMA_FINETUNE" --help 2>&1 | grep -q -- '--epochs' && ep="--epochs 1"
+  if (cd "$T" && /usr/bin/time -v "$LLAMA_FINETUNE" -m "$f" -f "$T/text.txt" -c 512 -b 512 -ub 512 -t "$THREADS" \
+       $ep -ngl 0 >"$T/ref.out" 2>"$T/ref.log"); then
     # its progress line: "train: [...] data=N/N ... t=HH:MM:SS": N windows of 512 tokens
-    # (stride 256, 95% of them trained, the rest evaluated), the time they took
+    # (stride 256, 95% of them trained, the rest evaluated), the time they took (the last
+    # epoch's); the CPU seconds are the whole run's, for every epoch's windows
     last=$(tr '\r' '\n' <"$T/ref.log" | grep '^train: ' | tail -n 1)
     nwin=$(printf '%s' "$last" | sed -n 's/.*data=0*\([0-9][0-9]*\)\/.*/\1/p')
+    epochs=$(tr '\r' '\n' <"$T/ref.log" | grep '^train: ' | grep -c "data=0*${nwin:-x}/0*${nwin:-x} ")
     secs=$(printf '%s' "$last" | sed -n 's/.* t=\([0-9]*\):\([0-9]*\):\([0-9]*\).*/\1 \2 \3/p' |
            awk '{ print $1 * 3600 + $2 * 60 + $3 }')
     cpu=$(cpu_of "$T/ref.log")
     ver=$("$LLAMA_FINETUNE" --version 2>&1 | sed -n 's/^version: //p' | head -n 1)
     tps=$(awk -v n=$(( ${nwin:-0} * 512 )) -v s="${secs:-0}" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
-    per=$(awk -v n=$(( ${nwin:-0} * 512 )) -v c="$cpu" 'BEGIN { printf "%.1f", (c > 0 ? n / c : 0) }')
+    per=$(awk -v n=$(( ${nwin:-0} * ${epochs:-1} * 512 )) -v c="$cpu" 'BEGIN { printf "%.1f", (c > 0 ? n / c : 0) }')
     printf '| smollm2-135m (llama-finetune %s, full F32) | f32 | - | 512 | %s | %s | %s | %s | %s |\n' "$ver" \
       "$THREADS" "$tps" "$per" "$cpu" $(( $(rss_of "$T/ref.log") / 1024 ))
   elif grep -q 'GGML_ASSERT(!node->view_src' "$T/ref.log"; then
