@@ -104,6 +104,11 @@ static const char *anthropic_error_type(int status) {
 }
 
 cJSON *api_error_json(int status, const char *param, const char *code, const char *msg) {
+    if (dialect == API_DIALECT_OLLAMA) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "error", msg);
+        return root;
+    }
     if (dialect == API_DIALECT_ANTHROPIC) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "type", "error");

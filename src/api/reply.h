@@ -25,8 +25,10 @@ int api_reply_json(struct mg_connection *c, int status, const cJSON *j);
 int api_reply_json_headers(struct mg_connection *c, int status, const cJSON *j, const char *extra_headers);
 
 /* Which API's error shape this worker thread's errors take: every route answers in its
- * own clients' shape (dispatch sets it per request, before anything can fail). */
-enum api_dialect { API_DIALECT_OPENAI = 0, API_DIALECT_ANTHROPIC = 1 };
+ * own clients' shape (dispatch sets it per request, before anything can fail). ollama's
+ * is {"error":"message"}: its routes write their own errors, and set it around the shared
+ * helpers they call (fine-tuned model names). */
+enum api_dialect { API_DIALECT_OPENAI = 0, API_DIALECT_ANTHROPIC = 1, API_DIALECT_OLLAMA = 2 };
 void api_reply_set_dialect(enum api_dialect d);
 
 /* The error types OpenAI uses for each status, so clients map them to the same exceptions. */

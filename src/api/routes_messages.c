@@ -22,6 +22,7 @@
 struct msg_req {
     omni_model *mdl;           /* the model the request named (api_model_get), held by the route */
     const char *mid;           /* its id */
+    const char *adapter;       /* a fine-tuned model's adapter on it (api/ft_models.h), or NULL */
     omni_chat_message *msgs;
     char **texts;              /* msgs[i].content, owned */
     int n;
@@ -241,6 +242,7 @@ static int read_request(struct api_server *s, const cJSON *j, int counting, stru
     }
     r->o.model = r->mdl;
     r->o.model_id = r->mid;
+    r->o.adapter = r->adapter;
     if (read_thinking(j, counting, &r->o, b)) return 400;
     if (read_messages(s, j, r, b)) return 400;
     return 0;
@@ -293,6 +295,7 @@ static int resolve_model(struct api_server *s, struct mg_connection *c, const cJ
     if (status) return status;
     r->mdl = m->ref.model;
     r->mid = m->ref.id;
+    r->adapter = m->adapter[0] ? m->adapter : NULL;
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "api/chat_images.h"
+#include "api/ft_models.h"
 #include "api/generate.h"
 #include "api/meter.h"
 #include "api/model_names.h"
@@ -305,6 +306,11 @@ static int answer(struct api_server *s, struct mg_connection *c, const char *mod
 struct omodel {
     omni_registry_ref ref;
     int64_t keep_alive_ms;
+    /* a fine-tuned model (api/ft_models.h: "ft:BASE:SUFFIX:ID", "BASE+ADAPTER"): ref is its
+     * base, adapter the name its adapter goes by there (NULL: none), ref.id points at name */
+    const char *adapter;
+    char adapter_name[256];
+    char name[256];
 };
 
 /* The registry id an ollama-style name means when the registry does not know the name
@@ -361,6 +367,8 @@ static int read_keep_alive(struct mg_connection *c, const cJSON *j, int64_t *ms)
     return 0;
 }
 
+static void model_put(struct api_server *s, struct omodel *m);
+
 /* The model for a chat, generate or embed request: 0 with *m held (model_put), or the
  * status of the error written in ollama's shape. verb: what the request does, for
  * "\"x\" does not support chat". */
@@ -371,8 +379,26 @@ static int model_get(struct api_server *s, struct mg_connection *c, const char *
     if (status) return status;
     if (!s->serve_store && atomic_load(&s->state) == API_LOADING)
         return oerr(c, 503, "the model is still loading; retry shortly");
-    char err[640] = "";
-    int rc = acquire(s, name, kinds, &m->ref, err, sizeof err);
+    char err[640] = "", base[256] = "", path[1024] = "";
+    /* a fine-tuned model's name: the user's own (another's is a 404, as a missing one) */
+    api_reply_set_dialect(API_DIALECT_OLLAMA);
+    int ft = (kinds & OMNI_KIND_CHAT) ? api_ft_resolve(s, c, name, base, sizeof base, m->adapter_name,
+                                                         sizeof m->adapter_name, path, sizeof path) : 0;
+    api_reply_set_dialect(API_DIALECT_OPENAI);
+    if (ft > 1) return ft;
+    int rc = acquire(s, ft ? base : name, kinds, &m->ref, err, sizeof err);
+    if (rc == OMNI_OK && ft) {
+        api_reply_set_dialect(API_DIALECT_OLLAMA);
+        int st = api_ft_attach(c, m->ref.model, m->adapter_name, path);
+        api_reply_set_dialect(API_DIALECT_OPENAI);
+        if (st) {
+            model_put(s, m);
+            return st;
+        }
+        m->adapter = m->adapter_name;
+        snprintf(m->name, sizeof m->name, "%s", name);
+        m->ref.id = m->name;
+    }
     switch (rc) {
     case OMNI_OK: return 0;
     case OMNI_ERR_NOT_FOUND: return oerr(c, 404, "model '%s' not found", name);
@@ -466,7 +492,7 @@ static cJSON *openai_message(const cJSON *m, int i, char *msg, size_t cap) {
 }
 
 static int chat_on(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *msgs, const char *name,
-                   omni_model *mdl, const char *mid, double t0);
+                   const struct omodel *om, double t0);
 
 static int route_chat_ollama(struct api_server *s, struct mg_connection *c, const cJSON *j, double t0) {
     int status = 0;
@@ -480,14 +506,15 @@ static int route_chat_ollama(struct api_server *s, struct mg_connection *c, cons
         return oerr(c, 400, "\"%s\" does not support tools on this server yet", name);
     struct omodel om;
     if ((status = model_get(s, c, name, OMNI_KIND_CHAT, "chat", j, &om))) return status;
-    status = chat_on(s, c, j, msgs, name, om.ref.model, om.ref.id, t0);
+    status = chat_on(s, c, j, msgs, name, &om, t0);
     model_put(s, &om);   /* after the reply: the model stays loaded while the request runs */
     return status;
 }
 
 /* /api/chat's work once its model is held. */
 static int chat_on(struct api_server *s, struct mg_connection *c, const cJSON *j, const cJSON *msgs, const char *name,
-                   omni_model *mdl, const char *mid, double t0) {
+                   const struct omodel *om, double t0) {
+    omni_model *mdl = om->ref.model;
     int status;
     char msg[512];
     struct api_options o;
@@ -496,7 +523,8 @@ static int chat_on(struct api_server *s, struct mg_connection *c, const cJSON *j
         return oerr(c, 400, "%s", msg);
     }
     o.model = mdl;
-    o.model_id = mid;
+    o.model_id = om->ref.id;
+    o.adapter = om->adapter;
     cJSON *body = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(body, "messages");
     const cJSON *x;
     int i = 0;
@@ -632,6 +660,7 @@ static int route_generate_ollama(struct api_server *s, struct mg_connection *c, 
     }
     o.model = mdl;
     o.model_id = om.ref.id;
+    o.adapter = om.adapter;
     const int nv = omni_model_n_vocab(mdl);
     int32_t *cx = NULL;
     int ncx = ctx ? cJSON_GetArraySize(ctx) : 0;
