@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/big_stack.h"
 #include "api/reply.h"
 #include "api/routes.h"
 #include "api/files_index.h"
@@ -418,17 +419,37 @@ static void knowledge_params(const cJSON *cfg, int *k, double *thr, int *only) {
 }
 
 /* Knowledge search with the server's models: its embedding model for the dense half and
- * its reranker (api/files_index.h finds both), each when there is one. */
-static int knowledge_search(struct api_server *s, const char *id, const char *q, int k, double thr,
-                            struct asst_passage **p, int *n, char method[24], struct err *e) {
+ * its reranker (api/files_index.h finds both), each when there is one. The embedding and
+ * the reranker run on an ordinary stack (api/big_stack.h): a civetweb worker's overflowed
+ * in the f16 matrix kernel under AddressSanitizer. */
+struct ks_call {
+    struct api_server *s;
+    const char *id, *q;
+    int k, *n, rc;
+    double thr;
+    struct asst_passage **p;
+    char *method;
+    struct err *e;
+};
+
+static void ks_run(void *arg) {
+    struct ks_call *x = arg;
     struct api_embed_hold eh, rh;
     char msg[300];
-    int he = api_embed_get(s, 0, &eh, msg, sizeof msg) == 0, hr = api_embed_get(s, 1, &rh, msg, sizeof msg) == 0;
-    struct asst_retrieval r = {k, thr, he ? eh.emb : NULL, hr ? rh.emb : NULL, ASST_RANK_HYBRID};
-    int rc = asst_knowledge_search(s->p.auth->st, id, q, &r, p, n, method, e);
-    if (hr) api_embed_put(s, &rh);
-    if (he) api_embed_put(s, &eh);
-    return rc;
+    int he = api_embed_get(x->s, 0, &eh, msg, sizeof msg) == 0, hr = api_embed_get(x->s, 1, &rh, msg, sizeof msg) == 0;
+    struct asst_retrieval r = {x->k, x->thr, he ? eh.emb : NULL, hr ? rh.emb : NULL, ASST_RANK_HYBRID};
+    x->rc = asst_knowledge_search(x->s->p.auth->st, x->id, x->q, &r, x->p, x->n, x->method, x->e);
+    if (hr) api_embed_put(x->s, &rh);
+    if (he) api_embed_put(x->s, &eh);
+}
+
+static int knowledge_search(struct api_server *s, const char *id, const char *q, int k, double thr,
+                            struct asst_passage **p, int *n, char method[24], struct err *e) {
+    struct ks_call x = {s, id, q, k, n, STORE_ERR, thr, p, method, e};
+    *p = NULL;
+    *n = 0;
+    if (api_run_big_stack(ks_run, &x)) return err_set(e, "cannot start a thread; retry shortly"), STORE_ERR;
+    return x.rc;
 }
 
 static int search(struct api_server *s, struct mg_connection *c, const struct asst *a, const char *body, size_t len) {
