@@ -239,19 +239,11 @@ static void prep_call(void *arg) {
 
 int api_chat_fs_begin(struct api_server *s, struct mg_connection *c, cJSON *j, struct api_chat_fs *x) {
     memset(x, 0, sizeof *x);
-    cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools"), *t, *tool = NULL;
+    cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools"), *tool;
     if (!cJSON_IsArray(tools)) return 0;
-    int at = 0, where = -1;
-    cJSON_ArrayForEach(t, tools) {
-        const cJSON *ty = field(t, "type");
-        if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "file_search")) {
-            if (tool) return api_reply_error(c, 400, "tools", "invalid_value", "give one file_search tool");
-            tool = t;
-            where = at;
-        }
-        at++;
-    }
-    if (!tool) return 0;
+    const cJSON *found;
+    int where, st = api_file_search_tool(c, tools, &found, &where);
+    if (st || !found) return st;
     tool = cJSON_DetachItemFromArray(tools, where);
     /* the chat keeps its function tools; a tool_choice naming file_search is done */
     cJSON *tc = cJSON_GetObjectItemCaseSensitive(j, "tool_choice");

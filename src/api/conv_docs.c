@@ -23,11 +23,7 @@ static cJSON *item_json(const struct store_vsfile *f, const struct store_file *f
     cJSON_AddStringToObject(o, "filename", file->filename);
     cJSON_AddNumberToObject(o, "bytes", (double)file->bytes);
     cJSON_AddStringToObject(o, "status", f->status);
-    if (!strcmp(f->status, "failed")) {
-        cJSON *le = cJSON_AddObjectToObject(o, "last_error");
-        cJSON_AddStringToObject(le, "code", f->error_code[0] ? f->error_code : "server_error");
-        cJSON_AddStringToObject(le, "message", f->error_msg);
-    } else cJSON_AddNullToObject(o, "last_error");
+    api_vsfile_last_error(o, f);
     cJSON_AddStringToObject(o, "vector_store_id", f->vs_id);
     cJSON_AddNumberToObject(o, "created_at", (double)(f->created / 1000));
     return o;

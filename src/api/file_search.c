@@ -119,19 +119,28 @@ char *api_fs_context(const struct api_fs_hit *h, int n) {
     return buf;
 }
 
-static int prepare(struct api_server *s, struct mg_connection *c, const cJSON *j, cJSON *chat, struct api_rs_extra *x) {
-    memset(x, 0, sizeof x[0]);
-    const cJSON *tools = field(j, "tools"), *t, *tool = NULL;
-    int i = 0, at = -1;
+int api_file_search_tool(struct mg_connection *c, const cJSON *tools, const cJSON **tool, int *at) {
+    const cJSON *t;
+    int i = 0;
+    *tool = NULL;
+    *at = -1;
     cJSON_ArrayForEach(t, tools) {
         const cJSON *ty = field(t, "type");
         if (cJSON_IsString(ty) && !strcmp(ty->valuestring, "file_search")) {
-            if (tool) return api_reply_error(c, 400, "tools", "invalid_value", "give one file_search tool");
-            tool = t;
-            at = i;
+            if (*tool) return api_reply_error(c, 400, "tools", "invalid_value", "give one file_search tool");
+            *tool = t;
+            *at = i;
         }
         i++;
     }
+    return 0;
+}
+
+static int prepare(struct api_server *s, struct mg_connection *c, const cJSON *j, cJSON *chat, struct api_rs_extra *x) {
+    memset(x, 0, sizeof x[0]);
+    const cJSON *tool, *t;
+    int at, bad = api_file_search_tool(c, field(j, "tools"), &tool, &at);
+    if (bad) return bad;
     if (!tool) return 1;
     char param[64];
     snprintf(param, sizeof param, "tools[%d].vector_store_ids", at);

@@ -33,6 +33,9 @@ void api_rs_extra_set(const struct api_rs_extra *x);
 int api_file_search_prepare(struct api_server *s, struct mg_connection *c, const cJSON *j, cJSON *chat,
                             struct api_rs_extra *x);
 void api_rs_extra_free(struct api_rs_extra *x);
+/* The one file_search tool of tools (a Responses or a chat body's): *tool and its index
+ * *at, or *tool = NULL when there is none; 0, or 400 written when there are two. */
+int api_file_search_tool(struct mg_connection *c, const cJSON *tools, const cJSON **tool, int *at);
 
 /* The text the model gets: the passages h[0..n) as <result> elements (malloc'ed, NULL
  * when out of memory). Document text cannot close an element or the list. */

@@ -115,6 +115,14 @@ int api_chunking_resolve(const cJSON *cs, char *out, size_t cap, char *msg, size
     return 0;
 }
 
+void api_vsfile_last_error(cJSON *o, const struct store_vsfile *f) {
+    if (!strcmp(f->status, "failed")) {
+        cJSON *le = cJSON_AddObjectToObject(o, "last_error");
+        cJSON_AddStringToObject(le, "code", f->error_code[0] ? f->error_code : "server_error");
+        cJSON_AddStringToObject(le, "message", f->error_msg);
+    } else cJSON_AddNullToObject(o, "last_error");
+}
+
 cJSON *api_chunking_json(const char *stored) {
     cJSON *j = stored && *stored ? cJSON_Parse(stored) : NULL;
     if (!j) {

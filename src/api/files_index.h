@@ -59,6 +59,9 @@ void api_indexed_free(struct api_indexed *x);
 int api_chunking_resolve(const cJSON *strategy, char *out, size_t cap, char *msg, size_t msg_cap);
 /* The stored text back as the object the API answers (caller frees). */
 cJSON *api_chunking_json(const char *stored);
+/* o.last_error of a vector-store file: {code, message} when it failed, else null. */
+struct store_vsfile;
+void api_vsfile_last_error(cJSON *o, const struct store_vsfile *f);
 
 /* A filters object (OpenAI's comparison {type: eq|ne|gt|gte|lt|lte|in|nin, key, value}
  * or compound {type: and|or, filters: [...]}) is well-formed: 0, or -1 with msg. */

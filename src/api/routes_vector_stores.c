@@ -106,11 +106,7 @@ static cJSON *vsfile_json(const struct store_vsfile *f) {
     cJSON_AddNumberToObject(o, "created_at", (double)(f->created / 1000));
     cJSON_AddStringToObject(o, "vector_store_id", f->vs_id);
     cJSON_AddStringToObject(o, "status", f->status);
-    if (!strcmp(f->status, "failed")) {
-        cJSON *le = cJSON_AddObjectToObject(o, "last_error");
-        cJSON_AddStringToObject(le, "code", f->error_code[0] ? f->error_code : "server_error");
-        cJSON_AddStringToObject(le, "message", f->error_msg);
-    } else cJSON_AddNullToObject(o, "last_error");
+    api_vsfile_last_error(o, f);
     cJSON_AddItemToObject(o, "chunking_strategy", api_chunking_json(f->chunking));
     add_parsed(o, "attributes", f->attributes);
     return o;
