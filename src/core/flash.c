@@ -78,7 +78,7 @@ static float prep_scalar(float *p, int a, int b, float scale) {
 }
 
 const struct flash_kern flash_kern_scalar = {load_scalar, scores_scalar, prep_scalar, expsum_scalar, pv_scalar,
-                                             pv2_scalar, NULL, NULL, NULL};
+                                             pv2_scalar, NULL, NULL, NULL, 0};
 
 static const struct flash_kern *kern(int hd) {
     if (cpu_level() >= CPU_AVX512 && hd % 16 == 0) return &flash_kern_avx512;
@@ -110,14 +110,15 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
         /* row i's positions in this tile [ra, rb); full[i]: the whole tile */
         int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], full[FLASH_MAX_ROWS];
-        int whole = K->scores_f16 && kv->type == DT_F16 && n <= FLASH_FEW_ROWS && hd % 32 == 0;
+        int whole = K->scores_kv && (kv->type == DT_F16 || (kv->type == DT_Q8_0 && K->in_place_q8_0)) &&
+                    n <= FLASH_FEW_ROWS && hd % 32 == 0;
         for (int i = 0; i < n; i++) {
             ra[i] = imax(imax(r->lo[i], t0), tb) - tb, rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;
             full[i] = ra[i] == 0 && rb[i] == FLASH_TILE;
             whole &= full[i];
         }
         if (whole) {
-            K->scores_f16(s, r->q, n, hd, kv, tb);
+            K->scores_kv(s, r->q, n, hd, kv, tb);
         } else {
             (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb,
                                                        hd);
@@ -148,7 +149,7 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
             K->expsum(p, st[0], st + 1);
         }
         if (whole) {
-            K->pv_f16(acc, s, n, hd, kv, tb);
+            K->pv_kv(acc, s, n, hd, kv, tb);
             continue;
         }
         /* P.V two rows at a time where their ranges overlap (each row still in order of j) */

@@ -3,7 +3,10 @@
  * time; loading and exp are the AVX2 ones (flash_x86.h). Each lane is the same fused
  * multiply-add chain as the portable code's, so the bits are the same. Entered only
  * after a run-time CPU check; head_dim % 16 == 0. */
+#include "core/dtype.h"
 #include "core/flash_x86.h"
+#include "core/fp16.h"
+#include "core/quant.h"
 
 /* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row */
 static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, int nr, int hd, const float *kt) {
@@ -216,10 +219,18 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
 }
 
 /* Few rows (a decode step: one token's query heads of a KV head) over a whole tile of an
- * f16 cache, without the tile copy: loading and transposing K dominated there. Each
- * 16 x 16 block of K is converted and transposed in registers and used at once; V rows
- * are converted as P.V reads them. The same multiply-add chains as load + scores and pv,
- * so the same bits. */
+ * f16 or Q8_0 cache, without the tile copy: loading and transposing K dominated there.
+ * Each 16 x 16 block of K is converted and transposed in registers and used at once; V
+ * rows are converted as P.V reads them. The same values (a Q8_0 value is q * d, as
+ * dequantize_row gives it) and multiply-add chains as load + scores and pv, so the same
+ * bits. */
+/* 16 values of a cache row from element d0 (a multiple of 16) as f32; q8 a constant */
+static inline __attribute__((always_inline)) __m512 row16(const char *row, int d0, const int q8) {
+    if (!q8) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d0)));
+    const struct block_q8_0 *b = (const struct block_q8_0 *)row + d0 / 32;
+    __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + d0 % 32))));
+    return _mm512_mul_ps(q, _mm512_set1_ps(fp16_to_fp32(b->d)));
+}
 /* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant, so its row loops unroll
  * into registers */
 #define WITH_FEW_ROWS(n, fn, ...)                    \
@@ -234,17 +245,17 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
     default: fn(8, __VA_ARGS__); break;              \
     }
 
-static inline __attribute__((always_inline)) void scores_f16_rows(const int n, float *s, const float *q, int hd,
-                                                                  const struct flash_kv *kv, int tb) {
+static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int q8, float *s, const float *q,
+                                                                 int hd, const struct flash_kv *kv, int tb) {
     for (int j0 = 0; j0 < T; j0 += 16) {
-        const uint16_t *kr[16];
-        for (int u = 0; u < 16; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
+        const char *kr[16];
+        for (int u = 0; u < 16; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
         __m512 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();
         for (int d0 = 0; d0 < hd; d0 += 16) {
             __m512 r[16];
-            for (int u = 0; u < 16; u++) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr[u] + d0)));
+            for (int u = 0; u < 16; u++) r[u] = row16(kr[u], d0, q8);
             transpose16(r);
 #pragma GCC unroll 16
             for (int dd = 0; dd < 16; dd++)
@@ -256,14 +267,17 @@ static inline __attribute__((always_inline)) void scores_f16_rows(const int n, f
         for (int i = 0; i < n; i++) _mm512_storeu_ps(s + i * T + j0, a[i]);
     }
 }
+#define SCORES_F16(n, ...) scores_kv_rows(n, 0, __VA_ARGS__)
+#define SCORES_Q8(n, ...) scores_kv_rows(n, 1, __VA_ARGS__)
 
-static void scores_f16_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
-    WITH_FEW_ROWS(n, scores_f16_rows, s, q, hd, kv, tb);
+static void scores_kv_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
+    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, SCORES_Q8, s, q, hd, kv, tb)
+    else WITH_FEW_ROWS(n, SCORES_F16, s, q, hd, kv, tb)
 }
 
 /* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 32 floats of d at a time */
-static inline __attribute__((always_inline)) void pv_f16_rows(const int n, float *acc, const float *p, int hd,
-                                                              const struct flash_kv *kv, int tb) {
+static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const int q8, float *acc, const float *p,
+                                                             int hd, const struct flash_kv *kv, int tb) {
     for (int d0 = 0; d0 < hd; d0 += 32) {
         __m512 y[FLASH_FEW_ROWS][2];
 #pragma GCC unroll 8
@@ -272,9 +286,8 @@ static inline __attribute__((always_inline)) void pv_f16_rows(const int n, float
             y[i][1] = _mm512_loadu_ps(acc + (long)i * hd + d0 + 16);
         }
         for (int j = 0; j < T; j++) {
-            const uint16_t *vr = (const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride) + d0;
-            __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)vr));
-            __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(vr + 16)));
+            const char *vr = (const char *)kv->v + phys(kv, tb + j) * kv->stride;
+            __m512 v0 = row16(vr, d0, q8), v1 = row16(vr, d0 + 16, q8);
 #pragma GCC unroll 8
             for (int i = 0; i < n; i++) {
                 __m512 x = _mm512_set1_ps(p[i * T + j]);
@@ -289,11 +302,14 @@ static inline __attribute__((always_inline)) void pv_f16_rows(const int n, float
         }
     }
 }
+#define PV_F16(n, ...) pv_kv_rows(n, 0, __VA_ARGS__)
+#define PV_Q8(n, ...) pv_kv_rows(n, 1, __VA_ARGS__)
 
-static void pv_f16_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
-    WITH_FEW_ROWS(n, pv_f16_rows, acc, p, hd, kv, tb);
+static void pv_kv_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
+    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, PV_Q8, acc, p, hd, kv, tb)
+    else WITH_FEW_ROWS(n, PV_F16, acc, p, hd, kv, tb)
 }
 
-const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,     prep_avx512,  expsum_avx512,
-                                             pv_avx512,     pv2_avx512,        scores_f16_avx512, pv_f16_avx512,
-                                             pv4_avx512};
+const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,    prep_avx512,  expsum_avx512,
+                                             pv_avx512,     pv2_avx512,       scores_kv_avx512, pv_kv_avx512,
+                                             pv4_avx512,    1};

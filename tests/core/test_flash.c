@@ -117,7 +117,7 @@ static void flash_case(int n, int hd, int max_len, int window, float softcap, in
 }
 
 /* A decode step's rows (one token's query heads) share their range: whole tiles take the
- * kernels that read the cache in place (scores_f16 / pv_f16) and must give the same bits. */
+ * kernels that read the cache in place (scores_kv / pv_kv) and must give the same bits. */
 TEST(flash_decode_rows_read_the_cache_in_place) {
     flash_case_ranges(7, 64, 1300, 0, 0, 0, 1);
     flash_case_ranges(8, 128, 700, 0, 0, 0, 1);
