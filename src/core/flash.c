@@ -110,7 +110,7 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
         /* row i's positions in this tile [ra, rb); full[i]: the whole tile */
         int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], full[FLASH_MAX_ROWS];
-        int whole = K->scores_kv && (kv->type == DT_F16 || (kv->type == DT_Q8_0 && K->in_place_q8_0)) &&
+        int whole = K->scores_kv && (kv->type == DT_F16 || ((kv->type == DT_Q8_0 || kv->type == DT_Q4_0) && K->in_place_quant)) &&
                     n <= FLASH_FEW_ROWS && hd % 32 == 0;
         for (int i = 0; i < n; i++) {
             ra[i] = imax(imax(r->lo[i], t0), tb) - tb, rb[i] = imin(imin(r->hi[i], t1), tb + FLASH_TILE) - tb;

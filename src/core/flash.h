@@ -78,14 +78,14 @@ struct flash_kern {
     /* pv for two rows over the same [a, b), each V row loaded once */
     void (*pv2)(float *acc0, float *acc1, const float *p0, const float *p1, const float *vt, int a, int b, int hd);
     /* Optional (NULL: load + scores and pv are used): for at most FLASH_FEW_ROWS rows that
-     * all cover the whole tile tb..tb+FLASH_TILE-1 of an f16 or (when in_place_q8_0) a
-     * Q8_0 cache, scores and pv reading the cache itself (no tile copy), with the same
+     * all cover the whole tile tb..tb+FLASH_TILE-1 of an f16 or (when in_place_quant) a
+     * Q8_0 / Q4_0 cache, scores and pv reading the cache itself (no tile copy), with the same
      * bits as load + scores and pv over [0, FLASH_TILE). head_dim % 32 == 0. */
     void (*scores_kv)(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb);
     void (*pv_kv)(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb);
     /* Optional: pv for four rows (acc hd apart, p FLASH_TILE apart) over [0, FLASH_TILE) */
     void (*pv4)(float *acc, const float *p, const float *vt, int hd);
-    int in_place_q8_0;  /* scores_kv / pv_kv also read a Q8_0 cache */
+    int in_place_quant;  /* scores_kv / pv_kv also read Q8_0 and Q4_0 caches */
 };
 #define FLASH_FEW_ROWS 8
 extern const struct flash_kern flash_kern_scalar;

@@ -219,18 +219,28 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
 }
 
 /* Few rows (a decode step: one token's query heads of a KV head) over a whole tile of an
- * f16 or Q8_0 cache, without the tile copy: loading and transposing K dominated there.
+ * f16, Q8_0 or Q4_0 cache, without the tile copy: loading and transposing K dominated there.
  * Each 16 x 16 block of K is converted and transposed in registers and used at once; V
- * rows are converted as P.V reads them. The same values (a Q8_0 value is q * d, as
+ * rows are converted as P.V reads them. The same values (a quantized value as
  * dequantize_row gives it) and multiply-add chains as load + scores and pv, so the same
  * bits. */
-/* 16 values of a cache row from element d0 (a multiple of 16) as f32; q8 a constant */
-static inline __attribute__((always_inline)) __m512 row16(const char *row, int d0, const int q8) {
-    if (!q8) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d0)));
-    const struct block_q8_0 *b = (const struct block_q8_0 *)row + d0 / 32;
-    __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + d0 % 32))));
-    return _mm512_mul_ps(q, _mm512_set1_ps(fp16_to_fp32(b->d)));
+/* 16 values of a cache row from element d0 (a multiple of 16) as f32; qt a constant:
+ * 0 f16, 1 Q8_0 (q * d), 2 Q4_0 ((nibble - 8) * d) */
+static inline __attribute__((always_inline)) __m512 row16(const char *row, int d0, const int qt) {
+    if (qt == 0) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + d0)));
+    if (qt == 1) {
+        const struct block_q8_0 *b = (const struct block_q8_0 *)row + d0 / 32;
+        __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + d0 % 32))));
+        return _mm512_mul_ps(q, _mm512_set1_ps(fp16_to_fp32(b->d)));
+    }
+    const struct block_q4_0 *b = (const struct block_q4_0 *)row + d0 / 32;
+    __m128i x = _mm_loadu_si128((const __m128i *)b->qs);
+    if (d0 % 32) x = _mm_srli_epi16(x, 4);   /* the block's second 16 values are the high nibbles */
+    x = _mm_and_si128(x, _mm_set1_epi8(0xF));
+    __m512i q = _mm512_sub_epi32(_mm512_cvtepu8_epi32(x), _mm512_set1_epi32(8));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(fp16_to_fp32(b->d)));
 }
+
 /* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant, so its row loops unroll
  * into registers */
 #define WITH_FEW_ROWS(n, fn, ...)                    \
@@ -245,17 +255,21 @@ static inline __attribute__((always_inline)) __m512 row16(const char *row, int d
     default: fn(8, __VA_ARGS__); break;              \
     }
 
-static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int q8, float *s, const float *q,
+static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int qt, float *s, const float *q,
                                                                  int hd, const struct flash_kv *kv, int tb) {
     for (int j0 = 0; j0 < T; j0 += 16) {
         const char *kr[16];
         for (int u = 0; u < 16; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
+        /* the next 16 rows are asked for while these are used (a hint: past the end it loads nothing) */
+        for (int u = 0; u < 16; u++)
+            for (int o = 0; o < (qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18); o += 64)
+                _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 16 + u) * kv->stride + o, _MM_HINT_T0);
         __m512 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();
         for (int d0 = 0; d0 < hd; d0 += 16) {
             __m512 r[16];
-            for (int u = 0; u < 16; u++) r[u] = row16(kr[u], d0, q8);
+            for (int u = 0; u < 16; u++) r[u] = row16(kr[u], d0, qt);
             transpose16(r);
 #pragma GCC unroll 16
             for (int dd = 0; dd < 16; dd++)
@@ -269,14 +283,16 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, co
 }
 #define SCORES_F16(n, ...) scores_kv_rows(n, 0, __VA_ARGS__)
 #define SCORES_Q8(n, ...) scores_kv_rows(n, 1, __VA_ARGS__)
+#define SCORES_Q4(n, ...) scores_kv_rows(n, 2, __VA_ARGS__)
 
 static void scores_kv_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
     if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, SCORES_Q8, s, q, hd, kv, tb)
+    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, SCORES_Q4, s, q, hd, kv, tb)
     else WITH_FEW_ROWS(n, SCORES_F16, s, q, hd, kv, tb)
 }
 
 /* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 32 floats of d at a time */
-static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const int q8, float *acc, const float *p,
+static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const int qt, float *acc, const float *p,
                                                              int hd, const struct flash_kv *kv, int tb) {
     for (int d0 = 0; d0 < hd; d0 += 32) {
         __m512 y[FLASH_FEW_ROWS][2];
@@ -287,7 +303,7 @@ static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const 
         }
         for (int j = 0; j < T; j++) {
             const char *vr = (const char *)kv->v + phys(kv, tb + j) * kv->stride;
-            __m512 v0 = row16(vr, d0, q8), v1 = row16(vr, d0 + 16, q8);
+            __m512 v0 = row16(vr, d0, qt), v1 = row16(vr, d0 + 16, qt);
 #pragma GCC unroll 8
             for (int i = 0; i < n; i++) {
                 __m512 x = _mm512_set1_ps(p[i * T + j]);
@@ -304,9 +320,11 @@ static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const 
 }
 #define PV_F16(n, ...) pv_kv_rows(n, 0, __VA_ARGS__)
 #define PV_Q8(n, ...) pv_kv_rows(n, 1, __VA_ARGS__)
+#define PV_Q4(n, ...) pv_kv_rows(n, 2, __VA_ARGS__)
 
 static void pv_kv_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
     if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, PV_Q8, acc, p, hd, kv, tb)
+    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, PV_Q4, acc, p, hd, kv, tb)
     else WITH_FEW_ROWS(n, PV_F16, acc, p, hd, kv, tb)
 }
 
