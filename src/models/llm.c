@@ -1069,7 +1069,10 @@ static void flash_task(struct fwd *f, long t, int ith) {
     int HD = hp->head_dim, n_sub = f->n_sub;
     long per_blk = (long)hp->n_head_kv * n_sub * (f->n_split ? f->n_split : 1);
     int b = f->n_blk - 1 - (int)(t / per_blk), u = (int)(t % per_blk), c = 0;
-    if (f->n_split) c = u % f->n_split, u /= f->n_split;
+    /* a split decode: neighbouring tasks take the KV heads of one chunk, whose rows lie
+     * side by side in the cache, so the lines one thread's prefetcher brings are the next
+     * task's (chunk-minor, each head's pass streamed the other heads' lines for nothing) */
+    if (f->n_split) c = u / (hp->n_head_kv * n_sub), u %= hp->n_head_kv * n_sub;
     float *scr = f->st->fscr + (size_t)ith * flash_thread_floats(HD);
     float *q = scr + flash_scratch_floats(HD), *sinks = q + (size_t)FLASH_MAX_ROWS * HD;
     int *lo = (int *)(sinks + FLASH_MAX_ROWS), *hi = lo + FLASH_MAX_ROWS;
