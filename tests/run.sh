@@ -15,7 +15,10 @@ export OMNI_GOLDEN=${OMNI_GOLDEN:-../shared/golden}
 export OMNI_BIN=${OMNI_BIN:-$BUILD/omni}
 TEST_TIMEOUT=${TEST_TIMEOUT:-900}
 P=0; F=0; S=0; failed_list=""
-out=$(mktemp); skips=$(mktemp); trap 'rm -f "$out" "$skips"' EXIT
+# the programs' own data (the default database, the model store) in a home of this run's: a
+# test that starts `omni serve` without --db must never touch the user's $OMNI_HOME
+export OMNI_HOME=$(mktemp -d)
+out=$(mktemp); skips=$(mktemp); trap 'rm -f "$out" "$skips"; rm -rf "$OMNI_HOME"' EXIT
 
 run_one() { # name, command...
   name=$1; shift
