@@ -110,8 +110,13 @@ struct llm_kv {
     int n_layer, n_ctx, kv_dim;
     int type;                  /* DT_F16, DT_Q8_0 or DT_Q4_0 (llm_kv_new_type) */
     size_t row_bytes;          /* one position's K (or V) row of kv_dim values */
-    char *k, *v;               /* per attention layer (at off[slot]): n_ctx rows of row_bytes, or
-                                * for a sliding-window layer with a ring, 2 * ring rows */
+    size_t head_bytes;         /* one position's row of one KV head (head_dim values) */
+    int n_head_kv;
+    /* k, v: per attention layer (at off[slot]) one block per KV head, each n_ctx rows of
+     * head_bytes (for a sliding-window layer with a ring, 2 * ring rows): a head's rows lie
+     * side by side, so a decode step at depth streams each head's K and V as one run of
+     * memory instead of a slice of every position's row (kv_span). */
+    char *k, *v;
     /* Sliding-window layers keep a ring of their last `ring` positions instead of the
      * whole context (0: no ring, every layer holds n_ctx). Position p lives at row
      * p % ring and again at p % ring + ring, so any run of up to `ring` consecutive
@@ -607,6 +612,8 @@ struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct 
     kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
     kv->type = type;
     kv->row_bytes = dtype_row_bytes(type, kv->kv_dim);
+    kv->head_bytes = dtype_row_bytes(type, m->hp.head_dim);
+    kv->n_head_kv = m->hp.n_head_kv;
     /* K/V for the attention layers only (recurrent ones keep a state instead) */
     const int n_att = kv->n_layer - m->n_mix;
     kv->off = calloc((size_t)(n_att > 0 ? n_att : 1), sizeof *kv->off);
@@ -710,9 +717,15 @@ void llm_kv_checkpoint(struct llm_kv *kv, int n_pos) {
     }
 }
 
-/* byte offset of a position's row (its first copy in a ring) */
+/* bytes from one KV head's block of a layer to the next head's */
+static inline size_t kv_span(const struct llm_kv *kv, int layer) {
+    return (size_t)(kv->in_ring[layer] ? 2 * kv->ring : kv->n_ctx) * kv->head_bytes;
+}
+
+/* byte offset of a position's row of KV head 0 (its first copy in a ring); head h's row is
+ * h * kv_span further */
 static inline size_t kv_off(const struct llm_kv *kv, int layer, int pos) {
-    return kv->off[layer] + (size_t)(kv->in_ring[layer] ? pos % kv->ring : pos) * kv->row_bytes;
+    return kv->off[layer] + (size_t)(kv->in_ring[layer] ? pos % kv->ring : pos) * kv->head_bytes;
 }
 
 /* ---- forward ---- */
@@ -915,18 +928,22 @@ static void row_qkv(struct fwd *f, int i) {
     }
     struct llm_kv *kv = f->kv[f->seq ? f->seq[i] : 0];
     const int slot = m->layers[f->layer].kv_slot;
-    size_t o = kv_off(kv, slot, f->pos[i]);
-    if (kv->type == DT_F16) {
-        ops_f32_to_f16((uint16_t *)(kv->k + o), k, KVD);
-        ops_f32_to_f16((uint16_t *)(kv->v + o), v, KVD);
-    } else {  /* (llm_kv_new_type checked the blocks fit) */
-        quantize_row(kv->type, k, kv->k + o, KVD);
-        quantize_row(kv->type, v, kv->v + o, KVD);
-    }
-    if (kv->in_ring[slot]) {  /* and its second copy, ring rows on */
-        size_t o2 = o + (size_t)kv->ring * kv->row_bytes;
-        memcpy(kv->k + o2, kv->k + o, kv->row_bytes);
-        memcpy(kv->v + o2, kv->v + o, kv->row_bytes);
+    const size_t span = kv_span(kv, slot), hb = kv->head_bytes;
+    for (int h = 0; h < hp->n_head_kv; h++) {
+        size_t o = kv_off(kv, slot, f->pos[i]) + (size_t)h * span;
+        const float *kh = k + (size_t)h * HD, *vh = v + (size_t)h * HD;
+        if (kv->type == DT_F16) {
+            ops_f32_to_f16((uint16_t *)(kv->k + o), kh, HD);
+            ops_f32_to_f16((uint16_t *)(kv->v + o), vh, HD);
+        } else {  /* (llm_kv_new_type checked the blocks fit a head) */
+            quantize_row(kv->type, kh, kv->k + o, HD);
+            quantize_row(kv->type, vh, kv->v + o, HD);
+        }
+        if (kv->in_ring[slot]) {  /* and its second copy, ring rows on */
+            size_t o2 = o + (size_t)kv->ring * hb;
+            memcpy(kv->k + o2, kv->k + o, hb);
+            memcpy(kv->v + o2, kv->v + o, hb);
+        }
     }
 }
 
@@ -1056,10 +1073,10 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
             out[R] = f->st->ao + ((size_t)i * H + h) * HD;
         }
     const struct llm_kv *kv = f->kv[f->seq ? f->seq[i0] : 0];
-    size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * dtype_row_bytes(kv->type, HD);
+    size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)kvh * kv_span(kv, L->kv_slot);
     /* a ring: the kernel finds position t at row t % ring (absolute positions, so its
      * tiles and chunks fall where they would without the ring) */
-    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->row_bytes, kv->in_ring[L->kv_slot] ? kv->ring : 0,
+    *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->head_bytes, kv->in_ring[L->kv_slot] ? kv->ring : 0,
                             kv->type};
     return R;
 }
@@ -1137,14 +1154,14 @@ static void attn_part(void *arg, int ith, int nth) {
          * sums as without the ring, bit for bit. */
         int lo = swa ? p + 1 - hp->n_swa : 0, b = 0;
         if (kv->in_ring[slot] && lo > 0) b = lo - lo % RING_ALIGN;
-        size_t base = kv_off(kv, slot, b) + (size_t)(h / group) * HD * sizeof(uint16_t);
+        size_t base = kv_off(kv, slot, b) + (size_t)(h / group) * kv_span(kv, slot);
         /* always llama.cpp's batched (GEMM) order, which its golden prompt logits use; its
          * lone-token order would match its decode steps too, but then a prompt's logits
          * would depend on how it was batched (prompt cache reuse, continuous batching) */
         const float *sinks = f->m->layers[f->layer].sinks.data;
         ops_attention_f16_sink(f->st->ao + ((size_t)i * H + h) * HD, f->q + (size_t)i * f->qs + (size_t)h * HD,
                                (const uint16_t *)(kv->k + base), (const uint16_t *)(kv->v + base),
-                               lo - b, p + 1 - b, HD, kv->kv_dim, scale,
+                               lo - b, p + 1 - b, HD, HD, scale,
                                hp->attn_softcap, sinks ? sinks[h] : -INFINITY, 1, att);
     }
 }
