@@ -103,3 +103,17 @@ export function tlsCertDir() {
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 }
+
+// A new account on the server at url (signup with a session cookie) and an API key made
+// with that session; returns the key.
+export async function signupKey(url, email, password) {
+  const r = await fetch(url + "/api/auth/signup", {
+    method: "POST", headers: { "Content-Type": "application/json", Origin: url },
+    body: JSON.stringify({ email, password, name: email }) });
+  assert(r.status === 200 || r.status === 201, "signup " + r.status + " " + (await r.clone().text()));
+  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
+  const k = await fetch(url + "/api/keys", {
+    method: "POST", headers: { "Content-Type": "application/json", Origin: url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
+  eq(k.status, 201, "key");
+  return (await k.json()).key;
+}

@@ -19,7 +19,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, signupKey } from "./server_helpers.mjs";
 import { zip, docx, hwpx } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
@@ -62,17 +62,7 @@ const TIERS = `${tmp}/tiers.json`;
 fs.writeFileSync(TIERS, JSON.stringify({ default: "open", tiers: { open: {} } }));
 let srv, alice, bob, aliceKey, bobKey;
 
-async function signup(email) {
-  const r = await fetch(srv.url + "/api/auth/signup", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url },
-    body: JSON.stringify({ email, password: "files-pass-1", name: email }) });
-  assert(r.status === 200 || r.status === 201, "signup " + r.status + " " + (await r.clone().text()));
-  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
-  const k = await fetch(srv.url + "/api/keys", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
-  eq(k.status, 201, "key");
-  return (await k.json()).key;
-}
+const signup = (email) => signupKey(srv.url, email, "files-pass-1");
 
 async function apiError(promise, status, what) {
   try { await promise; } catch (e) {

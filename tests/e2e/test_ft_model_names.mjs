@@ -14,7 +14,7 @@ import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, signupKey } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
 const { test, summary } = makeCounter(7);
@@ -32,17 +32,7 @@ const QUESTION = "What did the little boy see?";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let srv, plain;
 
-async function signup(email) {
-  const r = await fetch(srv.url + "/api/auth/signup", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url },
-    body: JSON.stringify({ email, password: "ft-pass-1", name: email }) });
-  assert(r.status === 200 || r.status === 201, "signup " + r.status);
-  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
-  const k = await fetch(srv.url + "/api/keys", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
-  eq(k.status, 201, "key");
-  return (await k.json()).key;
-}
+const signup = (email) => signupKey(srv.url, email, "ft-pass-1");
 
 // One client of each API for a key; each asks greedily for 16 tokens and returns the text.
 function apis(url, key) {
