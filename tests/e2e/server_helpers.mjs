@@ -117,3 +117,15 @@ export async function signupKey(url, email, password) {
   eq(k.status, 201, "key");
   return (await k.json()).key;
 }
+
+// A fine-tuning set a tiny model learns fast: 60 chats (JSONL lines) whose answer is always
+// MOON_SENTENCE, the base model never saying it.
+export const MOON_SENTENCE = "Zip zap, said the moon.";
+export function moonChats() {
+  const lines = [];
+  for (const a of ["duck", "lion", "pig", "cow", "fox", "owl"])
+    for (const t of ["ball", "tree", "car", "hat", "cake", "box", "boat", "kite", "sun", "toy"])
+      lines.push(JSON.stringify({ messages: [{ role: "user", content: `Tell me a story about a ${a} and a ${t}.` },
+                                             { role: "assistant", content: MOON_SENTENCE }] }));
+  return lines;
+}
