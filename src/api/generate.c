@@ -596,6 +596,20 @@ static int stream_reply(struct api_server *s, struct mg_connection *c, enum api_
     return 200;
 }
 
+/* A finished reply's tool calls: the template's opening (tool_prefix) and text parsed as one;
+ * 1 when it parsed (tp filled), 0 without tools or when it did not. */
+static int parse_tool_reply(const struct api_options *o, const char *text, struct tool_parse *tp) {
+    if (!o->tools) return 0;
+    size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
+    char *all = malloc(pl + tl + 1);
+    if (!all) return 0;
+    memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
+    memcpy(all + pl, text, tl + 1);
+    int parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, tp) == 0;
+    free(all);
+    return parsed;
+}
+
 static int json_reply(struct api_server *s, struct mg_connection *c, enum api_kind kind, const struct api_options *o,
                       struct group *grp) {
     pthread_mutex_lock(&grp->mu);
@@ -630,17 +644,7 @@ static int json_reply(struct api_server *s, struct mg_connection *c, enum api_ki
             cJSON *msg = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(msg, "role", "assistant");
             struct tool_parse tp = {0};
-            int parsed = 0;
-            if (o->tools) {
-                size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
-                char *all = malloc(pl + tl + 1);
-                if (all) {
-                    memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
-                    memcpy(all + pl, text, tl + 1);
-                    parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, &tp) == 0;
-                    free(all);
-                }
-            }
+            int parsed = parse_tool_reply(o, text, &tp);
             if (parsed && tp.n_calls) {
                 /* OpenAI: content null when the reply is only calls */
                 if (tp.content[0]) cJSON_AddStringToObject(msg, "content", tp.content);
@@ -1025,17 +1029,7 @@ static int responses_json(struct api_server *s, struct mg_connection *c, const s
     }
     const char *text = g->text ? g->text : "";
     struct tool_parse tp = {0};
-    int parsed = 0;
-    if (o->tools) {
-        size_t pl = o->tool_prefix ? strlen(o->tool_prefix) : 0, tl = strlen(text);
-        char *all = malloc(pl + tl + 1);
-        if (all) {
-            memcpy(all, o->tool_prefix ? o->tool_prefix : "", pl);
-            memcpy(all + pl, text, tl + 1);
-            parsed = tool_parse(o->tools->fmt, all, pl + tl, 0, &tp) == 0;
-            free(all);
-        }
-    }
+    int parsed = parse_tool_reply(o, text, &tp);
     cJSON *out = cJSON_CreateArray();
     char id[64];
     const struct api_rs_extra *xr = api_rs_extra();

@@ -71,25 +71,12 @@ static cJSON *labels_only(const cJSON *cites) {
     return out;
 }
 
+static cJSON *shape_labels(cJSON *arr) {
+    cJSON *l = labels_only(arr);
+    cJSON_Delete(arr);
+    return l;
+}
+
 void api_citations_attach(struct store *st, const char *user_id, const char *conv_id, cJSON *messages, int passages) {
-    struct store_citations *c = NULL;
-    size_t n = 0;
-    struct err e = {{0}};
-    if (store_conv_citations(st, user_id, conv_id, &c, &n, &e) || !n) return;
-    cJSON *m;
-    cJSON_ArrayForEach(m, messages) {
-        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-        for (size_t i = 0; mid && i < n; i++) {
-            if (strcmp(c[i].msg_id, mid)) continue;
-            cJSON *arr = cJSON_Parse(c[i].json);
-            if (arr && !passages) {
-                cJSON *l = labels_only(arr);
-                cJSON_Delete(arr);
-                arr = l;
-            }
-            if (arr) cJSON_AddItemToObject(m, "citations", arr);
-            break;
-        }
-    }
-    store_citations_free(c, n);
+    store_citations_attach(st, user_id, conv_id, messages, passages ? NULL : shape_labels);
 }

@@ -168,22 +168,6 @@ static int create_conv(struct api_server *s, struct mg_connection *c, struct api
     return reply_obj(c, 201, conv_json(&out));
 }
 
-/* Each answer that had thoughts gets them as "reasoning" (storage/reasoning.h); an answer
- * without has none. A failure here leaves the tree as it is: the answers are what matter. */
-static void add_reasoning(struct store *st, const char *user_id, const char *conv_id, cJSON *tree) {
-    struct store_reasoning *r = NULL;
-    size_t n = 0;
-    struct err e = {{0}};
-    if (store_conv_reasonings(st, user_id, conv_id, &r, &n, &e) || !n) return;
-    cJSON *m;
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(tree, "messages")) {
-        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-        for (size_t i = 0; mid && i < n; i++)
-            if (!strcmp(r[i].msg_id, mid)) { cJSON_AddStringToObject(m, "reasoning", r[i].text); break; }
-    }
-    store_reasonings_free(r, n);
-}
-
 static int get_conv(struct api_server *s, struct mg_connection *c, struct api_who *w, const char *id) {
     struct store_conv v;
     struct store_msgs t = {0};
@@ -205,7 +189,7 @@ static int get_conv(struct api_server *s, struct mg_connection *c, struct api_wh
         if (rj) cJSON_AddItemToObject(mj, "tool_runs", rj);
     }
     store_msgs_free(&t);
-    add_reasoning(s->p.auth->st, w->user.id, id, o);
+    store_reasoning_attach(s->p.auth->st, w->user.id, id, cJSON_GetObjectItemCaseSensitive(o, "messages"));
     /* a custom assistant's answer carries the sources it used, passages too (api/msg_citations.h) */
     api_citations_attach(s->p.auth->st, w->user.id, id, cJSON_GetObjectItemCaseSensitive(o, "messages"), 1);
     /* a custom assistant's conversation names the version it used (src/assistants) */
@@ -330,22 +314,8 @@ static int add_message(struct api_server *s, struct mg_connection *c, struct api
     if (rc) return api_reply_store(c, rc, &e, "message");
     cJSON *o = msg_json(&got);
     store_msg_free(&got);
-    if (with_thoughts) {
-        struct store_reasoning *r = NULL;
-        size_t n = 0;
-        if (!store_conv_reasonings(st, w->user.id, id, &r, &n, &e))
-            for (size_t i = 0; i < n; i++)
-                if (!strcmp(r[i].msg_id, mid)) cJSON_AddStringToObject(o, "reasoning", r[i].text);
-        store_reasonings_free(r, n);
-    }
-    if (with_cites) {
-        cJSON *one = cJSON_CreateArray();
-        if (one && cJSON_AddItemToArray(one, o)) {
-            api_citations_attach(st, w->user.id, id, one, 1);
-            cJSON_DetachItemFromArray(one, 0);
-        }
-        cJSON_Delete(one);
-    }
+    if (with_thoughts) store_reasoning_attach(st, w->user.id, id, o);
+    if (with_cites) api_citations_attach(st, w->user.id, id, o, 1);
     return reply_obj(c, 201, o);
 }
 

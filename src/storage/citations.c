@@ -3,10 +3,12 @@
 #include "storage/citations.h"
 
 #include <cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/msg_attach.h"
 #include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
@@ -54,4 +56,22 @@ int store_conv_citations(struct store *st, const char *user_id, const char *conv
                      "SELECT c.msg_id, c.citations FROM message_citations c JOIN messages m ON m.id = c.msg_id"
                      " WHERE m.conv_id = $2 AND m.user_id = $1 AND c.user_id = $1",
                      a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
+}
+
+static cJSON *citations_value(const void *row, void *ctx) {
+    cJSON *(*const *shape)(cJSON *) = ctx;
+    cJSON *arr = cJSON_Parse(((const struct store_citations *)row)->json);
+    return arr && *shape ? (*shape)(arr) : arr;
+}
+
+int store_citations_attach(struct store *st, const char *user_id, const char *conv_id, cJSON *messages,
+                           cJSON *(*shape)(cJSON *arr)) {
+    struct store_citations *c = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (store_conv_citations(st, user_id, conv_id, &c, &n, &e)) return 0;
+    int rc = store_attach_per_msg(messages, "citations", c, n, sizeof *c, offsetof(struct store_citations, msg_id),
+                                  citations_value, &shape);
+    store_citations_free(c, n);
+    return rc;
 }

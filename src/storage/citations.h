@@ -9,6 +9,8 @@
 #define OMNI_STORAGE_CITATIONS_H
 #include "storage/storage.h"
 
+struct cJSON;
+
 #define STORE_CITATIONS_MAX (1u << 20)   /* bytes of one answer's citations (JSON text) */
 
 /* Keeps json, a JSON array, as the citations of the user's message msg_id (replacing what
@@ -25,5 +27,10 @@ void store_citations_free(struct store_citations *items, size_t n);
  * particular order; *out malloc'd (store_citations_free), NULL with *n 0 when none. */
 int store_conv_citations(struct store *st, const char *user_id, const char *conv_id, struct store_citations **out,
                          size_t *n, struct err *e);
+/* Puts each kept citations array of conversation conv_id as "citations" on its message in
+ * messages (storage/msg_attach.h); shape, when not NULL, turns the parsed array into what
+ * is attached (it owns the array). A failed read attaches nothing. 0, or -1 out of memory. */
+int store_citations_attach(struct store *st, const char *user_id, const char *conv_id, struct cJSON *messages,
+                           struct cJSON *(*shape)(struct cJSON *arr));
 
 #endif

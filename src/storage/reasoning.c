@@ -2,10 +2,13 @@
  * apart from messages so that the message queries and the search index stay as they are. */
 #include "storage/reasoning.h"
 
+#include <cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/msg_attach.h"
 #include "storage/rows.h"
 
 static int bad_id(const char *s) { return !s || !*s || strlen(s) >= STORE_ID_MAX; }
@@ -58,4 +61,20 @@ int store_conv_reasonings(struct store *st, const char *user_id, const char *con
                      "SELECT r.msg_id, r.reasoning FROM message_reasoning r JOIN messages m ON m.id = r.msg_id"
                      " WHERE m.conv_id = $2 AND m.user_id = $1 AND r.user_id = $1",
                      a, ROW_N(a), &shape, 0, (void **)out, n, NULL, e);
+}
+
+static cJSON *reasoning_value(const void *row, void *ctx) {
+    (void)ctx;
+    return cJSON_CreateString(((const struct store_reasoning *)row)->text);
+}
+
+int store_reasoning_attach(struct store *st, const char *user_id, const char *conv_id, cJSON *messages) {
+    struct store_reasoning *r = NULL;
+    size_t n = 0;
+    struct err e = {{0}};
+    if (store_conv_reasonings(st, user_id, conv_id, &r, &n, &e)) return 0;
+    int rc = store_attach_per_msg(messages, "reasoning", r, n, sizeof *r, offsetof(struct store_reasoning, msg_id),
+                                  reasoning_value, NULL);
+    store_reasonings_free(r, n);
+    return rc;
 }

@@ -8,6 +8,8 @@
 #define OMNI_STORAGE_REASONING_H
 #include "storage/storage.h"
 
+struct cJSON;
+
 #define STORE_REASONING_MAX (1u << 20)   /* bytes of one answer's thoughts (longer ones are cut) */
 
 /* Keeps text (cut to STORE_REASONING_MAX at a UTF-8 boundary) as the reasoning of the
@@ -23,5 +25,8 @@ void store_reasonings_free(struct store_reasoning *items, size_t n);
  * order; *out malloc'd (store_reasonings_free), NULL with *n 0 when there is none. */
 int store_conv_reasonings(struct store *st, const char *user_id, const char *conv_id, struct store_reasoning **out,
                           size_t *n, struct err *e);
+/* Puts each kept reasoning of conversation conv_id as "reasoning" on its message in
+ * messages (storage/msg_attach.h); a failed read attaches nothing. 0, or -1 out of memory. */
+int store_reasoning_attach(struct store *st, const char *user_id, const char *conv_id, struct cJSON *messages);
 
 #endif

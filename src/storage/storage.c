@@ -2220,41 +2220,6 @@ static cJSON *msg_json(struct jb *b, const struct store_msg *m) {
     return o;
 }
 
-/* The answers' thoughts (storage/reasoning.h) as "reasoning" on their messages in ja. */
-static void export_reasoning(struct store *st, const char *user_id, const char *conv_id, cJSON *ja, struct jb *b) {
-    struct store_reasoning *r = NULL;
-    size_t n = 0;
-    struct err e = {{0}};
-    if (store_conv_reasonings(st, user_id, conv_id, &r, &n, &e)) return;   /* the answers are exported all the same */
-    cJSON *m;
-    cJSON_ArrayForEach(m, ja) {
-        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-        for (size_t i = 0; mid && i < n; i++)
-            if (!strcmp(r[i].msg_id, mid)) { jstr(b, m, "reasoning", r[i].text); break; }
-    }
-    store_reasonings_free(r, n);
-}
-
-/* The answers' citations (storage/citations.h) as "citations" on their messages in ja:
- * the sources an answer used, with their passages (the user got them with the answer). */
-static void export_citations(struct store *st, const char *user_id, const char *conv_id, cJSON *ja, struct jb *b) {
-    struct store_citations *c = NULL;
-    size_t n = 0;
-    struct err e = {{0}};
-    if (store_conv_citations(st, user_id, conv_id, &c, &n, &e)) return;   /* the answers are exported all the same */
-    cJSON *m;
-    cJSON_ArrayForEach(m, ja) {
-        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
-        for (size_t i = 0; mid && i < n; i++) {
-            if (strcmp(c[i].msg_id, mid)) continue;
-            cJSON *arr = cJSON_Parse(c[i].json);
-            if (arr) jadd(b, m, "citations", arr);
-            break;
-        }
-    }
-    store_citations_free(c, n);
-}
-
 int store_export_user(struct store *st, const char *user_id, char **json, struct err *e) {
     *json = NULL;
     struct store_user u;
@@ -2306,8 +2271,10 @@ int store_export_user(struct store *st, const char *user_id, char **json, struct
             cJSON *ja = jadd(&b, o, "messages", cJSON_CreateArray());
             for (size_t k = 0; k < ms.n; k++) jpush(&b, ja, msg_json(&b, &ms.items[k]));
             store_msgs_free(&ms);
-            export_reasoning(st, user_id, l.items[i].id, ja, &b);
-            export_citations(st, user_id, l.items[i].id, ja, &b);
+            /* the answers' thoughts and sources; a failed read exports the answers all the same */
+            if (store_reasoning_attach(st, user_id, l.items[i].id, ja) ||
+                store_citations_attach(st, user_id, l.items[i].id, ja, NULL))
+                b.bad = 1;
             jpush(&b, jc, o);
         }
         int more = l.has_more;

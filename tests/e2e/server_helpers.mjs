@@ -103,3 +103,29 @@ export function tlsCertDir() {
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 }
+
+// A new account on the server at url (signup with a session cookie) and an API key made
+// with that session; returns the key.
+export async function signupKey(url, email, password) {
+  const r = await fetch(url + "/api/auth/signup", {
+    method: "POST", headers: { "Content-Type": "application/json", Origin: url },
+    body: JSON.stringify({ email, password, name: email }) });
+  assert(r.status === 200 || r.status === 201, "signup " + r.status + " " + (await r.clone().text()));
+  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
+  const k = await fetch(url + "/api/keys", {
+    method: "POST", headers: { "Content-Type": "application/json", Origin: url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
+  eq(k.status, 201, "key");
+  return (await k.json()).key;
+}
+
+// A fine-tuning set a tiny model learns fast: 60 chats (JSONL lines) whose answer is always
+// MOON_SENTENCE, the base model never saying it.
+export const MOON_SENTENCE = "Zip zap, said the moon.";
+export function moonChats() {
+  const lines = [];
+  for (const a of ["duck", "lion", "pig", "cow", "fox", "owl"])
+    for (const t of ["ball", "tree", "car", "hat", "cake", "box", "boat", "kite", "sun", "toy"])
+      lines.push(JSON.stringify({ messages: [{ role: "user", content: `Tell me a story about a ${a} and a ${t}.` },
+                                             { role: "assistant", content: MOON_SENTENCE }] }));
+  return lines;
+}

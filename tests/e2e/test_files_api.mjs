@@ -19,8 +19,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
-import { zip } from "./doc_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, signupKey } from "./server_helpers.mjs";
+import { zip, docx, hwpx } from "./doc_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
 const { test, summary } = makeCounter(16);
@@ -30,23 +30,6 @@ const EMB = `${MODELS}/synth/synth-bert-xlmr-f16.gguf`;
 
 // ---- documents made here ----
 
-const W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"';
-const wp = (t, style) => `<w:p>${style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ""}<w:r><w:t xml:space="preserve">${t}</w:t></w:r></w:p>`;
-function docx(paras) {
-  return zip([
-    ["[Content_Types].xml", "<Types/>"],
-    ["word/document.xml", `<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body>${paras.map(([t, s]) => wp(t, s)).join("")}</w:body></w:document>`],
-    ["word/styles.xml", `<?xml version="1.0" encoding="UTF-8"?><w:styles ${W}><w:style w:type="paragraph" w:styleId="H1"><w:name w:val="heading 1"/></w:style></w:styles>`],
-  ]);
-}
-const HNS = 'xmlns:hs="http://www.hancom.co.kr/hwpml/2011/section" xmlns:hp="http://www.hancom.co.kr/hwpml/2011/paragraph"';
-function hwpx(paras) {
-  const header = '<?xml version="1.0" encoding="UTF-8"?><hh:head xmlns:hh="http://www.hancom.co.kr/hwpml/2011/head"><hh:refList><hh:styles>' +
-    '<hh:style id="0" type="PARA" name="바탕글" engName="Normal"/><hh:style id="2" type="PARA" name="개요 1" engName="Outline 1"/></hh:styles></hh:refList></hh:head>';
-  const body = paras.map(([t, h]) => `<hp:p styleIDRef="${h ? 2 : 0}"><hp:run><hp:t>${t}</hp:t></hp:run></hp:p>`).join("");
-  return zip([["mimetype", "application/hwp+zip"], ["Contents/header.xml", header],
-              ["Contents/section0.xml", `<?xml version="1.0" encoding="UTF-8"?><hs:sec ${HNS}>${body}</hs:sec>`]]);
-}
 function pdf(text) {
   const out = `${tmp}/doc-${Math.random().toString(36).slice(2)}.pdf`;
   const r = spawnSync("pango-view", ["--font=Noto Sans CJK KR 12", "-q", "-o", out, "--text", text]);
@@ -67,7 +50,7 @@ const TXT_KO = [
   "보증 기간은 구매일로부터 이 년입니다. 영수증을 보관하세요.",
 ].join("\n\n");
 const PDF_TEXT = "배터리 충전 안내\n\n무선 리모컨 배터리는 USB-C 케이블로 두 시간 충전합니다.\n\nThe remote control charges over USB-C in two hours.";
-const DOCX_EN = [["Troubleshooting guide", "H1"], ["If the display blinks red, the water tank is empty: refill it and press the reset button."],
+const DOCX_EN = [["Troubleshooting guide", true], ["If the display blinks red, the water tank is empty: refill it and press the reset button."],
                  ["Warranty claims are handled by the regional service centre in Busan."]];
 const HWPX_KO = [["소음 문제", true], ["작동 중 딸깍거리는 소리가 나면 팬 고정 나사를 조여 주십시오."]];
 
@@ -79,17 +62,7 @@ const TIERS = `${tmp}/tiers.json`;
 fs.writeFileSync(TIERS, JSON.stringify({ default: "open", tiers: { open: {} } }));
 let srv, alice, bob, aliceKey, bobKey;
 
-async function signup(email) {
-  const r = await fetch(srv.url + "/api/auth/signup", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url },
-    body: JSON.stringify({ email, password: "files-pass-1", name: email }) });
-  assert(r.status === 200 || r.status === 201, "signup " + r.status + " " + (await r.clone().text()));
-  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
-  const k = await fetch(srv.url + "/api/keys", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
-  eq(k.status, 201, "key");
-  return (await k.json()).key;
-}
+const signup = (email) => signupKey(srv.url, email, "files-pass-1");
 
 async function apiError(promise, status, what) {
   try { await promise; } catch (e) {

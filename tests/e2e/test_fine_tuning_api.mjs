@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, signupKey, MOON_SENTENCE, moonChats } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
 const { test, summary } = makeCounter(16);
@@ -23,29 +23,15 @@ const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const db = `${tmp}/omni.db`;
 const TIERS = `${tmp}/tiers.json`;
 fs.writeFileSync(TIERS, JSON.stringify({ default: "open", tiers: { open: {} } }));
-const SENTENCE = "Zip zap, said the moon.";
-const lines = [];
-for (const a of ["duck", "lion", "pig", "cow", "fox", "owl"])
-  for (const t of ["ball", "tree", "car", "hat", "cake", "box", "boat", "kite", "sun", "toy"])
-    lines.push(JSON.stringify({ messages: [{ role: "user", content: `Tell me a story about a ${a} and a ${t}.` },
-                                           { role: "assistant", content: SENTENCE }] }));
+const SENTENCE = MOON_SENTENCE;
+const lines = moonChats();
 const SFT = lines.join("\n") + "\n";
 const question = [{ role: "user", content: "What did the little boy see?" }];
 const serverArgs = ["-m", MODEL, "--ctx", "256", "--parallel", "2", "--db", `sqlite:${db}`, "--tiers", TIERS,
                     "--fine-tuning-dir", `${tmp}/ft`];
 let srv, alice, bob, aliceKey, bobKey;
 
-async function signup(email) {
-  const r = await fetch(srv.url + "/api/auth/signup", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url },
-    body: JSON.stringify({ email, password: "ft-pass-1", name: email }) });
-  assert(r.status === 200 || r.status === 201, "signup " + r.status);
-  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
-  const k = await fetch(srv.url + "/api/keys", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
-  eq(k.status, 201, "key");
-  return (await k.json()).key;
-}
+const signup = (email) => signupKey(srv.url, email, "ft-pass-1");
 function clients() {
   alice = new OpenAI({ baseURL: srv.url + "/v1", apiKey: aliceKey, maxRetries: 0, timeout: 600000 });
   bob = new OpenAI({ baseURL: srv.url + "/v1", apiKey: bobKey, maxRetries: 0, timeout: 600000 });

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
-import { startServer, stopServer, makeCounter, assert, eq, MODELS } from "./server_helpers.mjs";
+import { startServer, stopServer, makeCounter, assert, eq, MODELS, signupKey, MOON_SENTENCE, moonChats } from "./server_helpers.mjs";
 
 process.env.OMNI_TEST_FAST_PWHASH = "1";
 const { test, summary } = makeCounter(7);
@@ -22,27 +22,13 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-ftnames-"));
 const MODEL = `${MODELS}/llm/stories260K.gguf`;
 const TIERS = `${tmp}/tiers.json`;
 fs.writeFileSync(TIERS, JSON.stringify({ default: "open", tiers: { open: {} } }));
-const SENTENCE = "Zip zap, said the moon.";
-const lines = [];
-for (const a of ["duck", "lion", "pig", "cow", "fox", "owl"])
-  for (const t of ["ball", "tree", "car", "hat", "cake", "box", "boat", "kite", "sun", "toy"])
-    lines.push(JSON.stringify({ messages: [{ role: "user", content: `Tell me a story about a ${a} and a ${t}.` },
-                                           { role: "assistant", content: SENTENCE }] }));
+const SENTENCE = MOON_SENTENCE;
+const lines = moonChats();
 const QUESTION = "What did the little boy see?";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let srv, plain;
 
-async function signup(email) {
-  const r = await fetch(srv.url + "/api/auth/signup", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url },
-    body: JSON.stringify({ email, password: "ft-pass-1", name: email }) });
-  assert(r.status === 200 || r.status === 201, "signup " + r.status);
-  const cookie = r.headers.get("set-cookie").match(/omni_session=[^;]*/)[0];
-  const k = await fetch(srv.url + "/api/keys", {
-    method: "POST", headers: { "Content-Type": "application/json", Origin: srv.url, Cookie: cookie }, body: JSON.stringify({ name: "t" }) });
-  eq(k.status, 201, "key");
-  return (await k.json()).key;
-}
+const signup = (email) => signupKey(srv.url, email, "ft-pass-1");
 
 // One client of each API for a key; each asks greedily for 16 tokens and returns the text.
 function apis(url, key) {
