@@ -11,6 +11,9 @@
 //   input   the guard reads the user's message before generation: added time to first token
 //   output  the guard reads each sentence of the answer before it is shown: ms per sentence,
 //           and the longest gap between two streamed pieces (a stall)
+// and, for the input policy, the first request's time to first token (the server's first check:
+// nothing of the guard's prompt computed yet, unless the server computed its fixed beginning
+// at start, which the bench waits for when the server says it does).
 // Each in wall time and in the server's CPU time (/proc: user + system, all its threads),
 // which a busy machine disturbs far less. Prints a Markdown table. No npm packages.
 //   node bench/bench_guard.mjs   (OMNI_BIN, OMNI_MODELS, BENCH_MODELS, BENCH_GUARD_ROUNDS)
@@ -32,6 +35,7 @@ fs.mkdirSync(DIR, { recursive: true });
 if (!fs.existsSync(GUARD)) execFileSync(BIN, ["synth", "--shape", "qwen3guard-gen-0.6b", "--type", "q8_0", "-o", GUARD], { stdio: "ignore" });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "omni-bench-guard-"));
 
+let s_out = () => "";
 function start(policy) {
   const file = path.join(tmp, "policy.json");
   fs.writeFileSync(file, JSON.stringify(policy));
@@ -46,6 +50,7 @@ function start(policy) {
       if (m) { clearTimeout(t); resolve({ proc, url: m[1] }); }
     });
     proc.stderr.on("data", (d) => { out += d; });
+    s_out = () => out;
     proc.on("exit", (c) => { clearTimeout(t); reject(new Error(`exited ${c}: ${out}`)); });
   });
 }
@@ -88,10 +93,20 @@ async function chat(url, i, maxTokens = 60) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const sentences = (t) => (t.match(/[.!?]+(\s|$)|\n/g) || []).length || 1;
 
+// Waits (up to 10 minutes) for the server's line saying the guard's fixed prompt beginning is
+// computed, when it said at start that it computes one.
+async function guardReady() {
+  for (let t = 0; /warming the guard/.test(s_out()) && !/guard's prompt beginning is cached|guard warm-up failed/.test(s_out()); t++) {
+    if (t > 6000) throw new Error("the guard's warm-up did not end");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function measure(policy) {
   const s = await start(policy);
   try {
-    await chat(s.url, -1, 8);   // warm: the model's pages in memory, the prompt cache's first fill
+    await guardReady();
+    const first = await chat(s.url, -1, 8);   // warm: the model's pages in memory, the prompt cache's first fill
     const runs = [];
     for (let i = 0; i < ROUNDS; i++) {
       const c0 = cpuMs(s.proc.pid);
@@ -99,6 +114,7 @@ async function measure(policy) {
       r.cpu = cpuMs(s.proc.pid) - c0;
       runs.push(r);
     }
+    runs.first = first.ttft;
     return runs;
   } finally { await stop(s); }
 }
@@ -116,6 +132,7 @@ try {
   console.log("| measure | without | with | added |");
   console.log("|---|---|---|---|");
   console.log(`| time to first token, input check (ms) | ${ttft0.toFixed(0)} | ${ttft1.toFixed(0)} | ${(ttft1 - ttft0).toFixed(0)} |`);
+  console.log(`| time to first token of the server's first request, input check (ms) | ${none.first.toFixed(0)} | ${input.first.toFixed(0)} | ${(input.first - none.first).toFixed(0)} |`);
   console.log(`| server CPU per request, input check (ms) | ${cpu0.toFixed(0)} | ${cpu1.toFixed(0)} | ${(cpu1 - cpu0).toFixed(0)} |`);
   console.log(`| whole streamed answer, output checks (ms; ${nsent} sentences) | ${total0.toFixed(0)} | ${total2.toFixed(0)} | ` +
               `${((total2 - total0) / nsent).toFixed(0)} per sentence |`);
