@@ -223,8 +223,8 @@ static int check_text(struct api_guard *g, const struct mod_policy *p, const cha
     for (int k = 0; k < n; k++) {
         struct guard_check gc;
         char err[256] = "";
-        int rc = reply_to ? guard_run(m->guard, m->cfg.family, k, reply_to, subject, &gc, err, sizeof err)
-                          : guard_run(m->guard, m->cfg.family, k, subject, NULL, &gc, err, sizeof err);
+        int rc = reply_to ? guard_run(m->guard, m->cfg.cache, m->cfg.family, k, reply_to, subject, &gc, err, sizeof err)
+                          : guard_run(m->guard, m->cfg.cache, m->cfg.family, k, subject, NULL, &gc, err, sizeof err);
         if (rc) {
             free(*rewritten);
             *rewritten = NULL;

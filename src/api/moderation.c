@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "moderation/guard_cache.h"
+
 static char *base_name(const char *path) {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
@@ -43,6 +46,11 @@ struct api_moderation *api_moderation_open(const char *policy, const char *guard
         }
         m->cfg.family = (enum guard_family)fam;
         m->cfg.guard = m->guard;
+        /* before the first request: only a check's own text and the template's tail are left
+         * to compute; without it the checks still run, on the engine's slots */
+        if (!(m->cache = guard_cache_new(m->guard, m->cfg.family, msg, sizeof msg)))
+            log_warn("--guard-model: its prompt beginning is not kept cached: %s", msg);
+        m->cfg.cache = m->cache;
     }
     m->guard_id = guard_model ? base_name(guard_model) : strdup("omni-rules");
     if (!m->guard_id) { err_set(e, "out of memory"); api_moderation_close(m); return NULL; }
@@ -53,6 +61,7 @@ struct api_moderation *api_moderation_open(const char *policy, const char *guard
 void api_moderation_close(struct api_moderation *m) {
     if (!m) return;
     mod_policy_free(m->policy);
+    guard_cache_free(m->cache);
     if (m->guard) omni_model_free(m->guard);
     free(m->guard_id);
     free(m);

@@ -139,15 +139,15 @@ static double now_ms(void) {
 }
 
 /* One generation, waited for: 0, or -1 with err set. */
-static int run_one(omni_model *m, const omni_prompt *p, omni_generate_params *gp, struct wait *w, char *err,
-                   size_t err_size) {
+static int run_one(omni_model *m, omni_session *se, const omni_prompt *p, omni_generate_params *gp, struct wait *w,
+                   char *err, size_t err_size) {
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     gp->on_token = on_token;
     gp->on_done = on_done;
     gp->user = w;
     int status;
-    omni_request *r = omni_submit(m, NULL, p, gp, &status, err, err_size);
+    omni_request *r = omni_submit(m, se, p, gp, &status, err, err_size);
     if (r) {
         pthread_mutex_lock(&w->mu);
         while (!w->done) pthread_cond_wait(&w->cv, &w->mu);
@@ -231,12 +231,9 @@ int guard_prompt(omni_model *m, enum guard_family f, int sg_policy, const char *
     return 0;
 }
 
-int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *text, const char *reply,
-              struct guard_check *out, char *err, size_t err_size) {
-    double t0 = now_ms();
-    memset(out, 0, sizeof *out);
-    omni_prompt prompt;
-    if (guard_prompt(m, f, sg_policy, text, reply, &prompt, err, err_size)) return -1;
+/* The check on session se (NULL: the engine's slots) of its built prompt (freed here). */
+static int run_on(omni_model *m, omni_session *se, enum guard_family f, int sg_policy, omni_prompt prompt,
+                  const char *reply, struct guard_check *out, char *err, size_t err_size) {
     out->n_prompt = prompt.n;
     /* Each label's probability: the product of its tokens' up to the token where it
      * parts from the other labels (the first, in a guard's own vocabulary; later where
@@ -293,7 +290,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
             gp.watch_tokens = watch;
             gp.n_watch = nw;
             struct wait w = {.n_watch = nw};
-            rc = run_one(m, &p, &gp, &w, err, err_size);
+            rc = run_one(m, se, &p, &gp, &w, err, err_size);
             free(toks);
             if (!rc && !w.watched) {
                 snprintf(err, err_size, "guard: the engine reported no label position");
@@ -323,7 +320,6 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
     if (pick < 0) {   /* not an answer in the guard's format */
         guard_parse(f, sg_policy, "", &out->v);
         omni_prompt_free(&prompt);
-        out->ms = now_ms() - t0;
         return 0;
     }
     /* the answer as read so far: the opening and the label */
@@ -349,7 +345,7 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
         g2.stop = reply && f == GUARD_QWEN3GUARD ? NULL : nl;
         g2.n_stop = reply && f == GUARD_QWEN3GUARD ? 0 : 1;
         struct wait w2 = {0};
-        rc = run_one(m, &prompt, &g2, &w2, err, err_size);
+        rc = run_one(m, se, &prompt, &g2, &w2, err, err_size);
         if (rc) {
             omni_prompt_free(&prompt);
             return -1;
@@ -361,6 +357,19 @@ int guard_run(omni_model *m, enum guard_family f, int sg_policy, const char *tex
     omni_prompt_free(&prompt);
     snprintf(out->answer, sizeof out->answer, "%s", ans);
     guard_parse(f, sg_policy, ans, &out->v);
-    out->ms = now_ms() - t0;
     return 0;
+}
+
+int guard_run(omni_model *m, struct guard_cache *cache, enum guard_family f, int sg_policy, const char *text,
+              const char *reply, struct guard_check *out, char *err, size_t err_size) {
+    double t0 = now_ms();
+    memset(out, 0, sizeof *out);
+    omni_prompt prompt;
+    if (guard_prompt(m, f, sg_policy, text, reply, &prompt, err, err_size)) return -1;
+    /* room for the label steps (a label's tokens) and an unsafe verdict's categories */
+    omni_session *se = guard_cache_take(cache, reply != NULL, prompt.n + 32 + GUARD_MAX_DETAIL + 16);
+    int rc = run_on(m, se, f, sg_policy, prompt, reply, out, err, err_size);
+    guard_cache_give(cache, se);
+    out->ms = now_ms() - t0;
+    return rc;
 }

@@ -15,7 +15,8 @@
  *   Only an unsafe verdict decodes more, the categories after the label (at most
  *   GUARD_MAX_DETAIL tokens, one line; a response check also its "Refusal:" line).
  *
- * So a check costs one prefill and at most a few tokens, whatever the weights say.
+ * So a check costs one prefill and at most a few tokens, whatever the weights say; with a
+ * guard_cache (guard_cache.h) the prefill starts after the template's fixed beginning.
  *
  * Blocking: call from a thread that may wait (an HTTP thread), never from the engine's
  * callbacks. Any number of threads may check at once (the engine batches them). */
@@ -26,6 +27,7 @@
 
 #include "omni.h"
 #include "moderation/guard.h"
+#include "moderation/guard_cache.h"
 
 #define GUARD_MAX_DETAIL 24
 
@@ -46,10 +48,11 @@ struct guard_check {
 };
 
 /* reply NULL: checks user text as a prompt; else checks reply as the answer to it.
- * 0, or -1 with err set (the engine refused or failed). An answer the model does not
- * give in its format is not an error: v.safety is GUARD_UNPARSED. */
-int guard_run(omni_model *guard, enum guard_family f, int sg_policy, const char *text, const char *reply,
-              struct guard_check *out, char *err, size_t err_size);
+ * cache: the guard's cached beginnings (its session for this kind when free), or NULL:
+ * the engine's slots. 0, or -1 with err set (the engine refused or failed). An answer
+ * the model does not give in its format is not an error: v.safety is GUARD_UNPARSED. */
+int guard_run(omni_model *guard, struct guard_cache *cache, enum guard_family f, int sg_policy, const char *text,
+              const char *reply, struct guard_check *out, char *err, size_t err_size);
 
 /* The prompt guard_run reads the label after: the guard's template over the conversation,
  * then the answer's opening. 0 (free *out with omni_prompt_free), or -1 with err set. */

@@ -42,7 +42,7 @@ int moderation_check(const struct moderation *m, const char *text, const char *r
     if (!m->guard) return 0;
     int n = m->family == GUARD_SHIELDGEMMA ? SG_N_POLICIES : 1;
     for (int p = 0; p < n; p++) {
-        if (guard_run(m->guard, m->family, p, text, reply, &r->guard[p], err, err_size)) return -1;
+        if (guard_run(m->guard, m->cache, m->family, p, text, reply, &r->guard[p], err, err_size)) return -1;
         r->n_guard++;
         add_guard(m, r, &r->guard[p]);
     }

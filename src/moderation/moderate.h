@@ -19,6 +19,7 @@
 struct moderation {
     const struct mod_rules *rules;  /* borrowed; NULL: no rules */
     omni_model *guard;              /* borrowed; NULL: no guard model */
+    struct guard_cache *cache;      /* borrowed; its cached prompt beginnings, or NULL */
     enum guard_family family;       /* of guard */
     int strict;                     /* Controversial is flagged too */
 };

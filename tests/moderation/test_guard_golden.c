@@ -125,7 +125,7 @@ static void check_case(omni_model *m, enum guard_family f, const char *name, cJS
     omni_prompt_free(&p);
     /* the guard's check: label tokens, their log-probabilities, the score and the verdict */
     struct guard_check gc;
-    REQUIRE(guard_run(m, f, sg, text->valuestring, rp, &gc, err, sizeof err) == 0, "%s: %s", name, err);
+    REQUIRE(guard_run(m, NULL, f, sg, text->valuestring, rp, &gc, err, sizeof err) == 0, "%s: %s", name, err);
     CHECK_EQ_INT(gc.n_prompt, n);
     float ref_lp[3] = {-INFINITY, -INFINITY, -INFINITY};
     for (int k = 0; k < 3; k++) {

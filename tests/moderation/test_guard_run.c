@@ -42,7 +42,7 @@ TEST(runs_on_a_small_model) {
     REQUIRE(m, "%s: %s", path, err);
     for (int f = GUARD_QWEN3GUARD; f <= GUARD_SHIELDGEMMA; f++) {
         struct guard_check c;
-        int rc = guard_run(m, (enum guard_family)f, SG_HATE, "이 문장을 검사해 주세요. Check this sentence.", NULL, &c, err,
+        int rc = guard_run(m, NULL, (enum guard_family)f, SG_HATE, "이 문장을 검사해 주세요. Check this sentence.", NULL, &c, err,
                            sizeof err);
         CHECK_MSG(rc == 0, "family %d: %s", f, err);
         if (rc) continue;
@@ -55,11 +55,11 @@ TEST(runs_on_a_small_model) {
         CHECK(c.label_token[0] >= 0 && c.label_token[1] >= 0);
         CHECK(c.label_logprob[0] <= 0 && c.label_logprob[1] <= 0);
         /* a response check takes the reply too */
-        rc = guard_run(m, (enum guard_family)f, SG_SEXUAL, "Tell me a story.", "Once upon a time.", &c, err, sizeof err);
+        rc = guard_run(m, NULL, (enum guard_family)f, SG_SEXUAL, "Tell me a story.", "Once upon a time.", &c, err, sizeof err);
         CHECK_MSG(rc == 0, "family %d (response): %s", f, err);
     }
     struct guard_check c;
-    CHECK(guard_run(m, GUARD_SHIELDGEMMA, 99, "x", NULL, &c, err, sizeof err) == -1);
+    CHECK(guard_run(m, NULL, GUARD_SHIELDGEMMA, 99, "x", NULL, &c, err, sizeof err) == -1);
     omni_model_free(m);
 }
 
