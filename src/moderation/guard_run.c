@@ -97,7 +97,7 @@ static char *defang(omni_model *m, const char *text) {
 struct wait {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int done, failed, n_tok, n_cached;
+    int done, failed, n_tok, n_cached, n_computed;
     int n_watch;
     float watch_lp[3];
     int watched;
@@ -122,7 +122,10 @@ static void on_token(const omni_token_info *t, void *user) {
 static void on_done(const omni_usage *u, const char *error, void *user) {
     struct wait *w = user;
     pthread_mutex_lock(&w->mu);
-    if (u) w->n_cached = u->cached_tokens;
+    if (u) {
+        w->n_cached = u->cached_tokens;
+        w->n_computed = u->prompt_tokens - u->cached_tokens;
+    }
     if (error) {
         w->failed = 1;
         snprintf(w->err, sizeof w->err, "%s", error);
@@ -298,6 +301,7 @@ static int run_on(omni_model *m, omni_session *se, enum guard_family f, int sg_p
             }
             if (rc) break;
             out->n_generated += w.n_tok;
+            out->n_computed += w.n_computed;
             if (d == 0) out->n_cached = w.n_cached;
             for (int g = 0; g < ng; g++) {
                 struct lab *L = &lab[group[g]];
@@ -351,6 +355,7 @@ static int run_on(omni_model *m, omni_session *se, enum guard_family f, int sg_p
             return -1;
         }
         out->n_generated += w2.n_tok;
+        out->n_computed += w2.n_computed;
         al = strlen(ans);
         snprintf(ans + al, sizeof ans - al, "%s", w2.ans);
     }

@@ -44,6 +44,8 @@ struct guard_check {
     int n_cached;             /* of them, those the engine had cached from an earlier check
                                * (the template's fixed beginning): not computed again */
     int n_generated;          /* tokens sampled in all (1 for a safe verdict) */
+    int n_computed;           /* prompt positions computed in all: the first step's less what was
+                               * cached, then one per later step (the label token before it) */
     double ms;                /* time the check took */
 };
 

@@ -114,8 +114,15 @@ static void run_family(int k) {
                   gc.n_cached, gc.n_prompt, beginning);
         if (i == 3) CHECK_MSG(gc.n_cached > beginning, "%s: the answer's conversation was not reused (%d cached)", what, gc.n_cached);
         CHECK(gc.n_prompt - gc.n_cached < ref[i].n_prompt - ref[i].n_cached);
-        fprintf(stderr, "  %s (%s): %d prompt tokens, %d cached (the beginning %d), %.0f ms; computed from nothing %.0f ms\n",
-                what, cases[i].reply ? "response" : "prompt", gc.n_prompt, gc.n_cached, beginning, gc.ms, ref[i].ms);
+        /* the label steps after the first compute one position each (the label's token before
+         * them), the rest of the prompt is in the cache already (no verdict decodes categories
+         * here: random weights give no unsafe one) */
+        if (gc.v.safety != GUARD_UNSAFE && gc.v.safety != GUARD_CONTROVERSIAL)
+            CHECK_MSG(gc.n_computed == gc.n_prompt - gc.n_cached + gc.n_generated - 1, "%s: %d positions computed, "
+                      "%d prompt, %d cached, %d label steps", what, gc.n_computed, gc.n_prompt, gc.n_cached, gc.n_generated);
+        fprintf(stderr, "  %s (%s): %d prompt tokens, %d cached (the beginning %d), %d computed in %d label steps, %.0f ms; from nothing %.0f ms\n",
+                what, cases[i].reply ? "response" : "prompt", gc.n_prompt, gc.n_cached, beginning, gc.n_computed, gc.n_generated,
+                gc.ms, ref[i].ms);
     }
     /* one check at a time on a session: another one of the kind runs on the slots */
     omni_session *s = guard_cache_take(c, 0, 100);
