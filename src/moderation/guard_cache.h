@@ -16,6 +16,10 @@
  * conversations: a long text, or prompt and response checks in turn, can leave no slot
  * holding the beginning. A session per kind always holds it.
  *
+ * A sliding-window model's cache cannot step back past its window: a text longer than the
+ * window costs the next check its beginning, computed again then (ShieldGemma: Gemma 2's
+ * window is 4096 positions, a session's whole context, so it never does).
+ *
  * Reuse is by token equality and the cached positions are the very values a full prefill
  * computes, so a check's label log-probabilities and verdict are the same whichever way it
  * runs (tests/moderation/test_guard_cache.c). Thread-safe. */

@@ -135,6 +135,33 @@ static void run_family(int k) {
     CHECK(guard_cache_take(c, 0, GUARD_CACHE_CTX) == NULL);   /* too long for a session */
     CHECK((s = guard_cache_take(c, 1, 100)) != NULL);
     guard_cache_give(c, s);
+    /* a long text does not cost the next check its beginning (the slots choose by a rule that
+     * keeps long conversations: after one, a short prompt sharing only the beginning goes to
+     * another slot, which may hold nothing of it) */
+    char *longer = malloc(4 * 400 + 1);
+    REQUIRE(longer != NULL, "out of memory");
+    for (int i = 0; i < 400; i++) memcpy(longer + 4 * i, "dog ", 4);
+    longer[4 * 400] = 0;
+    int slots_cached = -1;
+    omni_model *plain = load(path);
+    for (int way = 0; way < 2; way++) {
+        omni_model *mm = way ? m : plain;
+        struct guard_cache *cc = way ? c : NULL;
+        if (!mm) continue;
+        CHECK(guard_run(mm, cc, f, SG_DANGEROUS, cases[0].text, NULL, &gc, err, sizeof err) == 0);
+        CHECK(guard_run(mm, cc, f, SG_DANGEROUS, longer, NULL, &gc, err, sizeof err) == 0);
+        CHECK(guard_run(mm, cc, f, cases[1].sg, cases[1].text, NULL, &gc, err, sizeof err) == 0);
+        same_check("after a long text", &gc, &ref[1]);
+        /* tiny-gemma2's sliding window (16 positions) cannot step back over a long text: its
+         * next check computes the beginning again (a real Gemma 2's window is 4096 positions,
+         * a session's whole context) */
+        if (way && f != GUARD_SHIELDGEMMA) CHECK_MSG(gc.n_cached >= guard_cache_prefix(c, 0), "after a long text: %d cached", gc.n_cached);
+        else slots_cached = gc.n_cached;
+        if (way) fprintf(stderr, "  %s: after a long text, %d tokens cached (on the slots alone: %d)\n", k_files[k].shape,
+                         gc.n_cached, slots_cached);
+    }
+    omni_model_free(plain);
+    free(longer);
     guard_cache_free(c);
     omni_model_free(m);
     unlink(path);
