@@ -13,7 +13,8 @@
 //           and the longest gap between two streamed pieces (a stall)
 // and, for the input policy, the first request's time to first token (the server's first check:
 // nothing of the guard's prompt computed yet, unless the server computed its fixed beginning
-// at start, which the bench waits for when the server says it does).
+// at start, which the bench waits for when the server says it does), and a short request's
+// right after a long message's check (the engine's slots keep a long prompt's slot for it).
 // Each in wall time and in the server's CPU time (/proc: user + system, all its threads),
 // which a busy machine disturbs far less. Prints a Markdown table. No npm packages.
 //   node bench/bench_guard.mjs   (OMNI_BIN, OMNI_MODELS, BENCH_MODELS, BENCH_GUARD_ROUNDS)
@@ -41,7 +42,8 @@ function start(policy) {
   fs.writeFileSync(file, JSON.stringify(policy));
   return new Promise((resolve, reject) => {
     const proc = spawn(BIN, ["serve", "--port", "0", "--no-auth", "--db", `sqlite:${tmp}/omni.db`, "-m", LLM, "--threads", THREADS,
-                             "--moderation", file, "--guard-model", GUARD], { stdio: ["ignore", "pipe", "pipe"] });
+                             "--moderation", file, "--guard-model", GUARD],
+                       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, OMNI_LOG: process.env.OMNI_LOG || "info" } });
     let out = "";
     const t = setTimeout(() => { proc.kill("SIGKILL"); reject(new Error("no start: " + out)); }, 300000);
     proc.stdout.on("data", (d) => {
@@ -93,10 +95,12 @@ async function chat(url, i, maxTokens = 60) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 const sentences = (t) => (t.match(/[.!?]+(\s|$)|\n/g) || []).length || 1;
 
-// Waits (up to 10 minutes) for the server's line saying the guard's fixed prompt beginning is
-// computed, when it said at start that it computes one.
+// Waits (up to 10 minutes) for the server's lines saying the guard's fixed prompt beginnings
+// (prompt and response checks) are computed, when it said at start that it computes them.
 async function guardReady() {
-  for (let t = 0; /warming the guard/.test(s_out()) && !/guard's prompt beginning is cached|guard warm-up failed/.test(s_out()); t++) {
+  const ended = () => (s_out().match(/guard's prompt beginning is cached|guard warm-up failed/g) || []).length;
+  const started = () => (s_out().match(/warming the guard/g) || []).length;
+  for (let t = 0; started() > ended(); t++) {
     if (t > 6000) throw new Error("the guard's warm-up did not end");
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -106,7 +110,9 @@ async function measure(policy) {
   const s = await start(policy);
   try {
     await guardReady();
+    const f0 = cpuMs(s.proc.pid);
     const first = await chat(s.url, -1, 8);   // warm: the model's pages in memory, the prompt cache's first fill
+    first.cpu = cpuMs(s.proc.pid) - f0;
     const runs = [];
     for (let i = 0; i < ROUNDS; i++) {
       const c0 = cpuMs(s.proc.pid);
@@ -114,7 +120,18 @@ async function measure(policy) {
       r.cpu = cpuMs(s.proc.pid) - c0;
       runs.push(r);
     }
-    runs.first = first.ttft;
+    runs.first = first;
+    if (policy.input) {   // a long message checked (through /v1/moderations), then a short chat's check
+      const long = "The little dog ran to the park and played with a red ball all day long. ".repeat(10);
+      const m = await fetch(s.url + "/v1/moderations", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                           body: JSON.stringify({ input: long }) });
+      if (m.status !== 200) throw new Error(`moderations: HTTP ${m.status}: ${await m.text()}`);
+      const c0 = cpuMs(s.proc.pid);
+      runs.afterLong = await chat(s.url, 99);
+      runs.afterLong.cpu = cpuMs(s.proc.pid) - c0;
+    }
+    const w = s_out().match(/beginning is cached for prompt checks \((\d+) tokens, (\d+) ms\)/);
+    runs.warm = w ? `${w[2]} ms for ${w[1]} tokens` : "";
     return runs;
   } finally { await stop(s); }
 }
@@ -132,7 +149,11 @@ try {
   console.log("| measure | without | with | added |");
   console.log("|---|---|---|---|");
   console.log(`| time to first token, input check (ms) | ${ttft0.toFixed(0)} | ${ttft1.toFixed(0)} | ${(ttft1 - ttft0).toFixed(0)} |`);
-  console.log(`| time to first token of the server's first request, input check (ms) | ${none.first.toFixed(0)} | ${input.first.toFixed(0)} | ${(input.first - none.first).toFixed(0)} |`);
+  console.log(`| time to first token of the server's first request, input check (ms) | ${none.first.ttft.toFixed(0)} | ${input.first.ttft.toFixed(0)} | ${(input.first.ttft - none.first.ttft).toFixed(0)} |`);
+  console.log(`| server CPU of the first request, input check (ms) | ${none.first.cpu.toFixed(0)} | ${input.first.cpu.toFixed(0)} | ${(input.first.cpu - none.first.cpu).toFixed(0)} |`);
+  console.log(`| time to first token right after a long message's check, input check (ms) | ${ttft0.toFixed(0)} | ${input.afterLong.ttft.toFixed(0)} | ${(input.afterLong.ttft - ttft0).toFixed(0)} |`);
+  console.log(`| server CPU of that request, input check (ms) | ${cpu0.toFixed(0)} | ${input.afterLong.cpu.toFixed(0)} | ${(input.afterLong.cpu - cpu0).toFixed(0)} |`);
+  if (input.warm) console.log(`| the guard's prompt beginning, computed at the server's start (before the first request) | | ${input.warm} | |`);
   console.log(`| server CPU per request, input check (ms) | ${cpu0.toFixed(0)} | ${cpu1.toFixed(0)} | ${(cpu1 - cpu0).toFixed(0)} |`);
   console.log(`| whole streamed answer, output checks (ms; ${nsent} sentences) | ${total0.toFixed(0)} | ${total2.toFixed(0)} | ` +
               `${((total2 - total0) / nsent).toFixed(0)} per sentence |`);
