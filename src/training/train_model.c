@@ -11,8 +11,9 @@
  * then logits = Wout (rmsnorm(x) * output_norm) for the positions whose target has a
  * weight. Base products run through matmul() on the file's type (as inference does);
  * their backward dx += W^T dy dequantises 64 rows at a time. Every split over threads
- * (rows of the backward product, kv heads of the attention) writes disjoint outputs in
- * a fixed order, so results do not depend on the thread count. */
+ * (columns of the backward product, rows of the attention and of the LoRA products)
+ * gives each output element to one thread, summed in the order the whole-range op sums
+ * it, so results do not depend on the thread count. */
 #include "training/train_model.h"
 
 #include <math.h>
@@ -59,7 +60,7 @@ struct tmodel {
     float *xL, *xf, *xrows, *logits, *wrows;
     int32_t *yrows, *rows;
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dg, *dup, *dh, *du, *dtmp, *dxrows;
-    float *att_scr, *fb_buf;
+    float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
     void **allocs;  /* everything malloc'ed, freed together */
     int n_allocs, cap_allocs;
 };
@@ -213,6 +214,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->dg = falloc(t, C * t->ff)) && (t->dup = falloc(t, C * t->ff)) && (t->dh = falloc(t, C * t->ff)) &&
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
          (t->att_scr = falloc(t, (size_t)t->nth * 2 * C)) &&
+         (t->att_pd = falloc(t, 2 * C * C)) &&
          (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * big));
     if (!ok) {
         err_set(e, "out of memory for the training state (ctx %d)", ctx);
@@ -327,26 +329,87 @@ static int frozen_bwd(struct tmodel *t, const struct tensor *w, const float *dy,
     return j.bad ? err_set(e, "'%s' has type %s, which omni cannot dequantise", w->name, dtype_name(w->type)) : 0;
 }
 
+/* Attention over the pool: a row t of the causal scores costs t + 1, a key row j T - j, so
+ * rows are split where the running cost crosses each thread's share (all query heads at once
+ * forward; one head at a time backward, its query rows then its key rows). */
 struct attn_job {
     struct tmodel *t;
     float *out, *dq, *dk, *dv;
     const float *q, *k, *v, *dout;
-    int T, bwd;
+    int T, h, phase; /* 0 forward; backward 1 (query rows of head h) then 2 (its key rows) */
 };
+
+/* rows [lo, hi) of part ith when row i costs i + 1 */
+static void split_tri(int T, int ith, int nth, int *lo, int *hi) {
+    double total = (double)T * (T + 1) / 2;
+    int b[2];
+    for (int e = 0; e < 2; e++) {
+        double want = total * (ith + e) / nth;
+        int t = (int)(sqrt(2 * want + 0.25) - 0.5);
+        while (t > 0 && (double)t * (t + 1) / 2 > want) t--;
+        while (t < T && (double)t * (t + 1) / 2 < want) t++;
+        b[e] = e == 1 && ith + 1 == nth ? T : t;
+    }
+    *lo = ith == 0 ? 0 : b[0], *hi = b[1];
+}
 
 static void attn_run(void *arg, int ith, int nth) {
     struct attn_job *j = arg;
     const struct llm_hparams *hp = j->t->hp;
-    long lo, hi;
-    pool_split(hp->n_head_kv, ith, nth, &lo, &hi);
+    int lo, hi;
+    if (j->phase == 2) { /* key rows: the mirror image */
+        split_tri(j->T, nth - 1 - ith, nth, &lo, &hi);
+        int l = j->T - hi;
+        hi = j->T - lo, lo = l;
+    } else
+        split_tri(j->T, ith, nth, &lo, &hi);
     if (lo >= hi) return;
-    float *scr = j->t->att_scr + (size_t)ith * 2 * (size_t)j->t->ctx;
-    if (j->bwd)
-        tops_attn_bwd_f(j->dq, j->dk, j->dv, j->dout, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim,
-                        hp->attn_scale, (int)lo, (int)hi, scr);
+    float *P = j->t->att_pd, *DS = P + (size_t)j->T * j->T;
+    if (j->phase == 0) {
+        float *scr = j->t->att_scr + (size_t)ith * 2 * (size_t)j->t->ctx;
+        for (int h = 0; h < hp->n_head; h++)
+            tops_attn_fwd_rows_f(j->out, j->q, j->k, j->v, hp->n_head, hp->n_head_kv, hp->head_dim, hp->attn_scale, h,
+                                 lo, hi, scr);
+    } else if (j->phase == 1)
+        tops_attn_bwd_q_f(j->dq, P, DS, j->dout, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim,
+                          hp->attn_scale, j->h, lo, hi);
     else
-        tops_attn_fwd_f(j->out, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim, hp->attn_scale,
-                        (int)lo, (int)hi, scr);
+        tops_attn_bwd_kv_f(j->dk, j->dv, P, DS, j->dout, j->q, j->T, hp->n_head, hp->n_head_kv, hp->head_dim, j->h, lo,
+                           hi);
+}
+
+/* LoRA's products over the pool: the forward and du, dx by rows t, dB by its rows o, dA by
+ * its columns; every element is one thread's, summed in the order of the whole-range op */
+struct lora_job {
+    float *y, *u, *dx, *dA, *dB, *du;
+    const float *x, *dy, *A, *B;
+    float s;
+    int T, n_in, n_out, r, phase; /* 0 forward; backward 1 (du, dB) then 2 (dA, dx) */
+};
+
+static void lora_run(void *arg, int ith, int nth) {
+    struct lora_job *j = arg;
+    long t0, t1;
+    pool_split(j->T, ith, nth, &t0, &t1);
+    if (j->phase == 0) {
+        if (t0 < t1)
+            tops_lora_fwd_f(j->y + t0 * j->n_out, j->u + t0 * j->r, j->x + t0 * j->n_in, j->A, j->B, j->s,
+                            (int)(t1 - t0), j->n_in, j->n_out, j->r);
+        return;
+    }
+    if (j->phase == 1) {
+        long o0, o1;
+        pool_split(j->n_out, ith, nth, &o0, &o1);
+        tops_lora_du_f(j->du, j->dy, j->B, j->s, (int)t0, (int)t1, j->n_out, j->r);
+        tops_lora_db_f(j->dB, j->dy, j->u, j->s, j->T, (int)o0, (int)o1, j->n_out, j->r);
+        return;
+    }
+    long c0, c1; /* columns in 16s */
+    pool_split((j->n_in + 15) / 16, ith, nth, &c0, &c1);
+    c0 *= 16, c1 = c1 * 16 < j->n_in ? c1 * 16 : j->n_in;
+    if (c0 < c1) tops_lora_da_f(j->dA, j->du, j->x, j->T, j->n_in, j->r, (int)c0, (int)c1);
+    if (t0 < t1 && j->dx)
+        tops_linear_bwd_x_f(j->dx + t0 * j->n_in, j->du + t0 * j->r, j->A, (int)(t1 - t0), j->n_in, j->r);
 }
 
 /* ---- forward and backward ---- */
@@ -359,7 +422,9 @@ static void proj(struct tmodel *t, int l, int k, const float *x, float *y, int T
             for (int o = 0; o < L->n_out[k]; o++) y[(size_t)i * L->n_out[k] + o] += L->bias[k][o];
     if (lora) {
         const float *A = t->P + L->off[k], *B = A + (size_t)t->r * L->n_in[k];
-        tops_lora_fwd_f(y, L->u[k], x, A, B, t->s, T, L->n_in[k], L->n_out[k], t->r);
+        struct lora_job j = {.y = y, .u = L->u[k], .x = x, .A = A, .B = B, .s = t->s, .T = T, .n_in = L->n_in[k],
+                             .n_out = L->n_out[k], .r = t->r};
+        pool_run(t->pool, lora_run, &j);
     }
 }
 
@@ -368,7 +433,11 @@ static int proj_bwd(struct tmodel *t, int l, int k, const float *dy, const float
     if (frozen_bwd(t, &L->w[k], dy, dx, T, L->n_in[k], L->n_out[k], e)) return -1;
     const float *A = t->P + L->off[k], *B = A + (size_t)t->r * L->n_in[k];
     float *dA = t->G + L->off[k], *dB = dA + (size_t)t->r * L->n_in[k];
-    tops_lora_bwd_f(dx, dA, dB, t->du, dy, x, L->u[k], A, B, t->s, T, L->n_in[k], L->n_out[k], t->r);
+    struct lora_job j = {.dx = dx, .dA = dA, .dB = dB, .du = t->du, .dy = dy, .x = x, .u = L->u[k], .A = A, .B = B,
+                         .s = t->s, .T = T, .n_in = L->n_in[k], .n_out = L->n_out[k], .r = t->r, .phase = 1};
+    pool_run(t->pool, lora_run, &j);
+    j.phase = 2;
+    pool_run(t->pool, lora_run, &j);
     return 0;
 }
 
@@ -447,8 +516,13 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
         if (proj_bwd(t, l, LORA_O, t->dx, L->ao, t->dao, T, e)) return -1;
         zero(t->dq, (size_t)T * t->qd), zero(t->dk, (size_t)T * t->kd), zero(t->dv, (size_t)T * t->kd);
         struct attn_job aj = {.t = t, .dq = t->dq, .dk = t->dk, .dv = t->dv, .dout = t->dao, .q = L->q, .k = L->k,
-                              .v = L->v, .T = T, .bwd = 1};
-        pool_run(t->pool, attn_run, &aj);
+                              .v = L->v, .T = T};
+        for (aj.h = 0; aj.h < nh; aj.h++) {
+            aj.phase = 1;
+            pool_run(t->pool, attn_run, &aj);
+            aj.phase = 2;
+            pool_run(t->pool, attn_run, &aj);
+        }
         tops_rope_f(t->dq, T, nh, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
         tops_rope_f(t->dk, T, nkv, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
         float *dq = t->dq, *dk = t->dk;

@@ -70,58 +70,84 @@ void FN(tops_rope)(R *x, int T, int n_heads, int head_dim, int n_rot, int pos0, 
     }
 }
 
+/* query head h, rows [t0, t1) */
+void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, int nkv, int hd, R scale, int h,
+                            int t0, int t1, R *p) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    for (int t = t0; t < t1; t++) {
+        const R *qt = q + (size_t)t * qs + (size_t)h * hd;
+        R mx = -INFINITY;
+        for (int j = 0; j <= t; j++) {
+            p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+            if (p[j] > mx) mx = p[j];
+        }
+        R sum = 0;
+        for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+        R *ot = out + (size_t)t * qs + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) ot[i] = 0;
+        for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
+    }
+}
+
 void FN(tops_attn_fwd)(R *out, const R *q, const R *k, const R *v, int T, int nh, int nkv, int hd, R scale, int kh0,
                        int kh1, R *p) {
-    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
-    for (int kh = kh0; kh < kh1; kh++)
-        for (int h = kh * grp; h < (kh + 1) * grp; h++)
-            for (int t = 0; t < T; t++) {
-                const R *qt = q + (size_t)t * qs + (size_t)h * hd;
-                R mx = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                R sum = 0;
-                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
-                R *ot = out + (size_t)t * qs + (size_t)h * hd;
-                for (int i = 0; i < hd; i++) ot[i] = 0;
-                for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
-            }
+    int grp = nh / nkv;
+    for (int h = kh0 * grp; h < kh1 * grp; h++) FN(tops_attn_fwd_rows)(out, q, k, v, nh, nkv, hd, scale, h, 0, T, p);
 }
 
 /* ds_j = p_j (dp_j - sum_i p_i dp_i), dp_j = dout . v_j; dq += scale sum ds_j k_j,
- * dk_j += scale ds_j q, dv_j += p_j dout */
+ * dk_j += scale ds_j q, dv_j += p_j dout. The query rows' part: rows [t0, t1) of head h
+ * add into dq and leave p and ds in P, DS [T, T] (row t, columns j <= t) for the key part */
+void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
+                         int nkv, int hd, R scale, int h, int t0, int t1) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    for (int t = t0; t < t1; t++) {
+        const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
+        R *p = P + (size_t)t * T, *dp = DS + (size_t)t * T;
+        R mx = -INFINITY;
+        for (int j = 0; j <= t; j++) {
+            p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+            if (p[j] > mx) mx = p[j];
+        }
+        R sum = 0;
+        for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+        R pdp = 0;
+        for (int j = 0; j <= t; j++) {
+            p[j] /= sum;
+            dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
+            pdp += p[j] * dp[j];
+        }
+        R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
+        for (int j = 0; j <= t; j++) {
+            R ds = p[j] * (dp[j] - pdp) * scale;
+            dp[j] = ds;
+            FN(axpy)(dqt, ds, k + (size_t)j * ks + (size_t)kh * hd, hd);
+        }
+    }
+}
+
+/* the key rows' part: key rows [j0, j1) of head h's kv head, from P and DS, t in order */
+void FN(tops_attn_bwd_kv)(R *dk, R *dv, const R *P, const R *DS, const R *dout, const R *q, int T, int nh, int nkv,
+                          int hd, int h, int j0, int j1) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    for (int j = j0; j < j1; j++) {
+        size_t o = (size_t)j * ks + (size_t)kh * hd;
+        for (int t = j; t < T; t++) {
+            size_t a = (size_t)t * qs + (size_t)h * hd;
+            FN(axpy)(dk + o, DS[(size_t)t * T + j], q + a, hd);
+            FN(axpy)(dv + o, P[(size_t)t * T + j], dout + a, hd);
+        }
+    }
+}
+
 void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
                        int nkv, int hd, R scale, int kh0, int kh1, R *scr) {
-    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
-    R *p = scr, *dp = scr + T;
-    for (int kh = kh0; kh < kh1; kh++)
-        for (int h = kh * grp; h < (kh + 1) * grp; h++)
-            for (int t = 0; t < T; t++) {
-                const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
-                R mx = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                R sum = 0;
-                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
-                R pdp = 0;
-                for (int j = 0; j <= t; j++) {
-                    p[j] /= sum;
-                    dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
-                    pdp += p[j] * dp[j];
-                }
-                R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
-                for (int j = 0; j <= t; j++) {
-                    R ds = p[j] * (dp[j] - pdp) * scale;
-                    size_t o = (size_t)j * ks + (size_t)kh * hd;
-                    FN(axpy)(dqt, ds, k + o, hd);
-                    FN(axpy)(dk + o, ds, qt, hd);
-                    FN(axpy)(dv + o, p[j], gt, hd);
-                }
-            }
+    int grp = nh / nkv;
+    R *P = scr, *DS = scr + (size_t)T * T;
+    for (int h = kh0 * grp; h < kh1 * grp; h++) {
+        FN(tops_attn_bwd_q)(dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, 0, T);
+        FN(tops_attn_bwd_kv)(dk, dv, P, DS, dout, q, T, nh, nkv, hd, h, 0, T);
+    }
 }
 
 void FN(tops_swiglu_fwd)(R *h, const R *g, const R *u, long n) {
@@ -174,24 +200,53 @@ void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int 
     }
 }
 
-void FN(tops_lora_bwd)(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B, R s,
-                       int T, int n_in, int n_out, int r) {
-    for (size_t i = 0; i < (size_t)T * r; i++) du[i] = 0;
-    for (int t = 0; t < T; t++) {
-        const R *gt = dy + (size_t)t * n_out, *ut = u + (size_t)t * r;
+/* du[t] = s B^T dy[t] for rows [t0, t1) (WRITTEN), o in order */
+void FN(tops_lora_du)(R *du, const R *dy, const R *B, R s, int t0, int t1, int n_out, int r) {
+    for (int t = t0; t < t1; t++) {
+        const R *gt = dy + (size_t)t * n_out;
         R *dut = du + (size_t)t * r;
+        for (int k = 0; k < r; k++) dut[k] = 0;
         for (int o = 0; o < n_out; o++) {
             R g = s * gt[o];
             if (g == 0) continue;
             const R *bo = B + (size_t)o * r;
-            R *dbo = dB + (size_t)o * r;
-            for (int k = 0; k < r; k++) {
-                dbo[k] += g * ut[k];
-                dut[k] += g * bo[k];
-            }
+            for (int k = 0; k < r; k++) dut[k] += g * bo[k];
         }
     }
-    FN(tops_linear_bwd_w)(dA, du, x, T, n_in, r);
+}
+
+/* dB[o] += sum_t s dy[t][o] u[t] for rows [o0, o1) of dB, t in order */
+void FN(tops_lora_db)(R *dB, const R *dy, const R *u, R s, int T, int o0, int o1, int n_out, int r) {
+    for (int o = o0; o < o1; o++) {
+        R *dbo = dB + (size_t)o * r;
+        for (int t = 0; t < T; t++) {
+            R g = s * dy[(size_t)t * n_out + o];
+            if (g == 0) continue;
+            const R *ut = u + (size_t)t * r;
+            for (int k = 0; k < r; k++) dbo[k] += g * ut[k];
+        }
+    }
+}
+
+/* dA[k][i] += sum_t du[t][k] x[t][i] for columns [i0, i1), t in order */
+void FN(tops_lora_da)(R *dA, const R *du, const R *x, int T, int n_in, int r, int i0, int i1) {
+    for (int k = 0; k < r; k++) {
+        R *dak = dA + (size_t)k * n_in + i0;
+        for (int t = 0; t < T; t++) {
+            R g = du[(size_t)t * r + k];
+            if (g == 0) continue;
+            FN(axpy)(dak, g, x + (size_t)t * n_in + i0, i1 - i0);
+        }
+    }
+}
+
+/* the pieces above over the whole ranges; each gradient element sums in the same order
+ * whichever ranges a caller splits them into */
+void FN(tops_lora_bwd)(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B, R s,
+                       int T, int n_in, int n_out, int r) {
+    FN(tops_lora_du)(du, dy, B, s, 0, T, n_out, r);
+    FN(tops_lora_db)(dB, dy, u, s, T, 0, n_out, n_out, r);
+    FN(tops_lora_da)(dA, du, x, T, n_in, r, 0, n_in);
     if (dx) FN(tops_linear_bwd_x)(dx, du, A, T, n_in, r);
 }
 

@@ -103,7 +103,8 @@ static double attn_loss(void *p) {
 TEST(attention_backward_matches_finite_differences) {
     struct attn_ctx a = {.T = 5, .nh = 4, .nkv = 2, .hd = 3};  /* grouped: 2 query heads per kv head */
     size_t NQ = (size_t)a.T * a.nh * a.hd, NK = (size_t)a.T * a.nkv * a.hd;
-    a.q = rnd(NQ, 1), a.k = rnd(NK, 1), a.v = rnd(NK, 1), a.o = zeros(NQ), a.c = rnd(NQ, 1), a.scr = zeros(2 * a.T);
+    a.q = rnd(NQ, 1), a.k = rnd(NK, 1), a.v = rnd(NK, 1), a.o = zeros(NQ), a.c = rnd(NQ, 1);
+    a.scr = zeros(2 * (size_t)a.T * a.T);
     double *dq = zeros(NQ), *dk = zeros(NK), *dv = zeros(NK);
     /* two calls over halves of the kv heads: what the trainer's threads do */
     tops_attn_bwd_d(dq, dk, dv, a.c, a.q, a.k, a.v, a.T, a.nh, a.nkv, a.hd, 0.35, 0, 1, a.scr);
