@@ -23,6 +23,34 @@ static inline void FN(axpy)(R *restrict y, R a, const R *restrict x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* 8 values of R as one vector (GCC/Clang extension): element-wise multiplies and
+ * adds, never fused, so a lane rounds as the scalar loop does; the compiler splits them
+ * into what the target has. The _u types load and store at any float's alignment. */
+typedef R TOPS_CAT(tops_v8, S) __attribute__((vector_size(8 * sizeof(R))));
+typedef R TOPS_CAT(tops_v8u, S) __attribute__((vector_size(8 * sizeof(R)), aligned(sizeof(R)), may_alias));
+#define V8 TOPS_CAT(tops_v8, S)
+#define LD8(p) (*(const TOPS_CAT(tops_v8u, S) *)(p))
+#define ST8(p, v) (*(TOPS_CAT(tops_v8u, S) *)(p) = (v))
+
+/* dot(a, b_i) for four b_i (bs apart), each exactly as dot() sums it: the loads of a
+ * serve four independent sums */
+static inline __attribute__((always_inline)) void FN(dot4)(R out[4], const R *a, const R *b, size_t bs, int n) {
+    V8 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+    const R *b0 = b, *b1 = b + bs, *b2 = b1 + bs, *b3 = b2 + bs;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V8 av = LD8(a + i);
+        c0 += av * LD8(b0 + i), c1 += av * LD8(b1 + i), c2 += av * LD8(b2 + i), c3 += av * LD8(b3 + i);
+    }
+    V8 c[4] = {c0, c1, c2, c3};
+    const R *bb[4] = {b0, b1, b2, b3};
+    for (int q = 0; q < 4; q++) {
+        R s = ((c[q][0] + c[q][4]) + (c[q][1] + c[q][5])) + ((c[q][2] + c[q][6]) + (c[q][3] + c[q][7]));
+        for (int k = i; k < n; k++) s += a[k] * bb[q][k];
+        out[q] = s;
+    }
+}
+
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
     for (int t = 0; t < T; t++) {
         const R *xt = x + (size_t)t * n;
@@ -163,7 +191,14 @@ void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long
 }
 
 void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_in, int n_out) {
-    for (int t = 0; t < T; t++)
+    int t = 0;
+    for (; t + 4 <= T; t += 4) /* four rows of x share each row of W */
+        for (int o = 0; o < n_out; o++) {
+            R d[4];
+            FN(dot4)(d, W + (size_t)o * n_in, x + (size_t)t * n_in, (size_t)n_in, n_in);
+            for (int q = 0; q < 4; q++) y[(size_t)(t + q) * n_out + o] = b ? b[o] + d[q] : d[q];
+        }
+    for (; t < T; t++)
         for (int o = 0; o < n_out; o++) {
             R d = FN(dot)(W + (size_t)o * n_in, x + (size_t)t * n_in, n_in);
             y[(size_t)t * n_out + o] = b ? b[o] + d : d;
@@ -190,7 +225,14 @@ void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int 
 
 void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r) {
     FN(tops_linear_fwd)(u, x, A, NULL, T, n_in, r);
-    for (int t = 0; t < T; t++) {
+    int t = 0;
+    for (; t + 4 <= T; t += 4)
+        for (int o = 0; o < n_out; o++) {
+            R d[4];
+            FN(dot4)(d, B + (size_t)o * r, u + (size_t)t * r, (size_t)r, r);
+            for (int q = 0; q < 4; q++) y[(size_t)(t + q) * n_out + o] += s * d[q];
+        }
+    for (; t < T; t++) {
         const R *ut = u + (size_t)t * r;
         R *yt = y + (size_t)t * n_out;
         for (int o = 0; o < n_out; o++) {
@@ -200,30 +242,70 @@ void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int 
     }
 }
 
-/* du[t] = s B^T dy[t] for rows [t0, t1) (WRITTEN), o in order */
+/* du[t] = s B^T dy[t] for rows [t0, t1) (WRITTEN), o in order. Four rows and 16 columns at a
+ * time in vectors, where a zero s dy[t][o] is added rather than skipped: its +-0 products
+ * leave a sum that starts at +0 as it was, so the bits are the skipping loop's */
 void FN(tops_lora_du)(R *du, const R *dy, const R *B, R s, int t0, int t1, int n_out, int r) {
-    for (int t = t0; t < t1; t++) {
-        const R *gt = dy + (size_t)t * n_out;
-        R *dut = du + (size_t)t * r;
-        for (int k = 0; k < r; k++) dut[k] = 0;
+    int r16 = r / 16 * 16, t = t0;
+    for (; t + 4 <= t1; t += 4) {
+        const R *g0 = dy + (size_t)t * n_out, *g1 = g0 + n_out, *g2 = g1 + n_out, *g3 = g2 + n_out;
+        for (int k0 = 0; k0 < r16; k0 += 16) {
+            V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+            for (int o = 0; o < n_out; o++) {
+                const R *bo = B + (size_t)o * r + k0;
+                V8 b = LD8(bo), bh = LD8(bo + 8);
+                R h0 = s * g0[o], h1 = s * g1[o], h2 = s * g2[o], h3 = s * g3[o];
+                a0 += h0 * b, a1 += h1 * b, a2 += h2 * b, a3 += h3 * b;
+                c0 += h0 * bh, c1 += h1 * bh, c2 += h2 * bh, c3 += h3 * bh;
+            }
+            R *d = du + (size_t)t * r + k0;
+            ST8(d, a0), ST8(d + r, a1), ST8(d + 2 * r, a2), ST8(d + 3 * r, a3);
+            ST8(d + 8, c0), ST8(d + r + 8, c1), ST8(d + 2 * r + 8, c2), ST8(d + 3 * r + 8, c3);
+        }
+    }
+    for (int tt = t0; tt < t1; tt++) { /* the columns past r16 of the rows above, every column of the rest */
+        int k0 = tt < t ? r16 : 0;
+        if (k0 == r) continue;
+        const R *gt = dy + (size_t)tt * n_out;
+        R *dut = du + (size_t)tt * r;
+        for (int k = k0; k < r; k++) dut[k] = 0;
         for (int o = 0; o < n_out; o++) {
             R g = s * gt[o];
             if (g == 0) continue;
             const R *bo = B + (size_t)o * r;
-            for (int k = 0; k < r; k++) dut[k] += g * bo[k];
+            for (int k = k0; k < r; k++) dut[k] += g * bo[k];
         }
     }
 }
 
-/* dB[o] += sum_t s dy[t][o] u[t] for rows [o0, o1) of dB, t in order */
+/* dB[o] += sum_t s dy[t][o] u[t] for rows [o0, o1) of dB, t in order; four rows and 16
+ * columns at a time as in tops_lora_du (dB's sums start at +0 too) */
 void FN(tops_lora_db)(R *dB, const R *dy, const R *u, R s, int T, int o0, int o1, int n_out, int r) {
-    for (int o = o0; o < o1; o++) {
-        R *dbo = dB + (size_t)o * r;
+    int r16 = r / 16 * 16, o = o0;
+    for (; o + 4 <= o1; o += 4)
+        for (int k0 = 0; k0 < r16; k0 += 16) {
+            R *d = dB + (size_t)o * r + k0;
+            V8 a0 = LD8(d), a1 = LD8(d + r), a2 = LD8(d + 2 * r), a3 = LD8(d + 3 * r);
+            V8 c0 = LD8(d + 8), c1 = LD8(d + r + 8), c2 = LD8(d + 2 * r + 8), c3 = LD8(d + 3 * r + 8);
+            for (int t = 0; t < T; t++) {
+                const R *gt = dy + (size_t)t * n_out + o, *ut = u + (size_t)t * r + k0;
+                V8 b = LD8(ut), bh = LD8(ut + 8);
+                R h0 = s * gt[0], h1 = s * gt[1], h2 = s * gt[2], h3 = s * gt[3];
+                a0 += h0 * b, a1 += h1 * b, a2 += h2 * b, a3 += h3 * b;
+                c0 += h0 * bh, c1 += h1 * bh, c2 += h2 * bh, c3 += h3 * bh;
+            }
+            ST8(d, a0), ST8(d + r, a1), ST8(d + 2 * r, a2), ST8(d + 3 * r, a3);
+            ST8(d + 8, c0), ST8(d + r + 8, c1), ST8(d + 2 * r + 8, c2), ST8(d + 3 * r + 8, c3);
+        }
+    for (int oo = o0; oo < o1; oo++) {
+        int k0 = oo < o ? r16 : 0;
+        if (k0 == r) continue;
+        R *dbo = dB + (size_t)oo * r;
         for (int t = 0; t < T; t++) {
-            R g = s * dy[(size_t)t * n_out + o];
+            R g = s * dy[(size_t)t * n_out + oo];
             if (g == 0) continue;
             const R *ut = u + (size_t)t * r;
-            for (int k = 0; k < r; k++) dbo[k] += g * ut[k];
+            for (int k = k0; k < r; k++) dbo[k] += g * ut[k];
         }
     }
 }
@@ -288,6 +370,9 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
     return loss;
 }
 
+#undef V8
+#undef LD8
+#undef ST8
 #undef FN
 #undef TOPS_CAT
 #undef TOPS_CAT2
