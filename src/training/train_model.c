@@ -252,10 +252,6 @@ void tmodel_init(struct tmodel *t, uint64_t seed) {
  * the n_in columns (whole quantization blocks) for every row t, dequantising that slice
  * of W 64 rows at a time, so W is dequantised once per call and every dx[t][i] sums over
  * the rows j in the same order whatever the thread count. */
-/* four floats, element-wise (GCC/Clang vector extension): mul then add, never fused, so
- * the roundings are the scalar ones on every CPU */
-typedef float v4f __attribute__((vector_size(16)));
-
 struct fb_job {
     struct tmodel *t;
     const struct tensor *w;
@@ -290,28 +286,13 @@ static void fb_run(void *arg, int ith, int nth) {
             train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, n, nr, j->T);
             continue;
         }
-        /* 16 columns of dx[t] held in registers across the block's rows: the sum over
-         * rows j runs in the same order as one row at a time would */
+        /* the plain version: fmaf, one rounding a term as the vector FMAs */
         for (int t = 0; t < j->T; t++) {
             const float *g = j->dy + (size_t)t * j->n_out + j0;
             float *d = j->dx + (size_t)t * j->n_in + i0;
-            int c = 0;
-            for (; c + 16 <= n; c += 16) {
-                v4f a0, a1, a2, a3;
-                memcpy(&a0, d + c, 16), memcpy(&a1, d + c + 4, 16), memcpy(&a2, d + c + 8, 16),
-                    memcpy(&a3, d + c + 12, 16);
-                for (int q = 0; q < nr; q++) {
-                    const float *w = buf + (size_t)q * n + c;
-                    v4f gq = {g[q], g[q], g[q], g[q]}, w0, w1, w2, w3;
-                    memcpy(&w0, w, 16), memcpy(&w1, w + 4, 16), memcpy(&w2, w + 8, 16), memcpy(&w3, w + 12, 16);
-                    a0 += gq * w0, a1 += gq * w1, a2 += gq * w2, a3 += gq * w3;
-                }
-                memcpy(d + c, &a0, 16), memcpy(d + c + 4, &a1, 16), memcpy(d + c + 8, &a2, 16),
-                    memcpy(d + c + 12, &a3, 16);
-            }
-            for (; c < n; c++) {
+            for (int c = 0; c < n; c++) {
                 float acc = d[c];
-                for (int q = 0; q < nr; q++) acc += g[q] * buf[(size_t)q * n + c];
+                for (int q = 0; q < nr; q++) acc = fmaf(g[q], buf[(size_t)q * n + c], acc);
                 d[c] = acc;
             }
         }

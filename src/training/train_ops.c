@@ -8,9 +8,11 @@
 
 #include "core/cpu.h"
 
+#define TOPS_EXPF
 #define R float
 #define S _fs
 #include "training/train_ops_impl.h"
+#undef TOPS_EXPF
 #undef R
 #undef S
 

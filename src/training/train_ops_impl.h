@@ -51,6 +51,89 @@ static inline __attribute__((always_inline)) void FN(dot4)(R out[4], const R *a,
     }
 }
 
+/* y[i] += sum_j c[j cs] X[j xs + i] over j = 0..m-1 in order, i < n: as m axpy() calls, with
+ * y held in registers 64 columns at a time */
+static inline void FN(axpy_rows)(R *restrict y, const R *c, size_t cs, const R *X, size_t xs, int m, int n) {
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        V8 a0 = LD8(y + i), a1 = LD8(y + i + 8), a2 = LD8(y + i + 16), a3 = LD8(y + i + 24), a4 = LD8(y + i + 32),
+           a5 = LD8(y + i + 40), a6 = LD8(y + i + 48), a7 = LD8(y + i + 56);
+        for (int j = 0; j < m; j++) {
+            R cj = c[(size_t)j * cs];
+            const R *x = X + (size_t)j * xs + i;
+            a0 += cj * LD8(x), a1 += cj * LD8(x + 8), a2 += cj * LD8(x + 16), a3 += cj * LD8(x + 24);
+            a4 += cj * LD8(x + 32), a5 += cj * LD8(x + 40), a6 += cj * LD8(x + 48), a7 += cj * LD8(x + 56);
+        }
+        ST8(y + i, a0), ST8(y + i + 8, a1), ST8(y + i + 16, a2), ST8(y + i + 24, a3), ST8(y + i + 32, a4);
+        ST8(y + i + 40, a5), ST8(y + i + 48, a6), ST8(y + i + 56, a7);
+    }
+    for (; i + 8 <= n; i += 8) {
+        V8 a = LD8(y + i);
+        for (int j = 0; j < m; j++) a += c[(size_t)j * cs] * LD8(X + (size_t)j * xs + i);
+        ST8(y + i, a);
+    }
+    for (; i < n; i++) {
+        R a = y[i];
+        for (int j = 0; j < m; j++) a += c[(size_t)j * cs] * X[(size_t)j * xs + i];
+        y[i] = a;
+    }
+}
+
+/* p[j] = dot(q, K[j ks]) * scale for j < n, four keys at a time */
+static inline void FN(scores)(R *p, const R *q, const R *K, size_t ks, int n, int hd, R scale) {
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        R d[4];
+        FN(dot4)(d, q, K + (size_t)j * ks, ks, hd);
+        for (int e = 0; e < 4; e++) p[j + e] = d[e] * scale;
+    }
+    for (; j < n; j++) p[j] = FN(dot)(q, K + (size_t)j * ks, hd) * scale;
+}
+
+#ifdef TOPS_EXPF
+/* exp(x) for x <= 0 on 8 floats (0 below -87): Cephes' expf (2^n by rounding x log2 e, the
+ * remainder's degree-6 polynomial) in vector operations, multiply then add, so every
+ * float build gives the same bits, and loops over scores vectorize where libm's exp does not */
+typedef int TOPS_CAT(tops_v8i, S) __attribute__((vector_size(8 * sizeof(int))));
+#define V8I TOPS_CAT(tops_v8i, S)
+static inline void FN(exp8)(R *p) {
+    V8 x = LD8(p);
+    V8I small = x < -87.0f;
+    x = (V8)(((V8I)x & ~small) | ((V8I)((V8){0} - 87.0f) & small));
+    V8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    V8 r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    V8 y = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = (y * (r * r) + r) + 1.0f;
+    V8I e = (__builtin_convertvector(n, V8I) + 127) << 23;
+    y = y * (V8)e;
+    ST8(p, (V8)((V8I)y & ~small));
+}
+/* p[j] = exp(p[j] - mx) for j < n (every p[j] <= mx) */
+static inline void FN(exp_shift)(R *p, int n, R mx) {
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        ST8(p + j, LD8(p + j) - mx);
+        FN(exp8)(p + j);
+    }
+    if (j < n) { /* the tail through the same lanes */
+        R t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int e = 0; j + e < n; e++) t[e] = p[j + e] - mx;
+        FN(exp8)(t);
+        for (int e = 0; j + e < n; e++) p[j + e] = t[e];
+    }
+}
+#undef V8I
+#else
+static inline void FN(exp_shift)(R *p, int n, R mx) {
+    for (int j = 0; j < n; j++) p[j] = (R)exp(p[j] - mx);
+}
+#endif
+
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
     for (int t = 0; t < T; t++) {
         const R *xt = x + (size_t)t * n;
@@ -104,16 +187,17 @@ void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, 
     int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd;
+        FN(scores)(p, qt, k + (size_t)kh * hd, (size_t)ks, t + 1, hd, scale);
         R mx = -INFINITY;
-        for (int j = 0; j <= t; j++) {
-            p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+        for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
-        }
+        FN(exp_shift)(p, t + 1, mx);
         R sum = 0;
-        for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+        for (int j = 0; j <= t; j++) sum += p[j];
+        for (int j = 0; j <= t; j++) p[j] /= sum;
         R *ot = out + (size_t)t * qs + (size_t)h * hd;
         for (int i = 0; i < hd; i++) ot[i] = 0;
-        for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
+        FN(axpy_rows)(ot, p, 1, v + (size_t)kh * hd, (size_t)ks, t + 1, hd);
     }
 }
 
@@ -132,25 +216,21 @@ void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R 
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
         R *p = P + (size_t)t * T, *dp = DS + (size_t)t * T;
+        FN(scores)(p, qt, k + (size_t)kh * hd, (size_t)ks, t + 1, hd, scale);
         R mx = -INFINITY;
-        for (int j = 0; j <= t; j++) {
-            p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
+        for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
-        }
+        FN(exp_shift)(p, t + 1, mx);
         R sum = 0;
-        for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
+        for (int j = 0; j <= t; j++) sum += p[j];
+        FN(scores)(dp, gt, v + (size_t)kh * hd, (size_t)ks, t + 1, hd, 1);
         R pdp = 0;
         for (int j = 0; j <= t; j++) {
             p[j] /= sum;
-            dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
             pdp += p[j] * dp[j];
         }
-        R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
-        for (int j = 0; j <= t; j++) {
-            R ds = p[j] * (dp[j] - pdp) * scale;
-            dp[j] = ds;
-            FN(axpy)(dqt, ds, k + (size_t)j * ks + (size_t)kh * hd, hd);
-        }
+        for (int j = 0; j <= t; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
+        FN(axpy_rows)(dq + (size_t)t * qs + (size_t)h * hd, dp, 1, k + (size_t)kh * hd, (size_t)ks, t + 1, hd);
     }
 }
 
@@ -159,12 +239,9 @@ void FN(tops_attn_bwd_kv)(R *dk, R *dv, const R *P, const R *DS, const R *dout, 
                           int hd, int h, int j0, int j1) {
     int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
     for (int j = j0; j < j1; j++) {
-        size_t o = (size_t)j * ks + (size_t)kh * hd;
-        for (int t = j; t < T; t++) {
-            size_t a = (size_t)t * qs + (size_t)h * hd;
-            FN(axpy)(dk + o, DS[(size_t)t * T + j], q + a, hd);
-            FN(axpy)(dv + o, P[(size_t)t * T + j], dout + a, hd);
-        }
+        size_t o = (size_t)j * ks + (size_t)kh * hd, a = (size_t)j * qs + (size_t)h * hd, c = (size_t)j * T + j;
+        FN(axpy_rows)(dk + o, DS + c, (size_t)T, q + a, (size_t)qs, T - j, hd);
+        FN(axpy_rows)(dv + o, P + c, (size_t)T, dout + a, (size_t)qs, T - j, hd);
     }
 }
 

@@ -1,6 +1,6 @@
 /* The trainer's SIMD builds give the bits of the plain ones, so its results do not depend
  * on the CPU level: the frozen backward's block kernels (training/train_fb.h, AVX2 and
- * AVX-512) against the one-column-at-a-time sum (each product rounded, then added in row
+ * AVX-512) against the one-column-at-a-time sum (one fused multiply-add a term, in row
  * order), on shapes with column and row tails; and the AVX2 build of the float training
  * ops (_fa) against the SSE2 one (_fs), op by op, on random inputs. */
 #include "test.h"
@@ -21,10 +21,7 @@ static void reference(float *d, size_t ds, const float *g, size_t gs, const floa
     for (int t = 0; t < T; t++)
         for (int c = 0; c < n; c++) {
             volatile float acc = d[(size_t)t * ds + c];
-            for (int q = 0; q < nr; q++) {
-                volatile float p = g[(size_t)t * gs + q] * buf[(size_t)q * n + c];
-                acc = acc + p;
-            }
+            for (int q = 0; q < nr; q++) acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * n + c], acc);
             d[(size_t)t * ds + c] = acc;
         }
 }
