@@ -8,18 +8,18 @@
 #include <stddef.h>
 
 /* one column at a time, as the vectors do it */
-static void cols_scalar(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T, int c0) {
+static void cols_scalar(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr, int T, int c0) {
     for (int t = 0; t < T; t++)
         for (int c = c0; c < n; c++) {
             float acc = d[(size_t)t * ds + c];
             for (int q = 0; q < nr; q++) {
-                acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * n + c], acc);
+                acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * bs + c], acc);
             }
             d[(size_t)t * ds + c] = acc;
         }
 }
 
-void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T) {
+void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr, int T) {
     int c = 0;
     for (; c + 2 * FB_W <= n; c += 2 * FB_W) {
         int t = 0;
@@ -31,7 +31,7 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             FB_V a20 = FB_LD(d2), a21 = FB_LD(d2 + FB_W);
             FB_V a30 = FB_LD(d3), a31 = FB_LD(d3 + FB_W);
             for (int q = 0; q < nr; q++) {
-                const float *w = buf + (size_t)q * n + c;
+                const float *w = buf + (size_t)q * bs + c;
                 FB_V w0 = FB_LD(w), w1 = FB_LD(w + FB_W), b;
                 b = FB_SET1(g0[q]);
                 a00 = FB_FMA(b, w0, a00), a01 = FB_FMA(b, w1, a01);
@@ -52,7 +52,7 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             const float *g0 = g + (size_t)t * gs;
             FB_V a00 = FB_LD(d0), a01 = FB_LD(d0 + FB_W);
             for (int q = 0; q < nr; q++) {
-                const float *w = buf + (size_t)q * n + c;
+                const float *w = buf + (size_t)q * bs + c;
                 FB_V b = FB_SET1(g0[q]);
                 a00 = FB_FMA(b, FB_LD(w), a00);
                 a01 = FB_FMA(b, FB_LD(w + FB_W), a01);
@@ -66,8 +66,8 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             const float *g0 = g + (size_t)t * gs;
             FB_V a = FB_LD(d0);
             for (int q = 0; q < nr; q++)
-                a = FB_FMA(FB_SET1(g0[q]), FB_LD(buf + (size_t)q * n + c), a);
+                a = FB_FMA(FB_SET1(g0[q]), FB_LD(buf + (size_t)q * bs + c), a);
             FB_ST(d0, a);
         }
-    if (c < n) cols_scalar(d, ds, g, gs, buf, n, nr, T, c);
+    if (c < n) cols_scalar(d, ds, g, gs, buf, bs, n, nr, T, c);
 }

@@ -215,7 +215,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
          (t->att_scr = falloc(t, (size_t)t->nth * 2 * C)) &&
          (t->att_pd = falloc(t, 2 * C * C)) &&
-         (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * big));
+         (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * (big + 32)));
     if (!ok) {
         err_set(e, "out of memory for the training state (ctx %d)", ctx);
         goto fail;
@@ -270,20 +270,24 @@ static void fb_run(void *arg, int ith, int nth) {
     if (lo >= hi) return;
     int i0 = (int)lo * unit, i1 = (int)hi * unit < j->n_in ? (int)hi * unit : j->n_in, n = i1 - i0;
     size_t rb = dtype_row_bytes(j->w->type, j->n_in), off = (size_t)(i0 / blk) * (di ? di->block_bytes : 4);
-    float *buf = j->t->fb_buf + (size_t)ith * FB_ROWS * (size_t)j->t->max_in;
+    /* buf's rows an odd number of cache lines apart: at 768 floats (3 KiB) the 64 rows of a
+     * column strip fell into a few L1 sets and evicted each other */
+    size_t bs = ((size_t)n + 15) / 16 | 1;
+    bs *= 16;
+    float *buf = j->t->fb_buf + (size_t)ith * FB_ROWS * ((size_t)j->t->max_in + 32);
     const enum cpu_level lv = cpu_level();
     for (int j0 = 0; j0 < j->n_out; j0 += FB_ROWS) {
         int nr = j->n_out - j0 < FB_ROWS ? j->n_out - j0 : FB_ROWS;
         for (int q = 0; q < nr; q++)
-            if (dequantize_row(j->w->type, (const char *)j->w->data + (size_t)(j0 + q) * rb + off, buf + (size_t)q * n, n))
+            if (dequantize_row(j->w->type, (const char *)j->w->data + (size_t)(j0 + q) * rb + off, buf + (size_t)q * bs, n))
                 j->bad = 1;
         /* the same sums with wider registers, 4 rows of t at a time (train_fb.h) */
         if (lv >= CPU_AVX512) {
-            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, n, nr, j->T);
+            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, bs, n, nr, j->T);
             continue;
         }
         if (lv >= CPU_AVX2) {
-            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, n, nr, j->T);
+            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, bs, n, nr, j->T);
             continue;
         }
         /* the plain version: fmaf, one rounding a term as the vector FMAs */
@@ -292,7 +296,7 @@ static void fb_run(void *arg, int ith, int nth) {
             float *d = j->dx + (size_t)t * j->n_in + i0;
             for (int c = 0; c < n; c++) {
                 float acc = d[c];
-                for (int q = 0; q < nr; q++) acc = fmaf(g[q], buf[(size_t)q * n + c], acc);
+                for (int q = 0; q < nr; q++) acc = fmaf(g[q], buf[(size_t)q * bs + c], acc);
                 d[c] = acc;
             }
         }

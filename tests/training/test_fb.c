@@ -17,25 +17,27 @@ static float frand(void) {
     return (float)((double)(rng >> 11) / 9007199254740992.0 * 2 - 1);
 }
 
-static void reference(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T) {
+static void reference(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr,
+                      int T) {
     for (int t = 0; t < T; t++)
         for (int c = 0; c < n; c++) {
             volatile float acc = d[(size_t)t * ds + c];
-            for (int q = 0; q < nr; q++) acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * n + c], acc);
+            for (int q = 0; q < nr; q++) acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * bs + c], acc);
             d[(size_t)t * ds + c] = acc;
         }
 }
 
-static int same(void (*kern)(float *, size_t, const float *, size_t, const float *, int, int, int), int n, int nr,
+typedef void kern_fn(float *, size_t, const float *, size_t, const float *, size_t, int, int, int);
+static int same(kern_fn *kern, int n, int nr,
                 int T) {
-    size_t ds = (size_t)n + 3, gs = (size_t)nr + 5;
-    float *g = malloc(sizeof(float) * gs * T), *buf = malloc(sizeof(float) * (size_t)n * nr);
+    size_t ds = (size_t)n + 3, gs = (size_t)nr + 5, bs = (size_t)n + 7;
+    float *g = malloc(sizeof(float) * gs * T), *buf = malloc(sizeof(float) * bs * nr);
     float *a = malloc(sizeof(float) * ds * T), *b = malloc(sizeof(float) * ds * T);
     for (size_t i = 0; i < gs * T; i++) g[i] = frand();
-    for (size_t i = 0; i < (size_t)n * nr; i++) buf[i] = frand();
+    for (size_t i = 0; i < bs * nr; i++) buf[i] = frand();
     for (size_t i = 0; i < ds * T; i++) a[i] = b[i] = frand();
-    reference(a, ds, g, gs, buf, n, nr, T);
-    kern(b, ds, g, gs, buf, n, nr, T);
+    reference(a, ds, g, gs, buf, bs, n, nr, T);
+    kern(b, ds, g, gs, buf, bs, n, nr, T);
     int ok = !memcmp(a, b, sizeof(float) * ds * T);
     free(g), free(buf), free(a), free(b);
     return ok;
