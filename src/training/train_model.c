@@ -60,6 +60,7 @@ struct tmodel {
     float *xL, *xf, *xrows, *logits, *wrows;
     int32_t *yrows, *rows;
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dg, *dup, *dh, *du, *dtmp, *dxrows;
+    double *rowloss;
     float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
     void **allocs;  /* everything malloc'ed, freed together */
     int n_allocs, cap_allocs;
@@ -214,7 +215,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->dg = falloc(t, C * t->ff)) && (t->dup = falloc(t, C * t->ff)) && (t->dh = falloc(t, C * t->ff)) &&
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
          (t->att_scr = falloc(t, (size_t)t->nth * 2 * C)) &&
-         (t->att_pd = falloc(t, 2 * C * C)) &&
+         (t->att_pd = falloc(t, 2 * C * C)) && (t->rowloss = (double *)falloc(t, 2 * C)) &&
          (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * (big + 32)));
     if (!ok) {
         err_set(e, "out of memory for the training state (ctx %d)", ctx);
@@ -397,6 +398,79 @@ static void lora_run(void *arg, int ith, int nth) {
         tops_linear_bwd_x_f(j->dx + t0 * j->n_in, j->du + t0 * j->r, j->A, (int)(t1 - t0), j->n_in, j->r);
 }
 
+/* The row-wise ops over the pool (each row, or each element, is one thread's: the bits of
+ * one call over all of them): RMSNorm, RoPE, SwiGLU and the cross-entropy, whose rows'
+ * losses are added in row order afterwards. */
+enum { EW_NORM_F, EW_NORM_B, EW_ROPE, EW_SWIGLU_F, EW_SWIGLU_B, EW_XENT };
+
+struct ew_job {
+    struct tmodel *t;
+    int op, rows, n, heads, dir;
+    float *o1, *o2;
+    const float *i1, *i2, *i3, *w;
+    const int32_t *ids;
+    float eps;
+    double *loss; /* EW_XENT: per row */
+};
+
+static void ew_run(void *arg, int ith, int nth) {
+    struct ew_job *j = arg;
+    const struct llm_hparams *hp = j->t->hp;
+    long lo, hi;
+    if (j->op == EW_SWIGLU_F || j->op == EW_SWIGLU_B) {
+        pool_split(((long)j->rows * j->n + 15) / 16, ith, nth, &lo, &hi);
+        long N = (long)j->rows * j->n;
+        lo *= 16, hi = hi * 16 < N ? hi * 16 : N;
+        if (lo >= hi) return;
+        if (j->op == EW_SWIGLU_F)
+            tops_swiglu_fwd_f(j->o1 + lo, j->i1 + lo, j->i2 + lo, hi - lo);
+        else
+            tops_swiglu_bwd_f(j->o1 + lo, j->o2 + lo, j->i3 + lo, j->i1 + lo, j->i2 + lo, hi - lo);
+        return;
+    }
+    pool_split(j->rows, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    size_t o = (size_t)lo * j->n;
+    int m = (int)(hi - lo);
+    switch (j->op) {
+    case EW_NORM_F: tops_rmsnorm_fwd_f(j->o1 + o, j->i1 + o, j->w, m, j->n, j->eps); break;
+    case EW_NORM_B: tops_rmsnorm_bwd_f(j->o1 + o, j->i1 + o, j->i2 + o, j->w, m, j->n, j->eps); break;
+    case EW_ROPE: /* rows are positions here, n = heads * head_dim */
+        tops_rope_f(j->o1 + o, m, j->heads, hp->head_dim, j->t->n_rot, (int)lo, hp->rope_theta, hp->rope_freq_scale,
+                    j->t->rope_ff, hp->rope_neox, j->dir);
+        break;
+    case EW_XENT:
+        for (long r = lo; r < hi; r++)
+            j->loss[r] = tops_xent_f(j->o1 ? j->o1 + (size_t)r * j->n : NULL, NULL, j->i1 + (size_t)r * j->n,
+                                     j->ids + r, j->w + r, 1, j->n);
+        break;
+    }
+}
+
+static void p_norm_fwd(struct tmodel *t, float *y, const float *x, const float *w, int rows, int n, float eps) {
+    struct ew_job j = {.t = t, .op = EW_NORM_F, .rows = rows, .n = n, .o1 = y, .i1 = x, .w = w, .eps = eps};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_norm_bwd(struct tmodel *t, float *dx, const float *dy, const float *x, const float *w, int rows, int n,
+                       float eps) {
+    struct ew_job j = {.t = t, .op = EW_NORM_B, .rows = rows, .n = n, .o1 = dx, .i1 = dy, .i2 = x, .w = w, .eps = eps};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_rope(struct tmodel *t, float *x, int T, int heads, int dir) {
+    struct ew_job j = {.t = t, .op = EW_ROPE, .rows = T, .n = heads * t->hp->head_dim, .heads = heads, .o1 = x,
+                       .dir = dir};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_swiglu_fwd(struct tmodel *t, float *h, const float *g, const float *u, int rows, int n) {
+    struct ew_job j = {.t = t, .op = EW_SWIGLU_F, .rows = rows, .n = n, .o1 = h, .i1 = g, .i2 = u};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_swiglu_bwd(struct tmodel *t, float *dg, float *du, const float *dh, const float *g, const float *u,
+                         int rows, int n) {
+    struct ew_job j = {.t = t, .op = EW_SWIGLU_B, .rows = rows, .n = n, .o1 = dg, .o2 = du, .i1 = g, .i2 = u, .i3 = dh};
+    pool_run(t->pool, ew_run, &j);
+}
+
 /* ---- forward and backward ---- */
 
 static void proj(struct tmodel *t, int l, int k, const float *x, float *y, int T, int lora) {
@@ -443,28 +517,28 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
     for (int l = 0; l < NL; l++) {
         struct tlayer *L = &t->L[l];
         float *xout = l + 1 < NL ? t->L[l + 1].xin : t->xL;
-        tops_rmsnorm_fwd_f(L->xn1, L->xin, L->attn_norm, T, d, eps);
+        p_norm_fwd(t, L->xn1, L->xin, L->attn_norm, T, d, eps);
         proj(t, l, LORA_Q, L->xn1, L->q_norm ? L->qr : L->q, T, lora);
         proj(t, l, LORA_K, L->xn1, L->k_norm ? L->kr : L->k, T, lora);
         proj(t, l, LORA_V, L->xn1, L->v, T, lora);
         if (L->q_norm) {
-            tops_rmsnorm_fwd_f(L->q, L->qr, L->q_norm, T * nh, hd, eps);
-            tops_rmsnorm_fwd_f(L->k, L->kr, L->k_norm, T * nkv, hd, eps);
+            p_norm_fwd(t, L->q, L->qr, L->q_norm, T * nh, hd, eps);
+            p_norm_fwd(t, L->k, L->kr, L->k_norm, T * nkv, hd, eps);
         }
-        tops_rope_f(L->q, T, nh, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, 1);
-        tops_rope_f(L->k, T, nkv, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, 1);
+        p_rope(t, L->q, T, nh, 1);
+        p_rope(t, L->k, T, nkv, 1);
         struct attn_job aj = {.t = t, .out = L->ao, .q = L->q, .k = L->k, .v = L->v, .T = T};
         pool_run(t->pool, attn_run, &aj);
         proj(t, l, LORA_O, L->ao, t->dtmp, T, lora);
         for (size_t i = 0; i < (size_t)T * d; i++) L->xmid[i] = L->xin[i] + t->dtmp[i];
-        tops_rmsnorm_fwd_f(L->xn2, L->xmid, L->ffn_norm, T, d, eps);
+        p_norm_fwd(t, L->xn2, L->xmid, L->ffn_norm, T, d, eps);
         proj(t, l, LORA_GATE, L->xn2, L->g, T, lora);
         proj(t, l, LORA_UP, L->xn2, L->up, T, lora);
-        tops_swiglu_fwd_f(L->h, L->g, L->up, (long)T * ff);
+        p_swiglu_fwd(t, L->h, L->g, L->up, T, ff);
         proj(t, l, LORA_DOWN, L->h, t->dtmp, T, lora);
         for (size_t i = 0; i < (size_t)T * d; i++) xout[i] = L->xmid[i] + t->dtmp[i];
     }
-    tops_rmsnorm_fwd_f(t->xf, t->xL, t->out_norm, T, d, eps);
+    p_norm_fwd(t, t->xf, t->xL, t->out_norm, T, d, eps);
     int Tm = 0;
     for (int i = 0; i < T; i++)
         if (w[i] != 0) {
@@ -474,7 +548,11 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
         }
     if (!Tm) return 0;
     matmul(t->pool, &t->output, t->xrows, t->logits, Tm);
-    double loss = tops_xent_f(backward ? t->logits : NULL, NULL, t->logits, t->yrows, t->wrows, Tm, t->V);
+    struct ew_job xj = {.t = t, .op = EW_XENT, .rows = Tm, .n = t->V, .o1 = backward ? t->logits : NULL,
+                        .i1 = t->logits, .ids = t->yrows, .w = t->wrows, .loss = t->rowloss};
+    pool_run(t->pool, ew_run, &xj);
+    double loss = 0;
+    for (int i = 0; i < Tm; i++) loss += t->rowloss[i]; /* each is 0 - w lp: the one call's running sum */
     if (!backward) return loss;
 
     /* backward: logits -> final norm -> layers in reverse */
@@ -484,18 +562,18 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
     for (int i = 0; i < Tm; i++)
         memcpy(t->xrows + (size_t)t->rows[i] * d, t->dxrows + (size_t)i * d, (size_t)d * sizeof(float));
     zero(t->dx, (size_t)T * d);
-    tops_rmsnorm_bwd_f(t->dx, t->xrows, t->xL, t->out_norm, T, d, eps);
+    p_norm_bwd(t, t->dx, t->xrows, t->xL, t->out_norm, T, d, eps);
     for (int l = NL - 1; l >= 0; l--) {
         struct tlayer *L = &t->L[l];
         /* dx: d(layer output) = d(xmid) through the residual, plus the FFN branch */
         zero(t->dh, (size_t)T * ff);
         if (proj_bwd(t, l, LORA_DOWN, t->dx, L->h, t->dh, T, e)) return -1;
-        tops_swiglu_bwd_f(t->dg, t->dup, t->dh, L->g, L->up, (long)T * ff);
+        p_swiglu_bwd(t, t->dg, t->dup, t->dh, L->g, L->up, T, ff);
         zero(t->dxn, (size_t)T * d);
         if (proj_bwd(t, l, LORA_GATE, t->dg, L->xn2, t->dxn, T, e) ||
             proj_bwd(t, l, LORA_UP, t->dup, L->xn2, t->dxn, T, e))
             return -1;
-        tops_rmsnorm_bwd_f(t->dx, t->dxn, L->xmid, L->ffn_norm, T, d, eps);
+        p_norm_bwd(t, t->dx, t->dxn, L->xmid, L->ffn_norm, T, d, eps);
         /* dx: d(xmid) = d(xin) through the residual, plus the attention branch */
         zero(t->dao, (size_t)T * t->qd);
         if (proj_bwd(t, l, LORA_O, t->dx, L->ao, t->dao, T, e)) return -1;
@@ -508,20 +586,20 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
             aj.phase = 2;
             pool_run(t->pool, attn_run, &aj);
         }
-        tops_rope_f(t->dq, T, nh, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
-        tops_rope_f(t->dk, T, nkv, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
+        p_rope(t, t->dq, T, nh, -1);
+        p_rope(t, t->dk, T, nkv, -1);
         float *dq = t->dq, *dk = t->dk;
         if (L->q_norm) { /* back through the per-head norms: dtmp holds d(q raw) then d(k raw) */
             dq = t->dtmp, dk = t->dtmp + (size_t)T * t->qd;
             zero(t->dtmp, (size_t)T * (t->qd + t->kd));
-            tops_rmsnorm_bwd_f(dq, t->dq, L->qr, L->q_norm, T * nh, hd, eps);
-            tops_rmsnorm_bwd_f(dk, t->dk, L->kr, L->k_norm, T * nkv, hd, eps);
+            p_norm_bwd(t, dq, t->dq, L->qr, L->q_norm, T * nh, hd, eps);
+            p_norm_bwd(t, dk, t->dk, L->kr, L->k_norm, T * nkv, hd, eps);
         }
         zero(t->dxn, (size_t)T * d);
         if (proj_bwd(t, l, LORA_Q, dq, L->xn1, t->dxn, T, e) || proj_bwd(t, l, LORA_K, dk, L->xn1, t->dxn, T, e) ||
             proj_bwd(t, l, LORA_V, t->dv, L->xn1, t->dxn, T, e))
             return -1;
-        tops_rmsnorm_bwd_f(t->dx, t->dxn, L->xin, L->attn_norm, T, d, eps);
+        p_norm_bwd(t, t->dx, t->dxn, L->xin, L->attn_norm, T, d, eps);
     }
     return loss;
 }
