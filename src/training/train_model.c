@@ -61,6 +61,7 @@ struct tmodel {
     int32_t *yrows, *rows;
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dg, *dup, *dh, *du, *dtmp, *dxrows;
     double *rowloss;
+    size_t att_per;
     float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
     void **allocs;  /* everything malloc'ed, freed together */
     int n_allocs, cap_allocs;
@@ -207,6 +208,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
         for (int k = 0; ok && k < LORA_N_TARGET; k++) ok = (L->u[k] = falloc(t, C * rank)) != NULL;
     }
     size_t big = (size_t)t->max_in;
+    t->att_per = (C + 32) * (2 * (size_t)hp->head_dim + 1); /* a thread's attention scratch: p, K and V transposed */
     ok = ok && (t->xL = falloc(t, C * d)) && (t->xf = falloc(t, C * d)) && (t->xrows = falloc(t, C * d)) &&
          (t->logits = falloc(t, C * t->V)) && (t->wrows = falloc(t, C)) &&
          (t->yrows = (int32_t *)falloc(t, C)) && (t->rows = (int32_t *)falloc(t, C)) &&
@@ -214,7 +216,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->dk = falloc(t, C * t->kd)) && (t->dv = falloc(t, C * t->kd)) && (t->dao = falloc(t, C * t->qd)) &&
          (t->dg = falloc(t, C * t->ff)) && (t->dup = falloc(t, C * t->ff)) && (t->dh = falloc(t, C * t->ff)) &&
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
-         (t->att_scr = falloc(t, (size_t)t->nth * 2 * C)) &&
+         (t->att_scr = falloc(t, (size_t)t->nth * t->att_per)) &&
          (t->att_pd = falloc(t, 2 * C * C)) && (t->rowloss = (double *)falloc(t, 2 * C)) &&
          (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * (big + 32)));
     if (!ok) {
@@ -352,13 +354,13 @@ static void attn_run(void *arg, int ith, int nth) {
     if (lo >= hi) return;
     float *P = j->t->att_pd, *DS = P + (size_t)j->T * j->T;
     if (j->phase == 0) {
-        float *scr = j->t->att_scr + (size_t)ith * 2 * (size_t)j->t->ctx;
+        float *scr = j->t->att_scr + (size_t)ith * j->t->att_per;
         for (int h = 0; h < hp->n_head; h++)
             tops_attn_fwd_rows_f(j->out, j->q, j->k, j->v, hp->n_head, hp->n_head_kv, hp->head_dim, hp->attn_scale, h,
                                  lo, hi, scr);
     } else if (j->phase == 1)
         tops_attn_bwd_q_f(j->dq, P, DS, j->dout, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim,
-                          hp->attn_scale, j->h, lo, hi);
+                          hp->attn_scale, j->h, lo, hi, j->t->att_scr + (size_t)ith * j->t->att_per);
     else
         tops_attn_bwd_kv_f(j->dk, j->dv, P, DS, j->dout, j->q, j->T, hp->n_head, hp->n_head_kv, hp->head_dim, j->h, lo,
                            hi);

@@ -49,8 +49,9 @@ void tops_attn_fwd_rows_f(float *out, const float *q, const float *k, const floa
     PICK(tops_attn_fwd_rows, out, q, k, v, nh, nkv, hd, scale, h, t0, t1, p);
 }
 void tops_attn_bwd_q_f(float *dq, float *P, float *DS, const float *dout, const float *q, const float *k,
-                       const float *v, int T, int nh, int nkv, int hd, float scale, int h, int t0, int t1) {
-    PICK(tops_attn_bwd_q, dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, t0, t1);
+                       const float *v, int T, int nh, int nkv, int hd, float scale, int h, int t0, int t1,
+                       float *scr) {
+    PICK(tops_attn_bwd_q, dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, t0, t1, scr);
 }
 void tops_attn_bwd_kv_f(float *dk, float *dv, const float *P, const float *DS, const float *dout, const float *q,
                         int T, int nh, int nkv, int hd, int h, int j0, int j1) {

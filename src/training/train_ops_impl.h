@@ -79,15 +79,42 @@ static inline void FN(axpy_rows)(R *restrict y, const R *c, size_t cs, const R *
     }
 }
 
-/* p[j] = dot(q, K[j ks]) * scale for j < n, four keys at a time */
-static inline void FN(scores)(R *p, const R *q, const R *K, size_t ks, int n, int hd, R scale) {
-    int j = 0;
-    for (; j + 4 <= n; j += 4) {
-        R d[4];
-        FN(dot4)(d, q, K + (size_t)j * ks, ks, hd);
-        for (int e = 0; e < 4; e++) p[j + e] = d[e] * scale;
+/* a transposed row's length for n keys: a whole, odd number of 64-byte lines, so the hd rows
+ * a score reads do not crowd into a few L1 sets (at 512 keys, 2 KiB apart, they did) */
+static inline size_t FN(tstride)(int n) { return ((((size_t)n * sizeof(R) + 63) / 64) | 1) * 64 / sizeof(R); }
+
+/* KT[i ts + j] = K[j ks + i]: n keys of hd values, transposed */
+static inline void FN(transpose)(R *KT, size_t ts, const R *K, size_t ks, int n, int hd) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i++) KT[(size_t)i * ts + j] = K[(size_t)j * ks + i];
+}
+
+/* p[j] = dot(q, key j) * scale for j < n, the keys transposed (KT, ts apart): eight keys a
+ * vector, the eight partial sums of dot() in eight vectors, combined in dot()'s order, so
+ * each score has dot()'s bits without a horizontal sum per key */
+static inline void FN(scores)(R *p, const R *q, const R *KT, size_t ts, int n, int hd, R scale) {
+    int j = 0, h8 = hd / 8 * 8;
+    for (; j + 8 <= n; j += 8) {
+        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        const R *c = KT + j;
+        for (int i = 0; i < h8; i += 8) {
+            a0 += q[i] * LD8(c + (size_t)i * ts), a1 += q[i + 1] * LD8(c + (size_t)(i + 1) * ts);
+            a2 += q[i + 2] * LD8(c + (size_t)(i + 2) * ts), a3 += q[i + 3] * LD8(c + (size_t)(i + 3) * ts);
+            a4 += q[i + 4] * LD8(c + (size_t)(i + 4) * ts), a5 += q[i + 5] * LD8(c + (size_t)(i + 5) * ts);
+            a6 += q[i + 6] * LD8(c + (size_t)(i + 6) * ts), a7 += q[i + 7] * LD8(c + (size_t)(i + 7) * ts);
+        }
+        V8 sv = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
+        for (int i = h8; i < hd; i++) sv += q[i] * LD8(c + (size_t)i * ts);
+        ST8(p + j, sv * scale);
     }
-    for (; j < n; j++) p[j] = FN(dot)(q, K + (size_t)j * ks, hd) * scale;
+    for (; j < n; j++) {
+        R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < h8; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] += q[i + k] * KT[(size_t)(i + k) * ts + j];
+        R sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (int i = h8; i < hd; i++) sum += q[i] * KT[(size_t)i * ts + j];
+        p[j] = sum * scale;
+    }
 }
 
 #ifdef TOPS_EXPF
@@ -185,9 +212,12 @@ void FN(tops_rope)(R *x, int T, int n_heads, int head_dim, int n_rot, int pos0, 
 void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, int nkv, int hd, R scale, int h,
                             int t0, int t1, R *p) {
     int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    R *KT = p + t1;
+    size_t ts = FN(tstride)(t1);
+    FN(transpose)(KT, ts, k + (size_t)kh * hd, (size_t)ks, t1, hd);
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd;
-        FN(scores)(p, qt, k + (size_t)kh * hd, (size_t)ks, t + 1, hd, scale);
+        FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
         R mx = -INFINITY;
         for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
@@ -211,19 +241,23 @@ void FN(tops_attn_fwd)(R *out, const R *q, const R *k, const R *v, int T, int nh
  * dk_j += scale ds_j q, dv_j += p_j dout. The query rows' part: rows [t0, t1) of head h
  * add into dq and leave p and ds in P, DS [T, T] (row t, columns j <= t) for the key part */
 void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
-                         int nkv, int hd, R scale, int h, int t0, int t1) {
+                         int nkv, int hd, R scale, int h, int t0, int t1, R *scr) {
     int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    size_t ts = FN(tstride)(t1);
+    R *KT = scr, *VT = scr + ts * hd;
+    FN(transpose)(KT, ts, k + (size_t)kh * hd, (size_t)ks, t1, hd);
+    FN(transpose)(VT, ts, v + (size_t)kh * hd, (size_t)ks, t1, hd);
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
         R *p = P + (size_t)t * T, *dp = DS + (size_t)t * T;
-        FN(scores)(p, qt, k + (size_t)kh * hd, (size_t)ks, t + 1, hd, scale);
+        FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
         R mx = -INFINITY;
         for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
         FN(exp_shift)(p, t + 1, mx);
         R sum = 0;
         for (int j = 0; j <= t; j++) sum += p[j];
-        FN(scores)(dp, gt, v + (size_t)kh * hd, (size_t)ks, t + 1, hd, 1);
+        FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
         R pdp = 0;
         for (int j = 0; j <= t; j++) {
             p[j] /= sum;
@@ -250,7 +284,7 @@ void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *
     int grp = nh / nkv;
     R *P = scr, *DS = scr + (size_t)T * T;
     for (int h = kh0 * grp; h < kh1 * grp; h++) {
-        FN(tops_attn_bwd_q)(dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, 0, T);
+        FN(tops_attn_bwd_q)(dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, 0, T, DS + (size_t)T * T);
         FN(tops_attn_bwd_kv)(dk, dv, P, DS, dout, q, T, nh, nkv, hd, h, 0, T);
     }
 }

@@ -92,7 +92,7 @@ TEST(avx2_ops_are_bit_exact) {
     SAME(dA0, dA1, (size_t)r * n_in, "lora_bwd dA");
     SAME(dB0, dB1, (size_t)n_out * r, "lora_bwd dB");
     size_t qn = (size_t)T * nh * hd, kn = (size_t)T * nkv * hd;
-    float *q = rnd(qn), *k = rnd(kn), *v = rnd(kn), *o0 = rnd(qn), *o1 = rnd(qn), *scr = rnd(2 * (size_t)T * T);
+    float *q = rnd(qn), *k = rnd(kn), *v = rnd(kn), *o0 = rnd(qn), *o1 = rnd(qn), *scr = rnd(2 * ((size_t)T + 32) * (T + hd));
     tops_attn_fwd_fs(o0, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
     tops_attn_fwd_fa(o1, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
     SAME(o0, o1, qn, "attn_fwd");

@@ -104,7 +104,7 @@ TEST(attention_backward_matches_finite_differences) {
     struct attn_ctx a = {.T = 5, .nh = 4, .nkv = 2, .hd = 3};  /* grouped: 2 query heads per kv head */
     size_t NQ = (size_t)a.T * a.nh * a.hd, NK = (size_t)a.T * a.nkv * a.hd;
     a.q = rnd(NQ, 1), a.k = rnd(NK, 1), a.v = rnd(NK, 1), a.o = zeros(NQ), a.c = rnd(NQ, 1);
-    a.scr = zeros(2 * (size_t)a.T * a.T);
+    a.scr = zeros(2 * ((size_t)a.T + 32) * (a.T + a.hd));
     double *dq = zeros(NQ), *dk = zeros(NK), *dv = zeros(NK);
     /* two calls over halves of the kv heads: what the trainer's threads do */
     tops_attn_bwd_d(dq, dk, dv, a.c, a.q, a.k, a.v, a.T, a.nh, a.nkv, a.hd, 0.35, 0, 1, a.scr);
@@ -199,8 +199,8 @@ TEST(cross_entropy_backward_matches_finite_differences) {
  * with the double one to float rounding. */
 TEST(float_instance_agrees_with_double) {
     enum { T = 6, NH = 2, HD = 4 };
-    double qd[T * NH * HD], od[T * NH * HD], sd[2 * T];
-    float qf[T * NH * HD], of[T * NH * HD], sf[2 * T];
+    double qd[T * NH * HD], od[T * NH * HD], sd[(T + 32) * (HD + 1)];
+    float qf[T * NH * HD], of[T * NH * HD], sf[(T + 32) * (HD + 1)];
     for (int i = 0; i < T * NH * HD; i++) qf[i] = (float)(qd[i] = urand());
     tops_attn_fwd_d(od, qd, qd, qd, T, NH, NH, HD, 0.5, 0, NH, sd);
     tops_attn_fwd_f(of, qf, qf, qf, T, NH, NH, HD, 0.5f, 0, NH, sf);
