@@ -61,7 +61,7 @@ struct tmodel {
     int32_t *yrows, *rows;
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dg, *dup, *dh, *du, *dtmp, *dxrows;
     double *rowloss;
-    size_t att_per;
+    size_t att_per, fb_per;
     float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
     void **allocs;  /* everything malloc'ed, freed together */
     int n_allocs, cap_allocs;
@@ -208,6 +208,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
         for (int k = 0; ok && k < LORA_N_TARGET; k++) ok = (L->u[k] = falloc(t, C * rank)) != NULL;
     }
     size_t big = (size_t)t->max_in;
+    t->fb_per = FB_ROWS * (big + 32 + C); /* a thread's dequantised rows and dy's columns */
     t->att_per = (C + 32) * (2 * (size_t)hp->head_dim + 1); /* a thread's attention scratch: p, K and V transposed */
     ok = ok && (t->xL = falloc(t, C * d)) && (t->xf = falloc(t, C * d)) && (t->xrows = falloc(t, C * d)) &&
          (t->logits = falloc(t, C * t->V)) && (t->wrows = falloc(t, C)) &&
@@ -218,7 +219,7 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
          (t->att_scr = falloc(t, (size_t)t->nth * t->att_per)) &&
          (t->att_pd = falloc(t, 2 * C * C)) && (t->rowloss = (double *)falloc(t, 2 * C)) &&
-         (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * (big + 32)));
+         (t->fb_buf = falloc(t, (size_t)t->nth * t->fb_per));
     if (!ok) {
         err_set(e, "out of memory for the training state (ctx %d)", ctx);
         goto fail;
@@ -277,25 +278,28 @@ static void fb_run(void *arg, int ith, int nth) {
      * column strip fell into a few L1 sets and evicted each other */
     size_t bs = ((size_t)n + 15) / 16 | 1;
     bs *= 16;
-    float *buf = j->t->fb_buf + (size_t)ith * FB_ROWS * ((size_t)j->t->max_in + 32);
+    float *buf = j->t->fb_buf + (size_t)ith * j->t->fb_per, *gp = buf + FB_ROWS * ((size_t)j->t->max_in + 32);
     const enum cpu_level lv = cpu_level();
     for (int j0 = 0; j0 < j->n_out; j0 += FB_ROWS) {
         int nr = j->n_out - j0 < FB_ROWS ? j->n_out - j0 : FB_ROWS;
         for (int q = 0; q < nr; q++)
             if (dequantize_row(j->w->type, (const char *)j->w->data + (size_t)(j0 + q) * rb + off, buf + (size_t)q * bs, n))
                 j->bad = 1;
+        /* dy's nr columns side by side: the output's rows are 49152 floats apart, a page per t */
+        for (int t = 0; t < j->T; t++)
+            memcpy(gp + (size_t)t * nr, j->dy + (size_t)t * j->n_out + j0, (size_t)nr * sizeof *gp);
         /* the same sums with wider registers, 4 rows of t at a time (train_fb.h) */
         if (lv >= CPU_AVX512) {
-            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, bs, n, nr, j->T);
+            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, gp, (size_t)nr, buf, bs, n, nr, j->T);
             continue;
         }
         if (lv >= CPU_AVX2) {
-            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, bs, n, nr, j->T);
+            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, gp, (size_t)nr, buf, bs, n, nr, j->T);
             continue;
         }
         /* the plain version: fmaf, one rounding a term as the vector FMAs */
         for (int t = 0; t < j->T; t++) {
-            const float *g = j->dy + (size_t)t * j->n_out + j0;
+            const float *g = gp + (size_t)t * nr;
             float *d = j->dx + (size_t)t * j->n_in + i0;
             for (int c = 0; c < n; c++) {
                 float acc = d[c];
