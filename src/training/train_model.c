@@ -209,7 +209,9 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
     }
     size_t big = (size_t)t->max_in;
     t->fb_per = FB_ROWS * (big + 32 + C); /* a thread's dequantised rows and dy's columns */
-    t->att_per = (C + 32) * (2 * (size_t)hp->head_dim + 1); /* a thread's attention scratch: p, K and V transposed */
+    /* a thread's scratch: the attention's p, K and V transposed; LoRA's B transposed */
+    t->att_per = (C + 32) * (2 * (size_t)hp->head_dim + 1);
+    if ((size_t)(rank + 1) * (big + 32) > t->att_per) t->att_per = (size_t)(rank + 1) * (big + 32);
     ok = ok && (t->xL = falloc(t, C * d)) && (t->xf = falloc(t, C * d)) && (t->xrows = falloc(t, C * d)) &&
          (t->logits = falloc(t, C * t->V)) && (t->wrows = falloc(t, C)) &&
          (t->yrows = (int32_t *)falloc(t, C)) && (t->rows = (int32_t *)falloc(t, C)) &&
@@ -373,7 +375,8 @@ static void attn_run(void *arg, int ith, int nth) {
 /* LoRA's products over the pool: the forward and du, dx by rows t, dB by its rows o, dA by
  * its columns; every element is one thread's, summed in the order of the whole-range op */
 struct lora_job {
-    float *y, *u, *dx, *dA, *dB, *du;
+    float *y, *u, *dx, *dA, *dB, *du, *scr; /* scr: scr_per floats a part */
+    size_t scr_per;
     const float *x, *dy, *A, *B;
     float s;
     int T, n_in, n_out, r, phase; /* 0 forward; backward 1 (du, dB) then 2 (dA, dx) */
@@ -386,7 +389,7 @@ static void lora_run(void *arg, int ith, int nth) {
     if (j->phase == 0) {
         if (t0 < t1)
             tops_lora_fwd_f(j->y + t0 * j->n_out, j->u + t0 * j->r, j->x + t0 * j->n_in, j->A, j->B, j->s,
-                            (int)(t1 - t0), j->n_in, j->n_out, j->r);
+                            (int)(t1 - t0), j->n_in, j->n_out, j->r, j->scr + (size_t)ith * j->scr_per);
         return;
     }
     if (j->phase == 1) {
@@ -488,7 +491,7 @@ static void proj(struct tmodel *t, int l, int k, const float *x, float *y, int T
     if (lora) {
         const float *A = t->P + L->off[k], *B = A + (size_t)t->r * L->n_in[k];
         struct lora_job j = {.y = y, .u = L->u[k], .x = x, .A = A, .B = B, .s = t->s, .T = T, .n_in = L->n_in[k],
-                             .n_out = L->n_out[k], .r = t->r};
+                             .n_out = L->n_out[k], .r = t->r, .scr = t->att_scr, .scr_per = t->att_per};
         pool_run(t->pool, lora_run, &j);
     }
 }

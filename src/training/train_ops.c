@@ -71,8 +71,8 @@ void tops_linear_bwd_w_f(float *dW, const float *dy, const float *x, int T, int 
     PICK(tops_linear_bwd_w, dW, dy, x, T, n_in, n_out);
 }
 void tops_lora_fwd_f(float *y, float *u, const float *x, const float *A, const float *B, float s, int T, int n_in,
-                     int n_out, int r) {
-    PICK(tops_lora_fwd, y, u, x, A, B, s, T, n_in, n_out, r);
+                     int n_out, int r, float *scr) {
+    PICK(tops_lora_fwd, y, u, x, A, B, s, T, n_in, n_out, r, scr);
 }
 void tops_lora_bwd_f(float *dx, float *dA, float *dB, float *du, const float *dy, const float *x, const float *u,
                      const float *A, const float *B, float s, int T, int n_in, int n_out, int r) {

@@ -48,8 +48,10 @@
     void tops_linear_bwd_x##S(R *dx, const R *dy, const R *W, int T, int n_in, int n_out);                         \
     /* dW += sum_t dy[t] x[t]^T */                                                                                \
     void tops_linear_bwd_w##S(R *dW, const R *dy, const R *x, int T, int n_in, int n_out);                         \
-    /* LoRA: u[t] = A x[t] (A [r, n_in]), y[t] += s B u[t] (B [n_out, r]); u [T, r] is written */                 \
-    void tops_lora_fwd##S(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r);  \
+    /* LoRA: u[t] = A x[t] (A [r, n_in]), y[t] += s B u[t] (B [n_out, r]); u [T, r] is written;                   \
+     * scr: (r + 1)(n_out + 32) values */                                                                          \
+    void tops_lora_fwd##S(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r,  \
+                          R *scr);                                                                                  \
     /* adds dA, dB and dx (dx may be NULL); du: T*r scratch */                                                    \
     void tops_lora_bwd##S(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B,   \
                           R s, int T, int n_in, int n_out, int r);                                                  \

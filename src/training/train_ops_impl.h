@@ -334,22 +334,18 @@ void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int 
         }
 }
 
-void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r) {
+void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r,
+                       R *scr) {
     FN(tops_linear_fwd)(u, x, A, NULL, T, n_in, r);
-    int t = 0;
-    for (; t + 4 <= T; t += 4)
-        for (int o = 0; o < n_out; o++) {
-            R d[4];
-            FN(dot4)(d, B + (size_t)o * r, u + (size_t)t * r, (size_t)r, r);
-            for (int q = 0; q < 4; q++) y[(size_t)(t + q) * n_out + o] += s * d[q];
-        }
-    for (; t < T; t++) {
-        const R *ut = u + (size_t)t * r;
+    /* y[t][o] += s dot(B[o], u[t]): eight outputs a vector from B transposed (as the attention
+     * scores), each with dot()'s bits */
+    size_t ts = FN(tstride)(n_out);
+    FN(transpose)(scr, ts, B, (size_t)r, n_out, r);
+    R *d = scr + ts * r;
+    for (int t = 0; t < T; t++) {
+        FN(scores)(d, u + (size_t)t * r, scr, ts, n_out, r, 1);
         R *yt = y + (size_t)t * n_out;
-        for (int o = 0; o < n_out; o++) {
-            /* 8 partial sums (dot), not one chain of r dependent adds */
-            yt[o] += s * FN(dot)(B + (size_t)o * r, ut, r);
-        }
+        for (int o = 0; o < n_out; o++) yt[o] += s * d[o];
     }
 }
 

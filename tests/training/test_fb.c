@@ -79,8 +79,9 @@ TEST(avx2_ops_are_bit_exact) {
     const int T = 37, n_in = 100, n_out = 83, r = 16, nh = 4, nkv = 2, hd = 24;
     float *x = rnd((size_t)T * n_in), *A = rnd((size_t)r * n_in), *B = rnd((size_t)n_out * r), *dy = rnd((size_t)T * n_out);
     float *y0 = rnd((size_t)T * n_out), *y1 = fdup(y0, (size_t)T * n_out), *u0 = rnd((size_t)T * r), *u1 = fdup(u0, (size_t)T * r);
-    tops_lora_fwd_fs(y0, u0, x, A, B, 0.5f, T, n_in, n_out, r);
-    tops_lora_fwd_fa(y1, u1, x, A, B, 0.5f, T, n_in, n_out, r);
+    float *ls = rnd((size_t)(r + 1) * (n_out + 32));
+    tops_lora_fwd_fs(y0, u0, x, A, B, 0.5f, T, n_in, n_out, r, ls);
+    tops_lora_fwd_fa(y1, u1, x, A, B, 0.5f, T, n_in, n_out, r, ls);
     SAME(y0, y1, (size_t)T * n_out, "lora_fwd y");
     SAME(u0, u1, (size_t)T * r, "lora_fwd u");
     float *dx0 = rnd((size_t)T * n_in), *dx1 = fdup(dx0, (size_t)T * n_in), *dA0 = rnd((size_t)r * n_in),
@@ -124,7 +125,7 @@ TEST(avx2_ops_are_bit_exact) {
     CHECK(l0 == l1);
     SAME(z0, z1, (size_t)T * n_in, "xent dz");
     float *all[] = {x, A, B, dy, y0, y1, u0, u1, dx0, dx1, dA0, dA1, dB0, dB1, du, q, k, v, o0, o1, scr,
-                    dq0, dq1, dk0, dk1, dv0, dv1, w, r0, r1, g0, g1, h0, h1, z0, z1};
+                    dq0, dq1, dk0, dk1, dv0, dv1, w, r0, r1, g0, g1, h0, h1, z0, z1, ls};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
 }
 

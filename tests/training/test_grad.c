@@ -133,17 +133,17 @@ TEST(swiglu_backward_matches_finite_differences) {
 }
 
 /* ---- dense product and LoRA ---- */
-struct lin_ctx { double *x, *W, *b, *A, *B, *y, *u, *c; int T, ni, no, r; double s; };
+struct lin_ctx { double *x, *W, *b, *A, *B, *y, *u, *c, *scr; int T, ni, no, r; double s; };
 static double lin_loss(void *p) {
     struct lin_ctx *k = p;
     tops_linear_fwd_d(k->y, k->x, k->W, k->b, k->T, k->ni, k->no);
-    tops_lora_fwd_d(k->y, k->u, k->x, k->A, k->B, k->s, k->T, k->ni, k->no, k->r);
+    tops_lora_fwd_d(k->y, k->u, k->x, k->A, k->B, k->s, k->T, k->ni, k->no, k->r, k->scr);
     return dotc(k->c, k->y, (size_t)k->T * k->no);
 }
 TEST(linear_and_lora_backward_match_finite_differences) {
     struct lin_ctx k = {.T = 3, .ni = 6, .no = 5, .r = 2, .s = 1.7};
     k.x = rnd(18, 1), k.W = rnd(30, 1), k.b = rnd(5, 1), k.A = rnd(12, 1), k.B = rnd(10, 1);
-    k.y = zeros(15), k.u = zeros(6), k.c = rnd(15, 1);
+    k.y = zeros(15), k.u = zeros(6), k.c = rnd(15, 1), k.scr = zeros((size_t)(k.r + 1) * (k.no + 32));
     double *dx = zeros(18), *dW = zeros(30), *dA = zeros(12), *dB = zeros(10), *du = zeros(6);
     lin_loss(&k);  /* u as the forward leaves it */
     tops_linear_bwd_x_d(dx, k.c, k.W, k.T, k.ni, k.no);
@@ -153,7 +153,7 @@ TEST(linear_and_lora_backward_match_finite_differences) {
            ea = check_grad(lin_loss, &k, k.A, dA, 12), eb = check_grad(lin_loss, &k, k.B, dB, 10);
     CHECK_MSG(ex < TOL && ew < TOL && ea < TOL && eb < TOL, "linear/lora worst errors dx %g dW %g dA %g dB %g", ex,
               ew, ea, eb);
-    free(k.x), free(k.W), free(k.b), free(k.A), free(k.B), free(k.y), free(k.u), free(k.c);
+    free(k.x), free(k.W), free(k.b), free(k.A), free(k.B), free(k.y), free(k.u), free(k.c), free(k.scr);
     free(dx), free(dW), free(dA), free(dB), free(du);
 }
 
