@@ -23,13 +23,13 @@
                       const float *ff, int neox, int dir);                                                          \
     /* causal attention over one sequence: q [T, nh*hd], k, v [T, nkv*hd], out [T, nh*hd];                      \
      * query head h reads kv head h / (nh / nkv). Only kv heads [kh0, kh1) (and their query heads) are           \
-     * computed, so threads can split the heads. scr: (T + 32)(hd + 1) values. */                                   \
+     * computed, so threads can split the heads. scr: (T + 32)(hd + 2) values. */                                   \
     void tops_attn_fwd##S(R *out, const R *q, const R *k, const R *v, int T, int nh, int nkv, int hd, R scale,      \
                           int kh0, int kh1, R *scr);                                                                \
     /* adds dq, dk, dv for kv heads [kh0, kh1); recomputes the probabilities; scr: 2 (T + 32)(T + hd) values */     \
     void tops_attn_bwd##S(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v, int T, int nh,   \
                           int nkv, int hd, R scale, int kh0, int kh1, R *scr);                                      \
-    /* the pieces, for threads to split one query head h: the forward's rows [t0, t1) (p: (t1 + 32)(hd + 1)         \
+    /* the pieces, for threads to split one query head h: the forward's rows [t0, t1) (p: (t1 + 32)(hd + 2)         \
      * values); the backward's query rows [t0, t1) (add dq, leave the probabilities and their gradients in          \
      * P, DS [T, T]; scr: 2 (t1 + 32) hd values), then, once every row is done, its key rows [j0, j1) (add          \
      * dk, dv). Each element sums in the order of the whole op, however the rows are split. */                      \

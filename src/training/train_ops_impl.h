@@ -117,6 +117,35 @@ static inline void FN(scores)(R *p, const R *q, const R *KT, size_t ts, int n, i
     }
 }
 
+/* scores() for two query rows at once (q0 into p0, q1 into p1), each transposed key loaded
+ * once for both: the same bits as two scores() calls */
+static inline void FN(scores2)(R *p0, R *p1, const R *q0, const R *q1, const R *KT, size_t ts, int n, int hd,
+                               R scale) {
+    int j = 0, h8 = hd / 8 * 8;
+    for (; j + 8 <= n; j += 8) {
+        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        V8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0}, b7 = {0};
+        const R *c = KT + j;
+        for (int i = 0; i < h8; i += 8) {
+            V8 k0 = LD8(c + (size_t)i * ts), k1 = LD8(c + (size_t)(i + 1) * ts), k2 = LD8(c + (size_t)(i + 2) * ts),
+               k3 = LD8(c + (size_t)(i + 3) * ts);
+            a0 += q0[i] * k0, b0 += q1[i] * k0, a1 += q0[i + 1] * k1, b1 += q1[i + 1] * k1;
+            a2 += q0[i + 2] * k2, b2 += q1[i + 2] * k2, a3 += q0[i + 3] * k3, b3 += q1[i + 3] * k3;
+            V8 k4 = LD8(c + (size_t)(i + 4) * ts), k5 = LD8(c + (size_t)(i + 5) * ts), k6 = LD8(c + (size_t)(i + 6) * ts),
+               k7 = LD8(c + (size_t)(i + 7) * ts);
+            a4 += q0[i + 4] * k4, b4 += q1[i + 4] * k4, a5 += q0[i + 5] * k5, b5 += q1[i + 5] * k5;
+            a6 += q0[i + 6] * k6, b6 += q1[i + 6] * k6, a7 += q0[i + 7] * k7, b7 += q1[i + 7] * k7;
+        }
+        V8 sa = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)), sb = ((b0 + b4) + (b1 + b5)) + ((b2 + b6) + (b3 + b7));
+        for (int i = h8; i < hd; i++) {
+            V8 ki = LD8(c + (size_t)i * ts);
+            sa += q0[i] * ki, sb += q1[i] * ki;
+        }
+        ST8(p0 + j, sa * scale), ST8(p1 + j, sb * scale);
+    }
+    if (j < n) FN(scores)(p0 + j, q0, KT + j, ts, n - j, hd, scale), FN(scores)(p1 + j, q1, KT + j, ts, n - j, hd, scale);
+}
+
 #ifdef TOPS_EXPF
 /* exp(x) for x <= 0 on 8 floats (0 below -87): Cephes' expf (2^n by rounding x log2 e, the
  * remainder's degree-6 polynomial) in vector operations, multiply then add, so every
@@ -215,9 +244,15 @@ void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, 
     R *KT = p + t1;
     size_t ts = FN(tstride)(t1);
     FN(transpose)(KT, ts, k + (size_t)kh * hd, (size_t)ks, t1, hd);
+    R *pn = KT + ts * hd; /* the next row's scores, made with this row's */
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd;
-        FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
+        if ((t - t0) % 2 == 0 && t + 1 < t1)
+            FN(scores2)(p, pn, qt, qt + qs, KT, ts, t + 2, hd, scale);
+        else if ((t - t0) % 2)
+            for (int j = 0; j <= t; j++) p[j] = pn[j];
+        else
+            FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
         R mx = -INFINITY;
         for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
@@ -250,14 +285,22 @@ void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R 
     for (int t = t0; t < t1; t++) {
         const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
         R *p = P + (size_t)t * T, *dp = DS + (size_t)t * T;
-        FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
+        /* rows in pairs: the pair's first row gets one score too many, at column t + 1, which
+         * nothing reads (the key part reads columns j <= t) */
+        int pair = (t - t0) % 2 == 0 && t + 1 < t1, second = (t - t0) % 2;
+        if (pair) {
+            FN(scores2)(p, p + T, qt, qt + qs, KT, ts, t + 2, hd, scale);
+            FN(scores2)(dp, dp + T, gt, gt + qs, VT, ts, t + 2, hd, 1);
+        } else if (!second) {
+            FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
+            FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
+        }
         R mx = -INFINITY;
         for (int j = 0; j <= t; j++)
             if (p[j] > mx) mx = p[j];
         FN(exp_shift)(p, t + 1, mx);
         R sum = 0;
         for (int j = 0; j <= t; j++) sum += p[j];
-        FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
         R pdp = 0;
         for (int j = 0; j <= t; j++) {
             p[j] /= sum;

@@ -199,8 +199,8 @@ TEST(cross_entropy_backward_matches_finite_differences) {
  * with the double one to float rounding. */
 TEST(float_instance_agrees_with_double) {
     enum { T = 6, NH = 2, HD = 4 };
-    double qd[T * NH * HD], od[T * NH * HD], sd[(T + 32) * (HD + 1)];
-    float qf[T * NH * HD], of[T * NH * HD], sf[(T + 32) * (HD + 1)];
+    double qd[T * NH * HD], od[T * NH * HD], sd[(T + 32) * (HD + 2)];
+    float qf[T * NH * HD], of[T * NH * HD], sf[(T + 32) * (HD + 2)];
     for (int i = 0; i < T * NH * HD; i++) qf[i] = (float)(qd[i] = urand());
     tops_attn_fwd_d(od, qd, qd, qd, T, NH, NH, HD, 0.5, 0, NH, sd);
     tops_attn_fwd_f(of, qf, qf, qf, T, NH, NH, HD, 0.5f, 0, NH, sf);
