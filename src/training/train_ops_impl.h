@@ -360,12 +360,10 @@ void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_
 }
 
 void FN(tops_linear_bwd_x)(R *dx, const R *dy, const R *W, int T, int n_in, int n_out) {
+    /* dx[t] held in registers across o; a zero dy term adds +-0, which leaves a sum that started
+     * at +0 as it is (the bits of skipping it) */
     for (int t = 0; t < T; t++)
-        for (int o = 0; o < n_out; o++) {
-            R g = dy[(size_t)t * n_out + o];
-            if (g == 0) continue;
-            FN(axpy)(dx + (size_t)t * n_in, g, W + (size_t)o * n_in, n_in);
-        }
+        FN(axpy_rows)(dx + (size_t)t * n_in, dy + (size_t)t * n_out, 1, W, (size_t)n_in, n_out, n_in);
 }
 
 void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int n_out) {
@@ -462,14 +460,10 @@ void FN(tops_lora_db)(R *dB, const R *dy, const R *u, R s, int T, int o0, int o1
 
 /* dA[k][i] += sum_t du[t][k] x[t][i] for columns [i0, i1), t in order */
 void FN(tops_lora_da)(R *dA, const R *du, const R *x, int T, int n_in, int r, int i0, int i1) {
-    for (int k = 0; k < r; k++) {
-        R *dak = dA + (size_t)k * n_in + i0;
-        for (int t = 0; t < T; t++) {
-            R g = du[(size_t)t * r + k];
-            if (g == 0) continue;
-            FN(axpy)(dak, g, x + (size_t)t * n_in + i0, i1 - i0);
-        }
-    }
+    /* dA's row held in registers across t (a zero du term adds +-0 to a sum that started at +0:
+     * the bits of skipping it) */
+    for (int k = 0; k < r; k++)
+        FN(axpy_rows)(dA + (size_t)k * n_in + i0, du + k, (size_t)r, x + i0, (size_t)n_in, T, i1 - i0);
 }
 
 /* the pieces above over the whole ranges; each gradient element sums in the same order
