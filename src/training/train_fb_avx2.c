@@ -8,7 +8,6 @@
 #define FB_LD _mm256_loadu_ps
 #define FB_ST _mm256_storeu_ps
 #define FB_SET1 _mm256_set1_ps
-#define FB_ADD _mm256_add_ps
-#define FB_MUL _mm256_mul_ps
+#define FB_FMA _mm256_fmadd_ps
 #define FB_NAME train_fb_block_avx2
 #include "training/train_fb_x86.h"

@@ -8,7 +8,6 @@
 #define FB_LD _mm512_loadu_ps
 #define FB_ST _mm512_storeu_ps
 #define FB_SET1 _mm512_set1_ps
-#define FB_ADD _mm512_add_ps
-#define FB_MUL _mm512_mul_ps
+#define FB_FMA _mm512_fmadd_ps
 #define FB_NAME train_fb_block_avx512
 #include "training/train_fb_x86.h"

@@ -2,24 +2,24 @@
  * registers of columns held across the block's rows, so each weight value loaded serves 4
  * products; then one register of columns, then the scalar tail. train_fb_avx2.c and
  * train_fb_avx512.c define FB_V (the register type), FB_W (its floats), FB_LD, FB_ST,
- * FB_SET1, FB_ADD, FB_MUL and FB_NAME, then include this. Multiply then add, never fused:
- * the bits of the scalar version (train_fb.h). */
+ * FB_SET1, FB_FMA and FB_NAME, then include this. One fused multiply-add a term: the bits of
+ * the scalar version (train_fb.h). */
+#include <math.h>
 #include <stddef.h>
 
 /* one column at a time, as the vectors do it */
-static void cols_scalar(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T, int c0) {
+static void cols_scalar(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr, int T, int c0) {
     for (int t = 0; t < T; t++)
         for (int c = c0; c < n; c++) {
             float acc = d[(size_t)t * ds + c];
             for (int q = 0; q < nr; q++) {
-                float p = g[(size_t)t * gs + q] * buf[(size_t)q * n + c];
-                acc = acc + p;
+                acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * bs + c], acc);
             }
             d[(size_t)t * ds + c] = acc;
         }
 }
 
-void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T) {
+void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr, int T) {
     int c = 0;
     for (; c + 2 * FB_W <= n; c += 2 * FB_W) {
         int t = 0;
@@ -31,16 +31,16 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             FB_V a20 = FB_LD(d2), a21 = FB_LD(d2 + FB_W);
             FB_V a30 = FB_LD(d3), a31 = FB_LD(d3 + FB_W);
             for (int q = 0; q < nr; q++) {
-                const float *w = buf + (size_t)q * n + c;
+                const float *w = buf + (size_t)q * bs + c;
                 FB_V w0 = FB_LD(w), w1 = FB_LD(w + FB_W), b;
                 b = FB_SET1(g0[q]);
-                a00 = FB_ADD(a00, FB_MUL(b, w0)), a01 = FB_ADD(a01, FB_MUL(b, w1));
+                a00 = FB_FMA(b, w0, a00), a01 = FB_FMA(b, w1, a01);
                 b = FB_SET1(g1[q]);
-                a10 = FB_ADD(a10, FB_MUL(b, w0)), a11 = FB_ADD(a11, FB_MUL(b, w1));
+                a10 = FB_FMA(b, w0, a10), a11 = FB_FMA(b, w1, a11);
                 b = FB_SET1(g2[q]);
-                a20 = FB_ADD(a20, FB_MUL(b, w0)), a21 = FB_ADD(a21, FB_MUL(b, w1));
+                a20 = FB_FMA(b, w0, a20), a21 = FB_FMA(b, w1, a21);
                 b = FB_SET1(g3[q]);
-                a30 = FB_ADD(a30, FB_MUL(b, w0)), a31 = FB_ADD(a31, FB_MUL(b, w1));
+                a30 = FB_FMA(b, w0, a30), a31 = FB_FMA(b, w1, a31);
             }
             FB_ST(d0, a00), FB_ST(d0 + FB_W, a01);
             FB_ST(d1, a10), FB_ST(d1 + FB_W, a11);
@@ -52,10 +52,10 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             const float *g0 = g + (size_t)t * gs;
             FB_V a00 = FB_LD(d0), a01 = FB_LD(d0 + FB_W);
             for (int q = 0; q < nr; q++) {
-                const float *w = buf + (size_t)q * n + c;
+                const float *w = buf + (size_t)q * bs + c;
                 FB_V b = FB_SET1(g0[q]);
-                a00 = FB_ADD(a00, FB_MUL(b, FB_LD(w)));
-                a01 = FB_ADD(a01, FB_MUL(b, FB_LD(w + FB_W)));
+                a00 = FB_FMA(b, FB_LD(w), a00);
+                a01 = FB_FMA(b, FB_LD(w + FB_W), a01);
             }
             FB_ST(d0, a00), FB_ST(d0 + FB_W, a01);
         }
@@ -66,8 +66,8 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, i
             const float *g0 = g + (size_t)t * gs;
             FB_V a = FB_LD(d0);
             for (int q = 0; q < nr; q++)
-                a = FB_ADD(a, FB_MUL(FB_SET1(g0[q]), FB_LD(buf + (size_t)q * n + c)));
+                a = FB_FMA(FB_SET1(g0[q]), FB_LD(buf + (size_t)q * bs + c), a);
             FB_ST(d0, a);
         }
-    if (c < n) cols_scalar(d, ds, g, gs, buf, n, nr, T, c);
+    if (c < n) cols_scalar(d, ds, g, gs, buf, bs, n, nr, T, c);
 }

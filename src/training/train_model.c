@@ -11,8 +11,9 @@
  * then logits = Wout (rmsnorm(x) * output_norm) for the positions whose target has a
  * weight. Base products run through matmul() on the file's type (as inference does);
  * their backward dx += W^T dy dequantises 64 rows at a time. Every split over threads
- * (rows of the backward product, kv heads of the attention) writes disjoint outputs in
- * a fixed order, so results do not depend on the thread count. */
+ * (columns of the backward product, rows of the attention and of the LoRA products)
+ * gives each output element to one thread, summed in the order the whole-range op sums
+ * it, so results do not depend on the thread count. */
 #include "training/train_model.h"
 
 #include <math.h>
@@ -59,7 +60,9 @@ struct tmodel {
     float *xL, *xf, *xrows, *logits, *wrows;
     int32_t *yrows, *rows;
     float *dx, *dxn, *dq, *dk, *dv, *dao, *dg, *dup, *dh, *du, *dtmp, *dxrows;
-    float *att_scr, *fb_buf;
+    double *rowloss;
+    size_t att_per, fb_per;
+    float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
     void **allocs;  /* everything malloc'ed, freed together */
     int n_allocs, cap_allocs;
 };
@@ -205,6 +208,10 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
         for (int k = 0; ok && k < LORA_N_TARGET; k++) ok = (L->u[k] = falloc(t, C * rank)) != NULL;
     }
     size_t big = (size_t)t->max_in;
+    t->fb_per = FB_ROWS * (big + 32 + C); /* a thread's dequantised rows and dy's columns */
+    /* a thread's scratch: the attention's p, K and V transposed; LoRA's B transposed */
+    t->att_per = (C + 32) * (2 * (size_t)hp->head_dim + 1);
+    if ((size_t)(rank + 1) * (big + 32) > t->att_per) t->att_per = (size_t)(rank + 1) * (big + 32);
     ok = ok && (t->xL = falloc(t, C * d)) && (t->xf = falloc(t, C * d)) && (t->xrows = falloc(t, C * d)) &&
          (t->logits = falloc(t, C * t->V)) && (t->wrows = falloc(t, C)) &&
          (t->yrows = (int32_t *)falloc(t, C)) && (t->rows = (int32_t *)falloc(t, C)) &&
@@ -212,8 +219,9 @@ struct tmodel *tmodel_new(struct llm *m, int rank, float alpha, int ctx, struct 
          (t->dk = falloc(t, C * t->kd)) && (t->dv = falloc(t, C * t->kd)) && (t->dao = falloc(t, C * t->qd)) &&
          (t->dg = falloc(t, C * t->ff)) && (t->dup = falloc(t, C * t->ff)) && (t->dh = falloc(t, C * t->ff)) &&
          (t->du = falloc(t, C * rank)) && (t->dtmp = falloc(t, C * (big + (size_t)t->kd))) && (t->dxrows = falloc(t, C * d)) &&
-         (t->att_scr = falloc(t, (size_t)t->nth * 2 * C)) &&
-         (t->fb_buf = falloc(t, (size_t)t->nth * FB_ROWS * big));
+         (t->att_scr = falloc(t, (size_t)t->nth * t->att_per)) &&
+         (t->att_pd = falloc(t, 2 * C * C)) && (t->rowloss = (double *)falloc(t, 2 * C)) &&
+         (t->fb_buf = falloc(t, (size_t)t->nth * t->fb_per));
     if (!ok) {
         err_set(e, "out of memory for the training state (ctx %d)", ctx);
         goto fail;
@@ -250,10 +258,6 @@ void tmodel_init(struct tmodel *t, uint64_t seed) {
  * the n_in columns (whole quantization blocks) for every row t, dequantising that slice
  * of W 64 rows at a time, so W is dequantised once per call and every dx[t][i] sums over
  * the rows j in the same order whatever the thread count. */
-/* four floats, element-wise (GCC/Clang vector extension): mul then add, never fused, so
- * the roundings are the scalar ones on every CPU */
-typedef float v4f __attribute__((vector_size(16)));
-
 struct fb_job {
     struct tmodel *t;
     const struct tensor *w;
@@ -272,44 +276,36 @@ static void fb_run(void *arg, int ith, int nth) {
     if (lo >= hi) return;
     int i0 = (int)lo * unit, i1 = (int)hi * unit < j->n_in ? (int)hi * unit : j->n_in, n = i1 - i0;
     size_t rb = dtype_row_bytes(j->w->type, j->n_in), off = (size_t)(i0 / blk) * (di ? di->block_bytes : 4);
-    float *buf = j->t->fb_buf + (size_t)ith * FB_ROWS * (size_t)j->t->max_in;
+    /* buf's rows an odd number of cache lines apart: at 768 floats (3 KiB) the 64 rows of a
+     * column strip fell into a few L1 sets and evicted each other */
+    size_t bs = ((size_t)n + 15) / 16 | 1;
+    bs *= 16;
+    float *buf = j->t->fb_buf + (size_t)ith * j->t->fb_per, *gp = buf + FB_ROWS * ((size_t)j->t->max_in + 32);
     const enum cpu_level lv = cpu_level();
     for (int j0 = 0; j0 < j->n_out; j0 += FB_ROWS) {
         int nr = j->n_out - j0 < FB_ROWS ? j->n_out - j0 : FB_ROWS;
         for (int q = 0; q < nr; q++)
-            if (dequantize_row(j->w->type, (const char *)j->w->data + (size_t)(j0 + q) * rb + off, buf + (size_t)q * n, n))
+            if (dequantize_row(j->w->type, (const char *)j->w->data + (size_t)(j0 + q) * rb + off, buf + (size_t)q * bs, n))
                 j->bad = 1;
+        /* dy's nr columns side by side: the output's rows are 49152 floats apart, a page per t */
+        for (int t = 0; t < j->T; t++)
+            memcpy(gp + (size_t)t * nr, j->dy + (size_t)t * j->n_out + j0, (size_t)nr * sizeof *gp);
         /* the same sums with wider registers, 4 rows of t at a time (train_fb.h) */
         if (lv >= CPU_AVX512) {
-            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, n, nr, j->T);
+            train_fb_block_avx512(j->dx + i0, (size_t)j->n_in, gp, (size_t)nr, buf, bs, n, nr, j->T);
             continue;
         }
         if (lv >= CPU_AVX2) {
-            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, j->dy + j0, (size_t)j->n_out, buf, n, nr, j->T);
+            train_fb_block_avx2(j->dx + i0, (size_t)j->n_in, gp, (size_t)nr, buf, bs, n, nr, j->T);
             continue;
         }
-        /* 16 columns of dx[t] held in registers across the block's rows: the sum over
-         * rows j runs in the same order as one row at a time would */
+        /* the plain version: fmaf, one rounding a term as the vector FMAs */
         for (int t = 0; t < j->T; t++) {
-            const float *g = j->dy + (size_t)t * j->n_out + j0;
+            const float *g = gp + (size_t)t * nr;
             float *d = j->dx + (size_t)t * j->n_in + i0;
-            int c = 0;
-            for (; c + 16 <= n; c += 16) {
-                v4f a0, a1, a2, a3;
-                memcpy(&a0, d + c, 16), memcpy(&a1, d + c + 4, 16), memcpy(&a2, d + c + 8, 16),
-                    memcpy(&a3, d + c + 12, 16);
-                for (int q = 0; q < nr; q++) {
-                    const float *w = buf + (size_t)q * n + c;
-                    v4f gq = {g[q], g[q], g[q], g[q]}, w0, w1, w2, w3;
-                    memcpy(&w0, w, 16), memcpy(&w1, w + 4, 16), memcpy(&w2, w + 8, 16), memcpy(&w3, w + 12, 16);
-                    a0 += gq * w0, a1 += gq * w1, a2 += gq * w2, a3 += gq * w3;
-                }
-                memcpy(d + c, &a0, 16), memcpy(d + c + 4, &a1, 16), memcpy(d + c + 8, &a2, 16),
-                    memcpy(d + c + 12, &a3, 16);
-            }
-            for (; c < n; c++) {
+            for (int c = 0; c < n; c++) {
                 float acc = d[c];
-                for (int q = 0; q < nr; q++) acc += g[q] * buf[(size_t)q * n + c];
+                for (int q = 0; q < nr; q++) acc = fmaf(g[q], buf[(size_t)q * bs + c], acc);
                 d[c] = acc;
             }
         }
@@ -327,26 +323,161 @@ static int frozen_bwd(struct tmodel *t, const struct tensor *w, const float *dy,
     return j.bad ? err_set(e, "'%s' has type %s, which omni cannot dequantise", w->name, dtype_name(w->type)) : 0;
 }
 
+/* Attention over the pool: a row t of the causal scores costs t + 1, a key row j T - j, so
+ * rows are split where the running cost crosses each thread's share (all query heads at once
+ * forward; one head at a time backward, its query rows then its key rows). */
 struct attn_job {
     struct tmodel *t;
     float *out, *dq, *dk, *dv;
     const float *q, *k, *v, *dout;
-    int T, bwd;
+    int T, h, phase; /* 0 forward; backward 1 (query rows of head h) then 2 (its key rows) */
 };
+
+/* rows [lo, hi) of part ith when row i costs i + 1 */
+static void split_tri(int T, int ith, int nth, int *lo, int *hi) {
+    double total = (double)T * (T + 1) / 2;
+    int b[2];
+    for (int e = 0; e < 2; e++) {
+        double want = total * (ith + e) / nth;
+        int t = (int)(sqrt(2 * want + 0.25) - 0.5);
+        while (t > 0 && (double)t * (t + 1) / 2 > want) t--;
+        while (t < T && (double)t * (t + 1) / 2 < want) t++;
+        b[e] = e == 1 && ith + 1 == nth ? T : t;
+    }
+    *lo = ith == 0 ? 0 : b[0], *hi = b[1];
+}
 
 static void attn_run(void *arg, int ith, int nth) {
     struct attn_job *j = arg;
     const struct llm_hparams *hp = j->t->hp;
-    long lo, hi;
-    pool_split(hp->n_head_kv, ith, nth, &lo, &hi);
+    int lo, hi;
+    if (j->phase == 2) { /* key rows: the mirror image */
+        split_tri(j->T, nth - 1 - ith, nth, &lo, &hi);
+        int l = j->T - hi;
+        hi = j->T - lo, lo = l;
+    } else
+        split_tri(j->T, ith, nth, &lo, &hi);
     if (lo >= hi) return;
-    float *scr = j->t->att_scr + (size_t)ith * 2 * (size_t)j->t->ctx;
-    if (j->bwd)
-        tops_attn_bwd_f(j->dq, j->dk, j->dv, j->dout, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim,
-                        hp->attn_scale, (int)lo, (int)hi, scr);
+    float *P = j->t->att_pd, *DS = P + (size_t)j->T * j->T;
+    if (j->phase == 0) {
+        float *scr = j->t->att_scr + (size_t)ith * j->t->att_per;
+        for (int h = 0; h < hp->n_head; h++)
+            tops_attn_fwd_rows_f(j->out, j->q, j->k, j->v, hp->n_head, hp->n_head_kv, hp->head_dim, hp->attn_scale, h,
+                                 lo, hi, scr);
+    } else if (j->phase == 1)
+        tops_attn_bwd_q_f(j->dq, P, DS, j->dout, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim,
+                          hp->attn_scale, j->h, lo, hi, j->t->att_scr + (size_t)ith * j->t->att_per);
     else
-        tops_attn_fwd_f(j->out, j->q, j->k, j->v, j->T, hp->n_head, hp->n_head_kv, hp->head_dim, hp->attn_scale,
-                        (int)lo, (int)hi, scr);
+        tops_attn_bwd_kv_f(j->dk, j->dv, P, DS, j->dout, j->q, j->T, hp->n_head, hp->n_head_kv, hp->head_dim, j->h, lo,
+                           hi);
+}
+
+/* LoRA's products over the pool: the forward and du, dx by rows t, dB by its rows o, dA by
+ * its columns; every element is one thread's, summed in the order of the whole-range op */
+struct lora_job {
+    float *y, *u, *dx, *dA, *dB, *du, *scr; /* scr: scr_per floats a part */
+    size_t scr_per;
+    const float *x, *dy, *A, *B;
+    float s;
+    int T, n_in, n_out, r, phase; /* 0 forward; backward 1 (du, dB) then 2 (dA, dx) */
+};
+
+static void lora_run(void *arg, int ith, int nth) {
+    struct lora_job *j = arg;
+    long t0, t1;
+    pool_split(j->T, ith, nth, &t0, &t1);
+    if (j->phase == 0) {
+        if (t0 < t1)
+            tops_lora_fwd_f(j->y + t0 * j->n_out, j->u + t0 * j->r, j->x + t0 * j->n_in, j->A, j->B, j->s,
+                            (int)(t1 - t0), j->n_in, j->n_out, j->r, j->scr + (size_t)ith * j->scr_per);
+        return;
+    }
+    if (j->phase == 1) {
+        long o0, o1;
+        pool_split(j->n_out, ith, nth, &o0, &o1);
+        tops_lora_du_f(j->du, j->dy, j->B, j->s, (int)t0, (int)t1, j->n_out, j->r);
+        tops_lora_db_f(j->dB, j->dy, j->u, j->s, j->T, (int)o0, (int)o1, j->n_out, j->r);
+        return;
+    }
+    long c0, c1; /* columns in 16s */
+    pool_split((j->n_in + 15) / 16, ith, nth, &c0, &c1);
+    c0 *= 16, c1 = c1 * 16 < j->n_in ? c1 * 16 : j->n_in;
+    if (c0 < c1) tops_lora_da_f(j->dA, j->du, j->x, j->T, j->n_in, j->r, (int)c0, (int)c1);
+    if (t0 < t1 && j->dx)
+        tops_linear_bwd_x_f(j->dx + t0 * j->n_in, j->du + t0 * j->r, j->A, (int)(t1 - t0), j->n_in, j->r);
+}
+
+/* The row-wise ops over the pool (each row, or each element, is one thread's: the bits of
+ * one call over all of them): RMSNorm, RoPE, SwiGLU and the cross-entropy, whose rows'
+ * losses are added in row order afterwards. */
+enum { EW_NORM_F, EW_NORM_B, EW_ROPE, EW_SWIGLU_F, EW_SWIGLU_B, EW_XENT };
+
+struct ew_job {
+    struct tmodel *t;
+    int op, rows, n, heads, dir;
+    float *o1, *o2;
+    const float *i1, *i2, *i3, *w;
+    const int32_t *ids;
+    float eps;
+    double *loss; /* EW_XENT: per row */
+};
+
+static void ew_run(void *arg, int ith, int nth) {
+    struct ew_job *j = arg;
+    const struct llm_hparams *hp = j->t->hp;
+    long lo, hi;
+    if (j->op == EW_SWIGLU_F || j->op == EW_SWIGLU_B) {
+        pool_split(((long)j->rows * j->n + 15) / 16, ith, nth, &lo, &hi);
+        long N = (long)j->rows * j->n;
+        lo *= 16, hi = hi * 16 < N ? hi * 16 : N;
+        if (lo >= hi) return;
+        if (j->op == EW_SWIGLU_F)
+            tops_swiglu_fwd_f(j->o1 + lo, j->i1 + lo, j->i2 + lo, hi - lo);
+        else
+            tops_swiglu_bwd_f(j->o1 + lo, j->o2 + lo, j->i3 + lo, j->i1 + lo, j->i2 + lo, hi - lo);
+        return;
+    }
+    pool_split(j->rows, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    size_t o = (size_t)lo * j->n;
+    int m = (int)(hi - lo);
+    switch (j->op) {
+    case EW_NORM_F: tops_rmsnorm_fwd_f(j->o1 + o, j->i1 + o, j->w, m, j->n, j->eps); break;
+    case EW_NORM_B: tops_rmsnorm_bwd_f(j->o1 + o, j->i1 + o, j->i2 + o, j->w, m, j->n, j->eps); break;
+    case EW_ROPE: /* rows are positions here, n = heads * head_dim */
+        tops_rope_f(j->o1 + o, m, j->heads, hp->head_dim, j->t->n_rot, (int)lo, hp->rope_theta, hp->rope_freq_scale,
+                    j->t->rope_ff, hp->rope_neox, j->dir);
+        break;
+    case EW_XENT:
+        for (long r = lo; r < hi; r++)
+            j->loss[r] = tops_xent_f(j->o1 ? j->o1 + (size_t)r * j->n : NULL, NULL, j->i1 + (size_t)r * j->n,
+                                     j->ids + r, j->w + r, 1, j->n);
+        break;
+    }
+}
+
+static void p_norm_fwd(struct tmodel *t, float *y, const float *x, const float *w, int rows, int n, float eps) {
+    struct ew_job j = {.t = t, .op = EW_NORM_F, .rows = rows, .n = n, .o1 = y, .i1 = x, .w = w, .eps = eps};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_norm_bwd(struct tmodel *t, float *dx, const float *dy, const float *x, const float *w, int rows, int n,
+                       float eps) {
+    struct ew_job j = {.t = t, .op = EW_NORM_B, .rows = rows, .n = n, .o1 = dx, .i1 = dy, .i2 = x, .w = w, .eps = eps};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_rope(struct tmodel *t, float *x, int T, int heads, int dir) {
+    struct ew_job j = {.t = t, .op = EW_ROPE, .rows = T, .n = heads * t->hp->head_dim, .heads = heads, .o1 = x,
+                       .dir = dir};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_swiglu_fwd(struct tmodel *t, float *h, const float *g, const float *u, int rows, int n) {
+    struct ew_job j = {.t = t, .op = EW_SWIGLU_F, .rows = rows, .n = n, .o1 = h, .i1 = g, .i2 = u};
+    pool_run(t->pool, ew_run, &j);
+}
+static void p_swiglu_bwd(struct tmodel *t, float *dg, float *du, const float *dh, const float *g, const float *u,
+                         int rows, int n) {
+    struct ew_job j = {.t = t, .op = EW_SWIGLU_B, .rows = rows, .n = n, .o1 = dg, .o2 = du, .i1 = g, .i2 = u, .i3 = dh};
+    pool_run(t->pool, ew_run, &j);
 }
 
 /* ---- forward and backward ---- */
@@ -359,7 +490,9 @@ static void proj(struct tmodel *t, int l, int k, const float *x, float *y, int T
             for (int o = 0; o < L->n_out[k]; o++) y[(size_t)i * L->n_out[k] + o] += L->bias[k][o];
     if (lora) {
         const float *A = t->P + L->off[k], *B = A + (size_t)t->r * L->n_in[k];
-        tops_lora_fwd_f(y, L->u[k], x, A, B, t->s, T, L->n_in[k], L->n_out[k], t->r);
+        struct lora_job j = {.y = y, .u = L->u[k], .x = x, .A = A, .B = B, .s = t->s, .T = T, .n_in = L->n_in[k],
+                             .n_out = L->n_out[k], .r = t->r, .scr = t->att_scr, .scr_per = t->att_per};
+        pool_run(t->pool, lora_run, &j);
     }
 }
 
@@ -368,7 +501,11 @@ static int proj_bwd(struct tmodel *t, int l, int k, const float *dy, const float
     if (frozen_bwd(t, &L->w[k], dy, dx, T, L->n_in[k], L->n_out[k], e)) return -1;
     const float *A = t->P + L->off[k], *B = A + (size_t)t->r * L->n_in[k];
     float *dA = t->G + L->off[k], *dB = dA + (size_t)t->r * L->n_in[k];
-    tops_lora_bwd_f(dx, dA, dB, t->du, dy, x, L->u[k], A, B, t->s, T, L->n_in[k], L->n_out[k], t->r);
+    struct lora_job j = {.dx = dx, .dA = dA, .dB = dB, .du = t->du, .dy = dy, .x = x, .u = L->u[k], .A = A, .B = B,
+                         .s = t->s, .T = T, .n_in = L->n_in[k], .n_out = L->n_out[k], .r = t->r, .phase = 1};
+    pool_run(t->pool, lora_run, &j);
+    j.phase = 2;
+    pool_run(t->pool, lora_run, &j);
     return 0;
 }
 
@@ -389,28 +526,28 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
     for (int l = 0; l < NL; l++) {
         struct tlayer *L = &t->L[l];
         float *xout = l + 1 < NL ? t->L[l + 1].xin : t->xL;
-        tops_rmsnorm_fwd_f(L->xn1, L->xin, L->attn_norm, T, d, eps);
+        p_norm_fwd(t, L->xn1, L->xin, L->attn_norm, T, d, eps);
         proj(t, l, LORA_Q, L->xn1, L->q_norm ? L->qr : L->q, T, lora);
         proj(t, l, LORA_K, L->xn1, L->k_norm ? L->kr : L->k, T, lora);
         proj(t, l, LORA_V, L->xn1, L->v, T, lora);
         if (L->q_norm) {
-            tops_rmsnorm_fwd_f(L->q, L->qr, L->q_norm, T * nh, hd, eps);
-            tops_rmsnorm_fwd_f(L->k, L->kr, L->k_norm, T * nkv, hd, eps);
+            p_norm_fwd(t, L->q, L->qr, L->q_norm, T * nh, hd, eps);
+            p_norm_fwd(t, L->k, L->kr, L->k_norm, T * nkv, hd, eps);
         }
-        tops_rope_f(L->q, T, nh, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, 1);
-        tops_rope_f(L->k, T, nkv, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, 1);
+        p_rope(t, L->q, T, nh, 1);
+        p_rope(t, L->k, T, nkv, 1);
         struct attn_job aj = {.t = t, .out = L->ao, .q = L->q, .k = L->k, .v = L->v, .T = T};
         pool_run(t->pool, attn_run, &aj);
         proj(t, l, LORA_O, L->ao, t->dtmp, T, lora);
         for (size_t i = 0; i < (size_t)T * d; i++) L->xmid[i] = L->xin[i] + t->dtmp[i];
-        tops_rmsnorm_fwd_f(L->xn2, L->xmid, L->ffn_norm, T, d, eps);
+        p_norm_fwd(t, L->xn2, L->xmid, L->ffn_norm, T, d, eps);
         proj(t, l, LORA_GATE, L->xn2, L->g, T, lora);
         proj(t, l, LORA_UP, L->xn2, L->up, T, lora);
-        tops_swiglu_fwd_f(L->h, L->g, L->up, (long)T * ff);
+        p_swiglu_fwd(t, L->h, L->g, L->up, T, ff);
         proj(t, l, LORA_DOWN, L->h, t->dtmp, T, lora);
         for (size_t i = 0; i < (size_t)T * d; i++) xout[i] = L->xmid[i] + t->dtmp[i];
     }
-    tops_rmsnorm_fwd_f(t->xf, t->xL, t->out_norm, T, d, eps);
+    p_norm_fwd(t, t->xf, t->xL, t->out_norm, T, d, eps);
     int Tm = 0;
     for (int i = 0; i < T; i++)
         if (w[i] != 0) {
@@ -420,7 +557,11 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
         }
     if (!Tm) return 0;
     matmul(t->pool, &t->output, t->xrows, t->logits, Tm);
-    double loss = tops_xent_f(backward ? t->logits : NULL, NULL, t->logits, t->yrows, t->wrows, Tm, t->V);
+    struct ew_job xj = {.t = t, .op = EW_XENT, .rows = Tm, .n = t->V, .o1 = backward ? t->logits : NULL,
+                        .i1 = t->logits, .ids = t->yrows, .w = t->wrows, .loss = t->rowloss};
+    pool_run(t->pool, ew_run, &xj);
+    double loss = 0;
+    for (int i = 0; i < Tm; i++) loss += t->rowloss[i]; /* each is 0 - w lp: the one call's running sum */
     if (!backward) return loss;
 
     /* backward: logits -> final norm -> layers in reverse */
@@ -430,39 +571,44 @@ double tmodel_run(struct tmodel *t, const int32_t *ids, int T, const float *w, i
     for (int i = 0; i < Tm; i++)
         memcpy(t->xrows + (size_t)t->rows[i] * d, t->dxrows + (size_t)i * d, (size_t)d * sizeof(float));
     zero(t->dx, (size_t)T * d);
-    tops_rmsnorm_bwd_f(t->dx, t->xrows, t->xL, t->out_norm, T, d, eps);
+    p_norm_bwd(t, t->dx, t->xrows, t->xL, t->out_norm, T, d, eps);
     for (int l = NL - 1; l >= 0; l--) {
         struct tlayer *L = &t->L[l];
         /* dx: d(layer output) = d(xmid) through the residual, plus the FFN branch */
         zero(t->dh, (size_t)T * ff);
         if (proj_bwd(t, l, LORA_DOWN, t->dx, L->h, t->dh, T, e)) return -1;
-        tops_swiglu_bwd_f(t->dg, t->dup, t->dh, L->g, L->up, (long)T * ff);
+        p_swiglu_bwd(t, t->dg, t->dup, t->dh, L->g, L->up, T, ff);
         zero(t->dxn, (size_t)T * d);
         if (proj_bwd(t, l, LORA_GATE, t->dg, L->xn2, t->dxn, T, e) ||
             proj_bwd(t, l, LORA_UP, t->dup, L->xn2, t->dxn, T, e))
             return -1;
-        tops_rmsnorm_bwd_f(t->dx, t->dxn, L->xmid, L->ffn_norm, T, d, eps);
+        p_norm_bwd(t, t->dx, t->dxn, L->xmid, L->ffn_norm, T, d, eps);
         /* dx: d(xmid) = d(xin) through the residual, plus the attention branch */
         zero(t->dao, (size_t)T * t->qd);
         if (proj_bwd(t, l, LORA_O, t->dx, L->ao, t->dao, T, e)) return -1;
         zero(t->dq, (size_t)T * t->qd), zero(t->dk, (size_t)T * t->kd), zero(t->dv, (size_t)T * t->kd);
         struct attn_job aj = {.t = t, .dq = t->dq, .dk = t->dk, .dv = t->dv, .dout = t->dao, .q = L->q, .k = L->k,
-                              .v = L->v, .T = T, .bwd = 1};
-        pool_run(t->pool, attn_run, &aj);
-        tops_rope_f(t->dq, T, nh, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
-        tops_rope_f(t->dk, T, nkv, hd, t->n_rot, 0, hp->rope_theta, hp->rope_freq_scale, t->rope_ff, hp->rope_neox, -1);
+                              .v = L->v, .T = T};
+        for (aj.h = 0; aj.h < nh; aj.h++) {
+            aj.phase = 1;
+            pool_run(t->pool, attn_run, &aj);
+            aj.phase = 2;
+            pool_run(t->pool, attn_run, &aj);
+        }
+        p_rope(t, t->dq, T, nh, -1);
+        p_rope(t, t->dk, T, nkv, -1);
         float *dq = t->dq, *dk = t->dk;
         if (L->q_norm) { /* back through the per-head norms: dtmp holds d(q raw) then d(k raw) */
             dq = t->dtmp, dk = t->dtmp + (size_t)T * t->qd;
             zero(t->dtmp, (size_t)T * (t->qd + t->kd));
-            tops_rmsnorm_bwd_f(dq, t->dq, L->qr, L->q_norm, T * nh, hd, eps);
-            tops_rmsnorm_bwd_f(dk, t->dk, L->kr, L->k_norm, T * nkv, hd, eps);
+            p_norm_bwd(t, dq, t->dq, L->qr, L->q_norm, T * nh, hd, eps);
+            p_norm_bwd(t, dk, t->dk, L->kr, L->k_norm, T * nkv, hd, eps);
         }
         zero(t->dxn, (size_t)T * d);
         if (proj_bwd(t, l, LORA_Q, dq, L->xn1, t->dxn, T, e) || proj_bwd(t, l, LORA_K, dk, L->xn1, t->dxn, T, e) ||
             proj_bwd(t, l, LORA_V, t->dv, L->xn1, t->dxn, T, e))
             return -1;
-        tops_rmsnorm_bwd_f(t->dx, t->dxn, L->xin, L->attn_norm, T, d, eps);
+        p_norm_bwd(t, t->dx, t->dxn, L->xin, L->attn_norm, T, d, eps);
     }
     return loss;
 }

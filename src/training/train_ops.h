@@ -23,12 +23,22 @@
                       const float *ff, int neox, int dir);                                                          \
     /* causal attention over one sequence: q [T, nh*hd], k, v [T, nkv*hd], out [T, nh*hd];                      \
      * query head h reads kv head h / (nh / nkv). Only kv heads [kh0, kh1) (and their query heads) are           \
-     * computed, so threads can split the heads. scr: T values. */                                              \
+     * computed, so threads can split the heads. scr: (T + 32)(hd + 2) values. */                                   \
     void tops_attn_fwd##S(R *out, const R *q, const R *k, const R *v, int T, int nh, int nkv, int hd, R scale,      \
                           int kh0, int kh1, R *scr);                                                                \
-    /* adds dq, dk, dv for kv heads [kh0, kh1); recomputes the probabilities; scr: 2 T values */                \
+    /* adds dq, dk, dv for kv heads [kh0, kh1); recomputes the probabilities; scr: 2 (T + 32)(T + hd) values */     \
     void tops_attn_bwd##S(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v, int T, int nh,   \
                           int nkv, int hd, R scale, int kh0, int kh1, R *scr);                                      \
+    /* the pieces, for threads to split one query head h: the forward's rows [t0, t1) (p: (t1 + 32)(hd + 2)         \
+     * values); the backward's query rows [t0, t1) (add dq, leave the probabilities and their gradients in          \
+     * P, DS [T, T]; scr: 2 (t1 + 32) hd values), then, once every row is done, its key rows [j0, j1) (add          \
+     * dk, dv). Each element sums in the order of the whole op, however the rows are split. */                      \
+    void tops_attn_fwd_rows##S(R *out, const R *q, const R *k, const R *v, int nh, int nkv, int hd, R scale, int h, \
+                               int t0, int t1, R *p);                                                               \
+    void tops_attn_bwd_q##S(R *dq, R *P, R *DS, const R *dout, const R *q, const R *k, const R *v, int T, int nh,  \
+                            int nkv, int hd, R scale, int h, int t0, int t1, R *scr);                               \
+    void tops_attn_bwd_kv##S(R *dk, R *dv, const R *P, const R *DS, const R *dout, const R *q, int T, int nh,      \
+                             int nkv, int hd, int h, int j0, int j1);                                               \
     /* h = silu(g) * u over n values; the backward WRITES dg and du */                                          \
     void tops_swiglu_fwd##S(R *h, const R *g, const R *u, long n);                                                 \
     void tops_swiglu_bwd##S(R *dg, R *du, const R *dh, const R *g, const R *u, long n);                           \
@@ -38,11 +48,18 @@
     void tops_linear_bwd_x##S(R *dx, const R *dy, const R *W, int T, int n_in, int n_out);                         \
     /* dW += sum_t dy[t] x[t]^T */                                                                                \
     void tops_linear_bwd_w##S(R *dW, const R *dy, const R *x, int T, int n_in, int n_out);                         \
-    /* LoRA: u[t] = A x[t] (A [r, n_in]), y[t] += s B u[t] (B [n_out, r]); u [T, r] is written */                 \
-    void tops_lora_fwd##S(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r);  \
+    /* LoRA: u[t] = A x[t] (A [r, n_in]), y[t] += s B u[t] (B [n_out, r]); u [T, r] is written;                   \
+     * scr: (r + 1)(n_out + 32) values */                                                                          \
+    void tops_lora_fwd##S(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r,  \
+                          R *scr);                                                                                  \
     /* adds dA, dB and dx (dx may be NULL); du: T*r scratch */                                                    \
     void tops_lora_bwd##S(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B,   \
                           R s, int T, int n_in, int n_out, int r);                                                  \
+    /* its pieces, for threads to split: du [t0, t1) WRITTEN, dB rows [o0, o1), dA columns [i0, i1) added;   \
+     * dx is tops_linear_bwd_x(dx, du, A, T, n_in, r) */                                                        \
+    void tops_lora_du##S(R *du, const R *dy, const R *B, R s, int t0, int t1, int n_out, int r);                   \
+    void tops_lora_db##S(R *dB, const R *dy, const R *u, R s, int T, int o0, int o1, int n_out, int r);            \
+    void tops_lora_da##S(R *dA, const R *du, const R *x, int T, int n_in, int r, int i0, int i1);                  \
     /* x[t] = E[ids[t]] (E [V, n]); the backward adds dx[t] into dE[ids[t]] */                                    \
     void tops_embed_fwd##S(R *x, const R *E, const int *ids, int T, int n);                                        \
     void tops_embed_bwd##S(R *dE, const R *dx, const int *ids, int T, int n);                                      \

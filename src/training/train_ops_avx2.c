@@ -5,8 +5,10 @@
 
 #include "training/train_ops.h"
 
+#define TOPS_EXPF
 #define R float
 #define S _fa
 #include "training/train_ops_impl.h"
+#undef TOPS_EXPF
 #undef R
 #undef S

@@ -23,6 +23,173 @@ static inline void FN(axpy)(R *restrict y, R a, const R *restrict x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* 8 values of R as one vector (GCC/Clang extension): element-wise multiplies and
+ * adds, never fused, so a lane rounds as the scalar loop does; the compiler splits them
+ * into what the target has. The _u types load and store at any float's alignment. */
+typedef R TOPS_CAT(tops_v8, S) __attribute__((vector_size(8 * sizeof(R))));
+typedef R TOPS_CAT(tops_v8u, S) __attribute__((vector_size(8 * sizeof(R)), aligned(sizeof(R)), may_alias));
+#define V8 TOPS_CAT(tops_v8, S)
+#define LD8(p) (*(const TOPS_CAT(tops_v8u, S) *)(p))
+#define ST8(p, v) (*(TOPS_CAT(tops_v8u, S) *)(p) = (v))
+
+/* dot(a, b_i) for four b_i (bs apart), each exactly as dot() sums it: the loads of a
+ * serve four independent sums */
+static inline __attribute__((always_inline)) void FN(dot4)(R out[4], const R *a, const R *b, size_t bs, int n) {
+    V8 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+    const R *b0 = b, *b1 = b + bs, *b2 = b1 + bs, *b3 = b2 + bs;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V8 av = LD8(a + i);
+        c0 += av * LD8(b0 + i), c1 += av * LD8(b1 + i), c2 += av * LD8(b2 + i), c3 += av * LD8(b3 + i);
+    }
+    V8 c[4] = {c0, c1, c2, c3};
+    const R *bb[4] = {b0, b1, b2, b3};
+    for (int q = 0; q < 4; q++) {
+        R s = ((c[q][0] + c[q][4]) + (c[q][1] + c[q][5])) + ((c[q][2] + c[q][6]) + (c[q][3] + c[q][7]));
+        for (int k = i; k < n; k++) s += a[k] * bb[q][k];
+        out[q] = s;
+    }
+}
+
+/* y[i] += sum_j c[j cs] X[j xs + i] over j = 0..m-1 in order, i < n: as m axpy() calls, with
+ * y held in registers 64 columns at a time */
+static inline void FN(axpy_rows)(R *restrict y, const R *c, size_t cs, const R *X, size_t xs, int m, int n) {
+    int i = 0;
+    for (; i + 64 <= n; i += 64) {
+        V8 a0 = LD8(y + i), a1 = LD8(y + i + 8), a2 = LD8(y + i + 16), a3 = LD8(y + i + 24), a4 = LD8(y + i + 32),
+           a5 = LD8(y + i + 40), a6 = LD8(y + i + 48), a7 = LD8(y + i + 56);
+        for (int j = 0; j < m; j++) {
+            R cj = c[(size_t)j * cs];
+            const R *x = X + (size_t)j * xs + i;
+            a0 += cj * LD8(x), a1 += cj * LD8(x + 8), a2 += cj * LD8(x + 16), a3 += cj * LD8(x + 24);
+            a4 += cj * LD8(x + 32), a5 += cj * LD8(x + 40), a6 += cj * LD8(x + 48), a7 += cj * LD8(x + 56);
+        }
+        ST8(y + i, a0), ST8(y + i + 8, a1), ST8(y + i + 16, a2), ST8(y + i + 24, a3), ST8(y + i + 32, a4);
+        ST8(y + i + 40, a5), ST8(y + i + 48, a6), ST8(y + i + 56, a7);
+    }
+    for (; i + 8 <= n; i += 8) {
+        V8 a = LD8(y + i);
+        for (int j = 0; j < m; j++) a += c[(size_t)j * cs] * LD8(X + (size_t)j * xs + i);
+        ST8(y + i, a);
+    }
+    for (; i < n; i++) {
+        R a = y[i];
+        for (int j = 0; j < m; j++) a += c[(size_t)j * cs] * X[(size_t)j * xs + i];
+        y[i] = a;
+    }
+}
+
+/* a transposed row's length for n keys: a whole, odd number of 64-byte lines, so the hd rows
+ * a score reads do not crowd into a few L1 sets (at 512 keys, 2 KiB apart, they did) */
+static inline size_t FN(tstride)(int n) { return ((((size_t)n * sizeof(R) + 63) / 64) | 1) * 64 / sizeof(R); }
+
+/* KT[i ts + j] = K[j ks + i]: n keys of hd values, transposed */
+static inline void FN(transpose)(R *KT, size_t ts, const R *K, size_t ks, int n, int hd) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < hd; i++) KT[(size_t)i * ts + j] = K[(size_t)j * ks + i];
+}
+
+/* p[j] = dot(q, key j) * scale for j < n, the keys transposed (KT, ts apart): eight keys a
+ * vector, the eight partial sums of dot() in eight vectors, combined in dot()'s order, so
+ * each score has dot()'s bits without a horizontal sum per key */
+static inline void FN(scores)(R *p, const R *q, const R *KT, size_t ts, int n, int hd, R scale) {
+    int j = 0, h8 = hd / 8 * 8;
+    for (; j + 8 <= n; j += 8) {
+        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        const R *c = KT + j;
+        for (int i = 0; i < h8; i += 8) {
+            a0 += q[i] * LD8(c + (size_t)i * ts), a1 += q[i + 1] * LD8(c + (size_t)(i + 1) * ts);
+            a2 += q[i + 2] * LD8(c + (size_t)(i + 2) * ts), a3 += q[i + 3] * LD8(c + (size_t)(i + 3) * ts);
+            a4 += q[i + 4] * LD8(c + (size_t)(i + 4) * ts), a5 += q[i + 5] * LD8(c + (size_t)(i + 5) * ts);
+            a6 += q[i + 6] * LD8(c + (size_t)(i + 6) * ts), a7 += q[i + 7] * LD8(c + (size_t)(i + 7) * ts);
+        }
+        V8 sv = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
+        for (int i = h8; i < hd; i++) sv += q[i] * LD8(c + (size_t)i * ts);
+        ST8(p + j, sv * scale);
+    }
+    for (; j < n; j++) {
+        R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < h8; i += 8)
+            for (int k = 0; k < 8; k++) acc[k] += q[i + k] * KT[(size_t)(i + k) * ts + j];
+        R sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+        for (int i = h8; i < hd; i++) sum += q[i] * KT[(size_t)i * ts + j];
+        p[j] = sum * scale;
+    }
+}
+
+/* scores() for two query rows at once (q0 into p0, q1 into p1), each transposed key loaded
+ * once for both: the same bits as two scores() calls */
+static inline void FN(scores2)(R *p0, R *p1, const R *q0, const R *q1, const R *KT, size_t ts, int n, int hd,
+                               R scale) {
+    int j = 0, h8 = hd / 8 * 8;
+    for (; j + 8 <= n; j += 8) {
+        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        V8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0}, b7 = {0};
+        const R *c = KT + j;
+        for (int i = 0; i < h8; i += 8) {
+            V8 k0 = LD8(c + (size_t)i * ts), k1 = LD8(c + (size_t)(i + 1) * ts), k2 = LD8(c + (size_t)(i + 2) * ts),
+               k3 = LD8(c + (size_t)(i + 3) * ts);
+            a0 += q0[i] * k0, b0 += q1[i] * k0, a1 += q0[i + 1] * k1, b1 += q1[i + 1] * k1;
+            a2 += q0[i + 2] * k2, b2 += q1[i + 2] * k2, a3 += q0[i + 3] * k3, b3 += q1[i + 3] * k3;
+            V8 k4 = LD8(c + (size_t)(i + 4) * ts), k5 = LD8(c + (size_t)(i + 5) * ts), k6 = LD8(c + (size_t)(i + 6) * ts),
+               k7 = LD8(c + (size_t)(i + 7) * ts);
+            a4 += q0[i + 4] * k4, b4 += q1[i + 4] * k4, a5 += q0[i + 5] * k5, b5 += q1[i + 5] * k5;
+            a6 += q0[i + 6] * k6, b6 += q1[i + 6] * k6, a7 += q0[i + 7] * k7, b7 += q1[i + 7] * k7;
+        }
+        V8 sa = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)), sb = ((b0 + b4) + (b1 + b5)) + ((b2 + b6) + (b3 + b7));
+        for (int i = h8; i < hd; i++) {
+            V8 ki = LD8(c + (size_t)i * ts);
+            sa += q0[i] * ki, sb += q1[i] * ki;
+        }
+        ST8(p0 + j, sa * scale), ST8(p1 + j, sb * scale);
+    }
+    if (j < n) FN(scores)(p0 + j, q0, KT + j, ts, n - j, hd, scale), FN(scores)(p1 + j, q1, KT + j, ts, n - j, hd, scale);
+}
+
+#ifdef TOPS_EXPF
+/* exp(x) for x <= 0 on 8 floats (0 below -87): Cephes' expf (2^n by rounding x log2 e, the
+ * remainder's degree-6 polynomial) in vector operations, multiply then add, so every
+ * float build gives the same bits, and loops over scores vectorize where libm's exp does not */
+typedef int TOPS_CAT(tops_v8i, S) __attribute__((vector_size(8 * sizeof(int))));
+#define V8I TOPS_CAT(tops_v8i, S)
+static inline void FN(exp8)(R *p) {
+    V8 x = LD8(p);
+    V8I small = x < -87.0f;
+    x = (V8)(((V8I)x & ~small) | ((V8I)((V8){0} - 87.0f) & small));
+    V8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    V8 r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    V8 y = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = (y * (r * r) + r) + 1.0f;
+    V8I e = (__builtin_convertvector(n, V8I) + 127) << 23;
+    y = y * (V8)e;
+    ST8(p, (V8)((V8I)y & ~small));
+}
+/* p[j] = exp(p[j] - mx) for j < n (every p[j] <= mx) */
+static inline void FN(exp_shift)(R *p, int n, R mx) {
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        ST8(p + j, LD8(p + j) - mx);
+        FN(exp8)(p + j);
+    }
+    if (j < n) { /* the tail through the same lanes */
+        R t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int e = 0; j + e < n; e++) t[e] = p[j + e] - mx;
+        FN(exp8)(t);
+        for (int e = 0; j + e < n; e++) p[j + e] = t[e];
+    }
+}
+#undef V8I
+#else
+static inline void FN(exp_shift)(R *p, int n, R mx) {
+    for (int j = 0; j < n; j++) p[j] = (R)exp(p[j] - mx);
+}
+#endif
+
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
     for (int t = 0; t < T; t++) {
         const R *xt = x + (size_t)t * n;
@@ -70,58 +237,99 @@ void FN(tops_rope)(R *x, int T, int n_heads, int head_dim, int n_rot, int pos0, 
     }
 }
 
+/* query head h, rows [t0, t1) */
+void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, int nkv, int hd, R scale, int h,
+                            int t0, int t1, R *p) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    R *KT = p + t1;
+    size_t ts = FN(tstride)(t1);
+    FN(transpose)(KT, ts, k + (size_t)kh * hd, (size_t)ks, t1, hd);
+    R *pn = KT + ts * hd; /* the next row's scores, made with this row's */
+    for (int t = t0; t < t1; t++) {
+        const R *qt = q + (size_t)t * qs + (size_t)h * hd;
+        if ((t - t0) % 2 == 0 && t + 1 < t1)
+            FN(scores2)(p, pn, qt, qt + qs, KT, ts, t + 2, hd, scale);
+        else if ((t - t0) % 2)
+            for (int j = 0; j <= t; j++) p[j] = pn[j];
+        else
+            FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
+        R mx = -INFINITY;
+        for (int j = 0; j <= t; j++)
+            if (p[j] > mx) mx = p[j];
+        FN(exp_shift)(p, t + 1, mx);
+        R sum = 0;
+        for (int j = 0; j <= t; j++) sum += p[j];
+        for (int j = 0; j <= t; j++) p[j] /= sum;
+        R *ot = out + (size_t)t * qs + (size_t)h * hd;
+        for (int i = 0; i < hd; i++) ot[i] = 0;
+        FN(axpy_rows)(ot, p, 1, v + (size_t)kh * hd, (size_t)ks, t + 1, hd);
+    }
+}
+
 void FN(tops_attn_fwd)(R *out, const R *q, const R *k, const R *v, int T, int nh, int nkv, int hd, R scale, int kh0,
                        int kh1, R *p) {
-    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
-    for (int kh = kh0; kh < kh1; kh++)
-        for (int h = kh * grp; h < (kh + 1) * grp; h++)
-            for (int t = 0; t < T; t++) {
-                const R *qt = q + (size_t)t * qs + (size_t)h * hd;
-                R mx = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                R sum = 0;
-                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
-                R *ot = out + (size_t)t * qs + (size_t)h * hd;
-                for (int i = 0; i < hd; i++) ot[i] = 0;
-                for (int j = 0; j <= t; j++) FN(axpy)(ot, p[j] / sum, v + (size_t)j * ks + (size_t)kh * hd, hd);
-            }
+    int grp = nh / nkv;
+    for (int h = kh0 * grp; h < kh1 * grp; h++) FN(tops_attn_fwd_rows)(out, q, k, v, nh, nkv, hd, scale, h, 0, T, p);
 }
 
 /* ds_j = p_j (dp_j - sum_i p_i dp_i), dp_j = dout . v_j; dq += scale sum ds_j k_j,
- * dk_j += scale ds_j q, dv_j += p_j dout */
+ * dk_j += scale ds_j q, dv_j += p_j dout. The query rows' part: rows [t0, t1) of head h
+ * add into dq and leave p and ds in P, DS [T, T] (row t, columns j <= t) for the key part */
+void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
+                         int nkv, int hd, R scale, int h, int t0, int t1, R *scr) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    size_t ts = FN(tstride)(t1);
+    R *KT = scr, *VT = scr + ts * hd;
+    FN(transpose)(KT, ts, k + (size_t)kh * hd, (size_t)ks, t1, hd);
+    FN(transpose)(VT, ts, v + (size_t)kh * hd, (size_t)ks, t1, hd);
+    for (int t = t0; t < t1; t++) {
+        const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
+        R *p = P + (size_t)t * T, *dp = DS + (size_t)t * T;
+        /* rows in pairs: the pair's first row gets one score too many, at column t + 1, which
+         * nothing reads (the key part reads columns j <= t) */
+        int pair = (t - t0) % 2 == 0 && t + 1 < t1, second = (t - t0) % 2;
+        if (pair) {
+            FN(scores2)(p, p + T, qt, qt + qs, KT, ts, t + 2, hd, scale);
+            FN(scores2)(dp, dp + T, gt, gt + qs, VT, ts, t + 2, hd, 1);
+        } else if (!second) {
+            FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
+            FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
+        }
+        R mx = -INFINITY;
+        for (int j = 0; j <= t; j++)
+            if (p[j] > mx) mx = p[j];
+        FN(exp_shift)(p, t + 1, mx);
+        R sum = 0;
+        for (int j = 0; j <= t; j++) sum += p[j];
+        R pdp = 0;
+        for (int j = 0; j <= t; j++) {
+            p[j] /= sum;
+            pdp += p[j] * dp[j];
+        }
+        for (int j = 0; j <= t; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
+        FN(axpy_rows)(dq + (size_t)t * qs + (size_t)h * hd, dp, 1, k + (size_t)kh * hd, (size_t)ks, t + 1, hd);
+    }
+}
+
+/* the key rows' part: key rows [j0, j1) of head h's kv head, from P and DS, t in order */
+void FN(tops_attn_bwd_kv)(R *dk, R *dv, const R *P, const R *DS, const R *dout, const R *q, int T, int nh, int nkv,
+                          int hd, int h, int j0, int j1) {
+    int kh = h / (nh / nkv), qs = nh * hd, ks = nkv * hd;
+    for (int j = j0; j < j1; j++) {
+        size_t o = (size_t)j * ks + (size_t)kh * hd, a = (size_t)j * qs + (size_t)h * hd, c = (size_t)j * T + j;
+        FN(axpy_rows)(dk + o, DS + c, (size_t)T, q + a, (size_t)qs, T - j, hd);
+        FN(axpy_rows)(dv + o, P + c, (size_t)T, dout + a, (size_t)qs, T - j, hd);
+    }
+}
+
 void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *k, const R *v, int T, int nh,
                        int nkv, int hd, R scale, int kh0, int kh1, R *scr) {
-    int grp = nh / nkv, qs = nh * hd, ks = nkv * hd;
-    R *p = scr, *dp = scr + T;
-    for (int kh = kh0; kh < kh1; kh++)
-        for (int h = kh * grp; h < (kh + 1) * grp; h++)
-            for (int t = 0; t < T; t++) {
-                const R *qt = q + (size_t)t * qs + (size_t)h * hd, *gt = dout + (size_t)t * qs + (size_t)h * hd;
-                R mx = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    p[j] = FN(dot)(qt, k + (size_t)j * ks + (size_t)kh * hd, hd) * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                R sum = 0;
-                for (int j = 0; j <= t; j++) sum += (p[j] = (R)exp(p[j] - mx));
-                R pdp = 0;
-                for (int j = 0; j <= t; j++) {
-                    p[j] /= sum;
-                    dp[j] = FN(dot)(gt, v + (size_t)j * ks + (size_t)kh * hd, hd);
-                    pdp += p[j] * dp[j];
-                }
-                R *dqt = dq + (size_t)t * qs + (size_t)h * hd;
-                for (int j = 0; j <= t; j++) {
-                    R ds = p[j] * (dp[j] - pdp) * scale;
-                    size_t o = (size_t)j * ks + (size_t)kh * hd;
-                    FN(axpy)(dqt, ds, k + o, hd);
-                    FN(axpy)(dk + o, ds, qt, hd);
-                    FN(axpy)(dv + o, p[j], gt, hd);
-                }
-            }
+    int grp = nh / nkv;
+    R *P = scr, *DS = scr + (size_t)T * T;
+    for (int h = kh0 * grp; h < kh1 * grp; h++) {
+        FN(tops_attn_bwd_q)(dq, P, DS, dout, q, k, v, T, nh, nkv, hd, scale, h, 0, T, DS + (size_t)T * T);
+        FN(tops_attn_bwd_kv)(dk, dv, P, DS, dout, q, T, nh, nkv, hd, h, 0, T);
+    }
 }
 
 void FN(tops_swiglu_fwd)(R *h, const R *g, const R *u, long n) {
@@ -137,7 +345,14 @@ void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long
 }
 
 void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_in, int n_out) {
-    for (int t = 0; t < T; t++)
+    int t = 0;
+    for (; t + 4 <= T; t += 4) /* four rows of x share each row of W */
+        for (int o = 0; o < n_out; o++) {
+            R d[4];
+            FN(dot4)(d, W + (size_t)o * n_in, x + (size_t)t * n_in, (size_t)n_in, n_in);
+            for (int q = 0; q < 4; q++) y[(size_t)(t + q) * n_out + o] = b ? b[o] + d[q] : d[q];
+        }
+    for (; t < T; t++)
         for (int o = 0; o < n_out; o++) {
             R d = FN(dot)(W + (size_t)o * n_in, x + (size_t)t * n_in, n_in);
             y[(size_t)t * n_out + o] = b ? b[o] + d : d;
@@ -145,12 +360,10 @@ void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_
 }
 
 void FN(tops_linear_bwd_x)(R *dx, const R *dy, const R *W, int T, int n_in, int n_out) {
+    /* dx[t] held in registers across o; a zero dy term adds +-0, which leaves a sum that started
+     * at +0 as it is (the bits of skipping it) */
     for (int t = 0; t < T; t++)
-        for (int o = 0; o < n_out; o++) {
-            R g = dy[(size_t)t * n_out + o];
-            if (g == 0) continue;
-            FN(axpy)(dx + (size_t)t * n_in, g, W + (size_t)o * n_in, n_in);
-        }
+        FN(axpy_rows)(dx + (size_t)t * n_in, dy + (size_t)t * n_out, 1, W, (size_t)n_in, n_out, n_in);
 }
 
 void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int n_out) {
@@ -162,36 +375,104 @@ void FN(tops_linear_bwd_w)(R *dW, const R *dy, const R *x, int T, int n_in, int 
         }
 }
 
-void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r) {
+void FN(tops_lora_fwd)(R *y, R *u, const R *x, const R *A, const R *B, R s, int T, int n_in, int n_out, int r,
+                       R *scr) {
     FN(tops_linear_fwd)(u, x, A, NULL, T, n_in, r);
+    /* y[t][o] += s dot(B[o], u[t]): eight outputs a vector from B transposed (as the attention
+     * scores), each with dot()'s bits */
+    size_t ts = FN(tstride)(n_out);
+    FN(transpose)(scr, ts, B, (size_t)r, n_out, r);
+    R *d = scr + ts * r;
     for (int t = 0; t < T; t++) {
-        const R *ut = u + (size_t)t * r;
+        FN(scores)(d, u + (size_t)t * r, scr, ts, n_out, r, 1);
         R *yt = y + (size_t)t * n_out;
-        for (int o = 0; o < n_out; o++) {
-            /* 8 partial sums (dot), not one chain of r dependent adds */
-            yt[o] += s * FN(dot)(B + (size_t)o * r, ut, r);
-        }
+        for (int o = 0; o < n_out; o++) yt[o] += s * d[o];
     }
 }
 
-void FN(tops_lora_bwd)(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B, R s,
-                       int T, int n_in, int n_out, int r) {
-    for (size_t i = 0; i < (size_t)T * r; i++) du[i] = 0;
-    for (int t = 0; t < T; t++) {
-        const R *gt = dy + (size_t)t * n_out, *ut = u + (size_t)t * r;
-        R *dut = du + (size_t)t * r;
+/* du[t] = s B^T dy[t] for rows [t0, t1) (WRITTEN), o in order. Four rows and 16 columns at a
+ * time in vectors, where a zero s dy[t][o] is added rather than skipped: its +-0 products
+ * leave a sum that starts at +0 as it was, so the bits are the skipping loop's */
+void FN(tops_lora_du)(R *du, const R *dy, const R *B, R s, int t0, int t1, int n_out, int r) {
+    int r16 = r / 16 * 16, t = t0;
+    for (; t + 4 <= t1; t += 4) {
+        const R *g0 = dy + (size_t)t * n_out, *g1 = g0 + n_out, *g2 = g1 + n_out, *g3 = g2 + n_out;
+        for (int k0 = 0; k0 < r16; k0 += 16) {
+            V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
+            for (int o = 0; o < n_out; o++) {
+                const R *bo = B + (size_t)o * r + k0;
+                V8 b = LD8(bo), bh = LD8(bo + 8);
+                R h0 = s * g0[o], h1 = s * g1[o], h2 = s * g2[o], h3 = s * g3[o];
+                a0 += h0 * b, a1 += h1 * b, a2 += h2 * b, a3 += h3 * b;
+                c0 += h0 * bh, c1 += h1 * bh, c2 += h2 * bh, c3 += h3 * bh;
+            }
+            R *d = du + (size_t)t * r + k0;
+            ST8(d, a0), ST8(d + r, a1), ST8(d + 2 * r, a2), ST8(d + 3 * r, a3);
+            ST8(d + 8, c0), ST8(d + r + 8, c1), ST8(d + 2 * r + 8, c2), ST8(d + 3 * r + 8, c3);
+        }
+    }
+    for (int tt = t0; tt < t1; tt++) { /* the columns past r16 of the rows above, every column of the rest */
+        int k0 = tt < t ? r16 : 0;
+        if (k0 == r) continue;
+        const R *gt = dy + (size_t)tt * n_out;
+        R *dut = du + (size_t)tt * r;
+        for (int k = k0; k < r; k++) dut[k] = 0;
         for (int o = 0; o < n_out; o++) {
             R g = s * gt[o];
             if (g == 0) continue;
             const R *bo = B + (size_t)o * r;
-            R *dbo = dB + (size_t)o * r;
-            for (int k = 0; k < r; k++) {
-                dbo[k] += g * ut[k];
-                dut[k] += g * bo[k];
-            }
+            for (int k = k0; k < r; k++) dut[k] += g * bo[k];
         }
     }
-    FN(tops_linear_bwd_w)(dA, du, x, T, n_in, r);
+}
+
+/* dB[o] += sum_t s dy[t][o] u[t] for rows [o0, o1) of dB, t in order; four rows and 16
+ * columns at a time as in tops_lora_du (dB's sums start at +0 too) */
+void FN(tops_lora_db)(R *dB, const R *dy, const R *u, R s, int T, int o0, int o1, int n_out, int r) {
+    int r16 = r / 16 * 16, o = o0;
+    for (; o + 4 <= o1; o += 4)
+        for (int k0 = 0; k0 < r16; k0 += 16) {
+            R *d = dB + (size_t)o * r + k0;
+            V8 a0 = LD8(d), a1 = LD8(d + r), a2 = LD8(d + 2 * r), a3 = LD8(d + 3 * r);
+            V8 c0 = LD8(d + 8), c1 = LD8(d + r + 8), c2 = LD8(d + 2 * r + 8), c3 = LD8(d + 3 * r + 8);
+            for (int t = 0; t < T; t++) {
+                const R *gt = dy + (size_t)t * n_out + o, *ut = u + (size_t)t * r + k0;
+                V8 b = LD8(ut), bh = LD8(ut + 8);
+                R h0 = s * gt[0], h1 = s * gt[1], h2 = s * gt[2], h3 = s * gt[3];
+                a0 += h0 * b, a1 += h1 * b, a2 += h2 * b, a3 += h3 * b;
+                c0 += h0 * bh, c1 += h1 * bh, c2 += h2 * bh, c3 += h3 * bh;
+            }
+            ST8(d, a0), ST8(d + r, a1), ST8(d + 2 * r, a2), ST8(d + 3 * r, a3);
+            ST8(d + 8, c0), ST8(d + r + 8, c1), ST8(d + 2 * r + 8, c2), ST8(d + 3 * r + 8, c3);
+        }
+    for (int oo = o0; oo < o1; oo++) {
+        int k0 = oo < o ? r16 : 0;
+        if (k0 == r) continue;
+        R *dbo = dB + (size_t)oo * r;
+        for (int t = 0; t < T; t++) {
+            R g = s * dy[(size_t)t * n_out + oo];
+            if (g == 0) continue;
+            const R *ut = u + (size_t)t * r;
+            for (int k = k0; k < r; k++) dbo[k] += g * ut[k];
+        }
+    }
+}
+
+/* dA[k][i] += sum_t du[t][k] x[t][i] for columns [i0, i1), t in order */
+void FN(tops_lora_da)(R *dA, const R *du, const R *x, int T, int n_in, int r, int i0, int i1) {
+    /* dA's row held in registers across t (a zero du term adds +-0 to a sum that started at +0:
+     * the bits of skipping it) */
+    for (int k = 0; k < r; k++)
+        FN(axpy_rows)(dA + (size_t)k * n_in + i0, du + k, (size_t)r, x + i0, (size_t)n_in, T, i1 - i0);
+}
+
+/* the pieces above over the whole ranges; each gradient element sums in the same order
+ * whichever ranges a caller splits them into */
+void FN(tops_lora_bwd)(R *dx, R *dA, R *dB, R *du, const R *dy, const R *x, const R *u, const R *A, const R *B, R s,
+                       int T, int n_in, int n_out, int r) {
+    FN(tops_lora_du)(du, dy, B, s, 0, T, n_out, r);
+    FN(tops_lora_db)(dB, dy, u, s, T, 0, n_out, n_out, r);
+    FN(tops_lora_da)(dA, du, x, T, n_in, r, 0, n_in);
     if (dx) FN(tops_linear_bwd_x)(dx, du, A, T, n_in, r);
 }
 
@@ -233,6 +514,9 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
     return loss;
 }
 
+#undef V8
+#undef LD8
+#undef ST8
 #undef FN
 #undef TOPS_CAT
 #undef TOPS_CAT2

@@ -36,7 +36,7 @@ if awk -v a="$first" -v b="$last" 'BEGIN { exit !(b * 4 < a) }'; then ok; else f
 # the reference build's logits with this adapter
 if "$BIN" eval -m "$M" --lora "$T/a.gguf" -f "$GOLDEN/llm/cases_story.txt" --top 5 --greedy 32 -t 2 >"$T/ev.jsonl" 2>"$T/err" &&
    python3 "$DIR/check_eval.py" "$T/ev.jsonl" tests/golden/llm/stories260K+omni-lora.jsonl "stories260K+omni-lora"; then ok
-else fail "eval --lora against llama.cpp with omni's adapter (sha256 $(sha256sum "$T/a.gguf" | cut -c1-16), the golden's 281f85be7cde9d60): $(tail -n 1 "$T/err")"; fi
+else fail "eval --lora against llama.cpp with omni's adapter (sha256 $(sha256sum "$T/a.gguf" | cut -c1-16), the golden's 27056d9177e39974): $(tail -n 1 "$T/err")"; fi
 
 PROMPT='<|im_start|>user
 What did the little boy see?<|im_end|>

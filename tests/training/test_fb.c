@@ -1,6 +1,6 @@
 /* The trainer's SIMD builds give the bits of the plain ones, so its results do not depend
  * on the CPU level: the frozen backward's block kernels (training/train_fb.h, AVX2 and
- * AVX-512) against the one-column-at-a-time sum (each product rounded, then added in row
+ * AVX-512) against the one-column-at-a-time sum (one fused multiply-add a term, in row
  * order), on shapes with column and row tails; and the AVX2 build of the float training
  * ops (_fa) against the SSE2 one (_fs), op by op, on random inputs. */
 #include "test.h"
@@ -17,28 +17,27 @@ static float frand(void) {
     return (float)((double)(rng >> 11) / 9007199254740992.0 * 2 - 1);
 }
 
-static void reference(float *d, size_t ds, const float *g, size_t gs, const float *buf, int n, int nr, int T) {
+static void reference(float *d, size_t ds, const float *g, size_t gs, const float *buf, size_t bs, int n, int nr,
+                      int T) {
     for (int t = 0; t < T; t++)
         for (int c = 0; c < n; c++) {
             volatile float acc = d[(size_t)t * ds + c];
-            for (int q = 0; q < nr; q++) {
-                volatile float p = g[(size_t)t * gs + q] * buf[(size_t)q * n + c];
-                acc = acc + p;
-            }
+            for (int q = 0; q < nr; q++) acc = fmaf(g[(size_t)t * gs + q], buf[(size_t)q * bs + c], acc);
             d[(size_t)t * ds + c] = acc;
         }
 }
 
-static int same(void (*kern)(float *, size_t, const float *, size_t, const float *, int, int, int), int n, int nr,
+typedef void kern_fn(float *, size_t, const float *, size_t, const float *, size_t, int, int, int);
+static int same(kern_fn *kern, int n, int nr,
                 int T) {
-    size_t ds = (size_t)n + 3, gs = (size_t)nr + 5;
-    float *g = malloc(sizeof(float) * gs * T), *buf = malloc(sizeof(float) * (size_t)n * nr);
+    size_t ds = (size_t)n + 3, gs = (size_t)nr + 5, bs = (size_t)n + 7;
+    float *g = malloc(sizeof(float) * gs * T), *buf = malloc(sizeof(float) * bs * nr);
     float *a = malloc(sizeof(float) * ds * T), *b = malloc(sizeof(float) * ds * T);
     for (size_t i = 0; i < gs * T; i++) g[i] = frand();
-    for (size_t i = 0; i < (size_t)n * nr; i++) buf[i] = frand();
+    for (size_t i = 0; i < bs * nr; i++) buf[i] = frand();
     for (size_t i = 0; i < ds * T; i++) a[i] = b[i] = frand();
-    reference(a, ds, g, gs, buf, n, nr, T);
-    kern(b, ds, g, gs, buf, n, nr, T);
+    reference(a, ds, g, gs, buf, bs, n, nr, T);
+    kern(b, ds, g, gs, buf, bs, n, nr, T);
     int ok = !memcmp(a, b, sizeof(float) * ds * T);
     free(g), free(buf), free(a), free(b);
     return ok;
@@ -80,8 +79,9 @@ TEST(avx2_ops_are_bit_exact) {
     const int T = 37, n_in = 100, n_out = 83, r = 16, nh = 4, nkv = 2, hd = 24;
     float *x = rnd((size_t)T * n_in), *A = rnd((size_t)r * n_in), *B = rnd((size_t)n_out * r), *dy = rnd((size_t)T * n_out);
     float *y0 = rnd((size_t)T * n_out), *y1 = fdup(y0, (size_t)T * n_out), *u0 = rnd((size_t)T * r), *u1 = fdup(u0, (size_t)T * r);
-    tops_lora_fwd_fs(y0, u0, x, A, B, 0.5f, T, n_in, n_out, r);
-    tops_lora_fwd_fa(y1, u1, x, A, B, 0.5f, T, n_in, n_out, r);
+    float *ls = rnd((size_t)(r + 1) * (n_out + 32));
+    tops_lora_fwd_fs(y0, u0, x, A, B, 0.5f, T, n_in, n_out, r, ls);
+    tops_lora_fwd_fa(y1, u1, x, A, B, 0.5f, T, n_in, n_out, r, ls);
     SAME(y0, y1, (size_t)T * n_out, "lora_fwd y");
     SAME(u0, u1, (size_t)T * r, "lora_fwd u");
     float *dx0 = rnd((size_t)T * n_in), *dx1 = fdup(dx0, (size_t)T * n_in), *dA0 = rnd((size_t)r * n_in),
@@ -93,7 +93,7 @@ TEST(avx2_ops_are_bit_exact) {
     SAME(dA0, dA1, (size_t)r * n_in, "lora_bwd dA");
     SAME(dB0, dB1, (size_t)n_out * r, "lora_bwd dB");
     size_t qn = (size_t)T * nh * hd, kn = (size_t)T * nkv * hd;
-    float *q = rnd(qn), *k = rnd(kn), *v = rnd(kn), *o0 = rnd(qn), *o1 = rnd(qn), *scr = rnd(2 * (size_t)T);
+    float *q = rnd(qn), *k = rnd(kn), *v = rnd(kn), *o0 = rnd(qn), *o1 = rnd(qn), *scr = rnd(2 * ((size_t)T + 32) * (T + hd));
     tops_attn_fwd_fs(o0, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
     tops_attn_fwd_fa(o1, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
     SAME(o0, o1, qn, "attn_fwd");
@@ -125,7 +125,7 @@ TEST(avx2_ops_are_bit_exact) {
     CHECK(l0 == l1);
     SAME(z0, z1, (size_t)T * n_in, "xent dz");
     float *all[] = {x, A, B, dy, y0, y1, u0, u1, dx0, dx1, dA0, dA1, dB0, dB1, du, q, k, v, o0, o1, scr,
-                    dq0, dq1, dk0, dk1, dv0, dv1, w, r0, r1, g0, g1, h0, h1, z0, z1};
+                    dq0, dq1, dk0, dk1, dv0, dv1, w, r0, r1, g0, g1, h0, h1, z0, z1, ls};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
 }
 

@@ -103,7 +103,8 @@ static double attn_loss(void *p) {
 TEST(attention_backward_matches_finite_differences) {
     struct attn_ctx a = {.T = 5, .nh = 4, .nkv = 2, .hd = 3};  /* grouped: 2 query heads per kv head */
     size_t NQ = (size_t)a.T * a.nh * a.hd, NK = (size_t)a.T * a.nkv * a.hd;
-    a.q = rnd(NQ, 1), a.k = rnd(NK, 1), a.v = rnd(NK, 1), a.o = zeros(NQ), a.c = rnd(NQ, 1), a.scr = zeros(2 * a.T);
+    a.q = rnd(NQ, 1), a.k = rnd(NK, 1), a.v = rnd(NK, 1), a.o = zeros(NQ), a.c = rnd(NQ, 1);
+    a.scr = zeros(2 * ((size_t)a.T + 32) * (a.T + a.hd));
     double *dq = zeros(NQ), *dk = zeros(NK), *dv = zeros(NK);
     /* two calls over halves of the kv heads: what the trainer's threads do */
     tops_attn_bwd_d(dq, dk, dv, a.c, a.q, a.k, a.v, a.T, a.nh, a.nkv, a.hd, 0.35, 0, 1, a.scr);
@@ -132,17 +133,17 @@ TEST(swiglu_backward_matches_finite_differences) {
 }
 
 /* ---- dense product and LoRA ---- */
-struct lin_ctx { double *x, *W, *b, *A, *B, *y, *u, *c; int T, ni, no, r; double s; };
+struct lin_ctx { double *x, *W, *b, *A, *B, *y, *u, *c, *scr; int T, ni, no, r; double s; };
 static double lin_loss(void *p) {
     struct lin_ctx *k = p;
     tops_linear_fwd_d(k->y, k->x, k->W, k->b, k->T, k->ni, k->no);
-    tops_lora_fwd_d(k->y, k->u, k->x, k->A, k->B, k->s, k->T, k->ni, k->no, k->r);
+    tops_lora_fwd_d(k->y, k->u, k->x, k->A, k->B, k->s, k->T, k->ni, k->no, k->r, k->scr);
     return dotc(k->c, k->y, (size_t)k->T * k->no);
 }
 TEST(linear_and_lora_backward_match_finite_differences) {
     struct lin_ctx k = {.T = 3, .ni = 6, .no = 5, .r = 2, .s = 1.7};
     k.x = rnd(18, 1), k.W = rnd(30, 1), k.b = rnd(5, 1), k.A = rnd(12, 1), k.B = rnd(10, 1);
-    k.y = zeros(15), k.u = zeros(6), k.c = rnd(15, 1);
+    k.y = zeros(15), k.u = zeros(6), k.c = rnd(15, 1), k.scr = zeros((size_t)(k.r + 1) * (k.no + 32));
     double *dx = zeros(18), *dW = zeros(30), *dA = zeros(12), *dB = zeros(10), *du = zeros(6);
     lin_loss(&k);  /* u as the forward leaves it */
     tops_linear_bwd_x_d(dx, k.c, k.W, k.T, k.ni, k.no);
@@ -152,7 +153,7 @@ TEST(linear_and_lora_backward_match_finite_differences) {
            ea = check_grad(lin_loss, &k, k.A, dA, 12), eb = check_grad(lin_loss, &k, k.B, dB, 10);
     CHECK_MSG(ex < TOL && ew < TOL && ea < TOL && eb < TOL, "linear/lora worst errors dx %g dW %g dA %g dB %g", ex,
               ew, ea, eb);
-    free(k.x), free(k.W), free(k.b), free(k.A), free(k.B), free(k.y), free(k.u), free(k.c);
+    free(k.x), free(k.W), free(k.b), free(k.A), free(k.B), free(k.y), free(k.u), free(k.c), free(k.scr);
     free(dx), free(dW), free(dA), free(dB), free(du);
 }
 
@@ -198,8 +199,8 @@ TEST(cross_entropy_backward_matches_finite_differences) {
  * with the double one to float rounding. */
 TEST(float_instance_agrees_with_double) {
     enum { T = 6, NH = 2, HD = 4 };
-    double qd[T * NH * HD], od[T * NH * HD], sd[2 * T];
-    float qf[T * NH * HD], of[T * NH * HD], sf[2 * T];
+    double qd[T * NH * HD], od[T * NH * HD], sd[(T + 32) * (HD + 2)];
+    float qf[T * NH * HD], of[T * NH * HD], sf[(T + 32) * (HD + 2)];
     for (int i = 0; i < T * NH * HD; i++) qf[i] = (float)(qd[i] = urand());
     tops_attn_fwd_d(od, qd, qd, qd, T, NH, NH, HD, 0.5, 0, NH, sd);
     tops_attn_fwd_f(of, qf, qf, qf, T, NH, NH, HD, 0.5f, 0, NH, sf);
