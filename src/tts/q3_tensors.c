@@ -1,5 +1,6 @@
 /* Tensor lookups shared by the code predictor and the codec decoder (q3_parts.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dtype.h"
@@ -42,6 +43,27 @@ struct tensor q3_slice(const struct tensor *t, int64_t k) {
 
 void q3_row(const struct tensor *t, int64_t r, float *out) {
     dequantize_row(t->type, (const char *)t->data + dtype_row_bytes(t->type, t->ne[0]) * (size_t)r, out, t->ne[0]);
+}
+
+int q3_requant(struct tensor *t, int type, void **own, struct err *e) {
+    *own = NULL;
+    if (type < 0 || (t->type != DT_F16 && t->type != DT_F32) || t->ne[0] % 32) return 0;
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    size_t rb = dtype_row_bytes(type, t->ne[0]), ib = dtype_row_bytes(t->type, t->ne[0]);
+    char *buf = malloc(rb * (size_t)rows);
+    float *tmp = malloc(sizeof(float) * (size_t)t->ne[0]);
+    if (!buf || !tmp) { free(buf), free(tmp); return err_set(e, "out of memory"); }
+    for (int64_t r = 0; r < rows; r++) {
+        dequantize_row(t->type, (const char *)t->data + ib * (size_t)r, tmp, t->ne[0]);
+        if (quantize_row(type, tmp, buf + rb * (size_t)r, t->ne[0]) != rb) {
+            free(buf), free(tmp);
+            return err_set(e, "cannot requantize '%s' to %s", t->name ? t->name : "?", dtype_name(type));
+        }
+    }
+    free(tmp);
+    t->type = type, t->data = buf, t->nbytes = rb * (size_t)rows;
+    *own = buf;
+    return 0;
 }
 
 static float r16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
