@@ -150,9 +150,11 @@ static void step(struct q3_predictor *p, struct pool *pool, const float *in, int
             ops_rmsnorm(K + (size_t)pos * kvd + h * hd, K + (size_t)pos * kvd + h * hd, ly->k_norm, hd, p->eps);
         ops_rope(p->q, H, hd, hd, p->cs, 1);
         ops_rope(K + (size_t)pos * kvd, HKV, hd, hd, p->cs, 1);
+        q3_round16(K + (size_t)pos * kvd, kvd);  /* the cache is read only as f16 */
+        q3_round16(V + (size_t)pos * kvd, kvd);
         for (int h = 0; h < H; h++)  /* as clip.cpp's flash attention: f16 K/V */
             q3_attn_f16(p->ao + h * hd, p->q + h * hd, K + (h / grp) * hd, V + (h / grp) * hd, kvd, hd, 0, pos, scale,
-                        0, p->att);
+                        Q3_ATTN_KV16, p->att);
         matmul(pool, &ly->wo, p->ao, p->h, 1);
         ops_add(p->x, p->h, P);
         ops_rmsnorm(p->h, p->x, ly->ln2, P, p->eps);

@@ -331,7 +331,7 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
     const float scale = 1.0f / sqrtf((float)hd);
     /* llama.cpp runs a window's 72 queries at once: ggml's tiled kernel when the head size is
      * a whole number of its (AVX-512) vectors, else the one-row kernel */
-    const int tiled = hd % 16 == 0;
+    const int flags = (hd % 16 == 0 ? Q3_ATTN_TILED : 0) | Q3_ATTN_KV16;
     for (int l = 0; l < TFM_LAYERS; l++) {
         struct tfm_layer *t = &c->tl[l];
         for (int i = 0; i < N; i++) ops_rmsnorm(h + (size_t)i * (size_t)H, x + (size_t)i * (size_t)H, t->ln1, H, 1e-5f);
@@ -344,12 +344,15 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
             ops_rope(q + (size_t)i * (size_t)TQ, TFM_HEADS, hd, hd, cs + (size_t)i * (size_t)hd, 1);
             ops_rope(K + (size_t)(nh + i) * (size_t)TQ, TFM_HEADS, hd, hd, cs + (size_t)i * (size_t)hd, 1);
         }
+        /* K/V are read only as f16 (and kept so for the next call): round the new rows once */
+        q3_round16(K + (size_t)nh * (size_t)TQ, (long)N * TQ);
+        q3_round16(V + (size_t)nh * (size_t)TQ, (long)N * TQ);
         for (int i = 0; i < N; i++) {
             int r1 = nh + i, r0 = r1 - (TFM_WINDOW - 1) > 0 ? r1 - (TFM_WINDOW - 1) : 0;
             for (int hh = 0; hh < TFM_HEADS; hh++)
                 q3_attn_f16(ao + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd,
                             q + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd, K + (size_t)hh * (size_t)hd,
-                            V + (size_t)hh * (size_t)hd, TQ, hd, r0, r1, scale, tiled, att);
+                            V + (size_t)hh * (size_t)hd, TQ, hd, r0, r1, scale, flags, att);
         }
         /* keep the last 71 frames' K/V for the next call */
         int keep = R < TFM_WINDOW - 1 ? R : TFM_WINDOW - 1;

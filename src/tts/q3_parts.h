@@ -35,9 +35,14 @@ void q3_row(const struct tensor *t, int64_t r, float *out);
  * one-row kernel (tiled = 0): q, K and V rounded to f16, scores summed in f32, an online
  * softmax whose V accumulator is f16 (each step rounded). Its tiled kernel (tiled = 1, for
  * 64+ queries of a head size that fills its vectors): K and V rounded to f16, q and the
- * accumulator f32. tmp: hd floats of scratch. */
+ * accumulator f32. flags: Q3_ATTN_TILED for the tiled kernel, Q3_ATTN_KV16 when K and V
+ * already hold f16 values (q3_round16 once per row, not once per query: the same result).
+ * tmp: hd floats of scratch. */
+#define Q3_ATTN_TILED 1
+#define Q3_ATTN_KV16 2
 void q3_attn_f16(float *out, const float *q, const float *K, const float *V, long stride, int hd, int r0, int r1,
-                 float scale, int tiled, float *tmp);
+                 float scale, int flags, float *tmp);
+void q3_round16(float *x, long n);   /* each value to the nearest f16, in place */
 
 struct q3_predictor;
 /* wtype: < 0 keeps the file's weight types; DT_Q8_0 requantizes the F16/F32 matrices
