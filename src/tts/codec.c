@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/dtype.h"
-#include "core/fp16.h"
 #include "core/gelu_f16.h"
 #include "core/layernorm.h"
 #include "core/matmul.h"
@@ -288,19 +287,18 @@ static void snake_run(const struct snake *s, float *x, int T) {
     }
 }
 
-static float round16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
-
 /* ConvNeXt block on x [T][PC] in place. */
 static int convnext_run(struct q3_codec *c, struct up_block *u, struct pool *pool, float *x, int T) {
     const int C = c->PC, K = (int)u->dw.ne[0], F = (int)u->pw1.ne[1];
     float *full = with_hist(&u->dwh, x, T), *h = malloc(sizeof(float) * (size_t)T * (size_t)C),
           *g = malloc(sizeof(float) * (size_t)T * (size_t)F), *wk = malloc(sizeof(float) * (size_t)K);
     if (!full || !h || !g || !wk) { free(full), free(h), free(g), free(wk); return -1; }
+    q3_round16(full, (long)(u->dwh.n + T) * C);  /* the depthwise taps read f16 inputs: round each once, not K times */
     for (int ch = 0; ch < C; ch++) {
         q3_row(&u->dw, ch, wk);  /* dw viewed as C rows of K: [K, 1, C] */
         for (int t = 0; t < T; t++) {
             float s = 0;
-            for (int k = 0; k < K; k++) s += round16(full[((size_t)t + (size_t)k) * (size_t)C + (size_t)ch]) * wk[k];
+            for (int k = 0; k < K; k++) s += full[((size_t)t + (size_t)k) * (size_t)C + (size_t)ch] * wk[k];
             h[(size_t)t * (size_t)C + (size_t)ch] = s + u->dw_w16_b[ch];
         }
     }
