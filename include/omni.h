@@ -738,7 +738,7 @@ int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n
 /* As omni_tts_load_neural, with quant the type the code predictor's F16 matrices are
  * requantized to at load: NULL, "" or "none" (the default: the files' own weights, whose
  * greedy codes match llama-tts) or "q8_0" (about half the bytes its per-frame passes read,
- * so sooner first audio; the codes may differ). Quantized files (Q8_0 pairs) need none. */
+ * so sooner first audio; the codes may differ) or "q4_0" (a quarter, coarser). Quantized files (Q8_0 pairs) need none. */
 int omni_tts_load_neural_quant(const char *talker_path, const char *mmproj_path, int n_threads, const char *quant,
                                char *err, size_t err_size);
 /* 1 when params->instructions shapes the speech: the neural voice would speak this request

@@ -56,7 +56,7 @@ static void usage(FILE *f) {
             "  --tts-model FILE   speak with a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's\n"
             "                     conversion), with --tts-mmproj FILE, its code predictor and codec\n"
             "                     (default: espeak-ng)\n"
-            "  --tts-quant TYPE   none (default) or q8_0: its code predictor requantized at load\n"
+            "  --tts-quant TYPE   none (default), q8_0 or q4_0: its code predictor requantized at load\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
             "  --silence-ms N     silence that ends a turn when the transcript says neither way\n"
             "                     (default 280)\n"

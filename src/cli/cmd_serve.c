@@ -91,7 +91,7 @@ static void usage(FILE *f) {
             "      --tts-mmproj FILE  its mmproj (code predictor, codec decoder). /v1/audio/speech and the\n"
             "                         Realtime API then speak the preset voices with it (OpenAI names map\n"
             "                         to its built-in speakers); espeak-ng stays the fallback\n"
-            "      --tts-quant TYPE   none (default: the file's weights) or q8_0: the neural voice's code\n"
+            "      --tts-quant TYPE   none (default: the file's weights), q8_0 or q4_0: the neural voice's code\n"
             "                         predictor requantized at load, for sooner first audio\n"
             "      --embedding-model FILE  an embedding model (BERT-family GGUF such as bge-small-en-v1.5, or\n"
             "                         Qwen3-Embedding) for POST /v1/embeddings, or a reranker (bge-reranker)\n"

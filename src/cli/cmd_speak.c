@@ -31,7 +31,7 @@ static void usage(FILE *f) {
             "  --tts-model F    a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's conversion), with\n"
             "  --tts-mmproj F   its mmproj; the presets then speak with its built-in speakers, whose own\n"
             "                   names (e.g. sohee) are voices too; espeak-ng reads what it cannot\n"
-            "  --tts-quant T    none (default: the file's weights) or q8_0: the neural voice's code\n"
+            "  --tts-quant T    none (default: the file's weights), q8_0 or q4_0: the neural voice's code\n"
             "                   predictor requantized at load, for sooner first audio\n"
             "  --instructions S the speaking style (\"slow and warm\") for a neural voice whose model takes\n"
             "                   one (Qwen3-TTS CustomVoice or VoiceDesign, not Base or 0.6B); other voices\n"

@@ -23,7 +23,7 @@ int q3_tensor(const struct gguf *g, const char *name, int n_dims, int64_t ne0, i
 int q3_vector(const struct gguf *g, const char *name, int64_t n, const float **out, struct err *e);
 /* The 2-D slice k of a 3-D tensor, and row r of a 2-D one as floats. */
 struct tensor q3_slice(const struct tensor *t, int64_t k);
-/* Requantizes an F16 or F32 matrix t (every row of ne[0] a multiple of 32) to type (DT_Q8_0)
+/* Requantizes an F16 or F32 matrix t (every row of ne[0] a multiple of 32) to type (DT_Q8_0, DT_Q4_0)
  * into a new buffer, *own, that t then points at; the caller frees *own. Any other matrix,
  * or type < 0, is left as it is (*own NULL). The per-frame passes over the code predictor
  * are memory-bound, so half the bytes is close to half the time. -1 when out of memory. */
@@ -45,7 +45,7 @@ void q3_attn_f16(float *out, const float *q, const float *K, const float *V, lon
 void q3_round16(float *x, long n);   /* each value to the nearest f16, in place */
 
 struct q3_predictor;
-/* wtype: < 0 keeps the file's weight types; DT_Q8_0 requantizes the F16/F32 matrices
+/* wtype: < 0 keeps the file's weight types; DT_Q8_0 or DT_Q4_0 requantizes the F16/F32 matrices
  * (q3_requant; the codebook tables stay as they are). */
 struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, int wtype, struct err *e);
 void q3_predictor_free(struct q3_predictor *p);

@@ -61,8 +61,9 @@ struct q3tts *q3tts_load_quant(const char *talker_path, const char *mmproj_path,
                                struct err *e) {
     int wtype = -1;
     if (quant && *quant && strcasecmp(quant, "none") && strcasecmp(quant, "f16")) {
-        if (strcasecmp(quant, "q8_0")) { err_set(e, "voice model quantization '%s': only q8_0 or none", quant); return NULL; }
-        wtype = DT_Q8_0;
+        if (!strcasecmp(quant, "q8_0")) wtype = DT_Q8_0;
+        else if (!strcasecmp(quant, "q4_0")) wtype = DT_Q4_0;
+        else { err_set(e, "voice model quantization '%s': only q8_0, q4_0 or none", quant); return NULL; }
     }
     struct q3tts *t = calloc(1, sizeof *t);
     if (!t) { err_set(e, "out of memory"); return NULL; }

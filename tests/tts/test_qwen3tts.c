@@ -190,7 +190,7 @@ static float peak(const struct got *g) {
 }
 
 /* Quantized weights: a Q8_0 pair as written (--type q8_0), and the code predictor requantized
- * at load (q3tts_load_quant), both still give a waveform; "none" is the file's own path,
+ * at load to Q8_0 or Q4_0 (q3tts_load_quant), both still give a waveform; "none" is the file's own path,
  * bit for bit; an unknown type is refused. */
 TEST(quantized_weights_speak) {
     char talker[256], mmproj[256];
@@ -220,6 +220,12 @@ TEST(quantized_weights_speak) {
     CHECK(gq.frames >= 1 && gq.n == (size_t)gq.frames * 1920 && peak(&gq) > 1e-3 && peak(&gq) <= 1);
     free(gf.pcm), free(gn.pcm), free(gq.pcm);
     q3tts_free(f), q3tts_free(n), q3tts_free(q);
+    struct q3tts *q4 = q3tts_load_quant(g_talker, g_mmproj, 2, "q4_0", &e);
+    REQUIRE(q4, "%s", e.msg);
+    REQUIRE(!speak(q4, "Hello world.", "en", NULL, 6, 0, &gq), "synthesis");
+    CHECK(gq.frames >= 1 && gq.n == (size_t)gq.frames * 1920 && peak(&gq) > 1e-3 && peak(&gq) <= 1);
+    free(gq.pcm);
+    q3tts_free(q4);
     CHECK(q3tts_load_quant(g_talker, g_mmproj, 1, "q3_k", &e) == NULL && strstr(e.msg, "q8_0"));
 }
 
