@@ -5,7 +5,8 @@
  * tiny-qwen3tts shape made here (its first chunk is 1 frame = 80 ms of audio, as the voice
  * loop streams it); then the real Qwen3-TTS-12Hz-0.6B and 1.7B shapes (random-weight F16
  * pairs made once into $BENCH_MODELS, default build/bench-models; BENCH_TTS_FULL=0 skips
- * them; BENCH_TTS_SHAPES picks one) on 2 threads: time and process CPU to the first chunk, and the real-time factor
+ * them, =only runs them alone; BENCH_TTS_SHAPES picks one; BENCH_TTS_QUANT=q8_0 requantizes the code predictor;
+ * BENCH_TTS_TYPE=q8_0 uses Q8_0 pairs) on 2 threads: time and process CPU to the first chunk, and the real-time factor
  * over BENCH_TTS_FRAMES frames (default 24, ~2 s of audio; random weights rarely stop). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,23 +85,25 @@ static void bench_full_shapes(void) {
     const char *dir = getenv("BENCH_MODELS") ? getenv("BENCH_MODELS") : "build/bench-models";
     const char *nf = getenv("BENCH_TTS_FRAMES");
     int frames = nf && atoi(nf) > 0 ? atoi(nf) : 24;
+    const char *ty = getenv("BENCH_TTS_TYPE") ? getenv("BENCH_TTS_TYPE") : "f16";  /* the files' type: f16 or q8_0 */
     const char *only = getenv("BENCH_TTS_SHAPES");   /* e.g. "qwen3tts-0.6b"; default both */
     static const char *shapes[] = {"qwen3tts-0.6b", "qwen3tts-1.7b"};
-    printf("\n## Speech out (Qwen3-TTS, random-weight F16 pairs of the real shapes, 2 threads), median of 3\n\n");
+    printf("\n## Speech out (Qwen3-TTS, random-weight %s pairs of the real shapes, 2 threads), median of 3\n\n", ty);
     printf("| shape | reply | first chunk ms (1 frame) | first chunk CPU ms (all threads) | frames | real-time factor |\n"
            "|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         if (only && !strstr(only, shapes[k])) continue;
         char talker[512], mmproj[512];
-        snprintf(talker, sizeof talker, "%s/%s-f16-talker.gguf", dir, shapes[k]);
-        snprintf(mmproj, sizeof mmproj, "%s/%s-f16-mmproj.gguf", dir, shapes[k]);
+        snprintf(talker, sizeof talker, "%s/%s-%s-talker.gguf", dir, shapes[k], ty);
+        snprintf(mmproj, sizeof mmproj, "%s/%s-%s-mmproj.gguf", dir, shapes[k], ty);
         struct err e = {{0}};
         if ((access(talker, R_OK) || access(mmproj, R_OK)) &&
-            synth_tts_write(synth_tts_find_shape(shapes[k]), "f16", 1, talker, mmproj, &e)) {
+            synth_tts_write(synth_tts_find_shape(shapes[k]), ty, 1, talker, mmproj, &e)) {
             printf("| %s | synth failed: %s |\n", shapes[k], e.msg);
             continue;
         }
-        struct q3tts *t = q3tts_load(talker, mmproj, 2, &e);
+        const char *quant = getenv("BENCH_TTS_QUANT");   /* e.g. "q8_0": the code predictor requantized at load */
+        struct q3tts *t = q3tts_load_quant(talker, mmproj, 2, quant, &e);
         if (!t) { printf("| %s | load failed: %s |\n", shapes[k], e.msg); continue; }
         struct { const char *name, *lang, *text; } cases[] = {
             {"en, 1 sentence", "en", "Sure, here is a quick answer to your question about the weather today."},
@@ -127,13 +130,18 @@ static void bench_full_shapes(void) {
             qsort(ft, 3, sizeof ft[0], cmp_d);
             qsort(fc, 3, sizeof fc[0], cmp_d);
             qsort(rt, 3, sizeof rt[0], cmp_d);
-            printf("| %s | %s | %.1f | %.1f | %d | %.2f |\n", shapes[k], cases[c].name, ft[1], fc[1], nfr, rt[1]);
+            printf("| %s%s%s | %s | %.1f | %.1f | %d | %.2f |\n", shapes[k], quant ? " " : "", quant ? quant : "", cases[c].name, ft[1], fc[1], nfr, rt[1]);
         }
         q3tts_free(t);
     }
 }
 
 int main(void) {
+    const char *full = getenv("BENCH_TTS_FULL");
+    if (full && !strcmp(full, "only")) {  /* the full shapes alone */
+        bench_full_shapes();
+        return 0;
+    }
     static const char *en1 = "Sure, here is a quick answer to your question about the weather today.";
     static const char *ko1 = "네, 오늘 날씨에 대한 질문에 간단히 답해 드릴게요.";
     char en10[2048] = "", ko10[4096] = "";

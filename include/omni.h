@@ -735,6 +735,12 @@ char *omni_tts_voices_json(void);
  * no synthesis is running. 0, or -1 with err set. */
 int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n_threads, char *err,
                          size_t err_size);
+/* As omni_tts_load_neural, with quant the type the code predictor's F16 matrices are
+ * requantized to at load: NULL, "" or "none" (the default: the files' own weights, whose
+ * greedy codes match llama-tts) or "q8_0" (about half the bytes its per-frame passes read,
+ * so sooner first audio; the codes may differ) or "q4_0" (a quarter, coarser). Quantized files (Q8_0 pairs) need none. */
+int omni_tts_load_neural_quant(const char *talker_path, const char *mmproj_path, int n_threads, const char *quant,
+                               char *err, size_t err_size);
 /* 1 when params->instructions shapes the speech: the neural voice would speak this request
  * and its model takes instructions (Qwen3-TTS CustomVoice and VoiceDesign, not Base and not
  * the 0.6B size, for which Qwen3-TTS itself drops them); 0 when they are ignored (espeak-ng,

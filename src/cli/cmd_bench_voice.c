@@ -56,6 +56,7 @@ static void usage(FILE *f) {
             "  --tts-model FILE   speak with a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's\n"
             "                     conversion), with --tts-mmproj FILE, its code predictor and codec\n"
             "                     (default: espeak-ng)\n"
+            "  --tts-quant TYPE   none (default), q8_0 or q4_0: its code predictor requantized at load\n"
             "  --max-tokens N     reply cap (default 8: random-weight models would babble on)\n"
             "  --silence-ms N     silence that ends a turn when the transcript says neither way\n"
             "                     (default 280)\n"
@@ -281,7 +282,7 @@ static void report_languages(const struct result *r, int n) {
 
 int cmd_bench_voice(int argc, char **argv) {
     const char *llm_path = NULL, *asr_path = NULL, *vad_path = NULL, *lang = "en", *tts_model = NULL,
-               *tts_mmproj = NULL;
+               *tts_mmproj = NULL, *tts_quant = NULL;
     int json = 0, max_tokens = 8, silence = omni_voice_default_params().silence_ms, speculate = 1, fresh = 0,
         fixed = 0;
     const char **files = calloc((size_t)argc, sizeof *files);
@@ -296,6 +297,7 @@ int cmd_bench_voice(int argc, char **argv) {
         else if ((!strcmp(a, "--vad-model") || !strcmp(a, "--vad")) && has) vad_path = argv[++i];
         else if (!strcmp(a, "--tts-model") && has) tts_model = argv[++i];
         else if (!strcmp(a, "--tts-mmproj") && has) tts_mmproj = argv[++i];
+        else if (!strcmp(a, "--tts-quant") && has) tts_quant = argv[++i];
         else if (!strcmp(a, "--max-tokens") && has) max_tokens = atoi(argv[++i]);
         else if (!strcmp(a, "--silence-ms") && has) silence = atoi(argv[++i]);
         else if (!strcmp(a, "--language") && has) lang = argv[++i];
@@ -344,7 +346,7 @@ int cmd_bench_voice(int argc, char **argv) {
     }
     if (!(llm = omni_model_load(llm_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
     if (!(asr = omni_asr_load(asr_path, NULL, errbuf, sizeof errbuf))) { cli_fail("%s", errbuf); goto out; }
-    if (tts_model && omni_tts_load_neural(tts_model, tts_mmproj, 0, errbuf, sizeof errbuf)) {
+    if (tts_model && omni_tts_load_neural_quant(tts_model, tts_mmproj, 0, tts_quant, errbuf, sizeof errbuf)) {
         cli_fail("bench-voice: --tts-model: %s", errbuf);
         goto out;
     }

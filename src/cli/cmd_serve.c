@@ -91,6 +91,8 @@ static void usage(FILE *f) {
             "      --tts-mmproj FILE  its mmproj (code predictor, codec decoder). /v1/audio/speech and the\n"
             "                         Realtime API then speak the preset voices with it (OpenAI names map\n"
             "                         to its built-in speakers); espeak-ng stays the fallback\n"
+            "      --tts-quant TYPE   none (default: the file's weights), q8_0 or q4_0: the neural voice's code\n"
+            "                         predictor requantized at load, for sooner first audio\n"
             "      --embedding-model FILE  an embedding model (BERT-family GGUF such as bge-small-en-v1.5, or\n"
             "                         Qwen3-Embedding) for POST /v1/embeddings, or a reranker (bge-reranker)\n"
             "                         for POST /v1/rerank, served next to the chat model. Given as -m instead,\n"
@@ -268,7 +270,7 @@ static struct builtin_config serve_mcp;
 static void serve_mcp_free(void) { builtin_config_free(&serve_mcp); }
 
 int cmd_serve(int argc, char **argv) {
-    const char *model_path = NULL, *name = NULL, *tts_model = NULL, *tts_mmproj = NULL;
+    const char *model_path = NULL, *name = NULL, *tts_model = NULL, *tts_mmproj = NULL, *tts_quant = NULL;
     const char *mmproj = NULL, *embed_path = NULL;
     int pooling = OMNI_POOLING_DEFAULT;
     struct api_params ap = api_default_params();
@@ -363,6 +365,7 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--vad-model")) ap.vad_model = v;
         else if (!strcmp(a, "--tts-model")) tts_model = v;
         else if (!strcmp(a, "--tts-mmproj")) tts_mmproj = v;
+        else if (!strcmp(a, "--tts-quant")) tts_quant = v;
         else if (!strcmp(a, "--tls-cert")) ap.tls_cert = v;
         else if (!strcmp(a, "--tls-key")) ap.tls_key = v;
         else if (!strcmp(a, "--max-file-size")) {
@@ -428,7 +431,7 @@ int cmd_serve(int argc, char **argv) {
     }
     if (tts_model) {  /* the neural voice of /v1/audio/speech and the Realtime API; espeak-ng stays the fallback */
         char terr[512];
-        if (omni_tts_load_neural(tts_model, tts_mmproj, n_threads, terr, sizeof terr)) {
+        if (omni_tts_load_neural_quant(tts_model, tts_mmproj, n_threads, tts_quant, terr, sizeof terr)) {
             api_keys_free(&keys);
             return cli_fail("serve: --tts-model: %s", terr);
         }

@@ -31,6 +31,8 @@ static void usage(FILE *f) {
             "  --tts-model F    a neural voice: a Qwen3-TTS talker GGUF (llama.cpp's conversion), with\n"
             "  --tts-mmproj F   its mmproj; the presets then speak with its built-in speakers, whose own\n"
             "                   names (e.g. sohee) are voices too; espeak-ng reads what it cannot\n"
+            "  --tts-quant T    none (default: the file's weights), q8_0 or q4_0: the neural voice's code\n"
+            "                   predictor requantized at load, for sooner first audio\n"
             "  --instructions S the speaking style (\"slow and warm\") for a neural voice whose model takes\n"
             "                   one (Qwen3-TTS CustomVoice or VoiceDesign, not Base or 0.6B); other voices\n"
             "                   ignore it, and a note on standard error says so\n"
@@ -81,7 +83,7 @@ static char *read_stdin(void) {
 
 int cmd_speak(int argc, char **argv) {
     omni_tts_params req = omni_tts_default_params();
-    const char *out_path = NULL, *fmt_name = NULL, *tts_model = NULL, *tts_mmproj = NULL;
+    const char *out_path = NULL, *fmt_name = NULL, *tts_model = NULL, *tts_mmproj = NULL, *tts_quant = NULL;
     size_t text_len = 0;
     char *text = NULL;
     int list = 0, rc = 1;
@@ -96,6 +98,7 @@ int cmd_speak(int argc, char **argv) {
         else if (!strcmp(a, "--no-normalize")) req.normalize = 0;
         else if (!strcmp(a, "--tts-model") && has) tts_model = argv[++i];
         else if (!strcmp(a, "--tts-mmproj") && has) tts_mmproj = argv[++i];
+        else if (!strcmp(a, "--tts-quant") && has) tts_quant = argv[++i];
         else if (!strcmp(a, "--instructions") && has) req.instructions = argv[++i];
         else if (!strcmp(a, "--list-voices")) list = 1;
         else if (!strcmp(a, "--speed") && has) {
@@ -122,7 +125,7 @@ int cmd_speak(int argc, char **argv) {
     }
     if (tts_model) {
         char terr[512];
-        if (omni_tts_load_neural(tts_model, tts_mmproj, 0, terr, sizeof terr)) {
+        if (omni_tts_load_neural_quant(tts_model, tts_mmproj, 0, tts_quant, terr, sizeof terr)) {
             free(text);
             return cli_fail("speak: %s", terr);
         }

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
             "                  or mxfp4_moe (expert shapes: experts MXFP4, other matrices Q8_0)\n"
             "                  whisper-* shapes: f16 or q8_0, written as a whisper.cpp ggml .bin\n"
             "                  clip-*/siglip-* shapes: f16, an image encoder (llama.cpp mmproj GGUF)\n"
-            "                  *qwen3tts* shapes: f32 or f16, a Qwen3-TTS talker (-o) and its mmproj\n"
+            "                  *qwen3tts* shapes: f32, f16 or q8_0, a Qwen3-TTS talker (-o) and its mmproj\n"
             "                  (--mmproj); qwen3tts-0.6b and qwen3tts-1.7b are the real models' shapes\n"
             "  --mmproj FILE   qwen3tts shapes: where to write the mmproj (code predictor, codec decoder,\n"
             "                  speaker encoder)\n"

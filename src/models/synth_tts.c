@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "core/fp16.h"
+#include "core/matmul.h"
 #include "formats/gguf.h"
 
 const struct synth_tts_shape synth_tts_shapes[] = {
@@ -60,7 +61,7 @@ struct wctx {
     uint64_t seed;
     int rc;
     struct err *e;
-    int mtype;   /* matrices and embedding tables: DT_F32, or DT_F16 ("--outtype f16") */
+    int mtype;   /* matrices and embedding tables: DT_F32, DT_F16 ("--outtype f16") or DT_Q8_0 */
 };
 
 static uint64_t mix(uint64_t *x) {
@@ -70,7 +71,8 @@ static uint64_t mix(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-/* One tensor, values offset + scale * uniform(-1, 1), stored as type (F32 or F16). */
+/* One tensor, values offset + scale * uniform(-1, 1), stored as type (F32, F16, or Q8_0 where
+ * rows are whole blocks of 32, else F16). */
 static void put(struct wctx *c, const char *name, int type, int n_dims, int64_t ne0, int64_t ne1, int64_t ne2,
                 float scale, float offset) {
     if (c->rc) return;
@@ -81,7 +83,15 @@ static void put(struct wctx *c, const char *name, int type, int n_dims, int64_t 
     float *x = malloc(n * sizeof *x);
     if (!x) { c->rc = err_set(c->e, "synth: out of memory for %s", name); return; }
     for (size_t i = 0; i < n; i++) x[i] = offset + scale * ((float)((mix(&st) >> 40) * (1.0 / 8388608.0)) - 1.0f);
-    if (type == DT_F16) {
+    if (type == DT_Q8_0 && ne0 % 32) type = DT_F16;  /* rows that are not whole blocks */
+    if (type == DT_Q8_0) {
+        size_t rb = dtype_row_bytes(DT_Q8_0, ne0), rows = n / (size_t)ne0;
+        char *q = malloc(rb * rows);
+        if (!q) { free(x); c->rc = err_set(c->e, "synth: out of memory for %s", name); return; }
+        for (size_t r = 0; r < rows; r++) quantize_row(DT_Q8_0, x + r * (size_t)ne0, q + r * rb, ne0);
+        c->rc = gguf_w_tensor(c->w, name, DT_Q8_0, n_dims, ne, q, c->e);
+        free(q);
+    } else if (type == DT_F16) {
         uint16_t *h = malloc(n * sizeof *h);
         if (!h) { free(x); c->rc = err_set(c->e, "synth: out of memory for %s", name); return; }
         for (size_t i = 0; i < n; i++) h[i] = fp32_to_fp16(x[i]);
@@ -172,9 +182,9 @@ static int write_talker(const struct synth_tts_shape *s, int mtype, uint64_t see
 
     struct gguf_writer *w = c.w;
     gguf_w_str(w, "general.architecture", "qwen3tts");
-    snprintf(buf, sizeof buf, "omni synth %s %s (random weights)", s->name, mtype == DT_F16 ? "f16" : "f32");
+    snprintf(buf, sizeof buf, "omni synth %s %s (random weights)", s->name, mtype == DT_F16 ? "f16" : mtype == DT_Q8_0 ? "q8_0" : "f32");
     gguf_w_str(w, "general.name", buf);
-    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : 0);
+    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : mtype == DT_Q8_0 ? 7 : 0);
     gguf_w_u32(w, "qwen3tts.block_count", (uint32_t)s->n_layer);
     gguf_w_u32(w, "qwen3tts.context_length", 32768);
     gguf_w_u32(w, "qwen3tts.embedding_length", (uint32_t)s->n_embd);
@@ -261,7 +271,7 @@ static int write_mmproj(const struct synth_tts_shape *s, int mtype, uint64_t see
     const int E = s->n_embd, P = s->cp_embd;
     gguf_w_str(w, "general.architecture", "clip");
     gguf_w_str(w, "general.name", "omni synth qwen3tts mmproj (random weights)");
-    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : 0);
+    gguf_w_u32(w, "general.file_type", mtype == DT_F16 ? 1 : mtype == DT_Q8_0 ? 7 : 0);
     gguf_w_bool(w, "clip.has_audio_encoder", 1);
     gguf_w_str(w, "clip.audio.projector_type", "qwen3tts_spkenc");
     gguf_w_u32(w, "clip.audio.projection_dim", (uint32_t)E);
@@ -401,10 +411,10 @@ static int write_mmproj(const struct synth_tts_shape *s, int mtype, uint64_t see
 
 int synth_tts_write(const struct synth_tts_shape *s, const char *ftype, uint64_t seed, const char *talker_path,
                     const char *mmproj_path, struct err *e) {
-    if (strcmp(ftype, "f32") && strcmp(ftype, "f16"))
-        return err_set(e, "synth: %s is written as f32 or f16, not '%s'", s->name, ftype);
+    if (strcmp(ftype, "f32") && strcmp(ftype, "f16") && strcmp(ftype, "q8_0"))
+        return err_set(e, "synth: %s is written as f32, f16 or q8_0, not '%s'", s->name, ftype);
     if (!mmproj_path) return err_set(e, "synth: %s needs --mmproj FILE for the code predictor and codec", s->name);
-    const int mtype = strcmp(ftype, "f16") ? DT_F32 : DT_F16;
+    const int mtype = !strcmp(ftype, "f16") ? DT_F16 : !strcmp(ftype, "q8_0") ? DT_Q8_0 : DT_F32;
     if (write_talker(s, mtype, seed, talker_path, e)) return -1;
     return write_mmproj(s, mtype, seed, mmproj_path, e);
 }

@@ -24,6 +24,11 @@ static const struct { const char *preset, *speaker; } k_map[] = {
 };
 
 int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n_threads, char *err, size_t err_size) {
+    return omni_tts_load_neural_quant(talker_path, mmproj_path, n_threads, NULL, err, err_size);
+}
+
+int omni_tts_load_neural_quant(const char *talker_path, const char *mmproj_path, int n_threads, const char *quant,
+                               char *err, size_t err_size) {
     struct err e = {{0}};
     struct q3tts *m = NULL;
     if (talker_path) {
@@ -31,7 +36,7 @@ int omni_tts_load_neural(const char *talker_path, const char *mmproj_path, int n
             err_set(&e, "a Qwen3-TTS talker needs its mmproj (code predictor and codec decoder)");
             return err_copy(&e, err, err_size);
         }
-        m = q3tts_load(talker_path, mmproj_path, n_threads, &e);
+        m = q3tts_load_quant(talker_path, mmproj_path, n_threads, quant, &e);
         if (!m) return err_copy(&e, err, err_size);
     }
     pthread_mutex_lock(&g_lock);

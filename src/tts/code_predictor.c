@@ -27,11 +27,14 @@ struct q3_predictor {
     int has_proj;
     struct cp_layer *layers;
     float *k, *v;               /* [L][N_POS][HKV * hd] */
+    void *owned[16 * 8 + 4];   /* requantized copies (q3_requant) */
+    int n_owned;
     float *x, *h, *q, *kk, *vv, *att, *ao, *g, *u, *logits, *row, *cs;
 };
 
 void q3_predictor_free(struct q3_predictor *p) {
     if (!p) return;
+    for (int i = 0; i < p->n_owned; i++) free(p->owned[i]);
     free(p->layers), free(p->k), free(p->v), free(p->x), free(p->h), free(p->q), free(p->kk), free(p->vv);
     free(p->att), free(p->ao), free(p->g), free(p->u), free(p->logits), free(p->row), free(p->cs);
     free(p);
@@ -45,7 +48,15 @@ static int hp(const struct gguf *g, const char *key, int *out, struct err *e) {
     return 0;
 }
 
-struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, struct err *e) {
+static int own(struct q3_predictor *p, struct tensor *t, int wtype, struct err *e) {
+    void *buf;
+    if (p->n_owned >= (int)(sizeof p->owned / sizeof *p->owned)) return 0;  /* more layers than owned[]: keep the file's */
+    if (q3_requant(t, wtype, &buf, e)) return -1;
+    if (buf) p->owned[p->n_owned++] = buf;
+    return 0;
+}
+
+struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, int wtype, struct err *e) {
     struct q3_predictor *p = calloc(1, sizeof *p);
     if (!p) { err_set(e, "out of memory"); return NULL; }
     p->E = n_embd_talker;
@@ -62,9 +73,10 @@ struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, 
         q3_vector(g, "a.gen.code.output_norm.weight", p->P, &p->norm, e))
         goto fail;
     p->vocab = (int)p->head.ne[1];
+    if (own(p, &p->head, wtype, e)) goto fail;  /* 15 heads [P, vocab] each: q3_slice follows the new type */
     p->has_proj = gguf_find_tensor(g, "a.gen.code.proj_in.weight") >= 0;
     if (p->has_proj) {
-        if (q3_tensor(g, "a.gen.code.proj_in.weight", 2, p->E, p->P, 0, &p->proj_w, e)) goto fail;
+        if (q3_tensor(g, "a.gen.code.proj_in.weight", 2, p->E, p->P, 0, &p->proj_w, e) || own(p, &p->proj_w, wtype, e)) goto fail;
         if (gguf_find_tensor(g, "a.gen.code.proj_in.bias") >= 0 && q3_vector(g, "a.gen.code.proj_in.bias", p->P, &p->proj_b, e))
             goto fail;
     } else if (p->E != p->P) {
@@ -86,6 +98,9 @@ struct q3_predictor *q3_predictor_load(const struct gguf *g, int n_embd_talker, 
             T(up, "ffn_up.weight", p->P, p->F) || T(down, "ffn_down.weight", p->F, p->P) ||
             VV(ln1, "ln1.weight", p->P) || VV(ln2, "ln2.weight", p->P) || VV(q_norm, "attn_q_norm.weight", p->hd) ||
             VV(k_norm, "attn_k_norm.weight", p->hd))
+            goto fail;
+        if (own(p, &ly->wq, wtype, e) || own(p, &ly->wk, wtype, e) || own(p, &ly->wv, wtype, e) || own(p, &ly->wo, wtype, e) ||
+            own(p, &ly->gate, wtype, e) || own(p, &ly->up, wtype, e) || own(p, &ly->down, wtype, e))
             goto fail;
 #undef T
 #undef VV
@@ -135,9 +150,11 @@ static void step(struct q3_predictor *p, struct pool *pool, const float *in, int
             ops_rmsnorm(K + (size_t)pos * kvd + h * hd, K + (size_t)pos * kvd + h * hd, ly->k_norm, hd, p->eps);
         ops_rope(p->q, H, hd, hd, p->cs, 1);
         ops_rope(K + (size_t)pos * kvd, HKV, hd, hd, p->cs, 1);
+        q3_round16(K + (size_t)pos * kvd, kvd);  /* the cache is read only as f16 */
+        q3_round16(V + (size_t)pos * kvd, kvd);
         for (int h = 0; h < H; h++)  /* as clip.cpp's flash attention: f16 K/V */
             q3_attn_f16(p->ao + h * hd, p->q + h * hd, K + (h / grp) * hd, V + (h / grp) * hd, kvd, hd, 0, pos, scale,
-                        0, p->att);
+                        Q3_ATTN_KV16, p->att);
         matmul(pool, &ly->wo, p->ao, p->h, 1);
         ops_add(p->x, p->h, P);
         ops_rmsnorm(p->h, p->x, ly->ln2, P, p->eps);

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "core/dtype.h"
-#include "core/fp16.h"
 #include "core/gelu_f16.h"
 #include "core/layernorm.h"
 #include "core/matmul.h"
@@ -288,19 +287,18 @@ static void snake_run(const struct snake *s, float *x, int T) {
     }
 }
 
-static float round16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
-
 /* ConvNeXt block on x [T][PC] in place. */
 static int convnext_run(struct q3_codec *c, struct up_block *u, struct pool *pool, float *x, int T) {
     const int C = c->PC, K = (int)u->dw.ne[0], F = (int)u->pw1.ne[1];
     float *full = with_hist(&u->dwh, x, T), *h = malloc(sizeof(float) * (size_t)T * (size_t)C),
           *g = malloc(sizeof(float) * (size_t)T * (size_t)F), *wk = malloc(sizeof(float) * (size_t)K);
     if (!full || !h || !g || !wk) { free(full), free(h), free(g), free(wk); return -1; }
+    q3_round16(full, (long)(u->dwh.n + T) * C);  /* the depthwise taps read f16 inputs: round each once, not K times */
     for (int ch = 0; ch < C; ch++) {
         q3_row(&u->dw, ch, wk);  /* dw viewed as C rows of K: [K, 1, C] */
         for (int t = 0; t < T; t++) {
             float s = 0;
-            for (int k = 0; k < K; k++) s += round16(full[((size_t)t + (size_t)k) * (size_t)C + (size_t)ch]) * wk[k];
+            for (int k = 0; k < K; k++) s += full[((size_t)t + (size_t)k) * (size_t)C + (size_t)ch] * wk[k];
             h[(size_t)t * (size_t)C + (size_t)ch] = s + u->dw_w16_b[ch];
         }
     }
@@ -331,7 +329,7 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
     const float scale = 1.0f / sqrtf((float)hd);
     /* llama.cpp runs a window's 72 queries at once: ggml's tiled kernel when the head size is
      * a whole number of its (AVX-512) vectors, else the one-row kernel */
-    const int tiled = hd % 16 == 0;
+    const int flags = (hd % 16 == 0 ? Q3_ATTN_TILED : 0) | Q3_ATTN_KV16;
     for (int l = 0; l < TFM_LAYERS; l++) {
         struct tfm_layer *t = &c->tl[l];
         for (int i = 0; i < N; i++) ops_rmsnorm(h + (size_t)i * (size_t)H, x + (size_t)i * (size_t)H, t->ln1, H, 1e-5f);
@@ -344,12 +342,15 @@ static int tfm_run(struct q3_codec *c, struct pool *pool, float *x, int N) {
             ops_rope(q + (size_t)i * (size_t)TQ, TFM_HEADS, hd, hd, cs + (size_t)i * (size_t)hd, 1);
             ops_rope(K + (size_t)(nh + i) * (size_t)TQ, TFM_HEADS, hd, hd, cs + (size_t)i * (size_t)hd, 1);
         }
+        /* K/V are read only as f16 (and kept so for the next call): round the new rows once */
+        q3_round16(K + (size_t)nh * (size_t)TQ, (long)N * TQ);
+        q3_round16(V + (size_t)nh * (size_t)TQ, (long)N * TQ);
         for (int i = 0; i < N; i++) {
             int r1 = nh + i, r0 = r1 - (TFM_WINDOW - 1) > 0 ? r1 - (TFM_WINDOW - 1) : 0;
             for (int hh = 0; hh < TFM_HEADS; hh++)
                 q3_attn_f16(ao + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd,
                             q + (size_t)i * (size_t)TQ + (size_t)hh * (size_t)hd, K + (size_t)hh * (size_t)hd,
-                            V + (size_t)hh * (size_t)hd, TQ, hd, r0, r1, scale, tiled, att);
+                            V + (size_t)hh * (size_t)hd, TQ, hd, r0, r1, scale, flags, att);
         }
         /* keep the last 71 frames' K/V for the next call */
         int keep = R < TFM_WINDOW - 1 ? R : TFM_WINDOW - 1;

@@ -1,5 +1,6 @@
 /* Tensor lookups shared by the code predictor and the codec decoder (q3_parts.h). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dtype.h"
@@ -44,28 +45,67 @@ void q3_row(const struct tensor *t, int64_t r, float *out) {
     dequantize_row(t->type, (const char *)t->data + dtype_row_bytes(t->type, t->ne[0]) * (size_t)r, out, t->ne[0]);
 }
 
+int q3_requant(struct tensor *t, int type, void **own, struct err *e) {
+    *own = NULL;
+    if (type < 0 || (t->type != DT_F16 && t->type != DT_F32) || t->ne[0] % 32) return 0;
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    size_t rb = dtype_row_bytes(type, t->ne[0]), ib = dtype_row_bytes(t->type, t->ne[0]);
+    char *buf = malloc(rb * (size_t)rows);
+    float *tmp = malloc(sizeof(float) * (size_t)t->ne[0]);
+    if (!buf || !tmp) { free(buf), free(tmp); return err_set(e, "out of memory"); }
+    for (int64_t r = 0; r < rows; r++) {
+        dequantize_row(t->type, (const char *)t->data + ib * (size_t)r, tmp, t->ne[0]);
+        if (quantize_row(type, tmp, buf + rb * (size_t)r, t->ne[0]) != rb) {
+            free(buf), free(tmp);
+            return err_set(e, "cannot requantize '%s' to %s", t->name ? t->name : "?", dtype_name(type));
+        }
+    }
+    free(tmp);
+    t->type = type, t->data = buf, t->nbytes = rb * (size_t)rows;
+    *own = buf;
+    return 0;
+}
+
 static float r16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 
+void q3_round16(float *x, long n) {
+    for (long i = 0; i < n; i++) x[i] = r16(x[i]);
+}
+
+/* kv16: K and V already hold f16 values (q3_round16), so rounding them again would change
+ * nothing; the loops skip it. */
+#define ATTN_BODY(RK)                                                                                       \
+    for (int r = r0; r <= r1; r++) {                                                                        \
+        const float *k = K + (long)r * stride, *v = V + (long)r * stride;                                   \
+        float s = 0;                                                                                        \
+        for (int d = 0; d < hd; d++) s += out[d] * RK(k[d]);                                                \
+        s *= scale;                                                                                         \
+        float ms = 1, vs = 1;                                                                               \
+        if (s > M) {                                                                                        \
+            float old = M;                                                                                  \
+            M = s;                                                                                          \
+            ms = expf(old - M);                                                                             \
+            for (int d = 0; d < hd; d++) acc[d] = tiled ? acc[d] * ms : r16(acc[d] * ms);                   \
+        } else {                                                                                            \
+            vs = expf(s - M);                                                                               \
+        }                                                                                                   \
+        if (tiled)                                                                                          \
+            for (int d = 0; d < hd; d++) acc[d] = acc[d] + RK(v[d]) * vs;                                   \
+        else                                                                                                \
+            for (int d = 0; d < hd; d++) acc[d] = r16(acc[d] + RK(v[d]) * vs);                              \
+        S = S * ms + vs;                                                                                    \
+    }
+#define SAME(x) (x)
+
 void q3_attn_f16(float *out, const float *q, const float *K, const float *V, long stride, int hd, int r0, int r1,
-                 float scale, int tiled, float *acc) {
+                 float scale, int flags, float *acc) {
+    const int tiled = flags & Q3_ATTN_TILED;
     float M = -INFINITY, S = 0;
     for (int d = 0; d < hd; d++) out[d] = tiled ? q[d] : r16(q[d]), acc[d] = 0;  /* out holds q until the end */
-    for (int r = r0; r <= r1; r++) {
-        const float *k = K + (long)r * stride, *v = V + (long)r * stride;
-        float s = 0;
-        for (int d = 0; d < hd; d++) s += out[d] * r16(k[d]);
-        s *= scale;
-        float ms = 1, vs = 1;
-        if (s > M) {
-            float old = M;
-            M = s;
-            ms = expf(old - M);
-            for (int d = 0; d < hd; d++) acc[d] = tiled ? acc[d] * ms : r16(acc[d] * ms);
-        } else {
-            vs = expf(s - M);
-        }
-        for (int d = 0; d < hd; d++) acc[d] = tiled ? acc[d] + r16(v[d]) * vs : r16(acc[d] + r16(v[d]) * vs);
-        S = S * ms + vs;
+    if (flags & Q3_ATTN_KV16) {
+        ATTN_BODY(SAME)
+    } else {
+        ATTN_BODY(r16)
     }
     float inv = S == 0 ? 0 : 1.0f / S;
     for (int d = 0; d < hd; d++) out[d] = acc[d] * inv;

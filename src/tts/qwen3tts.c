@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/dtype.h"
 #include "core/ops.h"
 #include "models/llm.h"
 #include "text/tokenizer.h"
@@ -53,6 +54,17 @@ static int need(struct q3tts *t, const char *text, int32_t *out, struct err *e) 
 }
 
 struct q3tts *q3tts_load(const char *talker_path, const char *mmproj_path, int n_threads, struct err *e) {
+    return q3tts_load_quant(talker_path, mmproj_path, n_threads, NULL, e);
+}
+
+struct q3tts *q3tts_load_quant(const char *talker_path, const char *mmproj_path, int n_threads, const char *quant,
+                               struct err *e) {
+    int wtype = -1;
+    if (quant && *quant && strcasecmp(quant, "none") && strcasecmp(quant, "f16")) {
+        if (!strcasecmp(quant, "q8_0")) wtype = DT_Q8_0;
+        else if (!strcasecmp(quant, "q4_0")) wtype = DT_Q4_0;
+        else { err_set(e, "voice model quantization '%s': only q8_0, q4_0 or none", quant); return NULL; }
+    }
     struct q3tts *t = calloc(1, sizeof *t);
     if (!t) { err_set(e, "out of memory"); return NULL; }
     struct llm_load_params lp = llm_default_load_params();
@@ -110,7 +122,7 @@ struct q3tts *q3tts_load(const char *talker_path, const char *mmproj_path, int n
         err_set(e, "%s: not a Qwen3-TTS mmproj (clip.gen.audio.projector_type should be qwen3tts_gen)", mmproj_path);
         goto fail;
     }
-    t->pred = q3_predictor_load(t->mm, t->E, e);
+    t->pred = q3_predictor_load(t->mm, t->E, wtype, e);
     if (!t->pred) goto fail;
     t->codec = q3_codec_load(t->mm, e);
     if (!t->codec) goto fail;

@@ -20,6 +20,13 @@
 struct q3tts;
 
 struct q3tts *q3tts_load(const char *talker_path, const char *mmproj_path, int n_threads, struct err *e);
+/* As q3tts_load, with quant naming the type the code predictor's F16/F32 matrices are
+ * requantized to at load: NULL, "" or "none" keeps the file's (the default; the greedy
+ * codes then match llama-tts), "q8_0" halves the bytes its 15 passes a frame read (its
+ * greedy codes may differ from the file's), "q4_0" a quarter (coarser still). Quantized
+ * files are used as they are. */
+struct q3tts *q3tts_load_quant(const char *talker_path, const char *mmproj_path, int n_threads, const char *quant,
+                               struct err *e);
 void q3tts_free(struct q3tts *t);
 
 /* Built-in speakers (the vocabulary's <|spk_NAME|> tokens): count and names. */

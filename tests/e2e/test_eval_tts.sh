@@ -13,7 +13,7 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 P=0; F=0
 ok() { P=$((P+1)); }
 fail() { F=$((F+1)); echo "FAIL: $*"; }
-echo "expect: at least 16 tests run"
+echo "expect: at least 18 tests run"
 
 if "$BIN" synth --shape tiny-qwen3tts --type f32 -o "$T/talker.gguf" --mmproj "$T/mmproj.gguf" 2>"$T/err"; then ok
 else fail "synth: $(cat "$T/err")"; fi
@@ -82,6 +82,10 @@ if "$BIN" speak --voice alloy --instructions "Whisper it." -o "$T/es.wav" "Hello
    grep -q "does not take instructions" "$T/err"
 then ok; else fail "speak --instructions on espeak-ng: $(cat "$T/err")"; fi
 expect_error "half a neural voice" "go together" "$BIN" speak --tts-model "$T/talker.gguf" -o "$T/x.wav" hi
+# the code predictor requantized to Q8_0 at load still speaks; an unknown type is refused
+if "$BIN" speak $NV --tts-quant q8_0 --voice alloy -o "$T/q8.wav" "Hello world." 2>"$T/err" && [ -s "$T/q8.wav" ]
+then ok; else fail "speak --tts-quant q8_0: $(cat "$T/err")"; fi
+expect_error "unknown voice quantization" "only q8_0" "$BIN" speak $NV --tts-quant q3_k -o "$T/x.wav" hi
 
 echo "$P passed, $F failed"
 [ "$F" = 0 ]

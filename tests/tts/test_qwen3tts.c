@@ -167,8 +167,8 @@ TEST(f16_pair_speaks) {
     snprintf(mmproj, sizeof mmproj, "/tmp/omni-test-q3tts-%d-mmproj16.gguf", (int)getpid());
     struct err e = {{0}};
     REQUIRE(!synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "f16", 1, talker, mmproj, &e), "%s", e.msg);
-    CHECK(synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "q8_0", 1, talker, mmproj, &e) == -1 &&
-          strstr(e.msg, "f16"));
+    CHECK(synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "q4_k", 1, talker, mmproj, &e) == -1 &&
+          strstr(e.msg, "q8_0"));
     struct q3tts *t = q3tts_load(talker, mmproj, 2, &e);
     unlink(talker), unlink(mmproj);
     REQUIRE(t, "%s", e.msg);
@@ -183,8 +183,54 @@ TEST(f16_pair_speaks) {
     CHECK(synth_tts_find_shape("qwen3tts-0.6b") && synth_tts_find_shape("qwen3tts-1.7b"));
 }
 
+static float peak(const struct got *g) {
+    float mx = 0;
+    for (size_t i = 0; i < g->n; i++) mx = fabsf(g->pcm[i]) > mx ? fabsf(g->pcm[i]) : mx;
+    return mx;
+}
+
+/* Quantized weights: a Q8_0 pair as written (--type q8_0), and the code predictor requantized
+ * at load to Q8_0 or Q4_0 (q3tts_load_quant), both still give a waveform; "none" is the file's own path,
+ * bit for bit; an unknown type is refused. */
+TEST(quantized_weights_speak) {
+    char talker[256], mmproj[256];
+    snprintf(talker, sizeof talker, "/tmp/omni-test-q3tts-%d-talker8.gguf", (int)getpid());
+    snprintf(mmproj, sizeof mmproj, "/tmp/omni-test-q3tts-%d-mmproj8.gguf", (int)getpid());
+    struct err e = {{0}};
+    REQUIRE(!synth_tts_write(synth_tts_find_shape("tiny-qwen3tts"), "q8_0", 1, talker, mmproj, &e), "%s", e.msg);
+    struct q3tts *t = q3tts_load(talker, mmproj, 2, &e);
+    unlink(talker), unlink(mmproj);
+    REQUIRE(t, "%s", e.msg);
+    struct got a;
+    REQUIRE(!speak(t, "Hello world.", "en", NULL, 6, 0, &a), "synthesis");
+    CHECK(a.frames >= 1 && a.n == (size_t)a.frames * 1920);
+    CHECK(peak(&a) > 1e-3 && peak(&a) <= 1);
+    free(a.pcm);
+    q3tts_free(t);
+
+    struct q3tts *f = q3tts_load(g_talker, g_mmproj, 2, &e), *n = q3tts_load_quant(g_talker, g_mmproj, 2, "none", &e),
+                 *q = q3tts_load_quant(g_talker, g_mmproj, 2, "q8_0", &e);
+    REQUIRE(f && n && q, "%s", e.msg);
+    struct got gf, gn, gq;
+    REQUIRE(!speak(f, "Hello world.", "en", NULL, 6, 0, &gf) && !speak(n, "Hello world.", "en", NULL, 6, 0, &gn) &&
+                !speak(q, "Hello world.", "en", NULL, 6, 0, &gq),
+            "synthesis");
+    CHECK(gf.frames == gn.frames && gf.n == gn.n && !memcmp(gf.codes, gn.codes, sizeof(int32_t) * (size_t)gf.frames * Q3TTS_CODES) &&
+          !memcmp(gf.pcm, gn.pcm, sizeof(float) * gf.n));
+    CHECK(gq.frames >= 1 && gq.n == (size_t)gq.frames * 1920 && peak(&gq) > 1e-3 && peak(&gq) <= 1);
+    free(gf.pcm), free(gn.pcm), free(gq.pcm);
+    q3tts_free(f), q3tts_free(n), q3tts_free(q);
+    struct q3tts *q4 = q3tts_load_quant(g_talker, g_mmproj, 2, "q4_0", &e);
+    REQUIRE(q4, "%s", e.msg);
+    REQUIRE(!speak(q4, "Hello world.", "en", NULL, 6, 0, &gq), "synthesis");
+    CHECK(gq.frames >= 1 && gq.n == (size_t)gq.frames * 1920 && peak(&gq) > 1e-3 && peak(&gq) <= 1);
+    free(gq.pcm);
+    q3tts_free(q4);
+    CHECK(q3tts_load_quant(g_talker, g_mmproj, 1, "q3_k", &e) == NULL && strstr(e.msg, "q8_0"));
+}
+
 int main(void) {
-    TEST_EXPECT(5);
+    TEST_EXPECT(6);
     snprintf(g_talker, sizeof g_talker, "/tmp/omni-test-q3tts-%d-talker.gguf", (int)getpid());
     snprintf(g_mmproj, sizeof g_mmproj, "/tmp/omni-test-q3tts-%d-mmproj.gguf", (int)getpid());
     struct err e = {{0}};
@@ -197,6 +243,7 @@ int main(void) {
     RUN(refuses_and_stops);
     RUN(f16_pair_speaks);
     RUN(instructions);
+    RUN(quantized_weights_speak);
     unlink(g_talker), unlink(g_mmproj);
     return test_summary();
 }
