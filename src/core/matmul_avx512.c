@@ -560,7 +560,7 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
 #endif
 MM_GEMM(z_gemm_q4_K_tiles, tileKz, DT_Q4_K, ZK_TN, 4, k / QK_K)
 MM_GEMM(z_gemm_q5_K, tileKz, DT_Q5_K, ZK6_TN, 4, k / QK_K)
-MM_GEMM(z_gemm_q6_K, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
+MM_GEMM(z_gemm_q6_K_tiles, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
 
 /* ------------------------------------------------- q4_K decode (one activation row)
  * tileKz with RM = 1 spends most of its time on per-row setup rather than on dots: the
@@ -698,6 +698,98 @@ static void z_gemm_q4_K(int k, const void *w, size_t ws, int nr, const void *a, 
     for (; r0 + 8 <= nr; r0 += 8) q4kd_tile(2, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
     for (; r0 + 4 <= nr; r0 += 4) q4kd_tile(1, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
     if (r0 < nr) z_gemm_q4_K_tiles(k, wb + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
+}
+
+/* ------------------------------------------------- q6_K decode (one activation row)
+ * As q4kd_tile for q6_K (the output matrix of most Q4_K_M files): groups of 4 weight
+ * rows, each row's 64 ql bytes loaded once for both nibble steps, the activations'
+ * x32 terms (the -32 of ggml, per lane before the scale) made once per super-block
+ * for all rows, and d x dx and the lane fold done for two rows per vector op. The
+ * int32 lanes and the per-output float steps are tileKz's: bit-identical results.
+ * G groups of 4 rows (4G outputs y[0..4G-1]); x is the row's q8_K super-blocks. */
+MM_INLINE void q6kd_tile(int G, int nb, const uint8_t *w, size_t ws, const struct block_q8_K *x, float *y) {
+    const size_t bs = sizeof(struct block_q6_K);
+    const __m512i m4 = _mm512_set1_epi8(0xF), m30 = _mm512_set1_epi8(0x30);
+    /* int16 lane l of step g covers elements 2l, 2l+1: scale 4g + l / 8 */
+    const __m512i lane8 = _mm512_srli_epi16(
+        _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
+                         7, 6, 5, 4, 3, 2, 1, 0),
+        3);
+    const __m512i dsel[2] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                             _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2)};
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 2 * G; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const struct block_q8_K *xb = x + b;
+        __m512i X[4], X32[4];
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            X[g] = _mm512_loadu_si512((const void *)(xb->qs + 64 * g));
+            X32[g] = _mm512_maddubs_epi16(_mm512_set1_epi8(32), X[g]);
+        }
+        const __m512 dx = _mm512_set1_ps(xb->d);
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            const uint8_t *blk = w + (size_t)(4 * g) * ws + (size_t)b * bs;
+            __m512i I[4];
+            uint16_t hd[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const struct block_q6_K *x6 = (const struct block_q6_K *)(blk + (size_t)r * ws);
+                const char *pf = (const char *)x6 + (size_t)Q4KD_PF * 4 * G * ws;
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                _mm_prefetch(pf + 192, _MM_HINT_T0);
+                memcpy(&hd[r], &x6->d, 2);
+                const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales)));
+                __m512i is = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m512i ql = _mm512_loadu_si512((const void *)(x6->ql + 64 * h));
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(x6->qh + 32 * h));
+                    const __m512i hq = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                    /* steps 2h (low nibbles, qh bits 0-3) and 2h+1 (high nibbles, bits 4-7) */
+                    const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30));
+                    const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hq, m30));
+                    const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(lane8, _mm512_set1_epi16((short)(8 * h))), sc);
+                    const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(lane8, _mm512_set1_epi16((short)(8 * h + 4))), sc);
+                    is = _mm512_dpwssd_epi32(is, _mm512_sub_epi16(_mm512_maddubs_epi16(q0, X[2 * h]), X32[2 * h]), s0);
+                    is = _mm512_dpwssd_epi32(is, _mm512_sub_epi16(_mm512_maddubs_epi16(q1, X[2 * h + 1]), X32[2 * h + 1]), s1);
+                }
+                I[r] = is;
+            }
+            const __m512 d4 = _mm512_castps128_ps512(
+                _mm_cvtph_ps(_mm_setr_epi16((short)hd[0], (short)hd[1], (short)hd[2], (short)hd[3], 0, 0, 0, 0)));
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                __m512i A = I[2 * p], B = I[2 * p + 1];
+                __m512i f = _mm512_add_epi32(_mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(1, 0, 1, 0)),
+                                             _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(3, 2, 3, 2)));
+                acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(dx, _mm512_permutexvar_ps(dsel[p], d4)),
+                                                 _mm512_cvtepi32_ps(f), acc[2 * g + p]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 2 * G; p++) {
+        y[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));
+        y[2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p], 1));
+    }
+}
+
+static void z_gemm_q6_K(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                        size_t ys) {
+    if (mr != 1) {
+        z_gemm_q6_K_tiles(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    const uint8_t *wb = w;
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) q6kd_tile(2, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    for (; r0 + 4 <= nr; r0 += 4) q6kd_tile(1, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    if (r0 < nr) z_gemm_q6_K_tiles(k, wb + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
 }
 
 /* ------------------------------------------------- BF16 weights with AVX512_BF16
