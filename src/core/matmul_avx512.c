@@ -558,9 +558,239 @@ MM_INLINE void tileKz(int type, int RN, int RM, int nb, const uint8_t *w, size_t
 #ifndef ZK6_TN
 #define ZK6_TN 4
 #endif
-MM_GEMM(z_gemm_q4_K, tileKz, DT_Q4_K, ZK_TN, 4, k / QK_K)
+MM_GEMM(z_gemm_q4_K_tiles, tileKz, DT_Q4_K, ZK_TN, 4, k / QK_K)
 MM_GEMM(z_gemm_q5_K, tileKz, DT_Q5_K, ZK6_TN, 4, k / QK_K)
-MM_GEMM(z_gemm_q6_K, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
+MM_GEMM(z_gemm_q6_K_tiles, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
+
+/* ------------------------------------------------- q4_K decode (one activation row)
+ * tileKz with RM = 1 spends most of its time on per-row setup rather than on dots: the
+ * 6-bit scales unpacked in scalar code, a permute per 64 quants for their int16
+ * scale vector, and a float epilogue of shuffles for a single output. Here groups of
+ * 4 weight rows share that work, per super-block:
+ *  - the 16-byte heads (d, dmin, 12 packed scale bytes) of 4 rows are one zmm (one
+ *    128-bit lane per row); the scales and mins of all 4 are unpacked at once with
+ *    kq4_scales' 32-bit mask/shift steps;
+ *  - a row's 128 quant bytes are 2 loads: low / high nibbles of bytes 0-31 of load v
+ *    are sub-blocks 4v and 4v+1, of bytes 32-63 sub-blocks 4v+2 and 4v+3, so the
+ *    activations are regrouped to match (4 shuffles shared by all rows) and each
+ *    vpmaddubsw + vpdpwssd covers two sub-blocks; a scale vector is one vpshufb;
+ *  - d x dx, dmin x -dx and the mins x activation-sums products of the 4 rows are
+ *    one vector op each.
+ * The int32 lanes are tileKz's (lane l: over the sub-blocks, scale x the dot of
+ * elements 4l..4l+3, lanes 0-7 and 8-15 added at the end), and every output gets the
+ * same float steps in the same order (acc += (dx * d) * lanes; accm += (-dx * dmin) *
+ * prod; y = hsum8(acc) + hsum4(accm)), so results are bit-identical.
+ * G groups of 4 rows (4G outputs y[0..4G-1]); x is the row's q8_K super-blocks. */
+#ifndef Q4KD_PF
+#define Q4KD_PF MM_PF_TILES
+#endif
+#define Q4KD_SC(a, b) \
+    _mm512_inserti64x4(_mm512_set1_epi16((short)(0x8000 | (a))), _mm256_set1_epi16((short)(0x8000 | (b))), 1)
+MM_INLINE void q4kd_tile(int G, int nb, const uint8_t *w, size_t ws, const struct block_q8_K *x, float *y) {
+    const size_t bs = sizeof(struct block_q4_K);
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    /* on a row's unpacked head [8 scales, 8 mins] (bytes) in every 128-bit lane: the
+     * int16 scale of the sub-block in the low 256 bits / in the high 256 bits */
+    const __m512i cs[4] = {Q4KD_SC(0, 2), Q4KD_SC(1, 3), Q4KD_SC(4, 6), Q4KD_SC(5, 7)};
+    /* per lane: that row's 8 mins as int16 */
+    const __m512i cmin = _mm512_broadcast_i32x4(
+        _mm_setr_epi8(8, -128, 9, -128, 10, -128, 11, -128, 12, -128, 13, -128, 14, -128, 15, -128));
+    /* head halves: [d0 x8, d1 x8, d2 x8, d3 x8] and [dmin0 x4, .., dmin3 x4] */
+    const __m512i id = _mm512_set_epi16(24, 24, 24, 24, 24, 24, 24, 24, 16, 16, 16, 16, 16, 16, 16, 16, 8, 8, 8, 8,
+                                        8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i im = _mm512_set_epi16(25, 25, 25, 25, 17, 17, 17, 17, 9, 9, 9, 9, 1, 1, 1, 1, 25, 25, 25, 25, 17,
+                                        17, 17, 17, 9, 9, 9, 9, 1, 1, 1, 1);
+    const __m512i k2 = _mm512_set1_epi32(0x03030303);
+    const __m512i klo = _mm512_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f,
+                                         0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f,
+                                         0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f);
+    const __m512i sh4 = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+    __m512 acc[4], accm[2];
+#pragma GCC unroll 4
+    for (int p = 0; p < 2 * G; p++) acc[p] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+    for (int g = 0; g < G; g++) accm[g] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const struct block_q8_K *xb = x + b;
+        __m512i X[4];
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; v++) {
+            __m512i A = _mm512_loadu_si512((const void *)(xb->qs + 128 * v));
+            __m512i B = _mm512_loadu_si512((const void *)(xb->qs + 128 * v + 64));
+            X[2 * v] = _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(1, 0, 1, 0));
+            X[2 * v + 1] = _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        const __m512i xs = _mm512_broadcast_i32x4(q8k_sums32(xb));
+        const __m512 dx = _mm512_set1_ps(xb->d), ndx = _mm512_set1_ps(-xb->d);
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            const uint8_t *blk = w + (size_t)(4 * g) * ws + (size_t)b * bs;
+            /* lane r: row r's head; dwords [d|dmin, u0, u1, u2] -> unpacked as kq4_scales */
+            __m512i H = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)blk));
+            H = _mm512_mask_broadcast_i32x4(H, 0x00F0, _mm_loadu_si128((const __m128i *)(blk + ws)));
+            H = _mm512_mask_broadcast_i32x4(H, 0x0F00, _mm_loadu_si128((const __m128i *)(blk + 2 * ws)));
+            H = _mm512_mask_broadcast_i32x4(H, 0xF000, _mm_loadu_si128((const __m128i *)(blk + 3 * ws)));
+            __m512i P = _mm512_shuffle_epi32(H, _MM_SHUFFLE(3, 2, 3, 1)); /* u0, u2, u1, u2 */
+            __m512i Q = _mm512_shuffle_epi32(H, _MM_SHUFFLE(2, 2, 1, 1)); /* -, u0, -, u1 */
+            __m512i S = _mm512_and_si512(_mm512_srlv_epi32(P, sh4), klo);
+            S = _mm512_mask_or_epi32(S, 0xAAAA, S,
+                                     _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(Q, 6), k2), 4));
+            __m512i I[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const uint8_t *rb = blk + (size_t)r * ws;
+                const char *pf = (const char *)rb + (size_t)Q4KD_PF * 4 * G * ws;
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                const __m512i RS = _mm512_shuffle_i32x4(S, S, r * 0x55);
+                const __m512i q0 = _mm512_loadu_si512((const void *)(rb + 16));
+                const __m512i q1 = _mm512_loadu_si512((const void *)(rb + 80));
+                __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                                 _mm512_maddubs_epi16(_mm512_and_si512(q0, m4), X[0]),
+                                                 _mm512_shuffle_epi8(RS, cs[0]));
+                is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q0, 4), m4), X[1]),
+                                         _mm512_shuffle_epi8(RS, cs[1]));
+                is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(_mm512_and_si512(q1, m4), X[2]),
+                                         _mm512_shuffle_epi8(RS, cs[2]));
+                is = _mm512_dpwssd_epi32(is, _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(q1, 4), m4), X[3]),
+                                         _mm512_shuffle_epi8(RS, cs[3]));
+                I[r] = is;
+            }
+            const __m512i hd = _mm512_permutexvar_epi16(id, H), hm = _mm512_permutexvar_epi16(im, H);
+            const __m512 D[2] = {_mm512_cvtph_ps(_mm512_castsi512_si256(hd)), _mm512_cvtph_ps(_mm512_extracti64x4_epi64(hd, 1))};
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                /* [row 2p lanes 0-7 + 8-15 | row 2p+1 lanes 0-7 + 8-15] */
+                __m512i A = I[2 * p], B = I[2 * p + 1];
+                __m512i f = _mm512_add_epi32(_mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(1, 0, 1, 0)),
+                                             _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(3, 2, 3, 2)));
+                acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(dx, D[p]), _mm512_cvtepi32_ps(f), acc[2 * g + p]);
+            }
+            __m512i prod = _mm512_madd_epi16(_mm512_shuffle_epi8(S, cmin), xs);
+            __m512 dm = _mm512_mul_ps(ndx, _mm512_cvtph_ps(_mm512_castsi512_si256(hm)));
+            accm[g] = _mm512_fmadd_ps(dm, _mm512_cvtepi32_ps(prod), accm[g]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int g = 0; g < G; g++) {
+        float a16[2][16], m16[16];
+        _mm512_storeu_ps(a16[0], acc[2 * g]);
+        _mm512_storeu_ps(a16[1], acc[2 * g + 1]);
+        _mm512_storeu_ps(m16, accm[g]);
+        for (int r = 0; r < 4; r++) {
+            const float *l = a16[r / 2] + 8 * (r % 2), *m = m16 + 4 * r;
+            /* hsum8 and kq_result's hsum4, spelled out in their order */
+            float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+            y[4 * g + r] = s + ((m[0] + m[2]) + (m[1] + m[3]));
+        }
+    }
+}
+
+static void z_gemm_q4_K(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                        size_t ys) {
+    if (mr != 1) {
+        z_gemm_q4_K_tiles(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    const uint8_t *wb = w;
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) q4kd_tile(2, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    for (; r0 + 4 <= nr; r0 += 4) q4kd_tile(1, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    if (r0 < nr) z_gemm_q4_K_tiles(k, wb + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
+}
+
+/* ------------------------------------------------- q6_K decode (one activation row)
+ * As q4kd_tile for q6_K (the output matrix of most Q4_K_M files): groups of 4 weight
+ * rows, each row's 64 ql bytes loaded once for both nibble steps, the activations'
+ * x32 terms (the -32 of ggml, per lane before the scale) made once per super-block
+ * for all rows, and d x dx and the lane fold done for two rows per vector op. The
+ * int32 lanes and the per-output float steps are tileKz's: bit-identical results.
+ * G groups of 4 rows (4G outputs y[0..4G-1]); x is the row's q8_K super-blocks. */
+MM_INLINE void q6kd_tile(int G, int nb, const uint8_t *w, size_t ws, const struct block_q8_K *x, float *y) {
+    const size_t bs = sizeof(struct block_q6_K);
+    const __m512i m4 = _mm512_set1_epi8(0xF), m30 = _mm512_set1_epi8(0x30);
+    /* int16 lane l of step g covers elements 2l, 2l+1: scale 4g + l / 8 */
+    const __m512i lane8 = _mm512_srli_epi16(
+        _mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
+                         7, 6, 5, 4, 3, 2, 1, 0),
+        3);
+    const __m512i dsel[2] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                             _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2)};
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int p = 0; p < 2 * G; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const struct block_q8_K *xb = x + b;
+        __m512i X[4], X32[4];
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            X[g] = _mm512_loadu_si512((const void *)(xb->qs + 64 * g));
+            X32[g] = _mm512_maddubs_epi16(_mm512_set1_epi8(32), X[g]);
+        }
+        const __m512 dx = _mm512_set1_ps(xb->d);
+#pragma GCC unroll 2
+        for (int g = 0; g < G; g++) {
+            const uint8_t *blk = w + (size_t)(4 * g) * ws + (size_t)b * bs;
+            __m512i I[4];
+            uint16_t hd[4];
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const struct block_q6_K *x6 = (const struct block_q6_K *)(blk + (size_t)r * ws);
+                const char *pf = (const char *)x6 + (size_t)Q4KD_PF * 4 * G * ws;
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                _mm_prefetch(pf + 192, _MM_HINT_T0);
+                memcpy(&hd[r], &x6->d, 2);
+                const __m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x6->scales)));
+                __m512i is = _mm512_setzero_si512();
+#pragma GCC unroll 2
+                for (int h = 0; h < 2; h++) {
+                    const __m512i ql = _mm512_loadu_si512((const void *)(x6->ql + 64 * h));
+                    const __m256i qh = _mm256_loadu_si256((const __m256i *)(x6->qh + 32 * h));
+                    const __m512i hq = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                    /* steps 2h (low nibbles, qh bits 0-3) and 2h+1 (high nibbles, bits 4-7) */
+                    const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(hq, 4), m30));
+                    const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hq, m30));
+                    const __m512i s0 = _mm512_permutexvar_epi16(_mm512_add_epi16(lane8, _mm512_set1_epi16((short)(8 * h))), sc);
+                    const __m512i s1 = _mm512_permutexvar_epi16(_mm512_add_epi16(lane8, _mm512_set1_epi16((short)(8 * h + 4))), sc);
+                    is = _mm512_dpwssd_epi32(is, _mm512_sub_epi16(_mm512_maddubs_epi16(q0, X[2 * h]), X32[2 * h]), s0);
+                    is = _mm512_dpwssd_epi32(is, _mm512_sub_epi16(_mm512_maddubs_epi16(q1, X[2 * h + 1]), X32[2 * h + 1]), s1);
+                }
+                I[r] = is;
+            }
+            const __m512 d4 = _mm512_castps128_ps512(
+                _mm_cvtph_ps(_mm_setr_epi16((short)hd[0], (short)hd[1], (short)hd[2], (short)hd[3], 0, 0, 0, 0)));
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                __m512i A = I[2 * p], B = I[2 * p + 1];
+                __m512i f = _mm512_add_epi32(_mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(1, 0, 1, 0)),
+                                             _mm512_shuffle_i64x2(A, B, _MM_SHUFFLE(3, 2, 3, 2)));
+                acc[2 * g + p] = _mm512_fmadd_ps(_mm512_mul_ps(dx, _mm512_permutexvar_ps(dsel[p], d4)),
+                                                 _mm512_cvtepi32_ps(f), acc[2 * g + p]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < 2 * G; p++) {
+        y[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));
+        y[2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p], 1));
+    }
+}
+
+static void z_gemm_q6_K(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                        size_t ys) {
+    if (mr != 1) {
+        z_gemm_q6_K_tiles(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    const uint8_t *wb = w;
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) q6kd_tile(2, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    for (; r0 + 4 <= nr; r0 += 4) q6kd_tile(1, k / QK_K, wb + (size_t)r0 * ws, ws, a, y + r0);
+    if (r0 < nr) z_gemm_q6_K_tiles(k, wb + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
+}
 
 /* ------------------------------------------------- BF16 weights with AVX512_BF16
  * vdpbf16ps multiplies 32 bf16 pairs and adds them into 16 f32 lanes in one go; the
