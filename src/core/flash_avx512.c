@@ -8,15 +8,21 @@
 #include "core/fp16.h"
 #include "core/quant.h"
 
-/* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row */
-static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, int nr, int hd, const float *kt) {
+/* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row,
+ * all 16 accumulators kept in registers (the unroll pragmas: without them the row loop
+ * stayed a loop and the accumulators went through memory every d) */
+static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, const int nr, int hd,
+                                                              const float *kt) {
     __m512 a[4][4];
+#pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
         for (int u = 0; u < 4; u++) a[i][u] = _mm512_setzero_ps();
     const float *k = kt;
     for (int d = 0; d < hd; d++, k += T) {
         __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
                k3 = _mm512_loadu_ps(k + 48);
+#pragma GCC unroll 4
         for (int i = 0; i < nr; i++) {
             __m512 x = _mm512_set1_ps(q[(long)i * hd + d]);
             a[i][0] = _mm512_fmadd_ps(x, k0, a[i][0]);
@@ -25,7 +31,9 @@ static inline __attribute__((always_inline)) void scores_rows(float *s, const fl
             a[i][3] = _mm512_fmadd_ps(x, k3, a[i][3]);
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
         for (int u = 0; u < 4; u++) _mm512_storeu_ps(s + i * T + 16 * u, a[i][u]);
 }
 
@@ -143,12 +151,15 @@ static void pv4_avx512(float *acc, const float *p, const float *vt, int hd) {
     int d = 0;
     for (; d + 64 <= hd; d += 64) {
         __m512 y[4][4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
             for (int u = 0; u < 4; u++) y[i][u] = _mm512_loadu_ps(acc + (long)i * hd + d + 16 * u);
         for (int j = 0; j < T; j++) {
             const float *v = vt + (long)j * hd + d;
             __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32),
                    v3 = _mm512_loadu_ps(v + 48);
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
                 __m512 x = _mm512_set1_ps(p[i * T + j]);
                 y[i][0] = _mm512_fmadd_ps(x, v0, y[i][0]);
@@ -157,16 +168,21 @@ static void pv4_avx512(float *acc, const float *p, const float *vt, int hd) {
                 y[i][3] = _mm512_fmadd_ps(x, v3, y[i][3]);
             }
         }
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
             for (int u = 0; u < 4; u++) _mm512_storeu_ps(acc + (long)i * hd + d + 16 * u, y[i][u]);
     }
     for (; d < hd; d += 16) {
         __m512 y[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) y[i] = _mm512_loadu_ps(acc + (long)i * hd + d);
         for (int j = 0; j < T; j++) {
             __m512 v = _mm512_loadu_ps(vt + (long)j * hd + d);
-            for (int i = 0; i < 4; i++) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * T + j]), v, y[i]);
+    #pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * T + j]), v, y[i]);
         }
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) _mm512_storeu_ps(acc + (long)i * hd + d, y[i]);
     }
 }
