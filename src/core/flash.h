@@ -86,6 +86,11 @@ struct flash_kern {
     /* Optional: pv for four rows (acc hd apart, p FLASH_TILE apart) over [0, FLASH_TILE) */
     void (*pv4)(float *acc, const float *p, const float *vt, int hd);
     int in_place_quant;  /* scores_kv / pv_kv also read Q8_0 and Q4_0 caches */
+    /* Optional: four rows (q, acc hd apart; ml FLASH_ML apart) that all cover the whole
+     * loaded tile, without softcap: scores, prep, the running-max rescale, expsum and pv4
+     * in one pass, the same bits as those steps; p: 4 * FLASH_TILE floats of scratch */
+    void (*rows4)(float *acc, float *ml, const float *q, int hd, const float *kt, const float *vt, float scale,
+                  float *p);
 };
 #define FLASH_FEW_ROWS 8
 extern const struct flash_kern flash_kern_scalar;
