@@ -6,7 +6,6 @@
 #include "core/dtype.h"
 #include "core/flash_x86.h"
 #include "core/fp16.h"
-#include "core/ops.h"
 #include "core/quant.h"
 
 /* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row,
@@ -221,9 +220,8 @@ static void rows4_avx512(float *acc, float *ml, const float *q, int hd, const fl
         float mt = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(a[i][0], a[i][1]), _mm512_max_ps(a[i][2], a[i][3])));
         float *st = ml + i * FLASH_ML, *ac = acc + (long)i * hd;
         if (mt > st[0]) {
-            if (st[0] > -__builtin_inff()) {
-                float c = ops_expf_ggml(st[0] - mt);
-                __m512 vc = _mm512_set1_ps(c);
+            if (st[0] > -__builtin_inff()) {  /* c = ops_expf_ggml(m - mt) in every lane */
+                __m512 vc = expf16_ggml(_mm512_set1_ps(st[0] - mt));
                 _mm256_storeu_ps(st + 1, _mm256_mul_ps(_mm256_loadu_ps(st + 1), _mm512_castps512_ps256(vc)));
                 for (int d = 0; d < hd; d += 16) _mm512_storeu_ps(ac + d, _mm512_mul_ps(_mm512_loadu_ps(ac + d), vc));
             }
