@@ -86,6 +86,11 @@ static const struct flash_kern *kern(int hd) {
     return &flash_kern_scalar;
 }
 
+void flash_convert(const struct flash_kv *kv, int tb, int n, int hd, float *tile) {
+    (kv->type == DT_F16 ? kern(hd)->load : load_quant)(tile, tile + (long)FLASH_TILE * hd, kv, tb, 0,
+                                                       n < FLASH_TILE ? n : FLASH_TILE, hd);
+}
+
 long flash_scratch_floats(int head_dim) {
     return 2L * FLASH_TILE * head_dim + (long)FLASH_MAX_ROWS * FLASH_TILE + 16;
 }
@@ -187,21 +192,28 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
             K->pv_kv(acc, s, n, hd, kv, tb);
             continue;
         }
-        (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb,
-                                                   hd);
+        const float *ktp = kt, *vtp = vt;
+        if (kv->tiles && tb / FLASH_TILE < kv->n_tiles) {
+            ktp = kv->tiles + tb / FLASH_TILE * FLASH_TILE_FLOATS(hd);
+            vtp = ktp + (long)FLASH_TILE * hd;
+        } else {
+            (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb,
+                                                       imin(uhi, tb + FLASH_TILE) - tb, hd);
+        }
         /* rows in fours that cover the whole tile in one fused pass where the level has
          * it; the runs of other rows (a causal block's diagonal, the remainder) step by step */
         for (int i = 0; i < n;) {
             if (fusable(K, full, i, n, softcap)) {
-                K->rows4(acc + (long)i * hd, ml + i * FLASH_ML, r->q + (long)i * hd, hd, kt, vt, scale, s + i * FLASH_TILE);
+                K->rows4(acc + (long)i * hd, ml + i * FLASH_ML, r->q + (long)i * hd, hd, ktp, vtp, scale,
+                         s + i * FLASH_TILE);
                 i += 4;
                 continue;
             }
             int j = i + 1;
             while (j < n && !fusable(K, full, j, n, softcap)) j++;
-            K->scores(s + i * FLASH_TILE, r->q + (long)i * hd, j - i, hd, kt);
+            K->scores(s + i * FLASH_TILE, r->q + (long)i * hd, j - i, hd, ktp);
             softmax_rows(K, s, ml, acc, i, j, ra, rb, hd, scale, softcap);
-            pv_rows(K, s, acc, vt, i, j, ra, rb, full, hd);
+            pv_rows(K, s, acc, vtp, i, j, ra, rb, full, hd);
             i = j;
         }
     }

@@ -33,7 +33,15 @@ struct flash_kv {
     long stride;
     int ring;
     int type;
+    /* Optional (NULL: each call converts its tiles): tiles [0, n_tiles) already converted
+     * by flash_convert, tile i's FLASH_TILE_FLOATS(head_dim) floats at tiles + i * that. A
+     * prompt's blocks of rows all read the same tiles: converted once per layer instead
+     * of once per block. */
+    const float *tiles;
+    int n_tiles;
 };
+/* floats of one converted tile: K transposed (kt[d * FLASH_TILE + j]), then V (vt[j * hd + d]) */
+#define FLASH_TILE_FLOATS(hd) (2L * FLASH_TILE * (hd))
 
 /* The query rows of one call: row r is q + r * head_dim (f32) and attends positions
  * [lo[r], hi[r]). */
@@ -42,6 +50,10 @@ struct flash_rows {
     const float *q;
     const int *lo, *hi;
 };
+
+/* Tile tb (a multiple of FLASH_TILE) of the cache converted to f32 into tile, as a call
+ * would convert it itself: positions tb + j for j < n (K zero for the others). */
+void flash_convert(const struct flash_kv *kv, int tb, int n, int head_dim, float *tile);
 
 /* floats of scratch one thread needs for flash_chunk / flash_attend with head_dim */
 long flash_scratch_floats(int head_dim);
