@@ -78,12 +78,17 @@ static float prep_scalar(float *p, int a, int b, float scale) {
 }
 
 const struct flash_kern flash_kern_scalar = {load_scalar, scores_scalar, prep_scalar, expsum_scalar, pv_scalar,
-                                             pv2_scalar, NULL, NULL, NULL, 0};
+                                             pv2_scalar, NULL, NULL, NULL, 0, NULL};
 
 static const struct flash_kern *kern(int hd) {
     if (cpu_level() >= CPU_AVX512 && hd % 16 == 0) return &flash_kern_avx512;
     if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && hd % 8 == 0) return &flash_kern_avx2;
     return &flash_kern_scalar;
+}
+
+void flash_convert(const struct flash_kv *kv, int tb, int n, int hd, float *tile) {
+    (kv->type == DT_F16 ? kern(hd)->load : load_quant)(tile, tile + (long)FLASH_TILE * hd, kv, tb, 0,
+                                                       n < FLASH_TILE ? n : FLASH_TILE, hd);
 }
 
 long flash_scratch_floats(int head_dim) {
@@ -92,6 +97,71 @@ long flash_scratch_floats(int head_dim) {
 
 static inline int imax(int a, int b) { return a > b ? a : b; }
 static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* rows [i0, i1) of a tile's scores s -> p, their (m, l) and acc brought to the tile's max */
+static void softmax_rows(const struct flash_kern *K, float *s, float *ml, float *acc, int i0, int i1, const int *ra,
+                         const int *rb, int hd, float scale, float softcap) {
+    float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
+    for (int i = i0; i < i1; i++) {
+        int a = ra[i], b = rb[i];
+        if (a >= b) continue;
+        float *p = s + i * FLASH_TILE, mt;
+        if (softcap > 0) {
+            mt = -INFINITY;
+            for (int j = 0; j < FLASH_TILE; j++) {
+                p[j] = j < a || j >= b ? -INFINITY : tanhf(p[j] * inv_cap) * softcap * scale;
+                mt = p[j] > mt ? p[j] : mt;
+            }
+        } else {
+            mt = K->prep(p, a, b, scale);
+        }
+        float *st = ml + i * FLASH_ML, *ac = acc + (long)i * hd;
+        if (mt > st[0]) {
+            if (st[0] > -INFINITY) {
+                float c = ops_expf_ggml(st[0] - mt);
+                for (int j = 1; j < FLASH_ML; j++) st[j] *= c;
+                for (int d = 0; d < hd; d++) ac[d] *= c;
+            }
+            st[0] = mt;
+        }
+        K->expsum(p, st[0], st + 1);
+    }
+}
+
+/* P.V of rows [i0, i1) over their ranges in the loaded tile: four or two rows at a time
+ * where their ranges overlap (each row still in order of j) */
+static void pv_rows(const struct flash_kern *K, const float *s, float *acc, const float *vt, int i0, int i1,
+                    const int *ra, const int *rb, const int *full, int hd) {
+    for (int i = i0; i < i1; i += 2) {
+        float *a0 = acc + (long)i * hd;
+        const float *p0 = s + i * FLASH_TILE;
+        if (K->pv4 && i + 4 <= i1 && full[i] && full[i + 1] && full[i + 2] && full[i + 3]) {
+            K->pv4(a0, p0, vt, hd);
+            i += 2;  /* four rows done: the loop steps two more */
+            continue;
+        }
+        if (i + 1 == i1 || ra[i + 1] >= rb[i + 1] || ra[i] >= rb[i]) {
+            if (ra[i] < rb[i]) K->pv(a0, p0, vt, ra[i], rb[i], hd);
+            if (i + 1 < i1 && ra[i + 1] < rb[i + 1]) K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
+            continue;
+        }
+        int lo = imax(ra[i], ra[i + 1]), hi = imin(rb[i], rb[i + 1]);
+        if (lo >= hi) {
+            K->pv(a0, p0, vt, ra[i], rb[i], hd);
+            K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
+            continue;
+        }
+        K->pv(a0, p0, vt, ra[i], lo, hd);
+        K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], lo, hd);
+        K->pv2(a0, a0 + hd, p0, p0 + FLASH_TILE, vt, lo, hi, hd);
+        K->pv(a0, p0, vt, hi, rb[i], hd);
+        K->pv(a0 + hd, p0 + FLASH_TILE, vt, hi, rb[i + 1], hd);
+    }
+}
+
+static inline int fusable(const struct flash_kern *K, const int *full, int i, int n, float softcap) {
+    return K->rows4 && softcap <= 0 && i + 4 <= n && full[i] && full[i + 1] && full[i + 2] && full[i + 3];
+}
 
 void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, int t1, float scale,
                  float softcap, float *acc, float *ml, float *scratch) {
@@ -106,7 +176,6 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
         ulo = imin(ulo, imax(r->lo[i], t0));
         uhi = imax(uhi, imin(r->hi[i], t1));
     }
-    float inv_cap = softcap > 0 ? 1.0f / softcap : 0;
     for (int tb = ulo - ulo % FLASH_TILE; tb < uhi; tb += FLASH_TILE) {
         /* row i's positions in this tile [ra, rb); full[i]: the whole tile */
         int ra[FLASH_MAX_ROWS], rb[FLASH_MAX_ROWS], full[FLASH_MAX_ROWS];
@@ -119,63 +188,33 @@ void flash_chunk(const struct flash_rows *r, const struct flash_kv *kv, int t0, 
         }
         if (whole) {
             K->scores_kv(s, r->q, n, hd, kv, tb);
-        } else {
-            (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb, imin(uhi, tb + FLASH_TILE) - tb,
-                                                       hd);
-            K->scores(s, r->q, n, hd, kt);
-        }
-        for (int i = 0; i < n; i++) {
-            int a = ra[i], b = rb[i];
-            if (a >= b) continue;
-            float *p = s + i * FLASH_TILE, mt;
-            if (softcap > 0) {
-                mt = -INFINITY;
-                for (int j = 0; j < FLASH_TILE; j++) {
-                    p[j] = j < a || j >= b ? -INFINITY : tanhf(p[j] * inv_cap) * softcap * scale;
-                    mt = p[j] > mt ? p[j] : mt;
-                }
-            } else {
-                mt = K->prep(p, a, b, scale);
-            }
-            float *st = ml + i * FLASH_ML, *ac = acc + (long)i * hd;
-            if (mt > st[0]) {
-                if (st[0] > -INFINITY) {
-                    float c = ops_expf_ggml(st[0] - mt);
-                    for (int j = 1; j < FLASH_ML; j++) st[j] *= c;
-                    for (int d = 0; d < hd; d++) ac[d] *= c;
-                }
-                st[0] = mt;
-            }
-            K->expsum(p, st[0], st + 1);
-        }
-        if (whole) {
+            softmax_rows(K, s, ml, acc, 0, n, ra, rb, hd, scale, softcap);
             K->pv_kv(acc, s, n, hd, kv, tb);
             continue;
         }
-        /* P.V two rows at a time where their ranges overlap (each row still in order of j) */
-        for (int i = 0; i < n; i += 2) {
-            float *a0 = acc + (long)i * hd, *p0 = s + i * FLASH_TILE;
-            if (K->pv4 && i + 4 <= n && full[i] && full[i + 1] && full[i + 2] && full[i + 3]) {
-                K->pv4(a0, p0, vt, hd);
-                i += 2;  /* four rows done: the loop steps two more */
+        const float *ktp = kt, *vtp = vt;
+        if (kv->tiles && tb / FLASH_TILE < kv->n_tiles) {
+            ktp = kv->tiles + tb / FLASH_TILE * FLASH_TILE_FLOATS(hd);
+            vtp = ktp + (long)FLASH_TILE * hd;
+        } else {
+            (kv->type == DT_F16 ? K->load : load_quant)(kt, vt, kv, tb, imax(ulo, tb) - tb,
+                                                       imin(uhi, tb + FLASH_TILE) - tb, hd);
+        }
+        /* rows in fours that cover the whole tile in one fused pass where the level has
+         * it; the runs of other rows (a causal block's diagonal, the remainder) step by step */
+        for (int i = 0; i < n;) {
+            if (fusable(K, full, i, n, softcap)) {
+                K->rows4(acc + (long)i * hd, ml + i * FLASH_ML, r->q + (long)i * hd, hd, ktp, vtp, scale,
+                         s + i * FLASH_TILE);
+                i += 4;
                 continue;
             }
-            if (i + 1 == n || ra[i + 1] >= rb[i + 1] || ra[i] >= rb[i]) {
-                if (ra[i] < rb[i]) K->pv(a0, p0, vt, ra[i], rb[i], hd);
-                if (i + 1 < n && ra[i + 1] < rb[i + 1]) K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
-                continue;
-            }
-            int lo = imax(ra[i], ra[i + 1]), hi = imin(rb[i], rb[i + 1]);
-            if (lo >= hi) {
-                K->pv(a0, p0, vt, ra[i], rb[i], hd);
-                K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], rb[i + 1], hd);
-                continue;
-            }
-            K->pv(a0, p0, vt, ra[i], lo, hd);
-            K->pv(a0 + hd, p0 + FLASH_TILE, vt, ra[i + 1], lo, hd);
-            K->pv2(a0, a0 + hd, p0, p0 + FLASH_TILE, vt, lo, hi, hd);
-            K->pv(a0, p0, vt, hi, rb[i], hd);
-            K->pv(a0 + hd, p0 + FLASH_TILE, vt, hi, rb[i + 1], hd);
+            int j = i + 1;
+            while (j < n && !fusable(K, full, j, n, softcap)) j++;
+            K->scores(s + i * FLASH_TILE, r->q + (long)i * hd, j - i, hd, ktp);
+            softmax_rows(K, s, ml, acc, i, j, ra, rb, hd, scale, softcap);
+            pv_rows(K, s, acc, vtp, i, j, ra, rb, full, hd);
+            i = j;
         }
     }
 }

@@ -33,7 +33,15 @@ struct flash_kv {
     long stride;
     int ring;
     int type;
+    /* Optional (NULL: each call converts its tiles): tiles [0, n_tiles) already converted
+     * by flash_convert, tile i's FLASH_TILE_FLOATS(head_dim) floats at tiles + i * that. A
+     * prompt's blocks of rows all read the same tiles: converted once per layer instead
+     * of once per block. */
+    const float *tiles;
+    int n_tiles;
 };
+/* floats of one converted tile: K transposed (kt[d * FLASH_TILE + j]), then V (vt[j * hd + d]) */
+#define FLASH_TILE_FLOATS(hd) (2L * FLASH_TILE * (hd))
 
 /* The query rows of one call: row r is q + r * head_dim (f32) and attends positions
  * [lo[r], hi[r]). */
@@ -42,6 +50,10 @@ struct flash_rows {
     const float *q;
     const int *lo, *hi;
 };
+
+/* Tile tb (a multiple of FLASH_TILE) of the cache converted to f32 into tile, as a call
+ * would convert it itself: positions tb + j for j < n (K zero for the others). */
+void flash_convert(const struct flash_kv *kv, int tb, int n, int head_dim, float *tile);
 
 /* floats of scratch one thread needs for flash_chunk / flash_attend with head_dim */
 long flash_scratch_floats(int head_dim);
@@ -86,6 +98,11 @@ struct flash_kern {
     /* Optional: pv for four rows (acc hd apart, p FLASH_TILE apart) over [0, FLASH_TILE) */
     void (*pv4)(float *acc, const float *p, const float *vt, int hd);
     int in_place_quant;  /* scores_kv / pv_kv also read Q8_0 and Q4_0 caches */
+    /* Optional: four rows (q, acc hd apart; ml FLASH_ML apart) that all cover the whole
+     * loaded tile, without softcap: scores, prep, the running-max rescale, expsum and pv4
+     * in one pass, the same bits as those steps; p: 4 * FLASH_TILE floats of scratch */
+    void (*rows4)(float *acc, float *ml, const float *q, int hd, const float *kt, const float *vt, float scale,
+                  float *p);
 };
 #define FLASH_FEW_ROWS 8
 extern const struct flash_kern flash_kern_scalar;

@@ -92,4 +92,4 @@ static void pv2_avx2(float *acc0, float *acc1, const float *p0, const float *p1,
 }
 
 const struct flash_kern flash_kern_avx2 = {flash_load_x86, scores_avx2, flash_prep_x86, flash_expsum_x86, pv_avx2,
-                                           pv2_avx2, NULL, NULL, NULL, 0};
+                                           pv2_avx2, NULL, NULL, NULL, 0, NULL};

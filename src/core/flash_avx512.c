@@ -8,15 +8,21 @@
 #include "core/fp16.h"
 #include "core/quant.h"
 
-/* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row */
-static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, int nr, int hd, const float *kt) {
+/* nr (1..4, a constant after inlining) rows against the whole tile: 4 registers a row,
+ * all 16 accumulators kept in registers (the unroll pragmas: without them the row loop
+ * stayed a loop and the accumulators went through memory every d) */
+static inline __attribute__((always_inline)) void scores_rows(float *s, const float *q, const int nr, int hd,
+                                                              const float *kt) {
     __m512 a[4][4];
+#pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
         for (int u = 0; u < 4; u++) a[i][u] = _mm512_setzero_ps();
     const float *k = kt;
     for (int d = 0; d < hd; d++, k += T) {
         __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
                k3 = _mm512_loadu_ps(k + 48);
+#pragma GCC unroll 4
         for (int i = 0; i < nr; i++) {
             __m512 x = _mm512_set1_ps(q[(long)i * hd + d]);
             a[i][0] = _mm512_fmadd_ps(x, k0, a[i][0]);
@@ -25,7 +31,9 @@ static inline __attribute__((always_inline)) void scores_rows(float *s, const fl
             a[i][3] = _mm512_fmadd_ps(x, k3, a[i][3]);
         }
     }
+#pragma GCC unroll 4
     for (int i = 0; i < nr; i++)
+#pragma GCC unroll 4
         for (int u = 0; u < 4; u++) _mm512_storeu_ps(s + i * T + 16 * u, a[i][u]);
 }
 
@@ -143,12 +151,15 @@ static void pv4_avx512(float *acc, const float *p, const float *vt, int hd) {
     int d = 0;
     for (; d + 64 <= hd; d += 64) {
         __m512 y[4][4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
             for (int u = 0; u < 4; u++) y[i][u] = _mm512_loadu_ps(acc + (long)i * hd + d + 16 * u);
         for (int j = 0; j < T; j++) {
             const float *v = vt + (long)j * hd + d;
             __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16), v2 = _mm512_loadu_ps(v + 32),
                    v3 = _mm512_loadu_ps(v + 48);
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
                 __m512 x = _mm512_set1_ps(p[i * T + j]);
                 y[i][0] = _mm512_fmadd_ps(x, v0, y[i][0]);
@@ -157,18 +168,77 @@ static void pv4_avx512(float *acc, const float *p, const float *vt, int hd) {
                 y[i][3] = _mm512_fmadd_ps(x, v3, y[i][3]);
             }
         }
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
             for (int u = 0; u < 4; u++) _mm512_storeu_ps(acc + (long)i * hd + d + 16 * u, y[i][u]);
     }
     for (; d < hd; d += 16) {
         __m512 y[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) y[i] = _mm512_loadu_ps(acc + (long)i * hd + d);
         for (int j = 0; j < T; j++) {
             __m512 v = _mm512_loadu_ps(vt + (long)j * hd + d);
-            for (int i = 0; i < 4; i++) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * T + j]), v, y[i]);
+    #pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) y[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * T + j]), v, y[i]);
         }
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) _mm512_storeu_ps(acc + (long)i * hd + d, y[i]);
     }
+}
+
+/* Four prompt rows that all cover the whole tile, one pass (no softcap): their scores in
+ * registers, scaled, the running max and rescale, exp and the l sums, then pv4 — each
+ * row the same steps as scores, prep, the rescale in flash_chunk, expsum and pv4 one
+ * after the other (the same bits), but the scores never go through memory and the four
+ * rows' p (1 KiB) stay in L1 for P.V. ml: the rows' (m, l[8]) FLASH_ML apart. */
+static void rows4_avx512(float *acc, float *ml, const float *q, int hd, const float *kt, const float *vt, float scale,
+                         float *p) {
+    __m512 a[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) a[i][u] = _mm512_setzero_ps();
+    const float *k = kt;
+    for (int d = 0; d < hd; d++, k += T) {
+        __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + 16), k2 = _mm512_loadu_ps(k + 32),
+               k3 = _mm512_loadu_ps(k + 48);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            __m512 x = _mm512_set1_ps(q[(long)i * hd + d]);
+            a[i][0] = _mm512_fmadd_ps(x, k0, a[i][0]);
+            a[i][1] = _mm512_fmadd_ps(x, k1, a[i][1]);
+            a[i][2] = _mm512_fmadd_ps(x, k2, a[i][2]);
+            a[i][3] = _mm512_fmadd_ps(x, k3, a[i][3]);
+        }
+    }
+    __m512 vs = _mm512_set1_ps(scale);
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) a[i][u] = _mm512_mul_ps(a[i][u], vs);
+        float mt = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(a[i][0], a[i][1]), _mm512_max_ps(a[i][2], a[i][3])));
+        float *st = ml + i * FLASH_ML, *ac = acc + (long)i * hd;
+        if (mt > st[0]) {
+            if (st[0] > -__builtin_inff()) {  /* c = ops_expf_ggml(m - mt) in every lane */
+                __m512 vc = expf16_ggml(_mm512_set1_ps(st[0] - mt));
+                _mm256_storeu_ps(st + 1, _mm256_mul_ps(_mm256_loadu_ps(st + 1), _mm512_castps512_ps256(vc)));
+                for (int d = 0; d < hd; d += 16) _mm512_storeu_ps(ac + d, _mm512_mul_ps(_mm512_loadu_ps(ac + d), vc));
+            }
+            st[0] = mt;
+        }
+        __m512 vm = _mm512_set1_ps(st[0]);
+        __m256 l = _mm256_loadu_ps(st + 1);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            __m512 e = expf16_ggml(_mm512_sub_ps(a[i][u], vm));
+            _mm512_storeu_ps(p + i * T + 16 * u, e);
+            l = _mm256_add_ps(l, _mm512_castps512_ps256(e));
+            l = _mm256_add_ps(l, _mm512_extractf32x8_ps(e, 1));
+        }
+        _mm256_storeu_ps(st + 1, l);
+    }
+    pv4_avx512(acc, p, vt, hd);
 }
 
 /* 16 rows of 16 floats transposed in registers (4 rounds of 16 shuffles) */
@@ -330,4 +400,4 @@ static void pv_kv_avx512(float *acc, const float *p, int n, int hd, const struct
 
 const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,    prep_avx512,  expsum_avx512,
                                              pv_avx512,     pv2_avx512,       scores_kv_avx512, pv_kv_avx512,
-                                             pv4_avx512,    1};
+                                             pv4_avx512,    1,                rows4_avx512};

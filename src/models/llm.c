@@ -104,6 +104,8 @@ struct llm_state {
     long fscr_cap;
     float *fpart;
     size_t fpart_cap;
+    float *fconv;              /* a prompt's layer K/V tiles converted once (flash_convert) */
+    size_t fconv_cap;
 };
 
 struct llm_kv {
@@ -563,7 +565,7 @@ void llm_state_free(struct llm_state *st) {
     moe_scratch_free(st->moe);
     free(st->next_len);
     free(st->ag); free(st->mix); free(st->rs); free(st->lora_buf);
-    free(st->fblk); free(st->fexact); free(st->fscr); free(st->fpart);
+    free(st->fblk); free(st->fexact); free(st->fscr); free(st->fpart); free(st->fconv);
     free(st);
 }
 
@@ -837,6 +839,7 @@ struct fwd {
     int n_blk, n_exact, blk_tok, n_split;  /* blocks, exact tokens, tokens per block, chunks per task (split) */
     int n_sub, sub;                        /* a KV head's query heads in n_sub parts of sub (flash_plan) */
     long n_flash_tasks;
+    int conv_tiles, conv;                  /* tiles per KV head in st->fconv; whether this layer has them */
 };
 
 /* the next block's input: x normed into xb, or x as is for a family without pre-norms */
@@ -1049,6 +1052,42 @@ static void flash_plan(struct fwd *f) {
         }  /* (out of memory for the partial states: one task per block, the same result) */
     }
     f->n_flash_tasks = units * (f->n_split ? f->n_split : 1);
+    /* A prompt of one sequence whose blocks would each convert the same tiles: convert
+     * them once per layer (bounded: beyond the cap, or out of memory, each block converts
+     * its own; the same values either way, so the same bits) */
+    f->conv_tiles = 0;
+    int one_seq = 1;
+    for (int b = 1; b < nb && f->seq; b++) one_seq &= f->seq[st->fblk[2 * b]] == f->seq[st->fblk[0]];
+    if (nb >= 4 * P && one_seq && !f->n_split) {
+        int tiles = (max_hi + FLASH_TILE - 1) / FLASH_TILE;
+        size_t need = (size_t)hp->n_head_kv * tiles * FLASH_TILE_FLOATS(hp->head_dim);
+        if (need <= ((size_t)32 << 20) && (need <= st->fconv_cap || !grow(&st->fconv, need))) {
+            if (need > st->fconv_cap) st->fconv_cap = need;
+            f->conv_tiles = tiles;
+        }
+    }
+}
+
+/* The layer's K/V tiles [0, conv_tiles) of every KV head into st->fconv, tiles split over
+ * the threads. */
+static void conv_part(void *arg, int ith, int nth) {
+    struct fwd *f = arg;
+    const struct llm_hparams *hp = &f->m->hp;
+    const struct llm_layer *L = &f->m->layers[f->layer];
+    const struct llm_kv *kv = f->kv[f->seq ? f->seq[f->st->fblk[0]] : 0];
+    int HD = hp->head_dim, max_hi = 0;
+    for (int b = 0; b < f->n_blk; b++)
+        for (int i = f->st->fblk[2 * b]; i < f->st->fblk[2 * b] + f->st->fblk[2 * b + 1]; i++)
+            if (f->pos[i] + 1 > max_hi) max_hi = f->pos[i] + 1;
+    long lo, hi;
+    pool_split((long)hp->n_head_kv * f->conv_tiles, ith, nth, &lo, &hi);
+    for (long t = lo; t < hi; t++) {
+        int h = (int)(t / f->conv_tiles), ti = (int)(t % f->conv_tiles);
+        size_t base = kv_off(kv, L->kv_slot, 0) + (size_t)h * kv_span(kv, L->kv_slot);
+        struct flash_kv fk = {kv->k + base, kv->v + base, (long)kv->head_bytes, 0, kv->type, NULL, 0};
+        flash_convert(&fk, ti * FLASH_TILE, max_hi - ti * FLASH_TILE, HD,
+                      f->st->fconv + (size_t)t * FLASH_TILE_FLOATS(HD));
+    }
 }
 
 /* Task unit u of block b: its query rows (q rounded to f16 as ggml rounds it for the
@@ -1077,7 +1116,11 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
     /* a ring: the kernel finds position t at row t % ring (absolute positions, so its
      * tiles and chunks fall where they would without the ring) */
     *fk = (struct flash_kv){kv->k + base, kv->v + base, (long)kv->head_bytes, kv->in_ring[L->kv_slot] ? kv->ring : 0,
-                            kv->type};
+                            kv->type, NULL, 0};
+    if (f->conv) {
+        fk->tiles = f->st->fconv + (size_t)kvh * f->conv_tiles * FLASH_TILE_FLOATS(HD);
+        fk->n_tiles = f->conv_tiles;
+    }
     return R;
 }
 
@@ -1225,6 +1268,8 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
             run_rows(&f, row_qkv);
             if (!planned) flash_plan(&f), planned = 1;
             atomic_store(&f.next, 0);
+            f.conv = f.conv_tiles > 0 && !f.kv[f.seq ? f.seq[st->fblk[0]] : 0]->in_ring[L->kv_slot];
+            if (f.conv) pool_run(m->pool, conv_part, &f);
             if (f.n_flash_tasks + f.n_exact * hp->n_head >= 2) pool_run(m->pool, attn_part, &f);
             else attn_part(&f, 0, 1);
             if (f.n_split) flash_merge_split(&f);

@@ -59,7 +59,7 @@ static void flash_case_ranges(int n, int hd, int max_len, int window, float soft
         f.lo[r] = window ? f.hi[r] - window : 0;
         if (f.lo[r] < 0) f.lo[r] = 0;
     }
-    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
+    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16, NULL, 0};
     const float *sinks = use_sinks ? f.sinks : NULL;
     float *o_s = malloc(sizeof(float) * n * hd), *o_v = malloc(sizeof(float) * n * hd);
     enum cpu_level lv = cpu_level();
@@ -72,6 +72,19 @@ static void flash_case_ranges(int n, int hd, int max_len, int window, float soft
                   hd, max_len, cpu_level_name((enum cpu_level)want));
     }
     cpu_set_level(lv);
+    /* the tiles converted beforehand (a prompt's layer, flash_convert): the same bits */
+    int hi_max = 0;
+    for (int r = 0; r < n; r++) hi_max = f.hi[r] > hi_max ? f.hi[r] : hi_max;
+    int n_tiles = (hi_max + FLASH_TILE - 1) / FLASH_TILE;
+    float *tiles = malloc(sizeof(float) * n_tiles * FLASH_TILE_FLOATS(hd));
+    for (int t = 0; t < n_tiles; t++)
+        flash_convert(&kv, t * FLASH_TILE, hi_max - t * FLASH_TILE, hd, tiles + t * FLASH_TILE_FLOATS(hd));
+    struct flash_kv pre = kv;
+    pre.tiles = tiles, pre.n_tiles = n_tiles;
+    run(o_v, &f, n, hd, f.lo, f.hi, f.q, softcap, sinks, &pre);
+    CHECK_MSG(memcmp(o_s, o_v, sizeof(float) * n * hd) == 0, "n %d hd %d len %d: converted tiles differ", n, hd,
+              max_len);
+    free(tiles);
     float scale = 1.0f / sqrtf((float)hd);
     float *att = malloc(sizeof(float) * ops_attention_scratch(max_len, hd)), ex[256];
     double worst_ref = 0, worst_exact = 0;
@@ -157,7 +170,7 @@ TEST(flash_ring_buffer_equals_linear_cache) {
     int lo[4], hi[4];
     for (int r = 0; r < 4; r++) hi[r] = N - 3 * r, lo[r] = hi[r] - W;
     float a[4 * HD], b[4 * HD];
-    struct flash_kv lin = {f.k, f.v, 2 * STRIDE, 0, DT_F16}, ring = {rk, rv, 2 * STRIDE, RING, DT_F16};
+    struct flash_kv lin = {f.k, f.v, 2 * STRIDE, 0, DT_F16, NULL, 0}, ring = {rk, rv, 2 * STRIDE, RING, DT_F16, NULL, 0};
     run(a, &f, 4, HD, lo, hi, f.q, 0, NULL, &lin);
     run(b, &f, 4, HD, lo, hi, f.q, 0, NULL, &ring);
     CHECK(memcmp(a, b, sizeof a) == 0);
@@ -172,7 +185,7 @@ TEST(flash_chunks_merged_in_order_equal_attend) {
     struct fx f;
     fill(&f, 2, HD, 5, 1.0f);
     int lo[2] = {0, 300}, hi[2] = {N, N - 1};
-    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
+    struct flash_kv kv = {f.k, f.v, 2 * STRIDE, 0, DT_F16, NULL, 0};
     struct flash_rows r = {2, HD, f.q, lo, hi};
     float want[2 * HD], got[2 * HD];
     run(want, &f, 2, HD, lo, hi, f.q, 0, NULL, &kv);
@@ -200,7 +213,7 @@ TEST(flash_quantized_caches) {
     int lo[ROWS], hi[ROWS];
     for (int r = 0; r < ROWS; r++) lo[r] = 0, hi[r] = N - r * 50;
     float want[ROWS * HD], got[ROWS * HD], again[ROWS * HD];
-    struct flash_kv f16 = {f.k, f.v, 2 * STRIDE, 0, DT_F16};
+    struct flash_kv f16 = {f.k, f.v, 2 * STRIDE, 0, DT_F16, NULL, 0};
     run(want, &f, ROWS, HD, lo, hi, f.q, 0, NULL, &f16);
     const int types[2] = {DT_Q8_0, DT_Q4_0};
     double err[2];
@@ -217,7 +230,7 @@ TEST(flash_quantized_caches) {
             quantize_row(types[ti], row, qv + rb * t, QS);
             dequantize_row(types[ti], qv + rb * t, dv + t * STRIDE, QS);
         }
-        struct flash_kv qkv = {qk, qv, (long)rb, 0, types[ti]};
+        struct flash_kv qkv = {qk, qv, (long)rb, 0, types[ti], NULL, 0};
         enum cpu_level lv = cpu_level();
         cpu_set_level(CPU_SCALAR);
         run(got, &f, ROWS, HD, lo, hi, f.q, 0, NULL, &qkv);
