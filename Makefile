@@ -125,11 +125,13 @@ check-asan:
 	    LDFLAGS="-fsanitize=address,undefined"
 
 # Threads meet in the pool, the engine (sessions and requests from other threads), storage, the
-# voice loop and the server; TSAN_TESTS lists those programs and e2e scripts. TSan makes
+# guard cache (a check waits for the warm-up running on its own thread),
+# the voice loop and the server; TSAN_TESTS lists those programs and e2e scripts. TSan makes
 # the server 5-15 times slower: test_engine_shared (idle answers, the 30 s mix, 60 turns)
 # takes 10-20 minutes on a busy 2-core machine, hence the longer TEST_TIMEOUT.
 TSAN_TESTS ?= tests/core/test_pool tests/runtime/test_scheduler tests/runtime/test_session tests/storage/test_storage \
-              tests/runtime/test_session_vision tests/runtime/test_voice tests/runtime/test_registry
+              tests/runtime/test_session_vision tests/runtime/test_voice tests/runtime/test_registry \
+              tests/moderation/test_guard_cache
 TSAN_E2E   ?= tests/e2e/test_server_api.mjs tests/e2e/test_server_load.mjs tests/e2e/test_server_completions.mjs \
               tests/e2e/test_engine_shared.mjs tests/e2e/test_realtime.mjs tests/e2e/test_server_models.mjs
 check-tsan: setup
