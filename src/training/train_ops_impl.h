@@ -190,6 +190,17 @@ static inline void FN(exp_shift)(R *p, int n, R mx) {
 }
 #endif
 
+/* one causal row's attention weights: p[j] = softmax(p)[j] for j < n */
+static inline void FN(softmax_row)(R *p, int n) {
+    R mx = -INFINITY;
+    for (int j = 0; j < n; j++)
+        if (p[j] > mx) mx = p[j];
+    FN(exp_shift)(p, n, mx);
+    R sum = 0;
+    for (int j = 0; j < n; j++) sum += p[j];
+    for (int j = 0; j < n; j++) p[j] /= sum;
+}
+
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
     for (int t = 0; t < T; t++) {
         const R *xt = x + (size_t)t * n;
@@ -253,13 +264,7 @@ void FN(tops_attn_fwd_rows)(R *out, const R *q, const R *k, const R *v, int nh, 
             for (int j = 0; j <= t; j++) p[j] = pn[j];
         else
             FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
-        R mx = -INFINITY;
-        for (int j = 0; j <= t; j++)
-            if (p[j] > mx) mx = p[j];
-        FN(exp_shift)(p, t + 1, mx);
-        R sum = 0;
-        for (int j = 0; j <= t; j++) sum += p[j];
-        for (int j = 0; j <= t; j++) p[j] /= sum;
+        FN(softmax_row)(p, t + 1);
         R *ot = out + (size_t)t * qs + (size_t)h * hd;
         for (int i = 0; i < hd; i++) ot[i] = 0;
         FN(axpy_rows)(ot, p, 1, v + (size_t)kh * hd, (size_t)ks, t + 1, hd);
@@ -295,17 +300,9 @@ void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R 
             FN(scores)(p, qt, KT, ts, t + 1, hd, scale);
             FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
         }
-        R mx = -INFINITY;
-        for (int j = 0; j <= t; j++)
-            if (p[j] > mx) mx = p[j];
-        FN(exp_shift)(p, t + 1, mx);
-        R sum = 0;
-        for (int j = 0; j <= t; j++) sum += p[j];
+        FN(softmax_row)(p, t + 1);
         R pdp = 0;
-        for (int j = 0; j <= t; j++) {
-            p[j] /= sum;
-            pdp += p[j] * dp[j];
-        }
+        for (int j = 0; j <= t; j++) pdp += p[j] * dp[j];
         for (int j = 0; j <= t; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
         FN(axpy_rows)(dq + (size_t)t * qs + (size_t)h * hd, dp, 1, k + (size_t)kh * hd, (size_t)ks, t + 1, hd);
     }
