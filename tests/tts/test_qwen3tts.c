@@ -160,6 +160,13 @@ TEST(instructions) {
     CHECK(!q3tts_instruct_rule(2048, 0, NULL));
 }
 
+/* the largest |sample| */
+static float peak(const struct got *g) {
+    float mx = 0;
+    for (size_t i = 0; i < g->n; i++) mx = fabsf(g->pcm[i]) > mx ? fabsf(g->pcm[i]) : mx;
+    return mx;
+}
+
 /* --type f16 (the converter's --outtype f16): the same pipeline on F16 matrices */
 TEST(f16_pair_speaks) {
     char talker[256], mmproj[256];
@@ -175,18 +182,10 @@ TEST(f16_pair_speaks) {
     struct got a;
     REQUIRE(!speak(t, "Hello world.", "en", NULL, 6, 0, &a), "synthesis");
     CHECK(a.frames >= 1 && a.n == (size_t)a.frames * 1920);
-    float mx = 0;
-    for (size_t i = 0; i < a.n; i++) mx = fabsf(a.pcm[i]) > mx ? fabsf(a.pcm[i]) : mx;
-    CHECK(mx > 1e-3 && mx <= 1);
+    CHECK(peak(&a) > 1e-3 && peak(&a) <= 1);
     free(a.pcm);
     q3tts_free(t);
     CHECK(synth_tts_find_shape("qwen3tts-0.6b") && synth_tts_find_shape("qwen3tts-1.7b"));
-}
-
-static float peak(const struct got *g) {
-    float mx = 0;
-    for (size_t i = 0; i < g->n; i++) mx = fabsf(g->pcm[i]) > mx ? fabsf(g->pcm[i]) : mx;
-    return mx;
 }
 
 /* Quantized weights: a Q8_0 pair as written (--type q8_0), and the code predictor requantized
