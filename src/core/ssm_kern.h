@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline float dot_ggml(const float *restrict x, const float *restrict y, int n) {
+static inline __attribute__((always_inline)) float dot_ggml(const float *restrict x, const float *restrict y, int n) {
     int np = n & ~63;
     float sum = 0.0f;
     if (np) {
@@ -45,16 +45,21 @@ static inline void conv1d_causal_step(float *y, float *state, const float *x, co
     }
 }
 
+/* Column by column: column j of M is final once it is decayed and updated (the
+ * update of column j reads only column j, k, v[j]), so its output dot follows at
+ * once and each column makes one trip through L1 instead of three passes over the
+ * whole n x n state. Every float operation and its order is that of the plain form
+ * (M *= decay for all; then per column the k dot and update; then the q dots). */
 static inline void delta_rule_step(float *restrict S, const float *restrict q, const float *restrict k,
                                    const float *restrict v, float decay, float beta, float scale, float *restrict o,
                                    int n) {
-    for (size_t i = 0; i < (size_t)n * n; i++) S[i] *= decay;
     for (int j = 0; j < n; j++) {
         float *restrict sj = S + (size_t)j * n;  /* column j of M: what value j reads from each key dim */
+        for (int i = 0; i < n; i++) sj[i] *= decay;
         float d = (v[j] - dot_ggml(sj, k, n)) * beta;
         for (int i = 0; i < n; i++) sj[i] = fmaf(k[i], d, sj[i]);
+        o[j] = dot_ggml(sj, q, n) * scale;
     }
-    for (int j = 0; j < n; j++) o[j] = dot_ggml(S + (size_t)j * n, q, n) * scale;
 }
 
 #endif
