@@ -18,10 +18,13 @@ void ops_l2norm(float *x, int n, float eps) {
 
 float ops_softplus(float x) { return x > 20.0f ? x : logf(1.0f + expf(x)); }
 
+void ops_silu_avx2(float *x, int n);
+
 void ops_silu(float *x, int n) {
     /* ggml: whole 16-lane vectors through its polynomial exp, the tail through expf */
-    int nv = n - n % 16;
-    for (int i = 0; i < nv; i++) x[i] = x[i] / (1.0f + ops_expf_ggml(-x[i]));
+    int nv = n - n % 16, i0 = 0;
+    if (cpu_level() >= CPU_AVX2) ops_silu_avx2(x, nv), i0 = nv;
+    for (int i = i0; i < nv; i++) x[i] = x[i] / (1.0f + ops_expf_ggml(-x[i]));
     for (int i = nv; i < n; i++) x[i] = x[i] / (1.0f + expf(-x[i]));
 }
 
