@@ -141,6 +141,18 @@ static mm_gemm_fn pick_kernel(int type, mm_gemm_fn scalar, enum mm_act *act) {
     return f ? f : scalar;
 }
 
+/* Converts the m rows of x for act/type into pool scratch (or *buf); NULL when out of memory. */
+static char *convert_input(struct pool *p, struct mm_job *j, void **buf) {
+    size_t bytes = (j->as * (size_t)j->m + 63) & ~(size_t)63;
+    char *a = pool_scratch(p, bytes);
+    if (!a) a = *buf = aligned_alloc(64, bytes); /* no pool: a one-off buffer */
+    if (!a) return NULL;
+    j->a = a;
+    if (j->m >= 4 && pool_size(p) > 1) pool_run(p, convert_rows, j);
+    else convert_rows(j, 0, 1);
+    return a;
+}
+
 void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, int m) {
     enum mm_act act;
     mm_gemm_fn scalar;
@@ -158,21 +170,87 @@ void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, in
     void *buf = NULL;
     if (act == MM_ACT_F32) {
         j.a = (char *)x;
-    } else {
-        size_t bytes = (j.as * (size_t)m + 63) & ~(size_t)63;
-        j.a = pool_scratch(p, bytes);
-        if (!j.a) j.a = buf = aligned_alloc(64, bytes); /* no pool: a one-off buffer */
-        if (!j.a) {
-            log_error("matmul: out of memory for %d activation rows", m);
-            for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
-            return;
-        }
-        if (m >= 4 && pool_size(p) > 1) pool_run(p, convert_rows, &j);
-        else convert_rows(&j, 0, 1);
+    } else if (!convert_input(p, &j, &buf)) {
+        log_error("matmul: out of memory for %d activation rows", m);
+        for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
+        return;
     }
     int nth = pool_size(p);
     /* Few weight rows but many activation rows (e.g. a small projection in prefill). */
     j.split_m = n < 16L * nth && m >= 2 * nth;
     pool_run(p, run_rows, &j);
+    free(buf);
+}
+
+/* ---- several weights, one input ----
+ * The products share one converted input and one pool job. The job's unit is 4 rows
+ * of one weight (whole register tiles, as run_rows cuts them), weighted by that
+ * weight's row bytes, so a thread's share is about the same number of weight bytes
+ * whatever mix of types it gets (Q4_K_M files have Q6_K v next to Q4_K q and k). */
+#define MM_MANY_MAX 8
+
+struct mm_many {
+    struct mm_job j;        /* the shared input: act, a, as, k, m */
+    int nw;
+    mm_gemm_fn gemm[MM_MANY_MAX];
+    const char *w[MM_MANY_MAX];
+    size_t ws[MM_MANY_MAX];
+    int n[MM_MANY_MAX];
+    float *y[MM_MANY_MAX];
+    int64_t cost0[MM_MANY_MAX]; /* bytes of the weights before this one */
+    int64_t cost;            /* all weights' bytes */
+};
+
+static int64_t ceil_units(int64_t c, int64_t unit) { return c <= 0 ? 0 : (c + unit - 1) / unit; }
+
+static void run_many(void *arg, int ith, int nth) {
+    struct mm_many *mm = arg;
+    const int64_t c_lo = mm->cost * ith / nth, c_hi = mm->cost * (ith + 1) / nth;
+    for (int t = 0; t < mm->nw; t++) {
+        /* unit u of weight t starts at cost0 + u * uc; it is this thread's when that is in [c_lo, c_hi) */
+        const int64_t uc = 4 * (int64_t)mm->ws[t], units = (mm->n[t] + 3) / 4;
+        int64_t u0 = ceil_units(c_lo - mm->cost0[t], uc), u1 = ceil_units(c_hi - mm->cost0[t], uc);
+        if (u1 > units) u1 = units;
+        if (u0 >= u1) continue;
+        const int r0 = (int)(4 * u0), r1 = (int)(4 * u1 < mm->n[t] ? 4 * u1 : mm->n[t]);
+        mm->gemm[t](mm->j.k, mm->w[t] + (size_t)r0 * mm->ws[t], mm->ws[t], r1 - r0, mm->j.a, mm->j.as, mm->j.m,
+                    mm->y[t] + r0, (size_t)mm->n[t]);
+    }
+}
+
+void matmul_many(struct pool *p, int nw, const struct tensor *const *w, const float *x, float *const *y, int m) {
+    struct mm_many mm = {.nw = nw};
+    int same = nw >= 2 && nw <= MM_MANY_MAX && m > 0;
+    for (int t = 0; same && t < nw; t++) {
+        enum mm_act act;
+        mm_gemm_fn scalar;
+        size_t ws = dtype_row_bytes(w[t]->type, w[t]->ne[0]);
+        if (type_plan(w[t]->type, &act, &scalar) || !ws || w[t]->ne[1] <= 0 || w[t]->ne[0] != w[0]->ne[0]) {
+            same = 0;
+            break;
+        }
+        mm.gemm[t] = pick_kernel(w[t]->type, scalar, &act);
+        /* one converted input serves all: the same format (q8z also depends on the type) */
+        if (t == 0) mm.j.act = act, mm.j.type = w[t]->type;
+        else if (act != mm.j.act || (act == MM_ACT_Q8Z && w[t]->type != mm.j.type)) same = 0;
+        mm.w[t] = w[t]->data, mm.ws[t] = ws, mm.n[t] = (int)w[t]->ne[1], mm.y[t] = y[t];
+        mm.cost0[t] = mm.cost;
+        mm.cost += (int64_t)ws * ((mm.n[t] + 3) / 4 * 4);
+    }
+    if (!same) {
+        for (int t = 0; t < nw; t++) matmul(p, w[t], x, y[t], m);
+        return;
+    }
+    mm.j.x = x, mm.j.k = (int)w[0]->ne[0], mm.j.m = m, mm.j.as = act_row_bytes(mm.j.act, w[0]->ne[0]);
+    void *buf = NULL;
+    if (mm.j.act == MM_ACT_F32) {
+        mm.j.a = (char *)x;
+    } else if (!convert_input(p, &mm.j, &buf)) {
+        log_error("matmul: out of memory for %d activation rows", m);
+        for (int t = 0; t < nw; t++)
+            for (int64_t i = 0; i < (int64_t)m * mm.n[t]; i++) y[t][i] = NAN;
+        return;
+    }
+    pool_run(p, run_many, &mm);
     free(buf);
 }

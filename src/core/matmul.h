@@ -19,6 +19,13 @@
  * faster per row than m calls with m = 1. Threads split the work over p. */
 void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, int m);
 
+/* nw products of the same input: y[t] = X · w[t]ᵀ for t < nw (all w[t] with the
+ * same row length k), with exactly the outputs of nw matmul calls. Where the weight
+ * types take the same activation format (q8_K for all K-quants, ...) the input is
+ * converted once and the threads share one job over all the weights' rows; else it
+ * is nw matmul calls. For q/k/v and gate/up, which read the same normed input. */
+void matmul_many(struct pool *p, int nw, const struct tensor *const *w, const float *x, float *const *y, int m);
+
 /* Converts n elements of one row of a weight (starting at element 0 of `row`) to f32.
  * Used for embedding lookups (get_rows) and tests. Returns -1 for an unsupported type. */
 int dequantize_row(int type, const void *row, float *out, int64_t n);

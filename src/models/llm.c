@@ -1256,9 +1256,9 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
                 f.q = st->q, f.k = st->q + QG, f.v = st->q + QG + KVD;
                 f.qs = f.ks = f.vs = QG + 2 * KVD;
             } else {
-                matmul(m->pool, &L->wq, st->xb, st->q, n);
-                matmul(m->pool, &L->wk, st->xb, st->k, n);
-                matmul(m->pool, &L->wv, st->xb, st->v, n);
+                const struct tensor *w3[3] = {&L->wq, &L->wk, &L->wv};
+                float *y3[3] = {st->q, st->k, st->v};
+                matmul_many(m->pool, 3, w3, st->xb, y3, n);
                 f.q = st->q, f.k = st->k, f.v = st->v;
                 f.qs = QG, f.ks = f.vs = KVD;
             }
@@ -1291,8 +1291,9 @@ static void forward_chunk(const struct llm *m, struct llm_state *st, struct llm_
             matmul(m->pool, &L->wgu, st->xb, st->hb, n);
             f.gate = st->hb, f.up = st->hb + F, f.gs = 2 * F, f.ffn = st->hb2;
         } else {  /* (fused_gate_up always has wgu) */
-            matmul(m->pool, &L->ffn_gate, st->xb, st->hb, n);
-            matmul(m->pool, &L->ffn_up, st->xb, st->hb2, n);
+            const struct tensor *w2[2] = {&L->ffn_gate, &L->ffn_up};
+            float *y2[2] = {st->hb, st->hb2};
+            matmul_many(m->pool, 2, w2, st->xb, y2, n);
             f.gate = st->hb, f.up = st->hb2, f.gs = F, f.ffn = st->hb;
         }
         if (m->arch->fused_gate_up) {  /* the file's ffn_up is gate|up: its update spans both */

@@ -207,10 +207,9 @@ static void dnet_forward(const struct llm_mix_args *a) {
     j.beta = j.z + (size_t)n * d->VD;
     j.alpha = j.beta + (size_t)n * d->Hv;
     j.o = j.alpha + (size_t)n * d->Hv;
-    matmul(a->pool, &d->qkv, a->x, j.qkv, n);
-    matmul(a->pool, &d->gate, a->x, j.z, n);
-    matmul(a->pool, &d->beta, a->x, j.beta, n);
-    matmul(a->pool, &d->alpha, a->x, j.alpha, n);
+    const struct tensor *w[4] = {&d->qkv, &d->gate, &d->beta, &d->alpha};
+    float *y[4] = {j.qkv, j.z, j.beta, j.alpha};
+    matmul_many(a->pool, 4, w, a->x, y, n);
     run(a->pool, conv_part, &j, (long)n * d->C >= 4096 ? 2 : 1);
     run(a->pool, prep_part, &j, n);
     run(a->pool, delta_part, &j, (long)a->n_seq * d->Hv);

@@ -315,6 +315,41 @@ TEST(threads_split_rows_and_batches) {
     pool_free(p);
 }
 
+/* matmul_many gives the bits of one matmul per weight: one shared input for types of
+ * one activation format (q4_K with q6_K, as Q4_K_M files mix them; three q8_0), the
+ * separate-calls fallback for mixed formats (q8_0 with q4_K, f16 with q4_0); decode
+ * and prefill; odd row counts (a 4-row unit cut short), one and two threads. */
+TEST(matmul_many_equals_separate_products) {
+    const int mixes[][3] = {{DT_Q4_K, DT_Q4_K, DT_Q6_K}, {DT_Q8_0, DT_Q8_0, DT_Q8_0}, {DT_Q8_0, DT_Q4_K, DT_Q6_K},
+                            {DT_F16, DT_Q4_0, DT_F16}, {DT_Q4_0, DT_Q4_0, DT_Q5_0}};
+    const int rows[3] = {37, 16, 70}, ms[3] = {1, 5, 33};
+    for (int th = 1; th <= 2; th++) {
+        struct pool *p = th > 1 ? pool_create(th) : NULL;
+        for (int x = 0; x < (int)(sizeof mixes / sizeof *mixes); x++)
+            for (int mi = 0; mi < 3; mi++) {
+                const int k = 512, m = ms[mi];
+                struct case_data c[3];
+                const struct tensor *w[3];
+                float *y[3], *ref[3];
+                for (int t = 0; t < 3; t++) {
+                    make_case(&c[t], mixes[x][t], k, rows[t], m);
+                    if (t) memcpy(c[t].x, c[0].x, sizeof(float) * (size_t)k * m);
+                    w[t] = &c[t].t;
+                    y[t] = malloc(sizeof(float) * (size_t)m * rows[t]);
+                    ref[t] = malloc(sizeof(float) * (size_t)m * rows[t]);
+                    matmul(p, w[t], c[0].x, ref[t], m);
+                }
+                matmul_many(p, 3, w, c[0].x, y, m);
+                for (int t = 0; t < 3; t++) {
+                    CHECK_MSG(memcmp(y[t], ref[t], sizeof(float) * (size_t)m * rows[t]) == 0,
+                              "mix %d weight %d (%s) m=%d threads=%d differs", x, t, dtype_name(mixes[x][t]), m, th);
+                    free(y[t]), free(ref[t]), free_case(&c[t]);
+                }
+            }
+        pool_free(p);
+    }
+}
+
 TEST(unsupported_type_gives_nan_not_crash) {
     uint8_t w[50 * 2] = {0};
     float x[256] = {0}, y[2];
@@ -325,7 +360,7 @@ TEST(unsupported_type_gives_nan_not_crash) {
 
 int main(void) {
     /* the SIMD cases skip on a CPU without AVX2 / AVX-512 VNNI (or below an OMNI_CPU cap) */
-    TEST_EXPECT(5 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
+    TEST_EXPECT(6 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
@@ -334,6 +369,7 @@ int main(void) {
     RUN(decode_rows_match_batch_bitwise);
     RUN(cache_blocked_prefill_matches_decode_bitwise);
     RUN(threads_split_rows_and_batches);
+    RUN(matmul_many_equals_separate_products);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
 }
