@@ -95,7 +95,10 @@ static void convert_row(enum mm_act act, int type, const float *x, void *out, in
         break;
     case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
     case MM_ACT_Q8A: quant_q8a(x, out, k); break;
-    case MM_ACT_Q8K: quant_q8K(x, out, k); break;
+    case MM_ACT_Q8K:
+        if (cpu_level() >= CPU_AVX512) matmul_avx512_quant_q8K(x, out, k);
+        else quant_q8K(x, out, k);
+        break;
     }
 }
 

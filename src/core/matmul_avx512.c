@@ -914,6 +914,48 @@ void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
     }
 }
 
+/* quant_q8K on 16 lanes, the same bytes: amax is the largest |x| (a NaN never wins,
+ * as the scalar > never takes one), max the first element of that size, the quants
+ * nearest_int(iscale * x) capped at 127 and cast to int8, the per-16 sums exact. */
+void matmul_avx512_quant_q8K(const float *x, struct block_q8_K *y, int64_t n) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 v[16], m = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; c++) {
+            v[c] = _mm512_loadu_ps(x + 16 * c);
+            m = _mm512_max_ps(_mm512_andnot_ps(sign, v[c]), m); /* NaN in the first operand: m kept */
+        }
+        const float amax = _mm512_reduce_max_ps(m);
+        if (!amax) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0;
+        for (int c = 0; c < 16; c++) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, v[c]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) {
+                max = x[16 * c + __builtin_ctz(hit)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 is = _mm512_set1_ps(iscale);
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; c++) {
+            /* nearest_int's own steps, so even a NaN's payload comes out the same */
+            __m512i b = _mm512_castps_si512(_mm512_add_ps(_mm512_mul_ps(is, v[c]), _mm512_set1_ps(12582912.f)));
+            __m512i q = _mm512_sub_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x00400000));
+            /* imin(127, .) (a NaN's payload can give up to 2^22 - 1 here) and the int8
+             * cast, which keeps the low byte; the sums add the stored int8 values */
+            q = _mm512_srai_epi32(_mm512_slli_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), 24), 24);
+            _mm_storeu_si128((__m128i *)(y[i].qs + 16 * c), _mm512_cvtepi32_epi8(q));
+            y[i].bsums[c] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
 mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     switch (type) {
     case DT_Q8_0: *act = MM_ACT_Q8Z; return z_gemm_q8_0;

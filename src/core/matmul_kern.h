@@ -17,6 +17,10 @@ enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_AC
 #define MM_Q8Z_PAIR_BYTES 192
 void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k);
 
+/* quant_q8K (core/quant.h) with AVX-512: the same bytes. */
+struct block_q8_K;
+void matmul_avx512_quant_q8K(const float *x, struct block_q8_K *y, int64_t n);
+
 /* A block of products: y[i * ys + j] = dot(weight row j, activation row i) for
  * j < nr, i < mr, with k elements per row; rows are ws / as bytes apart. Kernels
  * with mr > 1 reuse each loaded weight block for several activation rows. */

@@ -8,6 +8,7 @@
 #include "core/matmul.h"
 #include "core/matmul_kern.h"
 #include "core/pool.h"
+#include "core/quant.h"
 
 #include <stdint.h>
 
@@ -350,6 +351,35 @@ TEST(matmul_many_equals_separate_products) {
     }
 }
 
+/* The AVX-512 q8_K activation quantizer writes quant_q8K's bytes: random rows of
+ * several magnitudes, exact ties for the rounding, the largest |x| twice with both
+ * signs (the first wins), an all-zero block, and NaN, inf and -0 inputs. */
+TEST(avx512_q8K_activations_equal_the_scalar_bytes) {
+    if (cpu_level() < CPU_AVX512) {
+        fprintf(stderr, "  (no AVX-512 VNNI: skipped)\n");
+        return;
+    }
+    enum { NB = 12 };
+    static float x[NB * QK_K];
+    static struct block_q8_K a[NB], b[NB];
+    for (int i = 0; i < NB * QK_K; i++) x[i] = frand() * (i / QK_K == 1 ? 1e-30f : i / QK_K == 2 ? 3e4f : 1.0f);
+    for (int j = 0; j < QK_K; j++) x[3 * QK_K + j] = (float)(j - 128) * 0.5f; /* ties after scaling by 127/64 */
+    x[4 * QK_K + 9] = 7.0f, x[4 * QK_K + 200] = -7.0f;
+    x[5 * QK_K + 17] = -7.0f, x[5 * QK_K + 40] = 7.0f;
+    memset(x + 6 * QK_K, 0, sizeof(float) * QK_K);
+    x[7 * QK_K + 5] = NAN;
+    x[8 * QK_K + 77] = INFINITY;
+    x[9 * QK_K + 3] = -0.0f, x[9 * QK_K + 100] = NAN, x[9 * QK_K + 101] = -INFINITY;
+    const uint32_t payload = 0x7fffffffu; /* nearest_int gives 2^22 - 1 for it: capped at 127 */
+    memcpy(&x[11 * QK_K + 60], &payload, 4);
+    for (int j = 0; j < QK_K; j++) x[10 * QK_K + j] = j % 2 ? -0.0f : 0.0f;
+    memset(a, 0x55, sizeof a), memset(b, 0xAA, sizeof b);
+    quant_q8K(x, a, NB * QK_K);
+    matmul_avx512_quant_q8K(x, b, NB * QK_K);
+    for (int i = 0; i < NB; i++)
+        CHECK_MSG(memcmp(&a[i], &b[i], sizeof a[i]) == 0, "block %d differs (d %g vs %g)", i, a[i].d, b[i].d);
+}
+
 TEST(unsupported_type_gives_nan_not_crash) {
     uint8_t w[50 * 2] = {0};
     float x[256] = {0}, y[2];
@@ -360,7 +390,7 @@ TEST(unsupported_type_gives_nan_not_crash) {
 
 int main(void) {
     /* the SIMD cases skip on a CPU without AVX2 / AVX-512 VNNI (or below an OMNI_CPU cap) */
-    TEST_EXPECT(6 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
+    TEST_EXPECT(7 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
@@ -370,6 +400,7 @@ int main(void) {
     RUN(cache_blocked_prefill_matches_decode_bitwise);
     RUN(threads_split_rows_and_batches);
     RUN(matmul_many_equals_separate_products);
+    RUN(avx512_q8K_activations_equal_the_scalar_bytes);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
 }
