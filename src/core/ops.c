@@ -13,6 +13,9 @@
 void ops_attention_f16_avx2(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
                             int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att);
 void ops_f32_to_f16_avx2(uint16_t *out, const float *x, int n);
+/* ops_attn_avx512.c */
+void ops_attention_f16_avx512(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
+                              int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att);
 /* ops_swiglu_avx2.c */
 void ops_swiglu_avx2(float *out, const float *gate, const float *up, int n);
 
@@ -328,6 +331,10 @@ static void attention_portable(float *out, const float *q, const uint16_t *k, co
 void ops_attention_f16_sink(float *out, const float *q, const uint16_t *k, const uint16_t *v, int n0, int n_kv,
                             int head_dim, long stride, float scale, float softcap, float sink, int gemm, float *att) {
     if (n0 < 0) n0 = 0;
+    if (cpu_level() >= CPU_AVX512 && head_dim % 16 == 0) {
+        ops_attention_f16_avx512(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, sink, gemm, att);
+        return;
+    }
     if (cpu_level() >= CPU_AVX2 && cpu_features()->f16c && head_dim % 16 == 0) {
         ops_attention_f16_avx2(out, q, k, v, n0, n_kv, head_dim, stride, scale, softcap, sink, gemm, att);
         return;

@@ -116,6 +116,14 @@ static void attention_case_ext(int HD, int N, int gemm, int n0, float cap) {
         int same = 1;
         for (int i = 0; i < HD; i++) same &= memcmp(&out[i], &out2[i], sizeof(float)) == 0;
         CHECK_MSG(same, "hd %d n %d gemm %d n0 %d cap %g: SIMD differs from portable", HD, N, gemm, n0, cap);
+        if (lv >= CPU_AVX512) {  /* and the AVX2 kernel below it */
+            cpu_set_level(CPU_AVX2);
+            ops_attention_f16_ext(out2, q, k, v, n0, N, HD, STRIDE, scale, cap, gemm, att);
+            cpu_set_level(lv);
+            same = 1;
+            for (int i = 0; i < HD; i++) same &= memcmp(&out[i], &out2[i], sizeof(float)) == 0;
+            CHECK_MSG(same, "hd %d n %d gemm %d n0 %d cap %g: AVX2 differs from portable", HD, N, gemm, n0, cap);
+        }
     }
     if (n0 == 0 && cap == 0) {  /* the plain entry point is the same computation */
         ops_attention_f16(out2, q, k, v, N, HD, STRIDE, scale, gemm, att);
@@ -137,6 +145,34 @@ TEST(attention_window_and_softcap) {
             attention_case_ext(128, ns[i], g, 0, 1.5f);
             attention_case_ext(48, ns[i], g, ns[i] / 2, 0.7f);
         }
+}
+
+/* An attention sink (gpt-oss) joins the max and the sum: every SIMD level gives the
+ * portable bits, with and without a window. */
+TEST(attention_sink_simd_equals_portable) {
+    enum { HD = 64, N = 150, STRIDE = 64 };
+    unsigned seed = 9;
+    static uint16_t k[N * STRIDE], v[N * STRIDE];
+    float q[HD], ref[HD], out[HD];
+    float *att = malloc(sizeof(float) * ops_attention_scratch(N, HD));
+    for (int i = 0; i < N * STRIDE; i++) k[i] = fp32_to_fp16(frand(&seed)), v[i] = fp32_to_fp16(frand(&seed));
+    for (int i = 0; i < HD; i++) q[i] = 2 * frand(&seed);
+    enum cpu_level lv = cpu_level(), levels[2] = {CPU_AVX2, CPU_AVX512};
+    const float sinks[3] = {-1.5f, 0.25f, 30.0f};
+    for (int c = 0; c < 6; c++) {
+        int n0 = c % 2 ? 40 : 0, gemm = c / 3;
+        cpu_set_level(CPU_SCALAR);
+        ops_attention_f16_sink(ref, q, k, v, n0, N, HD, STRIDE, 0.125f, 0, sinks[c % 3], gemm, att);
+        for (int l = 0; l < 2; l++) {
+            if (lv < levels[l]) continue;
+            cpu_set_level(levels[l]);
+            ops_attention_f16_sink(out, q, k, v, n0, N, HD, STRIDE, 0.125f, 0, sinks[c % 3], gemm, att);
+            CHECK_MSG(memcmp(ref, out, sizeof ref) == 0, "sink %g n0 %d gemm %d at %s differs", sinks[c % 3], n0, gemm,
+                      cpu_level_name(levels[l]));
+        }
+    }
+    cpu_set_level(lv);
+    free(att);
 }
 
 /* GEGLU through ggml's f16 GELU table, soft-capping, and rope's magnitude factor. */
@@ -223,12 +259,13 @@ TEST(ggml_expf_and_softmax) {
 }
 
 int main(void) {
-    TEST_EXPECT(8);
+    TEST_EXPECT(9);
     RUN(rmsnorm_softmax_swiglu);
     RUN(swiglu_follows_ggml_exp_on_every_path);
     RUN(rope_rotates_the_right_pairs);
     RUN(attention_matches_reference_and_simd);
     RUN(attention_window_and_softcap);
+    RUN(attention_sink_simd_equals_portable);
     RUN(geglu_softcap_rope_mscale);
     RUN(f32_to_f16_rounds_like_reference);
     RUN(ggml_expf_and_softmax);
