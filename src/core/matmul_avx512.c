@@ -586,6 +586,18 @@ MM_GEMM(z_gemm_q6_K_tiles, tileKz, DT_Q6_K, ZK6_TN, 4, k / QK_K)
 #endif
 #define Q4KD_SC(a, b) \
     _mm512_inserti64x4(_mm512_set1_epi16((short)(0x8000 | (a))), _mm256_set1_epi16((short)(0x8000 | (b))), 1)
+/* 128-bit lane r of v in all four lanes. The shuffle wants an immediate, which r is
+ * only once the row loop is unrolled (-O2); spelled out so -O1 (the sanitizer build)
+ * compiles it too. */
+MM_INLINE __m512i lane_bcast(__m512i v, int r) {
+    switch (r) {
+    case 0: return _mm512_shuffle_i32x4(v, v, 0x00);
+    case 1: return _mm512_shuffle_i32x4(v, v, 0x55);
+    case 2: return _mm512_shuffle_i32x4(v, v, 0xAA);
+    default: return _mm512_shuffle_i32x4(v, v, 0xFF);
+    }
+}
+
 MM_INLINE void q4kd_tile(int G, int nb, const uint8_t *w, size_t ws, const struct block_q8_K *x, float *y) {
     const size_t bs = sizeof(struct block_q4_K);
     const __m512i m4 = _mm512_set1_epi8(0xF);
@@ -643,7 +655,7 @@ MM_INLINE void q4kd_tile(int G, int nb, const uint8_t *w, size_t ws, const struc
                 _mm_prefetch(pf, _MM_HINT_T0);
                 _mm_prefetch(pf + 64, _MM_HINT_T0);
                 _mm_prefetch(pf + 128, _MM_HINT_T0);
-                const __m512i RS = _mm512_shuffle_i32x4(S, S, r * 0x55);
+                const __m512i RS = lane_bcast(S, r);
                 const __m512i q0 = _mm512_loadu_si512((const void *)(rb + 16));
                 const __m512i q1 = _mm512_loadu_si512((const void *)(rb + 80));
                 __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
