@@ -42,21 +42,8 @@ static inline V v_exp(V x) { return v_pair(expf8_ggml(x.lo), expf8_ggml(x.hi)); 
 static inline __m256 round8h(__m256 x) { return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
 static inline V v_round_h(V x) { return v_pair(round8h(x.lo), round8h(x.hi)); }
 
-static inline float v_hsum(V x) {
-    __m256 h = _mm256_add_ps(x.lo, x.hi);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline float v_hmax(V x) {
-    __m256 h = _mm256_max_ps(x.lo, x.hi);
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
+static inline __m256 v_fold(V x) { return _mm256_add_ps(x.lo, x.hi); }
+static inline __m256 v_fold_max(V x) { return _mm256_max_ps(x.lo, x.hi); }
 
 #include "core/ops_attn_x86.h"
 

@@ -24,17 +24,8 @@ static inline V v_mul(V a, V b) { return _mm512_mul_ps(a, b); }
 static inline V v_max(V a, V b) { return _mm512_max_ps(a, b); }
 static inline V v_exp(V x) { return expf16_ggml(x); }
 static inline V v_round_h(V x) { return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)); }
-static inline float v_hmax(V x) { return _mm512_reduce_max_ps(x); }
-
-/* lanes l + l+8 first, then + l+4, + l+2, + l+1 (spelled out: the compiler's reduce may
- * pick another order) */
-static inline float v_hsum(V x) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+static inline __m256 v_fold(V x) { return _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1)); }
+static inline __m256 v_fold_max(V x) { return _mm256_max_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1)); }
 
 #include "core/ops_attn_x86.h"
 

@@ -10,8 +10,7 @@
  *   V v_add(V, V); V v_sub(V, V); V v_mul(V, V); V v_max(V, V)
  *   V v_exp(V)                       ops_expf_ggml in every lane
  *   V v_round_h(V)                   each lane rounded to f16 (nearest even)
- *   float v_hsum(V)                  _mm512_reduce_add_ps's order: l + l+8, +4, +2, +1
- *   float v_hmax(V)
+ *   __m256 v_fold(V), v_fold_max(V)  lanes l and l+8 added / maxed (8 lanes left)
  * Include only from files compiled with AVX2 + FMA + F16C; head_dim % 16 == 0. */
 #ifndef OMNI_CORE_OPS_ATTN_X86_H
 #define OMNI_CORE_OPS_ATTN_X86_H
@@ -20,6 +19,23 @@
 #include <stdint.h>
 
 #include "core/ops.h"
+
+/* _mm512_reduce_add_ps's order: lanes l + l+8 (v_fold), then + l+4, + l+2, + l+1 */
+static inline float v_hsum(V x) {
+    __m256 h = v_fold(x);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float v_hmax(V x) {
+    __m256 h = v_fold_max(x);
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
 
 static inline __m256 attn_ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
