@@ -1,5 +1,6 @@
 /* Private to matmul: the activation formats and the kernel signature shared by the
- * scalar, AVX2 and AVX-512 implementations (matmul.c, matmul_avx2.c, matmul_avx512.c). */
+ * scalar, AVX2 and AVX-512 implementations (matmul.c, matmul_avx2.c, matmul_avx512.c;
+ * quant.c takes the F16C row conversion for dequantize_row). */
 #ifndef OMNI_CORE_MATMUL_KERN_H
 #define OMNI_CORE_MATMUL_KERN_H
 #include <stddef.h>
@@ -29,6 +30,8 @@ typedef void (*mm_gemm_fn)(int k, const void *w, size_t ws, int nr, const void *
 
 /* f32 -> f16 activations with F16C (CPU_AVX2 and up): the same bits as fp32_to_fp16. */
 void matmul_avx2_to_f16(const float *x, uint16_t *out, int64_t n);
+/* fp16_to_fp32 over a row with F16C: the same floats, NaN payloads included. */
+void matmul_avx2_from_f16(const uint16_t *h, float *out, int64_t n);
 
 /* NULL when that level has no kernel for the type (matmul then uses a lower level). */
 mm_gemm_fn matmul_avx2_kernel(int type);

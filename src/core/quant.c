@@ -6,9 +6,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/fp16.h"
 #include "core/matmul.h"
+#include "core/matmul_kern.h"
 
 #define GROUP_MAX_EPS 1e-15f
 
@@ -213,7 +215,8 @@ int dequantize_row(int type, const void *row, float *out, int64_t n) {
     case DT_F32: memcpy(out, row, (size_t)n * 4); return 0;
     case DT_F16: {
         const uint16_t *h = row;
-        for (int64_t i = 0; i < n; i++) out[i] = fp16_to_fp32(h[i]);
+        if (cpu_level() >= CPU_AVX2) matmul_avx2_from_f16(h, out, n);
+        else for (int64_t i = 0; i < n; i++) out[i] = fp16_to_fp32(h[i]);
         return 0;
     }
     case DT_BF16: {

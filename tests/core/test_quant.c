@@ -91,6 +91,20 @@ TEST(dequant_q8_0_and_halves) {
     CHECK(deq_matches(DT_BF16, (uint8_t *)bf, 3, wb, 0));
 }
 
+/* dequantize_row takes F16C where the CPU has it: every one of the 65536 halves
+ * (subnormals, infinities, NaN payloads, signalling NaNs) must come out as the
+ * scalar conversion's bits, in whole 8-lane groups and in a 5-element tail. */
+TEST(f16_rows_equal_the_scalar_conversion) {
+    static uint16_t h[65536 + 5];
+    static float got[65536 + 5];
+    for (int i = 0; i < 65536; i++) h[i] = (uint16_t)(i * 40503u); /* every value once, NaNs among finite ones */
+    for (int i = 0; i < 5; i++) h[65536 + i] = (uint16_t)(0x7c01 + i * 0x80);
+    CHECK(dequantize_row(DT_F16, h, got, 65536 + 5) == 0);
+    int bad = 0;
+    for (int i = 0; i < 65536 + 5; i++) bad += fp32_to_bits(got[i]) != fp32_to_bits(fp16_to_fp32(h[i]));
+    CHECK_MSG(bad == 0, "%d halves converted to other bits", bad);
+}
+
 /* Packs 6-bit scales/mins of 8 sub-blocks the way ggml documents get_scale_min_k4:
  * bytes 0-3: sc[0..3] | (sc[4..7] >> 4) << 6; bytes 4-7: the same for mins;
  * bytes 8-11: (sc[4..7] & 15) | (mn[4..7] & 15) << 4. */
@@ -352,7 +366,7 @@ TEST(activation_q8_K_sums) {
 }
 
 int main(void) {
-    TEST_EXPECT(14);
+    TEST_EXPECT(15);
     RUN(dequant_q4_0_q4_1);
     RUN(dequant_q5_0_q5_1);
     RUN(dequant_q8_0_and_halves);
@@ -367,5 +381,6 @@ int main(void) {
     RUN(quantizers_keep_exact_values_exact);
     RUN(q4_0_quantizer_matches_reference_rounding);
     RUN(activation_q8_K_sums);
+    RUN(f16_rows_equal_the_scalar_conversion);
     return test_summary();
 }
