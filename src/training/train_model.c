@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigbuf.h"
 #include "core/cpu.h"
 #include "core/dtype.h"
 #include "core/matmul.h"
@@ -63,7 +64,7 @@ struct tmodel {
     double *rowloss;
     size_t att_per, fb_per;
     float *att_scr, *att_pd, *fb_buf; /* att_pd: one head's probabilities and their gradients, [2, ctx, ctx] */
-    void **allocs;  /* everything malloc'ed, freed together */
+    struct chunk { void *p; size_t n, used; } *allocs; /* every buffer's memory, freed together */
     int n_allocs, cap_allocs;
 };
 
@@ -71,21 +72,38 @@ size_t tmodel_n_params(const struct tmodel *t) { return t->n_params; }
 float *tmodel_params(struct tmodel *t) { return t->P; }
 float *tmodel_grads(struct tmodel *t) { return t->G; }
 
+/* n zeroed floats, 64-byte aligned, carved from 64 MiB chunks of huge-page memory (a larger
+ * request gets a chunk of its own): the activations of every layer then fault in 2 MiB at
+ * a time, not 4 KiB (core/bigbuf.h) */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHUNK_BYTES ((size_t)0) /* a buffer each, so the sanitizer sees every overrun */
+#else
+#define CHUNK_BYTES ((size_t)64 << 20)
+#endif
 static float *falloc(struct tmodel *t, size_t n) {
-    if (t->n_allocs == t->cap_allocs) {
-        int cap = t->cap_allocs ? 2 * t->cap_allocs : 64;
-        void **a = realloc(t->allocs, (size_t)cap * sizeof *a);
-        if (!a) return NULL;
-        t->allocs = a, t->cap_allocs = cap;
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) / 64 * 64;
+    struct chunk *c = t->n_allocs ? &t->allocs[t->n_allocs - 1] : NULL;
+    if (!c || c->n - c->used < bytes) {
+        if (t->n_allocs == t->cap_allocs) {
+            int cap = t->cap_allocs ? 2 * t->cap_allocs : 16;
+            struct chunk *a = realloc(t->allocs, (size_t)cap * sizeof *a);
+            if (!a) return NULL;
+            t->allocs = a, t->cap_allocs = cap;
+        }
+        size_t sz = bytes > CHUNK_BYTES ? bytes : CHUNK_BYTES;
+        void *p = bigbuf_alloc(sz);
+        if (!p) return NULL;
+        c = &t->allocs[t->n_allocs++];
+        *c = (struct chunk){p, sz, 0};
     }
-    float *p = calloc(n ? n : 1, sizeof *p);
-    if (p) t->allocs[t->n_allocs++] = p;
+    float *p = (float *)((char *)c->p + c->used);
+    c->used += bytes;
     return p;
 }
 
 void tmodel_free(struct tmodel *t) {
     if (!t) return;
-    for (int i = 0; i < t->n_allocs; i++) free(t->allocs[i]);
+    for (int i = 0; i < t->n_allocs; i++) bigbuf_free(t->allocs[i].p, t->allocs[i].n);
     free(t->allocs);
     free(t->L);
     free(t);

@@ -1,0 +1,86 @@
+/* Large zeroed buffers (core/bigbuf.h): every size comes back zeroed and writable, a
+ * large one starts on a 2 MiB boundary and carries the kernel's huge-page advice (the
+ * "hg" flag in /proc/self/smaps), a small one is ordinary heap memory. */
+#include "test.h"
+#include "core/bigbuf.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* the VmFlags line of the mapping holding address a, or "" */
+static void vm_flags(const void *a, char *out, size_t cap) {
+    out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[512];
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+        else if (in && !strncmp(line, "VmFlags:", 8)) {
+            snprintf(out, cap, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int all_zero(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n; i += 4093) if (p[i]) return 0;
+    return p[n - 1] == 0;
+}
+
+TEST(sizes_are_zeroed_and_writable) {
+    size_t sizes[] = {1, 100, 4096, ((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)9 << 20) + 77};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        unsigned char *p = bigbuf_alloc(n);
+        CHECK(p != NULL);
+        if (!p) continue;
+        CHECK(all_zero(p, n));
+        memset(p, 0xA5, n);
+        CHECK(p[0] == 0xA5 && p[n - 1] == 0xA5);
+        bigbuf_free(p, n);
+        /* memory given back and asked for again is zero again */
+        p = bigbuf_alloc(n);
+        CHECK(p != NULL && all_zero(p, n));
+        bigbuf_free(p, n);
+    }
+    CHECK(bigbuf_alloc(0) == NULL);
+    CHECK(bigbuf_alloc(SIZE_MAX) == NULL);
+    bigbuf_free(NULL, 123); /* does nothing */
+}
+
+TEST(large_buffers_get_huge_page_advice) {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("  (address sanitizer build: every buffer comes from calloc)\n");
+#else
+    size_t n = ((size_t)6 << 20) + 5;
+    unsigned char *p = bigbuf_alloc(n);
+    CHECK(p != NULL);
+    if (!p) return;
+    CHECK_EQ_INT((uintptr_t)p % ((size_t)2 << 20), 0);
+    char flags[512];
+    vm_flags(p, flags, sizeof flags);
+    CHECK(flags[0] != 0);
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r"); /* a kernel built with them */
+    if (thp) CHECK(strstr(flags, " hg") != NULL);
+    else printf("  (this kernel has no transparent huge pages)\n");
+    if (thp) fclose(thp);
+    bigbuf_free(p, n);
+    unsigned char *s = bigbuf_alloc(1000);
+    CHECK(s != NULL);
+    vm_flags(s, flags, sizeof flags);
+    CHECK(strstr(flags, " hg") == NULL);
+    bigbuf_free(s, 1000);
+#endif
+}
+
+int main(void) {
+    TEST_EXPECT(2);
+    RUN(sizes_are_zeroed_and_writable);
+    RUN(large_buffers_get_huge_page_advice);
+    return test_summary();
+}
