@@ -152,8 +152,9 @@ static inline void FN(scores2)(R *p0, R *p1, const R *q0, const R *q1, const R *
  * float build gives the same bits, and loops over scores vectorize where libm's exp does not */
 typedef int TOPS_CAT(tops_v8i, S) __attribute__((vector_size(8 * sizeof(int))));
 #define V8I TOPS_CAT(tops_v8i, S)
-static inline void FN(exp8)(R *p) {
-    V8 x = LD8(p);
+static inline void FN(exp8v)(V8 *xp) { /* *xp = exp(*xp) (pointers: an 8-float vector passed by
+                                          * value would change the ABI in the SSE2 build) */
+    V8 x = *xp;
     V8I small = x < -87.0f;
     x = (V8)(((V8I)x & ~small) | ((V8I)((V8){0} - 87.0f) & small));
     V8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -167,7 +168,22 @@ static inline void FN(exp8)(R *p) {
     y = (y * (r * r) + r) + 1.0f;
     V8I e = (__builtin_convertvector(n, V8I) + 127) << 23;
     y = y * (V8)e;
-    ST8(p, (V8)((V8I)y & ~small));
+    *xp = (V8)((V8I)y & ~small);
+}
+static inline void FN(exp8)(R *p) {
+    V8 x = LD8(p);
+    FN(exp8v)(&x);
+    ST8(p, x);
+}
+/* the logistic function 1 / (1 + e^-g) on 8 floats through exp8v of -|g| (never above 0):
+ * e / (1 + e) for g < 0, 1 / (1 + e) otherwise */
+static inline void FN(sigmoid8)(V8 *sg, const V8 *gp) {
+    V8 g = *gp;
+    V8I neg = g < 0;
+    V8 e = (V8)(((V8I)g & neg) | ((V8I)((V8){0} - g) & ~neg));
+    FN(exp8v)(&e);
+    V8 r = 1.0f / (1.0f + e);
+    *sg = (V8)(((V8I)(e * r) & neg) | ((V8I)r & ~neg));
 }
 /* p[j] = exp(p[j] - mx) for j < n (every p[j] <= mx) */
 static inline void FN(exp_shift)(R *p, int n, R mx) {
@@ -329,6 +345,40 @@ void FN(tops_attn_bwd)(R *dq, R *dk, R *dv, const R *dout, const R *q, const R *
     }
 }
 
+#ifdef TOPS_EXPF
+/* SwiGLU's sigmoid eight at a time (sigmoid8: no call into libm per element); a tail of
+ * n % 8 goes through the same lanes, padded with zeros */
+void FN(tops_swiglu_fwd)(R *h, const R *g, const R *u, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V8 gv = LD8(g + i), sg;
+        FN(sigmoid8)(&sg, &gv);
+        ST8(h + i, gv * sg * LD8(u + i));
+    }
+    if (i < n) {
+        R tg[8] = {0}, tu[8] = {0}, th[8];
+        for (long k = 0; i + k < n; k++) tg[k] = g[i + k], tu[k] = u[i + k];
+        FN(tops_swiglu_fwd)(th, tg, tu, 8);
+        for (long k = 0; i + k < n; k++) h[i + k] = th[k];
+    }
+}
+
+void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        V8 gv = LD8(g + i), d = LD8(dh + i), sg;
+        FN(sigmoid8)(&sg, &gv);
+        ST8(du + i, d * gv * sg);
+        ST8(dg + i, d * LD8(u + i) * sg * (1.0f + gv * (1.0f - sg)));
+    }
+    if (i < n) {
+        R tg[8] = {0}, tu[8] = {0}, td[8] = {0}, a[8], b[8];
+        for (long k = 0; i + k < n; k++) tg[k] = g[i + k], tu[k] = u[i + k], td[k] = dh[i + k];
+        FN(tops_swiglu_bwd)(a, b, td, tg, tu, 8);
+        for (long k = 0; i + k < n; k++) dg[i + k] = a[k], du[i + k] = b[k];
+    }
+}
+#else
 void FN(tops_swiglu_fwd)(R *h, const R *g, const R *u, long n) {
     for (long i = 0; i < n; i++) h[i] = g[i] / (1 + (R)exp(-g[i])) * u[i];
 }
@@ -340,6 +390,7 @@ void FN(tops_swiglu_bwd)(R *dg, R *du, const R *dh, const R *g, const R *u, long
         dg[i] = dh[i] * u[i] * sg * (1 + g[i] * (1 - sg));
     }
 }
+#endif
 
 void FN(tops_linear_fwd)(R *y, const R *x, const R *W, const R *b, int T, int n_in, int n_out) {
     int t = 0;
@@ -499,6 +550,34 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
         for (int i = 1; i < V; i++)
             if (zt[i] > mx) mx = zt[i];
         double sum = 0;
+#ifdef TOPS_EXPF
+        /* e_i = exp(z_i - max) eight at a time (kept in dz's row when there is one, which may
+         * be z's own), summed in double in i's order; dz_i = w e_i / sum */
+        R zy = zt[y[t]];
+        int i = 0;
+        for (; i + 8 <= V; i += 8) {
+            V8 ev = LD8(zt + i) - mx;
+            FN(exp8v)(&ev);
+            if (dzt) ST8(dzt + i, ev);
+            for (int k = 0; k < 8; k++) sum += ev[k];
+        }
+        for (; i < V; i++) {
+            R tl[8] = {0};
+            tl[0] = zt[i] - mx;
+            FN(exp8)(tl);
+            if (dzt) dzt[i] = tl[0];
+            sum += tl[0];
+        }
+        double lse = log(sum) + mx, lp = zy - lse;
+        if (logp) logp[t] = (R)lp;
+        loss -= wt * lp;
+        if (dzt) {
+            R c = (R)(1.0 / sum);
+            for (i = 0; i + 8 <= V; i += 8) ST8(dzt + i, LD8(dzt + i) * c * wt);
+            for (; i < V; i++) dzt[i] = dzt[i] * c * wt;
+            dzt[y[t]] -= wt;
+        }
+#else
         for (int i = 0; i < V; i++) sum += exp((double)(zt[i] - mx));
         double lse = log(sum) + mx, lp = zt[y[t]] - lse;
         if (logp) logp[t] = (R)lp;
@@ -507,6 +586,7 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
             for (int i = 0; i < V; i++) dzt[i] = wt * (R)exp(zt[i] - lse);
             dzt[y[t]] -= wt;
         }
+#endif
     }
     return loss;
 }
