@@ -29,6 +29,9 @@ static inline void FN(axpy)(R *restrict y, R a, const R *restrict x, int n) {
 typedef R TOPS_CAT(tops_v8, S) __attribute__((vector_size(8 * sizeof(R))));
 typedef R TOPS_CAT(tops_v8u, S) __attribute__((vector_size(8 * sizeof(R)), aligned(sizeof(R)), may_alias));
 #define V8 TOPS_CAT(tops_v8, S)
+/* what comparing two V8 gives: a lane of R's width, all ones where true */
+typedef __typeof__((V8){0} < (V8){0}) TOPS_CAT(tops_v8m, S);
+#define V8M TOPS_CAT(tops_v8m, S)
 #define LD8(p) (*(const TOPS_CAT(tops_v8u, S) *)(p))
 #define ST8(p, v) (*(TOPS_CAT(tops_v8u, S) *)(p) = (v))
 
@@ -206,15 +209,30 @@ static inline void FN(exp_shift)(R *p, int n, R mx) {
 }
 #endif
 
-/* one causal row's attention weights: p[j] = softmax(p)[j] for j < n */
+/* one causal row's attention weights: p[j] = softmax(p)[j] for j < n. The maximum and the
+ * sum run eight lanes wide (the sum as dot() orders it), not as one chain of n dependent
+ * scalar steps */
 static inline void FN(softmax_row)(R *p, int n) {
     R mx = -INFINITY;
-    for (int j = 0; j < n; j++)
+    int j = 0;
+    if (n >= 8) {
+        V8 m = LD8(p);
+        for (j = 8; j + 8 <= n; j += 8) {
+            V8 v = LD8(p + j);
+            V8M gt = v > m;
+            m = (V8)(((V8M)v & gt) | ((V8M)m & ~gt));
+        }
+        for (int k = 0; k < 8; k++)
+            if (m[k] > mx) mx = m[k];
+    }
+    for (; j < n; j++)
         if (p[j] > mx) mx = p[j];
     FN(exp_shift)(p, n, mx);
-    R sum = 0;
-    for (int j = 0; j < n; j++) sum += p[j];
-    for (int j = 0; j < n; j++) p[j] /= sum;
+    V8 acc = {0};
+    for (j = 0; j + 8 <= n; j += 8) acc += LD8(p + j);
+    R sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; j < n; j++) sum += p[j];
+    for (j = 0; j < n; j++) p[j] /= sum;
 }
 
 void FN(tops_rmsnorm_fwd)(R *y, const R *x, const R *w, int T, int n, R eps) {
@@ -317,8 +335,7 @@ void FN(tops_attn_bwd_q)(R *dq, R *P, R *DS, const R *dout, const R *q, const R 
             FN(scores)(dp, gt, VT, ts, t + 1, hd, 1);
         }
         FN(softmax_row)(p, t + 1);
-        R pdp = 0;
-        for (int j = 0; j <= t; j++) pdp += p[j] * dp[j];
+        R pdp = FN(dot)(p, dp, t + 1);
         for (int j = 0; j <= t; j++) dp[j] = p[j] * (dp[j] - pdp) * scale;
         FN(axpy_rows)(dq + (size_t)t * qs + (size_t)h * hd, dp, 1, k + (size_t)kh * hd, (size_t)ks, t + 1, hd);
     }
@@ -592,6 +609,7 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
 }
 
 #undef V8
+#undef V8M
 #undef LD8
 #undef ST8
 #undef FN
