@@ -1,6 +1,7 @@
 /* The training ops in float and in double (train_ops.h): one source, several instances.
- * The float API (_f) runs the AVX2 build of the same code (train_ops_avx2.c) when the CPU
- * has it: the same bits, since the code fixes every sum's order and never fuses. */
+ * The float API (_f) runs the AVX-512 or AVX2 build of the same code (train_ops_avx512.c,
+ * train_ops_avx2.c) when the CPU has it: the same bits, since the code fixes every sum's
+ * order and never fuses. */
 #include "training/train_ops.h"
 
 #include <math.h>
@@ -22,9 +23,10 @@
 #undef R
 #undef S
 
-static int wide(void) { return cpu_level() >= CPU_AVX2; }
-
-#define PICK(name, ...) (wide() ? name##_fa(__VA_ARGS__) : name##_fs(__VA_ARGS__))
+#define PICK(name, ...)                                                                                 \
+    (cpu_level() >= CPU_AVX512 ? name##_fz(__VA_ARGS__)                                                  \
+     : cpu_level() >= CPU_AVX2 ? name##_fa(__VA_ARGS__)                                                  \
+                               : name##_fs(__VA_ARGS__))
 
 void tops_rmsnorm_fwd_f(float *y, const float *x, const float *w, int T, int n, float eps) {
     PICK(tops_rmsnorm_fwd, y, x, w, T, n, eps);

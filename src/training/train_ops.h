@@ -70,10 +70,11 @@
 
 TOPS_DECLARE(float, _f)
 TOPS_DECLARE(double, _d)
-/* the float instance compiled twice, for SSE2 (_fs) and AVX2 (_fa, train_ops_avx2.c): the
- * code fixes every sum's order and nothing is fused, so both give the same bits; _f runs
- * the one cpu_level() allows */
+/* the float instance compiled three times, for SSE2 (_fs), AVX2 (_fa, train_ops_avx2.c) and
+ * AVX-512 (_fz, train_ops_avx512.c): the code fixes every sum's order and nothing is fused,
+ * so all give the same bits; _f runs the widest one cpu_level() allows */
 TOPS_DECLARE(float, _fs)
 TOPS_DECLARE(float, _fa)
+TOPS_DECLARE(float, _fz)
 
 #endif

@@ -35,6 +35,20 @@ typedef __typeof__((V8){0} < (V8){0}) TOPS_CAT(tops_v8m, S);
 #define LD8(p) (*(const TOPS_CAT(tops_v8u, S) *)(p))
 #define ST8(p, v) (*(TOPS_CAT(tops_v8u, S) *)(p) = (v))
 
+/* Where lanes are independent (a lane is one key's score, one output column) the AVX-512
+ * build (TOPS_W16) takes 16 of them a vector: each lane still sums the same terms in the
+ * same order, so the bits are the 8-lane build's. VW is that width, VW8 the 8-lane one. */
+#ifdef TOPS_W16
+#define VW 16
+#else
+#define VW 8
+#endif
+typedef R TOPS_CAT(tops_vw, S) __attribute__((vector_size(VW * sizeof(R))));
+typedef R TOPS_CAT(tops_vwu, S) __attribute__((vector_size(VW * sizeof(R)), aligned(sizeof(R)), may_alias));
+#define VWT TOPS_CAT(tops_vw, S)
+#define LDW(p) (*(const TOPS_CAT(tops_vwu, S) *)(p))
+#define STW(p, v) (*(TOPS_CAT(tops_vwu, S) *)(p) = (v))
+
 /* dot(a, b_i) for four b_i (bs apart), each exactly as dot() sums it: the loads of a
  * serve four independent sums */
 static inline __attribute__((always_inline)) void FN(dot4)(R out[4], const R *a, const R *b, size_t bs, int n) {
@@ -57,18 +71,20 @@ static inline __attribute__((always_inline)) void FN(dot4)(R out[4], const R *a,
 /* y[i] += sum_j c[j cs] X[j xs + i] over j = 0..m-1 in order, i < n: as m axpy() calls, with
  * y held in registers 64 columns at a time */
 static inline void FN(axpy_rows)(R *restrict y, const R *c, size_t cs, const R *X, size_t xs, int m, int n) {
+    enum { NV = 64 / VW }; /* vectors in a 64-column block */
     int i = 0;
     for (; i + 64 <= n; i += 64) {
-        V8 a0 = LD8(y + i), a1 = LD8(y + i + 8), a2 = LD8(y + i + 16), a3 = LD8(y + i + 24), a4 = LD8(y + i + 32),
-           a5 = LD8(y + i + 40), a6 = LD8(y + i + 48), a7 = LD8(y + i + 56);
+        VWT a[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) a[v] = LDW(y + i + v * VW);
         for (int j = 0; j < m; j++) {
             R cj = c[(size_t)j * cs];
             const R *x = X + (size_t)j * xs + i;
-            a0 += cj * LD8(x), a1 += cj * LD8(x + 8), a2 += cj * LD8(x + 16), a3 += cj * LD8(x + 24);
-            a4 += cj * LD8(x + 32), a5 += cj * LD8(x + 40), a6 += cj * LD8(x + 48), a7 += cj * LD8(x + 56);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) a[v] += cj * LDW(x + v * VW);
         }
-        ST8(y + i, a0), ST8(y + i + 8, a1), ST8(y + i + 16, a2), ST8(y + i + 24, a3), ST8(y + i + 32, a4);
-        ST8(y + i + 40, a5), ST8(y + i + 48, a6), ST8(y + i + 56, a7);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) STW(y + i + v * VW, a[v]);
     }
     for (; i + 8 <= n; i += 8) {
         V8 a = LD8(y + i);
@@ -95,21 +111,27 @@ static inline void FN(transpose)(R *KT, size_t ts, const R *K, size_t ks, int n,
 /* p[j] = dot(q, key j) * scale for j < n, the keys transposed (KT, ts apart): eight keys a
  * vector, the eight partial sums of dot() in eight vectors, combined in dot()'s order, so
  * each score has dot()'s bits without a horizontal sum per key */
+/* one block of W keys (vector type VT, its load/store LD/ST) of scores() */
+#define TOPS_SCORES_BLOCK(VT, W, LD, ST)                                                                        \
+    for (; j + W <= n; j += W) {                                                                                \
+        VT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};                      \
+        const R *c = KT + j;                                                                                    \
+        for (int i = 0; i < h8; i += 8) {                                                                       \
+            a0 += q[i] * LD(c + (size_t)i * ts), a1 += q[i + 1] * LD(c + (size_t)(i + 1) * ts);                 \
+            a2 += q[i + 2] * LD(c + (size_t)(i + 2) * ts), a3 += q[i + 3] * LD(c + (size_t)(i + 3) * ts);       \
+            a4 += q[i + 4] * LD(c + (size_t)(i + 4) * ts), a5 += q[i + 5] * LD(c + (size_t)(i + 5) * ts);       \
+            a6 += q[i + 6] * LD(c + (size_t)(i + 6) * ts), a7 += q[i + 7] * LD(c + (size_t)(i + 7) * ts);       \
+        }                                                                                                       \
+        VT sv = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));                                              \
+        for (int i = h8; i < hd; i++) sv += q[i] * LD(c + (size_t)i * ts);                                      \
+        ST(p + j, sv * scale);                                                                                  \
+    }
 static inline void FN(scores)(R *p, const R *q, const R *KT, size_t ts, int n, int hd, R scale) {
     int j = 0, h8 = hd / 8 * 8;
-    for (; j + 8 <= n; j += 8) {
-        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        const R *c = KT + j;
-        for (int i = 0; i < h8; i += 8) {
-            a0 += q[i] * LD8(c + (size_t)i * ts), a1 += q[i + 1] * LD8(c + (size_t)(i + 1) * ts);
-            a2 += q[i + 2] * LD8(c + (size_t)(i + 2) * ts), a3 += q[i + 3] * LD8(c + (size_t)(i + 3) * ts);
-            a4 += q[i + 4] * LD8(c + (size_t)(i + 4) * ts), a5 += q[i + 5] * LD8(c + (size_t)(i + 5) * ts);
-            a6 += q[i + 6] * LD8(c + (size_t)(i + 6) * ts), a7 += q[i + 7] * LD8(c + (size_t)(i + 7) * ts);
-        }
-        V8 sv = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7));
-        for (int i = h8; i < hd; i++) sv += q[i] * LD8(c + (size_t)i * ts);
-        ST8(p + j, sv * scale);
-    }
+#ifdef TOPS_W16
+    TOPS_SCORES_BLOCK(VWT, VW, LDW, STW)
+#endif
+    TOPS_SCORES_BLOCK(V8, 8, LD8, ST8)
     for (; j < n; j++) {
         R acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (int i = 0; i < h8; i += 8)
@@ -119,32 +141,33 @@ static inline void FN(scores)(R *p, const R *q, const R *KT, size_t ts, int n, i
         p[j] = sum * scale;
     }
 }
+#undef TOPS_SCORES_BLOCK
 
 /* scores() for two query rows at once (q0 into p0, q1 into p1), each transposed key loaded
  * once for both: the same bits as two scores() calls */
 static inline void FN(scores2)(R *p0, R *p1, const R *q0, const R *q1, const R *KT, size_t ts, int n, int hd,
                                R scale) {
     int j = 0, h8 = hd / 8 * 8;
-    for (; j + 8 <= n; j += 8) {
-        V8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-        V8 b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0}, b7 = {0};
+    for (; j + VW <= n; j += VW) {
+        VWT a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
+        VWT b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, b4 = {0}, b5 = {0}, b6 = {0}, b7 = {0};
         const R *c = KT + j;
         for (int i = 0; i < h8; i += 8) {
-            V8 k0 = LD8(c + (size_t)i * ts), k1 = LD8(c + (size_t)(i + 1) * ts), k2 = LD8(c + (size_t)(i + 2) * ts),
-               k3 = LD8(c + (size_t)(i + 3) * ts);
+            VWT k0 = LDW(c + (size_t)i * ts), k1 = LDW(c + (size_t)(i + 1) * ts), k2 = LDW(c + (size_t)(i + 2) * ts),
+                k3 = LDW(c + (size_t)(i + 3) * ts);
             a0 += q0[i] * k0, b0 += q1[i] * k0, a1 += q0[i + 1] * k1, b1 += q1[i + 1] * k1;
             a2 += q0[i + 2] * k2, b2 += q1[i + 2] * k2, a3 += q0[i + 3] * k3, b3 += q1[i + 3] * k3;
-            V8 k4 = LD8(c + (size_t)(i + 4) * ts), k5 = LD8(c + (size_t)(i + 5) * ts), k6 = LD8(c + (size_t)(i + 6) * ts),
-               k7 = LD8(c + (size_t)(i + 7) * ts);
+            VWT k4 = LDW(c + (size_t)(i + 4) * ts), k5 = LDW(c + (size_t)(i + 5) * ts), k6 = LDW(c + (size_t)(i + 6) * ts),
+                k7 = LDW(c + (size_t)(i + 7) * ts);
             a4 += q0[i + 4] * k4, b4 += q1[i + 4] * k4, a5 += q0[i + 5] * k5, b5 += q1[i + 5] * k5;
             a6 += q0[i + 6] * k6, b6 += q1[i + 6] * k6, a7 += q0[i + 7] * k7, b7 += q1[i + 7] * k7;
         }
-        V8 sa = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)), sb = ((b0 + b4) + (b1 + b5)) + ((b2 + b6) + (b3 + b7));
+        VWT sa = ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7)), sb = ((b0 + b4) + (b1 + b5)) + ((b2 + b6) + (b3 + b7));
         for (int i = h8; i < hd; i++) {
-            V8 ki = LD8(c + (size_t)i * ts);
+            VWT ki = LDW(c + (size_t)i * ts);
             sa += q0[i] * ki, sb += q1[i] * ki;
         }
-        ST8(p0 + j, sa * scale), ST8(p1 + j, sb * scale);
+        STW(p0 + j, sa * scale), STW(p1 + j, sb * scale);
     }
     if (j < n) FN(scores)(p0 + j, q0, KT + j, ts, n - j, hd, scale), FN(scores)(p1 + j, q1, KT + j, ts, n - j, hd, scale);
 }
@@ -610,6 +633,10 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
 
 #undef V8
 #undef V8M
+#undef VW
+#undef VWT
+#undef LDW
+#undef STW
 #undef LD8
 #undef ST8
 #undef FN

@@ -2,7 +2,8 @@
  * on the CPU level: the frozen backward's block kernels (training/train_fb.h, AVX2 and
  * AVX-512) against the one-column-at-a-time sum (one fused multiply-add a term, in row
  * order), on shapes with column and row tails; and the AVX2 build of the float training
- * ops (_fa) against the SSE2 one (_fs), op by op, on random inputs. */
+ * ops (_fa) and the AVX-512 one (_fz) against the SSE2 one (_fs), op by op, on random inputs
+ * of three shapes. */
 #include "test.h"
 
 #include <stdint.h>
@@ -71,68 +72,122 @@ static float *fdup(const float *p, size_t n) {
     memcpy(q, p, n * sizeof *q);
     return q;
 }
-#define SAME(a, b, n, what) CHECK_MSG(!memcmp(a, b, (n) * sizeof(float)), "%s differs", what)
+
+/* one shape's inputs to every op, and what each op gives, for one build of the ops */
+struct shape { int T, n_in, n_out, r, nh, nkv, hd; };
+struct ins { struct shape s; float *x, *A, *B, *dy, *y, *u, *dx, *dA, *dB, *du, *q, *k, *v, *o, *dq, *dk, *dv, *w, *rr, *g, *h; int *ids; };
+enum { N_OUT = 17 };
+struct outs { float *b[N_OUT]; size_t n[N_OUT]; const char *what[N_OUT]; double loss; };
+
+static void out_add(struct outs *o, int i, const char *what, const float *p, size_t n) {
+    o->b[i] = fdup(p, n), o->n[i] = n, o->what[i] = what;
+}
+
+/* runs every op of build SUF on a copy of the inputs; the results go to o */
+#define DEFINE_RUN(SUF)                                                                                         \
+    static void run##SUF(const struct ins *in, struct outs *o) {                                                \
+        const struct shape *s = &in->s;                                                                         \
+        int T = s->T, n_in = s->n_in, n_out = s->n_out, r = s->r, nh = s->nh, nkv = s->nkv, hd = s->hd;         \
+        size_t qn = (size_t)T * nh * hd, kn = (size_t)T * nkv * hd, xn = (size_t)T * n_in;                      \
+        float *y = fdup(in->y, (size_t)T * n_out), *u = fdup(in->u, (size_t)T * r);                             \
+        float *ls = calloc((size_t)(r + 1) * (n_out + 32), sizeof(float));                                      \
+        tops_lora_fwd##SUF(y, u, in->x, in->A, in->B, 0.5f, T, n_in, n_out, r, ls);                             \
+        out_add(o, 0, "lora_fwd y", y, (size_t)T * n_out), out_add(o, 1, "lora_fwd u", u, (size_t)T * r);      \
+        float *dx = fdup(in->dx, xn), *dA = fdup(in->dA, (size_t)r * n_in), *dB = fdup(in->dB, (size_t)n_out * r); \
+        tops_lora_bwd##SUF(dx, dA, dB, in->du, in->dy, in->x, in->u, in->A, in->B, 0.5f, T, n_in, n_out, r);    \
+        out_add(o, 2, "lora_bwd dx", dx, xn), out_add(o, 3, "lora_bwd dA", dA, (size_t)r * n_in);              \
+        out_add(o, 4, "lora_bwd dB", dB, (size_t)n_out * r);                                                    \
+        float *scr = calloc(2 * ((size_t)T + 32) * (T + hd) + 64, sizeof(float)), *ao = fdup(in->o, qn);        \
+        tops_attn_fwd##SUF(ao, in->q, in->k, in->v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);                         \
+        out_add(o, 5, "attn_fwd", ao, qn);                                                                      \
+        float *dq = fdup(in->dq, qn), *dk = fdup(in->dk, kn), *dv = fdup(in->dv, kn);                           \
+        tops_attn_bwd##SUF(dq, dk, dv, in->o, in->q, in->k, in->v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);          \
+        out_add(o, 6, "attn_bwd dq", dq, qn), out_add(o, 7, "attn_bwd dk", dk, kn);                            \
+        out_add(o, 8, "attn_bwd dv", dv, kn);                                                                   \
+        float *rr = fdup(in->rr, xn);                                                                           \
+        tops_rmsnorm_fwd##SUF(rr, in->x, in->w, T, n_in, 1e-5f);                                                \
+        out_add(o, 9, "rmsnorm_fwd", rr, xn);                                                                   \
+        tops_rmsnorm_bwd##SUF(rr, in->dx, in->x, in->w, T, n_in, 1e-5f);                                        \
+        out_add(o, 10, "rmsnorm_bwd", rr, xn);                                                                  \
+        float *h = fdup(in->h, xn), *g = fdup(in->g, xn);                                                       \
+        tops_swiglu_fwd##SUF(h, in->x, in->dx, (long)xn);                                                       \
+        out_add(o, 11, "swiglu_fwd", h, xn);                                                                    \
+        tops_swiglu_bwd##SUF(g, h, in->rr, in->x, in->dx, (long)xn);                                            \
+        out_add(o, 12, "swiglu_bwd dg", g, xn), out_add(o, 13, "swiglu_bwd du", h, xn);                        \
+        float *z = fdup(in->g, xn);                                                                             \
+        o->loss = tops_xent##SUF(z, NULL, in->x, in->ids, NULL, T, n_in);                                       \
+        out_add(o, 14, "xent dz", z, xn);                                                                       \
+        float *d2 = fdup(in->dx, xn);                                                                           \
+        tops_linear_bwd_x##SUF(d2, in->dy, in->B, T, n_in < n_out ? n_in : n_out, r);                           \
+        out_add(o, 15, "linear_bwd_x", d2, xn);                                                                 \
+        float *d3 = fdup(in->dA, (size_t)r * n_in);                                                             \
+        tops_lora_da##SUF(d3, in->du, in->x, T, n_in, r, 0, n_in);                                              \
+        out_add(o, 16, "lora_da", d3, (size_t)r * n_in);                                                        \
+        free(y), free(u), free(ls), free(dx), free(dA), free(dB), free(scr), free(ao), free(dq), free(dk);      \
+        free(dv), free(rr), free(h), free(g), free(z), free(d2), free(d3);                                      \
+    }
+DEFINE_RUN(_fs)
+DEFINE_RUN(_fa)
+DEFINE_RUN(_fz)
+
+static void ins_make(struct ins *in, struct shape s) {
+    in->s = s;
+    size_t xn = (size_t)s.T * s.n_in, qn = (size_t)s.T * s.nh * s.hd, kn = (size_t)s.T * s.nkv * s.hd;
+    in->x = rnd(xn), in->A = rnd((size_t)s.r * s.n_in), in->B = rnd((size_t)s.n_out * s.r), in->dy = rnd((size_t)s.T * s.n_out);
+    in->y = rnd((size_t)s.T * s.n_out), in->u = rnd((size_t)s.T * s.r), in->dx = rnd(xn), in->dA = rnd((size_t)s.r * s.n_in);
+    in->dB = rnd((size_t)s.n_out * s.r), in->du = rnd((size_t)s.T * s.r), in->q = rnd(qn), in->k = rnd(kn), in->v = rnd(kn);
+    in->o = rnd(qn), in->dq = rnd(qn), in->dk = rnd(kn), in->dv = rnd(kn), in->w = rnd((size_t)s.n_in), in->rr = rnd(xn);
+    in->g = rnd(xn), in->h = rnd(xn);
+    for (size_t i = 0; i < xn; i += 7) in->x[i] *= 40; /* the sigmoid and the exp far from 0 */
+    in->ids = malloc((size_t)s.T * sizeof *in->ids);
+    for (int i = 0; i < s.T; i++) in->ids[i] = (i * 7) % s.n_in;
+}
+static void ins_free(struct ins *in) {
+    float *all[] = {in->x, in->A, in->B, in->dy, in->y, in->u, in->dx, in->dA, in->dB, in->du, in->q,
+                    in->k, in->v, in->o, in->dq, in->dk, in->dv, in->w, in->rr, in->g, in->h};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+    free(in->ids);
+}
+static void outs_free(struct outs *o) {
+    for (int i = 0; i < N_OUT; i++) free(o->b[i]);
+}
+
+/* shapes with and without 64-column blocks (hd 64, n_in 100 and 600), key counts with 16-
+ * and 8-key tails (T 37, 100) */
+static const struct shape op_shapes[] = {{37, 100, 83, 16, 4, 2, 24}, {100, 600, 70, 16, 3, 1, 64}, {9, 8, 5, 3, 2, 2, 8}};
+
+static void same_as_sse2(void (*run)(const struct ins *, struct outs *), const char *build) {
+    for (size_t k = 0; k < sizeof op_shapes / sizeof *op_shapes; k++) {
+        struct ins in;
+        ins_make(&in, op_shapes[k]);
+        struct outs a = {0}, b = {0};
+        run_fs(&in, &a);
+        run(&in, &b);
+        CHECK_MSG(a.loss == b.loss, "%s, shape %zu: xent loss %.17g vs %.17g", build, k, a.loss, b.loss);
+        for (int i = 0; i < N_OUT; i++)
+            CHECK_MSG(a.n[i] == b.n[i] && !memcmp(a.b[i], b.b[i], a.n[i] * sizeof(float)), "%s, shape %zu: %s differs",
+                      build, k, a.what[i]);
+        outs_free(&a), outs_free(&b), ins_free(&in);
+    }
+}
 
 TEST(avx2_ops_are_bit_exact) {
     const struct cpu_features *f = cpu_features();
     if (!(f->avx2 && f->fma)) { fprintf(stderr, "  (no AVX2 here)\n"); return; }
-    const int T = 37, n_in = 100, n_out = 83, r = 16, nh = 4, nkv = 2, hd = 24;
-    float *x = rnd((size_t)T * n_in), *A = rnd((size_t)r * n_in), *B = rnd((size_t)n_out * r), *dy = rnd((size_t)T * n_out);
-    float *y0 = rnd((size_t)T * n_out), *y1 = fdup(y0, (size_t)T * n_out), *u0 = rnd((size_t)T * r), *u1 = fdup(u0, (size_t)T * r);
-    float *ls = rnd((size_t)(r + 1) * (n_out + 32));
-    tops_lora_fwd_fs(y0, u0, x, A, B, 0.5f, T, n_in, n_out, r, ls);
-    tops_lora_fwd_fa(y1, u1, x, A, B, 0.5f, T, n_in, n_out, r, ls);
-    SAME(y0, y1, (size_t)T * n_out, "lora_fwd y");
-    SAME(u0, u1, (size_t)T * r, "lora_fwd u");
-    float *dx0 = rnd((size_t)T * n_in), *dx1 = fdup(dx0, (size_t)T * n_in), *dA0 = rnd((size_t)r * n_in),
-          *dA1 = fdup(dA0, (size_t)r * n_in), *dB0 = rnd((size_t)n_out * r), *dB1 = fdup(dB0, (size_t)n_out * r),
-          *du = rnd((size_t)T * r);
-    tops_lora_bwd_fs(dx0, dA0, dB0, du, dy, x, u0, A, B, 0.5f, T, n_in, n_out, r);
-    tops_lora_bwd_fa(dx1, dA1, dB1, du, dy, x, u0, A, B, 0.5f, T, n_in, n_out, r);
-    SAME(dx0, dx1, (size_t)T * n_in, "lora_bwd dx");
-    SAME(dA0, dA1, (size_t)r * n_in, "lora_bwd dA");
-    SAME(dB0, dB1, (size_t)n_out * r, "lora_bwd dB");
-    size_t qn = (size_t)T * nh * hd, kn = (size_t)T * nkv * hd;
-    float *q = rnd(qn), *k = rnd(kn), *v = rnd(kn), *o0 = rnd(qn), *o1 = rnd(qn), *scr = rnd(2 * ((size_t)T + 32) * (T + hd));
-    tops_attn_fwd_fs(o0, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
-    tops_attn_fwd_fa(o1, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
-    SAME(o0, o1, qn, "attn_fwd");
-    float *dq0 = rnd(qn), *dq1 = fdup(dq0, qn), *dk0 = rnd(kn), *dk1 = fdup(dk0, kn), *dv0 = rnd(kn), *dv1 = fdup(dv0, kn);
-    tops_attn_bwd_fs(dq0, dk0, dv0, o0, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
-    tops_attn_bwd_fa(dq1, dk1, dv1, o0, q, k, v, T, nh, nkv, hd, 0.2f, 0, nkv, scr);
-    SAME(dq0, dq1, qn, "attn_bwd dq");
-    SAME(dk0, dk1, kn, "attn_bwd dk");
-    SAME(dv0, dv1, kn, "attn_bwd dv");
-    float *w = rnd((size_t)n_in), *r0 = rnd((size_t)T * n_in), *r1 = fdup(r0, (size_t)T * n_in);
-    tops_rmsnorm_fwd_fs(r0, x, w, T, n_in, 1e-5f);
-    tops_rmsnorm_fwd_fa(r1, x, w, T, n_in, 1e-5f);
-    SAME(r0, r1, (size_t)T * n_in, "rmsnorm_fwd");
-    tops_rmsnorm_bwd_fs(r0, dx0, x, w, T, n_in, 1e-5f);
-    tops_rmsnorm_bwd_fa(r1, dx0, x, w, T, n_in, 1e-5f);
-    SAME(r0, r1, (size_t)T * n_in, "rmsnorm_bwd");
-    float *g0 = rnd((size_t)T * n_in), *g1 = rnd((size_t)T * n_in), *h0 = rnd((size_t)T * n_in), *h1 = rnd((size_t)T * n_in);
-    tops_swiglu_fwd_fs(h0, x, dx0, (long)T * n_in);
-    tops_swiglu_fwd_fa(h1, x, dx0, (long)T * n_in);
-    SAME(h0, h1, (size_t)T * n_in, "swiglu_fwd");
-    tops_swiglu_bwd_fs(g0, h0, dx1, x, dx0, (long)T * n_in);
-    tops_swiglu_bwd_fa(g1, h1, dx1, x, dx0, (long)T * n_in);
-    SAME(g0, g1, (size_t)T * n_in, "swiglu_bwd dg");
-    SAME(h0, h1, (size_t)T * n_in, "swiglu_bwd du");
-    int ids[37];
-    for (int i = 0; i < T; i++) ids[i] = (i * 7) % n_in;
-    float *z0 = rnd((size_t)T * n_in), *z1 = rnd((size_t)T * n_in);
-    double l0 = tops_xent_fs(z0, NULL, x, ids, NULL, T, n_in), l1 = tops_xent_fa(z1, NULL, x, ids, NULL, T, n_in);
-    CHECK(l0 == l1);
-    SAME(z0, z1, (size_t)T * n_in, "xent dz");
-    float *all[] = {x, A, B, dy, y0, y1, u0, u1, dx0, dx1, dA0, dA1, dB0, dB1, du, q, k, v, o0, o1, scr,
-                    dq0, dq1, dk0, dk1, dv0, dv1, w, r0, r1, g0, g1, h0, h1, z0, z1, ls};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+    same_as_sse2(run_fa, "AVX2");
+}
+
+TEST(avx512_ops_are_bit_exact) {
+    const struct cpu_features *f = cpu_features();
+    if (!(f->avx512f && f->avx512vl && f->avx512dq && f->avx512bw)) { fprintf(stderr, "  (no AVX-512 here)\n"); return; }
+    same_as_sse2(run_fz, "AVX-512");
 }
 
 int main(void) {
-    TEST_EXPECT(3);
+    TEST_EXPECT(4);
     RUN(avx2_block_is_bit_exact);
     RUN(avx512_block_is_bit_exact);
     RUN(avx2_ops_are_bit_exact);
+    RUN(avx512_ops_are_bit_exact);
     return test_summary();
 }
