@@ -76,7 +76,7 @@ static int type_plan(int type, enum mm_act *act, mm_gemm_fn *scalar) {
 
 static size_t act_row_bytes(enum mm_act act, int64_t k) {
     switch (act) {
-    case MM_ACT_F32: return (size_t)k * 4;
+    case MM_ACT_F32: case MM_ACT_F16F: return (size_t)k * 4;
     case MM_ACT_F16: case MM_ACT_BF16: return (size_t)k * 2;
     case MM_ACT_Q8A: return (size_t)(k / QK) * sizeof(struct block_q8a);
     case MM_ACT_Q8K: return (size_t)(k / QK_K) * sizeof(struct block_q8_K);
@@ -92,6 +92,14 @@ static void convert_row(enum mm_act act, int type, const float *x, void *out, in
     case MM_ACT_F16:
         if (cpu_level() >= CPU_AVX2) matmul_avx2_to_f16(x, out, k);
         else for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]);
+        break;
+    case MM_ACT_F16F: /* through halves, 256 at a time: exactly MM_ACT_F16's values */
+        for (int64_t i = 0; i < k; i += 256) {
+            uint16_t h[256];
+            int64_t n = k - i < 256 ? k - i : 256;
+            matmul_avx2_to_f16(x + i, h, n);
+            matmul_avx2_from_f16(h, (float *)out + i, n);
+        }
         break;
     case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
     case MM_ACT_Q8A: quant_q8a(x, out, k); break;
@@ -136,10 +144,10 @@ static void run_rows(void *arg, int ith, int nth) {
     if (hi > lo) j->gemm(j->k, j->w + lo * j->ws, j->ws, (int)(hi - lo), j->a, j->as, j->m, j->y + lo, (size_t)j->n);
 }
 
-static mm_gemm_fn pick_kernel(int type, mm_gemm_fn scalar, enum mm_act *act) {
+static mm_gemm_fn pick_kernel(int type, int64_t k, mm_gemm_fn scalar, enum mm_act *act) {
     mm_gemm_fn f = NULL;
     enum cpu_level lv = cpu_level();
-    if (lv >= CPU_AVX512) f = matmul_avx512_kernel(type, act);
+    if (lv >= CPU_AVX512) f = matmul_avx512_kernel(type, k, act);
     if (!f && lv >= CPU_AVX2) f = matmul_avx2_kernel(type);
     return f ? f : scalar;
 }
@@ -168,7 +176,7 @@ void matmul(struct pool *p, const struct tensor *w, const float *x, float *y, in
         for (int64_t i = 0; i < (int64_t)m * n; i++) y[i] = NAN;
         return;
     }
-    mm_gemm_fn gemm = pick_kernel(w->type, scalar, &act);
+    mm_gemm_fn gemm = pick_kernel(w->type, k, scalar, &act);
     struct mm_job j = {gemm, act, x, NULL, act_row_bytes(act, k), ws, w->data, y, (int)k, (int)n, m, w->type, 0};
     void *buf = NULL;
     if (act == MM_ACT_F32) {
@@ -232,7 +240,7 @@ void matmul_many(struct pool *p, int nw, const struct tensor *const *w, const fl
             same = 0;
             break;
         }
-        mm.gemm[t] = pick_kernel(w[t]->type, scalar, &act);
+        mm.gemm[t] = pick_kernel(w[t]->type, w[t]->ne[0], scalar, &act);
         /* one converted input serves all: the same format (q8z also depends on the type) */
         if (t == 0) mm.j.act = act, mm.j.type = w[t]->type;
         else if (act != mm.j.act || (act == MM_ACT_Q8Z && w[t]->type != mm.j.type)) same = 0;

@@ -892,6 +892,52 @@ static void z_gemm_f16(int k, const void *w, size_t ws, int nr, const void *a, s
     if (r0 < nr) z_gemm_f16_k16(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
 }
 
+/* tileF16z over MM_ACT_F16F activations: the same values (halves widened once per call
+ * rather than in every tile), the same 16-lane sums in the same order, so the same bits;
+ * a tile converts only its weight rows. */
+MM_INLINE void tileF16zf(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
+                         size_t as, float *y, size_t ys) {
+    (void)type;
+    __m512 acc[8][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
+    for (int e = 0; e < k; e += 16) {
+        __m512 wv[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < RN; r++) {
+            const uint16_t *row = (const uint16_t *)(w + r * ws) + e;
+            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * 4 * ws, _MM_HINT_T0);
+            wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)row));
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) {
+            __m512 xv = _mm512_loadu_ps((const float *)(a + i * as) + e);
+#pragma GCC unroll 8
+            for (int r = 0; r < RN; r++) acc[r][i] = _mm512_fmadd_ps(wv[r], xv, acc[r][i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < RN; r++)
+#pragma GCC unroll 4
+        for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
+}
+
+MM_GEMM(z_gemm_f16f_k16, tileF16zf, DT_F16, 4, 4, k)
+
+/* F16 weights, MM_ACT_F16F activations, k % 16 == 0 */
+static void z_gemm_f16f(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
+                        size_t ys) {
+    if (mr != 1) {
+        z_gemm_f16f_k16(k, w, ws, nr, a, as, mr, y, ys);
+        return;
+    }
+    int r0 = 0;
+    for (; r0 + 8 <= nr; r0 += 8) tileF16zf(DT_F16, 8, 1, k, (const uint8_t *)w + (size_t)r0 * ws, ws, a, as, y + r0, ys);
+    if (r0 < nr) z_gemm_f16f_k16(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
+}
+
 /* Same arithmetic as quant_q8a (cvtps rounds to nearest even like its nearest_int),
  * so results do not depend on which path quantized the activations. */
 void matmul_avx512_quant_q8z(int type, const float *x, void *out, int k) {
@@ -968,7 +1014,7 @@ void matmul_avx512_quant_q8K(const float *x, struct block_q8_K *y, int64_t n) {
     }
 }
 
-mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
+mm_gemm_fn matmul_avx512_kernel(int type, int64_t k, enum mm_act *act) {
     switch (type) {
     case DT_Q8_0: *act = MM_ACT_Q8Z; return z_gemm_q8_0;
     case DT_Q4_0: *act = MM_ACT_Q8Z; return z_gemm_q4_0;
@@ -977,7 +1023,10 @@ mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act) {
     case DT_Q5_K: return z_gemm_q5_K;
     case DT_Q6_K: return z_gemm_q6_K;
     case DT_BF16: return cpu_features()->avx512bf16 ? z_gemm_bf16 : x86_kernel(type);
-    case DT_F16: return z_gemm_f16;
+    case DT_F16:
+        if (k % 16) return z_gemm_f16;
+        *act = MM_ACT_F16F;
+        return z_gemm_f16f;
     default: return x86_kernel(type);
     }
 }

@@ -7,7 +7,10 @@
 #include <stdint.h>
 
 /* What the f32 activations are converted to before the products, per weight type. */
-enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_ACT_Q8Z };
+enum mm_act { MM_ACT_F32, MM_ACT_F16, MM_ACT_BF16, MM_ACT_Q8A, MM_ACT_Q8K, MM_ACT_Q8Z, MM_ACT_F16F };
+
+/* MM_ACT_F16F, for the AVX-512 F16 kernel: f32 rows holding each value rounded to f16 (the
+ * values MM_ACT_F16 holds, widened once per call instead of once per tile that reads them). */
 
 /* MM_ACT_Q8Z, for the AVX-512 kernels of the 32-block types: per pair of blocks 192
  * bytes, laid out as the kernel loads them: the 64 int8 quants, the two scales spread
@@ -35,8 +38,9 @@ void matmul_avx2_from_f16(const uint16_t *h, float *out, int64_t n);
 
 /* NULL when that level has no kernel for the type (matmul then uses a lower level). */
 mm_gemm_fn matmul_avx2_kernel(int type);
-/* The AVX-512 one may switch *act to a format of its own (MM_ACT_Q8Z). */
-mm_gemm_fn matmul_avx512_kernel(int type, enum mm_act *act);
+/* The AVX-512 one may switch *act to a format of its own (MM_ACT_Q8Z, MM_ACT_F16F), which
+ * can depend on the row length k. */
+mm_gemm_fn matmul_avx512_kernel(int type, int64_t k, enum mm_act *act);
 
 /* Cache blocking of the prefill kernels (bytes of activation rows per chunk, of weight
  * rows per block): see MM_GEMM in matmul_x86.h. */

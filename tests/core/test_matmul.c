@@ -354,6 +354,49 @@ TEST(matmul_many_equals_separate_products) {
 /* The AVX-512 q8_K activation quantizer writes quant_q8K's bytes: random rows of
  * several magnitudes, exact ties for the rounding, the largest |x| twice with both
  * signs (the first wins), an all-zero block, and NaN, inf and -0 inputs. */
+/* The AVX-512 F16 product follows llama.cpp's tinyBLAS for k % 16 == 0 (the golden logits
+ * depend on it): each output sums its inputs (activations rounded to f16) in 16 lanes, one
+ * fused multiply-add per element, lane e % 16, then adds the lanes as _mm512_reduce_add_ps
+ * does (halves, quarters, pairs). Written out here in scalar code, every tile shape, the
+ * decode path and both thread counts must give those bits. */
+static float tinyblas_f16_dot(const float *w, const float *x, int k) {
+    float a[16] = {0};
+    for (int e = 0; e < k; e++) a[e % 16] = fmaf(w[e], fp16_to_fp32(fp32_to_fp16(x[e])), a[e % 16]);
+    float t8[8], t4[4];
+    for (int i = 0; i < 8; i++) t8[i] = a[i + 8] + a[i];
+    for (int i = 0; i < 4; i++) t4[i] = t8[i + 4] + t8[i];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+TEST(avx512_f16_sums_in_tinyblas_order) {
+    enum cpu_level saved = cpu_level();
+    cpu_set_level(CPU_AVX512);
+    if (cpu_level() < CPU_AVX512) { cpu_set_level(saved); SKIP("CPU lacks AVX-512 with VNNI"); }
+    struct pool *p = pool_create(2);
+    int ks[] = {16, 576, 1536}, ms[] = {1, 2, 3, 5, 9, 17}, ns[] = {1, 5, 8, 37};
+    int bad = 0;
+    for (int ki = 0; ki < 3; ki++)
+        for (int mi = 0; mi < 6; mi++)
+            for (int ni = 0; ni < 4; ni++) {
+                struct case_data c;
+                make_case(&c, DT_F16, ks[ki], ns[ni], ms[mi]);
+                size_t ny = (size_t)c.m * c.n;
+                float *y = malloc(sizeof(float) * ny);
+                matmul((mi + ni) % 2 ? p : NULL, &c.t, c.x, y, c.m);
+                for (size_t i = 0; i < ny; i++) {
+                    float want = tinyblas_f16_dot(c.wf + (i % c.n) * c.k, c.x + (i / c.n) * c.k, c.k);
+                    if (memcmp(&want, &y[i], sizeof want) && bad++ < 3)
+                        fprintf(stderr, "  f16 m=%d n=%d k=%d out %zu: %.9g, tinyBLAS order %.9g\n", c.m, c.n, c.k, i,
+                                y[i], want);
+                }
+                free(y);
+                free_case(&c);
+            }
+    CHECK_EQ_INT(bad, 0);
+    pool_free(p);
+    cpu_set_level(saved);
+}
+
 TEST(avx512_q8K_activations_equal_the_scalar_bytes) {
     if (cpu_level() < CPU_AVX512) {
         fprintf(stderr, "  (no AVX-512 VNNI: skipped)\n");
@@ -390,7 +433,7 @@ TEST(unsupported_type_gives_nan_not_crash) {
 
 int main(void) {
     /* the SIMD cases skip on a CPU without AVX2 / AVX-512 VNNI (or below an OMNI_CPU cap) */
-    TEST_EXPECT(7 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
+    TEST_EXPECT(8 + 2 * (cpu_level() >= CPU_AVX2) + 2 * (cpu_level() >= CPU_AVX512));
     RUN(scalar_matches_reference);
     RUN(avx2_matches_scalar);
     RUN(avx512_matches_scalar);
@@ -401,6 +444,7 @@ int main(void) {
     RUN(threads_split_rows_and_batches);
     RUN(matmul_many_equals_separate_products);
     RUN(avx512_q8K_activations_equal_the_scalar_bytes);
+    RUN(avx512_f16_sums_in_tinyblas_order);
     RUN(unsupported_type_gives_nan_not_crash);
     return test_summary();
 }
