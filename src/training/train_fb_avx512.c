@@ -10,4 +10,5 @@
 #define FB_SET1 _mm512_set1_ps
 #define FB_FMA _mm512_fmadd_ps
 #define FB_NAME train_fb_block_avx512
+#define FB_COLS4 /* 32 registers: the 4 x 4 block fits */
 #include "training/train_fb_x86.h"
