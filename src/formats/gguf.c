@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bigbuf.h"
 #include "core/dtype.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -51,7 +52,7 @@ struct name_index {
 struct gguf {
     const uint8_t *base;
     size_t size;
-    int mapped;              /* base is our mmap and must be unmapped */
+    int mapped;              /* IMAGE_MAPPED: base is our mmap; IMAGE_READ: our bigbuf copy */
     char *path;
     uint32_t version;
     size_t alignment;
@@ -395,10 +396,17 @@ static int parse(struct gguf *g, const char *name, struct err *e) {
     return check_data(g, e, name);
 }
 
+enum { IMAGE_BORROWED, IMAGE_MAPPED, IMAGE_READ };
+
+static void release_image(const void *data, size_t size, int mapped) {
+    if (mapped == IMAGE_MAPPED) munmap((void *)data, size);
+    else if (mapped == IMAGE_READ) bigbuf_free((void *)data, size);
+}
+
 static struct gguf *open_image(const void *data, size_t size, int mapped, const char *name, struct err *e) {
     struct gguf *g = calloc(1, sizeof *g);
     if (!g) {
-        if (mapped) munmap((void *)data, size);
+        release_image(data, size, mapped);
         err_set(e, "%s: out of memory", name);
         return NULL;
     }
@@ -411,7 +419,36 @@ static struct gguf *open_image(const void *data, size_t size, int mapped, const 
     return g;
 }
 
-struct gguf *gguf_open(const char *path, struct err *e) {
+/* The kernel's MemAvailable in bytes (0 when unknown) */
+static uint64_t mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[128];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* the whole file into a huge-page buffer; NULL (nothing kept) on any failure */
+static void *read_whole(int fd, size_t size) {
+    char *p = bigbuf_alloc(size);
+    if (!p) return NULL;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, p + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            bigbuf_free(p, size);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    return p;
+}
+
+static struct gguf *open_path(const char *path, int weights, struct err *e) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { err_set(e, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
     struct stat st;
@@ -422,15 +459,28 @@ struct gguf *gguf_open(const char *path, struct err *e) {
     }
     if (st.st_size == 0) { err_set(e, "%s: file is empty", path); close(fd); return NULL; }
     if ((uint64_t)st.st_size > SIZE_MAX) { err_set(e, "%s: file too large", path); close(fd); return NULL; }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    size_t size = (size_t)st.st_size;
+    const char *keep_map = getenv("OMNI_MMAP");
+    if (weights && size >= ((size_t)32 << 20) && !(keep_map && *keep_map && strcmp(keep_map, "0")) &&
+        (uint64_t)size <= mem_available() / 2) {
+        void *p = read_whole(fd, size);
+        if (p) {
+            close(fd);
+            return open_image(p, size, IMAGE_READ, path, e);
+        }
+    }
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd); /* the mapping keeps the file alive */
     if (p == MAP_FAILED) { err_set(e, "%s: cannot map: %s", path, strerror(errno)); return NULL; }
-    return open_image(p, (size_t)st.st_size, 1, path, e);
+    return open_image(p, size, IMAGE_MAPPED, path, e);
 }
+
+struct gguf *gguf_open(const char *path, struct err *e) { return open_path(path, 0, e); }
+struct gguf *gguf_open_weights(const char *path, struct err *e) { return open_path(path, 1, e); }
 
 struct gguf *gguf_open_memory(const void *data, size_t size, struct err *e) {
     if (!data && size) { err_set(e, "<memory>: no data"); return NULL; }
-    return open_image(data ? data : "", size, 0, "<memory>", e);
+    return open_image(data ? data : "", size, IMAGE_BORROWED, "<memory>", e);
 }
 
 void gguf_close(struct gguf *g) {
@@ -442,7 +492,7 @@ void gguf_close(struct gguf *g) {
     free(g->names);
     free(g->kv_index.slot);
     free(g->t_index.slot);
-    if (g->mapped) munmap((void *)g->base, g->size);
+    release_image(g->base, g->size, g->mapped);
     free(g->path);
     free(g);
 }

@@ -260,7 +260,7 @@ static int load(struct bert *m, struct err *e) {
 struct bert *bert_load(const char *path, int n_threads, struct err *e) {
     struct bert *m = calloc(1, sizeof *m);
     if (!m) { err_set(e, "out of memory"); return NULL; }
-    m->g = gguf_open(path, e);
+    m->g = gguf_open_weights(path, e);
     if (!m->g || load(m, e)) { bert_free(m); return NULL; }
     m->pool = pool_process(n_threads);
     if (!m->pool) { err_set(e, "cannot start the compute threads"); bert_free(m); return NULL; }

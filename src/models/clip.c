@@ -279,7 +279,7 @@ struct clip *clip_load(const char *path, struct err *e) {
         err_set(e, "out of memory");
         return NULL;
     }
-    c->g = gguf_open(path, e);
+    c->g = gguf_open_weights(path, e);
     if (!c->g || load_hparams(c, e) || load_tensors(c, e)) {
         clip_free(c);
         return NULL;

@@ -518,7 +518,7 @@ struct llm *llm_load(const char *path, const struct llm_load_params *p, struct e
     if (!p) p = &def;
     struct llm *m = calloc(1, sizeof *m);
     if (!m) { err_set(e, "out of memory"); return NULL; }
-    m->g = gguf_open(path, e);
+    m->g = gguf_open_weights(path, e);
     if (!m->g || load_hparams(m, e) || load_tensors(m, p, e)) {
         llm_free(m);
         return NULL;

@@ -115,7 +115,7 @@ struct q3tts *q3tts_load_quant(const char *talker_path, const char *mmproj_path,
         if (gn.s) snprintf(name, sizeof name, "%.*s", (int)(gn.len < 127 ? gn.len : 127), gn.s);
         t->instruct = q3tts_instruct_rule(t->E, t->n_voices, name);
     }
-    t->mm = gguf_open(mmproj_path, e);
+    t->mm = gguf_open_weights(mmproj_path, e);
     if (!t->mm) goto fail;
     struct gguf_str pt = gguf_get_str(t->mm, "clip.gen.audio.projector_type");
     if (!pt.s || pt.len != 12 || memcmp(pt.s, "qwen3tts_gen", 12)) {

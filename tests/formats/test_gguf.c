@@ -486,8 +486,79 @@ TEST(valid_edge_cases) {
     CHECK(gguf_open("/nonexistent/x.gguf", &e) == NULL && strstr(e.msg, "/nonexistent/x.gguf"));
 }
 
+/* ---- weights read into huge pages (gguf_open_weights) ---- */
+
+/* the line of /proc/self/maps, and the VmFlags of /proc/self/smaps, for address a */
+static void mapping_of(const void *a, char *line_out, size_t ln, char *flags_out, size_t fn) {
+    line_out[0] = flags_out[0] = 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[600];
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
+            if (in) snprintf(line_out, ln, "%s", line);
+        } else if (in && !strncmp(line, "VmFlags:", 8)) {
+            snprintf(flags_out, fn, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+TEST(weights_read_into_huge_pages) {
+    /* a 40 MiB F32 tensor of known values: large enough to be read, not mapped */
+    enum { N = 10 << 20 };
+    float *v = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) v[i] = (float)(i % 1000) - 500.0f;
+    struct gguf_writer *w = gguf_writer_new();
+    gguf_w_str(w, "general.architecture", "test");
+    struct err e = {{0}};
+    int64_t ne[1] = {N};
+    CHECK(gguf_w_tensor_ref(w, "big", DT_F32, 1, ne, v, &e) == 0);
+    const char *path = tmp_path("big.gguf");
+    CHECK(gguf_writer_save(w, path, &e) == 0);
+    gguf_writer_free(w);
+    char line[600], flags[600];
+    for (int pass = 0; pass < 3; pass++) { /* read; OMNI_MMAP=1: mapped; metadata open: mapped */
+        if (pass == 1) setenv("OMNI_MMAP", "1", 1);
+        struct gguf *g = pass == 2 ? gguf_open(path, &e) : gguf_open_weights(path, &e);
+        unsetenv("OMNI_MMAP");
+        CHECK_MSG(g, "%s", e.msg);
+        if (!g) continue;
+        struct tensor t;
+        CHECK(gguf_tensor(g, gguf_find_tensor(g, "big"), &t) == 0);
+        CHECK(t.data && !memcmp(t.data, v, sizeof(float) * N));
+        mapping_of(t.data, line, sizeof line, flags, sizeof flags);
+        int file_backed = strstr(line, "big.gguf") != NULL;
+#if defined(__SANITIZE_ADDRESS__)
+        (void)file_backed;
+#else
+        if (pass == 0) {
+            FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+            CHECK_MSG(!file_backed, "read weights still map the file: %s", line);
+            if (thp) {
+                CHECK_MSG(strstr(flags, " hg") != NULL, "no huge-page advice: %s", flags);
+                fclose(thp);
+            }
+        } else {
+            CHECK_MSG(file_backed, "pass %d: expected the file's mapping, got %s", pass, line);
+        }
+#endif
+        gguf_close(g);
+    }
+    /* a file cut short fails the same clear way whichever path opens it */
+    CHECK(truncate(path, 4096 + (off_t)sizeof(float) * N / 2) == 0);
+    CHECK(gguf_open_weights(path, &e) == NULL);
+    CHECK(strstr(e.msg, "big.gguf") != NULL);
+    unlink(path);
+    free(v);
+}
+
 int main(void) {
-    TEST_EXPECT(9);
+    TEST_EXPECT(10);
     RUN(opens_every_shared_gguf);
     RUN(stories260k_facts);
     RUN(synth_file_types);
@@ -497,5 +568,6 @@ int main(void) {
     RUN(mutations_never_crash);
     RUN(hostile_headers);
     RUN(valid_edge_cases);
+    RUN(weights_read_into_huge_pages);
     return test_summary();
 }
