@@ -1,17 +1,18 @@
 /* Large zeroed buffers on huge pages where the kernel allows (bigbuf.h). A request from
  * 4 MiB up maps 2 MiB more than it needs and hands out the first 2 MiB boundary inside, so
  * the kernel can back it with whole huge pages; the slack before and after is unmapped
- * at once. Smaller requests go to calloc. */
+ * at once. Smaller requests go to aligned_alloc. */
 #define _DEFAULT_SOURCE
 #include "core/bigbuf.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define HUGE_SZ ((size_t)2 << 20)
 #if defined(__SANITIZE_ADDRESS__)
-#define HUGE_FROM SIZE_MAX /* calloc only, which the address sanitizer watches */
+#define HUGE_FROM SIZE_MAX /* the heap only, which the address sanitizer watches */
 #else
 #define HUGE_FROM ((size_t)4 << 20)
 #endif
@@ -20,7 +21,12 @@ static size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
 void *bigbuf_alloc(size_t n) {
     if (n == 0 || n > SIZE_MAX / 2) return NULL;
-    if (n < HUGE_FROM) return calloc(1, n);
+    if (n < HUGE_FROM) {
+        size_t r = round_up(n, 64);
+        void *p = aligned_alloc(64, r);
+        if (p) memset(p, 0, r);
+        return p;
+    }
     size_t len = round_up(n, HUGE_SZ), map = len + HUGE_SZ;
     char *raw = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return NULL;

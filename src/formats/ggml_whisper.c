@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bigbuf.h"
 #include "core/dtype.h"
 
 struct cur {
@@ -189,9 +190,9 @@ static int read_tensors(struct cur *c, struct ggw_file *f) {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += (th[i].nbytes + 63) & ~(size_t)63;
     f->tensors = calloc((size_t)n + 1, sizeof *f->tensors);
-    f->data = total ? aligned_alloc(64, total) : NULL;
+    f->data = total ? bigbuf_alloc(total) : NULL; /* huge pages from 4 MiB: every decode step reads them all */
+    f->data_size = f->data ? total : 0;
     if (!f->tensors || (total && !f->data)) { err_set(c->e, "%s: out of memory for %zu bytes of tensors", c->what, total); goto done; }
-    f->data_size = total;
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         struct tensor *t = &f->tensors[i];
@@ -268,7 +269,7 @@ void ggw_free(struct ggw_file *f) {
     free(f->vocab_len);
     for (int i = 0; i < f->n_tensors; i++) free((char *)f->tensors[i].name);
     free(f->tensors);
-    free(f->data);
+    bigbuf_free(f->data, f->data_size);
     free(f);
 }
 

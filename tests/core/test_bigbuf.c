@@ -1,6 +1,6 @@
 /* Large zeroed buffers (core/bigbuf.h): every size comes back zeroed and writable, a
  * large one starts on a 2 MiB boundary and carries the kernel's huge-page advice (the
- * "hg" flag in /proc/self/smaps), a small one is ordinary heap memory. */
+ * "hg" flag in /proc/self/smaps), a small one is ordinary heap memory; all are 64-byte aligned. */
 #include "test.h"
 #include "core/bigbuf.h"
 
@@ -40,6 +40,7 @@ TEST(sizes_are_zeroed_and_writable) {
         CHECK(p != NULL);
         if (!p) continue;
         CHECK(all_zero(p, n));
+        CHECK_EQ_INT((uintptr_t)p % 64, 0);
         memset(p, 0xA5, n);
         CHECK(p[0] == 0xA5 && p[n - 1] == 0xA5);
         bigbuf_free(p, n);
