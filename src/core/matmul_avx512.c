@@ -844,57 +844,9 @@ MM_GEMM(z_gemm_bf16, tileBF16z, DT_BF16, 4, 4, k)
  * llama.cpp multiplies f16 weights by f16-rounded activations with tinyBLAS: one
  * 16-lane FMA accumulator per output over k in steps of 16, _mm512_reduce_add_ps at
  * the end. Doing the same keeps our sums bit-identical to its. k % 16 != 0 (which
- * tinyBLAS refuses) takes the 256-bit kernel. */
-MM_INLINE void tileF16z(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
-                        size_t as, float *y, size_t ys) {
-    (void)type;
-    __m512 acc[8][4];
-#pragma GCC unroll 8
-    for (int r = 0; r < RN; r++)
-#pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) acc[r][i] = _mm512_setzero_ps();
-    for (int e = 0; e < k; e += 16) {
-        __m512 wv[8];
-#pragma GCC unroll 8
-        for (int r = 0; r < RN; r++) {
-            const uint16_t *row = (const uint16_t *)(w + r * ws) + e;
-            _mm_prefetch((const char *)row + (size_t)MM_PF_TILES * 4 * ws, _MM_HINT_T0);
-            wv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)row));
-        }
-#pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) {
-            __m512 xv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)(a + i * as) + e)));
-#pragma GCC unroll 8
-            for (int r = 0; r < RN; r++) acc[r][i] = _mm512_fmadd_ps(wv[r], xv, acc[r][i]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < RN; r++)
-#pragma GCC unroll 4
-        for (int i = 0; i < RM; i++) y[i * ys + r] = _mm512_reduce_add_ps(acc[r][i]);
-}
-
-MM_GEMM(z_gemm_f16_k16, tileF16z, DT_F16, 4, 4, k)
-
-static void z_gemm_f16(int k, const void *w, size_t ws, int nr, const void *a, size_t as, int mr, float *y,
-                       size_t ys) {
-    if (k % 16) {
-        x86_gemm_f16(k, w, ws, nr, a, as, mr, y, ys);
-        return;
-    }
-    if (mr != 1) {
-        z_gemm_f16_k16(k, w, ws, nr, a, as, mr, y, ys);
-        return;
-    }
-    /* decode: 8 rows per tile, more weight streams in flight (reads from DRAM) */
-    int r0 = 0;
-    for (; r0 + 8 <= nr; r0 += 8) tileF16z(DT_F16, 8, 1, k, (const uint8_t *)w + (size_t)r0 * ws, ws, a, as, y + r0, ys);
-    if (r0 < nr) z_gemm_f16_k16(k, (const uint8_t *)w + (size_t)r0 * ws, ws, nr - r0, a, as, 1, y + r0, ys);
-}
-
-/* tileF16z over MM_ACT_F16F activations: the same values (halves widened once per call
- * rather than in every tile), the same 16-lane sums in the same order, so the same bits;
- * a tile converts only its weight rows. */
+ * tinyBLAS refuses) takes the 256-bit kernel over f16 activations. The activations come
+ * as MM_ACT_F16F: the f16-rounded values widened to floats once per call, not in every
+ * tile that reads them; the same sums in the same order. */
 MM_INLINE void tileF16zf(int type, int RN, int RM, int k, const uint8_t *w, size_t ws, const uint8_t *a,
                          size_t as, float *y, size_t ys) {
     (void)type;
@@ -1024,7 +976,7 @@ mm_gemm_fn matmul_avx512_kernel(int type, int64_t k, enum mm_act *act) {
     case DT_Q6_K: return z_gemm_q6_K;
     case DT_BF16: return cpu_features()->avx512bf16 ? z_gemm_bf16 : x86_kernel(type);
     case DT_F16:
-        if (k % 16) return z_gemm_f16;
+        if (k % 16) return x86_kernel(type);
         *act = MM_ACT_F16F;
         return z_gemm_f16f;
     default: return x86_kernel(type);

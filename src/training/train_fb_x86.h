@@ -29,7 +29,8 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, s
         for (; t + 4 <= T; t += 4) {
             float *dd[4] = {d + (size_t)t * ds + c, d + (size_t)(t + 1) * ds + c, d + (size_t)(t + 2) * ds + c,
                             d + (size_t)(t + 3) * ds + c};
-            const float *g0 = g + (size_t)t * gs, *g1 = g0 + gs, *g2 = g1 + gs, *g3 = g2 + gs;
+            const float *gg[4] = {g + (size_t)t * gs, g + (size_t)(t + 1) * gs, g + (size_t)(t + 2) * gs,
+                                  g + (size_t)(t + 3) * gs};
             FB_V a[4][4];
 #pragma GCC unroll 4
             for (int r = 0; r < 4; r++)
@@ -37,19 +38,15 @@ void FB_NAME(float *d, size_t ds, const float *g, size_t gs, const float *buf, s
                 for (int v = 0; v < 4; v++) a[r][v] = FB_LD(dd[r] + v * FB_W);
             for (int q = 0; q < nr; q++) {
                 const float *w = buf + (size_t)q * bs + c;
-                FB_V w0 = FB_LD(w), w1 = FB_LD(w + FB_W), w2 = FB_LD(w + 2 * FB_W), w3 = FB_LD(w + 3 * FB_W), b;
-                b = FB_SET1(g0[q]);
-                a[0][0] = FB_FMA(b, w0, a[0][0]), a[0][1] = FB_FMA(b, w1, a[0][1]);
-                a[0][2] = FB_FMA(b, w2, a[0][2]), a[0][3] = FB_FMA(b, w3, a[0][3]);
-                b = FB_SET1(g1[q]);
-                a[1][0] = FB_FMA(b, w0, a[1][0]), a[1][1] = FB_FMA(b, w1, a[1][1]);
-                a[1][2] = FB_FMA(b, w2, a[1][2]), a[1][3] = FB_FMA(b, w3, a[1][3]);
-                b = FB_SET1(g2[q]);
-                a[2][0] = FB_FMA(b, w0, a[2][0]), a[2][1] = FB_FMA(b, w1, a[2][1]);
-                a[2][2] = FB_FMA(b, w2, a[2][2]), a[2][3] = FB_FMA(b, w3, a[2][3]);
-                b = FB_SET1(g3[q]);
-                a[3][0] = FB_FMA(b, w0, a[3][0]), a[3][1] = FB_FMA(b, w1, a[3][1]);
-                a[3][2] = FB_FMA(b, w2, a[3][2]), a[3][3] = FB_FMA(b, w3, a[3][3]);
+                FB_V wv[4];
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) wv[v] = FB_LD(w + v * FB_W);
+#pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) {
+                    FB_V b = FB_SET1(gg[r][q]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < 4; v++) a[r][v] = FB_FMA(b, wv[v], a[r][v]);
+                }
             }
 #pragma GCC unroll 4
             for (int r = 0; r < 4; r++)

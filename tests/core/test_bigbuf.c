@@ -3,29 +3,11 @@
  * "hg" flag in /proc/self/smaps), a small one is ordinary heap memory; all are 64-byte aligned. */
 #include "test.h"
 #include "core/bigbuf.h"
+#include "test_maps.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-/* the VmFlags line of the mapping holding address a, or "" */
-static void vm_flags(const void *a, char *out, size_t cap) {
-    out[0] = 0;
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f) return;
-    char line[512];
-    int in = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
-        else if (in && !strncmp(line, "VmFlags:", 8)) {
-            snprintf(out, cap, "%s", line + 8);
-            break;
-        }
-    }
-    fclose(f);
-}
 
 static int all_zero(const unsigned char *p, size_t n) {
     for (size_t i = 0; i < n; i += 4093) if (p[i]) return 0;
@@ -64,7 +46,7 @@ TEST(large_buffers_get_huge_page_advice) {
     if (!p) return;
     CHECK_EQ_INT((uintptr_t)p % ((size_t)2 << 20), 0);
     char flags[512];
-    vm_flags(p, flags, sizeof flags);
+    test_mapping_of(p, NULL, 0, flags, sizeof flags);
     CHECK(flags[0] != 0);
     FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r"); /* a kernel built with them */
     if (thp) CHECK(strstr(flags, " hg") != NULL);
@@ -73,7 +55,7 @@ TEST(large_buffers_get_huge_page_advice) {
     bigbuf_free(p, n);
     unsigned char *s = bigbuf_alloc(1000);
     CHECK(s != NULL);
-    vm_flags(s, flags, sizeof flags);
+    test_mapping_of(s, NULL, 0, flags, sizeof flags);
     CHECK(strstr(flags, " hg") == NULL);
     bigbuf_free(s, 1000);
 #endif

@@ -8,6 +8,7 @@
 #include "test.h"
 #include "core/dtype.h"
 #include "formats/gguf.h"
+#include "test_maps.h"
 
 /* ---- a byte builder for hand-made files ---- */
 struct buf { uint8_t p[1 << 16]; size_t n; };
@@ -488,26 +489,6 @@ TEST(valid_edge_cases) {
 
 /* ---- weights read into huge pages (gguf_open_weights) ---- */
 
-/* the line of /proc/self/maps, and the VmFlags of /proc/self/smaps, for address a */
-static void mapping_of(const void *a, char *line_out, size_t ln, char *flags_out, size_t fn) {
-    line_out[0] = flags_out[0] = 0;
-    FILE *f = fopen("/proc/self/smaps", "r");
-    if (!f) return;
-    char line[600];
-    int in = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
-            in = (uintptr_t)a >= lo && (uintptr_t)a < hi;
-            if (in) snprintf(line_out, ln, "%s", line);
-        } else if (in && !strncmp(line, "VmFlags:", 8)) {
-            snprintf(flags_out, fn, "%s", line + 8);
-            break;
-        }
-    }
-    fclose(f);
-}
-
 TEST(weights_read_into_huge_pages) {
     /* a 40 MiB F32 tensor of known values: large enough to be read, not mapped */
     enum { N = 10 << 20 };
@@ -531,7 +512,7 @@ TEST(weights_read_into_huge_pages) {
         struct tensor t;
         CHECK(gguf_tensor(g, gguf_find_tensor(g, "big"), &t) == 0);
         CHECK(t.data && !memcmp(t.data, v, sizeof(float) * N));
-        mapping_of(t.data, line, sizeof line, flags, sizeof flags);
+        test_mapping_of(t.data, line, sizeof line, flags, sizeof flags);
         int file_backed = strstr(line, "big.gguf") != NULL;
 #if defined(__SANITIZE_ADDRESS__)
         (void)file_backed;
