@@ -38,7 +38,9 @@ for m in $MODELS; do
   size=$(( $(wc -c < "$f") / 1048576 ))
   for t in $THREADS; do
     tmp=$(mktemp)
-    out=$(/usr/bin/time -f '%M' -o "$tmp" "$OMNI" bench -m "$f" -p "$PP" -n "$TG" -t "$t" --json 2>/dev/null | tail -n 1)
+    # -d 0: decode from an empty context, as llama-bench's tg test does (without it omni's
+    # decode continues after the prompt, 128 positions deeper than the reference's)
+    out=$(/usr/bin/time -f '%M' -o "$tmp" "$OMNI" bench -m "$f" -p "$PP" -n "$TG" -d 0 -t "$t" --json 2>/dev/null | tail -n 1)
     rss=$(( $(tail -n 1 "$tmp" 2>/dev/null || echo 0) / 1024 )); rm -f "$tmp"
     pp=$(json_field "$out" pp_tokens_per_s); tg=$(json_field "$out" tg_tokens_per_s)
     bound=$(( $(json_field "$out" rss_bound_bytes | grep . || echo 0) / 1048576 ))
