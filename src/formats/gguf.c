@@ -431,6 +431,64 @@ static uint64_t mem_available(void) {
     return (uint64_t)kb * 1024;
 }
 
+/* a number from a one-line file (cgroup limits and usage); 0 when missing, UINT64_MAX for "max" */
+static uint64_t read_u64_file(const char *path, int *found) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char b[64] = {0};
+    uint64_t v = 0;
+    if (fgets(b, sizeof b, f)) {
+        *found = 1;
+        v = !strncmp(b, "max", 3) ? UINT64_MAX : strtoull(b, NULL, 10);
+    }
+    fclose(f);
+    return v;
+}
+
+/* what the memory cgroup this process is in still allows (its limit less its usage; v2's
+ * memory.max / memory.current or v1's limit_in_bytes / usage_in_bytes, at the namespace's
+ * root or under the path /proc/self/cgroup gives); UINT64_MAX when nothing limits it */
+static uint64_t cgroup_headroom(void) {
+    static const char *const files[2][2] = {{"memory.max", "memory.current"},
+                                            {"memory.limit_in_bytes", "memory.usage_in_bytes"}};
+    char dirs[4][600];
+    int nd = 0;
+    snprintf(dirs[nd++], sizeof dirs[0], "/sys/fs/cgroup");
+    snprintf(dirs[nd++], sizeof dirs[0], "/sys/fs/cgroup/memory");
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f) && nd < 4) {
+            line[strcspn(line, "\n")] = 0;
+            char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (!c2 || c2[1] != '/' || !c2[2]) continue; /* the root is already in the list */
+            *c2 = 0;
+            if (!strcmp(c1 + 1, "")) snprintf(dirs[nd++], sizeof dirs[0], "/sys/fs/cgroup%.500s", c2 + 1);
+            else if (strstr(c1 + 1, "memory")) snprintf(dirs[nd++], sizeof dirs[0], "/sys/fs/cgroup/memory%.500s", c2 + 1);
+        }
+        fclose(f);
+    }
+    uint64_t best = UINT64_MAX;
+    for (int d = 0; d < nd; d++)
+        for (int v = 0; v < 2; v++) {
+            char lp[700], up[700];
+            snprintf(lp, sizeof lp, "%.600s/%s", dirs[d], files[v][0]);
+            snprintf(up, sizeof up, "%.600s/%s", dirs[d], files[v][1]);
+            int found = 0, ufound = 0;
+            uint64_t lim = read_u64_file(lp, &found);
+            if (!found || lim >= ((uint64_t)1 << 60)) continue; /* none, "max", or v1's "unlimited" */
+            uint64_t use = read_u64_file(up, &ufound);
+            uint64_t room = lim > use ? lim - use : 0;
+            if (room < best) best = room;
+        }
+    return best;
+}
+
+uint64_t gguf_memory_headroom(void) {
+    uint64_t a = mem_available(), c = cgroup_headroom();
+    return a < c ? a : c;
+}
+
 /* the whole file into a huge-page buffer; NULL (nothing kept) on any failure */
 static void *read_whole(int fd, size_t size) {
     char *p = bigbuf_alloc(size);
@@ -462,7 +520,7 @@ static struct gguf *open_path(const char *path, int weights, struct err *e) {
     size_t size = (size_t)st.st_size;
     const char *keep_map = getenv("OMNI_MMAP");
     if (weights && size >= ((size_t)32 << 20) && !(keep_map && *keep_map && strcmp(keep_map, "0")) &&
-        (uint64_t)size <= mem_available() / 2) {
+        (uint64_t)size <= gguf_memory_headroom() / 2) {
         void *p = read_whole(fd, size);
         if (p) {
             close(fd);
@@ -498,6 +556,7 @@ void gguf_close(struct gguf *g) {
 }
 
 uint32_t gguf_version(const struct gguf *g) { return g->version; }
+int gguf_is_read(const struct gguf *g) { return g->mapped == IMAGE_READ; }
 size_t gguf_alignment(const struct gguf *g) { return g->alignment; }
 const char *gguf_path(const struct gguf *g) { return g->path; }
 uint64_t gguf_file_size(const struct gguf *g) { return g->size; }

@@ -31,13 +31,19 @@ struct gguf;  /* an open file */
 /* Maps the file (read-only, lazily): for reading metadata, or weights used once. */
 struct gguf *gguf_open(const char *path, struct err *e);
 /* Opens a model's weights for computing with them: as gguf_open, but a file of 32 MiB or more
- * that fits comfortably (at most half of the memory the kernel reports available) is read
+ * that fits comfortably (at most half of the memory the kernel reports available, and of what
+ * the process's memory cgroup still allows) is read
  * into memory backed by transparent huge pages instead of mapped. Every decode step streams
  * all the weights, and over 4 KiB file pages each page costs a TLB miss and stops the
  * hardware prefetcher: a Qwen3-1.7B Q4_K_M decode ran 1.5-1.9x faster from 2 MiB pages.
  * The price is the read at load (the whole file at once, not on first use). OMNI_MMAP=1 in
  * the environment keeps the mapping; so does any failure to read or allocate. */
 struct gguf *gguf_open_weights(const char *path, struct err *e);
+/* what gguf_open_weights measures a file against (twice the file must fit): MemAvailable,
+ * capped by the memory cgroup's limit less its usage */
+uint64_t gguf_memory_headroom(void);
+/* 1 when the file was read into memory (gguf_open_weights), 0 when it is mapped or borrowed */
+int gguf_is_read(const struct gguf *g);
 /* Parses an in-memory image (not copied; must outlive the handle). For fuzzing. */
 struct gguf *gguf_open_memory(const void *data, size_t size, struct err *e);
 void gguf_close(struct gguf *g);
