@@ -601,12 +601,14 @@ double FN(tops_xent)(R *dz, R *logp, const R *z, const int *y, const R *w, int T
             if (dzt) ST8(dzt + i, ev);
             for (int k = 0; k < 8; k++) sum += ev[k];
         }
-        for (; i < V; i++) {
-            R tl[8] = {0};
-            tl[0] = zt[i] - mx;
+        if (i < V) { /* the tail through the same lanes, once */
+            R tl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int e = 0; i + e < V; e++) tl[e] = zt[i + e] - mx;
             FN(exp8)(tl);
-            if (dzt) dzt[i] = tl[0];
-            sum += tl[0];
+            for (int e = 0; i + e < V; e++) {
+                if (dzt) dzt[i + e] = tl[e];
+                sum += tl[e];
+            }
         }
         double lse = log(sum) + mx, lp = zy - lse;
         if (logp) logp[t] = (R)lp;
