@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bigbuf.h"
 #include "core/dtype.h"
 #include "core/flash.h"
 #include "core/fp16.h"
@@ -640,8 +641,8 @@ struct llm_kv *llm_kv_new_type(const struct llm *m, int n_ctx, int type, struct 
      * logits were computed with an f16 cache, so rounding matches theirs; Q8_0 / Q4_0
      * (llama.cpp's -ctk/-ctv) take about a half / a quarter of that again. Zeroed (lazily,
      * by the kernel): the exact kernel multiplies masked rows by 0, and those must be finite. */
-    kv->k = calloc(n ? n : 1, 1);
-    kv->v = calloc(n ? n : 1, 1);
+    kv->k = bigbuf_alloc(n ? n : 1);
+    kv->v = bigbuf_alloc(n ? n : 1);
     if (!kv->k || !kv->v) {
         err_set(e, "KV cache: out of memory for %zu MB", 2 * n >> 20);
         llm_kv_free(kv);
@@ -665,8 +666,8 @@ oom:
 
 void llm_kv_free(struct llm_kv *kv) {
     if (!kv) return;
-    free(kv->k);
-    free(kv->v);
+    bigbuf_free(kv->k, kv->k_bytes ? kv->k_bytes : 1);
+    bigbuf_free(kv->v, kv->k_bytes ? kv->k_bytes : 1);
     free(kv->off);
     free(kv->in_ring);
     free(kv->rs); free(kv->rs_ck); free(kv->rs_off);
