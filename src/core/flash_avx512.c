@@ -221,13 +221,17 @@ static void rows4_avx512(float *acc, float *ml, const float *q, int hd, const fl
     pv4_avx512(acc, p, vt, hd);
 }
 
-/* 16 rows of 16 floats transposed in registers (4 rounds of 16 shuffles) */
+/* 16 rows of 16 floats transposed in registers (4 rounds of 16 shuffles); the unroll
+ * pragmas keep the three rounds' arrays in registers (as loops -O2 put them on the stack,
+ * 48 stores and loads a block) */
 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 a[16], b[16];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 4
     for (int g = 0; g < 4; g++) {
         b[4 * g + 0] = _mm512_shuffle_ps(a[4 * g + 0], a[4 * g + 2], 0x44);
         b[4 * g + 1] = _mm512_shuffle_ps(a[4 * g + 0], a[4 * g + 2], 0xEE);
@@ -235,6 +239,7 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
         b[4 * g + 3] = _mm512_shuffle_ps(a[4 * g + 1], a[4 * g + 3], 0xEE);
     }
     /* b[4g + m], 128-bit lane k: column 4k + m of rows 4g..4g+3 */
+#pragma GCC unroll 4
     for (int m = 0; m < 4; m++) {
         __m512 x01 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x44), x23 = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xEE);
         __m512 y01 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x44), y23 = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xEE);
@@ -256,8 +261,10 @@ static void load_avx512(float *kt, float *vt, const struct flash_kv *kv, int tb,
         for (int u = 0; u < 16; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
         for (int d = 0; d < hd; d += 16) {
             __m512 r[16];
+#pragma GCC unroll 16
             for (int u = 0; u < 16; u++) r[u] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kr[u] + d)));
             transpose16(r);
+#pragma GCC unroll 16
             for (int u = 0; u < 16; u++) _mm512_storeu_ps(kt + (long)(d + u) * T + j0, r[u]);
         }
     }
@@ -319,6 +326,7 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, co
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();
         for (int d0 = 0; d0 < hd; d0 += 16) {
             __m512 r[16];
+#pragma GCC unroll 16
             for (int u = 0; u < 16; u++) r[u] = row16(kr[u], d0, qt);
             transpose16(r);
 #pragma GCC unroll 16
