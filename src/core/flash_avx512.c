@@ -317,10 +317,15 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, co
     for (int j0 = 0; j0 < T; j0 += 16) {
         const char *kr[16];
         for (int u = 0; u < 16; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
-        /* the next 16 rows are asked for while these are used (a hint: past the end it loads nothing) */
+        /* the next 16 rows are asked for while these are used (a hint: past the end it loads
+         * nothing), and these rows' V for pv_kv after the tile's softmax: without it P.V
+         * waited on memory at every V row (most of its time at depth) */
+        const int rb = qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18;
         for (int u = 0; u < 16; u++)
-            for (int o = 0; o < (qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18); o += 64)
+            for (int o = 0; o < rb; o += 64) {
                 _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 16 + u) * kv->stride + o, _MM_HINT_T0);
+                _mm_prefetch((const char *)kv->v + phys(kv, tb + j0 + u) * kv->stride + o, _MM_HINT_T0);
+            }
         __m512 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();
