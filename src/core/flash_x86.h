@@ -40,6 +40,11 @@ static inline void flash_load_x86(float *kt, float *vt, const struct flash_kv *k
         if (j0 >= a && j0 + 8 <= b) {
             const uint16_t *kr[8];
             for (int u = 0; u < 8; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
+            /* the next 8 rows asked for while these are transposed (a hint: past the end it
+             * loads nothing); without it each row waited on memory at depth */
+            for (int u = 0; u < 8; u++)
+                for (int o = 0; o < 2 * hd; o += 64)
+                    _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 8 + u) * kv->stride + o, _MM_HINT_T0);
             for (int d = 0; d < hd; d += 8) {
                 __m256 r[8];
                 for (int u = 0; u < 8; u++) r[u] = ld8h(kr[u] + d);
@@ -64,6 +69,8 @@ static inline void flash_load_x86(float *kt, float *vt, const struct flash_kv *k
     for (int j = a; j < b; j++) {
         const uint16_t *vr = (const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride);
         float *o = vt + (long)j * hd;
+        for (int c = 0; c < 2 * hd; c += 64)
+            _mm_prefetch((const char *)kv->v + phys(kv, tb + j + 8) * kv->stride + c, _MM_HINT_T0);
         for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(o + d, ld8h(vr + d));
     }
 }
