@@ -91,5 +91,81 @@ static void pv2_avx2(float *acc0, float *acc1, const float *p0, const float *p1,
     }
 }
 
+/* Few rows (a decode step: one token's query heads of a KV head) over a whole tile of an
+ * f16 cache, without the tile copy (converting K and V into the 32 KiB tile and reading
+ * it back was most of a decode step's attention): each 8 x 8 block of K is converted,
+ * transposed in registers and used at once, V rows are converted as P.V reads them. The
+ * same values and multiply-add chains as load + scores and pv, so the same bits. n a
+ * constant after inlining: 8 K registers, n accumulators and a broadcast fit the 16. */
+static inline __attribute__((always_inline)) void scores_kv_rows(const int n, float *s, const float *q, int hd,
+                                                                 const struct flash_kv *kv, int tb) {
+    for (int j0 = 0; j0 < T; j0 += 8) {
+        const uint16_t *kr[8];
+#pragma GCC unroll 8
+        for (int u = 0; u < 8; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
+        /* the next 8 K rows and these rows' V (for pv_kv after the tile's softmax) asked for */
+        for (int u = 0; u < 8; u++)
+            for (int o = 0; o < 2 * hd; o += 64) {
+                _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 8 + u) * kv->stride + o, _MM_HINT_T0);
+                _mm_prefetch((const char *)kv->v + phys(kv, tb + j0 + u) * kv->stride + o, _MM_HINT_T0);
+            }
+        __m256 a[FLASH_FEW_ROWS];
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) a[i] = _mm256_setzero_ps();
+        for (int d0 = 0; d0 < hd; d0 += 8) {
+            __m256 r[8];
+#pragma GCC unroll 8
+            for (int u = 0; u < 8; u++) r[u] = ld8h(kr[u] + d0);
+            transpose8(r);
+#pragma GCC unroll 8
+            for (int dd = 0; dd < 8; dd++)
+#pragma GCC unroll 8
+                for (int i = 0; i < n; i++)
+                    a[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(q + (long)i * hd + d0 + dd), r[dd], a[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) _mm256_storeu_ps(s + i * T + j0, a[i]);
+    }
+}
+
+/* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 8 floats of d at a time */
+static inline __attribute__((always_inline)) void pv_kv_rows(const int n, float *acc, const float *p, int hd,
+                                                             const struct flash_kv *kv, int tb) {
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+        __m256 y[FLASH_FEW_ROWS];
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) y[i] = _mm256_loadu_ps(acc + (long)i * hd + d0);
+        for (int j = 0; j < T; j++) {
+            __m256 v = ld8h((const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride) + d0);
+#pragma GCC unroll 8
+            for (int i = 0; i < n; i++) y[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * T + j), v, y[i]);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < n; i++) _mm256_storeu_ps(acc + (long)i * hd + d0, y[i]);
+    }
+}
+
+/* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant */
+#define WITH_FEW_ROWS(n, fn, ...)      \
+    switch (n) {                       \
+    case 1: fn(1, __VA_ARGS__); break; \
+    case 2: fn(2, __VA_ARGS__); break; \
+    case 3: fn(3, __VA_ARGS__); break; \
+    case 4: fn(4, __VA_ARGS__); break; \
+    case 5: fn(5, __VA_ARGS__); break; \
+    case 6: fn(6, __VA_ARGS__); break; \
+    case 7: fn(7, __VA_ARGS__); break; \
+    default: fn(8, __VA_ARGS__); break; \
+    }
+
+static void scores_kv_avx2(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
+    WITH_FEW_ROWS(n, scores_kv_rows, s, q, hd, kv, tb)
+}
+
+static void pv_kv_avx2(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
+    WITH_FEW_ROWS(n, pv_kv_rows, acc, p, hd, kv, tb)
+}
+
+/* scores_kv / pv_kv read f16 caches only (in_place_quant 0: Q8_0 / Q4_0 tiles are dequantized) */
 const struct flash_kern flash_kern_avx2 = {flash_load_x86, scores_avx2, flash_prep_x86, flash_expsum_x86, pv_avx2,
-                                           pv2_avx2, NULL, NULL, NULL, 0, NULL};
+                                           pv2_avx2, scores_kv_avx2, pv_kv_avx2, NULL, 0, NULL};
