@@ -103,12 +103,7 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, fl
         const uint16_t *kr[8];
 #pragma GCC unroll 8
         for (int u = 0; u < 8; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
-        /* the next 8 K rows and these rows' V (for pv_kv after the tile's softmax) asked for */
-        for (int u = 0; u < 8; u++)
-            for (int o = 0; o < 2 * hd; o += 64) {
-                _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 8 + u) * kv->stride + o, _MM_HINT_T0);
-                _mm_prefetch((const char *)kv->v + phys(kv, tb + j0 + u) * kv->stride + o, _MM_HINT_T0);
-            }
+        flash_ask_rows(kv, tb + j0 + 8, tb + j0, 8, 2 * hd);
         __m256 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm256_setzero_ps();
@@ -144,19 +139,6 @@ static inline __attribute__((always_inline)) void pv_kv_rows(const int n, float 
         for (int i = 0; i < n; i++) _mm256_storeu_ps(acc + (long)i * hd + d0, y[i]);
     }
 }
-
-/* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant */
-#define WITH_FEW_ROWS(n, fn, ...)      \
-    switch (n) {                       \
-    case 1: fn(1, __VA_ARGS__); break; \
-    case 2: fn(2, __VA_ARGS__); break; \
-    case 3: fn(3, __VA_ARGS__); break; \
-    case 4: fn(4, __VA_ARGS__); break; \
-    case 5: fn(5, __VA_ARGS__); break; \
-    case 6: fn(6, __VA_ARGS__); break; \
-    case 7: fn(7, __VA_ARGS__); break; \
-    default: fn(8, __VA_ARGS__); break; \
-    }
 
 static void scores_kv_avx2(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
     WITH_FEW_ROWS(n, scores_kv_rows, s, q, hd, kv, tb)

@@ -298,34 +298,12 @@ static inline __attribute__((always_inline)) __m512 row16(const char *row, int d
     return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(fp16_to_fp32(b->d)));
 }
 
-/* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant, so its row loops unroll
- * into registers */
-#define WITH_FEW_ROWS(n, fn, ...)                    \
-    switch (n) {                                     \
-    case 1: fn(1, __VA_ARGS__); break;               \
-    case 2: fn(2, __VA_ARGS__); break;               \
-    case 3: fn(3, __VA_ARGS__); break;               \
-    case 4: fn(4, __VA_ARGS__); break;               \
-    case 5: fn(5, __VA_ARGS__); break;               \
-    case 6: fn(6, __VA_ARGS__); break;               \
-    case 7: fn(7, __VA_ARGS__); break;               \
-    default: fn(8, __VA_ARGS__); break;              \
-    }
-
 static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int qt, float *s, const float *q,
                                                                  int hd, const struct flash_kv *kv, int tb) {
     for (int j0 = 0; j0 < T; j0 += 16) {
         const char *kr[16];
         for (int u = 0; u < 16; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
-        /* the next 16 rows are asked for while these are used (a hint: past the end it loads
-         * nothing), and these rows' V for pv_kv after the tile's softmax: without it P.V
-         * waited on memory at every V row (most of its time at depth) */
-        const int rb = qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18;
-        for (int u = 0; u < 16; u++)
-            for (int o = 0; o < rb; o += 64) {
-                _mm_prefetch((const char *)kv->k + phys(kv, tb + j0 + 16 + u) * kv->stride + o, _MM_HINT_T0);
-                _mm_prefetch((const char *)kv->v + phys(kv, tb + j0 + u) * kv->stride + o, _MM_HINT_T0);
-            }
+        flash_ask_rows(kv, tb + j0 + 16, tb + j0, 16, qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18);
         __m512 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();

@@ -1,7 +1,7 @@
 /* The inner steps of the tiled attention (core/flash.h) that flash_avx2.c and
- * flash_avx512.c share: tile loading (f16 -> f32, K transposed 8x8 at a time) and the
- * exponentials (ggml's exp on 8 lanes). Include only from files compiled with AVX2 + FMA
- * + F16C. */
+ * flash_avx512.c share: tile loading (f16 -> f32, K transposed 8x8 at a time), the
+ * dispatch on a decode step's row count and the exponentials (ggml's exp on 8 lanes).
+ * Include only from files compiled with AVX2 + FMA + F16C. */
 #ifndef OMNI_CORE_FLASH_X86_H
 #define OMNI_CORE_FLASH_X86_H
 #include <immintrin.h>
@@ -31,6 +31,33 @@ static inline void transpose8(__m256 r[8]) {
     r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* fn(N, ...) with the row count N (1..FLASH_FEW_ROWS) a constant, so its row loops unroll
+ * into registers */
+#define WITH_FEW_ROWS(n, fn, ...)                    \
+    switch (n) {                                     \
+    case 1: fn(1, __VA_ARGS__); break;               \
+    case 2: fn(2, __VA_ARGS__); break;               \
+    case 3: fn(3, __VA_ARGS__); break;               \
+    case 4: fn(4, __VA_ARGS__); break;               \
+    case 5: fn(5, __VA_ARGS__); break;               \
+    case 6: fn(6, __VA_ARGS__); break;               \
+    case 7: fn(7, __VA_ARGS__); break;               \
+    default: fn(8, __VA_ARGS__); break;              \
+    }
+
+/* Asks for K rows [k0, k0 + n) and V rows [v0, v0 + n), `bytes` of each (a hint: past the
+ * cache's end it loads nothing): a decode step's next K rows while it uses these, and
+ * these rows' V for P.V after the tile's softmax (without it each row waited on memory).
+ * Always inlined: as a call it cost a decode step's attention a quarter more. */
+static inline __attribute__((always_inline)) void flash_ask_rows(const struct flash_kv *kv, int k0, int v0, int n,
+                                                                  int bytes) {
+    for (int u = 0; u < n; u++)
+        for (int o = 0; o < bytes; o += 64) {
+            _mm_prefetch((const char *)kv->k + phys(kv, k0 + u) * kv->stride + o, _MM_HINT_T0);
+            _mm_prefetch((const char *)kv->v + phys(kv, v0 + u) * kv->stride + o, _MM_HINT_T0);
+        }
 }
 
 static inline __m256 ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
