@@ -3,7 +3,9 @@
  * transposed per tile), so each lane is one position's fused multiply-add chain over d,
  * exactly the scalar order; P·V runs with d in the lanes, one FMA per position in order.
  * Entered only after a run-time CPU check; head_dim % 8 == 0. */
+#include "core/dtype.h"
 #include "core/flash_x86.h"
+#include "core/quant.h"
 
 static void scores_avx2(float *s, const float *q, int n, int hd, const float *kt) {
     int r = 0;
@@ -92,25 +94,43 @@ static void pv2_avx2(float *acc0, float *acc1, const float *p0, const float *p1,
 }
 
 /* Few rows (a decode step: one token's query heads of a KV head) over a whole tile of an
- * f16 cache, without the tile copy (converting K and V into the 32 KiB tile and reading
- * it back was most of a decode step's attention): each 8 x 8 block of K is converted,
- * transposed in registers and used at once, V rows are converted as P.V reads them. The
- * same values and multiply-add chains as load + scores and pv, so the same bits. n a
- * constant after inlining: 8 K registers, n accumulators and a broadcast fit the 16. */
-static inline __attribute__((always_inline)) void scores_kv_rows(const int n, float *s, const float *q, int hd,
-                                                                 const struct flash_kv *kv, int tb) {
+ * f16, Q8_0 or Q4_0 cache, without the tile copy (converting K and V into the 32 KiB tile
+ * and reading it back was most of a decode step's attention): each 8 x 8 block of K is
+ * converted, transposed in registers and used at once, V rows are converted as P.V reads
+ * them. The same values (a quantized value as dequantize_row gives it) and multiply-add
+ * chains as load + scores and pv, so the same bits. n and qt constants after inlining: 8 K
+ * registers, n accumulators and a broadcast fit the 16. */
+/* 8 values of a cache row from element d0 (a multiple of 8) as f32; qt: 0 f16, 1 Q8_0
+ * (q * d), 2 Q4_0 ((nibble - 8) * d; a block's values 16..31 are its bytes' high nibbles) */
+static inline __attribute__((always_inline)) __m256 row8(const char *row, int d0, const int qt) {
+    if (qt == 0) return ld8h((const uint16_t *)row + d0);
+    if (qt == 1) {
+        const struct block_q8_0 *b = (const struct block_q8_0 *)row + d0 / 32;
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + d0 % 32))));
+        return _mm256_mul_ps(q, _mm256_set1_ps(_cvtsh_ss(b->d)));
+    }
+    const struct block_q4_0 *b = (const struct block_q4_0 *)row + d0 / 32;
+    __m128i x = _mm_loadl_epi64((const __m128i *)(b->qs + d0 % 16));
+    if (d0 % 32 >= 16) x = _mm_srli_epi16(x, 4);
+    x = _mm_and_si128(x, _mm_set1_epi8(0xF));
+    __m256i q = _mm256_sub_epi32(_mm256_cvtepu8_epi32(x), _mm256_set1_epi32(8));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(b->d)));
+}
+
+static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int qt, float *s, const float *q,
+                                                                 int hd, const struct flash_kv *kv, int tb) {
     for (int j0 = 0; j0 < T; j0 += 8) {
-        const uint16_t *kr[8];
+        const char *kr[8];
 #pragma GCC unroll 8
-        for (int u = 0; u < 8; u++) kr[u] = (const uint16_t *)((const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride);
-        flash_ask_rows(kv, tb + j0 + 8, tb + j0, 8, 2 * hd);
+        for (int u = 0; u < 8; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
+        flash_ask_rows(kv, tb + j0 + 8, tb + j0, 8, flash_row_bytes(qt, hd));
         __m256 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm256_setzero_ps();
         for (int d0 = 0; d0 < hd; d0 += 8) {
             __m256 r[8];
 #pragma GCC unroll 8
-            for (int u = 0; u < 8; u++) r[u] = ld8h(kr[u] + d0);
+            for (int u = 0; u < 8; u++) r[u] = row8(kr[u], d0, qt);
             transpose8(r);
 #pragma GCC unroll 8
             for (int dd = 0; dd < 8; dd++)
@@ -122,16 +142,19 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, fl
         for (int i = 0; i < n; i++) _mm256_storeu_ps(s + i * T + j0, a[i]);
     }
 }
+#define SCORES_F16(n, ...) scores_kv_rows(n, 0, __VA_ARGS__)
+#define SCORES_Q8(n, ...) scores_kv_rows(n, 1, __VA_ARGS__)
+#define SCORES_Q4(n, ...) scores_kv_rows(n, 2, __VA_ARGS__)
 
 /* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 8 floats of d at a time */
-static inline __attribute__((always_inline)) void pv_kv_rows(const int n, float *acc, const float *p, int hd,
-                                                             const struct flash_kv *kv, int tb) {
+static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const int qt, float *acc, const float *p,
+                                                             int hd, const struct flash_kv *kv, int tb) {
     for (int d0 = 0; d0 < hd; d0 += 8) {
         __m256 y[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) y[i] = _mm256_loadu_ps(acc + (long)i * hd + d0);
         for (int j = 0; j < T; j++) {
-            __m256 v = ld8h((const uint16_t *)((const char *)kv->v + phys(kv, tb + j) * kv->stride) + d0);
+            __m256 v = row8((const char *)kv->v + phys(kv, tb + j) * kv->stride, d0, qt);
 #pragma GCC unroll 8
             for (int i = 0; i < n; i++) y[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(p + i * T + j), v, y[i]);
         }
@@ -139,15 +162,21 @@ static inline __attribute__((always_inline)) void pv_kv_rows(const int n, float 
         for (int i = 0; i < n; i++) _mm256_storeu_ps(acc + (long)i * hd + d0, y[i]);
     }
 }
+#define PV_F16(n, ...) pv_kv_rows(n, 0, __VA_ARGS__)
+#define PV_Q8(n, ...) pv_kv_rows(n, 1, __VA_ARGS__)
+#define PV_Q4(n, ...) pv_kv_rows(n, 2, __VA_ARGS__)
 
 static void scores_kv_avx2(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
-    WITH_FEW_ROWS(n, scores_kv_rows, s, q, hd, kv, tb)
+    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, SCORES_Q8, s, q, hd, kv, tb)
+    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, SCORES_Q4, s, q, hd, kv, tb)
+    else WITH_FEW_ROWS(n, SCORES_F16, s, q, hd, kv, tb)
 }
 
 static void pv_kv_avx2(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
-    WITH_FEW_ROWS(n, pv_kv_rows, acc, p, hd, kv, tb)
+    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, PV_Q8, acc, p, hd, kv, tb)
+    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, PV_Q4, acc, p, hd, kv, tb)
+    else WITH_FEW_ROWS(n, PV_F16, acc, p, hd, kv, tb)
 }
 
-/* scores_kv / pv_kv read f16 caches only (in_place_quant 0: Q8_0 / Q4_0 tiles are dequantized) */
 const struct flash_kern flash_kern_avx2 = {flash_load_x86, scores_avx2, flash_prep_x86, flash_expsum_x86, pv_avx2,
-                                           pv2_avx2, scores_kv_avx2, pv_kv_avx2, NULL, 0, NULL};
+                                           pv2_avx2, scores_kv_avx2, pv_kv_avx2, NULL, 1, NULL};

@@ -288,14 +288,14 @@ static inline __attribute__((always_inline)) __m512 row16(const char *row, int d
     if (qt == 1) {
         const struct block_q8_0 *b = (const struct block_q8_0 *)row + d0 / 32;
         __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b->qs + d0 % 32))));
-        return _mm512_mul_ps(q, _mm512_set1_ps(fp16_to_fp32(b->d)));
+        return _mm512_mul_ps(q, _mm512_set1_ps(_cvtsh_ss(b->d)));
     }
     const struct block_q4_0 *b = (const struct block_q4_0 *)row + d0 / 32;
     __m128i x = _mm_loadu_si128((const __m128i *)b->qs);
     if (d0 % 32) x = _mm_srli_epi16(x, 4);   /* the block's second 16 values are the high nibbles */
     x = _mm_and_si128(x, _mm_set1_epi8(0xF));
     __m512i q = _mm512_sub_epi32(_mm512_cvtepu8_epi32(x), _mm512_set1_epi32(8));
-    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(fp16_to_fp32(b->d)));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(_cvtsh_ss(b->d)));
 }
 
 static inline __attribute__((always_inline)) void scores_kv_rows(const int n, const int qt, float *s, const float *q,
@@ -303,7 +303,7 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, co
     for (int j0 = 0; j0 < T; j0 += 16) {
         const char *kr[16];
         for (int u = 0; u < 16; u++) kr[u] = (const char *)kv->k + phys(kv, tb + j0 + u) * kv->stride;
-        flash_ask_rows(kv, tb + j0 + 16, tb + j0, 16, qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18);
+        flash_ask_rows(kv, tb + j0 + 16, tb + j0, 16, flash_row_bytes(qt, hd));
         __m512 a[FLASH_FEW_ROWS];
 #pragma GCC unroll 8
         for (int i = 0; i < n; i++) a[i] = _mm512_setzero_ps();

@@ -47,6 +47,9 @@ static inline void transpose8(__m256 r[8]) {
     default: fn(8, __VA_ARGS__); break;              \
     }
 
+/* bytes of one cache row of hd values; qt: 0 f16, 1 Q8_0, 2 Q4_0 (blocks of 32) */
+static inline int flash_row_bytes(int qt, int hd) { return qt == 0 ? 2 * hd : qt == 1 ? hd / 32 * 34 : hd / 32 * 18; }
+
 /* Asks for K rows [k0, k0 + n) and V rows [v0, v0 + n), `bytes` of each (a hint: past the
  * cache's end it loads nothing): a decode step's next K rows while it uses these, and
  * these rows' V for P.V after the tile's softmax (without it each row waited on memory).
