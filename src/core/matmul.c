@@ -85,6 +85,19 @@ static size_t act_row_bytes(enum mm_act act, int64_t k) {
     return 0;
 }
 
+void round_row_f16(float *out, const float *x, int64_t n) {
+    if (cpu_level() < CPU_AVX2) {
+        for (int64_t i = 0; i < n; i++) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+        return;
+    }
+    for (int64_t i = 0; i < n; i += 256) {
+        uint16_t h[256];
+        int64_t m = n - i < 256 ? n - i : 256;
+        matmul_avx2_to_f16(x + i, h, m);
+        matmul_avx2_from_f16(h, out + i, m);
+    }
+}
+
 static void convert_row(enum mm_act act, int type, const float *x, void *out, int64_t k) {
     switch (act) {
     case MM_ACT_Q8Z: matmul_avx512_quant_q8z(type, x, out, (int)k); break;
@@ -93,14 +106,7 @@ static void convert_row(enum mm_act act, int type, const float *x, void *out, in
         if (cpu_level() >= CPU_AVX2) matmul_avx2_to_f16(x, out, k);
         else for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_fp16(x[i]);
         break;
-    case MM_ACT_F16F: /* through halves, 256 at a time: exactly MM_ACT_F16's values */
-        for (int64_t i = 0; i < k; i += 256) {
-            uint16_t h[256];
-            int64_t n = k - i < 256 ? k - i : 256;
-            matmul_avx2_to_f16(x + i, h, n);
-            matmul_avx2_from_f16(h, (float *)out + i, n);
-        }
-        break;
+    case MM_ACT_F16F: round_row_f16(out, x, k); break; /* exactly MM_ACT_F16's values */
     case MM_ACT_BF16: for (int64_t i = 0; i < k; i++) ((uint16_t *)out)[i] = fp32_to_bf16(x[i]); break;
     case MM_ACT_Q8A: quant_q8a(x, out, k); break;
     case MM_ACT_Q8K:

@@ -1104,14 +1104,7 @@ static int flash_rows_of(const struct fwd *f, int b, int u, float *q, int *lo, i
     for (int i = i0; i < i0 + nt; i++)
         for (int h = h0; h < h1; h++, R++) {
             const float *src = f->q + (size_t)i * f->qs + (size_t)h * HD;
-            if (q) /* through f16 and back, 256 values at a time (F16C where the CPU has it: this
-                    * ran in scalar code once per chunk task, a few % of a decode step at depth) */
-                for (int d0 = 0; d0 < HD; d0 += 256) {
-                    uint16_t h16[256];
-                    int m = HD - d0 < 256 ? HD - d0 : 256;
-                    ops_f32_to_f16(h16, src + d0, m);
-                    dequantize_row(DT_F16, h16, q + (size_t)R * HD + d0, m);
-                }
+            if (q) round_row_f16(q + (size_t)R * HD, src, HD);
             int p = f->pos[i];
             hi[R] = p + 1;
             lo[R] = L->swa && p + 1 - hp->n_swa > 0 ? p + 1 - hp->n_swa : 0;
