@@ -322,14 +322,9 @@ static inline __attribute__((always_inline)) void scores_kv_rows(const int n, co
         for (int i = 0; i < n; i++) _mm512_storeu_ps(s + i * T + j0, a[i]);
     }
 }
-#define SCORES_F16(n, ...) scores_kv_rows(n, 0, __VA_ARGS__)
-#define SCORES_Q8(n, ...) scores_kv_rows(n, 1, __VA_ARGS__)
-#define SCORES_Q4(n, ...) scores_kv_rows(n, 2, __VA_ARGS__)
 
 static void scores_kv_avx512(float *s, const float *q, int n, int hd, const struct flash_kv *kv, int tb) {
-    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, SCORES_Q8, s, q, hd, kv, tb)
-    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, SCORES_Q4, s, q, hd, kv, tb)
-    else WITH_FEW_ROWS(n, SCORES_F16, s, q, hd, kv, tb)
+    WITH_KV_TYPE(kv->type, n, scores_kv_rows, s, q, hd, kv, tb)
 }
 
 /* acc of n rows (hd apart) += P (rows T apart) . V over the whole tile, 32 floats of d at a time */
@@ -359,14 +354,9 @@ static inline __attribute__((always_inline)) void pv_kv_rows(const int n, const 
         }
     }
 }
-#define PV_F16(n, ...) pv_kv_rows(n, 0, __VA_ARGS__)
-#define PV_Q8(n, ...) pv_kv_rows(n, 1, __VA_ARGS__)
-#define PV_Q4(n, ...) pv_kv_rows(n, 2, __VA_ARGS__)
 
 static void pv_kv_avx512(float *acc, const float *p, int n, int hd, const struct flash_kv *kv, int tb) {
-    if (kv->type == DT_Q8_0) WITH_FEW_ROWS(n, PV_Q8, acc, p, hd, kv, tb)
-    else if (kv->type == DT_Q4_0) WITH_FEW_ROWS(n, PV_Q4, acc, p, hd, kv, tb)
-    else WITH_FEW_ROWS(n, PV_F16, acc, p, hd, kv, tb)
+    WITH_KV_TYPE(kv->type, n, pv_kv_rows, acc, p, hd, kv, tb)
 }
 
 const struct flash_kern flash_kern_avx512 = {load_avx512,   scores_avx512,    prep_avx512,  expsum_avx512,

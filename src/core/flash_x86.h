@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "core/dtype.h"
 #include "core/expf_avx2.h"
 #include "core/flash.h"
 
@@ -45,6 +46,13 @@ static inline void transpose8(__m256 r[8]) {
     case 6: fn(6, __VA_ARGS__); break;               \
     case 7: fn(7, __VA_ARGS__); break;               \
     default: fn(8, __VA_ARGS__); break;              \
+    }
+/* fn(N, QT, ...) with QT the cache's type as a constant too: 0 f16, 1 Q8_0, 2 Q4_0 */
+#define WITH_KV_TYPE(type, n, fn, ...)                          \
+    switch (type) {                                             \
+    case DT_Q8_0: WITH_FEW_ROWS(n, fn, 1, __VA_ARGS__) break;   \
+    case DT_Q4_0: WITH_FEW_ROWS(n, fn, 2, __VA_ARGS__) break;   \
+    default: WITH_FEW_ROWS(n, fn, 0, __VA_ARGS__) break;        \
     }
 
 /* bytes of one cache row of hd values; qt: 0 f16, 1 Q8_0, 2 Q4_0 (blocks of 32) */
